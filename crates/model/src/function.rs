@@ -1,0 +1,156 @@
+//! The stored shape of a function and the runtimes Nimbus can run.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the on-disk encoding of [`FunctionRecord`]. Bump it, and teach the
+/// reader the old one, whenever the stored shape changes incompatibly.
+pub const FUNCTION_RECORD_FORMAT: u32 = 1;
+
+/// Everything Nimbus keeps about one function's `$LATEST`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub format: u32,
+    pub name: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    #[serde(default)]
+    pub description: String,
+    pub timeout_secs: u32,
+    pub memory_mb: u32,
+    pub ephemeral_storage_mb: u32,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    pub architecture: String,
+    pub code: CodeRef,
+    /// Lambda's `LastModified`, as epoch milliseconds.
+    pub last_modified_ms: u64,
+    /// Changes with every update; environments of an older revision are retired.
+    pub revision_id: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The function's deployment package, stored as a content-addressed blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeRef {
+    /// Hex SHA-256 of the zip: the blob's name.
+    pub digest: String,
+    /// Base64 SHA-256 of the zip, as Lambda reports `CodeSha256`.
+    pub sha256_b64: String,
+    pub size: u64,
+}
+
+/// The language family a runtime identifier belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeFamily {
+    /// `python3.x`: run by Nimbus's shipped bootstrap on the host's Python 3.
+    Python { minor: u32 },
+    /// `nodejsNN.x`: run by Nimbus's shipped bootstrap on the host's Node.js.
+    Node { major: u32 },
+    /// `provided`, `provided.al2`, `provided.al2023`: the zip's own `bootstrap`.
+    Provided,
+}
+
+/// A runtime identifier Nimbus accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    pub id: String,
+    pub family: RuntimeFamily,
+}
+
+/// The runtime identifiers Lambda currently supports and Nimbus runs.
+pub const SUPPORTED_RUNTIMES: &[&str] = &[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "provided",
+    "provided.al2",
+    "provided.al2023",
+];
+
+impl Runtime {
+    pub fn parse(id: &str) -> Option<Runtime> {
+        if !SUPPORTED_RUNTIMES.contains(&id) {
+            return None;
+        }
+        let family = if let Some(minor) = id.strip_prefix("python3.") {
+            RuntimeFamily::Python {
+                minor: minor.parse().ok()?,
+            }
+        } else if let Some(rest) = id.strip_prefix("nodejs") {
+            RuntimeFamily::Node {
+                major: rest.strip_suffix(".x")?.parse().ok()?,
+            }
+        } else {
+            RuntimeFamily::Provided
+        };
+        Some(Runtime {
+            id: id.to_string(),
+            family,
+        })
+    }
+
+    /// Whether the handler names a module and a function (`module.function`).
+    pub fn needs_module_handler(&self) -> bool {
+        !matches!(self.family, RuntimeFamily::Provided)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_runtimes() {
+        assert_eq!(
+            Runtime::parse("python3.12").unwrap().family,
+            RuntimeFamily::Python { minor: 12 }
+        );
+        assert_eq!(
+            Runtime::parse("nodejs20.x").unwrap().family,
+            RuntimeFamily::Node { major: 20 }
+        );
+        assert_eq!(
+            Runtime::parse("provided.al2023").unwrap().family,
+            RuntimeFamily::Provided
+        );
+        assert!(Runtime::parse("python2.7").is_none());
+        assert!(Runtime::parse("java21").is_none());
+    }
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let rec = FunctionRecord {
+            format: FUNCTION_RECORD_FORMAT,
+            name: "f".into(),
+            runtime: "python3.12".into(),
+            role: "arn:aws:iam::000000000000:role/r".into(),
+            handler: "app.handler".into(),
+            description: String::new(),
+            timeout_secs: 3,
+            memory_mb: 128,
+            ephemeral_storage_mb: 512,
+            environment: BTreeMap::from([("K".into(), "V".into())]),
+            architecture: "x86_64".into(),
+            code: CodeRef {
+                digest: "00".into(),
+                sha256_b64: "AA==".into(),
+                size: 1,
+            },
+            last_modified_ms: 1,
+            revision_id: "r".into(),
+            tags: BTreeMap::new(),
+        };
+        let json = serde_json::to_vec(&rec).unwrap();
+        assert_eq!(serde_json::from_slice::<FunctionRecord>(&json).unwrap(), rec);
+    }
+}
