@@ -1,1 +1,75 @@
-//! placeholder
+//! The `Invoker`: the one seam through which every trigger runs a function.
+//!
+//! The Invoke API, function URLs, queue pollers, stream pollers, schedules and
+//! workflow Task states all build an [`InvokeRequest`] and call [`Invoker::invoke`];
+//! none of them reach into the execution layer otherwise.
+
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+/// How the caller wants the function run (`X-Amz-Invocation-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// One invocation as a trigger asks for it.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// Function name (already resolved from whatever ARN form the caller used).
+    pub function: String,
+    /// `$LATEST`, a version or an alias; `None` means `$LATEST`.
+    pub qualifier: Option<String>,
+    pub payload: Bytes,
+    pub invocation_type: InvocationType,
+    /// Return the last 4 KB of the invocation's log (`X-Amz-Log-Type: Tail`).
+    pub log_tail: bool,
+    /// The decoded `X-Amz-Client-Context` JSON, passed to the runtime as is.
+    pub client_context: Option<String>,
+    /// `X-Amzn-Trace-Id` to propagate to the runtime.
+    pub trace_id: Option<String>,
+}
+
+/// What the caller gets back.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    /// 200 for a completed synchronous call, 202 queued, 204 dry run.
+    pub status: u16,
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed; `X-Amz-Function-Error`.
+    pub function_error: Option<String>,
+    /// Base64 of the log tail when asked for.
+    pub log_result: Option<String>,
+    pub executed_version: String,
+}
+
+/// Why an invocation could not be attempted. A function that ran and failed is
+/// not an error here: that is an `InvokeResponse` with `function_error` set.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    #[error("{0}")]
+    FunctionNotFound(String),
+    #[error("{0}")]
+    RequestTooLarge(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, reason: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Service(String),
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs functions. Implemented by the functions service; used by every trigger.
+pub trait Invoker: Send + Sync + 'static {
+    fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeResponse, InvokeError>>;
+}
+
+/// The largest synchronous request and response payload Lambda accepts: 6 MB.
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
