@@ -44,6 +44,19 @@ pub struct InvokeResponse {
     /// Base64 of the log tail when asked for.
     pub log_result: Option<String>,
     pub executed_version: String,
+    /// Where the time went, for `nimbus bench` and the `X-Nimbus-Timing` header.
+    pub timing: Timing,
+}
+
+/// The parts of an invocation's latency, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timing {
+    /// Cold starts only: making the environment (code, sockets, process spawn).
+    pub create_ms: Option<f64>,
+    /// Cold starts only: runtime start and init code, until the first `/next`.
+    pub init_ms: Option<f64>,
+    /// Dispatch of the event to the runtime's answer.
+    pub invoke_ms: f64,
 }
 
 /// Why an invocation could not be attempted. A function that ran and failed is
@@ -56,6 +69,9 @@ pub enum InvokeError {
     RequestTooLarge(String),
     #[error("{0}")]
     InvalidParameter(String),
+    /// The payload is not JSON (`InvalidRequestContentException`).
+    #[error("{0}")]
+    InvalidRequestContent(String),
     #[error("{message}")]
     TooManyRequests { message: String, reason: String },
     #[error("{0}")]

@@ -1,0 +1,573 @@
+//! Execution environments and their warm pools.
+//!
+//! An environment is one runtime process serving one function revision, one
+//! invocation at a time, reused while warm and reaped after the keep-alive. This
+//! module starts environments (code, Runtime API listener, log pipe, sandboxed
+//! process), runs invocations on them with Lambda's timeout and crash semantics,
+//! and writes the `START` / `END` / `REPORT` frame around each.
+
+use crate::code::CodeCache;
+use crate::logs::{EnvLog, LogStore};
+use crate::registry::Registry;
+use crate::runtimes::Runtimes;
+use bytes::Bytes;
+use nimbus_invoke::{InvokeRequest, InvokeResponse, Timing};
+use nimbus_model::time::{Utc, now_millis};
+use nimbus_model::{FunctionRecord, Identity, Runtime};
+use nimbus_runtime_api::{Invocation, Outcome, Phase, RuntimeApi};
+use nimbus_sandbox::{LaunchSpec, Sandbox, describe_exit};
+use nimbus_storage::BlobStore;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use tracing::Instrument;
+
+/// Lambda's limit on the init phase of an on-demand environment.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the execution layer needs to know about the platform around it.
+#[derive(Debug, Clone)]
+pub struct ExecConfig {
+    pub identity: Identity,
+    /// Nimbus's own endpoint, given to functions as `AWS_ENDPOINT_URL`.
+    pub endpoint_url: String,
+    /// Credentials functions use to call Nimbus (until execution roles exist).
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// How long an idle environment is kept warm.
+    pub keep_alive: Duration,
+}
+
+struct Environment {
+    id: String,
+    function: String,
+    revision: String,
+    api: RuntimeApi,
+    log: EnvLog,
+    pid: u32,
+    exited: watch::Receiver<Option<String>>,
+    _kill: oneshot::Sender<()>,
+    last_used: Mutex<Instant>,
+}
+
+impl Environment {
+    fn exit_reason(&self) -> Option<String> {
+        self.exited.borrow().clone()
+    }
+
+    fn peak_memory_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb.div_ceil(1024))
+    }
+}
+
+/// A failure before the function's code could be given the event.
+struct InitFailure {
+    error_type: String,
+    body: Bytes,
+}
+
+impl InitFailure {
+    fn new(error_type: &str, message: &str) -> InitFailure {
+        InitFailure {
+            error_type: error_type.to_string(),
+            body: Bytes::from(
+                serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
+            ),
+        }
+    }
+}
+
+pub(crate) struct Executor {
+    cfg: ExecConfig,
+    runtimes: Runtimes,
+    sandbox: Arc<dyn Sandbox>,
+    logs: Arc<LogStore>,
+    code: Arc<CodeCache>,
+    blobs: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    idle: Mutex<HashMap<String, Vec<Arc<Environment>>>>,
+}
+
+fn random_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Executor {
+    pub fn new(
+        cfg: ExecConfig,
+        runtimes: Runtimes,
+        sandbox: Arc<dyn Sandbox>,
+        logs: Arc<LogStore>,
+        code: Arc<CodeCache>,
+        blobs: Arc<dyn BlobStore>,
+        registry: Arc<Registry>,
+    ) -> Arc<Executor> {
+        let exec = Arc::new(Executor {
+            cfg,
+            runtimes,
+            sandbox,
+            logs,
+            code,
+            blobs,
+            registry,
+            idle: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(reap_loop(Arc::downgrade(&exec)));
+        exec
+    }
+
+    pub fn config(&self) -> &ExecConfig {
+        &self.cfg
+    }
+
+    /// Retire every idle environment of `function` (its code or configuration changed).
+    pub fn retire(&self, function: &str) {
+        let gone = self.idle.lock().expect("pool lock").remove(function);
+        drop(gone);
+    }
+
+    /// Number of warm idle environments of `function`.
+    pub fn idle_count(&self, function: &str) -> usize {
+        self.idle.lock().expect("pool lock").get(function).map_or(0, Vec::len)
+    }
+
+    fn take_idle(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
+        let mut idle = self.idle.lock().expect("pool lock");
+        let envs = idle.get_mut(&rec.name)?;
+        while let Some(env) = envs.pop() {
+            if env.revision == rec.revision_id && env.exit_reason().is_none() {
+                return Some(env);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, env: Arc<Environment>, current_revision: Option<&str>) {
+        if current_revision != Some(env.revision.as_str()) || env.exit_reason().is_some() {
+            return;
+        }
+        *env.last_used.lock().expect("last used lock") = Instant::now();
+        self.idle
+            .lock()
+            .expect("pool lock")
+            .entry(env.function.clone())
+            .or_default()
+            .push(env);
+    }
+
+    fn reap(&self) {
+        let now = Instant::now();
+        let keep = self.cfg.keep_alive;
+        let mut reaped = Vec::new();
+        {
+            let mut idle = self.idle.lock().expect("pool lock");
+            for envs in idle.values_mut() {
+                envs.retain(|e| {
+                    let fresh = now.duration_since(*e.last_used.lock().expect("last used lock")) < keep
+                        && e.exit_reason().is_none();
+                    if !fresh {
+                        reaped.push(e.clone());
+                    }
+                    fresh
+                });
+            }
+            idle.retain(|_, v| !v.is_empty());
+        }
+        for env in &reaped {
+            tracing::debug!(env_id = %env.id, function = %env.function, "reaped idle environment");
+        }
+    }
+
+    fn environment_vars(&self, rec: &FunctionRecord, task_root: &str, stream: &str, api: &str) -> Vec<(String, String)> {
+        let region = &self.cfg.identity.region;
+        let mut env: Vec<(String, String)> = [
+            ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &rec.memory_mb.to_string()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{}", rec.name)),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
+            ("AWS_LAMBDA_RUNTIME_API", api),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("_HANDLER", rec.handler.as_str()),
+            ("LAMBDA_TASK_ROOT", task_root),
+            ("LAMBDA_RUNTIME_DIR", &self.runtimes.dir.display().to_string()),
+            ("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{}", rec.runtime)),
+            ("AWS_REGION", region),
+            ("AWS_DEFAULT_REGION", region),
+            ("AWS_ACCESS_KEY_ID", &self.cfg.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", &self.cfg.secret_access_key),
+            ("AWS_ENDPOINT_URL", &self.cfg.endpoint_url),
+            ("TZ", ":UTC"),
+            ("LANG", "en_US.UTF-8"),
+            ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin"),
+            ("LD_LIBRARY_PATH", &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib")),
+            ("NODE_PATH", "/opt/nodejs/node_modules"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in &rec.environment {
+            match env.iter_mut().find(|(ek, _)| ek == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => env.push((k.clone(), v.clone())),
+            }
+        }
+        env
+    }
+
+    /// Start a new environment for `rec` and wait for its init to finish.
+    /// Returns the environment and (creation ms, init ms) or why init failed.
+    async fn launch(
+        &self,
+        rec: &FunctionRecord,
+    ) -> (Option<Arc<Environment>>, Result<(f64, f64), InitFailure>) {
+        let started = Instant::now();
+        let env_id = random_hex();
+        let stream = format!(
+            "{}/[$LATEST]{}",
+            Utc::from_millis(now_millis()).slash_date(),
+            env_id
+        );
+        let fail = |t: &str, m: &str| (None, Err(InitFailure::new(t, m)));
+
+        let Some(runtime) = Runtime::parse(&rec.runtime) else {
+            return fail("Runtime.Unavailable", &format!("runtime {} is not supported", rec.runtime));
+        };
+        let code_dir = self.code.dir(&rec.code.digest);
+        if !code_dir.is_dir() {
+            let restored = self
+                .blobs
+                .get(&rec.code.digest)
+                .map_err(|e| e.to_string())
+                .and_then(|zip| self.code.ensure(&rec.code.digest, &zip).map_err(|e| e.to_string()));
+            if let Err(e) = restored {
+                tracing::error!(function = %rec.name, error = %e, "restore function code failed");
+                return fail("Runtime.Unavailable", "The function's code package could not be read");
+            }
+        }
+        let launch = match self.runtimes.launch(&runtime, &code_dir) {
+            Ok(l) => l,
+            Err(e) => {
+                self.logs.append(&rec.name, &stream, &format!("{}: {}", e.error_type, e.message));
+                return fail(e.error_type, &e.message);
+            }
+        };
+        let api = match std::net::TcpListener::bind("127.0.0.1:0").and_then(RuntimeApi::serve) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "bind runtime api listener failed");
+                return fail("Runtime.Unavailable", "could not open the Runtime API for a new environment");
+            }
+        };
+        let (pipe_r, pipe_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "create log pipe failed");
+                return fail("Runtime.Unavailable", "could not create the environment's log pipe");
+            }
+        };
+        let log = match EnvLog::start(self.logs.clone(), &rec.name, &stream, OwnedFd::from(pipe_r)) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "start log reader failed");
+                return fail("Runtime.Unavailable", "could not read the environment's log pipe");
+            }
+        };
+        if let Some(w) = &launch.warning {
+            log.platform(w);
+        }
+        let task_root = code_dir.display().to_string();
+        let vars = self.environment_vars(rec, &task_root, &stream, &api.addr().to_string());
+        let spec = LaunchSpec {
+            program: launch.program.clone(),
+            args: launch.args,
+            env: vars,
+            cwd: code_dir.clone(),
+            log: OwnedFd::from(pipe_w),
+            memory_mb: rec.memory_mb,
+        };
+        let mut process = match self.sandbox.launch(spec) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = match &e {
+                    nimbus_sandbox::Error::Spawn { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                let msg = format!("fork/exec {}: {reason}", launch.program.display());
+                log.platform(&format!("Runtime.InvalidEntrypoint: {msg}"));
+                return fail("Runtime.InvalidEntrypoint", &msg);
+            }
+        };
+        let created_ms = ms(started.elapsed());
+        let pid = process.pid();
+        let (exit_tx, exited) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                s = process.wait() => s,
+                _ = kill_rx => {
+                    process.kill();
+                    process.wait().await
+                }
+            };
+            let reason = match status {
+                Ok(s) => describe_exit(&s),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            let _ = exit_tx.send(Some(reason));
+        });
+        let env = Arc::new(Environment {
+            id: env_id,
+            function: rec.name.clone(),
+            revision: rec.revision_id.clone(),
+            api,
+            log,
+            pid,
+            exited,
+            _kill: kill_tx,
+            last_used: Mutex::new(Instant::now()),
+        });
+
+        let mut phase = env.api.phase();
+        let mut exited = env.exited.clone();
+        let init_started = Instant::now();
+        let result = tokio::select! {
+            p = phase.wait_for(|p| *p != Phase::Initializing) => match p.map(|p| p.clone()) {
+                Ok(Phase::Ready) => Ok(()),
+                Ok(Phase::InitFailed { error_type, body }) => Err(InitFailure {
+                    error_type: error_type.unwrap_or_else(|| "Runtime.Unknown".into()),
+                    body,
+                }),
+                _ => Err(InitFailure::new("Runtime.Unknown", "the Runtime API stopped during init")),
+            },
+            r = exited.wait_for(Option::is_some) => {
+                let reason = r.ok().and_then(|r| r.clone()).unwrap_or_default();
+                Err(InitFailure::new("Runtime.ExitError", &format!("Runtime exited with error: {reason}")))
+            }
+            _ = tokio::time::sleep(INIT_TIMEOUT) => Err(InitFailure::new(
+                "Sandbox.Timedout",
+                &format!("Init phase timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()),
+            )),
+        };
+        let init_ms = ms(init_started.elapsed());
+        match result {
+            Ok(()) => (Some(env), Ok((created_ms, init_ms))),
+            Err(f) => {
+                env.log.sync().await;
+                env.log.platform(&format!(
+                    "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {}",
+                    f.error_type
+                ));
+                (Some(env), Err(f))
+            }
+        }
+    }
+
+    /// Run one synchronous invocation of `rec`.
+    pub async fn invoke(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest) -> InvokeResponse {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = "$LATEST", env_id = tracing::field::Empty);
+        self.invoke_inner(rec, req, request_id).instrument(span).await
+    }
+
+    async fn invoke_inner(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest, request_id: String) -> InvokeResponse {
+        let mut timing = Timing::default();
+        let (env, init) = match self.take_idle(&rec) {
+            Some(env) => (Some(env), Ok(None)),
+            None => {
+                let (env, r) = self.launch(&rec).await;
+                (env, r.map(|(c, i)| Some((c, i))))
+            }
+        };
+        if let Some(env) = &env {
+            tracing::Span::current().record("env_id", env.id.as_str());
+        }
+        let init_ms = match init {
+            Ok(parts) => parts.map(|(c, i)| {
+                timing.create_ms = Some(c);
+                timing.init_ms = Some(i);
+                i
+            }),
+            Err(failure) => {
+                return self.init_failed(&rec, req, &request_id, env, failure);
+            }
+        };
+        let env = env.expect("a ready environment exists when init succeeded");
+
+        if req.log_tail {
+            env.log.begin_capture();
+        }
+        env.log.platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+        let timeout = Duration::from_secs(rec.timeout_secs as u64);
+        let started = Instant::now();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            deadline_ms: now_millis() + timeout.as_millis() as u64,
+            invoked_function_arn: self.cfg.identity.function_arn(&rec.name),
+            trace_id: req.trace_id.clone(),
+            client_context: req.client_context.clone(),
+            cognito_identity: None,
+            payload: req.payload.clone(),
+        };
+        let rx = env.api.dispatch(invocation);
+        let mut exited = env.exited.clone();
+        enum Done {
+            Answered(Outcome),
+            TimedOut,
+            Exited(String),
+        }
+        let done = tokio::select! {
+            o = rx => match o {
+                Ok(o) => Done::Answered(o),
+                Err(_) => Done::Exited("the Runtime API closed".into()),
+            },
+            _ = tokio::time::sleep(timeout) => Done::TimedOut,
+            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or_default()),
+        };
+        let elapsed = started.elapsed();
+        timing.invoke_ms = ms(elapsed);
+        env.log.sync().await;
+
+        let (payload, function_error, reusable, status_note) = match done {
+            Done::Answered(Outcome::Response(body)) => (body, None, true, None),
+            Done::Answered(Outcome::Error { body, .. }) => (body, Some("Unhandled".to_string()), true, None),
+            Done::Answered(Outcome::ResponseTooLarge(size)) => {
+                let size = size.map(|s| format!("({s} bytes) ")).unwrap_or_default();
+                let body = serde_json::json!({
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": format!(
+                        "Response payload size {size}exceeded maximum allowed payload size ({} bytes).",
+                        nimbus_runtime_api::MAX_RESPONSE_BYTES
+                    ),
+                });
+                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), true, None)
+            }
+            Done::TimedOut => {
+                env.api.abandon();
+                let secs = timeout.as_secs_f64();
+                env.log.platform(&format!(
+                    "{} {request_id} Task timed out after {secs:.2} seconds",
+                    Utc::from_millis(now_millis()).rfc3339_millis()
+                ));
+                let body = serde_json::json!({
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
+                });
+                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), false, Some("timeout"))
+            }
+            Done::Exited(reason) => {
+                let body = serde_json::json!({
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+                });
+                env.log.platform(&format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError"
+                ));
+                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), false, Some("error\tError Type: Runtime.ExitError"))
+            }
+        };
+        self.report(&env, &rec, &request_id, elapsed, init_ms, status_note);
+        let log_result = req.log_tail.then(|| env.log.end_capture());
+
+        if reusable {
+            let current = self.current_revision(&rec.name);
+            self.give_back(env, current.as_deref());
+        }
+        // A non-reusable environment is dropped here, which kills its process.
+        InvokeResponse {
+            status: 200,
+            payload,
+            function_error,
+            log_result: log_result.map(|b| base64_encode(&b)),
+            executed_version: "$LATEST".into(),
+            timing,
+        }
+    }
+
+    fn current_revision(&self, function: &str) -> Option<String> {
+        self.registry.get(function).map(|r| r.revision_id.clone())
+    }
+
+    fn report(&self, env: &Environment, rec: &FunctionRecord, request_id: &str, elapsed: Duration, init_ms: Option<f64>, status: Option<&str>) {
+        env.log.platform(&format!("END RequestId: {request_id}"));
+        let duration = ms(elapsed);
+        let billed = duration.ceil().max(1.0) as u64;
+        let max_mem = env.peak_memory_mb().unwrap_or(0);
+        let mut line = format!(
+            "REPORT RequestId: {request_id}\tDuration: {duration:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {max_mem} MB",
+            rec.memory_mb
+        );
+        if let Some(i) = init_ms {
+            line.push_str(&format!("\tInit Duration: {i:.2} ms"));
+        }
+        if let Some(s) = status {
+            line.push_str(&format!("\tStatus: {s}"));
+        }
+        line.push('\t');
+        env.log.platform(&line);
+    }
+
+    fn init_failed(
+        &self,
+        rec: &FunctionRecord,
+        req: &InvokeRequest,
+        request_id: &str,
+        env: Option<Arc<Environment>>,
+        failure: InitFailure,
+    ) -> InvokeResponse {
+        let log_result = match &env {
+            Some(env) => {
+                if req.log_tail {
+                    env.log.begin_capture();
+                }
+                env.log.platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+                self.report(env, rec, request_id, Duration::ZERO, None, Some(&format!("error\tError Type: {}", failure.error_type)));
+                req.log_tail.then(|| env.log.end_capture())
+            }
+            None => {
+                let stream = format!("{}/[$LATEST]{}", Utc::from_millis(now_millis()).slash_date(), random_hex());
+                let lines = [
+                    format!("START RequestId: {request_id} Version: $LATEST"),
+                    format!("{}: {}", failure.error_type, String::from_utf8_lossy(&failure.body)),
+                    format!("END RequestId: {request_id}"),
+                    format!("REPORT RequestId: {request_id}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory Used: 0 MB\tStatus: error\tError Type: {}\t", rec.memory_mb, failure.error_type),
+                ];
+                for l in &lines {
+                    self.logs.append(&rec.name, &stream, l);
+                }
+                req.log_tail.then(|| lines.join("\n").into_bytes())
+            }
+        };
+        InvokeResponse {
+            status: 200,
+            payload: failure.body,
+            function_error: Some("Unhandled".into()),
+            log_result: log_result.map(|b| base64_encode(&b)),
+            executed_version: "$LATEST".into(),
+            timing: Timing::default(),
+        }
+    }
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+async fn reap_loop(exec: Weak<Executor>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let Some(exec) = exec.upgrade() else { return };
+        exec.reap();
+    }
+}

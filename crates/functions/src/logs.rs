@@ -1,0 +1,300 @@
+//! Function logs: each environment's stdout and stderr, framed by the platform's
+//! `START` / `END` / `REPORT` lines, appended to one file per function.
+//!
+//! A stored line is `<epoch ms>\t<log stream>\t<message>`; `nimbus logs` and,
+//! later, the CloudWatch Logs API read these files. Logs are not acknowledged
+//! writes, so appends are not fsynced.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+
+/// Lambda returns at most the last 4 KB of an invocation's log.
+pub const TAIL_BYTES: usize = 4096;
+
+/// Append-only log files under `<data>/logs/<function>.log`.
+pub struct LogStore {
+    root: PathBuf,
+    files: Mutex<HashMap<String, File>>,
+}
+
+impl LogStore {
+    pub fn new(root: PathBuf) -> std::io::Result<LogStore> {
+        fs::create_dir_all(&root)?;
+        Ok(LogStore {
+            root,
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The file holding `function`'s log lines.
+    pub fn path(&self, function: &str) -> PathBuf {
+        log_path(&self.root, function)
+    }
+
+    pub fn append(&self, function: &str, stream: &str, message: &str) {
+        let line = format!("{}\t{stream}\t{message}\n", nimbus_model::time::now_millis());
+        let mut files = self.files.lock().expect("log files lock");
+        if !files.contains_key(function) {
+            match OpenOptions::new().create(true).append(true).open(self.path(function)) {
+                Ok(f) => {
+                    files.insert(function.to_string(), f);
+                }
+                Err(e) => {
+                    tracing::warn!(function, error = %e, "open log file failed; line dropped");
+                    return;
+                }
+            }
+        }
+        if let Some(f) = files.get_mut(function)
+            && let Err(e) = f.write_all(line.as_bytes())
+        {
+            tracing::warn!(function, error = %e, "append to log failed");
+        }
+    }
+
+    /// Close the cached handle (the function was deleted or recreated).
+    pub fn forget(&self, function: &str) {
+        self.files.lock().expect("log files lock").remove(function);
+    }
+}
+
+/// Where `function`'s log lives under a data directory's `logs` folder.
+pub fn log_path(root: &Path, function: &str) -> PathBuf {
+    root.join(format!("{function}.log"))
+}
+
+/// Split a stored line into (epoch ms, stream, message).
+pub fn parse_line(line: &str) -> Option<(u64, &str, &str)> {
+    let (ts, rest) = line.split_once('\t')?;
+    let (stream, msg) = rest.split_once('\t')?;
+    Some((ts.parse().ok()?, stream, msg))
+}
+
+struct Target {
+    store: Arc<LogStore>,
+    function: String,
+    stream: String,
+    capture: Mutex<Option<Vec<u8>>>,
+}
+
+impl Target {
+    fn emit(&self, message: &str) {
+        self.store.append(&self.function, &self.stream, message);
+        if let Some(buf) = self.capture.lock().expect("capture lock").as_mut() {
+            buf.extend_from_slice(message.as_bytes());
+            buf.push(b'\n');
+        }
+    }
+}
+
+/// One environment's log: reads the runtime's output pipe and writes platform lines.
+pub struct EnvLog {
+    target: Arc<Target>,
+    sync_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EnvLog {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl EnvLog {
+    /// Start reading `pipe` (the read end of the runtime's stdout/stderr).
+    pub fn start(store: Arc<LogStore>, function: &str, stream: &str, pipe: OwnedFd) -> std::io::Result<EnvLog> {
+        set_nonblocking(&pipe)?;
+        // SAFETY: `pipe` is an open descriptor the AsyncFd takes ownership of; OwnedFd
+        // always returns that same descriptor and closes it only when dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(pipe, tokio::io::Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        let target = Arc::new(Target {
+            store,
+            function: function.to_string(),
+            stream: stream.to_string(),
+            capture: Mutex::new(None),
+        });
+        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(fd, target.clone(), sync_rx));
+        Ok(EnvLog {
+            target,
+            sync_tx,
+            reader,
+        })
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.target.stream
+    }
+
+    /// A line written by the platform itself (START, END, REPORT, warnings).
+    pub fn platform(&self, line: &str) {
+        self.target.emit(line);
+    }
+
+    /// Start collecting this invocation's lines for `X-Amz-Log-Result`.
+    pub fn begin_capture(&self) {
+        *self.target.capture.lock().expect("capture lock") = Some(Vec::new());
+    }
+
+    /// Stop collecting and return the last [`TAIL_BYTES`] of what was collected.
+    pub fn end_capture(&self) -> Vec<u8> {
+        let buf = self.target.capture.lock().expect("capture lock").take().unwrap_or_default();
+        if buf.len() <= TAIL_BYTES {
+            return buf;
+        }
+        let mut start = buf.len() - TAIL_BYTES;
+        // Do not cut a UTF-8 sequence in half.
+        while start < buf.len() && (buf[start] & 0xC0) == 0x80 {
+            start += 1;
+        }
+        buf[start..].to_vec()
+    }
+
+    /// Wait until everything the runtime wrote so far has been logged. Runtimes
+    /// flush before posting a response, so after `sync` the log is complete.
+    pub async fn sync(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.sync_tx.send(tx).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a file descriptor we own; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+enum Read {
+    Data(usize),
+    WouldBlock,
+    Eof,
+}
+
+fn read_now(fd: &OwnedFd, buf: &mut [u8]) -> Read {
+    loop {
+        // SAFETY: reading into a live, correctly sized buffer from an fd we own.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            return Read::Data(n as usize);
+        }
+        if n == 0 {
+            return Read::Eof;
+        }
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => return Read::WouldBlock,
+            _ => return Read::Eof,
+        }
+    }
+}
+
+/// Emit complete lines from `pending`, keeping a trailing partial line.
+fn emit_lines(target: &Target, pending: &mut Vec<u8>, flush_partial: bool) {
+    let mut start = 0;
+    while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
+        let line = &pending[start..start + pos];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        target.emit(&String::from_utf8_lossy(line));
+        start += pos + 1;
+    }
+    pending.drain(..start);
+    // A runaway line without newlines is cut rather than buffered forever.
+    if flush_partial && !pending.is_empty() || pending.len() > 256 * 1024 {
+        target.emit(&String::from_utf8_lossy(pending));
+        pending.clear();
+    }
+}
+
+async fn read_loop(fd: AsyncFd<OwnedFd>, target: Arc<Target>, mut sync_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending = Vec::new();
+    let mut eof = false;
+    loop {
+        tokio::select! {
+            ready = fd.readable(), if !eof => {
+                let Ok(mut guard) = ready else { eof = true; continue };
+                match read_now(fd.get_ref(), &mut buf) {
+                    Read::Data(n) => {
+                        pending.extend_from_slice(&buf[..n]);
+                        emit_lines(&target, &mut pending, false);
+                    }
+                    Read::WouldBlock => guard.clear_ready(),
+                    Read::Eof => {
+                        emit_lines(&target, &mut pending, true);
+                        eof = true;
+                    }
+                }
+            }
+            ack = sync_rx.recv() => {
+                let Some(ack) = ack else { return };
+                while !eof {
+                    match read_now(fd.get_ref(), &mut buf) {
+                        Read::Data(n) => pending.extend_from_slice(&buf[..n]),
+                        Read::WouldBlock => break,
+                        Read::Eof => eof = true,
+                    }
+                }
+                emit_lines(&target, &mut pending, true);
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[tokio::test]
+    async fn lines_are_stored_and_captured_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LogStore::new(dir.path().to_path_buf()).unwrap());
+        let (r, mut w) = std::io::pipe().unwrap();
+        let log = EnvLog::start(store.clone(), "fn", "2026/11/27/[$LATEST]abc", OwnedFd::from(r)).unwrap();
+        log.begin_capture();
+        log.platform("START RequestId: 1 Version: $LATEST");
+        w.write_all(b"hello\nwor").unwrap();
+        w.write_all(b"ld\npartial").unwrap();
+        log.sync().await;
+        log.platform("END RequestId: 1");
+        let tail = String::from_utf8(log.end_capture()).unwrap();
+        assert_eq!(tail, "START RequestId: 1 Version: $LATEST\nhello\nworld\npartial\nEND RequestId: 1\n");
+        let text = fs::read_to_string(store.path("fn")).unwrap();
+        let msgs: Vec<&str> = text.lines().map(|l| parse_line(l).unwrap().2).collect();
+        assert_eq!(msgs, ["START RequestId: 1 Version: $LATEST", "hello", "world", "partial", "END RequestId: 1"]);
+        assert_eq!(parse_line(text.lines().next().unwrap()).unwrap().1, "2026/11/27/[$LATEST]abc");
+    }
+
+    #[tokio::test]
+    async fn tail_keeps_the_last_4k() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LogStore::new(dir.path().to_path_buf()).unwrap());
+        let (r, _w) = std::io::pipe().unwrap();
+        let log = EnvLog::start(store, "fn", "s", OwnedFd::from(r)).unwrap();
+        log.begin_capture();
+        for i in 0..1000 {
+            log.platform(&format!("line {i} é"));
+        }
+        let tail = log.end_capture();
+        assert!(tail.len() <= TAIL_BYTES);
+        let text = String::from_utf8(tail).unwrap();
+        assert!(text.ends_with("line 999 é\n"));
+    }
+}

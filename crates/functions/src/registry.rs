@@ -1,0 +1,429 @@
+//! The function registry: validation and durable create, read, update and delete
+//! of `$LATEST`, with an in-memory index so invocations never touch the disk.
+
+use crate::code::{self, CodeCache};
+use crate::error::{Error, Result};
+use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
+use nimbus_model::function::{CodeRef, FUNCTION_RECORD_FORMAT};
+use nimbus_model::{FunctionRecord, Runtime};
+use nimbus_storage::{BlobStore, KvEngine, Table, WriteBatch};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub(crate) const FUNCTIONS: Table = Table("functions");
+
+/// Environment variables Lambda sets itself and refuses to let a function override.
+const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// `CreateFunction`'s input, after the wire layer decoded it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateFunction {
+    pub name: String,
+    pub runtime: Option<String>,
+    pub role: String,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub ephemeral_storage: Option<i64>,
+    pub environment: Option<BTreeMap<String, String>>,
+    pub architectures: Option<Vec<String>>,
+    pub zip: Vec<u8>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateConfiguration {
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub ephemeral_storage: Option<i64>,
+    pub environment: Option<BTreeMap<String, String>>,
+    pub revision_id: Option<String>,
+}
+
+/// `UpdateFunctionCode`'s input.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateCode {
+    pub zip: Vec<u8>,
+    pub architectures: Option<Vec<String>>,
+    pub revision_id: Option<String>,
+    pub dry_run: bool,
+}
+
+pub(crate) struct Registry {
+    kv: Arc<dyn KvEngine>,
+    blobs: Arc<dyn BlobStore>,
+    code: Arc<CodeCache>,
+    index: RwLock<HashMap<String, Arc<FunctionRecord>>>,
+    write: Mutex<()>,
+}
+
+fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<u32> {
+    if value < min || value > max {
+        return Err(Error::InvalidParameter(format!(
+            "{field} value {value} is out of range: it must be between {min} and {max}"
+        )));
+    }
+    Ok(value as u32)
+}
+
+fn check_runtime(id: &str) -> Result<Runtime> {
+    Runtime::parse(id).ok_or_else(|| {
+        Error::InvalidParameter(format!(
+            "The runtime parameter of {id} is not supported by Nimbus. Supported runtimes: {}",
+            nimbus_model::function::SUPPORTED_RUNTIMES.join(", ")
+        ))
+    })
+}
+
+fn check_handler(handler: Option<&str>, runtime: &Runtime) -> Result<String> {
+    let Some(h) = handler else {
+        if runtime.needs_module_handler() {
+            return Err(Error::InvalidParameter(format!(
+                "Handler is required for runtime {}: name it as MODULE.FUNCTION, e.g. app.lambda_handler",
+                runtime.id
+            )));
+        }
+        return Ok(String::new());
+    };
+    if h.is_empty() || h.len() > 128 || h.chars().any(char::is_whitespace) {
+        return Err(Error::InvalidParameter(format!(
+            "Handler '{h}' is not valid: it must be 1 to 128 characters without whitespace"
+        )));
+    }
+    Ok(h.to_string())
+}
+
+fn check_role(role: &str) -> Result<()> {
+    if is_valid_role_arn(role) {
+        return Ok(());
+    }
+    Err(Error::Validation(format!(
+        "1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
+    )))
+}
+
+fn check_environment(env: &BTreeMap<String, String>) -> Result<()> {
+    let reserved: Vec<&str> = env
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV.contains(k))
+        .collect();
+    if !reserved.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables \
+             you have provided contains reserved keys that are currently not supported for modification. \
+             Reserved keys used in this request: {}",
+            reserved.join(", ")
+        )));
+    }
+    for k in env.keys() {
+        let mut chars = k.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: \
+                 Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '{k}')"
+            )));
+        }
+    }
+    let size = serde_json::to_string(env).map(|s| s.len()).unwrap_or(0);
+    if size > 4096 {
+        return Err(Error::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables \
+             you have provided exceeded the 4KB limit. String measured: {size} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
+    match archs.map(Vec::as_slice) {
+        None | Some([]) => Ok("x86_64".into()),
+        Some([a]) if a == "x86_64" || a == "arm64" => Ok(a.clone()),
+        Some(other) => Err(Error::Validation(format!(
+            "1 validation error detected: Value '{other:?}' at 'architectures' failed to satisfy constraint: \
+             Member must have length less than or equal to 1, and each member must be x86_64 or arm64"
+        ))),
+    }
+}
+
+impl Registry {
+    pub fn open(kv: Arc<dyn KvEngine>, blobs: Arc<dyn BlobStore>, code: Arc<CodeCache>) -> Result<Registry> {
+        let mut index = HashMap::new();
+        for (key, value) in kv.scan_prefix(FUNCTIONS, b"")? {
+            let rec: FunctionRecord = serde_json::from_slice(&value).map_err(|e| {
+                Error::Internal(format!(
+                    "read function record {}: {e}",
+                    String::from_utf8_lossy(&key)
+                ))
+            })?;
+            if rec.format != FUNCTION_RECORD_FORMAT {
+                return Err(Error::Internal(format!(
+                    "function {} is stored in format {}, this build reads {FUNCTION_RECORD_FORMAT}",
+                    rec.name, rec.format
+                )));
+            }
+            index.insert(rec.name.clone(), Arc::new(rec));
+        }
+        Ok(Registry {
+            kv,
+            blobs,
+            code,
+            index: RwLock::new(index),
+            write: Mutex::new(()),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<FunctionRecord>> {
+        self.index.read().expect("index lock").get(name).cloned()
+    }
+
+    pub fn blob_path(&self, digest: &str) -> Option<std::path::PathBuf> {
+        self.blobs.path(digest).filter(|p| p.is_file())
+    }
+
+    pub fn list(&self) -> Vec<Arc<FunctionRecord>> {
+        let mut all: Vec<_> = self.index.read().expect("index lock").values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Store the package durably and unpack it; returns its reference.
+    fn store_code(&self, zip: &[u8]) -> Result<CodeRef> {
+        if zip.is_empty() {
+            return Err(Error::InvalidParameter(
+                "Code is required: give the deployment package as ZipFile".into(),
+            ));
+        }
+        if zip.len() > code::MAX_ZIPPED_BYTES {
+            return Err(Error::RequestTooLarge(format!(
+                "Request must be smaller than {} bytes for the CreateFunction operation",
+                code::MAX_ZIPPED_BYTES
+            )));
+        }
+        code::validate(zip)?;
+        let sha = Sha256::digest(zip);
+        let digest = hex::encode(sha);
+        self.code.ensure(&digest, zip)?;
+        let stored = self.blobs.put(zip)?;
+        debug_assert_eq!(stored, digest);
+        use base64::Engine as _;
+        Ok(CodeRef {
+            digest,
+            sha256_b64: base64::engine::general_purpose::STANDARD.encode(sha),
+            size: zip.len() as u64,
+        })
+    }
+
+    fn persist(&self, rec: &FunctionRecord) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        let value = serde_json::to_vec(rec).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put(FUNCTIONS, rec.name.as_bytes().to_vec(), value);
+        self.kv.commit(batch)?;
+        Ok(())
+    }
+
+    /// Drop a package nothing references any more.
+    fn release_code(&self, digest: &str) {
+        let used = self
+            .index
+            .read()
+            .expect("index lock")
+            .values()
+            .any(|r| r.code.digest == digest);
+        if !used {
+            if let Err(e) = self.blobs.delete(digest) {
+                tracing::warn!(digest, error = %e, "delete unused code blob failed");
+            }
+            // The unpacked directory stays: an environment of the old revision may
+            // still be running from it. Unreferenced directories go at startup.
+        }
+    }
+
+    pub fn create(&self, req: CreateFunction) -> Result<Arc<FunctionRecord>> {
+        if !is_valid_function_name(&req.name) {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{{1,64}}",
+                req.name
+            )));
+        }
+        let runtime_id = req.runtime.as_deref().ok_or_else(|| {
+            Error::InvalidParameter("Runtime is required for .zip file archive functions".into())
+        })?;
+        let runtime = check_runtime(runtime_id)?;
+        check_role(&req.role)?;
+        let handler = check_handler(req.handler.as_deref(), &runtime)?;
+        let timeout_secs = check_range("Timeout", req.timeout.unwrap_or(3), 1, 900)?;
+        let memory_mb = check_range("MemorySize", req.memory_size.unwrap_or(128), 128, 10240)?;
+        let ephemeral_storage_mb = check_range("EphemeralStorage.Size", req.ephemeral_storage.unwrap_or(512), 512, 10240)?;
+        let environment = req.environment.unwrap_or_default();
+        check_environment(&environment)?;
+        let architecture = check_architectures(req.architectures.as_ref())?;
+        let description = req.description.unwrap_or_default();
+        if description.chars().count() > 256 {
+            return Err(Error::Validation(
+                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256".into(),
+            ));
+        }
+
+        let _w = self.write.lock().expect("registry write lock");
+        if self.get(&req.name).is_some() {
+            return Err(Error::Conflict(format!("Function already exist: {}", req.name)));
+        }
+        let code = self.store_code(&req.zip)?;
+        let rec = FunctionRecord {
+            format: FUNCTION_RECORD_FORMAT,
+            name: req.name,
+            runtime: runtime.id,
+            role: req.role,
+            handler,
+            description,
+            timeout_secs,
+            memory_mb,
+            ephemeral_storage_mb,
+            environment,
+            architecture,
+            code,
+            last_modified_ms: nimbus_model::time::now_millis(),
+            revision_id: new_revision(),
+            tags: req.tags,
+        };
+        self.persist(&rec)?;
+        let rec = Arc::new(rec);
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(rec.name.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    fn current(&self, name: &str, not_found: impl FnOnce() -> Error, revision: Option<&str>) -> Result<Arc<FunctionRecord>> {
+        let rec = self.get(name).ok_or_else(not_found)?;
+        if let Some(rev) = revision
+            && rev != rec.revision_id
+        {
+            return Err(Error::PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+            ));
+        }
+        Ok(rec)
+    }
+
+    pub fn update_configuration(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        req: UpdateConfiguration,
+    ) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let old = self.current(name, not_found, req.revision_id.as_deref())?;
+        let mut rec = (*old).clone();
+        if let Some(r) = &req.runtime {
+            rec.runtime = check_runtime(r)?.id;
+        }
+        let runtime = check_runtime(&rec.runtime)?;
+        if let Some(role) = req.role {
+            check_role(&role)?;
+            rec.role = role;
+        }
+        if req.handler.is_some() || req.runtime.is_some() {
+            let h = req.handler.as_deref().or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
+            rec.handler = check_handler(h, &runtime)?;
+        }
+        if let Some(d) = req.description {
+            rec.description = d;
+        }
+        if let Some(t) = req.timeout {
+            rec.timeout_secs = check_range("Timeout", t, 1, 900)?;
+        }
+        if let Some(m) = req.memory_size {
+            rec.memory_mb = check_range("MemorySize", m, 128, 10240)?;
+        }
+        if let Some(e) = req.ephemeral_storage {
+            rec.ephemeral_storage_mb = check_range("EphemeralStorage.Size", e, 512, 10240)?;
+        }
+        if let Some(env) = req.environment {
+            check_environment(&env)?;
+            rec.environment = env;
+        }
+        rec.last_modified_ms = nimbus_model::time::now_millis();
+        rec.revision_id = new_revision();
+        self.persist(&rec)?;
+        let rec = Arc::new(rec);
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(rec.name.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    pub fn update_code(&self, name: &str, not_found: impl FnOnce() -> Error, req: UpdateCode) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let old = self.current(name, not_found, req.revision_id.as_deref())?;
+        let mut rec = (*old).clone();
+        if req.architectures.is_some() {
+            rec.architecture = check_architectures(req.architectures.as_ref())?;
+        }
+        if req.dry_run {
+            code::validate(&req.zip)?;
+            return Ok(Arc::new(rec));
+        }
+        rec.code = self.store_code(&req.zip)?;
+        rec.last_modified_ms = nimbus_model::time::now_millis();
+        rec.revision_id = new_revision();
+        self.persist(&rec)?;
+        let rec = Arc::new(rec);
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(rec.name.clone(), rec.clone());
+        if old.code.digest != rec.code.digest {
+            self.release_code(&old.code.digest);
+        }
+        Ok(rec)
+    }
+
+    pub fn delete(&self, name: &str, not_found: impl FnOnce() -> Error) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let old = self.get(name).ok_or_else(not_found)?;
+        let mut batch = WriteBatch::new();
+        batch.delete(FUNCTIONS, name.as_bytes().to_vec());
+        self.kv.commit(batch)?;
+        self.index.write().expect("index lock").remove(name);
+        self.release_code(&old.code.digest);
+        Ok(old)
+    }
+}
