@@ -1,1 +1,38 @@
-fn main() {}
+//! `nimbus`: run the platform (`up`), read function logs (`logs`), and measure it
+//! (`bench`). One file per subcommand.
+
+mod bench;
+mod logs;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "nimbus",
+    version,
+    about = "AWS Lambda and friends, self-hosted in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the platform: every API on one port, state in the data directory.
+    Up(up::Args),
+    /// Print a function's log (START / END / REPORT and the function's output).
+    Logs(logs::Args),
+    /// Measure cold starts, warm latency and throughput against a running server.
+    Bench(bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(a) => up::run(a),
+        Command::Logs(a) => logs::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}

@@ -12,7 +12,8 @@ pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
 /// Lambda's limit on a zip uploaded in the request: 50 MB.
 pub const MAX_ZIPPED_BYTES: usize = 50 * 1024 * 1024;
 
-const UNZIP_FAILED: &str = "Could not unzip uploaded file. Please check your file, then try to upload again.";
+const UNZIP_FAILED: &str =
+    "Could not unzip uploaded file. Please check your file, then try to upload again.";
 
 /// Unpacked packages under `<data>/code/<digest>/`.
 pub struct CodeCache {
@@ -42,7 +43,9 @@ impl CodeCache {
         if dest.is_dir() {
             return Ok(dest);
         }
-        let tmp = self.root.join(format!(".tmp-{digest}-{}", uuid::Uuid::new_v4().simple()));
+        let tmp = self
+            .root
+            .join(format!(".tmp-{digest}-{}", uuid::Uuid::new_v4().simple()));
         let result = unzip(zip, &tmp).and_then(|()| {
             fs::rename(&tmp, &dest).map_err(|e| Error::Internal(format!("install code: {e}")))
         });
@@ -99,11 +102,13 @@ fn unzip(zip: &[u8], dest: &Path) -> Result<()> {
         };
         let path = dest.join(rel);
         if entry.is_dir() {
-            fs::create_dir_all(&path).map_err(|e| Error::Internal(format!("create {}: {e}", path.display())))?;
+            fs::create_dir_all(&path)
+                .map_err(|e| Error::Internal(format!("create {}: {e}", path.display())))?;
             continue;
         }
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::Internal(format!("create {}: {e}", parent.display())))?;
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::Internal(format!("create {}: {e}", parent.display())))?;
         }
         let mode = entry.unix_mode();
         if mode.is_some_and(|m| m & 0o170000 == 0o120000) {
@@ -112,9 +117,13 @@ fn unzip(zip: &[u8], dest: &Path) -> Result<()> {
             entry.read_to_string(&mut target).map_err(|e| bad(&e))?;
             let resolved = path.parent().unwrap_or(dest).join(&target);
             if target.starts_with('/') || !normalize(&resolved).starts_with(dest) {
-                return Err(bad(&format!("symlink '{}' points outside the package", entry.name())));
+                return Err(bad(&format!(
+                    "symlink '{}' points outside the package",
+                    entry.name()
+                )));
             }
-            std::os::unix::fs::symlink(&target, &path).map_err(|e| Error::Internal(format!("symlink: {e}")))?;
+            std::os::unix::fs::symlink(&target, &path)
+                .map_err(|e| Error::Internal(format!("symlink: {e}")))?;
             continue;
         }
         let mut buf = Vec::with_capacity(entry.size().min(MAX_UNZIPPED_BYTES) as usize);
@@ -129,7 +138,8 @@ fn unzip(zip: &[u8], dest: &Path) -> Result<()> {
                 "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
             )));
         }
-        fs::write(&path, &buf).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
+        fs::write(&path, &buf)
+            .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
         // Keep the package's permission bits (executables stay executable), readable by all.
         let perm = mode.map(|m| (m & 0o777) | 0o444).unwrap_or(0o644);
         fs::set_permissions(&path, fs::Permissions::from_mode(perm))
@@ -161,7 +171,8 @@ mod tests {
     pub(crate) fn make_zip(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (name, data, mode) in files {
-            w.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode)).unwrap();
+            w.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode))
+                .unwrap();
             w.write_all(data).unwrap();
         }
         w.finish().unwrap().into_inner()
@@ -171,10 +182,16 @@ mod tests {
     fn unpacks_with_modes() {
         let dir = tempfile::tempdir().unwrap();
         let cache = CodeCache::new(dir.path().to_path_buf()).unwrap();
-        let zip = make_zip(&[("app.py", b"x = 1\n", 0o644), ("bin/bootstrap", b"#!/bin/sh\n", 0o755)]);
+        let zip = make_zip(&[
+            ("app.py", b"x = 1\n", 0o644),
+            ("bin/bootstrap", b"#!/bin/sh\n", 0o755),
+        ]);
         let out = cache.ensure("d1", &zip).unwrap();
         assert_eq!(fs::read(out.join("app.py")).unwrap(), b"x = 1\n");
-        let mode = fs::metadata(out.join("bin/bootstrap")).unwrap().permissions().mode();
+        let mode = fs::metadata(out.join("bin/bootstrap"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o111, 0o111);
         // Second call is a cache hit.
         assert_eq!(cache.ensure("d1", b"not even a zip").unwrap(), out);
@@ -182,7 +199,10 @@ mod tests {
 
     #[test]
     fn refuses_garbage_and_escapes() {
-        assert!(matches!(validate(b"PK\x03\x04garbage"), Err(Error::InvalidParameter(_))));
+        assert!(matches!(
+            validate(b"PK\x03\x04garbage"),
+            Err(Error::InvalidParameter(_))
+        ));
         assert!(matches!(validate(b""), Err(Error::InvalidParameter(_))));
         let evil = make_zip(&[("../../etc/evil", b"x", 0o644)]);
         let err = validate(&evil).unwrap_err().to_string();

@@ -137,7 +137,11 @@ impl Executor {
 
     /// Number of warm idle environments of `function`.
     pub fn idle_count(&self, function: &str) -> usize {
-        self.idle.lock().expect("pool lock").get(function).map_or(0, Vec::len)
+        self.idle
+            .lock()
+            .expect("pool lock")
+            .get(function)
+            .map_or(0, Vec::len)
     }
 
     fn take_idle(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
@@ -172,7 +176,8 @@ impl Executor {
             let mut idle = self.idle.lock().expect("pool lock");
             for envs in idle.values_mut() {
                 envs.retain(|e| {
-                    let fresh = now.duration_since(*e.last_used.lock().expect("last used lock")) < keep
+                    let fresh = now.duration_since(*e.last_used.lock().expect("last used lock"))
+                        < keep
                         && e.exit_reason().is_none();
                     if !fresh {
                         reaped.push(e.clone());
@@ -187,19 +192,34 @@ impl Executor {
         }
     }
 
-    fn environment_vars(&self, rec: &FunctionRecord, task_root: &str, stream: &str, api: &str) -> Vec<(String, String)> {
+    fn environment_vars(
+        &self,
+        rec: &FunctionRecord,
+        task_root: &str,
+        stream: &str,
+        api: &str,
+    ) -> Vec<(String, String)> {
         let region = &self.cfg.identity.region;
         let mut env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &rec.memory_mb.to_string()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{}", rec.name)),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                &rec.memory_mb.to_string(),
+            ),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                &format!("/aws/lambda/{}", rec.name),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
             ("AWS_LAMBDA_RUNTIME_API", api),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
             ("_HANDLER", rec.handler.as_str()),
             ("LAMBDA_TASK_ROOT", task_root),
-            ("LAMBDA_RUNTIME_DIR", &self.runtimes.dir.display().to_string()),
+            (
+                "LAMBDA_RUNTIME_DIR",
+                &self.runtimes.dir.display().to_string(),
+            ),
             ("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{}", rec.runtime)),
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
@@ -209,7 +229,10 @@ impl Executor {
             ("TZ", ":UTC"),
             ("LANG", "en_US.UTF-8"),
             ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin"),
-            ("LD_LIBRARY_PATH", &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib")),
+            (
+                "LD_LIBRARY_PATH",
+                &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+            ),
             ("NODE_PATH", "/opt/nodejs/node_modules"),
         ]
         .into_iter()
@@ -240,7 +263,10 @@ impl Executor {
         let fail = |t: &str, m: &str| (None, Err(InitFailure::new(t, m)));
 
         let Some(runtime) = Runtime::parse(&rec.runtime) else {
-            return fail("Runtime.Unavailable", &format!("runtime {} is not supported", rec.runtime));
+            return fail(
+                "Runtime.Unavailable",
+                &format!("runtime {} is not supported", rec.runtime),
+            );
         };
         let code_dir = self.code.dir(&rec.code.digest);
         if !code_dir.is_dir() {
@@ -248,16 +274,27 @@ impl Executor {
                 .blobs
                 .get(&rec.code.digest)
                 .map_err(|e| e.to_string())
-                .and_then(|zip| self.code.ensure(&rec.code.digest, &zip).map_err(|e| e.to_string()));
+                .and_then(|zip| {
+                    self.code
+                        .ensure(&rec.code.digest, &zip)
+                        .map_err(|e| e.to_string())
+                });
             if let Err(e) = restored {
                 tracing::error!(function = %rec.name, error = %e, "restore function code failed");
-                return fail("Runtime.Unavailable", "The function's code package could not be read");
+                return fail(
+                    "Runtime.Unavailable",
+                    "The function's code package could not be read",
+                );
             }
         }
         let launch = match self.runtimes.launch(&runtime, &code_dir) {
             Ok(l) => l,
             Err(e) => {
-                self.logs.append(&rec.name, &stream, &format!("{}: {}", e.error_type, e.message));
+                self.logs.append(
+                    &rec.name,
+                    &stream,
+                    &format!("{}: {}", e.error_type, e.message),
+                );
                 return fail(e.error_type, &e.message);
             }
         };
@@ -265,21 +302,31 @@ impl Executor {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "bind runtime api listener failed");
-                return fail("Runtime.Unavailable", "could not open the Runtime API for a new environment");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not open the Runtime API for a new environment",
+                );
             }
         };
         let (pipe_r, pipe_w) = match std::io::pipe() {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "create log pipe failed");
-                return fail("Runtime.Unavailable", "could not create the environment's log pipe");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not create the environment's log pipe",
+                );
             }
         };
-        let log = match EnvLog::start(self.logs.clone(), &rec.name, &stream, OwnedFd::from(pipe_r)) {
+        let log = match EnvLog::start(self.logs.clone(), &rec.name, &stream, OwnedFd::from(pipe_r))
+        {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "start log reader failed");
-                return fail("Runtime.Unavailable", "could not read the environment's log pipe");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not read the environment's log pipe",
+                );
             }
         };
         if let Some(w) = &launch.warning {
@@ -376,10 +423,17 @@ impl Executor {
     pub async fn invoke(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest) -> InvokeResponse {
         let request_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = "$LATEST", env_id = tracing::field::Empty);
-        self.invoke_inner(rec, req, request_id).instrument(span).await
+        self.invoke_inner(rec, req, request_id)
+            .instrument(span)
+            .await
     }
 
-    async fn invoke_inner(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest, request_id: String) -> InvokeResponse {
+    async fn invoke_inner(
+        &self,
+        rec: Arc<FunctionRecord>,
+        req: &InvokeRequest,
+        request_id: String,
+    ) -> InvokeResponse {
         let mut timing = Timing::default();
         let (env, init) = match self.take_idle(&rec) {
             Some(env) => (Some(env), Ok(None)),
@@ -406,7 +460,8 @@ impl Executor {
         if req.log_tail {
             env.log.begin_capture();
         }
-        env.log.platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+        env.log
+            .platform(&format!("START RequestId: {request_id} Version: $LATEST"));
         let timeout = Duration::from_secs(rec.timeout_secs as u64);
         let started = Instant::now();
         let invocation = Invocation {
@@ -439,7 +494,9 @@ impl Executor {
 
         let (payload, function_error, reusable, status_note) = match done {
             Done::Answered(Outcome::Response(body)) => (body, None, true, None),
-            Done::Answered(Outcome::Error { body, .. }) => (body, Some("Unhandled".to_string()), true, None),
+            Done::Answered(Outcome::Error { body, .. }) => {
+                (body, Some("Unhandled".to_string()), true, None)
+            }
             Done::Answered(Outcome::ResponseTooLarge(size)) => {
                 let size = size.map(|s| format!("({s} bytes) ")).unwrap_or_default();
                 let body = serde_json::json!({
@@ -449,7 +506,12 @@ impl Executor {
                         nimbus_runtime_api::MAX_RESPONSE_BYTES
                     ),
                 });
-                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), true, None)
+                (
+                    Bytes::from(body.to_string()),
+                    Some("Unhandled".to_string()),
+                    true,
+                    None,
+                )
             }
             Done::TimedOut => {
                 env.api.abandon();
@@ -462,7 +524,12 @@ impl Executor {
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
                 });
-                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), false, Some("timeout"))
+                (
+                    Bytes::from(body.to_string()),
+                    Some("Unhandled".to_string()),
+                    false,
+                    Some("timeout"),
+                )
             }
             Done::Exited(reason) => {
                 let body = serde_json::json!({
@@ -472,7 +539,12 @@ impl Executor {
                 env.log.platform(&format!(
                     "RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError"
                 ));
-                (Bytes::from(body.to_string()), Some("Unhandled".to_string()), false, Some("error\tError Type: Runtime.ExitError"))
+                (
+                    Bytes::from(body.to_string()),
+                    Some("Unhandled".to_string()),
+                    false,
+                    Some("error\tError Type: Runtime.ExitError"),
+                )
             }
         };
         self.report(&env, &rec, &request_id, elapsed, init_ms, status_note);
@@ -497,7 +569,15 @@ impl Executor {
         self.registry.get(function).map(|r| r.revision_id.clone())
     }
 
-    fn report(&self, env: &Environment, rec: &FunctionRecord, request_id: &str, elapsed: Duration, init_ms: Option<f64>, status: Option<&str>) {
+    fn report(
+        &self,
+        env: &Environment,
+        rec: &FunctionRecord,
+        request_id: &str,
+        elapsed: Duration,
+        init_ms: Option<f64>,
+        status: Option<&str>,
+    ) {
         env.log.platform(&format!("END RequestId: {request_id}"));
         let duration = ms(elapsed);
         let billed = duration.ceil().max(1.0) as u64;
@@ -529,17 +609,36 @@ impl Executor {
                 if req.log_tail {
                     env.log.begin_capture();
                 }
-                env.log.platform(&format!("START RequestId: {request_id} Version: $LATEST"));
-                self.report(env, rec, request_id, Duration::ZERO, None, Some(&format!("error\tError Type: {}", failure.error_type)));
+                env.log
+                    .platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+                self.report(
+                    env,
+                    rec,
+                    request_id,
+                    Duration::ZERO,
+                    None,
+                    Some(&format!("error\tError Type: {}", failure.error_type)),
+                );
                 req.log_tail.then(|| env.log.end_capture())
             }
             None => {
-                let stream = format!("{}/[$LATEST]{}", Utc::from_millis(now_millis()).slash_date(), random_hex());
+                let stream = format!(
+                    "{}/[$LATEST]{}",
+                    Utc::from_millis(now_millis()).slash_date(),
+                    random_hex()
+                );
                 let lines = [
                     format!("START RequestId: {request_id} Version: $LATEST"),
-                    format!("{}: {}", failure.error_type, String::from_utf8_lossy(&failure.body)),
+                    format!(
+                        "{}: {}",
+                        failure.error_type,
+                        String::from_utf8_lossy(&failure.body)
+                    ),
                     format!("END RequestId: {request_id}"),
-                    format!("REPORT RequestId: {request_id}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory Used: 0 MB\tStatus: error\tError Type: {}\t", rec.memory_mb, failure.error_type),
+                    format!(
+                        "REPORT RequestId: {request_id}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory Used: 0 MB\tStatus: error\tError Type: {}\t",
+                        rec.memory_mb, failure.error_type
+                    ),
                 ];
                 for l in &lines {
                     self.logs.append(&rec.name, &stream, l);

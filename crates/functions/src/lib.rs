@@ -20,7 +20,10 @@ use bytes::Bytes;
 use code::CodeCache;
 use execution::Executor;
 use logs::LogStore;
-use nimbus_invoke::{BoxFuture, InvocationType, InvokeError, InvokeRequest, InvokeResponse, Invoker, MAX_SYNC_PAYLOAD, Timing};
+use nimbus_invoke::{
+    BoxFuture, InvocationType, InvokeError, InvokeRequest, InvokeResponse, Invoker,
+    MAX_SYNC_PAYLOAD, Timing,
+};
 use nimbus_model::{FunctionRecord, Identity};
 use nimbus_sandbox::Sandbox;
 use nimbus_storage::{BlobStore, KvEngine};
@@ -58,20 +61,28 @@ impl Functions {
             let what = what.to_string();
             move |e: std::io::Error| Error::Internal(format!("{what}: {e}"))
         };
-        let code = Arc::new(CodeCache::new(paths.data_dir.join("code")).map_err(io("open code cache"))?);
-        let logs = Arc::new(LogStore::new(paths.data_dir.join("logs")).map_err(io("open log directory"))?);
-        let runtimes = Runtimes::install(&paths.data_dir.join("runtimes"), paths.python, paths.node)
-            .map_err(io("install runtime bootstraps"))?;
+        let code =
+            Arc::new(CodeCache::new(paths.data_dir.join("code")).map_err(io("open code cache"))?);
+        let logs =
+            Arc::new(LogStore::new(paths.data_dir.join("logs")).map_err(io("open log directory"))?);
+        let runtimes =
+            Runtimes::install(&paths.data_dir.join("runtimes"), paths.python, paths.node)
+                .map_err(io("install runtime bootstraps"))?;
         if runtimes.python().is_none() {
-            tracing::warn!("no python3 found: python3.* functions will fail with Runtime.Unavailable");
+            tracing::warn!(
+                "no python3 found: python3.* functions will fail with Runtime.Unavailable"
+            );
         }
         if runtimes.node().is_none() {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
         }
         let registry = Arc::new(Registry::open(kv, blobs.clone(), code.clone())?);
         // Unpacked packages nothing references any more (left by updates and deletes).
-        let live: std::collections::HashSet<String> =
-            registry.list().iter().map(|r| r.code.digest.clone()).collect();
+        let live: std::collections::HashSet<String> = registry
+            .list()
+            .iter()
+            .map(|r| r.code.digest.clone())
+            .collect();
         if let Ok(entries) = std::fs::read_dir(paths.data_dir.join("code")) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
@@ -81,7 +92,15 @@ impl Functions {
             }
         }
         let identity = cfg.identity.clone();
-        let executor = Executor::new(cfg, runtimes, sandbox, logs.clone(), code, blobs, registry.clone());
+        let executor = Executor::new(
+            cfg,
+            runtimes,
+            sandbox,
+            logs.clone(),
+            code,
+            blobs,
+            registry.clone(),
+        );
         Ok(Functions {
             identity,
             registry,
@@ -99,7 +118,10 @@ impl Functions {
     }
 
     fn not_found(&self, name: &str) -> Error {
-        Error::NotFound(format!("Function not found: {}", self.identity.function_arn(name)))
+        Error::NotFound(format!(
+            "Function not found: {}",
+            self.identity.function_arn(name)
+        ))
     }
 
     pub fn get(&self, name: &str) -> Result<Arc<FunctionRecord>> {
@@ -119,19 +141,32 @@ impl Functions {
         Ok(rec)
     }
 
-    pub async fn update_configuration(self: &Arc<Self>, name: &str, req: UpdateConfiguration) -> Result<Arc<FunctionRecord>> {
+    pub async fn update_configuration(
+        self: &Arc<Self>,
+        name: &str,
+        req: UpdateConfiguration,
+    ) -> Result<Arc<FunctionRecord>> {
         let me = self.clone();
         let n = name.to_string();
-        let rec = spawn_blocking(move || me.registry.update_configuration(&n, || me.not_found(&n), req)).await?;
+        let rec = spawn_blocking(move || {
+            me.registry
+                .update_configuration(&n, || me.not_found(&n), req)
+        })
+        .await?;
         self.executor.retire(name);
         Ok(rec)
     }
 
-    pub async fn update_code(self: &Arc<Self>, name: &str, req: UpdateCode) -> Result<Arc<FunctionRecord>> {
+    pub async fn update_code(
+        self: &Arc<Self>,
+        name: &str,
+        req: UpdateCode,
+    ) -> Result<Arc<FunctionRecord>> {
         let me = self.clone();
         let n = name.to_string();
         let dry = req.dry_run;
-        let rec = spawn_blocking(move || me.registry.update_code(&n, || me.not_found(&n), req)).await?;
+        let rec =
+            spawn_blocking(move || me.registry.update_code(&n, || me.not_found(&n), req)).await?;
         if !dry {
             self.executor.retire(name);
         }
@@ -157,16 +192,21 @@ impl Functions {
         self.executor.idle_count(function)
     }
 
-    async fn invoke_request(&self, req: InvokeRequest) -> std::result::Result<InvokeResponse, InvokeError> {
+    async fn invoke_request(
+        &self,
+        req: InvokeRequest,
+    ) -> std::result::Result<InvokeResponse, InvokeError> {
         if req.payload.len() > MAX_SYNC_PAYLOAD {
             return Err(InvokeError::RequestTooLarge(format!(
                 "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
             )));
         }
-        let rec = self
-            .registry
-            .get(&req.function)
-            .ok_or_else(|| InvokeError::FunctionNotFound(format!("Function not found: {}", self.identity.function_arn(&req.function))))?;
+        let rec = self.registry.get(&req.function).ok_or_else(|| {
+            InvokeError::FunctionNotFound(format!(
+                "Function not found: {}",
+                self.identity.function_arn(&req.function)
+            ))
+        })?;
         if let Some(q) = req.qualifier.as_deref()
             && q != "$LATEST"
         {
@@ -179,7 +219,9 @@ impl Functions {
         if req.payload.is_empty() {
             req.payload = Bytes::from_static(b"{}");
         } else if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.payload) {
-            return Err(InvokeError::InvalidRequestContent(format!("Could not parse request body into json: {e}")));
+            return Err(InvokeError::InvalidRequestContent(format!(
+                "Could not parse request body into json: {e}"
+            )));
         }
         match req.invocation_type {
             InvocationType::DryRun => Ok(InvokeResponse {
@@ -199,12 +241,17 @@ impl Functions {
 }
 
 impl Invoker for Functions {
-    fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, std::result::Result<InvokeResponse, InvokeError>> {
+    fn invoke(
+        &self,
+        request: InvokeRequest,
+    ) -> BoxFuture<'_, std::result::Result<InvokeResponse, InvokeError>> {
         Box::pin(self.invoke_request(request))
     }
 }
 
-async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn spawn_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("worker failed: {e}")))?

@@ -38,10 +38,17 @@ impl LogStore {
     }
 
     pub fn append(&self, function: &str, stream: &str, message: &str) {
-        let line = format!("{}\t{stream}\t{message}\n", nimbus_model::time::now_millis());
+        let line = format!(
+            "{}\t{stream}\t{message}\n",
+            nimbus_model::time::now_millis()
+        );
         let mut files = self.files.lock().expect("log files lock");
         if !files.contains_key(function) {
-            match OpenOptions::new().create(true).append(true).open(self.path(function)) {
+            match OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path(function))
+            {
                 Ok(f) => {
                     files.insert(function.to_string(), f);
                 }
@@ -108,7 +115,12 @@ impl Drop for EnvLog {
 
 impl EnvLog {
     /// Start reading `pipe` (the read end of the runtime's stdout/stderr).
-    pub fn start(store: Arc<LogStore>, function: &str, stream: &str, pipe: OwnedFd) -> std::io::Result<EnvLog> {
+    pub fn start(
+        store: Arc<LogStore>,
+        function: &str,
+        stream: &str,
+        pipe: OwnedFd,
+    ) -> std::io::Result<EnvLog> {
         set_nonblocking(&pipe)?;
         // SAFETY: `pipe` is an open descriptor the AsyncFd takes ownership of; OwnedFd
         // always returns that same descriptor and closes it only when dropped.
@@ -145,7 +157,13 @@ impl EnvLog {
 
     /// Stop collecting and return the last [`TAIL_BYTES`] of what was collected.
     pub fn end_capture(&self) -> Vec<u8> {
-        let buf = self.target.capture.lock().expect("capture lock").take().unwrap_or_default();
+        let buf = self
+            .target
+            .capture
+            .lock()
+            .expect("capture lock")
+            .take()
+            .unwrap_or_default();
         if buf.len() <= TAIL_BYTES {
             return buf;
         }
@@ -221,7 +239,11 @@ fn emit_lines(target: &Target, pending: &mut Vec<u8>, flush_partial: bool) {
     }
 }
 
-async fn read_loop(fd: AsyncFd<OwnedFd>, target: Arc<Target>, mut sync_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>) {
+async fn read_loop(
+    fd: AsyncFd<OwnedFd>,
+    target: Arc<Target>,
+    mut sync_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut pending = Vec::new();
     let mut eof = false;
@@ -267,7 +289,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LogStore::new(dir.path().to_path_buf()).unwrap());
         let (r, mut w) = std::io::pipe().unwrap();
-        let log = EnvLog::start(store.clone(), "fn", "2026/11/27/[$LATEST]abc", OwnedFd::from(r)).unwrap();
+        let log = EnvLog::start(
+            store.clone(),
+            "fn",
+            "2026/11/27/[$LATEST]abc",
+            OwnedFd::from(r),
+        )
+        .unwrap();
         log.begin_capture();
         log.platform("START RequestId: 1 Version: $LATEST");
         w.write_all(b"hello\nwor").unwrap();
@@ -275,11 +303,26 @@ mod tests {
         log.sync().await;
         log.platform("END RequestId: 1");
         let tail = String::from_utf8(log.end_capture()).unwrap();
-        assert_eq!(tail, "START RequestId: 1 Version: $LATEST\nhello\nworld\npartial\nEND RequestId: 1\n");
+        assert_eq!(
+            tail,
+            "START RequestId: 1 Version: $LATEST\nhello\nworld\npartial\nEND RequestId: 1\n"
+        );
         let text = fs::read_to_string(store.path("fn")).unwrap();
         let msgs: Vec<&str> = text.lines().map(|l| parse_line(l).unwrap().2).collect();
-        assert_eq!(msgs, ["START RequestId: 1 Version: $LATEST", "hello", "world", "partial", "END RequestId: 1"]);
-        assert_eq!(parse_line(text.lines().next().unwrap()).unwrap().1, "2026/11/27/[$LATEST]abc");
+        assert_eq!(
+            msgs,
+            [
+                "START RequestId: 1 Version: $LATEST",
+                "hello",
+                "world",
+                "partial",
+                "END RequestId: 1"
+            ]
+        );
+        assert_eq!(
+            parse_line(text.lines().next().unwrap()).unwrap().1,
+            "2026/11/27/[$LATEST]abc"
+        );
     }
 
     #[tokio::test]

@@ -180,7 +180,11 @@ fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
 }
 
 impl Registry {
-    pub fn open(kv: Arc<dyn KvEngine>, blobs: Arc<dyn BlobStore>, code: Arc<CodeCache>) -> Result<Registry> {
+    pub fn open(
+        kv: Arc<dyn KvEngine>,
+        blobs: Arc<dyn BlobStore>,
+        code: Arc<CodeCache>,
+    ) -> Result<Registry> {
         let mut index = HashMap::new();
         for (key, value) in kv.scan_prefix(FUNCTIONS, b"")? {
             let rec: FunctionRecord = serde_json::from_slice(&value).map_err(|e| {
@@ -215,7 +219,13 @@ impl Registry {
     }
 
     pub fn list(&self) -> Vec<Arc<FunctionRecord>> {
-        let mut all: Vec<_> = self.index.read().expect("index lock").values().cloned().collect();
+        let mut all: Vec<_> = self
+            .index
+            .read()
+            .expect("index lock")
+            .values()
+            .cloned()
+            .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -288,7 +298,12 @@ impl Registry {
         let handler = check_handler(req.handler.as_deref(), &runtime)?;
         let timeout_secs = check_range("Timeout", req.timeout.unwrap_or(3), 1, 900)?;
         let memory_mb = check_range("MemorySize", req.memory_size.unwrap_or(128), 128, 10240)?;
-        let ephemeral_storage_mb = check_range("EphemeralStorage.Size", req.ephemeral_storage.unwrap_or(512), 512, 10240)?;
+        let ephemeral_storage_mb = check_range(
+            "EphemeralStorage.Size",
+            req.ephemeral_storage.unwrap_or(512),
+            512,
+            10240,
+        )?;
         let environment = req.environment.unwrap_or_default();
         check_environment(&environment)?;
         let architecture = check_architectures(req.architectures.as_ref())?;
@@ -301,7 +316,10 @@ impl Registry {
 
         let _w = self.write.lock().expect("registry write lock");
         if self.get(&req.name).is_some() {
-            return Err(Error::Conflict(format!("Function already exist: {}", req.name)));
+            return Err(Error::Conflict(format!(
+                "Function already exist: {}",
+                req.name
+            )));
         }
         let code = self.store_code(&req.zip)?;
         let rec = FunctionRecord {
@@ -330,7 +348,12 @@ impl Registry {
         Ok(rec)
     }
 
-    fn current(&self, name: &str, not_found: impl FnOnce() -> Error, revision: Option<&str>) -> Result<Arc<FunctionRecord>> {
+    fn current(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        revision: Option<&str>,
+    ) -> Result<Arc<FunctionRecord>> {
         let rec = self.get(name).ok_or_else(not_found)?;
         if let Some(rev) = revision
             && rev != rec.revision_id
@@ -360,7 +383,10 @@ impl Registry {
             rec.role = role;
         }
         if req.handler.is_some() || req.runtime.is_some() {
-            let h = req.handler.as_deref().or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
+            let h = req
+                .handler
+                .as_deref()
+                .or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
             rec.handler = check_handler(h, &runtime)?;
         }
         if let Some(d) = req.description {
@@ -390,7 +416,12 @@ impl Registry {
         Ok(rec)
     }
 
-    pub fn update_code(&self, name: &str, not_found: impl FnOnce() -> Error, req: UpdateCode) -> Result<Arc<FunctionRecord>> {
+    pub fn update_code(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        req: UpdateCode,
+    ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
         let old = self.current(name, not_found, req.revision_id.as_deref())?;
         let mut rec = (*old).clone();
@@ -416,7 +447,11 @@ impl Registry {
         Ok(rec)
     }
 
-    pub fn delete(&self, name: &str, not_found: impl FnOnce() -> Error) -> Result<Arc<FunctionRecord>> {
+    pub fn delete(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
         let old = self.get(name).ok_or_else(not_found)?;
         let mut batch = WriteBatch::new();

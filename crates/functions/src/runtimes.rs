@@ -49,7 +49,10 @@ pub fn which(program: &str) -> Option<PathBuf> {
 /// pyenv shims, which cost a cold start tens of milliseconds) and minor version.
 fn probe_python(python: &Path) -> Option<(PathBuf, u32)> {
     let out = std::process::Command::new(python)
-        .args(["-c", "import sys; print(sys.version_info[0], sys.version_info[1], sys.executable)"])
+        .args([
+            "-c",
+            "import sys; print(sys.version_info[0], sys.version_info[1], sys.executable)",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
@@ -57,7 +60,14 @@ fn probe_python(python: &Path) -> Option<(PathBuf, u32)> {
     (it.next()? == "3").then_some(())?;
     let minor = it.next()?.parse().ok()?;
     let exe = PathBuf::from(it.next()?);
-    Some((if exe.is_file() { exe } else { python.to_path_buf() }, minor))
+    Some((
+        if exe.is_file() {
+            exe
+        } else {
+            python.to_path_buf()
+        },
+        minor,
+    ))
 }
 
 impl Runtimes {
@@ -123,7 +133,9 @@ impl Runtimes {
                 if !bootstrap.is_file() {
                     return Err(LaunchError {
                         error_type: "Runtime.InvalidEntrypoint",
-                        message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into(),
+                        message:
+                            "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                                .into(),
                     });
                 }
                 Ok(Launch {

@@ -86,12 +86,21 @@ impl FunctionRef {
             [name, q] => (None, None, *name, Some(*q)),
             [acct, "function", name] => (Some(*acct), None, *name, None),
             [acct, "function", name, q] => (Some(*acct), None, *name, Some(*q)),
-            ["arn", partition, "lambda", region, acct, "function", name] if partition.starts_with("aws") => {
+            ["arn", partition, "lambda", region, acct, "function", name]
+                if partition.starts_with("aws") =>
+            {
                 (Some(*acct), Some(*region), *name, None)
             }
-            ["arn", partition, "lambda", region, acct, "function", name, q] if partition.starts_with("aws") => {
-                (Some(*acct), Some(*region), *name, Some(*q))
-            }
+            [
+                "arn",
+                partition,
+                "lambda",
+                region,
+                acct,
+                "function",
+                name,
+                q,
+            ] if partition.starts_with("aws") => (Some(*acct), Some(*region), *name, Some(*q)),
             _ => return Err(invalid()),
         };
         if !is_valid_function_name(name) {
@@ -117,7 +126,9 @@ impl FunctionRef {
 
     /// True when the ARN parts (if any) point into this node's account.
     pub fn is_in(&self, identity: &Identity) -> bool {
-        self.account_id.as_deref().is_none_or(|a| a == identity.account_id)
+        self.account_id
+            .as_deref()
+            .is_none_or(|a| a == identity.account_id)
             && self.region.as_deref().is_none_or(|r| r == identity.region)
     }
 }
@@ -158,7 +169,10 @@ mod tests {
         let r = FunctionRef::parse("my-fn:$LATEST").unwrap();
         assert_eq!(r.qualifier.as_deref(), Some("$LATEST"));
         let r = FunctionRef::parse("123456789012:function:f1:prod").unwrap();
-        assert_eq!((r.name.as_str(), r.qualifier.as_deref()), ("f1", Some("prod")));
+        assert_eq!(
+            (r.name.as_str(), r.qualifier.as_deref()),
+            ("f1", Some("prod"))
+        );
         let r = FunctionRef::parse("arn:aws:lambda:us-east-1:000000000000:function:f1").unwrap();
         assert_eq!(r.name, "f1");
         assert!(r.is_in(&Identity::default()));
@@ -168,15 +182,27 @@ mod tests {
 
     #[test]
     fn refuses_malformed_names() {
-        for bad in ["", "a b", "a:b:c", "arn:aws:s3:::bucket", "x".repeat(65).as_str(), "f:bad qual", "12:function:f"] {
+        for bad in [
+            "",
+            "a b",
+            "a:b:c",
+            "arn:aws:s3:::bucket",
+            "x".repeat(65).as_str(),
+            "f:bad qual",
+            "12:function:f",
+        ] {
             assert!(FunctionRef::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn role_arns() {
-        assert!(is_valid_role_arn("arn:aws:iam::123456789012:role/lambda-role"));
-        assert!(is_valid_role_arn("arn:aws:iam::000000000000:role/service-role/x_y.z"));
+        assert!(is_valid_role_arn(
+            "arn:aws:iam::123456789012:role/lambda-role"
+        ));
+        assert!(is_valid_role_arn(
+            "arn:aws:iam::000000000000:role/service-role/x_y.z"
+        ));
         assert!(!is_valid_role_arn("arn:aws:iam::123:role/x"));
         assert!(!is_valid_role_arn("arn:aws:iam::123456789012:user/x"));
         assert!(!is_valid_role_arn("role"));

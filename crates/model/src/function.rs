@@ -151,6 +151,9 @@ mod tests {
             tags: BTreeMap::new(),
         };
         let json = serde_json::to_vec(&rec).unwrap();
-        assert_eq!(serde_json::from_slice::<FunctionRecord>(&json).unwrap(), rec);
+        assert_eq!(
+            serde_json::from_slice::<FunctionRecord>(&json).unwrap(),
+            rec
+        );
     }
 }

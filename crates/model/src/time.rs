@@ -139,7 +139,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed_dates() {
-        for bad in ["", "20261127T004501", "2026112XT004501Z", "20261327T004501Z", "٢٠٢٦1127T004501Z"] {
+        for bad in [
+            "",
+            "20261127T004501",
+            "2026112XT004501Z",
+            "20261327T004501Z",
+            "٢٠٢٦1127T004501Z",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }

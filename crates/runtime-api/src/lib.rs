@@ -40,7 +40,10 @@ pub struct Invocation {
 pub enum Outcome {
     Response(Bytes),
     /// `/error`: the `Lambda-Runtime-Function-Error-Type` header and the body.
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
     /// The runtime tried to post a response larger than the limit (its size, if known).
     ResponseTooLarge(Option<usize>),
 }
@@ -53,7 +56,10 @@ pub enum Phase {
     /// Has called `/invocation/next` at least once: init is done.
     Ready,
     /// Posted `/init/error`.
-    InitFailed { error_type: Option<String>, body: Bytes },
+    InitFailed {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 #[derive(Default)]
@@ -222,14 +228,22 @@ fn error_type_header(req: &Request<Incoming>) -> Option<String> {
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let Some(route) = route(req.method(), &path) else {
-        return error(StatusCode::NOT_FOUND, "NotFound", &format!("no such Runtime API route: {} {path}", req.method()));
+        return error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("no such Runtime API route: {} {path}", req.method()),
+        );
     };
     match route {
         Route::Next => next(shared).await,
         Route::InitError => {
             let error_type = error_type_header(&req);
-            let body = read_body(req.into_body(), MAX_ERROR_BYTES).await.unwrap_or_default();
-            shared.phase.send_replace(Phase::InitFailed { error_type, body });
+            let body = read_body(req.into_body(), MAX_ERROR_BYTES)
+                .await
+                .unwrap_or_default();
+            shared
+                .phase
+                .send_replace(Phase::InitFailed { error_type, body });
             accepted()
         }
         Route::Response(id) => {
@@ -254,7 +268,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
                 return error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestEntityTooLarge",
-                    &format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                    ),
                 );
             }
             accepted()
@@ -262,7 +278,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
         Route::Error(id) => {
             let id = id.to_string();
             let error_type = error_type_header(&req);
-            let body = read_body(req.into_body(), MAX_ERROR_BYTES).await.unwrap_or_default();
+            let body = read_body(req.into_body(), MAX_ERROR_BYTES)
+                .await
+                .unwrap_or_default();
             if complete(shared, &id, Outcome::Error { error_type, body }) {
                 accepted()
             } else {
@@ -289,7 +307,9 @@ fn complete(shared: &Shared, id: &str, outcome: Outcome) -> bool {
     let tx = {
         let mut inner = shared.inner.lock().expect("runtime api lock");
         match &inner.inflight {
-            Some((cur, _)) if cur == id && inner.queued.is_none() => inner.inflight.take().map(|(_, tx)| tx),
+            Some((cur, _)) if cur == id && inner.queued.is_none() => {
+                inner.inflight.take().map(|(_, tx)| tx)
+            }
             _ => None,
         }
     };
@@ -323,7 +343,11 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
     match rx.await {
         Ok(inv) => invocation_response(inv),
         // The environment is being torn down.
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "ServiceShutdown", "environment is shutting down"),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceShutdown",
+            "environment is shutting down",
+        ),
     }
 }
 
@@ -338,7 +362,10 @@ fn invocation_response(inv: Invocation) -> Response<Full<Bytes>> {
     };
     set("lambda-runtime-aws-request-id", &inv.request_id);
     set("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string());
-    set("lambda-runtime-invoked-function-arn", &inv.invoked_function_arn);
+    set(
+        "lambda-runtime-invoked-function-arn",
+        &inv.invoked_function_arn,
+    );
     if let Some(t) = &inv.trace_id {
         set("lambda-runtime-trace-id", t);
     }

@@ -10,9 +10,18 @@ fn start() -> RuntimeApi {
 }
 
 /// Minimal blocking HTTP/1.1 client, one request per connection.
-fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -45,7 +54,9 @@ async fn full_invocation_cycle() {
     let addr = api.addr();
     let mut phase = api.phase();
     assert_eq!(*phase.borrow(), Phase::Initializing);
-    let next = tokio::task::spawn_blocking(move || call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b""));
+    let next = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"")
+    });
     phase.wait_for(|p| *p == Phase::Ready).await.unwrap();
     let rx = api.dispatch(invocation("req-1"));
     let (status, head, body) = next.await.unwrap();
@@ -53,12 +64,20 @@ async fn full_invocation_cycle() {
     assert_eq!(body, "{\"k\":1}");
     assert!(head.contains("lambda-runtime-aws-request-id: req-1"));
     assert!(head.contains("lambda-runtime-deadline-ms: 42"));
-    assert!(head.contains("lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:f"));
+    assert!(head.contains(
+        "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:f"
+    ));
     assert!(head.contains("lambda-runtime-trace-id: root=1-abc"));
 
     // Unknown id: 400, and the invocation stays open.
     let (status, _, body) = tokio::task::spawn_blocking(move || {
-        call(addr, "POST", "/2018-06-01/runtime/invocation/other/response", &[], b"1")
+        call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/other/response",
+            &[],
+            b"1",
+        )
     })
     .await
     .unwrap();
@@ -66,16 +85,31 @@ async fn full_invocation_cycle() {
     assert!(body.contains("InvalidRequestID"));
 
     let (status, _, _) = tokio::task::spawn_blocking(move || {
-        call(addr, "POST", "/2018-06-01/runtime/invocation/req-1/response", &[], b"\"done\"")
+        call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            &[],
+            b"\"done\"",
+        )
     })
     .await
     .unwrap();
     assert_eq!(status, 202);
-    assert_eq!(rx.await.unwrap(), Outcome::Response(Bytes::from_static(b"\"done\"")));
+    assert_eq!(
+        rx.await.unwrap(),
+        Outcome::Response(Bytes::from_static(b"\"done\""))
+    );
 
     // Already answered: 400.
     let (status, _, _) = tokio::task::spawn_blocking(move || {
-        call(addr, "POST", "/2018-06-01/runtime/invocation/req-1/response", &[], b"\"again\"")
+        call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            &[],
+            b"\"again\"",
+        )
     })
     .await
     .unwrap();
@@ -87,9 +121,11 @@ async fn queued_invocation_is_served_at_next_and_errors_are_passed_through() {
     let api = start();
     let addr = api.addr();
     let rx = api.dispatch(invocation("req-2"));
-    let (status, _, _) = tokio::task::spawn_blocking(move || call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b""))
-        .await
-        .unwrap();
+    let (status, _, _) = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"")
+    })
+    .await
+    .unwrap();
     assert_eq!(status, 200);
     let (status, _, _) = tokio::task::spawn_blocking(move || {
         call(
@@ -117,18 +153,29 @@ async fn oversized_response_is_refused_with_413() {
     let api = start();
     let addr = api.addr();
     let rx = api.dispatch(invocation("req-3"));
-    tokio::task::spawn_blocking(move || call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b""))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"")
+    })
+    .await
+    .unwrap();
     let big = vec![b'a'; MAX_RESPONSE_BYTES + 1];
     let (status, _, body) = tokio::task::spawn_blocking(move || {
-        call(addr, "POST", "/2018-06-01/runtime/invocation/req-3/response", &[], &big)
+        call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-3/response",
+            &[],
+            &big,
+        )
     })
     .await
     .unwrap();
     assert_eq!(status, 413);
     assert!(body.contains("RequestEntityTooLarge"));
-    assert_eq!(rx.await.unwrap(), Outcome::ResponseTooLarge(Some(MAX_RESPONSE_BYTES + 1)));
+    assert_eq!(
+        rx.await.unwrap(),
+        Outcome::ResponseTooLarge(Some(MAX_RESPONSE_BYTES + 1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,17 +188,28 @@ async fn init_error_and_unknown_routes() {
             addr,
             "POST",
             "/2018-06-01/runtime/init/error",
-            &[("Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError")],
+            &[(
+                "Lambda-Runtime-Function-Error-Type",
+                "Runtime.ImportModuleError",
+            )],
             br#"{"errorMessage":"Unable to import module 'app'"}"#,
         )
     })
     .await
     .unwrap();
     assert_eq!(status, 202);
-    let p = phase.wait_for(|p| matches!(p, Phase::InitFailed { .. })).await.unwrap().clone();
-    assert!(matches!(p, Phase::InitFailed { error_type: Some(t), .. } if t == "Runtime.ImportModuleError"));
-    let (status, _, _) = tokio::task::spawn_blocking(move || call(addr, "GET", "/2018-06-01/runtime/nope", &[], b""))
+    let p = phase
+        .wait_for(|p| matches!(p, Phase::InitFailed { .. }))
         .await
-        .unwrap();
+        .unwrap()
+        .clone();
+    assert!(
+        matches!(p, Phase::InitFailed { error_type: Some(t), .. } if t == "Runtime.ImportModuleError")
+    );
+    let (status, _, _) = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/nope", &[], b"")
+    })
+    .await
+    .unwrap();
     assert_eq!(status, 404);
 }

@@ -154,7 +154,10 @@ mod tests {
         let mut p = PlainProcess
             .launch(LaunchSpec {
                 program: "/bin/sh".into(),
-                args: vec!["-c".into(), "echo $ONLY; echo err >&2; echo ${HOME:-nohome}".into()],
+                args: vec![
+                    "-c".into(),
+                    "echo $ONLY; echo err >&2; echo ${HOME:-nohome}".into(),
+                ],
                 env: vec![("ONLY".into(), "yes".into())],
                 cwd: "/".into(),
                 log: w,
@@ -190,7 +193,10 @@ mod tests {
     #[test]
     fn missing_program_is_a_clear_error() {
         let (_r, w) = pipe();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let _g = rt.enter();
         let err = PlainProcess
             .launch(LaunchSpec {

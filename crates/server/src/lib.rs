@@ -1,1 +1,142 @@
-//! placeholder
+//! The composition root: reads configuration, opens storage, wires services to the
+//! edge, and serves every API on one port.
+//!
+//! Nothing below this crate knows about listeners or configuration files.
+
+pub mod credentials;
+pub mod edge;
+
+use anyhow::{Context, Result};
+use credentials::Credentials;
+use nimbus_functions::{ExecConfig, Functions, Paths};
+use nimbus_model::Identity;
+use nimbus_storage_embedded::{EmbeddedKv, FileBlobs};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything `nimbus up` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// How long idle execution environments stay warm.
+    pub keep_alive: Duration,
+    /// Accept any well-formed signature without checking it (throwaway local use).
+    pub any_credentials: bool,
+    pub python: String,
+    pub node: String,
+    pub identity: Identity,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 4566,
+            data_dir: PathBuf::from(".nimbus"),
+            keep_alive: Duration::from_secs(600),
+            any_credentials: false,
+            python: "python3".into(),
+            node: "node".into(),
+            identity: Identity::default(),
+        }
+    }
+}
+
+/// A started server: where it listens and with which credentials.
+pub struct Started {
+    pub addr: SocketAddr,
+    pub endpoint: String,
+    pub credentials: Credentials,
+    pub data_dir: PathBuf,
+    pub isolation: &'static str,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+impl Started {
+    /// Serve until the process is told to stop (SIGINT or SIGTERM).
+    pub async fn run_until_signal(self) -> Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            r = self.serve => { r.context("edge listener stopped")?; }
+        }
+        Ok(())
+    }
+}
+
+/// Open the data directory, wire every service and start listening.
+pub async fn start(cfg: Config) -> Result<Started> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("create data directory {}", cfg.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&cfg.data_dir).context("resolve data directory")?;
+    let credentials = Credentials::load_or_create(&data_dir.join("credentials"))?;
+
+    let listener = tokio::net::TcpListener::bind((cfg.bind, cfg.port))
+        .await
+        .with_context(|| format!("listen on {}:{}", cfg.bind, cfg.port))?;
+    let addr = listener.local_addr().context("read listener address")?;
+    let host = if cfg.bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        cfg.bind
+    };
+    let endpoint = format!("http://{}", SocketAddr::new(host, addr.port()));
+    write_client_config(&data_dir, &cfg.identity.region, &endpoint)?;
+
+    let kv = Arc::new(
+        EmbeddedKv::open(&data_dir.join("metadata.redb"))
+            .context("open metadata store (is another nimbus using this data directory?)")?,
+    );
+    let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
+    let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = Arc::new(nimbus_sandbox::PlainProcess);
+    let isolation = sandbox.isolation();
+    let exec = ExecConfig {
+        identity: cfg.identity.clone(),
+        endpoint_url: endpoint.clone(),
+        access_key_id: credentials.access_key_id.clone(),
+        secret_access_key: credentials.secret_access_key.clone(),
+        keep_alive: cfg.keep_alive,
+    };
+    let paths = Paths {
+        data_dir: &data_dir,
+        python: &cfg.python,
+        node: &cfg.node,
+    };
+    let functions = Arc::new(
+        Functions::open(exec, paths, kv, blobs, sandbox).context("open functions service")?,
+    );
+    let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
+        functions.clone(),
+        functions.clone(),
+    ));
+    let edge = Arc::new(edge::Edge::new(
+        edge::Auth {
+            credentials: credentials.clone(),
+            any_credentials: cfg.any_credentials,
+        },
+        vec![Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>],
+        functions,
+    ));
+    let serve = tokio::spawn(edge::serve(listener, edge));
+    Ok(Started {
+        addr,
+        endpoint,
+        credentials,
+        data_dir,
+        isolation,
+        serve,
+    })
+}
+
+/// `<data>/config`: region and endpoint for `AWS_CONFIG_FILE`, rewritten at each start.
+fn write_client_config(data_dir: &std::path::Path, region: &str, endpoint: &str) -> Result<()> {
+    let text = format!("[default]\nregion = {region}\nendpoint_url = {endpoint}\n");
+    credentials::write_private(&data_dir.join("config"), &text).context("write client config file")
+}

@@ -95,7 +95,8 @@ impl KvEngine for EmbeddedKv {
             match op {
                 Op::Put { table, key, value } => {
                     let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
-                    t.insert(key.as_slice(), value.as_slice()).map_err(engine_err)?;
+                    t.insert(key.as_slice(), value.as_slice())
+                        .map_err(engine_err)?;
                 }
                 Op::Delete { table, key } => {
                     let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
@@ -114,7 +115,9 @@ pub struct FileBlobs {
 }
 
 fn is_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -222,7 +225,10 @@ mod tests {
             kv.commit(b).unwrap();
         }
         let kv = EmbeddedKv::open(&path).unwrap();
-        assert_eq!(kv.get(Table("t"), b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            kv.get(Table("t"), b"k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
         drop(kv);
         // A database from a future format is refused, not misread.
         {

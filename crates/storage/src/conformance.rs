@@ -19,7 +19,10 @@ pub fn kv_suite(engine: &dyn KvEngine) {
         .put(T1, b"b/1".to_vec(), b"other".to_vec())
         .put(T2, b"x".to_vec(), b"ex".to_vec());
     engine.commit(b).unwrap();
-    assert_eq!(engine.get(T1, b"a/1").unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        engine.get(T1, b"a/1").unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
     assert_eq!(engine.get(T2, b"x").unwrap().as_deref(), Some(&b"ex"[..]));
 
     // Prefix scans are ordered and bounded by the prefix.
@@ -34,9 +37,15 @@ pub fn kv_suite(engine: &dyn KvEngine) {
         .put(T1, b"c".to_vec(), b"first".to_vec())
         .put(T1, b"c".to_vec(), b"second".to_vec());
     engine.commit(b).unwrap();
-    assert_eq!(engine.get(T1, b"a/1").unwrap().as_deref(), Some(&b"uno"[..]));
+    assert_eq!(
+        engine.get(T1, b"a/1").unwrap().as_deref(),
+        Some(&b"uno"[..])
+    );
     assert_eq!(engine.get(T1, b"a/2").unwrap(), None);
-    assert_eq!(engine.get(T1, b"c").unwrap().as_deref(), Some(&b"second"[..]));
+    assert_eq!(
+        engine.get(T1, b"c").unwrap().as_deref(),
+        Some(&b"second"[..])
+    );
 
     // Deleting an absent key is not an error; empty batches are fine.
     let mut b = WriteBatch::new();

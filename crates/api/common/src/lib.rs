@@ -31,7 +31,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code: code.into(),
@@ -85,8 +89,16 @@ pub fn auth_error(e: &sigv4::AuthError) -> ApiError {
     use sigv4::AuthError::*;
     let forbidden = StatusCode::FORBIDDEN;
     match e {
-        Missing => ApiError::new(forbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"),
-        Malformed(m) => ApiError::new(StatusCode::BAD_REQUEST, "IncompleteSignatureException", m.clone()),
+        Missing => ApiError::new(
+            forbidden,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        ),
+        Malformed(m) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "IncompleteSignatureException",
+            m.clone(),
+        ),
         UnknownAccessKey => ApiError::new(
             forbidden,
             "UnrecognizedClientException",

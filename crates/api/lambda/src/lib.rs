@@ -1,1 +1,575 @@
-//! placeholder
+//! The Lambda API (`2015-03-31`) over REST-JSON: each request is parsed into an
+//! [`Operation`], run against the functions service or the [`Invoker`], and its
+//! result or error written in Lambda's wire shapes.
+
+mod error;
+mod wire;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use nimbus_api_common::ApiError;
+use nimbus_api_common::sigv4::percent_decode;
+use nimbus_functions::{CreateFunction, Functions, UpdateCode, UpdateConfiguration};
+use nimbus_invoke::{InvocationType, InvokeRequest, Invoker};
+use nimbus_model::FunctionRef;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Lambda returns at most 50 functions per `ListFunctions` page.
+const LIST_PAGE: usize = 50;
+
+/// A Lambda API call, parsed and validated as far as the wire allows.
+#[derive(Debug)]
+pub enum Operation {
+    CreateFunction(CreateFunction),
+    GetFunction {
+        name: String,
+        qualifier: Option<String>,
+    },
+    GetFunctionConfiguration {
+        name: String,
+        qualifier: Option<String>,
+    },
+    ListFunctions {
+        marker: Option<String>,
+        max_items: usize,
+    },
+    UpdateFunctionCode {
+        name: String,
+        update: UpdateCode,
+    },
+    UpdateFunctionConfiguration {
+        name: String,
+        update: UpdateConfiguration,
+    },
+    DeleteFunction {
+        name: String,
+        qualifier: Option<String>,
+    },
+    Invoke(InvokeRequest),
+    GetAccountSettings,
+}
+
+/// Does this path belong to the Lambda API?
+pub fn owns_path(path: &str) -> bool {
+    path.starts_with("/2015-03-31/functions") || path.starts_with("/2016-08-19/account-settings")
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == name.as_bytes())
+            .then(|| String::from_utf8_lossy(&percent_decode(v)).into_owned())
+    })
+}
+
+fn header(req: &Request<Bytes>, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn function_ref(raw: &str, identity: &nimbus_model::Identity) -> Result<FunctionRef, ApiError> {
+    let decoded = String::from_utf8(percent_decode(raw))
+        .map_err(|_| error::validation("FunctionName must be UTF-8"))?;
+    let r = FunctionRef::parse(&decoded).map_err(|e| error::validation(e.0))?;
+    if !r.is_in(identity) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {decoded}"),
+        ));
+    }
+    Ok(r)
+}
+
+/// Merge a qualifier given in the name (`f:1`) with one given as `?Qualifier=`.
+fn qualifier(r: &FunctionRef, query: Option<String>) -> Result<Option<String>, ApiError> {
+    match (&r.qualifier, query) {
+        (Some(a), Some(b)) if *a != b => Err(invalid(format!(
+            "The derived qualifier from the function name does not match the specified qualifier: {a} != {b}"
+        ))),
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, q) => Ok(q),
+    }
+}
+
+fn invalid(m: String) -> ApiError {
+    error::invalid(m)
+}
+
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| error::bad_json(&e))
+}
+
+fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| invalid("ZipFile must be base64-encoded".into()))
+}
+
+fn unsupported_code_source() -> ApiError {
+    invalid("Nimbus accepts a function's code as ZipFile only; S3 and container image sources are not supported yet".into())
+}
+
+/// Parse a request into an [`Operation`].
+pub fn parse(
+    req: &Request<Bytes>,
+    identity: &nimbus_model::Identity,
+) -> Result<Operation, ApiError> {
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    let body = req.body();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!(
+                "Nimbus does not implement the Lambda operation at {} {path}",
+                req.method()
+            ),
+        )
+    };
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["2016-08-19", "account-settings"]) => Ok(Operation::GetAccountSettings),
+        (&Method::POST, ["2015-03-31", "functions"]) => {
+            let input: wire::CreateFunctionIn = json_body(body)?;
+            let name = input
+                .function_name
+                .ok_or_else(|| error::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null"))?;
+            let role = input
+                .role
+                .ok_or_else(|| error::validation("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null"))?;
+            if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
+                return Err(unsupported_code_source());
+            }
+            if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(invalid(
+                    "Layers are not supported by this Nimbus build yet".into(),
+                ));
+            }
+            let code = input.code.ok_or_else(|| {
+                error::validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
+            })?;
+            if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
+                return Err(unsupported_code_source());
+            }
+            let zip = decode_zip(code.zip_file.as_deref().unwrap_or(""))?;
+            Ok(Operation::CreateFunction(CreateFunction {
+                name,
+                runtime: input.runtime,
+                role,
+                handler: input.handler,
+                description: input.description,
+                timeout: input.timeout,
+                memory_size: input.memory_size,
+                ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
+                environment: input.environment.map(|e| e.variables.unwrap_or_default()),
+                architectures: input.architectures,
+                zip,
+                tags: input.tags.unwrap_or_default(),
+            }))
+        }
+        (&Method::GET, ["2015-03-31", "functions"]) => {
+            let max_items = match query_param(query, "MaxItems") {
+                Some(m) => m
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| error::validation(format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000")))?,
+                None => LIST_PAGE,
+            };
+            Ok(Operation::ListFunctions {
+                marker: query_param(query, "Marker"),
+                max_items: max_items.min(LIST_PAGE),
+            })
+        }
+        (method, ["2015-03-31", "functions", raw, rest @ ..]) => {
+            let r = function_ref(raw, identity)?;
+            let q = qualifier(&r, query_param(query, "Qualifier"))?;
+            let name = r.name.clone();
+            match (method, rest) {
+                (&Method::GET, []) => Ok(Operation::GetFunction { name, qualifier: q }),
+                (&Method::DELETE, []) => Ok(Operation::DeleteFunction { name, qualifier: q }),
+                (&Method::GET, ["configuration"]) => {
+                    Ok(Operation::GetFunctionConfiguration { name, qualifier: q })
+                }
+                (&Method::PUT, ["configuration"]) => {
+                    let input: wire::UpdateConfigurationIn = json_body(body)?;
+                    if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+                        return Err(invalid(
+                            "Layers are not supported by this Nimbus build yet".into(),
+                        ));
+                    }
+                    Ok(Operation::UpdateFunctionConfiguration {
+                        name,
+                        update: UpdateConfiguration {
+                            runtime: input.runtime,
+                            role: input.role,
+                            handler: input.handler,
+                            description: input.description,
+                            timeout: input.timeout,
+                            memory_size: input.memory_size,
+                            ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
+                            environment: input.environment.map(|e| e.variables.unwrap_or_default()),
+                            revision_id: input.revision_id,
+                        },
+                    })
+                }
+                (&Method::PUT, ["code"]) => {
+                    let input: wire::UpdateCodeIn = json_body(body)?;
+                    if input.s3_bucket.is_some() || input.image_uri.is_some() {
+                        return Err(unsupported_code_source());
+                    }
+                    let zip = decode_zip(input.zip_file.as_deref().ok_or_else(|| {
+                        invalid("Please provide a source for function code: ZipFile".into())
+                    })?)?;
+                    Ok(Operation::UpdateFunctionCode {
+                        name,
+                        update: UpdateCode {
+                            zip,
+                            architectures: input.architectures,
+                            revision_id: input.revision_id,
+                            dry_run: input.dry_run.unwrap_or(false),
+                        },
+                    })
+                }
+                (&Method::POST, ["invocations"]) => {
+                    let invocation_type = match header(req, "x-amz-invocation-type").as_deref() {
+                        None | Some("RequestResponse") => InvocationType::RequestResponse,
+                        Some("Event") => InvocationType::Event,
+                        Some("DryRun") => InvocationType::DryRun,
+                        Some(other) => {
+                            return Err(error::validation(format!(
+                                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+                            )));
+                        }
+                    };
+                    let log_tail = match header(req, "x-amz-log-type").as_deref() {
+                        None | Some("None") => false,
+                        Some("Tail") => true,
+                        Some(other) => {
+                            return Err(error::validation(format!(
+                                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+                            )));
+                        }
+                    };
+                    let client_context = match header(req, "x-amz-client-context") {
+                        None => None,
+                        Some(b64) => {
+                            let raw = base64::engine::general_purpose::STANDARD
+                                .decode(b64.trim())
+                                .ok()
+                                .filter(|raw| raw.len() <= 3583)
+                                .and_then(|raw| String::from_utf8(raw).ok())
+                                .filter(|s| {
+                                    serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object())
+                                });
+                            Some(raw.ok_or_else(|| {
+                                invalid(
+                                    "Client context must be a valid Base64-encoded JSON object."
+                                        .into(),
+                                )
+                            })?)
+                        }
+                    };
+                    Ok(Operation::Invoke(InvokeRequest {
+                        function: name,
+                        qualifier: q,
+                        payload: body.clone(),
+                        invocation_type,
+                        log_tail,
+                        client_context,
+                        trace_id: header(req, "x-amzn-trace-id"),
+                    }))
+                }
+                _ => Err(not_found()),
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+/// The Lambda API bound to a functions service and an invoker.
+pub struct LambdaApi {
+    functions: Arc<Functions>,
+    invoker: Arc<dyn Invoker>,
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn only_latest(name: &str, q: &Option<String>, functions: &Functions) -> Result<(), ApiError> {
+    match q.as_deref() {
+        None | Some("$LATEST") => Ok(()),
+        Some(q) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!(
+                "Function not found: {}:{q}",
+                functions.identity().function_arn(name)
+            ),
+        )),
+    }
+}
+
+impl LambdaApi {
+    pub fn new(functions: Arc<Functions>, invoker: Arc<dyn Invoker>) -> LambdaApi {
+        LambdaApi { functions, invoker }
+    }
+
+    /// Serve one request; `request_id` goes into `x-amzn-RequestId`.
+    pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
+        let result = match parse(&req, self.functions.identity()) {
+            Ok(op) => self.execute(op).await,
+            Err(e) => Err(e),
+        };
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => return e.rest_json(request_id),
+        };
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+        resp
+    }
+
+    fn config(&self, rec: &nimbus_model::FunctionRecord) -> Value {
+        wire::configuration(rec, self.functions.identity())
+    }
+
+    async fn execute(&self, op: Operation) -> Result<Response<Bytes>, ApiError> {
+        let f = &self.functions;
+        let svc = |e: nimbus_functions::Error| error::from_service(&e);
+        match op {
+            Operation::CreateFunction(c) => {
+                let rec = f.create(c).await.map_err(svc)?;
+                Ok(json_response(StatusCode::CREATED, self.config(&rec)))
+            }
+            Operation::GetFunctionConfiguration { name, qualifier } => {
+                only_latest(&name, &qualifier, f)?;
+                let rec = f.get(&name).map_err(svc)?;
+                Ok(json_response(StatusCode::OK, self.config(&rec)))
+            }
+            Operation::GetFunction { name, qualifier } => {
+                only_latest(&name, &qualifier, f)?;
+                let rec = f.get(&name).map_err(svc)?;
+                let location = format!(
+                    "{}/_nimbus/code/{}",
+                    f.exec_config().endpoint_url,
+                    rec.code.digest
+                );
+                let mut body = json!({
+                    "Configuration": self.config(&rec),
+                    "Code": { "RepositoryType": "S3", "Location": location },
+                });
+                if !rec.tags.is_empty() {
+                    body["Tags"] = json!(rec.tags);
+                }
+                Ok(json_response(StatusCode::OK, body))
+            }
+            Operation::ListFunctions { marker, max_items } => {
+                let all = f.list();
+                let start = match &marker {
+                    Some(m) => all
+                        .iter()
+                        .position(|r| r.name.as_str() > m.as_str())
+                        .unwrap_or(all.len()),
+                    None => 0,
+                };
+                let page: Vec<_> = all[start..].iter().take(max_items).collect();
+                let mut body =
+                    json!({ "Functions": page.iter().map(|r| self.config(r)).collect::<Vec<_>>() });
+                if start + page.len() < all.len()
+                    && let Some(last) = page.last()
+                {
+                    body["NextMarker"] = json!(last.name);
+                }
+                Ok(json_response(StatusCode::OK, body))
+            }
+            Operation::UpdateFunctionCode { name, update } => {
+                let rec = f.update_code(&name, update).await.map_err(svc)?;
+                Ok(json_response(StatusCode::OK, self.config(&rec)))
+            }
+            Operation::UpdateFunctionConfiguration { name, update } => {
+                let rec = f.update_configuration(&name, update).await.map_err(svc)?;
+                Ok(json_response(StatusCode::OK, self.config(&rec)))
+            }
+            Operation::DeleteFunction { name, qualifier } => {
+                if qualifier.as_deref() == Some("$LATEST") {
+                    return Err(invalid(
+                        "$LATEST version cannot be deleted without deleting the function.".into(),
+                    ));
+                }
+                only_latest(&name, &qualifier, f)?;
+                f.delete(&name).await.map_err(svc)?;
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                Ok(resp)
+            }
+            Operation::GetAccountSettings => {
+                let all = f.list();
+                let total: u64 = all.iter().map(|r| r.code.size).sum();
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({
+                        "AccountLimit": {
+                            "TotalCodeSize": 80_530_636_800u64,
+                            "CodeSizeUnzipped": nimbus_functions::code::MAX_UNZIPPED_BYTES,
+                            "CodeSizeZipped": nimbus_functions::code::MAX_ZIPPED_BYTES,
+                            "ConcurrentExecutions": 1000,
+                            "UnreservedConcurrentExecutions": 1000,
+                        },
+                        "AccountUsage": { "TotalCodeSize": total, "FunctionCount": all.len() },
+                    }),
+                ))
+            }
+            Operation::Invoke(req) => {
+                let out = self
+                    .invoker
+                    .invoke(req)
+                    .await
+                    .map_err(|e| error::from_invoke(&e))?;
+                let mut resp = Response::new(out.payload);
+                *resp.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK);
+                let h = resp.headers_mut();
+                h.insert("content-type", HeaderValue::from_static("application/json"));
+                let mut set = |k: &'static str, v: &str| {
+                    if let Ok(v) = HeaderValue::from_str(v) {
+                        h.insert(k, v);
+                    }
+                };
+                set("x-amz-executed-version", &out.executed_version);
+                if let Some(fe) = &out.function_error {
+                    set("x-amz-function-error", fe);
+                }
+                if let Some(l) = &out.log_result {
+                    set("x-amz-log-result", l);
+                }
+                let t = out.timing;
+                let mut timing = format!("invoke={:.3}", t.invoke_ms);
+                if let (Some(c), Some(i)) = (t.create_ms, t.init_ms) {
+                    timing.push_str(&format!(";create={c:.3};init={i:.3}"));
+                }
+                set("x-nimbus-timing", &timing);
+                Ok(resp)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, uri: &str, body: &str) -> Request<Bytes> {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Bytes::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[test]
+    fn parses_invoke_with_arn_and_qualifier() {
+        let id = nimbus_model::Identity::default();
+        let r = req(
+            "POST",
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af/invocations?Qualifier=%24LATEST",
+            "{}",
+        );
+        match parse(&r, &id).unwrap() {
+            Operation::Invoke(i) => {
+                assert_eq!(i.function, "f");
+                assert_eq!(i.qualifier.as_deref(), Some("$LATEST"));
+                assert_eq!(i.invocation_type, InvocationType::RequestResponse);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input_with_aws_codes() {
+        let id = nimbus_model::Identity::default();
+        let cases = [
+            (
+                req("POST", "/2015-03-31/functions", "{not json"),
+                "InvalidRequestContentException",
+            ),
+            (
+                req("POST", "/2015-03-31/functions", r#"{"FunctionName":"f"}"#),
+                "ValidationException",
+            ),
+            (
+                req("GET", "/2015-03-31/functions/bad%20name", ""),
+                "ValidationException",
+            ),
+            (
+                req("GET", "/2015-03-31/functions?MaxItems=0", ""),
+                "ValidationException",
+            ),
+            (
+                req("PATCH", "/2015-03-31/functions/f", ""),
+                "UnknownOperationException",
+            ),
+            (
+                req("GET", "/2015-03-31/functions/f:1?Qualifier=2", ""),
+                "InvalidParameterValueException",
+            ),
+            (
+                req(
+                    "POST",
+                    "/2015-03-31/functions",
+                    r#"{"FunctionName":"f","Role":"r","Code":{"ZipFile":"%%%"}}"#,
+                ),
+                "InvalidParameterValueException",
+            ),
+        ];
+        for (r, code) in cases {
+            let uri = r.uri().clone();
+            assert_eq!(parse(&r, &id).unwrap_err().code, code, "{uri}");
+        }
+        let mut r = req("POST", "/2015-03-31/functions/f/invocations", "{}");
+        r.headers_mut().insert(
+            "x-amz-invocation-type",
+            HeaderValue::from_static("Sometimes"),
+        );
+        assert_eq!(parse(&r, &id).unwrap_err().code, "ValidationException");
+        let mut r = req("POST", "/2015-03-31/functions/f/invocations", "{}");
+        r.headers_mut().insert(
+            "x-amz-client-context",
+            HeaderValue::from_static("bm90IGpzb24="),
+        );
+        assert_eq!(
+            parse(&r, &id).unwrap_err().code,
+            "InvalidParameterValueException"
+        );
+    }
+
+    #[test]
+    fn error_envelope_is_rest_json() {
+        let e = error::from_service(&nimbus_functions::Error::NotFound(
+            "Function not found: x".into(),
+        ));
+        let resp = e.rest_json("rid");
+        assert_eq!(resp.status(), 404);
+        assert_eq!(
+            resp.headers()["x-amzn-errortype"],
+            "ResourceNotFoundException"
+        );
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["Message"], "Function not found: x");
+        assert_eq!(v["Type"], "User");
+    }
+}

@@ -42,9 +42,9 @@ impl Authorization {
     /// Parse `AWS4-HMAC-SHA256 Credential=AK/20261127/us-east-1/lambda/aws4_request, SignedHeaders=a;b, Signature=hex`.
     pub fn parse(header: &str) -> Result<Authorization, AuthError> {
         let malformed = |m: &str| AuthError::Malformed(m.to_string());
-        let rest = header
-            .strip_prefix("AWS4-HMAC-SHA256")
-            .ok_or_else(|| malformed("Authorization header requires the AWS4-HMAC-SHA256 algorithm."))?;
+        let rest = header.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
+            malformed("Authorization header requires the AWS4-HMAC-SHA256 algorithm.")
+        })?;
         let (mut credential, mut signed, mut signature) = (None, None, None);
         for part in rest.split(',') {
             let part = part.trim();
@@ -56,9 +56,12 @@ impl Authorization {
                 signature = Some(v);
             }
         }
-        let credential = credential.ok_or_else(|| malformed("Authorization header requires 'Credential' parameter."))?;
-        let signed = signed.ok_or_else(|| malformed("Authorization header requires 'SignedHeaders' parameter."))?;
-        let signature = signature.ok_or_else(|| malformed("Authorization header requires 'Signature' parameter."))?;
+        let credential = credential
+            .ok_or_else(|| malformed("Authorization header requires 'Credential' parameter."))?;
+        let signed = signed
+            .ok_or_else(|| malformed("Authorization header requires 'SignedHeaders' parameter."))?;
+        let signature = signature
+            .ok_or_else(|| malformed("Authorization header requires 'Signature' parameter."))?;
         let scope: Vec<&str> = credential.split('/').collect();
         let [key, date, region, service, "aws4_request"] = scope.as_slice() else {
             return Err(malformed(
@@ -66,14 +69,19 @@ impl Authorization {
             ));
         };
         if date.len() != 8 || !date.bytes().all(|c| c.is_ascii_digit()) || key.is_empty() {
-            return Err(malformed("Credential should be scoped to a valid date (YYYYMMDD) and access key."));
+            return Err(malformed(
+                "Credential should be scoped to a valid date (YYYYMMDD) and access key.",
+            ));
         }
         if signature.len() != 64 || !signature.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(malformed("Signature must be 64 hexadecimal characters."));
         }
-        let signed_headers: Vec<String> = signed.split(';').map(|h| h.to_ascii_lowercase()).collect();
+        let signed_headers: Vec<String> =
+            signed.split(';').map(|h| h.to_ascii_lowercase()).collect();
         if signed_headers.iter().any(String::is_empty) {
-            return Err(malformed("SignedHeaders must be a ;-separated list of header names."));
+            return Err(malformed(
+                "SignedHeaders must be a ;-separated list of header names.",
+            ));
         }
         Ok(Authorization {
             access_key_id: key.to_string(),
@@ -86,7 +94,10 @@ impl Authorization {
     }
 
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -171,7 +182,10 @@ fn canonical_query(raw: &str, skip_signature: bool) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
+            (
+                uri_encode(&percent_decode(k), false),
+                uri_encode(&percent_decode(v), false),
+            )
         })
         .filter(|(k, _)| !(skip_signature && k == "X-Amz-Signature"))
         .collect();
@@ -196,7 +210,10 @@ fn canonical_header_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The canonical request, or the name of a signed header that is missing.
-pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) -> Result<String, String> {
+pub fn canonical_request(
+    parts: &RequestParts<'_>,
+    signed_headers: &[String],
+) -> Result<String, String> {
     let path = if parts.double_encode_path {
         uri_encode(normalize_path(parts.raw_path).as_bytes(), true)
     } else if parts.raw_path.is_empty() {
@@ -237,12 +254,22 @@ fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8>
 }
 
 /// The hex signature of a canonical request.
-pub fn signature(secret: &str, amz_date: &str, scope_date: &str, region: &str, service: &str, canonical: &str) -> String {
+pub fn signature(
+    secret: &str,
+    amz_date: &str,
+    scope_date: &str,
+    region: &str,
+    service: &str,
+    canonical: &str,
+) -> String {
     let sts = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope_date}/{region}/{service}/aws4_request\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    hex::encode(hmac(&signing_key(secret, scope_date, region, service), sts.as_bytes()))
+    hex::encode(hmac(
+        &signing_key(secret, scope_date, region, service),
+        sts.as_bytes(),
+    ))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -262,8 +289,11 @@ pub fn verify(
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| AuthError::Malformed("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into()))?;
-    let signed_at = nimbus_model::time::parse_amz_date(amz_date)
-        .ok_or_else(|| AuthError::Malformed(format!("X-Amz-Date '{amz_date}' is not a valid ISO 8601 basic timestamp.")))?;
+    let signed_at = nimbus_model::time::parse_amz_date(amz_date).ok_or_else(|| {
+        AuthError::Malformed(format!(
+            "X-Amz-Date '{amz_date}' is not a valid ISO 8601 basic timestamp."
+        ))
+    })?;
     if !amz_date.starts_with(&auth.date) {
         return Err(AuthError::Malformed(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
@@ -272,17 +302,28 @@ pub fn verify(
         )));
     }
     if (now_epoch_secs - signed_at).abs() > MAX_SKEW_SECS {
-        let now = nimbus_model::time::Utc::from_millis((now_epoch_secs.max(0) as u64) * 1000).amz_date();
+        let now =
+            nimbus_model::time::Utc::from_millis((now_epoch_secs.max(0) as u64) * 1000).amz_date();
         return Err(AuthError::Skewed(format!(
             "Signature expired: {amz_date} is now earlier or later than {now} by more than 15 minutes"
         )));
     }
     if !auth.signed_headers.iter().any(|h| h == "host") {
-        return Err(AuthError::Malformed("'Host' must be a 'SignedHeader' in the AWS Authorization.".into()));
+        return Err(AuthError::Malformed(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
     }
-    let canonical = canonical_request(parts, &auth.signed_headers)
-        .map_err(|h| AuthError::Malformed(format!("Signed header '{h}' is missing from the request.")))?;
-    let expected = signature(&secret, amz_date, &auth.date, &auth.region, &auth.service, &canonical);
+    let canonical = canonical_request(parts, &auth.signed_headers).map_err(|h| {
+        AuthError::Malformed(format!("Signed header '{h}' is missing from the request."))
+    })?;
+    let expected = signature(
+        &secret,
+        amz_date,
+        &auth.date,
+        &auth.region,
+        &auth.service,
+        &canonical,
+    );
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
@@ -306,7 +347,10 @@ pub fn sign(
     now_millis: u64,
 ) -> String {
     let amz_date = nimbus_model::time::Utc::from_millis(now_millis).amz_date();
-    headers.insert("x-amz-date", amz_date.parse().expect("amz date is a valid header"));
+    headers.insert(
+        "x-amz-date",
+        amz_date.parse().expect("amz date is a valid header"),
+    );
     let mut names: Vec<String> = headers
         .keys()
         .map(|k| k.as_str().to_string())

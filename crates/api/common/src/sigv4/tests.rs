@@ -26,7 +26,9 @@ fn cases() -> Vec<Case> {
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("127.0.0.1:4566"));
         for h in v["headers"].as_array().unwrap() {
-            let name = HeaderName::from_bytes(h[0].as_str().unwrap().to_ascii_lowercase().as_bytes()).unwrap();
+            let name =
+                HeaderName::from_bytes(h[0].as_str().unwrap().to_ascii_lowercase().as_bytes())
+                    .unwrap();
             headers.append(name, HeaderValue::from_str(h[1].as_str().unwrap()).unwrap());
         }
         out.push(Case {
@@ -35,7 +37,9 @@ fn cases() -> Vec<Case> {
             path: v["path"].as_str().unwrap().into(),
             query: v["query"].as_str().unwrap().into(),
             headers,
-            body: base64::engine::general_purpose::STANDARD.decode(v["body_b64"].as_str().unwrap()).unwrap(),
+            body: base64::engine::general_purpose::STANDARD
+                .decode(v["body_b64"].as_str().unwrap())
+                .unwrap(),
             secret: v["secret"].as_str().unwrap().into(),
         });
     }
@@ -43,9 +47,18 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn check(c: &Case, method: &str, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), AuthError> {
+fn check(
+    c: &Case,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), AuthError> {
     let auth = Authorization::parse(headers.get("authorization").unwrap().to_str().unwrap())?;
-    let signed_at = nimbus_model::time::parse_amz_date(headers.get("x-amz-date").unwrap().to_str().unwrap()).unwrap();
+    let signed_at =
+        nimbus_model::time::parse_amz_date(headers.get("x-amz-date").unwrap().to_str().unwrap())
+            .unwrap();
     let hash = hex::encode(Sha256::digest(body));
     let parts = RequestParts {
         method,
@@ -56,13 +69,19 @@ fn check(c: &Case, method: &str, path: &str, query: &str, headers: &HeaderMap, b
         double_encode_path: true,
     };
     let secret = c.secret.clone();
-    verify(&parts, &auth, |k| (k == "AKIDEXAMPLE").then(|| secret.clone()), signed_at + 60)
+    verify(
+        &parts,
+        &auth,
+        |k| (k == "AKIDEXAMPLE").then(|| secret.clone()),
+        signed_at + 60,
+    )
 }
 
 #[test]
 fn accepts_what_botocore_signed() {
     for c in cases() {
-        check(&c, &c.method, &c.path, &c.query, &c.headers, &c.body).unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
+        check(&c, &c.method, &c.path, &c.query, &c.headers, &c.body)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
     }
 }
 
@@ -71,20 +90,41 @@ fn rejects_tampering() {
     for c in cases() {
         let mut body = c.body.clone();
         body.push(b' ');
-        assert_eq!(check(&c, &c.method, &c.path, &c.query, &c.headers, &body), Err(AuthError::Mismatch), "{} body", c.name);
+        assert_eq!(
+            check(&c, &c.method, &c.path, &c.query, &c.headers, &body),
+            Err(AuthError::Mismatch),
+            "{} body",
+            c.name
+        );
         let path = format!("{}x", c.path);
-        assert_eq!(check(&c, &c.method, &path, &c.query, &c.headers, &c.body), Err(AuthError::Mismatch), "{} path", c.name);
-        assert_eq!(check(&c, "PUT", &c.path, &c.query, &c.headers, &c.body), Err(AuthError::Mismatch), "{} method", c.name);
+        assert_eq!(
+            check(&c, &c.method, &path, &c.query, &c.headers, &c.body),
+            Err(AuthError::Mismatch),
+            "{} path",
+            c.name
+        );
+        assert_eq!(
+            check(&c, "PUT", &c.path, &c.query, &c.headers, &c.body),
+            Err(AuthError::Mismatch),
+            "{} method",
+            c.name
+        );
         let mut headers = c.headers.clone();
         headers.insert("host", HeaderValue::from_static("evil:1"));
-        assert_eq!(check(&c, &c.method, &c.path, &c.query, &headers, &c.body), Err(AuthError::Mismatch), "{} host", c.name);
+        assert_eq!(
+            check(&c, &c.method, &c.path, &c.query, &headers, &c.body),
+            Err(AuthError::Mismatch),
+            "{} host",
+            c.name
+        );
     }
 }
 
 #[test]
 fn rejects_unknown_keys_skew_and_garbage() {
     let c = &cases()[0];
-    let auth = Authorization::parse(c.headers.get("authorization").unwrap().to_str().unwrap()).unwrap();
+    let auth =
+        Authorization::parse(c.headers.get("authorization").unwrap().to_str().unwrap()).unwrap();
     let hash = hex::encode(Sha256::digest(&c.body));
     let parts = RequestParts {
         method: &c.method,
@@ -94,10 +134,18 @@ fn rejects_unknown_keys_skew_and_garbage() {
         payload_hash: &hash,
         double_encode_path: true,
     };
-    let signed_at = nimbus_model::time::parse_amz_date(c.headers.get("x-amz-date").unwrap().to_str().unwrap()).unwrap();
-    assert_eq!(verify(&parts, &auth, |_| None, signed_at), Err(AuthError::UnknownAccessKey));
+    let signed_at =
+        nimbus_model::time::parse_amz_date(c.headers.get("x-amz-date").unwrap().to_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        verify(&parts, &auth, |_| None, signed_at),
+        Err(AuthError::UnknownAccessKey)
+    );
     let s = c.secret.clone();
-    assert!(matches!(verify(&parts, &auth, |_| Some(s.clone()), signed_at + 3600), Err(AuthError::Skewed(_))));
+    assert!(matches!(
+        verify(&parts, &auth, |_| Some(s.clone()), signed_at + 3600),
+        Err(AuthError::Skewed(_))
+    ));
     for bad in [
         "",
         "AWS4-HMAC-SHA256",
@@ -105,7 +153,10 @@ fn rejects_unknown_keys_skew_and_garbage() {
         "Basic dXNlcjpwYXNz",
         "AWS4-HMAC-SHA256 Credential=AK/20261127/us-east-1/lambda/aws4_request, SignedHeaders=, Signature=",
     ] {
-        assert!(matches!(Authorization::parse(bad), Err(AuthError::Malformed(_))), "{bad:?}");
+        assert!(
+            matches!(Authorization::parse(bad), Err(AuthError::Malformed(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -115,7 +166,18 @@ fn sign_then_verify_round_trips() {
     headers.insert("host", HeaderValue::from_static("localhost:4566"));
     headers.insert("x-amz-log-type", HeaderValue::from_static("Tail"));
     let now = 1_795_740_301_234;
-    let auth = sign("POST", "/2015-03-31/functions/f%3A1/invocations", "Qualifier=%24LATEST", &mut headers, b"{}", "AK", "SECRET", "us-east-1", "lambda", now);
+    let auth = sign(
+        "POST",
+        "/2015-03-31/functions/f%3A1/invocations",
+        "Qualifier=%24LATEST",
+        &mut headers,
+        b"{}",
+        "AK",
+        "SECRET",
+        "us-east-1",
+        "lambda",
+        now,
+    );
     headers.insert("authorization", auth.parse().unwrap());
     let parsed = Authorization::parse(&auth).unwrap();
     let hash = hex::encode(Sha256::digest(b"{}"));
@@ -127,7 +189,13 @@ fn sign_then_verify_round_trips() {
         payload_hash: &hash,
         double_encode_path: true,
     };
-    verify(&parts, &parsed, |_| Some("SECRET".into()), (now / 1000) as i64).unwrap();
+    verify(
+        &parts,
+        &parsed,
+        |_| Some("SECRET".into()),
+        (now / 1000) as i64,
+    )
+    .unwrap();
 }
 
 #[test]

@@ -1,0 +1,108 @@
+//! Lambda's JSON shapes (botocore `lambda/2015-03-31`): request bodies in, and
+//! `FunctionConfiguration` out.
+
+use nimbus_model::time::Utc;
+use nimbus_model::{FunctionRecord, Identity};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnvironmentIn {
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EphemeralStorageIn {
+    pub size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CodeIn {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    pub image_uri: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFunctionIn {
+    pub function_name: Option<String>,
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub code: Option<CodeIn>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub package_type: Option<String>,
+    pub environment: Option<EnvironmentIn>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub layers: Option<Vec<String>>,
+    pub architectures: Option<Vec<String>>,
+    pub ephemeral_storage: Option<EphemeralStorageIn>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateCodeIn {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    pub image_uri: Option<String>,
+    pub architectures: Option<Vec<String>>,
+    pub dry_run: Option<bool>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateConfigurationIn {
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub environment: Option<EnvironmentIn>,
+    pub runtime: Option<String>,
+    pub revision_id: Option<String>,
+    pub layers: Option<Vec<String>>,
+    pub ephemeral_storage: Option<EphemeralStorageIn>,
+}
+
+/// `FunctionConfiguration` for `$LATEST`.
+pub fn configuration(rec: &FunctionRecord, identity: &Identity) -> Value {
+    let mut v = json!({
+        "FunctionName": rec.name,
+        "FunctionArn": identity.function_arn(&rec.name),
+        "Runtime": rec.runtime,
+        "Role": rec.role,
+        "Handler": rec.handler,
+        "CodeSize": rec.code.size,
+        "Description": rec.description,
+        "Timeout": rec.timeout_secs,
+        "MemorySize": rec.memory_mb,
+        "LastModified": Utc::from_millis(rec.last_modified_ms).lambda_timestamp(),
+        "CodeSha256": rec.code.sha256_b64,
+        "Version": "$LATEST",
+        "TracingConfig": { "Mode": "PassThrough" },
+        "RevisionId": rec.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": [rec.architecture],
+        "EphemeralStorage": { "Size": rec.ephemeral_storage_mb },
+        "SnapStart": { "ApplyOn": "None", "OptimizationStatus": "Off" },
+        "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", rec.name) },
+    });
+    if !rec.environment.is_empty() {
+        v["Environment"] = json!({ "Variables": rec.environment });
+    }
+    v
+}

@@ -1,0 +1,79 @@
+//! `nimbus up`: start everything on one port.
+
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Port for every API (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 4566, env = "NIMBUS_PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "NIMBUS_BIND")]
+    bind: std::net::IpAddr,
+    /// Where all state lives: metadata, code, logs, credentials.
+    #[arg(long, default_value = ".nimbus", env = "NIMBUS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Seconds an idle execution environment stays warm before it is reaped.
+    #[arg(long, default_value_t = 600, env = "NIMBUS_KEEP_ALIVE")]
+    keep_alive: u64,
+    /// Accept requests signed with any credentials (throwaway local use only).
+    #[arg(long, env = "NIMBUS_ANY_CREDENTIALS")]
+    any_credentials: bool,
+    /// Python interpreter that runs python3.* functions.
+    #[arg(long, default_value = "python3", env = "NIMBUS_PYTHON")]
+    python: String,
+    /// Node.js interpreter that runs nodejs* functions.
+    #[arg(long, default_value = "node", env = "NIMBUS_NODE")]
+    node: String,
+    /// Region put in ARNs and given to functions.
+    #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
+    region: String,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NIMBUS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = nimbus_server::Config {
+        bind: args.bind,
+        port: args.port,
+        data_dir: args.data_dir,
+        keep_alive: Duration::from_secs(args.keep_alive),
+        any_credentials: args.any_credentials,
+        python: args.python,
+        node: args.node,
+        identity: nimbus_model::Identity {
+            region: args.region,
+            ..Default::default()
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let started = nimbus_server::start(cfg).await?;
+        let dir = started.data_dir.display().to_string();
+        println!("Nimbus {} listening on {}", env!("CARGO_PKG_VERSION"), started.endpoint);
+        println!("  data directory: {dir}");
+        println!("  access key:     {}", started.credentials.access_key_id);
+        println!("  isolation:      {}", started.isolation);
+        println!("Point the AWS CLI or an SDK at it:");
+        println!("  export AWS_ENDPOINT_URL={}", started.endpoint);
+        println!("  export AWS_SHARED_CREDENTIALS_FILE={dir}/credentials AWS_CONFIG_FILE={dir}/config");
+        if started.isolation == "none" {
+            tracing::warn!(
+                "isolation is 'none': functions run as plain processes with this server's user and network; \
+                 memory limits are not enforced"
+            );
+        }
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        started.run_until_signal().await
+    })
+}
