@@ -1,0 +1,162 @@
+"""Create, read, update and delete functions through boto3 and the AWS CLI."""
+import base64
+import hashlib
+import json
+import signal
+import tempfile
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import ROLE, Nimbus, create, invoke, make_zip, unique
+
+APP = {"app.py": "def lambda_handler(event, context):\n    return {'v': 1}\n"}
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_create_get_list_update_delete(lam):
+    name = unique("crud")
+    zip_bytes = make_zip(APP)
+    out = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                              Code={"ZipFile": zip_bytes}, Description="first", Timeout=5, MemorySize=256,
+                              Environment={"Variables": {"GREETING": "hi"}})
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert out["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert out["CodeSha256"] == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+    assert out["CodeSize"] == len(zip_bytes)
+    assert (out["Timeout"], out["MemorySize"], out["Version"], out["State"]) == (5, 256, "$LATEST", "Active")
+    assert out["Environment"] == {"Variables": {"GREETING": "hi"}}
+
+    got = lam.get_function(FunctionName=name)
+    assert got["Configuration"]["RevisionId"] == out["RevisionId"]
+    assert got["Code"]["RepositoryType"] == "S3"
+    assert lam.get_function_configuration(FunctionName=out["FunctionArn"])["Description"] == "first"
+    names = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate() for f in p["Functions"]]
+    assert name in names
+
+    upd = lam.update_function_configuration(FunctionName=name, MemorySize=512, Timeout=10, Description="second",
+                                            RevisionId=out["RevisionId"])
+    assert (upd["MemorySize"], upd["Timeout"], upd["Description"]) == (512, 10, "second")
+    assert upd["RevisionId"] != out["RevisionId"]
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, Timeout=3, RevisionId=out["RevisionId"])
+    assert error_code(e) == "PreconditionFailedException"
+
+    new_zip = make_zip({"app.py": "def lambda_handler(event, context):\n    return {'v': 2}\n"})
+    code = lam.update_function_code(FunctionName=name, ZipFile=new_zip)
+    assert code["CodeSha256"] == base64.b64encode(hashlib.sha256(new_zip).digest()).decode()
+    assert invoke(lam, name)["Body"] == {"v": 2}
+
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=name)
+    assert error_code(e) == "ResourceNotFoundException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_list_functions_paginates(lam):
+    prefix = unique("page")
+    for i in range(3):
+        create(lam, f"{prefix}-{i}", APP)
+    seen = []
+    marker = None
+    while True:
+        kw = {"MaxItems": 2}
+        if marker:
+            kw["Marker"] = marker
+        page = lam.list_functions(**kw)
+        assert len(page["Functions"]) <= 2
+        seen += [f["FunctionName"] for f in page["Functions"]]
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    assert [n for n in seen if n.startswith(prefix)] == [f"{prefix}-{i}" for i in range(3)]
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("kwargs,code,needle", [
+    ({"Code": {"ZipFile": b"this is not a zip"}}, "InvalidParameterValueException", "unzip"),
+    ({"Runtime": "python2.7"}, "InvalidParameterValueException", "python2.7"),
+    ({"Runtime": "cobol85"}, "InvalidParameterValueException", "cobol85"),
+    ({"MemorySize": 64}, "InvalidParameterValueException", "MemorySize"),
+    ({"MemorySize": 20000}, "InvalidParameterValueException", "MemorySize"),
+    ({"Timeout": 901}, "InvalidParameterValueException", "Timeout"),
+    ({"Handler": "app handler"}, "InvalidParameterValueException", "Handler"),
+    ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException", "AWS_REGION"),
+    ({"Role": "not-a-role"}, "ValidationException", "role"),
+])
+def test_create_refuses_bad_input(nimbus, lam, kwargs, code, needle):
+    # botocore checks some ranges itself; switch that off so the server's answer is tested.
+    raw = nimbus.client(config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    args = dict(FunctionName=unique("bad"), Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                Code={"ZipFile": make_zip(APP)})
+    args.update(kwargs)
+    with pytest.raises(ClientError) as e:
+        raw.create_function(**args)
+    assert error_code(e) == code
+    assert needle.lower() in e.value.response["Error"]["Message"].lower()
+    with pytest.raises(ClientError) as e2:
+        lam.get_function(FunctionName=args["FunctionName"])
+    assert error_code(e2) == "ResourceNotFoundException", "a refused create must leave nothing behind"
+
+
+def test_second_create_conflicts_and_unknown_is_not_found(lam):
+    name = unique("dup")
+    create(lam, name, APP)
+    with pytest.raises(ClientError) as e:
+        create(lam, name, APP)
+    assert error_code(e) == "ResourceConflictException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    for call in (lambda: lam.get_function(FunctionName="does-not-exist"),
+                 lambda: lam.delete_function(FunctionName="does-not-exist"),
+                 lambda: lam.invoke(FunctionName="does-not-exist"),
+                 lambda: lam.update_function_code(FunctionName="does-not-exist", ZipFile=make_zip(APP))):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_code(e) == "ResourceNotFoundException"
+
+
+def test_aws_cli_round_trip(nimbus, tmp_path):
+    name = unique("cli")
+    (tmp_path / "fn.zip").write_bytes(make_zip({"app.py": "def lambda_handler(e, c):\n    print('cli says hi')\n    return {'got': e}\n"}))
+    out = json.loads(nimbus.aws("lambda", "create-function", "--function-name", name,
+                                "--zip-file", f"fileb://{tmp_path / 'fn.zip'}", "--handler", "app.lambda_handler",
+                                "--runtime", "python3.12", "--role", ROLE).stdout)
+    assert out["FunctionName"] == name
+    listed = json.loads(nimbus.aws("lambda", "list-functions").stdout)
+    assert name in [f["FunctionName"] for f in listed["Functions"]]
+    res = json.loads(nimbus.aws("lambda", "invoke", "--function-name", name, "--payload", '{"x": 1}',
+                                "--log-type", "Tail", str(tmp_path / "out.json")).stdout)
+    assert res["StatusCode"] == 200
+    assert json.loads((tmp_path / "out.json").read_text()) == {"got": {"x": 1}}
+    tail = base64.b64decode(res["LogResult"]).decode()
+    assert "START RequestId:" in tail and "cli says hi" in tail and "REPORT RequestId:" in tail
+    nimbus.aws("lambda", "update-function-configuration", "--function-name", name, "--timeout", "7")
+    assert json.loads(nimbus.aws("lambda", "get-function-configuration", "--function-name", name).stdout)["Timeout"] == 7
+    nimbus.aws("lambda", "delete-function", "--function-name", name)
+    res = nimbus.aws("lambda", "get-function", "--function-name", name, check=False)
+    assert res.returncode != 0 and "ResourceNotFoundException" in res.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_functions_survive_restart(sig):
+    with tempfile.TemporaryDirectory(prefix="nimbus-restart-") as d:
+        n = Nimbus(d).start()
+        try:
+            lam = n.client()
+            create(lam, "survivor", {"app.py": "def lambda_handler(e, c):\n    return 'still here'\n"})
+            creds = (n.data_dir / "credentials").read_text()
+        finally:
+            n.stop(sig)
+        n2 = Nimbus(d).start()
+        try:
+            assert (n2.data_dir / "credentials").read_text() == creds
+            lam = n2.client()
+            assert lam.get_function(FunctionName="survivor")["Configuration"]["Handler"] == "app.lambda_handler"
+            assert invoke(lam, "survivor")["Body"] == "still here"
+        finally:
+            n2.stop()

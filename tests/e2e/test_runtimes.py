@@ -1,0 +1,176 @@
+"""The three kinds of runtime, unchanged: python3.*, nodejs*, and provided.* with the
+official awslambdaric and Rust lambda_runtime clients."""
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import RUST_ECHO_DIR, Nimbus, create, invoke, unique
+
+CONTEXT_PY = '''
+import os
+import boto3
+def lambda_handler(event, context):
+    names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+    keys = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "_HANDLER",
+            "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MY_SETTING"]
+    return {
+        "aws_request_id": context.aws_request_id,
+        "request_id": context.request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": int(context.memory_limit_in_mb),
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "remaining": context.get_remaining_time_in_millis(),
+        "has_identity": hasattr(context, "identity"),
+        "client_context": context.client_context,
+        "env": {k: os.environ.get(k) for k in keys},
+        "sees_itself": context.function_name in names,
+    }
+'''
+
+
+def test_python_context_environment_and_boto3_inside(lam):
+    name = unique("pyctx")
+    create(lam, name, {"app.py": CONTEXT_PY}, MemorySize=256, Timeout=20,
+           Environment={"Variables": {"MY_SETTING": "on"}})
+    resp = invoke(lam, name, LogType="Tail")
+    b = resp["Body"]
+    assert "FunctionError" not in resp, b
+    assert b["aws_request_id"] == b["request_id"] and len(b["aws_request_id"]) == 36
+    assert b["function_name"] == name and b["function_version"] == "$LATEST"
+    assert b["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert b["memory_limit_in_mb"] == 256
+    assert b["log_group_name"] == f"/aws/lambda/{name}"
+    assert "[$LATEST]" in b["log_stream_name"]
+    assert 0 < b["remaining"] <= 20000
+    assert b["has_identity"] and b["client_context"] is None
+    env = b["env"]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["_HANDLER"] == "app.lambda_handler"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    assert env["TZ"] == ":UTC" and env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert env["AWS_LAMBDA_RUNTIME_API"] and env["LAMBDA_TASK_ROOT"] and env["AWS_ACCESS_KEY_ID"]
+    assert env["MY_SETTING"] == "on"
+    assert b["sees_itself"], "boto3 with no configuration reaches Nimbus from inside the function"
+
+
+def test_python_minor_mismatch_runs_with_warning(nimbus, lam):
+    other = "python3.13" if sys.version_info[:2] != (3, 13) else "python3.12"
+    name = unique("pyminor")
+    create(lam, name, {"app.py": "import sys\ndef lambda_handler(e, c):\n    return list(sys.version_info[:2])\n"},
+           runtime=other)
+    resp = invoke(lam, name, LogType="Tail")
+    assert resp["Body"] == list(sys.version_info[:2])
+    assert f"function runtime {other} runs on this host's Python" in nimbus.logs(name).stdout
+
+
+NODE_APP = '''
+let inits = 0;
+inits++;
+exports.handler = async (event, context) => {
+  console.log("node got", JSON.stringify(event));
+  return { event, inits, fn: context.functionName, arn: context.invokedFunctionArn,
+           mem: context.memoryLimitInMB, rid: context.awsRequestId,
+           remaining: context.getRemainingTimeInMillis() };
+};
+exports.fails = async () => { throw new TypeError("node broke"); };
+'''
+
+
+def test_nodejs_handler(lam):
+    name = unique("node")
+    create(lam, name, {"index.js": NODE_APP}, runtime="nodejs20.x", handler="index.handler")
+    first = invoke(lam, name, {"a": 1}, LogType="Tail")
+    second = invoke(lam, name, {"a": 2})
+    assert first["Body"]["event"] == {"a": 1} and second["Body"]["inits"] == 1
+    assert first["Body"]["fn"] == name and first["Body"]["mem"] == "128"
+    assert 0 < first["Body"]["remaining"] <= 3000
+    assert 'node got {"a":1}' in base64.b64decode(first["LogResult"]).decode()
+    failing = unique("nodefail")
+    create(lam, failing, {"index.js": NODE_APP}, runtime="nodejs20.x", handler="index.fails")
+    err = invoke(lam, failing)
+    assert err["FunctionError"] == "Unhandled"
+    assert (err["Body"]["errorType"], err["Body"]["errorMessage"]) == ("TypeError", "node broke")
+
+
+def test_provided_runtime_with_awslambdaric(lam):
+    """A Python function run through AWS's own runtime interface client, as a custom runtime."""
+    name = unique("ric")
+    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric \"$_HANDLER\"\n"
+    app = "import os\ndef handler(event, context):\n    print('ric handled', event)\n    return {'ric': event, 'fn': context.function_name, 'rid': context.aws_request_id}\n"
+    create(lam, name, {"bootstrap": bootstrap, "app.py": app}, runtime="provided.al2023", handler="app.handler",
+           modes={"bootstrap": 0o755})
+    resp = invoke(lam, name, {"k": "v"}, LogType="Tail")
+    assert "FunctionError" not in resp, resp["Body"]
+    assert resp["Body"]["ric"] == {"k": "v"} and resp["Body"]["fn"] == name
+    assert "ric handled" in base64.b64decode(resp["LogResult"]).decode()
+    again = invoke(lam, name, {"k": "w"})
+    assert again["Body"]["ric"] == {"k": "w"} and again["Body"]["rid"] != resp["Body"]["rid"]
+
+
+@pytest.fixture(scope="session")
+def rust_echo_binary():
+    binary = RUST_ECHO_DIR / "target" / "debug" / "bootstrap"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "--manifest-path", str(RUST_ECHO_DIR / "Cargo.toml")], check=True)
+    return binary
+
+
+def test_provided_runtime_with_rust_lambda_runtime(lam, rust_echo_binary):
+    name = unique("rust")
+    create(lam, name, {"bootstrap": rust_echo_binary.read_bytes()}, runtime="provided.al2", handler="ignored",
+           modes={"bootstrap": 0o755}, MemorySize=192)
+    resp = invoke(lam, name, {"hello": "rust"}, LogType="Tail")
+    b = resp["Body"]
+    assert "FunctionError" not in resp, b
+    assert b["echo"] == {"hello": "rust"}
+    assert b["function_name"] == name and b["memory"] == 192 and b["version"] == "$LATEST"
+    assert b["function_arn"].endswith(f":function:{name}")
+    assert b["deadline"] > int(time.time() * 1000)
+    assert f"rust-echo handling {b['request_id']}" in base64.b64decode(resp["LogResult"]).decode()
+    err = invoke(lam, name, {"fail": True})
+    assert err["FunctionError"] == "Unhandled"
+    assert "asked to fail" in err["Body"]["errorMessage"]
+    assert invoke(lam, name, {"after": 1})["Body"]["echo"] == {"after": 1}
+
+
+def test_provided_without_bootstrap(lam):
+    name = unique("noboot")
+    create(lam, name, {"readme.txt": "no bootstrap here"}, runtime="provided.al2023", handler="x")
+    resp = invoke(lam, name)
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["Body"]["errorType"] == "Runtime.InvalidEntrypoint"
+
+
+def test_idle_environments_are_reaped():
+    with tempfile.TemporaryDirectory(prefix="nimbus-reap-") as d:
+        n = Nimbus(d, ["--keep-alive", "1"]).start()
+        try:
+            lam = n.client()
+            create(lam, "reaped", {"app.py": "import os\ndef lambda_handler(e, c):\n    return os.getpid()\n"})
+            first = invoke(lam, "reaped", LogType="Tail")
+            warm = invoke(lam, "reaped", LogType="Tail")
+            assert warm["Body"] == first["Body"]
+            assert "Init Duration" not in base64.b64decode(warm["LogResult"]).decode()
+            pid = first["Body"]
+            deadline = time.time() + 10
+            while time.time() < deadline and os.path.exists(f"/proc/{pid}") and \
+                    "zombie" not in open(f"/proc/{pid}/status").read():
+                time.sleep(0.2)
+            assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+            cold = invoke(lam, "reaped", LogType="Tail")
+            assert cold["Body"] != pid
+            assert "Init Duration" in base64.b64decode(cold["LogResult"]).decode()
+        finally:
+            n.stop()

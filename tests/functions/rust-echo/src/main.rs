@@ -1,0 +1,28 @@
+//! Echoes its event with what the runtime told it, so tests can check the
+//! Runtime API from the official Rust client's point of view.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, ctx) = event.into_parts();
+    if payload.get("fail").is_some() {
+        return Err("asked to fail".into());
+    }
+    println!("rust-echo handling {}", ctx.request_id);
+    Ok(json!({
+        "echo": payload,
+        "request_id": ctx.request_id,
+        "function_arn": ctx.invoked_function_arn,
+        "deadline": ctx.deadline,
+        "function_name": ctx.env_config.function_name,
+        "memory": ctx.env_config.memory,
+        "version": ctx.env_config.version,
+        "log_stream": ctx.env_config.log_stream,
+    }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(handler)).await
+}
