@@ -1,5 +1,409 @@
-pub fn run(_a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("todo")
-}
+//! `nimbus bench`: cold start split into its parts, warm latency and throughput of
+//! the Invoke API against a running server, beside a bare HTTP echo server measured
+//! by the same client as the floor. Results are recorded in `docs/benchmarks.md`.
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use nimbus_api_common::sigv4;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The server's data directory (credentials and endpoint are read from it).
+    #[arg(long, default_value = ".nimbus", env = "NIMBUS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Endpoint, if not the one in the data directory's `config`.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// A `provided.*` bootstrap binary (e.g. built with the Rust lambda_runtime) for the native no-op.
+    #[arg(long)]
+    native_bootstrap: Option<PathBuf>,
+    /// Cold starts to measure per function.
+    #[arg(long, default_value_t = 30)]
+    cold: usize,
+    /// Warm sequential invocations per function.
+    #[arg(long, default_value_t = 2000)]
+    warm: usize,
+    /// Concurrent clients for the throughput run.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seconds of the throughput run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+}
+
+struct Target {
+    host: String,
+    port: u16,
+    access_key: String,
+    secret: String,
+}
+
+fn read_setup(args: &Args) -> Result<Target> {
+    let creds_text =
+        std::fs::read_to_string(args.data_dir.join("credentials")).with_context(|| {
+            format!(
+                "read {}/credentials (is `nimbus up` running with this data dir?)",
+                args.data_dir.display()
+            )
+        })?;
+    let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
+        .context("parse credentials file")?;
+    let endpoint = match &args.endpoint {
+        Some(e) => e.clone(),
+        None => std::fs::read_to_string(args.data_dir.join("config"))
+            .context("read config file")?
+            .lines()
+            .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
+            .context("no endpoint_url in config")?,
+    };
+    let hostport = endpoint
+        .strip_prefix("http://")
+        .context("endpoint must be http://host:port")?;
+    let (host, port) = hostport
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .context("endpoint needs a port")?;
+    Ok(Target {
+        host: host.to_string(),
+        port: port.parse().context("endpoint port")?,
+        access_key: creds.access_key_id,
+        secret: creds.secret_access_key,
+    })
+}
+
+/// One keep-alive HTTP/1.1 connection that signs its requests.
+struct Client {
+    target: Arc<Target>,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Client {
+    async fn connect(target: Arc<Target>) -> Result<Client> {
+        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Client { target, sender })
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "host",
+            format!("{}:{}", self.target.host, self.target.port).parse()?,
+        );
+        for (k, v) in extra {
+            headers.insert(http::HeaderName::from_bytes(k.as_bytes())?, v.parse()?);
+        }
+        let auth = sigv4::sign(
+            method,
+            path,
+            "",
+            &mut headers,
+            body,
+            &self.target.access_key,
+            &self.target.secret,
+            "us-east-1",
+            "lambda",
+            nimbus_model::time::now_millis(),
+        );
+        headers.insert("authorization", auth.parse()?);
+        let mut req = http::Request::builder().method(method).uri(path);
+        *req.headers_mut().expect("builder has headers") = headers;
+        let req = req.body(Full::new(Bytes::copy_from_slice(body)))?;
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&v, 0.5), percentile(&v, 0.99))
+}
+
+fn zip_of(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data, mode) in files {
+        w.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode))?;
+        w.write_all(data)?;
+    }
+    Ok(w.finish()?.into_inner())
+}
+
+async fn ensure_function(
+    c: &mut Client,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip: &[u8],
+) -> Result<()> {
+    let _ = c
+        .call("DELETE", &format!("/2015-03-31/functions/{name}"), b"", &[])
+        .await?;
+    use base64::Engine as _;
+    let body = serde_json::json!({
+        "FunctionName": name, "Runtime": runtime, "Handler": handler, "MemorySize": 128,
+        "Role": "arn:aws:iam::000000000000:role/bench",
+        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
+    });
+    let r = c
+        .call(
+            "POST",
+            "/2015-03-31/functions",
+            body.to_string().as_bytes(),
+            &[("content-type", "application/json")],
+        )
+        .await?;
+    if r.status != 201 {
+        bail!(
+            "create {name}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    Ok(())
+}
+
+fn timing_part(headers: &http::HeaderMap, key: &str) -> Option<f64> {
+    let t = headers.get("x-nimbus-timing")?.to_str().ok()?;
+    t.split(';')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+async fn invoke(c: &mut Client, name: &str) -> Result<Reply> {
+    let r = c
+        .call(
+            "POST",
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            b"{}",
+            &[],
+        )
+        .await?;
+    if r.status != 200 || r.headers.contains_key("x-amz-function-error") {
+        bail!(
+            "invoke {name}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    Ok(r)
+}
+
+struct ColdRow {
+    total: (f64, f64),
+    create: (f64, f64),
+    init: (f64, f64),
+    first_invoke: (f64, f64),
+}
+
+async fn cold_starts(c: &mut Client, name: &str, n: usize) -> Result<ColdRow> {
+    let (mut total, mut create, mut init, mut inv) = (vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        // A configuration change retires warm environments: the next invoke is cold.
+        let body =
+            serde_json::json!({ "Environment": { "Variables": { "BENCH_ROUND": i.to_string() } } });
+        let r = c
+            .call(
+                "PUT",
+                &format!("/2015-03-31/functions/{name}/configuration"),
+                body.to_string().as_bytes(),
+                &[],
+            )
+            .await?;
+        if r.status != 200 {
+            bail!("update {name}: {}", String::from_utf8_lossy(&r.body));
+        }
+        let start = Instant::now();
+        let r = invoke(c, name).await?;
+        total.push(start.elapsed().as_secs_f64() * 1000.0);
+        create
+            .push(timing_part(&r.headers, "create").context("cold invoke without create timing")?);
+        init.push(timing_part(&r.headers, "init").context("cold invoke without init timing")?);
+        inv.push(timing_part(&r.headers, "invoke").unwrap_or(f64::NAN));
+    }
+    Ok(ColdRow {
+        total: stats(total),
+        create: stats(create),
+        init: stats(init),
+        first_invoke: stats(inv),
+    })
+}
+
+async fn warm_latency(c: &mut Client, name: &str, n: usize) -> Result<(f64, f64)> {
+    invoke(c, name).await?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        invoke(c, name).await?;
+        v.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(stats(v))
+}
+
+async fn throughput(target: Arc<Target>, name: &str, clients: usize, secs: u64) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let target = target.clone();
+        let name = name.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(target).await?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                invoke(&mut c, &name).await?;
+                n += 1;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The floor: a bare HTTP/1.1 server that echoes the body, on its own port.
+async fn echo_floor(
+    warm: usize,
+    clients: usize,
+    secs: u64,
+    access_key: &str,
+    secret: &str,
+) -> Result<((f64, f64), f64)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        Ok::<_, hyper::Error>(http::Response::new(Full::new(body)))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    let target = Arc::new(Target {
+        host: "127.0.0.1".into(),
+        port,
+        access_key: access_key.into(),
+        secret: secret.into(),
+    });
+    let mut c = Client::connect(target.clone()).await?;
+    let path = "/2015-03-31/functions/echo/invocations";
+    let mut v = Vec::with_capacity(warm);
+    for _ in 0..warm {
+        let start = Instant::now();
+        c.call("POST", path, b"{}", &[]).await?;
+        v.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(target).await?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                c.call("POST", path, b"{}", &[]).await?;
+                n += 1;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    Ok((stats(v), total as f64 / started.elapsed().as_secs_f64()))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let target = Arc::new(read_setup(&args)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut c = Client::connect(target.clone()).await.context("connect to nimbus")?;
+        let mut functions = vec![];
+        let py = zip_of(&[("app.py", b"def handler(event, context):\n    return None\n", 0o644)])?;
+        ensure_function(&mut c, "bench-python-noop", "python3.12", "app.handler", &py).await?;
+        functions.push(("python3.12 no-op", "bench-python-noop"));
+        if let Some(path) = &args.native_bootstrap {
+            let bin = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+            let zip = zip_of(&[("bootstrap", &bin, 0o755)])?;
+            ensure_function(&mut c, "bench-native-noop", "provided.al2023", "bootstrap", &zip).await?;
+            functions.push(("provided.al2023 (Rust lambda_runtime) no-op", "bench-native-noop"));
+        }
+        println!("nimbus bench: {} cold starts, {} warm invokes, {} clients x {} s", args.cold, args.warm, args.concurrency, args.seconds);
+        println!();
+        println!("| function | cold p50 / p99 ms | create | runtime start + init | first invoke | warm p50 / p99 ms | warm invokes/s ({} clients) |", args.concurrency);
+        println!("|---|---|---|---|---|---|---|");
+        for (label, name) in &functions {
+            let cold = cold_starts(&mut c, name, args.cold).await?;
+            let warm = warm_latency(&mut c, name, args.warm).await?;
+            let tput = throughput(target.clone(), name, args.concurrency, args.seconds).await?;
+            println!(
+                "| {label} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} / {:.3} | {:.0} |",
+                cold.total.0, cold.total.1, cold.create.0, cold.create.1, cold.init.0, cold.init.1,
+                cold.first_invoke.0, cold.first_invoke.1, warm.0, warm.1, tput
+            );
+        }
+        let (floor, floor_tput) = echo_floor(args.warm, args.concurrency, args.seconds, &target.access_key, &target.secret).await?;
+        println!(
+            "| floor: bare hyper echo server, same client | - | - | - | - | {:.3} / {:.3} | {:.0} |",
+            floor.0, floor.1, floor_tput
+        );
+        for (_, name) in &functions {
+            let _ = c.call("DELETE", &format!("/2015-03-31/functions/{name}"), b"", &[]).await;
+        }
+        anyhow::Ok(())
+    })
+}

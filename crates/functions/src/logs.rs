@@ -282,7 +282,6 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     #[tokio::test]
     async fn lines_are_stored_and_captured_in_order() {

@@ -273,12 +273,10 @@ impl Registry {
             .expect("index lock")
             .values()
             .any(|r| r.code.digest == digest);
-        if !used {
-            if let Err(e) = self.blobs.delete(digest) {
-                tracing::warn!(digest, error = %e, "delete unused code blob failed");
-            }
-            // The unpacked directory stays: an environment of the old revision may
-            // still be running from it. Unreferenced directories go at startup.
+        // The unpacked directory stays: an environment of the old revision may
+        // still be running from it. Unreferenced directories go at startup.
+        if !used && let Err(e) = self.blobs.delete(digest) {
+            tracing::warn!(digest, error = %e, "delete unused code blob failed");
         }
     }
 
