@@ -19,7 +19,7 @@ def lambda_handler(event, context):
     keys = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "_HANDLER",
             "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MY_SETTING"]
+            "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MY_SETTING", "_X_AMZN_TRACE_ID"]
     return {
         "aws_request_id": context.aws_request_id,
         "request_id": context.request_id,
@@ -62,6 +62,7 @@ def test_python_context_environment_and_boto3_inside(lam):
     assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert env["AWS_LAMBDA_RUNTIME_API"] and env["LAMBDA_TASK_ROOT"] and env["AWS_ACCESS_KEY_ID"]
     assert env["MY_SETTING"] == "on"
+    assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-"), "every invocation carries an X-Ray trace header"
     assert b["sees_itself"], "boto3 with no configuration reaches Nimbus from inside the function"
 
 

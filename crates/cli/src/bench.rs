@@ -228,12 +228,14 @@ async fn invoke(c: &mut Client, name: &str) -> Result<Reply> {
 struct ColdRow {
     total: (f64, f64),
     create: (f64, f64),
+    runtime_start: (f64, f64),
     init: (f64, f64),
     first_invoke: (f64, f64),
 }
 
 async fn cold_starts(c: &mut Client, name: &str, n: usize) -> Result<ColdRow> {
-    let (mut total, mut create, mut init, mut inv) = (vec![], vec![], vec![], vec![]);
+    let (mut total, mut create, mut starts, mut init, mut inv) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {
         // A configuration change retires warm environments: the next invoke is cold.
         let body =
@@ -254,12 +256,17 @@ async fn cold_starts(c: &mut Client, name: &str, n: usize) -> Result<ColdRow> {
         total.push(start.elapsed().as_secs_f64() * 1000.0);
         create
             .push(timing_part(&r.headers, "create").context("cold invoke without create timing")?);
-        init.push(timing_part(&r.headers, "init").context("cold invoke without init timing")?);
+        let whole_init =
+            timing_part(&r.headers, "init").context("cold invoke without init timing")?;
+        let runtime_start = timing_part(&r.headers, "runtime_start").unwrap_or(whole_init);
+        starts.push(runtime_start);
+        init.push(whole_init - runtime_start);
         inv.push(timing_part(&r.headers, "invoke").unwrap_or(f64::NAN));
     }
     Ok(ColdRow {
         total: stats(total),
         create: stats(create),
+        runtime_start: stats(starts),
         init: stats(init),
         first_invoke: stats(inv),
     })
@@ -384,21 +391,24 @@ pub fn run(args: Args) -> Result<()> {
         }
         println!("nimbus bench: {} cold starts, {} warm invokes, {} clients x {} s", args.cold, args.warm, args.concurrency, args.seconds);
         println!();
-        println!("| function | cold p50 / p99 ms | create | runtime start + init | first invoke | warm p50 / p99 ms | warm invokes/s ({} clients) |", args.concurrency);
-        println!("|---|---|---|---|---|---|---|");
+        println!("All times in ms as p50 / p99. Cold = client-observed; its parts are the server's split.");
+        println!();
+        println!("| function | cold start | env creation | runtime start | init | first invoke | warm invoke | warm invokes/s ({} clients) |", args.concurrency);
+        println!("|---|---|---|---|---|---|---|---|");
         for (label, name) in &functions {
             let cold = cold_starts(&mut c, name, args.cold).await?;
             let warm = warm_latency(&mut c, name, args.warm).await?;
             let tput = throughput(target.clone(), name, args.concurrency, args.seconds).await?;
             println!(
-                "| {label} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} / {:.3} | {:.0} |",
-                cold.total.0, cold.total.1, cold.create.0, cold.create.1, cold.init.0, cold.init.1,
+                "| {label} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} / {:.3} | {:.0} |",
+                cold.total.0, cold.total.1, cold.create.0, cold.create.1, cold.runtime_start.0, cold.runtime_start.1,
+                cold.init.0, cold.init.1,
                 cold.first_invoke.0, cold.first_invoke.1, warm.0, warm.1, tput
             );
         }
         let (floor, floor_tput) = echo_floor(args.warm, args.concurrency, args.seconds, &target.access_key, &target.secret).await?;
         println!(
-            "| floor: bare hyper echo server, same client | - | - | - | - | {:.3} / {:.3} | {:.0} |",
+            "| floor: bare hyper echo server, same client | - | - | - | - | - | {:.3} / {:.3} | {:.0} |",
             floor.0, floor.1, floor_tput
         );
         for (_, name) in &functions {

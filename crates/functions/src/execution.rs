@@ -252,7 +252,10 @@ impl Executor {
     async fn launch(
         &self,
         rec: &FunctionRecord,
-    ) -> (Option<Arc<Environment>>, Result<(f64, f64), InitFailure>) {
+    ) -> (
+        Option<Arc<Environment>>,
+        Result<(f64, f64, f64), InitFailure>,
+    ) {
         let started = Instant::now();
         let env_id = random_hex();
         let stream = format!(
@@ -406,8 +409,13 @@ impl Executor {
             )),
         };
         let init_ms = ms(init_started.elapsed());
+        let runtime_start_ms = env
+            .api
+            .first_connection()
+            .map(|t| ms(t.saturating_duration_since(init_started)))
+            .unwrap_or(init_ms);
         match result {
-            Ok(()) => (Some(env), Ok((created_ms, init_ms))),
+            Ok(()) => (Some(env), Ok((created_ms, init_ms, runtime_start_ms))),
             Err(f) => {
                 env.log.sync().await;
                 env.log.platform(&format!(
@@ -439,16 +447,17 @@ impl Executor {
             Some(env) => (Some(env), Ok(None)),
             None => {
                 let (env, r) = self.launch(&rec).await;
-                (env, r.map(|(c, i)| Some((c, i))))
+                (env, r.map(Some))
             }
         };
         if let Some(env) = &env {
             tracing::Span::current().record("env_id", env.id.as_str());
         }
         let init_ms = match init {
-            Ok(parts) => parts.map(|(c, i)| {
+            Ok(parts) => parts.map(|(c, i, r)| {
                 timing.create_ms = Some(c);
                 timing.init_ms = Some(i);
+                timing.runtime_start_ms = Some(r);
                 i
             }),
             Err(failure) => {
@@ -468,7 +477,7 @@ impl Executor {
             request_id: request_id.clone(),
             deadline_ms: now_millis() + timeout.as_millis() as u64,
             invoked_function_arn: self.cfg.identity.function_arn(&rec.name),
-            trace_id: req.trace_id.clone(),
+            trace_id: Some(req.trace_id.clone().unwrap_or_else(new_trace_id)),
             client_context: req.client_context.clone(),
             cognito_identity: None,
             payload: req.payload.clone(),
@@ -655,6 +664,17 @@ impl Executor {
             timing: Timing::default(),
         }
     }
+}
+
+/// An X-Ray trace header for an invocation that arrived without one, as Lambda makes.
+fn new_trace_id() -> String {
+    let secs = now_millis() / 1000;
+    let id = random_hex();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &id[..24],
+        &random_hex()[..16]
+    )
 }
 
 fn base64_encode(b: &[u8]) -> String {

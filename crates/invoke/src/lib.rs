@@ -53,8 +53,12 @@ pub struct InvokeResponse {
 pub struct Timing {
     /// Cold starts only: making the environment (code, sockets, process spawn).
     pub create_ms: Option<f64>,
-    /// Cold starts only: runtime start and init code, until the first `/next`.
+    /// Cold starts only: runtime start and init code, until the first `/next`
+    /// (Lambda's `Init Duration`).
     pub init_ms: Option<f64>,
+    /// Cold starts only: the part of `init_ms` before the runtime first connected to
+    /// the Runtime API (interpreter start-up, for runtimes that connect before init).
+    pub runtime_start_ms: Option<f64>,
     /// Dispatch of the event to the runtime's answer.
     pub invoke_ms: f64,
 }

@@ -72,6 +72,9 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     phase: watch::Sender<Phase>,
+    /// When the runtime first connected: the end of "runtime start" for runtimes
+    /// that connect before running init code (Nimbus's shipped bootstraps do).
+    first_connection: std::sync::OnceLock<std::time::Instant>,
 }
 
 /// A running Runtime API endpoint for one environment. Dropping it stops serving.
@@ -97,6 +100,7 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             phase,
+            first_connection: std::sync::OnceLock::new(),
         });
         let server = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(RuntimeApi {
@@ -109,6 +113,11 @@ impl RuntimeApi {
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// When the runtime first opened a connection to this endpoint, if it has.
+    pub fn first_connection(&self) -> Option<std::time::Instant> {
+        self.shared.first_connection.get().copied()
     }
 
     /// Watch the runtime's lifecycle phase.
@@ -152,6 +161,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let _ = shared.first_connection.set(std::time::Instant::now());
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         conns.spawn(async move {

@@ -462,6 +462,9 @@ impl LambdaApi {
                 if let (Some(c), Some(i)) = (t.create_ms, t.init_ms) {
                     timing.push_str(&format!(";create={c:.3};init={i:.3}"));
                 }
+                if let Some(r) = t.runtime_start_ms {
+                    timing.push_str(&format!(";runtime_start={r:.3}"));
+                }
                 set("x-nimbus-timing", &timing);
                 Ok(resp)
             }
