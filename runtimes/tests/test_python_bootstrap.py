@@ -1,13 +1,13 @@
-"""Self-test for the Nimbus python bootstrap: run it against a fake Runtime API.
+"""Self-test for the Nimbus python bootstrap (bootstrap.py launcher + _nimbus_runtime.py):
+run it against a fake Runtime API.  No timing assertions here (benchmarks live elsewhere).
 
-    pytest -q runtimes/tests/test_python_bootstrap.py
+    [NIMBUS_TEST_PYTHON=/path/to/python3] pytest -q runtimes/tests/test_python_bootstrap.py
 """
 
 import json
 import os
 import queue
 import re
-import statistics
 import subprocess
 import sys
 import textwrap
@@ -154,7 +154,7 @@ class FakeRuntimeAPI:
 class Run:
     """A bootstrap subprocess with its (merged stdout/stderr) output collected by a thread."""
 
-    def __init__(self, api, task_root, handler, extra_env=None):
+    def __init__(self, api, task_root, handler, extra_env=None, bootstrap=None):
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PYTHONPATH")}
         env.update(
             {
@@ -174,7 +174,7 @@ class Run:
         self.lines = []  # (perf_counter, chunk of output)
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [PYTHON, BOOTSTRAP], cwd=str(task_root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [PYTHON, bootstrap or BOOTSTRAP], cwd=str(task_root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -351,7 +351,7 @@ def test_handler_exception(api, start):
     assert len(err["stackTrace"]) == 2
     assert re.fullmatch(r'  File ".*/app\.py", line 8, in lambda_handler\n    return helper\(event\)\n', err["stackTrace"][0])
     assert re.fullmatch(r'  File ".*/app\.py", line 4, in helper\n    raise ValueError\("boom"\)\n', err["stackTrace"][1])
-    assert not any("bootstrap.py" in f for f in err["stackTrace"])
+    assert not any("bootstrap.py" in f or "_nimbus_runtime" in f for f in err["stackTrace"])
     # the process survives and serves the next event
     assert api.posts[1][:2] == ("response", rid2) and json.loads(api.posts[1][3]) == "ok"
     run.stop()
@@ -554,7 +554,7 @@ def test_unmarshal_error(api, start):
 
 
 def test_user_module_shadowing_runtime_import(api, start):
-    # http.client drags in `email`; a function shipping email.py must still get its own.
+    # A function shipping a module named like a stdlib one gets its own.
     api.add_event({})
     run = start({"email.py": "WHO = 'user'\n", "app.py": """
         import email
@@ -565,25 +565,299 @@ def test_user_module_shadowing_runtime_import(api, start):
     assert json.loads(api.posts[0][3]) == "user"
 
 
-# ---------------------------------------------------------------------------
-# Startup latency: process spawn -> first GET /next, vs. `python3 -c pass`.
+def test_runtime_imports_stay_light(api, start, tmp_path):
+    # The runtime itself must not pull in json/socket/http.client (cold start);
+    # sys.path: task root first, the runtime's directory only at the end.
+    api.add_event({"a": [1, 2.5, None, "\u00e9"]})
+    run = start({"app.py": """
+        import sys
+        HEAVY = ["json", "socket", "http.client", "email", "ssl", "re", "enum", "selectors", "traceback", "logging"]
+        LOADED = [m for m in HEAVY if m in sys.modules]
 
-RUNS = 20
+        def lambda_handler(event, context):
+            return {"event": event, "loaded": LOADED, "path": sys.path}
+        """})
+    assert api.wait_posts(1), run.output
+    out = json.loads(api.posts[0][3])
+    assert out["event"] == {"a": [1, 2.5, None, "\u00e9"]}
+    preloaded = subprocess.check_output([PYTHON, "-c", "import sys; print(*sys.modules)"], text=True).split()
+    assert [m for m in out["loaded"] if m not in preloaded] == [], out["loaded"]  # (site .pth files may load some)
+    here = os.path.dirname(BOOTSTRAP)
+    assert out["path"][0] == str(tmp_path)
+    assert [p for p in out["path"] if p == here] == [here] and out["path"][-1] == here, out["path"]
 
 
-def _p50(xs):
-    return statistics.median(xs) * 1000
+def test_launcher_caches_runtime_bytecode_only(api, tmp_path):
+    # A copy of the runtime in a fresh directory: the launcher writes
+    # __pycache__/_nimbus_runtime.*.pyc even under PYTHONDONTWRITEBYTECODE,
+    # which still applies to the function's modules.
+    rt = tmp_path / "runtime"
+    rt.mkdir()
+    src = os.path.dirname(BOOTSTRAP)
+    for name in ("bootstrap.py", "_nimbus_runtime.py"):
+        (rt / name).write_bytes(open(os.path.join(src, name), "rb").read())
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "helper.py").write_text("X = 41\n")
+    (task / "app.py").write_text(
+        "import sys, helper\n"
+        "def lambda_handler(e, c):\n"
+        "    return [helper.X + 1, sys.dont_write_bytecode, '_nimbus_runtime' in sys.modules]\n")
+    for i in range(2):
+        api.add_event({})
+        run = Run(api, task, "app.lambda_handler", {"PYTHONDONTWRITEBYTECODE": "1"}, bootstrap=str(rt / "bootstrap.py"))
+        try:
+            assert api.wait_posts(i + 1), run.output
+        finally:
+            run.stop()
+        assert json.loads(api.posts[i][3]) == [42, True, True]
+        cached = os.listdir(str(rt / "__pycache__"))
+        assert len(cached) == 1 and cached[0].startswith("_nimbus_runtime."), cached
+        assert not (task / "__pycache__").exists()
 
 
-def _time_to_first_next(task_root):
-    api = FakeRuntimeAPI()
+def test_chunked_lowercase_headers_and_connection_close(tmp_path):
+    """The runtime against a hand-written server: chunked /next responses with
+    lower-case header names, sent in tiny pieces; `Connection: close`; 100 Continue."""
+    import socket as pysocket
+
+    ls = pysocket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    ls.settimeout(20)
+    (tmp_path / "app.py").write_text("def lambda_handler(e, c):\n    return {'got': e, 'rid': c.aws_request_id}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PYTHONPATH")}
+    env.update({"AWS_LAMBDA_RUNTIME_API": "localhost:%d" % ls.getsockname()[1], "_HANDLER": "app.lambda_handler",
+                "LAMBDA_TASK_ROOT": str(tmp_path)})
+    proc = subprocess.Popen([PYTHON, BOOTSTRAP], cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def read_request(conn, buf):
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(65536)
+            assert data, "runtime closed the connection"
+            buf += data
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        n = int(headers["content-length"])
+        while len(buf) < n:
+            buf += conn.recv(65536)
+        return lines[0], headers, buf[:n], buf[n:]
+
+    def dribble(conn, data):
+        for i in range(0, len(data), 7):
+            conn.sendall(data[i:i + 7])
+            time.sleep(0.001)
+
     try:
-        run = Run(api, task_root, "app.lambda_handler")
-        assert api.wait(lambda: api.next_times, 20), run.output
-        elapsed = api.next_times[0] - run.t0
-        run.stop()
-        return elapsed
+        conn, _ = ls.accept()
+        conn.settimeout(20)
+        line, headers, body, rest = read_request(conn, b"")
+        assert line == "GET /2018-06-01/runtime/invocation/next HTTP/1.1"
+        assert headers["content-length"] == "0" and headers["host"].startswith("localhost:")
+        assert headers["user-agent"].startswith("nimbus-python/")
+        event = json.dumps({"k": "v" * 100}).encode()
+        chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(event[i:i + 50]), event[i:i + 50])
+                          for i in range(0, len(event), 50))
+        dribble(conn, b"HTTP/1.1 100 Continue\r\n\r\n"
+                      b"HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: rid-1\r\n"
+                      b"LAMBDA-RUNTIME-DEADLINE-MS: %d\r\ntransfer-encoding: chunked\r\n\r\n%s0\r\nx-trailer: 1\r\n\r\n"
+                      % (int(time.time() * 1000) + 10000, chunks))
+        line, headers, body, rest = read_request(conn, rest)
+        assert line == "POST /2018-06-01/runtime/invocation/rid-1/response HTTP/1.1"
+        assert json.loads(body) == {"got": {"k": "v" * 100}, "rid": "rid-1"}
+        assert headers["content-type"] == "application/json"
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        conn.close()
+        # Connection: close -> the next GET comes on a new connection, without any warning.
+        conn, _ = ls.accept()
+        conn.settimeout(20)
+        line, headers, body, rest = read_request(conn, b"")
+        assert line == "GET /2018-06-01/runtime/invocation/next HTTP/1.1"
+        conn.sendall(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a b/c\r\nContent-Length: 4\r\n\r\nnull")
+        line, headers, body, rest = read_request(conn, rest)
+        assert line == "POST /2018-06-01/runtime/invocation/a%20b%2Fc/response HTTP/1.1"
+        assert json.loads(body) == {"got": None, "rid": "a b/c"}
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+        line, headers, body, rest = read_request(conn, rest)  # the same keep-alive connection
+        assert line == "GET /2018-06-01/runtime/invocation/next HTTP/1.1"
+        conn.close()
     finally:
-        api.stop()
+        proc.kill()
+        out = proc.communicate(timeout=10)[0].decode()
+        ls.close()
+    assert "reconnecting" not in out, out
 
 
+def _socket_mod():
+    import socket
+
+    return socket
+
+
+def _runtime_module():
+    here = os.path.dirname(BOOTSTRAP)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import _nimbus_runtime
+
+    return _nimbus_runtime
+
+
+class _ScriptedServer:
+    """Accepts connections and answers each request with the next canned response:
+    bytes, ("close", bytes) to close the connection after sending, or "drop"."""
+
+    def __init__(self, responses):
+        import socket as pysocket
+
+        self.responses = list(responses)
+        self.requests = []
+        self.accepts = 0
+        self.ls = pysocket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(8)
+        self.address = "127.0.0.1:%d" % self.ls.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while self.responses:
+            try:
+                conn, _ = self.ls.accept()
+            except OSError:
+                return
+            self.accepts += 1
+            buf = b""
+            while self.responses:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    buf += data
+                if b"\r\n\r\n" not in buf:
+                    break
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                n = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+                while len(buf) < n:
+                    buf += conn.recv(65536)
+                self.requests.append((head, buf[:n]))
+                buf = buf[n:]
+                action = self.responses.pop(0)
+                if action == "drop":
+                    break
+                if isinstance(action, tuple):
+                    conn.sendall(action[1])
+                    break
+                conn.sendall(action)
+            conn.close()
+
+    def close(self):
+        self.ls.close()
+
+
+def test_http_client_framing_and_errors():
+    rt = _runtime_module()
+    srv = _ScriptedServer([
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\nX-Fold: a\r\n  b\r\n\r\nabc",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        ("close", b"HTTP/1.0 200 OK\r\n\r\nuntil-eof"),  # no length: the body runs to EOF
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "drop",  # connection closed without a response
+        b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+        b"garbage\r\n\r\n",
+    ])
+    conn = rt._HTTPConnection(srv.address)
+    try:
+        status, headers, body = conn.request("GET", "/a")
+        assert (status, body) == (200, b"abc")
+        assert conn._sock.getsockopt(_socket_mod().IPPROTO_TCP, _socket_mod().TCP_NODELAY)
+        assert headers["x-a"] == "1" and headers["x-fold"] == "a b"
+        assert conn.request("POST", "/b", b"x" * 100000, (("Content-Type", "text/plain"),))[:2][0] == 204
+        assert conn.request("GET", "/c") == (200, {}, b"until-eof")
+        assert conn.request("GET", "/d") == (200, {"transfer-encoding": "chunked"}, b"")
+        with pytest.raises(ConnectionError):
+            conn.request("GET", "/e")
+        conn.close()
+        assert conn.request("GET", "/f")[0] == 201
+        with pytest.raises(rt._ProtocolError):
+            conn.request("GET", "/g")
+    finally:
+        conn.close()
+        srv.close()
+    heads = [h.decode() for h, _ in srv.requests]
+    assert [h.split("\r\n")[0] for h in heads] == ["%s /%s HTTP/1.1" % (m, p) for m, p in
+                                                   zip("GET POST GET GET GET GET GET".split(), "abcdefg")]
+    assert all("\r\nContent-Length: " in h for h in heads)
+    assert "\r\nContent-Type: text/plain" in heads[1] and srv.requests[1][1] == b"x" * 100000
+    assert srv.accepts == 3  # /a-/c kept alive; new connections after the EOF-delimited body and the drop
+
+
+def test_http_client_stale_keepalive_and_retry(capfd):
+    rt = _runtime_module()
+    srv = _ScriptedServer([("close", b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"),
+                           b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"])
+    api = rt._RuntimeAPI(srv.address)
+    try:
+        assert api._request("GET", "/x")[2] == b"1"
+        # The server closes the idle keep-alive connection (without "Connection: close"):
+        # noticed before reuse, so no failed request and no warning.
+        deadline = time.time() + 5
+        while not api._conn._is_stale() and time.time() < deadline:
+            time.sleep(0.01)
+        assert api._request("GET", "/y")[2] == b"2"
+    finally:
+        api._conn.close()
+        srv.close()
+    assert srv.accepts == 2
+    assert "reconnecting" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": [1, 2.5, -3e400, null, true, false, "x\\u00e9\\ud83d\\ude00"], "b": {}}',
+    b'  \n\t[1, NaN, Infinity, -Infinity, 123456789012345678901234567890]\r\n ',
+    '{"\u00e9": "\u2603"}'.encode("utf-8"),
+    '{"\u00e9": "\u2603"}'.encode("utf-16"),
+    '{"\u00e9": "\u2603"}'.encode("utf-16-le"),
+    '{"\u00e9": "\u2603"}'.encode("utf-32-be"),
+    b'\xef\xbb\xbf{"bom": 1}',
+    b'"just a string"', b"0", b"1.0", b"[]",
+    # errors: same exception type and message as json.loads
+    b"{not json", b"[1, 2", b"[1] [2]", b"   ", b"", b"nul", b'"\x01"', b"\xff\xfe\x00", b"\x80abc",
+    '\ufeff{"a": 1}', "[1]", " {} ",
+])
+def test_json_loads_matches_json(data):
+    rt = _runtime_module()
+
+    def outcome(fn):
+        try:
+            return "ok", fn(data)
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+
+    got, want = outcome(rt._json_loads), outcome(json.loads)
+    if got[0] == "ok" and want[0] == "ok":
+        assert json.dumps(got[1]) == json.dumps(want[1])  # NaN != NaN, compare as text
+    else:
+        assert got == want
+
+
+def test_json_dumps_matches_json():
+    rt = _runtime_module()
+    values = [None, True, 1, -2.5, float("nan"), float("inf"), 10 ** 30, "plain", "\u00e9\u2603\U0001f600\x00\n\"",
+              {"k": [1, {"n": None}], 2: "int key", None: 1, 1.5: 2, True: 3}, (1, 2), [], {},
+              [{"deep": [[["x"]]]}]]
+    for value in values:
+        for ascii_ in (True, False):
+            assert rt._json_dumps(value, ensure_ascii=ascii_) == json.dumps(value, ensure_ascii=ascii_)
+    for bad in ({1, 2}, {"a": object()}, {(1, 2): 3}):
+        with pytest.raises(TypeError) as got:
+            rt._json_dumps(bad)
+        with pytest.raises(TypeError) as want:
+            json.dumps(bad)
+        assert str(got.value) == str(want.value)
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        rt._json_dumps(loop)
+    assert rt._json_dumps([object()], default=lambda o: "D") == '["D"]'

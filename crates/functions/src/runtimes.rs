@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
+const PYTHON_RUNTIME: &str = include_str!("../../../runtimes/python/_nimbus_runtime.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
 
 /// How to start one runtime, or why it cannot start (Lambda's error type and message).
@@ -30,6 +31,15 @@ pub struct Runtimes {
     pub dir: PathBuf,
     python: Option<(PathBuf, u32)>,
     node: Option<PathBuf>,
+}
+
+/// Rewrite a file only when its content differs, so Python's cached bytecode for
+/// it (keyed by modification time) stays valid across restarts.
+fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
+    if fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+        return Ok(());
+    }
+    fs::write(path, content)
 }
 
 /// Find `program` on `PATH` unless it is already a path.
@@ -75,8 +85,9 @@ impl Runtimes {
     pub fn install(dir: &Path, python: &str, node: &str) -> std::io::Result<Runtimes> {
         fs::create_dir_all(dir.join("python"))?;
         fs::create_dir_all(dir.join("node"))?;
-        fs::write(dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
-        fs::write(dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
+        write_if_changed(&dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
+        write_if_changed(&dir.join("python/_nimbus_runtime.py"), PYTHON_RUNTIME)?;
+        write_if_changed(&dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
         let python = which(python).and_then(|p| probe_python(&p));
         Ok(Runtimes {
             dir: dir.to_path_buf(),
