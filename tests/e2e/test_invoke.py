@@ -10,17 +10,18 @@ from botocore.exceptions import ClientError
 from conftest import create, invoke, unique
 
 HANDLERS = '''
-import json, os, sys, time
+import json, os, sys, time, uuid
+ENV = uuid.uuid4().hex  # one per execution environment (pids repeat across PID namespaces)
 INITS = 0
 INITS += 1
 def ok(event, context):
     print("processing", json.dumps(event))
-    return {"event": event, "inits": INITS, "pid": os.getpid()}
+    return {"event": event, "inits": INITS, "pid": ENV}
 def boom(event, context):
     raise ValueError("something broke")
 def slow(event, context):
     time.sleep(event.get("sleep", 5))
-    return {"pid": os.getpid(), "slept": True}
+    return {"pid": ENV, "slept": True}
 def exit_now(event, context):
     print("about to exit")
     sys.stdout.flush()

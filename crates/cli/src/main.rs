@@ -29,6 +29,14 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The sandbox re-executes this binary as each environment's init, before any
+    // thread exists; it never returns.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "__sandbox-init")
+    {
+        nimbus_sandbox::init::main();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Up(a) => up::run(a),

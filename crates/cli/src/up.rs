@@ -27,6 +27,10 @@ pub struct Args {
     /// Node.js interpreter that runs nodejs* functions.
     #[arg(long, default_value = "node", env = "NIMBUS_NODE")]
     node: String,
+    /// How execution environments are isolated: namespaces (default; needs root and
+    /// cgroups) or none (plain processes, no limits).
+    #[arg(long, default_value = "namespaces", env = "NIMBUS_ISOLATION")]
+    isolation: nimbus_server::Isolation,
     /// Region put in ARNs and given to functions.
     #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
     region: String,
@@ -48,6 +52,7 @@ pub fn run(args: Args) -> Result<()> {
         any_credentials: args.any_credentials,
         python: args.python,
         node: args.node,
+        isolation: args.isolation,
         identity: nimbus_model::Identity {
             region: args.region,
             ..Default::default()

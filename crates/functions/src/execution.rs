@@ -38,6 +38,39 @@ pub struct ExecConfig {
     pub secret_access_key: String,
     /// How long an idle environment is kept warm.
     pub keep_alive: Duration,
+    /// Serves Nimbus's AWS APIs on a socket inside an environment's own network
+    /// (isolated environments cannot reach the host's port).
+    pub platform_endpoint: Option<PlatformEndpoint>,
+}
+
+/// Starts serving the platform's APIs on a listener; the handle stops it.
+#[derive(Clone)]
+pub struct PlatformEndpoint(
+    pub Arc<dyn Fn(std::net::TcpListener) -> tokio::task::AbortHandle + Send + Sync>,
+);
+
+impl std::fmt::Debug for PlatformEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlatformEndpoint")
+    }
+}
+
+/// Stops a spawned task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How an environment's runtime ended.
+#[derive(Debug, Clone)]
+struct ExitInfo {
+    /// `exit status 1`, `signal: killed`.
+    reason: String,
+    /// The kernel's OOM killer struck in the environment's cgroup.
+    oom: bool,
 }
 
 struct Environment {
@@ -47,21 +80,32 @@ struct Environment {
     api: RuntimeApi,
     log: EnvLog,
     pid: u32,
-    exited: watch::Receiver<Option<String>>,
+    cgroup: Option<Arc<nimbus_sandbox::cgroup::Cgroup>>,
+    exited: watch::Receiver<Option<ExitInfo>>,
     _kill: oneshot::Sender<()>,
+    _endpoint: Option<AbortOnDrop>,
     last_used: Mutex<Instant>,
 }
 
 impl Environment {
-    fn exit_reason(&self) -> Option<String> {
+    fn exit_reason(&self) -> Option<ExitInfo> {
         self.exited.borrow().clone()
     }
 
     fn peak_memory_mb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb.div_ceil(1024))
+        match &self.cgroup {
+            Some(cg) => cg.peak_bytes().map(|b| b.div_ceil(1024 * 1024)),
+            None => nimbus_sandbox::peak_rss_mb(self.pid),
+        }
+    }
+
+    /// Freeze an idle environment so it uses no CPU; thaw it before use.
+    fn set_frozen(&self, frozen: bool) {
+        if let Some(cg) = &self.cgroup
+            && let Err(e) = cg.set_frozen(frozen)
+        {
+            tracing::warn!(env_id = %self.id, error = %e, frozen, "freezer write failed");
+        }
     }
 }
 
@@ -149,6 +193,8 @@ impl Executor {
         let envs = idle.get_mut(&rec.name)?;
         while let Some(env) = envs.pop() {
             if env.revision == rec.revision_id && env.exit_reason().is_none() {
+                drop(idle);
+                env.set_frozen(false);
                 return Some(env);
             }
         }
@@ -160,6 +206,7 @@ impl Executor {
             return;
         }
         *env.last_used.lock().expect("last used lock") = Instant::now();
+        env.set_frozen(true);
         self.idle
             .lock()
             .expect("pool lock")
@@ -195,10 +242,12 @@ impl Executor {
     fn environment_vars(
         &self,
         rec: &FunctionRecord,
-        task_root: &str,
+        dirs: (&str, &str),
         stream: &str,
         api: &str,
+        endpoint: &str,
     ) -> Vec<(String, String)> {
+        let (task_root, runtime_dir) = dirs;
         let region = &self.cfg.identity.region;
         let mut env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
@@ -216,16 +265,13 @@ impl Executor {
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
             ("_HANDLER", rec.handler.as_str()),
             ("LAMBDA_TASK_ROOT", task_root),
-            (
-                "LAMBDA_RUNTIME_DIR",
-                &self.runtimes.dir.display().to_string(),
-            ),
+            ("LAMBDA_RUNTIME_DIR", runtime_dir),
             ("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{}", rec.runtime)),
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
             ("AWS_ACCESS_KEY_ID", &self.cfg.access_key_id),
             ("AWS_SECRET_ACCESS_KEY", &self.cfg.secret_access_key),
-            ("AWS_ENDPOINT_URL", &self.cfg.endpoint_url),
+            ("AWS_ENDPOINT_URL", endpoint),
             ("TZ", ":UTC"),
             ("LANG", "en_US.UTF-8"),
             ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin"),
@@ -290,26 +336,53 @@ impl Executor {
                 );
             }
         }
-        let launch = match self.runtimes.launch(&runtime, &code_dir) {
-            Ok(l) => l,
+        let layout = self.sandbox.layout();
+        let inside_task_root = layout.task_root.clone().unwrap_or_else(|| code_dir.clone());
+        let inside_runtime_dir = layout
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| self.runtimes.dir.clone());
+        let launch =
+            match self
+                .runtimes
+                .launch(&runtime, &code_dir, &inside_task_root, &inside_runtime_dir)
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    self.logs.append(
+                        &rec.name,
+                        &stream,
+                        &format!("{}: {}", e.error_type, e.message),
+                    );
+                    return fail(e.error_type, &e.message);
+                }
+            };
+        let mut prepared = match self.sandbox.prepare(&env_id, rec.memory_mb) {
+            Ok(p) => p,
             Err(e) => {
-                self.logs.append(
-                    &rec.name,
-                    &stream,
-                    &format!("{}: {}", e.error_type, e.message),
+                tracing::error!(error = %e, "prepare execution environment failed");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not prepare an execution environment",
                 );
-                return fail(e.error_type, &e.message);
             }
         };
-        let api = match std::net::TcpListener::bind("127.0.0.1:0").and_then(RuntimeApi::serve) {
+        let api = match prepared.runtime_api.try_clone().and_then(RuntimeApi::serve) {
             Ok(a) => a,
             Err(e) => {
-                tracing::error!(error = %e, "bind runtime api listener failed");
+                tracing::error!(error = %e, "serve runtime api failed");
                 return fail(
                     "Runtime.Unavailable",
                     "could not open the Runtime API for a new environment",
                 );
             }
+        };
+        let endpoint_guard = match (
+            prepared.platform_endpoint.take(),
+            &self.cfg.platform_endpoint,
+        ) {
+            (Some(listener), Some(serve)) => Some(AbortOnDrop((serve.0)(listener))),
+            _ => None,
         };
         let (pipe_r, pipe_w) = match std::io::pipe() {
             Ok(p) => p,
@@ -335,17 +408,33 @@ impl Executor {
         if let Some(w) = &launch.warning {
             log.platform(w);
         }
-        let task_root = code_dir.display().to_string();
-        let vars = self.environment_vars(rec, &task_root, &stream, &api.addr().to_string());
+        let endpoint = prepared
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| self.cfg.endpoint_url.clone());
+        let vars = self.environment_vars(
+            rec,
+            (
+                &inside_task_root.display().to_string(),
+                &inside_runtime_dir.display().to_string(),
+            ),
+            &stream,
+            &prepared.runtime_api_addr,
+            &endpoint,
+        );
         let spec = LaunchSpec {
+            env_id: env_id.clone(),
             program: launch.program.clone(),
             args: launch.args,
             env: vars,
-            cwd: code_dir.clone(),
+            task_root: code_dir.clone(),
+            runtime_dir: self.runtimes.dir.clone(),
+            read_only: self.runtimes.interpreter_dirs().to_vec(),
             log: OwnedFd::from(pipe_w),
             memory_mb: rec.memory_mb,
+            ephemeral_storage_mb: rec.ephemeral_storage_mb,
         };
-        let mut process = match self.sandbox.launch(spec) {
+        let mut process = match self.sandbox.launch(spec, &mut prepared) {
             Ok(p) => p,
             Err(e) => {
                 let reason = match &e {
@@ -357,10 +446,13 @@ impl Executor {
                 return fail("Runtime.InvalidEntrypoint", &msg);
             }
         };
+        drop(prepared);
         let created_ms = ms(started.elapsed());
         let pid = process.pid();
+        let cgroup = process.cgroup();
         let (exit_tx, exited) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let env_label = env_id.clone();
         tokio::spawn(async move {
             let status = tokio::select! {
                 s = process.wait() => s,
@@ -373,7 +465,21 @@ impl Executor {
                 Ok(s) => describe_exit(&s),
                 Err(e) => format!("wait failed: {e}"),
             };
-            let _ = exit_tx.send(Some(reason));
+            let oom = process.cgroup().is_some_and(|c| c.oom_kills() > 0);
+            let _ = exit_tx.send(Some(ExitInfo { reason, oom }));
+            // Leave nothing behind: processes, cgroup, root directory.
+            let cleaned = tokio::task::spawn_blocking(move || {
+                process.kill();
+                process.cleanup()
+            })
+            .await;
+            match cleaned {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(env_id = %env_label, error = %e, "clean up environment failed")
+                }
+                Err(e) => tracing::error!(env_id = %env_label, error = %e, "clean up task failed"),
+            }
         });
         let env = Arc::new(Environment {
             id: env_id,
@@ -382,8 +488,10 @@ impl Executor {
             api,
             log,
             pid,
+            cgroup,
             exited,
             _kill: kill_tx,
+            _endpoint: endpoint_guard,
             last_used: Mutex::new(Instant::now()),
         });
 
@@ -400,8 +508,13 @@ impl Executor {
                 _ => Err(InitFailure::new("Runtime.Unknown", "the Runtime API stopped during init")),
             },
             r = exited.wait_for(Option::is_some) => {
-                let reason = r.ok().and_then(|r| r.clone()).unwrap_or_default();
-                Err(InitFailure::new("Runtime.ExitError", &format!("Runtime exited with error: {reason}")))
+                let info = r.ok().and_then(|r| r.clone());
+                let reason = info.as_ref().map(|i| i.reason.clone()).unwrap_or_default();
+                if info.is_some_and(|i| i.oom) {
+                    Err(InitFailure::new("Runtime.OutOfMemory", &format!("Runtime exited with error: {reason}")))
+                } else {
+                    Err(InitFailure::new("Runtime.ExitError", &format!("Runtime exited with error: {reason}")))
+                }
             }
             _ = tokio::time::sleep(INIT_TIMEOUT) => Err(InitFailure::new(
                 "Sandbox.Timedout",
@@ -487,15 +600,15 @@ impl Executor {
         enum Done {
             Answered(Outcome),
             TimedOut,
-            Exited(String),
+            Exited(ExitInfo),
         }
         let done = tokio::select! {
             o = rx => match o {
                 Ok(o) => Done::Answered(o),
-                Err(_) => Done::Exited("the Runtime API closed".into()),
+                Err(_) => Done::Exited(ExitInfo { reason: "the Runtime API closed".into(), oom: false }),
             },
             _ = tokio::time::sleep(timeout) => Done::TimedOut,
-            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or_default()),
+            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or(ExitInfo { reason: String::new(), oom: false })),
         };
         let elapsed = started.elapsed();
         timing.invoke_ms = ms(elapsed);
@@ -540,19 +653,30 @@ impl Executor {
                     Some("timeout"),
                 )
             }
-            Done::Exited(reason) => {
+            Done::Exited(info) => {
+                let reason = &info.reason;
+                let error_type = if info.oom {
+                    "Runtime.OutOfMemory"
+                } else {
+                    "Runtime.ExitError"
+                };
                 let body = serde_json::json!({
-                    "errorType": "Runtime.ExitError",
+                    "errorType": error_type,
                     "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
                 });
                 env.log.platform(&format!(
-                    "RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError"
+                    "RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}"
                 ));
+                let status = if info.oom {
+                    "error\tError Type: Runtime.OutOfMemory"
+                } else {
+                    "error\tError Type: Runtime.ExitError"
+                };
                 (
                     Bytes::from(body.to_string()),
                     Some("Unhandled".to_string()),
                     false,
-                    Some("error\tError Type: Runtime.ExitError"),
+                    Some(status),
                 )
             }
         };

@@ -13,7 +13,7 @@ mod registry;
 pub mod runtimes;
 
 pub use error::{Error, Result};
-pub use execution::ExecConfig;
+pub use execution::{ExecConfig, PlatformEndpoint};
 pub use registry::{CreateFunction, UpdateCode, UpdateConfiguration};
 
 use bytes::Bytes;

@@ -29,8 +29,10 @@ pub struct LaunchError {
 pub struct Runtimes {
     /// `LAMBDA_RUNTIME_DIR` analogue: where the shipped bootstraps live.
     pub dir: PathBuf,
-    python: Option<(PathBuf, u32)>,
+    python: Option<Interpreter>,
     node: Option<PathBuf>,
+    /// Host directories every sandbox must see for the interpreters to run.
+    interpreter_dirs: Vec<PathBuf>,
 }
 
 /// Rewrite a file only when its content differs, so Python's cached bytecode for
@@ -56,28 +58,46 @@ pub fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// Ask the interpreter for its real executable (skipping wrapper scripts such as
-/// pyenv shims, which cost a cold start tens of milliseconds) and minor version.
-fn probe_python(python: &Path) -> Option<(PathBuf, u32)> {
+/// pyenv shims, which cost a cold start tens of milliseconds), minor version, and
+/// the prefixes a sandbox must show for it to run (a venv and its base install).
+fn probe_python(python: &Path) -> Option<Interpreter> {
     let out = std::process::Command::new(python)
         .args([
             "-c",
-            "import sys; print(sys.version_info[0], sys.version_info[1], sys.executable)",
+            "import sys; print(sys.version_info[0], sys.version_info[1]); print(sys.executable); print(sys.prefix); print(sys.base_prefix)",
         ])
         .output()
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
-    let mut it = text.trim().splitn(3, ' ');
-    (it.next()? == "3").then_some(())?;
-    let minor = it.next()?.parse().ok()?;
-    let exe = PathBuf::from(it.next()?);
-    Some((
-        if exe.is_file() {
+    let mut lines = text.lines();
+    let mut version = lines.next()?.split_whitespace();
+    (version.next()? == "3").then_some(())?;
+    let minor = version.next()?.parse().ok()?;
+    let exe = PathBuf::from(lines.next()?);
+    let dirs = lines.map(PathBuf::from).filter(|p| p.is_dir()).collect();
+    Some(Interpreter {
+        path: if exe.is_file() {
             exe
         } else {
             python.to_path_buf()
         },
         minor,
-    ))
+        dirs,
+    })
+}
+
+/// A host interpreter and the directories it needs to be visible in a sandbox.
+#[derive(Debug, Clone)]
+struct Interpreter {
+    path: PathBuf,
+    minor: u32,
+    dirs: Vec<PathBuf>,
+}
+
+/// The installation prefix of a program: `/usr` for `/usr/bin/node`.
+fn install_prefix(program: &Path) -> Option<PathBuf> {
+    let real = fs::canonicalize(program).ok()?;
+    Some(real.parent()?.parent()?.to_path_buf())
 }
 
 impl Runtimes {
@@ -89,26 +109,57 @@ impl Runtimes {
         write_if_changed(&dir.join("python/_nimbus_runtime.py"), PYTHON_RUNTIME)?;
         write_if_changed(&dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
         let python = which(python).and_then(|p| probe_python(&p));
+        let node = which(node);
+        let mut interpreter_dirs: Vec<PathBuf> =
+            python.iter().flat_map(|p| p.dirs.clone()).collect();
+        interpreter_dirs.extend(node.as_deref().and_then(install_prefix));
+        interpreter_dirs.sort();
+        interpreter_dirs.dedup();
+        if let Some(p) = &python {
+            // Cache the runtime's bytecode now: inside a sandbox its directory is read-only.
+            let _ = std::process::Command::new(&p.path)
+                .args(["-m", "py_compile"])
+                .arg(dir.join("python/_nimbus_runtime.py"))
+                .status();
+        }
         Ok(Runtimes {
             dir: dir.to_path_buf(),
             python,
-            node: which(node),
+            node,
+            interpreter_dirs,
         })
     }
 
     pub fn python(&self) -> Option<(&Path, u32)> {
-        self.python.as_ref().map(|(p, m)| (p.as_path(), *m))
+        self.python.as_ref().map(|p| (p.path.as_path(), p.minor))
+    }
+
+    /// Host directories the interpreters live in (bound read-only into sandboxes).
+    pub fn interpreter_dirs(&self) -> &[PathBuf] {
+        &self.interpreter_dirs
     }
 
     pub fn node(&self) -> Option<&Path> {
         self.node.as_deref()
     }
 
-    /// How to start `runtime` for code unpacked at `task_root`.
-    pub fn launch(&self, runtime: &Runtime, task_root: &Path) -> Result<Launch, LaunchError> {
+    /// How to start `runtime` for code unpacked at `task_root` on the host, seen by
+    /// the environment at `inside_task_root`, with the runtimes at `inside_runtime_dir`.
+    pub fn launch(
+        &self,
+        runtime: &Runtime,
+        task_root: &Path,
+        inside_task_root: &Path,
+        inside_runtime_dir: &Path,
+    ) -> Result<Launch, LaunchError> {
         match runtime.family {
             RuntimeFamily::Python { minor } => {
-                let Some((python, host_minor)) = &self.python else {
+                let Some(Interpreter {
+                    path: python,
+                    minor: host_minor,
+                    ..
+                }) = &self.python
+                else {
                     return Err(LaunchError {
                         error_type: "Runtime.Unavailable",
                         message: "No python3 interpreter was found on this host; install Python 3 or start nimbus with --python PATH".into(),
@@ -122,7 +173,12 @@ impl Runtimes {
                 });
                 Ok(Launch {
                     program: python.clone(),
-                    args: vec![self.dir.join("python/bootstrap.py").display().to_string()],
+                    args: vec![
+                        inside_runtime_dir
+                            .join("python/bootstrap.py")
+                            .display()
+                            .to_string(),
+                    ],
                     warning,
                 })
             }
@@ -135,7 +191,12 @@ impl Runtimes {
                 };
                 Ok(Launch {
                     program: node.clone(),
-                    args: vec![self.dir.join("node/bootstrap.js").display().to_string()],
+                    args: vec![
+                        inside_runtime_dir
+                            .join("node/bootstrap.js")
+                            .display()
+                            .to_string(),
+                    ],
                     warning: None,
                 })
             }
@@ -150,7 +211,7 @@ impl Runtimes {
                     });
                 }
                 Ok(Launch {
-                    program: bootstrap,
+                    program: inside_task_root.join("bootstrap"),
                     args: vec![],
                     warning: None,
                 })

@@ -1,14 +1,23 @@
-//! Execution environments' processes: how a runtime is started, limited, observed
-//! and torn down.
+//! Execution environments' processes: how a runtime is started, isolated,
+//! limited, observed and torn down.
 //!
-//! [`Sandbox`] is the boundary the execution layer talks to. This crate ships the
-//! `none` isolation level: a plain child process in its own process group that dies
-//! with the server. Namespaces, cgroups and seccomp arrive behind the same trait.
-//! It does not know about the Runtime API or about functions.
+//! [`Sandbox`] is the boundary the execution layer talks to. Two isolation levels:
+//! [`namespaces::Namespaces`] (own mount, PID, IPC, UTS and network namespaces, a
+//! cgroup, an unprivileged user, seccomp; see `init.rs` for what runs inside) and
+//! [`PlainProcess`] (`none`: a plain child process, for hosts that cannot isolate).
+//! It does not know about the Runtime API protocol or about functions.
 
+pub mod cgroup;
+pub mod init;
+pub mod namespaces;
+pub mod netns;
+pub mod seccomp;
+
+use cgroup::Cgroup;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 
 /// What went wrong starting a runtime process.
 #[derive(Debug, thiserror::Error)]
@@ -25,27 +34,64 @@ pub enum Error {
 /// Everything needed to start one execution environment's runtime.
 #[derive(Debug)]
 pub struct LaunchSpec {
+    pub env_id: String,
+    /// The program as the environment sees it (e.g. `/var/task/bootstrap`).
     pub program: PathBuf,
     pub args: Vec<String>,
     /// The complete environment: nothing of the host's is inherited.
     pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
+    /// Host directory of the unpacked code (`/var/task` inside).
+    pub task_root: PathBuf,
+    /// Host directory of the shipped runtimes (`/var/runtime` inside).
+    pub runtime_dir: PathBuf,
+    /// Host directories visible read-only at the same path (interpreters).
+    pub read_only: Vec<PathBuf>,
     /// Write end of the log pipe; becomes both stdout and stderr.
     pub log: OwnedFd,
     pub memory_mb: u32,
+    pub ephemeral_storage_mb: u32,
+}
+
+/// Where the environment sees its code and runtimes; `None` means at the host path.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub task_root: Option<PathBuf>,
+    pub runtime_dir: Option<PathBuf>,
+}
+
+/// An environment's resources made before its process starts.
+pub struct Prepared {
+    /// The Runtime API's listening socket, reachable by the environment.
+    pub runtime_api: std::net::TcpListener,
+    /// `AWS_LAMBDA_RUNTIME_API` as the environment must use it.
+    pub runtime_api_addr: String,
+    /// A socket inside the environment's network on which the host should serve
+    /// Nimbus's AWS APIs; `None` when the environment shares the host's network.
+    pub platform_endpoint: Option<std::net::TcpListener>,
+    /// `AWS_ENDPOINT_URL` as the environment must use it, if not the host's.
+    pub endpoint_url: Option<String>,
+    netns: Option<OwnedFd>,
+    cgroup: Option<Arc<Cgroup>>,
+    /// Named parts of the preparation and their milliseconds (for benchmarks).
+    pub parts: Vec<(&'static str, f64)>,
 }
 
 /// Starts runtimes. Implementations differ in how strongly they isolate.
 pub trait Sandbox: Send + Sync + 'static {
     /// The isolation level's name, as configured (`none`, `namespaces`).
     fn isolation(&self) -> &'static str;
-    fn launch(&self, spec: LaunchSpec) -> Result<Process, Error>;
+    fn layout(&self) -> Layout;
+    /// Make what the environment needs before its process exists.
+    fn prepare(&self, env_id: &str, memory_mb: u32) -> Result<Prepared, Error>;
+    fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error>;
 }
 
-/// A running runtime process (and the process group it leads).
+/// A running runtime process (and everything it started).
 pub struct Process {
     child: tokio::process::Child,
     pid: u32,
+    cgroup: Option<Arc<Cgroup>>,
+    root: Option<PathBuf>,
 }
 
 impl Process {
@@ -53,26 +99,55 @@ impl Process {
         self.pid
     }
 
+    /// The environment's cgroup, when isolated.
+    pub fn cgroup(&self) -> Option<Arc<Cgroup>> {
+        self.cgroup.clone()
+    }
+
     /// Wait for the runtime to exit.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         self.child.wait().await
     }
 
-    /// SIGKILL the runtime and everything in its process group.
+    /// SIGKILL the runtime and everything it started.
     pub fn kill(&self) {
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all();
+        }
         // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
         unsafe {
             libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL);
         }
     }
 
-    /// Peak resident memory of the runtime process, in MB (`VmHWM`).
+    /// Peak memory of the environment in MB: the cgroup's peak when isolated,
+    /// else the runtime process's `VmHWM`.
     pub fn peak_memory_mb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb.div_ceil(1024))
+        if let Some(cg) = &self.cgroup {
+            return cg.peak_bytes().map(|b| b.div_ceil(1024 * 1024));
+        }
+        peak_rss_mb(self.pid)
     }
+
+    /// After the runtime exited: remove what the environment left (cgroup, root
+    /// directory). Blocking; call from a blocking thread.
+    pub fn cleanup(&self) -> std::io::Result<()> {
+        if let Some(cg) = &self.cgroup {
+            cg.destroy()?;
+        }
+        if let Some(root) = &self.root {
+            std::fs::remove_dir(root)?;
+        }
+        Ok(())
+    }
+}
+
+/// `VmHWM` of a process, in MB.
+pub fn peak_rss_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
 }
 
 impl Drop for Process {
@@ -107,13 +182,31 @@ impl Sandbox for PlainProcess {
         "none"
     }
 
-    fn launch(&self, spec: LaunchSpec) -> Result<Process, Error> {
+    fn layout(&self) -> Layout {
+        Layout::default()
+    }
+
+    fn prepare(&self, _env_id: &str, _memory_mb: u32) -> Result<Prepared, Error> {
+        let runtime_api = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let runtime_api_addr = runtime_api.local_addr()?.to_string();
+        Ok(Prepared {
+            runtime_api,
+            runtime_api_addr,
+            platform_endpoint: None,
+            endpoint_url: None,
+            netns: None,
+            cgroup: None,
+            parts: Vec::new(),
+        })
+    }
+
+    fn launch(&self, spec: LaunchSpec, _prepared: &mut Prepared) -> Result<Process, Error> {
         let stderr = spec.log.try_clone()?;
         let mut cmd = tokio::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&spec.cwd)
+            .current_dir(&spec.task_root)
             .stdin(Stdio::null())
             .stdout(Stdio::from(spec.log))
             .stderr(Stdio::from(stderr))
@@ -134,7 +227,12 @@ impl Sandbox for PlainProcess {
             source,
         })?;
         let pid = child.id().unwrap_or(0);
-        Ok(Process { child, pid })
+        Ok(Process {
+            child,
+            pid,
+            cgroup: None,
+            root: None,
+        })
     }
 }
 
@@ -142,6 +240,26 @@ impl Sandbox for PlainProcess {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    fn spec(script: &str, env: Vec<(String, String)>, log: OwnedFd) -> LaunchSpec {
+        LaunchSpec {
+            env_id: "t".into(),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env,
+            task_root: "/".into(),
+            runtime_dir: "/".into(),
+            read_only: vec![],
+            log,
+            memory_mb: 128,
+            ephemeral_storage_mb: 512,
+        }
+    }
+
+    fn launch(spec: LaunchSpec) -> Result<Process, Error> {
+        let mut prepared = PlainProcess.prepare("t", 128)?;
+        PlainProcess.launch(spec, &mut prepared)
+    }
 
     fn pipe() -> (std::io::PipeReader, OwnedFd) {
         let (r, w) = std::io::pipe().unwrap();
@@ -151,19 +269,12 @@ mod tests {
     #[tokio::test]
     async fn runs_with_only_the_given_environment() {
         let (mut r, w) = pipe();
-        let mut p = PlainProcess
-            .launch(LaunchSpec {
-                program: "/bin/sh".into(),
-                args: vec![
-                    "-c".into(),
-                    "echo $ONLY; echo err >&2; echo ${HOME:-nohome}".into(),
-                ],
-                env: vec![("ONLY".into(), "yes".into())],
-                cwd: "/".into(),
-                log: w,
-                memory_mb: 128,
-            })
-            .unwrap();
+        let mut p = launch(spec(
+            "echo $ONLY; echo err >&2; echo ${HOME:-nohome}",
+            vec![("ONLY".into(), "yes".into())],
+            w,
+        ))
+        .unwrap();
         let status = p.wait().await.unwrap();
         assert_eq!(describe_exit(&status), "exit status 0");
         drop(p);
@@ -175,16 +286,7 @@ mod tests {
     #[tokio::test]
     async fn kill_ends_the_process_group() {
         let (_r, w) = pipe();
-        let mut p = PlainProcess
-            .launch(LaunchSpec {
-                program: "/bin/sh".into(),
-                args: vec!["-c".into(), "sleep 30 & sleep 30".into()],
-                env: vec![],
-                cwd: "/".into(),
-                log: w,
-                memory_mb: 128,
-            })
-            .unwrap();
+        let mut p = launch(spec("sleep 30 & sleep 30", vec![], w)).unwrap();
         assert!(p.peak_memory_mb().is_some());
         p.kill();
         assert_eq!(describe_exit(&p.wait().await.unwrap()), "signal: killed");
@@ -198,17 +300,9 @@ mod tests {
             .build()
             .unwrap();
         let _g = rt.enter();
-        let err = PlainProcess
-            .launch(LaunchSpec {
-                program: "/nonexistent/bootstrap".into(),
-                args: vec![],
-                env: vec![],
-                cwd: "/".into(),
-                log: w,
-                memory_mb: 128,
-            })
-            .err()
-            .unwrap();
+        let mut s = spec("", vec![], w);
+        s.program = "/nonexistent/bootstrap".into();
+        let err = launch(s).err().unwrap();
         assert!(err.to_string().contains("/nonexistent/bootstrap"));
     }
 }

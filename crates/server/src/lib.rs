@@ -30,6 +30,30 @@ pub struct Config {
     pub python: String,
     pub node: String,
     pub identity: Identity,
+    pub isolation: Isolation,
+}
+
+/// How execution environments are isolated (`--isolation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Own namespaces, cgroup, unprivileged user, seccomp. Refuses to start where
+    /// the host cannot provide them.
+    Namespaces,
+    /// Plain processes: no isolation and no limits. Only when asked for.
+    None,
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "namespaces" => Ok(Isolation::Namespaces),
+            "none" => Ok(Isolation::None),
+            other => Err(format!(
+                "unknown isolation '{other}': use namespaces or none"
+            )),
+        }
+    }
 }
 
 impl Default for Config {
@@ -43,6 +67,7 @@ impl Default for Config {
             python: "python3".into(),
             node: "node".into(),
             identity: Identity::default(),
+            isolation: Isolation::Namespaces,
         }
     }
 }
@@ -95,14 +120,47 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .context("open metadata store (is another nimbus using this data directory?)")?,
     );
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
-    let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = Arc::new(nimbus_sandbox::PlainProcess);
+    let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
+        Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
+        Isolation::Namespaces => {
+            let exe = std::env::current_exe().context("find the nimbus binary for sandbox init")?;
+            let ns = nimbus_sandbox::namespaces::Namespaces::new(exe, data_dir.join("sandbox")).map_err(|why| {
+                anyhow::anyhow!(
+                    "cannot isolate execution environments on this host: {why}. \
+                     Run `nimbus doctor` for details, or start with --isolation none to run functions unisolated"
+                )
+            })?;
+            Arc::new(ns)
+        }
+    };
     let isolation = sandbox.isolation();
+    // Isolated environments reach the platform's APIs on a socket inside their own
+    // network namespace; the edge serves it once it exists.
+    let edge_cell: Arc<std::sync::OnceLock<Arc<edge::Edge>>> = Arc::new(std::sync::OnceLock::new());
+    let cell = edge_cell.clone();
+    let platform_endpoint =
+        nimbus_functions::PlatformEndpoint(Arc::new(move |listener: std::net::TcpListener| {
+            let cell = cell.clone();
+            tokio::spawn(async move {
+                let Some(edge) = cell.get().cloned() else {
+                    return;
+                };
+                if listener.set_nonblocking(true).is_err() {
+                    return;
+                }
+                if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
+                    edge::serve(l, edge).await;
+                }
+            })
+            .abort_handle()
+        }));
     let exec = ExecConfig {
         identity: cfg.identity.clone(),
         endpoint_url: endpoint.clone(),
         access_key_id: credentials.access_key_id.clone(),
         secret_access_key: credentials.secret_access_key.clone(),
         keep_alive: cfg.keep_alive,
+        platform_endpoint: Some(platform_endpoint),
     };
     let paths = Paths {
         data_dir: &data_dir,
@@ -124,6 +182,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         vec![Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>],
         functions,
     ));
+    let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));
     Ok(Started {
         addr,

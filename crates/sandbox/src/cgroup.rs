@@ -1,0 +1,282 @@
+//! One execution environment's cgroup, on cgroup v1 (one directory per controller)
+//! or v2 (one unified directory): memory limit and peak, CPU weight, pids limit,
+//! freezing, and killing everything inside.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which cgroup hierarchy the host offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// v1: `root/<controller>/...` for memory, cpu, pids and freezer.
+    V1 { root: PathBuf },
+    /// v2: one tree at `root`, with these controllers delegated.
+    V2 { root: PathBuf },
+}
+
+const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "pids", "freezer"];
+/// Lambda gives one vCPU at 1,769 MB; CPU weight is proportional to memory.
+const MB_PER_VCPU: u64 = 1769;
+/// Lambda's limit on processes and threads in one environment.
+pub const PIDS_MAX: u32 = 1024;
+
+impl Hierarchy {
+    /// Find a usable hierarchy under `/sys/fs/cgroup`, preferring v2 with the
+    /// controllers we need, else v1 with memory, cpu, pids and freezer mounted.
+    pub fn detect() -> Option<Hierarchy> {
+        let base = Path::new("/sys/fs/cgroup");
+        if let Ok(c) = fs::read_to_string(base.join("cgroup.controllers"))
+            && ["memory", "cpu", "pids"]
+                .iter()
+                .all(|k| c.split_whitespace().any(|x| x == *k))
+        {
+            return Some(Hierarchy::V2 {
+                root: base.to_path_buf(),
+            });
+        }
+        if V1_CONTROLLERS
+            .iter()
+            .all(|c| base.join(c).join("cgroup.procs").exists())
+        {
+            return Some(Hierarchy::V1 {
+                root: base.to_path_buf(),
+            });
+        }
+        None
+    }
+
+    pub fn version(&self) -> u8 {
+        match self {
+            Hierarchy::V1 { .. } => 1,
+            Hierarchy::V2 { .. } => 2,
+        }
+    }
+
+    /// Directories that make up the cgroup `nimbus/<name>`.
+    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        match self {
+            Hierarchy::V1 { root } => V1_CONTROLLERS
+                .iter()
+                .map(|c| root.join(c).join("nimbus").join(name))
+                .collect(),
+            Hierarchy::V2 { root } => vec![root.join("nimbus").join(name)],
+        }
+    }
+
+    /// Remove empty leftovers of environments from an earlier run.
+    pub fn sweep(&self) {
+        let parents: Vec<PathBuf> = match self {
+            Hierarchy::V1 { root } => V1_CONTROLLERS
+                .iter()
+                .map(|c| root.join(c).join("nimbus"))
+                .collect(),
+            Hierarchy::V2 { root } => vec![root.join("nimbus")],
+        };
+        for p in parents {
+            if let Ok(entries) = fs::read_dir(&p) {
+                for e in entries.flatten() {
+                    if e.path().is_dir() {
+                        let _ = fs::remove_dir(e.path());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write(path: &Path, value: &str) -> std::io::Result<()> {
+    fs::write(path, value)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("write {}: {e}", path.display())))
+}
+
+/// An environment's cgroup. Created before the environment starts; removed by
+/// [`Cgroup::destroy`] once it is empty.
+#[derive(Debug)]
+pub struct Cgroup {
+    hierarchy: Hierarchy,
+    dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Create `nimbus/<name>` with Lambda's limits for `memory_mb`.
+    pub fn create(hierarchy: &Hierarchy, name: &str, memory_mb: u32) -> std::io::Result<Cgroup> {
+        let dirs = hierarchy.dirs(name);
+        if let Hierarchy::V2 { root } = hierarchy {
+            // Delegate the controllers to the `nimbus` subtree.
+            fs::create_dir_all(root.join("nimbus"))?;
+            let _ = write(&root.join("cgroup.subtree_control"), "+memory +cpu +pids");
+            write(
+                &root.join("nimbus/cgroup.subtree_control"),
+                "+memory +cpu +pids",
+            )?;
+        }
+        for d in &dirs {
+            fs::create_dir_all(d)?;
+        }
+        let cg = Cgroup {
+            hierarchy: hierarchy.clone(),
+            dirs,
+        };
+        let bytes = (memory_mb as u64) * 1024 * 1024;
+        let weight_share = (memory_mb as u64).max(1);
+        match &cg.hierarchy {
+            Hierarchy::V1 { .. } => {
+                let mem = cg.dir("memory");
+                write(&mem.join("memory.limit_in_bytes"), &bytes.to_string())?;
+                // No swapping past the limit where swap accounting exists.
+                let memsw = mem.join("memory.memsw.limit_in_bytes");
+                if memsw.exists() {
+                    write(&memsw, &bytes.to_string())?;
+                }
+                let shares = (1024 * weight_share / MB_PER_VCPU).max(2);
+                write(&cg.dir("cpu").join("cpu.shares"), &shares.to_string())?;
+                write(&cg.dir("pids").join("pids.max"), &PIDS_MAX.to_string())?;
+            }
+            Hierarchy::V2 { .. } => {
+                let d = &cg.dirs[0];
+                write(&d.join("memory.max"), &bytes.to_string())?;
+                let _ = write(&d.join("memory.swap.max"), "0");
+                let weight = (100 * weight_share / MB_PER_VCPU).clamp(1, 10_000);
+                write(&d.join("cpu.weight"), &weight.to_string())?;
+                write(&d.join("pids.max"), &PIDS_MAX.to_string())?;
+            }
+        }
+        Ok(cg)
+    }
+
+    fn dir(&self, controller: &str) -> &Path {
+        match self.hierarchy {
+            Hierarchy::V1 { .. } => {
+                let i = V1_CONTROLLERS
+                    .iter()
+                    .position(|c| *c == controller)
+                    .expect("known controller");
+                &self.dirs[i]
+            }
+            Hierarchy::V2 { .. } => &self.dirs[0],
+        }
+    }
+
+    /// The files a process writes its pid into to join this cgroup.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// Peak memory use in bytes since creation.
+    pub fn peak_bytes(&self) -> Option<u64> {
+        let file = match self.hierarchy {
+            Hierarchy::V1 { .. } => self.dir("memory").join("memory.max_usage_in_bytes"),
+            Hierarchy::V2 { .. } => self.dirs[0].join("memory.peak"),
+        };
+        fs::read_to_string(file).ok()?.trim().parse().ok()
+    }
+
+    /// How many times the kernel's OOM killer struck inside this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let (file, key) = match self.hierarchy {
+            Hierarchy::V1 { .. } => (self.dir("memory").join("memory.oom_control"), "oom_kill"),
+            Hierarchy::V2 { .. } => (self.dirs[0].join("memory.events"), "oom_kill"),
+        };
+        fs::read_to_string(file)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    /// Freeze (`true`) or thaw every process inside. Returns once the kernel
+    /// reports the new state, or after a short bound.
+    pub fn set_frozen(&self, frozen: bool) -> std::io::Result<()> {
+        match self.hierarchy {
+            Hierarchy::V1 { .. } => {
+                let f = self.dir("freezer").join("freezer.state");
+                write(&f, if frozen { "FROZEN" } else { "THAWED" })
+            }
+            Hierarchy::V2 { .. } => write(
+                &self.dirs[0].join("cgroup.freeze"),
+                if frozen { "1" } else { "0" },
+            ),
+        }
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        match self.hierarchy {
+            Hierarchy::V1 { .. } => fs::read_to_string(self.dir("freezer").join("freezer.state"))
+                .is_ok_and(|s| s.trim() == "FROZEN"),
+            Hierarchy::V2 { .. } => fs::read_to_string(self.dirs[0].join("cgroup.events"))
+                .is_ok_and(|s| s.lines().any(|l| l == "frozen 1")),
+        }
+    }
+
+    pub fn pids(&self) -> Vec<i32> {
+        let file = match self.hierarchy {
+            Hierarchy::V1 { .. } => self.dir("pids").join("cgroup.procs"),
+            Hierarchy::V2 { .. } => self.dirs[0].join("cgroup.procs"),
+        };
+        fs::read_to_string(file)
+            .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// SIGKILL everything inside, including processes forked while we look:
+    /// freeze first so nothing can fork, kill, then thaw so the kills land.
+    pub fn kill_all(&self) {
+        if let Hierarchy::V2 { .. } = self.hierarchy {
+            let kill = self.dirs[0].join("cgroup.kill");
+            if kill.exists() && write(&kill, "1").is_ok() {
+                return;
+            }
+        }
+        let _ = self.set_frozen(true);
+        for pid in self.pids() {
+            // SAFETY: kill(2) with a pid read from the cgroup; touches no memory.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.set_frozen(false);
+    }
+
+    /// Kill what is left, wait (bounded) until the cgroup is empty, and remove it.
+    pub fn destroy(&self) -> std::io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.pids().is_empty() {
+                break;
+            }
+            self.kill_all();
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other(
+                    "processes survived SIGKILL in the environment's cgroup",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = self.set_frozen(false);
+        for d in &self.dirs {
+            let mut tries = 0;
+            while let Err(e) = fs::remove_dir(d) {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    break;
+                }
+                tries += 1;
+                if tries > 500 {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("remove {}: {e}", d.display()),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every directory of this cgroup is gone (for tests).
+    pub fn is_removed(&self) -> bool {
+        self.dirs.iter().all(|d| !d.exists())
+    }
+}

@@ -1,0 +1,406 @@
+//! The sandbox's init, run as `nimbus __sandbox-init` (a fresh, single-threaded
+//! process) for every environment:
+//!
+//! 1. (host PID namespace) join the environment's cgroup and network namespace,
+//!    unshare mount, PID, IPC and UTS namespaces, fork;
+//! 2. (PID 1 of the new namespace) build the root: system directories read-only,
+//!    code at `/var/task`, runtime at `/var/runtime`, a size-limited `/tmp`, a
+//!    private `/proc` and `/dev`; pivot into it; fork the runtime and reap;
+//! 3. (the runtime) set rlimits, drop every capability and to an unprivileged
+//!    user, set `no_new_privs`, install the seccomp filter, exec.
+//!
+//! Errors are written to stderr (the function's log) and end the process.
+
+use serde::{Deserialize, Serialize};
+use std::ffi::CString;
+use std::path::Path;
+
+/// What the host tells init, as JSON in `NIMBUS_SANDBOX_SPEC`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+    /// An empty host directory the new root is built on.
+    pub root: String,
+    /// Read-only binds: (host path, path inside).
+    pub binds: Vec<(String, String)>,
+    pub tmp_mb: u32,
+    /// `cgroup.procs` files to join.
+    pub cgroup_procs: Vec<String>,
+    /// Inherited descriptor of the network namespace to join.
+    pub netns_fd: Option<i32>,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub const SPEC_ENV: &str = "NIMBUS_SANDBOX_SPEC";
+/// Host directories visible read-only inside every environment.
+const SYSTEM_DIRS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"];
+/// Device nodes bound into the private `/dev`.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
+
+fn fail(step: &str, err: impl std::fmt::Display) -> ! {
+    eprintln!("nimbus sandbox: {step}: {err}");
+    // SAFETY: _exit ends the process without running anything else.
+    unsafe { libc::_exit(126) }
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| fail("path", format!("NUL byte in {s:?}")))
+}
+
+fn check(step: &str, rc: libc::c_int) {
+    if rc != 0 {
+        fail(step, std::io::Error::last_os_error());
+    }
+}
+
+fn mount(
+    src: Option<&str>,
+    dst: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) {
+    let src_c = src.map(cstr);
+    let dst_c = cstr(dst);
+    let fs_c = fstype.map(cstr);
+    let data_c = data.map(cstr);
+    // SAFETY: all pointers are NUL-terminated strings alive for the call, or null.
+    let rc = unsafe {
+        libc::mount(
+            src_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            dst_c.as_ptr(),
+            fs_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            flags,
+            data_c
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr().cast()),
+        )
+    };
+    if rc != 0 {
+        fail(
+            &format!("mount {} on {dst}", src.unwrap_or("-")),
+            std::io::Error::last_os_error(),
+        );
+    }
+}
+
+fn bind_ro(src: &str, dst: &str) {
+    mount(Some(src), dst, None, libc::MS_BIND | libc::MS_REC, None);
+    mount(
+        None,
+        dst,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        None,
+    );
+}
+
+fn mkdir_p(path: &str) {
+    if let Err(e) = std::fs::create_dir_all(path) {
+        fail(&format!("mkdir {path}"), e);
+    }
+}
+
+fn build_root(spec: &InitSpec) {
+    let root = spec.root.as_str();
+    mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None);
+    mount(
+        Some("tmpfs"),
+        root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("size=16m,mode=0755"),
+    );
+    for dir in SYSTEM_DIRS {
+        let host = Path::new(dir);
+        let inside = format!("{root}{dir}");
+        match std::fs::symlink_metadata(host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(host).unwrap_or_else(|e| fail("readlink", e));
+                std::os::unix::fs::symlink(target, &inside).unwrap_or_else(|e| fail("symlink", e));
+            }
+            Ok(m) if m.is_dir() => {
+                mkdir_p(&inside);
+                bind_ro(dir, &inside);
+            }
+            _ => {}
+        }
+    }
+    mkdir_p(&format!("{root}/opt"));
+    let tmp = format!("{root}/tmp");
+    mkdir_p(&tmp);
+    mount(
+        Some("tmpfs"),
+        &tmp,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&format!("size={}m,mode=1777", spec.tmp_mb)),
+    );
+    // After /tmp, so an interpreter that lives under /tmp stays visible.
+    for (host, inside) in &spec.binds {
+        let target = format!("{root}{inside}");
+        if Path::new(&target).exists()
+            && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
+        {
+            // Already visible through a system directory (e.g. /usr/bin/node).
+            if Path::new(host).starts_with("/usr") {
+                continue;
+            }
+        }
+        mkdir_p(&target);
+        bind_ro(host, &target);
+    }
+    let proc_dir = format!("{root}/proc");
+    mkdir_p(&proc_dir);
+    mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    );
+    let dev = format!("{root}/dev");
+    mkdir_p(&dev);
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some("size=64k,mode=0755"),
+    );
+    for d in DEVICES {
+        let node = format!("{dev}/{d}");
+        std::fs::write(&node, b"").unwrap_or_else(|e| fail("create device node", e));
+        mount(Some(&format!("/dev/{d}")), &node, None, libc::MS_BIND, None);
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, format!("{dev}/{name}"))
+            .unwrap_or_else(|e| fail("symlink /dev", e));
+    }
+    let shm = format!("{dev}/shm");
+    mkdir_p(&shm);
+    mount(
+        Some("tmpfs"),
+        &shm,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("size=64m,mode=1777"),
+    );
+
+    let root_c = cstr(root);
+    let dot = cstr(".");
+    // SAFETY: chdir/pivot_root/umount2 with valid NUL-terminated paths.
+    unsafe {
+        check("chdir new root", libc::chdir(root_c.as_ptr()));
+        check(
+            "pivot_root",
+            libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) as libc::c_int,
+        );
+        check(
+            "detach old root",
+            libc::umount2(dot.as_ptr(), libc::MNT_DETACH),
+        );
+        check("chdir /", libc::chdir(cstr("/").as_ptr()));
+    }
+    mount(
+        None,
+        "/",
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        None,
+    );
+}
+
+fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads a struct we own.
+    unsafe { libc::setrlimit(resource, &lim) };
+}
+
+fn drop_privileges(spec: &InitSpec) {
+    // Lambda's limits: 1024 open files, no core dumps.
+    set_rlimit(libc::RLIMIT_NOFILE, 1024, 1024);
+    set_rlimit(libc::RLIMIT_CORE, 0, 0);
+    // SAFETY: capability and identity syscalls with constant or owned arguments.
+    unsafe {
+        for cap in 0..64 {
+            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        check("setgroups", libc::setgroups(0, std::ptr::null()));
+        check("setresgid", libc::setresgid(spec.gid, spec.gid, spec.gid));
+        check("setresuid", libc::setresuid(spec.uid, spec.uid, spec.uid));
+        check(
+            "no_new_privs",
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+        );
+    }
+    if let Err(e) = crate::seccomp::install(&crate::seccomp::program()) {
+        fail("seccomp", e);
+    }
+}
+
+fn exec_runtime(spec: &InitSpec) -> ! {
+    let program = cstr(&spec.program);
+    let mut argv: Vec<CString> = vec![program.clone()];
+    argv.extend(spec.args.iter().map(|a| cstr(a)));
+    let envp: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect();
+    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
+    envp_p.push(std::ptr::null());
+    let cwd = cstr(&spec.cwd);
+    // SAFETY: execve with NUL-terminated argument and environment arrays we own.
+    unsafe {
+        libc::chdir(cwd.as_ptr());
+        libc::execve(program.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
+    }
+    let err = std::io::Error::last_os_error();
+    eprintln!("fork/exec {}: {}", spec.program, err);
+    // SAFETY: ends the process.
+    unsafe { libc::_exit(127) }
+}
+
+fn wait_status(pid: libc::pid_t) -> libc::c_int {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return status;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 0;
+        }
+    }
+}
+
+/// Exit the way the runtime did: same code, or the same signal (re-raised), so
+/// the host can tell "exit status 1" from "signal: killed".
+fn exit_like(status: libc::c_int) -> ! {
+    let sig = if libc::WIFEXITED(status) {
+        // PID 1 reports a runtime killed by a signal as 128 + signal.
+        match libc::WEXITSTATUS(status) {
+            code @ 129..=192 => code - 128,
+            code => {
+                // SAFETY: ends the process.
+                unsafe { libc::_exit(code) }
+            }
+        }
+    } else if libc::WIFSIGNALED(status) {
+        libc::WTERMSIG(status)
+    } else {
+        libc::SIGKILL
+    };
+    // SAFETY: restore the default action and raise the signal on ourselves.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+        libc::_exit(128 + sig)
+    }
+}
+
+/// Entry point of `nimbus __sandbox-init`. Never returns.
+pub fn main() -> ! {
+    let spec: InitSpec = match std::env::var(SPEC_ENV)
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => fail("read spec", e),
+    };
+    // SAFETY: the die-with-parent signal; async-signal-safe prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let pid = std::process::id().to_string();
+    for f in &spec.cgroup_procs {
+        if let Err(e) = std::fs::write(f, &pid) {
+            fail(&format!("join cgroup {f}"), e);
+        }
+    }
+    if let Some(fd) = spec.netns_fd {
+        // SAFETY: setns into the inherited namespace descriptor, then close it.
+        unsafe {
+            check(
+                "join network namespace",
+                libc::setns(fd, libc::CLONE_NEWNET),
+            );
+            libc::close(fd);
+        }
+    }
+    // SAFETY: unshare the calling (single-threaded) process's namespaces.
+    check("unshare", unsafe {
+        libc::unshare(
+            libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+        )
+    });
+    // SAFETY: fork in a single-threaded process.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        fail("fork", std::io::Error::last_os_error());
+    }
+    if child > 0 {
+        exit_like(wait_status(child));
+    }
+    // PID 1 of the environment's PID namespace.
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let hostname = cstr("localhost");
+    // SAFETY: sethostname in our own UTS namespace.
+    unsafe { libc::sethostname(hostname.as_ptr(), 9) };
+    build_root(&spec);
+    // SAFETY: fork in a single-threaded process.
+    let runtime = unsafe { libc::fork() };
+    if runtime < 0 {
+        fail("fork runtime", std::io::Error::last_os_error());
+    }
+    if runtime == 0 {
+        drop_privileges(&spec);
+        exec_runtime(&spec);
+    }
+    // Reap every orphan until the runtime itself exits; its exit ends the namespace.
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for any child of PID 1.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == runtime {
+            if libc::WIFEXITED(status) {
+                // SAFETY: ends the process.
+                unsafe { libc::_exit(libc::WEXITSTATUS(status)) }
+            }
+            let sig = if libc::WIFSIGNALED(status) {
+                libc::WTERMSIG(status)
+            } else {
+                libc::SIGKILL
+            };
+            // PID 1 cannot die by its own signal: report it as 128 + signal.
+            // SAFETY: ends the process.
+            unsafe { libc::_exit(128 + sig) }
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            // SAFETY: ends the process.
+            unsafe { libc::_exit(0) }
+        }
+    }
+}
