@@ -2,6 +2,7 @@
 //! (`bench`). One file per subcommand.
 
 mod bench;
+mod doctor;
 mod logs;
 mod up;
 
@@ -26,6 +27,8 @@ enum Command {
     Logs(logs::Args),
     /// Measure cold starts, warm latency and throughput against a running server.
     Bench(bench::Args),
+    /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
+    Doctor(doctor::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::Up(a) => up::run(a),
         Command::Logs(a) => logs::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -71,6 +71,8 @@ struct ExitInfo {
     reason: String,
     /// The kernel's OOM killer struck in the environment's cgroup.
     oom: bool,
+    /// Peak memory, read before the cgroup was removed.
+    peak_mb: Option<u64>,
 }
 
 struct Environment {
@@ -93,6 +95,9 @@ impl Environment {
     }
 
     fn peak_memory_mb(&self) -> Option<u64> {
+        if let Some(peak) = self.exit_reason().and_then(|e| e.peak_mb) {
+            return Some(peak);
+        }
         match &self.cgroup {
             Some(cg) => cg.peak_bytes().map(|b| b.div_ceil(1024 * 1024)),
             None => nimbus_sandbox::peak_rss_mb(self.pid),
@@ -135,6 +140,14 @@ pub(crate) struct Executor {
     blobs: Arc<dyn BlobStore>,
     registry: Arc<Registry>,
     idle: Mutex<HashMap<String, Vec<Arc<Environment>>>>,
+    /// Environments whose process or leftovers still exist.
+    live: Arc<LiveCount>,
+}
+
+#[derive(Default)]
+struct LiveCount {
+    n: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
 }
 
 fn random_hex() -> String {
@@ -164,6 +177,7 @@ impl Executor {
             blobs,
             registry,
             idle: Mutex::new(HashMap::new()),
+            live: Arc::new(LiveCount::default()),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -177,6 +191,28 @@ impl Executor {
     pub fn retire(&self, function: &str) {
         let gone = self.idle.lock().expect("pool lock").remove(function);
         drop(gone);
+    }
+
+    /// Stop every idle environment and wait (bounded) until all environments are
+    /// gone and cleaned up; then let the sandbox remove its host state.
+    pub async fn shutdown(&self) {
+        let all: Vec<_> = self.idle.lock().expect("pool lock").drain().collect();
+        drop(all);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            // Register for the wake-up before looking, so none is missed.
+            let wait = self.live.changed.notified();
+            tokio::pin!(wait);
+            wait.as_mut().enable();
+            if self.live.n.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                tracing::warn!("environments still running at shutdown");
+                return;
+            }
+        }
+        self.sandbox.shutdown();
     }
 
     /// Number of warm idle environments of `function`.
@@ -453,6 +489,8 @@ impl Executor {
         let (exit_tx, exited) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let env_label = env_id.clone();
+        let live = self.live.clone();
+        live.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
             let status = tokio::select! {
                 s = process.wait() => s,
@@ -466,7 +504,15 @@ impl Executor {
                 Err(e) => format!("wait failed: {e}"),
             };
             let oom = process.cgroup().is_some_and(|c| c.oom_kills() > 0);
-            let _ = exit_tx.send(Some(ExitInfo { reason, oom }));
+            let peak_mb = process
+                .cgroup()
+                .and_then(|c| c.peak_bytes())
+                .map(|b| b.div_ceil(1024 * 1024));
+            let _ = exit_tx.send(Some(ExitInfo {
+                reason,
+                oom,
+                peak_mb,
+            }));
             // Leave nothing behind: processes, cgroup, root directory.
             let cleaned = tokio::task::spawn_blocking(move || {
                 process.kill();
@@ -480,6 +526,8 @@ impl Executor {
                 }
                 Err(e) => tracing::error!(env_id = %env_label, error = %e, "clean up task failed"),
             }
+            live.n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            live.changed.notify_waiters();
         });
         let env = Arc::new(Environment {
             id: env_id,
@@ -605,10 +653,10 @@ impl Executor {
         let done = tokio::select! {
             o = rx => match o {
                 Ok(o) => Done::Answered(o),
-                Err(_) => Done::Exited(ExitInfo { reason: "the Runtime API closed".into(), oom: false }),
+                Err(_) => Done::Exited(ExitInfo { reason: "the Runtime API closed".into(), oom: false, peak_mb: None }),
             },
             _ = tokio::time::sleep(timeout) => Done::TimedOut,
-            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or(ExitInfo { reason: String::new(), oom: false })),
+            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or(ExitInfo { reason: String::new(), oom: false, peak_mb: None })),
         };
         let elapsed = started.elapsed();
         timing.invoke_ms = ms(elapsed);

@@ -187,6 +187,11 @@ impl Functions {
         self.registry.blob_path(digest)
     }
 
+    /// Stop all environments and clean up after them (server shutdown).
+    pub async fn shutdown(&self) {
+        self.executor.shutdown().await;
+    }
+
     /// Warm idle environments of `function` right now.
     pub fn idle_environments(&self, function: &str) -> usize {
         self.executor.idle_count(function)

@@ -53,36 +53,69 @@ impl Hierarchy {
         }
     }
 
-    /// Directories that make up the cgroup `nimbus/<name>`.
-    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+    /// The `nimbus` directories, one per controller (v1) or one (v2).
+    fn parents(&self) -> Vec<PathBuf> {
         match self {
-            Hierarchy::V1 { root } => V1_CONTROLLERS
-                .iter()
-                .map(|c| root.join(c).join("nimbus").join(name))
-                .collect(),
-            Hierarchy::V2 { root } => vec![root.join("nimbus").join(name)],
-        }
-    }
-
-    /// Remove empty leftovers of environments from an earlier run.
-    pub fn sweep(&self) {
-        let parents: Vec<PathBuf> = match self {
             Hierarchy::V1 { root } => V1_CONTROLLERS
                 .iter()
                 .map(|c| root.join(c).join("nimbus"))
                 .collect(),
             Hierarchy::V2 { root } => vec![root.join("nimbus")],
-        };
-        for p in parents {
-            if let Ok(entries) = fs::read_dir(&p) {
-                for e in entries.flatten() {
-                    if e.path().is_dir() {
-                        let _ = fs::remove_dir(e.path());
-                    }
+        }
+    }
+
+    /// Directories that make up the cgroup `nimbus/<instance>/<name>`.
+    fn dirs(&self, instance: &str, name: &str) -> Vec<PathBuf> {
+        self.parents()
+            .into_iter()
+            .map(|p| p.join(instance).join(name))
+            .collect()
+    }
+
+    /// This server's own subtree name: `srv-<pid>`, so concurrent servers never
+    /// touch each other's environments.
+    pub fn instance_name() -> String {
+        format!("srv-{}", std::process::id())
+    }
+
+    /// Remove the subtrees of servers that are no longer running (their
+    /// environments died with them; the directories stayed).
+    pub fn sweep(&self) {
+        for parent in self.parents() {
+            let Ok(entries) = fs::read_dir(&parent) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let alive = name
+                    .strip_prefix("srv-")
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&e.path());
                 }
             }
         }
     }
+
+    /// Remove this server's subtree (its environments must be gone).
+    pub fn remove_instance(&self, instance: &str) {
+        for parent in self.parents() {
+            remove_tree(&parent.join(instance));
+        }
+    }
+}
+
+/// rmdir a cgroup directory and its child cgroups (empty ones only).
+fn remove_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
 }
 
 fn write(path: &Path, value: &str) -> std::io::Result<()> {
@@ -99,16 +132,26 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Create `nimbus/<name>` with Lambda's limits for `memory_mb`.
-    pub fn create(hierarchy: &Hierarchy, name: &str, memory_mb: u32) -> std::io::Result<Cgroup> {
-        let dirs = hierarchy.dirs(name);
+    /// Create `nimbus/<instance>/<name>` with Lambda's limits for `memory_mb`.
+    pub fn create(
+        hierarchy: &Hierarchy,
+        instance: &str,
+        name: &str,
+        memory_mb: u32,
+    ) -> std::io::Result<Cgroup> {
+        let dirs = hierarchy.dirs(instance, name);
         if let Hierarchy::V2 { root } = hierarchy {
-            // Delegate the controllers to the `nimbus` subtree.
-            fs::create_dir_all(root.join("nimbus"))?;
-            let _ = write(&root.join("cgroup.subtree_control"), "+memory +cpu +pids");
+            // Delegate the controllers down to the environments' level.
+            let controllers = "+memory +cpu +pids";
+            fs::create_dir_all(root.join("nimbus").join(instance))?;
+            let _ = write(&root.join("cgroup.subtree_control"), controllers);
+            write(&root.join("nimbus/cgroup.subtree_control"), controllers)?;
             write(
-                &root.join("nimbus/cgroup.subtree_control"),
-                "+memory +cpu +pids",
+                &root
+                    .join("nimbus")
+                    .join(instance)
+                    .join("cgroup.subtree_control"),
+                controllers,
             )?;
         }
         for d in &dirs {

@@ -84,6 +84,8 @@ pub trait Sandbox: Send + Sync + 'static {
     /// Make what the environment needs before its process exists.
     fn prepare(&self, env_id: &str, memory_mb: u32) -> Result<Prepared, Error>;
     fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error>;
+    /// Remove what the sandbox keeps on the host, once every environment is gone.
+    fn shutdown(&self) {}
 }
 
 /// A running runtime process (and everything it started).

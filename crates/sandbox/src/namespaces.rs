@@ -22,6 +22,7 @@ pub struct Namespaces {
     /// Where empty root directories for environments are made.
     roots: PathBuf,
     cgroups: Hierarchy,
+    instance: String,
 }
 
 impl Namespaces {
@@ -43,6 +44,7 @@ impl Namespaces {
             init_program,
             roots,
             cgroups,
+            instance: Hierarchy::instance_name(),
         })
     }
 
@@ -63,12 +65,17 @@ impl Sandbox for Namespaces {
         }
     }
 
+    fn shutdown(&self) {
+        self.cgroups.remove_instance(&self.instance);
+    }
+
     fn prepare(&self, env_id: &str, memory_mb: u32) -> Result<Prepared, Error> {
         let t = Instant::now();
         let ns = netns::create().map_err(Error::Setup)?;
         let netns_ms = t.elapsed().as_secs_f64() * 1000.0;
         let t = Instant::now();
-        let cgroup = Cgroup::create(&self.cgroups, env_id, memory_mb).map_err(Error::Setup)?;
+        let cgroup = Cgroup::create(&self.cgroups, &self.instance, env_id, memory_mb)
+            .map_err(Error::Setup)?;
         let cgroup_ms = t.elapsed().as_secs_f64() * 1000.0;
         Ok(Prepared {
             runtime_api: ns.runtime_api,
@@ -163,4 +170,51 @@ impl Sandbox for Namespaces {
             root: Some(root),
         })
     }
+}
+
+/// One line of `nimbus doctor`: what was checked, and what was found.
+pub struct Check {
+    pub what: &'static str,
+    pub result: Result<String, String>,
+}
+
+/// Everything isolation `namespaces` needs, checked on this host.
+pub fn diagnose() -> Vec<Check> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let mut checks = vec![Check {
+        what: "running as root",
+        result: if euid == 0 {
+            Ok("yes".into())
+        } else {
+            Err(format!(
+                "no (euid {euid}); user namespaces are not supported yet, so use --isolation none"
+            ))
+        },
+    }];
+    checks.push(Check {
+        what: "cgroups",
+        result: match Hierarchy::detect() {
+            Some(h) => Ok(format!("v{} with memory, cpu, pids{}", h.version(), if h.version() == 1 { ", freezer" } else { "" })),
+            None => Err("no cgroup v2 with memory, cpu and pids, and no v1 with memory, cpu, pids and freezer".into()),
+        },
+    });
+    checks.push(Check {
+        what: "network namespaces",
+        result: netns::supported().map(|()| "can create one with loopback and listeners".into()),
+    });
+    // SAFETY: PR_GET_SECCOMP only reads the calling thread's mode.
+    let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    checks.push(Check {
+        what: "seccomp filters",
+        result: if seccomp >= 0 {
+            Ok(format!(
+                "available ({} system calls denied)",
+                crate::seccomp::denied().len()
+            ))
+        } else {
+            Err("prctl(PR_GET_SECCOMP) failed: kernel without seccomp".into())
+        },
+    });
+    checks
 }

@@ -79,6 +79,7 @@ pub struct Started {
     pub credentials: Credentials,
     pub data_dir: PathBuf,
     pub isolation: &'static str,
+    functions: Arc<Functions>,
     serve: tokio::task::JoinHandle<()>,
 }
 
@@ -92,6 +93,7 @@ impl Started {
             _ = term.recv() => {}
             r = self.serve => { r.context("edge listener stopped")?; }
         }
+        self.functions.shutdown().await;
         Ok(())
     }
 }
@@ -180,7 +182,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             any_credentials: cfg.any_credentials,
         },
         vec![Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>],
-        functions,
+        functions.clone(),
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));
@@ -190,6 +192,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         credentials,
         data_dir,
         isolation,
+        functions,
         serve,
     })
 }
