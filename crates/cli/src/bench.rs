@@ -226,6 +226,8 @@ async fn invoke(c: &mut Client, name: &str) -> Result<Reply> {
 }
 
 struct ColdRow {
+    /// Sandbox parts (netns, cgroup, namespaces, filesystem, privileges), p50/p99.
+    sandbox: Vec<(String, (f64, f64))>,
     total: (f64, f64),
     create: (f64, f64),
     runtime_start: (f64, f64),
@@ -236,6 +238,7 @@ struct ColdRow {
 async fn cold_starts(c: &mut Client, name: &str, n: usize) -> Result<ColdRow> {
     let (mut total, mut create, mut starts, mut init, mut inv) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut sandbox: Vec<(String, Vec<f64>)> = Vec::new();
     for i in 0..n {
         // A configuration change retires warm environments: the next invoke is cold.
         let body =
@@ -262,8 +265,24 @@ async fn cold_starts(c: &mut Client, name: &str, n: usize) -> Result<ColdRow> {
         starts.push(runtime_start);
         init.push(whole_init - runtime_start);
         inv.push(timing_part(&r.headers, "invoke").unwrap_or(f64::NAN));
+        let header = r
+            .headers
+            .get("x-nimbus-timing")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for kv in header.split(';') {
+            if let Some((k, v)) = kv.split_once('=')
+                && let (Some(k), Ok(v)) = (k.strip_prefix("sandbox."), v.parse::<f64>())
+            {
+                match sandbox.iter_mut().find(|(name, _)| name == k) {
+                    Some((_, vals)) => vals.push(v),
+                    None => sandbox.push((k.to_string(), vec![v])),
+                }
+            }
+        }
     }
     Ok(ColdRow {
+        sandbox: sandbox.into_iter().map(|(k, v)| (k, stats(v))).collect(),
         total: stats(total),
         create: stats(create),
         runtime_start: stats(starts),
@@ -395,8 +414,10 @@ pub fn run(args: Args) -> Result<()> {
         println!();
         println!("| function | cold start | env creation | runtime start | init | first invoke | warm invoke | warm invokes/s ({} clients) |", args.concurrency);
         println!("|---|---|---|---|---|---|---|---|");
+        let mut sandbox_rows = Vec::new();
         for (label, name) in &functions {
             let cold = cold_starts(&mut c, name, args.cold).await?;
+            sandbox_rows.push((label.to_string(), cold.sandbox.clone()));
             let warm = warm_latency(&mut c, name, args.warm).await?;
             let tput = throughput(target.clone(), name, args.concurrency, args.seconds).await?;
             println!(
@@ -411,9 +432,63 @@ pub fn run(args: Args) -> Result<()> {
             "| floor: bare hyper echo server, same client | - | - | - | - | - | {:.3} / {:.3} | {:.0} |",
             floor.0, floor.1, floor_tput
         );
+        if sandbox_rows.iter().any(|(_, parts)| !parts.is_empty()) {
+            println!();
+            println!("Sandbox parts of the cold start (inside \"env creation\" and before \"runtime start\"), ms p50 / p99:");
+            println!();
+            let names: Vec<String> = sandbox_rows[0].1.iter().map(|(k, _)| k.clone()).collect();
+            println!("| function | {} |", names.join(" | "));
+            println!("|---|{}", "---|".repeat(names.len()));
+            for (label, parts) in &sandbox_rows {
+                let cells: Vec<String> = parts.iter().map(|(_, (p50, p99))| format!("{p50:.2} / {p99:.2}")).collect();
+                println!("| {label} | {} |", cells.join(" | "));
+            }
+        }
+        match freezer_round_trips(200) {
+            Ok(Some((p50, p99))) => {
+                println!();
+                println!("Freezer round trip (freeze until FROZEN, then thaw) of a cgroup holding a sleeping process: p50 {p50:.3} ms, p99 {p99:.3} ms");
+            }
+            Ok(None) => println!("\n(freezer round trip not measured: no usable cgroups or not root)"),
+            Err(e) => println!("\n(freezer round trip failed: {e})"),
+        }
         for (_, name) in &functions {
             let _ = c.call("DELETE", &format!("/2015-03-31/functions/{name}"), b"", &[]).await;
         }
         anyhow::Ok(())
     })
+}
+
+/// Freeze and thaw a cgroup holding a sleeping process, `n` times, as the pool does
+/// with idle environments; returns the round trip's p50 and p99 in ms.
+fn freezer_round_trips(n: usize) -> Result<Option<(f64, f64)>> {
+    use nimbus_sandbox::cgroup::{Cgroup, Hierarchy};
+    let Some(h) = Hierarchy::detect() else {
+        return Ok(None);
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let instance = format!("bench-{}", std::process::id());
+    let cg = Cgroup::create(&h, &instance, "freezer", 128)?;
+    let mut child = std::process::Command::new("sleep").arg("60").spawn()?;
+    for f in cg.procs_files() {
+        std::fs::write(f, child.id().to_string())?;
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        cg.set_frozen(true)?;
+        while !cg.is_frozen() {
+            std::hint::spin_loop();
+        }
+        cg.set_frozen(false)?;
+        v.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    cg.destroy()?;
+    h.remove_instance(&instance);
+    Ok(Some(stats(v)))
 }

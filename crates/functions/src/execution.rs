@@ -114,6 +114,14 @@ impl Environment {
     }
 }
 
+/// Where a cold start's time went, in ms.
+struct ColdStart {
+    create_ms: f64,
+    init_ms: f64,
+    runtime_start_ms: f64,
+    parts: Vec<(String, f64)>,
+}
+
 /// A failure before the function's code could be given the event.
 struct InitFailure {
     error_type: String,
@@ -334,10 +342,7 @@ impl Executor {
     async fn launch(
         &self,
         rec: &FunctionRecord,
-    ) -> (
-        Option<Arc<Environment>>,
-        Result<(f64, f64, f64), InitFailure>,
-    ) {
+    ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
         let started = Instant::now();
         let env_id = random_hex();
         let stream = format!(
@@ -482,6 +487,12 @@ impl Executor {
                 return fail("Runtime.InvalidEntrypoint", &msg);
             }
         };
+        let mut parts: Vec<(String, f64)> = prepared
+            .parts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        let boot_marks = process.take_boot_marks();
         drop(prepared);
         let created_ms = ms(started.elapsed());
         let pid = process.pid();
@@ -569,14 +580,27 @@ impl Executor {
                 &format!("Init phase timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()),
             )),
         };
-        let init_ms = ms(init_started.elapsed());
+        // The sandbox's own start (namespaces, filesystem, privileges) is not the
+        // function's init: Init Duration counts from the runtime's exec.
+        let stages = boot_marks.map(|m| m.stages()).unwrap_or_default();
+        let boot_ms: f64 = stages.iter().map(|(_, v)| v).sum();
+        parts.extend(stages);
+        let init_ms = (ms(init_started.elapsed()) - boot_ms).max(0.0);
         let runtime_start_ms = env
             .api
             .first_connection()
-            .map(|t| ms(t.saturating_duration_since(init_started)))
+            .map(|t| (ms(t.saturating_duration_since(init_started)) - boot_ms).max(0.0))
             .unwrap_or(init_ms);
         match result {
-            Ok(()) => (Some(env), Ok((created_ms, init_ms, runtime_start_ms))),
+            Ok(()) => (
+                Some(env),
+                Ok(ColdStart {
+                    create_ms: created_ms,
+                    init_ms,
+                    runtime_start_ms,
+                    parts,
+                }),
+            ),
             Err(f) => {
                 env.log.sync().await;
                 env.log.platform(&format!(
@@ -615,11 +639,12 @@ impl Executor {
             tracing::Span::current().record("env_id", env.id.as_str());
         }
         let init_ms = match init {
-            Ok(parts) => parts.map(|(c, i, r)| {
-                timing.create_ms = Some(c);
-                timing.init_ms = Some(i);
-                timing.runtime_start_ms = Some(r);
-                i
+            Ok(cold) => cold.map(|c| {
+                timing.create_ms = Some(c.create_ms);
+                timing.init_ms = Some(c.init_ms);
+                timing.runtime_start_ms = Some(c.runtime_start_ms);
+                timing.parts = c.parts;
+                c.init_ms
             }),
             Err(failure) => {
                 return self.init_failed(&rec, req, &request_id, env, failure);

@@ -49,7 +49,7 @@ pub struct InvokeResponse {
 }
 
 /// The parts of an invocation's latency, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timing {
     /// Cold starts only: making the environment (code, sockets, process spawn).
     pub create_ms: Option<f64>,
@@ -61,6 +61,9 @@ pub struct Timing {
     pub runtime_start_ms: Option<f64>,
     /// Dispatch of the event to the runtime's answer.
     pub invoke_ms: f64,
+    /// Cold starts only: named parts of making the environment (the sandbox's
+    /// network namespace, cgroup, namespaces, filesystem, privilege drop).
+    pub parts: Vec<(String, f64)>,
 }
 
 /// Why an invocation could not be attempted. A function that ran and failed is

@@ -29,10 +29,37 @@ pub struct InitSpec {
     pub tmp_mb: u32,
     /// `cgroup.procs` files to join.
     pub cgroup_procs: Vec<String>,
-    /// Inherited descriptor of the network namespace to join.
-    pub netns_fd: Option<i32>,
+    /// The network namespace to join, as a path (`/proc/<host pid>/fd/<n>`): the
+    /// host need not hand descriptors down, so it can spawn without forking.
+    pub netns_path: Option<String>,
     pub uid: u32,
     pub gid: u32,
+    /// A pipe (as a `/proc/<host pid>/fd/<n>` path) on which init reports when
+    /// each stage finished (`<stage> <CLOCK_MONOTONIC ns>` lines).
+    #[serde(default)]
+    pub marks_path: Option<String>,
+    /// Set by init once it opened `marks_path`.
+    #[serde(skip)]
+    pub marks_fd: Option<i32>,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: comparable across processes on this host.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn mark(spec: &InitSpec, stage: &str) {
+    if let Some(fd) = spec.marks_fd {
+        let line = format!("{stage} {}\n", monotonic_ns());
+        // SAFETY: write(2) of a buffer we own to an inherited pipe; errors are ignored.
+        unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+    }
 }
 
 pub const SPEC_ENV: &str = "NIMBUS_SANDBOX_SPEC";
@@ -324,7 +351,7 @@ fn exit_like(status: libc::c_int) -> ! {
 
 /// Entry point of `nimbus __sandbox-init`. Never returns.
 pub fn main() -> ! {
-    let spec: InitSpec = match std::env::var(SPEC_ENV)
+    let mut spec: InitSpec = match std::env::var(SPEC_ENV)
         .map_err(|e| e.to_string())
         .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
     {
@@ -333,15 +360,28 @@ pub fn main() -> ! {
     };
     // SAFETY: the die-with-parent signal; async-signal-safe prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if let Some(path) = &spec.marks_path {
+        let c = cstr(path);
+        // SAFETY: open(2) of a NUL-terminated path; the descriptor is ours.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY) };
+        spec.marks_fd = (fd >= 0).then_some(fd);
+    }
+    mark(&spec, "exec");
     let pid = std::process::id().to_string();
     for f in &spec.cgroup_procs {
         if let Err(e) = std::fs::write(f, &pid) {
             fail(&format!("join cgroup {f}"), e);
         }
     }
-    if let Some(fd) = spec.netns_fd {
-        // SAFETY: setns into the inherited namespace descriptor, then close it.
+    mark(&spec, "cgroup_join");
+    if let Some(path) = &spec.netns_path {
+        let c = cstr(path);
+        // SAFETY: open the namespace file, setns into it, close it.
         unsafe {
+            let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                fail("open network namespace", std::io::Error::last_os_error());
+            }
             check(
                 "join network namespace",
                 libc::setns(fd, libc::CLONE_NEWNET),
@@ -355,12 +395,17 @@ pub fn main() -> ! {
             libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
         )
     });
+    mark(&spec, "namespaces");
     // SAFETY: fork in a single-threaded process.
     let child = unsafe { libc::fork() };
     if child < 0 {
         fail("fork", std::io::Error::last_os_error());
     }
     if child > 0 {
+        if let Some(fd) = spec.marks_fd {
+            // SAFETY: this process reports nothing more.
+            unsafe { libc::close(fd) };
+        }
         exit_like(wait_status(child));
     }
     // PID 1 of the environment's PID namespace.
@@ -370,6 +415,7 @@ pub fn main() -> ! {
     // SAFETY: sethostname in our own UTS namespace.
     unsafe { libc::sethostname(hostname.as_ptr(), 9) };
     build_root(&spec);
+    mark(&spec, "filesystem");
     // SAFETY: fork in a single-threaded process.
     let runtime = unsafe { libc::fork() };
     if runtime < 0 {
@@ -377,7 +423,16 @@ pub fn main() -> ! {
     }
     if runtime == 0 {
         drop_privileges(&spec);
+        mark(&spec, "privileges");
+        if let Some(fd) = spec.marks_fd {
+            // SAFETY: mark the descriptor close-on-exec so the runtime never sees it.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         exec_runtime(&spec);
+    }
+    if let Some(fd) = spec.marks_fd {
+        // SAFETY: PID 1 has no further use for the descriptor.
+        unsafe { libc::close(fd) };
     }
     // Reap every orphan until the runtime itself exits; its exit ends the namespace.
     loop {

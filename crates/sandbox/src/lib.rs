@@ -94,9 +94,26 @@ pub struct Process {
     pid: u32,
     cgroup: Option<Arc<Cgroup>>,
     root: Option<PathBuf>,
+    /// When the process was spawned (CLOCK_MONOTONIC ns) and the pipe on which
+    /// the sandbox init reports its stages.
+    marks: Option<(u64, std::io::PipeReader)>,
+    /// Descriptors the sandbox init opens through `/proc` after spawn.
+    held: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Process {
+    /// The sandbox init's stage reports, to read once the runtime is up.
+    /// Also carries the descriptors init opens through `/proc`: keep the marks
+    /// until the runtime is up (init has opened them by then), then drop them.
+    pub fn take_boot_marks(&mut self) -> Option<BootMarks> {
+        let held = std::mem::take(&mut self.held);
+        self.marks.take().map(|(spawned, pipe)| BootMarks {
+            spawned,
+            pipe,
+            _held: held,
+        })
+    }
+
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -141,6 +158,43 @@ impl Process {
             std::fs::remove_dir(root)?;
         }
         Ok(())
+    }
+}
+
+/// Where a sandboxed start spent its time, reported by the sandbox init.
+pub struct BootMarks {
+    spawned: u64,
+    pipe: std::io::PipeReader,
+    _held: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl BootMarks {
+    /// Each stage (`namespaces`, `filesystem`, `privileges`) and its ms, in order.
+    /// Reads only what is already written: call after the runtime started.
+    pub fn stages(self) -> Vec<(String, f64)> {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let fd = self.pipe.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+        let mut buf = [0u8; 512];
+        let mut pipe = self.pipe;
+        let n = pipe.read(&mut buf).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let mut prev = self.spawned;
+        let mut out = Vec::new();
+        for line in text.lines() {
+            if let Some((stage, ns)) = line.split_once(' ')
+                && let Ok(ns) = ns.parse::<u64>()
+            {
+                out.push((stage.to_string(), ns.saturating_sub(prev) as f64 / 1e6));
+                prev = ns;
+            }
+        }
+        out
     }
 }
 
@@ -234,6 +288,8 @@ impl Sandbox for PlainProcess {
             pid,
             cgroup: None,
             root: None,
+            marks: None,
+            held: Vec::new(),
         })
     }
 }

@@ -107,6 +107,7 @@ impl Sandbox for Namespaces {
             let p = b.display().to_string();
             binds.push((p.clone(), p));
         }
+        let (marks_r, marks_w) = std::io::pipe()?;
         let init = InitSpec {
             program: spec.program.display().to_string(),
             args: spec.args.clone(),
@@ -124,7 +125,15 @@ impl Sandbox for Namespaces {
                         .collect()
                 })
                 .unwrap_or_default(),
-            netns_fd: netns.as_ref().map(|_| 3),
+            netns_path: netns
+                .as_ref()
+                .map(|f| format!("/proc/{}/fd/{}", std::process::id(), f.as_raw_fd())),
+            marks_path: Some(format!(
+                "/proc/{}/fd/{}",
+                std::process::id(),
+                marks_w.as_raw_fd()
+            )),
+            marks_fd: None,
             uid: FUNCTION_UID,
             gid: FUNCTION_GID,
         };
@@ -141,33 +150,25 @@ impl Sandbox for Namespaces {
             .stderr(Stdio::from(stderr))
             .process_group(0)
             .kill_on_drop(true);
-        let ns_raw = netns.as_ref().map(|f| f.as_raw_fd());
-        // SAFETY: runs in the forked child before exec; only dup2 and prctl, both
-        // async-signal-safe. dup2 clears close-on-exec on descriptor 3.
-        unsafe {
-            cmd.pre_exec(move || {
-                if let Some(fd) = ns_raw
-                    && libc::dup2(fd, 3) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // No pre_exec hook: without one the standard library spawns with
+        // posix_spawn (vfork) instead of forking this large, threaded process.
+        // Init sets its own die-with-parent signal and opens the namespace and
+        // the stage pipe through /proc, so nothing needs to be inherited.
+        let spawned_ns = crate::init::monotonic_ns();
         let child = cmd.spawn().map_err(|source| Error::Spawn {
             program: self.init_program.display().to_string(),
             source,
         })?;
-        drop(netns);
+
         let pid = child.id().unwrap_or(0);
         Ok(Process {
             child,
             pid,
             cgroup,
             root: Some(root),
+            marks: Some((spawned_ns, marks_r)),
+            // Init opens these through /proc; they stay open until it has.
+            held: vec![Box::new(netns), Box::new(marks_w)],
         })
     }
 }

@@ -465,6 +465,9 @@ impl LambdaApi {
                 if let Some(r) = t.runtime_start_ms {
                     timing.push_str(&format!(";runtime_start={r:.3}"));
                 }
+                for (k, v) in &t.parts {
+                    timing.push_str(&format!(";sandbox.{k}={v:.3}"));
+                }
                 set("x-nimbus-timing", &timing);
                 Ok(resp)
             }
