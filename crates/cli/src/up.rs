@@ -31,6 +31,10 @@ pub struct Args {
     /// cgroups) or none (plain processes, no limits).
     #[arg(long, default_value = "namespaces", env = "NIMBUS_ISOLATION")]
     isolation: nimbus_server::Isolation,
+    /// Sandboxes kept started ahead of time, so cold starts skip making namespaces
+    /// and cgroups (isolation namespaces only; 0 turns this off).
+    #[arg(long, default_value_t = 2, env = "NIMBUS_SANDBOX_POOL")]
+    sandbox_pool: usize,
     /// Region put in ARNs and given to functions.
     #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
     region: String,
@@ -53,6 +57,7 @@ pub fn run(args: Args) -> Result<()> {
         python: args.python,
         node: args.node,
         isolation: args.isolation,
+        sandbox_pool: args.sandbox_pool,
         identity: nimbus_model::Identity {
             region: args.region,
             ..Default::default()

@@ -161,31 +161,45 @@ impl Cgroup {
             hierarchy: hierarchy.clone(),
             dirs,
         };
+        cg.set_limits(memory_mb)?;
+        Ok(cg)
+    }
+
+    /// Set Lambda's limits for `memory_mb`: memory (no swap beyond it), CPU weight
+    /// proportional to memory, and the pids limit.
+    pub fn set_limits(&self, memory_mb: u32) -> std::io::Result<()> {
         let bytes = (memory_mb as u64) * 1024 * 1024;
-        let weight_share = (memory_mb as u64).max(1);
-        match &cg.hierarchy {
+        let mb = (memory_mb as u64).max(1);
+        match &self.hierarchy {
             Hierarchy::V1 { .. } => {
-                let mem = cg.dir("memory");
-                write(&mem.join("memory.limit_in_bytes"), &bytes.to_string())?;
-                // No swapping past the limit where swap accounting exists.
+                let mem = self.dir("memory");
                 let memsw = mem.join("memory.memsw.limit_in_bytes");
+                // memsw must stay >= the memory limit: order the writes accordingly.
+                let current: u64 = fs::read_to_string(mem.join("memory.limit_in_bytes"))
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                    .unwrap_or(u64::MAX);
+                if bytes > current && memsw.exists() {
+                    write(&memsw, &bytes.to_string())?;
+                }
+                write(&mem.join("memory.limit_in_bytes"), &bytes.to_string())?;
                 if memsw.exists() {
                     write(&memsw, &bytes.to_string())?;
                 }
-                let shares = (1024 * weight_share / MB_PER_VCPU).max(2);
-                write(&cg.dir("cpu").join("cpu.shares"), &shares.to_string())?;
-                write(&cg.dir("pids").join("pids.max"), &PIDS_MAX.to_string())?;
+                let shares = (1024 * mb / MB_PER_VCPU).max(2);
+                write(&self.dir("cpu").join("cpu.shares"), &shares.to_string())?;
+                write(&self.dir("pids").join("pids.max"), &PIDS_MAX.to_string())?;
             }
             Hierarchy::V2 { .. } => {
-                let d = &cg.dirs[0];
+                let d = &self.dirs[0];
                 write(&d.join("memory.max"), &bytes.to_string())?;
                 let _ = write(&d.join("memory.swap.max"), "0");
-                let weight = (100 * weight_share / MB_PER_VCPU).clamp(1, 10_000);
+                let weight = (100 * mb / MB_PER_VCPU).clamp(1, 10_000);
                 write(&d.join("cpu.weight"), &weight.to_string())?;
                 write(&d.join("pids.max"), &PIDS_MAX.to_string())?;
             }
         }
-        Ok(cg)
+        Ok(())
     }
 
     fn dir(&self, controller: &str) -> &Path {

@@ -9,30 +9,60 @@
 //! 3. (the runtime) set rlimits, drop every capability and to an unprivileged
 //!    user, set `no_new_privs`, install the seccomp filter, exec.
 //!
-//! Errors are written to stderr (the function's log) and end the process.
+//! Step 1 needs nothing of the function, so the host may start it ahead of time
+//! (a pool of ready shells). Init then waits, as PID 1, for the function's part of
+//! the spec on stdin ([`LateSpec`]) before step 2.
+//!
+//! Errors are written to stderr (the function's log, once known) and end the process.
 
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::path::Path;
 
-/// What the host tells init, as JSON in `NIMBUS_SANDBOX_SPEC`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InitSpec {
+/// The function's part of the spec, sent as JSON on init's stdin.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LateSpec {
     pub program: String,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: String,
+    /// Read-only binds: (host path, path inside).
+    pub binds: Vec<(String, String)>,
+    pub tmp_mb: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The log pipe's write end, as a `/proc/<host pid>/fd/<n>` path: becomes
+    /// stdout and stderr.
+    pub log_path: String,
+}
+
+/// What the host tells init up front, as JSON in `NIMBUS_SANDBOX_SPEC`; the
+/// function's part arrives later (see [`LateSpec`]) and is merged in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InitSpec {
+    #[serde(default)]
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    #[serde(default)]
+    pub cwd: String,
     /// An empty host directory the new root is built on.
     pub root: String,
     /// Read-only binds: (host path, path inside).
+    #[serde(default)]
     pub binds: Vec<(String, String)>,
+    #[serde(default)]
     pub tmp_mb: u32,
     /// `cgroup.procs` files to join.
     pub cgroup_procs: Vec<String>,
     /// The network namespace to join, as a path (`/proc/<host pid>/fd/<n>`): the
     /// host need not hand descriptors down, so it can spawn without forking.
     pub netns_path: Option<String>,
+    #[serde(default)]
     pub uid: u32,
+    #[serde(default)]
     pub gid: u32,
     /// A pipe (as a `/proc/<host pid>/fd/<n>` path) on which init reports when
     /// each stage finished (`<stage> <CLOCK_MONOTONIC ns>` lines).
@@ -411,6 +441,42 @@ pub fn main() -> ! {
     // PID 1 of the environment's PID namespace.
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // Wait for the function's part of the spec (the host may have started us early).
+    let mut late = String::new();
+    use std::io::Read;
+    if std::io::stdin().read_to_string(&mut late).is_err() || late.is_empty() {
+        // The host dropped this shell unused.
+        // SAFETY: ends the process.
+        unsafe { libc::_exit(0) }
+    }
+    let late: LateSpec =
+        serde_json::from_str(&late).unwrap_or_else(|e| fail("read function spec", e));
+    let log = cstr(&late.log_path);
+    // SAFETY: open the log pipe and make it stdout and stderr; stdin is done.
+    unsafe {
+        let fd = libc::open(log.as_ptr(), libc::O_WRONLY);
+        if fd < 0 {
+            fail("open log pipe", std::io::Error::last_os_error());
+        }
+        libc::dup2(fd, 1);
+        libc::dup2(fd, 2);
+        libc::close(fd);
+        let null = cstr("/dev/null");
+        let n = libc::open(null.as_ptr(), libc::O_RDONLY);
+        if n >= 0 {
+            libc::dup2(n, 0);
+            libc::close(n);
+        }
+    }
+    spec.program = late.program;
+    spec.args = late.args;
+    spec.env = late.env;
+    spec.cwd = late.cwd;
+    spec.binds = late.binds;
+    spec.tmp_mb = late.tmp_mb;
+    spec.uid = late.uid;
+    spec.gid = late.gid;
+    mark(&spec, "spec");
     let hostname = cstr("localhost");
     // SAFETY: sethostname in our own UTS namespace.
     unsafe { libc::sethostname(hostname.as_ptr(), 9) };

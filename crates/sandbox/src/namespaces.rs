@@ -2,32 +2,173 @@
 //! and network namespace, its own cgroup, as an unprivileged user without
 //! capabilities under a seccomp filter. The host side lives here; what runs inside
 //! is [`crate::init`].
+//!
+//! Everything that does not depend on the function (network namespace with its
+//! listeners, cgroup, the init process in its new namespaces) is a *shell*. A few
+//! shells are kept started ahead of time, so a cold start only pays for the
+//! function's part: its filesystem, privilege drop and runtime.
 
 use crate::cgroup::{Cgroup, Hierarchy};
-use crate::init::{InitSpec, SPEC_ENV};
+use crate::init::{InitSpec, LateSpec, SPEC_ENV};
 use crate::{Error, LaunchSpec, Layout, Prepared, Process, Sandbox, netns};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::io::AsyncWriteExt;
 
 /// The uid and gid functions run as (Lambda's `sbx_user1051` is 993).
 pub const FUNCTION_UID: u32 = 993;
 pub const FUNCTION_GID: u32 = 990;
+/// Memory limit a pooled shell's cgroup starts with, until its function is known.
+const SHELL_MEMORY_MB: u32 = 128;
 
-pub struct Namespaces {
+/// A started sandbox waiting for its function.
+pub(crate) struct Shell {
+    netns: netns::NetNs,
+    cgroup: Arc<Cgroup>,
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    marks_r: std::io::PipeReader,
+    marks_w: std::io::PipeWriter,
+    root: PathBuf,
+    /// (netns, cgroup) creation ms, for the cold-start breakdown when unpooled.
+    parts: Vec<(&'static str, f64)>,
+}
+
+struct Inner {
     /// The `nimbus` binary, re-executed as `__sandbox-init`.
     init_program: PathBuf,
     /// Where empty root directories for environments are made.
     roots: PathBuf,
     cgroups: Hierarchy,
     instance: String,
+    pool: Mutex<Vec<Shell>>,
+    pool_size: usize,
+}
+
+pub struct Namespaces {
+    inner: Arc<Inner>,
+}
+
+fn random_name() -> String {
+    let mut b = [0u8; 16];
+    // SAFETY: getrandom(2) fills a buffer we own.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Inner {
+    /// Start a shell: network namespace, cgroup, init joined to both and unshared.
+    /// Must run inside a Tokio runtime (the child is reaped by it).
+    fn start_shell(&self) -> Result<Shell, Error> {
+        let t = Instant::now();
+        let ns = netns::create().map_err(Error::Setup)?;
+        let netns_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let name = random_name();
+        let t = Instant::now();
+        let cgroup = Cgroup::create(&self.cgroups, &self.instance, &name, SHELL_MEMORY_MB)
+            .map_err(Error::Setup)?;
+        let cgroup_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let root = self.roots.join(&name);
+        std::fs::create_dir_all(&root)?;
+        let (marks_r, marks_w) = std::io::pipe()?;
+        let me = std::process::id();
+        let early = InitSpec {
+            root: root.display().to_string(),
+            cgroup_procs: cgroup
+                .procs_files()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            netns_path: Some(format!("/proc/{me}/fd/{}", ns.fd.as_raw_fd())),
+            marks_path: Some(format!("/proc/{me}/fd/{}", marks_w.as_raw_fd())),
+            ..Default::default()
+        };
+        let early =
+            serde_json::to_string(&early).map_err(|e| Error::Setup(std::io::Error::other(e)))?;
+        // No pre_exec hook: without one the standard library spawns with
+        // posix_spawn (vfork) instead of forking this large, threaded process.
+        // Init sets its own die-with-parent signal and opens the namespace and
+        // the stage pipe through /proc, so nothing needs to be inherited.
+        let mut child = tokio::process::Command::new(&self.init_program)
+            .arg("__sandbox-init")
+            .env_clear()
+            .env(SPEC_ENV, early)
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| Error::Spawn {
+                program: self.init_program.display().to_string(),
+                source,
+            })?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::Setup(std::io::Error::other("init has no stdin")))?;
+        Ok(Shell {
+            netns: ns,
+            cgroup: Arc::new(cgroup),
+            child,
+            stdin,
+            marks_r,
+            marks_w,
+            root,
+            parts: vec![("netns", netns_ms), ("cgroup", cgroup_ms)],
+        })
+    }
+
+    /// Top the pool up in the background.
+    fn refill(self: &Arc<Self>) {
+        let missing = self
+            .pool_size
+            .saturating_sub(self.pool.lock().expect("shell pool lock").len());
+        for _ in 0..missing {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || match me.start_shell() {
+                Ok(shell) => {
+                    let mut pool = me.pool.lock().expect("shell pool lock");
+                    if pool.len() < me.pool_size {
+                        pool.push(shell);
+                    } else {
+                        drop(pool);
+                        discard(shell);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "start a pooled sandbox shell failed"),
+            });
+        }
+    }
+}
+
+/// Tear down an unused shell: kill its init, remove its cgroup and root.
+fn discard(shell: Shell) {
+    let Shell {
+        cgroup,
+        child,
+        root,
+        ..
+    } = shell;
+    drop(child); // kill_on_drop
+    if let Err(e) = cgroup.destroy() {
+        tracing::warn!(error = %e, "remove an unused shell's cgroup failed");
+    }
+    let _ = std::fs::remove_dir(root);
 }
 
 impl Namespaces {
     /// Check that this host can isolate, and prepare. Fails with the reason.
-    pub fn new(init_program: PathBuf, state_dir: PathBuf) -> Result<Namespaces, String> {
+    /// `pool_size` shells are kept started ahead of time (0 turns the pool off).
+    pub fn new(
+        init_program: PathBuf,
+        state_dir: PathBuf,
+        pool_size: usize,
+    ) -> Result<Namespaces, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err(
@@ -35,21 +176,35 @@ impl Namespaces {
                     .into(),
             );
         }
-        let cgroups = Hierarchy::detect().ok_or("no usable cgroup hierarchy (need memory, cpu, pids and freezer on v1, or memory, cpu and pids on v2)")?;
+        let cgroups = Hierarchy::detect().ok_or(
+            "no usable cgroup hierarchy (need memory, cpu, pids and freezer on v1, or memory, cpu and pids on v2)",
+        )?;
         netns::supported()?;
         let roots = state_dir.join("roots");
         std::fs::create_dir_all(&roots).map_err(|e| format!("create {}: {e}", roots.display()))?;
+        // Roots of a crashed earlier run are empty directories (mounts were private).
+        if let Ok(entries) = std::fs::read_dir(&roots) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
         cgroups.sweep();
-        Ok(Namespaces {
+        let inner = Arc::new(Inner {
             init_program,
             roots,
             cgroups,
             instance: Hierarchy::instance_name(),
-        })
+            pool: Mutex::new(Vec::new()),
+            pool_size,
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            inner.refill();
+        }
+        Ok(Namespaces { inner })
     }
 
     pub fn cgroup_version(&self) -> u8 {
-        self.cgroups.version()
+        self.inner.cgroups.version()
     }
 }
 
@@ -66,33 +221,54 @@ impl Sandbox for Namespaces {
     }
 
     fn shutdown(&self) {
-        self.cgroups.remove_instance(&self.instance);
+        let shells: Vec<Shell> = self
+            .inner
+            .pool
+            .lock()
+            .expect("shell pool lock")
+            .drain(..)
+            .collect();
+        for s in shells {
+            discard(s);
+        }
+        self.inner.cgroups.remove_instance(&self.inner.instance);
     }
 
-    fn prepare(&self, env_id: &str, memory_mb: u32) -> Result<Prepared, Error> {
+    fn prepare(&self, _env_id: &str, memory_mb: u32) -> Result<Prepared, Error> {
+        let mut pooled = self.inner.pool.lock().expect("shell pool lock").pop();
+        // A shell whose init died (it should not) is no use.
+        if let Some(s) = pooled.as_mut()
+            && s.child.try_wait().ok().flatten().is_some()
+        {
+            pooled.take().map(discard);
+        }
+        let mut shell = match pooled {
+            Some(mut s) => {
+                s.parts = vec![("netns", 0.0), ("cgroup", 0.0)];
+                s
+            }
+            None => self.inner.start_shell()?,
+        };
+        self.inner.refill();
         let t = Instant::now();
-        let ns = netns::create().map_err(Error::Setup)?;
-        let netns_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let t = Instant::now();
-        let cgroup = Cgroup::create(&self.cgroups, &self.instance, env_id, memory_mb)
-            .map_err(Error::Setup)?;
-        let cgroup_ms = t.elapsed().as_secs_f64() * 1000.0;
+        shell.cgroup.set_limits(memory_mb).map_err(Error::Setup)?;
+        let limit_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mut parts = std::mem::take(&mut shell.parts);
+        parts[1].1 += limit_ms;
         Ok(Prepared {
-            runtime_api: ns.runtime_api,
+            runtime_api: shell.netns.runtime_api.try_clone()?,
             runtime_api_addr: netns::RUNTIME_API_ADDR.into(),
-            platform_endpoint: Some(ns.endpoint),
+            platform_endpoint: Some(shell.netns.endpoint.try_clone()?),
             endpoint_url: Some(format!("http://{}", netns::ENDPOINT_ADDR)),
-            netns: Some(ns.fd),
-            cgroup: Some(Arc::new(cgroup)),
-            parts: vec![("netns", netns_ms), ("cgroup", cgroup_ms)],
+            shell: Some(shell),
+            parts,
         })
     }
 
     fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error> {
-        let root = self.roots.join(&spec.env_id);
-        std::fs::create_dir_all(&root)?;
-        let cgroup = prepared.cgroup.clone();
-        let netns: Option<OwnedFd> = prepared.netns.take();
+        let shell = prepared.shell.take().ok_or_else(|| {
+            Error::Setup(std::io::Error::other("launch without a prepared shell"))
+        })?;
         let mut binds = vec![
             (
                 spec.task_root.display().to_string(),
@@ -107,68 +283,43 @@ impl Sandbox for Namespaces {
             let p = b.display().to_string();
             binds.push((p.clone(), p));
         }
-        let (marks_r, marks_w) = std::io::pipe()?;
-        let init = InitSpec {
+        let late = LateSpec {
             program: spec.program.display().to_string(),
             args: spec.args.clone(),
             env: spec.env.clone(),
             cwd: "/var/task".into(),
-            root: root.display().to_string(),
             binds,
             tmp_mb: spec.ephemeral_storage_mb,
-            cgroup_procs: cgroup
-                .as_ref()
-                .map(|c| {
-                    c.procs_files()
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            netns_path: netns
-                .as_ref()
-                .map(|f| format!("/proc/{}/fd/{}", std::process::id(), f.as_raw_fd())),
-            marks_path: Some(format!(
-                "/proc/{}/fd/{}",
-                std::process::id(),
-                marks_w.as_raw_fd()
-            )),
-            marks_fd: None,
             uid: FUNCTION_UID,
             gid: FUNCTION_GID,
+            log_path: format!("/proc/{}/fd/{}", std::process::id(), spec.log.as_raw_fd()),
         };
-        let spec_json =
-            serde_json::to_string(&init).map_err(|e| Error::Setup(std::io::Error::other(e)))?;
-        let stderr = spec.log.try_clone()?;
-        let mut cmd = tokio::process::Command::new(&self.init_program);
-        cmd.arg("__sandbox-init")
-            .env_clear()
-            .env(SPEC_ENV, spec_json)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(spec.log))
-            .stderr(Stdio::from(stderr))
-            .process_group(0)
-            .kill_on_drop(true);
-        // No pre_exec hook: without one the standard library spawns with
-        // posix_spawn (vfork) instead of forking this large, threaded process.
-        // Init sets its own die-with-parent signal and opens the namespace and
-        // the stage pipe through /proc, so nothing needs to be inherited.
-        let spawned_ns = crate::init::monotonic_ns();
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
-            program: self.init_program.display().to_string(),
-            source,
-        })?;
-
+        let late = serde_json::to_vec(&late).map_err(|e| Error::Setup(std::io::Error::other(e)))?;
+        let Shell {
+            netns,
+            cgroup,
+            child,
+            mut stdin,
+            marks_r,
+            marks_w,
+            root,
+            ..
+        } = shell;
+        let sent_ns = crate::init::monotonic_ns();
+        // The spec is small: it fits the pipe buffer, so this completes at once.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&late).await;
+            let _ = stdin.shutdown().await;
+        });
         let pid = child.id().unwrap_or(0);
         Ok(Process {
             child,
             pid,
-            cgroup,
+            cgroup: Some(cgroup),
             root: Some(root),
-            marks: Some((spawned_ns, marks_r)),
+            marks: Some((sent_ns, marks_r)),
             // Init opens these through /proc; they stay open until it has.
-            held: vec![Box::new(netns), Box::new(marks_w)],
+            held: vec![Box::new(netns.fd), Box::new(marks_w), Box::new(spec.log)],
         })
     }
 }

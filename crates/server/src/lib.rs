@@ -31,6 +31,8 @@ pub struct Config {
     pub node: String,
     pub identity: Identity,
     pub isolation: Isolation,
+    /// Sandbox shells kept started ahead of time (isolation `namespaces`).
+    pub sandbox_pool: usize,
 }
 
 /// How execution environments are isolated (`--isolation`).
@@ -68,6 +70,7 @@ impl Default for Config {
             node: "node".into(),
             identity: Identity::default(),
             isolation: Isolation::Namespaces,
+            sandbox_pool: 2,
         }
     }
 }
@@ -126,7 +129,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
         Isolation::Namespaces => {
             let exe = std::env::current_exe().context("find the nimbus binary for sandbox init")?;
-            let ns = nimbus_sandbox::namespaces::Namespaces::new(exe, data_dir.join("sandbox")).map_err(|why| {
+            let ns = nimbus_sandbox::namespaces::Namespaces::new(exe, data_dir.join("sandbox"), cfg.sandbox_pool).map_err(|why| {
                 anyhow::anyhow!(
                     "cannot isolate execution environments on this host: {why}. \
                      Run `nimbus doctor` for details, or start with --isolation none to run functions unisolated"
