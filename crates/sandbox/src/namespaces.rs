@@ -240,7 +240,9 @@ impl Sandbox for Namespaces {
         if let Some(s) = pooled.as_mut()
             && s.child.try_wait().ok().flatten().is_some()
         {
-            pooled.take().map(discard);
+            if let Some(dead) = pooled.take() {
+                discard(dead);
+            }
         }
         let mut shell = match pooled {
             Some(mut s) => {
