@@ -237,12 +237,11 @@ impl Sandbox for Namespaces {
     fn prepare(&self, _env_id: &str, memory_mb: u32) -> Result<Prepared, Error> {
         let mut pooled = self.inner.pool.lock().expect("shell pool lock").pop();
         // A shell whose init died (it should not) is no use.
-        if let Some(s) = pooled.as_mut()
-            && s.child.try_wait().ok().flatten().is_some()
-        {
-            if let Some(dead) = pooled.take() {
-                discard(dead);
-            }
+        let dead = pooled
+            .as_mut()
+            .is_some_and(|s| s.child.try_wait().ok().flatten().is_some());
+        if dead && let Some(shell) = pooled.take() {
+            discard(shell);
         }
         let mut shell = match pooled {
             Some(mut s) => {
