@@ -35,6 +35,12 @@ pub struct Args {
     /// and cgroups (isolation namespaces only; 0 turns this off).
     #[arg(long, default_value_t = 2, env = "NIMBUS_SANDBOX_POOL")]
     sandbox_pool: usize,
+    /// The account's concurrency limit: invocations running at once across all functions.
+    #[arg(long, default_value_t = 1000, env = "NIMBUS_CONCURRENCY_LIMIT")]
+    concurrency_limit: u32,
+    /// Seconds before an asynchronous event's first retry; the second waits twice as long.
+    #[arg(long, default_value_t = 60.0, env = "NIMBUS_ASYNC_RETRY_DELAY")]
+    async_retry_delay: f64,
     /// Region put in ARNs and given to functions.
     #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
     region: String,
@@ -58,6 +64,8 @@ pub fn run(args: Args) -> Result<()> {
         node: args.node,
         isolation: args.isolation,
         sandbox_pool: args.sandbox_pool,
+        concurrency_limit: args.concurrency_limit,
+        async_retry_delay: Duration::from_secs_f64(args.async_retry_delay.max(0.0)),
         identity: nimbus_model::Identity {
             region: args.region,
             ..Default::default()

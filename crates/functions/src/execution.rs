@@ -38,6 +38,11 @@ pub struct ExecConfig {
     pub secret_access_key: String,
     /// How long an idle environment is kept warm.
     pub keep_alive: Duration,
+    /// The account's concurrency limit (Lambda's default is 1,000).
+    pub concurrency_limit: u32,
+    /// Delay before an asynchronous event's first retry; the second waits twice
+    /// as long (Lambda: 1 and 2 minutes).
+    pub async_retry_delay: Duration,
     /// Serves Nimbus's AWS APIs on a socket inside an environment's own network
     /// (isolated environments cannot reach the host's port).
     pub platform_endpoint: Option<PlatformEndpoint>,
@@ -398,7 +403,13 @@ impl Executor {
                     return fail(e.error_type, &e.message);
                 }
             };
-        let mut prepared = match self.sandbox.prepare(&env_id, rec.memory_mb) {
+        // Making namespaces and cgroups blocks: keep it off the async workers.
+        let sandbox = self.sandbox.clone();
+        let (id, memory) = (env_id.clone(), rec.memory_mb);
+        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(&id, memory))
+            .await
+            .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
+        let mut prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "prepare execution environment failed");
@@ -614,7 +625,10 @@ impl Executor {
 
     /// Run one synchronous invocation of `rec`.
     pub async fn invoke(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest) -> InvokeResponse {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = req
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = "$LATEST", env_id = tracing::field::Empty);
         self.invoke_inner(rec, req, request_id)
             .instrument(span)
@@ -767,6 +781,7 @@ impl Executor {
             function_error,
             log_result: log_result.map(|b| base64_encode(&b)),
             executed_version: "$LATEST".into(),
+            request_id,
             timing,
         }
     }
@@ -858,6 +873,7 @@ impl Executor {
             function_error: Some("Unhandled".into()),
             log_result: log_result.map(|b| base64_encode(&b)),
             executed_version: "$LATEST".into(),
+            request_id: request_id.to_string(),
             timing: Timing::default(),
         }
     }

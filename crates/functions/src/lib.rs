@@ -5,7 +5,9 @@
 //! It is not an HTTP API: `nimbus-api-lambda` turns wire requests into calls on
 //! [`Functions`], and maps [`Error`] onto Lambda's error codes.
 
+pub mod async_invoke;
 pub mod code;
+pub mod concurrency;
 pub mod error;
 mod execution;
 pub mod logs;
@@ -38,6 +40,20 @@ pub struct Functions {
     registry: Arc<Registry>,
     executor: Arc<Executor>,
     logs: Arc<LogStore>,
+    queue: Arc<async_invoke::Queue>,
+    concurrency: concurrency::Concurrency,
+    concurrency_limit: u32,
+    async_retry_delay: std::time::Duration,
+}
+
+/// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` input.
+#[derive(Debug, Clone, Default)]
+pub struct EventInvokeConfigInput {
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_event_age_secs: Option<i64>,
+    /// `Some("")` clears a destination on update.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
 }
 
 /// Where the service keeps its files, and which interpreters run shipped runtimes.
@@ -76,7 +92,8 @@ impl Functions {
         if runtimes.node().is_none() {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
         }
-        let registry = Arc::new(Registry::open(kv, blobs.clone(), code.clone())?);
+        let registry = Arc::new(Registry::open(kv.clone(), blobs.clone(), code.clone())?);
+        let queue = Arc::new(async_invoke::Queue::open(kv)?);
         // Unpacked packages nothing references any more (left by updates and deletes).
         let live: std::collections::HashSet<String> = registry
             .list()
@@ -92,6 +109,8 @@ impl Functions {
             }
         }
         let identity = cfg.identity.clone();
+        let concurrency_limit = cfg.concurrency_limit;
+        let async_retry_delay = cfg.async_retry_delay;
         let executor = Executor::new(
             cfg,
             runtimes,
@@ -106,6 +125,10 @@ impl Functions {
             registry,
             executor,
             logs,
+            queue,
+            concurrency: concurrency::Concurrency::default(),
+            concurrency_limit,
+            async_retry_delay,
         })
     }
 
@@ -235,12 +258,336 @@ impl Functions {
                 function_error: None,
                 log_result: None,
                 executed_version: "$LATEST".into(),
+                request_id: uuid::Uuid::new_v4().to_string(),
                 timing: Timing::default(),
             }),
-            InvocationType::Event => Err(InvokeError::Unsupported(
-                "Asynchronous invocation (InvocationType Event) is not available in this Nimbus build yet".into(),
-            )),
-            InvocationType::RequestResponse => Ok(self.executor.invoke(rec, &req).await),
+            InvocationType::Event => {
+                if req.payload.len() > async_invoke::MAX_ASYNC_PAYLOAD {
+                    return Err(InvokeError::RequestTooLarge(format!(
+                        "Request must be smaller than {} bytes for the InvokeAsync operation",
+                        async_invoke::MAX_ASYNC_PAYLOAD
+                    )));
+                }
+                let request_id = uuid::Uuid::new_v4().to_string();
+                let ev = self
+                    .queue
+                    .new_event(&rec.name, &req.payload, request_id.clone());
+                // Durable before the 202: the caller is told only what survives a crash.
+                self.queue
+                    .commit(&[ev], None)
+                    .map_err(|e| InvokeError::Service(format!("queue the event: {e}")))?;
+                Ok(InvokeResponse {
+                    status: 202,
+                    payload: Bytes::new(),
+                    function_error: None,
+                    log_result: None,
+                    executed_version: "$LATEST".into(),
+                    request_id,
+                    timing: Timing::default(),
+                })
+            }
+            InvocationType::RequestResponse => {
+                let _admitted = self.admit(&rec).map_err(|t| InvokeError::TooManyRequests {
+                    message: "Rate Exceeded.".into(),
+                    reason: t.reason().into(),
+                })?;
+                Ok(self.executor.invoke(rec, &req).await)
+            }
+        }
+    }
+}
+
+impl Functions {
+    fn admit(
+        &self,
+        rec: &FunctionRecord,
+    ) -> std::result::Result<concurrency::Admission, concurrency::Throttle> {
+        let reserved: u32 = self
+            .registry
+            .list()
+            .iter()
+            .filter_map(|r| r.reserved_concurrency)
+            .sum();
+        self.concurrency
+            .admit(rec, self.concurrency_limit, reserved)
+    }
+
+    /// The account's concurrency limit and what reservations leave unreserved.
+    pub fn concurrency_limits(&self) -> (u32, u32) {
+        let reserved: u32 = self
+            .registry
+            .list()
+            .iter()
+            .filter_map(|r| r.reserved_concurrency)
+            .sum();
+        (
+            self.concurrency_limit,
+            self.concurrency_limit.saturating_sub(reserved),
+        )
+    }
+
+    pub async fn put_concurrency(
+        self: &Arc<Self>,
+        name: &str,
+        reserved: i64,
+    ) -> Result<Arc<FunctionRecord>> {
+        if !(0..=self.concurrency_limit as i64).contains(&reserved) {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{reserved}' at 'reservedConcurrentExecutions' failed to \
+                 satisfy constraint: Member must have value between 0 and {}",
+                self.concurrency_limit
+            )));
+        }
+        let me = self.clone();
+        let n = name.to_string();
+        let limit = self.concurrency_limit;
+        spawn_blocking(move || {
+            me.registry
+                .set_concurrency(&n, || me.not_found(&n), Some(reserved as u32), limit)
+        })
+        .await
+    }
+
+    pub async fn delete_concurrency(self: &Arc<Self>, name: &str) -> Result<()> {
+        let me = self.clone();
+        let n = name.to_string();
+        let limit = self.concurrency_limit;
+        spawn_blocking(move || {
+            me.registry
+                .set_concurrency(&n, || me.not_found(&n), None, limit)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The stored event invoke config of `name` (`None` if it has none).
+    pub fn event_invoke_config(
+        &self,
+        name: &str,
+    ) -> Result<Option<nimbus_model::EventInvokeConfig>> {
+        self.get(name)?;
+        self.registry.event_config(name)
+    }
+
+    /// Put (replace) or update (merge) a function's event invoke config.
+    pub fn set_event_invoke_config(
+        &self,
+        name: &str,
+        input: EventInvokeConfigInput,
+        merge: bool,
+    ) -> Result<nimbus_model::EventInvokeConfig> {
+        self.get(name)?;
+        let mut cfg = if merge {
+            self.registry.event_config(name)?.unwrap_or_default()
+        } else {
+            nimbus_model::EventInvokeConfig::default()
+        };
+        cfg.format = 1;
+        if let Some(r) = input.maximum_retry_attempts {
+            if !(0..=2).contains(&r) {
+                return Err(Error::Validation(format!(
+                    "1 validation error detected: Value '{r}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2"
+                )));
+            }
+            cfg.maximum_retry_attempts = Some(r as u32);
+        }
+        if let Some(a) = input.maximum_event_age_secs {
+            if !(60..=21_600).contains(&a) {
+                return Err(Error::Validation(format!(
+                    "1 validation error detected: Value '{a}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value between 60 and 21600"
+                )));
+            }
+            cfg.maximum_event_age_secs = Some(a as u32);
+        }
+        for (field, value, slot) in [
+            (
+                "DestinationConfig.OnSuccess.Destination",
+                input.on_success,
+                &mut cfg.on_success,
+            ),
+            (
+                "DestinationConfig.OnFailure.Destination",
+                input.on_failure,
+                &mut cfg.on_failure,
+            ),
+        ] {
+            match value {
+                Some(v) if v.is_empty() => *slot = None,
+                Some(v) => {
+                    registry::check_target(field, &v)?;
+                    *slot = Some(v);
+                }
+                None => {}
+            }
+        }
+        cfg.last_modified_ms = nimbus_model::time::now_millis();
+        self.registry.set_event_config(name, Some(&cfg))?;
+        Ok(cfg)
+    }
+
+    pub fn delete_event_invoke_config(&self, name: &str) -> Result<()> {
+        if self.event_invoke_config(name)?.is_none() {
+            return Err(Error::NotFound(format!(
+                "The function {} doesn't have an EventInvokeConfig",
+                self.identity.function_arn(name)
+            )));
+        }
+        self.registry.set_event_config(name, None)
+    }
+
+    /// Asynchronous events waiting to run (or to be retried).
+    pub fn queued_events(&self) -> usize {
+        self.queue.pending()
+    }
+
+    /// Start the asynchronous-invocation worker. Call once, on the shared service.
+    pub fn start_background(self: &Arc<Self>) {
+        tokio::spawn(async_worker(Arc::downgrade(self)));
+    }
+
+    /// Run one queued event once, and record what happens next.
+    async fn process_event(self: Arc<Self>, seq: u64) {
+        if let Err(e) = self.try_process_event(seq).await {
+            tracing::error!(seq, error = %e, "asynchronous event processing failed; it stays queued");
+            // Try again later rather than losing it.
+            if let Ok(Some(mut ev)) = self.queue.load(seq) {
+                ev.due_ms = nimbus_model::time::now_millis() + 5_000;
+                let _ = self.queue.commit(&[ev], None);
+            }
+        }
+    }
+
+    async fn try_process_event(&self, seq: u64) -> Result<()> {
+        use async_invoke::Condition;
+        let Some(mut ev) = self.queue.load(seq)? else {
+            return Ok(());
+        };
+        let now = nimbus_model::time::now_millis();
+        let Some(rec) = self.registry.get(&ev.function) else {
+            tracing::warn!(function = %ev.function, request_id = %ev.request_id, "dropping an asynchronous event of a deleted function");
+            return self.queue.commit(&[], Some(seq));
+        };
+        let cfg = self.registry.event_config(&rec.name)?.unwrap_or_default();
+        if now.saturating_sub(ev.enqueued_ms) > cfg.max_age_secs() as u64 * 1000 {
+            return self.finish(ev, &rec, &cfg, Condition::EventAgeExceeded, None, None);
+        }
+        let admitted = match self.admit(&rec) {
+            Ok(a) => a,
+            Err(_) => {
+                // Throttled: retried with backoff (up to 5 minutes), not counted as a run.
+                ev.throttles += 1;
+                let backoff = (1000u64 << ev.throttles.min(8)).min(300_000);
+                ev.due_ms = now + backoff;
+                return self.queue.commit(&[ev], None);
+            }
+        };
+        ev.attempts += 1;
+        ev.throttles = 0;
+        let req = InvokeRequest {
+            function: rec.name.clone(),
+            qualifier: None,
+            payload: Bytes::from(ev.payload.clone()),
+            invocation_type: InvocationType::Event,
+            log_tail: false,
+            client_context: None,
+            trace_id: None,
+            request_id: Some(ev.request_id.clone()),
+        };
+        let out = self.executor.invoke(rec.clone(), &req).await;
+        drop(admitted);
+        match out.function_error {
+            None => self.finish(ev, &rec, &cfg, Condition::Success, None, Some(&out.payload)),
+            Some(fe) if ev.attempts > cfg.retries() => self.finish(
+                ev,
+                &rec,
+                &cfg,
+                Condition::RetriesExhausted,
+                Some(&fe),
+                Some(&out.payload),
+            ),
+            Some(_) => {
+                let delay = self.async_retry_delay.as_millis() as u64 * ev.attempts as u64;
+                ev.due_ms = nimbus_model::time::now_millis() + delay;
+                self.queue.commit(&[ev], None)
+            }
+        }
+    }
+
+    /// Hand an event's outcome to its destination (or dead-letter target) and
+    /// remove it, in one transaction.
+    fn finish(
+        &self,
+        ev: async_invoke::AsyncEvent,
+        rec: &FunctionRecord,
+        cfg: &nimbus_model::EventInvokeConfig,
+        condition: async_invoke::Condition,
+        function_error: Option<&str>,
+        response: Option<&[u8]>,
+    ) -> Result<()> {
+        use async_invoke::Condition;
+        let arn = self.identity.function_arn(&rec.name);
+        let (target, payload) = match condition {
+            Condition::Success => match &cfg.on_success {
+                Some(t) => (Some(t.clone()), None),
+                None => (None, None),
+            },
+            _ => match (&cfg.on_failure, &rec.dead_letter_target) {
+                (Some(t), _) => (Some(t.clone()), None),
+                // A dead-letter target receives the original event.
+                (None, Some(dlq)) => (Some(dlq.clone()), Some(Bytes::from(ev.payload.clone()))),
+                (None, None) => {
+                    tracing::warn!(function = %rec.name, request_id = %ev.request_id, condition = ?condition, "asynchronous event failed for good; no destination configured");
+                    (None, None)
+                }
+            },
+        };
+        let mut put = Vec::new();
+        if let Some(target) = target {
+            let name = registry::check_target("destination", &target)?;
+            let body = payload.unwrap_or_else(|| {
+                Bytes::from(
+                    async_invoke::destination_record(
+                        &ev,
+                        &arn,
+                        condition,
+                        function_error,
+                        response,
+                    )
+                    .to_string(),
+                )
+            });
+            put.push(
+                self.queue
+                    .new_event(&name, &body, uuid::Uuid::new_v4().to_string()),
+            );
+        }
+        self.queue.commit(&put, Some(ev.seq))
+    }
+}
+
+async fn async_worker(functions: std::sync::Weak<Functions>) {
+    loop {
+        let Some(me) = functions.upgrade() else {
+            return;
+        };
+        let queue = me.queue.clone();
+        let wake = queue.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let (due, next) = queue.take_due(nimbus_model::time::now_millis());
+        for seq in due {
+            tokio::spawn(me.clone().process_event(seq));
+        }
+        let sleep = match next {
+            Some(when) => std::time::Duration::from_millis(
+                when.saturating_sub(nimbus_model::time::now_millis()),
+            ),
+            None => std::time::Duration::from_secs(3600),
+        };
+        drop(me);
+        tokio::select! {
+            _ = wake => {}
+            _ = tokio::time::sleep(sleep) => {}
         }
     }
 }

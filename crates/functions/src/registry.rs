@@ -5,13 +5,16 @@ use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
 use nimbus_model::function::{CodeRef, FUNCTION_RECORD_FORMAT};
-use nimbus_model::{FunctionRecord, Runtime};
+use nimbus_model::{EventInvokeConfig, FunctionRecord, Runtime};
 use nimbus_storage::{BlobStore, KvEngine, Table, WriteBatch};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) const FUNCTIONS: Table = Table("functions");
+pub(crate) const EVENT_CONFIGS: Table = Table("event_invoke_configs");
+/// Lambda keeps at least this much account concurrency unreserved.
+pub const MIN_UNRESERVED: u32 = 100;
 
 /// Environment variables Lambda sets itself and refuses to let a function override.
 const RESERVED_ENV: &[&str] = &[
@@ -50,6 +53,7 @@ pub struct CreateFunction {
     pub architectures: Option<Vec<String>>,
     pub zip: Vec<u8>,
     pub tags: BTreeMap<String, String>,
+    pub dead_letter_target: Option<String>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -64,6 +68,8 @@ pub struct UpdateConfiguration {
     pub ephemeral_storage: Option<i64>,
     pub environment: Option<BTreeMap<String, String>>,
     pub revision_id: Option<String>,
+    /// `Some("")` clears the dead-letter target.
+    pub dead_letter_target: Option<String>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -166,6 +172,29 @@ fn check_environment(env: &BTreeMap<String, String>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Asynchronous results can go to another function; queues and topics arrive
+/// with the services that provide them.
+pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", p, "lambda", _, _, "function", name, ..]
+            if p.starts_with("aws") && is_valid_function_name(name) =>
+        {
+            Ok(name.to_string())
+        }
+        ["arn", p, service, ..]
+            if p.starts_with("aws") && ["sqs", "sns", "events"].contains(service) =>
+        {
+            Err(Error::InvalidParameter(format!(
+                "{field} {arn}: {service} targets are not supported by Nimbus yet; use a Lambda function ARN"
+            )))
+        }
+        _ => Err(Error::InvalidParameter(format!(
+            "{field} {arn} is not a valid Lambda function ARN"
+        ))),
+    }
 }
 
 fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
@@ -336,6 +365,14 @@ impl Registry {
             last_modified_ms: nimbus_model::time::now_millis(),
             revision_id: new_revision(),
             tags: req.tags,
+            reserved_concurrency: None,
+            dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
+                Some(t) => {
+                    check_target("DeadLetterConfig.TargetArn", &t)?;
+                    Some(t)
+                }
+                None => None,
+            },
         };
         self.persist(&rec)?;
         let rec = Arc::new(rec);
@@ -403,6 +440,14 @@ impl Registry {
             check_environment(&env)?;
             rec.environment = env;
         }
+        if let Some(t) = req.dead_letter_target {
+            if t.is_empty() {
+                rec.dead_letter_target = None;
+            } else {
+                check_target("DeadLetterConfig.TargetArn", &t)?;
+                rec.dead_letter_target = Some(t);
+            }
+        }
         rec.last_modified_ms = nimbus_model::time::now_millis();
         rec.revision_id = new_revision();
         self.persist(&rec)?;
@@ -445,6 +490,67 @@ impl Registry {
         Ok(rec)
     }
 
+    /// Set (`Some`) or remove reserved concurrency, keeping `MIN_UNRESERVED` of
+    /// `account_limit` unreserved.
+    pub fn set_concurrency(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        reserved: Option<u32>,
+        account_limit: u32,
+    ) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let old = self.get(name).ok_or_else(not_found)?;
+        if let Some(n) = reserved {
+            let others: u32 = self
+                .list()
+                .iter()
+                .filter(|r| r.name != name)
+                .filter_map(|r| r.reserved_concurrency)
+                .sum();
+            if others.saturating_add(n) > account_limit.saturating_sub(MIN_UNRESERVED) {
+                return Err(Error::InvalidParameter(format!(
+                    "Specified ReservedConcurrentExecutions for function decreases account's \
+                     UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+                )));
+            }
+        }
+        let mut rec = (*old).clone();
+        rec.reserved_concurrency = reserved;
+        self.persist(&rec)?;
+        let rec = Arc::new(rec);
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(rec.name.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    pub fn event_config(&self, name: &str) -> Result<Option<EventInvokeConfig>> {
+        match self.kv.get(EVENT_CONFIGS, name.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| Error::Internal(format!("read event invoke config of {name}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Store (`Some`) or delete an event invoke config.
+    pub fn set_event_config(&self, name: &str, cfg: Option<&EventInvokeConfig>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        match cfg {
+            Some(c) => {
+                let v = serde_json::to_vec(c).map_err(|e| Error::Internal(e.to_string()))?;
+                batch.put(EVENT_CONFIGS, name.as_bytes().to_vec(), v);
+            }
+            None => {
+                batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
+            }
+        }
+        self.kv.commit(batch)?;
+        Ok(())
+    }
+
     pub fn delete(
         &self,
         name: &str,
@@ -454,6 +560,7 @@ impl Registry {
         let old = self.get(name).ok_or_else(not_found)?;
         let mut batch = WriteBatch::new();
         batch.delete(FUNCTIONS, name.as_bytes().to_vec());
+        batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
         self.kv.commit(batch)?;
         self.index.write().expect("index lock").remove(name);
         self.release_code(&old.code.digest);

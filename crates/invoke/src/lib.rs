@@ -31,6 +31,9 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// `X-Amzn-Trace-Id` to propagate to the runtime.
     pub trace_id: Option<String>,
+    /// The invocation's request id when the trigger already has one (an
+    /// asynchronous event keeps its id across retries); `None` makes a new one.
+    pub request_id: Option<String>,
 }
 
 /// What the caller gets back.
@@ -44,6 +47,8 @@ pub struct InvokeResponse {
     /// Base64 of the log tail when asked for.
     pub log_result: Option<String>,
     pub executed_version: String,
+    /// The invocation's request id (the function's `aws_request_id`).
+    pub request_id: String,
     /// Where the time went, for `nimbus bench` and the `X-Nimbus-Timing` header.
     pub timing: Timing,
 }

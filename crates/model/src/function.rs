@@ -30,6 +30,36 @@ pub struct FunctionRecord {
     pub revision_id: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `PutFunctionConcurrency`: environments reserved for (and capping) this function.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+    /// `DeadLetterConfig.TargetArn`: where asynchronous events go when they fail for good.
+    #[serde(default)]
+    pub dead_letter_target: Option<String>,
+}
+
+/// `PutFunctionEventInvokeConfig`: how asynchronous invocations are retried and
+/// where their results go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventInvokeConfig {
+    pub format: u32,
+    /// 0 to 2; `None` means Lambda's default of 2.
+    pub maximum_retry_attempts: Option<u32>,
+    /// 60 to 21600; `None` means Lambda's default of 21600 (6 hours).
+    pub maximum_event_age_secs: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    pub last_modified_ms: u64,
+}
+
+impl EventInvokeConfig {
+    pub fn retries(&self) -> u32 {
+        self.maximum_retry_attempts.unwrap_or(2)
+    }
+
+    pub fn max_age_secs(&self) -> u32 {
+        self.maximum_event_age_secs.unwrap_or(21_600)
+    }
 }
 
 /// The function's deployment package, stored as a content-addressed blob.
@@ -149,6 +179,8 @@ mod tests {
             last_modified_ms: 1,
             revision_id: "r".into(),
             tags: BTreeMap::new(),
+            reserved_concurrency: Some(3),
+            dead_letter_target: None,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

@@ -8,4 +8,4 @@ pub mod function;
 pub mod time;
 
 pub use arn::{FunctionRef, Identity};
-pub use function::{FunctionRecord, Runtime, RuntimeFamily};
+pub use function::{EventInvokeConfig, FunctionRecord, Runtime, RuntimeFamily};

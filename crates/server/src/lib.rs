@@ -33,6 +33,10 @@ pub struct Config {
     pub isolation: Isolation,
     /// Sandbox shells kept started ahead of time (isolation `namespaces`).
     pub sandbox_pool: usize,
+    /// The account's concurrency limit.
+    pub concurrency_limit: u32,
+    /// Delay before an asynchronous event's first retry (the second waits twice as long).
+    pub async_retry_delay: Duration,
 }
 
 /// How execution environments are isolated (`--isolation`).
@@ -71,6 +75,8 @@ impl Default for Config {
             identity: Identity::default(),
             isolation: Isolation::Namespaces,
             sandbox_pool: 2,
+            concurrency_limit: 1000,
+            async_retry_delay: Duration::from_secs(60),
         }
     }
 }
@@ -165,6 +171,8 @@ pub async fn start(cfg: Config) -> Result<Started> {
         access_key_id: credentials.access_key_id.clone(),
         secret_access_key: credentials.secret_access_key.clone(),
         keep_alive: cfg.keep_alive,
+        concurrency_limit: cfg.concurrency_limit,
+        async_retry_delay: cfg.async_retry_delay,
         platform_endpoint: Some(platform_endpoint),
     };
     let paths = Paths {
@@ -175,6 +183,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let functions = Arc::new(
         Functions::open(exec, paths, kv, blobs, sandbox).context("open functions service")?,
     );
+    functions.start_background();
     let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
         functions.clone(),
         functions.clone(),

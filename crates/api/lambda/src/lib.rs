@@ -49,11 +49,54 @@ pub enum Operation {
     },
     Invoke(InvokeRequest),
     GetAccountSettings,
+    PutFunctionConcurrency {
+        name: String,
+        reserved: i64,
+    },
+    GetFunctionConcurrency {
+        name: String,
+    },
+    DeleteFunctionConcurrency {
+        name: String,
+    },
+    PutFunctionEventInvokeConfig {
+        name: String,
+        input: nimbus_functions::EventInvokeConfigInput,
+        merge: bool,
+    },
+    GetFunctionEventInvokeConfig {
+        name: String,
+    },
+    DeleteFunctionEventInvokeConfig {
+        name: String,
+    },
+    ListFunctionEventInvokeConfigs {
+        name: String,
+    },
 }
 
 /// Does this path belong to the Lambda API?
 pub fn owns_path(path: &str) -> bool {
-    path.starts_with("/2015-03-31/functions") || path.starts_with("/2016-08-19/account-settings")
+    [
+        "/2015-03-31/functions",
+        "/2016-08-19/account-settings",
+        "/2017-10-31/functions/",
+        "/2019-09-30/functions/",
+        "/2019-09-25/functions/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+}
+
+fn event_config_input(body: &Bytes) -> Result<nimbus_functions::EventInvokeConfigInput, ApiError> {
+    let input: wire::EventInvokeConfigIn = json_body(body)?;
+    let dest = input.destination_config.unwrap_or_default();
+    Ok(nimbus_functions::EventInvokeConfigInput {
+        maximum_retry_attempts: input.maximum_retry_attempts,
+        maximum_event_age_secs: input.maximum_event_age_in_seconds,
+        on_success: dest.on_success.map(|d| d.destination.unwrap_or_default()),
+        on_failure: dest.on_failure.map(|d| d.destination.unwrap_or_default()),
+    })
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
@@ -174,6 +217,9 @@ pub fn parse(
                 architectures: input.architectures,
                 zip,
                 tags: input.tags.unwrap_or_default(),
+                dead_letter_target: input
+                    .dead_letter_config
+                    .map(|d| d.target_arn.unwrap_or_default()),
             }))
         }
         (&Method::GET, ["2015-03-31", "functions"]) => {
@@ -189,6 +235,72 @@ pub fn parse(
                 marker: query_param(query, "Marker"),
                 max_items: max_items.min(LIST_PAGE),
             })
+        }
+        (
+            method,
+            [
+                date @ ("2017-10-31" | "2019-09-30"),
+                "functions",
+                raw,
+                "concurrency",
+            ],
+        ) => {
+            let name = function_ref(raw, identity)?.name;
+            match (method, *date) {
+                (&Method::PUT, "2017-10-31") => {
+                    let input: wire::ConcurrencyIn = json_body(body)?;
+                    let reserved = input.reserved_concurrent_executions.ok_or_else(|| {
+                        error::validation("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
+                    })?;
+                    Ok(Operation::PutFunctionConcurrency { name, reserved })
+                }
+                (&Method::DELETE, "2017-10-31") => {
+                    Ok(Operation::DeleteFunctionConcurrency { name })
+                }
+                (&Method::GET, "2019-09-30") => Ok(Operation::GetFunctionConcurrency { name }),
+                _ => Err(not_found()),
+            }
+        }
+        (
+            method,
+            [
+                "2019-09-25",
+                "functions",
+                raw,
+                "event-invoke-config",
+                rest @ ..,
+            ],
+        ) => {
+            let r = function_ref(raw, identity)?;
+            let q = qualifier(&r, query_param(query, "Qualifier"))?;
+            if q.as_deref().is_some_and(|q| q != "$LATEST") {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFoundException",
+                    format!(
+                        "Function not found: {}:{}",
+                        identity.function_arn(&r.name),
+                        q.unwrap_or_default()
+                    ),
+                ));
+            }
+            let name = r.name;
+            match (method, rest) {
+                (&Method::PUT, []) => Ok(Operation::PutFunctionEventInvokeConfig {
+                    name,
+                    input: event_config_input(body)?,
+                    merge: false,
+                }),
+                (&Method::POST, []) => Ok(Operation::PutFunctionEventInvokeConfig {
+                    name,
+                    input: event_config_input(body)?,
+                    merge: true,
+                }),
+                (&Method::GET, []) => Ok(Operation::GetFunctionEventInvokeConfig { name }),
+                (&Method::DELETE, []) => Ok(Operation::DeleteFunctionEventInvokeConfig { name }),
+                (&Method::GET, ["list"]) => Ok(Operation::ListFunctionEventInvokeConfigs { name }),
+                _ => Err(not_found()),
+            }
         }
         (method, ["2015-03-31", "functions", raw, rest @ ..]) => {
             let r = function_ref(raw, identity)?;
@@ -219,6 +331,9 @@ pub fn parse(
                             ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
                             environment: input.environment.map(|e| e.variables.unwrap_or_default()),
                             revision_id: input.revision_id,
+                            dead_letter_target: input
+                                .dead_letter_config
+                                .map(|d| d.target_arn.unwrap_or_default()),
                         },
                     })
                 }
@@ -287,6 +402,7 @@ pub fn parse(
                         log_tail,
                         client_context,
                         trace_id: header(req, "x-amzn-trace-id"),
+                        request_id: None,
                     }))
                 }
                 _ => Err(not_found()),
@@ -340,7 +456,7 @@ impl LambdaApi {
             Err(e) => return e.rest_json(request_id),
         };
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            resp.headers_mut().insert("x-amzn-requestid", v);
+            resp.headers_mut().entry("x-amzn-requestid").or_insert(v);
         }
         resp
     }
@@ -376,6 +492,9 @@ impl LambdaApi {
                 });
                 if !rec.tags.is_empty() {
                     body["Tags"] = json!(rec.tags);
+                }
+                if let Some(n) = rec.reserved_concurrency {
+                    body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
                 }
                 Ok(json_response(StatusCode::OK, body))
             }
@@ -418,7 +537,72 @@ impl LambdaApi {
                 *resp.status_mut() = StatusCode::NO_CONTENT;
                 Ok(resp)
             }
+            Operation::PutFunctionConcurrency { name, reserved } => {
+                let rec = f.put_concurrency(&name, reserved).await.map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({ "ReservedConcurrentExecutions": rec.reserved_concurrency }),
+                ))
+            }
+            Operation::GetFunctionConcurrency { name } => {
+                let rec = f.get(&name).map_err(svc)?;
+                let body = match rec.reserved_concurrency {
+                    Some(n) => json!({ "ReservedConcurrentExecutions": n }),
+                    None => json!({}),
+                };
+                Ok(json_response(StatusCode::OK, body))
+            }
+            Operation::DeleteFunctionConcurrency { name } => {
+                f.delete_concurrency(&name).await.map_err(svc)?;
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                Ok(resp)
+            }
+            Operation::PutFunctionEventInvokeConfig { name, input, merge } => {
+                let cfg = f
+                    .set_event_invoke_config(&name, input, merge)
+                    .map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    wire::event_invoke_config(&cfg, &f.identity().function_arn(&name)),
+                ))
+            }
+            Operation::GetFunctionEventInvokeConfig { name } => {
+                match f.event_invoke_config(&name).map_err(svc)? {
+                    Some(cfg) => Ok(json_response(
+                        StatusCode::OK,
+                        wire::event_invoke_config(&cfg, &f.identity().function_arn(&name)),
+                    )),
+                    None => Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFoundException",
+                        format!(
+                            "The function {} doesn't have an EventInvokeConfig",
+                            f.identity().function_arn(&name)
+                        ),
+                    )),
+                }
+            }
+            Operation::DeleteFunctionEventInvokeConfig { name } => {
+                f.delete_event_invoke_config(&name).map_err(svc)?;
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                Ok(resp)
+            }
+            Operation::ListFunctionEventInvokeConfigs { name } => {
+                let configs: Vec<Value> = f
+                    .event_invoke_config(&name)
+                    .map_err(svc)?
+                    .iter()
+                    .map(|c| wire::event_invoke_config(c, &f.identity().function_arn(&name)))
+                    .collect();
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({ "FunctionEventInvokeConfigs": configs }),
+                ))
+            }
             Operation::GetAccountSettings => {
+                let (limit, unreserved) = f.concurrency_limits();
                 let all = f.list();
                 let total: u64 = all.iter().map(|r| r.code.size).sum();
                 Ok(json_response(
@@ -428,8 +612,8 @@ impl LambdaApi {
                             "TotalCodeSize": 80_530_636_800u64,
                             "CodeSizeUnzipped": nimbus_functions::code::MAX_UNZIPPED_BYTES,
                             "CodeSizeZipped": nimbus_functions::code::MAX_ZIPPED_BYTES,
-                            "ConcurrentExecutions": 1000,
-                            "UnreservedConcurrentExecutions": 1000,
+                            "ConcurrentExecutions": limit,
+                            "UnreservedConcurrentExecutions": unreserved,
                         },
                         "AccountUsage": { "TotalCodeSize": total, "FunctionCount": all.len() },
                     }),
@@ -451,6 +635,8 @@ impl LambdaApi {
                     }
                 };
                 set("x-amz-executed-version", &out.executed_version);
+                // The invocation's id is the request's id, as on Lambda.
+                set("x-amzn-requestid", &out.request_id);
                 if let Some(fe) = &out.function_error {
                     set("x-amz-function-error", fe);
                 }

@@ -15,6 +15,57 @@ pub struct EnvironmentIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct DeadLetterIn {
+    pub target_arn: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConcurrencyIn {
+    pub reserved_concurrent_executions: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationIn {
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfigIn {
+    pub on_success: Option<DestinationIn>,
+    pub on_failure: Option<DestinationIn>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfigIn {
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_event_age_in_seconds: Option<i64>,
+    pub destination_config: Option<DestinationConfigIn>,
+}
+
+/// `FunctionEventInvokeConfig`.
+pub fn event_invoke_config(cfg: &nimbus_model::EventInvokeConfig, function_arn: &str) -> Value {
+    let mut v = json!({
+        "LastModified": cfg.last_modified_ms as f64 / 1000.0,
+        "FunctionArn": format!("{function_arn}:$LATEST"),
+        "MaximumRetryAttempts": cfg.retries(),
+        "MaximumEventAgeInSeconds": cfg.max_age_secs(),
+        "DestinationConfig": {},
+    });
+    if let Some(d) = &cfg.on_success {
+        v["DestinationConfig"]["OnSuccess"] = json!({ "Destination": d });
+    }
+    if let Some(d) = &cfg.on_failure {
+        v["DestinationConfig"]["OnFailure"] = json!({ "Destination": d });
+    }
+    v
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct EphemeralStorageIn {
     pub size: Option<i64>,
 }
@@ -47,6 +98,7 @@ pub struct CreateFunctionIn {
     pub layers: Option<Vec<String>>,
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageIn>,
+    pub dead_letter_config: Option<DeadLetterIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +126,7 @@ pub struct UpdateConfigurationIn {
     pub revision_id: Option<String>,
     pub layers: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageIn>,
+    pub dead_letter_config: Option<DeadLetterIn>,
 }
 
 /// `FunctionConfiguration` for `$LATEST`.
@@ -103,6 +156,9 @@ pub fn configuration(rec: &FunctionRecord, identity: &Identity) -> Value {
     });
     if !rec.environment.is_empty() {
         v["Environment"] = json!({ "Variables": rec.environment });
+    }
+    if let Some(t) = &rec.dead_letter_target {
+        v["DeadLetterConfig"] = json!({ "TargetArn": t });
     }
     v
 }
