@@ -38,6 +38,9 @@ pub struct AsyncEvent {
     /// Consecutive throttles, for backoff.
     #[serde(default)]
     pub throttles: u32,
+    /// The version or alias the event was sent to.
+    #[serde(default)]
+    pub qualifier: Option<String>,
 }
 
 /// The queue: durable records plus the schedule of what is due when.
@@ -88,6 +91,7 @@ impl Queue {
             attempts: 0,
             due_ms: now,
             throttles: 0,
+            qualifier: None,
         }
     }
 
@@ -160,6 +164,7 @@ impl Condition {
 pub fn destination_record(
     ev: &AsyncEvent,
     function_arn: &str,
+    executed_version: &str,
     condition: Condition,
     function_error: Option<&str>,
     response: Option<&[u8]>,
@@ -176,7 +181,7 @@ pub fn destination_record(
         "timestamp": Utc::from_millis(now_millis()).rfc3339_millis(),
         "requestContext": {
             "requestId": ev.request_id,
-            "functionArn": format!("{function_arn}:$LATEST"),
+            "functionArn": format!("{function_arn}:{executed_version}"),
             "condition": condition.as_str(),
             "approximateInvokeCount": ev.attempts,
         },
@@ -239,10 +244,12 @@ mod tests {
             attempts: 3,
             due_ms: 0,
             throttles: 0,
+            qualifier: None,
         };
         let r = destination_record(
             &ev,
             "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "$LATEST",
             Condition::RetriesExhausted,
             Some("Unhandled"),
             Some(b"{\"errorMessage\":\"x\"}"),

@@ -128,6 +128,8 @@ mod tests {
             tags: Default::default(),
             reserved_concurrency: reserved,
             dead_letter_target: None,
+            version: "$LATEST".into(),
+            last_version: 0,
         }
     }
 

@@ -200,9 +200,24 @@ impl Executor {
         &self.cfg
     }
 
-    /// Retire every idle environment of `function` (its code or configuration changed).
-    pub fn retire(&self, function: &str) {
-        let gone = self.idle.lock().expect("pool lock").remove(function);
+    /// Retire every idle environment of `function`'s `$LATEST` (its code or
+    /// configuration changed), or of every version when `all_versions`.
+    pub fn retire(&self, function: &str, all_versions: bool) {
+        let prefix = format!("{function}:");
+        let mut idle = self.idle.lock().expect("pool lock");
+        let keys: Vec<String> = idle
+            .keys()
+            .filter(|k| {
+                if all_versions {
+                    k.starts_with(&prefix)
+                } else {
+                    **k == pool_key(function, nimbus_model::LATEST)
+                }
+            })
+            .cloned()
+            .collect();
+        let gone: Vec<_> = keys.iter().filter_map(|k| idle.remove(k)).collect();
+        drop(idle);
         drop(gone);
     }
 
@@ -228,18 +243,21 @@ impl Executor {
         self.sandbox.shutdown();
     }
 
-    /// Number of warm idle environments of `function`.
+    /// Number of warm idle environments of `function` (all versions).
     pub fn idle_count(&self, function: &str) -> usize {
+        let prefix = format!("{function}:");
         self.idle
             .lock()
             .expect("pool lock")
-            .get(function)
-            .map_or(0, Vec::len)
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.len())
+            .sum()
     }
 
     fn take_idle(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
         let mut idle = self.idle.lock().expect("pool lock");
-        let envs = idle.get_mut(&rec.name)?;
+        let envs = idle.get_mut(&pool_key(&rec.name, &rec.version))?;
         while let Some(env) = envs.pop() {
             if env.revision == rec.revision_id && env.exit_reason().is_none() {
                 drop(idle);
@@ -300,7 +318,7 @@ impl Executor {
         let region = &self.cfg.identity.region;
         let mut env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", rec.version.as_str()),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 &rec.memory_mb.to_string(),
@@ -351,8 +369,9 @@ impl Executor {
         let started = Instant::now();
         let env_id = random_hex();
         let stream = format!(
-            "{}/[$LATEST]{}",
+            "{}/[{}]{}",
             Utc::from_millis(now_millis()).slash_date(),
+            rec.version,
             env_id
         );
         let fail = |t: &str, m: &str| (None, Err(InitFailure::new(t, m)));
@@ -553,7 +572,7 @@ impl Executor {
         });
         let env = Arc::new(Environment {
             id: env_id,
-            function: rec.name.clone(),
+            function: pool_key(&rec.name, &rec.version),
             revision: rec.revision_id.clone(),
             api,
             log,
@@ -629,7 +648,7 @@ impl Executor {
             .request_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = "$LATEST", env_id = tracing::field::Empty);
+        let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = %rec.version, env_id = tracing::field::Empty);
         self.invoke_inner(rec, req, request_id)
             .instrument(span)
             .await
@@ -669,14 +688,19 @@ impl Executor {
         if req.log_tail {
             env.log.begin_capture();
         }
-        env.log
-            .platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+        env.log.platform(&format!(
+            "START RequestId: {request_id} Version: {}",
+            rec.version
+        ));
         let timeout = Duration::from_secs(rec.timeout_secs as u64);
         let started = Instant::now();
         let invocation = Invocation {
             request_id: request_id.clone(),
             deadline_ms: now_millis() + timeout.as_millis() as u64,
-            invoked_function_arn: self.cfg.identity.function_arn(&rec.name),
+            invoked_function_arn: match &req.qualifier {
+                Some(q) => format!("{}:{q}", self.cfg.identity.function_arn(&rec.name)),
+                None => self.cfg.identity.function_arn(&rec.name),
+            },
             trace_id: Some(req.trace_id.clone().unwrap_or_else(new_trace_id)),
             client_context: req.client_context.clone(),
             cognito_identity: None,
@@ -771,7 +795,7 @@ impl Executor {
         let log_result = req.log_tail.then(|| env.log.end_capture());
 
         if reusable {
-            let current = self.current_revision(&rec.name);
+            let current = self.current_revision(&rec);
             self.give_back(env, current.as_deref());
         }
         // A non-reusable environment is dropped here, which kills its process.
@@ -780,14 +804,14 @@ impl Executor {
             payload,
             function_error,
             log_result: log_result.map(|b| base64_encode(&b)),
-            executed_version: "$LATEST".into(),
+            executed_version: rec.version.clone(),
             request_id,
             timing,
         }
     }
 
-    fn current_revision(&self, function: &str) -> Option<String> {
-        self.registry.get(function).map(|r| r.revision_id.clone())
+    fn current_revision(&self, rec: &FunctionRecord) -> Option<String> {
+        self.registry.current_revision(&rec.name, &rec.version)
     }
 
     fn report(
@@ -830,8 +854,10 @@ impl Executor {
                 if req.log_tail {
                     env.log.begin_capture();
                 }
-                env.log
-                    .platform(&format!("START RequestId: {request_id} Version: $LATEST"));
+                env.log.platform(&format!(
+                    "START RequestId: {request_id} Version: {}",
+                    rec.version
+                ));
                 self.report(
                     env,
                     rec,
@@ -844,12 +870,13 @@ impl Executor {
             }
             None => {
                 let stream = format!(
-                    "{}/[$LATEST]{}",
+                    "{}/[{}]{}",
                     Utc::from_millis(now_millis()).slash_date(),
+                    rec.version,
                     random_hex()
                 );
                 let lines = [
-                    format!("START RequestId: {request_id} Version: $LATEST"),
+                    format!("START RequestId: {request_id} Version: {}", rec.version),
                     format!(
                         "{}: {}",
                         failure.error_type,
@@ -872,11 +899,16 @@ impl Executor {
             payload: failure.body,
             function_error: Some("Unhandled".into()),
             log_result: log_result.map(|b| base64_encode(&b)),
-            executed_version: "$LATEST".into(),
+            executed_version: rec.version.clone(),
             request_id: request_id.to_string(),
             timing: Timing::default(),
         }
     }
+}
+
+/// Idle environments are pooled per function version.
+fn pool_key(function: &str, version: &str) -> String {
+    format!("{function}:{version}")
 }
 
 /// An X-Ray trace header for an invocation that arrived without one, as Lambda makes.

@@ -16,7 +16,7 @@ pub mod runtimes;
 
 pub use error::{Error, Result};
 pub use execution::{ExecConfig, PlatformEndpoint};
-pub use registry::{CreateFunction, UpdateCode, UpdateConfiguration};
+pub use registry::{AliasInput, CreateFunction, UpdateCode, UpdateConfiguration};
 
 use bytes::Bytes;
 use code::CodeCache;
@@ -26,7 +26,7 @@ use nimbus_invoke::{
     BoxFuture, InvocationType, InvokeError, InvokeRequest, InvokeResponse, Invoker,
     MAX_SYNC_PAYLOAD, Timing,
 };
-use nimbus_model::{FunctionRecord, Identity};
+use nimbus_model::{FunctionRecord, Identity, LATEST};
 use nimbus_sandbox::Sandbox;
 use nimbus_storage::{BlobStore, KvEngine};
 use registry::Registry;
@@ -95,11 +95,7 @@ impl Functions {
         let registry = Arc::new(Registry::open(kv.clone(), blobs.clone(), code.clone())?);
         let queue = Arc::new(async_invoke::Queue::open(kv)?);
         // Unpacked packages nothing references any more (left by updates and deletes).
-        let live: std::collections::HashSet<String> = registry
-            .list()
-            .iter()
-            .map(|r| r.code.digest.clone())
-            .collect();
+        let live = registry.all_digests();
         if let Ok(entries) = std::fs::read_dir(paths.data_dir.join("code")) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
@@ -176,7 +172,7 @@ impl Functions {
                 .update_configuration(&n, || me.not_found(&n), req)
         })
         .await?;
-        self.executor.retire(name);
+        self.executor.retire(name, false);
         Ok(rec)
     }
 
@@ -191,7 +187,7 @@ impl Functions {
         let rec =
             spawn_blocking(move || me.registry.update_code(&n, || me.not_found(&n), req)).await?;
         if !dry {
-            self.executor.retire(name);
+            self.executor.retire(name, false);
         }
         Ok(rec)
     }
@@ -200,9 +196,126 @@ impl Functions {
         let me = self.clone();
         let n = name.to_string();
         spawn_blocking(move || me.registry.delete(&n, || me.not_found(&n))).await?;
-        self.executor.retire(name);
+        self.executor.retire(name, true);
         self.logs.forget(name);
         Ok(())
+    }
+
+    /// The version a qualifier names: `None`/`$LATEST`, a version number, or an
+    /// alias (which may route a share of calls to its additional version).
+    pub fn resolve(&self, name: &str, qualifier: Option<&str>) -> Result<Arc<FunctionRecord>> {
+        let not_found = |q: &str| {
+            Error::NotFound(format!(
+                "Function not found: {}:{q}",
+                self.identity.function_arn(name)
+            ))
+        };
+        match qualifier {
+            None | Some(LATEST) => self.get(name),
+            Some(q) if q.bytes().all(|c| c.is_ascii_digit()) => {
+                self.get(name)?;
+                self.registry
+                    .get_version(name, q)
+                    .ok_or_else(|| not_found(q))
+            }
+            Some(q) => {
+                self.get(name)?;
+                let alias = self
+                    .registry
+                    .get_alias(name, q)
+                    .ok_or_else(|| not_found(q))?;
+                let mut version = alias.function_version.clone();
+                if let Some((extra, weight)) = alias.additional_weights.iter().next() {
+                    let mut b = [0u8; 8];
+                    let _ = getrandom_fill(&mut b);
+                    let r = u64::from_le_bytes(b) as f64 / u64::MAX as f64;
+                    if r < *weight {
+                        version = extra.clone();
+                    }
+                }
+                self.registry
+                    .get_version(name, &version)
+                    .ok_or_else(|| not_found(&version))
+            }
+        }
+    }
+
+    pub async fn publish_version(
+        self: &Arc<Self>,
+        name: &str,
+        description: Option<String>,
+        code_sha256: Option<String>,
+        revision_id: Option<String>,
+    ) -> Result<Arc<FunctionRecord>> {
+        let me = self.clone();
+        let n = name.to_string();
+        spawn_blocking(move || {
+            me.registry.publish_version(
+                &n,
+                || me.not_found(&n),
+                description,
+                code_sha256,
+                revision_id,
+            )
+        })
+        .await
+    }
+
+    pub fn list_versions(&self, name: &str) -> Result<Vec<Arc<FunctionRecord>>> {
+        self.registry
+            .list_versions(name)
+            .ok_or_else(|| self.not_found(name))
+    }
+
+    /// `DeleteFunction` with a version qualifier.
+    pub async fn delete_version(self: &Arc<Self>, name: &str, version: &str) -> Result<()> {
+        let me = self.clone();
+        let (n, v) = (name.to_string(), version.to_string());
+        let arn = self.identity.function_arn(name);
+        spawn_blocking(move || {
+            me.registry.delete_version(&n, &v, || {
+                Error::NotFound(format!("Function not found: {arn}:{v}"))
+            })
+        })
+        .await
+    }
+
+    pub fn alias_arn(&self, name: &str, alias: &str) -> String {
+        format!("{}:{alias}", self.identity.function_arn(name))
+    }
+
+    pub fn create_alias(&self, name: &str, input: AliasInput) -> Result<nimbus_model::AliasRecord> {
+        let arn = self.alias_arn(name, &input.name);
+        self.registry
+            .create_alias(name, || self.not_found(name), input, arn)
+    }
+
+    pub fn get_alias(&self, name: &str, alias: &str) -> Result<nimbus_model::AliasRecord> {
+        self.get(name)?;
+        self.registry.get_alias(name, alias).ok_or_else(|| {
+            Error::NotFound(format!(
+                "Cannot find alias arn: {}",
+                self.alias_arn(name, alias)
+            ))
+        })
+    }
+
+    pub fn update_alias(&self, name: &str, input: AliasInput) -> Result<nimbus_model::AliasRecord> {
+        self.get(name)?;
+        let arn = self.alias_arn(name, &input.name);
+        self.registry.update_alias(name, input, || {
+            Error::NotFound(format!("Cannot find alias arn: {arn}"))
+        })
+    }
+
+    pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.get_alias(name, alias)?;
+        self.registry.delete_alias(name, alias)
+    }
+
+    pub fn list_aliases(&self, name: &str) -> Result<Vec<nimbus_model::AliasRecord>> {
+        self.get(name)?;
+        Ok(self.registry.list_aliases(name))
     }
 
     /// The stored deployment package of a function.
@@ -229,20 +342,9 @@ impl Functions {
                 "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
             )));
         }
-        let rec = self.registry.get(&req.function).ok_or_else(|| {
-            InvokeError::FunctionNotFound(format!(
-                "Function not found: {}",
-                self.identity.function_arn(&req.function)
-            ))
-        })?;
-        if let Some(q) = req.qualifier.as_deref()
-            && q != "$LATEST"
-        {
-            return Err(InvokeError::FunctionNotFound(format!(
-                "Function not found: {}:{q}",
-                self.identity.function_arn(&req.function)
-            )));
-        }
+        let rec = self
+            .resolve(&req.function, req.qualifier.as_deref())
+            .map_err(|e| InvokeError::FunctionNotFound(e.to_string()))?;
         let mut req = req;
         if req.payload.is_empty() {
             req.payload = Bytes::from_static(b"{}");
@@ -281,7 +383,7 @@ impl Functions {
                     payload: Bytes::new(),
                     function_error: None,
                     log_result: None,
-                    executed_version: "$LATEST".into(),
+                    executed_version: rec.version.clone(),
                     request_id,
                     timing: Timing::default(),
                 })
@@ -463,7 +565,7 @@ impl Functions {
             return Ok(());
         };
         let now = nimbus_model::time::now_millis();
-        let Some(rec) = self.registry.get(&ev.function) else {
+        let Ok(rec) = self.resolve(&ev.function, ev.qualifier.as_deref()) else {
             tracing::warn!(function = %ev.function, request_id = %ev.request_id, "dropping an asynchronous event of a deleted function");
             return self.queue.commit(&[], Some(seq));
         };
@@ -485,7 +587,7 @@ impl Functions {
         ev.throttles = 0;
         let req = InvokeRequest {
             function: rec.name.clone(),
-            qualifier: None,
+            qualifier: ev.qualifier.clone(),
             payload: Bytes::from(ev.payload.clone()),
             invocation_type: InvocationType::Event,
             log_tail: false,
@@ -549,6 +651,7 @@ impl Functions {
                     async_invoke::destination_record(
                         &ev,
                         &arn,
+                        &rec.version,
                         condition,
                         function_error,
                         response,
@@ -607,4 +710,13 @@ async fn spawn_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("worker failed: {e}")))?
+}
+
+fn getrandom_fill(b: &mut [u8]) -> std::io::Result<()> {
+    // SAFETY: getrandom(2) fills a buffer we own.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
 use nimbus_model::function::{CodeRef, FUNCTION_RECORD_FORMAT};
-use nimbus_model::{EventInvokeConfig, FunctionRecord, Runtime};
+use nimbus_model::{AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime};
 use nimbus_storage::{BlobStore, KvEngine, Table, WriteBatch};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -86,7 +86,42 @@ pub(crate) struct Registry {
     blobs: Arc<dyn BlobStore>,
     code: Arc<CodeCache>,
     index: RwLock<HashMap<String, Arc<FunctionRecord>>>,
+    /// Published versions per function.
+    versions: RwLock<HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>>>,
+    aliases: RwLock<HashMap<String, BTreeMap<String, AliasRecord>>>,
     write: Mutex<()>,
+}
+
+pub(crate) const VERSIONS: Table = Table("function_versions");
+pub(crate) const ALIASES: Table = Table("function_aliases");
+
+fn version_key(name: &str, version: u32) -> Vec<u8> {
+    format!("{name}\0{version:010}").into_bytes()
+}
+
+fn alias_key(name: &str, alias: &str) -> Vec<u8> {
+    format!("{name}\0{alias}").into_bytes()
+}
+
+/// `CreateAlias` / `UpdateAlias` input.
+#[derive(Debug, Clone, Default)]
+pub struct AliasInput {
+    pub name: String,
+    pub function_version: Option<String>,
+    pub description: Option<String>,
+    /// `Some(empty)` removes the routing on update.
+    pub additional_weights: Option<BTreeMap<String, f64>>,
+    pub revision_id: Option<String>,
+}
+
+/// Alias names: 1-128 of `[a-zA-Z0-9-_]`, not all digits (those are versions).
+pub fn is_valid_alias(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        && !name.bytes().all(|c| c.is_ascii_digit())
 }
 
 fn new_revision() -> String {
@@ -197,6 +232,20 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
     }
 }
 
+/// Whether publishing `latest` would repeat `published` (Lambda then returns it).
+fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bool {
+    published.code.digest == latest.code.digest
+        && published.runtime == latest.runtime
+        && published.handler == latest.handler
+        && published.role == latest.role
+        && published.timeout_secs == latest.timeout_secs
+        && published.memory_mb == latest.memory_mb
+        && published.ephemeral_storage_mb == latest.ephemeral_storage_mb
+        && published.environment == latest.environment
+        && published.architecture == latest.architecture
+        && published.dead_letter_target == latest.dead_letter_target
+}
+
 fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
     match archs.map(Vec::as_slice) {
         None | Some([]) => Ok("x86_64".into()),
@@ -230,11 +279,35 @@ impl Registry {
             }
             index.insert(rec.name.clone(), Arc::new(rec));
         }
+        let mut versions: HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>> = HashMap::new();
+        for (_, value) in kv.scan_prefix(VERSIONS, b"")? {
+            let rec: FunctionRecord = serde_json::from_slice(&value)
+                .map_err(|e| Error::Internal(format!("read function version: {e}")))?;
+            let n: u32 = rec
+                .version
+                .parse()
+                .map_err(|_| Error::Internal(format!("bad stored version {}", rec.version)))?;
+            versions
+                .entry(rec.name.clone())
+                .or_default()
+                .insert(n, Arc::new(rec));
+        }
+        let mut aliases: HashMap<String, BTreeMap<String, AliasRecord>> = HashMap::new();
+        for (_, value) in kv.scan_prefix(ALIASES, b"")? {
+            let a: AliasRecord = serde_json::from_slice(&value)
+                .map_err(|e| Error::Internal(format!("read alias: {e}")))?;
+            aliases
+                .entry(a.function.clone())
+                .or_default()
+                .insert(a.name.clone(), a);
+        }
         Ok(Registry {
             kv,
             blobs,
             code,
             index: RwLock::new(index),
+            versions: RwLock::new(versions),
+            aliases: RwLock::new(aliases),
             write: Mutex::new(()),
         })
     }
@@ -301,7 +374,14 @@ impl Registry {
             .read()
             .expect("index lock")
             .values()
-            .any(|r| r.code.digest == digest);
+            .any(|r| r.code.digest == digest)
+            || self
+                .versions
+                .read()
+                .expect("versions lock")
+                .values()
+                .flat_map(|v| v.values())
+                .any(|r| r.code.digest == digest);
         // The unpacked directory stays: an environment of the old revision may
         // still be running from it. Unreferenced directories go at startup.
         if !used && let Err(e) = self.blobs.delete(digest) {
@@ -366,6 +446,8 @@ impl Registry {
             revision_id: new_revision(),
             tags: req.tags,
             reserved_concurrency: None,
+            version: nimbus_model::LATEST.into(),
+            last_version: 0,
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;
@@ -545,9 +627,324 @@ impl Registry {
             }
             None => {
                 batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
+                let versions = self
+                    .versions
+                    .read()
+                    .expect("versions lock")
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_default();
+                for n in versions.keys() {
+                    batch.delete(VERSIONS, version_key(name, *n));
+                }
+                let aliases = self
+                    .aliases
+                    .read()
+                    .expect("aliases lock")
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_default();
+                for a in aliases.keys() {
+                    batch.delete(ALIASES, alias_key(name, a));
+                }
             }
         }
         self.kv.commit(batch)?;
+        Ok(())
+    }
+
+    /// All code digests referenced by any version of any function.
+    pub fn all_digests(&self) -> std::collections::HashSet<String> {
+        let mut d: std::collections::HashSet<String> = self
+            .index
+            .read()
+            .expect("index lock")
+            .values()
+            .map(|r| r.code.digest.clone())
+            .collect();
+        for v in self.versions.read().expect("versions lock").values() {
+            d.extend(v.values().map(|r| r.code.digest.clone()));
+        }
+        d
+    }
+
+    pub fn get_version(&self, name: &str, version: &str) -> Option<Arc<FunctionRecord>> {
+        if version == LATEST {
+            return self.get(name);
+        }
+        let n: u32 = version.parse().ok()?;
+        self.versions
+            .read()
+            .expect("versions lock")
+            .get(name)?
+            .get(&n)
+            .cloned()
+    }
+
+    /// The revision environments of `name`'s `version` must have to be reused.
+    pub fn current_revision(&self, name: &str, version: &str) -> Option<String> {
+        self.get_version(name, version)
+            .map(|r| r.revision_id.clone())
+    }
+
+    /// `$LATEST` followed by the published versions in order.
+    pub fn list_versions(&self, name: &str) -> Option<Vec<Arc<FunctionRecord>>> {
+        let latest = self.get(name)?;
+        let mut all = vec![latest];
+        if let Some(v) = self.versions.read().expect("versions lock").get(name) {
+            all.extend(v.values().cloned());
+        }
+        Some(all)
+    }
+
+    /// Publish `$LATEST` as a new version, unless nothing changed since the last one.
+    pub fn publish_version(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        description: Option<String>,
+        code_sha256: Option<String>,
+        revision_id: Option<String>,
+    ) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let latest = self.current(name, not_found, revision_id.as_deref())?;
+        if let Some(sha) = code_sha256
+            && sha != latest.code.sha256_b64
+        {
+            return Err(Error::InvalidParameter(format!(
+                "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({}). Please try again.",
+                latest.code.sha256_b64
+            )));
+        }
+        if let Some(last) = self.get_version(name, &latest.last_version.to_string())
+            && same_configuration(&last, &latest)
+            && description.as_ref().is_none_or(|d| *d == last.description)
+        {
+            return Ok(last);
+        }
+        let n = latest.last_version + 1;
+        let mut snapshot = (*latest).clone();
+        snapshot.version = n.to_string();
+        snapshot.last_version = 0;
+        snapshot.revision_id = new_revision();
+        snapshot.last_modified_ms = nimbus_model::time::now_millis();
+        if let Some(d) = description {
+            snapshot.description = d;
+        }
+        let mut updated = (*latest).clone();
+        updated.last_version = n;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            VERSIONS,
+            version_key(name, n),
+            serde_json::to_vec(&snapshot).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        batch.put(
+            FUNCTIONS,
+            name.as_bytes().to_vec(),
+            serde_json::to_vec(&updated).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.kv.commit(batch)?;
+        let snapshot = Arc::new(snapshot);
+        self.versions
+            .write()
+            .expect("versions lock")
+            .entry(name.to_string())
+            .or_default()
+            .insert(n, snapshot.clone());
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(name.to_string(), Arc::new(updated));
+        Ok(snapshot)
+    }
+
+    pub fn delete_version(
+        &self,
+        name: &str,
+        version: &str,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<()> {
+        let _w = self.write.lock().expect("registry write lock");
+        let rec = self.get_version(name, version).ok_or_else(not_found)?;
+        let n: u32 = version
+            .parse()
+            .map_err(|_| Error::InvalidParameter("version must be a number".into()))?;
+        let using: Vec<String> = self
+            .list_aliases(name)
+            .into_iter()
+            .filter(|a| a.function_version == version || a.additional_weights.contains_key(version))
+            .map(|a| a.name)
+            .collect();
+        if !using.is_empty() {
+            return Err(Error::Conflict(format!(
+                "Unable to delete version because the following aliases reference it: {using:?}"
+            )));
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(VERSIONS, version_key(name, n));
+        self.kv.commit(batch)?;
+        if let Some(v) = self.versions.write().expect("versions lock").get_mut(name) {
+            v.remove(&n);
+        }
+        self.release_code(&rec.code.digest);
+        Ok(())
+    }
+
+    pub fn list_aliases(&self, name: &str) -> Vec<AliasRecord> {
+        self.aliases
+            .read()
+            .expect("aliases lock")
+            .get(name)
+            .map(|a| a.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn get_alias(&self, name: &str, alias: &str) -> Option<AliasRecord> {
+        self.aliases
+            .read()
+            .expect("aliases lock")
+            .get(name)?
+            .get(alias)
+            .cloned()
+    }
+
+    fn check_alias_target(
+        &self,
+        name: &str,
+        version: &str,
+        weights: &BTreeMap<String, f64>,
+    ) -> Result<()> {
+        if self.get_version(name, version).is_none() {
+            return Err(Error::NotFound(format!(
+                "Function not found: {name}:{version}"
+            )));
+        }
+        if weights.len() > 1 {
+            return Err(Error::InvalidParameter(
+                "RoutingConfig supports only one additional version".into(),
+            ));
+        }
+        for (v, w) in weights {
+            if !(0.0..=1.0).contains(w) {
+                return Err(Error::Validation(format!(
+                    "1 validation error detected: Value '{w}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]"
+                )));
+            }
+            if v == LATEST || v == version {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid function version {v} in RoutingConfig: it must be a published version other than the alias's FunctionVersion"
+                )));
+            }
+            if self.get_version(name, v).is_none() {
+                return Err(Error::InvalidParameter(format!(
+                    "Function version {v} in RoutingConfig does not exist"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn persist_alias(&self, a: &AliasRecord) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(
+            ALIASES,
+            alias_key(&a.function, &a.name),
+            serde_json::to_vec(a).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.kv.commit(batch)?;
+        self.aliases
+            .write()
+            .expect("aliases lock")
+            .entry(a.function.clone())
+            .or_default()
+            .insert(a.name.clone(), a.clone());
+        Ok(())
+    }
+
+    pub fn create_alias(
+        &self,
+        function: &str,
+        not_found: impl FnOnce() -> Error,
+        input: AliasInput,
+        alias_arn: String,
+    ) -> Result<AliasRecord> {
+        let _w = self.write.lock().expect("registry write lock");
+        self.get(function).ok_or_else(not_found)?;
+        if !is_valid_alias(&input.name) {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
+                input.name
+            )));
+        }
+        if self.get_alias(function, &input.name).is_some() {
+            return Err(Error::Conflict(format!(
+                "Alias already exists: {alias_arn}"
+            )));
+        }
+        let version = input
+            .function_version
+            .ok_or_else(|| Error::Validation("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null".into()))?;
+        let weights = input.additional_weights.unwrap_or_default();
+        self.check_alias_target(function, &version, &weights)?;
+        let a = AliasRecord {
+            format: 1,
+            function: function.to_string(),
+            name: input.name,
+            function_version: version,
+            description: input.description.unwrap_or_default(),
+            additional_weights: weights,
+            revision_id: new_revision(),
+        };
+        self.persist_alias(&a)?;
+        Ok(a)
+    }
+
+    pub fn update_alias(
+        &self,
+        function: &str,
+        input: AliasInput,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<AliasRecord> {
+        let _w = self.write.lock().expect("registry write lock");
+        let mut a = self
+            .get_alias(function, &input.name)
+            .ok_or_else(not_found)?;
+        if let Some(rev) = &input.revision_id
+            && *rev != a.revision_id
+        {
+            return Err(Error::PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+            ));
+        }
+        if let Some(v) = input.function_version {
+            a.function_version = v;
+        }
+        if let Some(d) = input.description {
+            a.description = d;
+        }
+        if let Some(w) = input.additional_weights {
+            a.additional_weights = w;
+        }
+        self.check_alias_target(function, &a.function_version, &a.additional_weights)?;
+        a.revision_id = new_revision();
+        self.persist_alias(&a)?;
+        Ok(a)
+    }
+
+    pub fn delete_alias(&self, function: &str, alias: &str) -> Result<()> {
+        let _w = self.write.lock().expect("registry write lock");
+        let mut batch = WriteBatch::new();
+        batch.delete(ALIASES, alias_key(function, alias));
+        self.kv.commit(batch)?;
+        if let Some(a) = self
+            .aliases
+            .write()
+            .expect("aliases lock")
+            .get_mut(function)
+        {
+            a.remove(alias);
+        }
         Ok(())
     }
 
@@ -561,9 +958,34 @@ impl Registry {
         let mut batch = WriteBatch::new();
         batch.delete(FUNCTIONS, name.as_bytes().to_vec());
         batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
+        let versions = self
+            .versions
+            .read()
+            .expect("versions lock")
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        for n in versions.keys() {
+            batch.delete(VERSIONS, version_key(name, *n));
+        }
+        let aliases = self
+            .aliases
+            .read()
+            .expect("aliases lock")
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        for a in aliases.keys() {
+            batch.delete(ALIASES, alias_key(name, a));
+        }
         self.kv.commit(batch)?;
         self.index.write().expect("index lock").remove(name);
+        self.versions.write().expect("versions lock").remove(name);
+        self.aliases.write().expect("aliases lock").remove(name);
         self.release_code(&old.code.digest);
+        for v in versions.values() {
+            self.release_code(&v.code.digest);
+        }
         Ok(old)
     }
 }

@@ -36,6 +36,34 @@ pub struct FunctionRecord {
     /// `DeadLetterConfig.TargetArn`: where asynchronous events go when they fail for good.
     #[serde(default)]
     pub dead_letter_target: Option<String>,
+    /// `$LATEST`, or the number of a published version (an immutable snapshot).
+    #[serde(default = "latest")]
+    pub version: String,
+    /// On `$LATEST`: the number of the last published version (0 if none).
+    #[serde(default)]
+    pub last_version: u32,
+}
+
+fn latest() -> String {
+    LATEST.to_string()
+}
+
+/// The unpublished, mutable version of every function.
+pub const LATEST: &str = "$LATEST";
+
+/// An alias: a name for a version, optionally splitting traffic with a second one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    pub format: u32,
+    pub function: String,
+    pub name: String,
+    pub function_version: String,
+    #[serde(default)]
+    pub description: String,
+    /// `RoutingConfig.AdditionalVersionWeights`: version -> share of traffic (0..1).
+    #[serde(default)]
+    pub additional_weights: BTreeMap<String, f64>,
+    pub revision_id: String,
 }
 
 /// `PutFunctionEventInvokeConfig`: how asynchronous invocations are retried and
@@ -181,6 +209,8 @@ mod tests {
             tags: BTreeMap::new(),
             reserved_concurrency: Some(3),
             dead_letter_target: None,
+            version: "$LATEST".into(),
+            last_version: 0,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

@@ -8,4 +8,6 @@ pub mod function;
 pub mod time;
 
 pub use arn::{FunctionRef, Identity};
-pub use function::{EventInvokeConfig, FunctionRecord, Runtime, RuntimeFamily};
+pub use function::{
+    AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime, RuntimeFamily,
+};

@@ -22,7 +22,36 @@ const LIST_PAGE: usize = 50;
 /// A Lambda API call, parsed and validated as far as the wire allows.
 #[derive(Debug)]
 pub enum Operation {
-    CreateFunction(CreateFunction),
+    /// The bool is `Publish`: publish a version right after.
+    CreateFunction(CreateFunction, bool),
+    PublishVersion {
+        name: String,
+        input: wire::PublishVersionIn,
+    },
+    ListVersionsByFunction {
+        name: String,
+        marker: Option<String>,
+        max_items: usize,
+    },
+    CreateAlias {
+        name: String,
+        input: nimbus_functions::AliasInput,
+    },
+    GetAlias {
+        name: String,
+        alias: String,
+    },
+    UpdateAlias {
+        name: String,
+        input: nimbus_functions::AliasInput,
+    },
+    DeleteAlias {
+        name: String,
+        alias: String,
+    },
+    ListAliases {
+        name: String,
+    },
     GetFunction {
         name: String,
         qualifier: Option<String>,
@@ -38,6 +67,7 @@ pub enum Operation {
     UpdateFunctionCode {
         name: String,
         update: UpdateCode,
+        publish: bool,
     },
     UpdateFunctionConfiguration {
         name: String,
@@ -204,23 +234,27 @@ pub fn parse(
                 return Err(unsupported_code_source());
             }
             let zip = decode_zip(code.zip_file.as_deref().unwrap_or(""))?;
-            Ok(Operation::CreateFunction(CreateFunction {
-                name,
-                runtime: input.runtime,
-                role,
-                handler: input.handler,
-                description: input.description,
-                timeout: input.timeout,
-                memory_size: input.memory_size,
-                ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
-                environment: input.environment.map(|e| e.variables.unwrap_or_default()),
-                architectures: input.architectures,
-                zip,
-                tags: input.tags.unwrap_or_default(),
-                dead_letter_target: input
-                    .dead_letter_config
-                    .map(|d| d.target_arn.unwrap_or_default()),
-            }))
+            let publish = input.publish.unwrap_or(false);
+            Ok(Operation::CreateFunction(
+                CreateFunction {
+                    name,
+                    runtime: input.runtime,
+                    role,
+                    handler: input.handler,
+                    description: input.description,
+                    timeout: input.timeout,
+                    memory_size: input.memory_size,
+                    ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
+                    environment: input.environment.map(|e| e.variables.unwrap_or_default()),
+                    architectures: input.architectures,
+                    zip,
+                    tags: input.tags.unwrap_or_default(),
+                    dead_letter_target: input
+                        .dead_letter_config
+                        .map(|d| d.target_arn.unwrap_or_default()),
+                },
+                publish,
+            ))
         }
         (&Method::GET, ["2015-03-31", "functions"]) => {
             let max_items = match query_param(query, "MaxItems") {
@@ -308,6 +342,44 @@ pub fn parse(
             let name = r.name.clone();
             match (method, rest) {
                 (&Method::GET, []) => Ok(Operation::GetFunction { name, qualifier: q }),
+                (&Method::POST, ["versions"]) => Ok(Operation::PublishVersion {
+                    name,
+                    input: json_body(body)?,
+                }),
+                (&Method::GET, ["versions"]) => Ok(Operation::ListVersionsByFunction {
+                    name,
+                    marker: query_param(query, "Marker"),
+                    max_items: query_param(query, "MaxItems")
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(LIST_PAGE)
+                        .clamp(1, LIST_PAGE),
+                }),
+                (&Method::POST, ["aliases"]) => {
+                    let input: wire::AliasIn = json_body(body)?;
+                    let alias = input.name.clone().ok_or_else(|| {
+                        error::validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+                    })?;
+                    Ok(Operation::CreateAlias {
+                        name,
+                        input: alias_input(alias, input),
+                    })
+                }
+                (&Method::GET, ["aliases"]) => Ok(Operation::ListAliases { name }),
+                (&Method::GET, ["aliases", alias]) => Ok(Operation::GetAlias {
+                    name,
+                    alias: decode(alias)?,
+                }),
+                (&Method::DELETE, ["aliases", alias]) => Ok(Operation::DeleteAlias {
+                    name,
+                    alias: decode(alias)?,
+                }),
+                (&Method::PUT, ["aliases", alias]) => {
+                    let input: wire::AliasIn = json_body(body)?;
+                    Ok(Operation::UpdateAlias {
+                        name,
+                        input: alias_input(decode(alias)?, input),
+                    })
+                }
                 (&Method::DELETE, []) => Ok(Operation::DeleteFunction { name, qualifier: q }),
                 (&Method::GET, ["configuration"]) => {
                     Ok(Operation::GetFunctionConfiguration { name, qualifier: q })
@@ -347,6 +419,7 @@ pub fn parse(
                     })?)?;
                     Ok(Operation::UpdateFunctionCode {
                         name,
+                        publish: input.publish.unwrap_or(false),
                         update: UpdateCode {
                             zip,
                             architectures: input.architectures,
@@ -426,6 +499,24 @@ fn json_response(status: StatusCode, body: Value) -> Response<Bytes> {
     resp
 }
 
+fn decode(segment: &str) -> Result<String, ApiError> {
+    String::from_utf8(percent_decode(segment))
+        .map_err(|_| error::validation("path segment must be UTF-8"))
+}
+
+fn alias_input(name: String, input: wire::AliasIn) -> nimbus_functions::AliasInput {
+    nimbus_functions::AliasInput {
+        name,
+        function_version: input.function_version,
+        description: input.description,
+        additional_weights: input
+            .routing_config
+            .map(|r| r.additional_version_weights.unwrap_or_default()),
+        revision_id: input.revision_id,
+    }
+}
+
+#[allow(dead_code)]
 fn only_latest(name: &str, q: &Option<String>, functions: &Functions) -> Result<(), ApiError> {
     match q.as_deref() {
         None | Some("$LATEST") => Ok(()),
@@ -461,6 +552,25 @@ impl LambdaApi {
         resp
     }
 
+    /// The version a `Qualifier` names for reading: an alias reads its primary version.
+    fn version_of(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Arc<nimbus_model::FunctionRecord>, ApiError> {
+        let f = &self.functions;
+        let q = match qualifier {
+            Some(q) if !q.bytes().all(|c| c.is_ascii_digit()) && q != nimbus_model::LATEST => Some(
+                f.get_alias(name, q)
+                    .map_err(|e| error::from_service(&e))?
+                    .function_version,
+            ),
+            other => other.map(str::to_string),
+        };
+        f.resolve(name, q.as_deref())
+            .map_err(|e| error::from_service(&e))
+    }
+
     fn config(&self, rec: &nimbus_model::FunctionRecord) -> Value {
         wire::configuration(rec, self.functions.identity())
     }
@@ -469,18 +579,87 @@ impl LambdaApi {
         let f = &self.functions;
         let svc = |e: nimbus_functions::Error| error::from_service(&e);
         match op {
-            Operation::CreateFunction(c) => {
-                let rec = f.create(c).await.map_err(svc)?;
+            Operation::CreateFunction(c, publish) => {
+                let name = c.name.clone();
+                let mut rec = f.create(c).await.map_err(svc)?;
+                if publish {
+                    rec = f
+                        .publish_version(&name, None, None, None)
+                        .await
+                        .map_err(svc)?;
+                }
                 Ok(json_response(StatusCode::CREATED, self.config(&rec)))
             }
+            Operation::PublishVersion { name, input } => {
+                let rec = f
+                    .publish_version(
+                        &name,
+                        input.description,
+                        input.code_sha256,
+                        input.revision_id,
+                    )
+                    .await
+                    .map_err(svc)?;
+                Ok(json_response(StatusCode::CREATED, self.config(&rec)))
+            }
+            Operation::ListVersionsByFunction {
+                name,
+                marker,
+                max_items,
+            } => {
+                let all = f.list_versions(&name).map_err(svc)?;
+                let start = match &marker {
+                    Some(m) => all
+                        .iter()
+                        .position(|r| r.version == *m)
+                        .map_or(all.len(), |i| i + 1),
+                    None => 0,
+                };
+                let page: Vec<_> = all[start.min(all.len())..].iter().take(max_items).collect();
+                let mut body = json!({
+                    "Versions": page.iter().map(|r| wire::configuration_with(r, f.identity(), true)).collect::<Vec<_>>()
+                });
+                if start + page.len() < all.len()
+                    && let Some(last) = page.last()
+                {
+                    body["NextMarker"] = json!(last.version);
+                }
+                Ok(json_response(StatusCode::OK, body))
+            }
+            Operation::CreateAlias { name, input } => {
+                let a = f.create_alias(&name, input).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::CREATED,
+                    wire::alias(&a, f.identity()),
+                ))
+            }
+            Operation::GetAlias { name, alias } => {
+                let a = f.get_alias(&name, &alias).map_err(svc)?;
+                Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
+            }
+            Operation::UpdateAlias { name, input } => {
+                let a = f.update_alias(&name, input).map_err(svc)?;
+                Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
+            }
+            Operation::DeleteAlias { name, alias } => {
+                f.delete_alias(&name, &alias).map_err(svc)?;
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                Ok(resp)
+            }
+            Operation::ListAliases { name } => {
+                let aliases = f.list_aliases(&name).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({ "Aliases": aliases.iter().map(|a| wire::alias(a, f.identity())).collect::<Vec<_>>() }),
+                ))
+            }
             Operation::GetFunctionConfiguration { name, qualifier } => {
-                only_latest(&name, &qualifier, f)?;
-                let rec = f.get(&name).map_err(svc)?;
+                let rec = self.version_of(&name, qualifier.as_deref())?;
                 Ok(json_response(StatusCode::OK, self.config(&rec)))
             }
             Operation::GetFunction { name, qualifier } => {
-                only_latest(&name, &qualifier, f)?;
-                let rec = f.get(&name).map_err(svc)?;
+                let rec = self.version_of(&name, qualifier.as_deref())?;
                 let location = format!(
                     "{}/_nimbus/code/{}",
                     f.exec_config().endpoint_url,
@@ -517,8 +696,19 @@ impl LambdaApi {
                 }
                 Ok(json_response(StatusCode::OK, body))
             }
-            Operation::UpdateFunctionCode { name, update } => {
-                let rec = f.update_code(&name, update).await.map_err(svc)?;
+            Operation::UpdateFunctionCode {
+                name,
+                update,
+                publish,
+            } => {
+                let dry = update.dry_run;
+                let mut rec = f.update_code(&name, update).await.map_err(svc)?;
+                if publish && !dry {
+                    rec = f
+                        .publish_version(&name, None, None, None)
+                        .await
+                        .map_err(svc)?;
+                }
                 Ok(json_response(StatusCode::OK, self.config(&rec)))
             }
             Operation::UpdateFunctionConfiguration { name, update } => {
@@ -531,8 +721,17 @@ impl LambdaApi {
                         "$LATEST version cannot be deleted without deleting the function.".into(),
                     ));
                 }
-                only_latest(&name, &qualifier, f)?;
-                f.delete(&name).await.map_err(svc)?;
+                match qualifier.as_deref() {
+                    Some(v) if v.bytes().all(|c| c.is_ascii_digit()) => {
+                        f.delete_version(&name, v).await.map_err(svc)?
+                    }
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "Deletion of aliases through DeleteFunction is not supported: use DeleteAlias for {other}"
+                        )));
+                    }
+                    None => f.delete(&name).await.map_err(svc)?,
+                }
                 let mut resp = Response::new(Bytes::new());
                 *resp.status_mut() = StatusCode::NO_CONTENT;
                 Ok(resp)

@@ -84,6 +84,7 @@ pub struct CodeIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateFunctionIn {
+    pub publish: Option<bool>,
     pub function_name: Option<String>,
     pub runtime: Option<String>,
     pub role: Option<String>,
@@ -104,6 +105,7 @@ pub struct CreateFunctionIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateCodeIn {
+    pub publish: Option<bool>,
     pub zip_file: Option<String>,
     #[serde(rename = "S3Bucket")]
     pub s3_bucket: Option<String>,
@@ -129,11 +131,60 @@ pub struct UpdateConfigurationIn {
     pub dead_letter_config: Option<DeadLetterIn>,
 }
 
-/// `FunctionConfiguration` for `$LATEST`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublishVersionIn {
+    pub code_sha256: Option<String>,
+    pub description: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoutingIn {
+    pub additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasIn {
+    pub name: Option<String>,
+    pub function_version: Option<String>,
+    pub description: Option<String>,
+    pub routing_config: Option<RoutingIn>,
+    pub revision_id: Option<String>,
+}
+
+/// `AliasConfiguration`.
+pub fn alias(a: &nimbus_model::AliasRecord, identity: &Identity) -> Value {
+    let mut v = json!({
+        "AliasArn": format!("{}:{}", identity.function_arn(&a.function), a.name),
+        "Name": a.name,
+        "FunctionVersion": a.function_version,
+        "Description": a.description,
+        "RevisionId": a.revision_id,
+    });
+    if !a.additional_weights.is_empty() {
+        v["RoutingConfig"] = json!({ "AdditionalVersionWeights": a.additional_weights });
+    }
+    v
+}
+
+/// `FunctionConfiguration` of `$LATEST` or a published version; `qualified` puts
+/// the version in `FunctionArn` (always so for published versions).
 pub fn configuration(rec: &FunctionRecord, identity: &Identity) -> Value {
+    configuration_with(rec, identity, rec.version != nimbus_model::LATEST)
+}
+
+pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: bool) -> Value {
+    let arn = if qualified {
+        format!("{}:{}", identity.function_arn(&rec.name), rec.version)
+    } else {
+        identity.function_arn(&rec.name)
+    };
     let mut v = json!({
         "FunctionName": rec.name,
-        "FunctionArn": identity.function_arn(&rec.name),
+        "FunctionArn": arn,
         "Runtime": rec.runtime,
         "Role": rec.role,
         "Handler": rec.handler,
@@ -143,7 +194,7 @@ pub fn configuration(rec: &FunctionRecord, identity: &Identity) -> Value {
         "MemorySize": rec.memory_mb,
         "LastModified": Utc::from_millis(rec.last_modified_ms).lambda_timestamp(),
         "CodeSha256": rec.code.sha256_b64,
-        "Version": "$LATEST",
+        "Version": rec.version,
         "TracingConfig": { "Mode": "PassThrough" },
         "RevisionId": rec.revision_id,
         "State": "Active",

@@ -1,0 +1,75 @@
+"""Versions and aliases: publish, invoke by qualifier, weighted aliases."""
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ROLE, create, invoke, make_zip, unique
+
+
+def code(v):
+    return {"app.py": f"def lambda_handler(e, c):\n    return {{'code': {v}, 'version': c.function_version, 'arn': c.invoked_function_arn}}\n"}
+
+
+def test_publish_and_invoke_versions(lam):
+    name = unique("ver")
+    create(lam, name, code(1))
+    v1 = lam.publish_version(FunctionName=name, Description="first")
+    assert v1["Version"] == "1" and v1["FunctionArn"].endswith(f":{name}:1") and v1["Description"] == "first"
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(code(2)))
+    v2 = lam.publish_version(FunctionName=name)
+    assert v2["Version"] == "2"
+    assert lam.publish_version(FunctionName=name)["Version"] == "2", "nothing changed: no new version"
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "1", "2"]
+    r1 = invoke(lam, name, Qualifier="1")
+    assert r1["Body"]["code"] == 1 and r1["Body"]["version"] == "1" and r1["ExecutedVersion"] == "1"
+    assert r1["Body"]["arn"].endswith(f":{name}:1")
+    assert invoke(lam, f"{name}:2")["Body"]["code"] == 2
+    latest = invoke(lam, name)
+    assert latest["ExecutedVersion"] == "$LATEST" and latest["Body"]["code"] == 2
+    cfg = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert cfg["Version"] == "1" and cfg["Description"] == "first"
+    with pytest.raises(ClientError) as e:
+        invoke(lam, name, Qualifier="9")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_create_with_publish(lam):
+    name = unique("pub")
+    out = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                              Code={"ZipFile": make_zip(code(1))}, Publish=True)
+    assert out["Version"] == "1"
+
+
+def test_aliases_route_between_versions(lam):
+    name = unique("alias")
+    create(lam, name, code(1))
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(code(2)))
+    lam.publish_version(FunctionName=name)
+    a = lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1", Description="live")
+    assert a["AliasArn"].endswith(f":{name}:prod") and a["FunctionVersion"] == "1"
+    with pytest.raises(ClientError) as e:
+        lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    r = invoke(lam, name, Qualifier="prod")
+    assert r["ExecutedVersion"] == "1" and r["Body"]["arn"].endswith(":prod")
+    upd = lam.update_alias(FunctionName=name, Name="prod", FunctionVersion="2",
+                           RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}})
+    assert upd["RoutingConfig"]["AdditionalVersionWeights"] == {"1": 0.5}
+    seen = {invoke(lam, name, Qualifier="prod")["ExecutedVersion"] for _ in range(40)}
+    assert seen == {"1", "2"}, "a weighted alias sends traffic to both versions"
+    assert [x["Name"] for x in lam.list_aliases(FunctionName=name)["Aliases"]] == ["prod"]
+    assert lam.get_alias(FunctionName=name, Name="prod")["Description"] == "live"
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName=name, Qualifier="1")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.delete_alias(FunctionName=name, Name="prod")
+    with pytest.raises(ClientError) as e:
+        lam.get_alias(FunctionName=name, Name="prod")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    with pytest.raises(ClientError):
+        invoke(lam, name, Qualifier="1")
+    assert invoke(lam, name, Qualifier="2")["Body"]["code"] == 2
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=name)
