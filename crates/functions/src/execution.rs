@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
+/// How long an idle environment stays thawed before it is frozen. Lambda freezes
+/// at once; a short grace keeps busy environments out of the freezer.
+const FREEZE_AFTER: Duration = Duration::from_millis(50);
+
 /// Lambda's limit on the init phase of an on-demand environment.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,6 +96,7 @@ struct Environment {
     _kill: oneshot::Sender<()>,
     _endpoint: Option<AbortOnDrop>,
     last_used: Mutex<Instant>,
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl Environment {
@@ -109,11 +114,18 @@ impl Environment {
         }
     }
 
-    /// Freeze an idle environment so it uses no CPU; thaw it before use.
+    /// Freeze an idle environment so it uses no CPU; thaw it before use. Only
+    /// writes to the freezer when the state changes.
     fn set_frozen(&self, frozen: bool) {
-        if let Some(cg) = &self.cgroup
-            && let Err(e) = cg.set_frozen(frozen)
+        let Some(cg) = &self.cgroup else { return };
+        if self
+            .frozen
+            .swap(frozen, std::sync::atomic::Ordering::SeqCst)
+            == frozen
         {
+            return;
+        }
+        if let Err(e) = cg.set_frozen(frozen) {
             tracing::warn!(env_id = %self.id, error = %e, frozen, "freezer write failed");
         }
     }
@@ -272,8 +284,9 @@ impl Executor {
         if current_revision != Some(env.revision.as_str()) || env.exit_reason().is_some() {
             return;
         }
+        // Frozen by the reaper once idle for FREEZE_AFTER: an environment in
+        // steady use is not frozen and thawed around every invocation.
         *env.last_used.lock().expect("last used lock") = Instant::now();
-        env.set_frozen(true);
         self.idle
             .lock()
             .expect("pool lock")
@@ -290,11 +303,12 @@ impl Executor {
             let mut idle = self.idle.lock().expect("pool lock");
             for envs in idle.values_mut() {
                 envs.retain(|e| {
-                    let fresh = now.duration_since(*e.last_used.lock().expect("last used lock"))
-                        < keep
-                        && e.exit_reason().is_none();
+                    let idle_for = now.duration_since(*e.last_used.lock().expect("last used lock"));
+                    let fresh = idle_for < keep && e.exit_reason().is_none();
                     if !fresh {
                         reaped.push(e.clone());
+                    } else if idle_for >= FREEZE_AFTER {
+                        e.set_frozen(true);
                     }
                     fresh
                 });
@@ -582,6 +596,7 @@ impl Executor {
             _kill: kill_tx,
             _endpoint: endpoint_guard,
             last_used: Mutex::new(Instant::now()),
+            frozen: std::sync::atomic::AtomicBool::new(false),
         });
 
         let mut phase = env.api.phase();
@@ -928,7 +943,7 @@ fn base64_encode(b: &[u8]) -> String {
 }
 
 async fn reap_loop(exec: Weak<Executor>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(FREEZE_AFTER);
     loop {
         tick.tick().await;
         let Some(exec) = exec.upgrade() else { return };
