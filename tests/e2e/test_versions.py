@@ -73,3 +73,44 @@ def test_aliases_route_between_versions(lam):
     lam.delete_function(FunctionName=name)
     with pytest.raises(ClientError):
         lam.get_function(FunctionName=name)
+
+
+PROVISIONED = '''
+import os, time
+def lambda_handler(e, c):
+    time.sleep(e.get("sleep", 0))
+    return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+'''
+
+
+def test_provisioned_concurrency(lam):
+    import base64
+    import concurrent.futures
+    import time
+    name = unique("prov")
+    create(lam, name, {"app.py": PROVISIONED}, Timeout=10)
+    lam.publish_version(FunctionName=name)
+    with pytest.raises(ClientError) as e:
+        lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    out = lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=2)
+    assert out["RequestedProvisionedConcurrentExecutions"] == 2 and out["Status"] in ("IN_PROGRESS", "READY")
+    deadline = time.time() + 30
+    while lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")["Status"] != "READY":
+        assert time.time() < deadline, "provisioned environments never became ready"
+        time.sleep(0.2)
+    got = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+    assert got["AllocatedProvisionedConcurrentExecutions"] == 2
+    r = invoke(lam, name, Qualifier="1", LogType="Tail")
+    assert r["Body"] == "provisioned-concurrency"
+    assert "Init Duration" not in base64.b64decode(r["LogResult"]).decode()
+    # Three at once: two provisioned environments, then spill-over on demand.
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        kinds = sorted(pool.map(lambda _: invoke(lam, name, {"sleep": 1}, Qualifier="1")["Body"], range(3)))
+    assert kinds == ["on-demand", "provisioned-concurrency", "provisioned-concurrency"]
+    listed = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["1"]
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+    with pytest.raises(ClientError) as e:
+        lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+    assert e.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"

@@ -97,6 +97,10 @@ struct Environment {
     _endpoint: Option<AbortOnDrop>,
     last_used: Mutex<Instant>,
     frozen: std::sync::atomic::AtomicBool,
+    /// Kept initialized by provisioned concurrency: never reaped for idleness.
+    provisioned: bool,
+    /// Whether this environment is in the provisioned count (set once initialized).
+    counted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Environment {
@@ -167,6 +171,8 @@ pub(crate) struct Executor {
     idle: Mutex<HashMap<String, Vec<Arc<Environment>>>>,
     /// Environments whose process or leftovers still exist.
     live: Arc<LiveCount>,
+    /// Live provisioned environments per pool key (function:version).
+    provisioned: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 #[derive(Default)]
@@ -203,6 +209,7 @@ impl Executor {
             registry,
             idle: Mutex::new(HashMap::new()),
             live: Arc::new(LiveCount::default()),
+            provisioned: Arc::new(Mutex::new(HashMap::new())),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -255,6 +262,81 @@ impl Executor {
         self.sandbox.shutdown();
     }
 
+    /// Live provisioned environments of `function`'s `version`.
+    pub fn provisioned_count(&self, function: &str, version: &str) -> usize {
+        self.provisioned
+            .lock()
+            .expect("provisioned lock")
+            .get(&pool_key(function, version))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Start provisioned environments of `rec` until `target` are live (each is
+    /// initialized, then parked warm in the pool). Returns how many were started.
+    pub fn provision(self: &Arc<Self>, rec: Arc<FunctionRecord>, target: usize) -> usize {
+        let have = self.provisioned_count(&rec.name, &rec.version) + self.provisioning(&rec, 0);
+        let missing = target.saturating_sub(have);
+        for _ in 0..missing {
+            let me = self.clone();
+            let rec = rec.clone();
+            self.provisioning(&rec, 1);
+            tokio::spawn(async move {
+                let (env, result) = me.launch(&rec, true).await;
+                me.provisioning(&rec, -1);
+                match (env, result) {
+                    (Some(env), Ok(_)) if env.exit_reason().is_none() => {
+                        *me.provisioned
+                            .lock()
+                            .expect("provisioned lock")
+                            .entry(pool_key(&rec.name, &rec.version))
+                            .or_insert(0) += 1;
+                        env.counted.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let current = me.current_revision(&rec);
+                        me.give_back(env, current.as_deref());
+                    }
+                    (_, Err(f)) => {
+                        tracing::warn!(function = %rec.name, error_type = %f.error_type, "provisioned environment failed to initialize")
+                    }
+                    (_, Ok(_)) => {}
+                }
+            });
+        }
+        missing
+    }
+
+    /// Adjust (and read) the count of provisioned environments being started.
+    fn provisioning(&self, rec: &FunctionRecord, delta: i64) -> usize {
+        let mut p = self.provisioned.lock().expect("provisioned lock");
+        let n = p
+            .entry(format!("starting:{}", pool_key(&rec.name, &rec.version)))
+            .or_insert(0);
+        *n = (*n as i64 + delta).max(0) as usize;
+        *n
+    }
+
+    /// Drop idle provisioned environments of `function`'s `version` above `target`.
+    pub fn unprovision(&self, function: &str, version: &str, target: usize) {
+        let key = pool_key(function, version);
+        let mut excess = self
+            .provisioned_count(function, version)
+            .saturating_sub(target);
+        if excess == 0 {
+            return;
+        }
+        let mut idle = self.idle.lock().expect("pool lock");
+        if let Some(envs) = idle.get_mut(&key) {
+            envs.retain(|e| {
+                if e.provisioned && excess > 0 {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
     /// Number of warm idle environments of `function` (all versions).
     pub fn idle_count(&self, function: &str) -> usize {
         let prefix = format!("{function}:");
@@ -304,7 +386,7 @@ impl Executor {
             for envs in idle.values_mut() {
                 envs.retain(|e| {
                     let idle_for = now.duration_since(*e.last_used.lock().expect("last used lock"));
-                    let fresh = idle_for < keep && e.exit_reason().is_none();
+                    let fresh = (idle_for < keep || e.provisioned) && e.exit_reason().is_none();
                     if !fresh {
                         reaped.push(e.clone());
                     } else if idle_for >= FREEZE_AFTER {
@@ -323,12 +405,12 @@ impl Executor {
     fn environment_vars(
         &self,
         rec: &FunctionRecord,
-        dirs: (&str, &str),
+        dirs: (&str, &str, &str),
         stream: &str,
         api: &str,
         endpoint: &str,
     ) -> Vec<(String, String)> {
-        let (task_root, runtime_dir) = dirs;
+        let (task_root, runtime_dir, init_type) = dirs;
         let region = &self.cfg.identity.region;
         let mut env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
@@ -343,7 +425,7 @@ impl Executor {
             ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
             ("AWS_LAMBDA_RUNTIME_API", api),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", init_type),
             ("_HANDLER", rec.handler.as_str()),
             ("LAMBDA_TASK_ROOT", task_root),
             ("LAMBDA_RUNTIME_DIR", runtime_dir),
@@ -379,6 +461,7 @@ impl Executor {
     async fn launch(
         &self,
         rec: &FunctionRecord,
+        provisioned: bool,
     ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
         let started = Instant::now();
         let env_id = random_hex();
@@ -502,6 +585,11 @@ impl Executor {
             (
                 &inside_task_root.display().to_string(),
                 &inside_runtime_dir.display().to_string(),
+                if provisioned {
+                    "provisioned-concurrency"
+                } else {
+                    "on-demand"
+                },
             ),
             &stream,
             &prepared.runtime_api_addr,
@@ -546,6 +634,11 @@ impl Executor {
         let env_label = env_id.clone();
         let live = self.live.clone();
         live.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Counted as provisioned once initialized and parked (see `provision`).
+        let counted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let counted_by_waiter = counted.clone();
+        let provisioned_counts = self.provisioned.clone();
+        let key = pool_key(&rec.name, &rec.version);
         tokio::spawn(async move {
             let status = tokio::select! {
                 s = process.wait() => s,
@@ -581,6 +674,12 @@ impl Executor {
                 }
                 Err(e) => tracing::error!(env_id = %env_label, error = %e, "clean up task failed"),
             }
+            if counted_by_waiter.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut p = provisioned_counts.lock().expect("provisioned lock");
+                if let Some(n) = p.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                }
+            }
             live.n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             live.changed.notify_waiters();
         });
@@ -597,6 +696,8 @@ impl Executor {
             _endpoint: endpoint_guard,
             last_used: Mutex::new(Instant::now()),
             frozen: std::sync::atomic::AtomicBool::new(false),
+            provisioned,
+            counted,
         });
 
         let mut phase = env.api.phase();
@@ -679,7 +780,7 @@ impl Executor {
         let (env, init) = match self.take_idle(&rec) {
             Some(env) => (Some(env), Ok(None)),
             None => {
-                let (env, r) = self.launch(&rec).await;
+                let (env, r) = self.launch(&rec, false).await;
                 (env, r.map(Some))
             }
         };

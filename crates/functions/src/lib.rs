@@ -542,9 +542,103 @@ impl Functions {
         self.queue.pending()
     }
 
-    /// Start the asynchronous-invocation worker. Call once, on the shared service.
+    /// Start the background work: the asynchronous-invocation worker and the
+    /// provisioner. Call once, on the shared service.
     pub fn start_background(self: &Arc<Self>) {
         tokio::spawn(async_worker(Arc::downgrade(self)));
+        tokio::spawn(provisioner(Arc::downgrade(self)));
+    }
+
+    /// The version a provisioned config on `qualifier` keeps warm.
+    fn provisioned_version(&self, name: &str, qualifier: &str) -> Result<Arc<FunctionRecord>> {
+        if qualifier == LATEST {
+            return Err(Error::InvalidParameter(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.".into(),
+            ));
+        }
+        let version = if qualifier.bytes().all(|c| c.is_ascii_digit()) {
+            qualifier.to_string()
+        } else {
+            self.get_alias(name, qualifier)?.function_version
+        };
+        if version == LATEST {
+            return Err(Error::InvalidParameter(
+                "Provisioned Concurrency Configs cannot be applied to an alias of $LATEST.".into(),
+            ));
+        }
+        self.resolve(name, Some(&version))
+    }
+
+    /// What Lambda reports of a provisioned config: (config, allocated, status).
+    pub fn provisioned_status(&self, cfg: &nimbus_model::ProvisionedConfig) -> (u32, &'static str) {
+        let allocated = self
+            .provisioned_version(&cfg.function, &cfg.qualifier)
+            .map(|rec| self.executor.provisioned_count(&rec.name, &rec.version) as u32)
+            .unwrap_or(0)
+            .min(cfg.requested);
+        (
+            allocated,
+            if allocated >= cfg.requested {
+                "READY"
+            } else {
+                "IN_PROGRESS"
+            },
+        )
+    }
+
+    pub fn put_provisioned(
+        self: &Arc<Self>,
+        name: &str,
+        qualifier: &str,
+        requested: i64,
+    ) -> Result<nimbus_model::ProvisionedConfig> {
+        if !(1..=self.concurrency_limit as i64).contains(&requested) {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{requested}' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )));
+        }
+        let rec = self.provisioned_version(name, qualifier)?;
+        let cfg = nimbus_model::ProvisionedConfig {
+            format: 1,
+            function: name.to_string(),
+            qualifier: qualifier.to_string(),
+            requested: requested as u32,
+            last_modified_ms: nimbus_model::time::now_millis(),
+        };
+        self.registry.set_provisioned(name, qualifier, Some(&cfg))?;
+        self.executor
+            .unprovision(&rec.name, &rec.version, cfg.requested as usize);
+        self.executor.provision(rec, cfg.requested as usize);
+        Ok(cfg)
+    }
+
+    pub fn get_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<Option<nimbus_model::ProvisionedConfig>> {
+        self.get(name)?;
+        Ok(self
+            .registry
+            .provisioned_configs(Some(name))?
+            .into_iter()
+            .find(|c| c.qualifier == qualifier))
+    }
+
+    pub fn list_provisioned(&self, name: &str) -> Result<Vec<nimbus_model::ProvisionedConfig>> {
+        self.get(name)?;
+        self.registry.provisioned_configs(Some(name))
+    }
+
+    pub fn delete_provisioned(&self, name: &str, qualifier: &str) -> Result<bool> {
+        let Some(cfg) = self.get_provisioned(name, qualifier)? else {
+            return Ok(false);
+        };
+        self.registry.set_provisioned(name, qualifier, None)?;
+        if let Ok(rec) = self.provisioned_version(name, &cfg.qualifier) {
+            self.executor.unprovision(&rec.name, &rec.version, 0);
+        }
+        Ok(true)
     }
 
     /// Run one queued event once, and record what happens next.
@@ -665,6 +759,32 @@ impl Functions {
             );
         }
         self.queue.commit(&put, Some(ev.seq))
+    }
+}
+
+/// Keeps every provisioned config's environments initialized (replacing any that
+/// crashed or timed out) and no more.
+async fn provisioner(functions: std::sync::Weak<Functions>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let Some(me) = functions.upgrade() else {
+            return;
+        };
+        let configs = match me.registry.provisioned_configs(None) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "read provisioned concurrency configs failed");
+                continue;
+            }
+        };
+        for cfg in configs {
+            if let Ok(rec) = me.provisioned_version(&cfg.function, &cfg.qualifier) {
+                me.executor
+                    .unprovision(&rec.name, &rec.version, cfg.requested as usize);
+                me.executor.provision(rec, cfg.requested as usize);
+            }
+        }
     }
 }
 

@@ -93,6 +93,7 @@ pub(crate) struct Registry {
 }
 
 pub(crate) const VERSIONS: Table = Table("function_versions");
+pub(crate) const PROVISIONED: Table = Table("provisioned_concurrency");
 pub(crate) const ALIASES: Table = Table("function_aliases");
 
 fn version_key(name: &str, version: u32) -> Vec<u8> {
@@ -791,6 +792,48 @@ impl Registry {
         Ok(())
     }
 
+    pub fn provisioned_configs(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<nimbus_model::ProvisionedConfig>> {
+        let prefix = name
+            .map(|n| format!("{n}\0").into_bytes())
+            .unwrap_or_default();
+        self.kv
+            .scan_prefix(PROVISIONED, &prefix)?
+            .into_iter()
+            .map(|(_, v)| {
+                serde_json::from_slice(&v)
+                    .map_err(|e| Error::Internal(format!("read provisioned config: {e}")))
+            })
+            .collect()
+    }
+
+    /// Store (`Some`) or delete the provisioned config of `name:qualifier`.
+    pub fn set_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+        cfg: Option<&nimbus_model::ProvisionedConfig>,
+    ) -> Result<()> {
+        let key = format!("{name}\0{qualifier}").into_bytes();
+        let mut batch = WriteBatch::new();
+        match cfg {
+            Some(c) => {
+                batch.put(
+                    PROVISIONED,
+                    key,
+                    serde_json::to_vec(c).map_err(|e| Error::Internal(e.to_string()))?,
+                );
+            }
+            None => {
+                batch.delete(PROVISIONED, key);
+            }
+        }
+        self.kv.commit(batch)?;
+        Ok(())
+    }
+
     pub fn list_aliases(&self, name: &str) -> Vec<AliasRecord> {
         self.aliases
             .read()
@@ -977,6 +1020,12 @@ impl Registry {
             .unwrap_or_default();
         for a in aliases.keys() {
             batch.delete(ALIASES, alias_key(name, a));
+        }
+        for (k, _) in self
+            .kv
+            .scan_prefix(PROVISIONED, format!("{name}\0").as_bytes())?
+        {
+            batch.delete(PROVISIONED, k);
         }
         self.kv.commit(batch)?;
         self.index.write().expect("index lock").remove(name);

@@ -48,6 +48,17 @@ fn latest() -> String {
     LATEST.to_string()
 }
 
+/// `PutProvisionedConcurrencyConfig`: environments kept initialized for a version or alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionedConfig {
+    pub format: u32,
+    pub function: String,
+    /// The version or alias it was put on.
+    pub qualifier: String,
+    pub requested: u32,
+    pub last_modified_ms: u64,
+}
+
 /// The unpublished, mutable version of every function.
 pub const LATEST: &str = "$LATEST";
 

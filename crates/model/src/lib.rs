@@ -9,5 +9,6 @@ pub mod time;
 
 pub use arn::{FunctionRef, Identity};
 pub use function::{
-    AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime, RuntimeFamily,
+    AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, ProvisionedConfig, Runtime,
+    RuntimeFamily,
 };

@@ -52,6 +52,22 @@ pub enum Operation {
     ListAliases {
         name: String,
     },
+    PutProvisionedConcurrencyConfig {
+        name: String,
+        qualifier: String,
+        requested: i64,
+    },
+    GetProvisionedConcurrencyConfig {
+        name: String,
+        qualifier: String,
+    },
+    DeleteProvisionedConcurrencyConfig {
+        name: String,
+        qualifier: String,
+    },
+    ListProvisionedConcurrencyConfigs {
+        name: String,
+    },
     GetFunction {
         name: String,
         qualifier: Option<String>,
@@ -269,6 +285,32 @@ pub fn parse(
                 marker: query_param(query, "Marker"),
                 max_items: max_items.min(LIST_PAGE),
             })
+        }
+        (method, ["2019-09-30", "functions", raw, "provisioned-concurrency"]) => {
+            let name = function_ref(raw, identity)?.name;
+            if method == Method::GET && query_param(query, "List").is_some() {
+                return Ok(Operation::ListProvisionedConcurrencyConfigs { name });
+            }
+            let qualifier = query_param(query, "Qualifier").ok_or_else(|| {
+                error::validation("1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must not be null")
+            })?;
+            if method == Method::PUT {
+                let v: Value = json_body::<Option<Value>>(body)?.unwrap_or(Value::Null);
+                let requested = v.get("ProvisionedConcurrentExecutions").and_then(Value::as_i64).ok_or_else(|| {
+                    error::validation("1 validation error detected: Value null at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
+                })?;
+                Ok(Operation::PutProvisionedConcurrencyConfig {
+                    name,
+                    qualifier,
+                    requested,
+                })
+            } else if method == Method::GET {
+                Ok(Operation::GetProvisionedConcurrencyConfig { name, qualifier })
+            } else if method == Method::DELETE {
+                Ok(Operation::DeleteProvisionedConcurrencyConfig { name, qualifier })
+            } else {
+                Err(not_found())
+            }
         }
         (
             method,
@@ -571,6 +613,26 @@ impl LambdaApi {
             .map_err(|e| error::from_service(&e))
     }
 
+    /// A provisioned concurrency config as Lambda reports it (with its ARN in lists).
+    fn provisioned(&self, cfg: &nimbus_model::ProvisionedConfig, with_arn: bool) -> Value {
+        let (allocated, status) = self.functions.provisioned_status(cfg);
+        let mut v = json!({
+            "RequestedProvisionedConcurrentExecutions": cfg.requested,
+            "AllocatedProvisionedConcurrentExecutions": allocated,
+            "AvailableProvisionedConcurrentExecutions": allocated,
+            "Status": status,
+            "LastModified": nimbus_model::time::Utc::from_millis(cfg.last_modified_ms).lambda_timestamp(),
+        });
+        if with_arn {
+            v["FunctionArn"] = json!(format!(
+                "{}:{}",
+                self.functions.identity().function_arn(&cfg.function),
+                cfg.qualifier
+            ));
+        }
+        v
+    }
+
     fn config(&self, rec: &nimbus_model::FunctionRecord) -> Value {
         wire::configuration(rec, self.functions.identity())
     }
@@ -646,6 +708,48 @@ impl LambdaApi {
                 let mut resp = Response::new(Bytes::new());
                 *resp.status_mut() = StatusCode::NO_CONTENT;
                 Ok(resp)
+            }
+            Operation::PutProvisionedConcurrencyConfig {
+                name,
+                qualifier,
+                requested,
+            } => {
+                let cfg = f
+                    .put_provisioned(&name, &qualifier, requested)
+                    .map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::ACCEPTED,
+                    self.provisioned(&cfg, false),
+                ))
+            }
+            Operation::GetProvisionedConcurrencyConfig { name, qualifier } => {
+                match f.get_provisioned(&name, &qualifier).map_err(svc)? {
+                    Some(cfg) => Ok(json_response(StatusCode::OK, self.provisioned(&cfg, false))),
+                    None => Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "ProvisionedConcurrencyConfigNotFoundException",
+                        "No Provisioned Concurrency Config found for this function",
+                    )),
+                }
+            }
+            Operation::DeleteProvisionedConcurrencyConfig { name, qualifier } => {
+                if !f.delete_provisioned(&name, &qualifier).map_err(svc)? {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "ProvisionedConcurrencyConfigNotFoundException",
+                        "No Provisioned Concurrency Config found for this function",
+                    ));
+                }
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                Ok(resp)
+            }
+            Operation::ListProvisionedConcurrencyConfigs { name } => {
+                let all = f.list_provisioned(&name).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({ "ProvisionedConcurrencyConfigs": all.iter().map(|c| self.provisioned(c, true)).collect::<Vec<_>>() }),
+                ))
             }
             Operation::ListAliases { name } => {
                 let aliases = f.list_aliases(&name).map_err(svc)?;
