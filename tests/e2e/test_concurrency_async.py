@@ -226,3 +226,37 @@ def test_accepted_events_survive_kill_9():
             assert sorted(json.loads(l.split("MARKER ", 1)[1])["i"] for l in lines) == [0, 1, 2]
         finally:
             n2.stop()
+
+
+def test_memory_budget_evicts_idle_environments_lru():
+    with tempfile.TemporaryDirectory(prefix="nimbus-budget-") as d:
+        n = Nimbus(d, ["--memory-budget-mb", "512"]).start()
+        try:
+            lam = n.client()
+            names = [fn(lam, "sleepy", MemorySize=256, Timeout=10) for _ in range(3)]
+
+            def cold(name):
+                r = invoke(lam, name, {"sleep": 0}, LogType="Tail")
+                import base64
+                return "Init Duration" in base64.b64decode(r["LogResult"]).decode()
+
+            assert cold(names[0]) and cold(names[1])   # 512 MB in use, both idle
+            assert not cold(names[0])                  # names[0] is now the most recent
+            assert cold(names[2])                      # evicts names[1], the least recently used
+            assert not cold(names[0]), "the recently used environment survived"
+            assert cold(names[1]), "the evicted one starts cold again"
+            # Busy environments are never evicted: two busy 256 MB environments fill
+            # the budget, so a third concurrent call is throttled.
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                def call(name):
+                    try:
+                        return invoke(n.client(), name, {"sleep": 2})["StatusCode"]
+                    except ClientError as e:
+                        return e.response["Error"]["Code"]
+                futures = [pool.submit(call, names[i]) for i in range(2)]
+                time.sleep(0.5)
+                third = pool.submit(call, names[2]).result()
+                assert third == "TooManyRequestsException"
+                assert [f.result() for f in futures] == [200, 200]
+        finally:
+            n.stop()

@@ -38,6 +38,10 @@ pub struct Args {
     /// The account's concurrency limit: invocations running at once across all functions.
     #[arg(long, default_value_t = 1000, env = "NIMBUS_CONCURRENCY_LIMIT")]
     concurrency_limit: u32,
+    /// Memory (MB, counted by each environment's MemorySize) all environments may hold;
+    /// idle ones are evicted least-recently-used to stay within it. 0: twice the host's RAM.
+    #[arg(long, default_value_t = 0, env = "NIMBUS_MEMORY_BUDGET_MB")]
+    memory_budget_mb: u64,
     /// Seconds before an asynchronous event's first retry; the second waits twice as long.
     #[arg(long, default_value_t = 60.0, env = "NIMBUS_ASYNC_RETRY_DELAY")]
     async_retry_delay: f64,
@@ -65,6 +69,7 @@ pub fn run(args: Args) -> Result<()> {
         isolation: args.isolation,
         sandbox_pool: args.sandbox_pool,
         concurrency_limit: args.concurrency_limit,
+        memory_budget_mb: args.memory_budget_mb,
         async_retry_delay: Duration::from_secs_f64(args.async_retry_delay.max(0.0)),
         identity: nimbus_model::Identity {
             region: args.region,

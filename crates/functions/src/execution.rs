@@ -44,6 +44,9 @@ pub struct ExecConfig {
     pub keep_alive: Duration,
     /// The account's concurrency limit (Lambda's default is 1,000).
     pub concurrency_limit: u32,
+    /// Memory (MB, by `MemorySize`) all environments together may hold; idle
+    /// environments are evicted least-recently-used to stay within it.
+    pub memory_budget_mb: u64,
     /// Delay before an asynchronous event's first retry; the second waits twice
     /// as long (Lambda: 1 and 2 minutes).
     pub async_retry_delay: Duration,
@@ -70,6 +73,29 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// An invocation could not get an environment within the memory budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttled;
+
+/// Memory promised to live environments, by their `MemorySize`.
+#[derive(Default)]
+struct MemoryBudget {
+    used_mb: Mutex<u64>,
+}
+
+/// One environment's share of the memory budget, returned when it is dropped.
+struct MemoryGrant {
+    budget: Arc<MemoryBudget>,
+    mb: u64,
+}
+
+impl Drop for MemoryGrant {
+    fn drop(&mut self) {
+        let mut used = self.budget.used_mb.lock().expect("memory budget lock");
+        *used = used.saturating_sub(self.mb);
     }
 }
 
@@ -101,6 +127,7 @@ struct Environment {
     provisioned: bool,
     /// Whether this environment is in the provisioned count (set once initialized).
     counted: Arc<std::sync::atomic::AtomicBool>,
+    _memory: MemoryGrant,
 }
 
 impl Environment {
@@ -147,11 +174,15 @@ struct ColdStart {
 struct InitFailure {
     error_type: String,
     body: Bytes,
+    /// No environment could be made within the memory budget: a throttle, not a
+    /// function error.
+    throttled: bool,
 }
 
 impl InitFailure {
     fn new(error_type: &str, message: &str) -> InitFailure {
         InitFailure {
+            throttled: false,
             error_type: error_type.to_string(),
             body: Bytes::from(
                 serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
@@ -173,6 +204,7 @@ pub(crate) struct Executor {
     live: Arc<LiveCount>,
     /// Live provisioned environments per pool key (function:version).
     provisioned: Arc<Mutex<HashMap<String, usize>>>,
+    memory: Arc<MemoryBudget>,
 }
 
 #[derive(Default)]
@@ -210,6 +242,7 @@ impl Executor {
             idle: Mutex::new(HashMap::new()),
             live: Arc::new(LiveCount::default()),
             provisioned: Arc::new(Mutex::new(HashMap::new())),
+            memory: Arc::new(MemoryBudget::default()),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -260,6 +293,45 @@ impl Executor {
             }
         }
         self.sandbox.shutdown();
+    }
+
+    /// Reserve `mb` of the memory budget for a new environment, evicting idle
+    /// environments least-recently-used (on-demand ones before provisioned ones)
+    /// until it fits. `None` when busy environments hold too much.
+    fn reserve_memory(&self, mb: u64) -> Option<MemoryGrant> {
+        loop {
+            {
+                let mut used = self.memory.used_mb.lock().expect("memory budget lock");
+                if *used + mb <= self.cfg.memory_budget_mb {
+                    *used += mb;
+                    return Some(MemoryGrant {
+                        budget: self.memory.clone(),
+                        mb,
+                    });
+                }
+            }
+            let victim = {
+                let mut idle = self.idle.lock().expect("pool lock");
+                let pick = idle
+                    .iter()
+                    .flat_map(|(k, envs)| {
+                        envs.iter().enumerate().map(move |(i, e)| (k.clone(), i, e))
+                    })
+                    .min_by_key(|(_, _, e)| {
+                        (e.provisioned, *e.last_used.lock().expect("last used lock"))
+                    })
+                    .map(|(k, i, _)| (k, i));
+                pick.map(|(k, i)| idle.get_mut(&k).expect("pool key exists").remove(i))
+            };
+            match victim {
+                Some(env) => {
+                    tracing::debug!(env_id = %env.id, function = %env.function, "evicted an idle environment for memory");
+                    // Dropping the last reference kills it and returns its memory.
+                    drop(env);
+                }
+                None => return None,
+            }
+        }
     }
 
     /// Live provisioned environments of `function`'s `version`.
@@ -464,6 +536,11 @@ impl Executor {
         provisioned: bool,
     ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
         let started = Instant::now();
+        let Some(memory_grant) = self.reserve_memory(rec.memory_mb as u64) else {
+            let mut f = InitFailure::new("Nimbus.MemoryBudgetExhausted", "Rate Exceeded.");
+            f.throttled = true;
+            return (None, Err(f));
+        };
         let env_id = random_hex();
         let stream = format!(
             "{}/[{}]{}",
@@ -698,6 +775,7 @@ impl Executor {
             frozen: std::sync::atomic::AtomicBool::new(false),
             provisioned,
             counted,
+            _memory: memory_grant,
         });
 
         let mut phase = env.api.phase();
@@ -709,6 +787,7 @@ impl Executor {
                 Ok(Phase::InitFailed { error_type, body }) => Err(InitFailure {
                     error_type: error_type.unwrap_or_else(|| "Runtime.Unknown".into()),
                     body,
+                    throttled: false,
                 }),
                 _ => Err(InitFailure::new("Runtime.Unknown", "the Runtime API stopped during init")),
             },
@@ -759,7 +838,12 @@ impl Executor {
     }
 
     /// Run one synchronous invocation of `rec`.
-    pub async fn invoke(&self, rec: Arc<FunctionRecord>, req: &InvokeRequest) -> InvokeResponse {
+    /// Run one invocation; `Err` when it was throttled for want of memory.
+    pub async fn invoke(
+        &self,
+        rec: Arc<FunctionRecord>,
+        req: &InvokeRequest,
+    ) -> Result<InvokeResponse, Throttled> {
         let request_id = req
             .request_id
             .clone()
@@ -775,7 +859,7 @@ impl Executor {
         rec: Arc<FunctionRecord>,
         req: &InvokeRequest,
         request_id: String,
-    ) -> InvokeResponse {
+    ) -> Result<InvokeResponse, Throttled> {
         let mut timing = Timing::default();
         let (env, init) = match self.take_idle(&rec) {
             Some(env) => (Some(env), Ok(None)),
@@ -795,8 +879,9 @@ impl Executor {
                 timing.parts = c.parts;
                 c.init_ms
             }),
+            Err(failure) if failure.throttled => return Err(Throttled),
             Err(failure) => {
-                return self.init_failed(&rec, req, &request_id, env, failure);
+                return Ok(self.init_failed(&rec, req, &request_id, env, failure));
             }
         };
         let env = env.expect("a ready environment exists when init succeeded");
@@ -915,7 +1000,7 @@ impl Executor {
             self.give_back(env, current.as_deref());
         }
         // A non-reusable environment is dropped here, which kills its process.
-        InvokeResponse {
+        Ok(InvokeResponse {
             status: 200,
             payload,
             function_error,
@@ -923,7 +1008,7 @@ impl Executor {
             executed_version: rec.version.clone(),
             request_id,
             timing,
-        }
+        })
     }
 
     fn current_revision(&self, rec: &FunctionRecord) -> Option<String> {

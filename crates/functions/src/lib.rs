@@ -393,7 +393,13 @@ impl Functions {
                     message: "Rate Exceeded.".into(),
                     reason: t.reason().into(),
                 })?;
-                Ok(self.executor.invoke(rec, &req).await)
+                self.executor
+                    .invoke(rec, &req)
+                    .await
+                    .map_err(|_| InvokeError::TooManyRequests {
+                        message: "Rate Exceeded.".into(),
+                        reason: "ConcurrentInvocationLimitExceeded".into(),
+                    })
             }
         }
     }
@@ -691,6 +697,14 @@ impl Functions {
         };
         let out = self.executor.invoke(rec.clone(), &req).await;
         drop(admitted);
+        let Ok(out) = out else {
+            // No memory for an environment: treated like a throttle, retried later.
+            ev.attempts -= 1;
+            ev.throttles += 1;
+            ev.due_ms =
+                nimbus_model::time::now_millis() + (1000u64 << ev.throttles.min(8)).min(300_000);
+            return self.queue.commit(&[ev], None);
+        };
         match out.function_error {
             None => self.finish(ev, &rec, &cfg, Condition::Success, None, Some(&out.payload)),
             Some(fe) if ev.attempts > cfg.retries() => self.finish(

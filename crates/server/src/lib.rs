@@ -35,6 +35,8 @@ pub struct Config {
     pub sandbox_pool: usize,
     /// The account's concurrency limit.
     pub concurrency_limit: u32,
+    /// Memory (MB) environments may hold together; 0 means twice the host's.
+    pub memory_budget_mb: u64,
     /// Delay before an asynchronous event's first retry (the second waits twice as long).
     pub async_retry_delay: Duration,
 }
@@ -76,6 +78,7 @@ impl Default for Config {
             isolation: Isolation::Namespaces,
             sandbox_pool: 2,
             concurrency_limit: 1000,
+            memory_budget_mb: 0,
             async_retry_delay: Duration::from_secs(60),
         }
     }
@@ -172,6 +175,11 @@ pub async fn start(cfg: Config) -> Result<Started> {
         secret_access_key: credentials.secret_access_key.clone(),
         keep_alive: cfg.keep_alive,
         concurrency_limit: cfg.concurrency_limit,
+        memory_budget_mb: if cfg.memory_budget_mb > 0 {
+            cfg.memory_budget_mb
+        } else {
+            default_memory_budget_mb()
+        },
         async_retry_delay: cfg.async_retry_delay,
         platform_endpoint: Some(platform_endpoint),
     };
@@ -207,6 +215,20 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// Twice the host's physical memory, in MB: the budget counts each environment's
+/// `MemorySize`, a ceiling most environments stay far below.
+fn default_memory_budget_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(8 * 1024 * 1024);
+    total_kb / 1024 * 2
 }
 
 /// `<data>/config`: region and endpoint for `AWS_CONFIG_FILE`, rewritten at each start.
