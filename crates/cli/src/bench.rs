@@ -36,6 +36,10 @@ pub struct Args {
     /// Seconds of the throughput run.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Scale-up run: this many concurrent invocations of the native function, each
+    /// holding its environment for 1 s, from zero warm environments (0 skips it).
+    #[arg(long, default_value_t = 0)]
+    scale: usize,
 }
 
 struct Target {
@@ -444,6 +448,16 @@ pub fn run(args: Args) -> Result<()> {
                 println!("| {label} | {} |", cells.join(" | "));
             }
         }
+        if args.scale > 0 && functions.iter().any(|(_, n)| *n == "bench-native-noop") {
+            let (total, p50, p99) = scale_up(&mut c, target.clone(), "bench-native-noop", args.scale).await?;
+            println!();
+            println!(
+                "Scale-up: {} concurrent invocations from zero warm environments, each holding its environment 1 s: \
+                 all done in {total:.0} ms, so the last environment was running within {:.0} ms; per-call latency minus the 1 s hold p50 {p50:.0} ms, p99 {p99:.0} ms",
+                args.scale,
+                total - 1000.0
+            );
+        }
         match freezer_round_trips(200) {
             Ok(Some((p50, p99))) => {
                 println!();
@@ -491,4 +505,51 @@ fn freezer_round_trips(n: usize) -> Result<Option<(f64, f64)>> {
     cg.destroy()?;
     h.remove_instance(&instance);
     Ok(Some(stats(v)))
+}
+
+/// Start `n` invocations at once against a function with no warm environments.
+async fn scale_up(
+    c: &mut Client,
+    target: Arc<Target>,
+    name: &str,
+    n: usize,
+) -> Result<(f64, f64, f64)> {
+    let body = serde_json::json!({ "Environment": { "Variables": { "BENCH_ROUND": "scale" } } });
+    c.call(
+        "PUT",
+        &format!("/2015-03-31/functions/{name}/configuration"),
+        body.to_string().as_bytes(),
+        &[],
+    )
+    .await?;
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(Client::connect(target.clone()).await?);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for mut client in clients {
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = client
+                .call("POST", &path, br#"{"sleep_ms":1000}"#, &[])
+                .await?;
+            if r.status != 200 || r.headers.contains_key("x-amz-function-error") {
+                bail!(
+                    "scale-up invoke: {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                );
+            }
+            anyhow::Ok(t.elapsed().as_secs_f64() * 1000.0 - 1000.0)
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.push(t.await??);
+    }
+    let total = start.elapsed().as_secs_f64() * 1000.0;
+    let (p50, p99) = stats(lat);
+    Ok((total, p50, p99))
 }

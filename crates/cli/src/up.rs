@@ -76,6 +76,7 @@ pub fn run(args: Args) -> Result<()> {
             ..Default::default()
         },
     };
+    raise_open_file_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -99,4 +100,20 @@ pub fn run(args: Args) -> Result<()> {
         std::io::stdout().flush()?;
         started.run_until_signal().await
     })
+}
+
+/// Every environment holds a few descriptors in the server (listeners, pipes,
+/// connections): lift the soft limit on open files to the hard one.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write an rlimit we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

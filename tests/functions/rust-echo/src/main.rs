@@ -9,6 +9,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if payload.get("fail").is_some() {
         return Err("asked to fail".into());
     }
+    if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     println!("rust-echo handling {}", ctx.request_id);
     Ok(json!({
         "echo": payload,
