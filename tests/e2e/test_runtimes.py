@@ -170,3 +170,16 @@ def test_idle_environments_are_reaped():
             assert "Init Duration" in base64.b64decode(cold["LogResult"]).decode()
         finally:
             n.stop()
+
+
+def test_warm_environments_outlive_idle_server_threads(lam):
+    """Environments must not die with whichever server thread spawned them
+    (the sandbox init's parent-death signal is per thread; Tokio retires idle
+    blocking threads after 10 s)."""
+    name = unique("outlive")
+    create(lam, name, {"app.py": "import uuid\nENV = uuid.uuid4().hex\ndef lambda_handler(e, c):\n    return ENV\n"})
+    first = invoke(lam, name)["Body"]
+    time.sleep(12)
+    again = invoke(lam, name, LogType="Tail")
+    assert "FunctionError" not in again, again["Body"]
+    assert again["Body"] == first, "the warm environment survived"

@@ -306,7 +306,12 @@ async fn warm_latency(c: &mut Client, name: &str, n: usize) -> Result<(f64, f64)
     Ok(stats(v))
 }
 
-async fn throughput(target: Arc<Target>, name: &str, clients: usize, secs: u64) -> Result<f64> {
+async fn throughput(
+    target: Arc<Target>,
+    name: &str,
+    clients: usize,
+    secs: u64,
+) -> Result<(f64, (f64, f64))> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -314,20 +319,22 @@ async fn throughput(target: Arc<Target>, name: &str, clients: usize, secs: u64) 
         let name = name.to_string();
         tasks.push(tokio::spawn(async move {
             let mut c = Client::connect(target).await?;
-            let mut n = 0u64;
+            let mut lat = Vec::new();
             while Instant::now() < deadline {
+                let t = Instant::now();
                 invoke(&mut c, &name).await?;
-                n += 1;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            anyhow::Ok(n)
+            anyhow::Ok(lat)
         }));
     }
     let started = Instant::now();
-    let mut total = 0;
+    let mut all = Vec::new();
     for t in tasks {
-        total += t.await??;
+        all.extend(t.await??);
     }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, stats(all)))
 }
 
 /// The floor: a bare HTTP/1.1 server that echoes the body, on its own port.
@@ -419,11 +426,13 @@ pub fn run(args: Args) -> Result<()> {
         println!("| function | cold start | env creation | runtime start | init | first invoke | warm invoke | warm invokes/s ({} clients) |", args.concurrency);
         println!("|---|---|---|---|---|---|---|---|");
         let mut sandbox_rows = Vec::new();
+        let mut under_load = Vec::new();
         for (label, name) in &functions {
             let cold = cold_starts(&mut c, name, args.cold).await?;
             sandbox_rows.push((label.to_string(), cold.sandbox.clone()));
             let warm = warm_latency(&mut c, name, args.warm).await?;
-            let tput = throughput(target.clone(), name, args.concurrency, args.seconds).await?;
+            let (tput, loaded) = throughput(target.clone(), name, args.concurrency, args.seconds).await?;
+            under_load.push((label.to_string(), loaded));
             println!(
                 "| {label} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} / {:.3} | {:.0} |",
                 cold.total.0, cold.total.1, cold.create.0, cold.create.1, cold.runtime_start.0, cold.runtime_start.1,
@@ -436,6 +445,11 @@ pub fn run(args: Args) -> Result<()> {
             "| floor: bare hyper echo server, same client | - | - | - | - | - | {:.3} / {:.3} | {:.0} |",
             floor.0, floor.1, floor_tput
         );
+        println!();
+        println!("Latency under the throughput load ({} clients), ms:", args.concurrency);
+        for (label, (p50, p99)) in &under_load {
+            println!("  {label}: p50 {p50:.2}, p99 {p99:.2}");
+        }
         if sandbox_rows.iter().any(|(_, parts)| !parts.is_empty()) {
             println!();
             println!("Sandbox parts of the cold start (inside \"env creation\" and before \"runtime start\"), ms p50 / p99:");

@@ -46,6 +46,52 @@ struct Inner {
     instance: String,
     pool: Mutex<Vec<Shell>>,
     pool_size: usize,
+    spawner: Spawner,
+}
+
+type SpawnJob = (
+    tokio::process::Command,
+    std::sync::mpsc::SyncSender<std::io::Result<tokio::process::Child>>,
+);
+
+/// Spawns every sandbox init from one thread that lives as long as the server.
+///
+/// Init asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), and
+/// "parent" there means the *thread* that spawned it: spawned from a pooled worker
+/// thread, an environment would be killed when that thread retires.
+struct Spawner {
+    jobs: Mutex<std::sync::mpsc::Sender<SpawnJob>>,
+}
+
+impl Spawner {
+    fn start(handle: Option<tokio::runtime::Handle>) -> std::io::Result<Spawner> {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("nimbus-spawner".into())
+            .spawn(move || {
+                // The child is reaped by the Tokio runtime: spawn inside its context.
+                let _guard = handle.as_ref().map(|h| h.enter());
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })?;
+        Ok(Spawner {
+            jobs: Mutex::new(tx),
+        })
+    }
+
+    /// Spawn `cmd` on the spawner thread (blocks until it is spawned).
+    fn spawn(&self, cmd: tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+        let (reply, result) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .lock()
+            .expect("spawner lock")
+            .send((cmd, reply))
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+        result
+            .recv()
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+    }
 }
 
 pub struct Namespaces {
@@ -92,8 +138,8 @@ impl Inner {
         // posix_spawn (vfork) instead of forking this large, threaded process.
         // Init sets its own die-with-parent signal and opens the namespace and
         // the stage pipe through /proc, so nothing needs to be inherited.
-        let mut child = tokio::process::Command::new(&self.init_program)
-            .arg("__sandbox-init")
+        let mut cmd = tokio::process::Command::new(&self.init_program);
+        cmd.arg("__sandbox-init")
             .env_clear()
             .env(SPEC_ENV, early)
             .current_dir("/")
@@ -101,12 +147,11 @@ impl Inner {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                program: self.init_program.display().to_string(),
-                source,
-            })?;
+            .kill_on_drop(true);
+        let mut child = self.spawner.spawn(cmd).map_err(|source| Error::Spawn {
+            program: self.init_program.display().to_string(),
+            source,
+        })?;
         let stdin = child
             .stdin
             .take()
@@ -196,6 +241,8 @@ impl Namespaces {
             instance: Hierarchy::instance_name(),
             pool: Mutex::new(Vec::new()),
             pool_size,
+            spawner: Spawner::start(tokio::runtime::Handle::try_current().ok())
+                .map_err(|e| format!("start the sandbox spawner thread: {e}"))?,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             inner.refill();
