@@ -36,6 +36,9 @@ pub struct Args {
     /// Seconds of the throughput run.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Measure only the native function (skip the Python one).
+    #[arg(long)]
+    native_only: bool,
     /// Scale-up run: this many concurrent invocations of the native function, each
     /// holding its environment for 1 s, from zero warm environments (0 skips it).
     #[arg(long, default_value_t = 0)]
@@ -410,9 +413,11 @@ pub fn run(args: Args) -> Result<()> {
     rt.block_on(async move {
         let mut c = Client::connect(target.clone()).await.context("connect to nimbus")?;
         let mut functions = vec![];
-        let py = zip_of(&[("app.py", b"def handler(event, context):\n    return None\n", 0o644)])?;
-        ensure_function(&mut c, "bench-python-noop", "python3.12", "app.handler", &py).await?;
-        functions.push(("python3.12 no-op", "bench-python-noop"));
+        if !args.native_only {
+            let py = zip_of(&[("app.py", b"def handler(event, context):\n    return None\n", 0o644)])?;
+            ensure_function(&mut c, "bench-python-noop", "python3.12", "app.handler", &py).await?;
+            functions.push(("python3.12 no-op", "bench-python-noop"));
+        }
         if let Some(path) = &args.native_bootstrap {
             let bin = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
             let zip = zip_of(&[("bootstrap", &bin, 0o755)])?;

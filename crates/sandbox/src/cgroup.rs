@@ -129,6 +129,9 @@ fn write(path: &Path, value: &str) -> std::io::Result<()> {
 pub struct Cgroup {
     hierarchy: Hierarchy,
     dirs: Vec<PathBuf>,
+    /// The peak-memory file, kept open: it is read after every invocation, and a
+    /// path lookup through the cgroup filesystem each time shows in profiles.
+    peak: std::sync::OnceLock<Option<fs::File>>,
 }
 
 impl Cgroup {
@@ -160,6 +163,7 @@ impl Cgroup {
         let cg = Cgroup {
             hierarchy: hierarchy.clone(),
             dirs,
+            peak: std::sync::OnceLock::new(),
         };
         cg.set_limits(memory_mb)?;
         Ok(cg)
@@ -222,11 +226,17 @@ impl Cgroup {
 
     /// Peak memory use in bytes since creation.
     pub fn peak_bytes(&self) -> Option<u64> {
-        let file = match self.hierarchy {
-            Hierarchy::V1 { .. } => self.dir("memory").join("memory.max_usage_in_bytes"),
-            Hierarchy::V2 { .. } => self.dirs[0].join("memory.peak"),
-        };
-        fs::read_to_string(file).ok()?.trim().parse().ok()
+        use std::os::unix::fs::FileExt;
+        let file = self.peak.get_or_init(|| {
+            let path = match self.hierarchy {
+                Hierarchy::V1 { .. } => self.dir("memory").join("memory.max_usage_in_bytes"),
+                Hierarchy::V2 { .. } => self.dirs[0].join("memory.peak"),
+            };
+            fs::File::open(path).ok()
+        });
+        let mut buf = [0u8; 32];
+        let n = file.as_ref()?.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     /// How many times the kernel's OOM killer struck inside this cgroup.
