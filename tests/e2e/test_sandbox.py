@@ -202,6 +202,9 @@ def sandboxed():
         ]:
             names[handler] = unique(handler.replace("_", "-"))
             create(lam, names[handler], {"app.py": HOSTILE}, handler=f"app.{handler}", **kw)
+        names["network_vpc"] = unique("network-vpc")
+        create(lam, names["network_vpc"], {"app.py": HOSTILE}, handler="app.network", Timeout=10,
+               VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]})
         names["background"] = unique("background")
         create(lam, names["background"], {"bg.py": BACKGROUND}, handler="bg.background")
         bystander = Bystander(n, names["ok"])
@@ -316,3 +319,23 @@ def test_idle_environments_are_frozen(sandboxed):
     second = invoke(lam, names["background"])["Body"]
     idle = second["start"] - first["end"]  # ticks in 1.5 s of idling
     assert idle < running / 2, f"{idle} ticks while idle vs {running} in 0.5 s running: not frozen"
+
+
+def test_vpc_config_opts_into_outbound_network(sandboxed):
+    """A function with a VpcConfig gets the host's network: it reaches a server on
+    this machine that an isolated function cannot."""
+    import socket
+    n, names, _ = sandboxed
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    try:
+        lam = n.client()
+        assert lam.get_function_configuration(FunctionName=names["network_vpc"])["VpcConfig"]["SubnetIds"] == ["subnet-1"]
+        outbound = invoke(lam, names["network_vpc"], {"host_port": port})["Body"]
+        assert outbound["host_port"] == "connected"
+        isolated = invoke(lam, names["network"], {"host_port": port})["Body"]
+        assert isolated["host_port"] == "ECONNREFUSED"
+    finally:
+        server.close()

@@ -130,6 +130,7 @@ mod tests {
             dead_letter_target: None,
             version: "$LATEST".into(),
             last_version: 0,
+            vpc: None,
         }
     }
 

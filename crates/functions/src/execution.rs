@@ -599,7 +599,12 @@ impl Executor {
         // Making namespaces and cgroups blocks: keep it off the async workers.
         let sandbox = self.sandbox.clone();
         let (id, memory) = (env_id.clone(), rec.memory_mb);
-        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(&id, memory))
+        let network = if rec.vpc.is_some() {
+            nimbus_sandbox::Network::Host
+        } else {
+            nimbus_sandbox::Network::Isolated
+        };
+        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(&id, memory, network))
             .await
             .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
         let mut prepared = match prepared {

@@ -54,6 +54,7 @@ pub struct CreateFunction {
     pub zip: Vec<u8>,
     pub tags: BTreeMap<String, String>,
     pub dead_letter_target: Option<String>,
+    pub vpc: Option<nimbus_model::function::VpcConfig>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -70,6 +71,8 @@ pub struct UpdateConfiguration {
     pub revision_id: Option<String>,
     /// `Some("")` clears the dead-letter target.
     pub dead_letter_target: Option<String>,
+    /// `Some` with no subnets removes it.
+    pub vpc: Option<nimbus_model::function::VpcConfig>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -245,6 +248,7 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.environment == latest.environment
         && published.architecture == latest.architecture
         && published.dead_letter_target == latest.dead_letter_target
+        && published.vpc == latest.vpc
 }
 
 fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
@@ -449,6 +453,7 @@ impl Registry {
             reserved_concurrency: None,
             version: nimbus_model::LATEST.into(),
             last_version: 0,
+            vpc: req.vpc.filter(|v| !v.subnet_ids.is_empty()),
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;
@@ -522,6 +527,9 @@ impl Registry {
         if let Some(env) = req.environment {
             check_environment(&env)?;
             rec.environment = env;
+        }
+        if let Some(v) = req.vpc {
+            rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
         }
         if let Some(t) = req.dead_letter_target {
             if t.is_empty() {

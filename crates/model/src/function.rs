@@ -42,6 +42,17 @@ pub struct FunctionRecord {
     /// On `$LATEST`: the number of the last published version (0 if none).
     #[serde(default)]
     pub last_version: u32,
+    /// `VpcConfig`: in Nimbus, a function with one gets outbound network access
+    /// (the host's network) instead of an isolated loopback-only network.
+    #[serde(default)]
+    pub vpc: Option<VpcConfig>,
+}
+
+/// `VpcConfig` as given; Nimbus has no VPCs, the IDs are kept and reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VpcConfig {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
 }
 
 fn latest() -> String {
@@ -222,6 +233,7 @@ mod tests {
             dead_letter_target: None,
             version: "$LATEST".into(),
             last_version: 0,
+            vpc: None,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

@@ -75,13 +75,23 @@ pub struct Prepared {
     pub parts: Vec<(&'static str, f64)>,
 }
 
+/// What an environment's network is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Only loopback, with the Runtime API and Nimbus's endpoint: nothing else.
+    Isolated,
+    /// The host's network: outbound access (and the host's ports), for functions
+    /// configured for it (`VpcConfig`).
+    Host,
+}
+
 /// Starts runtimes. Implementations differ in how strongly they isolate.
 pub trait Sandbox: Send + Sync + 'static {
     /// The isolation level's name, as configured (`none`, `namespaces`).
     fn isolation(&self) -> &'static str;
     fn layout(&self) -> Layout;
     /// Make what the environment needs before its process exists.
-    fn prepare(&self, env_id: &str, memory_mb: u32) -> Result<Prepared, Error>;
+    fn prepare(&self, env_id: &str, memory_mb: u32, network: Network) -> Result<Prepared, Error>;
     fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error>;
     /// Remove what the sandbox keeps on the host, once every environment is gone.
     fn shutdown(&self) {}
@@ -242,7 +252,12 @@ impl Sandbox for PlainProcess {
         Layout::default()
     }
 
-    fn prepare(&self, _env_id: &str, _memory_mb: u32) -> Result<Prepared, Error> {
+    fn prepare(
+        &self,
+        _env_id: &str,
+        _memory_mb: u32,
+        _network: Network,
+    ) -> Result<Prepared, Error> {
         let runtime_api = std::net::TcpListener::bind("127.0.0.1:0")?;
         let runtime_api_addr = runtime_api.local_addr()?.to_string();
         Ok(Prepared {
@@ -314,7 +329,7 @@ mod tests {
     }
 
     fn launch(spec: LaunchSpec) -> Result<Process, Error> {
-        let mut prepared = PlainProcess.prepare("t", 128)?;
+        let mut prepared = PlainProcess.prepare("t", 128, Network::Isolated)?;
         PlainProcess.launch(spec, &mut prepared)
     }
 

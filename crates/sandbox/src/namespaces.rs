@@ -10,7 +10,7 @@
 
 use crate::cgroup::{Cgroup, Hierarchy};
 use crate::init::{InitSpec, LateSpec, SPEC_ENV};
-use crate::{Error, LaunchSpec, Layout, Prepared, Process, Sandbox, netns};
+use crate::{Error, LaunchSpec, Layout, Network, Prepared, Process, Sandbox, netns};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -26,7 +26,11 @@ const SHELL_MEMORY_MB: u32 = 128;
 
 /// A started sandbox waiting for its function.
 pub(crate) struct Shell {
-    netns: netns::NetNs,
+    /// The environment's own network namespace, or `None` for an environment
+    /// given the host's network (outbound access), which then has this listener
+    /// for its Runtime API on the host's loopback.
+    netns: Option<netns::NetNs>,
+    host_runtime_api: Option<std::net::TcpListener>,
     cgroup: Arc<Cgroup>,
     child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
@@ -108,9 +112,13 @@ fn random_name() -> String {
 impl Inner {
     /// Start a shell: network namespace, cgroup, init joined to both and unshared.
     /// Must run inside a Tokio runtime (the child is reaped by it).
-    fn start_shell(&self) -> Result<Shell, Error> {
+    fn start_shell(&self, host_network: bool) -> Result<Shell, Error> {
         let t = Instant::now();
-        let ns = netns::create().map_err(Error::Setup)?;
+        let (ns, host_runtime_api) = if host_network {
+            (None, Some(std::net::TcpListener::bind("127.0.0.1:0")?))
+        } else {
+            (Some(netns::create().map_err(Error::Setup)?), None)
+        };
         let netns_ms = t.elapsed().as_secs_f64() * 1000.0;
         let name = random_name();
         let t = Instant::now();
@@ -128,7 +136,9 @@ impl Inner {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            netns_path: Some(format!("/proc/{me}/fd/{}", ns.fd.as_raw_fd())),
+            netns_path: ns
+                .as_ref()
+                .map(|ns| format!("/proc/{me}/fd/{}", ns.fd.as_raw_fd())),
             marks_path: Some(format!("/proc/{me}/fd/{}", marks_w.as_raw_fd())),
             ..Default::default()
         };
@@ -158,6 +168,7 @@ impl Inner {
             .ok_or_else(|| Error::Setup(std::io::Error::other("init has no stdin")))?;
         Ok(Shell {
             netns: ns,
+            host_runtime_api,
             cgroup: Arc::new(cgroup),
             child,
             stdin,
@@ -175,7 +186,7 @@ impl Inner {
             .saturating_sub(self.pool.lock().expect("shell pool lock").len());
         for _ in 0..missing {
             let me = self.clone();
-            tokio::task::spawn_blocking(move || match me.start_shell() {
+            tokio::task::spawn_blocking(move || match me.start_shell(false) {
                 Ok(shell) => {
                     let mut pool = me.pool.lock().expect("shell pool lock");
                     if pool.len() < me.pool_size {
@@ -281,8 +292,11 @@ impl Sandbox for Namespaces {
         self.inner.cgroups.remove_instance(&self.inner.instance);
     }
 
-    fn prepare(&self, _env_id: &str, memory_mb: u32) -> Result<Prepared, Error> {
-        let mut pooled = self.inner.pool.lock().expect("shell pool lock").pop();
+    fn prepare(&self, _env_id: &str, memory_mb: u32, network: Network) -> Result<Prepared, Error> {
+        let mut pooled = match network {
+            Network::Isolated => self.inner.pool.lock().expect("shell pool lock").pop(),
+            Network::Host => None,
+        };
         // A shell whose init died (it should not) is no use.
         let dead = pooled
             .as_mut()
@@ -295,7 +309,7 @@ impl Sandbox for Namespaces {
                 s.parts = vec![("netns", 0.0), ("cgroup", 0.0)];
                 s
             }
-            None => self.inner.start_shell()?,
+            None => self.inner.start_shell(network == Network::Host)?,
         };
         self.inner.refill();
         let t = Instant::now();
@@ -303,13 +317,33 @@ impl Sandbox for Namespaces {
         let limit_ms = t.elapsed().as_secs_f64() * 1000.0;
         let mut parts = std::mem::take(&mut shell.parts);
         parts[1].1 += limit_ms;
+        let prepared = match (&shell.netns, &shell.host_runtime_api) {
+            (Some(ns), _) => Prepared {
+                runtime_api: ns.runtime_api.try_clone()?,
+                runtime_api_addr: netns::RUNTIME_API_ADDR.into(),
+                platform_endpoint: Some(ns.endpoint.try_clone()?),
+                endpoint_url: Some(format!("http://{}", netns::ENDPOINT_ADDR)),
+                shell: None,
+                parts,
+            },
+            (None, Some(listener)) => Prepared {
+                runtime_api: listener.try_clone()?,
+                runtime_api_addr: listener.local_addr()?.to_string(),
+                // The host's network: the environment uses the server's own endpoint.
+                platform_endpoint: None,
+                endpoint_url: None,
+                shell: None,
+                parts,
+            },
+            (None, None) => {
+                return Err(Error::Setup(std::io::Error::other(
+                    "a shell without a network",
+                )));
+            }
+        };
         Ok(Prepared {
-            runtime_api: shell.netns.runtime_api.try_clone()?,
-            runtime_api_addr: netns::RUNTIME_API_ADDR.into(),
-            platform_endpoint: Some(shell.netns.endpoint.try_clone()?),
-            endpoint_url: Some(format!("http://{}", netns::ENDPOINT_ADDR)),
             shell: Some(shell),
-            parts,
+            ..prepared
         })
     }
 
@@ -367,7 +401,11 @@ impl Sandbox for Namespaces {
             root: Some(root),
             marks: Some((sent_ns, marks_r)),
             // Init opens these through /proc; they stay open until it has.
-            held: vec![Box::new(netns.fd), Box::new(marks_w), Box::new(spec.log)],
+            held: vec![
+                Box::new(netns.map(|n| n.fd)),
+                Box::new(marks_w),
+                Box::new(spec.log),
+            ],
         })
     }
 }

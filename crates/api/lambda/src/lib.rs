@@ -268,6 +268,7 @@ pub fn parse(
                     dead_letter_target: input
                         .dead_letter_config
                         .map(|d| d.target_arn.unwrap_or_default()),
+                    vpc: input.vpc_config.map(wire::VpcIn::into_model),
                 },
                 publish,
             ))
@@ -448,6 +449,7 @@ pub fn parse(
                             dead_letter_target: input
                                 .dead_letter_config
                                 .map(|d| d.target_arn.unwrap_or_default()),
+                            vpc: input.vpc_config.map(wire::VpcIn::into_model),
                         },
                     })
                 }

@@ -15,6 +15,22 @@ pub struct EnvironmentIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct VpcIn {
+    pub subnet_ids: Option<Vec<String>>,
+    pub security_group_ids: Option<Vec<String>>,
+}
+
+impl VpcIn {
+    pub fn into_model(self) -> nimbus_model::function::VpcConfig {
+        nimbus_model::function::VpcConfig {
+            subnet_ids: self.subnet_ids.unwrap_or_default(),
+            security_group_ids: self.security_group_ids.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeadLetterIn {
     pub target_arn: Option<String>,
 }
@@ -100,6 +116,7 @@ pub struct CreateFunctionIn {
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageIn>,
     pub dead_letter_config: Option<DeadLetterIn>,
+    pub vpc_config: Option<VpcIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +146,7 @@ pub struct UpdateConfigurationIn {
     pub layers: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageIn>,
     pub dead_letter_config: Option<DeadLetterIn>,
+    pub vpc_config: Option<VpcIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +228,13 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
     }
     if let Some(t) = &rec.dead_letter_target {
         v["DeadLetterConfig"] = json!({ "TargetArn": t });
+    }
+    if let Some(vpc) = &rec.vpc {
+        v["VpcConfig"] = json!({
+            "SubnetIds": vpc.subnet_ids,
+            "SecurityGroupIds": vpc.security_group_ids,
+            "VpcId": "vpc-nimbus-host",
+        });
     }
     v
 }
