@@ -114,3 +114,28 @@ def test_provisioned_concurrency(lam):
     with pytest.raises(ClientError) as e:
         lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
     assert e.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+
+
+def test_versions_and_aliases_survive_restart_and_config_deletes():
+    import tempfile
+    from conftest import Nimbus
+    with tempfile.TemporaryDirectory(prefix="nimbus-ver-restart-") as d:
+        n = Nimbus(d).start()
+        try:
+            lam = n.client()
+            create(lam, "kept", code(1))
+            lam.publish_version(FunctionName="kept")
+            lam.create_alias(FunctionName="kept", Name="live", FunctionVersion="1")
+            # Deleting another per-function record must not touch versions or aliases.
+            lam.put_function_event_invoke_config(FunctionName="kept", MaximumRetryAttempts=0)
+            lam.delete_function_event_invoke_config(FunctionName="kept")
+        finally:
+            n.stop()
+        n2 = Nimbus(d).start()
+        try:
+            lam = n2.client()
+            assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="kept")["Versions"]] == ["$LATEST", "1"]
+            assert lam.get_alias(FunctionName="kept", Name="live")["FunctionVersion"] == "1"
+            assert invoke(lam, "kept", Qualifier="live")["Body"]["code"] == 1
+        finally:
+            n2.stop()

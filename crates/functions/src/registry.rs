@@ -636,26 +636,6 @@ impl Registry {
             }
             None => {
                 batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
-                let versions = self
-                    .versions
-                    .read()
-                    .expect("versions lock")
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_default();
-                for n in versions.keys() {
-                    batch.delete(VERSIONS, version_key(name, *n));
-                }
-                let aliases = self
-                    .aliases
-                    .read()
-                    .expect("aliases lock")
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_default();
-                for a in aliases.keys() {
-                    batch.delete(ALIASES, alias_key(name, a));
-                }
             }
         }
         self.kv.commit(batch)?;
