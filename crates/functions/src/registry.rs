@@ -364,6 +364,17 @@ impl Registry {
         })
     }
 
+    /// Persist `$LATEST` and make it the indexed current record.
+    fn store(&self, rec: FunctionRecord) -> Result<Arc<FunctionRecord>> {
+        self.persist(&rec)?;
+        let rec = Arc::new(rec);
+        self.index
+            .write()
+            .expect("index lock")
+            .insert(rec.name.clone(), rec.clone());
+        Ok(rec)
+    }
+
     fn persist(&self, rec: &FunctionRecord) -> Result<()> {
         let mut batch = WriteBatch::new();
         let value = serde_json::to_vec(rec).map_err(|e| Error::Internal(e.to_string()))?;
@@ -462,12 +473,7 @@ impl Registry {
                 None => None,
             },
         };
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
+        let rec = self.store(rec)?;
         Ok(rec)
     }
 
@@ -541,12 +547,7 @@ impl Registry {
         }
         rec.last_modified_ms = nimbus_model::time::now_millis();
         rec.revision_id = new_revision();
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
+        let rec = self.store(rec)?;
         Ok(rec)
     }
 
@@ -569,12 +570,7 @@ impl Registry {
         rec.code = self.store_code(&req.zip)?;
         rec.last_modified_ms = nimbus_model::time::now_millis();
         rec.revision_id = new_revision();
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
+        let rec = self.store(rec)?;
         if old.code.digest != rec.code.digest {
             self.release_code(&old.code.digest);
         }
@@ -608,12 +604,7 @@ impl Registry {
         }
         let mut rec = (*old).clone();
         rec.reserved_concurrency = reserved;
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
+        let rec = self.store(rec)?;
         Ok(rec)
     }
 
