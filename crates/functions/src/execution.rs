@@ -387,6 +387,20 @@ impl Executor {
         *n
     }
 
+    /// Pool keys (`function:version`) that have live provisioned environments.
+    pub fn provisioned_keys(&self) -> Vec<(String, String)> {
+        self.provisioned
+            .lock()
+            .expect("provisioned lock")
+            .iter()
+            .filter(|(k, n)| **n > 0 && !k.starts_with("starting:"))
+            .filter_map(|(k, _)| {
+                k.split_once(':')
+                    .map(|(f, v)| (f.to_string(), v.to_string()))
+            })
+            .collect()
+    }
+
     /// Drop idle provisioned environments of `function`'s `version` above `target`.
     pub fn unprovision(&self, function: &str, version: &str, target: usize) {
         let key = pool_key(function, version);

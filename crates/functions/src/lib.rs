@@ -792,11 +792,20 @@ async fn provisioner(functions: std::sync::Weak<Functions>) {
                 continue;
             }
         };
+        let mut wanted = std::collections::HashSet::new();
         for cfg in configs {
             if let Ok(rec) = me.provisioned_version(&cfg.function, &cfg.qualifier) {
                 me.executor
                     .unprovision(&rec.name, &rec.version, cfg.requested as usize);
+                wanted.insert((rec.name.clone(), rec.version.clone()));
                 me.executor.provision(rec, cfg.requested as usize);
+            }
+        }
+        // Versions no config keeps warm any more (an alias moved, a config was
+        // deleted) give their provisioned environments back.
+        for (function, version) in me.executor.provisioned_keys() {
+            if !wanted.contains(&(function.clone(), version.clone())) {
+                me.executor.unprovision(&function, &version, 0);
             }
         }
     }
