@@ -247,15 +247,18 @@ def test_memory_budget_evicts_idle_environments_lru():
             assert cold(names[1]), "the evicted one starts cold again"
             # Busy environments are never evicted: two busy 256 MB environments fill
             # the budget, so a third concurrent call is throttled.
+            clients = [n.client() for _ in range(3)]  # made up front: creating one takes a while
+
+            def call(i):
+                try:
+                    return invoke(clients[i], names[i], {"sleep": 3})["StatusCode"]
+                except ClientError as e:
+                    return e.response["Error"]["Code"]
+
             with concurrent.futures.ThreadPoolExecutor(3) as pool:
-                def call(name):
-                    try:
-                        return invoke(n.client(), name, {"sleep": 2})["StatusCode"]
-                    except ClientError as e:
-                        return e.response["Error"]["Code"]
-                futures = [pool.submit(call, names[i]) for i in range(2)]
-                time.sleep(0.5)
-                third = pool.submit(call, names[2]).result()
+                futures = [pool.submit(call, i) for i in range(2)]
+                time.sleep(1.5)  # both warm environments are busy by now
+                third = pool.submit(call, 2).result()
                 assert third == "TooManyRequestsException"
                 assert [f.result() for f in futures] == [200, 200]
         finally:

@@ -142,9 +142,10 @@ def test_import_error_is_reported_and_isolated(lam, fn):
 def test_concurrent_invocations_get_their_own_environments(nimbus, fn):
     lam = nimbus.client()
     invoke(lam, fn["slow"], {"sleep": 0})  # make sure one environment is warm
+    clients = [nimbus.client() for _ in range(4)]  # made up front: creating one takes a while
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: invoke(nimbus.client(), fn["slow"], {"sleep": 0.6})["Body"], range(4)))
+        results = list(pool.map(lambda c: invoke(c, fn["slow"], {"sleep": 0.6})["Body"], clients))
     elapsed = time.monotonic() - start
     assert all(r["slept"] for r in results)
     assert len({r["pid"] for r in results}) == 4, "one invocation at a time per environment"

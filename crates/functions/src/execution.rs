@@ -1043,7 +1043,7 @@ impl Executor {
         init_ms: Option<f64>,
         status: Option<&str>,
     ) {
-        env.log.platform(&format!("END RequestId: {request_id}"));
+        let end = format!("END RequestId: {request_id}");
         let duration = ms(elapsed);
         let billed = duration.ceil().max(1.0) as u64;
         let max_mem = env.peak_memory_mb().unwrap_or(0);
@@ -1058,7 +1058,7 @@ impl Executor {
             line.push_str(&format!("\tStatus: {s}"));
         }
         line.push('\t');
-        env.log.platform(&line);
+        env.log.platform_lines(&[&end, &line]);
     }
 
     fn init_failed(

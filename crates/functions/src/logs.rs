@@ -38,10 +38,16 @@ impl LogStore {
     }
 
     pub fn append(&self, function: &str, stream: &str, message: &str) {
-        let line = format!(
-            "{}\t{stream}\t{message}\n",
-            nimbus_model::time::now_millis()
-        );
+        self.append_lines(function, stream, &[message]);
+    }
+
+    /// Append several lines with one write.
+    pub fn append_lines(&self, function: &str, stream: &str, messages: &[&str]) {
+        let now = nimbus_model::time::now_millis();
+        let mut line = String::new();
+        for m in messages {
+            line.push_str(&format!("{now}\t{stream}\t{m}\n"));
+        }
         let mut files = self.files.lock().expect("log files lock");
         if !files.contains_key(function) {
             match OpenOptions::new()
@@ -88,14 +94,23 @@ struct Target {
     function: String,
     stream: String,
     capture: Mutex<Option<Vec<u8>>>,
+    /// False while the reader holds bytes it has read but not yet logged.
+    drained: std::sync::atomic::AtomicBool,
 }
 
 impl Target {
     fn emit(&self, message: &str) {
-        self.store.append(&self.function, &self.stream, message);
+        self.emit_many(&[message]);
+    }
+
+    fn emit_many(&self, messages: &[&str]) {
+        self.store
+            .append_lines(&self.function, &self.stream, messages);
         if let Some(buf) = self.capture.lock().expect("capture lock").as_mut() {
-            buf.extend_from_slice(message.as_bytes());
-            buf.push(b'\n');
+            for m in messages {
+                buf.extend_from_slice(m.as_bytes());
+                buf.push(b'\n');
+            }
         }
     }
 }
@@ -105,6 +120,8 @@ pub struct EnvLog {
     target: Arc<Target>,
     sync_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
     reader: tokio::task::JoinHandle<()>,
+    /// The pipe's descriptor (owned by the reader task), for `FIONREAD`.
+    pipe_fd: std::os::fd::RawFd,
 }
 
 impl Drop for EnvLog {
@@ -122,6 +139,7 @@ impl EnvLog {
         pipe: OwnedFd,
     ) -> std::io::Result<EnvLog> {
         set_nonblocking(&pipe)?;
+        let pipe_fd = pipe.as_raw_fd();
         // SAFETY: `pipe` is an open descriptor the AsyncFd takes ownership of; OwnedFd
         // always returns that same descriptor and closes it only when dropped.
         let fd = unsafe { AsyncFd::register_with_interest(pipe, tokio::io::Interest::READABLE) }
@@ -131,6 +149,7 @@ impl EnvLog {
             function: function.to_string(),
             stream: stream.to_string(),
             capture: Mutex::new(None),
+            drained: std::sync::atomic::AtomicBool::new(true),
         });
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(fd, target.clone(), sync_rx));
@@ -138,6 +157,7 @@ impl EnvLog {
             target,
             sync_tx,
             reader,
+            pipe_fd,
         })
     }
 
@@ -148,6 +168,11 @@ impl EnvLog {
     /// A line written by the platform itself (START, END, REPORT, warnings).
     pub fn platform(&self, line: &str) {
         self.target.emit(line);
+    }
+
+    /// Several platform lines, written together.
+    pub fn platform_lines(&self, lines: &[&str]) {
+        self.target.emit_many(lines);
     }
 
     /// Start collecting this invocation's lines for `X-Amz-Log-Result`.
@@ -178,6 +203,19 @@ impl EnvLog {
     /// Wait until everything the runtime wrote so far has been logged. Runtimes
     /// flush before posting a response, so after `sync` the log is complete.
     pub async fn sync(&self) {
+        // Nothing in the pipe and nothing half-processed by the reader: already in order.
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD writes an int we own; the descriptor lives as long as `self`.
+        let rc = unsafe { libc::ioctl(self.pipe_fd, libc::FIONREAD, &mut pending) };
+        if rc == 0
+            && pending == 0
+            && self
+                .target
+                .drained
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
         let (tx, rx) = oneshot::channel();
         if self.sync_tx.send(tx).is_ok() {
             let _ = rx.await;
@@ -251,6 +289,7 @@ async fn read_loop(
         tokio::select! {
             ready = fd.readable(), if !eof => {
                 let Ok(mut guard) = ready else { eof = true; continue };
+                target.drained.store(false, std::sync::atomic::Ordering::SeqCst);
                 match read_now(fd.get_ref(), &mut buf) {
                     Read::Data(n) => {
                         pending.extend_from_slice(&buf[..n]);
@@ -262,6 +301,7 @@ async fn read_loop(
                         eof = true;
                     }
                 }
+                target.drained.store(pending.is_empty(), std::sync::atomic::Ordering::SeqCst);
             }
             ack = sync_rx.recv() => {
                 let Some(ack) = ack else { return };
@@ -273,6 +313,7 @@ async fn read_loop(
                     }
                 }
                 emit_lines(&target, &mut pending, true);
+                target.drained.store(true, std::sync::atomic::Ordering::SeqCst);
                 let _ = ack.send(());
             }
         }
