@@ -995,9 +995,10 @@ impl Executor {
                     "errorType": error_type,
                     "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
                 });
-                env.log.platform(&format!(
-                    "RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}"
-                ));
+                env.log.platform_lines(&[
+                    &format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+                    error_type,
+                ]);
                 let status = if info.oom {
                     "error\tError Type: Runtime.OutOfMemory"
                 } else {
