@@ -347,3 +347,47 @@ impl Cgroup {
         self.dirs.iter().all(|d| !d.exists())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs only where cgroups can be managed (root with a usable hierarchy), as
+    /// on CI; elsewhere it says why it did nothing.
+    #[test]
+    fn limits_freeze_kill_and_remove() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let Some(h) = Hierarchy::detect().filter(|_| root) else {
+            eprintln!("skipped: needs root and a usable cgroup hierarchy");
+            return;
+        };
+        let instance = format!("test-{}", std::process::id());
+        let cg = Cgroup::create(&h, &instance, "env", 128).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        for f in cg.procs_files() {
+            fs::write(f, child.id().to_string()).unwrap();
+        }
+        assert_eq!(cg.pids(), vec![child.id() as i32]);
+        // Readable (a process that moves in keeps its old charges, so it may be 0).
+        assert!(cg.peak_bytes().is_some());
+        assert_eq!(cg.oom_kills(), 0);
+        cg.set_frozen(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !cg.is_frozen() {
+            assert!(Instant::now() < deadline, "never froze");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Killing works on a frozen cgroup too, and nothing is left.
+        cg.kill_all();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        cg.destroy().unwrap();
+        assert!(cg.is_removed());
+        h.remove_instance(&instance);
+    }
+}
