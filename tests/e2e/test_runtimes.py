@@ -183,3 +183,26 @@ def test_warm_environments_outlive_idle_server_threads(lam):
     again = invoke(lam, name, LogType="Tail")
     assert "FunctionError" not in again, again["Body"]
     assert again["Body"] == first, "the warm environment survived"
+
+
+def test_isolation_none_runs_plain_processes():
+    """`--isolation none` (hosts that cannot isolate) still runs functions, unsandboxed."""
+    with tempfile.TemporaryDirectory(prefix="nimbus-plain-") as d:
+        n = Nimbus(d, ["--isolation", "none"]).start()
+        try:
+            assert any("isolation:      none" in l for l in n.output)
+            lam = n.client()
+            create(lam, "plain", {"app.py": "import os\ndef lambda_handler(e, c):\n    return [os.getuid(), os.environ['LAMBDA_TASK_ROOT']]\n"})
+            uid, task_root = invoke(lam, "plain")["Body"]
+            assert uid == os.getuid(), "runs as the server's user"
+            assert task_root.startswith(d), "code runs from the data directory, not /var/task"
+        finally:
+            n.stop()
+
+
+def test_doctor_reports_what_the_host_offers():
+    from conftest import NIMBUS
+    out = subprocess.run([NIMBUS, "doctor", "--python", sys.executable], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for check in ("running as root", "cgroups", "network namespaces", "seccomp filters", "python3.* functions"):
+        assert check in out.stdout, out.stdout
