@@ -190,7 +190,6 @@ def test_isolation_none_runs_plain_processes():
     with tempfile.TemporaryDirectory(prefix="nimbus-plain-") as d:
         n = Nimbus(d, ["--isolation", "none"]).start()
         try:
-            assert any("isolation:      none" in l for l in n.output)
             lam = n.client()
             create(lam, "plain", {"app.py": "import os\ndef lambda_handler(e, c):\n    return [os.getuid(), os.environ['LAMBDA_TASK_ROOT']]\n"})
             uid, task_root = invoke(lam, "plain")["Body"]
