@@ -204,6 +204,8 @@ pub(crate) struct Executor {
     live: Arc<LiveCount>,
     /// Live provisioned environments per pool key (function:version).
     provisioned: Arc<Mutex<HashMap<String, usize>>>,
+    /// Provisioned environments being initialized, per pool key.
+    provisioning: Mutex<HashMap<String, usize>>,
     memory: Arc<MemoryBudget>,
 }
 
@@ -242,6 +244,7 @@ impl Executor {
             idle: Mutex::new(HashMap::new()),
             live: Arc::new(LiveCount::default()),
             provisioned: Arc::new(Mutex::new(HashMap::new())),
+            provisioning: Mutex::new(HashMap::new()),
             memory: Arc::new(MemoryBudget::default()),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
@@ -379,10 +382,8 @@ impl Executor {
 
     /// Adjust (and read) the count of provisioned environments being started.
     fn provisioning(&self, rec: &FunctionRecord, delta: i64) -> usize {
-        let mut p = self.provisioned.lock().expect("provisioned lock");
-        let n = p
-            .entry(format!("starting:{}", pool_key(&rec.name, &rec.version)))
-            .or_insert(0);
+        let mut p = self.provisioning.lock().expect("provisioning lock");
+        let n = p.entry(pool_key(&rec.name, &rec.version)).or_insert(0);
         *n = (*n as i64 + delta).max(0) as usize;
         *n
     }
@@ -393,7 +394,7 @@ impl Executor {
             .lock()
             .expect("provisioned lock")
             .iter()
-            .filter(|(k, n)| **n > 0 && !k.starts_with("starting:"))
+            .filter(|(_, n)| **n > 0)
             .filter_map(|(k, _)| {
                 k.split_once(':')
                     .map(|(f, v)| (f.to_string(), v.to_string()))
@@ -612,13 +613,13 @@ impl Executor {
             };
         // Making namespaces and cgroups blocks: keep it off the async workers.
         let sandbox = self.sandbox.clone();
-        let (id, memory) = (env_id.clone(), rec.memory_mb);
+        let memory = rec.memory_mb;
         let network = if rec.vpc.is_some() {
             nimbus_sandbox::Network::Host
         } else {
             nimbus_sandbox::Network::Isolated
         };
-        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(&id, memory, network))
+        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(memory, network))
             .await
             .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
         let mut prepared = match prepared {
@@ -692,7 +693,6 @@ impl Executor {
             &endpoint,
         );
         let spec = LaunchSpec {
-            env_id: env_id.clone(),
             program: launch.program.clone(),
             args: launch.args,
             env: vars,

@@ -226,9 +226,7 @@ impl Functions {
                     .ok_or_else(|| not_found(q))?;
                 let mut version = alias.function_version.clone();
                 if let Some((extra, weight)) = alias.additional_weights.iter().next() {
-                    let mut b = [0u8; 8];
-                    let _ = getrandom_fill(&mut b);
-                    let r = u64::from_le_bytes(b) as f64 / u64::MAX as f64;
+                    let r = (uuid::Uuid::new_v4().as_u128() >> 64) as f64 / u64::MAX as f64;
                     if r < *weight {
                         version = extra.clone();
                     }
@@ -410,27 +408,16 @@ impl Functions {
         &self,
         rec: &FunctionRecord,
     ) -> std::result::Result<concurrency::Admission, concurrency::Throttle> {
-        let reserved: u32 = self
-            .registry
-            .list()
-            .iter()
-            .filter_map(|r| r.reserved_concurrency)
-            .sum();
         self.concurrency
-            .admit(rec, self.concurrency_limit, reserved)
+            .admit(rec, self.concurrency_limit, self.registry.reserved_total())
     }
 
     /// The account's concurrency limit and what reservations leave unreserved.
     pub fn concurrency_limits(&self) -> (u32, u32) {
-        let reserved: u32 = self
-            .registry
-            .list()
-            .iter()
-            .filter_map(|r| r.reserved_concurrency)
-            .sum();
         (
             self.concurrency_limit,
-            self.concurrency_limit.saturating_sub(reserved),
+            self.concurrency_limit
+                .saturating_sub(self.registry.reserved_total()),
         )
     }
 
@@ -853,13 +840,4 @@ async fn spawn_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("worker failed: {e}")))?
-}
-
-fn getrandom_fill(b: &mut [u8]) -> std::io::Result<()> {
-    // SAFETY: getrandom(2) fills a buffer we own.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }

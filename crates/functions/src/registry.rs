@@ -325,6 +325,16 @@ impl Registry {
         self.blobs.path(digest).filter(|p| p.is_file())
     }
 
+    /// Sum of all functions' reserved concurrency (read on every invoke: no copies).
+    pub fn reserved_total(&self) -> u32 {
+        self.index
+            .read()
+            .expect("index lock")
+            .values()
+            .filter_map(|r| r.reserved_concurrency)
+            .sum()
+    }
+
     pub fn list(&self) -> Vec<Arc<FunctionRecord>> {
         let mut all: Vec<_> = self
             .index

@@ -87,8 +87,6 @@ pub enum InvokeError {
     #[error("{message}")]
     TooManyRequests { message: String, reason: String },
     #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
     Service(String),
 }
 

@@ -34,7 +34,6 @@ pub enum Error {
 /// Everything needed to start one execution environment's runtime.
 #[derive(Debug)]
 pub struct LaunchSpec {
-    pub env_id: String,
     /// The program as the environment sees it (e.g. `/var/task/bootstrap`).
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -91,7 +90,7 @@ pub trait Sandbox: Send + Sync + 'static {
     fn isolation(&self) -> &'static str;
     fn layout(&self) -> Layout;
     /// Make what the environment needs before its process exists.
-    fn prepare(&self, env_id: &str, memory_mb: u32, network: Network) -> Result<Prepared, Error>;
+    fn prepare(&self, memory_mb: u32, network: Network) -> Result<Prepared, Error>;
     fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error>;
     /// Remove what the sandbox keeps on the host, once every environment is gone.
     fn shutdown(&self) {}
@@ -252,12 +251,7 @@ impl Sandbox for PlainProcess {
         Layout::default()
     }
 
-    fn prepare(
-        &self,
-        _env_id: &str,
-        _memory_mb: u32,
-        _network: Network,
-    ) -> Result<Prepared, Error> {
+    fn prepare(&self, _memory_mb: u32, _network: Network) -> Result<Prepared, Error> {
         let runtime_api = std::net::TcpListener::bind("127.0.0.1:0")?;
         let runtime_api_addr = runtime_api.local_addr()?.to_string();
         Ok(Prepared {
@@ -315,7 +309,6 @@ mod tests {
 
     fn spec(script: &str, env: Vec<(String, String)>, log: OwnedFd) -> LaunchSpec {
         LaunchSpec {
-            env_id: "t".into(),
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             env,
@@ -329,7 +322,7 @@ mod tests {
     }
 
     fn launch(spec: LaunchSpec) -> Result<Process, Error> {
-        let mut prepared = PlainProcess.prepare("t", 128, Network::Isolated)?;
+        let mut prepared = PlainProcess.prepare(128, Network::Isolated)?;
         PlainProcess.launch(spec, &mut prepared)
     }
 

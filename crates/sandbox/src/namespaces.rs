@@ -292,7 +292,7 @@ impl Sandbox for Namespaces {
         self.inner.cgroups.remove_instance(&self.inner.instance);
     }
 
-    fn prepare(&self, _env_id: &str, memory_mb: u32, network: Network) -> Result<Prepared, Error> {
+    fn prepare(&self, memory_mb: u32, network: Network) -> Result<Prepared, Error> {
         let mut pooled = match network {
             Network::Isolated => self.inner.pool.lock().expect("shell pool lock").pop(),
             Network::Host => None,

@@ -52,11 +52,6 @@ pub fn from_invoke(e: &InvokeError) -> ApiError {
             message.clone(),
         )
         .with("Reason", reason.clone()),
-        InvokeError::Unsupported(m) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
-            m.clone(),
-        ),
         InvokeError::Service(m) => {
             tracing::error!(error = %m, "invoke failed");
             ApiError::new(

@@ -560,21 +560,6 @@ fn alias_input(name: String, input: wire::AliasIn) -> nimbus_functions::AliasInp
     }
 }
 
-#[allow(dead_code)]
-fn only_latest(name: &str, q: &Option<String>, functions: &Functions) -> Result<(), ApiError> {
-    match q.as_deref() {
-        None | Some("$LATEST") => Ok(()),
-        Some(q) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            format!(
-                "Function not found: {}:{q}",
-                functions.identity().function_arn(name)
-            ),
-        )),
-    }
-}
-
 impl LambdaApi {
     pub fn new(functions: Arc<Functions>, invoker: Arc<dyn Invoker>) -> LambdaApi {
         LambdaApi { functions, invoker }
