@@ -203,5 +203,19 @@ def test_doctor_reports_what_the_host_offers():
     from conftest import NIMBUS
     out = subprocess.run([NIMBUS, "doctor", "--python", sys.executable], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for check in ("running as root", "cgroups", "network namespaces", "seccomp filters", "python3.* functions"):
+    for check in ("privileges: root", "cgroups: v", "network namespaces", "seccomp filters", "python3.* functions"):
         assert check in out.stdout, out.stdout
+    assert "[FAIL]" not in out.stdout, out.stdout
+
+
+def test_doctor_as_an_unprivileged_user_checks_user_namespaces():
+    from conftest import NIMBUS
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          NIMBUS, "doctor", "--python", "/usr/bin/python3"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "privileges: unprivileged (euid 65534)" in out.stdout, out.stdout
+    assert "[ok]   user namespaces: can make user, mount, PID" in out.stdout, out.stdout
+    # This host's cgroups belong to root: the limits they give are named as missing.
+    assert "not writable by this user" in out.stdout and "without memory" in out.stdout, out.stdout
+    assert "will use namespaces" in out.stdout, out.stdout

@@ -15,7 +15,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut ok = true;
     println!("isolation = namespaces needs:");
-    for c in nimbus_sandbox::namespaces::diagnose() {
+    let exe = std::env::current_exe()?;
+    for c in nimbus_sandbox::namespaces::diagnose(&exe) {
         match c.result {
             Ok(found) => println!("  [ok]   {}: {found}", c.what),
             Err(why) => {

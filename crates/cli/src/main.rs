@@ -34,11 +34,10 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     // The sandbox re-executes this binary as each environment's init, before any
     // thread exists; it never returns.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == "__sandbox-init")
-    {
-        nimbus_sandbox::init::main();
+    match std::env::args_os().nth(1) {
+        Some(a) if a == "__sandbox-init" => nimbus_sandbox::init::main(),
+        Some(a) if a == "__sandbox-probe" => nimbus_sandbox::init::probe(),
+        _ => {}
     }
     let cli = Cli::parse();
     match cli.command {

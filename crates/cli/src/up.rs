@@ -96,6 +96,9 @@ pub fn run(args: Args) -> Result<()> {
                  memory limits are not enforced"
             );
         }
+        for note in &started.isolation_notes {
+            tracing::warn!("{note}");
+        }
         use std::io::Write;
         std::io::stdout().flush()?;
         started.run_until_signal().await

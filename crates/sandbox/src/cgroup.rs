@@ -98,6 +98,18 @@ impl Hierarchy {
         }
     }
 
+    /// Make this server's subtree: fails where this process may not manage
+    /// cgroups (an unprivileged server without a delegated hierarchy).
+    pub fn make_instance(&self, instance: &str) -> std::io::Result<()> {
+        for parent in self.parents() {
+            let dir = parent.join(instance);
+            fs::create_dir_all(&dir).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("create {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Remove this server's subtree (its environments must be gone).
     pub fn remove_instance(&self, instance: &str) {
         for parent in self.parents() {

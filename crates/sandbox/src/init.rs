@@ -1,8 +1,10 @@
 //! The sandbox's init, run as `nimbus __sandbox-init` (a fresh, single-threaded
 //! process) for every environment:
 //!
-//! 1. (host PID namespace) join the environment's cgroup and network namespace,
-//!    unshare mount, PID, IPC and UTS namespaces, fork;
+//! 1. (host PID namespace) join the environment's cgroup; when the server is not
+//!    root, enter a new user namespace and make a network namespace, sending its
+//!    listeners to the host; else join the host-made network namespace; unshare
+//!    mount, PID, IPC and UTS namespaces, fork;
 //! 2. (PID 1 of the new namespace) build the root: system directories read-only,
 //!    code at `/var/task`, runtime at `/var/runtime`, a size-limited `/tmp`, a
 //!    private `/proc` and `/dev`; pivot into it; fork the runtime and reap;
@@ -11,7 +13,7 @@
 //!
 //! Step 1 needs nothing of the function, so the host may start it ahead of time
 //! (a pool of ready shells). Init then waits, as PID 1, for the function's part of
-//! the spec on stdin ([`LateSpec`]) before step 2.
+//! the spec ([`LateSpec`]) and its log pipe on stdin, a Unix socket, before step 2.
 //!
 //! Errors are written to stderr (the function's log, once known) and end the process.
 
@@ -31,9 +33,6 @@ pub struct LateSpec {
     pub tmp_mb: u32,
     pub uid: u32,
     pub gid: u32,
-    /// The log pipe's write end, as a `/proc/<host pid>/fd/<n>` path: becomes
-    /// stdout and stderr.
-    pub log_path: String,
 }
 
 /// What the host tells init up front, as JSON in `NIMBUS_SANDBOX_SPEC`; the
@@ -68,9 +67,41 @@ pub struct InitSpec {
     /// each stage finished (`<stage> <CLOCK_MONOTONIC ns>` lines).
     #[serde(default)]
     pub marks_path: Option<String>,
+    /// Run in a new user namespace with this mapping (when the server is not
+    /// root: the namespace gives init the rights to build the sandbox).
+    #[serde(default)]
+    pub userns: Option<IdMap>,
+    /// Make a new network namespace here and send its two listeners (Runtime API,
+    /// endpoint) to the host over the Unix socket that is init's stdout. Used
+    /// when the host cannot enter the namespace itself (no root).
+    #[serde(default)]
+    pub own_netns: bool,
     /// Set by init once it opened `marks_path`.
     #[serde(skip)]
     pub marks_fd: Option<i32>,
+}
+
+/// One uid and one gid of a user namespace and the host ids they stand for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    pub inside_uid: u32,
+    pub outside_uid: u32,
+    pub inside_gid: u32,
+    pub outside_gid: u32,
+}
+
+impl IdMap {
+    /// Map the function's ids to this (unprivileged) process's own.
+    pub fn to_current(inside_uid: u32, inside_gid: u32) -> IdMap {
+        // SAFETY: geteuid/getegid have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        IdMap {
+            inside_uid,
+            outside_uid: uid,
+            inside_gid,
+            outside_gid: gid,
+        }
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: comparable across processes on this host.
@@ -147,11 +178,26 @@ fn mount(
 
 fn bind_ro(src: &str, dst: &str) {
     mount(Some(src), dst, None, libc::MS_BIND | libc::MS_REC, None);
+    // In a user namespace the source's noexec is locked: a remount must keep it.
+    let mut extra = 0;
+    let c = cstr(src);
+    // SAFETY: statvfs fills a struct we own from a NUL-terminated path.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_NOEXEC != 0 {
+            extra |= libc::MS_NOEXEC;
+        }
+    }
     mount(
         None,
         dst,
         None,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        libc::MS_BIND
+            | libc::MS_REMOUNT
+            | libc::MS_RDONLY
+            | libc::MS_NOSUID
+            | libc::MS_NODEV
+            | extra,
         None,
     );
 }
@@ -290,6 +336,11 @@ fn drop_privileges(spec: &InitSpec) {
     // Lambda's limits: 1024 open files, no core dumps.
     set_rlimit(libc::RLIMIT_NOFILE, 1024, 1024);
     set_rlimit(libc::RLIMIT_CORE, 0, 0);
+    if spec.userns.is_some() {
+        // Counted per user namespace, so this is the environment's own process
+        // limit (Lambda's 1,024), also where no pids cgroup can be made.
+        set_rlimit(libc::RLIMIT_NPROC, 1024, 1024);
+    }
     // SAFETY: capability and identity syscalls with constant or owned arguments.
     unsafe {
         for cap in 0..64 {
@@ -302,9 +353,15 @@ fn drop_privileges(spec: &InitSpec) {
             0,
             0,
         );
-        check("setgroups", libc::setgroups(0, std::ptr::null()));
+        // In a user namespace setgroups is denied (and there are no groups to drop).
+        if spec.userns.is_none() {
+            check("setgroups", libc::setgroups(0, std::ptr::null()));
+        }
         check("setresgid", libc::setresgid(spec.gid, spec.gid, spec.gid));
         check("setresuid", libc::setresuid(spec.uid, spec.uid, spec.uid));
+        // Leaving root clears the capability sets; in a user namespace the uid
+        // does not change, so clear them explicitly.
+        clear_capabilities();
         check(
             "no_new_privs",
             libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
@@ -312,6 +369,86 @@ fn drop_privileges(spec: &InitSpec) {
     }
     if let Err(e) = crate::seccomp::install(&crate::seccomp::program()) {
         fail("seccomp", e);
+    }
+}
+
+/// Empty the effective, permitted and inheritable capability sets.
+fn clear_capabilities() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset(2) reads a header and two data structs we own.
+    check("drop capabilities", unsafe {
+        libc::syscall(libc::SYS_capset, &header, data.as_ptr()) as libc::c_int
+    });
+}
+
+fn write_proc(path: &str, text: &str) {
+    if let Err(e) = std::fs::write(path, text) {
+        fail(&format!("write {path}"), e);
+    }
+}
+
+/// Enter a new user namespace whose only ids are the function's, standing for
+/// this process's own: init keeps every capability inside it (enough to build
+/// the sandbox), none outside.
+fn enter_user_namespace(map: &IdMap) {
+    // SAFETY: unshare in a single-threaded process.
+    check("unshare user namespace", unsafe {
+        libc::unshare(libc::CLONE_NEWUSER)
+    });
+    write_proc(
+        "/proc/self/uid_map",
+        &format!("{} {} 1\n", map.inside_uid, map.outside_uid),
+    );
+    write_proc("/proc/self/setgroups", "deny");
+    write_proc(
+        "/proc/self/gid_map",
+        &format!("{} {} 1\n", map.inside_gid, map.outside_gid),
+    );
+}
+
+/// Make this process's own network namespace with its listeners, and send them
+/// to the host on stdout (a Unix socket); stdout then becomes /dev/null.
+fn make_network_namespace() {
+    // SAFETY: unshare in a single-threaded process.
+    check("unshare network namespace", unsafe {
+        libc::unshare(libc::CLONE_NEWNET)
+    });
+    let (api, endpoint) =
+        crate::netns::listen_here().unwrap_or_else(|e| fail("listen in the network namespace", e));
+    use std::os::fd::AsRawFd;
+    if let Err(e) = crate::fdpass::send(1, &[api.as_raw_fd(), endpoint.as_raw_fd()]) {
+        fail("send listeners to the host", e);
+    }
+    drop((api, endpoint));
+    let null = cstr("/dev/null");
+    // SAFETY: replace stdout with /dev/null; descriptors we own.
+    unsafe {
+        let n = libc::open(null.as_ptr(), libc::O_WRONLY);
+        if n >= 0 {
+            libc::dup2(n, 1);
+            libc::close(n);
+        }
     }
 }
 
@@ -379,6 +516,60 @@ fn exit_like(status: libc::c_int) -> ! {
     }
 }
 
+/// Entry point of `nimbus __sandbox-probe`: can this (unprivileged) user make the
+/// namespaces an environment needs: a user namespace, and inside it mount, PID,
+/// IPC, UTS and network namespaces with a private `/proc`? Exits 0 if so; else
+/// prints why on stderr and exits non-zero. Never returns.
+pub fn probe() -> ! {
+    // SAFETY: the die-with-parent signal; async-signal-safe prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        enter_user_namespace(&IdMap::to_current(
+            crate::namespaces::FUNCTION_UID,
+            crate::namespaces::FUNCTION_GID,
+        ));
+    }
+    // SAFETY: unshare in a single-threaded process.
+    check("unshare", unsafe {
+        libc::unshare(
+            libc::CLONE_NEWNS
+                | libc::CLONE_NEWPID
+                | libc::CLONE_NEWIPC
+                | libc::CLONE_NEWUTS
+                | libc::CLONE_NEWNET,
+        )
+    });
+    if let Err(e) = crate::netns::listen_here() {
+        fail("listen in a new network namespace", e);
+    }
+    // SAFETY: fork in a single-threaded process.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        fail("fork", std::io::Error::last_os_error());
+    }
+    if child == 0 {
+        mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None);
+        mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        );
+        // SAFETY: ends the process.
+        unsafe { libc::_exit(0) }
+    }
+    let status = wait_status(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        125
+    };
+    // SAFETY: ends the process.
+    unsafe { libc::_exit(code) }
+}
+
 /// Entry point of `nimbus __sandbox-init`. Never returns.
 pub fn main() -> ! {
     let mut spec: InitSpec = match std::env::var(SPEC_ENV)
@@ -404,7 +595,12 @@ pub fn main() -> ! {
         }
     }
     mark(&spec, "cgroup_join");
-    if let Some(path) = &spec.netns_path {
+    if let Some(map) = &spec.userns {
+        enter_user_namespace(map);
+    }
+    if spec.own_netns {
+        make_network_namespace();
+    } else if let Some(path) = &spec.netns_path {
         let c = cstr(path);
         // SAFETY: open the namespace file, setns into it, close it.
         unsafe {
@@ -441,26 +637,28 @@ pub fn main() -> ! {
     // PID 1 of the environment's PID namespace.
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    // Wait for the function's part of the spec (the host may have started us early).
+    // Wait for the function (the host may have started us early): the log pipe
+    // arrives with the first byte on stdin (a Unix socket), then the spec.
+    let Ok(log) = crate::fdpass::recv(0, 1) else {
+        // The host dropped this shell unused.
+        // SAFETY: ends the process.
+        unsafe { libc::_exit(0) }
+    };
     let mut late = String::new();
     use std::io::Read;
     if std::io::stdin().read_to_string(&mut late).is_err() || late.is_empty() {
-        // The host dropped this shell unused.
         // SAFETY: ends the process.
         unsafe { libc::_exit(0) }
     }
     let late: LateSpec =
         serde_json::from_str(&late).unwrap_or_else(|e| fail("read function spec", e));
-    let log = cstr(&late.log_path);
-    // SAFETY: open the log pipe and make it stdout and stderr; stdin is done.
+    use std::os::fd::AsRawFd;
+    let fd = log[0].as_raw_fd();
+    // SAFETY: make the log pipe stdout and stderr; stdin is done.
     unsafe {
-        let fd = libc::open(log.as_ptr(), libc::O_WRONLY);
-        if fd < 0 {
-            fail("open log pipe", std::io::Error::last_os_error());
-        }
         libc::dup2(fd, 1);
         libc::dup2(fd, 2);
-        libc::close(fd);
+        drop(log);
         let null = cstr("/dev/null");
         let n = libc::open(null.as_ptr(), libc::O_RDONLY);
         if n >= 0 {

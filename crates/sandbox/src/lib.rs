@@ -8,6 +8,7 @@
 //! It does not know about the Runtime API protocol or about functions.
 
 pub mod cgroup;
+pub mod fdpass;
 pub mod init;
 pub mod namespaces;
 pub mod netns;
@@ -94,6 +95,11 @@ pub trait Sandbox: Send + Sync + 'static {
     fn launch(&self, spec: LaunchSpec, prepared: &mut Prepared) -> Result<Process, Error>;
     /// Remove what the sandbox keeps on the host, once every environment is gone.
     fn shutdown(&self) {}
+    /// What the operator should know about how this host isolates (limits that
+    /// cannot be enforced here, and why); printed at start-up.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A running runtime process (and everything it started).
@@ -207,12 +213,36 @@ impl BootMarks {
     }
 }
 
-/// `VmHWM` of a process, in MB.
+/// Peak resident memory of a process and everything it started, in MB: the
+/// largest `VmHWM` among them (without a cgroup there is no better account; an
+/// environment's memory is almost all its runtime process).
 pub fn peak_rss_mb(pid: u32) -> Option<u64> {
+    let mut peak = None;
+    let mut todo = vec![pid];
+    let mut seen = 0;
+    while let Some(p) = todo.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        if let Some(kb) = vm_hwm_kb(p) {
+            peak = Some(peak.unwrap_or(0).max(kb));
+        }
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    peak.map(|kb: u64| kb.div_ceil(1024))
+}
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.div_ceil(1024))
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Drop for Process {

@@ -9,14 +9,13 @@
 //! function's part: its filesystem, privilege drop and runtime.
 
 use crate::cgroup::{Cgroup, Hierarchy};
-use crate::init::{InitSpec, LateSpec, SPEC_ENV};
+use crate::init::{IdMap, InitSpec, LateSpec, SPEC_ENV};
 use crate::{Error, LaunchSpec, Layout, Network, Prepared, Process, Sandbox, netns};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
 
 /// The uid and gid functions run as (Lambda's `sbx_user1051` is 993).
 pub const FUNCTION_UID: u32 = 993;
@@ -26,14 +25,22 @@ const SHELL_MEMORY_MB: u32 = 128;
 
 /// A started sandbox waiting for its function.
 pub(crate) struct Shell {
-    /// The environment's own network namespace, or `None` for an environment
-    /// given the host's network (outbound access), which then has this listener
-    /// for its Runtime API on the host's loopback.
-    netns: Option<netns::NetNs>,
+    /// The Runtime API and endpoint listeners inside the environment's own
+    /// network namespace, or `None` for an environment given the host's network
+    /// (outbound access), which then has this listener for its Runtime API on
+    /// the host's loopback.
+    listeners: Option<(std::net::TcpListener, std::net::TcpListener)>,
+    /// The namespace made by the host, which init joins (root only; an
+    /// unprivileged init makes its own).
+    netns_fd: Option<OwnedFd>,
     host_runtime_api: Option<std::net::TcpListener>,
-    cgroup: Arc<Cgroup>,
+    /// `None` where this server may not manage cgroups (see [`Namespaces::notes`]).
+    cgroup: Option<Arc<Cgroup>>,
     child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
+    /// Init's stdin (and, when it makes its own network namespace, stdout): a
+    /// Unix socket on which the host sends the function's spec with the log
+    /// pipe, and init sends its listeners.
+    control: std::os::unix::net::UnixStream,
     marks_r: std::io::PipeReader,
     marks_w: std::io::PipeWriter,
     root: PathBuf,
@@ -46,7 +53,10 @@ struct Inner {
     init_program: PathBuf,
     /// Where empty root directories for environments are made.
     roots: PathBuf,
-    cgroups: Hierarchy,
+    cgroups: Option<Hierarchy>,
+    /// Set when this server is not root: every environment gets a user namespace.
+    userns: Option<IdMap>,
+    notes: Vec<String>,
     instance: String,
     pool: Mutex<Vec<Shell>>,
     pool_size: usize,
@@ -114,16 +124,25 @@ impl Inner {
     /// Must run inside a Tokio runtime (the child is reaped by it).
     fn start_shell(&self, host_network: bool) -> Result<Shell, Error> {
         let t = Instant::now();
+        // Root makes the namespace here; an unprivileged init makes its own
+        // inside its user namespace and sends the listeners back.
+        let own_netns = !host_network && self.userns.is_some();
         let (ns, host_runtime_api) = if host_network {
             (None, Some(std::net::TcpListener::bind("127.0.0.1:0")?))
+        } else if own_netns {
+            (None, None)
         } else {
             (Some(netns::create().map_err(Error::Setup)?), None)
         };
         let netns_ms = t.elapsed().as_secs_f64() * 1000.0;
         let name = random_name();
         let t = Instant::now();
-        let cgroup = Cgroup::create(&self.cgroups, &self.instance, &name, SHELL_MEMORY_MB)
-            .map_err(Error::Setup)?;
+        let cgroup = match &self.cgroups {
+            Some(h) => Some(
+                Cgroup::create(h, &self.instance, &name, SHELL_MEMORY_MB).map_err(Error::Setup)?,
+            ),
+            None => None,
+        };
         let cgroup_ms = t.elapsed().as_secs_f64() * 1000.0;
         let root = self.roots.join(&name);
         std::fs::create_dir_all(&root)?;
@@ -132,14 +151,16 @@ impl Inner {
         let early = InitSpec {
             root: root.display().to_string(),
             cgroup_procs: cgroup
-                .procs_files()
                 .iter()
+                .flat_map(|c| c.procs_files())
                 .map(|p| p.display().to_string())
                 .collect(),
             netns_path: ns
                 .as_ref()
                 .map(|ns| format!("/proc/{me}/fd/{}", ns.fd.as_raw_fd())),
             marks_path: Some(format!("/proc/{me}/fd/{}", marks_w.as_raw_fd())),
+            userns: self.userns,
+            own_netns,
             ..Default::default()
         };
         let early =
@@ -148,13 +169,22 @@ impl Inner {
         // posix_spawn (vfork) instead of forking this large, threaded process.
         // Init sets its own die-with-parent signal and opens the namespace and
         // the stage pipe through /proc, so nothing needs to be inherited.
+        // Descriptors cannot be opened through /proc from inside a user
+        // namespace, so the log pipe (and the listeners of an init that makes its
+        // own network namespace) travel over this socket.
+        let (control, init_end) = std::os::unix::net::UnixStream::pair()?;
+        let init_out = if own_netns {
+            Stdio::from(OwnedFd::from(init_end.try_clone()?))
+        } else {
+            Stdio::null()
+        };
         let mut cmd = tokio::process::Command::new(&self.init_program);
         cmd.arg("__sandbox-init")
             .env_clear()
             .env(SPEC_ENV, early)
             .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdin(Stdio::from(OwnedFd::from(init_end)))
+            .stdout(init_out)
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true);
@@ -162,16 +192,22 @@ impl Inner {
             program: self.init_program.display().to_string(),
             source,
         })?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| Error::Setup(std::io::Error::other("init has no stdin")))?;
+        let listeners = match ns {
+            _ if own_netns => Some(receive_listeners(&control, &mut child)?),
+            Some(ns) => Some((ns.runtime_api, ns.endpoint, Some(ns.fd))),
+            None => None,
+        };
+        let (listeners, netns_fd) = match listeners {
+            Some((api, endpoint, fd)) => (Some((api, endpoint)), fd),
+            None => (None, None),
+        };
         Ok(Shell {
-            netns: ns,
+            listeners,
+            netns_fd,
             host_runtime_api,
-            cgroup: Arc::new(cgroup),
+            cgroup: cgroup.map(Arc::new),
             child,
-            stdin,
+            control,
             marks_r,
             marks_w,
             root,
@@ -202,6 +238,85 @@ impl Inner {
     }
 }
 
+/// The listeners an unprivileged init made in its network namespace (with no
+/// namespace descriptor: the host never joins it).
+#[allow(clippy::type_complexity)]
+fn receive_listeners(
+    rx: &std::os::unix::net::UnixStream,
+    child: &mut tokio::process::Child,
+) -> Result<
+    (
+        std::net::TcpListener,
+        std::net::TcpListener,
+        Option<OwnedFd>,
+    ),
+    Error,
+> {
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    match crate::fdpass::recv(rx.as_raw_fd(), 2) {
+        Ok(fds) => {
+            let mut it = fds.into_iter();
+            let (Some(api), Some(endpoint)) = (it.next(), it.next()) else {
+                unreachable!("recv returns exactly the descriptors asked for");
+            };
+            Ok((
+                std::net::TcpListener::from(api),
+                std::net::TcpListener::from(endpoint),
+                None,
+            ))
+        }
+        Err(e) => {
+            let status = child
+                .try_wait()
+                .ok()
+                .flatten()
+                .map(|s| format!(" (init {s})"))
+                .unwrap_or_default();
+            Err(Error::Setup(std::io::Error::other(format!(
+                "the sandbox init did not set up its network namespace: {e}{status}"
+            ))))
+        }
+    }
+}
+
+/// Run `nimbus __sandbox-probe`: can this user make an environment's namespaces?
+fn user_namespaces_supported(init_program: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new(init_program)
+        .arg("__sandbox-probe")
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("run {} __sandbox-probe: {e}", init_program.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(format!(
+        "this unprivileged user cannot make the namespaces an environment needs ({why}); \
+         the kernel must allow unprivileged user namespaces (user.max_user_namespaces > 0, \
+         and no AppArmor or sysctl restriction), or run Nimbus as root"
+    ))
+}
+
+/// Hand a waiting init its function: the log pipe's write end (with the first
+/// byte), then the spec as JSON, then end of stream. The spec is a few KiB at
+/// most and the socket is fresh, so the writes complete at once.
+fn send_spec(
+    control: &std::os::unix::net::UnixStream,
+    log: std::os::fd::RawFd,
+    late: &[u8],
+) -> Result<(), Error> {
+    use std::io::Write;
+    control.set_write_timeout(Some(std::time::Duration::from_secs(5)))?;
+    crate::fdpass::send(control.as_raw_fd(), &[log])?;
+    (&*control).write_all(late)?;
+    control.shutdown(std::net::Shutdown::Write)?;
+    Ok(())
+}
+
 /// Tear down an unused shell: kill its init, remove its cgroup and root.
 fn discard(shell: Shell) {
     let Shell {
@@ -211,7 +326,9 @@ fn discard(shell: Shell) {
         ..
     } = shell;
     drop(child); // kill_on_drop
-    if let Err(e) = cgroup.destroy() {
+    if let Some(cgroup) = cgroup
+        && let Err(e) = cgroup.destroy()
+    {
         tracing::warn!(error = %e, "remove an unused shell's cgroup failed");
     }
     let _ = std::fs::remove_dir(root);
@@ -226,16 +343,42 @@ impl Namespaces {
         pool_size: usize,
     ) -> Result<Namespaces, String> {
         // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err(
-                "isolation 'namespaces' needs root for now (user namespaces are not supported yet)"
-                    .into(),
-            );
-        }
-        let cgroups = Hierarchy::detect().ok_or(
-            "no usable cgroup hierarchy (need memory, cpu, pids and freezer on v1, or memory, cpu and pids on v2)",
-        )?;
-        netns::supported()?;
+        let rootless = unsafe { libc::geteuid() } != 0;
+        let instance = Hierarchy::instance_name();
+        let mut notes = Vec::new();
+        let userns = if rootless {
+            user_namespaces_supported(&init_program)?;
+            Some(IdMap::to_current(FUNCTION_UID, FUNCTION_GID))
+        } else {
+            netns::supported()?;
+            None
+        };
+        let cgroups = match Hierarchy::detect() {
+            Some(h) => match h.make_instance(&instance) {
+                Ok(()) => Some(h),
+                Err(e) if rootless => {
+                    notes.push(format!(
+                        "this unprivileged server cannot manage cgroups ({e}): memory and pids \
+                         limits, CPU shares, `Max Memory Used` from the cgroup and freezing of idle \
+                         environments are not enforced. Run as root, or on a cgroup v2 host \
+                         delegate a subtree to this user"
+                    ));
+                    None
+                }
+                Err(e) => return Err(format!("cannot create this server's cgroups: {e}")),
+            },
+            None if rootless => {
+                notes.push(
+                    "no usable cgroup hierarchy: memory and pids limits, CPU shares and freezing \
+                     are not enforced"
+                        .into(),
+                );
+                None
+            }
+            None => return Err(
+                "no usable cgroup hierarchy (need memory, cpu, pids and freezer on v1, or memory, cpu and pids on v2)".into(),
+            ),
+        };
         let roots = state_dir.join("roots");
         std::fs::create_dir_all(&roots).map_err(|e| format!("create {}: {e}", roots.display()))?;
         // Roots of a crashed earlier run are empty directories (mounts were private).
@@ -244,12 +387,16 @@ impl Namespaces {
                 let _ = std::fs::remove_dir(e.path());
             }
         }
-        cgroups.sweep();
+        if let Some(h) = &cgroups {
+            h.sweep();
+        }
         let inner = Arc::new(Inner {
             init_program,
             roots,
             cgroups,
-            instance: Hierarchy::instance_name(),
+            userns,
+            notes,
+            instance,
             pool: Mutex::new(Vec::new()),
             pool_size,
             spawner: Spawner::start(tokio::runtime::Handle::try_current().ok())
@@ -261,14 +408,24 @@ impl Namespaces {
         Ok(Namespaces { inner })
     }
 
-    pub fn cgroup_version(&self) -> u8 {
-        self.inner.cgroups.version()
+    /// The cgroup version in use, if this server manages cgroups.
+    pub fn cgroup_version(&self) -> Option<u8> {
+        self.inner.cgroups.as_ref().map(Hierarchy::version)
+    }
+
+    /// Whether environments get a user namespace (the server is not root).
+    pub fn rootless(&self) -> bool {
+        self.inner.userns.is_some()
     }
 }
 
 impl Sandbox for Namespaces {
     fn isolation(&self) -> &'static str {
         "namespaces"
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.inner.notes.clone()
     }
 
     fn layout(&self) -> Layout {
@@ -289,7 +446,9 @@ impl Sandbox for Namespaces {
         for s in shells {
             discard(s);
         }
-        self.inner.cgroups.remove_instance(&self.inner.instance);
+        if let Some(h) = &self.inner.cgroups {
+            h.remove_instance(&self.inner.instance);
+        }
     }
 
     fn prepare(&self, memory_mb: u32, network: Network) -> Result<Prepared, Error> {
@@ -313,15 +472,17 @@ impl Sandbox for Namespaces {
         };
         self.inner.refill();
         let t = Instant::now();
-        shell.cgroup.set_limits(memory_mb).map_err(Error::Setup)?;
+        if let Some(cg) = &shell.cgroup {
+            cg.set_limits(memory_mb).map_err(Error::Setup)?;
+        }
         let limit_ms = t.elapsed().as_secs_f64() * 1000.0;
         let mut parts = std::mem::take(&mut shell.parts);
         parts[1].1 += limit_ms;
-        let prepared = match (&shell.netns, &shell.host_runtime_api) {
-            (Some(ns), _) => Prepared {
-                runtime_api: ns.runtime_api.try_clone()?,
+        let prepared = match (&shell.listeners, &shell.host_runtime_api) {
+            (Some((api, endpoint)), _) => Prepared {
+                runtime_api: api.try_clone()?,
                 runtime_api_addr: netns::RUNTIME_API_ADDR.into(),
-                platform_endpoint: Some(ns.endpoint.try_clone()?),
+                platform_endpoint: Some(endpoint.try_clone()?),
                 endpoint_url: Some(format!("http://{}", netns::ENDPOINT_ADDR)),
                 shell: None,
                 parts,
@@ -374,38 +535,29 @@ impl Sandbox for Namespaces {
             tmp_mb: spec.ephemeral_storage_mb,
             uid: FUNCTION_UID,
             gid: FUNCTION_GID,
-            log_path: format!("/proc/{}/fd/{}", std::process::id(), spec.log.as_raw_fd()),
         };
         let late = serde_json::to_vec(&late).map_err(|e| Error::Setup(std::io::Error::other(e)))?;
         let Shell {
-            netns,
+            netns_fd,
             cgroup,
             child,
-            mut stdin,
+            control,
             marks_r,
             marks_w,
             root,
             ..
         } = shell;
         let sent_ns = crate::init::monotonic_ns();
-        // The spec is small: it fits the pipe buffer, so this completes at once.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&late).await;
-            let _ = stdin.shutdown().await;
-        });
+        send_spec(&control, spec.log.as_raw_fd(), &late)?;
         let pid = child.id().unwrap_or(0);
         Ok(Process {
             child,
             pid,
-            cgroup: Some(cgroup),
+            cgroup,
             root: Some(root),
             marks: Some((sent_ns, marks_r)),
             // Init opens these through /proc; they stay open until it has.
-            held: vec![
-                Box::new(netns.map(|n| n.fd)),
-                Box::new(marks_w),
-                Box::new(spec.log),
-            ],
+            held: vec![Box::new(netns_fd), Box::new(marks_w)],
         })
     }
 }
@@ -416,31 +568,59 @@ pub struct Check {
     pub result: Result<String, String>,
 }
 
-/// Everything isolation `namespaces` needs, checked on this host.
-pub fn diagnose() -> Vec<Check> {
+/// Everything isolation `namespaces` needs, checked on this host. `program` is
+/// the `nimbus` binary (it probes user namespaces when not run as root).
+pub fn diagnose(program: &std::path::Path) -> Vec<Check> {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
+    let rootless = euid != 0;
     let mut checks = vec![Check {
-        what: "running as root",
-        result: if euid == 0 {
-            Ok("yes".into())
+        what: "privileges",
+        result: Ok(if rootless {
+            format!("unprivileged (euid {euid}): every environment gets its own user namespace")
         } else {
-            Err(format!(
-                "no (euid {euid}); user namespaces are not supported yet, so use --isolation none"
-            ))
-        },
+            "root".into()
+        }),
     }];
+    if rootless {
+        checks.push(Check {
+            what: "user namespaces",
+            result: user_namespaces_supported(program)
+                .map(|()| "can make user, mount, PID, IPC, UTS and network namespaces with a private /proc".into()),
+        });
+    }
+    let instance = format!("doctor-{}", std::process::id());
     checks.push(Check {
         what: "cgroups",
         result: match Hierarchy::detect() {
-            Some(h) => Ok(format!("v{} with memory, cpu, pids{}", h.version(), if h.version() == 1 { ", freezer" } else { "" })),
+            Some(h) => {
+                let made = h.make_instance(&instance);
+                h.remove_instance(&instance);
+                match made {
+                    Ok(()) => Ok(format!("v{} with memory, cpu, pids{}", h.version(), if h.version() == 1 { ", freezer" } else { "" })),
+                    Err(e) if rootless => Ok(format!(
+                        "v{} present but not writable by this user ({e}): environments will run \
+                         without memory, CPU and pids limits and without freezing",
+                        h.version()
+                    )),
+                    Err(e) => Err(format!("v{} present but cannot create cgroups: {e}", h.version())),
+                }
+            }
+            None if rootless => Ok("none usable: environments will run without memory, CPU and pids limits and without freezing".into()),
             None => Err("no cgroup v2 with memory, cpu and pids, and no v1 with memory, cpu, pids and freezer".into()),
         },
     });
+    if rootless {
+        return finish_checks(checks);
+    }
     checks.push(Check {
         what: "network namespaces",
         result: netns::supported().map(|()| "can create one with loopback and listeners".into()),
     });
+    finish_checks(checks)
+}
+
+fn finish_checks(mut checks: Vec<Check>) -> Vec<Check> {
     // SAFETY: PR_GET_SECCOMP only reads the calling thread's mode.
     let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     checks.push(Check {

@@ -52,6 +52,16 @@ fn bring_up_loopback() -> std::io::Result<()> {
     Ok(())
 }
 
+/// In a network namespace just made by the calling thread: bring loopback up and
+/// bind the Runtime API and endpoint listeners.
+pub fn listen_here() -> std::io::Result<(TcpListener, TcpListener)> {
+    bring_up_loopback()?;
+    Ok((
+        TcpListener::bind(RUNTIME_API_ADDR)?,
+        TcpListener::bind(ENDPOINT_ADDR)?,
+    ))
+}
+
 /// Make a new network namespace with loopback up and both listeners bound.
 /// Runs on a short-lived thread so no pooled thread is left in the namespace.
 pub fn create() -> std::io::Result<NetNs> {
@@ -62,9 +72,7 @@ pub fn create() -> std::io::Result<NetNs> {
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            bring_up_loopback()?;
-            let runtime_api = TcpListener::bind(RUNTIME_API_ADDR)?;
-            let endpoint = TcpListener::bind(ENDPOINT_ADDR)?;
+            let (runtime_api, endpoint) = listen_here()?;
             let fd = std::fs::File::open("/proc/thread-self/ns/net")?;
             Ok(NetNs {
                 fd: OwnedFd::from(fd),

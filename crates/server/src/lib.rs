@@ -91,6 +91,8 @@ pub struct Started {
     pub credentials: Credentials,
     pub data_dir: PathBuf,
     pub isolation: &'static str,
+    /// What the operator should know about this host's isolation.
+    pub isolation_notes: Vec<String>,
     functions: Arc<Functions>,
     serve: tokio::task::JoinHandle<()>,
 }
@@ -148,6 +150,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         }
     };
     let isolation = sandbox.isolation();
+    let isolation_notes = sandbox.notes();
     // Isolated environments reach the platform's APIs on a socket inside their own
     // network namespace; the edge serves it once it exists.
     let edge_cell: Arc<std::sync::OnceLock<Arc<edge::Edge>>> = Arc::new(std::sync::OnceLock::new());
@@ -212,6 +215,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         credentials,
         data_dir,
         isolation,
+        isolation_notes,
         functions,
         serve,
     })
