@@ -910,6 +910,7 @@ impl LambdaApi {
                 ))
             }
             Operation::Invoke(req) => {
+                let whole = std::time::Instant::now();
                 let out = self
                     .invoker
                     .invoke(req)
@@ -934,7 +935,12 @@ impl LambdaApi {
                     set("x-amz-log-result", l);
                 }
                 let t = out.timing;
-                let mut timing = format!("invoke={:.3}", t.invoke_ms);
+                // `server`: everything from the parsed request to the response.
+                let mut timing = format!(
+                    "server={:.3};invoke={:.3}",
+                    whole.elapsed().as_secs_f64() * 1000.0,
+                    t.invoke_ms
+                );
                 if let (Some(c), Some(i)) = (t.create_ms, t.init_ms) {
                     timing.push_str(&format!(";create={c:.3};init={i:.3}"));
                 }
