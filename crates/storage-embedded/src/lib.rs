@@ -89,6 +89,41 @@ impl KvEngine for EmbeddedKv {
         Ok(out)
     }
 
+    fn scan_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        use std::ops::Bound;
+        let txn = self.db.begin_read().map_err(engine_err)?;
+        let t = match txn.open_table(def(table)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(engine_err(e)),
+        };
+        let start = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
+        };
+        let mut out = Vec::new();
+        for entry in t
+            .range::<&[u8]>((start, Bound::Unbounded))
+            .map_err(engine_err)?
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(engine_err)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     fn commit(&self, batch: WriteBatch) -> Result<()> {
         let txn = self.db.begin_write().map_err(engine_err)?;
         for op in &batch.ops {

@@ -25,6 +25,26 @@ pub fn kv_suite(engine: &dyn KvEngine) {
     );
     assert_eq!(engine.get(T2, b"x").unwrap().as_deref(), Some(&b"ex"[..]));
 
+    // Pages: bounded, ordered, resumable after a key, within the prefix.
+    let page = engine.scan_page(T1, b"a/", None, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].0, b"a/1");
+    let page = engine.scan_page(T1, b"a/", Some(b"a/1"), 10).unwrap();
+    let keys: Vec<&[u8]> = page.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, vec![&b"a/2"[..]]);
+    assert!(
+        engine
+            .scan_page(T1, b"a/", Some(b"a/2"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    // An `after` before the prefix starts at the prefix.
+    assert_eq!(
+        engine.scan_page(T1, b"b/", Some(b"a/9"), 10).unwrap().len(),
+        1
+    );
+    assert!(engine.scan_page(T2, b"", None, 0).unwrap().is_empty());
+
     // Prefix scans are ordered and bounded by the prefix.
     let scanned = engine.scan_prefix(T1, b"a/").unwrap();
     let keys: Vec<&[u8]> = scanned.iter().map(|(k, _)| k.as_slice()).collect();

@@ -85,6 +85,22 @@ pub trait KvEngine: Send + Sync + 'static {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// All pairs whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// At most `limit` pairs whose key starts with `prefix` and sorts after
+    /// `after` (all of the prefix when `None`), in key order: a page of a listing.
+    fn scan_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .scan_prefix(table, prefix)?
+            .into_iter()
+            .filter(|(k, _)| after.is_none_or(|a| k.as_slice() > a))
+            .take(limit)
+            .collect())
+    }
     fn commit(&self, batch: WriteBatch) -> Result<()>;
 }
 

@@ -1,0 +1,738 @@
+//! The object store behind the S3 API: buckets, objects, listings and multipart
+//! uploads, kept as metadata in the key-value engine and data as immutable files
+//! ([`data`]). It knows S3's rules (names, part sizes, ETags, listing order) but
+//! not HTTP or XML; `nimbus-api-s3` maps requests onto it.
+//!
+//! Durability: a body is fsynced before the metadata that names it is committed,
+//! and the commit is durable before the client hears of it. Replaced or deleted
+//! data files are removed after that commit.
+
+pub mod data;
+
+use data::{DataDir, Written};
+use md5::{Digest, Md5};
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+const BUCKETS: Table = Table("s3_buckets");
+/// `bucket/key` -> [`Object`].
+const OBJECTS: Table = Table("s3_objects");
+/// `bucket/key\0upload id` -> [`Upload`].
+const UPLOADS: Table = Table("s3_uploads");
+/// `upload id/part number (5 digits)` -> [`Part`].
+const PARTS: Table = Table("s3_parts");
+
+/// S3's bounds.
+pub const MAX_KEY_BYTES: usize = 1024;
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_NUMBER: u32 = 10_000;
+pub const MAX_LIST_KEYS: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("The specified bucket does not exist")]
+    NoSuchBucket(String),
+    #[error("Your previous request to create the named bucket succeeded and you already own it.")]
+    BucketAlreadyOwnedByYou(String),
+    #[error("The bucket you tried to delete is not empty")]
+    BucketNotEmpty(String),
+    #[error("{0}")]
+    InvalidBucketName(String),
+    #[error("The specified key does not exist.")]
+    NoSuchKey(String),
+    #[error("Your key is too long")]
+    KeyTooLong,
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
+    NoSuchUpload(String),
+    #[error(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+    )]
+    InvalidPart(u32),
+    #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
+    InvalidPartOrder,
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall,
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("storing object data failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Storage(#[from] nimbus_storage::Error),
+    #[error("stored metadata is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub created_ms: u64,
+    /// The bucket's `LocationConstraint` (its region).
+    pub region: String,
+}
+
+/// A checksum the client sent (and we verified), returned when asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checksum {
+    /// `CRC32`, `CRC32C`, `SHA1`, `SHA256`, `CRC64NVME`.
+    pub algorithm: String,
+    /// Base64, as on the wire.
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    #[serde(default = "full_object")]
+    pub kind: String,
+}
+
+fn full_object() -> String {
+    "FULL_OBJECT".into()
+}
+
+/// One data file and how many bytes of the object it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    pub id: String,
+    pub len: u64,
+}
+
+/// What the client said about an object beyond its bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attributes {
+    pub content_type: Option<String>,
+    /// `Cache-Control`, `Content-Disposition`, `Content-Encoding`,
+    /// `Content-Language`, `Expires`, as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
+    /// `x-amz-meta-*`, names lowercased without the prefix.
+    pub metadata: Vec<(String, String)>,
+    /// `x-amz-storage-class` (only recorded).
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes: hex MD5, or `hex-N` for a multipart upload.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    pub attributes: Attributes,
+    pub checksum: Option<Checksum>,
+    /// The data, in order; empty for an empty object.
+    pub segments: Vec<Segment>,
+    /// Parts of a multipart upload (for `PartsCount`).
+    pub parts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Upload {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: u64,
+    pub attributes: Attributes,
+    pub checksum_algorithm: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Part {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
+    pub last_modified_ms: u64,
+    pub data: Segment,
+    pub checksum: Option<Checksum>,
+}
+
+/// A listing request, as ListObjects (v1 and v2) put it.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// List keys after this one (`StartAfter`, `Marker`, or a continuation).
+    pub after: Option<Vec<u8>>,
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub objects: Vec<Object>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    /// Where the next page starts (raw bytes: a key or a prefix bound).
+    pub next_after: Option<Vec<u8>>,
+    /// The last key or prefix returned (`NextMarker` of v1).
+    pub last: Option<String>,
+}
+
+/// How a completed part is named in CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompletedPart {
+    pub number: u32,
+    pub etag: String,
+}
+
+/// The store.
+pub struct Objects {
+    kv: Arc<dyn KvEngine>,
+    data: DataDir,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records serialize")
+}
+
+fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    format!("{bucket}/{key}").into_bytes()
+}
+
+fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    format!("{bucket}/{key}\0{upload_id}").into_bytes()
+}
+
+fn part_key(upload_id: &str, number: u32) -> Vec<u8> {
+    format!("{upload_id}/{number:05}").into_bytes()
+}
+
+/// S3's bucket naming rules (the general-purpose bucket ones).
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidBucketName(format!(
+            "The specified bucket is not valid: {why}"
+        )))
+    };
+    if !(3..=63).contains(&name.len()) {
+        return bad("bucket names must be between 3 and 63 characters long");
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+    {
+        return bad(
+            "bucket names can consist only of lowercase letters, numbers, dots and hyphens",
+        );
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("bucket names must begin and end with a letter or number");
+    }
+    if name.contains("..") {
+        return bad("bucket names must not contain two adjacent periods");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return bad("bucket names must not be formatted as an IP address");
+    }
+    Ok(())
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument(
+            "An object key must not be empty.".into(),
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::KeyTooLong);
+    }
+    Ok(())
+}
+
+/// The multipart ETag: MD5 of the parts' binary MD5s, then `-` and their count.
+pub fn multipart_etag(part_etags: &[String]) -> String {
+    let mut h = Md5::new();
+    for e in part_etags {
+        if let Ok(bin) = hex::decode(e.split('-').next().unwrap_or(e)) {
+            h.update(bin);
+        }
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_etags.len())
+}
+
+/// Strip the quotes (and a weak marker) a client may put around an ETag.
+pub fn unquote_etag(e: &str) -> &str {
+    let e = e.trim();
+    let e = e.strip_prefix("W/").unwrap_or(e);
+    e.trim_matches('"')
+}
+
+impl Objects {
+    pub fn open(kv: Arc<dyn KvEngine>, dir: &Path) -> Result<Objects> {
+        Ok(Objects {
+            kv,
+            data: DataDir::open(dir)?,
+        })
+    }
+
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    // ---- buckets ----
+
+    pub fn create_bucket(&self, name: &str, region: &str) -> Result<Bucket> {
+        validate_bucket_name(name)?;
+        if let Some(b) = self.kv.get(BUCKETS, name.as_bytes())? {
+            let existing: Bucket = decode(&b)?;
+            // us-east-1 answers a repeated create by the owner with success.
+            if existing.region == "us-east-1" && region == "us-east-1" {
+                return Ok(existing);
+            }
+            return Err(Error::BucketAlreadyOwnedByYou(name.into()));
+        }
+        let b = Bucket {
+            name: name.into(),
+            created_ms: nimbus_model::time::now_millis(),
+            region: region.into(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(BUCKETS, name.as_bytes(), encode(&b));
+        self.kv.commit(batch)?;
+        Ok(b)
+    }
+
+    pub fn bucket(&self, name: &str) -> Result<Bucket> {
+        match self.kv.get(BUCKETS, name.as_bytes())? {
+            Some(b) => decode(&b),
+            None => Err(Error::NoSuchBucket(name.into())),
+        }
+    }
+
+    pub fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        self.kv
+            .scan_prefix(BUCKETS, b"")?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
+    /// Delete an empty bucket (its unfinished uploads go with it).
+    pub fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.bucket(name)?;
+        let prefix = format!("{name}/");
+        if !self
+            .kv
+            .scan_page(OBJECTS, prefix.as_bytes(), None, 1)?
+            .is_empty()
+        {
+            return Err(Error::BucketNotEmpty(name.into()));
+        }
+        let mut batch = WriteBatch::new();
+        let mut orphans = Vec::new();
+        for (k, v) in self.kv.scan_prefix(UPLOADS, prefix.as_bytes())? {
+            let u: Upload = decode(&v)?;
+            for (pk, pv) in self
+                .kv
+                .scan_prefix(PARTS, format!("{}/", u.upload_id).as_bytes())?
+            {
+                let p: Part = decode(&pv)?;
+                orphans.push(p.data.id);
+                batch.delete(PARTS, pk);
+            }
+            batch.delete(UPLOADS, k);
+        }
+        batch.delete(BUCKETS, name.as_bytes());
+        self.kv.commit(batch)?;
+        self.data.remove(&orphans);
+        Ok(())
+    }
+
+    // ---- objects ----
+
+    pub fn head(&self, bucket: &str, key: &str) -> Result<Object> {
+        self.bucket(bucket)?;
+        match self.kv.get(OBJECTS, &object_key(bucket, key))? {
+            Some(v) => decode(&v),
+            None => Err(Error::NoSuchKey(key.into())),
+        }
+    }
+
+    /// Store a received body as `key`, replacing what was there.
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        written: Written,
+        attributes: Attributes,
+        checksum: Option<Checksum>,
+    ) -> Result<Object> {
+        let segments = if written.size == 0 {
+            self.data.remove(std::slice::from_ref(&written.id));
+            Vec::new()
+        } else {
+            vec![Segment {
+                id: written.id.clone(),
+                len: written.size,
+            }]
+        };
+        let obj = Object {
+            key: key.into(),
+            size: written.size,
+            etag: hex::encode(written.md5),
+            last_modified_ms: nimbus_model::time::now_millis(),
+            attributes,
+            checksum,
+            segments,
+            parts: None,
+        };
+        match self.replace(bucket, obj) {
+            Ok(o) => Ok(o),
+            Err(e) => {
+                self.data.remove(&[written.id]);
+                Err(e)
+            }
+        }
+    }
+
+    /// A new object whose data is another's (CopyObject): the data files are
+    /// copied, so either object can be deleted independently.
+    pub fn copy(
+        &self,
+        src: &Object,
+        bucket: &str,
+        key: &str,
+        attributes: Attributes,
+    ) -> Result<Object> {
+        validate_key(key)?;
+        self.bucket(bucket)?;
+        let mut segments = Vec::new();
+        for s in &src.segments {
+            let mut w = self.data.writer()?;
+            let mut f = self.data.open_file(&s.id)?;
+            std::io::copy(&mut f, &mut WriterAdapter(&mut w))?;
+            let done = w.finish()?;
+            segments.push(Segment {
+                id: done.id,
+                len: done.size,
+            });
+        }
+        let ids: Vec<String> = segments.iter().map(|s| s.id.clone()).collect();
+        let obj = Object {
+            key: key.into(),
+            size: src.size,
+            etag: src.etag.clone(),
+            last_modified_ms: nimbus_model::time::now_millis(),
+            attributes,
+            checksum: src.checksum.clone(),
+            segments,
+            parts: src.parts,
+        };
+        match self.replace(bucket, obj) {
+            Ok(o) => Ok(o),
+            Err(e) => {
+                self.data.remove(&ids);
+                Err(e)
+            }
+        }
+    }
+
+    fn replace(&self, bucket: &str, obj: Object) -> Result<Object> {
+        validate_key(&obj.key)?;
+        self.bucket(bucket)?;
+        let k = object_key(bucket, &obj.key);
+        let old: Option<Object> = self.kv.get(OBJECTS, &k)?.map(|v| decode(&v)).transpose()?;
+        let mut batch = WriteBatch::new();
+        batch.put(OBJECTS, k, encode(&obj));
+        self.kv.commit(batch)?;
+        if let Some(old) = old {
+            self.data.remove(&segment_ids(&old));
+        }
+        Ok(obj)
+    }
+
+    /// Delete `key`; deleting a missing key succeeds, as on S3.
+    pub fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        self.bucket(bucket)?;
+        let k = object_key(bucket, key);
+        let Some(old) = self.kv.get(OBJECTS, &k)? else {
+            return Ok(());
+        };
+        let old: Object = decode(&old)?;
+        let mut batch = WriteBatch::new();
+        batch.delete(OBJECTS, k);
+        self.kv.commit(batch)?;
+        self.data.remove(&segment_ids(&old));
+        Ok(())
+    }
+
+    /// One page of keys (and common prefixes) in `bucket`, in UTF-8 byte order.
+    pub fn list(&self, bucket: &str, q: &ListQuery) -> Result<Listing> {
+        self.bucket(bucket)?;
+        let base = format!("{bucket}/");
+        let full_prefix = format!("{base}{}", q.prefix);
+        let mut after: Option<Vec<u8>> = q.after.as_ref().map(|a| {
+            let mut k = base.as_bytes().to_vec();
+            k.extend_from_slice(a);
+            k
+        });
+        let mut out = Listing::default();
+        if q.max_keys == 0 {
+            return Ok(out);
+        }
+        let mut returned = 0usize;
+        'pages: loop {
+            let page = self.kv.scan_page(
+                OBJECTS,
+                full_prefix.as_bytes(),
+                after.as_deref(),
+                q.max_keys.max(100) + 1,
+            )?;
+            if page.is_empty() {
+                break;
+            }
+            for (k, v) in page {
+                let key = String::from_utf8_lossy(&k[base.len()..]).to_string();
+                if returned == q.max_keys {
+                    out.truncated = true;
+                    break 'pages;
+                }
+                let rest = &key[q.prefix.len()..];
+                if let Some(d) = q.delimiter.as_deref().filter(|d| !d.is_empty())
+                    && let Some(i) = rest.find(d)
+                {
+                    let cp = format!("{}{}", q.prefix, &rest[..i + d.len()]);
+                    // Skip every key under this prefix: 0xFF sorts after all UTF-8.
+                    let mut bound = cp.clone().into_bytes();
+                    bound.push(0xFF);
+                    let mut full = base.as_bytes().to_vec();
+                    full.extend_from_slice(&bound);
+                    // A prefix at or before the marker was listed on an earlier page.
+                    if q.after.as_deref().is_some_and(|a| cp.as_bytes() <= a) {
+                        after = Some(full);
+                        continue 'pages;
+                    }
+                    out.last = Some(cp.clone());
+                    out.next_after = Some(bound.clone());
+                    out.common_prefixes.push(cp);
+                    returned += 1;
+                    after = Some(full);
+                    continue 'pages;
+                }
+                let obj: Object = decode(&v)?;
+                out.last = Some(key.clone());
+                out.next_after = Some(key.into_bytes());
+                out.objects.push(obj);
+                returned += 1;
+                after = Some(k);
+            }
+        }
+        if !out.truncated {
+            out.next_after = None;
+        }
+        Ok(out)
+    }
+
+    // ---- multipart uploads ----
+
+    pub fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        attributes: Attributes,
+        checksum_algorithm: Option<String>,
+    ) -> Result<Upload> {
+        validate_key(key)?;
+        self.bucket(bucket)?;
+        let u = Upload {
+            upload_id: uuid::Uuid::new_v4().simple().to_string(),
+            bucket: bucket.into(),
+            key: key.into(),
+            initiated_ms: nimbus_model::time::now_millis(),
+            attributes,
+            checksum_algorithm,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(UPLOADS, upload_key(bucket, key, &u.upload_id), encode(&u));
+        self.kv.commit(batch)?;
+        Ok(u)
+    }
+
+    pub fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Upload> {
+        self.bucket(bucket)?;
+        match self.kv.get(UPLOADS, &upload_key(bucket, key, upload_id))? {
+            Some(v) => decode(&v),
+            None => Err(Error::NoSuchUpload(upload_id.into())),
+        }
+    }
+
+    fn check_part_number(number: u32) -> Result<()> {
+        if !(1..=MAX_PART_NUMBER).contains(&number) {
+            return Err(Error::InvalidArgument(format!(
+                "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Store a received part, replacing an earlier upload of the same number.
+    pub fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        written: Written,
+        checksum: Option<Checksum>,
+    ) -> Result<Part> {
+        let fail = |e: Error| {
+            self.data.remove(std::slice::from_ref(&written.id));
+            Err(e)
+        };
+        if let Err(e) = Self::check_part_number(number) {
+            return fail(e);
+        }
+        if let Err(e) = self.upload(bucket, key, upload_id) {
+            return fail(e);
+        }
+        let part = Part {
+            number,
+            etag: hex::encode(written.md5),
+            size: written.size,
+            last_modified_ms: nimbus_model::time::now_millis(),
+            data: Segment {
+                id: written.id.clone(),
+                len: written.size,
+            },
+            checksum,
+        };
+        let k = part_key(upload_id, number);
+        let old: Option<Part> = self.kv.get(PARTS, &k)?.map(|v| decode(&v)).transpose()?;
+        let mut batch = WriteBatch::new();
+        batch.put(PARTS, k, encode(&part));
+        if let Err(e) = self.kv.commit(batch) {
+            return fail(e.into());
+        }
+        if let Some(old) = old {
+            self.data.remove(&[old.data.id]);
+        }
+        Ok(part)
+    }
+
+    pub fn parts(&self, upload_id: &str) -> Result<Vec<Part>> {
+        self.kv
+            .scan_prefix(PARTS, format!("{upload_id}/").as_bytes())?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
+    /// Assemble the named parts into the object (no data is copied).
+    pub fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        wanted: &[CompletedPart],
+        checksum: Option<Checksum>,
+    ) -> Result<Object> {
+        let upload = self.upload(bucket, key, upload_id)?;
+        if wanted.is_empty() {
+            return Err(Error::InvalidArgument(
+                "You must specify at least one part".into(),
+            ));
+        }
+        if wanted.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(Error::InvalidPartOrder);
+        }
+        let stored = self.parts(upload_id)?;
+        let mut used = Vec::new();
+        for (i, w) in wanted.iter().enumerate() {
+            let Some(p) = stored.iter().find(|p| p.number == w.number) else {
+                return Err(Error::InvalidPart(w.number));
+            };
+            if unquote_etag(&w.etag) != p.etag {
+                return Err(Error::InvalidPart(w.number));
+            }
+            if i + 1 < wanted.len() && p.size < MIN_PART_BYTES {
+                return Err(Error::EntityTooSmall);
+            }
+            used.push(p.clone());
+        }
+        let etags: Vec<String> = used.iter().map(|p| p.etag.clone()).collect();
+        let obj = Object {
+            key: key.into(),
+            size: used.iter().map(|p| p.size).sum(),
+            etag: multipart_etag(&etags),
+            last_modified_ms: nimbus_model::time::now_millis(),
+            attributes: upload.attributes.clone(),
+            checksum,
+            segments: used
+                .iter()
+                .filter(|p| p.size > 0)
+                .map(|p| p.data.clone())
+                .collect(),
+            parts: Some(used.len() as u32),
+        };
+        let ok = object_key(bucket, key);
+        let old: Option<Object> = self.kv.get(OBJECTS, &ok)?.map(|v| decode(&v)).transpose()?;
+        let mut batch = WriteBatch::new();
+        batch.put(OBJECTS, ok, encode(&obj));
+        batch.delete(UPLOADS, upload_key(bucket, key, upload_id));
+        let mut unused = Vec::new();
+        for p in &stored {
+            batch.delete(PARTS, part_key(upload_id, p.number));
+            if !used.iter().any(|u| u.number == p.number) || p.size == 0 {
+                unused.push(p.data.id.clone());
+            }
+        }
+        self.kv.commit(batch)?;
+        if let Some(old) = old {
+            unused.extend(segment_ids(&old));
+        }
+        self.data.remove(&unused);
+        Ok(obj)
+    }
+
+    pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.upload(bucket, key, upload_id)?;
+        let parts = self.parts(upload_id)?;
+        let mut batch = WriteBatch::new();
+        batch.delete(UPLOADS, upload_key(bucket, key, upload_id));
+        for p in &parts {
+            batch.delete(PARTS, part_key(upload_id, p.number));
+        }
+        self.kv.commit(batch)?;
+        let ids: Vec<String> = parts.into_iter().map(|p| p.data.id).collect();
+        self.data.remove(&ids);
+        Ok(())
+    }
+
+    /// Unfinished uploads in `bucket` under `prefix`, by key then initiation.
+    pub fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
+        self.bucket(bucket)?;
+        let mut ups: Vec<Upload> = self
+            .kv
+            .scan_prefix(UPLOADS, format!("{bucket}/{prefix}").as_bytes())?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect::<Result<_>>()?;
+        ups.sort_by(|a, b| a.key.cmp(&b.key).then(a.initiated_ms.cmp(&b.initiated_ms)));
+        Ok(ups)
+    }
+}
+
+fn segment_ids(o: &Object) -> Vec<String> {
+    o.segments.iter().map(|s| s.id.clone()).collect()
+}
+
+struct WriterAdapter<'a>(&'a mut data::DataWriter);
+
+impl std::io::Write for WriterAdapter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

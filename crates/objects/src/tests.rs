@@ -1,0 +1,347 @@
+use super::*;
+use nimbus_storage_embedded::EmbeddedKv;
+
+fn store() -> (tempfile::TempDir, Objects) {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(EmbeddedKv::open(&d.path().join("meta.redb")).unwrap());
+    let o = Objects::open(kv, &d.path().join("objects")).unwrap();
+    (d, o)
+}
+
+fn body(o: &Objects, bytes: &[u8]) -> Written {
+    let mut w = o.data().writer().unwrap();
+    w.write(bytes).unwrap();
+    w.finish().unwrap()
+}
+
+fn read(o: &Objects, obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    for s in &obj.segments {
+        out.extend(std::fs::read(o.data().path(&s.id)).unwrap());
+    }
+    out
+}
+
+#[test]
+fn bucket_names_follow_s3_rules() {
+    for ok in ["abc", "my-bucket.v2", "a".repeat(63).as_str()] {
+        assert!(validate_bucket_name(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "ab",
+        "Upper",
+        "-lead",
+        "trail-",
+        "a..b",
+        "192.168.1.1",
+        "under_score",
+        &"a".repeat(64),
+    ] {
+        assert!(
+            matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn buckets_are_created_listed_and_deleted_only_when_empty() {
+    let (_d, o) = store();
+    o.create_bucket("one", "us-east-1").unwrap();
+    // Repeated create in us-east-1 succeeds; elsewhere it is an error.
+    o.create_bucket("one", "us-east-1").unwrap();
+    o.create_bucket("two", "eu-west-1").unwrap();
+    assert!(matches!(
+        o.create_bucket("two", "eu-west-1"),
+        Err(Error::BucketAlreadyOwnedByYou(_))
+    ));
+    let names: Vec<_> = o
+        .list_buckets()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+    let w = body(&o, b"x");
+    o.put("one", "k", w, Attributes::default(), None).unwrap();
+    assert!(matches!(
+        o.delete_bucket("one"),
+        Err(Error::BucketNotEmpty(_))
+    ));
+    o.delete("one", "k").unwrap();
+    o.delete_bucket("one").unwrap();
+    assert!(matches!(o.bucket("one"), Err(Error::NoSuchBucket(_))));
+    assert!(matches!(o.head("one", "k"), Err(Error::NoSuchBucket(_))));
+}
+
+#[test]
+fn replacing_and_deleting_an_object_removes_its_old_data() {
+    let (_d, o) = store();
+    o.create_bucket("b-1", "us-east-1").unwrap();
+    let first = o
+        .put("b-1", "k", body(&o, b"first"), Attributes::default(), None)
+        .unwrap();
+    assert_eq!(first.etag, "8b04d5e3775d298e78455efc5ca404d5");
+    let first_file = o.data().path(&first.segments[0].id);
+    let second = o
+        .put("b-1", "k", body(&o, b"second"), Attributes::default(), None)
+        .unwrap();
+    assert!(!first_file.exists());
+    assert_eq!(read(&o, &o.head("b-1", "k").unwrap()), b"second");
+    let second_file = o.data().path(&second.segments[0].id);
+    o.delete("b-1", "k").unwrap();
+    assert!(!second_file.exists());
+    assert!(matches!(o.head("b-1", "k"), Err(Error::NoSuchKey(_))));
+    // Deleting what is not there is fine.
+    o.delete("b-1", "k").unwrap();
+    // An empty object has no data file.
+    let empty = o
+        .put("b-1", "e", body(&o, b""), Attributes::default(), None)
+        .unwrap();
+    assert!(empty.segments.is_empty());
+    assert_eq!(empty.etag, "d41d8cd98f00b204e9800998ecf8427e");
+}
+
+#[test]
+fn a_put_into_a_missing_bucket_leaves_no_data() {
+    let (d, o) = store();
+    let w = body(&o, b"orphan?");
+    let id = w.id.clone();
+    assert!(matches!(
+        o.put("nope", "k", w, Attributes::default(), None),
+        Err(Error::NoSuchBucket(_))
+    ));
+    assert!(!o.data().path(&id).exists());
+    drop(d);
+}
+
+#[test]
+fn copies_are_independent() {
+    let (_d, o) = store();
+    o.create_bucket("src", "us-east-1").unwrap();
+    let a = o
+        .put("src", "a", body(&o, b"data"), Attributes::default(), None)
+        .unwrap();
+    let b = o.copy(&a, "src", "b", Attributes::default()).unwrap();
+    assert_eq!(b.etag, a.etag);
+    o.delete("src", "a").unwrap();
+    assert_eq!(read(&o, &o.head("src", "b").unwrap()), b"data");
+}
+
+fn keys(l: &Listing) -> Vec<&str> {
+    l.objects.iter().map(|o| o.key.as_str()).collect()
+}
+
+#[test]
+fn listings_page_and_roll_up_common_prefixes() {
+    let (_d, o) = store();
+    o.create_bucket("list", "us-east-1").unwrap();
+    for k in ["a.txt", "dir/1", "dir/2", "dir/sub/3", "e.txt", "f/x", "z"] {
+        o.put(
+            "list",
+            k,
+            body(&o, k.as_bytes()),
+            Attributes::default(),
+            None,
+        )
+        .unwrap();
+    }
+    // Another bucket whose name extends this one's is never listed.
+    o.create_bucket("listx", "us-east-1").unwrap();
+    o.put("listx", "a", body(&o, b"x"), Attributes::default(), None)
+        .unwrap();
+
+    let all = o
+        .list(
+            "list",
+            &ListQuery {
+                max_keys: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        keys(&all),
+        ["a.txt", "dir/1", "dir/2", "dir/sub/3", "e.txt", "f/x", "z"]
+    );
+    assert!(!all.truncated);
+
+    let q = ListQuery {
+        delimiter: Some("/".into()),
+        max_keys: 1000,
+        ..Default::default()
+    };
+    let top = o.list("list", &q).unwrap();
+    assert_eq!(keys(&top), ["a.txt", "e.txt", "z"]);
+    assert_eq!(top.common_prefixes, ["dir/", "f/"]);
+
+    let q = ListQuery {
+        prefix: "dir/".into(),
+        delimiter: Some("/".into()),
+        max_keys: 1000,
+        ..Default::default()
+    };
+    let dir = o.list("list", &q).unwrap();
+    assert_eq!(keys(&dir), ["dir/1", "dir/2"]);
+    assert_eq!(dir.common_prefixes, ["dir/sub/"]);
+
+    // Pages of 2 with a delimiter: prefixes count toward the page and are not repeated.
+    let mut q = ListQuery {
+        delimiter: Some("/".into()),
+        max_keys: 2,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = o.list("list", &q).unwrap();
+        seen.extend(page.objects.iter().map(|o| o.key.clone()));
+        seen.extend(page.common_prefixes.iter().cloned());
+        assert!(page.objects.len() + page.common_prefixes.len() <= 2);
+        if !page.truncated {
+            break;
+        }
+        q.after = page.next_after.clone();
+    }
+    seen.sort();
+    assert_eq!(seen, ["a.txt", "dir/", "e.txt", "f/", "z"]);
+
+    // A v1 marker that is itself a common prefix skips it.
+    let q = ListQuery {
+        delimiter: Some("/".into()),
+        after: Some(b"dir/".to_vec()),
+        max_keys: 1000,
+        ..Default::default()
+    };
+    let after = o.list("list", &q).unwrap();
+    assert_eq!(keys(&after), ["e.txt", "z"]);
+    assert_eq!(after.common_prefixes, ["f/"]);
+
+    // StartAfter.
+    let q = ListQuery {
+        after: Some(b"e.txt".to_vec()),
+        max_keys: 1000,
+        ..Default::default()
+    };
+    assert_eq!(keys(&o.list("list", &q).unwrap()), ["f/x", "z"]);
+}
+
+#[test]
+fn multipart_uploads_assemble_checked_parts() {
+    let (_d, o) = store();
+    o.create_bucket("mpu", "us-east-1").unwrap();
+    let u = o
+        .create_upload("mpu", "big", Attributes::default(), None)
+        .unwrap();
+    let p1 = vec![b'a'; MIN_PART_BYTES as usize];
+    let part1 = o
+        .put_part("mpu", "big", &u.upload_id, 1, body(&o, &p1), None)
+        .unwrap();
+    let part2 = o
+        .put_part("mpu", "big", &u.upload_id, 2, body(&o, b"tail"), None)
+        .unwrap();
+    // Re-uploading part 2 replaces it (and its data).
+    let old2 = o.data().path(&part2.data.id);
+    let part2 = o
+        .put_part("mpu", "big", &u.upload_id, 2, body(&o, b"tail!"), None)
+        .unwrap();
+    assert!(!old2.exists());
+    let cp = |n: u32, e: &str| CompletedPart {
+        number: n,
+        etag: format!("\"{e}\""),
+    };
+
+    assert!(matches!(
+        o.complete_upload(
+            "mpu",
+            "big",
+            &u.upload_id,
+            &[cp(2, &part2.etag), cp(1, &part1.etag)],
+            None
+        ),
+        Err(Error::InvalidPartOrder)
+    ));
+    assert!(matches!(
+        o.complete_upload(
+            "mpu",
+            "big",
+            &u.upload_id,
+            &[cp(1, &part1.etag), cp(2, "0000")],
+            None
+        ),
+        Err(Error::InvalidPart(2))
+    ));
+    assert!(matches!(
+        o.complete_upload(
+            "mpu",
+            "big",
+            &u.upload_id,
+            &[cp(1, &part1.etag), cp(3, "x")],
+            None
+        ),
+        Err(Error::InvalidPart(3))
+    ));
+    let obj = o
+        .complete_upload(
+            "mpu",
+            "big",
+            &u.upload_id,
+            &[cp(1, &part1.etag), cp(2, &part2.etag)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(obj.size, MIN_PART_BYTES + 5);
+    assert_eq!(
+        obj.etag,
+        multipart_etag(&[part1.etag.clone(), part2.etag.clone()])
+    );
+    assert!(obj.etag.ends_with("-2"));
+    assert_eq!(obj.parts, Some(2));
+    let data = read(&o, &o.head("mpu", "big").unwrap());
+    assert_eq!(&data[data.len() - 5..], b"tail!");
+    assert!(matches!(
+        o.upload("mpu", "big", &u.upload_id),
+        Err(Error::NoSuchUpload(_))
+    ));
+    assert!(o.parts(&u.upload_id).unwrap().is_empty());
+}
+
+#[test]
+fn small_non_final_parts_are_refused_and_aborts_clean_up() {
+    let (_d, o) = store();
+    o.create_bucket("mpu", "us-east-1").unwrap();
+    let u = o
+        .create_upload("mpu", "k", Attributes::default(), None)
+        .unwrap();
+    let a = o
+        .put_part("mpu", "k", &u.upload_id, 1, body(&o, b"small"), None)
+        .unwrap();
+    let b = o
+        .put_part("mpu", "k", &u.upload_id, 2, body(&o, b"last"), None)
+        .unwrap();
+    let cps = [
+        CompletedPart {
+            number: 1,
+            etag: a.etag.clone(),
+        },
+        CompletedPart {
+            number: 2,
+            etag: b.etag.clone(),
+        },
+    ];
+    assert!(matches!(
+        o.complete_upload("mpu", "k", &u.upload_id, &cps, None),
+        Err(Error::EntityTooSmall)
+    ));
+    assert!(matches!(
+        o.put_part("mpu", "k", &u.upload_id, 0, body(&o, b"x"), None),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(o.list_uploads("mpu", "").unwrap().len(), 1);
+    o.abort_upload("mpu", "k", &u.upload_id).unwrap();
+    assert!(!o.data().path(&a.data.id).exists());
+    assert!(o.list_uploads("mpu", "").unwrap().is_empty());
+    assert!(matches!(
+        o.abort_upload("mpu", "k", &u.upload_id),
+        Err(Error::NoSuchUpload(_))
+    ));
+}
