@@ -88,12 +88,56 @@ impl Utc {
     }
 
     /// `2026/11/27`, the date prefix of a Lambda log stream name.
+    /// RFC 7231's IMF-fixdate (`Last-Modified`): `Fri, 27 Nov 2026 00:45:01 GMT`.
+    pub fn http_date(&self) -> String {
+        let days = days_from_civil(self.year, self.month, self.day);
+        // 1970-01-01 was a Thursday.
+        let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
+        format!(
+            "{weekday}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            self.day,
+            MONTHS[(self.month - 1) as usize],
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
     pub fn slash_date(&self) -> String {
         format!("{:04}/{:02}/{:02}", self.year, self.month, self.day)
     }
 }
 
 /// Parse SigV4's `YYYYMMDDTHHMMSSZ` into epoch seconds.
+const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Parse an IMF-fixdate (`Fri, 27 Nov 2026 00:45:01 GMT`) to epoch seconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let rest = s.trim().split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let d: u32 = day.parse().ok()?;
+    let m = MONTHS.iter().position(|x| x == month)? as u32 + 1;
+    let y: i64 = year.parse().ok()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, mi, se] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&d) || *h > 23 || *mi > 59 || *se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
 pub fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
@@ -127,6 +171,17 @@ mod tests {
         assert_eq!(t.lambda_timestamp(), "2026-11-27T00:45:01.234+0000");
         assert_eq!(t.amz_date(), "20261127T004501Z");
         assert_eq!(parse_amz_date("20261127T004501Z"), Some(1_795_740_301));
+        assert_eq!(t.http_date(), "Fri, 27 Nov 2026 00:45:01 GMT");
+        assert_eq!(
+            parse_http_date("Fri, 27 Nov 2026 00:45:01 GMT"),
+            Some(1_795_740_301)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            Utc::from_millis(0).http_date(),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(parse_http_date("garbage"), None);
     }
 
     #[test]

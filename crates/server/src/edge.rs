@@ -1,16 +1,22 @@
-//! The edge: one HTTP listener for every API. It collects the request, picks the
-//! service (SigV4 credential scope, `X-Amz-Target`, or path), verifies the
-//! signature, and hands the request to that service, which answers in its own
-//! wire format. Later services plug in as another [`Service`].
+//! The edge: one HTTP listener for every API. It picks the service (SigV4
+//! credential scope, `X-Amz-Target`, virtual-hosted bucket, or path), verifies
+//! the signature, and hands the request to that service, which answers in its
+//! own wire format. JSON services get the collected body ([`Service`]); S3 gets
+//! the body as a stream with what its signature promises about it, so objects
+//! of any size pass through without being held in memory.
 
 use crate::credentials::Credentials;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use nimbus_api_common::chunked::ChunkSigning;
 use nimbus_api_common::sigv4::{self, Authorization, RequestParts};
 use nimbus_api_common::{ApiError, auth_error, request_id};
+use nimbus_api_s3::S3Api;
+use nimbus_api_s3::body::{Body, Payload};
+use nimbus_api_s3::error::{S3Error, from_auth};
 use nimbus_functions::Functions;
 use nimbus_invoke::BoxFuture;
 use sha2::{Digest, Sha256};
@@ -59,16 +65,173 @@ pub struct Auth {
 pub struct Edge {
     auth: Auth,
     services: Vec<Arc<dyn Service>>,
+    s3: Arc<S3Api>,
     functions: Arc<Functions>,
 }
 
+fn boxed(r: Response<Bytes>) -> Response<Body> {
+    r.map(nimbus_api_s3::body::full)
+}
+
+/// Whether a request is for S3: signed for it (SigV4 scope or SigV2), presigned
+/// for it, addressed to a virtual-hosted bucket, or claimed by no other service.
+fn is_s3(parts: &http::request::Parts, others: Option<&Arc<dyn Service>>) -> bool {
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let Some(a) = auth {
+        if a.starts_with("AWS ") {
+            return true;
+        }
+        if let Ok(a) = Authorization::parse(a) {
+            return a.service == "s3";
+        }
+    }
+    let query = parts.uri.query().unwrap_or("");
+    if let Some(cred) = sigv4::query_param(query, "X-Amz-Credential") {
+        return cred.contains("/s3/");
+    }
+    if sigv4::query_param(query, "AWSAccessKeyId").is_some() {
+        return true;
+    }
+    nimbus_api_s3::host_bucket(&parts.headers).is_some() || others.is_none()
+}
+
 impl Edge {
-    pub fn new(auth: Auth, services: Vec<Arc<dyn Service>>, functions: Arc<Functions>) -> Edge {
+    pub fn new(
+        auth: Auth,
+        services: Vec<Arc<dyn Service>>,
+        s3: Arc<S3Api>,
+        functions: Arc<Functions>,
+    ) -> Edge {
         Edge {
             auth,
             services,
+            s3,
             functions,
         }
+    }
+
+    fn secret_for(&self, key: &str) -> Option<String> {
+        let creds = &self.auth.credentials;
+        (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
+    }
+
+    /// Verify an S3 request's signature (header SigV4 or SigV2, or presigned
+    /// URL), and say how its payload must be checked.
+    fn authenticate_s3(&self, parts: &http::request::Parts) -> Result<Payload, S3Error> {
+        let h = &parts.headers;
+        let query = parts.uri.query().unwrap_or("");
+        let content_sha = h
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let now = (nimbus_model::time::now_millis() / 1000) as i64;
+        let header = h.get("authorization").and_then(|v| v.to_str().ok());
+        let payload_of = |sha: &Option<String>, signing: Option<ChunkSigning>| match sha.as_deref()
+        {
+            None | Some("UNSIGNED-PAYLOAD") => Ok(Payload::Unsigned),
+            Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => Ok(Payload::Chunked(None)),
+            Some(
+                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+            ) => Ok(Payload::Chunked(signing)),
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Payload::Sha256(hex.to_ascii_lowercase()))
+            }
+            Some(other) => Err(S3Error::bad(
+                "InvalidArgument",
+                format!(
+                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-*, or a SHA-256 digest, not {other:?}"
+                ),
+            )),
+        };
+        if self.auth.any_credentials {
+            return payload_of(&content_sha, None);
+        }
+        fn rp<'a>(
+            parts: &'a http::request::Parts,
+            query: &'a str,
+            payload_hash: &'a str,
+        ) -> RequestParts<'a> {
+            RequestParts {
+                method: parts.method.as_str(),
+                raw_path: parts.uri.path(),
+                raw_query: query,
+                headers: &parts.headers,
+                payload_hash,
+                double_encode_path: false,
+            }
+        }
+        if let Some(header) = header {
+            if let Some(v2) = nimbus_api_common::sigv2::parse_header(header) {
+                let resource = nimbus_api_common::sigv2::canonical_resource(
+                    nimbus_api_s3::host_bucket(h).as_deref(),
+                    parts.uri.path(),
+                    query,
+                );
+                nimbus_api_common::sigv2::verify(
+                    &v2,
+                    parts.method.as_str(),
+                    h,
+                    &resource,
+                    |k| self.secret_for(k),
+                    now,
+                )
+                .map_err(|e| from_auth(&e))?;
+                return Ok(Payload::Unsigned);
+            }
+            let auth = Authorization::parse(header).map_err(|e| from_auth(&e))?;
+            let sha = content_sha.clone().ok_or_else(|| {
+                S3Error::bad(
+                    "InvalidRequest",
+                    "Missing required header for this request: x-amz-content-sha256",
+                )
+            })?;
+            sigv4::verify(&rp(parts, query, &sha), &auth, |k| self.secret_for(k), now)
+                .map_err(|e| from_auth(&e))?;
+            let signing = {
+                let secret = self.secret_for(&auth.access_key_id).unwrap_or_default();
+                ChunkSigning {
+                    key: sigv4::signing_key(&secret, &auth.date, &auth.region, &auth.service),
+                    amz_date: h
+                        .get("x-amz-date")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string(),
+                    scope: auth.scope(),
+                    seed: auth.signature.clone(),
+                }
+            };
+            return payload_of(&content_sha, Some(signing));
+        }
+        if let Some(p) = sigv4::parse_presigned(query) {
+            let p = p.map_err(|e| from_auth(&e))?;
+            let sha = sigv4::query_param(query, "X-Amz-Content-Sha256")
+                .unwrap_or_else(|| "UNSIGNED-PAYLOAD".into());
+            sigv4::verify_presigned(&rp(parts, query, &sha), &p, |k| self.secret_for(k), now)
+                .map_err(|e| from_auth(&e))?;
+            return Ok(Payload::Unsigned);
+        }
+        if let Some(v2) = nimbus_api_common::sigv2::parse_query(query) {
+            let v2 = v2.map_err(|e| from_auth(&e))?;
+            let resource = nimbus_api_common::sigv2::canonical_resource(
+                nimbus_api_s3::host_bucket(h).as_deref(),
+                parts.uri.path(),
+                query,
+            );
+            nimbus_api_common::sigv2::verify(
+                &v2,
+                parts.method.as_str(),
+                h,
+                &resource,
+                |k| self.secret_for(k),
+                now,
+            )
+            .map_err(|e| from_auth(&e))?;
+            return Ok(Payload::Unsigned);
+        }
+        Err(from_auth(&sigv4::AuthError::Missing))
     }
 
     fn route(&self, parts: &http::request::Parts) -> Option<Arc<dyn Service>> {
@@ -148,13 +311,34 @@ impl Edge {
         .map_err(|e| auth_error(&e))
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Bytes> {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let rid = request_id();
         let (parts, body) = req.into_parts();
         if let Some(resp) = self.internal(&parts) {
-            return resp;
+            return boxed(resp);
         }
-        let Some(service) = self.route(&parts) else {
+        let service = self.route(&parts);
+        if is_s3(&parts, service.as_ref()) {
+            return match self.authenticate_s3(&parts) {
+                Ok(payload) => {
+                    let span = tracing::debug_span!("request", request_id = %rid, service = "s3");
+                    self.s3
+                        .handle(parts, body, payload, &rid)
+                        .instrument(span)
+                        .await
+                }
+                Err(e) => {
+                    tracing::debug!(code = %e.code, "S3 request refused by authentication");
+                    self.s3.error_response(
+                        &e,
+                        parts.uri.path(),
+                        &rid,
+                        parts.method == http::Method::HEAD,
+                    )
+                }
+            };
+        }
+        let Some(service) = service else {
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "UnknownServiceException",
@@ -164,7 +348,7 @@ impl Edge {
                     parts.uri.path()
                 ),
             );
-            return err.rest_json(&rid);
+            return boxed(err.rest_json(&rid));
         };
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -185,19 +369,21 @@ impl Edge {
                         "The request body could not be read",
                     )
                 };
-                return service.error(&err, &rid);
+                return boxed(service.error(&err, &rid));
             }
         };
         if let Err(e) = self.authenticate(&parts, &body, service.as_ref()) {
             tracing::debug!(code = %e.code, "request refused by authentication");
-            return service.error(&e, &rid);
+            return boxed(service.error(&e, &rid));
         }
         let span =
             tracing::debug_span!("request", request_id = %rid, service = service.signing_name());
-        service
-            .handle(Request::from_parts(parts, body), rid)
-            .instrument(span)
-            .await
+        boxed(
+            service
+                .handle(Request::from_parts(parts, body), rid)
+                .instrument(span)
+                .await,
+        )
     }
 
     /// Nimbus's own unauthenticated routes under `/_nimbus/`.
@@ -253,7 +439,7 @@ pub async fn serve(listener: tokio::net::TcpListener, edge: Arc<Edge>) {
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let edge = edge.clone();
-                async move { Ok::<_, std::convert::Infallible>(edge.handle(req).await.map(Full::new)) }
+                async move { Ok::<_, std::convert::Infallible>(edge.handle(req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)

@@ -135,6 +135,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         EmbeddedKv::open(&data_dir.join("metadata.redb"))
             .context("open metadata store (is another nimbus using this data directory?)")?,
     );
+    let kv_for_objects: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -199,12 +200,18 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions.clone(),
         functions.clone(),
     ));
+    let objects = Arc::new(
+        nimbus_objects::Objects::open(kv_for_objects, &data_dir.join("objects"))
+            .context("open object store")?,
+    );
+    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
         },
         vec![Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>],
+        s3,
         functions.clone(),
     ));
     let _ = edge_cell.set(edge.clone());

@@ -3,6 +3,8 @@
 //!
 //! Nothing here knows a particular service's operations.
 
+pub mod chunked;
+pub mod sigv2;
 pub mod sigv4;
 
 use bytes::Bytes;
@@ -105,6 +107,7 @@ pub fn auth_error(e: &sigv4::AuthError) -> ApiError {
             "The security token included in the request is invalid.",
         ),
         Skewed(m) => ApiError::new(forbidden, "InvalidSignatureException", m.clone()),
+        Expired => ApiError::new(forbidden, "AccessDenied", "Request has expired"),
         Mismatch => ApiError::new(
             forbidden,
             "InvalidSignatureException",

@@ -25,6 +25,8 @@ pub enum AuthError {
     /// The signature is older or newer than the allowed skew.
     Skewed(String),
     Mismatch,
+    /// A presigned URL past its expiry.
+    Expired,
 }
 
 /// The parsed `Authorization` header.
@@ -240,13 +242,14 @@ pub fn canonical_request(
     ))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+/// The key every SigV4 signature of a day, region and service is made with.
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
     let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let k = hmac(&k, region.as_bytes());
     let k = hmac(&k, service.as_bytes());
@@ -272,7 +275,7 @@ pub fn signature(
     ))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -325,6 +328,111 @@ pub fn verify(
         &canonical,
     );
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
+}
+
+/// Longest validity of a presigned URL: seven days.
+pub const MAX_PRESIGN_SECS: i64 = 7 * 24 * 3600;
+
+/// A query-string (presigned) SigV4 request's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    pub auth: Authorization,
+    pub amz_date: String,
+    pub expires_secs: i64,
+}
+
+/// Find `name`'s (percent-decoded) value in a raw query.
+pub fn query_param(raw_query: &str, name: &str) -> Option<String> {
+    raw_query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (percent_decode(k) == name.as_bytes())
+            .then(|| String::from_utf8_lossy(&percent_decode(v)).into_owned())
+    })
+}
+
+/// Parse `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+/// `X-Amz-SignedHeaders` and `X-Amz-Signature` from a query; `None` when the
+/// query is not presigned.
+pub fn parse_presigned(raw_query: &str) -> Option<Result<Presigned, AuthError>> {
+    let algorithm = query_param(raw_query, "X-Amz-Algorithm")?;
+    let get = |n: &str| {
+        query_param(raw_query, n).ok_or_else(|| {
+            AuthError::Malformed(format!(
+                "Query-string authentication requires the {n} parameter"
+            ))
+        })
+    };
+    Some((|| {
+        if algorithm != "AWS4-HMAC-SHA256" {
+            return Err(AuthError::Malformed(
+                "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".into(),
+            ));
+        }
+        let header = format!(
+            "AWS4-HMAC-SHA256 Credential={}, SignedHeaders={}, Signature={}",
+            get("X-Amz-Credential")?,
+            get("X-Amz-SignedHeaders")?,
+            get("X-Amz-Signature")?
+        );
+        let auth = Authorization::parse(&header)?;
+        let expires_secs: i64 = get("X-Amz-Expires")?
+            .parse()
+            .map_err(|_| AuthError::Malformed("X-Amz-Expires should be a number".into()))?;
+        if !(1..=MAX_PRESIGN_SECS).contains(&expires_secs) {
+            return Err(AuthError::Malformed(
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800".into(),
+            ));
+        }
+        Ok(Presigned {
+            auth,
+            amz_date: get("X-Amz-Date")?,
+            expires_secs,
+        })
+    })())
+}
+
+/// Verify a presigned request. The payload is `UNSIGNED-PAYLOAD` (as S3 signs
+/// presigned URLs). `Expired` when past `X-Amz-Date + X-Amz-Expires`.
+pub fn verify_presigned(
+    parts: &RequestParts<'_>,
+    p: &Presigned,
+    secret_for: impl Fn(&str) -> Option<String>,
+    now_epoch_secs: i64,
+) -> Result<(), AuthError> {
+    let secret = secret_for(&p.auth.access_key_id).ok_or(AuthError::UnknownAccessKey)?;
+    let signed_at = nimbus_model::time::parse_amz_date(&p.amz_date).ok_or_else(|| {
+        AuthError::Malformed(format!(
+            "X-Amz-Date '{}' is not a valid ISO 8601 basic timestamp.",
+            p.amz_date
+        ))
+    })?;
+    if !p.amz_date.starts_with(&p.auth.date) {
+        return Err(AuthError::Malformed(
+            "Date in Credential scope does not match X-Amz-Date".into(),
+        ));
+    }
+    if now_epoch_secs > signed_at + p.expires_secs {
+        return Err(AuthError::Expired);
+    }
+    if signed_at - now_epoch_secs > MAX_SKEW_SECS {
+        return Err(AuthError::Skewed("Request is not yet valid".into()));
+    }
+    let canonical = canonical_request(parts, &p.auth.signed_headers).map_err(|h| {
+        AuthError::Malformed(format!("Signed header '{h}' is missing from the request."))
+    })?;
+    let expected = signature(
+        &secret,
+        &p.amz_date,
+        &p.auth.date,
+        &p.auth.region,
+        &p.auth.service,
+        &canonical,
+    );
+    if constant_time_eq(expected.as_bytes(), p.auth.signature.as_bytes()) {
         Ok(())
     } else {
         Err(AuthError::Mismatch)
