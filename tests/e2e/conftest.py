@@ -90,7 +90,8 @@ class Nimbus:
         cfg = Config(retries={"max_attempts": 1}, read_timeout=120, connect_timeout=10)
         if config is not None:
             cfg = cfg.merge(config)
-        return self.session().client(service, endpoint_url=self.endpoint, config=cfg, **kw)
+        kw.setdefault("endpoint_url", self.endpoint)
+        return self.session().client(service, config=cfg, **kw)
 
     def aws(self, *args, check=True):
         """Run the AWS CLI against this server."""

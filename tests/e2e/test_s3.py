@@ -1,0 +1,358 @@
+"""The S3 API, driven by boto3 and the AWS CLI exactly as users drive S3."""
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, unique
+
+
+def bucket_name(prefix="b"):
+    return unique(prefix).lower().replace("_", "-")[:63]
+
+
+@pytest.fixture(scope="module")
+def s3(nimbus):
+    return nimbus.client("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    name = bucket_name()
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def test_buckets_lifecycle(s3):
+    name = bucket_name()
+    s3.create_bucket(Bucket=name)
+    s3.head_bucket(Bucket=name)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    # A repeated create by the owner in us-east-1 succeeds, as on S3.
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=name)
+    assert code(e) == "BucketNotEmpty"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket=name)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket=name)
+    assert code(e) == "NoSuchBucket"
+
+
+def test_location_constraint_and_bad_names(s3):
+    name = bucket_name()
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert code(e) == "BucketAlreadyOwnedByYou"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="Bad_Name")
+    assert code(e) == "InvalidBucketName"
+
+
+def test_objects_round_trip_with_metadata_and_headers(s3, bucket):
+    r = s3.put_object(Bucket=bucket, Key="dir/a b+c.txt", Body=b"hello world", ContentType="text/plain",
+                      Metadata={"colour": "blue"}, CacheControl="max-age=60", ContentDisposition="inline")
+    assert r["ETag"] == '"%s"' % hashlib.md5(b"hello world").hexdigest()
+    o = s3.get_object(Bucket=bucket, Key="dir/a b+c.txt")
+    assert o["Body"].read() == b"hello world"
+    assert o["ContentType"] == "text/plain" and o["Metadata"] == {"colour": "blue"}
+    assert o["CacheControl"] == "max-age=60" and o["ContentDisposition"] == "inline"
+    assert o["ContentLength"] == 11 and o["AcceptRanges"] == "bytes"
+    h = s3.head_object(Bucket=bucket, Key="dir/a b+c.txt")
+    assert h["ETag"] == r["ETag"] and h["ContentLength"] == 11
+    # Keys with characters that need encoding survive both ways.
+    weird = "ünï/cødé ?&=#%.txt"
+    s3.put_object(Bucket=bucket, Key=weird, Body=b"w")
+    assert s3.get_object(Bucket=bucket, Key=weird)["Body"].read() == b"w"
+    assert weird in [c["Key"] for c in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    s3.delete_object(Bucket=bucket, Key="dir/a b+c.txt")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="dir/a b+c.txt")
+    assert code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="dir/a b+c.txt")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_ranges_and_conditions(s3, bucket):
+    body = bytes(range(256)) * 4
+    etag = s3.put_object(Bucket=bucket, Key="r", Body=body)["ETag"]
+    r = s3.get_object(Bucket=bucket, Key="r", Range="bytes=10-19")
+    assert r["Body"].read() == body[10:20]
+    assert r["ContentRange"] == "bytes 10-19/1024" and r["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-4")["Body"].read() == body[-4:]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", Range="bytes=5000-")
+    assert code(e) == "InvalidRange"
+    assert s3.get_object(Bucket=bucket, Key="r", IfMatch=etag)["Body"].read() == body
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", IfMatch='"0000"')
+    assert code(e) == "PreconditionFailed"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", IfNoneMatch=etag)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    future = time.time() + 3600
+    import datetime
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", IfModifiedSince=datetime.datetime.fromtimestamp(future))
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", IfUnmodifiedSince=datetime.datetime.fromtimestamp(time.time() - 3600))
+    assert code(e) == "PreconditionFailed"
+
+
+def test_checksums_and_digests_are_verified(s3, bucket):
+    for alg in ["CRC32", "CRC32C", "SHA256", "SHA1", "CRC64NVME"]:
+        r = s3.put_object(Bucket=bucket, Key=f"c-{alg}", Body=b"checked", ChecksumAlgorithm=alg)
+        got = s3.get_object(Bucket=bucket, Key=f"c-{alg}", ChecksumMode="ENABLED")
+        assert got["Body"].read() == b"checked"
+        assert got[f"Checksum{alg}"] == r[f"Checksum{alg}"], alg
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data", ChecksumCRC32="AAAAAA==")
+    assert code(e) == "BadDigest"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data",
+                      ContentMD5=base64.b64encode(hashlib.md5(b"other").digest()).decode())
+    assert code(e) == "BadDigest"
+    # Nothing was stored by the refused uploads.
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="bad")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_listing_v2_v1_prefixes_and_pages(s3, bucket):
+    keys = ["a.txt", "dir/1", "dir/2", "dir/sub/3", "e.txt", "f/x", "z"]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    r = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [c["Key"] for c in r["Contents"]] == ["a.txt", "e.txt", "z"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["dir/", "f/"]
+    assert r["KeyCount"] == 5
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="dir/", Delimiter="/")
+    assert [c["Key"] for c in r["Contents"]] == ["dir/1", "dir/2"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["dir/sub/"]
+    seen = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 2}):
+        assert page["KeyCount"] <= 2
+        seen += [c["Key"] for c in page.get("Contents", [])]
+    assert seen == keys
+    assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket, StartAfter="e.txt")["Contents"]] == ["f/x", "z"]
+    seen = []
+    for page in s3.get_paginator("list_objects").paginate(Bucket=bucket, PaginationConfig={"PageSize": 3}):
+        seen += [c["Key"] for c in page.get("Contents", [])]
+    assert seen == keys
+    v1 = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=2)
+    assert v1["IsTruncated"] and v1["NextMarker"] == "dir/"
+    entry = s3.list_objects_v2(Bucket=bucket)["Contents"][0]
+    assert entry["Size"] == 5 and entry["ETag"] == '"%s"' % hashlib.md5(b"a.txt").hexdigest()
+
+
+def test_delete_objects_and_copy(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"copy me", Metadata={"m": "1"}, ContentType="text/x")
+    r = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    assert r["CopyObjectResult"]["ETag"] == '"%s"' % hashlib.md5(b"copy me").hexdigest()
+    d = s3.get_object(Bucket=bucket, Key="dst")
+    assert d["Body"].read() == b"copy me" and d["Metadata"] == {"m": "1"} and d["ContentType"] == "text/x"
+    s3.copy_object(Bucket=bucket, Key="dst2", CopySource=f"{bucket}/src", MetadataDirective="REPLACE",
+                   Metadata={"n": "2"}, ContentType="text/y")
+    d2 = s3.head_object(Bucket=bucket, Key="dst2")
+    assert d2["Metadata"] == {"n": "2"} and d2["ContentType"] == "text/y"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"})
+    assert code(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "missing"})
+    assert code(e) == "NoSuchKey"
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "src"}, {"Key": "dst"}, {"Key": "never"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["dst", "never", "src"]
+    assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["dst2"]
+
+
+def test_multipart_upload(s3, bucket):
+    mp = s3.create_multipart_upload(Bucket=bucket, Key="big", ContentType="application/x-big")
+    uid = mp["UploadId"]
+    part1 = os.urandom(5 * 1024 * 1024)
+    p1 = s3.upload_part(Bucket=bucket, Key="big", UploadId=uid, PartNumber=1, Body=part1)
+    p2 = s3.upload_part(Bucket=bucket, Key="big", UploadId=uid, PartNumber=2, Body=b"tail")
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [uid]
+    parts = s3.list_parts(Bucket=bucket, Key="big", UploadId=uid)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, len(part1)), (2, 4)]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": p2["ETag"]}, {"PartNumber": 1, "ETag": p1["ETag"]}]})
+    assert code(e) == "InvalidPartOrder"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": '"00000000000000000000000000000000"'}]})
+    assert code(e) == "InvalidPart"
+    r = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+    md5s = hashlib.md5(part1).digest() + hashlib.md5(b"tail").digest()
+    assert r["ETag"] == '"%s-2"' % hashlib.md5(md5s).hexdigest()
+    o = s3.get_object(Bucket=bucket, Key="big")
+    assert o["Body"].read() == part1 + b"tail" and o["ContentType"] == "application/x-big"
+    assert s3.get_object(Bucket=bucket, Key="big", Range=f"bytes={len(part1) - 2}-")["Body"].read() == part1[-2:] + b"tail"
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=bucket, Key="big", UploadId=uid, PartNumber=3, Body=b"late")
+    assert code(e) == "NoSuchUpload"
+    small = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    a = s3.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=1, Body=b"too small")
+    b = s3.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=2, Body=b"last")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=small, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": a["ETag"]}, {"PartNumber": 2, "ETag": b["ETag"]}]})
+    assert code(e) == "EntityTooSmall"
+    s3.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=small)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_presigned_urls_v2_and_v4(nimbus, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="shared", Body=b"via url")
+    v4 = nimbus.client("s3", config=Config(signature_version="s3v4"))
+    for client in (s3, v4):
+        url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=60)
+        assert urllib.request.urlopen(url).read() == b"via url"
+        put = client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "uploaded"}, ExpiresIn=60)
+        # SigV2 signs Content-Type: send none, as the URL was signed (urllib
+        # would otherwise add a form content type).
+        req = urllib.request.Request(put, data=b"browser upload", method="PUT", headers={"Content-Type": ""})
+        assert urllib.request.urlopen(req).status == 200
+        assert s3.get_object(Bucket=bucket, Key="uploaded")["Body"].read() == b"browser upload"
+        # A tampered URL is refused.
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url.replace("shared", "uploaded"))
+        assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
+    expired = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=1)
+    expired_v2 = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=1)
+    time.sleep(2.2)
+    for u in (expired, expired_v2):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(u)
+        body = e.value.read()
+        assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
+
+
+def test_anonymous_and_wrongly_signed_requests_are_refused(nimbus, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="private", Body=b"secret")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{nimbus.endpoint}/{bucket}/private")
+    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    import boto3
+    bad = boto3.client("s3", endpoint_url=nimbus.endpoint, region_name="us-east-1",
+                       aws_access_key_id=nimbus.session().get_credentials().access_key, aws_secret_access_key="wrong")
+    with pytest.raises(ClientError) as e2:
+        bad.get_object(Bucket=bucket, Key="private")
+    assert code(e2) == "SignatureDoesNotMatch"
+
+
+def test_virtual_hosted_style(nimbus, s3, bucket):
+    """`bucket.localhost`: the client sends the bucket in the Host header. This
+    machine does not resolve *.localhost, so the client reaches the server
+    through it as an HTTP proxy, Host header and signature unchanged."""
+    port = nimbus.endpoint.rsplit(":", 1)[1]
+    vhost = nimbus.client("s3", config=Config(s3={"addressing_style": "virtual"},
+                                              proxies={"http": nimbus.endpoint}),
+                          endpoint_url=f"http://localhost:{port}")
+    vhost.put_object(Bucket=bucket, Key="v/k", Body=b"virtual")
+    assert s3.get_object(Bucket=bucket, Key="v/k")["Body"].read() == b"virtual"
+    assert vhost.get_object(Bucket=bucket, Key="v/k")["Body"].read() == b"virtual"
+    assert [c["Key"] for c in vhost.list_objects_v2(Bucket=bucket)["Contents"]] == ["v/k"]
+
+
+def test_aws_cli_high_level_commands(nimbus, bucket):
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "src")
+        os.makedirs(os.path.join(src, "sub"))
+        for name, data in [("a.txt", b"alpha"), ("sub/b.txt", b"beta")]:
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(data)
+        # Bigger than the CLI's 8 MB multipart threshold: uploaded in parts.
+        big = os.urandom(20 * 1024 * 1024)
+        with open(os.path.join(d, "big.bin"), "wb") as f:
+            f.write(big)
+        nimbus.aws("s3", "cp", os.path.join(d, "big.bin"), f"s3://{bucket}/big.bin")
+        nimbus.aws("s3", "sync", src, f"s3://{bucket}/tree")
+        ls = nimbus.aws("s3", "ls", "--recursive", f"s3://{bucket}/").stdout
+        for k in ["big.bin", "tree/a.txt", "tree/sub/b.txt"]:
+            assert k in ls, ls
+        nimbus.aws("s3", "cp", f"s3://{bucket}/big.bin", os.path.join(d, "back.bin"))
+        with open(os.path.join(d, "back.bin"), "rb") as f:
+            assert hashlib.sha256(f.read()).digest() == hashlib.sha256(big).digest()
+        head = nimbus.aws("s3api", "head-object", "--bucket", bucket, "--key", "big.bin").stdout
+        assert "-3\\\"" in head, head  # 20 MB in 8 MB parts: a 3-part ETag
+        out = os.path.join(d, "out")
+        nimbus.aws("s3", "sync", f"s3://{bucket}/tree", out)
+        with open(os.path.join(out, "sub", "b.txt"), "rb") as f:
+            assert f.read() == b"beta"
+        nimbus.aws("s3", "rm", "--recursive", f"s3://{bucket}/tree")
+        assert "tree/" not in nimbus.aws("s3", "ls", "--recursive", f"s3://{bucket}/").stdout
+        res = nimbus.aws("s3api", "get-object", "--bucket", bucket, "--key", "missing", os.path.join(d, "x"), check=False)
+        assert res.returncode != 0 and "NoSuchKey" in res.stderr
+
+
+def test_large_put_is_streamed_not_buffered(nimbus, s3, bucket):
+    """A 256 MiB single PUT and GET: the server's resident memory does not grow
+    by anything near the object's size."""
+    size = 256 * 1024 * 1024
+    chunk = os.urandom(1024 * 1024)
+    src = tempfile.NamedTemporaryFile(prefix="nimbus-huge-")
+    for _ in range(size // len(chunk)):
+        src.write(chunk)
+    src.flush()
+
+    def rss_peak_mb():
+        for line in open(f"/proc/{nimbus.proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        raise AssertionError("no VmHWM")
+
+    before = rss_peak_mb()
+    with open(src.name, "rb") as f:
+        s3.put_object(Bucket=bucket, Key="huge", Body=f)
+    src.close()
+    got = s3.get_object(Bucket=bucket, Key="huge")
+    n = 0
+    for piece in got["Body"].iter_chunks(1024 * 1024):
+        n += len(piece)
+    assert n == size
+    assert rss_peak_mb() - before < 128, f"server peak RSS grew {rss_peak_mb() - before} MB for a 256 MB object"
+
+
+def test_objects_survive_kill_9():
+    with tempfile.TemporaryDirectory(prefix="nimbus-s3-kill-") as d:
+        n = Nimbus(d).start()
+        s3 = n.client("s3")
+        name = bucket_name("durable")
+        s3.create_bucket(Bucket=name)
+        payloads = {f"k{i}": os.urandom(1000 + i) for i in range(20)}
+        for k, v in payloads.items():
+            s3.put_object(Bucket=name, Key=k, Body=v)
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            s3b = n2.client("s3")
+            for k, v in payloads.items():
+                assert s3b.get_object(Bucket=name, Key=k)["Body"].read() == v
+        finally:
+            n2.stop()
