@@ -116,6 +116,24 @@ impl Queue {
         Ok(())
     }
 
+    /// Put `ev` into someone else's transaction (an outbox); once that commits,
+    /// [`Queue::schedule`] it.
+    pub fn stage(&self, ev: &AsyncEvent, batch: &mut WriteBatch) -> Result<()> {
+        let v = serde_json::to_vec(ev).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put(ASYNC_EVENTS, key(ev.seq), v);
+        Ok(())
+    }
+
+    /// Schedule staged events whose transaction committed.
+    pub fn schedule(&self, staged: &[(u64, u64)]) {
+        let mut schedule = self.schedule.lock().expect("schedule lock");
+        for s in staged {
+            schedule.insert(*s);
+        }
+        drop(schedule);
+        self.wake.notify_one();
+    }
+
     pub fn load(&self, seq: u64) -> Result<Option<AsyncEvent>> {
         match self.kv.get(ASYNC_EVENTS, &key(seq))? {
             Some(v) => {

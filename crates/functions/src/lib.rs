@@ -531,6 +531,34 @@ impl Functions {
     }
 
     /// Asynchronous events waiting to run (or to be retried).
+    /// Stage an asynchronous invocation of `function` (a name or ARN, with an
+    /// optional qualifier) in another service's transaction: the trigger's write
+    /// and the invocation commit together. Returns what to hand to
+    /// [`Functions::schedule_staged`] after the commit.
+    pub fn stage_async(
+        &self,
+        function: &str,
+        payload: &[u8],
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> Result<(u64, u64)> {
+        let r = nimbus_model::arn::FunctionRef::parse(function)
+            .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let rec = self.resolve(&r.name, r.qualifier.as_deref())?;
+        let mut ev = self.queue.new_event(
+            &rec.name,
+            &Bytes::copy_from_slice(payload),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        ev.qualifier = r.qualifier;
+        self.queue.stage(&ev, batch)?;
+        Ok((ev.due_ms, ev.seq))
+    }
+
+    /// Run staged asynchronous invocations whose transaction committed.
+    pub fn schedule_staged(&self, staged: &[(u64, u64)]) {
+        self.queue.schedule(staged);
+    }
+
     pub fn queued_events(&self) -> usize {
         self.queue.pending()
     }

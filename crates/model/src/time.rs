@@ -11,6 +11,14 @@ pub fn now_millis() -> u64 {
 }
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+/// Nanoseconds since the Unix epoch.
+pub fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos()
+}
+
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -8,6 +8,7 @@
 //! data files are removed after that commit.
 
 pub mod data;
+pub mod events;
 
 use data::{DataDir, Written};
 use md5::{Digest, Md5};
@@ -74,6 +75,9 @@ pub struct Bucket {
     pub created_ms: u64,
     /// The bucket's `LocationConstraint` (its region).
     pub region: String,
+    /// Event notifications (`PutBucketNotificationConfiguration`).
+    #[serde(default)]
+    pub notifications: Vec<events::Rule>,
 }
 
 /// A checksum the client sent (and we verified), returned when asked for.
@@ -179,6 +183,7 @@ pub struct CompletedPart {
 pub struct Objects {
     kv: Arc<dyn KvEngine>,
     data: DataDir,
+    outbox: Option<Arc<dyn events::Outbox>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -264,11 +269,76 @@ pub fn unquote_etag(e: &str) -> &str {
 }
 
 impl Objects {
-    pub fn open(kv: Arc<dyn KvEngine>, dir: &Path) -> Result<Objects> {
+    /// `outbox` runs event notifications' asynchronous invocations (none: a
+    /// store that cannot notify, and refuses notification configurations).
+    pub fn open(
+        kv: Arc<dyn KvEngine>,
+        dir: &Path,
+        outbox: Option<Arc<dyn events::Outbox>>,
+    ) -> Result<Objects> {
         Ok(Objects {
             kv,
             data: DataDir::open(dir)?,
+            outbox,
         })
+    }
+
+    /// Replace the bucket's notification rules (after checking their targets).
+    pub fn set_notifications(&self, bucket: &str, rules: Vec<events::Rule>) -> Result<()> {
+        let mut b = self.bucket(bucket)?;
+        for r in &rules {
+            let known = self
+                .outbox
+                .as_ref()
+                .is_some_and(|o| o.exists(&r.function_arn));
+            if !known {
+                return Err(Error::InvalidArgument(format!(
+                    "Unable to validate the following destination configurations: {} (no such function)",
+                    r.function_arn
+                )));
+            }
+        }
+        b.notifications = rules;
+        let mut batch = WriteBatch::new();
+        batch.put(BUCKETS, bucket.as_bytes(), encode(&b));
+        self.kv.commit(batch)?;
+        Ok(())
+    }
+
+    /// Stage the notifications `change` triggers into `batch`; returns what to
+    /// schedule once it commits.
+    fn notify(
+        &self,
+        bucket: &Bucket,
+        change: &events::Change<'_>,
+        batch: &mut WriteBatch,
+    ) -> Vec<(u64, u64)> {
+        let Some(outbox) = &self.outbox else {
+            return Vec::new();
+        };
+        let mut staged = Vec::new();
+        for rule in bucket.notifications.iter().filter(|r| r.matches(change)) {
+            let record = events::record(bucket, rule, change);
+            match outbox.stage(&rule.function_arn, record.as_bytes(), batch) {
+                Ok(s) => staged.push(s),
+                // The function was deleted after the rule was made: as on S3, the
+                // event cannot be delivered; the write still succeeds.
+                Err(e) => {
+                    tracing::warn!(bucket = %bucket.name, function = %rule.function_arn, error = %e, "event notification not delivered")
+                }
+            }
+        }
+        staged
+    }
+
+    fn commit_notified(&self, batch: WriteBatch, staged: Vec<(u64, u64)>) -> Result<()> {
+        self.kv.commit(batch)?;
+        if !staged.is_empty()
+            && let Some(o) = &self.outbox
+        {
+            o.committed(&staged);
+        }
+        Ok(())
     }
 
     pub fn data(&self) -> &DataDir {
@@ -291,6 +361,7 @@ impl Objects {
             name: name.into(),
             created_ms: nimbus_model::time::now_millis(),
             region: region.into(),
+            notifications: Vec::new(),
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
@@ -362,6 +433,7 @@ impl Objects {
         written: Written,
         attributes: Attributes,
         checksum: Option<Checksum>,
+        origin: &events::Origin,
     ) -> Result<Object> {
         let segments = if written.size == 0 {
             self.data.remove(std::slice::from_ref(&written.id));
@@ -382,7 +454,7 @@ impl Objects {
             segments,
             parts: None,
         };
-        match self.replace(bucket, obj) {
+        match self.replace(bucket, obj, "ObjectCreated:Put", origin) {
             Ok(o) => Ok(o),
             Err(e) => {
                 self.data.remove(&[written.id]);
@@ -399,6 +471,7 @@ impl Objects {
         bucket: &str,
         key: &str,
         attributes: Attributes,
+        origin: &events::Origin,
     ) -> Result<Object> {
         validate_key(key)?;
         self.bucket(bucket)?;
@@ -424,7 +497,7 @@ impl Objects {
             segments,
             parts: src.parts,
         };
-        match self.replace(bucket, obj) {
+        match self.replace(bucket, obj, "ObjectCreated:Copy", origin) {
             Ok(o) => Ok(o),
             Err(e) => {
                 self.data.remove(&ids);
@@ -433,14 +506,29 @@ impl Objects {
         }
     }
 
-    fn replace(&self, bucket: &str, obj: Object) -> Result<Object> {
+    fn replace(
+        &self,
+        bucket: &str,
+        obj: Object,
+        event: &str,
+        origin: &events::Origin,
+    ) -> Result<Object> {
         validate_key(&obj.key)?;
-        self.bucket(bucket)?;
+        let b = self.bucket(bucket)?;
         let k = object_key(bucket, &obj.key);
         let old: Option<Object> = self.kv.get(OBJECTS, &k)?.map(|v| decode(&v)).transpose()?;
         let mut batch = WriteBatch::new();
         batch.put(OBJECTS, k, encode(&obj));
-        self.kv.commit(batch)?;
+        let staged = self.notify(
+            &b,
+            &events::Change {
+                event,
+                object: &obj,
+                origin,
+            },
+            &mut batch,
+        );
+        self.commit_notified(batch, staged)?;
         if let Some(old) = old {
             self.data.remove(&segment_ids(&old));
         }
@@ -448,8 +536,8 @@ impl Objects {
     }
 
     /// Delete `key`; deleting a missing key succeeds, as on S3.
-    pub fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        self.bucket(bucket)?;
+    pub fn delete(&self, bucket: &str, key: &str, origin: &events::Origin) -> Result<()> {
+        let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
         let Some(old) = self.kv.get(OBJECTS, &k)? else {
             return Ok(());
@@ -457,7 +545,16 @@ impl Objects {
         let old: Object = decode(&old)?;
         let mut batch = WriteBatch::new();
         batch.delete(OBJECTS, k);
-        self.kv.commit(batch)?;
+        let staged = self.notify(
+            &b,
+            &events::Change {
+                event: "ObjectRemoved:Delete",
+                object: &old,
+                origin,
+            },
+            &mut batch,
+        );
+        self.commit_notified(batch, staged)?;
         self.data.remove(&segment_ids(&old));
         Ok(())
     }
@@ -631,7 +728,9 @@ impl Objects {
         upload_id: &str,
         wanted: &[CompletedPart],
         checksum: Option<Checksum>,
+        origin: &events::Origin,
     ) -> Result<Object> {
+        let b = self.bucket(bucket)?;
         let upload = self.upload(bucket, key, upload_id)?;
         if wanted.is_empty() {
             return Err(Error::InvalidArgument(
@@ -682,7 +781,16 @@ impl Objects {
                 unused.push(p.data.id.clone());
             }
         }
-        self.kv.commit(batch)?;
+        let staged = self.notify(
+            &b,
+            &events::Change {
+                event: "ObjectCreated:CompleteMultipartUpload",
+                object: &obj,
+                origin,
+            },
+            &mut batch,
+        );
+        self.commit_notified(batch, staged)?;
         if let Some(old) = old {
             unused.extend(segment_ids(&old));
         }

@@ -1,10 +1,11 @@
 use super::*;
+use events::Origin;
 use nimbus_storage_embedded::EmbeddedKv;
 
 fn store() -> (tempfile::TempDir, Objects) {
     let d = tempfile::tempdir().unwrap();
     let kv = Arc::new(EmbeddedKv::open(&d.path().join("meta.redb")).unwrap());
-    let o = Objects::open(kv, &d.path().join("objects")).unwrap();
+    let o = Objects::open(kv, &d.path().join("objects"), None).unwrap();
     (d, o)
 }
 
@@ -63,12 +64,20 @@ fn buckets_are_created_listed_and_deleted_only_when_empty() {
         .collect();
     assert_eq!(names, ["one", "two"]);
     let w = body(&o, b"x");
-    o.put("one", "k", w, Attributes::default(), None).unwrap();
+    o.put(
+        "one",
+        "k",
+        w,
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap();
     assert!(matches!(
         o.delete_bucket("one"),
         Err(Error::BucketNotEmpty(_))
     ));
-    o.delete("one", "k").unwrap();
+    o.delete("one", "k", &Origin::default()).unwrap();
     o.delete_bucket("one").unwrap();
     assert!(matches!(o.bucket("one"), Err(Error::NoSuchBucket(_))));
     assert!(matches!(o.head("one", "k"), Err(Error::NoSuchBucket(_))));
@@ -79,24 +88,45 @@ fn replacing_and_deleting_an_object_removes_its_old_data() {
     let (_d, o) = store();
     o.create_bucket("b-1", "us-east-1").unwrap();
     let first = o
-        .put("b-1", "k", body(&o, b"first"), Attributes::default(), None)
+        .put(
+            "b-1",
+            "k",
+            body(&o, b"first"),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
         .unwrap();
     assert_eq!(first.etag, "8b04d5e3775d298e78455efc5ca404d5");
     let first_file = o.data().path(&first.segments[0].id);
     let second = o
-        .put("b-1", "k", body(&o, b"second"), Attributes::default(), None)
+        .put(
+            "b-1",
+            "k",
+            body(&o, b"second"),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
         .unwrap();
     assert!(!first_file.exists());
     assert_eq!(read(&o, &o.head("b-1", "k").unwrap()), b"second");
     let second_file = o.data().path(&second.segments[0].id);
-    o.delete("b-1", "k").unwrap();
+    o.delete("b-1", "k", &Origin::default()).unwrap();
     assert!(!second_file.exists());
     assert!(matches!(o.head("b-1", "k"), Err(Error::NoSuchKey(_))));
     // Deleting what is not there is fine.
-    o.delete("b-1", "k").unwrap();
+    o.delete("b-1", "k", &Origin::default()).unwrap();
     // An empty object has no data file.
     let empty = o
-        .put("b-1", "e", body(&o, b""), Attributes::default(), None)
+        .put(
+            "b-1",
+            "e",
+            body(&o, b""),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
         .unwrap();
     assert!(empty.segments.is_empty());
     assert_eq!(empty.etag, "d41d8cd98f00b204e9800998ecf8427e");
@@ -108,7 +138,14 @@ fn a_put_into_a_missing_bucket_leaves_no_data() {
     let w = body(&o, b"orphan?");
     let id = w.id.clone();
     assert!(matches!(
-        o.put("nope", "k", w, Attributes::default(), None),
+        o.put(
+            "nope",
+            "k",
+            w,
+            Attributes::default(),
+            None,
+            &Origin::default()
+        ),
         Err(Error::NoSuchBucket(_))
     ));
     assert!(!o.data().path(&id).exists());
@@ -120,11 +157,20 @@ fn copies_are_independent() {
     let (_d, o) = store();
     o.create_bucket("src", "us-east-1").unwrap();
     let a = o
-        .put("src", "a", body(&o, b"data"), Attributes::default(), None)
+        .put(
+            "src",
+            "a",
+            body(&o, b"data"),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
         .unwrap();
-    let b = o.copy(&a, "src", "b", Attributes::default()).unwrap();
+    let b = o
+        .copy(&a, "src", "b", Attributes::default(), &Origin::default())
+        .unwrap();
     assert_eq!(b.etag, a.etag);
-    o.delete("src", "a").unwrap();
+    o.delete("src", "a", &Origin::default()).unwrap();
     assert_eq!(read(&o, &o.head("src", "b").unwrap()), b"data");
 }
 
@@ -143,13 +189,21 @@ fn listings_page_and_roll_up_common_prefixes() {
             body(&o, k.as_bytes()),
             Attributes::default(),
             None,
+            &Origin::default(),
         )
         .unwrap();
     }
     // Another bucket whose name extends this one's is never listed.
     o.create_bucket("listx", "us-east-1").unwrap();
-    o.put("listx", "a", body(&o, b"x"), Attributes::default(), None)
-        .unwrap();
+    o.put(
+        "listx",
+        "a",
+        body(&o, b"x"),
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap();
 
     let all = o
         .list(
@@ -256,7 +310,8 @@ fn multipart_uploads_assemble_checked_parts() {
             "big",
             &u.upload_id,
             &[cp(2, &part2.etag), cp(1, &part1.etag)],
-            None
+            None,
+            &Origin::default()
         ),
         Err(Error::InvalidPartOrder)
     ));
@@ -266,7 +321,8 @@ fn multipart_uploads_assemble_checked_parts() {
             "big",
             &u.upload_id,
             &[cp(1, &part1.etag), cp(2, "0000")],
-            None
+            None,
+            &Origin::default()
         ),
         Err(Error::InvalidPart(2))
     ));
@@ -276,7 +332,8 @@ fn multipart_uploads_assemble_checked_parts() {
             "big",
             &u.upload_id,
             &[cp(1, &part1.etag), cp(3, "x")],
-            None
+            None,
+            &Origin::default()
         ),
         Err(Error::InvalidPart(3))
     ));
@@ -287,6 +344,7 @@ fn multipart_uploads_assemble_checked_parts() {
             &u.upload_id,
             &[cp(1, &part1.etag), cp(2, &part2.etag)],
             None,
+            &Origin::default(),
         )
         .unwrap();
     assert_eq!(obj.size, MIN_PART_BYTES + 5);
@@ -329,7 +387,7 @@ fn small_non_final_parts_are_refused_and_aborts_clean_up() {
         },
     ];
     assert!(matches!(
-        o.complete_upload("mpu", "k", &u.upload_id, &cps, None),
+        o.complete_upload("mpu", "k", &u.upload_id, &cps, None, &Origin::default()),
         Err(Error::EntityTooSmall)
     ));
     assert!(matches!(
@@ -344,4 +402,113 @@ fn small_non_final_parts_are_refused_and_aborts_clean_up() {
         o.abort_upload("mpu", "k", &u.upload_id),
         Err(Error::NoSuchUpload(_))
     ));
+}
+
+/// An outbox that writes its events into a table of the same engine, and
+/// records what it was told committed.
+struct TableOutbox {
+    scheduled: std::sync::Mutex<Vec<(u64, u64)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+const OUTBOX: nimbus_storage::Table = nimbus_storage::Table("test_outbox");
+
+impl events::Outbox for TableOutbox {
+    fn exists(&self, function: &str) -> bool {
+        function == "fn"
+    }
+    fn stage(
+        &self,
+        function: &str,
+        payload: &[u8],
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<(u64, u64), String> {
+        let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        batch.put(
+            OUTBOX,
+            seq.to_be_bytes().to_vec(),
+            [function.as_bytes(), b" ", payload].concat(),
+        );
+        Ok((0, seq))
+    }
+    fn committed(&self, staged: &[(u64, u64)]) {
+        self.scheduled.lock().unwrap().extend_from_slice(staged);
+    }
+}
+
+#[test]
+fn an_event_commits_with_its_object_or_not_at_all() {
+    use nimbus_storage::faulty::FaultyKv;
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(FaultyKv::new(
+        EmbeddedKv::open(&d.path().join("meta.redb")).unwrap(),
+    ));
+    let outbox = Arc::new(TableOutbox {
+        scheduled: Default::default(),
+        next: Default::default(),
+    });
+    let o = Objects::open(kv.clone(), &d.path().join("objects"), Some(outbox.clone())).unwrap();
+    o.create_bucket("evt", "us-east-1").unwrap();
+    let rule = events::Rule {
+        id: "r".into(),
+        function_arn: "fn".into(),
+        events: vec!["s3:ObjectCreated:*".into()],
+        prefix: "in/".into(),
+        suffix: String::new(),
+    };
+    assert!(matches!(
+        o.set_notifications(
+            "evt",
+            vec![events::Rule {
+                function_arn: "nope".into(),
+                ..rule.clone()
+            }]
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    o.set_notifications("evt", vec![rule]).unwrap();
+
+    // The commit fails: neither the object nor its event exists, nothing is scheduled.
+    kv.fail_nth_commit(1);
+    assert!(
+        o.put(
+            "evt",
+            "in/a",
+            body(&o, b"a"),
+            Attributes::default(),
+            None,
+            &Origin::default()
+        )
+        .is_err()
+    );
+    assert!(matches!(o.head("evt", "in/a"), Err(Error::NoSuchKey(_))));
+    assert!(kv.scan_prefix(OUTBOX, b"").unwrap().is_empty());
+    assert!(outbox.scheduled.lock().unwrap().is_empty());
+
+    // It succeeds: both, and the event is scheduled after the commit.
+    o.put(
+        "evt",
+        "in/a",
+        body(&o, b"a"),
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap();
+    let staged = kv.scan_prefix(OUTBOX, b"").unwrap();
+    assert_eq!(staged.len(), 1);
+    let text = String::from_utf8(staged[0].1.clone()).unwrap();
+    assert!(text.starts_with("fn {\"Records\""), "{text}");
+    assert_eq!(outbox.scheduled.lock().unwrap().len(), 1);
+    // Keys outside the rule's prefix make no event.
+    o.put(
+        "evt",
+        "out/b",
+        body(&o, b"b"),
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap();
+    assert_eq!(kv.scan_prefix(OUTBOX, b"").unwrap().len(), 1);
 }

@@ -201,8 +201,12 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions.clone(),
     ));
     let objects = Arc::new(
-        nimbus_objects::Objects::open(kv_for_objects, &data_dir.join("objects"))
-            .context("open object store")?,
+        nimbus_objects::Objects::open(
+            kv_for_objects,
+            &data_dir.join("objects"),
+            Some(Arc::new(FunctionsOutbox(functions.clone()))),
+        )
+        .context("open object store")?,
     );
     let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let edge = Arc::new(edge::Edge::new(
@@ -226,6 +230,33 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// S3 event notifications reach functions through the asynchronous-invocation
+/// queue, staged in the object write's own transaction.
+struct FunctionsOutbox(Arc<Functions>);
+
+impl nimbus_objects::events::Outbox for FunctionsOutbox {
+    fn exists(&self, function: &str) -> bool {
+        nimbus_model::arn::FunctionRef::parse(function)
+            .ok()
+            .is_some_and(|r| self.0.resolve(&r.name, r.qualifier.as_deref()).is_ok())
+    }
+
+    fn stage(
+        &self,
+        function: &str,
+        payload: &[u8],
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> Result<(u64, u64), String> {
+        self.0
+            .stage_async(function, payload, batch)
+            .map_err(|e| e.to_string())
+    }
+
+    fn committed(&self, staged: &[(u64, u64)]) {
+        self.0.schedule_staged(staged);
+    }
 }
 
 /// Twice the host's physical memory, in MB: the budget counts each environment's

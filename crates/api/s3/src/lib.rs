@@ -16,6 +16,7 @@ use error::S3Error;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use nimbus_api_common::sigv4::{percent_decode, uri_encode};
 use nimbus_model::time::Utc;
+use nimbus_objects::events::{EVENT_TYPES, Origin, Rule};
 use nimbus_objects::{Attributes, CompletedPart, ListQuery, Object, Objects};
 use std::sync::Arc;
 use xml::{DECL, NS, el, escape};
@@ -130,6 +131,8 @@ enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketNotificationConfiguration,
+    GetBucketNotificationConfiguration,
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
@@ -146,7 +149,6 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "lifecycle",
     "logging",
     "metrics",
-    "notification",
     "object-lock",
     "ownershipControls",
     "policy",
@@ -181,6 +183,8 @@ fn classify(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) -> Resu
                 return Ok(Op::Unsupported(s));
             }
             match *method {
+                Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
+                Method::GET if q.has("notification") => Op::GetBucketNotificationConfiguration,
                 Method::PUT if q.has("versioning") => Op::Unsupported("versioning"),
                 Method::PUT => Op::CreateBucket,
                 Method::HEAD => Op::HeadBucket,
@@ -565,7 +569,7 @@ impl S3Api {
             .map(Target::resource)
             .unwrap_or_else(|_| parts.uri.path().to_string());
         let result = match target {
-            Ok(t) => self.dispatch(&parts, body, payload, &t).await,
+            Ok(t) => self.dispatch(&parts, body, payload, &t, request_id).await,
             Err(e) => Err(e),
         };
         let mut resp = match result {
@@ -605,6 +609,7 @@ impl S3Api {
         body: hyper::body::Incoming,
         payload: Payload,
         t: &Target,
+        request_id: &str,
     ) -> Result<Response<Body>, S3Error> {
         let q = Query::parse(parts.uri.query().unwrap_or(""));
         let h = &parts.headers;
@@ -613,6 +618,19 @@ impl S3Api {
         let key = t.key.as_deref().unwrap_or("");
         let span = tracing::debug_span!("s3", op = ?op, bucket, key);
         let _enter = span.enter();
+        let origin = Origin {
+            request_id: request_id.to_string(),
+            source_ip: header(h, "x-forwarded-for")
+                .and_then(|v| v.split(',').next())
+                .unwrap_or("127.0.0.1")
+                .trim()
+                .to_string(),
+            principal: header(h, "authorization")
+                .and_then(|a| a.split("Credential=").nth(1))
+                .and_then(|c| c.split('/').next())
+                .unwrap_or("")
+                .to_string(),
+        };
         match op {
             Op::Unsupported(what) => Err(S3Error::not_implemented(&format!(
                 "the '{what}' sub-resource"
@@ -654,14 +672,21 @@ impl S3Api {
             Op::ListObjects => self.list_objects(bucket, &q, false),
             Op::ListObjectsV2 => self.list_objects(bucket, &q, true),
             Op::ListMultipartUploads => self.list_uploads(bucket, &q),
-            Op::DeleteObjects => self.delete_objects(bucket, body, &payload).await,
-            Op::PutObject => self.put_object(bucket, key, h, body, &payload).await,
-            Op::CopyObject => self.copy_object(bucket, key, h).await,
+            Op::DeleteObjects => self.delete_objects(bucket, body, &payload, &origin).await,
+            Op::PutObject => {
+                self.put_object(bucket, key, h, body, &payload, &origin)
+                    .await
+            }
+            Op::CopyObject => self.copy_object(bucket, key, h, &origin).await,
+            Op::PutBucketNotificationConfiguration => {
+                self.put_notifications(bucket, body, &payload).await
+            }
+            Op::GetBucketNotificationConfiguration => self.get_notifications(bucket),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }
             Op::DeleteObject => {
-                self.objects.delete(bucket, key)?;
+                self.objects.delete(bucket, key, &origin)?;
                 Ok(ok_empty(StatusCode::NO_CONTENT))
             }
             Op::CreateMultipartUpload => {
@@ -686,7 +711,10 @@ impl S3Api {
             }
             Op::UploadPart => self.upload_part(bucket, key, &q, h, body, &payload).await,
             Op::UploadPartCopy => self.upload_part_copy(bucket, key, &q, h).await,
-            Op::CompleteMultipartUpload => self.complete(bucket, key, &q, h, body, &payload).await,
+            Op::CompleteMultipartUpload => {
+                self.complete(bucket, key, &q, body, &payload, &origin)
+                    .await
+            }
             Op::AbortMultipartUpload => {
                 self.objects
                     .abort_upload(bucket, key, q.get("uploadId").unwrap_or(""))?;
@@ -863,6 +891,7 @@ impl S3Api {
         bucket: &str,
         body: hyper::body::Incoming,
         payload: &Payload,
+        origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
@@ -886,7 +915,7 @@ impl S3Api {
         self.objects.bucket(bucket)?;
         let mut out = format!("{DECL}<DeleteResult xmlns=\"{NS}\">");
         for k in keys {
-            match self.objects.delete(bucket, k) {
+            match self.objects.delete(bucket, k, origin) {
                 Ok(()) => {
                     if !quiet {
                         out.push_str(&format!("<Deleted>{}</Deleted>", el("Key", k)));
@@ -914,6 +943,7 @@ impl S3Api {
         h: &HeaderMap,
         body: hyper::body::Incoming,
         payload: &Payload,
+        origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let attrs = attributes_from(h)?;
         // Fail before reading the body when the bucket is missing.
@@ -930,7 +960,9 @@ impl S3Api {
         let checks = checks_from(h)?;
         let (written, checksum) =
             body::receive(self.objects.data(), body, payload, checks, MAX_PUT_BYTES).await?;
-        let obj = self.objects.put(bucket, key, written, attrs, checksum)?;
+        let obj = self
+            .objects
+            .put(bucket, key, written, attrs, checksum, origin)?;
         let mut r = ok_empty(StatusCode::OK);
         set(&mut r, "etag", &format!("\"{}\"", obj.etag));
         if let Some(c) = &obj.checksum {
@@ -949,6 +981,7 @@ impl S3Api {
         bucket: &str,
         key: &str,
         h: &HeaderMap,
+        origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let (sb, sk) = copy_source(h)?;
         let src = self.objects.head(&sb, &sk)?;
@@ -970,10 +1003,12 @@ impl S3Api {
             src.attributes.clone()
         };
         let objects = self.objects.clone();
-        let (bucket_s, key_s) = (bucket.to_string(), key.to_string());
-        let obj = tokio::task::spawn_blocking(move || objects.copy(&src, &bucket_s, &key_s, attrs))
-            .await
-            .map_err(|e| S3Error::internal(e.to_string()))??;
+        let (bucket_s, key_s, origin) = (bucket.to_string(), key.to_string(), origin.clone());
+        let obj = tokio::task::spawn_blocking(move || {
+            objects.copy(&src, &bucket_s, &key_s, attrs, &origin)
+        })
+        .await
+        .map_err(|e| S3Error::internal(e.to_string()))??;
         Ok(xml_response(
             StatusCode::OK,
             format!(
@@ -1166,9 +1201,9 @@ impl S3Api {
         bucket: &str,
         key: &str,
         q: &Query,
-        h: &HeaderMap,
         body: hyper::body::Incoming,
         payload: &Payload,
+        origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let upload_id = q.get("uploadId").unwrap_or("");
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
@@ -1188,10 +1223,9 @@ impl S3Api {
             Some(alg) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
             None => None,
         };
-        let _ = h;
         let obj = self
             .objects
-            .complete_upload(bucket, key, upload_id, &wanted, checksum)?;
+            .complete_upload(bucket, key, upload_id, &wanted, checksum, origin)?;
         let mut doc = format!(
             "{DECL}<CompleteMultipartUploadResult xmlns=\"{NS}\">{}{}{}{}",
             el("Location", &format!("/{bucket}/{key}")),
@@ -1204,6 +1238,67 @@ impl S3Api {
             doc.push_str(&el("ChecksumType", &c.kind));
         }
         doc.push_str("</CompleteMultipartUploadResult>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    async fn put_notifications(
+        &self,
+        bucket: &str,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+    ) -> Result<Response<Body>, S3Error> {
+        let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+        let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+        let mut rules = Vec::new();
+        for c in &root.children {
+            match c.name.as_str() {
+                "CloudFunctionConfiguration" => rules.push(notification_rule(c)?),
+                "QueueConfiguration" | "TopicConfiguration" => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "Unable to validate the following destination configurations: {} targets are not supported by Nimbus yet (only Lambda functions)",
+                        if c.name == "QueueConfiguration" {
+                            "queue"
+                        } else {
+                            "topic"
+                        }
+                    )));
+                }
+                "EventBridgeConfiguration" => {
+                    return Err(S3Error::not_implemented("EventBridgeConfiguration"));
+                }
+                _ => {}
+            }
+        }
+        self.objects.set_notifications(bucket, rules)?;
+        Ok(ok_empty(StatusCode::OK))
+    }
+
+    fn get_notifications(&self, bucket: &str) -> Result<Response<Body>, S3Error> {
+        let b = self.objects.bucket(bucket)?;
+        let mut doc = format!("{DECL}<NotificationConfiguration xmlns=\"{NS}\">");
+        for r in &b.notifications {
+            doc.push_str("<CloudFunctionConfiguration>");
+            doc.push_str(&el("Id", &r.id));
+            doc.push_str(&el("CloudFunction", &r.function_arn));
+            for e in &r.events {
+                doc.push_str(&el("Event", e));
+            }
+            if !r.prefix.is_empty() || !r.suffix.is_empty() {
+                doc.push_str("<Filter><S3Key>");
+                for (name, value) in [("prefix", &r.prefix), ("suffix", &r.suffix)] {
+                    if !value.is_empty() {
+                        doc.push_str(&format!(
+                            "<FilterRule>{}{}</FilterRule>",
+                            el("Name", name),
+                            el("Value", value)
+                        ));
+                    }
+                }
+                doc.push_str("</S3Key></Filter>");
+            }
+            doc.push_str("</CloudFunctionConfiguration>");
+        }
+        doc.push_str("</NotificationConfiguration>");
         Ok(xml_response(StatusCode::OK, doc))
     }
 
@@ -1316,6 +1411,62 @@ impl S3Api {
         doc.push_str("</ListMultipartUploadsResult>");
         Ok(xml_response(StatusCode::OK, doc))
     }
+}
+
+/// One `CloudFunctionConfiguration` of a notification configuration.
+fn notification_rule(c: &xml::Element) -> Result<Rule, S3Error> {
+    let function_arn = c
+        .child_text("CloudFunction")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            S3Error::invalid_argument("A Lambda function configuration needs its function ARN")
+        })?
+        .to_string();
+    let events: Vec<String> = c
+        .children_named("Event")
+        .map(|e| e.text.trim().to_string())
+        .collect();
+    if events.is_empty() {
+        return Err(S3Error::invalid_argument(
+            "A notification configuration needs at least one event",
+        ));
+    }
+    if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+        return Err(S3Error::invalid_argument(format!(
+            "The event is not supported for notifications: {bad}"
+        )));
+    }
+    let (mut prefix, mut suffix) = (String::new(), String::new());
+    if let Some(key) = c.child("Filter").and_then(|f| f.child("S3Key")) {
+        for r in key.children_named("FilterRule") {
+            let value = r.child_text("Value").unwrap_or("").to_string();
+            match r
+                .child_text("Name")
+                .map(|n| n.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                Some("prefix") if prefix.is_empty() => prefix = value,
+                Some("suffix") if suffix.is_empty() => suffix = value,
+                _ => {
+                    return Err(S3Error::invalid_argument(
+                        "FilterRule names must be 'prefix' or 'suffix', each at most once",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Rule {
+        id: c
+            .child_text("Id")
+            .map(str::to_string)
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        function_arn,
+        events,
+        prefix,
+        suffix,
+    })
 }
 
 /// `x-amz-copy-source-if-*`, as S3 evaluates them for copies.

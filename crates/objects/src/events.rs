@@ -1,0 +1,269 @@
+//! S3 event notifications: which changes a bucket's rules select, the event
+//! record S3 sends (`Records[].s3...`), and the outbox through which the
+//! invocation is written in the same transaction as the change, so a crash
+//! between the write and the notification loses nothing.
+
+use crate::{Bucket, Object};
+use nimbus_storage::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+/// Queues asynchronous invocations inside another service's transaction.
+pub trait Outbox: Send + Sync {
+    /// Whether the function (name or ARN) exists.
+    fn exists(&self, function: &str) -> bool;
+    /// Add to `batch` what durably queues an invocation of `function` with
+    /// `payload`; returns a token for [`Outbox::committed`].
+    fn stage(
+        &self,
+        function: &str,
+        payload: &[u8],
+        batch: &mut WriteBatch,
+    ) -> Result<(u64, u64), String>;
+    /// The batch committed: run what was staged.
+    fn committed(&self, staged: &[(u64, u64)]);
+}
+
+/// One notification rule of a bucket (a `CloudFunctionConfiguration`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub function_arn: String,
+    /// `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+}
+
+/// The event types S3 notifications know (those Nimbus emits are the
+/// `ObjectCreated` and `ObjectRemoved` ones).
+pub const EVENT_TYPES: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectAcl:Put",
+];
+
+/// Who caused a change, as the record reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub request_id: String,
+    pub source_ip: String,
+    /// The requester's access key (S3 reports a principal id).
+    pub principal: String,
+}
+
+/// A change to an object: what happened (`ObjectCreated:Put`), to what, by whom.
+pub struct Change<'a> {
+    pub event: &'a str,
+    pub object: &'a Object,
+    pub origin: &'a Origin,
+}
+
+impl Rule {
+    pub fn matches(&self, c: &Change<'_>) -> bool {
+        let full = format!("s3:{}", c.event);
+        let selected = self.events.iter().any(|e| match e.strip_suffix('*') {
+            Some(prefix) => full.starts_with(prefix),
+            None => *e == full,
+        });
+        selected && c.object.key.starts_with(&self.prefix) && c.object.key.ends_with(&self.suffix)
+    }
+}
+
+/// A key as S3 puts it in event records: form-URL-encoded (spaces become `+`).
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for &b in key.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The event S3 delivers to a function for `change` under `rule`.
+pub fn record(bucket: &Bucket, rule: &Rule, change: &Change<'_>) -> String {
+    let o = change.object;
+    let now = nimbus_model::time::now_millis();
+    let mut object = serde_json::json!({
+        "key": encode_key(&o.key),
+        // Increases with every change: lets consumers order events for a key.
+        "sequencer": format!("{:016X}", nimbus_model::time::now_nanos()),
+    });
+    if change.event.starts_with("ObjectCreated") {
+        object["size"] = o.size.into();
+        object["eTag"] = o.etag.clone().into();
+    }
+    let principal = if change.origin.principal.is_empty() {
+        "nimbus".to_string()
+    } else {
+        format!("AWS:{}", change.origin.principal)
+    };
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": bucket.region,
+            "eventTime": nimbus_model::time::Utc::from_millis(now).rfc3339_millis(),
+            "eventName": change.event,
+            "userIdentity": { "principalId": principal },
+            "requestParameters": { "sourceIPAddress": change.origin.source_ip },
+            "responseElements": {
+                "x-amz-request-id": change.origin.request_id,
+                "x-amz-id-2": change.origin.request_id,
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": rule.id,
+                "bucket": {
+                    "name": bucket.name,
+                    "ownerIdentity": { "principalId": "nimbus" },
+                    "arn": format!("arn:aws:s3:::{}", bucket.name),
+                },
+                "object": object,
+            },
+        }]
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Attributes;
+
+    fn obj(key: &str) -> Object {
+        Object {
+            key: key.into(),
+            size: 3,
+            etag: "abc".into(),
+            last_modified_ms: 0,
+            attributes: Attributes::default(),
+            checksum: None,
+            segments: vec![],
+            parts: None,
+        }
+    }
+
+    #[test]
+    fn rules_select_by_event_prefix_and_suffix() {
+        let rule = Rule {
+            id: "r".into(),
+            function_arn: "f".into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            prefix: "images/".into(),
+            suffix: ".jpg".into(),
+        };
+        let origin = Origin::default();
+        let o = obj("images/cat.jpg");
+        let c = |event| Change {
+            event,
+            object: &o,
+            origin: &origin,
+        };
+        assert!(rule.matches(&c("ObjectCreated:Put")));
+        assert!(rule.matches(&c("ObjectCreated:CompleteMultipartUpload")));
+        assert!(!rule.matches(&c("ObjectRemoved:Delete")));
+        let other = obj("thumbnails/cat.jpg");
+        assert!(!rule.matches(&Change {
+            event: "ObjectCreated:Put",
+            object: &other,
+            origin: &origin
+        }));
+        let png = obj("images/cat.png");
+        assert!(!rule.matches(&Change {
+            event: "ObjectCreated:Put",
+            object: &png,
+            origin: &origin
+        }));
+        let exact = Rule {
+            events: vec!["s3:ObjectRemoved:Delete".into()],
+            prefix: String::new(),
+            suffix: String::new(),
+            ..rule
+        };
+        assert!(exact.matches(&c("ObjectRemoved:Delete")));
+        assert!(!exact.matches(&c("ObjectCreated:Put")));
+    }
+
+    #[test]
+    fn keys_are_form_encoded_as_s3_does() {
+        assert_eq!(encode_key("dir/a b+c (1).jpg"), "dir/a+b%2Bc+%281%29.jpg");
+        assert_eq!(encode_key("ünï"), "%C3%BCn%C3%AF");
+    }
+
+    #[test]
+    fn records_have_s3s_shape() {
+        let b = Bucket {
+            name: "bk".into(),
+            created_ms: 0,
+            region: "us-east-1".into(),
+            notifications: vec![],
+        };
+        let rule = Rule {
+            id: "cfg".into(),
+            function_arn: "f".into(),
+            events: vec![],
+            prefix: String::new(),
+            suffix: String::new(),
+        };
+        let o = obj("a b");
+        let origin = Origin {
+            request_id: "rid".into(),
+            source_ip: "127.0.0.1".into(),
+            principal: "AK".into(),
+        };
+        let r: serde_json::Value = serde_json::from_str(&record(
+            &b,
+            &rule,
+            &Change {
+                event: "ObjectCreated:Put",
+                object: &o,
+                origin: &origin,
+            },
+        ))
+        .unwrap();
+        let rec = &r["Records"][0];
+        assert_eq!(rec["eventSource"], "aws:s3");
+        assert_eq!(rec["eventName"], "ObjectCreated:Put");
+        assert_eq!(rec["s3"]["bucket"]["name"], "bk");
+        assert_eq!(rec["s3"]["bucket"]["arn"], "arn:aws:s3:::bk");
+        assert_eq!(rec["s3"]["object"]["key"], "a+b");
+        assert_eq!(rec["s3"]["object"]["size"], 3);
+        assert_eq!(rec["s3"]["object"]["eTag"], "abc");
+        assert_eq!(rec["s3"]["configurationId"], "cfg");
+        assert_eq!(rec["userIdentity"]["principalId"], "AWS:AK");
+        let removed: serde_json::Value = serde_json::from_str(&record(
+            &b,
+            &rule,
+            &Change {
+                event: "ObjectRemoved:Delete",
+                object: &o,
+                origin: &origin,
+            },
+        ))
+        .unwrap();
+        assert!(removed["Records"][0]["s3"]["object"].get("size").is_none());
+    }
+}

@@ -1,0 +1,151 @@
+"""S3 event notifications invoking functions: configuration, S3's event record
+shape, filters, event types, and no event lost across a kill -9."""
+import json
+import signal
+import tempfile
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, create, unique
+
+# Records every event it gets under seen/<eventName>/<key>, with boto3 and the
+# endpoint and credentials Nimbus gives every function.
+RECORDER = '''
+import json, boto3
+s3 = boto3.client("s3")
+def handler(event, context):
+    for r in event["Records"]:
+        b = r["s3"]["bucket"]["name"]
+        k = r["s3"]["object"]["key"]
+        s3.put_object(Bucket=b, Key="seen/" + r["eventName"] + "/" + k, Body=json.dumps(event))
+    return "ok"
+'''
+
+
+def bucket_name():
+    return unique("ev").lower()
+
+
+def wait_for(s3, bucket, key, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "NoSuchKey":
+                raise
+        time.sleep(0.2)
+    listed = [c["Key"] for c in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    raise AssertionError(f"no {key} within {timeout} s; bucket holds {listed}")
+
+
+def seen(s3, bucket):
+    return sorted(c["Key"] for c in s3.list_objects_v2(Bucket=bucket, Prefix="seen/").get("Contents", []))
+
+
+@pytest.fixture(scope="module")
+def recorder(nimbus):
+    lam = nimbus.client()
+    name = unique("recorder")
+    arn = create(lam, name, {"app.py": RECORDER}, handler="app.handler", Timeout=30)["FunctionArn"]
+    return arn
+
+
+def configure(s3, bucket, arn, events, prefix="uploads/", suffix=""):
+    rules = [{"Name": "prefix", "Value": prefix}]
+    if suffix:
+        rules.append({"Name": "suffix", "Value": suffix})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "Id": "rec", "LambdaFunctionArn": arn, "Events": events,
+            "Filter": {"Key": {"FilterRules": rules}},
+        }]})
+
+
+def test_configuration_round_trips_and_bad_targets_are_refused(nimbus, recorder):
+    s3 = nimbus.client("s3")
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    assert "LambdaFunctionConfigurations" not in s3.get_bucket_notification_configuration(Bucket=b)
+    configure(s3, b, recorder, ["s3:ObjectCreated:*"], suffix=".jpg")
+    got = s3.get_bucket_notification_configuration(Bucket=b)["LambdaFunctionConfigurations"]
+    assert got == [{"Id": "rec", "LambdaFunctionArn": recorder, "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"},
+                                                       {"Name": "suffix", "Value": ".jpg"}]}}}]
+    for bad in [
+        {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": recorder + "-missing", "Events": ["s3:ObjectCreated:*"]}]},
+        {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": recorder, "Events": ["s3:ObjectMoved:*"]}]},
+        {"QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:000000000000:q", "Events": ["s3:ObjectCreated:*"]}]},
+    ]:
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=bad)
+        assert e.value.response["Error"]["Code"] == "InvalidArgument", bad
+    # An empty configuration turns notifications off.
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})
+    assert "LambdaFunctionConfigurations" not in s3.get_bucket_notification_configuration(Bucket=b)
+
+
+def test_created_and_removed_events_reach_the_function(nimbus, recorder):
+    s3 = nimbus.client("s3")
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    configure(s3, b, recorder, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    etag = s3.put_object(Bucket=b, Key="uploads/a b.txt", Body=b"12345")["ETag"].strip('"')
+    ev = wait_for(s3, b, "seen/ObjectCreated:Put/uploads/a+b.txt")
+    rec = ev["Records"][0]
+    assert rec["eventSource"] == "aws:s3" and rec["eventVersion"] == "2.1"
+    assert rec["awsRegion"] == "us-east-1" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["s3"]["bucket"]["name"] == b and rec["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{b}"
+    assert rec["s3"]["configurationId"] == "rec"
+    obj = rec["s3"]["object"]
+    assert obj["key"] == "uploads/a+b.txt" and obj["size"] == 5 and obj["eTag"] == etag
+    assert len(obj["sequencer"]) == 16
+    assert rec["eventTime"].endswith("Z")
+
+    s3.copy_object(Bucket=b, Key="uploads/copy", CopySource={"Bucket": b, "Key": "uploads/a b.txt"})
+    wait_for(s3, b, "seen/ObjectCreated:Copy/uploads/copy")
+    mp = s3.create_multipart_upload(Bucket=b, Key="uploads/mp")
+    part = s3.upload_part(Bucket=b, Key="uploads/mp", UploadId=mp["UploadId"], PartNumber=1, Body=b"x")
+    s3.complete_multipart_upload(Bucket=b, Key="uploads/mp", UploadId=mp["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    wait_for(s3, b, "seen/ObjectCreated:CompleteMultipartUpload/uploads/mp")
+    s3.delete_object(Bucket=b, Key="uploads/copy")
+    removed = wait_for(s3, b, "seen/ObjectRemoved:Delete/uploads/copy")
+    assert "size" not in removed["Records"][0]["s3"]["object"]
+    # Outside the prefix: no event (the recorder's own writes under seen/ included).
+    s3.put_object(Bucket=b, Key="other/x", Body=b"x")
+    time.sleep(1.5)
+    assert seen(s3, b) == [
+        "seen/ObjectCreated:CompleteMultipartUpload/uploads/mp",
+        "seen/ObjectCreated:Copy/uploads/copy",
+        "seen/ObjectCreated:Put/uploads/a+b.txt",
+        "seen/ObjectRemoved:Delete/uploads/copy",
+    ]
+
+
+def test_an_event_survives_kill_9_between_write_and_delivery():
+    """The event is committed with the object: with the function throttled (reserved
+    concurrency 0) the event waits in the queue; the server is killed; after the
+    restart, unthrottled, it is delivered."""
+    with tempfile.TemporaryDirectory(prefix="nimbus-s3-events-") as d:
+        n = Nimbus(d).start()
+        lam, s3 = n.client(), n.client("s3")
+        name = unique("recorder")
+        arn = create(lam, name, {"app.py": RECORDER}, handler="app.handler", Timeout=30)["FunctionArn"]
+        b = bucket_name()
+        s3.create_bucket(Bucket=b)
+        configure(s3, b, arn, ["s3:ObjectCreated:Put"])
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+        s3.put_object(Bucket=b, Key="uploads/durable", Body=b"d")
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            lam2, s32 = n2.client(), n2.client("s3")
+            assert seen(s32, b) == []
+            lam2.delete_function_concurrency(FunctionName=name)
+            ev = wait_for(s32, b, "seen/ObjectCreated:Put/uploads/durable", timeout=90)
+            assert ev["Records"][0]["s3"]["object"]["key"] == "uploads/durable"
+        finally:
+            n2.stop()
