@@ -113,6 +113,9 @@ def test_sixth_concurrent_caller_is_throttled(server):
     assert sorted(results, key=str) == [200] * 5 + ["ReservedFunctionConcurrentInvocationLimitExceeded"]
 
 
+# CPU-heavy tests share one xdist worker (scripts/test runs `--dist loadgroup`), so
+# none of them runs beside another on the 2 cores.
+@pytest.mark.xdist_group("heavy")
 def test_two_hundred_concurrent_invocations_run_concurrently(server):
     lam = server.client()
     name = fn(lam, "sleepy", Timeout=60)

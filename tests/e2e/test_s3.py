@@ -280,6 +280,7 @@ def test_virtual_hosted_style(nimbus, s3, bucket):
     assert [c["Key"] for c in vhost.list_objects_v2(Bucket=bucket)["Contents"]] == ["v/k"]
 
 
+@pytest.mark.xdist_group("heavy")
 def test_aws_cli_high_level_commands(nimbus, bucket):
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "src")
@@ -311,6 +312,7 @@ def test_aws_cli_high_level_commands(nimbus, bucket):
         assert res.returncode != 0 and "NoSuchKey" in res.stderr
 
 
+@pytest.mark.xdist_group("heavy")
 def test_large_put_is_streamed_not_buffered(nimbus, s3, bucket):
     """A 256 MiB single PUT and GET: the server's resident memory does not grow
     by anything near the object's size."""

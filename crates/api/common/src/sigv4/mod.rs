@@ -466,7 +466,15 @@ pub fn sign(
         .collect();
     names.sort();
     names.dedup();
-    let payload_hash = hex::encode(Sha256::digest(body));
+    // S3 clients say what they sign in `x-amz-content-sha256` (a digest, or
+    // `UNSIGNED-PAYLOAD` for large bodies).
+    let payload_hash = match headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => h.to_string(),
+        None => hex::encode(Sha256::digest(body)),
+    };
     let parts = RequestParts {
         method,
         raw_path,
