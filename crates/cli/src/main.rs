@@ -2,6 +2,7 @@
 //! (`bench`). One file per subcommand.
 
 mod bench;
+mod bench_s3;
 mod doctor;
 mod logs;
 mod up;
@@ -27,6 +28,9 @@ enum Command {
     Logs(logs::Args),
     /// Measure cold starts, warm latency and throughput against a running server.
     Bench(bench::Args),
+    /// Measure S3 small-object ops/s and large-object MB/s, beside a peer endpoint.
+    #[command(name = "bench-s3")]
+    BenchS3(bench_s3::Args),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
 }
@@ -44,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up(a) => up::run(a),
         Command::Logs(a) => logs::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::BenchS3(a) => bench_s3::run(a),
         Command::Doctor(a) => doctor::run(a),
     }
 }
