@@ -76,7 +76,13 @@ impl S3Client {
 
     /// A signed request, on a new connection if the server closed the last one
     /// (moto's server closes every connection after one request).
-    async fn call(&mut self, method: &str, path: &str, body: Bytes, unsigned: bool) -> Result<(u16, u64)> {
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        unsigned: bool,
+    ) -> Result<(u16, u64)> {
         if self.sender.is_closed() {
             *self = S3Client::connect(self.ep.clone()).await?;
         }
@@ -92,9 +98,18 @@ impl S3Client {
 
     /// A signed request; the body is hashed for the signature unless `unsigned`.
     /// Returns the status and the number of body bytes received.
-    async fn call_once(&mut self, method: &str, path: &str, body: Bytes, unsigned: bool) -> Result<(u16, u64)> {
+    async fn call_once(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        unsigned: bool,
+    ) -> Result<(u16, u64)> {
         let mut headers = http::HeaderMap::new();
-        headers.insert("host", format!("{}:{}", self.ep.host, self.ep.port).parse()?);
+        headers.insert(
+            "host",
+            format!("{}:{}", self.ep.host, self.ep.port).parse()?,
+        );
         let sha = if unsigned {
             "UNSIGNED-PAYLOAD".to_string()
         } else {
@@ -146,7 +161,14 @@ struct Run {
 }
 
 /// `clients` connections doing `op` back to back for `secs`.
-async fn run_small(ep: Arc<Endpoint>, bucket: &str, clients: usize, secs: u64, body: Bytes, put: bool) -> Result<Run> {
+async fn run_small(
+    ep: Arc<Endpoint>,
+    bucket: &str,
+    clients: usize,
+    secs: u64,
+    body: Bytes,
+    put: bool,
+) -> Result<Run> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -197,9 +219,16 @@ struct Row {
 }
 
 async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
-    let bucket = format!("bench-s3-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let mut c = S3Client::connect(ep.clone()).await.with_context(|| format!("connect to {}", ep.name))?;
-    let (status, _) = c.call("PUT", &format!("/{bucket}"), Bytes::new(), false).await?;
+    let bucket = format!(
+        "bench-s3-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut c = S3Client::connect(ep.clone())
+        .await
+        .with_context(|| format!("connect to {}", ep.name))?;
+    let (status, _) = c
+        .call("PUT", &format!("/{bucket}"), Bytes::new(), false)
+        .await?;
     if status != 200 {
         bail!("{}: create bucket: status {status}", ep.name);
     }
@@ -207,23 +236,49 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
     // Make sure every key the GET run reads exists.
     for client in 0..args.clients {
         for i in 0..50 {
-            c.call("PUT", &format!("/{bucket}/small/{client}/{i}"), small.clone(), false).await?;
+            c.call(
+                "PUT",
+                &format!("/{bucket}/small/{client}/{i}"),
+                small.clone(),
+                false,
+            )
+            .await?;
         }
     }
-    let put = run_small(ep.clone(), &bucket, args.clients, args.seconds, small.clone(), true).await?;
-    let get = run_small(ep.clone(), &bucket, args.clients, args.seconds, Bytes::new(), false).await?;
+    let put = run_small(
+        ep.clone(),
+        &bucket,
+        args.clients,
+        args.seconds,
+        small.clone(),
+        true,
+    )
+    .await?;
+    let get = run_small(
+        ep.clone(),
+        &bucket,
+        args.clients,
+        args.seconds,
+        Bytes::new(),
+        false,
+    )
+    .await?;
     let (mut large_put_mbs, mut large_get_mbs) = (None, None);
     if args.large_mib > 0 {
         let bytes = args.large_mib * 1024 * 1024;
         let large = Bytes::from(vec![b'L'; bytes]);
         let t = Instant::now();
-        let (status, _) = c.call("PUT", &format!("/{bucket}/large"), large, true).await?;
+        let (status, _) = c
+            .call("PUT", &format!("/{bucket}/large"), large, true)
+            .await?;
         if status != 200 {
             bail!("{}: large PUT: status {status}", ep.name);
         }
         large_put_mbs = Some(bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let (status, n) = c.call("GET", &format!("/{bucket}/large"), Bytes::new(), false).await?;
+        let (status, n) = c
+            .call("GET", &format!("/{bucket}/large"), Bytes::new(), false)
+            .await?;
         if status != 200 || n != bytes as u64 {
             bail!("{}: large GET: status {status}, {n} bytes", ep.name);
         }
@@ -238,9 +293,15 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let creds_text = std::fs::read_to_string(args.data_dir.join("credentials"))
-        .with_context(|| format!("read {}/credentials (is `nimbus up` running with this data dir?)", args.data_dir.display()))?;
-    let creds = nimbus_server::credentials::Credentials::parse(&creds_text).context("parse credentials file")?;
+    let creds_text =
+        std::fs::read_to_string(args.data_dir.join("credentials")).with_context(|| {
+            format!(
+                "read {}/credentials (is `nimbus up` running with this data dir?)",
+                args.data_dir.display()
+            )
+        })?;
+    let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
+        .context("parse credentials file")?;
     let endpoint = std::fs::read_to_string(args.data_dir.join("config"))
         .context("read config file")?
         .lines()
@@ -264,7 +325,9 @@ pub fn run(args: Args) -> Result<()> {
             secret: "testing".into(),
         });
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         println!(
             "nimbus bench-s3: {} B objects, {} clients x {} s per run; {} MiB large object",

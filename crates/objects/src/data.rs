@@ -76,12 +76,26 @@ pub struct DataWriter {
     md5: Md5,
 }
 
-/// A durable body: its id, size and MD5.
+/// A received body: its id, size and MD5; durable in its file, or (small
+/// bodies) held here to be stored inline with the object's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub id: String,
     pub size: u64,
     pub md5: [u8; 16],
+    pub inline: Option<Vec<u8>>,
+}
+
+impl Written {
+    /// A small body kept in memory, stored inline by the commit that names it.
+    pub fn in_memory(bytes: Vec<u8>) -> Written {
+        Written {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            size: bytes.len() as u64,
+            md5: Md5::digest(&bytes).into(),
+            inline: Some(bytes),
+        }
+    }
 }
 
 impl DataWriter {
@@ -119,6 +133,7 @@ impl DataWriter {
             id: std::mem::take(&mut self.id),
             size: self.size,
             md5,
+            inline: None,
         })
     }
 }

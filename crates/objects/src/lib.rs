@@ -24,6 +24,12 @@ const OBJECTS: Table = Table("s3_objects");
 const UPLOADS: Table = Table("s3_uploads");
 /// `upload id/part number (5 digits)` -> [`Part`].
 const PARTS: Table = Table("s3_parts");
+/// Data id -> the bytes of a small object, stored with its metadata: one commit
+/// (one fsync, shared with concurrent commits) instead of a file and two fsyncs.
+const INLINE: Table = Table("s3_inline");
+
+/// Bodies up to this size are stored inline.
+pub const INLINE_MAX: u64 = 64 * 1024;
 
 /// S3's bounds.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -96,11 +102,14 @@ fn full_object() -> String {
     "FULL_OBJECT".into()
 }
 
-/// One data file and how many bytes of the object it holds.
+/// One piece of an object's data and how many bytes it holds: a data file, or
+/// an entry of the inline table.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Segment {
     pub id: String,
     pub len: u64,
+    #[serde(default)]
+    pub inline: bool,
 }
 
 /// What the client said about an object beyond its bytes.
@@ -435,14 +444,22 @@ impl Objects {
         checksum: Option<Checksum>,
         origin: &events::Origin,
     ) -> Result<Object> {
+        let inline = written.inline.is_some();
         let segments = if written.size == 0 {
-            self.data.remove(std::slice::from_ref(&written.id));
+            if !inline {
+                self.data.remove(std::slice::from_ref(&written.id));
+            }
             Vec::new()
         } else {
             vec![Segment {
                 id: written.id.clone(),
                 len: written.size,
+                inline,
             }]
+        };
+        let new_inline = match written.inline {
+            Some(bytes) if !bytes.is_empty() => vec![(written.id.clone(), bytes)],
+            _ => Vec::new(),
         };
         let obj = Object {
             key: key.into(),
@@ -454,10 +471,12 @@ impl Objects {
             segments,
             parts: None,
         };
-        match self.replace(bucket, obj, "ObjectCreated:Put", origin) {
+        match self.replace(bucket, obj, new_inline, "ObjectCreated:Put", origin) {
             Ok(o) => Ok(o),
             Err(e) => {
-                self.data.remove(&[written.id]);
+                if !inline {
+                    self.data.remove(&[written.id]);
+                }
                 Err(e)
             }
         }
@@ -476,7 +495,21 @@ impl Objects {
         validate_key(key)?;
         self.bucket(bucket)?;
         let mut segments = Vec::new();
+        let mut new_inline = Vec::new();
         for s in &src.segments {
+            if s.inline {
+                let bytes = self.inline_data(&s.id)?.ok_or_else(|| {
+                    Error::Corrupt(format!("inline data {} of {} is missing", s.id, src.key))
+                })?;
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                segments.push(Segment {
+                    id: id.clone(),
+                    len: s.len,
+                    inline: true,
+                });
+                new_inline.push((id, bytes));
+                continue;
+            }
             let mut w = self.data.writer()?;
             let mut f = self.data.open_file(&s.id)?;
             std::io::copy(&mut f, &mut WriterAdapter(&mut w))?;
@@ -484,9 +517,14 @@ impl Objects {
             segments.push(Segment {
                 id: done.id,
                 len: done.size,
+                inline: false,
             });
         }
-        let ids: Vec<String> = segments.iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<String> = segments
+            .iter()
+            .filter(|s| !s.inline)
+            .map(|s| s.id.clone())
+            .collect();
         let obj = Object {
             key: key.into(),
             size: src.size,
@@ -497,7 +535,7 @@ impl Objects {
             segments,
             parts: src.parts,
         };
-        match self.replace(bucket, obj, "ObjectCreated:Copy", origin) {
+        match self.replace(bucket, obj, new_inline, "ObjectCreated:Copy", origin) {
             Ok(o) => Ok(o),
             Err(e) => {
                 self.data.remove(&ids);
@@ -510,6 +548,7 @@ impl Objects {
         &self,
         bucket: &str,
         obj: Object,
+        new_inline: Vec<(String, Vec<u8>)>,
         event: &str,
         origin: &events::Origin,
     ) -> Result<Object> {
@@ -519,6 +558,13 @@ impl Objects {
         let old: Option<Object> = self.kv.get(OBJECTS, &k)?.map(|v| decode(&v)).transpose()?;
         let mut batch = WriteBatch::new();
         batch.put(OBJECTS, k, encode(&obj));
+        for (id, bytes) in new_inline {
+            batch.put(INLINE, id.into_bytes(), bytes);
+        }
+        let old_files = old
+            .as_ref()
+            .map(|o| drop_segments(&o.segments, &mut batch))
+            .unwrap_or_default();
         let staged = self.notify(
             &b,
             &events::Change {
@@ -529,10 +575,13 @@ impl Objects {
             &mut batch,
         );
         self.commit_notified(batch, staged)?;
-        if let Some(old) = old {
-            self.data.remove(&segment_ids(&old));
-        }
+        self.data.remove(&old_files);
         Ok(obj)
+    }
+
+    /// The bytes of an inline segment.
+    pub fn inline_data(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.kv.get(INLINE, id.as_bytes())?)
     }
 
     /// Delete `key`; deleting a missing key succeeds, as on S3.
@@ -545,6 +594,7 @@ impl Objects {
         let old: Object = decode(&old)?;
         let mut batch = WriteBatch::new();
         batch.delete(OBJECTS, k);
+        let old_files = drop_segments(&old.segments, &mut batch);
         let staged = self.notify(
             &b,
             &events::Change {
@@ -555,7 +605,7 @@ impl Objects {
             &mut batch,
         );
         self.commit_notified(batch, staged)?;
-        self.data.remove(&segment_ids(&old));
+        self.data.remove(&old_files);
         Ok(())
     }
 
@@ -678,6 +728,15 @@ impl Objects {
         written: Written,
         checksum: Option<Checksum>,
     ) -> Result<Part> {
+        // Parts are always files: a completed upload's object is its parts' files.
+        let written = match written.inline {
+            Some(bytes) => {
+                let mut w = self.data.writer()?;
+                w.write(&bytes)?;
+                w.finish()?
+            }
+            None => written,
+        };
         let fail = |e: Error| {
             self.data.remove(std::slice::from_ref(&written.id));
             Err(e)
@@ -696,6 +755,7 @@ impl Objects {
             data: Segment {
                 id: written.id.clone(),
                 len: written.size,
+                inline: false,
             },
             checksum,
         };
@@ -773,6 +833,10 @@ impl Objects {
         let old: Option<Object> = self.kv.get(OBJECTS, &ok)?.map(|v| decode(&v)).transpose()?;
         let mut batch = WriteBatch::new();
         batch.put(OBJECTS, ok, encode(&obj));
+        let old_files = old
+            .as_ref()
+            .map(|o| drop_segments(&o.segments, &mut batch))
+            .unwrap_or_default();
         batch.delete(UPLOADS, upload_key(bucket, key, upload_id));
         let mut unused = Vec::new();
         for p in &stored {
@@ -791,9 +855,7 @@ impl Objects {
             &mut batch,
         );
         self.commit_notified(batch, staged)?;
-        if let Some(old) = old {
-            unused.extend(segment_ids(&old));
-        }
+        unused.extend(old_files);
         self.data.remove(&unused);
         Ok(obj)
     }
@@ -826,8 +888,18 @@ impl Objects {
     }
 }
 
-fn segment_ids(o: &Object) -> Vec<String> {
-    o.segments.iter().map(|s| s.id.clone()).collect()
+/// Remove `segs` from the store: inline ones in `batch`; returns the data files
+/// to remove once `batch` committed.
+fn drop_segments(segs: &[Segment], batch: &mut WriteBatch) -> Vec<String> {
+    let mut files = Vec::new();
+    for s in segs {
+        if s.inline {
+            batch.delete(INLINE, s.id.as_bytes());
+        } else {
+            files.push(s.id.clone());
+        }
+    }
+    files
 }
 
 struct WriterAdapter<'a>(&'a mut data::DataWriter);

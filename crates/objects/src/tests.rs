@@ -512,3 +512,60 @@ fn an_event_commits_with_its_object_or_not_at_all() {
     .unwrap();
     assert_eq!(kv.scan_prefix(OUTBOX, b"").unwrap().len(), 1);
 }
+
+#[test]
+fn small_objects_live_inline_and_leave_with_their_metadata() {
+    let (_d, o) = store();
+    o.create_bucket("inl", "us-east-1").unwrap();
+    let a = o
+        .put(
+            "inl",
+            "k",
+            data::Written::in_memory(b"tiny".to_vec()),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
+        .unwrap();
+    assert!(a.segments[0].inline);
+    assert_eq!(
+        a.etag,
+        hex::encode(<md5::Md5 as md5::Digest>::digest(b"tiny"))
+    );
+    assert_eq!(
+        o.inline_data(&a.segments[0].id).unwrap().as_deref(),
+        Some(&b"tiny"[..])
+    );
+    let c = o
+        .copy(&a, "inl", "copy", Attributes::default(), &Origin::default())
+        .unwrap();
+    assert!(c.segments[0].inline && c.segments[0].id != a.segments[0].id);
+    // Replaced by a file-backed body: the inline bytes go in the same commit.
+    o.put(
+        "inl",
+        "k",
+        body(&o, b"bigger"),
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap();
+    assert_eq!(o.inline_data(&a.segments[0].id).unwrap(), None);
+    o.delete("inl", "copy", &Origin::default()).unwrap();
+    assert_eq!(o.inline_data(&c.segments[0].id).unwrap(), None);
+    // A part that arrives in memory is still stored as a file.
+    let u = o
+        .create_upload("inl", "mp", Attributes::default(), None)
+        .unwrap();
+    let p = o
+        .put_part(
+            "inl",
+            "mp",
+            &u.upload_id,
+            1,
+            data::Written::in_memory(b"p".to_vec()),
+            None,
+        )
+        .unwrap();
+    assert!(!p.data.inline && o.data().path(&p.data.id).exists());
+}

@@ -2,7 +2,9 @@
 //! metadata and a directory of content-addressed files for blobs.
 //!
 //! Durability: redb commits with `Durability::Immediate` (fsync before `commit`
-//! returns); a blob is written to a temporary file, fsynced, renamed into place and
+//! returns). Concurrent commits are grouped: whoever finds no commit in progress
+//! applies every batch waiting at that moment in one transaction (one fsync), in
+//! arrival order, and wakes their callers; each batch stays all-or-nothing. a blob is written to a temporary file, fsynced, renamed into place and
 //! its directory fsynced before `put` returns. See `docs/adr/0002-embedded-storage.md`.
 
 use nimbus_storage::{BlobStore, Error, KvEngine, Op, Result, Table, WriteBatch};
@@ -29,6 +31,17 @@ fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
 /// The redb-backed key-value engine.
 pub struct EmbeddedKv {
     db: redb::Database,
+    group: std::sync::Mutex<Group>,
+    group_done: std::sync::Condvar,
+}
+
+/// Batches waiting to be committed together, and the outcomes of those done.
+#[derive(Default)]
+struct Group {
+    waiting: Vec<(u64, WriteBatch)>,
+    leading: bool,
+    next_ticket: u64,
+    outcomes: std::collections::HashMap<u64, Result<()>>,
 }
 
 impl EmbeddedKv {
@@ -56,7 +69,43 @@ impl EmbeddedKv {
             }
         }
         txn.commit().map_err(engine_err)?;
-        Ok(EmbeddedKv { db })
+        Ok(EmbeddedKv {
+            db,
+            group: std::sync::Mutex::new(Group::default()),
+            group_done: std::sync::Condvar::new(),
+        })
+    }
+
+    /// Apply `batches` in order in one write transaction.
+    fn apply<'a>(&self, batches: impl Iterator<Item = &'a WriteBatch>) -> Result<()> {
+        let txn = self.db.begin_write().map_err(engine_err)?;
+        for batch in batches {
+            for op in &batch.ops {
+                match op {
+                    Op::Put { table, key, value } => {
+                        let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
+                        t.insert(key.as_slice(), value.as_slice())
+                            .map_err(engine_err)?;
+                    }
+                    Op::Delete { table, key } => {
+                        let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
+                        t.remove(key.as_slice()).map_err(engine_err)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(engine_err)
+    }
+
+    /// Commit a group; if the combined transaction fails, commit each batch on
+    /// its own so one bad batch cannot fail the others.
+    fn apply_group(&self, work: &[(u64, WriteBatch)]) -> Vec<(u64, Result<()>)> {
+        if work.len() > 1 && self.apply(work.iter().map(|(_, b)| b)).is_ok() {
+            return work.iter().map(|(t, _)| (*t, Ok(()))).collect();
+        }
+        work.iter()
+            .map(|(t, b)| (*t, self.apply(std::iter::once(b))))
+            .collect()
     }
 }
 
@@ -125,21 +174,27 @@ impl KvEngine for EmbeddedKv {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<()> {
-        let txn = self.db.begin_write().map_err(engine_err)?;
-        for op in &batch.ops {
-            match op {
-                Op::Put { table, key, value } => {
-                    let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
-                    t.insert(key.as_slice(), value.as_slice())
-                        .map_err(engine_err)?;
-                }
-                Op::Delete { table, key } => {
-                    let mut t = txn.open_table(def(*table)).map_err(engine_err)?;
-                    t.remove(key.as_slice()).map_err(engine_err)?;
-                }
+        let mut g = self.group.lock().expect("group commit lock");
+        let ticket = g.next_ticket;
+        g.next_ticket += 1;
+        g.waiting.push((ticket, batch));
+        loop {
+            if let Some(outcome) = g.outcomes.remove(&ticket) {
+                return outcome;
             }
+            if !g.leading {
+                g.leading = true;
+                let work = std::mem::take(&mut g.waiting);
+                drop(g);
+                let outcomes = self.apply_group(&work);
+                g = self.group.lock().expect("group commit lock");
+                g.leading = false;
+                g.outcomes.extend(outcomes);
+                self.group_done.notify_all();
+                continue;
+            }
+            g = self.group_done.wait(g).expect("group commit lock");
         }
-        txn.commit().map_err(engine_err)
     }
 }
 
@@ -241,6 +296,9 @@ mod tests {
     fn kv_conformance() {
         let dir = tempfile::tempdir().unwrap();
         conformance::kv_suite(&EmbeddedKv::open(&dir.path().join("meta.redb")).unwrap());
+        conformance::kv_concurrent_suite(std::sync::Arc::new(
+            EmbeddedKv::open(&dir.path().join("concurrent.redb")).unwrap(),
+        ));
     }
 
     #[test]

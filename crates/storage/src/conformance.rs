@@ -7,6 +7,28 @@ const T1: Table = Table("conformance_one");
 const T2: Table = Table("conformance_two");
 
 /// Run every key-value check against a fresh engine; panics with the failing check.
+/// Commits from many threads at once all land, each whole.
+pub fn kv_concurrent_suite(engine: std::sync::Arc<dyn KvEngine>) {
+    let threads: Vec<_> = (0..8u8)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for i in 0..25u8 {
+                    let mut b = WriteBatch::new();
+                    b.put(T1, vec![b'c', t, i, 0], vec![t])
+                        .put(T1, vec![b'c', t, i, 1], vec![i]);
+                    engine.commit(b).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let all = engine.scan_prefix(T1, b"c").unwrap();
+    assert_eq!(all.len(), 8 * 25 * 2);
+}
+
 pub fn kv_suite(engine: &dyn KvEngine) {
     // Missing keys and tables read as absent, not as errors.
     assert_eq!(engine.get(T1, b"missing").unwrap(), None);

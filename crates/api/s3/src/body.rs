@@ -54,6 +54,8 @@ pub struct Checks {
     pub checksum: Option<(String, Option<String>)>,
     /// `x-amz-decoded-content-length` of an `aws-chunked` body.
     pub decoded_length: Option<u64>,
+    /// The payload's size as declared (`Content-Length`, or the decoded length).
+    pub declared_length: Option<u64>,
 }
 
 /// Where received bytes go.
@@ -183,47 +185,74 @@ pub async fn read_document(
     Ok(sink.buf)
 }
 
-/// Receive an upload into a new data file, checking everything the client
-/// claimed. Nothing is left on disk when it fails.
+/// Receive an upload, checking everything the client claimed: into memory when
+/// `inline_max` allows and the declared size fits (the store keeps it with the
+/// metadata), else into a new data file. Nothing is left on disk when it fails.
 pub async fn receive(
     data: &DataDir,
     body: hyper::body::Incoming,
     payload: &Payload,
     checks: Checks,
     max: u64,
+    inline_max: u64,
 ) -> Result<(Written, Option<Checksum>), S3Error> {
-    let mut writer = data
-        .writer()
-        .map_err(|e| S3Error::internal(format!("create object data: {e}")))?;
     let mut hasher = match &checks.checksum {
         Some((alg, _)) => Some(Hasher::new(alg).ok_or_else(|| {
             S3Error::invalid_argument(format!("Invalid checksum algorithm: {alg}"))
         })?),
         None => None,
     };
-    let trailers = {
-        let mut sink = FileSink {
-            writer: &mut writer,
-            max,
+    let small = checks.declared_length.is_some_and(|n| n <= inline_max);
+    let (written, trailers) = if small {
+        let mut sink = MemSink {
+            buf: Vec::new(),
+            max: inline_max as usize,
         };
-        pump(body, payload, &mut sink, hasher.as_mut()).await?
+        let trailers = pump(body, payload, &mut sink, hasher.as_mut())
+            .await
+            .map_err(|e| {
+                // Over the declared size: a body that lied about its length.
+                if e.code == "MalformedXML" {
+                    S3Error::bad(
+                        "IncompleteBody",
+                        "The body is longer than its declared length",
+                    )
+                } else {
+                    e
+                }
+            })?;
+        (Written::in_memory(sink.buf), trailers)
+    } else {
+        let mut writer = data
+            .writer()
+            .map_err(|e| S3Error::internal(format!("create object data: {e}")))?;
+        let trailers = {
+            let mut sink = FileSink {
+                writer: &mut writer,
+                max,
+            };
+            pump(body, payload, &mut sink, hasher.as_mut()).await?
+        };
+        let written = tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .map_err(|e| S3Error::internal(e.to_string()))?
+            .map_err(|e| S3Error::internal(format!("store object data: {e}")))?;
+        (written, trailers)
+    };
+    let fail = |e: S3Error| {
+        if written.inline.is_none() {
+            data.remove(std::slice::from_ref(&written.id));
+        }
+        Err(e)
     };
     if let Some(n) = checks.decoded_length
-        && n != writer.size()
+        && n != written.size
     {
-        return Err(S3Error::bad(
+        return fail(S3Error::bad(
             "IncompleteBody",
             "You did not provide the number of bytes specified by the x-amz-decoded-content-length header",
         ));
     }
-    let written = tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(|e| S3Error::internal(e.to_string()))?
-        .map_err(|e| S3Error::internal(format!("store object data: {e}")))?;
-    let fail = |e: S3Error| {
-        data.remove(std::slice::from_ref(&written.id));
-        Err(e)
-    };
     if let Some(md5) = &checks.content_md5
         && md5.as_slice() != written.md5
     {
@@ -264,9 +293,17 @@ pub async fn receive(
     Ok((written, checksum))
 }
 
-/// An object's bytes `start..=end` (inclusive), read from its data files.
+/// One stretch of an object's bytes: the rest of an open data file (how much of
+/// it to send), or inline bytes.
+pub(crate) enum Piece {
+    File(File, u64),
+    Mem(Bytes),
+}
+
+/// An object's bytes `start..=end` (inclusive), read from its data files and
+/// inline pieces.
 pub struct FileBody {
-    pub(crate) files: VecDeque<(File, u64)>,
+    pub(crate) pieces: VecDeque<Piece>,
     remaining: u64,
 }
 
@@ -276,12 +313,12 @@ impl FileBody {
     /// Open the files now, so a later replacement of the object cannot tear
     /// what this response sends.
     pub fn open(
-        data: &DataDir,
+        objects: &nimbus_objects::Objects,
         segments: &[Segment],
         start: u64,
         end: u64,
     ) -> std::io::Result<FileBody> {
-        let mut files = VecDeque::new();
+        let mut pieces = VecDeque::new();
         let mut offset = 0u64;
         let mut remaining = 0;
         for s in segments {
@@ -292,14 +329,29 @@ impl FileBody {
             }
             let from = start.saturating_sub(seg_start);
             let to = (end + 1).min(seg_end) - seg_start;
-            let mut f = data.open_file(&s.id)?;
-            if from > 0 {
-                f.seek(SeekFrom::Start(from))?;
+            if s.inline {
+                let bytes = objects
+                    .inline_data(&s.id)
+                    .map_err(std::io::Error::other)?
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+                let bytes = Bytes::from(bytes);
+                if (to as usize) > bytes.len() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "inline object data is shorter than its metadata says",
+                    ));
+                }
+                pieces.push_back(Piece::Mem(bytes.slice(from as usize..to as usize)));
+            } else {
+                let mut f = objects.data().open_file(&s.id)?;
+                if from > 0 {
+                    f.seek(SeekFrom::Start(from))?;
+                }
+                pieces.push_back(Piece::File(f, to - from));
             }
-            files.push_back((f, to - from));
             remaining += to - from;
         }
-        Ok(FileBody { files, remaining })
+        Ok(FileBody { pieces, remaining })
     }
 }
 
@@ -312,11 +364,22 @@ impl http_body::Body for FileBody {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         loop {
-            let Some((file, left)) = self.files.front_mut() else {
-                return Poll::Ready(None);
+            let (file, left) = match self.pieces.front_mut() {
+                None => return Poll::Ready(None),
+                Some(Piece::Mem(_)) => {
+                    let Some(Piece::Mem(b)) = self.pieces.pop_front() else {
+                        unreachable!("the front piece is in memory")
+                    };
+                    self.remaining -= b.len() as u64;
+                    if b.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(b))));
+                }
+                Some(Piece::File(file, left)) => (file, left),
             };
             if *left == 0 {
-                self.files.pop_front();
+                self.pieces.pop_front();
                 continue;
             }
             let n = (*left).min(READ_CHUNK as u64) as usize;

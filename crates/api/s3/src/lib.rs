@@ -350,10 +350,13 @@ fn checks_from(h: &HeaderMap) -> Result<Checks, S3Error> {
         ),
         None => None,
     };
+    let decoded_length = header(h, "x-amz-decoded-content-length").and_then(|v| v.parse().ok());
     Ok(Checks {
         content_md5,
         checksum: checksum_claim(h)?,
-        decoded_length: header(h, "x-amz-decoded-content-length").and_then(|v| v.parse().ok()),
+        decoded_length,
+        declared_length: decoded_length
+            .or_else(|| header(h, "content-length").and_then(|v| v.parse().ok())),
     })
 }
 
@@ -958,11 +961,28 @@ impl S3Api {
             ));
         }
         let checks = checks_from(h)?;
-        let (written, checksum) =
-            body::receive(self.objects.data(), body, payload, checks, MAX_PUT_BYTES).await?;
-        let obj = self
-            .objects
-            .put(bucket, key, written, attrs, checksum, origin)?;
+        let (written, checksum) = body::receive(
+            self.objects.data(),
+            body,
+            payload,
+            checks,
+            MAX_PUT_BYTES,
+            nimbus_objects::INLINE_MAX,
+        )
+        .await?;
+        // On a blocking thread: the commit waits for its group's fsync, and many
+        // PUTs waiting at once is what lets them share one.
+        let (objects, b, k, origin) = (
+            self.objects.clone(),
+            bucket.to_string(),
+            key.to_string(),
+            origin.clone(),
+        );
+        let obj = tokio::task::spawn_blocking(move || {
+            objects.put(&b, &k, written, attrs, checksum, &origin)
+        })
+        .await
+        .map_err(|e| S3Error::internal(e.to_string()))??;
         let mut r = ok_empty(StatusCode::OK);
         set(&mut r, "etag", &format!("\"{}\"", obj.etag));
         if let Some(c) = &obj.checksum {
@@ -1049,7 +1069,7 @@ impl S3Api {
             let body = if head_only || len == 0 {
                 empty()
             } else {
-                match FileBody::open(self.objects.data(), &obj.segments, start, end) {
+                match FileBody::open(&self.objects, &obj.segments, start, end) {
                     Ok(b) => http_body_util::BodyExt::boxed_unsync(b),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 2 => continue,
                     Err(e) => return Err(S3Error::internal(format!("open object data: {e}"))),
@@ -1110,8 +1130,9 @@ impl S3Api {
         // Fail before reading the body when the upload is unknown.
         self.objects.upload(bucket, key, upload_id)?;
         let checks = checks_from(h)?;
+        // Parts are files (a completed upload is its parts' files): never inline.
         let (written, checksum) =
-            body::receive(self.objects.data(), body, payload, checks, MAX_PUT_BYTES).await?;
+            body::receive(self.objects.data(), body, payload, checks, MAX_PUT_BYTES, 0).await?;
         let part = self
             .objects
             .put_part(bucket, key, upload_id, number, written, checksum)?;
@@ -1164,17 +1185,22 @@ impl S3Api {
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             let mut w = objects.data().writer()?;
             if size > 0 {
-                let mut body = FileBody::open(objects.data(), &segments, start, end)?;
-                for (f, left) in body.files.iter_mut() {
+                let mut body = FileBody::open(&objects, &segments, start, end)?;
+                for piece in body.pieces.iter_mut() {
                     use std::io::Read;
-                    let mut buf = vec![0u8; 256 * 1024];
-                    while *left > 0 {
-                        let n = f.read(&mut buf[..(*left).min(256 * 1024) as usize])?;
-                        if n == 0 {
-                            break;
+                    match piece {
+                        body::Piece::Mem(b) => w.write(b)?,
+                        body::Piece::File(f, left) => {
+                            let mut buf = vec![0u8; 256 * 1024];
+                            while *left > 0 {
+                                let n = f.read(&mut buf[..(*left).min(256 * 1024) as usize])?;
+                                if n == 0 {
+                                    break;
+                                }
+                                w.write(&buf[..n])?;
+                                *left -= n as u64;
+                            }
                         }
-                        w.write(&buf[..n])?;
-                        *left -= n as u64;
                     }
                 }
             }
