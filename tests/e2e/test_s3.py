@@ -358,3 +358,75 @@ def test_objects_survive_kill_9():
                 assert s3b.get_object(Bucket=name, Key=k)["Body"].read() == v
         finally:
             n2.stop()
+
+
+def test_object_and_bucket_tagging(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=data&stage=raw")
+    assert s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    tags = s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("stage", "raw"), ("team", "data")]
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "k", "Value": "v"}]
+    # Copies keep the tags unless told to replace them.
+    s3.copy_object(Bucket=bucket, Key="t2", CopySource={"Bucket": bucket, "Key": "t"})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t2")["TagSet"] == [{"Key": "k", "Value": "v"}]
+    s3.copy_object(Bucket=bucket, Key="t3", CopySource={"Bucket": bucket, "Key": "t"},
+                   TaggingDirective="REPLACE", Tagging="new=1")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t3")["TagSet"] == [{"Key": "new", "Value": "1"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]})
+    assert code(e) == "InvalidTag"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]})
+    assert code(e) == "BadRequest"
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == "NoSuchTagSet"
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "env", "Value": "test"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "env", "Value": "test"}]
+    s3.delete_bucket_tagging(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == "NoSuchTagSet"
+
+
+def test_cors_configuration_preflight_and_response_headers(nimbus, s3, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert code(e) == "NoSuchCORSConfiguration"
+    rules = [{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET", "PUT"],
+              "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    got = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert got[0]["AllowedOrigins"] == ["https://*.example.com"] and got[0]["MaxAgeSeconds"] == 600
+    s3.put_object(Bucket=bucket, Key="page", Body=b"hi")
+
+    def preflight(origin, method, headers=None):
+        h = {"Origin": origin, "Access-Control-Request-Method": method}
+        if headers:
+            h["Access-Control-Request-Headers"] = headers
+        req = urllib.request.Request(f"{nimbus.endpoint}/{bucket}/page", method="OPTIONS", headers=h)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, dict(r.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers)
+
+    status, h = preflight("https://app.example.com", "PUT", "Content-Type, X-Amz-Date")
+    assert status == 200
+    assert h["access-control-allow-origin"] == "https://app.example.com"
+    assert "PUT" in h["access-control-allow-methods"] and h["access-control-max-age"] == "600"
+    assert preflight("https://evil.test", "GET")[0] == 403
+    assert preflight("https://app.example.com", "DELETE")[0] == 403
+    assert preflight("https://app.example.com", "PUT", "authorization")[0] == 403
+    # A signed request from an allowed origin carries the CORS headers.
+    s3.meta.events.register("before-send.s3.GetObject",
+                            lambda request, **kw: request.headers.__setitem__("Origin", "https://app.example.com"))
+    r = s3.get_object(Bucket=bucket, Key="page")
+    hdrs = r["ResponseMetadata"]["HTTPHeaders"]
+    assert hdrs["access-control-allow-origin"] == "https://app.example.com"
+    assert hdrs["access-control-expose-headers"] == "ETag"
+    s3.delete_bucket_cors(Bucket=bucket)
+    assert preflight("https://app.example.com", "GET")[0] == 403

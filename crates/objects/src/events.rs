@@ -220,6 +220,8 @@ mod tests {
             created_ms: 0,
             region: "us-east-1".into(),
             notifications: vec![],
+            tags: None,
+            cors: None,
         };
         let rule = Rule {
             id: "cfg".into(),

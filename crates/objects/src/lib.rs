@@ -84,6 +84,58 @@ pub struct Bucket {
     /// Event notifications (`PutBucketNotificationConfiguration`).
     #[serde(default)]
     pub notifications: Vec<events::Rule>,
+    /// `PutBucketTagging`; `None` when the bucket has no tag set.
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+    /// `PutBucketCors`; `None` when the bucket has no CORS configuration.
+    #[serde(default)]
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+/// One rule of a bucket's CORS configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<u32>,
+}
+
+/// `*` matches any run of characters (S3 allows one in origins and headers).
+fn wildcard(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == value,
+        Some((pre, post)) => {
+            value.len() >= pre.len() + post.len() && value.starts_with(pre) && value.ends_with(post)
+        }
+    }
+}
+
+impl CorsRule {
+    /// Whether this rule allows a request from `origin` with `method` that
+    /// sends `headers` (names, any case).
+    pub fn allows(&self, origin: &str, method: &str, headers: &[String]) -> bool {
+        self.allowed_origins.iter().any(|o| wildcard(o, origin))
+            && self.allowed_methods.iter().any(|m| m == method)
+            && headers.iter().all(|h| {
+                let h = h.to_ascii_lowercase();
+                self.allowed_headers
+                    .iter()
+                    .any(|a| wildcard(&a.to_ascii_lowercase(), &h))
+            })
+    }
+}
+
+/// The first rule of `rules` that allows the request, as S3 picks it.
+pub fn cors_match<'a>(
+    rules: &'a [CorsRule],
+    origin: &str,
+    method: &str,
+    headers: &[String],
+) -> Option<&'a CorsRule> {
+    rules.iter().find(|r| r.allows(origin, method, headers))
 }
 
 /// A checksum the client sent (and we verified), returned when asked for.
@@ -123,6 +175,9 @@ pub struct Attributes {
     pub metadata: Vec<(String, String)>,
     /// `x-amz-storage-class` (only recorded).
     pub storage_class: Option<String>,
+    /// The object's tag set (`x-amz-tagging`, `PutObjectTagging`).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -292,6 +347,31 @@ impl Objects {
         })
     }
 
+    /// Change a bucket's configuration (tags, CORS, ...) in one commit.
+    pub fn update_bucket(&self, name: &str, change: impl FnOnce(&mut Bucket)) -> Result<Bucket> {
+        let mut b = self.bucket(name)?;
+        change(&mut b);
+        let mut batch = WriteBatch::new();
+        batch.put(BUCKETS, name.as_bytes(), encode(&b));
+        self.kv.commit(batch)?;
+        Ok(b)
+    }
+
+    /// Replace an object's tag set (its data and other attributes unchanged).
+    pub fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<Object> {
+        let mut obj = self.head(bucket, key)?;
+        obj.attributes.tags = tags;
+        let mut batch = WriteBatch::new();
+        batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
+        self.kv.commit(batch)?;
+        Ok(obj)
+    }
+
     /// Replace the bucket's notification rules (after checking their targets).
     pub fn set_notifications(&self, bucket: &str, rules: Vec<events::Rule>) -> Result<()> {
         let mut b = self.bucket(bucket)?;
@@ -371,6 +451,8 @@ impl Objects {
             created_ms: nimbus_model::time::now_millis(),
             region: region.into(),
             notifications: Vec::new(),
+            tags: None,
+            cors: None,
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));

@@ -569,3 +569,60 @@ fn small_objects_live_inline_and_leave_with_their_metadata() {
         .unwrap();
     assert!(!p.data.inline && o.data().path(&p.data.id).exists());
 }
+
+#[test]
+fn cors_rules_match_origins_methods_and_headers() {
+    let rule = CorsRule {
+        allowed_origins: vec!["https://*.example.com".into()],
+        allowed_methods: vec!["GET".into(), "PUT".into()],
+        allowed_headers: vec!["content-*".into(), "x-amz-date".into()],
+        ..Default::default()
+    };
+    let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(rule.allows(
+        "https://app.example.com",
+        "PUT",
+        &h(&["Content-Type", "X-Amz-Date"])
+    ));
+    assert!(!rule.allows("https://example.org", "PUT", &[]));
+    assert!(!rule.allows("https://app.example.com", "DELETE", &[]));
+    assert!(!rule.allows("https://app.example.com", "GET", &h(&["authorization"])));
+    let any = CorsRule {
+        allowed_origins: vec!["*".into()],
+        allowed_methods: vec!["GET".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        cors_match(&[rule.clone(), any.clone()], "http://x", "GET", &[]),
+        Some(&any)
+    );
+    assert_eq!(cors_match(&[rule, any], "http://x", "PUT", &[]), None);
+}
+
+#[test]
+fn tags_change_without_touching_data() {
+    let (_d, o) = store();
+    o.create_bucket("tags", "us-east-1").unwrap();
+    let a = o
+        .put(
+            "tags",
+            "k",
+            body(&o, b"data"),
+            Attributes::default(),
+            None,
+            &Origin::default(),
+        )
+        .unwrap();
+    let t = o
+        .set_object_tags("tags", "k", vec![("a".into(), "1".into())])
+        .unwrap();
+    assert_eq!(t.attributes.tags, vec![("a".to_string(), "1".to_string())]);
+    assert_eq!(t.segments, a.segments);
+    assert_eq!(read(&o, &o.head("tags", "k").unwrap()), b"data");
+    let b = o
+        .update_bucket("tags", |b| {
+            b.tags = Some(vec![("env".into(), "test".into())])
+        })
+        .unwrap();
+    assert_eq!(o.bucket("tags").unwrap(), b);
+}

@@ -133,6 +133,17 @@ enum Op {
     ListParts,
     PutBucketNotificationConfiguration,
     GetBucketNotificationConfiguration,
+    PutBucketTagging,
+    GetBucketTagging,
+    DeleteBucketTagging,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
+    /// A CORS preflight (`OPTIONS`), answered from the bucket's CORS rules.
+    Preflight,
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
@@ -142,7 +153,6 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "acl",
     "analytics",
     "accelerate",
-    "cors",
     "encryption",
     "intelligent-tiering",
     "inventory",
@@ -156,7 +166,6 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "publicAccessBlock",
     "replication",
     "requestPayment",
-    "tagging",
     "versions",
     "website",
 ];
@@ -167,12 +176,17 @@ const UNSUPPORTED_OBJECT: &[&str] = &[
     "restore",
     "retention",
     "select",
-    "tagging",
     "torrent",
 ];
 
 fn classify(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) -> Result<Op, S3Error> {
     let copy = headers.contains_key("x-amz-copy-source");
+    if *method == Method::OPTIONS {
+        return match t.bucket {
+            Some(_) => Ok(Op::Preflight),
+            None => Err(method_not_allowed()),
+        };
+    }
     Ok(match (&t.bucket, &t.key) {
         (None, _) => match *method {
             Method::GET => Op::ListBuckets,
@@ -183,6 +197,12 @@ fn classify(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) -> Resu
                 return Ok(Op::Unsupported(s));
             }
             match *method {
+                Method::PUT if q.has("tagging") => Op::PutBucketTagging,
+                Method::GET if q.has("tagging") => Op::GetBucketTagging,
+                Method::DELETE if q.has("tagging") => Op::DeleteBucketTagging,
+                Method::PUT if q.has("cors") => Op::PutBucketCors,
+                Method::GET if q.has("cors") => Op::GetBucketCors,
+                Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
                 Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
                 Method::GET if q.has("notification") => Op::GetBucketNotificationConfiguration,
                 Method::PUT if q.has("versioning") => Op::Unsupported("versioning"),
@@ -203,6 +223,9 @@ fn classify(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) -> Resu
                 return Ok(Op::Unsupported(s));
             }
             match *method {
+                Method::PUT if q.has("tagging") => Op::PutObjectTagging,
+                Method::GET if q.has("tagging") => Op::GetObjectTagging,
+                Method::DELETE if q.has("tagging") => Op::DeleteObjectTagging,
                 Method::PUT if q.has("uploadId") && copy => Op::UploadPartCopy,
                 Method::PUT if q.has("uploadId") => Op::UploadPart,
                 Method::PUT if copy => Op::CopyObject,
@@ -286,6 +309,11 @@ fn attributes_from(h: &HeaderMap) -> Result<Attributes, S3Error> {
         if !kept.is_empty() {
             a.headers.push(("content-encoding".into(), kept.join(", ")));
         }
+    }
+    if let Some(t) = header(h, "x-amz-tagging") {
+        let tags: Vec<(String, String)> = Query::parse(t).0;
+        validate_tags(&tags, 10)?;
+        a.tags = tags;
     }
     let mut size = 0;
     for (name, value) in h {
@@ -378,6 +406,13 @@ fn object_headers(resp: &mut Response<Body>, o: &Object, h: &HeaderMap, whole: b
     }
     for (k, v) in &o.attributes.metadata {
         set(resp, &format!("x-amz-meta-{k}"), v);
+    }
+    if !o.attributes.tags.is_empty() {
+        set(
+            resp,
+            "x-amz-tagging-count",
+            &o.attributes.tags.len().to_string(),
+        );
     }
     if let Some(n) = o.parts {
         set(resp, "x-amz-mp-parts-count", &n.to_string());
@@ -571,6 +606,7 @@ impl S3Api {
             .as_ref()
             .map(Target::resource)
             .unwrap_or_else(|_| parts.uri.path().to_string());
+        let bucket = target.as_ref().ok().and_then(|t| t.bucket.clone());
         let result = match target {
             Ok(t) => self.dispatch(&parts, body, payload, &t, request_id).await,
             Err(e) => Err(e),
@@ -579,6 +615,9 @@ impl S3Api {
             Ok(r) => r,
             Err(e) => self.error_response(&e, &resource, request_id, is_head),
         };
+        if parts.method != Method::OPTIONS {
+            self.add_cors(bucket.as_deref(), &parts.headers, &parts.method, &mut resp);
+        }
         set(&mut resp, "x-amz-request-id", request_id);
         set(&mut resp, "x-amz-id-2", request_id);
         resp
@@ -685,6 +724,59 @@ impl S3Api {
                 self.put_notifications(bucket, body, &payload).await
             }
             Op::GetBucketNotificationConfiguration => self.get_notifications(bucket),
+            Op::PutBucketTagging => {
+                let tags = read_tagging(body, &payload, 50).await?;
+                self.objects
+                    .update_bucket(bucket, |b| b.tags = Some(tags))?;
+                Ok(ok_empty(StatusCode::NO_CONTENT))
+            }
+            Op::GetBucketTagging => match self.objects.bucket(bucket)?.tags {
+                Some(tags) => Ok(tagging_response(&tags)),
+                None => Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchTagSet",
+                    "The TagSet does not exist",
+                )
+                .with("BucketName", bucket)),
+            },
+            Op::DeleteBucketTagging => {
+                self.objects.update_bucket(bucket, |b| b.tags = None)?;
+                Ok(ok_empty(StatusCode::NO_CONTENT))
+            }
+            Op::PutObjectTagging => {
+                let tags = read_tagging(body, &payload, 10).await?;
+                self.objects.set_object_tags(bucket, key, tags)?;
+                Ok(ok_empty(StatusCode::OK))
+            }
+            Op::GetObjectTagging => {
+                let o = self.objects.head(bucket, key)?;
+                Ok(tagging_response(&o.attributes.tags))
+            }
+            Op::DeleteObjectTagging => {
+                self.objects.set_object_tags(bucket, key, Vec::new())?;
+                Ok(ok_empty(StatusCode::NO_CONTENT))
+            }
+            Op::PutBucketCors => {
+                let doc = body::read_document(body, &payload, xml::MAX_DOCUMENT).await?;
+                let rules = parse_cors(&doc)?;
+                self.objects
+                    .update_bucket(bucket, |b| b.cors = Some(rules))?;
+                Ok(ok_empty(StatusCode::OK))
+            }
+            Op::GetBucketCors => match self.objects.bucket(bucket)?.cors {
+                Some(rules) => Ok(cors_response(&rules)),
+                None => Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchCORSConfiguration",
+                    "The CORS configuration does not exist",
+                )
+                .with("BucketName", bucket)),
+            },
+            Op::DeleteBucketCors => {
+                self.objects.update_bucket(bucket, |b| b.cors = None)?;
+                Ok(ok_empty(StatusCode::NO_CONTENT))
+            }
+            Op::Preflight => self.preflight(bucket, h),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }
@@ -1017,10 +1109,15 @@ impl S3Api {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        let attrs = if replace {
+        let mut attrs = if replace {
             attributes_from(h)?
         } else {
             src.attributes.clone()
+        };
+        attrs.tags = match header(h, "x-amz-tagging-directive") {
+            None | Some("COPY") => src.attributes.tags.clone(),
+            Some("REPLACE") => attributes_from(h)?.tags,
+            Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
         };
         let objects = self.objects.clone();
         let (bucket_s, key_s, origin) = (bucket.to_string(), key.to_string(), origin.clone());
@@ -1328,6 +1425,69 @@ impl S3Api {
         Ok(xml_response(StatusCode::OK, doc))
     }
 
+    /// Answer an `OPTIONS` preflight from the bucket's CORS rules.
+    fn preflight(&self, bucket: &str, h: &HeaderMap) -> Result<Response<Body>, S3Error> {
+        let forbidden = || {
+            S3Error::new(
+                StatusCode::FORBIDDEN,
+                "AccessForbidden",
+                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+            )
+        };
+        let (Some(origin), Some(method)) = (
+            header(h, "origin"),
+            header(h, "access-control-request-method"),
+        ) else {
+            return Err(S3Error::bad(
+                "BadRequest",
+                "Insufficient information. Origin request header needed.",
+            ));
+        };
+        let requested: Vec<String> = header(h, "access-control-request-headers")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let b = self.objects.bucket(bucket)?;
+        let rules = b.cors.unwrap_or_default();
+        let rule =
+            nimbus_objects::cors_match(&rules, origin, method, &requested).ok_or_else(forbidden)?;
+        let mut r = ok_empty(StatusCode::OK);
+        cors_headers(&mut r, rule, origin);
+        if !requested.is_empty() {
+            set(
+                &mut r,
+                "access-control-allow-headers",
+                &requested.join(", "),
+            );
+        }
+        Ok(r)
+    }
+
+    /// CORS headers for an actual (non-preflight) request with an `Origin`.
+    fn add_cors(
+        &self,
+        bucket: Option<&str>,
+        h: &HeaderMap,
+        method: &Method,
+        resp: &mut Response<Body>,
+    ) {
+        let (Some(bucket), Some(origin)) = (bucket, header(h, "origin")) else {
+            return;
+        };
+        let Ok(b) = self.objects.bucket(bucket) else {
+            return;
+        };
+        if let Some(rules) = &b.cors
+            && let Some(rule) = nimbus_objects::cors_match(rules, origin, method.as_str(), &[])
+        {
+            cors_headers(resp, rule, origin);
+        }
+    }
+
     fn list_parts(&self, bucket: &str, key: &str, q: &Query) -> Result<Response<Body>, S3Error> {
         let upload_id = q.get("uploadId").unwrap_or("");
         let upload = self.objects.upload(bucket, key, upload_id)?;
@@ -1493,6 +1653,188 @@ fn notification_rule(c: &xml::Element) -> Result<Rule, S3Error> {
         prefix,
         suffix,
     })
+}
+
+fn invalid_tag(message: &str) -> S3Error {
+    S3Error::bad("InvalidTag", message)
+}
+
+/// S3's limits on a tag set.
+fn validate_tags(tags: &[(String, String)], max: usize) -> Result<(), S3Error> {
+    if tags.len() > max {
+        return Err(S3Error::bad(
+            "BadRequest",
+            format!("Object tags cannot be greater than {max}"),
+        ));
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(invalid_tag("The TagKey you have provided is invalid"));
+        }
+        if v.chars().count() > 256 {
+            return Err(invalid_tag("The TagValue you have provided is invalid"));
+        }
+        if tags[..i].iter().any(|(other, _)| other == k) {
+            return Err(invalid_tag(
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `<Tagging><TagSet><Tag><Key/><Value/></Tag>...` document.
+async fn read_tagging(
+    body: hyper::body::Incoming,
+    payload: &Payload,
+    max: usize,
+) -> Result<Vec<(String, String)>, S3Error> {
+    let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+    let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+    let set = root
+        .child("TagSet")
+        .ok_or_else(|| S3Error::bad("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"))?;
+    let tags: Vec<(String, String)> = set
+        .children_named("Tag")
+        .map(|t| {
+            (
+                t.child_text("Key").unwrap_or("").to_string(),
+                t.child_text("Value").unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    validate_tags(&tags, max)?;
+    Ok(tags)
+}
+
+fn tagging_response(tags: &[(String, String)]) -> Response<Body> {
+    let mut doc = format!("{DECL}<Tagging xmlns=\"{NS}\"><TagSet>");
+    for (k, v) in tags {
+        doc.push_str(&format!("<Tag>{}{}</Tag>", el("Key", k), el("Value", v)));
+    }
+    doc.push_str("</TagSet></Tagging>");
+    xml_response(StatusCode::OK, doc)
+}
+
+const CORS_METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+fn parse_cors(doc: &[u8]) -> Result<Vec<nimbus_objects::CorsRule>, S3Error> {
+    let root = xml::parse(doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+    let texts = |r: &xml::Element, name: &str| -> Vec<String> {
+        r.children_named(name)
+            .map(|e| e.text.trim().to_string())
+            .collect()
+    };
+    let mut rules = Vec::new();
+    for r in root.children_named("CORSRule") {
+        let rule = nimbus_objects::CorsRule {
+            id: r.child_text("ID").map(str::to_string),
+            allowed_origins: texts(r, "AllowedOrigin"),
+            allowed_methods: texts(r, "AllowedMethod"),
+            allowed_headers: texts(r, "AllowedHeader"),
+            expose_headers: texts(r, "ExposeHeader"),
+            max_age_seconds: r
+                .child_text("MaxAgeSeconds")
+                .map(|m| {
+                    m.trim()
+                        .parse()
+                        .map_err(|_| S3Error::bad("MalformedXML", "MaxAgeSeconds must be a number"))
+                })
+                .transpose()?,
+        };
+        if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
+            return Err(S3Error::bad(
+                "MalformedXML",
+                "A CORSRule needs at least one AllowedOrigin and one AllowedMethod",
+            ));
+        }
+        if let Some(m) = rule
+            .allowed_methods
+            .iter()
+            .find(|m| !CORS_METHODS.contains(&m.as_str()))
+        {
+            return Err(S3Error::invalid_argument(format!(
+                "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
+            )));
+        }
+        if rule
+            .allowed_origins
+            .iter()
+            .chain(&rule.allowed_headers)
+            .any(|o| o.matches('*').count() > 1)
+        {
+            return Err(S3Error::invalid_argument(
+                "An AllowedOrigin or AllowedHeader can have at most one wildcard",
+            ));
+        }
+        rules.push(rule);
+    }
+    if rules.is_empty() || rules.len() > 100 {
+        return Err(S3Error::bad(
+            "MalformedXML",
+            "A CORS configuration needs between 1 and 100 CORSRules",
+        ));
+    }
+    Ok(rules)
+}
+
+fn cors_response(rules: &[nimbus_objects::CorsRule]) -> Response<Body> {
+    let mut doc = format!("{DECL}<CORSConfiguration xmlns=\"{NS}\">");
+    for r in rules {
+        doc.push_str("<CORSRule>");
+        if let Some(id) = &r.id {
+            doc.push_str(&el("ID", id));
+        }
+        for (name, values) in [
+            ("AllowedHeader", &r.allowed_headers),
+            ("AllowedMethod", &r.allowed_methods),
+            ("AllowedOrigin", &r.allowed_origins),
+            ("ExposeHeader", &r.expose_headers),
+        ] {
+            for v in values {
+                doc.push_str(&el(name, v));
+            }
+        }
+        if let Some(m) = r.max_age_seconds {
+            doc.push_str(&el("MaxAgeSeconds", &m.to_string()));
+        }
+        doc.push_str("</CORSRule>");
+    }
+    doc.push_str("</CORSConfiguration>");
+    xml_response(StatusCode::OK, doc)
+}
+
+/// Add the CORS headers of `rule` for a request from `origin`.
+fn cors_headers(resp: &mut Response<Body>, rule: &nimbus_objects::CorsRule, origin: &str) {
+    let any = rule.allowed_origins.iter().any(|o| o == "*");
+    set(
+        resp,
+        "access-control-allow-origin",
+        if any { "*" } else { origin },
+    );
+    set(
+        resp,
+        "access-control-allow-methods",
+        &rule.allowed_methods.join(", "),
+    );
+    if !rule.expose_headers.is_empty() {
+        set(
+            resp,
+            "access-control-expose-headers",
+            &rule.expose_headers.join(", "),
+        );
+    }
+    if let Some(m) = rule.max_age_seconds {
+        set(resp, "access-control-max-age", &m.to_string());
+    }
+    if !any {
+        set(resp, "access-control-allow-credentials", "true");
+        set(
+            resp,
+            "vary",
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+        );
+    }
 }
 
 /// `x-amz-copy-source-if-*`, as S3 evaluates them for copies.
