@@ -430,3 +430,56 @@ def test_cors_configuration_preflight_and_response_headers(nimbus, s3, bucket):
     assert hdrs["access-control-expose-headers"] == "ETag"
     s3.delete_bucket_cors(Bucket=bucket)
     assert preflight("https://app.example.com", "GET")[0] == 403
+
+
+def test_versioning(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="v", Body=b"before")  # the "null" version
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="v", Body=b"two")["VersionId"]
+    assert v1 != v2 and v1 != "null"
+    got = s3.get_object(Bucket=bucket, Key="v")
+    assert got["Body"].read() == b"two" and got["VersionId"] == v2
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=v1)["Body"].read() == b"one"
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId="null")["Body"].read() == b"before"
+    assert s3.head_object(Bucket=bucket, Key="v", VersionId=v1)["ContentLength"] == 3
+    versions = s3.list_object_versions(Bucket=bucket)
+    assert [(v["VersionId"], v["IsLatest"]) for v in versions["Versions"]] == [(v2, True), (v1, False), ("null", False)]
+
+    # A plain delete hides the key behind a delete marker.
+    d = s3.delete_object(Bucket=bucket, Key="v")
+    assert d["DeleteMarker"] is True
+    marker = d["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="v")
+    assert code(e) == "NoSuchKey"
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker] and listed["DeleteMarkers"][0]["IsLatest"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="v", VersionId=marker)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=bucket)
+    assert code(e) == "BucketNotEmpty"
+    # Removing the marker restores the newest version; copying an old version works.
+    s3.delete_object(Bucket=bucket, Key="v", VersionId=marker)
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"two"
+    c = s3.copy_object(Bucket=bucket, Key="restored", CopySource={"Bucket": bucket, "Key": "v", "VersionId": v1})
+    assert c["CopySourceVersionId"] == v1
+    assert s3.get_object(Bucket=bucket, Key="restored")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="v", VersionId="0" * 32)
+    assert code(e) == "NoSuchVersion"
+    # Versions and markers deleted for good, in a batch; paging through versions.
+    pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket, PaginationConfig={"PageSize": 1}))
+    assert len([v for p in pages for v in p.get("Versions", [])]) == 4
+    everything = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in s3.list_object_versions(Bucket=bucket)["Versions"]]
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": everything})
+    assert len(r["Deleted"]) == 4
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.put_object(Bucket=bucket, Key="s", Body=b"x").get("VersionId") == "null"

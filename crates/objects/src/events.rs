@@ -163,6 +163,8 @@ mod tests {
             checksum: None,
             segments: vec![],
             parts: None,
+            version_id: None,
+            delete_marker: false,
         }
     }
 
@@ -222,6 +224,7 @@ mod tests {
             notifications: vec![],
             tags: None,
             cors: None,
+            versioning: None,
         };
         let rule = Rule {
             id: "cfg".into(),

@@ -24,6 +24,9 @@ const OBJECTS: Table = Table("s3_objects");
 const UPLOADS: Table = Table("s3_uploads");
 /// `upload id/part number (5 digits)` -> [`Part`].
 const PARTS: Table = Table("s3_parts");
+/// `bucket/key\0<inverted sequence>` -> a noncurrent [`Object`] version (or
+/// delete marker) of a versioned bucket, newest first.
+const VERSIONS: Table = Table("s3_versions");
 /// Data id -> the bytes of a small object, stored with its metadata: one commit
 /// (one fsync, shared with concurrent commits) instead of a file and two fsyncs.
 const INLINE: Table = Table("s3_inline");
@@ -51,6 +54,12 @@ pub enum Error {
     NoSuchKey(String),
     #[error("Your key is too long")]
     KeyTooLong,
+    #[error("The specified version does not exist.")]
+    NoSuchVersion(String, String),
+    /// The current version is a delete marker (GET answers 404 with the
+    /// marker's headers).
+    #[error("The specified key does not exist.")]
+    DeleteMarker { key: String, version_id: String },
     #[error(
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
     )]
@@ -90,6 +99,9 @@ pub struct Bucket {
     /// `PutBucketCors`; `None` when the bucket has no CORS configuration.
     #[serde(default)]
     pub cors: Option<Vec<CorsRule>>,
+    /// `Enabled` or `Suspended`; `None` for a bucket never versioned.
+    #[serde(default)]
+    pub versioning: Option<String>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -193,6 +205,70 @@ pub struct Object {
     pub segments: Vec<Segment>,
     /// Parts of a multipart upload (for `PartsCount`).
     pub parts: Option<u32>,
+    /// Its version in a versioned bucket (`null` for one written while
+    /// versioning was suspended); `None` for a bucket never versioned.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// A delete marker of a versioned bucket: no data, hides older versions.
+    #[serde(default)]
+    pub delete_marker: bool,
+}
+
+/// The version id on the wire: `null` for objects of unversioned writes.
+pub fn wire_version(o: &Object) -> &str {
+    o.version_id.as_deref().unwrap_or("null")
+}
+
+/// A new version id: time-ordered, unique.
+fn new_version_id() -> String {
+    let nanos = nimbus_model::time::now_nanos() as u64;
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("{nanos:016x}{}", &rand[..16])
+}
+
+/// Where a noncurrent version is kept: newer versions sort first.
+fn version_key(bucket: &str, o: &Object) -> Vec<u8> {
+    let seq = o
+        .version_id
+        .as_deref()
+        .and_then(|v| v.get(..16))
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(o.last_modified_ms.saturating_mul(1_000_000));
+    let mut k = object_key(bucket, &o.key);
+    k.push(0);
+    k.extend_from_slice(format!("{:016x}", u64::MAX - seq).as_bytes());
+    k.extend_from_slice(wire_version(o).as_bytes());
+    k
+}
+
+fn versions_prefix(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = object_key(bucket, key);
+    k.push(0);
+    k
+}
+
+/// One entry of `ListObjectVersions`.
+#[derive(Debug, Clone)]
+pub struct VersionEntry {
+    pub object: Object,
+    pub is_latest: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionListing {
+    pub entries: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_version_marker: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version removed, or the delete marker created.
+    pub version_id: Option<String>,
+    pub delete_marker: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -453,6 +529,7 @@ impl Objects {
             notifications: Vec::new(),
             tags: None,
             cors: None,
+            versioning: None,
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
@@ -483,6 +560,10 @@ impl Objects {
             .kv
             .scan_page(OBJECTS, prefix.as_bytes(), None, 1)?
             .is_empty()
+            || !self
+                .kv
+                .scan_page(VERSIONS, prefix.as_bytes(), None, 1)?
+                .is_empty()
         {
             return Err(Error::BucketNotEmpty(name.into()));
         }
@@ -511,9 +592,94 @@ impl Objects {
     pub fn head(&self, bucket: &str, key: &str) -> Result<Object> {
         self.bucket(bucket)?;
         match self.kv.get(OBJECTS, &object_key(bucket, key))? {
-            Some(v) => decode(&v),
+            Some(v) => {
+                let o: Object = decode(&v)?;
+                if o.delete_marker {
+                    return Err(Error::DeleteMarker {
+                        key: key.into(),
+                        version_id: wire_version(&o).to_string(),
+                    });
+                }
+                Ok(o)
+            }
             None => Err(Error::NoSuchKey(key.into())),
         }
+    }
+
+    /// A given version of `key` (a delete marker too; callers decide).
+    pub fn version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object> {
+        self.bucket(bucket)?;
+        if let Some(v) = self.kv.get(OBJECTS, &object_key(bucket, key))? {
+            let o: Object = decode(&v)?;
+            if wire_version(&o) == version_id {
+                return Ok(o);
+            }
+        }
+        for (_, v) in self
+            .kv
+            .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?
+        {
+            let o: Object = decode(&v)?;
+            if wire_version(&o) == version_id {
+                return Ok(o);
+            }
+        }
+        Err(Error::NoSuchVersion(key.into(), version_id.into()))
+    }
+
+    /// The current record of `key`, delete markers included.
+    fn current(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
+        self.kv
+            .get(OBJECTS, &object_key(bucket, key))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Give `obj` its version id by the bucket's state, and retire the current
+    /// version `old`: kept as noncurrent under versioning, else dropped.
+    /// Returns the data files to remove after the commit.
+    fn supersede(
+        &self,
+        b: &Bucket,
+        obj: &mut Object,
+        old: Option<&Object>,
+        batch: &mut WriteBatch,
+    ) -> Vec<String> {
+        match b.versioning.as_deref() {
+            Some("Enabled") => obj.version_id = Some(new_version_id()),
+            Some(_) => obj.version_id = Some("null".into()),
+            None => {}
+        }
+        let mut files = Vec::new();
+        // A new "null" version replaces the old one, current or not.
+        if obj.version_id.as_deref() == Some("null")
+            && let Ok(noncurrent) = self
+                .kv
+                .scan_prefix(VERSIONS, &versions_prefix(&b.name, &obj.key))
+        {
+            for (vk, v) in noncurrent {
+                if let Ok(o) = decode::<Object>(&v)
+                    && wire_version(&o) == "null"
+                {
+                    batch.delete(VERSIONS, vk);
+                    files.extend(drop_segments(&o.segments, batch));
+                }
+            }
+        }
+        let Some(old) = old else {
+            return files;
+        };
+        let keep = match b.versioning.as_deref() {
+            Some("Enabled") => true,
+            Some(_) => wire_version(old) != "null",
+            None => false,
+        };
+        if keep {
+            batch.put(VERSIONS, version_key(&b.name, old), encode(old));
+        } else {
+            files.extend(drop_segments(&old.segments, batch));
+        }
+        files
     }
 
     /// Store a received body as `key`, replacing what was there.
@@ -552,6 +718,8 @@ impl Objects {
             checksum,
             segments,
             parts: None,
+            version_id: None,
+            delete_marker: false,
         };
         match self.replace(bucket, obj, new_inline, "ObjectCreated:Put", origin) {
             Ok(o) => Ok(o),
@@ -616,6 +784,8 @@ impl Objects {
             checksum: src.checksum.clone(),
             segments,
             parts: src.parts,
+            version_id: None,
+            delete_marker: false,
         };
         match self.replace(bucket, obj, new_inline, "ObjectCreated:Copy", origin) {
             Ok(o) => Ok(o),
@@ -637,16 +807,14 @@ impl Objects {
         validate_key(&obj.key)?;
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, &obj.key);
-        let old: Option<Object> = self.kv.get(OBJECTS, &k)?.map(|v| decode(&v)).transpose()?;
+        let old = self.current(bucket, &obj.key)?;
+        let mut obj = obj;
         let mut batch = WriteBatch::new();
+        let old_files = self.supersede(&b, &mut obj, old.as_ref(), &mut batch);
         batch.put(OBJECTS, k, encode(&obj));
         for (id, bytes) in new_inline {
             batch.put(INLINE, id.into_bytes(), bytes);
         }
-        let old_files = old
-            .as_ref()
-            .map(|o| drop_segments(&o.segments, &mut batch))
-            .unwrap_or_default();
         let staged = self.notify(
             &b,
             &events::Change {
@@ -667,14 +835,46 @@ impl Objects {
     }
 
     /// Delete `key`; deleting a missing key succeeds, as on S3.
-    pub fn delete(&self, bucket: &str, key: &str, origin: &events::Origin) -> Result<()> {
+    pub fn delete(&self, bucket: &str, key: &str, origin: &events::Origin) -> Result<Deleted> {
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
-        let Some(old) = self.kv.get(OBJECTS, &k)? else {
-            return Ok(());
-        };
-        let old: Object = decode(&old)?;
+        let old = self.current(bucket, key)?;
         let mut batch = WriteBatch::new();
+        if b.versioning.is_some() {
+            // A versioned delete hides the object behind a new delete marker.
+            let mut marker = Object {
+                key: key.into(),
+                size: 0,
+                etag: String::new(),
+                last_modified_ms: nimbus_model::time::now_millis(),
+                attributes: Attributes::default(),
+                checksum: None,
+                segments: Vec::new(),
+                parts: None,
+                version_id: None,
+                delete_marker: true,
+            };
+            let old_files = self.supersede(&b, &mut marker, old.as_ref(), &mut batch);
+            batch.put(OBJECTS, k, encode(&marker));
+            let staged = self.notify(
+                &b,
+                &events::Change {
+                    event: "ObjectRemoved:DeleteMarkerCreated",
+                    object: &marker,
+                    origin,
+                },
+                &mut batch,
+            );
+            self.commit_notified(batch, staged)?;
+            self.data.remove(&old_files);
+            return Ok(Deleted {
+                version_id: marker.version_id.clone(),
+                delete_marker: true,
+            });
+        }
+        let Some(old) = old else {
+            return Ok(Deleted::default());
+        };
         batch.delete(OBJECTS, k);
         let old_files = drop_segments(&old.segments, &mut batch);
         let staged = self.notify(
@@ -688,7 +888,179 @@ impl Objects {
         );
         self.commit_notified(batch, staged)?;
         self.data.remove(&old_files);
-        Ok(())
+        Ok(Deleted::default())
+    }
+
+    /// Delete one version for good; deleting the current one makes the newest
+    /// noncurrent version current. A version that does not exist is no error.
+    pub fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        origin: &events::Origin,
+    ) -> Result<Deleted> {
+        let b = self.bucket(bucket)?;
+        let k = object_key(bucket, key);
+        let mut batch = WriteBatch::new();
+        let noncurrent = self
+            .kv
+            .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?;
+        let victim = match self.current(bucket, key)? {
+            Some(cur) if wire_version(&cur) == version_id => {
+                match noncurrent.first() {
+                    Some((vk, v)) => {
+                        batch.put(OBJECTS, k, v.clone());
+                        batch.delete(VERSIONS, vk.clone());
+                    }
+                    None => {
+                        batch.delete(OBJECTS, k);
+                    }
+                }
+                cur
+            }
+            _ => {
+                let found = noncurrent.iter().find_map(|(vk, v)| {
+                    decode::<Object>(v)
+                        .ok()
+                        .filter(|o| wire_version(o) == version_id)
+                        .map(|o| (vk.clone(), o))
+                });
+                let Some((vk, o)) = found else {
+                    return Ok(Deleted {
+                        version_id: Some(version_id.into()),
+                        delete_marker: false,
+                    });
+                };
+                batch.delete(VERSIONS, vk);
+                o
+            }
+        };
+        let files = drop_segments(&victim.segments, &mut batch);
+        let staged = if victim.delete_marker {
+            Vec::new()
+        } else {
+            self.notify(
+                &b,
+                &events::Change {
+                    event: "ObjectRemoved:Delete",
+                    object: &victim,
+                    origin,
+                },
+                &mut batch,
+            )
+        };
+        self.commit_notified(batch, staged)?;
+        self.data.remove(&files);
+        Ok(Deleted {
+            version_id: Some(version_id.into()),
+            delete_marker: victim.delete_marker,
+        })
+    }
+
+    /// Every version of the keys in `bucket` under `prefix`, newest first per key,
+    /// after (`key_marker`, `version_marker`).
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_marker: Option<&str>,
+        max: usize,
+    ) -> Result<VersionListing> {
+        self.bucket(bucket)?;
+        let base = format!("{bucket}/");
+        let full_prefix = format!("{base}{prefix}");
+        let mut out = VersionListing::default();
+        let mut after: Option<Vec<u8>> = key_marker.map(|m| {
+            let mut k = base.as_bytes().to_vec();
+            k.extend_from_slice(m.as_bytes());
+            k
+        });
+        // Versions of the marker key after the version marker come first.
+        let mut resume_in: Option<(String, String)> = match (key_marker, version_marker) {
+            (Some(k), Some(v)) if !v.is_empty() => Some((k.to_string(), v.to_string())),
+            _ => None,
+        };
+        let mut count = 0usize;
+        'pages: loop {
+            type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+            let (keys, resuming): (Pairs, bool) = match resume_in.take() {
+                Some((k, _)) => {
+                    let full = object_key(bucket, &k);
+                    match self.kv.get(OBJECTS, &full)? {
+                        Some(v) => (vec![(full, v)], true),
+                        None => (Vec::new(), true),
+                    }
+                }
+                None => (
+                    self.kv
+                        .scan_page(OBJECTS, full_prefix.as_bytes(), after.as_deref(), 100)?,
+                    false,
+                ),
+            };
+            if keys.is_empty() && !resuming {
+                break;
+            }
+            for (k, v) in keys {
+                let key = String::from_utf8_lossy(&k[base.len()..]).to_string();
+                after = Some(k.clone());
+                let rest = &key[prefix.len().min(key.len())..];
+                if let Some(d) = delimiter.filter(|d| !d.is_empty())
+                    && let Some(i) = rest.find(d)
+                {
+                    let cp = format!("{prefix}{}", &rest[..i + d.len()]);
+                    if count == max {
+                        out.truncated = true;
+                        break 'pages;
+                    }
+                    let mut bound = base.as_bytes().to_vec();
+                    bound.extend_from_slice(cp.as_bytes());
+                    bound.push(0xFF);
+                    after = Some(bound);
+                    out.next_key_marker = Some(cp.clone());
+                    out.next_version_marker = None;
+                    out.common_prefixes.push(cp);
+                    count += 1;
+                    continue 'pages;
+                }
+                let current: Object = decode(&v)?;
+                let mut versions = vec![(current, true)];
+                for (_, nv) in self
+                    .kv
+                    .scan_prefix(VERSIONS, &versions_prefix(bucket, &key))?
+                {
+                    versions.push((decode(&nv)?, false));
+                }
+                let skip_until = if resuming { version_marker } else { None };
+                let mut skipping = skip_until.is_some();
+                for (o, latest) in versions {
+                    if skipping {
+                        if Some(wire_version(&o)) == skip_until {
+                            skipping = false;
+                        }
+                        continue;
+                    }
+                    if count == max {
+                        out.truncated = true;
+                        break 'pages;
+                    }
+                    out.next_key_marker = Some(key.clone());
+                    out.next_version_marker = Some(wire_version(&o).to_string());
+                    out.entries.push(VersionEntry {
+                        object: o,
+                        is_latest: latest,
+                    });
+                    count += 1;
+                }
+            }
+        }
+        if !out.truncated {
+            out.next_key_marker = None;
+            out.next_version_marker = None;
+        }
+        Ok(out)
     }
 
     /// One page of keys (and common prefixes) in `bucket`, in UTF-8 byte order.
@@ -745,6 +1117,10 @@ impl Objects {
                     continue 'pages;
                 }
                 let obj: Object = decode(&v)?;
+                if obj.delete_marker {
+                    after = Some(k);
+                    continue;
+                }
                 out.last = Some(key.clone());
                 out.next_after = Some(key.into_bytes());
                 out.objects.push(obj);
@@ -910,15 +1286,15 @@ impl Objects {
                 .map(|p| p.data.clone())
                 .collect(),
             parts: Some(used.len() as u32),
+            version_id: None,
+            delete_marker: false,
         };
         let ok = object_key(bucket, key);
-        let old: Option<Object> = self.kv.get(OBJECTS, &ok)?.map(|v| decode(&v)).transpose()?;
+        let old = self.current(bucket, key)?;
+        let mut obj = obj;
         let mut batch = WriteBatch::new();
+        let old_files = self.supersede(&b, &mut obj, old.as_ref(), &mut batch);
         batch.put(OBJECTS, ok, encode(&obj));
-        let old_files = old
-            .as_ref()
-            .map(|o| drop_segments(&o.segments, &mut batch))
-            .unwrap_or_default();
         batch.delete(UPLOADS, upload_key(bucket, key, upload_id));
         let mut unused = Vec::new();
         for p in &stored {

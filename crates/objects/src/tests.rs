@@ -1,4 +1,5 @@
 use super::*;
+use data::Written;
 use events::Origin;
 use nimbus_storage_embedded::EmbeddedKv;
 
@@ -625,4 +626,159 @@ fn tags_change_without_touching_data() {
         })
         .unwrap();
     assert_eq!(o.bucket("tags").unwrap(), b);
+}
+
+#[test]
+fn versioning_keeps_history_behind_delete_markers() {
+    let (_d, o) = store();
+    let none = Origin::default();
+    o.create_bucket("ver", "us-east-1").unwrap();
+    // Written before versioning: the "null" version.
+    let v0 = o
+        .put(
+            "ver",
+            "k",
+            body(&o, b"zero"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    assert_eq!(v0.version_id, None);
+    o.update_bucket("ver", |b| b.versioning = Some("Enabled".into()))
+        .unwrap();
+    let v1 = o
+        .put(
+            "ver",
+            "k",
+            body(&o, b"one"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    let v2 = o
+        .put(
+            "ver",
+            "k",
+            Written::in_memory(b"two".to_vec()),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    let (id1, id2) = (
+        v1.version_id.clone().unwrap(),
+        v2.version_id.clone().unwrap(),
+    );
+    assert_ne!(id1, id2);
+    assert_eq!(
+        o.inline_data(&o.head("ver", "k").unwrap().segments[0].id)
+            .unwrap()
+            .unwrap(),
+        b"two"
+    );
+    assert_eq!(read(&o, &o.version("ver", "k", &id1).unwrap()), b"one");
+    assert_eq!(read(&o, &o.version("ver", "k", "null").unwrap()), b"zero");
+    let l = o.list_versions("ver", "", None, None, None, 1000).unwrap();
+    let order: Vec<(String, bool)> = l
+        .entries
+        .iter()
+        .map(|e| (wire_version(&e.object).to_string(), e.is_latest))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (id2.clone(), true),
+            (id1.clone(), false),
+            ("null".into(), false)
+        ]
+    );
+
+    // A plain delete adds a marker: the key is gone from listings, its versions stay.
+    let d = o.delete("ver", "k", &none).unwrap();
+    assert!(d.delete_marker);
+    assert!(matches!(
+        o.head("ver", "k"),
+        Err(Error::DeleteMarker { .. })
+    ));
+    assert!(
+        o.list(
+            "ver",
+            &ListQuery {
+                max_keys: 1000,
+                ..Default::default()
+            }
+        )
+        .unwrap()
+        .objects
+        .is_empty()
+    );
+    assert_eq!(
+        o.list_versions("ver", "", None, None, None, 1000)
+            .unwrap()
+            .entries
+            .len(),
+        4
+    );
+    assert!(matches!(
+        o.delete_bucket("ver"),
+        Err(Error::BucketNotEmpty(_))
+    ));
+    // Deleting the marker brings the newest version back.
+    o.delete_version("ver", "k", d.version_id.as_deref().unwrap(), &none)
+        .unwrap();
+    assert_eq!(
+        o.head("ver", "k").unwrap().version_id.as_deref(),
+        Some(id2.as_str())
+    );
+    // Deleting a version for good removes its data.
+    let v1_file = o.data().path(&v1.segments[0].id);
+    o.delete_version("ver", "k", &id1, &none).unwrap();
+    assert!(!v1_file.exists());
+    assert!(matches!(
+        o.version("ver", "k", &id1),
+        Err(Error::NoSuchVersion(..))
+    ));
+    // Paging one version at a time visits each once.
+    let mut seen = Vec::new();
+    let (mut km, mut vm) = (None::<String>, None::<String>);
+    loop {
+        let page = o
+            .list_versions("ver", "", None, km.as_deref(), vm.as_deref(), 1)
+            .unwrap();
+        seen.extend(
+            page.entries
+                .iter()
+                .map(|e| wire_version(&e.object).to_string()),
+        );
+        if !page.truncated {
+            break;
+        }
+        (km, vm) = (page.next_key_marker, page.next_version_marker);
+    }
+    assert_eq!(seen, vec![id2.clone(), "null".to_string()]);
+
+    // Suspended: new writes are the "null" version, replacing the old null one.
+    o.update_bucket("ver", |b| b.versioning = Some("Suspended".into()))
+        .unwrap();
+    let n = o
+        .put(
+            "ver",
+            "k",
+            body(&o, b"n"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    assert_eq!(n.version_id.as_deref(), Some("null"));
+    let versions: Vec<String> = o
+        .list_versions("ver", "", None, None, None, 1000)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| wire_version(&e.object).to_string())
+        .collect();
+    assert_eq!(versions, vec!["null".to_string(), id2.clone()]);
 }

@@ -14,6 +14,8 @@ pub struct S3Error {
     pub message: String,
     /// Extra elements S3 adds (`BucketName`, `Key`, `UploadId`, ...).
     pub fields: Vec<(&'static str, String)>,
+    /// Response headers the error carries (`x-amz-delete-marker`, ...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -23,7 +25,13 @@ impl S3Error {
             code,
             message: message.into(),
             fields: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> S3Error {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> S3Error {
@@ -89,6 +97,17 @@ impl From<ObjError> for S3Error {
                 S3Error::new(StatusCode::NOT_FOUND, "NoSuchKey", msg).with("Key", k)
             }
             ObjError::KeyTooLong => S3Error::bad("KeyTooLongError", msg),
+            ObjError::NoSuchVersion(k, v) => {
+                S3Error::new(StatusCode::NOT_FOUND, "NoSuchVersion", msg)
+                    .with("Key", k)
+                    .with("VersionId", v)
+            }
+            ObjError::DeleteMarker { key, version_id } => {
+                S3Error::new(StatusCode::NOT_FOUND, "NoSuchKey", msg)
+                    .with("Key", key)
+                    .header("x-amz-delete-marker", "true")
+                    .header("x-amz-version-id", version_id)
+            }
             ObjError::NoSuchUpload(u) => {
                 S3Error::new(StatusCode::NOT_FOUND, "NoSuchUpload", msg).with("UploadId", u)
             }

@@ -144,6 +144,8 @@ enum Op {
     DeleteObjectTagging,
     /// A CORS preflight (`OPTIONS`), answered from the bucket's CORS rules.
     Preflight,
+    PutBucketVersioning,
+    ListObjectVersions,
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
@@ -166,7 +168,6 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "publicAccessBlock",
     "replication",
     "requestPayment",
-    "versions",
     "website",
 ];
 const UNSUPPORTED_OBJECT: &[&str] = &[
@@ -205,7 +206,8 @@ fn classify(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) -> Resu
                 Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
                 Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
                 Method::GET if q.has("notification") => Op::GetBucketNotificationConfiguration,
-                Method::PUT if q.has("versioning") => Op::Unsupported("versioning"),
+                Method::PUT if q.has("versioning") => Op::PutBucketVersioning,
+                Method::GET if q.has("versions") => Op::ListObjectVersions,
                 Method::PUT => Op::CreateBucket,
                 Method::HEAD => Op::HeadBucket,
                 Method::DELETE => Op::DeleteBucket,
@@ -414,6 +416,9 @@ fn object_headers(resp: &mut Response<Body>, o: &Object, h: &HeaderMap, whole: b
             &o.attributes.tags.len().to_string(),
         );
     }
+    if let Some(v) = &o.version_id {
+        set(resp, "x-amz-version-id", v);
+    }
     if let Some(n) = o.parts {
         set(resp, "x-amz-mp-parts-count", &n.to_string());
     }
@@ -534,8 +539,16 @@ fn parse_range(h: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, S3Error> 
 /// `x-amz-copy-source`: `bucket/key` (URL-encoded, optionally with a leading
 /// slash and `?versionId=`).
 fn copy_source(h: &HeaderMap) -> Result<(String, String), S3Error> {
+    copy_source_version(h).map(|(b, k, _)| (b, k))
+}
+
+/// The copy source and the version it names, if any.
+fn copy_source_version(h: &HeaderMap) -> Result<(String, String, Option<String>), S3Error> {
     let raw = header(h, "x-amz-copy-source").unwrap_or("");
-    let raw = raw.split_once("?versionId=").map_or(raw, |(p, _)| p);
+    let (raw, version) = match raw.split_once("?versionId=") {
+        Some((p, v)) => (p, Some(v.to_string())),
+        None => (raw, None),
+    };
     let decoded = String::from_utf8(percent_decode(raw)).map_err(|_| {
         S3Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -543,7 +556,9 @@ fn copy_source(h: &HeaderMap) -> Result<(String, String), S3Error> {
     })?;
     let path = decoded.strip_prefix('/').unwrap_or(&decoded);
     match path.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            Ok((b.to_string(), k.to_string(), version))
+        }
         _ => Err(S3Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )),
@@ -636,6 +651,9 @@ impl S3Api {
         } else {
             xml_response(e.status, e.xml(resource, request_id))
         };
+        for (name, value) in &e.headers {
+            set(&mut r, name, value);
+        }
         if e.code == "InvalidRange"
             && let Some((_, size)) = e.fields.iter().find(|(k, _)| *k == "ActualObjectSize")
         {
@@ -705,12 +723,32 @@ impl S3Api {
                 ))
             }
             Op::GetBucketVersioning => {
-                self.objects.bucket(bucket)?;
+                let b = self.objects.bucket(bucket)?;
+                let status = b.versioning.map(|s| el("Status", &s)).unwrap_or_default();
                 Ok(xml_response(
                     StatusCode::OK,
-                    format!("{DECL}<VersioningConfiguration xmlns=\"{NS}\"/>"),
+                    format!(
+                        "{DECL}<VersioningConfiguration xmlns=\"{NS}\">{status}</VersioningConfiguration>"
+                    ),
                 ))
             }
+            Op::PutBucketVersioning => {
+                let doc = body::read_document(body, &payload, xml::MAX_DOCUMENT).await?;
+                let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+                let status = match root.child_text("Status").map(str::trim) {
+                    Some(s @ ("Enabled" | "Suspended")) => s.to_string(),
+                    _ => {
+                        return Err(S3Error::bad(
+                            "IllegalVersioningConfigurationException",
+                            "The Versioning element must be specified: Status is Enabled or Suspended",
+                        ));
+                    }
+                };
+                self.objects
+                    .update_bucket(bucket, |b| b.versioning = Some(status))?;
+                Ok(ok_empty(StatusCode::OK))
+            }
+            Op::ListObjectVersions => self.list_versions(bucket, &q),
             Op::ListObjects => self.list_objects(bucket, &q, false),
             Op::ListObjectsV2 => self.list_objects(bucket, &q, true),
             Op::ListMultipartUploads => self.list_uploads(bucket, &q),
@@ -781,8 +819,18 @@ impl S3Api {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }
             Op::DeleteObject => {
-                self.objects.delete(bucket, key, &origin)?;
-                Ok(ok_empty(StatusCode::NO_CONTENT))
+                let d = match q.get("versionId") {
+                    Some(v) => self.objects.delete_version(bucket, key, v, &origin)?,
+                    None => self.objects.delete(bucket, key, &origin)?,
+                };
+                let mut r = ok_empty(StatusCode::NO_CONTENT);
+                if let Some(v) = &d.version_id {
+                    set(&mut r, "x-amz-version-id", v);
+                }
+                if d.delete_marker {
+                    set(&mut r, "x-amz-delete-marker", "true");
+                }
+                Ok(r)
             }
             Op::CreateMultipartUpload => {
                 let attrs = attributes_from(h)?;
@@ -997,9 +1045,9 @@ impl S3Api {
             ));
         }
         let quiet = root.child_text("Quiet").is_some_and(|q| q.trim() == "true");
-        let keys: Vec<&str> = root
+        let keys: Vec<(&str, Option<&str>)> = root
             .children_named("Object")
-            .filter_map(|o| o.child_text("Key"))
+            .filter_map(|o| Some((o.child_text("Key")?, o.child_text("VersionId"))))
             .collect();
         if keys.is_empty() || keys.len() > 1000 {
             return Err(S3Error::bad(
@@ -1009,11 +1057,27 @@ impl S3Api {
         }
         self.objects.bucket(bucket)?;
         let mut out = format!("{DECL}<DeleteResult xmlns=\"{NS}\">");
-        for k in keys {
-            match self.objects.delete(bucket, k, origin) {
-                Ok(()) => {
+        for (k, version) in keys {
+            let done = match version {
+                Some(v) => self.objects.delete_version(bucket, k, v, origin),
+                None => self.objects.delete(bucket, k, origin),
+            };
+            match done {
+                Ok(d) => {
                     if !quiet {
-                        out.push_str(&format!("<Deleted>{}</Deleted>", el("Key", k)));
+                        let mut e = el("Key", k);
+                        if let Some(v) = version {
+                            e.push_str(&el("VersionId", v));
+                        }
+                        if d.delete_marker {
+                            e.push_str(&el("DeleteMarker", "true"));
+                            if version.is_none()
+                                && let Some(v) = &d.version_id
+                            {
+                                e.push_str(&el("DeleteMarkerVersionId", v));
+                            }
+                        }
+                        out.push_str(&format!("<Deleted>{e}</Deleted>"));
                     }
                 }
                 Err(e) => {
@@ -1077,6 +1141,9 @@ impl S3Api {
         .map_err(|e| S3Error::internal(e.to_string()))??;
         let mut r = ok_empty(StatusCode::OK);
         set(&mut r, "etag", &format!("\"{}\"", obj.etag));
+        if let Some(v) = &obj.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
         if let Some(c) = &obj.checksum {
             set(
                 &mut r,
@@ -1095,8 +1162,17 @@ impl S3Api {
         h: &HeaderMap,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
-        let (sb, sk) = copy_source(h)?;
-        let src = self.objects.head(&sb, &sk)?;
+        let (sb, sk, sv) = copy_source_version(h)?;
+        let src = match &sv {
+            Some(v) => self.objects.version(&sb, &sk, v)?,
+            None => self.objects.head(&sb, &sk)?,
+        };
+        if src.delete_marker {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ));
+        }
         copy_preconditions(h, &src)?;
         let replace = match header(h, "x-amz-metadata-directive") {
             None | Some("COPY") => false,
@@ -1126,14 +1202,21 @@ impl S3Api {
         })
         .await
         .map_err(|e| S3Error::internal(e.to_string()))??;
-        Ok(xml_response(
+        let mut r = xml_response(
             StatusCode::OK,
             format!(
                 "{DECL}<CopyObjectResult xmlns=\"{NS}\">{}{}</CopyObjectResult>",
                 el("LastModified", &iso(obj.last_modified_ms)),
                 el("ETag", &format!("\"{}\"", obj.etag))
             ),
-        ))
+        );
+        if let Some(v) = &obj.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
+        if let Some(v) = sv {
+            set(&mut r, "x-amz-copy-source-version-id", &v);
+        }
+        Ok(r)
     }
 
     fn get_object(
@@ -1147,7 +1230,18 @@ impl S3Api {
         // A replaced object's files are removed right after its metadata: if the
         // files vanished between reading one and opening the other, read again.
         for attempt in 0..3 {
-            let obj = self.objects.head(bucket, key)?;
+            let obj = match q.get("versionId") {
+                Some(v) => {
+                    let o = self.objects.version(bucket, key, v)?;
+                    if o.delete_marker {
+                        return Err(method_not_allowed()
+                            .header("x-amz-delete-marker", "true")
+                            .header("x-amz-version-id", v));
+                    }
+                    o
+                }
+                None => self.objects.head(bucket, key)?,
+            };
             if let Err(e) = preconditions(h, &obj) {
                 if e.status == StatusCode::NOT_MODIFIED {
                     let mut r = ok_empty(StatusCode::NOT_MODIFIED);
@@ -1422,6 +1516,79 @@ impl S3Api {
             doc.push_str("</CloudFunctionConfiguration>");
         }
         doc.push_str("</NotificationConfiguration>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    fn list_versions(&self, bucket: &str, q: &Query) -> Result<Response<Body>, S3Error> {
+        let url = q.get("encoding-type") == Some("url");
+        let prefix = q.get("prefix").unwrap_or("");
+        let delimiter = q.get("delimiter").filter(|d| !d.is_empty());
+        let max = max_keys(q, "max-keys")?;
+        let key_marker = q.get("key-marker").filter(|k| !k.is_empty());
+        let version_marker = q.get("version-id-marker").filter(|v| !v.is_empty());
+        let l = self.objects.list_versions(
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            version_marker,
+            max,
+        )?;
+        let mut doc = format!(
+            "{DECL}<ListVersionsResult xmlns=\"{NS}\">{}{}{}{}{}",
+            el("Name", bucket),
+            el("Prefix", &encode_key(prefix, url)),
+            el("KeyMarker", &encode_key(key_marker.unwrap_or(""), url)),
+            el("VersionIdMarker", version_marker.unwrap_or("")),
+            el("MaxKeys", &max.to_string())
+        );
+        if let Some(d) = delimiter {
+            doc.push_str(&el("Delimiter", &encode_key(d, url)));
+        }
+        if url {
+            doc.push_str("<EncodingType>url</EncodingType>");
+        }
+        doc.push_str(&el(
+            "IsTruncated",
+            if l.truncated { "true" } else { "false" },
+        ));
+        if let Some(k) = &l.next_key_marker {
+            doc.push_str(&el("NextKeyMarker", &encode_key(k, url)));
+        }
+        if let Some(v) = &l.next_version_marker {
+            doc.push_str(&el("NextVersionIdMarker", v));
+        }
+        for e in &l.entries {
+            let o = &e.object;
+            let common = format!(
+                "{}{}{}{}",
+                el("Key", &encode_key(&o.key, url)),
+                el("VersionId", nimbus_objects::wire_version(o)),
+                el("IsLatest", if e.is_latest { "true" } else { "false" }),
+                el("LastModified", &iso(o.last_modified_ms))
+            );
+            if o.delete_marker {
+                doc.push_str(&format!("<DeleteMarker>{common}{}</DeleteMarker>", owner()));
+            } else {
+                doc.push_str(&format!(
+                    "<Version>{common}{}{}{}{}</Version>",
+                    el("ETag", &format!("\"{}\"", o.etag)),
+                    el("Size", &o.size.to_string()),
+                    el(
+                        "StorageClass",
+                        o.attributes.storage_class.as_deref().unwrap_or("STANDARD")
+                    ),
+                    owner()
+                ));
+            }
+        }
+        for p in &l.common_prefixes {
+            doc.push_str(&format!(
+                "<CommonPrefixes>{}</CommonPrefixes>",
+                el("Prefix", &encode_key(p, url))
+            ));
+        }
+        doc.push_str("</ListVersionsResult>");
         Ok(xml_response(StatusCode::OK, doc))
     }
 
@@ -1981,7 +2148,19 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::GET, &t("/b"), &q("cors"), &none).unwrap(),
-            Op::Unsupported("cors")
+            Op::GetBucketCors
+        );
+        assert_eq!(
+            classify(&Method::GET, &t("/b"), &q("versions"), &none).unwrap(),
+            Op::ListObjectVersions
+        );
+        assert_eq!(
+            classify(&Method::OPTIONS, &t("/b/k"), &q(""), &none).unwrap(),
+            Op::Preflight
+        );
+        assert_eq!(
+            classify(&Method::GET, &t("/b"), &q("lifecycle"), &none).unwrap(),
+            Op::Unsupported("lifecycle")
         );
         assert!(classify(&Method::POST, &t("/"), &q(""), &none).is_err());
     }
