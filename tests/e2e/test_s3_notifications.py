@@ -149,3 +149,35 @@ def test_an_event_survives_kill_9_between_write_and_delivery():
             assert ev["Records"][0]["s3"]["object"]["key"] == "uploads/durable"
         finally:
             n2.stop()
+
+
+# Writes under the very prefix that triggers it: the loop hazard.
+LOOPER = '''
+import boto3, urllib.parse
+s3 = boto3.client("s3")
+def handler(event, context):
+    r = event["Records"][0]
+    key = urllib.parse.unquote_plus(r["s3"]["object"]["key"])
+    n = int(key.rsplit("/", 1)[1])
+    s3.put_object(Bucket=r["s3"]["bucket"]["name"], Key="loop/%d" % (n + 1), Body=b"again")
+'''
+
+
+def test_a_function_triggering_itself_is_stopped(nimbus):
+    lam, s3 = nimbus.client(), nimbus.client("s3")
+    name = unique("looper")
+    arn = create(lam, name, {"app.py": LOOPER}, handler="app.handler", Timeout=30)["FunctionArn"]
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    configure(s3, b, arn, ["s3:ObjectCreated:*"], prefix="loop/")
+    s3.put_object(Bucket=b, Key="loop/0", Body=b"start")
+    deadline = time.time() + 90
+    stopped = ""
+    while time.time() < deadline and "recursive invocation loop" not in stopped:
+        time.sleep(0.5)
+        stopped = nimbus.logs(name).stdout
+    assert "Nimbus stopped a recursive invocation loop" in stopped, stopped[-2000:]
+    time.sleep(2)
+    keys = [c["Key"] for c in s3.list_objects_v2(Bucket=b, Prefix="loop/")["Contents"]]
+    # The function ran 16 times (loop/1 .. loop/16), and the 17th event was stopped.
+    assert sorted(keys, key=lambda k: int(k.split("/")[1])) == [f"loop/{i}" for i in range(17)]

@@ -41,6 +41,10 @@ pub struct AsyncEvent {
     /// The version or alias the event was sent to.
     #[serde(default)]
     pub qualifier: Option<String>,
+    /// The X-Ray trace header of the invocation, with its lineage (see
+    /// [`crate::lineage`]).
+    #[serde(default)]
+    pub trace_id: Option<String>,
 }
 
 /// The queue: durable records plus the schedule of what is due when.
@@ -92,6 +96,7 @@ impl Queue {
             due_ms: now,
             throttles: 0,
             qualifier: None,
+            trace_id: None,
         }
     }
 
@@ -263,6 +268,7 @@ mod tests {
             due_ms: 0,
             throttles: 0,
             qualifier: None,
+            trace_id: None,
         };
         let r = destination_record(
             &ev,

@@ -10,6 +10,7 @@ pub mod code;
 pub mod concurrency;
 pub mod error;
 mod execution;
+pub mod lineage;
 pub mod logs;
 mod registry;
 pub mod runtimes;
@@ -369,9 +370,13 @@ impl Functions {
                     )));
                 }
                 let request_id = uuid::Uuid::new_v4().to_string();
-                let ev = self
+                let mut ev = self
                     .queue
                     .new_event(&rec.name, &req.payload, request_id.clone());
+                ev.trace_id = Some(lineage::child(
+                    req.trace_id.as_deref(),
+                    &self.identity.function_arn(&rec.name),
+                ));
                 // Durable before the 202: the caller is told only what survives a crash.
                 self.queue
                     .commit(&[ev], None)
@@ -539,6 +544,7 @@ impl Functions {
         &self,
         function: &str,
         payload: &[u8],
+        trace: Option<&str>,
         batch: &mut nimbus_storage::WriteBatch,
     ) -> Result<(u64, u64)> {
         let r = nimbus_model::arn::FunctionRef::parse(function)
@@ -550,6 +556,10 @@ impl Functions {
             uuid::Uuid::new_v4().to_string(),
         );
         ev.qualifier = r.qualifier;
+        ev.trace_id = Some(lineage::child(
+            trace,
+            &self.identity.function_arn(&rec.name),
+        ));
         self.queue.stage(&ev, batch)?;
         Ok((ev.due_ms, ev.seq))
     }
@@ -688,6 +698,26 @@ impl Functions {
         if now.saturating_sub(ev.enqueued_ms) > cfg.max_age_secs() as u64 * 1000 {
             return self.finish(ev, &rec, &cfg, Condition::EventAgeExceeded, None, None);
         }
+        let arn = self.identity.function_arn(&rec.name);
+        let depth = lineage::depth(ev.trace_id.as_deref(), &arn);
+        if depth > lineage::LIMIT {
+            let msg = format!(
+                "Nimbus stopped a recursive invocation loop: this event would have been invocation {depth} of {} in one chain of events (the limit is {}). A function that writes where its own trigger watches (for example under the S3 prefix that invokes it) invokes itself again and again; write elsewhere. RequestId: {}",
+                rec.name,
+                lineage::LIMIT,
+                ev.request_id
+            );
+            tracing::warn!(function = %rec.name, request_id = %ev.request_id, depth, "recursive invocation loop stopped");
+            self.logs.append(&rec.name, "recursion", &msg);
+            return self.finish(
+                ev,
+                &rec,
+                &cfg,
+                Condition::RetriesExhausted,
+                Some("RecursiveInvocationException"),
+                None,
+            );
+        }
         let admitted = match self.admit(&rec) {
             Ok(a) => a,
             Err(_) => {
@@ -707,7 +737,7 @@ impl Functions {
             invocation_type: InvocationType::Event,
             log_tail: false,
             client_context: None,
-            trace_id: None,
+            trace_id: ev.trace_id.clone(),
             request_id: Some(ev.request_id.clone()),
         };
         let out = self.executor.invoke(rec.clone(), &req).await;

@@ -12,11 +12,13 @@ pub trait Outbox: Send + Sync {
     /// Whether the function (name or ARN) exists.
     fn exists(&self, function: &str) -> bool;
     /// Add to `batch` what durably queues an invocation of `function` with
-    /// `payload`; returns a token for [`Outbox::committed`].
+    /// `payload`, caused by a request with the trace header `trace` (recursion
+    /// detection follows it); returns a token for [`Outbox::committed`].
     fn stage(
         &self,
         function: &str,
         payload: &[u8],
+        trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<(u64, u64), String>;
     /// The batch committed: run what was staged.
@@ -67,6 +69,9 @@ pub struct Origin {
     pub source_ip: String,
     /// The requester's access key (S3 reports a principal id).
     pub principal: String,
+    /// The request's `X-Amzn-Trace-Id` (a function's own request carries its
+    /// invocation's lineage).
+    pub trace: Option<String>,
 }
 
 /// A change to an object: what happened (`ObjectCreated:Put`), to what, by whom.

@@ -484,7 +484,12 @@ impl Objects {
         let mut staged = Vec::new();
         for rule in bucket.notifications.iter().filter(|r| r.matches(change)) {
             let record = events::record(bucket, rule, change);
-            match outbox.stage(&rule.function_arn, record.as_bytes(), batch) {
+            match outbox.stage(
+                &rule.function_arn,
+                record.as_bytes(),
+                change.origin.trace.as_deref(),
+                batch,
+            ) {
                 Ok(s) => staged.push(s),
                 // The function was deleted after the rule was made: as on S3, the
                 // event cannot be delivered; the write still succeeds.

@@ -422,6 +422,7 @@ impl events::Outbox for TableOutbox {
         &self,
         function: &str,
         payload: &[u8],
+        _trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> std::result::Result<(u64, u64), String> {
         let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

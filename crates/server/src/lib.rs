@@ -247,10 +247,11 @@ impl nimbus_objects::events::Outbox for FunctionsOutbox {
         &self,
         function: &str,
         payload: &[u8],
+        trace: Option<&str>,
         batch: &mut nimbus_storage::WriteBatch,
     ) -> Result<(u64, u64), String> {
         self.0
-            .stage_async(function, payload, batch)
+            .stage_async(function, payload, trace, batch)
             .map_err(|e| e.to_string())
     }
 

@@ -690,6 +690,7 @@ impl S3Api {
                 .and_then(|c| c.split('/').next())
                 .unwrap_or("")
                 .to_string(),
+            trace: header(h, "x-amzn-trace-id").map(str::to_string),
         };
         match op {
             Op::Unsupported(what) => Err(S3Error::not_implemented(&format!(
