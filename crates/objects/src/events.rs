@@ -243,6 +243,7 @@ mod tests {
             request_id: "rid".into(),
             source_ip: "127.0.0.1".into(),
             principal: "AK".into(),
+            trace: None,
         };
         let r: serde_json::Value = serde_json::from_str(&record(
             &b,
