@@ -139,3 +139,35 @@ def test_versions_and_aliases_survive_restart_and_config_deletes():
             assert invoke(lam, "kept", Qualifier="live")["Body"]["code"] == 1
         finally:
             n2.stop()
+
+
+def test_asynchronous_invocations_run_the_version_asked_for(nimbus, lam):
+    """The event of an `Event` invoke with a Qualifier runs that version (the
+    function records what ran in S3)."""
+    import time
+    s3 = nimbus.client("s3")
+    bucket = unique("asyncver").lower()
+    s3.create_bucket(Bucket=bucket)
+    recorder = lambda v: {"app.py": (
+        "import boto3\n"
+        "def lambda_handler(e, c):\n"
+        f"    boto3.client('s3').put_object(Bucket='{bucket}', Key=e['tag'], Body=b'{v}:' + c.function_version.encode())\n")}
+    name = unique("asyncver")
+    create(lam, name, recorder(1), Timeout=30)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(recorder(2)))
+    lam.create_alias(FunctionName=name, Name="stable", FunctionVersion="1")
+    for tag, qualifier in [("by-version", "1"), ("by-alias", "stable"), ("latest", None)]:
+        kw = {"Qualifier": qualifier} if qualifier else {}
+        assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=f'{{"tag": "{tag}"}}', **kw)["StatusCode"] == 202
+    want = {"by-version": b"1:1", "by-alias": b"1:1", "latest": b"2:$LATEST"}
+    deadline = time.time() + 60
+    got = {}
+    while time.time() < deadline and len(got) < 3:
+        for tag in want:
+            try:
+                got[tag] = s3.get_object(Bucket=bucket, Key=tag)["Body"].read()
+            except ClientError:
+                pass
+        time.sleep(0.3)
+    assert got == want

@@ -373,6 +373,8 @@ impl Functions {
                 let mut ev = self
                     .queue
                     .new_event(&rec.name, &req.payload, request_id.clone());
+                // Run what was asked for: a version or alias, re-resolved at run time.
+                ev.qualifier = req.qualifier.clone().filter(|q| q != "$LATEST");
                 ev.trace_id = Some(lineage::child(
                     req.trace_id.as_deref(),
                     &self.identity.function_arn(&rec.name),
