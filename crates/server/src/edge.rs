@@ -57,6 +57,47 @@ impl Service for LambdaService {
     }
 }
 
+/// The SQS API (JSON protocol) as an edge service.
+pub struct SqsService(pub Arc<nimbus_api_sqs::SqsApi>);
+
+impl Service for SqsService {
+    fn signing_name(&self) -> &'static str {
+        "sqs"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(nimbus_api_sqs::SqsApi::owns_target)
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { self.0.handle(req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        // Authentication and body errors, in SQS's JSON envelope.
+        let body = serde_json::json!({
+            "__type": format!("com.amazonaws.sqs#{}", err.code),
+            "message": err.message,
+        });
+        let mut r = Response::new(Bytes::from(body.to_string()));
+        *r.status_mut() = err.status;
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("{};Sender", err.code)) {
+            r.headers_mut().insert("x-amzn-query-error", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            r.headers_mut().insert("x-amzn-requestid", v);
+        }
+        r
+    }
+}
+
 pub struct Auth {
     pub credentials: Credentials,
     pub any_credentials: bool,

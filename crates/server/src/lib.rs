@@ -136,6 +136,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .context("open metadata store (is another nimbus using this data directory?)")?,
     );
     let kv_for_objects: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
+    let kv_for_queues: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -209,12 +210,24 @@ pub async fn start(cfg: Config) -> Result<Started> {
         .context("open object store")?,
     );
     let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
+    let queues = Arc::new(
+        nimbus_queues::Queues::open(
+            kv_for_queues,
+            &cfg.identity.account_id,
+            &cfg.identity.region,
+        )
+        .context("open queue service")?,
+    );
+    let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
         },
-        vec![Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>],
+        vec![
+            Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>,
+            Arc::new(edge::SqsService(sqs)) as Arc<dyn edge::Service>,
+        ],
         s3,
         functions.clone(),
     ));

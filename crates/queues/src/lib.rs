@@ -1,0 +1,838 @@
+//! The queue service behind the SQS API: standard queues with SQS's attributes,
+//! messages with message attributes and SQS's MD5 digests, delays, visibility
+//! timeouts, long polling, and redrive to a dead-letter queue after
+//! `maxReceiveCount` receives. It knows nothing of HTTP; `nimbus-api-sqs` maps the
+//! wire onto it.
+//!
+//! Durability: a message is committed before `send` returns; every receive (its
+//! count and new visibility) and delete is committed too, so a `kill -9` loses no
+//! acknowledged message and no receive count. Queues keep an in-memory index of
+//! their messages, rebuilt from the store at start.
+
+use md5::{Digest, Md5};
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+const QUEUES: Table = Table("sqs_queues");
+/// `queue\0<seq, 8 bytes big-endian>` -> [`Message`].
+const MESSAGES: Table = Table("sqs_messages");
+
+/// SQS's limits.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+pub const MAX_RECEIVE: usize = 10;
+pub const MAX_WAIT_SECS: u64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("The specified queue does not exist.")]
+    QueueDoesNotExist,
+    #[error("A queue already exists with the same name and a different value for attribute {0}")]
+    QueueNameExists(String),
+    #[error("{0}")]
+    InvalidAttributeName(String),
+    #[error("{0}")]
+    InvalidAttributeValue(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("The input receipt handle \"{0}\" is not a valid receipt handle.")]
+    ReceiptHandleIsInvalid(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Storage(#[from] nimbus_storage::Error),
+    #[error("stored queue data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A message attribute as SQS carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attribute {
+    /// `String`, `Number`, `Binary`, optionally with a `.custom` suffix.
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Message {
+    pub seq: u64,
+    pub id: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, Attribute>,
+    pub sent_ms: u64,
+    pub visible_at_ms: u64,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<u64>,
+    /// Changes at every receive: part of the receipt handle.
+    pub nonce: String,
+    pub sender_id: String,
+    /// `AWSTraceHeader` system attribute.
+    #[serde(default)]
+    pub trace_header: Option<String>,
+    /// Set when the message was moved here from another queue's redrive.
+    #[serde(default)]
+    pub dead_letter_source_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub name: String,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+    /// The settable attributes (`VisibilityTimeout`, `RedrivePolicy`, ...).
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Attributes a queue may be created or updated with, and their defaults.
+const SETTABLE: &[(&str, &str)] = &[
+    ("DelaySeconds", "0"),
+    ("MaximumMessageSize", "262144"),
+    ("MessageRetentionPeriod", "345600"),
+    ("ReceiveMessageWaitTimeSeconds", "0"),
+    ("VisibilityTimeout", "30"),
+    ("RedrivePolicy", ""),
+    ("RedriveAllowPolicy", ""),
+    ("Policy", ""),
+    ("KmsMasterKeyId", ""),
+    ("KmsDataKeyReusePeriodSeconds", "300"),
+    ("SqsManagedSseEnabled", "true"),
+];
+
+fn int_in(name: &str, v: &str, lo: u64, hi: u64) -> Result<u64> {
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| {
+            Error::InvalidAttributeValue(format!("Invalid value for the parameter {name}."))
+        })
+}
+
+/// Check one settable attribute's value.
+fn validate(name: &str, value: &str) -> Result<()> {
+    match name {
+        "DelaySeconds" => int_in(name, value, 0, 900).map(|_| ()),
+        "MaximumMessageSize" => int_in(name, value, 1024, 262_144).map(|_| ()),
+        "MessageRetentionPeriod" => int_in(name, value, 60, 1_209_600).map(|_| ()),
+        "ReceiveMessageWaitTimeSeconds" => int_in(name, value, 0, 20).map(|_| ()),
+        "VisibilityTimeout" => int_in(name, value, 0, 43_200).map(|_| ()),
+        "KmsDataKeyReusePeriodSeconds" => int_in(name, value, 60, 86_400).map(|_| ()),
+        "RedrivePolicy" => {
+            if value.is_empty() {
+                return Ok(());
+            }
+            let p: serde_json::Value = serde_json::from_str(value).map_err(|_| {
+                Error::InvalidAttributeValue("Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.".into())
+            })?;
+            let arn_ok = p["deadLetterTargetArn"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("arn:aws:sqs:"));
+            let count = match &p["maxReceiveCount"] {
+                serde_json::Value::Number(n) => n.as_u64(),
+                serde_json::Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            if !arn_ok || !count.is_some_and(|c| (1..=1000).contains(&c)) {
+                return Err(Error::InvalidAttributeValue(
+                    "Value for parameter RedrivePolicy is invalid. Reason: Redrive policy needs deadLetterTargetArn and a maxReceiveCount between 1 and 1000.".into(),
+                ));
+            }
+            Ok(())
+        }
+        "SqsManagedSseEnabled" => match value {
+            "true" | "false" => Ok(()),
+            _ => Err(Error::InvalidAttributeValue(format!(
+                "Invalid value for the parameter {name}."
+            ))),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// SQS's queue name rule: 1-80 characters, alphanumerics, hyphens, underscores.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.ends_with(".fifo") {
+        return Err(Error::Unsupported(
+            "FIFO queues are not supported by Nimbus yet".into(),
+        ));
+    }
+    if name.is_empty()
+        || name.len() > 80
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn length_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// SQS's `MD5OfMessageAttributes`: names sorted; for each, the name, the data
+/// type, a transport byte (1 string/number, 2 binary) and the value, each
+/// length-prefixed (4 bytes, big-endian).
+pub fn md5_of_attributes(attrs: &BTreeMap<String, Attribute>) -> Option<String> {
+    if attrs.is_empty() {
+        return None;
+    }
+    let mut buf = Vec::new();
+    for (name, a) in attrs {
+        length_prefixed(&mut buf, name.as_bytes());
+        length_prefixed(&mut buf, a.data_type.as_bytes());
+        if a.data_type.starts_with("Binary") {
+            buf.push(2);
+            length_prefixed(&mut buf, a.binary_value.as_deref().unwrap_or_default());
+        } else {
+            buf.push(1);
+            length_prefixed(&mut buf, a.string_value.as_deref().unwrap_or("").as_bytes());
+        }
+    }
+    Some(hex::encode(Md5::digest(&buf)))
+}
+
+pub fn md5_hex(s: &str) -> String {
+    hex::encode(Md5::digest(s.as_bytes()))
+}
+
+/// What a receipt handle names: the message and its receive.
+fn receipt(queue: &str, m: &Message) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{queue}\n{}\n{}", m.seq, m.nonce))
+}
+
+fn parse_receipt(handle: &str) -> Option<(String, u64, String)> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(handle)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let mut it = text.splitn(3, '\n');
+    Some((
+        it.next()?.to_string(),
+        it.next()?.parse().ok()?,
+        it.next()?.to_string(),
+    ))
+}
+
+fn message_key(queue: &str, seq: u64) -> Vec<u8> {
+    let mut k = queue.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records serialize")
+}
+
+/// A received message, with its receipt handle.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message: Message,
+    pub receipt_handle: String,
+}
+
+/// One message to send.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub body: String,
+    pub attributes: BTreeMap<String, Attribute>,
+    pub delay_secs: Option<u64>,
+    pub trace_header: Option<String>,
+}
+
+struct Live {
+    rec: QueueRecord,
+    messages: BTreeMap<u64, Message>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+/// The service.
+pub struct Queues {
+    kv: Arc<dyn KvEngine>,
+    /// Account and region, for queue ARNs.
+    account: String,
+    region: String,
+    live: Mutex<HashMap<String, Live>>,
+    next_seq: std::sync::atomic::AtomicU64,
+}
+
+impl Queues {
+    /// Load every queue and message.
+    pub fn open(kv: Arc<dyn KvEngine>, account: &str, region: &str) -> Result<Queues> {
+        let mut live = HashMap::new();
+        for (_, v) in kv.scan_prefix(QUEUES, b"")? {
+            let rec: QueueRecord = decode(&v)?;
+            live.insert(
+                rec.name.clone(),
+                Live {
+                    rec,
+                    messages: BTreeMap::new(),
+                    notify: Arc::new(tokio::sync::Notify::new()),
+                },
+            );
+        }
+        let mut max_seq = 0;
+        for (k, v) in kv.scan_prefix(MESSAGES, b"")? {
+            let m: Message = decode(&v)?;
+            max_seq = max_seq.max(m.seq);
+            let queue = k.split(|b| *b == 0).next().unwrap_or_default();
+            if let Some(q) = live.get_mut(&*String::from_utf8_lossy(queue)) {
+                q.messages.insert(m.seq, m);
+            }
+        }
+        Ok(Queues {
+            kv,
+            account: account.into(),
+            region: region.into(),
+            live: Mutex::new(live),
+            next_seq: std::sync::atomic::AtomicU64::new(max_seq + 1),
+        })
+    }
+
+    pub fn arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account)
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The queue name in an SQS queue ARN of this account and region.
+    pub fn name_from_arn(&self, arn: &str) -> Option<String> {
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.region, self.account);
+        arn.strip_prefix(&prefix).map(str::to_string)
+    }
+
+    pub fn create(
+        &self,
+        name: &str,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<()> {
+        validate_name(name)?;
+        if attributes.get("FifoQueue").is_some_and(|v| v == "true") {
+            return Err(Error::Unsupported(
+                "FIFO queues are not supported by Nimbus yet".into(),
+            ));
+        }
+        let mut attrs: BTreeMap<String, String> = SETTABLE
+            .iter()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(k, d)| (k.to_string(), d.to_string()))
+            .collect();
+        for (k, v) in &attributes {
+            if k == "FifoQueue" {
+                continue;
+            }
+            if !SETTABLE.iter().any(|(n, _)| n == k) {
+                return Err(Error::InvalidAttributeName(format!(
+                    "Unknown Attribute {k}."
+                )));
+            }
+            validate(k, v)?;
+            attrs.insert(k.clone(), v.clone());
+        }
+        let mut live = self.live.lock().expect("queues lock");
+        if let Some(existing) = live.get(name) {
+            // Same name, same attributes: SQS answers with the existing queue.
+            for (k, v) in &attributes {
+                if k != "FifoQueue" && existing.rec.attributes.get(k) != Some(v) {
+                    return Err(Error::QueueNameExists(k.clone()));
+                }
+            }
+            return Ok(());
+        }
+        let now = nimbus_model::time::now_millis();
+        let rec = QueueRecord {
+            name: name.into(),
+            created_ms: now,
+            modified_ms: now,
+            attributes: attrs,
+            tags,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(QUEUES, name.as_bytes(), encode(&rec));
+        self.kv.commit(batch)?;
+        live.insert(
+            name.into(),
+            Live {
+                rec,
+                messages: BTreeMap::new(),
+                notify: Arc::new(tokio::sync::Notify::new()),
+            },
+        );
+        Ok(())
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.live.lock().expect("queues lock").contains_key(name)
+    }
+
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        let live = self.live.lock().expect("queues lock");
+        let mut names: Vec<String> = live
+            .keys()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn delete_queue(&self, name: &str) -> Result<()> {
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get(name).ok_or(Error::QueueDoesNotExist)?;
+        let mut batch = WriteBatch::new();
+        batch.delete(QUEUES, name.as_bytes());
+        for seq in q.messages.keys() {
+            batch.delete(MESSAGES, message_key(name, *seq));
+        }
+        self.kv.commit(batch)?;
+        if let Some(q) = live.remove(name) {
+            q.notify.notify_waiters();
+        }
+        Ok(())
+    }
+
+    pub fn purge(&self, name: &str) -> Result<()> {
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(name).ok_or(Error::QueueDoesNotExist)?;
+        let mut batch = WriteBatch::new();
+        for seq in q.messages.keys() {
+            batch.delete(MESSAGES, message_key(name, *seq));
+        }
+        self.kv.commit(batch)?;
+        q.messages.clear();
+        Ok(())
+    }
+
+    /// Settable and computed attributes, by SQS's names.
+    pub fn attributes(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let live = self.live.lock().expect("queues lock");
+        let q = live.get(name).ok_or(Error::QueueDoesNotExist)?;
+        let now = nimbus_model::time::now_millis();
+        let mut a = q.rec.attributes.clone();
+        let (mut visible, mut inflight, mut delayed) = (0, 0, 0);
+        for m in q.messages.values() {
+            if m.visible_at_ms <= now {
+                visible += 1;
+            } else if m.receive_count == 0 {
+                delayed += 1;
+            } else {
+                inflight += 1;
+            }
+        }
+        a.insert("ApproximateNumberOfMessages".into(), visible.to_string());
+        a.insert(
+            "ApproximateNumberOfMessagesNotVisible".into(),
+            inflight.to_string(),
+        );
+        a.insert(
+            "ApproximateNumberOfMessagesDelayed".into(),
+            delayed.to_string(),
+        );
+        a.insert(
+            "CreatedTimestamp".into(),
+            (q.rec.created_ms / 1000).to_string(),
+        );
+        a.insert(
+            "LastModifiedTimestamp".into(),
+            (q.rec.modified_ms / 1000).to_string(),
+        );
+        a.insert("QueueArn".into(), self.arn(name));
+        Ok(a)
+    }
+
+    pub fn set_attributes(&self, name: &str, attributes: BTreeMap<String, String>) -> Result<()> {
+        for (k, v) in &attributes {
+            if !SETTABLE.iter().any(|(n, _)| n == k) {
+                return Err(Error::InvalidAttributeName(format!(
+                    "Unknown Attribute {k}."
+                )));
+            }
+            validate(k, v)?;
+        }
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(name).ok_or(Error::QueueDoesNotExist)?;
+        let mut rec = q.rec.clone();
+        for (k, v) in attributes {
+            if v.is_empty()
+                && matches!(
+                    k.as_str(),
+                    "RedrivePolicy" | "RedriveAllowPolicy" | "Policy"
+                )
+            {
+                rec.attributes.remove(&k);
+            } else {
+                rec.attributes.insert(k, v);
+            }
+        }
+        rec.modified_ms = nimbus_model::time::now_millis();
+        let mut batch = WriteBatch::new();
+        batch.put(QUEUES, name.as_bytes(), encode(&rec));
+        self.kv.commit(batch)?;
+        q.rec = rec;
+        Ok(())
+    }
+
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let live = self.live.lock().expect("queues lock");
+        Ok(live
+            .get(name)
+            .ok_or(Error::QueueDoesNotExist)?
+            .rec
+            .tags
+            .clone())
+    }
+
+    pub fn set_tags(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<()> {
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(name).ok_or(Error::QueueDoesNotExist)?;
+        let mut rec = q.rec.clone();
+        change(&mut rec.tags);
+        let mut batch = WriteBatch::new();
+        batch.put(QUEUES, name.as_bytes(), encode(&rec));
+        self.kv.commit(batch)?;
+        q.rec = rec;
+        Ok(())
+    }
+
+    fn new_message(&self, q: &QueueRecord, out: Outgoing, sender: &str) -> Message {
+        let now = nimbus_model::time::now_millis();
+        let delay = out.delay_secs.unwrap_or_else(|| {
+            q.attributes
+                .get("DelaySeconds")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0)
+        });
+        Message {
+            seq: self
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            id: uuid::Uuid::new_v4().to_string(),
+            body: out.body,
+            attributes: out.attributes,
+            sent_ms: now,
+            visible_at_ms: now + delay * 1000,
+            receive_count: 0,
+            first_receive_ms: None,
+            nonce: String::new(),
+            sender_id: sender.into(),
+            trace_header: out.trace_header,
+            dead_letter_source_arn: None,
+        }
+    }
+
+    /// Check a message against the queue's size limit.
+    fn check_size(q: &QueueRecord, out: &Outgoing) -> Result<()> {
+        let max: usize = q
+            .attributes
+            .get("MaximumMessageSize")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(MAX_MESSAGE_BYTES);
+        let attrs: usize = out
+            .attributes
+            .iter()
+            .map(|(k, a)| {
+                k.len()
+                    + a.data_type.len()
+                    + a.string_value.as_ref().map_or(0, String::len)
+                    + a.binary_value.as_ref().map_or(0, Vec::len)
+            })
+            .sum();
+        if out.body.len() + attrs > max {
+            return Err(Error::InvalidParameterValue(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+            )));
+        }
+        if out.body.is_empty() {
+            return Err(Error::InvalidParameterValue(
+                "The request must contain the parameter MessageBody.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Send messages in one commit; each gets its id. Messages that break a limit
+    /// fail alone (their error in their slot).
+    pub fn send(
+        &self,
+        queue: &str,
+        batch_in: Vec<Outgoing>,
+        sender: &str,
+    ) -> Result<Vec<Result<Message>>> {
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+        let mut batch = WriteBatch::new();
+        let mut results = Vec::new();
+        let mut accepted = Vec::new();
+        for out in batch_in {
+            match Self::check_size(&q.rec, &out) {
+                Ok(()) => {
+                    let m = self.new_message(&q.rec, out, sender);
+                    batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
+                    accepted.push(m.clone());
+                    results.push(Ok(m));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if !accepted.is_empty() {
+            self.kv.commit(batch)?;
+        }
+        for m in accepted {
+            q.messages.insert(m.seq, m);
+        }
+        q.notify.notify_waiters();
+        Ok(results)
+    }
+
+    /// Receive up to `max` visible messages, hiding each for `visibility` seconds
+    /// (the queue's default when `None`); messages past the redrive policy's
+    /// `maxReceiveCount` move to the dead-letter queue instead. Waits up to
+    /// `wait_secs` (the queue's default when `None`) for a message to arrive.
+    pub async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Option<u64>,
+        wait_secs: Option<u64>,
+    ) -> Result<Vec<Received>> {
+        let default_wait = {
+            let live = self.live.lock().expect("queues lock");
+            let q = live.get(queue).ok_or(Error::QueueDoesNotExist)?;
+            q.rec
+                .attributes
+                .get("ReceiveMessageWaitTimeSeconds")
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0)
+        };
+        let wait = wait_secs.unwrap_or(default_wait).min(MAX_WAIT_SECS);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+        loop {
+            let (got, notify, next_visible) = self.try_receive(queue, max, visibility)?;
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            // Wake for a new message, a message becoming visible, or the deadline.
+            let mut until = deadline;
+            if let Some(at) = next_visible {
+                let now_ms = nimbus_model::time::now_millis();
+                let soon = tokio::time::Instant::now()
+                    + std::time::Duration::from_millis(at.saturating_sub(now_ms));
+                until = until.min(soon);
+            }
+            let notified = notify.notified();
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn try_receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Option<u64>,
+    ) -> Result<(Vec<Received>, Arc<tokio::sync::Notify>, Option<u64>)> {
+        let now = nimbus_model::time::now_millis();
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get(queue).ok_or(Error::QueueDoesNotExist)?;
+        let notify = q.notify.clone();
+        let vis = visibility.unwrap_or_else(|| {
+            q.rec
+                .attributes
+                .get("VisibilityTimeout")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30)
+        });
+        let redrive = q.rec.attributes.get("RedrivePolicy").and_then(|p| {
+            let v: serde_json::Value = serde_json::from_str(p).ok()?;
+            let dlq = self.name_from_arn(v["deadLetterTargetArn"].as_str()?)?;
+            let count = match &v["maxReceiveCount"] {
+                serde_json::Value::Number(n) => n.as_u64()?,
+                serde_json::Value::String(s) => s.parse().ok()?,
+                _ => return None,
+            };
+            Some((dlq, count as u32))
+        });
+        let retention_ms: u64 = q
+            .rec
+            .attributes
+            .get("MessageRetentionPeriod")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(345_600)
+            * 1000;
+        let mut batch = WriteBatch::new();
+        let mut picked = Vec::new();
+        let mut moved = Vec::new();
+        let mut expired = Vec::new();
+        let mut next_visible: Option<u64> = None;
+        for m in q.messages.values() {
+            if now.saturating_sub(m.sent_ms) > retention_ms {
+                expired.push(m.seq);
+                continue;
+            }
+            if m.visible_at_ms > now {
+                next_visible =
+                    Some(next_visible.map_or(m.visible_at_ms, |n| n.min(m.visible_at_ms)));
+                continue;
+            }
+            if picked.len() == max {
+                break;
+            }
+            if let Some((dlq, limit)) = &redrive
+                && m.receive_count >= *limit
+                && live_has(&live, dlq)
+            {
+                moved.push((m.seq, dlq.clone()));
+                continue;
+            }
+            picked.push(m.seq);
+        }
+        for seq in &expired {
+            batch.delete(MESSAGES, message_key(queue, *seq));
+        }
+        let source_arn = self.arn(queue);
+        let mut moved_msgs = Vec::new();
+        for (seq, dlq) in &moved {
+            let q = live.get(queue).expect("queue exists");
+            let mut m = q.messages[seq].clone();
+            batch.delete(MESSAGES, message_key(queue, *seq));
+            m.seq = self
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            m.receive_count = 0;
+            m.first_receive_ms = None;
+            m.visible_at_ms = now;
+            m.dead_letter_source_arn = Some(source_arn.clone());
+            batch.put(MESSAGES, message_key(dlq, m.seq), encode(&m));
+            moved_msgs.push((*seq, dlq.clone(), m));
+        }
+        let mut out = Vec::new();
+        let q = live.get_mut(queue).expect("queue exists");
+        for seq in &picked {
+            let m = q.messages.get_mut(seq).expect("picked from this map");
+            m.receive_count += 1;
+            m.first_receive_ms.get_or_insert(now);
+            m.visible_at_ms = now + vis * 1000;
+            m.nonce = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            batch.put(MESSAGES, message_key(queue, *seq), encode(&*m));
+            out.push(Received {
+                receipt_handle: receipt(queue, m),
+                message: m.clone(),
+            });
+        }
+        if batch.ops.is_empty() {
+            return Ok((out, notify, next_visible));
+        }
+        if let Err(e) = self.kv.commit(batch) {
+            // Nothing was committed: undo the in-memory receive.
+            for r in &out {
+                if let Some(m) = q.messages.get_mut(&r.message.seq) {
+                    m.receive_count -= 1;
+                    m.visible_at_ms = now;
+                }
+            }
+            return Err(e.into());
+        }
+        for seq in expired {
+            q.messages.remove(&seq);
+        }
+        for (old, _, _) in &moved_msgs {
+            q.messages.remove(old);
+        }
+        for (_, dlq, m) in moved_msgs {
+            if let Some(d) = live.get_mut(&dlq) {
+                d.messages.insert(m.seq, m);
+                d.notify.notify_waiters();
+            }
+        }
+        Ok((out, notify, next_visible))
+    }
+
+    fn locate(&self, queue: &str, handle: &str) -> Result<u64> {
+        match parse_receipt(handle) {
+            Some((q, seq, _)) if q == queue => Ok(seq),
+            _ => Err(Error::ReceiptHandleIsInvalid(handle.into())),
+        }
+    }
+
+    /// Delete a received message (deleting one already gone succeeds, as on SQS).
+    pub fn delete_message(&self, queue: &str, handle: &str) -> Result<()> {
+        let seq = self.locate(queue, handle)?;
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+        if !q.messages.contains_key(&seq) {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(MESSAGES, message_key(queue, seq));
+        self.kv.commit(batch)?;
+        q.messages.remove(&seq);
+        Ok(())
+    }
+
+    /// Change how long a received message stays hidden (0 makes it visible now).
+    pub fn change_visibility(&self, queue: &str, handle: &str, secs: u64) -> Result<()> {
+        if secs > 43_200 {
+            return Err(Error::InvalidParameterValue(
+                "Value for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.".into(),
+            ));
+        }
+        let seq = self.locate(queue, handle)?;
+        let now = nimbus_model::time::now_millis();
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+        let Some(m) = q.messages.get_mut(&seq) else {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+            )));
+        };
+        if m.visible_at_ms <= now {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+            )));
+        }
+        let mut updated = m.clone();
+        updated.visible_at_ms = now + secs * 1000;
+        let mut batch = WriteBatch::new();
+        batch.put(MESSAGES, message_key(queue, seq), encode(&updated));
+        self.kv.commit(batch)?;
+        *m = updated;
+        q.notify.notify_waiters();
+        Ok(())
+    }
+}
+
+fn live_has(live: &HashMap<String, Live>, name: &str) -> bool {
+    live.contains_key(name)
+}
+
+#[cfg(test)]
+mod tests;

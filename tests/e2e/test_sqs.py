@@ -1,0 +1,216 @@
+"""The SQS API (JSON protocol), driven by boto3 and the AWS CLI."""
+import hashlib
+import json
+import signal
+import struct
+import tempfile
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, unique
+
+
+@pytest.fixture(scope="module")
+def sqs(nimbus):
+    return nimbus.client("sqs")
+
+
+def qname(prefix="q"):
+    return unique(prefix).replace(".", "-")
+
+
+def md5_of_attributes(attrs):
+    """SQS's MD5OfMessageAttributes, computed independently of Nimbus."""
+    def lp(b):
+        return struct.pack(">I", len(b)) + b
+    buf = b""
+    for name in sorted(attrs):
+        a = attrs[name]
+        buf += lp(name.encode()) + lp(a["DataType"].encode())
+        if a["DataType"].startswith("Binary"):
+            buf += b"\x02" + lp(a["BinaryValue"])
+        else:
+            buf += b"\x01" + lp(a["StringValue"].encode())
+    return hashlib.md5(buf).hexdigest()
+
+
+def test_queue_lifecycle_and_attributes(sqs):
+    name = qname()
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"}, tags={"team": "a"})["QueueUrl"]
+    assert url.endswith(f"/000000000000/{name}")
+    assert sqs.get_queue_url(QueueName=name)["QueueUrl"] == url
+    # Same name and attributes: the same queue; different attributes: an error.
+    assert sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"] == url
+    with pytest.raises(ClientError) as e:
+        sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "6"})
+    assert e.value.response["Error"]["Code"] == "QueueAlreadyExists"
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "5" and attrs["QueueArn"] == f"arn:aws:sqs:us-east-1:000000000000:{name}"
+    assert attrs["ApproximateNumberOfMessages"] == "0" and attrs["DelaySeconds"] == "0"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "1"})
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["DelaySeconds"])["Attributes"] == {"DelaySeconds": "1"}
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "-1"})
+    assert e.value.response["Error"]["Code"] == "InvalidAttributeValue"
+    sqs.tag_queue(QueueUrl=url, Tags={"env": "test"})
+    sqs.untag_queue(QueueUrl=url, TagKeys=["team"])
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "test"}
+    assert url in sqs.list_queues(QueueNamePrefix=name)["QueueUrls"]
+    sqs.delete_queue(QueueUrl=url)
+    with pytest.raises(ClientError) as e:
+        sqs.get_queue_url(QueueName=name)
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert isinstance(e.value, sqs.exceptions.QueueDoesNotExist)
+
+
+def test_send_receive_delete_with_attributes_and_digests(sqs):
+    url = sqs.create_queue(QueueName=qname())["QueueUrl"]
+    attrs = {"colour": {"DataType": "String", "StringValue": "blue"},
+             "n": {"DataType": "Number", "StringValue": "42"},
+             "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01\x02"}}
+    sent = sqs.send_message(QueueUrl=url, MessageBody="hello ünï", MessageAttributes=attrs)
+    assert sent["MD5OfMessageBody"] == hashlib.md5("hello ünï".encode()).hexdigest()
+    assert sent["MD5OfMessageAttributes"] == md5_of_attributes(attrs)
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+    assert len(got) == 1
+    m = got[0]
+    assert m["Body"] == "hello ünï" and m["MessageId"] == sent["MessageId"]
+    assert m["MD5OfBody"] == sent["MD5OfMessageBody"] and m["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    assert m["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\x01\x02"
+    assert m["Attributes"]["ApproximateReceiveCount"] == "1" and int(m["Attributes"]["SentTimestamp"]) > 0
+    # In flight: not received again until its visibility ends.
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+    with pytest.raises(ClientError) as e:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    assert e.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+
+
+def test_batches_with_per_entry_failures(sqs):
+    url = sqs.create_queue(QueueName=qname())["QueueUrl"]
+    r = sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "one"},
+        {"Id": "b", "MessageBody": "two", "DelaySeconds": 0},
+        {"Id": "c", "MessageBody": "x", "MessageAttributes": {"bad": {"DataType": "Number", "StringValue": "nan-ish"}}},
+    ])
+    assert sorted(s["Id"] for s in r["Successful"]) == ["a", "b"]
+    assert [f["Id"] for f in r["Failed"]] == ["c"] and r["Failed"][0]["SenderFault"] is True
+    msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in msgs) == ["one", "two"]
+    d = sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": "x", "ReceiptHandle": msgs[0]["ReceiptHandle"]}, {"Id": "y", "ReceiptHandle": "bogus"}])
+    assert [s["Id"] for s in d["Successful"]] == ["x"] and [f["Id"] for f in d["Failed"]] == ["y"]
+    for bad, code in [([], "AWS.SimpleQueueService.EmptyBatchRequest"),
+                      ([{"Id": "same", "MessageBody": "1"}, {"Id": "same", "MessageBody": "2"}], "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+                      ([{"Id": str(i), "MessageBody": "m"} for i in range(11)], "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")]:
+        with pytest.raises(ClientError) as e:
+            sqs.send_message_batch(QueueUrl=url, Entries=bad)
+        assert e.value.response["Error"]["Code"] == code
+
+
+def test_limits_and_bad_input(sqs):
+    url = sqs.create_queue(QueueName=qname())["QueueUrl"]
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=url, MessageBody="x" * (256 * 1024 + 1))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=url + "-missing", MessageBody="x")
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(ClientError) as e:
+        sqs.create_queue(QueueName="bad name!")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_long_polling_returns_when_a_message_arrives(nimbus, sqs):
+    url = sqs.create_queue(QueueName=qname())["QueueUrl"]
+    result = {}
+
+    def poll():
+        start = time.monotonic()
+        r = nimbus.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=10)
+        result["elapsed"] = time.monotonic() - start
+        result["messages"] = r.get("Messages", [])
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)
+    sqs.send_message(QueueUrl=url, MessageBody="wake up")
+    t.join(15)
+    assert [m["Body"] for m in result["messages"]] == ["wake up"]
+    assert result["elapsed"] < 5
+    start = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    assert 0.9 < time.monotonic() - start < 5
+
+
+def test_delay_and_dead_letter_redrive(sqs):
+    dlq = sqs.create_queue(QueueName=qname("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName=qname("src"), Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        "VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=src, MessageBody="later", DelaySeconds=1)
+    assert "Messages" not in sqs.receive_message(QueueUrl=src)
+    assert sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    time.sleep(1.2)
+    for _ in range(2):
+        assert sqs.receive_message(QueueUrl=src, WaitTimeSeconds=1)["Messages"][0]["Body"] == "later"
+    # Received maxReceiveCount times without being deleted: it moves to the DLQ.
+    assert "Messages" not in sqs.receive_message(QueueUrl=src)
+    dead = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
+    assert dead["Body"] == "later" and dead["Attributes"]["DeadLetterQueueSourceArn"].endswith(src.rsplit("/", 1)[1])
+    sqs.purge_queue(QueueUrl=dlq)
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_aws_cli(nimbus):
+    """AWS CLI v1 replaces the configured endpoint of `aws sqs` with SQS's legacy
+    host name unless --endpoint-url is on the command line (its
+    overridesslcommonname customization), so it is given here, as the README says."""
+    name = qname("cli")
+    ep = ("--endpoint-url", nimbus.endpoint)
+    url = json.loads(nimbus.aws("sqs", "create-queue", "--queue-name", name, *ep).stdout)["QueueUrl"]
+    nimbus.aws("sqs", "send-message", "--queue-url", url, "--message-body", "from the cli", *ep)
+    out = json.loads(nimbus.aws("sqs", "receive-message", "--queue-url", url, *ep).stdout)
+    assert out["Messages"][0]["Body"] == "from the cli"
+    res = nimbus.aws("sqs", "get-queue-url", "--queue-name", name + "-nope", *ep, check=False)
+    assert res.returncode != 0 and "NonExistentQueue" in res.stderr
+
+
+def test_messages_survive_kill_9():
+    with tempfile.TemporaryDirectory(prefix="nimbus-sqs-kill-") as d:
+        n = Nimbus(d).start()
+        sqs = n.client("sqs")
+        url = sqs.create_queue(QueueName="durable")["QueueUrl"]
+        for i in range(20):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            sqs2 = n2.client("sqs")
+            url2 = sqs2.get_queue_url(QueueName="durable")["QueueUrl"]
+            bodies = []
+            while True:
+                got = sqs2.receive_message(QueueUrl=url2, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+                if not got:
+                    break
+                for m in got:
+                    bodies.append(m["Body"])
+                    if m["Body"] == first["Body"]:
+                        # The receive before the crash was recorded too.
+                        assert m["Attributes"]["ApproximateReceiveCount"] == "2"
+                    sqs2.delete_message(QueueUrl=url2, ReceiptHandle=m["ReceiptHandle"])
+            assert sorted(bodies) == sorted(f"m{i}" for i in range(20))
+        finally:
+            n2.stop()
