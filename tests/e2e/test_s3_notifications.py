@@ -181,3 +181,27 @@ def test_a_function_triggering_itself_is_stopped(nimbus):
     keys = [c["Key"] for c in s3.list_objects_v2(Bucket=b, Prefix="loop/")["Contents"]]
     # The function ran 16 times (loop/1 .. loop/16), and the 17th event was stopped.
     assert sorted(keys, key=lambda k: int(k.split("/")[1])) == [f"loop/{i}" for i in range(17)]
+
+
+def test_events_land_in_a_queue(nimbus):
+    s3, sqs = nimbus.client("s3"), nimbus.client("sqs")
+    url = sqs.create_queue(QueueName=unique("s3events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={"QueueConfigurations": [{
+        "Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}}}]})
+    got = s3.get_bucket_notification_configuration(Bucket=b)["QueueConfigurations"]
+    assert got[0]["QueueArn"] == arn and got[0]["Id"] == "to-queue"
+    s3.put_object(Bucket=b, Key="data/report 1.csv", Body=b"a,b")
+    s3.put_object(Bucket=b, Key="data/skip.txt", Body=b"x")
+    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=10)["Messages"]
+    assert len(msgs) == 1
+    rec = json.loads(msgs[0]["Body"])["Records"][0]
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["object"]["key"] == "data/report+1.csv"
+    assert rec["s3"]["configurationId"] == "to-queue"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={"QueueConfigurations": [{
+            "QueueArn": arn + "-missing", "Events": ["s3:ObjectCreated:*"]}]})
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"

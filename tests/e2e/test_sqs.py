@@ -214,3 +214,30 @@ def test_messages_survive_kill_9():
             assert sorted(bodies) == sorted(f"m{i}" for i in range(20))
         finally:
             n2.stop()
+
+
+FAILING = "def handler(event, context):\n    raise ValueError('no good: ' + event['id'])\n"
+
+
+def test_async_failures_go_to_queues(nimbus, sqs):
+    """A function's OnFailure destination and its dead-letter target can be queues."""
+    from conftest import create
+    lam = nimbus.client()
+    dest = sqs.create_queue(QueueName=qname("onfail"))["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=qname("fndlq"))["QueueUrl"]
+    arn = lambda u: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    f1, f2 = unique("fails-dest"), unique("fails-dlq")
+    create(lam, f1, {"app.py": FAILING}, handler="app.handler")
+    create(lam, f2, {"app.py": FAILING}, handler="app.handler", DeadLetterConfig={"TargetArn": arn(dlq)})
+    for f in (f1, f2):
+        lam.put_function_event_invoke_config(FunctionName=f, MaximumRetryAttempts=0)
+    lam.update_function_event_invoke_config(FunctionName=f1, DestinationConfig={"OnFailure": {"Destination": arn(dest)}})
+    lam.invoke(FunctionName=f1, InvocationType="Event", Payload=b'{"id": "one"}')
+    lam.invoke(FunctionName=f2, InvocationType="Event", Payload=b'{"id": "two"}')
+    record = json.loads(sqs.receive_message(QueueUrl=dest, WaitTimeSeconds=20)["Messages"][0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"id": "one"}
+    assert record["responsePayload"]["errorMessage"] == "no good: one"
+    # A dead-letter target gets the original event.
+    dead = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=20)["Messages"][0]
+    assert json.loads(dead["Body"]) == {"id": "two"}

@@ -121,6 +121,25 @@ impl Queue {
         Ok(())
     }
 
+    /// Like [`Queue::commit`], with more of the caller's changes in the same
+    /// transaction.
+    pub fn commit_with(
+        &self,
+        put: &[AsyncEvent],
+        delete: Option<u64>,
+        mut batch: WriteBatch,
+    ) -> Result<()> {
+        for ev in put {
+            self.stage(ev, &mut batch)?;
+        }
+        if let Some(seq) = delete {
+            batch.delete(ASYNC_EVENTS, key(seq));
+        }
+        self.kv.commit(batch)?;
+        self.schedule(&put.iter().map(|e| (e.due_ms, e.seq)).collect::<Vec<_>>());
+        Ok(())
+    }
+
     /// Put `ev` into someone else's transaction (an outbox); once that commits,
     /// [`Queue::schedule`] it.
     pub fn stage(&self, ev: &AsyncEvent, batch: &mut WriteBatch) -> Result<()> {

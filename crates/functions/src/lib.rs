@@ -45,6 +45,25 @@ pub struct Functions {
     concurrency: concurrency::Concurrency,
     concurrency_limit: u32,
     async_retry_delay: std::time::Duration,
+    /// Where destinations and dead-letter targets that are queues go.
+    queue_sink: std::sync::OnceLock<Arc<dyn QueueSink>>,
+}
+
+/// What a staged queue message hands back once its transaction committed.
+pub type StagedMessage = Box<dyn std::any::Any + Send>;
+
+/// Delivers destination records and dead-letter events to queues, inside the
+/// transaction that retires the event.
+pub trait QueueSink: Send + Sync {
+    /// Add to `batch` a message with `body` for the queue `arn`.
+    fn stage(
+        &self,
+        arn: &str,
+        body: &str,
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> std::result::Result<StagedMessage, String>;
+    /// The batch committed: make the messages receivable.
+    fn committed(&self, staged: Vec<StagedMessage>);
 }
 
 /// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` input.
@@ -126,7 +145,14 @@ impl Functions {
             concurrency: concurrency::Concurrency::default(),
             concurrency_limit,
             async_retry_delay,
+            queue_sink: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Connect the queue service, for destinations and dead-letter targets
+    /// that are queues (set once, at start).
+    pub fn set_queue_sink(&self, sink: Arc<dyn QueueSink>) {
+        let _ = self.queue_sink.set(sink);
     }
 
     pub fn identity(&self) -> &Identity {
@@ -799,6 +825,8 @@ impl Functions {
             },
         };
         let mut put = Vec::new();
+        let mut batch = nimbus_storage::WriteBatch::new();
+        let mut staged = Vec::new();
         if let Some(target) = target {
             let name = registry::check_target("destination", &target)?;
             let body = payload.unwrap_or_else(|| {
@@ -814,12 +842,34 @@ impl Functions {
                     .to_string(),
                 )
             });
-            put.push(
-                self.queue
-                    .new_event(&name, &body, uuid::Uuid::new_v4().to_string()),
-            );
+            if registry::is_queue_target(&name) {
+                match self.queue_sink.get() {
+                    Some(sink) => {
+                        match sink.stage(&name, &String::from_utf8_lossy(&body), &mut batch) {
+                            Ok(s) => staged.push(s),
+                            Err(e) => {
+                                tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped")
+                            }
+                        }
+                    }
+                    None => {
+                        tracing::warn!(function = %rec.name, queue = %name, "no queue service; record dropped")
+                    }
+                }
+            } else {
+                put.push(
+                    self.queue
+                        .new_event(&name, &body, uuid::Uuid::new_v4().to_string()),
+                );
+            }
         }
-        self.queue.commit(&put, Some(ev.seq))
+        self.queue.commit_with(&put, Some(ev.seq), batch)?;
+        if !staged.is_empty()
+            && let Some(sink) = self.queue_sink.get()
+        {
+            sink.committed(staged);
+        }
+        Ok(())
     }
 }
 

@@ -223,9 +223,16 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
         {
             Ok(name.to_string())
         }
-        ["arn", p, service, ..]
-            if p.starts_with("aws") && ["sqs", "sns", "events"].contains(service) =>
+        ["arn", p, "sqs", region, account, name]
+            if p.starts_with("aws")
+                && !region.is_empty()
+                && !account.is_empty()
+                && !name.is_empty() =>
         {
+            // A queue: delivered through the queue sink (see `Functions::set_queue_sink`).
+            Ok(arn.to_string())
+        }
+        ["arn", p, service, ..] if p.starts_with("aws") && ["sns", "events"].contains(service) => {
             Err(Error::InvalidParameter(format!(
                 "{field} {arn}: {service} targets are not supported by Nimbus yet; use a Lambda function ARN"
             )))
@@ -234,6 +241,11 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
             "{field} {arn} is not a valid Lambda function ARN"
         ))),
     }
+}
+
+/// Whether a checked target is a queue (its ARN) rather than a function (its name).
+pub(crate) fn is_queue_target(checked: &str) -> bool {
+    checked.starts_with("arn:")
 }
 
 /// Whether publishing `latest` would repeat `published` (Lambda then returns it).

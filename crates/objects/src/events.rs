@@ -7,28 +7,37 @@ use crate::{Bucket, Object};
 use nimbus_storage::WriteBatch;
 use serde::{Deserialize, Serialize};
 
-/// Queues asynchronous invocations inside another service's transaction.
+/// What an outbox staged, to hand back once the transaction committed.
+pub type Staged = Box<dyn std::any::Any + Send>;
+
+/// Delivers event records inside another service's transaction: asynchronous
+/// invocations of functions, messages to queues.
 pub trait Outbox: Send + Sync {
-    /// Whether the function (name or ARN) exists.
-    fn exists(&self, function: &str) -> bool;
-    /// Add to `batch` what durably queues an invocation of `function` with
-    /// `payload`, caused by a request with the trace header `trace` (recursion
-    /// detection follows it); returns a token for [`Outbox::committed`].
+    /// Whether the target (a function name or ARN, or a queue ARN) exists.
+    fn exists(&self, target: &str) -> bool;
+    /// Add to `batch` what durably delivers `payload` to `target`, caused by a
+    /// request with the trace header `trace` (recursion detection follows it);
+    /// returns a token for [`Outbox::committed`].
     fn stage(
         &self,
-        function: &str,
+        target: &str,
         payload: &[u8],
         trace: Option<&str>,
         batch: &mut WriteBatch,
-    ) -> Result<(u64, u64), String>;
-    /// The batch committed: run what was staged.
-    fn committed(&self, staged: &[(u64, u64)]);
+    ) -> Result<Staged, String>;
+    /// The batch committed: run or publish what was staged.
+    fn committed(&self, staged: Vec<Staged>);
 }
 
-/// One notification rule of a bucket (a `CloudFunctionConfiguration`).
+/// The ARN prefix of queue targets.
+pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";
+
+/// One notification rule of a bucket: a `CloudFunctionConfiguration`, or a
+/// `QueueConfiguration` when the target is a queue ARN.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Rule {
     pub id: String,
+    /// A function ARN, or a queue ARN (`arn:aws:sqs:...`).
     pub function_arn: String,
     /// `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...
     pub events: Vec<String>,

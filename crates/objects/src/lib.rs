@@ -457,8 +457,13 @@ impl Objects {
                 .as_ref()
                 .is_some_and(|o| o.exists(&r.function_arn));
             if !known {
+                let what = if r.function_arn.starts_with(events::QUEUE_ARN_PREFIX) {
+                    "no such queue"
+                } else {
+                    "no such function"
+                };
                 return Err(Error::InvalidArgument(format!(
-                    "Unable to validate the following destination configurations: {} (no such function)",
+                    "Unable to validate the following destination configurations: {} ({what})",
                     r.function_arn
                 )));
             }
@@ -477,7 +482,7 @@ impl Objects {
         bucket: &Bucket,
         change: &events::Change<'_>,
         batch: &mut WriteBatch,
-    ) -> Vec<(u64, u64)> {
+    ) -> Vec<events::Staged> {
         let Some(outbox) = &self.outbox else {
             return Vec::new();
         };
@@ -501,12 +506,12 @@ impl Objects {
         staged
     }
 
-    fn commit_notified(&self, batch: WriteBatch, staged: Vec<(u64, u64)>) -> Result<()> {
+    fn commit_notified(&self, batch: WriteBatch, staged: Vec<events::Staged>) -> Result<()> {
         self.kv.commit(batch)?;
         if !staged.is_empty()
             && let Some(o) = &self.outbox
         {
-            o.committed(&staged);
+            o.committed(staged);
         }
         Ok(())
     }

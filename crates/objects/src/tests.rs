@@ -424,17 +424,22 @@ impl events::Outbox for TableOutbox {
         payload: &[u8],
         _trace: Option<&str>,
         batch: &mut WriteBatch,
-    ) -> std::result::Result<(u64, u64), String> {
+    ) -> std::result::Result<events::Staged, String> {
         let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         batch.put(
             OUTBOX,
             seq.to_be_bytes().to_vec(),
             [function.as_bytes(), b" ", payload].concat(),
         );
-        Ok((0, seq))
+        Ok(Box::new((0u64, seq)))
     }
-    fn committed(&self, staged: &[(u64, u64)]) {
-        self.scheduled.lock().unwrap().extend_from_slice(staged);
+    fn committed(&self, staged: Vec<events::Staged>) {
+        for s in staged {
+            let t = s
+                .downcast::<(u64, u64)>()
+                .expect("this outbox's own tokens");
+            self.scheduled.lock().unwrap().push(*t);
+        }
     }
 }
 

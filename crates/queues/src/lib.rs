@@ -610,6 +610,35 @@ impl Queues {
         Ok(results)
     }
 
+    /// Put a message for `queue` into someone else's transaction (an outbox:
+    /// S3 notifications, Lambda destinations); once that commits, hand the
+    /// result to [`Queues::publish_staged`].
+    pub fn stage_send(
+        &self,
+        queue: &str,
+        out: Outgoing,
+        sender: &str,
+        batch: &mut WriteBatch,
+    ) -> Result<(String, Message)> {
+        let live = self.live.lock().expect("queues lock");
+        let q = live.get(queue).ok_or(Error::QueueDoesNotExist)?;
+        Self::check_size(&q.rec, &out)?;
+        let m = self.new_message(&q.rec, out, sender);
+        batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
+        Ok((queue.to_string(), m))
+    }
+
+    /// Make staged messages whose transaction committed receivable.
+    pub fn publish_staged(&self, staged: Vec<(String, Message)>) {
+        let mut live = self.live.lock().expect("queues lock");
+        for (queue, m) in staged {
+            if let Some(q) = live.get_mut(&queue) {
+                q.messages.insert(m.seq, m);
+                q.notify.notify_waiters();
+            }
+        }
+    }
+
     /// Receive up to `max` visible messages, hiding each for `visibility` seconds
     /// (the queue's default when `None`); messages past the redrive policy's
     /// `maxReceiveCount` move to the dead-letter queue instead. Waits up to

@@ -201,15 +201,6 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions.clone(),
         functions.clone(),
     ));
-    let objects = Arc::new(
-        nimbus_objects::Objects::open(
-            kv_for_objects,
-            &data_dir.join("objects"),
-            Some(Arc::new(FunctionsOutbox(functions.clone()))),
-        )
-        .context("open object store")?,
-    );
-    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let queues = Arc::new(
         nimbus_queues::Queues::open(
             kv_for_queues,
@@ -218,6 +209,19 @@ pub async fn start(cfg: Config) -> Result<Started> {
         )
         .context("open queue service")?,
     );
+    functions.set_queue_sink(Arc::new(QueueDelivery(queues.clone())));
+    let objects = Arc::new(
+        nimbus_objects::Objects::open(
+            kv_for_objects,
+            &data_dir.join("objects"),
+            Some(Arc::new(EventOutbox {
+                functions: functions.clone(),
+                queues: queues.clone(),
+            })),
+        )
+        .context("open object store")?,
+    );
+    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
@@ -245,31 +249,118 @@ pub async fn start(cfg: Config) -> Result<Started> {
     })
 }
 
-/// S3 event notifications reach functions through the asynchronous-invocation
-/// queue, staged in the object write's own transaction.
-struct FunctionsOutbox(Arc<Functions>);
+/// Messages for queues staged in another service's transaction.
+struct QueueDelivery(Arc<nimbus_queues::Queues>);
 
-impl nimbus_objects::events::Outbox for FunctionsOutbox {
-    fn exists(&self, function: &str) -> bool {
-        nimbus_model::arn::FunctionRef::parse(function)
+type StagedMessage = (String, nimbus_queues::Message);
+
+impl QueueDelivery {
+    fn stage(
+        &self,
+        arn: &str,
+        body: &str,
+        trace: Option<&str>,
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> Result<StagedMessage, String> {
+        let name = self
+            .0
+            .name_from_arn(arn)
+            .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
+        let out = nimbus_queues::Outgoing {
+            body: body.to_string(),
+            trace_header: trace.map(str::to_string),
+            ..Default::default()
+        };
+        self.0
+            .stage_send(&name, out, "nimbus", batch)
+            .map_err(|e| e.to_string())
+    }
+
+    fn publish(&self, staged: Vec<Box<dyn std::any::Any + Send>>) {
+        let msgs = staged
+            .into_iter()
+            .filter_map(|s| s.downcast::<StagedMessage>().ok().map(|b| *b))
+            .collect();
+        self.0.publish_staged(msgs);
+    }
+}
+
+impl nimbus_functions::QueueSink for QueueDelivery {
+    fn stage(
+        &self,
+        arn: &str,
+        body: &str,
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> Result<nimbus_functions::StagedMessage, String> {
+        QueueDelivery::stage(self, arn, body, None, batch).map(|s| Box::new(s) as _)
+    }
+
+    fn committed(&self, staged: Vec<nimbus_functions::StagedMessage>) {
+        self.publish(staged);
+    }
+}
+
+/// S3 event notifications reach functions through the asynchronous-invocation
+/// queue, and queues as messages, staged in the object write's own transaction.
+struct EventOutbox {
+    functions: Arc<Functions>,
+    queues: Arc<nimbus_queues::Queues>,
+}
+
+/// A staged asynchronous invocation (due, sequence).
+struct StagedInvocation(u64, u64);
+
+impl nimbus_objects::events::Outbox for EventOutbox {
+    fn exists(&self, target: &str) -> bool {
+        if target.starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX) {
+            return self
+                .queues
+                .name_from_arn(target)
+                .is_some_and(|n| self.queues.exists(&n));
+        }
+        nimbus_model::arn::FunctionRef::parse(target)
             .ok()
-            .is_some_and(|r| self.0.resolve(&r.name, r.qualifier.as_deref()).is_ok())
+            .is_some_and(|r| {
+                self.functions
+                    .resolve(&r.name, r.qualifier.as_deref())
+                    .is_ok()
+            })
     }
 
     fn stage(
         &self,
-        function: &str,
+        target: &str,
         payload: &[u8],
         trace: Option<&str>,
         batch: &mut nimbus_storage::WriteBatch,
-    ) -> Result<(u64, u64), String> {
-        self.0
-            .stage_async(function, payload, trace, batch)
+    ) -> Result<nimbus_objects::events::Staged, String> {
+        if target.starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX) {
+            let body = String::from_utf8_lossy(payload);
+            return QueueDelivery(self.queues.clone())
+                .stage(target, &body, trace, batch)
+                .map(|s| Box::new(s) as _);
+        }
+        self.functions
+            .stage_async(target, payload, trace, batch)
+            .map(|(due, seq)| Box::new(StagedInvocation(due, seq)) as _)
             .map_err(|e| e.to_string())
     }
 
-    fn committed(&self, staged: &[(u64, u64)]) {
-        self.0.schedule_staged(staged);
+    fn committed(&self, staged: Vec<nimbus_objects::events::Staged>) {
+        let mut invocations = Vec::new();
+        let mut messages = Vec::new();
+        for s in staged {
+            match s.downcast::<StagedInvocation>() {
+                Ok(i) => invocations.push((i.0, i.1)),
+                Err(other) => messages.push(other),
+            }
+        }
+        if !invocations.is_empty() {
+            self.functions.schedule_staged(&invocations);
+        }
+        if !messages.is_empty() {
+            QueueDelivery(self.queues.clone()).publish(messages);
+        }
     }
 }
 

@@ -1470,16 +1470,12 @@ impl S3Api {
         let mut rules = Vec::new();
         for c in &root.children {
             match c.name.as_str() {
-                "CloudFunctionConfiguration" => rules.push(notification_rule(c)?),
-                "QueueConfiguration" | "TopicConfiguration" => {
-                    return Err(S3Error::invalid_argument(format!(
-                        "Unable to validate the following destination configurations: {} targets are not supported by Nimbus yet (only Lambda functions)",
-                        if c.name == "QueueConfiguration" {
-                            "queue"
-                        } else {
-                            "topic"
-                        }
-                    )));
+                "CloudFunctionConfiguration" => rules.push(notification_rule(c, "CloudFunction")?),
+                "QueueConfiguration" => rules.push(notification_rule(c, "Queue")?),
+                "TopicConfiguration" => {
+                    return Err(S3Error::invalid_argument(
+                        "Unable to validate the following destination configurations: topic targets are not supported by Nimbus yet (Lambda functions and SQS queues are)",
+                    ));
                 }
                 "EventBridgeConfiguration" => {
                     return Err(S3Error::not_implemented("EventBridgeConfiguration"));
@@ -1495,9 +1491,17 @@ impl S3Api {
         let b = self.objects.bucket(bucket)?;
         let mut doc = format!("{DECL}<NotificationConfiguration xmlns=\"{NS}\">");
         for r in &b.notifications {
-            doc.push_str("<CloudFunctionConfiguration>");
+            let (element, target) = if r
+                .function_arn
+                .starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX)
+            {
+                ("QueueConfiguration", "Queue")
+            } else {
+                ("CloudFunctionConfiguration", "CloudFunction")
+            };
+            doc.push_str(&format!("<{element}>"));
             doc.push_str(&el("Id", &r.id));
-            doc.push_str(&el("CloudFunction", &r.function_arn));
+            doc.push_str(&el(target, &r.function_arn));
             for e in &r.events {
                 doc.push_str(&el("Event", e));
             }
@@ -1514,7 +1518,7 @@ impl S3Api {
                 }
                 doc.push_str("</S3Key></Filter>");
             }
-            doc.push_str("</CloudFunctionConfiguration>");
+            doc.push_str(&format!("</{element}>"));
         }
         doc.push_str("</NotificationConfiguration>");
         Ok(xml_response(StatusCode::OK, doc))
@@ -1768,13 +1772,17 @@ impl S3Api {
 }
 
 /// One `CloudFunctionConfiguration` of a notification configuration.
-fn notification_rule(c: &xml::Element) -> Result<Rule, S3Error> {
+/// One `CloudFunctionConfiguration` or `QueueConfiguration` (`target` names the
+/// element holding the target ARN).
+fn notification_rule(c: &xml::Element, target: &str) -> Result<Rule, S3Error> {
     let function_arn = c
-        .child_text("CloudFunction")
+        .child_text(target)
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
-            S3Error::invalid_argument("A Lambda function configuration needs its function ARN")
+            S3Error::invalid_argument(format!(
+                "A notification configuration needs its {target} ARN"
+            ))
         })?
         .to_string();
     let events: Vec<String> = c
