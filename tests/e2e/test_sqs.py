@@ -241,3 +241,97 @@ def test_async_failures_go_to_queues(nimbus, sqs):
     # A dead-letter target gets the original event.
     dead = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=20)["Messages"][0]
     assert json.loads(dead["Body"]) == {"id": "two"}
+
+
+# Forwards every record it handles to the queue named in OUT, and reports the
+# records whose body starts with "fail" as batch item failures.
+CONSUMER = '''
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    out = sqs.get_queue_url(QueueName=os.environ["OUT"])["QueueUrl"]
+    failures = []
+    for r in event["Records"]:
+        assert r["eventSource"] == "aws:sqs" and r["eventSourceARN"].endswith(os.environ["SRC"])
+        if r["body"].startswith("fail"):
+            failures.append({"itemIdentifier": r["messageId"]})
+        else:
+            sqs.send_message(QueueUrl=out, MessageBody=json.dumps({
+                "body": r["body"], "count": r["attributes"]["ApproximateReceiveCount"],
+                "attr": r["messageAttributes"].get("kind", {}).get("stringValue"), "batch": len(event["Records"])}))
+    return {"batchItemFailures": failures}
+'''
+
+
+def drain(sqs, url, want, timeout=60):
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            got.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def test_event_source_mapping_api(nimbus, sqs):
+    from conftest import create
+    lam = nimbus.client()
+    src = sqs.create_queue(QueueName=qname("esm-api"))["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = unique("esm-fn")
+    create(lam, fn, {"app.py": "def handler(e, c):\n    return None\n"}, handler="app.handler")
+    m = lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=fn, BatchSize=5, Enabled=False)
+    assert m["State"] == "Creating" and m["BatchSize"] == 5 and m["FunctionArn"].endswith(f":function:{fn}")
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Disabled"
+    listed = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    assert [x["UUID"] for x in listed] == [m["UUID"]]
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=fn)
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=src_arn + "-nope", FunctionName=fn)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    u = lam.update_event_source_mapping(UUID=m["UUID"], BatchSize=20, MaximumBatchingWindowInSeconds=1,
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+    assert u["BatchSize"] == 20 and u["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    with pytest.raises(ClientError) as e:
+        lam.update_event_source_mapping(UUID=m["UUID"], MaximumBatchingWindowInSeconds=0)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert lam.delete_event_source_mapping(UUID=m["UUID"])["State"] == "Deleting"
+    with pytest.raises(ClientError) as e:
+        lam.get_event_source_mapping(UUID=m["UUID"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.xdist_group("heavy")
+def test_queue_triggered_function_with_partial_batch_failures_and_dlq(nimbus, sqs):
+    from conftest import create
+    lam = nimbus.client()
+    dlq = sqs.create_queue(QueueName=qname("esm-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src_name, out_name = qname("esm-src"), qname("esm-out")
+    src = sqs.create_queue(QueueName=src_name, Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})["QueueUrl"]
+    out = sqs.create_queue(QueueName=out_name)["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = unique("consumer")
+    create(lam, fn, {"app.py": CONSUMER}, handler="app.handler", Timeout=30,
+           Environment={"Variables": {"OUT": out_name, "SRC": src_name}})
+    entries = [{"Id": f"ok{i}", "MessageBody": f"ok-{i}",
+                "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "good"}}} for i in range(8)]
+    entries += [{"Id": "f1", "MessageBody": "fail-1"}, {"Id": "f2", "MessageBody": "fail-2"}]
+    assert len(sqs.send_message_batch(QueueUrl=src, Entries=entries)["Successful"]) == 10
+    lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=fn, BatchSize=10,
+                                    MaximumBatchingWindowInSeconds=1,
+                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    handled = [json.loads(b) for b in drain(sqs, out, 8)]
+    assert sorted(h["body"] for h in handled) == [f"ok-{i}" for i in range(8)]
+    assert all(h["count"] == "1" and h["attr"] == "good" for h in handled), handled
+    # The reported failures come back and, after maxReceiveCount receives, land in the DLQ.
+    assert sorted(drain(sqs, dlq, 2)) == ["fail-1", "fail-2"]
+    time.sleep(1.5)
+    attrs = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+    # Nothing was handled twice.
+    assert drain(sqs, out, 1, timeout=2) == []

@@ -9,6 +9,7 @@ pub mod async_invoke;
 pub mod code;
 pub mod concurrency;
 pub mod error;
+pub mod event_sources;
 mod execution;
 pub mod lineage;
 pub mod logs;
@@ -47,6 +48,10 @@ pub struct Functions {
     async_retry_delay: std::time::Duration,
     /// Where destinations and dead-letter targets that are queues go.
     queue_sink: std::sync::OnceLock<Arc<dyn QueueSink>>,
+    /// Where event source mappings read from.
+    queue_source: std::sync::OnceLock<Arc<dyn event_sources::QueueSource>>,
+    pollers: std::sync::Mutex<event_sources::Pollers>,
+    kv: Arc<dyn KvEngine>,
 }
 
 /// What a staged queue message hands back once its transaction committed.
@@ -113,7 +118,7 @@ impl Functions {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
         }
         let registry = Arc::new(Registry::open(kv.clone(), blobs.clone(), code.clone())?);
-        let queue = Arc::new(async_invoke::Queue::open(kv)?);
+        let queue = Arc::new(async_invoke::Queue::open(kv.clone())?);
         // Unpacked packages nothing references any more (left by updates and deletes).
         let live = registry.all_digests();
         if let Ok(entries) = std::fs::read_dir(paths.data_dir.join("code")) {
@@ -146,6 +151,9 @@ impl Functions {
             concurrency_limit,
             async_retry_delay,
             queue_sink: std::sync::OnceLock::new(),
+            queue_source: std::sync::OnceLock::new(),
+            pollers: std::sync::Mutex::new(event_sources::Pollers::default()),
+            kv,
         })
     }
 
@@ -606,6 +614,7 @@ impl Functions {
     pub fn start_background(self: &Arc<Self>) {
         tokio::spawn(async_worker(Arc::downgrade(self)));
         tokio::spawn(provisioner(Arc::downgrade(self)));
+        tokio::spawn(event_sources::supervisor(Arc::downgrade(self)));
     }
 
     /// The version a provisioned config on `qualifier` keeps warm.

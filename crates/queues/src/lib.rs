@@ -494,6 +494,22 @@ impl Queues {
         Ok(())
     }
 
+    /// Messages that can be received now.
+    pub fn backlog(&self, name: &str) -> usize {
+        let now = nimbus_model::time::now_millis();
+        let live = self.live.lock().expect("queues lock");
+        live.get(name).map_or(0, |q| {
+            q.messages
+                .values()
+                .filter(|m| m.visible_at_ms <= now)
+                .count()
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let live = self.live.lock().expect("queues lock");
         Ok(live

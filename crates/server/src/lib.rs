@@ -210,6 +210,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         .context("open queue service")?,
     );
     functions.set_queue_sink(Arc::new(QueueDelivery(queues.clone())));
+    functions.set_queue_source(Arc::new(QueueDelivery(queues.clone())));
     let objects = Arc::new(
         nimbus_objects::Objects::open(
             kv_for_objects,
@@ -297,6 +298,104 @@ impl nimbus_functions::QueueSink for QueueDelivery {
 
     fn committed(&self, staged: Vec<nimbus_functions::StagedMessage>) {
         self.publish(staged);
+    }
+}
+
+/// Lambda's SQS record for a received message.
+fn sqs_record(
+    queues: &nimbus_queues::Queues,
+    arn: &str,
+    r: nimbus_queues::Received,
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let m = r.message;
+    let mut attributes = serde_json::json!({
+        "ApproximateReceiveCount": m.receive_count.to_string(),
+        "SentTimestamp": m.sent_ms.to_string(),
+        "SenderId": m.sender_id,
+        "ApproximateFirstReceiveTimestamp": m.first_receive_ms.unwrap_or(m.sent_ms).to_string(),
+    });
+    if let Some(t) = &m.trace_header {
+        attributes["AWSTraceHeader"] = t.clone().into();
+    }
+    let message_attributes: serde_json::Map<String, serde_json::Value> = m
+        .attributes
+        .iter()
+        .map(|(k, a)| {
+            let mut v = serde_json::json!({
+                "stringListValues": [], "binaryListValues": [], "dataType": a.data_type,
+            });
+            if let Some(s) = &a.string_value {
+                v["stringValue"] = s.clone().into();
+            }
+            if let Some(b) = &a.binary_value {
+                v["binaryValue"] = base64::engine::general_purpose::STANDARD.encode(b).into();
+            }
+            (k.clone(), v)
+        })
+        .collect();
+    serde_json::json!({
+        "messageId": m.id,
+        "receiptHandle": r.receipt_handle,
+        "body": m.body,
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": nimbus_queues::md5_hex(&m.body),
+        "md5OfMessageAttributes": nimbus_queues::md5_of_attributes(&m.attributes),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": queues.region(),
+    })
+}
+
+impl nimbus_functions::event_sources::QueueSource for QueueDelivery {
+    fn exists(&self, arn: &str) -> bool {
+        self.0.name_from_arn(arn).is_some_and(|n| self.0.exists(&n))
+    }
+
+    fn receive(
+        &self,
+        arn: &str,
+        max: usize,
+        wait_secs: u64,
+    ) -> nimbus_invoke::BoxFuture<
+        '_,
+        Result<Vec<nimbus_functions::event_sources::SourceMessage>, String>,
+    > {
+        let arn = arn.to_string();
+        Box::pin(async move {
+            let name = self
+                .0
+                .name_from_arn(&arn)
+                .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
+            let got = self
+                .0
+                .receive(&name, max, None, Some(wait_secs))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(got
+                .into_iter()
+                .map(|r| nimbus_functions::event_sources::SourceMessage {
+                    message_id: r.message.id.clone(),
+                    receipt_handle: r.receipt_handle.clone(),
+                    record: sqs_record(&self.0, &arn, r),
+                })
+                .collect())
+        })
+    }
+
+    fn delete(&self, arn: &str, receipt_handle: &str) -> Result<(), String> {
+        let name = self
+            .0
+            .name_from_arn(arn)
+            .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
+        self.0
+            .delete_message(&name, receipt_handle)
+            .map_err(|e| e.to_string())
+    }
+
+    fn backlog(&self, arn: &str) -> usize {
+        self.0.name_from_arn(arn).map_or(0, |n| self.0.backlog(&n))
     }
 }
 

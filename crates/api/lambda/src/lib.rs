@@ -116,6 +116,16 @@ pub enum Operation {
     DeleteFunctionEventInvokeConfig {
         name: String,
     },
+    CreateEventSourceMapping(nimbus_functions::event_sources::MappingInput),
+    GetEventSourceMapping(String),
+    UpdateEventSourceMapping(String, nimbus_functions::event_sources::MappingInput),
+    DeleteEventSourceMapping(String),
+    ListEventSourceMappings {
+        function: Option<String>,
+        source: Option<String>,
+        marker: Option<String>,
+        max_items: usize,
+    },
     ListFunctionEventInvokeConfigs {
         name: String,
     },
@@ -125,6 +135,7 @@ pub enum Operation {
 pub fn owns_path(path: &str) -> bool {
     [
         "/2015-03-31/functions",
+        "/2015-03-31/event-source-mappings",
         "/2016-08-19/account-settings",
         "/2017-10-31/functions/",
         "/2019-09-30/functions/",
@@ -132,6 +143,86 @@ pub fn owns_path(path: &str) -> bool {
     ]
     .iter()
     .any(|p| path.starts_with(p))
+}
+
+/// `CreateEventSourceMapping` / `UpdateEventSourceMapping` input.
+fn mapping_input(
+    body: &Bytes,
+    identity: &nimbus_model::Identity,
+) -> Result<nimbus_functions::event_sources::MappingInput, ApiError> {
+    let v: Value = json_body::<Option<Value>>(body)?.unwrap_or(Value::Null);
+    let u32_field = |name: &str| -> Result<Option<u32>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| error::validation(format!("1 validation error detected: Value {x} at '{name}' failed to satisfy constraint: Member must be a non-negative integer"))),
+        }
+    };
+    let function = match v.get("FunctionName").and_then(Value::as_str) {
+        Some(f) => {
+            // Validate the name the way every other operation does.
+            function_ref(f, identity)?;
+            Some(f.to_string())
+        }
+        None => None,
+    };
+    Ok(nimbus_functions::event_sources::MappingInput {
+        function,
+        event_source_arn: v
+            .get("EventSourceArn")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        batch_size: u32_field("BatchSize")?,
+        max_batching_window_secs: u32_field("MaximumBatchingWindowInSeconds")?,
+        enabled: v.get("Enabled").and_then(Value::as_bool),
+        function_response_types: v
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            }),
+        maximum_concurrency: v.get("ScalingConfig").map(|s| {
+            s.get("MaximumConcurrency")
+                .and_then(Value::as_u64)
+                .map(|n| n as u32)
+        }),
+    })
+}
+
+fn mapping_json(
+    m: &nimbus_functions::event_sources::Mapping,
+    identity: &nimbus_model::Identity,
+    state: &str,
+) -> Value {
+    let mut arn = identity.function_arn(&m.function_name);
+    if let Some(q) = &m.qualifier {
+        arn.push(':');
+        arn.push_str(q);
+    }
+    let mut v = json!({
+        "UUID": m.uuid,
+        "BatchSize": m.batch_size,
+        "MaximumBatchingWindowInSeconds": m.max_batching_window_secs,
+        "EventSourceArn": m.event_source_arn,
+        "FunctionArn": arn,
+        "LastModified": m.last_modified_ms as f64 / 1000.0,
+        "State": state,
+        "StateTransitionReason": "USER_INITIATED",
+        "FunctionResponseTypes": m.function_response_types,
+    });
+    if let Some(c) = m.maximum_concurrency {
+        v["ScalingConfig"] = json!({ "MaximumConcurrency": c });
+    }
+    v
+}
+
+fn mapping_state(m: &nimbus_functions::event_sources::Mapping) -> &'static str {
+    if m.enabled { "Enabled" } else { "Disabled" }
 }
 
 fn event_config_input(body: &Bytes) -> Result<nimbus_functions::EventInvokeConfigInput, ApiError> {
@@ -227,6 +318,36 @@ pub fn parse(
     };
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["2016-08-19", "account-settings"]) => Ok(Operation::GetAccountSettings),
+        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => Ok(
+            Operation::CreateEventSourceMapping(mapping_input(body, identity)?),
+        ),
+        (&Method::GET, ["2015-03-31", "event-source-mappings"]) => {
+            let function = match query_param(query, "FunctionName") {
+                Some(f) => Some(function_ref(&f, identity)?.name),
+                None => None,
+            };
+            Ok(Operation::ListEventSourceMappings {
+                function,
+                source: query_param(query, "EventSourceArn"),
+                marker: query_param(query, "Marker"),
+                max_items: query_param(query, "MaxItems")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(100usize)
+                    .clamp(1, 10_000),
+            })
+        }
+        (method, ["2015-03-31", "event-source-mappings", uuid]) => {
+            let uuid = decode(uuid)?;
+            match *method {
+                Method::GET => Ok(Operation::GetEventSourceMapping(uuid)),
+                Method::PUT => Ok(Operation::UpdateEventSourceMapping(
+                    uuid,
+                    mapping_input(body, identity)?,
+                )),
+                Method::DELETE => Ok(Operation::DeleteEventSourceMapping(uuid)),
+                _ => Err(not_found()),
+            }
+        }
         (&Method::POST, ["2015-03-31", "functions"]) => {
             let input: wire::CreateFunctionIn = json_body(body)?;
             let name = input
@@ -878,6 +999,66 @@ impl LambdaApi {
                 let mut resp = Response::new(Bytes::new());
                 *resp.status_mut() = StatusCode::NO_CONTENT;
                 Ok(resp)
+            }
+            Operation::CreateEventSourceMapping(input) => {
+                let m = f.create_mapping(input).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::ACCEPTED,
+                    mapping_json(&m, f.identity(), "Creating"),
+                ))
+            }
+            Operation::GetEventSourceMapping(uuid) => {
+                let m = f.get_mapping(&uuid).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    mapping_json(&m, f.identity(), mapping_state(&m)),
+                ))
+            }
+            Operation::UpdateEventSourceMapping(uuid, input) => {
+                let m = f.update_mapping(&uuid, input).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::ACCEPTED,
+                    mapping_json(
+                        &m,
+                        f.identity(),
+                        if m.enabled { "Enabling" } else { "Disabling" },
+                    ),
+                ))
+            }
+            Operation::DeleteEventSourceMapping(uuid) => {
+                let m = f.delete_mapping(&uuid).map_err(svc)?;
+                Ok(json_response(
+                    StatusCode::ACCEPTED,
+                    mapping_json(&m, f.identity(), "Deleting"),
+                ))
+            }
+            Operation::ListEventSourceMappings {
+                function,
+                source,
+                marker,
+                max_items,
+            } => {
+                let all = f
+                    .list_mappings(function.as_deref(), source.as_deref())
+                    .map_err(svc)?;
+                let start = marker.as_deref().map_or(0, |m| {
+                    all.iter()
+                        .position(|x| x.uuid.as_str() > m)
+                        .unwrap_or(all.len())
+                });
+                let page = &all[start..(start + max_items).min(all.len())];
+                let mut out = json!({
+                    "EventSourceMappings": page
+                        .iter()
+                        .map(|m| mapping_json(m, f.identity(), mapping_state(m)))
+                        .collect::<Vec<_>>()
+                });
+                if start + max_items < all.len()
+                    && let Some(last) = page.last()
+                {
+                    out["NextMarker"] = last.uuid.clone().into();
+                }
+                Ok(json_response(StatusCode::OK, out))
             }
             Operation::ListFunctionEventInvokeConfigs { name } => {
                 let configs: Vec<Value> = f
