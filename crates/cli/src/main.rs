@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_s3;
+mod bench_sqs;
 mod doctor;
 mod logs;
 mod up;
@@ -31,6 +32,9 @@ enum Command {
     /// Measure S3 small-object ops/s and large-object MB/s, beside a peer endpoint.
     #[command(name = "bench-s3")]
     BenchS3(bench_s3::Args),
+    /// Measure SQS throughput, latency and long-poll wake-up, beside a peer endpoint.
+    #[command(name = "bench-sqs")]
+    BenchSqs(bench_sqs::Args),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
 }
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Logs(a) => logs::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchS3(a) => bench_s3::run(a),
+        Command::BenchSqs(a) => bench_sqs::run(a),
         Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -600,15 +600,17 @@ impl Queues {
         batch_in: Vec<Outgoing>,
         sender: &str,
     ) -> Result<Vec<Result<Message>>> {
-        let mut live = self.live.lock().expect("queues lock");
-        let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+        let rec = {
+            let live = self.live.lock().expect("queues lock");
+            live.get(queue).ok_or(Error::QueueDoesNotExist)?.rec.clone()
+        };
         let mut batch = WriteBatch::new();
         let mut results = Vec::new();
         let mut accepted = Vec::new();
         for out in batch_in {
-            match Self::check_size(&q.rec, &out) {
+            match Self::check_size(&rec, &out) {
                 Ok(()) => {
-                    let m = self.new_message(&q.rec, out, sender);
+                    let m = self.new_message(&rec, out, sender);
                     batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
                     accepted.push(m.clone());
                     results.push(Ok(m));
@@ -616,13 +618,16 @@ impl Queues {
                 Err(e) => results.push(Err(e)),
             }
         }
+        // Commit without holding the lock, so concurrent senders share a commit.
         if !accepted.is_empty() {
             self.kv.commit(batch)?;
         }
-        for m in accepted {
-            q.messages.insert(m.seq, m);
-        }
-        q.notify.notify_waiters();
+        self.publish_staged(
+            accepted
+                .into_iter()
+                .map(|m| (queue.to_string(), m))
+                .collect(),
+        );
         Ok(results)
     }
 
@@ -780,9 +785,13 @@ impl Queues {
             moved_msgs.push((*seq, dlq.clone(), m));
         }
         let mut out = Vec::new();
+        let mut before = Vec::new();
         let q = live.get_mut(queue).expect("queue exists");
+        // Taken now (hidden in memory), so no other receiver gets them while the
+        // commit runs; put back if it fails.
         for seq in &picked {
             let m = q.messages.get_mut(seq).expect("picked from this map");
+            before.push(m.clone());
             m.receive_count += 1;
             m.first_receive_ms.get_or_insert(now);
             m.visible_at_ms = now + vis * 1000;
@@ -793,25 +802,30 @@ impl Queues {
                 message: m.clone(),
             });
         }
+        let mut removed = Vec::new();
+        for seq in expired
+            .iter()
+            .chain(moved_msgs.iter().map(|(old, _, _)| old))
+        {
+            if let Some(m) = q.messages.remove(seq) {
+                removed.push(m);
+            }
+        }
         if batch.ops.is_empty() {
             return Ok((out, notify, next_visible));
         }
+        drop(live);
+        // Commit without holding the lock, so concurrent receivers share a commit.
         if let Err(e) = self.kv.commit(batch) {
-            // Nothing was committed: undo the in-memory receive.
-            for r in &out {
-                if let Some(m) = q.messages.get_mut(&r.message.seq) {
-                    m.receive_count -= 1;
-                    m.visible_at_ms = now;
+            let mut live = self.live.lock().expect("queues lock");
+            if let Some(q) = live.get_mut(queue) {
+                for m in before.into_iter().chain(removed) {
+                    q.messages.insert(m.seq, m);
                 }
             }
             return Err(e.into());
         }
-        for seq in expired {
-            q.messages.remove(&seq);
-        }
-        for (old, _, _) in &moved_msgs {
-            q.messages.remove(old);
-        }
+        let mut live = self.live.lock().expect("queues lock");
         for (_, dlq, m) in moved_msgs {
             if let Some(d) = live.get_mut(&dlq) {
                 d.messages.insert(m.seq, m);
@@ -830,17 +844,47 @@ impl Queues {
 
     /// Delete a received message (deleting one already gone succeeds, as on SQS).
     pub fn delete_message(&self, queue: &str, handle: &str) -> Result<()> {
-        let seq = self.locate(queue, handle)?;
+        self.delete_messages(queue, &[handle])?
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Delete several received messages in one commit; each handle gets its own
+    /// outcome (as `DeleteMessageBatch` reports them).
+    pub fn delete_messages(&self, queue: &str, handles: &[&str]) -> Result<Vec<Result<()>>> {
         let mut live = self.live.lock().expect("queues lock");
         let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
-        if !q.messages.contains_key(&seq) {
-            return Ok(());
-        }
         let mut batch = WriteBatch::new();
-        batch.delete(MESSAGES, message_key(queue, seq));
-        self.kv.commit(batch)?;
-        q.messages.remove(&seq);
-        Ok(())
+        let mut results = Vec::new();
+        let mut gone = Vec::new();
+        for h in handles {
+            match parse_receipt(h) {
+                Some((qn, seq, _)) if qn == queue => {
+                    if q.messages.contains_key(&seq) && !gone.contains(&seq) {
+                        batch.delete(MESSAGES, message_key(queue, seq));
+                        gone.push(seq);
+                    }
+                    results.push(Ok(()));
+                }
+                _ => results.push(Err(Error::ReceiptHandleIsInvalid((*h).to_string()))),
+            }
+        }
+        if gone.is_empty() {
+            return Ok(results);
+        }
+        let removed: Vec<Message> = gone.iter().filter_map(|s| q.messages.remove(s)).collect();
+        drop(live);
+        // Commit without holding the lock; on failure the messages come back.
+        if let Err(e) = self.kv.commit(batch) {
+            let mut live = self.live.lock().expect("queues lock");
+            if let Some(q) = live.get_mut(queue) {
+                for m in removed {
+                    q.messages.insert(m.seq, m);
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(results)
     }
 
     /// Change how long a received message stays hidden (0 makes it visible now).

@@ -583,7 +583,38 @@ impl SqsApi {
                 q.delete_message(&self.queue(v)?, str_field(v, "ReceiptHandle")?)?;
                 Ok(json!({}))
             }
-            "DeleteMessageBatch" | "ChangeMessageVisibilityBatch" => {
+            "DeleteMessageBatch" => {
+                let name = self.queue(v)?;
+                let entries = v
+                    .get("Entries")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                check_batch(&entries)?;
+                let mut ok = Vec::new();
+                let mut failed = Vec::new();
+                let mut ids = Vec::new();
+                let mut handles = Vec::new();
+                for e in &entries {
+                    let id = e.get("Id").and_then(Value::as_str).unwrap_or("");
+                    match str_field(e, "ReceiptHandle") {
+                        Ok(h) => {
+                            ids.push(id);
+                            handles.push(h);
+                        }
+                        Err(err) => failed.push(batch_error(id, err)),
+                    }
+                }
+                // One commit for the whole batch.
+                for (id, res) in ids.iter().zip(q.delete_messages(&name, &handles)?) {
+                    match res {
+                        Ok(()) => ok.push(json!({ "Id": id })),
+                        Err(err) => failed.push(batch_error(id, err.into())),
+                    }
+                }
+                Ok(json!({ "Successful": ok, "Failed": failed }))
+            }
+            "ChangeMessageVisibilityBatch" => {
                 let name = self.queue(v)?;
                 let entries = v
                     .get("Entries")
@@ -597,12 +628,8 @@ impl SqsApi {
                     let id = e.get("Id").and_then(Value::as_str).unwrap_or("");
                     let res: R<()> = (|| {
                         let handle = str_field(e, "ReceiptHandle")?;
-                        if op == "DeleteMessageBatch" {
-                            q.delete_message(&name, handle)?;
-                        } else {
-                            let secs = opt_u64(e, "VisibilityTimeout", 43_200)?.unwrap_or(0);
-                            q.change_visibility(&name, handle, secs)?;
-                        }
+                        let secs = opt_u64(e, "VisibilityTimeout", 43_200)?.unwrap_or(0);
+                        q.change_visibility(&name, handle, secs)?;
                         Ok(())
                     })();
                     match res {
