@@ -149,7 +149,7 @@ def test_event_invoke_config_api(server):
         assert e.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError) as e:
         lam.put_function_event_invoke_config(
-            FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:q"}})
+            FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sns:us-east-1:000000000000:topic"}})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     lam.delete_function_event_invoke_config(FunctionName=name)
     with pytest.raises(ClientError):
