@@ -335,3 +335,45 @@ def test_queue_triggered_function_with_partial_batch_failures_and_dlq(nimbus, sq
     assert attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
     # Nothing was handled twice.
     assert drain(sqs, out, 1, timeout=2) == []
+
+
+def test_moving_dead_letters_back(sqs):
+    dlq = sqs.create_queue(QueueName=qname("mv-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName=qname("mv-src"), Attributes={
+        "VisibilityTimeout": "0",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})})["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.send_message(QueueUrl=src, MessageBody="again")
+    assert sqs.receive_message(QueueUrl=src)["Messages"][0]["Body"] == "again"
+    assert "Messages" not in sqs.receive_message(QueueUrl=src)  # moved to the DLQ
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    assert tasks[0]["TaskHandle"] == handle and tasks[0]["Status"] == "COMPLETED"
+    assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 1
+    back = sqs.receive_message(QueueUrl=src, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
+    assert back["Body"] == "again" and back["Attributes"]["ApproximateReceiveCount"] == "1"
+    with pytest.raises(ClientError) as e:
+        sqs.start_message_move_task(SourceArn=src_arn)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+@pytest.mark.xdist_group("heavy")
+def test_a_handler_error_returns_the_whole_batch(nimbus, sqs):
+    from conftest import create
+    lam = nimbus.client()
+    dlq = sqs.create_queue(QueueName=qname("err-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName=qname("err-src"), Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = unique("always-fails")
+    create(lam, fn, {"app.py": "def handler(e, c):\n    raise RuntimeError('batch of %d' % len(e['Records']))\n"},
+           handler="app.handler")
+    sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(3)])
+    lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=fn, BatchSize=10,
+                                    MaximumBatchingWindowInSeconds=1)
+    # Every message failed with its batch twice, then the redrive policy moved it.
+    assert sorted(drain(sqs, dlq, 3)) == ["m0", "m1", "m2"]

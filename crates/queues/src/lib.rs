@@ -494,6 +494,73 @@ impl Queues {
         Ok(())
     }
 
+    /// Whether some queue's redrive policy names `name` as its dead-letter queue.
+    pub fn is_dead_letter_queue(&self, name: &str) -> bool {
+        let arn = self.arn(name);
+        let live = self.live.lock().expect("queues lock");
+        live.values().any(|q| {
+            q.rec
+                .attributes
+                .get("RedrivePolicy")
+                .is_some_and(|p| p.contains(&format!("\"{arn}\"")))
+        })
+    }
+
+    /// Move every available message of `source` (a dead-letter queue) back to
+    /// the queue it came from, or to `destination`, in one transaction; returns
+    /// how many moved. Messages whose origin is gone stay.
+    pub fn move_messages(&self, source: &str, destination: Option<&str>) -> Result<usize> {
+        let now = nimbus_model::time::now_millis();
+        let mut live = self.live.lock().expect("queues lock");
+        if let Some(d) = destination
+            && !live.contains_key(d)
+        {
+            return Err(Error::QueueDoesNotExist);
+        }
+        let q = live.get(source).ok_or(Error::QueueDoesNotExist)?;
+        let mut batch = WriteBatch::new();
+        let mut moves = Vec::new();
+        for m in q.messages.values().filter(|m| m.visible_at_ms <= now) {
+            let target = match destination {
+                Some(d) => d.to_string(),
+                None => match m
+                    .dead_letter_source_arn
+                    .as_deref()
+                    .and_then(|a| self.name_from_arn(a))
+                {
+                    Some(t) if live.contains_key(&t) => t,
+                    _ => continue,
+                },
+            };
+            let mut moved = m.clone();
+            moved.seq = self
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            moved.receive_count = 0;
+            moved.first_receive_ms = None;
+            moved.visible_at_ms = now;
+            moved.dead_letter_source_arn = None;
+            batch.delete(MESSAGES, message_key(source, m.seq));
+            batch.put(MESSAGES, message_key(&target, moved.seq), encode(&moved));
+            moves.push((m.seq, target, moved));
+        }
+        if moves.is_empty() {
+            return Ok(0);
+        }
+        self.kv.commit(batch)?;
+        let n = moves.len();
+        for (old, target, m) in moves {
+            if let Some(q) = live.get_mut(source) {
+                q.messages.remove(&old);
+            }
+            if let Some(t) = live.get_mut(&target) {
+                t.messages.insert(m.seq, m);
+                t.notify.notify_waiters();
+            }
+        }
+        Ok(n)
+    }
+
     /// Messages that can be received now.
     pub fn backlog(&self, name: &str) -> usize {
         let now = nimbus_model::time::now_millis();

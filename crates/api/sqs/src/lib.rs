@@ -287,13 +287,44 @@ fn batch_error(id: &str, e: SqsError) -> Value {
     json!({ "Id": id, "SenderFault": e.sender, "Code": e.query_code, "Message": e.message })
 }
 
+/// A `StartMessageMoveTask` and how it went. Moves run at once (one
+/// transaction), so a task is `COMPLETED` when it is listed.
+#[derive(Debug, Clone)]
+struct MoveTask {
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    moved: usize,
+    started_ms: u64,
+}
+
 pub struct SqsApi {
     queues: Arc<Queues>,
+    tasks: std::sync::Mutex<Vec<MoveTask>>,
 }
 
 impl SqsApi {
     pub fn new(queues: Arc<Queues>) -> SqsApi {
-        SqsApi { queues }
+        SqsApi {
+            queues,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn queue_by_arn(&self, arn: &str, field: &str) -> R<String> {
+        let name = self.queues.name_from_arn(arn).ok_or_else(|| {
+            SqsError::invalid(format!(
+                "{field} {arn} is not a queue ARN of this account and region"
+            ))
+        })?;
+        if !self.queues.exists(&name) {
+            return Err(SqsError::new(
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+                format!("The resource that you specified for the {field} parameter doesn't exist."),
+            ));
+        }
+        Ok(name)
     }
 
     /// Whether this API answers a request (JSON protocol target).
@@ -638,6 +669,85 @@ impl SqsApi {
                     }
                 }
                 Ok(json!({ "Successful": ok, "Failed": failed }))
+            }
+            "StartMessageMoveTask" => {
+                let source_arn = str_field(v, "SourceArn")?.to_string();
+                let source = self.queue_by_arn(&source_arn, "SourceArn")?;
+                if !q.is_dead_letter_queue(&source) {
+                    return Err(SqsError::invalid(
+                        "Source queue must be configured as a Dead Letter Queue.",
+                    ));
+                }
+                let destination_arn = v
+                    .get("DestinationArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let destination = match &destination_arn {
+                    Some(d) => Some(self.queue_by_arn(d, "DestinationArn")?),
+                    None => None,
+                };
+                let moved = q.move_messages(&source, destination.as_deref())?;
+                let task = MoveTask {
+                    handle: base64::engine::general_purpose::STANDARD.encode(format!(
+                        "{source_arn}|{}",
+                        nimbus_queues::md5_hex(&format!(
+                            "{source_arn}{moved}{:?}",
+                            std::time::SystemTime::now()
+                        ))
+                    )),
+                    source_arn,
+                    destination_arn,
+                    moved,
+                    started_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0),
+                };
+                let handle = task.handle.clone();
+                self.tasks.lock().expect("tasks lock").push(task);
+                Ok(json!({ "TaskHandle": handle }))
+            }
+            "ListMessageMoveTasks" => {
+                let source_arn = str_field(v, "SourceArn")?;
+                self.queue_by_arn(source_arn, "SourceArn")?;
+                let max = opt_u64(v, "MaxResults", 10)?.unwrap_or(1) as usize;
+                let tasks = self.tasks.lock().expect("tasks lock");
+                let results: Vec<Value> = tasks
+                    .iter()
+                    .rev()
+                    .filter(|t| t.source_arn == source_arn)
+                    .take(max.max(1))
+                    .map(|t| {
+                        let mut r = json!({
+                            "TaskHandle": t.handle, "Status": "COMPLETED", "SourceArn": t.source_arn,
+                            "ApproximateNumberOfMessagesMoved": t.moved,
+                            "ApproximateNumberOfMessagesToMove": t.moved,
+                            "StartedTimestamp": t.started_ms,
+                        });
+                        if let Some(d) = &t.destination_arn {
+                            r["DestinationArn"] = d.clone().into();
+                        }
+                        r
+                    })
+                    .collect();
+                Ok(json!({ "Results": results }))
+            }
+            "CancelMessageMoveTask" => {
+                let handle = str_field(v, "TaskHandle")?;
+                let tasks = self.tasks.lock().expect("tasks lock");
+                match tasks.iter().find(|t| t.handle == handle) {
+                    // Moves complete at once: there is nothing left to cancel.
+                    Some(_) => Err(SqsError::new(
+                        "UnsupportedOperation",
+                        "AWS.SimpleQueueService.UnsupportedOperation",
+                        "Only active tasks can be cancelled: this task has completed.",
+                    )),
+                    None => Err(SqsError::new(
+                        "ResourceNotFoundException",
+                        "ResourceNotFoundException",
+                        "Task does not exist.",
+                    )),
+                }
             }
             "ChangeMessageVisibility" => {
                 let secs = opt_u64(v, "VisibilityTimeout", 43_200)?
