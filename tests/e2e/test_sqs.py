@@ -377,3 +377,39 @@ def test_a_handler_error_returns_the_whole_batch(nimbus, sqs):
                                     MaximumBatchingWindowInSeconds=1)
     # Every message failed with its batch twice, then the redrive policy moved it.
     assert sorted(drain(sqs, dlq, 3)) == ["m0", "m1", "m2"]
+
+
+def test_fifo_queues(sqs):
+    name = qname("orders") + ".fifo"
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["FifoQueue"] == "true" and attrs["ContentBasedDeduplication"] == "false"
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d")
+    assert e.value.response["Error"]["Code"] == "MissingParameter"
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    seqs = []
+    for body, group, dedup in [("a1", "a", "1"), ("a2", "a", "2"), ("b1", "b", "3"), ("a3", "a", "4")]:
+        seqs.append(sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group,
+                                     MessageDeduplicationId=dedup)["SequenceNumber"])
+    assert seqs == sorted(seqs)
+    # A repeated deduplication id within five minutes is accepted and dropped.
+    again = sqs.send_message(QueueUrl=url, MessageBody="a1 again", MessageGroupId="a", MessageDeduplicationId="1")
+    assert again["SequenceNumber"] == seqs[0]
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=30,
+                                AttributeNames=["All"])["Messages"][0]
+    assert first["Body"] == "a1" and first["Attributes"]["MessageGroupId"] == "a"
+    assert first["Attributes"]["SequenceNumber"] == seqs[0] and first["Attributes"]["MessageDeduplicationId"] == "1"
+    # Group a waits while a1 is in flight; group b does not.
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["b1"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    rest = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in rest] == ["a2", "a3"]
+    cbd = sqs.create_queue(QueueName=qname("cbd") + ".fifo",
+                           Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    one = sqs.send_message(QueueUrl=cbd, MessageBody="same", MessageGroupId="g")
+    two = sqs.send_message(QueueUrl=cbd, MessageBody="same", MessageGroupId="g")
+    assert one["MessageId"] == two["MessageId"]
+    assert len(sqs.receive_message(QueueUrl=cbd, MaxNumberOfMessages=10)["Messages"]) == 1

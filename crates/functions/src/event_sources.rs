@@ -140,7 +140,22 @@ pub fn handled(
         let i = batch.iter().position(|m| m.message_id == id)?;
         failed.push(i);
     }
-    Some(all.into_iter().filter(|i| !failed.contains(i)).collect())
+    // FIFO: after a failed message, the rest of its group stays too (order).
+    let group = |i: usize| {
+        batch[i].record["attributes"]["MessageGroupId"]
+            .as_str()
+            .map(str::to_string)
+    };
+    Some(
+        all.into_iter()
+            .filter(|&i| {
+                !failed.contains(&i)
+                    && !failed
+                        .iter()
+                        .any(|&f| f < i && group(f).is_some() && group(f) == group(i))
+            })
+            .collect(),
+    )
 }
 
 /// Running pollers of each mapping.
@@ -477,6 +492,19 @@ mod tests {
         );
         assert_eq!(handled(&b, br#"{"batchItemFailures": [{}]}"#, true), None);
         assert_eq!(handled(&b, br#"{"batchItemFailures": "b"}"#, true), None);
+        // FIFO groups: a failure keeps the rest of its group.
+        let mut g = batch(&["a", "b", "c", "d"]);
+        for (m, grp) in g.iter_mut().zip(["x", "x", "y", "x"]) {
+            m.record = serde_json::json!({ "attributes": { "MessageGroupId": grp } });
+        }
+        assert_eq!(
+            handled(
+                &g,
+                br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#,
+                true
+            ),
+            Some(vec![0, 2])
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub enum Error {
     ReceiptHandleIsInvalid(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("The request must contain the parameter {0}.")]
+    MissingParameter(String),
     #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("stored queue data is unreadable: {0}")]
@@ -76,6 +78,18 @@ pub struct Message {
     /// Set when the message was moved here from another queue's redrive.
     #[serde(default)]
     pub dead_letter_source_arn: Option<String>,
+    /// FIFO queues: the message group, and the deduplication id.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    #[serde(default)]
+    pub dedup_id: Option<String>,
+}
+
+impl Message {
+    /// FIFO's `SequenceNumber`: increasing, 20 digits.
+    pub fn sequence_number(&self) -> String {
+        format!("{:020}", self.seq)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -103,6 +117,16 @@ const SETTABLE: &[(&str, &str)] = &[
     ("KmsDataKeyReusePeriodSeconds", "300"),
     ("SqsManagedSseEnabled", "true"),
 ];
+
+/// Attributes only FIFO queues take, and their defaults.
+const FIFO_SETTABLE: &[(&str, &str)] = &[
+    ("ContentBasedDeduplication", "false"),
+    ("DeduplicationScope", "queue"),
+    ("FifoThroughputLimit", "perQueue"),
+];
+
+/// How long a FIFO deduplication id is remembered.
+const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 fn int_in(name: &str, v: &str, lo: u64, hi: u64) -> Result<u64> {
     v.trim()
@@ -145,8 +169,20 @@ fn validate(name: &str, value: &str) -> Result<()> {
             }
             Ok(())
         }
-        "SqsManagedSseEnabled" => match value {
+        "ContentBasedDeduplication" | "SqsManagedSseEnabled" => match value {
             "true" | "false" => Ok(()),
+            _ => Err(Error::InvalidAttributeValue(format!(
+                "Invalid value for the parameter {name}."
+            ))),
+        },
+        "DeduplicationScope" => match value {
+            "queue" | "messageGroup" => Ok(()),
+            _ => Err(Error::InvalidAttributeValue(format!(
+                "Invalid value for the parameter {name}."
+            ))),
+        },
+        "FifoThroughputLimit" => match value {
+            "perQueue" | "perMessageGroupId" => Ok(()),
             _ => Err(Error::InvalidAttributeValue(format!(
                 "Invalid value for the parameter {name}."
             ))),
@@ -155,16 +191,13 @@ fn validate(name: &str, value: &str) -> Result<()> {
     }
 }
 
-/// SQS's queue name rule: 1-80 characters, alphanumerics, hyphens, underscores.
+/// SQS's queue name rule: 1-80 characters, alphanumerics, hyphens, underscores
+/// (and the `.fifo` suffix of a FIFO queue).
 pub fn validate_name(name: &str) -> Result<()> {
-    if name.ends_with(".fifo") {
-        return Err(Error::Unsupported(
-            "FIFO queues are not supported by Nimbus yet".into(),
-        ));
-    }
-    if name.is_empty()
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    if base.is_empty()
         || name.len() > 80
-        || !name
+        || !base
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
@@ -257,12 +290,25 @@ pub struct Outgoing {
     pub attributes: BTreeMap<String, Attribute>,
     pub delay_secs: Option<u64>,
     pub trace_header: Option<String>,
+    /// FIFO: `MessageGroupId` and `MessageDeduplicationId`.
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
 }
 
 struct Live {
     rec: QueueRecord,
     messages: BTreeMap<u64, Message>,
     notify: Arc<tokio::sync::Notify>,
+    /// FIFO deduplication: key -> (forgotten at, the message first sent with it).
+    dedup: HashMap<String, (u64, Message)>,
+}
+
+impl QueueRecord {
+    pub fn is_fifo(&self) -> bool {
+        self.attributes
+            .get("FifoQueue")
+            .is_some_and(|v| v == "true")
+    }
 }
 
 /// The service.
@@ -287,6 +333,7 @@ impl Queues {
                     rec,
                     messages: BTreeMap::new(),
                     notify: Arc::new(tokio::sync::Notify::new()),
+                    dedup: HashMap::new(),
                 },
             );
         }
@@ -329,21 +376,27 @@ impl Queues {
         tags: BTreeMap<String, String>,
     ) -> Result<()> {
         validate_name(name)?;
-        if attributes.get("FifoQueue").is_some_and(|v| v == "true") {
-            return Err(Error::Unsupported(
-                "FIFO queues are not supported by Nimbus yet".into(),
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| v == "true");
+        if fifo != name.ends_with(".fifo") {
+            return Err(Error::InvalidParameterValue(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length; a queue whose name ends with .fifo must have the FifoQueue attribute set to true".into(),
             ));
         }
         let mut attrs: BTreeMap<String, String> = SETTABLE
             .iter()
+            .chain(if fifo { FIFO_SETTABLE } else { &[] })
             .filter(|(_, d)| !d.is_empty())
             .map(|(k, d)| (k.to_string(), d.to_string()))
             .collect();
+        if fifo {
+            attrs.insert("FifoQueue".into(), "true".into());
+        }
         for (k, v) in &attributes {
             if k == "FifoQueue" {
                 continue;
             }
-            if !SETTABLE.iter().any(|(n, _)| n == k) {
+            let fifo_only = FIFO_SETTABLE.iter().any(|(n, _)| n == k);
+            if !SETTABLE.iter().any(|(n, _)| n == k) && !(fifo && fifo_only) {
                 return Err(Error::InvalidAttributeName(format!(
                     "Unknown Attribute {k}."
                 )));
@@ -378,6 +431,7 @@ impl Queues {
                 rec,
                 messages: BTreeMap::new(),
                 notify: Arc::new(tokio::sync::Notify::new()),
+                dedup: HashMap::new(),
             },
         );
         Ok(())
@@ -463,8 +517,10 @@ impl Queues {
     }
 
     pub fn set_attributes(&self, name: &str, attributes: BTreeMap<String, String>) -> Result<()> {
+        let fifo = name.ends_with(".fifo");
         for (k, v) in &attributes {
-            if !SETTABLE.iter().any(|(n, _)| n == k) {
+            let fifo_only = FIFO_SETTABLE.iter().any(|(n, _)| n == k);
+            if !SETTABLE.iter().any(|(n, _)| n == k) && !(fifo && fifo_only) {
                 return Err(Error::InvalidAttributeName(format!(
                     "Unknown Attribute {k}."
                 )));
@@ -626,7 +682,76 @@ impl Queues {
             sender_id: sender.into(),
             trace_header: out.trace_header,
             dead_letter_source_arn: None,
+            group_id: out.group_id,
+            dedup_id: out.dedup_id,
         }
+    }
+
+    /// For a FIFO queue: check the group and deduplication ids and fill in the
+    /// content-based one. `Ok(Some(original))` when the message is a duplicate.
+    fn fifo_checks(q: &mut Live, out: &mut Outgoing, now: u64) -> Result<Option<Message>> {
+        if !q.rec.is_fifo() {
+            if out.dedup_id.is_some() {
+                return Err(Error::InvalidParameterValue(
+                    "The request include parameter MessageDeduplicationId that is not valid for this queue type".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if out.delay_secs.is_some() {
+            return Err(Error::InvalidParameterValue(
+                "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.".into(),
+            ));
+        }
+        let group = out
+            .group_id
+            .clone()
+            .ok_or_else(|| Error::MissingParameter("MessageGroupId".into()))?;
+        let dedup = match &out.dedup_id {
+            Some(d) => d.clone(),
+            None if q
+                .rec
+                .attributes
+                .get("ContentBasedDeduplication")
+                .is_some_and(|v| v == "true") =>
+            {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(out.body.as_bytes()))
+            }
+            None => {
+                return Err(Error::InvalidParameterValue(
+                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
+                ));
+            }
+        };
+        out.dedup_id = Some(dedup.clone());
+        let key = if q
+            .rec
+            .attributes
+            .get("DeduplicationScope")
+            .is_some_and(|s| s == "messageGroup")
+        {
+            format!("{group}\n{dedup}")
+        } else {
+            dedup
+        };
+        q.dedup.retain(|_, (until, _)| *until > now);
+        Ok(q.dedup.get(&key).map(|(_, m)| m.clone()))
+    }
+
+    fn dedup_key(q: &Live, m: &Message) -> Option<String> {
+        let dedup = m.dedup_id.clone()?;
+        Some(
+            if q.rec
+                .attributes
+                .get("DeduplicationScope")
+                .is_some_and(|s| s == "messageGroup")
+            {
+                format!("{}\n{dedup}", m.group_id.as_deref().unwrap_or(""))
+            } else {
+                dedup
+            },
+        )
     }
 
     /// Check a message against the queue's size limit.
@@ -667,27 +792,48 @@ impl Queues {
         batch_in: Vec<Outgoing>,
         sender: &str,
     ) -> Result<Vec<Result<Message>>> {
-        let rec = {
-            let live = self.live.lock().expect("queues lock");
-            live.get(queue).ok_or(Error::QueueDoesNotExist)?.rec.clone()
-        };
+        let now = nimbus_model::time::now_millis();
         let mut batch = WriteBatch::new();
         let mut results = Vec::new();
         let mut accepted = Vec::new();
-        for out in batch_in {
-            match Self::check_size(&rec, &out) {
-                Ok(()) => {
-                    let m = self.new_message(&rec, out, sender);
-                    batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
-                    accepted.push(m.clone());
-                    results.push(Ok(m));
+        let mut reserved = Vec::new();
+        {
+            let mut live = self.live.lock().expect("queues lock");
+            let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+            for mut out in batch_in {
+                if let Err(e) = Self::check_size(&q.rec, &out) {
+                    results.push(Err(e));
+                    continue;
                 }
-                Err(e) => results.push(Err(e)),
+                match Self::fifo_checks(q, &mut out, now) {
+                    Err(e) => results.push(Err(e)),
+                    // A duplicate within five minutes: accepted, not enqueued again.
+                    Ok(Some(original)) => results.push(Ok(original)),
+                    Ok(None) => {
+                        let m = self.new_message(&q.rec, out, sender);
+                        if let Some(k) = Self::dedup_key(q, &m) {
+                            q.dedup
+                                .insert(k.clone(), (now + DEDUP_WINDOW_MS, m.clone()));
+                            reserved.push(k);
+                        }
+                        batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
+                        accepted.push(m.clone());
+                        results.push(Ok(m));
+                    }
+                }
             }
         }
         // Commit without holding the lock, so concurrent senders share a commit.
-        if !accepted.is_empty() {
-            self.kv.commit(batch)?;
+        if !accepted.is_empty()
+            && let Err(e) = self.kv.commit(batch)
+        {
+            let mut live = self.live.lock().expect("queues lock");
+            if let Some(q) = live.get_mut(queue) {
+                for k in reserved {
+                    q.dedup.remove(&k);
+                }
+            }
+            return Err(e.into());
         }
         self.publish_staged(
             accepted
@@ -810,6 +956,10 @@ impl Queues {
         let mut moved = Vec::new();
         let mut expired = Vec::new();
         let mut next_visible: Option<u64> = None;
+        let fifo = q.rec.is_fifo();
+        // FIFO: a group with a message in flight (or delayed) delivers nothing
+        // after it until that one is deleted or visible again.
+        let mut blocked: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for m in q.messages.values() {
             if now.saturating_sub(m.sent_ms) > retention_ms {
                 expired.push(m.seq);
@@ -818,6 +968,12 @@ impl Queues {
             if m.visible_at_ms > now {
                 next_visible =
                     Some(next_visible.map_or(m.visible_at_ms, |n| n.min(m.visible_at_ms)));
+                if fifo && let Some(g) = &m.group_id {
+                    blocked.insert(g);
+                }
+                continue;
+            }
+            if fifo && m.group_id.as_deref().is_some_and(|g| blocked.contains(g)) {
                 continue;
             }
             if picked.len() == max {

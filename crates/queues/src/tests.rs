@@ -44,10 +44,17 @@ fn names_and_attributes_are_validated() {
         q.create("bad name", BTreeMap::new(), BTreeMap::new()),
         Err(Error::InvalidParameterValue(_))
     ));
+    // A .fifo name needs FifoQueue=true, and FifoQueue=true needs a .fifo name.
     assert!(matches!(
         q.create("f.fifo", BTreeMap::new(), BTreeMap::new()),
-        Err(Error::Unsupported(_))
+        Err(Error::InvalidParameterValue(_))
     ));
+    let fifo = BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]);
+    assert!(matches!(
+        q.create("f", fifo.clone(), BTreeMap::new()),
+        Err(Error::InvalidParameterValue(_))
+    ));
+    q.create("f.fifo", fifo, BTreeMap::new()).unwrap();
     let bad = BTreeMap::from([("VisibilityTimeout".to_string(), "99999".to_string())]);
     assert!(matches!(
         q.create("q", bad, BTreeMap::new()),
@@ -156,4 +163,55 @@ async fn messages_over_max_receive_count_move_to_the_dead_letter_queue() {
         dead[0].message.dead_letter_source_arn.as_deref(),
         Some(q.arn("src").as_str())
     );
+}
+
+fn fifo_msg(body: &str, group: &str, dedup: Option<&str>) -> Outgoing {
+    Outgoing {
+        body: body.into(),
+        group_id: Some(group.into()),
+        dedup_id: dedup.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn fifo_groups_deliver_in_order_one_in_flight_and_deduplicate() {
+    let d = tempfile::tempdir().unwrap();
+    let q = open(d.path());
+    let attrs = BTreeMap::from([
+        ("FifoQueue".to_string(), "true".to_string()),
+        ("ContentBasedDeduplication".to_string(), "true".to_string()),
+    ]);
+    q.create("o.fifo", attrs, BTreeMap::new()).unwrap();
+    let sent = q
+        .send(
+            "o.fifo",
+            vec![
+                fifo_msg("a1", "a", None),
+                fifo_msg("a2", "a", None),
+                fifo_msg("b1", "b", None),
+            ],
+            "me",
+        )
+        .unwrap();
+    let first = sent[0].as_ref().unwrap().clone();
+    // The same content within five minutes: accepted, not enqueued again.
+    let dup = q
+        .send("o.fifo", vec![fifo_msg("a1", "a", None)], "me")
+        .unwrap();
+    assert_eq!(dup[0].as_ref().unwrap().id, first.id);
+    assert!(matches!(
+        q.send("o.fifo", vec![msg("no group")], "me").unwrap()[0],
+        Err(Error::MissingParameter(_))
+    ));
+    let got = q.receive("o.fifo", 1, Some(60), Some(0)).await.unwrap();
+    assert_eq!(got[0].message.body, "a1");
+    // Group a is blocked while a1 is in flight; b is not.
+    let next = q.receive("o.fifo", 10, Some(60), Some(0)).await.unwrap();
+    let bodies: Vec<&str> = next.iter().map(|r| r.message.body.as_str()).collect();
+    assert_eq!(bodies, ["b1"]);
+    q.delete_message("o.fifo", &got[0].receipt_handle).unwrap();
+    let after = q.receive("o.fifo", 10, Some(60), Some(0)).await.unwrap();
+    assert_eq!(after[0].message.body, "a2");
+    assert!(after[0].message.sequence_number() > first.sequence_number());
 }

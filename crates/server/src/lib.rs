@@ -318,6 +318,13 @@ fn sqs_record(
     if let Some(t) = &m.trace_header {
         attributes["AWSTraceHeader"] = t.clone().into();
     }
+    if let Some(g) = &m.group_id {
+        attributes["MessageGroupId"] = g.clone().into();
+    }
+    if let Some(d) = &m.dedup_id {
+        attributes["MessageDeduplicationId"] = d.clone().into();
+        attributes["SequenceNumber"] = m.sequence_number().into();
+    }
     let message_attributes: serde_json::Map<String, serde_json::Value> = m
         .attributes
         .iter()

@@ -87,6 +87,7 @@ impl From<QError> for SqsError {
             QError::ReceiptHandleIsInvalid(_) => {
                 SqsError::new("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", m)
             }
+            QError::MissingParameter(_) => SqsError::new("MissingParameter", "MissingParameter", m),
             QError::Unsupported(_) => SqsError::new(
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",
@@ -207,6 +208,14 @@ fn outgoing(v: &Value) -> R<Outgoing> {
             .get("MessageSystemAttributes")
             .and_then(|m| m.get("AWSTraceHeader"))
             .and_then(|a| a.get("StringValue"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        group_id: v
+            .get("MessageGroupId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        dedup_id: v
+            .get("MessageDeduplicationId")
             .and_then(Value::as_str)
             .map(str::to_string),
     })
@@ -473,6 +482,9 @@ impl SqsApi {
                     "MessageId": m.id,
                     "MD5OfMessageBody": nimbus_queues::md5_hex(&m.body),
                 });
+                if m.dedup_id.is_some() {
+                    r["SequenceNumber"] = m.sequence_number().into();
+                }
                 if let Some(d) = nimbus_queues::md5_of_attributes(&m.attributes) {
                     r["MD5OfMessageAttributes"] = d.into();
                 }
@@ -522,6 +534,9 @@ impl SqsApi {
                                 "Id": id, "MessageId": m.id,
                                 "MD5OfMessageBody": nimbus_queues::md5_hex(&m.body),
                             });
+                            if m.dedup_id.is_some() {
+                                e["SequenceNumber"] = m.sequence_number().into();
+                            }
                             if let Some(d) = nimbus_queues::md5_of_attributes(&m.attributes) {
                                 e["MD5OfMessageAttributes"] = d.into();
                             }
@@ -575,6 +590,13 @@ impl SqsApi {
                         }
                         if let Some(s) = &m.dead_letter_source_arn {
                             add("DeadLetterQueueSourceArn", s.clone());
+                        }
+                        if let Some(g) = &m.group_id {
+                            add("MessageGroupId", g.clone());
+                        }
+                        if let Some(d) = &m.dedup_id {
+                            add("MessageDeduplicationId", d.clone());
+                            add("SequenceNumber", m.sequence_number());
                         }
                         if !attrs.is_empty() {
                             out["Attributes"] = Value::Object(attrs);
