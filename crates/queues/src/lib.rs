@@ -396,7 +396,8 @@ impl Queues {
                 continue;
             }
             let fifo_only = FIFO_SETTABLE.iter().any(|(n, _)| n == k);
-            if !SETTABLE.iter().any(|(n, _)| n == k) && !(fifo && fifo_only) {
+            let known = SETTABLE.iter().any(|(n, _)| n == k) || (fifo && fifo_only);
+            if !known {
                 return Err(Error::InvalidAttributeName(format!(
                     "Unknown Attribute {k}."
                 )));
@@ -520,7 +521,8 @@ impl Queues {
         let fifo = name.ends_with(".fifo");
         for (k, v) in &attributes {
             let fifo_only = FIFO_SETTABLE.iter().any(|(n, _)| n == k);
-            if !SETTABLE.iter().any(|(n, _)| n == k) && !(fifo && fifo_only) {
+            let known = SETTABLE.iter().any(|(n, _)| n == k) || (fifo && fifo_only);
+            if !known {
                 return Err(Error::InvalidAttributeName(format!(
                     "Unknown Attribute {k}."
                 )));
