@@ -413,3 +413,62 @@ def test_fifo_queues(sqs):
     two = sqs.send_message(QueueUrl=cbd, MessageBody="same", MessageGroupId="g")
     assert one["MessageId"] == two["MessageId"]
     assert len(sqs.receive_message(QueueUrl=cbd, MaxNumberOfMessages=10)["Messages"]) == 1
+
+
+def query_call(nimbus, params, path="/"):
+    """One request in SQS's query protocol (form post, SigV4 for 'sqs'), as older
+    SDKs send it; returns (status, XML text)."""
+    import urllib.parse
+    import urllib.request
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    body = urllib.parse.urlencode({"Version": "2012-11-05", **params})
+    req = AWSRequest(method="POST", url=nimbus.endpoint + path, data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(nimbus.session().get_credentials(), "sqs", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(prepared.url, data=body.encode(), method="POST", headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_query_protocol(nimbus, sqs):
+    import urllib.error  # noqa: F401 - used by query_call
+    import xml.etree.ElementTree as ET
+    ns = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
+    name = qname("query")
+    status, text = query_call(nimbus, {"Action": "CreateQueue", "QueueName": name,
+                                       "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "7"})
+    assert status == 200, text
+    url = ET.fromstring(text).find(".//q:QueueUrl", ns).text
+    assert url.endswith("/" + name)
+    status, text = query_call(nimbus, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "via query & form",
+                                       "MessageAttribute.1.Name": "k", "MessageAttribute.1.Value.DataType": "String",
+                                       "MessageAttribute.1.Value.StringValue": "v"})
+    assert status == 200, text
+    root = ET.fromstring(text)
+    assert root.find(".//q:MD5OfMessageBody", ns).text == hashlib.md5(b"via query & form").hexdigest()
+    assert root.find(".//q:MD5OfMessageAttributes", ns).text == md5_of_attributes({"k": {"DataType": "String", "StringValue": "v"}})
+    # The JSON protocol sees the same queue and message.
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "7"
+    # Posted to the queue's URL, the queue comes from the path.
+    path = "/" + url.split("/", 3)[3]
+    status, text = query_call(nimbus, {"Action": "ReceiveMessage", "MessageAttributeName.1": "All",
+                                       "AttributeName.1": "All"}, path=path)
+    assert status == 200, text
+    msg = ET.fromstring(text).find(".//q:Message", ns)
+    assert msg.find("q:Body", ns).text == "via query & form"
+    assert msg.find("q:MessageAttribute/q:Value/q:StringValue", ns).text == "v"
+    attrs = {a.find("q:Name", ns).text: a.find("q:Value", ns).text for a in msg.findall("q:Attribute", ns)}
+    assert attrs["ApproximateReceiveCount"] == "1"
+    status, text = query_call(nimbus, {"Action": "DeleteMessage", "QueueUrl": url,
+                                       "ReceiptHandle": msg.find("q:ReceiptHandle", ns).text})
+    assert status == 200, text
+    status, text = query_call(nimbus, {"Action": "GetQueueUrl", "QueueName": name + "-missing"})
+    assert status == 400
+    err = ET.fromstring(text)
+    assert err.find(".//q:Code", ns).text == "AWS.SimpleQueueService.NonExistentQueue"
+    assert err.find(".//q:Type", ns).text == "Sender"

@@ -4,6 +4,8 @@
 //! and, as SQS does for clients of its older query protocol, the legacy code in
 //! `x-amzn-query-error`.
 
+pub mod query;
+
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -354,11 +356,14 @@ impl SqsApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost:4566")
             .to_string();
+        if target.is_empty() {
+            return self.handle_query(&req, &host, request_id).await;
+        }
         let result = match target.strip_prefix("AmazonSQS.") {
             None => Err(SqsError::new(
                 "InvalidAction",
                 "InvalidAction",
-                "Nimbus speaks SQS's JSON protocol (X-Amz-Target: AmazonSQS.<Operation>); the query protocol is not supported yet",
+                format!("{target} is not an SQS operation"),
             )),
             Some(op) => match serde_json::from_slice::<Value>(req.body()) {
                 Err(_) if req.body().is_empty() => self.run(op, &json!({}), &host).await,
@@ -384,6 +389,54 @@ impl SqsApi {
                 r
             }
             Err(e) => e.response(request_id),
+        }
+    }
+
+    /// The query protocol: form parameters in, XML out.
+    async fn handle_query(
+        &self,
+        req: &Request<Bytes>,
+        host: &str,
+        request_id: &str,
+    ) -> Response<Bytes> {
+        let mut params = query::parse_form(req.uri().query().unwrap_or("").as_bytes());
+        params.extend(query::parse_form(req.body()));
+        // A request posted to a queue's URL names its queue by the path.
+        let path = req.uri().path();
+        if path.len() > 1 && !params.iter().any(|(k, _)| k == "QueueUrl") {
+            params.push(("QueueUrl".into(), format!("http://{host}{path}")));
+        }
+        let xml = |status: StatusCode, body: String| {
+            let mut r = Response::new(Bytes::from(body));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/xml"));
+            if let Ok(v) = HeaderValue::from_str(request_id) {
+                r.headers_mut().insert("x-amzn-requestid", v);
+            }
+            r
+        };
+        let Some((action, input)) = query::to_json(&params) else {
+            return xml(
+                StatusCode::BAD_REQUEST,
+                query::error_xml(
+                    "MissingAction",
+                    "The request must contain the parameter Action.",
+                    true,
+                    request_id,
+                ),
+            );
+        };
+        match self.run(&action, &input, host).await {
+            Ok(v) => xml(StatusCode::OK, query::to_xml(&action, &v, request_id)),
+            Err(e) => xml(
+                if e.sender {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                },
+                query::error_xml(e.query_code, &e.message, e.sender, request_id),
+            ),
         }
     }
 
