@@ -26,11 +26,14 @@ fn decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Hex digits are ASCII: work on bytes, never slice the text (a `%` may be
+        // followed by a multi-byte character).
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
         {
-            out.push(v);
+            out.push(h * 16 + l);
             i += 3;
             continue;
         }
@@ -367,6 +370,23 @@ mod tests {
         .unwrap();
         assert_eq!(v["MaxNumberOfMessages"], 3);
         assert_eq!(v["AttributeNames"][0], "All");
+    }
+
+    #[test]
+    fn broken_escapes_stay_as_they_are() {
+        // Found by the fuzzer: `%` followed by a multi-byte character.
+        assert_eq!(
+            parse_form(b"%\x88"),
+            vec![("%\u{FFFD}".to_string(), String::new())]
+        );
+        assert_eq!(
+            parse_form(b"a=%4"),
+            vec![("a".to_string(), "%4".to_string())]
+        );
+        assert_eq!(
+            parse_form(b"a=%41%zz"),
+            vec![("a".to_string(), "A%zz".to_string())]
+        );
     }
 
     #[test]
