@@ -3,16 +3,32 @@
 //! optionally a peer S3 endpoint (moto's server, say), in one run with the same
 //! client, so the numbers sit side by side. Results go in `docs/benchmarks.md`.
 
-use anyhow::{Context, Result, bail};
+use crate::bench_client::{self, Conn, Endpoint, Keep, percentile};
+use anyhow::{Result, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use nimbus_api_common::sigv4;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A signed S3 request: the status and how many body bytes came back.
+async fn call(
+    c: &mut Conn,
+    method: &str,
+    path: &str,
+    body: Bytes,
+    unsigned: bool,
+) -> Result<(u16, u64)> {
+    let hash = if unsigned {
+        "UNSIGNED-PAYLOAD".to_string()
+    } else {
+        hex::encode(Sha256::digest(&body))
+    };
+    let r = c
+        .send(method, path, &[], body, Some(&hash), Keep::CountOnly)
+        .await?;
+    Ok((r.status.as_u16(), r.len))
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,120 +56,6 @@ pub struct Args {
     large_mib: usize,
 }
 
-#[derive(Clone)]
-struct Endpoint {
-    name: String,
-    host: String,
-    port: u16,
-    access_key: String,
-    secret: String,
-}
-
-fn parse_endpoint(url: &str) -> Result<(String, u16)> {
-    let hostport = url
-        .strip_prefix("http://")
-        .context("endpoint must be http://host:port")?;
-    let (host, port) = hostport
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .context("endpoint needs a port")?;
-    Ok((host.to_string(), port.parse().context("endpoint port")?))
-}
-
-struct S3Client {
-    ep: Arc<Endpoint>,
-    sender: SendRequest<Full<Bytes>>,
-}
-
-impl S3Client {
-    async fn connect(ep: Arc<Endpoint>) -> Result<S3Client> {
-        let stream = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port)).await?;
-        stream.set_nodelay(true)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        Ok(S3Client { ep, sender })
-    }
-
-    /// A signed request, on a new connection if the server closed the last one
-    /// (moto's server closes every connection after one request).
-    async fn call(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Bytes,
-        unsigned: bool,
-    ) -> Result<(u16, u64)> {
-        if self.sender.is_closed() {
-            *self = S3Client::connect(self.ep.clone()).await?;
-        }
-        match self.call_once(method, path, body.clone(), unsigned).await {
-            Err(e) if self.sender.is_closed() => {
-                tracing::debug!(error = %e, "connection closed; retrying on a new one");
-                *self = S3Client::connect(self.ep.clone()).await?;
-                self.call_once(method, path, body, unsigned).await
-            }
-            r => r,
-        }
-    }
-
-    /// A signed request; the body is hashed for the signature unless `unsigned`.
-    /// Returns the status and the number of body bytes received.
-    async fn call_once(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Bytes,
-        unsigned: bool,
-    ) -> Result<(u16, u64)> {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            "host",
-            format!("{}:{}", self.ep.host, self.ep.port).parse()?,
-        );
-        let sha = if unsigned {
-            "UNSIGNED-PAYLOAD".to_string()
-        } else {
-            hex::encode(Sha256::digest(&body))
-        };
-        headers.insert("x-amz-content-sha256", sha.parse()?);
-        let auth = sigv4::sign(
-            method,
-            path,
-            "",
-            &mut headers,
-            &body,
-            &self.ep.access_key,
-            &self.ep.secret,
-            "us-east-1",
-            "s3",
-            nimbus_model::time::now_millis(),
-        );
-        headers.insert("authorization", auth.parse()?);
-        headers.insert("content-length", body.len().to_string().parse()?);
-        let mut req = http::Request::builder().method(method).uri(path);
-        *req.headers_mut().expect("builder has headers") = headers;
-        let req = req.body(Full::new(body))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        let mut body = resp.into_body();
-        let mut n = 0u64;
-        while let Some(frame) = body.frame().await {
-            if let Ok(d) = frame?.into_data() {
-                n += d.len() as u64;
-            }
-        }
-        Ok((status, n))
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
 struct Run {
     ops_per_sec: f64,
     p50: f64,
@@ -177,7 +79,7 @@ async fn run_small(
         let body = body.clone();
         let bucket = bucket.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut client = S3Client::connect(ep).await?;
+            let mut client = Conn::connect(ep, "s3").await?;
             let mut lat = Vec::new();
             let mut i = 0usize;
             while Instant::now() < deadline {
@@ -185,9 +87,9 @@ async fn run_small(
                 let key = format!("/{bucket}/small/{c}/{}", if put { i } else { i % 50 });
                 let t = Instant::now();
                 let (status, _) = if put {
-                    client.call("PUT", &key, body.clone(), false).await?
+                    call(&mut client, "PUT", &key, body.clone(), false).await?
                 } else {
-                    client.call("GET", &key, Bytes::new(), false).await?
+                    call(&mut client, "GET", &key, Bytes::new(), false).await?
                 };
                 if status != 200 {
                     bail!("{} {key}: status {status}", if put { "PUT" } else { "GET" });
@@ -203,11 +105,10 @@ async fn run_small(
         all.extend(t.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(|a, b| a.total_cmp(b));
     Ok(Run {
         ops_per_sec: all.len() as f64 / elapsed,
-        p50: percentile(&all, 0.5),
-        p99: percentile(&all, 0.99),
+        p50: percentile(&mut all, 0.5),
+        p99: percentile(&mut all, 0.99),
     })
 }
 
@@ -223,12 +124,8 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
         "bench-s3-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
-    let mut c = S3Client::connect(ep.clone())
-        .await
-        .with_context(|| format!("connect to {}", ep.name))?;
-    let (status, _) = c
-        .call("PUT", &format!("/{bucket}"), Bytes::new(), false)
-        .await?;
+    let mut c = Conn::connect(ep.clone(), "s3").await?;
+    let (status, _) = call(&mut c, "PUT", &format!("/{bucket}"), Bytes::new(), false).await?;
     if status != 200 {
         bail!("{}: create bucket: status {status}", ep.name);
     }
@@ -236,7 +133,8 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
     // Make sure every key the GET run reads exists.
     for client in 0..args.clients {
         for i in 0..50 {
-            c.call(
+            call(
+                &mut c,
                 "PUT",
                 &format!("/{bucket}/small/{client}/{i}"),
                 small.clone(),
@@ -268,17 +166,20 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
         let bytes = args.large_mib * 1024 * 1024;
         let large = Bytes::from(vec![b'L'; bytes]);
         let t = Instant::now();
-        let (status, _) = c
-            .call("PUT", &format!("/{bucket}/large"), large, true)
-            .await?;
+        let (status, _) = call(&mut c, "PUT", &format!("/{bucket}/large"), large, true).await?;
         if status != 200 {
             bail!("{}: large PUT: status {status}", ep.name);
         }
         large_put_mbs = Some(bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let (status, n) = c
-            .call("GET", &format!("/{bucket}/large"), Bytes::new(), false)
-            .await?;
+        let (status, n) = call(
+            &mut c,
+            "GET",
+            &format!("/{bucket}/large"),
+            Bytes::new(),
+            false,
+        )
+        .await?;
         if status != 200 || n != bytes as u64 {
             bail!("{}: large GET: status {status}, {n} bytes", ep.name);
         }
@@ -293,37 +194,9 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let creds_text =
-        std::fs::read_to_string(args.data_dir.join("credentials")).with_context(|| {
-            format!(
-                "read {}/credentials (is `nimbus up` running with this data dir?)",
-                args.data_dir.display()
-            )
-        })?;
-    let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
-        .context("parse credentials file")?;
-    let endpoint = std::fs::read_to_string(args.data_dir.join("config"))
-        .context("read config file")?
-        .lines()
-        .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
-        .context("no endpoint_url in config")?;
-    let (host, port) = parse_endpoint(&endpoint)?;
-    let mut endpoints = vec![Endpoint {
-        name: "nimbus".into(),
-        host,
-        port,
-        access_key: creds.access_key_id,
-        secret: creds.secret_access_key,
-    }];
+    let mut endpoints: Vec<Endpoint> = vec![bench_client::nimbus(&args.data_dir)?];
     if let Some(peer) = &args.peer {
-        let (host, port) = parse_endpoint(peer)?;
-        endpoints.push(Endpoint {
-            name: args.peer_name.clone(),
-            host,
-            port,
-            access_key: "testing".into(),
-            secret: "testing".into(),
-        });
+        endpoints.push(bench_client::peer(peer, &args.peer_name)?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

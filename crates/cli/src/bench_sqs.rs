@@ -3,12 +3,9 @@
 //! message is sent, against Nimbus and optionally a peer endpoint (moto's server),
 //! in one run with the same client. Results go in `docs/benchmarks.md`.
 
+use crate::bench_client::{self, Conn, Endpoint, Keep, percentile};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use nimbus_api_common::sigv4;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,90 +32,31 @@ pub struct Args {
     samples: usize,
 }
 
-struct Endpoint {
-    name: String,
-    host: String,
-    port: u16,
-    access_key: String,
-    secret: String,
-}
-
-struct Client {
-    ep: Arc<Endpoint>,
-    sender: SendRequest<Full<Bytes>>,
-}
-
-impl Client {
-    async fn connect(ep: Arc<Endpoint>) -> Result<Client> {
-        let stream = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port)).await?;
-        stream.set_nodelay(true)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        Ok(Client { ep, sender })
-    }
-
-    /// `AmazonSQS.<op>` with a JSON body, on a new connection if the server
-    /// closed the last one (moto's server closes every connection).
-    async fn call(&mut self, op: &str, body: &Value) -> Result<Value> {
-        if self.sender.is_closed() {
-            *self = Client::connect(self.ep.clone()).await?;
-        }
-        match self.call_once(op, body).await {
-            Err(_) if self.sender.is_closed() => {
-                *self = Client::connect(self.ep.clone()).await?;
-                self.call_once(op, body).await
-            }
-            r => r,
-        }
-    }
-
-    async fn call_once(&mut self, op: &str, body: &Value) -> Result<Value> {
-        let body = Bytes::from(body.to_string());
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            "host",
-            format!("{}:{}", self.ep.host, self.ep.port).parse()?,
-        );
-        headers.insert("x-amz-target", format!("AmazonSQS.{op}").parse()?);
-        headers.insert("content-type", "application/x-amz-json-1.0".parse()?);
-        let auth = sigv4::sign(
+/// `AmazonSQS.<op>` with a JSON body.
+async fn call(c: &mut Conn, op: &str, body: &Value) -> Result<Value> {
+    let target = format!("AmazonSQS.{op}");
+    let r = c
+        .send(
             "POST",
             "/",
-            "",
-            &mut headers,
-            &body,
-            &self.ep.access_key,
-            &self.ep.secret,
-            "us-east-1",
-            "sqs",
-            nimbus_model::time::now_millis(),
+            &[
+                ("x-amz-target", &target),
+                ("content-type", "application/x-amz-json-1.0"),
+            ],
+            Bytes::from(body.to_string()),
+            None,
+            Keep::Body,
+        )
+        .await?;
+    if !r.status.is_success() {
+        bail!(
+            "{} {op}: {} {}",
+            c.ep.name,
+            r.status,
+            String::from_utf8_lossy(&r.body)
         );
-        headers.insert("authorization", auth.parse()?);
-        headers.insert("content-length", body.len().to_string().parse()?);
-        let mut req = http::Request::builder().method("POST").uri("/");
-        *req.headers_mut().expect("builder has headers") = headers;
-        let req = req.body(Full::new(body))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        if !status.is_success() {
-            bail!(
-                "{} {op}: {status} {}",
-                self.ep.name,
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(((v.len() - 1) as f64) * p).round() as usize]
+    Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
 }
 
 struct Row {
@@ -130,14 +68,12 @@ struct Row {
 }
 
 async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
-    let mut c = Client::connect(ep.clone())
-        .await
-        .with_context(|| format!("connect to {}", ep.name))?;
+    let mut c = Conn::connect(ep.clone(), "sqs").await?;
     let name = format!(
         "bench-sqs-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
-    let url = c.call("CreateQueue", &json!({ "QueueName": name })).await?["QueueUrl"]
+    let url = call(&mut c, "CreateQueue", &json!({ "QueueName": name })).await?["QueueUrl"]
         .as_str()
         .context("CreateQueue without QueueUrl")?
         .to_string();
@@ -150,18 +86,18 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
     for _ in 0..args.clients {
         let (ep, url, body) = (ep.clone(), url.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(ep).await?;
+            let mut c = Conn::connect(ep, "sqs").await?;
             let mut n = 0usize;
             while Instant::now() < deadline {
                 let entries: Vec<Value> = (0..10)
                     .map(|i| json!({ "Id": format!("m{i}"), "MessageBody": body }))
                     .collect();
-                let r = c
-                    .call(
-                        "SendMessageBatch",
-                        &json!({ "QueueUrl": url, "Entries": entries }),
-                    )
-                    .await?;
+                let r = call(
+                    &mut c,
+                    "SendMessageBatch",
+                    &json!({ "QueueUrl": url, "Entries": entries }),
+                )
+                .await?;
                 n += r["Successful"].as_array().map_or(0, Vec::len);
             }
             anyhow::Ok(n)
@@ -180,10 +116,10 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
     for _ in 0..args.clients {
         let (ep, url) = (ep.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(ep).await?;
+            let mut c = Conn::connect(ep, "sqs").await?;
             let mut n = 0usize;
             while Instant::now() < deadline {
-                let r = c.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60 })).await?;
+                let r = call(&mut c, "ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60 })).await?;
                 let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
                 if msgs.is_empty() {
                     break;
@@ -193,7 +129,7 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
                     .enumerate()
                     .map(|(i, m)| json!({ "Id": format!("d{i}"), "ReceiptHandle": m["ReceiptHandle"] }))
                     .collect();
-                c.call("DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries })).await?;
+                call(&mut c, "DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries })).await?;
                 n += msgs.len();
             }
             anyhow::Ok(n)
@@ -204,25 +140,25 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
         received += t.await??;
     }
     let recv_rate = received as f64 / started.elapsed().as_secs_f64();
-    c.call("PurgeQueue", &json!({ "QueueUrl": url })).await?;
+    call(&mut c, "PurgeQueue", &json!({ "QueueUrl": url })).await?;
 
     // Single messages, one client: send, then receive + delete.
     let (mut send_lat, mut recv_lat) = (Vec::new(), Vec::new());
     for _ in 0..args.samples {
         let t = Instant::now();
-        c.call(
+        call(
+            &mut c,
             "SendMessage",
             &json!({ "QueueUrl": url, "MessageBody": body }),
         )
         .await?;
         send_lat.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        let r = c
-            .call("ReceiveMessage", &json!({ "QueueUrl": url }))
-            .await?;
+        let r = call(&mut c, "ReceiveMessage", &json!({ "QueueUrl": url })).await?;
         recv_lat.push(t.elapsed().as_secs_f64() * 1000.0);
         if let Some(h) = r["Messages"][0]["ReceiptHandle"].as_str() {
-            c.call(
+            call(
+                &mut c,
                 "DeleteMessage",
                 &json!({ "QueueUrl": url, "ReceiptHandle": h }),
             )
@@ -233,20 +169,21 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
     // Long-poll wake-up: a receiver waits; time from the send's return to the
     // receiver's answer (the send's own latency excluded).
     let mut wake = Vec::new();
-    let mut receiver = Client::connect(ep.clone()).await?;
+    let mut receiver = Conn::connect(ep.clone(), "sqs").await?;
     for _ in 0..args.samples.min(50) {
         let url2 = url.clone();
         let poll = tokio::spawn(async move {
-            let r = receiver
-                .call(
-                    "ReceiveMessage",
-                    &json!({ "QueueUrl": url2, "WaitTimeSeconds": 5 }),
-                )
-                .await;
+            let r = call(
+                &mut receiver,
+                "ReceiveMessage",
+                &json!({ "QueueUrl": url2, "WaitTimeSeconds": 5 }),
+            )
+            .await;
             (receiver, r, Instant::now())
         });
         tokio::time::sleep(Duration::from_millis(30)).await;
-        c.call(
+        call(
+            &mut c,
             "SendMessage",
             &json!({ "QueueUrl": url, "MessageBody": "wake" }),
         )
@@ -256,7 +193,8 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
         receiver = back;
         let r = r?;
         if let Some(h) = r["Messages"][0]["ReceiptHandle"].as_str() {
-            c.call(
+            call(
+                &mut c,
                 "DeleteMessage",
                 &json!({ "QueueUrl": url, "ReceiptHandle": h }),
             )
@@ -264,59 +202,26 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
             wake.push(got_at.saturating_duration_since(sent_at).as_secs_f64() * 1000.0);
         }
     }
-    c.call("DeleteQueue", &json!({ "QueueUrl": url })).await?;
+    call(&mut c, "DeleteQueue", &json!({ "QueueUrl": url })).await?;
     Ok(Row {
         send_rate,
         recv_rate,
-        send_lat: (pct(&mut send_lat, 0.5), pct(&mut send_lat, 0.99)),
-        recv_lat: (pct(&mut recv_lat, 0.5), pct(&mut recv_lat, 0.99)),
-        wake: (pct(&mut wake, 0.5), pct(&mut wake, 0.99)),
+        send_lat: (
+            percentile(&mut send_lat, 0.5),
+            percentile(&mut send_lat, 0.99),
+        ),
+        recv_lat: (
+            percentile(&mut recv_lat, 0.5),
+            percentile(&mut recv_lat, 0.99),
+        ),
+        wake: (percentile(&mut wake, 0.5), percentile(&mut wake, 0.99)),
     })
 }
 
-fn endpoint(url: &str) -> Result<(String, u16)> {
-    let hostport = url
-        .strip_prefix("http://")
-        .context("endpoint must be http://host:port")?;
-    let (h, p) = hostport
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .context("endpoint needs a port")?;
-    Ok((h.to_string(), p.parse()?))
-}
-
 pub fn run(args: Args) -> Result<()> {
-    let creds_text =
-        std::fs::read_to_string(args.data_dir.join("credentials")).with_context(|| {
-            format!(
-                "read {}/credentials (is `nimbus up` running with this data dir?)",
-                args.data_dir.display()
-            )
-        })?;
-    let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
-        .context("parse credentials file")?;
-    let url = std::fs::read_to_string(args.data_dir.join("config"))
-        .context("read config file")?
-        .lines()
-        .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
-        .context("no endpoint_url in config")?;
-    let (host, port) = endpoint(&url)?;
-    let mut eps = vec![Endpoint {
-        name: "nimbus".into(),
-        host,
-        port,
-        access_key: creds.access_key_id,
-        secret: creds.secret_access_key,
-    }];
+    let mut eps: Vec<Endpoint> = vec![bench_client::nimbus(&args.data_dir)?];
     if let Some(p) = &args.peer {
-        let (host, port) = endpoint(p)?;
-        eps.push(Endpoint {
-            name: args.peer_name.clone(),
-            host,
-            port,
-            access_key: "testing".into(),
-            secret: "testing".into(),
-        });
+        eps.push(bench_client::peer(p, &args.peer_name)?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,6 +2,7 @@
 //! (`bench`). One file per subcommand.
 
 mod bench;
+mod bench_client;
 mod bench_s3;
 mod bench_sqs;
 mod doctor;

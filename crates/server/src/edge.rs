@@ -205,23 +205,27 @@ impl Edge {
                 double_encode_path: false,
             }
         }
+        // SigV2 (header or presigned query): the payload is not signed.
+        let verify_v2 = |v2: &nimbus_api_common::sigv2::V2| -> Result<Payload, S3Error> {
+            let resource = nimbus_api_common::sigv2::canonical_resource(
+                nimbus_api_s3::host_bucket(h).as_deref(),
+                parts.uri.path(),
+                query,
+            );
+            nimbus_api_common::sigv2::verify(
+                v2,
+                parts.method.as_str(),
+                h,
+                &resource,
+                |k| self.secret_for(k),
+                now,
+            )
+            .map_err(|e| from_auth(&e))?;
+            Ok(Payload::Unsigned)
+        };
         if let Some(header) = header {
             if let Some(v2) = nimbus_api_common::sigv2::parse_header(header) {
-                let resource = nimbus_api_common::sigv2::canonical_resource(
-                    nimbus_api_s3::host_bucket(h).as_deref(),
-                    parts.uri.path(),
-                    query,
-                );
-                nimbus_api_common::sigv2::verify(
-                    &v2,
-                    parts.method.as_str(),
-                    h,
-                    &resource,
-                    |k| self.secret_for(k),
-                    now,
-                )
-                .map_err(|e| from_auth(&e))?;
-                return Ok(Payload::Unsigned);
+                return verify_v2(&v2);
             }
             let auth = Authorization::parse(header).map_err(|e| from_auth(&e))?;
             let sha = content_sha.clone().ok_or_else(|| {
@@ -256,22 +260,7 @@ impl Edge {
             return Ok(Payload::Unsigned);
         }
         if let Some(v2) = nimbus_api_common::sigv2::parse_query(query) {
-            let v2 = v2.map_err(|e| from_auth(&e))?;
-            let resource = nimbus_api_common::sigv2::canonical_resource(
-                nimbus_api_s3::host_bucket(h).as_deref(),
-                parts.uri.path(),
-                query,
-            );
-            nimbus_api_common::sigv2::verify(
-                &v2,
-                parts.method.as_str(),
-                h,
-                &resource,
-                |k| self.secret_for(k),
-                now,
-            )
-            .map_err(|e| from_auth(&e))?;
-            return Ok(Payload::Unsigned);
+            return verify_v2(&v2.map_err(|e| from_auth(&e))?);
         }
         Err(from_auth(&sigv4::AuthError::Missing))
     }
