@@ -207,6 +207,19 @@ pub(crate) struct Executor {
     /// Provisioned environments being initialized, per pool key.
     provisioning: Mutex<HashMap<String, usize>>,
     memory: Arc<MemoryBudget>,
+    /// Environments starting at once (spawn to end of init). A burst beyond this
+    /// waits its turn: two hundred runtimes booting together on two cores would
+    /// each take seconds and trip the init timeout, which should measure the
+    /// function's init, not the host's queue.
+    starting: tokio::sync::Semaphore,
+}
+
+/// How many environments start at once: eight per core, at least sixteen.
+fn start_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .saturating_mul(8)
+        .max(16)
 }
 
 #[derive(Default)]
@@ -246,6 +259,7 @@ impl Executor {
             provisioned: Arc::new(Mutex::new(HashMap::new())),
             provisioning: Mutex::new(HashMap::new()),
             memory: Arc::new(MemoryBudget::default()),
+            starting: tokio::sync::Semaphore::new(start_slots()),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -550,6 +564,8 @@ impl Executor {
         rec: &FunctionRecord,
         provisioned: bool,
     ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
+        // Held until init ends; the semaphore is never closed.
+        let _slot = self.starting.acquire().await.ok();
         let started = Instant::now();
         let Some(memory_grant) = self.reserve_memory(rec.memory_mb as u64) else {
             let mut f = InitFailure::new("Nimbus.MemoryBudgetExhausted", "Rate Exceeded.");
