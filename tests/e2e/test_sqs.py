@@ -415,6 +415,62 @@ def test_fifo_queues(sqs):
     assert len(sqs.receive_message(QueueUrl=cbd, MaxNumberOfMessages=10)["Messages"]) == 1
 
 
+def test_redrive_allow_policy(sqs):
+    arn = lambda u: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = lambda target: {"RedrivePolicy": json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": 3})}
+    allowed = sqs.create_queue(QueueName=qname("allowed-src"))["QueueUrl"]
+    other = sqs.create_queue(QueueName=qname("other-src"))["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=qname("picky-dlq"), Attributes={"RedriveAllowPolicy": json.dumps(
+        {"redrivePermission": "byQueue", "sourceQueueArns": [arn(allowed)]})})["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=allowed, Attributes=redrive(arn(dlq)))
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=other, Attributes=redrive(arn(dlq)))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "RedriveAllowPolicy" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        sqs.create_queue(QueueName=qname("new-src"), Attributes=redrive(arn(dlq)))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # denyAll: nobody, not even a queue allowed before, may name it from now on.
+    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": '{"redrivePermission":"denyAll"}'})
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=allowed, Attributes=redrive(arn(dlq)))
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # A policy a person wrote wrong is refused with the reason.
+    for bad in ['{"redrivePermission":"byQueue"}', '{"redrivePermission":"sometimes"}',
+                '{"redrivePermission":"allowAll","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:x"]}', "not json"]:
+        with pytest.raises(ClientError) as e:
+            sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": bad})
+        assert e.value.response["Error"]["Code"] == "InvalidAttributeValue", bad
+    # The target must exist and be of the same type.
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=other, Attributes=redrive(arn(dlq) + "-missing"))
+    assert "does not exist" in e.value.response["Error"]["Message"]
+    fifo = sqs.create_queue(QueueName=qname("fifo-dlq") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=other, Attributes=redrive(arn(fifo)))
+    assert "same type" in e.value.response["Error"]["Message"]
+
+
+def test_fifo_deduplication_survives_kill_9():
+    with tempfile.TemporaryDirectory(prefix="nimbus-sqs-dedup-") as d:
+        n = Nimbus(d).start()
+        sqs = n.client("sqs")
+        url = sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        first = sqs.send_message(QueueUrl=url, MessageBody="once", MessageGroupId="g", MessageDeduplicationId="order-1")
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            sqs2 = n2.client("sqs")
+            again = sqs2.send_message(QueueUrl=url, MessageBody="once", MessageGroupId="g",
+                                      MessageDeduplicationId="order-1")
+            assert again["MessageId"] == first["MessageId"]
+            assert again["SequenceNumber"] == first["SequenceNumber"]
+            got = sqs2.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+            assert [m["Body"] for m in got] == ["once"]
+        finally:
+            n2.stop()
+
+
 def query_call(nimbus, params, path="/"):
     """One request in SQS's query protocol (form post, SigV4 for 'sqs'), as older
     SDKs send it; returns (status, XML text)."""

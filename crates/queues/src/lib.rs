@@ -18,6 +18,23 @@ use std::sync::{Arc, Mutex};
 const QUEUES: Table = Table("sqs_queues");
 /// `queue\0<seq, 8 bytes big-endian>` -> [`Message`].
 const MESSAGES: Table = Table("sqs_messages");
+/// FIFO deduplication memory, so a restart does not forget it:
+/// `queue\0<dedup key>` -> ([`DedupEntry`]).
+const DEDUP: Table = Table("sqs_dedup");
+
+/// A remembered deduplication id: until when, and the message first sent with it.
+#[derive(Serialize, Deserialize)]
+struct DedupEntry {
+    until_ms: u64,
+    message: Message,
+}
+
+fn dedup_table_key(queue: &str, key: &str) -> Vec<u8> {
+    let mut k = queue.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
 
 /// SQS's limits.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
@@ -169,6 +186,43 @@ fn validate(name: &str, value: &str) -> Result<()> {
             }
             Ok(())
         }
+        "RedriveAllowPolicy" => {
+            if value.is_empty() {
+                return Ok(());
+            }
+            let bad = |why: &str| {
+                Error::InvalidAttributeValue(format!(
+                    "Value {value} for parameter RedriveAllowPolicy is invalid. Reason: {why}"
+                ))
+            };
+            let p: serde_json::Value = serde_json::from_str(value)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .ok_or_else(|| bad("Redrive allow policy is not a valid JSON map."))?;
+            let sources = &p["sourceQueueArns"];
+            match p["redrivePermission"].as_str() {
+                Some("allowAll" | "denyAll") if sources.is_null() => Ok(()),
+                Some("allowAll" | "denyAll") => Err(bad(
+                    "sourceQueueArns may be given only when redrivePermission is byQueue.",
+                )),
+                Some("byQueue") => match sources.as_array() {
+                    Some(a)
+                        if (1..=10).contains(&a.len())
+                            && a.iter().all(|s| {
+                                s.as_str().is_some_and(|s| s.starts_with("arn:aws:sqs:"))
+                            }) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(bad(
+                        "redrivePermission byQueue needs sourceQueueArns: 1 to 10 queue ARNs.",
+                    )),
+                },
+                _ => Err(bad(
+                    "redrivePermission must be allowAll, denyAll or byQueue.",
+                )),
+            }
+        }
         "ContentBasedDeduplication" | "SqsManagedSseEnabled" => match value {
             "true" | "false" => Ok(()),
             _ => Err(Error::InvalidAttributeValue(format!(
@@ -188,6 +242,24 @@ fn validate(name: &str, value: &str) -> Result<()> {
             ))),
         },
         _ => Ok(()),
+    }
+}
+
+/// Whether the dead-letter queue `dlq`'s `RedriveAllowPolicy` lets the queue
+/// `source_arn` send its failed messages there.
+fn redrive_allowed(dlq: &QueueRecord, source_arn: &str) -> bool {
+    let Some(policy) = dlq.attributes.get("RedriveAllowPolicy") else {
+        return true;
+    };
+    let Ok(p) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return true;
+    };
+    match p["redrivePermission"].as_str() {
+        Some("denyAll") => false,
+        Some("byQueue") => p["sourceQueueArns"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(source_arn))),
+        _ => true,
     }
 }
 
@@ -337,6 +409,25 @@ impl Queues {
                 },
             );
         }
+        let now = nimbus_model::time::now_millis();
+        let mut forgotten = WriteBatch::new();
+        for (k, v) in kv.scan_prefix(DEDUP, b"")? {
+            let e: DedupEntry = decode(&v)?;
+            let mut parts = k.splitn(2, |b| *b == 0);
+            let queue = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let key = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            match live.get_mut(&queue) {
+                Some(q) if e.until_ms > now => {
+                    q.dedup.insert(key, (e.until_ms, e.message));
+                }
+                _ => {
+                    forgotten.delete(DEDUP, k);
+                }
+            }
+        }
+        if !forgotten.is_empty() {
+            kv.commit(forgotten)?;
+        }
         let mut max_seq = 0;
         for (k, v) in kv.scan_prefix(MESSAGES, b"")? {
             let m: Message = decode(&v)?;
@@ -367,6 +458,42 @@ impl Queues {
     pub fn name_from_arn(&self, arn: &str) -> Option<String> {
         let prefix = format!("arn:aws:sqs:{}:{}:", self.region, self.account);
         arn.strip_prefix(&prefix).map(str::to_string)
+    }
+
+    /// Check a `RedrivePolicy` about to be set on `source`: its dead-letter queue
+    /// exists, is of the same type, and its `RedriveAllowPolicy` admits `source`.
+    fn check_redrive_target(
+        &self,
+        live: &HashMap<String, Live>,
+        source: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let Some(policy) = attributes.get("RedrivePolicy").filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let bad = |why: String| {
+            Error::InvalidParameterValue(format!(
+                "Value {policy} for parameter RedrivePolicy is invalid. Reason: {why}"
+            ))
+        };
+        let v: serde_json::Value = serde_json::from_str(policy)
+            .map_err(|_| bad("Redrive policy is not a valid JSON map.".into()))?;
+        let arn = v["deadLetterTargetArn"].as_str().unwrap_or_default();
+        let dlq = self
+            .name_from_arn(arn)
+            .and_then(|n| live.get(&n))
+            .ok_or_else(|| bad("Dead letter target does not exist.".into()))?;
+        if dlq.rec.is_fifo() != source.ends_with(".fifo") {
+            return Err(bad(
+                "Dead-letter queue must be same type of queue as the source.".into(),
+            ));
+        }
+        if !redrive_allowed(&dlq.rec, &self.arn(source)) {
+            return Err(bad(format!(
+                "Queue {arn} does not allow this queue to use it as a dead-letter queue (its RedriveAllowPolicy)."
+            )));
+        }
+        Ok(())
     }
 
     pub fn create(
@@ -406,6 +533,7 @@ impl Queues {
             attrs.insert(k.clone(), v.clone());
         }
         let mut live = self.live.lock().expect("queues lock");
+        self.check_redrive_target(&live, name, &attributes)?;
         if let Some(existing) = live.get(name) {
             // Same name, same attributes: SQS answers with the existing queue.
             for (k, v) in &attributes {
@@ -460,6 +588,9 @@ impl Queues {
         batch.delete(QUEUES, name.as_bytes());
         for seq in q.messages.keys() {
             batch.delete(MESSAGES, message_key(name, *seq));
+        }
+        for key in q.dedup.keys() {
+            batch.delete(DEDUP, dedup_table_key(name, key));
         }
         self.kv.commit(batch)?;
         if let Some(q) = live.remove(name) {
@@ -530,6 +661,10 @@ impl Queues {
             validate(k, v)?;
         }
         let mut live = self.live.lock().expect("queues lock");
+        if !live.contains_key(name) {
+            return Err(Error::QueueDoesNotExist);
+        }
+        self.check_redrive_target(&live, name, &attributes)?;
         let q = live.get_mut(name).ok_or(Error::QueueDoesNotExist)?;
         let mut rec = q.rec.clone();
         for (k, v) in attributes {
@@ -737,8 +872,10 @@ impl Queues {
         } else {
             dedup
         };
-        q.dedup.retain(|_, (until, _)| *until > now);
-        Ok(q.dedup.get(&key).map(|(_, m)| m.clone()))
+        Ok(q.dedup
+            .get(&key)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, m)| m.clone()))
     }
 
     fn dedup_key(q: &Live, m: &Message) -> Option<String> {
@@ -802,6 +939,14 @@ impl Queues {
         {
             let mut live = self.live.lock().expect("queues lock");
             let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
+            // Forget expired deduplication ids, here and in the store.
+            q.dedup.retain(|k, (until, _)| {
+                let keep = *until > now;
+                if !keep {
+                    batch.delete(DEDUP, dedup_table_key(queue, k));
+                }
+                keep
+            });
             for mut out in batch_in {
                 if let Err(e) = Self::check_size(&q.rec, &out) {
                     results.push(Err(e));
@@ -814,8 +959,13 @@ impl Queues {
                     Ok(None) => {
                         let m = self.new_message(&q.rec, out, sender);
                         if let Some(k) = Self::dedup_key(q, &m) {
-                            q.dedup
-                                .insert(k.clone(), (now + DEDUP_WINDOW_MS, m.clone()));
+                            let until_ms = now + DEDUP_WINDOW_MS;
+                            let entry = DedupEntry {
+                                until_ms,
+                                message: m.clone(),
+                            };
+                            batch.put(DEDUP, dedup_table_key(queue, &k), encode(&entry));
+                            q.dedup.insert(k.clone(), (until_ms, m.clone()));
                             reserved.push(k);
                         }
                         batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
@@ -959,6 +1109,7 @@ impl Queues {
         let mut expired = Vec::new();
         let mut next_visible: Option<u64> = None;
         let fifo = q.rec.is_fifo();
+        let source_arn = self.arn(queue);
         // FIFO: a group with a message in flight (or delayed) delivers nothing
         // after it until that one is deleted or visible again.
         let mut blocked: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -983,7 +1134,9 @@ impl Queues {
             }
             if let Some((dlq, limit)) = &redrive
                 && m.receive_count >= *limit
-                && live_has(&live, dlq)
+                && live
+                    .get(dlq)
+                    .is_some_and(|d| redrive_allowed(&d.rec, &source_arn))
             {
                 moved.push((m.seq, dlq.clone()));
                 continue;
@@ -993,7 +1146,6 @@ impl Queues {
         for seq in &expired {
             batch.delete(MESSAGES, message_key(queue, *seq));
         }
-        let source_arn = self.arn(queue);
         let mut moved_msgs = Vec::new();
         for (seq, dlq) in &moved {
             let q = live.get(queue).expect("queue exists");
@@ -1142,10 +1294,6 @@ impl Queues {
         q.notify.notify_waiters();
         Ok(())
     }
-}
-
-fn live_has(live: &HashMap<String, Live>, name: &str) -> bool {
-    live.contains_key(name)
 }
 
 #[cfg(test)]

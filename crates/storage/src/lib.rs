@@ -75,6 +75,10 @@ impl WriteBatch {
         });
         self
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
 }
 
 /// A transactional, durable key-value store.
