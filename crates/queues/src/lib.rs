@@ -333,6 +333,19 @@ fn parse_receipt(handle: &str) -> Option<(String, u64, String)> {
     ))
 }
 
+/// Run a blocking commit without stalling the async worker it is called on:
+/// a worker blocked on an fsync serves no other request, so with two workers
+/// at most two commits could ever share a group. Called outside a
+/// multi-threaded runtime (unit tests), it just runs.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 fn message_key(queue: &str, seq: u64) -> Vec<u8> {
     let mut k = queue.as_bytes().to_vec();
     k.push(0);
@@ -977,7 +990,7 @@ impl Queues {
         }
         // Commit without holding the lock, so concurrent senders share a commit.
         if !accepted.is_empty()
-            && let Err(e) = self.kv.commit(batch)
+            && let Err(e) = off_worker(|| self.kv.commit(batch))
         {
             let mut live = self.live.lock().expect("queues lock");
             if let Some(q) = live.get_mut(queue) {
@@ -1193,7 +1206,7 @@ impl Queues {
         }
         drop(live);
         // Commit without holding the lock, so concurrent receivers share a commit.
-        if let Err(e) = self.kv.commit(batch) {
+        if let Err(e) = off_worker(|| self.kv.commit(batch)) {
             let mut live = self.live.lock().expect("queues lock");
             if let Some(q) = live.get_mut(queue) {
                 for m in before.into_iter().chain(removed) {
@@ -1252,7 +1265,7 @@ impl Queues {
         let removed: Vec<Message> = gone.iter().filter_map(|s| q.messages.remove(s)).collect();
         drop(live);
         // Commit without holding the lock; on failure the messages come back.
-        if let Err(e) = self.kv.commit(batch) {
+        if let Err(e) = off_worker(|| self.kv.commit(batch)) {
             let mut live = self.live.lock().expect("queues lock");
             if let Some(q) = live.get_mut(queue) {
                 for m in removed {
