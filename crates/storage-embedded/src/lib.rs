@@ -7,7 +7,7 @@
 //! arrival order, and wakes their callers; each batch stays all-or-nothing. a blob is written to a temporary file, fsynced, renamed into place and
 //! its directory fsynced before `put` returns. See `docs/adr/0002-embedded-storage.md`.
 
-use nimbus_storage::{BlobStore, Error, KvEngine, Op, Result, Table, WriteBatch};
+use nimbus_storage::{BlobStore, Error, KvEngine, Op, Result, Table, Ticket, WriteBatch};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -174,10 +174,24 @@ impl KvEngine for EmbeddedKv {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<()> {
+        let ticket = self.submit(batch);
+        self.wait(ticket)
+    }
+
+    fn submit(&self, batch: WriteBatch) -> Ticket {
         let mut g = self.group.lock().expect("group commit lock");
         let ticket = g.next_ticket;
         g.next_ticket += 1;
         g.waiting.push((ticket, batch));
+        Ticket::Pending(ticket)
+    }
+
+    fn wait(&self, ticket: Ticket) -> Result<()> {
+        let ticket = match ticket {
+            Ticket::Done(r) => return r,
+            Ticket::Pending(t) => t,
+        };
+        let mut g = self.group.lock().expect("group commit lock");
         loop {
             if let Some(outcome) = g.outcomes.remove(&ticket) {
                 return outcome;

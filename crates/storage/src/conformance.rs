@@ -27,6 +27,26 @@ pub fn kv_concurrent_suite(engine: std::sync::Arc<dyn KvEngine>) {
     }
     let all = engine.scan_prefix(T1, b"c").unwrap();
     assert_eq!(all.len(), 8 * 25 * 2);
+
+    // Submitted batches commit in submission order, whoever waits first.
+    let mut tickets = Vec::new();
+    for v in 0..5u8 {
+        let mut b = WriteBatch::new();
+        b.put(T1, b"ordered".to_vec(), vec![v]);
+        tickets.push(engine.submit(b));
+    }
+    let waiters: Vec<_> = tickets
+        .into_iter()
+        .rev()
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || engine.wait(t).unwrap())
+        })
+        .collect();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(engine.get(T1, b"ordered").unwrap(), Some(vec![4]));
 }
 
 pub fn kv_suite(engine: &dyn KvEngine) {

@@ -106,6 +106,34 @@ pub trait KvEngine: Send + Sync + 'static {
             .collect())
     }
     fn commit(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Queue `batch` for commit and return at once; [`KvEngine::wait`] blocks
+    /// until it is durable. Batches submitted one after another (for instance
+    /// under the caller's own lock) commit in that order, so a caller can apply
+    /// changes in memory under its lock, submit, release the lock, and wait
+    /// while others' changes join the same group commit. The default commits
+    /// right away.
+    fn submit(&self, batch: WriteBatch) -> Ticket {
+        Ticket::Done(self.commit(batch))
+    }
+
+    /// Wait for a submitted batch to be durable (or to have failed).
+    fn wait(&self, ticket: Ticket) -> Result<()> {
+        match ticket {
+            Ticket::Done(r) => r,
+            Ticket::Pending(_) => Err(Error::Engine("this engine does not queue commits".into())),
+        }
+    }
+}
+
+/// A batch handed to [`KvEngine::submit`].
+#[derive(Debug)]
+#[must_use = "wait for the ticket before acknowledging the write"]
+pub enum Ticket {
+    /// Already committed (or failed).
+    Done(Result<()>),
+    /// Queued in the engine under this number.
+    Pending(u64),
 }
 
 /// Content-addressed immutable blobs named by the hex SHA-256 of their bytes.
