@@ -98,6 +98,39 @@ impl Service for SqsService {
     }
 }
 
+/// The DynamoDB and DynamoDB Streams APIs as an edge service.
+pub struct DynamoDbService(pub Arc<nimbus_api_dynamodb::DynamoDbApi>);
+
+impl Service for DynamoDbService {
+    fn signing_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(nimbus_api_dynamodb::DynamoDbApi::owns_target)
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { self.0.handle(req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        let kind = match err.code.as_str() {
+            "InvalidSignatureException" | "IncompleteSignature" => "InvalidSignatureException",
+            "SignatureDoesNotMatch" => "InvalidSignatureException",
+            "UnrecognizedClientException" | "InvalidClientTokenId" => "UnrecognizedClientException",
+            "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+            _ => "ValidationException",
+        };
+        let mut e = nimbus_api_dynamodb::DdbError::validation(err.message.clone());
+        e.set_kind(kind, err.status);
+        e.response(request_id)
+    }
+}
+
 pub struct Auth {
     pub credentials: Credentials,
     pub any_credentials: bool,

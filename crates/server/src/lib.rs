@@ -137,6 +137,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     );
     let kv_for_objects: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_queues: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
+    let kv_for_tables: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -224,6 +225,16 @@ pub async fn start(cfg: Config) -> Result<Started> {
     );
     let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
+    let tables = Arc::new(
+        nimbus_tables::Tables::open(
+            kv_for_tables,
+            &cfg.identity.account_id,
+            &cfg.identity.region,
+        )
+        .context("open table store")?,
+    );
+    tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
+    let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
@@ -232,6 +243,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         vec![
             Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>,
             Arc::new(edge::SqsService(sqs)) as Arc<dyn edge::Service>,
+            Arc::new(edge::DynamoDbService(dynamodb)) as Arc<dyn edge::Service>,
         ],
         s3,
         functions.clone(),
@@ -248,6 +260,31 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// Expire items past their TTL (every second) and trim stream records past
+/// their 24 hours (every minute), while the table store lives.
+async fn table_housekeeping(tables: std::sync::Weak<nimbus_tables::Tables>) {
+    let mut tick = 0u64;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let Some(t) = tables.upgrade() else { return };
+        tick += 1;
+        let result = tokio::task::spawn_blocking(move || {
+            let now = nimbus_model::time::now_millis();
+            t.expire(now / 1000)?;
+            if tick.is_multiple_of(60) {
+                t.trim_streams(now)?;
+            }
+            Ok::<_, nimbus_tables::Error>(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "table housekeeping failed"),
+            Err(e) => tracing::error!(error = %e, "table housekeeping task failed"),
+        }
+    }
 }
 
 /// Messages for queues staged in another service's transaction.

@@ -1,0 +1,890 @@
+//! The DynamoDB API (`X-Amz-Target: DynamoDB_20120810.<Operation>`) and the
+//! DynamoDB Streams API (`DynamoDBStreams_20120810.<Operation>`), both JSON 1.0:
+//! each request is checked as DynamoDB checks it, becomes a call on the table
+//! store, and is answered in DynamoDB's shapes, with its error types and
+//! messages and the `x-amz-crc32` checksum its clients may verify.
+
+mod convert;
+mod streams_api;
+
+use bytes::Bytes;
+use convert::*;
+use http::{HeaderValue, Request, Response, StatusCode};
+use nimbus_tables::expr::{self, Context};
+use nimbus_tables::value::{Item, item_to_json};
+use nimbus_tables::{Change, Error as TError, ReadSpec, Tables, WriteOp, Written};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An error on the wire: DynamoDB's type, message and extra fields.
+#[derive(Debug)]
+pub struct DdbError {
+    kind: &'static str,
+    message: String,
+    status: StatusCode,
+    extra: Map<String, Value>,
+}
+
+impl DdbError {
+    pub fn validation(message: impl Into<String>) -> DdbError {
+        DdbError {
+            kind: "ValidationException",
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+            extra: Map::new(),
+        }
+    }
+
+    /// Use another error type and status (the edge's authentication errors).
+    pub fn set_kind(&mut self, kind: &'static str, status: StatusCode) {
+        self.kind = kind;
+        self.status = status;
+    }
+
+    fn new(kind: &'static str, message: impl Into<String>) -> DdbError {
+        DdbError {
+            kind,
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn response(&self, request_id: &str) -> Response<Bytes> {
+        let mut body = Map::new();
+        body.insert(
+            "__type".into(),
+            json!(format!("com.amazonaws.dynamodb.v20120810#{}", self.kind)),
+        );
+        // TransactionCanceledException spells it `Message`.
+        let key = if self.kind == "TransactionCanceledException" {
+            "Message"
+        } else {
+            "message"
+        };
+        body.insert(key.into(), json!(self.message));
+        body.extend(self.extra.clone());
+        respond(self.status, Value::Object(body), request_id)
+    }
+}
+
+impl From<TError> for DdbError {
+    fn from(e: TError) -> DdbError {
+        let m = e.to_string();
+        match e {
+            TError::ResourceNotFound(_) => DdbError::new("ResourceNotFoundException", m),
+            TError::ResourceInUse(_) => DdbError::new("ResourceInUseException", m),
+            TError::Validation(v) if v == "IdempotentParameterMismatch" => DdbError::new(
+                "IdempotentParameterMismatchException",
+                "Request token has already been used with a different request",
+            ),
+            TError::Validation(_) => DdbError::validation(m),
+            TError::ConditionalCheckFailed { item } => {
+                let mut e = DdbError::new("ConditionalCheckFailedException", m);
+                if let Some(i) = item {
+                    e.extra.insert("Item".into(), item_to_json(&i));
+                }
+                e
+            }
+            TError::TransactionCanceled { reasons } => {
+                let mut e = DdbError::new("TransactionCanceledException", m);
+                let list: Vec<Value> = reasons
+                    .iter()
+                    .map(|r| {
+                        let mut o = json!({ "Code": r.code });
+                        if let Some(msg) = &r.message {
+                            o["Message"] = json!(msg);
+                        }
+                        if let Some(i) = &r.item {
+                            o["Item"] = item_to_json(i);
+                        }
+                        o
+                    })
+                    .collect();
+                e.extra.insert("CancellationReasons".into(), json!(list));
+                e
+            }
+            TError::TrimmedData(_) => DdbError::new("TrimmedDataAccessException", m),
+            TError::ExpiredIterator(_) => DdbError::new("ExpiredIteratorException", m),
+            TError::Storage(_) | TError::Corrupt(_) => {
+                tracing::error!(error = %m, "table store failed");
+                DdbError {
+                    kind: "InternalServerError",
+                    message: "Internal server error".into(),
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    extra: Map::new(),
+                }
+            }
+        }
+    }
+}
+
+impl From<expr::ExprError> for DdbError {
+    fn from(e: expr::ExprError) -> DdbError {
+        DdbError::validation(e.0)
+    }
+}
+
+type R<T> = Result<T, DdbError>;
+
+fn respond(status: StatusCode, body: Value, request_id: &str) -> Response<Bytes> {
+    let bytes = Bytes::from(body.to_string());
+    let crc = crc32fast::hash(&bytes);
+    let mut r = Response::new(bytes);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+pub struct DynamoDbApi {
+    tables: Arc<Tables>,
+}
+
+/// Operations that write (and so wait for a commit): run off the async workers
+/// so that concurrent writes share one group commit.
+fn writes(op: &str) -> bool {
+    matches!(
+        op,
+        "PutItem"
+            | "UpdateItem"
+            | "DeleteItem"
+            | "BatchWriteItem"
+            | "TransactWriteItems"
+            | "CreateTable"
+            | "UpdateTable"
+            | "DeleteTable"
+            | "UpdateTimeToLive"
+            | "TagResource"
+            | "UntagResource"
+            | "ExecuteStatement"
+    )
+}
+
+impl DynamoDbApi {
+    pub fn new(tables: Arc<Tables>) -> DynamoDbApi {
+        DynamoDbApi { tables }
+    }
+
+    pub fn owns_target(target: &str) -> bool {
+        target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.")
+    }
+
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Bytes>,
+        request_id: &str,
+    ) -> Response<Bytes> {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let body: Value = match serde_json::from_slice(req.body()) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) | Err(_) if req.body().is_empty() => json!({}),
+            _ => {
+                return DdbError::new(
+                    "SerializationException",
+                    "Start of structure or map found where not expected",
+                )
+                .response(request_id);
+            }
+        };
+        let result = if let Some(op) = target.strip_prefix("DynamoDBStreams_20120810.") {
+            streams_api::run(&self.tables, op, &body)
+        } else if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
+            if writes(op) {
+                let me = self.clone();
+                let op = op.to_string();
+                tokio::task::spawn_blocking(move || me.run(&op, &body, &host))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "table operation panicked");
+                        Err(DdbError {
+                            kind: "InternalServerError",
+                            message: "Internal server error".into(),
+                            status: StatusCode::INTERNAL_SERVER_ERROR,
+                            extra: Map::new(),
+                        })
+                    })
+            } else {
+                self.run(op, &body, &host)
+            }
+        } else {
+            Err(DdbError::new(
+                "UnknownOperationException",
+                format!("{target} is not a DynamoDB operation"),
+            ))
+        };
+        match result {
+            Ok(v) => respond(StatusCode::OK, v, request_id),
+            Err(e) => e.response(request_id),
+        }
+    }
+
+    fn run(&self, op: &str, v: &Value, host: &str) -> R<Value> {
+        let t = &self.tables;
+        match op {
+            "CreateTable" => {
+                let rec = table_record(v)?;
+                let stats = t.create_table(rec)?;
+                Ok(json!({ "TableDescription": describe_table(t, &stats, "ACTIVE") }))
+            }
+            "DescribeTable" => {
+                let name = table_name(t, v)?;
+                let stats = t.describe(&name)?;
+                Ok(json!({ "Table": describe_table(t, &stats, "ACTIVE") }))
+            }
+            "ListTables" => {
+                let limit = opt_usize(v, "Limit", 1, 100)?.unwrap_or(100);
+                let after = v
+                    .get("ExclusiveStartTableName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let names: Vec<String> = t
+                    .list()
+                    .into_iter()
+                    .filter(|n| n.as_str() > after)
+                    .collect();
+                let page: Vec<&String> = names.iter().take(limit).collect();
+                let mut out = json!({ "TableNames": page });
+                if names.len() > limit
+                    && let Some(last) = page.last()
+                {
+                    out["LastEvaluatedTableName"] = json!(last);
+                }
+                Ok(out)
+            }
+            "UpdateTable" => {
+                let name = table_name(t, v)?;
+                let u = table_update(v)?;
+                let stats = t.update_table(&name, u)?;
+                Ok(json!({ "TableDescription": describe_table(t, &stats, "ACTIVE") }))
+            }
+            "DeleteTable" => {
+                let name = table_name(t, v)?;
+                let stats = t.delete_table(&name)?;
+                Ok(json!({ "TableDescription": describe_table(t, &stats, "DELETING") }))
+            }
+            "UpdateTimeToLive" => {
+                let name = table_name(t, v)?;
+                let spec = v
+                    .get("TimeToLiveSpecification")
+                    .ok_or_else(|| missing("timeToLiveSpecification"))?;
+                let enabled = spec
+                    .get("Enabled")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| missing("timeToLiveSpecification.enabled"))?;
+                let attr = spec
+                    .get("AttributeName")
+                    .and_then(Value::as_str)
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| missing("timeToLiveSpecification.attributeName"))?;
+                t.set_ttl(&name, enabled.then(|| attr.to_string()))?;
+                Ok(
+                    json!({ "TimeToLiveSpecification": { "Enabled": enabled, "AttributeName": attr } }),
+                )
+            }
+            "DescribeTimeToLive" => {
+                let name = table_name(t, v)?;
+                let stats = t.describe(&name)?;
+                Ok(match stats.rec.ttl_attribute {
+                    Some(a) => {
+                        json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "ENABLED", "AttributeName": a } })
+                    }
+                    None => json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "DISABLED" } }),
+                })
+            }
+            "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+                let arn = str_field(v, "ResourceArn")?;
+                let name = t.table_from_arn(arn).ok_or_else(|| {
+                    DdbError::new(
+                        "ResourceNotFoundException",
+                        format!("Requested resource not found: ResourcArn: {arn} not found"),
+                    )
+                })?;
+                match op {
+                    "TagResource" => {
+                        let tags: Vec<(String, String)> = v
+                            .get("Tags")
+                            .and_then(Value::as_array)
+                            .ok_or_else(|| missing("tags"))?
+                            .iter()
+                            .map(|tag| {
+                                Ok((
+                                    str_field(tag, "Key")?.to_string(),
+                                    str_field(tag, "Value")?.to_string(),
+                                ))
+                            })
+                            .collect::<R<_>>()?;
+                        t.tag(&name, |m| m.extend(tags))?;
+                        Ok(json!({}))
+                    }
+                    "UntagResource" => {
+                        let keys: Vec<String> = v
+                            .get("TagKeys")
+                            .and_then(Value::as_array)
+                            .ok_or_else(|| missing("tagKeys"))?
+                            .iter()
+                            .filter_map(|k| k.as_str().map(str::to_string))
+                            .collect();
+                        t.tag(&name, |m| m.retain(|k, _| !keys.contains(k)))?;
+                        Ok(json!({}))
+                    }
+                    _ => {
+                        let stats = t.describe(&name)?;
+                        let tags: Vec<Value> = stats
+                            .rec
+                            .tags
+                            .iter()
+                            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+                            .collect();
+                        Ok(json!({ "Tags": tags }))
+                    }
+                }
+            }
+            "DescribeEndpoints" => Ok(json!({
+                "Endpoints": [{ "Address": host, "CachePeriodInMinutes": 1440 }]
+            })),
+            "DescribeLimits" => Ok(json!({
+                "AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
+                "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000
+            })),
+            "DescribeContinuousBackups" => {
+                let name = table_name(t, v)?;
+                t.describe(&name)?;
+                Ok(json!({ "ContinuousBackupsDescription": {
+                    "ContinuousBackupsStatus": "DISABLED",
+                    "PointInTimeRecoveryDescription": { "PointInTimeRecoveryStatus": "DISABLED" }
+                }}))
+            }
+            "PutItem" => self.put_item(v),
+            "GetItem" => self.get_item(v),
+            "UpdateItem" => self.update_item(v),
+            "DeleteItem" => self.delete_item(v),
+            "Query" => self.query(v, true),
+            "Scan" => self.query(v, false),
+            "BatchGetItem" => self.batch_get(v),
+            "BatchWriteItem" => self.batch_write(v),
+            "TransactWriteItems" => self.transact_write(v),
+            "TransactGetItems" => self.transact_get(v),
+            _ => Err(DdbError::new(
+                "UnknownOperationException",
+                format!("DynamoDB_20120810.{op} is not an operation Nimbus serves"),
+            )),
+        }
+    }
+
+    fn put_item(&self, v: &Value) -> R<Value> {
+        let table = table_name(&self.tables, v)?;
+        refuse_legacy(v, &["Expected", "ConditionalOperator"])?;
+        let item = item_field(v, "Item")?;
+        let rv = return_values(v, &["NONE", "ALL_OLD"])?;
+        let mut ctx = context(v)?;
+        let condition = condition(v, &mut ctx)?;
+        ctx.check_unused()?;
+        let size = nimbus_tables::value::item_size(&item);
+        let w = self.one(WriteOp {
+            table: table.clone(),
+            key: Item::new(),
+            condition,
+            change: Change::Put(item),
+            old_on_failure: old_on_failure(v)?,
+        })?;
+        let mut out = json!({});
+        if rv == "ALL_OLD"
+            && let Some(o) = &w.old
+        {
+            out["Attributes"] = item_to_json(o);
+        }
+        consumed(&mut out, v, &table, write_units(size));
+        Ok(out)
+    }
+
+    fn one(&self, op: WriteOp) -> R<Written> {
+        Ok(self
+            .tables
+            .write(vec![op], false)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn get_item(&self, v: &Value) -> R<Value> {
+        let table = table_name(&self.tables, v)?;
+        let key = item_field(v, "Key")?;
+        let mut ctx = context(v)?;
+        let projection = projection(v, &mut ctx)?;
+        ctx.check_unused()?;
+        let item = self.tables.get_item(&table, &key)?;
+        let mut out = json!({});
+        let size = item.as_ref().map_or(0, nimbus_tables::value::item_size);
+        if let Some(i) = item {
+            let shown = match &projection {
+                Some(p) => expr::project(&i, p),
+                None => i,
+            };
+            out["Item"] = item_to_json(&shown);
+        }
+        let consistent = v.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
+        consumed(&mut out, v, &table, read_units(size, consistent));
+        Ok(out)
+    }
+
+    fn update_item(&self, v: &Value) -> R<Value> {
+        let table = table_name(&self.tables, v)?;
+        refuse_legacy(v, &["Expected", "ConditionalOperator", "AttributeUpdates"])?;
+        let key = item_field(v, "Key")?;
+        let rv = return_values(
+            v,
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+        )?;
+        let mut ctx = context(v)?;
+        let update = match v.get("UpdateExpression").and_then(Value::as_str) {
+            Some(s) => Some(expr::parse_update(s, &mut ctx)?),
+            None => None,
+        };
+        let condition = condition(v, &mut ctx)?;
+        ctx.check_unused()?;
+        let paths = update.as_ref().map(expr::Update::paths).unwrap_or_default();
+        let change = match update {
+            Some(u) => Change::Update(u),
+            // No update expression: UpdateItem creates the item with its key.
+            None => Change::Update(expr::parse_update(
+                "REMOVE nimbus_no_such_attribute_",
+                &mut Context::new(HashMap::new(), HashMap::new()),
+            )?),
+        };
+        let w = self.one(WriteOp {
+            table: table.clone(),
+            key,
+            condition,
+            change,
+            old_on_failure: old_on_failure(v)?,
+        })?;
+        let mut out = json!({});
+        let pick = |i: &Option<Item>| i.as_ref().map(|i| expr::project(i, &paths));
+        let shown = match rv.as_str() {
+            "ALL_OLD" => w.old.clone(),
+            "ALL_NEW" => w.new.clone(),
+            "UPDATED_OLD" => pick(&w.old),
+            "UPDATED_NEW" => pick(&w.new),
+            _ => None,
+        };
+        if let Some(s) = shown.filter(|s| !s.is_empty()) {
+            out["Attributes"] = item_to_json(&s);
+        }
+        let size = w.new.as_ref().map_or(0, nimbus_tables::value::item_size);
+        consumed(&mut out, v, &table, write_units(size));
+        Ok(out)
+    }
+
+    fn delete_item(&self, v: &Value) -> R<Value> {
+        let table = table_name(&self.tables, v)?;
+        refuse_legacy(v, &["Expected", "ConditionalOperator"])?;
+        let key = item_field(v, "Key")?;
+        let rv = return_values(v, &["NONE", "ALL_OLD"])?;
+        let mut ctx = context(v)?;
+        let condition = condition(v, &mut ctx)?;
+        ctx.check_unused()?;
+        let w = self.one(WriteOp {
+            table: table.clone(),
+            key,
+            condition,
+            change: Change::Delete,
+            old_on_failure: old_on_failure(v)?,
+        })?;
+        let mut out = json!({});
+        if rv == "ALL_OLD"
+            && let Some(o) = &w.old
+        {
+            out["Attributes"] = item_to_json(o);
+        }
+        let size = w.old.as_ref().map_or(0, nimbus_tables::value::item_size);
+        consumed(&mut out, v, &table, write_units(size));
+        Ok(out)
+    }
+
+    /// Query (`is_query`) or Scan.
+    fn query(&self, v: &Value, is_query: bool) -> R<Value> {
+        let table = table_name(&self.tables, v)?;
+        refuse_legacy(
+            v,
+            &[
+                "KeyConditions",
+                "QueryFilter",
+                "ScanFilter",
+                "ConditionalOperator",
+            ],
+        )?;
+        let stats = self.tables.describe(&table)?;
+        let index = v.get("IndexName").and_then(Value::as_str);
+        let mut ctx = context(v)?;
+        let (hash, sort) = if is_query {
+            let src = v
+                .get("KeyConditionExpression")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    DdbError::validation(
+                        "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+                    )
+                })?;
+            let parts = expr::parse_key_condition(src, &mut ctx)?;
+            let schema = match index {
+                Some(i) => {
+                    &stats
+                        .rec
+                        .index(i)
+                        .ok_or_else(|| {
+                            DdbError::validation(format!(
+                                "The table does not have the specified index: {i}"
+                            ))
+                        })?
+                        .key
+                }
+                None => &stats.rec.key,
+            };
+            key_condition(schema, parts)?
+        } else {
+            (None, None)
+        };
+        let filter = match v.get("FilterExpression").and_then(Value::as_str) {
+            Some(s) => Some(expr::parse_condition(s, "FilterExpression", &mut ctx)?),
+            None => None,
+        };
+        let projection = projection(v, &mut ctx)?;
+        ctx.check_unused()?;
+        let select = v
+            .get("Select")
+            .and_then(Value::as_str)
+            .unwrap_or(if projection.is_some() {
+                "SPECIFIC_ATTRIBUTES"
+            } else {
+                "ALL_ATTRIBUTES"
+            });
+        match select {
+            "ALL_ATTRIBUTES" | "ALL_PROJECTED_ATTRIBUTES" | "COUNT" if projection.is_some() => {
+                return Err(DdbError::validation(format!(
+                    "Cannot specify the ProjectionExpression when choosing to get {select}"
+                )));
+            }
+            "ALL_ATTRIBUTES" | "ALL_PROJECTED_ATTRIBUTES" | "COUNT" | "SPECIFIC_ATTRIBUTES" => {}
+            other => {
+                return Err(DdbError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]"
+                )));
+            }
+        }
+        let segment = if is_query { None } else { segments(v)? };
+        let start = match v.get("ExclusiveStartKey") {
+            Some(k) if !k.is_null() => Some(item_field(v, "ExclusiveStartKey")?),
+            _ => None,
+        };
+        let spec = ReadSpec {
+            table: &table,
+            index,
+            forward: v.get("ScanIndexForward").and_then(Value::as_bool) != Some(false),
+            limit: opt_usize(v, "Limit", 1, usize::MAX)?,
+            start,
+            filter: filter.as_ref(),
+        };
+        let page = self
+            .tables
+            .read(&spec, hash.as_ref(), sort.as_ref(), segment)?;
+        let mut out = json!({ "Count": page.items.len(), "ScannedCount": page.scanned });
+        let size: usize = page.items.iter().map(nimbus_tables::value::item_size).sum();
+        if select != "COUNT" {
+            let items: Vec<Value> = page
+                .items
+                .iter()
+                .map(|i| match &projection {
+                    Some(p) => item_to_json(&expr::project(i, p)),
+                    None => item_to_json(i),
+                })
+                .collect();
+            out["Items"] = json!(items);
+        }
+        if let Some(k) = page.last_key {
+            out["LastEvaluatedKey"] = item_to_json(&k);
+        }
+        let consistent = v.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
+        consumed(&mut out, v, &table, read_units(size, consistent));
+        Ok(out)
+    }
+
+    fn batch_get(&self, v: &Value) -> R<Value> {
+        let requests = v
+            .get("RequestItems")
+            .and_then(Value::as_object)
+            .ok_or_else(|| missing("requestItems"))?;
+        let total: usize = requests
+            .values()
+            .map(|r| r.get("Keys").and_then(Value::as_array).map_or(0, Vec::len))
+            .sum();
+        if total > 100 {
+            return Err(DdbError::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
+        }
+        let mut responses = Map::new();
+        for (table, r) in requests {
+            let name = self
+                .tables
+                .table_from_arn(table)
+                .unwrap_or_else(|| table.clone());
+            let keys = r
+                .get("Keys")
+                .and_then(Value::as_array)
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    DdbError::validation(
+                        "1 validation error detected: Value null at 'requestItems.keys' failed to satisfy constraint: Member must not be null",
+                    )
+                })?;
+            let mut ctx = context(r)?;
+            let projection = projection(r, &mut ctx)?;
+            ctx.check_unused()?;
+            let mut seen: Vec<Item> = Vec::new();
+            let mut items = Vec::new();
+            for k in keys {
+                let key = nimbus_tables::value::item_from_json(k)
+                    .map_err(|e| DdbError::validation(e.0))?;
+                if seen.contains(&key) {
+                    return Err(DdbError::validation(
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+                if let Some(i) = self.tables.get_item(&name, &key)? {
+                    items.push(item_to_json(&match &projection {
+                        Some(p) => expr::project(&i, p),
+                        None => i,
+                    }));
+                }
+                seen.push(key);
+            }
+            responses.insert(table.clone(), json!(items));
+        }
+        Ok(json!({ "Responses": responses, "UnprocessedKeys": {} }))
+    }
+
+    fn batch_write(&self, v: &Value) -> R<Value> {
+        let requests = v
+            .get("RequestItems")
+            .and_then(Value::as_object)
+            .ok_or_else(|| missing("requestItems"))?;
+        let mut ops = Vec::new();
+        for (table, list) in requests {
+            let name = self
+                .tables
+                .table_from_arn(table)
+                .unwrap_or_else(|| table.clone());
+            let list = list.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
+                DdbError::validation(
+                    "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+                )
+            })?;
+            for r in list {
+                let op = match (r.get("PutRequest"), r.get("DeleteRequest")) {
+                    (Some(p), None) => {
+                        let item = item_field(p, "Item")?;
+                        if nimbus_tables::value::item_size(&item)
+                            > nimbus_tables::value::MAX_ITEM_BYTES
+                        {
+                            return Err(DdbError::validation(
+                                "Item size has exceeded the maximum allowed size",
+                            ));
+                        }
+                        WriteOp {
+                            table: name.clone(),
+                            key: Item::new(),
+                            condition: None,
+                            change: Change::Put(item),
+                            old_on_failure: false,
+                        }
+                    }
+                    (None, Some(d)) => WriteOp {
+                        table: name.clone(),
+                        key: item_field(d, "Key")?,
+                        condition: None,
+                        change: Change::Delete,
+                        old_on_failure: false,
+                    },
+                    _ => {
+                        return Err(DdbError::validation(
+                            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                        ));
+                    }
+                };
+                ops.push(op);
+            }
+        }
+        if ops.len() > 25 {
+            return Err(DdbError::validation(
+                "Too many items requested for the BatchWriteItem call",
+            ));
+        }
+        if ops.is_empty() {
+            return Err(DdbError::validation(
+                "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        match self.tables.write(ops, false) {
+            Ok(_) => Ok(json!({ "UnprocessedItems": {} })),
+            Err(TError::Validation(m)) if m.contains("multiple operations on one item") => Err(
+                DdbError::validation("Provided list of item keys contains duplicates"),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn transact_write(&self, v: &Value) -> R<Value> {
+        let items = v
+            .get("TransactItems")
+            .and_then(Value::as_array)
+            .ok_or_else(|| missing("transactItems"))?;
+        if items.is_empty() || items.len() > 100 {
+            return Err(DdbError::validation(format!(
+                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100, Member must have length greater than or equal to 1; got {}",
+                items.len()
+            )));
+        }
+        let mut ops = Vec::new();
+        for it in items {
+            let (kind, body) = match it.as_object().map(|o| o.iter().collect::<Vec<_>>()) {
+                Some(pairs) if pairs.len() == 1 => (pairs[0].0.as_str(), pairs[0].1),
+                _ => {
+                    return Err(DdbError::validation(
+                        "TransactItems can only contain one of Check, Put, Update or Delete",
+                    ));
+                }
+            };
+            let table = table_name(&self.tables, body)?;
+            let mut ctx = context(body)?;
+            let cond = condition(body, &mut ctx)?;
+            let (key, change) = match kind {
+                "Put" => (Item::new(), Change::Put(item_field(body, "Item")?)),
+                "Delete" => (item_field(body, "Key")?, Change::Delete),
+                "ConditionCheck" => {
+                    if cond.is_none() {
+                        return Err(DdbError::validation(
+                            "The ConditionCheck operation requires a ConditionExpression",
+                        ));
+                    }
+                    (item_field(body, "Key")?, Change::Check)
+                }
+                "Update" => {
+                    let src = str_field(body, "UpdateExpression")?;
+                    (
+                        item_field(body, "Key")?,
+                        Change::Update(expr::parse_update(src, &mut ctx)?),
+                    )
+                }
+                other => {
+                    return Err(DdbError::validation(format!(
+                        "Unknown TransactItems member {other}"
+                    )));
+                }
+            };
+            ctx.check_unused()?;
+            ops.push(WriteOp {
+                table,
+                key,
+                condition: cond,
+                change,
+                old_on_failure: old_on_failure(body)?,
+            });
+        }
+        let token = v.get("ClientRequestToken").and_then(Value::as_str);
+        if let Some(tok) = token {
+            use sha2::Digest as _;
+            let print = hex::encode(sha2::Sha256::digest(v["TransactItems"].to_string()));
+            if !self.tables.claim_token(tok, &print)? {
+                return Ok(json!({}));
+            }
+        }
+        match self.tables.write(ops, true) {
+            Ok(_) => Ok(json!({})),
+            Err(e) => {
+                if let Some(tok) = token {
+                    self.tables.release_token(tok);
+                }
+                Err(match e {
+                    TError::Validation(m) if m.contains("multiple operations on one item") => {
+                        DdbError::validation(
+                            "Transaction request cannot include multiple operations on one item",
+                        )
+                    }
+                    e => e.into(),
+                })
+            }
+        }
+    }
+
+    fn transact_get(&self, v: &Value) -> R<Value> {
+        let items = v
+            .get("TransactItems")
+            .and_then(Value::as_array)
+            .ok_or_else(|| missing("transactItems"))?;
+        if items.is_empty() || items.len() > 100 {
+            return Err(DdbError::validation(
+                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100",
+            ));
+        }
+        let mut out = Vec::new();
+        for it in items {
+            let get = it.get("Get").ok_or_else(|| missing("transactItems.get"))?;
+            let table = table_name(&self.tables, get)?;
+            let key = item_field(get, "Key")?;
+            let mut ctx = context(get)?;
+            let projection = projection(get, &mut ctx)?;
+            ctx.check_unused()?;
+            out.push(match self.tables.get_item(&table, &key)? {
+                Some(i) => json!({ "Item": item_to_json(&match &projection {
+                    Some(p) => expr::project(&i, p),
+                    None => i,
+                }) }),
+                None => json!({}),
+            });
+        }
+        Ok(json!({ "Responses": out }))
+    }
+}
+
+/// Attach `ConsumedCapacity` when asked for.
+fn consumed(out: &mut Value, v: &Value, table: &str, units: f64) {
+    match v.get("ReturnConsumedCapacity").and_then(Value::as_str) {
+        Some("TOTAL") => {
+            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units });
+        }
+        Some("INDEXES") => {
+            out["ConsumedCapacity"] = json!({
+                "TableName": table, "CapacityUnits": units, "Table": { "CapacityUnits": units }
+            });
+        }
+        _ => {}
+    }
+}
+
+fn read_units(bytes: usize, consistent: bool) -> f64 {
+    let units = bytes.div_ceil(4096).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}
+
+fn write_units(bytes: usize) -> f64 {
+    bytes.div_ceil(1024).max(1) as f64
+}

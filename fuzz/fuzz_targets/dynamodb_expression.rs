@@ -1,0 +1,67 @@
+//! DynamoDB's expression language (condition, update, projection and key
+//! condition expressions), its attribute values and numbers never panic on any
+//! input, and what parses evaluates and applies without panicking either.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use nimbus_tables::expr::{self, Context};
+use nimbus_tables::value::{AttributeValue, Item, Number};
+use std::collections::HashMap;
+
+fn context() -> Context {
+    let names = HashMap::from([("#a".to_string(), "a".to_string()), ("#l".to_string(), "l".to_string())]);
+    let values = HashMap::from([
+        (":n".to_string(), AttributeValue::N(Number::from_i64(3))),
+        (":s".to_string(), AttributeValue::S("x".into())),
+        (":l".to_string(), AttributeValue::L(vec![AttributeValue::Null])),
+        (":ss".to_string(), AttributeValue::Ss(vec!["x".into()])),
+    ]);
+    Context::new(names, values)
+}
+
+fn item() -> Item {
+    Item::from([
+        ("a".to_string(), AttributeValue::N(Number::from_i64(1))),
+        ("s".to_string(), AttributeValue::S("xyz".into())),
+        ("l".to_string(), AttributeValue::L(vec![AttributeValue::Bool(true), AttributeValue::M(Item::new())])),
+        ("ss".to_string(), AttributeValue::Ss(vec!["x".into(), "y".into()])),
+    ])
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&kind, rest)) = data.split_first() else { return };
+    let src = String::from_utf8_lossy(rest);
+    let mut ctx = context();
+    match kind % 5 {
+        0 => {
+            if let Ok(c) = expr::parse_condition(&src, "ConditionExpression", &mut ctx) {
+                c.eval(&item());
+                c.eval(&Item::new());
+            }
+        }
+        1 => {
+            if let Ok(u) = expr::parse_update(&src, &mut ctx) {
+                let mut i = item();
+                let _ = u.apply(&mut i);
+                let _ = u.paths();
+            }
+        }
+        2 => {
+            if let Ok(p) = expr::parse_projection(&src, &mut ctx) {
+                expr::project(&item(), &p);
+            }
+        }
+        3 => {
+            let _ = expr::parse_key_condition(&src, &mut ctx);
+        }
+        _ => {
+            let _ = Number::parse(&src);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(rest) {
+                if let Ok(a) = AttributeValue::from_json(&v) {
+                    let _ = a.to_json();
+                    let _ = a.size();
+                }
+            }
+        }
+    }
+    let _ = ctx.check_unused();
+});

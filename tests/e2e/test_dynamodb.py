@@ -1,0 +1,424 @@
+"""The DynamoDB and DynamoDB Streams APIs, driven by boto3 (client and resource) and the AWS CLI."""
+import decimal
+import json
+import signal
+import tempfile
+import time
+
+import pytest
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, unique
+
+
+@pytest.fixture(scope="module")
+def ddb(nimbus):
+    return nimbus.client("dynamodb")
+
+
+@pytest.fixture(scope="module")
+def resource(nimbus):
+    return nimbus.session().resource("dynamodb", endpoint_url=nimbus.endpoint)
+
+
+def tname(prefix="t"):
+    return unique(prefix)
+
+
+def make_table(ddb, name=None, range_key=True, **kw):
+    name = name or tname()
+    attrs = [{"AttributeName": "pk", "AttributeType": "S"}]
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    if range_key:
+        attrs.append({"AttributeName": "sk", "AttributeType": "S"})
+        keys.append({"AttributeName": "sk", "KeyType": "RANGE"})
+    attrs += kw.pop("extra_attrs", [])
+    ddb.create_table(TableName=name, KeySchema=keys, AttributeDefinitions=attrs,
+                     BillingMode="PAY_PER_REQUEST", **kw)
+    return name
+
+
+def error(call, *args, **kw):
+    with pytest.raises(ClientError) as e:
+        call(*args, **kw)
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"], e.value.response
+
+
+def test_table_lifecycle(ddb):
+    name = tname("life")
+    desc = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "n", "AttributeType": "N"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        Tags=[{"Key": "team", "Value": "core"}],
+    )["TableDescription"]
+    assert desc["TableName"] == name and desc["TableArn"].endswith(":table/" + name)
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["TableStatus"] == "ACTIVE" and table["ItemCount"] == 0
+    assert table["KeySchema"][1] == {"AttributeName": "n", "KeyType": "RANGE"}
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    assert name in ddb.list_tables()["TableNames"]
+    assert error(ddb.create_table, TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                 BillingMode="PAY_PER_REQUEST")[0] == "ResourceInUseException"
+    ddb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+    assert ddb.describe_table(TableName=name)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    arn = table["TableArn"]
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert ddb.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
+    code, msg, _ = error(ddb.describe_table, TableName=name)
+    assert code == "ResourceNotFoundException" and name in msg
+    assert error(ddb.get_item, TableName=name, Key={"id": {"S": "x"}, "n": {"N": "1"}})[0] == "ResourceNotFoundException"
+    # Bad definitions are refused with the reason.
+    code, msg, _ = error(ddb.create_table, TableName=tname("bad"), KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    assert code == "ValidationException" and "AttributeDefinitions" in msg
+    assert error(ddb.create_table, TableName="x", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")[0] == "ValidationException"
+
+
+def test_every_type_round_trips(ddb):
+    name = make_table(ddb)
+    item = {
+        "pk": {"S": "types"}, "sk": {"S": "all"},
+        "s": {"S": "héllo"}, "empty": {"S": ""},
+        "n": {"N": "12345678901234567890123456789012345678"}, "frac": {"N": "-0.000120"},
+        "b": {"B": b"\x00\x01\xff"}, "t": {"BOOL": True}, "nothing": {"NULL": True},
+        "m": {"M": {"inner": {"L": [{"N": "1"}, {"S": "two"}, {"M": {}}]}}},
+        "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"x", b"y"]},
+    }
+    ddb.put_item(TableName=name, Item=item)
+    got = ddb.get_item(TableName=name, Key={"pk": {"S": "types"}, "sk": {"S": "all"}}, ConsistentRead=True)["Item"]
+    assert got["n"] == {"N": "12345678901234567890123456789012345678"}
+    assert got["frac"] == {"N": "-0.00012"}
+    assert got["b"] == {"B": b"\x00\x01\xff"} and got["m"] == item["m"] and got["empty"] == {"S": ""}
+    assert sorted(got["ss"]["SS"]) == ["a", "b"] and sorted(got["ns"]["NS"]) == ["1", "2.5"]
+    for bad, why in [
+        ({"pk": {"S": "x"}, "sk": {"S": "y"}, "n": {"N": "1" * 39}}, "38"),
+        ({"pk": {"S": "x"}, "sk": {"S": "y"}, "ss": {"SS": ["a", "a"]}}, "duplicates"),
+        ({"pk": {"S": "x"}, "sk": {"S": "y"}, "ss": {"SS": []}}, "empty"),
+        ({"pk": {"N": "1"}, "sk": {"S": "y"}}, "Type mismatch"),
+        ({"sk": {"S": "y"}}, "Missing the key pk"),
+        ({"pk": {"S": ""}, "sk": {"S": "y"}}, "empty string"),
+        ({"pk": {"S": "x"}, "sk": {"S": "y"}, "big": {"S": "x" * (400 * 1024)}}, "maximum allowed size"),
+    ]:
+        code, msg, _ = error(ddb.put_item, TableName=name, Item=bad)
+        assert code == "ValidationException" and why in msg, msg
+    code, msg, _ = error(ddb.get_item, TableName=name, Key={"pk": {"S": "types"}})
+    assert code == "ValidationException" and "does not match the schema" in msg
+
+
+def test_conditions_updates_and_return_values(ddb, resource):
+    name = make_table(ddb)
+    table = resource.Table(name)
+    table.put_item(Item={"pk": "u#1", "sk": "profile", "name": "Ada", "visits": 1, "tags": {"x"}, "history": ["a"]})
+    # Conditional put refuses to overwrite, and can return the item it found.
+    code, msg, resp = error(table.put_item, Item={"pk": "u#1", "sk": "profile"},
+                            ConditionExpression="attribute_not_exists(pk)",
+                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert code == "ConditionalCheckFailedException"
+    assert resp["Item"]["name"] == {"S": "Ada"}
+    r = table.update_item(
+        Key={"pk": "u#1", "sk": "profile"},
+        UpdateExpression="SET visits = visits + :one, #n = :name, email = if_not_exists(email, :e), history = list_append(history, :more) "
+                         "REMOVE gone ADD tags :t, hits :one",
+        ConditionExpression=Attr("visits").gte(1) & Attr("name").begins_with("A"),
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":one": 1, ":name": "Ada L.", ":e": "ada@example.com", ":more": ["b"], ":t": {"y"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert r["visits"] == 2 and r["name"] == "Ada L." and r["email"] == "ada@example.com"
+    assert r["history"] == ["a", "b"] and r["tags"] == {"x", "y"} and r["hits"] == 1
+    r = table.update_item(Key={"pk": "u#1", "sk": "profile"}, UpdateExpression="SET visits = visits - :d DELETE tags :x",
+                          ExpressionAttributeValues={":d": decimal.Decimal("0.5"), ":x": {"x"}}, ReturnValues="UPDATED_OLD")
+    assert r["Attributes"] == {"visits": 2, "tags": {"x", "y"}}
+    r = table.update_item(Key={"pk": "u#1", "sk": "profile"}, UpdateExpression="SET visits = :v",
+                          ExpressionAttributeValues={":v": 10}, ReturnValues="UPDATED_NEW")
+    assert r["Attributes"] == {"visits": 10}
+    # UpdateItem on a missing item creates it from its key.
+    table.update_item(Key={"pk": "u#2", "sk": "profile"}, UpdateExpression="SET c = :z", ExpressionAttributeValues={":z": 0})
+    assert table.get_item(Key={"pk": "u#2", "sk": "profile"})["Item"] == {"pk": "u#2", "sk": "profile", "c": 0}
+    # Bad expressions get DynamoDB's messages.
+    cases = [
+        (dict(UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": "x"}), "part of the key"),
+        (dict(UpdateExpression="SET a = :v"), "not defined"),
+        (dict(UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": "x", ":w": "y"}), "unused"),
+        (dict(UpdateExpression="SET #a = :v", ExpressionAttributeValues={":v": "x"}), "#a"),
+        (dict(UpdateExpression="SET status = :v", ExpressionAttributeValues={":v": "x"}), "reserved keyword"),
+        (dict(UpdateExpression="SET a = = :v", ExpressionAttributeValues={":v": "x"}), "Syntax error"),
+    ]
+    for kw, why in cases:
+        code, msg, _ = error(table.update_item, Key={"pk": "u#1", "sk": "profile"}, **kw)
+        assert code == "ValidationException" and why in msg, (kw, msg)
+    code, msg, _ = error(ddb.update_item, TableName=name, Key={"pk": {"S": "u#1"}, "sk": {"S": "profile"}},
+                         UpdateExpression="SET #n = #n + :v", ExpressionAttributeNames={"#n": "name"},
+                         ExpressionAttributeValues={":v": {"N": "1"}})
+    assert code == "ValidationException" and "operand" in msg.lower()
+    # Delete with a condition and ALL_OLD.
+    assert error(table.delete_item, Key={"pk": "u#1", "sk": "profile"}, ConditionExpression=Attr("visits").lt(5))[0] == \
+        "ConditionalCheckFailedException"
+    old = table.delete_item(Key={"pk": "u#1", "sk": "profile"}, ReturnValues="ALL_OLD")["Attributes"]
+    assert old["visits"] == 10
+    assert "Item" not in table.get_item(Key={"pk": "u#1", "sk": "profile"})
+
+
+def test_single_table_queries_and_scans(ddb, resource):
+    name = make_table(ddb)
+    table = resource.Table(name)
+    with table.batch_writer() as w:
+        for u in range(3):
+            w.put_item(Item={"pk": f"USER#{u}", "sk": "PROFILE", "name": f"user {u}"})
+            for o in range(12):
+                w.put_item(Item={"pk": f"USER#{u}", "sk": f"ORDER#{o:03d}", "total": o * 10, "status": "open" if o % 3 else "shipped"})
+    orders = table.query(KeyConditionExpression=Key("pk").eq("USER#1") & Key("sk").begins_with("ORDER#"))["Items"]
+    assert [o["sk"] for o in orders] == [f"ORDER#{o:03d}" for o in range(12)]
+    rev = table.query(KeyConditionExpression=Key("pk").eq("USER#1") & Key("sk").between("ORDER#003", "ORDER#005"),
+                      ScanIndexForward=False)["Items"]
+    assert [o["sk"] for o in rev] == ["ORDER#005", "ORDER#004", "ORDER#003"]
+    shipped = table.query(KeyConditionExpression=Key("pk").eq("USER#1") & Key("sk").begins_with("ORDER#"),
+                          FilterExpression=Attr("status").eq("shipped"))
+    assert shipped["Count"] == 4 and shipped["ScannedCount"] == 12
+    assert table.query(KeyConditionExpression=Key("pk").eq("USER#1"), Select="COUNT")["Count"] == 13
+    # Pagination with Limit and ExclusiveStartKey, forward and backward.
+    for forward in (True, False):
+        seen, start = [], None
+        while True:
+            kw = {"ExclusiveStartKey": start} if start else {}
+            page = table.query(KeyConditionExpression=Key("pk").eq("USER#2"), Limit=5, ScanIndexForward=forward, **kw)
+            seen += [i["sk"] for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        assert seen == sorted(seen, reverse=not forward) and len(seen) == 13
+    proj = table.query(KeyConditionExpression=Key("pk").eq("USER#0") & Key("sk").eq("PROFILE"),
+                       ProjectionExpression="#n", ExpressionAttributeNames={"#n": "name"})["Items"]
+    assert proj == [{"name": "user 0"}]
+    # Scans: everything, in parallel segments that split it without overlap.
+    everything = table.scan()["Items"]
+    assert len(everything) == 39
+    parts = [table.scan(Segment=s, TotalSegments=4)["Items"] for s in range(4)]
+    keys = sorted((i["pk"], i["sk"]) for p in parts for i in p)
+    assert keys == sorted((i["pk"], i["sk"]) for i in everything)
+    assert table.scan(FilterExpression=Attr("total").gt(100))["Count"] == 3
+    for kw, why in [
+        (dict(KeyConditionExpression="sk = :s", ExpressionAttributeValues={":s": {"S": "x"}}), "missed key schema element"),
+        (dict(KeyConditionExpression="pk = :p OR sk = :s", ExpressionAttributeValues={":p": {"S": "x"}, ":s": {"S": "x"}}), "OR"),
+    ]:
+        code, msg, _ = error(ddb.query, TableName=name, **kw)
+        assert code == "ValidationException" and why.lower() in msg.lower(), msg
+    assert error(ddb.scan, TableName=name, Segment=4, TotalSegments=4)[0] == "ValidationException"
+
+
+def test_pages_stop_at_one_megabyte(ddb, resource):
+    name = make_table(ddb)
+    table = resource.Table(name)
+    blob = "x" * 100_000
+    with table.batch_writer() as w:
+        for i in range(15):
+            w.put_item(Item={"pk": "big", "sk": f"{i:02d}", "blob": blob})
+    first = table.query(KeyConditionExpression=Key("pk").eq("big"))
+    assert 0 < len(first["Items"]) < 15 and "LastEvaluatedKey" in first
+    rest = table.query(KeyConditionExpression=Key("pk").eq("big"), ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert len(first["Items"]) + len(rest["Items"]) == 15
+
+
+def test_secondary_indexes(ddb, resource):
+    name = tname("idx")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "email", "created")],
+        GlobalSecondaryIndexes=[{"IndexName": "byEmail", "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        LocalSecondaryIndexes=[{"IndexName": "byCreated", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                        {"AttributeName": "created", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table = resource.Table(name)
+    table.put_item(Item={"pk": "u1", "sk": "a", "email": "a@x.io", "created": "2026-03", "city": "Oslo"})
+    table.put_item(Item={"pk": "u1", "sk": "b", "email": "b@x.io", "created": "2026-01"})
+    table.put_item(Item={"pk": "u1", "sk": "c"})  # sparse: in no index
+    by_email = table.query(IndexName="byEmail", KeyConditionExpression=Key("email").eq("a@x.io"))["Items"]
+    assert by_email == [{"pk": "u1", "sk": "a", "email": "a@x.io"}]
+    by_created = table.query(IndexName="byCreated", KeyConditionExpression=Key("pk").eq("u1"))["Items"]
+    assert [i["sk"] for i in by_created] == ["b", "a"] and by_created[1]["city"] == "Oslo"
+    desc = ddb.describe_table(TableName=name)["Table"]
+    assert desc["GlobalSecondaryIndexes"][0]["ItemCount"] == 2 and desc["LocalSecondaryIndexes"][0]["ItemCount"] == 2
+    # An index added later covers the items already there.
+    ddb.update_table(TableName=name, AttributeDefinitions=[{"AttributeName": "city", "AttributeType": "S"}],
+                     GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "byCity", "KeySchema": [{"AttributeName": "city", "KeyType": "HASH"}],
+                                                              "Projection": {"ProjectionType": "ALL"}}}])
+    assert [i["sk"] for i in table.query(IndexName="byCity", KeyConditionExpression=Key("city").eq("Oslo"))["Items"]] == ["a"]
+    assert len(table.scan(IndexName="byEmail")["Items"]) == 2
+    code, msg, _ = error(table.put_item, Item={"pk": "u2", "sk": "a", "email": {"not": "a string"}})
+    assert code == "ValidationException" and "byEmail" in msg
+    assert error(table.query, IndexName="nope", KeyConditionExpression=Key("pk").eq("u1"))[0] == "ValidationException"
+    ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "byCity"}}])
+    assert [g["IndexName"] for g in ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]] == ["byEmail"]
+
+
+def test_batches_and_transactions(ddb, resource):
+    name = make_table(ddb)
+    table = resource.Table(name)
+    ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "k"}, "sk": {"S": str(i)}, "v": {"N": str(i)}}}}
+                                              for i in range(25)]})
+    assert error(ddb.batch_write_item, RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "k"}, "sk": {"S": str(i)}}}}
+                                                            for i in range(26)]})[0] == "ValidationException"
+    assert "duplicates" in error(ddb.batch_write_item, RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "d"}, "sk": {"S": "1"}}}}] * 2})[1]
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [{"pk": {"S": "k"}, "sk": {"S": str(i)}} for i in range(0, 25, 5)],
+                                                  "ProjectionExpression": "v"}})
+    assert sorted(int(i["v"]["N"]) for i in got["Responses"][name]) == [0, 5, 10, 15, 20]
+    assert got["UnprocessedKeys"] == {}
+    ddb.batch_write_item(RequestItems={name: [{"DeleteRequest": {"Key": {"pk": {"S": "k"}, "sk": {"S": "0"}}}}]})
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "k"}, "sk": {"S": "0"}})
+    # A transfer: all or nothing.
+    table.put_item(Item={"pk": "acct", "sk": "alice", "balance": 100})
+    table.put_item(Item={"pk": "acct", "sk": "bob", "balance": 0})
+
+    def transfer(amount, token=None):
+        kw = {"ClientRequestToken": token} if token else {}
+        return ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "alice"}},
+                        "UpdateExpression": "SET balance = balance - :a", "ConditionExpression": "balance >= :a",
+                        "ExpressionAttributeValues": {":a": {"N": str(amount)}}}},
+            {"Update": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "bob"}},
+                        "UpdateExpression": "SET balance = balance + :a", "ExpressionAttributeValues": {":a": {"N": str(amount)}}}},
+            {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "k"}, "sk": {"S": "1"}},
+                                "ConditionExpression": "attribute_exists(v)"}},
+        ], **kw)
+
+    transfer(60, token="tok-1")
+    transfer(60, token="tok-1")  # the same request again: not applied twice
+    balances = lambda: {i["sk"]: int(i["balance"]) for i in table.query(KeyConditionExpression=Key("pk").eq("acct"))["Items"]}
+    assert balances() == {"alice": 40, "bob": 60}
+    code, msg, resp = error(transfer, 60)
+    assert code == "TransactionCanceledException"
+    assert [r["Code"] for r in resp["CancellationReasons"]] == ["ConditionalCheckFailed", "None", "None"]
+    assert balances() == {"alice": 40, "bob": 60}
+    assert error(transfer, 10, token="tok-1")[0] == "IdempotentParameterMismatchException"
+    got = ddb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "alice"}}}},
+        {"Get": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "nobody"}}}},
+    ])["Responses"]
+    assert got[0]["Item"]["balance"] == {"N": "40"} and got[1] == {}
+    assert "multiple operations" in error(ddb.transact_write_items, TransactItems=[
+        {"Delete": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "bob"}}}},
+        {"Delete": {"TableName": name, "Key": {"pk": {"S": "acct"}, "sk": {"S": "bob"}}}},
+    ])[1]
+
+
+def all_records(streams, arn):
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    out = []
+    while it:
+        page = streams.get_records(ShardIterator=it)
+        out += page["Records"]
+        if not page["Records"]:
+            break
+        it = page.get("NextShardIterator")
+    return out
+
+
+def test_streams_record_every_change_in_order(nimbus, ddb, resource):
+    name = make_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    table = resource.Table(name)
+    table.put_item(Item={"pk": "a", "sk": "1", "v": 1})
+    table.put_item(Item={"pk": "a", "sk": "1", "v": 1})  # unchanged: no record
+    table.update_item(Key={"pk": "a", "sk": "1"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 2})
+    table.delete_item(Key={"pk": "a", "sk": "1"})
+    streams = nimbus.client("dynamodbstreams")
+    listed = streams.list_streams(TableName=name)["Streams"]
+    assert listed == [{"StreamArn": arn, "TableName": name, "StreamLabel": arn.split("/stream/")[1]}]
+    desc = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert desc["StreamStatus"] == "ENABLED" and desc["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    records = all_records(streams, arn)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[0]["dynamodb"]["NewImage"]["v"] == {"N": "1"} and "OldImage" not in records[0]["dynamodb"]
+    assert records[1]["dynamodb"]["OldImage"]["v"] == {"N": "1"} and records[1]["dynamodb"]["NewImage"]["v"] == {"N": "2"}
+    assert records[2]["dynamodb"]["Keys"] == {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert all(r["eventSource"] == "aws:dynamodb" and r["awsRegion"] == "us-east-1" for r in records)
+    # LATEST sees only what comes after; AFTER_SEQUENCE_NUMBER resumes.
+    shard = desc["Shards"][0]["ShardId"]
+    latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    table.put_item(Item={"pk": "b", "sk": "1"})
+    got = streams.get_records(ShardIterator=latest)["Records"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in got] == ["b"]
+    after = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                       SequenceNumber=records[1]["dynamodb"]["SequenceNumber"])["ShardIterator"]
+    assert [r["eventName"] for r in streams.get_records(ShardIterator=after)["Records"]] == ["REMOVE", "INSERT"]
+    assert error(streams.get_records, ShardIterator="garbage")[0] == "ValidationException"
+    assert error(streams.describe_stream, StreamArn=arn + "x")[0] == "ResourceNotFoundException"
+    # Keys only, and a stream turned off.
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    assert streams.describe_stream(StreamArn=arn)["StreamDescription"]["StreamStatus"] == "DISABLED"
+
+
+def test_ttl_expires_items_into_the_stream(nimbus, ddb, resource):
+    name = make_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == \
+        {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    table = resource.Table(name)
+    table.put_item(Item={"pk": "old", "sk": "1", "expires": int(time.time()) - 10})
+    table.put_item(Item={"pk": "new", "sk": "1", "expires": int(time.time()) + 3600})
+    deadline = time.time() + 10
+    while time.time() < deadline and "Item" in table.get_item(Key={"pk": "old", "sk": "1"}):
+        time.sleep(0.2)
+    assert "Item" not in table.get_item(Key={"pk": "old", "sk": "1"})
+    assert "Item" in table.get_item(Key={"pk": "new", "sk": "1"})
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    removed = [r for r in all_records(nimbus.client("dynamodbstreams"), arn) if r["eventName"] == "REMOVE"]
+    assert removed[0]["userIdentity"] == {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+    assert removed[0]["dynamodb"]["OldImage"]["pk"] == {"S": "old"}
+
+
+def test_writes_and_stream_survive_kill_9():
+    with tempfile.TemporaryDirectory(prefix="nimbus-ddb-kill-") as d:
+        n = Nimbus(d).start()
+        ddb = n.client("dynamodb")
+        name = make_table(ddb, name="durable", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+        for i in range(30):
+            ddb.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": f"{i:02d}"}, "n": {"N": str(i)}})
+        ddb.update_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "00"}}, UpdateExpression="ADD n :one",
+                        ExpressionAttributeValues={":one": {"N": "100"}})
+        arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+        before = all_records(n.client("dynamodbstreams"), arn)
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            ddb2 = n2.client("dynamodb")
+            items = ddb2.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
+            assert len(items) == 30 and items[0]["n"] == {"N": "100"}
+            ddb2.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "after"}})
+            after = all_records(n2.client("dynamodbstreams"), arn)
+            assert [r["eventID"] for r in after[:len(before)]] == [r["eventID"] for r in before]
+            assert len(after) == len(before) + 1 == 32
+            seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in after]
+            assert seqs == sorted(seqs) and len(set(seqs)) == 32
+        finally:
+            n2.stop()
+
+
+def test_aws_cli(nimbus):
+    name = tname("cli")
+    nimbus.aws("dynamodb", "create-table", "--table-name", name,
+               "--attribute-definitions", "AttributeName=id,AttributeType=S",
+               "--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+    nimbus.aws("dynamodb", "put-item", "--table-name", name, "--item", json.dumps({"id": {"S": "1"}, "v": {"N": "7"}}))
+    out = json.loads(nimbus.aws("dynamodb", "get-item", "--table-name", name, "--key", json.dumps({"id": {"S": "1"}})).stdout)
+    assert out["Item"]["v"] == {"N": "7"}
+    out = json.loads(nimbus.aws("dynamodb", "scan", "--table-name", name).stdout)
+    assert out["Count"] == 1
+    res = nimbus.aws("dynamodb", "describe-table", "--table-name", name + "-nope", check=False)
+    assert res.returncode != 0 and "ResourceNotFoundException" in res.stderr
