@@ -7,8 +7,13 @@
 //! but the `batchItemFailures` the function reported. Pollers scale with the
 //! backlog up to `ScalingConfig.MaximumConcurrency`.
 //!
-//! The queue service is reached through [`QueueSource`], so this crate does not
-//! depend on it.
+//! Mappings from table streams run one poller each, in order; their delivery
+//! (retries, bisection, checkpoints) is in [`crate::stream_sources`].
+//! `FilterCriteria` drops records that match no filter ([`crate::event_filter`]).
+//!
+//! The queue service is reached through [`QueueSource`] and table streams
+//! through [`crate::stream_sources::StreamSource`], so this crate depends on
+//! neither.
 
 use crate::{Error, Functions, Result};
 use nimbus_invoke::{BoxFuture, InvocationType, InvokeError, InvokeRequest};
@@ -60,6 +65,38 @@ pub struct Mapping {
     pub function_response_types: Vec<String>,
     pub maximum_concurrency: Option<u32>,
     pub last_modified_ms: u64,
+    /// `FilterCriteria.Filters[].Pattern`s.
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// Settings of a stream source (absent for queues).
+    #[serde(default)]
+    pub stream: Option<StreamSettings>,
+}
+
+/// What only stream mappings have.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// TRIM_HORIZON or LATEST.
+    pub starting_position: String,
+    /// -1: retry until the record expires.
+    pub maximum_retry_attempts: i64,
+    /// -1: no limit (the stream's 24 hours).
+    pub maximum_record_age_secs: i64,
+    pub bisect_on_error: bool,
+    /// `DestinationConfig.OnFailure.Destination` (a queue ARN).
+    pub on_failure: Option<String>,
+    pub parallelization_factor: u32,
+    /// The next sequence number to deliver.
+    pub checkpoint: u64,
+    /// What happened to the last batch (`LastProcessingResult`).
+    #[serde(default)]
+    pub last_result: String,
+}
+
+impl Mapping {
+    pub fn is_stream(&self) -> bool {
+        self.stream.is_some()
+    }
 }
 
 /// Create or update input (`None`: keep, or the default on create).
@@ -72,6 +109,14 @@ pub struct MappingInput {
     pub enabled: Option<bool>,
     pub function_response_types: Option<Vec<String>>,
     pub maximum_concurrency: Option<Option<u32>>,
+    pub filters: Option<Vec<String>>,
+    pub starting_position: Option<String>,
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_record_age_secs: Option<i64>,
+    pub bisect_on_error: Option<bool>,
+    /// Some(None) removes it.
+    pub on_failure: Option<Option<String>>,
+    pub parallelization_factor: Option<u32>,
 }
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -80,9 +125,51 @@ fn invalid(m: impl Into<String>) -> Error {
 
 fn validate(m: &Mapping) -> Result<()> {
     if !(1..=10_000).contains(&m.batch_size) {
-        return Err(invalid(
-            "BatchSize must be between 1 and 10000 for Amazon SQS event sources",
-        ));
+        return Err(invalid(if m.is_stream() {
+            "BatchSize must be between 1 and 10000 for Amazon DynamoDB stream event sources"
+        } else {
+            "BatchSize must be between 1 and 10000 for Amazon SQS event sources"
+        }));
+    }
+    if m.filters.len() > 5 {
+        return Err(invalid("FilterCriteria may hold at most 5 filters"));
+    }
+    for f in &m.filters {
+        crate::event_filter::check_pattern(f)
+            .map_err(|why| invalid(format!("Invalid filter pattern definition: {why}")))?;
+    }
+    if let Some(s) = &m.stream {
+        if !matches!(s.starting_position.as_str(), "TRIM_HORIZON" | "LATEST") {
+            return Err(invalid(format!(
+                "Unsupported starting position {} for DynamoDB streams: use TRIM_HORIZON or LATEST",
+                s.starting_position
+            )));
+        }
+        if !(s.maximum_retry_attempts == -1 || (0..=10_000).contains(&s.maximum_retry_attempts)) {
+            return Err(invalid("MaximumRetryAttempts must be between -1 and 10000"));
+        }
+        if !(s.maximum_record_age_secs == -1 || (60..=604_800).contains(&s.maximum_record_age_secs))
+        {
+            return Err(invalid(
+                "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800",
+            ));
+        }
+        if !(1..=10).contains(&s.parallelization_factor) {
+            return Err(invalid("ParallelizationFactor must be between 1 and 10"));
+        }
+        if let Some(d) = &s.on_failure
+            && !d.starts_with("arn:aws:sqs:")
+        {
+            return Err(invalid(format!(
+                "Unsupported OnFailure destination {d}: Nimbus delivers stream failures to SQS queues"
+            )));
+        }
+        if m.max_batching_window_secs > 300 {
+            return Err(invalid(
+                "MaximumBatchingWindowInSeconds must be between 0 and 300",
+            ));
+        }
+        return Ok(());
     }
     if m.max_batching_window_secs > 300 {
         return Err(invalid(
@@ -170,7 +257,7 @@ impl Functions {
         let _ = self.queue_source.set(source);
     }
 
-    fn mapping_record(&self, uuid: &str) -> Result<Mapping> {
+    pub(crate) fn mapping_record(&self, uuid: &str) -> Result<Mapping> {
         let v = self.kv.get(MAPPINGS, uuid.as_bytes())?.ok_or_else(|| {
             Error::NotFound(format!(
                 "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {uuid})"
@@ -179,7 +266,7 @@ impl Functions {
         serde_json::from_slice(&v).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    fn save_mapping(&self, m: &Mapping) -> Result<()> {
+    pub(crate) fn save_mapping(&self, m: &Mapping) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(
             MAPPINGS,
@@ -225,14 +312,19 @@ impl Functions {
     pub fn create_mapping(&self, input: MappingInput) -> Result<Mapping> {
         let function = input
             .function
+            .clone()
             .ok_or_else(|| invalid("FunctionName is required"))?;
         let (function_name, qualifier) = self.resolve_target(&function)?;
         let source = input
             .event_source_arn
+            .clone()
             .ok_or_else(|| invalid("EventSourceArn is required for Amazon SQS event sources"))?;
+        if source.starts_with("arn:aws:dynamodb:") && source.contains("/stream/") {
+            return self.create_stream_mapping(function_name, qualifier, source, input);
+        }
         if !source.starts_with("arn:aws:sqs:") {
             return Err(invalid(format!(
-                "Unsupported event source {source}: Nimbus maps SQS queues to functions"
+                "Unsupported event source {source}: Nimbus maps SQS queues and DynamoDB streams to functions"
             )));
         }
         let exists = self.queue_source.get().is_some_and(|q| q.exists(&source));
@@ -261,6 +353,65 @@ impl Functions {
             function_response_types: input.function_response_types.unwrap_or_default(),
             maximum_concurrency: input.maximum_concurrency.flatten(),
             last_modified_ms: nimbus_model::time::now_millis(),
+            filters: input.filters.unwrap_or_default(),
+            stream: None,
+        };
+        validate(&m)?;
+        self.save_mapping(&m)?;
+        Ok(m)
+    }
+
+    fn create_stream_mapping(
+        &self,
+        function_name: String,
+        qualifier: Option<String>,
+        source: String,
+        input: MappingInput,
+    ) -> Result<Mapping> {
+        let streams = self
+            .stream_source
+            .get()
+            .filter(|s| s.exists(&source))
+            .ok_or_else(|| invalid(format!("Stream not found: {source}")))?;
+        let starting_position = input.starting_position.clone().ok_or_else(|| {
+            invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null")
+        })?;
+        if self
+            .list_mappings(Some(&function_name), Some(&source))?
+            .iter()
+            .any(|m| m.qualifier == qualifier)
+        {
+            return Err(Error::Conflict(format!(
+                "The event source arn (\" {source} \") and function (\" {function_name} \") provided mapping already exists. Please update or delete the existing mapping with UUID"
+            )));
+        }
+        let checkpoint = if starting_position == "LATEST" {
+            streams.latest(&source)
+        } else {
+            0
+        };
+        let m = Mapping {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            function_name,
+            qualifier,
+            event_source_arn: source,
+            batch_size: input.batch_size.unwrap_or(100),
+            max_batching_window_secs: input.max_batching_window_secs.unwrap_or(0),
+            enabled: input.enabled.unwrap_or(true),
+            function_response_types: input.function_response_types.unwrap_or_default(),
+            maximum_concurrency: None,
+            last_modified_ms: nimbus_model::time::now_millis(),
+            filters: input.filters.unwrap_or_default(),
+            stream: Some(StreamSettings {
+                starting_position,
+                maximum_retry_attempts: input.maximum_retry_attempts.unwrap_or(-1),
+                maximum_record_age_secs: input.maximum_record_age_secs.unwrap_or(-1),
+                bisect_on_error: input.bisect_on_error.unwrap_or(false),
+                on_failure: input.on_failure.flatten(),
+                parallelization_factor: input.parallelization_factor.unwrap_or(1),
+                checkpoint,
+                last_result: "No records processed".into(),
+            }),
         };
         validate(&m)?;
         self.save_mapping(&m)?;
@@ -289,6 +440,26 @@ impl Functions {
         if let Some(c) = input.maximum_concurrency {
             m.maximum_concurrency = c;
         }
+        if let Some(f) = input.filters {
+            m.filters = f;
+        }
+        if let Some(s) = m.stream.as_mut() {
+            if let Some(r) = input.maximum_retry_attempts {
+                s.maximum_retry_attempts = r;
+            }
+            if let Some(a) = input.maximum_record_age_secs {
+                s.maximum_record_age_secs = a;
+            }
+            if let Some(b) = input.bisect_on_error {
+                s.bisect_on_error = b;
+            }
+            if let Some(d) = input.on_failure {
+                s.on_failure = d;
+            }
+            if let Some(p) = input.parallelization_factor {
+                s.parallelization_factor = p;
+            }
+        }
         m.last_modified_ms = nimbus_model::time::now_millis();
         validate(&m)?;
         self.save_mapping(&m)?;
@@ -305,12 +476,10 @@ impl Functions {
 
     /// Bring running pollers in line with the mappings (and the backlog).
     fn reconcile_pollers(self: &Arc<Self>) {
-        let Some(source) = self.queue_source.get().cloned() else {
-            return;
-        };
         let Ok(mappings) = self.list_mappings(None, None) else {
             return;
         };
+        let source = self.queue_source.get().cloned();
         let mut pollers = self.pollers.lock().expect("pollers lock");
         pollers.running.retain(|uuid, tasks| {
             let keep = mappings.iter().any(|m| m.uuid == *uuid && m.enabled);
@@ -320,6 +489,22 @@ impl Functions {
             keep
         });
         for m in mappings.into_iter().filter(|m| m.enabled) {
+            if m.is_stream() {
+                // One poller per shard (one shard per stream): records stay in order.
+                let tasks = pollers.running.entry(m.uuid.clone()).or_default();
+                tasks.retain(|t| !t.is_finished());
+                if tasks.is_empty() {
+                    let me = Arc::downgrade(self);
+                    tasks.push(
+                        tokio::spawn(crate::stream_sources::poll_stream(me, m.uuid.clone()))
+                            .abort_handle(),
+                    );
+                }
+                continue;
+            }
+            let Some(source) = source.as_ref() else {
+                continue;
+            };
             let max = m.maximum_concurrency.unwrap_or(DEFAULT_POLLERS).max(1);
             let backlog = source.backlog(&m.event_source_arn);
             // One poller per batch waiting, within [1, max].
@@ -374,6 +559,26 @@ async fn poll(functions: Weak<Functions>, uuid: String) {
                 continue;
             }
         };
+        // FilterCriteria: messages no filter matches are deleted unprocessed.
+        let filters = crate::event_filter::compile(&m.filters);
+        let (batch, dropped): (Vec<SourceMessage>, Vec<SourceMessage>) =
+            batch.into_iter().partition(|b| {
+                let mut view = b.record.clone();
+                if let Some(body) = b.record["body"].as_str()
+                    && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(body)
+                {
+                    view["body"] = parsed;
+                }
+                crate::event_filter::keep(&filters, &view)
+            });
+        for d in &dropped {
+            if let Err(e) = source.delete(&m.event_source_arn, &d.receipt_handle) {
+                tracing::warn!(mapping = %uuid, error = %e, "delete a filtered-out message failed");
+            }
+        }
+        if batch.is_empty() && !dropped.is_empty() {
+            continue;
+        }
         if batch.is_empty() {
             idle_rounds += 1;
             // Scale down: a poller idle for a while leaves (the supervisor keeps one).
@@ -520,8 +725,43 @@ mod tests {
             function_response_types: vec![],
             maximum_concurrency: None,
             last_modified_ms: 0,
+            filters: vec![],
+            stream: None,
         };
         assert!(validate(&ok).is_ok());
+        assert!(
+            validate(&Mapping {
+                filters: vec!["{\"a\": \"not a list\"}".into()],
+                ..ok.clone()
+            })
+            .is_err()
+        );
+        let stream = Mapping {
+            batch_size: 100,
+            stream: Some(StreamSettings {
+                starting_position: "LATEST".into(),
+                maximum_retry_attempts: -1,
+                maximum_record_age_secs: -1,
+                bisect_on_error: false,
+                on_failure: None,
+                parallelization_factor: 1,
+                checkpoint: 0,
+                last_result: String::new(),
+            }),
+            ..ok.clone()
+        };
+        assert!(validate(&stream).is_ok());
+        for bad in [
+            |s: &mut StreamSettings| s.starting_position = "AT_TIMESTAMP".into(),
+            |s: &mut StreamSettings| s.maximum_retry_attempts = -2,
+            |s: &mut StreamSettings| s.maximum_record_age_secs = 59,
+            |s: &mut StreamSettings| s.parallelization_factor = 11,
+            |s: &mut StreamSettings| s.on_failure = Some("arn:aws:lambda:x".into()),
+        ] {
+            let mut m = stream.clone();
+            bad(m.stream.as_mut().unwrap());
+            assert!(validate(&m).is_err());
+        }
         assert!(
             validate(&Mapping {
                 batch_size: 11,

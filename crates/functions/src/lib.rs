@@ -9,12 +9,14 @@ pub mod async_invoke;
 pub mod code;
 pub mod concurrency;
 pub mod error;
+pub mod event_filter;
 pub mod event_sources;
 mod execution;
 pub mod lineage;
 pub mod logs;
 mod registry;
 pub mod runtimes;
+pub mod stream_sources;
 
 pub use error::{Error, Result};
 pub use execution::{ExecConfig, PlatformEndpoint};
@@ -50,6 +52,8 @@ pub struct Functions {
     queue_sink: std::sync::OnceLock<Arc<dyn QueueSink>>,
     /// Where event source mappings read from.
     queue_source: std::sync::OnceLock<Arc<dyn event_sources::QueueSource>>,
+    /// Where stream event source mappings read from.
+    stream_source: std::sync::OnceLock<Arc<dyn stream_sources::StreamSource>>,
     pollers: std::sync::Mutex<event_sources::Pollers>,
     kv: Arc<dyn KvEngine>,
 }
@@ -152,6 +156,7 @@ impl Functions {
             async_retry_delay,
             queue_sink: std::sync::OnceLock::new(),
             queue_source: std::sync::OnceLock::new(),
+            stream_source: std::sync::OnceLock::new(),
             pollers: std::sync::Mutex::new(event_sources::Pollers::default()),
             kv,
         })

@@ -234,6 +234,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         .context("open table store")?,
     );
     tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
+    functions.set_stream_source(Arc::new(TableStreams(tables.clone())));
     let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
@@ -260,6 +261,77 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// Table streams as event sources: records in Lambda's DynamoDB event shape.
+struct TableStreams(Arc<nimbus_tables::Tables>);
+
+impl nimbus_functions::stream_sources::StreamSource for TableStreams {
+    fn exists(&self, arn: &str) -> bool {
+        self.0.stream(arn).is_ok()
+    }
+
+    fn latest(&self, _arn: &str) -> u64 {
+        self.0.next_sequence()
+    }
+
+    fn read(
+        &self,
+        arn: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<nimbus_functions::stream_sources::StreamRecord>, String> {
+        let (table, label) = self
+            .0
+            .parse_stream_arn(arn)
+            .ok_or_else(|| format!("not a stream ARN: {arn}"))?;
+        let (records, _) = self
+            .0
+            .stream_records(&table, &label, from, max)
+            .map_err(|e| e.to_string())?;
+        Ok(records
+            .into_iter()
+            .map(|mut r| {
+                let seq = r["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .and_then(nimbus_tables::streams::parse_sequence_number)
+                    .unwrap_or(0);
+                let created_ms = (r["dynamodb"]["ApproximateCreationDateTime"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    * 1000.0) as u64;
+                r["eventSourceARN"] = serde_json::json!(arn);
+                // Lambda's event spells the identity's fields in lower case.
+                if let Some(id) = r.get("userIdentity").cloned() {
+                    r["userIdentity"] = serde_json::json!({
+                        "type": id["Type"], "principalId": id["PrincipalId"]
+                    });
+                }
+                nimbus_functions::stream_sources::StreamRecord {
+                    seq,
+                    created_ms,
+                    record: r,
+                }
+            })
+            .collect())
+    }
+
+    fn shard_id(&self, arn: &str) -> String {
+        let label = self
+            .0
+            .parse_stream_arn(arn)
+            .map(|(_, l)| l)
+            .unwrap_or_default();
+        nimbus_tables::streams::shard_id(&label)
+    }
+
+    fn changed(&self) -> nimbus_invoke::BoxFuture<'_, ()> {
+        // Registered now, so a commit between this call and the first poll
+        // still wakes it.
+        let mut waiting = Box::pin(self.0.stream_notify().notified());
+        waiting.as_mut().enable();
+        Box::pin(waiting)
+    }
 }
 
 /// Expire items past their TTL (every second) and trim stream records past

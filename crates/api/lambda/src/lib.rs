@@ -191,6 +191,32 @@ fn mapping_input(
                 .and_then(Value::as_u64)
                 .map(|n| n as u32)
         }),
+        filters: v.get("FilterCriteria").map(|f| {
+            f.get("Filters")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.get("Pattern").and_then(Value::as_str))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }),
+        starting_position: v
+            .get("StartingPosition")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        maximum_retry_attempts: v.get("MaximumRetryAttempts").and_then(Value::as_i64),
+        maximum_record_age_secs: v.get("MaximumRecordAgeInSeconds").and_then(Value::as_i64),
+        bisect_on_error: v.get("BisectBatchOnFunctionError").and_then(Value::as_bool),
+        on_failure: v.get("DestinationConfig").map(|d| {
+            d.get("OnFailure")
+                .and_then(|o| o.get("Destination"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        }),
+        parallelization_factor: u32_field("ParallelizationFactor")?,
     })
 }
 
@@ -217,6 +243,23 @@ fn mapping_json(
     });
     if let Some(c) = m.maximum_concurrency {
         v["ScalingConfig"] = json!({ "MaximumConcurrency": c });
+    }
+    if !m.filters.is_empty() {
+        v["FilterCriteria"] = json!({
+            "Filters": m.filters.iter().map(|p| json!({ "Pattern": p })).collect::<Vec<_>>()
+        });
+    }
+    if let Some(s) = &m.stream {
+        v["StartingPosition"] = json!(s.starting_position);
+        v["MaximumRetryAttempts"] = json!(s.maximum_retry_attempts);
+        v["MaximumRecordAgeInSeconds"] = json!(s.maximum_record_age_secs);
+        v["BisectBatchOnFunctionError"] = json!(s.bisect_on_error);
+        v["ParallelizationFactor"] = json!(s.parallelization_factor);
+        v["LastProcessingResult"] = json!(s.last_result);
+        v["DestinationConfig"] = match &s.on_failure {
+            Some(d) => json!({ "OnFailure": { "Destination": d } }),
+            None => json!({ "OnFailure": {} }),
+        };
     }
     v
 }
