@@ -1,6 +1,7 @@
 //! DynamoDB's expression language (condition, update, projection and key
-//! condition expressions), its attribute values and numbers never panic on any
-//! input, and what parses evaluates and applies without panicking either.
+//! condition expressions), PartiQL statements, attribute values and numbers
+//! never panic on any input, and what parses evaluates and applies without
+//! panicking either; PartiQL's translations parse as expressions.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use nimbus_tables::expr::{self, Context};
@@ -31,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&kind, rest)) = data.split_first() else { return };
     let src = String::from_utf8_lossy(rest);
     let mut ctx = context();
-    match kind % 5 {
+    match kind % 6 {
         0 => {
             if let Ok(c) = expr::parse_condition(&src, "ConditionExpression", &mut ctx) {
                 c.eval(&item());
@@ -52,6 +53,28 @@ fuzz_target!(|data: &[u8]| {
         }
         3 => {
             let _ = expr::parse_key_condition(&src, &mut ctx);
+        }
+        4 => {
+            let params = [AttributeValue::S("p".into()), AttributeValue::N(Number::from_i64(7))];
+            if let Ok(p) = nimbus_tables::partiql::parse(&src, &params) {
+                let mut c = Context::new(p.names, p.values);
+                let texts: Vec<String> = match p.statement {
+                    nimbus_tables::partiql::Statement::Select { filter, .. } => {
+                        filter.map(|w| w.condition).into_iter().collect()
+                    }
+                    nimbus_tables::partiql::Statement::Update { filter, update, .. } => {
+                        let _ = expr::parse_update(&update, &mut c);
+                        vec![filter.condition]
+                    }
+                    nimbus_tables::partiql::Statement::Delete { filter, .. } => vec![filter.condition],
+                    nimbus_tables::partiql::Statement::Insert { .. } => vec![],
+                };
+                for t in texts {
+                    if let Ok(cond) = expr::parse_condition(&t, "ConditionExpression", &mut c) {
+                        cond.eval(&item());
+                    }
+                }
+            }
         }
         _ => {
             let _ = Number::parse(&src);

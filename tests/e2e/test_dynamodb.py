@@ -422,3 +422,36 @@ def test_aws_cli(nimbus):
     assert out["Count"] == 1
     res = nimbus.aws("dynamodb", "describe-table", "--table-name", name + "-nope", check=False)
     assert res.returncode != 0 and "ResourceNotFoundException" in res.stderr
+
+
+def test_partiql_statements(ddb):
+    name = make_table(ddb)
+    run = lambda s, *p, **kw: ddb.execute_statement(Statement=s, Parameters=list(p), **kw) if p else \
+        ddb.execute_statement(Statement=s, **kw)
+    run(f"INSERT INTO \"{name}\" VALUE {{'pk': 'USER#1', 'sk': 'PROFILE', 'name': 'Ada', 'tags': <<'a', 'b'>>, 'n': 1}}")
+    run(f"INSERT INTO \"{name}\" VALUE {{'pk': ?, 'sk': ?, 'total': ?}}", {"S": "USER#1"}, {"S": "ORDER#1"}, {"N": "9.5"})
+    run(f"INSERT INTO \"{name}\" VALUE {{'pk': 'USER#1', 'sk': 'ORDER#2', 'total': 20, 'status': 'open'}}")
+    code, msg, _ = error(run, f"INSERT INTO \"{name}\" VALUE {{'pk': 'USER#1', 'sk': 'PROFILE'}}")
+    assert code == "DuplicateItemException"
+    items = run(f"SELECT * FROM \"{name}\" WHERE pk = 'USER#1' AND begins_with(sk, 'ORDER#')")["Items"]
+    assert [i["sk"]["S"] for i in items] == ["ORDER#1", "ORDER#2"]
+    got = run(f"SELECT total FROM \"{name}\" WHERE pk = ? AND sk = ?", {"S": "USER#1"}, {"S": "ORDER#1"})["Items"]
+    assert got == [{"total": {"N": "9.5"}}]
+    assert len(run(f"SELECT * FROM \"{name}\" WHERE total > 10")["Items"]) == 1  # a scan with a filter
+    run(f"UPDATE \"{name}\" SET n = n + 1 SET status = 'vip' REMOVE tags WHERE pk = 'USER#1' AND sk = 'PROFILE'")
+    profile = ddb.get_item(TableName=name, Key={"pk": {"S": "USER#1"}, "sk": {"S": "PROFILE"}})["Item"]
+    assert profile["n"] == {"N": "2"} and profile["status"] == {"S": "vip"} and "tags" not in profile
+    code, _, _ = error(run, f"UPDATE \"{name}\" SET n = 5 WHERE pk = 'USER#1' AND sk = 'PROFILE' AND n > 100")
+    assert code == "ConditionalCheckFailedException"
+    assert "mandatory equality" in error(run, f"UPDATE \"{name}\" SET n = 5 WHERE pk = 'USER#1'")[1]
+    run(f"DELETE FROM \"{name}\" WHERE pk = 'USER#1' AND sk = 'ORDER#2'")
+    run(f"DELETE FROM \"{name}\" WHERE pk = 'USER#1' AND sk = 'ORDER#404'")  # not there: fine
+    assert [i["sk"]["S"] for i in run(f"SELECT sk FROM \"{name}\" WHERE pk = 'USER#1'")["Items"]] == ["ORDER#1", "PROFILE"]
+    # Pages with NextToken.
+    page = run(f"SELECT * FROM \"{name}\" WHERE pk = 'USER#1'", Limit=1)
+    rest = run(f"SELECT * FROM \"{name}\" WHERE pk = 'USER#1'", NextToken=page["NextToken"])
+    assert len(page["Items"]) + len(rest["Items"]) == 2
+    code, msg, _ = error(run, f"SELEC * FROM \"{name}\"")
+    assert code == "ValidationException" and "well formed" in msg
+    assert error(run, "SELECT * FROM \"no-such-table\"")[0] == "ResourceNotFoundException"
+    assert error(run, f"SELECT * FROM \"{name}\" WHERE pk = ?")[0] == "ValidationException"

@@ -163,7 +163,7 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 0.5), percentile(&v, 0.99))
 }
 
-fn zip_of(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>> {
+pub(crate) fn zip_of(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>> {
     use zip::write::SimpleFileOptions;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data, mode) in files {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_client;
+mod bench_dynamodb;
 mod bench_s3;
 mod bench_sqs;
 mod doctor;
@@ -36,6 +37,9 @@ enum Command {
     /// Measure SQS throughput, latency and long-poll wake-up, beside a peer endpoint.
     #[command(name = "bench-sqs")]
     BenchSqs(bench_sqs::Args),
+    /// Measure DynamoDB item latency and throughput beside a peer, and stream delivery.
+    #[command(name = "bench-dynamodb")]
+    BenchDynamodb(bench_dynamodb::Args),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
 }
@@ -55,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::BenchS3(a) => bench_s3::run(a),
         Command::BenchSqs(a) => bench_sqs::run(a),
+        Command::BenchDynamodb(a) => bench_dynamodb::run(a),
         Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -10,6 +10,7 @@
 //! (see `docs/adr/0009-tables.md`). Not here: the wire format (`api/dynamodb`).
 
 pub mod expr;
+pub mod partiql;
 pub mod schema;
 pub mod streams;
 pub mod value;
@@ -449,6 +450,15 @@ impl Tables {
         st.tables
             .get(name)
             .map(stats)
+            .ok_or_else(|| table_not_found(name))
+    }
+
+    /// A table's definition (cheaper than [`Tables::describe`], which counts).
+    pub fn record(&self, name: &str) -> Result<TableRecord> {
+        let st = self.lock();
+        st.tables
+            .get(name)
+            .map(|t| t.rec.clone())
             .ok_or_else(|| table_not_found(name))
     }
 
