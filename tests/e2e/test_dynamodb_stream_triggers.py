@@ -169,3 +169,34 @@ def test_mapping_api_checks_stream_settings(nimbus):
     assert u["MaximumRetryAttempts"] == 5 and u["BatchSize"] == 50
     assert [x["UUID"] for x in lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]] == [m["UUID"]]
     lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+@pytest.mark.xdist_group("heavy")
+def test_a_mapping_resumes_from_its_checkpoint_after_kill_9():
+    import signal
+    import tempfile
+    from conftest import Nimbus
+    with tempfile.TemporaryDirectory(prefix="nimbus-ddb-esm-kill-") as d:
+        n = Nimbus(d).start()
+        ddb, lam = n.client("dynamodb"), n.client()
+        arn = table(ddb, "src")
+        table(ddb, "audit", stream=None)
+        create(lam, "recorder", {"app.py": RECORDER}, handler="app.handler", Timeout=30,
+               Environment={"Variables": {"AUDIT": "audit"}})
+        lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                        BatchSize=2)
+        for i in range(20):
+            ddb.put_item(TableName="src", Item={"pk": {"S": "k"}, "sk": {"S": f"{i:02d}"}})
+        audit(ddb, "audit", 4)
+        n.stop(signal.SIGKILL)
+        n2 = Nimbus(d).start()
+        try:
+            ddb2 = n2.client("dynamodb")
+            for i in range(20, 25):
+                ddb2.put_item(TableName="src", Item={"pk": {"S": "k"}, "sk": {"S": f"{i:02d}"}})
+            records, _ = audit(ddb2, "audit", 25)
+            assert sorted({r["dynamodb"]["Keys"]["sk"]["S"] for r in records}) == [f"{i:02d}" for i in range(25)]
+            seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+            assert len(seqs) == len(set(seqs)) == 25
+        finally:
+            n2.stop()
