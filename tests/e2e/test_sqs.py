@@ -350,13 +350,46 @@ def test_moving_dead_letters_back(sqs):
     assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
     handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
     tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
-    assert tasks[0]["TaskHandle"] == handle and tasks[0]["Status"] == "COMPLETED"
+    assert handle and tasks[0]["Status"] == "COMPLETED" and "TaskHandle" not in tasks[0]
     assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 1
     back = sqs.receive_message(QueueUrl=src, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
     assert back["Body"] == "again" and back["Attributes"]["ApproximateReceiveCount"] == "1"
     with pytest.raises(ClientError) as e:
         sqs.start_message_move_task(SourceArn=src_arn)
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_rate_limited_move_tasks_run_and_can_be_cancelled(sqs):
+    dlq = sqs.create_queue(QueueName=qname("rate-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName=qname("rate-src"), Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for i in range(6):
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"m{i}")
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=src_arn, MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+    running = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]
+    assert running["Status"] == "RUNNING" and running["TaskHandle"] == handle
+    assert running["MaxNumberOfMessagesPerSecond"] == 2 and running["ApproximateNumberOfMessagesToMove"] == 6
+    with pytest.raises(ClientError) as e:  # one running task per source
+        sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=src_arn)
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.UnsupportedOperation"
+    time.sleep(1.2)
+    moved_so_far = int(sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["ApproximateNumberOfMessages"])
+                       ["Attributes"]["ApproximateNumberOfMessages"])
+    assert 1 <= moved_so_far <= 4  # two a second, not all at once
+    deadline = time.time() + 15
+    while time.time() < deadline and sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "RUNNING":
+        time.sleep(0.3)
+    done = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]
+    assert done["Status"] == "COMPLETED" and done["ApproximateNumberOfMessagesMoved"] == 6
+    # A slow task cancelled part way.
+    for i in range(5):
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"n{i}")
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=src_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    moved = sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"]
+    assert moved < 5
+    assert sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "CANCELLED"
 
 
 @pytest.mark.xdist_group("heavy")

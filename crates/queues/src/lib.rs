@@ -715,7 +715,12 @@ impl Queues {
     /// Move every available message of `source` (a dead-letter queue) back to
     /// the queue it came from, or to `destination`, in one transaction; returns
     /// how many moved. Messages whose origin is gone stay.
-    pub fn move_messages(&self, source: &str, destination: Option<&str>) -> Result<usize> {
+    pub fn move_messages(
+        &self,
+        source: &str,
+        destination: Option<&str>,
+        limit: usize,
+    ) -> Result<usize> {
         let now = nimbus_model::time::now_millis();
         let mut live = self.live.lock().expect("queues lock");
         if let Some(d) = destination
@@ -726,7 +731,12 @@ impl Queues {
         let q = live.get(source).ok_or(Error::QueueDoesNotExist)?;
         let mut batch = WriteBatch::new();
         let mut moves = Vec::new();
-        for m in q.messages.values().filter(|m| m.visible_at_ms <= now) {
+        for m in q
+            .messages
+            .values()
+            .filter(|m| m.visible_at_ms <= now)
+            .take(limit)
+        {
             let target = match destination {
                 Some(d) => d.to_string(),
                 None => match m

@@ -482,6 +482,11 @@ impl Tables {
         for pk in t.items.keys() {
             batch.delete(ITEMS, item_key(name, pk));
         }
+        let mut prefix = name.as_bytes().to_vec();
+        prefix.push(0);
+        for (k, _) in self.kv.scan_prefix(STREAMS, &prefix)? {
+            batch.delete(STREAMS, k);
+        }
         self.kv.commit(batch)?;
         st.tables.remove(name);
         Ok(out)
@@ -1145,23 +1150,41 @@ impl Tables {
     }
 
     /// Forget stream records older than the retention period. Returns how many.
+    /// A stream's records are in sequence order, which is time order, so each
+    /// stream is trimmed from its start up to its first young record.
     pub fn trim_streams(&self, now: u64) -> Result<usize> {
-        let all = self.kv.scan_prefix(STREAMS, b"")?;
-        let mut batch = WriteBatch::new();
+        let all: Vec<(String, String)> = self
+            .streams(None)
+            .into_iter()
+            .map(|(t, s)| (t, s.label))
+            .collect();
         let mut n = 0;
-        for (k, v) in all {
-            let r: Value = decode(&v)?;
-            let created = r["dynamodb"]["ApproximateCreationDateTime"]
-                .as_f64()
-                .unwrap_or(0.0)
-                * 1000.0;
-            if (created as u64) + streams::RETENTION_MS < now {
-                batch.delete(STREAMS, k);
-                n += 1;
+        for (table, label) in all {
+            let prefix = stream_prefix(&table, &label);
+            loop {
+                let page = self.kv.scan_page(STREAMS, &prefix, None, 500)?;
+                let mut batch = WriteBatch::new();
+                let mut young = false;
+                for (k, v) in &page {
+                    let r: Value = decode(v)?;
+                    let created = r["dynamodb"]["ApproximateCreationDateTime"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                        * 1000.0;
+                    if (created as u64) + streams::RETENTION_MS >= now {
+                        young = true;
+                        break;
+                    }
+                    batch.delete(STREAMS, k.clone());
+                    n += 1;
+                }
+                if !batch.is_empty() {
+                    self.kv.commit(batch)?;
+                }
+                if young || page.len() < 500 {
+                    break;
+                }
             }
-        }
-        if n > 0 {
-            self.kv.commit(batch)?;
         }
         Ok(n)
     }

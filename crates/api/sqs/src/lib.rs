@@ -298,27 +298,90 @@ fn batch_error(id: &str, e: SqsError) -> Value {
     json!({ "Id": id, "SenderFault": e.sender, "Code": e.query_code, "Message": e.message })
 }
 
-/// A `StartMessageMoveTask` and how it went. Moves run at once (one
-/// transaction), so a task is `COMPLETED` when it is listed.
+/// A `StartMessageMoveTask` and how it went. Without
+/// `MaxNumberOfMessagesPerSecond` the move is one transaction and the task is
+/// `COMPLETED` when it is listed; with it, a background task moves up to that
+/// many messages each second until the source has none left (`RUNNING`), or
+/// it is cancelled.
 #[derive(Debug, Clone)]
 struct MoveTask {
     handle: String,
     source_arn: String,
     destination_arn: Option<String>,
     moved: usize,
+    to_move: usize,
+    rate: Option<u64>,
+    status: &'static str,
     started_ms: u64,
 }
 
+type Tasks = Arc<std::sync::Mutex<Vec<MoveTask>>>;
+
 pub struct SqsApi {
     queues: Arc<Queues>,
-    tasks: std::sync::Mutex<Vec<MoveTask>>,
+    tasks: Tasks,
+}
+
+/// Move a rate-limited task's messages, a second's worth at a time.
+async fn run_move_task(
+    queues: Arc<Queues>,
+    tasks: Tasks,
+    handle: String,
+    source: String,
+    destination: Option<String>,
+    rate: u64,
+) {
+    loop {
+        let tick = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        let running = tasks
+            .lock()
+            .expect("tasks lock")
+            .iter()
+            .any(|t| t.handle == handle && t.status == "RUNNING");
+        if !running {
+            return;
+        }
+        let (q, src, dst) = (queues.clone(), source.clone(), destination.clone());
+        let moved = tokio::task::spawn_blocking(move || {
+            q.move_messages(&src, dst.as_deref(), rate as usize)
+        })
+        .await;
+        let go_on = {
+            let mut list = tasks.lock().expect("tasks lock");
+            match list.iter_mut().find(|t| t.handle == handle) {
+                None => false,
+                Some(t) => match moved {
+                    Ok(Ok(n)) => {
+                        t.moved += n;
+                        if n == 0 {
+                            t.status = "COMPLETED";
+                        }
+                        n > 0
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(task = %handle, error = %e, "message move task failed");
+                        t.status = "FAILED";
+                        false
+                    }
+                    Err(_) => {
+                        t.status = "FAILED";
+                        false
+                    }
+                },
+            }
+        };
+        if !go_on {
+            return;
+        }
+        tokio::time::sleep_until(tick).await;
+    }
 }
 
 impl SqsApi {
     pub fn new(queues: Arc<Queues>) -> SqsApi {
         SqsApi {
             queues,
-            tasks: std::sync::Mutex::new(Vec::new()),
+            tasks: Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 
@@ -761,25 +824,65 @@ impl SqsApi {
                     Some(d) => Some(self.queue_by_arn(d, "DestinationArn")?),
                     None => None,
                 };
-                let moved = q.move_messages(&source, destination.as_deref())?;
+                let rate = opt_u64(v, "MaxNumberOfMessagesPerSecond", 500)?;
+                if rate == Some(0) {
+                    return Err(SqsError::invalid(
+                        "Value 0 for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.",
+                    ));
+                }
+                if self
+                    .tasks
+                    .lock()
+                    .expect("tasks lock")
+                    .iter()
+                    .any(|t| t.source_arn == source_arn && t.status == "RUNNING")
+                {
+                    return Err(SqsError::new(
+                        "UnsupportedOperation",
+                        "AWS.SimpleQueueService.UnsupportedOperation",
+                        "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+                    ));
+                }
+                let to_move = q.backlog(&source);
+                let handle = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{source_arn}|{}",
+                    nimbus_queues::md5_hex(&format!(
+                        "{source_arn}{to_move}{:?}",
+                        std::time::SystemTime::now()
+                    ))
+                ));
+                let moved = match rate {
+                    None => q.move_messages(&source, destination.as_deref(), usize::MAX)?,
+                    Some(_) => 0,
+                };
                 let task = MoveTask {
-                    handle: base64::engine::general_purpose::STANDARD.encode(format!(
-                        "{source_arn}|{}",
-                        nimbus_queues::md5_hex(&format!(
-                            "{source_arn}{moved}{:?}",
-                            std::time::SystemTime::now()
-                        ))
-                    )),
+                    handle: handle.clone(),
                     source_arn,
                     destination_arn,
                     moved,
+                    to_move,
+                    rate,
+                    status: if rate.is_some() {
+                        "RUNNING"
+                    } else {
+                        "COMPLETED"
+                    },
                     started_ms: std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis() as u64)
                         .unwrap_or(0),
                 };
-                let handle = task.handle.clone();
                 self.tasks.lock().expect("tasks lock").push(task);
+                if let Some(r) = rate {
+                    tokio::spawn(run_move_task(
+                        self.queues.clone(),
+                        self.tasks.clone(),
+                        handle.clone(),
+                        source,
+                        destination,
+                        r,
+                    ));
+                }
                 Ok(json!({ "TaskHandle": handle }))
             }
             "ListMessageMoveTasks" => {
@@ -794,13 +897,20 @@ impl SqsApi {
                     .take(max.max(1))
                     .map(|t| {
                         let mut r = json!({
-                            "TaskHandle": t.handle, "Status": "COMPLETED", "SourceArn": t.source_arn,
+                            "Status": t.status, "SourceArn": t.source_arn,
                             "ApproximateNumberOfMessagesMoved": t.moved,
-                            "ApproximateNumberOfMessagesToMove": t.moved,
+                            "ApproximateNumberOfMessagesToMove": t.to_move.max(t.moved),
                             "StartedTimestamp": t.started_ms,
                         });
+                        // Only a running task has a handle to cancel it by.
+                        if t.status == "RUNNING" {
+                            r["TaskHandle"] = t.handle.clone().into();
+                        }
                         if let Some(d) = &t.destination_arn {
                             r["DestinationArn"] = d.clone().into();
+                        }
+                        if let Some(rate) = t.rate {
+                            r["MaxNumberOfMessagesPerSecond"] = rate.into();
                         }
                         r
                     })
@@ -809,9 +919,12 @@ impl SqsApi {
             }
             "CancelMessageMoveTask" => {
                 let handle = str_field(v, "TaskHandle")?;
-                let tasks = self.tasks.lock().expect("tasks lock");
-                match tasks.iter().find(|t| t.handle == handle) {
-                    // Moves complete at once: there is nothing left to cancel.
+                let mut tasks = self.tasks.lock().expect("tasks lock");
+                match tasks.iter_mut().find(|t| t.handle == handle) {
+                    Some(t) if t.status == "RUNNING" => {
+                        t.status = "CANCELLED";
+                        Ok(json!({ "ApproximateNumberOfMessagesMoved": t.moved }))
+                    }
                     Some(_) => Err(SqsError::new(
                         "UnsupportedOperation",
                         "AWS.SimpleQueueService.UnsupportedOperation",
