@@ -17,6 +17,7 @@ pub mod logs;
 mod registry;
 pub mod runtimes;
 pub mod stream_sources;
+pub mod urls;
 
 pub use error::{Error, Result};
 pub use execution::{ExecConfig, PlatformEndpoint};

@@ -131,6 +131,30 @@ impl Service for DynamoDbService {
     }
 }
 
+/// The API Gateway v2 management API as an edge service.
+pub struct ApiGatewayService(pub Arc<nimbus_api_apigateway::ApiGatewayApi>);
+
+impl Service for ApiGatewayService {
+    fn signing_name(&self) -> &'static str {
+        "apigateway"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        nimbus_api_apigateway::owns_path(req.uri.path())
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { self.0.handle(req, &request_id) })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        err.rest_json(request_id)
+    }
+}
+
+/// Largest request body an HTTP API or function URL takes (API Gateway's 10 MB).
+const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
+
 pub struct Auth {
     pub credentials: Credentials,
     pub any_credentials: bool,
@@ -141,6 +165,7 @@ pub struct Edge {
     services: Vec<Arc<dyn Service>>,
     s3: Arc<S3Api>,
     functions: Arc<Functions>,
+    gateway: Arc<nimbus_gateway::serve::Gateway>,
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
@@ -178,12 +203,83 @@ impl Edge {
         services: Vec<Arc<dyn Service>>,
         s3: Arc<S3Api>,
         functions: Arc<Functions>,
+        gateway: Arc<nimbus_gateway::serve::Gateway>,
     ) -> Edge {
         Edge {
             auth,
             services,
             s3,
             functions,
+            gateway,
+        }
+    }
+
+    /// A request to an HTTP API or a function URL: no AWS signature unless the
+    /// URL's auth type is `AWS_IAM` (then one for `lambda`).
+    async fn serve_gateway(
+        &self,
+        target: nimbus_gateway::serve::Target,
+        path: String,
+        parts: http::request::Parts,
+        body: Incoming,
+        rid: &str,
+        peer: &str,
+    ) -> Response<Bytes> {
+        use nimbus_gateway::serve::Target;
+        let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let mut r = Response::new(Bytes::from_static(
+                    b"{\"message\":\"Request Entity Too Large\"}",
+                ));
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                return r;
+            }
+        };
+        let call = |body| nimbus_gateway::serve::Call {
+            path: &path,
+            parts: &parts,
+            body,
+            request_id: rid,
+            source_ip: peer,
+        };
+        match target {
+            Target::Api(id) => self.gateway.serve_api(&id, call(body)).await,
+            Target::FunctionUrl(id) => {
+                let mut caller = None;
+                if self.gateway.url_auth(&id).as_deref() == Some("AWS_IAM") {
+                    let lambda = self
+                        .services
+                        .iter()
+                        .find(|s| s.signing_name() == "lambda")
+                        .cloned();
+                    let verified = match lambda {
+                        Some(l) => self.authenticate(&parts, &body, l.as_ref()),
+                        None => Err(ApiError::new(
+                            StatusCode::FORBIDDEN,
+                            "Forbidden",
+                            "Forbidden",
+                        )),
+                    };
+                    if verified.is_err() || !parts.headers.contains_key("authorization") {
+                        let mut r =
+                            Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
+                        *r.status_mut() = StatusCode::FORBIDDEN;
+                        r.headers_mut()
+                            .insert("content-type", HeaderValue::from_static("application/json"));
+                        return r;
+                    }
+                    caller = parts
+                        .headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|a| Authorization::parse(a).ok())
+                        .map(|a| a.access_key_id);
+                }
+                self.gateway
+                    .serve_url(&id, call(body), caller.as_deref())
+                    .await
+            }
         }
     }
 
@@ -375,9 +471,17 @@ impl Edge {
         .map_err(|e| auth_error(&e))
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn handle(&self, req: Request<Incoming>, peer: &str) -> Response<Body> {
         let rid = request_id();
         let (parts, body) = req.into_parts();
+        if let Some((target, path)) = nimbus_gateway::serve::addressed(&parts) {
+            let span = tracing::debug_span!("request", request_id = %rid, service = "gateway");
+            return boxed(
+                self.serve_gateway(target, path, parts, body, &rid, peer)
+                    .instrument(span)
+                    .await,
+            );
+        }
         if let Some(resp) = self.internal(&parts) {
             return boxed(resp);
         }
@@ -490,7 +594,7 @@ impl Edge {
 /// Accept connections forever, serving each with HTTP/1.1 keep-alive.
 pub async fn serve(listener: tokio::net::TcpListener, edge: Arc<Edge>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -500,10 +604,12 @@ pub async fn serve(listener: tokio::net::TcpListener, edge: Arc<Edge>) {
         };
         let _ = stream.set_nodelay(true);
         let edge = edge.clone();
+        let peer = peer.ip().to_string();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let edge = edge.clone();
-                async move { Ok::<_, std::convert::Infallible>(edge.handle(req).await) }
+                let peer = peer.clone();
+                async move { Ok::<_, std::convert::Infallible>(edge.handle(req, &peer).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)

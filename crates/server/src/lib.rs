@@ -138,6 +138,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let kv_for_objects: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_queues: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_tables: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
+    let kv_for_gateway: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -236,6 +237,16 @@ pub async fn start(cfg: Config) -> Result<Started> {
     tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
     functions.set_stream_source(Arc::new(TableStreams(tables.clone())));
     let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
+    let apis =
+        Arc::new(nimbus_gateway::apis::Apis::open(kv_for_gateway).context("open HTTP API store")?);
+    let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
+        apis.clone(),
+        functions.clone(),
+    ));
+    let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
+        apis,
+        &cfg.identity.region,
+    ));
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
@@ -245,9 +256,11 @@ pub async fn start(cfg: Config) -> Result<Started> {
             Arc::new(edge::LambdaService(lambda)) as Arc<dyn edge::Service>,
             Arc::new(edge::SqsService(sqs)) as Arc<dyn edge::Service>,
             Arc::new(edge::DynamoDbService(dynamodb)) as Arc<dyn edge::Service>,
+            Arc::new(edge::ApiGatewayService(apigw)) as Arc<dyn edge::Service>,
         ],
         s3,
         functions.clone(),
+        gateway,
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));

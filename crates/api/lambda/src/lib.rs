@@ -3,6 +3,7 @@
 //! result or error written in Lambda's wire shapes.
 
 mod error;
+mod urls;
 mod wire;
 
 use base64::Engine as _;
@@ -140,6 +141,7 @@ pub fn owns_path(path: &str) -> bool {
         "/2017-10-31/functions/",
         "/2019-09-30/functions/",
         "/2019-09-25/functions/",
+        "/2021-10-31/functions/",
     ]
     .iter()
     .any(|p| path.starts_with(p))
@@ -731,6 +733,16 @@ impl LambdaApi {
 
     /// Serve one request; `request_id` goes into `x-amzn-RequestId`.
     pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
+        if urls::owns(req.uri().path()) {
+            let mut resp = match urls::handle(&self.functions, &req) {
+                Ok(r) => r,
+                Err(e) => return e.rest_json(request_id),
+            };
+            if let Ok(v) = HeaderValue::from_str(request_id) {
+                resp.headers_mut().entry("x-amzn-requestid").or_insert(v);
+            }
+            return resp;
+        }
         let result = match parse(&req, self.functions.identity()) {
             Ok(op) => self.execute(op).await,
             Err(e) => Err(e),

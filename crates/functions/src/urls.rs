@@ -1,0 +1,277 @@
+//! Function URLs (`CreateFunctionUrlConfig` and the rest) and resource-based
+//! policies (`AddPermission`, `GetPolicy`, `RemovePermission`): Lambda
+//! resources, stored beside the functions. The HTTP side of a function URL is
+//! served by the `gateway` crate, which looks configurations up by URL id.
+
+use crate::{Error, Functions, Result};
+use nimbus_storage::{Table, WriteBatch};
+use serde::{Deserialize, Serialize};
+
+/// `name\0qualifier` -> [`UrlConfig`], and `#id\0<url id>` -> `name\0qualifier`.
+const URLS: Table = Table("function_urls");
+/// `name\0qualifier` -> the policy's statements (JSON array).
+const POLICIES: Table = Table("function_policies");
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UrlConfig {
+    pub url_id: String,
+    pub function_name: String,
+    /// An alias, or None for `$LATEST`.
+    pub qualifier: Option<String>,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// `BUFFERED` or `RESPONSE_STREAM`.
+    pub invoke_mode: String,
+    /// Lambda's `Cors` object as given (AllowOrigins, AllowMethods, ...).
+    pub cors: Option<serde_json::Value>,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+}
+
+/// Create or update input (`None`: keep, or the default on create).
+#[derive(Debug, Clone, Default)]
+pub struct UrlInput {
+    pub auth_type: Option<String>,
+    pub invoke_mode: Option<String>,
+    pub cors: Option<Option<serde_json::Value>>,
+}
+
+fn url_key(name: &str, qualifier: Option<&str>) -> Vec<u8> {
+    format!("{name}\0{}", qualifier.unwrap_or("")).into_bytes()
+}
+
+fn id_key(id: &str) -> Vec<u8> {
+    format!("#id\0{id}").into_bytes()
+}
+
+fn check(input: &UrlInput) -> Result<()> {
+    if let Some(a) = &input.auth_type
+        && !matches!(a.as_str(), "NONE" | "AWS_IAM")
+    {
+        return Err(Error::InvalidParameter(format!(
+            "1 validation error detected: Value '{a}' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]"
+        )));
+    }
+    if let Some(m) = &input.invoke_mode
+        && !matches!(m.as_str(), "BUFFERED" | "RESPONSE_STREAM")
+    {
+        return Err(Error::InvalidParameter(format!(
+            "1 validation error detected: Value '{m}' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]"
+        )));
+    }
+    Ok(())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Internal(e.to_string()))
+}
+
+impl Functions {
+    fn url_target(&self, name: &str, qualifier: Option<&str>) -> Result<()> {
+        match qualifier {
+            None => {
+                self.get(name)?;
+            }
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) || q == "$LATEST" => {
+                return Err(Error::InvalidParameter(
+                    "Function URLs can only be created for the unqualified function or an alias"
+                        .into(),
+                ));
+            }
+            Some(q) => {
+                self.resolve(name, Some(q))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create_url(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        input: UrlInput,
+    ) -> Result<UrlConfig> {
+        check(&input)?;
+        self.url_target(name, qualifier)?;
+        if self.kv.get(URLS, &url_key(name, qualifier))?.is_some() {
+            return Err(Error::Conflict(format!(
+                "Failed to create function url config for [functionArn = {}]. Error message:  FunctionUrlConfig exists for this Lambda function",
+                self.identity.function_arn(name)
+            )));
+        }
+        let now = nimbus_model::time::now_millis();
+        // Lambda's URL ids are 32 lower-case letters and digits.
+        let url_id: String = uuid::Uuid::new_v4().simple().to_string();
+        let cfg = UrlConfig {
+            url_id: url_id.clone(),
+            function_name: name.to_string(),
+            qualifier: qualifier.map(str::to_string),
+            auth_type: input.auth_type.ok_or_else(|| {
+                Error::InvalidParameter(
+                    "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null".into(),
+                )
+            })?,
+            invoke_mode: input.invoke_mode.unwrap_or_else(|| "BUFFERED".into()),
+            cors: input.cors.flatten(),
+            created_ms: now,
+            modified_ms: now,
+        };
+        let mut b = WriteBatch::new();
+        b.put(
+            URLS,
+            url_key(name, qualifier),
+            serde_json::to_vec(&cfg).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        b.put(URLS, id_key(&url_id), url_key(name, qualifier));
+        self.kv.commit(b)?;
+        Ok(cfg)
+    }
+
+    pub fn get_url(&self, name: &str, qualifier: Option<&str>) -> Result<UrlConfig> {
+        self.url_target(name, qualifier)?;
+        let v = self
+            .kv
+            .get(URLS, &url_key(name, qualifier))?
+            .ok_or_else(|| Error::NotFound("The resource you requested does not exist.".into()))?;
+        decode(&v)
+    }
+
+    pub fn update_url(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        input: UrlInput,
+    ) -> Result<UrlConfig> {
+        check(&input)?;
+        let mut cfg = self.get_url(name, qualifier)?;
+        if let Some(a) = input.auth_type {
+            cfg.auth_type = a;
+        }
+        if let Some(m) = input.invoke_mode {
+            cfg.invoke_mode = m;
+        }
+        if let Some(c) = input.cors {
+            cfg.cors = c;
+        }
+        cfg.modified_ms = nimbus_model::time::now_millis();
+        let mut b = WriteBatch::new();
+        b.put(
+            URLS,
+            url_key(name, qualifier),
+            serde_json::to_vec(&cfg).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.kv.commit(b)?;
+        Ok(cfg)
+    }
+
+    pub fn delete_url(&self, name: &str, qualifier: Option<&str>) -> Result<()> {
+        let cfg = self.get_url(name, qualifier)?;
+        let mut b = WriteBatch::new();
+        b.delete(URLS, url_key(name, qualifier));
+        b.delete(URLS, id_key(&cfg.url_id));
+        self.kv.commit(b)?;
+        Ok(())
+    }
+
+    pub fn list_urls(&self, name: &str) -> Result<Vec<UrlConfig>> {
+        self.get(name)?;
+        let mut out = Vec::new();
+        for (_, v) in self.kv.scan_prefix(URLS, format!("{name}\0").as_bytes())? {
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The configuration a URL id names (for serving requests).
+    pub fn url_by_id(&self, url_id: &str) -> Result<Option<UrlConfig>> {
+        let Some(k) = self.kv.get(URLS, &id_key(url_id))? else {
+            return Ok(None);
+        };
+        match self.kv.get(URLS, &k)? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// `AddPermission`: add a statement to the function's resource policy;
+    /// returns the statement. Nimbus records policies (tools create them as
+    /// part of wiring triggers) but does not yet enforce them.
+    pub fn add_permission(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        statement_id: &str,
+        action: &str,
+        principal: &str,
+        source_arn: Option<&str>,
+    ) -> Result<serde_json::Value> {
+        let rec = self.resolve(name, qualifier)?;
+        let mut statements = self.policy_statements(name, qualifier)?;
+        if statements.iter().any(|s| s["Sid"] == statement_id) {
+            return Err(Error::Conflict(format!(
+                "The statement id ({statement_id}) provided already exists. Please provide a new statement id, or remove the existing statement."
+            )));
+        }
+        let mut resource = self.identity.function_arn(&rec.name);
+        if let Some(q) = qualifier {
+            resource = format!("{resource}:{q}");
+        }
+        let principal_json = if principal.contains('.') {
+            serde_json::json!({ "Service": principal })
+        } else {
+            serde_json::json!({ "AWS": principal })
+        };
+        let mut st = serde_json::json!({
+            "Sid": statement_id, "Effect": "Allow", "Principal": principal_json,
+            "Action": action, "Resource": resource,
+        });
+        if let Some(s) = source_arn {
+            st["Condition"] = serde_json::json!({ "ArnLike": { "AWS:SourceArn": s } });
+        }
+        statements.push(st.clone());
+        let mut b = WriteBatch::new();
+        b.put(
+            POLICIES,
+            url_key(name, qualifier),
+            serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.kv.commit(b)?;
+        Ok(st)
+    }
+
+    pub fn policy_statements(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Vec<serde_json::Value>> {
+        self.resolve(name, qualifier)?;
+        match self.kv.get(POLICIES, &url_key(name, qualifier))? {
+            Some(v) => decode(&v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub fn remove_permission(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        statement_id: &str,
+    ) -> Result<()> {
+        let mut statements = self.policy_statements(name, qualifier)?;
+        let before = statements.len();
+        statements.retain(|s| s["Sid"] != statement_id);
+        if statements.len() == before {
+            return Err(Error::NotFound(format!(
+                "Statement {statement_id} is not found in resource policy."
+            )));
+        }
+        let mut b = WriteBatch::new();
+        b.put(
+            POLICIES,
+            url_key(name, qualifier),
+            serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.kv.commit(b)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,383 @@
+//! HTTP APIs as API Gateway v2 models them: an API with routes, integrations,
+//! stages and deployments. One versioned record per API in the KV store, and a
+//! copy in memory for serving requests.
+//!
+//! A stage serves what its last deployment captured (routes and integrations);
+//! a stage with `autoDeploy` serves the API as it is now.
+
+use crate::http_events::check_route_key;
+use crate::{Error, Result};
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+const APIS: Table = Table("apigw_apis");
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Route {
+    pub id: String,
+    pub key: String,
+    /// `integrations/{id}`, or None.
+    pub target: Option<String>,
+    pub authorization_type: String,
+    pub authorizer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Integration {
+    pub id: String,
+    /// `AWS_PROXY` (Lambda) is what Nimbus runs.
+    pub kind: String,
+    /// A function ARN (or name), possibly qualified.
+    pub uri: String,
+    /// `1.0` or `2.0`.
+    pub payload_format: String,
+    pub timeout_ms: u64,
+    pub method: String,
+}
+
+/// What a deployment captured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Snapshot {
+    pub routes: Vec<Route>,
+    pub integrations: Vec<Integration>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub auto_deploy: bool,
+    pub variables: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub deployment_id: Option<String>,
+    /// What this stage serves when it does not auto-deploy.
+    pub deployed: Option<Snapshot>,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deployment {
+    pub id: String,
+    pub description: Option<String>,
+    pub created_ms: u64,
+    pub auto_deployed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Api {
+    pub format: u32,
+    pub id: String,
+    pub name: String,
+    pub protocol: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    /// API Gateway's `corsConfiguration` as given.
+    pub cors: Option<Value>,
+    pub tags: BTreeMap<String, String>,
+    pub disable_execute_api_endpoint: bool,
+    pub created_ms: u64,
+    pub routes: Vec<Route>,
+    pub integrations: Vec<Integration>,
+    pub stages: Vec<Stage>,
+    pub deployments: Vec<Deployment>,
+}
+
+impl Api {
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The routes and integrations a stage serves now.
+    pub fn served(&self, stage: &Stage) -> Snapshot {
+        if stage.auto_deploy {
+            Snapshot {
+                routes: self.routes.clone(),
+                integrations: self.integrations.clone(),
+            }
+        } else {
+            stage.deployed.clone().unwrap_or_default()
+        }
+    }
+}
+
+/// API Gateway's ids: 10 lower-case letters and digits.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+fn now() -> u64 {
+    nimbus_model::time::now_millis()
+}
+
+pub struct Apis {
+    kv: Arc<dyn KvEngine>,
+    live: Mutex<HashMap<String, Arc<Api>>>,
+}
+
+impl Apis {
+    pub fn open(kv: Arc<dyn KvEngine>) -> Result<Apis> {
+        let mut live = HashMap::new();
+        for (_, v) in kv.scan_prefix(APIS, b"")? {
+            let api: Api = serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
+            if api.format != FORMAT {
+                return Err(Error::Corrupt(format!(
+                    "API {} is in format {}, this build reads {FORMAT}",
+                    api.id, api.format
+                )));
+            }
+            live.insert(api.id.clone(), Arc::new(api));
+        }
+        Ok(Apis {
+            kv,
+            live: Mutex::new(live),
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<Api>> {
+        self.live
+            .lock()
+            .expect("apis lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("Invalid API identifier specified {id}")))
+    }
+
+    pub fn list(&self) -> Vec<Arc<Api>> {
+        let mut all: Vec<Arc<Api>> = self
+            .live
+            .lock()
+            .expect("apis lock")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        all
+    }
+
+    fn store(&self, api: Api) -> Result<Arc<Api>> {
+        let mut b = WriteBatch::new();
+        b.put(
+            APIS,
+            api.id.as_bytes(),
+            serde_json::to_vec(&api).map_err(|e| Error::Corrupt(e.to_string()))?,
+        );
+        self.kv.commit(b)?;
+        let api = Arc::new(api);
+        self.live
+            .lock()
+            .expect("apis lock")
+            .insert(api.id.clone(), api.clone());
+        Ok(api)
+    }
+
+    pub fn create(&self, mut api: Api) -> Result<Arc<Api>> {
+        if api.protocol != "HTTP" {
+            return Err(Error::BadRequest(format!(
+                "Nimbus serves HTTP APIs; protocolType {} is not supported",
+                api.protocol
+            )));
+        }
+        api.format = FORMAT;
+        api.id = new_id();
+        api.created_ms = now();
+        self.store(api)
+    }
+
+    /// Change an API with `f` (validated after) and store it.
+    pub fn change<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Api) -> Result<T>,
+    ) -> Result<(Arc<Api>, T)> {
+        let current = self.get(id)?;
+        let mut api = (*current).clone();
+        let out = f(&mut api)?;
+        // Auto-deploying stages record a deployment for each change.
+        let auto: Vec<String> = api
+            .stages
+            .iter()
+            .filter(|s| s.auto_deploy)
+            .map(|s| s.name.clone())
+            .collect();
+        if !auto.is_empty() && *current != api {
+            let d = Deployment {
+                id: new_id(),
+                description: Some(
+                    "Automatic deployment triggered by changes to the Api configuration".into(),
+                ),
+                created_ms: now(),
+                auto_deployed: true,
+            };
+            for s in api.stages.iter_mut().filter(|s| s.auto_deploy) {
+                s.deployment_id = Some(d.id.clone());
+            }
+            api.deployments.push(d);
+        }
+        Ok((self.store(api)?, out))
+    }
+
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.get(id)?;
+        let mut b = WriteBatch::new();
+        b.delete(APIS, id.as_bytes());
+        self.kv.commit(b)?;
+        self.live.lock().expect("apis lock").remove(id);
+        Ok(())
+    }
+}
+
+/// Add a route (checked as CreateRoute checks it).
+pub fn add_route(
+    api: &mut Api,
+    key: &str,
+    target: Option<String>,
+    auth: Option<String>,
+    authorizer: Option<String>,
+) -> Result<Route> {
+    check_route_key(key).map_err(Error::BadRequest)?;
+    if api.routes.iter().any(|r| r.key == key) {
+        return Err(Error::Conflict(format!(
+            "Route with key {key} already exists for this API"
+        )));
+    }
+    check_target(api, target.as_deref())?;
+    let r = Route {
+        id: new_id()[..7].to_string(),
+        key: key.to_string(),
+        target,
+        authorization_type: auth.unwrap_or_else(|| "NONE".into()),
+        authorizer_id: authorizer,
+    };
+    api.routes.push(r.clone());
+    Ok(r)
+}
+
+pub fn check_target(api: &Api, target: Option<&str>) -> Result<()> {
+    if let Some(t) = target {
+        let id = t.strip_prefix("integrations/").ok_or_else(|| {
+            Error::BadRequest(format!(
+                "Invalid target: {t}; targets have the form integrations/{{integrationId}}"
+            ))
+        })?;
+        if !api.integrations.iter().any(|i| i.id == id) {
+            return Err(Error::NotFound(format!(
+                "Invalid integration identifier specified {id}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn add_integration(
+    api: &mut Api,
+    kind: &str,
+    uri: &str,
+    payload_format: Option<&str>,
+    timeout_ms: Option<u64>,
+) -> Result<Integration> {
+    if kind != "AWS_PROXY" {
+        return Err(Error::BadRequest(format!(
+            "Nimbus runs AWS_PROXY (Lambda) integrations; integrationType {kind} is not supported"
+        )));
+    }
+    let payload_format = match payload_format {
+        None => "2.0",
+        Some(v @ ("1.0" | "2.0")) => v,
+        Some(v) => {
+            return Err(Error::BadRequest(format!(
+                "Unsupported payload format version {v}: use 1.0 or 2.0"
+            )));
+        }
+    };
+    let timeout_ms = timeout_ms.unwrap_or(30_000);
+    if !(50..=30_000).contains(&timeout_ms) {
+        return Err(Error::BadRequest(
+            "Timeout must be between 50 milliseconds and 30 seconds.".into(),
+        ));
+    }
+    let i = Integration {
+        id: new_id()[..7].to_string(),
+        kind: kind.to_string(),
+        uri: uri.to_string(),
+        payload_format: payload_format.to_string(),
+        timeout_ms,
+        method: "POST".into(),
+    };
+    api.integrations.push(i.clone());
+    Ok(i)
+}
+
+pub fn add_stage(
+    api: &mut Api,
+    name: &str,
+    auto_deploy: bool,
+    variables: BTreeMap<String, String>,
+    description: Option<String>,
+) -> Result<Stage> {
+    let ok = name == "$default"
+        || (!name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')));
+    if !ok {
+        return Err(Error::BadRequest(format!(
+            "Stage name only allows a-zA-Z0-9_- (or $default); got {name}"
+        )));
+    }
+    if api.stage(name).is_some() {
+        return Err(Error::Conflict(format!("Stage {name} already exists")));
+    }
+    let t = now();
+    let s = Stage {
+        name: name.to_string(),
+        auto_deploy,
+        variables,
+        description,
+        deployment_id: None,
+        deployed: None,
+        created_ms: t,
+        modified_ms: t,
+    };
+    api.stages.push(s.clone());
+    Ok(s)
+}
+
+/// Deploy the API as it is now, to `stage` if given.
+pub fn deploy(
+    api: &mut Api,
+    stage: Option<&str>,
+    description: Option<String>,
+) -> Result<Deployment> {
+    let d = Deployment {
+        id: new_id(),
+        description,
+        created_ms: now(),
+        auto_deployed: false,
+    };
+    if let Some(name) = stage {
+        let snapshot = Snapshot {
+            routes: api.routes.clone(),
+            integrations: api.integrations.clone(),
+        };
+        let s = api
+            .stages
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::NotFound(format!("Invalid stage identifier specified {name}")))?;
+        if s.auto_deploy {
+            return Err(Error::BadRequest(format!(
+                "Stage {name} is configured for auto-deploy: deployments are made automatically"
+            )));
+        }
+        s.deployed = Some(snapshot);
+        s.deployment_id = Some(d.id.clone());
+        s.modified_ms = d.created_ms;
+    }
+    api.deployments.push(d.clone());
+    Ok(d)
+}

@@ -1,0 +1,26 @@
+//! HTTP front doors for functions: API Gateway HTTP APIs ([`apis`]: routes,
+//! integrations, stages, deployments, CORS) and Lambda function URLs, both
+//! turning an HTTP request into API Gateway's Lambda event formats
+//! ([`http_events`]) and the function's result back into an HTTP response
+//! ([`serve`]). The management APIs live in `api/apigateway` (HTTP APIs) and
+//! `api/lambda` (function URLs).
+
+pub mod apis;
+pub mod http_events;
+pub mod serve;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Storage(#[from] nimbus_storage::Error),
+    #[error("stored API data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,220 @@
+"""HTTP front doors: API Gateway HTTP APIs (management with boto3, calls with a plain
+HTTP client) and Lambda function URLs."""
+import base64
+import http.client
+import json
+import time
+import urllib.parse
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import create, unique
+
+ECHO = r'''
+import base64, json
+
+def handler(event, context):
+    if event.get("rawPath", event.get("path", "")).endswith("/boom"):
+        raise RuntimeError("boom")
+    if event.get("rawPath", "").endswith("/bad-shape"):
+        return {"statusCode": "not a number"}
+    if event.get("rawPath", "").endswith("/plain"):
+        return {"just": "json"}
+    if event.get("rawPath", "").endswith("/binary"):
+        return {"statusCode": 200, "headers": {"content-type": "image/png"},
+                "body": base64.b64encode(b"\x89PNG\x00\x01").decode(), "isBase64Encoded": True}
+    if event.get("rawPath", "").endswith("/slow"):
+        import time; time.sleep(3)
+    if event.get("version") == "2.0":
+        return {"statusCode": 201 if event["requestContext"]["http"]["method"] == "POST" else 200,
+                "headers": {"content-type": "application/json", "x-echo": "yes"},
+                "cookies": ["a=1; Path=/", "b=2"],
+                "body": json.dumps({"event": event})}
+    return {"statusCode": 200, "headers": {"content-type": "application/json"},
+            "multiValueHeaders": {"x-multi": ["1", "2"]}, "body": json.dumps({"event": event})}
+'''
+
+
+def call(nimbus, method, path, host=None, body=None, headers=None):
+    url = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    h = dict(headers or {})
+    if host:
+        h["Host"] = host
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    out = (r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.getheaders())
+    conn.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def echo(nimbus):
+    lam = nimbus.client()
+    name = unique("echo")
+    create(lam, name, {"app.py": ECHO}, handler="app.handler", Timeout=10)
+    return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def make_api(nimbus, echo, payload="2.0", cors=None, routes=("GET /items/{id}", "POST /items", "ANY /files/{proxy+}", "GET /boom",
+                                                               "GET /bad-shape", "GET /plain", "GET /binary", "GET /slow")):
+    gw = nimbus.client("apigatewayv2")
+    kw = {"CorsConfiguration": cors} if cors else {}
+    api = gw.create_api(Name=unique("api"), ProtocolType="HTTP", **kw)
+    integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
+                                  PayloadFormatVersion=payload, TimeoutInMillis=2000)
+    for key in routes:
+        gw.create_route(ApiId=api["ApiId"], RouteKey=key, Target="integrations/" + integ["IntegrationId"])
+    gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    return gw, api
+
+
+def test_http_api_routes_with_payload_2(nimbus, echo):
+    gw, api = make_api(nimbus, echo)
+    host = f"{api['ApiId']}.execute-api.localhost"
+    assert api["ApiEndpoint"].startswith(f"http://{api['ApiId']}.execute-api.localhost:")
+    status, h, body, raw = call(nimbus, "GET", "/items/42?a=1&a=2&b=x%20y", host=host,
+                                headers={"Cookie": "c1=v1; c2=v2", "X-Custom": "hello"})
+    assert status == 200 and h["x-echo"] == "yes"
+    assert [v for k, v in raw if k.lower() == "set-cookie"] == ["a=1; Path=/", "b=2"]
+    ev = json.loads(body)["event"]
+    assert ev["version"] == "2.0" and ev["routeKey"] == "GET /items/{id}"
+    assert ev["rawPath"] == "/items/42" and ev["rawQueryString"] == "a=1&a=2&b=x%20y"
+    assert ev["pathParameters"] == {"id": "42"}
+    assert ev["queryStringParameters"] == {"a": "1,2", "b": "x y"}
+    assert ev["cookies"] == ["c1=v1", "c2=v2"] and ev["headers"]["x-custom"] == "hello"
+    assert ev["requestContext"]["http"]["method"] == "GET" and ev["requestContext"]["apiId"] == api["ApiId"]
+    assert ev["requestContext"]["stage"] == "$default"
+    # Greedy paths, POST with a binary body, and the path-based address.
+    status, h, body, _ = call(nimbus, "PUT", f"/_nimbus/execute-api/{api['ApiId']}/files/a/b/c.txt",
+                              body=b"\x00\x01\x02", headers={"content-type": "application/octet-stream"})
+    ev = json.loads(body)["event"]
+    assert status == 200 and ev["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert ev["isBase64Encoded"] and base64.b64decode(ev["body"]) == b"\x00\x01\x02"
+    status, _, body, _ = call(nimbus, "POST", "/items", host=host, body=json.dumps({"x": 1}),
+                              headers={"content-type": "application/json"})
+    assert status == 201 and json.loads(json.loads(body)["event"]["body"]) == {"x": 1}
+    # Binary responses, plain results, and API Gateway's own errors.
+    status, h, body, _ = call(nimbus, "GET", "/binary", host=host)
+    assert status == 200 and body == b"\x89PNG\x00\x01" and h["content-type"] == "image/png"
+    status, h, body, _ = call(nimbus, "GET", "/plain", host=host)
+    assert status == 200 and json.loads(body) == {"just": "json"} and h["content-type"].startswith("application/json")
+    assert call(nimbus, "GET", "/nowhere", host=host)[:1] == (404,)
+    assert json.loads(call(nimbus, "GET", "/nowhere", host=host)[2]) == {"message": "Not Found"}
+    status, _, body, _ = call(nimbus, "GET", "/boom", host=host)
+    assert status == 502 and json.loads(body) == {"message": "Internal Server Error"}
+    status, _, body, _ = call(nimbus, "GET", "/bad-shape", host=host)
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    status, _, body, _ = call(nimbus, "GET", "/slow", host=host)
+    assert status == 504
+    assert call(nimbus, "GET", "/items/1", host="nosuchapi.execute-api.localhost")[0] == 404
+
+
+def test_payload_1_and_named_stages_with_deployments(nimbus, echo):
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("v1"), ProtocolType="HTTP")
+    integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
+                                  PayloadFormatVersion="1.0")
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /users/{id}", Target="integrations/" + integ["IntegrationId"])
+    gw.create_stage(ApiId=api["ApiId"], StageName="prod", StageVariables={"color": "blue"})
+    host = f"{api['ApiId']}.execute-api.localhost"
+    # Not deployed yet: the stage serves nothing.
+    assert call(nimbus, "GET", "/prod/users/7", host=host)[0] == 404
+    gw.create_deployment(ApiId=api["ApiId"], StageName="prod")
+    status, h, body, raw = call(nimbus, "GET", "/prod/users/7?tag=a&tag=b", host=host, headers={"X-Two": "x"})
+    assert status == 200 and [v for k, v in raw if k.lower() == "x-multi"] == ["1", "2"]
+    ev = json.loads(body)["event"]
+    assert ev["version"] == "1.0" and ev["httpMethod"] == "GET" and ev["resource"] == "/users/{id}"
+    assert ev["path"] == "/prod/users/7" or ev["path"] == "/users/7"
+    assert ev["pathParameters"] == {"id": "7"} and ev["stageVariables"] == {"color": "blue"}
+    assert ev["queryStringParameters"] == {"tag": "b"} and ev["multiValueQueryStringParameters"] == {"tag": ["a", "b"]}
+    assert ev["requestContext"]["stage"] == "prod"
+    # A route added later is live only after the next deployment.
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /later", Target="integrations/" + integ["IntegrationId"])
+    assert call(nimbus, "GET", "/prod/later", host=host)[0] == 404
+    gw.create_deployment(ApiId=api["ApiId"], StageName="prod")
+    assert call(nimbus, "GET", "/prod/later", host=host)[0] == 200
+
+
+def test_management_api(nimbus, echo):
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name="quick", ProtocolType="HTTP", Target=echo)  # quick create
+    assert {r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]} == {"$default"}
+    assert gw.get_stages(ApiId=api["ApiId"])["Items"][0]["StageName"] == "$default"
+    status, _, body, _ = call(nimbus, "GET", "/anything/at/all", host=f"{api['ApiId']}.execute-api.localhost")
+    assert status == 200 and json.loads(body)["event"]["routeKey"] == "$default"
+    assert api["ApiId"] in [a["ApiId"] for a in gw.get_apis()["Items"]]
+    gw.update_api(ApiId=api["ApiId"], Name="renamed")
+    assert gw.get_api(ApiId=api["ApiId"])["Name"] == "renamed"
+    route = gw.create_route(ApiId=api["ApiId"], RouteKey="GET /x")
+    with pytest.raises(ClientError) as e:
+        gw.create_route(ApiId=api["ApiId"], RouteKey="GET /x")
+    assert e.value.response["Error"]["Code"] == "ConflictException"
+    for bad in ["GET x", "FETCH /x", "GET /{proxy+}/tail"]:
+        with pytest.raises(ClientError) as e:
+            gw.create_route(ApiId=api["ApiId"], RouteKey=bad)
+        assert e.value.response["Error"]["Code"] == "BadRequestException", bad
+    with pytest.raises(ClientError) as e:
+        gw.create_route(ApiId=api["ApiId"], RouteKey="GET /y", Target="integrations/nope")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    gw.delete_route(ApiId=api["ApiId"], RouteId=route["RouteId"])
+    with pytest.raises(ClientError) as e:
+        gw.get_api(ApiId="missing00")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    gw.delete_api(ApiId=api["ApiId"])
+    assert call(nimbus, "GET", "/", host=f"{api['ApiId']}.execute-api.localhost")[0] == 404
+
+
+def test_cors(nimbus, echo):
+    gw, api = make_api(nimbus, echo, cors={"AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+                                           "AllowHeaders": ["content-type"], "MaxAge": 300})
+    host = f"{api['ApiId']}.execute-api.localhost"
+    status, h, _, _ = call(nimbus, "OPTIONS", "/items/1", host=host,
+                           headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert status == 204 and h["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in h["access-control-allow-methods"] and h["access-control-max-age"] == "300"
+    status, h, _, _ = call(nimbus, "GET", "/items/1", host=host, headers={"Origin": "https://app.example"})
+    assert status == 200 and h["access-control-allow-origin"] == "https://app.example"
+    status, h, _, _ = call(nimbus, "GET", "/items/1", host=host, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in h
+
+
+def test_function_urls(nimbus, echo):
+    lam = nimbus.client()
+    name = echo.split(":")[-1]
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE",
+                                         Cors={"AllowOrigins": ["*"], "AllowMethods": ["GET"]})
+    url = urllib.parse.urlparse(cfg["FunctionUrl"])
+    assert url.hostname.endswith(".lambda-url.us-east-1.localhost") and cfg["AuthType"] == "NONE"
+    url_id = url.hostname.split(".")[0]
+    status, h, body, raw = call(nimbus, "GET", "/hello/world?q=1", host=url.hostname, headers={"Origin": "https://x"})
+    ev = json.loads(body)["event"]
+    assert status == 200 and ev["rawPath"] == "/hello/world" and ev["requestContext"]["domainPrefix"] == url_id
+    assert ev["routeKey"] == "$default" and h["access-control-allow-origin"] == "*"
+    status, _, body, _ = call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain")
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    assert call(nimbus, "GET", "/boom", host=url.hostname)[0] == 502
+    assert lam.get_function_url_config(FunctionName=name)["FunctionUrl"] == cfg["FunctionUrl"]
+    assert [c["FunctionUrl"] for c in lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]] == [cfg["FunctionUrl"]]
+    with pytest.raises(ClientError) as e:
+        lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    # AWS_IAM: unsigned calls are refused; signed ones reach the function.
+    lam.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    assert call(nimbus, "GET", "/plain", host=url.hostname)[0] == 403
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    req = AWSRequest(method="GET", url=f"{nimbus.endpoint}/_nimbus/lambda-url/{url_id}/plain")
+    SigV4Auth(nimbus.session().get_credentials(), "lambda", "us-east-1").add_auth(req)
+    status, _, body, _ = call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain", headers=dict(req.prepare().headers))
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    lam.delete_function_url_config(FunctionName=name)
+    assert call(nimbus, "GET", "/", host=url.hostname)[0] == 403
+    # Resource policies are recorded (tools add them when wiring triggers).
+    lam.add_permission(FunctionName=name, StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com")
+    policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+    assert policy["Statement"][0]["Sid"] == "apigw"
+    lam.remove_permission(FunctionName=name, StatementId="apigw")
