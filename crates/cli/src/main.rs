@@ -4,6 +4,7 @@
 mod bench;
 mod bench_client;
 mod bench_dynamodb;
+mod bench_gateway;
 mod bench_s3;
 mod bench_sqs;
 mod doctor;
@@ -40,6 +41,9 @@ enum Command {
     /// Measure DynamoDB item latency and throughput beside a peer, and stream delivery.
     #[command(name = "bench-dynamodb")]
     BenchDynamodb(bench_dynamodb::Args),
+    /// Measure what an HTTP API and a function URL add over the Invoke API.
+    #[command(name = "bench-gateway")]
+    BenchGateway(bench_gateway::Args),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
 }
@@ -60,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         Command::BenchS3(a) => bench_s3::run(a),
         Command::BenchSqs(a) => bench_sqs::run(a),
         Command::BenchDynamodb(a) => bench_dynamodb::run(a),
+        Command::BenchGateway(a) => bench_gateway::run(a),
         Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -55,6 +55,8 @@ pub struct Functions {
     queue_source: std::sync::OnceLock<Arc<dyn event_sources::QueueSource>>,
     /// Where stream event source mappings read from.
     stream_source: std::sync::OnceLock<Arc<dyn stream_sources::StreamSource>>,
+    /// Function URL configurations by URL id, as served (cleared on every change).
+    url_cache: std::sync::Mutex<std::collections::HashMap<String, urls::UrlConfig>>,
     pollers: std::sync::Mutex<event_sources::Pollers>,
     kv: Arc<dyn KvEngine>,
 }
@@ -158,6 +160,7 @@ impl Functions {
             queue_sink: std::sync::OnceLock::new(),
             queue_source: std::sync::OnceLock::new(),
             stream_source: std::sync::OnceLock::new(),
+            url_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
             pollers: std::sync::Mutex::new(event_sources::Pollers::default()),
             kv,
         })
@@ -239,6 +242,7 @@ impl Functions {
         spawn_blocking(move || me.registry.delete(&n, || me.not_found(&n))).await?;
         self.executor.retire(name, true);
         self.logs.forget(name);
+        self.forget_function_resources(name)?;
         Ok(())
     }
 

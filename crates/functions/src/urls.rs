@@ -161,6 +161,7 @@ impl Functions {
             serde_json::to_vec(&cfg).map_err(|e| Error::Internal(e.to_string()))?,
         );
         self.kv.commit(b)?;
+        self.forget_cached_urls();
         Ok(cfg)
     }
 
@@ -170,6 +171,7 @@ impl Functions {
         b.delete(URLS, url_key(name, qualifier));
         b.delete(URLS, id_key(&cfg.url_id));
         self.kv.commit(b)?;
+        self.forget_cached_urls();
         Ok(())
     }
 
@@ -182,15 +184,46 @@ impl Functions {
         Ok(out)
     }
 
-    /// The configuration a URL id names (for serving requests).
+    /// The configuration a URL id names (for serving requests; cached).
     pub fn url_by_id(&self, url_id: &str) -> Result<Option<UrlConfig>> {
+        if let Some(c) = self.url_cache.lock().expect("url cache").get(url_id) {
+            return Ok(Some(c.clone()));
+        }
         let Some(k) = self.kv.get(URLS, &id_key(url_id))? else {
             return Ok(None);
         };
-        match self.kv.get(URLS, &k)? {
-            Some(v) => Ok(Some(decode(&v)?)),
-            None => Ok(None),
+        let Some(v) = self.kv.get(URLS, &k)? else {
+            return Ok(None);
+        };
+        let cfg: UrlConfig = decode(&v)?;
+        self.url_cache
+            .lock()
+            .expect("url cache")
+            .insert(url_id.to_string(), cfg.clone());
+        Ok(Some(cfg))
+    }
+
+    /// A deleted function takes its URLs and policy with it.
+    pub(crate) fn forget_function_resources(&self, name: &str) -> Result<()> {
+        let mut b = WriteBatch::new();
+        let prefix = format!("{name}\0");
+        for (k, v) in self.kv.scan_prefix(URLS, prefix.as_bytes())? {
+            let cfg: UrlConfig = decode(&v)?;
+            b.delete(URLS, k);
+            b.delete(URLS, id_key(&cfg.url_id));
         }
+        for (k, _) in self.kv.scan_prefix(POLICIES, prefix.as_bytes())? {
+            b.delete(POLICIES, k);
+        }
+        if !b.is_empty() {
+            self.kv.commit(b)?;
+        }
+        self.forget_cached_urls();
+        Ok(())
+    }
+
+    fn forget_cached_urls(&self) {
+        self.url_cache.lock().expect("url cache").clear();
     }
 
     /// `AddPermission`: add a statement to the function's resource policy;
