@@ -218,3 +218,73 @@ def test_function_urls(nimbus, echo):
     policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
     assert policy["Statement"][0]["Sid"] == "apigw"
     lam.remove_permission(FunctionName=name, StatementId="apigw")
+
+
+SIMPLE_AUTHORIZER = '''
+calls = 0
+
+def handler(event, context):
+    global calls
+    calls += 1
+    token = event["headers"].get("authorization", "")
+    return {"isAuthorized": token == "let-me-in", "context": {"user": "ada", "calls": calls,
+            "routeArn": event["routeArn"], "type": event["type"]}}
+'''
+
+POLICY_AUTHORIZER = '''
+def handler(event, context):
+    effect = "Allow" if event["identitySource"] == "admin" else "Deny"
+    return {"principalId": "user-1", "context": {"role": event["identitySource"]},
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": [event["methodArn"]]}]}}
+'''
+
+
+def test_lambda_authorizers(nimbus, echo):
+    lam = nimbus.client()
+    simple, policy = unique("authz-simple"), unique("authz-policy")
+    create(lam, simple, {"app.py": SIMPLE_AUTHORIZER}, handler="app.handler")
+    create(lam, policy, {"app.py": POLICY_AUTHORIZER}, handler="app.handler")
+    arn = lambda n: lam.get_function(FunctionName=n)["Configuration"]["FunctionArn"]
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("authz"), ProtocolType="HTTP")
+    integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
+                                  PayloadFormatVersion="2.0")
+    a1 = gw.create_authorizer(ApiId=api["ApiId"], Name="simple", AuthorizerType="REQUEST",
+                              AuthorizerUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn(simple)}/invocations",
+                              IdentitySource=["$request.header.Authorization"], AuthorizerPayloadFormatVersion="2.0",
+                              EnableSimpleResponses=True, AuthorizerResultTtlInSeconds=300)
+    a2 = gw.create_authorizer(ApiId=api["ApiId"], Name="policy", AuthorizerType="REQUEST", AuthorizerUri=arn(policy),
+                              IdentitySource=["$request.querystring.role"], AuthorizerPayloadFormatVersion="1.0",
+                              AuthorizerResultTtlInSeconds=0)
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /simple", Target="integrations/" + integ["IntegrationId"],
+                    AuthorizationType="CUSTOM", AuthorizerId=a1["AuthorizerId"])
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /policy", Target="integrations/" + integ["IntegrationId"],
+                    AuthorizationType="CUSTOM", AuthorizerId=a2["AuthorizerId"])
+    gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    host = f"{api['ApiId']}.execute-api.localhost"
+    # No identity: 401 without calling the authorizer; wrong token: 403.
+    assert call(nimbus, "GET", "/simple", host=host) [:1] == (401,)
+    assert json.loads(call(nimbus, "GET", "/simple", host=host)[2]) == {"message": "Unauthorized"}
+    status, _, body, _ = call(nimbus, "GET", "/simple", host=host, headers={"Authorization": "nope"})
+    assert status == 403 and json.loads(body) == {"message": "Forbidden"}
+    status, _, body, _ = call(nimbus, "GET", "/simple", host=host, headers={"Authorization": "let-me-in"})
+    assert status == 200
+    ctx = json.loads(body)["event"]["requestContext"]["authorizer"]["lambda"]
+    assert ctx["user"] == "ada" and ctx["type"] == "REQUEST"
+    assert ctx["routeArn"].startswith(f"arn:aws:execute-api:us-east-1:000000000000:{api['ApiId']}/$default/GET/simple")
+    # The answer is cached per identity: the authorizer is not called again for the same token.
+    again = json.loads(call(nimbus, "GET", "/simple", host=host, headers={"Authorization": "let-me-in"})[2])
+    assert again["event"]["requestContext"]["authorizer"]["lambda"]["calls"] == ctx["calls"]
+    # IAM policy answers (payload 1.0), not cached.
+    assert call(nimbus, "GET", "/policy?role=guest", host=host)[0] == 403
+    status, _, body, _ = call(nimbus, "GET", "/policy?role=admin", host=host)
+    assert status == 200
+    assert json.loads(body)["event"]["requestContext"]["authorizer"]["lambda"]["role"] == "admin"
+    with pytest.raises(ClientError) as e:
+        gw.create_route(ApiId=api["ApiId"], RouteKey="GET /x", AuthorizationType="CUSTOM", AuthorizerId="nope")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    with pytest.raises(ClientError) as e:
+        gw.create_authorizer(ApiId=api["ApiId"], Name="bad", AuthorizerType="REQUEST", AuthorizerUri=arn(simple),
+                             IdentitySource=["header.Authorization"], AuthorizerPayloadFormatVersion="2.0")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"

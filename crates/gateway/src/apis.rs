@@ -84,6 +84,27 @@ pub struct Api {
     pub integrations: Vec<Integration>,
     pub stages: Vec<Stage>,
     pub deployments: Vec<Deployment>,
+    #[serde(default)]
+    pub authorizers: Vec<Authorizer>,
+}
+
+/// A Lambda (`REQUEST`) authorizer of an HTTP API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Authorizer {
+    pub id: String,
+    pub name: String,
+    /// `REQUEST` (a function decides).
+    pub kind: String,
+    /// The function: `arn:aws:apigateway:...:lambda:path/.../functions/<arn>/invocations` or an ARN.
+    pub uri: String,
+    /// `$request.header.Authorization`, `$request.querystring.token`, ...
+    pub identity_source: Vec<String>,
+    /// `1.0` (IAM policy answers) or `2.0`.
+    pub payload_format: String,
+    /// 2.0 only: the function answers `{"isAuthorized": bool, "context": {...}}`.
+    pub simple_responses: bool,
+    /// How long an answer is reused for the same identity values (0: never).
+    pub ttl_secs: u64,
 }
 
 impl Api {
@@ -244,6 +265,7 @@ pub fn add_route(
             "Route with key {key} already exists for this API"
         )));
     }
+    check_authorization(api, auth.as_deref(), authorizer.as_deref())?;
     check_target(api, target.as_deref())?;
     let r = Route {
         id: new_id()[..7].to_string(),
@@ -254,6 +276,33 @@ pub fn add_route(
     };
     api.routes.push(r.clone());
     Ok(r)
+}
+
+/// A route's `authorizationType` and `authorizerId` as Nimbus serves them:
+/// `NONE`, or `CUSTOM` with one of the API's authorizers.
+pub fn check_authorization(api: &Api, auth: Option<&str>, authorizer: Option<&str>) -> Result<()> {
+    match auth.unwrap_or("NONE") {
+        "NONE" => Ok(()),
+        "CUSTOM" => {
+            let id = authorizer.ok_or_else(|| {
+                Error::BadRequest("AuthorizerId is required for CUSTOM authorization".into())
+            })?;
+            if api.authorizers.iter().any(|a| a.id == id) {
+                Ok(())
+            } else {
+                Err(Error::NotFound(format!(
+                    "Invalid authorizer identifier specified {id}"
+                )))
+            }
+        }
+        "JWT" | "AWS_IAM" => Err(Error::BadRequest(format!(
+            "Authorization type {} is not supported by Nimbus yet; use NONE or CUSTOM",
+            auth.unwrap_or_default()
+        ))),
+        other => Err(Error::BadRequest(format!(
+            "Invalid authorization type {other}"
+        ))),
+    }
 }
 
 pub fn check_target(api: &Api, target: Option<&str>) -> Result<()> {
@@ -309,6 +358,84 @@ pub fn add_integration(
     };
     api.integrations.push(i.clone());
     Ok(i)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn add_authorizer(
+    api: &mut Api,
+    name: &str,
+    kind: &str,
+    uri: Option<&str>,
+    identity_source: Vec<String>,
+    payload_format: Option<&str>,
+    simple_responses: bool,
+    ttl_secs: Option<u64>,
+) -> Result<Authorizer> {
+    match kind {
+        "REQUEST" => {}
+        "JWT" => {
+            return Err(Error::BadRequest(
+                "JWT authorizers are not supported by Nimbus yet; use a REQUEST (Lambda) authorizer".into(),
+            ));
+        }
+        other => {
+            return Err(Error::BadRequest(format!(
+                "Invalid authorizer type {other}: use REQUEST or JWT"
+            )));
+        }
+    }
+    let uri = uri.ok_or_else(|| {
+        Error::BadRequest("AuthorizerUri is required for a REQUEST authorizer".into())
+    })?;
+    let payload_format = payload_format.ok_or_else(|| {
+        Error::BadRequest(
+            "AuthorizerPayloadFormatVersion is required for a REQUEST authorizer".into(),
+        )
+    })?;
+    if payload_format != "1.0" && payload_format != "2.0" {
+        return Err(Error::BadRequest(format!(
+            "Unsupported authorizer payload format version {payload_format}: use 1.0 or 2.0"
+        )));
+    }
+    if simple_responses && payload_format != "2.0" {
+        return Err(Error::BadRequest(
+            "EnableSimpleResponses is only supported with payload format version 2.0".into(),
+        ));
+    }
+    for s in &identity_source {
+        if !(s.starts_with("$request.header.")
+            || s.starts_with("$request.querystring.")
+            || s.starts_with("$context.")
+            || s.starts_with("$stageVariables."))
+        {
+            return Err(Error::BadRequest(format!(
+                "Invalid identity source {s}: use $request.header.<name>, $request.querystring.<name>, $context.<name> or $stageVariables.<name>"
+            )));
+        }
+    }
+    let ttl = ttl_secs.unwrap_or(if identity_source.is_empty() { 0 } else { 300 });
+    if ttl > 3600 {
+        return Err(Error::BadRequest(
+            "AuthorizerResultTtlInSeconds must be between 0 and 3600".into(),
+        ));
+    }
+    if ttl > 0 && identity_source.is_empty() {
+        return Err(Error::BadRequest(
+            "Identity sources are required when caching is enabled".into(),
+        ));
+    }
+    let a = Authorizer {
+        id: new_id()[..6].to_string(),
+        name: name.to_string(),
+        kind: kind.to_string(),
+        uri: uri.to_string(),
+        identity_source,
+        payload_format: payload_format.to_string(),
+        simple_responses,
+        ttl_secs: ttl,
+    };
+    api.authorizers.push(a.clone());
+    Ok(a)
 }
 
 pub fn add_stage(

@@ -76,6 +76,95 @@ pub struct Call<'a> {
 pub struct Gateway {
     apis: Arc<Apis>,
     functions: Arc<Functions>,
+    /// Authorizer answers by (API, authorizer, identity values): until when, and
+    /// the context to pass on (None: denied).
+    auth_cache: std::sync::Mutex<std::collections::HashMap<String, (u64, Option<Value>)>>,
+}
+
+/// What an authorizer decided: allowed with a context, or the response to give.
+type Authorized = Result<Value, Response<Bytes>>;
+
+/// Whether `pattern` (an ARN with `*` and `?` wildcards) matches `arn`.
+fn arn_matches(pattern: &str, arn: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    pattern.len() <= 2048 && go(pattern.as_bytes(), arn.as_bytes())
+}
+
+/// An IAM policy answer: allowed when a statement allows `execute-api:Invoke`
+/// on the route and none denies it.
+fn policy_allows(answer: &Value, route_arn: &str) -> Option<bool> {
+    let statements = answer.get("policyDocument")?.get("Statement")?;
+    let list: Vec<&Value> = match statements {
+        Value::Array(a) => a.iter().collect(),
+        v @ Value::Object(_) => vec![v],
+        _ => return None,
+    };
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut allowed = false;
+    for st in list {
+        let actions = strings(st.get("Action"));
+        let acts = actions.iter().any(|a| {
+            a == "*" || a == "execute-api:*" || a.eq_ignore_ascii_case("execute-api:Invoke")
+        });
+        let covers = strings(st.get("Resource"))
+            .iter()
+            .any(|r| arn_matches(r, route_arn));
+        if !(acts && covers) {
+            continue;
+        }
+        match st.get("Effect").and_then(Value::as_str) {
+            Some("Deny") => return Some(false),
+            Some("Allow") => allowed = true,
+            _ => {}
+        }
+    }
+    Some(allowed)
+}
+
+fn query_value(raw_query: &str, name: &str) -> Option<String> {
+    raw_query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (
+                (b[i + 1] as char).to_digit(16),
+                b.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn message(status: StatusCode, key: &str, text: &str) -> Response<Bytes> {
@@ -209,7 +298,134 @@ fn is_preflight(parts: &http::request::Parts) -> bool {
 
 impl Gateway {
     pub fn new(apis: Arc<Apis>, functions: Arc<Functions>) -> Gateway {
-        Gateway { apis, functions }
+        Gateway {
+            apis,
+            functions,
+            auth_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Run a route's Lambda authorizer (or reuse its cached answer).
+    async fn authorize(
+        &self,
+        api: &Api,
+        authz: &crate::apis::Authorizer,
+        req: &HttpRequest,
+        route: &Route,
+    ) -> Authorized {
+        let unauthorized = || message(StatusCode::UNAUTHORIZED, "message", "Unauthorized");
+        let forbidden = || message(StatusCode::FORBIDDEN, "message", "Forbidden");
+        let mut values = Vec::new();
+        for source in &authz.identity_source {
+            let v = if let Some(h) = source.strip_prefix("$request.header.") {
+                let h = h.to_ascii_lowercase();
+                req.headers
+                    .iter()
+                    .find(|(k, _)| *k == h)
+                    .map(|(_, v)| v.clone())
+            } else if let Some(q) = source.strip_prefix("$request.querystring.") {
+                query_value(&req.raw_query, q)
+            } else if let Some(sv) = source.strip_prefix("$stageVariables.") {
+                route.stage_variables.get(sv).cloned()
+            } else {
+                source.strip_prefix("$context.").map(|c| match c {
+                    "routeKey" => route.route_key.clone(),
+                    "stage" => route.stage.clone(),
+                    "apiId" => route.api_id.clone(),
+                    _ => String::new(),
+                })
+            };
+            match v {
+                Some(v) if !v.is_empty() => values.push(v),
+                _ => return Err(unauthorized()),
+            }
+        }
+        let identity = self.functions.identity();
+        let (method, path) = route
+            .route_key
+            .split_once(' ')
+            .map(|(m, _)| (m.to_string(), req.raw_path.clone()))
+            .unwrap_or_else(|| (req.method.clone(), req.raw_path.clone()));
+        let route_arn = format!(
+            "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+            identity.region, identity.account_id, api.id, route.stage, method, path
+        );
+        let key = format!("{}/{}/{}", api.id, authz.id, values.join("\u{0}"));
+        let now = nimbus_model::time::now_millis();
+        if authz.ttl_secs > 0
+            && let Some((until, outcome)) = self
+                .auth_cache
+                .lock()
+                .expect("auth cache")
+                .get(&key)
+                .cloned()
+            && until > now
+        {
+            return outcome.ok_or_else(forbidden);
+        }
+        let mut event = if authz.payload_format == "2.0" {
+            let mut e = http_events::event_v2(req, route);
+            e["routeArn"] = json!(route_arn);
+            e["identitySource"] = json!(values);
+            e
+        } else {
+            let mut e = http_events::event_v1(req, route);
+            e["methodArn"] = json!(route_arn);
+            e["identitySource"] = json!(values.join(","));
+            e
+        };
+        event["type"] = json!("REQUEST");
+        if let Some(o) = event.as_object_mut() {
+            o.remove("body");
+            o.remove("isBase64Encoded");
+        }
+        let (function, qualifier) = function_of(&authz.uri);
+        let out = match self
+            .invoke(function, qualifier, &event, Some(Duration::from_secs(10)))
+            .await
+        {
+            Ok(o) => o,
+            Err(_) => {
+                return Err(message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "message",
+                    "Internal Server Error",
+                ));
+            }
+        };
+        let Ok(answer) = serde_json::from_slice::<Value>(&out.payload) else {
+            return Err(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            ));
+        };
+        let allowed = if authz.simple_responses {
+            answer.get("isAuthorized").and_then(Value::as_bool)
+        } else {
+            policy_allows(&answer, &route_arn)
+        };
+        let Some(allowed) = allowed else {
+            return Err(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            ));
+        };
+        let mut context = answer.get("context").cloned().unwrap_or_else(|| json!({}));
+        if let Some(p) = answer.get("principalId")
+            && let Some(o) = context.as_object_mut()
+        {
+            o.insert("principalId".into(), p.clone());
+        }
+        let outcome = allowed.then_some(context);
+        if authz.ttl_secs > 0 {
+            self.auth_cache
+                .lock()
+                .expect("auth cache")
+                .insert(key, (now + authz.ttl_secs * 1000, outcome.clone()));
+        }
+        outcome.ok_or_else(forbidden)
     }
 
     pub fn apis(&self) -> &Arc<Apis> {
@@ -377,12 +593,34 @@ impl Gateway {
             full_path,
         };
         let req = http_request(parts, path, body, source_ip);
+        let authorized = if route.authorization_type == "CUSTOM" {
+            let Some(authz) = api
+                .authorizers
+                .iter()
+                .find(|a| Some(&a.id) == route.authorizer_id.as_ref())
+            else {
+                return message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "message",
+                    "Internal Server Error",
+                );
+            };
+            match self.authorize(api, authz, &req, &r).await {
+                Ok(ctx) => Some(ctx),
+                Err(resp) => return resp,
+            }
+        } else {
+            None
+        };
         let v2 = integration.payload_format == "2.0";
-        let event = if v2 {
+        let mut event = if v2 {
             http_events::event_v2(&req, &r)
         } else {
             http_events::event_v1(&req, &r)
         };
+        if let Some(ctx) = authorized {
+            event["requestContext"]["authorizer"] = if v2 { json!({ "lambda": ctx }) } else { ctx };
+        }
         let (function, qualifier) = function_of(&integration.uri);
         let out = match self
             .invoke(
@@ -582,6 +820,29 @@ mod tests {
             ("g".into(), None)
         );
         assert_eq!(function_of("plain"), ("plain".into(), None));
+    }
+
+    #[test]
+    fn iam_policy_answers_are_read_as_api_gateway_does() {
+        let arn = "arn:aws:execute-api:us-east-1:000000000000:abc/$default/GET/items/1";
+        assert!(arn_matches(
+            "arn:aws:execute-api:*:*:abc/*/GET/items/*",
+            arn
+        ));
+        assert!(!arn_matches("arn:aws:execute-api:*:*:abc/*/POST/*", arn));
+        let allow = json!({ "policyDocument": { "Statement": [
+            { "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:aws:execute-api:*" } ] } });
+        assert_eq!(policy_allows(&allow, arn), Some(true));
+        let deny_wins = json!({ "policyDocument": { "Statement": [
+            { "Action": "*", "Effect": "Allow", "Resource": ["*"] },
+            { "Action": ["execute-api:Invoke"], "Effect": "Deny", "Resource": [arn] } ] } });
+        assert_eq!(policy_allows(&deny_wins, arn), Some(false));
+        assert_eq!(policy_allows(&json!({ "nothing": 1 }), arn), None);
+        assert_eq!(
+            query_value("a=1&token=x%20y", "token").as_deref(),
+            Some("x y")
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

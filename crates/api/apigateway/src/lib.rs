@@ -87,6 +87,16 @@ fn route_json(r: &Route) -> Value {
     v
 }
 
+fn authorizer_json(a: &apis::Authorizer) -> Value {
+    json!({
+        "authorizerId": a.id, "name": a.name, "authorizerType": a.kind,
+        "authorizerUri": a.uri, "identitySource": a.identity_source,
+        "authorizerPayloadFormatVersion": a.payload_format,
+        "enableSimpleResponses": a.simple_responses,
+        "authorizerResultTtlInSeconds": a.ttl_secs,
+    })
+}
+
 fn integration_json(i: &Integration) -> Value {
     json!({
         "integrationId": i.id, "integrationType": i.kind, "integrationUri": i.uri,
@@ -221,6 +231,7 @@ impl ApiGatewayApi {
                             .unwrap_or(false),
                         created_ms: 0,
                         routes: vec![],
+                        authorizers: vec![],
                         integrations: vec![],
                         stages: vec![],
                         deployments: vec![],
@@ -378,7 +389,16 @@ impl ApiGatewayApi {
                         if let Some(t) = opt_str(body, "authorizationType") {
                             r.authorization_type = t;
                         }
-                        Ok(r.clone())
+                        if let Some(t) = opt_str(body, "authorizerId") {
+                            r.authorizer_id = Some(t);
+                        }
+                        let updated = r.clone();
+                        apis::check_authorization(
+                            x,
+                            Some(&updated.authorization_type),
+                            updated.authorizer_id.as_deref(),
+                        )?;
+                        Ok(updated)
                     })
                     .map_err(err)?;
                 ok(route_json(&r))
@@ -484,6 +504,84 @@ impl ApiGatewayApi {
                     if x.integrations.len() == before {
                         return Err(GError::NotFound(format!(
                             "Invalid Integration identifier specified {iid}"
+                        )));
+                    }
+                    Ok(())
+                })
+                .map_err(err)?;
+                Ok(no_content())
+            }
+            // Authorizers.
+            (&Method::POST, ["authorizers"]) => {
+                let name = opt_str(body, "name").ok_or_else(|| bad("Name is required"))?;
+                let kind = opt_str(body, "authorizerType")
+                    .ok_or_else(|| bad("AuthorizerType is required"))?;
+                let sources: Vec<String> = body
+                    .get("identitySource")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (_, x) = a
+                    .change(id, |api| {
+                        apis::add_authorizer(
+                            api,
+                            &name,
+                            &kind,
+                            body.get("authorizerUri").and_then(Value::as_str),
+                            sources,
+                            body.get("authorizerPayloadFormatVersion")
+                                .and_then(Value::as_str),
+                            body.get("enableSimpleResponses")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                            body.get("authorizerResultTtlInSeconds")
+                                .and_then(Value::as_u64),
+                        )
+                    })
+                    .map_err(err)?;
+                created(authorizer_json(&x))
+            }
+            (&Method::GET, ["authorizers"]) => ok(list(
+                a.get(id)
+                    .map_err(err)?
+                    .authorizers
+                    .iter()
+                    .map(authorizer_json)
+                    .collect(),
+            )),
+            (&Method::GET, ["authorizers", aid]) => {
+                let api = a.get(id).map_err(err)?;
+                let x = api
+                    .authorizers
+                    .iter()
+                    .find(|x| x.id == *aid)
+                    .ok_or_else(|| {
+                        err(GError::NotFound(format!(
+                            "Invalid Authorizer identifier specified {aid}"
+                        )))
+                    })?;
+                ok(authorizer_json(x))
+            }
+            (&Method::DELETE, ["authorizers", aid]) => {
+                a.change(id, |api| {
+                    if api
+                        .routes
+                        .iter()
+                        .any(|r| r.authorizer_id.as_deref() == Some(*aid))
+                    {
+                        return Err(GError::Conflict(format!(
+                            "Authorizer {aid} is still used by a route"
+                        )));
+                    }
+                    let before = api.authorizers.len();
+                    api.authorizers.retain(|x| x.id != *aid);
+                    if api.authorizers.len() == before {
+                        return Err(GError::NotFound(format!(
+                            "Invalid Authorizer identifier specified {aid}"
                         )));
                     }
                     Ok(())
