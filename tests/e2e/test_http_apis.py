@@ -288,3 +288,60 @@ def test_lambda_authorizers(nimbus, echo):
         gw.create_authorizer(ApiId=api["ApiId"], Name="bad", AuthorizerType="REQUEST", AuthorizerUri=arn(simple),
                              IdentitySource=["header.Authorization"], AuthorizerPayloadFormatVersion="2.0")
     assert e.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_rest_api_with_proxy_resources_and_stage_variables(nimbus, echo):
+    lam = nimbus.client()
+    name = echo.split(":")[-1]
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    ag = nimbus.client("apigateway")
+    api = ag.create_rest_api(name=unique("rest"))
+    root = api["rootResourceId"]
+    items = ag.create_resource(restApiId=api["id"], parentId=root, pathPart="items")
+    item = ag.create_resource(restApiId=api["id"], parentId=items["id"], pathPart="{id}")
+    proxy = ag.create_resource(restApiId=api["id"], parentId=root, pathPart="{proxy+}")
+    assert item["path"] == "/items/{id}" and proxy["path"] == "/{proxy+}"
+    uri = lambda target: f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{target}/invocations"
+    for res, method, target in [(item, "GET", echo), (proxy, "ANY", echo + ":${stageVariables.alias}")]:
+        ag.put_method(restApiId=api["id"], resourceId=res["id"], httpMethod=method, authorizationType="NONE")
+        ag.put_integration(restApiId=api["id"], resourceId=res["id"], httpMethod=method, type="AWS_PROXY",
+                           integrationHttpMethod="POST", uri=uri(target))
+        ag.put_method_response(restApiId=api["id"], resourceId=res["id"], httpMethod=method, statusCode="200")
+    ag.create_deployment(restApiId=api["id"], stageName="prod", variables={"alias": "live"})
+    stage = ag.get_stage(restApiId=api["id"], stageName="prod")
+    assert stage["variables"] == {"alias": "live"}
+    resources = {r["path"]: r for r in ag.get_resources(restApiId=api["id"])["items"]}
+    assert set(resources) == {"/", "/items", "/items/{id}", "/{proxy+}"}
+    assert "GET" in resources["/items/{id}"]["resourceMethods"]
+    host = f"{api['id']}.execute-api.localhost"
+    status, _, body, raw = call(nimbus, "GET", "/prod/items/9?q=1&q=2", host=host)
+    ev = json.loads(body)["event"]
+    assert status == 200 and ev["resource"] == "/items/{id}" and ev["path"] == "/items/9"
+    assert ev["httpMethod"] == "GET" and ev["pathParameters"] == {"id": "9"}
+    assert ev["multiValueQueryStringParameters"] == {"q": ["1", "2"]} and ev["stageVariables"] == {"alias": "live"}
+    assert ev["requestContext"]["stage"] == "prod" and ev["requestContext"]["path"] == "/prod/items/9"
+    # The greedy resource, through the alias a stage variable names; and LocalStack's path form.
+    status, _, body, _ = call(nimbus, "DELETE", f"/restapis/{api['id']}/prod/_user_request_/a/b")
+    ev = json.loads(body)["event"]
+    assert status == 200 and ev["pathParameters"] == {"proxy": "a/b"} and ev["resource"] == "/{proxy+}"
+    # A method the tree lacks, an unknown stage.
+    status, _, body, _ = call(nimbus, "POST", "/prod/", host=host)
+    assert status == 403 and json.loads(body) == {"message": "Missing Authentication Token"}
+    assert call(nimbus, "GET", "/dev/items/9", host=host)[0] == 403
+    status, _, body, _ = call(nimbus, "GET", "/prod/boom", host=host)
+    assert status == 502 and json.loads(body) == {"message": "Internal server error"}
+    # Stage updates with patch operations; redeploys.
+    ag.update_stage(restApiId=api["id"], stageName="prod",
+                    patchOperations=[{"op": "replace", "path": "/variables/color", "value": "red"}])
+    assert ag.get_stage(restApiId=api["id"], stageName="prod")["variables"] == {"alias": "live", "color": "red"}
+    with pytest.raises(ClientError) as e:
+        ag.create_resource(restApiId=api["id"], parentId=root, pathPart="items")
+    assert e.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(ClientError) as e:
+        ag.put_integration(restApiId=api["id"], resourceId=item["id"], httpMethod="GET", type="HTTP",
+                           integrationHttpMethod="GET", uri="http://example.com")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert api["id"] in [a["id"] for a in ag.get_rest_apis()["items"]]
+    ag.delete_rest_api(restApiId=api["id"])
+    assert call(nimbus, "GET", "/prod/items/9", host=host)[0] == 404

@@ -1,5 +1,7 @@
 //! HTTP front doors for functions: API Gateway HTTP APIs ([`apis`]: routes,
-//! integrations, stages, deployments, CORS) and Lambda function URLs, both
+//! integrations, stages, deployments, CORS, Lambda authorizers), REST APIs
+//! ([`rest`]: resource trees, methods, deployments, stages) and Lambda
+//! function URLs, all
 //! turning an HTTP request into API Gateway's Lambda event formats
 //! ([`http_events`]) and the function's result back into an HTTP response
 //! ([`serve`]). The management APIs live in `api/apigateway` (HTTP APIs) and
@@ -7,6 +9,7 @@
 
 pub mod apis;
 pub mod http_events;
+pub mod rest;
 pub mod serve;
 
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,14 @@ pub fn addressed(parts: &http::request::Parts) -> Option<(Target, String)> {
             return Some((t, tail));
         }
     }
+    // LocalStack's form for REST APIs: /restapis/{id}/{stage}/_user_request_/{path}.
+    if let Some(rest) = path.strip_prefix("/restapis/") {
+        let mut it = rest.splitn(4, '/');
+        if let (Some(id), Some(stage), Some("_user_request_")) = (it.next(), it.next(), it.next()) {
+            let tail = it.next().unwrap_or("");
+            return Some((Target::Api(id.to_string()), format!("/{stage}/{tail}")));
+        }
+    }
     let host = parts
         .headers
         .get("host")
@@ -75,6 +83,7 @@ pub struct Call<'a> {
 
 pub struct Gateway {
     apis: Arc<Apis>,
+    rest: Arc<crate::rest::RestApis>,
     functions: Arc<Functions>,
     /// Authorizer answers by (API, authorizer, identity values): until when, and
     /// the context to pass on (None: denied).
@@ -297,9 +306,14 @@ fn is_preflight(parts: &http::request::Parts) -> bool {
 }
 
 impl Gateway {
-    pub fn new(apis: Arc<Apis>, functions: Arc<Functions>) -> Gateway {
+    pub fn new(
+        apis: Arc<Apis>,
+        rest: Arc<crate::rest::RestApis>,
+        functions: Arc<Functions>,
+    ) -> Gateway {
         Gateway {
             apis,
+            rest,
             functions,
             auth_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
@@ -490,7 +504,18 @@ impl Gateway {
         } = call;
         let not_found = || message(StatusCode::NOT_FOUND, "message", "Not Found");
         let Ok(api) = self.apis.get(api_id) else {
-            return not_found();
+            return match self.rest.get(api_id) {
+                Ok(rest) => {
+                    let mut r = self
+                        .serve_rest(&rest, path, parts, body, request_id, source_ip)
+                        .await;
+                    if let Ok(v) = HeaderValue::from_str(request_id) {
+                        r.headers_mut().insert("x-amzn-requestid", v);
+                    }
+                    r
+                }
+                Err(_) => not_found(),
+            };
         };
         let Some((stage_name, route_path)) = stage_of(&api, path) else {
             return not_found();
@@ -649,6 +674,100 @@ impl Gateway {
         }
     }
 
+    /// Serve a request to a REST API: `/{stage}/{path}`; a path or method the
+    /// deployed tree lacks is API Gateway's 403 "Missing Authentication Token".
+    async fn serve_rest(
+        &self,
+        api: &crate::rest::RestApi,
+        path: &str,
+        parts: &http::request::Parts,
+        body: Bytes,
+        request_id: &str,
+        source_ip: &str,
+    ) -> Response<Bytes> {
+        let missing = || {
+            message(
+                StatusCode::FORBIDDEN,
+                "message",
+                "Missing Authentication Token",
+            )
+        };
+        let internal = || {
+            message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal server error",
+            )
+        };
+        let trimmed = path.trim_start_matches('/');
+        let (stage_name, rest_path) = match trimmed.split_once('/') {
+            Some((s, r)) => (s, format!("/{r}")),
+            None => (trimmed, "/".to_string()),
+        };
+        let Some(stage) = api.stage(stage_name) else {
+            return message(StatusCode::FORBIDDEN, "message", "Forbidden");
+        };
+        let Some(dep) = api.deployment(&stage.deployment_id) else {
+            return internal();
+        };
+        let keys = crate::rest::route_keys(&dep.resources);
+        let key_strs: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        let Some((i, params)) =
+            http_events::match_route(&key_strs, parts.method.as_str(), &rest_path)
+        else {
+            return missing();
+        };
+        let (_, ri, m) = &keys[i];
+        let resource = &dep.resources[*ri];
+        let Some(integration) = resource.methods.get(m).and_then(|x| x.integration.as_ref()) else {
+            return internal();
+        };
+        let Some(uri) = integration
+            .uri
+            .as_deref()
+            .filter(|_| integration.kind == "AWS_PROXY")
+        else {
+            return internal();
+        };
+        let identity = self.functions.identity();
+        let r = Route {
+            api_id: api.id.clone(),
+            stage: stage.name.clone(),
+            route_key: format!("{m} {}", resource.path),
+            resource_path: resource.path.clone(),
+            path_parameters: params,
+            stage_variables: stage.variables.clone(),
+            domain_name: header(parts, "host")
+                .unwrap_or_else(|| format!("{}.execute-api.localhost", api.id)),
+            account_id: identity.account_id.clone(),
+            request_id: request_id.to_string(),
+            time_ms: nimbus_model::time::now_millis(),
+            full_path: format!("/{}{rest_path}", stage.name),
+        };
+        let req = http_request(parts, &rest_path, body, source_ip);
+        let event = http_events::event_v1(&req, &r);
+        let (function, qualifier) = function_of(&stage_vars(uri, &stage.variables));
+        match self
+            .invoke(
+                function,
+                qualifier,
+                &event,
+                Some(Duration::from_millis(integration.timeout_ms)),
+            )
+            .await
+        {
+            Ok(out) => match http_events::response_v1(&out.payload) {
+                Ok(h) => to_response(h),
+                Err(()) => message(StatusCode::BAD_GATEWAY, "message", "Internal server error"),
+            },
+            Err((StatusCode::BAD_GATEWAY, _)) => {
+                message(StatusCode::BAD_GATEWAY, "message", "Internal server error")
+            }
+            Err((StatusCode::INTERNAL_SERVER_ERROR, _)) => internal(),
+            Err((status, text)) => message(status, "message", text),
+        }
+    }
+
     /// Serve a request to a function URL (its AWS_IAM signature, if any, was
     /// checked by the edge).
     pub async fn serve_url(
@@ -746,6 +865,16 @@ impl Gateway {
     }
 }
 
+/// An integration URI with `${stageVariables.name}` replaced (REST APIs use
+/// them to pick a function alias per stage).
+fn stage_vars(uri: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = uri.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("${{stageVariables.{k}}}"), v);
+    }
+    out
+}
+
 /// The stage a path addresses and the path within it: a first segment naming
 /// a stage, else the `$default` stage with the whole path.
 fn stage_of(api: &Api, path: &str) -> Option<(String, String)> {
@@ -795,6 +924,17 @@ mod tests {
         assert_eq!(
             addressed(&parts("localhost", "/_nimbus/lambda-url/u1")),
             Some((Target::FunctionUrl("u1".into()), "/".into()))
+        );
+        assert_eq!(
+            addressed(&parts(
+                "localhost",
+                "/restapis/abc/prod/_user_request_/items/1"
+            )),
+            Some((Target::Api("abc".into()), "/prod/items/1".into()))
+        );
+        assert_eq!(
+            addressed(&parts("localhost", "/restapis/abc/resources")),
+            None
         );
         assert_eq!(addressed(&parts("bucket.localhost", "/key")), None);
         assert_eq!(

@@ -139,6 +139,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let kv_for_queues: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_tables: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_gateway: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
+    let kv_for_rest: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -239,12 +240,16 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
     let apis =
         Arc::new(nimbus_gateway::apis::Apis::open(kv_for_gateway).context("open HTTP API store")?);
+    let rest_apis =
+        Arc::new(nimbus_gateway::rest::RestApis::open(kv_for_rest).context("open REST API store")?);
     let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
         apis.clone(),
+        rest_apis.clone(),
         functions.clone(),
     ));
     let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
         apis,
+        rest_apis,
         &cfg.identity.region,
     ));
     let edge = Arc::new(edge::Edge::new(

@@ -1,8 +1,11 @@
-//! The API Gateway v2 management API for HTTP APIs (REST-JSON under `/v2/apis`):
+//! The API Gateway management APIs: v1 for REST APIs (`/restapis`, in [`rest`])
+//! and v2 for HTTP APIs (REST-JSON under `/v2/apis`):
 //! `CreateApi` (with quick create), `GetApi(s)`, `UpdateApi`, `DeleteApi`, and
 //! the routes, integrations, stages and deployments of an API, in API
 //! Gateway's shapes (camelCase, ISO 8601 times) and errors (`NotFoundException`,
 //! `BadRequestException`, `ConflictException`).
+
+mod rest;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -15,14 +18,18 @@ use std::sync::Arc;
 
 pub struct ApiGatewayApi {
     apis: Arc<Apis>,
+    rest: Arc<nimbus_gateway::rest::RestApis>,
     region: String,
 }
 
 pub fn owns_path(path: &str) -> bool {
-    path == "/v2/apis" || path.starts_with("/v2/apis/")
+    path == "/v2/apis"
+        || path.starts_with("/v2/apis/")
+        || path == "/restapis"
+        || path.starts_with("/restapis/")
 }
 
-fn err(e: GError) -> ApiError {
+pub(crate) fn err(e: GError) -> ApiError {
     let (status, code) = match &e {
         GError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundException"),
         GError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequestException"),
@@ -35,7 +42,7 @@ fn err(e: GError) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
-fn bad(m: impl Into<String>) -> ApiError {
+pub(crate) fn bad(m: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BadRequestException", m)
 }
 
@@ -43,7 +50,7 @@ fn iso(ms: u64) -> String {
     nimbus_model::time::Utc::from_millis(ms).rfc3339_millis()
 }
 
-fn json_response(status: StatusCode, v: Value) -> Response<Bytes> {
+pub(crate) fn json_response(status: StatusCode, v: Value) -> Response<Bytes> {
     let mut r = Response::new(Bytes::from(v.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -53,7 +60,7 @@ fn json_response(status: StatusCode, v: Value) -> Response<Bytes> {
     r
 }
 
-fn no_content() -> Response<Bytes> {
+pub(crate) fn no_content() -> Response<Bytes> {
     let mut r = Response::new(Bytes::new());
     *r.status_mut() = StatusCode::NO_CONTENT;
     r
@@ -136,9 +143,14 @@ fn list(items: Vec<Value>) -> Value {
 }
 
 impl ApiGatewayApi {
-    pub fn new(apis: Arc<Apis>, region: &str) -> ApiGatewayApi {
+    pub fn new(
+        apis: Arc<Apis>,
+        rest: Arc<nimbus_gateway::rest::RestApis>,
+        region: &str,
+    ) -> ApiGatewayApi {
         ApiGatewayApi {
             apis,
+            rest,
             region: region.to_string(),
         }
     }
@@ -276,6 +288,7 @@ impl ApiGatewayApi {
                 list(a.list().iter().map(|x| self.api_json(x, &host)).collect()),
             )),
             (_, ["v2", "apis", id, rest @ ..]) => self.api_op(m, id, rest, &body, &host),
+            (_, ["restapis", rest @ ..]) => rest::handle(&self.rest, m, rest, &body),
             _ => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "NotFoundException",

@@ -1,0 +1,412 @@
+//! REST APIs as API Gateway v1 models them: a tree of resources (`/`,
+//! `/items`, `/items/{id}`, `/{proxy+}`) with methods and their integrations,
+//! deployments that capture the tree, and stages that serve a deployment with
+//! stage variables. One versioned record per API in the KV store, and a copy in
+//! memory for serving.
+
+use crate::{Error, Result};
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+const REST_APIS: Table = Table("apigw_restapis");
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestIntegration {
+    /// `AWS_PROXY` is what Nimbus runs.
+    pub kind: String,
+    pub http_method: Option<String>,
+    pub uri: Option<String>,
+    pub timeout_ms: u64,
+    pub passthrough: String,
+    /// `PutIntegrationResponse` bodies by status code, kept as given.
+    pub responses: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Method {
+    pub http_method: String,
+    pub authorization_type: String,
+    pub api_key_required: bool,
+    pub request_parameters: BTreeMap<String, bool>,
+    /// `PutMethodResponse` bodies by status code, kept as given.
+    pub responses: BTreeMap<String, Value>,
+    pub integration: Option<RestIntegration>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Resource {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub path_part: String,
+    pub path: String,
+    pub methods: BTreeMap<String, Method>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestDeployment {
+    pub id: String,
+    pub description: Option<String>,
+    pub created_ms: u64,
+    /// The resource tree as deployed.
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestStage {
+    pub name: String,
+    pub deployment_id: String,
+    pub description: Option<String>,
+    pub variables: BTreeMap<String, String>,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestApi {
+    pub format: u32,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    pub binary_media_types: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: u64,
+    pub root_id: String,
+    pub resources: Vec<Resource>,
+    pub deployments: Vec<RestDeployment>,
+    pub stages: Vec<RestStage>,
+}
+
+impl RestApi {
+    pub fn resource(&self, id: &str) -> Result<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::NotFound(format!("Invalid Resource identifier specified {id}")))
+    }
+
+    pub fn resource_mut(&mut self, id: &str) -> Result<&mut Resource> {
+        self.resources
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::NotFound(format!("Invalid Resource identifier specified {id}")))
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&RestStage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    pub fn deployment(&self, id: &str) -> Option<&RestDeployment> {
+        self.deployments.iter().find(|d| d.id == id)
+    }
+}
+
+fn now() -> u64 {
+    nimbus_model::time::now_millis()
+}
+
+/// Check a path part as `CreateResource` does: `items`, `{id}`, `{proxy+}`.
+pub fn check_path_part(part: &str) -> Result<()> {
+    let bad = || {
+        Error::BadRequest(format!(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace; got {part}"
+        ))
+    };
+    if part.is_empty() || part.len() > 512 {
+        return Err(bad());
+    }
+    let inner = match part.strip_prefix('{') {
+        Some(rest) => rest
+            .strip_suffix('}')
+            .map(|r| r.strip_suffix('+').unwrap_or(r))
+            .ok_or_else(bad)?,
+        None => part,
+    };
+    if inner.is_empty()
+        || !inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+pub fn add_resource(api: &mut RestApi, parent_id: &str, part: &str) -> Result<Resource> {
+    check_path_part(part)?;
+    let parent = api.resource(parent_id)?.clone();
+    if parent.path_part.ends_with("+}") {
+        return Err(Error::BadRequest(
+            "A greedy path variable must be the last part of a path".into(),
+        ));
+    }
+    if api
+        .resources
+        .iter()
+        .any(|r| r.parent_id.as_deref() == Some(parent_id) && r.path_part == part)
+    {
+        return Err(Error::Conflict(format!(
+            "Another resource with the same parent already has this name: {part}"
+        )));
+    }
+    let is_var = |p: &str| p.starts_with('{');
+    if is_var(part)
+        && api
+            .resources
+            .iter()
+            .any(|r| r.parent_id.as_deref() == Some(parent_id) && is_var(&r.path_part))
+    {
+        return Err(Error::BadRequest(
+            "A sibling ({...}) of this resource already has a variable path part -- only one is allowed".into(),
+        ));
+    }
+    let path = if parent.path == "/" {
+        format!("/{part}")
+    } else {
+        format!("{}/{part}", parent.path)
+    };
+    let r = Resource {
+        id: crate::apis::new_id(),
+        parent_id: Some(parent_id.to_string()),
+        path_part: part.to_string(),
+        path,
+        methods: BTreeMap::new(),
+    };
+    api.resources.push(r.clone());
+    Ok(r)
+}
+
+/// Remove a resource and everything under it.
+pub fn remove_resource(api: &mut RestApi, id: &str) -> Result<()> {
+    if id == api.root_id {
+        return Err(Error::BadRequest(
+            "The root resource cannot be deleted".into(),
+        ));
+    }
+    let gone_path = api.resource(id)?.path.clone();
+    api.resources
+        .retain(|r| r.path != gone_path && !r.path.starts_with(&format!("{gone_path}/")));
+    Ok(())
+}
+
+pub const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+
+/// The route keys a deployed tree serves (`GET /items/{id}`), with the
+/// resource and method each stands for.
+pub fn route_keys(resources: &[Resource]) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        for m in r.methods.keys() {
+            out.push((format!("{m} {}", r.path), i, m.clone()));
+        }
+    }
+    out
+}
+
+pub struct RestApis {
+    kv: Arc<dyn KvEngine>,
+    live: Mutex<HashMap<String, Arc<RestApi>>>,
+}
+
+impl RestApis {
+    pub fn open(kv: Arc<dyn KvEngine>) -> Result<RestApis> {
+        let mut live = HashMap::new();
+        for (_, v) in kv.scan_prefix(REST_APIS, b"")? {
+            let api: RestApi =
+                serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
+            if api.format != FORMAT {
+                return Err(Error::Corrupt(format!(
+                    "REST API {} is in format {}, this build reads {FORMAT}",
+                    api.id, api.format
+                )));
+            }
+            live.insert(api.id.clone(), Arc::new(api));
+        }
+        Ok(RestApis {
+            kv,
+            live: Mutex::new(live),
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<RestApi>> {
+        self.live
+            .lock()
+            .expect("rest apis lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("Invalid API identifier specified {id}")))
+    }
+
+    pub fn list(&self) -> Vec<Arc<RestApi>> {
+        let mut all: Vec<Arc<RestApi>> = self
+            .live
+            .lock()
+            .expect("rest apis lock")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        all
+    }
+
+    fn store(&self, api: RestApi) -> Result<Arc<RestApi>> {
+        let mut b = WriteBatch::new();
+        b.put(
+            REST_APIS,
+            api.id.as_bytes(),
+            serde_json::to_vec(&api).map_err(|e| Error::Corrupt(e.to_string()))?,
+        );
+        self.kv.commit(b)?;
+        let api = Arc::new(api);
+        self.live
+            .lock()
+            .expect("rest apis lock")
+            .insert(api.id.clone(), api.clone());
+        Ok(api)
+    }
+
+    pub fn create(
+        &self,
+        name: &str,
+        description: Option<String>,
+        binary: Vec<String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<RestApi>> {
+        let root = Resource {
+            id: crate::apis::new_id(),
+            parent_id: None,
+            path_part: String::new(),
+            path: "/".into(),
+            methods: BTreeMap::new(),
+        };
+        self.store(RestApi {
+            format: FORMAT,
+            id: crate::apis::new_id(),
+            name: name.to_string(),
+            description,
+            version: None,
+            binary_media_types: binary,
+            tags,
+            created_ms: now(),
+            root_id: root.id.clone(),
+            resources: vec![root],
+            deployments: vec![],
+            stages: vec![],
+        })
+    }
+
+    pub fn change<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut RestApi) -> Result<T>,
+    ) -> Result<(Arc<RestApi>, T)> {
+        let mut api = (*self.get(id)?).clone();
+        let out = f(&mut api)?;
+        Ok((self.store(api)?, out))
+    }
+
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.get(id)?;
+        let mut b = WriteBatch::new();
+        b.delete(REST_APIS, id.as_bytes());
+        self.kv.commit(b)?;
+        self.live.lock().expect("rest apis lock").remove(id);
+        Ok(())
+    }
+}
+
+/// Deploy the tree as it is now, to `stage` if given (created if missing).
+pub fn deploy(
+    api: &mut RestApi,
+    stage: Option<&str>,
+    description: Option<String>,
+    variables: BTreeMap<String, String>,
+) -> Result<RestDeployment> {
+    let has_methods = api.resources.iter().any(|r| !r.methods.is_empty());
+    if !has_methods {
+        return Err(Error::BadRequest(
+            "The REST API doesn't contain any methods".into(),
+        ));
+    }
+    let d = RestDeployment {
+        id: crate::apis::new_id(),
+        description,
+        created_ms: now(),
+        resources: api.resources.clone(),
+    };
+    api.deployments.push(d.clone());
+    if let Some(name) = stage {
+        match api.stages.iter_mut().find(|s| s.name == name) {
+            Some(s) => {
+                s.deployment_id = d.id.clone();
+                s.variables.extend(variables);
+                s.modified_ms = d.created_ms;
+            }
+            None => api.stages.push(RestStage {
+                name: name.to_string(),
+                deployment_id: d.id.clone(),
+                description: None,
+                variables,
+                created_ms: d.created_ms,
+                modified_ms: d.created_ms,
+            }),
+        }
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> RestApi {
+        RestApi {
+            format: FORMAT,
+            id: "a".into(),
+            name: "n".into(),
+            description: None,
+            version: None,
+            binary_media_types: vec![],
+            tags: BTreeMap::new(),
+            created_ms: 0,
+            root_id: "root".into(),
+            resources: vec![Resource {
+                id: "root".into(),
+                parent_id: None,
+                path_part: String::new(),
+                path: "/".into(),
+                methods: BTreeMap::new(),
+            }],
+            deployments: vec![],
+            stages: vec![],
+        }
+    }
+
+    #[test]
+    fn resource_trees_are_checked_as_api_gateway_does() {
+        let mut a = api();
+        let items = add_resource(&mut a, "root", "items").unwrap();
+        let id = add_resource(&mut a, &items.id, "{id}").unwrap();
+        assert_eq!(id.path, "/items/{id}");
+        assert!(matches!(
+            add_resource(&mut a, "root", "items"),
+            Err(Error::Conflict(_))
+        ));
+        assert!(add_resource(&mut a, &items.id, "{other}").is_err());
+        let proxy = add_resource(&mut a, "root", "{proxy+}").unwrap();
+        assert!(add_resource(&mut a, &proxy.id, "below").is_err());
+        for bad in ["", "a/b", "{", "{}", "a b", "{x+"] {
+            assert!(check_path_part(bad).is_err(), "{bad}");
+        }
+        assert!(deploy(&mut a, Some("prod"), None, BTreeMap::new()).is_err());
+        remove_resource(&mut a, &items.id).unwrap();
+        assert_eq!(a.resources.len(), 2);
+        assert!(remove_resource(&mut a, "root").is_err());
+    }
+}
