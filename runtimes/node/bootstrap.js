@@ -169,6 +169,97 @@ function apiPost(urlPath, body, headers, cb) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Response streaming: awslambda.streamifyResponse(handler) marks a handler that
+// writes its response to a stream; the runtime posts it to /response in
+// streaming mode (chunked), ending with error trailers if the handler fails.
+// HttpResponseStream.from(stream, {statusCode, headers, cookies}) writes the
+// HTTP prelude function URLs read (JSON, then eight NUL bytes).
+// ---------------------------------------------------------------------------
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    stream.write(JSON.stringify(prelude || {}));
+    stream.write(Buffer.alloc(8));
+    return stream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(fn, options) {
+    fn[STREAMING] = { options };
+    return fn;
+  },
+  HttpResponseStream,
+};
+
+function invokeStreaming(inv, event, context) {
+  const { Writable } = require('stream');
+  let contentType = 'application/octet-stream';
+  let req = null;
+  let finished = false;
+  const open = () => {
+    if (req) return req;
+    inflightPosts++;
+    req = http.request({
+      host: apiHost, port: apiPort, method: 'POST', agent,
+      path: `${API_BASE}/invocation/${inv.id}/response`,
+      headers: {
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        'Content-Type': contentType,
+        Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        inflightPosts--;
+        if (pendingExitCode !== null && inflightPosts === 0) process.exit(pendingExitCode);
+        if (pendingExitCode !== null) return;
+        if (inv.waitForEmptyLoop) nextDeferred = true;
+        else nextInvocation();
+      });
+    });
+    req.on('error', (e) => {
+      logRecord('ERROR', [`Failed to stream the response to the Runtime API: ${e.message}`]);
+    });
+    return req;
+  };
+  const stream = new Writable({
+    write(chunk, _enc, cb) { open().write(chunk, cb); },
+    final(cb) { finish(null); cb(); },
+  });
+  stream.setContentType = (ct) => { contentType = ct; };
+  const finish = (err) => {
+    if (finished) return;
+    finished = true;
+    inv.settled = true;
+    if (current === inv) current = null;
+    const r = open();
+    if (err) {
+      logRecord('ERROR', ['Invoke Error', formatErrorForLog(err)]);
+      const e = toErrorResponse(err);
+      r.addTrailers({
+        'Lambda-Runtime-Function-Error-Type': headerSafe(e.errorType),
+        'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(e)).toString('base64'),
+      });
+    }
+    r.end();
+  };
+  try {
+    const result = handler(event, stream, context);
+    Promise.resolve(result).then(() => {
+      if (!stream.writableEnded) stream.end();
+    }, (e) => finish(e));
+  } catch (e) {
+    finish(e);
+  }
+}
+
 function exitWhenIdle(code) {
   if (pendingExitCode === null) pendingExitCode = code;
   if (inflightPosts === 0) process.exit(pendingExitCode);
@@ -323,6 +414,10 @@ function invoke(h, body) {
   try {
     context.clientContext = parseJsonHeader(h['lambda-runtime-client-context']);
     context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity']);
+    if (handler[STREAMING]) {
+      invokeStreaming(inv, JSON.parse(body), context);
+      return;
+    }
     result = handler(JSON.parse(body), context, done);
     if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
       result.then(succeed, fail);

@@ -345,3 +345,67 @@ def test_rest_api_with_proxy_resources_and_stage_variables(nimbus, echo):
     assert api["id"] in [a["id"] for a in ag.get_rest_apis()["items"]]
     ag.delete_rest_api(restApiId=api["id"])
     assert call(nimbus, "GET", "/prod/items/9", host=host)[0] == 404
+
+
+STREAMER = r'''
+exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  const path = event.rawPath || "";
+  if (path.endsWith("/fail")) {
+    responseStream.write("partial ");
+    throw new Error("failed part way");
+  }
+  const http = path.length > 0;
+  const out = http ? awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201, headers: { "content-type": "text/plain", "x-streamed": "yes" }, cookies: ["s=1"] }) : responseStream;
+  out.write("first ");
+  await new Promise((r) => setTimeout(r, 1500));
+  out.write("second");
+  out.end();
+});
+'''
+
+
+def test_response_streaming(nimbus):
+    """InvokeWithResponseStream and RESPONSE_STREAM function URLs: the first bytes
+    arrive before the function finishes."""
+    lam = nimbus.client()
+    name = unique("streamer")
+    create(lam, name, {"index.js": STREAMER}, runtime="nodejs20.x", handler="index.handler", Timeout=10)
+    start = time.monotonic()
+    resp = lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}")
+    events = resp["EventStream"]
+    first = next(iter(events))
+    first_at = time.monotonic() - start
+    assert first["PayloadChunk"]["Payload"] == b"first "
+    rest = list(events)
+    done_at = time.monotonic() - start
+    chunks = b"".join(e["PayloadChunk"]["Payload"] for e in rest if "PayloadChunk" in e)
+    assert chunks == b"second" and "InvokeComplete" in rest[-1]
+    assert "ErrorCode" not in rest[-1]["InvokeComplete"]
+    assert first_at < done_at - 1.0, (first_at, done_at)
+    # A failure part way ends the stream with the error.
+    fail = list(lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"rawPath": "/fail"}).encode())["EventStream"])
+    assert fail[0]["PayloadChunk"]["Payload"] == b"partial "
+    assert fail[-1]["InvokeComplete"]["ErrorCode"] == "Error"
+    assert "failed part way" in fail[-1]["InvokeComplete"]["ErrorDetails"]
+    # A buffered function through the same API: one chunk, then the end.
+    plain = unique("plain")
+    create(lam, plain, {"app.py": "def handler(e, c):\n    return {'ok': True}\n"}, handler="app.handler")
+    got = list(lam.invoke_with_response_stream(FunctionName=plain, Payload=b"{}")["EventStream"])
+    assert json.loads(got[0]["PayloadChunk"]["Payload"]) == {"ok": True} and "InvokeComplete" in got[-1]
+    # A function URL in RESPONSE_STREAM mode: status and headers from the prelude, body as it comes.
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    host = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname
+    url = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    start = time.monotonic()
+    conn.request("GET", "/stream/me", headers={"Host": host})
+    r = conn.getresponse()
+    assert r.status == 201 and r.getheader("x-streamed") == "yes" and r.getheader("set-cookie") == "s=1"
+    first = r.read1(64)
+    first_at = time.monotonic() - start
+    rest = r.read()
+    done_at = time.monotonic() - start
+    assert first == b"first " and rest == b"second"
+    assert first_at < done_at - 1.0, (first_at, done_at)
+    conn.close()

@@ -600,6 +600,7 @@ async fn poll(functions: Weak<Functions>, uuid: String) {
             client_context: None,
             trace_id: None,
             request_id: None,
+            stream: false,
         };
         let report = m
             .function_response_types

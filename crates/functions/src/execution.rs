@@ -875,7 +875,7 @@ impl Executor {
     /// Run one synchronous invocation of `rec`.
     /// Run one invocation; `Err` when it was throttled for want of memory.
     pub async fn invoke(
-        &self,
+        self: &Arc<Self>,
         rec: Arc<FunctionRecord>,
         req: &InvokeRequest,
     ) -> Result<InvokeResponse, Throttled> {
@@ -884,13 +884,31 @@ impl Executor {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("invoke", request_id = %request_id, function = %rec.name, version = %rec.version, env_id = tracing::field::Empty);
-        self.invoke_inner(rec, req, request_id)
+        let mut out = self
+            .invoke_inner(rec, req, request_id)
             .instrument(span)
-            .await
+            .await?;
+        // A caller that cannot take a stream gets a streamed response whole.
+        if !req.stream
+            && let Some(mut rx) = out.stream.take().and_then(|s| s.take())
+        {
+            let mut body = Vec::new();
+            while let Some(c) = rx.recv().await {
+                match c {
+                    nimbus_invoke::StreamChunk::Data(d) => body.extend_from_slice(&d),
+                    nimbus_invoke::StreamChunk::Error { body: e, .. } => {
+                        body = e.to_vec();
+                        out.function_error = Some("Unhandled".into());
+                    }
+                }
+            }
+            out.payload = Bytes::from(body);
+        }
+        Ok(out)
     }
 
     async fn invoke_inner(
-        &self,
+        self: &Arc<Self>,
         rec: Arc<FunctionRecord>,
         req: &InvokeRequest,
         request_id: String,
@@ -957,6 +975,22 @@ impl Executor {
             _ = tokio::time::sleep(timeout) => Done::TimedOut,
             r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or(ExitInfo { reason: String::new(), oom: false, peak_mb: None })),
         };
+        let done = match done {
+            Done::Answered(Outcome::Streaming(stream)) => {
+                timing.invoke_ms = ms(started.elapsed());
+                let on = Streaming {
+                    env,
+                    rec,
+                    request_id,
+                    started,
+                    timeout,
+                    init_ms,
+                    log_tail: req.log_tail,
+                };
+                return Ok(self.stream_on(on, stream, timing));
+            }
+            other => other,
+        };
         let elapsed = started.elapsed();
         timing.invoke_ms = ms(elapsed);
         env.log.sync().await;
@@ -966,6 +1000,7 @@ impl Executor {
             Done::Answered(Outcome::Error { body, .. }) => {
                 (body, Some("Unhandled".to_string()), true, None)
             }
+            Done::Answered(Outcome::Streaming(_)) => unreachable!("handled above"),
             Done::Answered(Outcome::ResponseTooLarge(size)) => {
                 let size = size.map(|s| format!("({s} bytes) ")).unwrap_or_default();
                 let body = serde_json::json!({
@@ -1044,7 +1079,117 @@ impl Executor {
             executed_version: rec.version.clone(),
             request_id,
             timing,
+            stream: None,
         })
+    }
+
+    /// A response the runtime streams: answer at once with the stream, pass its
+    /// pieces on as they come, and finish the invocation (timeout, REPORT, the
+    /// environment back to the pool) when the runtime's body ends.
+    fn stream_on(
+        self: &Arc<Self>,
+        on: Streaming,
+        stream: nimbus_invoke::ResponseStream,
+        timing: Timing,
+    ) -> InvokeResponse {
+        use nimbus_invoke::StreamChunk;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let me = self.clone();
+        let answer = InvokeResponse {
+            status: 200,
+            payload: Bytes::new(),
+            function_error: None,
+            log_result: None,
+            executed_version: on.rec.version.clone(),
+            request_id: on.request_id.clone(),
+            timing,
+            stream: Some(nimbus_invoke::ResponseStream::new(rx)),
+        };
+        tokio::spawn(async move {
+            let Streaming {
+                env,
+                rec,
+                request_id,
+                started,
+                timeout,
+                init_ms,
+                log_tail,
+            } = on;
+            let deadline = tokio::time::Instant::from_std(started + timeout);
+            let mut status: Option<&str> = None;
+            let mut reusable = true;
+            if let Some(mut from_runtime) = stream.take() {
+                let mut exited = env.exited.clone();
+                enum Step {
+                    Chunk(Option<StreamChunk>),
+                    TimedOut,
+                    Exited(String),
+                }
+                loop {
+                    let step = tokio::select! {
+                        c = from_runtime.recv() => Step::Chunk(c),
+                        _ = tokio::time::sleep_until(deadline) => Step::TimedOut,
+                        r = exited.wait_for(Option::is_some) => Step::Exited(
+                            r.ok().and_then(|r| r.clone()).map(|i| i.reason).unwrap_or_default(),
+                        ),
+                    };
+                    match step {
+                        // A caller that went away does not stop the function.
+                        Step::Chunk(Some(c)) => {
+                            let _ = tx.send(c).await;
+                        }
+                        Step::Chunk(None) => break,
+                        Step::TimedOut => {
+                            env.api.abandon();
+                            let secs = timeout.as_secs_f64();
+                            env.log.platform(&format!(
+                                "{} {request_id} Task timed out after {secs:.2} seconds",
+                                Utc::from_millis(now_millis()).rfc3339_millis()
+                            ));
+                            let body = serde_json::json!({
+                                "errorType": "Sandbox.Timedout",
+                                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
+                            });
+                            let _ = tx
+                                .send(StreamChunk::Error {
+                                    error_type: "Sandbox.Timedout".into(),
+                                    body: Bytes::from(body.to_string()),
+                                })
+                                .await;
+                            status = Some("timeout");
+                            reusable = false;
+                            break;
+                        }
+                        Step::Exited(reason) => {
+                            let body = serde_json::json!({
+                                "errorType": "Runtime.ExitError",
+                                "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+                            });
+                            let _ = tx
+                                .send(StreamChunk::Error {
+                                    error_type: "Runtime.ExitError".into(),
+                                    body: Bytes::from(body.to_string()),
+                                })
+                                .await;
+                            status = Some("error\tError Type: Runtime.ExitError");
+                            reusable = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(tx);
+            env.log.sync().await;
+            me.report(&env, &rec, &request_id, started.elapsed(), init_ms, status);
+            if log_tail {
+                let _ = env.log.end_capture();
+            }
+            if reusable {
+                let current = me.current_revision(&rec);
+                me.give_back(env, current.as_deref());
+            }
+        });
+        answer
     }
 
     fn current_revision(&self, rec: &FunctionRecord) -> Option<String> {
@@ -1139,8 +1284,20 @@ impl Executor {
             executed_version: rec.version.clone(),
             request_id: request_id.to_string(),
             timing: Timing::default(),
+            stream: None,
         }
     }
+}
+
+/// An invocation whose response is being streamed.
+struct Streaming {
+    env: Arc<Environment>,
+    rec: Arc<FunctionRecord>,
+    request_id: String,
+    started: Instant,
+    timeout: Duration,
+    init_ms: Option<f64>,
+    log_tail: bool,
 }
 
 /// Idle environments are pooled per function version.

@@ -405,6 +405,7 @@ impl Functions {
                 executed_version: "$LATEST".into(),
                 request_id: uuid::Uuid::new_v4().to_string(),
                 timing: Timing::default(),
+                stream: None,
             }),
             InvocationType::Event => {
                 if req.payload.len() > async_invoke::MAX_ASYNC_PAYLOAD {
@@ -435,6 +436,7 @@ impl Functions {
                     executed_version: rec.version.clone(),
                     request_id,
                     timing: Timing::default(),
+                    stream: None,
                 })
             }
             InvocationType::RequestResponse => {
@@ -786,6 +788,7 @@ impl Functions {
             client_context: None,
             trace_id: ev.trace_id.clone(),
             request_id: Some(ev.request_id.clone()),
+            stream: false,
         };
         let out = self.executor.invoke(rec.clone(), &req).await;
         drop(admitted);

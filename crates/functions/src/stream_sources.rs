@@ -81,6 +81,7 @@ async fn invoke_batch(
         client_context: None,
         trace_id: None,
         request_id: None,
+        stream: false,
     };
     match me.invoke_request(req).await {
         Ok(out) if out.function_error.is_none() => {

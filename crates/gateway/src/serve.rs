@@ -11,6 +11,7 @@ use crate::apis::{Api, Apis};
 use crate::http_events::{self, HttpRequest, HttpResponse, Route};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
+use nimbus_api_common::streaming::{StreamedBody, channel_body, full_body};
 use nimbus_functions::Functions;
 use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
 use serde_json::{Value, json};
@@ -395,7 +396,13 @@ impl Gateway {
         }
         let (function, qualifier) = function_of(&authz.uri);
         let out = match self
-            .invoke(function, qualifier, &event, Some(Duration::from_secs(10)))
+            .invoke(
+                function,
+                qualifier,
+                &event,
+                Some(Duration::from_secs(10)),
+                false,
+            )
             .await
         {
             Ok(o) => o,
@@ -461,6 +468,7 @@ impl Gateway {
         qualifier: Option<String>,
         event: &Value,
         timeout: Option<Duration>,
+        stream: bool,
     ) -> Result<nimbus_invoke::InvokeResponse, (StatusCode, &'static str)> {
         let req = InvokeRequest {
             function,
@@ -471,6 +479,7 @@ impl Gateway {
             client_context: None,
             trace_id: None,
             request_id: None,
+            stream,
         };
         let call = nimbus_invoke::Invoker::invoke(&*self.functions, req);
         let out = match timeout {
@@ -653,6 +662,7 @@ impl Gateway {
                 qualifier,
                 &event,
                 Some(Duration::from_millis(integration.timeout_ms)),
+                false,
             )
             .await
         {
@@ -753,6 +763,7 @@ impl Gateway {
                 qualifier,
                 &event,
                 Some(Duration::from_millis(integration.timeout_ms)),
+                false,
             )
             .await
         {
@@ -775,7 +786,7 @@ impl Gateway {
         url_id: &str,
         call: Call<'_>,
         caller: Option<&str>,
-    ) -> Response<Bytes> {
+    ) -> Response<StreamedBody> {
         let Call {
             path,
             parts,
@@ -784,7 +795,7 @@ impl Gateway {
             source_ip,
         } = call;
         let Ok(Some(cfg)) = self.functions.url_by_id(url_id) else {
-            return message(StatusCode::FORBIDDEN, "Message", "Forbidden");
+            return message(StatusCode::FORBIDDEN, "Message", "Forbidden").map(full_body);
         };
         let origin = header(parts, "origin");
         if let Some(c) = &cfg.cors
@@ -800,7 +811,7 @@ impl Gateway {
                     r.headers_mut().insert(n, v);
                 }
             }
-            return r;
+            return r.map(full_body);
         }
         let identity = self.functions.identity();
         let host = header(parts, "host")
@@ -833,20 +844,26 @@ impl Gateway {
             iam.as_ref()
                 .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str())),
         );
-        let mut resp = match self
+        let streamed = cfg.invoke_mode == "RESPONSE_STREAM";
+        let mut resp: Response<StreamedBody> = match self
             .invoke(
                 cfg.function_name.clone(),
                 cfg.qualifier.clone(),
                 &event,
                 None,
+                true,
             )
             .await
         {
-            Ok(out) => match http_events::response_v2(&out.payload) {
-                Ok(h) => to_response(h),
-                Err(()) => message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error"),
+            Ok(out) => match out.stream.as_ref().and_then(|s| s.take()) {
+                Some(rx) => stream_response(rx, streamed).await,
+                None => match http_events::response_v2(&out.payload) {
+                    Ok(h) => to_response(h).map(full_body),
+                    Err(()) => message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error")
+                        .map(full_body),
+                },
             },
-            Err((status, text)) => message(status, "Message", text),
+            Err((status, text)) => message(status, "Message", text).map(full_body),
         };
         if let Some(c) = &cfg.cors {
             for (k, v) in cors_headers(c, origin.as_deref(), false) {
@@ -863,6 +880,113 @@ impl Gateway {
         }
         resp
     }
+}
+
+/// The largest HTTP prelude a streamed response may start with.
+const MAX_PRELUDE: usize = 64 * 1024;
+
+/// A function URL response the function streams: an HTTP prelude (JSON with
+/// `statusCode`, `headers`, `cookies`, then eight NUL bytes) if it wrote one,
+/// then the body, passed on as it comes (`streamed`) or gathered first
+/// (`BUFFERED` URLs). A failure before the prelude is a 502; after it, the
+/// body just ends.
+async fn stream_response(
+    mut rx: tokio::sync::mpsc::Receiver<nimbus_invoke::StreamChunk>,
+    streamed: bool,
+) -> Response<StreamedBody> {
+    use nimbus_invoke::StreamChunk;
+    let bad =
+        || message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error").map(full_body);
+    let mut head = Vec::new();
+    let mut ended = false;
+    // Read until the prelude's end is found, or it is clear there is none.
+    let split = loop {
+        if let Some(i) = head.windows(8).position(|w| w == [0u8; 8]) {
+            break Some(i);
+        }
+        if head.len() > MAX_PRELUDE || head.first().is_some_and(|b| *b != b'{') {
+            break None;
+        }
+        match rx.recv().await {
+            Some(StreamChunk::Data(d)) => head.extend_from_slice(&d),
+            Some(StreamChunk::Error { .. }) => return bad(),
+            None => {
+                ended = true;
+                break head.windows(8).position(|w| w == [0u8; 8]);
+            }
+        }
+    };
+    let (mut builder, rest) = match split {
+        Some(i) => {
+            let Ok(prelude) = serde_json::from_slice::<Value>(&head[..i]) else {
+                return bad();
+            };
+            let status = prelude
+                .get("statusCode")
+                .and_then(Value::as_u64)
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(StatusCode::OK);
+            let mut b = Response::builder().status(status);
+            if let Some(h) = prelude.get("headers").and_then(Value::as_object) {
+                for (k, v) in h {
+                    if let Some(v) = v
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| (!v.is_null()).then(|| v.to_string()))
+                    {
+                        b = b.header(k.as_str(), v);
+                    }
+                }
+            }
+            if let Some(c) = prelude.get("cookies").and_then(Value::as_array) {
+                for cookie in c.iter().filter_map(Value::as_str) {
+                    b = b.header("set-cookie", cookie);
+                }
+            }
+            (b, head[i + 8..].to_vec())
+        }
+        None => (
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/octet-stream"),
+            head,
+        ),
+    };
+    if builder
+        .headers_ref()
+        .is_some_and(|h| !h.contains_key("content-type"))
+    {
+        builder = builder.header("content-type", "application/octet-stream");
+    }
+    if !streamed {
+        let mut all = rest;
+        if !ended {
+            while let Some(c) = rx.recv().await {
+                match c {
+                    StreamChunk::Data(d) => all.extend_from_slice(&d),
+                    StreamChunk::Error { .. } => return bad(),
+                }
+            }
+        }
+        return builder.body(full_body(all)).unwrap_or_else(|_| bad());
+    }
+    let (tx, body_rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        if !rest.is_empty() && tx.send(Bytes::from(rest)).await.is_err() {
+            return;
+        }
+        if ended {
+            return;
+        }
+        while let Some(StreamChunk::Data(d)) = rx.recv().await {
+            if tx.send(d).await.is_err() {
+                return;
+            }
+        }
+    });
+    builder
+        .body(channel_body(body_rx))
+        .unwrap_or_else(|_| bad())
 }
 
 /// An integration URI with `${stageVariables.name}` replaced (REST APIs use

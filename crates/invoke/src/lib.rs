@@ -34,6 +34,10 @@ pub struct InvokeRequest {
     /// The invocation's request id when the trigger already has one (an
     /// asynchronous event keeps its id across retries); `None` makes a new one.
     pub request_id: Option<String>,
+    /// The caller takes a streamed response as a stream
+    /// ([`InvokeResponse::stream`]); otherwise a function that streams is
+    /// answered whole, as Lambda's Invoke does.
+    pub stream: bool,
 }
 
 /// What the caller gets back.
@@ -51,6 +55,50 @@ pub struct InvokeResponse {
     pub request_id: String,
     /// Where the time went, for `nimbus bench` and the `X-Nimbus-Timing` header.
     pub timing: Timing,
+    /// A function answering in streaming mode: the body as it is produced
+    /// (`payload` is then empty).
+    pub stream: Option<ResponseStream>,
+}
+
+/// A piece of a streamed response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamChunk {
+    Data(Bytes),
+    /// The function failed part way (the runtime's error trailers), or the
+    /// invocation timed out or its environment died.
+    Error {
+        error_type: String,
+        body: Bytes,
+    },
+}
+
+/// A streamed response body, taken once by whoever answers the caller.
+#[derive(Clone)]
+pub struct ResponseStream(
+    std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<StreamChunk>>>>,
+);
+
+impl ResponseStream {
+    pub fn new(rx: tokio::sync::mpsc::Receiver<StreamChunk>) -> ResponseStream {
+        ResponseStream(std::sync::Arc::new(std::sync::Mutex::new(Some(rx))))
+    }
+
+    /// The receiver; `None` once taken.
+    pub fn take(&self) -> Option<tokio::sync::mpsc::Receiver<StreamChunk>> {
+        self.0.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+impl PartialEq for ResponseStream {
+    fn eq(&self, other: &ResponseStream) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseStream")
+    }
 }
 
 /// The parts of an invocation's latency, in milliseconds.

@@ -19,6 +19,8 @@ use tokio::task::JoinSet;
 
 /// Largest response a runtime may post: Lambda's 6 MB synchronous limit.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// Largest streamed response (Lambda's soft limit for response streaming).
+pub const MAX_STREAM_BYTES: usize = 20 * 1024 * 1024;
 /// Largest error document or init error a runtime may post.
 const MAX_ERROR_BYTES: usize = 1024 * 1024;
 const PREFIX: &str = "/2018-06-01/runtime/";
@@ -46,6 +48,10 @@ pub enum Outcome {
     },
     /// The runtime tried to post a response larger than the limit (its size, if known).
     ResponseTooLarge(Option<usize>),
+    /// The runtime answers in streaming mode
+    /// (`Lambda-Runtime-Function-Response-Mode: streaming`): the body arrives
+    /// through this stream, which ends when the runtime's request does.
+    Streaming(nimbus_invoke::ResponseStream),
 }
 
 /// Where the environment's runtime is in its life.
@@ -261,6 +267,13 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             if !is_inflight(shared, &id) {
                 return invalid_id(&id);
             }
+            let streaming = req
+                .headers()
+                .get("lambda-runtime-function-response-mode")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+            if streaming {
+                return stream_response(shared, &id, req.into_body()).await;
+            }
             let declared = req
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
@@ -311,6 +324,82 @@ fn invalid_id(id: &str) -> Response<Full<Bytes>> {
 fn is_inflight(shared: &Shared, id: &str) -> bool {
     let inner = shared.inner.lock().expect("runtime api lock");
     inner.inflight.as_ref().is_some_and(|(cur, _)| cur == id) && inner.queued.is_none()
+}
+
+/// A response in streaming mode: hand the stream to the waiting invocation,
+/// then pass each piece on as it arrives; the error trailers
+/// (`Lambda-Runtime-Function-Error-Type`, `-Error-Body` in base64) end it as a
+/// failure.
+async fn stream_response(shared: &Shared, id: &str, mut body: Incoming) -> Response<Full<Bytes>> {
+    use base64::Engine as _;
+    use nimbus_invoke::StreamChunk;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    if !complete(
+        shared,
+        id,
+        Outcome::Streaming(nimbus_invoke::ResponseStream::new(rx)),
+    ) {
+        return invalid_id(id);
+    }
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx
+                    .send(StreamChunk::Error {
+                        error_type: "Runtime.StreamError".into(),
+                        body: Bytes::from(format!("the response stream broke off: {e}")),
+                    })
+                    .await;
+                return accepted();
+            }
+        };
+        match frame.into_data() {
+            Ok(d) => {
+                total += d.len();
+                if total > MAX_STREAM_BYTES {
+                    let _ = tx
+                        .send(StreamChunk::Error {
+                            error_type: "Function.ResponseSizeTooLarge".into(),
+                            body: Bytes::from(format!(
+                                "Response payload size exceeded maximum allowed payload size ({MAX_STREAM_BYTES} bytes)."
+                            )),
+                        })
+                        .await;
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "RequestEntityTooLarge",
+                        "Response payload size exceeded the streaming limit.",
+                    );
+                }
+                if tx.send(StreamChunk::Data(d)).await.is_err() {
+                    // Nobody listens any more (timeout, client gone): drain quietly.
+                    continue;
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers()
+                    && let Some(t) = trailers
+                        .get("lambda-runtime-function-error-type")
+                        .and_then(|v| v.to_str().ok())
+                {
+                    let body = trailers
+                        .get("lambda-runtime-function-error-body")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                        .unwrap_or_default();
+                    let _ = tx
+                        .send(StreamChunk::Error {
+                            error_type: t.to_string(),
+                            body: Bytes::from(body),
+                        })
+                        .await;
+                }
+            }
+        }
+    }
+    accepted()
 }
 
 fn complete(shared: &Shared, id: &str, outcome: Outcome) -> bool {

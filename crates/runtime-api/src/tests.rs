@@ -213,3 +213,67 @@ async fn init_error_and_unknown_routes() {
     .unwrap();
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_responses_arrive_piece_by_piece_and_trailers_end_them_as_errors() {
+    use nimbus_invoke::StreamChunk;
+    let api = start();
+    let addr = api.addr();
+    for (id, fail) in [("s1", false), ("s2", true)] {
+        let next = tokio::task::spawn_blocking(move || {
+            call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"")
+        });
+        let outcome = api.dispatch(invocation(id));
+        next.await.unwrap();
+        // A chunked post in streaming mode: two pieces, a pause between them, then
+        // (for s2) the error trailers.
+        let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+        let poster = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let head = format!(
+                "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
+                 lambda-runtime-function-response-mode: streaming\r\ntransfer-encoding: chunked\r\n\
+                 trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(b"6\r\nfirst \r\n").unwrap();
+            s.flush().unwrap();
+            gate_rx.recv().unwrap();
+            s.write_all(b"6\r\nsecond\r\n").unwrap();
+            if fail {
+                s.write_all(b"0\r\nlambda-runtime-function-error-type: Boom\r\nlambda-runtime-function-error-body: eyJ4IjoxfQ==\r\n\r\n")
+                    .unwrap();
+            } else {
+                s.write_all(b"0\r\n\r\n").unwrap();
+            }
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).to_string()
+        });
+        let Outcome::Streaming(stream) = outcome.await.unwrap() else {
+            panic!("expected a streamed outcome");
+        };
+        let mut rx = stream.take().unwrap();
+        // The first piece arrives before the second is even sent.
+        assert_eq!(
+            rx.recv().await,
+            Some(StreamChunk::Data(Bytes::from_static(b"first ")))
+        );
+        gate_tx.send(()).unwrap();
+        assert_eq!(
+            rx.recv().await,
+            Some(StreamChunk::Data(Bytes::from_static(b"second")))
+        );
+        if fail {
+            assert_eq!(
+                rx.recv().await,
+                Some(StreamChunk::Error {
+                    error_type: "Boom".into(),
+                    body: Bytes::from_static(b"{\"x\":1}")
+                })
+            );
+        }
+        assert_eq!(rx.recv().await, None);
+        assert!(poster.await.unwrap().starts_with("HTTP/1.1 202"));
+    }
+}

@@ -34,6 +34,18 @@ pub trait Service: Send + Sync + 'static {
     fn owns(&self, req: &http::request::Parts) -> bool;
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>>;
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes>;
+    /// Whether this request is answered with a streamed body.
+    fn streams(&self, _req: &http::request::Parts) -> bool {
+        false
+    }
+    /// Answer a request [`Service::streams`] claimed.
+    fn handle_stream(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> BoxFuture<'_, Response<Body>> {
+        Box::pin(async move { boxed(self.handle(req, request_id).await) })
+    }
 }
 
 /// The Lambda API as an edge service.
@@ -54,6 +66,18 @@ impl Service for LambdaService {
 
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
         err.rest_json(request_id)
+    }
+
+    fn streams(&self, req: &http::request::Parts) -> bool {
+        nimbus_api_lambda::LambdaApi::streams(&req.method, req.uri.path())
+    }
+
+    fn handle_stream(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> BoxFuture<'_, Response<Body>> {
+        Box::pin(async move { self.0.handle_stream(req, &request_id).await })
     }
 }
 
@@ -224,7 +248,7 @@ impl Edge {
         body: Incoming,
         rid: &str,
         peer: &str,
-    ) -> Response<Bytes> {
+    ) -> Response<Body> {
         use nimbus_gateway::serve::Target;
         let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -233,7 +257,7 @@ impl Edge {
                     b"{\"message\":\"Request Entity Too Large\"}",
                 ));
                 *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-                return r;
+                return boxed(r);
             }
         };
         let call = |body| nimbus_gateway::serve::Call {
@@ -244,7 +268,7 @@ impl Edge {
             source_ip: peer,
         };
         match target {
-            Target::Api(id) => self.gateway.serve_api(&id, call(body)).await,
+            Target::Api(id) => boxed(self.gateway.serve_api(&id, call(body)).await),
             Target::FunctionUrl(id) => {
                 let mut caller = None;
                 if self.gateway.url_auth(&id).as_deref() == Some("AWS_IAM") {
@@ -267,7 +291,7 @@ impl Edge {
                         *r.status_mut() = StatusCode::FORBIDDEN;
                         r.headers_mut()
                             .insert("content-type", HeaderValue::from_static("application/json"));
-                        return r;
+                        return boxed(r);
                     }
                     caller = parts
                         .headers
@@ -276,9 +300,10 @@ impl Edge {
                         .and_then(|a| Authorization::parse(a).ok())
                         .map(|a| a.access_key_id);
                 }
-                self.gateway
+                return self
+                    .gateway
                     .serve_url(&id, call(body), caller.as_deref())
-                    .await
+                    .await;
             }
         }
     }
@@ -476,11 +501,10 @@ impl Edge {
         let (parts, body) = req.into_parts();
         if let Some((target, path)) = nimbus_gateway::serve::addressed(&parts) {
             let span = tracing::debug_span!("request", request_id = %rid, service = "gateway");
-            return boxed(
-                self.serve_gateway(target, path, parts, body, &rid, peer)
-                    .instrument(span)
-                    .await,
-            );
+            return self
+                .serve_gateway(target, path, parts, body, &rid, peer)
+                .instrument(span)
+                .await;
         }
         if let Some(resp) = self.internal(&parts) {
             return boxed(resp);
@@ -546,6 +570,12 @@ impl Edge {
         }
         let span =
             tracing::debug_span!("request", request_id = %rid, service = service.signing_name());
+        if service.streams(&parts) {
+            return service
+                .handle_stream(Request::from_parts(parts, body), rid)
+                .instrument(span)
+                .await;
+        }
         boxed(
             service
                 .handle(Request::from_parts(parts, body), rid)

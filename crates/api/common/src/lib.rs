@@ -6,6 +6,7 @@
 pub mod chunked;
 pub mod sigv2;
 pub mod sigv4;
+pub mod streaming;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};

@@ -3,6 +3,7 @@
 //! result or error written in Lambda's wire shapes.
 
 mod error;
+mod streaming;
 mod urls;
 mod wire;
 
@@ -142,6 +143,7 @@ pub fn owns_path(path: &str) -> bool {
         "/2019-09-30/functions/",
         "/2019-09-25/functions/",
         "/2021-10-31/functions/",
+        "/2021-11-15/functions/",
     ]
     .iter()
     .any(|p| path.starts_with(p))
@@ -686,6 +688,7 @@ pub fn parse(
                         client_context,
                         trace_id: header(req, "x-amzn-trace-id"),
                         request_id: None,
+                        stream: false,
                     }))
                 }
                 _ => Err(not_found()),
@@ -732,6 +735,19 @@ impl LambdaApi {
     }
 
     /// Serve one request; `request_id` goes into `x-amzn-RequestId`.
+    /// Requests answered with a streamed body (`InvokeWithResponseStream`).
+    pub fn streams(method: &Method, path: &str) -> bool {
+        streaming::owns(method, path)
+    }
+
+    pub async fn handle_stream(
+        &self,
+        req: Request<Bytes>,
+        request_id: &str,
+    ) -> Response<nimbus_api_common::streaming::StreamedBody> {
+        streaming::invoke(&*self.invoker, self.functions.identity(), req, request_id).await
+    }
+
     pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
         if urls::owns(req.uri().path()) {
             let mut resp = match urls::handle(&self.functions, &req) {
