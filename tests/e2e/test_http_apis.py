@@ -409,3 +409,71 @@ def test_response_streaming(nimbus):
     assert first == b"first " and rest == b"second"
     assert first_at < done_at - 1.0, (first_at, done_at)
     conn.close()
+
+
+def jwt_signer():
+    """RS256 tokens signed with the test key in tests/cases/jwt (pure Python)."""
+    import hashlib
+    import pathlib
+    key = json.loads((pathlib.Path(__file__).parents[1] / "cases" / "jwt" / "test-key.json").read_text())
+    n, e, d = int(key["n"], 16), key["e"], int(key["d"], 16)
+    size = (n.bit_length() + 7) // 8
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    def be(i):
+        return i.to_bytes((i.bit_length() + 7) // 8, "big")
+    jwk = {"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": b64(be(n)), "e": b64(be(e))}
+
+    def sign(claims, kid="k1"):
+        head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
+        body = b64(json.dumps(claims).encode())
+        digest = hashlib.sha256(f"{head}.{body}".encode()).digest()
+        info = bytes.fromhex("3031300d060960864801650304020105000420") + digest
+        em = b"\x00\x01" + b"\xff" * (size - len(info) - 3) + b"\x00" + info
+        sig = pow(int.from_bytes(em, "big"), d, n).to_bytes(size, "big")
+        return f"{head}.{body}.{b64(sig)}"
+    return jwk, sign
+
+
+def test_jwt_authorizers(nimbus, echo, tmp_path):
+    jwk, sign = jwt_signer()
+    issuer_dir = tmp_path / "issuer"
+    (issuer_dir / ".well-known").mkdir(parents=True)
+    (issuer_dir / ".well-known" / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    issuer = f"file://{issuer_dir}"
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("jwt"), ProtocolType="HTTP")
+    integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
+                                  PayloadFormatVersion="2.0")
+    authz = gw.create_authorizer(ApiId=api["ApiId"], Name="jwt", AuthorizerType="JWT",
+                                 IdentitySource=["$request.header.Authorization"],
+                                 JwtConfiguration={"Issuer": issuer, "Audience": ["my-app"]})
+    assert authz["JwtConfiguration"]["Issuer"] == issuer
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /me", Target="integrations/" + integ["IntegrationId"],
+                    AuthorizationType="JWT", AuthorizerId=authz["AuthorizerId"])
+    gw.create_route(ApiId=api["ApiId"], RouteKey="GET /admin", Target="integrations/" + integ["IntegrationId"],
+                    AuthorizationType="JWT", AuthorizerId=authz["AuthorizerId"], AuthorizationScopes=["admin"])
+    gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    host = f"{api['ApiId']}.execute-api.localhost"
+    now = int(time.time())
+    good = sign({"iss": issuer, "aud": "my-app", "sub": "user-7", "exp": now + 600, "scope": "read write"})
+    status, _, body, _ = call(nimbus, "GET", "/me", host=host, headers={"Authorization": f"Bearer {good}"})
+    assert status == 200
+    jwt = json.loads(body)["event"]["requestContext"]["authorizer"]["jwt"]
+    assert jwt["claims"]["sub"] == "user-7" and jwt["claims"]["exp"] == str(now + 600)
+    assert jwt["scopes"] == ["read", "write"]
+    # Refusals: none, expired, wrong audience, wrong issuer, forged, unknown key; scopes.
+    assert call(nimbus, "GET", "/me", host=host)[0] == 401
+    for bad in [
+        sign({"iss": issuer, "aud": "my-app", "exp": now - 10}),
+        sign({"iss": issuer, "aud": "other", "exp": now + 600}),
+        sign({"iss": "file:///elsewhere", "aud": "my-app", "exp": now + 600}),
+        good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+        sign({"iss": issuer, "aud": "my-app", "exp": now + 600}, kid="k2"),
+        "not-a-jwt",
+    ]:
+        status, h, body, _ = call(nimbus, "GET", "/me", host=host, headers={"Authorization": f"Bearer {bad}"})
+        assert status == 401 and json.loads(body) == {"message": "Unauthorized"}, bad
+        assert h["www-authenticate"].startswith("Bearer")
+    assert call(nimbus, "GET", "/admin", host=host, headers={"Authorization": f"Bearer {good}"})[0] == 403
+    admin = sign({"iss": issuer, "client_id": "my-app", "exp": now + 600, "scope": "admin"})
+    assert call(nimbus, "GET", "/admin", host=host, headers={"Authorization": admin})[0] == 200

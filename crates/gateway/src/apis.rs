@@ -24,6 +24,9 @@ pub struct Route {
     pub target: Option<String>,
     pub authorization_type: String,
     pub authorizer_id: Option<String>,
+    /// JWT routes: the token must grant one of these (`authorizationScopes`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,7 +91,14 @@ pub struct Api {
     pub authorizers: Vec<Authorizer>,
 }
 
-/// A Lambda (`REQUEST`) authorizer of an HTTP API.
+/// A JWT authorizer's `jwtConfiguration`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: Vec<String>,
+}
+
+/// An authorizer of an HTTP API: a function (`REQUEST`) or JWT validation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Authorizer {
     pub id: String,
@@ -105,6 +115,8 @@ pub struct Authorizer {
     pub simple_responses: bool,
     /// How long an answer is reused for the same identity values (0: never).
     pub ttl_secs: u64,
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
 }
 
 impl Api {
@@ -273,6 +285,7 @@ pub fn add_route(
         target,
         authorization_type: auth.unwrap_or_else(|| "NONE".into()),
         authorizer_id: authorizer,
+        scopes: Vec::new(),
     };
     api.routes.push(r.clone());
     Ok(r)
@@ -283,19 +296,22 @@ pub fn add_route(
 pub fn check_authorization(api: &Api, auth: Option<&str>, authorizer: Option<&str>) -> Result<()> {
     match auth.unwrap_or("NONE") {
         "NONE" => Ok(()),
-        "CUSTOM" => {
+        kind @ ("CUSTOM" | "JWT") => {
             let id = authorizer.ok_or_else(|| {
-                Error::BadRequest("AuthorizerId is required for CUSTOM authorization".into())
+                Error::BadRequest(format!("AuthorizerId is required for {kind} authorization"))
             })?;
-            if api.authorizers.iter().any(|a| a.id == id) {
-                Ok(())
-            } else {
-                Err(Error::NotFound(format!(
+            let want = if kind == "JWT" { "JWT" } else { "REQUEST" };
+            match api.authorizers.iter().find(|a| a.id == id) {
+                Some(a) if a.kind == want => Ok(()),
+                Some(_) => Err(Error::BadRequest(format!(
+                    "Authorizer {id} is not a {want} authorizer, as {kind} authorization needs"
+                ))),
+                None => Err(Error::NotFound(format!(
                     "Invalid authorizer identifier specified {id}"
-                )))
+                ))),
             }
         }
-        "JWT" | "AWS_IAM" => Err(Error::BadRequest(format!(
+        "AWS_IAM" => Err(Error::BadRequest(format!(
             "Authorization type {} is not supported by Nimbus yet; use NONE or CUSTOM",
             auth.unwrap_or_default()
         ))),
@@ -370,13 +386,42 @@ pub fn add_authorizer(
     payload_format: Option<&str>,
     simple_responses: bool,
     ttl_secs: Option<u64>,
+    jwt: Option<JwtConfig>,
 ) -> Result<Authorizer> {
     match kind {
         "REQUEST" => {}
         "JWT" => {
-            return Err(Error::BadRequest(
-                "JWT authorizers are not supported by Nimbus yet; use a REQUEST (Lambda) authorizer".into(),
-            ));
+            let cfg = jwt.ok_or_else(|| {
+                Error::BadRequest("JwtConfiguration is required for a JWT authorizer".into())
+            })?;
+            if cfg.issuer.is_empty() || cfg.audience.is_empty() {
+                return Err(Error::BadRequest(
+                    "JwtConfiguration needs an Issuer and at least one Audience".into(),
+                ));
+            }
+            let identity_source = if identity_source.is_empty() {
+                vec!["$request.header.Authorization".to_string()]
+            } else {
+                identity_source
+            };
+            if identity_source.len() != 1 || !identity_source[0].starts_with("$request.header.") {
+                return Err(Error::BadRequest(
+                    "A JWT authorizer takes one identity source, a request header".into(),
+                ));
+            }
+            let a = Authorizer {
+                id: new_id()[..6].to_string(),
+                name: name.to_string(),
+                kind: "JWT".into(),
+                uri: String::new(),
+                identity_source,
+                payload_format: String::new(),
+                simple_responses: false,
+                ttl_secs: 0,
+                jwt: Some(cfg),
+            };
+            api.authorizers.push(a.clone());
+            return Ok(a);
         }
         other => {
             return Err(Error::BadRequest(format!(
@@ -433,6 +478,7 @@ pub fn add_authorizer(
         payload_format: payload_format.to_string(),
         simple_responses,
         ttl_secs: ttl,
+        jwt: None,
     };
     api.authorizers.push(a.clone());
     Ok(a)

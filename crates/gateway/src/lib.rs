@@ -9,6 +9,7 @@
 
 pub mod apis;
 pub mod http_events;
+pub mod jwt;
 pub mod rest;
 pub mod serve;
 

@@ -89,6 +89,8 @@ pub struct Gateway {
     /// Authorizer answers by (API, authorizer, identity values): until when, and
     /// the context to pass on (None: denied).
     auth_cache: std::sync::Mutex<std::collections::HashMap<String, (u64, Option<Value>)>>,
+    /// JWT authorizers' key sets by issuer.
+    jwt_keys: crate::jwt::KeyCache,
 }
 
 /// What an authorizer decided: allowed with a context, or the response to give.
@@ -317,7 +319,92 @@ impl Gateway {
             rest,
             functions,
             auth_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+            jwt_keys: crate::jwt::KeyCache::default(),
         }
+    }
+
+    /// Check a route's JWT: 401 when it is missing or invalid (with
+    /// `www-authenticate`), 403 when it lacks the route's scopes; the claims
+    /// and scopes otherwise.
+    async fn authorize_jwt(
+        &self,
+        authz: &crate::apis::Authorizer,
+        req: &HttpRequest,
+        route_scopes: &[String],
+    ) -> Authorized {
+        let unauthorized = |why: &str| {
+            let mut r = message(StatusCode::UNAUTHORIZED, "message", "Unauthorized");
+            let value = format!("Bearer error=\"invalid_token\" error_description=\"{why}\"");
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                r.headers_mut().insert("www-authenticate", v);
+            }
+            r
+        };
+        let Some(cfg) = &authz.jwt else {
+            return Err(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            ));
+        };
+        let header = authz
+            .identity_source
+            .first()
+            .and_then(|s| s.strip_prefix("$request.header."))
+            .unwrap_or("Authorization")
+            .to_ascii_lowercase();
+        let Some(raw) = req
+            .headers
+            .iter()
+            .find(|(k, _)| *k == header)
+            .map(|(_, v)| v.trim())
+        else {
+            return Err(unauthorized("the token is missing"));
+        };
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(raw)
+            .trim();
+        let now = nimbus_model::time::now_millis() / 1000;
+        let mut refreshed = false;
+        let claims = loop {
+            let keys = match self.jwt_keys.keys(&cfg.issuer, refreshed).await {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::warn!(issuer = %cfg.issuer, error = %e, "JWT authorizer could not get its issuer's keys");
+                    return Err(unauthorized("the issuer's keys could not be read"));
+                }
+            };
+            match crate::jwt::verify(token, &keys, &cfg.issuer, &cfg.audience, now) {
+                Ok(c) => break c,
+                Err(None) if !refreshed => refreshed = true,
+                Err(None) => return Err(unauthorized("the token's key is not the issuer's")),
+                Err(Some(why)) => return Err(unauthorized(&why.0)),
+            }
+        };
+        let scopes = crate::jwt::scopes(&claims);
+        if !route_scopes.is_empty() && !route_scopes.iter().any(|s| scopes.contains(s)) {
+            return Err(message(StatusCode::FORBIDDEN, "message", "Forbidden"));
+        }
+        // API Gateway passes claims as strings.
+        let claims: serde_json::Map<String, Value> = claims
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| {
+                        let s = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), Value::String(s))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(
+            json!({ "claims": claims, "scopes": if scopes.is_empty() { Value::Null } else { json!(scopes) } }),
+        )
     }
 
     /// Run a route's Lambda authorizer (or reuse its cached answer).
@@ -627,7 +714,24 @@ impl Gateway {
             full_path,
         };
         let req = http_request(parts, path, body, source_ip);
-        let authorized = if route.authorization_type == "CUSTOM" {
+        let jwt_route = route.authorization_type == "JWT";
+        let authorized = if jwt_route {
+            let Some(authz) = api
+                .authorizers
+                .iter()
+                .find(|a| Some(&a.id) == route.authorizer_id.as_ref())
+            else {
+                return message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "message",
+                    "Internal Server Error",
+                );
+            };
+            match self.authorize_jwt(authz, &req, &route.scopes).await {
+                Ok(ctx) => Some(ctx),
+                Err(resp) => return resp,
+            }
+        } else if route.authorization_type == "CUSTOM" {
             let Some(authz) = api
                 .authorizers
                 .iter()
@@ -653,7 +757,11 @@ impl Gateway {
             http_events::event_v1(&req, &r)
         };
         if let Some(ctx) = authorized {
-            event["requestContext"]["authorizer"] = if v2 { json!({ "lambda": ctx }) } else { ctx };
+            event["requestContext"]["authorizer"] = match (v2, jwt_route) {
+                (true, true) => json!({ "jwt": ctx }),
+                (true, false) => json!({ "lambda": ctx }),
+                (false, _) => ctx,
+            };
         }
         let (function, qualifier) = function_of(&integration.uri);
         let out = match self

@@ -91,10 +91,20 @@ fn route_json(r: &Route) -> Value {
     if let Some(a) = &r.authorizer_id {
         v["authorizerId"] = json!(a);
     }
+    if !r.scopes.is_empty() {
+        v["authorizationScopes"] = json!(r.scopes);
+    }
     v
 }
 
 fn authorizer_json(a: &apis::Authorizer) -> Value {
+    if let Some(j) = &a.jwt {
+        return json!({
+            "authorizerId": a.id, "name": a.name, "authorizerType": "JWT",
+            "identitySource": a.identity_source,
+            "jwtConfiguration": { "issuer": j.issuer, "audience": j.audience },
+        });
+    }
     json!({
         "authorizerId": a.id, "name": a.name, "authorizerType": a.kind,
         "authorizerUri": a.uri, "identitySource": a.identity_source,
@@ -345,15 +355,29 @@ impl ApiGatewayApi {
             // Routes.
             (&Method::POST, ["routes"]) => {
                 let key = opt_str(body, "routeKey").ok_or_else(|| bad("RouteKey is required"))?;
+                let scopes: Vec<String> = body
+                    .get("authorizationScopes")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let (_, r) = a
                     .change(id, |x| {
-                        apis::add_route(
+                        let mut r = apis::add_route(
                             x,
                             &key,
                             opt_str(body, "target"),
                             opt_str(body, "authorizationType"),
                             opt_str(body, "authorizerId"),
-                        )
+                        )?;
+                        if let Some(stored) = x.routes.iter_mut().find(|s| s.id == r.id) {
+                            stored.scopes = scopes.clone();
+                        }
+                        r.scopes = scopes;
+                        Ok(r)
                     })
                     .map_err(err)?;
                 created(route_json(&r))
@@ -553,6 +577,18 @@ impl ApiGatewayApi {
                                 .unwrap_or(false),
                             body.get("authorizerResultTtlInSeconds")
                                 .and_then(Value::as_u64),
+                            body.get("jwtConfiguration").map(|j| apis::JwtConfig {
+                                issuer: opt_str(j, "issuer").unwrap_or_default(),
+                                audience: j
+                                    .get("audience")
+                                    .and_then(Value::as_array)
+                                    .map(|a| {
+                                        a.iter()
+                                            .filter_map(|x| x.as_str().map(str::to_string))
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                            }),
                         )
                     })
                     .map_err(err)?;
