@@ -477,3 +477,17 @@ def test_jwt_authorizers(nimbus, echo, tmp_path):
     assert call(nimbus, "GET", "/admin", host=host, headers={"Authorization": f"Bearer {good}"})[0] == 403
     admin = sign({"iss": issuer, "client_id": "my-app", "exp": now + 600, "scope": "admin"})
     assert call(nimbus, "GET", "/admin", host=host, headers={"Authorization": admin})[0] == 200
+
+
+def test_throttled_functions_answer_429(nimbus):
+    lam = nimbus.client()
+    name = unique("throttled")
+    create(lam, name, {"app.py": ECHO}, handler="app.handler")
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("throttle"), ProtocolType="HTTP", Target=arn)
+    status, _, body, _ = call(nimbus, "GET", "/x", host=f"{api['ApiId']}.execute-api.localhost")
+    assert status == 429 and json.loads(body) == {"message": "Too Many Requests"}
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    assert call(nimbus, "GET", "/x", host=urllib.parse.urlparse(url).hostname)[0] == 429
