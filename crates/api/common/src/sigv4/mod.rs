@@ -249,11 +249,34 @@ pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 /// The key every SigV4 signature of a day, region and service is made with.
+/// Derived keys are remembered (as SDKs do): deriving one is four HMACs, and
+/// every request of a day, region and service uses the same one.
 pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<(String, String, String, String), Vec<u8>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let id = (
+        hex::encode(Sha256::digest(secret.as_bytes())),
+        date.to_string(),
+        region.to_string(),
+        service.to_string(),
+    );
+    if let Some(k) = cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
+        return k;
+    }
     let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let k = hmac(&k, region.as_bytes());
     let k = hmac(&k, service.as_bytes());
-    hmac(&k, b"aws4_request")
+    let k = hmac(&k, b"aws4_request");
+    if let Ok(mut c) = cache.lock() {
+        // Days and services are few; a bound keeps odd callers from growing it.
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(id, k.clone());
+    }
+    k
 }
 
 /// The hex signature of a canonical request.
