@@ -155,6 +155,32 @@ impl Service for DynamoDbService {
     }
 }
 
+/// The Step Functions API as an edge service.
+pub struct StepFunctionsService(pub Arc<nimbus_api_stepfunctions::StepFunctionsApi>);
+
+impl Service for StepFunctionsService {
+    fn signing_name(&self) -> &'static str {
+        "states"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(nimbus_api_stepfunctions::StepFunctionsApi::owns_target)
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { self.0.handle(req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        let mut r = nimbus_api_stepfunctions::error_response(&err.code, &err.message, request_id);
+        *r.status_mut() = err.status;
+        r
+    }
+}
+
 /// The API Gateway v2 management API as an edge service.
 pub struct ApiGatewayService(pub Arc<nimbus_api_apigateway::ApiGatewayApi>);
 

@@ -227,6 +227,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     );
     let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
     let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
+    let kv_for_workflows: Arc<dyn nimbus_storage::KvEngine> = kv_for_rest.clone();
     let tables = Arc::new(
         nimbus_tables::Tables::open(
             kv_for_tables,
@@ -238,6 +239,43 @@ pub async fn start(cfg: Config) -> Result<Started> {
     tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
     functions.set_stream_source(Arc::new(TableStreams(tables.clone())));
     let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
+    let workflows = nimbus_workflows::service::StepFunctions::open(
+        kv_for_workflows,
+        &cfg.identity.account_id,
+        &cfg.identity.region,
+    )
+    .map_err(|e| anyhow::anyhow!("open workflow service: {}", e.message))?;
+    workflows.set_integrations(Arc::new(nimbus_workflows::integrations::Live {
+        invoker: functions.clone(),
+        services: [
+            (
+                "sqs".to_string(),
+                (
+                    "SQS".to_string(),
+                    Arc::new(JsonApi::Sqs(sqs.clone()))
+                        as Arc<dyn nimbus_workflows::integrations::ServiceApi>,
+                ),
+            ),
+            (
+                "dynamodb".to_string(),
+                (
+                    "DynamoDB".to_string(),
+                    Arc::new(JsonApi::DynamoDb(dynamodb.clone()))
+                        as Arc<dyn nimbus_workflows::integrations::ServiceApi>,
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        states: Arc::downgrade(&workflows),
+    }));
+    let resumed = workflows
+        .resume()
+        .map_err(|e| anyhow::anyhow!("resume workflow executions: {}", e.message))?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed running workflow executions");
+    }
+    let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(workflows));
     let apis =
         Arc::new(nimbus_gateway::apis::Apis::open(kv_for_gateway).context("open HTTP API store")?);
     let rest_apis =
@@ -262,6 +300,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             Arc::new(edge::SqsService(sqs)) as Arc<dyn edge::Service>,
             Arc::new(edge::DynamoDbService(dynamodb)) as Arc<dyn edge::Service>,
             Arc::new(edge::ApiGatewayService(apigw)) as Arc<dyn edge::Service>,
+            Arc::new(edge::StepFunctionsService(stepfunctions)) as Arc<dyn edge::Service>,
         ],
         s3,
         functions.clone(),
@@ -279,6 +318,59 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// The JSON APIs workflow Task states call (`sqs:sendMessage`,
+/// `dynamodb:putItem`, ...), called in process as a client would.
+enum JsonApi {
+    Sqs(Arc<nimbus_api_sqs::SqsApi>),
+    DynamoDb(Arc<nimbus_api_dynamodb::DynamoDbApi>),
+}
+
+impl nimbus_workflows::integrations::ServiceApi for JsonApi {
+    fn call(
+        &self,
+        action: &str,
+        params: serde_json::Value,
+    ) -> nimbus_invoke::BoxFuture<'_, Result<serde_json::Value, (String, String)>> {
+        let target = match self {
+            JsonApi::Sqs(_) => format!("AmazonSQS.{action}"),
+            JsonApi::DynamoDb(_) => format!("DynamoDB_20120810.{action}"),
+        };
+        Box::pin(async move {
+            let mut req = http::Request::new(bytes::Bytes::from(params.to_string()));
+            *req.method_mut() = http::Method::POST;
+            let h = req.headers_mut();
+            if let Ok(v) = http::HeaderValue::from_str(&target) {
+                h.insert("x-amz-target", v);
+            }
+            h.insert(
+                "content-type",
+                http::HeaderValue::from_static("application/x-amz-json-1.0"),
+            );
+            h.insert("host", http::HeaderValue::from_static("localhost"));
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let resp = match self {
+                JsonApi::Sqs(api) => api.handle(req, &request_id).await,
+                JsonApi::DynamoDb(api) => api.handle(req, &request_id).await,
+            };
+            let body: serde_json::Value =
+                serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null);
+            if resp.status().is_success() {
+                return Ok(body);
+            }
+            let code = body["__type"]
+                .as_str()
+                .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+                .unwrap_or_else(|| "ServiceException".into());
+            let message = body["message"]
+                .as_str()
+                .or(body["Message"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            Err((code, message))
+        })
+    }
 }
 
 /// Table streams as event sources: records in Lambda's DynamoDB event shape.
@@ -613,6 +705,10 @@ fn default_memory_budget_mb() -> u64 {
 
 /// `<data>/config`: region and endpoint for `AWS_CONFIG_FILE`, rewritten at each start.
 fn write_client_config(data_dir: &std::path::Path, region: &str, endpoint: &str) -> Result<()> {
-    let text = format!("[default]\nregion = {region}\nendpoint_url = {endpoint}\n");
+    // Host prefixes (`sync-` for StartSyncExecution) cannot be resolved on a
+    // local endpoint; Nimbus answers every operation on the one host.
+    let text = format!(
+        "[default]\nregion = {region}\nendpoint_url = {endpoint}\ndisable_host_prefix_injection = true\n"
+    );
     credentials::write_private(&data_dir.join("config"), &text).context("write client config file")
 }

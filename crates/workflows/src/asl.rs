@@ -1,0 +1,899 @@
+//! State machine definitions: parsed and checked once, at `CreateStateMachine`,
+//! with Step Functions' validation codes (`SCHEMA_VALIDATION_FAILED`,
+//! `MISSING_TRANSITION_TARGET`, ...) and the JSON pointer of the offending field.
+
+use crate::intrinsics;
+use crate::path::Path;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A state machine, or a `Parallel` branch, or a `Map` state's item processor.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub start_at: String,
+    pub states: BTreeMap<String, State>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub kind: Kind,
+    /// `None` for `End: true` and the terminal types.
+    pub next: Option<String>,
+    pub input_path: Option<Path>,
+    pub output_path: Option<Path>,
+    /// `Parameters` (Task, Pass, Parallel, Map's legacy form).
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    /// `None` means `"ResultPath": null` (discard the result).
+    pub result_path: Option<Path>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Pass {
+        result: Option<Value>,
+    },
+    Task {
+        resource: String,
+        timeout: Option<Seconds>,
+        heartbeat: Option<Seconds>,
+    },
+    Choice {
+        choices: Vec<(Rule, String)>,
+        default: Option<String>,
+    },
+    Wait(WaitFor),
+    Succeed,
+    Fail {
+        error: Option<String>,
+        cause: Option<String>,
+        error_path: Option<Path>,
+        cause_path: Option<Path>,
+    },
+    Parallel {
+        branches: Vec<Arc<Machine>>,
+    },
+    Map {
+        processor: Arc<Machine>,
+        items_path: Option<Path>,
+        item_selector: Option<Template>,
+        max_concurrency: usize,
+        tolerated_percentage: Option<f64>,
+        tolerated_count: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Seconds {
+    Fixed(u64),
+    Path(Path),
+}
+
+#[derive(Debug, Clone)]
+pub enum WaitFor {
+    Seconds(u64),
+    Timestamp(String),
+    SecondsPath(Path),
+    TimestampPath(Path),
+}
+
+#[derive(Debug, Clone)]
+pub struct Retrier {
+    pub errors: Vec<String>,
+    pub interval_seconds: f64,
+    pub max_attempts: u32,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<f64>,
+    pub full_jitter: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catcher {
+    pub errors: Vec<String>,
+    pub next: String,
+    pub result_path: Option<Path>,
+}
+
+/// A payload template: `Parameters`, `ResultSelector`, `ItemSelector`.
+#[derive(Debug, Clone)]
+pub enum Template {
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+    Literal(Value),
+    Path(Path),
+    Call(intrinsics::Call),
+}
+
+/// A choice rule.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    And(Vec<Rule>),
+    Or(Vec<Rule>),
+    Not(Box<Rule>),
+    Compare {
+        variable: Path,
+        op: String,
+        /// The literal to compare with, or the path (`...Path` operators).
+        against: Against,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Against {
+    Value(Value),
+    Path(Path),
+}
+
+const COMPARATORS: &[&str] = &[
+    "StringEquals",
+    "StringLessThan",
+    "StringGreaterThan",
+    "StringLessThanEquals",
+    "StringGreaterThanEquals",
+    "StringMatches",
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericGreaterThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThanEquals",
+    "BooleanEquals",
+    "TimestampEquals",
+    "TimestampLessThan",
+    "TimestampGreaterThan",
+    "TimestampLessThanEquals",
+    "TimestampGreaterThanEquals",
+    "IsNull",
+    "IsPresent",
+    "IsNumeric",
+    "IsString",
+    "IsBoolean",
+    "IsTimestamp",
+];
+
+/// A definition that is not valid: Step Functions' message, as
+/// `InvalidDefinition` carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid(pub Vec<String>);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        if n == 1 {
+            write!(f, "Invalid State Machine Definition: '{}'", self.0[0])
+        } else {
+            write!(
+                f,
+                "Invalid State Machine Definition: '{}'",
+                self.0.join(", ")
+            )
+        }
+    }
+}
+
+struct Checker {
+    problems: Vec<String>,
+}
+
+impl Checker {
+    fn schema(&mut self, msg: impl std::fmt::Display, at: &str) {
+        self.problems
+            .push(format!("SCHEMA_VALIDATION_FAILED: {msg} at {at}"));
+    }
+    fn code(&mut self, code: &str, msg: impl std::fmt::Display, at: &str) {
+        self.problems.push(format!("{code}: {msg} at {at}"));
+    }
+}
+
+/// Parse and check a definition document.
+pub fn parse(definition: &str) -> Result<Machine, Invalid> {
+    let doc: Value = serde_json::from_str(definition).map_err(|e| {
+        Invalid(vec![format!(
+            "INVALID_JSON_DESCRIPTION: Unexpected input at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )])
+    })?;
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    if let Some(ql) = doc.get("QueryLanguage")
+        && ql != "JSONPath"
+    {
+        c.code(
+            "SCHEMA_VALIDATION_FAILED",
+            format!("QueryLanguage {ql} is not supported by Nimbus yet (JSONPath is)"),
+            "/QueryLanguage",
+        );
+    }
+    let m = machine(&doc, "", &mut c);
+    if c.problems.is_empty()
+        && let Some(m) = m
+    {
+        return Ok(m);
+    }
+    Err(Invalid(c.problems))
+}
+
+fn machine(doc: &Value, at: &str, c: &mut Checker) -> Option<Machine> {
+    let Some(obj) = doc.as_object() else {
+        c.schema("Expected an object", if at.is_empty() { "/" } else { at });
+        return None;
+    };
+    let start_at = match obj.get("StartAt") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            c.schema(
+                "The field \"StartAt\" is required",
+                if at.is_empty() { "/" } else { at },
+            );
+            String::new()
+        }
+    };
+    let Some(states_doc) = obj.get("States").and_then(Value::as_object) else {
+        c.schema(
+            "The field \"States\" is required",
+            if at.is_empty() { "/" } else { at },
+        );
+        return None;
+    };
+    let timeout_seconds = obj.get("TimeoutSeconds").and_then(Value::as_u64);
+    let mut states = BTreeMap::new();
+    for (name, sdoc) in states_doc {
+        let sat = format!("{at}/States/{name}");
+        if name.len() > 80 {
+            c.schema("State names must be 80 characters or fewer", &sat);
+        }
+        if let Some(s) = state(name, sdoc, &sat, c) {
+            states.insert(name.clone(), s);
+        }
+    }
+    if !start_at.is_empty() && !states_doc.contains_key(&start_at) {
+        c.code(
+            "MISSING_TRANSITION_TARGET",
+            format!("Missing 'Next' target: {start_at}"),
+            &format!("{at}/StartAt"),
+        );
+    }
+    // Every transition names a state of this machine; something must end it.
+    let mut terminal = false;
+    for s in states.values() {
+        let sat = format!("{at}/States/{}", s.name);
+        let mut targets: Vec<(&str, String)> = Vec::new();
+        if let Some(n) = &s.next {
+            targets.push((n, format!("{sat}/Next")));
+        }
+        for (i, k) in s.catch.iter().enumerate() {
+            targets.push((&k.next, format!("{sat}/Catch[{i}]/Next")));
+        }
+        if let Kind::Choice { choices, default } = &s.kind {
+            for (i, (_, n)) in choices.iter().enumerate() {
+                targets.push((n, format!("{sat}/Choices[{i}]/Next")));
+            }
+            if let Some(d) = default {
+                targets.push((d, format!("{sat}/Default")));
+            }
+        }
+        for (t, tat) in targets {
+            if !states.contains_key(t) {
+                c.code(
+                    "MISSING_TRANSITION_TARGET",
+                    format!("Missing 'Next' target: {t}"),
+                    &tat,
+                );
+            }
+        }
+        if s.next.is_none() && !matches!(s.kind, Kind::Choice { .. }) {
+            terminal = true;
+        }
+    }
+    if !states.is_empty() && !terminal {
+        c.code(
+            "NO_TERMINAL_STATE",
+            "State machine has no terminal state.",
+            if at.is_empty() { "/" } else { at },
+        );
+    }
+    Some(Machine {
+        start_at,
+        states,
+        timeout_seconds,
+    })
+}
+
+fn opt_path(
+    obj: &Map<String, Value>,
+    field: &str,
+    at: &str,
+    c: &mut Checker,
+    reference: bool,
+) -> Result<Option<Path>, ()> {
+    match obj.get(field) {
+        None => Ok(Some(Path::parse("$").expect("$ parses"))),
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => match Path::parse(s) {
+            Ok(p) if reference && !p.is_reference() => {
+                c.schema(
+                    format!("The value for the field '{field}' must be a valid ReferencePath"),
+                    &format!("{at}/{field}"),
+                );
+                Err(())
+            }
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                c.schema(e, &format!("{at}/{field}"));
+                Err(())
+            }
+        },
+        Some(_) => {
+            c.schema(
+                format!("The value for the field '{field}' must be a STRING"),
+                &format!("{at}/{field}"),
+            );
+            Err(())
+        }
+    }
+}
+
+fn path_field(obj: &Map<String, Value>, field: &str, at: &str, c: &mut Checker) -> Option<Path> {
+    let s = obj.get(field)?.as_str().or_else(|| {
+        c.schema(
+            format!("The value for the field '{field}' must be a STRING"),
+            &format!("{at}/{field}"),
+        );
+        None
+    })?;
+    match Path::parse(s) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            c.schema(e, &format!("{at}/{field}"));
+            None
+        }
+    }
+}
+
+fn template(v: &Value, at: &str, c: &mut Checker) -> Template {
+    match v {
+        Value::Object(o) => Template::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let fat = format!("{at}/{k}");
+                    if let Some(key) = k.strip_suffix(".$") {
+                        let t = match v.as_str() {
+                            Some(s) if intrinsics::is_call(s) => match intrinsics::parse(s) {
+                                Ok(call) => Template::Call(call),
+                                Err(e) => {
+                                    c.schema(e, &fat);
+                                    Template::Literal(Value::Null)
+                                }
+                            },
+                            Some(s) => match Path::parse(s) {
+                                Ok(p) => Template::Path(p),
+                                Err(e) => {
+                                    c.schema(e, &fat);
+                                    Template::Literal(Value::Null)
+                                }
+                            },
+                            None => {
+                                c.schema(format!("The value for the field '{k}' must be a STRING that contains a JSONPath or an intrinsic function"), &fat);
+                                Template::Literal(Value::Null)
+                            }
+                        };
+                        (key.to_string(), t)
+                    } else {
+                        (k.clone(), template(v, &fat, c))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Template::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| template(v, &format!("{at}[{i}]"), c))
+                .collect(),
+        ),
+        other => Template::Literal(other.clone()),
+    }
+}
+
+fn errors_list(v: Option<&Value>, at: &str, c: &mut Checker) -> Vec<String> {
+    match v.and_then(Value::as_array) {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .filter_map(|e| e.as_str().map(String::from))
+            .collect(),
+        _ => {
+            c.schema(
+                "The field \"ErrorEquals\" is required and must be a non-empty array",
+                at,
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn seconds(obj: &Map<String, Value>, field: &str, at: &str, c: &mut Checker) -> Option<Seconds> {
+    if let Some(v) = obj.get(field) {
+        return match v.as_u64() {
+            Some(n) if n > 0 => Some(Seconds::Fixed(n)),
+            _ => {
+                c.schema(
+                    format!("The value for the field '{field}' must be a positive integer"),
+                    &format!("{at}/{field}"),
+                );
+                None
+            }
+        };
+    }
+    path_field(obj, &format!("{field}Path"), at, c).map(Seconds::Path)
+}
+
+const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath"];
+
+fn allowed(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Pass" => &["Result", "ResultPath", "Parameters"],
+        "Task" => &[
+            "Resource",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+        ],
+        "Choice" => &["Choices", "Default"],
+        "Wait" => &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
+        "Succeed" => &[],
+        "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
+        "Parallel" => &[
+            "Branches",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+        ],
+        "Map" => &[
+            "Iterator",
+            "ItemProcessor",
+            "ItemsPath",
+            "ItemSelector",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
+            "ItemReader",
+            "ResultWriter",
+            "ItemBatcher",
+            "Label",
+        ],
+        _ => &[],
+    }
+}
+
+fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
+    let Some(obj) = doc.as_object() else {
+        c.schema("Expected an object", at);
+        return None;
+    };
+    let Some(kind_name) = obj.get("Type").and_then(Value::as_str) else {
+        c.schema("The field \"Type\" is required", at);
+        return None;
+    };
+    if !matches!(
+        kind_name,
+        "Pass" | "Task" | "Choice" | "Wait" | "Succeed" | "Fail" | "Parallel" | "Map"
+    ) {
+        c.schema(format!("The value for the field 'Type' must be one of Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map, not \"{kind_name}\""), &format!("{at}/Type"));
+        return None;
+    }
+    for field in obj.keys() {
+        let ok = (COMMON.contains(&field.as_str())
+            && !(matches!(kind_name, "Fail") && field != "Type" && field != "Comment"))
+            || allowed(kind_name).contains(&field.as_str());
+        if !ok {
+            c.schema(
+                format!("Field '{field}' is not supported"),
+                &format!("{at}/{field}"),
+            );
+        }
+    }
+    let terminal_kind = matches!(kind_name, "Choice" | "Succeed" | "Fail");
+    let end = obj.get("End").and_then(Value::as_bool) == Some(true);
+    let next = obj.get("Next").and_then(Value::as_str).map(String::from);
+    if !terminal_kind {
+        match (&next, end) {
+            (Some(_), true) => c.schema("Either 'Next' or 'End' must be set, not both", at),
+            (None, false) => c.schema("The field \"Next\" or \"End\" is required", at),
+            _ => {}
+        }
+    }
+    let input_path = opt_path(obj, "InputPath", at, c, false).ok()?;
+    let output_path = opt_path(obj, "OutputPath", at, c, false).ok()?;
+    let result_path = opt_path(obj, "ResultPath", at, c, true).ok()?;
+    let parameters = obj
+        .get("Parameters")
+        .map(|p| template(p, &format!("{at}/Parameters"), c));
+    let result_selector = obj
+        .get("ResultSelector")
+        .map(|p| template(p, &format!("{at}/ResultSelector"), c));
+    let mut retry = Vec::new();
+    if let Some(list) = obj.get("Retry") {
+        for (i, r) in list
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let rat = format!("{at}/Retry[{i}]");
+            let f = |k: &str| r.get(k).and_then(Value::as_f64);
+            let backoff = f("BackoffRate").unwrap_or(2.0);
+            if backoff < 1.0 {
+                c.schema(
+                    "The value for the field 'BackoffRate' must be at least 1.0",
+                    &rat,
+                );
+            }
+            retry.push(Retrier {
+                errors: errors_list(r.get("ErrorEquals"), &rat, c),
+                interval_seconds: f("IntervalSeconds").unwrap_or(1.0),
+                max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3) as u32,
+                backoff_rate: backoff,
+                max_delay_seconds: f("MaxDelaySeconds"),
+                full_jitter: r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
+            });
+        }
+    }
+    let mut catch = Vec::new();
+    if let Some(list) = obj.get("Catch") {
+        for (i, k) in list
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let kat = format!("{at}/Catch[{i}]");
+            let Some(next) = k.get("Next").and_then(Value::as_str) else {
+                c.schema("The field \"Next\" is required", &kat);
+                continue;
+            };
+            let kobj = k.as_object().cloned().unwrap_or_default();
+            let Ok(result_path) = opt_path(&kobj, "ResultPath", &kat, c, true) else {
+                continue;
+            };
+            catch.push(Catcher {
+                errors: errors_list(k.get("ErrorEquals"), &kat, c),
+                next: next.into(),
+                result_path,
+            });
+        }
+    }
+    let kind = match kind_name {
+        "Pass" => Kind::Pass {
+            result: obj.get("Result").cloned(),
+        },
+        "Task" => {
+            let Some(resource) = obj.get("Resource").and_then(Value::as_str) else {
+                c.schema("The field \"Resource\" is required", at);
+                return None;
+            };
+            if !resource.starts_with("arn:") {
+                c.schema(
+                    format!("Value is not a valid resource ARN: {resource}"),
+                    &format!("{at}/Resource"),
+                );
+            }
+            Kind::Task {
+                resource: resource.into(),
+                timeout: seconds(obj, "TimeoutSeconds", at, c),
+                heartbeat: seconds(obj, "HeartbeatSeconds", at, c),
+            }
+        }
+        "Choice" => {
+            let mut choices = Vec::new();
+            match obj.get("Choices").and_then(Value::as_array) {
+                Some(a) if !a.is_empty() => {
+                    for (i, r) in a.iter().enumerate() {
+                        let rat = format!("{at}/Choices[{i}]");
+                        let Some(n) = r.get("Next").and_then(Value::as_str) else {
+                            c.schema("The field \"Next\" is required", &rat);
+                            continue;
+                        };
+                        if let Some(rule) = rule(r, &rat, c) {
+                            choices.push((rule, n.to_string()));
+                        }
+                    }
+                }
+                _ => c.schema(
+                    "The field \"Choices\" is required and must be a non-empty array",
+                    at,
+                ),
+            }
+            Kind::Choice {
+                choices,
+                default: obj.get("Default").and_then(Value::as_str).map(String::from),
+            }
+        }
+        "Wait" => {
+            let given: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
+                .into_iter()
+                .filter(|k| obj.contains_key(*k))
+                .collect();
+            if given.len() != 1 {
+                c.schema("A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath", at);
+                return None;
+            }
+            Kind::Wait(match given[0] {
+                "Seconds" => match obj["Seconds"].as_u64() {
+                    Some(n) => WaitFor::Seconds(n),
+                    None => {
+                        c.schema(
+                            "The value for the field 'Seconds' must be a non-negative integer",
+                            &format!("{at}/Seconds"),
+                        );
+                        return None;
+                    }
+                },
+                "Timestamp" => {
+                    let t = obj["Timestamp"].as_str().unwrap_or_default();
+                    if crate::time::parse_timestamp(t).is_none() {
+                        c.schema("The value for the field 'Timestamp' must be a valid ISO-8601 timestamp", &format!("{at}/Timestamp"));
+                    }
+                    WaitFor::Timestamp(t.into())
+                }
+                "SecondsPath" => WaitFor::SecondsPath(path_field(obj, "SecondsPath", at, c)?),
+                _ => WaitFor::TimestampPath(path_field(obj, "TimestampPath", at, c)?),
+            })
+        }
+        "Succeed" => Kind::Succeed,
+        "Fail" => Kind::Fail {
+            error: obj.get("Error").and_then(Value::as_str).map(String::from),
+            cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
+            error_path: path_field(obj, "ErrorPath", at, c),
+            cause_path: path_field(obj, "CausePath", at, c),
+        },
+        "Parallel" => {
+            let mut branches = Vec::new();
+            match obj.get("Branches").and_then(Value::as_array) {
+                Some(a) if !a.is_empty() => {
+                    for (i, b) in a.iter().enumerate() {
+                        if let Some(m) = machine(b, &format!("{at}/Branches[{i}]"), c) {
+                            branches.push(Arc::new(m));
+                        }
+                    }
+                }
+                _ => c.schema(
+                    "The field \"Branches\" is required and must be a non-empty array",
+                    at,
+                ),
+            }
+            Kind::Parallel { branches }
+        }
+        _ => {
+            let (field, proc_doc) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
+                (Some(p), _) => ("ItemProcessor", p),
+                (None, Some(p)) => ("Iterator", p),
+                (None, None) => {
+                    c.schema("The field \"ItemProcessor\" is required", at);
+                    return None;
+                }
+            };
+            if let Some(mode) = proc_doc
+                .pointer("/ProcessorConfig/Mode")
+                .and_then(Value::as_str)
+                && mode != "INLINE"
+            {
+                c.schema(
+                    format!(
+                        "ProcessorConfig Mode {mode} is not supported by Nimbus yet (INLINE is)"
+                    ),
+                    &format!("{at}/{field}/ProcessorConfig/Mode"),
+                );
+            }
+            for unsupported in ["ItemReader", "ResultWriter", "ItemBatcher"] {
+                if obj.contains_key(unsupported) {
+                    c.schema(
+                        format!(
+                            "Field '{unsupported}' (distributed map) is not supported by Nimbus yet"
+                        ),
+                        &format!("{at}/{unsupported}"),
+                    );
+                }
+            }
+            let processor = machine(proc_doc, &format!("{at}/{field}"), c)?;
+            let item_selector = obj
+                .get("ItemSelector")
+                .map(|p| template(p, &format!("{at}/ItemSelector"), c));
+            Kind::Map {
+                processor: Arc::new(processor),
+                items_path: opt_path(obj, "ItemsPath", at, c, true).ok()?,
+                item_selector,
+                max_concurrency: obj
+                    .get("MaxConcurrency")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+                tolerated_percentage: obj
+                    .get("ToleratedFailurePercentage")
+                    .and_then(Value::as_f64),
+                tolerated_count: obj.get("ToleratedFailureCount").and_then(Value::as_u64),
+            }
+        }
+    };
+    // Map's legacy `Parameters` is its item selector.
+    let (parameters, kind) = match kind {
+        Kind::Map {
+            processor,
+            items_path,
+            item_selector: None,
+            max_concurrency,
+            tolerated_percentage,
+            tolerated_count,
+        } if parameters.is_some() => (
+            None,
+            Kind::Map {
+                processor,
+                items_path,
+                item_selector: parameters,
+                max_concurrency,
+                tolerated_percentage,
+                tolerated_count,
+            },
+        ),
+        k => (parameters, k),
+    };
+    Some(State {
+        name: name.into(),
+        next: if terminal_kind { None } else { next },
+        kind,
+        input_path,
+        output_path,
+        parameters,
+        result_selector,
+        result_path,
+        retry,
+        catch,
+    })
+}
+
+fn rule(doc: &Value, at: &str, c: &mut Checker) -> Option<Rule> {
+    let obj = doc.as_object()?;
+    for (k, ctor) in [("And", 0), ("Or", 1)] {
+        if let Some(list) = obj.get(k) {
+            let Some(a) = list.as_array().filter(|a| !a.is_empty()) else {
+                c.schema(
+                    format!("The value for the field '{k}' must be a non-empty array"),
+                    at,
+                );
+                return None;
+            };
+            let rules: Vec<Rule> = a
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| rule(r, &format!("{at}/{k}[{i}]"), c))
+                .collect();
+            return Some(if ctor == 0 {
+                Rule::And(rules)
+            } else {
+                Rule::Or(rules)
+            });
+        }
+    }
+    if let Some(inner) = obj.get("Not") {
+        return rule(inner, &format!("{at}/Not"), c).map(|r| Rule::Not(Box::new(r)));
+    }
+    let Some(variable) = path_field(obj, "Variable", at, c) else {
+        c.schema("The field \"Variable\" is required", at);
+        return None;
+    };
+    let ops: Vec<&String> = obj
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
+        .collect();
+    if ops.len() != 1 {
+        c.schema("A choice rule needs exactly one comparison operator", at);
+        return None;
+    }
+    let op = ops[0].as_str();
+    let (base, is_path) = match op.strip_suffix("Path") {
+        Some(b) if COMPARATORS.contains(&b) && !b.starts_with("Is") => (b, true),
+        _ => (op, false),
+    };
+    if !COMPARATORS.contains(&base) {
+        c.schema(
+            format!("Field '{op}' is not supported"),
+            &format!("{at}/{op}"),
+        );
+        return None;
+    }
+    let v = &obj[op];
+    let against = if is_path {
+        Against::Path(path_field(obj, op, at, c)?)
+    } else {
+        let ok = match base {
+            b if b.starts_with("String") || b.starts_with("Timestamp") => v.is_string(),
+            b if b.starts_with("Numeric") => v.is_number(),
+            _ => v.is_boolean(),
+        };
+        if !ok {
+            c.schema(
+                format!("The value for the field '{op}' has the wrong type"),
+                &format!("{at}/{op}"),
+            );
+        }
+        Against::Value(v.clone())
+    };
+    Some(Rule::Compare {
+        variable,
+        op: base.to_string(),
+        against,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_definitions_parse() {
+        let m = parse(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Choice","Choices":[{"Variable":"$.x","NumericGreaterThan":1,"Next":"C"}],"Default":"C"},"C":{"Type":"Succeed"}}}"#).unwrap();
+        assert_eq!(m.start_at, "A");
+        assert_eq!(m.states.len(), 3);
+    }
+
+    #[test]
+    fn bad_definitions_name_the_problem_and_where() {
+        let cases = [
+            ("{", "INVALID_JSON_DESCRIPTION"),
+            (r#"{"States":{}}"#, "The field \"StartAt\" is required"),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Z"}}}"#,
+                "MISSING_TRANSITION_TARGET: Missing 'Next' target: Z at /States/A/Next",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass"}}}"#,
+                "\"Next\" or \"End\" is required at /States/A",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Teleport","End":true}}}"#,
+                "at /States/A/Type",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true,"Bogus":1}}}"#,
+                "Field 'Bogus' is not supported at /States/A/Bogus",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true,"ResultPath":"$.a[*]"}}}"#,
+                "ReferencePath",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}"#,
+                "NO_TERMINAL_STATE",
+            ),
+            (
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true,"Parameters":{"x.$":"States.Nope()"}}}}"#,
+                "Unsupported intrinsic function",
+            ),
+        ];
+        for (doc, want) in cases {
+            let e = parse(doc).unwrap_err().to_string();
+            assert!(e.starts_with("Invalid State Machine Definition: '"), "{e}");
+            assert!(e.contains(want), "{doc}: {e}");
+        }
+    }
+}

@@ -1,0 +1,1526 @@
+//! The interpreter: runs a [`Machine`] on an input, state by state, with the
+//! States Language's input and output processing, `Retry` and `Catch`, and
+//! Step Functions' history events.
+//!
+//! Time comes from Tokio's clock (`tokio::time`), so tests pause it and every
+//! `Wait` and retry back-off passes instantly, with event timestamps that
+//! still show the waits. Durability is the caller's: [`Persist::checkpoint`]
+//! is called at every top-level transition with the events since the last
+//! one and where to resume.
+
+use crate::asl::{
+    Against, Catcher, Kind, Machine, Retrier, Rule, Seconds, State, Template, WaitFor,
+};
+use crate::intrinsics;
+use crate::path::Path;
+use nimbus_invoke::BoxFuture;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A failure as the language sees it: an error name and a cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub error: String,
+    pub cause: String,
+}
+
+impl Failure {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
+        Failure {
+            error: error.into(),
+            cause: cause.into(),
+        }
+    }
+    fn runtime(cause: impl Into<String>) -> Failure {
+        Failure::new("States.Runtime", cause)
+    }
+}
+
+/// A Task state's resource, as the engine distinguishes them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
+    LambdaArn(String),
+    /// `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]`.
+    Service {
+        service: String,
+        action: String,
+        pattern: Pattern,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pattern {
+    RequestResponse,
+    Sync,
+    /// `.sync:2`: the child's output as JSON rather than a string.
+    Sync2,
+    WaitForTaskToken,
+}
+
+impl Resource {
+    pub fn parse(arn: &str) -> Result<Resource, String> {
+        if arn.starts_with("arn:aws:lambda:") && arn.split(':').nth(5) == Some("function") {
+            return Ok(Resource::LambdaArn(arn.to_string()));
+        }
+        if let Some(rest) = arn.strip_prefix("arn:aws:states:::") {
+            let (service, action) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("Resource '{arn}' is not a valid service integration"))?;
+            let (action, pattern) = if let Some(a) = action.strip_suffix(".waitForTaskToken") {
+                (a, Pattern::WaitForTaskToken)
+            } else if let Some(a) = action.strip_suffix(".sync:2") {
+                (a, Pattern::Sync2)
+            } else if let Some(a) = action.strip_suffix(".sync") {
+                (a, Pattern::Sync)
+            } else {
+                (action, Pattern::RequestResponse)
+            };
+            return Ok(Resource::Service {
+                service: service.into(),
+                action: action.into(),
+                pattern,
+            });
+        }
+        Err(format!(
+            "Resource '{arn}' is not supported: use a Lambda function ARN or an arn:aws:states::: service integration"
+        ))
+    }
+
+    fn pattern_suffix(&self) -> &'static str {
+        match self {
+            Resource::Service { pattern, .. } => match pattern {
+                Pattern::RequestResponse => "",
+                Pattern::Sync => ".sync",
+                Pattern::Sync2 => ".sync:2",
+                Pattern::WaitForTaskToken => ".waitForTaskToken",
+            },
+            Resource::LambdaArn(_) => "",
+        }
+    }
+}
+
+/// What a Task state calls: Lambda, the other services, child executions.
+pub trait Integrations: Send + Sync + 'static {
+    /// Run `resource` with `input` (the state's effective parameters) and
+    /// return its result. For `.waitForTaskToken` the result is ignored and
+    /// the engine waits for the token; the input already carries it.
+    fn call(
+        &self,
+        resource: &Resource,
+        input: Value,
+        ctx: &TaskContext,
+    ) -> BoxFuture<'_, Result<Value, Failure>>;
+}
+
+/// About the execution a task runs in.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub execution_arn: String,
+    pub state_name: String,
+}
+
+/// Task tokens waiting for `SendTaskSuccess` / `SendTaskFailure` / heartbeats.
+#[derive(Default)]
+pub struct Tokens {
+    waiting: Mutex<HashMap<String, Waiter>>,
+}
+
+/// A task token's outcome, and its heartbeats.
+type TokenWait = (
+    tokio::sync::oneshot::Receiver<Result<Value, Failure>>,
+    Arc<tokio::sync::Notify>,
+);
+
+struct Waiter {
+    done: tokio::sync::oneshot::Sender<Result<Value, Failure>>,
+    heartbeat: Arc<tokio::sync::Notify>,
+}
+
+impl Tokens {
+    fn register(
+        &self,
+    ) -> (
+        String,
+        tokio::sync::oneshot::Receiver<Result<Value, Failure>>,
+        Arc<tokio::sync::Notify>,
+    ) {
+        let mut raw = [0u8; 48];
+        let _ = getrandom::fill(&mut raw);
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(raw);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let hb = Arc::new(tokio::sync::Notify::new());
+        self.lock().insert(
+            token.clone(),
+            Waiter {
+                done: tx,
+                heartbeat: hb.clone(),
+            },
+        );
+        (token, rx, hb)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiter>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Complete the task holding `token`; false when no task waits for it.
+    pub fn complete(&self, token: &str, result: Result<Value, Failure>) -> bool {
+        match self.lock().remove(token) {
+            Some(w) => w.done.send(result).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Record a heartbeat; false when no task waits for `token`.
+    pub fn heartbeat(&self, token: &str) -> bool {
+        match self.lock().get(token) {
+            Some(w) => {
+                w.heartbeat.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_waiting(&self, token: &str) -> bool {
+        self.lock().contains_key(token)
+    }
+
+    fn forget(&self, token: &str) {
+        self.lock().remove(token);
+    }
+}
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: u64,
+    pub previous: u64,
+    pub timestamp_ms: u64,
+    pub kind: String,
+    pub details: Option<(&'static str, Value)>,
+}
+
+impl Event {
+    /// The event in `GetExecutionHistory`'s shape.
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("timestamp".into(), json!(self.timestamp_ms as f64 / 1000.0));
+        o.insert("type".into(), json!(self.kind));
+        o.insert("id".into(), json!(self.id));
+        o.insert("previousEventId".into(), json!(self.previous));
+        if let Some((k, v)) = &self.details {
+            o.insert((*k).into(), v.clone());
+        }
+        Value::Object(o)
+    }
+
+    pub fn from_json(v: &Value) -> Option<Event> {
+        let o = v.as_object()?;
+        let details = o
+            .iter()
+            .find(|(k, _)| k.ends_with("EventDetails"))
+            .map(|(k, v)| (detail_key(k), v.clone()));
+        Some(Event {
+            id: o.get("id")?.as_u64()?,
+            previous: o.get("previousEventId")?.as_u64()?,
+            timestamp_ms: (o.get("timestamp")?.as_f64()? * 1000.0).round() as u64,
+            kind: o.get("type")?.as_str()?.to_string(),
+            details: details.and_then(|(k, v)| Some((k?, v))),
+        })
+    }
+}
+
+/// The static name of a details key read back from storage.
+fn detail_key(k: &str) -> Option<&'static str> {
+    const KEYS: &[&str] = &[
+        "executionStartedEventDetails",
+        "executionSucceededEventDetails",
+        "executionFailedEventDetails",
+        "executionAbortedEventDetails",
+        "executionTimedOutEventDetails",
+        "stateEnteredEventDetails",
+        "stateExitedEventDetails",
+        "taskScheduledEventDetails",
+        "taskStartedEventDetails",
+        "taskSubmittedEventDetails",
+        "taskSucceededEventDetails",
+        "taskFailedEventDetails",
+        "taskTimedOutEventDetails",
+        "lambdaFunctionScheduledEventDetails",
+        "lambdaFunctionSucceededEventDetails",
+        "lambdaFunctionFailedEventDetails",
+        "lambdaFunctionTimedOutEventDetails",
+        "mapStateStartedEventDetails",
+        "mapIterationStartedEventDetails",
+        "mapIterationSucceededEventDetails",
+        "mapIterationFailedEventDetails",
+    ];
+    KEYS.iter().find(|x| **x == k).copied()
+}
+
+/// Where a durable execution resumes after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub state: String,
+    pub input: Value,
+    /// For a `Wait` state: when it ends (epoch ms).
+    pub wait_until_ms: Option<u64>,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct End {
+    /// `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: &'static str,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+}
+
+/// Receives an execution's progress at each top-level transition (with where
+/// to resume), and its end (with the last events), each as one durable write.
+pub trait Persist: Send + Sync + 'static {
+    fn checkpoint(
+        &self,
+        events: Vec<Event>,
+        cursor: Option<&Cursor>,
+        end: Option<&End>,
+    ) -> Result<(), String>;
+}
+
+/// One execution in progress.
+pub struct Run {
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub machine_arn: String,
+    pub machine_name: String,
+    pub role_arn: String,
+    pub input: Value,
+    pub start_ms: u64,
+    pub integrations: Arc<dyn Integrations>,
+    pub tokens: Arc<Tokens>,
+    pub persist: Option<Arc<dyn Persist>>,
+    /// The wall clock at `base_instant`: event times are this plus Tokio's elapsed time.
+    base_ms: u64,
+    base_instant: tokio::time::Instant,
+    history: Mutex<History>,
+}
+
+#[derive(Default)]
+struct History {
+    next_id: u64,
+    last_id: u64,
+    pending: Vec<Event>,
+    /// Every event, for executions that keep history in memory (EXPRESS, tests).
+    all: Option<Vec<Event>>,
+}
+
+/// Per-branch position in the history (`previousEventId`).
+#[derive(Clone)]
+struct Thread {
+    last: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Thread {
+    fn new(at: u64) -> Thread {
+        Thread {
+            last: Arc::new(std::sync::atomic::AtomicU64::new(at)),
+        }
+    }
+}
+
+pub struct RunSpec {
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub machine_arn: String,
+    pub machine_name: String,
+    pub role_arn: String,
+    pub input: Value,
+    pub start_ms: u64,
+    /// Events already recorded (a resumed execution), to number on from.
+    pub last_event_id: u64,
+    pub keep_history: bool,
+}
+
+impl Run {
+    pub fn new(
+        spec: RunSpec,
+        integrations: Arc<dyn Integrations>,
+        tokens: Arc<Tokens>,
+        persist: Option<Arc<dyn Persist>>,
+    ) -> Arc<Run> {
+        Arc::new(Run {
+            execution_arn: spec.execution_arn,
+            execution_name: spec.execution_name,
+            machine_arn: spec.machine_arn,
+            machine_name: spec.machine_name,
+            role_arn: spec.role_arn,
+            input: spec.input,
+            start_ms: spec.start_ms,
+            integrations,
+            tokens,
+            persist,
+            base_ms: nimbus_model::time::now_millis(),
+            base_instant: tokio::time::Instant::now(),
+            history: Mutex::new(History {
+                next_id: spec.last_event_id + 1,
+                last_id: spec.last_event_id,
+                pending: Vec::new(),
+                all: spec.keep_history.then(Vec::new),
+            }),
+        })
+    }
+
+    /// Start event times at `ms` (tests use a fixed instant).
+    pub fn set_clock_base(self: &mut Arc<Run>, ms: u64) {
+        if let Some(r) = Arc::get_mut(self) {
+            r.base_ms = ms;
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.base_ms + self.base_instant.elapsed().as_millis() as u64
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, thread: &Thread, kind: &str, details: Option<(&'static str, Value)>) -> u64 {
+        let ts = self.now_ms();
+        let mut h = self.lock();
+        let id = h.next_id;
+        h.next_id += 1;
+        h.last_id = id;
+        let previous = thread.last.swap(id, std::sync::atomic::Ordering::Relaxed);
+        let e = Event {
+            id,
+            previous,
+            timestamp_ms: ts,
+            kind: kind.into(),
+            details,
+        };
+        if let Some(all) = h.all.as_mut() {
+            all.push(e.clone());
+        }
+        h.pending.push(e);
+        id
+    }
+
+    /// Events not yet handed to [`Persist`] (emitted since the last transition).
+    pub fn unsaved_events(&self) -> Vec<Event> {
+        self.lock().pending.clone()
+    }
+
+    /// Every event so far, for executions that keep their history in memory.
+    pub fn history(&self) -> Vec<Event> {
+        self.lock().all.clone().unwrap_or_default()
+    }
+
+    fn checkpoint(&self, cursor: Option<&Cursor>, end: Option<&End>) -> Result<(), Failure> {
+        let Some(p) = &self.persist else {
+            self.lock().pending.clear();
+            return Ok(());
+        };
+        let events = std::mem::take(&mut self.lock().pending);
+        p.checkpoint(events, cursor, end).map_err(|e| {
+            Failure::runtime(format!("could not record the execution's progress: {e}"))
+        })
+    }
+
+    /// Run the whole execution: `ExecutionStarted` (unless resuming) to its
+    /// end event. Returns the output or the failure; `Err` with
+    /// `States.Timeout` when the machine's `TimeoutSeconds` passed.
+    pub async fn execute(
+        self: &Arc<Run>,
+        machine: Arc<Machine>,
+        resume: Option<Cursor>,
+    ) -> Result<Value, Failure> {
+        let thread = Thread::new(self.lock().last_id);
+        if resume.is_none() {
+            self.emit(
+                &thread,
+                "ExecutionStarted",
+                Some((
+                    "executionStartedEventDetails",
+                    json!({"input": self.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": self.role_arn}),
+                )),
+            );
+        }
+        let body = self.clone().run_machine(
+            machine.clone(),
+            self.input.clone(),
+            thread.clone(),
+            None,
+            resume,
+            true,
+        );
+        let outcome = match machine.timeout_seconds {
+            Some(t) => {
+                let elapsed_ms = self.now_ms().saturating_sub(self.start_ms);
+                let left = Duration::from_secs(t).saturating_sub(Duration::from_millis(elapsed_ms));
+                match tokio::time::timeout(left, body).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let f = Failure::new("States.Timeout", "The execution timed out.");
+                        self.emit(
+                            &thread,
+                            "ExecutionTimedOut",
+                            Some((
+                                "executionTimedOutEventDetails",
+                                json!({"error": f.error, "cause": f.cause}),
+                            )),
+                        );
+                        self.checkpoint(
+                            None,
+                            Some(&End {
+                                status: "TIMED_OUT",
+                                output: None,
+                                failure: Some(f.clone()),
+                            }),
+                        )?;
+                        return Err(f);
+                    }
+                }
+            }
+            None => body.await,
+        };
+        match &outcome {
+            Ok(out) => self.emit(
+                &thread,
+                "ExecutionSucceeded",
+                Some((
+                    "executionSucceededEventDetails",
+                    json!({"output": out.to_string(), "outputDetails": {"truncated": false}}),
+                )),
+            ),
+            Err(f) => self.emit(
+                &thread,
+                "ExecutionFailed",
+                Some((
+                    "executionFailedEventDetails",
+                    json!({"error": f.error, "cause": f.cause}),
+                )),
+            ),
+        };
+        let end = match &outcome {
+            Ok(out) => End {
+                status: "SUCCEEDED",
+                output: Some(out.clone()),
+                failure: None,
+            },
+            Err(f) => End {
+                status: "FAILED",
+                output: None,
+                failure: Some(f.clone()),
+            },
+        };
+        self.checkpoint(None, Some(&end))?;
+        outcome
+    }
+
+    /// Record that the execution was stopped.
+    pub fn aborted(&self, error: Option<&str>, cause: Option<&str>) {
+        let thread = Thread::new(self.lock().last_id);
+        let mut d = Map::new();
+        if let Some(e) = error {
+            d.insert("error".into(), json!(e));
+        }
+        if let Some(c) = cause {
+            d.insert("cause".into(), json!(c));
+        }
+        self.emit(
+            &thread,
+            "ExecutionAborted",
+            Some(("executionAbortedEventDetails", Value::Object(d))),
+        );
+        let end = End {
+            status: "ABORTED",
+            output: None,
+            failure: Some(Failure::new(
+                error.unwrap_or_default(),
+                cause.unwrap_or_default(),
+            )),
+        };
+        let _ = self.checkpoint(None, Some(&end));
+    }
+
+    fn run_machine(
+        self: Arc<Run>,
+        machine: Arc<Machine>,
+        input: Value,
+        thread: Thread,
+        map_item: Option<(usize, Value)>,
+        resume: Option<Cursor>,
+        top: bool,
+    ) -> BoxFuture<'static, Result<Value, Failure>> {
+        Box::pin(async move {
+            let (mut current, mut input, mut wait_until) = match resume {
+                Some(c) => (c.state, c.input, c.wait_until_ms),
+                None => (machine.start_at.clone(), input, None),
+            };
+            loop {
+                let state = machine
+                    .states
+                    .get(&current)
+                    .ok_or_else(|| Failure::runtime(format!("state '{current}' does not exist")))?;
+                let cursor = if top {
+                    if let Kind::Wait(w) = &state.kind
+                        && wait_until.is_none()
+                    {
+                        let effective = select_input(state, &input)?;
+                        wait_until = Some(self.wait_until(w, &effective)?);
+                    }
+                    Some(Cursor {
+                        state: current.clone(),
+                        input: input.clone(),
+                        wait_until_ms: wait_until,
+                    })
+                } else {
+                    None
+                };
+                let (output, next) = self
+                    .clone()
+                    .run_state(
+                        state,
+                        input,
+                        &thread,
+                        map_item.as_ref(),
+                        wait_until.take(),
+                        cursor,
+                    )
+                    .await?;
+                match next {
+                    Some(n) => {
+                        current = n;
+                        input = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        })
+    }
+
+    fn wait_until(&self, w: &WaitFor, effective: &Value) -> Result<u64, Failure> {
+        let now = self.now_ms();
+        Ok(match w {
+            WaitFor::Seconds(s) => now + s * 1000,
+            WaitFor::Timestamp(t) => crate::time::parse_timestamp(t).unwrap_or(0).max(0) as u64,
+            WaitFor::SecondsPath(p) => {
+                let v = select(p, effective)?;
+                let s = v.as_u64().ok_or_else(|| {
+                    Failure::runtime(format!("The SecondsPath parameter does not reference a valid non-negative integer: {v}"))
+                })?;
+                now + s * 1000
+            }
+            WaitFor::TimestampPath(p) => {
+                let v = select(p, effective)?;
+                v.as_str()
+                    .and_then(crate::time::parse_timestamp)
+                    .ok_or_else(|| Failure::runtime(format!("The TimestampPath parameter does not reference a valid ISO-8601 timestamp: {v}")))?
+                    .max(0) as u64
+            }
+        })
+    }
+
+    fn context(
+        &self,
+        state: &State,
+        entered_ms: u64,
+        retry: u32,
+        token: Option<&str>,
+        item: Option<&(usize, Value)>,
+    ) -> Value {
+        let mut c = json!({
+            "Execution": {
+                "Id": self.execution_arn,
+                "Input": self.input,
+                "Name": self.execution_name,
+                "RoleArn": self.role_arn,
+                "StartTime": iso(self.start_ms),
+                "RedriveCount": 0,
+            },
+            "State": {"EnteredTime": iso(entered_ms), "Name": state.name, "RetryCount": retry},
+            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name},
+        });
+        if let Some(t) = token {
+            c["Task"] = json!({"Token": t});
+        }
+        if let Some((i, v)) = item {
+            c["Map"] = json!({"Item": {"Index": i, "Value": v}});
+        }
+        c
+    }
+
+    async fn run_state(
+        self: Arc<Run>,
+        state: &State,
+        raw: Value,
+        thread: &Thread,
+        map_item: Option<&(usize, Value)>,
+        wait_until: Option<u64>,
+        cursor: Option<Cursor>,
+    ) -> Result<(Value, Option<String>), Failure> {
+        let type_name = type_name(&state.kind);
+        let entered_ms = self.now_ms();
+        self.emit(
+            thread,
+            &format!("{type_name}StateEntered"),
+            Some((
+                "stateEnteredEventDetails",
+                json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}}),
+            )),
+        );
+        // A top-level state is recorded as entered, with where to resume,
+        // before any of its work.
+        if let Some(c) = &cursor {
+            self.checkpoint(Some(c), None)?;
+        }
+        let result = self
+            .clone()
+            .state_body(state, &raw, thread, map_item, entered_ms, wait_until)
+            .await;
+        match result {
+            Ok((output, next)) => {
+                self.emit(
+                    thread,
+                    &format!("{type_name}StateExited"),
+                    Some((
+                        "stateExitedEventDetails",
+                        json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}),
+                    )),
+                );
+                Ok((output, next))
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    async fn state_body(
+        self: Arc<Run>,
+        state: &State,
+        raw: &Value,
+        thread: &Thread,
+        map_item: Option<&(usize, Value)>,
+        entered_ms: u64,
+        wait_until: Option<u64>,
+    ) -> Result<(Value, Option<String>), Failure> {
+        let ctx = self.context(state, entered_ms, 0, None, map_item);
+        match &state.kind {
+            Kind::Pass { result } => {
+                let effective = select_input(state, raw)?;
+                let effective = match &state.parameters {
+                    Some(t) => render(t, &effective, &ctx)?,
+                    None => effective,
+                };
+                let result = result.clone().unwrap_or(effective);
+                let output = finish(state, raw, result)?;
+                Ok((output, state.next.clone()))
+            }
+            Kind::Succeed => {
+                let effective = select_input(state, raw)?;
+                Ok((select_output(state, effective)?, None))
+            }
+            Kind::Fail {
+                error,
+                cause,
+                error_path,
+                cause_path,
+            } => {
+                let pick =
+                    |fixed: &Option<String>, path: &Option<Path>| -> Result<String, Failure> {
+                        match path {
+                            Some(p) => {
+                                let v = select(p, if p.context { &ctx } else { raw })?;
+                                v.as_str().map(String::from).ok_or_else(|| {
+                                    Failure::runtime(format!(
+                                        "The {} parameter does not reference a string: {v}",
+                                        p.text
+                                    ))
+                                })
+                            }
+                            None => Ok(fixed.clone().unwrap_or_default()),
+                        }
+                    };
+                Err(Failure::new(
+                    pick(error, error_path)?,
+                    pick(cause, cause_path)?,
+                ))
+            }
+            Kind::Choice { choices, default } => {
+                let effective = select_input(state, raw)?;
+                let next = choices
+                    .iter()
+                    .find(|(rule, _)| matches(rule, &effective, &ctx))
+                    .map(|(_, n)| n.clone())
+                    .or_else(|| default.clone())
+                    .ok_or_else(|| {
+                        Failure::new(
+                            "States.NoChoiceMatched",
+                            format!("No Choice Rules matched and no Default was specified in state '{}'", state.name),
+                        )
+                    })?;
+                Ok((select_output(state, effective)?, Some(next)))
+            }
+            Kind::Wait(w) => {
+                let effective = select_input(state, raw)?;
+                let until = match wait_until {
+                    Some(u) => u,
+                    None => self.wait_until(w, &effective)?,
+                };
+                let now = self.now_ms();
+                if until > now {
+                    tokio::time::sleep(Duration::from_millis(until - now)).await;
+                }
+                Ok((select_output(state, effective)?, state.next.clone()))
+            }
+            Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
+                self.with_retries(state, raw, thread, map_item, entered_ms)
+                    .await
+            }
+        }
+    }
+
+    /// Task, Parallel and Map: attempts under `Retry`, then `Catch`.
+    async fn with_retries(
+        self: Arc<Run>,
+        state: &State,
+        raw: &Value,
+        thread: &Thread,
+        map_item: Option<&(usize, Value)>,
+        entered_ms: u64,
+    ) -> Result<(Value, Option<String>), Failure> {
+        let effective = select_input(state, raw)?;
+        let mut attempts = vec![0u32; state.retry.len()];
+        let mut retry_count = 0;
+        loop {
+            let attempt = self
+                .clone()
+                .attempt(state, &effective, thread, map_item, entered_ms, retry_count)
+                .await;
+            let failure = match attempt {
+                Ok(result) => {
+                    let selected = match &state.result_selector {
+                        Some(t) => render(
+                            t,
+                            &result,
+                            &self.context(state, entered_ms, retry_count, None, map_item),
+                        )?,
+                        None => result,
+                    };
+                    match finish(state, raw, selected) {
+                        Ok(output) => return Ok((output, state.next.clone())),
+                        Err(f) if f.error == "States.Runtime" => return Err(f),
+                        Err(f) => f,
+                    }
+                }
+                Err(f) => f,
+            };
+            if failure.error == "States.Runtime" {
+                return Err(failure);
+            }
+            if let Some(i) = state
+                .retry
+                .iter()
+                .position(|r| error_matches(&r.errors, &failure.error))
+            {
+                let r = &state.retry[i];
+                if attempts[i] < r.max_attempts {
+                    let delay = backoff(r, attempts[i]);
+                    attempts[i] += 1;
+                    retry_count += 1;
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            if let Some(c) = state
+                .catch
+                .iter()
+                .find(|c| error_matches(&c.errors, &failure.error))
+            {
+                return caught(c, raw, &failure);
+            }
+            return Err(failure);
+        }
+    }
+
+    async fn attempt(
+        self: Arc<Run>,
+        state: &State,
+        effective: &Value,
+        thread: &Thread,
+        map_item: Option<&(usize, Value)>,
+        entered_ms: u64,
+        retry_count: u32,
+    ) -> Result<Value, Failure> {
+        match &state.kind {
+            Kind::Task {
+                resource,
+                timeout,
+                heartbeat,
+            } => {
+                let resource = Resource::parse(resource).map_err(Failure::runtime)?;
+                let (token, waiter) = match resource {
+                    Resource::Service {
+                        pattern: Pattern::WaitForTaskToken,
+                        ..
+                    } => {
+                        let (t, rx, hb) = self.tokens.register();
+                        (Some(t), Some((rx, hb)))
+                    }
+                    _ => (None, None),
+                };
+                let ctx = self.context(state, entered_ms, retry_count, token.as_deref(), map_item);
+                let params = match &state.parameters {
+                    Some(t) => render(t, effective, &ctx),
+                    None => Ok(effective.clone()),
+                };
+                let params = match params {
+                    Ok(p) => p,
+                    Err(f) => {
+                        if let Some(t) = &token {
+                            self.tokens.forget(t);
+                        }
+                        return Err(f);
+                    }
+                };
+                let timeout = match timeout {
+                    Some(Seconds::Fixed(s)) => Some(*s),
+                    Some(Seconds::Path(p)) => Some(select(p, effective)?.as_u64().ok_or_else(|| {
+                        Failure::runtime("The TimeoutSecondsPath parameter does not reference a positive integer")
+                    })?),
+                    None => None,
+                };
+                let heartbeat = match heartbeat {
+                    Some(Seconds::Fixed(s)) => Some(*s),
+                    Some(Seconds::Path(p)) => select(p, effective)?.as_u64(),
+                    None => None,
+                };
+                let r = self
+                    .clone()
+                    .task(
+                        state,
+                        &resource,
+                        params,
+                        thread,
+                        token.clone(),
+                        waiter,
+                        timeout,
+                        heartbeat,
+                    )
+                    .await;
+                if let Some(t) = &token {
+                    self.tokens.forget(t);
+                }
+                r
+            }
+            Kind::Parallel { branches } => {
+                let input = match &state.parameters {
+                    Some(t) => render(
+                        t,
+                        effective,
+                        &self.context(state, entered_ms, retry_count, None, map_item),
+                    )?,
+                    None => effective.clone(),
+                };
+                self.emit(thread, "ParallelStateStarted", None);
+                let mut set = tokio::task::JoinSet::new();
+                for (i, b) in branches.iter().enumerate() {
+                    let run = self.clone();
+                    let fut = run.run_machine(
+                        b.clone(),
+                        input.clone(),
+                        thread.clone(),
+                        None,
+                        None,
+                        false,
+                    );
+                    set.spawn(async move { (i, fut.await) });
+                }
+                let mut out = vec![Value::Null; branches.len()];
+                while let Some(joined) = set.join_next().await {
+                    let (i, r) =
+                        joined.map_err(|e| Failure::runtime(format!("branch stopped: {e}")))?;
+                    match r {
+                        Ok(v) => out[i] = v,
+                        Err(f) => {
+                            set.abort_all();
+                            self.emit(thread, "ParallelStateFailed", None);
+                            return Err(f);
+                        }
+                    }
+                }
+                self.emit(thread, "ParallelStateSucceeded", None);
+                Ok(Value::Array(out))
+            }
+            Kind::Map {
+                processor,
+                items_path,
+                item_selector,
+                max_concurrency,
+                tolerated_percentage,
+                tolerated_count,
+            } => {
+                let items = match items_path {
+                    Some(p) => select(p, effective)?,
+                    None => effective.clone(),
+                };
+                let Value::Array(items) = items else {
+                    return Err(Failure::runtime(format!(
+                        "Invalid path '{}': the ItemsPath must reference a JSON array",
+                        items_path.as_ref().map(|p| p.text.as_str()).unwrap_or("$")
+                    )));
+                };
+                self.emit(
+                    thread,
+                    "MapStateStarted",
+                    Some((
+                        "mapStateStartedEventDetails",
+                        json!({"length": items.len()}),
+                    )),
+                );
+                let limit = if *max_concurrency == 0 {
+                    items.len().max(1)
+                } else {
+                    *max_concurrency
+                };
+                let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+                let processor: Arc<Machine> = processor.clone();
+                let mut set = tokio::task::JoinSet::new();
+                for (i, item) in items.iter().enumerate() {
+                    let selected = match item_selector {
+                        Some(t) => {
+                            let ctx = self.context(
+                                state,
+                                entered_ms,
+                                retry_count,
+                                None,
+                                Some(&(i, item.clone())),
+                            );
+                            render(t, effective, &ctx)?
+                        }
+                        None => item.clone(),
+                    };
+                    let (run, processor, permits, thread) = (
+                        self.clone(),
+                        processor.clone(),
+                        permits.clone(),
+                        thread.clone(),
+                    );
+                    let name = state.name.clone();
+                    set.spawn(async move {
+                        let _permit = permits.acquire_owned().await;
+                        let d = json!({"name": name, "index": i});
+                        run.emit(
+                            &thread,
+                            "MapIterationStarted",
+                            Some(("mapIterationStartedEventDetails", d.clone())),
+                        );
+                        let r = run
+                            .clone()
+                            .run_machine(
+                                processor,
+                                selected,
+                                Thread::new(thread.last.load(std::sync::atomic::Ordering::Relaxed)),
+                                None,
+                                None,
+                                false,
+                            )
+                            .await;
+                        let kind = if r.is_ok() {
+                            "MapIterationSucceeded"
+                        } else {
+                            "MapIterationFailed"
+                        };
+                        let key = if r.is_ok() {
+                            "mapIterationSucceededEventDetails"
+                        } else {
+                            "mapIterationFailedEventDetails"
+                        };
+                        run.emit(&thread, kind, Some((key, d)));
+                        (i, r)
+                    });
+                }
+                let n = items.len();
+                let tolerated = |failed: usize| {
+                    tolerated_count.is_some_and(|c| failed as u64 <= c)
+                        || tolerated_percentage
+                            .is_some_and(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p)
+                };
+                let mut out = vec![Value::Null; n];
+                let mut failed = 0;
+                while let Some(joined) = set.join_next().await {
+                    let (i, r) =
+                        joined.map_err(|e| Failure::runtime(format!("iteration stopped: {e}")))?;
+                    match r {
+                        Ok(v) => out[i] = v,
+                        Err(f) => {
+                            failed += 1;
+                            if !tolerated(failed) {
+                                set.abort_all();
+                                self.emit(thread, "MapStateFailed", None);
+                                if tolerated_count.is_some() || tolerated_percentage.is_some() {
+                                    return Err(Failure::new(
+                                        "States.ExceedToleratedFailureThreshold",
+                                        format!(
+                                            "The specified tolerated failure threshold was exceeded: {failed} of {n} items failed"
+                                        ),
+                                    ));
+                                }
+                                return Err(f);
+                            }
+                            out[i] = json!({"Error": f.error, "Cause": f.cause});
+                        }
+                    }
+                }
+                self.emit(thread, "MapStateSucceeded", None);
+                Ok(Value::Array(out))
+            }
+            _ => unreachable!("only Task, Parallel and Map attempt"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn task(
+        self: Arc<Run>,
+        state: &State,
+        resource: &Resource,
+        params: Value,
+        thread: &Thread,
+        token: Option<String>,
+        waiter: Option<TokenWait>,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    ) -> Result<Value, Failure> {
+        let (lambda, rtype, rname) = match resource {
+            Resource::LambdaArn(arn) => (true, "lambda".to_string(), arn.clone()),
+            Resource::Service {
+                service, action, ..
+            } => (
+                false,
+                service.clone(),
+                format!("{action}{}", resource.pattern_suffix()),
+            ),
+        };
+        if lambda {
+            self.emit(
+                thread,
+                "LambdaFunctionScheduled",
+                Some((
+                    "lambdaFunctionScheduledEventDetails",
+                    json!({"resource": rname, "input": params.to_string(), "inputDetails": {"truncated": false}}),
+                )),
+            );
+            self.emit(thread, "LambdaFunctionStarted", None);
+        } else {
+            let mut d = json!({"resourceType": rtype, "resource": rname, "region": region_of(&self.machine_arn), "parameters": params.to_string()});
+            if let Some(t) = timeout {
+                d["timeoutInSeconds"] = json!(t);
+            }
+            if let Some(h) = heartbeat {
+                d["heartbeatInSeconds"] = json!(h);
+            }
+            self.emit(
+                thread,
+                "TaskScheduled",
+                Some(("taskScheduledEventDetails", d)),
+            );
+            self.emit(
+                thread,
+                "TaskStarted",
+                Some((
+                    "taskStartedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname}),
+                )),
+            );
+        }
+        let tctx = TaskContext {
+            execution_arn: self.execution_arn.clone(),
+            state_name: state.name.clone(),
+        };
+        let integrations = self.integrations.clone();
+        let work = async {
+            let result = integrations.call(resource, params, &tctx).await?;
+            let Some((rx, hb)) = waiter else {
+                return Ok(result);
+            };
+            self.emit(
+                thread,
+                "TaskSubmitted",
+                Some((
+                    "taskSubmittedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "output": result.to_string(), "outputDetails": {"truncated": false}}),
+                )),
+            );
+            let _ = token;
+            let mut rx = rx;
+            loop {
+                let beat = async {
+                    match heartbeat {
+                        Some(h) => {
+                            tokio::select! {
+                                _ = hb.notified() => true,
+                                _ = tokio::time::sleep(Duration::from_secs(h)) => false,
+                            }
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = &mut rx => {
+                        return r.unwrap_or_else(|_| Err(Failure::runtime("the task token was dropped")));
+                    }
+                    alive = beat => {
+                        if !alive {
+                            return Err(Failure::new("States.HeartbeatTimeout", "The task did not send a heartbeat in time."));
+                        }
+                    }
+                }
+            }
+        };
+        let r = match timeout {
+            Some(t) => match tokio::time::timeout(Duration::from_secs(t), work).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::new(
+                    "States.Timeout",
+                    "The task did not complete in time.",
+                )),
+            },
+            None => work.await,
+        };
+        match &r {
+            Ok(v) => {
+                if lambda {
+                    self.emit(
+                        thread,
+                        "LambdaFunctionSucceeded",
+                        Some((
+                            "lambdaFunctionSucceededEventDetails",
+                            json!({"output": v.to_string(), "outputDetails": {"truncated": false}}),
+                        )),
+                    );
+                } else {
+                    self.emit(
+                        thread,
+                        "TaskSucceeded",
+                        Some((
+                            "taskSucceededEventDetails",
+                            json!({"resourceType": rtype, "resource": rname, "output": v.to_string(), "outputDetails": {"truncated": false}}),
+                        )),
+                    );
+                }
+            }
+            Err(f) => {
+                let timed_out = f.error == "States.Timeout" || f.error == "States.HeartbeatTimeout";
+                let (kind, key) = match (lambda, timed_out) {
+                    (true, true) => (
+                        "LambdaFunctionTimedOut",
+                        "lambdaFunctionTimedOutEventDetails",
+                    ),
+                    (true, false) => ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+                    (false, true) => ("TaskTimedOut", "taskTimedOutEventDetails"),
+                    (false, false) => ("TaskFailed", "taskFailedEventDetails"),
+                };
+                let mut d = json!({"error": f.error, "cause": f.cause});
+                if !lambda {
+                    d["resourceType"] = json!(rtype);
+                    d["resource"] = json!(rname);
+                }
+                self.emit(thread, kind, Some((key, d)));
+            }
+        }
+        r
+    }
+}
+
+fn region_of(arn: &str) -> String {
+    arn.split(':').nth(3).unwrap_or("us-east-1").to_string()
+}
+
+pub fn iso(ms: u64) -> String {
+    nimbus_model::time::Utc::from_millis(ms).rfc3339_millis()
+}
+
+fn type_name(k: &Kind) -> &'static str {
+    match k {
+        Kind::Pass { .. } => "Pass",
+        Kind::Task { .. } => "Task",
+        Kind::Choice { .. } => "Choice",
+        Kind::Wait(_) => "Wait",
+        Kind::Succeed => "Succeed",
+        Kind::Fail { .. } => "Fail",
+        Kind::Parallel { .. } => "Parallel",
+        Kind::Map { .. } => "Map",
+    }
+}
+
+/// `States.ALL` matches everything but `States.Runtime`; `States.TaskFailed`
+/// every task failure but a timeout; `States.Timeout` a missed heartbeat too.
+fn error_matches(list: &[String], error: &str) -> bool {
+    list.iter().any(|e| {
+        e == error
+            || (e == "States.Timeout" && error == "States.HeartbeatTimeout")
+            || (e == "States.ALL" && error != "States.Runtime")
+            || (e == "States.TaskFailed"
+                && !matches!(
+                    error,
+                    "States.Timeout" | "States.HeartbeatTimeout" | "States.Runtime"
+                ))
+    })
+}
+
+fn backoff(r: &Retrier, attempt: u32) -> Duration {
+    let mut secs = r.interval_seconds * r.backoff_rate.powi(attempt as i32);
+    if let Some(max) = r.max_delay_seconds {
+        secs = secs.min(max);
+    }
+    if r.full_jitter {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        secs *= (u64::from_le_bytes(b) % 10_000) as f64 / 10_000.0;
+    }
+    Duration::from_secs_f64(secs.clamp(0.0, 31_622_400.0))
+}
+
+fn caught(c: &Catcher, raw: &Value, f: &Failure) -> Result<(Value, Option<String>), Failure> {
+    let err = json!({"Error": f.error, "Cause": f.cause});
+    let output = match &c.result_path {
+        None => raw.clone(),
+        Some(p) => {
+            let mut out = raw.clone();
+            p.set(&mut out, err)
+                .map_err(|m| Failure::new("States.ResultPathMatchFailure", m))?;
+            out
+        }
+    };
+    Ok((output, Some(c.next.clone())))
+}
+
+fn select(p: &Path, root: &Value) -> Result<Value, Failure> {
+    p.select(root).ok_or_else(|| {
+        Failure::runtime(format!(
+            "Invalid path '{}' : No results for path: {}",
+            p.text, p.text
+        ))
+    })
+}
+
+fn select_input(state: &State, raw: &Value) -> Result<Value, Failure> {
+    match &state.input_path {
+        None => Ok(json!({})),
+        Some(p) => select(p, raw),
+    }
+}
+
+fn select_output(state: &State, v: Value) -> Result<Value, Failure> {
+    match &state.output_path {
+        None => Ok(json!({})),
+        Some(p) => select(p, &v),
+    }
+}
+
+/// ResultPath, then OutputPath.
+fn finish(state: &State, raw: &Value, result: Value) -> Result<Value, Failure> {
+    let merged = match &state.result_path {
+        None => raw.clone(),
+        Some(p) => {
+            let mut out = raw.clone();
+            p.set(&mut out, result)
+                .map_err(|m| Failure::new("States.ResultPathMatchFailure", m))?;
+            out
+        }
+    };
+    select_output(state, merged)
+}
+
+/// Evaluate a payload template against `input` and the context object.
+pub fn render(t: &Template, input: &Value, ctx: &Value) -> Result<Value, Failure> {
+    Ok(match t {
+        Template::Literal(v) => v.clone(),
+        Template::Path(p) => select(p, if p.context { ctx } else { input })?,
+        Template::Call(c) => intrinsics::eval(c, input, ctx)
+            .map_err(|m| Failure::new("States.IntrinsicFailure", m))?,
+        Template::Array(a) => Value::Array(
+            a.iter()
+                .map(|t| render(t, input, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Template::Object(fields) => {
+            let mut o = Map::new();
+            for (k, t) in fields {
+                o.insert(k.clone(), render(t, input, ctx)?);
+            }
+            Value::Object(o)
+        }
+    })
+}
+
+fn matches(rule: &Rule, input: &Value, ctx: &Value) -> bool {
+    match rule {
+        Rule::And(rs) => rs.iter().all(|r| matches(r, input, ctx)),
+        Rule::Or(rs) => rs.iter().any(|r| matches(r, input, ctx)),
+        Rule::Not(r) => !matches(r, input, ctx),
+        Rule::Compare {
+            variable,
+            op,
+            against,
+        } => {
+            let var = variable.select(if variable.context { ctx } else { input });
+            if op == "IsPresent" {
+                return var.is_some()
+                    == (against_value(against, input, ctx) == Some(Value::Bool(true)));
+            }
+            let Some(var) = var else {
+                return false;
+            };
+            let Some(want) = against_value(against, input, ctx) else {
+                return false;
+            };
+            compare(op, &var, &want)
+        }
+    }
+}
+
+fn against_value(a: &Against, input: &Value, ctx: &Value) -> Option<Value> {
+    match a {
+        Against::Value(v) => Some(v.clone()),
+        Against::Path(p) => p.select(if p.context { ctx } else { input }),
+    }
+}
+
+fn compare(op: &str, var: &Value, want: &Value) -> bool {
+    use std::cmp::Ordering::*;
+    let ord_ok = |o: std::cmp::Ordering, suffix: &str| match suffix {
+        "Equals" => o == Equal,
+        "LessThan" => o == Less,
+        "GreaterThan" => o == Greater,
+        "LessThanEquals" => o != Greater,
+        "GreaterThanEquals" => o != Less,
+        _ => false,
+    };
+    let flag = want.as_bool() == Some(true);
+    match op {
+        "IsNull" => var.is_null() == flag,
+        "IsNumeric" => var.is_number() == flag,
+        "IsString" => var.is_string() == flag,
+        "IsBoolean" => var.is_boolean() == flag,
+        "IsTimestamp" => {
+            var.as_str()
+                .and_then(crate::time::parse_timestamp)
+                .is_some()
+                == flag
+        }
+        "BooleanEquals" => var.is_boolean() && var == want,
+        "StringMatches" => match (var.as_str(), want.as_str()) {
+            (Some(s), Some(p)) => wildcard(p, s),
+            _ => false,
+        },
+        _ => {
+            if let Some(suffix) = op.strip_prefix("String") {
+                match (var.as_str(), want.as_str()) {
+                    (Some(a), Some(b)) => ord_ok(a.cmp(b), suffix),
+                    _ => false,
+                }
+            } else if let Some(suffix) = op.strip_prefix("Numeric") {
+                match (var.as_f64(), want.as_f64()) {
+                    (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(|o| ord_ok(o, suffix)),
+                    _ => false,
+                }
+            } else if let Some(suffix) = op.strip_prefix("Timestamp") {
+                let t = |v: &Value| v.as_str().and_then(crate::time::parse_timestamp);
+                match (t(var), t(want)) {
+                    (Some(a), Some(b)) => ord_ok(a.cmp(&b), suffix),
+                    _ => false,
+                }
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// `*` matches any run of characters; `\*` and `\\` are literal.
+fn wildcard(pattern: &str, s: &str) -> bool {
+    #[derive(PartialEq)]
+    enum P {
+        Star,
+        Ch(char),
+    }
+    let mut pat = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => pat.push(P::Ch(it.next().unwrap_or('\\'))),
+            '*' => pat.push(P::Star),
+            c => pat.push(P::Ch(c)),
+        }
+    }
+    let s: Vec<char> = s.chars().collect();
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < pat.len() && pat[pi] == P::Ch(s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < pat.len() && pat[pi] == P::Star {
+            star = Some(pi);
+            mark = si;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < pat.len() && pat[pi] == P::Star {
+        pi += 1;
+    }
+    pi == pat.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("log-*.txt", "log-2026.txt"));
+        assert!(wildcard("*", ""));
+        assert!(!wildcard("log-*.txt", "log-2026.csv"));
+        assert!(wildcard(r"a\*b", "a*b"));
+        assert!(!wildcard(r"a\*b", "axb"));
+        assert!(wildcard("*a*b*", "xxaxxbxx"));
+    }
+
+    #[test]
+    fn error_names() {
+        let all = vec!["States.ALL".to_string()];
+        assert!(error_matches(&all, "Foo"));
+        assert!(!error_matches(&all, "States.Runtime"));
+        let tf = vec!["States.TaskFailed".to_string()];
+        assert!(error_matches(&tf, "Lambda.ServiceException"));
+        assert!(!error_matches(&tf, "States.Timeout"));
+    }
+
+    #[test]
+    fn resources() {
+        assert_eq!(
+            Resource::parse("arn:aws:states:::lambda:invoke.waitForTaskToken").unwrap(),
+            Resource::Service {
+                service: "lambda".into(),
+                action: "invoke".into(),
+                pattern: Pattern::WaitForTaskToken
+            }
+        );
+        assert!(matches!(
+            Resource::parse("arn:aws:lambda:us-east-1:000000000000:function:f").unwrap(),
+            Resource::LambdaArn(_)
+        ));
+        assert!(Resource::parse("arn:aws:ec2:::x").is_err());
+    }
+}

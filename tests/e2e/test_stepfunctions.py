@@ -1,0 +1,434 @@
+"""Step Functions end to end: state machines driven with boto3 and the AWS CLI,
+Task states running real functions on Nimbus, callbacks, service integrations,
+and executions that continue after `kill -9` of the server."""
+import json
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, create, unique
+
+ROLE = "arn:aws:iam::000000000000:role/states-role"
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+APP = '''
+import json, os, time
+PAY_ATTEMPTS = {}
+
+class ValidationError(Exception):
+    pass
+
+class PaymentTimeout(Exception):
+    pass
+
+def validate(event, context):
+    if not event.get("items"):
+        raise ValidationError("an order needs items")
+    return {"valid": True, "total": sum(i["price"] for i in event["items"])}
+
+def pay(event, context):
+    order = event["order"]
+    PAY_ATTEMPTS[order] = PAY_ATTEMPTS.get(order, 0) + 1
+    if PAY_ATTEMPTS[order] <= event.get("fail_times", 0):
+        raise PaymentTimeout("the payment provider timed out (attempt %d)" % PAY_ATTEMPTS[order])
+    return {"paid": event["total"], "attempts": PAY_ATTEMPTS[order]}
+
+def reserve(event, context):
+    return {"reserved": [i["sku"] for i in event["items"]]}
+
+def confirm(event, context):
+    return {"sent_to": event["email"]}
+
+def echo(event, context):
+    return event
+'''
+
+
+def machine(sfn, definition, kind="STANDARD"):
+    return sfn.create_state_machine(
+        name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE, type=kind
+    )["stateMachineArn"]
+
+
+def wait_done(sfn, arn, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING":
+            return d
+        time.sleep(0.1)
+    raise AssertionError(f"{arn} still running after {timeout}s")
+
+
+def history(sfn, arn):
+    events, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = sfn.get_execution_history(executionArn=arn, maxResults=50, **kw)
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def wait_for_event(sfn, arn, kind, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for e in history(sfn, arn):
+            if e["type"] == kind:
+                return e
+        time.sleep(0.1)
+    raise AssertionError(f"no {kind} in {arn}")
+
+
+@pytest.fixture(scope="module")
+def fns(nimbus):
+    lam = nimbus.client()
+    names = {}
+    for handler in ["validate", "pay", "reserve", "confirm", "echo"]:
+        name = unique(handler)
+        create(lam, name, {"app.py": APP}, handler=f"app.{handler}")
+        names[handler] = name
+    return names
+
+
+def order_workflow(fns):
+    return {
+        "Comment": "validate, pay with retries, reserve stock and confirm in parallel",
+        "StartAt": "Validate",
+        "States": {
+            "Validate": {
+                "Type": "Task",
+                "Resource": ARN + fns["validate"],
+                "ResultPath": "$.validation",
+                "Catch": [{"ErrorEquals": ["ValidationError"], "ResultPath": "$.error", "Next": "Rejected"}],
+                "Next": "Pay",
+            },
+            "Pay": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": fns["pay"],
+                    "Payload": {
+                        "order.$": "$.order",
+                        "total.$": "$.validation.total",
+                        "fail_times.$": "$.fail_times",
+                    },
+                },
+                "Retry": [{"ErrorEquals": ["PaymentTimeout"], "IntervalSeconds": 1, "BackoffRate": 1.5, "MaxAttempts": 3}],
+                "ResultSelector": {"paid.$": "$.Payload.paid", "attempts.$": "$.Payload.attempts"},
+                "ResultPath": "$.payment",
+                "Next": "Fulfil",
+            },
+            "Fulfil": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Reserve", "States": {"Reserve": {"Type": "Task", "Resource": ARN + fns["reserve"], "End": True}}},
+                    {"StartAt": "Confirm", "States": {"Confirm": {"Type": "Task", "Resource": ARN + fns["confirm"], "End": True}}},
+                ],
+                "ResultSelector": {"stock.$": "$[0].reserved", "confirmation.$": "$[1].sent_to"},
+                "ResultPath": "$.fulfilment",
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed", "OutputPath": "$['payment','fulfilment']"},
+            "Rejected": {"Type": "Fail", "Error": "OrderRejected", "CausePath": "$.error.Cause"},
+        },
+    }
+
+
+def test_order_workflow_retries_payment_and_fulfils_in_parallel(nimbus, fns):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, order_workflow(fns))
+    order = {"order": unique("o"), "fail_times": 2, "email": "ada@example.com",
+             "items": [{"sku": "a", "price": 3}, {"sku": "b", "price": 4}]}
+    started = sfn.start_execution(stateMachineArn=arn, name=order["order"], input=json.dumps(order))
+    d = wait_done(sfn, started["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out == [{"paid": 7, "attempts": 3}, {"stock": ["a", "b"], "confirmation": "ada@example.com"}]
+
+    events = history(sfn, started["executionArn"])
+    types = [e["type"] for e in events]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    failed = [e for e in events if e["type"] == "TaskFailed"]
+    assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["PaymentTimeout", "PaymentTimeout"]
+    assert "payment provider timed out" in failed[0]["taskFailedEventDetails"]["cause"]
+    # Back-off: 1 s, then 1.5 s between the payment attempts.
+    scheduled = [e["timestamp"].timestamp() for e in events if e["type"] == "TaskScheduled"]
+    assert scheduled[1] - scheduled[0] >= 1.0 and scheduled[2] - scheduled[1] >= 1.5
+    assert types.count("LambdaFunctionSucceeded") == 3  # validate, reserve, confirm
+    assert "ParallelStateStarted" in types and "ParallelStateSucceeded" in types
+    # Every event names the one before it.
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["previousEventId"] < e["id"] for e in events)
+
+
+def test_invalid_order_is_caught_into_a_fail_state(nimbus, fns):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, order_workflow(fns))
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"order": "x", "items": []}))
+    d = wait_done(sfn, started["executionArn"])
+    assert d["status"] == "FAILED"
+    assert d["error"] == "OrderRejected"
+    assert json.loads(d["cause"])["errorMessage"] == "an order needs items"
+    types = [e["type"] for e in history(sfn, started["executionArn"])]
+    assert types[-3:] == ["TaskStateExited", "FailStateEntered", "ExecutionFailed"]
+
+
+def test_bad_definitions_are_rejected_with_step_functions_messages(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    bad = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine(name=unique("bad"), definition=json.dumps(bad), roleArn=ROLE)
+    assert e.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nowhere at /States/A/Next" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine(name=unique("bad"), definition="{not json", roleArn=ROLE)
+    assert e.value.response["Error"]["Code"] == "InvalidDefinition"
+    v = sfn.validate_state_machine_definition(definition=json.dumps(bad))
+    assert v["result"] == "FAIL"
+    assert v["diagnostics"][0]["code"] == "MISSING_TRANSITION_TARGET"
+    assert v["diagnostics"][0]["location"] == "/States/A/Next"
+    ok = sfn.validate_state_machine_definition(definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}))
+    assert ok["result"] == "OK" and ok["diagnostics"] == []
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine(name="has space", definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}), roleArn=ROLE)
+    assert e.value.response["Error"]["Code"] == "InvalidName"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine(stateMachineArn="arn:aws:states:us-east-1:000000000000:stateMachine:nope")
+    assert e.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_execution(executionArn="arn:aws:states:us-east-1:000000000000:execution:nope:x")
+    assert e.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=machine(sfn, {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}), input="{oops")
+    assert e.value.response["Error"]["Code"] == "InvalidExecutionInput"
+
+
+def test_machines_versions_aliases_and_listing(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    v1 = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "one", "End": True}}}
+    v2 = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "two", "End": True}}}
+    name = unique("versioned")
+    created = sfn.create_state_machine(name=name, definition=json.dumps(v1), roleArn=ROLE, publish=True)
+    arn = created["stateMachineArn"]
+    assert created["stateMachineVersionArn"] == arn + ":1"
+    d = sfn.describe_state_machine(stateMachineArn=arn)
+    assert d["name"] == name and d["status"] == "ACTIVE" and d["type"] == "STANDARD" and json.loads(d["definition"]) == v1
+    up = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(v2), publish=True)
+    assert up["stateMachineVersionArn"] == arn + ":2"
+    versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in versions] == [arn + ":2", arn + ":1"]
+    alias = sfn.create_state_machine_alias(
+        name="live", routingConfiguration=[{"stateMachineVersionArn": arn + ":1", "weight": 100}]
+    )["stateMachineAliasArn"]
+    assert alias == arn + ":live"
+    by_alias = sfn.start_execution(stateMachineArn=alias)
+    by_version = sfn.start_execution(stateMachineArn=arn + ":2")
+    latest = sfn.start_execution(stateMachineArn=arn)
+    assert json.loads(wait_done(sfn, by_alias["executionArn"])["output"]) == "one"
+    assert json.loads(wait_done(sfn, by_version["executionArn"])["output"]) == "two"
+    assert json.loads(wait_done(sfn, latest["executionArn"])["output"]) == "two"
+    assert sfn.describe_execution(executionArn=by_alias["executionArn"])["stateMachineAliasArn"] == alias
+    sfn.update_state_machine_alias(stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": arn + ":2", "weight": 100}])
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"][0]["stateMachineVersionArn"] == arn + ":2"
+    names = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    assert name in names
+    execs = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert {e["executionArn"] for e in execs} == {by_alias["executionArn"], by_version["executionArn"], latest["executionArn"]}
+    assert all(e["status"] == "SUCCEEDED" for e in execs)
+    # Newest first.
+    assert [e["startDate"] for e in execs] == sorted([e["startDate"] for e in execs], reverse=True)
+    assert sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"] == []
+    sfn.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "orders"}])
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "orders"}]
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias)
+    sfn.delete_state_machine(stateMachineArn=arn)
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    assert e.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+def test_execution_names_are_idempotent_while_running_and_stop_aborts(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 300, "End": True}}})
+    name = unique("run")
+    first = sfn.start_execution(stateMachineArn=arn, name=name, input='{"a": 1}')
+    again = sfn.start_execution(stateMachineArn=arn, name=name, input='{"a": 1}')
+    assert again["executionArn"] == first["executionArn"]
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=arn, name=name, input='{"a": 2}')
+    assert e.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    wait_for_event(sfn, first["executionArn"], "WaitStateEntered")
+    sfn.stop_execution(executionArn=first["executionArn"], error="Operator", cause="no longer needed")
+    d = sfn.describe_execution(executionArn=first["executionArn"])
+    assert d["status"] == "ABORTED" and d["error"] == "Operator"
+    assert history(sfn, first["executionArn"])[-1]["type"] == "ExecutionAborted"
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=arn, name=name, input='{"a": 1}')
+    assert e.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+
+
+def test_callbacks_with_task_tokens(nimbus, fns):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": fns["echo"], "Payload": {"token.$": "$$.Task.Token", "order.$": "$.order"}},
+                "HeartbeatSeconds": 60,
+                "ResultPath": "$.approval",
+                "End": True,
+            }
+        },
+    })
+
+    def token_of(exec_arn):
+        e = wait_for_event(sfn, exec_arn, "TaskSubmitted")
+        scheduled = next(x for x in history(sfn, exec_arn) if x["type"] == "TaskScheduled")
+        assert e["taskSubmittedEventDetails"]["resource"] == "invoke.waitForTaskToken"
+        return json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
+
+    ok = sfn.start_execution(stateMachineArn=arn, input='{"order": 5}')["executionArn"]
+    token = token_of(ok)
+    sfn.send_task_heartbeat(taskToken=token)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+    d = wait_done(sfn, ok)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"order": 5, "approval": {"approved": True}}
+    with pytest.raises(ClientError) as e:
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert e.value.response["Error"]["Code"] == "TaskDoesNotExist"
+
+    no = sfn.start_execution(stateMachineArn=arn, input='{"order": 6}')["executionArn"]
+    sfn.send_task_failure(taskToken=token_of(no), error="Rejected", cause="by a reviewer")
+    d = wait_done(sfn, no)
+    assert d["status"] == "FAILED" and d["error"] == "Rejected" and d["cause"] == "by a reviewer"
+
+    bad = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]
+    with pytest.raises(ClientError) as e:
+        sfn.send_task_success(taskToken=token_of(bad), output="{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidOutput"
+    sfn.stop_execution(executionArn=bad)
+
+
+def test_express_sync_executions_with_boto3_and_the_cli(nimbus, fns):
+    sfn = nimbus.client("stepfunctions", config=Config(inject_host_prefix=False))
+    definition = {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": ARN + fns["echo"], "End": True}}},
+                "End": True,
+            }
+        },
+    }
+    arn = machine(sfn, definition, kind="EXPRESS")
+    r = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))
+    assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == [1, 2, 3]
+    failing = machine(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "always"}}}, kind="EXPRESS")
+    r = sfn.start_sync_execution(stateMachineArn=failing)
+    assert r["status"] == "FAILED" and r["error"] == "Nope" and r["cause"] == "always"
+    standard = machine(sfn, {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+    with pytest.raises(ClientError) as e:
+        sfn.start_sync_execution(stateMachineArn=standard)
+    assert e.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
+    # The CLI reads the data directory's config, which turns host prefixes off.
+    out = nimbus.aws("stepfunctions", "start-sync-execution", "--state-machine-arn", arn, "--input", '{"items": ["x"]}')
+    assert json.loads(json.loads(out.stdout)["output"]) == ["x"]
+
+
+def test_test_state_runs_one_state(nimbus):
+    sfn = nimbus.client("stepfunctions", config=Config(inject_host_prefix=False))
+    r = sfn.test_state(
+        definition=json.dumps({"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, $.b)"}, "Next": "After"}),
+        roleArn=ROLE, input=json.dumps({"a": 2, "b": 3}),
+    )
+    assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == {"sum": 5} and r["nextState"] == "After"
+    r = sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}), roleArn=ROLE)
+    assert r["status"] == "FAILED" and r["error"] == "E"
+
+
+def test_service_integrations_and_child_executions(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    ddb = nimbus.client("dynamodb")
+    sqs = nimbus.client("sqs")
+    table = unique("orders")
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    queue = sqs.create_queue(QueueName=unique("confirmations"))["QueueUrl"]
+    child = machine(sfn, {"StartAt": "C", "States": {"C": {"Type": "Pass", "Parameters": {"child_saw.$": "$.id"}, "End": True}}})
+    arn = machine(sfn, {
+        "StartAt": "Save",
+        "States": {
+            "Save": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                     "Parameters": {"TableName": table, "Item": {"pk": {"S.$": "$.id"}, "status": {"S": "NEW"}}},
+                     "ResultPath": None, "Next": "Load"},
+            "Load": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                     "Parameters": {"TableName": table, "Key": {"pk": {"S.$": "$.id"}}},
+                     "ResultSelector": {"status.$": "$.Item.status.S"}, "ResultPath": "$.loaded", "Next": "Conflict"},
+            "Conflict": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
+                         "Parameters": {"TableName": table, "Item": {"pk": {"S.$": "$.id"}},
+                                        "ConditionExpression": "attribute_not_exists(pk)"},
+                         "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": "$.conflict", "Next": "Notify"}],
+                         "Next": "Notify"},
+            "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                       "Parameters": {"QueueUrl": queue, "MessageBody": {"order.$": "$.id"}},
+                       "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.message", "Next": "Child"},
+            "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                      "Parameters": {"StateMachineArn": child, "Input": {"id.$": "$.id"}},
+                      "ResultSelector": {"output.$": "$.Output", "status.$": "$.Status"}, "ResultPath": "$.child", "End": True},
+        },
+    })
+    d = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"id": "o-9"}')["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["loaded"] == {"status": "NEW"}
+    assert out["conflict"]["Error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert out["child"] == {"output": {"child_saw": "o-9"}, "status": "SUCCEEDED"}
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "o-9"}})["Item"]["status"] == {"S": "NEW"}
+    msgs = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(msgs[0]["Body"]) == {"order": "o-9"} and msgs[0]["MessageId"] == out["message"]["id"]
+
+
+def test_running_executions_continue_after_kill_9():
+    with tempfile.TemporaryDirectory(prefix="nimbus-sfn-kill-") as d:
+        n = Nimbus(d).start()
+        try:
+            sfn = n.client("stepfunctions")
+            arn = machine(sfn, {
+                "StartAt": "Before",
+                "States": {
+                    "Before": {"Type": "Pass", "Result": "before", "ResultPath": "$.before", "Next": "Wait"},
+                    "Wait": {"Type": "Wait", "Seconds": 3, "Next": "After"},
+                    "After": {"Type": "Pass", "Result": "after", "ResultPath": "$.after", "End": True},
+                },
+            })
+            waiting = sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"]
+            wait_for_event(sfn, waiting, "WaitStateEntered")
+            entered = time.time()
+            # Started and acknowledged just before the crash: must run too.
+            queued = sfn.start_execution(stateMachineArn=arn, input='{"n": 2}')["executionArn"]
+            n.stop(signal.SIGKILL)
+            n = Nimbus(d).start()
+            sfn = n.client("stepfunctions")
+            for arn_, num in [(waiting, 1), (queued, 2)]:
+                out = wait_done(sfn, arn_)
+                assert out["status"] == "SUCCEEDED", out
+                assert json.loads(out["output"]) == {"n": num, "before": "before", "after": "after"}
+            # The Wait was not restarted from zero, nor skipped.
+            assert time.time() - entered >= 2.9
+            types = [e["type"] for e in history(sfn, waiting)]
+            assert types.count("ExecutionStarted") == 1 and types[-1] == "ExecutionSucceeded"
+            assert types.count("PassStateExited") == 2
+        finally:
+            n.stop()
