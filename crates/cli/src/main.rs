@@ -7,6 +7,7 @@ mod bench_dynamodb;
 mod bench_gateway;
 mod bench_s3;
 mod bench_sqs;
+mod bench_stepfunctions;
 mod doctor;
 mod logs;
 mod up;
@@ -44,6 +45,9 @@ enum Command {
     /// Measure what an HTTP API and a function URL add over the Invoke API.
     #[command(name = "bench-gateway")]
     BenchGateway(bench_gateway::Args),
+    /// Measure Step Functions state transitions/s (express and durable) and Task latency.
+    #[command(name = "bench-stepfunctions")]
+    BenchStepfunctions(bench_stepfunctions::Args),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
 }
@@ -65,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::BenchSqs(a) => bench_sqs::run(a),
         Command::BenchDynamodb(a) => bench_dynamodb::run(a),
         Command::BenchGateway(a) => bench_gateway::run(a),
+        Command::BenchStepfunctions(a) => bench_stepfunctions::run(a),
         Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -903,6 +903,8 @@ impl StepFunctions {
             let me = self.me.clone();
             let run2 = run.clone();
             let arn2 = exec_arn.clone();
+            // Registered before the task can finish and remove itself.
+            let mut running = self.running();
             let task = tokio::spawn(async move {
                 let _ = run2.execute(machine, None).await;
                 let _ = tx.send(true);
@@ -910,7 +912,7 @@ impl StepFunctions {
                     me.running().remove(&arn2);
                 }
             });
-            self.running().insert(
+            running.insert(
                 exec_arn.clone(),
                 Running {
                     run,
