@@ -1,10 +1,11 @@
 //! The States Language: definitions (with their paths, templates, intrinsic
 //! calls and choice rules), JSONPath selection and `ResultPath` placement,
-//! intrinsic functions and timestamps never panic on any input.
+//! intrinsic functions, JSONata expressions (parsed and evaluated) and
+//! timestamps never panic on any input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use nimbus_workflows::path::Path;
-use nimbus_workflows::{asl, engine, intrinsics, time};
+use nimbus_workflows::{asl, engine, intrinsics, jsonata, time};
 use serde_json::json;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(call) = intrinsics::parse(text) {
         let _ = intrinsics::eval(&call, &doc, &json!({"Execution": {"Name": "n"}}));
     }
+    if let Ok(e) = jsonata::parse(text) {
+        let vars = serde_json::Map::from_iter([("states".to_string(), json!({"input": doc.clone()}))]);
+        let _ = jsonata::evaluate(&e, &doc, &vars);
+    }
     let _ = time::parse_timestamp(text);
     let _ = engine::Resource::parse(text);
     // A field of a Pass state's Parameters, as a definition carries it.
@@ -35,6 +40,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = asl::parse(&wrapped.to_string())
         && let Some(t) = m.states["A"].parameters.as_ref()
     {
-        let _ = engine::render(t, &doc, &json!({}));
+        let _ = engine::render_template(t, &doc, &json!({}));
     }
 });

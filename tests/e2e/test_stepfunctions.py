@@ -400,6 +400,53 @@ def test_service_integrations_and_child_executions(nimbus):
     assert json.loads(msgs[0]["Body"]) == {"order": "o-9"} and msgs[0]["MessageId"] == out["message"]["id"]
 
 
+def test_jsonata_workflow_with_variables(nimbus, fns):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Validate",
+        "States": {
+            "Validate": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": fns["validate"], "Payload": "{% $states.input %}"},
+                "Assign": {"total": "{% $states.result.Payload.total %}", "customer": "{% $uppercase($states.input.name) %}"},
+                "Output": "{% $states.input %}",
+                "Catch": [{"ErrorEquals": ["ValidationError"], "Output": "{% $states.errorOutput %}", "Next": "Invalid"}],
+                "Next": "Size",
+            },
+            "Size": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $total >= 10 %}", "Next": "Large", "Assign": {"size": "large"}}],
+                "Default": "Large",
+                "Assign": {"size": "small"},
+            },
+            "Large": {
+                "Type": "Map",
+                "Items": "{% $states.input.items %}",
+                "ItemSelector": {"sku": "{% $states.context.Map.Item.Value.sku %}", "size": "{% $size %}"},
+                "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {
+                    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Arguments": {"FunctionName": fns["echo"], "Payload": "{% $states.input %}"},
+                    "Output": "{% $states.result.Payload.sku & '/' & $states.result.Payload.size %}", "End": True}}},
+                "Output": "{% {'customer': $customer, 'total': $total, 'lines': $states.result} %}",
+                "End": True,
+            },
+            "Invalid": {"Type": "Fail", "Error": "{% 'Rejected.' & $states.input.Error %}", "Cause": "{% $states.input.Cause %}"},
+        },
+    })
+    order = {"name": "ada", "items": [{"sku": "a", "price": 3}, {"sku": "b", "price": 8}]}
+    d = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input=json.dumps(order))["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"customer": "ADA", "total": 11, "lines": ["a/large", "b/large"]}
+    bad = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input=json.dumps({"name": "x", "items": []}))["executionArn"])
+    assert bad["status"] == "FAILED" and bad["error"] == "Rejected.ValidationError"
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine(name=unique("bad"), roleArn=ROLE, definition=json.dumps(
+            {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "Output": "{% $states.input. %}", "End": True}}}))
+    assert e.value.response["Error"]["Code"] == "InvalidDefinition" and "is not valid" in e.value.response["Error"]["Message"]
+
+
 def test_running_executions_continue_after_kill_9():
     with tempfile.TemporaryDirectory(prefix="nimbus-sfn-kill-") as d:
         n = Nimbus(d).start()
@@ -408,9 +455,12 @@ def test_running_executions_continue_after_kill_9():
             arn = machine(sfn, {
                 "StartAt": "Before",
                 "States": {
-                    "Before": {"Type": "Pass", "Result": "before", "ResultPath": "$.before", "Next": "Wait"},
+                    # In a Pass state, Assign's `$` is the state's result (here its Parameters).
+                    "Before": {"Type": "Pass", "Parameters": {"n.$": "$.n", "before": "before"},
+                               "Assign": {"mark.$": "States.Format('n={}', $.n)"}, "Next": "Wait"},
                     "Wait": {"Type": "Wait", "Seconds": 3, "Next": "After"},
-                    "After": {"Type": "Pass", "Result": "after", "ResultPath": "$.after", "End": True},
+                    "After": {"Type": "Pass", "Parameters": {"n.$": "$.n", "before.$": "$.before", "after": "after", "mark.$": "$mark"},
+                              "End": True},
                 },
             })
             waiting = sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"]
@@ -424,7 +474,8 @@ def test_running_executions_continue_after_kill_9():
             for arn_, num in [(waiting, 1), (queued, 2)]:
                 out = wait_done(sfn, arn_)
                 assert out["status"] == "SUCCEEDED", out
-                assert json.loads(out["output"]) == {"n": num, "before": "before", "after": "after"}
+                # The variable assigned before the crash is there after it.
+                assert json.loads(out["output"]) == {"n": num, "before": "before", "after": "after", "mark": f"n={num}"}
             # The Wait was not restarted from zero, nor skipped.
             assert time.time() - entered >= 2.9
             types = [e["type"] for e in history(sfn, waiting)]

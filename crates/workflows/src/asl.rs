@@ -19,6 +19,8 @@ pub struct Machine {
 #[derive(Debug, Clone)]
 pub struct State {
     pub name: String,
+    /// `QueryLanguage: JSONata` (the state's own or its machine's).
+    pub jsonata: bool,
     pub kind: Kind,
     /// `None` for `End: true` and the terminal types.
     pub next: Option<String>,
@@ -31,6 +33,37 @@ pub struct State {
     pub result_path: Option<Path>,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
+    /// JSONata: `Arguments` (Task, Parallel).
+    pub arguments: Option<JTemplate>,
+    /// JSONata: `Output`.
+    pub output: Option<JTemplate>,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Assign>,
+}
+
+/// A JSONata template: a JSON value whose `"{% ... %}"` strings are expressions.
+#[derive(Debug, Clone)]
+pub enum JTemplate {
+    Expr(crate::jsonata::Expr),
+    Object(Vec<(String, JTemplate)>),
+    Array(Vec<JTemplate>),
+    Literal(Value),
+}
+
+/// `Assign` in either query language.
+#[derive(Debug, Clone)]
+pub enum Assign {
+    Path(Template),
+    Jsonata(JTemplate),
+}
+
+/// One of a Choice state's rules, where it leads, and what it assigns.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub rule: Rule,
+    pub next: String,
+    pub assign: Option<Assign>,
+    pub output: Option<JTemplate>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +77,7 @@ pub enum Kind {
         heartbeat: Option<Seconds>,
     },
     Choice {
-        choices: Vec<(Rule, String)>,
+        choices: Vec<Choice>,
         default: Option<String>,
     },
     Wait(WaitFor),
@@ -54,6 +87,9 @@ pub enum Kind {
         cause: Option<String>,
         error_path: Option<Path>,
         cause_path: Option<Path>,
+        /// JSONata: `Error` and `Cause` as expressions.
+        error_expr: Option<JTemplate>,
+        cause_expr: Option<JTemplate>,
     },
     Parallel {
         branches: Vec<Arc<Machine>>,
@@ -62,6 +98,9 @@ pub enum Kind {
         processor: Arc<Machine>,
         items_path: Option<Path>,
         item_selector: Option<Template>,
+        /// JSONata: `Items` and `ItemSelector`.
+        items: Option<JTemplate>,
+        item_selector_expr: Option<JTemplate>,
         max_concurrency: usize,
         tolerated_percentage: Option<f64>,
         tolerated_count: Option<u64>,
@@ -72,6 +111,7 @@ pub enum Kind {
 pub enum Seconds {
     Fixed(u64),
     Path(Path),
+    Expr(JTemplate),
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +120,11 @@ pub enum WaitFor {
     Timestamp(String),
     SecondsPath(Path),
     TimestampPath(Path),
+    /// JSONata: `Seconds` or `Timestamp` as an expression.
+    Expr {
+        seconds: bool,
+        expr: JTemplate,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +142,8 @@ pub struct Catcher {
     pub errors: Vec<String>,
     pub next: String,
     pub result_path: Option<Path>,
+    pub output: Option<JTemplate>,
+    pub assign: Option<Assign>,
 }
 
 /// A payload template: `Parameters`, `ResultSelector`, `ItemSelector`.
@@ -112,6 +159,8 @@ pub enum Template {
 /// A choice rule.
 #[derive(Debug, Clone)]
 pub enum Rule {
+    /// JSONata: `Condition`.
+    Condition(JTemplate),
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
@@ -201,16 +250,19 @@ pub fn parse(definition: &str) -> Result<Machine, Invalid> {
     let mut c = Checker {
         problems: Vec::new(),
     };
-    if let Some(ql) = doc.get("QueryLanguage")
-        && ql != "JSONPath"
-    {
-        c.code(
-            "SCHEMA_VALIDATION_FAILED",
-            format!("QueryLanguage {ql} is not supported by Nimbus yet (JSONPath is)"),
-            "/QueryLanguage",
-        );
-    }
-    let m = machine(&doc, "", &mut c);
+    let jsonata = match doc.get("QueryLanguage") {
+        None => false,
+        Some(Value::String(q)) if q == "JSONPath" => false,
+        Some(Value::String(q)) if q == "JSONata" => true,
+        Some(other) => {
+            c.schema(
+                format!("The value for the field 'QueryLanguage' must be JSONPath or JSONata, not {other}"),
+                "/QueryLanguage",
+            );
+            false
+        }
+    };
+    let m = machine(&doc, "", &mut c, jsonata);
     if c.problems.is_empty()
         && let Some(m) = m
     {
@@ -219,7 +271,7 @@ pub fn parse(definition: &str) -> Result<Machine, Invalid> {
     Err(Invalid(c.problems))
 }
 
-fn machine(doc: &Value, at: &str, c: &mut Checker) -> Option<Machine> {
+fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Machine> {
     let Some(obj) = doc.as_object() else {
         c.schema("Expected an object", if at.is_empty() { "/" } else { at });
         return None;
@@ -248,7 +300,7 @@ fn machine(doc: &Value, at: &str, c: &mut Checker) -> Option<Machine> {
         if name.len() > 80 {
             c.schema("State names must be 80 characters or fewer", &sat);
         }
-        if let Some(s) = state(name, sdoc, &sat, c) {
+        if let Some(s) = state(name, sdoc, &sat, c, jsonata) {
             states.insert(name.clone(), s);
         }
     }
@@ -271,8 +323,8 @@ fn machine(doc: &Value, at: &str, c: &mut Checker) -> Option<Machine> {
             targets.push((&k.next, format!("{sat}/Catch[{i}]/Next")));
         }
         if let Kind::Choice { choices, default } = &s.kind {
-            for (i, (_, n)) in choices.iter().enumerate() {
-                targets.push((n, format!("{sat}/Choices[{i}]/Next")));
+            for (i, choice) in choices.iter().enumerate() {
+                targets.push((&choice.next, format!("{sat}/Choices[{i}]/Next")));
             }
             if let Some(d) = default {
                 targets.push((d, format!("{sat}/Default")));
@@ -400,6 +452,68 @@ fn template(v: &Value, at: &str, c: &mut Checker) -> Template {
     }
 }
 
+/// A JSONata template: strings `{% expr %}` become expressions.
+fn jtemplate(v: &Value, at: &str, c: &mut Checker) -> JTemplate {
+    match v {
+        Value::String(text) => match jsonata_string(text) {
+            Some(src) => match crate::jsonata::parse(src) {
+                Ok(e) => JTemplate::Expr(e),
+                Err(e) => {
+                    c.schema(
+                        format!("The JSONata expression '{src}' is not valid: {e}"),
+                        at,
+                    );
+                    JTemplate::Literal(Value::Null)
+                }
+            },
+            None => JTemplate::Literal(v.clone()),
+        },
+        Value::Object(o) => JTemplate::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), jtemplate(v, &format!("{at}/{k}"), c)))
+                .collect(),
+        ),
+        Value::Array(a) => JTemplate::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| jtemplate(v, &format!("{at}[{i}]"), c))
+                .collect(),
+        ),
+        other => JTemplate::Literal(other.clone()),
+    }
+}
+
+/// The expression inside `{% ... %}`, if `s` is one.
+fn jsonata_string(s: &str) -> Option<&str> {
+    let t = s.trim();
+    t.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
+}
+
+fn assign(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Option<Assign> {
+    let v = obj.get("Assign")?;
+    let aat = format!("{at}/Assign");
+    if !v.is_object() {
+        c.schema("The value for the field 'Assign' must be an OBJECT", &aat);
+        return None;
+    }
+    if let Some(o) = v.as_object() {
+        for k in o.keys() {
+            let name = k.strip_suffix(".$").unwrap_or(k);
+            if name == "states"
+                || name.is_empty()
+                || !name.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+            {
+                c.schema(format!("The variable name '{name}' is not valid (letters, digits and _; 'states' is reserved)"), &format!("{aat}/{k}"));
+            }
+        }
+    }
+    Some(if jsonata {
+        Assign::Jsonata(jtemplate(v, &aat, c))
+    } else {
+        Assign::Path(template(v, &aat, c))
+    })
+}
+
 fn errors_list(v: Option<&Value>, at: &str, c: &mut Checker) -> Vec<String> {
     match v.and_then(Value::as_array) {
         Some(a) if !a.is_empty() => a
@@ -418,6 +532,9 @@ fn errors_list(v: Option<&Value>, at: &str, c: &mut Checker) -> Vec<String> {
 
 fn seconds(obj: &Map<String, Value>, field: &str, at: &str, c: &mut Checker) -> Option<Seconds> {
     if let Some(v) = obj.get(field) {
+        if v.as_str().and_then(jsonata_string).is_some() {
+            return Some(Seconds::Expr(jtemplate(v, &format!("{at}/{field}"), c)));
+        }
         return match v.as_u64() {
             Some(n) if n > 0 => Some(Seconds::Fixed(n)),
             _ => {
@@ -432,7 +549,37 @@ fn seconds(obj: &Map<String, Value>, field: &str, at: &str, c: &mut Checker) -> 
     path_field(obj, &format!("{field}Path"), at, c).map(Seconds::Path)
 }
 
-const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath"];
+const COMMON: &[&str] = &[
+    "Type",
+    "Comment",
+    "Next",
+    "End",
+    "InputPath",
+    "OutputPath",
+    "QueryLanguage",
+    "Output",
+    "Assign",
+];
+
+/// Fields of one query language that the other does not have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "ItemsPath",
+    "Result",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "Iterator",
+];
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 
 fn allowed(kind: &str) -> &'static [&'static str] {
     match kind {
@@ -440,6 +587,7 @@ fn allowed(kind: &str) -> &'static [&'static str] {
         "Task" => &[
             "Resource",
             "Parameters",
+            "Arguments",
             "ResultSelector",
             "ResultPath",
             "Retry",
@@ -457,12 +605,14 @@ fn allowed(kind: &str) -> &'static [&'static str] {
         "Parallel" => &[
             "Branches",
             "Parameters",
+            "Arguments",
             "ResultSelector",
             "ResultPath",
             "Retry",
             "Catch",
         ],
         "Map" => &[
+            "Items",
             "Iterator",
             "ItemProcessor",
             "ItemsPath",
@@ -485,7 +635,13 @@ fn allowed(kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
+fn state(
+    name: &str,
+    doc: &Value,
+    at: &str,
+    c: &mut Checker,
+    machine_jsonata: bool,
+) -> Option<State> {
     let Some(obj) = doc.as_object() else {
         c.schema("Expected an object", at);
         return None;
@@ -501,13 +657,44 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
         c.schema(format!("The value for the field 'Type' must be one of Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map, not \"{kind_name}\""), &format!("{at}/Type"));
         return None;
     }
+    let jsonata = match obj.get("QueryLanguage").and_then(Value::as_str) {
+        Some("JSONata") => true,
+        Some("JSONPath") if machine_jsonata => {
+            c.schema(
+                "A JSONPath state cannot be in a JSONata state machine",
+                &format!("{at}/QueryLanguage"),
+            );
+            true
+        }
+        Some("JSONPath") | None => machine_jsonata,
+        Some(other) => {
+            c.schema(
+                format!("The value for the field 'QueryLanguage' must be JSONPath or JSONata, not {other}"),
+                &format!("{at}/QueryLanguage"),
+            );
+            machine_jsonata
+        }
+    };
     for field in obj.keys() {
-        let ok = (COMMON.contains(&field.as_str())
-            && !(matches!(kind_name, "Fail") && field != "Type" && field != "Comment"))
-            || allowed(kind_name).contains(&field.as_str());
+        let f = field.as_str();
+        let terminal_fields =
+            kind_name == "Fail" && !matches!(f, "Type" | "Comment" | "QueryLanguage");
+        let succeed_assign = kind_name == "Succeed" && f == "Assign";
+        let ok = (COMMON.contains(&f) && !terminal_fields && !succeed_assign)
+            || allowed(kind_name).contains(&f);
         if !ok {
             c.schema(
                 format!("Field '{field}' is not supported"),
+                &format!("{at}/{field}"),
+            );
+        } else if jsonata && JSONPATH_ONLY.contains(&f) {
+            c.schema(
+                format!("The field '{field}' is not supported in a JSONata state"),
+                &format!("{at}/{field}"),
+            );
+        } else if !jsonata && JSONATA_ONLY.contains(&f) {
+            c.schema(
+                format!("The field '{field}' is not supported in a JSONPath state (set QueryLanguage to JSONata)"),
                 &format!("{at}/{field}"),
             );
         }
@@ -531,6 +718,13 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
     let result_selector = obj
         .get("ResultSelector")
         .map(|p| template(p, &format!("{at}/ResultSelector"), c));
+    let arguments = obj
+        .get("Arguments")
+        .map(|v| jtemplate(v, &format!("{at}/Arguments"), c));
+    let output = obj
+        .get("Output")
+        .map(|v| jtemplate(v, &format!("{at}/Output"), c));
+    let state_assign = assign(obj, at, c, jsonata);
     let mut retry = Vec::new();
     if let Some(list) = obj.get("Retry") {
         for (i, r) in list
@@ -581,6 +775,10 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
                 errors: errors_list(k.get("ErrorEquals"), &kat, c),
                 next: next.into(),
                 result_path,
+                output: kobj
+                    .get("Output")
+                    .map(|v| jtemplate(v, &format!("{kat}/Output"), c)),
+                assign: assign(&kobj, &kat, c, jsonata),
             });
         }
     }
@@ -615,8 +813,31 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
                             c.schema("The field \"Next\" is required", &rat);
                             continue;
                         };
-                        if let Some(rule) = rule(r, &rat, c) {
-                            choices.push((rule, n.to_string()));
+                        let parsed = if jsonata {
+                            match r.get("Condition") {
+                                Some(cond) => Some(Rule::Condition(jtemplate(
+                                    cond,
+                                    &format!("{rat}/Condition"),
+                                    c,
+                                ))),
+                                None => {
+                                    c.schema("The field \"Condition\" is required in a JSONata choice rule", &rat);
+                                    None
+                                }
+                            }
+                        } else {
+                            rule(r, &rat, c)
+                        };
+                        let robj = r.as_object().cloned().unwrap_or_default();
+                        if let Some(rule) = parsed {
+                            choices.push(Choice {
+                                rule,
+                                next: n.to_string(),
+                                assign: assign(&robj, &rat, c, jsonata),
+                                output: robj
+                                    .get("Output")
+                                    .map(|v| jtemplate(v, &format!("{rat}/Output"), c)),
+                            });
                         }
                     }
                 }
@@ -638,6 +859,32 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
             if given.len() != 1 {
                 c.schema("A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath", at);
                 return None;
+            }
+            let expr_field = given[0];
+            if jsonata
+                && matches!(expr_field, "Seconds" | "Timestamp")
+                && obj[expr_field].as_str().and_then(jsonata_string).is_some()
+            {
+                return Some(finish_state(StateParts {
+                    name,
+                    jsonata,
+                    kind: Kind::Wait(WaitFor::Expr {
+                        seconds: expr_field == "Seconds",
+                        expr: jtemplate(&obj[expr_field], &format!("{at}/{expr_field}"), c),
+                    }),
+                    next,
+                    terminal_kind,
+                    input_path,
+                    output_path,
+                    parameters,
+                    result_selector,
+                    result_path,
+                    retry,
+                    catch,
+                    arguments,
+                    output,
+                    assign: state_assign,
+                }));
             }
             Kind::Wait(match given[0] {
                 "Seconds" => match obj["Seconds"].as_u64() {
@@ -662,18 +909,29 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
             })
         }
         "Succeed" => Kind::Succeed,
-        "Fail" => Kind::Fail {
-            error: obj.get("Error").and_then(Value::as_str).map(String::from),
-            cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
-            error_path: path_field(obj, "ErrorPath", at, c),
-            cause_path: path_field(obj, "CausePath", at, c),
-        },
+        "Fail" => {
+            let expr = |field: &str, c: &mut Checker| {
+                obj.get(field)
+                    .filter(|v| jsonata && v.as_str().and_then(jsonata_string).is_some())
+                    .map(|v| jtemplate(v, &format!("{at}/{field}"), c))
+            };
+            let error_expr = expr("Error", c);
+            let cause_expr = expr("Cause", c);
+            Kind::Fail {
+                error: obj.get("Error").and_then(Value::as_str).map(String::from),
+                cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
+                error_path: path_field(obj, "ErrorPath", at, c),
+                cause_path: path_field(obj, "CausePath", at, c),
+                error_expr,
+                cause_expr,
+            }
+        }
         "Parallel" => {
             let mut branches = Vec::new();
             match obj.get("Branches").and_then(Value::as_array) {
                 Some(a) if !a.is_empty() => {
                     for (i, b) in a.iter().enumerate() {
-                        if let Some(m) = machine(b, &format!("{at}/Branches[{i}]"), c) {
+                        if let Some(m) = machine(b, &format!("{at}/Branches[{i}]"), c, jsonata) {
                             branches.push(Arc::new(m));
                         }
                     }
@@ -716,14 +974,20 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
                     );
                 }
             }
-            let processor = machine(proc_doc, &format!("{at}/{field}"), c)?;
-            let item_selector = obj
-                .get("ItemSelector")
-                .map(|p| template(p, &format!("{at}/ItemSelector"), c));
+            let processor = machine(proc_doc, &format!("{at}/{field}"), c, jsonata)?;
+            let (item_selector, item_selector_expr) = match obj.get("ItemSelector") {
+                Some(p) if jsonata => (None, Some(jtemplate(p, &format!("{at}/ItemSelector"), c))),
+                Some(p) => (Some(template(p, &format!("{at}/ItemSelector"), c)), None),
+                None => (None, None),
+            };
             Kind::Map {
                 processor: Arc::new(processor),
                 items_path: opt_path(obj, "ItemsPath", at, c, true).ok()?,
                 item_selector,
+                items: obj
+                    .get("Items")
+                    .map(|v| jtemplate(v, &format!("{at}/Items"), c)),
+                item_selector_expr,
                 max_concurrency: obj
                     .get("MaxConcurrency")
                     .and_then(Value::as_u64)
@@ -741,6 +1005,8 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
             processor,
             items_path,
             item_selector: None,
+            items,
+            item_selector_expr,
             max_concurrency,
             tolerated_percentage,
             tolerated_count,
@@ -750,6 +1016,8 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
                 processor,
                 items_path,
                 item_selector: parameters,
+                items,
+                item_selector_expr,
                 max_concurrency,
                 tolerated_percentage,
                 tolerated_count,
@@ -757,10 +1025,12 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
         ),
         k => (parameters, k),
     };
-    Some(State {
-        name: name.into(),
-        next: if terminal_kind { None } else { next },
+    Some(finish_state(StateParts {
+        name,
+        jsonata,
         kind,
+        next,
+        terminal_kind,
         input_path,
         output_path,
         parameters,
@@ -768,7 +1038,47 @@ fn state(name: &str, doc: &Value, at: &str, c: &mut Checker) -> Option<State> {
         result_path,
         retry,
         catch,
-    })
+        arguments,
+        output,
+        assign: state_assign,
+    }))
+}
+
+struct StateParts<'a> {
+    name: &'a str,
+    jsonata: bool,
+    kind: Kind,
+    next: Option<String>,
+    terminal_kind: bool,
+    input_path: Option<Path>,
+    output_path: Option<Path>,
+    parameters: Option<Template>,
+    result_selector: Option<Template>,
+    result_path: Option<Path>,
+    retry: Vec<Retrier>,
+    catch: Vec<Catcher>,
+    arguments: Option<JTemplate>,
+    output: Option<JTemplate>,
+    assign: Option<Assign>,
+}
+
+fn finish_state(p: StateParts) -> State {
+    State {
+        name: p.name.into(),
+        jsonata: p.jsonata,
+        next: if p.terminal_kind { None } else { p.next },
+        kind: p.kind,
+        input_path: p.input_path,
+        output_path: p.output_path,
+        parameters: p.parameters,
+        result_selector: p.result_selector,
+        result_path: p.result_path,
+        retry: p.retry,
+        catch: p.catch,
+        arguments: p.arguments,
+        output: p.output,
+        assign: p.assign,
+    }
 }
 
 fn rule(doc: &Value, at: &str, c: &mut Checker) -> Option<Rule> {

@@ -9,7 +9,8 @@
 //! one and where to resume.
 
 use crate::asl::{
-    Against, Catcher, Kind, Machine, Retrier, Rule, Seconds, State, Template, WaitFor,
+    Against, Assign, Catcher, JTemplate, Kind, Machine, Retrier, Rule, Seconds, State, Template,
+    WaitFor,
 };
 use crate::intrinsics;
 use crate::path::Path;
@@ -270,6 +271,8 @@ pub struct Cursor {
     pub input: Value,
     /// For a `Wait` state: when it ends (epoch ms).
     pub wait_until_ms: Option<u64>,
+    /// The workflow variables when the state was entered.
+    pub vars: Vars,
 }
 
 /// How an execution ended.
@@ -458,6 +461,7 @@ impl Run {
             None,
             resume,
             true,
+            Vars::new(),
         );
         let outcome = match machine.timeout_seconds {
             Some(t) => {
@@ -549,6 +553,7 @@ impl Run {
         let _ = self.checkpoint(None, Some(&end));
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_machine(
         self: Arc<Run>,
         machine: Arc<Machine>,
@@ -557,32 +562,18 @@ impl Run {
         map_item: Option<(usize, Value)>,
         resume: Option<Cursor>,
         top: bool,
+        vars: Vars,
     ) -> BoxFuture<'static, Result<Value, Failure>> {
         Box::pin(async move {
-            let (mut current, mut input, mut wait_until) = match resume {
-                Some(c) => (c.state, c.input, c.wait_until_ms),
-                None => (machine.start_at.clone(), input, None),
+            let (mut current, mut input, mut wait_until, mut vars) = match resume {
+                Some(c) => (c.state, c.input, c.wait_until_ms, c.vars),
+                None => (machine.start_at.clone(), input, None, vars),
             };
             loop {
                 let state = machine
                     .states
                     .get(&current)
                     .ok_or_else(|| Failure::runtime(format!("state '{current}' does not exist")))?;
-                let cursor = if top {
-                    if let Kind::Wait(w) = &state.kind
-                        && wait_until.is_none()
-                    {
-                        let effective = select_input(state, &input)?;
-                        wait_until = Some(self.wait_until(w, &effective)?);
-                    }
-                    Some(Cursor {
-                        state: current.clone(),
-                        input: input.clone(),
-                        wait_until_ms: wait_until,
-                    })
-                } else {
-                    None
-                };
                 let (output, next) = self
                     .clone()
                     .run_state(
@@ -591,7 +582,8 @@ impl Run {
                         &thread,
                         map_item.as_ref(),
                         wait_until.take(),
-                        cursor,
+                        top,
+                        &mut vars,
                     )
                     .await?;
                 match next {
@@ -605,24 +597,57 @@ impl Run {
         })
     }
 
-    fn wait_until(&self, w: &WaitFor, effective: &Value) -> Result<u64, Failure> {
+    /// When a `Wait` state ends (epoch ms).
+    fn wait_until(
+        &self,
+        state: &State,
+        w: &WaitFor,
+        raw: &Value,
+        ctx: &Value,
+        vars: &Vars,
+    ) -> Result<u64, Failure> {
         let now = self.now_ms();
+        let effective = if state.jsonata {
+            raw.clone()
+        } else {
+            select_input(state, raw, ctx, vars)?
+        };
+        let data = Data {
+            input: &effective,
+            ctx,
+            vars,
+        };
         Ok(match w {
             WaitFor::Seconds(s) => now + s * 1000,
             WaitFor::Timestamp(t) => crate::time::parse_timestamp(t).unwrap_or(0).max(0) as u64,
             WaitFor::SecondsPath(p) => {
-                let v = select(p, effective)?;
+                let v = data.select(p)?;
                 let s = v.as_u64().ok_or_else(|| {
                     Failure::runtime(format!("The SecondsPath parameter does not reference a valid non-negative integer: {v}"))
                 })?;
                 now + s * 1000
             }
             WaitFor::TimestampPath(p) => {
-                let v = select(p, effective)?;
+                let v = data.select(p)?;
                 v.as_str()
                     .and_then(crate::time::parse_timestamp)
                     .ok_or_else(|| Failure::runtime(format!("The TimestampPath parameter does not reference a valid ISO-8601 timestamp: {v}")))?
                     .max(0) as u64
+            }
+            WaitFor::Expr { seconds, expr } => {
+                let v = jeval(expr, &states(raw, ctx), vars)?;
+                if *seconds {
+                    now + v.as_u64().ok_or_else(|| {
+                        query_error(format!("Seconds must be a non-negative integer, not {v}"))
+                    })? * 1000
+                } else {
+                    v.as_str()
+                        .and_then(crate::time::parse_timestamp)
+                        .ok_or_else(|| {
+                            query_error(format!("Timestamp must be an ISO-8601 timestamp, not {v}"))
+                        })?
+                        .max(0) as u64
+                }
             }
         })
     }
@@ -656,14 +681,16 @@ impl Run {
         c
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_state(
         self: Arc<Run>,
         state: &State,
         raw: Value,
         thread: &Thread,
         map_item: Option<&(usize, Value)>,
-        wait_until: Option<u64>,
-        cursor: Option<Cursor>,
+        resumed_wait: Option<u64>,
+        top: bool,
+        vars: &mut Vars,
     ) -> Result<(Value, Option<String>), Failure> {
         let type_name = type_name(&state.kind);
         let entered_ms = self.now_ms();
@@ -675,31 +702,42 @@ impl Run {
                 json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}}),
             )),
         );
+        let ctx = self.context(state, entered_ms, 0, None, map_item);
+        let wait_until = match (&state.kind, resumed_wait) {
+            (Kind::Wait(w), None) => Some(self.wait_until(state, w, &raw, &ctx, vars)?),
+            (_, w) => w,
+        };
         // A top-level state is recorded as entered, with where to resume,
         // before any of its work.
-        if let Some(c) = &cursor {
-            self.checkpoint(Some(c), None)?;
+        if top {
+            self.checkpoint(
+                Some(&Cursor {
+                    state: state.name.clone(),
+                    input: raw.clone(),
+                    wait_until_ms: wait_until,
+                    vars: vars.clone(),
+                }),
+                None,
+            )?;
         }
-        let result = self
+        let (output, next) = self
             .clone()
-            .state_body(state, &raw, thread, map_item, entered_ms, wait_until)
-            .await;
-        match result {
-            Ok((output, next)) => {
-                self.emit(
-                    thread,
-                    &format!("{type_name}StateExited"),
-                    Some((
-                        "stateExitedEventDetails",
-                        json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}),
-                    )),
-                );
-                Ok((output, next))
-            }
-            Err(f) => Err(f),
-        }
+            .state_body(
+                state, &raw, thread, map_item, entered_ms, wait_until, &ctx, vars,
+            )
+            .await?;
+        self.emit(
+            thread,
+            &format!("{type_name}StateExited"),
+            Some((
+                "stateExitedEventDetails",
+                json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}),
+            )),
+        );
+        Ok((output, next))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn state_body(
         self: Arc<Run>,
         state: &State,
@@ -708,78 +746,162 @@ impl Run {
         map_item: Option<&(usize, Value)>,
         entered_ms: u64,
         wait_until: Option<u64>,
+        ctx: &Value,
+        vars: &mut Vars,
     ) -> Result<(Value, Option<String>), Failure> {
-        let ctx = self.context(state, entered_ms, 0, None, map_item);
+        let st = states(raw, ctx);
         match &state.kind {
             Kind::Pass { result } => {
-                let effective = select_input(state, raw)?;
+                if state.jsonata {
+                    let output = jeval_or(&state.output, &st, vars, raw)?;
+                    apply_assign(&state.assign, raw, ctx, &st, vars)?;
+                    return Ok((output, state.next.clone()));
+                }
+                let effective = select_input(state, raw, ctx, vars)?;
                 let effective = match &state.parameters {
-                    Some(t) => render(t, &effective, &ctx)?,
+                    Some(t) => render(
+                        t,
+                        &Data {
+                            input: &effective,
+                            ctx,
+                            vars,
+                        },
+                    )?,
                     None => effective,
                 };
                 let result = result.clone().unwrap_or(effective);
-                let output = finish(state, raw, result)?;
+                let output = finish(state, raw, result.clone(), ctx, vars)?;
+                apply_assign(&state.assign, &result, ctx, &st, vars)?;
                 Ok((output, state.next.clone()))
             }
             Kind::Succeed => {
-                let effective = select_input(state, raw)?;
-                Ok((select_output(state, effective)?, None))
+                if state.jsonata {
+                    return Ok((jeval_or(&state.output, &st, vars, raw)?, None));
+                }
+                let effective = select_input(state, raw, ctx, vars)?;
+                Ok((select_output(state, effective, ctx, vars)?, None))
             }
             Kind::Fail {
                 error,
                 cause,
                 error_path,
                 cause_path,
+                error_expr,
+                cause_expr,
             } => {
-                let pick =
-                    |fixed: &Option<String>, path: &Option<Path>| -> Result<String, Failure> {
-                        match path {
-                            Some(p) => {
-                                let v = select(p, if p.context { &ctx } else { raw })?;
-                                v.as_str().map(String::from).ok_or_else(|| {
-                                    Failure::runtime(format!(
-                                        "The {} parameter does not reference a string: {v}",
-                                        p.text
-                                    ))
-                                })
+                let pick = |fixed: &Option<String>,
+                            path: &Option<Path>,
+                            expr: &Option<JTemplate>|
+                 -> Result<String, Failure> {
+                    if let Some(e) = expr {
+                        let v = jeval(e, &st, vars)?;
+                        return Ok(v
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string()));
+                    }
+                    match path {
+                        Some(p) => {
+                            let v = Data {
+                                input: raw,
+                                ctx,
+                                vars,
                             }
-                            None => Ok(fixed.clone().unwrap_or_default()),
+                            .select(p)?;
+                            v.as_str().map(String::from).ok_or_else(|| {
+                                Failure::runtime(format!(
+                                    "The {} parameter does not reference a string: {v}",
+                                    p.text
+                                ))
+                            })
                         }
-                    };
+                        None => Ok(fixed.clone().unwrap_or_default()),
+                    }
+                };
                 Err(Failure::new(
-                    pick(error, error_path)?,
-                    pick(cause, cause_path)?,
+                    pick(error, error_path, error_expr)?,
+                    pick(cause, cause_path, cause_expr)?,
                 ))
             }
             Kind::Choice { choices, default } => {
-                let effective = select_input(state, raw)?;
-                let next = choices
-                    .iter()
-                    .find(|(rule, _)| matches(rule, &effective, &ctx))
-                    .map(|(_, n)| n.clone())
-                    .or_else(|| default.clone())
-                    .ok_or_else(|| {
-                        Failure::new(
-                            "States.NoChoiceMatched",
-                            format!("No Choice Rules matched and no Default was specified in state '{}'", state.name),
-                        )
-                    })?;
-                Ok((select_output(state, effective)?, Some(next)))
-            }
-            Kind::Wait(w) => {
-                let effective = select_input(state, raw)?;
-                let until = match wait_until {
-                    Some(u) => u,
-                    None => self.wait_until(w, &effective)?,
+                let effective = if state.jsonata {
+                    raw.clone()
+                } else {
+                    select_input(state, raw, ctx, vars)?
                 };
+                let mut chosen = None;
+                for c in choices {
+                    let hit = match &c.rule {
+                        Rule::Condition(t) => {
+                            let v = jeval(t, &st, vars)?;
+                            v.as_bool().ok_or_else(|| {
+                                query_error(format!("a Condition must be true or false, not {v}"))
+                            })?
+                        }
+                        rule => matches(
+                            rule,
+                            &Data {
+                                input: &effective,
+                                ctx,
+                                vars,
+                            },
+                        ),
+                    };
+                    if hit {
+                        chosen = Some(c);
+                        break;
+                    }
+                }
+                let next = match (chosen, default) {
+                    (Some(c), _) => c.next.clone(),
+                    (None, Some(d)) => d.clone(),
+                    (None, None) => {
+                        return Err(Failure::new(
+                            "States.NoChoiceMatched",
+                            format!(
+                                "No Choice Rules matched and no Default was specified in state '{}'",
+                                state.name
+                            ),
+                        ));
+                    }
+                };
+                let output_t = chosen
+                    .and_then(|c| c.output.as_ref())
+                    .or(state.output.as_ref());
+                let output = if state.jsonata {
+                    match output_t {
+                        Some(t) => jeval(t, &st, vars)?,
+                        None => raw.clone(),
+                    }
+                } else {
+                    select_output(state, effective.clone(), ctx, vars)?
+                };
+                let assign = chosen
+                    .and_then(|c| c.assign.clone())
+                    .or_else(|| state.assign.clone());
+                apply_assign(&assign, &effective, ctx, &st, vars)?;
+                Ok((output, Some(next)))
+            }
+            Kind::Wait(_) => {
+                let until = wait_until.unwrap_or(0);
                 let now = self.now_ms();
                 if until > now {
                     tokio::time::sleep(Duration::from_millis(until - now)).await;
                 }
-                Ok((select_output(state, effective)?, state.next.clone()))
+                if state.jsonata {
+                    let output = jeval_or(&state.output, &st, vars, raw)?;
+                    apply_assign(&state.assign, raw, ctx, &st, vars)?;
+                    return Ok((output, state.next.clone()));
+                }
+                let effective = select_input(state, raw, ctx, vars)?;
+                apply_assign(&state.assign, &effective, ctx, &st, vars)?;
+                Ok((
+                    select_output(state, effective, ctx, vars)?,
+                    state.next.clone(),
+                ))
             }
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
-                self.with_retries(state, raw, thread, map_item, entered_ms)
+                self.with_retries(state, raw, thread, map_item, entered_ms, vars)
                     .await
             }
         }
@@ -793,27 +915,60 @@ impl Run {
         thread: &Thread,
         map_item: Option<&(usize, Value)>,
         entered_ms: u64,
+        vars: &mut Vars,
     ) -> Result<(Value, Option<String>), Failure> {
-        let effective = select_input(state, raw)?;
+        let base_ctx = self.context(state, entered_ms, 0, None, map_item);
+        let effective = if state.jsonata {
+            raw.clone()
+        } else {
+            select_input(state, raw, &base_ctx, vars)?
+        };
         let mut attempts = vec![0u32; state.retry.len()];
         let mut retry_count = 0;
         loop {
             let attempt = self
                 .clone()
-                .attempt(state, &effective, thread, map_item, entered_ms, retry_count)
+                .attempt(
+                    state,
+                    raw,
+                    &effective,
+                    thread,
+                    map_item,
+                    entered_ms,
+                    retry_count,
+                    vars,
+                )
                 .await;
+            let ctx = self.context(state, entered_ms, retry_count, None, map_item);
             let failure = match attempt {
+                Ok(result) if state.jsonata => {
+                    let mut st = states(raw, &ctx);
+                    st["result"] = result.clone();
+                    let done = jeval_or(&state.output, &st, vars, &result).and_then(|out| {
+                        apply_assign(&state.assign, &result, &ctx, &st, vars).map(|()| out)
+                    });
+                    match done {
+                        Ok(out) => return Ok((out, state.next.clone())),
+                        Err(f) => f,
+                    }
+                }
                 Ok(result) => {
                     let selected = match &state.result_selector {
                         Some(t) => render(
                             t,
-                            &result,
-                            &self.context(state, entered_ms, retry_count, None, map_item),
+                            &Data {
+                                input: &result,
+                                ctx: &ctx,
+                                vars,
+                            },
                         )?,
                         None => result,
                     };
-                    match finish(state, raw, selected) {
-                        Ok(output) => return Ok((output, state.next.clone())),
+                    match finish(state, raw, selected.clone(), &ctx, vars) {
+                        Ok(output) => {
+                            apply_assign(&state.assign, &selected, &ctx, &Value::Null, vars)?;
+                            return Ok((output, state.next.clone()));
+                        }
                         Err(f) if f.error == "States.Runtime" => return Err(f),
                         Err(f) => f,
                     }
@@ -842,21 +997,70 @@ impl Run {
                 .iter()
                 .find(|c| error_matches(&c.errors, &failure.error))
             {
-                return caught(c, raw, &failure);
+                return caught(state, c, raw, &failure, &ctx, vars);
             }
             return Err(failure);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         self: Arc<Run>,
         state: &State,
+        raw: &Value,
         effective: &Value,
         thread: &Thread,
         map_item: Option<&(usize, Value)>,
         entered_ms: u64,
         retry_count: u32,
+        vars: &Vars,
     ) -> Result<Value, Failure> {
+        let ctx = self.context(state, entered_ms, retry_count, None, map_item);
+        // The value a Task is called with, a Parallel's branches start from.
+        let arguments = |ctx: &Value| -> Result<Value, Failure> {
+            if state.jsonata {
+                jeval_or(&state.arguments, &states(raw, ctx), vars, raw)
+            } else {
+                match &state.parameters {
+                    Some(t) => render(
+                        t,
+                        &Data {
+                            input: effective,
+                            ctx,
+                            vars,
+                        },
+                    ),
+                    None => Ok(effective.clone()),
+                }
+            }
+        };
+        let seconds = |s: &Option<Seconds>| -> Result<Option<u64>, Failure> {
+            Ok(match s {
+                Some(Seconds::Fixed(n)) => Some(*n),
+                Some(Seconds::Path(p)) => Some(
+                    Data {
+                        input: effective,
+                        ctx: &ctx,
+                        vars,
+                    }
+                    .select(p)?
+                    .as_u64()
+                    .ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "The {} parameter does not reference a positive integer",
+                            p.text
+                        ))
+                    })?,
+                ),
+                Some(Seconds::Expr(e)) => {
+                    let v = jeval(e, &states(raw, &ctx), vars)?;
+                    Some(v.as_u64().ok_or_else(|| {
+                        query_error(format!("a timeout must be a positive integer, not {v}"))
+                    })?)
+                }
+                None => None,
+            })
+        };
         match &state.kind {
             Kind::Task {
                 resource,
@@ -864,6 +1068,8 @@ impl Run {
                 heartbeat,
             } => {
                 let resource = Resource::parse(resource).map_err(Failure::runtime)?;
+                let timeout = seconds(timeout)?;
+                let heartbeat = seconds(heartbeat)?;
                 let (token, waiter) = match resource {
                     Resource::Service {
                         pattern: Pattern::WaitForTaskToken,
@@ -875,11 +1081,7 @@ impl Run {
                     _ => (None, None),
                 };
                 let ctx = self.context(state, entered_ms, retry_count, token.as_deref(), map_item);
-                let params = match &state.parameters {
-                    Some(t) => render(t, effective, &ctx),
-                    None => Ok(effective.clone()),
-                };
-                let params = match params {
+                let params = match arguments(&ctx) {
                     Ok(p) => p,
                     Err(f) => {
                         if let Some(t) = &token {
@@ -887,18 +1089,6 @@ impl Run {
                         }
                         return Err(f);
                     }
-                };
-                let timeout = match timeout {
-                    Some(Seconds::Fixed(s)) => Some(*s),
-                    Some(Seconds::Path(p)) => Some(select(p, effective)?.as_u64().ok_or_else(|| {
-                        Failure::runtime("The TimeoutSecondsPath parameter does not reference a positive integer")
-                    })?),
-                    None => None,
-                };
-                let heartbeat = match heartbeat {
-                    Some(Seconds::Fixed(s)) => Some(*s),
-                    Some(Seconds::Path(p)) => select(p, effective)?.as_u64(),
-                    None => None,
                 };
                 let r = self
                     .clone()
@@ -919,14 +1109,7 @@ impl Run {
                 r
             }
             Kind::Parallel { branches } => {
-                let input = match &state.parameters {
-                    Some(t) => render(
-                        t,
-                        effective,
-                        &self.context(state, entered_ms, retry_count, None, map_item),
-                    )?,
-                    None => effective.clone(),
-                };
+                let input = arguments(&ctx)?;
                 self.emit(thread, "ParallelStateStarted", None);
                 let mut set = tokio::task::JoinSet::new();
                 for (i, b) in branches.iter().enumerate() {
@@ -938,6 +1121,7 @@ impl Run {
                         None,
                         None,
                         false,
+                        vars.clone(),
                     );
                     set.spawn(async move { (i, fut.await) });
                 }
@@ -961,13 +1145,24 @@ impl Run {
                 processor,
                 items_path,
                 item_selector,
+                items: items_expr,
+                item_selector_expr,
                 max_concurrency,
                 tolerated_percentage,
                 tolerated_count,
             } => {
-                let items = match items_path {
-                    Some(p) => select(p, effective)?,
-                    None => effective.clone(),
+                let items = if state.jsonata {
+                    jeval_or(items_expr, &states(raw, &ctx), vars, raw)?
+                } else {
+                    match items_path {
+                        Some(p) => Data {
+                            input: effective,
+                            ctx: &ctx,
+                            vars,
+                        }
+                        .select(p)?,
+                        None => effective.clone(),
+                    }
                 };
                 let Value::Array(items) = items else {
                     return Err(Failure::runtime(format!(
@@ -992,18 +1187,24 @@ impl Run {
                 let processor: Arc<Machine> = processor.clone();
                 let mut set = tokio::task::JoinSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    let selected = match item_selector {
-                        Some(t) => {
-                            let ctx = self.context(
-                                state,
-                                entered_ms,
-                                retry_count,
-                                None,
-                                Some(&(i, item.clone())),
-                            );
-                            render(t, effective, &ctx)?
-                        }
-                        None => item.clone(),
+                    let item_ctx = self.context(
+                        state,
+                        entered_ms,
+                        retry_count,
+                        None,
+                        Some(&(i, item.clone())),
+                    );
+                    let selected = match (item_selector, item_selector_expr) {
+                        (_, Some(t)) => jeval(t, &states(raw, &item_ctx), vars)?,
+                        (Some(t), None) => render(
+                            t,
+                            &Data {
+                                input: effective,
+                                ctx: &item_ctx,
+                                vars,
+                            },
+                        )?,
+                        (None, None) => item.clone(),
                     };
                     let (run, processor, permits, thread) = (
                         self.clone(),
@@ -1012,6 +1213,7 @@ impl Run {
                         thread.clone(),
                     );
                     let name = state.name.clone();
+                    let branch_vars = vars.clone();
                     set.spawn(async move {
                         let _permit = permits.acquire_owned().await;
                         let d = json!({"name": name, "index": i});
@@ -1020,26 +1222,16 @@ impl Run {
                             "MapIterationStarted",
                             Some(("mapIterationStartedEventDetails", d.clone())),
                         );
+                        let start =
+                            Thread::new(thread.last.load(std::sync::atomic::Ordering::Relaxed));
                         let r = run
                             .clone()
-                            .run_machine(
-                                processor,
-                                selected,
-                                Thread::new(thread.last.load(std::sync::atomic::Ordering::Relaxed)),
-                                None,
-                                None,
-                                false,
-                            )
+                            .run_machine(processor, selected, start, None, None, false, branch_vars)
                             .await;
-                        let kind = if r.is_ok() {
-                            "MapIterationSucceeded"
+                        let (kind, key) = if r.is_ok() {
+                            ("MapIterationSucceeded", "mapIterationSucceededEventDetails")
                         } else {
-                            "MapIterationFailed"
-                        };
-                        let key = if r.is_ok() {
-                            "mapIterationSucceededEventDetails"
-                        } else {
-                            "mapIterationFailedEventDetails"
+                            ("MapIterationFailed", "mapIterationFailedEventDetails")
                         };
                         run.emit(&thread, kind, Some((key, d)));
                         (i, r)
@@ -1286,45 +1478,186 @@ fn backoff(r: &Retrier, attempt: u32) -> Duration {
     Duration::from_secs_f64(secs.clamp(0.0, 31_622_400.0))
 }
 
-fn caught(c: &Catcher, raw: &Value, f: &Failure) -> Result<(Value, Option<String>), Failure> {
+/// Workflow variables in scope.
+pub type Vars = Map<String, Value>;
+
+/// What paths read: the state's (effective) input, the context object, the variables.
+struct Data<'a> {
+    input: &'a Value,
+    ctx: &'a Value,
+    vars: &'a Vars,
+}
+
+impl Data<'_> {
+    fn pick(&self, p: &Path) -> Option<Value> {
+        match &p.var {
+            Some(v) => self.vars.get(v).and_then(|x| p.select(x)),
+            None => p.select(if p.context { self.ctx } else { self.input }),
+        }
+    }
+
+    fn select(&self, p: &Path) -> Result<Value, Failure> {
+        self.pick(p).ok_or_else(|| match &p.var {
+            Some(v) if !self.vars.contains_key(v) => Failure::runtime(format!(
+                "Invalid path '{}': the variable ${v} is not defined",
+                p.text
+            )),
+            _ => Failure::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.text, p.text
+            )),
+        })
+    }
+}
+
+/// `$states` for JSONata: the state's input and the context object.
+fn states(raw: &Value, ctx: &Value) -> Value {
+    json!({"input": raw, "context": ctx})
+}
+
+fn query_error(message: impl Into<String>) -> Failure {
+    Failure::new("States.QueryEvaluationError", message)
+}
+
+/// Evaluate a JSONata template with `$states` and the variables.
+fn jeval(t: &JTemplate, states: &Value, vars: &Vars) -> Result<Value, Failure> {
+    let mut scope = vars.clone();
+    scope.insert("states".into(), states.clone());
+    let input = &states["input"];
+    fn walk(t: &JTemplate, input: &Value, scope: &Vars) -> Result<Option<Value>, Failure> {
+        Ok(match t {
+            JTemplate::Literal(v) => Some(v.clone()),
+            JTemplate::Expr(e) => crate::jsonata::evaluate(e, input, scope).map_err(query_error)?,
+            JTemplate::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    out.extend(walk(i, input, scope)?);
+                }
+                Some(Value::Array(out))
+            }
+            JTemplate::Object(fields) => {
+                let mut o = Map::new();
+                for (k, t) in fields {
+                    if let Some(v) = walk(t, input, scope)? {
+                        o.insert(k.clone(), v);
+                    }
+                }
+                Some(Value::Object(o))
+            }
+        })
+    }
+    walk(t, input, &scope)?.ok_or_else(|| query_error("The JSONata expression returned no value"))
+}
+
+/// `jeval` of an optional template, or `default` when there is none.
+fn jeval_or(
+    t: &Option<JTemplate>,
+    states: &Value,
+    vars: &Vars,
+    default: &Value,
+) -> Result<Value, Failure> {
+    match t {
+        Some(t) => jeval(t, states, vars),
+        None => Ok(default.clone()),
+    }
+}
+
+/// Evaluate `Assign` (every value against the variables as they were) and set the variables.
+fn apply_assign(
+    assign: &Option<Assign>,
+    input: &Value,
+    ctx: &Value,
+    states: &Value,
+    vars: &mut Vars,
+) -> Result<(), Failure> {
+    let Some(a) = assign else {
+        return Ok(());
+    };
+    let values = match a {
+        Assign::Path(t) => render(
+            t,
+            &Data {
+                input,
+                ctx,
+                vars: &*vars,
+            },
+        )?,
+        Assign::Jsonata(t) => jeval(t, states, vars)?,
+    };
+    if let Value::Object(o) = values {
+        let total: usize = o.values().map(|v| v.to_string().len()).sum();
+        if total > 256 * 1024 {
+            return Err(Failure::new(
+                "States.Runtime",
+                "The variables assigned by a state may not exceed 256 KiB",
+            ));
+        }
+        vars.extend(o);
+    }
+    Ok(())
+}
+
+fn caught(
+    state: &State,
+    c: &Catcher,
+    raw: &Value,
+    f: &Failure,
+    ctx: &Value,
+    vars: &mut Vars,
+) -> Result<(Value, Option<String>), Failure> {
     let err = json!({"Error": f.error, "Cause": f.cause});
+    if state.jsonata {
+        let mut st = states(raw, ctx);
+        st["errorOutput"] = err.clone();
+        let output = jeval_or(&c.output, &st, vars, &err)?;
+        apply_assign(&c.assign, &err, ctx, &st, vars)?;
+        return Ok((output, Some(c.next.clone())));
+    }
     let output = match &c.result_path {
         None => raw.clone(),
         Some(p) => {
             let mut out = raw.clone();
-            p.set(&mut out, err)
+            p.set(&mut out, err.clone())
                 .map_err(|m| Failure::new("States.ResultPathMatchFailure", m))?;
             out
         }
     };
+    apply_assign(&c.assign, &err, ctx, &Value::Null, vars)?;
     Ok((output, Some(c.next.clone())))
 }
 
-fn select(p: &Path, root: &Value) -> Result<Value, Failure> {
-    p.select(root).ok_or_else(|| {
-        Failure::runtime(format!(
-            "Invalid path '{}' : No results for path: {}",
-            p.text, p.text
-        ))
-    })
-}
-
-fn select_input(state: &State, raw: &Value) -> Result<Value, Failure> {
+fn select_input(state: &State, raw: &Value, ctx: &Value, vars: &Vars) -> Result<Value, Failure> {
     match &state.input_path {
         None => Ok(json!({})),
-        Some(p) => select(p, raw),
+        Some(p) => Data {
+            input: raw,
+            ctx,
+            vars,
+        }
+        .select(p),
     }
 }
 
-fn select_output(state: &State, v: Value) -> Result<Value, Failure> {
+fn select_output(state: &State, v: Value, ctx: &Value, vars: &Vars) -> Result<Value, Failure> {
     match &state.output_path {
         None => Ok(json!({})),
-        Some(p) => select(p, &v),
+        Some(p) => Data {
+            input: &v,
+            ctx,
+            vars,
+        }
+        .select(p),
     }
 }
 
 /// ResultPath, then OutputPath.
-fn finish(state: &State, raw: &Value, result: Value) -> Result<Value, Failure> {
+fn finish(
+    state: &State,
+    raw: &Value,
+    result: Value,
+    ctx: &Value,
+    vars: &Vars,
+) -> Result<Value, Failure> {
     let merged = match &state.result_path {
         None => raw.clone(),
         Some(p) => {
@@ -1334,61 +1667,66 @@ fn finish(state: &State, raw: &Value, result: Value) -> Result<Value, Failure> {
             out
         }
     };
-    select_output(state, merged)
+    select_output(state, merged, ctx, vars)
 }
 
 /// Evaluate a payload template against `input` and the context object.
-pub fn render(t: &Template, input: &Value, ctx: &Value) -> Result<Value, Failure> {
+pub fn render_template(t: &Template, input: &Value, ctx: &Value) -> Result<Value, Failure> {
+    render(
+        t,
+        &Data {
+            input,
+            ctx,
+            vars: &Vars::new(),
+        },
+    )
+}
+
+fn render(t: &Template, data: &Data) -> Result<Value, Failure> {
     Ok(match t {
         Template::Literal(v) => v.clone(),
-        Template::Path(p) => select(p, if p.context { ctx } else { input })?,
-        Template::Call(c) => intrinsics::eval(c, input, ctx)
+        Template::Path(p) => data.select(p)?,
+        Template::Call(c) => intrinsics::eval_with(c, &|p: &Path| data.pick(p))
             .map_err(|m| Failure::new("States.IntrinsicFailure", m))?,
         Template::Array(a) => Value::Array(
             a.iter()
-                .map(|t| render(t, input, ctx))
+                .map(|t| render(t, data))
                 .collect::<Result<_, _>>()?,
         ),
         Template::Object(fields) => {
             let mut o = Map::new();
             for (k, t) in fields {
-                o.insert(k.clone(), render(t, input, ctx)?);
+                o.insert(k.clone(), render(t, data)?);
             }
             Value::Object(o)
         }
     })
 }
 
-fn matches(rule: &Rule, input: &Value, ctx: &Value) -> bool {
+fn matches(rule: &Rule, data: &Data) -> bool {
     match rule {
-        Rule::And(rs) => rs.iter().all(|r| matches(r, input, ctx)),
-        Rule::Or(rs) => rs.iter().any(|r| matches(r, input, ctx)),
-        Rule::Not(r) => !matches(r, input, ctx),
+        Rule::Condition(_) => false,
+        Rule::And(rs) => rs.iter().all(|r| matches(r, data)),
+        Rule::Or(rs) => rs.iter().any(|r| matches(r, data)),
+        Rule::Not(r) => !matches(r, data),
         Rule::Compare {
             variable,
             op,
             against,
         } => {
-            let var = variable.select(if variable.context { ctx } else { input });
+            let var = data.pick(variable);
+            let want = match against {
+                Against::Value(v) => Some(v.clone()),
+                Against::Path(p) => data.pick(p),
+            };
             if op == "IsPresent" {
-                return var.is_some()
-                    == (against_value(against, input, ctx) == Some(Value::Bool(true)));
+                return var.is_some() == (want == Some(Value::Bool(true)));
             }
-            let Some(var) = var else {
-                return false;
-            };
-            let Some(want) = against_value(against, input, ctx) else {
-                return false;
-            };
-            compare(op, &var, &want)
+            match (var, want) {
+                (Some(var), Some(want)) => compare(op, &var, &want),
+                _ => false,
+            }
         }
-    }
-}
-
-fn against_value(a: &Against, input: &Value, ctx: &Value) -> Option<Value> {
-    match a {
-        Against::Value(v) => Some(v.clone()),
-        Against::Path(p) => p.select(if p.context { ctx } else { input }),
     }
 }
 

@@ -197,6 +197,13 @@ impl Parser<'_> {
 /// Evaluate `call`: `input` for `$` paths, `context` for `$$` paths. Errors
 /// are `States.IntrinsicFailure` messages.
 pub fn eval(call: &Call, input: &Value, context: &Value) -> Result<Value, String> {
+    eval_with(call, &|p: &Path| {
+        p.select(if p.context { context } else { input })
+    })
+}
+
+/// Evaluate `call`, resolving its paths (input, context, variables) with `pick`.
+pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<Value, String> {
     let mut args = Vec::with_capacity(call.args.len());
     for (i, a) in call.args.iter().enumerate() {
         args.push(match a {
@@ -204,12 +211,9 @@ pub fn eval(call: &Call, input: &Value, context: &Value) -> Result<Value, String
                 Value::String(s.replace("\\{", "{").replace("\\}", "}"))
             }
             Arg::Literal(v) => v.clone(),
-            Arg::Path(p) => {
-                let root = if p.context { context } else { input };
-                p.select(root)
-                    .ok_or_else(|| format!("Invalid path '{}': no value at that path", p.text))?
-            }
-            Arg::Call(c) => eval(c, input, context)?,
+            Arg::Path(p) => pick(p)
+                .ok_or_else(|| format!("Invalid path '{}': no value at that path", p.text))?,
+            Arg::Call(c) => eval_with(c, pick)?,
         });
     }
     let name = call.name.as_str();

@@ -7,6 +7,7 @@ pub mod asl;
 pub mod engine;
 pub mod integrations;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod path;
 pub mod service;
 pub mod time;

@@ -22,6 +22,8 @@ pub struct Path {
     pub text: String,
     /// Starts with `$$`: selects from the context object.
     pub context: bool,
+    /// Starts with `$name`: selects from the workflow variable `name`.
+    pub var: Option<String>,
     segs: Vec<Seg>,
 }
 
@@ -35,6 +37,16 @@ impl Path {
             return Err(format!(
                 "The value for the field must be a valid JSONPath: '{text}'"
             ));
+        };
+        // `$name...`: a workflow variable.
+        let ident = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .count();
+        let (var, rest) = if !context && ident > 0 {
+            (Some(rest[..ident].to_string()), &rest[ident..])
+        } else {
+            (None, rest)
         };
         let b = rest.as_bytes();
         let mut i = 0;
@@ -76,6 +88,7 @@ impl Path {
         Ok(Path {
             text: text.to_string(),
             context,
+            var,
             segs,
         })
     }
@@ -339,10 +352,13 @@ mod tests {
         assert_eq!(sel("$.a['b c'][0:2]", &v), Some(json!([1, 2])));
         assert_eq!(sel("$.a['b c'][0,2]", &v), Some(json!([1, 3])));
         assert_eq!(sel("$.a['b c'][::-1]", &v), Some(json!([3, 2, 1])));
-        for bad in ["a.b", "$.", "$[", "$.a[x]", "$a"] {
+        for bad in ["a.b", "$.", "$[", "$.a[x]", "$a b", "$a."] {
             assert!(Path::parse(bad).is_err(), "{bad}");
         }
         assert!(Path::parse("$$.Execution.Id").unwrap().context);
+        let v = Path::parse("$order.items[0]").unwrap();
+        assert_eq!(v.var.as_deref(), Some("order"));
+        assert_eq!(v.select(&json!({"items": [7]})), Some(json!(7)));
     }
 
     #[test]

@@ -164,8 +164,7 @@ impl Persist for ExecPersist {
             rec["lastEventId"] = json!(e.id);
         }
         if let Some(c) = cursor {
-            rec["cursor"] =
-                json!({"state": c.state, "input": c.input, "waitUntil": c.wait_until_ms});
+            rec["cursor"] = json!({"state": c.state, "input": c.input, "waitUntil": c.wait_until_ms, "vars": c.vars});
         }
         if let Some(end) = end {
             apply_end(&mut rec, end);
@@ -1087,6 +1086,7 @@ impl StepFunctions {
                 state: c["state"].as_str().unwrap_or_default().to_string(),
                 input: c["input"].clone(),
                 wait_until_ms: c["waitUntil"].as_u64(),
+                vars: c["vars"].as_object().cloned().unwrap_or_default(),
             });
             // An execution stored but never started begins from the start.
             let resume = if rec["lastEventId"] == 0 {
