@@ -52,7 +52,6 @@ pub struct EmbeddedKv {
     /// Touched only by the group's leader; a lock so the engine is `Sync`.
     wal: std::sync::Mutex<Wal>,
     group: std::sync::Mutex<Group>,
-    group_done: std::sync::Condvar,
 }
 
 /// Batches waiting to be committed together, and the outcomes of those done.
@@ -62,6 +61,9 @@ struct Group {
     leading: bool,
     next_ticket: u64,
     outcomes: std::collections::HashMap<u64, Result<()>>,
+    /// Threads asleep in `wait`, by ticket: each is woken only when its own
+    /// outcome is ready (or to lead the next group), not on every commit.
+    parked: std::collections::HashMap<u64, std::thread::Thread>,
 }
 
 /// The write-ahead log file and where its end is.
@@ -242,7 +244,6 @@ impl EmbeddedKv {
                 buf: Vec::new(),
             }),
             group: std::sync::Mutex::new(Group::default()),
-            group_done: std::sync::Condvar::new(),
         })
     }
 
@@ -414,6 +415,7 @@ impl KvEngine for EmbeddedKv {
         let mut g = self.group.lock().expect("group commit lock");
         loop {
             if let Some(outcome) = g.outcomes.remove(&ticket) {
+                g.parked.remove(&ticket);
                 return outcome;
             }
             if !g.leading {
@@ -423,11 +425,25 @@ impl KvEngine for EmbeddedKv {
                 let outcomes = self.apply_group(&work);
                 g = self.group.lock().expect("group commit lock");
                 g.leading = false;
+                for (t, _) in &outcomes {
+                    if let Some(th) = g.parked.remove(t) {
+                        th.unpark();
+                    }
+                }
                 g.outcomes.extend(outcomes);
-                self.group_done.notify_all();
+                // Batches that arrived meanwhile: wake one of their waiters to lead.
+                if !g.waiting.is_empty()
+                    && let Some(&t) = g.parked.keys().next()
+                    && let Some(th) = g.parked.remove(&t)
+                {
+                    th.unpark();
+                }
                 continue;
             }
-            g = self.group_done.wait(g).expect("group commit lock");
+            g.parked.insert(ticket, std::thread::current());
+            drop(g);
+            std::thread::park();
+            g = self.group.lock().expect("group commit lock");
         }
     }
 }

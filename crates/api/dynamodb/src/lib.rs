@@ -210,19 +210,13 @@ impl DynamoDbApi {
             streams_api::run(&self.tables, op, &body)
         } else if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
             if writes(op) {
-                let me = self.clone();
-                let op = op.to_string();
-                tokio::task::spawn_blocking(move || me.run(&op, &body, &host))
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "table operation panicked");
-                        Err(DdbError {
-                            kind: "InternalServerError",
-                            message: "Internal server error".into(),
-                            status: StatusCode::INTERNAL_SERVER_ERROR,
-                            extra: Map::new(),
-                        })
-                    })
+                // A write waits for its group commit: off the async workers' hot path.
+                match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(|| self.run(op, &body, &host))
+                    }
+                    _ => self.run(op, &body, &host),
+                }
             } else {
                 self.run(op, &body, &host)
             }
