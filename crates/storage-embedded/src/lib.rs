@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 pub const FORMAT_VERSION: u32 = 1;
 
 const META: TableDefinition<&str, u32> = TableDefinition::new("nimbus_meta");
-/// `applied`: the sequence number of the last log frame in the database.
+/// `applied`: the sequence number of the last log frame in the database;
+/// `salt`: what the log's frames are checksummed with since the last checkpoint.
 const WAL_META: TableDefinition<&str, u64> = TableDefinition::new("nimbus_wal");
 
 /// Checkpoint when the log has grown this large...
@@ -78,6 +79,7 @@ struct Wal {
     len: u64,
     /// The file's size.
     capacity: u64,
+    salt: u64,
     next_seq: u64,
     last_checkpoint: Instant,
     /// Set when the log could not be put back after a failed commit: from then
@@ -163,6 +165,22 @@ fn apply_ops<'a>(
     Ok(())
 }
 
+fn random_salt() -> u64 {
+    let mut b = [0u8; 8];
+    // Without randomness the salt is still new at each checkpoint.
+    if getrandom::fill(&mut b).is_err() {
+        return clock_nanos();
+    }
+    u64::from_le_bytes(b)
+}
+
+fn clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
 fn wal_path(db_path: &Path) -> PathBuf {
     let mut name = db_path.as_os_str().to_owned();
     name.push(".wal");
@@ -196,10 +214,12 @@ impl EmbeddedKv {
         }
         // Replay what was logged after the last checkpoint, in one durable
         // transaction, then start an empty log.
-        let applied = {
+        let (applied, salt) = {
             let meta = txn.open_table(WAL_META).map_err(engine_err)?;
-            let applied = meta.get("applied").map_err(engine_err)?.map(|v| v.value());
-            applied.unwrap_or(0)
+            let get = |k: &str| -> Result<Option<u64>> {
+                Ok(meta.get(k).map_err(engine_err)?.map(|v| v.value()))
+            };
+            (get("applied")?.unwrap_or(0), get("salt")?.unwrap_or(0))
         };
         let wal_file = fs::OpenOptions::new()
             .read(true)
@@ -208,9 +228,13 @@ impl EmbeddedKv {
             .truncate(false)
             .open(wal_path(path))?;
         let log = fs::read(wal_path(path))?;
-        let (frames, _) = wal::decode(&log);
+        let (frames, _) = wal::decode(&log, salt);
         let mut last = applied;
+        // Only the frames right after what the database holds, in order.
         for frame in frames.iter().filter(|f| f.seq > applied) {
+            if frame.seq != last + 1 {
+                break;
+            }
             apply_ops(
                 &txn,
                 frame.ops.iter().map(|op| match op {
@@ -222,10 +246,12 @@ impl EmbeddedKv {
             )?;
             last = frame.seq;
         }
-        txn.open_table(WAL_META)
-            .map_err(engine_err)?
-            .insert("applied", last)
-            .map_err(engine_err)?;
+        let salt = random_salt();
+        {
+            let mut meta = txn.open_table(WAL_META).map_err(engine_err)?;
+            meta.insert("applied", last).map_err(engine_err)?;
+            meta.insert("salt", salt).map_err(engine_err)?;
+        }
         txn.commit().map_err(engine_err)?;
         // The log file itself must survive a crash for its frames to.
         if let Some(dir) = path.parent() {
@@ -238,6 +264,7 @@ impl EmbeddedKv {
                 file: wal_file,
                 len: 0,
                 capacity,
+                salt,
                 next_seq: last + 1,
                 last_checkpoint: Instant::now(),
                 broken: None,
@@ -271,7 +298,7 @@ impl EmbeddedKv {
         let before = wal.len;
         let mut frame = std::mem::take(&mut wal.buf);
         frame.clear();
-        let logged = wal::encode(seq, batches, &mut frame)
+        let logged = wal::encode(seq, wal.salt, batches, &mut frame)
             .map_err(Error::Engine)
             .and_then(|()| wal.append(&frame));
         wal.buf = frame;
@@ -288,12 +315,18 @@ impl EmbeddedKv {
 
     /// Make every commit so far durable in redb itself and empty the log.
     fn checkpoint(&self, wal: &mut Wal) -> Result<()> {
+        let salt = random_salt();
         let txn = self.db.begin_write().map_err(engine_err)?;
-        txn.open_table(WAL_META)
-            .map_err(engine_err)?
-            .insert("applied", wal.next_seq - 1)
-            .map_err(engine_err)?;
+        {
+            let mut meta = txn.open_table(WAL_META).map_err(engine_err)?;
+            meta.insert("applied", wal.next_seq - 1)
+                .map_err(engine_err)?;
+            meta.insert("salt", salt).map_err(engine_err)?;
+        }
         txn.commit().map_err(engine_err)?;
+        // Frames from here on are checksummed with the new salt: those left
+        // in the file from before never verify again.
+        wal.salt = salt;
         wal.len = 0;
         wal.last_checkpoint = Instant::now();
         Ok(())
@@ -422,8 +455,22 @@ impl KvEngine for EmbeddedKv {
                 g.leading = true;
                 let work = std::mem::take(&mut g.waiting);
                 drop(g);
-                let outcomes = self.apply_group(&work);
-                g = self.group.lock().expect("group commit lock");
+                // A panic while committing must not leave every later commit
+                // waiting for a leader that is gone.
+                let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.apply_group(&work)
+                }))
+                .unwrap_or_else(|_| {
+                    work.iter()
+                        .map(|(t, _)| {
+                            (
+                                *t,
+                                Err(Error::Engine("the commit failed unexpectedly".into())),
+                            )
+                        })
+                        .collect()
+                });
+                g = self.group.lock().unwrap_or_else(|p| p.into_inner());
                 g.leading = false;
                 for (t, _) in &outcomes {
                     if let Some(th) = g.parked.remove(t) {
@@ -598,19 +645,25 @@ mod tests {
         }
         // What a crash leaves: frames after the checkpoint (one already in the
         // database, two not), then half a frame.
+        let salt = {
+            let db = redb::Database::open(&path).unwrap();
+            let txn = db.begin_read().unwrap();
+            let meta = txn.open_table(WAL_META).unwrap();
+            meta.get("salt").unwrap().unwrap().value()
+        };
         let mut log = Vec::new();
         let mut old = WriteBatch::new();
         old.put(Table("t"), b"before".to_vec(), b"stale".to_vec());
-        wal::encode(1, &[&old], &mut log).unwrap();
+        wal::encode(1, salt, &[&old], &mut log).unwrap();
         let mut a = WriteBatch::new();
         a.put(Table("t"), b"a".to_vec(), b"2".to_vec());
         a.delete(Table("t"), b"before".to_vec());
         let mut b = WriteBatch::new();
         b.put(Table("new"), b"b".to_vec(), b"3".to_vec());
-        wal::encode(2, &[&a], &mut log).unwrap();
-        wal::encode(3, &[&b], &mut log).unwrap();
+        wal::encode(2, salt, &[&a], &mut log).unwrap();
+        wal::encode(3, salt, &[&b], &mut log).unwrap();
         let whole = log.len();
-        wal::encode(4, &[&old], &mut log).unwrap();
+        wal::encode(4, salt, &[&old], &mut log).unwrap();
         log.truncate(whole + 5);
         fs::write(wal_path(&path), &log).unwrap();
 

@@ -1,6 +1,8 @@
 //! The write-ahead log's frame format.
 //!
-//! A frame is one group commit: `len: u32 LE`, `crc32: u32 LE` of the payload,
+//! A frame is one group commit: `len: u32 LE`, `crc32: u32 LE` of the log's
+//! salt (a random number chosen at every checkpoint, stored with it) followed
+//! by the payload,
 //! then the payload: `seq: u64 LE`, `ops: u32 LE`, and each op as
 //! `tag: u8` (1 put, 2 delete), `table: u16 LE length + UTF-8`,
 //! `key: u32 LE length + bytes`, and for puts `value: u32 LE length + bytes`.
@@ -38,7 +40,12 @@ pub(crate) struct Frame {
 
 /// Append the frame for `batches`, committed together as number `seq`, to `out`.
 /// Fails only when a table name, key or value is too long for the format.
-pub(crate) fn encode(seq: u64, batches: &[&WriteBatch], out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn encode(
+    seq: u64,
+    salt: u64,
+    batches: &[&WriteBatch],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     out.extend_from_slice(&seq.to_le_bytes());
@@ -62,7 +69,7 @@ pub(crate) fn encode(seq: u64, batches: &[&WriteBatch], out: &mut Vec<u8>) -> Re
         }
     }
     let payload_len = len32(out.len() - start - HEADER, "frame")?;
-    let crc = crc32fast::hash(&out[start + HEADER..]);
+    let crc = checksum(salt, &out[start + HEADER..]);
     out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     Ok(())
@@ -75,10 +82,10 @@ fn len32(n: usize, what: &str) -> Result<u32, String> {
 /// Every whole frame at the start of `log`, and the length they cover. Reading
 /// stops at the first frame that is cut short, fails its checksum, or is not
 /// numbered one after the frame before it.
-pub(crate) fn decode(log: &[u8]) -> (Vec<Frame>, usize) {
+pub(crate) fn decode(log: &[u8], salt: u64) -> (Vec<Frame>, usize) {
     let mut frames: Vec<Frame> = Vec::new();
     let mut at = 0;
-    while let Some((frame, len)) = decode_one(&log[at..]) {
+    while let Some((frame, len)) = decode_one(&log[at..], salt) {
         if frames
             .last()
             .is_some_and(|f| f.seq.checked_add(1) != Some(frame.seq))
@@ -91,12 +98,22 @@ pub(crate) fn decode(log: &[u8]) -> (Vec<Frame>, usize) {
     (frames, at)
 }
 
-fn decode_one(bytes: &[u8]) -> Option<(Frame, usize)> {
+/// Frames written before the last checkpoint carry another salt: left behind in
+/// the reused file, they (or user data inside them shaped like a frame) never
+/// verify.
+fn checksum(salt: u64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&salt.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+fn decode_one(bytes: &[u8], salt: u64) -> Option<(Frame, usize)> {
     let mut r = Reader(bytes);
     let len = r.u32()? as usize;
     let crc = r.u32()?;
     let payload = r.take(len)?;
-    if crc32fast::hash(payload) != crc {
+    if checksum(salt, payload) != crc {
         return None;
     }
     let mut p = Reader(payload);
@@ -162,9 +179,9 @@ mod tests {
     fn frames_round_trip_in_order() {
         let (a, b) = sample();
         let mut log = Vec::new();
-        encode(1, &[&a, &b], &mut log).unwrap();
-        encode(2, &[&b], &mut log).unwrap();
-        let (frames, len) = decode(&log);
+        encode(1, 7, &[&a, &b], &mut log).unwrap();
+        encode(2, 7, &[&b], &mut log).unwrap();
+        let (frames, len) = decode(&log, 7);
         assert_eq!(len, log.len());
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[0].seq, 1);
@@ -194,28 +211,30 @@ mod tests {
     fn a_torn_or_corrupt_tail_ends_the_log() {
         let (a, b) = sample();
         let mut log = Vec::new();
-        encode(1, &[&a], &mut log).unwrap();
+        encode(1, 7, &[&a], &mut log).unwrap();
         let first = log.len();
-        encode(2, &[&b], &mut log).unwrap();
+        encode(2, 7, &[&b], &mut log).unwrap();
         // Every cut inside the second frame keeps exactly the first.
         for cut in first..log.len() {
-            let (frames, len) = decode(&log[..cut]);
+            let (frames, len) = decode(&log[..cut], 7);
             assert_eq!((frames.len(), len), (1, first), "cut at {cut}");
         }
         // A flipped bit anywhere in the second frame drops it.
         for i in first..log.len() {
             let mut bad = log.clone();
             bad[i] ^= 0x10;
-            let (frames, len) = decode(&bad);
+            let (frames, len) = decode(&bad, 7);
             assert_eq!((frames.len(), len), (1, first), "flip at {i}");
         }
         // An older frame left behind the newer ones is not read.
         let mut reused = log.clone();
-        encode(1, &[&b], &mut reused).unwrap();
-        assert_eq!(decode(&reused).0.len(), 2);
+        encode(1, 7, &[&b], &mut reused).unwrap();
+        assert_eq!(decode(&reused, 7).0.len(), 2);
+        // Frames of another salt (before the last checkpoint) are not read.
+        assert_eq!(decode(&log, 8).0.len(), 0);
         // Garbage (zeros from a preallocated tail) is not a frame.
         let mut zeros = log.clone();
         zeros.extend_from_slice(&[0; 64]);
-        assert_eq!(decode(&zeros).0.len(), 2);
+        assert_eq!(decode(&zeros, 7).0.len(), 2);
     }
 }

@@ -737,12 +737,24 @@ fn state(
             let rat = format!("{at}/Retry[{i}]");
             let f = |k: &str| r.get(k).and_then(Value::as_f64);
             let backoff = f("BackoffRate").unwrap_or(2.0);
-            if backoff < 1.0 {
+            if !(backoff >= 1.0 && backoff.is_finite()) {
                 c.schema(
                     "The value for the field 'BackoffRate' must be at least 1.0",
                     &rat,
                 );
             }
+            // Step Functions' ranges: positive whole seconds, attempts 0-99999999.
+            let whole = |k: &str, lo: u64, hi: u64, c: &mut Checker| match r.get(k) {
+                None => {}
+                Some(v) if v.as_u64().is_some_and(|n| (lo..=hi).contains(&n)) => {}
+                Some(_) => c.schema(
+                    format!("The value for the field '{k}' must be an integer from {lo} to {hi}"),
+                    &format!("{rat}/{k}"),
+                ),
+            };
+            whole("IntervalSeconds", 1, 99_999_999, c);
+            whole("MaxAttempts", 0, 99_999_999, c);
+            whole("MaxDelaySeconds", 1, 31_622_400, c);
             retry.push(Retrier {
                 errors: errors_list(r.get("ErrorEquals"), &rat, c),
                 interval_seconds: f("IntervalSeconds").unwrap_or(1.0),
@@ -1113,7 +1125,7 @@ fn rule(doc: &Value, at: &str, c: &mut Checker) -> Option<Rule> {
     };
     let ops: Vec<&String> = obj
         .keys()
-        .filter(|k| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
+        .filter(|k| !matches!(k.as_str(), "Variable" | "Next" | "Comment" | "Assign"))
         .collect();
     if ops.len() != 1 {
         c.schema("A choice rule needs exactly one comparison operator", at);

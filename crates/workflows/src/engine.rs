@@ -196,6 +196,14 @@ impl Tokens {
     }
 }
 
+struct ForgetToken(Arc<Tokens>, String);
+
+impl Drop for ForgetToken {
+    fn drop(&mut self) {
+        self.0.forget(&self.1);
+    }
+}
+
 /// One history event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -274,6 +282,9 @@ pub struct Cursor {
     /// The workflow variables when the state was entered.
     pub vars: Vars,
 }
+
+/// The most history events an execution may have.
+pub const MAX_EVENTS: u64 = 25_000;
 
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -429,10 +440,15 @@ impl Run {
             self.lock().pending.clear();
             return Ok(());
         };
-        let events = std::mem::take(&mut self.lock().pending);
+        // Stored first, then dropped from the pending list, so a reader
+        // (GetExecutionHistory) always finds them in one of the two.
+        let events = self.lock().pending.clone();
+        let n = events.len();
         p.checkpoint(events, cursor, end).map_err(|e| {
             Failure::runtime(format!("could not record the execution's progress: {e}"))
-        })
+        })?;
+        self.lock().pending.drain(..n);
+        Ok(())
     }
 
     /// Run the whole execution: `ExecutionStarted` (unless resuming) to its
@@ -570,6 +586,14 @@ impl Run {
                 None => (machine.start_at.clone(), input, None, vars),
             };
             loop {
+                // Step Functions' hard limit; it also stops a state machine that
+                // loops without end (and lets StopExecution reach it).
+                if self.lock().next_id > MAX_EVENTS {
+                    return Err(Failure::runtime(format!(
+                        "The execution reached the limit of {MAX_EVENTS} history events"
+                    )));
+                }
+                tokio::task::yield_now().await;
                 let state = machine
                     .states
                     .get(&current)
@@ -618,14 +642,14 @@ impl Run {
             vars,
         };
         Ok(match w {
-            WaitFor::Seconds(s) => now + s * 1000,
+            WaitFor::Seconds(s) => now.saturating_add(s.saturating_mul(1000)),
             WaitFor::Timestamp(t) => crate::time::parse_timestamp(t).unwrap_or(0).max(0) as u64,
             WaitFor::SecondsPath(p) => {
                 let v = data.select(p)?;
                 let s = v.as_u64().ok_or_else(|| {
                     Failure::runtime(format!("The SecondsPath parameter does not reference a valid non-negative integer: {v}"))
                 })?;
-                now + s * 1000
+                now.saturating_add(s.saturating_mul(1000))
             }
             WaitFor::TimestampPath(p) => {
                 let v = data.select(p)?;
@@ -637,9 +661,15 @@ impl Run {
             WaitFor::Expr { seconds, expr } => {
                 let v = jeval(expr, &states(raw, ctx), vars)?;
                 if *seconds {
-                    now + v.as_u64().ok_or_else(|| {
-                        query_error(format!("Seconds must be a non-negative integer, not {v}"))
-                    })? * 1000
+                    now.saturating_add(
+                        v.as_u64()
+                            .ok_or_else(|| {
+                                query_error(format!(
+                                    "Seconds must be a non-negative integer, not {v}"
+                                ))
+                            })?
+                            .saturating_mul(1000),
+                    )
                 } else {
                     v.as_str()
                         .and_then(crate::time::parse_timestamp)
@@ -845,7 +875,7 @@ impl Run {
                                 ctx,
                                 vars,
                             },
-                        ),
+                        )?,
                     };
                     if hit {
                         chosen = Some(c);
@@ -1090,6 +1120,9 @@ impl Run {
                         return Err(f);
                     }
                 };
+                // Forgotten however the task ends, even when its future is
+                // dropped (a failed branch, StopExecution).
+                let _forget = token.clone().map(|t| ForgetToken(self.tokens.clone(), t));
                 let r = self
                     .clone()
                     .task(
@@ -1181,7 +1214,7 @@ impl Run {
                 let limit = if *max_concurrency == 0 {
                     items.len().max(1)
                 } else {
-                    *max_concurrency
+                    (*max_concurrency).min(items.len().max(1))
                 };
                 let permits = Arc::new(tokio::sync::Semaphore::new(limit));
                 let processor: Arc<Machine> = processor.clone();
@@ -1475,6 +1508,9 @@ fn backoff(r: &Retrier, attempt: u32) -> Duration {
         let _ = getrandom::fill(&mut b);
         secs *= (u64::from_le_bytes(b) % 10_000) as f64 / 10_000.0;
     }
+    if secs.is_nan() {
+        secs = 0.0;
+    }
     Duration::from_secs_f64(secs.clamp(0.0, 31_622_400.0))
 }
 
@@ -1703,31 +1739,51 @@ fn render(t: &Template, data: &Data) -> Result<Value, Failure> {
     })
 }
 
-fn matches(rule: &Rule, data: &Data) -> bool {
-    match rule {
+/// Whether a choice rule matches. A `Variable` (or `...Path` operand) that
+/// selects nothing is an error, as on Step Functions, except for `IsPresent`.
+fn matches(rule: &Rule, data: &Data) -> Result<bool, Failure> {
+    Ok(match rule {
         Rule::Condition(_) => false,
-        Rule::And(rs) => rs.iter().all(|r| matches(r, data)),
-        Rule::Or(rs) => rs.iter().any(|r| matches(r, data)),
-        Rule::Not(r) => !matches(r, data),
+        Rule::And(rs) => {
+            for r in rs {
+                if !matches(r, data)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        Rule::Or(rs) => {
+            for r in rs {
+                if matches(r, data)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
+        Rule::Not(r) => !matches(r, data)?,
         Rule::Compare {
             variable,
             op,
             against,
         } => {
             let var = data.pick(variable);
-            let want = match against {
-                Against::Value(v) => Some(v.clone()),
-                Against::Path(p) => data.pick(p),
-            };
             if op == "IsPresent" {
-                return var.is_some() == (want == Some(Value::Bool(true)));
+                let want = matches!(against, Against::Value(Value::Bool(true)));
+                return Ok(var.is_some() == want);
             }
-            match (var, want) {
-                (Some(var), Some(want)) => compare(op, &var, &want),
-                _ => false,
-            }
+            let Some(var) = var else {
+                return Err(Failure::runtime(format!(
+                    "Invalid path '{}': The choice state's condition path references an invalid value.",
+                    variable.text
+                )));
+            };
+            let want = match against {
+                Against::Value(v) => v.clone(),
+                Against::Path(p) => data.select(p)?,
+            };
+            compare(op, &var, &want)
         }
-    }
+    })
 }
 
 fn compare(op: &str, var: &Value, want: &Value) -> bool {

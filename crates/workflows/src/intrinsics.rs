@@ -50,6 +50,7 @@ pub fn parse(text: &str) -> Result<Call, String> {
         s: text.as_bytes(),
         text,
         i: 0,
+        depth: 0,
     };
     let call = p.call()?;
     p.ws();
@@ -65,6 +66,7 @@ struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
     i: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -80,6 +82,19 @@ impl Parser<'_> {
         }
     }
     fn call(&mut self) -> Result<Call, String> {
+        self.depth += 1;
+        if self.depth > 32 {
+            return Err(format!(
+                "Intrinsic functions are nested too deeply in '{}'",
+                self.text
+            ));
+        }
+        let r = self.call_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn call_inner(&mut self) -> Result<Call, String> {
         self.ws();
         let start = self.i;
         while self
@@ -313,7 +328,10 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
                 if out.len() > 1000 {
                     return Err("States.ArrayRange: more than 1000 items".into());
                 }
-                i += step;
+                let Some(next) = i.checked_add(step) else {
+                    break;
+                };
+                i = next;
             }
             Value::Array(out)
         }
@@ -397,11 +415,18 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
             }
             let mut b = [0u8; 8];
             getrandom::fill(&mut b).map_err(|e| e.to_string())?;
-            json!(lo + (u64::from_le_bytes(b) % (hi - lo) as u64) as i64)
+            let span = hi
+                .checked_sub(lo)
+                .ok_or("States.MathRandom: the range is too large")? as u64;
+            json!(lo + (u64::from_le_bytes(b) % span) as i64)
         }
         "States.MathAdd" => {
             want(2)?;
-            json!(int(&args[0])? + int(&args[1])?)
+            json!(
+                int(&args[0])?
+                    .checked_add(int(&args[1])?)
+                    .ok_or("States.MathAdd: the sum is out of range")?
+            )
         }
         "States.StringSplit" => {
             want(2)?;

@@ -226,10 +226,16 @@ impl Parser {
     fn expr_inner(&mut self, rbp: u8) -> Result<Node, String> {
         let t = self.next().ok_or("unexpected end of expression")?;
         let mut left = self.nud(t)?;
+        // Each operator applied here nests the tree one level deeper.
+        let mut chain = 0;
         while let Some(t) = self.peek() {
             let lbp = bp(t);
             if lbp <= rbp {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > 100 {
+                return Err("the expression is nested too deeply".into());
             }
             let t = self.next().expect("peeked");
             left = self.led(t, left)?;
@@ -550,14 +556,22 @@ pub fn evaluate(
     root.vars
         .borrow_mut()
         .insert("$".into(), Val::J(input.clone()));
-    let mut ev = Eval { depth: 0, steps: 0 };
+    let mut ev = Eval {
+        depth: 0,
+        nesting: 0,
+        steps: 0,
+    };
     Ok(ev.eval(&expr.0, input, &root)?.json())
 }
 
 struct Eval {
     depth: usize,
+    nesting: usize,
     steps: u64,
 }
+
+/// The longest string an expression may build.
+const MAX_STRING: usize = 1 << 20;
 
 impl Eval {
     fn eval(&mut self, n: &Node, ctx: &Value, env: &Env) -> Result<Val, String> {
@@ -565,6 +579,17 @@ impl Eval {
         if self.steps > 5_000_000 {
             return Err("the expression took too many steps".into());
         }
+        self.nesting += 1;
+        if self.nesting > 400 {
+            self.nesting -= 1;
+            return Err("the expression is evaluated too deeply".into());
+        }
+        let r = self.eval_node(n, ctx, env);
+        self.nesting -= 1;
+        r
+    }
+
+    fn eval_node(&mut self, n: &Node, ctx: &Value, env: &Env) -> Result<Val, String> {
         Ok(match n {
             Node::Lit(v) => Val::J(v.clone()),
             Node::Name(name) => match ctx {
@@ -607,6 +632,7 @@ impl Eval {
             Node::Descendants => {
                 let mut out = Vec::new();
                 descend(ctx, &mut out);
+                check_sequence(&out)?;
                 Val::Seq(out).norm()
             }
             Node::Path(steps) => self.path(steps, ctx, env)?,
@@ -632,6 +658,10 @@ impl Eval {
                             else {
                                 continue;
                             };
+                            let int = |x: f64| x.fract() == 0.0 && x.abs() <= 9.0e15;
+                            if !int(lo) || !int(hi) {
+                                return Err("the bounds of a range must be integers".into());
+                            }
                             if hi - lo > 1e5 {
                                 return Err("a range may hold at most 100,000 numbers".into());
                             }
@@ -711,10 +741,25 @@ impl Eval {
         for (i, step) in steps.iter().enumerate() {
             let last = i + 1 == steps.len();
             let mut results = Vec::new();
+            let mut bytes = 0;
             for item in &seq {
                 match self.eval(step, item, env)? {
                     Val::Undef => {}
-                    v => results.push(v),
+                    v => {
+                        // Stop a step that multiplies what it selects before it
+                        // holds too much.
+                        if results.len() >= 100 {
+                            bytes += match &v {
+                                Val::J(j) => j.to_string().len(),
+                                Val::Seq(items) => items.iter().map(|j| j.to_string().len()).sum(),
+                                _ => 0,
+                            };
+                            if results.len() > MAX_SEQUENCE || bytes > MAX_SEQUENCE_BYTES {
+                                return Err("a path selected too many values".into());
+                            }
+                        }
+                        results.push(v)
+                    }
                 }
             }
             let mut next = Vec::new();
@@ -733,6 +778,7 @@ impl Eval {
                     }
                 }
             }
+            check_sequence(&next)?;
             seq = next;
         }
         Ok(if kept_array {
@@ -793,10 +839,14 @@ impl Eval {
         let x = self.eval(a, ctx, env)?.json();
         let y = self.eval(b, ctx, env)?.json();
         Ok(match op {
-            "&" => Val::J(Value::String(
-                x.as_ref().map(to_string).unwrap_or_default()
-                    + &y.as_ref().map(to_string).unwrap_or_default(),
-            )),
+            "&" => {
+                let joined = x.as_ref().map(to_string).unwrap_or_default()
+                    + &y.as_ref().map(to_string).unwrap_or_default();
+                if joined.len() > MAX_STRING {
+                    return Err("a string may be at most 1 MiB".into());
+                }
+                Val::J(Value::String(joined))
+            }
             "+" | "-" | "*" | "/" | "%" => {
                 let (Some(x), Some(y)) = (x, y) else {
                     return Ok(Val::Undef);
@@ -965,12 +1015,12 @@ impl Eval {
                 let n = chars.len() as i64;
                 let start = number(1)?.unwrap_or(0.0) as i64;
                 let start = if start < 0 {
-                    (n + start).max(0)
+                    n.saturating_add(start).max(0)
                 } else {
                     start.min(n)
                 };
                 let end = match number(2)? {
-                    Some(l) => (start + l.max(0.0) as i64).min(n),
+                    Some(l) => start.saturating_add(l.max(0.0) as i64).min(n),
                     None => n,
                 };
                 some(Value::String(
@@ -1006,10 +1056,11 @@ impl Eval {
                 let Some(s) = string(0)? else {
                     return Ok(Val::Undef);
                 };
-                let width = number(1)?.unwrap_or(0.0) as i64;
-                if width.abs() > 1 << 20 {
+                let width = number(1)?.unwrap_or(0.0);
+                if width.is_nan() || width.abs() > MAX_STRING as f64 {
                     return Err("$pad: the width may be at most 1,048,576".into());
                 }
+                let width = width as i64;
                 let fill = string(2)?.unwrap_or_else(|| " ".into());
                 let len = s.chars().count() as i64;
                 let need = (width.abs() - len).max(0) as usize;
@@ -1048,7 +1099,11 @@ impl Eval {
                             .ok_or_else(|| format!("$join: expected strings, found {v}"))
                     })
                     .collect();
-                some(Value::String(parts?.join(&sep)))
+                let joined = parts?.join(&sep);
+                if joined.len() > MAX_STRING {
+                    return Err("a string may be at most 1 MiB".into());
+                }
+                some(Value::String(joined))
             }
             "replace" => {
                 let (Some(s), Some(p), Some(r)) = (string(0)?, string(1)?, string(2)?) else {
@@ -1057,10 +1112,14 @@ impl Eval {
                 if p.is_empty() {
                     return Err("$replace: the pattern must not be empty".into());
                 }
-                some(Value::String(match number(3)? {
+                let out = match number(3)? {
                     Some(l) => s.replacen(&p, &r, l.max(0.0) as usize),
                     None => s.replace(&p, &r),
-                }))
+                };
+                if out.len() > MAX_STRING {
+                    return Err("a string may be at most 1 MiB".into());
+                }
+                some(Value::String(out))
             }
             "base64encode" => Ok(string(0)?
                 .map(|s| {
@@ -1500,6 +1559,23 @@ const BUILTINS: &[&str] = &[
     "hash",
 ];
 
+/// The most values, and (roughly) bytes, one step of a path may select.
+const MAX_SEQUENCE: usize = 10_000;
+const MAX_SEQUENCE_BYTES: usize = 64 << 20;
+
+fn check_sequence(seq: &[Value]) -> Result<(), String> {
+    if seq.len() > MAX_SEQUENCE {
+        return Err(format!("a path selected more than {MAX_SEQUENCE} values"));
+    }
+    if seq.len() > 100 {
+        let bytes: usize = seq.iter().map(|v| v.to_string().len()).sum();
+        if bytes > MAX_SEQUENCE_BYTES {
+            return Err("a path selected more than 64 MiB of values".into());
+        }
+    }
+    Ok(())
+}
+
 fn descend(v: &Value, out: &mut Vec<Value>) {
     match v {
         Value::Array(a) => a.iter().for_each(|x| descend(x, out)),
@@ -1686,6 +1762,18 @@ mod tests {
                 "{bad}"
             );
         }
+        for bad in [
+            "$pad('x', -1e300)",
+            "[1e300..1e300]",
+            "($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f('ab', 40))",
+        ] {
+            assert!(
+                evaluate(&parse(bad).unwrap(), &json!({}), &vars).is_err(),
+                "{bad}"
+            );
+        }
+        let chain = vec!["1"; 5000].join("+");
+        assert!(parse(&chain).is_err());
         // Runaway recursion is stopped.
         let deep = "($f := function($n) { $f($n + 1) }; $f(0))";
         assert!(evaluate(&parse(deep).unwrap(), &json!({}), &vars).is_err());

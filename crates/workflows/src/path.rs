@@ -213,8 +213,9 @@ fn bracket(s: &str, i: usize) -> Option<(Seg, usize)> {
                 loop {
                     let c = *b.get(j)?;
                     if c == b'\\' {
-                        out.push(*b.get(j + 1)? as char);
-                        j += 2;
+                        let ch = s.get(j + 1..)?.chars().next()?;
+                        out.push(ch);
+                        j += 1 + ch.len_utf8();
                     } else if c == q {
                         j += 1;
                         break;
@@ -302,7 +303,10 @@ fn step<'a>(node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) {
                     let mut i = s;
                     while i < e {
                         out.push(&a[i as usize]);
-                        i += st;
+                        let Some(next) = i.checked_add(*st) else {
+                            break;
+                        };
+                        i = next;
                     }
                 } else {
                     let s = start.map(norm).unwrap_or(len - 1).min(len - 1);
@@ -310,7 +314,10 @@ fn step<'a>(node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) {
                     let mut i = s;
                     while i > e && i >= 0 {
                         out.push(&a[i as usize]);
-                        i += st;
+                        let Some(next) = i.checked_add(*st) else {
+                            break;
+                        };
+                        i = next;
                     }
                 }
             }
@@ -356,6 +363,16 @@ mod tests {
             assert!(Path::parse(bad).is_err(), "{bad}");
         }
         assert!(Path::parse("$$.Execution.Id").unwrap().context);
+        // Escapes of multi-byte characters and huge slice steps.
+        assert_eq!(sel("$['\\é']", &json!({"é": 1})), Some(json!(1)));
+        assert_eq!(
+            sel("$.a['b c'][1::9223372036854775807]", &v),
+            Some(json!([2]))
+        );
+        assert_eq!(
+            sel("$.a['b c'][::-9223372036854775807]", &v),
+            Some(json!([3]))
+        );
         let v = Path::parse("$order.items[0]").unwrap();
         assert_eq!(v.var.as_deref(), Some("order"));
         assert_eq!(v.select(&json!({"items": [7]})), Some(json!(7)));

@@ -124,6 +124,7 @@ pub struct StepFunctions {
     tokens: Arc<Tokens>,
     machines: Mutex<HashMap<String, MachineRecord>>,
     running: Mutex<HashMap<String, Running>>,
+    start_lock: Mutex<()>,
     /// Finished EXPRESS executions are not kept; `.sync` waiters of STANDARD
     /// ones read the stored record once woken.
     me: Weak<StepFunctions>,
@@ -144,6 +145,15 @@ struct ExecPersist {
     closed: std::sync::atomic::AtomicBool,
 }
 
+impl ExecPersist {
+    /// Claim the right to stop the execution: false once it has ended or
+    /// another stop claimed it.
+    fn claim_stop(&self) -> bool {
+        let rec = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        rec["status"] == "RUNNING" && !self.closed.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 impl Persist for ExecPersist {
     fn checkpoint(
         &self,
@@ -152,6 +162,11 @@ impl Persist for ExecPersist {
         end: Option<&End>,
     ) -> std::result::Result<(), String> {
         let mut rec = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        // An execution ends once: a run that finished is not stopped after,
+        // and a stopped run's progress is dropped.
+        if rec["status"] != "RUNNING" {
+            return Err("the execution already ended".into());
+        }
         if self.closed.load(std::sync::atomic::Ordering::SeqCst)
             && end.is_none_or(|e| e.status != "ABORTED")
         {
@@ -252,7 +267,7 @@ fn page<T: Clone>(items: &[T], req: &Value) -> Result<(Vec<T>, Option<String>)> 
             .map_err(|_| Error::new("InvalidToken", format!("Invalid Token: '{t}'")))?,
         None => 0,
     };
-    let end = (start + max).min(items.len());
+    let end = start.saturating_add(max).min(items.len());
     let slice = items.get(start..end).unwrap_or_default().to_vec();
     Ok((slice, (end < items.len()).then(|| end.to_string())))
 }
@@ -276,6 +291,7 @@ impl StepFunctions {
             tokens: Arc::new(Tokens::default()),
             machines: Mutex::new(machines),
             running: Mutex::new(HashMap::new()),
+            start_lock: Mutex::new(()),
             me: me.clone(),
         }))
     }
@@ -823,9 +839,9 @@ impl StepFunctions {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            let mut roll = [0u8; 1];
+            let mut roll = [0u8; 4];
             let _ = getrandom::fill(&mut roll);
-            let mut pick = (roll[0] as u64) % 100;
+            let mut pick = u64::from(u32::from_le_bytes(roll)) % 100;
             let mut chosen = routes.first().cloned().unwrap_or(Value::Null);
             for r in &routes {
                 let w = r["weight"].as_u64().unwrap_or(0);
@@ -928,6 +944,9 @@ impl StepFunctions {
             self.account,
             m.name()
         );
+        // One start at a time: the name check, the commit and the launch
+        // must not interleave with another start of the same name.
+        let _starting = self.start_lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.kv.get(EXECUTIONS, exec_arn.as_bytes())? {
             let rec: Value = serde_json::from_slice(&existing).unwrap_or(Value::Null);
             if rec["status"] == "RUNNING"
@@ -1346,10 +1365,12 @@ impl StepFunctions {
         let running = self.running().remove(arn);
         match running {
             Some(r) => {
-                r.abort.abort();
-                if let Some(p) = &r.persist {
-                    p.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                if r.persist.as_ref().is_some_and(|p| !p.claim_stop()) {
+                    // It ended (or is being stopped) meanwhile.
+                    let rec = self.execution(arn)?;
+                    return Ok(json!({"stopDate": secs(rec["stopDate"].as_u64().unwrap_or(now))}));
                 }
+                r.abort.abort();
                 r.run.aborted(error, cause);
             }
             None => {
@@ -1383,6 +1404,14 @@ impl StepFunctions {
                     break;
                 }
             }
+        }
+        // A stopped run's task ends before StopExecution records the end.
+        for _ in 0..1000 {
+            let rec = self.execution(arn)?;
+            if rec["status"] != "RUNNING" || self.running().contains_key(arn) {
+                return Ok(rec);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         self.execution(arn)
     }
