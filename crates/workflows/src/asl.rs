@@ -102,6 +102,7 @@ pub enum Kind {
         items: Option<JTemplate>,
         item_selector_expr: Option<JTemplate>,
         max_concurrency: usize,
+        max_concurrency_path: Option<Path>,
         tolerated_percentage: Option<f64>,
         tolerated_count: Option<u64>,
     },
@@ -1004,6 +1005,7 @@ fn state(
                     .get("MaxConcurrency")
                     .and_then(Value::as_u64)
                     .unwrap_or(0) as usize,
+                max_concurrency_path: path_field(obj, "MaxConcurrencyPath", at, c),
                 tolerated_percentage: obj
                     .get("ToleratedFailurePercentage")
                     .and_then(Value::as_f64),
@@ -1020,6 +1022,7 @@ fn state(
             items,
             item_selector_expr,
             max_concurrency,
+            max_concurrency_path,
             tolerated_percentage,
             tolerated_count,
         } if parameters.is_some() => (
@@ -1031,6 +1034,7 @@ fn state(
                 items,
                 item_selector_expr,
                 max_concurrency,
+                max_concurrency_path,
                 tolerated_percentage,
                 tolerated_count,
             },

@@ -1181,9 +1181,27 @@ impl Run {
                 items: items_expr,
                 item_selector_expr,
                 max_concurrency,
+                max_concurrency_path,
                 tolerated_percentage,
                 tolerated_count,
             } => {
+                let max_concurrency = match max_concurrency_path {
+                    Some(p) => {
+                        let v = Data {
+                            input: effective,
+                            ctx: &ctx,
+                            vars,
+                        }
+                        .select(p)?;
+                        v.as_u64().ok_or_else(|| {
+                            Failure::runtime(format!(
+                                "The MaxConcurrencyPath parameter does not reference a non-negative integer: {v}"
+                            ))
+                        })? as usize
+                    }
+                    None => *max_concurrency,
+                };
+                let max_concurrency = &max_concurrency;
                 let items = if state.jsonata {
                     jeval_or(items_expr, &states(raw, &ctx), vars, raw)?
                 } else {
