@@ -302,15 +302,29 @@ impl EmbeddedKv {
             .map_err(Error::Engine)
             .and_then(|()| wal.append(&frame));
         wal.buf = frame;
-        logged?;
+        if let Err(e) = logged {
+            drop(txn);
+            self.recover(wal);
+            return Err(e);
+        }
         if let Err(e) = txn.commit() {
             // Logged but not applied: take the frame back, or a restart would
             // apply a write its caller was told had failed.
             wal.cut_back(before);
+            self.recover(wal);
             return Err(engine_err(e));
         }
         wal.next_seq += 1;
         Ok(())
+    }
+
+    /// After a failed commit whose frame could not be cut back out of the log:
+    /// a checkpoint changes the salt, so that frame can never be replayed,
+    /// and commits may resume.
+    fn recover(&self, wal: &mut Wal) {
+        if wal.broken.is_some() {
+            let _ = self.checkpoint(wal);
+        }
     }
 
     /// Make every commit so far durable in redb itself and empty the log.
@@ -329,6 +343,7 @@ impl EmbeddedKv {
         wal.salt = salt;
         wal.len = 0;
         wal.last_checkpoint = Instant::now();
+        wal.broken = None;
         Ok(())
     }
 
