@@ -874,32 +874,14 @@ fn state(
                 return None;
             }
             let expr_field = given[0];
-            if jsonata
+            let expression = jsonata
                 && matches!(expr_field, "Seconds" | "Timestamp")
-                && obj[expr_field].as_str().and_then(jsonata_string).is_some()
-            {
-                return Some(finish_state(StateParts {
-                    name,
-                    jsonata,
-                    kind: Kind::Wait(WaitFor::Expr {
-                        seconds: expr_field == "Seconds",
-                        expr: jtemplate(&obj[expr_field], &format!("{at}/{expr_field}"), c),
-                    }),
-                    next,
-                    terminal_kind,
-                    input_path,
-                    output_path,
-                    parameters,
-                    result_selector,
-                    result_path,
-                    retry,
-                    catch,
-                    arguments,
-                    output,
-                    assign: state_assign,
-                }));
-            }
-            Kind::Wait(match given[0] {
+                && obj[expr_field].as_str().and_then(jsonata_string).is_some();
+            Kind::Wait(match expr_field {
+                _ if expression => WaitFor::Expr {
+                    seconds: expr_field == "Seconds",
+                    expr: jtemplate(&obj[expr_field], &format!("{at}/{expr_field}"), c),
+                },
                 "Seconds" => match obj["Seconds"].as_u64() {
                     Some(n) => WaitFor::Seconds(n),
                     None => {
@@ -1041,12 +1023,11 @@ fn state(
         ),
         k => (parameters, k),
     };
-    Some(finish_state(StateParts {
-        name,
+    Some(State {
+        name: name.into(),
         jsonata,
         kind,
-        next,
-        terminal_kind,
+        next: if terminal_kind { None } else { next },
         input_path,
         output_path,
         parameters,
@@ -1057,44 +1038,7 @@ fn state(
         arguments,
         output,
         assign: state_assign,
-    }))
-}
-
-struct StateParts<'a> {
-    name: &'a str,
-    jsonata: bool,
-    kind: Kind,
-    next: Option<String>,
-    terminal_kind: bool,
-    input_path: Option<Path>,
-    output_path: Option<Path>,
-    parameters: Option<Template>,
-    result_selector: Option<Template>,
-    result_path: Option<Path>,
-    retry: Vec<Retrier>,
-    catch: Vec<Catcher>,
-    arguments: Option<JTemplate>,
-    output: Option<JTemplate>,
-    assign: Option<Assign>,
-}
-
-fn finish_state(p: StateParts) -> State {
-    State {
-        name: p.name.into(),
-        jsonata: p.jsonata,
-        next: if p.terminal_kind { None } else { p.next },
-        kind: p.kind,
-        input_path: p.input_path,
-        output_path: p.output_path,
-        parameters: p.parameters,
-        result_selector: p.result_selector,
-        result_path: p.result_path,
-        retry: p.retry,
-        catch: p.catch,
-        arguments: p.arguments,
-        output: p.output,
-        assign: p.assign,
-    }
+    })
 }
 
 fn rule(doc: &Value, at: &str, c: &mut Checker) -> Option<Rule> {

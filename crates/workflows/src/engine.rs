@@ -187,10 +187,6 @@ impl Tokens {
         }
     }
 
-    pub fn is_waiting(&self, token: &str) -> bool {
-        self.lock().contains_key(token)
-    }
-
     fn forget(&self, token: &str) {
         self.lock().remove(token);
     }
@@ -227,49 +223,6 @@ impl Event {
         }
         Value::Object(o)
     }
-
-    pub fn from_json(v: &Value) -> Option<Event> {
-        let o = v.as_object()?;
-        let details = o
-            .iter()
-            .find(|(k, _)| k.ends_with("EventDetails"))
-            .map(|(k, v)| (detail_key(k), v.clone()));
-        Some(Event {
-            id: o.get("id")?.as_u64()?,
-            previous: o.get("previousEventId")?.as_u64()?,
-            timestamp_ms: (o.get("timestamp")?.as_f64()? * 1000.0).round() as u64,
-            kind: o.get("type")?.as_str()?.to_string(),
-            details: details.and_then(|(k, v)| Some((k?, v))),
-        })
-    }
-}
-
-/// The static name of a details key read back from storage.
-fn detail_key(k: &str) -> Option<&'static str> {
-    const KEYS: &[&str] = &[
-        "executionStartedEventDetails",
-        "executionSucceededEventDetails",
-        "executionFailedEventDetails",
-        "executionAbortedEventDetails",
-        "executionTimedOutEventDetails",
-        "stateEnteredEventDetails",
-        "stateExitedEventDetails",
-        "taskScheduledEventDetails",
-        "taskStartedEventDetails",
-        "taskSubmittedEventDetails",
-        "taskSucceededEventDetails",
-        "taskFailedEventDetails",
-        "taskTimedOutEventDetails",
-        "lambdaFunctionScheduledEventDetails",
-        "lambdaFunctionSucceededEventDetails",
-        "lambdaFunctionFailedEventDetails",
-        "lambdaFunctionTimedOutEventDetails",
-        "mapStateStartedEventDetails",
-        "mapIterationStartedEventDetails",
-        "mapIterationSucceededEventDetails",
-        "mapIterationFailedEventDetails",
-    ];
-    KEYS.iter().find(|x| **x == k).copied()
 }
 
 /// Where a durable execution resumes after a restart.
@@ -308,13 +261,8 @@ pub trait Persist: Send + Sync + 'static {
 
 /// One execution in progress.
 pub struct Run {
-    pub execution_arn: String,
-    pub execution_name: String,
-    pub machine_arn: String,
-    pub machine_name: String,
-    pub role_arn: String,
-    pub input: Value,
-    pub start_ms: u64,
+    /// Which execution this is (`last_event_id`: where numbering started).
+    pub spec: RunSpec,
     pub integrations: Arc<dyn Integrations>,
     pub tokens: Arc<Tokens>,
     pub persist: Option<Arc<dyn Persist>>,
@@ -367,25 +315,20 @@ impl Run {
         tokens: Arc<Tokens>,
         persist: Option<Arc<dyn Persist>>,
     ) -> Arc<Run> {
+        let history = History {
+            next_id: spec.last_event_id + 1,
+            last_id: spec.last_event_id,
+            pending: Vec::new(),
+            all: spec.keep_history.then(Vec::new),
+        };
         Arc::new(Run {
-            execution_arn: spec.execution_arn,
-            execution_name: spec.execution_name,
-            machine_arn: spec.machine_arn,
-            machine_name: spec.machine_name,
-            role_arn: spec.role_arn,
-            input: spec.input,
-            start_ms: spec.start_ms,
+            spec,
             integrations,
             tokens,
             persist,
             base_ms: nimbus_model::time::now_millis(),
             base_instant: tokio::time::Instant::now(),
-            history: Mutex::new(History {
-                next_id: spec.last_event_id + 1,
-                last_id: spec.last_event_id,
-                pending: Vec::new(),
-                all: spec.keep_history.then(Vec::new),
-            }),
+            history: Mutex::new(history),
         })
     }
 
@@ -466,13 +409,13 @@ impl Run {
                 "ExecutionStarted",
                 Some((
                     "executionStartedEventDetails",
-                    json!({"input": self.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": self.role_arn}),
+                    json!({"input": self.spec.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": self.spec.role_arn}),
                 )),
             );
         }
         let body = self.clone().run_machine(
             machine.clone(),
-            self.input.clone(),
+            self.spec.input.clone(),
             thread.clone(),
             None,
             resume,
@@ -481,7 +424,7 @@ impl Run {
         );
         let outcome = match machine.timeout_seconds {
             Some(t) => {
-                let elapsed_ms = self.now_ms().saturating_sub(self.start_ms);
+                let elapsed_ms = self.now_ms().saturating_sub(self.spec.start_ms);
                 let left = Duration::from_secs(t).saturating_sub(Duration::from_millis(elapsed_ms));
                 match tokio::time::timeout(left, body).await {
                     Ok(r) => r,
@@ -692,15 +635,15 @@ impl Run {
     ) -> Value {
         let mut c = json!({
             "Execution": {
-                "Id": self.execution_arn,
-                "Input": self.input,
-                "Name": self.execution_name,
-                "RoleArn": self.role_arn,
-                "StartTime": iso(self.start_ms),
+                "Id": self.spec.execution_arn,
+                "Input": self.spec.input,
+                "Name": self.spec.execution_name,
+                "RoleArn": self.spec.role_arn,
+                "StartTime": iso(self.spec.start_ms),
                 "RedriveCount": 0,
             },
             "State": {"EnteredTime": iso(entered_ms), "Name": state.name, "RetryCount": retry},
-            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name},
+            "StateMachine": {"Id": self.spec.machine_arn, "Name": self.spec.machine_name},
         });
         if let Some(t) = token {
             c["Task"] = json!({"Token": t});
@@ -1110,36 +1053,14 @@ impl Run {
                     }
                     _ => (None, None),
                 };
-                let ctx = self.context(state, entered_ms, retry_count, token.as_deref(), map_item);
-                let params = match arguments(&ctx) {
-                    Ok(p) => p,
-                    Err(f) => {
-                        if let Some(t) = &token {
-                            self.tokens.forget(t);
-                        }
-                        return Err(f);
-                    }
-                };
                 // Forgotten however the task ends, even when its future is
                 // dropped (a failed branch, StopExecution).
                 let _forget = token.clone().map(|t| ForgetToken(self.tokens.clone(), t));
-                let r = self
-                    .clone()
-                    .task(
-                        state,
-                        &resource,
-                        params,
-                        thread,
-                        token.clone(),
-                        waiter,
-                        timeout,
-                        heartbeat,
-                    )
-                    .await;
-                if let Some(t) = &token {
-                    self.tokens.forget(t);
-                }
-                r
+                let ctx = self.context(state, entered_ms, retry_count, token.as_deref(), map_item);
+                let params = arguments(&ctx)?;
+                self.clone()
+                    .task(state, &resource, params, thread, waiter, timeout, heartbeat)
+                    .await
             }
             Kind::Parallel { branches } => {
                 let input = arguments(&ctx)?;
@@ -1334,7 +1255,6 @@ impl Run {
         resource: &Resource,
         params: Value,
         thread: &Thread,
-        token: Option<String>,
         waiter: Option<TokenWait>,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
@@ -1360,7 +1280,7 @@ impl Run {
             );
             self.emit(thread, "LambdaFunctionStarted", None);
         } else {
-            let mut d = json!({"resourceType": rtype, "resource": rname, "region": region_of(&self.machine_arn), "parameters": params.to_string()});
+            let mut d = json!({"resourceType": rtype, "resource": rname, "region": region_of(&self.spec.machine_arn), "parameters": params.to_string()});
             if let Some(t) = timeout {
                 d["timeoutInSeconds"] = json!(t);
             }
@@ -1382,7 +1302,7 @@ impl Run {
             );
         }
         let tctx = TaskContext {
-            execution_arn: self.execution_arn.clone(),
+            execution_arn: self.spec.execution_arn.clone(),
             state_name: state.name.clone(),
         };
         let integrations = self.integrations.clone();
@@ -1399,7 +1319,6 @@ impl Run {
                     json!({"resourceType": rtype, "resource": rname, "output": result.to_string(), "outputDetails": {"truncated": false}}),
                 )),
             );
-            let _ = token;
             let mut rx = rx;
             loop {
                 let beat = async {

@@ -225,6 +225,17 @@ fn by_machine_key(machine_arn: &str, start_ms: u64, exec_arn: &str) -> Vec<u8> {
     k
 }
 
+fn no_machine(arn: &str) -> Error {
+    Error::new(
+        "StateMachineDoesNotExist",
+        format!("State Machine Does Not Exist: '{arn}'"),
+    )
+}
+
+fn not_found(arn: &str) -> Error {
+    Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
+}
+
 fn str_field<'a>(req: &'a Value, field: &str) -> Result<&'a str> {
     req.get(field)
         .and_then(Value::as_str)
@@ -347,6 +358,23 @@ impl StepFunctions {
         })
     }
 
+    /// Change a stored machine: `f` edits a copy, which is saved and only then
+    /// replaces the one in memory (nothing changes if `f` or the save fails).
+    fn update_machine<T>(
+        &self,
+        name: &str,
+        missing: Error,
+        f: impl FnOnce(&mut MachineRecord) -> Result<T>,
+    ) -> Result<T> {
+        let mut machines = self.machines();
+        let m = machines.get_mut(name).ok_or(missing)?;
+        let mut next = m.clone();
+        let out = f(&mut next)?;
+        self.save_machine(&next)?;
+        *m = next;
+        Ok(out)
+    }
+
     fn save_machine(&self, m: &MachineRecord) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(
@@ -461,12 +489,7 @@ impl StepFunctions {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, qualifier) = self.parse_machine_arn(arn)?;
         let machines = self.machines();
-        let m = machines.get(&name).ok_or_else(|| {
-            Error::new(
-                "StateMachineDoesNotExist",
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        })?;
+        let m = machines.get(&name).ok_or_else(|| no_machine(arn))?;
         let mut out = m.doc.clone();
         if let Some(o) = out.as_object_mut() {
             o.remove("tags");
@@ -479,12 +502,7 @@ impl StepFunctions {
                     .versions
                     .iter()
                     .find(|v| version_is(v, &q))
-                    .ok_or_else(|| {
-                        Error::new(
-                            "StateMachineDoesNotExist",
-                            format!("State Machine Does Not Exist: '{arn}'"),
-                        )
-                    })?;
+                    .ok_or_else(|| no_machine(arn))?;
                 out["stateMachineArn"] = json!(arn);
                 out["definition"] = v["definition"].clone();
                 out["roleArn"] = v["roleArn"].clone();
@@ -519,82 +537,64 @@ impl StepFunctions {
             ));
         }
         let parsed = definition.map(Self::check_definition).transpose()?;
-        let mut machines = self.machines();
-        let m = machines.get_mut(&name).ok_or_else(|| {
-            Error::new(
-                "StateMachineDoesNotExist",
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        })?;
-        let mut next = m.clone();
-        if let (Some(d), Some(p)) = (definition, parsed) {
-            next.doc["definition"] = json!(d);
-            next.parsed = Arc::new(p);
-        }
-        if let Some(r) = role {
-            next.doc["roleArn"] = json!(r);
-        }
-        for f in ["loggingConfiguration", "tracingConfiguration"] {
-            if let Some(v) = req.get(f) {
-                next.doc[f] = v.clone();
+        self.update_machine(&name, no_machine(arn), |next| {
+            if let (Some(d), Some(p)) = (definition, parsed) {
+                next.doc["definition"] = json!(d);
+                next.parsed = Arc::new(p);
             }
-        }
-        let now = nimbus_model::time::now_millis();
-        next.doc["revisionId"] = json!(uuid::Uuid::new_v4().to_string());
-        next.doc["updateDate"] = secs(now);
-        let mut out = json!({"updateDate": secs(now), "revisionId": next.doc["revisionId"]});
-        if req.get("publish").and_then(Value::as_bool) == Some(true) {
-            out["stateMachineVersionArn"] =
-                json!(Self::publish(&mut next, req.get("versionDescription"), now));
-        }
-        self.save_machine(&next)?;
-        *m = next;
-        Ok(out)
+            if let Some(r) = role {
+                next.doc["roleArn"] = json!(r);
+            }
+            for f in ["loggingConfiguration", "tracingConfiguration"] {
+                if let Some(v) = req.get(f) {
+                    next.doc[f] = v.clone();
+                }
+            }
+            let now = nimbus_model::time::now_millis();
+            next.doc["revisionId"] = json!(uuid::Uuid::new_v4().to_string());
+            next.doc["updateDate"] = secs(now);
+            let mut out = json!({"updateDate": secs(now), "revisionId": next.doc["revisionId"]});
+            if req.get("publish").and_then(Value::as_bool) == Some(true) {
+                out["stateMachineVersionArn"] =
+                    json!(Self::publish(next, req.get("versionDescription"), now));
+            }
+            Ok(out)
+        })
     }
 
     pub fn publish_state_machine_version(&self, req: &Value) -> Result<Value> {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, _) = self.parse_machine_arn(arn)?;
-        let mut machines = self.machines();
-        let m = machines.get_mut(&name).ok_or_else(|| {
-            Error::new(
-                "StateMachineDoesNotExist",
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        })?;
-        if let Some(rev) = req.get("revisionId").and_then(Value::as_str)
-            && m.doc["revisionId"] != rev
-        {
-            return Err(Error::new(
-                "ConflictException",
-                "The revisionId does not match the state machine's current revision",
-            ));
-        }
-        // Publishing an unchanged revision again returns the version it made.
-        if let Some(v) = m
-            .versions
-            .iter()
-            .find(|v| v["revisionId"] == m.doc["revisionId"])
-        {
-            return Ok(
-                json!({"stateMachineVersionArn": v["stateMachineVersionArn"], "creationDate": v["creationDate"]}),
-            );
-        }
-        let mut next = m.clone();
-        let now = nimbus_model::time::now_millis();
-        let varn = Self::publish(&mut next, req.get("description"), now);
-        self.save_machine(&next)?;
-        *m = next;
-        Ok(json!({"stateMachineVersionArn": varn, "creationDate": secs(now)}))
+        self.update_machine(&name, no_machine(arn), |m| {
+            if let Some(rev) = req.get("revisionId").and_then(Value::as_str)
+                && m.doc["revisionId"] != rev
+            {
+                return Err(Error::new(
+                    "ConflictException",
+                    "The revisionId does not match the state machine's current revision",
+                ));
+            }
+            // Publishing an unchanged revision again returns the version it made.
+            if let Some(v) = m
+                .versions
+                .iter()
+                .find(|v| v["revisionId"] == m.doc["revisionId"])
+            {
+                return Ok(
+                    json!({"stateMachineVersionArn": v["stateMachineVersionArn"], "creationDate": v["creationDate"]}),
+                );
+            }
+            let now = nimbus_model::time::now_millis();
+            let varn = Self::publish(m, req.get("description"), now);
+            Ok(json!({"stateMachineVersionArn": varn, "creationDate": secs(now)}))
+        })
     }
 
     pub fn list_state_machine_versions(&self, req: &Value) -> Result<Value> {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, _) = self.parse_machine_arn(arn)?;
         let machines = self.machines();
-        let m = machines.get(&name).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
-        })?;
+        let m = machines.get(&name).ok_or_else(|| not_found(arn))?;
         let mut all: Vec<Value> = m
             .versions
             .iter()
@@ -613,8 +613,8 @@ impl StepFunctions {
                 "stateMachineVersionArn must name a version",
             ));
         };
-        let mut machines = self.machines();
-        if let Some(m) = machines.get_mut(&name) {
+        // Deleting a version of a missing machine succeeds, as on Step Functions.
+        let done = self.update_machine(&name, no_machine(arn), |m| {
             if m.aliases.iter().any(|a| {
                 a["routingConfiguration"]
                     .as_array()
@@ -625,12 +625,13 @@ impl StepFunctions {
                     format!("Version {arn} is referenced by an alias"),
                 ));
             }
-            let mut next = m.clone();
-            next.versions.retain(|v| !version_is(v, &q));
-            self.save_machine(&next)?;
-            *m = next;
+            m.versions.retain(|v| !version_is(v, &q));
+            Ok(())
+        });
+        match done {
+            Err(e) if e.code != "StateMachineDoesNotExist" => Err(e),
+            _ => Ok(json!({})),
         }
-        Ok(json!({}))
     }
 
     fn check_routing(&self, m: &MachineRecord, routing: &Value) -> Result<Vec<Value>> {
@@ -648,10 +649,7 @@ impl StepFunctions {
                 .iter()
                 .any(|v| v["stateMachineVersionArn"] == varn)
             {
-                return Err(Error::new(
-                    "ResourceNotFound",
-                    format!("Resource not found: '{varn}'"),
-                ));
+                return Err(not_found(varn));
             }
             total += r["weight"].as_u64().unwrap_or(0);
         }
@@ -677,90 +675,73 @@ impl StepFunctions {
             .unwrap_or_default()
             .to_string();
         let (mname, _) = self.parse_machine_arn(&first)?;
-        let mut machines = self.machines();
-        let m = machines.get_mut(&mname).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{first}'"))
-        })?;
-        let routing = self.check_routing(m, &routing)?;
-        let arn = format!("{}:{name}", m.arn());
-        if m.aliases.iter().any(|a| a["name"] == name) {
-            return Err(Error::new(
-                "ConflictException",
-                format!("Alias already exists: '{arn}'"),
-            ));
-        }
-        let now = nimbus_model::time::now_millis();
-        let mut next = m.clone();
-        next.aliases.push(json!({
-            "stateMachineAliasArn": arn,
-            "name": name,
-            "description": req.get("description").cloned().unwrap_or(Value::Null),
-            "routingConfiguration": routing,
-            "creationDate": secs(now),
-        }));
-        self.save_machine(&next)?;
-        *m = next;
-        Ok(json!({"stateMachineAliasArn": arn, "creationDate": secs(now)}))
+        self.update_machine(&mname, not_found(&first), |m| {
+            let routing = self.check_routing(m, &routing)?;
+            let arn = format!("{}:{name}", m.arn());
+            if m.aliases.iter().any(|a| a["name"] == name) {
+                return Err(Error::new(
+                    "ConflictException",
+                    format!("Alias already exists: '{arn}'"),
+                ));
+            }
+            let now = nimbus_model::time::now_millis();
+            m.aliases.push(json!({
+                "stateMachineAliasArn": arn,
+                "name": name,
+                "description": req.get("description").cloned().unwrap_or(Value::Null),
+                "routingConfiguration": routing,
+                "creationDate": secs(now),
+            }));
+            Ok(json!({"stateMachineAliasArn": arn, "creationDate": secs(now)}))
+        })
     }
 
-    fn with_alias<T>(
-        &self,
-        arn: &str,
-        f: impl FnOnce(&mut MachineRecord, usize) -> Result<T>,
-    ) -> Result<T> {
-        let (name, q) = self.parse_machine_arn(arn)?;
-        let mut machines = self.machines();
-        let not_found = || Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
-        let m = machines.get_mut(&name).ok_or_else(not_found)?;
-        let q = q.ok_or_else(not_found)?;
-        let i = m
-            .aliases
+    /// The position of the alias `arn` names in its machine.
+    fn alias_index(m: &MachineRecord, arn: &str, alias: Option<&str>) -> Result<usize> {
+        let alias = alias.ok_or_else(|| not_found(arn))?;
+        m.aliases
             .iter()
-            .position(|a| a["name"] == q.as_str())
-            .ok_or_else(not_found)?;
-        f(m, i)
+            .position(|a| a["name"] == alias)
+            .ok_or_else(|| not_found(arn))
     }
 
     pub fn describe_state_machine_alias(&self, req: &Value) -> Result<Value> {
         let arn = str_field(req, "stateMachineAliasArn")?;
-        self.with_alias(arn, |m, i| {
-            let mut a = m.aliases[i].clone();
-            if a["description"].is_null()
-                && let Some(o) = a.as_object_mut()
-            {
-                o.remove("description");
-            }
-            Ok(a)
-        })
+        let (name, alias) = self.parse_machine_arn(arn)?;
+        let machines = self.machines();
+        let m = machines.get(&name).ok_or_else(|| not_found(arn))?;
+        let mut a = m.aliases[Self::alias_index(m, arn, alias.as_deref())?].clone();
+        if a["description"].is_null()
+            && let Some(o) = a.as_object_mut()
+        {
+            o.remove("description");
+        }
+        Ok(a)
     }
 
     pub fn update_state_machine_alias(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "stateMachineAliasArn")?.to_string();
+        let arn = str_field(req, "stateMachineAliasArn")?;
+        let (name, alias) = self.parse_machine_arn(arn)?;
         let now = nimbus_model::time::now_millis();
-        let next = self.with_alias(&arn, |m, i| {
-            let mut next = m.clone();
+        self.update_machine(&name, not_found(arn), |m| {
+            let i = Self::alias_index(m, arn, alias.as_deref())?;
             if let Some(r) = req.get("routingConfiguration") {
-                next.aliases[i]["routingConfiguration"] = json!(self.check_routing(m, r)?);
+                m.aliases[i]["routingConfiguration"] = json!(self.check_routing(m, r)?);
             }
             if let Some(d) = req.get("description") {
-                next.aliases[i]["description"] = d.clone();
+                m.aliases[i]["description"] = d.clone();
             }
-            next.aliases[i]["updateDate"] = secs(now);
-            self.save_machine(&next)?;
-            *m = next.clone();
-            Ok(next)
-        })?;
-        drop(next);
-        Ok(json!({"updateDate": secs(now)}))
+            m.aliases[i]["updateDate"] = secs(now);
+            Ok(json!({"updateDate": secs(now)}))
+        })
     }
 
     pub fn delete_state_machine_alias(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "stateMachineAliasArn")?.to_string();
-        self.with_alias(&arn, |m, i| {
-            let mut next = m.clone();
-            next.aliases.remove(i);
-            self.save_machine(&next)?;
-            *m = next;
+        let arn = str_field(req, "stateMachineAliasArn")?;
+        let (name, alias) = self.parse_machine_arn(arn)?;
+        self.update_machine(&name, not_found(arn), |m| {
+            let i = Self::alias_index(m, arn, alias.as_deref())?;
+            m.aliases.remove(i);
             Ok(json!({}))
         })
     }
@@ -769,9 +750,7 @@ impl StepFunctions {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, _) = self.parse_machine_arn(arn)?;
         let machines = self.machines();
-        let m = machines.get(&name).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
-        })?;
+        let m = machines.get(&name).ok_or_else(|| not_found(arn))?;
         let all: Vec<Value> = m
             .aliases
             .iter()
@@ -815,12 +794,7 @@ impl StepFunctions {
     fn resolve(&self, arn: &str) -> Result<Resolved> {
         let (name, q) = self.parse_machine_arn(arn)?;
         let machines = self.machines();
-        let missing = || {
-            Error::new(
-                "StateMachineDoesNotExist",
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        };
+        let missing = || no_machine(arn);
         let m = machines.get(&name).ok_or_else(missing)?.clone();
         drop(machines);
         let Some(q) = q else {
@@ -1229,11 +1203,11 @@ impl StepFunctions {
     }
 
     pub fn list_executions(&self, req: &Value) -> Result<Value> {
-        let (arn, by_version) = match (
+        let arn = match (
             req.get("stateMachineArn").and_then(Value::as_str),
             req.get("mapRunArn"),
         ) {
-            (Some(a), _) => (a, false),
+            (Some(a), _) => a,
             (None, Some(_)) => {
                 return Err(Error::new(
                     "ResourceNotFound",
@@ -1247,19 +1221,17 @@ impl StepFunctions {
             }
         };
         let (name, q) = self.parse_machine_arn(arn)?;
-        let m = self.machines().get(&name).cloned().ok_or_else(|| {
-            Error::new(
-                "StateMachineDoesNotExist",
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        })?;
+        let m = self
+            .machines()
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| no_machine(arn))?;
         if m.express() {
             return Err(Error::new(
                 "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine",
             ));
         }
-        let _ = by_version;
         let status = req.get("statusFilter").and_then(Value::as_str);
         let mut prefix = m.arn().as_bytes().to_vec();
         prefix.push(0);
@@ -1305,8 +1277,8 @@ impl StepFunctions {
 
     pub fn get_execution_history(&self, req: &Value) -> Result<Value> {
         let arn = str_field(req, "executionArn")?;
-        let rec = self.execution(arn)?;
-        let _ = rec;
+        // ExecutionDoesNotExist / InvalidArn before reading the history.
+        self.execution(arn)?;
         let mut prefix = arn.as_bytes().to_vec();
         prefix.push(0);
         let include = req.get("includeExecutionData").and_then(Value::as_bool) != Some(false);
@@ -1550,11 +1522,6 @@ impl StepFunctions {
                     .as_ref()
                     .is_some_and(|(_, d)| d["name"] == "__caught")
         });
-        let choice_next = state.get("Choices").map(|_| {
-            // Which rule matched: the one whose Next the run took (all were mapped to __caught).
-            Value::Null
-        });
-        let _ = choice_next;
         let mut out = json!({});
         match r {
             Ok(v) => {
@@ -1593,23 +1560,18 @@ impl StepFunctions {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut machines = self.machines();
-        let m = machines.get_mut(&name).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
-        })?;
-        let mut next = m.clone();
-        let mut current: Vec<Value> = next.doc["tags"].as_array().cloned().unwrap_or_default();
-        for t in tags {
-            current.retain(|c| c["key"] != t["key"]);
-            current.push(t);
-        }
-        if current.len() > 50 {
-            return Err(Error::new("TooManyTags", "Too many tags: at most 50"));
-        }
-        next.doc["tags"] = Value::Array(current);
-        self.save_machine(&next)?;
-        *m = next;
-        Ok(json!({}))
+        self.update_machine(&name, not_found(arn), |m| {
+            let mut current: Vec<Value> = m.doc["tags"].as_array().cloned().unwrap_or_default();
+            for t in tags {
+                current.retain(|c| c["key"] != t["key"]);
+                current.push(t);
+            }
+            if current.len() > 50 {
+                return Err(Error::new("TooManyTags", "Too many tags: at most 50"));
+            }
+            m.doc["tags"] = Value::Array(current);
+            Ok(json!({}))
+        })
     }
 
     pub fn untag_resource(&self, req: &Value) -> Result<Value> {
@@ -1620,26 +1582,19 @@ impl StepFunctions {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut machines = self.machines();
-        let m = machines.get_mut(&name).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
-        })?;
-        let mut next = m.clone();
-        let mut current: Vec<Value> = next.doc["tags"].as_array().cloned().unwrap_or_default();
-        current.retain(|c| !keys.contains(&c["key"]));
-        next.doc["tags"] = Value::Array(current);
-        self.save_machine(&next)?;
-        *m = next;
-        Ok(json!({}))
+        self.update_machine(&name, not_found(arn), |m| {
+            let mut current: Vec<Value> = m.doc["tags"].as_array().cloned().unwrap_or_default();
+            current.retain(|c| !keys.contains(&c["key"]));
+            m.doc["tags"] = Value::Array(current);
+            Ok(json!({}))
+        })
     }
 
     pub fn list_tags_for_resource(&self, req: &Value) -> Result<Value> {
         let arn = str_field(req, "resourceArn")?;
         let (name, _) = self.parse_machine_arn(arn)?;
         let machines = self.machines();
-        let m = machines.get(&name).ok_or_else(|| {
-            Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
-        })?;
+        let m = machines.get(&name).ok_or_else(|| not_found(arn))?;
         Ok(json!({"tags": m.doc["tags"]}))
     }
 

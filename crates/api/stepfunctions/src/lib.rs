@@ -140,7 +140,7 @@ impl StepFunctionsApi {
             "CreateActivity" | "DeleteActivity" | "DescribeActivity" | "GetActivityTask"
             | "SendActivity" | "ListActivities" | "DescribeMapRun" | "ListMapRuns"
             | "UpdateMapRun" | "RedriveExecution" => Err(Error::new(
-                "UnsupportedOperation",
+                "ValidationException",
                 format!(
                     "{op} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
                 ),
