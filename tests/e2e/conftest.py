@@ -25,8 +25,9 @@ ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 class Nimbus:
     """A running `nimbus up`, with clients configured from its data directory."""
 
-    def __init__(self, data_dir, extra_args=(), prefix=(), python=None):
+    def __init__(self, data_dir, extra_args=(), prefix=(), python=None, binary=NIMBUS):
         self.data_dir = pathlib.Path(data_dir)
+        self.binary = binary
         self.extra_args = list(extra_args)
         # A command the server runs under (e.g. setpriv, to run it unprivileged).
         self.prefix = list(prefix)
@@ -36,7 +37,7 @@ class Nimbus:
         self.output = []
 
     def start(self):
-        args = [*self.prefix, NIMBUS, "up", "--port", "0", "--data-dir", str(self.data_dir),
+        args = [*self.prefix, self.binary, "up", "--port", "0", "--data-dir", str(self.data_dir),
                 "--python", self.python, *self.extra_args]
         env = dict(os.environ, NIMBUS_LOG="warn")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)

@@ -72,28 +72,41 @@ impl Hierarchy {
             .collect()
     }
 
-    /// This server's own subtree name: `srv-<pid>`, so concurrent servers never
-    /// touch each other's environments.
+    /// This server's own subtree name, `srv-<pid>-<start>-<pidns>`: its pid, the
+    /// process's start time (clock ticks since boot) and its PID namespace, so
+    /// concurrent servers never touch each other's environments and a later
+    /// process that reuses a dead server's pid cannot pass for it.
     pub fn instance_name() -> String {
-        format!("srv-{}", std::process::id())
+        let pid = std::process::id();
+        format!(
+            "srv-{pid}-{}-{}",
+            process_start(pid).unwrap_or(0),
+            pid_namespace("self").unwrap_or(0)
+        )
     }
 
-    /// Remove the subtrees of servers that are no longer running (their
-    /// environments died with them; the directories stayed).
+    /// Remove everything that servers no longer running left behind: their
+    /// environments' processes (idle ones sit frozen, where the SIGKILL their
+    /// server's death sent them cannot land), then their cgroups. Subtrees of
+    /// servers in another PID namespace are left alone: from here their
+    /// liveness cannot be told.
     pub fn sweep(&self) {
+        let mut dead = std::collections::BTreeSet::new();
         for parent in self.parents() {
             let Ok(entries) = fs::read_dir(&parent) else {
                 continue;
             };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                let alive = name
-                    .strip_prefix("srv-")
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&e.path());
+                if e.file_type().is_ok_and(|t| t.is_dir()) && instance_is_gone(&name) {
+                    dead.insert(name);
                 }
+            }
+        }
+        for instance in dead {
+            let dirs: Vec<PathBuf> = self.parents().iter().map(|p| p.join(&instance)).collect();
+            if let Err(e) = reap(self, &dirs) {
+                tracing::warn!(instance = %instance, error = %e, "could not remove what a dead server left");
             }
         }
     }
@@ -116,6 +129,127 @@ impl Hierarchy {
             remove_tree(&parent.join(instance));
         }
     }
+}
+
+/// Whether the server that named a subtree `name` is gone: its pid is free or
+/// now a process started at another time. `false` for names of another PID
+/// namespace, and for anything that is not a server's subtree.
+fn instance_is_gone(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("srv-") else {
+        return false;
+    };
+    let mut parts = rest.split('-').map(str::parse::<u64>);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(pid)), Some(Ok(start)), Some(Ok(ns)), None) => {
+            if pid_namespace("self") != Some(ns) {
+                return false;
+            }
+            process_start(pid as u32) != Some(start)
+        }
+        // Named by an older Nimbus (`srv-<pid>`): gone unless a nimbus runs under that pid.
+        (Some(Ok(pid)), None, _, _) => !fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("nimbus")),
+        _ => false,
+    }
+}
+
+/// A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after its end.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The inode of a process's PID namespace (`self` or a pid).
+fn pid_namespace(pid: &str) -> Option<u64> {
+    let link = fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
+    let link = link.to_string_lossy();
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// Every cgroup directory under (and including) `dir`, children before parents.
+fn subtree(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                subtree(&e.path(), out);
+            }
+        }
+    }
+    out.push(dir.to_path_buf());
+}
+
+/// Kill every process in a dead server's subtree (`dirs`: the subtree in each
+/// controller), thaw what is frozen so the kills land, wait (bounded) until the
+/// cgroups are empty, and remove them.
+fn reap(hierarchy: &Hierarchy, dirs: &[PathBuf]) -> std::io::Result<()> {
+    let mut cgroups = Vec::new();
+    for d in dirs {
+        subtree(d, &mut cgroups);
+    }
+    let procs = |cgroups: &[PathBuf]| -> Vec<i32> {
+        cgroups
+            .iter()
+            .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+            .flat_map(|t| {
+                t.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            // 0: a process of another PID namespace; never signal 0, 1 or groups.
+            .filter(|&p| p > 1)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = procs(&cgroups);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            // SAFETY: kill(2) with a positive pid read from the cgroup; touches no memory.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        for d in &cgroups {
+            match hierarchy {
+                Hierarchy::V1 { .. } => {
+                    let state = d.join("freezer.state");
+                    if state.exists() {
+                        let _ = fs::write(state, "THAWED");
+                    }
+                }
+                Hierarchy::V2 { .. } => {
+                    let _ = fs::write(d.join("cgroup.freeze"), "0");
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::other(
+                "processes of a dead server survived SIGKILL",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for d in &cgroups {
+        let mut tries = 0;
+        while let Err(e) = fs::remove_dir(d) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                break;
+            }
+            tries += 1;
+            if tries > 500 {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("remove {}: {e}", d.display()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    Ok(())
 }
 
 /// rmdir a cgroup directory and its child cgroups (empty ones only).
@@ -376,6 +510,27 @@ impl Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_server_is_told_from_a_gone_one() {
+        let me = Hierarchy::instance_name();
+        assert!(!instance_is_gone(&me), "{me}");
+        let pid = std::process::id();
+        let start = process_start(pid).expect("own start time");
+        let ns = pid_namespace("self").expect("own pid namespace");
+        // The same pid started at another time: a reused pid, the server is gone.
+        assert!(instance_is_gone(&format!("srv-{pid}-{}-{ns}", start + 1)));
+        // Another PID namespace: cannot tell, left alone.
+        assert!(!instance_is_gone(&format!(
+            "srv-{pid}-{}-{}",
+            start + 1,
+            ns + 1
+        )));
+        // Not a server's subtree at all.
+        for name in ["other", "srv-", "srv-x-1-2", "srv-1-2-3-4"] {
+            assert!(!instance_is_gone(name), "{name}");
+        }
+    }
 
     /// Runs only where cgroups can be managed (root with a usable hierarchy), as
     /// on CI; elsewhere it says why it did nothing.
