@@ -9,14 +9,11 @@ pub mod async_invoke;
 pub mod code;
 pub mod concurrency;
 pub mod error;
-pub mod event_filter;
-pub mod event_sources;
 mod execution;
 pub mod lineage;
 pub mod logs;
 mod registry;
 pub mod runtimes;
-pub mod stream_sources;
 pub mod urls;
 
 pub use error::{Error, Result};
@@ -29,7 +26,7 @@ use execution::Executor;
 use logs::LogStore;
 use nimbus_invoke::{
     BoxFuture, InvocationType, InvokeError, InvokeRequest, InvokeResponse, Invoker,
-    MAX_SYNC_PAYLOAD, Timing,
+    MAX_SYNC_PAYLOAD, Outbox, Staged, Target, Timing,
 };
 use nimbus_model::{FunctionRecord, Identity, LATEST};
 use nimbus_sandbox::Sandbox;
@@ -50,32 +47,10 @@ pub struct Functions {
     concurrency_limit: u32,
     async_retry_delay: std::time::Duration,
     /// Where destinations and dead-letter targets that are queues go.
-    queue_sink: std::sync::OnceLock<Arc<dyn QueueSink>>,
-    /// Where event source mappings read from.
-    queue_source: std::sync::OnceLock<Arc<dyn event_sources::QueueSource>>,
-    /// Where stream event source mappings read from.
-    stream_source: std::sync::OnceLock<Arc<dyn stream_sources::StreamSource>>,
+    outbox: std::sync::OnceLock<Arc<dyn Outbox>>,
     /// Function URL configurations by URL id, as served (cleared on every change).
     url_cache: std::sync::Mutex<std::collections::HashMap<String, urls::UrlConfig>>,
-    pollers: std::sync::Mutex<event_sources::Pollers>,
     kv: Arc<dyn KvEngine>,
-}
-
-/// What a staged queue message hands back once its transaction committed.
-pub type StagedMessage = Box<dyn std::any::Any + Send>;
-
-/// Delivers destination records and dead-letter events to queues, inside the
-/// transaction that retires the event.
-pub trait QueueSink: Send + Sync {
-    /// Add to `batch` a message with `body` for the queue `arn`.
-    fn stage(
-        &self,
-        arn: &str,
-        body: &str,
-        batch: &mut nimbus_storage::WriteBatch,
-    ) -> std::result::Result<StagedMessage, String>;
-    /// The batch committed: make the messages receivable.
-    fn committed(&self, staged: Vec<StagedMessage>);
 }
 
 /// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` input.
@@ -157,19 +132,16 @@ impl Functions {
             concurrency: concurrency::Concurrency::default(),
             concurrency_limit,
             async_retry_delay,
-            queue_sink: std::sync::OnceLock::new(),
-            queue_source: std::sync::OnceLock::new(),
-            stream_source: std::sync::OnceLock::new(),
+            outbox: std::sync::OnceLock::new(),
             url_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
-            pollers: std::sync::Mutex::new(event_sources::Pollers::default()),
             kv,
         })
     }
 
     /// Connect the queue service, for destinations and dead-letter targets
     /// that are queues (set once, at start).
-    pub fn set_queue_sink(&self, sink: Arc<dyn QueueSink>) {
-        let _ = self.queue_sink.set(sink);
+    pub fn set_outbox(&self, outbox: Arc<dyn Outbox>) {
+        let _ = self.outbox.set(outbox);
     }
 
     pub fn identity(&self) -> &Identity {
@@ -584,39 +556,6 @@ impl Functions {
     }
 
     /// Asynchronous events waiting to run (or to be retried).
-    /// Stage an asynchronous invocation of `function` (a name or ARN, with an
-    /// optional qualifier) in another service's transaction: the trigger's write
-    /// and the invocation commit together. Returns what to hand to
-    /// [`Functions::schedule_staged`] after the commit.
-    pub fn stage_async(
-        &self,
-        function: &str,
-        payload: &[u8],
-        trace: Option<&str>,
-        batch: &mut nimbus_storage::WriteBatch,
-    ) -> Result<(u64, u64)> {
-        let r = nimbus_model::arn::FunctionRef::parse(function)
-            .map_err(|e| Error::InvalidParameter(e.to_string()))?;
-        let rec = self.resolve(&r.name, r.qualifier.as_deref())?;
-        let mut ev = self.queue.new_event(
-            &rec.name,
-            &Bytes::copy_from_slice(payload),
-            uuid::Uuid::new_v4().to_string(),
-        );
-        ev.qualifier = r.qualifier;
-        ev.trace_id = Some(lineage::child(
-            trace,
-            &self.identity.function_arn(&rec.name),
-        ));
-        self.queue.stage(&ev, batch)?;
-        Ok((ev.due_ms, ev.seq))
-    }
-
-    /// Run staged asynchronous invocations whose transaction committed.
-    pub fn schedule_staged(&self, staged: &[(u64, u64)]) {
-        self.queue.schedule(staged);
-    }
-
     pub fn queued_events(&self) -> usize {
         self.queue.pending()
     }
@@ -626,7 +565,6 @@ impl Functions {
     pub fn start_background(self: &Arc<Self>) {
         tokio::spawn(async_worker(Arc::downgrade(self)));
         tokio::spawn(provisioner(Arc::downgrade(self)));
-        tokio::spawn(event_sources::supervisor(Arc::downgrade(self)));
     }
 
     /// The version a provisioned config on `qualifier` keeps warm.
@@ -865,15 +803,13 @@ impl Functions {
                 )
             });
             if registry::is_queue_target(&name) {
-                match self.queue_sink.get() {
-                    Some(sink) => {
-                        match sink.stage(&name, &String::from_utf8_lossy(&body), &mut batch) {
-                            Ok(s) => staged.push(s),
-                            Err(e) => {
-                                tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped")
-                            }
+                match self.outbox.get() {
+                    Some(outbox) => match outbox.stage(&name, &body, None, &mut batch) {
+                        Ok(s) => staged.push(s),
+                        Err(e) => {
+                            tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped")
                         }
-                    }
+                    },
                     None => {
                         tracing::warn!(function = %rec.name, queue = %name, "no queue service; record dropped")
                     }
@@ -887,9 +823,9 @@ impl Functions {
         }
         self.queue.commit_with(&put, Some(ev.seq), batch)?;
         if !staged.is_empty()
-            && let Some(sink) = self.queue_sink.get()
+            && let Some(outbox) = self.outbox.get()
         {
-            sink.committed(staged);
+            outbox.committed(staged);
         }
         Ok(())
     }
@@ -957,12 +893,67 @@ async fn async_worker(functions: std::sync::Weak<Functions>) {
     }
 }
 
+/// A staged asynchronous invocation: when it is due and its sequence number.
+struct StagedInvocation(u64, u64);
+
 impl Invoker for Functions {
     fn invoke(
         &self,
         request: InvokeRequest,
     ) -> BoxFuture<'_, std::result::Result<InvokeResponse, InvokeError>> {
         Box::pin(self.invoke_request(request))
+    }
+
+    fn target(&self, function: &str) -> std::result::Result<Target, InvokeError> {
+        let r = nimbus_model::arn::FunctionRef::parse(function)
+            .map_err(|e| InvokeError::InvalidParameter(e.to_string()))?;
+        self.resolve(&r.name, r.qualifier.as_deref())
+            .map_err(invoke_error)?;
+        Ok(Target {
+            name: r.name,
+            qualifier: r.qualifier,
+        })
+    }
+
+    fn stage_async(
+        &self,
+        function: &str,
+        payload: &[u8],
+        trace: Option<&str>,
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> std::result::Result<Staged, InvokeError> {
+        let target = self.target(function)?;
+        let mut ev = self.queue.new_event(
+            &target.name,
+            &Bytes::copy_from_slice(payload),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        ev.qualifier = target.qualifier;
+        ev.trace_id = Some(lineage::child(
+            trace,
+            &self.identity.function_arn(&target.name),
+        ));
+        self.queue.stage(&ev, batch).map_err(invoke_error)?;
+        Ok(Staged::new(StagedInvocation(ev.due_ms, ev.seq)))
+    }
+
+    fn committed(&self, staged: Vec<Staged>) {
+        let due: Vec<(u64, u64)> = staged
+            .into_iter()
+            .filter_map(|s| s.downcast::<StagedInvocation>().ok())
+            .map(|StagedInvocation(due, seq)| (due, seq))
+            .collect();
+        self.queue.schedule(&due);
+    }
+}
+
+/// The service's errors as the Invoker reports them.
+fn invoke_error(e: Error) -> InvokeError {
+    match e {
+        Error::NotFound(m) => InvokeError::FunctionNotFound(m),
+        Error::InvalidParameter(m) | Error::Validation(m) => InvokeError::InvalidParameter(m),
+        Error::RequestTooLarge(m) => InvokeError::RequestTooLarge(m),
+        other => InvokeError::Service(other.to_string()),
     }
 }
 

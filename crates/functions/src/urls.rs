@@ -5,28 +5,13 @@
 
 use crate::{Error, Functions, Result};
 use nimbus_storage::{Table, WriteBatch};
-use serde::{Deserialize, Serialize};
 
 /// `name\0qualifier` -> [`UrlConfig`], and `#id\0<url id>` -> `name\0qualifier`.
 const URLS: Table = Table("function_urls");
 /// `name\0qualifier` -> the policy's statements (JSON array).
 const POLICIES: Table = Table("function_policies");
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UrlConfig {
-    pub url_id: String,
-    pub function_name: String,
-    /// An alias, or None for `$LATEST`.
-    pub qualifier: Option<String>,
-    /// `NONE` or `AWS_IAM`.
-    pub auth_type: String,
-    /// `BUFFERED` or `RESPONSE_STREAM`.
-    pub invoke_mode: String,
-    /// Lambda's `Cors` object as given (AllowOrigins, AllowMethods, ...).
-    pub cors: Option<serde_json::Value>,
-    pub created_ms: u64,
-    pub modified_ms: u64,
-}
+pub use nimbus_model::UrlConfig;
 
 /// Create or update input (`None`: keep, or the default on create).
 #[derive(Debug, Clone, Default)]
@@ -185,7 +170,7 @@ impl Functions {
     }
 
     /// The configuration a URL id names (for serving requests; cached).
-    pub fn url_by_id(&self, url_id: &str) -> Result<Option<UrlConfig>> {
+    pub fn url_config_by_id(&self, url_id: &str) -> Result<Option<UrlConfig>> {
         if let Some(c) = self.url_cache.lock().expect("url cache").get(url_id) {
             return Ok(Some(c.clone()));
         }
@@ -306,5 +291,14 @@ impl Functions {
         );
         self.kv.commit(b)?;
         Ok(())
+    }
+}
+
+impl nimbus_invoke::FunctionUrls for Functions {
+    fn url_by_id(&self, url_id: &str) -> Option<UrlConfig> {
+        self.url_config_by_id(url_id).unwrap_or_else(|e| {
+            tracing::error!(url_id, error = %e, "read a function URL configuration failed");
+            None
+        })
     }
 }

@@ -11,9 +11,9 @@ use crate::apis::{Api, Apis};
 use crate::http_events::{self, HttpRequest, HttpResponse, Route};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use nimbus_api_common::streaming::{StreamedBody, channel_body, full_body};
-use nimbus_functions::Functions;
+use nimbus_invoke::{FunctionUrls, Invoker};
 use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
+use nimbus_model::Identity;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -85,7 +85,9 @@ pub struct Call<'a> {
 pub struct Gateway {
     apis: Arc<Apis>,
     rest: Arc<crate::rest::RestApis>,
-    functions: Arc<Functions>,
+    invoker: Arc<dyn Invoker>,
+    urls: Arc<dyn FunctionUrls>,
+    identity: Identity,
     /// Authorizer answers by (API, authorizer, identity values): until when, and
     /// the context to pass on (None: denied).
     auth_cache: std::sync::Mutex<std::collections::HashMap<String, (u64, Option<Value>)>>,
@@ -312,12 +314,16 @@ impl Gateway {
     pub fn new(
         apis: Arc<Apis>,
         rest: Arc<crate::rest::RestApis>,
-        functions: Arc<Functions>,
+        invoker: Arc<dyn Invoker>,
+        urls: Arc<dyn FunctionUrls>,
+        identity: Identity,
     ) -> Gateway {
         Gateway {
             apis,
             rest,
-            functions,
+            invoker,
+            urls,
+            identity,
             auth_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
             jwt_keys: crate::jwt::KeyCache::default(),
         }
@@ -442,7 +448,7 @@ impl Gateway {
                 _ => return Err(unauthorized()),
             }
         }
-        let identity = self.functions.identity();
+        let identity = &self.identity;
         let (method, path) = route
             .route_key
             .split_once(' ')
@@ -542,11 +548,7 @@ impl Gateway {
 
     /// A function URL's auth type (`NONE`, `AWS_IAM`), if the URL exists.
     pub fn url_auth(&self, url_id: &str) -> Option<String> {
-        self.functions
-            .url_by_id(url_id)
-            .ok()
-            .flatten()
-            .map(|c| c.auth_type)
+        self.urls.url_by_id(url_id).map(|c| c.auth_type)
     }
 
     async fn invoke(
@@ -568,7 +570,7 @@ impl Gateway {
             request_id: None,
             stream,
         };
-        let call = nimbus_invoke::Invoker::invoke(&*self.functions, req);
+        let call = self.invoker.invoke(req);
         let out = match timeout {
             Some(t) => match tokio::time::timeout(t, call).await {
                 Ok(r) => r,
@@ -708,7 +710,7 @@ impl Gateway {
             path_parameters: params,
             stage_variables: stage.variables.clone(),
             domain_name: host,
-            account_id: self.functions.identity().account_id.clone(),
+            account_id: self.identity.account_id.clone(),
             request_id: request_id.to_string(),
             time_ms: nimbus_model::time::now_millis(),
             full_path,
@@ -847,7 +849,7 @@ impl Gateway {
         else {
             return internal();
         };
-        let identity = self.functions.identity();
+        let identity = &self.identity;
         let r = Route {
             api_id: api.id.clone(),
             stage: stage.name.clone(),
@@ -894,7 +896,7 @@ impl Gateway {
         url_id: &str,
         call: Call<'_>,
         caller: Option<&str>,
-    ) -> Response<StreamedBody> {
+    ) -> Response<nimbus_body::Body> {
         let Call {
             path,
             parts,
@@ -902,8 +904,8 @@ impl Gateway {
             request_id,
             source_ip,
         } = call;
-        let Ok(Some(cfg)) = self.functions.url_by_id(url_id) else {
-            return message(StatusCode::FORBIDDEN, "Message", "Forbidden").map(full_body);
+        let Some(cfg) = self.urls.url_by_id(url_id) else {
+            return message(StatusCode::FORBIDDEN, "Message", "Forbidden").map(nimbus_body::full);
         };
         let origin = header(parts, "origin");
         if let Some(c) = &cfg.cors
@@ -919,9 +921,9 @@ impl Gateway {
                     r.headers_mut().insert(n, v);
                 }
             }
-            return r.map(full_body);
+            return r.map(nimbus_body::full);
         }
-        let identity = self.functions.identity();
+        let identity = &self.identity;
         let host = header(parts, "host")
             .unwrap_or_else(|| format!("{url_id}.lambda-url.{}.localhost", identity.region));
         let r = Route {
@@ -953,7 +955,7 @@ impl Gateway {
                 .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str())),
         );
         let streamed = cfg.invoke_mode == "RESPONSE_STREAM";
-        let mut resp: Response<StreamedBody> = match self
+        let mut resp: Response<nimbus_body::Body> = match self
             .invoke(
                 cfg.function_name.clone(),
                 cfg.qualifier.clone(),
@@ -966,12 +968,12 @@ impl Gateway {
             Ok(out) => match out.stream.as_ref().and_then(|s| s.take()) {
                 Some(rx) => stream_response(rx, streamed).await,
                 None => match http_events::response_v2(&out.payload) {
-                    Ok(h) => to_response(h).map(full_body),
+                    Ok(h) => to_response(h).map(nimbus_body::full),
                     Err(()) => message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error")
-                        .map(full_body),
+                        .map(nimbus_body::full),
                 },
             },
-            Err((status, text)) => message(status, "Message", text).map(full_body),
+            Err((status, text)) => message(status, "Message", text).map(nimbus_body::full),
         };
         if let Some(c) = &cfg.cors {
             for (k, v) in cors_headers(c, origin.as_deref(), false) {
@@ -1001,10 +1003,11 @@ const MAX_PRELUDE: usize = 64 * 1024;
 async fn stream_response(
     mut rx: tokio::sync::mpsc::Receiver<nimbus_invoke::StreamChunk>,
     streamed: bool,
-) -> Response<StreamedBody> {
+) -> Response<nimbus_body::Body> {
     use nimbus_invoke::StreamChunk;
-    let bad =
-        || message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error").map(full_body);
+    let bad = || {
+        message(StatusCode::BAD_GATEWAY, "Message", "Internal Server Error").map(nimbus_body::full)
+    };
     let mut head = Vec::new();
     let mut ended = false;
     // Read until the prelude's end is found, or it is clear there is none.
@@ -1076,7 +1079,9 @@ async fn stream_response(
                 }
             }
         }
-        return builder.body(full_body(all)).unwrap_or_else(|_| bad());
+        return builder
+            .body(nimbus_body::full(all))
+            .unwrap_or_else(|_| bad());
     }
     let (tx, body_rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
@@ -1093,7 +1098,7 @@ async fn stream_response(
         }
     });
     builder
-        .body(channel_body(body_rx))
+        .body(nimbus_body::channel(body_rx))
         .unwrap_or_else(|_| bad())
 }
 

@@ -2,7 +2,18 @@
 //!
 //! The Invoke API, function URLs, queue pollers, stream pollers, schedules and
 //! workflow Task states all build an [`InvokeRequest`] and call [`Invoker::invoke`];
-//! none of them reach into the execution layer otherwise.
+//! a trigger that must not lose its event (an S3 notification, an event-bus rule)
+//! stages an asynchronous invocation inside its own write batch instead
+//! ([`Invoker::stage_async`], then [`Invoker::committed`]). None of them reach
+//! into the execution layer otherwise.
+//!
+//! [`Outbox`] is the same durable hand-over for any target named by ARN (a
+//! function, a queue, later topics and buses): services that emit events see
+//! only it.
+
+mod outbox;
+
+pub use outbox::{DeliveryError, Outbox, Staged};
 
 use bytes::Bytes;
 use std::future::Future;
@@ -140,9 +151,44 @@ pub enum InvokeError {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A function a trigger names, resolved: its name and the version or alias
+/// (`None`: `$LATEST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub qualifier: Option<String>,
+}
+
 /// Runs functions. Implemented by the functions service; used by every trigger.
 pub trait Invoker: Send + Sync + 'static {
     fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeResponse, InvokeError>>;
+
+    /// Resolve a function name, partial or full ARN (with an optional
+    /// qualifier) to an existing function: `FunctionNotFound` otherwise.
+    fn target(&self, function: &str) -> Result<Target, InvokeError>;
+
+    /// Add to `batch` an asynchronous invocation of `function` (a name or ARN,
+    /// optionally qualified) with `payload`, caused by a request carrying the
+    /// trace header `trace` (recursion detection follows it). The invocation
+    /// exists once the batch commits; hand the token to [`Invoker::committed`]
+    /// then, so it runs without waiting for the next scan.
+    fn stage_async(
+        &self,
+        function: &str,
+        payload: &[u8],
+        trace: Option<&str>,
+        batch: &mut nimbus_storage::WriteBatch,
+    ) -> Result<Staged, InvokeError>;
+
+    /// The batch holding these staged invocations committed: run them.
+    fn committed(&self, staged: Vec<Staged>);
+}
+
+/// Function URL configurations, looked up by URL id for serving: the one thing
+/// the HTTP front doors need of functions besides invoking them.
+pub trait FunctionUrls: Send + Sync {
+    /// The configuration the URL id names, if any.
+    fn url_by_id(&self, url_id: &str) -> Option<nimbus_model::UrlConfig>;
 }
 
 /// The largest synchronous request and response payload Lambda accepts: 6 MB.

@@ -185,6 +185,24 @@ impl Runtime {
     }
 }
 
+/// A function URL's configuration (`CreateFunctionUrlConfig`), as stored
+/// and as the gateway serves it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UrlConfig {
+    pub url_id: String,
+    pub function_name: String,
+    /// An alias, or None for `$LATEST`.
+    pub qualifier: Option<String>,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// `BUFFERED` or `RESPONSE_STREAM`.
+    pub invoke_mode: String,
+    /// Lambda's `Cors` object as given (AllowOrigins, AllowMethods, ...).
+    pub cors: Option<serde_json::Value>,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

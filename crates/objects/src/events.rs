@@ -4,30 +4,11 @@
 //! between the write and the notification loses nothing.
 
 use crate::{Bucket, Object};
-use nimbus_storage::WriteBatch;
 use serde::{Deserialize, Serialize};
 
-/// What an outbox staged, to hand back once the transaction committed.
-pub type Staged = Box<dyn std::any::Any + Send>;
-
-/// Delivers event records inside another service's transaction: asynchronous
-/// invocations of functions, messages to queues.
-pub trait Outbox: Send + Sync {
-    /// Whether the target (a function name or ARN, or a queue ARN) exists.
-    fn exists(&self, target: &str) -> bool;
-    /// Add to `batch` what durably delivers `payload` to `target`, caused by a
-    /// request with the trace header `trace` (recursion detection follows it);
-    /// returns a token for [`Outbox::committed`].
-    fn stage(
-        &self,
-        target: &str,
-        payload: &[u8],
-        trace: Option<&str>,
-        batch: &mut WriteBatch,
-    ) -> Result<Staged, String>;
-    /// The batch committed: run or publish what was staged.
-    fn committed(&self, staged: Vec<Staged>);
-}
+/// The outbox this service stages notifications into: the Invoker crate's
+/// seam, implemented by the trigger crate.
+pub use nimbus_invoke::{Outbox, Staged};
 
 /// The ARN prefix of queue targets.
 pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";

@@ -424,21 +424,21 @@ impl events::Outbox for TableOutbox {
         payload: &[u8],
         _trace: Option<&str>,
         batch: &mut WriteBatch,
-    ) -> std::result::Result<events::Staged, String> {
+    ) -> std::result::Result<events::Staged, nimbus_invoke::DeliveryError> {
         let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         batch.put(
             OUTBOX,
             seq.to_be_bytes().to_vec(),
             [function.as_bytes(), b" ", payload].concat(),
         );
-        Ok(Box::new((0u64, seq)))
+        Ok(events::Staged::new((0u64, seq)))
     }
     fn committed(&self, staged: Vec<events::Staged>) {
         for s in staged {
             let t = s
                 .downcast::<(u64, u64)>()
                 .expect("this outbox's own tokens");
-            self.scheduled.lock().unwrap().push(*t);
+            self.scheduled.lock().unwrap().push(t);
         }
     }
 }

@@ -140,6 +140,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let kv_for_tables: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_gateway: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let kv_for_rest: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
+    let kv_for_triggers: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
     let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
         Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
@@ -200,10 +201,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         Functions::open(exec, paths, kv, blobs, sandbox).context("open functions service")?,
     );
     functions.start_background();
-    let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
-        functions.clone(),
-        functions.clone(),
-    ));
+    let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
     let queues = Arc::new(
         nimbus_queues::Queues::open(
             kv_for_queues,
@@ -212,22 +210,6 @@ pub async fn start(cfg: Config) -> Result<Started> {
         )
         .context("open queue service")?,
     );
-    functions.set_queue_sink(Arc::new(QueueDelivery(queues.clone())));
-    functions.set_queue_source(Arc::new(QueueDelivery(queues.clone())));
-    let objects = Arc::new(
-        nimbus_objects::Objects::open(
-            kv_for_objects,
-            &data_dir.join("objects"),
-            Some(Arc::new(EventOutbox {
-                functions: functions.clone(),
-                queues: queues.clone(),
-            })),
-        )
-        .context("open object store")?,
-    );
-    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
-    let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
-    let kv_for_workflows: Arc<dyn nimbus_storage::KvEngine> = kv_for_rest.clone();
     let tables = Arc::new(
         nimbus_tables::Tables::open(
             kv_for_tables,
@@ -237,7 +219,33 @@ pub async fn start(cfg: Config) -> Result<Started> {
         .context("open table store")?,
     );
     tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
-    functions.set_stream_source(Arc::new(TableStreams(tables.clone())));
+    // Every service that emits events hands them over through one outbox.
+    let outbox: Arc<dyn nimbus_invoke::Outbox> = Arc::new(nimbus_triggers::Deliveries::new(
+        invoker.clone(),
+        queues.clone(),
+    ));
+    functions.set_outbox(outbox.clone());
+    let triggers = Arc::new(nimbus_triggers::Triggers::new(
+        cfg.identity.clone(),
+        kv_for_triggers,
+        invoker.clone(),
+        queues.clone(),
+        tables.clone(),
+        outbox.clone(),
+    ));
+    triggers.start();
+    let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
+        functions.clone(),
+        invoker.clone(),
+        triggers,
+    ));
+    let objects = Arc::new(
+        nimbus_objects::Objects::open(kv_for_objects, &data_dir.join("objects"), Some(outbox))
+            .context("open object store")?,
+    );
+    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
+    let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
+    let kv_for_workflows: Arc<dyn nimbus_storage::KvEngine> = kv_for_rest.clone();
     let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
     let workflows = nimbus_workflows::service::StepFunctions::open(
         kv_for_workflows,
@@ -246,7 +254,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     )
     .map_err(|e| anyhow::anyhow!("open workflow service: {}", e.message))?;
     workflows.set_integrations(Arc::new(nimbus_workflows::integrations::Live {
-        invoker: functions.clone(),
+        invoker: invoker.clone(),
         services: [
             (
                 "sqs".to_string(),
@@ -283,7 +291,9 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
         apis.clone(),
         rest_apis.clone(),
+        invoker.clone(),
         functions.clone(),
+        cfg.identity.clone(),
     ));
     let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
         apis,
@@ -373,77 +383,6 @@ impl nimbus_workflows::integrations::ServiceApi for JsonApi {
     }
 }
 
-/// Table streams as event sources: records in Lambda's DynamoDB event shape.
-struct TableStreams(Arc<nimbus_tables::Tables>);
-
-impl nimbus_functions::stream_sources::StreamSource for TableStreams {
-    fn exists(&self, arn: &str) -> bool {
-        self.0.stream(arn).is_ok()
-    }
-
-    fn latest(&self, _arn: &str) -> u64 {
-        self.0.next_sequence()
-    }
-
-    fn read(
-        &self,
-        arn: &str,
-        from: u64,
-        max: usize,
-    ) -> Result<Vec<nimbus_functions::stream_sources::StreamRecord>, String> {
-        let (table, label) = self
-            .0
-            .parse_stream_arn(arn)
-            .ok_or_else(|| format!("not a stream ARN: {arn}"))?;
-        let (records, _) = self
-            .0
-            .stream_records(&table, &label, from, max)
-            .map_err(|e| e.to_string())?;
-        Ok(records
-            .into_iter()
-            .map(|mut r| {
-                let seq = r["dynamodb"]["SequenceNumber"]
-                    .as_str()
-                    .and_then(nimbus_tables::streams::parse_sequence_number)
-                    .unwrap_or(0);
-                let created_ms = (r["dynamodb"]["ApproximateCreationDateTime"]
-                    .as_f64()
-                    .unwrap_or(0.0)
-                    * 1000.0) as u64;
-                r["eventSourceARN"] = serde_json::json!(arn);
-                // Lambda's event spells the identity's fields in lower case.
-                if let Some(id) = r.get("userIdentity").cloned() {
-                    r["userIdentity"] = serde_json::json!({
-                        "type": id["Type"], "principalId": id["PrincipalId"]
-                    });
-                }
-                nimbus_functions::stream_sources::StreamRecord {
-                    seq,
-                    created_ms,
-                    record: r,
-                }
-            })
-            .collect())
-    }
-
-    fn shard_id(&self, arn: &str) -> String {
-        let label = self
-            .0
-            .parse_stream_arn(arn)
-            .map(|(_, l)| l)
-            .unwrap_or_default();
-        nimbus_tables::streams::shard_id(&label)
-    }
-
-    fn changed(&self) -> nimbus_invoke::BoxFuture<'_, ()> {
-        // Registered now, so a commit between this call and the first poll
-        // still wakes it.
-        let mut waiting = Box::pin(self.0.stream_notify().notified());
-        waiting.as_mut().enable();
-        Box::pin(waiting)
-    }
-}
-
 /// Expire items past their TTL (every second) and trim stream records past
 /// their 24 hours (every minute), while the table store lives.
 async fn table_housekeeping(tables: std::sync::Weak<nimbus_tables::Tables>) {
@@ -465,226 +404,6 @@ async fn table_housekeeping(tables: std::sync::Weak<nimbus_tables::Tables>) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "table housekeeping failed"),
             Err(e) => tracing::error!(error = %e, "table housekeeping task failed"),
-        }
-    }
-}
-
-/// Messages for queues staged in another service's transaction.
-struct QueueDelivery(Arc<nimbus_queues::Queues>);
-
-type StagedMessage = (String, nimbus_queues::Message);
-
-impl QueueDelivery {
-    fn stage(
-        &self,
-        arn: &str,
-        body: &str,
-        trace: Option<&str>,
-        batch: &mut nimbus_storage::WriteBatch,
-    ) -> Result<StagedMessage, String> {
-        let name = self
-            .0
-            .name_from_arn(arn)
-            .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
-        let out = nimbus_queues::Outgoing {
-            body: body.to_string(),
-            trace_header: trace.map(str::to_string),
-            ..Default::default()
-        };
-        self.0
-            .stage_send(&name, out, "nimbus", batch)
-            .map_err(|e| e.to_string())
-    }
-
-    fn publish(&self, staged: Vec<Box<dyn std::any::Any + Send>>) {
-        let msgs = staged
-            .into_iter()
-            .filter_map(|s| s.downcast::<StagedMessage>().ok().map(|b| *b))
-            .collect();
-        self.0.publish_staged(msgs);
-    }
-}
-
-impl nimbus_functions::QueueSink for QueueDelivery {
-    fn stage(
-        &self,
-        arn: &str,
-        body: &str,
-        batch: &mut nimbus_storage::WriteBatch,
-    ) -> Result<nimbus_functions::StagedMessage, String> {
-        QueueDelivery::stage(self, arn, body, None, batch).map(|s| Box::new(s) as _)
-    }
-
-    fn committed(&self, staged: Vec<nimbus_functions::StagedMessage>) {
-        self.publish(staged);
-    }
-}
-
-/// Lambda's SQS record for a received message.
-fn sqs_record(
-    queues: &nimbus_queues::Queues,
-    arn: &str,
-    r: nimbus_queues::Received,
-) -> serde_json::Value {
-    use base64::Engine as _;
-    let m = r.message;
-    let mut attributes = serde_json::json!({
-        "ApproximateReceiveCount": m.receive_count.to_string(),
-        "SentTimestamp": m.sent_ms.to_string(),
-        "SenderId": m.sender_id,
-        "ApproximateFirstReceiveTimestamp": m.first_receive_ms.unwrap_or(m.sent_ms).to_string(),
-    });
-    if let Some(t) = &m.trace_header {
-        attributes["AWSTraceHeader"] = t.clone().into();
-    }
-    if let Some(g) = &m.group_id {
-        attributes["MessageGroupId"] = g.clone().into();
-    }
-    if let Some(d) = &m.dedup_id {
-        attributes["MessageDeduplicationId"] = d.clone().into();
-        attributes["SequenceNumber"] = m.sequence_number().into();
-    }
-    let message_attributes: serde_json::Map<String, serde_json::Value> = m
-        .attributes
-        .iter()
-        .map(|(k, a)| {
-            let mut v = serde_json::json!({
-                "stringListValues": [], "binaryListValues": [], "dataType": a.data_type,
-            });
-            if let Some(s) = &a.string_value {
-                v["stringValue"] = s.clone().into();
-            }
-            if let Some(b) = &a.binary_value {
-                v["binaryValue"] = base64::engine::general_purpose::STANDARD.encode(b).into();
-            }
-            (k.clone(), v)
-        })
-        .collect();
-    serde_json::json!({
-        "messageId": m.id,
-        "receiptHandle": r.receipt_handle,
-        "body": m.body,
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": nimbus_queues::md5_hex(&m.body),
-        "md5OfMessageAttributes": nimbus_queues::md5_of_attributes(&m.attributes),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": queues.region(),
-    })
-}
-
-impl nimbus_functions::event_sources::QueueSource for QueueDelivery {
-    fn exists(&self, arn: &str) -> bool {
-        self.0.name_from_arn(arn).is_some_and(|n| self.0.exists(&n))
-    }
-
-    fn receive(
-        &self,
-        arn: &str,
-        max: usize,
-        wait_secs: u64,
-    ) -> nimbus_invoke::BoxFuture<
-        '_,
-        Result<Vec<nimbus_functions::event_sources::SourceMessage>, String>,
-    > {
-        let arn = arn.to_string();
-        Box::pin(async move {
-            let name = self
-                .0
-                .name_from_arn(&arn)
-                .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
-            let got = self
-                .0
-                .receive(&name, max, None, Some(wait_secs))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(got
-                .into_iter()
-                .map(|r| nimbus_functions::event_sources::SourceMessage {
-                    message_id: r.message.id.clone(),
-                    receipt_handle: r.receipt_handle.clone(),
-                    record: sqs_record(&self.0, &arn, r),
-                })
-                .collect())
-        })
-    }
-
-    fn delete(&self, arn: &str, receipt_handle: &str) -> Result<(), String> {
-        let name = self
-            .0
-            .name_from_arn(arn)
-            .ok_or_else(|| format!("{arn} is not a queue of this account and region"))?;
-        self.0
-            .delete_message(&name, receipt_handle)
-            .map_err(|e| e.to_string())
-    }
-
-    fn backlog(&self, arn: &str) -> usize {
-        self.0.name_from_arn(arn).map_or(0, |n| self.0.backlog(&n))
-    }
-}
-
-/// S3 event notifications reach functions through the asynchronous-invocation
-/// queue, and queues as messages, staged in the object write's own transaction.
-struct EventOutbox {
-    functions: Arc<Functions>,
-    queues: Arc<nimbus_queues::Queues>,
-}
-
-/// A staged asynchronous invocation (due, sequence).
-struct StagedInvocation(u64, u64);
-
-impl nimbus_objects::events::Outbox for EventOutbox {
-    fn exists(&self, target: &str) -> bool {
-        if target.starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX) {
-            return self
-                .queues
-                .name_from_arn(target)
-                .is_some_and(|n| self.queues.exists(&n));
-        }
-        nimbus_model::arn::FunctionRef::parse(target)
-            .ok()
-            .is_some_and(|r| {
-                self.functions
-                    .resolve(&r.name, r.qualifier.as_deref())
-                    .is_ok()
-            })
-    }
-
-    fn stage(
-        &self,
-        target: &str,
-        payload: &[u8],
-        trace: Option<&str>,
-        batch: &mut nimbus_storage::WriteBatch,
-    ) -> Result<nimbus_objects::events::Staged, String> {
-        if target.starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX) {
-            let body = String::from_utf8_lossy(payload);
-            return QueueDelivery(self.queues.clone())
-                .stage(target, &body, trace, batch)
-                .map(|s| Box::new(s) as _);
-        }
-        self.functions
-            .stage_async(target, payload, trace, batch)
-            .map(|(due, seq)| Box::new(StagedInvocation(due, seq)) as _)
-            .map_err(|e| e.to_string())
-    }
-
-    fn committed(&self, staged: Vec<nimbus_objects::events::Staged>) {
-        let mut invocations = Vec::new();
-        let mut messages = Vec::new();
-        for s in staged {
-            match s.downcast::<StagedInvocation>() {
-                Ok(i) => invocations.push((i.0, i.1)),
-                Err(other) => messages.push(other),
-            }
-        }
-        if !invocations.is_empty() {
-            self.functions.schedule_staged(&invocations);
-        }
-        if !messages.is_empty() {
-            QueueDelivery(self.queues.clone()).publish(messages);
         }
     }
 }

@@ -1,41 +1,8 @@
-//! Streamed response bodies: a body fed through a channel (for responses a
-//! function streams), and the AWS event stream message encoding
-//! (`application/vnd.amazon.eventstream`, as `InvokeWithResponseStream` answers).
+//! The AWS event stream message encoding (`application/vnd.amazon.eventstream`,
+//! as `InvokeWithResponseStream` answers). The body type itself is
+//! `nimbus_body::Body`.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http_body::Frame;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-/// A response body of any kind (buffered or streamed).
-pub type StreamedBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
-
-/// A body whose pieces arrive through a channel; it ends when the sender is dropped.
-pub struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
-    }
-}
-
-pub fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> StreamedBody {
-    use http_body_util::BodyExt;
-    ChannelBody(rx).boxed_unsync()
-}
-
-pub fn full_body(b: impl Into<Bytes>) -> StreamedBody {
-    use http_body_util::BodyExt;
-    http_body_util::Full::new(b.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
 
 /// One event stream message with string headers: prelude (total length,
 /// headers length, CRC32 of those 8 bytes), headers, payload, CRC32 of all.

@@ -24,6 +24,20 @@ pub fn from_service(e: &Error) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
+pub fn from_triggers(e: &nimbus_triggers::Error) -> ApiError {
+    use nimbus_triggers::Error as E;
+    let (status, code) = match e {
+        E::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+        E::Conflict(_) => (StatusCode::CONFLICT, "ResourceConflictException"),
+        E::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        E::Storage(_) | E::Internal(_) => {
+            tracing::error!(error = %e, "event source mapping error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException")
+        }
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
 pub fn from_invoke(e: &InvokeError) -> ApiError {
     match e {
         InvokeError::FunctionNotFound(m) => ApiError::new(

@@ -118,9 +118,9 @@ pub enum Operation {
     DeleteFunctionEventInvokeConfig {
         name: String,
     },
-    CreateEventSourceMapping(nimbus_functions::event_sources::MappingInput),
+    CreateEventSourceMapping(nimbus_triggers::MappingInput),
     GetEventSourceMapping(String),
-    UpdateEventSourceMapping(String, nimbus_functions::event_sources::MappingInput),
+    UpdateEventSourceMapping(String, nimbus_triggers::MappingInput),
     DeleteEventSourceMapping(String),
     ListEventSourceMappings {
         function: Option<String>,
@@ -153,7 +153,7 @@ pub fn owns_path(path: &str) -> bool {
 fn mapping_input(
     body: &Bytes,
     identity: &nimbus_model::Identity,
-) -> Result<nimbus_functions::event_sources::MappingInput, ApiError> {
+) -> Result<nimbus_triggers::MappingInput, ApiError> {
     let v: Value = json_body::<Option<Value>>(body)?.unwrap_or(Value::Null);
     let u32_field = |name: &str| -> Result<Option<u32>, ApiError> {
         match v.get(name) {
@@ -173,7 +173,7 @@ fn mapping_input(
         }
         None => None,
     };
-    Ok(nimbus_functions::event_sources::MappingInput {
+    Ok(nimbus_triggers::MappingInput {
         function,
         event_source_arn: v
             .get("EventSourceArn")
@@ -225,7 +225,7 @@ fn mapping_input(
 }
 
 fn mapping_json(
-    m: &nimbus_functions::event_sources::Mapping,
+    m: &nimbus_triggers::Mapping,
     identity: &nimbus_model::Identity,
     state: &str,
 ) -> Value {
@@ -268,7 +268,7 @@ fn mapping_json(
     v
 }
 
-fn mapping_state(m: &nimbus_functions::event_sources::Mapping) -> &'static str {
+fn mapping_state(m: &nimbus_triggers::Mapping) -> &'static str {
     if m.enabled { "Enabled" } else { "Disabled" }
 }
 
@@ -702,6 +702,7 @@ pub fn parse(
 pub struct LambdaApi {
     functions: Arc<Functions>,
     invoker: Arc<dyn Invoker>,
+    triggers: Arc<nimbus_triggers::Triggers>,
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response<Bytes> {
@@ -730,8 +731,16 @@ fn alias_input(name: String, input: wire::AliasIn) -> nimbus_functions::AliasInp
 }
 
 impl LambdaApi {
-    pub fn new(functions: Arc<Functions>, invoker: Arc<dyn Invoker>) -> LambdaApi {
-        LambdaApi { functions, invoker }
+    pub fn new(
+        functions: Arc<Functions>,
+        invoker: Arc<dyn Invoker>,
+        triggers: Arc<nimbus_triggers::Triggers>,
+    ) -> LambdaApi {
+        LambdaApi {
+            functions,
+            invoker,
+            triggers,
+        }
     }
 
     /// Serve one request; `request_id` goes into `x-amzn-RequestId`.
@@ -744,7 +753,7 @@ impl LambdaApi {
         &self,
         req: Request<Bytes>,
         request_id: &str,
-    ) -> Response<nimbus_api_common::streaming::StreamedBody> {
+    ) -> Response<nimbus_body::Body> {
         streaming::invoke(&*self.invoker, self.functions.identity(), req, request_id).await
     }
 
@@ -819,6 +828,8 @@ impl LambdaApi {
     async fn execute(&self, op: Operation) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
         let svc = |e: nimbus_functions::Error| error::from_service(&e);
+        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
+        let t = &self.triggers;
         match op {
             Operation::CreateFunction(c, publish) => {
                 let name = c.name.clone();
@@ -1072,21 +1083,21 @@ impl LambdaApi {
                 Ok(resp)
             }
             Operation::CreateEventSourceMapping(input) => {
-                let m = f.create_mapping(input).map_err(svc)?;
+                let m = t.create_mapping(input).map_err(trg)?;
                 Ok(json_response(
                     StatusCode::ACCEPTED,
                     mapping_json(&m, f.identity(), "Creating"),
                 ))
             }
             Operation::GetEventSourceMapping(uuid) => {
-                let m = f.get_mapping(&uuid).map_err(svc)?;
+                let m = t.get_mapping(&uuid).map_err(trg)?;
                 Ok(json_response(
                     StatusCode::OK,
                     mapping_json(&m, f.identity(), mapping_state(&m)),
                 ))
             }
             Operation::UpdateEventSourceMapping(uuid, input) => {
-                let m = f.update_mapping(&uuid, input).map_err(svc)?;
+                let m = t.update_mapping(&uuid, input).map_err(trg)?;
                 Ok(json_response(
                     StatusCode::ACCEPTED,
                     mapping_json(
@@ -1097,7 +1108,7 @@ impl LambdaApi {
                 ))
             }
             Operation::DeleteEventSourceMapping(uuid) => {
-                let m = f.delete_mapping(&uuid).map_err(svc)?;
+                let m = t.delete_mapping(&uuid).map_err(trg)?;
                 Ok(json_response(
                     StatusCode::ACCEPTED,
                     mapping_json(&m, f.identity(), "Deleting"),
@@ -1109,9 +1120,9 @@ impl LambdaApi {
                 marker,
                 max_items,
             } => {
-                let all = f
+                let all = t
                     .list_mappings(function.as_deref(), source.as_deref())
-                    .map_err(svc)?;
+                    .map_err(trg)?;
                 let start = marker.as_deref().map_or(0, |m| {
                     all.iter()
                         .position(|x| x.uuid.as_str() > m)

@@ -7,7 +7,7 @@ use crate::{error, function_ref, qualifier, query_param};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use nimbus_api_common::ApiError;
-use nimbus_api_common::streaming::{StreamedBody, channel_body, event, full_body};
+use nimbus_api_common::streaming::event;
 use nimbus_invoke::{InvocationType, InvokeRequest, Invoker, StreamChunk};
 use serde_json::{Value, json};
 
@@ -39,8 +39,8 @@ fn complete(error_code: Option<&str>, details: Option<&str>, log: Option<&str>) 
     )
 }
 
-fn error_response(e: ApiError, request_id: &str) -> Response<StreamedBody> {
-    e.rest_json(request_id).map(full_body)
+fn error_response(e: ApiError, request_id: &str) -> Response<nimbus_body::Body> {
+    e.rest_json(request_id).map(nimbus_body::full)
 }
 
 pub async fn invoke(
@@ -48,7 +48,7 @@ pub async fn invoke(
     identity: &nimbus_model::Identity,
     req: Request<Bytes>,
     request_id: &str,
-) -> Response<StreamedBody> {
+) -> Response<nimbus_body::Body> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let Some(raw) = segments.get(2) else {
@@ -102,7 +102,7 @@ pub async fn invoke(
         Err(e) => return error_response(error::from_invoke(&e), request_id),
     };
     let mut resp = if invocation_type == InvocationType::DryRun {
-        let mut r = Response::new(full_body(Bytes::new()));
+        let mut r = Response::new(nimbus_body::full(Bytes::new()));
         *r.status_mut() = StatusCode::NO_CONTENT;
         r
     } else if let Some(rx) = out.stream.as_ref().and_then(|s| s.take()) {
@@ -128,7 +128,7 @@ pub async fn invoke(
             };
             let _ = tx.send(end).await;
         });
-        Response::new(channel_body(body_rx))
+        Response::new(nimbus_body::channel(body_rx))
     } else {
         // A function that answered whole: one chunk, then the end.
         let mut body = Vec::new();
@@ -147,7 +147,7 @@ pub async fn invoke(
                 body.extend_from_slice(&complete(Some(&code), Some(&details), log));
             }
         }
-        Response::new(full_body(body))
+        Response::new(nimbus_body::full(body))
     };
     let h = resp.headers_mut();
     h.insert(

@@ -19,18 +19,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Every response body.
-pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
-
-pub fn full(b: impl Into<Bytes>) -> Body {
-    http_body_util::Full::new(b.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
+pub use nimbus_body::{Body, empty, full};
 
 /// How the request's payload is signed, from `x-amz-content-sha256`.
 #[derive(Debug, Clone)]

@@ -1,56 +1,15 @@
-//! Event source mappings from queues to functions, with Lambda's semantics:
-//! pollers receive batches (`BatchSize`, `MaximumBatchingWindowInSeconds`), invoke
-//! the function synchronously with SQS's record shape, and delete what was
-//! handled: everything on success, nothing on a function error (the messages
-//! come back after their visibility timeout, and move to the queue's dead-letter
-//! queue by its redrive policy), and with `ReportBatchItemFailures` everything
-//! but the `batchItemFailures` the function reported. Pollers scale with the
-//! backlog up to `ScalingConfig.MaximumConcurrency`.
-//!
-//! Mappings from table streams run one poller each, in order; their delivery
-//! (retries, bisection, checkpoints) is in [`crate::stream_sources`].
-//! `FilterCriteria` drops records that match no filter ([`crate::event_filter`]).
-//!
-//! The queue service is reached through [`QueueSource`] and table streams
-//! through [`crate::stream_sources::StreamSource`], so this crate depends on
-//! neither.
+//! Event source mappings as Lambda resources: their settings, Lambda's checks
+//! of them, and their records in the store (`event_source_mappings`). The
+//! pollers that act on them are in [`crate::queue_poller`] and
+//! [`crate::stream_poller`].
 
-use crate::{Error, Functions, Result};
-use nimbus_invoke::{BoxFuture, InvocationType, InvokeError, InvokeRequest};
+use crate::{Error, Result, Triggers};
+use nimbus_invoke::InvokeError;
 use nimbus_storage::{Table, WriteBatch};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Weak};
 
 pub(crate) const MAPPINGS: Table = Table("event_source_mappings");
-/// Pollers per mapping when `ScalingConfig` says nothing (Lambda starts with 5
-/// concurrent batches for a queue).
-const DEFAULT_POLLERS: u32 = 5;
-const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
-
-/// One received message, ready to hand to a function.
-#[derive(Debug, Clone)]
-pub struct SourceMessage {
-    pub message_id: String,
-    pub receipt_handle: String,
-    /// The record as Lambda's SQS event has it (`messageId`, `body`, ...).
-    pub record: serde_json::Value,
-}
-
-/// A queue service that event source mappings read from.
-pub trait QueueSource: Send + Sync {
-    fn exists(&self, arn: &str) -> bool;
-    /// Up to `max` messages, waiting up to `wait_secs` for the first.
-    fn receive(
-        &self,
-        arn: &str,
-        max: usize,
-        wait_secs: u64,
-    ) -> BoxFuture<'_, std::result::Result<Vec<SourceMessage>, String>>;
-    fn delete(&self, arn: &str, receipt_handle: &str) -> std::result::Result<(), String>;
-    /// Messages waiting to be received (for scaling pollers).
-    fn backlog(&self, arn: &str) -> usize;
-}
+pub(crate) const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Mapping {
@@ -135,7 +94,7 @@ fn validate(m: &Mapping) -> Result<()> {
         return Err(invalid("FilterCriteria may hold at most 5 filters"));
     }
     for f in &m.filters {
-        crate::event_filter::check_pattern(f)
+        crate::filter::check_pattern(f)
             .map_err(|why| invalid(format!("Invalid filter pattern definition: {why}")))?;
     }
     if let Some(s) = &m.stream {
@@ -200,63 +159,7 @@ fn validate(m: &Mapping) -> Result<()> {
     Ok(())
 }
 
-/// Which of a batch to delete after the function answered `payload`
-/// successfully: `None` means none (an invalid failure report fails the batch).
-pub fn handled(
-    batch: &[SourceMessage],
-    payload: &[u8],
-    report_failures: bool,
-) -> Option<Vec<usize>> {
-    let all: Vec<usize> = (0..batch.len()).collect();
-    if !report_failures {
-        return Some(all);
-    }
-    let v: serde_json::Value = match serde_json::from_slice(payload) {
-        Ok(v) => v,
-        // Not JSON (or empty): a success with nothing reported.
-        Err(_) => return Some(all),
-    };
-    let failures = match v.get("batchItemFailures") {
-        None | Some(serde_json::Value::Null) => return Some(all),
-        Some(serde_json::Value::Array(a)) => a,
-        Some(_) => return None,
-    };
-    let mut failed = Vec::new();
-    for f in failures {
-        let id = f.get("itemIdentifier").and_then(|i| i.as_str())?;
-        let i = batch.iter().position(|m| m.message_id == id)?;
-        failed.push(i);
-    }
-    // FIFO: after a failed message, the rest of its group stays too (order).
-    let group = |i: usize| {
-        batch[i].record["attributes"]["MessageGroupId"]
-            .as_str()
-            .map(str::to_string)
-    };
-    Some(
-        all.into_iter()
-            .filter(|&i| {
-                !failed.contains(&i)
-                    && !failed
-                        .iter()
-                        .any(|&f| f < i && group(f).is_some() && group(f) == group(i))
-            })
-            .collect(),
-    )
-}
-
-/// Running pollers of each mapping.
-#[derive(Default)]
-pub(crate) struct Pollers {
-    running: HashMap<String, Vec<tokio::task::AbortHandle>>,
-}
-
-impl Functions {
-    /// Connect the queue service for event source mappings (set once, at start).
-    pub fn set_queue_source(&self, source: Arc<dyn QueueSource>) {
-        let _ = self.queue_source.set(source);
-    }
-
+impl Triggers {
     pub(crate) fn mapping_record(&self, uuid: &str) -> Result<Mapping> {
         let v = self.kv.get(MAPPINGS, uuid.as_bytes())?.ok_or_else(|| {
             Error::NotFound(format!(
@@ -302,11 +205,15 @@ impl Functions {
         self.mapping_record(uuid)
     }
 
+    /// The mapping's function: it must exist (Lambda answers
+    /// `ResourceNotFoundException` otherwise).
     fn resolve_target(&self, function: &str) -> Result<(String, Option<String>)> {
-        let r =
-            nimbus_model::arn::FunctionRef::parse(function).map_err(|e| invalid(e.to_string()))?;
-        self.resolve(&r.name, r.qualifier.as_deref())?;
-        Ok((r.name, r.qualifier.filter(|q| q != "$LATEST")))
+        let t = self.invoker.target(function).map_err(|e| match e {
+            InvokeError::FunctionNotFound(m) => Error::NotFound(m),
+            InvokeError::InvalidParameter(m) => invalid(m),
+            other => Error::Internal(other.to_string()),
+        })?;
+        Ok((t.name, t.qualifier.filter(|q| q != "$LATEST")))
     }
 
     pub fn create_mapping(&self, input: MappingInput) -> Result<Mapping> {
@@ -327,7 +234,10 @@ impl Functions {
                 "Unsupported event source {source}: Nimbus maps SQS queues and DynamoDB streams to functions"
             )));
         }
-        let exists = self.queue_source.get().is_some_and(|q| q.exists(&source));
+        let exists = self
+            .queues
+            .name_from_arn(&source)
+            .is_some_and(|n| self.queues.exists(&n));
         if !exists {
             return Err(invalid(format!(
                 "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist: {source}"
@@ -368,11 +278,9 @@ impl Functions {
         source: String,
         input: MappingInput,
     ) -> Result<Mapping> {
-        let streams = self
-            .stream_source
-            .get()
-            .filter(|s| s.exists(&source))
-            .ok_or_else(|| invalid(format!("Stream not found: {source}")))?;
+        if self.tables.stream(&source).is_err() {
+            return Err(invalid(format!("Stream not found: {source}")));
+        }
         let starting_position = input.starting_position.clone().ok_or_else(|| {
             invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null")
         })?;
@@ -386,7 +294,7 @@ impl Functions {
             )));
         }
         let checkpoint = if starting_position == "LATEST" {
-            streams.latest(&source)
+            self.tables.next_sequence()
         } else {
             0
         };
@@ -473,245 +381,11 @@ impl Functions {
         self.kv.commit(b)?;
         Ok(m)
     }
-
-    /// Bring running pollers in line with the mappings (and the backlog).
-    fn reconcile_pollers(self: &Arc<Self>) {
-        let Ok(mappings) = self.list_mappings(None, None) else {
-            return;
-        };
-        let source = self.queue_source.get().cloned();
-        let mut pollers = self.pollers.lock().expect("pollers lock");
-        pollers.running.retain(|uuid, tasks| {
-            let keep = mappings.iter().any(|m| m.uuid == *uuid && m.enabled);
-            if !keep {
-                tasks.iter().for_each(|t| t.abort());
-            }
-            keep
-        });
-        for m in mappings.into_iter().filter(|m| m.enabled) {
-            if m.is_stream() {
-                // One poller per shard (one shard per stream): records stay in order.
-                let tasks = pollers.running.entry(m.uuid.clone()).or_default();
-                tasks.retain(|t| !t.is_finished());
-                if tasks.is_empty() {
-                    let me = Arc::downgrade(self);
-                    tasks.push(
-                        tokio::spawn(crate::stream_sources::poll_stream(me, m.uuid.clone()))
-                            .abort_handle(),
-                    );
-                }
-                continue;
-            }
-            let Some(source) = source.as_ref() else {
-                continue;
-            };
-            let max = m.maximum_concurrency.unwrap_or(DEFAULT_POLLERS).max(1);
-            let backlog = source.backlog(&m.event_source_arn);
-            // One poller per batch waiting, within [1, max].
-            let want = (backlog.div_ceil(m.batch_size.max(1) as usize) as u32).clamp(1, max);
-            let tasks = pollers.running.entry(m.uuid.clone()).or_default();
-            tasks.retain(|t| !t.is_finished());
-            while (tasks.len() as u32) < want {
-                let me = Arc::downgrade(self);
-                let uuid = m.uuid.clone();
-                tasks.push(tokio::spawn(poll(me, uuid)).abort_handle());
-            }
-        }
-    }
-}
-
-/// Keeps pollers running for every enabled mapping.
-pub(crate) async fn supervisor(functions: Weak<Functions>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        tick.tick().await;
-        let Some(me) = functions.upgrade() else {
-            return;
-        };
-        me.reconcile_pollers();
-    }
-}
-
-/// One poller: receive a batch, invoke, delete what was handled, repeat; ends
-/// when its mapping is disabled or deleted, or when there is nothing to do and
-/// other pollers are enough.
-async fn poll(functions: Weak<Functions>, uuid: String) {
-    let mut idle_rounds = 0;
-    loop {
-        let Some(me) = functions.upgrade() else {
-            return;
-        };
-        let Ok(m) = me.mapping_record(&uuid) else {
-            return;
-        };
-        if !m.enabled {
-            return;
-        }
-        let Some(source) = me.queue_source.get().cloned() else {
-            return;
-        };
-        let batch = match gather(&*source, &m).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(mapping = %uuid, error = %e, "event source mapping could not receive");
-                drop(me);
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        // FilterCriteria: messages no filter matches are deleted unprocessed.
-        let filters = crate::event_filter::compile(&m.filters);
-        let (batch, dropped): (Vec<SourceMessage>, Vec<SourceMessage>) =
-            batch.into_iter().partition(|b| {
-                let mut view = b.record.clone();
-                if let Some(body) = b.record["body"].as_str()
-                    && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(body)
-                {
-                    view["body"] = parsed;
-                }
-                crate::event_filter::keep(&filters, &view)
-            });
-        for d in &dropped {
-            if let Err(e) = source.delete(&m.event_source_arn, &d.receipt_handle) {
-                tracing::warn!(mapping = %uuid, error = %e, "delete a filtered-out message failed");
-            }
-        }
-        if batch.is_empty() && !dropped.is_empty() {
-            continue;
-        }
-        if batch.is_empty() {
-            idle_rounds += 1;
-            // Scale down: a poller idle for a while leaves (the supervisor keeps one).
-            if idle_rounds >= 3 {
-                return;
-            }
-            continue;
-        }
-        idle_rounds = 0;
-        let event = serde_json::json!({
-            "Records": batch.iter().map(|b| b.record.clone()).collect::<Vec<_>>()
-        });
-        let req = InvokeRequest {
-            function: m.function_name.clone(),
-            qualifier: m.qualifier.clone(),
-            payload: bytes::Bytes::from(event.to_string()),
-            invocation_type: InvocationType::RequestResponse,
-            log_tail: false,
-            client_context: None,
-            trace_id: None,
-            request_id: None,
-            stream: false,
-        };
-        let report = m
-            .function_response_types
-            .iter()
-            .any(|t| t == REPORT_BATCH_ITEM_FAILURES);
-        let done = match me.invoke_request(req).await {
-            Ok(out) if out.function_error.is_none() => handled(&batch, &out.payload, report),
-            Ok(_) => None,
-            Err(InvokeError::TooManyRequests { .. }) => {
-                // Throttled: the batch comes back after its visibility timeout.
-                drop(me);
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(mapping = %uuid, error = %e, "event source mapping could not invoke its function");
-                None
-            }
-        };
-        if let Some(indices) = done {
-            for i in indices {
-                if let Err(e) = source.delete(&m.event_source_arn, &batch[i].receipt_handle) {
-                    tracing::warn!(mapping = %uuid, error = %e, "delete a handled message failed");
-                }
-            }
-        }
-    }
-}
-
-/// Receive a batch: as soon as messages arrive, or, with a batching window, until
-/// the batch is full or the window has passed.
-async fn gather(
-    source: &dyn QueueSource,
-    m: &Mapping,
-) -> std::result::Result<Vec<SourceMessage>, String> {
-    let max = m.batch_size as usize;
-    let mut batch = source.receive(&m.event_source_arn, max.min(10), 2).await?;
-    if m.max_batching_window_secs == 0 || batch.is_empty() {
-        return Ok(batch);
-    }
-    let deadline = tokio::time::Instant::now()
-        + std::time::Duration::from_secs(m.max_batching_window_secs as u64);
-    while batch.len() < max && tokio::time::Instant::now() < deadline {
-        let more = source
-            .receive(&m.event_source_arn, (max - batch.len()).min(10), 0)
-            .await?;
-        if more.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        batch.extend(more);
-    }
-    Ok(batch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn batch(ids: &[&str]) -> Vec<SourceMessage> {
-        ids.iter()
-            .map(|i| SourceMessage {
-                message_id: i.to_string(),
-                receipt_handle: format!("rh-{i}"),
-                record: serde_json::Value::Null,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn batch_item_failures_select_what_stays() {
-        let b = batch(&["a", "b", "c"]);
-        assert_eq!(handled(&b, b"null", false), Some(vec![0, 1, 2]));
-        assert_eq!(
-            handled(
-                &b,
-                br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#,
-                true
-            ),
-            Some(vec![0, 2])
-        );
-        assert_eq!(
-            handled(&b, br#"{"batchItemFailures": []}"#, true),
-            Some(vec![0, 1, 2])
-        );
-        assert_eq!(handled(&b, b"", true), Some(vec![0, 1, 2]));
-        assert_eq!(handled(&b, br#"{}"#, true), Some(vec![0, 1, 2]));
-        // An identifier that is missing or not in the batch fails the whole batch.
-        assert_eq!(
-            handled(
-                &b,
-                br#"{"batchItemFailures": [{"itemIdentifier": "zz"}]}"#,
-                true
-            ),
-            None
-        );
-        assert_eq!(handled(&b, br#"{"batchItemFailures": [{}]}"#, true), None);
-        assert_eq!(handled(&b, br#"{"batchItemFailures": "b"}"#, true), None);
-        // FIFO groups: a failure keeps the rest of its group.
-        let mut g = batch(&["a", "b", "c", "d"]);
-        for (m, grp) in g.iter_mut().zip(["x", "x", "y", "x"]) {
-            m.record = serde_json::json!({ "attributes": { "MessageGroupId": grp } });
-        }
-        assert_eq!(
-            handled(
-                &g,
-                br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#,
-                true
-            ),
-            Some(vec![0, 2])
-        );
-    }
 
     #[test]
     fn mapping_settings_are_checked() {

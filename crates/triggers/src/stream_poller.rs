@@ -16,10 +16,11 @@
 //! transaction), so a restart resumes where delivery stood: a batch may be
 //! delivered again, none is skipped.
 
-use crate::event_sources::Mapping;
-use crate::{Functions, Result};
-use nimbus_invoke::{BoxFuture, InvocationType, InvokeError, InvokeRequest};
+use crate::mappings::{MAPPINGS, Mapping, REPORT_BATCH_ITEM_FAILURES};
+use crate::{Result, Triggers};
+use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
 use nimbus_storage::WriteBatch;
+use nimbus_tables::Tables;
 use serde_json::{Value, json};
 use std::sync::Weak;
 use std::time::Duration;
@@ -33,29 +34,68 @@ pub struct StreamRecord {
     pub record: Value,
 }
 
-/// A table stream service that mappings read from.
-pub trait StreamSource: Send + Sync {
-    fn exists(&self, arn: &str) -> bool;
-    /// The sequence number the next change will get (a LATEST start).
-    fn latest(&self, arn: &str) -> u64;
-    /// Up to `max` records from sequence number `from` on.
-    fn read(
-        &self,
-        arn: &str,
-        from: u64,
-        max: usize,
-    ) -> std::result::Result<Vec<StreamRecord>, String>;
-    /// The stream's shard id (for failure records).
-    fn shard_id(&self, arn: &str) -> String;
-    /// Resolves when records may have been added to any stream.
-    fn changed(&self) -> BoxFuture<'_, ()>;
+/// The table stream a mapping reads, as its ARN names it.
+struct Stream<'a> {
+    tables: &'a Tables,
+    arn: String,
 }
 
-impl Functions {
-    /// Connect the table streams for event source mappings (set once, at start).
-    pub fn set_stream_source(&self, source: std::sync::Arc<dyn StreamSource>) {
-        let _ = self.stream_source.set(source);
+impl Stream<'_> {
+    /// Up to `max` records from sequence number `from` on, in Lambda's
+    /// DynamoDB event record shape.
+    fn read(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> std::result::Result<Vec<StreamRecord>, nimbus_tables::Error> {
+        let (table, label) = self.tables.parse_stream_arn(&self.arn).ok_or_else(|| {
+            nimbus_tables::Error::ResourceNotFound(format!("not a stream ARN: {}", self.arn))
+        })?;
+        let (records, _) = self.tables.stream_records(&table, &label, from, max)?;
+        Ok(records
+            .into_iter()
+            .map(|mut r| {
+                let seq = r["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .and_then(nimbus_tables::streams::parse_sequence_number)
+                    .unwrap_or(0);
+                let created_ms = (r["dynamodb"]["ApproximateCreationDateTime"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    * 1000.0) as u64;
+                r["eventSourceARN"] = json!(self.arn);
+                // Lambda's event spells the identity's fields in lower case.
+                if let Some(id) = r.get("userIdentity").cloned() {
+                    r["userIdentity"] = json!({
+                        "type": id["Type"], "principalId": id["PrincipalId"]
+                    });
+                }
+                StreamRecord {
+                    seq,
+                    created_ms,
+                    record: r,
+                }
+            })
+            .collect())
     }
+
+    /// The stream's shard id (for failure records).
+    fn shard_id(&self) -> String {
+        let label = self
+            .tables
+            .parse_stream_arn(&self.arn)
+            .map(|(_, l)| l)
+            .unwrap_or_default();
+        nimbus_tables::streams::shard_id(&label)
+    }
+}
+
+/// Resolves when records may have been added to any stream; registered at
+/// once, so a commit between this call and the first poll still wakes it.
+fn stream_changed(tables: &Tables) -> std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>> {
+    let mut waiting = Box::pin(tables.stream_notify().notified());
+    waiting.as_mut().enable();
+    waiting
 }
 
 /// How (part of) a batch ended.
@@ -67,7 +107,7 @@ enum Outcome {
 /// What the function made of a batch: `Ok(None)` all handled,
 /// `Ok(Some(seq))` records from `seq` on failed (reported), `Err` the call failed.
 async fn invoke_batch(
-    me: &Functions,
+    me: &Triggers,
     m: &Mapping,
     batch: &[StreamRecord],
 ) -> std::result::Result<Option<u64>, bool> {
@@ -83,12 +123,12 @@ async fn invoke_batch(
         request_id: None,
         stream: false,
     };
-    match me.invoke_request(req).await {
+    match me.invoker.invoke(req).await {
         Ok(out) if out.function_error.is_none() => {
             let report = m
                 .function_response_types
                 .iter()
-                .any(|t| t == "ReportBatchItemFailures");
+                .any(|t| t == REPORT_BATCH_ITEM_FAILURES);
             if !report {
                 return Ok(None);
             }
@@ -133,7 +173,7 @@ pub fn reported_failure(batch: &[StreamRecord], payload: &[u8]) -> Option<Option
 /// Deliver one batch with retries and bisection; returns how it ended for the
 /// records it covers, in order: records before the returned failure point are done.
 async fn deliver(
-    me: &Functions,
+    me: &Triggers,
     m: &Mapping,
     records: Vec<StreamRecord>,
 ) -> Vec<(Vec<StreamRecord>, Outcome)> {
@@ -235,7 +275,7 @@ pub fn failure_record(
 /// Store the mapping's new checkpoint, with failure records for its
 /// destination queue in the same transaction.
 fn checkpoint(
-    me: &Functions,
+    me: &Triggers,
     m: &mut Mapping,
     next: u64,
     failures: &[Value],
@@ -246,9 +286,12 @@ fn checkpoint(
     s.last_result = result.to_string();
     let mut batch = WriteBatch::new();
     let mut staged = Vec::new();
-    if let (Some(dest), Some(sink)) = (s.on_failure.clone(), me.queue_sink.get()) {
+    if let Some(dest) = s.on_failure.clone() {
         for f in failures {
-            match sink.stage(&dest, &f.to_string(), &mut batch) {
+            match me
+                .outbox
+                .stage(&dest, f.to_string().as_bytes(), None, &mut batch)
+            {
                 Ok(st) => staged.push(st),
                 Err(e) => {
                     tracing::warn!(mapping = %m.uuid, queue = %dest, error = %e, "stream failure destination unavailable; record dropped")
@@ -259,23 +302,21 @@ fn checkpoint(
         tracing::warn!(mapping = %m.uuid, "a stream batch failed for good; no OnFailure destination configured");
     }
     batch.put(
-        crate::event_sources::MAPPINGS,
+        MAPPINGS,
         m.uuid.as_bytes(),
         serde_json::to_vec(&*m).map_err(|e| crate::Error::Internal(e.to_string()))?,
     );
     me.kv.commit(batch)?;
-    if !staged.is_empty()
-        && let Some(sink) = me.queue_sink.get()
-    {
-        sink.committed(staged);
+    if !staged.is_empty() {
+        me.outbox.committed(staged);
     }
     Ok(())
 }
 
 /// The poller of one stream mapping; ends when the mapping is disabled or deleted.
-pub(crate) async fn poll_stream(functions: Weak<Functions>, uuid: String) {
+pub(crate) async fn poll_stream(triggers: Weak<Triggers>, uuid: String) {
     loop {
-        let Some(me) = functions.upgrade() else {
+        let Some(me) = triggers.upgrade() else {
             return;
         };
         let Ok(mut m) = me.mapping_record(&uuid) else {
@@ -284,15 +325,18 @@ pub(crate) async fn poll_stream(functions: Weak<Functions>, uuid: String) {
         if !m.enabled {
             return;
         }
-        let Some(source) = me.stream_source.get().cloned() else {
-            return;
+        // Its own handle on the tables, so `me` can be let go while waiting.
+        let tables = me.tables.clone();
+        let source = Stream {
+            tables: &tables,
+            arn: m.event_source_arn.clone(),
         };
         let Some(s) = m.stream.clone() else {
             return;
         };
-        let changed = source.changed();
+        let changed = stream_changed(&tables);
         let max = m.batch_size as usize;
-        let mut records = match source.read(&m.event_source_arn, s.checkpoint, max) {
+        let mut records = match source.read(s.checkpoint, max) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(mapping = %uuid, error = %e, "stream mapping could not read its stream");
@@ -312,18 +356,18 @@ pub(crate) async fn poll_stream(functions: Weak<Functions>, uuid: String) {
             let deadline = tokio::time::Instant::now()
                 + Duration::from_secs(u64::from(m.max_batching_window_secs));
             while records.len() < max && tokio::time::Instant::now() < deadline {
-                let _ = tokio::time::timeout_at(deadline, source.changed()).await;
+                let _ = tokio::time::timeout_at(deadline, stream_changed(&tables)).await;
                 let from = records.last().map_or(s.checkpoint, |r| r.seq + 1);
-                if let Ok(more) = source.read(&m.event_source_arn, from, max - records.len()) {
+                if let Ok(more) = source.read(from, max - records.len()) {
                     records.extend(more);
                 }
             }
         }
         let next = records.last().map_or(s.checkpoint, |r| r.seq + 1);
-        let filters = crate::event_filter::compile(&m.filters);
+        let filters = crate::filter::compile(&m.filters);
         let batch: Vec<StreamRecord> = records
             .into_iter()
-            .filter(|r| crate::event_filter::keep(&filters, &r.record))
+            .filter(|r| crate::filter::keep(&filters, &r.record))
             .collect();
         let mut failures = Vec::new();
         let mut result = "OK";
@@ -344,7 +388,7 @@ pub(crate) async fn poll_stream(functions: Weak<Functions>, uuid: String) {
                         &arn,
                         condition,
                         &m.event_source_arn,
-                        &source.shard_id(&m.event_source_arn),
+                        &source.shard_id(),
                         &records,
                         attempts,
                     ));

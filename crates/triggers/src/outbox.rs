@@ -1,0 +1,97 @@
+//! [`Deliveries`]: the outbox every event-emitting service stages into. A
+//! function target becomes an asynchronous invocation (through the
+//! [`Invoker`]), a queue target a message; both inside the emitter's batch.
+
+use nimbus_invoke::{DeliveryError, Invoker, Outbox, Staged};
+use nimbus_queues::{Message, Outgoing, Queues};
+use nimbus_storage::WriteBatch;
+use std::sync::Arc;
+
+/// The ARN prefix of queue targets.
+pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";
+
+/// Routes each target by its ARN: queues to the queue service, everything else
+/// to functions.
+pub struct Deliveries {
+    invoker: Arc<dyn Invoker>,
+    queues: Arc<Queues>,
+}
+
+/// A staged queue message: its queue's name and the message.
+struct StagedMessage(String, Message);
+
+impl Deliveries {
+    pub fn new(invoker: Arc<dyn Invoker>, queues: Arc<Queues>) -> Deliveries {
+        Deliveries { invoker, queues }
+    }
+
+    fn queue_name(&self, arn: &str) -> Result<String, DeliveryError> {
+        self.queues
+            .name_from_arn(arn)
+            .filter(|n| self.queues.exists(n))
+            .ok_or_else(|| {
+                DeliveryError::NoSuchTarget(format!(
+                    "{arn} is not a queue of this account and region"
+                ))
+            })
+    }
+}
+
+impl Outbox for Deliveries {
+    fn exists(&self, target: &str) -> bool {
+        if target.starts_with(QUEUE_ARN_PREFIX) {
+            return self.queue_name(target).is_ok();
+        }
+        self.invoker.target(target).is_ok()
+    }
+
+    fn stage(
+        &self,
+        target: &str,
+        payload: &[u8],
+        trace: Option<&str>,
+        batch: &mut WriteBatch,
+    ) -> Result<Staged, DeliveryError> {
+        if target.starts_with(QUEUE_ARN_PREFIX) {
+            let name = self.queue_name(target)?;
+            let out = Outgoing {
+                body: String::from_utf8_lossy(payload).into_owned(),
+                trace_header: trace.map(str::to_string),
+                ..Default::default()
+            };
+            let (queue, message) = self
+                .queues
+                .stage_send(&name, out, "nimbus", batch)
+                .map_err(|e| match e {
+                    nimbus_queues::Error::QueueDoesNotExist => {
+                        DeliveryError::NoSuchTarget(format!("{target}: {e}"))
+                    }
+                    other => DeliveryError::Failed(format!("{target}: {other}")),
+                })?;
+            return Ok(Staged::new(StagedMessage(queue, message)));
+        }
+        self.invoker
+            .stage_async(target, payload, trace, batch)
+            .map_err(|e| match e {
+                nimbus_invoke::InvokeError::FunctionNotFound(m) => DeliveryError::NoSuchTarget(m),
+                other => DeliveryError::Failed(other.to_string()),
+            })
+    }
+
+    fn committed(&self, staged: Vec<Staged>) {
+        let mut messages = Vec::new();
+        let mut invocations = Vec::new();
+        for s in staged {
+            match s.downcast::<StagedMessage>() {
+                Ok(StagedMessage(queue, message)) => messages.push((queue, message)),
+                Err(other) => invocations.push(other),
+            }
+        }
+        if !messages.is_empty() {
+            self.queues.publish_staged(messages);
+        }
+        if !invocations.is_empty() {
+            self.invoker.committed(invocations);
+        }
+    }
+}
