@@ -164,6 +164,27 @@ def background(event, context):
 """
 
 
+STREAM_HOG = r'''
+const fs = require("fs");
+function guard() {
+  const init = fs.readFileSync("/proc/1/cmdline").toString().split("\0");
+  if (process.getuid() === 0 || init[1] !== "__sandbox-init" || process.pid > 50) {
+    throw new Error("refusing to attack outside the sandbox: " + JSON.stringify({ uid: process.getuid(), init, pid: process.pid }));
+  }
+}
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  guard();
+  responseStream.write("started ");
+  await new Promise((r) => setTimeout(r, 100));
+  const hog = [];
+  for (;;) {
+    hog.push(Buffer.alloc(16 * 1024 * 1024, 1));
+    await new Promise((r) => setImmediate(r));
+  }
+});
+'''
+
+
 class Bystander:
     """A well-behaved function invoked continuously while the attacks run."""
 
@@ -235,6 +256,9 @@ def sandboxed(request):
         names["network_vpc"] = unique("network-vpc")
         create(lam, names["network_vpc"], {"app.py": HOSTILE}, handler="app.network", Timeout=10,
                VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]})
+        names["stream_hog"] = unique("stream-hog")
+        create(lam, names["stream_hog"], {"index.js": STREAM_HOG}, runtime="nodejs20.x", handler="index.handler",
+               Timeout=60)
         names["background"] = unique("background")
         create(lam, names["background"], {"bg.py": BACKGROUND}, handler="bg.background")
         bystander = Bystander(n, names["ok"])
@@ -288,6 +312,21 @@ def test_memory_past_memory_size_is_killed(sandboxed):
     assert "Error Type: Runtime.OutOfMemory" in report
     used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
     assert 100 <= used <= 128, report
+
+
+def test_streamed_invocation_out_of_memory_is_reported(sandboxed):
+    """A function that streams and then runs out of memory ends its stream with
+    Runtime.OutOfMemory, as a buffered one answers."""
+    n, names, _ = sandboxed
+    if n.mode == "rootless":
+        assert cgroups_not_enforced_warning(n), "".join(n.output)
+        return
+    events = list(n.client().invoke_with_response_stream(FunctionName=names["stream_hog"], Payload=b"{}")["EventStream"])
+    assert events[0]["PayloadChunk"]["Payload"] == b"started "
+    done = events[-1]["InvokeComplete"]
+    assert done["ErrorCode"] == "Runtime.OutOfMemory", done
+    report = [l for l in n.logs(names["stream_hog"]).stdout.splitlines() if l.startswith("REPORT")]
+    assert report and "Error Type: Runtime.OutOfMemory" in report[-1], report
 
 
 def test_tmp_is_limited_to_ephemeral_storage(sandboxed):

@@ -973,7 +973,7 @@ impl Executor {
                 Err(_) => Done::Exited(ExitInfo { reason: "the Runtime API closed".into(), oom: false, peak_mb: None }),
             },
             _ = tokio::time::sleep(timeout) => Done::TimedOut,
-            r = exited.wait_for(Option::is_some) => Done::Exited(r.ok().and_then(|r| r.clone()).unwrap_or(ExitInfo { reason: String::new(), oom: false, peak_mb: None })),
+            r = exited.wait_for(Option::is_some) => Done::Exited(exit_info(r.ok().as_deref())),
         };
         let done = match done {
             Done::Answered(Outcome::Streaming(stream)) => {
@@ -1018,49 +1018,12 @@ impl Executor {
                 )
             }
             Done::TimedOut => {
-                env.api.abandon();
-                let secs = timeout.as_secs_f64();
-                env.log.platform(&format!(
-                    "{} {request_id} Task timed out after {secs:.2} seconds",
-                    Utc::from_millis(now_millis()).rfc3339_millis()
-                ));
-                let body = serde_json::json!({
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
-                });
-                (
-                    Bytes::from(body.to_string()),
-                    Some("Unhandled".to_string()),
-                    false,
-                    Some("timeout"),
-                )
+                let f = unanswered(&env, &request_id, timeout, Unanswered::TimedOut);
+                (f.body, Some("Unhandled".to_string()), false, Some(f.status))
             }
             Done::Exited(info) => {
-                let reason = &info.reason;
-                let error_type = if info.oom {
-                    "Runtime.OutOfMemory"
-                } else {
-                    "Runtime.ExitError"
-                };
-                let body = serde_json::json!({
-                    "errorType": error_type,
-                    "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
-                });
-                env.log.platform_lines(&[
-                    &format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
-                    error_type,
-                ]);
-                let status = if info.oom {
-                    "error\tError Type: Runtime.OutOfMemory"
-                } else {
-                    "error\tError Type: Runtime.ExitError"
-                };
-                (
-                    Bytes::from(body.to_string()),
-                    Some("Unhandled".to_string()),
-                    false,
-                    Some(status),
-                )
+                let f = unanswered(&env, &request_id, timeout, Unanswered::Exited(info));
+                (f.body, Some("Unhandled".to_string()), false, Some(f.status))
             }
         };
         self.report(&env, &rec, &request_id, elapsed, init_ms, status_note);
@@ -1122,60 +1085,52 @@ impl Executor {
                 let mut exited = env.exited.clone();
                 enum Step {
                     Chunk(Option<StreamChunk>),
-                    TimedOut,
-                    Exited(String),
+                    Ended(Unanswered),
                 }
                 loop {
                     let step = tokio::select! {
                         c = from_runtime.recv() => Step::Chunk(c),
-                        _ = tokio::time::sleep_until(deadline) => Step::TimedOut,
-                        r = exited.wait_for(Option::is_some) => Step::Exited(
-                            r.ok().and_then(|r| r.clone()).map(|i| i.reason).unwrap_or_default(),
-                        ),
+                        _ = tokio::time::sleep_until(deadline) => Step::Ended(Unanswered::TimedOut),
+                        r = exited.wait_for(Option::is_some) => Step::Ended(Unanswered::Exited(exit_info(r.ok().as_deref()))),
                     };
-                    match step {
+                    let ended = match step {
+                        // The connection broke off: if the runtime died, say how
+                        // (out of memory, or exited) as a buffered call would.
+                        Step::Chunk(Some(StreamChunk::Error { error_type, body }))
+                            if error_type == nimbus_runtime_api::STREAM_BROKE_OFF =>
+                        {
+                            let died = tokio::time::timeout_at(
+                                deadline.min(tokio::time::Instant::now() + Duration::from_secs(5)),
+                                exited.wait_for(Option::is_some),
+                            )
+                            .await
+                            .map(|r| exit_info(r.ok().as_deref()));
+                            match died {
+                                Ok(info) => Unanswered::Exited(info),
+                                Err(_) => {
+                                    let _ = tx.send(StreamChunk::Error { error_type, body }).await;
+                                    continue;
+                                }
+                            }
+                        }
                         // A caller that went away does not stop the function.
                         Step::Chunk(Some(c)) => {
                             let _ = tx.send(c).await;
+                            continue;
                         }
                         Step::Chunk(None) => break,
-                        Step::TimedOut => {
-                            env.api.abandon();
-                            let secs = timeout.as_secs_f64();
-                            env.log.platform(&format!(
-                                "{} {request_id} Task timed out after {secs:.2} seconds",
-                                Utc::from_millis(now_millis()).rfc3339_millis()
-                            ));
-                            let body = serde_json::json!({
-                                "errorType": "Sandbox.Timedout",
-                                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
-                            });
-                            let _ = tx
-                                .send(StreamChunk::Error {
-                                    error_type: "Sandbox.Timedout".into(),
-                                    body: Bytes::from(body.to_string()),
-                                })
-                                .await;
-                            status = Some("timeout");
-                            reusable = false;
-                            break;
-                        }
-                        Step::Exited(reason) => {
-                            let body = serde_json::json!({
-                                "errorType": "Runtime.ExitError",
-                                "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
-                            });
-                            let _ = tx
-                                .send(StreamChunk::Error {
-                                    error_type: "Runtime.ExitError".into(),
-                                    body: Bytes::from(body.to_string()),
-                                })
-                                .await;
-                            status = Some("error\tError Type: Runtime.ExitError");
-                            reusable = false;
-                            break;
-                        }
-                    }
+                        Step::Ended(how) => how,
+                    };
+                    let f = unanswered(&env, &request_id, timeout, ended);
+                    let _ = tx
+                        .send(StreamChunk::Error {
+                            error_type: f.error_type.into(),
+                            body: f.body,
+                        })
+                        .await;
+                    status = Some(f.status);
+                    reusable = false;
+                    break;
                 }
             }
             drop(tx);
@@ -1301,6 +1256,74 @@ struct Streaming {
 }
 
 /// Idle environments are pooled per function version.
+/// How an invocation ended without the runtime's answer.
+enum Unanswered {
+    TimedOut,
+    Exited(ExitInfo),
+}
+
+/// What Lambda answers for an [`Unanswered`] invocation, buffered or streamed.
+struct Failure {
+    error_type: &'static str,
+    body: Bytes,
+    /// The `REPORT` line's status.
+    status: &'static str,
+}
+
+/// Log an invocation that ended without an answer (timeout, or the runtime
+/// died, of running out of memory or otherwise) and say what the caller gets.
+/// One path for buffered and streamed invocations, so they cannot diverge.
+fn unanswered(env: &Environment, request_id: &str, timeout: Duration, how: Unanswered) -> Failure {
+    match how {
+        Unanswered::TimedOut => {
+            env.api.abandon();
+            let secs = timeout.as_secs_f64();
+            env.log.platform(&format!(
+                "{} {request_id} Task timed out after {secs:.2} seconds",
+                Utc::from_millis(now_millis()).rfc3339_millis()
+            ));
+            let body = serde_json::json!({
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
+            });
+            Failure {
+                error_type: "Sandbox.Timedout",
+                body: Bytes::from(body.to_string()),
+                status: "timeout",
+            }
+        }
+        Unanswered::Exited(info) => {
+            let reason = &info.reason;
+            let (error_type, status) = if info.oom {
+                (
+                    "Runtime.OutOfMemory",
+                    "error\tError Type: Runtime.OutOfMemory",
+                )
+            } else {
+                ("Runtime.ExitError", "error\tError Type: Runtime.ExitError")
+            };
+            let message =
+                format!("RequestId: {request_id} Error: Runtime exited with error: {reason}");
+            env.log.platform_lines(&[&message, error_type]);
+            let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
+            Failure {
+                error_type,
+                body: Bytes::from(body.to_string()),
+                status,
+            }
+        }
+    }
+}
+
+/// The exit an environment's watcher reported (an empty one if it reported none).
+fn exit_info(reported: Option<&Option<ExitInfo>>) -> ExitInfo {
+    reported.and_then(Option::clone).unwrap_or(ExitInfo {
+        reason: String::new(),
+        oom: false,
+        peak_mb: None,
+    })
+}
+
 fn pool_key(function: &str, version: &str) -> String {
     format!("{function}:{version}")
 }

@@ -326,6 +326,10 @@ fn is_inflight(shared: &Shared, id: &str) -> bool {
     inner.inflight.as_ref().is_some_and(|(cur, _)| cur == id) && inner.queued.is_none()
 }
 
+/// The error a streamed response ends with when its connection breaks off
+/// (most often: the runtime died part way).
+pub const STREAM_BROKE_OFF: &str = "Runtime.StreamError";
+
 /// A response in streaming mode: hand the stream to the waiting invocation,
 /// then pass each piece on as it arrives; the error trailers
 /// (`Lambda-Runtime-Function-Error-Type`, `-Error-Body` in base64) end it as a
@@ -348,7 +352,7 @@ async fn stream_response(shared: &Shared, id: &str, mut body: Incoming) -> Respo
             Err(e) => {
                 let _ = tx
                     .send(StreamChunk::Error {
-                        error_type: "Runtime.StreamError".into(),
+                        error_type: STREAM_BROKE_OFF.into(),
                         body: Bytes::from(format!("the response stream broke off: {e}")),
                     })
                     .await;
