@@ -16,6 +16,28 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+impl nimbus_api_common::Service for ApiGatewayApi {
+    fn signing_name(&self) -> &'static str {
+        "apigateway"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        owns_path(req.uri.path())
+    }
+
+    fn handle(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> nimbus_api_common::BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { ApiGatewayApi::handle(self, req, &request_id) })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        err.rest_json(request_id)
+    }
+}
+
 pub struct ApiGatewayApi {
     apis: Arc<Apis>,
     rest: Arc<nimbus_gateway::rest::RestApis>,

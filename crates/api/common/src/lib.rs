@@ -1,12 +1,19 @@
 //! Wire machinery shared by every AWS API Nimbus serves: SigV4 verification,
-//! request ids, and the error type each API renders in its own envelope.
+//! request ids, the [`Service`] trait each API implements for the edge, the
+//! protocols' framing ([`json`] for awsJson) and the one wire error type,
+//! [`ApiError`], with a renderer per protocol.
 //!
-//! Nothing here knows a particular service's operations.
+//! Nothing here knows a particular service's operations. How to add a service
+//! on this spine: `docs/adding-a-service.md`.
 
 pub mod chunked;
+pub mod json;
+mod service;
 pub mod sigv2;
 pub mod sigv4;
 pub mod streaming;
+
+pub use service::{BoxFuture, Service};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
@@ -23,14 +30,22 @@ pub enum Fault {
     Receiver,
 }
 
-/// An error as it goes on the wire: status, AWS error code, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error as it goes on the wire: status, AWS error code, message; each
+/// protocol renders it in its own envelope (`rest_json`, [`json::AwsJson::error`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
-    /// Extra top-level JSON fields some errors carry (e.g. Lambda's `Reason`).
-    pub extra: Vec<(String, String)>,
+    /// Extra top-level JSON fields some errors carry (Lambda's `Reason`,
+    /// DynamoDB's `CancellationReasons`).
+    pub extra: Vec<(String, serde_json::Value)>,
+    /// For services that kept their query protocol's error codes
+    /// (`awsQueryCompatible`): the legacy code, sent in `x-amzn-query-error`.
+    pub query_code: Option<String>,
+    /// The name of the message member: `message`, or `Message` where a
+    /// service spells it so for an error.
+    pub message_key: &'static str,
 }
 
 impl ApiError {
@@ -44,11 +59,23 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             extra: Vec::new(),
+            query_code: None,
+            message_key: "message",
         }
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<String>) -> ApiError {
+    /// A 400 from the caller's side.
+    pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> ApiError {
         self.extra.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn with_query_code(mut self, code: impl Into<String>) -> ApiError {
+        self.query_code = Some(code.into());
         self
     }
 
@@ -71,7 +98,7 @@ impl ApiError {
         body.insert("Type".into(), kind.into());
         body.insert("Message".into(), self.message.clone().into());
         for (k, v) in &self.extra {
-            body.insert(k.clone(), v.clone().into());
+            body.insert(k.clone(), v.clone());
         }
         let mut resp = Response::new(Bytes::from(serde_json::Value::Object(body).to_string()));
         *resp.status_mut() = self.status;

@@ -5,11 +5,18 @@
 //! messages and the `x-amz-crc32` checksum its clients may verify.
 
 mod convert;
+mod error;
+mod operations;
 mod streams_api;
+
+pub use error::DdbError;
+pub use operations::Operation;
 
 use bytes::Bytes;
 use convert::*;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
+use nimbus_api_common::json::AwsJson;
+use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_tables::expr::{self, Context};
 use nimbus_tables::value::{Item, item_to_json};
 use nimbus_tables::{Change, Error as TError, ReadSpec, Tables, WriteOp, Written};
@@ -18,132 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An error on the wire: DynamoDB's type, message and extra fields.
-#[derive(Debug)]
-pub struct DdbError {
-    kind: &'static str,
-    message: String,
-    status: StatusCode,
-    extra: Map<String, Value>,
-}
-
-impl DdbError {
-    pub fn validation(message: impl Into<String>) -> DdbError {
-        DdbError {
-            kind: "ValidationException",
-            message: message.into(),
-            status: StatusCode::BAD_REQUEST,
-            extra: Map::new(),
-        }
-    }
-
-    /// Use another error type and status (the edge's authentication errors).
-    pub fn set_kind(&mut self, kind: &'static str, status: StatusCode) {
-        self.kind = kind;
-        self.status = status;
-    }
-
-    fn new(kind: &'static str, message: impl Into<String>) -> DdbError {
-        DdbError {
-            kind,
-            message: message.into(),
-            status: StatusCode::BAD_REQUEST,
-            extra: Map::new(),
-        }
-    }
-
-    pub fn response(&self, request_id: &str) -> Response<Bytes> {
-        let mut body = Map::new();
-        body.insert(
-            "__type".into(),
-            json!(format!("com.amazonaws.dynamodb.v20120810#{}", self.kind)),
-        );
-        // TransactionCanceledException spells it `Message`.
-        let key = if self.kind == "TransactionCanceledException" {
-            "Message"
-        } else {
-            "message"
-        };
-        body.insert(key.into(), json!(self.message));
-        body.extend(self.extra.clone());
-        respond(self.status, Value::Object(body), request_id)
-    }
-}
-
-impl From<TError> for DdbError {
-    fn from(e: TError) -> DdbError {
-        let m = e.to_string();
-        match e {
-            TError::ResourceNotFound(_) => DdbError::new("ResourceNotFoundException", m),
-            TError::ResourceInUse(_) => DdbError::new("ResourceInUseException", m),
-            TError::Validation(v) if v == "IdempotentParameterMismatch" => DdbError::new(
-                "IdempotentParameterMismatchException",
-                "Request token has already been used with a different request",
-            ),
-            TError::Validation(_) => DdbError::validation(m),
-            TError::ConditionalCheckFailed { item } => {
-                let mut e = DdbError::new("ConditionalCheckFailedException", m);
-                if let Some(i) = item {
-                    e.extra.insert("Item".into(), item_to_json(&i));
-                }
-                e
-            }
-            TError::TransactionCanceled { reasons } => {
-                let mut e = DdbError::new("TransactionCanceledException", m);
-                let list: Vec<Value> = reasons
-                    .iter()
-                    .map(|r| {
-                        let mut o = json!({ "Code": r.code });
-                        if let Some(msg) = &r.message {
-                            o["Message"] = json!(msg);
-                        }
-                        if let Some(i) = &r.item {
-                            o["Item"] = item_to_json(i);
-                        }
-                        o
-                    })
-                    .collect();
-                e.extra.insert("CancellationReasons".into(), json!(list));
-                e
-            }
-            TError::TrimmedData(_) => DdbError::new("TrimmedDataAccessException", m),
-            TError::ExpiredIterator(_) => DdbError::new("ExpiredIteratorException", m),
-            TError::Storage(_) | TError::Corrupt(_) => {
-                tracing::error!(error = %m, "table store failed");
-                DdbError {
-                    kind: "InternalServerError",
-                    message: "Internal server error".into(),
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    extra: Map::new(),
-                }
-            }
-        }
-    }
-}
-
-impl From<expr::ExprError> for DdbError {
-    fn from(e: expr::ExprError) -> DdbError {
-        DdbError::validation(e.0)
-    }
-}
-
 type R<T> = Result<T, DdbError>;
-
-fn respond(status: StatusCode, body: Value, request_id: &str) -> Response<Bytes> {
-    let bytes = Bytes::from(body.to_string());
-    let crc = crc32fast::hash(&bytes);
-    let mut r = Response::new(bytes);
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
-    h.insert("x-amz-crc32", HeaderValue::from(crc));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
-    r
-}
 
 pub struct DynamoDbApi {
     tables: Arc<Tables>,
@@ -151,22 +33,46 @@ pub struct DynamoDbApi {
 
 /// Operations that write (and so wait for a commit): run off the async workers
 /// so that concurrent writes share one group commit.
-fn writes(op: &str) -> bool {
-    matches!(
-        op,
-        "PutItem"
-            | "UpdateItem"
-            | "DeleteItem"
-            | "BatchWriteItem"
-            | "TransactWriteItems"
-            | "CreateTable"
-            | "UpdateTable"
-            | "DeleteTable"
-            | "UpdateTimeToLive"
-            | "TagResource"
-            | "UntagResource"
-            | "ExecuteStatement"
-    )
+/// DynamoDB's (and DynamoDB Streams') awsJson framing; SDKs check the body's CRC32.
+pub const DYNAMODB_JSON: AwsJson = AwsJson {
+    target_prefixes: &["DynamoDB_20120810", "DynamoDBStreams_20120810"],
+    error_namespace: "com.amazonaws.dynamodb.v20120810#",
+    content_type: "application/x-amz-json-1.0",
+    crc32: true,
+};
+
+impl Service for DynamoDbApi {
+    fn signing_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| DYNAMODB_JSON.owns(t))
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { DynamoDbApi::handle(self, req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        // Authentication and body errors, with DynamoDB's names for them.
+        let code = match err.code.as_str() {
+            "InvalidSignatureException" | "IncompleteSignature" | "SignatureDoesNotMatch" => {
+                "InvalidSignatureException"
+            }
+            "UnrecognizedClientException" | "InvalidClientTokenId" => "UnrecognizedClientException",
+            "MissingAuthenticationToken" | "MissingAuthenticationTokenException" => {
+                "MissingAuthenticationTokenException"
+            }
+            _ => "ValidationException",
+        };
+        let mut e = err.clone();
+        e.code = code.into();
+        DYNAMODB_JSON.error(&e, request_id)
+    }
 }
 
 impl DynamoDbApi {
@@ -174,78 +80,57 @@ impl DynamoDbApi {
         DynamoDbApi { tables }
     }
 
-    pub fn owns_target(target: &str) -> bool {
-        target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.")
-    }
-
-    pub async fn handle(
-        self: &Arc<Self>,
-        req: Request<Bytes>,
-        request_id: &str,
-    ) -> Response<Bytes> {
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+    pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
         let host = req
             .headers()
             .get("host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost")
             .to_string();
-        let body: Value = match serde_json::from_slice(req.body()) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) | Err(_) if req.body().is_empty() => json!({}),
-            _ => {
-                return DdbError::new(
-                    "SerializationException",
-                    "Start of structure or map found where not expected",
-                )
-                .response(request_id);
-            }
+        let call = match DYNAMODB_JSON.call(&req) {
+            Ok(c) => c,
+            Err(e) => return DYNAMODB_JSON.error(&e, request_id),
         };
-        let result = if let Some(op) = target.strip_prefix("DynamoDBStreams_20120810.") {
-            streams_api::run(&self.tables, op, &body)
-        } else if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
-            if writes(op) {
-                // A write waits for its group commit: off the async workers' hot path.
-                match tokio::runtime::Handle::current().runtime_flavor() {
-                    tokio::runtime::RuntimeFlavor::MultiThread => {
-                        tokio::task::block_in_place(|| self.run(op, &body, &host))
-                    }
-                    _ => self.run(op, &body, &host),
-                }
-            } else {
-                self.run(op, &body, &host)
-            }
+        let result = if call.prefix == "DynamoDBStreams_20120810" {
+            streams_api::run(&self.tables, &call.operation, &call.params)
         } else {
-            Err(DdbError::new(
-                "UnknownOperationException",
-                format!("{target} is not a DynamoDB operation"),
-            ))
+            match Operation::parse(&call.operation) {
+                None => Err(DdbError::new(
+                    "UnknownOperationException",
+                    format!("{} is not a DynamoDB operation", call.operation),
+                )),
+                // Writes wait for their commit on this worker (block_in_place),
+                // so concurrent writers share group commits.
+                Some(op) if op.writes() => match tokio::runtime::Handle::current().runtime_flavor()
+                {
+                    tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(|| self.run(op, &call.params, &host))
+                    }
+                    _ => self.run(op, &call.params, &host),
+                },
+                Some(op) => self.run(op, &call.params, &host),
+            }
         };
         match result {
-            Ok(v) => respond(StatusCode::OK, v, request_id),
-            Err(e) => e.response(request_id),
+            Ok(v) => DYNAMODB_JSON.respond(&v, request_id),
+            Err(e) => DYNAMODB_JSON.error(&e.0, request_id),
         }
     }
 
-    fn run(&self, op: &str, v: &Value, host: &str) -> R<Value> {
+    fn run(&self, op: Operation, v: &Value, host: &str) -> R<Value> {
         let t = &self.tables;
         match op {
-            "CreateTable" => {
+            Operation::CreateTable => {
                 let rec = table_record(v)?;
                 let stats = t.create_table(rec)?;
                 Ok(json!({ "TableDescription": describe_table(t, &stats, "ACTIVE") }))
             }
-            "DescribeTable" => {
+            Operation::DescribeTable => {
                 let name = table_name(t, v)?;
                 let stats = t.describe(&name)?;
                 Ok(json!({ "Table": describe_table(t, &stats, "ACTIVE") }))
             }
-            "ListTables" => {
+            Operation::ListTables => {
                 let limit = opt_usize(v, "Limit", 1, 100)?.unwrap_or(100);
                 let after = v
                     .get("ExclusiveStartTableName")
@@ -265,18 +150,18 @@ impl DynamoDbApi {
                 }
                 Ok(out)
             }
-            "UpdateTable" => {
+            Operation::UpdateTable => {
                 let name = table_name(t, v)?;
                 let u = table_update(v)?;
                 let stats = t.update_table(&name, u)?;
                 Ok(json!({ "TableDescription": describe_table(t, &stats, "ACTIVE") }))
             }
-            "DeleteTable" => {
+            Operation::DeleteTable => {
                 let name = table_name(t, v)?;
                 let stats = t.delete_table(&name)?;
                 Ok(json!({ "TableDescription": describe_table(t, &stats, "DELETING") }))
             }
-            "UpdateTimeToLive" => {
+            Operation::UpdateTimeToLive => {
                 let name = table_name(t, v)?;
                 let spec = v
                     .get("TimeToLiveSpecification")
@@ -295,7 +180,7 @@ impl DynamoDbApi {
                     json!({ "TimeToLiveSpecification": { "Enabled": enabled, "AttributeName": attr } }),
                 )
             }
-            "DescribeTimeToLive" => {
+            Operation::DescribeTimeToLive => {
                 let name = table_name(t, v)?;
                 let stats = t.describe(&name)?;
                 Ok(match stats.rec.ttl_attribute {
@@ -305,7 +190,7 @@ impl DynamoDbApi {
                     None => json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "DISABLED" } }),
                 })
             }
-            "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+            Operation::TagResource | Operation::UntagResource | Operation::ListTagsOfResource => {
                 let arn = str_field(v, "ResourceArn")?;
                 let name = t.table_from_arn(arn).ok_or_else(|| {
                     DdbError::new(
@@ -314,7 +199,7 @@ impl DynamoDbApi {
                     )
                 })?;
                 match op {
-                    "TagResource" => {
+                    Operation::TagResource => {
                         let tags: Vec<(String, String)> = v
                             .get("Tags")
                             .and_then(Value::as_array)
@@ -330,7 +215,7 @@ impl DynamoDbApi {
                         t.tag(&name, |m| m.extend(tags))?;
                         Ok(json!({}))
                     }
-                    "UntagResource" => {
+                    Operation::UntagResource => {
                         let keys: Vec<String> = v
                             .get("TagKeys")
                             .and_then(Value::as_array)
@@ -353,14 +238,14 @@ impl DynamoDbApi {
                     }
                 }
             }
-            "DescribeEndpoints" => Ok(json!({
+            Operation::DescribeEndpoints => Ok(json!({
                 "Endpoints": [{ "Address": host, "CachePeriodInMinutes": 1440 }]
             })),
-            "DescribeLimits" => Ok(json!({
+            Operation::DescribeLimits => Ok(json!({
                 "AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
                 "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000
             })),
-            "DescribeContinuousBackups" => {
+            Operation::DescribeContinuousBackups => {
                 let name = table_name(t, v)?;
                 t.describe(&name)?;
                 Ok(json!({ "ContinuousBackupsDescription": {
@@ -368,21 +253,17 @@ impl DynamoDbApi {
                     "PointInTimeRecoveryDescription": { "PointInTimeRecoveryStatus": "DISABLED" }
                 }}))
             }
-            "PutItem" => self.put_item(v),
-            "GetItem" => self.get_item(v),
-            "UpdateItem" => self.update_item(v),
-            "DeleteItem" => self.delete_item(v),
-            "Query" => self.query(v, true),
-            "Scan" => self.query(v, false),
-            "BatchGetItem" => self.batch_get(v),
-            "BatchWriteItem" => self.batch_write(v),
-            "TransactWriteItems" => self.transact_write(v),
-            "TransactGetItems" => self.transact_get(v),
-            "ExecuteStatement" => self.execute_statement(v),
-            _ => Err(DdbError::new(
-                "UnknownOperationException",
-                format!("DynamoDB_20120810.{op} is not an operation Nimbus serves"),
-            )),
+            Operation::PutItem => self.put_item(v),
+            Operation::GetItem => self.get_item(v),
+            Operation::UpdateItem => self.update_item(v),
+            Operation::DeleteItem => self.delete_item(v),
+            Operation::Query => self.query(v, true),
+            Operation::Scan => self.query(v, false),
+            Operation::BatchGetItem => self.batch_get(v),
+            Operation::BatchWriteItem => self.batch_write(v),
+            Operation::TransactWriteItems => self.transact_write(v),
+            Operation::TransactGetItems => self.transact_get(v),
+            Operation::ExecuteStatement => self.execute_statement(v),
         }
     }
 
@@ -987,7 +868,7 @@ impl DynamoDbApi {
                     old_on_failure: false,
                 }) {
                     Ok(_) => Ok(json!({ "Items": [] })),
-                    Err(e) if e.kind == "ConditionalCheckFailedException" => Err(DdbError::new(
+                    Err(e) if e.0.code == "ConditionalCheckFailedException" => Err(DdbError::new(
                         "DuplicateItemException",
                         "Duplicate primary key exists in table",
                     )),

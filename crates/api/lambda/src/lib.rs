@@ -699,6 +699,40 @@ pub fn parse(
 }
 
 /// The Lambda API bound to a functions service and an invoker.
+impl nimbus_api_common::Service for LambdaApi {
+    fn signing_name(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        owns_path(req.uri.path())
+    }
+
+    fn handle(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> nimbus_api_common::BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { LambdaApi::handle(self, req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        err.rest_json(request_id)
+    }
+
+    fn streams(&self, req: &http::request::Parts) -> bool {
+        LambdaApi::streams(&req.method, req.uri.path())
+    }
+
+    fn handle_stream(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> nimbus_api_common::BoxFuture<'_, Response<nimbus_body::Body>> {
+        Box::pin(async move { LambdaApi::handle_stream(self, req, &request_id).await })
+    }
+}
+
 pub struct LambdaApi {
     functions: Arc<Functions>,
     invoker: Arc<dyn Invoker>,

@@ -1,41 +1,117 @@
 //! The Step Functions API in its JSON protocol (`X-Amz-Target:
 //! AWSStepFunctions.<Operation>`, `application/x-amz-json-1.0`): each request
-//! becomes a call on the workflow service, answered in Step Functions' shapes
-//! and error codes. `StartSyncExecution` and `TestState` are also answered on
-//! the `sync-` host SDKs send them to.
+//! is parsed into an [`Operation`], run on the workflow service, and answered
+//! in Step Functions' shapes and error codes. `StartSyncExecution` and
+//! `TestState` are also answered on the `sync-` host SDKs send them to.
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
+use nimbus_api_common::json::AwsJson;
+use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_workflows::service::{Error, StepFunctions};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 pub struct StepFunctionsApi {
     service: Arc<StepFunctions>,
 }
 
-/// An error in Step Functions' JSON envelope.
-pub fn error_response(code: &str, message: &str, request_id: &str) -> Response<Bytes> {
-    let body =
-        json!({"__type": format!("com.amazonaws.swf.service.v2.model#{code}"), "message": message});
-    let mut r = Response::new(Bytes::from(body.to_string()));
-    *r.status_mut() = match code {
+/// Step Functions' awsJson framing.
+pub const STATES_JSON: AwsJson = AwsJson {
+    target_prefixes: &["AWSStepFunctions"],
+    error_namespace: "com.amazonaws.swf.service.v2.model#",
+    content_type: "application/x-amz-json-1.0",
+    crc32: false,
+};
+
+/// A Step Functions operation, parsed from `X-Amz-Target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateStateMachine,
+    DescribeStateMachine,
+    UpdateStateMachine,
+    DeleteStateMachine,
+    ListStateMachines,
+    PublishStateMachineVersion,
+    ListStateMachineVersions,
+    DeleteStateMachineVersion,
+    CreateStateMachineAlias,
+    DescribeStateMachineAlias,
+    UpdateStateMachineAlias,
+    DeleteStateMachineAlias,
+    ListStateMachineAliases,
+    StartExecution,
+    StartSyncExecution,
+    DescribeExecution,
+    DescribeStateMachineForExecution,
+    ListExecutions,
+    StopExecution,
+    GetExecutionHistory,
+    SendTaskSuccess,
+    SendTaskFailure,
+    SendTaskHeartbeat,
+    ValidateStateMachineDefinition,
+    TestState,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+    /// Activities, distributed map runs and redrive: known, not served yet.
+    Unsupported(&'static str),
+}
+
+impl Operation {
+    pub fn parse(name: &str) -> Option<Operation> {
+        Some(match name {
+            "CreateStateMachine" => Operation::CreateStateMachine,
+            "DescribeStateMachine" => Operation::DescribeStateMachine,
+            "UpdateStateMachine" => Operation::UpdateStateMachine,
+            "DeleteStateMachine" => Operation::DeleteStateMachine,
+            "ListStateMachines" => Operation::ListStateMachines,
+            "PublishStateMachineVersion" => Operation::PublishStateMachineVersion,
+            "ListStateMachineVersions" => Operation::ListStateMachineVersions,
+            "DeleteStateMachineVersion" => Operation::DeleteStateMachineVersion,
+            "CreateStateMachineAlias" => Operation::CreateStateMachineAlias,
+            "DescribeStateMachineAlias" => Operation::DescribeStateMachineAlias,
+            "UpdateStateMachineAlias" => Operation::UpdateStateMachineAlias,
+            "DeleteStateMachineAlias" => Operation::DeleteStateMachineAlias,
+            "ListStateMachineAliases" => Operation::ListStateMachineAliases,
+            "StartExecution" => Operation::StartExecution,
+            "StartSyncExecution" => Operation::StartSyncExecution,
+            "DescribeExecution" => Operation::DescribeExecution,
+            "DescribeStateMachineForExecution" => Operation::DescribeStateMachineForExecution,
+            "ListExecutions" => Operation::ListExecutions,
+            "StopExecution" => Operation::StopExecution,
+            "GetExecutionHistory" => Operation::GetExecutionHistory,
+            "SendTaskSuccess" => Operation::SendTaskSuccess,
+            "SendTaskFailure" => Operation::SendTaskFailure,
+            "SendTaskHeartbeat" => Operation::SendTaskHeartbeat,
+            "ValidateStateMachineDefinition" => Operation::ValidateStateMachineDefinition,
+            "TestState" => Operation::TestState,
+            "TagResource" => Operation::TagResource,
+            "UntagResource" => Operation::UntagResource,
+            "ListTagsForResource" => Operation::ListTagsForResource,
+            "CreateActivity" => Operation::Unsupported("CreateActivity"),
+            "DeleteActivity" => Operation::Unsupported("DeleteActivity"),
+            "DescribeActivity" => Operation::Unsupported("DescribeActivity"),
+            "GetActivityTask" => Operation::Unsupported("GetActivityTask"),
+            "SendActivity" => Operation::Unsupported("SendActivity"),
+            "ListActivities" => Operation::Unsupported("ListActivities"),
+            "DescribeMapRun" => Operation::Unsupported("DescribeMapRun"),
+            "ListMapRuns" => Operation::Unsupported("ListMapRuns"),
+            "UpdateMapRun" => Operation::Unsupported("UpdateMapRun"),
+            "RedriveExecution" => Operation::Unsupported("RedriveExecution"),
+            _ => return None,
+        })
+    }
+}
+
+/// The workflow service's error on the wire.
+fn wire_error(e: &Error) -> ApiError {
+    let status = match e.code {
         "ServiceException" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    headers(&mut r, request_id);
-    r
-}
-
-fn headers(r: &mut Response<Bytes>, request_id: &str) {
-    let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
+    ApiError::new(status, e.code, e.message.clone())
 }
 
 /// Drop `null` members: the service builds shapes with optional fields unset.
@@ -52,103 +128,112 @@ fn prune(v: Value) -> Value {
     }
 }
 
+impl Service for StepFunctionsApi {
+    fn signing_name(&self) -> &'static str {
+        "states"
+    }
+
+    fn owns(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| STATES_JSON.owns(t))
+    }
+
+    fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
+        Box::pin(async move { StepFunctionsApi::handle(self, req, &request_id).await })
+    }
+
+    fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
+        STATES_JSON.error(err, request_id)
+    }
+}
+
 impl StepFunctionsApi {
     pub fn new(service: Arc<StepFunctions>) -> StepFunctionsApi {
         StepFunctionsApi { service }
     }
 
-    pub fn owns_target(target: &str) -> bool {
-        target.starts_with("AWSStepFunctions.")
-    }
-
     pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let Some(op) = target.strip_prefix("AWSStepFunctions.") else {
-            return error_response(
+        let call = match STATES_JSON.call(&req) {
+            Ok(c) => c,
+            Err(e) => return STATES_JSON.error(&e, request_id),
+        };
+        let Some(op) = Operation::parse(&call.operation) else {
+            let e = ApiError::bad_request(
                 "UnknownOperationException",
-                &format!("{target} is not a Step Functions operation"),
-                request_id,
+                format!("{} is not a Step Functions operation", call.operation),
             );
+            return STATES_JSON.error(&e, request_id);
         };
-        let op = op.to_string();
-        let body: Value = if req.body().is_empty() {
-            json!({})
-        } else {
-            match serde_json::from_slice(req.body()) {
-                Ok(v @ Value::Object(_)) => v,
-                Ok(_) => {
-                    return error_response(
-                        "SerializationException",
-                        "The request body must be a JSON object",
-                        request_id,
-                    );
-                }
-                Err(e) => {
-                    return error_response(
-                        "SerializationException",
-                        &format!("The request body is not valid JSON: {e}"),
-                        request_id,
-                    );
-                }
-            }
-        };
-        match self.run(&op, &body).await {
-            Ok(v) => {
-                let mut r = Response::new(Bytes::from(prune(v).to_string()));
-                headers(&mut r, request_id);
-                r
-            }
-            Err(e) => error_response(e.code, &e.message, request_id),
+        match self.execute(op, &call.params).await {
+            Ok(v) => STATES_JSON.respond(&prune(v), request_id),
+            Err(e) => STATES_JSON.error(&wire_error(&e), request_id),
         }
     }
 
-    async fn run(&self, op: &str, req: &Value) -> Result<Value, Error> {
+    async fn execute(&self, op: Operation, req: &Value) -> Result<Value, Error> {
         let s = &self.service;
         match op {
-            "CreateStateMachine" => s.create_state_machine(req),
-            "DescribeStateMachine" => s.describe_state_machine(req),
-            "UpdateStateMachine" => s.update_state_machine(req),
-            "DeleteStateMachine" => s.delete_state_machine(req),
-            "ListStateMachines" => s.list_state_machines(req),
-            "PublishStateMachineVersion" => s.publish_state_machine_version(req),
-            "ListStateMachineVersions" => s.list_state_machine_versions(req),
-            "DeleteStateMachineVersion" => s.delete_state_machine_version(req),
-            "CreateStateMachineAlias" => s.create_state_machine_alias(req),
-            "DescribeStateMachineAlias" => s.describe_state_machine_alias(req),
-            "UpdateStateMachineAlias" => s.update_state_machine_alias(req),
-            "DeleteStateMachineAlias" => s.delete_state_machine_alias(req),
-            "ListStateMachineAliases" => s.list_state_machine_aliases(req),
-            "StartExecution" => s.start_execution(req),
-            "StartSyncExecution" => s.start_sync_execution(req).await,
-            "DescribeExecution" => s.describe_execution(req),
-            "DescribeStateMachineForExecution" => s.describe_state_machine_for_execution(req),
-            "ListExecutions" => s.list_executions(req),
-            "StopExecution" => s.stop_execution(req),
-            "GetExecutionHistory" => s.get_execution_history(req),
-            "SendTaskSuccess" => s.send_task_success(req),
-            "SendTaskFailure" => s.send_task_failure(req),
-            "SendTaskHeartbeat" => s.send_task_heartbeat(req),
-            "ValidateStateMachineDefinition" => s.validate_state_machine_definition(req),
-            "TestState" => s.test_state(req).await,
-            "TagResource" => s.tag_resource(req),
-            "UntagResource" => s.untag_resource(req),
-            "ListTagsForResource" => s.list_tags_for_resource(req),
-            "CreateActivity" | "DeleteActivity" | "DescribeActivity" | "GetActivityTask"
-            | "SendActivity" | "ListActivities" | "DescribeMapRun" | "ListMapRuns"
-            | "UpdateMapRun" | "RedriveExecution" => Err(Error::new(
+            Operation::CreateStateMachine => s.create_state_machine(req),
+            Operation::DescribeStateMachine => s.describe_state_machine(req),
+            Operation::UpdateStateMachine => s.update_state_machine(req),
+            Operation::DeleteStateMachine => s.delete_state_machine(req),
+            Operation::ListStateMachines => s.list_state_machines(req),
+            Operation::PublishStateMachineVersion => s.publish_state_machine_version(req),
+            Operation::ListStateMachineVersions => s.list_state_machine_versions(req),
+            Operation::DeleteStateMachineVersion => s.delete_state_machine_version(req),
+            Operation::CreateStateMachineAlias => s.create_state_machine_alias(req),
+            Operation::DescribeStateMachineAlias => s.describe_state_machine_alias(req),
+            Operation::UpdateStateMachineAlias => s.update_state_machine_alias(req),
+            Operation::DeleteStateMachineAlias => s.delete_state_machine_alias(req),
+            Operation::ListStateMachineAliases => s.list_state_machine_aliases(req),
+            Operation::StartExecution => s.start_execution(req),
+            Operation::StartSyncExecution => s.start_sync_execution(req).await,
+            Operation::DescribeExecution => s.describe_execution(req),
+            Operation::DescribeStateMachineForExecution => {
+                s.describe_state_machine_for_execution(req)
+            }
+            Operation::ListExecutions => s.list_executions(req),
+            Operation::StopExecution => s.stop_execution(req),
+            Operation::GetExecutionHistory => s.get_execution_history(req),
+            Operation::SendTaskSuccess => s.send_task_success(req),
+            Operation::SendTaskFailure => s.send_task_failure(req),
+            Operation::SendTaskHeartbeat => s.send_task_heartbeat(req),
+            Operation::ValidateStateMachineDefinition => s.validate_state_machine_definition(req),
+            Operation::TestState => s.test_state(req).await,
+            Operation::TagResource => s.tag_resource(req),
+            Operation::UntagResource => s.untag_resource(req),
+            Operation::ListTagsForResource => s.list_tags_for_resource(req),
+            Operation::Unsupported(name) => Err(Error::new(
                 "ValidationException",
                 format!(
-                    "{op} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
+                    "{name} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
                 ),
             )),
-            _ => Err(Error::new(
-                "UnknownOperationException",
-                format!("{op} is not a Step Functions operation"),
-            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_parse_by_their_wire_names() {
+        assert_eq!(
+            Operation::parse("StartExecution"),
+            Some(Operation::StartExecution)
+        );
+        assert_eq!(
+            Operation::parse("RedriveExecution"),
+            Some(Operation::Unsupported("RedriveExecution"))
+        );
+        assert_eq!(Operation::parse("Nope"), None);
+        let e = wire_error(&Error::new("ExecutionDoesNotExist", "gone"));
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::BAD_REQUEST, "ExecutionDoesNotExist")
+        );
     }
 }
