@@ -1,10 +1,10 @@
-//! `nimbus bench-dynamodb`: `PutItem`, `GetItem` and `Query` latency (one client,
+//! `nimbus bench dynamodb`: `PutItem`, `GetItem` and `Query` latency (one client,
 //! p50/p99) and throughput (concurrent clients) through the HTTP API, against
 //! Nimbus and optionally a peer endpoint (moto's server) with the same client;
 //! and, on Nimbus, how long a committed change takes to reach a function through
 //! the table's stream. Results go in `docs/benchmarks.md`.
 
-use crate::bench_client::{self, Conn, Endpoint, Keep, percentile};
+use crate::bench::client::{self, Conn, Endpoint, Keep, percentile};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -218,7 +218,7 @@ async fn stream_delivery(ep: Arc<Endpoint>, n: usize) -> Result<(f64, f64)> {
         .as_str()
         .context("no stream ARN")?
         .to_string();
-    let zip = crate::bench::zip_of(&[("app.py", LATENCY_FUNCTION.as_bytes(), 0o644)])?;
+    let zip = crate::bench::functions::zip_of(&[("app.py", LATENCY_FUNCTION.as_bytes(), 0o644)])?;
     use base64::Engine as _;
     let body = json!({
         "FunctionName": func, "Runtime": "python3.12", "Handler": "app.handler", "Timeout": 30,
@@ -310,16 +310,16 @@ async fn stream_delivery(ep: Arc<Endpoint>, n: usize) -> Result<(f64, f64)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut eps: Vec<Endpoint> = vec![bench_client::nimbus(&args.data_dir)?];
+    let mut eps: Vec<Endpoint> = vec![client::nimbus(&args.data_dir)?];
     if let Some(p) = &args.peer {
-        eps.push(bench_client::peer(p, &args.peer_name)?);
+        eps.push(client::peer(p, &args.peer_name)?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         println!(
-            "nimbus bench-dynamodb: {} items of ~150 B in {} partitions; latency over {} sequential calls, throughput with {} clients x {} s",
+            "nimbus bench dynamodb: {} items of ~150 B in {} partitions; latency over {} sequential calls, throughput with {} clients x {} s",
             PARTITIONS * PER_PARTITION, PARTITIONS, args.samples, args.clients, args.seconds
         );
         println!();

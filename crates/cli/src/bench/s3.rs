@@ -1,9 +1,9 @@
-//! `nimbus bench-s3`: small-object PUT and GET throughput and latency with
+//! `nimbus bench s3`: small-object PUT and GET throughput and latency with
 //! concurrent clients, and large-object PUT and GET bandwidth, against Nimbus and
 //! optionally a peer S3 endpoint (moto's server, say), in one run with the same
 //! client, so the numbers sit side by side. Results go in `docs/benchmarks.md`.
 
-use crate::bench_client::{self, Conn, Endpoint, Keep, percentile};
+use crate::bench::client::{self, Conn, Endpoint, Keep, percentile};
 use anyhow::{Result, bail};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -194,16 +194,16 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut endpoints: Vec<Endpoint> = vec![bench_client::nimbus(&args.data_dir)?];
+    let mut endpoints: Vec<Endpoint> = vec![client::nimbus(&args.data_dir)?];
     if let Some(peer) = &args.peer {
-        endpoints.push(bench_client::peer(peer, &args.peer_name)?);
+        endpoints.push(client::peer(peer, &args.peer_name)?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         println!(
-            "nimbus bench-s3: {} B objects, {} clients x {} s per run; {} MiB large object",
+            "nimbus bench s3: {} B objects, {} clients x {} s per run; {} MiB large object",
             args.small_bytes, args.clients, args.seconds, args.large_mib
         );
         println!();

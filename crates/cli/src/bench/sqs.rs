@@ -1,9 +1,9 @@
-//! `nimbus bench-sqs`: SQS send and receive+delete throughput with batches of 10,
+//! `nimbus bench sqs`: SQS send and receive+delete throughput with batches of 10,
 //! single-message latency, and how long a waiting long poll takes to return once a
 //! message is sent, against Nimbus and optionally a peer endpoint (moto's server),
 //! in one run with the same client. Results go in `docs/benchmarks.md`.
 
-use crate::bench_client::{self, Conn, Endpoint, Keep, percentile};
+use crate::bench::client::{self, Conn, Endpoint, Keep, percentile};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -219,15 +219,15 @@ async fn measure(ep: Arc<Endpoint>, args: &Args) -> Result<Row> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut eps: Vec<Endpoint> = vec![bench_client::nimbus(&args.data_dir)?];
+    let mut eps: Vec<Endpoint> = vec![client::nimbus(&args.data_dir)?];
     if let Some(p) = &args.peer {
-        eps.push(bench_client::peer(p, &args.peer_name)?);
+        eps.push(client::peer(p, &args.peer_name)?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        println!("nimbus bench-sqs: {} clients x {} s per run, 100-byte messages, {} samples", args.clients, args.seconds, args.samples);
+        println!("nimbus bench sqs: {} clients x {} s per run, 100-byte messages, {} samples", args.clients, args.seconds, args.samples);
         println!();
         println!("| server | send msgs/s (batches of 10) | receive+delete msgs/s (batches of 10) | SendMessage p50 / p99 ms | ReceiveMessage p50 / p99 ms | long-poll wake-up p50 / p99 ms |");
         println!("|---|---|---|---|---|---|");

@@ -1,10 +1,10 @@
-//! `nimbus bench-gateway`: what the HTTP front doors add. The same warm native
+//! `nimbus bench gateway`: what the HTTP front doors add. The same warm native
 //! function (a Rust `lambda_runtime` echo) is called through the Invoke API,
 //! through an HTTP API (payload 2.0, `$default` route) and through a function
 //! URL: latency with one client (p50/p99) and requests/s with concurrent
 //! clients. The p50 difference to the Invoke API is the gateway's cost.
 
-use crate::bench_client::{self, Conn, Keep, percentile};
+use crate::bench::client::{self, Conn, Keep, percentile};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ async fn json_call(c: &mut Conn, method: &str, path: &str, body: Value) -> Resul
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let ep = Arc::new(bench_client::nimbus(&args.data_dir)?);
+    let ep = Arc::new(client::nimbus(&args.data_dir)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         let name = format!("bench-gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let bin = std::fs::read(&args.native_bootstrap)
             .with_context(|| format!("read {}", args.native_bootstrap.display()))?;
-        let zip = crate::bench::zip_of(&[("bootstrap", &bin, 0o755)])?;
+        let zip = crate::bench::functions::zip_of(&[("bootstrap", &bin, 0o755)])?;
         use base64::Engine as _;
         let f = json_call(&mut lam, "POST", "/2015-03-31/functions", json!({
             "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 128,
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<()> {
             Way { name: "function URL", method: "GET", path: "/bench?x=1".into(),
                   headers: vec![("host".into(), url_host.clone())], body: Bytes::new() },
         ];
-        println!("nimbus bench-gateway: a warm native echo; latency over {} sequential calls, throughput with {} clients x {} s", args.samples, args.clients, args.seconds);
+        println!("nimbus bench gateway: a warm native echo; latency over {} sequential calls, throughput with {} clients x {} s", args.samples, args.clients, args.seconds);
         println!();
         println!("| path | p50 / p99 us (1 client) | requests/s ({} clients) |", args.clients);
         println!("|---|---|---|");

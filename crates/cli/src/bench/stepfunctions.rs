@@ -1,10 +1,10 @@
-//! `nimbus bench-stepfunctions`: state transitions per second for a machine of
+//! `nimbus bench stepfunctions`: state transitions per second for a machine of
 //! Pass states, EXPRESS (run with `StartSyncExecution`, nothing stored) and
 //! STANDARD (every transition committed before the next state runs); and the
 //! latency a Task state adds over invoking the same warm native function
 //! directly. Results go in `docs/benchmarks.md`.
 
-use crate::bench_client::{self, Conn, Keep, percentile};
+use crate::bench::client::{self, Conn, Keep, percentile};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -93,7 +93,7 @@ async fn create_machine(
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let ep = Arc::new(bench_client::nimbus(&args.data_dir)?);
+    let ep = Arc::new(client::nimbus(&args.data_dir)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<()> {
         let express = create_machine(&mut c, &format!("bench-express-{id}"), &chain, "EXPRESS").await?;
         let standard = create_machine(&mut c, &format!("bench-standard-{id}"), &chain, "STANDARD").await?;
         println!(
-            "nimbus bench-stepfunctions: machines of {} Pass states, {} clients x {} s; Task latency over {} sequential calls",
+            "nimbus bench stepfunctions: machines of {} Pass states, {} clients x {} s; Task latency over {} sequential calls",
             args.states, args.clients, args.seconds, args.samples
         );
         println!();
@@ -175,7 +175,7 @@ pub fn run(args: Args) -> Result<()> {
         let mut lam = Conn::connect(ep.clone(), "lambda").await?;
         let name = format!("bench-sfn-{id}");
         let bin = std::fs::read(&args.native_bootstrap).with_context(|| format!("read {}", args.native_bootstrap.display()))?;
-        let zip = crate::bench::zip_of(&[("bootstrap", &bin, 0o755)])?;
+        let zip = crate::bench::functions::zip_of(&[("bootstrap", &bin, 0o755)])?;
         use base64::Engine as _;
         let body = json!({
             "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 128,

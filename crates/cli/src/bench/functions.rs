@@ -1,4 +1,4 @@
-//! `nimbus bench`: cold start split into its parts, warm latency and throughput of
+//! `nimbus bench functions`: cold start split into its parts, warm latency and throughput of
 //! the Invoke API against a running server, beside a bare HTTP echo server measured
 //! by the same client as the floor. Results are recorded in `docs/benchmarks.md`.
 
@@ -424,7 +424,7 @@ pub fn run(args: Args) -> Result<()> {
             ensure_function(&mut c, "bench-native-noop", "provided.al2023", "bootstrap", &zip).await?;
             functions.push(("provided.al2023 (Rust lambda_runtime) no-op", "bench-native-noop"));
         }
-        println!("nimbus bench: {} cold starts, {} warm invokes, {} clients x {} s", args.cold, args.warm, args.concurrency, args.seconds);
+        println!("nimbus bench functions: {} cold starts, {} warm invokes, {} clients x {} s", args.cold, args.warm, args.concurrency, args.seconds);
         println!();
         println!("All times in ms as p50 / p99. Cold = client-observed; its parts are the server's split.");
         println!();
