@@ -95,7 +95,6 @@ impl Utc {
         )
     }
 
-    /// `2026/11/27`, the date prefix of a Lambda log stream name.
     /// RFC 7231's IMF-fixdate (`Last-Modified`): `Fri, 27 Nov 2026 00:45:01 GMT`.
     pub fn http_date(&self) -> String {
         let days = days_from_civil(self.year, self.month, self.day);
@@ -112,12 +111,26 @@ impl Utc {
         )
     }
 
+    /// `27/Nov/2026:05:42:31 +0000`, the Common Log Format time API Gateway
+    /// puts in `requestContext.time`.
+    pub fn clf_date(&self) -> String {
+        format!(
+            "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+            self.day,
+            MONTHS[(self.month - 1) as usize],
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
+    /// `2026/11/27`, the date prefix of a Lambda log stream name.
     pub fn slash_date(&self) -> String {
         format!("{:04}/{:02}/{:02}", self.year, self.month, self.day)
     }
 }
 
-/// Parse SigV4's `YYYYMMDDTHHMMSSZ` into epoch seconds.
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -146,6 +159,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Parse SigV4's `YYYYMMDDTHHMMSSZ` into epoch seconds.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
