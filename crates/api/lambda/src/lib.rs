@@ -698,7 +698,6 @@ pub fn parse(
     }
 }
 
-/// The Lambda API bound to a functions service and an invoker.
 impl nimbus_api_common::Service for LambdaApi {
     fn signing_name(&self) -> &'static str {
         "lambda"
@@ -733,6 +732,7 @@ impl nimbus_api_common::Service for LambdaApi {
     }
 }
 
+/// The Lambda API bound to a functions service, an invoker and the triggers.
 pub struct LambdaApi {
     functions: Arc<Functions>,
     invoker: Arc<dyn Invoker>,

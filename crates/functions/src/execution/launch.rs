@@ -1,0 +1,358 @@
+//! Starting an execution environment: code, sandbox, Runtime API, log pipe,
+//! the process, the watcher that reports its exit and cleans up after it, and
+//! the wait for its init.
+
+use super::*;
+
+impl Executor {
+    /// Start a new environment for `rec` and wait for its init to finish.
+    /// Returns the environment and (creation ms, init ms) or why init failed.
+    pub(super) async fn launch(
+        &self,
+        rec: &FunctionRecord,
+        provisioned: bool,
+    ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
+        // Held until init ends; the semaphore is never closed.
+        let _slot = self.starting.acquire().await.ok();
+        let started = Instant::now();
+        let Some(memory_grant) = self.reserve_memory(rec.memory_mb as u64) else {
+            let mut f = InitFailure::new("Nimbus.MemoryBudgetExhausted", "Rate Exceeded.");
+            f.throttled = true;
+            return (None, Err(f));
+        };
+        let env_id = random_hex();
+        let stream = format!(
+            "{}/[{}]{}",
+            Utc::from_millis(now_millis()).slash_date(),
+            rec.version,
+            env_id
+        );
+        let fail = |t: &str, m: &str| (None, Err(InitFailure::new(t, m)));
+
+        let Some(runtime) = Runtime::parse(&rec.runtime) else {
+            return fail(
+                "Runtime.Unavailable",
+                &format!("runtime {} is not supported", rec.runtime),
+            );
+        };
+        let code_dir = match self.restore_code(rec) {
+            Ok(d) => d,
+            Err(f) => return (None, Err(f)),
+        };
+        let layout = self.sandbox.layout();
+        let inside_task_root = layout.task_root.clone().unwrap_or_else(|| code_dir.clone());
+        let inside_runtime_dir = layout
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| self.runtimes.dir.clone());
+        let launch =
+            match self
+                .runtimes
+                .launch(&runtime, &code_dir, &inside_task_root, &inside_runtime_dir)
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    self.logs.append(
+                        &rec.name,
+                        &stream,
+                        &format!("{}: {}", e.error_type, e.message),
+                    );
+                    return fail(e.error_type, &e.message);
+                }
+            };
+        // Making namespaces and cgroups blocks: keep it off the async workers.
+        let sandbox = self.sandbox.clone();
+        let memory = rec.memory_mb;
+        let network = if rec.vpc.is_some() {
+            nimbus_sandbox::Network::Host
+        } else {
+            nimbus_sandbox::Network::Isolated
+        };
+        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(memory, network))
+            .await
+            .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
+        let mut prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "prepare execution environment failed");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not prepare an execution environment",
+                );
+            }
+        };
+        let api = match prepared.runtime_api.try_clone().and_then(RuntimeApi::serve) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "serve runtime api failed");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not open the Runtime API for a new environment",
+                );
+            }
+        };
+        let endpoint_guard = match (
+            prepared.platform_endpoint.take(),
+            &self.cfg.platform_endpoint,
+        ) {
+            (Some(listener), Some(serve)) => Some(AbortOnDrop((serve.0)(listener))),
+            _ => None,
+        };
+        let (pipe_r, pipe_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "create log pipe failed");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not create the environment's log pipe",
+                );
+            }
+        };
+        let log = match EnvLog::start(self.logs.clone(), &rec.name, &stream, OwnedFd::from(pipe_r))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "start log reader failed");
+                return fail(
+                    "Runtime.Unavailable",
+                    "could not read the environment's log pipe",
+                );
+            }
+        };
+        if let Some(w) = &launch.warning {
+            log.platform(w);
+        }
+        let endpoint = prepared
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| self.cfg.endpoint_url.clone());
+        let vars = self.environment_vars(
+            rec,
+            (
+                &inside_task_root.display().to_string(),
+                &inside_runtime_dir.display().to_string(),
+                if provisioned {
+                    "provisioned-concurrency"
+                } else {
+                    "on-demand"
+                },
+            ),
+            &stream,
+            &prepared.runtime_api_addr,
+            &endpoint,
+        );
+        let spec = LaunchSpec {
+            program: launch.program.clone(),
+            args: launch.args,
+            env: vars,
+            task_root: code_dir.clone(),
+            runtime_dir: self.runtimes.dir.clone(),
+            read_only: self.runtimes.interpreter_dirs().to_vec(),
+            log: OwnedFd::from(pipe_w),
+            memory_mb: rec.memory_mb,
+            ephemeral_storage_mb: rec.ephemeral_storage_mb,
+        };
+        let mut process = match self.sandbox.launch(spec, &mut prepared) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = match &e {
+                    nimbus_sandbox::Error::Spawn { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                let msg = format!("fork/exec {}: {reason}", launch.program.display());
+                log.platform(&format!("Runtime.InvalidEntrypoint: {msg}"));
+                return fail("Runtime.InvalidEntrypoint", &msg);
+            }
+        };
+        let mut parts: Vec<(String, f64)> = prepared
+            .parts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        let boot_marks = process.take_boot_marks();
+        drop(prepared);
+        let created_ms = ms(started.elapsed());
+        let pid = process.pid();
+        let cgroup = process.cgroup();
+        let counted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (exited, kill_tx) = self.watch_exit(process, env_id.clone(), rec, counted.clone());
+        let env = Arc::new(Environment {
+            id: env_id,
+            function: pool_key(&rec.name, &rec.version),
+            revision: rec.revision_id.clone(),
+            api,
+            log,
+            pid,
+            cgroup,
+            exited,
+            _kill: kill_tx,
+            _endpoint: endpoint_guard,
+            last_used: Mutex::new(Instant::now()),
+            frozen: std::sync::atomic::AtomicBool::new(false),
+            provisioned,
+            counted,
+            _memory: memory_grant,
+        });
+
+        match await_init(&env, boot_marks, &mut parts).await {
+            Ok((init_ms, runtime_start_ms)) => (
+                Some(env),
+                Ok(ColdStart {
+                    create_ms: created_ms,
+                    init_ms,
+                    runtime_start_ms,
+                    parts,
+                }),
+            ),
+            Err((f, init_ms)) => {
+                env.log.sync().await;
+                env.log.platform(&format!(
+                    "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {}",
+                    f.error_type
+                ));
+                (Some(env), Err(f))
+            }
+        }
+    }
+
+    /// The function's unpacked code, unpacked again from its blob if the
+    /// directory is gone.
+    fn restore_code(&self, rec: &FunctionRecord) -> Result<std::path::PathBuf, InitFailure> {
+        let code_dir = self.code.dir(&rec.code.digest);
+        if !code_dir.is_dir() {
+            let restored = self
+                .blobs
+                .get(&rec.code.digest)
+                .map_err(|e| e.to_string())
+                .and_then(|zip| {
+                    self.code
+                        .ensure(&rec.code.digest, &zip)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = restored {
+                tracing::error!(function = %rec.name, error = %e, "restore function code failed");
+                return Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "The function's code package could not be read",
+                ));
+            }
+        }
+        Ok(code_dir)
+    }
+
+    /// Wait for the environment's process to end (or to be told to kill it):
+    /// report how it exited, then remove what it left and release its counts.
+    /// `counted` says whether it was counted as provisioned (see `provision`).
+    fn watch_exit(
+        &self,
+        mut process: nimbus_sandbox::Process,
+        env_id: String,
+        rec: &FunctionRecord,
+        counted: Arc<std::sync::atomic::AtomicBool>,
+    ) -> (watch::Receiver<Option<ExitInfo>>, oneshot::Sender<()>) {
+        let (exit_tx, exited) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let env_label = env_id;
+        let live = self.live.clone();
+        live.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let counted_by_waiter = counted;
+        let provisioned_counts = self.provisioned.clone();
+        let key = pool_key(&rec.name, &rec.version);
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                s = process.wait() => s,
+                _ = kill_rx => {
+                    process.kill();
+                    process.wait().await
+                }
+            };
+            let reason = match status {
+                Ok(s) => describe_exit(&s),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            let oom = process.cgroup().is_some_and(|c| c.oom_kills() > 0);
+            let peak_mb = process
+                .cgroup()
+                .and_then(|c| c.peak_bytes())
+                .map(|b| b.div_ceil(1024 * 1024));
+            let _ = exit_tx.send(Some(ExitInfo {
+                reason,
+                oom,
+                peak_mb,
+            }));
+            // Leave nothing behind: processes, cgroup, root directory.
+            let cleaned = tokio::task::spawn_blocking(move || {
+                process.kill();
+                process.cleanup()
+            })
+            .await;
+            match cleaned {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(env_id = %env_label, error = %e, "clean up environment failed")
+                }
+                Err(e) => tracing::error!(env_id = %env_label, error = %e, "clean up task failed"),
+            }
+            if counted_by_waiter.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut p = provisioned_counts.lock().expect("provisioned lock");
+                if let Some(n) = p.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            live.n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            live.changed.notify_waiters();
+        });
+        (exited, kill_tx)
+    }
+}
+
+/// Wait for a new environment's init to end: ready, failed, exited or timed
+/// out. Adds the sandbox's own start-up stages to `parts`; returns (init ms,
+/// runtime start ms), or the failure with its init ms.
+async fn await_init(
+    env: &Environment,
+    boot_marks: Option<nimbus_sandbox::BootMarks>,
+    parts: &mut Vec<(String, f64)>,
+) -> Result<(f64, f64), (InitFailure, f64)> {
+    let mut phase = env.api.phase();
+    let mut exited = env.exited.clone();
+    let init_started = Instant::now();
+    let result = tokio::select! {
+        p = phase.wait_for(|p| *p != Phase::Initializing) => match p.map(|p| p.clone()) {
+            Ok(Phase::Ready) => Ok(()),
+            Ok(Phase::InitFailed { error_type, body }) => Err(InitFailure {
+                error_type: error_type.unwrap_or_else(|| "Runtime.Unknown".into()),
+                body,
+                throttled: false,
+            }),
+            _ => Err(InitFailure::new("Runtime.Unknown", "the Runtime API stopped during init")),
+        },
+        r = exited.wait_for(Option::is_some) => {
+            let info = r.ok().and_then(|r| r.clone());
+            let reason = info.as_ref().map(|i| i.reason.clone()).unwrap_or_default();
+            if info.is_some_and(|i| i.oom) {
+                Err(InitFailure::new("Runtime.OutOfMemory", &format!("Runtime exited with error: {reason}")))
+            } else {
+                Err(InitFailure::new("Runtime.ExitError", &format!("Runtime exited with error: {reason}")))
+            }
+        }
+        _ = tokio::time::sleep(INIT_TIMEOUT) => Err(InitFailure::new(
+            "Sandbox.Timedout",
+            &format!("Init phase timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()),
+        )),
+    };
+    // The sandbox's own start (namespaces, filesystem, privileges) is not the
+    // function's init: Init Duration counts from the runtime's exec.
+    let stages = boot_marks.map(|m| m.stages()).unwrap_or_default();
+    let boot_ms: f64 = stages.iter().map(|(_, v)| v).sum();
+    parts.extend(stages);
+    let init_ms = (ms(init_started.elapsed()) - boot_ms).max(0.0);
+    let runtime_start_ms = env
+        .api
+        .first_connection()
+        .map(|t| (ms(t.saturating_duration_since(init_started)) - boot_ms).max(0.0))
+        .unwrap_or(init_ms);
+    result
+        .map(|()| (init_ms, runtime_start_ms))
+        .map_err(|f| (f, init_ms))
+}
