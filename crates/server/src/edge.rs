@@ -15,7 +15,8 @@ use nimbus_api_common::chunked::ChunkSigning;
 use nimbus_api_common::sigv4::{self, Authorization, RequestParts};
 use nimbus_api_common::{ApiError, Service, auth_error, request_id};
 use nimbus_api_s3::S3Api;
-use nimbus_api_s3::body::{Body, Payload};
+use nimbus_api_s3::body::Payload;
+use nimbus_body::Body;
 use nimbus_api_s3::error::{S3Error, from_auth};
 use nimbus_functions::Functions;
 use sha2::{Digest, Sha256};
@@ -42,7 +43,7 @@ pub struct Edge {
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
-    r.map(nimbus_api_s3::body::full)
+    r.map(nimbus_body::full)
 }
 
 /// Whether a request is for S3: signed for it (SigV4 scope or SigV2), presigned

@@ -1,0 +1,101 @@
+//! Bucket operations: list, create, location and versioning configuration.
+
+use crate::*;
+
+impl S3Api {
+    pub(crate) fn list_buckets(&self) -> Result<Response<Body>, S3Error> {
+        let mut doc = format!(
+            "{DECL}<ListAllMyBucketsResult xmlns=\"{NS}\">{}<Buckets>",
+            owner()
+        );
+        for b in self.objects.list_buckets()? {
+            doc.push_str(&format!(
+                "<Bucket>{}{}{}</Bucket>",
+                el("Name", &b.name),
+                el("CreationDate", &iso(b.created_ms)),
+                el("BucketRegion", &b.region)
+            ));
+        }
+        doc.push_str("</Buckets></ListAllMyBucketsResult>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    pub(crate) async fn create_bucket(
+        &self,
+        bucket: &str,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+    ) -> Result<Response<Body>, S3Error> {
+        let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+        let mut region = "us-east-1".to_string();
+        if !doc.iter().all(u8::is_ascii_whitespace) {
+            let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+            if let Some(loc) = root.child_text("LocationConstraint").map(str::trim)
+                && !loc.is_empty()
+            {
+                if loc == "us-east-1" {
+                    return Err(S3Error::bad(
+                        "InvalidLocationConstraint",
+                        "The specified location-constraint is not valid",
+                    )
+                    .with("LocationConstraint", loc));
+                }
+                region = loc.to_string();
+            }
+        }
+        let _ = &self.region;
+        self.objects.create_bucket(bucket, &region)?;
+        let mut r = ok_empty(StatusCode::OK);
+        set(&mut r, "location", &format!("/{bucket}"));
+        Ok(r)
+    }
+
+    pub(crate) fn get_location(&self, bucket: &str) -> Result<Response<Body>, S3Error> {
+        let b = self.objects.bucket(bucket)?;
+        let loc = if b.region == "us-east-1" {
+            ""
+        } else {
+            &b.region
+        };
+        Ok(xml_response(
+            StatusCode::OK,
+            format!(
+                "{DECL}<LocationConstraint xmlns=\"{NS}\">{}</LocationConstraint>",
+                escape(loc)
+            ),
+        ))
+    }
+
+    pub(crate) fn get_versioning(&self, bucket: &str) -> Result<Response<Body>, S3Error> {
+        let b = self.objects.bucket(bucket)?;
+        let status = b.versioning.map(|s| el("Status", &s)).unwrap_or_default();
+        Ok(xml_response(
+            StatusCode::OK,
+            format!(
+                "{DECL}<VersioningConfiguration xmlns=\"{NS}\">{status}</VersioningConfiguration>"
+            ),
+        ))
+    }
+
+    pub(crate) async fn put_versioning(
+        &self,
+        bucket: &str,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+    ) -> Result<Response<Body>, S3Error> {
+        let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+        let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+        let status = match root.child_text("Status").map(str::trim) {
+            Some(s @ ("Enabled" | "Suspended")) => s.to_string(),
+            _ => {
+                return Err(S3Error::bad(
+                    "IllegalVersioningConfigurationException",
+                    "The Versioning element must be specified: Status is Enabled or Suspended",
+                ));
+            }
+        };
+        self.objects
+            .update_bucket(bucket, |b| b.versioning = Some(status))?;
+        Ok(ok_empty(StatusCode::OK))
+    }
+}

@@ -1,0 +1,333 @@
+//! Multipart uploads: create, upload parts (and part copies), complete (with
+//! composite checksums), abort, and their listings.
+
+use crate::*;
+
+/// S3's composite checksum of a multipart upload: the checksum of the parts'
+/// binary checksums, then `-N`.
+pub(crate) fn composite_checksum(
+    alg: &str,
+    parts: &[nimbus_objects::Part],
+    wanted: &[CompletedPart],
+) -> Option<nimbus_objects::Checksum> {
+    let mut h = checksum::Hasher::new(alg)?;
+    for w in wanted {
+        let p = parts.iter().find(|p| p.number == w.number)?;
+        let c = p.checksum.as_ref()?;
+        h.update(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&c.value)
+                .ok()?,
+        );
+    }
+    Some(nimbus_objects::Checksum {
+        algorithm: alg.to_string(),
+        value: format!("{}-{}", h.finish(), wanted.len()),
+        kind: "COMPOSITE".into(),
+    })
+}
+
+impl S3Api {
+    pub(crate) fn part_number(q: &Query) -> Result<u32, S3Error> {
+        q.get("partNumber")
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|n| (1..=nimbus_objects::MAX_PART_NUMBER).contains(n))
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+            })
+    }
+
+    pub(crate) async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        q: &Query,
+        h: &HeaderMap,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+    ) -> Result<Response<Body>, S3Error> {
+        let number = Self::part_number(q)?;
+        let upload_id = q.get("uploadId").unwrap_or("");
+        // Fail before reading the body when the upload is unknown.
+        self.objects.upload(bucket, key, upload_id)?;
+        let checks = checks_from(h)?;
+        // Parts are files (a completed upload is its parts' files): never inline.
+        let (written, checksum) =
+            body::receive(self.objects.data(), body, payload, checks, MAX_PUT_BYTES, 0).await?;
+        let part = self
+            .objects
+            .put_part(bucket, key, upload_id, number, written, checksum)?;
+        let mut r = ok_empty(StatusCode::OK);
+        set(&mut r, "etag", &format!("\"{}\"", part.etag));
+        if let Some(c) = &part.checksum {
+            set(
+                &mut r,
+                &format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase()),
+                &c.value,
+            );
+        }
+        Ok(r)
+    }
+
+    pub(crate) async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        q: &Query,
+        h: &HeaderMap,
+    ) -> Result<Response<Body>, S3Error> {
+        let number = Self::part_number(q)?;
+        let upload_id = q.get("uploadId").unwrap_or("").to_string();
+        self.objects.upload(bucket, key, &upload_id)?;
+        let (sb, sk) = copy_source(h)?;
+        let src = self.objects.head(&sb, &sk)?;
+        copy_preconditions(h, &src)?;
+        let (start, end) = match header(h, "x-amz-copy-source-range") {
+            Some(r) => {
+                let spec = r
+                    .trim()
+                    .strip_prefix("bytes=")
+                    .and_then(|s| s.split_once('-'));
+                match spec.and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+                {
+                    Some((a, b)) if a <= b && b < src.size => (a, b),
+                    _ => {
+                        return Err(S3Error::invalid_argument(
+                            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                        ));
+                    }
+                }
+            }
+            None => (0, src.size.saturating_sub(1)),
+        };
+        let objects = self.objects.clone();
+        let segments = src.segments.clone();
+        let size = src.size;
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let mut w = objects.data().writer()?;
+            if size > 0 {
+                let mut body = FileBody::open(&objects, &segments, start, end)?;
+                for piece in body.pieces.iter_mut() {
+                    use std::io::Read;
+                    match piece {
+                        body::Piece::Mem(b) => w.write(b)?,
+                        body::Piece::File(f, left) => {
+                            let mut buf = vec![0u8; 256 * 1024];
+                            while *left > 0 {
+                                let n = f.read(&mut buf[..(*left).min(256 * 1024) as usize])?;
+                                if n == 0 {
+                                    break;
+                                }
+                                w.write(&buf[..n])?;
+                                *left -= n as u64;
+                            }
+                        }
+                    }
+                }
+            }
+            w.finish()
+        })
+        .await
+        .map_err(|e| S3Error::internal(e.to_string()))?
+        .map_err(|e| S3Error::internal(format!("copy part data: {e}")))?;
+        let part = self
+            .objects
+            .put_part(bucket, key, &upload_id, number, written, None)?;
+        Ok(xml_response(
+            StatusCode::OK,
+            format!(
+                "{DECL}<CopyPartResult xmlns=\"{NS}\">{}{}</CopyPartResult>",
+                el("LastModified", &iso(part.last_modified_ms)),
+                el("ETag", &format!("\"{}\"", part.etag))
+            ),
+        ))
+    }
+
+    pub(crate) async fn complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        q: &Query,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+        origin: &Origin,
+    ) -> Result<Response<Body>, S3Error> {
+        let upload_id = q.get("uploadId").unwrap_or("");
+        let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+        let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+        let mut wanted = Vec::new();
+        for p in root.children_named("Part") {
+            let number = p
+                .child_text("PartNumber")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .ok_or_else(|| S3Error::bad("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"))?;
+            let etag = p.child_text("ETag").unwrap_or("").to_string();
+            wanted.push(CompletedPart { number, etag });
+        }
+        // A composite checksum of the parts' checksums, when the upload asked for one.
+        let upload = self.objects.upload(bucket, key, upload_id)?;
+        let checksum = match &upload.checksum_algorithm {
+            Some(alg) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
+            None => None,
+        };
+        let obj = self
+            .objects
+            .complete_upload(bucket, key, upload_id, &wanted, checksum, origin)?;
+        let mut doc = format!(
+            "{DECL}<CompleteMultipartUploadResult xmlns=\"{NS}\">{}{}{}{}",
+            el("Location", &format!("/{bucket}/{key}")),
+            el("Bucket", bucket),
+            el("Key", key),
+            el("ETag", &format!("\"{}\"", obj.etag))
+        );
+        if let Some(c) = &obj.checksum {
+            doc.push_str(&el(&format!("Checksum{}", c.algorithm), &c.value));
+            doc.push_str(&el("ChecksumType", &c.kind));
+        }
+        doc.push_str("</CompleteMultipartUploadResult>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    pub(crate) fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        q: &Query,
+    ) -> Result<Response<Body>, S3Error> {
+        let upload_id = q.get("uploadId").unwrap_or("");
+        let upload = self.objects.upload(bucket, key, upload_id)?;
+        let max = max_keys(q, "max-parts")?;
+        let marker: u32 = q
+            .get("part-number-marker")
+            .map(|m| {
+                m.parse()
+                    .map_err(|_| S3Error::invalid_argument("Invalid part-number-marker"))
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let parts: Vec<_> = self
+            .objects
+            .parts(upload_id)?
+            .into_iter()
+            .filter(|p| p.number > marker)
+            .collect();
+        let truncated = parts.len() > max;
+        let page = &parts[..parts.len().min(max)];
+        let mut doc = format!(
+            "{DECL}<ListPartsResult xmlns=\"{NS}\">{}{}{}{}",
+            el("Bucket", bucket),
+            el("Key", key),
+            el("UploadId", upload_id),
+            el("PartNumberMarker", &marker.to_string())
+        );
+        if let Some(last) = page.last() {
+            doc.push_str(&el("NextPartNumberMarker", &last.number.to_string()));
+        }
+        doc.push_str(&el("MaxParts", &max.to_string()));
+        doc.push_str(&el("IsTruncated", if truncated { "true" } else { "false" }));
+        for p in page {
+            doc.push_str(&format!(
+                "<Part>{}{}{}{}",
+                el("PartNumber", &p.number.to_string()),
+                el("LastModified", &iso(p.last_modified_ms)),
+                el("ETag", &format!("\"{}\"", p.etag)),
+                el("Size", &p.size.to_string())
+            ));
+            if let Some(c) = &p.checksum {
+                doc.push_str(&el(&format!("Checksum{}", c.algorithm), &c.value));
+            }
+            doc.push_str("</Part>");
+        }
+        doc.push_str(&format!(
+            "<Initiator><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Initiator>{}{}",
+            owner(),
+            el(
+                "StorageClass",
+                upload
+                    .attributes
+                    .storage_class
+                    .as_deref()
+                    .unwrap_or("STANDARD")
+            )
+        ));
+        if let Some(a) = &upload.checksum_algorithm {
+            doc.push_str(&el("ChecksumAlgorithm", a));
+        }
+        doc.push_str("</ListPartsResult>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    pub(crate) fn list_uploads(&self, bucket: &str, q: &Query) -> Result<Response<Body>, S3Error> {
+        let prefix = q.get("prefix").unwrap_or("");
+        let max = max_keys(q, "max-uploads")?;
+        let key_marker = q.get("key-marker").unwrap_or("");
+        let id_marker = q.get("upload-id-marker").unwrap_or("");
+        let ups: Vec<_> = self
+            .objects
+            .list_uploads(bucket, prefix)?
+            .into_iter()
+            .filter(|u| {
+                key_marker.is_empty()
+                    || u.key.as_str() > key_marker
+                    || (u.key == key_marker
+                        && !id_marker.is_empty()
+                        && u.upload_id.as_str() > id_marker)
+            })
+            .collect();
+        let truncated = ups.len() > max;
+        let page = &ups[..ups.len().min(max)];
+        let mut doc = format!(
+            "{DECL}<ListMultipartUploadsResult xmlns=\"{NS}\">{}{}{}{}",
+            el("Bucket", bucket),
+            el("KeyMarker", key_marker),
+            el("UploadIdMarker", id_marker),
+            el("Prefix", prefix)
+        );
+        if truncated && let Some(last) = page.last() {
+            doc.push_str(&el("NextKeyMarker", &last.key));
+            doc.push_str(&el("NextUploadIdMarker", &last.upload_id));
+        }
+        doc.push_str(&el("MaxUploads", &max.to_string()));
+        doc.push_str(&el("IsTruncated", if truncated { "true" } else { "false" }));
+        for u in page {
+            doc.push_str(&format!(
+                "<Upload>{}{}<Initiator><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Initiator>{}{}{}</Upload>",
+                el("Key", &u.key),
+                el("UploadId", &u.upload_id),
+                owner(),
+                el("StorageClass", "STANDARD"),
+                el("Initiated", &iso(u.initiated_ms))
+            ));
+        }
+        doc.push_str("</ListMultipartUploadsResult>");
+        Ok(xml_response(StatusCode::OK, doc))
+    }
+
+    pub(crate) fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        h: &HeaderMap,
+    ) -> Result<Response<Body>, S3Error> {
+        let attrs = attributes_from(h)?;
+        let alg = header(h, "x-amz-checksum-algorithm").map(|a| a.to_ascii_uppercase());
+        let u = self
+            .objects
+            .create_upload(bucket, key, attrs, alg.clone())?;
+        let mut r = xml_response(
+            StatusCode::OK,
+            format!(
+                "{DECL}<InitiateMultipartUploadResult xmlns=\"{NS}\">{}{}{}</InitiateMultipartUploadResult>",
+                el("Bucket", bucket),
+                el("Key", key),
+                el("UploadId", &u.upload_id)
+            ),
+        );
+        if let Some(a) = alg {
+            set(&mut r, "x-amz-checksum-algorithm", &a);
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,368 @@
+//! Object operations: PUT, GET and HEAD (ranges, conditions), copy, delete (one,
+//! a version, or many at once).
+
+use crate::*;
+
+/// Evaluate `If-Match`, `If-None-Match`, `If-Modified-Since` and
+/// `If-Unmodified-Since` as S3 does; `Err` is the response to send instead.
+pub(crate) fn preconditions(h: &HeaderMap, o: &Object) -> Result<(), S3Error> {
+    let etag_matches = |list: &str| {
+        list.split(',')
+            .any(|e| e.trim() == "*" || nimbus_objects::unquote_etag(e) == o.etag)
+    };
+    let modified_secs = (o.last_modified_ms / 1000) as i64;
+    let failed = || {
+        S3Error::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    };
+    let not_modified = || S3Error::new(StatusCode::NOT_MODIFIED, "NotModified", "Not Modified");
+    let if_match = header(h, "if-match");
+    if let Some(m) = if_match
+        && !etag_matches(m)
+    {
+        return Err(failed().with("Condition", "If-Match"));
+    }
+    if if_match.is_none()
+        && let Some(d) =
+            header(h, "if-unmodified-since").and_then(nimbus_model::time::parse_http_date)
+        && modified_secs > d
+    {
+        return Err(failed().with("Condition", "If-Unmodified-Since"));
+    }
+    let if_none = header(h, "if-none-match");
+    if let Some(m) = if_none
+        && etag_matches(m)
+    {
+        return Err(not_modified());
+    }
+    if if_none.is_none()
+        && let Some(d) =
+            header(h, "if-modified-since").and_then(nimbus_model::time::parse_http_date)
+        && modified_secs <= d
+    {
+        return Err(not_modified());
+    }
+    Ok(())
+}
+
+/// `x-amz-copy-source-if-*`, as S3 evaluates them for copies.
+pub(crate) fn copy_preconditions(h: &HeaderMap, src: &Object) -> Result<(), S3Error> {
+    let mut renamed = HeaderMap::new();
+    for (from, to) in [
+        ("x-amz-copy-source-if-match", "if-match"),
+        ("x-amz-copy-source-if-none-match", "if-none-match"),
+        ("x-amz-copy-source-if-modified-since", "if-modified-since"),
+        (
+            "x-amz-copy-source-if-unmodified-since",
+            "if-unmodified-since",
+        ),
+    ] {
+        if let Some(v) = h.get(from) {
+            renamed.insert(to, v.clone());
+        }
+    }
+    preconditions(&renamed, src).map_err(|e| {
+        if e.status == StatusCode::NOT_MODIFIED {
+            S3Error::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+impl S3Api {
+    pub(crate) async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        h: &HeaderMap,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+        origin: &Origin,
+    ) -> Result<Response<Body>, S3Error> {
+        let attrs = attributes_from(h)?;
+        // Fail before reading the body when the bucket is missing.
+        self.objects.bucket(bucket)?;
+        if let Some(len) = header(h, "content-length").and_then(|v| v.parse::<u64>().ok())
+            && len > MAX_PUT_BYTES + 64 * 1024
+            && !matches!(payload, Payload::Chunked(_))
+        {
+            return Err(S3Error::bad(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+            ));
+        }
+        let checks = checks_from(h)?;
+        let (written, checksum) = body::receive(
+            self.objects.data(),
+            body,
+            payload,
+            checks,
+            MAX_PUT_BYTES,
+            nimbus_objects::INLINE_MAX,
+        )
+        .await?;
+        // On a blocking thread: the commit waits for its group's fsync, and many
+        // PUTs waiting at once is what lets them share one.
+        let (objects, b, k, origin) = (
+            self.objects.clone(),
+            bucket.to_string(),
+            key.to_string(),
+            origin.clone(),
+        );
+        let obj = tokio::task::spawn_blocking(move || {
+            objects.put(&b, &k, written, attrs, checksum, &origin)
+        })
+        .await
+        .map_err(|e| S3Error::internal(e.to_string()))??;
+        let mut r = ok_empty(StatusCode::OK);
+        set(&mut r, "etag", &format!("\"{}\"", obj.etag));
+        if let Some(v) = &obj.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
+        if let Some(c) = &obj.checksum {
+            set(
+                &mut r,
+                &format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase()),
+                &c.value,
+            );
+            set(&mut r, "x-amz-checksum-type", &c.kind);
+        }
+        Ok(r)
+    }
+
+    pub(crate) async fn copy_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        h: &HeaderMap,
+        origin: &Origin,
+    ) -> Result<Response<Body>, S3Error> {
+        let (sb, sk, sv) = copy_source_version(h)?;
+        let src = match &sv {
+            Some(v) => self.objects.version(&sb, &sk, v)?,
+            None => self.objects.head(&sb, &sk)?,
+        };
+        if src.delete_marker {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ));
+        }
+        copy_preconditions(h, &src)?;
+        let replace = match header(h, "x-amz-metadata-directive") {
+            None | Some("COPY") => false,
+            Some("REPLACE") => true,
+            Some(_) => return Err(S3Error::invalid_argument("Unknown metadata directive.")),
+        };
+        if sb == bucket && sk == key && !replace {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let mut attrs = if replace {
+            attributes_from(h)?
+        } else {
+            src.attributes.clone()
+        };
+        attrs.tags = match header(h, "x-amz-tagging-directive") {
+            None | Some("COPY") => src.attributes.tags.clone(),
+            Some("REPLACE") => attributes_from(h)?.tags,
+            Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
+        };
+        let objects = self.objects.clone();
+        let (bucket_s, key_s, origin) = (bucket.to_string(), key.to_string(), origin.clone());
+        let obj = tokio::task::spawn_blocking(move || {
+            objects.copy(&src, &bucket_s, &key_s, attrs, &origin)
+        })
+        .await
+        .map_err(|e| S3Error::internal(e.to_string()))??;
+        let mut r = xml_response(
+            StatusCode::OK,
+            format!(
+                "{DECL}<CopyObjectResult xmlns=\"{NS}\">{}{}</CopyObjectResult>",
+                el("LastModified", &iso(obj.last_modified_ms)),
+                el("ETag", &format!("\"{}\"", obj.etag))
+            ),
+        );
+        if let Some(v) = &obj.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
+        if let Some(v) = sv {
+            set(&mut r, "x-amz-copy-source-version-id", &v);
+        }
+        Ok(r)
+    }
+
+    pub(crate) fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        h: &HeaderMap,
+        q: &Query,
+        head_only: bool,
+    ) -> Result<Response<Body>, S3Error> {
+        // A replaced object's files are removed right after its metadata: if the
+        // files vanished between reading one and opening the other, read again.
+        for attempt in 0..3 {
+            let obj = match q.get("versionId") {
+                Some(v) => {
+                    let o = self.objects.version(bucket, key, v)?;
+                    if o.delete_marker {
+                        return Err(method_not_allowed()
+                            .header("x-amz-delete-marker", "true")
+                            .header("x-amz-version-id", v));
+                    }
+                    o
+                }
+                None => self.objects.head(bucket, key)?,
+            };
+            if let Err(e) = preconditions(h, &obj) {
+                if e.status == StatusCode::NOT_MODIFIED {
+                    let mut r = ok_empty(StatusCode::NOT_MODIFIED);
+                    set(&mut r, "etag", &format!("\"{}\"", obj.etag));
+                    set(&mut r, "last-modified", &http_date(obj.last_modified_ms));
+                    return Ok(r);
+                }
+                return Err(e);
+            }
+            if q.has("partNumber") {
+                return Err(S3Error::not_implemented("GetObject with partNumber"));
+            }
+            let range = parse_range(h, obj.size)?;
+            let (start, end) = range.unwrap_or((0, obj.size.saturating_sub(1)));
+            let len = if obj.size == 0 { 0 } else { end - start + 1 };
+            let body = if head_only || len == 0 {
+                empty()
+            } else {
+                match FileBody::open(&self.objects, &obj.segments, start, end) {
+                    Ok(b) => http_body_util::BodyExt::boxed_unsync(b),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 2 => continue,
+                    Err(e) => return Err(S3Error::internal(format!("open object data: {e}"))),
+                }
+            };
+            let mut r = Response::new(body);
+            object_headers(&mut r, &obj, h, range.is_none());
+            set(&mut r, "content-length", &len.to_string());
+            if let Some((s, e)) = range {
+                *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                set(
+                    &mut r,
+                    "content-range",
+                    &format!("bytes {s}-{e}/{}", obj.size),
+                );
+            }
+            for (param, name) in [
+                ("response-content-type", "content-type"),
+                ("response-content-language", "content-language"),
+                ("response-expires", "expires"),
+                ("response-cache-control", "cache-control"),
+                ("response-content-disposition", "content-disposition"),
+                ("response-content-encoding", "content-encoding"),
+            ] {
+                if let Some(v) = q.get(param) {
+                    set(&mut r, name, v);
+                }
+            }
+            return Ok(r);
+        }
+        Err(S3Error::internal(
+            "the object changed while it was being read; retry",
+        ))
+    }
+
+    pub(crate) async fn delete_objects(
+        &self,
+        bucket: &str,
+        body: hyper::body::Incoming,
+        payload: &Payload,
+        origin: &Origin,
+    ) -> Result<Response<Body>, S3Error> {
+        let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
+        let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
+        if root.name != "Delete" {
+            return Err(S3Error::bad(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let quiet = root.child_text("Quiet").is_some_and(|q| q.trim() == "true");
+        let keys: Vec<(&str, Option<&str>)> = root
+            .children_named("Object")
+            .filter_map(|o| Some((o.child_text("Key")?, o.child_text("VersionId"))))
+            .collect();
+        if keys.is_empty() || keys.len() > 1000 {
+            return Err(S3Error::bad(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        self.objects.bucket(bucket)?;
+        let mut out = format!("{DECL}<DeleteResult xmlns=\"{NS}\">");
+        for (k, version) in keys {
+            let done = match version {
+                Some(v) => self.objects.delete_version(bucket, k, v, origin),
+                None => self.objects.delete(bucket, k, origin),
+            };
+            match done {
+                Ok(d) => {
+                    if !quiet {
+                        let mut e = el("Key", k);
+                        if let Some(v) = version {
+                            e.push_str(&el("VersionId", v));
+                        }
+                        if d.delete_marker {
+                            e.push_str(&el("DeleteMarker", "true"));
+                            if version.is_none()
+                                && let Some(v) = &d.version_id
+                            {
+                                e.push_str(&el("DeleteMarkerVersionId", v));
+                            }
+                        }
+                        out.push_str(&format!("<Deleted>{e}</Deleted>"));
+                    }
+                }
+                Err(e) => {
+                    let e = S3Error::from(e);
+                    out.push_str(&format!(
+                        "<Error>{}{}{}</Error>",
+                        el("Key", k),
+                        el("Code", e.code),
+                        el("Message", &e.message)
+                    ));
+                }
+            }
+        }
+        out.push_str("</DeleteResult>");
+        Ok(xml_response(StatusCode::OK, out))
+    }
+
+    pub(crate) fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        q: &Query,
+        origin: &Origin,
+    ) -> Result<Response<Body>, S3Error> {
+        let d = match q.get("versionId") {
+            Some(v) => self.objects.delete_version(bucket, key, v, origin)?,
+            None => self.objects.delete(bucket, key, origin)?,
+        };
+        let mut r = ok_empty(StatusCode::NO_CONTENT);
+        if let Some(v) = &d.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
+        if d.delete_marker {
+            set(&mut r, "x-amz-delete-marker", "true");
+        }
+        Ok(r)
+    }
+}
