@@ -2,9 +2,15 @@
 //! [`Operation`], run against the functions service or the [`Invoker`], and its
 //! result or error written in Lambda's wire shapes.
 
+mod concurrency;
 mod error;
+mod event_configs;
+mod functions;
+mod invoke;
+mod mappings;
 mod streaming;
 mod urls;
+mod versions;
 mod wire;
 
 use base64::Engine as _;
@@ -350,136 +356,22 @@ pub fn parse(
     identity: &nimbus_model::Identity,
 ) -> Result<Operation, ApiError> {
     let path = req.uri().path();
-    let query = req.uri().query().unwrap_or("");
-    let body = req.body();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!(
-                "Nimbus does not implement the Lambda operation at {} {path}",
-                req.method()
-            ),
-        )
-    };
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["2016-08-19", "account-settings"]) => Ok(Operation::GetAccountSettings),
-        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => Ok(
-            Operation::CreateEventSourceMapping(mapping_input(body, identity)?),
-        ),
+        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
+            mappings::parse_create(req, identity)
+        }
         (&Method::GET, ["2015-03-31", "event-source-mappings"]) => {
-            let function = match query_param(query, "FunctionName") {
-                Some(f) => Some(function_ref(&f, identity)?.name),
-                None => None,
-            };
-            Ok(Operation::ListEventSourceMappings {
-                function,
-                source: query_param(query, "EventSourceArn"),
-                marker: query_param(query, "Marker"),
-                max_items: query_param(query, "MaxItems")
-                    .and_then(|m| m.parse().ok())
-                    .unwrap_or(100usize)
-                    .clamp(1, 10_000),
-            })
+            mappings::parse_list(req, identity)
         }
         (method, ["2015-03-31", "event-source-mappings", uuid]) => {
-            let uuid = decode(uuid)?;
-            match *method {
-                Method::GET => Ok(Operation::GetEventSourceMapping(uuid)),
-                Method::PUT => Ok(Operation::UpdateEventSourceMapping(
-                    uuid,
-                    mapping_input(body, identity)?,
-                )),
-                Method::DELETE => Ok(Operation::DeleteEventSourceMapping(uuid)),
-                _ => Err(not_found()),
-            }
+            mappings::parse_item(req, method, uuid, identity)
         }
-        (&Method::POST, ["2015-03-31", "functions"]) => {
-            let input: wire::CreateFunctionIn = json_body(body)?;
-            let name = input
-                .function_name
-                .ok_or_else(|| error::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null"))?;
-            let role = input
-                .role
-                .ok_or_else(|| error::validation("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null"))?;
-            if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
-                return Err(unsupported_code_source());
-            }
-            if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(invalid(
-                    "Layers are not supported by this Nimbus build yet".into(),
-                ));
-            }
-            let code = input.code.ok_or_else(|| {
-                error::validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
-            })?;
-            if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
-                return Err(unsupported_code_source());
-            }
-            let zip = decode_zip(code.zip_file.as_deref().unwrap_or(""))?;
-            let publish = input.publish.unwrap_or(false);
-            Ok(Operation::CreateFunction(
-                CreateFunction {
-                    name,
-                    runtime: input.runtime,
-                    role,
-                    handler: input.handler,
-                    description: input.description,
-                    timeout: input.timeout,
-                    memory_size: input.memory_size,
-                    ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
-                    environment: input.environment.map(|e| e.variables.unwrap_or_default()),
-                    architectures: input.architectures,
-                    zip,
-                    tags: input.tags.unwrap_or_default(),
-                    dead_letter_target: input
-                        .dead_letter_config
-                        .map(|d| d.target_arn.unwrap_or_default()),
-                    vpc: input.vpc_config.map(wire::VpcIn::into_model),
-                },
-                publish,
-            ))
-        }
-        (&Method::GET, ["2015-03-31", "functions"]) => {
-            let max_items = match query_param(query, "MaxItems") {
-                Some(m) => m
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=10_000).contains(n))
-                    .ok_or_else(|| error::validation(format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000")))?,
-                None => LIST_PAGE,
-            };
-            Ok(Operation::ListFunctions {
-                marker: query_param(query, "Marker"),
-                max_items: max_items.min(LIST_PAGE),
-            })
-        }
+        (&Method::POST, ["2015-03-31", "functions"]) => functions::parse_create(req),
+        (&Method::GET, ["2015-03-31", "functions"]) => functions::parse_list(req),
         (method, ["2019-09-30", "functions", raw, "provisioned-concurrency"]) => {
-            let name = function_ref(raw, identity)?.name;
-            if method == Method::GET && query_param(query, "List").is_some() {
-                return Ok(Operation::ListProvisionedConcurrencyConfigs { name });
-            }
-            let qualifier = query_param(query, "Qualifier").ok_or_else(|| {
-                error::validation("1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must not be null")
-            })?;
-            if method == Method::PUT {
-                let v: Value = json_body::<Option<Value>>(body)?.unwrap_or(Value::Null);
-                let requested = v.get("ProvisionedConcurrentExecutions").and_then(Value::as_i64).ok_or_else(|| {
-                    error::validation("1 validation error detected: Value null at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
-                })?;
-                Ok(Operation::PutProvisionedConcurrencyConfig {
-                    name,
-                    qualifier,
-                    requested,
-                })
-            } else if method == Method::GET {
-                Ok(Operation::GetProvisionedConcurrencyConfig { name, qualifier })
-            } else if method == Method::DELETE {
-                Ok(Operation::DeleteProvisionedConcurrencyConfig { name, qualifier })
-            } else {
-                Err(not_found())
-            }
+            concurrency::parse_provisioned(req, method, raw, identity)
         }
         (
             method,
@@ -489,23 +381,7 @@ pub fn parse(
                 raw,
                 "concurrency",
             ],
-        ) => {
-            let name = function_ref(raw, identity)?.name;
-            match (method, *date) {
-                (&Method::PUT, "2017-10-31") => {
-                    let input: wire::ConcurrencyIn = json_body(body)?;
-                    let reserved = input.reserved_concurrent_executions.ok_or_else(|| {
-                        error::validation("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
-                    })?;
-                    Ok(Operation::PutFunctionConcurrency { name, reserved })
-                }
-                (&Method::DELETE, "2017-10-31") => {
-                    Ok(Operation::DeleteFunctionConcurrency { name })
-                }
-                (&Method::GET, "2019-09-30") => Ok(Operation::GetFunctionConcurrency { name }),
-                _ => Err(not_found()),
-            }
-        }
+        ) => concurrency::parse_reserved(req, method, date, raw, identity),
         (
             method,
             [
@@ -515,187 +391,25 @@ pub fn parse(
                 "event-invoke-config",
                 rest @ ..,
             ],
-        ) => {
-            let r = function_ref(raw, identity)?;
-            let q = qualifier(&r, query_param(query, "Qualifier"))?;
-            if q.as_deref().is_some_and(|q| q != "$LATEST") {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "ResourceNotFoundException",
-                    format!(
-                        "Function not found: {}:{}",
-                        identity.function_arn(&r.name),
-                        q.unwrap_or_default()
-                    ),
-                ));
-            }
-            let name = r.name;
-            match (method, rest) {
-                (&Method::PUT, []) => Ok(Operation::PutFunctionEventInvokeConfig {
-                    name,
-                    input: event_config_input(body)?,
-                    merge: false,
-                }),
-                (&Method::POST, []) => Ok(Operation::PutFunctionEventInvokeConfig {
-                    name,
-                    input: event_config_input(body)?,
-                    merge: true,
-                }),
-                (&Method::GET, []) => Ok(Operation::GetFunctionEventInvokeConfig { name }),
-                (&Method::DELETE, []) => Ok(Operation::DeleteFunctionEventInvokeConfig { name }),
-                (&Method::GET, ["list"]) => Ok(Operation::ListFunctionEventInvokeConfigs { name }),
-                _ => Err(not_found()),
-            }
-        }
+        ) => event_configs::parse(req, method, raw, rest, identity),
         (method, ["2015-03-31", "functions", raw, rest @ ..]) => {
-            let r = function_ref(raw, identity)?;
-            let q = qualifier(&r, query_param(query, "Qualifier"))?;
-            let name = r.name.clone();
-            match (method, rest) {
-                (&Method::GET, []) => Ok(Operation::GetFunction { name, qualifier: q }),
-                (&Method::POST, ["versions"]) => Ok(Operation::PublishVersion {
-                    name,
-                    input: json_body(body)?,
-                }),
-                (&Method::GET, ["versions"]) => Ok(Operation::ListVersionsByFunction {
-                    name,
-                    marker: query_param(query, "Marker"),
-                    max_items: query_param(query, "MaxItems")
-                        .and_then(|m| m.parse().ok())
-                        .unwrap_or(LIST_PAGE)
-                        .clamp(1, LIST_PAGE),
-                }),
-                (&Method::POST, ["aliases"]) => {
-                    let input: wire::AliasIn = json_body(body)?;
-                    let alias = input.name.clone().ok_or_else(|| {
-                        error::validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
-                    })?;
-                    Ok(Operation::CreateAlias {
-                        name,
-                        input: alias_input(alias, input),
-                    })
-                }
-                (&Method::GET, ["aliases"]) => Ok(Operation::ListAliases { name }),
-                (&Method::GET, ["aliases", alias]) => Ok(Operation::GetAlias {
-                    name,
-                    alias: decode(alias)?,
-                }),
-                (&Method::DELETE, ["aliases", alias]) => Ok(Operation::DeleteAlias {
-                    name,
-                    alias: decode(alias)?,
-                }),
-                (&Method::PUT, ["aliases", alias]) => {
-                    let input: wire::AliasIn = json_body(body)?;
-                    Ok(Operation::UpdateAlias {
-                        name,
-                        input: alias_input(decode(alias)?, input),
-                    })
-                }
-                (&Method::DELETE, []) => Ok(Operation::DeleteFunction { name, qualifier: q }),
-                (&Method::GET, ["configuration"]) => {
-                    Ok(Operation::GetFunctionConfiguration { name, qualifier: q })
-                }
-                (&Method::PUT, ["configuration"]) => {
-                    let input: wire::UpdateConfigurationIn = json_body(body)?;
-                    if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-                        return Err(invalid(
-                            "Layers are not supported by this Nimbus build yet".into(),
-                        ));
-                    }
-                    Ok(Operation::UpdateFunctionConfiguration {
-                        name,
-                        update: UpdateConfiguration {
-                            runtime: input.runtime,
-                            role: input.role,
-                            handler: input.handler,
-                            description: input.description,
-                            timeout: input.timeout,
-                            memory_size: input.memory_size,
-                            ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
-                            environment: input.environment.map(|e| e.variables.unwrap_or_default()),
-                            revision_id: input.revision_id,
-                            dead_letter_target: input
-                                .dead_letter_config
-                                .map(|d| d.target_arn.unwrap_or_default()),
-                            vpc: input.vpc_config.map(wire::VpcIn::into_model),
-                        },
-                    })
-                }
-                (&Method::PUT, ["code"]) => {
-                    let input: wire::UpdateCodeIn = json_body(body)?;
-                    if input.s3_bucket.is_some() || input.image_uri.is_some() {
-                        return Err(unsupported_code_source());
-                    }
-                    let zip = decode_zip(input.zip_file.as_deref().ok_or_else(|| {
-                        invalid("Please provide a source for function code: ZipFile".into())
-                    })?)?;
-                    Ok(Operation::UpdateFunctionCode {
-                        name,
-                        publish: input.publish.unwrap_or(false),
-                        update: UpdateCode {
-                            zip,
-                            architectures: input.architectures,
-                            revision_id: input.revision_id,
-                            dry_run: input.dry_run.unwrap_or(false),
-                        },
-                    })
-                }
-                (&Method::POST, ["invocations"]) => {
-                    let invocation_type = match header(req, "x-amz-invocation-type").as_deref() {
-                        None | Some("RequestResponse") => InvocationType::RequestResponse,
-                        Some("Event") => InvocationType::Event,
-                        Some("DryRun") => InvocationType::DryRun,
-                        Some(other) => {
-                            return Err(error::validation(format!(
-                                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-                            )));
-                        }
-                    };
-                    let log_tail = match header(req, "x-amz-log-type").as_deref() {
-                        None | Some("None") => false,
-                        Some("Tail") => true,
-                        Some(other) => {
-                            return Err(error::validation(format!(
-                                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
-                            )));
-                        }
-                    };
-                    let client_context = match header(req, "x-amz-client-context") {
-                        None => None,
-                        Some(b64) => {
-                            let raw = base64::engine::general_purpose::STANDARD
-                                .decode(b64.trim())
-                                .ok()
-                                .filter(|raw| raw.len() <= 3583)
-                                .and_then(|raw| String::from_utf8(raw).ok())
-                                .filter(|s| {
-                                    serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object())
-                                });
-                            Some(raw.ok_or_else(|| {
-                                invalid(
-                                    "Client context must be a valid Base64-encoded JSON object."
-                                        .into(),
-                                )
-                            })?)
-                        }
-                    };
-                    Ok(Operation::Invoke(InvokeRequest {
-                        function: name,
-                        qualifier: q,
-                        payload: body.clone(),
-                        invocation_type,
-                        log_tail,
-                        client_context,
-                        trace_id: header(req, "x-amzn-trace-id"),
-                        request_id: None,
-                        stream: false,
-                    }))
-                }
-                _ => Err(not_found()),
-            }
+            functions::parse_function(req, method, raw, rest, identity)
         }
-        _ => Err(not_found()),
+        _ => Err(not_found(req)),
     }
+}
+
+/// No Lambda operation at this method and path.
+fn not_found(req: &Request<Bytes>) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        format!(
+            "Nimbus does not implement the Lambda operation at {} {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
 }
 
 impl nimbus_api_common::Service for LambdaApi {
@@ -860,293 +574,85 @@ impl LambdaApi {
     }
 
     async fn execute(&self, op: Operation) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
-        let t = &self.triggers;
         match op {
-            Operation::CreateFunction(c, publish) => {
-                let name = c.name.clone();
-                let mut rec = f.create(c).await.map_err(svc)?;
-                if publish {
-                    rec = f
-                        .publish_version(&name, None, None, None)
-                        .await
-                        .map_err(svc)?;
-                }
-                Ok(json_response(StatusCode::CREATED, self.config(&rec)))
-            }
-            Operation::PublishVersion { name, input } => {
-                let rec = f
-                    .publish_version(
-                        &name,
-                        input.description,
-                        input.code_sha256,
-                        input.revision_id,
-                    )
-                    .await
-                    .map_err(svc)?;
-                Ok(json_response(StatusCode::CREATED, self.config(&rec)))
-            }
+            Operation::CreateFunction(c, publish) => self.create_function(c, publish).await,
+            Operation::PublishVersion { name, input } => self.publish_version(name, input).await,
             Operation::ListVersionsByFunction {
                 name,
                 marker,
                 max_items,
             } => {
-                let all = f.list_versions(&name).map_err(svc)?;
-                let start = match &marker {
-                    Some(m) => all
-                        .iter()
-                        .position(|r| r.version == *m)
-                        .map_or(all.len(), |i| i + 1),
-                    None => 0,
-                };
-                let page: Vec<_> = all[start.min(all.len())..].iter().take(max_items).collect();
-                let mut body = json!({
-                    "Versions": page.iter().map(|r| wire::configuration_with(r, f.identity(), true)).collect::<Vec<_>>()
-                });
-                if start + page.len() < all.len()
-                    && let Some(last) = page.last()
-                {
-                    body["NextMarker"] = json!(last.version);
-                }
-                Ok(json_response(StatusCode::OK, body))
+                self.list_versions_by_function(name, marker, max_items)
+                    .await
             }
-            Operation::CreateAlias { name, input } => {
-                let a = f.create_alias(&name, input).map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::CREATED,
-                    wire::alias(&a, f.identity()),
-                ))
-            }
-            Operation::GetAlias { name, alias } => {
-                let a = f.get_alias(&name, &alias).map_err(svc)?;
-                Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
-            }
-            Operation::UpdateAlias { name, input } => {
-                let a = f.update_alias(&name, input).map_err(svc)?;
-                Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
-            }
-            Operation::DeleteAlias { name, alias } => {
-                f.delete_alias(&name, &alias).map_err(svc)?;
-                let mut resp = Response::new(Bytes::new());
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                Ok(resp)
-            }
+            Operation::CreateAlias { name, input } => self.create_alias(name, input).await,
+            Operation::GetAlias { name, alias } => self.get_alias(name, alias).await,
+            Operation::UpdateAlias { name, input } => self.update_alias(name, input).await,
+            Operation::DeleteAlias { name, alias } => self.delete_alias(name, alias).await,
             Operation::PutProvisionedConcurrencyConfig {
                 name,
                 qualifier,
                 requested,
             } => {
-                let cfg = f
-                    .put_provisioned(&name, &qualifier, requested)
-                    .map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::ACCEPTED,
-                    self.provisioned(&cfg, false),
-                ))
+                self.put_provisioned_concurrency_config(name, qualifier, requested)
+                    .await
             }
             Operation::GetProvisionedConcurrencyConfig { name, qualifier } => {
-                match f.get_provisioned(&name, &qualifier).map_err(svc)? {
-                    Some(cfg) => Ok(json_response(StatusCode::OK, self.provisioned(&cfg, false))),
-                    None => Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "ProvisionedConcurrencyConfigNotFoundException",
-                        "No Provisioned Concurrency Config found for this function",
-                    )),
-                }
+                self.get_provisioned_concurrency_config(name, qualifier)
+                    .await
             }
             Operation::DeleteProvisionedConcurrencyConfig { name, qualifier } => {
-                if !f.delete_provisioned(&name, &qualifier).map_err(svc)? {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "ProvisionedConcurrencyConfigNotFoundException",
-                        "No Provisioned Concurrency Config found for this function",
-                    ));
-                }
-                let mut resp = Response::new(Bytes::new());
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                Ok(resp)
+                self.delete_provisioned_concurrency_config(name, qualifier)
+                    .await
             }
             Operation::ListProvisionedConcurrencyConfigs { name } => {
-                let all = f.list_provisioned(&name).map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({ "ProvisionedConcurrencyConfigs": all.iter().map(|c| self.provisioned(c, true)).collect::<Vec<_>>() }),
-                ))
+                self.list_provisioned_concurrency_configs(name).await
             }
-            Operation::ListAliases { name } => {
-                let aliases = f.list_aliases(&name).map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({ "Aliases": aliases.iter().map(|a| wire::alias(a, f.identity())).collect::<Vec<_>>() }),
-                ))
-            }
+            Operation::ListAliases { name } => self.list_aliases(name).await,
             Operation::GetFunctionConfiguration { name, qualifier } => {
-                let rec = self.version_of(&name, qualifier.as_deref())?;
-                Ok(json_response(StatusCode::OK, self.config(&rec)))
+                self.get_function_configuration(name, qualifier).await
             }
-            Operation::GetFunction { name, qualifier } => {
-                let rec = self.version_of(&name, qualifier.as_deref())?;
-                let location = format!(
-                    "{}/_nimbus/code/{}",
-                    f.exec_config().endpoint_url,
-                    rec.code.digest
-                );
-                let mut body = json!({
-                    "Configuration": self.config(&rec),
-                    "Code": { "RepositoryType": "S3", "Location": location },
-                });
-                if !rec.tags.is_empty() {
-                    body["Tags"] = json!(rec.tags);
-                }
-                if let Some(n) = rec.reserved_concurrency {
-                    body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
-                }
-                Ok(json_response(StatusCode::OK, body))
-            }
+            Operation::GetFunction { name, qualifier } => self.get_function(name, qualifier).await,
             Operation::ListFunctions { marker, max_items } => {
-                let all = f.list();
-                let start = match &marker {
-                    Some(m) => all
-                        .iter()
-                        .position(|r| r.name.as_str() > m.as_str())
-                        .unwrap_or(all.len()),
-                    None => 0,
-                };
-                let page: Vec<_> = all[start..].iter().take(max_items).collect();
-                let mut body =
-                    json!({ "Functions": page.iter().map(|r| self.config(r)).collect::<Vec<_>>() });
-                if start + page.len() < all.len()
-                    && let Some(last) = page.last()
-                {
-                    body["NextMarker"] = json!(last.name);
-                }
-                Ok(json_response(StatusCode::OK, body))
+                self.list_functions(marker, max_items).await
             }
             Operation::UpdateFunctionCode {
                 name,
                 update,
                 publish,
-            } => {
-                let dry = update.dry_run;
-                let mut rec = f.update_code(&name, update).await.map_err(svc)?;
-                if publish && !dry {
-                    rec = f
-                        .publish_version(&name, None, None, None)
-                        .await
-                        .map_err(svc)?;
-                }
-                Ok(json_response(StatusCode::OK, self.config(&rec)))
-            }
+            } => self.update_function_code(name, update, publish).await,
             Operation::UpdateFunctionConfiguration { name, update } => {
-                let rec = f.update_configuration(&name, update).await.map_err(svc)?;
-                Ok(json_response(StatusCode::OK, self.config(&rec)))
+                self.update_function_configuration(name, update).await
             }
             Operation::DeleteFunction { name, qualifier } => {
-                if qualifier.as_deref() == Some("$LATEST") {
-                    return Err(invalid(
-                        "$LATEST version cannot be deleted without deleting the function.".into(),
-                    ));
-                }
-                match qualifier.as_deref() {
-                    Some(v) if v.bytes().all(|c| c.is_ascii_digit()) => {
-                        f.delete_version(&name, v).await.map_err(svc)?
-                    }
-                    Some(other) => {
-                        return Err(invalid(format!(
-                            "Deletion of aliases through DeleteFunction is not supported: use DeleteAlias for {other}"
-                        )));
-                    }
-                    None => f.delete(&name).await.map_err(svc)?,
-                }
-                let mut resp = Response::new(Bytes::new());
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                Ok(resp)
+                self.delete_function(name, qualifier).await
             }
             Operation::PutFunctionConcurrency { name, reserved } => {
-                let rec = f.put_concurrency(&name, reserved).await.map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({ "ReservedConcurrentExecutions": rec.reserved_concurrency }),
-                ))
+                self.put_function_concurrency(name, reserved).await
             }
-            Operation::GetFunctionConcurrency { name } => {
-                let rec = f.get(&name).map_err(svc)?;
-                let body = match rec.reserved_concurrency {
-                    Some(n) => json!({ "ReservedConcurrentExecutions": n }),
-                    None => json!({}),
-                };
-                Ok(json_response(StatusCode::OK, body))
-            }
+            Operation::GetFunctionConcurrency { name } => self.get_function_concurrency(name).await,
             Operation::DeleteFunctionConcurrency { name } => {
-                f.delete_concurrency(&name).await.map_err(svc)?;
-                let mut resp = Response::new(Bytes::new());
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                Ok(resp)
+                self.delete_function_concurrency(name).await
             }
             Operation::PutFunctionEventInvokeConfig { name, input, merge } => {
-                let cfg = f
-                    .set_event_invoke_config(&name, input, merge)
-                    .map_err(svc)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    wire::event_invoke_config(&cfg, &f.identity().function_arn(&name)),
-                ))
+                self.put_function_event_invoke_config(name, input, merge)
+                    .await
             }
             Operation::GetFunctionEventInvokeConfig { name } => {
-                match f.event_invoke_config(&name).map_err(svc)? {
-                    Some(cfg) => Ok(json_response(
-                        StatusCode::OK,
-                        wire::event_invoke_config(&cfg, &f.identity().function_arn(&name)),
-                    )),
-                    None => Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "ResourceNotFoundException",
-                        format!(
-                            "The function {} doesn't have an EventInvokeConfig",
-                            f.identity().function_arn(&name)
-                        ),
-                    )),
-                }
+                self.get_function_event_invoke_config(name).await
             }
             Operation::DeleteFunctionEventInvokeConfig { name } => {
-                f.delete_event_invoke_config(&name).map_err(svc)?;
-                let mut resp = Response::new(Bytes::new());
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                Ok(resp)
+                self.delete_function_event_invoke_config(name).await
             }
             Operation::CreateEventSourceMapping(input) => {
-                let m = t.create_mapping(input).map_err(trg)?;
-                Ok(json_response(
-                    StatusCode::ACCEPTED,
-                    mapping_json(&m, f.identity(), "Creating"),
-                ))
+                self.create_event_source_mapping(input).await
             }
-            Operation::GetEventSourceMapping(uuid) => {
-                let m = t.get_mapping(&uuid).map_err(trg)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    mapping_json(&m, f.identity(), mapping_state(&m)),
-                ))
-            }
+            Operation::GetEventSourceMapping(uuid) => self.get_event_source_mapping(uuid).await,
             Operation::UpdateEventSourceMapping(uuid, input) => {
-                let m = t.update_mapping(&uuid, input).map_err(trg)?;
-                Ok(json_response(
-                    StatusCode::ACCEPTED,
-                    mapping_json(
-                        &m,
-                        f.identity(),
-                        if m.enabled { "Enabling" } else { "Disabling" },
-                    ),
-                ))
+                self.update_event_source_mapping(uuid, input).await
             }
             Operation::DeleteEventSourceMapping(uuid) => {
-                let m = t.delete_mapping(&uuid).map_err(trg)?;
-                Ok(json_response(
-                    StatusCode::ACCEPTED,
-                    mapping_json(&m, f.identity(), "Deleting"),
-                ))
+                self.delete_event_source_mapping(uuid).await
             }
             Operation::ListEventSourceMappings {
                 function,
@@ -1154,102 +660,14 @@ impl LambdaApi {
                 marker,
                 max_items,
             } => {
-                let all = t
-                    .list_mappings(function.as_deref(), source.as_deref())
-                    .map_err(trg)?;
-                let start = marker.as_deref().map_or(0, |m| {
-                    all.iter()
-                        .position(|x| x.uuid.as_str() > m)
-                        .unwrap_or(all.len())
-                });
-                let page = &all[start..(start + max_items).min(all.len())];
-                let mut out = json!({
-                    "EventSourceMappings": page
-                        .iter()
-                        .map(|m| mapping_json(m, f.identity(), mapping_state(m)))
-                        .collect::<Vec<_>>()
-                });
-                if start + max_items < all.len()
-                    && let Some(last) = page.last()
-                {
-                    out["NextMarker"] = last.uuid.clone().into();
-                }
-                Ok(json_response(StatusCode::OK, out))
+                self.list_event_source_mappings(function, source, marker, max_items)
+                    .await
             }
             Operation::ListFunctionEventInvokeConfigs { name } => {
-                let configs: Vec<Value> = f
-                    .event_invoke_config(&name)
-                    .map_err(svc)?
-                    .iter()
-                    .map(|c| wire::event_invoke_config(c, &f.identity().function_arn(&name)))
-                    .collect();
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({ "FunctionEventInvokeConfigs": configs }),
-                ))
+                self.list_function_event_invoke_configs(name).await
             }
-            Operation::GetAccountSettings => {
-                let (limit, unreserved) = f.concurrency_limits();
-                let all = f.list();
-                let total: u64 = all.iter().map(|r| r.code.size).sum();
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({
-                        "AccountLimit": {
-                            "TotalCodeSize": 80_530_636_800u64,
-                            "CodeSizeUnzipped": nimbus_functions::code::MAX_UNZIPPED_BYTES,
-                            "CodeSizeZipped": nimbus_functions::code::MAX_ZIPPED_BYTES,
-                            "ConcurrentExecutions": limit,
-                            "UnreservedConcurrentExecutions": unreserved,
-                        },
-                        "AccountUsage": { "TotalCodeSize": total, "FunctionCount": all.len() },
-                    }),
-                ))
-            }
-            Operation::Invoke(req) => {
-                let whole = std::time::Instant::now();
-                let out = self
-                    .invoker
-                    .invoke(req)
-                    .await
-                    .map_err(|e| error::from_invoke(&e))?;
-                let mut resp = Response::new(out.payload);
-                *resp.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK);
-                let h = resp.headers_mut();
-                h.insert("content-type", HeaderValue::from_static("application/json"));
-                let mut set = |k: &'static str, v: &str| {
-                    if let Ok(v) = HeaderValue::from_str(v) {
-                        h.insert(k, v);
-                    }
-                };
-                set("x-amz-executed-version", &out.executed_version);
-                // The invocation's id is the request's id, as on Lambda.
-                set("x-amzn-requestid", &out.request_id);
-                if let Some(fe) = &out.function_error {
-                    set("x-amz-function-error", fe);
-                }
-                if let Some(l) = &out.log_result {
-                    set("x-amz-log-result", l);
-                }
-                let t = out.timing;
-                // `server`: everything from the parsed request to the response.
-                let mut timing = format!(
-                    "server={:.3};invoke={:.3}",
-                    whole.elapsed().as_secs_f64() * 1000.0,
-                    t.invoke_ms
-                );
-                if let (Some(c), Some(i)) = (t.create_ms, t.init_ms) {
-                    timing.push_str(&format!(";create={c:.3};init={i:.3}"));
-                }
-                if let Some(r) = t.runtime_start_ms {
-                    timing.push_str(&format!(";runtime_start={r:.3}"));
-                }
-                for (k, v) in &t.parts {
-                    timing.push_str(&format!(";sandbox.{k}={v:.3}"));
-                }
-                set("x-nimbus-timing", &timing);
-                Ok(resp)
-            }
+            Operation::GetAccountSettings => self.get_account_settings().await,
+            Operation::Invoke(req) => self.invoke_function(req).await,
         }
     }
 }
