@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use credentials::Credentials;
 use nimbus_functions::{ExecConfig, Functions, Paths};
 use nimbus_model::Identity;
+use nimbus_storage::KvEngine;
 use nimbus_storage_embedded::{EmbeddedKv, FileBlobs};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -131,52 +132,17 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let endpoint = format!("http://{}", SocketAddr::new(host, addr.port()));
     write_client_config(&data_dir, &cfg.identity.region, &endpoint)?;
 
-    let kv = Arc::new(
+    let kv: Arc<dyn KvEngine> = Arc::new(
         EmbeddedKv::open(&data_dir.join("metadata.redb"))
             .context("open metadata store (is another nimbus using this data directory?)")?,
     );
-    let kv_for_objects: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
-    let kv_for_queues: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
-    let kv_for_tables: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
-    let kv_for_gateway: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
-    let kv_for_rest: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
-    let kv_for_triggers: Arc<dyn nimbus_storage::KvEngine> = kv.clone();
     let blobs = Arc::new(FileBlobs::open(&data_dir.join("blobs")).context("open blob store")?);
-    let sandbox: Arc<dyn nimbus_sandbox::Sandbox> = match cfg.isolation {
-        Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
-        Isolation::Namespaces => {
-            let exe = std::env::current_exe().context("find the nimbus binary for sandbox init")?;
-            let ns = nimbus_sandbox::namespaces::Namespaces::new(exe, data_dir.join("sandbox"), cfg.sandbox_pool).map_err(|why| {
-                anyhow::anyhow!(
-                    "cannot isolate execution environments on this host: {why}. \
-                     Run `nimbus doctor` for details, or start with --isolation none to run functions unisolated"
-                )
-            })?;
-            Arc::new(ns)
-        }
-    };
+    let sandbox = open_sandbox(&cfg, &data_dir)?;
     let isolation = sandbox.isolation();
     let isolation_notes = sandbox.notes();
     // Isolated environments reach the platform's APIs on a socket inside their own
     // network namespace; the edge serves it once it exists.
     let edge_cell: Arc<std::sync::OnceLock<Arc<edge::Edge>>> = Arc::new(std::sync::OnceLock::new());
-    let cell = edge_cell.clone();
-    let platform_endpoint =
-        nimbus_functions::PlatformEndpoint(Arc::new(move |listener: std::net::TcpListener| {
-            let cell = cell.clone();
-            tokio::spawn(async move {
-                let Some(edge) = cell.get().cloned() else {
-                    return;
-                };
-                if listener.set_nonblocking(true).is_err() {
-                    return;
-                }
-                if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
-                    edge::serve(l, edge).await;
-                }
-            })
-            .abort_handle()
-        }));
     let exec = ExecConfig {
         identity: cfg.identity.clone(),
         endpoint_url: endpoint.clone(),
@@ -190,7 +156,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             default_memory_budget_mb()
         },
         async_retry_delay: cfg.async_retry_delay,
-        platform_endpoint: Some(platform_endpoint),
+        platform_endpoint: Some(platform_endpoint(edge_cell.clone())),
     };
     let paths = Paths {
         data_dir: &data_dir,
@@ -198,123 +164,20 @@ pub async fn start(cfg: Config) -> Result<Started> {
         node: &cfg.node,
     };
     let functions = Arc::new(
-        Functions::open(exec, paths, kv, blobs, sandbox).context("open functions service")?,
+        Functions::open(exec, paths, kv.clone(), blobs, sandbox)
+            .context("open functions service")?,
     );
     functions.start_background();
-    let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
-    let queues = Arc::new(
-        nimbus_queues::Queues::open(
-            kv_for_queues,
-            &cfg.identity.account_id,
-            &cfg.identity.region,
-        )
-        .context("open queue service")?,
-    );
-    let tables = Arc::new(
-        nimbus_tables::Tables::open(
-            kv_for_tables,
-            &cfg.identity.account_id,
-            &cfg.identity.region,
-        )
-        .context("open table store")?,
-    );
-    tokio::spawn(table_housekeeping(Arc::downgrade(&tables)));
-    // Every service that emits events hands them over through one outbox.
-    let outbox: Arc<dyn nimbus_invoke::Outbox> = Arc::new(nimbus_triggers::Deliveries::new(
-        invoker.clone(),
-        queues.clone(),
-    ));
-    functions.set_outbox(outbox.clone());
-    let triggers = Arc::new(nimbus_triggers::Triggers::new(
-        cfg.identity.clone(),
-        kv_for_triggers,
-        invoker.clone(),
-        queues.clone(),
-        tables.clone(),
-        outbox.clone(),
-    ));
-    triggers.start();
-    let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
-        functions.clone(),
-        invoker.clone(),
-        triggers,
-    ));
-    let objects = Arc::new(
-        nimbus_objects::Objects::open(kv_for_objects, &data_dir.join("objects"), Some(outbox))
-            .context("open object store")?,
-    );
-    let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &cfg.identity.region));
-    let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
-    let kv_for_workflows: Arc<dyn nimbus_storage::KvEngine> = kv_for_rest.clone();
-    let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
-    let workflows = nimbus_workflows::service::StepFunctions::open(
-        kv_for_workflows,
-        &cfg.identity.account_id,
-        &cfg.identity.region,
-    )
-    .map_err(|e| anyhow::anyhow!("open workflow service: {}", e.message))?;
-    workflows.set_integrations(Arc::new(nimbus_workflows::integrations::Live {
-        invoker: invoker.clone(),
-        services: [
-            (
-                "sqs".to_string(),
-                (
-                    "SQS".to_string(),
-                    Arc::new(JsonApi::Sqs(sqs.clone()))
-                        as Arc<dyn nimbus_workflows::integrations::ServiceApi>,
-                ),
-            ),
-            (
-                "dynamodb".to_string(),
-                (
-                    "DynamoDB".to_string(),
-                    Arc::new(JsonApi::DynamoDb(dynamodb.clone()))
-                        as Arc<dyn nimbus_workflows::integrations::ServiceApi>,
-                ),
-            ),
-        ]
-        .into_iter()
-        .collect(),
-        states: Arc::downgrade(&workflows),
-    }));
-    let resumed = workflows
-        .resume()
-        .map_err(|e| anyhow::anyhow!("resume workflow executions: {}", e.message))?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resumed running workflow executions");
-    }
-    let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(workflows));
-    let apis =
-        Arc::new(nimbus_gateway::apis::Apis::open(kv_for_gateway).context("open HTTP API store")?);
-    let rest_apis =
-        Arc::new(nimbus_gateway::rest::RestApis::open(kv_for_rest).context("open REST API store")?);
-    let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
-        apis.clone(),
-        rest_apis.clone(),
-        invoker.clone(),
-        functions.clone(),
-        cfg.identity.clone(),
-    ));
-    let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
-        apis,
-        rest_apis,
-        &cfg.identity.region,
-    ));
+    let services = Services::open(&cfg, &data_dir, &kv, &functions).await?;
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
         },
-        vec![
-            lambda as Arc<dyn nimbus_api_common::Service>,
-            sqs,
-            dynamodb,
-            apigw,
-            stepfunctions,
-        ],
-        s3,
+        services.apis,
+        services.s3,
         functions.clone(),
-        gateway,
+        services.gateway,
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));
@@ -328,6 +191,169 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions,
         serve,
     })
+}
+
+/// Sandboxes as configured: namespaces (refusing to start where the host
+/// cannot isolate), or plain processes.
+fn open_sandbox(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn nimbus_sandbox::Sandbox>> {
+    Ok(match cfg.isolation {
+        Isolation::None => Arc::new(nimbus_sandbox::PlainProcess),
+        Isolation::Namespaces => {
+            let exe = std::env::current_exe().context("find the nimbus binary for sandbox init")?;
+            let ns = nimbus_sandbox::namespaces::Namespaces::new(exe, data_dir.join("sandbox"), cfg.sandbox_pool).map_err(|why| {
+                anyhow::anyhow!(
+                    "cannot isolate execution environments on this host: {why}. \
+                     Run `nimbus doctor` for details, or start with --isolation none to run functions unisolated"
+                )
+            })?;
+            Arc::new(ns)
+        }
+    })
+}
+
+/// Serves the AWS APIs on a listener made inside an environment's network
+/// namespace, once the edge exists.
+fn platform_endpoint(
+    edge_cell: Arc<std::sync::OnceLock<Arc<edge::Edge>>>,
+) -> nimbus_functions::PlatformEndpoint {
+    nimbus_functions::PlatformEndpoint(Arc::new(move |listener: std::net::TcpListener| {
+        let cell = edge_cell.clone();
+        tokio::spawn(async move {
+            let Some(edge) = cell.get().cloned() else {
+                return;
+            };
+            if listener.set_nonblocking(true).is_err() {
+                return;
+            }
+            if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
+                edge::serve(l, edge).await;
+            }
+        })
+        .abort_handle()
+    }))
+}
+
+/// Every service besides functions, wired to the one door (`Invoker`) and the
+/// one outbox, and the APIs the edge serves.
+struct Services {
+    apis: Vec<Arc<dyn nimbus_api_common::Service>>,
+    s3: Arc<nimbus_api_s3::S3Api>,
+    gateway: Arc<nimbus_gateway::serve::Gateway>,
+}
+
+impl Services {
+    async fn open(
+        cfg: &Config,
+        data_dir: &std::path::Path,
+        kv: &Arc<dyn KvEngine>,
+        functions: &Arc<Functions>,
+    ) -> Result<Services> {
+        let id = &cfg.identity;
+        let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
+        let queues = Arc::new(
+            nimbus_queues::Queues::open(kv.clone(), &id.account_id, &id.region)
+                .context("open queue service")?,
+        );
+        let tables = Arc::new(
+            nimbus_tables::Tables::open(kv.clone(), &id.account_id, &id.region)
+                .context("open table store")?,
+        );
+        nimbus_tables::housekeeping::start(&tables);
+        // Every service that emits events hands them over through one outbox.
+        let outbox: Arc<dyn nimbus_invoke::Outbox> = Arc::new(nimbus_triggers::Deliveries::new(
+            invoker.clone(),
+            queues.clone(),
+        ));
+        functions.set_outbox(outbox.clone());
+        let triggers = Arc::new(nimbus_triggers::Triggers::new(
+            id.clone(),
+            kv.clone(),
+            invoker.clone(),
+            queues.clone(),
+            tables.clone(),
+            outbox.clone(),
+        ));
+        triggers.start();
+        let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
+            functions.clone(),
+            invoker.clone(),
+            triggers,
+        ));
+        let objects = Arc::new(
+            nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(outbox))
+                .context("open object store")?,
+        );
+        let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
+        let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
+        let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
+        let workflows = open_workflows(cfg, kv, invoker.clone(), &sqs, &dynamodb)?;
+        let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(workflows));
+        let http_apis =
+            Arc::new(nimbus_gateway::apis::Apis::open(kv.clone()).context("open HTTP API store")?);
+        let rest_apis = Arc::new(
+            nimbus_gateway::rest::RestApis::open(kv.clone()).context("open REST API store")?,
+        );
+        let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
+            http_apis.clone(),
+            rest_apis.clone(),
+            invoker,
+            functions.clone(),
+            id.clone(),
+        ));
+        let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
+            http_apis, rest_apis, &id.region,
+        ));
+        Ok(Services {
+            apis: vec![lambda, sqs, dynamodb, apigw, stepfunctions],
+            s3,
+            gateway,
+        })
+    }
+}
+
+/// The workflow service with its Task integrations (Lambda through the
+/// `Invoker`, SQS and DynamoDB through their own APIs), and the executions a
+/// restart interrupted resumed.
+fn open_workflows(
+    cfg: &Config,
+    kv: &Arc<dyn KvEngine>,
+    invoker: Arc<dyn nimbus_invoke::Invoker>,
+    sqs: &Arc<nimbus_api_sqs::SqsApi>,
+    dynamodb: &Arc<nimbus_api_dynamodb::DynamoDbApi>,
+) -> Result<Arc<nimbus_workflows::service::StepFunctions>> {
+    use nimbus_workflows::integrations::ServiceApi;
+    let workflows = nimbus_workflows::service::StepFunctions::open(
+        kv.clone(),
+        &cfg.identity.account_id,
+        &cfg.identity.region,
+    )
+    .map_err(|e| anyhow::anyhow!("open workflow service: {}", e.message))?;
+    let services: [(&str, &str, Arc<dyn ServiceApi>); 2] = [
+        ("sqs", "SQS", Arc::new(JsonApi::Sqs(sqs.clone()))),
+        (
+            "dynamodb",
+            "DynamoDB",
+            Arc::new(JsonApi::DynamoDb(dynamodb.clone())),
+        ),
+    ];
+    workflows.set_integrations(Arc::new(nimbus_workflows::integrations::Live {
+        invoker,
+        services: services
+            .into_iter()
+            .map(|(k, name, api)| (k.to_string(), (name.to_string(), api)))
+            .collect(),
+        states: Arc::downgrade(&workflows),
+    }));
+    let resumed = workflows
+        .resume()
+        .map_err(|e| anyhow::anyhow!("resume workflow executions: {}", e.message))?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed running workflow executions");
+    }
+    Ok(workflows)
 }
 
 /// The JSON APIs workflow Task states call (`sqs:sendMessage`,
@@ -380,31 +406,6 @@ impl nimbus_workflows::integrations::ServiceApi for JsonApi {
                 .to_string();
             Err((code, message))
         })
-    }
-}
-
-/// Expire items past their TTL (every second) and trim stream records past
-/// their 24 hours (every minute), while the table store lives.
-async fn table_housekeeping(tables: std::sync::Weak<nimbus_tables::Tables>) {
-    let mut tick = 0u64;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let Some(t) = tables.upgrade() else { return };
-        tick += 1;
-        let result = tokio::task::spawn_blocking(move || {
-            let now = nimbus_model::time::now_millis();
-            t.expire(now / 1000)?;
-            if tick.is_multiple_of(60) {
-                t.trim_streams(now)?;
-            }
-            Ok::<_, nimbus_tables::Error>(())
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "table housekeeping failed"),
-            Err(e) => tracing::error!(error = %e, "table housekeeping task failed"),
-        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! (see `docs/adr/0009-tables.md`). Not here: the wire format (`api/dynamodb`).
 
 pub mod expr;
+pub mod housekeeping;
 pub mod partiql;
 pub mod schema;
 pub mod streams;
