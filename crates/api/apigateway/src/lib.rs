@@ -329,7 +329,28 @@ impl ApiGatewayApi {
         }
     }
 
+    /// An operation on one API, routed by the resource it names.
     fn api_op(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        match rest.first().copied() {
+            None | Some("cors") => self.api_op_api(m, id, rest, body, host),
+            Some("routes") => self.api_op_routes(m, id, rest, body, host),
+            Some("integrations") => self.api_op_integrations(m, id, rest, body, host),
+            Some("authorizers") => self.api_op_authorizers(m, id, rest, body, host),
+            Some("stages") => self.api_op_stages(m, id, rest, body, host),
+            Some("deployments") => self.api_op_deployments(m, id, rest, body, host),
+            _ => self.api_op_api(m, id, rest, body, host),
+        }
+    }
+
+    /// Operations on the API itself (and its CORS configuration).
+    fn api_op_api(
         &self,
         m: &Method,
         id: &str,
@@ -339,7 +360,6 @@ impl ApiGatewayApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let a = &self.apis;
         let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
         match (m, rest) {
             (&Method::GET, []) => ok(self.api_json(&*a.get(id).map_err(err)?, host)),
             (&Method::PATCH, []) => {
@@ -375,6 +395,31 @@ impl ApiGatewayApi {
                 Ok(no_content())
             }
             // Routes.
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                format!(
+                    "Nimbus does not implement {m} on /v2/apis/{id}/{} (region {})",
+                    rest.join("/"),
+                    self.region
+                ),
+            )),
+        }
+    }
+
+    /// Operations on its routes.
+    fn api_op_routes(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        _host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let a = &self.apis;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+        match (m, rest) {
             (&Method::POST, ["routes"]) => {
                 let key = opt_str(body, "routeKey").ok_or_else(|| bad("RouteKey is required"))?;
                 let scopes: Vec<String> = body
@@ -477,6 +522,31 @@ impl ApiGatewayApi {
                 Ok(no_content())
             }
             // Integrations.
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                format!(
+                    "Nimbus does not implement {m} on /v2/apis/{id}/{} (region {})",
+                    rest.join("/"),
+                    self.region
+                ),
+            )),
+        }
+    }
+
+    /// Operations on its integrations.
+    fn api_op_integrations(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        _host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let a = &self.apis;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+        match (m, rest) {
             (&Method::POST, ["integrations"]) => {
                 let kind = opt_str(body, "integrationType")
                     .ok_or_else(|| bad("IntegrationType is required"))?;
@@ -571,6 +641,31 @@ impl ApiGatewayApi {
                 Ok(no_content())
             }
             // Authorizers.
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                format!(
+                    "Nimbus does not implement {m} on /v2/apis/{id}/{} (region {})",
+                    rest.join("/"),
+                    self.region
+                ),
+            )),
+        }
+    }
+
+    /// Operations on its authorizers.
+    fn api_op_authorizers(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        _host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let a = &self.apis;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+        match (m, rest) {
             (&Method::POST, ["authorizers"]) => {
                 let name = opt_str(body, "name").ok_or_else(|| bad("Name is required"))?;
                 let kind = opt_str(body, "authorizerType")
@@ -661,6 +756,31 @@ impl ApiGatewayApi {
                 Ok(no_content())
             }
             // Stages.
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                format!(
+                    "Nimbus does not implement {m} on /v2/apis/{id}/{} (region {})",
+                    rest.join("/"),
+                    self.region
+                ),
+            )),
+        }
+    }
+
+    /// Operations on its stages.
+    fn api_op_stages(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        _host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let a = &self.apis;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+        match (m, rest) {
             (&Method::POST, ["stages"]) => {
                 let name =
                     opt_str(body, "stageName").ok_or_else(|| bad("StageName is required"))?;
@@ -739,6 +859,31 @@ impl ApiGatewayApi {
                 Ok(no_content())
             }
             // Deployments.
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFoundException",
+                format!(
+                    "Nimbus does not implement {m} on /v2/apis/{id}/{} (region {})",
+                    rest.join("/"),
+                    self.region
+                ),
+            )),
+        }
+    }
+
+    /// Operations on its deployments.
+    fn api_op_deployments(
+        &self,
+        m: &Method,
+        id: &str,
+        rest: &[&str],
+        body: &Value,
+        _host: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let a = &self.apis;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+        let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+        match (m, rest) {
             (&Method::POST, ["deployments"]) => {
                 let (_, d) = a
                     .change(id, |x| {

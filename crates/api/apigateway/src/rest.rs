@@ -199,7 +199,26 @@ pub fn handle(
     }
 }
 
+/// An operation on one API, routed by the resource it names.
 fn api_op(
+    a: &RestApis,
+    m: &Method,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Result<Response<Bytes>, ApiError> {
+    let op = match (rest.first().copied(), rest.get(2).copied()) {
+        (Some("resources"), Some("methods")) => api_op_methods,
+        (Some("resources"), _) => api_op_resources,
+        (Some("deployments"), _) => api_op_deployments,
+        (Some("stages"), _) => api_op_stages,
+        _ => api_op_api,
+    };
+    op(a, m, id, rest, body)
+}
+
+/// Operations on the API itself (and its CORS configuration).
+fn api_op_api(
     a: &RestApis,
     m: &Method,
     id: &str,
@@ -240,6 +259,60 @@ fn api_op(
             a.delete(id).map_err(err)?;
             Ok(accepted())
         }
+        (
+            &Method::PUT,
+            [
+                "resources",
+                rid,
+                "methods",
+                hm,
+                "integration",
+                "responses",
+                code,
+            ],
+        ) => {
+            let hm = method_name(hm)?;
+            let mut resp = body.clone();
+            resp["statusCode"] = json!(code);
+            let stored = resp.clone();
+            a.change(id, |x| {
+                let meth = x
+                    .resource_mut(rid)?
+                    .methods
+                    .get_mut(&hm)
+                    .ok_or_else(|| no_method(&hm))?;
+                let i = meth
+                    .integration
+                    .as_mut()
+                    .ok_or_else(|| GError::NotFound("No integration defined for method".into()))?;
+                i.responses.insert(code.to_string(), stored);
+                Ok(())
+            })
+            .map_err(err)?;
+            created(resp)
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            format!(
+                "Nimbus does not implement {m} on /restapis/{id}/{}",
+                rest.join("/")
+            ),
+        )),
+    }
+}
+
+/// Operations on the resource tree.
+fn api_op_resources(
+    a: &RestApis,
+    m: &Method,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Result<Response<Bytes>, ApiError> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+    match (m, rest) {
         (&Method::GET, ["resources"]) => ok(items(
             a.get(id)
                 .map_err(err)?
@@ -264,6 +337,28 @@ fn api_op(
                 .map_err(err)?;
             Ok(accepted())
         }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            format!(
+                "Nimbus does not implement {m} on /restapis/{id}/{}",
+                rest.join("/")
+            ),
+        )),
+    }
+}
+
+/// Operations on methods, their responses and integrations.
+fn api_op_methods(
+    a: &RestApis,
+    m: &Method,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Result<Response<Bytes>, ApiError> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+    match (m, rest) {
         (&Method::PUT, ["resources", rid, "methods", hm]) => {
             let hm = method_name(hm)?;
             let auth = opt_str(body, "authorizationType")
@@ -404,38 +499,28 @@ fn api_op(
                 .ok_or_else(|| err(GError::NotFound("No integration defined for method".into())))?;
             ok(integration_json(i))
         }
-        (
-            &Method::PUT,
-            [
-                "resources",
-                rid,
-                "methods",
-                hm,
-                "integration",
-                "responses",
-                code,
-            ],
-        ) => {
-            let hm = method_name(hm)?;
-            let mut resp = body.clone();
-            resp["statusCode"] = json!(code);
-            let stored = resp.clone();
-            a.change(id, |x| {
-                let meth = x
-                    .resource_mut(rid)?
-                    .methods
-                    .get_mut(&hm)
-                    .ok_or_else(|| no_method(&hm))?;
-                let i = meth
-                    .integration
-                    .as_mut()
-                    .ok_or_else(|| GError::NotFound("No integration defined for method".into()))?;
-                i.responses.insert(code.to_string(), stored);
-                Ok(())
-            })
-            .map_err(err)?;
-            created(resp)
-        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            format!(
+                "Nimbus does not implement {m} on /restapis/{id}/{}",
+                rest.join("/")
+            ),
+        )),
+    }
+}
+
+/// Operations on its deployments.
+fn api_op_deployments(
+    a: &RestApis,
+    m: &Method,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Result<Response<Bytes>, ApiError> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+    match (m, rest) {
         (&Method::POST, ["deployments"]) => {
             let (_, d) = a
                 .change(id, |x| {
@@ -466,6 +551,28 @@ fn api_op(
             })?;
             ok(deployment_json(d))
         }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            format!(
+                "Nimbus does not implement {m} on /restapis/{id}/{}",
+                rest.join("/")
+            ),
+        )),
+    }
+}
+
+/// Operations on its stages.
+fn api_op_stages(
+    a: &RestApis,
+    m: &Method,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Result<Response<Bytes>, ApiError> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
+    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
+    match (m, rest) {
         (&Method::POST, ["stages"]) => {
             let name = opt_str(body, "stageName").ok_or_else(|| bad("Invalid stage name"))?;
             let did = opt_str(body, "deploymentId")
