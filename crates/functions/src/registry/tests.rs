@@ -1,0 +1,160 @@
+//! Unit tests of `registry`.
+
+use super::*;
+use nimbus_storage::faulty::FaultyKv;
+use nimbus_storage_embedded::{EmbeddedKv, FileBlobs};
+use std::io::Write;
+
+fn zip(body: &str) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("app.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(body.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn req(name: &str) -> CreateFunction {
+    CreateFunction {
+        name: name.into(),
+        runtime: Some("python3.12".into()),
+        role: "arn:aws:iam::000000000000:role/r".into(),
+        handler: Some("app.handler".into()),
+        zip: zip("def handler(e, c):\n    return 1\n"),
+        ..Default::default()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    kv: Arc<FaultyKv<EmbeddedKv>>,
+    reg: Registry,
+}
+
+fn open(dir: tempfile::TempDir) -> Fixture {
+    let kv = Arc::new(FaultyKv::new(
+        EmbeddedKv::open(&dir.path().join("m.redb")).unwrap(),
+    ));
+    let blobs = Arc::new(FileBlobs::open(&dir.path().join("blobs")).unwrap());
+    let code = Arc::new(CodeCache::new(dir.path().join("code")).unwrap());
+    let reg = Registry::open(kv.clone(), blobs, code).unwrap();
+    Fixture { _dir: dir, kv, reg }
+}
+
+fn nf() -> Error {
+    Error::NotFound("nope".into())
+}
+
+#[test]
+fn failed_commit_leaves_nothing_half_written() {
+    let f = open(tempfile::tempdir().unwrap());
+    f.kv.fail_nth_commit(1);
+    assert!(matches!(f.reg.create(req("f")), Err(Error::Storage(_))));
+    assert!(f.reg.get("f").is_none(), "not in the index");
+    assert!(
+        f.kv.get(FUNCTIONS, b"f").unwrap().is_none(),
+        "not in the store"
+    );
+    f.reg.create(req("f")).unwrap();
+    // A failed update keeps the old record everywhere.
+    let before = f.reg.get("f").unwrap();
+    f.kv.fail_nth_commit(1);
+    let upd = UpdateConfiguration {
+        timeout: Some(30),
+        ..Default::default()
+    };
+    assert!(f.reg.update_configuration("f", nf, upd).is_err());
+    assert_eq!(f.reg.get("f").unwrap().timeout_secs, before.timeout_secs);
+}
+
+#[test]
+fn versions_aliases_and_validation() {
+    let f = open(tempfile::tempdir().unwrap());
+    f.reg.create(req("f")).unwrap();
+    let v1 = f
+        .reg
+        .publish_version("f", nf, Some("one".into()), None, None)
+        .unwrap();
+    assert_eq!((v1.version.as_str(), v1.description.as_str()), ("1", "one"));
+    // Nothing changed: publishing again returns the same version.
+    assert_eq!(
+        f.reg
+            .publish_version("f", nf, None, None, None)
+            .unwrap()
+            .version,
+        "1"
+    );
+    f.reg
+        .update_code(
+            "f",
+            nf,
+            UpdateCode {
+                zip: zip("x = 2\n"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        f.reg
+            .publish_version("f", nf, None, None, None)
+            .unwrap()
+            .version,
+        "2"
+    );
+    let alias = |name: &str, v: &str, w: &[(&str, f64)]| AliasInput {
+        name: name.into(),
+        function_version: Some(v.into()),
+        additional_weights: Some(w.iter().map(|(k, x)| (k.to_string(), *x)).collect()),
+        ..Default::default()
+    };
+    f.reg
+        .create_alias("f", nf, alias("live", "2", &[("1", 0.25)]), "arn".into())
+        .unwrap();
+    for (bad, why) in [
+        (alias("123", "1", &[]), "all digits"),
+        (alias("x", "9", &[]), "missing version"),
+        (alias("y", "2", &[("2", 0.5)]), "routes to itself"),
+        (alias("z", "2", &[("1", 1.5)]), "weight above 1"),
+        (alias("w", "2", &[("$LATEST", 0.5)]), "routes to $LATEST"),
+    ] {
+        assert!(
+            f.reg.create_alias("f", nf, bad, "arn".into()).is_err(),
+            "{why}"
+        );
+    }
+    assert!(
+        matches!(f.reg.delete_version("f", "1", nf), Err(Error::Conflict(_))),
+        "referenced by an alias"
+    );
+    f.reg.delete_alias("f", "live").unwrap();
+    f.reg.delete_version("f", "1", nf).unwrap();
+    assert!(f.reg.get_version("f", "1").is_none());
+    assert!(f.reg.get_version("f", "2").is_some());
+}
+
+#[test]
+fn everything_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    {
+        let f = open(dir);
+        f.reg.create(req("f")).unwrap();
+        f.reg.publish_version("f", nf, None, None, None).unwrap();
+        let a = AliasInput {
+            name: "live".into(),
+            function_version: Some("1".into()),
+            ..Default::default()
+        };
+        f.reg.create_alias("f", nf, a, "arn".into()).unwrap();
+        f.reg.set_concurrency("f", nf, Some(7), 1000).unwrap();
+        std::mem::forget(f._dir); // keep the directory for the reopen below
+    }
+    let kv = Arc::new(EmbeddedKv::open(&path.join("m.redb")).unwrap());
+    let blobs = Arc::new(FileBlobs::open(&path.join("blobs")).unwrap());
+    let code = Arc::new(CodeCache::new(path.join("code")).unwrap());
+    let reg = Registry::open(kv, blobs, code).unwrap();
+    assert_eq!(reg.get("f").unwrap().reserved_concurrency, Some(7));
+    assert_eq!(reg.get("f").unwrap().last_version, 1);
+    assert!(reg.get_version("f", "1").is_some());
+    assert_eq!(reg.get_alias("f", "live").unwrap().function_version, "1");
+    let _ = std::fs::remove_dir_all(path);
+}
