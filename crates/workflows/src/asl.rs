@@ -726,275 +726,9 @@ fn state(
         .get("Output")
         .map(|v| jtemplate(v, &format!("{at}/Output"), c));
     let state_assign = assign(obj, at, c, jsonata);
-    let mut retry = Vec::new();
-    if let Some(list) = obj.get("Retry") {
-        for (i, r) in list
-            .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let rat = format!("{at}/Retry[{i}]");
-            let f = |k: &str| r.get(k).and_then(Value::as_f64);
-            let backoff = f("BackoffRate").unwrap_or(2.0);
-            if !(backoff >= 1.0 && backoff.is_finite()) {
-                c.schema(
-                    "The value for the field 'BackoffRate' must be at least 1.0",
-                    &rat,
-                );
-            }
-            // Step Functions' ranges: positive whole seconds, attempts 0-99999999.
-            let whole = |k: &str, lo: u64, hi: u64, c: &mut Checker| match r.get(k) {
-                None => {}
-                Some(v) if v.as_u64().is_some_and(|n| (lo..=hi).contains(&n)) => {}
-                Some(_) => c.schema(
-                    format!("The value for the field '{k}' must be an integer from {lo} to {hi}"),
-                    &format!("{rat}/{k}"),
-                ),
-            };
-            whole("IntervalSeconds", 1, 99_999_999, c);
-            whole("MaxAttempts", 0, 99_999_999, c);
-            whole("MaxDelaySeconds", 1, 31_622_400, c);
-            retry.push(Retrier {
-                errors: errors_list(r.get("ErrorEquals"), &rat, c),
-                interval_seconds: f("IntervalSeconds").unwrap_or(1.0),
-                max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3) as u32,
-                backoff_rate: backoff,
-                max_delay_seconds: f("MaxDelaySeconds"),
-                full_jitter: r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
-            });
-        }
-    }
-    let mut catch = Vec::new();
-    if let Some(list) = obj.get("Catch") {
-        for (i, k) in list
-            .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let kat = format!("{at}/Catch[{i}]");
-            let Some(next) = k.get("Next").and_then(Value::as_str) else {
-                c.schema("The field \"Next\" is required", &kat);
-                continue;
-            };
-            let kobj = k.as_object().cloned().unwrap_or_default();
-            let Ok(result_path) = opt_path(&kobj, "ResultPath", &kat, c, true) else {
-                continue;
-            };
-            catch.push(Catcher {
-                errors: errors_list(k.get("ErrorEquals"), &kat, c),
-                next: next.into(),
-                result_path,
-                output: kobj
-                    .get("Output")
-                    .map(|v| jtemplate(v, &format!("{kat}/Output"), c)),
-                assign: assign(&kobj, &kat, c, jsonata),
-            });
-        }
-    }
-    let kind = match kind_name {
-        "Pass" => Kind::Pass {
-            result: obj.get("Result").cloned(),
-        },
-        "Task" => {
-            let Some(resource) = obj.get("Resource").and_then(Value::as_str) else {
-                c.schema("The field \"Resource\" is required", at);
-                return None;
-            };
-            if !resource.starts_with("arn:") {
-                c.schema(
-                    format!("Value is not a valid resource ARN: {resource}"),
-                    &format!("{at}/Resource"),
-                );
-            }
-            Kind::Task {
-                resource: resource.into(),
-                timeout: seconds(obj, "TimeoutSeconds", at, c),
-                heartbeat: seconds(obj, "HeartbeatSeconds", at, c),
-            }
-        }
-        "Choice" => {
-            let mut choices = Vec::new();
-            match obj.get("Choices").and_then(Value::as_array) {
-                Some(a) if !a.is_empty() => {
-                    for (i, r) in a.iter().enumerate() {
-                        let rat = format!("{at}/Choices[{i}]");
-                        let Some(n) = r.get("Next").and_then(Value::as_str) else {
-                            c.schema("The field \"Next\" is required", &rat);
-                            continue;
-                        };
-                        let parsed = if jsonata {
-                            match r.get("Condition") {
-                                Some(cond) => Some(Rule::Condition(jtemplate(
-                                    cond,
-                                    &format!("{rat}/Condition"),
-                                    c,
-                                ))),
-                                None => {
-                                    c.schema("The field \"Condition\" is required in a JSONata choice rule", &rat);
-                                    None
-                                }
-                            }
-                        } else {
-                            rule(r, &rat, c)
-                        };
-                        let robj = r.as_object().cloned().unwrap_or_default();
-                        if let Some(rule) = parsed {
-                            choices.push(Choice {
-                                rule,
-                                next: n.to_string(),
-                                assign: assign(&robj, &rat, c, jsonata),
-                                output: robj
-                                    .get("Output")
-                                    .map(|v| jtemplate(v, &format!("{rat}/Output"), c)),
-                            });
-                        }
-                    }
-                }
-                _ => c.schema(
-                    "The field \"Choices\" is required and must be a non-empty array",
-                    at,
-                ),
-            }
-            Kind::Choice {
-                choices,
-                default: obj.get("Default").and_then(Value::as_str).map(String::from),
-            }
-        }
-        "Wait" => {
-            let given: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
-                .into_iter()
-                .filter(|k| obj.contains_key(*k))
-                .collect();
-            if given.len() != 1 {
-                c.schema("A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath", at);
-                return None;
-            }
-            let expr_field = given[0];
-            let expression = jsonata
-                && matches!(expr_field, "Seconds" | "Timestamp")
-                && obj[expr_field].as_str().and_then(jsonata_string).is_some();
-            Kind::Wait(match expr_field {
-                _ if expression => WaitFor::Expr {
-                    seconds: expr_field == "Seconds",
-                    expr: jtemplate(&obj[expr_field], &format!("{at}/{expr_field}"), c),
-                },
-                "Seconds" => match obj["Seconds"].as_u64() {
-                    Some(n) => WaitFor::Seconds(n),
-                    None => {
-                        c.schema(
-                            "The value for the field 'Seconds' must be a non-negative integer",
-                            &format!("{at}/Seconds"),
-                        );
-                        return None;
-                    }
-                },
-                "Timestamp" => {
-                    let t = obj["Timestamp"].as_str().unwrap_or_default();
-                    if crate::time::parse_timestamp(t).is_none() {
-                        c.schema("The value for the field 'Timestamp' must be a valid ISO-8601 timestamp", &format!("{at}/Timestamp"));
-                    }
-                    WaitFor::Timestamp(t.into())
-                }
-                "SecondsPath" => WaitFor::SecondsPath(path_field(obj, "SecondsPath", at, c)?),
-                _ => WaitFor::TimestampPath(path_field(obj, "TimestampPath", at, c)?),
-            })
-        }
-        "Succeed" => Kind::Succeed,
-        "Fail" => {
-            let expr = |field: &str, c: &mut Checker| {
-                obj.get(field)
-                    .filter(|v| jsonata && v.as_str().and_then(jsonata_string).is_some())
-                    .map(|v| jtemplate(v, &format!("{at}/{field}"), c))
-            };
-            let error_expr = expr("Error", c);
-            let cause_expr = expr("Cause", c);
-            Kind::Fail {
-                error: obj.get("Error").and_then(Value::as_str).map(String::from),
-                cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
-                error_path: path_field(obj, "ErrorPath", at, c),
-                cause_path: path_field(obj, "CausePath", at, c),
-                error_expr,
-                cause_expr,
-            }
-        }
-        "Parallel" => {
-            let mut branches = Vec::new();
-            match obj.get("Branches").and_then(Value::as_array) {
-                Some(a) if !a.is_empty() => {
-                    for (i, b) in a.iter().enumerate() {
-                        if let Some(m) = machine(b, &format!("{at}/Branches[{i}]"), c, jsonata) {
-                            branches.push(Arc::new(m));
-                        }
-                    }
-                }
-                _ => c.schema(
-                    "The field \"Branches\" is required and must be a non-empty array",
-                    at,
-                ),
-            }
-            Kind::Parallel { branches }
-        }
-        _ => {
-            let (field, proc_doc) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
-                (Some(p), _) => ("ItemProcessor", p),
-                (None, Some(p)) => ("Iterator", p),
-                (None, None) => {
-                    c.schema("The field \"ItemProcessor\" is required", at);
-                    return None;
-                }
-            };
-            if let Some(mode) = proc_doc
-                .pointer("/ProcessorConfig/Mode")
-                .and_then(Value::as_str)
-                && mode != "INLINE"
-            {
-                c.schema(
-                    format!(
-                        "ProcessorConfig Mode {mode} is not supported by Nimbus yet (INLINE is)"
-                    ),
-                    &format!("{at}/{field}/ProcessorConfig/Mode"),
-                );
-            }
-            for unsupported in ["ItemReader", "ResultWriter", "ItemBatcher"] {
-                if obj.contains_key(unsupported) {
-                    c.schema(
-                        format!(
-                            "Field '{unsupported}' (distributed map) is not supported by Nimbus yet"
-                        ),
-                        &format!("{at}/{unsupported}"),
-                    );
-                }
-            }
-            let processor = machine(proc_doc, &format!("{at}/{field}"), c, jsonata)?;
-            let (item_selector, item_selector_expr) = match obj.get("ItemSelector") {
-                Some(p) if jsonata => (None, Some(jtemplate(p, &format!("{at}/ItemSelector"), c))),
-                Some(p) => (Some(template(p, &format!("{at}/ItemSelector"), c)), None),
-                None => (None, None),
-            };
-            Kind::Map {
-                processor: Arc::new(processor),
-                items_path: opt_path(obj, "ItemsPath", at, c, true).ok()?,
-                item_selector,
-                items: obj
-                    .get("Items")
-                    .map(|v| jtemplate(v, &format!("{at}/Items"), c)),
-                item_selector_expr,
-                max_concurrency: obj
-                    .get("MaxConcurrency")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0) as usize,
-                max_concurrency_path: path_field(obj, "MaxConcurrencyPath", at, c),
-                tolerated_percentage: obj
-                    .get("ToleratedFailurePercentage")
-                    .and_then(Value::as_f64),
-                tolerated_count: obj.get("ToleratedFailureCount").and_then(Value::as_u64),
-            }
-        }
-    };
+    let retry = retriers(obj, at, c);
+    let catch = catchers(obj, at, c, jsonata);
+    let kind = state_kind(kind_name, obj, at, c, jsonata)?;
     // Map's legacy `Parameters` is its item selector.
     let (parameters, kind) = match kind {
         Kind::Map {
@@ -1038,6 +772,310 @@ fn state(
         arguments,
         output,
         assign: state_assign,
+    })
+}
+
+/// A state's `Retry` list, with Step Functions' ranges checked.
+fn retriers(obj: &Map<String, Value>, at: &str, c: &mut Checker) -> Vec<Retrier> {
+    let mut retry = Vec::new();
+    if let Some(list) = obj.get("Retry") {
+        for (i, r) in list
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let rat = format!("{at}/Retry[{i}]");
+            let f = |k: &str| r.get(k).and_then(Value::as_f64);
+            let backoff = f("BackoffRate").unwrap_or(2.0);
+            if !(backoff >= 1.0 && backoff.is_finite()) {
+                c.schema(
+                    "The value for the field 'BackoffRate' must be at least 1.0",
+                    &rat,
+                );
+            }
+            // Step Functions' ranges: positive whole seconds, attempts 0-99999999.
+            let whole = |k: &str, lo: u64, hi: u64, c: &mut Checker| match r.get(k) {
+                None => {}
+                Some(v) if v.as_u64().is_some_and(|n| (lo..=hi).contains(&n)) => {}
+                Some(_) => c.schema(
+                    format!("The value for the field '{k}' must be an integer from {lo} to {hi}"),
+                    &format!("{rat}/{k}"),
+                ),
+            };
+            whole("IntervalSeconds", 1, 99_999_999, c);
+            whole("MaxAttempts", 0, 99_999_999, c);
+            whole("MaxDelaySeconds", 1, 31_622_400, c);
+            retry.push(Retrier {
+                errors: errors_list(r.get("ErrorEquals"), &rat, c),
+                interval_seconds: f("IntervalSeconds").unwrap_or(1.0),
+                max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3) as u32,
+                backoff_rate: backoff,
+                max_delay_seconds: f("MaxDelaySeconds"),
+                full_jitter: r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
+            });
+        }
+    }
+    retry
+}
+
+/// A state's `Catch` list.
+fn catchers(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Vec<Catcher> {
+    let mut catch = Vec::new();
+    if let Some(list) = obj.get("Catch") {
+        for (i, k) in list
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let kat = format!("{at}/Catch[{i}]");
+            let Some(next) = k.get("Next").and_then(Value::as_str) else {
+                c.schema("The field \"Next\" is required", &kat);
+                continue;
+            };
+            let kobj = k.as_object().cloned().unwrap_or_default();
+            let Ok(result_path) = opt_path(&kobj, "ResultPath", &kat, c, true) else {
+                continue;
+            };
+            catch.push(Catcher {
+                errors: errors_list(k.get("ErrorEquals"), &kat, c),
+                next: next.into(),
+                result_path,
+                output: kobj
+                    .get("Output")
+                    .map(|v| jtemplate(v, &format!("{kat}/Output"), c)),
+                assign: assign(&kobj, &kat, c, jsonata),
+            });
+        }
+    }
+    catch
+}
+
+/// The type-specific part of a state: what its `Type` requires and allows.
+fn state_kind(
+    kind_name: &str,
+    obj: &Map<String, Value>,
+    at: &str,
+    c: &mut Checker,
+    jsonata: bool,
+) -> Option<Kind> {
+    let kind = match kind_name {
+        "Pass" => Kind::Pass {
+            result: obj.get("Result").cloned(),
+        },
+        "Task" => {
+            let Some(resource) = obj.get("Resource").and_then(Value::as_str) else {
+                c.schema("The field \"Resource\" is required", at);
+                return None;
+            };
+            if !resource.starts_with("arn:") {
+                c.schema(
+                    format!("Value is not a valid resource ARN: {resource}"),
+                    &format!("{at}/Resource"),
+                );
+            }
+            Kind::Task {
+                resource: resource.into(),
+                timeout: seconds(obj, "TimeoutSeconds", at, c),
+                heartbeat: seconds(obj, "HeartbeatSeconds", at, c),
+            }
+        }
+        "Choice" => choice_kind(obj, at, c, jsonata)?,
+        "Wait" => wait_kind(obj, at, c, jsonata)?,
+        "Succeed" => Kind::Succeed,
+        "Fail" => {
+            let expr = |field: &str, c: &mut Checker| {
+                obj.get(field)
+                    .filter(|v| jsonata && v.as_str().and_then(jsonata_string).is_some())
+                    .map(|v| jtemplate(v, &format!("{at}/{field}"), c))
+            };
+            let error_expr = expr("Error", c);
+            let cause_expr = expr("Cause", c);
+            Kind::Fail {
+                error: obj.get("Error").and_then(Value::as_str).map(String::from),
+                cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
+                error_path: path_field(obj, "ErrorPath", at, c),
+                cause_path: path_field(obj, "CausePath", at, c),
+                error_expr,
+                cause_expr,
+            }
+        }
+        "Parallel" => {
+            let mut branches = Vec::new();
+            match obj.get("Branches").and_then(Value::as_array) {
+                Some(a) if !a.is_empty() => {
+                    for (i, b) in a.iter().enumerate() {
+                        if let Some(m) = machine(b, &format!("{at}/Branches[{i}]"), c, jsonata) {
+                            branches.push(Arc::new(m));
+                        }
+                    }
+                }
+                _ => c.schema(
+                    "The field \"Branches\" is required and must be a non-empty array",
+                    at,
+                ),
+            }
+            Kind::Parallel { branches }
+        }
+        _ => map_kind(obj, at, c, jsonata)?,
+    };
+    Some(kind)
+}
+
+/// A Choice state's rules (JSONPath rules, or JSONata `Condition`s) and default.
+fn choice_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Option<Kind> {
+    let mut choices = Vec::new();
+    match obj.get("Choices").and_then(Value::as_array) {
+        Some(a) if !a.is_empty() => {
+            for (i, r) in a.iter().enumerate() {
+                let rat = format!("{at}/Choices[{i}]");
+                let Some(n) = r.get("Next").and_then(Value::as_str) else {
+                    c.schema("The field \"Next\" is required", &rat);
+                    continue;
+                };
+                let parsed = if jsonata {
+                    match r.get("Condition") {
+                        Some(cond) => Some(Rule::Condition(jtemplate(
+                            cond,
+                            &format!("{rat}/Condition"),
+                            c,
+                        ))),
+                        None => {
+                            c.schema(
+                                "The field \"Condition\" is required in a JSONata choice rule",
+                                &rat,
+                            );
+                            None
+                        }
+                    }
+                } else {
+                    rule(r, &rat, c)
+                };
+                let robj = r.as_object().cloned().unwrap_or_default();
+                if let Some(rule) = parsed {
+                    choices.push(Choice {
+                        rule,
+                        next: n.to_string(),
+                        assign: assign(&robj, &rat, c, jsonata),
+                        output: robj
+                            .get("Output")
+                            .map(|v| jtemplate(v, &format!("{rat}/Output"), c)),
+                    });
+                }
+            }
+        }
+        _ => c.schema(
+            "The field \"Choices\" is required and must be a non-empty array",
+            at,
+        ),
+    }
+    Some(Kind::Choice {
+        choices,
+        default: obj.get("Default").and_then(Value::as_str).map(String::from),
+    })
+}
+
+/// A Wait state's one of Seconds, Timestamp, SecondsPath, TimestampPath (or a JSONata expression).
+fn wait_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Option<Kind> {
+    let given: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
+        .into_iter()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    if given.len() != 1 {
+        c.schema(
+            "A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
+            at,
+        );
+        return None;
+    }
+    let expr_field = given[0];
+    let expression = jsonata
+        && matches!(expr_field, "Seconds" | "Timestamp")
+        && obj[expr_field].as_str().and_then(jsonata_string).is_some();
+    Some(Kind::Wait(match expr_field {
+        _ if expression => WaitFor::Expr {
+            seconds: expr_field == "Seconds",
+            expr: jtemplate(&obj[expr_field], &format!("{at}/{expr_field}"), c),
+        },
+        "Seconds" => match obj["Seconds"].as_u64() {
+            Some(n) => WaitFor::Seconds(n),
+            None => {
+                c.schema(
+                    "The value for the field 'Seconds' must be a non-negative integer",
+                    &format!("{at}/Seconds"),
+                );
+                return None;
+            }
+        },
+        "Timestamp" => {
+            let t = obj["Timestamp"].as_str().unwrap_or_default();
+            if crate::time::parse_timestamp(t).is_none() {
+                c.schema(
+                    "The value for the field 'Timestamp' must be a valid ISO-8601 timestamp",
+                    &format!("{at}/Timestamp"),
+                );
+            }
+            WaitFor::Timestamp(t.into())
+        }
+        "SecondsPath" => WaitFor::SecondsPath(path_field(obj, "SecondsPath", at, c)?),
+        _ => WaitFor::TimestampPath(path_field(obj, "TimestampPath", at, c)?),
+    }))
+}
+
+/// A Map state: its processor (inline only), items, selector, concurrency and tolerated failures.
+fn map_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Option<Kind> {
+    let (field, proc_doc) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
+        (Some(p), _) => ("ItemProcessor", p),
+        (None, Some(p)) => ("Iterator", p),
+        (None, None) => {
+            c.schema("The field \"ItemProcessor\" is required", at);
+            return None;
+        }
+    };
+    if let Some(mode) = proc_doc
+        .pointer("/ProcessorConfig/Mode")
+        .and_then(Value::as_str)
+        && mode != "INLINE"
+    {
+        c.schema(
+            format!("ProcessorConfig Mode {mode} is not supported by Nimbus yet (INLINE is)"),
+            &format!("{at}/{field}/ProcessorConfig/Mode"),
+        );
+    }
+    for unsupported in ["ItemReader", "ResultWriter", "ItemBatcher"] {
+        if obj.contains_key(unsupported) {
+            c.schema(
+                format!("Field '{unsupported}' (distributed map) is not supported by Nimbus yet"),
+                &format!("{at}/{unsupported}"),
+            );
+        }
+    }
+    let processor = machine(proc_doc, &format!("{at}/{field}"), c, jsonata)?;
+    let (item_selector, item_selector_expr) = match obj.get("ItemSelector") {
+        Some(p) if jsonata => (None, Some(jtemplate(p, &format!("{at}/ItemSelector"), c))),
+        Some(p) => (Some(template(p, &format!("{at}/ItemSelector"), c)), None),
+        None => (None, None),
+    };
+    Some(Kind::Map {
+        processor: Arc::new(processor),
+        items_path: opt_path(obj, "ItemsPath", at, c, true).ok()?,
+        item_selector,
+        items: obj
+            .get("Items")
+            .map(|v| jtemplate(v, &format!("{at}/Items"), c)),
+        item_selector_expr,
+        max_concurrency: obj
+            .get("MaxConcurrency")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize,
+        max_concurrency_path: path_field(obj, "MaxConcurrencyPath", at, c),
+        tolerated_percentage: obj
+            .get("ToleratedFailurePercentage")
+            .and_then(Value::as_f64),
+        tolerated_count: obj.get("ToleratedFailureCount").and_then(Value::as_u64),
     })
 }
 
