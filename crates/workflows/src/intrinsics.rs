@@ -231,40 +231,64 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
             Arg::Call(c) => eval_with(c, pick)?,
         });
     }
-    let name = call.name.as_str();
-    let want = |n: usize| -> Result<(), String> {
-        if args.len() == n {
+    apply(&Args {
+        name: call.name.as_str(),
+        args,
+    })
+}
+
+/// A call's name and evaluated arguments, with the checks every function uses.
+struct Args<'a> {
+    name: &'a str,
+    args: Vec<Value>,
+}
+
+impl Args<'_> {
+    fn want(&self, n: usize) -> Result<(), String> {
+        if self.args.len() == n {
             Ok(())
         } else {
             Err(format!(
-                "{name} takes {n} argument(s), {} given",
-                args.len()
+                "{} takes {n} argument(s), {} given",
+                self.name,
+                self.args.len()
             ))
         }
-    };
-    let string = |v: &Value| -> Result<String, String> {
+    }
+
+    fn string(&self, v: &Value) -> Result<String, String> {
         v.as_str()
             .map(str::to_string)
-            .ok_or_else(|| format!("{name}: expected a string, got {v}"))
-    };
-    let int = |v: &Value| -> Result<i64, String> {
+            .ok_or_else(|| format!("{}: expected a string, got {v}", self.name))
+    }
+
+    fn int(&self, v: &Value) -> Result<i64, String> {
         v.as_i64()
             .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .ok_or_else(|| format!("{name}: expected an integer, got {v}"))
-    };
-    let array = |v: &Value| -> Result<Vec<Value>, String> {
+            .ok_or_else(|| format!("{}: expected an integer, got {v}", self.name))
+    }
+
+    fn array(&self, v: &Value) -> Result<Vec<Value>, String> {
         v.as_array()
             .cloned()
-            .ok_or_else(|| format!("{name}: expected an array, got {v}"))
-    };
+            .ok_or_else(|| format!("{}: expected an array, got {v}", self.name))
+    }
+}
+
+/// Run one intrinsic function on its evaluated arguments.
+fn apply(x: &Args) -> Result<Value, String> {
+    let name = x.name;
+    if name.starts_with("States.Array") {
+        return apply_array(x);
+    }
     Ok(match name {
         "States.Format" => {
-            if args.is_empty() {
+            if x.args.is_empty() {
                 return Err("States.Format needs a template".into());
             }
-            let template = string(&args[0])?;
+            let template = x.string(&x.args[0])?;
             let mut out = String::new();
-            let mut rest = args[1..].iter();
+            let mut rest = x.args[1..].iter();
             let mut chars = template.chars().peekable();
             while let Some(c) = chars.next() {
                 if c == '\\' && matches!(chars.peek(), Some('{' | '}')) {
@@ -289,19 +313,116 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
             Value::String(out)
         }
         "States.StringToJson" => {
-            want(1)?;
-            serde_json::from_str(&string(&args[0])?)
+            x.want(1)?;
+            serde_json::from_str(&x.string(&x.args[0])?)
                 .map_err(|e| format!("States.StringToJson: not JSON: {e}"))?
         }
         "States.JsonToString" => {
-            want(1)?;
-            Value::String(args[0].to_string())
+            x.want(1)?;
+            Value::String(x.args[0].to_string())
         }
-        "States.Array" => Value::Array(args),
+        "States.Base64Encode" => {
+            x.want(1)?;
+            Value::String(base64::engine::general_purpose::STANDARD.encode(x.string(&x.args[0])?))
+        }
+        "States.Base64Decode" => {
+            x.want(1)?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(x.string(&x.args[0])?)
+                .map_err(|e| format!("States.Base64Decode: {e}"))?;
+            Value::String(
+                String::from_utf8(bytes).map_err(|_| "States.Base64Decode: not UTF-8 text")?,
+            )
+        }
+        "States.Hash" => {
+            x.want(2)?;
+            let data = match &x.args[0] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let alg = x.string(&x.args[1])?;
+            use sha2::Digest;
+            let d = data.as_bytes();
+            Value::String(match alg.as_str() {
+                "MD5" => hex::encode(md5::Md5::digest(d)),
+                "SHA-1" => hex::encode(sha1::Sha1::digest(d)),
+                "SHA-256" => hex::encode(sha2::Sha256::digest(d)),
+                "SHA-384" => hex::encode(sha2::Sha384::digest(d)),
+                "SHA-512" => hex::encode(sha2::Sha512::digest(d)),
+                _ => {
+                    return Err(format!(
+                        "States.Hash: unknown algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+                    ));
+                }
+            })
+        }
+        "States.JsonMerge" => {
+            x.want(3)?;
+            if x.args[2] != Value::Bool(false) {
+                return Err("States.JsonMerge: only shallow merges (false) are supported, as on Step Functions".into());
+            }
+            let (Value::Object(a), Value::Object(b)) = (&x.args[0], &x.args[1]) else {
+                return Err("States.JsonMerge: both arguments must be objects".into());
+            };
+            let mut out: Map<String, Value> = a.clone();
+            out.extend(b.clone());
+            Value::Object(out)
+        }
+        "States.MathRandom" => {
+            if x.args.len() != 2 && x.args.len() != 3 {
+                return Err("States.MathRandom takes 2 or 3 arguments".into());
+            }
+            let (lo, hi) = (x.int(&x.args[0])?, x.int(&x.args[1])?);
+            if hi <= lo {
+                return Err("States.MathRandom: end must be greater than start".into());
+            }
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+            let span = hi
+                .checked_sub(lo)
+                .ok_or("States.MathRandom: the range is too large")? as u64;
+            json!(lo + (u64::from_le_bytes(b) % span) as i64)
+        }
+        "States.MathAdd" => {
+            x.want(2)?;
+            json!(
+                x.int(&x.args[0])?
+                    .checked_add(x.int(&x.args[1])?)
+                    .ok_or("States.MathAdd: the sum is out of range")?
+            )
+        }
+        "States.StringSplit" => {
+            x.want(2)?;
+            let s = x.string(&x.args[0])?;
+            let d = x.string(&x.args[1])?;
+            let parts: Vec<Value> = if d.is_empty() {
+                vec![Value::String(s)]
+            } else {
+                s.split(|c| d.contains(c))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.into()))
+                    .collect()
+            };
+            Value::Array(parts)
+        }
+        "States.UUID" => {
+            x.want(0)?;
+            Value::String(uuid::Uuid::new_v4().to_string())
+        }
+
+        _ => return Err(format!("Unsupported intrinsic function '{name}'")),
+    })
+}
+
+/// The `States.Array*` functions.
+fn apply_array(x: &Args) -> Result<Value, String> {
+    let name = x.name;
+    Ok(match name {
+        "States.Array" => Value::Array(x.args.clone()),
         "States.ArrayPartition" => {
-            want(2)?;
-            let a = array(&args[0])?;
-            let n = int(&args[1])?;
+            x.want(2)?;
+            let a = x.array(&x.args[0])?;
+            let n = x.int(&x.args[1])?;
             if n <= 0 {
                 return Err("States.ArrayPartition: chunk size must be positive".into());
             }
@@ -312,12 +433,12 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
             )
         }
         "States.ArrayContains" => {
-            want(2)?;
-            Value::Bool(array(&args[0])?.contains(&args[1]))
+            x.want(2)?;
+            Value::Bool(x.array(&x.args[0])?.contains(&x.args[1]))
         }
         "States.ArrayRange" => {
-            want(3)?;
-            let (start, end, step) = (int(&args[0])?, int(&args[1])?, int(&args[2])?);
+            x.want(3)?;
+            let (start, end, step) = (x.int(&x.args[0])?, x.int(&x.args[1])?, x.int(&x.args[2])?);
             if step == 0 {
                 return Err("States.ArrayRange: step must not be 0".into());
             }
@@ -336,115 +457,27 @@ pub fn eval_with(call: &Call, pick: &dyn Fn(&Path) -> Option<Value>) -> Result<V
             Value::Array(out)
         }
         "States.ArrayGetItem" => {
-            want(2)?;
-            let a = array(&args[0])?;
-            let i = int(&args[1])?;
+            x.want(2)?;
+            let a = x.array(&x.args[0])?;
+            let i = x.int(&x.args[1])?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| a.get(i).cloned())
                 .ok_or_else(|| format!("States.ArrayGetItem: index {i} out of bounds"))?
         }
         "States.ArrayLength" => {
-            want(1)?;
-            json!(array(&args[0])?.len())
+            x.want(1)?;
+            json!(x.array(&x.args[0])?.len())
         }
         "States.ArrayUnique" => {
-            want(1)?;
+            x.want(1)?;
             let mut out: Vec<Value> = Vec::new();
-            for v in array(&args[0])? {
+            for v in x.array(&x.args[0])? {
                 if !out.contains(&v) {
                     out.push(v);
                 }
             }
             Value::Array(out)
-        }
-        "States.Base64Encode" => {
-            want(1)?;
-            Value::String(base64::engine::general_purpose::STANDARD.encode(string(&args[0])?))
-        }
-        "States.Base64Decode" => {
-            want(1)?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(string(&args[0])?)
-                .map_err(|e| format!("States.Base64Decode: {e}"))?;
-            Value::String(
-                String::from_utf8(bytes).map_err(|_| "States.Base64Decode: not UTF-8 text")?,
-            )
-        }
-        "States.Hash" => {
-            want(2)?;
-            let data = match &args[0] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let alg = string(&args[1])?;
-            use sha2::Digest;
-            let d = data.as_bytes();
-            Value::String(match alg.as_str() {
-                "MD5" => hex::encode(md5::Md5::digest(d)),
-                "SHA-1" => hex::encode(sha1::Sha1::digest(d)),
-                "SHA-256" => hex::encode(sha2::Sha256::digest(d)),
-                "SHA-384" => hex::encode(sha2::Sha384::digest(d)),
-                "SHA-512" => hex::encode(sha2::Sha512::digest(d)),
-                _ => {
-                    return Err(format!(
-                        "States.Hash: unknown algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                    ));
-                }
-            })
-        }
-        "States.JsonMerge" => {
-            want(3)?;
-            if args[2] != Value::Bool(false) {
-                return Err("States.JsonMerge: only shallow merges (false) are supported, as on Step Functions".into());
-            }
-            let (Value::Object(a), Value::Object(b)) = (&args[0], &args[1]) else {
-                return Err("States.JsonMerge: both arguments must be objects".into());
-            };
-            let mut out: Map<String, Value> = a.clone();
-            out.extend(b.clone());
-            Value::Object(out)
-        }
-        "States.MathRandom" => {
-            if args.len() != 2 && args.len() != 3 {
-                return Err("States.MathRandom takes 2 or 3 arguments".into());
-            }
-            let (lo, hi) = (int(&args[0])?, int(&args[1])?);
-            if hi <= lo {
-                return Err("States.MathRandom: end must be greater than start".into());
-            }
-            let mut b = [0u8; 8];
-            getrandom::fill(&mut b).map_err(|e| e.to_string())?;
-            let span = hi
-                .checked_sub(lo)
-                .ok_or("States.MathRandom: the range is too large")? as u64;
-            json!(lo + (u64::from_le_bytes(b) % span) as i64)
-        }
-        "States.MathAdd" => {
-            want(2)?;
-            json!(
-                int(&args[0])?
-                    .checked_add(int(&args[1])?)
-                    .ok_or("States.MathAdd: the sum is out of range")?
-            )
-        }
-        "States.StringSplit" => {
-            want(2)?;
-            let s = string(&args[0])?;
-            let d = string(&args[1])?;
-            let parts: Vec<Value> = if d.is_empty() {
-                vec![Value::String(s)]
-            } else {
-                s.split(|c| d.contains(c))
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Value::String(p.into()))
-                    .collect()
-            };
-            Value::Array(parts)
-        }
-        "States.UUID" => {
-            want(0)?;
-            Value::String(uuid::Uuid::new_v4().to_string())
         }
         _ => return Err(format!("Unsupported intrinsic function '{name}'")),
     })
