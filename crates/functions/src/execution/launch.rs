@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// What [`Executor::open_environment`] opens for a new environment.
+type Opened = (
+    nimbus_sandbox::Prepared,
+    RuntimeApi,
+    Option<AbortOnDrop>,
+    std::io::PipeWriter,
+    EnvLog,
+);
+
 impl Executor {
     /// Start a new environment for `rec` and wait for its init to finish.
     /// Returns the environment and (creation ms, init ms) or why init failed.
@@ -60,65 +69,11 @@ impl Executor {
                     return fail(e.error_type, &e.message);
                 }
             };
-        // Making namespaces and cgroups blocks: keep it off the async workers.
-        let sandbox = self.sandbox.clone();
-        let memory = rec.memory_mb;
-        let network = if rec.vpc.is_some() {
-            nimbus_sandbox::Network::Host
-        } else {
-            nimbus_sandbox::Network::Isolated
-        };
-        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(memory, network))
-            .await
-            .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
-        let mut prepared = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "prepare execution environment failed");
-                return fail(
-                    "Runtime.Unavailable",
-                    "could not prepare an execution environment",
-                );
-            }
-        };
-        let api = match prepared.runtime_api.try_clone().and_then(RuntimeApi::serve) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!(error = %e, "serve runtime api failed");
-                return fail(
-                    "Runtime.Unavailable",
-                    "could not open the Runtime API for a new environment",
-                );
-            }
-        };
-        let endpoint_guard = match (
-            prepared.platform_endpoint.take(),
-            &self.cfg.platform_endpoint,
-        ) {
-            (Some(listener), Some(serve)) => Some(AbortOnDrop((serve.0)(listener))),
-            _ => None,
-        };
-        let (pipe_r, pipe_w) = match std::io::pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "create log pipe failed");
-                return fail(
-                    "Runtime.Unavailable",
-                    "could not create the environment's log pipe",
-                );
-            }
-        };
-        let log = match EnvLog::start(self.logs.clone(), &rec.name, &stream, OwnedFd::from(pipe_r))
-        {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(error = %e, "start log reader failed");
-                return fail(
-                    "Runtime.Unavailable",
-                    "could not read the environment's log pipe",
-                );
-            }
-        };
+        let (mut prepared, api, endpoint_guard, pipe_w, log) =
+            match self.open_environment(rec, &stream).await {
+                Ok(opened) => opened,
+                Err(f) => return (None, Err(f)),
+            };
         if let Some(w) = &launch.warning {
             log.platform(w);
         }
@@ -213,6 +168,74 @@ impl Executor {
                 (Some(env), Err(f))
             }
         }
+    }
+
+    /// A prepared sandbox, with its Runtime API served, the platform endpoint
+    /// inside its network namespace served, and its log pipe read.
+    async fn open_environment(
+        &self,
+        rec: &FunctionRecord,
+        stream: &str,
+    ) -> Result<Opened, InitFailure> {
+        // Making namespaces and cgroups blocks: keep it off the async workers.
+        let sandbox = self.sandbox.clone();
+        let memory = rec.memory_mb;
+        let network = if rec.vpc.is_some() {
+            nimbus_sandbox::Network::Host
+        } else {
+            nimbus_sandbox::Network::Isolated
+        };
+        let prepared = tokio::task::spawn_blocking(move || sandbox.prepare(memory, network))
+            .await
+            .unwrap_or_else(|e| Err(nimbus_sandbox::Error::Setup(std::io::Error::other(e))));
+        let mut prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "prepare execution environment failed");
+                return Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "could not prepare an execution environment",
+                ));
+            }
+        };
+        let api = match prepared.runtime_api.try_clone().and_then(RuntimeApi::serve) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "serve runtime api failed");
+                return Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "could not open the Runtime API for a new environment",
+                ));
+            }
+        };
+        let endpoint_guard = match (
+            prepared.platform_endpoint.take(),
+            &self.cfg.platform_endpoint,
+        ) {
+            (Some(listener), Some(serve)) => Some(AbortOnDrop((serve.0)(listener))),
+            _ => None,
+        };
+        let (pipe_r, pipe_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "create log pipe failed");
+                return Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "could not create the environment's log pipe",
+                ));
+            }
+        };
+        let log = match EnvLog::start(self.logs.clone(), &rec.name, stream, OwnedFd::from(pipe_r)) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "start log reader failed");
+                return Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "could not read the environment's log pipe",
+                ));
+            }
+        };
+        Ok((prepared, api, endpoint_guard, pipe_w, log))
     }
 
     /// The function's unpacked code, unpacked again from its blob if the
