@@ -21,6 +21,8 @@ mod reserved;
 mod update;
 
 #[cfg(test)]
+mod cases;
+#[cfg(test)]
 mod tests;
 
 pub use condition::{Condition, parse_condition};
