@@ -21,7 +21,7 @@ pub fn run(args: Args) -> Result<()> {
             Ok(found) => println!("  [ok]   {}: {found}", c.what),
             Err(why) => {
                 ok = false;
-                println!("  [FAIL] {}: {why}", c.what)
+                println!("  [FAIL] {}: {why}", c.what);
             }
         }
     }

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<()> {
                     match nimbus_functions::logs::parse_line(text) {
                         Some((ts, stream, msg)) if args.timestamps => {
                             let t = nimbus_model::time::Utc::from_millis(ts).rfc3339_millis();
-                            writeln!(out, "{t} {stream} {msg}")?
+                            writeln!(out, "{t} {stream} {msg}")?;
                         }
                         Some((_, _, msg)) => writeln!(out, "{msg}")?,
                         None => writeln!(out, "{text}")?,

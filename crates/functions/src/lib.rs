@@ -705,15 +705,12 @@ impl Functions {
                 None,
             );
         }
-        let admitted = match self.admit(&rec) {
-            Ok(a) => a,
-            Err(_) => {
-                // Throttled: retried with backoff (up to 5 minutes), not counted as a run.
-                ev.throttles += 1;
-                let backoff = (1000u64 << ev.throttles.min(8)).min(300_000);
-                ev.due_ms = now + backoff;
-                return self.queue.commit(&[ev], None);
-            }
+        let Ok(admitted) = self.admit(&rec) else {
+            // Throttled: retried with backoff (up to 5 minutes), not counted as a run.
+            ev.throttles += 1;
+            let backoff = (1000u64 << ev.throttles.min(8)).min(300_000);
+            ev.due_ms = now + backoff;
+            return self.queue.commit(&[ev], None);
         };
         ev.attempts += 1;
         ev.throttles = 0;
@@ -807,11 +804,11 @@ impl Functions {
                     Some(outbox) => match outbox.stage(&name, &body, None, &mut batch) {
                         Ok(s) => staged.push(s),
                         Err(e) => {
-                            tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped")
+                            tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped");
                         }
                     },
                     None => {
-                        tracing::warn!(function = %rec.name, queue = %name, "no queue service; record dropped")
+                        tracing::warn!(function = %rec.name, queue = %name, "no queue service; record dropped");
                     }
                 }
             } else {

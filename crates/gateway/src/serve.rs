@@ -488,7 +488,7 @@ impl Gateway {
             o.remove("isBase64Encoded");
         }
         let (function, qualifier) = function_of(&authz.uri);
-        let out = match self
+        let invoked = self
             .invoke(
                 function,
                 qualifier,
@@ -496,16 +496,13 @@ impl Gateway {
                 Some(Duration::from_secs(10)),
                 false,
             )
-            .await
-        {
-            Ok(o) => o,
-            Err(_) => {
-                return Err(message(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "message",
-                    "Internal Server Error",
-                ));
-            }
+            .await;
+        let Ok(out) = invoked else {
+            return Err(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            ));
         };
         let Ok(answer) = serde_json::from_slice::<Value>(&out.payload) else {
             return Err(message(

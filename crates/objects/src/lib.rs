@@ -501,7 +501,7 @@ impl Objects {
                 // The function was deleted after the rule was made: as on S3, the
                 // event cannot be delivered; the write still succeeds.
                 Err(e) => {
-                    tracing::warn!(bucket = %bucket.name, function = %rule.function_arn, error = %e, "event notification not delivered")
+                    tracing::warn!(bucket = %bucket.name, function = %rule.function_arn, error = %e, "event notification not delivered");
                 }
             }
         }

@@ -628,7 +628,7 @@ fn tags_change_without_touching_data() {
     assert_eq!(read(&o, &o.head("tags", "k").unwrap()), b"data");
     let b = o
         .update_bucket("tags", |b| {
-            b.tags = Some(vec![("env".into(), "test".into())])
+            b.tags = Some(vec![("env".into(), "test".into())]);
         })
         .unwrap();
     assert_eq!(o.bucket("tags").unwrap(), b);

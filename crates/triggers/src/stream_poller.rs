@@ -294,7 +294,7 @@ fn checkpoint(
             {
                 Ok(st) => staged.push(st),
                 Err(e) => {
-                    tracing::warn!(mapping = %m.uuid, queue = %dest, error = %e, "stream failure destination unavailable; record dropped")
+                    tracing::warn!(mapping = %m.uuid, queue = %dest, error = %e, "stream failure destination unavailable; record dropped");
                 }
             }
         }

@@ -758,7 +758,7 @@ impl Eval {
                                 return Err("a path selected too many values".into());
                             }
                         }
-                        results.push(v)
+                        results.push(v);
                     }
                 }
             }

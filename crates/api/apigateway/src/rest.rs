@@ -241,7 +241,7 @@ fn api_op_api(
                                 .push(p["/binaryMediaTypes/".len()..].replace("~1", "/")),
                             ("remove", p) if p.starts_with("/binaryMediaTypes/") => {
                                 let t = p["/binaryMediaTypes/".len()..].replace("~1", "/");
-                                x.binary_media_types.retain(|b| *b != t)
+                                x.binary_media_types.retain(|b| *b != t);
                             }
                             _ => {
                                 return Err(GError::BadRequest(format!(

@@ -294,7 +294,7 @@ impl LambdaApi {
         }
         match qualifier.as_deref() {
             Some(v) if v.bytes().all(|c| c.is_ascii_digit()) => {
-                f.delete_version(&name, v).await.map_err(svc)?
+                f.delete_version(&name, v).await.map_err(svc)?;
             }
             Some(other) => {
                 return Err(invalid(format!(

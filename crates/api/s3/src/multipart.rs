@@ -109,7 +109,7 @@ impl S3Api {
             let mut w = objects.data().writer()?;
             if size > 0 {
                 let mut body = FileBody::open(&objects, &segments, start, end)?;
-                for piece in body.pieces.iter_mut() {
+                for piece in &mut body.pieces {
                     use std::io::Read;
                     match piece {
                         body::Piece::Mem(b) => w.write(b)?,

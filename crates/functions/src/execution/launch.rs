@@ -312,7 +312,7 @@ impl Executor {
             match cleaned {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::error!(env_id = %env_label, error = %e, "clean up environment failed")
+                    tracing::error!(env_id = %env_label, error = %e, "clean up environment failed");
                 }
                 Err(e) => tracing::error!(env_id = %env_label, error = %e, "clean up task failed"),
             }

@@ -387,7 +387,7 @@ impl Executor {
                         me.give_back(env, current.as_deref());
                     }
                     (_, Err(f)) => {
-                        tracing::warn!(function = %rec.name, error_type = %f.error_type, "provisioned environment failed to initialize")
+                        tracing::warn!(function = %rec.name, error_type = %f.error_type, "provisioned environment failed to initialize");
                     }
                     (_, Ok(_)) => {}
                 }

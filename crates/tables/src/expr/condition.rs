@@ -350,10 +350,9 @@ fn size(v: &AttributeValue) -> Option<Number> {
 }
 
 fn compare(op: Cmp, a: Option<&AttributeValue>, b: Option<&AttributeValue>) -> bool {
-    let (a, b) = match (a, b) {
-        (Some(a), Some(b)) => (a, b),
-        // A missing operand is equal to nothing, so `<>` holds.
-        _ => return op == Cmp::Ne,
+    // A missing operand is equal to nothing, so `<>` holds.
+    let (Some(a), Some(b)) = (a, b) else {
+        return op == Cmp::Ne;
     };
     match op {
         Cmp::Eq => a.same(b),

@@ -855,9 +855,8 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw("IS") {
             let negated = self.eat_kw("NOT");
-            let path = match lhs {
-                Operand::Path(p) => p,
-                _ => return Err(malformed("IS MISSING and IS NULL need an attribute path")),
+            let Operand::Path(path) = lhs else {
+                return Err(malformed("IS MISSING and IS NULL need an attribute path"));
             };
             let c = if self.eat_kw("MISSING") {
                 if negated {

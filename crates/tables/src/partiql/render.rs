@@ -133,7 +133,7 @@ impl Renderer {
                     match op {
                         "=" => equalities.push((attr.to_string(), v.clone())),
                         "<" | "<=" | ">" | ">=" => {
-                            ranges.push((attr.to_string(), op.to_string(), vec![v.clone()]))
+                            ranges.push((attr.to_string(), op.to_string(), vec![v.clone()]));
                         }
                         _ => {}
                     }

@@ -280,8 +280,8 @@ impl Eval {
                     return Ok(Val::Undef);
                 }
                 some(num(match name {
-                    "max" => ns.iter().cloned().fold(f64::MIN, f64::max),
-                    "min" => ns.iter().cloned().fold(f64::MAX, f64::min),
+                    "max" => ns.iter().copied().fold(f64::MIN, f64::max),
+                    "min" => ns.iter().copied().fold(f64::MAX, f64::min),
                     _ => ns.iter().sum::<f64>() / ns.len() as f64,
                 }))
             }
@@ -418,7 +418,7 @@ impl Eval {
             }
             "type" => Ok(match args.first().cloned().map(Val::norm) {
                 None | Some(Val::Undef) => Val::Undef,
-                Some(Val::Lambda(..)) | Some(Val::Builtin(_)) => Val::J(json!("function")),
+                Some(Val::Lambda(..) | Val::Builtin(_)) => Val::J(json!("function")),
                 Some(v) => Val::J(json!(match v.json() {
                     Some(Value::Null) => "null",
                     Some(Value::Bool(_)) => "boolean",
