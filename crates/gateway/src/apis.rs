@@ -7,11 +7,12 @@
 
 use crate::http_events::check_route_key;
 use crate::{Error, Result};
-use nimbus_storage::{KvEngine, Table, WriteBatch};
+use nimbus_storage::records::{Record, Records};
+use nimbus_storage::{KvEngine, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const APIS: Table = Table("apigw_apis");
 pub const FORMAT: u32 = 1;
@@ -147,64 +148,39 @@ fn now() -> u64 {
 }
 
 pub struct Apis {
-    kv: Arc<dyn KvEngine>,
-    live: Mutex<HashMap<String, Arc<Api>>>,
+    records: Records<Api>,
+}
+
+impl Record for Api {
+    fn key(&self) -> &str {
+        &self.id
+    }
+    fn format(&self) -> u32 {
+        self.format
+    }
 }
 
 impl Apis {
     pub fn open(kv: Arc<dyn KvEngine>) -> Result<Apis> {
-        let mut live = HashMap::new();
-        for (_, v) in kv.scan_prefix(APIS, b"")? {
-            let api: Api = serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
-            if api.format != FORMAT {
-                return Err(Error::Corrupt(format!(
-                    "API {} is in format {}, this build reads {FORMAT}",
-                    api.id, api.format
-                )));
-            }
-            live.insert(api.id.clone(), Arc::new(api));
-        }
         Ok(Apis {
-            kv,
-            live: Mutex::new(live),
+            records: Records::open(kv, APIS, FORMAT)?,
         })
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<Api>> {
-        self.live
-            .lock()
-            .expect("apis lock")
+        self.records
             .get(id)
-            .cloned()
             .ok_or_else(|| Error::NotFound(format!("Invalid API identifier specified {id}")))
     }
 
     pub fn list(&self) -> Vec<Arc<Api>> {
-        let mut all: Vec<Arc<Api>> = self
-            .live
-            .lock()
-            .expect("apis lock")
-            .values()
-            .cloned()
-            .collect();
+        let mut all = self.records.all();
         all.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         all
     }
 
     fn store(&self, api: Api) -> Result<Arc<Api>> {
-        let mut b = WriteBatch::new();
-        b.put(
-            APIS,
-            api.id.as_bytes(),
-            serde_json::to_vec(&api).map_err(|e| Error::Corrupt(e.to_string()))?,
-        );
-        self.kv.commit(b)?;
-        let api = Arc::new(api);
-        self.live
-            .lock()
-            .expect("apis lock")
-            .insert(api.id.clone(), api.clone());
-        Ok(api)
+        Ok(self.records.put(api)?)
     }
 
     pub fn create(&self, mut api: Api) -> Result<Arc<Api>> {
@@ -255,10 +231,7 @@ impl Apis {
 
     pub fn delete(&self, id: &str) -> Result<()> {
         self.get(id)?;
-        let mut b = WriteBatch::new();
-        b.delete(APIS, id.as_bytes());
-        self.kv.commit(b)?;
-        self.live.lock().expect("apis lock").remove(id);
+        self.records.delete(id)?;
         Ok(())
     }
 }

@@ -21,10 +21,9 @@ pub enum Error {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// The store failed, or a stored API is unreadable or in another format.
     #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
-    #[error("stored API data is unreadable: {0}")]
-    Corrupt(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

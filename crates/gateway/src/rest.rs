@@ -5,11 +5,12 @@
 //! memory for serving.
 
 use crate::{Error, Result};
-use nimbus_storage::{KvEngine, Table, WriteBatch};
+use nimbus_storage::records::{Record, Records};
+use nimbus_storage::{KvEngine, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const REST_APIS: Table = Table("apigw_restapis");
 pub const FORMAT: u32 = 1;
@@ -210,65 +211,39 @@ pub fn route_keys(resources: &[Resource]) -> Vec<(String, usize, String)> {
 }
 
 pub struct RestApis {
-    kv: Arc<dyn KvEngine>,
-    live: Mutex<HashMap<String, Arc<RestApi>>>,
+    records: Records<RestApi>,
+}
+
+impl Record for RestApi {
+    fn key(&self) -> &str {
+        &self.id
+    }
+    fn format(&self) -> u32 {
+        self.format
+    }
 }
 
 impl RestApis {
     pub fn open(kv: Arc<dyn KvEngine>) -> Result<RestApis> {
-        let mut live = HashMap::new();
-        for (_, v) in kv.scan_prefix(REST_APIS, b"")? {
-            let api: RestApi =
-                serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
-            if api.format != FORMAT {
-                return Err(Error::Corrupt(format!(
-                    "REST API {} is in format {}, this build reads {FORMAT}",
-                    api.id, api.format
-                )));
-            }
-            live.insert(api.id.clone(), Arc::new(api));
-        }
         Ok(RestApis {
-            kv,
-            live: Mutex::new(live),
+            records: Records::open(kv, REST_APIS, FORMAT)?,
         })
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<RestApi>> {
-        self.live
-            .lock()
-            .expect("rest apis lock")
+        self.records
             .get(id)
-            .cloned()
             .ok_or_else(|| Error::NotFound(format!("Invalid API identifier specified {id}")))
     }
 
     pub fn list(&self) -> Vec<Arc<RestApi>> {
-        let mut all: Vec<Arc<RestApi>> = self
-            .live
-            .lock()
-            .expect("rest apis lock")
-            .values()
-            .cloned()
-            .collect();
+        let mut all = self.records.all();
         all.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         all
     }
 
     fn store(&self, api: RestApi) -> Result<Arc<RestApi>> {
-        let mut b = WriteBatch::new();
-        b.put(
-            REST_APIS,
-            api.id.as_bytes(),
-            serde_json::to_vec(&api).map_err(|e| Error::Corrupt(e.to_string()))?,
-        );
-        self.kv.commit(b)?;
-        let api = Arc::new(api);
-        self.live
-            .lock()
-            .expect("rest apis lock")
-            .insert(api.id.clone(), api.clone());
-        Ok(api)
+        Ok(self.records.put(api)?)
     }
 
     pub fn create(
@@ -313,10 +288,7 @@ impl RestApis {
 
     pub fn delete(&self, id: &str) -> Result<()> {
         self.get(id)?;
-        let mut b = WriteBatch::new();
-        b.delete(REST_APIS, id.as_bytes());
-        self.kv.commit(b)?;
-        self.live.lock().expect("rest apis lock").remove(id);
+        self.records.delete(id)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod faulty;
+pub mod records;
 
 use std::path::PathBuf;
 

@@ -56,7 +56,7 @@ pub(crate) fn err(e: GError) -> ApiError {
         GError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundException"),
         GError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequestException"),
         GError::Conflict(_) => (StatusCode::CONFLICT, "ConflictException"),
-        GError::Storage(_) | GError::Corrupt(_) => {
+        GError::Storage(_) => {
             tracing::error!(error = %e, "gateway store failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
         }
