@@ -23,6 +23,8 @@ mod update;
 #[cfg(test)]
 mod cases;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 pub use condition::{Condition, parse_condition};

@@ -24,6 +24,8 @@ mod parser;
 mod render;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use crate::value::{AttributeValue, Item};

@@ -14,3 +14,5 @@ pub mod time;
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod props;
