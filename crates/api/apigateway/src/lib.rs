@@ -929,3 +929,6 @@ impl ApiGatewayApi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

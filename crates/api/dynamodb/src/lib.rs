@@ -780,3 +780,6 @@ fn read_units(bytes: usize, consistent: bool) -> f64 {
 fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }
+
+#[cfg(test)]
+mod tests;

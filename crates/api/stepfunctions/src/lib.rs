@@ -237,3 +237,96 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod api_tests {
+    use super::*;
+
+    fn api() -> (tempfile::TempDir, StepFunctionsApi) {
+        let d = tempfile::tempdir().unwrap();
+        let kv =
+            Arc::new(nimbus_storage_embedded::EmbeddedKv::open(&d.path().join("m.redb")).unwrap());
+        let service = StepFunctions::open(kv, "000000000000", "us-east-1").unwrap();
+        (d, StepFunctionsApi::new(service))
+    }
+
+    fn call(api: &StepFunctionsApi, op: &str, body: &Value) -> (u16, Value) {
+        let mut req = Request::new(Bytes::from(body.to_string()));
+        req.headers_mut().insert(
+            "x-amz-target",
+            http::HeaderValue::from_str(&format!("AWSStepFunctions.{op}")).unwrap(),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let resp = rt.block_on(api.handle(req, "rid"));
+        let v = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+        (resp.status().as_u16(), v)
+    }
+
+    #[test]
+    fn a_pass_machine_runs_synchronously() {
+        let (_d, api) = api();
+        let definition = serde_json::json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": true}, "End": true}}});
+        let (status, created) = call(
+            &api,
+            "CreateStateMachine",
+            &serde_json::json!({"name": "m", "type": "EXPRESS", "definition": definition.to_string(),
+                "roleArn": "arn:aws:iam::000000000000:role/r"}),
+        );
+        assert_eq!(status, 200, "{created}");
+        let arn = created["stateMachineArn"].as_str().unwrap();
+        let (status, run) = call(
+            &api,
+            "StartSyncExecution",
+            &serde_json::json!({"stateMachineArn": arn, "input": "{}"}),
+        );
+        assert_eq!(status, 200, "{run}");
+        assert_eq!(run["status"], "SUCCEEDED");
+        assert_eq!(run["output"], r#"{"ok":true}"#);
+        // Unset optional members are left out, not sent as null.
+        assert!(
+            !run.as_object().unwrap().values().any(Value::is_null),
+            "{run}"
+        );
+    }
+
+    #[test]
+    fn errors_carry_step_functions_codes() {
+        let (_d, api) = api();
+        let arn = "arn:aws:states:us-east-1:000000000000:execution:m:e";
+        for (op, body, code) in [
+            ("Nope", serde_json::json!({}), "UnknownOperationException"),
+            (
+                "DescribeExecution",
+                serde_json::json!({"executionArn": arn}),
+                "ExecutionDoesNotExist",
+            ),
+            (
+                "DescribeStateMachine",
+                serde_json::json!({"stateMachineArn": "bad"}),
+                "InvalidArn",
+            ),
+            (
+                "CreateStateMachine",
+                serde_json::json!({"name": "m", "definition": "{", "roleArn": "arn:aws:iam::000000000000:role/r"}),
+                "InvalidDefinition",
+            ),
+            (
+                "RedriveExecution",
+                serde_json::json!({"executionArn": arn}),
+                "ValidationException",
+            ),
+        ] {
+            let (status, v) = call(&api, op, &body);
+            assert_eq!(status, 400, "{op}: {v}");
+            assert_eq!(
+                v["__type"],
+                format!("com.amazonaws.swf.service.v2.model#{code}"),
+                "{op}: {v}"
+            );
+        }
+    }
+}
