@@ -85,3 +85,77 @@ fn errors_carry_dynamodb_types() {
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
     }
 }
+
+/// The PartiQL conformance cases: `tests/cases/dynamodb/partiql-*/case.json`,
+/// each run on a fresh table `items` (hash key `pk`) holding `a` (n = 1) and
+/// `b` (n = 2): its `setup` statements, then its `statement`, whose answer
+/// must be `expected` (the `Items`, or the error code).
+#[test]
+fn partiql_cases() {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/cases/dynamodb");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("the case folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("partiql-"))
+        })
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 10,
+        "expected PartiQL cases at {}",
+        root.display()
+    );
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let case: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
+        let (_d, api) = api();
+        call(&api, "CreateTable", TABLE);
+        for item in [
+            r#"{"pk": {"S": "a"}, "n": {"N": "1"}}"#,
+            r#"{"pk": {"S": "b"}, "n": {"N": "2"}}"#,
+        ] {
+            call(
+                &api,
+                "PutItem",
+                &format!(r#"{{"TableName": "items", "Item": {item}}}"#),
+            );
+        }
+        let run = |statement: &Value, parameters: &Value| {
+            let mut body = json!({ "Statement": statement });
+            if !parameters.is_null() {
+                body["Parameters"] = parameters.clone();
+            }
+            call(&api, "ExecuteStatement", &body.to_string())
+        };
+        for s in case["setup"].as_array().cloned().unwrap_or_default() {
+            let (status, v, _) = run(&s, &Value::Null);
+            if status != 200 {
+                failures.push(format!("{name}: setup {s} failed: {v}"));
+            }
+        }
+        let (status, v, _) = run(&case["statement"], &case["parameters"]);
+        let expected = &case["expected"];
+        let ok = match expected.get("error").and_then(Value::as_str) {
+            Some(code) => {
+                status == 400 && v["__type"] == format!("com.amazonaws.dynamodb.v20120810#{code}")
+            }
+            None => status == 200 && v["Items"] == expected["Items"],
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {expected}, got {status} {v}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
+}
