@@ -12,7 +12,7 @@ use crate::http_events::{self, HttpRequest, HttpResponse, Route};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use nimbus_invoke::{FunctionUrls, Invoker};
-use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
+use nimbus_invoke::{InvokeError, InvokeRequest};
 use nimbus_model::Identity;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -557,15 +557,8 @@ impl Gateway {
         stream: bool,
     ) -> Result<nimbus_invoke::InvokeResponse, (StatusCode, &'static str)> {
         let req = InvokeRequest {
-            function,
-            qualifier,
-            payload: Bytes::from(event.to_string()),
-            invocation_type: InvocationType::RequestResponse,
-            log_tail: false,
-            client_context: None,
-            trace_id: None,
-            request_id: None,
             stream,
+            ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
         };
         let call = self.invoker.invoke(req);
         let out = match timeout {

@@ -51,6 +51,24 @@ pub struct InvokeRequest {
     pub stream: bool,
 }
 
+impl InvokeRequest {
+    /// A synchronous call of `function` with `payload` and nothing else set, as
+    /// triggers make them.
+    pub fn sync(function: String, qualifier: Option<String>, payload: Bytes) -> InvokeRequest {
+        InvokeRequest {
+            function,
+            qualifier,
+            payload,
+            invocation_type: InvocationType::RequestResponse,
+            log_tail: false,
+            client_context: None,
+            trace_id: None,
+            request_id: None,
+            stream: false,
+        }
+    }
+}
+
 /// What the caller gets back.
 #[derive(Debug, Clone)]
 pub struct InvokeResponse {

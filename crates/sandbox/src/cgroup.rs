@@ -233,21 +233,25 @@ fn reap(hierarchy: &Hierarchy, dirs: &[PathBuf]) -> std::io::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    for d in &cgroups {
-        let mut tries = 0;
-        while let Err(e) = fs::remove_dir(d) {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                break;
-            }
-            tries += 1;
-            if tries > 500 {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("remove {}: {e}", d.display()),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
+    cgroups.iter().try_for_each(|d| remove_emptied(d))
+}
+
+/// rmdir a cgroup whose processes are gone: the kernel may take a moment to
+/// let go of the last exiting task, so retry for about a second.
+fn remove_emptied(d: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    while let Err(e) = fs::remove_dir(d) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            break;
         }
+        tries += 1;
+        if tries > 500 {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("remove {}: {e}", d.display()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
     Ok(())
 }
@@ -482,23 +486,7 @@ impl Cgroup {
             std::thread::sleep(Duration::from_millis(2));
         }
         let _ = self.set_frozen(false);
-        for d in &self.dirs {
-            let mut tries = 0;
-            while let Err(e) = fs::remove_dir(d) {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    break;
-                }
-                tries += 1;
-                if tries > 500 {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!("remove {}: {e}", d.display()),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-        Ok(())
+        self.dirs.iter().try_for_each(|d| remove_emptied(d))
     }
 
     /// Whether every directory of this cgroup is gone (for tests).

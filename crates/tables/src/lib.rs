@@ -17,6 +17,9 @@ mod stream_access;
 pub mod streams;
 pub mod value;
 
+#[cfg(test)]
+mod test_rng;
+
 use expr::{Condition, KeyOp, Update};
 use nimbus_storage::{KvEngine, Table, WriteBatch};
 use schema::{IndexDef, TableRecord, project_for_index};

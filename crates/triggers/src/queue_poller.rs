@@ -10,7 +10,7 @@
 
 use crate::Triggers;
 use crate::mappings::{Mapping, REPORT_BATCH_ITEM_FAILURES};
-use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
+use nimbus_invoke::{InvokeError, InvokeRequest};
 use nimbus_queues::Queues;
 use std::sync::Weak;
 
@@ -134,17 +134,11 @@ pub(crate) async fn poll(triggers: Weak<Triggers>, uuid: String) {
         let event = serde_json::json!({
             "Records": batch.iter().map(|b| b.record.clone()).collect::<Vec<_>>()
         });
-        let req = InvokeRequest {
-            function: m.function_name.clone(),
-            qualifier: m.qualifier.clone(),
-            payload: bytes::Bytes::from(event.to_string()),
-            invocation_type: InvocationType::RequestResponse,
-            log_tail: false,
-            client_context: None,
-            trace_id: None,
-            request_id: None,
-            stream: false,
-        };
+        let req = InvokeRequest::sync(
+            m.function_name.clone(),
+            m.qualifier.clone(),
+            bytes::Bytes::from(event.to_string()),
+        );
         let report = m
             .function_response_types
             .iter()

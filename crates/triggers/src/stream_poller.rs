@@ -18,7 +18,7 @@
 
 use crate::mappings::{MAPPINGS, Mapping, REPORT_BATCH_ITEM_FAILURES};
 use crate::{Result, Triggers};
-use nimbus_invoke::{InvocationType, InvokeError, InvokeRequest};
+use nimbus_invoke::{InvokeError, InvokeRequest};
 use nimbus_storage::WriteBatch;
 use nimbus_tables::Tables;
 use serde_json::{Value, json};
@@ -112,17 +112,11 @@ async fn invoke_batch(
     batch: &[StreamRecord],
 ) -> std::result::Result<Option<u64>, bool> {
     let event = json!({ "Records": batch.iter().map(|r| r.record.clone()).collect::<Vec<_>>() });
-    let req = InvokeRequest {
-        function: m.function_name.clone(),
-        qualifier: m.qualifier.clone(),
-        payload: bytes::Bytes::from(event.to_string()),
-        invocation_type: InvocationType::RequestResponse,
-        log_tail: false,
-        client_context: None,
-        trace_id: None,
-        request_id: None,
-        stream: false,
-    };
+    let req = InvokeRequest::sync(
+        m.function_name.clone(),
+        m.qualifier.clone(),
+        bytes::Bytes::from(event.to_string()),
+    );
     match me.invoker.invoke(req).await {
         Ok(out) if out.function_error.is_none() => {
             let report = m

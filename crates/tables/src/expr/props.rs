@@ -5,20 +5,7 @@
 use super::*;
 use crate::value::{AttributeValue as V, Number, item_from_json};
 
-/// xorshift64*: small, deterministic, good enough to pick shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 /// Conditions whose truth on [`item`] is known.
 const ATOMS: &[(&str, bool)] = &[

@@ -5,25 +5,7 @@
 
 use super::*;
 
-/// xorshift64*: small, deterministic, good enough to pick shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn word(&mut self) -> String {
-        (0..1 + self.below(8))
-            .map(|_| (b'a' + self.below(26) as u8) as char)
-            .collect()
-    }
-}
+use crate::test_rng::Rng;
 
 #[test]
 fn selects_name_their_table_and_equalities() {
