@@ -93,6 +93,39 @@ pub enum Keep {
 }
 
 impl Conn {
+    /// One awsJson call (`X-Amz-Target: <target_prefix>.<op>`): the answer's
+    /// JSON, or an error naming the endpoint, the operation and what it said.
+    pub async fn json(
+        &mut self,
+        target_prefix: &str,
+        op: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let target = format!("{target_prefix}.{op}");
+        let r = self
+            .send(
+                "POST",
+                "/",
+                &[
+                    ("x-amz-target", &target),
+                    ("content-type", "application/x-amz-json-1.0"),
+                ],
+                Bytes::from(body.to_string()),
+                None,
+                Keep::Body,
+            )
+            .await?;
+        if !r.status.is_success() {
+            anyhow::bail!(
+                "{} {op}: {} {}",
+                self.ep.name,
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        Ok(serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn connect(ep: Arc<Endpoint>, service: &'static str) -> Result<Conn> {
         let stream = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
             .await

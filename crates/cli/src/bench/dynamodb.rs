@@ -38,29 +38,7 @@ pub struct Args {
 
 /// `DynamoDB_20120810.<op>` with a JSON body.
 async fn call(c: &mut Conn, op: &str, body: &Value) -> Result<Value> {
-    let target = format!("DynamoDB_20120810.{op}");
-    let r = c
-        .send(
-            "POST",
-            "/",
-            &[
-                ("x-amz-target", &target),
-                ("content-type", "application/x-amz-json-1.0"),
-            ],
-            Bytes::from(body.to_string()),
-            None,
-            Keep::Body,
-        )
-        .await?;
-    if !r.status.is_success() {
-        bail!(
-            "{} {op}: {} {}",
-            c.ep.name,
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-    }
-    Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    c.json("DynamoDB_20120810", op, body).await
 }
 
 /// Partitions the preloaded items spread over, and items per partition.

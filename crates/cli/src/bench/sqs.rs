@@ -3,9 +3,8 @@
 //! message is sent, against Nimbus and optionally a peer endpoint (moto's server),
 //! in one run with the same client. Results go in `docs/benchmarks.md`.
 
-use crate::bench::client::{self, Conn, Endpoint, Keep, percentile};
-use anyhow::{Context, Result, bail};
-use bytes::Bytes;
+use crate::bench::client::{self, Conn, Endpoint, percentile};
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,29 +33,7 @@ pub struct Args {
 
 /// `AmazonSQS.<op>` with a JSON body.
 async fn call(c: &mut Conn, op: &str, body: &Value) -> Result<Value> {
-    let target = format!("AmazonSQS.{op}");
-    let r = c
-        .send(
-            "POST",
-            "/",
-            &[
-                ("x-amz-target", &target),
-                ("content-type", "application/x-amz-json-1.0"),
-            ],
-            Bytes::from(body.to_string()),
-            None,
-            Keep::Body,
-        )
-        .await?;
-    if !r.status.is_success() {
-        bail!(
-            "{} {op}: {} {}",
-            c.ep.name,
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-    }
-    Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    c.json("AmazonSQS", op, body).await
 }
 
 struct Row {

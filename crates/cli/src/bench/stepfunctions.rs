@@ -35,25 +35,9 @@ pub struct Args {
     samples: usize,
 }
 
+/// `AWSStepFunctions.<op>` with a JSON body.
 async fn sfn(c: &mut Conn, op: &str, body: &Value) -> Result<Value> {
-    let target = format!("AWSStepFunctions.{op}");
-    let r = c
-        .send(
-            "POST",
-            "/",
-            &[
-                ("x-amz-target", &target),
-                ("content-type", "application/x-amz-json-1.0"),
-            ],
-            Bytes::from(body.to_string()),
-            None,
-            Keep::Body,
-        )
-        .await?;
-    if !r.status.is_success() {
-        bail!("{op}: {} {}", r.status, String::from_utf8_lossy(&r.body));
-    }
-    Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    c.json("AWSStepFunctions", op, body).await
 }
 
 /// `n` Pass states in a row, each adding to a counter.
