@@ -89,24 +89,32 @@ impl Hierarchy {
     /// environments' processes (idle ones sit frozen, where the SIGKILL their
     /// server's death sent them cannot land), then their cgroups. Subtrees of
     /// servers in another PID namespace are left alone: from here their
-    /// liveness cannot be told.
+    /// liveness cannot be told. Subtrees named the older way, or by other
+    /// commands (`doctor`, `bench`), only lose their empty directories.
     pub fn sweep(&self) {
-        let mut dead = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeMap::new();
         for parent in self.parents() {
             let Ok(entries) = fs::read_dir(&parent) else {
                 continue;
             };
             for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if e.file_type().is_ok_and(|t| t.is_dir()) && instance_is_gone(&name) {
-                    dead.insert(name);
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let state = instance_state(&name);
+                    seen.insert(name, state);
                 }
             }
         }
-        for instance in dead {
+        for (instance, state) in seen {
             let dirs: Vec<PathBuf> = self.parents().iter().map(|p| p.join(&instance)).collect();
-            if let Err(e) = reap(self, &dirs) {
-                tracing::warn!(instance = %instance, error = %e, "could not remove what a dead server left");
+            match state {
+                Instance::Gone => {
+                    if let Err(e) = reap(self, &dirs) {
+                        tracing::warn!(instance = %instance, error = %e, "could not remove what a dead server left");
+                    }
+                }
+                Instance::Unknown => dirs.iter().for_each(|d| remove_tree(d)),
+                Instance::Alive => {}
             }
         }
     }
@@ -131,25 +139,35 @@ impl Hierarchy {
     }
 }
 
-/// Whether the server that named a subtree `name` is gone: its pid is free or
-/// now a process started at another time. `false` for names of another PID
-/// namespace, and for anything that is not a server's subtree.
-fn instance_is_gone(name: &str) -> bool {
+/// What can be told of the server that made a subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instance {
+    /// Running (or of another PID namespace, where that cannot be told).
+    Alive,
+    /// Its pid is free or now a process started at another time: what it
+    /// left may be killed.
+    Gone,
+    /// Not named by a server of this version: only empty directories go.
+    Unknown,
+}
+
+fn instance_state(name: &str) -> Instance {
     let Some(rest) = name.strip_prefix("srv-") else {
-        return false;
+        return Instance::Unknown;
     };
     let mut parts = rest.split('-').map(str::parse::<u64>);
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        // A start time of 0 means the server could not read its own: cannot tell.
+        (Some(Ok(_)), Some(Ok(0)), _, _) => Instance::Alive,
         (Some(Ok(pid)), Some(Ok(start)), Some(Ok(ns)), None) => {
-            if pid_namespace("self") != Some(ns) {
-                return false;
+            let ours = pid_namespace("self") == Some(ns);
+            if ours && process_start(pid as u32) != Some(start) {
+                Instance::Gone
+            } else {
+                Instance::Alive
             }
-            process_start(pid as u32) != Some(start)
         }
-        // Named by an older Nimbus (`srv-<pid>`): gone unless a nimbus runs under that pid.
-        (Some(Ok(pid)), None, _, _) => !fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("nimbus")),
-        _ => false,
+        _ => Instance::Unknown,
     }
 }
 
@@ -201,31 +219,46 @@ fn reap(hierarchy: &Hierarchy, dirs: &[PathBuf]) -> std::io::Result<()> {
             .filter(|&p| p > 1)
             .collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pids = procs(&cgroups);
-        if pids.is_empty() {
-            break;
-        }
-        for pid in pids {
-            // SAFETY: kill(2) with a positive pid read from the cgroup; touches no memory.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
+    // Frozen, no process can exit and have its pid reused between reading it
+    // and signalling it; the thaw after lets the kills land.
+    let set_frozen = |frozen: bool| {
         for d in &cgroups {
             match hierarchy {
                 Hierarchy::V1 { .. } => {
                     let state = d.join("freezer.state");
                     if state.exists() {
-                        let _ = fs::write(state, "THAWED");
+                        let _ = fs::write(state, if frozen { "FROZEN" } else { "THAWED" });
                     }
                 }
                 Hierarchy::V2 { .. } => {
-                    let _ = fs::write(d.join("cgroup.freeze"), "0");
+                    let _ = fs::write(d.join("cgroup.freeze"), if frozen { "1" } else { "0" });
                 }
             }
         }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Hierarchy::V2 { .. } = hierarchy {
+            for d in &cgroups {
+                let kill = d.join("cgroup.kill");
+                if kill.exists() {
+                    let _ = fs::write(kill, "1");
+                }
+            }
+        }
+        set_frozen(true);
+        let pids = procs(&cgroups);
+        if pids.is_empty() {
+            set_frozen(false);
+            break;
+        }
+        for pid in pids {
+            // SAFETY: kill(2) with a positive pid read from the frozen cgroup; touches no memory.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        set_frozen(false);
         if Instant::now() > deadline {
             return Err(std::io::Error::other(
                 "processes of a dead server survived SIGKILL",
@@ -502,21 +535,28 @@ mod tests {
     #[test]
     fn a_running_server_is_told_from_a_gone_one() {
         let me = Hierarchy::instance_name();
-        assert!(!instance_is_gone(&me), "{me}");
+        assert_eq!(instance_state(&me), Instance::Alive, "{me}");
         let pid = std::process::id();
         let start = process_start(pid).expect("own start time");
         let ns = pid_namespace("self").expect("own pid namespace");
         // The same pid started at another time: a reused pid, the server is gone.
-        assert!(instance_is_gone(&format!("srv-{pid}-{}-{ns}", start + 1)));
-        // Another PID namespace: cannot tell, left alone.
-        assert!(!instance_is_gone(&format!(
-            "srv-{pid}-{}-{}",
-            start + 1,
-            ns + 1
-        )));
-        // Not a server's subtree at all.
-        for name in ["other", "srv-", "srv-x-1-2", "srv-1-2-3-4"] {
-            assert!(!instance_is_gone(name), "{name}");
+        let reused = format!("srv-{pid}-{}-{ns}", start + 1);
+        assert_eq!(instance_state(&reused), Instance::Gone);
+        // Another PID namespace, or no start time: cannot tell, left alone.
+        let foreign = format!("srv-{pid}-{}-{}", start + 1, ns + 1);
+        assert_eq!(instance_state(&foreign), Instance::Alive);
+        let unknown_start = format!("srv-{pid}-0-{ns}");
+        assert_eq!(instance_state(&unknown_start), Instance::Alive);
+        // Older names and other commands' subtrees: only empty directories go.
+        for name in [
+            "other",
+            "srv-",
+            "srv-1234",
+            "srv-x-1-2",
+            "srv-1-2-3-4",
+            "doctor-5",
+        ] {
+            assert_eq!(instance_state(name), Instance::Unknown, "{name}");
         }
     }
 

@@ -353,12 +353,24 @@ impl SqsApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost:4566")
             .to_string();
-        if !req.headers().contains_key("x-amz-target") {
+        let target_given = req
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|v| !v.is_empty());
+        if !target_given {
             return self.handle_query(&req, &host, request_id).await;
         }
+        // SQS names framing errors with its query protocol's codes.
         let call = match SQS_JSON.call(&req) {
             Ok(c) => c,
-            Err(e) => return SQS_JSON.error(&e, request_id),
+            Err(e) if e.code == "UnknownOperationException" => {
+                let e = SqsError::new("InvalidAction", "InvalidAction", e.message);
+                return SQS_JSON.error(&e.0, request_id);
+            }
+            Err(e) => {
+                let e = SqsError::invalid(e.message);
+                return SQS_JSON.error(&e.0, request_id);
+            }
         };
         match self.run(&call.operation, &call.params, &host).await {
             Ok(v) => SQS_JSON.respond(&v, request_id),

@@ -214,9 +214,9 @@ pub(crate) struct Executor {
     starting: tokio::sync::Semaphore,
 }
 
-/// How many environments start at once: eight per core, at least sixteen.
 mod launch;
 
+/// How many environments start at once: eight per core, at least sixteen.
 fn start_slots() -> usize {
     std::thread::available_parallelism()
         .map_or(2, usize::from)
@@ -787,16 +787,18 @@ impl Executor {
                             if error_type == nimbus_runtime_api::STREAM_BROKE_OFF =>
                         {
                             let died = tokio::time::timeout_at(
-                                deadline.min(tokio::time::Instant::now() + Duration::from_secs(5)),
+                                deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)),
                                 exited.wait_for(Option::is_some),
                             )
                             .await
                             .map(|r| exit_info(r.ok().as_deref()));
                             match died {
                                 Ok(info) => Unanswered::Exited(info),
+                                // The runtime lives on: the broken stream is the
+                                // answer, and the stream is over.
                                 Err(_) => {
                                     let _ = tx.send(StreamChunk::Error { error_type, body }).await;
-                                    continue;
+                                    break;
                                 }
                             }
                         }
@@ -942,7 +944,6 @@ struct Streaming {
     log_tail: bool,
 }
 
-/// Idle environments are pooled per function version.
 /// How an invocation ended without the runtime's answer.
 enum Unanswered {
     TimedOut,
@@ -1011,6 +1012,7 @@ fn exit_info(reported: Option<&Option<ExitInfo>>) -> ExitInfo {
     })
 }
 
+/// Idle environments are pooled per function version.
 fn pool_key(function: &str, version: &str) -> String {
     format!("{function}:{version}")
 }
