@@ -9,5 +9,6 @@ fuzz_target!(|data: &[u8]| {
     if let Some((action, input)) = query::to_json(&params) {
         let _ = query::to_xml(&action, &input, "rid");
     }
-    let _ = query::error_xml(&String::from_utf8_lossy(data), "m", true, "rid");
+    let e = nimbus_api_common::ApiError::bad_request(String::from_utf8_lossy(data), "m");
+    let _ = query::SQS_QUERY.error_document(&e, "rid");
 });

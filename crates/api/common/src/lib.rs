@@ -1,6 +1,7 @@
 //! Wire machinery shared by every AWS API Nimbus serves: SigV4 verification,
 //! request ids, the [`Service`] trait each API implements for the edge, the
-//! protocols' framing ([`json`] for awsJson) and the one wire error type,
+//! protocols' framing ([`json`] for awsJson, [`query`] for the query protocol)
+//! and the one wire error type,
 //! [`ApiError`], with a renderer per protocol.
 //!
 //! Nothing here knows a particular service's operations. How to add a service
@@ -8,6 +9,7 @@
 
 pub mod chunked;
 pub mod json;
+pub mod query;
 mod service;
 pub mod sigv2;
 pub mod sigv4;

@@ -13,7 +13,7 @@ pub use operations::Operation;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use nimbus_api_common::json::AwsJson;
 use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_queues::{Attribute, Error as QError, Outgoing, Queues};
@@ -392,33 +392,21 @@ impl SqsApi {
         if path.len() > 1 && !params.iter().any(|(k, _)| k == "QueueUrl") {
             params.push(("QueueUrl".into(), format!("http://{host}{path}")));
         }
-        let xml = |status: StatusCode, body: String| {
-            let mut r = Response::new(Bytes::from(body));
-            *r.status_mut() = status;
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("text/xml"));
-            if let Ok(v) = HeaderValue::from_str(request_id) {
-                r.headers_mut().insert("x-amzn-requestid", v);
-            }
-            r
-        };
         let Some((action, input)) = query::to_json(&params) else {
-            return xml(
-                StatusCode::BAD_REQUEST,
-                query::error_xml(
-                    "MissingAction",
-                    "The request must contain the parameter Action.",
-                    true,
-                    request_id,
-                ),
+            let e = SqsError::new(
+                "MissingAction",
+                "MissingAction",
+                "The request must contain the parameter Action.",
             );
+            return query::SQS_QUERY.error(&e.0, request_id);
         };
         match self.run(&action, &input, host).await {
-            Ok(v) => xml(StatusCode::OK, query::to_xml(&action, &v, request_id)),
-            Err(e) => xml(
-                e.0.status,
-                query::error_xml(e.query_code(), &e.0.message, e.sender(), request_id),
+            Ok(v) => query::SQS_QUERY.respond(
+                StatusCode::OK,
+                query::to_xml(&action, &v, request_id),
+                request_id,
             ),
+            Err(e) => query::SQS_QUERY.error(&e.0, request_id),
         }
     }
 

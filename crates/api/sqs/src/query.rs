@@ -1,47 +1,19 @@
 //! SQS's older query protocol (`Action=SendMessage&...` form posts, XML answers),
 //! which older SDKs and tools speak. Requests are translated into the JSON
 //! protocol's shapes, run by the same code, and the JSON answer is written back
-//! as SQS's XML.
+//! as SQS's XML. Form decoding and the envelopes are the common query
+//! protocol's ([`nimbus_api_common::query`]); the shapes are SQS's.
 
+use nimbus_api_common::query::{Query, escape as esc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-const NS: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+/// SQS's query-protocol framing.
+pub const SQS_QUERY: Query = Query {
+    namespace: "http://queue.amazonaws.com/doc/2012-11-05/",
+};
 
-/// Decode a form body (`application/x-www-form-urlencoded`).
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        // Hex digits are ASCII: work on bytes, never slice the text (a `%` may be
-        // followed by a multi-byte character).
-        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use nimbus_api_common::query::parse_form;
 
 /// Members the query protocol sends as numbers.
 const NUMBERS: &[&str] = &[
@@ -201,13 +173,6 @@ pub fn to_json(params: &[(String, String)]) -> Option<(String, Value)> {
     Some((action, Value::Object(v)))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => esc(s),
@@ -312,101 +277,5 @@ pub fn to_xml(op: &str, result: &Value, request_id: &str) -> String {
     if let Value::Object(m) = result {
         members(&mut body, op, m);
     }
-    let result = if body.is_empty() {
-        String::new()
-    } else {
-        format!("<{op}Result>{body}</{op}Result>")
-    };
-    format!(
-        "<?xml version=\"1.0\"?><{op}Response xmlns=\"{NS}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op}Response>"
-    )
-}
-
-/// SQS's query-protocol error document.
-pub fn error_xml(code: &str, message: &str, sender: bool, request_id: &str) -> String {
-    let kind = if sender { "Sender" } else { "Receiver" };
-    format!(
-        "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NS}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message><Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-        esc(code),
-        esc(message)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn form_parameters_become_json_shapes() {
-        let params = parse_form(
-            b"Action=SendMessageBatch&QueueUrl=http%3A%2F%2Fh%2F0%2Fq\
-&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=hello+there\
-&SendMessageBatchRequestEntry.1.DelaySeconds=2\
-&SendMessageBatchRequestEntry.1.MessageAttribute.1.Name=k\
-&SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=String\
-&SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=v\
-&SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=x",
-        );
-        let (action, v) = to_json(&params).unwrap();
-        assert_eq!(action, "SendMessageBatch");
-        assert_eq!(v["QueueUrl"], "http://h/0/q");
-        assert_eq!(v["Entries"][0]["MessageBody"], "hello there");
-        assert_eq!(v["Entries"][0]["DelaySeconds"], 2);
-        assert_eq!(
-            v["Entries"][0]["MessageAttributes"]["k"]["StringValue"],
-            "v"
-        );
-        assert_eq!(v["Entries"][1]["Id"], "b");
-        let (_, v) = to_json(&parse_form(
-            b"Action=CreateQueue&QueueName=q&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5&Tag.1.Key=t&Tag.1.Value=1",
-        ))
-        .unwrap();
-        assert_eq!(v["Attributes"]["VisibilityTimeout"], "5");
-        assert_eq!(v["tags"]["t"], "1");
-        let (_, v) = to_json(&parse_form(
-            b"Action=ReceiveMessage&QueueUrl=u&MaxNumberOfMessages=3&AttributeName.1=All",
-        ))
-        .unwrap();
-        assert_eq!(v["MaxNumberOfMessages"], 3);
-        assert_eq!(v["AttributeNames"][0], "All");
-    }
-
-    #[test]
-    fn broken_escapes_stay_as_they_are() {
-        // Found by the fuzzer: `%` followed by a multi-byte character.
-        assert_eq!(
-            parse_form(b"%\x88"),
-            vec![("%\u{FFFD}".to_string(), String::new())]
-        );
-        assert_eq!(
-            parse_form(b"a=%4"),
-            vec![("a".to_string(), "%4".to_string())]
-        );
-        assert_eq!(
-            parse_form(b"a=%41%zz"),
-            vec![("a".to_string(), "A%zz".to_string())]
-        );
-    }
-
-    #[test]
-    fn json_answers_become_sqs_xml() {
-        let x = to_xml(
-            "ReceiveMessage",
-            &json!({ "Messages": [{ "MessageId": "m", "Body": "a<b", "Attributes": { "SentTimestamp": "1" } }] }),
-            "rid",
-        );
-        assert!(x.contains("<ReceiveMessageResult><Message><Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute><Body>a&lt;b</Body><MessageId>m</MessageId></Message></ReceiveMessageResult>"), "{x}");
-        let x = to_xml("DeleteQueue", &json!({}), "rid");
-        assert!(x.contains("<DeleteQueueResponse") && !x.contains("DeleteQueueResult"));
-        let x = to_xml(
-            "SendMessageBatch",
-            &json!({ "Successful": [{ "Id": "a" }], "Failed": [] }),
-            "rid",
-        );
-        assert!(
-            x.contains("<SendMessageBatchResultEntry><Id>a</Id></SendMessageBatchResultEntry>"),
-            "{x}"
-        );
-    }
+    SQS_QUERY.document(op, &body, request_id)
 }
