@@ -330,7 +330,7 @@ fn open_workflows(
         &cfg.identity.account_id,
         &cfg.identity.region,
     )
-    .map_err(|e| anyhow::anyhow!("open workflow service: {}", e.message))?;
+    .map_err(|e| anyhow::anyhow!("open workflow service: {e}"))?;
     let services: [(&str, &str, Arc<dyn ServiceApi>); 2] = [
         ("sqs", "SQS", Arc::new(JsonApi::Sqs(sqs.clone()))),
         (
@@ -349,7 +349,7 @@ fn open_workflows(
     }));
     let resumed = workflows
         .resume()
-        .map_err(|e| anyhow::anyhow!("resume workflow executions: {}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("resume workflow executions: {e}"))?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed running workflow executions");
     }

@@ -21,28 +21,78 @@ const HISTORY: Table = Table("sfn_history");
 /// The largest input or output Step Functions carries: 256 KiB.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
-/// An API error: Step Functions' error code and message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Error {
-    pub code: &'static str,
-    pub message: String,
+/// Why a Step Functions operation failed. The API maps each onto Step
+/// Functions' wire code (`api/stepfunctions`); [`Error::code`] is that name,
+/// which `.sync` integrations also report as `StepFunctions.<code>`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    ExecutionAlreadyExists(String),
+    #[error("{0}")]
+    ExecutionDoesNotExist(String),
+    #[error("{0}")]
+    InvalidArn(String),
+    #[error("{0}")]
+    InvalidDefinition(String),
+    #[error("{0}")]
+    InvalidExecutionInput(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    InvalidOutput(String),
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("{0}")]
+    MissingRequiredParameter(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    Service(String),
+    #[error("{0}")]
+    StateMachineAlreadyExists(String),
+    #[error("{0}")]
+    StateMachineDoesNotExist(String),
+    #[error("{0}")]
+    StateMachineTypeNotSupported(String),
+    #[error("{0}")]
+    TaskDoesNotExist(String),
+    #[error("{0}")]
+    TooManyTags(String),
+    #[error("{0}")]
+    Validation(String),
 }
 
 impl Error {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Error {
-        Error {
-            code,
-            message: message.into(),
+    /// Step Functions' name for the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Conflict(_) => "ConflictException",
+            Error::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
+            Error::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
+            Error::InvalidArn(_) => "InvalidArn",
+            Error::InvalidDefinition(_) => "InvalidDefinition",
+            Error::InvalidExecutionInput(_) => "InvalidExecutionInput",
+            Error::InvalidName(_) => "InvalidName",
+            Error::InvalidOutput(_) => "InvalidOutput",
+            Error::InvalidToken(_) => "InvalidToken",
+            Error::MissingRequiredParameter(_) => "MissingRequiredParameter",
+            Error::ResourceNotFound(_) => "ResourceNotFound",
+            Error::Service(_) => "ServiceException",
+            Error::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
+            Error::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
+            Error::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
+            Error::TaskDoesNotExist(_) => "TaskDoesNotExist",
+            Error::TooManyTags(_) => "TooManyTags",
+            Error::Validation(_) => "ValidationException",
         }
-    }
-    fn validation(message: impl Into<String>) -> Error {
-        Error::new("ValidationException", message)
     }
 }
 
 impl From<nimbus_storage::Error> for Error {
     fn from(e: nimbus_storage::Error) -> Error {
-        Error::new("ServiceException", e.to_string())
+        Error::Service(e.to_string())
     }
 }
 
@@ -229,20 +279,17 @@ fn by_machine_key(machine_arn: &str, start_ms: u64, exec_arn: &str) -> Vec<u8> {
 }
 
 fn no_machine(arn: &str) -> Error {
-    Error::new(
-        "StateMachineDoesNotExist",
-        format!("State Machine Does Not Exist: '{arn}'"),
-    )
+    Error::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'"))
 }
 
 fn not_found(arn: &str) -> Error {
-    Error::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
+    Error::ResourceNotFound(format!("Resource not found: '{arn}'"))
 }
 
 fn str_field<'a>(req: &'a Value, field: &str) -> Result<&'a str> {
     req.get(field)
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::validation(format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(field))))
+        .ok_or_else(|| Error::Validation(format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(field))))
 }
 
 fn lower_first(s: &str) -> String {
@@ -278,7 +325,7 @@ fn page<T: Clone>(items: &[T], req: &Value) -> Result<(Vec<T>, Option<String>)> 
     let start = match req.get("nextToken").and_then(Value::as_str) {
         Some(t) => t
             .parse::<usize>()
-            .map_err(|_| Error::new("InvalidToken", format!("Invalid Token: '{t}'")))?,
+            .map_err(|_| Error::InvalidToken(format!("Invalid Token: '{t}'")))?,
         None => 0,
     };
     let end = start.saturating_add(max).min(items.len());
@@ -350,10 +397,9 @@ impl StepFunctions {
                     .then(|| &arn[arn.len() - p[6].len()..])
             })
             .ok_or_else(|| {
-                Error::new(
-                    "InvalidArn",
-                    format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
-                )
+                Error::InvalidArn(format!(
+                    "Invalid Arn: 'Resource type not valid in this context: {arn}'"
+                ))
             })?;
         Ok(match rest.split_once(':') {
             Some((n, q)) => (n.to_string(), Some(q.to_string())),
@@ -391,28 +437,27 @@ impl StepFunctions {
     }
 
     fn check_definition(definition: &str) -> Result<asl::Machine> {
-        asl::parse(definition).map_err(|e| Error::new("InvalidDefinition", e.to_string()))
+        asl::parse(definition).map_err(|e| Error::InvalidDefinition(e.to_string()))
     }
 
     pub fn create_state_machine(&self, req: &Value) -> Result<Value> {
         let name = str_field(req, "name")?;
         if !valid_name(name) {
-            return Err(Error::new("InvalidName", format!("Invalid Name: '{name}'")));
+            return Err(Error::InvalidName(format!("Invalid Name: '{name}'")));
         }
         let definition = str_field(req, "definition")?;
         let role = str_field(req, "roleArn")?;
         if !nimbus_model::arn::is_valid_role_arn(role) {
-            return Err(Error::new(
-                "InvalidArn",
-                format!("Invalid Arn: 'Resource type not valid in this context: {role}'"),
-            ));
+            return Err(Error::InvalidArn(format!(
+                "Invalid Arn: 'Resource type not valid in this context: {role}'"
+            )));
         }
         let kind = req
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or("STANDARD");
         if kind != "STANDARD" && kind != "EXPRESS" {
-            return Err(Error::validation(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
             )));
         }
@@ -430,10 +475,9 @@ impl StepFunctions {
                     json!({"stateMachineArn": arn, "creationDate": existing.doc["creationDate"]}),
                 );
             }
-            return Err(Error::new(
-                "StateMachineAlreadyExists",
-                format!("State Machine Already Exists: '{arn}'"),
-            ));
+            return Err(Error::StateMachineAlreadyExists(format!(
+                "State Machine Already Exists: '{arn}'"
+            )));
         }
         let mut doc = json!({
             "stateMachineArn": arn,
@@ -523,8 +567,8 @@ impl StepFunctions {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, q) = self.parse_machine_arn(arn)?;
         if q.is_some() {
-            return Err(Error::validation(
-                "Versions and aliases cannot be updated; update the state machine",
+            return Err(Error::Validation(
+                "Versions and aliases cannot be updated; update the state machine".into(),
             ));
         }
         let definition = req.get("definition").and_then(Value::as_str);
@@ -534,9 +578,7 @@ impl StepFunctions {
             && req.get("loggingConfiguration").is_none()
             && req.get("tracingConfiguration").is_none()
         {
-            return Err(Error::new(
-                "MissingRequiredParameter",
-                "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified",
+            return Err(Error::MissingRequiredParameter("Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified".into(),
             ));
         }
         let parsed = definition.map(Self::check_definition).transpose()?;
@@ -580,8 +622,9 @@ impl StepFunctions {
         let arn = str_field(req, "stateMachineArn")?;
         let (name, q) = self.parse_machine_arn(arn)?;
         if q.is_some() {
-            return Err(Error::validation(
-                "Use DeleteStateMachineVersion or DeleteStateMachineAlias for a qualified ARN",
+            return Err(Error::Validation(
+                "Use DeleteStateMachineVersion or DeleteStateMachineAlias for a qualified ARN"
+                    .into(),
             ));
         }
         let mut machines = self.machines();
@@ -649,7 +692,7 @@ impl StepFunctions {
             .find(|v| version_is(v, &version))
             .ok_or_else(missing)?;
         let parsed = asl::parse(v["definition"].as_str().unwrap_or_default())
-            .map_err(|e| Error::new("InvalidDefinition", e.to_string()))?;
+            .map_err(|e| Error::InvalidDefinition(e.to_string()))?;
         let varn = v["stateMachineVersionArn"].as_str().map(String::from);
         Ok((m, Arc::new(parsed), varn, alias))
     }
@@ -657,16 +700,14 @@ impl StepFunctions {
     fn parse_input(req: &Value) -> Result<Value> {
         let text = req.get("input").and_then(Value::as_str).unwrap_or("{}");
         if text.len() > MAX_PAYLOAD {
-            return Err(Error::new(
-                "InvalidExecutionInput",
-                "Input exceeds the maximum size of 262144 bytes",
+            return Err(Error::InvalidExecutionInput(
+                "Input exceeds the maximum size of 262144 bytes".into(),
             ));
         }
         serde_json::from_str(text).map_err(|e| {
-            Error::new(
-                "InvalidExecutionInput",
-                format!("Invalid State Machine Execution Input: 'Unexpected input: {e}'"),
-            )
+            Error::InvalidExecutionInput(format!(
+                "Invalid State Machine Execution Input: 'Unexpected input: {e}'"
+            ))
         })
     }
 
@@ -677,7 +718,7 @@ impl StepFunctions {
         let name = match req.get("name").and_then(Value::as_str) {
             Some(n) => {
                 if !valid_name(n) {
-                    return Err(Error::new("InvalidName", format!("Invalid Name: '{n}'")));
+                    return Err(Error::InvalidName(format!("Invalid Name: '{n}'")));
                 }
                 n.to_string()
             }
@@ -735,10 +776,9 @@ impl StepFunctions {
                     json!({"executionArn": exec_arn, "startDate": secs(rec["startDate"].as_u64().unwrap_or(0))}),
                 );
             }
-            return Err(Error::new(
-                "ExecutionAlreadyExists",
-                format!("Execution Already Exists: '{exec_arn}'"),
-            ));
+            return Err(Error::ExecutionAlreadyExists(format!(
+                "Execution Already Exists: '{exec_arn}'"
+            )));
         }
         let mut rec = json!({
             "executionArn": exec_arn,
@@ -905,14 +945,13 @@ impl StepFunctions {
         let input = Self::parse_input(req)?;
         let (m, machine, _, _) = self.resolve(arn)?;
         if !m.express() {
-            return Err(Error::new(
-                "StateMachineTypeNotSupported",
-                "This operation is not supported by this type of state machine",
+            return Err(Error::StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine".into(),
             ));
         }
         let name = match req.get("name").and_then(Value::as_str) {
             Some(n) if valid_name(n) => n.to_string(),
-            Some(n) => return Err(Error::new("InvalidName", format!("Invalid Name: '{n}'"))),
+            Some(n) => return Err(Error::InvalidName(format!("Invalid Name: '{n}'"))),
             None => uuid::Uuid::new_v4().to_string(),
         };
         let now = nimbus_model::time::now_millis();
@@ -977,7 +1016,7 @@ impl StepFunctions {
         let req = Value::Object(req);
         let started = self
             .start_execution(&req)
-            .map_err(|e| Failure::new(format!("StepFunctions.{}", e.code), e.message))?;
+            .map_err(|e| Failure::new(format!("StepFunctions.{}", e.code()), e.to_string()))?;
         if !wait {
             return Ok(
                 json!({"ExecutionArn": started["executionArn"], "StartDate": started["startDate"]}),
@@ -990,7 +1029,7 @@ impl StepFunctions {
         let rec = self
             .wait_for(&arn)
             .await
-            .map_err(|e| Failure::new(format!("StepFunctions.{}", e.code), e.message))?;
+            .map_err(|e| Failure::new(format!("StepFunctions.{}", e.code()), e.to_string()))?;
         let d = describe(&rec);
         let mut out = Map::new();
         for (k, v) in d.as_object().cloned().unwrap_or_default() {

@@ -5,12 +5,15 @@
 //! `TestState` are also answered on the `sync-` host SDKs send them to.
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use nimbus_api_common::json::AwsJson;
 use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_workflows::service::{Error, StepFunctions};
 use serde_json::Value;
 use std::sync::Arc;
+
+mod error;
+use error::wire_error;
 
 pub struct StepFunctionsApi {
     service: Arc<StepFunctions>,
@@ -105,15 +108,6 @@ impl Operation {
     }
 }
 
-/// The workflow service's error on the wire.
-fn wire_error(e: &Error) -> ApiError {
-    let status = match e.code {
-        "ServiceException" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, e.code, e.message.clone())
-}
-
 /// Drop `null` members: the service builds shapes with optional fields unset.
 fn prune(v: Value) -> Value {
     match v {
@@ -205,12 +199,9 @@ impl StepFunctionsApi {
             Operation::TagResource => s.tag_resource(req),
             Operation::UntagResource => s.untag_resource(req),
             Operation::ListTagsForResource => s.list_tags_for_resource(req),
-            Operation::Unsupported(name) => Err(Error::new(
-                "ValidationException",
-                format!(
-                    "{name} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
-                ),
-            )),
+            Operation::Unsupported(name) => Err(Error::Validation(format!(
+                "{name} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
+            ))),
         }
     }
 }
@@ -230,10 +221,10 @@ mod tests {
             Some(Operation::Unsupported("RedriveExecution"))
         );
         assert_eq!(Operation::parse("Nope"), None);
-        let e = wire_error(&Error::new("ExecutionDoesNotExist", "gone"));
+        let e = wire_error(&Error::ExecutionDoesNotExist("gone".into()));
         assert_eq!(
             (e.status, e.code.as_str()),
-            (StatusCode::BAD_REQUEST, "ExecutionDoesNotExist")
+            (http::StatusCode::BAD_REQUEST, "ExecutionDoesNotExist")
         );
     }
 }

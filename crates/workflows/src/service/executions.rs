@@ -4,20 +4,14 @@ use super::*;
 
 impl StepFunctions {
     pub(super) fn execution(&self, arn: &str) -> Result<Value> {
-        let missing = || {
-            Error::new(
-                "ExecutionDoesNotExist",
-                format!("Execution Does Not Exist: '{arn}'"),
-            )
-        };
+        let missing = || Error::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'"));
         if !arn.starts_with("arn:aws:states:") || !arn.contains(":execution:") {
             if arn.contains(":express:") {
                 return Err(missing());
             }
-            return Err(Error::new(
-                "InvalidArn",
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
-            ));
+            return Err(Error::InvalidArn(format!(
+                "Invalid Arn: 'Resource type not valid in this context: {arn}'"
+            )));
         }
         let raw = self
             .kv
@@ -29,7 +23,7 @@ impl StepFunctions {
         {
             return Ok(p.record.lock().unwrap_or_else(|p| p.into_inner()).clone());
         }
-        serde_json::from_slice(&raw).map_err(|e| Error::new("ServiceException", e.to_string()))
+        serde_json::from_slice(&raw).map_err(|e| Error::Service(e.to_string()))
     }
 
     pub fn describe_execution(&self, req: &Value) -> Result<Value> {
@@ -62,14 +56,13 @@ impl StepFunctions {
         ) {
             (Some(a), _) => a,
             (None, Some(_)) => {
-                return Err(Error::new(
-                    "ResourceNotFound",
-                    "Map runs (distributed map) are not supported by Nimbus",
+                return Err(Error::ResourceNotFound(
+                    "Map runs (distributed map) are not supported by Nimbus".into(),
                 ));
             }
             (None, None) => {
-                return Err(Error::validation(
-                    "Must provide a StateMachine ARN or MapRun ARN",
+                return Err(Error::Validation(
+                    "Must provide a StateMachine ARN or MapRun ARN".into(),
                 ));
             }
         };
@@ -80,9 +73,8 @@ impl StepFunctions {
             .cloned()
             .ok_or_else(|| no_machine(arn))?;
         if m.express() {
-            return Err(Error::new(
-                "StateMachineTypeNotSupported",
-                "This operation is not supported by this type of state machine",
+            return Err(Error::StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine".into(),
             ));
         }
         let status = req.get("statusFilter").and_then(Value::as_str);

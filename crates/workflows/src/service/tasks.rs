@@ -7,7 +7,7 @@ impl StepFunctions {
     pub(super) fn token_result(&self, req: &Value) -> Result<String> {
         let token = str_field(req, "taskToken")?;
         if token.is_empty() || token.len() > 2048 {
-            return Err(Error::new("InvalidToken", "Invalid Token: 'Invalid token'"));
+            return Err(Error::InvalidToken("Invalid Token: 'Invalid token'".into()));
         }
         Ok(token.to_string())
     }
@@ -16,17 +16,16 @@ impl StepFunctions {
         let token = self.token_result(req)?;
         let output = str_field(req, "output")?;
         if output.len() > MAX_PAYLOAD {
-            return Err(Error::new(
-                "InvalidOutput",
-                "Output exceeds the maximum size of 262144 bytes",
+            return Err(Error::InvalidOutput(
+                "Output exceeds the maximum size of 262144 bytes".into(),
             ));
         }
         let v: Value = serde_json::from_str(output)
-            .map_err(|e| Error::new("InvalidOutput", format!("Invalid Output: '{e}'")))?;
+            .map_err(|e| Error::InvalidOutput(format!("Invalid Output: '{e}'")))?;
         if !self.tokens.complete(&token, Ok(v)) {
-            return Err(Error::new(
-                "TaskDoesNotExist",
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)",
+            return Err(Error::TaskDoesNotExist(
+                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
+                    .into(),
             ));
         }
         Ok(json!({}))
@@ -39,9 +38,9 @@ impl StepFunctions {
             req.get("cause").and_then(Value::as_str).unwrap_or_default(),
         );
         if !self.tokens.complete(&token, Err(f)) {
-            return Err(Error::new(
-                "TaskDoesNotExist",
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)",
+            return Err(Error::TaskDoesNotExist(
+                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
+                    .into(),
             ));
         }
         Ok(json!({}))
@@ -50,9 +49,9 @@ impl StepFunctions {
     pub fn send_task_heartbeat(&self, req: &Value) -> Result<Value> {
         let token = self.token_result(req)?;
         if !self.tokens.heartbeat(&token) {
-            return Err(Error::new(
-                "TaskDoesNotExist",
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)",
+            return Err(Error::TaskDoesNotExist(
+                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
+                    .into(),
             ));
         }
         Ok(json!({}))
@@ -84,10 +83,9 @@ impl StepFunctions {
     pub async fn test_state(&self, req: &Value) -> Result<Value> {
         let definition = str_field(req, "definition")?;
         let state: Value = serde_json::from_str(definition).map_err(|e| {
-            Error::new(
-                "InvalidDefinition",
-                format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"),
-            )
+            Error::InvalidDefinition(format!(
+                "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"
+            ))
         })?;
         let input = Self::parse_input(req)?;
         // The state alone, its transitions turned into ends so it runs once.
@@ -183,7 +181,7 @@ impl StepFunctions {
                 current.push(t);
             }
             if current.len() > 50 {
-                return Err(Error::new("TooManyTags", "Too many tags: at most 50"));
+                return Err(Error::TooManyTags("Too many tags: at most 50".into()));
             }
             m.doc["tags"] = Value::Array(current);
             Ok(json!({}))

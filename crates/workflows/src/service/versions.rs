@@ -10,9 +10,7 @@ impl StepFunctions {
             if let Some(rev) = req.get("revisionId").and_then(Value::as_str)
                 && m.doc["revisionId"] != rev
             {
-                return Err(Error::new(
-                    "ConflictException",
-                    "The revisionId does not match the state machine's current revision",
+                return Err(Error::Conflict("The revisionId does not match the state machine's current revision".into(),
                 ));
             }
             // Publishing an unchanged revision again returns the version it made.
@@ -50,8 +48,8 @@ impl StepFunctions {
         let arn = str_field(req, "stateMachineVersionArn")?;
         let (name, q) = self.parse_machine_arn(arn)?;
         let Some(q) = q else {
-            return Err(Error::validation(
-                "stateMachineVersionArn must name a version",
+            return Err(Error::Validation(
+                "stateMachineVersionArn must name a version".into(),
             ));
         };
         // Deleting a version of a missing machine succeeds, as on Step Functions.
@@ -61,16 +59,15 @@ impl StepFunctions {
                     .as_array()
                     .is_some_and(|r| r.iter().any(|r| r["stateMachineVersionArn"] == arn))
             }) {
-                return Err(Error::new(
-                    "ConflictException",
-                    format!("Version {arn} is referenced by an alias"),
-                ));
+                return Err(Error::Conflict(format!(
+                    "Version {arn} is referenced by an alias"
+                )));
             }
             m.versions.retain(|v| !version_is(v, &q));
             Ok(())
         });
         match done {
-            Err(e) if e.code != "StateMachineDoesNotExist" => Err(e),
+            Err(e) if !matches!(e, Error::StateMachineDoesNotExist(_)) => Err(e),
             _ => Ok(json!({})),
         }
     }
@@ -80,7 +77,7 @@ impl StepFunctions {
             .as_array()
             .filter(|a| !a.is_empty() && a.len() <= 2)
             .ok_or_else(|| {
-                Error::validation("routingConfiguration must name one or two versions")
+                Error::Validation("routingConfiguration must name one or two versions".into())
             })?;
         let mut total = 0;
         for r in list {
@@ -95,8 +92,8 @@ impl StepFunctions {
             total += r["weight"].as_u64().unwrap_or(0);
         }
         if total != 100 {
-            return Err(Error::validation(
-                "The weights of routingConfiguration must add up to 100",
+            return Err(Error::Validation(
+                "The weights of routingConfiguration must add up to 100".into(),
             ));
         }
         Ok(list.clone())
@@ -105,7 +102,7 @@ impl StepFunctions {
     pub fn create_state_machine_alias(&self, req: &Value) -> Result<Value> {
         let name = str_field(req, "name")?;
         if !valid_name(name) || name.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::new("InvalidName", format!("Invalid Name: '{name}'")));
+            return Err(Error::InvalidName(format!("Invalid Name: '{name}'")));
         }
         let routing = req
             .get("routingConfiguration")
@@ -120,10 +117,7 @@ impl StepFunctions {
             let routing = self.check_routing(m, &routing)?;
             let arn = format!("{}:{name}", m.arn());
             if m.aliases.iter().any(|a| a["name"] == name) {
-                return Err(Error::new(
-                    "ConflictException",
-                    format!("Alias already exists: '{arn}'"),
-                ));
+                return Err(Error::Conflict(format!("Alias already exists: '{arn}'")));
             }
             let now = nimbus_model::time::now_millis();
             m.aliases.push(json!({
