@@ -67,7 +67,6 @@ impl LambdaApi {
         requested: i64,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let cfg = f
             .put_provisioned(&name, &qualifier, requested)
             .map_err(svc)?;
@@ -83,7 +82,6 @@ impl LambdaApi {
         qualifier: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         match f.get_provisioned(&name, &qualifier).map_err(svc)? {
             Some(cfg) => Ok(json_response(StatusCode::OK, self.provisioned(&cfg, false))),
             None => Err(ApiError::new(
@@ -100,7 +98,6 @@ impl LambdaApi {
         qualifier: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         if !f.delete_provisioned(&name, &qualifier).map_err(svc)? {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -118,7 +115,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let all = f.list_provisioned(&name).map_err(svc)?;
         Ok(json_response(
             StatusCode::OK,
@@ -132,7 +128,6 @@ impl LambdaApi {
         reserved: i64,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let rec = f.put_concurrency(&name, reserved).await.map_err(svc)?;
         Ok(json_response(
             StatusCode::OK,
@@ -145,7 +140,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let rec = f.get(&name).map_err(svc)?;
         let body = match rec.reserved_concurrency {
             Some(n) => json!({ "ReservedConcurrentExecutions": n }),
@@ -159,7 +153,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         f.delete_concurrency(&name).await.map_err(svc)?;
         let mut resp = Response::new(Bytes::new());
         *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -5,6 +5,16 @@ use nimbus_api_common::ApiError;
 use nimbus_functions::Error;
 use nimbus_invoke::InvokeError;
 
+/// For `map_err`: a functions service error on the wire.
+pub fn svc(e: Error) -> ApiError {
+    from_service(&e)
+}
+
+/// For `map_err`: a trigger service error on the wire.
+pub fn trg(e: nimbus_triggers::Error) -> ApiError {
+    from_triggers(&e)
+}
+
 pub fn from_service(e: &Error) -> ApiError {
     let (status, code) = match e {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),

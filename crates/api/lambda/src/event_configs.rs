@@ -51,7 +51,6 @@ impl LambdaApi {
         merge: bool,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let cfg = f
             .set_event_invoke_config(&name, input, merge)
             .map_err(svc)?;
@@ -66,7 +65,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         match f.event_invoke_config(&name).map_err(svc)? {
             Some(cfg) => Ok(json_response(
                 StatusCode::OK,
@@ -88,7 +86,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         f.delete_event_invoke_config(&name).map_err(svc)?;
         let mut resp = Response::new(Bytes::new());
         *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -100,7 +97,6 @@ impl LambdaApi {
         name: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let configs: Vec<Value> = f
             .event_invoke_config(&name)
             .map_err(svc)?

@@ -179,7 +179,6 @@ impl LambdaApi {
         publish: bool,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let name = c.name.clone();
         let mut rec = f.create(c).await.map_err(svc)?;
         if publish {
@@ -257,7 +256,6 @@ impl LambdaApi {
         publish: bool,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let dry = update.dry_run;
         let mut rec = f.update_code(&name, update).await.map_err(svc)?;
         if publish && !dry {
@@ -275,7 +273,6 @@ impl LambdaApi {
         update: UpdateConfiguration,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let rec = f.update_configuration(&name, update).await.map_err(svc)?;
         Ok(json_response(StatusCode::OK, self.config(&rec)))
     }
@@ -286,7 +283,6 @@ impl LambdaApi {
         qualifier: Option<String>,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         if qualifier.as_deref() == Some("$LATEST") {
             return Err(invalid(
                 "$LATEST version cannot be deleted without deleting the function.".into(),

@@ -15,6 +15,7 @@ mod wire;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use error::{svc, trg};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use nimbus_api_common::ApiError;
 use nimbus_api_common::sigv4::percent_decode;

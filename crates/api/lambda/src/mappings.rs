@@ -57,7 +57,6 @@ impl LambdaApi {
         input: nimbus_triggers::MappingInput,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
         let t = &self.triggers;
         let m = t.create_mapping(input).map_err(trg)?;
         Ok(json_response(
@@ -71,7 +70,6 @@ impl LambdaApi {
         uuid: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
         let t = &self.triggers;
         let m = t.get_mapping(&uuid).map_err(trg)?;
         Ok(json_response(
@@ -86,7 +84,6 @@ impl LambdaApi {
         input: nimbus_triggers::MappingInput,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
         let t = &self.triggers;
         let m = t.update_mapping(&uuid, input).map_err(trg)?;
         Ok(json_response(
@@ -104,7 +101,6 @@ impl LambdaApi {
         uuid: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
         let t = &self.triggers;
         let m = t.delete_mapping(&uuid).map_err(trg)?;
         Ok(json_response(
@@ -121,7 +117,6 @@ impl LambdaApi {
         max_items: usize,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let trg = |e: nimbus_triggers::Error| error::from_triggers(&e);
         let t = &self.triggers;
         let all = t
             .list_mappings(function.as_deref(), source.as_deref())

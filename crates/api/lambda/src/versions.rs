@@ -9,7 +9,6 @@ impl LambdaApi {
         input: wire::PublishVersionIn,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let rec = f
             .publish_version(
                 &name,
@@ -29,7 +28,6 @@ impl LambdaApi {
         max_items: usize,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let all = f.list_versions(&name).map_err(svc)?;
         let start = match &marker {
             Some(m) => all
@@ -56,7 +54,6 @@ impl LambdaApi {
         input: nimbus_functions::AliasInput,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let a = f.create_alias(&name, input).map_err(svc)?;
         Ok(json_response(
             StatusCode::CREATED,
@@ -70,7 +67,6 @@ impl LambdaApi {
         alias: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let a = f.get_alias(&name, &alias).map_err(svc)?;
         Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
     }
@@ -81,7 +77,6 @@ impl LambdaApi {
         input: nimbus_functions::AliasInput,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let a = f.update_alias(&name, input).map_err(svc)?;
         Ok(json_response(StatusCode::OK, wire::alias(&a, f.identity())))
     }
@@ -92,7 +87,6 @@ impl LambdaApi {
         alias: String,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         f.delete_alias(&name, &alias).map_err(svc)?;
         let mut resp = Response::new(Bytes::new());
         *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -101,7 +95,6 @@ impl LambdaApi {
 
     pub(crate) async fn list_aliases(&self, name: String) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let svc = |e: nimbus_functions::Error| error::from_service(&e);
         let aliases = f.list_aliases(&name).map_err(svc)?;
         Ok(json_response(
             StatusCode::OK,
