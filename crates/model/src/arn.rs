@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// How a queue's ARN begins (`arn:aws:sqs:<region>:<account>:<name>`): what tells
+/// a queue target from a function where either may be named.
+pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";
+
 /// The account and region every ARN this node mints carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use nimbus_invoke::{Outbox, Staged};
 
 /// The ARN prefix of queue targets.
-pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";
+pub use nimbus_model::arn::QUEUE_ARN_PREFIX;
 
 /// One notification rule of a bucket: a `CloudFunctionConfiguration`, or a
 /// `QueueConfiguration` when the target is a queue ARN.

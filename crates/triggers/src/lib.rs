@@ -88,10 +88,6 @@ impl Triggers {
         }
     }
 
-    pub fn identity(&self) -> &Identity {
-        &self.identity
-    }
-
     /// Start the supervisor that keeps pollers running for every enabled
     /// mapping. Call once, inside a Tokio runtime.
     pub fn start(self: &Arc<Self>) {

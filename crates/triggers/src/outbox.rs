@@ -3,12 +3,10 @@
 //! [`Invoker`]), a queue target a message; both inside the emitter's batch.
 
 use nimbus_invoke::{DeliveryError, Invoker, Outbox, Staged};
+use nimbus_model::arn::QUEUE_ARN_PREFIX;
 use nimbus_queues::{Message, Outgoing, Queues};
 use nimbus_storage::WriteBatch;
 use std::sync::Arc;
-
-/// The ARN prefix of queue targets.
-pub const QUEUE_ARN_PREFIX: &str = "arn:aws:sqs:";
 
 /// Routes each target by its ARN: queues to the queue service, everything else
 /// to functions.
