@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 NIMBUS = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
 RUST_ECHO_DIR = ROOT / "tests" / "functions" / "rust-echo"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+# An unprivileged user for the rootless runs, and how to run a command as it.
+NOBODY = 65534
+ROOTLESS = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+def binary_for_nobody(d):
+    """The nimbus binary, or a copy in directory `d` (made readable by nobody)
+    when the checkout is out of an unprivileged user's reach, as a clone under
+    a private temporary directory is."""
+    if subprocess.run([*ROOTLESS, "test", "-x", NIMBUS]).returncode == 0:
+        return NIMBUS
+    os.chown(d, NOBODY, NOBODY)
+    copy = os.path.join(d, "nimbus-bin")
+    shutil.copy2(NIMBUS, copy)
+    os.chown(copy, NOBODY, NOBODY)
+    return copy
 
 
 class Nimbus:

@@ -209,10 +209,12 @@ def test_doctor_reports_what_the_host_offers():
 
 
 def test_doctor_as_an_unprivileged_user_checks_user_namespaces():
-    from conftest import NIMBUS
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                          NIMBUS, "doctor", "--python", "/usr/bin/python3"],
-                         capture_output=True, text=True, timeout=60)
+    import tempfile
+    from conftest import ROOTLESS, binary_for_nobody
+    # Not pytest's tmp_path: /tmp/pytest-of-root is out of nobody's reach.
+    with tempfile.TemporaryDirectory(prefix="nimbus-doctor-") as d:
+        out = subprocess.run([*ROOTLESS, binary_for_nobody(d), "doctor", "--python", "/usr/bin/python3"],
+                             capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "privileges: unprivileged (euid 65534)" in out.stdout, out.stdout
     assert "[ok]   user namespaces: can make user, mount, PID" in out.stdout, out.stdout

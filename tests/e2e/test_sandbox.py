@@ -11,15 +11,13 @@ import base64
 import glob
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import NIMBUS, Nimbus, create, invoke, unique
+from conftest import NOBODY, ROOTLESS, Nimbus, binary_for_nobody, create, invoke, unique
 
 HOSTILE = r'''
 import ctypes, errno, os, socket, time
@@ -211,22 +209,8 @@ class Bystander:
             time.sleep(0.1)
 
 
-# An unprivileged server: every environment gets its own user namespace.
-NOBODY = 65534
-ROOTLESS = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 # The test's own interpreter may live where an unprivileged user cannot reach it.
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def binary_for_nobody(d):
-    """The nimbus binary, or a copy in `d` where the checkout is out of an
-    unprivileged user's reach (a clone under a private directory)."""
-    if subprocess.run([*ROOTLESS, "test", "-x", NIMBUS]).returncode == 0:
-        return NIMBUS
-    copy = os.path.join(d, "nimbus-bin")
-    shutil.copy2(NIMBUS, copy)
-    os.chown(copy, NOBODY, NOBODY)
-    return copy
 
 
 @pytest.fixture(scope="module", params=["root", "rootless"])
