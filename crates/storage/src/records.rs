@@ -26,6 +26,9 @@ pub struct Records<T> {
     kv: Arc<dyn KvEngine>,
     table: Table,
     live: Mutex<HashMap<String, Arc<T>>>,
+    /// Held by every write, so that a read-modify-write ([`Records::change`])
+    /// never loses a concurrent one.
+    write: Mutex<()>,
 }
 
 impl<T: Record> Records<T> {
@@ -53,6 +56,7 @@ impl<T: Record> Records<T> {
             kv,
             table,
             live: Mutex::new(live),
+            write: Mutex::new(()),
         })
     }
 
@@ -71,9 +75,12 @@ impl<T: Record> Records<T> {
         self.live().values().cloned().collect()
     }
 
-    /// Store `rec` (new or replacing the one under its key): durable when this
-    /// returns, then visible to readers.
-    pub fn put(&self, rec: T) -> Result<Arc<T>> {
+    fn writing(&self) -> MutexGuard<'_, ()> {
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Write `rec` and then show it to readers; the caller holds the write lock.
+    fn store(&self, rec: T) -> Result<Arc<T>> {
         let mut b = WriteBatch::new();
         let bytes = serde_json::to_vec(&rec)
             .map_err(|e| Error::Engine(format!("encode a record of {}: {e}", self.table.0)))?;
@@ -84,8 +91,45 @@ impl<T: Record> Records<T> {
         Ok(rec)
     }
 
+    /// Store `rec` (new or replacing the one under its key): durable when this
+    /// returns, then visible to readers.
+    pub fn put(&self, rec: T) -> Result<Arc<T>> {
+        let _w = self.writing();
+        self.store(rec)
+    }
+
+    /// Store `rec` unless its key is taken: `Ok(Err(existing))` then, and
+    /// nothing is written.
+    pub fn insert(&self, rec: T) -> Result<std::result::Result<Arc<T>, Arc<T>>> {
+        let _w = self.writing();
+        if let Some(existing) = self.get(rec.key()) {
+            return Ok(Err(existing));
+        }
+        self.store(rec).map(Ok)
+    }
+
+    /// Change the record under `key`: `f` edits a copy, which is stored and
+    /// only then replaces the live one. Changes of one table run one at a
+    /// time, so none is lost; nothing changes if `f` or the write fails.
+    /// `Ok(None)` when no record has the key.
+    pub fn change<O, E: From<Error>>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut T) -> std::result::Result<O, E>,
+    ) -> std::result::Result<Option<(Arc<T>, O)>, E> {
+        let _w = self.writing();
+        let Some(current) = self.get(key) else {
+            return Ok(None);
+        };
+        let mut next = T::clone(&current);
+        let out = f(&mut next)?;
+        let stored = self.store(next)?;
+        Ok(Some((stored, out)))
+    }
+
     /// Remove the record under `key`; returns it if there was one.
     pub fn delete(&self, key: &str) -> Result<Option<Arc<T>>> {
+        let _w = self.writing();
         if self.get(key).is_none() {
             return Ok(None);
         }
@@ -198,5 +242,51 @@ mod tests {
                 expected: 2
             })
         ));
+    }
+
+    #[test]
+    fn changes_are_serialized_and_all_or_nothing() {
+        let kv: Arc<dyn KvEngine> = Arc::new(MemKv::default());
+        let r: Arc<Records<Thing>> = Arc::new(Records::open(kv.clone(), THINGS, 1).unwrap());
+        let thing = |n| Thing {
+            format: 1,
+            id: "a".into(),
+            n,
+        };
+        assert!(r.insert(thing(0)).unwrap().is_ok());
+        assert_eq!(r.insert(thing(9)).unwrap().unwrap_err().n, 0);
+        // Concurrent increments: none is lost.
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        r.change("a", |t| {
+                            t.n += 1;
+                            Ok::<_, Error>(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(r.get("a").unwrap().n, 200);
+        // A failing change leaves the record as it was, in memory and on disk.
+        let failed = r.change("a", |t| {
+            t.n = 0;
+            Err::<(), _>(Error::Engine("no".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(r.get("a").unwrap().n, 200);
+        let again: Records<Thing> = Records::open(kv, THINGS, 1).unwrap();
+        assert_eq!(again.get("a").unwrap().n, 200);
+        assert!(
+            r.change("missing", |_| Ok::<_, Error>(()))
+                .unwrap()
+                .is_none()
+        );
     }
 }
