@@ -368,7 +368,10 @@ impl nimbus_workflows::integrations::ServiceApi for JsonApi {
         &self,
         action: &str,
         params: serde_json::Value,
-    ) -> nimbus_invoke::BoxFuture<'_, Result<serde_json::Value, (String, String)>> {
+    ) -> nimbus_invoke::BoxFuture<
+        '_,
+        Result<serde_json::Value, nimbus_workflows::integrations::ServiceError>,
+    > {
         let target = match self {
             JsonApi::Sqs(_) => format!("AmazonSQS.{action}"),
             JsonApi::DynamoDb(_) => format!("DynamoDB_20120810.{action}"),
@@ -404,7 +407,7 @@ impl nimbus_workflows::integrations::ServiceApi for JsonApi {
                 .or(body["Message"].as_str())
                 .unwrap_or_default()
                 .to_string();
-            Err((code, message))
+            Err(nimbus_workflows::integrations::ServiceError { code, message })
         })
     }
 }

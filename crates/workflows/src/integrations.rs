@@ -14,9 +14,19 @@ use std::sync::{Arc, Weak};
 
 /// A service's API as a Task calls it: `action` is the operation's name
 /// (`SendMessage`), `params` its request; the answer is its response or the
-/// service's error code and message.
+/// service's error.
 pub trait ServiceApi: Send + Sync + 'static {
-    fn call(&self, action: &str, params: Value) -> BoxFuture<'_, Result<Value, (String, String)>>;
+    fn call(&self, action: &str, params: Value) -> BoxFuture<'_, Result<Value, ServiceError>>;
+}
+
+/// An error a service answered a Task's call with: its AWS error code
+/// (`QueueDoesNotExist`) and message. A Task fails with
+/// `<Service>.<code>` (`SQS.QueueDoesNotExist`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceError {
+    pub code: String,
+    pub message: String,
 }
 
 pub struct Live {
@@ -169,7 +179,7 @@ impl Live {
         }
         api.call(&upper_first(action), params)
             .await
-            .map_err(|(code, message)| Failure::new(format!("{prefix}.{code}"), message))
+            .map_err(|e| Failure::new(format!("{prefix}.{}", e.code), e.message))
     }
 }
 
