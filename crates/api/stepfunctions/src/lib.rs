@@ -8,12 +8,17 @@ use bytes::Bytes;
 use http::{Request, Response};
 use nimbus_api_common::json::AwsJson;
 use nimbus_api_common::{ApiError, BoxFuture, Service};
-use nimbus_workflows::service::{Error, StepFunctions};
-use serde_json::Value;
+use nimbus_workflows::service::{
+    AliasChange, Error, ExecutionQuery, HistoryQuery, MachineChange, NewAlias, NewExecution,
+    NewMachine, StepFunctions, TestRun,
+};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 mod error;
+mod shapes;
 use error::wire_error;
+use shapes::{Params, listing};
 
 pub struct StepFunctionsApi {
     service: Arc<StepFunctions>,
@@ -108,20 +113,6 @@ impl Operation {
     }
 }
 
-/// Drop `null` members: the service builds shapes with optional fields unset.
-fn prune(v: Value) -> Value {
-    match v {
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, prune(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(prune).collect()),
-        other => other,
-    }
-}
-
 impl Service for StepFunctionsApi {
     fn signing_name(&self) -> &'static str {
         "states"
@@ -161,49 +152,220 @@ impl StepFunctionsApi {
             return STATES_JSON.error(&e, request_id);
         };
         match self.execute(op, &call.params).await {
-            Ok(v) => STATES_JSON.respond(&prune(v), request_id),
+            Ok(v) => STATES_JSON.respond(&v, request_id),
             Err(e) => STATES_JSON.error(&wire_error(&e), request_id),
         }
     }
 
+    /// Run one operation: read its request, call the service, write its
+    /// response.
     async fn execute(&self, op: Operation, req: &Value) -> Result<Value, Error> {
         let s = &self.service;
-        match op {
-            Operation::CreateStateMachine => s.create_state_machine(req),
-            Operation::DescribeStateMachine => s.describe_state_machine(req),
-            Operation::UpdateStateMachine => s.update_state_machine(req),
-            Operation::DeleteStateMachine => s.delete_state_machine(req),
-            Operation::ListStateMachines => s.list_state_machines(req),
-            Operation::PublishStateMachineVersion => s.publish_state_machine_version(req),
-            Operation::ListStateMachineVersions => s.list_state_machine_versions(req),
-            Operation::DeleteStateMachineVersion => s.delete_state_machine_version(req),
-            Operation::CreateStateMachineAlias => s.create_state_machine_alias(req),
-            Operation::DescribeStateMachineAlias => s.describe_state_machine_alias(req),
-            Operation::UpdateStateMachineAlias => s.update_state_machine_alias(req),
-            Operation::DeleteStateMachineAlias => s.delete_state_machine_alias(req),
-            Operation::ListStateMachineAliases => s.list_state_machine_aliases(req),
-            Operation::StartExecution => s.start_execution(req),
-            Operation::StartSyncExecution => s.start_sync_execution(req).await,
-            Operation::DescribeExecution => s.describe_execution(req),
-            Operation::DescribeStateMachineForExecution => {
-                s.describe_state_machine_for_execution(req)
+        let p = Params(req);
+        let done = |_: ()| json!({});
+        Ok(match op {
+            Operation::CreateStateMachine => {
+                let c = s.create_state_machine(NewMachine {
+                    name: p.str("name")?.into(),
+                    definition: p.str("definition")?.into(),
+                    role_arn: p.str("roleArn")?.into(),
+                    kind: p.string("type"),
+                    logging_configuration: p.value("loggingConfiguration"),
+                    tracing_configuration: p.value("tracingConfiguration"),
+                    tags: p.tags(),
+                    publish: p.flag("publish") == Some(true),
+                    version_description: p.string("versionDescription"),
+                })?;
+                let mut out = json!({"stateMachineArn": c.arn, "creationDate": c.creation_date});
+                if let Some(v) = c.version_arn {
+                    out["stateMachineVersionArn"] = json!(v);
+                }
+                out
             }
-            Operation::ListExecutions => s.list_executions(req),
-            Operation::StopExecution => s.stop_execution(req),
-            Operation::GetExecutionHistory => s.get_execution_history(req),
-            Operation::SendTaskSuccess => s.send_task_success(req),
-            Operation::SendTaskFailure => s.send_task_failure(req),
-            Operation::SendTaskHeartbeat => s.send_task_heartbeat(req),
-            Operation::ValidateStateMachineDefinition => s.validate_state_machine_definition(req),
-            Operation::TestState => s.test_state(req).await,
-            Operation::TagResource => s.tag_resource(req),
-            Operation::UntagResource => s.untag_resource(req),
-            Operation::ListTagsForResource => s.list_tags_for_resource(req),
-            Operation::Unsupported(name) => Err(Error::Validation(format!(
-                "{name} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
-            ))),
-        }
+            Operation::DescribeStateMachine => {
+                shapes::machine(&s.describe_state_machine(p.str("stateMachineArn")?)?)
+            }
+            Operation::UpdateStateMachine => {
+                let u = s.update_state_machine(MachineChange {
+                    arn: p.str("stateMachineArn")?.into(),
+                    definition: p.string("definition"),
+                    role_arn: p.string("roleArn"),
+                    logging_configuration: p.value("loggingConfiguration"),
+                    tracing_configuration: p.value("tracingConfiguration"),
+                    publish: p.flag("publish") == Some(true),
+                    version_description: p.string("versionDescription"),
+                })?;
+                let mut out = json!({"updateDate": u.update_date, "revisionId": u.revision_id});
+                if let Some(v) = u.version_arn {
+                    out["stateMachineVersionArn"] = json!(v);
+                }
+                out
+            }
+            Operation::DeleteStateMachine => {
+                done(s.delete_state_machine(p.str("stateMachineArn")?)?)
+            }
+            Operation::ListStateMachines => {
+                listing("stateMachines", s.list_state_machines(&p.page())?, |m| {
+                    shapes::machine_item(&m)
+                })
+            }
+            Operation::PublishStateMachineVersion => {
+                let v = s.publish_state_machine_version(
+                    p.str("stateMachineArn")?,
+                    p.opt_str("revisionId"),
+                    p.string("description"),
+                )?;
+                shapes::version_item(v)
+            }
+            Operation::ListStateMachineVersions => listing(
+                "stateMachineVersions",
+                s.list_state_machine_versions(p.str("stateMachineArn")?, &p.page())?,
+                shapes::version_item,
+            ),
+            Operation::DeleteStateMachineVersion => {
+                done(s.delete_state_machine_version(p.str("stateMachineVersionArn")?)?)
+            }
+            Operation::CreateStateMachineAlias => {
+                let a = s.create_state_machine_alias(NewAlias {
+                    name: p.str("name")?.into(),
+                    description: p.string("description"),
+                    routing: p.routing().unwrap_or_default(),
+                })?;
+                shapes::alias_item(a)
+            }
+            Operation::DescribeStateMachineAlias => {
+                shapes::alias(&s.describe_state_machine_alias(p.str("stateMachineAliasArn")?)?)
+            }
+            Operation::UpdateStateMachineAlias => {
+                let at = s.update_state_machine_alias(AliasChange {
+                    arn: p.str("stateMachineAliasArn")?.into(),
+                    description: p.string("description"),
+                    routing: p.routing(),
+                })?;
+                json!({"updateDate": at})
+            }
+            Operation::DeleteStateMachineAlias => {
+                done(s.delete_state_machine_alias(p.str("stateMachineAliasArn")?)?)
+            }
+            Operation::ListStateMachineAliases => listing(
+                "stateMachineAliases",
+                s.list_state_machine_aliases(p.str("stateMachineArn")?, &p.page())?,
+                shapes::alias_item,
+            ),
+            Operation::StartExecution => {
+                let started = s.start_execution(new_execution(&p)?)?;
+                json!({"executionArn": started.execution_arn, "startDate": started.start_date})
+            }
+            Operation::StartSyncExecution => {
+                let outcome = s.start_sync_execution(new_execution(&p)?).await?;
+                shapes::sync_execution(&outcome.execution)
+            }
+            Operation::DescribeExecution => {
+                shapes::execution(&s.describe_execution(p.str("executionArn")?)?)
+            }
+            Operation::DescribeStateMachineForExecution => {
+                let (e, m) = s.describe_state_machine_for_execution(p.str("executionArn")?)?;
+                shapes::machine_for_execution(&e, m.as_deref())
+            }
+            Operation::ListExecutions => {
+                let q = ExecutionQuery {
+                    state_machine_arn: p.string("stateMachineArn"),
+                    map_run_arn: p.string("mapRunArn"),
+                    status: p.status("statusFilter")?,
+                    page: p.page(),
+                };
+                listing("executions", s.list_executions(&q)?, shapes::execution_item)
+            }
+            Operation::StopExecution => {
+                let at = s.stop_execution(
+                    p.str("executionArn")?,
+                    p.opt_str("error"),
+                    p.opt_str("cause"),
+                )?;
+                json!({"stopDate": at})
+            }
+            Operation::GetExecutionHistory => {
+                let q = HistoryQuery {
+                    execution_arn: p.str("executionArn")?.into(),
+                    include_execution_data: p.flag("includeExecutionData") != Some(false),
+                    reverse_order: p.flag("reverseOrder") == Some(true),
+                    page: p.page(),
+                };
+                listing("events", s.get_execution_history(&q)?, |e| e)
+            }
+            Operation::SendTaskSuccess => {
+                let token = p.str("taskToken")?;
+                done(s.send_task_success(token, p.str("output")?)?)
+            }
+            Operation::SendTaskFailure => done(s.send_task_failure(
+                p.str("taskToken")?,
+                p.opt_str("error").unwrap_or_default(),
+                p.opt_str("cause").unwrap_or_default(),
+            )?),
+            Operation::SendTaskHeartbeat => done(s.send_task_heartbeat(p.str("taskToken")?)?),
+            Operation::ValidateStateMachineDefinition => {
+                let found = s.validate_state_machine_definition(p.str("definition")?);
+                let diagnostics: Vec<Value> = found
+                    .iter()
+                    .map(|d| {
+                        let mut v =
+                            json!({"severity": "ERROR", "code": d.code, "message": d.message});
+                        if let Some(l) = &d.location {
+                            v["location"] = json!(l);
+                        }
+                        v
+                    })
+                    .collect();
+                let result = if found.is_empty() { "OK" } else { "FAIL" };
+                json!({"result": result, "diagnostics": diagnostics, "truncated": false})
+            }
+            Operation::TestState => {
+                let o = s
+                    .test_state(TestRun {
+                        definition: p.str("definition")?.into(),
+                        role_arn: p.string("roleArn"),
+                        input: p.string("input"),
+                    })
+                    .await?;
+                let mut out = json!({"status": o.status});
+                for (k, v) in [
+                    ("output", o.output),
+                    ("nextState", o.next_state),
+                    ("error", o.error),
+                    ("cause", o.cause),
+                ] {
+                    if let Some(v) = v {
+                        out[k] = json!(v);
+                    }
+                }
+                if p.opt_str("inspectionLevel").is_some_and(|l| l != "INFO") {
+                    out["inspectionData"] = json!({"input": p.opt_str("input").unwrap_or("{}")});
+                }
+                out
+            }
+            Operation::TagResource => done(s.tag_resource(p.str("resourceArn")?, p.tags())?),
+            Operation::UntagResource => {
+                done(s.untag_resource(p.str("resourceArn")?, &p.strings("tagKeys"))?)
+            }
+            Operation::ListTagsForResource => {
+                shapes::tags(&s.list_tags_for_resource(p.str("resourceArn")?)?)
+            }
+            Operation::Unsupported(name) => {
+                return Err(Error::Validation(format!(
+                    "{name} is not supported by Nimbus yet (activities, distributed map runs and redrive are not implemented)"
+                )));
+            }
+        })
     }
+}
+
+/// `StartExecution`'s and `StartSyncExecution`'s request.
+fn new_execution(p: &Params) -> Result<NewExecution, Error> {
+    Ok(NewExecution {
+        state_machine_arn: p.str("stateMachineArn")?.into(),
+        name: p.string("name"),
+        input: p.string("input"),
+    })
 }
 
 #[cfg(test)]

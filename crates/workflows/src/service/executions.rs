@@ -1,9 +1,413 @@
-//! Reading executions: describe, list (by machine, status, pages), history (pages, reverse order), stop, and waiting for an end.
+//! Executions: start (STANDARD durable, EXPRESS in memory, synchronous
+//! EXPRESS, child executions of `states:startExecution`), resume after a
+//! restart, describe, list (by machine, status, pages), history (pages,
+//! reverse order), stop, and waiting for an end.
 
 use super::*;
 
+/// `StartExecution`'s (and `StartSyncExecution`'s) input.
+#[derive(Debug, Clone, Default)]
+pub struct NewExecution {
+    /// The machine, or one of its versions or aliases.
+    pub state_machine_arn: String,
+    /// A name is made up when none is given.
+    pub name: Option<String>,
+    /// A JSON text; `{}` when not given.
+    pub input: Option<String>,
+}
+
+/// What `StartExecution` started.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub execution_arn: String,
+    pub start_date: f64,
+}
+
+/// How a synchronous (EXPRESS) execution ended: the execution and, when it
+/// succeeded, its output; else its error and cause.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    pub execution: Execution,
+}
+
+/// `ListExecutions`' input.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionQuery {
+    pub state_machine_arn: Option<String>,
+    pub map_run_arn: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    pub page: Page,
+}
+
+/// `GetExecutionHistory`'s input.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub execution_arn: String,
+    pub include_execution_data: bool,
+    pub reverse_order: bool,
+    pub page: Page,
+}
+
+fn parse_input(text: Option<&str>) -> Result<Value> {
+    let text = text.unwrap_or("{}");
+    if text.len() > MAX_PAYLOAD {
+        return Err(Error::InvalidExecutionInput(
+            "Input exceeds the maximum size of 262144 bytes".into(),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        Error::InvalidExecutionInput(format!(
+            "Invalid State Machine Execution Input: 'Unexpected input: {e}'"
+        ))
+    })
+}
+
+fn execution_name(name: Option<&str>) -> Result<String> {
+    match name {
+        Some(n) if valid_name(n) => Ok(n.to_string()),
+        Some(n) => Err(invalid_name(n)),
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+    }
+}
+
 impl StepFunctions {
-    pub(super) fn execution(&self, arn: &str) -> Result<Value> {
+    pub(super) fn parse_input(text: Option<&str>) -> Result<Value> {
+        parse_input(text)
+    }
+
+    fn express_arn(&self, m: &StateMachine, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:express:{}:{name}:{}",
+            self.region,
+            self.account,
+            m.name,
+            uuid::Uuid::new_v4()
+        )
+    }
+
+    pub fn start_execution(&self, req: NewExecution) -> Result<Started> {
+        let input = parse_input(req.input.as_deref())?;
+        let r = self.resolve(&req.state_machine_arn)?;
+        let name = execution_name(req.name.as_deref())?;
+        let now = nimbus_model::time::now_millis();
+        let m = &r.machine;
+        if m.express() {
+            let exec_arn = self.express_arn(m, &name);
+            let run = self.new_run(m, &exec_arn, &name, input, now, 0, None, false);
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let me = self.me.clone();
+            let run2 = run.clone();
+            let arn2 = exec_arn.clone();
+            // Registered before the task can finish and remove itself.
+            let mut running = self.running();
+            let definition = r.definition.clone();
+            let task = tokio::spawn(async move {
+                let _ = run2.execute(definition, None).await;
+                let _ = tx.send(true);
+                if let Some(me) = me.upgrade() {
+                    me.running().remove(&arn2);
+                }
+            });
+            running.insert(
+                exec_arn.clone(),
+                Running {
+                    run,
+                    abort: task.abort_handle(),
+                    done: rx,
+                    persist: None,
+                },
+            );
+            return Ok(Started {
+                execution_arn: exec_arn,
+                start_date: secs(now),
+            });
+        }
+        let exec_arn = format!(
+            "arn:aws:states:{}:{}:execution:{}:{name}",
+            self.region, self.account, m.name
+        );
+        let input_text = req.input.unwrap_or_else(|| "{}".into());
+        // One start at a time: the name check, the commit and the launch
+        // must not interleave with another start of the same name.
+        let _starting = self.start_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = self.kv.get(EXECUTIONS, exec_arn.as_bytes())? {
+            let rec: Option<Execution> = serde_json::from_slice(&existing).ok();
+            if let Some(rec) = rec.filter(|r| r.running() && r.input == input_text) {
+                return Ok(Started {
+                    execution_arn: exec_arn,
+                    start_date: secs(rec.start_date),
+                });
+            }
+            return Err(Error::ExecutionAlreadyExists(format!(
+                "Execution Already Exists: '{exec_arn}'"
+            )));
+        }
+        let definition = match &r.version {
+            Some(v) => v.definition.clone(),
+            None => m.definition.clone(),
+        };
+        let rec = Execution {
+            execution_arn: exec_arn.clone(),
+            state_machine_arn: m.arn.clone(),
+            name,
+            status: ExecutionStatus::Running,
+            start_date: now,
+            stop_date: None,
+            input: input_text,
+            output: None,
+            error: None,
+            cause: None,
+            definition,
+            role_arn: m.role_arn.clone(),
+            state_machine_version_arn: r
+                .version
+                .as_ref()
+                .map(|v| v.state_machine_version_arn.clone()),
+            state_machine_alias_arn: r.alias_arn.clone(),
+            last_event_id: 0,
+            cursor: Some(records::StoredCursor {
+                state: r.definition.start_at.clone(),
+                input,
+                wait_until: None,
+                vars: Default::default(),
+            }),
+        };
+        let mut b = WriteBatch::new();
+        b.put(EXECUTIONS, exec_arn.as_bytes(), encode(&rec));
+        b.put(
+            BY_MACHINE,
+            by_machine_key(&m.arn, now, &exec_arn),
+            exec_arn.as_bytes().to_vec(),
+        );
+        let kv = self.kv.clone();
+        blocking(move || kv.commit(b))?;
+        self.launch(m, r.definition.clone(), rec, None);
+        Ok(Started {
+            execution_arn: exec_arn,
+            start_date: secs(now),
+        })
+    }
+
+    /// Run a STANDARD execution from its record: a new one from the start, or
+    /// a resumed one from its cursor.
+    fn launch(
+        &self,
+        m: &StateMachine,
+        machine: Arc<asl::Machine>,
+        rec: Execution,
+        resume: Option<Cursor>,
+    ) {
+        let exec_arn = rec.execution_arn.clone();
+        let name = rec.name.clone();
+        let input: Value = serde_json::from_str(&rec.input).unwrap_or(json!({}));
+        let (start, last) = (rec.start_date, rec.last_event_id);
+        let persist = Arc::new(ExecPersist {
+            kv: self.kv.clone(),
+            record: Mutex::new(rec),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        let run = self.new_run(
+            m,
+            &exec_arn,
+            &name,
+            input,
+            start,
+            last,
+            Some(persist.clone()),
+            false,
+        );
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let me = self.me.clone();
+        let run2 = run.clone();
+        let arn2 = exec_arn.clone();
+        // Registered before the task can finish and remove itself.
+        let mut running = self.running();
+        let task = tokio::spawn(async move {
+            let _ = run2.execute(machine, resume).await;
+            if let Some(me) = me.upgrade() {
+                me.running().remove(&arn2);
+            }
+            let _ = tx.send(true);
+        });
+        running.insert(
+            exec_arn,
+            Running {
+                run,
+                abort: task.abort_handle(),
+                done: rx,
+                persist: Some(persist),
+            },
+        );
+    }
+
+    /// Continue every STANDARD execution a restart interrupted, from the
+    /// state it was in (a Task in flight runs again, as after a lost worker;
+    /// a Wait waits only for what was left of it).
+    pub fn resume(&self) -> Result<usize> {
+        let mut n = 0;
+        for (_, v) in self.kv.scan_prefix(EXECUTIONS, b"")? {
+            let Ok(rec) = serde_json::from_slice::<Execution>(&v) else {
+                continue;
+            };
+            if !rec.running() {
+                continue;
+            }
+            let Some(m) = self
+                .parse_machine_arn(&rec.state_machine_arn)
+                .ok()
+                .and_then(|(name, _)| self.machines.get(&name))
+            else {
+                continue;
+            };
+            let Ok(machine) = asl::parse(&rec.definition) else {
+                continue;
+            };
+            // An execution stored but never started begins from the start.
+            let resume = if rec.last_event_id == 0 {
+                None
+            } else {
+                rec.cursor.clone().map(Cursor::from)
+            };
+            self.launch(&m, Arc::new(machine), rec, resume);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// StartSyncExecution: run an EXPRESS machine to its end and answer with
+    /// the outcome.
+    pub async fn start_sync_execution(&self, req: NewExecution) -> Result<SyncOutcome> {
+        let input = parse_input(req.input.as_deref())?;
+        let r = self.resolve(&req.state_machine_arn)?;
+        let m = &r.machine;
+        if !m.express() {
+            return Err(Error::StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine".into(),
+            ));
+        }
+        let name = execution_name(req.name.as_deref())?;
+        let now = nimbus_model::time::now_millis();
+        let exec_arn = self.express_arn(m, &name);
+        let run = self.new_run(m, &exec_arn, &name, input, now, 0, None, false);
+        let result = run.execute(r.definition.clone(), None).await;
+        let mut execution = Execution {
+            execution_arn: exec_arn,
+            state_machine_arn: m.arn.clone(),
+            name,
+            status: ExecutionStatus::Running,
+            start_date: now,
+            stop_date: None,
+            input: req.input.unwrap_or_else(|| "{}".into()),
+            output: None,
+            error: None,
+            cause: None,
+            definition: m.definition.clone(),
+            role_arn: m.role_arn.clone(),
+            state_machine_version_arn: None,
+            state_machine_alias_arn: None,
+            last_event_id: 0,
+            cursor: None,
+        };
+        let end = match result {
+            Ok(v) => End {
+                status: "SUCCEEDED",
+                output: Some(v),
+                failure: None,
+            },
+            Err(f) => End {
+                status: if f.error == "States.Timeout" {
+                    "TIMED_OUT"
+                } else {
+                    "FAILED"
+                },
+                output: None,
+                failure: Some(f),
+            },
+        };
+        execution.end(&end);
+        Ok(SyncOutcome { execution })
+    }
+
+    /// `states:startExecution` as a Task: start a child execution; with
+    /// `.sync`, wait for it and answer with its description.
+    pub async fn start_child(
+        &self,
+        params: &Value,
+        wait: bool,
+        output_as_json: bool,
+    ) -> std::result::Result<Value, Failure> {
+        let field = |k: &str| {
+            params.get(k).map(|v| match v {
+                Value::String(s) => s.clone(),
+                // Input may be given as JSON; the API takes a string.
+                other => other.to_string(),
+            })
+        };
+        let fail = |e: Error| Failure::new(format!("StepFunctions.{}", e.code()), e.to_string());
+        let started = self
+            .start_execution(NewExecution {
+                state_machine_arn: field("StateMachineArn").unwrap_or_default(),
+                name: field("Name"),
+                input: field("Input"),
+            })
+            .map_err(fail)?;
+        if !wait {
+            return Ok(
+                json!({"ExecutionArn": started.execution_arn, "StartDate": started.start_date}),
+            );
+        }
+        let arn = started.execution_arn;
+        let rec = self.wait_for(&arn).await.map_err(fail)?;
+        let mut out = json!({
+            "ExecutionArn": rec.execution_arn,
+            "StateMachineArn": rec.state_machine_arn,
+            "Name": rec.name,
+            "Status": rec.status.as_str(),
+            "StartDate": secs(rec.start_date),
+            "Input": rec.input,
+            "InputDetails": {"Included": true},
+            "RedriveCount": 0,
+            "RedriveStatus": "NOT_REDRIVABLE",
+        });
+        if let Some(s) = rec.stop_date {
+            out["StopDate"] = json!(secs(s));
+        }
+        if let Some(o) = &rec.output {
+            out["Output"] = if output_as_json {
+                serde_json::from_str(o).unwrap_or(Value::Null)
+            } else {
+                json!(o)
+            };
+            out["OutputDetails"] = json!({"Included": true});
+        }
+        for (k, v) in [
+            ("Error", &rec.error),
+            ("Cause", &rec.cause),
+            ("StateMachineVersionArn", &rec.state_machine_version_arn),
+            ("StateMachineAliasArn", &rec.state_machine_alias_arn),
+        ] {
+            if let Some(v) = v {
+                out[k] = json!(v);
+            }
+        }
+        match rec.status {
+            ExecutionStatus::Succeeded => Ok(out),
+            ExecutionStatus::Aborted => Err(Failure::new(
+                "StepFunctions.ExecutionAbortedException",
+                format!("Execution aborted: {arn}"),
+            )),
+            ExecutionStatus::TimedOut => Err(Failure::new(
+                "StepFunctions.ExecutionTimedOutException",
+                format!("Execution timed out: {arn}"),
+            )),
+            _ => Err(Failure::new(
+                "StepFunctions.ExecutionFailedException",
+                out.to_string(),
+            )),
+        }
+    }
+
+    pub(super) fn execution(&self, arn: &str) -> Result<Execution> {
         let missing = || Error::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'"));
         if !arn.starts_with("arn:aws:states:") || !arn.contains(":execution:") {
             if arn.contains(":express:") {
@@ -21,40 +425,31 @@ impl StepFunctions {
         if let Some(r) = self.running().get(arn)
             && let Some(p) = &r.persist
         {
-            return Ok(p.record.lock().unwrap_or_else(|p| p.into_inner()).clone());
+            return Ok(p.record().clone());
         }
         serde_json::from_slice(&raw).map_err(|e| Error::Service(e.to_string()))
     }
 
-    pub fn describe_execution(&self, req: &Value) -> Result<Value> {
-        let rec = self.execution(str_field(req, "executionArn")?)?;
-        Ok(describe(&rec))
+    pub fn describe_execution(&self, arn: &str) -> Result<Execution> {
+        self.execution(arn)
     }
 
-    pub fn describe_state_machine_for_execution(&self, req: &Value) -> Result<Value> {
-        let rec = self.execution(str_field(req, "executionArn")?)?;
-        let name = self
-            .parse_machine_arn(rec["stateMachineArn"].as_str().unwrap_or_default())?
-            .0;
-        let m = self.machines().get(&name).cloned();
-        Ok(json!({
-            "stateMachineArn": rec["stateMachineArn"],
-            "name": name,
-            "definition": rec["definition"],
-            "roleArn": rec["roleArn"],
-            "updateDate": m.as_ref().map(|m| m.doc.get("updateDate").cloned().unwrap_or(m.doc["creationDate"].clone())),
-            "loggingConfiguration": m.as_ref().map(|m| m.doc["loggingConfiguration"].clone()),
-            "tracingConfiguration": m.as_ref().map(|m| m.doc["tracingConfiguration"].clone()),
-            "revisionId": m.as_ref().map(|m| m.doc["revisionId"].clone()),
-        }))
+    /// The execution and the machine it belongs to (gone if deleted since).
+    pub fn describe_state_machine_for_execution(
+        &self,
+        arn: &str,
+    ) -> Result<(Execution, Option<Arc<StateMachine>>)> {
+        let rec = self.execution(arn)?;
+        let name = self.parse_machine_arn(&rec.state_machine_arn)?.0;
+        let m = self.machines.get(&name);
+        Ok((rec, m))
     }
 
-    pub fn list_executions(&self, req: &Value) -> Result<Value> {
-        let arn = match (
-            req.get("stateMachineArn").and_then(Value::as_str),
-            req.get("mapRunArn"),
-        ) {
-            (Some(a), _) => a,
+    /// A machine's executions (or those started through one of its
+    /// versions or aliases), newest first.
+    pub fn list_executions(&self, q: &ExecutionQuery) -> Result<Listed<Execution>> {
+        let arn = match (&q.state_machine_arn, &q.map_run_arn) {
+            (Some(a), _) => a.as_str(),
             (None, Some(_)) => {
                 return Err(Error::ResourceNotFound(
                     "Map runs (distributed map) are not supported by Nimbus".into(),
@@ -66,67 +461,45 @@ impl StepFunctions {
                 ));
             }
         };
-        let (name, q) = self.parse_machine_arn(arn)?;
-        let m = self
-            .machines()
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| no_machine(arn))?;
+        let (name, qualifier) = self.parse_machine_arn(arn)?;
+        let m = self.machine(&name, no_machine(arn))?;
         if m.express() {
             return Err(Error::StateMachineTypeNotSupported(
                 "This operation is not supported by this type of state machine".into(),
             ));
         }
-        let status = req.get("statusFilter").and_then(Value::as_str);
-        let mut prefix = m.arn().as_bytes().to_vec();
+        let mut prefix = m.arn.as_bytes().to_vec();
         prefix.push(0);
         let mut all = Vec::new();
         for (_, exec) in self.kv.scan_prefix(BY_MACHINE, &prefix)? {
             let Ok(rec) = self.execution(&String::from_utf8_lossy(&exec)) else {
                 continue;
             };
-            if status.is_some_and(|s| rec["status"] != s) {
+            if q.status.is_some_and(|s| rec.status != s) {
                 continue;
             }
-            if let Some(q) = &q {
-                let key = if q.chars().all(|c| c.is_ascii_digit()) {
-                    "stateMachineVersionArn"
+            if let Some(qualifier) = &qualifier {
+                let through = if qualifier.chars().all(|c| c.is_ascii_digit()) {
+                    &rec.state_machine_version_arn
                 } else {
-                    "stateMachineAliasArn"
+                    &rec.state_machine_alias_arn
                 };
-                if rec[key] != arn {
+                if through.as_deref() != Some(arn) {
                     continue;
                 }
             }
-            let mut item = json!({
-                "executionArn": rec["executionArn"],
-                "stateMachineArn": rec["stateMachineArn"],
-                "name": rec["name"],
-                "status": rec["status"],
-                "startDate": secs(rec["startDate"].as_u64().unwrap_or(0)),
-                "redriveCount": 0,
-            });
-            if let Some(s) = rec["stopDate"].as_u64() {
-                item["stopDate"] = secs(s);
-            }
-            for k in ["stateMachineVersionArn", "stateMachineAliasArn"] {
-                if rec.get(k).is_some() {
-                    item[k] = rec[k].clone();
-                }
-            }
-            all.push(item);
+            all.push(rec);
         }
-        let (items, next) = page(&all, req)?;
-        Ok(json!({"executions": items, "nextToken": next}))
+        page(all, &q.page)
     }
 
-    pub fn get_execution_history(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "executionArn")?;
+    /// History events in Step Functions' shape.
+    pub fn get_execution_history(&self, q: &HistoryQuery) -> Result<Listed<Value>> {
+        let arn = q.execution_arn.as_str();
         // ExecutionDoesNotExist / InvalidArn before reading the history.
         self.execution(arn)?;
         let mut prefix = arn.as_bytes().to_vec();
         prefix.push(0);
-        let include = req.get("includeExecutionData").and_then(Value::as_bool) != Some(false);
         // A running execution's latest events are not stored yet: read them
         // first, then the stored ones (a transition in between moves events
         // from one to the other, never out of both).
@@ -148,7 +521,7 @@ impl StepFunctions {
                 .filter(|e| e.id > stored)
                 .map(|e| e.to_json()),
         );
-        if !include {
+        if !q.include_execution_data {
             for e in &mut events {
                 if let Some(o) = e.as_object_mut() {
                     for (k, d) in o.iter_mut() {
@@ -163,57 +536,57 @@ impl StepFunctions {
                 }
             }
         }
-        if req.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
+        if q.reverse_order {
             events.reverse();
         }
-        let (items, next) = page(&events, req)?;
-        Ok(json!({"events": items, "nextToken": next}))
+        page(events, &q.page)
     }
 
-    pub fn stop_execution(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "executionArn")?;
+    /// Stop a running execution (a finished one is left as it is); the
+    /// stop date.
+    pub fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<f64> {
         let rec = self.execution(arn)?;
         let now = nimbus_model::time::now_millis();
-        if rec["status"] != "RUNNING" {
-            return Ok(json!({"stopDate": secs(rec["stopDate"].as_u64().unwrap_or(now))}));
+        if !rec.running() {
+            return Ok(secs(rec.stop_date.unwrap_or(now)));
         }
-        let error = req.get("error").and_then(Value::as_str);
-        let cause = req.get("cause").and_then(Value::as_str);
         let running = self.running().remove(arn);
         match running {
             Some(r) => {
                 if r.persist.as_ref().is_some_and(|p| !p.claim_stop()) {
                     // It ended (or is being stopped) meanwhile.
                     let rec = self.execution(arn)?;
-                    return Ok(json!({"stopDate": secs(rec["stopDate"].as_u64().unwrap_or(now))}));
+                    return Ok(secs(rec.stop_date.unwrap_or(now)));
                 }
                 r.abort.abort();
                 r.run.aborted(error, cause);
             }
             None => {
                 let mut rec = rec;
-                apply_end(
-                    &mut rec,
-                    &End {
-                        status: "ABORTED",
-                        output: None,
-                        failure: Some(Failure::new(
-                            error.unwrap_or_default(),
-                            cause.unwrap_or_default(),
-                        )),
-                    },
-                );
+                rec.end(&End {
+                    status: "ABORTED",
+                    output: None,
+                    failure: Some(Failure::new(
+                        error.unwrap_or_default(),
+                        cause.unwrap_or_default(),
+                    )),
+                });
                 let mut b = WriteBatch::new();
-                b.put(EXECUTIONS, arn.as_bytes().to_vec(), rec.to_string());
+                b.put(EXECUTIONS, arn.as_bytes(), encode(&rec));
                 let kv = self.kv.clone();
                 blocking(move || kv.commit(b))?;
             }
         }
-        Ok(json!({"stopDate": secs(now)}))
+        Ok(secs(now))
     }
 
     /// Wait until an execution started here ends; its record then.
-    pub async fn wait_for(&self, arn: &str) -> Result<Value> {
+    pub async fn wait_for(&self, arn: &str) -> Result<Execution> {
         let rx = self.running().get(arn).map(|r| r.done.clone());
         if let Some(mut rx) = rx {
             while !*rx.borrow() {
@@ -225,7 +598,7 @@ impl StepFunctions {
         // A stopped run's task ends before StopExecution records the end.
         for _ in 0..1000 {
             let rec = self.execution(arn)?;
-            if rec["status"] != "RUNNING" || self.running().contains_key(arn) {
+            if !rec.running() || self.running().contains_key(arn) {
                 return Ok(rec);
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -3,18 +3,50 @@
 
 use super::*;
 
-impl StepFunctions {
-    pub(super) fn token_result(&self, req: &Value) -> Result<String> {
-        let token = str_field(req, "taskToken")?;
-        if token.is_empty() || token.len() > 2048 {
-            return Err(Error::InvalidToken("Invalid Token: 'Invalid token'".into()));
-        }
-        Ok(token.to_string())
-    }
+/// One finding of `ValidateStateMachineDefinition` (all are errors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub code: String,
+    pub message: String,
+    pub location: Option<String>,
+}
 
-    pub fn send_task_success(&self, req: &Value) -> Result<Value> {
-        let token = self.token_result(req)?;
-        let output = str_field(req, "output")?;
+/// `TestState`'s input.
+#[derive(Debug, Clone, Default)]
+pub struct TestRun {
+    /// One state's definition (a JSON text).
+    pub definition: String,
+    pub role_arn: Option<String>,
+    pub input: Option<String>,
+}
+
+/// How the tested state ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutcome {
+    /// `SUCCEEDED`, `FAILED` or `CAUGHT_ERROR`.
+    pub status: &'static str,
+    pub output: Option<String>,
+    pub next_state: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+fn no_task() -> Error {
+    Error::TaskDoesNotExist(
+        "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)".into(),
+    )
+}
+
+fn check_token(token: &str) -> Result<()> {
+    if token.is_empty() || token.len() > 2048 {
+        return Err(Error::InvalidToken("Invalid Token: 'Invalid token'".into()));
+    }
+    Ok(())
+}
+
+impl StepFunctions {
+    pub fn send_task_success(&self, token: &str, output: &str) -> Result<()> {
+        check_token(token)?;
         if output.len() > MAX_PAYLOAD {
             return Err(Error::InvalidOutput(
                 "Output exceeds the maximum size of 262144 bytes".into(),
@@ -22,72 +54,59 @@ impl StepFunctions {
         }
         let v: Value = serde_json::from_str(output)
             .map_err(|e| Error::InvalidOutput(format!("Invalid Output: '{e}'")))?;
-        if !self.tokens.complete(&token, Ok(v)) {
-            return Err(Error::TaskDoesNotExist(
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
-                    .into(),
-            ));
+        if !self.tokens.complete(token, Ok(v)) {
+            return Err(no_task());
         }
-        Ok(json!({}))
+        Ok(())
     }
 
-    pub fn send_task_failure(&self, req: &Value) -> Result<Value> {
-        let token = self.token_result(req)?;
-        let f = Failure::new(
-            req.get("error").and_then(Value::as_str).unwrap_or_default(),
-            req.get("cause").and_then(Value::as_str).unwrap_or_default(),
-        );
-        if !self.tokens.complete(&token, Err(f)) {
-            return Err(Error::TaskDoesNotExist(
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
-                    .into(),
-            ));
+    pub fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<()> {
+        check_token(token)?;
+        if !self.tokens.complete(token, Err(Failure::new(error, cause))) {
+            return Err(no_task());
         }
-        Ok(json!({}))
+        Ok(())
     }
 
-    pub fn send_task_heartbeat(&self, req: &Value) -> Result<Value> {
-        let token = self.token_result(req)?;
-        if !self.tokens.heartbeat(&token) {
-            return Err(Error::TaskDoesNotExist(
-                "Task Does Not Exist: the token is not waited for (finished, timed out or unknown)"
-                    .into(),
-            ));
+    pub fn send_task_heartbeat(&self, token: &str) -> Result<()> {
+        check_token(token)?;
+        if !self.tokens.heartbeat(token) {
+            return Err(no_task());
         }
-        Ok(json!({}))
+        Ok(())
     }
 
-    pub fn validate_state_machine_definition(&self, req: &Value) -> Result<Value> {
-        let definition = str_field(req, "definition")?;
-        Ok(match asl::parse(definition) {
-            Ok(_) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
-            Err(e) => {
-                let diagnostics: Vec<Value> = e
-                    .0
-                    .iter()
-                    .map(|d| {
-                        let (code, rest) = d.split_once(": ").unwrap_or(("SCHEMA_VALIDATION_FAILED", d));
-                        let (message, location) = match rest.rsplit_once(" at /") {
-                            Some((m, l)) => (m.to_string(), Some(format!("/{l}"))),
-                            None => (rest.to_string(), None),
-                        };
-                        json!({"severity": "ERROR", "code": code, "message": message, "location": location})
-                    })
-                    .collect();
-                json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": false})
-            }
-        })
+    /// What is wrong with a definition; nothing when it is valid.
+    pub fn validate_state_machine_definition(&self, definition: &str) -> Vec<Diagnostic> {
+        let Err(e) = asl::parse(definition) else {
+            return Vec::new();
+        };
+        e.0.iter()
+            .map(|d| {
+                let (code, rest) = d
+                    .split_once(": ")
+                    .unwrap_or(("SCHEMA_VALIDATION_FAILED", d));
+                let (message, location) = match rest.rsplit_once(" at /") {
+                    Some((m, l)) => (m.to_string(), Some(format!("/{l}"))),
+                    None => (rest.to_string(), None),
+                };
+                Diagnostic {
+                    code: code.to_string(),
+                    message,
+                    location,
+                }
+            })
+            .collect()
     }
 
     /// TestState: run one state on an input, outside any execution.
-    pub async fn test_state(&self, req: &Value) -> Result<Value> {
-        let definition = str_field(req, "definition")?;
-        let state: Value = serde_json::from_str(definition).map_err(|e| {
+    pub async fn test_state(&self, req: TestRun) -> Result<TestOutcome> {
+        let state: Value = serde_json::from_str(&req.definition).map_err(|e| {
             Error::InvalidDefinition(format!(
                 "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"
             ))
         })?;
-        let input = Self::parse_input(req)?;
+        let input = Self::parse_input(req.input.as_deref())?;
         // The state alone, its transitions turned into ends so it runs once.
         let mut alone = state.clone();
         let next = alone.get("Next").and_then(Value::as_str).map(String::from);
@@ -110,11 +129,22 @@ impl StepFunctions {
         }
         let doc = json!({"StartAt": "__test", "States": states});
         let machine = Arc::new(Self::check_definition(&doc.to_string())?);
-        let m = MachineRecord {
-            doc: json!({"name": "TestState", "stateMachineArn": self.machine_arn("TestState"), "roleArn": req.get("roleArn").cloned().unwrap_or(Value::Null)}),
-            parsed: machine.clone(),
+        let m = StateMachine {
+            format: records::MACHINE_FORMAT,
+            arn: self.machine_arn("TestState"),
+            name: "TestState".into(),
+            definition: String::new(),
+            role_arn: req.role_arn.unwrap_or_default(),
+            kind: MachineType::Express,
+            creation_date: 0.0,
+            update_date: None,
+            logging_configuration: Value::Null,
+            tracing_configuration: Value::Null,
+            revision_id: String::new(),
+            tags: Vec::new(),
             versions: Vec::new(),
             aliases: Vec::new(),
+            parsed: OnceLock::from(machine.clone()),
         };
         let run = self.new_run(
             &m,
@@ -136,79 +166,53 @@ impl StepFunctions {
                     .as_ref()
                     .is_some_and(|(_, d)| d["name"] == "__caught")
         });
-        let mut out = json!({});
-        match r {
-            Ok(v) => {
-                out["output"] = json!(v.to_string());
-                out["status"] = json!(if caught && state.get("Catch").is_some() {
+        let catches = state.get("Catch").is_some();
+        Ok(match r {
+            Ok(v) => TestOutcome {
+                status: if caught && catches {
                     "CAUGHT_ERROR"
                 } else {
                     "SUCCEEDED"
-                });
-                if let Some(n) = next.filter(|_| !caught || state.get("Catch").is_none()) {
-                    out["nextState"] = json!(n);
-                }
-            }
-            Err(f) => {
-                out["status"] = json!("FAILED");
-                out["error"] = json!(f.error);
-                out["cause"] = json!(f.cause);
-            }
-        }
-        if req
-            .get("inspectionLevel")
-            .and_then(Value::as_str)
-            .is_some_and(|l| l != "INFO")
-        {
-            out["inspectionData"] =
-                json!({"input": req.get("input").and_then(Value::as_str).unwrap_or("{}")});
-        }
-        Ok(out)
+                },
+                output: Some(v.to_string()),
+                next_state: next.filter(|_| !caught || !catches),
+                error: None,
+                cause: None,
+            },
+            Err(f) => TestOutcome {
+                status: "FAILED",
+                output: None,
+                next_state: None,
+                error: Some(f.error),
+                cause: Some(f.cause),
+            },
+        })
     }
 
-    pub fn tag_resource(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "resourceArn")?;
+    pub fn tag_resource(&self, arn: &str, tags: Vec<Tag>) -> Result<()> {
         let (name, _) = self.parse_machine_arn(arn)?;
-        let tags = req
-            .get("tags")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         self.update_machine(&name, not_found(arn), |m| {
-            let mut current: Vec<Value> = m.doc["tags"].as_array().cloned().unwrap_or_default();
             for t in tags {
-                current.retain(|c| c["key"] != t["key"]);
-                current.push(t);
+                m.tags.retain(|c| c.key != t.key);
+                m.tags.push(t);
             }
-            if current.len() > 50 {
+            if m.tags.len() > 50 {
                 return Err(Error::TooManyTags("Too many tags: at most 50".into()));
             }
-            m.doc["tags"] = Value::Array(current);
-            Ok(json!({}))
+            Ok(())
         })
     }
 
-    pub fn untag_resource(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "resourceArn")?;
+    pub fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
         let (name, _) = self.parse_machine_arn(arn)?;
-        let keys: Vec<Value> = req
-            .get("tagKeys")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         self.update_machine(&name, not_found(arn), |m| {
-            let mut current: Vec<Value> = m.doc["tags"].as_array().cloned().unwrap_or_default();
-            current.retain(|c| !keys.contains(&c["key"]));
-            m.doc["tags"] = Value::Array(current);
-            Ok(json!({}))
+            m.tags.retain(|c| !keys.contains(&c.key));
+            Ok(())
         })
     }
 
-    pub fn list_tags_for_resource(&self, req: &Value) -> Result<Value> {
-        let arn = str_field(req, "resourceArn")?;
+    pub fn list_tags_for_resource(&self, arn: &str) -> Result<Vec<Tag>> {
         let (name, _) = self.parse_machine_arn(arn)?;
-        let machines = self.machines();
-        let m = machines.get(&name).ok_or_else(|| not_found(arn))?;
-        Ok(json!({"tags": m.doc["tags"]}))
+        Ok(self.machine(&name, not_found(arn))?.tags.clone())
     }
 }
