@@ -370,7 +370,7 @@ impl Edge {
                         .await
                 }
                 Err(e) => {
-                    tracing::debug!(code = %e.code, "S3 request refused by authentication");
+                    tracing::debug!(code = %e.code(), "S3 request refused by authentication");
                     self.s3.error_response(
                         &e,
                         parts.uri.path(),

@@ -98,7 +98,7 @@ impl AwsJson {
             "__type".into(),
             format!("{}{}", self.error_namespace, e.code).into(),
         );
-        body.insert(e.message_key.into(), e.message.clone().into());
+        body.insert(e.message_key.as_str().into(), e.message.clone().into());
         for (k, v) in &e.extra {
             body.insert(k.clone(), v.clone());
         }
@@ -112,6 +112,7 @@ impl AwsJson {
                 r.headers_mut().insert("x-amzn-query-error", v);
             }
         }
+        e.add_headers(&mut r, "x-amzn-requestid", request_id);
         r
     }
 

@@ -53,13 +53,7 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Text escaped for an XML element or attribute.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub use crate::xml::escape;
 
 impl Query {
     /// The answer document for `action`, its result's members already written as XML.
@@ -111,7 +105,9 @@ impl Query {
 
     /// An error in the query protocol's envelope.
     pub fn error(&self, e: &ApiError, request_id: &str) -> Response<Bytes> {
-        self.respond(e.status, self.error_document(e, request_id), request_id)
+        let mut r = self.respond(e.status, self.error_document(e, request_id), request_id);
+        e.add_headers(&mut r, "x-amzn-requestid", request_id);
+        r
     }
 }
 

@@ -55,7 +55,7 @@ impl From<TError> for DdbError {
                     .collect();
                 let mut e = DdbError::new("TransactionCanceledException", m);
                 // DynamoDB spells this one's message member with a capital M.
-                e.0.message_key = "Message";
+                e.0.message_key = nimbus_api_common::MessageKey::Upper;
                 e.0 = e.0.with("CancellationReasons", json!(list));
                 e
             }

@@ -201,7 +201,7 @@ pub async fn receive(
             .await
             .map_err(|e| {
                 // Over the declared size: a body that lied about its length.
-                if e.code == "MalformedXML" {
+                if e.code() == "MalformedXML" {
                     S3Error::bad(
                         "IncompleteBody",
                         "The body is longer than its declared length",

@@ -1,42 +1,29 @@
 //! S3's errors on the wire, in one place: each has S3's status and code, and
-//! renders as S3's XML envelope (`<Error><Code>..</Code><Message>..</Message>
-//! <Resource>..</Resource><RequestId>..</RequestId></Error>`); HEAD responses
-//! carry no body.
+//! renders in restXml's envelope (`<Error><Code>..</Code><Message>..</Message>
+//! <Resource>..</Resource><RequestId>..</RequestId></Error>`, see
+//! `nimbus_api_common::xml`); HEAD responses carry no body.
 
-use crate::xml::escape;
 use http::StatusCode;
+use nimbus_api_common::ApiError;
 use nimbus_objects::Error as ObjError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Error {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    /// Extra elements S3 adds (`BucketName`, `Key`, `UploadId`, ...).
-    pub fields: Vec<(&'static str, String)>,
-    /// Response headers the error carries (`x-amz-delete-marker`, ...).
-    pub headers: Vec<(&'static str, String)>,
-}
+/// An S3 error: the one wire error type, rendered in restXml's envelope
+/// ([`ApiError::rest_xml`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Error(pub ApiError);
 
 impl S3Error {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> S3Error {
-        S3Error {
-            status,
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-            headers: Vec::new(),
-        }
+        S3Error(ApiError::new(status, code, message))
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> S3Error {
-        self.headers.push((name, value.into()));
-        self
+    pub fn header(self, name: &'static str, value: impl Into<String>) -> S3Error {
+        S3Error(self.0.header(name, value))
     }
 
-    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> S3Error {
-        self.fields.push((name, value.into()));
-        self
+    /// An extra element of the error document (`BucketName`, `Key`, ...).
+    pub fn with(self, name: &'static str, value: impl Into<String>) -> S3Error {
+        S3Error(self.0.with(name, value.into()))
     }
 
     pub fn bad(code: &'static str, message: impl Into<String>) -> S3Error {
@@ -61,20 +48,12 @@ impl S3Error {
         S3Error::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
-    pub fn xml(&self, resource: &str, request_id: &str) -> String {
-        let mut s = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>",
-            self.code,
-            escape(&self.message)
-        );
-        for (k, v) in &self.fields {
-            s.push_str(&format!("<{k}>{}</{k}>", escape(v)));
-        }
-        s.push_str(&format!(
-            "<Resource>{}</Resource><RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>",
-            escape(resource)
-        ));
-        s
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    pub fn code(&self) -> &str {
+        &self.0.code
     }
 }
 

@@ -17,7 +17,8 @@ mod objects;
 mod request;
 mod response;
 mod tagging;
-pub mod xml;
+/// The restXml helpers S3's documents are written and read with.
+pub use nimbus_api_common::xml;
 
 use base64::Engine as _;
 use body::{Body, Checks, FileBody, Payload, empty, full};
@@ -28,7 +29,10 @@ use nimbus_model::time::Utc;
 use nimbus_objects::events::{EVENT_TYPES, Origin, Rule};
 use nimbus_objects::{Attributes, CompletedPart, ListQuery, Object, Objects};
 use std::sync::Arc;
-use xml::{DECL, NS, el, escape};
+use xml::{DECL, el, escape};
+
+/// The namespace of S3's documents.
+pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 use objects::*;
 pub use request::host_bucket;
@@ -103,20 +107,14 @@ impl S3Api {
         request_id: &str,
         is_head: bool,
     ) -> Response<Body> {
-        let mut r = if is_head || e.status == StatusCode::NOT_MODIFIED {
-            ok_empty(e.status)
-        } else {
-            xml_response(e.status, e.xml(resource, request_id))
-        };
-        for (name, value) in &e.headers {
-            set(&mut r, name, value);
-        }
+        let e = &e.0;
+        let with_body = !is_head && e.status != StatusCode::NOT_MODIFIED;
+        let mut r = e.rest_xml(resource, request_id, with_body).map(full);
         if e.code == "InvalidRange"
-            && let Some((_, size)) = e.fields.iter().find(|(k, _)| *k == "ActualObjectSize")
+            && let Some(size) = e.extra_text("ActualObjectSize")
         {
             set(&mut r, "content-range", &format!("bytes */{size}"));
         }
-        set(&mut r, "x-amz-request-id", request_id);
         r
     }
 
@@ -216,9 +214,7 @@ impl S3Api {
 /// For the edge: the bytes of an error response when a request is refused
 /// before it reaches [`S3Api::handle`] (authentication).
 pub fn refuse(e: &S3Error, path: &str, request_id: &str) -> Response<Body> {
-    let mut r = xml_response(e.status, e.xml(path, request_id));
-    set(&mut r, "x-amz-request-id", request_id);
-    r
+    e.0.rest_xml(path, request_id, true).map(full)
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub(crate) fn copy_preconditions(h: &HeaderMap, src: &Object) -> Result<(), S3Er
         }
     }
     preconditions(&renamed, src).map_err(|e| {
-        if e.status == StatusCode::NOT_MODIFIED {
+        if e.status() == StatusCode::NOT_MODIFIED {
             S3Error::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PreconditionFailed",
@@ -226,7 +226,7 @@ impl S3Api {
                 None => self.objects.head(bucket, key)?,
             };
             if let Err(e) = preconditions(h, &obj) {
-                if e.status == StatusCode::NOT_MODIFIED {
+                if e.status() == StatusCode::NOT_MODIFIED {
                     let mut r = ok_empty(StatusCode::NOT_MODIFIED);
                     set(&mut r, "etag", &format!("\"{}\"", obj.etag));
                     set(&mut r, "last-modified", &http_date(obj.last_modified_ms));
@@ -335,8 +335,8 @@ impl S3Api {
                     out.push_str(&format!(
                         "<Error>{}{}{}</Error>",
                         el("Key", k),
-                        el("Code", e.code),
-                        el("Message", &e.message)
+                        el("Code", e.code()),
+                        el("Message", &e.0.message)
                     ));
                 }
             }

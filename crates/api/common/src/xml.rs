@@ -1,10 +1,10 @@
-//! S3's XML: escaping for the documents we write, and a small reader that turns
-//! the few documents clients send (`CreateBucketConfiguration`,
-//! `CompleteMultipartUpload`, `Delete`) into a tree of elements.
+//! XML for the restXml and query protocols: escaping for the documents we
+//! write, and a small reader that turns the documents clients send (S3's
+//! `CreateBucketConfiguration`, `CompleteMultipartUpload`, `Delete`, ...)
+//! into a tree of elements.
 
 use quick_xml::events::Event;
 
-pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 pub const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// Escape text for an element body or attribute.
@@ -58,8 +58,8 @@ impl Element {
 pub const MAX_DOCUMENT: usize = 2 * 1024 * 1024;
 const MAX_DEPTH: usize = 16;
 
-/// Parse a document into its root element. Errors are the message of S3's
-/// `MalformedXML`.
+/// Parse a document into its root element. Errors are the message of
+/// `MalformedXML` (S3's name for a document it cannot read).
 pub fn parse(doc: &[u8]) -> Result<Element, String> {
     const MALFORMED: &str =
         "The XML you provided was not well-formed or did not validate against our published schema";
