@@ -1,13 +1,16 @@
 //! The function registry: validation and durable create, read, update and delete
-//! of `$LATEST`, with an in-memory index so invocations never touch the disk.
+//! of `$LATEST`, its published versions and its aliases, held in memory
+//! ([`Records`]) so invocations never touch the disk.
 
 use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
 use nimbus_model::function::{CodeRef, FUNCTION_RECORD_FORMAT};
 use nimbus_model::{AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime};
+use nimbus_storage::records::{Records, Schema};
 use nimbus_storage::{BlobStore, KvEngine, Table, WriteBatch};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -88,11 +91,26 @@ pub(crate) struct Registry {
     kv: Arc<dyn KvEngine>,
     blobs: Arc<dyn BlobStore>,
     code: Arc<CodeCache>,
-    index: RwLock<HashMap<String, Arc<FunctionRecord>>>,
+    functions: Records<FunctionRecord, Latest>,
     /// Published versions per function.
     versions: RwLock<HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>>>,
     aliases: RwLock<HashMap<String, BTreeMap<String, AliasRecord>>>,
+    /// Held by every write: what one checks spans tables (an alias's target
+    /// versions, whether a code package is still referenced, the sum of
+    /// reserved concurrency), so writes run one at a time.
     write: Mutex<()>,
+}
+
+/// `$LATEST` of each function, under its name in FUNCTIONS.
+struct Latest;
+
+impl Schema<FunctionRecord> for Latest {
+    fn key(rec: &FunctionRecord) -> Cow<'_, str> {
+        Cow::Borrowed(&rec.name)
+    }
+    fn format(rec: &FunctionRecord) -> u32 {
+        rec.format
+    }
 }
 
 pub(crate) const VERSIONS: Table = Table("function_versions");
@@ -274,28 +292,71 @@ fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
     }
 }
 
+fn check_revision(rec: &FunctionRecord, revision: Option<&str>) -> Result<()> {
+    match revision {
+        Some(rev) if rev != rec.revision_id => Err(Error::PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`.
+fn configure(rec: &mut FunctionRecord, req: UpdateConfiguration) -> Result<()> {
+    if let Some(r) = &req.runtime {
+        rec.runtime = check_runtime(r)?.id;
+    }
+    let runtime = check_runtime(&rec.runtime)?;
+    if let Some(role) = req.role {
+        check_role(&role)?;
+        rec.role = role;
+    }
+    if req.handler.is_some() || req.runtime.is_some() {
+        let h = req
+            .handler
+            .as_deref()
+            .or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
+        rec.handler = check_handler(h, &runtime)?;
+    }
+    if let Some(d) = req.description {
+        rec.description = d;
+    }
+    if let Some(t) = req.timeout {
+        rec.timeout_secs = check_range("Timeout", t, 1, 900)?;
+    }
+    if let Some(m) = req.memory_size {
+        rec.memory_mb = check_range("MemorySize", m, 128, 10240)?;
+    }
+    if let Some(e) = req.ephemeral_storage {
+        rec.ephemeral_storage_mb = check_range("EphemeralStorage.Size", e, 512, 10240)?;
+    }
+    if let Some(env) = req.environment {
+        check_environment(&env)?;
+        rec.environment = env;
+    }
+    if let Some(v) = req.vpc {
+        rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
+    }
+    if let Some(t) = req.dead_letter_target {
+        if t.is_empty() {
+            rec.dead_letter_target = None;
+        } else {
+            check_target("DeadLetterConfig.TargetArn", &t)?;
+            rec.dead_letter_target = Some(t);
+        }
+    }
+    rec.last_modified_ms = nimbus_model::time::now_millis();
+    rec.revision_id = new_revision();
+    Ok(())
+}
+
 impl Registry {
     pub fn open(
         kv: Arc<dyn KvEngine>,
         blobs: Arc<dyn BlobStore>,
         code: Arc<CodeCache>,
     ) -> Result<Registry> {
-        let mut index = HashMap::new();
-        for (key, value) in kv.scan_prefix(FUNCTIONS, b"")? {
-            let rec: FunctionRecord = serde_json::from_slice(&value).map_err(|e| {
-                Error::Internal(format!(
-                    "read function record {}: {e}",
-                    String::from_utf8_lossy(&key)
-                ))
-            })?;
-            if rec.format != FUNCTION_RECORD_FORMAT {
-                return Err(Error::Internal(format!(
-                    "function {} is stored in format {}, this build reads {FUNCTION_RECORD_FORMAT}",
-                    rec.name, rec.format
-                )));
-            }
-            index.insert(rec.name.clone(), Arc::new(rec));
-        }
+        let functions = Records::open(kv.clone(), FUNCTIONS, FUNCTION_RECORD_FORMAT)?;
         let mut versions: HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>> = HashMap::new();
         for (_, value) in kv.scan_prefix(VERSIONS, b"")? {
             let rec: FunctionRecord = serde_json::from_slice(&value)
@@ -322,7 +383,7 @@ impl Registry {
             kv,
             blobs,
             code,
-            index: RwLock::new(index),
+            functions,
             versions: RwLock::new(versions),
             aliases: RwLock::new(aliases),
             write: Mutex::new(()),
@@ -330,7 +391,7 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<FunctionRecord>> {
-        self.index.read().expect("index lock").get(name).cloned()
+        self.functions.get(name)
     }
 
     pub fn blob_path(&self, digest: &str) -> Option<std::path::PathBuf> {
@@ -339,24 +400,13 @@ impl Registry {
 
     /// Sum of all functions' reserved concurrency (read on every invoke: no copies).
     pub fn reserved_total(&self) -> u32 {
-        self.index
-            .read()
-            .expect("index lock")
-            .values()
-            .filter_map(|r| r.reserved_concurrency)
-            .sum()
+        self.functions
+            .fold(0, |sum, r| sum + r.reserved_concurrency.unwrap_or(0))
     }
 
     pub fn list(&self) -> Vec<Arc<FunctionRecord>> {
-        let mut all: Vec<_> = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .cloned()
-            .collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        all
+        // In key order: by name.
+        self.functions.all()
     }
 
     /// Store the package durably and unpack it; returns its reference.
@@ -386,33 +436,11 @@ impl Registry {
         })
     }
 
-    /// Persist `$LATEST` and make it the indexed current record.
-    fn store(&self, rec: FunctionRecord) -> Result<Arc<FunctionRecord>> {
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
-        Ok(rec)
-    }
-
-    fn persist(&self, rec: &FunctionRecord) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        let value = serde_json::to_vec(rec).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put(FUNCTIONS, rec.name.as_bytes().to_vec(), value);
-        self.kv.commit(batch)?;
-        Ok(())
-    }
-
     /// Drop a package nothing references any more.
     fn release_code(&self, digest: &str) {
         let used = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .any(|r| r.code.digest == digest)
+            .functions
+            .fold(false, |used, r| used || r.code.digest == digest)
             || self
                 .versions
                 .read()
@@ -495,8 +523,9 @@ impl Registry {
                 None => None,
             },
         };
-        let rec = self.store(rec)?;
-        Ok(rec)
+        self.functions.insert(rec)?.map_err(|existing| {
+            Error::Conflict(format!("Function already exist: {}", existing.name))
+        })
     }
 
     fn current(
@@ -506,14 +535,25 @@ impl Registry {
         revision: Option<&str>,
     ) -> Result<Arc<FunctionRecord>> {
         let rec = self.get(name).ok_or_else(not_found)?;
-        if let Some(rev) = revision
-            && rev != rec.revision_id
-        {
-            return Err(Error::PreconditionFailed(
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
-            ));
-        }
+        check_revision(&rec, revision)?;
         Ok(rec)
+    }
+
+    /// Edit `$LATEST` of `name` with `f` and store it, if it is at `revision`
+    /// when one is given; nothing changes if `f` fails.
+    fn change<O>(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        revision: Option<&str>,
+        f: impl FnOnce(&mut FunctionRecord) -> Result<O>,
+    ) -> Result<(Arc<FunctionRecord>, O)> {
+        self.functions
+            .change(name, |rec| {
+                check_revision(rec, revision)?;
+                f(rec)
+            })?
+            .ok_or_else(not_found)
     }
 
     pub fn update_configuration(
@@ -523,53 +563,10 @@ impl Registry {
         req: UpdateConfiguration,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.current(name, not_found, req.revision_id.as_deref())?;
-        let mut rec = (*old).clone();
-        if let Some(r) = &req.runtime {
-            rec.runtime = check_runtime(r)?.id;
-        }
-        let runtime = check_runtime(&rec.runtime)?;
-        if let Some(role) = req.role {
-            check_role(&role)?;
-            rec.role = role;
-        }
-        if req.handler.is_some() || req.runtime.is_some() {
-            let h = req
-                .handler
-                .as_deref()
-                .or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
-            rec.handler = check_handler(h, &runtime)?;
-        }
-        if let Some(d) = req.description {
-            rec.description = d;
-        }
-        if let Some(t) = req.timeout {
-            rec.timeout_secs = check_range("Timeout", t, 1, 900)?;
-        }
-        if let Some(m) = req.memory_size {
-            rec.memory_mb = check_range("MemorySize", m, 128, 10240)?;
-        }
-        if let Some(e) = req.ephemeral_storage {
-            rec.ephemeral_storage_mb = check_range("EphemeralStorage.Size", e, 512, 10240)?;
-        }
-        if let Some(env) = req.environment {
-            check_environment(&env)?;
-            rec.environment = env;
-        }
-        if let Some(v) = req.vpc {
-            rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
-        }
-        if let Some(t) = req.dead_letter_target {
-            if t.is_empty() {
-                rec.dead_letter_target = None;
-            } else {
-                check_target("DeadLetterConfig.TargetArn", &t)?;
-                rec.dead_letter_target = Some(t);
-            }
-        }
-        rec.last_modified_ms = nimbus_model::time::now_millis();
-        rec.revision_id = new_revision();
-        let rec = self.store(rec)?;
+        let revision = req.revision_id.clone();
+        let (rec, ()) = self.change(name, not_found, revision.as_deref(), |rec| {
+            configure(rec, req)
+        })?;
         Ok(rec)
     }
 
@@ -580,21 +577,30 @@ impl Registry {
         req: UpdateCode,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.current(name, not_found, req.revision_id.as_deref())?;
-        let mut rec = (*old).clone();
-        if req.architectures.is_some() {
-            rec.architecture = check_architectures(req.architectures.as_ref())?;
-        }
+        let architecture = req
+            .architectures
+            .is_some()
+            .then(|| check_architectures(req.architectures.as_ref()));
         if req.dry_run {
+            let mut rec = (*self.current(name, not_found, req.revision_id.as_deref())?).clone();
+            if let Some(a) = architecture {
+                rec.architecture = a?;
+            }
             code::validate(&req.zip)?;
             return Ok(Arc::new(rec));
         }
-        rec.code = self.store_code(&req.zip)?;
-        rec.last_modified_ms = nimbus_model::time::now_millis();
-        rec.revision_id = new_revision();
-        let rec = self.store(rec)?;
-        if old.code.digest != rec.code.digest {
-            self.release_code(&old.code.digest);
+        let (rec, old_digest) =
+            self.change(name, not_found, req.revision_id.as_deref(), |rec| {
+                if let Some(a) = architecture {
+                    rec.architecture = a?;
+                }
+                let old = std::mem::replace(&mut rec.code, self.store_code(&req.zip)?);
+                rec.last_modified_ms = nimbus_model::time::now_millis();
+                rec.revision_id = new_revision();
+                Ok(old.digest)
+            })?;
+        if old_digest != rec.code.digest {
+            self.release_code(&old_digest);
         }
         Ok(rec)
     }
@@ -609,24 +615,25 @@ impl Registry {
         account_limit: u32,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.get(name).ok_or_else(not_found)?;
-        if let Some(n) = reserved {
-            let others: u32 = self
-                .list()
-                .iter()
-                .filter(|r| r.name != name)
-                .filter_map(|r| r.reserved_concurrency)
-                .sum();
-            if others.saturating_add(n) > account_limit.saturating_sub(MIN_UNRESERVED) {
-                return Err(Error::InvalidParameter(format!(
-                    "Specified ReservedConcurrentExecutions for function decreases account's \
-                     UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
-                )));
+        let (rec, ()) = self.change(name, not_found, None, |rec| {
+            if let Some(n) = reserved {
+                let others = self.functions.fold(0u32, |sum, r| {
+                    if r.name == name {
+                        sum
+                    } else {
+                        sum + r.reserved_concurrency.unwrap_or(0)
+                    }
+                });
+                if others.saturating_add(n) > account_limit.saturating_sub(MIN_UNRESERVED) {
+                    return Err(Error::InvalidParameter(format!(
+                        "Specified ReservedConcurrentExecutions for function decreases account's \
+                         UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+                    )));
+                }
             }
-        }
-        let mut rec = (*old).clone();
-        rec.reserved_concurrency = reserved;
-        let rec = self.store(rec)?;
+            rec.reserved_concurrency = reserved;
+            Ok(())
+        })?;
         Ok(rec)
     }
 
@@ -657,13 +664,13 @@ impl Registry {
 
     /// All code digests referenced by any version of any function.
     pub fn all_digests(&self) -> std::collections::HashSet<String> {
-        let mut d: std::collections::HashSet<String> = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .map(|r| r.code.digest.clone())
-            .collect();
+        let mut d = self.functions.fold(
+            std::collections::HashSet::new(),
+            |mut d: std::collections::HashSet<String>, r| {
+                d.insert(r.code.digest.clone());
+                d
+            },
+        );
         for v in self.versions.read().expect("versions lock").values() {
             d.extend(v.values().map(|r| r.code.digest.clone()));
         }
@@ -735,18 +742,16 @@ impl Registry {
         }
         let mut updated = (*latest).clone();
         updated.last_version = n;
+        let mut functions = self.functions.writer();
         let mut batch = WriteBatch::new();
         batch.put(
             VERSIONS,
             version_key(name, n),
             serde_json::to_vec(&snapshot).map_err(|e| Error::Internal(e.to_string()))?,
         );
-        batch.put(
-            FUNCTIONS,
-            name.as_bytes().to_vec(),
-            serde_json::to_vec(&updated).map_err(|e| Error::Internal(e.to_string()))?,
-        );
+        functions.put(&mut batch, updated)?;
         self.kv.commit(batch)?;
+        functions.apply();
         let snapshot = Arc::new(snapshot);
         self.versions
             .write()
@@ -754,10 +759,6 @@ impl Registry {
             .entry(name.to_string())
             .or_default()
             .insert(n, snapshot.clone());
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(name.to_string(), Arc::new(updated));
         Ok(snapshot)
     }
 
@@ -998,9 +999,9 @@ impl Registry {
         not_found: impl FnOnce() -> Error,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.get(name).ok_or_else(not_found)?;
+        let mut functions = self.functions.writer();
         let mut batch = WriteBatch::new();
-        batch.delete(FUNCTIONS, name.as_bytes().to_vec());
+        let old = functions.delete(&mut batch, name).ok_or_else(not_found)?;
         batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
         let versions = self
             .versions
@@ -1029,7 +1030,7 @@ impl Registry {
             batch.delete(PROVISIONED, k);
         }
         self.kv.commit(batch)?;
-        self.index.write().expect("index lock").remove(name);
+        functions.apply();
         self.versions.write().expect("versions lock").remove(name);
         self.aliases.write().expect("aliases lock").remove(name);
         self.release_code(&old.code.digest);
