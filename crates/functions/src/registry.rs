@@ -1,15 +1,18 @@
 //! The function registry: validation and durable create, read, update and delete
-//! of `$LATEST`, with an in-memory index so invocations never touch the disk.
+//! of `$LATEST`, its published versions and its aliases, held in memory
+//! ([`Records`]) so invocations never touch the disk.
 
 use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
-use nimbus_model::function::{CodeRef, FUNCTION_RECORD_FORMAT};
+use nimbus_model::function::{ALIAS_RECORD_FORMAT, CodeRef, FUNCTION_RECORD_FORMAT};
 use nimbus_model::{AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime};
+use nimbus_storage::records::{Records, Schema};
 use nimbus_storage::{BlobStore, KvEngine, Table, WriteBatch};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 pub(crate) const FUNCTIONS: Table = Table("functions");
 pub(crate) const EVENT_CONFIGS: Table = Table("event_invoke_configs");
@@ -88,23 +91,69 @@ pub(crate) struct Registry {
     kv: Arc<dyn KvEngine>,
     blobs: Arc<dyn BlobStore>,
     code: Arc<CodeCache>,
-    index: RwLock<HashMap<String, Arc<FunctionRecord>>>,
-    /// Published versions per function.
-    versions: RwLock<HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>>>,
-    aliases: RwLock<HashMap<String, BTreeMap<String, AliasRecord>>>,
+    functions: Records<FunctionRecord, Latest>,
+    versions: Records<FunctionRecord, Published>,
+    aliases: Records<AliasRecord, Aliases>,
+    /// Held by every write: what one checks spans tables (an alias's target
+    /// versions, whether a code package is still referenced, the sum of
+    /// reserved concurrency), so writes run one at a time.
     write: Mutex<()>,
+}
+
+/// `$LATEST` of each function, under its name in FUNCTIONS.
+struct Latest;
+
+impl Schema<FunctionRecord> for Latest {
+    fn key(rec: &FunctionRecord) -> Cow<'_, str> {
+        Cow::Borrowed(&rec.name)
+    }
+    fn format(rec: &FunctionRecord) -> u32 {
+        rec.format
+    }
+}
+
+/// Published versions, under `name\0{version:010}` in VERSIONS: a function's
+/// versions list together, in number order.
+struct Published;
+
+impl Schema<FunctionRecord> for Published {
+    fn key(rec: &FunctionRecord) -> Cow<'_, str> {
+        // Zero-padded like `version_key`: a published version is a number.
+        Cow::Owned(format!("{}\0{:0>10}", rec.name, rec.version))
+    }
+    fn format(rec: &FunctionRecord) -> u32 {
+        rec.format
+    }
+}
+
+/// Aliases, under `name\0alias` in ALIASES.
+struct Aliases;
+
+impl Schema<AliasRecord> for Aliases {
+    fn key(a: &AliasRecord) -> Cow<'_, str> {
+        Cow::Owned(alias_key(&a.function, &a.name))
+    }
+    fn format(a: &AliasRecord) -> u32 {
+        a.format
+    }
 }
 
 pub(crate) const VERSIONS: Table = Table("function_versions");
 pub(crate) const PROVISIONED: Table = Table("provisioned_concurrency");
 pub(crate) const ALIASES: Table = Table("function_aliases");
 
-fn version_key(name: &str, version: u32) -> Vec<u8> {
-    format!("{name}\0{version:010}").into_bytes()
+fn version_key(name: &str, version: u32) -> String {
+    format!("{name}\0{version:010}")
 }
 
-fn alias_key(name: &str, alias: &str) -> Vec<u8> {
-    format!("{name}\0{alias}").into_bytes()
+fn alias_key(name: &str, alias: &str) -> String {
+    format!("{name}\0{alias}")
+}
+
+/// The prefix of the keys of `name`'s versions and aliases (a function name
+/// holds no NUL).
+fn owned_by(name: &str) -> String {
+    format!("{name}\0")
 }
 
 /// `CreateAlias` / `UpdateAlias` input.
@@ -274,63 +323,87 @@ fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
     }
 }
 
+/// A `RevisionId` given with an update must be the record's `current` one.
+fn check_revision(current: &str, given: Option<&str>) -> Result<()> {
+    match given {
+        Some(rev) if rev != current => Err(Error::PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`.
+fn configure(rec: &mut FunctionRecord, req: UpdateConfiguration) -> Result<()> {
+    if let Some(r) = &req.runtime {
+        rec.runtime = check_runtime(r)?.id;
+    }
+    let runtime = check_runtime(&rec.runtime)?;
+    if let Some(role) = req.role {
+        check_role(&role)?;
+        rec.role = role;
+    }
+    if req.handler.is_some() || req.runtime.is_some() {
+        let h = req
+            .handler
+            .as_deref()
+            .or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
+        rec.handler = check_handler(h, &runtime)?;
+    }
+    if let Some(d) = req.description {
+        rec.description = d;
+    }
+    if let Some(t) = req.timeout {
+        rec.timeout_secs = check_range("Timeout", t, 1, 900)?;
+    }
+    if let Some(m) = req.memory_size {
+        rec.memory_mb = check_range("MemorySize", m, 128, 10240)?;
+    }
+    if let Some(e) = req.ephemeral_storage {
+        rec.ephemeral_storage_mb = check_range("EphemeralStorage.Size", e, 512, 10240)?;
+    }
+    if let Some(env) = req.environment {
+        check_environment(&env)?;
+        rec.environment = env;
+    }
+    if let Some(v) = req.vpc {
+        rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
+    }
+    if let Some(t) = req.dead_letter_target {
+        if t.is_empty() {
+            rec.dead_letter_target = None;
+        } else {
+            check_target("DeadLetterConfig.TargetArn", &t)?;
+            rec.dead_letter_target = Some(t);
+        }
+    }
+    rec.last_modified_ms = nimbus_model::time::now_millis();
+    rec.revision_id = new_revision();
+    Ok(())
+}
+
 impl Registry {
     pub fn open(
         kv: Arc<dyn KvEngine>,
         blobs: Arc<dyn BlobStore>,
         code: Arc<CodeCache>,
     ) -> Result<Registry> {
-        let mut index = HashMap::new();
-        for (key, value) in kv.scan_prefix(FUNCTIONS, b"")? {
-            let rec: FunctionRecord = serde_json::from_slice(&value).map_err(|e| {
-                Error::Internal(format!(
-                    "read function record {}: {e}",
-                    String::from_utf8_lossy(&key)
-                ))
-            })?;
-            if rec.format != FUNCTION_RECORD_FORMAT {
-                return Err(Error::Internal(format!(
-                    "function {} is stored in format {}, this build reads {FUNCTION_RECORD_FORMAT}",
-                    rec.name, rec.format
-                )));
-            }
-            index.insert(rec.name.clone(), Arc::new(rec));
-        }
-        let mut versions: HashMap<String, BTreeMap<u32, Arc<FunctionRecord>>> = HashMap::new();
-        for (_, value) in kv.scan_prefix(VERSIONS, b"")? {
-            let rec: FunctionRecord = serde_json::from_slice(&value)
-                .map_err(|e| Error::Internal(format!("read function version: {e}")))?;
-            let n: u32 = rec
-                .version
-                .parse()
-                .map_err(|_| Error::Internal(format!("bad stored version {}", rec.version)))?;
-            versions
-                .entry(rec.name.clone())
-                .or_default()
-                .insert(n, Arc::new(rec));
-        }
-        let mut aliases: HashMap<String, BTreeMap<String, AliasRecord>> = HashMap::new();
-        for (_, value) in kv.scan_prefix(ALIASES, b"")? {
-            let a: AliasRecord = serde_json::from_slice(&value)
-                .map_err(|e| Error::Internal(format!("read alias: {e}")))?;
-            aliases
-                .entry(a.function.clone())
-                .or_default()
-                .insert(a.name.clone(), a);
-        }
+        let functions = Records::open(kv.clone(), FUNCTIONS, FUNCTION_RECORD_FORMAT)?;
+        let versions = Records::open(kv.clone(), VERSIONS, FUNCTION_RECORD_FORMAT)?;
+        let aliases = Records::open(kv.clone(), ALIASES, ALIAS_RECORD_FORMAT)?;
         Ok(Registry {
             kv,
             blobs,
             code,
-            index: RwLock::new(index),
-            versions: RwLock::new(versions),
-            aliases: RwLock::new(aliases),
+            functions,
+            versions,
+            aliases,
             write: Mutex::new(()),
         })
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<FunctionRecord>> {
-        self.index.read().expect("index lock").get(name).cloned()
+        self.functions.get(name)
     }
 
     pub fn blob_path(&self, digest: &str) -> Option<std::path::PathBuf> {
@@ -339,24 +412,13 @@ impl Registry {
 
     /// Sum of all functions' reserved concurrency (read on every invoke: no copies).
     pub fn reserved_total(&self) -> u32 {
-        self.index
-            .read()
-            .expect("index lock")
-            .values()
-            .filter_map(|r| r.reserved_concurrency)
-            .sum()
+        self.functions
+            .fold(0, |sum, r| sum + r.reserved_concurrency.unwrap_or(0))
     }
 
     pub fn list(&self) -> Vec<Arc<FunctionRecord>> {
-        let mut all: Vec<_> = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .cloned()
-            .collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        all
+        // In key order: by name.
+        self.functions.all()
     }
 
     /// Store the package durably and unpack it; returns its reference.
@@ -386,40 +448,10 @@ impl Registry {
         })
     }
 
-    /// Persist `$LATEST` and make it the indexed current record.
-    fn store(&self, rec: FunctionRecord) -> Result<Arc<FunctionRecord>> {
-        self.persist(&rec)?;
-        let rec = Arc::new(rec);
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(rec.name.clone(), rec.clone());
-        Ok(rec)
-    }
-
-    fn persist(&self, rec: &FunctionRecord) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        let value = serde_json::to_vec(rec).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put(FUNCTIONS, rec.name.as_bytes().to_vec(), value);
-        self.kv.commit(batch)?;
-        Ok(())
-    }
-
     /// Drop a package nothing references any more.
     fn release_code(&self, digest: &str) {
-        let used = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .any(|r| r.code.digest == digest)
-            || self
-                .versions
-                .read()
-                .expect("versions lock")
-                .values()
-                .flat_map(|v| v.values())
-                .any(|r| r.code.digest == digest);
+        let uses = |used: bool, r: &FunctionRecord| used || r.code.digest == digest;
+        let used = self.functions.fold(false, uses) || self.versions.fold(false, uses);
         // The unpacked directory stays: an environment of the old revision may
         // still be running from it. Unreferenced directories go at startup.
         if !used && let Err(e) = self.blobs.delete(digest) {
@@ -495,8 +527,9 @@ impl Registry {
                 None => None,
             },
         };
-        let rec = self.store(rec)?;
-        Ok(rec)
+        self.functions.insert(rec)?.map_err(|existing| {
+            Error::Conflict(format!("Function already exist: {}", existing.name))
+        })
     }
 
     fn current(
@@ -506,14 +539,25 @@ impl Registry {
         revision: Option<&str>,
     ) -> Result<Arc<FunctionRecord>> {
         let rec = self.get(name).ok_or_else(not_found)?;
-        if let Some(rev) = revision
-            && rev != rec.revision_id
-        {
-            return Err(Error::PreconditionFailed(
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
-            ));
-        }
+        check_revision(&rec.revision_id, revision)?;
         Ok(rec)
+    }
+
+    /// Edit `$LATEST` of `name` with `f` and store it, if it is at `revision`
+    /// when one is given; nothing changes if `f` fails.
+    fn change<O>(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        revision: Option<&str>,
+        f: impl FnOnce(&mut FunctionRecord) -> Result<O>,
+    ) -> Result<(Arc<FunctionRecord>, O)> {
+        self.functions
+            .change(name, |rec| {
+                check_revision(&rec.revision_id, revision)?;
+                f(rec)
+            })?
+            .ok_or_else(not_found)
     }
 
     pub fn update_configuration(
@@ -523,53 +567,10 @@ impl Registry {
         req: UpdateConfiguration,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.current(name, not_found, req.revision_id.as_deref())?;
-        let mut rec = (*old).clone();
-        if let Some(r) = &req.runtime {
-            rec.runtime = check_runtime(r)?.id;
-        }
-        let runtime = check_runtime(&rec.runtime)?;
-        if let Some(role) = req.role {
-            check_role(&role)?;
-            rec.role = role;
-        }
-        if req.handler.is_some() || req.runtime.is_some() {
-            let h = req
-                .handler
-                .as_deref()
-                .or((!rec.handler.is_empty()).then_some(rec.handler.as_str()));
-            rec.handler = check_handler(h, &runtime)?;
-        }
-        if let Some(d) = req.description {
-            rec.description = d;
-        }
-        if let Some(t) = req.timeout {
-            rec.timeout_secs = check_range("Timeout", t, 1, 900)?;
-        }
-        if let Some(m) = req.memory_size {
-            rec.memory_mb = check_range("MemorySize", m, 128, 10240)?;
-        }
-        if let Some(e) = req.ephemeral_storage {
-            rec.ephemeral_storage_mb = check_range("EphemeralStorage.Size", e, 512, 10240)?;
-        }
-        if let Some(env) = req.environment {
-            check_environment(&env)?;
-            rec.environment = env;
-        }
-        if let Some(v) = req.vpc {
-            rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
-        }
-        if let Some(t) = req.dead_letter_target {
-            if t.is_empty() {
-                rec.dead_letter_target = None;
-            } else {
-                check_target("DeadLetterConfig.TargetArn", &t)?;
-                rec.dead_letter_target = Some(t);
-            }
-        }
-        rec.last_modified_ms = nimbus_model::time::now_millis();
-        rec.revision_id = new_revision();
-        let rec = self.store(rec)?;
+        let revision = req.revision_id.clone();
+        let (rec, ()) = self.change(name, not_found, revision.as_deref(), |rec| {
+            configure(rec, req)
+        })?;
         Ok(rec)
     }
 
@@ -580,21 +581,30 @@ impl Registry {
         req: UpdateCode,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.current(name, not_found, req.revision_id.as_deref())?;
-        let mut rec = (*old).clone();
-        if req.architectures.is_some() {
-            rec.architecture = check_architectures(req.architectures.as_ref())?;
-        }
+        let architecture = req
+            .architectures
+            .is_some()
+            .then(|| check_architectures(req.architectures.as_ref()));
         if req.dry_run {
+            let mut rec = (*self.current(name, not_found, req.revision_id.as_deref())?).clone();
+            if let Some(a) = architecture {
+                rec.architecture = a?;
+            }
             code::validate(&req.zip)?;
             return Ok(Arc::new(rec));
         }
-        rec.code = self.store_code(&req.zip)?;
-        rec.last_modified_ms = nimbus_model::time::now_millis();
-        rec.revision_id = new_revision();
-        let rec = self.store(rec)?;
-        if old.code.digest != rec.code.digest {
-            self.release_code(&old.code.digest);
+        let (rec, old_digest) =
+            self.change(name, not_found, req.revision_id.as_deref(), |rec| {
+                if let Some(a) = architecture {
+                    rec.architecture = a?;
+                }
+                let old = std::mem::replace(&mut rec.code, self.store_code(&req.zip)?);
+                rec.last_modified_ms = nimbus_model::time::now_millis();
+                rec.revision_id = new_revision();
+                Ok(old.digest)
+            })?;
+        if old_digest != rec.code.digest {
+            self.release_code(&old_digest);
         }
         Ok(rec)
     }
@@ -609,24 +619,25 @@ impl Registry {
         account_limit: u32,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.get(name).ok_or_else(not_found)?;
-        if let Some(n) = reserved {
-            let others: u32 = self
-                .list()
-                .iter()
-                .filter(|r| r.name != name)
-                .filter_map(|r| r.reserved_concurrency)
-                .sum();
-            if others.saturating_add(n) > account_limit.saturating_sub(MIN_UNRESERVED) {
-                return Err(Error::InvalidParameter(format!(
-                    "Specified ReservedConcurrentExecutions for function decreases account's \
-                     UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
-                )));
+        let (rec, ()) = self.change(name, not_found, None, |rec| {
+            if let Some(n) = reserved {
+                let others = self.functions.fold(0u32, |sum, r| {
+                    if r.name == name {
+                        sum
+                    } else {
+                        sum + r.reserved_concurrency.unwrap_or(0)
+                    }
+                });
+                if others.saturating_add(n) > account_limit.saturating_sub(MIN_UNRESERVED) {
+                    return Err(Error::InvalidParameter(format!(
+                        "Specified ReservedConcurrentExecutions for function decreases account's \
+                         UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+                    )));
+                }
             }
-        }
-        let mut rec = (*old).clone();
-        rec.reserved_concurrency = reserved;
-        let rec = self.store(rec)?;
+            rec.reserved_concurrency = reserved;
+            Ok(())
+        })?;
         Ok(rec)
     }
 
@@ -656,18 +667,13 @@ impl Registry {
     }
 
     /// All code digests referenced by any version of any function.
-    pub fn all_digests(&self) -> std::collections::HashSet<String> {
-        let mut d: std::collections::HashSet<String> = self
-            .index
-            .read()
-            .expect("index lock")
-            .values()
-            .map(|r| r.code.digest.clone())
-            .collect();
-        for v in self.versions.read().expect("versions lock").values() {
-            d.extend(v.values().map(|r| r.code.digest.clone()));
-        }
-        d
+    pub fn all_digests(&self) -> HashSet<String> {
+        let add = |mut d: HashSet<String>, r: &FunctionRecord| {
+            d.insert(r.code.digest.clone());
+            d
+        };
+        let d = self.functions.fold(HashSet::new(), add);
+        self.versions.fold(d, add)
     }
 
     pub fn get_version(&self, name: &str, version: &str) -> Option<Arc<FunctionRecord>> {
@@ -675,12 +681,7 @@ impl Registry {
             return self.get(name);
         }
         let n: u32 = version.parse().ok()?;
-        self.versions
-            .read()
-            .expect("versions lock")
-            .get(name)?
-            .get(&n)
-            .cloned()
+        self.versions.get(&version_key(name, n))
     }
 
     /// The revision environments of `name`'s `version` must have to be reused.
@@ -693,9 +694,7 @@ impl Registry {
     pub fn list_versions(&self, name: &str) -> Option<Vec<Arc<FunctionRecord>>> {
         let latest = self.get(name)?;
         let mut all = vec![latest];
-        if let Some(v) = self.versions.read().expect("versions lock").get(name) {
-            all.extend(v.values().cloned());
-        }
+        all.extend(self.versions.prefixed(&owned_by(name)));
         Some(all)
     }
 
@@ -735,29 +734,15 @@ impl Registry {
         }
         let mut updated = (*latest).clone();
         updated.last_version = n;
+        // The new version and `$LATEST`'s count of them commit together.
+        let mut functions = self.functions.writer();
+        let mut versions = self.versions.writer();
         let mut batch = WriteBatch::new();
-        batch.put(
-            VERSIONS,
-            version_key(name, n),
-            serde_json::to_vec(&snapshot).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        batch.put(
-            FUNCTIONS,
-            name.as_bytes().to_vec(),
-            serde_json::to_vec(&updated).map_err(|e| Error::Internal(e.to_string()))?,
-        );
+        let snapshot = versions.put(&mut batch, snapshot)?;
+        functions.put(&mut batch, updated)?;
         self.kv.commit(batch)?;
-        let snapshot = Arc::new(snapshot);
-        self.versions
-            .write()
-            .expect("versions lock")
-            .entry(name.to_string())
-            .or_default()
-            .insert(n, snapshot.clone());
-        self.index
-            .write()
-            .expect("index lock")
-            .insert(name.to_string(), Arc::new(updated));
+        functions.apply();
+        versions.apply();
         Ok(snapshot)
     }
 
@@ -783,12 +768,7 @@ impl Registry {
                 "Unable to delete version because the following aliases reference it: {using:?}"
             )));
         }
-        let mut batch = WriteBatch::new();
-        batch.delete(VERSIONS, version_key(name, n));
-        self.kv.commit(batch)?;
-        if let Some(v) = self.versions.write().expect("versions lock").get_mut(name) {
-            v.remove(&n);
-        }
+        self.versions.delete(&version_key(name, n))?;
         self.release_code(&rec.code.digest);
         Ok(())
     }
@@ -836,21 +816,14 @@ impl Registry {
     }
 
     pub fn list_aliases(&self, name: &str) -> Vec<AliasRecord> {
-        self.aliases
-            .read()
-            .expect("aliases lock")
-            .get(name)
-            .map(|a| a.values().cloned().collect())
-            .unwrap_or_default()
+        let aliases = self.aliases.prefixed(&owned_by(name));
+        aliases.iter().map(|a| AliasRecord::clone(a)).collect()
     }
 
     pub fn get_alias(&self, name: &str, alias: &str) -> Option<AliasRecord> {
         self.aliases
-            .read()
-            .expect("aliases lock")
-            .get(name)?
-            .get(alias)
-            .cloned()
+            .get(&alias_key(name, alias))
+            .map(|a| AliasRecord::clone(&a))
     }
 
     fn check_alias_target(
@@ -889,23 +862,6 @@ impl Registry {
         Ok(())
     }
 
-    fn persist_alias(&self, a: &AliasRecord) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.put(
-            ALIASES,
-            alias_key(&a.function, &a.name),
-            serde_json::to_vec(a).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.kv.commit(batch)?;
-        self.aliases
-            .write()
-            .expect("aliases lock")
-            .entry(a.function.clone())
-            .or_default()
-            .insert(a.name.clone(), a.clone());
-        Ok(())
-    }
-
     pub fn create_alias(
         &self,
         function: &str,
@@ -932,7 +888,7 @@ impl Registry {
         let weights = input.additional_weights.unwrap_or_default();
         self.check_alias_target(function, &version, &weights)?;
         let a = AliasRecord {
-            format: 1,
+            format: ALIAS_RECORD_FORMAT,
             function: function.to_string(),
             name: input.name,
             function_version: version,
@@ -940,8 +896,8 @@ impl Registry {
             additional_weights: weights,
             revision_id: new_revision(),
         };
-        self.persist_alias(&a)?;
-        Ok(a)
+        let a = self.aliases.put(a)?;
+        Ok(AliasRecord::clone(&a))
     }
 
     pub fn update_alias(
@@ -951,44 +907,31 @@ impl Registry {
         not_found: impl FnOnce() -> Error,
     ) -> Result<AliasRecord> {
         let _w = self.write.lock().expect("registry write lock");
-        let mut a = self
-            .get_alias(function, &input.name)
+        let key = alias_key(function, &input.name);
+        let (a, ()) = self
+            .aliases
+            .change(&key, |a| {
+                check_revision(&a.revision_id, input.revision_id.as_deref())?;
+                if let Some(v) = input.function_version {
+                    a.function_version = v;
+                }
+                if let Some(d) = input.description {
+                    a.description = d;
+                }
+                if let Some(w) = input.additional_weights {
+                    a.additional_weights = w;
+                }
+                self.check_alias_target(function, &a.function_version, &a.additional_weights)?;
+                a.revision_id = new_revision();
+                Ok::<_, Error>(())
+            })?
             .ok_or_else(not_found)?;
-        if let Some(rev) = &input.revision_id
-            && *rev != a.revision_id
-        {
-            return Err(Error::PreconditionFailed(
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
-            ));
-        }
-        if let Some(v) = input.function_version {
-            a.function_version = v;
-        }
-        if let Some(d) = input.description {
-            a.description = d;
-        }
-        if let Some(w) = input.additional_weights {
-            a.additional_weights = w;
-        }
-        self.check_alias_target(function, &a.function_version, &a.additional_weights)?;
-        a.revision_id = new_revision();
-        self.persist_alias(&a)?;
-        Ok(a)
+        Ok(AliasRecord::clone(&a))
     }
 
     pub fn delete_alias(&self, function: &str, alias: &str) -> Result<()> {
         let _w = self.write.lock().expect("registry write lock");
-        let mut batch = WriteBatch::new();
-        batch.delete(ALIASES, alias_key(function, alias));
-        self.kv.commit(batch)?;
-        if let Some(a) = self
-            .aliases
-            .write()
-            .expect("aliases lock")
-            .get_mut(function)
-        {
-            a.remove(alias);
-        }
+        self.aliases.delete(&alias_key(function, alias))?;
         Ok(())
     }
 
@@ -998,42 +941,32 @@ impl Registry {
         not_found: impl FnOnce() -> Error,
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
-        let old = self.get(name).ok_or_else(not_found)?;
+        // The function, its versions, aliases and configurations go in one batch.
+        let mut functions = self.functions.writer();
+        let mut versions = self.versions.writer();
+        let mut aliases = self.aliases.writer();
         let mut batch = WriteBatch::new();
-        batch.delete(FUNCTIONS, name.as_bytes().to_vec());
+        let old = functions.delete(&mut batch, name).ok_or_else(not_found)?;
         batch.delete(EVENT_CONFIGS, name.as_bytes().to_vec());
-        let versions = self
-            .versions
-            .read()
-            .expect("versions lock")
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        for n in versions.keys() {
-            batch.delete(VERSIONS, version_key(name, *n));
+        let published = self.versions.prefixed(&owned_by(name));
+        for v in &published {
+            versions.delete(&mut batch, &Published::key(v));
         }
-        let aliases = self
-            .aliases
-            .read()
-            .expect("aliases lock")
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        for a in aliases.keys() {
-            batch.delete(ALIASES, alias_key(name, a));
+        for a in self.aliases.prefixed(&owned_by(name)) {
+            aliases.delete(&mut batch, &Aliases::key(&a));
         }
         for (k, _) in self
             .kv
-            .scan_prefix(PROVISIONED, format!("{name}\0").as_bytes())?
+            .scan_prefix(PROVISIONED, owned_by(name).as_bytes())?
         {
             batch.delete(PROVISIONED, k);
         }
         self.kv.commit(batch)?;
-        self.index.write().expect("index lock").remove(name);
-        self.versions.write().expect("versions lock").remove(name);
-        self.aliases.write().expect("aliases lock").remove(name);
+        functions.apply();
+        versions.apply();
+        aliases.apply();
         self.release_code(&old.code.digest);
-        for v in versions.values() {
+        for v in &published {
             self.release_code(&v.code.digest);
         }
         Ok(old)

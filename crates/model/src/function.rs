@@ -73,6 +73,9 @@ pub struct ProvisionedConfig {
 /// The unpublished, mutable version of every function.
 pub const LATEST: &str = "$LATEST";
 
+/// Version of the on-disk encoding of [`AliasRecord`].
+pub const ALIAS_RECORD_FORMAT: u32 = 1;
+
 /// An alias: a name for a version, optionally splitting traffic with a second one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasRecord {

@@ -158,3 +158,113 @@ fn everything_survives_reopen() {
     assert_eq!(reg.get_alias("f", "live").unwrap().function_version, "1");
     let _ = std::fs::remove_dir_all(path);
 }
+
+#[test]
+fn keys_are_the_ones_data_directories_already_hold() {
+    let f = open(tempfile::tempdir().unwrap());
+    f.reg.create(req("f")).unwrap();
+    f.reg.publish_version("f", nf, None, None, None).unwrap();
+    let a = AliasInput {
+        name: "live".into(),
+        function_version: Some("1".into()),
+        ..Default::default()
+    };
+    f.reg.create_alias("f", nf, a, "arn".into()).unwrap();
+    let keys = |t| -> Vec<Vec<u8>> {
+        let pairs = f.kv.scan_prefix(t, b"").unwrap();
+        pairs.into_iter().map(|(k, _)| k).collect()
+    };
+    assert_eq!(keys(FUNCTIONS), [b"f".to_vec()]);
+    assert_eq!(keys(VERSIONS), [b"f\x000000000001".to_vec()]);
+    assert_eq!(keys(ALIASES), [b"f\x00live".to_vec()]);
+    let mut v = FunctionRecord::clone(&f.reg.get("f").unwrap());
+    for (version, key) in [("10", "f\x000000000010"), ("4294967295", "f\x004294967295")] {
+        v.version = version.into();
+        assert_eq!(Published::key(&v), key);
+        assert_eq!(version_key("f", version.parse().unwrap()), key);
+    }
+}
+
+#[test]
+fn records_written_before_records_open_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = EmbeddedKv::open(&dir.path().join("m.redb")).unwrap();
+    // As the registry wrote them before it kept them in `Records`.
+    let latest: FunctionRecord = serde_json::from_value(serde_json::json!({
+        "format": 1, "name": "f", "runtime": "python3.12",
+        "role": "arn:aws:iam::000000000000:role/r", "handler": "app.handler",
+        "timeout_secs": 3, "memory_mb": 128, "ephemeral_storage_mb": 512,
+        "architecture": "x86_64",
+        "code": {"digest": "00", "sha256_b64": "AA==", "size": 1},
+        "last_modified_ms": 1, "revision_id": "r0", "last_version": 12
+    }))
+    .unwrap();
+    let mut v12 = latest.clone();
+    (v12.version, v12.last_version, v12.revision_id) = ("12".into(), 0, "r12".into());
+    let alias = AliasRecord {
+        format: 1,
+        function: "f".into(),
+        name: "live".into(),
+        function_version: "12".into(),
+        description: String::new(),
+        additional_weights: BTreeMap::new(),
+        revision_id: "ra".into(),
+    };
+    let mut b = WriteBatch::new();
+    b.put(
+        FUNCTIONS,
+        b"f".to_vec(),
+        serde_json::to_vec(&latest).unwrap(),
+    );
+    b.put(
+        VERSIONS,
+        b"f\x000000000012".to_vec(),
+        serde_json::to_vec(&v12).unwrap(),
+    );
+    b.put(
+        ALIASES,
+        b"f\x00live".to_vec(),
+        serde_json::to_vec(&alias).unwrap(),
+    );
+    kv.commit(b).unwrap();
+    let blobs = Arc::new(FileBlobs::open(&dir.path().join("blobs")).unwrap());
+    let code = Arc::new(CodeCache::new(dir.path().join("code")).unwrap());
+    let reg = Registry::open(Arc::new(kv), blobs, code).unwrap();
+    assert_eq!(*reg.get("f").unwrap(), latest);
+    assert_eq!(*reg.get_version("f", "12").unwrap(), v12);
+    assert_eq!(reg.list_versions("f").unwrap().len(), 2);
+    assert_eq!(reg.get_alias("f", "live").unwrap(), alias);
+    assert_eq!(reg.list_aliases("f"), [alias]);
+}
+
+#[test]
+fn publish_and_delete_span_tables_all_or_nothing() {
+    let f = open(tempfile::tempdir().unwrap());
+    f.reg.create(req("f")).unwrap();
+    f.kv.fail_nth_commit(1);
+    assert!(f.reg.publish_version("f", nf, None, None, None).is_err());
+    assert_eq!(f.reg.get("f").unwrap().last_version, 0);
+    assert!(f.reg.get_version("f", "1").is_none());
+    f.reg.publish_version("f", nf, None, None, None).unwrap();
+    let a = AliasInput {
+        name: "live".into(),
+        function_version: Some("1".into()),
+        ..Default::default()
+    };
+    f.reg.create_alias("f", nf, a, "arn".into()).unwrap();
+    f.kv.fail_nth_commit(1);
+    assert!(f.reg.delete("f", nf).is_err());
+    assert!(f.reg.get("f").is_some());
+    assert!(f.reg.get_version("f", "1").is_some());
+    assert!(f.reg.get_alias("f", "live").is_some());
+    f.reg.delete("f", nf).unwrap();
+    assert!(f.reg.get("f").is_none());
+    assert!(f.reg.get_version("f", "1").is_none());
+    assert!(f.reg.list_aliases("f").is_empty());
+    for t in [FUNCTIONS, VERSIONS, ALIASES] {
+        assert!(
+            f.kv.scan_prefix(t, b"").unwrap().is_empty(),
+            "{t:?} emptied"
+        );
+    }
+}
