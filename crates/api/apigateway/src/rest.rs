@@ -226,7 +226,6 @@ fn api_op_api(
     body: &Value,
 ) -> Result<Response<Bytes>, ApiError> {
     let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
     match (m, rest) {
         (&Method::GET, []) => ok(api_json(&*a.get(id).map_err(err)?)),
         (&Method::PATCH, []) => {
@@ -258,38 +257,6 @@ fn api_op_api(
         (&Method::DELETE, []) => {
             a.delete(id).map_err(err)?;
             Ok(accepted())
-        }
-        (
-            &Method::PUT,
-            [
-                "resources",
-                rid,
-                "methods",
-                hm,
-                "integration",
-                "responses",
-                code,
-            ],
-        ) => {
-            let hm = method_name(hm)?;
-            let mut resp = body.clone();
-            resp["statusCode"] = json!(code);
-            let stored = resp.clone();
-            a.change(id, |x| {
-                let meth = x
-                    .resource_mut(rid)?
-                    .methods
-                    .get_mut(&hm)
-                    .ok_or_else(|| no_method(&hm))?;
-                let i = meth
-                    .integration
-                    .as_mut()
-                    .ok_or_else(|| GError::NotFound("No integration defined for method".into()))?;
-                i.responses.insert(code.to_string(), stored);
-                Ok(())
-            })
-            .map_err(err)?;
-            created(resp)
         }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -498,6 +465,38 @@ fn api_op_methods(
                 .as_ref()
                 .ok_or_else(|| err(GError::NotFound("No integration defined for method".into())))?;
             ok(integration_json(i))
+        }
+        (
+            &Method::PUT,
+            [
+                "resources",
+                rid,
+                "methods",
+                hm,
+                "integration",
+                "responses",
+                code,
+            ],
+        ) => {
+            let hm = method_name(hm)?;
+            let mut resp = body.clone();
+            resp["statusCode"] = json!(code);
+            let stored = resp.clone();
+            a.change(id, |x| {
+                let meth = x
+                    .resource_mut(rid)?
+                    .methods
+                    .get_mut(&hm)
+                    .ok_or_else(|| no_method(&hm))?;
+                let i = meth
+                    .integration
+                    .as_mut()
+                    .ok_or_else(|| GError::NotFound("No integration defined for method".into()))?;
+                i.responses.insert(code.to_string(), stored);
+                Ok(())
+            })
+            .map_err(err)?;
+            created(resp)
         }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -59,3 +59,33 @@ fn errors_are_api_gateway_shaped() {
     );
     assert_eq!(status, 400, "{v}");
 }
+
+#[test]
+fn rest_api_integration_responses_are_kept() {
+    let (_d, api) = api();
+    let (status, created) = call(&api, "POST", "/restapis", r#"{"name": "r"}"#);
+    assert_eq!(status, 201, "{created}");
+    let (id, root) = (
+        created["id"].as_str().unwrap(),
+        created["rootResourceId"].as_str().unwrap(),
+    );
+    let method = format!("/restapis/{id}/resources/{root}/methods/GET");
+    let (status, _) = call(&api, "PUT", &method, r#"{"authorizationType": "NONE"}"#);
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &api,
+        "PUT",
+        &format!("{method}/integration"),
+        r#"{"type": "AWS_PROXY", "uri": "arn:aws:lambda:us-east-1:000000000000:function:f"}"#,
+    );
+    assert_eq!(status, 201);
+    let (status, v) = call(
+        &api,
+        "PUT",
+        &format!("{method}/integration/responses/200"),
+        r#"{"selectionPattern": ""}"#,
+    );
+    assert_eq!((status, &v["statusCode"]), (201, &json!("200")), "{v}");
+    let (_, i) = call(&api, "GET", &format!("{method}/integration"), "");
+    assert_eq!(i["integrationResponses"]["200"]["statusCode"], "200", "{i}");
+}
