@@ -7,7 +7,8 @@
 use crate::{ApiGatewayApi, R, bad, err, json_response, no_content, opt_str, strings};
 use http::StatusCode;
 use nimbus_gateway::Error as GError;
-use nimbus_gateway::apis::{self, Api, Deployment, Integration, Route, Stage};
+use nimbus_gateway::apis::{self, Api, Deployment, Integration, Route};
+use nimbus_gateway::stages::{DEFAULT_STAGE, Stage};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -161,8 +162,7 @@ impl ApiGatewayApi {
                 routes: vec![],
                 authorizers: vec![],
                 integrations: vec![],
-                stages: vec![],
-                deployments: vec![],
+                stages: Default::default(),
             })
             .map_err(err)?;
         // Quick create: an integration with the target, a route, and an
@@ -180,7 +180,8 @@ impl ApiGatewayApi {
                         None,
                         None,
                     )?;
-                    apis::add_stage(x, "$default", true, BTreeMap::new(), None)?;
+                    x.stages
+                        .create(DEFAULT_STAGE, true, None, BTreeMap::new(), None)?;
                     Ok(())
                 }) {
                     Ok((api, ())) => api,
@@ -492,44 +493,43 @@ impl ApiGatewayApi {
         let name = opt_str(body, "stageName").ok_or_else(|| bad("StageName is required"))?;
         let (_, s) = a
             .change(id, |x| {
-                apis::add_stage(
-                    x,
+                x.stages.create(
                     &name,
                     body.get("autoDeploy")
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
+                    None,
                     strings(body.get("stageVariables")),
                     opt_str(body, "description"),
                 )
             })
             .map_err(err)?;
         // An auto-deploying stage has its first deployment now.
-        let s = a.get(id).map_err(err)?.stage(&s.name).cloned().unwrap_or(s);
+        let s = a
+            .get(id)
+            .map_err(err)?
+            .stages
+            .get(&s.name)
+            .cloned()
+            .unwrap_or(s);
         created(stage_json(&s))
     }
 
     pub(crate) fn get_stages(&self, id: &str) -> R {
         let api = self.apis.get(id).map_err(err)?;
-        ok(list(api.stages.iter().map(stage_json).collect()))
+        ok(list(api.stages.list().iter().map(stage_json).collect()))
     }
 
     pub(crate) fn get_stage(&self, id: &str, name: &str) -> R {
         let api = self.apis.get(id).map_err(err)?;
-        ok(stage_json(
-            api.stage(name)
-                .ok_or_else(|| err(not_found("stage", name)))?,
-        ))
+        ok(stage_json(api.stages.find(name).map_err(err)?))
     }
 
     pub(crate) fn update_stage(&self, id: &str, name: &str, body: &Value) -> R {
         let (_, s) = self
             .apis
             .change(id, |x| {
-                let s = x
-                    .stages
-                    .iter_mut()
-                    .find(|s| s.name == name)
-                    .ok_or_else(|| not_found("stage", name))?;
+                let s = x.stages.find_mut(name)?;
                 if let Some(d) = body.get("autoDeploy").and_then(Value::as_bool) {
                     s.auto_deploy = d;
                 }
@@ -548,14 +548,7 @@ impl ApiGatewayApi {
 
     pub(crate) fn delete_stage(&self, id: &str, name: &str) -> R {
         self.apis
-            .change(id, |x| {
-                let before = x.stages.len();
-                x.stages.retain(|s| s.name != name);
-                if x.stages.len() == before {
-                    return Err(not_found("stage", name));
-                }
-                Ok(())
-            })
+            .change(id, |x| x.stages.delete(name).map(|_| ()))
             .map_err(err)?;
         Ok(no_content())
     }
@@ -576,14 +569,14 @@ impl ApiGatewayApi {
 
     pub(crate) fn get_deployments(&self, id: &str) -> R {
         let api = self.apis.get(id).map_err(err)?;
-        ok(list(api.deployments.iter().map(deployment_json).collect()))
+        let all = api.stages.deployments();
+        ok(list(all.iter().map(deployment_json).collect()))
     }
 
     pub(crate) fn get_deployment(&self, id: &str, did: &str) -> R {
         let api = self.apis.get(id).map_err(err)?;
-        let d = api.deployments.iter().find(|d| d.id == did);
         ok(deployment_json(
-            d.ok_or_else(|| err(not_found("Deployment", did)))?,
+            api.stages.find_deployment(did).map_err(err)?,
         ))
     }
 }

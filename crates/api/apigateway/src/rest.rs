@@ -10,7 +10,8 @@ use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use nimbus_api_common::ApiError;
 use nimbus_gateway::Error as GError;
-use nimbus_gateway::rest::{self, RestApi, RestApis, RestDeployment, RestIntegration, RestStage};
+use nimbus_gateway::rest::{self, RestApi, RestApis, RestDeployment, RestIntegration};
+use nimbus_gateway::stages::Stage;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -200,13 +201,14 @@ pub fn execute(a: &RestApis, op: Operation, body: &Value) -> R {
         O::CreateDeployment { api } => create_deployment(a, &api, body),
         O::GetDeployments { api } => {
             let x = a.get(&api).map_err(err)?;
-            ok(items(x.deployments.iter().map(deployment_json).collect()))
+            let all = x.stages.deployments();
+            ok(items(all.iter().map(deployment_json).collect()))
         }
         O::GetDeployment { api, deployment } => get_deployment(a, &api, &deployment),
         O::CreateStage { api } => create_stage(a, &api, body),
         O::GetStages { api } => {
             let x = a.get(&api).map_err(err)?;
-            ok(items(x.stages.iter().map(stage_json).collect()))
+            ok(items(x.stages.list().iter().map(stage_json).collect()))
         }
         O::GetStage { api, stage } => get_stage(a, &api, &stage),
         O::UpdateStage { api, stage } => update_stage(a, &api, &stage, body),
@@ -310,7 +312,7 @@ fn deployment_json(d: &RestDeployment) -> Value {
     v
 }
 
-fn stage_json(s: &RestStage) -> Value {
+fn stage_json(s: &Stage) -> Value {
     let mut v = json!({
         "stageName": s.name, "deploymentId": s.deployment_id, "variables": s.variables,
         "createdDate": secs(s.created_ms), "lastUpdatedDate": secs(s.modified_ms),
@@ -591,18 +593,11 @@ fn create_deployment(a: &RestApis, id: &str, body: &Value) -> R {
     created(deployment_json(&d))
 }
 
-fn no_deployment(id: &str) -> GError {
-    GError::NotFound(format!("Invalid Deployment identifier specified {id}"))
-}
-
-fn no_stage(name: &str) -> GError {
-    GError::NotFound(format!("Invalid Stage identifier specified {name}"))
-}
-
 fn get_deployment(a: &RestApis, id: &str, did: &str) -> R {
     let api = a.get(id).map_err(err)?;
-    let d = api.deployment(did).ok_or_else(|| err(no_deployment(did)))?;
-    ok(deployment_json(d))
+    ok(deployment_json(
+        api.stages.find_deployment(did).map_err(err)?,
+    ))
 }
 
 fn create_stage(a: &RestApis, id: &str, body: &Value) -> R {
@@ -610,23 +605,13 @@ fn create_stage(a: &RestApis, id: &str, body: &Value) -> R {
     let did = opt_str(body, "deploymentId").ok_or_else(|| bad("Invalid deployment identifier"))?;
     let (_, s) = a
         .change(id, |x| {
-            if x.deployment(&did).is_none() {
-                return Err(no_deployment(&did));
-            }
-            if x.stage(&name).is_some() {
-                return Err(GError::Conflict("Stage already exists".into()));
-            }
-            let t = nimbus_model::time::now_millis();
-            let s = RestStage {
-                name: name.clone(),
-                deployment_id: did.clone(),
-                description: opt_str(body, "description"),
-                variables: strings(body.get("variables")),
-                created_ms: t,
-                modified_ms: t,
-            };
-            x.stages.push(s.clone());
-            Ok(s)
+            x.stages.create(
+                &name,
+                false,
+                Some(did.clone()),
+                strings(body.get("variables")),
+                opt_str(body, "description"),
+            )
         })
         .map_err(err)?;
     created(stage_json(&s))
@@ -634,21 +619,19 @@ fn create_stage(a: &RestApis, id: &str, body: &Value) -> R {
 
 fn get_stage(a: &RestApis, id: &str, name: &str) -> R {
     let api = a.get(id).map_err(err)?;
-    ok(stage_json(
-        api.stage(name).ok_or_else(|| err(no_stage(name)))?,
-    ))
+    ok(stage_json(api.stages.find(name).map_err(err)?))
 }
 
 fn update_stage(a: &RestApis, id: &str, name: &str, body: &Value) -> R {
     let (_, s) = a
         .change(id, |x| {
-            let known: Vec<String> = x.deployments.iter().map(|d| d.id.clone()).collect();
-            let s = x
-                .stages
-                .iter_mut()
-                .find(|s| s.name == name)
-                .ok_or_else(|| no_stage(name))?;
+            x.stages.find(name)?;
             for (op, path, value) in patches(body) {
+                if let ("replace", "/deploymentId") = (op.as_str(), path.as_str()) {
+                    x.stages.point(name, &value.unwrap_or_default())?;
+                    continue;
+                }
+                let s = x.stages.find_mut(name)?;
                 match (op.as_str(), path.as_str()) {
                     ("replace", p) if p.starts_with("/variables/") => {
                         s.variables.insert(
@@ -660,18 +643,12 @@ fn update_stage(a: &RestApis, id: &str, name: &str, body: &Value) -> R {
                         s.variables.remove(&p["/variables/".len()..]);
                     }
                     ("replace", "/description") => s.description = value,
-                    ("replace", "/deploymentId") => {
-                        let d = value.unwrap_or_default();
-                        if !known.contains(&d) {
-                            return Err(no_deployment(&d));
-                        }
-                        s.deployment_id = d;
-                    }
                     _ => {
                         return Err(GError::BadRequest(format!("Invalid patch path {path}")));
                     }
                 }
             }
+            let s = x.stages.find_mut(name)?;
             s.modified_ms = nimbus_model::time::now_millis();
             Ok(s.clone())
         })
@@ -680,14 +657,7 @@ fn update_stage(a: &RestApis, id: &str, name: &str, body: &Value) -> R {
 }
 
 fn delete_stage(a: &RestApis, id: &str, name: &str) -> R {
-    a.change(id, |x| {
-        let before = x.stages.len();
-        x.stages.retain(|s| s.name != name);
-        if x.stages.len() == before {
-            return Err(no_stage(name));
-        }
-        Ok(())
-    })
-    .map_err(err)?;
+    a.change(id, |x| x.stages.delete(name).map(|_| ()))
+        .map_err(err)?;
     Ok(accepted())
 }
