@@ -2,10 +2,12 @@
 //! stages and deployments. One versioned record per API in the KV store, and a
 //! copy in memory for serving requests.
 //!
-//! A stage serves what its last deployment captured (routes and integrations);
-//! a stage with `autoDeploy` serves the API as it is now.
+//! Stages and deployments are [`crate::stages`]'s: a deployment captures a
+//! [`Snapshot`] (routes and integrations), which the stages pointing at it
+//! serve; a stage with `autoDeploy` serves the API as it is now.
 
 use crate::http_events::check_route_key;
+use crate::stages::{self, Stage, Stages};
 use crate::{Error, Result};
 use nimbus_storage::records::{Record, Records};
 use nimbus_storage::{KvEngine, Table};
@@ -15,7 +17,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const APIS: Table = Table("apigw_apis");
-pub const FORMAT: u32 = 1;
+/// 2: a deployment keeps what it captured (format 1 kept it in the stage, as
+/// `deployed`); see [`migrate`].
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Route {
@@ -50,26 +54,8 @@ pub struct Snapshot {
     pub integrations: Vec<Integration>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Stage {
-    pub name: String,
-    pub auto_deploy: bool,
-    pub variables: BTreeMap<String, String>,
-    pub description: Option<String>,
-    pub deployment_id: Option<String>,
-    /// What this stage serves when it does not auto-deploy.
-    pub deployed: Option<Snapshot>,
-    pub created_ms: u64,
-    pub modified_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Deployment {
-    pub id: String,
-    pub description: Option<String>,
-    pub created_ms: u64,
-    pub auto_deployed: bool,
-}
+/// A deployment of an HTTP API.
+pub type Deployment = stages::Deployment<Snapshot>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Api {
@@ -86,8 +72,9 @@ pub struct Api {
     pub created_ms: u64,
     pub routes: Vec<Route>,
     pub integrations: Vec<Integration>,
-    pub stages: Vec<Stage>,
-    pub deployments: Vec<Deployment>,
+    /// Stored as the record's `stages` and `deployments`.
+    #[serde(flatten)]
+    pub stages: Stages<Snapshot>,
     #[serde(default)]
     pub authorizers: Vec<Authorizer>,
 }
@@ -121,19 +108,20 @@ pub struct Authorizer {
 }
 
 impl Api {
-    pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.name == name)
+    /// The routes and integrations as they are now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            routes: self.routes.clone(),
+            integrations: self.integrations.clone(),
+        }
     }
 
     /// The routes and integrations a stage serves now.
     pub fn served(&self, stage: &Stage) -> Snapshot {
         if stage.auto_deploy {
-            Snapshot {
-                routes: self.routes.clone(),
-                integrations: self.integrations.clone(),
-            }
+            self.snapshot()
         } else {
-            stage.deployed.clone().unwrap_or_default()
+            self.stages.captured(stage).cloned().unwrap_or_default()
         }
     }
 }
@@ -163,7 +151,7 @@ impl Record for Api {
 impl Apis {
     pub fn open(kv: Arc<dyn KvEngine>) -> Result<Apis> {
         Ok(Apis {
-            records: Records::open(kv, APIS, FORMAT)?,
+            records: Records::open_migrating(kv, APIS, FORMAT, migrate)?,
         })
     }
 
@@ -205,26 +193,8 @@ impl Apis {
         let current = self.get(id)?;
         let mut api = (*current).clone();
         let out = f(&mut api)?;
-        // Auto-deploying stages record a deployment for each change.
-        let auto: Vec<String> = api
-            .stages
-            .iter()
-            .filter(|s| s.auto_deploy)
-            .map(|s| s.name.clone())
-            .collect();
-        if !auto.is_empty() && *current != api {
-            let d = Deployment {
-                id: new_id(),
-                description: Some(
-                    "Automatic deployment triggered by changes to the Api configuration".into(),
-                ),
-                created_ms: now(),
-                auto_deployed: true,
-            };
-            for s in api.stages.iter_mut().filter(|s| s.auto_deploy) {
-                s.deployment_id = Some(d.id.clone());
-            }
-            api.deployments.push(d);
+        if *current != api {
+            api.stages.auto_deploy();
         }
         Ok((self.store(api)?, out))
     }
@@ -457,73 +427,143 @@ pub fn add_authorizer(
     Ok(a)
 }
 
-pub fn add_stage(
-    api: &mut Api,
-    name: &str,
-    auto_deploy: bool,
-    variables: BTreeMap<String, String>,
-    description: Option<String>,
-) -> Result<Stage> {
-    let ok = name == "$default"
-        || (!name.is_empty()
-            && name.len() <= 128
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')));
-    if !ok {
-        return Err(Error::BadRequest(format!(
-            "Stage name only allows a-zA-Z0-9_- (or $default); got {name}"
-        )));
-    }
-    if api.stage(name).is_some() {
-        return Err(Error::Conflict(format!("Stage {name} already exists")));
-    }
-    let t = now();
-    let s = Stage {
-        name: name.to_string(),
-        auto_deploy,
-        variables,
-        description,
-        deployment_id: None,
-        deployed: None,
-        created_ms: t,
-        modified_ms: t,
-    };
-    api.stages.push(s.clone());
-    Ok(s)
-}
-
 /// Deploy the API as it is now, to `stage` if given.
 pub fn deploy(
     api: &mut Api,
     stage: Option<&str>,
     description: Option<String>,
 ) -> Result<Deployment> {
-    let d = Deployment {
-        id: new_id(),
+    let snapshot = api.snapshot();
+    api.stages.deploy(
+        snapshot,
         description,
-        created_ms: now(),
-        auto_deployed: false,
-    };
-    if let Some(name) = stage {
-        let snapshot = Snapshot {
-            routes: api.routes.clone(),
-            integrations: api.integrations.clone(),
-        };
-        let s = api
-            .stages
-            .iter_mut()
-            .find(|s| s.name == name)
-            .ok_or_else(|| Error::NotFound(format!("Invalid stage identifier specified {name}")))?;
-        if s.auto_deploy {
-            return Err(Error::BadRequest(format!(
-                "Stage {name} is configured for auto-deploy: deployments are made automatically"
-            )));
-        }
-        s.deployed = Some(snapshot);
-        s.deployment_id = Some(d.id.clone());
-        s.modified_ms = d.created_ms;
+        stage,
+        BTreeMap::new(),
+        stages::Missing::Refuse,
+    )
+}
+
+/// Read an API stored in an older format (format 1) as format 2: the
+/// snapshot a stage served (its `deployed`) moves to the deployment it names.
+/// A deployment two stages named with different snapshots (possible only
+/// after toggling `autoDeploy`) is copied under a new id for the second.
+pub fn migrate(found: u32, mut v: Value) -> nimbus_storage::Result<Value> {
+    if found != 1 {
+        return Err(nimbus_storage::Error::FormatMismatch {
+            found,
+            expected: FORMAT,
+        });
     }
-    api.deployments.push(d.clone());
-    Ok(d)
+    let mut deployments: Vec<Value> = match v.get_mut("deployments").map(Value::take) {
+        Some(Value::Array(d)) => d,
+        _ => Vec::new(),
+    };
+    let empty = &mut Vec::new();
+    let stages = match v.get_mut("stages") {
+        Some(Value::Array(s)) => s,
+        _ => empty,
+    };
+    for stage in stages.iter_mut().filter_map(Value::as_object_mut) {
+        let Some(snapshot) = stage.remove("deployed").filter(|s| !s.is_null()) else {
+            continue;
+        };
+        let named = stage.get("deployment_id").and_then(Value::as_str);
+        let at = deployments
+            .iter()
+            .position(|d| named.is_some() && d.get("id").and_then(Value::as_str) == named);
+        match at {
+            Some(i) if deployments[i].get("captured").is_none_or(Value::is_null) => {
+                deployments[i]["captured"] = snapshot;
+            }
+            Some(i) if deployments[i]["captured"] == snapshot => {}
+            _ => {
+                let id = new_id();
+                let mut d = match at {
+                    Some(i) => deployments[i].clone(),
+                    None => serde_json::json!({
+                        "description": null,
+                        "created_ms": stage.get("modified_ms").cloned().unwrap_or(Value::from(0)),
+                        "auto_deployed": false,
+                    }),
+                };
+                d["id"] = Value::from(id.clone());
+                d["captured"] = snapshot;
+                deployments.push(d);
+                stage.insert("deployment_id".into(), Value::from(id));
+            }
+        }
+    }
+    v["deployments"] = Value::Array(deployments);
+    v["format"] = Value::from(FORMAT);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn apis_stored_in_format_1_are_migrated_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv: Arc<dyn KvEngine> = Arc::new(
+            nimbus_storage_embedded::EmbeddedKv::open(&dir.path().join("m.redb")).unwrap(),
+        );
+        let route = |key: &str| {
+            json!({"id": key, "key": key, "target": "integrations/i1",
+                   "authorization_type": "NONE", "authorizer_id": null})
+        };
+        let integration = json!({"id": "i1", "kind": "AWS_PROXY", "uri": "f",
+            "payload_format": "2.0", "timeout_ms": 30000, "method": "POST"});
+        let stage = |name: &str, auto: bool, deployment: &str, deployed: Value| {
+            json!({"name": name, "auto_deploy": auto, "variables": {"k": "v"},
+                   "description": null, "deployment_id": deployment, "deployed": deployed,
+                   "created_ms": 1, "modified_ms": 2})
+        };
+        let deployment = |id: &str, auto: bool| json!({"id": id, "description": null, "created_ms": 2, "auto_deployed": auto});
+        // prod serves an older snapshot than the API's routes; beta names the
+        // same deployment with another snapshot; $default auto-deploys.
+        let old = json!({
+            "format": 1, "id": "a1", "name": "n", "protocol": "HTTP", "description": null,
+            "version": null, "cors": null, "tags": {}, "disable_execute_api_endpoint": false,
+            "created_ms": 1,
+            "routes": [route("GET /x"), route("POST /y")],
+            "integrations": [integration],
+            "stages": [
+                stage("prod", false, "d1",
+                      json!({"routes": [route("GET /x")], "integrations": [integration]})),
+                stage("beta", false, "d1", json!({"routes": [], "integrations": []})),
+                stage("$default", true, "d2", Value::Null),
+            ],
+            "deployments": [deployment("d1", false), deployment("d2", true)],
+        });
+        let mut b = nimbus_storage::WriteBatch::new();
+        b.put(APIS, "a1", serde_json::to_vec(&old).unwrap());
+        kv.commit(b).unwrap();
+
+        let api = Apis::open(kv.clone()).unwrap().get("a1").unwrap();
+        assert_eq!(api.format, FORMAT);
+        let served = |name: &str| {
+            let s = api.stages.find(name).unwrap();
+            assert_eq!(s.variables["k"], "v");
+            let keys: Vec<String> = api.served(s).routes.into_iter().map(|r| r.key).collect();
+            keys
+        };
+        assert_eq!(served("prod"), ["GET /x"]);
+        assert!(served("beta").is_empty());
+        assert_eq!(served("$default"), ["GET /x", "POST /y"]);
+        let prod = api.stages.find("prod").unwrap();
+        assert_eq!(prod.deployment_id.as_deref(), Some("d1"));
+        let beta = api.stages.find("beta").unwrap();
+        assert_ne!(beta.deployment_id.as_deref(), Some("d1"));
+        assert_eq!(api.stages.deployments().len(), 3);
+        assert!(api.stages.find_deployment("d2").unwrap().captured.is_none());
+
+        // Written back in the new shape: a plain open reads it.
+        let stored: Value = serde_json::from_slice(&kv.get(APIS, b"a1").unwrap().unwrap()).unwrap();
+        assert_eq!(stored["format"], FORMAT);
+        assert!(stored["stages"][0].get("deployed").is_none(), "{stored}");
+        let again: Records<Api> = Records::open(kv, APIS, FORMAT).unwrap();
+        assert_eq!(*again.get("a1").unwrap(), *api);
+    }
 }

@@ -1,7 +1,7 @@
 //! HTTP front doors for functions: API Gateway HTTP APIs ([`apis`]: routes,
-//! integrations, stages, deployments, CORS, Lambda authorizers), REST APIs
-//! ([`rest`]: resource trees, methods, deployments, stages) and Lambda
-//! function URLs, all
+//! integrations, CORS, Lambda authorizers), REST APIs ([`rest`]: resource
+//! trees, methods), the stages and deployments of both ([`stages`]), and
+//! Lambda function URLs, all
 //! turning an HTTP request into API Gateway's Lambda event formats
 //! ([`http_events`]) and the function's result back into an HTTP response
 //! ([`serve`]). The management APIs live in `api/apigateway` (HTTP APIs) and
@@ -12,6 +12,7 @@ pub mod http_events;
 pub mod jwt;
 pub mod rest;
 pub mod serve;
+pub mod stages;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

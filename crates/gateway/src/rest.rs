@@ -1,9 +1,10 @@
 //! REST APIs as API Gateway v1 models them: a tree of resources (`/`,
 //! `/items`, `/items/{id}`, `/{proxy+}`) with methods and their integrations,
 //! deployments that capture the tree, and stages that serve a deployment with
-//! stage variables. One versioned record per API in the KV store, and a copy in
-//! memory for serving.
+//! stage variables (both [`crate::stages`]'s). One versioned record per API in
+//! the KV store, and a copy in memory for serving.
 
+use crate::stages::{self, Stages};
 use crate::{Error, Result};
 use nimbus_storage::records::{Record, Records};
 use nimbus_storage::{KvEngine, Table};
@@ -13,7 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const REST_APIS: Table = Table("apigw_restapis");
-pub const FORMAT: u32 = 1;
+/// 2: stages and deployments are [`crate::stages`]'s (a deployment's tree is
+/// its `captured`, format 1's `resources`); see [`migrate`].
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RestIntegration {
@@ -47,24 +50,8 @@ pub struct Resource {
     pub methods: BTreeMap<String, Method>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RestDeployment {
-    pub id: String,
-    pub description: Option<String>,
-    pub created_ms: u64,
-    /// The resource tree as deployed.
-    pub resources: Vec<Resource>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RestStage {
-    pub name: String,
-    pub deployment_id: String,
-    pub description: Option<String>,
-    pub variables: BTreeMap<String, String>,
-    pub created_ms: u64,
-    pub modified_ms: u64,
-}
+/// A deployment of a REST API: the resource tree as deployed.
+pub type RestDeployment = stages::Deployment<Vec<Resource>>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RestApi {
@@ -78,8 +65,9 @@ pub struct RestApi {
     pub created_ms: u64,
     pub root_id: String,
     pub resources: Vec<Resource>,
-    pub deployments: Vec<RestDeployment>,
-    pub stages: Vec<RestStage>,
+    /// Stored as the record's `stages` and `deployments`.
+    #[serde(flatten)]
+    pub stages: Stages<Vec<Resource>>,
 }
 
 impl RestApi {
@@ -95,14 +83,6 @@ impl RestApi {
             .iter_mut()
             .find(|r| r.id == id)
             .ok_or_else(|| Error::NotFound(format!("Invalid Resource identifier specified {id}")))
-    }
-
-    pub fn stage(&self, name: &str) -> Option<&RestStage> {
-        self.stages.iter().find(|s| s.name == name)
-    }
-
-    pub fn deployment(&self, id: &str) -> Option<&RestDeployment> {
-        self.deployments.iter().find(|d| d.id == id)
     }
 }
 
@@ -226,7 +206,7 @@ impl Record for RestApi {
 impl RestApis {
     pub fn open(kv: Arc<dyn KvEngine>) -> Result<RestApis> {
         Ok(RestApis {
-            records: Records::open(kv, REST_APIS, FORMAT)?,
+            records: Records::open_migrating(kv, REST_APIS, FORMAT, migrate)?,
         })
     }
 
@@ -271,8 +251,7 @@ impl RestApis {
             created_ms: now(),
             root_id: root.id.clone(),
             resources: vec![root],
-            deployments: vec![],
-            stages: vec![],
+            stages: Stages::default(),
         })
     }
 
@@ -306,36 +285,35 @@ pub fn deploy(
             "The REST API doesn't contain any methods".into(),
         ));
     }
-    let d = RestDeployment {
-        id: crate::apis::new_id(),
-        description,
-        created_ms: now(),
-        resources: api.resources.clone(),
-    };
-    api.deployments.push(d.clone());
-    if let Some(name) = stage {
-        match api.stages.iter_mut().find(|s| s.name == name) {
-            Some(s) => {
-                s.deployment_id = d.id.clone();
-                s.variables.extend(variables);
-                s.modified_ms = d.created_ms;
-            }
-            None => api.stages.push(RestStage {
-                name: name.to_string(),
-                deployment_id: d.id.clone(),
-                description: None,
-                variables,
-                created_ms: d.created_ms,
-                modified_ms: d.created_ms,
-            }),
+    let tree = api.resources.clone();
+    api.stages
+        .deploy(tree, description, stage, variables, stages::Missing::Create)
+}
+
+/// Read a REST API stored in an older format (format 1) as format 2: a
+/// deployment's `resources` become its `captured`.
+pub fn migrate(found: u32, mut v: Value) -> nimbus_storage::Result<Value> {
+    if found != 1 {
+        return Err(nimbus_storage::Error::FormatMismatch {
+            found,
+            expected: FORMAT,
+        });
+    }
+    if let Some(Value::Array(deployments)) = v.get_mut("deployments") {
+        for d in deployments.iter_mut().filter_map(Value::as_object_mut) {
+            let tree = d.remove("resources").unwrap_or(Value::Null);
+            d.insert("captured".into(), tree);
+            d.insert("auto_deployed".into(), Value::Bool(false));
         }
     }
-    Ok(d)
+    v["format"] = Value::from(FORMAT);
+    Ok(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn api() -> RestApi {
         RestApi {
@@ -355,8 +333,7 @@ mod tests {
                 path: "/".into(),
                 methods: BTreeMap::new(),
             }],
-            deployments: vec![],
-            stages: vec![],
+            stages: Stages::default(),
         }
     }
 
@@ -380,5 +357,55 @@ mod tests {
         remove_resource(&mut a, &items.id).unwrap();
         assert_eq!(a.resources.len(), 2);
         assert!(remove_resource(&mut a, "root").is_err());
+    }
+
+    #[test]
+    fn rest_apis_stored_in_format_1_are_migrated_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv: Arc<dyn KvEngine> = Arc::new(
+            nimbus_storage_embedded::EmbeddedKv::open(&dir.path().join("m.redb")).unwrap(),
+        );
+        let root = json!({"id": "root", "parent_id": null, "path_part": "", "path": "/",
+            "methods": {"GET": {"http_method": "GET", "authorization_type": "NONE",
+                "api_key_required": false, "request_parameters": {}, "responses": {},
+                "integration": null}}});
+        let old = json!({
+            "format": 1, "id": "r1", "name": "n", "description": null, "version": null,
+            "binary_media_types": [], "tags": {}, "created_ms": 1, "root_id": "root",
+            "resources": [root],
+            "deployments": [{"id": "d1", "description": "first", "created_ms": 2,
+                             "resources": [root]}],
+            "stages": [{"name": "prod", "deployment_id": "d1", "description": null,
+                        "variables": {"k": "v"}, "created_ms": 2, "modified_ms": 3}],
+        });
+        let mut b = nimbus_storage::WriteBatch::new();
+        b.put(REST_APIS, "r1", serde_json::to_vec(&old).unwrap());
+        kv.commit(b).unwrap();
+
+        let api = RestApis::open(kv.clone()).unwrap().get("r1").unwrap();
+        assert_eq!(api.format, FORMAT);
+        let prod = api.stages.find("prod").unwrap();
+        assert_eq!(prod.deployment_id.as_deref(), Some("d1"));
+        assert_eq!(prod.variables["k"], "v");
+        assert!(!prod.auto_deploy);
+        let tree = api.stages.captured(prod).unwrap();
+        assert_eq!(route_keys(tree)[0].0, "GET /");
+        assert_eq!(
+            api.stages
+                .find_deployment("d1")
+                .unwrap()
+                .description
+                .as_deref(),
+            Some("first")
+        );
+        let stored: Value =
+            serde_json::from_slice(&kv.get(REST_APIS, b"r1").unwrap().unwrap()).unwrap();
+        assert_eq!(stored["format"], FORMAT);
+        assert!(
+            stored["deployments"][0].get("resources").is_none(),
+            "{stored}"
+        );
+        let again: Records<RestApi> = Records::open(kv, REST_APIS, FORMAT).unwrap();
+        assert_eq!(*again.get("r1").unwrap(), *api);
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::apis::{Api, Apis};
 use crate::http_events::{self, HttpRequest, HttpResponse, Route};
+use crate::stages::DEFAULT_STAGE;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use nimbus_invoke::{FunctionUrls, Invoker};
@@ -649,7 +650,7 @@ impl Gateway {
         source_ip: &str,
     ) -> Response<Bytes> {
         let not_found = || message(StatusCode::NOT_FOUND, "message", "Not Found");
-        let stage = api.stage(stage_name).expect("stage_of found it");
+        let stage = api.stages.get(stage_name).expect("stage_of found it");
         // CORS preflights are answered by the gateway when CORS is configured.
         if let Some(cfg) = &api.cors
             && is_preflight(parts)
@@ -687,7 +688,7 @@ impl Gateway {
             .split_once(' ')
             .map(|(_, p)| p.to_string())
             .unwrap_or_else(|| path.to_string());
-        let full_path = if stage.name == "$default" {
+        let full_path = if stage.name == DEFAULT_STAGE {
             path.to_string()
         } else {
             format!("/{}{path}", stage.name)
@@ -814,13 +815,13 @@ impl Gateway {
             Some((s, r)) => (s, format!("/{r}")),
             None => (trimmed, "/".to_string()),
         };
-        let Some(stage) = api.stage(stage_name) else {
+        let Some(stage) = api.stages.get(stage_name) else {
             return message(StatusCode::FORBIDDEN, "message", "Forbidden");
         };
-        let Some(dep) = api.deployment(&stage.deployment_id) else {
+        let Some(tree) = api.stages.captured(stage) else {
             return internal();
         };
-        let keys = crate::rest::route_keys(&dep.resources);
+        let keys = crate::rest::route_keys(tree);
         let key_strs: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
         let Some((i, params)) =
             http_events::match_route(&key_strs, parts.method.as_str(), &rest_path)
@@ -828,7 +829,7 @@ impl Gateway {
             return missing();
         };
         let (_, ri, m) = &keys[i];
-        let resource = &dep.resources[*ri];
+        let resource = &tree[*ri];
         let Some(integration) = resource.methods.get(m).and_then(|x| x.integration.as_ref()) else {
             return internal();
         };
@@ -1110,11 +1111,12 @@ fn stage_of(api: &Api, path: &str) -> Option<(String, String)> {
         Some((a, b)) => (a, format!("/{b}")),
         None => (trimmed, "/".to_string()),
     };
-    if !first.is_empty() && first != "$default" && api.stage(first).is_some() {
+    if !first.is_empty() && first != DEFAULT_STAGE && api.stages.get(first).is_some() {
         return Some((first.to_string(), rest));
     }
-    api.stage("$default")
-        .map(|_| ("$default".to_string(), path.to_string()))
+    api.stages
+        .get(DEFAULT_STAGE)
+        .map(|_| (DEFAULT_STAGE.to_string(), path.to_string()))
 }
 
 #[cfg(test)]

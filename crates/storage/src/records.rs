@@ -92,6 +92,67 @@ where
         })
     }
 
+    /// [`Records::open`] for a table whose records may be in an older format:
+    /// a record whose top-level `format` field is below `format` is handed to
+    /// `migrate` (with the format it was found in), which returns it in
+    /// `format`; every migrated record is written back, in one batch, before
+    /// this returns. A record in a newer format is refused.
+    pub fn open_migrating(
+        kv: Arc<dyn KvEngine>,
+        table: Table,
+        format: u32,
+        migrate: impl Fn(u32, serde_json::Value) -> Result<serde_json::Value>,
+    ) -> Result<Records<T>> {
+        let unreadable = |k: &[u8], e: &dyn std::fmt::Display| {
+            Error::Engine(format!(
+                "record {} of {} is unreadable: {e}",
+                String::from_utf8_lossy(k),
+                table.0
+            ))
+        };
+        let mut live = HashMap::new();
+        let mut migrated = WriteBatch::new();
+        for (k, v) in kv.scan_prefix(table, b"")? {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&v).map_err(|e| unreadable(&k, &e))?;
+            let found = value
+                .get("format")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|f| u32::try_from(f).ok())
+                .ok_or_else(|| unreadable(&k, &"no format number"))?;
+            if found > format {
+                return Err(Error::FormatMismatch {
+                    found,
+                    expected: format,
+                });
+            }
+            if found < format {
+                value = migrate(found, value)?;
+            }
+            let rec: T = serde_json::from_value(value).map_err(|e| unreadable(&k, &e))?;
+            if rec.format() != format {
+                return Err(Error::FormatMismatch {
+                    found: rec.format(),
+                    expected: format,
+                });
+            }
+            if found < format {
+                let bytes = serde_json::to_vec(&rec)
+                    .map_err(|e| Error::Engine(format!("encode a record of {}: {e}", table.0)))?;
+                migrated.put(table, rec.key().as_bytes(), bytes);
+            }
+            live.insert(rec.key().to_string(), Arc::new(rec));
+        }
+        if !migrated.ops.is_empty() {
+            kv.commit(migrated)?;
+        }
+        Ok(Records {
+            kv,
+            table,
+            live: Mutex::new(live),
+        })
+    }
+
     /// A lock whose holder panicked still guards a consistent map: every
     /// change is one insert or remove.
     fn live(&self) -> MutexGuard<'_, BTreeMap<String, Arc<T>>> {

@@ -2,17 +2,227 @@
 //! `/restapis`): APIs, resources, methods and their integrations (and the
 //! method and integration responses tools put beside them), deployments and
 //! stages, in API Gateway's v1 shapes (lists under `item`, epoch-second times,
-//! JSON Patch `patchOperations` for updates).
+//! JSON Patch `patchOperations` for updates). Parsed into an [`Operation`],
+//! then run by [`execute`].
 
-use crate::{bad, err, json_response, no_content};
+use crate::{R, bad, err, json_response, no_content, opt_str, strings};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use nimbus_api_common::ApiError;
 use nimbus_gateway::Error as GError;
-use nimbus_gateway::rest::{self, RestApi, RestApis, RestDeployment, RestIntegration, RestStage};
+use nimbus_gateway::rest::{self, RestApi, RestApis, RestDeployment, RestIntegration};
+use nimbus_gateway::stages::Stage;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// A method of a resource, as its path names it (the HTTP method as given,
+/// checked when the operation runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodAt {
+    pub api: String,
+    pub resource: String,
+    pub http_method: String,
+}
+
+/// A v1 operation on REST APIs, named as botocore's `apigateway` model names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    CreateRestApi,
+    GetRestApis,
+    GetRestApi {
+        api: String,
+    },
+    UpdateRestApi {
+        api: String,
+    },
+    DeleteRestApi {
+        api: String,
+    },
+    GetResources {
+        api: String,
+    },
+    GetResource {
+        api: String,
+        resource: String,
+    },
+    CreateResource {
+        api: String,
+        parent: String,
+    },
+    DeleteResource {
+        api: String,
+        resource: String,
+    },
+    PutMethod(MethodAt),
+    GetMethod(MethodAt),
+    DeleteMethod(MethodAt),
+    PutMethodResponse {
+        method: MethodAt,
+        status_code: String,
+    },
+    PutIntegration(MethodAt),
+    GetIntegration(MethodAt),
+    PutIntegrationResponse {
+        method: MethodAt,
+        status_code: String,
+    },
+    CreateDeployment {
+        api: String,
+    },
+    GetDeployments {
+        api: String,
+    },
+    GetDeployment {
+        api: String,
+        deployment: String,
+    },
+    CreateStage {
+        api: String,
+    },
+    GetStages {
+        api: String,
+    },
+    GetStage {
+        api: String,
+        stage: String,
+    },
+    UpdateStage {
+        api: String,
+        stage: String,
+    },
+    DeleteStage {
+        api: String,
+        stage: String,
+    },
+}
+
+impl Operation {
+    /// The operation at `method` and the path's segments after `restapis`.
+    pub fn parse(method: &Method, segs: &[&str]) -> Option<Operation> {
+        use Operation as O;
+        let s = |x: &str| x.to_string();
+        let (api, rest) = match segs {
+            [] if method == Method::POST => return Some(O::CreateRestApi),
+            [] if method == Method::GET => return Some(O::GetRestApis),
+            [api, rest @ ..] => (s(api), rest),
+            [] => return None,
+        };
+        if let ["resources", resource, "methods", http_method, more @ ..] = rest {
+            let at = MethodAt {
+                api,
+                resource: s(resource),
+                http_method: s(http_method),
+            };
+            return Some(match (method, more) {
+                (&Method::PUT, []) => O::PutMethod(at),
+                (&Method::GET, []) => O::GetMethod(at),
+                (&Method::DELETE, []) => O::DeleteMethod(at),
+                (&Method::PUT, ["responses", code]) => O::PutMethodResponse {
+                    method: at,
+                    status_code: s(code),
+                },
+                (&Method::PUT, ["integration"]) => O::PutIntegration(at),
+                (&Method::GET, ["integration"]) => O::GetIntegration(at),
+                (&Method::PUT, ["integration", "responses", code]) => O::PutIntegrationResponse {
+                    method: at,
+                    status_code: s(code),
+                },
+                _ => return None,
+            });
+        }
+        Some(match (method, rest) {
+            (&Method::GET, []) => O::GetRestApi { api },
+            (&Method::PATCH, []) => O::UpdateRestApi { api },
+            (&Method::DELETE, []) => O::DeleteRestApi { api },
+            (&Method::GET, ["resources"]) => O::GetResources { api },
+            (&Method::GET, ["resources", r]) => O::GetResource {
+                api,
+                resource: s(r),
+            },
+            (&Method::POST, ["resources", p]) => O::CreateResource { api, parent: s(p) },
+            (&Method::DELETE, ["resources", r]) => O::DeleteResource {
+                api,
+                resource: s(r),
+            },
+            (&Method::POST, ["deployments"]) => O::CreateDeployment { api },
+            (&Method::GET, ["deployments"]) => O::GetDeployments { api },
+            (&Method::GET, ["deployments", d]) => O::GetDeployment {
+                api,
+                deployment: s(d),
+            },
+            (&Method::POST, ["stages"]) => O::CreateStage { api },
+            (&Method::GET, ["stages"]) => O::GetStages { api },
+            (&Method::GET, ["stages", st]) => O::GetStage { api, stage: s(st) },
+            (&Method::PATCH, ["stages", st]) => O::UpdateStage { api, stage: s(st) },
+            (&Method::DELETE, ["stages", st]) => O::DeleteStage { api, stage: s(st) },
+            _ => return None,
+        })
+    }
+}
+
+/// Run `op` over the REST API store with the request's JSON `body`.
+pub fn execute(a: &RestApis, op: Operation, body: &Value) -> R {
+    use Operation as O;
+    match op {
+        O::CreateRestApi => create_rest_api(a, body),
+        O::GetRestApis => ok(items(a.list().iter().map(|x| api_json(x)).collect())),
+        O::GetRestApi { api } => ok(api_json(&*a.get(&api).map_err(err)?)),
+        O::UpdateRestApi { api } => update_rest_api(a, &api, body),
+        O::DeleteRestApi { api } => {
+            a.delete(&api).map_err(err)?;
+            Ok(accepted())
+        }
+        O::GetResources { api } => {
+            let x = a.get(&api).map_err(err)?;
+            ok(items(x.resources.iter().map(resource_json).collect()))
+        }
+        O::GetResource { api, resource } => ok(resource_json(
+            a.get(&api).map_err(err)?.resource(&resource).map_err(err)?,
+        )),
+        O::CreateResource { api, parent } => create_resource(a, &api, &parent, body),
+        O::DeleteResource { api, resource } => {
+            a.change(&api, |x| rest::remove_resource(x, &resource))
+                .map_err(err)?;
+            Ok(accepted())
+        }
+        O::PutMethod(at) => put_method(a, &at, body),
+        O::GetMethod(at) => get_method(a, &at),
+        O::DeleteMethod(at) => delete_method(a, &at),
+        O::PutMethodResponse {
+            method,
+            status_code,
+        } => put_method_response(a, &method, &status_code, body),
+        O::PutIntegration(at) => put_integration(a, &at, body),
+        O::GetIntegration(at) => get_integration(a, &at),
+        O::PutIntegrationResponse {
+            method,
+            status_code,
+        } => put_integration_response(a, &method, &status_code, body),
+        O::CreateDeployment { api } => create_deployment(a, &api, body),
+        O::GetDeployments { api } => {
+            let x = a.get(&api).map_err(err)?;
+            let all = x.stages.deployments();
+            ok(items(all.iter().map(deployment_json).collect()))
+        }
+        O::GetDeployment { api, deployment } => get_deployment(a, &api, &deployment),
+        O::CreateStage { api } => create_stage(a, &api, body),
+        O::GetStages { api } => {
+            let x = a.get(&api).map_err(err)?;
+            ok(items(x.stages.list().iter().map(stage_json).collect()))
+        }
+        O::GetStage { api, stage } => get_stage(a, &api, &stage),
+        O::UpdateStage { api, stage } => update_stage(a, &api, &stage, body),
+        O::DeleteStage { api, stage } => delete_stage(a, &api, &stage),
+    }
+}
+
+fn ok(v: Value) -> R {
+    Ok(json_response(StatusCode::OK, v))
+}
+
+fn created(v: Value) -> R {
+    Ok(json_response(StatusCode::CREATED, v))
+}
 fn secs(ms: u64) -> f64 {
     (ms / 1000) as f64
 }
@@ -102,7 +312,7 @@ fn deployment_json(d: &RestDeployment) -> Value {
     v
 }
 
-fn stage_json(s: &RestStage) -> Value {
+fn stage_json(s: &Stage) -> Value {
     let mut v = json!({
         "stageName": s.name, "deploymentId": s.deployment_id, "variables": s.variables,
         "createdDate": secs(s.created_ms), "lastUpdatedDate": secs(s.modified_ms),
@@ -112,20 +322,6 @@ fn stage_json(s: &RestStage) -> Value {
         v["description"] = json!(d);
     }
     v
-}
-
-fn strings(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn opt_str(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
 /// JSON Patch operations of an update: (op, path, value).
@@ -162,529 +358,306 @@ fn no_method(m: &str) -> GError {
     GError::NotFound(format!("Invalid Method identifier specified {m}"))
 }
 
-pub fn handle(
-    a: &RestApis,
-    m: &Method,
-    segs: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, segs) {
-        (&Method::POST, []) => {
-            let name =
-                opt_str(body, "name").ok_or_else(|| bad("Invalid REST API name specified"))?;
-            let binary = body
-                .get("binaryMediaTypes")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let api = a
-                .create(
-                    &name,
-                    opt_str(body, "description"),
-                    binary,
-                    strings(body.get("tags")),
-                )
-                .map_err(err)?;
-            created(api_json(&api))
-        }
-        (&Method::GET, []) => ok(items(a.list().iter().map(|x| api_json(x)).collect())),
-        (_, [id, rest @ ..]) => api_op(a, m, id, rest, body),
-        _ => Err(bad("Unknown REST API operation")),
-    }
+fn create_rest_api(a: &RestApis, body: &Value) -> R {
+    let name = opt_str(body, "name").ok_or_else(|| bad("Invalid REST API name specified"))?;
+    let binary = body
+        .get("binaryMediaTypes")
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let api = a
+        .create(
+            &name,
+            opt_str(body, "description"),
+            binary,
+            strings(body.get("tags")),
+        )
+        .map_err(err)?;
+    created(api_json(&api))
 }
 
-/// An operation on one API, routed by the resource it names.
-fn api_op(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let op = match (rest.first().copied(), rest.get(2).copied()) {
-        (Some("resources"), Some("methods")) => api_op_methods,
-        (Some("resources"), _) => api_op_resources,
-        (Some("deployments"), _) => api_op_deployments,
-        (Some("stages"), _) => api_op_stages,
-        _ => api_op_api,
-    };
-    op(a, m, id, rest, body)
-}
-
-/// Operations on the API itself (and its CORS configuration).
-fn api_op_api(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, rest) {
-        (&Method::GET, []) => ok(api_json(&*a.get(id).map_err(err)?)),
-        (&Method::PATCH, []) => {
-            let (api, ()) = a
-                .change(id, |x| {
-                    for (op, path, value) in patches(body) {
-                        match (op.as_str(), path.as_str()) {
-                            ("replace", "/name") => x.name = value.unwrap_or_default(),
-                            ("replace", "/description") => x.description = value,
-                            ("add", p) if p.starts_with("/binaryMediaTypes/") => x
-                                .binary_media_types
-                                .push(p["/binaryMediaTypes/".len()..].replace("~1", "/")),
-                            ("remove", p) if p.starts_with("/binaryMediaTypes/") => {
-                                let t = p["/binaryMediaTypes/".len()..].replace("~1", "/");
-                                x.binary_media_types.retain(|b| *b != t);
-                            }
-                            _ => {
-                                return Err(GError::BadRequest(format!(
-                                    "Invalid patch path {path}"
-                                )));
-                            }
-                        }
+fn update_rest_api(a: &RestApis, id: &str, body: &Value) -> R {
+    let (api, ()) = a
+        .change(id, |x| {
+            for (op, path, value) in patches(body) {
+                match (op.as_str(), path.as_str()) {
+                    ("replace", "/name") => x.name = value.unwrap_or_default(),
+                    ("replace", "/description") => x.description = value,
+                    ("add", p) if p.starts_with("/binaryMediaTypes/") => x
+                        .binary_media_types
+                        .push(p["/binaryMediaTypes/".len()..].replace("~1", "/")),
+                    ("remove", p) if p.starts_with("/binaryMediaTypes/") => {
+                        let t = p["/binaryMediaTypes/".len()..].replace("~1", "/");
+                        x.binary_media_types.retain(|b| *b != t);
                     }
-                    Ok(())
-                })
-                .map_err(err)?;
-            ok(api_json(&api))
-        }
-        (&Method::DELETE, []) => {
-            a.delete(id).map_err(err)?;
-            Ok(accepted())
-        }
-        (
-            &Method::PUT,
-            [
-                "resources",
-                rid,
-                "methods",
-                hm,
-                "integration",
-                "responses",
-                code,
-            ],
-        ) => {
-            let hm = method_name(hm)?;
-            let mut resp = body.clone();
-            resp["statusCode"] = json!(code);
-            let stored = resp.clone();
-            a.change(id, |x| {
-                let meth = x
-                    .resource_mut(rid)?
-                    .methods
-                    .get_mut(&hm)
-                    .ok_or_else(|| no_method(&hm))?;
-                let i = meth
-                    .integration
-                    .as_mut()
-                    .ok_or_else(|| GError::NotFound("No integration defined for method".into()))?;
-                i.responses.insert(code.to_string(), stored);
-                Ok(())
-            })
-            .map_err(err)?;
-            created(resp)
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            format!(
-                "Nimbus does not implement {m} on /restapis/{id}/{}",
-                rest.join("/")
-            ),
-        )),
-    }
-}
-
-/// Operations on the resource tree.
-fn api_op_resources(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, rest) {
-        (&Method::GET, ["resources"]) => ok(items(
-            a.get(id)
-                .map_err(err)?
-                .resources
-                .iter()
-                .map(resource_json)
-                .collect(),
-        )),
-        (&Method::GET, ["resources", rid]) => ok(resource_json(
-            a.get(id).map_err(err)?.resource(rid).map_err(err)?,
-        )),
-        (&Method::POST, ["resources", parent]) => {
-            let part =
-                opt_str(body, "pathPart").ok_or_else(|| bad("Invalid resource path part"))?;
-            let (_, r) = a
-                .change(id, |x| rest::add_resource(x, parent, &part))
-                .map_err(err)?;
-            created(resource_json(&r))
-        }
-        (&Method::DELETE, ["resources", rid]) => {
-            a.change(id, |x| rest::remove_resource(x, rid))
-                .map_err(err)?;
-            Ok(accepted())
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            format!(
-                "Nimbus does not implement {m} on /restapis/{id}/{}",
-                rest.join("/")
-            ),
-        )),
-    }
-}
-
-/// Operations on methods, their responses and integrations.
-fn api_op_methods(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, rest) {
-        (&Method::PUT, ["resources", rid, "methods", hm]) => {
-            let hm = method_name(hm)?;
-            let auth = opt_str(body, "authorizationType")
-                .ok_or_else(|| bad("Invalid authorizationType"))?;
-            if auth != "NONE" {
-                return Err(bad(format!(
-                    "Authorization type {auth} is not supported by Nimbus's REST APIs yet; use NONE"
-                )));
-            }
-            let params: BTreeMap<String, bool> = body
-                .get("requestParameters")
-                .and_then(Value::as_object)
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| (k.clone(), v.as_bool().unwrap_or(false)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let (_, meth) = a
-                .change(id, |x| {
-                    let r = x.resource_mut(rid)?;
-                    let meth = rest::Method {
-                        http_method: hm.clone(),
-                        authorization_type: auth.clone(),
-                        api_key_required: body
-                            .get("apiKeyRequired")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false),
-                        request_parameters: params,
-                        responses: BTreeMap::new(),
-                        integration: None,
-                    };
-                    r.methods.insert(hm.clone(), meth.clone());
-                    Ok(meth)
-                })
-                .map_err(err)?;
-            created(method_json(&meth))
-        }
-        (&Method::GET, ["resources", rid, "methods", hm]) => {
-            let hm = method_name(hm)?;
-            let api = a.get(id).map_err(err)?;
-            let meth = api
-                .resource(rid)
-                .map_err(err)?
-                .methods
-                .get(&hm)
-                .ok_or_else(|| err(no_method(&hm)))?;
-            ok(method_json(meth))
-        }
-        (&Method::DELETE, ["resources", rid, "methods", hm]) => {
-            let hm = method_name(hm)?;
-            a.change(id, |x| {
-                x.resource_mut(rid)?
-                    .methods
-                    .remove(&hm)
-                    .map(|_| ())
-                    .ok_or_else(|| no_method(&hm))
-            })
-            .map_err(err)?;
-            Ok(no_content())
-        }
-        (&Method::PUT, ["resources", rid, "methods", hm, "responses", code]) => {
-            let hm = method_name(hm)?;
-            let mut resp = body.clone();
-            resp["statusCode"] = json!(code);
-            let stored = resp.clone();
-            a.change(id, |x| {
-                let meth = x
-                    .resource_mut(rid)?
-                    .methods
-                    .get_mut(&hm)
-                    .ok_or_else(|| no_method(&hm))?;
-                meth.responses.insert(code.to_string(), stored);
-                Ok(())
-            })
-            .map_err(err)?;
-            created(resp)
-        }
-        (&Method::PUT, ["resources", rid, "methods", hm, "integration"]) => {
-            let hm = method_name(hm)?;
-            let kind = opt_str(body, "type").ok_or_else(|| bad("Invalid integration type"))?;
-            if kind != "AWS_PROXY" {
-                return Err(bad(format!(
-                    "Nimbus runs AWS_PROXY (Lambda proxy) integrations; integration type {kind} is not supported"
-                )));
-            }
-            let uri = opt_str(body, "uri")
-                .ok_or_else(|| bad("Enumeration value for Uri must be non-empty"))?;
-            if opt_str(body, "integrationHttpMethod")
-                .as_deref()
-                .is_some_and(|x| x != "POST")
-            {
-                return Err(bad(
-                    "Lambda proxy integrations must use integrationHttpMethod POST",
-                ));
-            }
-            let timeout = body
-                .get("timeoutInMillis")
-                .and_then(Value::as_u64)
-                .unwrap_or(29_000);
-            if !(50..=29_000).contains(&timeout) {
-                return Err(bad("Timeout should be between 50 ms and 29000 ms"));
-            }
-            let integ = RestIntegration {
-                kind,
-                http_method: Some("POST".into()),
-                uri: Some(uri),
-                timeout_ms: timeout,
-                passthrough: opt_str(body, "passthroughBehavior")
-                    .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
-                responses: BTreeMap::new(),
-            };
-            let stored = integ.clone();
-            a.change(id, |x| {
-                let meth = x
-                    .resource_mut(rid)?
-                    .methods
-                    .get_mut(&hm)
-                    .ok_or_else(|| no_method(&hm))?;
-                meth.integration = Some(stored);
-                Ok(())
-            })
-            .map_err(err)?;
-            created(integration_json(&integ))
-        }
-        (&Method::GET, ["resources", rid, "methods", hm, "integration"]) => {
-            let hm = method_name(hm)?;
-            let api = a.get(id).map_err(err)?;
-            let meth = api
-                .resource(rid)
-                .map_err(err)?
-                .methods
-                .get(&hm)
-                .ok_or_else(|| err(no_method(&hm)))?;
-            let i = meth
-                .integration
-                .as_ref()
-                .ok_or_else(|| err(GError::NotFound("No integration defined for method".into())))?;
-            ok(integration_json(i))
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            format!(
-                "Nimbus does not implement {m} on /restapis/{id}/{}",
-                rest.join("/")
-            ),
-        )),
-    }
-}
-
-/// Operations on its deployments.
-fn api_op_deployments(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, rest) {
-        (&Method::POST, ["deployments"]) => {
-            let (_, d) = a
-                .change(id, |x| {
-                    rest::deploy(
-                        x,
-                        body.get("stageName").and_then(Value::as_str),
-                        opt_str(body, "description"),
-                        strings(body.get("variables")),
-                    )
-                })
-                .map_err(err)?;
-            created(deployment_json(&d))
-        }
-        (&Method::GET, ["deployments"]) => ok(items(
-            a.get(id)
-                .map_err(err)?
-                .deployments
-                .iter()
-                .map(deployment_json)
-                .collect(),
-        )),
-        (&Method::GET, ["deployments", did]) => {
-            let api = a.get(id).map_err(err)?;
-            let d = api.deployment(did).ok_or_else(|| {
-                err(GError::NotFound(format!(
-                    "Invalid Deployment identifier specified {did}"
-                )))
-            })?;
-            ok(deployment_json(d))
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            format!(
-                "Nimbus does not implement {m} on /restapis/{id}/{}",
-                rest.join("/")
-            ),
-        )),
-    }
-}
-
-/// Operations on its stages.
-fn api_op_stages(
-    a: &RestApis,
-    m: &Method,
-    id: &str,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Response<Bytes>, ApiError> {
-    let ok = |v: Value| Ok(json_response(StatusCode::OK, v));
-    let created = |v: Value| Ok(json_response(StatusCode::CREATED, v));
-    match (m, rest) {
-        (&Method::POST, ["stages"]) => {
-            let name = opt_str(body, "stageName").ok_or_else(|| bad("Invalid stage name"))?;
-            let did = opt_str(body, "deploymentId")
-                .ok_or_else(|| bad("Invalid deployment identifier"))?;
-            let (_, s) = a
-                .change(id, |x| {
-                    if x.deployment(&did).is_none() {
-                        return Err(GError::NotFound(format!(
-                            "Invalid Deployment identifier specified {did}"
-                        )));
+                    _ => {
+                        return Err(GError::BadRequest(format!("Invalid patch path {path}")));
                     }
-                    if x.stage(&name).is_some() {
-                        return Err(GError::Conflict("Stage already exists".into()));
-                    }
-                    let t = nimbus_model::time::now_millis();
-                    let s = RestStage {
-                        name: name.clone(),
-                        deployment_id: did.clone(),
-                        description: opt_str(body, "description"),
-                        variables: strings(body.get("variables")),
-                        created_ms: t,
-                        modified_ms: t,
-                    };
-                    x.stages.push(s.clone());
-                    Ok(s)
-                })
-                .map_err(err)?;
-            created(stage_json(&s))
-        }
-        (&Method::GET, ["stages"]) => ok(items(
-            a.get(id)
-                .map_err(err)?
-                .stages
-                .iter()
-                .map(stage_json)
-                .collect(),
-        )),
-        (&Method::GET, ["stages", name]) => {
-            let api = a.get(id).map_err(err)?;
-            let s = api.stage(name).ok_or_else(|| {
-                err(GError::NotFound(format!(
-                    "Invalid Stage identifier specified {name}"
-                )))
-            })?;
-            ok(stage_json(s))
-        }
-        (&Method::PATCH, ["stages", name]) => {
-            let (_, s) = a
-                .change(id, |x| {
-                    let known: Vec<String> = x.deployments.iter().map(|d| d.id.clone()).collect();
-                    let s = x
-                        .stages
-                        .iter_mut()
-                        .find(|s| s.name == *name)
-                        .ok_or_else(|| {
-                            GError::NotFound(format!("Invalid Stage identifier specified {name}"))
-                        })?;
-                    for (op, path, value) in patches(body) {
-                        match (op.as_str(), path.as_str()) {
-                            ("replace", p) if p.starts_with("/variables/") => {
-                                s.variables.insert(
-                                    p["/variables/".len()..].to_string(),
-                                    value.unwrap_or_default(),
-                                );
-                            }
-                            ("remove", p) if p.starts_with("/variables/") => {
-                                s.variables.remove(&p["/variables/".len()..]);
-                            }
-                            ("replace", "/description") => s.description = value,
-                            ("replace", "/deploymentId") => {
-                                let d = value.unwrap_or_default();
-                                if !known.contains(&d) {
-                                    return Err(GError::NotFound(format!(
-                                        "Invalid Deployment identifier specified {d}"
-                                    )));
-                                }
-                                s.deployment_id = d;
-                            }
-                            _ => {
-                                return Err(GError::BadRequest(format!(
-                                    "Invalid patch path {path}"
-                                )));
-                            }
-                        }
-                    }
-                    s.modified_ms = nimbus_model::time::now_millis();
-                    Ok(s.clone())
-                })
-                .map_err(err)?;
-            ok(stage_json(&s))
-        }
-        (&Method::DELETE, ["stages", name]) => {
-            a.change(id, |x| {
-                let before = x.stages.len();
-                x.stages.retain(|s| s.name != *name);
-                if x.stages.len() == before {
-                    return Err(GError::NotFound(format!(
-                        "Invalid Stage identifier specified {name}"
-                    )));
                 }
-                Ok(())
-            })
-            .map_err(err)?;
-            Ok(accepted())
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            format!(
-                "Nimbus does not implement {m} on /restapis/{id}/{}",
-                rest.join("/")
-            ),
-        )),
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+    ok(api_json(&api))
+}
+
+fn create_resource(a: &RestApis, id: &str, parent: &str, body: &Value) -> R {
+    let part = opt_str(body, "pathPart").ok_or_else(|| bad("Invalid resource path part"))?;
+    let (_, r) = a
+        .change(id, |x| rest::add_resource(x, parent, &part))
+        .map_err(err)?;
+    created(resource_json(&r))
+}
+
+fn put_method(a: &RestApis, at: &MethodAt, body: &Value) -> R {
+    let hm = method_name(&at.http_method)?;
+    let auth =
+        opt_str(body, "authorizationType").ok_or_else(|| bad("Invalid authorizationType"))?;
+    if auth != "NONE" {
+        return Err(bad(format!(
+            "Authorization type {auth} is not supported by Nimbus's REST APIs yet; use NONE"
+        )));
     }
+    let params: BTreeMap<String, bool> = body
+        .get("requestParameters")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_bool().unwrap_or(false)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let meth = rest::Method {
+        http_method: hm.clone(),
+        authorization_type: auth,
+        api_key_required: body
+            .get("apiKeyRequired")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        request_parameters: params,
+        responses: BTreeMap::new(),
+        integration: None,
+    };
+    let stored = meth.clone();
+    a.change(&at.api, |x| {
+        x.resource_mut(&at.resource)?.methods.insert(hm, stored);
+        Ok(())
+    })
+    .map_err(err)?;
+    created(method_json(&meth))
+}
+
+/// The method `at` names, in `api`.
+fn method_of<'a>(api: &'a RestApi, at: &MethodAt, hm: &str) -> Result<&'a rest::Method, ApiError> {
+    api.resource(&at.resource)
+        .map_err(err)?
+        .methods
+        .get(hm)
+        .ok_or_else(|| err(no_method(hm)))
+}
+
+/// Change the method `at` names with `f`.
+fn change_method(
+    a: &RestApis,
+    at: &MethodAt,
+    hm: &str,
+    f: impl FnOnce(&mut rest::Method) -> nimbus_gateway::Result<()>,
+) -> Result<(), ApiError> {
+    a.change(&at.api, |x| {
+        let meth = x
+            .resource_mut(&at.resource)?
+            .methods
+            .get_mut(hm)
+            .ok_or_else(|| no_method(hm))?;
+        f(meth)
+    })
+    .map_err(err)?;
+    Ok(())
+}
+
+fn get_method(a: &RestApis, at: &MethodAt) -> R {
+    let hm = method_name(&at.http_method)?;
+    let api = a.get(&at.api).map_err(err)?;
+    ok(method_json(method_of(&api, at, &hm)?))
+}
+
+fn delete_method(a: &RestApis, at: &MethodAt) -> R {
+    let hm = method_name(&at.http_method)?;
+    a.change(&at.api, |x| {
+        x.resource_mut(&at.resource)?
+            .methods
+            .remove(&hm)
+            .map(|_| ())
+            .ok_or_else(|| no_method(&hm))
+    })
+    .map_err(err)?;
+    Ok(no_content())
+}
+
+fn put_method_response(a: &RestApis, at: &MethodAt, code: &str, body: &Value) -> R {
+    let hm = method_name(&at.http_method)?;
+    let mut resp = body.clone();
+    resp["statusCode"] = json!(code);
+    let stored = resp.clone();
+    change_method(a, at, &hm, |meth| {
+        meth.responses.insert(code.to_string(), stored);
+        Ok(())
+    })?;
+    created(resp)
+}
+
+fn no_integration() -> GError {
+    GError::NotFound("No integration defined for method".into())
+}
+
+fn put_integration(a: &RestApis, at: &MethodAt, body: &Value) -> R {
+    let hm = method_name(&at.http_method)?;
+    let kind = opt_str(body, "type").ok_or_else(|| bad("Invalid integration type"))?;
+    if kind != "AWS_PROXY" {
+        return Err(bad(format!(
+            "Nimbus runs AWS_PROXY (Lambda proxy) integrations; integration type {kind} is not supported"
+        )));
+    }
+    let uri =
+        opt_str(body, "uri").ok_or_else(|| bad("Enumeration value for Uri must be non-empty"))?;
+    if opt_str(body, "integrationHttpMethod")
+        .as_deref()
+        .is_some_and(|x| x != "POST")
+    {
+        return Err(bad(
+            "Lambda proxy integrations must use integrationHttpMethod POST",
+        ));
+    }
+    let timeout = body
+        .get("timeoutInMillis")
+        .and_then(Value::as_u64)
+        .unwrap_or(29_000);
+    if !(50..=29_000).contains(&timeout) {
+        return Err(bad("Timeout should be between 50 ms and 29000 ms"));
+    }
+    let integ = RestIntegration {
+        kind,
+        http_method: Some("POST".into()),
+        uri: Some(uri),
+        timeout_ms: timeout,
+        passthrough: opt_str(body, "passthroughBehavior").unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+        responses: BTreeMap::new(),
+    };
+    let stored = integ.clone();
+    change_method(a, at, &hm, |meth| {
+        meth.integration = Some(stored);
+        Ok(())
+    })?;
+    created(integration_json(&integ))
+}
+
+fn get_integration(a: &RestApis, at: &MethodAt) -> R {
+    let hm = method_name(&at.http_method)?;
+    let api = a.get(&at.api).map_err(err)?;
+    let meth = method_of(&api, at, &hm)?;
+    let i = meth
+        .integration
+        .as_ref()
+        .ok_or_else(|| err(no_integration()))?;
+    ok(integration_json(i))
+}
+
+fn put_integration_response(a: &RestApis, at: &MethodAt, code: &str, body: &Value) -> R {
+    let hm = method_name(&at.http_method)?;
+    let mut resp = body.clone();
+    resp["statusCode"] = json!(code);
+    let stored = resp.clone();
+    change_method(a, at, &hm, |meth| {
+        let i = meth.integration.as_mut().ok_or_else(no_integration)?;
+        i.responses.insert(code.to_string(), stored);
+        Ok(())
+    })?;
+    created(resp)
+}
+
+fn create_deployment(a: &RestApis, id: &str, body: &Value) -> R {
+    let (_, d) = a
+        .change(id, |x| {
+            rest::deploy(
+                x,
+                body.get("stageName").and_then(Value::as_str),
+                opt_str(body, "description"),
+                strings(body.get("variables")),
+            )
+        })
+        .map_err(err)?;
+    created(deployment_json(&d))
+}
+
+fn get_deployment(a: &RestApis, id: &str, did: &str) -> R {
+    let api = a.get(id).map_err(err)?;
+    ok(deployment_json(
+        api.stages.find_deployment(did).map_err(err)?,
+    ))
+}
+
+fn create_stage(a: &RestApis, id: &str, body: &Value) -> R {
+    let name = opt_str(body, "stageName").ok_or_else(|| bad("Invalid stage name"))?;
+    let did = opt_str(body, "deploymentId").ok_or_else(|| bad("Invalid deployment identifier"))?;
+    let (_, s) = a
+        .change(id, |x| {
+            x.stages.create(
+                &name,
+                false,
+                Some(did.clone()),
+                strings(body.get("variables")),
+                opt_str(body, "description"),
+            )
+        })
+        .map_err(err)?;
+    created(stage_json(&s))
+}
+
+fn get_stage(a: &RestApis, id: &str, name: &str) -> R {
+    let api = a.get(id).map_err(err)?;
+    ok(stage_json(api.stages.find(name).map_err(err)?))
+}
+
+fn update_stage(a: &RestApis, id: &str, name: &str, body: &Value) -> R {
+    let (_, s) = a
+        .change(id, |x| {
+            x.stages.find(name)?;
+            for (op, path, value) in patches(body) {
+                if let ("replace", "/deploymentId") = (op.as_str(), path.as_str()) {
+                    x.stages.point(name, &value.unwrap_or_default())?;
+                    continue;
+                }
+                let s = x.stages.find_mut(name)?;
+                match (op.as_str(), path.as_str()) {
+                    ("replace", p) if p.starts_with("/variables/") => {
+                        s.variables.insert(
+                            p["/variables/".len()..].to_string(),
+                            value.unwrap_or_default(),
+                        );
+                    }
+                    ("remove", p) if p.starts_with("/variables/") => {
+                        s.variables.remove(&p["/variables/".len()..]);
+                    }
+                    ("replace", "/description") => s.description = value,
+                    _ => {
+                        return Err(GError::BadRequest(format!("Invalid patch path {path}")));
+                    }
+                }
+            }
+            let s = x.stages.find_mut(name)?;
+            s.modified_ms = nimbus_model::time::now_millis();
+            Ok(s.clone())
+        })
+        .map_err(err)?;
+    ok(stage_json(&s))
+}
+
+fn delete_stage(a: &RestApis, id: &str, name: &str) -> R {
+    a.change(id, |x| x.stages.delete(name).map(|_| ()))
+        .map_err(err)?;
+    Ok(accepted())
 }
