@@ -102,7 +102,7 @@ where
         table: Table,
         format: u32,
         migrate: impl Fn(u32, serde_json::Value) -> Result<serde_json::Value>,
-    ) -> Result<Records<T>> {
+    ) -> Result<Records<T, S>> {
         let unreadable = |k: &[u8], e: &dyn std::fmt::Display| {
             Error::Engine(format!(
                 "record {} of {} is unreadable: {e}",
@@ -110,7 +110,7 @@ where
                 table.0
             ))
         };
-        let mut live = HashMap::new();
+        let mut live = BTreeMap::new();
         let mut migrated = WriteBatch::new();
         for (k, v) in kv.scan_prefix(table, b"")? {
             let mut value: serde_json::Value =
@@ -130,18 +130,22 @@ where
                 value = migrate(found, value)?;
             }
             let rec: T = serde_json::from_value(value).map_err(|e| unreadable(&k, &e))?;
-            if rec.format() != format {
+            if S::format(&rec) != format {
                 return Err(Error::FormatMismatch {
-                    found: rec.format(),
+                    found: S::format(&rec),
                     expected: format,
                 });
             }
             if found < format {
                 let bytes = serde_json::to_vec(&rec)
                     .map_err(|e| Error::Engine(format!("encode a record of {}: {e}", table.0)))?;
-                migrated.put(table, rec.key().as_bytes(), bytes);
+                migrated.put(table, k.clone(), bytes);
             }
-            live.insert(rec.key().to_string(), Arc::new(rec));
+            let key = S::key(&rec).into_owned();
+            if key.as_bytes() != k.as_slice() {
+                return Err(unreadable(&k, &format!("it belongs under key {key:?}")));
+            }
+            live.insert(key, Arc::new(rec));
         }
         if !migrated.ops.is_empty() {
             kv.commit(migrated)?;
@@ -150,6 +154,8 @@ where
             kv,
             table,
             live: Mutex::new(live),
+            write: Mutex::new(()),
+            schema: PhantomData,
         })
     }
 
