@@ -304,20 +304,7 @@ impl StepFunctionsApi {
             )?),
             Operation::SendTaskHeartbeat => done(s.send_task_heartbeat(p.str("taskToken")?)?),
             Operation::ValidateStateMachineDefinition => {
-                let found = s.validate_state_machine_definition(p.str("definition")?);
-                let diagnostics: Vec<Value> = found
-                    .iter()
-                    .map(|d| {
-                        let mut v =
-                            json!({"severity": "ERROR", "code": d.code, "message": d.message});
-                        if let Some(l) = &d.location {
-                            v["location"] = json!(l);
-                        }
-                        v
-                    })
-                    .collect();
-                let result = if found.is_empty() { "OK" } else { "FAIL" };
-                json!({"result": result, "diagnostics": diagnostics, "truncated": false})
+                shapes::validation(&s.validate_state_machine_definition(p.str("definition")?))
             }
             Operation::TestState => {
                 let o = s
@@ -327,21 +314,11 @@ impl StepFunctionsApi {
                         input: p.string("input"),
                     })
                     .await?;
-                let mut out = json!({"status": o.status});
-                for (k, v) in [
-                    ("output", o.output),
-                    ("nextState", o.next_state),
-                    ("error", o.error),
-                    ("cause", o.cause),
-                ] {
-                    if let Some(v) = v {
-                        out[k] = json!(v);
-                    }
-                }
-                if p.opt_str("inspectionLevel").is_some_and(|l| l != "INFO") {
-                    out["inspectionData"] = json!({"input": p.opt_str("input").unwrap_or("{}")});
-                }
-                out
+                let inspected = p
+                    .opt_str("inspectionLevel")
+                    .is_some_and(|l| l != "INFO")
+                    .then(|| p.opt_str("input").unwrap_or("{}"));
+                shapes::test_outcome(o, inspected)
             }
             Operation::TagResource => done(s.tag_resource(p.str("resourceArn")?, p.tags())?),
             Operation::UntagResource => {

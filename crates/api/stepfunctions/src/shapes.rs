@@ -3,8 +3,8 @@
 //! written in each response's shape. Dates are epoch seconds.
 
 use nimbus_workflows::service::{
-    Alias, Error, Execution, ExecutionStatus, Listed, MachineView, Page, Route, StateMachine, Tag,
-    Version,
+    Alias, Diagnostic, Error, Execution, ExecutionStatus, Listed, MachineView, Page, Route,
+    StateMachine, Tag, TestOutcome, Version,
 };
 use serde_json::{Map, Value, json};
 
@@ -274,4 +274,32 @@ pub(crate) fn machine_for_execution(e: &Execution, m: Option<&StateMachine>) -> 
 
 pub(crate) fn tags(tags: &[Tag]) -> Value {
     json!({"tags": tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>()})
+}
+
+/// `ValidateStateMachineDefinition`: `OK`, or `FAIL` with what is wrong.
+pub(crate) fn validation(found: &[Diagnostic]) -> Value {
+    let diagnostics: Vec<Value> = found
+        .iter()
+        .map(|d| {
+            let mut v = json!({"severity": "ERROR", "code": d.code, "message": d.message});
+            put_some(&mut v, "location", d.location.clone());
+            v
+        })
+        .collect();
+    let result = if found.is_empty() { "OK" } else { "FAIL" };
+    json!({"result": result, "diagnostics": diagnostics, "truncated": false})
+}
+
+/// `TestState`: how the state ended, and the input it saw when inspection
+/// was asked for.
+pub(crate) fn test_outcome(o: TestOutcome, inspected_input: Option<&str>) -> Value {
+    let mut out = json!({"status": o.status});
+    put_some(&mut out, "output", o.output);
+    put_some(&mut out, "nextState", o.next_state);
+    put_some(&mut out, "error", o.error);
+    put_some(&mut out, "cause", o.cause);
+    if let Some(input) = inspected_input {
+        out["inspectionData"] = json!({"input": input});
+    }
+    out
 }
