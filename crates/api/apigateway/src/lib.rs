@@ -7,13 +7,14 @@
 //! `apigatewayv2` and `apigateway` models name them, carrying the path's
 //! parameters) before anything runs; [`ApiGatewayApi::execute`] then runs it.
 
+mod error;
+pub(crate) use error::{bad, err};
 mod http_apis;
 pub mod rest;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use nimbus_api_common::ApiError;
-use nimbus_gateway::Error as GError;
 use nimbus_gateway::apis::Apis;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -56,23 +57,6 @@ pub fn owns_path(path: &str) -> bool {
 
 /// What every handler answers.
 pub(crate) type R = Result<Response<Bytes>, ApiError>;
-
-pub(crate) fn err(e: GError) -> ApiError {
-    let (status, code) = match &e {
-        GError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundException"),
-        GError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequestException"),
-        GError::Conflict(_) => (StatusCode::CONFLICT, "ConflictException"),
-        GError::Storage(_) => {
-            tracing::error!(error = %e, "gateway store failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
-        }
-    };
-    ApiError::new(status, code, e.to_string())
-}
-
-pub(crate) fn bad(m: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "BadRequestException", m)
-}
 
 pub(crate) fn json_response(status: StatusCode, v: Value) -> Response<Bytes> {
     let mut r = Response::new(Bytes::from(v.to_string()));
