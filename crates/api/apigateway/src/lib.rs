@@ -7,6 +7,7 @@
 //! `apigatewayv2` and `apigateway` models name them, carrying the path's
 //! parameters) before anything runs; [`ApiGatewayApi::execute`] then runs it.
 
+pub mod authz;
 mod error;
 pub(crate) use error::{bad, err};
 mod http_apis;
@@ -304,6 +305,10 @@ impl ApiGatewayApi {
         let path = req.uri().path();
         let op = Operation::parse(req.method(), path)
             .ok_or_else(|| self.not_implemented(req.method(), path))?;
+        nimbus_api_common::authz::authorize(req.extensions(), |s| {
+            authz::access(req.method(), path, s)
+        })
+        .map_err(|d| ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message))?;
         self.execute(op, &body, &host)
     }
 

@@ -8,6 +8,7 @@
 //! Nothing here knows a particular service's operations. How to add a service
 //! on this spine: `docs/adding-a-service.md`.
 
+pub mod authz;
 pub mod chunked;
 pub mod json;
 pub mod query;

@@ -4,6 +4,7 @@
 //! store, and is answered in DynamoDB's shapes, with its error types and
 //! messages and the `x-amz-crc32` checksum its clients may verify.
 
+pub mod authz;
 mod convert;
 mod error;
 mod operations;
@@ -76,6 +77,15 @@ impl Service for DynamoDbApi {
     }
 }
 
+/// IAM's decision, as DynamoDB answers a refusal (`AccessDeniedException`, 400).
+fn authorize(
+    ext: &http::Extensions,
+    access: impl FnOnce(&nimbus_api_common::authz::Scope) -> Vec<nimbus_api_common::authz::Access>,
+) -> R<()> {
+    nimbus_api_common::authz::authorize(ext, access)
+        .map_err(|d| DdbError::new("AccessDeniedException", d.message))
+}
+
 impl DynamoDbApi {
     pub fn new(tables: Arc<Tables>) -> DynamoDbApi {
         DynamoDbApi { tables }
@@ -92,10 +102,20 @@ impl DynamoDbApi {
             Ok(c) => c,
             Err(e) => return DYNAMODB_JSON.error(&e, request_id),
         };
+        let ext = req.extensions();
         let result = if call.prefix == "DynamoDBStreams_20120810" {
-            streams_api::run(&self.tables, &call.operation, &call.params)
+            authorize(ext, |s| {
+                authz::stream_access(&call.operation, &call.params, s)
+            })
+            .and_then(|()| streams_api::run(&self.tables, &call.operation, &call.params))
         } else {
-            match Operation::parse(&call.operation) {
+            let op = Operation::parse(&call.operation);
+            let allowed = match op {
+                Some(op) => authorize(ext, |s| authz::access(op, &call.params, s)),
+                None => Ok(()),
+            };
+            match op {
+                _ if allowed.is_err() => allowed.map(|()| Value::Null),
                 None => Err(DdbError::new(
                     "UnknownOperationException",
                     format!("{} is not a DynamoDB operation", call.operation),

@@ -159,3 +159,68 @@ fn partiql_cases() {
         failures.join("\n")
     );
 }
+
+/// Refuses whatever is not on its one table.
+struct OnlyTable(nimbus_api_common::authz::Scope, &'static str);
+
+impl nimbus_api_common::authz::Authorizer for OnlyTable {
+    fn scope(&self) -> &nimbus_api_common::authz::Scope {
+        &self.0
+    }
+    fn check(
+        &self,
+        _: &http::Extensions,
+        access: &[nimbus_api_common::authz::Access],
+    ) -> Result<(), nimbus_api_common::authz::Denied> {
+        match access.iter().find(|a| !a.resource.ends_with(self.1)) {
+            Some(a) => Err(nimbus_api_common::authz::Denied {
+                message: format!(
+                    "not authorized to perform: {} on resource: {}",
+                    a.action, a.resource
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_refused_request_is_access_denied_and_changes_nothing() {
+    let (_d, api) = api();
+    assert_eq!(call(&api, "CreateTable", TABLE).0, 200);
+    let guarded = |op: &str, body: &str| {
+        let mut req = Request::new(Bytes::from(body.to_string()));
+        req.headers_mut().insert(
+            "x-amz-target",
+            http::HeaderValue::from_str(&format!("DynamoDB_20120810.{op}")).unwrap(),
+        );
+        req.extensions_mut()
+            .insert::<Arc<dyn nimbus_api_common::authz::Authorizer>>(Arc::new(OnlyTable(
+                nimbus_api_common::authz::Scope::new("000000000000", "us-east-1"),
+                "table/items",
+            )));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let resp = rt.block_on(api.handle(req, "rid"));
+        let v: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+        (resp.status().as_u16(), v)
+    };
+    let put = r#"{"TableName": "items", "Item": {"pk": {"S": "a"}}}"#;
+    assert_eq!(guarded("PutItem", put).0, 200);
+    let (status, v) = guarded("ListTables", "{}");
+    assert_eq!(status, 400);
+    assert_eq!(
+        v["__type"],
+        "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("dynamodb:ListTables"),
+        "{v}"
+    );
+    let other = r#"{"TableName": "other", "Item": {"pk": {"S": "a"}}}"#;
+    assert_eq!(guarded("PutItem", other).0, 400);
+}

@@ -2,6 +2,7 @@
 //! [`Operation`], run against the functions service or the [`Invoker`], and its
 //! result or error written in Lambda's wire shapes.
 
+pub mod authz;
 mod concurrency;
 mod error;
 mod event_configs;
@@ -448,6 +449,15 @@ impl nimbus_api_common::Service for LambdaApi {
 }
 
 /// The Lambda API bound to a functions service, an invoker and the triggers.
+/// IAM's decision, as Lambda answers a refusal (`AccessDeniedException`, 403).
+pub(crate) fn authorize(
+    ext: &http::Extensions,
+    access: impl FnOnce(&nimbus_api_common::authz::Scope) -> Vec<nimbus_api_common::authz::Access>,
+) -> Result<(), ApiError> {
+    nimbus_api_common::authz::authorize(ext, access)
+        .map_err(|d| ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message))
+}
+
 pub struct LambdaApi {
     functions: Arc<Functions>,
     invoker: Arc<dyn Invoker>,
@@ -508,6 +518,14 @@ impl LambdaApi {
 
     pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
         if urls::owns(req.uri().path()) {
+            let allowed = authorize(req.extensions(), |s| {
+                let q = query_param(req.uri().query().unwrap_or(""), "Qualifier");
+                authz::url_access(req.method(), req.uri().path(), q.as_deref(), s)
+                    .unwrap_or_default()
+            });
+            if let Err(e) = allowed {
+                return e.rest_json(request_id);
+            }
             let mut resp = match urls::handle(&self.functions, &req) {
                 Ok(r) => r,
                 Err(e) => return e.rest_json(request_id),
@@ -518,7 +536,10 @@ impl LambdaApi {
             return resp;
         }
         let result = match parse(&req, self.functions.identity()) {
-            Ok(op) => self.execute(op).await,
+            Ok(op) => match authorize(req.extensions(), |s| authz::access(&op, s)) {
+                Ok(()) => self.execute(op).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let mut resp = match result {

@@ -65,6 +65,11 @@ pub async fn invoke(
         Ok(q) => q,
         Err(e) => return error_response(e, request_id),
     };
+    if let Err(e) = crate::authorize(req.extensions(), |s| {
+        crate::authz::invoke_access(&r.name, q.as_deref(), s)
+    }) {
+        return error_response(e, request_id);
+    }
     let header = |n: &str| {
         req.headers()
             .get(n)

@@ -5,6 +5,7 @@
 //! Authentication happens at the edge; it tells this crate how the payload is
 //! signed ([`body::Payload`]), and the body is verified while it streams.
 
+mod authz;
 pub mod body;
 mod buckets;
 pub mod checksum;
@@ -129,6 +130,12 @@ impl S3Api {
         let q = Query::parse(parts.uri.query().unwrap_or(""));
         let h = &parts.headers;
         let op = classify(&parts.method, t, &q, h)?;
+        nimbus_api_common::authz::authorize(&parts.extensions, |_| {
+            let copy_source = header(h, "x-amz-copy-source")
+                .map(|s| String::from_utf8_lossy(&percent_decode(s)).into_owned());
+            authz::access(&op, t, q.get("versionId"), copy_source.as_deref())
+        })
+        .map_err(|d| S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", d.message))?;
         let bucket = t.bucket.as_deref().unwrap_or("");
         let key = t.key.as_deref().unwrap_or("");
         // The edge runs this inside the request's span.

@@ -18,6 +18,13 @@ impl SqsError {
         SqsError(ApiError::bad_request(kind, message).with_query_code(query_code))
     }
 
+    /// IAM refused the request: SQS's `AccessDenied`, 403.
+    pub(crate) fn denied(d: nimbus_api_common::authz::Denied) -> SqsError {
+        let mut e = ApiError::new(http::StatusCode::FORBIDDEN, "AccessDenied", d.message);
+        e = e.with_query_code("AccessDenied");
+        SqsError(e)
+    }
+
     pub(crate) fn missing(param: &str) -> SqsError {
         SqsError::new(
             "MissingParameter",

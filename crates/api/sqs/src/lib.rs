@@ -4,6 +4,7 @@
 //! and, as SQS does for clients of its older query protocol, the legacy code in
 //! `x-amzn-query-error`.
 
+pub mod authz;
 mod error;
 mod operations;
 pub mod query;
@@ -372,7 +373,10 @@ impl SqsApi {
                 return SQS_JSON.error(&e.0, request_id);
             }
         };
-        match self.run(&call.operation, &call.params, &host).await {
+        match self
+            .run(req.extensions(), &call.operation, &call.params, &host)
+            .await
+        {
             Ok(v) => SQS_JSON.respond(&v, request_id),
             Err(e) => SQS_JSON.error(&e.0, request_id),
         }
@@ -400,7 +404,7 @@ impl SqsApi {
             );
             return query::SQS_QUERY.error(&e.0, request_id);
         };
-        match self.run(&action, &input, host).await {
+        match self.run(req.extensions(), &action, &input, host).await {
             Ok(v) => query::SQS_QUERY.respond(
                 StatusCode::OK,
                 query::to_xml(&action, &v, request_id),
@@ -425,7 +429,7 @@ impl SqsApi {
     }
 
     /// Parse the operation a name gives, then run it.
-    async fn run(&self, op: &str, v: &Value, host: &str) -> R<Value> {
+    async fn run(&self, req: &http::Extensions, op: &str, v: &Value, host: &str) -> R<Value> {
         let Some(operation) = Operation::parse(op) else {
             return Err(SqsError::new(
                 "UnsupportedOperation",
@@ -433,6 +437,8 @@ impl SqsApi {
                 format!("{op} is not supported by Nimbus yet"),
             ));
         };
+        nimbus_api_common::authz::authorize(req, |scope| authz::access(operation, v, scope))
+            .map_err(SqsError::denied)?;
         self.execute(operation, v, host).await
     }
 }

@@ -15,6 +15,7 @@ use nimbus_workflows::service::{
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+pub mod authz;
 mod error;
 mod shapes;
 use error::wire_error;
@@ -151,6 +152,12 @@ impl StepFunctionsApi {
             );
             return STATES_JSON.error(&e, request_id);
         };
+        if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |s| {
+            authz::access(op, &call.params, s)
+        }) {
+            let e = ApiError::bad_request("AccessDeniedException", d.message);
+            return STATES_JSON.error(&e, request_id);
+        }
         match self.execute(op, &call.params).await {
             Ok(v) => STATES_JSON.respond(&v, request_id),
             Err(e) => STATES_JSON.error(&wire_error(&e), request_id),

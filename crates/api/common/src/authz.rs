@@ -1,0 +1,143 @@
+//! What a request asks of IAM: the actions it performs and the resources it
+//! performs them on, as each service's authorization reference names them
+//! (`sqs:SendMessage` on `arn:aws:sqs:us-east-1:000000000000:orders`). Each
+//! API crate maps its parsed operations to a list of [`Access`]es (one
+//! request may need several: `CopyObject` reads one object and writes
+//! another, `CreateFunction` also passes a role); the edge's authorizer
+//! evaluates every one against the caller's policies.
+
+/// One action on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// `service:Action`, as IAM names it.
+    pub action: String,
+    /// The resource's ARN, or `*` for actions on no particular resource
+    /// (`ListQueues`, `ListBuckets`).
+    pub resource: String,
+}
+
+impl Access {
+    pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Access {
+        Access {
+            action: action.into(),
+            resource: resource.into(),
+        }
+    }
+
+    /// An action that names no resource.
+    pub fn any(action: impl Into<String>) -> Access {
+        Access::new(action, "*")
+    }
+}
+
+/// The account and region resources are named in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl Scope {
+    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Scope {
+        Scope {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
+    /// `arn:aws:<service>:<region>:<account>:<resource>`.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:aws:{service}:{}:{}:{resource}",
+            self.region, self.account
+        )
+    }
+}
+
+/// Why a request was refused: AWS's message ("User: arn:... is not authorized
+/// to perform: sqs:SendMessage on resource: arn:... because no identity-based
+/// policy allows the sqs:SendMessage action").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub message: String,
+}
+
+/// What decides whether a caller may do what a request asks. The edge puts one
+/// (as an `Arc<dyn Authorizer>`) into every request's extensions, next to the
+/// caller it verified; a request without one is not checked (`--iam off`).
+pub trait Authorizer: Send + Sync {
+    /// The account and region this platform names its resources in.
+    fn scope(&self) -> &Scope;
+    /// Allow every access, or refuse with the first denied one's message.
+    fn check(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied>;
+}
+
+/// Check what a request asks (computed, in the authorizer's scope, only when
+/// the request carries an authorizer) against that authorizer.
+pub fn authorize(
+    request: &http::Extensions,
+    access: impl FnOnce(&Scope) -> Vec<Access>,
+) -> Result<(), Denied> {
+    match request.get::<std::sync::Arc<dyn Authorizer>>() {
+        Some(a) => a.check(request, &access(a.scope())),
+        None => Ok(()),
+    }
+}
+
+/// `iam:PassRole` on `role`: what creating a resource that runs under a role
+/// (a function, a state machine) also needs.
+pub fn pass_role(role: &str) -> Access {
+    Access::new("iam:PassRole", role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct OnlyReads(Scope);
+
+    impl Authorizer for OnlyReads {
+        fn scope(&self) -> &Scope {
+            &self.0
+        }
+        fn check(&self, _: &http::Extensions, access: &[Access]) -> Result<(), Denied> {
+            match access.iter().find(|a| !a.action.contains(":Get")) {
+                Some(a) => Err(Denied {
+                    message: format!("not authorized to perform: {}", a.action),
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn requests_without_an_authorizer_are_not_checked() {
+        let mut ext = http::Extensions::new();
+        let asked = std::cell::Cell::new(false);
+        let all = |_: &Scope| {
+            asked.set(true);
+            vec![Access::any("s3:PutObject")]
+        };
+        assert!(authorize(&ext, all).is_ok());
+        assert!(!asked.get(), "nothing to check, nothing computed");
+        ext.insert::<Arc<dyn Authorizer>>(Arc::new(OnlyReads(Scope::new("1", "r"))));
+        assert!(authorize(&ext, |_| vec![Access::any("s3:GetObject")]).is_ok());
+        let denied = authorize(&ext, |s| {
+            vec![Access::new("s3:PutObject", s.arn("s3", "x"))]
+        })
+        .unwrap_err();
+        assert!(denied.message.contains("s3:PutObject"));
+    }
+
+    #[test]
+    fn arns_name_the_scope() {
+        let s = Scope::new("000000000000", "us-east-1");
+        assert_eq!(
+            s.arn("sqs", "orders"),
+            "arn:aws:sqs:us-east-1:000000000000:orders"
+        );
+        assert_eq!(Access::any("s3:ListAllMyBuckets").resource, "*");
+        assert_eq!(pass_role("arn:aws:iam::1:role/r").action, "iam:PassRole");
+    }
+}

@@ -1,0 +1,164 @@
+//! Lambda's operations as IAM actions (`lambda:<Action>`) on function ARNs
+//! (qualified when the request names a version or alias, as Lambda's
+//! authorization reference says), event source mapping ARNs, or `*`.
+//! Creating a function, or giving it another role, also passes that role.
+
+use crate::Operation;
+use nimbus_api_common::authz::{Access, Scope, pass_role};
+
+fn function_arn(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        Some(q) => scope.arn("lambda", &format!("function:{name}:{q}")),
+        None => scope.arn("lambda", &format!("function:{name}")),
+    }
+}
+
+/// What invoking `name` (at `qualifier`) asks of IAM.
+pub fn invoke_access(name: &str, qualifier: Option<&str>, scope: &Scope) -> Vec<Access> {
+    vec![Access::new(
+        "lambda:InvokeFunction",
+        function_arn(scope, name, qualifier),
+    )]
+}
+
+/// What `op` asks of IAM.
+pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
+    use Operation::*;
+    let on = |action: &str, name: &str, q: Option<&str>| {
+        vec![Access::new(
+            format!("lambda:{action}"),
+            function_arn(scope, name, q),
+        )]
+    };
+    let mapping = |action: &str, uuid: &str| {
+        vec![Access::new(
+            format!("lambda:{action}"),
+            scope.arn("lambda", &format!("event-source-mapping:{uuid}")),
+        )]
+    };
+    match op {
+        CreateFunction(f, _) => {
+            let mut a = on("CreateFunction", &f.name, None);
+            a.push(pass_role(&f.role));
+            a
+        }
+        PublishVersion { name, .. } => on("PublishVersion", name, None),
+        ListVersionsByFunction { name, .. } => on("ListVersionsByFunction", name, None),
+        CreateAlias { name, .. } => on("CreateAlias", name, None),
+        GetAlias { name, alias } => on("GetAlias", name, Some(alias)),
+        UpdateAlias { name, input } => on("UpdateAlias", name, Some(&input.name)),
+        DeleteAlias { name, alias } => on("DeleteAlias", name, Some(alias)),
+        ListAliases { name } => on("ListAliases", name, None),
+        PutProvisionedConcurrencyConfig {
+            name, qualifier, ..
+        } => on("PutProvisionedConcurrencyConfig", name, Some(qualifier)),
+        GetProvisionedConcurrencyConfig { name, qualifier } => {
+            on("GetProvisionedConcurrencyConfig", name, Some(qualifier))
+        }
+        DeleteProvisionedConcurrencyConfig { name, qualifier } => {
+            on("DeleteProvisionedConcurrencyConfig", name, Some(qualifier))
+        }
+        ListProvisionedConcurrencyConfigs { name } => {
+            on("ListProvisionedConcurrencyConfigs", name, None)
+        }
+        GetFunction { name, qualifier } => on("GetFunction", name, qualifier.as_deref()),
+        GetFunctionConfiguration { name, qualifier } => {
+            on("GetFunctionConfiguration", name, qualifier.as_deref())
+        }
+        ListFunctions { .. } => vec![Access::any("lambda:ListFunctions")],
+        UpdateFunctionCode { name, .. } => on("UpdateFunctionCode", name, None),
+        UpdateFunctionConfiguration { name, update } => {
+            let mut a = on("UpdateFunctionConfiguration", name, None);
+            if let Some(role) = &update.role {
+                a.push(pass_role(role));
+            }
+            a
+        }
+        DeleteFunction { name, qualifier } => on("DeleteFunction", name, qualifier.as_deref()),
+        Invoke(r) => invoke_access(&r.function, r.qualifier.as_deref(), scope),
+        GetAccountSettings => vec![Access::any("lambda:GetAccountSettings")],
+        PutFunctionConcurrency { name, .. } => on("PutFunctionConcurrency", name, None),
+        GetFunctionConcurrency { name } => on("GetFunctionConcurrency", name, None),
+        DeleteFunctionConcurrency { name } => on("DeleteFunctionConcurrency", name, None),
+        PutFunctionEventInvokeConfig { name, .. } => on("PutFunctionEventInvokeConfig", name, None),
+        GetFunctionEventInvokeConfig { name } => on("GetFunctionEventInvokeConfig", name, None),
+        DeleteFunctionEventInvokeConfig { name } => {
+            on("DeleteFunctionEventInvokeConfig", name, None)
+        }
+        ListFunctionEventInvokeConfigs { name } => on("ListFunctionEventInvokeConfigs", name, None),
+        CreateEventSourceMapping(_) => vec![Access::any("lambda:CreateEventSourceMapping")],
+        GetEventSourceMapping(uuid) => mapping("GetEventSourceMapping", uuid),
+        UpdateEventSourceMapping(uuid, _) => mapping("UpdateEventSourceMapping", uuid),
+        DeleteEventSourceMapping(uuid) => mapping("DeleteEventSourceMapping", uuid),
+        ListEventSourceMappings { .. } => vec![Access::any("lambda:ListEventSourceMappings")],
+    }
+}
+
+/// What a function URL or permission request (`urls::handle`'s paths) asks
+/// of IAM; `None` for a path that is not one of them.
+pub fn url_access(
+    method: &http::Method,
+    path: &str,
+    qualifier: Option<&str>,
+    scope: &Scope,
+) -> Option<Vec<Access>> {
+    use http::Method;
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let raw = segments.get(2)?;
+    // A name, a partial ARN or a full ARN: the name is the part after `function:`.
+    let name = match raw.split_once("function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => raw.split(':').next().unwrap_or(raw),
+    };
+    let action = match (method, segments.as_slice()) {
+        (&Method::POST, [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
+        (&Method::GET, [_, "functions", _, "url"]) => "GetFunctionUrlConfig",
+        (&Method::PUT, [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
+        (&Method::DELETE, [_, "functions", _, "url"]) => "DeleteFunctionUrlConfig",
+        (&Method::GET, [_, "functions", _, "urls"]) => "ListFunctionUrlConfigs",
+        (&Method::POST, [_, "functions", _, "policy"]) => "AddPermission",
+        (&Method::GET, [_, "functions", _, "policy"]) => "GetPolicy",
+        (&Method::DELETE, [_, "functions", _, "policy", _]) => "RemovePermission",
+        _ => return None,
+    };
+    Some(vec![Access::new(
+        format!("lambda:{action}"),
+        function_arn(scope, name, qualifier),
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocations_name_the_qualified_function() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let op = Operation::GetFunction {
+            name: "f".into(),
+            qualifier: Some("live".into()),
+        };
+        assert_eq!(
+            access(&op, &s),
+            [Access::new(
+                "lambda:GetFunction",
+                "arn:aws:lambda:us-east-1:000000000000:function:f:live"
+            )]
+        );
+        let urls = url_access(
+            &http::Method::POST,
+            "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/policy",
+            None,
+            &s,
+        )
+        .unwrap();
+        assert_eq!(
+            urls,
+            [Access::new(
+                "lambda:AddPermission",
+                "arn:aws:lambda:us-east-1:000000000000:function:f"
+            )]
+        );
+        assert!(url_access(&http::Method::GET, "/2015-03-31/nothing", None, &s).is_none());
+    }
+}

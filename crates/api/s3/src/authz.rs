@@ -1,0 +1,143 @@
+//! S3's operations as IAM actions on bucket (`arn:aws:s3:::bucket`) and
+//! object (`arn:aws:s3:::bucket/key`) ARNs, as S3's authorization reference
+//! names them: several operations share an action (`HeadObject` is
+//! `s3:GetObject`, the multipart upload steps are `s3:PutObject`), reading a
+//! version has its own (`s3:GetObjectVersion`), and a copy also reads its
+//! source.
+
+use crate::request::{Op, Target};
+use nimbus_api_common::authz::Access;
+
+fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+fn object_arn(bucket: &str, key: &str) -> String {
+    format!("arn:aws:s3:::{bucket}/{key}")
+}
+
+/// What `op` on `target` asks of IAM. `version` is the `versionId` the
+/// request names; `copy_source` its `x-amz-copy-source` (`bucket/key`,
+/// URL-decoded, maybe with `?versionId=`).
+pub(crate) fn access(
+    op: &Op,
+    target: &Target,
+    version: Option<&str>,
+    copy_source: Option<&str>,
+) -> Vec<Access> {
+    let bucket = target.bucket.as_deref().unwrap_or_default();
+    let key = target.key.as_deref().unwrap_or_default();
+    let on_bucket = |action: &str| vec![Access::new(format!("s3:{action}"), bucket_arn(bucket))];
+    let on_object =
+        |action: &str| vec![Access::new(format!("s3:{action}"), object_arn(bucket, key))];
+    let versioned = |plain: &str, with_version: &str| {
+        on_object(if version.is_some() {
+            with_version
+        } else {
+            plain
+        })
+    };
+    match op {
+        Op::ListBuckets => vec![Access::any("s3:ListAllMyBuckets")],
+        Op::CreateBucket => on_bucket("CreateBucket"),
+        Op::HeadBucket | Op::ListObjects | Op::ListObjectsV2 => on_bucket("ListBucket"),
+        Op::DeleteBucket => on_bucket("DeleteBucket"),
+        Op::GetBucketLocation => on_bucket("GetBucketLocation"),
+        Op::GetBucketVersioning => on_bucket("GetBucketVersioning"),
+        Op::PutBucketVersioning => on_bucket("PutBucketVersioning"),
+        Op::ListObjectVersions => on_bucket("ListBucketVersions"),
+        Op::ListMultipartUploads => on_bucket("ListBucketMultipartUploads"),
+        // Each key of the batch is checked as its own DeleteObject by S3; the
+        // request itself needs the action on the bucket's objects.
+        Op::DeleteObjects => vec![Access::new("s3:DeleteObject", object_arn(bucket, "*"))],
+        Op::PutObject
+        | Op::CreateMultipartUpload
+        | Op::UploadPart
+        | Op::CompleteMultipartUpload => on_object("PutObject"),
+        Op::CopyObject | Op::UploadPartCopy => {
+            let mut out = on_object("PutObject");
+            if let Some(src) = copy_source {
+                let src = src.trim_start_matches('/');
+                let (path, src_version) = match src.split_once("?versionId=") {
+                    Some((p, v)) => (p, Some(v)),
+                    None => (src, None),
+                };
+                let action = if src_version.is_some() {
+                    "s3:GetObjectVersion"
+                } else {
+                    "s3:GetObject"
+                };
+                out.push(Access::new(action, format!("arn:aws:s3:::{path}")));
+            }
+            out
+        }
+        Op::GetObject | Op::HeadObject => versioned("GetObject", "GetObjectVersion"),
+        Op::DeleteObject => versioned("DeleteObject", "DeleteObjectVersion"),
+        Op::AbortMultipartUpload => on_object("AbortMultipartUpload"),
+        Op::ListParts => on_object("ListMultipartUploadParts"),
+        Op::PutBucketNotificationConfiguration => on_bucket("PutBucketNotification"),
+        Op::GetBucketNotificationConfiguration => on_bucket("GetBucketNotification"),
+        Op::PutBucketTagging | Op::DeleteBucketTagging => on_bucket("PutBucketTagging"),
+        Op::GetBucketTagging => on_bucket("GetBucketTagging"),
+        Op::PutBucketCors | Op::DeleteBucketCors => on_bucket("PutBucketCORS"),
+        Op::GetBucketCors => on_bucket("GetBucketCORS"),
+        Op::PutObjectTagging => versioned("PutObjectTagging", "PutObjectVersionTagging"),
+        Op::GetObjectTagging => versioned("GetObjectTagging", "GetObjectVersionTagging"),
+        Op::DeleteObjectTagging => versioned("DeleteObjectTagging", "DeleteObjectVersionTagging"),
+        // A preflight carries no credentials; S3 answers it from the CORS rules.
+        Op::Preflight => Vec::new(),
+        Op::Unsupported(what) => on_bucket(what),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(bucket: &str, key: Option<&str>) -> Target {
+        Target {
+            bucket: Some(bucket.into()),
+            key: key.map(String::from),
+        }
+    }
+
+    #[test]
+    fn operations_map_to_bucket_and_object_arns() {
+        assert_eq!(
+            access(&Op::HeadObject, &t("b", Some("a/k")), None, None),
+            [Access::new("s3:GetObject", "arn:aws:s3:::b/a/k")]
+        );
+        assert_eq!(
+            access(&Op::GetObject, &t("b", Some("k")), Some("v1"), None)[0].action,
+            "s3:GetObjectVersion"
+        );
+        assert_eq!(
+            access(&Op::ListObjectsV2, &t("b", None), None, None),
+            [Access::new("s3:ListBucket", "arn:aws:s3:::b")]
+        );
+        assert_eq!(
+            access(
+                &Op::CopyObject,
+                &t("b", Some("dst")),
+                None,
+                Some("/src/k?versionId=3")
+            ),
+            [
+                Access::new("s3:PutObject", "arn:aws:s3:::b/dst"),
+                Access::new("s3:GetObjectVersion", "arn:aws:s3:::src/k"),
+            ]
+        );
+        assert_eq!(
+            access(
+                &Op::ListBuckets,
+                &Target {
+                    bucket: None,
+                    key: None
+                },
+                None,
+                None
+            ),
+            [Access::any("s3:ListAllMyBuckets")]
+        );
+    }
+}

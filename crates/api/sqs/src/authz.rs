@@ -1,0 +1,77 @@
+//! SQS's operations as IAM actions on queue ARNs (the batch operations need
+//! their single counterparts' actions, as SQS's authorization reference says).
+
+use crate::operations::Operation;
+use nimbus_api_common::authz::{Access, Scope};
+use serde_json::Value;
+
+/// The queue a request names: `QueueUrl`'s last path segment, or `QueueName`.
+fn queue(params: &Value) -> Option<&str> {
+    if let Some(url) = params.get("QueueUrl").and_then(Value::as_str) {
+        return url.trim_end_matches('/').rsplit('/').next();
+    }
+    params.get("QueueName").and_then(Value::as_str)
+}
+
+/// What `op` with `params` asks of IAM.
+pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
+    use Operation::*;
+    let action = match op {
+        ListQueues => return vec![Access::any("sqs:ListQueues")],
+        SendMessageBatch => "SendMessage",
+        DeleteMessageBatch => "DeleteMessage",
+        ChangeMessageVisibilityBatch => "ChangeMessageVisibility",
+        StartMessageMoveTask | ListMessageMoveTasks => {
+            let name = if op == StartMessageMoveTask {
+                "sqs:StartMessageMoveTask"
+            } else {
+                "sqs:ListMessageMoveTasks"
+            };
+            let source = params.get("SourceArn").and_then(Value::as_str);
+            return vec![Access::new(name, source.unwrap_or("*"))];
+        }
+        CancelMessageMoveTask => return vec![Access::any("sqs:CancelMessageMoveTask")],
+        CreateQueue => "CreateQueue",
+        GetQueueUrl => "GetQueueUrl",
+        DeleteQueue => "DeleteQueue",
+        PurgeQueue => "PurgeQueue",
+        GetQueueAttributes => "GetQueueAttributes",
+        SetQueueAttributes => "SetQueueAttributes",
+        TagQueue => "TagQueue",
+        UntagQueue => "UntagQueue",
+        ListQueueTags => "ListQueueTags",
+        SendMessage => "SendMessage",
+        ReceiveMessage => "ReceiveMessage",
+        DeleteMessage => "DeleteMessage",
+        ChangeMessageVisibility => "ChangeMessageVisibility",
+    };
+    let resource = queue(params).map_or_else(|| "*".to_string(), |q| scope.arn("sqs", q));
+    vec![Access::new(format!("sqs:{action}"), resource)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn operations_map_to_queue_arns() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let url = json!({"QueueUrl": "http://localhost:4566/000000000000/orders"});
+        assert_eq!(
+            access(Operation::SendMessageBatch, &url, &s),
+            [Access::new(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:000000000000:orders"
+            )]
+        );
+        assert_eq!(
+            access(Operation::CreateQueue, &json!({"QueueName": "q"}), &s)[0].resource,
+            "arn:aws:sqs:us-east-1:000000000000:q"
+        );
+        assert_eq!(
+            access(Operation::ListQueues, &json!({}), &s),
+            [Access::any("sqs:ListQueues")]
+        );
+    }
+}
