@@ -13,6 +13,7 @@ mod execution;
 pub mod lineage;
 pub mod logs;
 mod registry;
+pub mod roles;
 pub mod runtimes;
 pub mod urls;
 
@@ -41,6 +42,7 @@ pub struct Functions {
     identity: Identity,
     registry: Arc<Registry>,
     executor: Arc<Executor>,
+    roles: std::sync::OnceLock<Arc<dyn roles::ExecutionRoles>>,
     logs: Arc<LogStore>,
     queue: Arc<async_invoke::Queue>,
     concurrency: concurrency::Concurrency,
@@ -127,6 +129,7 @@ impl Functions {
             identity,
             registry,
             executor,
+            roles: std::sync::OnceLock::new(),
             logs,
             queue,
             concurrency: concurrency::Concurrency::default(),
@@ -167,8 +170,27 @@ impl Functions {
         self.registry.list()
     }
 
+    /// Give each environment its function's execution-role credentials, and
+    /// refuse roles Lambda cannot assume ([`roles`]).
+    pub fn set_execution_roles(&self, roles: Arc<dyn roles::ExecutionRoles>) {
+        let _ = self.roles.set(roles.clone());
+        self.executor.set_execution_roles(roles);
+    }
+
+    /// Refuse a role Lambda cannot assume (when execution roles are on).
+    fn check_role(&self, role: &str) -> Result<()> {
+        match self.roles.get().map(|r| r.check(role)) {
+            Some(Err(roles::RoleError::NotAssumable(_))) => {
+                Err(Error::InvalidParameter(roles::NOT_ASSUMABLE.to_string()))
+            }
+            Some(Err(roles::RoleError::Unavailable(m))) => Err(Error::Internal(m)),
+            Some(Ok(())) | None => Ok(()),
+        }
+    }
+
     /// Create a function; its package is unpacked off the async threads.
     pub async fn create(self: &Arc<Self>, req: CreateFunction) -> Result<Arc<FunctionRecord>> {
+        self.check_role(&req.role)?;
         let me = self.clone();
         let name = req.name.clone();
         let rec = spawn_blocking(move || me.registry.create(req)).await?;
@@ -181,6 +203,9 @@ impl Functions {
         name: &str,
         req: UpdateConfiguration,
     ) -> Result<Arc<FunctionRecord>> {
+        if let Some(role) = &req.role {
+            self.check_role(role)?;
+        }
         let me = self.clone();
         let n = name.to_string();
         let rec = spawn_blocking(move || {

@@ -81,6 +81,10 @@ impl Executor {
             .endpoint_url
             .clone()
             .unwrap_or_else(|| self.cfg.endpoint_url.clone());
+        let (credentials, credentials_expire_ms) = match self.credentials(rec) {
+            Ok(c) => c,
+            Err(f) => return (None, Err(f)),
+        };
         let vars = self.environment_vars(
             rec,
             (
@@ -95,6 +99,7 @@ impl Executor {
             &stream,
             &prepared.runtime_api_addr,
             &endpoint,
+            credentials,
         );
         let spec = LaunchSpec {
             program: launch.program.clone(),
@@ -146,6 +151,7 @@ impl Executor {
             frozen: std::sync::atomic::AtomicBool::new(false),
             provisioned,
             counted,
+            credentials_expire_ms,
             _memory: memory_grant,
         });
 

@@ -31,13 +31,17 @@ const FREEZE_AFTER: Duration = Duration::from_millis(50);
 /// Lambda's limit on the init phase of an on-demand environment.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Environment variables of a runtime process, in order.
+type EnvVars = Vec<(String, String)>;
+
 /// What the execution layer needs to know about the platform around it.
 #[derive(Debug, Clone)]
 pub struct ExecConfig {
     pub identity: Identity,
     /// Nimbus's own endpoint, given to functions as `AWS_ENDPOINT_URL`.
     pub endpoint_url: String,
-    /// Credentials functions use to call Nimbus (until execution roles exist).
+    /// Credentials functions use to call Nimbus when no execution roles are
+    /// set ([`crate::roles`]: `--iam off`).
     pub access_key_id: String,
     pub secret_access_key: String,
     /// How long an idle environment is kept warm.
@@ -127,6 +131,8 @@ struct Environment {
     provisioned: bool,
     /// Whether this environment is in the provisioned count (set once initialized).
     counted: Arc<std::sync::atomic::AtomicBool>,
+    /// When its execution-role credentials end (epoch ms), if it has some.
+    credentials_expire_ms: Option<u64>,
     _memory: MemoryGrant,
 }
 
@@ -212,6 +218,8 @@ pub(crate) struct Executor {
     /// each take seconds and trip the init timeout, which should measure the
     /// function's init, not the host's queue.
     starting: tokio::sync::Semaphore,
+    /// Issues each environment its function's role credentials.
+    roles: std::sync::OnceLock<Arc<dyn crate::roles::ExecutionRoles>>,
 }
 
 mod launch;
@@ -262,6 +270,7 @@ impl Executor {
             provisioning: Mutex::new(HashMap::new()),
             memory: Arc::new(MemoryBudget::default()),
             starting: tokio::sync::Semaphore::new(start_slots()),
+            roles: std::sync::OnceLock::new(),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -452,11 +461,21 @@ impl Executor {
             .sum()
     }
 
+    /// Give environments their function's role credentials from now on.
+    pub fn set_execution_roles(&self, roles: Arc<dyn crate::roles::ExecutionRoles>) {
+        let _ = self.roles.set(roles);
+    }
+
     fn take_idle(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
         let mut idle = self.idle.lock().expect("pool lock");
         let envs = idle.get_mut(&pool_key(&rec.name, &rec.version))?;
+        let now = now_millis();
         while let Some(env) = envs.pop() {
-            if env.revision == rec.revision_id && env.exit_reason().is_none() {
+            // One whose credentials near their end is dropped (and so ended).
+            let fresh = env
+                .credentials_expire_ms
+                .is_none_or(|at| crate::roles::still_fresh(at, now));
+            if env.revision == rec.revision_id && env.exit_reason().is_none() && fresh {
                 drop(idle);
                 env.set_frozen(false);
                 return Some(env);
@@ -505,6 +524,40 @@ impl Executor {
         }
     }
 
+    /// What the function's code signs its calls with: its role's credentials
+    /// (and when they end), or the platform's key when no roles are set.
+    fn credentials(
+        &self,
+        rec: &FunctionRecord,
+    ) -> Result<(EnvVars, Option<u64>), InitFailure> {
+        let Some(roles) = self.roles.get() else {
+            return Ok((
+                vec![
+                    ("AWS_ACCESS_KEY_ID".into(), self.cfg.access_key_id.clone()),
+                    (
+                        "AWS_SECRET_ACCESS_KEY".into(),
+                        self.cfg.secret_access_key.clone(),
+                    ),
+                ],
+                None,
+            ));
+        };
+        let c = roles.credentials(&rec.role, &rec.name).map_err(|e| {
+            InitFailure::new(
+                "Runtime.InvalidExecutionRole",
+                &format!("{}: {e}", crate::roles::NOT_ASSUMABLE),
+            )
+        })?;
+        Ok((
+            vec![
+                ("AWS_ACCESS_KEY_ID".into(), c.access_key_id),
+                ("AWS_SECRET_ACCESS_KEY".into(), c.secret_access_key),
+                ("AWS_SESSION_TOKEN".into(), c.session_token),
+            ],
+            Some(c.expires_ms),
+        ))
+    }
+
     fn environment_vars(
         &self,
         rec: &FunctionRecord,
@@ -512,6 +565,7 @@ impl Executor {
         stream: &str,
         api: &str,
         endpoint: &str,
+        credentials: Vec<(String, String)>,
     ) -> Vec<(String, String)> {
         let (task_root, runtime_dir, init_type) = dirs;
         let region = &self.cfg.identity.region;
@@ -535,8 +589,6 @@ impl Executor {
             ("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{}", rec.runtime)),
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
-            ("AWS_ACCESS_KEY_ID", &self.cfg.access_key_id),
-            ("AWS_SECRET_ACCESS_KEY", &self.cfg.secret_access_key),
             ("AWS_ENDPOINT_URL", endpoint),
             ("TZ", ":UTC"),
             ("LANG", "en_US.UTF-8"),
@@ -549,6 +601,7 @@ impl Executor {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(credentials)
         .collect();
         for (k, v) in &rec.environment {
             match env.iter_mut().find(|(ek, _)| ek == k) {
