@@ -46,3 +46,6 @@ pub use document::{
 pub use evaluate::{
     Decision, Evaluation, PolicyKind, PolicySet, Reason, evaluate, principal_matches, trusts,
 };
+
+#[cfg(test)]
+mod corpus;
