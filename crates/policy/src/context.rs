@@ -171,14 +171,13 @@ impl Context {
     /// `aws:username` (users), `aws:PrincipalTag/KEY`,
     /// `aws:PrincipalServiceName` and `aws:PrincipalIsAWSService`.
     pub fn new(action: &str, resource: &str, principal: Principal) -> Context {
-        let mut ctx = Context {
-            action: action.to_string(),
-            action_lower: action.to_lowercase(),
-            resource: resource.to_string(),
-            principal,
-            keys: HashMap::new(),
+        let mut keys: HashMap<String, Vec<String>> = HashMap::new();
+        let mut put = |key: &str, value: &str| {
+            keys.entry(key.to_lowercase())
+                .or_default()
+                .push(value.to_string());
         };
-        let p = ctx.principal.clone();
+        let p = &principal;
         let kind = match &p.kind {
             PrincipalKind::Root => Some("Account"),
             PrincipalKind::User { .. } => Some("User"),
@@ -187,27 +186,31 @@ impl Context {
             _ => None,
         };
         if let Some(kind) = kind {
-            ctx.insert("aws:PrincipalArn", p.principal_arn());
-            ctx.insert("aws:PrincipalAccount", &p.account);
-            ctx.insert("aws:PrincipalType", kind);
+            put("aws:PrincipalArn", p.principal_arn());
+            put("aws:PrincipalAccount", &p.account);
+            put("aws:PrincipalType", kind);
         }
         if let PrincipalKind::User { name } = &p.kind {
-            ctx.insert("aws:username", name);
+            put("aws:username", name);
         }
         for (k, v) in &p.tags {
-            ctx.insert(&format!("aws:PrincipalTag/{k}"), v);
+            put(&format!("aws:PrincipalTag/{k}"), v);
         }
-        let service = matches!(p.kind, PrincipalKind::Service { .. });
-        if let PrincipalKind::Service { name } = &p.kind {
-            ctx.insert("aws:PrincipalServiceName", name);
+        match &p.kind {
+            PrincipalKind::Service { name } => {
+                put("aws:PrincipalServiceName", name);
+                put("aws:PrincipalIsAWSService", "true");
+            }
+            PrincipalKind::Anonymous => {}
+            _ => put("aws:PrincipalIsAWSService", "false"),
         }
-        if p.kind != PrincipalKind::Anonymous {
-            ctx.insert(
-                "aws:PrincipalIsAWSService",
-                if service { "true" } else { "false" },
-            );
+        Context {
+            action: action.to_string(),
+            action_lower: action.to_lowercase(),
+            resource: resource.to_string(),
+            principal,
+            keys,
         }
-        ctx
     }
 
     /// Adds `value` to the key's values (a key given twice is multivalued).
