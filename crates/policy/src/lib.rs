@@ -49,3 +49,5 @@ pub use evaluate::{
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod props;
