@@ -524,11 +524,21 @@ fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The unique id IAM leaves in a policy when the user or role it named is
+/// deleted (`AIDA...`, `AROA...`): valid, and names no one.
+fn is_unique_id(s: &str) -> bool {
+    (s.starts_with("AIDA") || s.starts_with("AROA"))
+        && (16..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 fn principal_entry(kind: &str, p: &str, at: &str) -> Result<PrincipalEntry, Malformed> {
     let bad = || invalid_principal(kind, p, at);
     match kind {
         "AWS" if p == "*" => Ok(PrincipalEntry::Everyone),
         "AWS" if is_account(p) => Ok(PrincipalEntry::Account(p.to_string())),
+        "AWS" if is_unique_id(p) => Ok(PrincipalEntry::Arn(p.to_string())),
         "AWS" => {
             if p.contains(['*', '?']) {
                 return Err(bad());
