@@ -47,6 +47,13 @@ pub use evaluate::{
     Decision, Evaluation, PolicyKind, PolicySet, Reason, evaluate, principal_matches, trusts,
 };
 
+/// Policies are compiled once and shared between request handlers.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Policy>();
+    shared::<Context>();
+};
+
 #[cfg(test)]
 mod corpus;
 #[cfg(test)]
