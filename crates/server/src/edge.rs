@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use nimbus_api_common::chunked::ChunkSigning;
 use nimbus_api_common::sigv4::{self, Authorization, RequestParts};
-use nimbus_api_common::{ApiError, Service, auth_error, request_id};
+use nimbus_api_common::{ApiError, Caller, Service, auth_error, request_id};
 use nimbus_api_s3::S3Api;
 use nimbus_api_s3::body::Payload;
 use nimbus_api_s3::error::{S3Error, from_auth};
@@ -30,8 +30,73 @@ const MAX_BODY: usize = 70 * 1024 * 1024;
 const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Auth {
+    /// The account's root key (the data directory's `credentials`).
     pub credentials: Credentials,
     pub any_credentials: bool,
+    pub account: String,
+    /// IAM users' keys and STS sessions' keys.
+    pub iam: Arc<nimbus_iam::Iam>,
+}
+
+impl Auth {
+    fn caller(&self, principal: &nimbus_iam::Principal, access_key_id: &str) -> Caller {
+        Caller {
+            arn: principal.arn(),
+            account: principal.account().unwrap_or(&self.account).to_string(),
+            user_id: principal.user_id(),
+            access_key_id: access_key_id.to_string(),
+        }
+    }
+
+    /// The secret of `key_id` and who signs with it: the root key, an IAM
+    /// user's active key, or an STS session's key, whose request must carry
+    /// the session's token (`X-Amz-Security-Token`, header or presigned
+    /// query) before the session expires.
+    fn identify(
+        &self,
+        parts: &http::request::Parts,
+        key_id: &str,
+    ) -> Result<(String, Caller), sigv4::AuthError> {
+        if key_id == self.credentials.access_key_id {
+            let root = self.iam.root();
+            return Ok((
+                self.credentials.secret_access_key.clone(),
+                self.caller(&root, key_id),
+            ));
+        }
+        let owner = self
+            .iam
+            .resolve_access_key(key_id)
+            .ok_or(sigv4::AuthError::UnknownAccessKey)?;
+        if let Some(session) = &owner.session {
+            let token = parts
+                .headers
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| {
+                    sigv4::query_param(parts.uri.query().unwrap_or(""), "X-Amz-Security-Token")
+                });
+            if token.as_deref() != Some(session.token.as_str()) {
+                return Err(sigv4::AuthError::InvalidToken);
+            }
+            if session.expired {
+                return Err(sigv4::AuthError::ExpiredToken);
+            }
+        } else if !owner.active {
+            return Err(sigv4::AuthError::UnknownAccessKey);
+        }
+        Ok((owner.secret, self.caller(&owner.principal, key_id)))
+    }
+
+    /// With `--any-credentials`: whoever the key names, else the root.
+    fn unverified(&self, key_id: &str) -> Caller {
+        let principal = self
+            .iam
+            .resolve_access_key(key_id)
+            .map_or_else(|| self.iam.root(), |o| o.principal);
+        self.caller(&principal, key_id)
+    }
 }
 
 pub struct Edge {
@@ -158,14 +223,10 @@ impl Edge {
         }
     }
 
-    fn secret_for(&self, key: &str) -> Option<String> {
-        let creds = &self.auth.credentials;
-        (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
-    }
-
     /// Verify an S3 request's signature (header SigV4 or SigV2, or presigned
-    /// URL), and say how its payload must be checked.
-    fn authenticate_s3(&self, parts: &http::request::Parts) -> Result<Payload, S3Error> {
+    /// URL), and say how its payload must be checked and who signed it.
+    fn authenticate_s3(&self, parts: &http::request::Parts) -> Result<(Payload, Caller), S3Error> {
+        let identify = |key: &str| self.auth.identify(parts, key).map_err(|e| from_auth(&e));
         let h = &parts.headers;
         let query = parts.uri.query().unwrap_or("");
         let content_sha = h
@@ -193,7 +254,8 @@ impl Edge {
         };
         // CORS preflights are unauthenticated, as on S3; they read no body.
         if self.auth.any_credentials || parts.method == http::Method::OPTIONS {
-            return payload_of(&content_sha, None);
+            let caller = self.auth.unverified("");
+            return payload_of(&content_sha, None).map(|p| (p, caller));
         }
         fn rp<'a>(
             parts: &'a http::request::Parts,
@@ -210,7 +272,8 @@ impl Edge {
             }
         }
         // SigV2 (header or presigned query): the payload is not signed.
-        let verify_v2 = |v2: &nimbus_api_common::sigv2::V2| -> Result<Payload, S3Error> {
+        let verify_v2 = |v2: &nimbus_api_common::sigv2::V2| -> Result<(Payload, Caller), S3Error> {
+            let (secret, caller) = identify(&v2.access_key_id)?;
             let resource = nimbus_api_common::sigv2::canonical_resource(
                 nimbus_api_s3::host_bucket(h).as_deref(),
                 parts.uri.path(),
@@ -221,11 +284,11 @@ impl Edge {
                 parts.method.as_str(),
                 h,
                 &resource,
-                |k| self.secret_for(k),
+                |_| Some(secret.clone()),
                 now,
             )
             .map_err(|e| from_auth(&e))?;
-            Ok(Payload::Unsigned)
+            Ok((Payload::Unsigned, caller))
         };
         if let Some(header) = header {
             if let Some(v2) = nimbus_api_common::sigv2::parse_header(header) {
@@ -238,10 +301,15 @@ impl Edge {
                     "Missing required header for this request: x-amz-content-sha256",
                 )
             })?;
-            sigv4::verify(&rp(parts, query, &sha), &auth, |k| self.secret_for(k), now)
-                .map_err(|e| from_auth(&e))?;
+            let (secret, caller) = identify(&auth.access_key_id)?;
+            sigv4::verify(
+                &rp(parts, query, &sha),
+                &auth,
+                |_| Some(secret.clone()),
+                now,
+            )
+            .map_err(|e| from_auth(&e))?;
             let signing = {
-                let secret = self.secret_for(&auth.access_key_id).unwrap_or_default();
                 ChunkSigning {
                     key: sigv4::signing_key(&secret, &auth.date, &auth.region, &auth.service),
                     amz_date: h
@@ -253,15 +321,16 @@ impl Edge {
                     seed: auth.signature.clone(),
                 }
             };
-            return payload_of(&content_sha, Some(signing));
+            return payload_of(&content_sha, Some(signing)).map(|p| (p, caller));
         }
         if let Some(p) = sigv4::parse_presigned(query) {
             let p = p.map_err(|e| from_auth(&e))?;
             let sha = sigv4::query_param(query, "X-Amz-Content-Sha256")
                 .unwrap_or_else(|| "UNSIGNED-PAYLOAD".into());
-            sigv4::verify_presigned(&rp(parts, query, &sha), &p, |k| self.secret_for(k), now)
+            let (secret, caller) = identify(&p.auth.access_key_id)?;
+            sigv4::verify_presigned(&rp(parts, query, &sha), &p, |_| Some(secret.clone()), now)
                 .map_err(|e| from_auth(&e))?;
-            return Ok(Payload::Unsigned);
+            return Ok((Payload::Unsigned, caller));
         }
         if let Some(v2) = nimbus_api_common::sigv2::parse_query(query) {
             return verify_v2(&v2.map_err(|e| from_auth(&e))?);
@@ -298,26 +367,27 @@ impl Edge {
         self.services.iter().find(|s| s.owns(parts)).cloned()
     }
 
+    /// Verify a request's SigV4 header signature; who signed it.
     fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
         service: &dyn Service,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Caller, ApiError> {
         let header = parts
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok());
         let Some(header) = header else {
             return if self.auth.any_credentials {
-                Ok(())
+                Ok(self.auth.unverified(""))
             } else {
                 Err(auth_error(&sigv4::AuthError::Missing))
             };
         };
         let auth = Authorization::parse(header).map_err(|e| auth_error(&e))?;
         if self.auth.any_credentials {
-            return Ok(());
+            return Ok(self.auth.unverified(&auth.access_key_id));
         }
         let payload_hash = match parts
             .headers
@@ -335,20 +405,18 @@ impl Edge {
             payload_hash: &payload_hash,
             double_encode_path: service.signing_name() != "s3",
         };
-        let creds = &self.auth.credentials;
+        let (secret, caller) = self
+            .auth
+            .identify(parts, &auth.access_key_id)
+            .map_err(|e| auth_error(&e))?;
         let now = (nimbus_model::time::now_millis() / 1000) as i64;
-        sigv4::verify(
-            &rp,
-            &auth,
-            |k| (k == creds.access_key_id).then(|| creds.secret_access_key.clone()),
-            now,
-        )
-        .map_err(|e| auth_error(&e))
+        sigv4::verify(&rp, &auth, |_| Some(secret.clone()), now).map_err(|e| auth_error(&e))?;
+        Ok(caller)
     }
 
     async fn handle(&self, req: Request<Incoming>, peer: &str) -> Response<Body> {
         let rid = request_id();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         if let Some((target, path)) = nimbus_gateway::serve::addressed(&parts) {
             let span = tracing::debug_span!("request", request_id = %rid, service = "gateway");
             return self
@@ -362,7 +430,8 @@ impl Edge {
         let service = self.route(&parts);
         if is_s3(&parts, service.as_ref()) {
             return match self.authenticate_s3(&parts) {
-                Ok(payload) => {
+                Ok((payload, caller)) => {
+                    parts.extensions.insert(caller);
                     let span = tracing::debug_span!("request", request_id = %rid, service = "s3");
                     self.s3
                         .handle(parts, body, payload, &rid)
@@ -414,9 +483,14 @@ impl Edge {
                 return boxed(service.error(&err, &rid));
             }
         };
-        if let Err(e) = self.authenticate(&parts, &body, service.as_ref()) {
-            tracing::debug!(code = %e.code, "request refused by authentication");
-            return boxed(service.error(&e, &rid));
+        match self.authenticate(&parts, &body, service.as_ref()) {
+            Ok(caller) => {
+                parts.extensions.insert(caller);
+            }
+            Err(e) => {
+                tracing::debug!(code = %e.code, "request refused by authentication");
+                return boxed(service.error(&e, &rid));
+            }
         }
         let span =
             tracing::debug_span!("request", request_id = %rid, service = service.signing_name());

@@ -173,6 +173,8 @@ pub async fn start(cfg: Config) -> Result<Started> {
         edge::Auth {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
+            account: cfg.identity.account_id.clone(),
+            iam: services.iam,
         },
         services.apis,
         services.s3,
@@ -242,6 +244,8 @@ struct Services {
     apis: Vec<Arc<dyn nimbus_api_common::Service>>,
     s3: Arc<nimbus_api_s3::S3Api>,
     gateway: Arc<nimbus_gateway::serve::Gateway>,
+    /// The account's identities, which the edge authenticates against.
+    iam: Arc<nimbus_iam::Iam>,
 }
 
 impl Services {
@@ -306,10 +310,24 @@ impl Services {
         let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
             http_apis, rest_apis, &id.region,
         ));
+        let iam = Arc::new(
+            nimbus_iam::Iam::open(kv.clone(), &id.account_id).context("open IAM service")?,
+        );
+        let iam_api = Arc::new(nimbus_api_iam::IamApi::new(iam.clone()));
+        let sts_api = Arc::new(nimbus_api_sts::StsApi::new(iam.clone()));
         Ok(Services {
-            apis: vec![lambda, sqs, dynamodb, apigw, stepfunctions],
+            apis: vec![
+                lambda,
+                sqs,
+                dynamodb,
+                apigw,
+                stepfunctions,
+                iam_api,
+                sts_api,
+            ],
             s3,
             gateway,
+            iam,
         })
     }
 }

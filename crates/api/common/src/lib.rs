@@ -20,6 +20,21 @@ pub mod xml;
 
 pub use service::{BoxFuture, Service};
 
+/// Who signed a request, as the edge found after verifying its signature:
+/// carried in the request's `http::Extensions` for the APIs that answer
+/// about the caller (`GetCallerIdentity`, `GetUser` without a name) and for
+/// authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `arn:aws:iam::ACCT:root`, a user's ARN, or
+    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`.
+    pub arn: String,
+    pub account: String,
+    /// The account id (root), `AIDA...` (user), `AROA...:SESSION` (session).
+    pub user_id: String,
+    pub access_key_id: String,
+}
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 
@@ -227,10 +242,15 @@ pub fn auth_error(e: &sigv4::AuthError) -> ApiError {
             "IncompleteSignatureException",
             m.clone(),
         ),
-        UnknownAccessKey => ApiError::new(
+        UnknownAccessKey | InvalidToken => ApiError::new(
             forbidden,
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
+        ),
+        ExpiredToken => ApiError::new(
+            forbidden,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
         ),
         Skewed(m) => ApiError::new(forbidden, "InvalidSignatureException", m.clone()),
         Expired => ApiError::new(forbidden, "AccessDenied", "Request has expired"),

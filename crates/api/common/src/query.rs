@@ -55,6 +55,61 @@ fn decode(s: &str) -> String {
 
 pub use crate::xml::escape;
 
+/// A decoded query-protocol request: its members by flattened name
+/// (`RoleName`, `Tags.member.1.Key`, `PolicyArns.member.2.arn`).
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+impl Form {
+    /// The members of the query string and the body together.
+    pub fn new(query: &str, body: &[u8]) -> Form {
+        let mut pairs = parse_form(query.as_bytes());
+        pairs.extend(parse_form(body));
+        Form { pairs }
+    }
+
+    /// A member's value (the last one when repeated).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The entries of a list of structures, `name.member.N.field`, in order
+    /// of N: each entry's fields by name.
+    pub fn members(&self, name: &str) -> Vec<Vec<(&str, &str)>> {
+        let prefix = format!("{name}.member.");
+        let mut by_index: std::collections::BTreeMap<u32, Vec<(&str, &str)>> =
+            std::collections::BTreeMap::new();
+        for (k, v) in &self.pairs {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                continue;
+            };
+            let (n, field) = rest.split_once('.').unwrap_or((rest, ""));
+            if let Ok(n) = n.parse::<u32>() {
+                by_index.entry(n).or_default().push((field, v.as_str()));
+            }
+        }
+        by_index.into_values().collect()
+    }
+
+    /// A list of strings, `name.member.N`, in order of N.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.members(name)
+            .into_iter()
+            .filter_map(|m| {
+                m.iter()
+                    .find(|(f, _)| f.is_empty())
+                    .map(|(_, v)| v.to_string())
+            })
+            .collect()
+    }
+}
+
 impl Query {
     /// The answer document for `action`, its result's members already written as XML.
     pub fn document(&self, action: &str, members: &str, request_id: &str) -> String {
@@ -118,6 +173,22 @@ mod tests {
     const Q: Query = Query {
         namespace: "http://example.com/doc/",
     };
+
+    #[test]
+    fn forms_read_members_and_lists() {
+        let f = Form::new(
+            "Action=TagRole",
+            b"RoleName=r&Tags.member.2.Key=b&Tags.member.1.Key=a&Tags.member.1.Value=1&Keys.member.1=x&Keys.member.10=z&Keys.member.2=y",
+        );
+        assert_eq!(f.get("Action"), Some("TagRole"));
+        assert_eq!(f.get("Missing"), None);
+        assert_eq!(f.list("Keys"), ["x", "y", "z"]);
+        let tags = f.members("Tags");
+        assert_eq!(
+            tags,
+            vec![vec![("Key", "a"), ("Value", "1")], vec![("Key", "b")]]
+        );
+    }
 
     #[test]
     fn forms_decode_and_documents_are_framed() {

@@ -123,5 +123,10 @@ pub fn from_auth(e: &nimbus_api_common::sigv4::AuthError) -> S3Error {
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
         ),
         Expired => S3Error::new(forbidden, "AccessDenied", "Request has expired"),
+        InvalidToken => S3Error::bad(
+            "InvalidToken",
+            "The provided token is malformed or otherwise invalid.",
+        ),
+        ExpiredToken => S3Error::bad("ExpiredToken", "The provided token has expired."),
     }
 }

@@ -27,6 +27,11 @@ pub enum AuthError {
     Mismatch,
     /// A presigned URL past its expiry.
     Expired,
+    /// A temporary key whose request lacks its session token or carries
+    /// another one (`InvalidClientTokenId`).
+    InvalidToken,
+    /// A temporary key whose session has expired (`ExpiredToken`).
+    ExpiredToken,
 }
 
 /// The parsed `Authorization` header.

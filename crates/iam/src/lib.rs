@@ -1,0 +1,1501 @@
+//! The account's identities: IAM users and their access keys, groups, roles
+//! with trust policies, customer managed policies with versions, inline
+//! policies, attachments and permission boundaries, the AWS managed policy
+//! catalog, and STS's temporary sessions ([`sts`]). Every table is a
+//! [`Records`] table over the shared KV engine: cached, written through.
+//!
+//! Two lookups serve the platform on every request, both map reads:
+//! [`Iam::resolve_access_key`] (the edge's SigV4 secrets and the caller) and
+//! [`Iam::principal_policies`] (what enforcement evaluates).
+//!
+//! Not here: the wire (`api/iam`, `api/sts`), the policy language and its
+//! evaluation (the policy crate), the account's root key (the data
+//! directory's `credentials` file; its principal is [`Principal::Root`]).
+
+pub mod document;
+pub mod managed;
+pub mod paging;
+pub mod sts;
+pub mod trust;
+
+pub use document::{PolicyKind, check_policy_document};
+pub use paging::Page;
+pub use sts::{AssumeRoleInput, AssumedRole, TemporaryCredentials};
+pub use trust::trust_allows;
+
+use nimbus_storage::records::{Record, Records};
+use nimbus_storage::{KvEngine, Table};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// On-disk format of every IAM record.
+pub const FORMAT: u32 = 1;
+
+const USERS: Table = Table("iam_users");
+const KEYS: Table = Table("iam_access_keys");
+const GROUPS: Table = Table("iam_groups");
+const ROLES: Table = Table("iam_roles");
+const POLICIES: Table = Table("iam_policies");
+const SESSIONS: Table = Table("sts_sessions");
+
+/// IAM's quotas that Nimbus enforces.
+pub mod limits {
+    pub const ACCESS_KEYS_PER_USER: usize = 2;
+    pub const VERSIONS_PER_POLICY: usize = 5;
+    pub const MANAGED_POLICIES_PER_ENTITY: usize = 10;
+    pub const GROUPS_PER_USER: usize = 10;
+    pub const TAGS_PER_ENTITY: usize = 50;
+    pub const MAX_SESSION_SECS: u32 = 43_200;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A value outside the model's constraints (pattern, length, range).
+    #[error("{0}")]
+    Validation(String),
+    /// AWS managed policies cannot be changed.
+    #[error("{0}")]
+    Unmodifiable(String),
+    /// STS refuses the caller (trust policy, role chaining, session kind).
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("storage failed: {0}")]
+    Storage(#[from] nimbus_storage::Error),
+    #[error("no random bytes: {0}")]
+    Random(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A tag on a user, role or policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// Policies a user, group or role holds: inline documents by name, attached
+/// managed policies by ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policies {
+    pub inline: BTreeMap<String, String>,
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub format: u32,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    /// Epoch milliseconds.
+    pub created: u64,
+    pub tags: Vec<Tag>,
+    pub policies: Policies,
+    /// ARN of the managed policy bounding its permissions.
+    pub boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyStatus> {
+        match s {
+            "Active" => Some(KeyStatus::Active),
+            "Inactive" => Some(KeyStatus::Inactive),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub format: u32,
+    pub id: String,
+    pub secret: String,
+    pub user: String,
+    pub status: KeyStatus,
+    pub created: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub format: u32,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    pub created: u64,
+    /// User names, in the order they were added.
+    pub members: Vec<String>,
+    pub policies: Policies,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub format: u32,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    pub created: u64,
+    /// The trust policy (`AssumeRolePolicyDocument`), as given.
+    pub trust: String,
+    pub description: Option<String>,
+    pub max_session_secs: u32,
+    pub tags: Vec<Tag>,
+    pub policies: Policies,
+    pub boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, ...
+    pub id: String,
+    pub document: String,
+    pub created: u64,
+}
+
+/// A managed policy: the account's own (stored), or AWS's ([`managed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub format: u32,
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub description: String,
+    pub created: u64,
+    pub updated: u64,
+    pub default_version: String,
+    /// Oldest first; at most five.
+    pub versions: Vec<PolicyVersion>,
+    pub next_version: u32,
+    pub tags: Vec<Tag>,
+    pub aws_managed: bool,
+}
+
+impl ManagedPolicy {
+    pub fn default_document(&self) -> &str {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map_or("", |v| v.document.as_str())
+    }
+}
+
+macro_rules! record {
+    ($t:ty, $key:ident) => {
+        impl Record for $t {
+            fn key(&self) -> &str {
+                &self.$key
+            }
+            fn format(&self) -> u32 {
+                self.format
+            }
+        }
+    };
+}
+record!(User, name);
+record!(AccessKey, id);
+record!(Group, name);
+record!(Role, name);
+record!(ManagedPolicy, arn);
+record!(sts::Session, access_key_id);
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Principal {
+    /// The account's root (the data directory's key).
+    Root { account: String },
+    User {
+        arn: String,
+        name: String,
+        id: String,
+        account: String,
+    },
+    /// A session of a role (`AssumeRole`, a function's execution role).
+    AssumedRole {
+        /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`.
+        arn: String,
+        role_arn: String,
+        role_name: String,
+        role_id: String,
+        session_name: String,
+        account: String,
+    },
+    /// An AWS service (`lambda.amazonaws.com`), as the platform acts.
+    Service(String),
+}
+
+impl Principal {
+    pub fn arn(&self) -> String {
+        match self {
+            Principal::Root { account } => format!("arn:aws:iam::{account}:root"),
+            Principal::User { arn, .. } | Principal::AssumedRole { arn, .. } => arn.clone(),
+            Principal::Service(s) => s.clone(),
+        }
+    }
+
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Principal::Root { account }
+            | Principal::User { account, .. }
+            | Principal::AssumedRole { account, .. } => Some(account),
+            Principal::Service(_) => None,
+        }
+    }
+
+    /// `GetCallerIdentity`'s `UserId`: the account id for the root, the
+    /// user's id, or `ROLEID:SESSION`.
+    pub fn user_id(&self) -> String {
+        match self {
+            Principal::Root { account } => account.clone(),
+            Principal::User { id, .. } => id.clone(),
+            Principal::AssumedRole {
+                role_id,
+                session_name,
+                ..
+            } => format!("{role_id}:{session_name}"),
+            Principal::Service(s) => s.clone(),
+        }
+    }
+}
+
+/// What an access key id stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub secret: String,
+    pub active: bool,
+    pub principal: Principal,
+    /// For temporary keys: the token requests must carry, and the expiry.
+    pub session: Option<SessionKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    pub token: String,
+    /// Epoch milliseconds.
+    pub expires: u64,
+    /// Whether it had expired at the time of the lookup.
+    pub expired: bool,
+    /// The session policy and the documents of its `PolicyArns`, which
+    /// bound the session's permissions.
+    pub policies: Vec<NamedDocument>,
+}
+
+/// A policy document and where it comes from (a managed policy's ARN, or
+/// `inline:<entity>/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedDocument {
+    pub source: String,
+    pub document: String,
+}
+
+/// The identity-based policies that apply to a principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrincipalPolicies {
+    /// Inline and attached managed (default version) policies of the user or
+    /// role, and of the user's groups.
+    pub identity: Vec<NamedDocument>,
+    pub boundary: Option<NamedDocument>,
+}
+
+/// Milliseconds since the epoch; injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The IAM service of one account.
+pub struct Iam {
+    account: String,
+    users: Records<User>,
+    keys: Records<AccessKey>,
+    groups: Records<Group>,
+    roles: Records<Role>,
+    policies: Records<ManagedPolicy>,
+    sessions: Records<sts::Session>,
+    aws_policies: BTreeMap<String, Arc<ManagedPolicy>>,
+    /// Resolved policies by principal ARN; emptied by every change.
+    cache: Mutex<HashMap<String, Arc<PrincipalPolicies>>>,
+    /// Held by every change, so checks across tables (a user without keys
+    /// before it is deleted) hold until the change is made.
+    write: Mutex<()>,
+    clock: Clock,
+}
+
+/// A new user, role, group or policy's name and path.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub name: String,
+    pub path: Option<String>,
+    pub tags: Vec<Tag>,
+    pub boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewRole {
+    pub name: String,
+    pub path: Option<String>,
+    pub trust: String,
+    pub description: Option<String>,
+    pub max_session_secs: Option<u32>,
+    pub tags: Vec<Tag>,
+    pub boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewPolicy {
+    pub name: String,
+    pub path: Option<String>,
+    pub document: String,
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// A change to a role's settings (`UpdateRole`).
+#[derive(Debug, Clone, Default)]
+pub struct RoleUpdate {
+    pub description: Option<String>,
+    pub max_session_secs: Option<u32>,
+}
+
+/// Whose inline or attached policies an operation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity<'a> {
+    User(&'a str),
+    Group(&'a str),
+    Role(&'a str),
+}
+
+/// Which managed policies `ListPolicies` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    All,
+    Aws,
+    Local,
+}
+
+/// The users, groups and roles a managed policy is attached to.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyEntities {
+    pub users: Vec<Arc<User>>,
+    pub groups: Vec<Arc<Group>>,
+    pub roles: Vec<Arc<Role>>,
+}
+
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub(crate) fn random_from(alphabet: &[u8], n: usize) -> Result<String> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect())
+}
+
+/// `AIDA...`, `AROA...`: a prefix and 17 characters, as IAM's unique ids.
+pub(crate) fn unique_id(prefix: &str) -> Result<String> {
+    Ok(format!("{prefix}{}", random_from(ID_ALPHABET, 17)?))
+}
+
+/// A 20-character key id (`AKIA...`, `ASIA...`).
+pub(crate) fn key_id(prefix: &str) -> Result<String> {
+    Ok(format!("{prefix}{}", random_from(ID_ALPHABET, 16)?))
+}
+
+pub(crate) fn secret() -> Result<String> {
+    random_from(SECRET_ALPHABET, 40)
+}
+
+fn validation(value: &str, member: &str, constraint: &str) -> Error {
+    Error::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+    ))
+}
+
+/// IAM's names: 1 to `max` of `[\w+=,.@-]`.
+pub fn check_name(value: &str, member: &str, max: usize) -> Result<()> {
+    if value.is_empty() || value.chars().count() > max {
+        return Err(validation(
+            value,
+            member,
+            &format!("Member must have length between 1 and {max}"),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(validation(
+            value,
+            member,
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]+",
+        ));
+    }
+    Ok(())
+}
+
+/// `/` or `/a/b/`: IAM's paths.
+fn check_path(path: Option<&str>) -> Result<String> {
+    let p = path.unwrap_or("/");
+    let ok = p.starts_with('/')
+        && p.ends_with('/')
+        && p.len() <= 512
+        && p.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c));
+    if !ok {
+        return Err(validation(
+            p,
+            "path",
+            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+        ));
+    }
+    Ok(p.to_string())
+}
+
+fn check_tags(tags: &[Tag]) -> Result<()> {
+    if tags.len() > limits::TAGS_PER_ENTITY {
+        return Err(Error::LimitExceeded(format!(
+            "Cannot exceed quota for TagsPerEntity: {}",
+            limits::TAGS_PER_ENTITY
+        )));
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
+            return Err(Error::InvalidInput(format!(
+                "The tag key '{}' or its value is too long or empty",
+                t.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `tags` with `new` set over them (a key once, case-insensitively).
+fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) {
+    for t in new {
+        tags.retain(|o| !o.key.eq_ignore_ascii_case(&t.key));
+        tags.push(t.clone());
+    }
+}
+
+/// A managed policy ARN's parts, or `InvalidInput`.
+fn check_policy_arn(arn: &str) -> Result<()> {
+    let ok = arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.split_once(":policy/"))
+        .is_some_and(|(acct, name)| !acct.is_empty() && !name.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!("ARN {arn} is not valid.")))
+    }
+}
+
+impl Iam {
+    /// Open the account's IAM tables on `kv`.
+    pub fn open(kv: Arc<dyn KvEngine>, account: &str) -> Result<Iam> {
+        Iam::open_with_clock(kv, account, Arc::new(nimbus_model::time::now_millis))
+    }
+
+    /// [`Iam::open`] with a clock of the caller's (tests of expiry).
+    pub fn open_with_clock(kv: Arc<dyn KvEngine>, account: &str, clock: Clock) -> Result<Iam> {
+        Ok(Iam {
+            account: account.to_string(),
+            users: Records::open(kv.clone(), USERS, FORMAT)?,
+            keys: Records::open(kv.clone(), KEYS, FORMAT)?,
+            groups: Records::open(kv.clone(), GROUPS, FORMAT)?,
+            roles: Records::open(kv.clone(), ROLES, FORMAT)?,
+            policies: Records::open(kv.clone(), POLICIES, FORMAT)?,
+            sessions: Records::open(kv, SESSIONS, FORMAT)?,
+            aws_policies: managed::catalog()
+                .into_iter()
+                .map(|p| (p.arn.clone(), Arc::new(p)))
+                .collect(),
+            cache: Mutex::new(HashMap::new()),
+            write: Mutex::new(()),
+            clock,
+        })
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// Take the write lock; whatever changes also drops the policy cache.
+    fn writing(&self) -> MutexGuard<'_, ()> {
+        let g = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        g
+    }
+
+    pub fn root(&self) -> Principal {
+        Principal::Root {
+            account: self.account.clone(),
+        }
+    }
+
+    fn arn(&self, kind: &str, path: &str, name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}{path}{name}", self.account)
+    }
+
+    // ---- users ----
+
+    pub fn create_user(&self, new: NewUser) -> Result<Arc<User>> {
+        check_name(&new.name, "userName", 64)?;
+        let path = check_path(new.path.as_deref())?;
+        check_tags(&new.tags)?;
+        let _w = self.writing();
+        if let Some(b) = &new.boundary {
+            self.policy(b)?;
+        }
+        let user = User {
+            format: FORMAT,
+            arn: self.arn("user", &path, &new.name),
+            name: new.name,
+            path,
+            id: unique_id("AIDA")?,
+            created: self.now(),
+            tags: new.tags,
+            policies: Policies::default(),
+            boundary: new.boundary,
+        };
+        self.users.insert(user)?.map_err(|u| {
+            Error::EntityAlreadyExists(format!("User with name {} already exists.", u.name))
+        })
+    }
+
+    pub fn user(&self, name: &str) -> Result<Arc<User>> {
+        self.users.get(name).ok_or_else(|| {
+            Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })
+    }
+
+    pub fn users(&self, path_prefix: Option<&str>) -> Vec<Arc<User>> {
+        let mut all = self.users.all();
+        if let Some(p) = path_prefix {
+            all.retain(|u| u.path.starts_with(p));
+        }
+        all
+    }
+
+    pub fn delete_user(&self, name: &str) -> Result<()> {
+        let _w = self.writing();
+        let user = self.user(name)?;
+        if self.keys.fold(false, |f, k| f || k.user == name) {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete access keys first.".into(),
+            ));
+        }
+        if !user.policies.inline.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
+        }
+        if !user.policies.attached.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".into(),
+            ));
+        }
+        if self
+            .groups
+            .fold(false, |f, g| f || g.members.iter().any(|m| m == name))
+        {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must remove users from group first.".into(),
+            ));
+        }
+        self.users.delete(name)?;
+        Ok(())
+    }
+
+    // ---- access keys ----
+
+    /// A new active key of `user` (at most two per user).
+    pub fn create_access_key(&self, user: &str) -> Result<Arc<AccessKey>> {
+        let _w = self.writing();
+        self.user(user)?;
+        let count = self.keys.fold(0, |n, k| n + usize::from(k.user == user));
+        if count >= limits::ACCESS_KEYS_PER_USER {
+            return Err(Error::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {}",
+                limits::ACCESS_KEYS_PER_USER
+            )));
+        }
+        let key = AccessKey {
+            format: FORMAT,
+            id: key_id("AKIA")?,
+            secret: secret()?,
+            user: user.to_string(),
+            status: KeyStatus::Active,
+            created: self.now(),
+        };
+        Ok(self.keys.put(key)?)
+    }
+
+    pub fn access_keys(&self, user: &str) -> Result<Vec<Arc<AccessKey>>> {
+        self.user(user)?;
+        let mut keys: Vec<_> = self
+            .keys
+            .all()
+            .into_iter()
+            .filter(|k| k.user == user)
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    /// The key `id`, if it belongs to `user` (when given).
+    pub fn access_key(&self, id: &str, user: Option<&str>) -> Result<Arc<AccessKey>> {
+        self.keys
+            .get(id)
+            .filter(|k| user.is_none_or(|u| k.user == u))
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found"))
+            })
+    }
+
+    pub fn update_access_key(&self, id: &str, user: Option<&str>, status: KeyStatus) -> Result<()> {
+        let _w = self.writing();
+        self.access_key(id, user)?;
+        self.keys.change(id, |k| {
+            k.status = status;
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    pub fn delete_access_key(&self, id: &str, user: Option<&str>) -> Result<()> {
+        let _w = self.writing();
+        self.access_key(id, user)?;
+        self.keys.delete(id)?;
+        Ok(())
+    }
+
+    // ---- groups ----
+
+    pub fn create_group(&self, name: &str, path: Option<&str>) -> Result<Arc<Group>> {
+        check_name(name, "groupName", 128)?;
+        let path = check_path(path)?;
+        let _w = self.writing();
+        let group = Group {
+            format: FORMAT,
+            arn: self.arn("group", &path, name),
+            name: name.to_string(),
+            path,
+            id: unique_id("AGPA")?,
+            created: self.now(),
+            members: Vec::new(),
+            policies: Policies::default(),
+        };
+        self.groups.insert(group)?.map_err(|g| {
+            Error::EntityAlreadyExists(format!("Group with name {} already exists.", g.name))
+        })
+    }
+
+    pub fn group(&self, name: &str) -> Result<Arc<Group>> {
+        self.groups.get(name).ok_or_else(|| {
+            Error::NoSuchEntity(format!("The group with name {name} cannot be found."))
+        })
+    }
+
+    pub fn groups(&self, path_prefix: Option<&str>) -> Vec<Arc<Group>> {
+        let mut all = self.groups.all();
+        if let Some(p) = path_prefix {
+            all.retain(|g| g.path.starts_with(p));
+        }
+        all
+    }
+
+    pub fn groups_for_user(&self, user: &str) -> Result<Vec<Arc<Group>>> {
+        self.user(user)?;
+        Ok(self
+            .groups
+            .all()
+            .into_iter()
+            .filter(|g| g.members.iter().any(|m| m == user))
+            .collect())
+    }
+
+    pub fn delete_group(&self, name: &str) -> Result<()> {
+        let _w = self.writing();
+        let g = self.group(name)?;
+        if !g.members.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must remove users from group first.".into(),
+            ));
+        }
+        if !g.policies.inline.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
+        }
+        if !g.policies.attached.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".into(),
+            ));
+        }
+        self.groups.delete(name)?;
+        Ok(())
+    }
+
+    pub fn add_user_to_group(&self, group: &str, user: &str) -> Result<()> {
+        let _w = self.writing();
+        self.group(group)?;
+        self.user(user)?;
+        let member_of = self.groups.fold(0, |n, g| {
+            n + usize::from(g.members.iter().any(|m| m == user))
+        });
+        self.groups.change(group, |g| {
+            if g.members.iter().any(|m| m == user) {
+                return Ok(());
+            }
+            if member_of >= limits::GROUPS_PER_USER {
+                return Err(Error::LimitExceeded(format!(
+                    "Cannot exceed quota for GroupsPerUser: {}",
+                    limits::GROUPS_PER_USER
+                )));
+            }
+            g.members.push(user.to_string());
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn remove_user_from_group(&self, group: &str, user: &str) -> Result<()> {
+        let _w = self.writing();
+        self.group(group)?;
+        self.user(user)?;
+        self.groups.change(group, |g| {
+            let before = g.members.len();
+            g.members.retain(|m| m != user);
+            if g.members.len() == before {
+                return Err(Error::NoSuchEntity(format!(
+                    "The user with name {user} cannot be found in group {group}."
+                )));
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    // ---- roles ----
+
+    pub fn create_role(&self, new: NewRole) -> Result<Arc<Role>> {
+        check_name(&new.name, "roleName", 64)?;
+        let path = check_path(new.path.as_deref())?;
+        check_tags(&new.tags)?;
+        let trust = document::decode_document(&new.trust);
+        check_policy_document(PolicyKind::Trust, &trust)?;
+        let max = new.max_session_secs.unwrap_or(3600);
+        check_max_session(max)?;
+        if let Some(d) = &new.description
+            && d.chars().count() > 1000
+        {
+            return Err(validation(
+                d,
+                "description",
+                "Member must have length less than or equal to 1000",
+            ));
+        }
+        let _w = self.writing();
+        if let Some(b) = &new.boundary {
+            self.policy(b)?;
+        }
+        let role = Role {
+            format: FORMAT,
+            arn: self.arn("role", &path, &new.name),
+            name: new.name,
+            path,
+            id: unique_id("AROA")?,
+            created: self.now(),
+            trust,
+            description: new.description,
+            max_session_secs: max,
+            tags: new.tags,
+            policies: Policies::default(),
+            boundary: new.boundary,
+        };
+        self.roles.insert(role)?.map_err(|r| {
+            Error::EntityAlreadyExists(format!("Role with name {} already exists.", r.name))
+        })
+    }
+
+    pub fn role(&self, name: &str) -> Result<Arc<Role>> {
+        self.roles.get(name).ok_or_else(|| {
+            Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+        })
+    }
+
+    /// The role an ARN names (`arn:aws:iam::ACCT:role/path/name`) in this account.
+    pub fn role_by_arn(&self, arn: &str) -> Option<Arc<Role>> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (acct, rest) = rest.split_once(":role/")?;
+        if acct != self.account {
+            return None;
+        }
+        let name = rest.rsplit('/').next()?;
+        self.roles.get(name).filter(|r| r.arn == arn)
+    }
+
+    pub fn roles(&self, path_prefix: Option<&str>) -> Vec<Arc<Role>> {
+        let mut all = self.roles.all();
+        if let Some(p) = path_prefix {
+            all.retain(|r| r.path.starts_with(p));
+        }
+        all
+    }
+
+    pub fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Arc<Role>> {
+        if let Some(m) = update.max_session_secs {
+            check_max_session(m)?;
+        }
+        let _w = self.writing();
+        self.role(name)?;
+        let (r, ()) = self
+            .roles
+            .change(name, |r| {
+                if let Some(d) = update.description {
+                    r.description = Some(d);
+                }
+                if let Some(m) = update.max_session_secs {
+                    r.max_session_secs = m;
+                }
+                Ok::<_, Error>(())
+            })?
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+            })?;
+        Ok(r)
+    }
+
+    pub fn update_trust(&self, name: &str, trust: &str) -> Result<()> {
+        let trust = document::decode_document(trust);
+        check_policy_document(PolicyKind::Trust, &trust)?;
+        let _w = self.writing();
+        self.role(name)?;
+        self.roles.change(name, |r| {
+            r.trust = trust;
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    pub fn delete_role(&self, name: &str) -> Result<()> {
+        let _w = self.writing();
+        let r = self.role(name)?;
+        if !r.policies.attached.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".into(),
+            ));
+        }
+        if !r.policies.inline.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
+        }
+        self.roles.delete(name)?;
+        Ok(())
+    }
+
+    pub fn tag_role(&self, name: &str, tags: &[Tag]) -> Result<()> {
+        check_tags(tags)?;
+        let _w = self.writing();
+        self.role(name)?;
+        self.roles.change(name, |r| {
+            merge_tags(&mut r.tags, tags);
+            check_tags(&r.tags)
+        })?;
+        Ok(())
+    }
+
+    pub fn untag_role(&self, name: &str, keys: &[String]) -> Result<()> {
+        let _w = self.writing();
+        self.role(name)?;
+        self.roles.change(name, |r| {
+            r.tags.retain(|t| !keys.iter().any(|k| k == &t.key));
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    pub fn tag_user(&self, name: &str, tags: &[Tag]) -> Result<()> {
+        check_tags(tags)?;
+        let _w = self.writing();
+        self.user(name)?;
+        self.users.change(name, |u| {
+            merge_tags(&mut u.tags, tags);
+            check_tags(&u.tags)
+        })?;
+        Ok(())
+    }
+
+    pub fn untag_user(&self, name: &str, keys: &[String]) -> Result<()> {
+        let _w = self.writing();
+        self.user(name)?;
+        self.users.change(name, |u| {
+            u.tags.retain(|t| !keys.iter().any(|k| k == &t.key));
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    // ---- managed policies ----
+
+    pub fn create_policy(&self, new: NewPolicy) -> Result<Arc<ManagedPolicy>> {
+        check_name(&new.name, "policyName", 128)?;
+        let path = check_path(new.path.as_deref())?;
+        check_tags(&new.tags)?;
+        let document = document::decode_document(&new.document);
+        check_policy_document(PolicyKind::Managed, &document)?;
+        let _w = self.writing();
+        let now = self.now();
+        let policy = ManagedPolicy {
+            format: FORMAT,
+            arn: self.arn("policy", &path, &new.name),
+            name: new.name,
+            path,
+            id: unique_id("ANPA")?,
+            description: new.description.unwrap_or_default(),
+            created: now,
+            updated: now,
+            default_version: "v1".into(),
+            versions: vec![PolicyVersion {
+                id: "v1".into(),
+                document,
+                created: now,
+            }],
+            next_version: 2,
+            tags: new.tags,
+            aws_managed: false,
+        };
+        self.policies.insert(policy)?.map_err(|p| {
+            Error::EntityAlreadyExists(format!(
+                "A policy called {} already exists. Duplicate names are not allowed.",
+                p.name
+            ))
+        })
+    }
+
+    /// A managed policy, the account's or AWS's.
+    pub fn policy(&self, arn: &str) -> Result<Arc<ManagedPolicy>> {
+        check_policy_arn(arn)?;
+        self.policies
+            .get(arn)
+            .or_else(|| self.aws_policies.get(arn).cloned())
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+            })
+    }
+
+    /// A policy of the account's own, which may be changed.
+    fn local_policy(&self, arn: &str) -> Result<Arc<ManagedPolicy>> {
+        let p = self.policy(arn)?;
+        if p.aws_managed {
+            return Err(Error::Unmodifiable(format!(
+                "Cannot modify AWS managed policy {arn}."
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Managed policies by scope, path prefix and whether they are attached
+    /// to anything, in ARN order.
+    pub fn list_policies(
+        &self,
+        scope: Scope,
+        only_attached: bool,
+        path_prefix: Option<&str>,
+    ) -> Vec<Arc<ManagedPolicy>> {
+        let mut out: Vec<Arc<ManagedPolicy>> = Vec::new();
+        if scope != Scope::Local {
+            out.extend(self.aws_policies.values().cloned());
+        }
+        if scope != Scope::Aws {
+            out.extend(self.policies.all());
+        }
+        if let Some(p) = path_prefix {
+            out.retain(|x| x.path.starts_with(p));
+        }
+        if only_attached {
+            out.retain(|x| self.attachment_count(&x.arn) > 0);
+        }
+        out.sort_by(|a, b| a.arn.cmp(&b.arn));
+        out
+    }
+
+    /// How many users, groups and roles have the policy attached.
+    pub fn attachment_count(&self, arn: &str) -> usize {
+        let has = |p: &Policies| usize::from(p.attached.iter().any(|a| a == arn));
+        self.users.fold(0, |n, u| n + has(&u.policies))
+            + self.groups.fold(0, |n, g| n + has(&g.policies))
+            + self.roles.fold(0, |n, r| n + has(&r.policies))
+    }
+
+    /// How many users and roles the policy bounds.
+    pub fn boundary_count(&self, arn: &str) -> usize {
+        let is = |b: &Option<String>| usize::from(b.as_deref() == Some(arn));
+        self.users.fold(0, |n, u| n + is(&u.boundary))
+            + self.roles.fold(0, |n, r| n + is(&r.boundary))
+    }
+
+    pub fn policy_entities(&self, arn: &str) -> Result<PolicyEntities> {
+        self.policy(arn)?;
+        let has = |p: &Policies| p.attached.iter().any(|a| a == arn);
+        Ok(PolicyEntities {
+            users: self
+                .users
+                .all()
+                .into_iter()
+                .filter(|u| has(&u.policies))
+                .collect(),
+            groups: self
+                .groups
+                .all()
+                .into_iter()
+                .filter(|g| has(&g.policies))
+                .collect(),
+            roles: self
+                .roles
+                .all()
+                .into_iter()
+                .filter(|r| has(&r.policies))
+                .collect(),
+        })
+    }
+
+    pub fn delete_policy(&self, arn: &str) -> Result<()> {
+        let _w = self.writing();
+        let p = self.local_policy(arn)?;
+        if self.attachment_count(arn) > 0 || self.boundary_count(arn) > 0 {
+            return Err(Error::DeleteConflict(
+                "Cannot delete a policy attached to entities.".into(),
+            ));
+        }
+        if p.versions.len() > 1 {
+            return Err(Error::DeleteConflict(
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
+            ));
+        }
+        self.policies.delete(arn)?;
+        Ok(())
+    }
+
+    pub fn create_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_as_default: bool,
+    ) -> Result<PolicyVersion> {
+        let document = document::decode_document(document);
+        check_policy_document(PolicyKind::Managed, &document)?;
+        let _w = self.writing();
+        self.local_policy(arn)?;
+        let now = self.now();
+        let (_, v) = self
+            .policies
+            .change(arn, |p| {
+                if p.versions.len() >= limits::VERSIONS_PER_POLICY {
+                    return Err(Error::LimitExceeded(format!(
+                        "A managed policy can have up to {} versions. Before you create a new version, you must delete an existing version.",
+                        limits::VERSIONS_PER_POLICY
+                    )));
+                }
+                let v = PolicyVersion {
+                    id: format!("v{}", p.next_version),
+                    document,
+                    created: now,
+                };
+                p.next_version += 1;
+                p.updated = now;
+                if set_as_default {
+                    p.default_version = v.id.clone();
+                }
+                p.versions.push(v.clone());
+                Ok(v)
+            })?
+            .ok_or_else(|| Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable.")))?;
+        Ok(v)
+    }
+
+    pub fn policy_version(
+        &self,
+        arn: &str,
+        version: &str,
+    ) -> Result<(Arc<ManagedPolicy>, PolicyVersion)> {
+        let p = self.policy(arn)?;
+        let v = p
+            .versions
+            .iter()
+            .find(|v| v.id == version)
+            .cloned()
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "Policy {arn} version {version} does not exist or is not attachable."
+                ))
+            })?;
+        Ok((p, v))
+    }
+
+    pub fn set_default_policy_version(&self, arn: &str, version: &str) -> Result<()> {
+        let _w = self.writing();
+        self.local_policy(arn)?;
+        self.policy_version(arn, version)?;
+        let now = self.now();
+        self.policies.change(arn, |p| {
+            p.default_version = version.to_string();
+            p.updated = now;
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    pub fn delete_policy_version(&self, arn: &str, version: &str) -> Result<()> {
+        let _w = self.writing();
+        let (p, _) = self.policy_version(arn, version)?;
+        self.local_policy(arn)?;
+        if p.default_version == version {
+            return Err(Error::DeleteConflict(
+                "Cannot delete the default version of a policy.".into(),
+            ));
+        }
+        self.policies.change(arn, |p| {
+            p.versions.retain(|v| v.id != version);
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    // ---- inline and attached policies of users, groups and roles ----
+
+    /// Change the policies of an entity: `f` edits them, given the entity's
+    /// kind of inline policy (for quotas).
+    fn change_policies(
+        &self,
+        entity: Entity<'_>,
+        f: impl FnOnce(&mut Policies, PolicyKind) -> Result<()>,
+    ) -> Result<()> {
+        let found = match entity {
+            Entity::User(n) => {
+                self.user(n)?;
+                self.users
+                    .change(n, |u| f(&mut u.policies, PolicyKind::UserInline))?
+                    .map(|_| ())
+            }
+            Entity::Group(n) => {
+                self.group(n)?;
+                self.groups
+                    .change(n, |g| f(&mut g.policies, PolicyKind::GroupInline))?
+                    .map(|_| ())
+            }
+            Entity::Role(n) => {
+                self.role(n)?;
+                self.roles
+                    .change(n, |r| f(&mut r.policies, PolicyKind::RoleInline))?
+                    .map(|_| ())
+            }
+        };
+        found.ok_or_else(|| self.no_entity(entity))
+    }
+
+    fn no_entity(&self, entity: Entity<'_>) -> Error {
+        let (kind, name) = match entity {
+            Entity::User(n) => ("user", n),
+            Entity::Group(n) => ("group", n),
+            Entity::Role(n) => ("role", n),
+        };
+        Error::NoSuchEntity(format!("The {kind} with name {name} cannot be found."))
+    }
+
+    /// The policies an entity holds.
+    pub fn entity_policies(&self, entity: Entity<'_>) -> Result<Policies> {
+        Ok(match entity {
+            Entity::User(n) => self.user(n)?.policies.clone(),
+            Entity::Group(n) => self.group(n)?.policies.clone(),
+            Entity::Role(n) => self.role(n)?.policies.clone(),
+        })
+    }
+
+    pub fn put_inline_policy(&self, entity: Entity<'_>, name: &str, document: &str) -> Result<()> {
+        check_name(name, "policyName", 128)?;
+        let document = document::decode_document(document);
+        let _w = self.writing();
+        self.change_policies(entity, |p, kind| {
+            check_policy_document(kind, &document)?;
+            let others: usize = p
+                .inline
+                .iter()
+                .filter(|(n, _)| n.as_str() != name)
+                .map(|(_, d)| document::counted_size(d))
+                .sum();
+            if others + document::counted_size(&document) > kind.max_chars() {
+                return Err(Error::LimitExceeded(format!(
+                    "Maximum policy size of {} bytes exceeded for {}.",
+                    kind.max_chars(),
+                    match entity {
+                        Entity::User(n) | Entity::Group(n) | Entity::Role(n) => n,
+                    }
+                )));
+            }
+            p.inline.insert(name.to_string(), document);
+            Ok(())
+        })
+    }
+
+    pub fn inline_policy(&self, entity: Entity<'_>, name: &str) -> Result<String> {
+        self.entity_policies(entity)?
+            .inline
+            .get(name)
+            .cloned()
+            .ok_or_else(|| inline_missing(entity, name))
+    }
+
+    pub fn delete_inline_policy(&self, entity: Entity<'_>, name: &str) -> Result<()> {
+        let _w = self.writing();
+        self.change_policies(entity, |p, _| {
+            p.inline
+                .remove(name)
+                .map(|_| ())
+                .ok_or_else(|| inline_missing(entity, name))
+        })
+    }
+
+    pub fn attach_policy(&self, entity: Entity<'_>, arn: &str) -> Result<()> {
+        let _w = self.writing();
+        self.policy(arn)?;
+        self.change_policies(entity, |p, _| {
+            if p.attached.iter().any(|a| a == arn) {
+                return Ok(());
+            }
+            if p.attached.len() >= limits::MANAGED_POLICIES_PER_ENTITY {
+                let what = match entity {
+                    Entity::User(_) => "PoliciesPerUser",
+                    Entity::Group(_) => "PoliciesPerGroup",
+                    Entity::Role(_) => "PoliciesPerRole",
+                };
+                return Err(Error::LimitExceeded(format!(
+                    "Cannot exceed quota for {what}: {}",
+                    limits::MANAGED_POLICIES_PER_ENTITY
+                )));
+            }
+            p.attached.push(arn.to_string());
+            Ok(())
+        })
+    }
+
+    pub fn detach_policy(&self, entity: Entity<'_>, arn: &str) -> Result<()> {
+        check_policy_arn(arn)?;
+        let _w = self.writing();
+        self.change_policies(entity, |p, _| {
+            let before = p.attached.len();
+            p.attached.retain(|a| a != arn);
+            if p.attached.len() == before {
+                return Err(Error::NoSuchEntity(format!("Policy {arn} was not found.")));
+            }
+            Ok(())
+        })
+    }
+
+    /// Set (`Some`) or remove a user's or role's permissions boundary.
+    pub fn set_boundary(&self, entity: Entity<'_>, arn: Option<&str>) -> Result<()> {
+        let _w = self.writing();
+        if let Some(a) = arn {
+            self.policy(a)?;
+        }
+        let set = |b: &mut Option<String>| {
+            *b = arn.map(str::to_string);
+            Ok::<_, Error>(())
+        };
+        let found = match entity {
+            Entity::User(n) => self.users.change(n, |u| set(&mut u.boundary))?.is_some(),
+            Entity::Role(n) => self.roles.change(n, |r| set(&mut r.boundary))?.is_some(),
+            Entity::Group(_) => {
+                return Err(Error::InvalidInput(
+                    "Groups have no permissions boundary.".into(),
+                ));
+            }
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(self.no_entity(entity))
+        }
+    }
+
+    // ---- the platform's lookups ----
+
+    /// What an access key id stands for: an IAM user's key or an STS
+    /// session's. The root key is not IAM's (see [`Principal::Root`]).
+    pub fn resolve_access_key(&self, id: &str) -> Option<KeyOwner> {
+        if let Some(k) = self.keys.get(id) {
+            let user = self.users.get(&k.user)?;
+            return Some(KeyOwner {
+                secret: k.secret.clone(),
+                active: k.status == KeyStatus::Active,
+                principal: self.user_principal(&user),
+                session: None,
+            });
+        }
+        let s = self.sessions.get(id)?;
+        let expired = self.now() >= s.expires;
+        let mut policies = Vec::new();
+        if let Some(p) = &s.policy {
+            policies.push(NamedDocument {
+                source: "session".into(),
+                document: p.clone(),
+            });
+        }
+        for arn in &s.policy_arns {
+            if let Ok(p) = self.policy(arn) {
+                policies.push(NamedDocument {
+                    source: arn.clone(),
+                    document: p.default_document().to_string(),
+                });
+            }
+        }
+        Some(KeyOwner {
+            secret: s.secret.clone(),
+            active: !expired,
+            principal: s.principal.clone(),
+            session: Some(SessionKey {
+                token: s.token.clone(),
+                expires: s.expires,
+                expired,
+                policies,
+            }),
+        })
+    }
+
+    pub(crate) fn user_principal(&self, user: &User) -> Principal {
+        Principal::User {
+            arn: user.arn.clone(),
+            name: user.name.clone(),
+            id: user.id.clone(),
+            account: self.account.clone(),
+        }
+    }
+
+    /// The identity-based policies of a principal, from a cache that every
+    /// change empties.
+    pub fn principal_policies(&self, principal: &Principal) -> Arc<PrincipalPolicies> {
+        let key = principal.arn();
+        if let Some(p) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return p.clone();
+        }
+        let resolved = Arc::new(self.resolve_policies(principal));
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, resolved.clone());
+        resolved
+    }
+
+    fn resolve_policies(&self, principal: &Principal) -> PrincipalPolicies {
+        let mut out = PrincipalPolicies::default();
+        let mut add = |owner: &str, p: &Policies| {
+            for (name, doc) in &p.inline {
+                out.identity.push(NamedDocument {
+                    source: format!("inline:{owner}/{name}"),
+                    document: doc.clone(),
+                });
+            }
+            for arn in &p.attached {
+                if let Ok(m) = self.policy(arn) {
+                    out.identity.push(NamedDocument {
+                        source: arn.clone(),
+                        document: m.default_document().to_string(),
+                    });
+                }
+            }
+        };
+        let boundary = match principal {
+            Principal::User { name, .. } => {
+                let Some(u) = self.users.get(name) else {
+                    return out;
+                };
+                add(&u.arn, &u.policies);
+                for g in self.groups.all() {
+                    if g.members.iter().any(|m| m == name) {
+                        add(&g.arn, &g.policies);
+                    }
+                }
+                u.boundary.clone()
+            }
+            Principal::AssumedRole { role_name, .. } => {
+                let Some(r) = self.roles.get(role_name) else {
+                    return out;
+                };
+                add(&r.arn, &r.policies);
+                r.boundary.clone()
+            }
+            Principal::Root { .. } | Principal::Service(_) => None,
+        };
+        out.boundary = boundary.and_then(|arn| {
+            self.policy(&arn).ok().map(|p| NamedDocument {
+                source: arn,
+                document: p.default_document().to_string(),
+            })
+        });
+        out
+    }
+}
+
+fn check_max_session(secs: u32) -> Result<()> {
+    if !(3600..=limits::MAX_SESSION_SECS).contains(&secs) {
+        return Err(validation(
+            &secs.to_string(),
+            "maxSessionDuration",
+            "Member must have value between 3600 and 43200",
+        ));
+    }
+    Ok(())
+}
+
+fn inline_missing(entity: Entity<'_>, name: &str) -> Error {
+    let (kind, owner) = match entity {
+        Entity::User(n) => ("user", n),
+        Entity::Group(n) => ("group", n),
+        Entity::Role(n) => ("role", n),
+    };
+    Error::NoSuchEntity(format!(
+        "The {kind} policy with name {name} cannot be found for {owner}."
+    ))
+}
+
+#[cfg(test)]
+mod tests;
