@@ -35,6 +35,11 @@ fn host_port(url: &str) -> Result<(String, u16)> {
 /// The Nimbus server whose data directory is `data_dir` (its `credentials` and
 /// `config` files).
 pub fn nimbus(data_dir: &Path) -> Result<Endpoint> {
+    nimbus_at(data_dir, None)
+}
+
+/// [`nimbus`], at `endpoint` instead of the one in the `config` file if given.
+pub fn nimbus_at(data_dir: &Path, endpoint: Option<&str>) -> Result<Endpoint> {
     let creds_text = std::fs::read_to_string(data_dir.join("credentials")).with_context(|| {
         format!(
             "read {}/credentials (is `nimbus up` running with this data dir?)",
@@ -43,11 +48,14 @@ pub fn nimbus(data_dir: &Path) -> Result<Endpoint> {
     })?;
     let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
         .context("parse credentials file")?;
-    let url = std::fs::read_to_string(data_dir.join("config"))
-        .context("read config file")?
-        .lines()
-        .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
-        .context("no endpoint_url in config")?;
+    let url = match endpoint {
+        Some(e) => e.to_string(),
+        None => std::fs::read_to_string(data_dir.join("config"))
+            .context("read config file")?
+            .lines()
+            .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
+            .context("no endpoint_url in config")?,
+    };
     let (host, port) = host_port(&url)?;
     Ok(Endpoint {
         name: "nimbus".into(),
@@ -234,4 +242,59 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     v[(((v.len() - 1) as f64) * p).round() as usize]
+}
+
+/// The execution role the benchmarks' functions and state machines run as:
+/// `bench`, trusting Lambda and Step Functions, with `AdministratorAccess`
+/// (made once per data directory; IAM refuses functions whose role does not
+/// exist or does not trust Lambda).
+pub async fn bench_role(ep: Arc<Endpoint>) -> Result<String> {
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","states.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
+    let mut c = Conn::connect(ep, "iam").await?;
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sigv4::uri_encode(v.as_bytes(), false)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let calls = [
+        form(&[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "bench"),
+            ("AssumeRolePolicyDocument", TRUST),
+        ]),
+        form(&[
+            ("Action", "AttachRolePolicy"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "bench"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        ]),
+    ];
+    for body in calls {
+        let r = c
+            .send(
+                "POST",
+                "/",
+                &[(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )],
+                Bytes::from(body),
+                None,
+                Keep::Body,
+            )
+            .await?;
+        // 409: made by an earlier run on this data directory.
+        if !r.status.is_success() && r.status != http::StatusCode::CONFLICT {
+            anyhow::bail!(
+                "{}: IAM answered {} {}",
+                c.ep.name,
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+    }
+    Ok("arn:aws:iam::000000000000:role/bench".into())
 }

@@ -181,6 +181,7 @@ def handler(event, context):
 /// Milliseconds from a write's request to the function's handler running, for
 /// `n` writes one at a time (the function warm after the first).
 async fn stream_delivery(ep: Arc<Endpoint>, n: usize) -> Result<(f64, f64)> {
+    client::bench_role(ep.clone()).await?;
     let mut c = Conn::connect(ep.clone(), "dynamodb").await?;
     let mut lam = Conn::connect(ep.clone(), "lambda").await?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..10];

@@ -2,6 +2,7 @@
 //! the Invoke API against a running server, beside a bare HTTP echo server measured
 //! by the same client as the floor. Results are recorded in `docs/benchmarks.md`.
 
+use crate::bench::client;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -53,35 +54,12 @@ struct Target {
 }
 
 fn read_setup(args: &Args) -> Result<Target> {
-    let creds_text =
-        std::fs::read_to_string(args.data_dir.join("credentials")).with_context(|| {
-            format!(
-                "read {}/credentials (is `nimbus up` running with this data dir?)",
-                args.data_dir.display()
-            )
-        })?;
-    let creds = nimbus_server::credentials::Credentials::parse(&creds_text)
-        .context("parse credentials file")?;
-    let endpoint = match &args.endpoint {
-        Some(e) => e.clone(),
-        None => std::fs::read_to_string(args.data_dir.join("config"))
-            .context("read config file")?
-            .lines()
-            .find_map(|l| l.strip_prefix("endpoint_url = ").map(str::to_string))
-            .context("no endpoint_url in config")?,
-    };
-    let hostport = endpoint
-        .strip_prefix("http://")
-        .context("endpoint must be http://host:port")?;
-    let (host, port) = hostport
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .context("endpoint needs a port")?;
+    let ep = client::nimbus_at(&args.data_dir, args.endpoint.as_deref())?;
     Ok(Target {
-        host: host.to_string(),
-        port: port.parse().context("endpoint port")?,
-        access_key: creds.access_key_id,
-        secret: creds.secret_access_key,
+        host: ep.host,
+        port: ep.port,
+        access_key: ep.access_key,
+        secret: ep.secret,
     })
 }
 
@@ -407,10 +385,12 @@ async fn echo_floor(
 
 pub fn run(args: Args) -> Result<()> {
     let target = Arc::new(read_setup(&args)?);
+    let ep = Arc::new(client::nimbus_at(&args.data_dir, args.endpoint.as_deref())?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        client::bench_role(ep).await?;
         let mut c = Client::connect(target.clone()).await.context("connect to nimbus")?;
         let mut functions = vec![];
         if !args.native_only {

@@ -88,6 +88,7 @@ pub fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        client::bench_role(ep.clone()).await?;
         let mut lam = Conn::connect(ep.clone(), "lambda").await?;
         let mut apigw = Conn::connect(ep.clone(), "apigateway").await?;
         let name = format!("bench-gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);

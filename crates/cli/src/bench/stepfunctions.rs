@@ -82,6 +82,7 @@ pub fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        client::bench_role(ep.clone()).await?;
         let mut c = Conn::connect(ep.clone(), "states").await?;
         let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         let chain = pass_chain(args.states);
