@@ -1,8 +1,6 @@
-//! Write-time checks of policy documents: the one function
-//! [`check_policy_document`], which the policy crate's parser replaces when
-//! it lands, and the URL-decoding of documents some clients send encoded.
-//!
-//! Not an evaluator: what a document allows is the policy crate's business.
+//! Write-time checks of policy documents: [`check_policy_document`] (IAM's
+//! size quotas, then the policy crate's parser with its messages), and the
+//! URL-decoding of documents some clients send encoded.
 
 use crate::Error;
 use serde_json::Value;
@@ -90,115 +88,12 @@ pub fn check_policy_document(kind: PolicyKind, text: &str) -> Result<(), Error> 
             kind.max_chars()
         )));
     }
-    let doc: Value = serde_json::from_str(text).map_err(|e| {
-        malformed(format!(
-            "Syntax errors in policy. (line {}, column {}: {e})",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let Value::Object(doc) = doc else {
-        return Err(malformed(
-            "Syntax errors in policy. The policy must be a JSON object.",
-        ));
+    let parse_kind = match kind {
+        PolicyKind::Trust => nimbus_policy::ParseKind::Trust,
+        _ => nimbus_policy::ParseKind::Identity,
     };
-    for key in doc.keys() {
-        if !matches!(key.as_str(), "Version" | "Id" | "Statement") {
-            return Err(malformed(format!(
-                "Syntax errors in policy. Unknown field {key}."
-            )));
-        }
-    }
-    match doc.get("Version") {
-        None => {}
-        Some(Value::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
-        Some(v) => {
-            return Err(malformed(format!(
-                "The policy failed legacy parsing: Version {v} is not 2012-10-17 or 2008-10-17"
-            )));
-        }
-    }
-    let statements: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(a)) if !a.is_empty() => a.iter().collect(),
-        Some(s @ Value::Object(_)) => vec![s],
-        Some(_) => {
-            return Err(malformed(
-                "Syntax errors in policy. Statement must be an object or a non-empty array.",
-            ));
-        }
-        None => {
-            return Err(malformed(
-                "Syntax errors in policy. Missing required field Statement.",
-            ));
-        }
-    };
-    for (i, s) in statements.iter().enumerate() {
-        let Value::Object(s) = s else {
-            return Err(malformed(format!(
-                "Syntax errors in policy. Statement {i} must be an object."
-            )));
-        };
-        match s.get("Effect").and_then(Value::as_str) {
-            Some("Allow" | "Deny") => {}
-            Some(e) => return Err(malformed(format!("Invalid effect: {e}"))),
-            None => return Err(malformed("Missing required field Effect")),
-        }
-        let has = |a: &str, b: &str| s.contains_key(a) || s.contains_key(b);
-        if !has("Action", "NotAction") {
-            return Err(malformed("Policy statement must contain actions."));
-        }
-        if s.contains_key("Action") && s.contains_key("NotAction") {
-            return Err(malformed(
-                "Statement can not have both Action and NotAction.",
-            ));
-        }
-        for (key, v) in s {
-            let ok = match key.as_str() {
-                "Sid" => v.is_string(),
-                "Effect" => true,
-                "Action" | "NotAction" | "Resource" | "NotResource" => strings(v),
-                "Principal" | "NotPrincipal" => v.is_string() || v.is_object(),
-                "Condition" => v.is_object(),
-                other => {
-                    return Err(malformed(format!(
-                        "Syntax errors in policy. Unknown field {other} in statement {i}."
-                    )));
-                }
-            };
-            if !ok {
-                return Err(malformed(format!(
-                    "Syntax errors in policy. Field {key} of statement {i} has the wrong type."
-                )));
-            }
-        }
-        if kind == PolicyKind::Trust {
-            if !has("Principal", "NotPrincipal") {
-                return Err(malformed(
-                    "AssumeRolepolicy contained an invalid principal element: a trust policy statement must name a Principal.",
-                ));
-            }
-            if has("Resource", "NotResource") {
-                return Err(malformed("Has prohibited field Resource"));
-            }
-        } else {
-            if has("Principal", "NotPrincipal") {
-                return Err(malformed("Policy document should not specify a principal."));
-            }
-            if !has("Resource", "NotResource") {
-                return Err(malformed("Policy statement must contain resources."));
-            }
-        }
-    }
+    nimbus_policy::parse_as(text, parse_kind).map_err(|m| malformed(m.to_string()))?;
     Ok(())
-}
-
-/// A string or a non-empty array of strings.
-fn strings(v: &Value) -> bool {
-    match v {
-        Value::String(_) => true,
-        Value::Array(a) => !a.is_empty() && a.iter().all(Value::is_string),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -217,7 +112,12 @@ mod tests {
     #[test]
     fn documents_are_checked() {
         check_policy_document(PolicyKind::Managed, OK).unwrap();
-        assert!(err(PolicyKind::Managed, "{").starts_with("Syntax errors in policy. (line 1"));
+        // The policy crate's messages: IAM's text, then where.
+        let e = err(PolicyKind::Managed, "{");
+        assert!(
+            e.starts_with("Syntax errors in policy.") && e.contains("line 1"),
+            "{e}"
+        );
         assert!(err(PolicyKind::Managed, "[]").contains("JSON object"));
         assert!(
             err(
@@ -232,7 +132,7 @@ mod tests {
                 PolicyKind::Managed,
                 r#"{"Statement":{"Effect":"Maybe","Action":"*","Resource":"*"}}"#
             )
-            .contains("effect")
+            .contains("Invalid effect: Maybe at Statement.Effect")
         );
         assert!(
             err(

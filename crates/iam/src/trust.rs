@@ -1,184 +1,35 @@
-//! Whether a role's trust policy lets a principal assume it: the one function
-//! [`trust_allows`], a straightforward reading of the document that the
-//! policy crate's evaluation replaces when it lands.
-//!
-//! It understands what trust policies say in practice: `Allow` (and `Deny`)
-//! statements for `sts:AssumeRole` (wildcards allowed) naming principals by
-//! ARN, account root, account id, `"*"` or service, and conditions on
-//! `sts:ExternalId`, `aws:PrincipalArn` and `aws:PrincipalAccount` with the
-//! `StringEquals` / `StringLike` operators (and their `...IfExists` forms). A
-//! statement with any other condition is not satisfied.
+//! Whether a role's trust policy lets a principal assume it: the trust policy
+//! evaluated by the policy crate (`nimbus_policy::trusts`) for
+//! `sts:AssumeRole`, with the request's `sts:ExternalId` and the caller's
+//! keys (`aws:PrincipalArn`, `aws:PrincipalAccount`, ...) in the context.
 
 use crate::Principal;
-use serde_json::Value;
+
+/// The caller as the policy crate names principals.
+pub(crate) fn policy_principal(p: &Principal) -> Option<nimbus_policy::Principal> {
+    match p {
+        Principal::Root { account } => Some(nimbus_policy::Principal::root(account)),
+        Principal::User { arn, .. } | Principal::AssumedRole { arn, .. } => {
+            nimbus_policy::Principal::from_arn(arn)
+        }
+        Principal::Service(s) => Some(nimbus_policy::Principal::service(s)),
+    }
+}
 
 /// Whether `trust_doc` allows `caller` to call `sts:AssumeRole`, with
 /// `external_id` as the request's `ExternalId`.
 pub fn trust_allows(trust_doc: &str, caller: &Principal, external_id: Option<&str>) -> bool {
-    let Ok(doc) = serde_json::from_str::<Value>(trust_doc) else {
+    let Ok(trust) = nimbus_policy::parse_as(trust_doc, nimbus_policy::ParseKind::Trust) else {
         return false;
     };
-    let statements: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(s @ Value::Object(_)) => vec![s],
-        _ => return false,
-    };
-    let mut allowed = false;
-    for s in statements {
-        if !applies(s, caller, external_id) {
-            continue;
-        }
-        match s.get("Effect").and_then(Value::as_str) {
-            Some("Deny") => return false,
-            Some("Allow") => allowed = true,
-            _ => {}
-        }
-    }
-    allowed
-}
-
-fn values(v: Option<&Value>) -> Vec<&str> {
-    match v {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// `*` and `?` wildcards; case-sensitive unless the caller lowercases.
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-fn applies(s: &Value, caller: &Principal, external_id: Option<&str>) -> bool {
-    let action_matches = |v: Option<&Value>| {
-        values(v)
-            .iter()
-            .any(|a| glob(&a.to_ascii_lowercase(), "sts:assumerole"))
-    };
-    let acts = if s.get("Action").is_some() {
-        action_matches(s.get("Action"))
-    } else if s.get("NotAction").is_some() {
-        !action_matches(s.get("NotAction"))
-    } else {
-        false
-    };
-    if !acts {
-        return false;
-    }
-    let names = if s.get("Principal").is_some() {
-        principal_matches(s.get("Principal"), caller)
-    } else if s.get("NotPrincipal").is_some() {
-        !principal_matches(s.get("NotPrincipal"), caller)
-    } else {
-        false
-    };
-    names && conditions_hold(s.get("Condition"), caller, external_id)
-}
-
-fn principal_matches(p: Option<&Value>, caller: &Principal) -> bool {
-    let Some(p) = p else { return false };
-    if p.as_str() == Some("*") {
-        return true;
-    }
-    let Some(map) = p.as_object() else {
+    let Some(principal) = policy_principal(caller) else {
         return false;
     };
-    for (kind, v) in map {
-        for name in values(Some(v)) {
-            let hit = match kind.as_str() {
-                "AWS" => aws_principal_matches(name, caller),
-                "Service" => matches!(caller, Principal::Service(s) if s == name),
-                _ => false,
-            };
-            if hit {
-                return true;
-            }
-        }
+    let mut ctx = nimbus_policy::Context::new("sts:AssumeRole", "*", principal);
+    if let Some(id) = external_id {
+        ctx.insert("sts:ExternalId", id);
     }
-    false
-}
-
-fn aws_principal_matches(name: &str, caller: &Principal) -> bool {
-    if name == "*" {
-        return !matches!(caller, Principal::Service(_));
-    }
-    let Some(account) = caller.account() else {
-        return false;
-    };
-    if name == account || name == format!("arn:aws:iam::{account}:root") {
-        return true;
-    }
-    match caller {
-        Principal::Root { .. } => false,
-        Principal::User { arn, .. } => name == arn,
-        Principal::AssumedRole { arn, role_arn, .. } => name == arn || name == role_arn,
-        Principal::Service(_) => false,
-    }
-}
-
-fn conditions_hold(c: Option<&Value>, caller: &Principal, external_id: Option<&str>) -> bool {
-    let Some(c) = c else { return true };
-    let Some(ops) = c.as_object() else {
-        return false;
-    };
-    for (op, keys) in ops {
-        let (base, if_exists) = match op.strip_suffix("IfExists") {
-            Some(b) => (b, true),
-            None => (op.as_str(), false),
-        };
-        let Some(keys) = keys.as_object() else {
-            return false;
-        };
-        for (key, expected) in keys {
-            let actual: Option<String> = match key.to_ascii_lowercase().as_str() {
-                "sts:externalid" => external_id.map(str::to_string),
-                "aws:principalarn" => Some(caller.arn()),
-                "aws:principalaccount" => caller.account().map(str::to_string),
-                _ => return false,
-            };
-            let Some(actual) = actual else {
-                if if_exists {
-                    continue;
-                }
-                return false;
-            };
-            let expected = values(Some(expected));
-            let hit = match base {
-                "StringEquals" => expected.iter().any(|e| *e == actual),
-                "StringLike" => expected.iter().any(|e| glob(e, &actual)),
-                "StringNotEquals" => expected.iter().all(|e| *e != actual),
-                "StringNotLike" => expected.iter().all(|e| !glob(e, &actual)),
-                "StringEqualsIgnoreCase" => {
-                    expected.iter().any(|e| e.eq_ignore_ascii_case(&actual))
-                }
-                _ => false,
-            };
-            if !hit {
-                return false;
-            }
-        }
-    }
-    true
+    nimbus_policy::trusts(&trust, &ctx)
 }
 
 #[cfg(test)]
@@ -274,13 +125,5 @@ mod tests {
         );
         assert!(!trust_allows(&unknown, &user(), None));
         assert!(!trust_allows("{", &user(), None));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob("a*c", "abbbc"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "abbc"));
-        assert!(glob("*", ""));
     }
 }
