@@ -28,10 +28,14 @@ arn="$(sqs get-queue-attributes --queue-url "$url" --attribute-names QueueArn --
 
 echo "== bucket $PREFIX-results, function $PREFIX-processor"
 aws s3 mb "s3://$PREFIX-results" >/dev/null 2>&1 || true
+role="$("$here/../role.sh" "$PREFIX-processor" "{\"Version\": \"2012-10-17\", \"Statement\": [
+  {\"Effect\": \"Allow\", \"Action\": \"s3:PutObject\", \"Resource\": \"arn:aws:s3:::$PREFIX-results/*\"},
+  {\"Effect\": \"Allow\", \"Action\": [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\"],
+   \"Resource\": \"$arn\"}]}")"
 (cd "$here/function" && "$PYTHON" -m zipfile -c "$work/fn.zip" app.py)
 aws lambda delete-function --function-name "$PREFIX-processor" >/dev/null 2>&1 || true
 aws lambda create-function --function-name "$PREFIX-processor" --runtime python3.12 \
-    --handler app.handler --role arn:aws:iam::000000000000:role/processor --timeout 30 \
+    --handler app.handler --role "$role" --timeout 30 \
     --environment "Variables={RESULTS_BUCKET=$PREFIX-results}" \
     --zip-file "fileb://$work/fn.zip" >/dev/null
 

@@ -18,11 +18,15 @@ aws dynamodb delete-table --table-name "$PREFIX" >/dev/null 2>&1 || true
 aws dynamodb create-table --table-name "$PREFIX" --attribute-definitions AttributeName=pk,AttributeType=S \
     --key-schema AttributeName=pk,KeyType=HASH --billing-mode PAY_PER_REQUEST >/dev/null
 (cd "$here/functions" && "$PYTHON" -m zipfile -c "$work/fn.zip" app.py)
+# The steps write orders; the state machine invokes the steps.
+role="$("$here/../role.sh" "$PREFIX" "{\"Version\": \"2012-10-17\", \"Statement\": [
+  {\"Effect\": \"Allow\", \"Action\": \"dynamodb:PutItem\", \"Resource\": \"arn:aws:dynamodb:*:*:table/$PREFIX\"},
+  {\"Effect\": \"Allow\", \"Action\": \"lambda:InvokeFunction\", \"Resource\": \"arn:aws:lambda:*:*:function:$PREFIX-*\"}]}")"
 declare -A arns
 for step in validate pay reserve confirm; do
     aws lambda delete-function --function-name "$PREFIX-$step" >/dev/null 2>&1 || true
     arns[$step]="$(aws lambda create-function --function-name "$PREFIX-$step" --runtime python3.12 \
-        --handler "app.$step" --role arn:aws:iam::000000000000:role/orders --timeout 10 \
+        --handler "app.$step" --role "$role" --timeout 10 \
         --environment "Variables={TABLE=$PREFIX}" --zip-file "fileb://$work/fn.zip" \
         --query FunctionArn --output text)"
 done
@@ -33,7 +37,7 @@ VALIDATE="${arns[validate]}" PAY="${arns[pay]}" RESERVE="${arns[reserve]}" CONFI
     > "$work/workflow.json"
 old="$(aws stepfunctions list-state-machines --query "stateMachines[?name=='$PREFIX'].stateMachineArn" --output text)"
 [ -n "$old" ] && aws stepfunctions delete-state-machine --state-machine-arn "$old"
-machine="$(aws stepfunctions create-state-machine --name "$PREFIX" --role-arn arn:aws:iam::000000000000:role/orders \
+machine="$(aws stepfunctions create-state-machine --name "$PREFIX" --role-arn "$role" \
     --definition "file://$work/workflow.json" --query stateMachineArn --output text)"
 
 run() {  # name, input: start an execution and wait for its end

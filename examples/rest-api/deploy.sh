@@ -15,10 +15,13 @@ echo "== table $PREFIX and function $PREFIX-api"
 aws dynamodb delete-table --table-name "$PREFIX" >/dev/null 2>&1 || true
 aws dynamodb create-table --table-name "$PREFIX" --attribute-definitions AttributeName=id,AttributeType=S \
     --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST >/dev/null
+role="$("$here/../role.sh" "$PREFIX-api" "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\",
+  \"Action\": [\"dynamodb:GetItem\", \"dynamodb:PutItem\", \"dynamodb:Scan\"],
+  \"Resource\": \"arn:aws:dynamodb:*:*:table/$PREFIX\"}]}")"
 (cd "$here/function" && "$PYTHON" -m zipfile -c "$work/fn.zip" app.py)
 aws lambda delete-function --function-name "$PREFIX-api" >/dev/null 2>&1 || true
 fn_arn="$(aws lambda create-function --function-name "$PREFIX-api" --runtime python3.12 \
-    --handler app.handler --role arn:aws:iam::000000000000:role/api --timeout 10 \
+    --handler app.handler --role "$role" --timeout 10 \
     --environment "Variables={TABLE=$PREFIX}" --zip-file "fileb://$work/fn.zip" \
     --query FunctionArn --output text)"
 

@@ -27,10 +27,14 @@ aws dynamodb create-table --table-name "$PREFIX-audit" \
 stream="$(aws dynamodb describe-table --table-name "$PREFIX" --query Table.LatestStreamArn --output text)"
 
 echo "== function $PREFIX-audit-log, fed by the stream"
+role="$("$here/../role.sh" "$PREFIX-audit" "{\"Version\": \"2012-10-17\", \"Statement\": [
+  {\"Effect\": \"Allow\", \"Action\": \"dynamodb:PutItem\", \"Resource\": \"arn:aws:dynamodb:*:*:table/$PREFIX-audit\"},
+  {\"Effect\": \"Allow\", \"Action\": [\"dynamodb:GetRecords\", \"dynamodb:GetShardIterator\",
+   \"dynamodb:DescribeStream\", \"dynamodb:ListStreams\"], \"Resource\": \"$stream\"}]}")"
 (cd "$here/function" && "$PYTHON" -m zipfile -c "$work/fn.zip" app.py)
 aws lambda delete-function --function-name "$PREFIX-audit-log" >/dev/null 2>&1 || true
 aws lambda create-function --function-name "$PREFIX-audit-log" --runtime python3.12 \
-    --handler app.handler --role arn:aws:iam::000000000000:role/audit --timeout 30 \
+    --handler app.handler --role "$role" --timeout 30 \
     --environment "Variables={AUDIT_TABLE=$PREFIX-audit}" \
     --zip-file "fileb://$work/fn.zip" >/dev/null
 aws lambda create-event-source-mapping --function-name "$PREFIX-audit-log" --event-source-arn "$stream" \

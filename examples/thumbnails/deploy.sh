@@ -21,10 +21,12 @@ cp "$here/function/app.py" "$work/package/"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$work/package" pillow
 (cd "$work/package" && "$PYTHON" -m zipfile -c "$work/function.zip" .)
 
-echo "== function $FUNCTION"
+echo "== role and function $FUNCTION"
+role="$("$here/../role.sh" "$FUNCTION" "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\",
+  \"Action\": [\"s3:GetObject\", \"s3:PutObject\"], \"Resource\": \"arn:aws:s3:::$BUCKET/*\"}]}")"
 aws lambda delete-function --function-name "$FUNCTION" >/dev/null 2>&1 || true
 arn="$(aws lambda create-function --function-name "$FUNCTION" --runtime python3.12 \
-    --handler app.handler --role arn:aws:iam::000000000000:role/thumbnails \
+    --handler app.handler --role "$role" \
     --timeout 30 --memory-size 512 --zip-file "fileb://$work/function.zip" \
     --query FunctionArn --output text)"
 

@@ -21,6 +21,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 NIMBUS = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
 RUST_ECHO_DIR = ROOT / "tests" / "functions" / "rust-echo"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+# Lambda and Step Functions may assume ROLE.
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole",
+    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]})
 
 
 # An unprivileged user for the rootless runs, and how to run a command as it.
@@ -73,7 +77,22 @@ class Nimbus:
             raise RuntimeError("nimbus did not start in time")
         # Keep draining output so the server never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
+        a = self.extra_args
+        if not any(x == "--iam" and y == "off" for x, y in zip(a, a[1:])):
+            self.ensure_role()
         return self
+
+    def ensure_role(self):
+        """The execution role tests' functions and state machines run as (IAM
+        refuses functions whose role does not exist or does not trust Lambda):
+        made once per data directory, with AdministratorAccess."""
+        iam = self.client("iam")
+        try:
+            iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=TRUST)
+        except iam.exceptions.EntityAlreadyExistsException:
+            return
+        iam.attach_role_policy(RoleName=ROLE.rsplit("/", 1)[1],
+                               PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
 
     def _drain(self):
         for line in self.proc.stdout:

@@ -21,6 +21,11 @@ pub struct Args {
     /// Accept requests signed with any credentials (throwaway local use only).
     #[arg(long, env = "NIMBUS_ANY_CREDENTIALS")]
     any_credentials: bool,
+    /// IAM: `on` (the default) evaluates every request against the caller's
+    /// policies and runs functions as their execution roles; `off` allows every
+    /// signed request and gives functions the platform's key (throwaway use).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], env = "NIMBUS_IAM")]
+    iam: String,
     /// Python interpreter that runs python3.* functions.
     #[arg(long, default_value = "python3", env = "NIMBUS_PYTHON")]
     python: String,
@@ -64,6 +69,7 @@ pub fn run(args: Args) -> Result<()> {
         data_dir: args.data_dir,
         keep_alive: Duration::from_secs(args.keep_alive),
         any_credentials: args.any_credentials,
+        iam: args.iam == "on",
         python: args.python,
         node: args.node,
         isolation: args.isolation,

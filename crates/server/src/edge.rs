@@ -36,6 +36,8 @@ pub struct Auth {
     pub account: String,
     /// IAM users' keys and STS sessions' keys.
     pub iam: Arc<nimbus_iam::Iam>,
+    /// What every authenticated request is authorized by (`None`: `--iam off`).
+    pub authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>>,
 }
 
 impl Auth {
@@ -432,6 +434,9 @@ impl Edge {
             return match self.authenticate_s3(&parts) {
                 Ok((payload, caller)) => {
                     parts.extensions.insert(caller);
+                    if let Some(a) = &self.auth.authorizer {
+                        parts.extensions.insert(a.clone());
+                    }
                     let span = tracing::debug_span!("request", request_id = %rid, service = "s3");
                     self.s3
                         .handle(parts, body, payload, &rid)
@@ -486,6 +491,9 @@ impl Edge {
         match self.authenticate(&parts, &body, service.as_ref()) {
             Ok(caller) => {
                 parts.extensions.insert(caller);
+                if let Some(a) = &self.auth.authorizer {
+                    parts.extensions.insert(a.clone());
+                }
             }
             Err(e) => {
                 tracing::debug!(code = %e.code, "request refused by authentication");

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod edge;
+mod roles;
 
 use anyhow::{Context, Result};
 use credentials::Credentials;
@@ -28,6 +29,9 @@ pub struct Config {
     pub keep_alive: Duration,
     /// Accept any well-formed signature without checking it (throwaway local use).
     pub any_credentials: bool,
+    /// Evaluate IAM policies on every request and give functions their
+    /// execution roles' credentials (`--iam on`, the default).
+    pub iam: bool,
     pub python: String,
     pub node: String,
     pub identity: Identity,
@@ -73,6 +77,7 @@ impl Default for Config {
             data_dir: PathBuf::from(".nimbus"),
             keep_alive: Duration::from_secs(600),
             any_credentials: false,
+            iam: true,
             python: "python3".into(),
             node: "node".into(),
             identity: Identity::default(),
@@ -169,12 +174,24 @@ pub async fn start(cfg: Config) -> Result<Started> {
     );
     functions.start_background();
     let services = Services::open(&cfg, &data_dir, &kv, &functions).await?;
+    // IAM on: every request is authorized, functions run as their roles.
+    let authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>> = cfg.iam.then(|| {
+        functions.set_execution_roles(Arc::new(roles::IamRoles(services.iam.clone())));
+        Arc::new(nimbus_api_iam::enforce::Enforcer::new(
+            services.iam.clone(),
+            nimbus_api_common::authz::Scope::new(
+                cfg.identity.account_id.clone(),
+                cfg.identity.region.clone(),
+            ),
+        )) as Arc<dyn nimbus_api_common::authz::Authorizer>
+    });
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
             account: cfg.identity.account_id.clone(),
             iam: services.iam,
+            authorizer,
         },
         services.apis,
         services.s3,

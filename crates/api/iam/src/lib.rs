@@ -6,6 +6,8 @@
 //! The caller (for `GetUser` without a name, `CreateAccessKey` for oneself)
 //! comes from the edge as a [`Caller`] in the request's extensions.
 
+pub mod authz;
+pub mod enforce;
 pub mod error;
 mod operations;
 pub mod shapes;
@@ -54,6 +56,12 @@ impl IamApi {
             );
             return IAM_QUERY.error(&e, request_id);
         };
+        if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |s| {
+            authz::access(op, &form, s)
+        }) {
+            let e = ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", d.message);
+            return IAM_QUERY.error(&e, request_id);
+        }
         let call = Call {
             form: &form,
             caller: req.extensions().get::<Caller>(),

@@ -128,6 +128,19 @@ impl StsApi {
             );
             return STS_QUERY.error(&e, request_id);
         };
+        // GetCallerIdentity and GetSessionToken need no permission (as on
+        // AWS); AssumeRole needs sts:AssumeRole on the role besides its trust.
+        if op == Operation::AssumeRole
+            && let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |_| {
+                vec![nimbus_api_common::authz::Access::new(
+                    "sts:AssumeRole",
+                    form.get("RoleArn").unwrap_or("*"),
+                )]
+            })
+        {
+            let e = ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", d.message);
+            return STS_QUERY.error(&e, request_id);
+        }
         let caller = req.extensions().get::<Caller>();
         let out = match op {
             Operation::GetCallerIdentity => Ok(self.get_caller_identity(caller)),

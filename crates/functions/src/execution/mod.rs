@@ -526,10 +526,7 @@ impl Executor {
 
     /// What the function's code signs its calls with: its role's credentials
     /// (and when they end), or the platform's key when no roles are set.
-    fn credentials(
-        &self,
-        rec: &FunctionRecord,
-    ) -> Result<(EnvVars, Option<u64>), InitFailure> {
+    fn credentials(&self, rec: &FunctionRecord) -> Result<(EnvVars, Option<u64>), InitFailure> {
         let Some(roles) = self.roles.get() else {
             return Ok((
                 vec![

@@ -1,0 +1,147 @@
+//! IAM enforced: the [`Authorizer`] the edge puts on every request when IAM
+//! is on. It finds who signed the request (the edge's [`Caller`]), that
+//! principal's policies (identity-based, its permissions boundary, its
+//! session's), and evaluates each action the request asks for with the policy
+//! crate. The account's root may do anything.
+//!
+//! Policies are compiled once: a principal's set is kept until the identity
+//! service hands out a new one (it does after any IAM change), a session's
+//! for the session's life.
+
+use nimbus_api_common::Caller;
+use nimbus_api_common::authz::{Access, Authorizer, Denied, Scope};
+use nimbus_iam::{Iam, NamedDocument, PrincipalPolicies};
+use nimbus_policy::{Context, Policy, PolicySet, evaluate};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A principal's policies, compiled.
+struct Compiled {
+    /// The identity service's answer these were compiled from.
+    from: Arc<PrincipalPolicies>,
+    identity: Vec<Policy>,
+    boundary: Option<Policy>,
+}
+
+/// Decides every request by its caller's policies.
+pub struct Enforcer {
+    iam: Arc<Iam>,
+    scope: Scope,
+    principals: Mutex<HashMap<String, Arc<Compiled>>>,
+    sessions: Mutex<HashMap<String, Arc<Vec<Policy>>>>,
+}
+
+/// Compile stored documents; one that no longer parses allows nothing (it was
+/// checked when written, so only a format change could get here).
+fn compile(docs: &[NamedDocument]) -> Vec<Policy> {
+    docs.iter()
+        .filter_map(|d| match nimbus_policy::parse(&d.document) {
+            Ok(p) => Some(p.named(&d.source)),
+            Err(e) => {
+                tracing::warn!(policy = %d.source, error = %e, "stored policy does not parse");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Enforcer {
+    pub fn new(iam: Arc<Iam>, scope: Scope) -> Enforcer {
+        Enforcer {
+            iam,
+            scope,
+            principals: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn compiled(&self, principal: &nimbus_iam::Principal) -> Arc<Compiled> {
+        let current = self.iam.principal_policies(principal);
+        let key = principal.arn();
+        let mut cache = self.principals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(&key)
+            && Arc::ptr_eq(&c.from, &current)
+        {
+            return c.clone();
+        }
+        let c = Arc::new(Compiled {
+            identity: compile(&current.identity),
+            boundary: current
+                .boundary
+                .as_ref()
+                .and_then(|b| compile(std::slice::from_ref(b)).pop()),
+            from: current,
+        });
+        cache.insert(key, c.clone());
+        c
+    }
+
+    fn session(&self, key_id: &str, docs: &[NamedDocument]) -> Arc<Vec<Policy>> {
+        let mut cache = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(key_id) {
+            return s.clone();
+        }
+        let s = Arc::new(compile(docs));
+        cache.insert(key_id.to_string(), s.clone());
+        s
+    }
+}
+
+fn denied(message: String) -> Denied {
+    Denied { message }
+}
+
+impl Authorizer for Enforcer {
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    fn check(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied> {
+        if access.is_empty() {
+            return Ok(());
+        }
+        let Some(caller) = request.get::<Caller>() else {
+            return Err(denied("The request was not signed by a known principal".into()));
+        };
+        if caller.arn == format!("arn:aws:iam::{}:root", caller.account) {
+            return Ok(());
+        }
+        let Some(owner) = self.iam.resolve_access_key(&caller.access_key_id) else {
+            return Err(denied(format!(
+                "The security token included in the request is invalid: {} is not a key of this account",
+                caller.access_key_id
+            )));
+        };
+        let compiled = self.compiled(&owner.principal);
+        let session = owner
+            .session
+            .as_ref()
+            .filter(|s| !s.policies.is_empty())
+            .map(|s| self.session(&caller.access_key_id, &s.policies));
+        let Some(principal) = nimbus_policy::Principal::from_arn(&caller.arn) else {
+            return Err(denied(format!("{} is not a principal IAM knows", caller.arn)));
+        };
+        let now = nimbus_model::time::now_millis();
+        let set = PolicySet {
+            identity: compiled.identity.iter().collect(),
+            boundary: compiled.boundary.as_ref(),
+            session: session.iter().flat_map(|s| s.iter()).collect(),
+            resource: None,
+            resource_account: None,
+        };
+        for a in access {
+            let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
+            ctx.insert("aws:userid", &caller.user_id);
+            ctx.insert("aws:CurrentTime", &nimbus_model::time::Utc::from_millis(now).rfc3339_millis());
+            ctx.insert("aws:EpochTime", &(now / 1000).to_string());
+            ctx.insert("aws:SecureTransport", "false");
+            let e = evaluate(&ctx, &set);
+            if !e.is_allowed() {
+                return Err(denied(e.message(&ctx).unwrap_or_else(|| {
+                    format!("not authorized to perform: {}", a.action)
+                })));
+            }
+        }
+        Ok(())
+    }
+}

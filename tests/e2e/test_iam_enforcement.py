@@ -1,0 +1,187 @@
+"""IAM enforced on every request: a function runs as its execution role and may do
+exactly what the role's policies allow; a user's key opens only what its policy
+allows; denials carry each service's own error code and AWS's message; `--iam off`
+allows every signed request."""
+import json
+import tempfile
+
+import boto3
+import botocore
+import pytest
+from botocore.config import Config
+
+from conftest import Nimbus, ROLE, create, invoke, make_zip, unique
+
+ACCOUNT = "000000000000"
+
+# Runs each call the event names and reports "ok" or the error's code and
+# message; also what it signs with.
+APP = '''
+import os
+import boto3
+import botocore
+
+def lambda_handler(event, context):
+    out = {}
+    for name, (service, op, kw) in event.items():
+        try:
+            getattr(boto3.client(service), op)(**kw)
+            out[name] = "ok"
+        except botocore.exceptions.ClientError as e:
+            out[name] = e.response["Error"]["Code"] + ": " + e.response["Error"].get("Message", "")
+    out["__key"] = os.environ.get("AWS_ACCESS_KEY_ID")
+    out["__token"] = bool(os.environ.get("AWS_SESSION_TOKEN"))
+    out["__arn"] = boto3.client("sts").get_caller_identity()["Arn"]
+    return out
+'''
+
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def key(table, k):
+    return {"TableName": table, "Key": {"id": {"S": k}}}
+
+
+def least_privilege(table, bucket):
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+         "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/in/*"},
+        {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    ]})
+
+
+def make_table(ddb, name):
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+
+
+def test_a_function_may_do_what_its_role_allows_and_nothing_else(nimbus, lam):
+    ddb, s3, iam = nimbus.client("dynamodb"), nimbus.client("s3"), nimbus.client("iam")
+    users, other, bucket = unique("users"), unique("other"), unique("data").lower()
+    make_table(ddb, users)
+    make_table(ddb, other)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="in/a.txt", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="out/b.txt", Body=b"b")
+    role = unique("app-role")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="app", PolicyDocument=least_privilege(users, bucket))
+    name = unique("leastpriv")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=arn, Handler="app.lambda_handler",
+                        Code={"ZipFile": make_zip({"app.py": APP})}, Timeout=30)
+    item = {"TableName": users, "Item": {"id": {"S": "1"}}}
+    out = invoke(lam, name, {
+        "put": ["dynamodb", "put_item", item],
+        "get": ["dynamodb", "get_item", key(users, "1")],
+        "scan": ["dynamodb", "scan", {"TableName": users}],
+        "other_table": ["dynamodb", "get_item", key(other, "1")],
+        "get_in": ["s3", "get_object", {"Bucket": bucket, "Key": "in/a.txt"}],
+        "get_out": ["s3", "get_object", {"Bucket": bucket, "Key": "out/b.txt"}],
+        "put_in": ["s3", "put_object", {"Bucket": bucket, "Key": "in/c.txt", "Body": "c"}],
+        "list_functions": ["lambda", "list_functions", {}],
+    })["Body"]
+    assert out["put"] == out["get"] == out["get_in"] == "ok", out
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}"
+    assert out["__arn"] == session
+    assert out["scan"] == (
+        f"AccessDeniedException: User: {session} is not authorized to perform: dynamodb:Scan on resource: "
+        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{users} because no identity-based policy allows "
+        "the dynamodb:Scan action"), out
+    assert out["other_table"].startswith("AccessDeniedException: "), out
+    assert out["get_out"].startswith("AccessDenied: ") and "s3:GetObject" in out["get_out"], out
+    assert out["put_in"].startswith("AccessDenied: ") and "s3:PutObject" in out["put_in"], out
+    assert out["list_functions"].startswith("AccessDeniedException: ") and "lambda:ListFunctions" in out["list_functions"]
+    # The function signs with its role's session, never the platform's key.
+    root_key = nimbus.session().get_credentials().access_key
+    assert out["__key"].startswith("ASIA") and out["__key"] != root_key and out["__token"], out
+    # Nothing was written where the role may not write.
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="in/c")
+
+
+def test_functions_need_a_role_lambda_may_assume(nimbus, lam):
+    iam = nimbus.client("iam")
+    code = {"ZipFile": make_zip({"app.py": "def lambda_handler(e, c):\n    return 1\n"})}
+    missing = f"arn:aws:iam::{ACCOUNT}:role/{unique('nobody')}"
+    role = unique("ec2-role")
+    ec2 = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    for bad in [missing, ec2["Role"]["Arn"]]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            lam.create_function(FunctionName=unique("norole"), Runtime="python3.12", Role=bad,
+                                Handler="app.lambda_handler", Code=code)
+        assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        assert "cannot be assumed by Lambda" in e.value.response["Error"]["Message"]
+    name = unique("withrole")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler", Code=code)
+    assert invoke(lam, name)["Body"] == 1
+
+
+def user_clients(nimbus, policy):
+    iam = nimbus.client("iam")
+    user = unique("reader")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                            region_name="us-east-1")
+    cfg = Config(retries={"max_attempts": 1})
+    return user, lambda svc: session.client(svc, endpoint_url=nimbus.endpoint, config=cfg)
+
+
+def test_a_user_key_opens_only_what_its_policy_allows(nimbus):
+    s3 = nimbus.client("s3")
+    bucket = unique("share").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="reports/q1.txt", Body=b"q1")
+    s3.put_object(Bucket=bucket, Key="private/k.txt", Body=b"k")
+    user, client = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/reports/*"}]})
+    mine = client("s3")
+    assert mine.get_object(Bucket=bucket, Key="reports/q1.txt")["Body"].read() == b"q1"
+    for call in [lambda: mine.get_object(Bucket=bucket, Key="private/k.txt"),
+                 lambda: mine.list_objects_v2(Bucket=bucket),
+                 lambda: mine.put_object(Bucket=bucket, Key="reports/q2.txt", Body=b"x")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized" in e.value.response["Error"]["Message"]
+    # Each service answers with its own code.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("sqs").list_queues()
+    assert e.value.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("iam").list_users()
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    # Who one is needs no permission.
+    assert client("sts").get_caller_identity()["Arn"].endswith(f":user/{user}")
+
+
+def test_an_explicit_deny_wins_and_says_so(nimbus):
+    _, client = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sqs:DeleteQueue", "Resource": "*"}]})
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sqs.delete_queue(QueueUrl=url)
+    assert "with an explicit deny in an identity-based policy" in e.value.response["Error"]["Message"]
+    assert sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1])["QueueUrl"] == url
+
+
+def test_iam_off_allows_every_signed_request():
+    with tempfile.TemporaryDirectory(prefix="nimbus-iam-off-") as d:
+        n = Nimbus(d, extra_args=["--iam", "off"]).start()
+        try:
+            iam = n.client("iam")
+            iam.create_user(UserName="nobody-special")
+            k = iam.create_access_key(UserName="nobody-special")["AccessKey"]
+            s = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                              region_name="us-east-1")
+            sqs = s.client("sqs", endpoint_url=n.endpoint)
+            assert "QueueUrl" in sqs.create_queue(QueueName="anything-goes")
+        finally:
+            n.stop()
