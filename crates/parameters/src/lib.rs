@@ -353,6 +353,11 @@ impl Parameters {
         })
     }
 
+    /// The account's root: who changed a parameter when the caller is not known.
+    pub fn root_user(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.kms.account())
+    }
+
     pub fn arn(&self, name: &str) -> String {
         name::arn(self.kms.region(), self.kms.account(), name)
     }
