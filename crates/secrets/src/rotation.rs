@@ -4,7 +4,8 @@
 //! (`createSecret`, `setSecret`, `testSecret`, `finishSecret`) with
 //! `{"Step", "SecretId", "ClientRequestToken"}`. The function does the work
 //! through the Secrets Manager API; a failed step ends the attempt and leaves
-//! the pending version for the next.
+//! the pending version for the next. Once `finishSecret` has made the new
+//! version `AWSCURRENT`, its `AWSPENDING` label goes.
 
 use crate::{CURRENT, Error, PENDING, Result, Rotation, Secrets, Version, Written, check_token};
 use nimbus_invoke::InvokeRequest;
@@ -147,6 +148,12 @@ impl Secrets {
         }
         if let Ok(s) = self.find(&arn) {
             let r = self.records.change(&s.name, |r| {
+                // A finished rotation's version is current; it is pending no more.
+                if let Some(v) = r.versions.iter_mut().find(|v| v.id == token)
+                    && v.stages.iter().any(|x| x == CURRENT)
+                {
+                    v.stages.retain(|x| x != PENDING);
+                }
                 r.last_rotated = Some(now_millis());
                 Ok::<_, Error>(())
             });
