@@ -320,7 +320,7 @@ impl Services {
         let gateway = Arc::new(nimbus_gateway::serve::Gateway::new(
             http_apis.clone(),
             rest_apis.clone(),
-            invoker,
+            invoker.clone(),
             functions.clone(),
             id.clone(),
         ));
@@ -332,21 +332,58 @@ impl Services {
         );
         let iam_api = Arc::new(nimbus_api_iam::IamApi::new(iam.clone()));
         let sts_api = Arc::new(nimbus_api_sts::StsApi::new(iam.clone()));
+        let mut apis: Vec<Arc<dyn nimbus_api_common::Service>> = vec![
+            lambda,
+            sqs,
+            dynamodb,
+            apigw,
+            stepfunctions,
+            iam_api,
+            sts_api,
+        ];
+        apis.extend(open_secret_stores(cfg, data_dir, kv, invoker)?);
         Ok(Services {
-            apis: vec![
-                lambda,
-                sqs,
-                dynamodb,
-                apigw,
-                stepfunctions,
-                iam_api,
-                sts_api,
-            ],
+            apis,
             s3,
             gateway,
             iam,
         })
     }
+}
+
+/// KMS over the data directory's master key (`<data>/kms-master.key`), and
+/// Secrets Manager and Parameter Store encrypting through it in process;
+/// rotation functions run through the `Invoker`.
+fn open_secret_stores(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    kv: &Arc<dyn KvEngine>,
+    invoker: Arc<dyn nimbus_invoke::Invoker>,
+) -> Result<Vec<Arc<dyn nimbus_api_common::Service>>> {
+    let id = &cfg.identity;
+    let kms = Arc::new(
+        nimbus_kms::Kms::open(
+            kv.clone(),
+            &data_dir.join("kms-master.key"),
+            &id.account_id,
+            &id.region,
+        )
+        .map_err(|e| anyhow::anyhow!("open key service: {e}"))?,
+    );
+    let secrets = Arc::new(
+        nimbus_secrets::Secrets::open(kv.clone(), kms.clone())
+            .map_err(|e| anyhow::anyhow!("open secrets service: {e}"))?,
+    );
+    secrets.set_invoker(invoker);
+    let parameters = Arc::new(
+        nimbus_parameters::Parameters::open(kv.clone(), kms.clone())
+            .map_err(|e| anyhow::anyhow!("open parameter store: {e}"))?,
+    );
+    Ok(vec![
+        Arc::new(nimbus_api_kms::KmsApi::new(kms)),
+        Arc::new(nimbus_api_secretsmanager::SecretsManagerApi::new(secrets)),
+        Arc::new(nimbus_api_ssm::SsmApi::new(parameters)),
+    ])
 }
 
 /// The workflow service with its Task integrations (Lambda through the

@@ -1,0 +1,128 @@
+//! Parameter Store's operations as IAM actions on parameter ARNs
+//! (`arn:aws:ssm:<region>:<account>:parameter/<name without its leading />`).
+//! Reading a SecureString with decryption also needs `kms:Decrypt` on its
+//! customer key, writing one `kms:Encrypt`; `secure_key` (the API's lookup)
+//! names that key.
+
+use crate::Operation;
+use nimbus_api_common::authz::{Access, Scope};
+use serde_json::Value;
+
+/// A parameter's customer-managed KMS key ARN, when it is a SecureString
+/// under one.
+pub type SecureKey<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The ARN of the parameter a name, `name:selector` or ARN names.
+pub fn parameter_arn(reference: &str, scope: &Scope) -> String {
+    if reference.starts_with("arn:") {
+        return reference
+            .rsplit_once(':')
+            .filter(|(head, _)| head.contains(":parameter"))
+            .map_or(reference, |(head, _)| head)
+            .to_string();
+    }
+    let name = reference.split(':').next().unwrap_or(reference);
+    scope.arn(
+        "ssm",
+        &format!("parameter/{}", name.trim_start_matches('/')),
+    )
+}
+
+pub fn access(
+    op: Operation,
+    params: &Value,
+    scope: &Scope,
+    secure_key: SecureKey<'_>,
+) -> Vec<Access> {
+    use Operation::*;
+    let action = format!("ssm:{}", op.name());
+    let s = |k: &str| params.get(k).and_then(Value::as_str);
+    let decrypt = params.get("WithDecryption").and_then(Value::as_bool) == Some(true);
+    let one = |name: &str, kms_action: Option<&str>| -> Vec<Access> {
+        let mut v = vec![Access::new(action.clone(), parameter_arn(name, scope))];
+        if let (Some(a), Some(k)) = (kms_action, secure_key(name)) {
+            v.push(Access::new(a, k));
+        }
+        v
+    };
+    match op {
+        DescribeParameters => vec![Access::any(action)],
+        GetParameters | DeleteParameters => params
+            .get("Names")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .flat_map(|n| one(n, (op == GetParameters && decrypt).then_some("kms:Decrypt")))
+            .collect(),
+        GetParametersByPath => one(s("Path").unwrap_or("/"), None),
+        AddTagsToResource | RemoveTagsFromResource | ListTagsForResource => {
+            one(s("ResourceId").unwrap_or(""), None)
+        }
+        PutParameter => {
+            let name = s("Name").unwrap_or("");
+            let mut v = vec![Access::new(action.clone(), parameter_arn(name, scope))];
+            if let Some(k) = s("KeyId").filter(|k| !k.starts_with("alias/aws/")) {
+                let key = if k.starts_with("arn:") {
+                    k.to_string()
+                } else if k.starts_with("alias/") {
+                    scope.arn("kms", k)
+                } else {
+                    scope.arn("kms", &format!("key/{k}"))
+                };
+                v.push(Access::new("kms:Encrypt", key));
+            }
+            v
+        }
+        GetParameter | GetParameterHistory => {
+            one(s("Name").unwrap_or(""), decrypt.then_some("kms:Decrypt"))
+        }
+        _ => one(s("Name").unwrap_or(""), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn operations_map_to_parameter_arns() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let key = |_: &str| Some("arn:aws:kms:us-east-1:000000000000:key/k".to_string());
+        assert_eq!(
+            access(
+                Operation::GetParameter,
+                &json!({"Name": "/app/db:2", "WithDecryption": true}),
+                &s,
+                &key
+            ),
+            [
+                Access::new(
+                    "ssm:GetParameter",
+                    "arn:aws:ssm:us-east-1:000000000000:parameter/app/db"
+                ),
+                Access::new("kms:Decrypt", "arn:aws:kms:us-east-1:000000000000:key/k"),
+            ]
+        );
+        let none = |_: &str| None;
+        assert_eq!(
+            access(
+                Operation::GetParameters,
+                &json!({"Names": ["a", "/b"]}),
+                &s,
+                &none
+            )
+            .len(),
+            2
+        );
+        assert_eq!(
+            access(Operation::DescribeParameters, &json!({}), &s, &none),
+            [Access::any("ssm:DescribeParameters")]
+        );
+        assert_eq!(
+            parameter_arn("arn:aws:ssm:us-east-1:1:parameter/x:3", &s),
+            "arn:aws:ssm:us-east-1:1:parameter/x"
+        );
+    }
+}
