@@ -60,6 +60,11 @@ def test_user_keys_sign_requests(nimbus, iam):
     user = iam.create_user(UserName=name, Path="/dev/", Tags=[{"Key": "team", "Value": "a"}])["User"]
     assert user["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/dev/{name}"
     assert user["UserId"].startswith("AIDA")
+    # IAM is enforced: alice may read her own user and list functions.
+    iam.put_user_policy(UserName=name, PolicyName="self", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": user["Arn"]},
+            {"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]}))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     assert key["AccessKeyId"].startswith("AKIA") and key["Status"] == "Active"
     creds = dict(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
@@ -182,6 +187,9 @@ def test_groups(iam):
 def test_assume_role_round_trip(nimbus, iam, sts):
     name = unique("ops")
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["dynamodb:ListTables", "s3:ListAllMyBuckets"], "Resource": "*"}]}))
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="deploy", DurationSeconds=900)
     c = out["Credentials"]
     assert c["AccessKeyId"].startswith("ASIA") and c["SessionToken"]

@@ -16,6 +16,9 @@ from botocore.exceptions import ClientError
 
 from conftest import Nimbus, create, unique
 
+# One worker runs the whole module: the last test checks the values the others used.
+pytestmark = pytest.mark.xdist_group("secrets")
+
 # Values the server must never write to its output or logs.
 SECRETS_USED = []
 

@@ -101,7 +101,9 @@ impl Authorizer for Enforcer {
             return Ok(());
         }
         let Some(caller) = request.get::<Caller>() else {
-            return Err(denied("The request was not signed by a known principal".into()));
+            return Err(denied(
+                "The request was not signed by a known principal".into(),
+            ));
         };
         if caller.arn == format!("arn:aws:iam::{}:root", caller.account) {
             return Ok(());
@@ -119,7 +121,10 @@ impl Authorizer for Enforcer {
             .filter(|s| !s.policies.is_empty())
             .map(|s| self.session(&caller.access_key_id, &s.policies));
         let Some(principal) = nimbus_policy::Principal::from_arn(&caller.arn) else {
-            return Err(denied(format!("{} is not a principal IAM knows", caller.arn)));
+            return Err(denied(format!(
+                "{} is not a principal IAM knows",
+                caller.arn
+            )));
         };
         let now = nimbus_model::time::now_millis();
         let set = PolicySet {
@@ -132,7 +137,10 @@ impl Authorizer for Enforcer {
         for a in access {
             let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
             ctx.insert("aws:userid", &caller.user_id);
-            ctx.insert("aws:CurrentTime", &nimbus_model::time::Utc::from_millis(now).rfc3339_millis());
+            ctx.insert(
+                "aws:CurrentTime",
+                &nimbus_model::time::Utc::from_millis(now).rfc3339_millis(),
+            );
             ctx.insert("aws:EpochTime", &(now / 1000).to_string());
             ctx.insert("aws:SecureTransport", "false");
             let e = evaluate(&ctx, &set);
