@@ -7,6 +7,7 @@ pub mod client;
 pub mod dynamodb;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod s3;
 pub mod sqs;
 pub mod stepfunctions;
@@ -25,6 +26,8 @@ pub enum Command {
     Gateway(gateway::Args),
     /// Step Functions state transitions/s (express and durable) and Task latency.
     Stepfunctions(stepfunctions::Args),
+    /// What IAM enforcement adds to a request (in process, on the real store).
+    Iam(iam::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -35,5 +38,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Dynamodb(a) => dynamodb::run(a),
         Command::Gateway(a) => gateway::run(a),
         Command::Stepfunctions(a) => stepfunctions::run(a),
+        Command::Iam(a) => iam::run(a),
     }
 }
