@@ -130,6 +130,10 @@ pub(crate) struct Syntax {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Glob {
     units: Vec<Unit>,
+    /// The text before the first wildcard (all of it for a pattern without
+    /// any): a string must start with it, and equal it when `exact`.
+    prefix: String,
+    exact: bool,
     template: Option<Template>,
     arn: bool,
     lowercase: bool,
@@ -147,8 +151,18 @@ impl Glob {
             push_pattern(&mut units, src, syntax.lowercase);
             mark_segments(&mut units, syntax.arn);
         }
+        let prefix: String = units
+            .iter()
+            .map_while(|u| match u {
+                Unit::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let exact = template.is_none() && prefix.chars().count() == units.len();
         Glob {
             units,
+            prefix,
+            exact,
             template,
             arn: syntax.arn,
             lowercase: syntax.lowercase,
@@ -158,7 +172,12 @@ impl Glob {
     /// Whether the pattern matches `s` in this request.
     pub(crate) fn matches(&self, s: &str, ctx: &Context) -> bool {
         let Some(template) = &self.template else {
-            return match_units(&self.units, s);
+            // Most patterns are literal, or literal up to a final `*`: most
+            // strings are told apart by their first characters.
+            if self.exact {
+                return s == self.prefix;
+            }
+            return s.starts_with(&self.prefix) && match_units(&self.units, s);
         };
         let mut units = Vec::new();
         for piece in &template.pieces {
