@@ -43,11 +43,12 @@ def key(table, k):
     return {"TableName": table, "Key": {"id": {"S": k}}}
 
 
-def least_privilege(table, bucket):
+def least_privilege(table, bucket, secret_arn):
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
          "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"},
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/in/*"},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
         {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
     ]})
 
@@ -66,9 +67,12 @@ def test_a_function_may_do_what_its_role_allows_and_nothing_else(nimbus, lam):
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="in/a.txt", Body=b"a")
     s3.put_object(Bucket=bucket, Key="out/b.txt", Body=b"b")
+    sm = nimbus.client("secretsmanager")
+    db_secret = sm.create_secret(Name=unique("db-password"), SecretString="hunter2")["ARN"]
+    other_secret = sm.create_secret(Name=unique("other-password"), SecretString="swordfish")["ARN"]
     role = unique("app-role")
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-    iam.put_role_policy(RoleName=role, PolicyName="app", PolicyDocument=least_privilege(users, bucket))
+    iam.put_role_policy(RoleName=role, PolicyName="app", PolicyDocument=least_privilege(users, bucket, db_secret))
     name = unique("leastpriv")
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=arn, Handler="app.lambda_handler",
                         Code={"ZipFile": make_zip({"app.py": APP})}, Timeout=30)
@@ -82,8 +86,11 @@ def test_a_function_may_do_what_its_role_allows_and_nothing_else(nimbus, lam):
         "get_out": ["s3", "get_object", {"Bucket": bucket, "Key": "out/b.txt"}],
         "put_in": ["s3", "put_object", {"Bucket": bucket, "Key": "in/c.txt", "Body": "c"}],
         "list_functions": ["lambda", "list_functions", {}],
+        "secret": ["secretsmanager", "get_secret_value", {"SecretId": db_secret}],
+        "other_secret": ["secretsmanager", "get_secret_value", {"SecretId": other_secret}],
     })["Body"]
-    assert out["put"] == out["get"] == out["get_in"] == "ok", out
+    assert out["put"] == out["get"] == out["get_in"] == out["secret"] == "ok", out
+    assert out["other_secret"].startswith("AccessDeniedException: ") and "secretsmanager:GetSecretValue" in out["other_secret"]
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}"
     assert out["__arn"] == session
     assert out["scan"] == (
@@ -185,3 +192,72 @@ def test_iam_off_allows_every_signed_request():
             assert "QueueUrl" in sqs.create_queue(QueueName="anything-goes")
         finally:
             n.stop()
+
+
+# Reads every file it can (outside /proc, /sys and /dev) and its environment, and
+# says whether any holds the given strings.
+SNOOP = '''
+import os
+
+def lambda_handler(event, context):
+    needles = [n.encode() for n in event["needles"]]
+    found, read = [], 0
+    env = "\\n".join(f"{k}={v}" for k, v in os.environ.items()).encode()
+    found += [f"env:{n.decode()[:4]}" for n in needles if n in env]
+    for root, dirs, files in os.walk("/"):
+        dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
+        for f in files:
+            path = os.path.join(root, f)
+            try:
+                if os.path.islink(path) or os.path.getsize(path) > 4 << 20:
+                    continue
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            read += 1
+            found += [f"{path}:{n.decode()[:4]}" for n in needles if n in data]
+    return {"found": found, "read": read, "key": os.environ.get("AWS_ACCESS_KEY_ID")}
+'''
+
+
+def test_the_platforms_secrets_never_reach_a_function(nimbus, lam):
+    creds = nimbus.session().get_credentials()
+    master = (nimbus.data_dir / "kms-master.key")
+    nimbus.client("kms").create_key()  # the master key exists from first use on
+    needles = [creds.access_key, creds.secret_key]
+    if master.exists():
+        needles.append(master.read_bytes().hex())
+    name = unique("snoop")
+    create(lam, name, {"app.py": SNOOP}, Timeout=120, MemorySize=512)
+    out = invoke(lam, name, {"needles": needles})["Body"]
+    assert out["read"] > 10, out
+    assert out["found"] == [], out
+    assert out["key"].startswith("ASIA"), out
+
+
+def test_policies_can_be_simulated(nimbus):
+    iam = nimbus.client("iam")
+    role = unique("sim-role")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:Get*", "Resource": "*"},
+        {"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vault/*"}]}))
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=["s3:GetObject", "s3:PutObject"],
+        ResourceArns=["arn:aws:s3:::public/a", "arn:aws:s3:::vault/a"])["EvaluationResults"]
+    decisions = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in results}
+    assert decisions == {
+        ("s3:GetObject", "arn:aws:s3:::public/a"): "allowed",
+        ("s3:GetObject", "arn:aws:s3:::vault/a"): "explicitDeny",
+        ("s3:PutObject", "arn:aws:s3:::public/a"): "implicitDeny",
+        ("s3:PutObject", "arn:aws:s3:::vault/a"): "implicitDeny",
+    }
+    custom = iam.simulate_custom_policy(
+        PolicyInputList=[json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})],
+        ActionNames=["sqs:SendMessage", "sns:Publish"])["EvaluationResults"]
+    assert [r["EvalDecision"] for r in custom] == ["allowed", "implicitDeny"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.simulate_custom_policy(PolicyInputList=["{"], ActionNames=["s3:GetObject"])
+    assert e.value.response["Error"]["Code"] == "MalformedPolicyDocument"

@@ -12,7 +12,7 @@ use nimbus_api_common::query::Form;
 pub fn access(op: Operation, form: &Form, caller: Option<&Caller>, scope: &Scope) -> Vec<Access> {
     let action = format!("iam:{}", op.name());
     let iam = |kind: &str, name: &str| format!("arn:aws:iam::{}:{kind}/{name}", scope.account);
-    let resource = if let Some(arn) = form.get("PolicyArn") {
+    let resource = if let Some(arn) = form.get("PolicyArn").or(form.get("PolicySourceArn")) {
         arn.to_string()
     } else if let Some(role) = form.get("RoleName") {
         iam("role", role)

@@ -11,6 +11,7 @@ pub mod enforce;
 pub mod error;
 mod operations;
 pub mod shapes;
+mod simulate;
 
 pub use error::IamError;
 pub use operations::Operation;

@@ -46,6 +46,8 @@ macro_rules! operations {
 }
 
 operations! {
+    SimulatePrincipalPolicy => simulate_principal_policy,
+    SimulateCustomPolicy => simulate_custom_policy,
     CreateUser => create_user,
     GetUser => get_user,
     ListUsers => list_users,
@@ -131,11 +133,11 @@ impl Kind {
 }
 
 impl Call<'_> {
-    fn req(&self, name: &str) -> R<&str> {
+    pub(crate) fn req(&self, name: &str) -> R<&str> {
         self.form.get(name).ok_or_else(|| IamError::missing(name))
     }
 
-    fn opt(&self, name: &str) -> Option<&str> {
+    pub(crate) fn opt(&self, name: &str) -> Option<&str> {
         self.form.get(name)
     }
 

@@ -88,11 +88,17 @@ pub fn run(args: Args) -> Result<()> {
     // Without an authorizer in the request (`--iam off`): nothing is computed.
     let off = time(args.samples, || authorize(&ext, access).is_ok());
     ext.insert(enforcer);
-    anyhow::ensure!(authorize(&ext, access).is_ok(), "the role should allow GetItem");
+    anyhow::ensure!(
+        authorize(&ext, access).is_ok(),
+        "the role should allow GetItem"
+    );
     let scan = |s: &Scope| {
         nimbus_api_dynamodb::authz::access(nimbus_api_dynamodb::Operation::Scan, &params, s)
     };
-    anyhow::ensure!(authorize(&ext, scan).is_err(), "the role should not allow Scan");
+    anyhow::ensure!(
+        authorize(&ext, scan).is_err(),
+        "the role should not allow Scan"
+    );
     let on = time(args.samples, || authorize(&ext, access).is_ok());
     let denied = time(args.samples / 4, || authorize(&ext, scan).is_err());
     println!(
@@ -121,7 +127,10 @@ fn time(n: usize, mut f: impl FnMut() -> bool) -> Vec<f64> {
         let t = Instant::now();
         let ok = f();
         out.push(t.elapsed().as_secs_f64() * 1e6);
-        assert!(ok, "an authorization answered otherwise than while setting up");
+        assert!(
+            ok,
+            "an authorization answered otherwise than while setting up"
+        );
     }
     out
 }
