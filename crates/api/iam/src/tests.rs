@@ -46,7 +46,11 @@ const DOC: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 fn operations_parse_by_action() {
     assert_eq!(Operation::parse("CreateRole"), Some(Operation::CreateRole));
     assert_eq!(Operation::CreateRole.name(), "CreateRole");
-    assert_eq!(Operation::parse("SimulatePrincipalPolicy"), None);
+    assert_eq!(
+        Operation::parse("SimulatePrincipalPolicy"),
+        Some(Operation::SimulatePrincipalPolicy)
+    );
+    assert_eq!(Operation::parse("CreateLoginProfile"), None);
     let (_d, api) = api();
     let (s, doc) = call(&api, &[("Action", "Nope")], None);
     assert_eq!(s, 400);
