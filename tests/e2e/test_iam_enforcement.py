@@ -261,3 +261,32 @@ def test_policies_can_be_simulated(nimbus):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.simulate_custom_policy(PolicyInputList=["{"], ActionNames=["s3:GetObject"])
     assert e.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_a_resource_policy_alone_can_grant_access_in_the_account(nimbus, lam):
+    # Users with no identity policy at all.
+    user, client = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
+    _, stranger = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    name = unique("granted")
+    create(lam, name, {"app.py": "def lambda_handler(e, c):\n    return 'hi'\n"})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("lambda").invoke(FunctionName=name)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    lam.add_permission(FunctionName=name, StatementId="user", Action="lambda:InvokeFunction",
+                       Principal=user_arn)
+    assert client("lambda").invoke(FunctionName=name)["Payload"].read() == b'"hi"'
+    with pytest.raises(botocore.exceptions.ClientError):
+        stranger("lambda").invoke(FunctionName=name)
+    # A queue's policy, the same way.
+    sqs = nimbus.client("sqs")
+    url = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn},
+                                               "Action": "sqs:SendMessage", "Resource": arn}]})})
+    client("sqs").send_message(QueueUrl=url, MessageBody="from a policy")
+    with pytest.raises(botocore.exceptions.ClientError):
+        stranger("sqs").send_message(QueueUrl=url, MessageBody="no")

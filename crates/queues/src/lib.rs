@@ -626,6 +626,13 @@ impl Queues {
     }
 
     /// Settable and computed attributes, by SQS's names.
+    /// The queue's access policy (its `Policy` attribute), if it has one.
+    pub fn policy(&self, name: &str) -> Option<String> {
+        let live = self.live.lock().expect("queues lock");
+        let p = live.get(name)?.rec.attributes.get("Policy")?;
+        (!p.is_empty()).then(|| p.clone())
+    }
+
     pub fn attributes(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let live = self.live.lock().expect("queues lock");
         let q = live.get(name).ok_or(Error::QueueDoesNotExist)?;

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod edge;
+mod resource_policies;
 mod roles;
 
 use anyhow::{Context, Result};
@@ -177,13 +178,17 @@ pub async fn start(cfg: Config) -> Result<Started> {
     // IAM on: every request is authorized, functions run as their roles.
     let authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>> = cfg.iam.then(|| {
         functions.set_execution_roles(Arc::new(roles::IamRoles(services.iam.clone())));
-        Arc::new(nimbus_api_iam::enforce::Enforcer::new(
+        let mut enforcer = nimbus_api_iam::enforce::Enforcer::new(
             services.iam.clone(),
             nimbus_api_common::authz::Scope::new(
                 cfg.identity.account_id.clone(),
                 cfg.identity.region.clone(),
             ),
-        )) as Arc<dyn nimbus_api_common::authz::Authorizer>
+        );
+        for (prefix, policies) in &services.resource_policies {
+            enforcer = enforcer.with_resource_policies(prefix, policies.clone());
+        }
+        Arc::new(enforcer) as Arc<dyn nimbus_api_common::authz::Authorizer>
     });
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
@@ -263,6 +268,11 @@ struct Services {
     gateway: Arc<nimbus_gateway::serve::Gateway>,
     /// The account's identities, which the edge authenticates against.
     iam: Arc<nimbus_iam::Iam>,
+    /// Where resources' own policies are, by ARN prefix.
+    resource_policies: Vec<(
+        &'static str,
+        Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
+    )>,
 }
 
 impl Services {
@@ -308,6 +318,7 @@ impl Services {
                 .context("open object store")?,
         );
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
+        let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
         let workflows = open_workflows(cfg, kv, invoker.clone(), &sqs, &dynamodb)?;
@@ -341,12 +352,28 @@ impl Services {
             iam_api,
             sts_api,
         ];
-        apis.extend(open_secret_stores(cfg, data_dir, kv, invoker)?);
+        let (stores, secrets) = open_secret_stores(cfg, data_dir, kv, invoker)?;
+        apis.extend(stores);
+        let resource_policies: Vec<(
+            &'static str,
+            Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
+        )> = vec![
+            (
+                "arn:aws:lambda:",
+                Arc::new(resource_policies::FunctionPolicies(functions.clone())),
+            ),
+            ("arn:aws:sqs:", queue_policies),
+            (
+                "arn:aws:secretsmanager:",
+                Arc::new(resource_policies::SecretPolicies(secrets)),
+            ),
+        ];
         Ok(Services {
             apis,
             s3,
             gateway,
             iam,
+            resource_policies,
         })
     }
 }
@@ -359,7 +386,10 @@ fn open_secret_stores(
     data_dir: &std::path::Path,
     kv: &Arc<dyn KvEngine>,
     invoker: Arc<dyn nimbus_invoke::Invoker>,
-) -> Result<Vec<Arc<dyn nimbus_api_common::Service>>> {
+) -> Result<(
+    Vec<Arc<dyn nimbus_api_common::Service>>,
+    Arc<nimbus_secrets::Secrets>,
+)> {
     let id = &cfg.identity;
     let kms = Arc::new(
         nimbus_kms::Kms::open(
@@ -379,11 +409,16 @@ fn open_secret_stores(
         nimbus_parameters::Parameters::open(kv.clone(), kms.clone())
             .map_err(|e| anyhow::anyhow!("open parameter store: {e}"))?,
     );
-    Ok(vec![
-        Arc::new(nimbus_api_kms::KmsApi::new(kms)),
-        Arc::new(nimbus_api_secretsmanager::SecretsManagerApi::new(secrets)),
-        Arc::new(nimbus_api_ssm::SsmApi::new(parameters)),
-    ])
+    Ok((
+        vec![
+            Arc::new(nimbus_api_kms::KmsApi::new(kms)),
+            Arc::new(nimbus_api_secretsmanager::SecretsManagerApi::new(
+                secrets.clone(),
+            )),
+            Arc::new(nimbus_api_ssm::SsmApi::new(parameters)),
+        ],
+        secrets,
+    ))
 }
 
 /// The workflow service with its Task integrations (Lambda through the

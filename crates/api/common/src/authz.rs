@@ -72,6 +72,14 @@ pub trait Authorizer: Send + Sync {
     fn check(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied>;
 }
 
+/// Where resources keep their own policies (a function's permissions, a
+/// queue's `Policy` attribute, a secret's resource policy): the authorizer
+/// asks for the policy of each resource a request acts on.
+pub trait ResourcePolicies: Send + Sync {
+    /// The policy document of the resource `arn` names, if it has one.
+    fn policy(&self, arn: &str) -> Option<String>;
+}
+
 /// Check what a request asks (computed, in the authorizer's scope, only when
 /// the request carries an authorizer) against that authorizer.
 pub fn authorize(

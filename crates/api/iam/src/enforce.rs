@@ -1,15 +1,16 @@
 //! IAM enforced: the [`Authorizer`] the edge puts on every request when IAM
 //! is on. It finds who signed the request (the edge's [`Caller`]), that
 //! principal's policies (identity-based, its permissions boundary, its
-//! session's), and evaluates each action the request asks for with the policy
-//! crate. The account's root may do anything.
+//! session's) and the policy of each resource the request acts on (from the
+//! [`ResourcePolicies`] registered for its ARN's service), and evaluates each
+//! action with the policy crate. The account's root may do anything.
 //!
 //! Policies are compiled once: a principal's set is kept until the identity
 //! service hands out a new one (it does after any IAM change), a session's
 //! for the session's life.
 
 use nimbus_api_common::Caller;
-use nimbus_api_common::authz::{Access, Authorizer, Denied, Scope};
+use nimbus_api_common::authz::{Access, Authorizer, Denied, ResourcePolicies, Scope};
 use nimbus_iam::{Iam, NamedDocument, PrincipalPolicies};
 use nimbus_policy::{Context, Policy, PolicySet, evaluate};
 use std::collections::HashMap;
@@ -29,7 +30,14 @@ pub struct Enforcer {
     scope: Scope,
     principals: Mutex<HashMap<String, Arc<Compiled>>>,
     sessions: Mutex<HashMap<String, Arc<Vec<Policy>>>>,
+    /// By ARN prefix (`arn:aws:lambda:`): where resources' policies are.
+    resources: Vec<(String, Arc<dyn ResourcePolicies>)>,
+    /// Resource policies compiled, by their text.
+    resource_docs: Mutex<HashMap<String, Option<Arc<Policy>>>>,
 }
+
+/// Compiled resource policies kept at most (then the cache starts over).
+const RESOURCE_DOCS: usize = 4096;
 
 /// Compile stored documents; one that no longer parses allows nothing (it was
 /// checked when written, so only a format change could get here).
@@ -52,7 +60,46 @@ impl Enforcer {
             scope,
             principals: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            resources: Vec::new(),
+            resource_docs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Take the policies of resources whose ARNs start with `arn_prefix`
+    /// (`arn:aws:sqs:`) from `policies`.
+    pub fn with_resource_policies(
+        mut self,
+        arn_prefix: &str,
+        policies: Arc<dyn ResourcePolicies>,
+    ) -> Enforcer {
+        self.resources.push((arn_prefix.to_string(), policies));
+        self
+    }
+
+    /// The policy of the resource `arn` names, compiled; `None` when it has
+    /// none (or none that parses).
+    fn resource_policy(&self, arn: &str) -> Option<Arc<Policy>> {
+        let (_, source) = self
+            .resources
+            .iter()
+            .find(|(p, _)| arn.starts_with(p.as_str()))?;
+        let doc = source.policy(arn)?;
+        let mut cache = self.resource_docs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(&doc) {
+            return p.clone();
+        }
+        let compiled = match nimbus_policy::parse(&doc) {
+            Ok(p) => Some(Arc::new(p.named(arn))),
+            Err(e) => {
+                tracing::warn!(resource = %arn, error = %e, "resource policy does not parse");
+                None
+            }
+        };
+        if cache.len() >= RESOURCE_DOCS {
+            cache.clear();
+        }
+        cache.insert(doc, compiled.clone());
+        compiled
     }
 
     fn compiled(&self, principal: &nimbus_iam::Principal) -> Arc<Compiled> {
@@ -127,7 +174,7 @@ impl Authorizer for Enforcer {
             )));
         };
         let now = nimbus_model::time::now_millis();
-        let set = PolicySet {
+        let base = PolicySet {
             identity: compiled.identity.iter().collect(),
             boundary: compiled.boundary.as_ref(),
             session: session.iter().flat_map(|s| s.iter()).collect(),
@@ -135,6 +182,11 @@ impl Authorizer for Enforcer {
             resource_account: None,
         };
         for a in access {
+            let resource = self.resource_policy(&a.resource);
+            let set = PolicySet {
+                resource: resource.as_deref(),
+                ..base.clone()
+            };
             let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
             ctx.insert("aws:userid", &caller.user_id);
             ctx.insert(

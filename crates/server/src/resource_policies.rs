@@ -1,0 +1,41 @@
+//! Where the enforcer finds resources' own policies: a function's permissions
+//! (`AddPermission`), a queue's `Policy` attribute, a secret's resource
+//! policy. Each is one service's [`ResourcePolicies`], registered by the ARN
+//! prefix of its resources.
+
+use nimbus_api_common::authz::ResourcePolicies;
+use nimbus_functions::Functions;
+use std::sync::Arc;
+
+pub struct FunctionPolicies(pub Arc<Functions>);
+
+impl ResourcePolicies for FunctionPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+        let rest = arn.splitn(7, ':').nth(6)?;
+        let (name, qualifier) = match rest.split_once(':') {
+            Some((n, q)) => (n, Some(q)),
+            None => (rest, None),
+        };
+        let statements = self.0.policy_statements(name, qualifier).ok()?;
+        (!statements.is_empty()).then(|| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+        })
+    }
+}
+
+pub struct QueuePolicies(pub Arc<nimbus_queues::Queues>);
+
+impl ResourcePolicies for QueuePolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        self.0.policy(&self.0.name_from_arn(arn)?)
+    }
+}
+
+pub struct SecretPolicies(pub Arc<nimbus_secrets::Secrets>);
+
+impl ResourcePolicies for SecretPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        self.0.find(arn).ok()?.policy.clone()
+    }
+}
