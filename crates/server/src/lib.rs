@@ -260,6 +260,15 @@ fn platform_endpoint(
     }))
 }
 
+/// The APIs the edge serves.
+type Apis = Vec<Arc<dyn nimbus_api_common::Service>>;
+
+/// Where resources' own policies are, by ARN prefix.
+type ResourcePolicyList = Vec<(
+    &'static str,
+    Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
+)>;
+
 /// Every service besides functions, wired to the one door (`Invoker`) and the
 /// one outbox, and the APIs the edge serves.
 struct Services {
@@ -386,10 +395,7 @@ fn open_secret_stores(
     data_dir: &std::path::Path,
     kv: &Arc<dyn KvEngine>,
     invoker: Arc<dyn nimbus_invoke::Invoker>,
-) -> Result<(
-    Vec<Arc<dyn nimbus_api_common::Service>>,
-    Arc<nimbus_secrets::Secrets>,
-)> {
+) -> Result<(Apis, Arc<nimbus_secrets::Secrets>)> {
     let id = &cfg.identity;
     let kms = Arc::new(
         nimbus_kms::Kms::open(
