@@ -278,10 +278,7 @@ struct Services {
     /// The account's identities, which the edge authenticates against.
     iam: Arc<nimbus_iam::Iam>,
     /// Where resources' own policies are, by ARN prefix.
-    resource_policies: Vec<(
-        &'static str,
-        Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
-    )>,
+    resource_policies: ResourcePolicyList,
 }
 
 impl Services {
@@ -363,10 +360,7 @@ impl Services {
         ];
         let (stores, secrets) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
-        let resource_policies: Vec<(
-            &'static str,
-            Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
-        )> = vec![
+        let resource_policies: ResourcePolicyList = vec![
             (
                 "arn:aws:lambda:",
                 Arc::new(resource_policies::FunctionPolicies(functions.clone())),
