@@ -290,3 +290,37 @@ def test_a_resource_policy_alone_can_grant_access_in_the_account(nimbus, lam):
     client("sqs").send_message(QueueUrl=url, MessageBody="from a policy")
     with pytest.raises(botocore.exceptions.ClientError):
         stranger("sqs").send_message(QueueUrl=url, MessageBody="no")
+
+
+def test_a_bucket_policy_grants_and_denies(nimbus):
+    s3 = nimbus.client("s3")
+    bucket = unique("shared").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="public/a.txt", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="private/b.txt", Body=b"b")
+    user, client = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket=bucket, Policy='{"Statement": [{"Effect": "Allow"}]}')
+    assert e.value.response["Error"]["Code"] == "MalformedPolicy"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ListToTheUser", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{user}"},
+         "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Sid": "NoPrivate", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/private/*"}]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    mine = client("s3")
+    # The bucket policy alone lets the user list; its deny beats the user's allow.
+    assert [o["Key"] for o in mine.list_objects_v2(Bucket=bucket)["Contents"]] == ["private/b.txt", "public/a.txt"]
+    assert mine.get_object(Bucket=bucket, Key="public/a.txt")["Body"].read() == b"a"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        mine.get_object(Bucket=bucket, Key="private/b.txt")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "explicit deny in a resource-based policy" in e.value.response["Error"]["Message"]
+    s3.delete_bucket_policy(Bucket=bucket)
+    with pytest.raises(botocore.exceptions.ClientError):
+        mine.list_objects_v2(Bucket=bucket)

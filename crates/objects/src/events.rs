@@ -220,6 +220,7 @@ mod tests {
             tags: None,
             cors: None,
             versioning: None,
+            policy: None,
         };
         let rule = Rule {
             id: "cfg".into(),

@@ -104,6 +104,9 @@ pub struct Bucket {
     /// `Enabled` or `Suspended`; `None` for a bucket never versioned.
     #[serde(default)]
     pub versioning: Option<String>,
+    /// `PutBucketPolicy`: the bucket's access policy, as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -542,6 +545,7 @@ impl Objects {
             tags: None,
             cors: None,
             versioning: None,
+            policy: None,
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));

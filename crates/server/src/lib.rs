@@ -323,6 +323,7 @@ impl Services {
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(outbox))
                 .context("open object store")?,
         );
+        let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
@@ -366,6 +367,7 @@ impl Services {
                 Arc::new(resource_policies::FunctionPolicies(functions.clone())),
             ),
             ("arn:aws:sqs:", queue_policies),
+            ("arn:aws:s3:::", bucket_policies),
             (
                 "arn:aws:secretsmanager:",
                 Arc::new(resource_policies::SecretPolicies(secrets)),

@@ -1,6 +1,6 @@
 //! Where the enforcer finds resources' own policies: a function's permissions
 //! (`AddPermission`), a queue's `Policy` attribute, a secret's resource
-//! policy. Each is one service's [`ResourcePolicies`], registered by the ARN
+//! policy, a bucket's policy. Each is one service's [`ResourcePolicies`], registered by the ARN
 //! prefix of its resources.
 
 use nimbus_api_common::authz::ResourcePolicies;
@@ -37,5 +37,16 @@ pub struct SecretPolicies(pub Arc<nimbus_secrets::Secrets>);
 impl ResourcePolicies for SecretPolicies {
     fn policy(&self, arn: &str) -> Option<String> {
         self.0.find(arn).ok()?.policy.clone()
+    }
+}
+
+pub struct BucketPolicies(pub Arc<nimbus_objects::Objects>);
+
+impl ResourcePolicies for BucketPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        // arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/KEY
+        let rest = arn.strip_prefix("arn:aws:s3:::")?;
+        let bucket = rest.split('/').next()?;
+        self.0.bucket(bucket).ok()?.policy
     }
 }

@@ -15,6 +15,7 @@ mod listings;
 mod multipart;
 mod notifications;
 mod objects;
+mod policy;
 mod request;
 mod response;
 mod tagging;
@@ -193,6 +194,9 @@ impl S3Api {
             Op::PutObjectTagging => self.put_object_tagging(bucket, key, body, &payload).await,
             Op::GetObjectTagging => self.get_object_tagging(bucket, key),
             Op::DeleteObjectTagging => self.delete_object_tagging(bucket, key),
+            Op::PutBucketPolicy => self.put_policy(bucket, body, &payload).await,
+            Op::GetBucketPolicy => self.get_policy(bucket),
+            Op::DeleteBucketPolicy => self.delete_policy(bucket),
             Op::PutBucketCors => self.put_cors(bucket, body, &payload).await,
             Op::GetBucketCors => self.get_cors(bucket),
             Op::DeleteBucketCors => self.delete_cors(bucket),

@@ -115,6 +115,9 @@ pub(crate) enum Op {
     Preflight,
     PutBucketVersioning,
     ListObjectVersions,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
@@ -132,7 +135,6 @@ pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &[
     "metrics",
     "object-lock",
     "ownershipControls",
-    "policy",
     "policyStatus",
     "publicAccessBlock",
     "replication",
@@ -176,6 +178,9 @@ pub(crate) fn classify(
                 Method::PUT if q.has("tagging") => Op::PutBucketTagging,
                 Method::GET if q.has("tagging") => Op::GetBucketTagging,
                 Method::DELETE if q.has("tagging") => Op::DeleteBucketTagging,
+                Method::PUT if q.has("policy") => Op::PutBucketPolicy,
+                Method::GET if q.has("policy") => Op::GetBucketPolicy,
+                Method::DELETE if q.has("policy") => Op::DeleteBucketPolicy,
                 Method::PUT if q.has("cors") => Op::PutBucketCors,
                 Method::GET if q.has("cors") => Op::GetBucketCors,
                 Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
