@@ -20,7 +20,7 @@ impl S3Api {
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, MAX_POLICY).await?;
-        let text = String::from_utf8(doc.to_vec())
+        let text = String::from_utf8(doc)
             .map_err(|_| S3Error::bad("MalformedPolicy", "Policies must be valid UTF-8 JSON"))?;
         nimbus_policy::parse_as(&text, nimbus_policy::ParseKind::Resource)
             .map_err(|e| S3Error::bad("MalformedPolicy", e.to_string()))?;
