@@ -4,9 +4,14 @@ allows; denials carry each service's own error code and AWS's message; `--iam of
 allows every signed request."""
 import json
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import boto3
 import botocore
+import botocore.auth
+import botocore.awsrequest
 import pytest
 from botocore.config import Config
 
@@ -324,3 +329,40 @@ def test_a_bucket_policy_grants_and_denies(nimbus):
     s3.delete_bucket_policy(Bucket=bucket)
     with pytest.raises(botocore.exceptions.ClientError):
         mine.list_objects_v2(Bucket=bucket)
+
+
+def test_self_service_policies_reach_only_oneself(nimbus):
+    iam = nimbus.client("iam")
+    admin = unique("admin")
+    iam.create_user(UserName=admin)
+    user, client = user_clients(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:ListAccessKeys"],
+         "Resource": "arn:aws:iam::*:user/${aws:username}"},
+        {"Effect": "Allow", "Action": "sts:GetSessionToken", "Resource": "*"}]})
+    mine = client("iam")
+    assert mine.list_access_keys()["AccessKeyMetadata"]
+    # Another user's name is another resource.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        mine.create_access_key(UserName=admin)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    # A forged extra member does not change what is checked.
+    creds = mine._request_signer._credentials
+    body = urllib.parse.urlencode({"Action": "CreateAccessKey", "Version": "2010-05-08", "UserName": admin,
+                                   "PolicyArn": f"arn:aws:iam::{ACCOUNT}:user/{user}"})
+    req = botocore.awsrequest.AWSRequest(method="POST", url=nimbus.endpoint + "/", data=body,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    botocore.auth.SigV4Auth(creds, "iam", "us-east-1").add_auth(req)
+    r = urllib.request.Request(nimbus.endpoint + "/", data=body.encode(), headers=dict(req.headers), method="POST")
+    try:
+        urllib.request.urlopen(r)
+        raise AssertionError("a key was made for another user")
+    except urllib.error.HTTPError as err:
+        assert err.code == 403 and b"AccessDenied" in err.read()
+    assert iam.list_access_keys(UserName=admin)["AccessKeyMetadata"] == []
+    # Temporary credentials cannot make more of themselves.
+    t = client("sts").get_session_token()["Credentials"]
+    session = boto3.Session(aws_access_key_id=t["AccessKeyId"], aws_secret_access_key=t["SecretAccessKey"],
+                            aws_session_token=t["SessionToken"], region_name="us-east-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        session.client("sts", endpoint_url=nimbus.endpoint).get_session_token()
+    assert e.value.response["Error"]["Code"] == "AccessDenied"

@@ -331,6 +331,25 @@ pub struct PrincipalPolicies {
 /// Milliseconds since the epoch; injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// A change in progress (see [`Iam::writing`]).
+struct Writing<'a> {
+    _lock: MutexGuard<'a, ()>,
+    iam: &'a Iam,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.iam
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.iam
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
 /// The IAM service of one account.
 pub struct Iam {
     account: String,
@@ -343,6 +362,8 @@ pub struct Iam {
     aws_policies: BTreeMap<String, Arc<ManagedPolicy>>,
     /// Resolved policies by principal ARN; emptied by every change.
     cache: Mutex<HashMap<String, Arc<PrincipalPolicies>>>,
+    /// Moves on after every change (see [`Iam::writing`]).
+    generation: std::sync::atomic::AtomicU64,
     /// Held by every change, so checks across tables (a user without keys
     /// before it is deleted) hold until the change is made.
     write: Mutex<()>,
@@ -541,6 +562,7 @@ impl Iam {
                 .map(|p| (p.arn.clone(), Arc::new(p)))
                 .collect(),
             cache: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             write: Mutex::new(()),
             clock,
         })
@@ -555,10 +577,14 @@ impl Iam {
     }
 
     /// Take the write lock; whatever changes also drops the policy cache.
-    fn writing(&self) -> MutexGuard<'_, ()> {
-        let g = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        g
+    /// One change at a time; when it is over (committed or not), the policy
+    /// cache is emptied and its generation moves on, so a lookup that read
+    /// the old records meanwhile does not put them back.
+    fn writing(&self) -> Writing<'_> {
+        Writing {
+            _lock: self.write.lock().unwrap_or_else(|p| p.into_inner()),
+            iam: self,
+        }
     }
 
     pub fn root(&self) -> Principal {

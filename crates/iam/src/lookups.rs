@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// A policy that allows nothing.
+const NOTHING: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"none:none","Resource":"*"}]}"#;
+
+/// Principals whose policies are kept resolved at most (then it starts over).
+const POLICY_CACHE: usize = 10_000;
+
 impl Iam {
     /// What an access key id stands for: an IAM user's key or an STS
     /// session's. The root key is not IAM's (see [`Principal::Root`]).
@@ -26,12 +32,16 @@ impl Iam {
             });
         }
         for arn in &s.policy_arns {
-            if let Ok(p) = self.policy(arn) {
-                policies.push(NamedDocument {
-                    source: arn.clone(),
-                    document: p.default_document().to_string(),
-                });
-            }
+            // A session policy deleted since still bounds the session: as
+            // one that allows nothing, never as no bound at all.
+            let document = self.policy(arn).map_or_else(
+                |_| NOTHING.to_string(),
+                |p| p.default_document().to_string(),
+            );
+            policies.push(NamedDocument {
+                source: arn.clone(),
+                document,
+            });
         }
         Some(KeyOwner {
             secret: s.secret.clone(),
@@ -67,11 +77,16 @@ impl Iam {
         {
             return p.clone();
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let resolved = Arc::new(self.resolve_policies(principal));
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, resolved.clone());
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Kept only if no change ended while it was read; bounded.
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            if cache.len() >= POLICY_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, resolved.clone());
+        }
         resolved
     }
 

@@ -37,9 +37,15 @@ impl ExecutionRoles for IamRoles {
     }
 
     fn credentials(&self, role_arn: &str, function: &str) -> Result<RoleCredentials, RoleError> {
+        // Session names are 2 to 64 characters; a function's name may be one.
+        let session = if function.len() < 2 {
+            format!("{function}_")
+        } else {
+            function.to_string()
+        };
         let c = self
             .0
-            .session_for_role(role_arn, function, SESSION_SECS)
+            .session_for_role(role_arn, &session, SESSION_SECS)
             .map_err(role_error)?;
         Ok(RoleCredentials {
             access_key_id: c.access_key_id,

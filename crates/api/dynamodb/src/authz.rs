@@ -19,47 +19,36 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-/// The table a PartiQL statement names (`... FROM "t"`, `INSERT INTO t`,
-/// `UPDATE t`, `DELETE FROM t`), and its verb's action.
-fn statement_access(statement: &str, scope: &Scope) -> Access {
-    let words: Vec<&str> = statement.split_whitespace().collect();
-    let verb = words
-        .first()
-        .map(|w| w.to_ascii_uppercase())
-        .unwrap_or_default();
-    let action = match verb.as_str() {
-        "INSERT" => "dynamodb:PartiQLInsert",
-        "UPDATE" => "dynamodb:PartiQLUpdate",
-        "DELETE" => "dynamodb:PartiQLDelete",
-        _ => "dynamodb:PartiQLSelect",
-    };
-    let after = |kw: &str| {
-        words
-            .iter()
-            .position(|w| w.eq_ignore_ascii_case(kw))
-            .and_then(|i| words.get(i + 1))
-    };
-    let target = match verb.as_str() {
-        "INSERT" => after("INTO"),
-        "UPDATE" => words.get(1),
-        _ => after("FROM"),
-    };
-    let table = target
-        .map(|t| {
-            // `"t"."index"` names an index of `t`; quotes and a trailing `;` go.
-            let t = t.trim_end_matches(';');
-            let mut parts = t.splitn(2, '.').map(|p| p.trim_matches('"'));
-            let table = parts.next().unwrap_or_default().to_string();
-            match parts.next() {
-                Some(index) => format!("{table}/index/{index}"),
-                None => table,
-            }
+/// What a PartiQL statement asks: its verb's `PartiQL*` action on the table
+/// (or index) the statement's own parser finds. A statement that does not
+/// parse is refused by the service before it touches anything; it is checked
+/// against `*`.
+fn statement_access(params: &Value, scope: &Scope) -> Access {
+    use nimbus_tables::partiql::{Statement, parse};
+    let statement = str_of(params, "Statement").unwrap_or_default();
+    let values: Vec<nimbus_tables::value::AttributeValue> = params
+        .get("Parameters")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| nimbus_tables::value::AttributeValue::from_json(p).ok())
+                .collect()
         })
         .unwrap_or_default();
-    if table.is_empty() {
-        return Access::any(action);
+    let Ok(parsed) = parse(statement, &values) else {
+        return Access::any("dynamodb:PartiQLSelect");
+    };
+    let (action, table, index) = match &parsed.statement {
+        Statement::Select { table, index, .. } => ("dynamodb:PartiQLSelect", table, index.as_ref()),
+        Statement::Insert { table, .. } => ("dynamodb:PartiQLInsert", table, None),
+        Statement::Update { table, .. } => ("dynamodb:PartiQLUpdate", table, None),
+        Statement::Delete { table, .. } => ("dynamodb:PartiQLDelete", table, None),
+    };
+    let mut arn = table_arn(scope, table);
+    if let Some(i) = index {
+        arn = format!("{arn}/index/{i}");
     }
-    Access::new(action, table_arn(scope, &table))
+    Access::new(action, arn)
 }
 
 /// What `op` with `params` asks of IAM.
@@ -119,30 +108,28 @@ pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
                 .into_iter()
                 .flatten()
             {
-                let Some((kind, body)) = item.as_object().and_then(|o| o.iter().next()) else {
-                    continue;
-                };
-                let action = match kind.as_str() {
-                    "Put" => "dynamodb:PutItem",
-                    "Update" => "dynamodb:UpdateItem",
-                    "Delete" => "dynamodb:DeleteItem",
-                    "ConditionCheck" => "dynamodb:ConditionCheckItem",
-                    _ => "dynamodb:GetItem",
-                };
-                let a = Access::new(
-                    action,
-                    table_arn(scope, str_of(body, "TableName").unwrap_or_default()),
-                );
-                if !out.contains(&a) {
-                    out.push(a);
+                // Every entry of every item: the service takes the one it
+                // knows, whatever else an item carries.
+                for (kind, body) in item.as_object().into_iter().flatten() {
+                    let action = match kind.as_str() {
+                        "Put" => "dynamodb:PutItem",
+                        "Update" => "dynamodb:UpdateItem",
+                        "Delete" => "dynamodb:DeleteItem",
+                        "ConditionCheck" => "dynamodb:ConditionCheckItem",
+                        _ => "dynamodb:GetItem",
+                    };
+                    let a = Access::new(
+                        action,
+                        table_arn(scope, str_of(body, "TableName").unwrap_or_default()),
+                    );
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
                 }
             }
             out
         }
-        ExecuteStatement => vec![statement_access(
-            str_of(params, "Statement").unwrap_or_default(),
-            scope,
-        )],
+        ExecuteStatement => vec![statement_access(params, scope)],
         CreateTable => on_table("dynamodb:CreateTable"),
         DescribeTable => on_table("dynamodb:DescribeTable"),
         UpdateTable => on_table("dynamodb:UpdateTable"),
@@ -163,17 +150,15 @@ pub fn stream_access(operation: &str, params: &Value, scope: &Scope) -> Vec<Acce
     if operation == "ListStreams" {
         return vec![Access::any(action)];
     }
-    let arn = str_of(params, "StreamArn")
-        .map(String::from)
-        .or_else(|| {
-            // A shard iterator names its table and stream.
-            let it = nimbus_tables::streams::Iterator::decode(str_of(params, "ShardIterator")?)?;
-            Some(table_arn(
-                scope,
-                &format!("{}/stream/{}", it.table, it.label),
-            ))
-        })
-        .unwrap_or_else(|| "*".into());
+    // GetRecords reads what its iterator names, whatever else the request says.
+    let arn = if operation == "GetRecords" {
+        str_of(params, "ShardIterator")
+            .and_then(nimbus_tables::streams::Iterator::decode)
+            .map(|it| table_arn(scope, &format!("{}/stream/{}", it.table, it.label)))
+    } else {
+        str_of(params, "StreamArn").map(String::from)
+    }
+    .unwrap_or_else(|| "*".into());
     vec![Access::new(action, arn)]
 }
 
@@ -224,6 +209,19 @@ mod tests {
         );
         let actions: Vec<&str> = t.iter().map(|a| a.action.as_str()).collect();
         assert_eq!(actions, ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
+    }
+
+    #[test]
+    fn a_transaction_item_is_checked_by_every_entry() {
+        let t = access(
+            Operation::TransactGetItems,
+            &json!({"TransactItems": [{"A": {"TableName": "public"}, "Get": {"TableName": "secret"}}]}),
+            &s(),
+        );
+        assert!(
+            t.iter().any(|a| a.resource.ends_with("table/secret")),
+            "{t:?}"
+        );
     }
 
     #[test]

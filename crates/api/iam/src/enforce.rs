@@ -39,6 +39,10 @@ pub struct Enforcer {
 /// Compiled resource policies kept at most (then the cache starts over).
 const RESOURCE_DOCS: usize = 4096;
 
+/// Principals' and sessions' compiled policies kept at most (each cache
+/// starts over past it: sessions come and go).
+const COMPILED: usize = 10_000;
+
 /// Compile stored documents; one that no longer parses allows nothing (it was
 /// checked when written, so only a format change could get here).
 fn compile(docs: &[NamedDocument]) -> Vec<Policy> {
@@ -119,6 +123,9 @@ impl Enforcer {
                 .and_then(|b| compile(std::slice::from_ref(b)).pop()),
             from: current,
         });
+        if cache.len() >= COMPILED {
+            cache.clear();
+        }
         cache.insert(key, c.clone());
         c
     }
@@ -129,6 +136,9 @@ impl Enforcer {
             return s.clone();
         }
         let s = Arc::new(compile(docs));
+        if cache.len() >= COMPILED {
+            cache.clear();
+        }
         cache.insert(key_id.to_string(), s.clone());
         s
     }
@@ -166,7 +176,23 @@ impl Authorizer for Enforcer {
             .session
             .as_ref()
             .filter(|s| !s.policies.is_empty())
-            .map(|s| self.session(&caller.access_key_id, &s.policies));
+            .map(|s| {
+                (
+                    s.policies.len(),
+                    self.session(&caller.access_key_id, &s.policies),
+                )
+            });
+        // A session policy that no longer parses narrows to nothing, never widens.
+        if session
+            .as_ref()
+            .is_some_and(|(n, compiled)| compiled.len() != *n)
+        {
+            return Err(denied(format!(
+                "User: {} is not authorized: a policy of its session cannot be evaluated",
+                caller.arn
+            )));
+        }
+        let session = session.map(|(_, compiled)| compiled);
         let Some(principal) = nimbus_policy::Principal::from_arn(&caller.arn) else {
             return Err(denied(format!(
                 "{} is not a principal IAM knows",

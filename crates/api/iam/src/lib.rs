@@ -58,7 +58,7 @@ impl IamApi {
             return IAM_QUERY.error(&e, request_id);
         };
         if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |s| {
-            authz::access(op, &form, req.extensions().get::<Caller>(), s)
+            authz::access(op, &form, req.extensions().get::<Caller>(), &self.iam, s)
         }) {
             let e = ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", d.message);
             return IAM_QUERY.error(&e, request_id);

@@ -104,12 +104,15 @@ pub fn url_access(
 ) -> Option<Vec<Access>> {
     use http::Method;
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let raw = segments.get(2)?;
-    // A name, a partial ARN or a full ARN: the name is the part after `function:`.
-    let name = match raw.split_once("function:") {
-        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
-        None => raw.split(':').next().unwrap_or(raw),
+    // As the handler reads it: percent-decoded; a name, a partial ARN or a
+    // full ARN, maybe ending in `:QUALIFIER`.
+    let raw = String::from_utf8(nimbus_api_common::sigv4::percent_decode(segments.get(2)?)).ok()?;
+    let rest = raw.split_once("function:").map_or(raw.as_str(), |(_, r)| r);
+    let (name, in_name) = match rest.split_once(':') {
+        Some((n, q)) => (n, Some(q)),
+        None => (rest, None),
     };
+    let qualifier = qualifier.or(in_name);
     let action = match (method, segments.as_slice()) {
         (&Method::POST, [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
         (&Method::GET, [_, "functions", _, "url"]) => "GetFunctionUrlConfig",

@@ -272,7 +272,24 @@ impl SecretsManagerApi {
             let e = SecretsError::new("AccessDeniedException", d.message);
             return SECRETS_JSON.error(&e.0, request_id);
         }
-        match self.execute(op, &Params(&call.params)) {
+        // Each secret a batch returns is read as GetSecretValue would read it.
+        let may_read = |id: &str| {
+            nimbus_api_common::authz::authorize(req.extensions(), |s| {
+                authz::access(
+                    Operation::GetSecretValue,
+                    &serde_json::json!({ "SecretId": id }),
+                    s,
+                    &lookup,
+                )
+            })
+            .map_err(|d| d.message)
+        };
+        let result = if op == Operation::BatchGetSecretValue {
+            self.batch_get_secret_value(&Params(&call.params), &may_read)
+        } else {
+            self.execute(op, &Params(&call.params))
+        };
+        match result {
             Ok(v) => SECRETS_JSON.respond(&v, request_id),
             Err(e) => SECRETS_JSON.error(&e.0, request_id),
         }
@@ -283,7 +300,7 @@ impl SecretsManagerApi {
         match op {
             CreateSecret => self.create_secret(p),
             GetSecretValue => self.get_secret_value(p),
-            BatchGetSecretValue => self.batch_get_secret_value(p),
+            BatchGetSecretValue => self.batch_get_secret_value(p, &|_| Ok(())),
             PutSecretValue => self.put_secret_value(p),
             UpdateSecret => self.update_secret(p),
             UpdateSecretVersionStage => self.update_secret_version_stage(p),
@@ -323,7 +340,12 @@ impl SecretsManagerApi {
         Ok(fetched(&f))
     }
 
-    fn batch_get_secret_value(&self, p: &Params<'_>) -> Result<Value, SecretsError> {
+    /// `may_read` refuses a secret the caller may not read (its message).
+    fn batch_get_secret_value(
+        &self,
+        p: &Params<'_>,
+        may_read: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<Value, SecretsError> {
         let ids = p.strings("SecretIdList");
         let filters = p.filters();
         let (ids, next) = match (ids, filters.is_empty()) {
@@ -358,6 +380,10 @@ impl SecretsManagerApi {
         let mut values = Vec::new();
         let mut errors = Vec::new();
         for id in ids {
+            if let Err(message) = may_read(&id) {
+                errors.push(json!({"SecretId": id, "ErrorCode": "AccessDeniedException", "Message": message}));
+                continue;
+            }
             match self.secrets.get_value(&id, None, None) {
                 Ok(f) => values.push(fetched(&f)),
                 Err(e) => {

@@ -5,12 +5,14 @@ use crate::operations::Operation;
 use nimbus_api_common::authz::{Access, Scope};
 use serde_json::Value;
 
-/// The queue a request names: `QueueUrl`'s last path segment, or `QueueName`.
-fn queue(params: &Value) -> Option<&str> {
-    if let Some(url) = params.get("QueueUrl").and_then(Value::as_str) {
-        return url.trim_end_matches('/').rsplit('/').next();
+/// The queue a request names, as its handler reads it: `QueueName` for the
+/// two operations that take a name, else `QueueUrl`'s last path segment.
+fn queue(op: Operation, params: &Value) -> Option<&str> {
+    if matches!(op, Operation::CreateQueue | Operation::GetQueueUrl) {
+        return params.get("QueueName").and_then(Value::as_str);
     }
-    params.get("QueueName").and_then(Value::as_str)
+    let url = params.get("QueueUrl").and_then(Value::as_str)?;
+    url.trim_end_matches('/').rsplit('/').next()
 }
 
 /// What `op` with `params` asks of IAM.
@@ -45,7 +47,7 @@ pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
         DeleteMessage => "DeleteMessage",
         ChangeMessageVisibility => "ChangeMessageVisibility",
     };
-    let resource = queue(params).map_or_else(|| "*".to_string(), |q| scope.arn("sqs", q));
+    let resource = queue(op, params).map_or_else(|| "*".to_string(), |q| scope.arn("sqs", q));
     vec![Access::new(format!("sqs:{action}"), resource)]
 }
 

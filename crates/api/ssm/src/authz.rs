@@ -13,14 +13,13 @@ use serde_json::Value;
 pub type SecureKey<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The ARN of the parameter a name, `name:selector` or ARN names.
+/// An ARN is read for its name only (the service ignores its account and
+/// region), and the ARN rebuilt in this platform's scope.
 pub fn parameter_arn(reference: &str, scope: &Scope) -> String {
-    if reference.starts_with("arn:") {
-        return reference
-            .rsplit_once(':')
-            .filter(|(head, _)| head.contains(":parameter"))
-            .map_or(reference, |(head, _)| head)
-            .to_string();
-    }
+    let reference = match reference.split_once(":parameter") {
+        Some((head, rest)) if head.starts_with("arn:") => rest,
+        _ => reference,
+    };
     let name = reference.split(':').next().unwrap_or(reference);
     scope.arn(
         "ssm",

@@ -317,7 +317,9 @@ impl StepFunctionsApi {
                 let o = s
                     .test_state(TestRun {
                         definition: p.str("definition")?.into(),
-                        role_arn: p.string("roleArn"),
+                        // Required: its tasks act, and passing the role is
+                        // what the caller is authorized for.
+                        role_arn: Some(p.str("roleArn")?.into()),
                         input: p.string("input"),
                     })
                     .await?;

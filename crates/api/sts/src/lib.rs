@@ -107,12 +107,32 @@ impl StsApi {
         StsApi { iam }
     }
 
-    /// The principal behind the caller's key: an IAM user or session, or
-    /// the root (the data directory's key, or no caller at all).
-    fn principal(&self, caller: Option<&Caller>) -> Principal {
-        caller
-            .and_then(|c| self.iam.resolve_access_key(&c.access_key_id))
-            .map_or_else(|| self.iam.root(), |o| o.principal)
+    /// The owner of the caller's key: the root for the data directory's key
+    /// (or no caller at all), else an IAM user or session. A key that no
+    /// longer resolves (deleted since the edge checked it) is refused, never
+    /// taken for the root.
+    fn owner(&self, caller: Option<&Caller>) -> Result<(Principal, bool), StsError> {
+        let Some(c) = caller else {
+            return Ok((self.iam.root(), false));
+        };
+        if c.arn == format!("arn:aws:iam::{}:root", c.account) {
+            return Ok((self.iam.root(), false));
+        }
+        let owner = self
+            .iam
+            .resolve_access_key(&c.access_key_id)
+            .ok_or_else(|| {
+                StsError(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                ))
+            })?;
+        Ok((owner.principal, owner.session.is_some()))
+    }
+
+    fn principal(&self, caller: Option<&Caller>) -> Result<Principal, StsError> {
+        self.owner(caller).map(|(p, _)| p)
     }
 
     pub fn handle(&self, req: &Request<Bytes>, request_id: &str) -> Response<Bytes> {
@@ -194,7 +214,7 @@ impl StsApi {
             })
             .collect();
         let a = self.iam.assume_role(
-            &self.principal(caller),
+            &self.principal(caller)?,
             AssumeRoleInput {
                 role_arn: req("RoleArn")?.to_string(),
                 session_name: req("RoleSessionName")?.to_string(),
@@ -217,9 +237,16 @@ impl StsApi {
     }
 
     fn get_session_token(&self, f: &Form, caller: Option<&Caller>) -> Result<String, StsError> {
-        let c = self
-            .iam
-            .get_session_token(&self.principal(caller), duration(f)?)?;
+        let (principal, in_session) = self.owner(caller)?;
+        // As on AWS: temporary credentials cannot make more of themselves.
+        if in_session {
+            return Err(StsError(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+            )));
+        }
+        let c = self.iam.get_session_token(&principal, duration(f)?)?;
         Ok(credentials(&c))
     }
 }
