@@ -119,9 +119,10 @@ mod tests {
             access(Operation::DescribeParameters, &json!({}), &s, &none),
             [Access::any("ssm:DescribeParameters")]
         );
+        // An ARN counts for its name: the service ignores its account and region.
         assert_eq!(
-            parameter_arn("arn:aws:ssm:us-east-1:1:parameter/x:3", &s),
-            "arn:aws:ssm:us-east-1:1:parameter/x"
+            parameter_arn("arn:aws:ssm:xx-1:999999999999:parameter/x:3", &s),
+            "arn:aws:ssm:us-east-1:000000000000:parameter/x"
         );
     }
 }
