@@ -24,12 +24,15 @@ struct Compiled {
     boundary: Option<Policy>,
 }
 
+/// A session's policy documents as last seen, and their compiled form.
+type SessionPolicies = (Vec<NamedDocument>, Arc<Vec<Policy>>);
+
 /// Decides every request by its caller's policies.
 pub struct Enforcer {
     iam: Arc<Iam>,
     scope: Scope,
     principals: Mutex<HashMap<String, Arc<Compiled>>>,
-    sessions: Mutex<HashMap<String, Arc<Vec<Policy>>>>,
+    sessions: Mutex<HashMap<String, SessionPolicies>>,
     /// By ARN prefix (`arn:aws:lambda:`): where resources' policies are.
     resources: Vec<(String, Arc<dyn ResourcePolicies>)>,
     /// Resource policies compiled, by their text.
@@ -130,16 +133,20 @@ impl Enforcer {
         c
     }
 
+    /// A session's policies compiled, reused while the documents stay the
+    /// same (a session policy deleted since resolves to another document).
     fn session(&self, key_id: &str, docs: &[NamedDocument]) -> Arc<Vec<Policy>> {
         let mut cache = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = cache.get(key_id) {
+        if let Some((seen, s)) = cache.get(key_id)
+            && seen.as_slice() == docs
+        {
             return s.clone();
         }
         let s = Arc::new(compile(docs));
         if cache.len() >= COMPILED {
             cache.clear();
         }
-        cache.insert(key_id.to_string(), s.clone());
+        cache.insert(key_id.to_string(), (docs.to_vec(), s.clone()));
         s
     }
 }
