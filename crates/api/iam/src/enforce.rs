@@ -151,6 +151,16 @@ impl Enforcer {
     }
 }
 
+/// Whether `caller` is the account's root (no allocation: this is on every
+/// request, invocations included).
+fn is_root(caller: &Caller) -> bool {
+    caller
+        .arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.strip_suffix(":root"))
+        == Some(caller.account.as_str())
+}
+
 fn denied(message: String) -> Denied {
     Denied { message }
 }
@@ -158,6 +168,10 @@ fn denied(message: String) -> Denied {
 impl Authorizer for Enforcer {
     fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    fn unrestricted(&self, request: &http::Extensions) -> bool {
+        request.get::<Caller>().is_some_and(is_root)
     }
 
     fn check(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied> {
@@ -169,7 +183,7 @@ impl Authorizer for Enforcer {
                 "The request was not signed by a known principal".into(),
             ));
         };
-        if caller.arn == format!("arn:aws:iam::{}:root", caller.account) {
+        if is_root(caller) {
             return Ok(());
         }
         let Some(owner) = self.iam.resolve_access_key(&caller.access_key_id) else {
@@ -236,5 +250,29 @@ impl Authorizer for Enforcer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(arn: &str) -> Caller {
+        Caller {
+            arn: arn.into(),
+            account: "000000000000".into(),
+            user_id: String::new(),
+            access_key_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_accounts_root_is_unrestricted() {
+        assert!(is_root(&caller("arn:aws:iam::000000000000:root")));
+        assert!(!is_root(&caller("arn:aws:iam::111111111111:root")));
+        assert!(!is_root(&caller("arn:aws:iam::000000000000:user/root")));
+        assert!(!is_root(&caller(
+            "arn:aws:sts::000000000000:assumed-role/root/root"
+        )));
     }
 }
