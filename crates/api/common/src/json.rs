@@ -38,6 +38,15 @@ impl AwsJson {
         self.split(target).is_some()
     }
 
+    /// Whether a request's `X-Amz-Target` is this service's (what
+    /// [`crate::Service::owns`] answers for an awsJson service).
+    pub fn owns_request(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| self.owns(t))
+    }
+
     fn split(&self, target: &str) -> Option<(&'static str, String)> {
         let (prefix, op) = target.split_once('.')?;
         let prefix = self.target_prefixes.iter().find(|p| **p == prefix)?;

@@ -64,10 +64,7 @@ impl Service for KmsApi {
     }
 
     fn owns(&self, req: &http::request::Parts) -> bool {
-        req.headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| KMS_JSON.owns(t))
+        KMS_JSON.owns_request(req)
     }
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {

@@ -66,10 +66,7 @@ impl Service for SecretsManagerApi {
     }
 
     fn owns(&self, req: &http::request::Parts) -> bool {
-        req.headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| SECRETS_JSON.owns(t))
+        SECRETS_JSON.owns_request(req)
     }
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
