@@ -521,6 +521,44 @@ fn check_tags(tags: &[Tag]) -> Result<()> {
 }
 
 /// `tags` with `new` set over them (a key once, case-insensitively).
+/// Users and roles: the entities that carry tags.
+trait Tagged {
+    fn tags_mut(&mut self) -> &mut Vec<Tag>;
+}
+
+impl Tagged for User {
+    fn tags_mut(&mut self) -> &mut Vec<Tag> {
+        &mut self.tags
+    }
+}
+
+impl Tagged for Role {
+    fn tags_mut(&mut self) -> &mut Vec<Tag> {
+        &mut self.tags
+    }
+}
+
+/// Change the tags of the entity `name` of `records` with `f`.
+fn retag<T: Record + Tagged>(
+    records: &Records<T>,
+    name: &str,
+    f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
+) -> Result<()> {
+    records.change(name, |e| f(e.tags_mut()))?;
+    Ok(())
+}
+
+/// Tags added (replacing those of the same keys), within IAM's limits.
+fn add_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> Result<()> {
+    merge_tags(tags, new);
+    check_tags(tags)
+}
+
+fn remove_tags(tags: &mut Vec<Tag>, keys: &[String]) -> Result<()> {
+    tags.retain(|t| !keys.iter().any(|k| k == &t.key));
+    Ok(())
+}
+
 fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) {
     for t in new {
         tags.retain(|o| !o.key.eq_ignore_ascii_case(&t.key));
@@ -960,42 +998,26 @@ impl Iam {
         check_tags(tags)?;
         let _w = self.writing();
         self.role(name)?;
-        self.roles.change(name, |r| {
-            merge_tags(&mut r.tags, tags);
-            check_tags(&r.tags)
-        })?;
-        Ok(())
+        retag(&self.roles, name, |t| add_tags(t, tags))
     }
 
     pub fn untag_role(&self, name: &str, keys: &[String]) -> Result<()> {
         let _w = self.writing();
         self.role(name)?;
-        self.roles.change(name, |r| {
-            r.tags.retain(|t| !keys.iter().any(|k| k == &t.key));
-            Ok::<_, Error>(())
-        })?;
-        Ok(())
+        retag(&self.roles, name, |t| remove_tags(t, keys))
     }
 
     pub fn tag_user(&self, name: &str, tags: &[Tag]) -> Result<()> {
         check_tags(tags)?;
         let _w = self.writing();
         self.user(name)?;
-        self.users.change(name, |u| {
-            merge_tags(&mut u.tags, tags);
-            check_tags(&u.tags)
-        })?;
-        Ok(())
+        retag(&self.users, name, |t| add_tags(t, tags))
     }
 
     pub fn untag_user(&self, name: &str, keys: &[String]) -> Result<()> {
         let _w = self.writing();
         self.user(name)?;
-        self.users.change(name, |u| {
-            u.tags.retain(|t| !keys.iter().any(|k| k == &t.key));
-            Ok::<_, Error>(())
-        })?;
-        Ok(())
+        retag(&self.users, name, |t| remove_tags(t, keys))
     }
 }
 
