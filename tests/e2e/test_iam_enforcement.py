@@ -2,6 +2,7 @@
 exactly what the role's policies allow; a user's key opens only what its policy
 allows; denials carry each service's own error code and AWS's message; `--iam off`
 allows every signed request."""
+import base64
 import json
 import tempfile
 import urllib.error
@@ -202,13 +203,14 @@ def test_iam_off_allows_every_signed_request():
 # Reads every file it can (outside /proc, /sys and /dev) and its environment, and
 # says whether any holds the given strings.
 SNOOP = '''
+import base64
 import os
 
 def lambda_handler(event, context):
-    needles = [n.encode() for n in event["needles"]]
+    needles = [n.encode() for n in event["needles"]] + [base64.b64decode(r) for r in event["raw"]]
     found, read = [], 0
     env = "\\n".join(f"{k}={v}" for k, v in os.environ.items()).encode()
-    found += [f"env:{n.decode()[:4]}" for n in needles if n in env]
+    found += [f"env:{n[:4]!r}" for n in needles if n in env]
     for root, dirs, files in os.walk("/"):
         dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
         for f in files:
@@ -221,7 +223,7 @@ def lambda_handler(event, context):
             except OSError:
                 continue
             read += 1
-            found += [f"{path}:{n.decode()[:4]}" for n in needles if n in data]
+            found += [f"{path}:{n[:4]!r}" for n in needles if n in data]
     return {"found": found, "read": read, "key": os.environ.get("AWS_ACCESS_KEY_ID")}
 '''
 
@@ -231,11 +233,11 @@ def test_the_platforms_secrets_never_reach_a_function(nimbus, lam):
     master = (nimbus.data_dir / "kms-master.key")
     nimbus.client("kms").create_key()  # the master key exists from first use on
     needles = [creds.access_key, creds.secret_key]
-    if master.exists():
-        needles.append(master.read_bytes().hex())
+    raw = [base64.b64encode(master.read_bytes()).decode()] if master.exists() else []
     name = unique("snoop")
     create(lam, name, {"app.py": SNOOP}, Timeout=120, MemorySize=512)
-    out = invoke(lam, name, {"needles": needles})["Body"]
+    out = invoke(lam, name, {"needles": needles, "raw": raw})["Body"]
+    assert raw, "the master key exists once KMS has been used"
     assert out["read"] > 10, out
     assert out["found"] == [], out
     assert out["key"].startswith("ASIA"), out
