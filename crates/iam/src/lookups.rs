@@ -121,8 +121,12 @@ impl Iam {
                 }
                 u.boundary.clone()
             }
-            Principal::AssumedRole { role_name, .. } => {
-                let Some(r) = self.roles.get(role_name) else {
+            Principal::AssumedRole {
+                role_name, role_id, ..
+            } => {
+                // A session outlives neither its role nor a role recreated
+                // under the same name (a new role, with a new id).
+                let Some(r) = self.roles.get(role_name).filter(|r| r.id == *role_id) else {
                     return out;
                 };
                 add(&r.arn, &r.policies);

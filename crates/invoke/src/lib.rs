@@ -10,8 +10,12 @@
 //! [`Outbox`] is the same durable hand-over for any target named by ARN (a
 //! function, a queue, later topics and buses): services that emit events see
 //! only it.
+//!
+//! [`permissions`] says who a trigger acts as (a role, a service principal)
+//! and asks whether that identity may do what the trigger is about to do.
 
 mod outbox;
+pub mod permissions;
 
 pub use outbox::{DeliveryError, Outbox, Staged};
 

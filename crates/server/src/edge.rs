@@ -434,6 +434,9 @@ impl Edge {
             return match self.authenticate_s3(&parts) {
                 Ok((payload, caller)) => {
                     parts.extensions.insert(caller);
+                    parts
+                        .extensions
+                        .insert(nimbus_api_common::SourceIp(peer.to_string()));
                     if let Some(a) = &self.auth.authorizer {
                         parts.extensions.insert(a.clone());
                     }
@@ -491,6 +494,9 @@ impl Edge {
         match self.authenticate(&parts, &body, service.as_ref()) {
             Ok(caller) => {
                 parts.extensions.insert(caller);
+                parts
+                    .extensions
+                    .insert(nimbus_api_common::SourceIp(peer.to_string()));
                 if let Some(a) = &self.auth.authorizer {
                     parts.extensions.insert(a.clone());
                 }

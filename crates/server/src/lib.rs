@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod edge;
+mod permissions;
 mod resource_policies;
 mod roles;
 
@@ -174,7 +175,21 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .context("open functions service")?,
     );
     functions.start_background();
-    let services = Services::open(&cfg, &data_dir, &kv, &functions).await?;
+    // Triggers act under the identities AWS uses (see `permissions`),
+    // decided by the enforcer made below, once the services exist.
+    let trigger_permissions = cfg
+        .iam
+        .then(|| Arc::new(nimbus_invoke::permissions::Deferred::default()));
+    let services = Services::open(
+        &cfg,
+        &data_dir,
+        &kv,
+        &functions,
+        trigger_permissions
+            .clone()
+            .map(|p| p as Arc<dyn nimbus_invoke::permissions::Permissions>),
+    )
+    .await?;
     // IAM on: every request is authorized, functions run as their roles.
     let authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>> = cfg.iam.then(|| {
         functions.set_execution_roles(Arc::new(roles::IamRoles(services.iam.clone())));
@@ -188,7 +203,11 @@ pub async fn start(cfg: Config) -> Result<Started> {
         for (prefix, policies) in &services.resource_policies {
             enforcer = enforcer.with_resource_policies(prefix, policies.clone());
         }
-        Arc::new(enforcer) as Arc<dyn nimbus_api_common::authz::Authorizer>
+        let enforcer = Arc::new(enforcer);
+        if let Some(p) = &trigger_permissions {
+            p.set(Arc::new(permissions::EnforcedPermissions(enforcer.clone())));
+        }
+        enforcer as Arc<dyn nimbus_api_common::authz::Authorizer>
     });
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
@@ -287,6 +306,8 @@ impl Services {
         data_dir: &std::path::Path,
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
+        // What triggers may do under their identities; `None` with IAM off.
+        _permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
         let id = &cfg.identity;
         let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();

@@ -35,6 +35,11 @@ pub struct Caller {
     pub access_key_id: String,
 }
 
+/// The address a request came from (`aws:SourceIp`), set by the edge in the
+/// request's extensions next to the [`Caller`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIp(pub String);
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 

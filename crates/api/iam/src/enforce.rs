@@ -151,6 +151,123 @@ impl Enforcer {
     }
 }
 
+impl Enforcer {
+    /// Evaluate each access for `principal` with `base`'s policies and each
+    /// resource's own policy; the first refused one's message.
+    fn decide(
+        &self,
+        base: &PolicySet<'_>,
+        principal: &nimbus_policy::Principal,
+        keys: &[(&str, &str)],
+        access: &[Access],
+    ) -> Result<(), Denied> {
+        let now = nimbus_model::time::now_millis();
+        let current = nimbus_model::time::Utc::from_millis(now).rfc3339_millis();
+        let epoch = (now / 1000).to_string();
+        for a in access {
+            let resource = self.resource_policy(&a.resource);
+            let set = PolicySet {
+                resource: resource.as_deref(),
+                ..base.clone()
+            };
+            let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
+            for (k, v) in keys {
+                if !v.is_empty() {
+                    ctx.insert(k, v);
+                }
+            }
+            ctx.insert("aws:CurrentTime", &current);
+            ctx.insert("aws:EpochTime", &epoch);
+            ctx.insert("aws:SecureTransport", "false");
+            let e = evaluate(&ctx, &set);
+            if !e.is_allowed() {
+                return Err(denied(e.message(&ctx).unwrap_or_else(|| {
+                    format!("not authorized to perform: {}", a.action)
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decide `access` for a session of the role `role_arn` acting on its
+    /// own, as AWS's services act with a role: an event source mapping
+    /// polling its queue with the function's execution role, a state
+    /// machine's task calling a service with the machine's role.
+    pub fn check_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        access: &[Access],
+    ) -> Result<(), Denied> {
+        let Some(role) = self.iam.role_by_arn(role_arn) else {
+            return Err(denied(format!(
+                "The role {role_arn} does not exist, so nothing is allowed to act with it"
+            )));
+        };
+        let session_arn = format!(
+            "arn:aws:sts::{}:assumed-role/{}/{session_name}",
+            self.scope.account, role.name
+        );
+        let acting = nimbus_iam::Principal::AssumedRole {
+            arn: session_arn.clone(),
+            role_arn: role.arn.clone(),
+            role_name: role.name.clone(),
+            role_id: role.id.clone(),
+            session_name: session_name.to_string(),
+            account: self.scope.account.clone(),
+        };
+        let compiled = self.compiled(&acting);
+        let Some(principal) = nimbus_policy::Principal::from_arn(&session_arn) else {
+            return Err(denied(format!(
+                "{session_arn} is not a principal IAM knows"
+            )));
+        };
+        let base = PolicySet {
+            identity: compiled.identity.iter().collect(),
+            boundary: compiled.boundary.as_ref(),
+            session: Vec::new(),
+            resource: None,
+            resource_account: None,
+        };
+        let user_id = format!("{}:{session_name}", role.id);
+        self.decide(&base, &principal, &[("aws:userid", &user_id)], access)
+    }
+
+    /// Decide `access` for the AWS service `service` (`s3.amazonaws.com`)
+    /// acting for the resource `source_arn` of `source_account`: a service
+    /// has no identity policies here, so only the resource's own policy (a
+    /// function's permissions, a queue's policy) can allow it, with
+    /// `aws:SourceArn` and `aws:SourceAccount` set for its conditions.
+    pub fn check_service(
+        &self,
+        service: &str,
+        source_arn: &str,
+        source_account: &str,
+        access: &[Access],
+    ) -> Result<(), Denied> {
+        let principal = nimbus_policy::Principal::service(service);
+        let base = PolicySet {
+            identity: Vec::new(),
+            boundary: None,
+            session: Vec::new(),
+            resource: None,
+            resource_account: None,
+        };
+        let keys = [
+            ("aws:SourceArn", source_arn),
+            ("aws:SourceAccount", source_account),
+        ];
+        self.decide(&base, &principal, &keys, access)
+    }
+}
+
+/// The client's address (`aws:SourceIp`), as the edge recorded it.
+fn caller_ip(request: &http::Extensions) -> &str {
+    request
+        .get::<nimbus_api_common::SourceIp>()
+        .map_or("", |ip| ip.0.as_str())
+}
+
 /// Whether `caller` is the account's root (no allocation: this is on every
 /// request, invocations included).
 fn is_root(caller: &Caller) -> bool {
@@ -220,7 +337,6 @@ impl Authorizer for Enforcer {
                 caller.arn
             )));
         };
-        let now = nimbus_model::time::now_millis();
         let base = PolicySet {
             identity: compiled.identity.iter().collect(),
             boundary: compiled.boundary.as_ref(),
@@ -228,28 +344,11 @@ impl Authorizer for Enforcer {
             resource: None,
             resource_account: None,
         };
-        for a in access {
-            let resource = self.resource_policy(&a.resource);
-            let set = PolicySet {
-                resource: resource.as_deref(),
-                ..base.clone()
-            };
-            let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
-            ctx.insert("aws:userid", &caller.user_id);
-            ctx.insert(
-                "aws:CurrentTime",
-                &nimbus_model::time::Utc::from_millis(now).rfc3339_millis(),
-            );
-            ctx.insert("aws:EpochTime", &(now / 1000).to_string());
-            ctx.insert("aws:SecureTransport", "false");
-            let e = evaluate(&ctx, &set);
-            if !e.is_allowed() {
-                return Err(denied(e.message(&ctx).unwrap_or_else(|| {
-                    format!("not authorized to perform: {}", a.action)
-                })));
-            }
-        }
-        Ok(())
+        let keys = [
+            ("aws:userid", caller.user_id.as_str()),
+            ("aws:SourceIp", caller_ip(request)),
+        ];
+        self.decide(&base, &principal, &keys, access)
     }
 }
 
