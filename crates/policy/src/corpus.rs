@@ -5,7 +5,8 @@
 //! `"anonymous"`; `keys`: condition keys to a value or a list, `null` to
 //! remove a key the principal put there), `policies` (`identity` and
 //! `session`: lists of documents; `boundary`, `resource` or `trust`: one
-//! document; `resource_account`) and `expected`: `decision`
+//! document; `resource_account`; `resource_required`: the resource's policy
+//! must allow, as a KMS key policy must) and `expected`: `decision`
 //! (`Allow`, `ExplicitDeny`, `ImplicitDeny`), optionally `by` (the kind of
 //! policy that decided: `identity-based policy`, `resource-based policy`,
 //! `permissions boundary`, `session policy`, `root`), `policy` (identity
@@ -155,6 +156,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
         session: session.iter().collect(),
         resource: resource.as_ref(),
         resource_account: ps["resource_account"].as_str().map(str::to_string),
+        resource_required: ps["resource_required"].as_bool().unwrap_or(false),
     };
     let got = evaluate(&ctx, &set);
 

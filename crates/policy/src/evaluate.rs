@@ -40,6 +40,11 @@ pub struct PolicySet<'a> {
     pub resource: Option<&'a Policy>,
     /// The account that owns the resource; `None` means the principal's own.
     pub resource_account: Option<String>,
+    /// The resource's policy must allow the request, at least by naming the
+    /// caller's account (delegating to its identity-based policies), as a
+    /// KMS key policy must: without that, identity-based policies alone
+    /// allow nothing.
+    pub resource_required: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,6 +327,12 @@ pub fn evaluate(ctx: &Context, set: &PolicySet<'_>) -> Evaluation {
     };
 
     if same_account {
+        if set.resource_required && resource_allow.is_none() {
+            return decided(
+                Decision::ImplicitDeny,
+                Reason::NotAllowed(PolicyKind::ResourceBased),
+            );
+        }
         if let Some((policy, st, _)) = identity.filter(|_| boundary_ok && session_ok) {
             return decided(Decision::Allow, by(PolicyKind::IdentityBased, policy, st));
         }

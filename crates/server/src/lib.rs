@@ -200,8 +200,12 @@ pub async fn start(cfg: Config) -> Result<Started> {
                 cfg.identity.region.clone(),
             ),
         );
-        for (prefix, policies) in &services.resource_policies {
-            enforcer = enforcer.with_resource_policies(prefix, policies.clone());
+        for (prefix, policies, required) in &services.resource_policies {
+            enforcer = if *required {
+                enforcer.with_required_resource_policies(prefix, policies.clone())
+            } else {
+                enforcer.with_resource_policies(prefix, policies.clone())
+            };
         }
         let enforcer = Arc::new(enforcer);
         if let Some(p) = &trigger_permissions {
@@ -283,9 +287,12 @@ fn platform_endpoint(
 type Apis = Vec<Arc<dyn nimbus_api_common::Service>>;
 
 /// Where resources' own policies are, by ARN prefix.
+/// Resources' own policies by ARN prefix, and whether a resource's policy
+/// must allow a request (KMS key policies).
 type ResourcePolicyList = Vec<(
     &'static str,
     Arc<dyn nimbus_api_common::authz::ResourcePolicies>,
+    bool,
 )>;
 
 /// Every service besides functions, wired to the one door (`Invoker`) and the
@@ -380,18 +387,25 @@ impl Services {
             iam_api,
             sts_api,
         ];
-        let (stores, secrets) = open_secret_stores(cfg, data_dir, kv, invoker)?;
+        let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
         let resource_policies: ResourcePolicyList = vec![
             (
                 "arn:aws:lambda:",
                 Arc::new(resource_policies::FunctionPolicies(functions.clone())),
+                false,
             ),
-            ("arn:aws:sqs:", queue_policies),
-            ("arn:aws:s3:::", bucket_policies),
+            ("arn:aws:sqs:", queue_policies, false),
+            ("arn:aws:s3:::", bucket_policies, false),
             (
                 "arn:aws:secretsmanager:",
                 Arc::new(resource_policies::SecretPolicies(secrets)),
+                false,
+            ),
+            (
+                "arn:aws:kms:",
+                Arc::new(resource_policies::KeyPolicies(kms)),
+                true,
             ),
         ];
         Ok(Services {
@@ -412,7 +426,7 @@ fn open_secret_stores(
     data_dir: &std::path::Path,
     kv: &Arc<dyn KvEngine>,
     invoker: Arc<dyn nimbus_invoke::Invoker>,
-) -> Result<(Apis, Arc<nimbus_secrets::Secrets>)> {
+) -> Result<(Apis, Arc<nimbus_secrets::Secrets>, Arc<nimbus_kms::Kms>)> {
     let id = &cfg.identity;
     let kms = Arc::new(
         nimbus_kms::Kms::open(
@@ -434,13 +448,14 @@ fn open_secret_stores(
     );
     Ok((
         vec![
-            Arc::new(nimbus_api_kms::KmsApi::new(kms)),
+            Arc::new(nimbus_api_kms::KmsApi::new(kms.clone())),
             Arc::new(nimbus_api_secretsmanager::SecretsManagerApi::new(
                 secrets.clone(),
             )),
             Arc::new(nimbus_api_ssm::SsmApi::new(parameters)),
         ],
         secrets,
+        kms,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! Where the enforcer finds resources' own policies: a function's permissions
 //! (`AddPermission`), a queue's `Policy` attribute, a secret's resource
-//! policy, a bucket's policy. Each is one service's [`ResourcePolicies`], registered by the ARN
+//! policy, a bucket's policy, a KMS key's policy (which must allow a
+//! request for IAM policies to count at all). Each is one service's [`ResourcePolicies`], registered by the ARN
 //! prefix of its resources.
 
 use nimbus_api_common::authz::ResourcePolicies;
@@ -48,5 +49,14 @@ impl ResourcePolicies for BucketPolicies {
         let rest = arn.strip_prefix("arn:aws:s3:::")?;
         let bucket = rest.split('/').next()?;
         self.0.bucket(bucket).ok()?.policy
+    }
+}
+
+pub struct KeyPolicies(pub Arc<nimbus_kms::Kms>);
+
+impl ResourcePolicies for KeyPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        // arn:aws:kms:REGION:ACCOUNT:key/ID (an alias ARN names its key)
+        self.0.key_policy(arn, None).ok()
     }
 }

@@ -33,8 +33,9 @@ pub struct Enforcer {
     scope: Scope,
     principals: Mutex<HashMap<String, Arc<Compiled>>>,
     sessions: Mutex<HashMap<String, SessionPolicies>>,
-    /// By ARN prefix (`arn:aws:lambda:`): where resources' policies are.
-    resources: Vec<(String, Arc<dyn ResourcePolicies>)>,
+    /// By ARN prefix (`arn:aws:lambda:`): where resources' policies are,
+    /// and whether a resource's policy must allow (KMS key policies).
+    resources: Vec<(String, Arc<dyn ResourcePolicies>, bool)>,
     /// Resource policies compiled, by their text.
     resource_docs: Mutex<HashMap<String, Option<Arc<Policy>>>>,
 }
@@ -79,18 +80,44 @@ impl Enforcer {
         arn_prefix: &str,
         policies: Arc<dyn ResourcePolicies>,
     ) -> Enforcer {
-        self.resources.push((arn_prefix.to_string(), policies));
+        self.resources
+            .push((arn_prefix.to_string(), policies, false));
         self
     }
 
-    /// The policy of the resource `arn` names, compiled; `None` when it has
-    /// none (or none that parses).
-    fn resource_policy(&self, arn: &str) -> Option<Arc<Policy>> {
-        let (_, source) = self
+    /// Take the policies of resources whose ARNs start with `arn_prefix`
+    /// from `policies`, as policies that must allow a request (by naming
+    /// the caller or delegating to the account's IAM policies) for it to be
+    /// allowed at all: KMS key policies.
+    pub fn with_required_resource_policies(
+        mut self,
+        arn_prefix: &str,
+        policies: Arc<dyn ResourcePolicies>,
+    ) -> Enforcer {
+        self.resources
+            .push((arn_prefix.to_string(), policies, true));
+        self
+    }
+
+    /// The policy of the resource `arn` names, compiled (`None` when it has
+    /// none, or none that parses), and whether it must allow.
+    fn resource_policy(&self, arn: &str) -> (Option<Arc<Policy>>, bool) {
+        let Some((_, source, required)) = self
             .resources
             .iter()
-            .find(|(p, _)| arn.starts_with(p.as_str()))?;
-        let doc = source.policy(arn)?;
+            .find(|(p, _, _)| arn.starts_with(p.as_str()))
+        else {
+            return (None, false);
+        };
+        // A resource that does not exist has no policy to require: the
+        // service answers that it is not found.
+        match source.policy(arn) {
+            Some(doc) => (self.compile_resource_policy(arn, doc), *required),
+            None => (None, false),
+        }
+    }
+
+    fn compile_resource_policy(&self, arn: &str, doc: String) -> Option<Arc<Policy>> {
         let mut cache = self.resource_docs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(&doc) {
             return p.clone();
@@ -165,9 +192,10 @@ impl Enforcer {
         let current = nimbus_model::time::Utc::from_millis(now).rfc3339_millis();
         let epoch = (now / 1000).to_string();
         for a in access {
-            let resource = self.resource_policy(&a.resource);
+            let (resource, required) = self.resource_policy(&a.resource);
             let set = PolicySet {
                 resource: resource.as_deref(),
+                resource_required: required,
                 ..base.clone()
             };
             let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
@@ -228,6 +256,7 @@ impl Enforcer {
             session: Vec::new(),
             resource: None,
             resource_account: None,
+            resource_required: false,
         };
         let user_id = format!("{}:{session_name}", role.id);
         self.decide(&base, &principal, &[("aws:userid", &user_id)], access)
@@ -252,6 +281,7 @@ impl Enforcer {
             session: Vec::new(),
             resource: None,
             resource_account: None,
+            resource_required: false,
         };
         let keys = [
             ("aws:SourceArn", source_arn),
@@ -343,6 +373,7 @@ impl Authorizer for Enforcer {
             session: session.iter().flat_map(|s| s.iter()).collect(),
             resource: None,
             resource_account: None,
+            resource_required: false,
         };
         let keys = [
             ("aws:userid", caller.user_id.as_str()),
