@@ -17,13 +17,13 @@ fn object_arn(bucket: &str, key: &str) -> String {
 }
 
 /// What `op` on `target` asks of IAM. `version` is the `versionId` the
-/// request names; `copy_source` its `x-amz-copy-source` (`bucket/key`,
-/// URL-decoded, maybe with `?versionId=`).
+/// request names; `copy_source` the bucket, key and version its
+/// `x-amz-copy-source` names, read as the copy itself reads it.
 pub(crate) fn access(
     op: &Op,
     target: &Target,
     version: Option<&str>,
-    copy_source: Option<&str>,
+    copy_source: Option<(&str, &str, Option<&str>)>,
 ) -> Vec<Access> {
     let bucket = target.bucket.as_deref().unwrap_or_default();
     let key = target.key.as_deref().unwrap_or_default();
@@ -47,27 +47,23 @@ pub(crate) fn access(
         Op::PutBucketVersioning => on_bucket("PutBucketVersioning"),
         Op::ListObjectVersions => on_bucket("ListBucketVersions"),
         Op::ListMultipartUploads => on_bucket("ListBucketMultipartUploads"),
-        // Each key of the batch is checked as its own DeleteObject by S3; the
-        // request itself needs the action on the bucket's objects.
-        Op::DeleteObjects => vec![Access::new("s3:DeleteObject", object_arn(bucket, "*"))],
+        // Each key of the batch is checked as its own `DeleteObject` (or
+        // `DeleteObjectVersion`), and refused keys answer `AccessDenied` in
+        // the result: see [`delete_one`].
+        Op::DeleteObjects => Vec::new(),
         Op::PutObject
         | Op::CreateMultipartUpload
         | Op::UploadPart
         | Op::CompleteMultipartUpload => on_object("PutObject"),
         Op::CopyObject | Op::UploadPartCopy => {
             let mut out = on_object("PutObject");
-            if let Some(src) = copy_source {
-                let src = src.trim_start_matches('/');
-                let (path, src_version) = match src.split_once("?versionId=") {
-                    Some((p, v)) => (p, Some(v)),
-                    None => (src, None),
-                };
+            if let Some((src_bucket, src_key, src_version)) = copy_source {
                 let action = if src_version.is_some() {
                     "s3:GetObjectVersion"
                 } else {
                     "s3:GetObject"
                 };
-                out.push(Access::new(action, format!("arn:aws:s3:::{path}")));
+                out.push(Access::new(action, object_arn(src_bucket, src_key)));
             }
             out
         }
@@ -91,6 +87,16 @@ pub(crate) fn access(
         Op::Preflight => Vec::new(),
         Op::Unsupported(what) => on_bucket(what),
     }
+}
+
+/// What deleting `key` (at `version`) of a `DeleteObjects` batch asks.
+pub(crate) fn delete_one(bucket: &str, key: &str, version: Option<&str>) -> Access {
+    let action = if version.is_some() {
+        "s3:DeleteObjectVersion"
+    } else {
+        "s3:DeleteObject"
+    };
+    Access::new(action, object_arn(bucket, key))
 }
 
 #[cfg(test)]
@@ -123,7 +129,7 @@ mod tests {
                 &Op::CopyObject,
                 &t("b", Some("dst")),
                 None,
-                Some("/src/k?versionId=3")
+                Some(("src", "k", Some("3")))
             ),
             [
                 Access::new("s3:PutObject", "arn:aws:s3:::b/dst"),

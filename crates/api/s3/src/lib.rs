@@ -132,9 +132,14 @@ impl S3Api {
         let h = &parts.headers;
         let op = classify(&parts.method, t, &q, h)?;
         nimbus_api_common::authz::authorize(&parts.extensions, |_| {
-            let copy_source = header(h, "x-amz-copy-source")
-                .map(|s| String::from_utf8_lossy(&percent_decode(s)).into_owned());
-            authz::access(&op, t, q.get("versionId"), copy_source.as_deref())
+            let copy_source = match op {
+                Op::CopyObject | Op::UploadPartCopy => request::copy_source_version(h).ok(),
+                _ => None,
+            };
+            let copy_source = copy_source
+                .as_ref()
+                .map(|(b, k, v)| (b.as_str(), k.as_str(), v.as_deref()));
+            authz::access(&op, t, q.get("versionId"), copy_source)
         })
         .map_err(|d| S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", d.message))?;
         let bucket = t.bucket.as_deref().unwrap_or("");
@@ -178,7 +183,10 @@ impl S3Api {
             Op::ListObjects => self.list_objects(bucket, &q, false),
             Op::ListObjectsV2 => self.list_objects(bucket, &q, true),
             Op::ListMultipartUploads => self.list_uploads(bucket, &q),
-            Op::DeleteObjects => self.delete_objects(bucket, body, &payload, &origin).await,
+            Op::DeleteObjects => {
+                self.delete_objects(bucket, body, &payload, &origin, &parts.extensions)
+                    .await
+            }
             Op::PutObject => {
                 self.put_object(bucket, key, h, body, &payload, &origin)
                     .await

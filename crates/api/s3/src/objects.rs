@@ -285,6 +285,7 @@ impl S3Api {
         body: hyper::body::Incoming,
         payload: &Payload,
         origin: &Origin,
+        request: &http::Extensions,
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
@@ -308,6 +309,19 @@ impl S3Api {
         self.objects.bucket(bucket)?;
         let mut out = format!("{DECL}<DeleteResult xmlns=\"{NS}\">");
         for (k, version) in keys {
+            // S3 authorizes each key as its own delete.
+            if let Err(d) = nimbus_api_common::authz::authorize(request, |_| {
+                vec![crate::authz::delete_one(bucket, k, version)]
+            }) {
+                out.push_str(&format!(
+                    "<Error>{}{}{}{}</Error>",
+                    el("Key", k),
+                    version.map(|v| el("VersionId", v)).unwrap_or_default(),
+                    el("Code", "AccessDenied"),
+                    el("Message", &d.message)
+                ));
+                continue;
+            }
             let done = match version {
                 Some(v) => self.objects.delete_version(bucket, k, v, origin),
                 None => self.objects.delete(bucket, k, origin),
