@@ -11,8 +11,14 @@ use serde_json::{Value, json};
 
 /// Does this request belong here?
 pub fn owns(path: &str) -> bool {
-    path.starts_with("/2021-10-31/functions/")
-        || (path.starts_with("/2015-03-31/functions/") && path.contains("/policy"))
+    if path.starts_with("/2021-10-31/functions/") {
+        return true;
+    }
+    // `/2015-03-31/functions/{name}/policy[/{sid}]`: the segment after the
+    // name (a function may be called `policy-reader`).
+    path.strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.split('/').nth(1))
+        == Some("policy")
 }
 
 fn iso(ms: u64) -> String {
@@ -192,4 +198,19 @@ fn uuid_of(v: &Value) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn policy_paths_are_told_from_functions_named_policy() {
+        assert!(super::owns("/2015-03-31/functions/f/policy"));
+        assert!(super::owns("/2015-03-31/functions/f/policy/sid-1"));
+        assert!(super::owns("/2021-10-31/functions/f/url"));
+        assert!(!super::owns(
+            "/2015-03-31/functions/policy-reader/invocations"
+        ));
+        assert!(!super::owns("/2015-03-31/functions/policy/configuration"));
+        assert!(!super::owns("/2015-03-31/functions/f/versions"));
+    }
 }

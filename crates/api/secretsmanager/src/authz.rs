@@ -57,15 +57,27 @@ pub fn access(op: Operation, params: &Value, scope: &Scope, lookup: Lookup<'_>) 
         _ => {
             let id = params.get("SecretId").and_then(Value::as_str).unwrap_or("");
             let (arn, key) = arn_of(id);
+            let new_key = params
+                .get("KmsKeyId")
+                .and_then(Value::as_str)
+                .filter(|k| !k.starts_with("alias/aws/"));
             let mut v = vec![Access::new(action, arn)];
             if let Some(k) = key {
                 match op {
                     GetSecretValue => v.push(Access::new("kms:Decrypt", k)),
-                    PutSecretValue | UpdateSecret => {
+                    PutSecretValue => v.push(Access::new("kms:GenerateDataKey", k)),
+                    // A new value is written under the key the request
+                    // names, if it names one, else under the secret's own.
+                    UpdateSecret if new_key.is_none() => {
                         v.push(Access::new("kms:GenerateDataKey", k));
                     }
                     _ => {}
                 }
+            }
+            if op == UpdateSecret
+                && let Some(k) = new_key
+            {
+                v.push(Access::new("kms:GenerateDataKey", kms_arn(k, scope)));
             }
             v
         }

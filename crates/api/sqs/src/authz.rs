@@ -30,7 +30,20 @@ pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
                 "sqs:ListMessageMoveTasks"
             };
             let source = params.get("SourceArn").and_then(Value::as_str);
-            return vec![Access::new(name, source.unwrap_or("*"))];
+            let mut v = vec![Access::new(name, source.unwrap_or("*"))];
+            // Moving reads and deletes from the source (a dead-letter queue)
+            // and sends to the destination, as SQS's redrive permissions say.
+            if op == StartMessageMoveTask {
+                if let Some(source) = source {
+                    for a in ["ReceiveMessage", "DeleteMessage", "GetQueueAttributes"] {
+                        v.push(Access::new(format!("sqs:{a}"), source));
+                    }
+                }
+                if let Some(dest) = params.get("DestinationArn").and_then(Value::as_str) {
+                    v.push(Access::new("sqs:SendMessage", dest));
+                }
+            }
+            return v;
         }
         CancelMessageMoveTask => return vec![Access::any("sqs:CancelMessageMoveTask")],
         CreateQueue => "CreateQueue",

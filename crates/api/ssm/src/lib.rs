@@ -143,6 +143,25 @@ fn seconds(ms: u64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
+/// The ARN of the customer-managed KMS key a SecureString is encrypted
+/// under (none for the `aws/ssm` key, which any caller may use).
+fn customer_key(s: &Shown) -> Option<String> {
+    let key = s
+        .version
+        .key_id
+        .clone()
+        .filter(|k| !k.starts_with("alias/aws/"))?;
+    let parts: Vec<&str> = s.arn.split(':').collect();
+    let scope = nimbus_api_common::authz::Scope::new(*parts.get(4)?, *parts.get(3)?);
+    Some(if key.starts_with("arn:") {
+        key
+    } else if key.starts_with("alias/") {
+        scope.arn("kms", &key)
+    } else {
+        scope.arn("kms", &format!("key/{key}"))
+    })
+}
+
 fn parameter(s: &Shown) -> Value {
     let mut o = json!({
         "Name": s.name,
@@ -209,41 +228,31 @@ impl SsmApi {
             );
             return SSM_JSON.error(&e, request_id);
         };
-        let secure_key = |name: &str| {
-            let s = self.parameters.get(name, false).ok()?;
-            let key = s.version.key_id.filter(|k| !k.starts_with("alias/aws/"))?;
-            let region_account: Vec<&str> = s.arn.split(':').collect();
-            let scope = nimbus_api_common::authz::Scope::new(
-                *region_account.get(4)?,
-                *region_account.get(3)?,
-            );
-            Some(if key.starts_with("arn:") {
-                key
-            } else if key.starts_with("alias/") {
-                scope.arn("kms", &key)
-            } else {
-                scope.arn("kms", &format!("key/{key}"))
-            })
-        };
+        let secure_key = |name: &str| customer_key(&self.parameters.get(name, false).ok()?);
         if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |s| {
             authz::access(op, &call.params, s, &secure_key)
         }) {
             let e = ApiError::bad_request("AccessDeniedException", d.message);
             return SSM_JSON.error(&e, request_id);
         }
-        match self.execute(op, &Params(&call.params)) {
+        match self.execute(op, &Params(&call.params), req.extensions()) {
             Ok(v) => SSM_JSON.respond(&v, request_id),
             Err(e) => SSM_JSON.error(&e.0, request_id),
         }
     }
 
-    fn execute(&self, op: Operation, p: &Params<'_>) -> Result<Value, SsmError> {
+    fn execute(
+        &self,
+        op: Operation,
+        p: &Params<'_>,
+        request: &http::Extensions,
+    ) -> Result<Value, SsmError> {
         use Operation::*;
         match op {
             PutParameter => self.put_parameter(p),
             GetParameter => self.get_parameter(p),
             GetParameters => self.get_parameters(p),
-            GetParametersByPath => self.get_parameters_by_path(p),
+            GetParametersByPath => self.get_parameters_by_path(p, request),
             GetParameterHistory => self.get_parameter_history(p),
             DeleteParameter => self.delete_parameter(p),
             DeleteParameters => self.delete_parameters(p),
@@ -297,15 +306,32 @@ impl SsmApi {
         }))
     }
 
-    fn get_parameters_by_path(&self, p: &Params<'_>) -> Result<Value, SsmError> {
+    fn get_parameters_by_path(
+        &self,
+        p: &Params<'_>,
+        request: &http::Extensions,
+    ) -> Result<Value, SsmError> {
+        let decrypt = p.flag("WithDecryption");
         let (found, next) = self.parameters.by_path(
             p.str("Path")?,
             p.flag("Recursive"),
             &p.filters(),
-            p.flag("WithDecryption"),
+            decrypt,
             p.int("MaxResults"),
             p.opt("NextToken"),
         )?;
+        // Which SecureStrings a path holds is known only now: each one under
+        // a customer key needs `kms:Decrypt` on that key.
+        if decrypt {
+            nimbus_api_common::authz::authorize(request, |_| {
+                found
+                    .iter()
+                    .filter_map(customer_key)
+                    .map(|k| nimbus_api_common::authz::Access::new("kms:Decrypt", k))
+                    .collect()
+            })
+            .map_err(|d| SsmError(ApiError::bad_request("AccessDeniedException", d.message)))?;
+        }
         Ok(with_token(
             json!({"Parameters": found.iter().map(parameter).collect::<Vec<_>>()}),
             next,
