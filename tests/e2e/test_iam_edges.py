@@ -1,0 +1,209 @@
+"""IAM at its edges: a batch delete authorized key by key, KMS key policies that
+must let a caller in, SecureStrings found by path, `aws:SourceIp`, a role session
+that outlives neither its role nor its expiry (the server restarted under a clock
+20 minutes ahead, with `faketime`)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import boto3
+import botocore
+import pytest
+from botocore.config import Config
+
+from conftest import Nimbus, unique
+
+ACCOUNT = "000000000000"
+
+
+def user_with(nimbus, statements):
+    """A new user with an inline policy of `statements`: its ARN and a client maker."""
+    iam = nimbus.client("iam")
+    user = unique("edge-user")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="p",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                            region_name="us-east-1")
+    cfg = Config(retries={"max_attempts": 1})
+    return arn, lambda svc: session.client(svc, endpoint_url=nimbus.endpoint, config=cfg)
+
+
+def denied(call, code="AccessDenied"):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    assert e.value.response["Error"]["Code"] == code, e.value.response
+    return e.value.response["Error"]["Message"]
+
+
+def test_a_batch_delete_is_authorized_key_by_key(nimbus):
+    s3 = nimbus.client("s3")
+    bucket = unique("batch").lower()
+    s3.create_bucket(Bucket=bucket)
+    for k in ["tmp/a", "tmp/b", "keep/c"]:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    _, client = user_with(nimbus, [
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/tmp/*"}])
+    out = client("s3").delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "tmp/a"}, {"Key": "keep/c"}, {"Key": "tmp/b"}]})
+    assert sorted(d["Key"] for d in out["Deleted"]) == ["tmp/a", "tmp/b"]
+    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("keep/c", "AccessDenied")]
+    assert "s3:DeleteObject" in out["Errors"][0]["Message"]
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert left == ["keep/c"]
+
+
+def test_a_key_policy_must_let_a_caller_in(nimbus):
+    kms = nimbus.client("kms")
+    alice, as_alice = user_with(nimbus, [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])
+    bob, as_bob = user_with(nimbus, [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}])
+    # The default key policy delegates to IAM: alice's policy opens it, bob has none.
+    default = kms.create_key()["KeyMetadata"]["Arn"]
+    blob = as_alice("kms").encrypt(KeyId=default, Plaintext=b"hi")["CiphertextBlob"]
+    assert as_alice("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == b"hi"
+    denied(lambda: as_bob("kms").encrypt(KeyId=default, Plaintext=b"hi"), "AccessDeniedException")
+    # A key whose policy names only bob (and the root, to administer it): alice's
+    # kms:* no longer counts, bob needs no IAM policy at all.
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": ["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey"], "Resource": "*"},
+        {"Sid": "Bob", "Effect": "Allow", "Principal": {"AWS": bob},
+         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}
+    own = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    blob = as_bob("kms").encrypt(KeyId=own, Plaintext=b"secret")["CiphertextBlob"]
+    assert as_bob("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    message = denied(lambda: as_alice("kms").encrypt(KeyId=own, Plaintext=b"x"), "AccessDeniedException")
+    assert f"User: {alice} is not authorized to perform: kms:Encrypt" in message
+    assert "no resource-based policy allows" in message
+    # The account's administrative statement is delegation too: alice may
+    # describe the key (kms:* in IAM, DescribeKey delegated) but not use it.
+    assert as_alice("kms").describe_key(KeyId=own)["KeyMetadata"]["Arn"] == own
+
+
+def test_secure_strings_found_by_path_need_their_keys(nimbus):
+    ssm, kms = nimbus.client("ssm"), nimbus.client("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    root = f"/{unique('app')}"
+    ssm.put_parameter(Name=f"{root}/url", Value="https://x", Type="String")
+    ssm.put_parameter(Name=f"{root}/password", Value="hunter2", Type="SecureString", KeyId=key)
+    _, client = user_with(nimbus, [
+        {"Effect": "Allow", "Action": "ssm:GetParametersByPath",
+         "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{root}"}])
+    mine = client("ssm")
+    found = mine.get_parameters_by_path(Path=root)["Parameters"]
+    assert sorted(p["Name"] for p in found) == [f"{root}/password", f"{root}/url"]
+    assert next(p for p in found if p["Name"].endswith("password"))["Value"] != "hunter2"
+    message = denied(lambda: mine.get_parameters_by_path(Path=root, WithDecryption=True),
+                     "AccessDeniedException")
+    assert f"kms:Decrypt on resource: {key}" in message
+
+
+def test_source_ip_conditions_see_the_clients_address(nimbus):
+    _, near = user_with(nimbus, [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*",
+                                  "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}])
+    _, far = user_with(nimbus, [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*",
+                                 "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}])
+    near("sqs").list_queues()
+    denied(lambda: far("sqs").list_queues())
+
+
+def test_a_session_ends_with_its_role(nimbus):
+    iam, sts = nimbus.client("iam"), nimbus.client("sts")
+    name = unique("short-lived")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
+    allow = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]})
+
+    def make():
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=allow)
+        return arn
+
+    c = sts.assume_role(RoleArn=make(), RoleSessionName="s1")["Credentials"]
+    old = boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                        aws_session_token=c["SessionToken"], region_name="us-east-1").client(
+        "sqs", endpoint_url=nimbus.endpoint, config=Config(retries={"max_attempts": 1}))
+    old.list_queues()
+    iam.delete_role_policy(RoleName=name, PolicyName="p")
+    iam.delete_role(RoleName=name)
+    make()  # the same name, a new role
+    denied(lambda: old.list_queues())
+
+
+EXPIRED_CALL = """
+import boto3, botocore, json, sys
+c = json.loads(sys.argv[1])
+sts = boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                    aws_session_token=c["SessionToken"], region_name="us-east-1").client(
+    "sts", endpoint_url=sys.argv[2], config=botocore.config.Config(retries={"max_attempts": 1}))
+try:
+    print(json.dumps({"ok": sts.get_caller_identity()["Arn"]}))
+except botocore.exceptions.ClientError as e:
+    print(json.dumps({"error": e.response["Error"]["Code"], "message": e.response["Error"]["Message"]}))
+"""
+
+
+def test_an_assumed_role_session_expires():
+    """A 15-minute session works, then, with the server restarted 20 minutes
+    later (its clock and the client's moved ahead by `faketime`), it is refused
+    with ExpiredToken while the account's own key still works."""
+    faketime = shutil.which("faketime")
+    assert faketime, "the faketime command is needed (Debian package faketime; .ci/run installs it)"
+    later = [faketime, "-f", "+20m"]
+    with tempfile.TemporaryDirectory(prefix="nimbus-expiry-") as d:
+        n = Nimbus(d).start()
+        try:
+            iam, sts = n.client("iam"), n.client("sts")
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole"}]})
+            role = iam.create_role(RoleName="brief", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            c = sts.assume_role(RoleArn=role, RoleSessionName="now", DurationSeconds=900)["Credentials"]
+            creds = json.dumps({k: c[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")})
+
+            def call(prefix):
+                out = subprocess.run([*prefix, sys.executable, "-c", EXPIRED_CALL, creds, n.endpoint],
+                                     capture_output=True, text=True, timeout=60)
+                assert out.returncode == 0, out.stderr
+                return json.loads(out.stdout)
+
+            assert call([])["ok"].endswith(":assumed-role/brief/now")
+        finally:
+            n.stop()
+        n = Later(d, prefix=later).start()
+        try:
+            got = call(later)
+            assert got.get("error") == "ExpiredToken", got
+            out = subprocess.run([*later, sys.executable, "-c",
+                                  "import boto3,sys; print(boto3.Session(aws_access_key_id=sys.argv[1],"
+                                  "aws_secret_access_key=sys.argv[2],region_name='us-east-1').client('sts',"
+                                  "endpoint_url=sys.argv[3]).get_caller_identity()['Arn'])",
+                                  *root_keys(n), n.endpoint],
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.strip() == f"arn:aws:iam::{ACCOUNT}:root"
+        finally:
+            n.stop()
+
+
+class Later(Nimbus):
+    """A server whose clock runs ahead: clients on the real clock would be
+    refused as skewed, so the fixture's role (made at the first start) is
+    not made again."""
+
+    def ensure_role(self):
+        pass
+
+
+def root_keys(n):
+    creds = {}
+    for line in (n.data_dir / "credentials").read_text().splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            creds[k.strip()] = v.strip()
+    return creds["aws_access_key_id"], creds["aws_secret_access_key"]
