@@ -221,6 +221,7 @@ mod tests {
             cors: None,
             versioning: None,
             policy: None,
+            access: Default::default(),
         };
         let rule = Rule {
             id: "cfg".into(),

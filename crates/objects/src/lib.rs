@@ -7,6 +7,7 @@
 //! and the commit is durable before the client hears of it. Replaced or deleted
 //! data files are removed after that commit.
 
+pub mod access;
 pub mod data;
 pub mod events;
 mod listings;
@@ -107,6 +108,9 @@ pub struct Bucket {
     /// `PutBucketPolicy`: the bucket's access policy, as the client sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// ACL, object ownership and public access block.
+    #[serde(default)]
+    pub access: access::BucketAccess,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -195,6 +199,10 @@ pub struct Attributes {
     /// The object's tag set (`x-amz-tagging`, `PutObjectTagging`).
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// The object's ACL grants besides its owner's (`x-amz-acl`,
+    /// `PutObjectAcl`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acl: Vec<access::Grant>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -453,6 +461,34 @@ impl Objects {
         Ok(obj)
     }
 
+    /// Replace the ACL grants of an object (the version `version` names, or
+    /// the current one), its data and other attributes unchanged.
+    pub fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        acl: Vec<access::Grant>,
+    ) -> Result<Object> {
+        let Some(v) = version else {
+            let mut obj = self.head(bucket, key)?;
+            obj.attributes.acl = acl;
+            let mut batch = WriteBatch::new();
+            batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
+            self.kv.commit(batch)?;
+            return Ok(obj);
+        };
+        let current = self.head(bucket, key).ok();
+        if let Some(mut obj) = current.filter(|o| wire_version(o) == v) {
+            obj.attributes.acl = acl;
+            let mut batch = WriteBatch::new();
+            batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
+            self.kv.commit(batch)?;
+            return Ok(obj);
+        }
+        self.change_noncurrent(bucket, key, v, |o| o.attributes.acl = acl)
+    }
+
     /// Replace the bucket's notification rules (after checking their targets).
     pub fn set_notifications(&self, bucket: &str, rules: Vec<events::Rule>) -> Result<()> {
         let mut b = self.bucket(bucket)?;
@@ -527,7 +563,19 @@ impl Objects {
 
     // ---- buckets ----
 
+    /// A new bucket with S3's defaults for new buckets (ACLs off, public
+    /// access blocked).
     pub fn create_bucket(&self, name: &str, region: &str) -> Result<Bucket> {
+        self.create_bucket_with(name, region, access::BucketAccess::new_bucket(None))
+    }
+
+    /// A new bucket with the access settings its create request asked for.
+    pub fn create_bucket_with(
+        &self,
+        name: &str,
+        region: &str,
+        access: access::BucketAccess,
+    ) -> Result<Bucket> {
         validate_bucket_name(name)?;
         if let Some(b) = self.kv.get(BUCKETS, name.as_bytes())? {
             let existing: Bucket = decode(&b)?;
@@ -546,6 +594,7 @@ impl Objects {
             cors: None,
             versioning: None,
             policy: None,
+            access,
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
@@ -637,6 +686,30 @@ impl Objects {
         {
             let o: Object = decode(&v)?;
             if wire_version(&o) == version_id {
+                return Ok(o);
+            }
+        }
+        Err(Error::NoSuchVersion(key.into(), version_id.into()))
+    }
+
+    /// Change a noncurrent version of `key` in place.
+    fn change_noncurrent(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: impl FnOnce(&mut Object),
+    ) -> Result<Object> {
+        for (vk, v) in self
+            .kv
+            .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?
+        {
+            let mut o: Object = decode(&v)?;
+            if wire_version(&o) == version_id {
+                change(&mut o);
+                let mut batch = WriteBatch::new();
+                batch.put(VERSIONS, vk, encode(&o));
+                self.kv.commit(batch)?;
                 return Ok(o);
             }
         }
