@@ -18,8 +18,31 @@ fn object_arn(bucket: &str, key: &str) -> String {
 
 /// What `op` on `target` asks of IAM. `version` is the `versionId` the
 /// request names; `copy_source` the bucket, key and version its
-/// `x-amz-copy-source` names, read as the copy itself reads it.
+/// `x-amz-copy-source` names, read as the copy itself reads it. A write
+/// that sets an ACL (`x-amz-acl`, `x-amz-grant-*`) also needs the ACL action.
 pub(crate) fn access(
+    op: &Op,
+    target: &Target,
+    version: Option<&str>,
+    copy_source: Option<(&str, &str, Option<&str>)>,
+    sets_acl: bool,
+) -> Vec<Access> {
+    let mut out = asked(op, target, version, copy_source);
+    if sets_acl {
+        let bucket = target.bucket.as_deref().unwrap_or_default();
+        let key = target.key.as_deref().unwrap_or_default();
+        match op {
+            Op::CreateBucket => out.push(Access::new("s3:PutBucketAcl", bucket_arn(bucket))),
+            Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload => {
+                out.push(Access::new("s3:PutObjectAcl", object_arn(bucket, key)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn asked(
     op: &Op,
     target: &Target,
     version: Option<&str>,
@@ -76,6 +99,19 @@ pub(crate) fn access(
         Op::PutBucketTagging | Op::DeleteBucketTagging => on_bucket("PutBucketTagging"),
         Op::GetBucketTagging => on_bucket("GetBucketTagging"),
         Op::PutBucketCors | Op::DeleteBucketCors => on_bucket("PutBucketCORS"),
+        Op::GetBucketPolicyStatus => on_bucket("GetBucketPolicyStatus"),
+        Op::GetBucketAcl => on_bucket("GetBucketAcl"),
+        Op::PutBucketAcl => on_bucket("PutBucketAcl"),
+        Op::GetObjectAcl => versioned("GetObjectAcl", "GetObjectVersionAcl"),
+        Op::PutObjectAcl => versioned("PutObjectAcl", "PutObjectVersionAcl"),
+        Op::GetPublicAccessBlock => on_bucket("GetBucketPublicAccessBlock"),
+        Op::PutPublicAccessBlock | Op::DeletePublicAccessBlock => {
+            on_bucket("PutBucketPublicAccessBlock")
+        }
+        Op::GetBucketOwnershipControls => on_bucket("GetBucketOwnershipControls"),
+        Op::PutBucketOwnershipControls | Op::DeleteBucketOwnershipControls => {
+            on_bucket("PutBucketOwnershipControls")
+        }
         Op::PutBucketPolicy => on_bucket("PutBucketPolicy"),
         Op::GetBucketPolicy => on_bucket("GetBucketPolicy"),
         Op::DeleteBucketPolicy => on_bucket("DeleteBucketPolicy"),
@@ -113,15 +149,15 @@ mod tests {
     #[test]
     fn operations_map_to_bucket_and_object_arns() {
         assert_eq!(
-            access(&Op::HeadObject, &t("b", Some("a/k")), None, None),
+            access(&Op::HeadObject, &t("b", Some("a/k")), None, None, false),
             [Access::new("s3:GetObject", "arn:aws:s3:::b/a/k")]
         );
         assert_eq!(
-            access(&Op::GetObject, &t("b", Some("k")), Some("v1"), None)[0].action,
+            access(&Op::GetObject, &t("b", Some("k")), Some("v1"), None, false)[0].action,
             "s3:GetObjectVersion"
         );
         assert_eq!(
-            access(&Op::ListObjectsV2, &t("b", None), None, None),
+            access(&Op::ListObjectsV2, &t("b", None), None, None, false),
             [Access::new("s3:ListBucket", "arn:aws:s3:::b")]
         );
         assert_eq!(
@@ -129,7 +165,8 @@ mod tests {
                 &Op::CopyObject,
                 &t("b", Some("dst")),
                 None,
-                Some(("src", "k", Some("3")))
+                Some(("src", "k", Some("3"))),
+                false
             ),
             [
                 Access::new("s3:PutObject", "arn:aws:s3:::b/dst"),
@@ -144,7 +181,8 @@ mod tests {
                     key: None
                 },
                 None,
-                None
+                None,
+                false
             ),
             [Access::any("s3:ListAllMyBuckets")]
         );

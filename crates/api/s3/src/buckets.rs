@@ -23,9 +23,28 @@ impl S3Api {
     pub(crate) async fn create_bucket(
         &self,
         bucket: &str,
+        h: &HeaderMap,
         body: hyper::body::Incoming,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
+        // New buckets: ACLs off unless the request asks for another object
+        // ownership, and public access blocked.
+        let ownership = match header(h, "x-amz-object-ownership") {
+            Some(o) if nimbus_objects::access::OWNERSHIP.contains(&o) => Some(o),
+            Some(o) => {
+                return Err(S3Error::invalid_argument(format!(
+                    "Invalid x-amz-object-ownership {o:?}: use BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter"
+                )));
+            }
+            None => None,
+        };
+        let mut access = nimbus_objects::access::BucketAccess::new_bucket(ownership);
+        let grants = acl::requested(h)?.unwrap_or_default();
+        if access.acls_disabled() && !grants.is_empty() {
+            return Err(acl::enforced_with_acl());
+        }
+        acl::allowed(&access, &grants)?;
+        access.acl = grants;
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let mut region = "us-east-1".to_string();
         if !doc.iter().all(u8::is_ascii_whitespace) {
@@ -44,7 +63,7 @@ impl S3Api {
             }
         }
         let _ = &self.region;
-        self.objects.create_bucket(bucket, &region)?;
+        self.objects.create_bucket_with(bucket, &region, access)?;
         let mut r = ok_empty(StatusCode::OK);
         set(&mut r, "location", &format!("/{bucket}"));
         Ok(r)

@@ -5,6 +5,7 @@
 //! Authentication happens at the edge; it tells this crate how the payload is
 //! signed ([`body::Payload`]), and the body is verified while it streams.
 
+pub mod acl;
 mod authz;
 pub mod body;
 mod buckets;
@@ -139,7 +140,9 @@ impl S3Api {
             let copy_source = copy_source
                 .as_ref()
                 .map(|(b, k, v)| (b.as_str(), k.as_str(), v.as_deref()));
-            authz::access(&op, t, q.get("versionId"), copy_source)
+            let sets_acl = h.contains_key("x-amz-acl")
+                || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-"));
+            authz::access(&op, t, q.get("versionId"), copy_source, sets_acl)
         })
         .map_err(|d| S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", d.message))?;
         let bucket = t.bucket.as_deref().unwrap_or("");
@@ -165,7 +168,7 @@ impl S3Api {
                 "the '{what}' sub-resource"
             ))),
             Op::ListBuckets => self.list_buckets(),
-            Op::CreateBucket => self.create_bucket(bucket, body, &payload).await,
+            Op::CreateBucket => self.create_bucket(bucket, h, body, &payload).await,
             Op::HeadBucket => {
                 let b = self.objects.bucket(bucket)?;
                 let mut r = ok_empty(StatusCode::OK);
@@ -202,6 +205,22 @@ impl S3Api {
             Op::PutObjectTagging => self.put_object_tagging(bucket, key, body, &payload).await,
             Op::GetObjectTagging => self.get_object_tagging(bucket, key),
             Op::DeleteObjectTagging => self.delete_object_tagging(bucket, key),
+            Op::GetBucketPolicyStatus => self.get_policy_status(bucket),
+            Op::GetBucketAcl => self.get_bucket_acl(bucket),
+            Op::PutBucketAcl => self.put_bucket_acl(bucket, h, body, &payload).await,
+            Op::GetObjectAcl => self.get_object_acl(bucket, key, q.get("versionId")),
+            Op::PutObjectAcl => {
+                self.put_object_acl(bucket, key, q.get("versionId"), h, body, &payload)
+                    .await
+            }
+            Op::GetPublicAccessBlock => self.get_public_access_block(bucket),
+            Op::PutPublicAccessBlock => self.put_public_access_block(bucket, body, &payload).await,
+            Op::DeletePublicAccessBlock => self.delete_public_access_block(bucket),
+            Op::GetBucketOwnershipControls => self.get_ownership_controls(bucket),
+            Op::PutBucketOwnershipControls => {
+                self.put_ownership_controls(bucket, body, &payload).await
+            }
+            Op::DeleteBucketOwnershipControls => self.delete_ownership_controls(bucket),
             Op::PutBucketPolicy => self.put_policy(bucket, body, &payload).await,
             Op::GetBucketPolicy => self.get_policy(bucket),
             Op::DeleteBucketPolicy => self.delete_policy(bucket),

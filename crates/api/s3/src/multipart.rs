@@ -311,7 +311,8 @@ impl S3Api {
         key: &str,
         h: &HeaderMap,
     ) -> Result<Response<Body>, S3Error> {
-        let attrs = attributes_from(h)?;
+        let mut attrs = attributes_from(h)?;
+        attrs.acl = object_acl(&self.objects.bucket(bucket)?, h)?;
         let alg = header(h, "x-amz-checksum-algorithm").map(|a| a.to_ascii_uppercase());
         let u = self
             .objects

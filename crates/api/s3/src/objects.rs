@@ -87,9 +87,10 @@ impl S3Api {
         payload: &Payload,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
-        let attrs = attributes_from(h)?;
+        let mut attrs = attributes_from(h)?;
         // Fail before reading the body when the bucket is missing.
-        self.objects.bucket(bucket)?;
+        let b = self.objects.bucket(bucket)?;
+        attrs.acl = object_acl(&b, h)?;
         if let Some(len) = header(h, "content-length").and_then(|v| v.parse::<u64>().ok())
             && len > MAX_PUT_BYTES + 64 * 1024
             && !matches!(payload, Payload::Chunked(_))
@@ -173,6 +174,8 @@ impl S3Api {
         } else {
             src.attributes.clone()
         };
+        // An ACL is never copied: the copy gets the one its request names.
+        attrs.acl = object_acl(&self.objects.bucket(bucket)?, h)?;
         attrs.tags = match header(h, "x-amz-tagging-directive") {
             None | Some("COPY") => src.attributes.tags.clone(),
             Some("REPLACE") => attributes_from(h)?.tags,
@@ -379,4 +382,15 @@ impl S3Api {
         }
         Ok(r)
     }
+}
+
+/// The ACL grants a write asks for on an object of `bucket`, once the
+/// bucket's settings allow them.
+pub(crate) fn object_acl(
+    bucket: &nimbus_objects::Bucket,
+    h: &HeaderMap,
+) -> Result<Vec<nimbus_objects::access::Grant>, S3Error> {
+    let grants = crate::acl::requested(h)?.unwrap_or_default();
+    crate::acl::allowed(&bucket.access, &grants)?;
+    Ok(grants)
 }

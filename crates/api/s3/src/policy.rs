@@ -24,6 +24,16 @@ impl S3Api {
             .map_err(|_| S3Error::bad("MalformedPolicy", "Policies must be valid UTF-8 JSON"))?;
         nimbus_policy::parse_as(&text, nimbus_policy::ParseKind::Resource)
             .map_err(|e| S3Error::bad("MalformedPolicy", e.to_string()))?;
+        let b = self.objects.bucket(bucket)?;
+        if b.access.block().block_public_policy && crate::acl::is_public_policy(&text) {
+            return Err(S3Error::new(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!(
+                    "Access Denied: the policy of bucket {bucket} would be public, and public policies are blocked by the BlockPublicPolicy block public access setting"
+                ),
+            ));
+        }
         self.objects
             .update_bucket(bucket, |b| b.policy = Some(text))?;
         Ok(ok_empty(StatusCode::NO_CONTENT))

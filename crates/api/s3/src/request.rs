@@ -118,13 +118,23 @@ pub(crate) enum Op {
     PutBucketPolicy,
     GetBucketPolicy,
     DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
 
 /// Bucket sub-resources we know of but do not implement yet.
 pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &[
-    "acl",
     "analytics",
     "accelerate",
     "encryption",
@@ -134,16 +144,12 @@ pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &[
     "logging",
     "metrics",
     "object-lock",
-    "ownershipControls",
-    "policyStatus",
-    "publicAccessBlock",
     "replication",
     "requestPayment",
     "website",
 ];
 
 pub(crate) const UNSUPPORTED_OBJECT: &[&str] = &[
-    "acl",
     "attributes",
     "legal-hold",
     "restore",
@@ -178,6 +184,15 @@ pub(crate) fn classify(
                 Method::PUT if q.has("tagging") => Op::PutBucketTagging,
                 Method::GET if q.has("tagging") => Op::GetBucketTagging,
                 Method::DELETE if q.has("tagging") => Op::DeleteBucketTagging,
+                Method::GET if q.has("policyStatus") => Op::GetBucketPolicyStatus,
+                Method::GET if q.has("acl") => Op::GetBucketAcl,
+                Method::PUT if q.has("acl") => Op::PutBucketAcl,
+                Method::GET if q.has("publicAccessBlock") => Op::GetPublicAccessBlock,
+                Method::PUT if q.has("publicAccessBlock") => Op::PutPublicAccessBlock,
+                Method::DELETE if q.has("publicAccessBlock") => Op::DeletePublicAccessBlock,
+                Method::GET if q.has("ownershipControls") => Op::GetBucketOwnershipControls,
+                Method::PUT if q.has("ownershipControls") => Op::PutBucketOwnershipControls,
+                Method::DELETE if q.has("ownershipControls") => Op::DeleteBucketOwnershipControls,
                 Method::PUT if q.has("policy") => Op::PutBucketPolicy,
                 Method::GET if q.has("policy") => Op::GetBucketPolicy,
                 Method::DELETE if q.has("policy") => Op::DeleteBucketPolicy,
@@ -205,6 +220,8 @@ pub(crate) fn classify(
                 return Ok(Op::Unsupported(s));
             }
             match *method {
+                Method::GET if q.has("acl") => Op::GetObjectAcl,
+                Method::PUT if q.has("acl") => Op::PutObjectAcl,
                 Method::PUT if q.has("tagging") => Op::PutObjectTagging,
                 Method::GET if q.has("tagging") => Op::GetObjectTagging,
                 Method::DELETE if q.has("tagging") => Op::DeleteObjectTagging,
