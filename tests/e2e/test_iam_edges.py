@@ -207,3 +207,81 @@ def root_keys(n):
             k, v = line.split("=", 1)
             creds[k.strip()] = v.strip()
     return creds["aws_access_key_id"], creds["aws_secret_access_key"]
+
+
+def anonymous_get(nimbus, path):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"{nimbus.endpoint}/{path}", timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_new_buckets_keep_acls_off_and_public_access_blocked(nimbus):
+    s3 = nimbus.client("s3")
+    bucket = unique("fresh").lower()
+    s3.create_bucket(Bucket=bucket)
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="private")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="public-read")
+    assert e.value.response["Error"]["Code"] == "AccessControlListNotSupported"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket=unique("acl").lower(), ACL="public-read")
+    assert e.value.response["Error"]["Code"] == "InvalidBucketAclWithObjectOwnership"
+    public = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "BlockPublicPolicy" in e.value.response["Error"]["Message"]
+    # Anonymous requests reach nothing private.
+    status, body = anonymous_get(nimbus, f"{bucket}/k")
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body
+
+
+def test_anonymous_reads_what_a_public_policy_or_acl_opens(nimbus):
+    s3 = nimbus.client("s3")
+    site = unique("site").lower()
+    s3.create_bucket(Bucket=site)
+    s3.delete_public_access_block(Bucket=site)
+    s3.put_object(Bucket=site, Key="index.html", Body=b"<h1>hi</h1>")
+    public = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{site}/*"}]})
+    s3.put_bucket_policy(Bucket=site, Policy=public)
+    assert s3.get_bucket_policy_status(Bucket=site)["PolicyStatus"]["IsPublic"] is True
+    assert anonymous_get(nimbus, f"{site}/index.html") == (200, b"<h1>hi</h1>")
+    assert anonymous_get(nimbus, f"{site}?list-type=2")[0] == 403
+    # RestrictPublicBuckets keeps a public policy from reaching anonymous callers.
+    s3.put_public_access_block(Bucket=site, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True})
+    assert anonymous_get(nimbus, f"{site}/index.html")[0] == 403
+
+    # ACLs, on a bucket that allows them.
+    shared = unique("acls").lower()
+    s3.create_bucket(Bucket=shared, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=shared)
+    s3.put_object(Bucket=shared, Key="open.txt", Body=b"open", ACL="public-read")
+    s3.put_object(Bucket=shared, Key="closed.txt", Body=b"closed")
+    assert anonymous_get(nimbus, f"{shared}/open.txt") == (200, b"open")
+    assert anonymous_get(nimbus, f"{shared}/closed.txt")[0] == 403
+    grants = s3.get_object_acl(Bucket=shared, Key="open.txt")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ"} in grants
+    assert any(g["Permission"] == "FULL_CONTROL" and g["Grantee"]["Type"] == "CanonicalUser" for g in grants)
+    s3.put_object_acl(Bucket=shared, Key="open.txt", ACL="private")
+    assert anonymous_get(nimbus, f"{shared}/open.txt")[0] == 403
+    s3.put_bucket_acl(Bucket=shared, ACL="public-read")
+    status, body = anonymous_get(nimbus, f"{shared}?list-type=2")
+    assert status == 200 and b"<Key>closed.txt</Key>" in body
+    # IgnorePublicAcls turns public grants off again.
+    s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False})
+    assert anonymous_get(nimbus, f"{shared}?list-type=2")[0] == 403

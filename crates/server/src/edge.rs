@@ -337,6 +337,11 @@ impl Edge {
         if let Some(v2) = nimbus_api_common::sigv2::parse_query(query) {
             return verify_v2(&v2.map_err(|e| from_auth(&e))?);
         }
+        // Unsigned: anonymous, which only a bucket's policy or ACL can let
+        // in; without IAM nothing would check it, so it is refused.
+        if self.auth.authorizer.is_some() {
+            return payload_of(&content_sha, None).map(|p| (p, Caller::anonymous()));
+        }
         Err(from_auth(&sigv4::AuthError::Missing))
     }
 

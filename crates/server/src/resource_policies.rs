@@ -45,10 +45,18 @@ pub struct BucketPolicies(pub Arc<nimbus_objects::Objects>);
 
 impl ResourcePolicies for BucketPolicies {
     fn policy(&self, arn: &str) -> Option<String> {
-        // arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/KEY
+        // arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/KEY: the bucket's
+        // policy with the grants of its ACL and the object's.
         let rest = arn.strip_prefix("arn:aws:s3:::")?;
-        let bucket = rest.split('/').next()?;
-        self.0.bucket(bucket).ok()?.policy
+        let (bucket, key) = match rest.split_once('/') {
+            Some((b, k)) => (b, Some(k)),
+            None => (rest, None),
+        };
+        let b = self.0.bucket(bucket).ok()?;
+        let object = key
+            .filter(|k| !k.contains('*') && !b.access.acls_disabled())
+            .and_then(|k| self.0.head(bucket, k).ok());
+        nimbus_api_s3::acl::effective_policy(&b, object.as_ref())
     }
 }
 

@@ -35,6 +35,23 @@ pub struct Caller {
     pub access_key_id: String,
 }
 
+impl Caller {
+    /// An unsigned request (S3 serves them when a bucket's policy or ACL
+    /// lets everyone in): no key, no account.
+    pub fn anonymous() -> Caller {
+        Caller {
+            arn: "anonymous".into(),
+            account: String::new(),
+            user_id: "anonymous".into(),
+            access_key_id: String::new(),
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.access_key_id.is_empty() && self.arn == "anonymous"
+    }
+}
+
 /// The address a request came from (`aws:SourceIp`), set by the edge in the
 /// request's extensions next to the [`Caller`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -333,6 +333,19 @@ impl Authorizer for Enforcer {
         if is_root(caller) {
             return Ok(());
         }
+        if caller.is_anonymous() {
+            // Only resources' own policies can let everyone in.
+            let base = PolicySet {
+                identity: Vec::new(),
+                boundary: None,
+                session: Vec::new(),
+                resource: None,
+                resource_account: None,
+                resource_required: false,
+            };
+            let keys = [("aws:SourceIp", caller_ip(request))];
+            return self.decide(&base, &nimbus_policy::Principal::anonymous(), &keys, access);
+        }
         let Some(owner) = self.iam.resolve_access_key(&caller.access_key_id) else {
             return Err(denied(format!(
                 "The security token included in the request is invalid: {} is not a key of this account",
