@@ -307,7 +307,7 @@ impl Services {
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
         // What triggers may do under their identities; `None` with IAM off.
-        _permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
+        permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
         let id = &cfg.identity;
         let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
@@ -333,6 +333,7 @@ impl Services {
             queues.clone(),
             tables.clone(),
             outbox.clone(),
+            permissions.clone(),
         ));
         triggers.start();
         let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
