@@ -1,7 +1,8 @@
 """Triggers act under the identities AWS uses: an event source mapping reads its
 source with the function's execution role (CreateEventSourceMapping refuses a
 role that cannot, and a poller whose role loses the permission stops until it is
-given back)."""
+given back), and a state machine's tasks call services with the machine's role
+(a denial fails the task with AWS's error, which Catch sees)."""
 import json
 import time
 
@@ -115,3 +116,47 @@ def test_a_stream_mapping_needs_a_role_that_may_read_the_stream(nimbus, lam):
     assert e.value.response["Error"]["Message"] == \
         "The provided execution role does not have permissions to call SendMessage on SQS"
     lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+def test_a_state_machine_task_runs_under_the_machine_role(nimbus, lam):
+    sfn, iam = nimbus.client("stepfunctions"), nimbus.client("iam")
+    fn = unique("roles-task")
+    fn_arn = create(lam, fn, {"app.py": "def handler(e, c):\n    return e\n"}, handler="app.handler")["FunctionArn"]
+    role = unique("no-invoke")
+    role_arn = role_with(iam, role, ["sqs:GetQueueUrl"])
+    sm = sfn.create_state_machine(name=unique("roles-sm"), roleArn=role_arn, definition=json.dumps({
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": fn_arn, "End": True,
+                     "Catch": [{"ErrorEquals": ["Lambda.AWSLambdaException"], "ResultPath": "$.error",
+                                "Next": "Caught"}]},
+            "Caught": {"Type": "Pass", "End": True},
+        }}))["stateMachineArn"]
+    uncaught = sfn.create_state_machine(name=unique("roles-sm"), roleArn=role_arn, definition=json.dumps({
+        "StartAt": "Call",
+        "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "Parameters": {"FunctionName": fn, "Payload": {"a": 1}}, "End": True}}}))["stateMachineArn"]
+
+    def run(machine):
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"a": 1}))["executionArn"]
+        return eventually(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d)
+
+    denied = (f"is not authorized to perform: lambda:InvokeFunction on resource: {fn_arn} because no "
+              "identity-based policy allows the lambda:InvokeFunction action (Service: AWSLambda; "
+              "Status Code: 403; Error Code: AccessDeniedException; Request ID: ")
+    failed = run(uncaught)
+    assert failed["status"] == "FAILED", failed
+    assert failed["error"] == "Lambda.AWSLambdaException"
+    assert failed["cause"].startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/"), failed["cause"]
+    assert denied in failed["cause"]
+    caught = run(sm)
+    assert caught["status"] == "SUCCEEDED", caught
+    out = json.loads(caught["output"])
+    assert out["a"] == 1 and out["error"]["Error"] == "Lambda.AWSLambdaException"
+    assert denied in out["error"]["Cause"]
+
+    # Given the permission, the same machine's task runs.
+    allow(iam, role, "lambda:InvokeFunction", fn_arn)
+    done = run(uncaught)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"])["Payload"] == {"a": 1}
