@@ -11,9 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Nimbus, create, unique
+from conftest import ROLE, Nimbus, create, unique
 
-ROLE = "arn:aws:iam::000000000000:role/states-role"
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
 APP = '''

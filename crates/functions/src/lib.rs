@@ -936,11 +936,13 @@ impl Invoker for Functions {
     fn target(&self, function: &str) -> std::result::Result<Target, InvokeError> {
         let r = nimbus_model::arn::FunctionRef::parse(function)
             .map_err(|e| InvokeError::InvalidParameter(e.to_string()))?;
-        self.resolve(&r.name, r.qualifier.as_deref())
+        let version = self
+            .resolve(&r.name, r.qualifier.as_deref())
             .map_err(invoke_error)?;
         Ok(Target {
             name: r.name,
             qualifier: r.qualifier,
+            role: version.role.clone(),
         })
     }
 

@@ -179,6 +179,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Target {
     pub name: String,
     pub qualifier: Option<String>,
+    /// The execution role of the version it names: what an event source
+    /// mapping acts as when it reads the function's source.
+    pub role: String,
 }
 
 /// Runs functions. Implemented by the functions service; used by every trigger.

@@ -213,6 +213,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         }
         enforcer as Arc<dyn nimbus_api_common::authz::Authorizer>
     });
+    services.start()?;
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
@@ -305,6 +306,9 @@ struct Services {
     iam: Arc<nimbus_iam::Iam>,
     /// Where resources' own policies are, by ARN prefix.
     resource_policies: ResourcePolicyList,
+    /// Started (pollers, resumed executions) once what they may do is decided.
+    triggers: Arc<nimbus_triggers::Triggers>,
+    workflows: Arc<nimbus_workflows::service::StepFunctions>,
 }
 
 impl Services {
@@ -314,7 +318,7 @@ impl Services {
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
         // What triggers may do under their identities; `None` with IAM off.
-        _permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
+        permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
         let id = &cfg.identity;
         let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
@@ -340,12 +344,12 @@ impl Services {
             queues.clone(),
             tables.clone(),
             outbox.clone(),
+            permissions.clone(),
         ));
-        triggers.start();
         let lambda = Arc::new(nimbus_api_lambda::LambdaApi::new(
             functions.clone(),
             invoker.clone(),
-            triggers,
+            triggers.clone(),
         ));
         let objects = Arc::new(
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(outbox))
@@ -356,8 +360,10 @@ impl Services {
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
-        let workflows = open_workflows(cfg, kv, invoker.clone(), &sqs, &dynamodb)?;
-        let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(workflows));
+        let workflows = open_workflows(cfg, kv, invoker.clone(), &sqs, &dynamodb, permissions)?;
+        let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
+            workflows.clone(),
+        ));
         let http_apis =
             Arc::new(nimbus_gateway::apis::Apis::open(kv.clone()).context("open HTTP API store")?);
         let rest_apis = Arc::new(
@@ -414,7 +420,24 @@ impl Services {
             gateway,
             iam,
             resource_policies,
+            triggers,
+            workflows,
         })
+    }
+
+    /// Start what acts on its own: event source mapping pollers and the
+    /// executions that were running when the server stopped. Call once the
+    /// permissions they act under are decided.
+    fn start(&self) -> Result<()> {
+        self.triggers.start();
+        let resumed = self
+            .workflows
+            .resume()
+            .map_err(|e| anyhow::anyhow!("resume workflow executions: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(resumed, "resumed running workflow executions");
+        }
+        Ok(())
     }
 }
 
@@ -468,6 +491,7 @@ fn open_workflows(
     invoker: Arc<dyn nimbus_invoke::Invoker>,
     sqs: &Arc<nimbus_api_sqs::SqsApi>,
     dynamodb: &Arc<nimbus_api_dynamodb::DynamoDbApi>,
+    permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
 ) -> Result<Arc<nimbus_workflows::service::StepFunctions>> {
     use nimbus_workflows::integrations::ServiceApi;
     let workflows = nimbus_workflows::service::StepFunctions::open(
@@ -491,13 +515,9 @@ fn open_workflows(
             .map(|(k, name, api)| (k.to_string(), (name.to_string(), api)))
             .collect(),
         states: Arc::downgrade(&workflows),
+        permissions,
+        identity: cfg.identity.clone(),
     }));
-    let resumed = workflows
-        .resume()
-        .map_err(|e| anyhow::anyhow!("resume workflow executions: {e}"))?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resumed running workflow executions");
-    }
     Ok(workflows)
 }
 

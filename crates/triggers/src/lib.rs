@@ -5,7 +5,9 @@
 //!   API operations; the Lambda API calls this crate): their records
 //!   ([`mappings`]), queue pollers ([`queue_poller`]) and table-stream pollers
 //!   ([`stream_poller`]), `FilterCriteria` ([`filter`]), and the event shapes
-//!   Lambda hands functions for each source.
+//!   Lambda hands functions for each source. Mappings act under their
+//!   function's execution role, asked through
+//!   [`nimbus_invoke::permissions`] (`access`).
 //! - [`Deliveries`], the [`nimbus_invoke::Outbox`] every service that emits
 //!   events stages them into: asynchronous invocations of functions and
 //!   messages to queues, inside the emitter's own transaction.
@@ -13,6 +15,7 @@
 //! Not here: running functions (the `functions` crate, reached only through the
 //! `Invoker`), the queue and table services themselves.
 
+mod access;
 pub mod filter;
 pub mod mappings;
 mod outbox;
@@ -22,6 +25,7 @@ pub mod stream_poller;
 pub use mappings::{Mapping, MappingInput, StreamSettings};
 pub use outbox::Deliveries;
 
+use nimbus_invoke::permissions::Permissions;
 use nimbus_invoke::{Invoker, Outbox};
 use nimbus_model::Identity;
 use nimbus_queues::Queues;
@@ -59,6 +63,11 @@ pub struct Triggers {
     tables: Arc<Tables>,
     /// Where stream batches that failed for good go (`OnFailure` queues).
     outbox: Arc<dyn Outbox>,
+    /// What function roles may do (`None`: IAM is off, everything is allowed).
+    permissions: Option<Arc<dyn Permissions>>,
+    /// Why mappings whose role may not read their source are not polling,
+    /// by mapping ([`access`]).
+    problems: Mutex<HashMap<String, String>>,
     pollers: Mutex<Pollers>,
 }
 
@@ -76,6 +85,7 @@ impl Triggers {
         queues: Arc<Queues>,
         tables: Arc<Tables>,
         outbox: Arc<dyn Outbox>,
+        permissions: Option<Arc<dyn Permissions>>,
     ) -> Triggers {
         Triggers {
             identity,
@@ -84,6 +94,8 @@ impl Triggers {
             queues,
             tables,
             outbox,
+            permissions,
+            problems: Mutex::new(HashMap::new()),
             pollers: Mutex::new(Pollers::default()),
         }
     }

@@ -216,6 +216,15 @@ impl Triggers {
         Ok((t.name, t.qualifier.filter(|q| q != "$LATEST")))
     }
 
+    /// Lambda refuses a mapping whose function's role may not read its
+    /// source ([`crate::access`]).
+    fn check_role(&self, m: &Mapping) -> Result<()> {
+        match self.role_refusal(m) {
+            Some(why) => Err(invalid(why)),
+            None => Ok(()),
+        }
+    }
+
     pub fn create_mapping(&self, input: MappingInput) -> Result<Mapping> {
         let function = input
             .function
@@ -267,6 +276,7 @@ impl Triggers {
             stream: None,
         };
         validate(&m)?;
+        self.check_role(&m)?;
         self.save_mapping(&m)?;
         Ok(m)
     }
@@ -322,12 +332,18 @@ impl Triggers {
             }),
         };
         validate(&m)?;
+        self.check_role(&m)?;
         self.save_mapping(&m)?;
         Ok(m)
     }
 
     pub fn update_mapping(&self, uuid: &str, input: MappingInput) -> Result<Mapping> {
         let mut m = self.mapping_record(uuid)?;
+        // Lambda checks the role again when the function, the destination
+        // or (re-enabling) the mapping's reading changes.
+        let recheck = input.function.is_some()
+            || input.on_failure.is_some()
+            || (input.enabled == Some(true) && !m.enabled);
         if let Some(f) = input.function {
             let (name, q) = self.resolve_target(&f)?;
             m.function_name = name;
@@ -370,6 +386,9 @@ impl Triggers {
         }
         m.last_modified_ms = nimbus_model::time::now_millis();
         validate(&m)?;
+        if recheck {
+            self.check_role(&m)?;
+        }
         self.save_mapping(&m)?;
         Ok(m)
     }
@@ -379,6 +398,7 @@ impl Triggers {
         let mut b = WriteBatch::new();
         b.delete(MAPPINGS, uuid.as_bytes());
         self.kv.commit(b)?;
+        self.problems.lock().expect("problems lock").remove(uuid);
         Ok(m)
     }
 }

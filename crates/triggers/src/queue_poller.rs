@@ -87,6 +87,13 @@ pub(crate) async fn poll(triggers: Weak<Triggers>, uuid: String) {
         if !m.enabled {
             return;
         }
+        // The function's role must be allowed to read the queue; checked
+        // each round, so fixing the role resumes polling.
+        if !me.may_poll(&m) {
+            drop(me);
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
         // Its own handle on the queues, so `me` can be let go while waiting.
         let queues = me.queues.clone();
         let source = Source {

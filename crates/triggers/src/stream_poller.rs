@@ -319,6 +319,13 @@ pub(crate) async fn poll_stream(triggers: Weak<Triggers>, uuid: String) {
         if !m.enabled {
             return;
         }
+        // The function's role must be allowed to read the stream; checked
+        // each round, so fixing the role resumes delivery.
+        if !me.may_poll(&m) {
+            drop(me);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         // Its own handle on the tables, so `me` can be let go while waiting.
         let tables = me.tables.clone();
         let source = Stream {

@@ -128,6 +128,8 @@ pub trait Integrations: Send + Sync + 'static {
 pub struct TaskContext {
     pub execution_arn: String,
     pub state_name: String,
+    /// The state machine's role: what the task's calls act as.
+    pub role_arn: String,
 }
 
 /// Task tokens waiting for `SendTaskSuccess` / `SendTaskFailure` / heartbeats.

@@ -2,11 +2,14 @@
 //! (function ARNs and `lambda:invoke`), the other services through their own
 //! JSON APIs (`sqs:sendMessage`, `dynamodb:putItem`, ..., and the same as
 //! `aws-sdk:SERVICE:ACTION`), and child executions (`states:startExecution`,
-//! with `.sync` and `.sync:2`).
+//! with `.sync` and `.sync:2`), each as the state machine's role ([`access`]).
+
+pub mod access;
 
 use crate::engine::{Failure, Integrations, Pattern, Resource, TaskContext};
 use crate::service::StepFunctions;
 use bytes::Bytes;
+use nimbus_invoke::permissions::Permissions;
 use nimbus_invoke::{BoxFuture, InvocationType, InvokeError, InvokeRequest, Invoker};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -35,6 +38,10 @@ pub struct Live {
     /// Step Functions gives their errors (`SQS`, `DynamoDB`).
     pub services: HashMap<String, (String, Arc<dyn ServiceApi>)>,
     pub states: Weak<StepFunctions>,
+    /// What state machine roles may do (`None`: IAM is off).
+    pub permissions: Option<Arc<dyn Permissions>>,
+    /// The account and region resources' ARNs are in.
+    pub identity: nimbus_model::Identity,
 }
 
 fn invoke_error(e: InvokeError) -> Failure {
@@ -187,11 +194,32 @@ impl Integrations for Live {
     fn call(
         &self,
         resource: &Resource,
-        input: Value,
-        _ctx: &TaskContext,
+        mut input: Value,
+        ctx: &TaskContext,
     ) -> BoxFuture<'_, Result<Value, Failure>> {
         let resource = resource.clone();
+        let ctx = ctx.clone();
         Box::pin(async move {
+            // A child execution's name is chosen here, so the role's right
+            // to watch it (`.sync`) can be checked before it starts.
+            if let Resource::Service {
+                service, action, ..
+            } = &resource
+                && service == "states"
+                && action == "startExecution"
+                && let Some(params) = input.as_object_mut()
+            {
+                params
+                    .entry("Name")
+                    .or_insert_with(|| uuid::Uuid::new_v4().to_string().into());
+            }
+            access::authorize(
+                self.permissions.as_deref(),
+                &ctx,
+                &resource,
+                &input,
+                &self.identity,
+            )?;
             match &resource {
                 Resource::LambdaArn(arn) => self.lambda_arn(arn, input).await,
                 Resource::Service {

@@ -52,16 +52,25 @@ pub(crate) fn parse_item(
 }
 
 impl LambdaApi {
+    /// A mapping as Lambda shows it; one whose function's role may not read
+    /// its source says so in `LastProcessingResult`.
+    fn mapping_view(&self, m: &nimbus_triggers::Mapping, state: &str) -> Value {
+        let mut v = mapping_json(m, self.functions.identity(), state);
+        if let Some(problem) = self.triggers.problem(&m.uuid) {
+            v["LastProcessingResult"] = problem.into();
+        }
+        v
+    }
+
     pub(crate) async fn create_event_source_mapping(
         &self,
         input: nimbus_triggers::MappingInput,
     ) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
         let t = &self.triggers;
         let m = t.create_mapping(input).map_err(trg)?;
         Ok(json_response(
             StatusCode::ACCEPTED,
-            mapping_json(&m, f.identity(), "Creating"),
+            self.mapping_view(&m, "Creating"),
         ))
     }
 
@@ -69,12 +78,11 @@ impl LambdaApi {
         &self,
         uuid: String,
     ) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
         let t = &self.triggers;
         let m = t.get_mapping(&uuid).map_err(trg)?;
         Ok(json_response(
             StatusCode::OK,
-            mapping_json(&m, f.identity(), mapping_state(&m)),
+            self.mapping_view(&m, mapping_state(&m)),
         ))
     }
 
@@ -83,16 +91,11 @@ impl LambdaApi {
         uuid: String,
         input: nimbus_triggers::MappingInput,
     ) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
         let t = &self.triggers;
         let m = t.update_mapping(&uuid, input).map_err(trg)?;
         Ok(json_response(
             StatusCode::ACCEPTED,
-            mapping_json(
-                &m,
-                f.identity(),
-                if m.enabled { "Enabling" } else { "Disabling" },
-            ),
+            self.mapping_view(&m, if m.enabled { "Enabling" } else { "Disabling" }),
         ))
     }
 
@@ -100,12 +103,11 @@ impl LambdaApi {
         &self,
         uuid: String,
     ) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
         let t = &self.triggers;
         let m = t.delete_mapping(&uuid).map_err(trg)?;
         Ok(json_response(
             StatusCode::ACCEPTED,
-            mapping_json(&m, f.identity(), "Deleting"),
+            self.mapping_view(&m, "Deleting"),
         ))
     }
 
@@ -116,7 +118,6 @@ impl LambdaApi {
         marker: Option<String>,
         max_items: usize,
     ) -> Result<Response<Bytes>, ApiError> {
-        let f = &self.functions;
         let t = &self.triggers;
         let all = t
             .list_mappings(function.as_deref(), source.as_deref())
@@ -130,7 +131,7 @@ impl LambdaApi {
         let mut out = json!({
             "EventSourceMappings": page
                 .iter()
-                .map(|m| mapping_json(m, f.identity(), mapping_state(m)))
+                .map(|m| self.mapping_view(m, mapping_state(m)))
                 .collect::<Vec<_>>()
         });
         if start + max_items < all.len()

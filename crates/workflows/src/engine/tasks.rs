@@ -155,6 +155,7 @@ impl Run {
         let tctx = TaskContext {
             execution_arn: self.spec.execution_arn.clone(),
             state_name: state.name.clone(),
+            role_arn: self.spec.role_arn.clone(),
         };
         let integrations = self.integrations.clone();
         let work = async {
