@@ -285,3 +285,16 @@ def test_anonymous_reads_what_a_public_policy_or_acl_opens(nimbus):
         "BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
         "RestrictPublicBuckets": False})
     assert anonymous_get(nimbus, f"{shared}?list-type=2")[0] == 403
+
+
+def test_principal_tags_reach_conditions(nimbus):
+    iam = nimbus.client("iam")
+    arn, client = user_with(nimbus, [{
+        "Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}])
+    user = arn.rsplit("/", 1)[1]
+    denied(lambda: client("sqs").list_queues())
+    iam.tag_user(UserName=user, Tags=[{"Key": "team", "Value": "blue"}])
+    client("sqs").list_queues()
+    iam.tag_user(UserName=user, Tags=[{"Key": "team", "Value": "red"}])
+    denied(lambda: client("sqs").list_queues())

@@ -326,6 +326,8 @@ pub struct PrincipalPolicies {
     /// role, and of the user's groups.
     pub identity: Vec<NamedDocument>,
     pub boundary: Option<NamedDocument>,
+    /// The user's or role's tags (`aws:PrincipalTag/KEY`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Milliseconds since the epoch; injectable so tests can move time.

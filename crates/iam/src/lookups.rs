@@ -108,12 +108,18 @@ impl Iam {
                 }
             }
         };
+        let mut tags = Vec::new();
         let boundary = match principal {
             Principal::User { name, .. } => {
                 let Some(u) = self.users.get(name) else {
                     return out;
                 };
                 add(&u.arn, &u.policies);
+                tags = u
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
                 for g in self.groups.all() {
                     if g.members.iter().any(|m| m == name) {
                         add(&g.arn, &g.policies);
@@ -130,10 +136,16 @@ impl Iam {
                     return out;
                 };
                 add(&r.arn, &r.policies);
+                tags = r
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
                 r.boundary.clone()
             }
             Principal::Root { .. } | Principal::Service(_) => None,
         };
+        out.tags = tags;
         out.boundary = boundary.and_then(|arn| {
             self.policy(&arn).ok().map(|p| NamedDocument {
                 source: arn,

@@ -250,6 +250,7 @@ impl Enforcer {
                 "{session_arn} is not a principal IAM knows"
             )));
         };
+        let principal = tagged(principal, &compiled);
         let base = PolicySet {
             identity: compiled.identity.iter().collect(),
             boundary: compiled.boundary.as_ref(),
@@ -289,6 +290,15 @@ impl Enforcer {
         ];
         self.decide(&base, &principal, &keys, access)
     }
+}
+
+/// The principal with its user's or role's tags (`aws:PrincipalTag/KEY`).
+fn tagged(principal: nimbus_policy::Principal, compiled: &Compiled) -> nimbus_policy::Principal {
+    compiled
+        .from
+        .tags
+        .iter()
+        .fold(principal, |p, (k, v)| p.with_tag(k, v))
 }
 
 /// The client's address (`aws:SourceIp`), as the edge recorded it.
@@ -380,6 +390,7 @@ impl Authorizer for Enforcer {
                 caller.arn
             )));
         };
+        let principal = tagged(principal, &compiled);
         let base = PolicySet {
             identity: compiled.identity.iter().collect(),
             boundary: compiled.boundary.as_ref(),
