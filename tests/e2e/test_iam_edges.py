@@ -298,3 +298,21 @@ def test_principal_tags_reach_conditions(nimbus):
     client("sqs").list_queues()
     iam.tag_user(UserName=user, Tags=[{"Key": "team", "Value": "red"}])
     denied(lambda: client("sqs").list_queues())
+
+
+def test_attribute_based_access_matches_resource_and_principal_tags(nimbus):
+    """AWS's ABAC pattern: a secret opens to whoever shares its team tag."""
+    iam, sm = nimbus.client("iam"), nimbus.client("secretsmanager")
+    blue = sm.create_secret(Name=unique("blue"), SecretString="b",
+                            Tags=[{"Key": "team", "Value": "blue"}])["ARN"]
+    red = sm.create_secret(Name=unique("red"), SecretString="r",
+                           Tags=[{"Key": "team", "Value": "red"}])["ARN"]
+    arn, client = user_with(nimbus, [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}}])
+    iam.tag_user(UserName=arn.rsplit("/", 1)[1], Tags=[{"Key": "team", "Value": "blue"}])
+    mine = client("secretsmanager")
+    assert mine.get_secret_value(SecretId=blue)["SecretString"] == "b"
+    denied(lambda: mine.get_secret_value(SecretId=red), "AccessDeniedException")
+    sm.tag_resource(SecretId=red, Tags=[{"Key": "team", "Value": "blue"}])
+    assert mine.get_secret_value(SecretId=red)["SecretString"] == "r"

@@ -413,6 +413,11 @@ impl Services {
                 Arc::new(resource_policies::KeyPolicies(kms)),
                 true,
             ),
+            (
+                "arn:aws:iam::",
+                Arc::new(resource_policies::IamResources(iam.clone())),
+                false,
+            ),
         ];
         Ok(Services {
             apis,

@@ -31,6 +31,14 @@ impl ResourcePolicies for QueuePolicies {
     fn policy(&self, arn: &str) -> Option<String> {
         self.0.policy(&self.0.name_from_arn(arn)?)
     }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.0
+            .name_from_arn(arn)
+            .and_then(|name| self.0.tags(&name).ok())
+            .map(|t| t.into_iter().collect())
+            .unwrap_or_default()
+    }
 }
 
 pub struct SecretPolicies(pub Arc<nimbus_secrets::Secrets>);
@@ -38,6 +46,18 @@ pub struct SecretPolicies(pub Arc<nimbus_secrets::Secrets>);
 impl ResourcePolicies for SecretPolicies {
     fn policy(&self, arn: &str) -> Option<String> {
         self.0.find(arn).ok()?.policy.clone()
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.0.find(arn).map_or_else(
+            |_| Vec::new(),
+            |s| {
+                s.tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect()
+            },
+        )
     }
 }
 
@@ -58,6 +78,49 @@ impl ResourcePolicies for BucketPolicies {
             .and_then(|k| self.0.head(bucket, k).ok());
         nimbus_api_s3::acl::effective_policy(&b, object.as_ref())
     }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        // A bucket's tags (objects have their own condition keys).
+        let Some(bucket) = arn
+            .strip_prefix("arn:aws:s3:::")
+            .filter(|b| !b.contains('/'))
+        else {
+            return Vec::new();
+        };
+        self.0
+            .bucket(bucket)
+            .ok()
+            .and_then(|b| b.tags)
+            .unwrap_or_default()
+    }
+}
+
+/// IAM's users and roles as resources: no resource policies here (a role's
+/// trust policy is checked by `AssumeRole` itself), but their tags.
+pub struct IamResources(pub Arc<nimbus_iam::Iam>);
+
+impl ResourcePolicies for IamResources {
+    fn policy(&self, _arn: &str) -> Option<String> {
+        None
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        let tags = if arn.contains(":role/") {
+            self.0.role_by_arn(arn).map(|r| r.tags.clone())
+        } else if let Some((_, name)) = arn.split_once(":user/") {
+            self.0
+                .user(name.rsplit('/').next().unwrap_or(name))
+                .ok()
+                .filter(|u| u.arn == arn)
+                .map(|u| u.tags.clone())
+        } else {
+            None
+        };
+        tags.unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect()
+    }
 }
 
 pub struct KeyPolicies(pub Arc<nimbus_kms::Kms>);
@@ -66,5 +129,17 @@ impl ResourcePolicies for KeyPolicies {
     fn policy(&self, arn: &str) -> Option<String> {
         // arn:aws:kms:REGION:ACCOUNT:key/ID (an alias ARN names its key)
         self.0.key_policy(arn, None).ok()
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.0.describe_key(arn).map_or_else(
+            |_| Vec::new(),
+            |k| {
+                k.tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect()
+            },
+        )
     }
 }

@@ -83,6 +83,10 @@ pub trait Authorizer: Send + Sync {
 pub trait ResourcePolicies: Send + Sync {
     /// The policy document of the resource `arn` names, if it has one.
     fn policy(&self, arn: &str) -> Option<String>;
+    /// The resource's tags (`aws:ResourceTag/KEY`); none by default.
+    fn tags(&self, _arn: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Check what a request asks (computed, in the authorizer's scope, only when

@@ -117,6 +117,15 @@ impl Enforcer {
         }
     }
 
+    /// The tags of the resource `arn` names (`aws:ResourceTag/KEY`).
+    fn resource_tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.resources
+            .iter()
+            .find(|(p, _, _)| arn.starts_with(p.as_str()))
+            .map(|(_, source, _)| source.tags(arn))
+            .unwrap_or_default()
+    }
+
     fn compile_resource_policy(&self, arn: &str, doc: String) -> Option<Arc<Policy>> {
         let mut cache = self.resource_docs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(&doc) {
@@ -199,6 +208,9 @@ impl Enforcer {
                 ..base.clone()
             };
             let mut ctx = Context::new(&a.action, &a.resource, principal.clone());
+            for (k, v) in self.resource_tags(&a.resource) {
+                ctx.insert(&format!("aws:ResourceTag/{k}"), &v);
+            }
             for (k, v) in keys {
                 if !v.is_empty() {
                     ctx.insert(k, v);
