@@ -192,7 +192,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
     .await?;
     // IAM on: every request is authorized, functions run as their roles.
     let authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>> = cfg.iam.then(|| {
-        functions.set_execution_roles(Arc::new(roles::IamRoles(services.iam.clone())));
+        functions.set_execution_roles(Arc::new(roles::IamRoles::new(services.iam.clone())));
         let mut enforcer = nimbus_api_iam::enforce::Enforcer::new(
             services.iam.clone(),
             nimbus_api_common::authz::Scope::new(
