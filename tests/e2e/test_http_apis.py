@@ -220,6 +220,56 @@ def test_function_urls(nimbus, echo):
     lam.remove_permission(FunctionName=name, StatementId="apigw")
 
 
+def signed_url_call(nimbus, url_id, credentials):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    req = AWSRequest(method="GET", url=f"{nimbus.endpoint}/_nimbus/lambda-url/{url_id}/plain")
+    SigV4Auth(credentials, "lambda", "us-east-1").add_auth(req)
+    return call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain", headers=dict(req.prepare().headers))
+
+
+def url_user(nimbus, policy=None):
+    """A user (with `policy` inline, if any) and its credentials."""
+    from botocore.credentials import Credentials
+    iam = nimbus.client("iam")
+    user = unique("url-caller")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    if policy:
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    return arn, Credentials(k["AccessKeyId"], k["SecretAccessKey"])
+
+
+def test_aws_iam_urls_admit_only_callers_allowed_invoke_function_url(nimbus):
+    lam = nimbus.client()
+    name = unique("iam-url")
+    create(lam, name, {"app.py": ECHO}, handler="app.handler")
+    fn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    url_id = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname.split(".")[0]
+    # An identity policy allowing lambda:InvokeFunctionUrl for AWS_IAM URLs.
+    _, allowed = url_user(nimbus, {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}}]})
+    status, _, body, _ = signed_url_call(nimbus, url_id, allowed)
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    # The condition key is AWS_IAM here: a policy for NONE URLs does not apply.
+    _, wrong_type = url_user(nimbus, {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]})
+    status, _, body, _ = signed_url_call(nimbus, url_id, wrong_type)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    # A user allowed nothing is refused until the function's policy lets it in.
+    stranger_arn, stranger = url_user(nimbus)
+    status, _, body, _ = signed_url_call(nimbus, url_id, stranger)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                       Principal=stranger_arn, FunctionUrlAuthType="AWS_IAM")
+    statement = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
+    assert signed_url_call(nimbus, url_id, stranger)[0] == 200
+
+
 SIMPLE_AUTHORIZER = '''
 calls = 0
 

@@ -544,9 +544,9 @@ impl Gateway {
         &self.apis
     }
 
-    /// A function URL's auth type (`NONE`, `AWS_IAM`), if the URL exists.
-    pub fn url_auth(&self, url_id: &str) -> Option<String> {
-        self.urls.url_by_id(url_id).map(|c| c.auth_type)
+    /// The function URL configuration `url_id` names, if the URL exists.
+    pub fn url(&self, url_id: &str) -> Option<nimbus_model::UrlConfig> {
+        self.urls.url_by_id(url_id)
     }
 
     async fn invoke(

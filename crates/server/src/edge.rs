@@ -11,6 +11,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use nimbus_api_common::authz::Access;
 use nimbus_api_common::chunked::ChunkSigning;
 use nimbus_api_common::sigv4::{self, Authorization, RequestParts};
 use nimbus_api_common::{ApiError, Caller, Service, auth_error, request_id};
@@ -188,39 +189,73 @@ impl Edge {
             Target::Api(id) => boxed(self.gateway.serve_api(&id, call(body)).await),
             Target::FunctionUrl(id) => {
                 let mut caller = None;
-                if self.gateway.url_auth(&id).as_deref() == Some("AWS_IAM") {
-                    let lambda = self
-                        .services
-                        .iter()
-                        .find(|s| s.signing_name() == "lambda")
-                        .cloned();
-                    let verified = match lambda {
-                        Some(l) => self.authenticate(&parts, &body, l.as_ref()),
-                        None => Err(ApiError::new(
-                            StatusCode::FORBIDDEN,
-                            "Forbidden",
-                            "Forbidden",
-                        )),
-                    };
-                    if verified.is_err() || !parts.headers.contains_key("authorization") {
-                        let mut r =
-                            Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
-                        *r.status_mut() = StatusCode::FORBIDDEN;
-                        r.headers_mut()
-                            .insert("content-type", HeaderValue::from_static("application/json"));
-                        return boxed(r);
+                if let Some(url) = self.gateway.url(&id)
+                    && url.auth_type == "AWS_IAM"
+                {
+                    match self.url_caller(&parts, &body, &url, peer) {
+                        Some(key) => caller = Some(key),
+                        None => {
+                            let mut r =
+                                Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
+                            *r.status_mut() = StatusCode::FORBIDDEN;
+                            r.headers_mut().insert(
+                                "content-type",
+                                HeaderValue::from_static("application/json"),
+                            );
+                            return boxed(r);
+                        }
                     }
-                    caller = parts
-                        .headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|a| Authorization::parse(a).ok())
-                        .map(|a| a.access_key_id);
                 }
                 return self
                     .gateway
                     .serve_url(&id, call(body), caller.as_deref())
                     .await;
+            }
+        }
+    }
+
+    /// Who may call an `AWS_IAM` function URL: a request signed for `lambda`
+    /// by a caller allowed `lambda:InvokeFunctionUrl` on the function, with
+    /// `lambda:FunctionUrlAuthType` = `AWS_IAM` in the context (by its
+    /// identity policies or the function's resource policy). The signing
+    /// key, or `None` when the request is refused.
+    fn url_caller(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        url: &nimbus_model::UrlConfig,
+        peer: &str,
+    ) -> Option<String> {
+        let lambda = self
+            .services
+            .iter()
+            .find(|s| s.signing_name() == "lambda")?;
+        if !parts.headers.contains_key("authorization") {
+            return None;
+        }
+        let caller = self.authenticate(parts, body, lambda.as_ref()).ok()?;
+        let key = caller.access_key_id.clone();
+        let mut request = http::Extensions::new();
+        request.insert(caller);
+        request.insert(nimbus_api_common::SourceIp(peer.to_string()));
+        if let Some(a) = &self.auth.authorizer {
+            request.insert(a.clone());
+        }
+        let function = match &url.qualifier {
+            Some(q) => format!("function:{}:{q}", url.function_name),
+            None => format!("function:{}", url.function_name),
+        };
+        let allowed = nimbus_api_common::authz::authorize(&request, |scope| {
+            vec![
+                Access::new("lambda:InvokeFunctionUrl", scope.arn("lambda", &function))
+                    .with_key("lambda:FunctionUrlAuthType", "AWS_IAM"),
+            ]
+        });
+        match allowed {
+            Ok(()) => Some(key),
+            Err(denied) => {
+                tracing::debug!(reason = %denied.message, "function URL request refused by IAM");
+                None
             }
         }
     }

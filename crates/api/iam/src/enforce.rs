@@ -176,6 +176,9 @@ impl Enforcer {
                     ctx.insert(k, v);
                 }
             }
+            for (k, v) in &a.keys {
+                ctx.insert(k, v);
+            }
             ctx.insert("aws:CurrentTime", &current);
             ctx.insert("aws:EpochTime", &epoch);
             ctx.insert("aws:SecureTransport", "false");
