@@ -307,7 +307,7 @@ impl Services {
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
         // What triggers may do under their identities; `None` with IAM off.
-        _permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
+        permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
         let id = &cfg.identity;
         let invoker: Arc<dyn nimbus_invoke::Invoker> = functions.clone();
@@ -340,8 +340,13 @@ impl Services {
             invoker.clone(),
             triggers,
         ));
+        let notifier = nimbus_objects::events::Notifier {
+            outbox,
+            permissions: permissions.clone(),
+            account: id.account_id.clone(),
+        };
         let objects = Arc::new(
-            nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(outbox))
+            nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
