@@ -367,6 +367,7 @@ impl Services {
             invoker.clone(),
             functions.clone(),
             id.clone(),
+            permissions,
         ));
         let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
             http_apis, rest_apis, &id.region,
