@@ -68,6 +68,15 @@ def allow_apigateway(nimbus, function, api_id, source="*", qualifier=None):
         SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/{source}", **kw)
 
 
+def make_public(lam, name):
+    """What Lambda requires of a NONE function URL (the console adds it): its
+    policy lets anyone invoke it through the URL."""
+    lam.add_permission(FunctionName=name, StatementId=unique("url"), Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=name, StatementId=unique("url-invoke"), Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)
+
+
 def make_api(nimbus, echo, payload="2.0", cors=None, routes=("GET /items/{id}", "POST /items", "ANY /files/{proxy+}", "GET /boom",
                                                                "GET /bad-shape", "GET /plain", "GET /binary", "GET /slow")):
     gw = nimbus.client("apigatewayv2")
@@ -231,6 +240,10 @@ def test_function_urls(nimbus, echo):
     url = urllib.parse.urlparse(cfg["FunctionUrl"])
     assert url.hostname.endswith(".lambda-url.us-east-1.localhost") and cfg["AuthType"] == "NONE"
     url_id = url.hostname.split(".")[0]
+    # A NONE URL is public only once the function's policy says so.
+    status, _, body, _ = call(nimbus, "GET", "/plain", host=url.hostname)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    make_public(lam, name)
     status, h, body, raw = call(nimbus, "GET", "/hello/world?q=1", host=url.hostname, headers={"Origin": "https://x"})
     ev = json.loads(body)["event"]
     assert status == 200 and ev["rawPath"] == "/hello/world" and ev["requestContext"]["domainPrefix"] == url_id
@@ -290,15 +303,19 @@ def test_aws_iam_urls_admit_only_callers_allowed_invoke_function_url(nimbus):
     cfg = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")
     url_id = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname.split(".")[0]
     # An identity policy allowing lambda:InvokeFunctionUrl for AWS_IAM URLs.
-    _, allowed = url_user(nimbus, {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
-        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}}]})
+    # Identity policies allowing both actions Lambda requires of URL callers.
+    _, allowed = url_user(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn,
+         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
     status, _, body, _ = signed_url_call(nimbus, url_id, allowed)
     assert status == 200 and json.loads(body) == {"just": "json"}
     # The condition key is AWS_IAM here: a policy for NONE URLs does not apply.
-    _, wrong_type = url_user(nimbus, {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
-        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]})
+    _, wrong_type = url_user(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn}]})
     status, _, body, _ = signed_url_call(nimbus, url_id, wrong_type)
     assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
     # A user allowed nothing is refused until the function's policy lets it in.
@@ -309,7 +326,13 @@ def test_aws_iam_urls_admit_only_callers_allowed_invoke_function_url(nimbus):
                        Principal=stranger_arn, FunctionUrlAuthType="AWS_IAM")
     statement = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][0]
     assert statement["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
+    # lambda:InvokeFunctionUrl alone is not enough.
+    assert signed_url_call(nimbus, url_id, stranger)[0] == 403
+    lam.add_permission(FunctionName=name, StatementId="url-invoke", Action="lambda:InvokeFunction",
+                       Principal=stranger_arn, InvokedViaFunctionUrl=True)
     assert signed_url_call(nimbus, url_id, stranger)[0] == 200
+    # The unsigned are refused whatever the policy.
+    assert call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain")[0] == 403
 
 
 SIMPLE_AUTHORIZER = '''
@@ -493,6 +516,7 @@ def test_response_streaming(nimbus):
     assert json.loads(got[0]["PayloadChunk"]["Payload"]) == {"ok": True} and "InvokeComplete" in got[-1]
     # A function URL in RESPONSE_STREAM mode: status and headers from the prelude, body as it comes.
     cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    make_public(lam, name)
     host = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname
     url = urllib.parse.urlparse(nimbus.endpoint)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -590,4 +614,5 @@ def test_throttled_functions_answer_429(nimbus):
     status, _, body, _ = call(nimbus, "GET", "/x", host=f"{api['ApiId']}.execute-api.localhost")
     assert status == 429 and json.loads(body) == {"message": "Too Many Requests"}
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    make_public(lam, name)
     assert call(nimbus, "GET", "/x", host=urllib.parse.urlparse(url).hostname)[0] == 429

@@ -295,6 +295,8 @@ pub struct Grant<'a> {
     pub source_account: Option<&'a str>,
     /// Only function URL requests of this auth type (`NONE`, `AWS_IAM`).
     pub function_url_auth_type: Option<&'a str>,
+    /// Only invocations through a function URL (`lambda:InvokeFunction`).
+    pub invoked_via_function_url: bool,
 }
 
 impl Grant<'_> {
@@ -322,6 +324,12 @@ impl Grant<'_> {
         if !equals.is_empty() {
             condition.insert("StringEquals".into(), equals.into());
         }
+        if self.invoked_via_function_url {
+            condition.insert(
+                "Bool".into(),
+                serde_json::json!({ "lambda:InvokedViaFunctionUrl": "true" }),
+            );
+        }
         if let Some(s) = self.source_arn {
             condition.insert("ArnLike".into(), serde_json::json!({ "AWS:SourceArn": s }));
         }
@@ -338,5 +346,60 @@ impl nimbus_invoke::FunctionUrls for Functions {
             tracing::error!(url_id, error = %e, "read a function URL configuration failed");
             None
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grant;
+    use serde_json::json;
+
+    #[test]
+    fn grants_become_the_statements_lambda_writes() {
+        let f = "arn:aws:lambda:us-east-1:000000000000:function:f";
+        let s3 = Grant {
+            statement_id: "s3",
+            action: "lambda:InvokeFunction",
+            principal: "s3.amazonaws.com",
+            source_arn: Some("arn:aws:s3:::b"),
+            source_account: Some("000000000000"),
+            ..Grant::default()
+        };
+        assert_eq!(
+            s3.statement(f),
+            json!({"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                   "Action": "lambda:InvokeFunction", "Resource": f,
+                   "Condition": {"StringEquals": {"AWS:SourceAccount": "000000000000"},
+                                 "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::b"}}})
+        );
+        let public = Grant {
+            statement_id: "url",
+            action: "lambda:InvokeFunction",
+            principal: "*",
+            invoked_via_function_url: true,
+            ..Grant::default()
+        };
+        let st = public.statement(f);
+        assert_eq!(st["Principal"], "*");
+        assert_eq!(
+            st["Condition"],
+            json!({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}})
+        );
+        let user = Grant {
+            statement_id: "u",
+            action: "lambda:InvokeFunctionUrl",
+            principal: "arn:aws:iam::000000000000:user/u",
+            function_url_auth_type: Some("AWS_IAM"),
+            ..Grant::default()
+        };
+        let st = user.statement(f);
+        assert_eq!(
+            st["Principal"],
+            json!({"AWS": "arn:aws:iam::000000000000:user/u"})
+        );
+        assert_eq!(
+            st["Condition"],
+            json!({"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}})
+        );
     }
 }

@@ -188,24 +188,18 @@ impl Edge {
         match target {
             Target::Api(id) => boxed(self.gateway.serve_api(&id, call(body)).await),
             Target::FunctionUrl(id) => {
-                let mut caller = None;
-                if let Some(url) = self.gateway.url(&id)
-                    && url.auth_type == "AWS_IAM"
-                {
-                    match self.url_caller(&parts, &body, &url, peer) {
-                        Some(key) => caller = Some(key),
-                        None => {
-                            let mut r =
-                                Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
-                            *r.status_mut() = StatusCode::FORBIDDEN;
-                            r.headers_mut().insert(
-                                "content-type",
-                                HeaderValue::from_static("application/json"),
-                            );
-                            return boxed(r);
-                        }
-                    }
-                }
+                let admitted = match self.gateway.url(&id) {
+                    Some(url) => self.url_caller(&parts, &body, &url, peer),
+                    // No such URL: the gateway answers it.
+                    None => Some(None),
+                };
+                let Some(caller) = admitted else {
+                    let mut r = Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
+                    *r.status_mut() = StatusCode::FORBIDDEN;
+                    r.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("application/json"));
+                    return boxed(r);
+                };
                 return self
                     .gateway
                     .serve_url(&id, call(body), caller.as_deref())
@@ -214,29 +208,35 @@ impl Edge {
         }
     }
 
-    /// Who may call an `AWS_IAM` function URL: a request signed for `lambda`
-    /// by a caller allowed `lambda:InvokeFunctionUrl` on the function, with
-    /// `lambda:FunctionUrlAuthType` = `AWS_IAM` in the context (by its
-    /// identity policies or the function's resource policy). The signing
-    /// key, or `None` when the request is refused.
+    /// Who may call a function URL, as Lambda decides: the caller must be
+    /// allowed `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` on the
+    /// function (with `lambda:FunctionUrlAuthType` and
+    /// `lambda:InvokedViaFunctionUrl` in the context). An `AWS_IAM` URL's
+    /// caller is who signed the request for `lambda` (by its identity
+    /// policies or the function's policy); a `NONE` URL's is anonymous, so
+    /// only the function's policy, granting `*`, can let it in. `None` when
+    /// refused; else the signing key, if any.
     fn url_caller(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
         url: &nimbus_model::UrlConfig,
         peer: &str,
-    ) -> Option<String> {
-        let lambda = self
-            .services
-            .iter()
-            .find(|s| s.signing_name() == "lambda")?;
-        if !parts.headers.contains_key("authorization") {
-            return None;
-        }
-        let caller = self.authenticate(parts, body, lambda.as_ref()).ok()?;
-        let key = caller.access_key_id.clone();
+    ) -> Option<Option<String>> {
         let mut request = http::Extensions::new();
-        request.insert(caller);
+        let mut key = None;
+        if url.auth_type == "AWS_IAM" {
+            let lambda = self
+                .services
+                .iter()
+                .find(|s| s.signing_name() == "lambda")?;
+            if !parts.headers.contains_key("authorization") {
+                return None;
+            }
+            let caller = self.authenticate(parts, body, lambda.as_ref()).ok()?;
+            key = Some(caller.access_key_id.clone());
+            request.insert(caller);
+        }
         request.insert(nimbus_api_common::SourceIp(peer.to_string()));
         if let Some(a) = &self.auth.authorizer {
             request.insert(a.clone());
@@ -246,10 +246,15 @@ impl Edge {
             None => format!("function:{}", url.function_name),
         };
         let allowed = nimbus_api_common::authz::authorize(&request, |scope| {
-            vec![
-                Access::new("lambda:InvokeFunctionUrl", scope.arn("lambda", &function))
-                    .with_key("lambda:FunctionUrlAuthType", "AWS_IAM"),
-            ]
+            let arn = scope.arn("lambda", &function);
+            ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+                .into_iter()
+                .map(|action| {
+                    Access::new(action, arn.clone())
+                        .with_key("lambda:FunctionUrlAuthType", url.auth_type.clone())
+                        .with_key("lambda:InvokedViaFunctionUrl", "true")
+                })
+                .collect()
         });
         match allowed {
             Ok(()) => Some(key),

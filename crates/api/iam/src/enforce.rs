@@ -264,6 +264,23 @@ impl Enforcer {
     }
 }
 
+impl Enforcer {
+    /// Decide `access` for an unsigned request (a public function URL):
+    /// anonymous callers have no policies of their own, so only a resource
+    /// policy granting `*` can allow them.
+    fn check_anonymous(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied> {
+        let base = PolicySet {
+            identity: Vec::new(),
+            boundary: None,
+            session: Vec::new(),
+            resource: None,
+            resource_account: None,
+        };
+        let keys = [("aws:SourceIp", caller_ip(request))];
+        self.decide(&base, &nimbus_policy::Principal::anonymous(), &keys, access)
+    }
+}
+
 /// The client's address (`aws:SourceIp`), as the edge recorded it.
 fn caller_ip(request: &http::Extensions) -> &str {
     request
@@ -299,9 +316,7 @@ impl Authorizer for Enforcer {
             return Ok(());
         }
         let Some(caller) = request.get::<Caller>() else {
-            return Err(denied(
-                "The request was not signed by a known principal".into(),
-            ));
+            return self.check_anonymous(request, access);
         };
         if is_root(caller) {
             return Ok(());

@@ -151,6 +151,10 @@ pub fn handle(f: &Functions, req: &Request<Bytes>) -> Result<Response<Bytes>, Ap
                 source_arn: optional("SourceArn"),
                 source_account: optional("SourceAccount"),
                 function_url_auth_type: optional("FunctionUrlAuthType"),
+                invoked_via_function_url: v
+                    .get("InvokedViaFunctionUrl")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             };
             let st = f.add_permission(&name, q.as_deref(), &grant).map_err(svc)?;
             Ok(json_response(
