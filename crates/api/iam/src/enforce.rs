@@ -3,7 +3,9 @@
 //! principal's policies (identity-based, its permissions boundary, its
 //! session's) and the policy of each resource the request acts on (from the
 //! [`ResourcePolicies`] registered for its ARN's service), and evaluates each
-//! action with the policy crate. The account's root may do anything.
+//! action with the policy crate. The account's root may do anything; a
+//! request without a caller (a public function URL) is anonymous, which only
+//! a resource policy granting `*` can allow.
 //!
 //! Policies are compiled once: a principal's set is kept until the identity
 //! service hands out a new one (it does after any IAM change), a session's
