@@ -34,6 +34,13 @@ for route in "GET /items" "GET /items/{id}" "POST /items"; do
         --target "integrations/$integration" >/dev/null
 done
 aws apigatewayv2 create-stage --api-id "$api_id" --stage-name '$default' --auto-deploy >/dev/null
+# API Gateway invokes the function as apigateway.amazonaws.com for this API: the
+# function's resource policy must allow it, or every route answers 500.
+account="$(aws sts get-caller-identity --query Account --output text)"
+region="$(echo "$fn_arn" | cut -d: -f4)"
+aws lambda add-permission --function-name "$PREFIX-api" --statement-id "apigw-$api_id" \
+    --action lambda:InvokeFunction --principal apigateway.amazonaws.com \
+    --source-arn "arn:aws:execute-api:$region:$account:$api_id/*" >/dev/null
 endpoint="$(aws apigatewayv2 get-api --api-id "$api_id" --query ApiEndpoint --output text)"
 echo "API: $endpoint"
 

@@ -32,6 +32,12 @@ arn="$(aws lambda create-function --function-name "$FUNCTION" --runtime python3.
 
 echo "== bucket $BUCKET, notifying $FUNCTION of uploads/"
 aws s3 mb "s3://$BUCKET" >/dev/null 2>&1 || true
+# S3 invokes the function as s3.amazonaws.com for this bucket: the function's
+# resource policy must allow it, or S3 refuses the configuration.
+account="$(aws sts get-caller-identity --query Account --output text)"
+aws lambda add-permission --function-name "$FUNCTION" --statement-id "s3-$BUCKET" \
+    --action lambda:InvokeFunction --principal s3.amazonaws.com \
+    --source-arn "arn:aws:s3:::$BUCKET" --source-account "$account" >/dev/null
 aws s3api put-bucket-notification-configuration --bucket "$BUCKET" \
     --notification-configuration "{\"LambdaFunctionConfigurations\": [{
         \"LambdaFunctionArn\": \"$arn\", \"Events\": [\"s3:ObjectCreated:*\"],

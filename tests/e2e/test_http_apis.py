@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create, unique
+from conftest import ROLE, create, unique
 
 ECHO = r'''
 import base64, json
@@ -58,11 +58,31 @@ def echo(nimbus):
     return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
+def allow_apigateway(nimbus, function, api_id, source="*", qualifier=None):
+    """What AWS's documentation has one do: let API Gateway invoke the function
+    for the API (any stage, method and path, unless `source` narrows it)."""
+    kw = {"Qualifier": qualifier} if qualifier else {}
+    nimbus.client().add_permission(
+        FunctionName=function, StatementId=unique("apigw"), Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/{source}", **kw)
+
+
+def make_public(lam, name):
+    """What Lambda requires of a NONE function URL (the console adds it): its
+    policy lets anyone invoke it through the URL."""
+    lam.add_permission(FunctionName=name, StatementId=unique("url"), Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=name, StatementId=unique("url-invoke"), Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)
+
+
 def make_api(nimbus, echo, payload="2.0", cors=None, routes=("GET /items/{id}", "POST /items", "ANY /files/{proxy+}", "GET /boom",
                                                                "GET /bad-shape", "GET /plain", "GET /binary", "GET /slow")):
     gw = nimbus.client("apigatewayv2")
     kw = {"CorsConfiguration": cors} if cors else {}
     api = gw.create_api(Name=unique("api"), ProtocolType="HTTP", **kw)
+    allow_apigateway(nimbus, echo, api["ApiId"])
     integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
                                   PayloadFormatVersion=payload, TimeoutInMillis=2000)
     for key in routes:
@@ -115,6 +135,7 @@ def test_http_api_routes_with_payload_2(nimbus, echo):
 def test_payload_1_and_named_stages_with_deployments(nimbus, echo):
     gw = nimbus.client("apigatewayv2")
     api = gw.create_api(Name=unique("v1"), ProtocolType="HTTP")
+    allow_apigateway(nimbus, echo, api["ApiId"], "prod/GET/*")
     integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
                                   PayloadFormatVersion="1.0")
     gw.create_route(ApiId=api["ApiId"], RouteKey="GET /users/{id}", Target="integrations/" + integ["IntegrationId"])
@@ -141,6 +162,7 @@ def test_payload_1_and_named_stages_with_deployments(nimbus, echo):
 def test_management_api(nimbus, echo):
     gw = nimbus.client("apigatewayv2")
     api = gw.create_api(Name="quick", ProtocolType="HTTP", Target=echo)  # quick create
+    allow_apigateway(nimbus, echo, api["ApiId"], "*/$default")
     assert {r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]} == {"$default"}
     assert gw.get_stages(ApiId=api["ApiId"])["Items"][0]["StageName"] == "$default"
     status, _, body, _ = call(nimbus, "GET", "/anything/at/all", host=f"{api['ApiId']}.execute-api.localhost")
@@ -181,6 +203,35 @@ def test_cors(nimbus, echo):
     assert "access-control-allow-origin" not in h
 
 
+def test_api_gateway_invokes_only_what_the_functions_policy_or_a_role_allows(nimbus):
+    lam = nimbus.client()
+    name = unique("guarded")
+    create(lam, name, {"app.py": ECHO}, handler="app.handler")
+    fn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    gw, api = make_api(nimbus, echo=fn, routes=("GET /plain",))
+    host = f"{api['ApiId']}.execute-api.localhost"
+    assert call(nimbus, "GET", "/plain", host=host)[0] == 200
+    # Without the function's permission: API Gateway's 500, the function never runs.
+    lam.remove_permission(FunctionName=name, StatementId=json.loads(
+        lam.get_policy(FunctionName=name)["Policy"])["Statement"][0]["Sid"])
+    status, _, body, _ = call(nimbus, "GET", "/plain", host=host)
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    # A permission for another route of the API does not do either; this route's does.
+    allow_apigateway(nimbus, fn, api["ApiId"], "*/POST/plain")
+    assert call(nimbus, "GET", "/plain", host=host)[0] == 500
+    allow_apigateway(nimbus, fn, api["ApiId"], "$default/GET/plain")
+    status, _, body, _ = call(nimbus, "GET", "/plain", host=host)
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    # An integration with a role invokes as the role, whatever the function's policy.
+    other = gw.create_api(Name=unique("api"), ProtocolType="HTTP")
+    integ = gw.create_integration(ApiId=other["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=fn,
+                                  PayloadFormatVersion="2.0", CredentialsArn=ROLE)
+    assert integ["CredentialsArn"] == ROLE
+    gw.create_route(ApiId=other["ApiId"], RouteKey="GET /plain", Target="integrations/" + integ["IntegrationId"])
+    gw.create_stage(ApiId=other["ApiId"], StageName="$default", AutoDeploy=True)
+    assert call(nimbus, "GET", "/plain", host=f"{other['ApiId']}.execute-api.localhost")[0] == 200
+
+
 def test_function_urls(nimbus, echo):
     lam = nimbus.client()
     name = echo.split(":")[-1]
@@ -189,6 +240,10 @@ def test_function_urls(nimbus, echo):
     url = urllib.parse.urlparse(cfg["FunctionUrl"])
     assert url.hostname.endswith(".lambda-url.us-east-1.localhost") and cfg["AuthType"] == "NONE"
     url_id = url.hostname.split(".")[0]
+    # A NONE URL is public only once the function's policy says so.
+    status, _, body, _ = call(nimbus, "GET", "/plain", host=url.hostname)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    make_public(lam, name)
     status, h, body, raw = call(nimbus, "GET", "/hello/world?q=1", host=url.hostname, headers={"Origin": "https://x"})
     ev = json.loads(body)["event"]
     assert status == 200 and ev["rawPath"] == "/hello/world" and ev["requestContext"]["domainPrefix"] == url_id
@@ -212,12 +267,72 @@ def test_function_urls(nimbus, echo):
     assert status == 200 and json.loads(body) == {"just": "json"}
     lam.delete_function_url_config(FunctionName=name)
     assert call(nimbus, "GET", "/", host=url.hostname)[0] == 403
-    # Resource policies are recorded (tools add them when wiring triggers).
+    # Resource policies are kept with the function (the other tests' APIs add theirs).
     lam.add_permission(FunctionName=name, StatementId="apigw", Action="lambda:InvokeFunction",
                        Principal="apigateway.amazonaws.com")
     policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
-    assert policy["Statement"][0]["Sid"] == "apigw"
+    assert "apigw" in [st["Sid"] for st in policy["Statement"]]
     lam.remove_permission(FunctionName=name, StatementId="apigw")
+
+
+def signed_url_call(nimbus, url_id, credentials):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    req = AWSRequest(method="GET", url=f"{nimbus.endpoint}/_nimbus/lambda-url/{url_id}/plain")
+    SigV4Auth(credentials, "lambda", "us-east-1").add_auth(req)
+    return call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain", headers=dict(req.prepare().headers))
+
+
+def url_user(nimbus, policy=None):
+    """A user (with `policy` inline, if any) and its credentials."""
+    from botocore.credentials import Credentials
+    iam = nimbus.client("iam")
+    user = unique("url-caller")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    if policy:
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    return arn, Credentials(k["AccessKeyId"], k["SecretAccessKey"])
+
+
+def test_aws_iam_urls_admit_only_callers_allowed_invoke_function_url(nimbus):
+    lam = nimbus.client()
+    name = unique("iam-url")
+    create(lam, name, {"app.py": ECHO}, handler="app.handler")
+    fn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    url_id = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname.split(".")[0]
+    # An identity policy allowing lambda:InvokeFunctionUrl for AWS_IAM URLs.
+    # Identity policies allowing both actions Lambda requires of URL callers.
+    _, allowed = url_user(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn,
+         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}]})
+    status, _, body, _ = signed_url_call(nimbus, url_id, allowed)
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    # The condition key is AWS_IAM here: a policy for NONE URLs does not apply.
+    _, wrong_type = url_user(nimbus, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": fn,
+         "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn}]})
+    status, _, body, _ = signed_url_call(nimbus, url_id, wrong_type)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    # A user allowed nothing is refused until the function's policy lets it in.
+    stranger_arn, stranger = url_user(nimbus)
+    status, _, body, _ = signed_url_call(nimbus, url_id, stranger)
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                       Principal=stranger_arn, FunctionUrlAuthType="AWS_IAM")
+    statement = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
+    # lambda:InvokeFunctionUrl alone is not enough.
+    assert signed_url_call(nimbus, url_id, stranger)[0] == 403
+    lam.add_permission(FunctionName=name, StatementId="url-invoke", Action="lambda:InvokeFunction",
+                       Principal=stranger_arn, InvokedViaFunctionUrl=True)
+    assert signed_url_call(nimbus, url_id, stranger)[0] == 200
+    # The unsigned are refused whatever the policy.
+    assert call(nimbus, "GET", f"/_nimbus/lambda-url/{url_id}/plain")[0] == 403
 
 
 SIMPLE_AUTHORIZER = '''
@@ -248,6 +363,7 @@ def test_lambda_authorizers(nimbus, echo):
     arn = lambda n: lam.get_function(FunctionName=n)["Configuration"]["FunctionArn"]
     gw = nimbus.client("apigatewayv2")
     api = gw.create_api(Name=unique("authz"), ProtocolType="HTTP")
+    allow_apigateway(nimbus, echo, api["ApiId"])
     integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
                                   PayloadFormatVersion="2.0")
     a1 = gw.create_authorizer(ApiId=api["ApiId"], Name="simple", AuthorizerType="REQUEST",
@@ -257,6 +373,9 @@ def test_lambda_authorizers(nimbus, echo):
     a2 = gw.create_authorizer(ApiId=api["ApiId"], Name="policy", AuthorizerType="REQUEST", AuthorizerUri=arn(policy),
                               IdentitySource=["$request.querystring.role"], AuthorizerPayloadFormatVersion="1.0",
                               AuthorizerResultTtlInSeconds=0)
+    # Authorizers are invoked for `API/authorizers/ID`.
+    allow_apigateway(nimbus, arn(simple), api["ApiId"], f"authorizers/{a1['AuthorizerId']}")
+    allow_apigateway(nimbus, arn(policy), api["ApiId"], f"authorizers/{a2['AuthorizerId']}")
     gw.create_route(ApiId=api["ApiId"], RouteKey="GET /simple", Target="integrations/" + integ["IntegrationId"],
                     AuthorizationType="CUSTOM", AuthorizerId=a1["AuthorizerId"])
     gw.create_route(ApiId=api["ApiId"], RouteKey="GET /policy", Target="integrations/" + integ["IntegrationId"],
@@ -297,6 +416,8 @@ def test_rest_api_with_proxy_resources_and_stage_variables(nimbus, echo):
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
     ag = nimbus.client("apigateway")
     api = ag.create_rest_api(name=unique("rest"))
+    allow_apigateway(nimbus, echo, api["id"], "*/GET/items/*")
+    allow_apigateway(nimbus, echo, api["id"], "*/*/*", qualifier="live")
     root = api["rootResourceId"]
     items = ag.create_resource(restApiId=api["id"], parentId=root, pathPart="items")
     item = ag.create_resource(restApiId=api["id"], parentId=items["id"], pathPart="{id}")
@@ -395,6 +516,7 @@ def test_response_streaming(nimbus):
     assert json.loads(got[0]["PayloadChunk"]["Payload"]) == {"ok": True} and "InvokeComplete" in got[-1]
     # A function URL in RESPONSE_STREAM mode: status and headers from the prelude, body as it comes.
     cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    make_public(lam, name)
     host = urllib.parse.urlparse(cfg["FunctionUrl"]).hostname
     url = urllib.parse.urlparse(nimbus.endpoint)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -442,6 +564,7 @@ def test_jwt_authorizers(nimbus, echo, tmp_path):
     issuer = f"file://{issuer_dir}"
     gw = nimbus.client("apigatewayv2")
     api = gw.create_api(Name=unique("jwt"), ProtocolType="HTTP")
+    allow_apigateway(nimbus, echo, api["ApiId"])
     integ = gw.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=echo,
                                   PayloadFormatVersion="2.0")
     authz = gw.create_authorizer(ApiId=api["ApiId"], Name="jwt", AuthorizerType="JWT",
@@ -487,7 +610,9 @@ def test_throttled_functions_answer_429(nimbus):
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     gw = nimbus.client("apigatewayv2")
     api = gw.create_api(Name=unique("throttle"), ProtocolType="HTTP", Target=arn)
+    allow_apigateway(nimbus, arn, api["ApiId"])
     status, _, body, _ = call(nimbus, "GET", "/x", host=f"{api['ApiId']}.execute-api.localhost")
     assert status == 429 and json.loads(body) == {"message": "Too Many Requests"}
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    make_public(lam, name)
     assert call(nimbus, "GET", "/x", host=urllib.parse.urlparse(url).hostname)[0] == 429

@@ -1,5 +1,7 @@
 """S3 event notifications invoking functions: configuration, S3's event record
-shape, filters, event types, and no event lost across a kill -9."""
+shape, filters, event types, no event lost across a kill -9, and the
+permission S3 needs (the function's policy, or the queue's, must let
+s3.amazonaws.com in for the bucket)."""
 import json
 import signal
 import tempfile
@@ -53,7 +55,26 @@ def recorder(nimbus):
     return arn
 
 
-def configure(s3, bucket, arn, events, prefix="uploads/", suffix=""):
+ACCOUNT = "000000000000"
+
+
+def allow_s3(nimbus, function_arn, bucket):
+    """What AWS's documentation has one do before configuring the bucket."""
+    nimbus.client().add_permission(
+        FunctionName=function_arn, StatementId=f"s3-{bucket}", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}", SourceAccount=ACCOUNT)
+
+
+def queue_policy(queue_arn, bucket):
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                                             "StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
+
+
+def configure(nimbus, bucket, arn, events, prefix="uploads/", suffix=""):
+    allow_s3(nimbus, arn, bucket)
+    s3 = nimbus.client("s3")
     rules = [{"Name": "prefix", "Value": prefix}]
     if suffix:
         rules.append({"Name": "suffix", "Value": suffix})
@@ -69,7 +90,7 @@ def test_configuration_round_trips_and_bad_targets_are_refused(nimbus, recorder)
     b = bucket_name()
     s3.create_bucket(Bucket=b)
     assert "LambdaFunctionConfigurations" not in s3.get_bucket_notification_configuration(Bucket=b)
-    configure(s3, b, recorder, ["s3:ObjectCreated:*"], suffix=".jpg")
+    configure(nimbus, b, recorder, ["s3:ObjectCreated:*"], suffix=".jpg")
     got = s3.get_bucket_notification_configuration(Bucket=b)["LambdaFunctionConfigurations"]
     assert got == [{"Id": "rec", "LambdaFunctionArn": recorder, "Events": ["s3:ObjectCreated:*"],
                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"},
@@ -91,7 +112,7 @@ def test_created_and_removed_events_reach_the_function(nimbus, recorder):
     s3 = nimbus.client("s3")
     b = bucket_name()
     s3.create_bucket(Bucket=b)
-    configure(s3, b, recorder, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    configure(nimbus, b, recorder, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
     etag = s3.put_object(Bucket=b, Key="uploads/a b.txt", Body=b"12345")["ETag"].strip('"')
     ev = wait_for(s3, b, "seen/ObjectCreated:Put/uploads/a+b.txt")
     rec = ev["Records"][0]
@@ -136,7 +157,7 @@ def test_an_event_survives_kill_9_between_write_and_delivery():
         arn = create(lam, name, {"app.py": RECORDER}, handler="app.handler", Timeout=30)["FunctionArn"]
         b = bucket_name()
         s3.create_bucket(Bucket=b)
-        configure(s3, b, arn, ["s3:ObjectCreated:Put"])
+        configure(n, b, arn, ["s3:ObjectCreated:Put"])
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
         s3.put_object(Bucket=b, Key="uploads/durable", Body=b"d")
         n.stop(signal.SIGKILL)
@@ -169,7 +190,7 @@ def test_a_function_triggering_itself_is_stopped(nimbus):
     arn = create(lam, name, {"app.py": LOOPER}, handler="app.handler", Timeout=30)["FunctionArn"]
     b = bucket_name()
     s3.create_bucket(Bucket=b)
-    configure(s3, b, arn, ["s3:ObjectCreated:*"], prefix="loop/")
+    configure(nimbus, b, arn, ["s3:ObjectCreated:*"], prefix="loop/")
     s3.put_object(Bucket=b, Key="loop/0", Body=b"start")
     deadline = time.time() + 90
     stopped = ""
@@ -189,6 +210,7 @@ def test_events_land_in_a_queue(nimbus):
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     b = bucket_name()
     s3.create_bucket(Bucket=b)
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn, b)})
     s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={"QueueConfigurations": [{
         "Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
         "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}}}]})
@@ -205,3 +227,49 @@ def test_events_land_in_a_queue(nimbus):
         s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={"QueueConfigurations": [{
             "QueueArn": arn + "-missing", "Events": ["s3:ObjectCreated:*"]}]})
     assert e.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def refusal(e):
+    err = e.value.response["Error"]
+    return err["Code"], err["Message"], err.get("ArgumentName1"), err.get("ArgumentValue1")
+
+
+def test_s3_needs_the_targets_permission_to_notify_it(nimbus):
+    lam, s3, sqs = nimbus.client(), nimbus.client("s3"), nimbus.client("sqs")
+    name = unique("recorder")
+    arn = create(lam, name, {"app.py": RECORDER}, handler="app.handler", Timeout=30)["FunctionArn"]
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    config = {"LambdaFunctionConfigurations": [{"Id": "rec", "LambdaFunctionArn": arn,
+                                                "Events": ["s3:ObjectCreated:*"],
+                                                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "up/"}]}}}]}
+    # Without a statement for s3.amazonaws.com, S3 cannot validate the destination.
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
+    assert refusal(e) == ("InvalidArgument", "Unable to validate the following destination configurations",
+                          arn, f"Not authorized to invoke function [{arn}]")
+    # A statement for another bucket does not do either.
+    allow_s3(nimbus, arn, b + "-other")
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
+    assert refusal(e)[0] == "InvalidArgument"
+    allow_s3(nimbus, arn, b)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
+    s3.put_object(Bucket=b, Key="up/1", Body=b"1")
+    wait_for(s3, b, "seen/ObjectCreated:Put/up/1")
+    # The permission taken away: S3 no longer delivers (and says so in the log).
+    lam.remove_permission(FunctionName=name, StatementId=f"s3-{b}")
+    s3.put_object(Bucket=b, Key="up/2", Body=b"2")
+    time.sleep(2)
+    assert seen(s3, b) == ["seen/ObjectCreated:Put/up/1"]
+
+    # A queue's policy must let S3 send to it.
+    url = sqs.create_queue(QueueName=unique("s3events"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    qconfig = {"QueueConfigurations": [{"QueueArn": qarn, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=qconfig)
+    assert refusal(e) == ("InvalidArgument", "Unable to validate the following destination configurations", qarn,
+                          "Permissions on the destination queue do not allow S3 to publish notifications from this bucket")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(qarn, b)})
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=qconfig)

@@ -211,20 +211,18 @@ impl Functions {
         self.url_cache.lock().expect("url cache").clear();
     }
 
-    /// `AddPermission`: add a statement to the function's resource policy;
-    /// returns the statement. Nimbus records policies (tools create them as
-    /// part of wiring triggers) but does not yet enforce them.
+    /// `AddPermission`: add a statement to the function's resource policy
+    /// (what the platform's IAM consults for service principals and other
+    /// callers); returns the statement.
     pub fn add_permission(
         &self,
         name: &str,
         qualifier: Option<&str>,
-        statement_id: &str,
-        action: &str,
-        principal: &str,
-        source_arn: Option<&str>,
+        grant: &Grant<'_>,
     ) -> Result<serde_json::Value> {
         let rec = self.resolve(name, qualifier)?;
         let mut statements = self.policy_statements(name, qualifier)?;
+        let statement_id = grant.statement_id;
         if statements.iter().any(|s| s["Sid"] == statement_id) {
             return Err(Error::Conflict(format!(
                 "The statement id ({statement_id}) provided already exists. Please provide a new statement id, or remove the existing statement."
@@ -234,18 +232,7 @@ impl Functions {
         if let Some(q) = qualifier {
             resource = format!("{resource}:{q}");
         }
-        let principal_json = if principal.contains('.') {
-            serde_json::json!({ "Service": principal })
-        } else {
-            serde_json::json!({ "AWS": principal })
-        };
-        let mut st = serde_json::json!({
-            "Sid": statement_id, "Effect": "Allow", "Principal": principal_json,
-            "Action": action, "Resource": resource,
-        });
-        if let Some(s) = source_arn {
-            st["Condition"] = serde_json::json!({ "ArnLike": { "AWS:SourceArn": s } });
-        }
+        let st = grant.statement(&resource);
         statements.push(st.clone());
         let mut b = WriteBatch::new();
         b.put(
@@ -294,11 +281,125 @@ impl Functions {
     }
 }
 
+/// What `AddPermission` grants: `action` to `principal` (a service, an
+/// account, an ARN or `*`), narrowed by the request's optional conditions.
+#[derive(Debug, Default)]
+pub struct Grant<'a> {
+    pub statement_id: &'a str,
+    pub action: &'a str,
+    pub principal: &'a str,
+    /// The resource the service acts for (`aws:SourceArn`, matched with
+    /// `ArnLike` as Lambda writes it).
+    pub source_arn: Option<&'a str>,
+    /// The account that owns that resource (`aws:SourceAccount`).
+    pub source_account: Option<&'a str>,
+    /// Only function URL requests of this auth type (`NONE`, `AWS_IAM`).
+    pub function_url_auth_type: Option<&'a str>,
+    /// Only invocations through a function URL (`lambda:InvokeFunction`).
+    pub invoked_via_function_url: bool,
+}
+
+impl Grant<'_> {
+    /// The policy statement Lambda writes for this grant on `resource`.
+    fn statement(&self, resource: &str) -> serde_json::Value {
+        let principal = if self.principal == "*" {
+            serde_json::json!("*")
+        } else if self.principal.contains('.') {
+            serde_json::json!({ "Service": self.principal })
+        } else {
+            serde_json::json!({ "AWS": self.principal })
+        };
+        let mut st = serde_json::json!({
+            "Sid": self.statement_id, "Effect": "Allow", "Principal": principal,
+            "Action": self.action, "Resource": resource,
+        });
+        let mut equals = serde_json::Map::new();
+        if let Some(a) = self.source_account {
+            equals.insert("AWS:SourceAccount".into(), a.into());
+        }
+        if let Some(t) = self.function_url_auth_type {
+            equals.insert("lambda:FunctionUrlAuthType".into(), t.into());
+        }
+        let mut condition = serde_json::Map::new();
+        if !equals.is_empty() {
+            condition.insert("StringEquals".into(), equals.into());
+        }
+        if self.invoked_via_function_url {
+            condition.insert(
+                "Bool".into(),
+                serde_json::json!({ "lambda:InvokedViaFunctionUrl": "true" }),
+            );
+        }
+        if let Some(s) = self.source_arn {
+            condition.insert("ArnLike".into(), serde_json::json!({ "AWS:SourceArn": s }));
+        }
+        if !condition.is_empty() {
+            st["Condition"] = condition.into();
+        }
+        st
+    }
+}
+
 impl nimbus_invoke::FunctionUrls for Functions {
     fn url_by_id(&self, url_id: &str) -> Option<UrlConfig> {
         self.url_config_by_id(url_id).unwrap_or_else(|e| {
             tracing::error!(url_id, error = %e, "read a function URL configuration failed");
             None
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grant;
+    use serde_json::json;
+
+    #[test]
+    fn grants_become_the_statements_lambda_writes() {
+        let f = "arn:aws:lambda:us-east-1:000000000000:function:f";
+        let s3 = Grant {
+            statement_id: "s3",
+            action: "lambda:InvokeFunction",
+            principal: "s3.amazonaws.com",
+            source_arn: Some("arn:aws:s3:::b"),
+            source_account: Some("000000000000"),
+            ..Grant::default()
+        };
+        assert_eq!(
+            s3.statement(f),
+            json!({"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                   "Action": "lambda:InvokeFunction", "Resource": f,
+                   "Condition": {"StringEquals": {"AWS:SourceAccount": "000000000000"},
+                                 "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::b"}}})
+        );
+        let public = Grant {
+            statement_id: "url",
+            action: "lambda:InvokeFunction",
+            principal: "*",
+            invoked_via_function_url: true,
+            ..Grant::default()
+        };
+        let st = public.statement(f);
+        assert_eq!(st["Principal"], "*");
+        assert_eq!(
+            st["Condition"],
+            json!({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}})
+        );
+        let user = Grant {
+            statement_id: "u",
+            action: "lambda:InvokeFunctionUrl",
+            principal: "arn:aws:iam::000000000000:user/u",
+            function_url_auth_type: Some("AWS_IAM"),
+            ..Grant::default()
+        };
+        let st = user.statement(f);
+        assert_eq!(
+            st["Principal"],
+            json!({"AWS": "arn:aws:iam::000000000000:user/u"})
+        );
+        assert_eq!(
+            st["Condition"],
+            json!({"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}})
+        );
     }
 }

@@ -45,6 +45,10 @@ pub struct Integration {
     pub payload_format: String,
     pub timeout_ms: u64,
     pub method: String,
+    /// The role API Gateway invokes the function with (`CredentialsArn`);
+    /// without one it acts as itself, as the function's policy allows.
+    #[serde(default)]
+    pub credentials_arn: Option<String>,
 }
 
 /// What a deployment captured.
@@ -286,6 +290,7 @@ pub fn add_integration(
     uri: &str,
     payload_format: Option<&str>,
     timeout_ms: Option<u64>,
+    credentials_arn: Option<&str>,
 ) -> Result<Integration> {
     if kind != "AWS_PROXY" {
         return Err(Error::BadRequest(format!(
@@ -314,6 +319,7 @@ pub fn add_integration(
         payload_format: payload_format.to_string(),
         timeout_ms,
         method: "POST".into(),
+        credentials_arn: credentials_arn.map(str::to_string),
     };
     api.integrations.push(i.clone());
     Ok(i)

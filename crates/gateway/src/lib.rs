@@ -7,6 +7,7 @@
 //! ([`serve`]). The management APIs live in `api/apigateway` (HTTP APIs) and
 //! `api/lambda` (function URLs).
 
+pub mod access;
 pub mod apis;
 pub mod http_events;
 pub mod jwt;

@@ -28,6 +28,9 @@ pub struct RestIntegration {
     pub passthrough: String,
     /// `PutIntegrationResponse` bodies by status code, kept as given.
     pub responses: BTreeMap<String, Value>,
+    /// The role API Gateway invokes the function with (`credentials`).
+    #[serde(default)]
+    pub credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -12,6 +12,7 @@ use crate::http_events::{self, HttpRequest, HttpResponse, Route};
 use crate::stages::DEFAULT_STAGE;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
+use nimbus_invoke::permissions::Permissions;
 use nimbus_invoke::{FunctionUrls, Invoker};
 use nimbus_invoke::{InvokeError, InvokeRequest};
 use nimbus_model::Identity;
@@ -89,6 +90,8 @@ pub struct Gateway {
     invoker: Arc<dyn Invoker>,
     urls: Arc<dyn FunctionUrls>,
     identity: Identity,
+    /// What API Gateway may invoke (`None`: IAM is off).
+    permissions: Option<Arc<dyn Permissions>>,
     /// Authorizer answers by (API, authorizer, identity values): until when, and
     /// the context to pass on (None: denied).
     auth_cache: std::sync::Mutex<std::collections::HashMap<String, (u64, Option<Value>)>>,
@@ -318,6 +321,7 @@ impl Gateway {
         invoker: Arc<dyn Invoker>,
         urls: Arc<dyn FunctionUrls>,
         identity: Identity,
+        permissions: Option<Arc<dyn Permissions>>,
     ) -> Gateway {
         Gateway {
             apis,
@@ -325,6 +329,7 @@ impl Gateway {
             invoker,
             urls,
             identity,
+            permissions,
             auth_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
             jwt_keys: crate::jwt::KeyCache::default(),
         }
@@ -489,6 +494,14 @@ impl Gateway {
             o.remove("isBase64Encoded");
         }
         let (function, qualifier) = function_of(&authz.uri);
+        let tail = format!("authorizers/{}", authz.id);
+        if !self.may_invoke((&function, qualifier.as_deref()), &api.id, &tail, None) {
+            return Err(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            ));
+        }
         let invoked = self
             .invoke(
                 function,
@@ -544,9 +557,28 @@ impl Gateway {
         &self.apis
     }
 
-    /// A function URL's auth type (`NONE`, `AWS_IAM`), if the URL exists.
-    pub fn url_auth(&self, url_id: &str) -> Option<String> {
-        self.urls.url_by_id(url_id).map(|c| c.auth_type)
+    /// The function URL configuration `url_id` names, if the URL exists.
+    pub fn url(&self, url_id: &str) -> Option<nimbus_model::UrlConfig> {
+        self.urls.url_by_id(url_id)
+    }
+
+    /// Whether API Gateway may invoke the function for `api_id`'s route or
+    /// authorizer `tail` (see [`crate::access`]).
+    fn may_invoke(
+        &self,
+        (function, qualifier): (&str, Option<&str>),
+        api_id: &str,
+        tail: &str,
+        credentials: Option<&str>,
+    ) -> bool {
+        let source_arn = crate::access::execute_api_arn(&self.identity, api_id, tail);
+        let what = crate::access::Invoking {
+            function,
+            qualifier,
+            source_arn: &source_arn,
+            credentials,
+        };
+        crate::access::may_invoke(self.permissions.as_deref(), &self.identity, &what)
     }
 
     async fn invoke(
@@ -757,6 +789,24 @@ impl Gateway {
             };
         }
         let (function, qualifier) = function_of(&integration.uri);
+        let tail = if route.key == "$default" {
+            format!("{}/$default", stage.name)
+        } else {
+            format!("{}/{}{path}", stage.name, parts.method)
+        };
+        let credentials = integration.credentials_arn.as_deref();
+        if !self.may_invoke(
+            (&function, qualifier.as_deref()),
+            &api.id,
+            &tail,
+            credentials,
+        ) {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "message",
+                "Internal Server Error",
+            );
+        }
         let out = match self
             .invoke(
                 function,
@@ -858,6 +908,16 @@ impl Gateway {
         let req = http_request(parts, &rest_path, body, source_ip);
         let event = http_events::event_v1(&req, &r);
         let (function, qualifier) = function_of(&stage_vars(uri, &stage.variables));
+        let tail = format!("{}/{}{rest_path}", stage.name, parts.method);
+        let credentials = integration.credentials.as_deref();
+        if !self.may_invoke(
+            (&function, qualifier.as_deref()),
+            &api.id,
+            &tail,
+            credentials,
+        ) {
+            return internal();
+        }
         match self
             .invoke(
                 function,

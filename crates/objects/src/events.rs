@@ -13,6 +13,60 @@ pub use nimbus_invoke::{Outbox, Staged};
 /// The ARN prefix of queue targets.
 pub use nimbus_model::arn::QUEUE_ARN_PREFIX;
 
+use nimbus_invoke::permissions::{self, Acting, Permissions};
+use std::sync::Arc;
+
+/// The principal S3 acts as when it delivers notifications.
+const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+
+/// Where a store's notifications go, and who decides whether S3 may send
+/// them: as on AWS, S3 invokes a function or sends to a queue as
+/// `s3.amazonaws.com` for the bucket (`aws:SourceArn` `arn:aws:s3:::BUCKET`,
+/// `aws:SourceAccount` the account), which only the target's own policy can
+/// allow.
+pub struct Notifier {
+    pub outbox: Arc<dyn Outbox>,
+    /// `None`: IAM is off, S3 may deliver anywhere.
+    pub permissions: Option<Arc<dyn Permissions>>,
+    /// The account buckets belong to.
+    pub account: String,
+}
+
+impl Notifier {
+    /// Why S3 may not deliver `bucket`'s events to `target` (S3's
+    /// `ArgumentValue` text), or `None` when it may.
+    pub fn refusal(&self, bucket: &str, target: &str) -> Option<String> {
+        let queue = target.starts_with(QUEUE_ARN_PREFIX);
+        if !self.outbox.exists(target) {
+            return Some(if queue {
+                "The destination queue does not exist".into()
+            } else {
+                format!("The destination function does not exist [{target}]")
+            });
+        }
+        let source_arn = format!("arn:aws:s3:::{bucket}");
+        let acting = Acting::Service {
+            service: S3_PRINCIPAL,
+            source_arn: &source_arn,
+            source_account: &self.account,
+        };
+        let action = if queue {
+            "sqs:SendMessage"
+        } else {
+            "lambda:InvokeFunction"
+        };
+        let refused = permissions::check(self.permissions.as_deref(), acting, action, target);
+        refused.err().map(|denied| {
+            tracing::debug!(bucket, target, reason = %denied, "S3 may not deliver to this destination");
+            if queue {
+                "Permissions on the destination queue do not allow S3 to publish notifications from this bucket".into()
+            } else {
+                format!("Not authorized to invoke function [{target}]")
+            }
+        })
+    }
+}
+
 /// One notification rule of a bucket: a `CloudFunctionConfiguration`, or a
 /// `QueueConfiguration` when the target is a queue ARN.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

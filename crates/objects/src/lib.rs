@@ -77,6 +77,9 @@ pub enum Error {
     EntityTooSmall,
     #[error("{0}")]
     InvalidArgument(String),
+    /// Destinations S3 may not deliver to: each target's ARN and why.
+    #[error("Unable to validate the following destination configurations")]
+    DestinationsNotValidated(Vec<(String, String)>),
     #[error("storing object data failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -336,7 +339,7 @@ pub struct CompletedPart {
 pub struct Objects {
     kv: Arc<dyn KvEngine>,
     data: DataDir,
-    outbox: Option<Arc<dyn events::Outbox>>,
+    notifier: Option<events::Notifier>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -422,17 +425,17 @@ pub fn unquote_etag(e: &str) -> &str {
 }
 
 impl Objects {
-    /// `outbox` runs event notifications' asynchronous invocations (none: a
-    /// store that cannot notify, and refuses notification configurations).
+    /// `notifier` delivers event notifications (none: a store that cannot
+    /// notify, and refuses notification configurations).
     pub fn open(
         kv: Arc<dyn KvEngine>,
         dir: &Path,
-        outbox: Option<Arc<dyn events::Outbox>>,
+        notifier: Option<events::Notifier>,
     ) -> Result<Objects> {
         Ok(Objects {
             kv,
             data: DataDir::open(dir)?,
-            outbox,
+            notifier,
         })
     }
 
@@ -489,25 +492,22 @@ impl Objects {
         self.change_noncurrent(bucket, key, v, |o| o.attributes.acl = acl)
     }
 
-    /// Replace the bucket's notification rules (after checking their targets).
+    /// Replace the bucket's notification rules, once S3 may deliver to
+    /// every target (it exists, and its policy lets S3 send to it).
     pub fn set_notifications(&self, bucket: &str, rules: Vec<events::Rule>) -> Result<()> {
         let mut b = self.bucket(bucket)?;
-        for r in &rules {
-            let known = self
-                .outbox
-                .as_ref()
-                .is_some_and(|o| o.exists(&r.function_arn));
-            if !known {
-                let what = if r.function_arn.starts_with(events::QUEUE_ARN_PREFIX) {
-                    "no such queue"
-                } else {
-                    "no such function"
+        let refused: Vec<(String, String)> = rules
+            .iter()
+            .filter_map(|r| {
+                let why = match &self.notifier {
+                    Some(n) => n.refusal(bucket, &r.function_arn)?,
+                    None => "Event notifications are not available in this store".into(),
                 };
-                return Err(Error::InvalidArgument(format!(
-                    "Unable to validate the following destination configurations: {} ({what})",
-                    r.function_arn
-                )));
-            }
+                Some((r.function_arn.clone(), why))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(Error::DestinationsNotValidated(refused));
         }
         b.notifications = rules;
         let mut batch = WriteBatch::new();
@@ -517,30 +517,34 @@ impl Objects {
     }
 
     /// Stage the notifications `change` triggers into `batch`; returns what to
-    /// schedule once it commits.
+    /// schedule once it commits. A target S3 may no longer deliver to (the
+    /// function is gone, or its policy no longer lets S3 in) misses the
+    /// event, as on S3; the write still succeeds.
     fn notify(
         &self,
         bucket: &Bucket,
         change: &events::Change<'_>,
         batch: &mut WriteBatch,
     ) -> Vec<events::Staged> {
-        let Some(outbox) = &self.outbox else {
+        let Some(notifier) = &self.notifier else {
             return Vec::new();
         };
         let mut staged = Vec::new();
         for rule in bucket.notifications.iter().filter(|r| r.matches(change)) {
+            if let Some(why) = notifier.refusal(&bucket.name, &rule.function_arn) {
+                tracing::warn!(bucket = %bucket.name, target = %rule.function_arn, reason = %why, "event notification not delivered");
+                continue;
+            }
             let record = events::record(bucket, rule, change);
-            match outbox.stage(
+            match notifier.outbox.stage(
                 &rule.function_arn,
                 record.as_bytes(),
                 change.origin.trace.as_deref(),
                 batch,
             ) {
                 Ok(s) => staged.push(s),
-                // The function was deleted after the rule was made: as on S3, the
-                // event cannot be delivered; the write still succeeds.
                 Err(e) => {
-                    tracing::warn!(bucket = %bucket.name, function = %rule.function_arn, error = %e, "event notification not delivered");
+                    tracing::warn!(bucket = %bucket.name, target = %rule.function_arn, error = %e, "event notification not delivered");
                 }
             }
         }
@@ -550,9 +554,9 @@ impl Objects {
     fn commit_notified(&self, batch: WriteBatch, staged: Vec<events::Staged>) -> Result<()> {
         self.kv.commit(batch)?;
         if !staged.is_empty()
-            && let Some(o) = &self.outbox
+            && let Some(n) = &self.notifier
         {
-            o.committed(staged);
+            n.outbox.committed(staged);
         }
         Ok(())
     }

@@ -454,7 +454,12 @@ fn an_event_commits_with_its_object_or_not_at_all() {
         scheduled: Default::default(),
         next: Default::default(),
     });
-    let o = Objects::open(kv.clone(), &d.path().join("objects"), Some(outbox.clone())).unwrap();
+    let notifier = events::Notifier {
+        outbox: outbox.clone(),
+        permissions: None,
+        account: "000000000000".into(),
+    };
+    let o = Objects::open(kv.clone(), &d.path().join("objects"), Some(notifier)).unwrap();
     o.create_bucket("evt", "us-east-1").unwrap();
     let rule = events::Rule {
         id: "r".into(),
@@ -471,7 +476,7 @@ fn an_event_commits_with_its_object_or_not_at_all() {
                 ..rule.clone()
             }]
         ),
-        Err(Error::InvalidArgument(_))
+        Err(Error::DestinationsNotValidated(refused)) if refused[0].0 == "nope"
     ));
     o.set_notifications("evt", vec![rule]).unwrap();
 

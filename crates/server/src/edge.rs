@@ -11,6 +11,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use nimbus_api_common::authz::Access;
 use nimbus_api_common::chunked::ChunkSigning;
 use nimbus_api_common::sigv4::{self, Authorization, RequestParts};
 use nimbus_api_common::{ApiError, Caller, Service, auth_error, request_id};
@@ -187,40 +188,79 @@ impl Edge {
         match target {
             Target::Api(id) => boxed(self.gateway.serve_api(&id, call(body)).await),
             Target::FunctionUrl(id) => {
-                let mut caller = None;
-                if self.gateway.url_auth(&id).as_deref() == Some("AWS_IAM") {
-                    let lambda = self
-                        .services
-                        .iter()
-                        .find(|s| s.signing_name() == "lambda")
-                        .cloned();
-                    let verified = match lambda {
-                        Some(l) => self.authenticate(&parts, &body, l.as_ref()),
-                        None => Err(ApiError::new(
-                            StatusCode::FORBIDDEN,
-                            "Forbidden",
-                            "Forbidden",
-                        )),
-                    };
-                    if verified.is_err() || !parts.headers.contains_key("authorization") {
-                        let mut r =
-                            Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
-                        *r.status_mut() = StatusCode::FORBIDDEN;
-                        r.headers_mut()
-                            .insert("content-type", HeaderValue::from_static("application/json"));
-                        return boxed(r);
-                    }
-                    caller = parts
-                        .headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|a| Authorization::parse(a).ok())
-                        .map(|a| a.access_key_id);
-                }
+                let admitted = match self.gateway.url(&id) {
+                    Some(url) => self.url_caller(&parts, &body, &url, peer),
+                    // No such URL: the gateway answers it.
+                    None => Some(None),
+                };
+                let Some(caller) = admitted else {
+                    let mut r = Response::new(Bytes::from_static(b"{\"Message\":\"Forbidden\"}"));
+                    *r.status_mut() = StatusCode::FORBIDDEN;
+                    r.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("application/json"));
+                    return boxed(r);
+                };
                 return self
                     .gateway
                     .serve_url(&id, call(body), caller.as_deref())
                     .await;
+            }
+        }
+    }
+
+    /// Who may call a function URL, as Lambda decides: the caller must be
+    /// allowed `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` on the
+    /// function (with `lambda:FunctionUrlAuthType` and
+    /// `lambda:InvokedViaFunctionUrl` in the context). An `AWS_IAM` URL's
+    /// caller is who signed the request for `lambda` (by its identity
+    /// policies or the function's policy); a `NONE` URL's is anonymous, so
+    /// only the function's policy, granting `*`, can let it in. `None` when
+    /// refused; else the signing key, if any.
+    fn url_caller(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        url: &nimbus_model::UrlConfig,
+        peer: &str,
+    ) -> Option<Option<String>> {
+        let mut request = http::Extensions::new();
+        let mut key = None;
+        if url.auth_type == "AWS_IAM" {
+            let lambda = self
+                .services
+                .iter()
+                .find(|s| s.signing_name() == "lambda")?;
+            if !parts.headers.contains_key("authorization") {
+                return None;
+            }
+            let caller = self.authenticate(parts, body, lambda.as_ref()).ok()?;
+            key = Some(caller.access_key_id.clone());
+            request.insert(caller);
+        }
+        request.insert(nimbus_api_common::SourceIp(peer.to_string()));
+        if let Some(a) = &self.auth.authorizer {
+            request.insert(a.clone());
+        }
+        let function = match &url.qualifier {
+            Some(q) => format!("function:{}:{q}", url.function_name),
+            None => format!("function:{}", url.function_name),
+        };
+        let allowed = nimbus_api_common::authz::authorize(&request, |scope| {
+            let arn = scope.arn("lambda", &function);
+            ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+                .into_iter()
+                .map(|action| {
+                    Access::new(action, arn.clone())
+                        .with_key("lambda:FunctionUrlAuthType", url.auth_type.clone())
+                        .with_key("lambda:InvokedViaFunctionUrl", "true")
+                })
+                .collect()
+        });
+        match allowed {
+            Ok(()) => Some(key),
+            Err(denied) => {
+                tracing::debug!(reason = %denied.message, "function URL request refused by IAM");
+                None
             }
         }
     }

@@ -351,8 +351,13 @@ impl Services {
             invoker.clone(),
             triggers.clone(),
         ));
+        let notifier = nimbus_objects::events::Notifier {
+            outbox,
+            permissions: permissions.clone(),
+            account: id.account_id.clone(),
+        };
         let objects = Arc::new(
-            nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(outbox))
+            nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
@@ -360,7 +365,14 @@ impl Services {
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
-        let workflows = open_workflows(cfg, kv, invoker.clone(), &sqs, &dynamodb, permissions)?;
+        let workflows = open_workflows(
+            cfg,
+            kv,
+            invoker.clone(),
+            &sqs,
+            &dynamodb,
+            permissions.clone(),
+        )?;
         let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
             workflows.clone(),
         ));
@@ -375,6 +387,7 @@ impl Services {
             invoker.clone(),
             functions.clone(),
             id.clone(),
+            permissions,
         ));
         let apigw = Arc::new(nimbus_api_apigateway::ApiGatewayApi::new(
             http_apis, rest_apis, &id.region,

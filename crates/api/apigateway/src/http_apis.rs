@@ -73,11 +73,15 @@ fn authorizer_json(a: &apis::Authorizer) -> Value {
 }
 
 fn integration_json(i: &Integration) -> Value {
-    json!({
+    let mut v = json!({
         "integrationId": i.id, "integrationType": i.kind, "integrationUri": i.uri,
         "payloadFormatVersion": i.payload_format, "timeoutInMillis": i.timeout_ms,
         "integrationMethod": i.method, "connectionType": "INTERNET",
-    })
+    });
+    if let Some(c) = &i.credentials_arn {
+        v["credentialsArn"] = json!(c);
+    }
+    v
 }
 
 fn stage_json(s: &Stage) -> Value {
@@ -172,7 +176,8 @@ impl ApiGatewayApi {
                 let route_key = opt_str(body, "routeKey").unwrap_or_else(|| "$default".into());
                 let id = api.id.clone();
                 match a.change(&id, |x| {
-                    let i = apis::add_integration(x, "AWS_PROXY", &target, Some("2.0"), None)?;
+                    let i =
+                        apis::add_integration(x, "AWS_PROXY", &target, Some("2.0"), None, None)?;
                     apis::add_route(
                         x,
                         &route_key,
@@ -348,6 +353,7 @@ impl ApiGatewayApi {
                     &uri,
                     body.get("payloadFormatVersion").and_then(Value::as_str),
                     body.get("timeoutInMillis").and_then(Value::as_u64),
+                    body.get("credentialsArn").and_then(Value::as_str),
                 )
             })
             .map_err(err)?;
@@ -391,6 +397,9 @@ impl ApiGatewayApi {
                 }
                 if let Some(t) = body.get("timeoutInMillis").and_then(Value::as_u64) {
                     i.timeout_ms = t;
+                }
+                if let Some(c) = opt_str(body, "credentialsArn") {
+                    i.credentials_arn = Some(c).filter(|c| !c.is_empty());
                 }
                 Ok(i.clone())
             })

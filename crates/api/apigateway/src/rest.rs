@@ -264,6 +264,9 @@ fn integration_json(i: &RestIntegration) -> Value {
     if let Some(u) = &i.uri {
         v["uri"] = json!(u);
     }
+    if let Some(c) = &i.credentials {
+        v["credentials"] = json!(c);
+    }
     if !i.responses.is_empty() {
         v["integrationResponses"] = json!(i.responses);
     }
@@ -546,6 +549,7 @@ fn put_integration(a: &RestApis, at: &MethodAt, body: &Value) -> R {
         timeout_ms: timeout,
         passthrough: opt_str(body, "passthroughBehavior").unwrap_or_else(|| "WHEN_NO_MATCH".into()),
         responses: BTreeMap::new(),
+        credentials: opt_str(body, "credentials"),
     };
     let stored = integ.clone();
     change_method(a, at, &hm, |meth| {

@@ -14,6 +14,9 @@ pub struct Access {
     /// The resource's ARN, or `*` for actions on no particular resource
     /// (`ListQueues`, `ListBuckets`).
     pub resource: String,
+    /// Condition keys the request sets besides the global ones
+    /// (`lambda:FunctionUrlAuthType`), with their values.
+    pub keys: Vec<(String, String)>,
 }
 
 impl Access {
@@ -21,7 +24,14 @@ impl Access {
         Access {
             action: action.into(),
             resource: resource.into(),
+            keys: Vec::new(),
         }
+    }
+
+    /// The same access, with the condition key `key` set to `value`.
+    pub fn with_key(mut self, key: impl Into<String>, value: impl Into<String>) -> Access {
+        self.keys.push((key.into(), value.into()));
+        self
     }
 
     /// An action that names no resource.

@@ -3,7 +3,9 @@
 //! principal's policies (identity-based, its permissions boundary, its
 //! session's) and the policy of each resource the request acts on (from the
 //! [`ResourcePolicies`] registered for its ARN's service), and evaluates each
-//! action with the policy crate. The account's root may do anything.
+//! action with the policy crate. The account's root may do anything; a
+//! request without a caller (a public function URL) is anonymous, which only
+//! a resource policy granting `*` can allow.
 //!
 //! Policies are compiled once: a principal's set is kept until the identity
 //! service hands out a new one (it does after any IAM change), a session's
@@ -216,6 +218,9 @@ impl Enforcer {
                     ctx.insert(k, v);
                 }
             }
+            for (k, v) in &a.keys {
+                ctx.insert(k, v);
+            }
             ctx.insert("aws:CurrentTime", &current);
             ctx.insert("aws:EpochTime", &epoch);
             ctx.insert("aws:SecureTransport", "false");
@@ -313,6 +318,25 @@ fn tagged(principal: nimbus_policy::Principal, compiled: &Compiled) -> nimbus_po
         .fold(principal, |p, (k, v)| p.with_tag(k, v))
 }
 
+impl Enforcer {
+    /// Decide `access` for an unsigned request (a public function URL, an
+    /// anonymous S3 request):
+    /// anonymous callers have no policies of their own, so only a resource
+    /// policy granting `*` can allow them.
+    fn check_anonymous(&self, request: &http::Extensions, access: &[Access]) -> Result<(), Denied> {
+        let base = PolicySet {
+            identity: Vec::new(),
+            boundary: None,
+            session: Vec::new(),
+            resource: None,
+            resource_account: None,
+            resource_required: false,
+        };
+        let keys = [("aws:SourceIp", caller_ip(request))];
+        self.decide(&base, &nimbus_policy::Principal::anonymous(), &keys, access)
+    }
+}
+
 /// The client's address (`aws:SourceIp`), as the edge recorded it.
 fn caller_ip(request: &http::Extensions) -> &str {
     request
@@ -348,25 +372,13 @@ impl Authorizer for Enforcer {
             return Ok(());
         }
         let Some(caller) = request.get::<Caller>() else {
-            return Err(denied(
-                "The request was not signed by a known principal".into(),
-            ));
+            return self.check_anonymous(request, access);
         };
         if is_root(caller) {
             return Ok(());
         }
         if caller.is_anonymous() {
-            // Only resources' own policies can let everyone in.
-            let base = PolicySet {
-                identity: Vec::new(),
-                boundary: None,
-                session: Vec::new(),
-                resource: None,
-                resource_account: None,
-                resource_required: false,
-            };
-            let keys = [("aws:SourceIp", caller_ip(request))];
-            return self.decide(&base, &nimbus_policy::Principal::anonymous(), &keys, access);
+            return self.check_anonymous(request, access);
         }
         let Some(owner) = self.iam.resolve_access_key(&caller.access_key_id) else {
             return Err(denied(format!(

@@ -149,16 +149,20 @@ pub fn handle(f: &Functions, req: &Request<Bytes>) -> Result<Response<Bytes>, Ap
                     ))
                 })
             };
-            let st = f
-                .add_permission(
-                    &name,
-                    q.as_deref(),
-                    field("StatementId")?,
-                    field("Action")?,
-                    field("Principal")?,
-                    v.get("SourceArn").and_then(Value::as_str),
-                )
-                .map_err(svc)?;
+            let optional = |n: &str| v.get(n).and_then(Value::as_str);
+            let grant = nimbus_functions::urls::Grant {
+                statement_id: field("StatementId")?,
+                action: field("Action")?,
+                principal: field("Principal")?,
+                source_arn: optional("SourceArn"),
+                source_account: optional("SourceAccount"),
+                function_url_auth_type: optional("FunctionUrlAuthType"),
+                invoked_via_function_url: v
+                    .get("InvokedViaFunctionUrl")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            };
+            let st = f.add_permission(&name, q.as_deref(), &grant).map_err(svc)?;
             Ok(json_response(
                 StatusCode::CREATED,
                 json!({ "Statement": st.to_string() }),

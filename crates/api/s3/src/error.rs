@@ -22,7 +22,7 @@ impl S3Error {
     }
 
     /// An extra element of the error document (`BucketName`, `Key`, ...).
-    pub fn with(self, name: &'static str, value: impl Into<String>) -> S3Error {
+    pub fn with(self, name: &str, value: impl Into<String>) -> S3Error {
         S3Error(self.0.with(name, value.into()))
     }
 
@@ -96,6 +96,14 @@ impl From<ObjError> for S3Error {
             ObjError::InvalidPartOrder => S3Error::bad("InvalidPartOrder", msg),
             ObjError::EntityTooSmall => S3Error::bad("EntityTooSmall", msg),
             ObjError::InvalidArgument(_) => S3Error::invalid_argument(msg),
+            // S3 names each refused destination and why, numbered from 1.
+            ObjError::DestinationsNotValidated(refused) => refused.into_iter().enumerate().fold(
+                S3Error::invalid_argument(msg),
+                |e, (i, (target, why))| {
+                    e.with(&format!("ArgumentName{}", i + 1), target)
+                        .with(&format!("ArgumentValue{}", i + 1), why)
+                },
+            ),
             ObjError::Io(_) | ObjError::Storage(_) | ObjError::Corrupt(_) => {
                 tracing::error!(error = %msg, "object store failed");
                 S3Error::internal("We encountered an internal error. Please try again.")

@@ -104,7 +104,27 @@ pub fn run(args: Args) -> Result<()> {
         let arn = f["FunctionArn"].as_str().context("no FunctionArn")?.to_string();
         let api = json_call(&mut apigw, "POST", "/v2/apis", json!({ "name": name, "protocolType": "HTTP", "target": arn })).await?;
         let api_id = api["apiId"].as_str().context("no apiId")?.to_string();
+        // As on AWS, API Gateway invokes only what the function's policy lets it.
+        let (region, account) = match arn.split(':').collect::<Vec<_>>()[..] {
+            [_, _, _, region, account, ..] => (region.to_string(), account.to_string()),
+            _ => bail!("unexpected function ARN {arn}"),
+        };
+        json_call(&mut lam, "POST", &format!("/2015-03-31/functions/{name}/policy"), json!({
+            "StatementId": "apigw", "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
+            "SourceArn": format!("arn:aws:execute-api:{region}:{account}:{api_id}/*"),
+        })).await?;
         let url = json_call(&mut lam, "POST", &format!("/2021-10-31/functions/{name}/url"), json!({ "AuthType": "NONE" })).await?;
+        // A NONE URL is public only once the function's policy says so.
+        for (sid, action, condition) in [
+            ("url", "lambda:InvokeFunctionUrl", json!({ "FunctionUrlAuthType": "NONE" })),
+            ("url-invoke", "lambda:InvokeFunction", json!({ "InvokedViaFunctionUrl": true })),
+        ] {
+            let mut grant = json!({ "StatementId": sid, "Action": action, "Principal": "*" });
+            if let (Some(g), Some(c)) = (grant.as_object_mut(), condition.as_object()) {
+                g.extend(c.clone());
+            }
+            json_call(&mut lam, "POST", &format!("/2015-03-31/functions/{name}/policy"), grant).await?;
+        }
         let url_host = url["FunctionUrl"].as_str().context("no FunctionUrl")?
             .trim_start_matches("http://").trim_end_matches('/').to_string();
         let payload = Bytes::from_static(br#"{"noop":true}"#);
