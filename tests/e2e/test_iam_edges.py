@@ -316,3 +316,21 @@ def test_attribute_based_access_matches_resource_and_principal_tags(nimbus):
     denied(lambda: mine.get_secret_value(SecretId=red), "AccessDeniedException")
     sm.tag_resource(SecretId=red, Tags=[{"Key": "team", "Value": "blue"}])
     assert mine.get_secret_value(SecretId=red)["SecretString"] == "r"
+
+
+def test_request_tags_reach_conditions(nimbus):
+    """A user may make queues only tagged for its team, and tag nothing else."""
+    _, client = user_with(nimbus, [
+        {"Effect": "Allow", "Action": ["sqs:CreateQueue", "sqs:TagQueue"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+        {"Effect": "Allow", "Action": "sqs:UntagQueue", "Resource": "*",
+         "Condition": {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["team"]}}}])
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=unique("blue"), tags={"team": "blue"})["QueueUrl"]
+    denied(lambda: sqs.create_queue(QueueName=unique("red"), tags={"team": "red"}))
+    denied(lambda: sqs.create_queue(QueueName=unique("untagged")))
+    denied(lambda: sqs.tag_queue(QueueUrl=url, Tags={"team": "blue", "cost": "x"}))
+    sqs.tag_queue(QueueUrl=url, Tags={"team": "blue"})
+    denied(lambda: sqs.untag_queue(QueueUrl=url, TagKeys=["team"]))
+    sqs.untag_queue(QueueUrl=url, TagKeys=["cost"])

@@ -111,6 +111,68 @@ pub fn authorize(
     }
 }
 
+/// Set the condition keys of the tags a request sets (`aws:RequestTag/KEY`
+/// and `aws:TagKeys`) on its first access (the action on the resource being
+/// tagged or made).
+pub fn request_tags(access: &mut [Access], tags: &[(String, String)]) {
+    let Some(first) = access.first_mut() else {
+        return;
+    };
+    for (k, v) in tags {
+        first.keys.push((format!("aws:RequestTag/{k}"), v.clone()));
+        first.keys.push(("aws:TagKeys".into(), k.clone()));
+    }
+}
+
+/// Set `aws:TagKeys` to the keys a request removes, on its first access.
+pub fn removed_tag_keys(access: &mut [Access], keys: &[String]) {
+    if let Some(first) = access.first_mut() {
+        first
+            .keys
+            .extend(keys.iter().map(|k| ("aws:TagKeys".to_string(), k.clone())));
+    }
+}
+
+/// The tags of a JSON request's `member`, in whichever shape the API uses:
+/// a map (`{"team": "blue"}`), or a list of `{"Key", "Value"}`,
+/// `{"TagKey", "TagValue"}` (KMS) or `{"key", "value"}` (Step Functions).
+pub fn json_tags(params: &serde_json::Value, member: &str) -> Vec<(String, String)> {
+    use serde_json::Value;
+    match params.get(member) {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|t| {
+                let field = |names: [&str; 3]| {
+                    names
+                        .iter()
+                        .find_map(|n| t.get(*n).and_then(Value::as_str))
+                        .map(str::to_string)
+                };
+                Some((
+                    field(["Key", "TagKey", "key"])?,
+                    field(["Value", "TagValue", "value"]).unwrap_or_default(),
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The names in a JSON request's list `member` (`TagKeys`).
+pub fn json_strings(params: &serde_json::Value, member: &str) -> Vec<String> {
+    params
+        .get(member)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// `iam:PassRole` on `role`: what creating a resource that runs under a role
 /// (a function, a state machine) also needs.
 pub fn pass_role(role: &str) -> Access {
@@ -155,6 +217,31 @@ mod tests {
         })
         .unwrap_err();
         assert!(denied.message.contains("s3:PutObject"));
+    }
+
+    #[test]
+    fn request_tags_become_condition_keys() {
+        let params = serde_json::json!({
+            "map": {"team": "blue"},
+            "list": [{"Key": "a", "Value": "1"}, {"TagKey": "b", "TagValue": "2"}, {"key": "c", "value": "3"}],
+            "keys": ["x", "y"],
+        });
+        assert_eq!(json_tags(&params, "map"), [("team".into(), "blue".into())]);
+        assert_eq!(json_tags(&params, "list").len(), 3);
+        assert!(json_tags(&params, "missing").is_empty());
+        let mut access = vec![Access::any("sqs:TagQueue"), Access::any("x:Other")];
+        request_tags(&mut access, &json_tags(&params, "map"));
+        removed_tag_keys(&mut access, &json_strings(&params, "keys"));
+        assert_eq!(
+            access[0].keys,
+            [
+                ("aws:RequestTag/team".to_string(), "blue".to_string()),
+                ("aws:TagKeys".into(), "team".into()),
+                ("aws:TagKeys".into(), "x".into()),
+                ("aws:TagKeys".into(), "y".into()),
+            ]
+        );
+        assert!(access[1].keys.is_empty());
     }
 
     #[test]

@@ -52,7 +52,15 @@ fn statement_access(params: &Value, scope: &Scope) -> Access {
 }
 
 /// What `op` with `params` asks of IAM.
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
+    let mut access = asked(op, params, scope);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
     use Operation::*;
     let table = str_of(params, "TableName").unwrap_or_default();
     let on_table = |action: &str| vec![Access::new(action, table_arn(scope, table))];
@@ -160,6 +168,22 @@ pub fn stream_access(operation: &str, params: &Value, scope: &Scope) -> Vec<Acce
     }
     .unwrap_or_else(|| "*".into());
     vec![Access::new(action, arn)]
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::CreateTable | Operation::TagResource => (Some("Tags"), None),
+        Operation::UntagResource => (None, Some("TagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
+    }
 }
 
 #[cfg(test)]

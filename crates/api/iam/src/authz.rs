@@ -106,7 +106,28 @@ pub fn access(
                 .map(|c| c.arn.clone()),
         },
     };
-    vec![Access::new(action, resource.unwrap_or_else(|| "*".into()))]
+    let mut access = vec![Access::new(action, resource.unwrap_or_else(|| "*".into()))];
+    // The tags a request sets or removes are condition keys of its own.
+    use Operation::*;
+    match op {
+        CreateUser | TagUser | CreateRole | TagRole | CreatePolicy => {
+            let tags: Vec<(String, String)> = form
+                .members("Tags")
+                .iter()
+                .filter_map(|m| {
+                    let field =
+                        |f: &str| m.iter().find(|(k, _)| *k == f).map(|(_, v)| v.to_string());
+                    Some((field("Key")?, field("Value").unwrap_or_default()))
+                })
+                .collect();
+            nimbus_api_common::authz::request_tags(&mut access, &tags);
+        }
+        UntagUser | UntagRole => {
+            nimbus_api_common::authz::removed_tag_keys(&mut access, &form.list("TagKeys"));
+        }
+        _ => {}
+    }
+    access
 }
 
 #[cfg(test)]

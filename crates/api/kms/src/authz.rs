@@ -10,7 +10,20 @@ use serde_json::Value;
 
 /// What `op` with `params` asks of IAM; `key_arn` resolves a key id, key ARN,
 /// alias name or alias ARN to its key's ARN, or `None`.
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(
+    op: Operation,
+    params: &Value,
+    scope: &Scope,
+    key_arn: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Access> {
+    let mut access = asked(op, params, scope, key_arn);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(
     op: Operation,
     params: &Value,
     scope: &Scope,
@@ -86,6 +99,22 @@ fn blob_key(params: &Value, scope: &Scope) -> Option<String> {
     let blob = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let parsed = nimbus_kms::crypto::parse(&blob)?;
     Some(scope.arn("kms", &format!("key/{}", parsed.key_id)))
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::CreateKey | Operation::TagResource => (Some("Tags"), None),
+        Operation::UntagResource => (None, Some("TagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
+    }
 }
 
 #[cfg(test)]

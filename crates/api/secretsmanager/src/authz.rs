@@ -11,7 +11,15 @@ use serde_json::Value;
 /// A secret's full ARN and its customer key's ARN, if any.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<(String, Option<String>)>;
 
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(op: Operation, params: &Value, scope: &Scope, lookup: Lookup<'_>) -> Vec<Access> {
+    let mut access = asked(op, params, scope, lookup);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(op: Operation, params: &Value, scope: &Scope, lookup: Lookup<'_>) -> Vec<Access> {
     use Operation::*;
     let action = format!("secretsmanager:{}", op.name());
     let arn_of = |id: &str| -> (String, Option<String>) {
@@ -92,6 +100,22 @@ pub fn kms_arn(key: &str, scope: &Scope) -> String {
         scope.arn("kms", key)
     } else {
         scope.arn("kms", &format!("key/{key}"))
+    }
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::CreateSecret | Operation::TagResource => (Some("Tags"), None),
+        Operation::UntagResource => (None, Some("TagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
     }
 }
 

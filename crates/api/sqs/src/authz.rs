@@ -16,7 +16,15 @@ fn queue(op: Operation, params: &Value) -> Option<&str> {
 }
 
 /// What `op` with `params` asks of IAM.
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
+    let mut access = asked(op, params, scope);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
     use Operation::*;
     let action = match op {
         ListQueues => return vec![Access::any("sqs:ListQueues")],
@@ -62,6 +70,23 @@ pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
     };
     let resource = queue(op, params).map_or_else(|| "*".to_string(), |q| scope.arn("sqs", q));
     vec![Access::new(format!("sqs:{action}"), resource)]
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::CreateQueue => (Some("tags"), None),
+        Operation::TagQueue => (Some("Tags"), None),
+        Operation::UntagQueue => (None, Some("TagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
+    }
 }
 
 #[cfg(test)]

@@ -27,12 +27,20 @@ pub fn parameter_arn(reference: &str, scope: &Scope) -> String {
     )
 }
 
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(
     op: Operation,
     params: &Value,
     scope: &Scope,
     secure_key: SecureKey<'_>,
 ) -> Vec<Access> {
+    let mut access = asked(op, params, scope, secure_key);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(op: Operation, params: &Value, scope: &Scope, secure_key: SecureKey<'_>) -> Vec<Access> {
     use Operation::*;
     let action = format!("ssm:{}", op.name());
     let s = |k: &str| params.get(k).and_then(Value::as_str);
@@ -77,6 +85,22 @@ pub fn access(
             one(s("Name").unwrap_or(""), decrypt.then_some("kms:Decrypt"))
         }
         _ => one(s("Name").unwrap_or(""), None),
+    }
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::PutParameter | Operation::AddTagsToResource => (Some("Tags"), None),
+        Operation::RemoveTagsFromResource => (None, Some("TagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
     }
 }
 

@@ -72,7 +72,15 @@ fn name(op: Operation) -> &'static str {
 }
 
 /// What `op` with `params` asks of IAM.
+/// What `op` with `params` asks of IAM, with the tags it sets or removes
+/// as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`).
 pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
+    let mut access = asked(op, params, scope);
+    tagging(op, params, &mut access);
+    access
+}
+
+fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
     let action = format!("states:{}", name(op));
     let mut out = Vec::new();
     let resource = match op {
@@ -103,6 +111,22 @@ pub fn access(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
         out.push(pass_role(role));
     }
     out
+}
+
+/// The tags `op` sets or removes, as condition keys on its first access.
+fn tagging(op: Operation, params: &Value, access: &mut [Access]) {
+    use nimbus_api_common::authz::{json_strings, json_tags, removed_tag_keys, request_tags};
+    let (sets, removes) = match op {
+        Operation::CreateStateMachine | Operation::TagResource => (Some("tags"), None),
+        Operation::UntagResource => (None, Some("tagKeys")),
+        _ => (None, None),
+    };
+    if let Some(m) = sets {
+        request_tags(access, &json_tags(params, m));
+    }
+    if let Some(m) = removes {
+        removed_tag_keys(access, &json_strings(params, m));
+    }
 }
 
 #[cfg(test)]
