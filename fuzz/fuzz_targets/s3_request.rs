@@ -1,12 +1,22 @@
-//! What S3 requests carry that we parse: request XML documents, SigV2 and
-//! presigned SigV4 queries, and the canonical SigV2 resource; none panics.
+//! What S3 requests carry that we parse: request XML documents (ACLs too),
+//! bucket policies read for publicness, ACL headers, SigV2 and presigned
+//! SigV4 queries, and the canonical SigV2 resource; none panics.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use nimbus_api_common::{sigv2, sigv4};
 
 fuzz_target!(|data: &[u8]| {
     let _ = nimbus_api_s3::xml::parse(data);
+    let _ = nimbus_api_s3::acl::parse_policy(data);
     let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = nimbus_api_s3::acl::is_public_policy(text);
+    if let Ok(v) = http::HeaderValue::from_str(text) {
+        for name in ["x-amz-acl", "x-amz-grant-read"] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(name, v.clone());
+            let _ = nimbus_api_s3::acl::requested(&headers);
+        }
+    }
     let (path, query) = text.split_once('?').unwrap_or((text, ""));
     let _ = sigv2::canonical_resource(None, path, query);
     let _ = sigv2::parse_header(text);

@@ -59,7 +59,7 @@ fn header_grantee(item: &str) -> Result<Grantee, S3Error> {
 
 /// The grants a write asks for with `x-amz-acl` or the `x-amz-grant-*`
 /// headers; `None` when it names none.
-pub(crate) fn requested(h: &HeaderMap) -> Result<Option<Vec<Grant>>, S3Error> {
+pub fn requested(h: &HeaderMap) -> Result<Option<Vec<Grant>>, S3Error> {
     let canned = header(h, "x-amz-acl");
     let mut grants = Vec::new();
     let mut any_grant_header = false;
@@ -147,7 +147,7 @@ fn malformed_acl() -> S3Error {
 }
 
 /// The grants of an `AccessControlPolicy` body, the owner's own left out.
-fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>, S3Error> {
+pub fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>, S3Error> {
     let root = xml::parse(doc).map_err(|_| malformed_acl())?;
     if root.name != "AccessControlPolicy" {
         return Err(malformed_acl());
