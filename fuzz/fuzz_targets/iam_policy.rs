@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
                 session: vec![policy],
                 resource: Some(policy),
                 resource_account: (i % 2 == 1).then(|| "111122223333".to_string()),
+                resource_required: i % 3 == 0,
             };
             let e = evaluate(&ctx, &set);
             let _ = e.message(&ctx);
