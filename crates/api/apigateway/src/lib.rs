@@ -306,7 +306,15 @@ impl ApiGatewayApi {
         let op = Operation::parse(req.method(), path)
             .ok_or_else(|| self.not_implemented(req.method(), path))?;
         nimbus_api_common::authz::authorize(req.extensions(), |s| {
-            authz::access(req.method(), path, s)
+            let mut access = authz::access(req.method(), path, s);
+            // An integration that runs as a role passes it (v2's
+            // `CredentialsArn`, v1's `credentials`).
+            let role = ["CredentialsArn", "credentialsArn", "credentials"]
+                .iter()
+                .find_map(|k| body.get(*k).and_then(Value::as_str))
+                .filter(|r| r.starts_with("arn:"));
+            access.extend(role.map(nimbus_api_common::authz::pass_role));
+            access
         })
         .map_err(|d| ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message))?;
         self.execute(op, &body, &host)
