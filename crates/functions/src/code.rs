@@ -64,8 +64,9 @@ impl CodeCache {
     }
 }
 
-/// Check that `zip` is a package Lambda would accept, without unpacking it.
-pub fn validate(zip: &[u8]) -> Result<()> {
+/// Check that `zip` is a package Lambda would accept, without unpacking it;
+/// returns its unzipped size.
+pub fn validate(zip: &[u8]) -> Result<u64> {
     let mut archive = zip::ZipArchive::new(Cursor::new(zip))
         .map_err(|_| Error::InvalidParameter(UNZIP_FAILED.into()))?;
     let mut total: u64 = 0;
@@ -86,7 +87,7 @@ pub fn validate(zip: &[u8]) -> Result<()> {
             "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
         )));
     }
-    Ok(())
+    Ok(total)
 }
 
 fn unzip(zip: &[u8], dest: &Path) -> Result<()> {

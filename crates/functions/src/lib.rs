@@ -10,6 +10,7 @@ pub mod code;
 pub mod concurrency;
 pub mod error;
 mod execution;
+pub mod layers;
 pub mod lineage;
 pub mod logs;
 mod registry;
@@ -101,7 +102,18 @@ impl Functions {
         if runtimes.node().is_none() {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
         }
-        let registry = Arc::new(Registry::open(kv.clone(), blobs.clone(), code.clone())?);
+        let layers = Arc::new(layers::Layers::open(
+            kv.clone(),
+            blobs.clone(),
+            code.clone(),
+            cfg.identity.clone(),
+        )?);
+        let registry = Arc::new(Registry::open(
+            kv.clone(),
+            blobs.clone(),
+            code.clone(),
+            layers,
+        )?);
         let queue = Arc::new(async_invoke::Queue::open(kv.clone())?);
         // Unpacked packages nothing references any more (left by updates and deletes).
         let live = registry.all_digests();

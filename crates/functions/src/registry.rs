@@ -4,6 +4,7 @@
 
 use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
+use crate::layers::Layers;
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
 use nimbus_model::function::{ALIAS_RECORD_FORMAT, CodeRef, FUNCTION_RECORD_FORMAT};
 use nimbus_model::{AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime};
@@ -91,6 +92,8 @@ pub(crate) struct Registry {
     kv: Arc<dyn KvEngine>,
     blobs: Arc<dyn BlobStore>,
     code: Arc<CodeCache>,
+    /// Layer versions: what a function's `Layers` refer to, and blobs it shares.
+    pub(crate) layers: Arc<Layers>,
     functions: Records<FunctionRecord, Latest>,
     versions: Records<FunctionRecord, Published>,
     aliases: Records<AliasRecord, Aliases>,
@@ -387,6 +390,7 @@ impl Registry {
         kv: Arc<dyn KvEngine>,
         blobs: Arc<dyn BlobStore>,
         code: Arc<CodeCache>,
+        layers: Arc<Layers>,
     ) -> Result<Registry> {
         let functions = Records::open(kv.clone(), FUNCTIONS, FUNCTION_RECORD_FORMAT)?;
         let versions = Records::open(kv.clone(), VERSIONS, FUNCTION_RECORD_FORMAT)?;
@@ -395,6 +399,7 @@ impl Registry {
             kv,
             blobs,
             code,
+            layers,
             functions,
             versions,
             aliases,
@@ -448,10 +453,14 @@ impl Registry {
         })
     }
 
-    /// Drop a package nothing references any more.
-    fn release_code(&self, digest: &str) {
-        let uses = |used: bool, r: &FunctionRecord| used || r.code.digest == digest;
-        let used = self.functions.fold(false, uses) || self.versions.fold(false, uses);
+    /// Drop a package (function code or layer) nothing references any more.
+    pub(crate) fn release_code(&self, digest: &str) {
+        let uses = |used: bool, r: &FunctionRecord| {
+            used || r.code.digest == digest || r.layers.iter().any(|l| l.digest == digest)
+        };
+        let used = self.functions.fold(false, uses)
+            || self.versions.fold(false, uses)
+            || self.layers.uses(digest);
         // The unpacked directory stays: an environment of the old revision may
         // still be running from it. Unreferenced directories go at startup.
         if !used && let Err(e) = self.blobs.delete(digest) {
@@ -519,6 +528,7 @@ impl Registry {
             version: nimbus_model::LATEST.into(),
             last_version: 0,
             vpc: req.vpc.filter(|v| !v.subnet_ids.is_empty()),
+            layers: Vec::new(),
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;
@@ -666,13 +676,15 @@ impl Registry {
         Ok(())
     }
 
-    /// All code digests referenced by any version of any function.
+    /// All code digests referenced by any version of any function or by a layer.
     pub fn all_digests(&self) -> HashSet<String> {
         let add = |mut d: HashSet<String>, r: &FunctionRecord| {
             d.insert(r.code.digest.clone());
+            d.extend(r.layers.iter().map(|l| l.digest.clone()));
             d
         };
-        let d = self.functions.fold(HashSet::new(), add);
+        let mut d = self.functions.fold(HashSet::new(), add);
+        d.extend(self.layers.digests());
         self.versions.fold(d, add)
     }
 

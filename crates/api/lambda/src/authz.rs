@@ -2,6 +2,8 @@
 //! (qualified when the request names a version or alias, as Lambda's
 //! authorization reference says), event source mapping ARNs, or `*`.
 //! Creating a function, or giving it another role, also passes that role.
+//! Layer operations act on the layer's ARN (`PublishLayerVersion`) or the
+//! layer version's (`arn:...:layer:NAME:VERSION`); listing acts on `*`.
 
 use crate::Operation;
 use nimbus_api_common::authz::{Access, Scope, pass_role};
@@ -35,6 +37,13 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             format!("lambda:{action}"),
             scope.arn("lambda", &format!("event-source-mapping:{uuid}")),
         )]
+    };
+    let layer = |action: &str, name: &str, version: Option<u32>| {
+        let resource = match version {
+            Some(v) => scope.arn("lambda", &format!("layer:{name}:{v}")),
+            None => scope.arn("lambda", &format!("layer:{name}")),
+        };
+        vec![Access::new(format!("lambda:{action}"), resource)]
     };
     match op {
         CreateFunction(f, _) => {
@@ -91,6 +100,20 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
         UpdateEventSourceMapping(uuid, _) => mapping("UpdateEventSourceMapping", uuid),
         DeleteEventSourceMapping(uuid) => mapping("DeleteEventSourceMapping", uuid),
         ListEventSourceMappings { .. } => vec![Access::any("lambda:ListEventSourceMappings")],
+        PublishLayerVersion(p) => layer("PublishLayerVersion", &p.name, None),
+        GetLayerVersion { name, version } => layer("GetLayerVersion", name, Some(*version)),
+        ListLayers(_) => vec![Access::any("lambda:ListLayers")],
+        ListLayerVersions { .. } => vec![Access::any("lambda:ListLayerVersions")],
+        DeleteLayerVersion { name, version } => layer("DeleteLayerVersion", name, Some(*version)),
+        AddLayerVersionPermission { name, version, .. } => {
+            layer("AddLayerVersionPermission", name, Some(*version))
+        }
+        RemoveLayerVersionPermission { name, version, .. } => {
+            layer("RemoveLayerVersionPermission", name, Some(*version))
+        }
+        GetLayerVersionPolicy { name, version } => {
+            layer("GetLayerVersionPolicy", name, Some(*version))
+        }
     }
 }
 
@@ -163,5 +186,32 @@ mod tests {
             )]
         );
         assert!(url_access(&http::Method::GET, "/2015-03-31/nothing", None, &s).is_none());
+    }
+
+    #[test]
+    fn layer_operations_name_the_layer_or_its_version() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let get = Operation::GetLayerVersion {
+            name: "deps".into(),
+            version: 3,
+        };
+        assert_eq!(
+            access(&get, &s),
+            [Access::new(
+                "lambda:GetLayerVersion",
+                "arn:aws:lambda:us-east-1:000000000000:layer:deps:3"
+            )]
+        );
+        let publish = Operation::PublishLayerVersion(nimbus_functions::layers::PublishLayer {
+            name: "deps".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            access(&publish, &s),
+            [Access::new(
+                "lambda:PublishLayerVersion",
+                "arn:aws:lambda:us-east-1:000000000000:layer:deps"
+            )]
+        );
     }
 }
