@@ -1,6 +1,7 @@
 """Lambda layers end to end: publish, read, list, delete and permissions with
 boto3; functions that import from their layers under /opt; code from S3."""
 import json
+import sys
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,8 +17,8 @@ def error(exc):
     return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def publish(lam, name, files, **kw):
-    return lam.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip(files)}, **kw)
+def publish(lam, name, files, modes=None, **kw):
+    return lam.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip(files, modes)}, **kw)
 
 
 def test_publish_get_list_delete(lam):
@@ -124,3 +125,104 @@ def test_publish_errors(lam):
     with pytest.raises(ClientError) as e:
         lam.get_layer_version_by_arn(Arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{unique('none')}:1")
     assert error(e)[0] == "ResourceNotFoundException"
+
+
+LAYER_A = {
+    "python/greet.py": "def hello():\n    return 'hello from layer a'\n",
+    "python/shared.py": "WHO = 'a'\n",
+    # The server runs functions on the interpreter this suite runs on.
+    "python/lib/python%d.%d/site-packages/sitepkg.py" % sys.version_info[:2]: "VALUE = 'site-packages'\n",
+    "nodejs/node_modules/greet/index.js": "module.exports = () => 'node hello from layer a';\n",
+    "bin/layer-tool": "#!/bin/sh\necho tool-output\n",
+}
+LAYER_B = {"python/shared.py": "WHO = 'b'\n"}
+
+PY_APP = """
+import os, subprocess, sys
+import greet, shared
+
+def lambda_handler(event, context):
+    try:
+        import sitepkg
+        site = sitepkg.VALUE
+    except ImportError:
+        site = None
+    out = subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()
+    writable = True
+    try:
+        open("/opt/python/new.txt", "w").close()
+    except OSError:
+        writable = False
+    return {"greet": greet.hello(), "who": shared.WHO, "tool": out, "site": site,
+            "opt_writable": writable, "path": os.environ["PATH"],
+            "ld": os.environ["LD_LIBRARY_PATH"], "node_path": os.environ.get("NODE_PATH")}
+"""
+
+NODE_APP = """
+const greet = require('greet');
+exports.handler = async () => ({ greet: greet(), nodePath: process.env.NODE_PATH });
+"""
+
+
+def test_functions_import_from_their_layers(lam):
+    # Executable bits come from the zip, as for function code.
+    a = publish(lam, unique("layer-a"), LAYER_A, modes={"bin/layer-tool": 0o755})
+    b = publish(lam, unique("layer-b"), LAYER_B)
+    py = unique("py-layers")
+    created = create(lam, py, {"app.py": PY_APP}, Layers=[a["LayerVersionArn"], b["LayerVersionArn"]])
+    assert created["Layers"] == [
+        {"Arn": a["LayerVersionArn"], "CodeSize": a["Content"]["CodeSize"]},
+        {"Arn": b["LayerVersionArn"], "CodeSize": b["Content"]["CodeSize"]},
+    ]
+    cfg = lam.get_function_configuration(FunctionName=py)
+    assert [l["Arn"] for l in cfg["Layers"]] == [a["LayerVersionArn"], b["LayerVersionArn"]]
+    out = invoke(lam, py)["Body"]
+    assert out["greet"] == "hello from layer a"
+    assert out["who"] == "b"  # the later layer's file wins
+    assert out["tool"] == "tool-output"
+    assert out["opt_writable"] is False
+    assert out["path"].endswith("/opt/bin")
+    assert out["ld"].endswith("/opt/lib")
+    assert out["site"] == "site-packages"
+
+    # Reversed, the earlier layer's file is the one that stays.
+    lam.update_function_configuration(FunctionName=py, Layers=[b["LayerVersionArn"], a["LayerVersionArn"]])
+    lam.get_waiter("function_updated_v2").wait(FunctionName=py)
+    assert invoke(lam, py)["Body"]["who"] == "a"
+    # An empty list removes them.
+    lam.update_function_configuration(FunctionName=py, Layers=[])
+    assert "Layers" not in lam.get_function_configuration(FunctionName=py)
+    assert invoke(lam, py)["Body"]["errorType"] == "Runtime.ImportModuleError"
+
+    node = unique("node-layers")
+    create(lam, node, {"index.js": NODE_APP}, runtime="nodejs20.x", handler="index.handler",
+           Layers=[a["LayerVersionArn"]])
+    out = invoke(lam, node)["Body"]
+    assert out["greet"] == "node hello from layer a"
+    assert "/opt/nodejs/node_modules" in out["nodePath"].split(":")
+    assert "/opt/nodejs/node20/node_modules" in out["nodePath"].split(":")
+
+    # A deleted layer version keeps working for the functions that use it.
+    lam.delete_layer_version(LayerName=a["LayerArn"], VersionNumber=a["Version"])
+    lam.update_function_configuration(FunctionName=node, Description="touched")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=node)
+    assert invoke(lam, node)["Body"]["greet"] == "node hello from layer a"
+
+
+def test_layer_errors_on_functions(lam):
+    layer = publish(lam, unique("l"), {"a.txt": "a"})
+    missing = layer["LayerVersionArn"].rsplit(":", 1)[0] + ":99"
+    with pytest.raises(ClientError) as e:
+        create(lam, unique("f"), {"app.py": "x=1"}, Layers=[missing])
+    assert error(e) == ("InvalidParameterValueException", f"Layer version {missing} does not exist.", 400)
+    with pytest.raises(ClientError) as e:
+        create(lam, unique("f"), {"app.py": "x=1"}, Layers=[layer["LayerVersionArn"]] * 6)
+    assert error(e) == ("InvalidParameterValueException", "Cannot reference more than 5 layers.", 400)
+    with pytest.raises(ClientError) as e:
+        create(lam, unique("f"), {"app.py": "x=1"}, Layers=[layer["LayerArn"]])
+    assert error(e)[0] == "ValidationException"
+    name = unique("f")
+    create(lam, name, {"app.py": "x=1"})
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, Layers=[missing])
+    assert error(e)[0] == "InvalidParameterValueException"

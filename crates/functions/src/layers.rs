@@ -384,7 +384,6 @@ impl Layers {
     }
 
     /// What a function's `Layers` refer to, checked as Lambda checks them.
-    #[allow(dead_code)] // until functions take `Layers`
     pub fn resolve(&self, arns: &[String]) -> Result<Vec<LayerRef>> {
         if let Some(bad) = arns.iter().find(|a| !is_layer_version_arn(a)) {
             return Err(Error::Validation(format!(

@@ -59,6 +59,8 @@ pub struct CreateFunction {
     pub tags: BTreeMap<String, String>,
     pub dead_letter_target: Option<String>,
     pub vpc: Option<nimbus_model::function::VpcConfig>,
+    /// Layer version ARNs, in the order they are extracted under `/opt`.
+    pub layers: Vec<String>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -77,6 +79,8 @@ pub struct UpdateConfiguration {
     pub dead_letter_target: Option<String>,
     /// `Some` with no subnets removes it.
     pub vpc: Option<nimbus_model::function::VpcConfig>,
+    /// `Some(empty)` removes every layer.
+    pub layers: Option<Vec<String>>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -313,6 +317,19 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.architecture == latest.architecture
         && published.dead_letter_target == latest.dead_letter_target
         && published.vpc == latest.vpc
+        && published.layers == latest.layers
+}
+
+/// Lambda's limit on a function's code and its layers, unzipped together.
+fn check_total_size(code_unzipped: u64, layers: &[nimbus_model::LayerRef]) -> Result<()> {
+    let total = code_unzipped + layers.iter().map(|l| l.unzipped_size).sum::<u64>();
+    if total > code::MAX_UNZIPPED_BYTES {
+        return Err(Error::InvalidParameter(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
+            code::MAX_UNZIPPED_BYTES
+        )));
+    }
+    Ok(())
 }
 
 fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
@@ -336,8 +353,16 @@ fn check_revision(current: &str, given: Option<&str>) -> Result<()> {
     }
 }
 
-/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`.
-fn configure(rec: &mut FunctionRecord, req: UpdateConfiguration) -> Result<()> {
+/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`; `layers` are
+/// the request's `Layers`, resolved.
+fn configure(
+    rec: &mut FunctionRecord,
+    req: UpdateConfiguration,
+    layers: Option<Vec<nimbus_model::LayerRef>>,
+) -> Result<()> {
+    if let Some(l) = layers {
+        rec.layers = l;
+    }
     if let Some(r) = &req.runtime {
         rec.runtime = check_runtime(r)?.id;
     }
@@ -453,6 +478,11 @@ impl Registry {
         })
     }
 
+    /// The unzipped size of the stored package `digest`.
+    fn unzipped_size(&self, digest: &str) -> Result<u64> {
+        code::validate(&self.blobs.get(digest)?)
+    }
+
     /// Drop a package (function code or layer) nothing references any more.
     pub(crate) fn release_code(&self, digest: &str) {
         let uses = |used: bool, r: &FunctionRecord| {
@@ -507,6 +537,10 @@ impl Registry {
                 req.name
             )));
         }
+        let layers = self.layers.resolve(&req.layers)?;
+        if !layers.is_empty() {
+            check_total_size(code::validate(&req.zip)?, &layers)?;
+        }
         let code = self.store_code(&req.zip)?;
         let rec = FunctionRecord {
             format: FUNCTION_RECORD_FORMAT,
@@ -528,7 +562,7 @@ impl Registry {
             version: nimbus_model::LATEST.into(),
             last_version: 0,
             vpc: req.vpc.filter(|v| !v.subnet_ids.is_empty()),
-            layers: Vec::new(),
+            layers,
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;
@@ -578,8 +612,16 @@ impl Registry {
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
         let revision = req.revision_id.clone();
+        let layers = req
+            .layers
+            .as_ref()
+            .map(|l| self.layers.resolve(l))
+            .transpose()?;
         let (rec, ()) = self.change(name, not_found, revision.as_deref(), |rec| {
-            configure(rec, req)
+            if let Some(l) = layers.as_ref().filter(|l| !l.is_empty()) {
+                check_total_size(self.unzipped_size(&rec.code.digest)?, l)?;
+            }
+            configure(rec, req, layers)
         })?;
         Ok(rec)
     }
@@ -600,13 +642,17 @@ impl Registry {
             if let Some(a) = architecture {
                 rec.architecture = a?;
             }
-            code::validate(&req.zip)?;
+            let unzipped = code::validate(&req.zip)?;
+            check_total_size(unzipped, &rec.layers)?;
             return Ok(Arc::new(rec));
         }
         let (rec, old_digest) =
             self.change(name, not_found, req.revision_id.as_deref(), |rec| {
                 if let Some(a) = architecture {
                     rec.architecture = a?;
+                }
+                if !rec.layers.is_empty() {
+                    check_total_size(code::validate(&req.zip)?, &rec.layers)?;
                 }
                 let old = std::mem::replace(&mut rec.code, self.store_code(&req.zip)?);
                 rec.last_modified_ms = nimbus_model::time::now_millis();

@@ -4,6 +4,7 @@
 //! Creating a function, or giving it another role, also passes that role.
 //! Layer operations act on the layer's ARN (`PublishLayerVersion`) or the
 //! layer version's (`arn:...:layer:NAME:VERSION`); listing acts on `*`.
+//! Giving a function layers needs `lambda:GetLayerVersion` on each version.
 
 use crate::Operation;
 use nimbus_api_common::authz::{Access, Scope, pass_role};
@@ -13,6 +14,12 @@ fn function_arn(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
         Some(q) => scope.arn("lambda", &format!("function:{name}:{q}")),
         None => scope.arn("lambda", &format!("function:{name}")),
     }
+}
+
+/// A function that uses layers must be allowed to read each layer version.
+fn uses_layers(arns: &[String]) -> impl Iterator<Item = Access> + '_ {
+    arns.iter()
+        .map(|arn| Access::new("lambda:GetLayerVersion", arn.clone()))
 }
 
 /// What invoking `name` (at `qualifier`) asks of IAM.
@@ -49,6 +56,7 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
         CreateFunction(f, _) => {
             let mut a = on("CreateFunction", &f.name, None);
             a.push(pass_role(&f.role));
+            a.extend(uses_layers(&f.layers));
             a
         }
         PublishVersion { name, .. } => on("PublishVersion", name, None),
@@ -81,6 +89,7 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             if let Some(role) = &update.role {
                 a.push(pass_role(role));
             }
+            a.extend(uses_layers(update.layers.as_deref().unwrap_or_default()));
             a
         }
         DeleteFunction { name, qualifier } => on("DeleteFunction", name, qualifier.as_deref()),

@@ -14,11 +14,6 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
     if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
         return Err(unsupported_code_source());
     }
-    if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(invalid(
-            "Layers are not supported by this Nimbus build yet".into(),
-        ));
-    }
     let code = input.code.ok_or_else(|| {
             error::validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
         })?;
@@ -45,6 +40,7 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
                 .dead_letter_config
                 .map(|d| d.target_arn.unwrap_or_default()),
             vpc: input.vpc_config.map(wire::VpcIn::into_model),
+            layers: input.layers.unwrap_or_default(),
         },
         publish,
     ))
@@ -124,11 +120,6 @@ pub(crate) fn parse_function(
         }
         (&Method::PUT, ["configuration"]) => {
             let input: wire::UpdateConfigurationIn = json_body(body)?;
-            if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(invalid(
-                    "Layers are not supported by this Nimbus build yet".into(),
-                ));
-            }
             Ok(Operation::UpdateFunctionConfiguration {
                 name,
                 update: UpdateConfiguration {
@@ -145,6 +136,7 @@ pub(crate) fn parse_function(
                         .dead_letter_config
                         .map(|d| d.target_arn.unwrap_or_default()),
                     vpc: input.vpc_config.map(wire::VpcIn::into_model),
+                    layers: input.layers,
                 },
             })
         }

@@ -226,6 +226,13 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
     if !rec.environment.is_empty() {
         v["Environment"] = json!({ "Variables": rec.environment });
     }
+    if !rec.layers.is_empty() {
+        v["Layers"] = rec
+            .layers
+            .iter()
+            .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code_size }))
+            .collect();
+    }
     if let Some(t) = &rec.dead_letter_target {
         v["DeadLetterConfig"] = json!({ "TargetArn": t });
     }

@@ -278,3 +278,59 @@ fn publish_and_delete_span_tables_all_or_nothing() {
         );
     }
 }
+
+#[test]
+fn functions_take_layers_and_keep_them_after_the_layer_goes() {
+    let f = open(tempfile::tempdir().unwrap());
+    let layer = f
+        .reg
+        .layers
+        .publish(crate::layers::PublishLayer {
+            name: "deps".into(),
+            zip: zip("X = 1\n"),
+            ..Default::default()
+        })
+        .unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:layer:deps:1".to_string();
+    let rec = f
+        .reg
+        .create(CreateFunction {
+            layers: vec![arn.clone()],
+            ..req("f")
+        })
+        .unwrap();
+    assert_eq!(rec.layers[0].arn, arn);
+    assert_eq!(rec.layers[0].digest, layer.code.digest);
+    f.reg.layers.delete("deps", 1).unwrap();
+    f.reg.release_code(&layer.code.digest);
+    // Still referenced by the function: the blob stays.
+    assert!(f.reg.blob_path(&layer.code.digest).is_some());
+    let cleared = f
+        .reg
+        .update_configuration(
+            "f",
+            nf,
+            UpdateConfiguration {
+                layers: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(cleared.layers.is_empty());
+}
+
+#[test]
+fn code_and_layers_share_the_unzipped_limit() {
+    let layer = |size| nimbus_model::LayerRef {
+        arn: "a".into(),
+        digest: "d".into(),
+        code_size: 1,
+        unzipped_size: size,
+    };
+    assert!(check_total_size(100, &[layer(code::MAX_UNZIPPED_BYTES - 100)]).is_ok());
+    let err = check_total_size(101, &[layer(code::MAX_UNZIPPED_BYTES - 100)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is 262144001 bytes."
+    );
+}
