@@ -226,3 +226,61 @@ def test_layer_errors_on_functions(lam):
     with pytest.raises(ClientError) as e:
         lam.update_function_configuration(FunctionName=name, Layers=[missing])
     assert error(e)[0] == "InvalidParameterValueException"
+
+
+def test_code_and_layers_from_s3(nimbus, lam):
+    s3 = nimbus.client("s3")
+    bucket = unique("code").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="app.zip",
+                       Body=make_zip({"app.py": "def lambda_handler(e, c):\n    return 'v1'\n"}))["VersionId"]
+    s3.put_object(Bucket=bucket, Key="app.zip",
+                  Body=make_zip({"app.py": "def lambda_handler(e, c):\n    return 'v2'\n"}))
+    name = unique("from-s3")
+    created = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                                  Handler="app.lambda_handler",
+                                  Code={"S3Bucket": bucket, "S3Key": "app.zip", "S3ObjectVersion": v1})
+    assert created["CodeSize"] > 0
+    assert invoke(lam, name)["Body"] == "v1"
+    lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key="app.zip")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    assert invoke(lam, name)["Body"] == "v2"
+
+    s3.put_object(Bucket=bucket, Key="layer.zip", Body=make_zip({"python/froms3.py": "V = 's3 layer'\n"}))
+    layer = lam.publish_layer_version(LayerName=unique("s3-layer"),
+                                      Content={"S3Bucket": bucket, "S3Key": "layer.zip"})
+    assert layer["Version"] == 1
+    user = unique("uses-s3-layer")
+    create(lam, user, {"app.py": "import froms3\ndef lambda_handler(e, c):\n    return froms3.V\n"},
+           Layers=[layer["LayerVersionArn"]])
+    assert invoke(lam, user)["Body"] == "s3 layer"
+
+
+def test_code_from_s3_errors(nimbus, lam):
+    s3 = nimbus.client("s3")
+    bucket = unique("code").lower()
+    s3.create_bucket(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=unique("f"), Runtime="python3.12", Role=ROLE,
+                            Handler="app.lambda_handler", Code={"S3Bucket": bucket, "S3Key": "missing.zip"})
+    assert error(e) == ("InvalidParameterValueException",
+                        "Error occurred while GetObject. S3 Error Code: NoSuchKey. "
+                        "S3 Error Message: The specified key does not exist.", 400)
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=unique("f"), Runtime="python3.12", Role=ROLE,
+                            Handler="app.lambda_handler",
+                            Code={"S3Bucket": unique("nobucket").lower(), "S3Key": "a.zip"})
+    code, message, status = error(e)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.startswith("Error occurred while GetObject. S3 Error Code: NoSuchBucket.")
+    with pytest.raises(ClientError) as e:
+        lam.publish_layer_version(LayerName=unique("l"), Content={"S3Bucket": bucket, "S3Key": "nope.zip"})
+    assert "S3 Error Code: NoSuchKey" in error(e)[1]
+    s3.put_object(Bucket=bucket, Key="junk.zip", Body=b"not a zip")
+    name = unique("f")
+    create(lam, name, {"app.py": "x = 1\n"})
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key="junk.zip")
+    assert error(e)[:2] == ("InvalidParameterValueException",
+                            "Could not unzip uploaded file. Please check your file, then try to upload again.")

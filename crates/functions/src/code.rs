@@ -17,6 +17,36 @@ pub const MAX_ZIPPED_BYTES: usize = 50 * 1024 * 1024;
 const UNZIP_FAILED: &str =
     "Could not unzip uploaded file. Please check your file, then try to upload again.";
 
+/// Where `S3Bucket`/`S3Key`/`S3ObjectVersion` point: a package in Nimbus's
+/// own object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Code {
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+}
+
+/// The object store, as the functions service reads packages from it (the
+/// server provides it: this crate does not depend on the object store).
+pub trait CodeObjects: Send + Sync {
+    /// The object's bytes, or S3's error code and message.
+    fn get(&self, at: &S3Code) -> std::result::Result<Vec<u8>, (String, String)>;
+}
+
+/// Read a package from the object store, failing as Lambda fails.
+pub fn read_s3(objects: Option<&dyn CodeObjects>, at: &S3Code) -> Result<Vec<u8>> {
+    let objects = objects.ok_or_else(|| {
+        Error::InvalidParameter(
+            "Code from S3 is not available: this server has no object store".into(),
+        )
+    })?;
+    objects.get(at).map_err(|(code, message)| {
+        Error::InvalidParameter(format!(
+            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+        ))
+    })
+}
+
 /// Unpacked packages under `<data>/code/<digest>/`.
 pub struct CodeCache {
     root: PathBuf,

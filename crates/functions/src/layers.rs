@@ -139,6 +139,8 @@ pub struct PublishLayer {
     pub compatible_runtimes: Vec<String>,
     pub compatible_architectures: Vec<String>,
     pub license_info: Option<String>,
+    /// `Content.S3Bucket`/`S3Key`: the zip is read from there into `zip`.
+    pub s3: Option<code::S3Code>,
 }
 
 /// `AddLayerVersionPermission`'s input.
@@ -283,7 +285,7 @@ impl Layers {
                     .into(),
             ));
         }
-        if req.zip.len() > code::MAX_ZIPPED_BYTES {
+        if req.s3.is_none() && req.zip.len() > code::MAX_ZIPPED_BYTES {
             return Err(Error::RequestTooLarge(format!(
                 "Request must be smaller than {} bytes for the PublishLayerVersion operation",
                 code::MAX_ZIPPED_BYTES
@@ -533,7 +535,14 @@ impl crate::Functions {
         req: PublishLayer,
     ) -> Result<Arc<LayerRecord>> {
         let me = self.clone();
-        crate::spawn_blocking(move || me.registry.layers.publish(req)).await
+        crate::spawn_blocking(move || {
+            let mut req = req;
+            if let Some(at) = &req.s3 {
+                req.zip = me.read_s3(at)?;
+            }
+            me.registry.layers.publish(req)
+        })
+        .await
     }
 
     pub fn get_layer_version(&self, name: &str, version: u32) -> Result<Arc<LayerRecord>> {

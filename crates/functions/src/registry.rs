@@ -61,6 +61,8 @@ pub struct CreateFunction {
     pub vpc: Option<nimbus_model::function::VpcConfig>,
     /// Layer version ARNs, in the order they are extracted under `/opt`.
     pub layers: Vec<String>,
+    /// `Code.S3Bucket`/`S3Key`: the package is read from there into `zip`.
+    pub s3: Option<code::S3Code>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -87,6 +89,8 @@ pub struct UpdateConfiguration {
 #[derive(Debug, Clone, Default)]
 pub struct UpdateCode {
     pub zip: Vec<u8>,
+    /// `S3Bucket`/`S3Key`: the package is read from there into `zip`.
+    pub s3: Option<code::S3Code>,
     pub architectures: Option<Vec<String>>,
     pub revision_id: Option<String>,
     pub dry_run: bool,
@@ -451,14 +455,15 @@ impl Registry {
         self.functions.all()
     }
 
-    /// Store the package durably and unpack it; returns its reference.
-    fn store_code(&self, zip: &[u8]) -> Result<CodeRef> {
+    /// Store the package durably and unpack it; returns its reference. The
+    /// 50 MB limit is on packages `uploaded` in the request, not read from S3.
+    fn store_code(&self, zip: &[u8], uploaded: bool) -> Result<CodeRef> {
         if zip.is_empty() {
             return Err(Error::InvalidParameter(
                 "Code is required: give the deployment package as ZipFile".into(),
             ));
         }
-        if zip.len() > code::MAX_ZIPPED_BYTES {
+        if uploaded && zip.len() > code::MAX_ZIPPED_BYTES {
             return Err(Error::RequestTooLarge(format!(
                 "Request must be smaller than {} bytes for the CreateFunction operation",
                 code::MAX_ZIPPED_BYTES
@@ -541,7 +546,7 @@ impl Registry {
         if !layers.is_empty() {
             check_total_size(code::validate(&req.zip)?, &layers)?;
         }
-        let code = self.store_code(&req.zip)?;
+        let code = self.store_code(&req.zip, req.s3.is_none())?;
         let rec = FunctionRecord {
             format: FUNCTION_RECORD_FORMAT,
             name: req.name,
@@ -654,7 +659,8 @@ impl Registry {
                 if !rec.layers.is_empty() {
                     check_total_size(code::validate(&req.zip)?, &rec.layers)?;
                 }
-                let old = std::mem::replace(&mut rec.code, self.store_code(&req.zip)?);
+                let old =
+                    std::mem::replace(&mut rec.code, self.store_code(&req.zip, req.s3.is_none())?);
                 rec.last_modified_ms = nimbus_model::time::now_millis();
                 rec.revision_id = new_revision();
                 Ok(old.digest)

@@ -4,7 +4,8 @@
 //! Creating a function, or giving it another role, also passes that role.
 //! Layer operations act on the layer's ARN (`PublishLayerVersion`) or the
 //! layer version's (`arn:...:layer:NAME:VERSION`); listing acts on `*`.
-//! Giving a function layers needs `lambda:GetLayerVersion` on each version.
+//! Giving a function layers needs `lambda:GetLayerVersion` on each version;
+//! code from S3 needs `s3:GetObject` on the object.
 
 use crate::Operation;
 use nimbus_api_common::authz::{Access, Scope, pass_role};
@@ -20,6 +21,14 @@ fn function_arn(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
 fn uses_layers(arns: &[String]) -> impl Iterator<Item = Access> + '_ {
     arns.iter()
         .map(|arn| Access::new("lambda:GetLayerVersion", arn.clone()))
+}
+
+/// Code from S3 is read as the caller: it needs `s3:GetObject` on the object.
+fn reads_object(at: &nimbus_functions::code::S3Code) -> Access {
+    Access::new(
+        "s3:GetObject",
+        format!("arn:aws:s3:::{}/{}", at.bucket, at.key),
+    )
 }
 
 /// What invoking `name` (at `qualifier`) asks of IAM.
@@ -57,6 +66,7 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             let mut a = on("CreateFunction", &f.name, None);
             a.push(pass_role(&f.role));
             a.extend(uses_layers(&f.layers));
+            a.extend(f.s3.as_ref().map(reads_object));
             a
         }
         PublishVersion { name, .. } => on("PublishVersion", name, None),
@@ -83,7 +93,11 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             on("GetFunctionConfiguration", name, qualifier.as_deref())
         }
         ListFunctions { .. } => vec![Access::any("lambda:ListFunctions")],
-        UpdateFunctionCode { name, .. } => on("UpdateFunctionCode", name, None),
+        UpdateFunctionCode { name, update, .. } => {
+            let mut a = on("UpdateFunctionCode", name, None);
+            a.extend(update.s3.as_ref().map(reads_object));
+            a
+        }
         UpdateFunctionConfiguration { name, update } => {
             let mut a = on("UpdateFunctionConfiguration", name, None);
             if let Some(role) = &update.role {
@@ -109,7 +123,11 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
         UpdateEventSourceMapping(uuid, _) => mapping("UpdateEventSourceMapping", uuid),
         DeleteEventSourceMapping(uuid) => mapping("DeleteEventSourceMapping", uuid),
         ListEventSourceMappings { .. } => vec![Access::any("lambda:ListEventSourceMappings")],
-        PublishLayerVersion(p) => layer("PublishLayerVersion", &p.name, None),
+        PublishLayerVersion(p) => {
+            let mut a = layer("PublishLayerVersion", &p.name, None);
+            a.extend(p.s3.as_ref().map(reads_object));
+            a
+        }
         GetLayerVersion { name, version } => layer("GetLayerVersion", name, Some(*version)),
         ListLayers(_) => vec![Access::any("lambda:ListLayers")],
         ListLayerVersions { .. } => vec![Access::any("lambda:ListLayerVersions")],
@@ -195,6 +213,29 @@ mod tests {
             )]
         );
         assert!(url_access(&http::Method::GET, "/2015-03-31/nothing", None, &s).is_none());
+    }
+
+    #[test]
+    fn code_from_s3_and_layers_are_checked_on_create() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let layer = "arn:aws:lambda:us-east-1:000000000000:layer:deps:2".to_string();
+        let op = Operation::CreateFunction(
+            nimbus_functions::CreateFunction {
+                name: "f".into(),
+                role: "arn:aws:iam::000000000000:role/r".into(),
+                layers: vec![layer.clone()],
+                s3: Some(nimbus_functions::code::S3Code {
+                    bucket: "b".into(),
+                    key: "k/app.zip".into(),
+                    version: None,
+                }),
+                ..Default::default()
+            },
+            false,
+        );
+        let a = access(&op, &s);
+        assert!(a.contains(&Access::new("lambda:GetLayerVersion", layer)));
+        assert!(a.contains(&Access::new("s3:GetObject", "arn:aws:s3:::b/k/app.zip")));
     }
 
     #[test]

@@ -104,13 +104,12 @@ fn list_filter(query: &str) -> Result<ListFilter, ApiError> {
 fn publish_input(name: String, body: &Bytes) -> Result<PublishLayer, ApiError> {
     let input: PublishIn = json_body(body)?;
     let content = input.content.ok_or_else(|| null("content"))?;
-    if content.s3_bucket.is_some()
-        || content.s3_key.is_some()
-        || content.s3_object_version.is_some()
-    {
-        return Err(unsupported_code_source());
-    }
-    let zip = decode_zip(content.zip_file.as_deref().unwrap_or(""))?;
+    let (zip, s3) = code_source(
+        content.zip_file.as_deref(),
+        content.s3_bucket,
+        content.s3_key,
+        content.s3_object_version,
+    )?;
     Ok(PublishLayer {
         name,
         description: input.description,
@@ -118,6 +117,7 @@ fn publish_input(name: String, body: &Bytes) -> Result<PublishLayer, ApiError> {
         compatible_runtimes: input.compatible_runtimes.unwrap_or_default(),
         compatible_architectures: input.compatible_architectures.unwrap_or_default(),
         license_info: input.license_info,
+        s3,
     })
 }
 

@@ -381,7 +381,31 @@ fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 fn unsupported_code_source() -> ApiError {
-    invalid("Nimbus accepts a function's code as ZipFile only; S3 and container image sources are not supported yet".into())
+    invalid("Nimbus accepts code as ZipFile or S3Bucket and S3Key; container images are not supported yet".into())
+}
+
+/// Where the code is: a zip in the request, or an object (`S3Bucket` and
+/// `S3Key`, maybe `S3ObjectVersion`) in Nimbus's object store.
+fn code_source(
+    zip_file: Option<&str>,
+    bucket: Option<String>,
+    key: Option<String>,
+    version: Option<String>,
+) -> Result<(Vec<u8>, Option<nimbus_functions::code::S3Code>), ApiError> {
+    match (bucket, key) {
+        (None, None) if version.is_none() => Ok((decode_zip(zip_file.unwrap_or(""))?, None)),
+        (Some(bucket), Some(key)) if zip_file.is_none() => Ok((
+            Vec::new(),
+            Some(nimbus_functions::code::S3Code {
+                bucket,
+                key,
+                version,
+            }),
+        )),
+        _ => Err(invalid(
+            "Please provide a source for the code: ZipFile, or S3Bucket and S3Key (with S3ObjectVersion if you like)".into(),
+        )),
+    }
 }
 
 /// Parse a request into an [`Operation`].

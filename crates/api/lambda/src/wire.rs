@@ -94,6 +94,8 @@ pub struct CodeIn {
     pub s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
 }
 
@@ -126,6 +128,10 @@ pub struct UpdateCodeIn {
     pub zip_file: Option<String>,
     #[serde(rename = "S3Bucket")]
     pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
     pub architectures: Option<Vec<String>>,
     pub dry_run: Option<bool>,
