@@ -1,5 +1,7 @@
 //! Deployment packages: validating a zip and unpacking it once into a cache
-//! directory that every environment of that code shares.
+//! directory that every environment of that code shares. Layers are packages
+//! too: a function's layers are merged, in order, into one more directory
+//! (its `/opt`), made once per list of layers.
 
 use crate::error::{Error, Result};
 use std::fs;
@@ -14,6 +16,36 @@ pub const MAX_ZIPPED_BYTES: usize = 50 * 1024 * 1024;
 
 const UNZIP_FAILED: &str =
     "Could not unzip uploaded file. Please check your file, then try to upload again.";
+
+/// Where `S3Bucket`/`S3Key`/`S3ObjectVersion` point: a package in Nimbus's
+/// own object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Code {
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+}
+
+/// The object store, as the functions service reads packages from it (the
+/// server provides it: this crate does not depend on the object store).
+pub trait CodeObjects: Send + Sync {
+    /// The object's bytes, or S3's error code and message.
+    fn get(&self, at: &S3Code) -> std::result::Result<Vec<u8>, (String, String)>;
+}
+
+/// Read a package from the object store, failing as Lambda fails.
+pub fn read_s3(objects: Option<&dyn CodeObjects>, at: &S3Code) -> Result<Vec<u8>> {
+    let objects = objects.ok_or_else(|| {
+        Error::InvalidParameter(
+            "Code from S3 is not available: this server has no object store".into(),
+        )
+    })?;
+    objects.get(at).map_err(|(code, message)| {
+        Error::InvalidParameter(format!(
+            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+        ))
+    })
+}
 
 /// Unpacked packages under `<data>/code/<digest>/`.
 pub struct CodeCache {
@@ -59,13 +91,41 @@ impl CodeCache {
         result.map(|()| dest)
     }
 
+    /// The unpacked packages `digests` merged in order (later files over
+    /// earlier ones) into one directory, made once per list. Files are hard
+    /// links into the unpacked packages, so a merge costs no copies.
+    pub fn merged(&self, digests: &[&str]) -> Result<PathBuf> {
+        use sha2::Digest as _;
+        let key = hex::encode(sha2::Sha256::digest(digests.join(",")));
+        let dest = self.root.join(format!("opt-{key}"));
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        let tmp = self
+            .root
+            .join(format!(".tmp-opt-{key}-{}", uuid::Uuid::new_v4().simple()));
+        let result = fs::create_dir_all(&tmp)
+            .and_then(|()| digests.iter().try_for_each(|d| overlay(&self.dir(d), &tmp)))
+            .and_then(|()| fs::rename(&tmp, &dest));
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&tmp);
+            // Another caller may have won the race with the same layers.
+            if dest.is_dir() {
+                return Ok(dest);
+            }
+            return Err(Error::Internal(format!("merge layers: {e}")));
+        }
+        Ok(dest)
+    }
+
     pub fn remove(&self, digest: &str) {
         let _ = fs::remove_dir_all(self.dir(digest));
     }
 }
 
-/// Check that `zip` is a package Lambda would accept, without unpacking it.
-pub fn validate(zip: &[u8]) -> Result<()> {
+/// Check that `zip` is a package Lambda would accept, without unpacking it;
+/// returns its unzipped size.
+pub fn validate(zip: &[u8]) -> Result<u64> {
     let mut archive = zip::ZipArchive::new(Cursor::new(zip))
         .map_err(|_| Error::InvalidParameter(UNZIP_FAILED.into()))?;
     let mut total: u64 = 0;
@@ -86,7 +146,7 @@ pub fn validate(zip: &[u8]) -> Result<()> {
             "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
         )));
     }
-    Ok(())
+    Ok(total)
 }
 
 fn unzip(zip: &[u8], dest: &Path) -> Result<()> {
@@ -148,6 +208,39 @@ fn unzip(zip: &[u8], dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Put the tree `src` over `dest`: what `src` has replaces what `dest` had.
+fn overlay(src: &Path, dest: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dest.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        let existing = fs::symlink_metadata(&to).ok();
+        if kind.is_dir() {
+            match existing {
+                Some(m) if m.is_dir() => {}
+                Some(_) => {
+                    fs::remove_file(&to)?;
+                    fs::create_dir(&to)?;
+                }
+                None => fs::create_dir(&to)?,
+            }
+            overlay(&from, &to)?;
+            continue;
+        }
+        match existing {
+            Some(m) if m.is_dir() => fs::remove_dir_all(&to)?,
+            Some(_) => fs::remove_file(&to)?,
+            None => {}
+        }
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}
+
 fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -195,6 +288,38 @@ mod tests {
         assert_eq!(mode & 0o111, 0o111);
         // Second call is a cache hit.
         assert_eq!(cache.ensure("d1", b"not even a zip").unwrap(), out);
+    }
+
+    #[test]
+    fn merges_layers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CodeCache::new(dir.path().to_path_buf()).unwrap();
+        let a = make_zip(&[
+            ("python/shared.py", b"A\n", 0o644),
+            ("python/only_a.py", b"a\n", 0o644),
+            ("bin/tool", b"#!/bin/sh\n", 0o755),
+        ]);
+        let b = make_zip(&[("python/shared.py", b"B\n", 0o644)]);
+        cache.ensure("a", &a).unwrap();
+        cache.ensure("b", &b).unwrap();
+        let opt = cache.merged(&["a", "b"]).unwrap();
+        assert_eq!(fs::read(opt.join("python/shared.py")).unwrap(), b"B\n");
+        assert_eq!(fs::read(opt.join("python/only_a.py")).unwrap(), b"a\n");
+        let mode = fs::metadata(opt.join("bin/tool"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111);
+        // The other order is another directory, where `a` wins.
+        let other = cache.merged(&["b", "a"]).unwrap();
+        assert_ne!(other, opt);
+        assert_eq!(fs::read(other.join("python/shared.py")).unwrap(), b"A\n");
+        assert_eq!(cache.merged(&["a", "b"]).unwrap(), opt);
+        // The packages themselves are untouched.
+        assert_eq!(
+            fs::read(cache.dir("a").join("python/shared.py")).unwrap(),
+            b"A\n"
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ mod tests {
             version: "$LATEST".into(),
             last_version: 0,
             vpc: None,
+            layers: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod code;
 pub mod concurrency;
 pub mod error;
 mod execution;
+pub mod layers;
 pub mod lineage;
 pub mod logs;
 mod registry;
@@ -53,6 +54,8 @@ pub struct Functions {
     /// Function URL configurations by URL id, as served (cleared on every change).
     url_cache: std::sync::Mutex<std::collections::HashMap<String, urls::UrlConfig>>,
     kv: Arc<dyn KvEngine>,
+    /// Where packages given as `S3Bucket`/`S3Key` are read from.
+    code_objects: std::sync::OnceLock<Arc<dyn code::CodeObjects>>,
 }
 
 /// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` input.
@@ -101,7 +104,18 @@ impl Functions {
         if runtimes.node().is_none() {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
         }
-        let registry = Arc::new(Registry::open(kv.clone(), blobs.clone(), code.clone())?);
+        let layers = Arc::new(layers::Layers::open(
+            kv.clone(),
+            blobs.clone(),
+            code.clone(),
+            cfg.identity.clone(),
+        )?);
+        let registry = Arc::new(Registry::open(
+            kv.clone(),
+            blobs.clone(),
+            code.clone(),
+            layers,
+        )?);
         let queue = Arc::new(async_invoke::Queue::open(kv.clone())?);
         // Unpacked packages nothing references any more (left by updates and deletes).
         let live = registry.all_digests();
@@ -138,6 +152,7 @@ impl Functions {
             outbox: std::sync::OnceLock::new(),
             url_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
             kv,
+            code_objects: std::sync::OnceLock::new(),
         })
     }
 
@@ -145,6 +160,16 @@ impl Functions {
     /// that are queues (set once, at start).
     pub fn set_outbox(&self, outbox: Arc<dyn Outbox>) {
         let _ = self.outbox.set(outbox);
+    }
+
+    /// Connect the object store, for code given as `S3Bucket`/`S3Key` (set once, at start).
+    pub fn set_code_objects(&self, objects: Arc<dyn code::CodeObjects>) {
+        let _ = self.code_objects.set(objects);
+    }
+
+    /// A package from the object store.
+    fn read_s3(&self, at: &code::S3Code) -> Result<Vec<u8>> {
+        code::read_s3(self.code_objects.get().map(|o| &**o), at)
     }
 
     pub fn identity(&self) -> &Identity {
@@ -196,7 +221,14 @@ impl Functions {
         }
         let me = self.clone();
         let name = req.name.clone();
-        let rec = spawn_blocking(move || me.registry.create(req)).await?;
+        let rec = spawn_blocking(move || {
+            let mut req = req;
+            if let Some(at) = &req.s3 {
+                req.zip = me.read_s3(at)?;
+            }
+            me.registry.create(req)
+        })
+        .await?;
         self.logs.forget(&name);
         Ok(rec)
     }
@@ -232,8 +264,15 @@ impl Functions {
         let me = self.clone();
         let n = name.to_string();
         let dry = req.dry_run;
-        let rec =
-            spawn_blocking(move || me.registry.update_code(&n, || me.not_found(&n), req)).await?;
+        let rec = spawn_blocking(move || {
+            let mut req = req;
+            if let Some(at) = &req.s3 {
+                me.get(&n)?;
+                req.zip = me.read_s3(at)?;
+            }
+            me.registry.update_code(&n, || me.not_found(&n), req)
+        })
+        .await?;
         if !dry {
             self.executor.retire(name, false);
         }

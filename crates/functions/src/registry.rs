@@ -4,6 +4,7 @@
 
 use crate::code::{self, CodeCache};
 use crate::error::{Error, Result};
+use crate::layers::Layers;
 use nimbus_model::arn::{is_valid_function_name, is_valid_role_arn};
 use nimbus_model::function::{ALIAS_RECORD_FORMAT, CodeRef, FUNCTION_RECORD_FORMAT};
 use nimbus_model::{AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, Runtime};
@@ -58,6 +59,10 @@ pub struct CreateFunction {
     pub tags: BTreeMap<String, String>,
     pub dead_letter_target: Option<String>,
     pub vpc: Option<nimbus_model::function::VpcConfig>,
+    /// Layer version ARNs, in the order they are extracted under `/opt`.
+    pub layers: Vec<String>,
+    /// `Code.S3Bucket`/`S3Key`: the package is read from there into `zip`.
+    pub s3: Option<code::S3Code>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -76,12 +81,16 @@ pub struct UpdateConfiguration {
     pub dead_letter_target: Option<String>,
     /// `Some` with no subnets removes it.
     pub vpc: Option<nimbus_model::function::VpcConfig>,
+    /// `Some(empty)` removes every layer.
+    pub layers: Option<Vec<String>>,
 }
 
 /// `UpdateFunctionCode`'s input.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateCode {
     pub zip: Vec<u8>,
+    /// `S3Bucket`/`S3Key`: the package is read from there into `zip`.
+    pub s3: Option<code::S3Code>,
     pub architectures: Option<Vec<String>>,
     pub revision_id: Option<String>,
     pub dry_run: bool,
@@ -91,6 +100,8 @@ pub(crate) struct Registry {
     kv: Arc<dyn KvEngine>,
     blobs: Arc<dyn BlobStore>,
     code: Arc<CodeCache>,
+    /// Layer versions: what a function's `Layers` refer to, and blobs it shares.
+    pub(crate) layers: Arc<Layers>,
     functions: Records<FunctionRecord, Latest>,
     versions: Records<FunctionRecord, Published>,
     aliases: Records<AliasRecord, Aliases>,
@@ -310,6 +321,19 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.architecture == latest.architecture
         && published.dead_letter_target == latest.dead_letter_target
         && published.vpc == latest.vpc
+        && published.layers == latest.layers
+}
+
+/// Lambda's limit on a function's code and its layers, unzipped together.
+fn check_total_size(code_unzipped: u64, layers: &[nimbus_model::LayerRef]) -> Result<()> {
+    let total = code_unzipped + layers.iter().map(|l| l.unzipped_size).sum::<u64>();
+    if total > code::MAX_UNZIPPED_BYTES {
+        return Err(Error::InvalidParameter(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
+            code::MAX_UNZIPPED_BYTES
+        )));
+    }
+    Ok(())
 }
 
 fn check_architectures(archs: Option<&Vec<String>>) -> Result<String> {
@@ -333,8 +357,16 @@ fn check_revision(current: &str, given: Option<&str>) -> Result<()> {
     }
 }
 
-/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`.
-fn configure(rec: &mut FunctionRecord, req: UpdateConfiguration) -> Result<()> {
+/// Apply `UpdateFunctionConfiguration` to a copy of `$LATEST`; `layers` are
+/// the request's `Layers`, resolved.
+fn configure(
+    rec: &mut FunctionRecord,
+    req: UpdateConfiguration,
+    layers: Option<Vec<nimbus_model::LayerRef>>,
+) -> Result<()> {
+    if let Some(l) = layers {
+        rec.layers = l;
+    }
     if let Some(r) = &req.runtime {
         rec.runtime = check_runtime(r)?.id;
     }
@@ -387,6 +419,7 @@ impl Registry {
         kv: Arc<dyn KvEngine>,
         blobs: Arc<dyn BlobStore>,
         code: Arc<CodeCache>,
+        layers: Arc<Layers>,
     ) -> Result<Registry> {
         let functions = Records::open(kv.clone(), FUNCTIONS, FUNCTION_RECORD_FORMAT)?;
         let versions = Records::open(kv.clone(), VERSIONS, FUNCTION_RECORD_FORMAT)?;
@@ -395,6 +428,7 @@ impl Registry {
             kv,
             blobs,
             code,
+            layers,
             functions,
             versions,
             aliases,
@@ -421,14 +455,15 @@ impl Registry {
         self.functions.all()
     }
 
-    /// Store the package durably and unpack it; returns its reference.
-    fn store_code(&self, zip: &[u8]) -> Result<CodeRef> {
+    /// Store the package durably and unpack it; returns its reference. The
+    /// 50 MB limit is on packages `uploaded` in the request, not read from S3.
+    fn store_code(&self, zip: &[u8], uploaded: bool) -> Result<CodeRef> {
         if zip.is_empty() {
             return Err(Error::InvalidParameter(
                 "Code is required: give the deployment package as ZipFile".into(),
             ));
         }
-        if zip.len() > code::MAX_ZIPPED_BYTES {
+        if uploaded && zip.len() > code::MAX_ZIPPED_BYTES {
             return Err(Error::RequestTooLarge(format!(
                 "Request must be smaller than {} bytes for the CreateFunction operation",
                 code::MAX_ZIPPED_BYTES
@@ -448,10 +483,19 @@ impl Registry {
         })
     }
 
-    /// Drop a package nothing references any more.
-    fn release_code(&self, digest: &str) {
-        let uses = |used: bool, r: &FunctionRecord| used || r.code.digest == digest;
-        let used = self.functions.fold(false, uses) || self.versions.fold(false, uses);
+    /// The unzipped size of the stored package `digest`.
+    fn unzipped_size(&self, digest: &str) -> Result<u64> {
+        code::validate(&self.blobs.get(digest)?)
+    }
+
+    /// Drop a package (function code or layer) nothing references any more.
+    pub(crate) fn release_code(&self, digest: &str) {
+        let uses = |used: bool, r: &FunctionRecord| {
+            used || r.code.digest == digest || r.layers.iter().any(|l| l.digest == digest)
+        };
+        let used = self.functions.fold(false, uses)
+            || self.versions.fold(false, uses)
+            || self.layers.uses(digest);
         // The unpacked directory stays: an environment of the old revision may
         // still be running from it. Unreferenced directories go at startup.
         if !used && let Err(e) = self.blobs.delete(digest) {
@@ -498,7 +542,11 @@ impl Registry {
                 req.name
             )));
         }
-        let code = self.store_code(&req.zip)?;
+        let layers = self.layers.resolve(&req.layers)?;
+        if !layers.is_empty() {
+            check_total_size(code::validate(&req.zip)?, &layers)?;
+        }
+        let code = self.store_code(&req.zip, req.s3.is_none())?;
         let rec = FunctionRecord {
             format: FUNCTION_RECORD_FORMAT,
             name: req.name,
@@ -519,6 +567,7 @@ impl Registry {
             version: nimbus_model::LATEST.into(),
             last_version: 0,
             vpc: req.vpc.filter(|v| !v.subnet_ids.is_empty()),
+            layers,
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;
@@ -568,8 +617,16 @@ impl Registry {
     ) -> Result<Arc<FunctionRecord>> {
         let _w = self.write.lock().expect("registry write lock");
         let revision = req.revision_id.clone();
+        let layers = req
+            .layers
+            .as_ref()
+            .map(|l| self.layers.resolve(l))
+            .transpose()?;
         let (rec, ()) = self.change(name, not_found, revision.as_deref(), |rec| {
-            configure(rec, req)
+            if let Some(l) = layers.as_ref().filter(|l| !l.is_empty()) {
+                check_total_size(self.unzipped_size(&rec.code.digest)?, l)?;
+            }
+            configure(rec, req, layers)
         })?;
         Ok(rec)
     }
@@ -590,7 +647,8 @@ impl Registry {
             if let Some(a) = architecture {
                 rec.architecture = a?;
             }
-            code::validate(&req.zip)?;
+            let unzipped = code::validate(&req.zip)?;
+            check_total_size(unzipped, &rec.layers)?;
             return Ok(Arc::new(rec));
         }
         let (rec, old_digest) =
@@ -598,7 +656,11 @@ impl Registry {
                 if let Some(a) = architecture {
                     rec.architecture = a?;
                 }
-                let old = std::mem::replace(&mut rec.code, self.store_code(&req.zip)?);
+                if !rec.layers.is_empty() {
+                    check_total_size(code::validate(&req.zip)?, &rec.layers)?;
+                }
+                let old =
+                    std::mem::replace(&mut rec.code, self.store_code(&req.zip, req.s3.is_none())?);
                 rec.last_modified_ms = nimbus_model::time::now_millis();
                 rec.revision_id = new_revision();
                 Ok(old.digest)
@@ -666,13 +728,15 @@ impl Registry {
         Ok(())
     }
 
-    /// All code digests referenced by any version of any function.
+    /// All code digests referenced by any version of any function or by a layer.
     pub fn all_digests(&self) -> HashSet<String> {
         let add = |mut d: HashSet<String>, r: &FunctionRecord| {
             d.insert(r.code.digest.clone());
+            d.extend(r.layers.iter().map(|l| l.digest.clone()));
             d
         };
-        let d = self.functions.fold(HashSet::new(), add);
+        let mut d = self.functions.fold(HashSet::new(), add);
+        d.extend(self.layers.digests());
         self.versions.fold(d, add)
     }
 

@@ -23,6 +23,14 @@ impl Default for Identity {
 }
 
 impl Identity {
+    /// `arn:aws:lambda:REGION:ACCOUNT:layer:NAME` (a version appends `:N`).
+    pub fn layer_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:layer:{}",
+            self.region, self.account_id, name
+        )
+    }
+
     pub fn function_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{}",

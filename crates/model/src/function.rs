@@ -46,6 +46,23 @@ pub struct FunctionRecord {
     /// (the host's network) instead of an isolated loopback-only network.
     #[serde(default)]
     pub vpc: Option<VpcConfig>,
+    /// `Layers`: the layer versions extracted under `/opt`, in order.
+    #[serde(default)]
+    pub layers: Vec<LayerRef>,
+}
+
+/// A layer version a function uses, as it was when the function was configured
+/// (a deleted layer version keeps working for the functions that use it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerRef {
+    /// `arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`.
+    pub arn: String,
+    /// Hex SHA-256 of the layer's zip: its blob's name.
+    pub digest: String,
+    /// The zip's size (`CodeSize`).
+    pub code_size: u64,
+    /// The unzipped size, counted against the 250 MB limit.
+    pub unzipped_size: u64,
 }
 
 /// `VpcConfig` as given; Nimbus has no VPCs, the IDs are kept and reported.
@@ -255,6 +272,7 @@ mod tests {
             version: "$LATEST".into(),
             last_version: 0,
             vpc: None,
+            layers: Vec::new(),
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

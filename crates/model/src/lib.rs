@@ -9,6 +9,6 @@ pub mod time;
 
 pub use arn::{FunctionRef, Identity};
 pub use function::{
-    AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, ProvisionedConfig, Runtime,
+    AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, LayerRef, ProvisionedConfig, Runtime,
     RuntimeFamily, UrlConfig,
 };

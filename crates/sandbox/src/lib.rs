@@ -44,6 +44,8 @@ pub struct LaunchSpec {
     pub task_root: PathBuf,
     /// Host directory of the shipped runtimes (`/var/runtime` inside).
     pub runtime_dir: PathBuf,
+    /// Host directory of the function's layers, merged (`/opt` inside, read-only).
+    pub opt: Option<PathBuf>,
     /// Host directories visible read-only at the same path (interpreters).
     pub read_only: Vec<PathBuf>,
     /// Write end of the log pipe; becomes both stdout and stderr.
@@ -57,6 +59,8 @@ pub struct LaunchSpec {
 pub struct Layout {
     pub task_root: Option<PathBuf>,
     pub runtime_dir: Option<PathBuf>,
+    /// Where the function's layers are.
+    pub opt: Option<PathBuf>,
 }
 
 /// An environment's resources made before its process starts.
@@ -344,6 +348,7 @@ mod tests {
             env,
             task_root: "/".into(),
             runtime_dir: "/".into(),
+            opt: None,
             read_only: vec![],
             log,
             memory_mb: 128,

@@ -432,6 +432,7 @@ impl Sandbox for Namespaces {
         Layout {
             task_root: Some("/var/task".into()),
             runtime_dir: Some("/var/runtime".into()),
+            opt: Some("/opt".into()),
         }
     }
 
@@ -522,6 +523,9 @@ impl Sandbox for Namespaces {
                 "/var/runtime".to_string(),
             ),
         ];
+        if let Some(opt) = &spec.opt {
+            binds.push((opt.display().to_string(), "/opt".to_string()));
+        }
         for b in &spec.read_only {
             let p = b.display().to_string();
             binds.push((p.clone(), p));

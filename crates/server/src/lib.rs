@@ -3,6 +3,7 @@
 //!
 //! Nothing below this crate knows about listeners or configuration files.
 
+mod code_objects;
 pub mod credentials;
 pub mod edge;
 mod permissions;
@@ -360,6 +361,7 @@ impl Services {
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
+        functions.set_code_objects(Arc::new(code_objects::ObjectCode(objects.clone())));
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));

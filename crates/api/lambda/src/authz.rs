@@ -2,6 +2,10 @@
 //! (qualified when the request names a version or alias, as Lambda's
 //! authorization reference says), event source mapping ARNs, or `*`.
 //! Creating a function, or giving it another role, also passes that role.
+//! Layer operations act on the layer's ARN (`PublishLayerVersion`) or the
+//! layer version's (`arn:...:layer:NAME:VERSION`); listing acts on `*`.
+//! Giving a function layers needs `lambda:GetLayerVersion` on each version;
+//! code from S3 needs `s3:GetObject` on the object.
 
 use crate::Operation;
 use nimbus_api_common::authz::{Access, Scope, pass_role};
@@ -11,6 +15,20 @@ fn function_arn(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
         Some(q) => scope.arn("lambda", &format!("function:{name}:{q}")),
         None => scope.arn("lambda", &format!("function:{name}")),
     }
+}
+
+/// A function that uses layers must be allowed to read each layer version.
+fn uses_layers(arns: &[String]) -> impl Iterator<Item = Access> + '_ {
+    arns.iter()
+        .map(|arn| Access::new("lambda:GetLayerVersion", arn.clone()))
+}
+
+/// Code from S3 is read as the caller: it needs `s3:GetObject` on the object.
+fn reads_object(at: &nimbus_functions::code::S3Code) -> Access {
+    Access::new(
+        "s3:GetObject",
+        format!("arn:aws:s3:::{}/{}", at.bucket, at.key),
+    )
 }
 
 /// What invoking `name` (at `qualifier`) asks of IAM.
@@ -36,10 +54,19 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             scope.arn("lambda", &format!("event-source-mapping:{uuid}")),
         )]
     };
+    let layer = |action: &str, name: &str, version: Option<u32>| {
+        let resource = match version {
+            Some(v) => scope.arn("lambda", &format!("layer:{name}:{v}")),
+            None => scope.arn("lambda", &format!("layer:{name}")),
+        };
+        vec![Access::new(format!("lambda:{action}"), resource)]
+    };
     match op {
         CreateFunction(f, _) => {
             let mut a = on("CreateFunction", &f.name, None);
             a.push(pass_role(&f.role));
+            a.extend(uses_layers(&f.layers));
+            a.extend(f.s3.as_ref().map(reads_object));
             a
         }
         PublishVersion { name, .. } => on("PublishVersion", name, None),
@@ -66,12 +93,17 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             on("GetFunctionConfiguration", name, qualifier.as_deref())
         }
         ListFunctions { .. } => vec![Access::any("lambda:ListFunctions")],
-        UpdateFunctionCode { name, .. } => on("UpdateFunctionCode", name, None),
+        UpdateFunctionCode { name, update, .. } => {
+            let mut a = on("UpdateFunctionCode", name, None);
+            a.extend(update.s3.as_ref().map(reads_object));
+            a
+        }
         UpdateFunctionConfiguration { name, update } => {
             let mut a = on("UpdateFunctionConfiguration", name, None);
             if let Some(role) = &update.role {
                 a.push(pass_role(role));
             }
+            a.extend(uses_layers(update.layers.as_deref().unwrap_or_default()));
             a
         }
         DeleteFunction { name, qualifier } => on("DeleteFunction", name, qualifier.as_deref()),
@@ -91,6 +123,24 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
         UpdateEventSourceMapping(uuid, _) => mapping("UpdateEventSourceMapping", uuid),
         DeleteEventSourceMapping(uuid) => mapping("DeleteEventSourceMapping", uuid),
         ListEventSourceMappings { .. } => vec![Access::any("lambda:ListEventSourceMappings")],
+        PublishLayerVersion(p) => {
+            let mut a = layer("PublishLayerVersion", &p.name, None);
+            a.extend(p.s3.as_ref().map(reads_object));
+            a
+        }
+        GetLayerVersion { name, version } => layer("GetLayerVersion", name, Some(*version)),
+        ListLayers(_) => vec![Access::any("lambda:ListLayers")],
+        ListLayerVersions { .. } => vec![Access::any("lambda:ListLayerVersions")],
+        DeleteLayerVersion { name, version } => layer("DeleteLayerVersion", name, Some(*version)),
+        AddLayerVersionPermission { name, version, .. } => {
+            layer("AddLayerVersionPermission", name, Some(*version))
+        }
+        RemoveLayerVersionPermission { name, version, .. } => {
+            layer("RemoveLayerVersionPermission", name, Some(*version))
+        }
+        GetLayerVersionPolicy { name, version } => {
+            layer("GetLayerVersionPolicy", name, Some(*version))
+        }
     }
 }
 
@@ -163,5 +213,55 @@ mod tests {
             )]
         );
         assert!(url_access(&http::Method::GET, "/2015-03-31/nothing", None, &s).is_none());
+    }
+
+    #[test]
+    fn code_from_s3_and_layers_are_checked_on_create() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let layer = "arn:aws:lambda:us-east-1:000000000000:layer:deps:2".to_string();
+        let op = Operation::CreateFunction(
+            nimbus_functions::CreateFunction {
+                name: "f".into(),
+                role: "arn:aws:iam::000000000000:role/r".into(),
+                layers: vec![layer.clone()],
+                s3: Some(nimbus_functions::code::S3Code {
+                    bucket: "b".into(),
+                    key: "k/app.zip".into(),
+                    version: None,
+                }),
+                ..Default::default()
+            },
+            false,
+        );
+        let a = access(&op, &s);
+        assert!(a.contains(&Access::new("lambda:GetLayerVersion", layer)));
+        assert!(a.contains(&Access::new("s3:GetObject", "arn:aws:s3:::b/k/app.zip")));
+    }
+
+    #[test]
+    fn layer_operations_name_the_layer_or_its_version() {
+        let s = Scope::new("000000000000", "us-east-1");
+        let get = Operation::GetLayerVersion {
+            name: "deps".into(),
+            version: 3,
+        };
+        assert_eq!(
+            access(&get, &s),
+            [Access::new(
+                "lambda:GetLayerVersion",
+                "arn:aws:lambda:us-east-1:000000000000:layer:deps:3"
+            )]
+        );
+        let publish = Operation::PublishLayerVersion(nimbus_functions::layers::PublishLayer {
+            name: "deps".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            access(&publish, &s),
+            [Access::new(
+                "lambda:PublishLayerVersion",
+                "arn:aws:lambda:us-east-1:000000000000:layer:deps"
+            )]
+        );
     }
 }

@@ -14,18 +14,18 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
     if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
         return Err(unsupported_code_source());
     }
-    if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(invalid(
-            "Layers are not supported by this Nimbus build yet".into(),
-        ));
-    }
     let code = input.code.ok_or_else(|| {
             error::validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
         })?;
-    if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
+    if code.image_uri.is_some() {
         return Err(unsupported_code_source());
     }
-    let zip = decode_zip(code.zip_file.as_deref().unwrap_or(""))?;
+    let (zip, s3) = code_source(
+        code.zip_file.as_deref(),
+        code.s3_bucket,
+        code.s3_key,
+        code.s3_object_version,
+    )?;
     let publish = input.publish.unwrap_or(false);
     Ok(Operation::CreateFunction(
         CreateFunction {
@@ -45,6 +45,8 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
                 .dead_letter_config
                 .map(|d| d.target_arn.unwrap_or_default()),
             vpc: input.vpc_config.map(wire::VpcIn::into_model),
+            layers: input.layers.unwrap_or_default(),
+            s3,
         },
         publish,
     ))
@@ -124,11 +126,6 @@ pub(crate) fn parse_function(
         }
         (&Method::PUT, ["configuration"]) => {
             let input: wire::UpdateConfigurationIn = json_body(body)?;
-            if input.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(invalid(
-                    "Layers are not supported by this Nimbus build yet".into(),
-                ));
-            }
             Ok(Operation::UpdateFunctionConfiguration {
                 name,
                 update: UpdateConfiguration {
@@ -145,22 +142,33 @@ pub(crate) fn parse_function(
                         .dead_letter_config
                         .map(|d| d.target_arn.unwrap_or_default()),
                     vpc: input.vpc_config.map(wire::VpcIn::into_model),
+                    layers: input.layers,
                 },
             })
         }
         (&Method::PUT, ["code"]) => {
             let input: wire::UpdateCodeIn = json_body(body)?;
-            if input.s3_bucket.is_some() || input.image_uri.is_some() {
+            if input.image_uri.is_some() {
                 return Err(unsupported_code_source());
             }
-            let zip = decode_zip(input.zip_file.as_deref().ok_or_else(|| {
-                invalid("Please provide a source for function code: ZipFile".into())
-            })?)?;
+            if input.zip_file.is_none() && input.s3_bucket.is_none() && input.s3_key.is_none() {
+                return Err(invalid(
+                    "Please provide a source for function code: ZipFile, or S3Bucket and S3Key"
+                        .into(),
+                ));
+            }
+            let (zip, s3) = code_source(
+                input.zip_file.as_deref(),
+                input.s3_bucket,
+                input.s3_key,
+                input.s3_object_version,
+            )?;
             Ok(Operation::UpdateFunctionCode {
                 name,
                 publish: input.publish.unwrap_or(false),
                 update: UpdateCode {
                     zip,
+                    s3,
                     architectures: input.architectures,
                     revision_id: input.revision_id,
                     dry_run: input.dry_run.unwrap_or(false),

@@ -8,6 +8,7 @@ mod error;
 mod event_configs;
 mod functions;
 mod invoke;
+mod layers;
 mod mappings;
 mod streaming;
 mod urls;
@@ -139,6 +140,36 @@ pub enum Operation {
     ListFunctionEventInvokeConfigs {
         name: String,
     },
+    PublishLayerVersion(nimbus_functions::layers::PublishLayer),
+    /// Also `GetLayerVersionByArn`.
+    GetLayerVersion {
+        name: String,
+        version: u32,
+    },
+    ListLayers(layers::ListFilter),
+    ListLayerVersions {
+        name: String,
+        filter: layers::ListFilter,
+    },
+    DeleteLayerVersion {
+        name: String,
+        version: u32,
+    },
+    AddLayerVersionPermission {
+        name: String,
+        version: u32,
+        grant: nimbus_functions::layers::LayerGrant,
+    },
+    RemoveLayerVersionPermission {
+        name: String,
+        version: u32,
+        statement_id: String,
+        revision_id: Option<String>,
+    },
+    GetLayerVersionPolicy {
+        name: String,
+        version: u32,
+    },
 }
 
 /// Does this path belong to the Lambda API?
@@ -147,6 +178,7 @@ pub fn owns_path(path: &str) -> bool {
         "/2015-03-31/functions",
         "/2015-03-31/event-source-mappings",
         "/2016-08-19/account-settings",
+        layers::PREFIX,
         "/2017-10-31/functions/",
         "/2019-09-30/functions/",
         "/2019-09-25/functions/",
@@ -349,7 +381,31 @@ fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 fn unsupported_code_source() -> ApiError {
-    invalid("Nimbus accepts a function's code as ZipFile only; S3 and container image sources are not supported yet".into())
+    invalid("Nimbus accepts code as ZipFile or S3Bucket and S3Key; container images are not supported yet".into())
+}
+
+/// Where the code is: a zip in the request, or an object (`S3Bucket` and
+/// `S3Key`, maybe `S3ObjectVersion`) in Nimbus's object store.
+fn code_source(
+    zip_file: Option<&str>,
+    bucket: Option<String>,
+    key: Option<String>,
+    version: Option<String>,
+) -> Result<(Vec<u8>, Option<nimbus_functions::code::S3Code>), ApiError> {
+    match (bucket, key) {
+        (None, None) if version.is_none() => Ok((decode_zip(zip_file.unwrap_or(""))?, None)),
+        (Some(bucket), Some(key)) if zip_file.is_none() => Ok((
+            Vec::new(),
+            Some(nimbus_functions::code::S3Code {
+                bucket,
+                key,
+                version,
+            }),
+        )),
+        _ => Err(invalid(
+            "Please provide a source for the code: ZipFile, or S3Bucket and S3Key (with S3ObjectVersion if you like)".into(),
+        )),
+    }
 }
 
 /// Parse a request into an [`Operation`].
@@ -370,6 +426,7 @@ pub fn parse(
         (method, ["2015-03-31", "event-source-mappings", uuid]) => {
             mappings::parse_item(req, method, uuid, identity)
         }
+        (_, ["2018-10-31", "layers", rest @ ..]) => layers::parse(req, rest, identity),
         (&Method::POST, ["2015-03-31", "functions"]) => functions::parse_create(req),
         (&Method::GET, ["2015-03-31", "functions"]) => functions::parse_list(req),
         (method, ["2019-09-30", "functions", raw, "provisioned-concurrency"]) => {
@@ -690,6 +747,14 @@ impl LambdaApi {
             }
             Operation::GetAccountSettings => self.get_account_settings().await,
             Operation::Invoke(req) => self.invoke_function(req).await,
+            op @ (Operation::PublishLayerVersion(_)
+            | Operation::GetLayerVersion { .. }
+            | Operation::ListLayers(_)
+            | Operation::ListLayerVersions { .. }
+            | Operation::DeleteLayerVersion { .. }
+            | Operation::AddLayerVersionPermission { .. }
+            | Operation::RemoveLayerVersionPermission { .. }
+            | Operation::GetLayerVersionPolicy { .. }) => self.execute_layer(op).await,
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct CodeIn {
     pub s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
 }
 
@@ -126,6 +128,10 @@ pub struct UpdateCodeIn {
     pub zip_file: Option<String>,
     #[serde(rename = "S3Bucket")]
     pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
     pub architectures: Option<Vec<String>>,
     pub dry_run: Option<bool>,
@@ -225,6 +231,13 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
     });
     if !rec.environment.is_empty() {
         v["Environment"] = json!({ "Variables": rec.environment });
+    }
+    if !rec.layers.is_empty() {
+        v["Layers"] = rec
+            .layers
+            .iter()
+            .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code_size }))
+            .collect();
     }
     if let Some(t) = &rec.dead_letter_target {
         v["DeadLetterConfig"] = json!({ "TargetArn": t });

@@ -48,8 +48,17 @@ impl Executor {
             Ok(d) => d,
             Err(f) => return (None, Err(f)),
         };
+        let opt_dir = match self.restore_layers(rec) {
+            Ok(d) => d,
+            Err(f) => return (None, Err(f)),
+        };
         let layout = self.sandbox.layout();
         let inside_task_root = layout.task_root.clone().unwrap_or_else(|| code_dir.clone());
+        let inside_opt = match (&opt_dir, layout.opt) {
+            (Some(_), Some(inside)) => inside,
+            (Some(host), None) => host.clone(),
+            (None, _) => "/opt".into(),
+        };
         let inside_runtime_dir = layout
             .runtime_dir
             .clone()
@@ -95,6 +104,7 @@ impl Executor {
                 } else {
                     "on-demand"
                 },
+                &inside_opt.display().to_string(),
             ),
             &stream,
             &prepared.runtime_api_addr,
@@ -107,6 +117,7 @@ impl Executor {
             env: vars,
             task_root: code_dir.clone(),
             runtime_dir: self.runtimes.dir.clone(),
+            opt: opt_dir,
             read_only: self.runtimes.interpreter_dirs().to_vec(),
             log: OwnedFd::from(pipe_w),
             memory_mb: rec.memory_mb,
@@ -267,6 +278,44 @@ impl Executor {
             }
         }
         Ok(code_dir)
+    }
+
+    /// The function's layers merged into one directory (its `/opt`), each
+    /// unpacked again from its blob if its directory is gone; `None` without layers.
+    fn restore_layers(
+        &self,
+        rec: &FunctionRecord,
+    ) -> Result<Option<std::path::PathBuf>, InitFailure> {
+        if rec.layers.is_empty() {
+            return Ok(None);
+        }
+        let merged = rec
+            .layers
+            .iter()
+            .try_for_each(|l| {
+                if self.code.dir(&l.digest).is_dir() {
+                    return Ok(());
+                }
+                let zip = self.blobs.get(&l.digest).map_err(|e| e.to_string())?;
+                self.code
+                    .ensure(&l.digest, &zip)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|()| {
+                let digests: Vec<&str> = rec.layers.iter().map(|l| l.digest.as_str()).collect();
+                self.code.merged(&digests).map_err(|e| e.to_string())
+            });
+        match merged {
+            Ok(dir) => Ok(Some(dir)),
+            Err(e) => {
+                tracing::error!(function = %rec.name, error = %e, "restore function layers failed");
+                Err(InitFailure::new(
+                    "Runtime.Unavailable",
+                    "The function's layers could not be read",
+                ))
+            }
+        }
     }
 
     /// Wait for the environment's process to end (or to be told to kill it):

@@ -558,13 +558,27 @@ impl Executor {
     fn environment_vars(
         &self,
         rec: &FunctionRecord,
-        dirs: (&str, &str, &str),
+        dirs: (&str, &str, &str, &str),
         stream: &str,
         api: &str,
         endpoint: &str,
         credentials: Vec<(String, String)>,
     ) -> Vec<(String, String)> {
-        let (task_root, runtime_dir, init_type) = dirs;
+        let (task_root, runtime_dir, init_type, opt) = dirs;
+        // Where Lambda's runtimes look into layers (`/opt` inside the sandbox).
+        let node_major = match Runtime::parse(&rec.runtime).map(|r| r.family) {
+            Some(nimbus_model::RuntimeFamily::Node { major }) => major,
+            _ => 0,
+        };
+        let node_path = format!(
+            "{opt}/nodejs/node{node_major}/node_modules:{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{runtime_dir}:{task_root}"
+        );
+        let python_path = match self.runtimes.python() {
+            Some((_, minor)) => {
+                format!("{opt}/python/lib/python3.{minor}/site-packages:{opt}/python")
+            }
+            None => format!("{opt}/python"),
+        };
         let region = &self.cfg.identity.region;
         let mut env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", rec.name.as_str()),
@@ -589,17 +603,23 @@ impl Executor {
             ("AWS_ENDPOINT_URL", endpoint),
             ("TZ", ":UTC"),
             ("LANG", "en_US.UTF-8"),
-            ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin"),
+            ("PATH", &format!("/usr/local/bin:/usr/bin:/bin:{opt}/bin")),
             (
                 "LD_LIBRARY_PATH",
-                &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+                &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:{opt}/lib"),
             ),
-            ("NODE_PATH", "/opt/nodejs/node_modules"),
+            ("NODE_PATH", &node_path),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain(credentials)
         .collect();
+        if matches!(
+            Runtime::parse(&rec.runtime).map(|r| r.family),
+            Some(nimbus_model::RuntimeFamily::Python { .. })
+        ) {
+            env.push(("PYTHONPATH".into(), python_path));
+        }
         for (k, v) in &rec.environment {
             match env.iter_mut().find(|(ek, _)| ek == k) {
                 Some(slot) => slot.1 = v.clone(),

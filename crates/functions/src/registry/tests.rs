@@ -24,6 +24,16 @@ fn req(name: &str) -> CreateFunction {
     }
 }
 
+/// A registry with its layer store, over `kv`.
+pub(crate) fn reg_open(
+    kv: Arc<dyn KvEngine>,
+    blobs: Arc<dyn BlobStore>,
+    code: Arc<CodeCache>,
+) -> Registry {
+    let layers = Layers::open(kv.clone(), blobs.clone(), code.clone(), Default::default()).unwrap();
+    Registry::open(kv, blobs, code, Arc::new(layers)).unwrap()
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     kv: Arc<FaultyKv<EmbeddedKv>>,
@@ -36,7 +46,7 @@ fn open(dir: tempfile::TempDir) -> Fixture {
     ));
     let blobs = Arc::new(FileBlobs::open(&dir.path().join("blobs")).unwrap());
     let code = Arc::new(CodeCache::new(dir.path().join("code")).unwrap());
-    let reg = Registry::open(kv.clone(), blobs, code).unwrap();
+    let reg = reg_open(kv.clone(), blobs, code);
     Fixture { _dir: dir, kv, reg }
 }
 
@@ -148,10 +158,10 @@ fn everything_survives_reopen() {
         f.reg.set_concurrency("f", nf, Some(7), 1000).unwrap();
         std::mem::forget(f._dir); // keep the directory for the reopen below
     }
-    let kv = Arc::new(EmbeddedKv::open(&path.join("m.redb")).unwrap());
+    let kv = EmbeddedKv::open(&path.join("m.redb")).unwrap();
     let blobs = Arc::new(FileBlobs::open(&path.join("blobs")).unwrap());
     let code = Arc::new(CodeCache::new(path.join("code")).unwrap());
-    let reg = Registry::open(kv, blobs, code).unwrap();
+    let reg = reg_open(Arc::new(kv), blobs, code);
     assert_eq!(reg.get("f").unwrap().reserved_concurrency, Some(7));
     assert_eq!(reg.get("f").unwrap().last_version, 1);
     assert!(reg.get_version("f", "1").is_some());
@@ -229,7 +239,7 @@ fn records_written_before_records_open_unchanged() {
     kv.commit(b).unwrap();
     let blobs = Arc::new(FileBlobs::open(&dir.path().join("blobs")).unwrap());
     let code = Arc::new(CodeCache::new(dir.path().join("code")).unwrap());
-    let reg = Registry::open(Arc::new(kv), blobs, code).unwrap();
+    let reg = reg_open(Arc::new(kv), blobs, code);
     assert_eq!(*reg.get("f").unwrap(), latest);
     assert_eq!(*reg.get_version("f", "12").unwrap(), v12);
     assert_eq!(reg.list_versions("f").unwrap().len(), 2);
@@ -267,4 +277,60 @@ fn publish_and_delete_span_tables_all_or_nothing() {
             "{t:?} emptied"
         );
     }
+}
+
+#[test]
+fn functions_take_layers_and_keep_them_after_the_layer_goes() {
+    let f = open(tempfile::tempdir().unwrap());
+    let layer = f
+        .reg
+        .layers
+        .publish(crate::layers::PublishLayer {
+            name: "deps".into(),
+            zip: zip("X = 1\n"),
+            ..Default::default()
+        })
+        .unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:layer:deps:1".to_string();
+    let rec = f
+        .reg
+        .create(CreateFunction {
+            layers: vec![arn.clone()],
+            ..req("f")
+        })
+        .unwrap();
+    assert_eq!(rec.layers[0].arn, arn);
+    assert_eq!(rec.layers[0].digest, layer.code.digest);
+    f.reg.layers.delete("deps", 1).unwrap();
+    f.reg.release_code(&layer.code.digest);
+    // Still referenced by the function: the blob stays.
+    assert!(f.reg.blob_path(&layer.code.digest).is_some());
+    let cleared = f
+        .reg
+        .update_configuration(
+            "f",
+            nf,
+            UpdateConfiguration {
+                layers: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(cleared.layers.is_empty());
+}
+
+#[test]
+fn code_and_layers_share_the_unzipped_limit() {
+    let layer = |size| nimbus_model::LayerRef {
+        arn: "a".into(),
+        digest: "d".into(),
+        code_size: 1,
+        unzipped_size: size,
+    };
+    assert!(check_total_size(100, &[layer(code::MAX_UNZIPPED_BYTES - 100)]).is_ok());
+    let err = check_total_size(101, &[layer(code::MAX_UNZIPPED_BYTES - 100)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is 262144001 bytes."
+    );
 }
