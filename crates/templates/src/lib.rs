@@ -75,3 +75,5 @@ const _: () = {
     shared::<Template>();
 };
 
+#[cfg(test)]
+mod corpus;
