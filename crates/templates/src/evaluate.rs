@@ -7,6 +7,7 @@ use crate::params::{self, Pseudo};
 use crate::template::{Template, scalar_text};
 use crate::{Error, yaml};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What only the deployer knows: the resources it created, exports, and the
@@ -149,11 +150,12 @@ impl<'t> Stack<'t> {
             ssm_names: bound.ssm_names,
             conditions: BTreeMap::new(),
         };
+        let eval = Eval::new(&stack, resolver);
         let mut visiting = BTreeSet::new();
         for name in template.conditions.keys() {
-            let value = Eval::new(&stack, resolver).named_condition(name, &mut visiting)?;
-            stack.conditions.insert(name.clone(), value);
+            eval.named_condition(name, &mut visiting)?;
         }
+        stack.conditions = eval.decided.into_inner();
         Ok(stack)
     }
 
@@ -281,6 +283,9 @@ impl<'t> Stack<'t> {
 struct Eval<'a> {
     stack: &'a Stack<'a>,
     resolver: &'a dyn Resolver,
+    /// Conditions decided while deciding others: each is decided once, so
+    /// conditions naming each other many times stay linear.
+    decided: RefCell<BTreeMap<String, bool>>,
 }
 
 fn list_of(v: Value) -> Option<Vec<Value>> {
@@ -296,7 +301,11 @@ fn text_of(v: &Value) -> Option<String> {
 
 impl<'a> Eval<'a> {
     fn new(stack: &'a Stack<'a>, resolver: &'a dyn Resolver) -> Self {
-        Self { stack, resolver }
+        Self {
+            stack,
+            resolver,
+            decided: RefCell::new(BTreeMap::new()),
+        }
     }
 
     /// Evaluates a value; `None` is `AWS::NoValue`: the property is removed.
@@ -676,6 +685,9 @@ impl<'a> Eval<'a> {
         if let Some(v) = self.stack.conditions.get(name) {
             return Ok(*v);
         }
+        if let Some(v) = self.decided.borrow().get(name) {
+            return Ok(*v);
+        }
         let Some(expr) = self.stack.template.conditions.get(name) else {
             return Err(template_error(format!(
                 "unresolved condition dependency {name}"
@@ -686,9 +698,10 @@ impl<'a> Eval<'a> {
                 "Circular condition dependency involving {name}"
             )));
         }
-        let v = self.condition(expr, visiting, 0);
+        let v = self.condition(expr, visiting, 0)?;
         visiting.remove(name);
-        v
+        self.decided.borrow_mut().insert(name.to_string(), v);
+        Ok(v)
     }
 
     fn condition(
