@@ -132,6 +132,15 @@ fn template_error(msg: impl Into<String>) -> Error {
     Error::Template(msg.into())
 }
 
+/// CloudFormation's refusal of references to resources that do not exist, or
+/// that the conditions drop.
+fn unresolved<'n>(names: impl IntoIterator<Item = &'n str>, block: &str) -> Error {
+    Error::Format(format!(
+        "Unresolved resource dependencies [{}] in the {block} block of the template",
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    ))
+}
+
 impl<'t> Stack<'t> {
     /// Binds `overrides` and defaults to the parameters (resolving SSM-typed
     /// ones through `resolver`), checks their constraints and decides every
@@ -216,10 +225,7 @@ impl<'t> Stack<'t> {
             dependencies.insert(name.clone(), deps);
         }
         if !missing.is_empty() {
-            return Err(Error::Format(format!(
-                "Unresolved resource dependencies [{}] in the Resources block of the template",
-                missing.into_iter().collect::<Vec<_>>().join(", ")
-            )));
+            return Err(unresolved(missing.iter().map(String::as_str), "Resources"));
         }
         graph::plan(dependencies)
     }
@@ -255,6 +261,22 @@ impl<'t> Stack<'t> {
     pub fn outputs(&self, resolver: &dyn Resolver) -> Result<BTreeMap<String, OutputValue>, Error> {
         let eval = Eval::new(self, resolver);
         let mut out = BTreeMap::new();
+        let kept = |o: &&crate::Output| o.condition.as_ref().is_none_or(|c| self.conditions[c]);
+        let refs: Vec<Reference> = self
+            .template
+            .outputs
+            .values()
+            .filter(kept)
+            .flat_map(|o| graph::references(&o.value, Some(&self.conditions)))
+            .collect();
+        let dropped: BTreeSet<&str> = refs
+            .iter()
+            .map(Reference::name)
+            .filter(|n| self.template.resources.contains_key(*n) && !self.includes(n))
+            .collect();
+        if !dropped.is_empty() {
+            return Err(unresolved(dropped, "Outputs"));
+        }
         for (name, o) in &self.template.outputs {
             if o.condition.as_ref().is_some_and(|c| !self.conditions[c]) {
                 continue;
@@ -434,16 +456,14 @@ impl<'a> Eval<'a> {
         if let Some(v) = self.stack.parameters.get(name) {
             return Ok(Some(v.clone()));
         }
-        if self.stack.template.resources.contains_key(name) {
+        if self.stack.includes(name) {
             return self
                 .resolver
                 .ref_of(name)
                 .map(Some)
                 .map_err(Error::Unresolved);
         }
-        Err(Error::Format(format!(
-            "Unresolved resource dependencies [{name}] in the Resources block of the template"
-        )))
+        Err(unresolved([name], "Resources"))
     }
 
     fn get_att(&self, arg: &Value, depth: usize) -> Result<Value, Error> {
@@ -470,6 +490,9 @@ impl<'a> Eval<'a> {
             return Err(template_error(format!(
                 "instance of Fn::GetAtt references undefined resource {res}"
             )));
+        }
+        if !self.stack.includes(&res) {
+            return Err(unresolved([res.as_str()], "Resources"));
         }
         self.resolver
             .attribute(&res, &attr)
