@@ -191,10 +191,11 @@ impl<'t> Stack<'t> {
 
     /// Whether the resource exists in this stack (its `Condition` holds).
     pub fn includes(&self, logical_id: &str) -> bool {
-        self.template
-            .resources
-            .get(logical_id)
-            .is_some_and(|r| r.condition.as_ref().is_none_or(|c| self.conditions[c]))
+        self.template.resources.get(logical_id).is_some_and(|r| {
+            r.condition
+                .as_ref()
+                .is_none_or(|c| self.conditions.get(c) == Some(&true))
+        })
     }
 
     /// The resources the conditions keep, in waves that can be created in
@@ -261,7 +262,11 @@ impl<'t> Stack<'t> {
     pub fn outputs(&self, resolver: &dyn Resolver) -> Result<BTreeMap<String, OutputValue>, Error> {
         let eval = Eval::new(self, resolver);
         let mut out = BTreeMap::new();
-        let kept = |o: &&crate::Output| o.condition.as_ref().is_none_or(|c| self.conditions[c]);
+        let kept = |o: &&crate::Output| {
+            o.condition
+                .as_ref()
+                .is_none_or(|c| self.conditions.get(c) == Some(&true))
+        };
         let refs: Vec<Reference> = self
             .template
             .outputs
@@ -278,7 +283,10 @@ impl<'t> Stack<'t> {
             return Err(unresolved(dropped, "Outputs"));
         }
         for (name, o) in &self.template.outputs {
-            if o.condition.as_ref().is_some_and(|c| !self.conditions[c]) {
+            if o.condition
+                .as_ref()
+                .is_some_and(|c| self.conditions.get(c) != Some(&true))
+            {
                 continue;
             }
             let value = eval
