@@ -77,3 +77,5 @@ const _: () = {
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod props;
