@@ -388,6 +388,18 @@ impl<'a> Eval<'a> {
             .ok_or_else(|| template_error(format!("{what} must be a string")))
     }
 
+    /// The argument of `Fn::Base64` and `Fn::GetAZs`.
+    fn string_typed(&self, arg: &Value, name: &str, depth: usize) -> Result<String, Error> {
+        self.value(arg, depth + 1)?
+            .as_ref()
+            .and_then(text_of)
+            .ok_or_else(|| {
+                template_error(format!(
+                    "every {name} object must have a String-typed value."
+                ))
+            })
+    }
+
     fn function(&self, name: &str, arg: &Value, depth: usize) -> Result<Option<Value>, Error> {
         let some = |v: Value| Ok(Some(v));
         match name {
@@ -412,7 +424,7 @@ impl<'a> Eval<'a> {
                     .map_err(Error::Unresolved)
             }
             "Fn::GetAZs" => {
-                let region = self.text_at(arg, "Fn::GetAZs", depth)?;
+                let region = self.string_typed(arg, "Fn::GetAZs", depth)?;
                 let region = if region.is_empty() {
                     self.stack.pseudo.region.clone()
                 } else {
@@ -422,7 +434,7 @@ impl<'a> Eval<'a> {
                 some(Value::Array(zones.into_iter().map(Value::String).collect()))
             }
             "Fn::Base64" => {
-                let s = self.text_at(arg, "Fn::Base64", depth)?;
+                let s = self.string_typed(arg, "Fn::Base64", depth)?;
                 some(Value::String(base64(s.as_bytes())))
             }
             "Fn::Cidr" => self.cidr(arg, depth).map(Some),
@@ -539,7 +551,11 @@ impl<'a> Eval<'a> {
                         },
                     };
                     let s = value.as_ref().and_then(text_of).ok_or_else(|| {
-                        template_error(format!("Fn::Sub variable {v} must resolve to a string"))
+                        template_error(if locals.is_some_and(|m| m.contains_key(&v)) {
+                            "every value of the context object of every Fn::Sub object must be a string or a function that returns a string"
+                        } else {
+                            "every variable in an Fn::sub object must reference a string"
+                        })
                     })?;
                     out.push_str(&s);
                 }
@@ -587,7 +603,11 @@ impl<'a> Eval<'a> {
             .as_ref()
             .and_then(text_of)
             .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(bad)?;
+            .ok_or_else(|| {
+                template_error(
+                    "Fn::Select requires a list argument with a valid index value as its first element",
+                )
+            })?;
         let list = self.value(list, depth)?.and_then(list_of).ok_or_else(bad)?;
         usize::try_from(index)
             .ok()
@@ -666,13 +686,13 @@ impl<'a> Eval<'a> {
         for k in &items[..3] {
             keys.push(self.text_at(k, "Fn::FindInMap", depth)?);
         }
-        let found = self
-            .stack
-            .template
-            .mappings
-            .get(&keys[0])
-            .and_then(|m| m.get(&keys[1]))
-            .and_then(|m| m.get(&keys[2]));
+        let Some(map) = self.stack.template.mappings.get(&keys[0]) else {
+            return Err(template_error(format!(
+                "Mapping named '{}' is not present in the 'Mappings' section of template",
+                keys[0]
+            )));
+        };
+        let found = map.get(&keys[1]).and_then(|m| m.get(&keys[2]));
         if let Some(v) = found {
             return Ok(v.clone());
         }
@@ -760,7 +780,7 @@ impl<'a> Eval<'a> {
             match arg {
                 Value::Array(items) if (min..=max).contains(&items.len()) => Ok(items),
                 _ if min == 1 => Err(template_error(format!(
-                    "every {n} object requires one boolean parameter."
+                    "{n} requires a list argument with one element"
                 ))),
                 _ => Err(template_error(format!(
                     "every {n} object requires a list of at least {min} and at most {max} boolean parameters."

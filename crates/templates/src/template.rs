@@ -238,10 +238,7 @@ impl Template {
             match scalar_text(v) {
                 Some(s) if s == "2010-09-09" => t.format_version = Some(s),
                 _ => {
-                    return Err(format(format!(
-                        "Unsupported template version: {}",
-                        scalar_text(v).unwrap_or_else(|| v.to_string())
-                    )));
+                    return Err(format("unsupported value for AWSTemplateFormatVersion."));
                 }
             }
         }
