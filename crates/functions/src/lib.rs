@@ -539,6 +539,21 @@ impl Functions {
         .await
     }
 
+    /// Change a function's tags (`TagResource`, `UntagResource`).
+    pub async fn change_tags(
+        self: &Arc<Self>,
+        name: &str,
+        change: impl FnOnce(
+            &mut std::collections::BTreeMap<String, String>,
+        ) -> std::result::Result<(), String>
+        + Send
+        + 'static,
+    ) -> Result<Arc<FunctionRecord>> {
+        let me = self.clone();
+        let n = name.to_string();
+        spawn_blocking(move || me.registry.change_tags(&n, || me.not_found(&n), change)).await
+    }
+
     pub async fn delete_concurrency(self: &Arc<Self>, name: &str) -> Result<()> {
         let me = self.clone();
         let n = name.to_string();

@@ -671,6 +671,23 @@ impl Registry {
         Ok(rec)
     }
 
+    /// Change a function's tags (its `$LATEST` record carries them for every
+    /// version); `change` refuses with a message, as for too many tags.
+    pub fn change_tags(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        change: impl FnOnce(
+            &mut std::collections::BTreeMap<String, String>,
+        ) -> std::result::Result<(), String>,
+    ) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        let (rec, ()) = self.change(name, not_found, None, |rec| {
+            change(&mut rec.tags).map_err(Error::InvalidParameter)
+        })?;
+        Ok(rec)
+    }
+
     /// Set (`Some`) or remove reserved concurrency, keeping `MIN_UNRESERVED` of
     /// `account_limit` unreserved.
     pub fn set_concurrency(

@@ -23,6 +23,17 @@ impl ResourcePolicies for FunctionPolicies {
             serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
         })
     }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        let Some(rest) = arn.splitn(7, ':').nth(6) else {
+            return Vec::new();
+        };
+        let name = rest.split(':').next().unwrap_or(rest);
+        self.0
+            .get(name)
+            .map(|f| f.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
 }
 
 pub struct QueuePolicies(pub Arc<nimbus_queues::Queues>);

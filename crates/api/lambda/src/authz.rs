@@ -64,11 +64,23 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
     match op {
         CreateFunction(f, _) => {
             let mut a = on("CreateFunction", &f.name, None);
+            request_tags(&mut a, &f.tags);
             a.push(pass_role(&f.role));
             a.extend(uses_layers(&f.layers));
             a.extend(f.s3.as_ref().map(reads_object));
             a
         }
+        TagResource { name, tags } => {
+            let mut a = on("TagResource", name, None);
+            request_tags(&mut a, tags);
+            a
+        }
+        UntagResource { name, keys } => {
+            let mut a = on("UntagResource", name, None);
+            nimbus_api_common::authz::removed_tag_keys(&mut a, keys);
+            a
+        }
+        ListTags { name } => on("ListTags", name, None),
         PublishVersion { name, .. } => on("PublishVersion", name, None),
         ListVersionsByFunction { name, .. } => on("ListVersionsByFunction", name, None),
         CreateAlias { name, .. } => on("CreateAlias", name, None),
@@ -178,6 +190,12 @@ pub fn url_access(
         format!("lambda:{action}"),
         function_arn(scope, name, qualifier),
     )])
+}
+
+/// A map of tags as the condition keys of a request setting them.
+fn request_tags(access: &mut [Access], tags: &std::collections::BTreeMap<String, String>) {
+    let tags: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    nimbus_api_common::authz::request_tags(access, &tags);
 }
 
 #[cfg(test)]

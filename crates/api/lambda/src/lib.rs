@@ -11,6 +11,7 @@ mod invoke;
 mod layers;
 mod mappings;
 mod streaming;
+mod tags;
 mod urls;
 mod versions;
 mod wire;
@@ -33,6 +34,17 @@ const LIST_PAGE: usize = 50;
 /// A Lambda API call, parsed and validated as far as the wire allows.
 #[derive(Debug)]
 pub enum Operation {
+    TagResource {
+        name: String,
+        tags: std::collections::BTreeMap<String, String>,
+    },
+    UntagResource {
+        name: String,
+        keys: Vec<String>,
+    },
+    ListTags {
+        name: String,
+    },
     /// The bool is `Publish`: publish a version right after.
     CreateFunction(CreateFunction, bool),
     PublishVersion {
@@ -427,6 +439,7 @@ pub fn parse(
             mappings::parse_item(req, method, uuid, identity)
         }
         (_, ["2018-10-31", "layers", rest @ ..]) => layers::parse(req, rest, identity),
+        (_, ["2017-03-31", "tags", arn]) => tags::parse(req, arn, identity),
         (&Method::POST, ["2015-03-31", "functions"]) => functions::parse_create(req),
         (&Method::GET, ["2015-03-31", "functions"]) => functions::parse_list(req),
         (method, ["2019-09-30", "functions", raw, "provisioned-concurrency"]) => {
@@ -710,6 +723,9 @@ impl LambdaApi {
                 self.put_function_concurrency(name, reserved).await
             }
             Operation::GetFunctionConcurrency { name } => self.get_function_concurrency(name).await,
+            Operation::TagResource { name, tags } => self.tag_resource(name, tags).await,
+            Operation::UntagResource { name, keys } => self.untag_resource(name, keys).await,
+            Operation::ListTags { name } => self.list_tags(name),
             Operation::DeleteFunctionConcurrency { name } => {
                 self.delete_function_concurrency(name).await
             }
