@@ -6,7 +6,11 @@
 //! from whichever step refuses (parsing, binding, planning, resolving), or
 //! what a deployment gives: `resources` (each resource the conditions keep,
 //! to its resolved properties), and optionally `outputs` (name to value),
-//! `exports` (output name to export name), `waves` and `conditions`.
+//! `exports` (output name to export name), `waves` and `conditions`; and
+//! `processed`: the `Resources` of the template after the SAM transform,
+//! unresolved, with the content hash of version and layer version ids
+//! written `<hash>` (the expectations of SAM cases come from the AWS SAM
+//! translator's output, hashes aside).
 //!
 //! The stack is `test-stack` in account `123456789012`, `us-east-1`. The
 //! resolver answers `Ref` to resource `X` with `X-id`, `Fn::GetAtt X.A` with
@@ -82,13 +86,53 @@ fn deploy(dir: &Path) -> Result<Value, Error> {
             exports.insert(name, Value::String(e));
         }
     }
+    let mut processed = crate::sam::transform(&crate::read(&text)?)?["Resources"].take();
+    unhash(&mut processed);
     Ok(json!({
+        "processed": processed,
         "resources": resources,
         "outputs": outputs,
         "exports": exports,
         "waves": plan.waves,
         "conditions": stack.conditions(),
     }))
+}
+
+/// Write the content hash of version and layer version ids as `<hash>`,
+/// in the ids and wherever they are named.
+fn unhash(resources: &mut Value) {
+    let hashed: Vec<String> = resources
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(id, r)| {
+                    matches!(
+                        r["Type"].as_str(),
+                        Some("AWS::Lambda::Version" | "AWS::Lambda::LayerVersion")
+                    ) && id.len() > 10
+                        && id[id.len() - 10..].bytes().all(|b| b.is_ascii_hexdigit())
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    fn rename(v: &mut Value, from: &str, to: &str) {
+        match v {
+            Value::String(s) if s == from => *s = to.to_string(),
+            Value::Array(a) => a.iter_mut().for_each(|c| rename(c, from, to)),
+            Value::Object(m) => m.values_mut().for_each(|c| rename(c, from, to)),
+            _ => {}
+        }
+    }
+    for id in hashed {
+        let to = format!("{}<hash>", &id[..id.len() - 10]);
+        rename(resources, &id, &to);
+        if let Some(m) = resources.as_object_mut()
+            && let Some(r) = m.remove(&id)
+        {
+            m.insert(to, r);
+        }
+    }
 }
 
 fn run_case(dir: &Path) -> Result<(), String> {
@@ -107,7 +151,14 @@ fn run_case(dir: &Path) -> Result<(), String> {
     }
     let got = got.map_err(|e| format!("refused: {e}"))?;
     let mut problems = Vec::new();
-    for key in ["resources", "outputs", "exports", "waves", "conditions"] {
+    for key in [
+        "processed",
+        "resources",
+        "outputs",
+        "exports",
+        "waves",
+        "conditions",
+    ] {
         if expected[key].is_null() {
             continue;
         }

@@ -43,13 +43,14 @@
 mod evaluate;
 mod graph;
 mod params;
+pub mod sam;
 mod template;
 mod yaml;
 
 pub use evaluate::{DynamicRef, OutputValue, Resolver, Stack};
 pub use graph::{Plan, references};
 pub use params::Pseudo;
-pub use template::{Output, Parameter, ParameterType, Resource, Template, parse};
+pub use template::{Output, Parameter, ParameterType, Resource, Template, parse, read};
 
 /// What CloudFormation answers when it refuses a template, its parameters or
 /// a value; every variant is its `ValidationError`, and `Display` is its text.

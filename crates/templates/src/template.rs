@@ -171,7 +171,14 @@ fn format(msg: impl Into<String>) -> Error {
 /// Reads a JSON or YAML template and checks it as CloudFormation does before
 /// any parameter is bound.
 pub fn parse(text: &str) -> Result<Template, Error> {
-    let value = if text.trim_start().starts_with('{') {
+    // `Transform: AWS::Serverless-2016-10-31`: the template as processed.
+    Template::from_value(&crate::sam::transform(&read(text)?)?)
+}
+
+/// A JSON or YAML template as a JSON tree (YAML short forms in their long
+/// forms), as written: before any transform (`GetTemplate`'s `Original`).
+pub fn read(text: &str) -> Result<Value, Error> {
+    Ok(if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| {
             format(format!(
                 "JSON not well-formed. (line {}, column {})",
@@ -181,8 +188,7 @@ pub fn parse(text: &str) -> Result<Template, Error> {
         })?
     } else {
         yaml::parse(text)?
-    };
-    Template::from_value(&value)
+    })
 }
 
 fn alphanumeric(name: &str) -> bool {
