@@ -9,6 +9,7 @@
 
 mod function;
 mod policies;
+mod state_machine;
 
 use crate::Error;
 use serde_json::{Map, Value, json};
@@ -161,9 +162,9 @@ pub fn transform(doc: &Value) -> Result<Value, Error> {
             "AWS::Serverless::Function" => function::expand(&mut made)?,
             "AWS::Serverless::SimpleTable" => made.simple_table(),
             "AWS::Serverless::LayerVersion" => renames.push(made.layer_version()?),
+            "AWS::Serverless::StateMachine" => state_machine::expand(&mut made)?,
             "AWS::Serverless::Api"
             | "AWS::Serverless::HttpApi"
-            | "AWS::Serverless::StateMachine"
             | "AWS::Serverless::Application"
             | "AWS::Serverless::Connector"
             | "AWS::Serverless::GraphQLApi" => {
