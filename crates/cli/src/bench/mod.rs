@@ -3,7 +3,7 @@
 //! ([`client`]) for all of them. Results and the exact commands are recorded in
 //! `docs/benchmarks.md`.
 
-pub mod client;
+pub(crate) use crate::client;
 pub mod dynamodb;
 pub mod functions;
 pub mod gateway;

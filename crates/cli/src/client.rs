@@ -1,4 +1,4 @@
-//! What the service benchmarks (`bench s3`, `bench sqs`, ...) share: where the servers
+//! What the benchmarks and `nimbus deploy` share: where the servers
 //! are and with which keys, and one keep-alive HTTP/1.1 connection that signs its
 //! requests and reconnects when the server closed it (moto's server closes every
 //! connection after one request).
