@@ -6,6 +6,7 @@
 mod code_objects;
 pub mod credentials;
 pub mod edge;
+mod in_process;
 mod permissions;
 mod resource_policies;
 mod roles;
@@ -410,6 +411,19 @@ impl Services {
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
+        let stacks = Arc::new(
+            nimbus_api_cloudformation::store::Stacks::open(kv.clone())
+                .context("open stack store")?,
+        );
+        let calls = Arc::new(in_process::InProcess::new(apis.clone()));
+        apis.push(Arc::new(nimbus_api_cloudformation::CloudFormationApi::new(
+            stacks,
+            calls,
+            nimbus_api_cloudformation::Identity {
+                account: id.account_id.clone(),
+                region: id.region.clone(),
+            },
+        )));
         let resource_policies: ResourcePolicyList = vec![
             (
                 "arn:aws:lambda:",

@@ -1,0 +1,311 @@
+//! The deployer: creates a stack's resources wave by wave (the resources of
+//! one wave concurrently), recording an event as each one moves; on a
+//! failure rolls back (deletes what it made, newest first, keeping
+//! `DeletionPolicy: Retain`) unless rollback is disabled; deletes stacks in
+//! reverse creation order. It runs in the background after `CreateStack` and
+//! `DeleteStack` answer, acting with the extensions (caller, source address,
+//! authorizer) of the request that asked.
+
+use crate::providers::{self, Created, Ctx};
+use crate::store::{OutputRecord, ResourceRecord, StackRecord, Stacks};
+use crate::{Calls, Identity};
+use nimbus_templates::{DynamicRef, Pseudo, Resolver, Stack};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// What a deployment acts with.
+#[derive(Clone)]
+pub(crate) struct Deployer {
+    pub stacks: Arc<Stacks>,
+    pub calls: Arc<dyn Calls>,
+    pub identity: Identity,
+    pub extensions: http::Extensions,
+}
+
+pub(crate) fn start_create(d: Deployer, stack_id: String) {
+    tokio::spawn(async move { d.create(&stack_id).await });
+}
+
+pub(crate) fn start_delete(d: Deployer, stack_id: String) {
+    tokio::spawn(async move {
+        d.delete(&stack_id, "DELETE").await;
+    });
+}
+
+/// What the resources made so far answer for `Ref`, `Fn::GetAtt` and
+/// `Fn::ImportValue`.
+struct Snapshot {
+    stack: Arc<StackRecord>,
+    exports: Vec<(String, String, String)>,
+}
+
+impl Resolver for Snapshot {
+    fn ref_of(&self, id: &str) -> Result<Value, String> {
+        match self.stack.resource(id) {
+            Some(r) if !r.physical_id.is_empty() => Ok(r.reference.clone()),
+            _ => Err(format!("Resource {id} does not exist")),
+        }
+    }
+
+    fn attribute(&self, id: &str, name: &str) -> Result<Value, String> {
+        let r = self
+            .stack
+            .resource(id)
+            .ok_or_else(|| format!("Resource {id} does not exist"))?;
+        r.attributes.get(name).cloned().ok_or_else(|| {
+            format!(
+                "Template error: resource {id} does not support attribute type {name} in Fn::GetAtt"
+            )
+        })
+    }
+
+    fn import(&self, name: &str) -> Result<Value, String> {
+        self.exports
+            .iter()
+            .find(|(n, _, id)| n == name && *id != self.stack.stack_id)
+            .map(|(_, v, _)| Value::String(v.clone()))
+            .ok_or_else(|| format!("No export named {name} found."))
+    }
+
+    fn dynamic(&self, r: &DynamicRef) -> Result<String, String> {
+        Err(format!(
+            "Nimbus does not resolve dynamic references yet: {r:?}"
+        ))
+    }
+}
+
+impl Deployer {
+    fn snapshot(&self, stack_id: &str) -> Option<Snapshot> {
+        Some(Snapshot {
+            stack: self.stacks.get(stack_id)?,
+            exports: self.stacks.exports(),
+        })
+    }
+
+    fn ctx(&self, stack: &StackRecord, logical_id: &str) -> Ctx {
+        Ctx {
+            calls: self.calls.clone(),
+            extensions: self.extensions.clone(),
+            stack_name: stack.name.clone(),
+            logical_id: logical_id.to_string(),
+        }
+    }
+
+    /// Record a change; a failed write is logged here (the deployment goes on
+    /// with what it knows).
+    fn record(&self, stack_id: &str, f: impl FnOnce(&mut StackRecord)) {
+        if let Err(e) = self.stacks.change(stack_id, f) {
+            tracing::error!(stack = stack_id, error = %e, "record a stack change");
+        }
+    }
+
+    async fn create(&self, stack_id: &str) {
+        match self.create_resources(stack_id).await {
+            Ok(()) => self.record(stack_id, |s| s.stack_event("CREATE_COMPLETE", None)),
+            Err(failure) => self.fail_creation(stack_id, failure).await,
+        }
+    }
+
+    /// Create every resource and resolve the outputs; on a failure, the
+    /// stack's reason.
+    async fn create_resources(&self, stack_id: &str) -> Result<(), String> {
+        let rec = self.stacks.get(stack_id).ok_or("the stack is gone")?;
+        let template = nimbus_templates::parse(&rec.template_body).map_err(|e| e.to_string())?;
+        let pseudo = Pseudo::new(&self.identity.account, &self.identity.region, &rec.name)
+            .with_stack_id(stack_id);
+        let bound = Stack::new(
+            &template,
+            &rec.overrides,
+            pseudo,
+            &crate::operations::Unbound,
+        )
+        .map_err(|e| e.to_string())?;
+        let plan = bound.plan().map_err(|e| e.to_string())?;
+        for wave in &plan.waves {
+            let mut tasks = tokio::task::JoinSet::new();
+            let snapshot = self.snapshot(stack_id).ok_or("the stack is gone")?;
+            let mut failed = Vec::new();
+            for id in wave {
+                let r = &template.resources[id];
+                let resource = ResourceRecord {
+                    logical_id: id.clone(),
+                    resource_type: r.kind.clone(),
+                    physical_id: String::new(),
+                    status: String::new(),
+                    reason: None,
+                    updated_ms: nimbus_model::time::now_millis(),
+                    reference: Value::Null,
+                    attributes: Map::new(),
+                    retain: r.deletion_policy.as_deref() == Some("Retain"),
+                };
+                self.record(stack_id, |s| {
+                    s.resources.push(resource);
+                    s.resource_event(id, "CREATE_IN_PROGRESS", None);
+                });
+                let props = match bound.resource(id, &snapshot) {
+                    Ok(p) => p.unwrap_or_default(),
+                    Err(e) => {
+                        failed.push((id.clone(), e.to_string()));
+                        continue;
+                    }
+                };
+                let ctx = self.ctx(&snapshot.stack, id);
+                let kind = r.kind.clone();
+                let id = id.clone();
+                tasks.spawn(async move {
+                    let made = providers::create(&ctx, &kind, &props).await;
+                    (id, made)
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                let Ok((id, made)) = done else {
+                    continue;
+                };
+                match made {
+                    Ok(created) => self.created(stack_id, &id, created),
+                    Err(reason) => failed.push((id, reason)),
+                }
+            }
+            if !failed.is_empty() {
+                let names: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
+                let reason = format!(
+                    "The following resource(s) failed to create: [{}]. ",
+                    names.join(", ")
+                );
+                self.record(stack_id, |s| {
+                    for (id, why) in failed {
+                        s.resource_event(&id, "CREATE_FAILED", Some(why));
+                    }
+                });
+                return Err(reason);
+            }
+        }
+        let snapshot = self.snapshot(stack_id).ok_or("the stack is gone")?;
+        let outputs = bound.outputs(&snapshot).map_err(|e| e.to_string())?;
+        let mut records = Vec::new();
+        for (key, o) in outputs {
+            if let Some(name) = &o.export_name
+                && let Some((_, _, other)) = snapshot
+                    .exports
+                    .iter()
+                    .find(|(n, _, id)| n == name && id != stack_id)
+            {
+                return Err(format!(
+                    "Export with name {name} is already exported by stack {other}"
+                ));
+            }
+            records.push(OutputRecord {
+                key,
+                value: text(&o.value),
+                description: o.description,
+                export_name: o.export_name,
+            });
+        }
+        self.record(stack_id, |s| s.outputs = records);
+        Ok(())
+    }
+
+    fn created(&self, stack_id: &str, id: &str, created: Created) {
+        self.record(stack_id, |s| {
+            if let Some(r) = s.resource_mut(id) {
+                r.physical_id = created.physical_id;
+                r.reference = created.reference;
+                r.attributes = created.attributes;
+            }
+            s.resource_event(id, "CREATE_COMPLETE", None);
+        });
+    }
+
+    async fn fail_creation(&self, stack_id: &str, reason: String) {
+        let Some(rec) = self.stacks.get(stack_id) else {
+            return;
+        };
+        if rec.disable_rollback {
+            self.record(stack_id, |s| {
+                s.stack_event("CREATE_FAILED", None);
+                s.reason = Some(reason);
+            });
+            return;
+        }
+        self.record(stack_id, |s| {
+            s.stack_event("ROLLBACK_IN_PROGRESS", None);
+            s.reason = Some(format!("{reason}Rollback requested by user."));
+        });
+        if self.delete(stack_id, "ROLLBACK").await && rec.delete_on_failure {
+            self.record(stack_id, |s| s.stack_event("DELETE_IN_PROGRESS", None));
+            self.delete(stack_id, "DELETE").await;
+        }
+    }
+
+    /// Delete the stack's resources, newest first; `phase` is `DELETE` (the
+    /// stack ends `DELETE_COMPLETE`) or `ROLLBACK` (`ROLLBACK_COMPLETE`).
+    /// Whether every resource went.
+    async fn delete(&self, stack_id: &str, phase: &str) -> bool {
+        let Some(rec) = self.stacks.get(stack_id) else {
+            return false;
+        };
+        let mut failed = Vec::new();
+        for r in rec.resources.iter().rev() {
+            if r.status == "DELETE_COMPLETE" || r.status == "DELETE_SKIPPED" {
+                continue;
+            }
+            if r.physical_id.is_empty() {
+                // Never made: nothing to delete.
+                self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_COMPLETE", None);
+                });
+                continue;
+            }
+            if r.retain {
+                self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_SKIPPED", None);
+                });
+                continue;
+            }
+            self.record(stack_id, |s| {
+                s.resource_event(&r.logical_id, "DELETE_IN_PROGRESS", None);
+            });
+            let ctx = self.ctx(&rec, &r.logical_id);
+            match providers::delete(&ctx, &r.resource_type, &r.physical_id, &r.attributes).await {
+                Ok(()) => self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_COMPLETE", None);
+                }),
+                Err(why) => {
+                    failed.push(r.logical_id.clone());
+                    self.record(stack_id, |s| {
+                        s.resource_event(&r.logical_id, "DELETE_FAILED", Some(why));
+                    });
+                }
+            }
+        }
+        let ok = failed.is_empty();
+        self.record(stack_id, |s| {
+            let reason = (!ok).then(|| {
+                format!(
+                    "The following resource(s) failed to delete: [{}]. ",
+                    failed.join(", ")
+                )
+            });
+            let kept = s.reason.clone();
+            s.stack_event(
+                &format!("{phase}_{}", if ok { "COMPLETE" } else { "FAILED" }),
+                None,
+            );
+            s.reason = reason.or(if phase == "ROLLBACK" { kept } else { None });
+            if ok && phase == "DELETE" {
+                s.deleted_ms = Some(nimbus_model::time::now_millis());
+                s.outputs.clear();
+            }
+        });
+        ok
+    }
+}
+
+/// An output's value as CloudFormation shows it: lists joined by commas.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
