@@ -4,7 +4,9 @@ and outputs; its events and resources; a failing resource that rolls the stack
 back leaving nothing behind; deletion; template errors as `ValidationError`."""
 import json
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import unique
@@ -262,3 +264,48 @@ def test_template_errors_are_validation_errors(cfn):
     with pytest.raises(ClientError) as e:
         cfn.describe_stacks(StackName="no-such-stack")
     assert e.value.response["Error"]["Message"] == "Stack with id no-such-stack does not exist"
+
+
+def test_resources_are_made_as_the_stacks_creator(nimbus):
+    """A user may create stacks and queues but not tables: the table fails with
+    DynamoDB's refusal of that user, and the queue is rolled back."""
+    iam = nimbus.client("iam")
+    user = unique("deployer")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudformation:*", "sqs:*"], "Resource": "*"}]}))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                            region_name="us-east-1")
+    cfn = session.client("cloudformation", endpoint_url=nimbus.endpoint, config=Config(retries={"max_attempts": 1}))
+    name = unique("limited")
+    cfn.create_stack(StackName=name, TemplateBody="""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Table:
+    Type: AWS::DynamoDB::Table
+    DependsOn: Queue
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+""")
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = next(e for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+                  if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["LogicalResourceId"] == "Table"
+    assert f"User: arn:aws:iam::000000000000:user/{user} is not authorized to perform: dynamodb:CreateTable" \
+        in failed["ResourceStatusReason"]
+    assert not nimbus.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls")
+
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}]}))
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=unique("denied"), TemplateBody="Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "cloudformation:CreateStack" in e.value.response["Error"]["Message"]
