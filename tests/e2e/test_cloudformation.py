@@ -309,3 +309,46 @@ Resources:
         cfn.create_stack(StackName=unique("denied"), TemplateBody="Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
     assert e.value.response["Error"]["Code"] == "AccessDenied"
     assert "cloudformation:CreateStack" in e.value.response["Error"]["Message"]
+
+
+def test_dynamic_references_ssm_parameters_and_generated_secrets(nimbus, cfn):
+    ssm, sm = nimbus.client("ssm"), nimbus.client("secretsmanager")
+    name = unique("dyn")
+    ssm.put_parameter(Name=f"/{name}/size", Value="small", Type="String")
+    sm.create_secret(Name=f"{name}-db", SecretString=json.dumps({"user": "admin"}))
+    cfn.create_stack(StackName=name, Parameters=[{"ParameterKey": "Size", "ParameterValue": f"/{name}/size"}],
+                     TemplateBody=f"""
+Parameters:
+  Size:
+    Type: AWS::SSM::Parameter::Value<String>
+Resources:
+  Copy:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: '{{{{resolve:secretsmanager:{name}-db:SecretString:user}}}}-{{{{resolve:ssm:/{name}/size}}}}'
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      GenerateSecretString:
+        SecretStringTemplate: '{{"user": "app"}}'
+        GenerateStringKey: password
+        PasswordLength: 20
+Outputs:
+  Size:
+    Value: !Ref Size
+  Copied:
+    Value: !GetAtt Copy.Value
+  SecretArn:
+    Value: !Ref Secret
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    out = outputs(cfn.describe_stacks(StackName=name)["Stacks"][0])
+    assert out["Size"] == "small"
+    assert out["Copied"] == "admin-small"
+    secret = json.loads(sm.get_secret_value(SecretId=out["SecretArn"])["SecretString"])
+    assert secret["user"] == "app" and len(secret["password"]) == 20
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError):
+        sm.describe_secret(SecretId=out["SecretArn"])

@@ -33,10 +33,21 @@ pub(crate) fn start_delete(d: Deployer, stack_id: String) {
 }
 
 /// What the resources made so far answer for `Ref`, `Fn::GetAtt` and
-/// `Fn::ImportValue`.
+/// `Fn::ImportValue`, and the values of the dynamic references fetched so
+/// far. A reference not fetched yet is noted in `missing` and answered with
+/// a placeholder: the caller fetches what is missing and resolves again
+/// (the template engine is synchronous; the services are not).
 struct Snapshot {
     stack: Arc<StackRecord>,
     exports: Vec<(String, String, String)>,
+    fetched: Vec<(DynamicRef, String)>,
+    missing: std::sync::Mutex<Vec<DynamicRef>>,
+}
+
+impl Snapshot {
+    fn take_missing(&self) -> Vec<DynamicRef> {
+        std::mem::take(&mut *self.missing.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl Resolver for Snapshot {
@@ -68,18 +79,45 @@ impl Resolver for Snapshot {
     }
 
     fn dynamic(&self, r: &DynamicRef) -> Result<String, String> {
-        Err(format!(
-            "Nimbus does not resolve dynamic references yet: {r:?}"
-        ))
+        if let Some((_, v)) = self.fetched.iter().find(|(f, _)| f == r) {
+            return Ok(v.clone());
+        }
+        self.missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(r.clone());
+        Ok(String::new())
     }
 }
 
 impl Deployer {
-    fn snapshot(&self, stack_id: &str) -> Option<Snapshot> {
+    fn snapshot(&self, stack_id: &str, fetched: &[(DynamicRef, String)]) -> Option<Snapshot> {
         Some(Snapshot {
             stack: self.stacks.get(stack_id)?,
             exports: self.stacks.exports(),
+            fetched: fetched.to_vec(),
+            missing: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Run `resolve` against `snapshot`; if it met dynamic references not
+    /// fetched yet, fetch them (as the caller) and run it once more.
+    async fn resolving<T>(
+        &self,
+        snapshot: &mut Snapshot,
+        ctx: &Ctx,
+        resolve: impl Fn(&Snapshot) -> Result<T, nimbus_templates::Error>,
+    ) -> Result<T, String> {
+        let first = resolve(snapshot);
+        let missing = snapshot.take_missing();
+        if missing.is_empty() {
+            return first.map_err(|e| e.to_string());
+        }
+        for r in missing {
+            let value = providers::dynamic(ctx, &r).await?;
+            snapshot.fetched.push((r, value));
+        }
+        resolve(snapshot).map_err(|e| e.to_string())
     }
 
     fn ctx(&self, stack: &StackRecord, logical_id: &str) -> Ctx {
@@ -113,17 +151,20 @@ impl Deployer {
         let template = nimbus_templates::parse(&rec.template_body).map_err(|e| e.to_string())?;
         let pseudo = Pseudo::new(&self.identity.account, &self.identity.region, &rec.name)
             .with_stack_id(stack_id);
-        let bound = Stack::new(
-            &template,
-            &rec.overrides,
-            pseudo,
-            &crate::operations::Unbound,
-        )
-        .map_err(|e| e.to_string())?;
+        let mut snapshot = self.snapshot(stack_id, &[]).ok_or("the stack is gone")?;
+        let ctx = self.ctx(&rec, &rec.name);
+        let bound = self
+            .resolving(&mut snapshot, &ctx, |s| {
+                Stack::new(&template, &rec.overrides, pseudo.clone(), s)
+            })
+            .await?;
         let plan = bound.plan().map_err(|e| e.to_string())?;
+        let mut fetched = snapshot.fetched;
         for wave in &plan.waves {
             let mut tasks = tokio::task::JoinSet::new();
-            let snapshot = self.snapshot(stack_id).ok_or("the stack is gone")?;
+            let mut snapshot = self
+                .snapshot(stack_id, &fetched)
+                .ok_or("the stack is gone")?;
             let mut failed = Vec::new();
             for id in wave {
                 let r = &template.resources[id];
@@ -142,14 +183,17 @@ impl Deployer {
                     s.resources.push(resource);
                     s.resource_event(id, "CREATE_IN_PROGRESS", None);
                 });
-                let props = match bound.resource(id, &snapshot) {
+                let ctx = self.ctx(&snapshot.stack, id);
+                let resolved = self
+                    .resolving(&mut snapshot, &ctx, |s| bound.resource(id, s))
+                    .await;
+                let props = match resolved {
                     Ok(p) => p.unwrap_or_default(),
                     Err(e) => {
-                        failed.push((id.clone(), e.to_string()));
+                        failed.push((id.clone(), e));
                         continue;
                     }
                 };
-                let ctx = self.ctx(&snapshot.stack, id);
                 let kind = r.kind.clone();
                 let id = id.clone();
                 tasks.spawn(async move {
@@ -157,6 +201,7 @@ impl Deployer {
                     (id, made)
                 });
             }
+            fetched = snapshot.fetched;
             while let Some(done) = tasks.join_next().await {
                 let Ok((id, made)) = done else {
                     continue;
@@ -180,8 +225,12 @@ impl Deployer {
                 return Err(reason);
             }
         }
-        let snapshot = self.snapshot(stack_id).ok_or("the stack is gone")?;
-        let outputs = bound.outputs(&snapshot).map_err(|e| e.to_string())?;
+        let mut snapshot = self
+            .snapshot(stack_id, &fetched)
+            .ok_or("the stack is gone")?;
+        let outputs = self
+            .resolving(&mut snapshot, &ctx, |s| bound.outputs(s))
+            .await?;
         let mut records = Vec::new();
         for (key, o) in outputs {
             if let Some(name) = &o.export_name
@@ -221,15 +270,14 @@ impl Deployer {
             return;
         };
         if rec.disable_rollback {
-            self.record(stack_id, |s| {
-                s.stack_event("CREATE_FAILED", None);
-                s.reason = Some(reason);
-            });
+            self.record(stack_id, |s| s.stack_event("CREATE_FAILED", Some(reason)));
             return;
         }
         self.record(stack_id, |s| {
-            s.stack_event("ROLLBACK_IN_PROGRESS", None);
-            s.reason = Some(format!("{reason}Rollback requested by user."));
+            s.stack_event(
+                "ROLLBACK_IN_PROGRESS",
+                Some(format!("{reason}Rollback requested by user.")),
+            );
         });
         if self.delete(stack_id, "ROLLBACK").await && rec.delete_on_failure {
             self.record(stack_id, |s| s.stack_event("DELETE_IN_PROGRESS", None));
@@ -289,8 +337,9 @@ impl Deployer {
             let kept = s.reason.clone();
             s.stack_event(
                 &format!("{phase}_{}", if ok { "COMPLETE" } else { "FAILED" }),
-                None,
+                reason.clone(),
             );
+            // A rolled-back stack keeps saying why it was rolled back.
             s.reason = reason.or(if phase == "ROLLBACK" { kept } else { None });
             if ok && phase == "DELETE" {
                 s.deleted_ms = Some(nimbus_model::time::now_millis());

@@ -106,12 +106,14 @@ impl StackRecord {
         self.status == "DELETE_COMPLETE"
     }
 
-    /// Record an event for the stack itself.
+    /// Record an event for the stack itself and move it to `status`; the
+    /// event's reason becomes the stack's, except the request's "User
+    /// Initiated".
     pub fn stack_event(&mut self, status: &str, reason: Option<String>) {
         let (id, name) = (self.stack_id.clone(), self.name.clone());
-        self.push_event(&name, &id, "AWS::CloudFormation::Stack", status, reason);
         self.status = status.to_string();
-        self.reason = None;
+        self.reason = reason.clone().filter(|r| r != "User Initiated");
+        self.push_event(&name, &id, "AWS::CloudFormation::Stack", status, reason);
     }
 
     /// Record an event for a resource and move it to `status`.

@@ -211,6 +211,31 @@ pub(crate) fn required(props: &Map<String, Value>, name: &str) -> Result<String,
     })
 }
 
+/// The value behind a dynamic reference (or an SSM-typed parameter), read
+/// as the caller.
+pub(crate) async fn dynamic(ctx: &Ctx, r: &nimbus_templates::DynamicRef) -> Result<String, String> {
+    use nimbus_templates::DynamicRef as D;
+    match r {
+        D::Ssm { name, version } => ssm::value(ctx, name, version.as_deref(), false).await,
+        D::SsmSecure { name, version } => ssm::value(ctx, name, version.as_deref(), true).await,
+        D::SecretsManager {
+            secret_id,
+            json_key,
+            version_stage,
+            version_id,
+        } => {
+            secrets::value(
+                ctx,
+                secret_id,
+                json_key.as_deref(),
+                version_stage.as_deref(),
+                version_id.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
 /// Create a resource of `kind`.
 pub(crate) async fn create(
     ctx: &Ctx,

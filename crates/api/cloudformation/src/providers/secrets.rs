@@ -83,3 +83,43 @@ pub(super) async fn delete(ctx: &Ctx, arn: &str) -> Result<(), String> {
     .await
     .map(|_| ())
 }
+
+/// A secret's value, or one key of its JSON, for
+/// `{{resolve:secretsmanager:...}}`.
+pub(super) async fn value(
+    ctx: &Ctx,
+    secret_id: &str,
+    json_key: Option<&str>,
+    stage: Option<&str>,
+    version_id: Option<&str>,
+) -> Result<String, String> {
+    let mut input = json!({"SecretId": secret_id});
+    if let Some(s) = stage {
+        input["VersionStage"] = Value::String(s.to_string());
+    }
+    if let Some(v) = version_id {
+        input["VersionId"] = Value::String(v.to_string());
+    }
+    let got = ctx
+        .json(
+            "secretsmanager",
+            "secretsmanager.GetSecretValue",
+            TARGET,
+            &input,
+        )
+        .await?;
+    let text = got["SecretString"].as_str().unwrap_or_default().to_string();
+    let Some(key) = json_key else {
+        return Ok(text);
+    };
+    let doc: Value = serde_json::from_str(&text).map_err(|_| {
+        format!("Secret {secret_id} is not a JSON object, so key {key} cannot be read")
+    })?;
+    match doc.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Ok(other.to_string()),
+        None => Err(format!(
+            "Could not find SecretString key {key} in secret {secret_id}"
+        )),
+    }
+}

@@ -31,3 +31,22 @@ pub(super) async fn delete(ctx: &Ctx, name: &str) -> Result<(), String> {
     .await
     .map(|_| ())
 }
+
+/// A parameter's value, for `{{resolve:ssm:...}}`, `{{resolve:ssm-secure:...}}`
+/// and `AWS::SSM::Parameter::Value<...>` parameters.
+pub(super) async fn value(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    decrypt: bool,
+) -> Result<String, String> {
+    let selector = version.map_or_else(|| name.to_string(), |v| format!("{name}:{v}"));
+    let input = json!({"Name": selector, "WithDecryption": decrypt});
+    let got = ctx
+        .json("ssm", "AmazonSSM.GetParameter", TARGET, &input)
+        .await?;
+    Ok(got["Parameter"]["Value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
