@@ -3,13 +3,16 @@ an inline Python function reading the table's name from `!Ref`, a permission
 and outputs; its events and resources; a failing resource that rolls the stack
 back leaving nothing behind; deletion; template errors as `ValidationError`."""
 import json
+import signal
+import tempfile
+import time
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import unique
+from conftest import Nimbus, unique
 
 FAST = {"Delay": 1, "MaxAttempts": 90}
 
@@ -352,3 +355,41 @@ Outputs:
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
     with pytest.raises(ClientError):
         sm.describe_secret(SecretId=out["SecretArn"])
+
+
+def test_a_deployment_survives_kill_9():
+    """Killed mid-creation, the server takes the stack up again at start: the
+    creation is failed and rolled back as its creator, and the stack can be
+    deleted."""
+    chain = "\n".join(
+        f"  Q{i}:\n    Type: AWS::SQS::Queue\n" + (f"    DependsOn: Q{i - 1}\n" if i else "")
+        for i in range(40))
+    with tempfile.TemporaryDirectory(prefix="nimbus-cfn-kill-") as d:
+        n = Nimbus(d).start()
+        cfn = n.client("cloudformation")
+        name = unique("killed")
+        cfn.create_stack(StackName=name, TemplateBody="Resources:\n" + chain)
+        while len(cfn.describe_stack_resources(StackName=name)["StackResources"]) < 3:
+            time.sleep(0.01)
+        n.stop(signal.SIGKILL)
+        n = Nimbus(d).start()
+        try:
+            cfn = n.client("cloudformation")
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+                if not status.endswith("_IN_PROGRESS"):
+                    break
+                time.sleep(0.2)
+            assert status in ("ROLLBACK_COMPLETE", "CREATE_COMPLETE"), status
+            resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
+            assert len(resources) >= 3
+            if status == "ROLLBACK_COMPLETE":
+                assert {r["ResourceStatus"] for r in resources} == {"DELETE_COMPLETE"}
+            cfn.delete_stack(StackName=name)
+            cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+            # At most the queue being made at the kill is beyond the stack's knowledge.
+            left = n.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls", [])
+            assert len(left) <= 1, left
+        finally:
+            n.stop()

@@ -215,7 +215,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         }
         enforcer as Arc<dyn nimbus_api_common::authz::Authorizer>
     });
-    services.start()?;
+    services.start(authorizer.as_ref())?;
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
@@ -311,6 +311,8 @@ struct Services {
     /// Started (pollers, resumed executions) once what they may do is decided.
     triggers: Arc<nimbus_triggers::Triggers>,
     workflows: Arc<nimbus_workflows::service::StepFunctions>,
+    /// Resumes the stack deployments a restart interrupted.
+    cloudformation: Arc<nimbus_api_cloudformation::CloudFormationApi>,
 }
 
 impl Services {
@@ -416,14 +418,15 @@ impl Services {
                 .context("open stack store")?,
         );
         let calls = Arc::new(in_process::InProcess::new(apis.clone()));
-        apis.push(Arc::new(nimbus_api_cloudformation::CloudFormationApi::new(
+        let cloudformation = Arc::new(nimbus_api_cloudformation::CloudFormationApi::new(
             stacks,
             calls,
             nimbus_api_cloudformation::Identity {
                 account: id.account_id.clone(),
                 region: id.region.clone(),
             },
-        )));
+        ));
+        apis.push(cloudformation.clone());
         let resource_policies: ResourcePolicyList = vec![
             (
                 "arn:aws:lambda:",
@@ -456,14 +459,22 @@ impl Services {
             resource_policies,
             triggers,
             workflows,
+            cloudformation,
         })
     }
 
     /// Start what acts on its own: event source mapping pollers and the
-    /// executions that were running when the server stopped. Call once the
-    /// permissions they act under are decided.
-    fn start(&self) -> Result<()> {
+    /// executions and stack deployments that were running when the server
+    /// stopped. Call once the permissions they act under are decided.
+    fn start(
+        &self,
+        authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+    ) -> Result<()> {
         self.triggers.start();
+        let stacks = self.cloudformation.resume(authorizer);
+        if stacks > 0 {
+            tracing::info!(stacks, "resumed interrupted stack deployments");
+        }
         let resumed = self
             .workflows
             .resume()

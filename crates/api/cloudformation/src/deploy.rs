@@ -7,7 +7,7 @@
 //! authorizer) of the request that asked.
 
 use crate::providers::{self, Created, Ctx};
-use crate::store::{OutputRecord, ResourceRecord, StackRecord, Stacks};
+use crate::store::{Acting, OutputRecord, ResourceRecord, StackRecord, Stacks};
 use crate::{Calls, Identity};
 use nimbus_templates::{DynamicRef, Pseudo, Resolver, Stack};
 use serde_json::{Map, Value};
@@ -30,6 +30,106 @@ pub(crate) fn start_delete(d: Deployer, stack_id: String) {
     tokio::spawn(async move {
         d.delete(&stack_id, "DELETE").await;
     });
+}
+
+/// Who a request's deployment acts as, to be kept with the stack.
+pub(crate) fn acting(ext: &http::Extensions) -> Option<Acting> {
+    let caller = ext.get::<nimbus_api_common::Caller>()?;
+    Some(Acting {
+        arn: caller.arn.clone(),
+        account: caller.account.clone(),
+        user_id: caller.user_id.clone(),
+        access_key_id: caller.access_key_id.clone(),
+        source_ip: ext
+            .get::<nimbus_api_common::SourceIp>()
+            .map(|ip| ip.0.clone()),
+        host: ext.get::<providers::OriginHost>().map(|h| h.0.clone()),
+    })
+}
+
+/// The extensions a kept [`Acting`] stands for, under `authorizer`.
+fn extensions_of(
+    acting: Option<&Acting>,
+    authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+) -> http::Extensions {
+    let mut ext = http::Extensions::new();
+    if let Some(a) = acting {
+        ext.insert(nimbus_api_common::Caller {
+            arn: a.arn.clone(),
+            account: a.account.clone(),
+            user_id: a.user_id.clone(),
+            access_key_id: a.access_key_id.clone(),
+        });
+        if let Some(ip) = &a.source_ip {
+            ext.insert(nimbus_api_common::SourceIp(ip.clone()));
+        }
+        if let Some(h) = &a.host {
+            ext.insert(providers::OriginHost(h.clone()));
+        }
+    }
+    if let Some(a) = authorizer {
+        ext.insert(a.clone());
+    }
+    ext
+}
+
+/// Finish what a restart interrupted, as whoever started it: a creation is
+/// failed (the resources being made when the server stopped with it) and
+/// rolled back unless rollback is disabled; rollbacks and deletions go on.
+/// Returns how many stacks it took up.
+pub(crate) fn resume(
+    d: &Deployer,
+    authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+) -> usize {
+    let mut resumed = 0;
+    for s in d.stacks.live() {
+        if !s.status.ends_with("_IN_PROGRESS") {
+            continue;
+        }
+        let mut d = d.clone();
+        d.extensions = extensions_of(s.acting.as_ref(), authorizer);
+        let id = s.stack_id.clone();
+        resumed += 1;
+        match s.status.as_str() {
+            "CREATE_IN_PROGRESS" => {
+                let interrupted: Vec<String> = s
+                    .resources
+                    .iter()
+                    .filter(|r| r.status == "CREATE_IN_PROGRESS")
+                    .map(|r| r.logical_id.clone())
+                    .collect();
+                d.record(&id, |s| {
+                    for r in &interrupted {
+                        s.resource_event(
+                            r,
+                            "CREATE_FAILED",
+                            Some("Nimbus stopped while the resource was being created".into()),
+                        );
+                    }
+                });
+                let reason = if interrupted.is_empty() {
+                    "Nimbus stopped while the stack was being created. ".to_string()
+                } else {
+                    format!(
+                        "The following resource(s) failed to create: [{}]. ",
+                        interrupted.join(", ")
+                    )
+                };
+                tokio::spawn(async move { d.fail_creation(&id, reason).await });
+            }
+            "ROLLBACK_IN_PROGRESS" => {
+                tokio::spawn(async move {
+                    d.delete(&id, "ROLLBACK").await;
+                });
+            }
+            _ => {
+                tokio::spawn(async move {
+                    d.delete(&id, "DELETE").await;
+                });
+            }
+        }
+    }
+    resumed
 }
 
 /// What the resources made so far answer for `Ref`, `Fn::GetAtt` and

@@ -101,6 +101,22 @@ impl CloudFormationApi {
         }
     }
 
+    /// Finish the deployments a restart interrupted (see
+    /// [`deploy::resume`]), authorized by `authorizer` as the edge would
+    /// authorize their callers. Call once, when the server starts.
+    pub fn resume(
+        &self,
+        authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+    ) -> usize {
+        let d = deploy::Deployer {
+            stacks: self.stacks.clone(),
+            calls: self.calls.clone(),
+            identity: self.identity.clone(),
+            extensions: http::Extensions::new(),
+        };
+        deploy::resume(&d, authorizer)
+    }
+
     /// Answer one request (a form in the query string or body).
     pub fn handle(&self, req: &Request<Bytes>, request_id: &str) -> Response<Bytes> {
         let form = Form::new(req.uri().query().unwrap_or(""), req.body());

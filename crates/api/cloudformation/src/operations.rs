@@ -314,6 +314,7 @@ impl CloudFormationApi {
             outputs: Vec::new(),
             resources: Vec::new(),
             events: Vec::new(),
+            acting: deploy::acting(ext),
         };
         rec.stack_event("CREATE_IN_PROGRESS", Some("User Initiated".into()));
         if self.stacks.create(rec)?.is_err() {
@@ -435,6 +436,7 @@ impl CloudFormationApi {
         }
         self.stacks.change(&s.stack_id, |s| {
             s.stack_event("DELETE_IN_PROGRESS", Some("User Initiated".into()));
+            s.acting = deploy::acting(ext);
         })?;
         deploy::start_delete(self.deployer(ext), s.stack_id.clone());
         Ok(String::new())

@@ -79,6 +79,22 @@ pub struct StackRecord {
     pub resources: Vec<ResourceRecord>,
     /// Oldest first; answers give them newest first.
     pub events: Vec<Event>,
+    /// Who asked for the operation in progress, so that a deployment the
+    /// server's restart interrupted goes on as them.
+    #[serde(default)]
+    pub acting: Option<Acting>,
+}
+
+/// The identity a deployment acts as: the `Caller`, source address and
+/// `Host` of the request that started it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acting {
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+    pub access_key_id: String,
+    pub source_ip: Option<String>,
+    pub host: Option<String>,
 }
 
 impl Record for StackRecord {
@@ -264,6 +280,7 @@ mod tests {
             }],
             resources: Vec::new(),
             events: Vec::new(),
+            acting: None,
         }
     }
 
