@@ -92,11 +92,20 @@ pub(crate) fn resume(
         resumed += 1;
         match s.status.as_str() {
             "CREATE_IN_PROGRESS" => {
-                let interrupted: Vec<String> = s
+                let in_flight: Vec<&ResourceRecord> = s
                     .resources
                     .iter()
                     .filter(|r| r.status == "CREATE_IN_PROGRESS")
-                    .map(|r| r.logical_id.clone())
+                    .collect();
+                let interrupted: Vec<String> =
+                    in_flight.iter().map(|r| r.logical_id.clone()).collect();
+                // Made under a generated name, perhaps: look for it by that name.
+                let named: Vec<(String, String, String)> = in_flight
+                    .iter()
+                    .filter_map(|r| {
+                        let name = r.pending_name.clone()?;
+                        Some((r.logical_id.clone(), r.resource_type.clone(), name))
+                    })
                     .collect();
                 d.record(&id, |s| {
                     for r in &interrupted {
@@ -115,7 +124,18 @@ pub(crate) fn resume(
                         interrupted.join(", ")
                     )
                 };
-                tokio::spawn(async move { d.fail_creation(&id, reason).await });
+                tokio::spawn(async move {
+                    if let Some(rec) = d.stacks.get(&id) {
+                        for (logical_id, kind, name) in named {
+                            let ctx = d.ctx(&rec, &logical_id);
+                            if let Err(why) = providers::delete_generated(&ctx, &kind, &name).await
+                            {
+                                tracing::debug!(resource = %name, %why, "no interrupted resource to delete");
+                            }
+                        }
+                    }
+                    d.fail_creation(&id, reason).await;
+                });
             }
             "ROLLBACK_IN_PROGRESS" => {
                 tokio::spawn(async move {
@@ -221,11 +241,27 @@ impl Deployer {
     }
 
     fn ctx(&self, stack: &StackRecord, logical_id: &str) -> Ctx {
+        let (stacks, stack_id, id) = (
+            self.stacks.clone(),
+            stack.stack_id.clone(),
+            logical_id.to_string(),
+        );
+        let claim = move |name: &str| {
+            let kept = stacks.change(&stack_id, |s| {
+                if let Some(r) = s.resource_mut(&id) {
+                    r.pending_name = Some(name.to_string());
+                }
+            });
+            if let Err(e) = kept {
+                tracing::error!(stack = %stack_id, error = %e, "record a generated name");
+            }
+        };
         Ctx {
             calls: self.calls.clone(),
             extensions: self.extensions.clone(),
             stack_name: stack.name.clone(),
             logical_id: logical_id.to_string(),
+            claim: Some(Arc::new(claim)),
         }
     }
 
@@ -278,6 +314,7 @@ impl Deployer {
                     reference: Value::Null,
                     attributes: Map::new(),
                     retain: r.deletion_policy.as_deref() == Some("Retain"),
+                    pending_name: None,
                 };
                 self.record(stack_id, |s| {
                     s.resources.push(resource);

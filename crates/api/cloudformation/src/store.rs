@@ -43,6 +43,10 @@ pub struct ResourceRecord {
     pub attributes: Map<String, Value>,
     /// `DeletionPolicy: Retain`.
     pub retain: bool,
+    /// The name generated for it before the call that creates it, so that
+    /// one whose creation a crash interrupted can still be found and deleted.
+    #[serde(default)]
+    pub pending_name: Option<String>,
 }
 
 /// A resolved output.

@@ -326,3 +326,48 @@ async fn unsupported_types_fail_naming_the_type() {
         Some("Nimbus does not support resource type AWS::EC2::VPC yet")
     );
 }
+
+#[tokio::test]
+async fn an_interrupted_creation_is_rolled_back_at_start_including_what_was_in_flight() {
+    let e = env(Fake::default());
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "app"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    let done = e.settled("app").await;
+    // As a crash would leave it: the table's creation under way, under a
+    // generated name.
+    e.api
+        .stacks
+        .change(&done.stack_id, |s| {
+            s.status = "CREATE_IN_PROGRESS".into();
+            let t = s.resource_mut("Table").unwrap();
+            t.status = "CREATE_IN_PROGRESS".into();
+            t.physical_id = String::new();
+            t.pending_name = Some("app-Table-ABC".into());
+        })
+        .unwrap();
+    e.fake.calls.lock().unwrap().clear();
+    assert_eq!(e.api.resume(None), 1);
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "ROLLBACK_COMPLETE");
+    let failed = s
+        .events
+        .iter()
+        .find(|ev| ev.status == "CREATE_FAILED")
+        .unwrap();
+    assert_eq!(failed.logical_id, "Table");
+    let calls = e.fake.calls.lock().unwrap().clone();
+    assert_eq!(calls[0], "dynamodb DynamoDB_20120810.DeleteTable");
+    assert!(calls.contains(&"sqs AmazonSQS.DeleteQueue".to_string()));
+    assert!(
+        e.fake
+            .callers
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_deref() == Some("arn:aws:iam::000000000000:user/deployer")),
+        "resumed as the stack's creator"
+    );
+}

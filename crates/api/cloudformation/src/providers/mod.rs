@@ -48,12 +48,17 @@ impl Created {
 #[derive(Debug, Clone)]
 pub(crate) struct OriginHost(pub String);
 
+/// Records the name a resource is about to be made under.
+pub(crate) type Claim = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What a provider acts with: the calls, as whom, for which resource.
 pub(crate) struct Ctx {
     pub calls: Arc<dyn Calls>,
     pub extensions: http::Extensions,
     pub stack_name: String,
     pub logical_id: String,
+    /// Records a generated name before the resource is made under it.
+    pub claim: Option<Claim>,
 }
 
 /// A service's refusal, as CloudFormation reports a handler's failure.
@@ -172,7 +177,16 @@ impl Ctx {
         let keep = max.saturating_sub(random.len() + 2);
         let base = format!("{}-{}", self.stack_name, self.logical_id);
         let base: String = base.chars().take(keep).collect();
-        format!("{base}-{random}")
+        let name = format!("{base}-{random}");
+        self.claim(&name);
+        name
+    }
+
+    /// Record the generated name a resource is about to be made under.
+    pub(crate) fn claim(&self, name: &str) {
+        if let Some(claim) = &self.claim {
+            claim(name);
+        }
     }
 }
 
@@ -254,6 +268,20 @@ pub(crate) async fn create(
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         other => Err(format!("Nimbus does not support resource type {other} yet")),
+    }
+}
+
+/// Delete, if it exists, a resource of `kind` made under a generated name
+/// whose creation was interrupted before its physical id was recorded.
+pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Result<(), String> {
+    match kind {
+        "AWS::SQS::Queue" => sqs::delete_named(ctx, name).await,
+        "AWS::DynamoDB::Table" => dynamodb::delete(ctx, name).await,
+        "AWS::IAM::Role" => iam::delete_role(ctx, name).await,
+        "AWS::Lambda::Function" => lambda::delete_function(ctx, name).await,
+        "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
+        "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
+        _ => Ok(()),
     }
 }
 

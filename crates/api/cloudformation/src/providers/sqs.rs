@@ -12,7 +12,9 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
         .is_some_and(|v| v == true || v == "true");
     let name = string(props, "QueueName").unwrap_or_else(|| {
         if fifo {
-            format!("{}.fifo", ctx.generated_name(75))
+            let name = format!("{}.fifo", ctx.generated_name(75));
+            ctx.claim(&name);
+            name
         } else {
             ctx.generated_name(80)
         }
@@ -54,6 +56,19 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
         .with("Arn", arn)
         .with("QueueName", name)
         .with("QueueUrl", url))
+}
+
+/// Delete the queue named `name`, found by its name.
+pub(super) async fn delete_named(ctx: &Ctx, name: &str) -> Result<(), String> {
+    let found = ctx
+        .json(
+            "sqs",
+            "AmazonSQS.GetQueueUrl",
+            TARGET,
+            &json!({"QueueName": name}),
+        )
+        .await?;
+    delete(ctx, found["QueueUrl"].as_str().unwrap_or_default()).await
 }
 
 pub(super) async fn delete(ctx: &Ctx, url: &str) -> Result<(), String> {

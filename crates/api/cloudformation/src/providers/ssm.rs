@@ -7,7 +7,11 @@ use serde_json::{Map, Value, json};
 const TARGET: &str = "application/x-amz-json-1.1";
 
 pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
-    let name = string(props, "Name").unwrap_or_else(|| format!("CFN-{}", ctx.generated_name(2000)));
+    let name = string(props, "Name").unwrap_or_else(|| {
+        let name = format!("CFN-{}", ctx.generated_name(2000));
+        ctx.claim(&name);
+        name
+    });
     let kind = required(props, "Type")?;
     let value = required(props, "Value")?;
     let mut input = json!({"Name": name, "Type": kind, "Value": value});
