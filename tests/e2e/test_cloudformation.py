@@ -392,3 +392,22 @@ def test_a_deployment_survives_kill_9():
             assert not n.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls")
         finally:
             n.stop()
+
+
+def test_templates_from_s3_urls(nimbus, cfn):
+    s3 = nimbus.client("s3")
+    bucket = unique("templates").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dir/queue.yaml", Body=b"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    summary = cfn.get_template_summary(TemplateURL=f"https://{bucket}.s3.amazonaws.com/dir/queue.yaml")
+    assert summary["ResourceTypes"] == ["AWS::SQS::Queue"]
+    name = unique("fromurl")
+    cfn.create_stack(StackName=name, TemplateURL=f"{nimbus.endpoint}/{bucket}/dir/queue.yaml")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert "AWS::SQS::Queue" in cfn.get_template(StackName=name)["TemplateBody"]
+    cfn.delete_stack(StackName=name)
+    with pytest.raises(ClientError) as e:
+        cfn.validate_template(TemplateURL=f"https://s3.amazonaws.com/{bucket}/missing.yaml")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == \
+        "TemplateURL must reference a valid S3 object to which you have access."

@@ -364,7 +364,8 @@ impl Services {
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
-        functions.set_code_objects(Arc::new(code_objects::ObjectCode(objects.clone())));
+        let object_code = Arc::new(code_objects::ObjectCode(objects.clone()));
+        functions.set_code_objects(object_code.clone());
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
@@ -418,14 +419,17 @@ impl Services {
                 .context("open stack store")?,
         );
         let calls = Arc::new(in_process::InProcess::new(apis.clone()));
-        let cloudformation = Arc::new(nimbus_api_cloudformation::CloudFormationApi::new(
-            stacks,
-            calls,
-            nimbus_api_cloudformation::Identity {
-                account: id.account_id.clone(),
-                region: id.region.clone(),
-            },
-        ));
+        let cloudformation = Arc::new(
+            nimbus_api_cloudformation::CloudFormationApi::new(
+                stacks,
+                calls,
+                nimbus_api_cloudformation::Identity {
+                    account: id.account_id.clone(),
+                    region: id.region.clone(),
+                },
+            )
+            .with_template_objects(object_code),
+        );
         apis.push(cloudformation.clone());
         let resource_policies: ResourcePolicyList = vec![
             (

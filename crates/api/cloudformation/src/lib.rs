@@ -43,6 +43,13 @@ pub trait Calls: Send + Sync {
     ) -> BoxFuture<'_, Response<Bytes>>;
 }
 
+/// Where `TemplateURL`s are read: Nimbus's own S3. The server implements
+/// it over the object store; the caller's `s3:GetObject` is checked here.
+pub trait TemplateObjects: Send + Sync {
+    /// The object's bytes, or why not.
+    fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String>;
+}
+
 macro_rules! operations {
     ($($op:ident),* $(,)?) => {
         /// The operations this API serves.
@@ -90,6 +97,7 @@ pub struct CloudFormationApi {
     stacks: Arc<Stacks>,
     calls: Arc<dyn Calls>,
     identity: Identity,
+    objects: Option<Arc<dyn TemplateObjects>>,
 }
 
 impl CloudFormationApi {
@@ -98,7 +106,15 @@ impl CloudFormationApi {
             stacks,
             calls,
             identity,
+            objects: None,
         }
+    }
+
+    /// Read `TemplateURL`s from `objects`.
+    #[must_use]
+    pub fn with_template_objects(mut self, objects: Arc<dyn TemplateObjects>) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     /// Finish the deployments a restart interrupted (see

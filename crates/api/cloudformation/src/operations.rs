@@ -83,17 +83,47 @@ fn required<'f>(form: &'f Form, member: &str) -> Result<&'f str, CfnError> {
     form.get(member).ok_or_else(|| CfnError::missing(member))
 }
 
-/// The template text of `TemplateBody` (a `TemplateURL` is not read yet).
-fn template_body(form: &Form) -> Result<String, CfnError> {
-    match (form.get("TemplateBody"), form.get("TemplateURL")) {
-        (Some(body), _) => Ok(body.to_string()),
-        (None, Some(_)) => Err(CfnError::validation(
-            "Nimbus reads templates from TemplateBody only; TemplateURL is not supported yet",
-        )),
-        (None, None) => Err(CfnError::validation(
-            "Either Template URL or Template Body must be specified.",
-        )),
+/// The bucket and key of a `TemplateURL`: path style
+/// (`https://s3.amazonaws.com/BUCKET/KEY`, Nimbus's own endpoint) or virtual
+/// hosted (`https://BUCKET.s3[.REGION].amazonaws.com/KEY`).
+fn template_location(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or(host);
+    if let Some((bucket, _)) = host.split_once(".s3")
+        && !bucket.is_empty()
+        && host.ends_with(".amazonaws.com")
+    {
+        return (!path.is_empty()).then(|| (bucket.to_string(), decode_path(path)));
     }
+    let (bucket, key) = path.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_string(), decode_path(key)))
+}
+
+/// A URL path's percent escapes decoded (`+` stays itself, as in a path).
+fn decode_path(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            )
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn capabilities_members(t: &Template) -> String {
@@ -134,8 +164,8 @@ impl CloudFormationApi {
     pub(crate) fn execute(&self, op: Operation, form: &Form, ext: &http::Extensions) -> Answer {
         use Operation::*;
         match op {
-            ValidateTemplate => self.validate_template(form),
-            GetTemplateSummary => self.get_template_summary(form),
+            ValidateTemplate => self.validate_template(form, ext),
+            GetTemplateSummary => self.get_template_summary(form, ext),
             CreateStack => self.create_stack(form, ext),
             DescribeStacks => self.describe_stacks(form),
             DescribeStackEvents => self.describe_stack_events(form),
@@ -149,6 +179,37 @@ impl CloudFormationApi {
         }
     }
 
+    /// The template text of `TemplateBody`, or of the object a `TemplateURL`
+    /// names in Nimbus's S3, read as the caller (`s3:GetObject`).
+    fn template_body(&self, form: &Form, ext: &http::Extensions) -> Result<String, CfnError> {
+        let url = match (form.get("TemplateBody"), form.get("TemplateURL")) {
+            (Some(body), _) => return Ok(body.to_string()),
+            (None, Some(url)) => url,
+            (None, None) => {
+                return Err(CfnError::validation(
+                    "Either Template URL or Template Body must be specified.",
+                ));
+            }
+        };
+        let unreadable = || {
+            CfnError::validation(
+                "TemplateURL must reference a valid S3 object to which you have access.",
+            )
+        };
+        let (bucket, key) = template_location(url).ok_or_else(unreadable)?;
+        let objects = self.objects.as_ref().ok_or_else(unreadable)?;
+        let object = format!("arn:aws:s3:::{bucket}/{key}");
+        nimbus_api_common::authz::authorize(ext, |_| {
+            vec![nimbus_api_common::authz::Access::new(
+                "s3:GetObject",
+                object,
+            )]
+        })
+        .map_err(|_| CfnError::validation("S3 error: Access Denied"))?;
+        let bytes = objects.get(&bucket, &key).map_err(|_| unreadable())?;
+        String::from_utf8(bytes).map_err(|_| unreadable())
+    }
+
     fn stack(&self, form: &Form) -> Result<Arc<StackRecord>, CfnError> {
         let name = required(form, "StackName")?;
         self.stacks
@@ -156,8 +217,8 @@ impl CloudFormationApi {
             .ok_or_else(|| CfnError::no_stack(name))
     }
 
-    fn validate_template(&self, form: &Form) -> Answer {
-        let t = nimbus_templates::parse(&template_body(form)?)?;
+    fn validate_template(&self, form: &Form, ext: &http::Extensions) -> Answer {
+        let t = nimbus_templates::parse(&self.template_body(form, ext)?)?;
         let params = members(
             "Parameters",
             t.parameters.iter().map(|(k, p)| {
@@ -181,12 +242,12 @@ impl CloudFormationApi {
         Ok(params + &desc + &capabilities_members(&t) + &transforms(&t))
     }
 
-    fn get_template_summary(&self, form: &Form) -> Answer {
+    fn get_template_summary(&self, form: &Form, ext: &http::Extensions) -> Answer {
         let body = match form.get("StackName") {
             Some(_) if form.get("TemplateBody").is_none() => {
                 self.stack(form)?.template_body.clone()
             }
-            _ => template_body(form)?,
+            _ => self.template_body(form, ext)?,
         };
         let t = nimbus_templates::parse(&body)?;
         let params = members(
@@ -242,7 +303,7 @@ impl CloudFormationApi {
     fn create_stack(&self, form: &Form, ext: &http::Extensions) -> Answer {
         let name = required(form, "StackName")?;
         check_name(name)?;
-        let body = template_body(form)?;
+        let body = self.template_body(form, ext)?;
         let template = nimbus_templates::parse(&body)?;
         let overrides: BTreeMap<String, String> = form
             .members("Parameters")
@@ -462,5 +523,41 @@ fn parameter_type(kind: &nimbus_templates::ParameterType) -> String {
         P::Aws { name, list: false } => name.clone(),
         P::Aws { name, list: true } => format!("List<{name}>"),
         P::Ssm { value_type, .. } => format!("AWS::SSM::Parameter::Value<{value_type}>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_urls_name_a_bucket_and_key() {
+        let at = |u: &str| template_location(u).map(|(b, k)| format!("{b} {k}"));
+        assert_eq!(
+            at("https://s3.amazonaws.com/b/t.yaml").as_deref(),
+            Some("b t.yaml")
+        );
+        assert_eq!(
+            at("http://127.0.0.1:4566/b/dir/a%20b+c.yaml").as_deref(),
+            Some("b dir/a b+c.yaml")
+        );
+        assert_eq!(at("https://b.s3.amazonaws.com/k").as_deref(), Some("b k"));
+        assert_eq!(
+            at("https://b.s3.eu-west-1.amazonaws.com/p/k?x=1").as_deref(),
+            Some("b p/k")
+        );
+        assert_eq!(at("https://s3.amazonaws.com/b"), None);
+        assert_eq!(at("ftp://x/b/k"), None);
+    }
+
+    #[test]
+    fn iam_resources_need_capabilities() {
+        let t = nimbus_templates::parse("Resources:\n  R:\n    Type: AWS::IAM::Role\n").unwrap();
+        assert_eq!(
+            capability(&t),
+            Some(("CAPABILITY_IAM", vec!["AWS::IAM::Role".to_string()]))
+        );
+        let t = nimbus_templates::parse("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n").unwrap();
+        assert_eq!(capability(&t), None);
     }
 }
