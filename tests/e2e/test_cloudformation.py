@@ -23,6 +23,9 @@ Parameters:
   Greeting:
     Type: String
     Default: hello
+  Memory:
+    Type: Number
+    Default: 256
 Resources:
   Queue:
     Type: AWS::SQS::Queue
@@ -58,11 +61,13 @@ Resources:
     Properties:
       Runtime: python3.12
       Handler: index.handler
+      MemorySize: !Ref Memory
       Role: !GetAtt Role.Arn
       Environment:
         Variables:
           TABLE: !Ref Table
           GREETING: !Ref Greeting
+          PORT: 8080
       Code:
         ZipFile: |
           import os
@@ -111,7 +116,7 @@ def test_stack_creates_resources_that_work_and_deletes_them(nimbus, cfn):
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert stack["StackId"] == stack_id
-    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Greeting": "hi"}
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Greeting": "hi", "Memory": "256"}
     assert stack["Tags"] == [{"Key": "team", "Value": "a"}]
     out = outputs(stack)
     table = out["TableName"]
@@ -125,6 +130,8 @@ def test_stack_creates_resources_that_work_and_deletes_them(nimbus, cfn):
     assert fn["ResourceStatus"] == "CREATE_COMPLETE"
     resp = lam.invoke(FunctionName=fn["PhysicalResourceId"], Payload=b"{}")
     assert json.loads(resp["Payload"].read()) == {"table": table, "greeting": "hi"}
+    config = lam.get_function_configuration(FunctionName=fn["PhysicalResourceId"])
+    assert config["MemorySize"] == 256 and config["Environment"]["Variables"]["PORT"] == "8080"
     policy = json.loads(lam.get_policy(FunctionName=fn["PhysicalResourceId"])["Policy"])
     assert policy["Statement"][0]["Principal"] == {"Service": "sqs.amazonaws.com"}
     nimbus.client("dynamodb").describe_table(TableName=table)
@@ -246,6 +253,12 @@ Outputs:
     cfn.get_waiter("stack_create_complete").wait(StackName=importer, WaiterConfig=FAST)
     exported = next(x["Value"] for x in cfn.list_exports()["Exports"] if x["Name"] == f"{exporter}-p")
     assert outputs(cfn.describe_stacks(StackName=importer)["Stacks"][0]) == {"Imported": exported}
+    cfn.delete_stack(StackName=exporter)
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_delete_complete").wait(StackName=exporter, WaiterConfig=FAST)
+    stack = cfn.describe_stacks(StackName=exporter)["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert stack["StackStatusReason"] == f"Export {exporter}-p cannot be deleted as it is in use by {importer}"
     for s in (importer, exporter, name):
         cfn.delete_stack(StackName=s)
         cfn.get_waiter("stack_delete_complete").wait(StackName=s, WaiterConfig=FAST)
@@ -258,7 +271,8 @@ def test_template_errors_are_validation_errors(cfn):
     assert err["Code"] == "ValidationError"
     assert err["Message"] == "Template format error: Unresolved resource dependencies [Nope] in the Resources block of the template"
     ok = cfn.validate_template(TemplateBody=APP)
-    assert ok["Parameters"] == [{"ParameterKey": "Greeting", "DefaultValue": "hello", "NoEcho": False}]
+    assert ok["Parameters"] == [{"ParameterKey": "Greeting", "DefaultValue": "hello", "NoEcho": False},
+                                {"ParameterKey": "Memory", "DefaultValue": "256", "NoEcho": False}]
     assert ok["Capabilities"] == ["CAPABILITY_IAM"]
     assert ok["CapabilitiesReason"] == "The following resource(s) require capabilities: [AWS::IAM::Role]"
     with pytest.raises(ClientError) as e:

@@ -162,6 +162,8 @@ struct Snapshot {
     exports: Vec<(String, String, String)>,
     fetched: Vec<(DynamicRef, String)>,
     missing: std::sync::Mutex<Vec<DynamicRef>>,
+    /// The exports resolved through it.
+    imported: std::sync::Mutex<Vec<String>>,
 }
 
 impl Snapshot {
@@ -191,11 +193,16 @@ impl Resolver for Snapshot {
     }
 
     fn import(&self, name: &str) -> Result<Value, String> {
-        self.exports
+        let (_, value, _) = self
+            .exports
             .iter()
             .find(|(n, _, id)| n == name && *id != self.stack.stack_id)
-            .map(|(_, v, _)| Value::String(v.clone()))
-            .ok_or_else(|| format!("No export named {name} found."))
+            .ok_or_else(|| format!("No export named {name} found."))?;
+        self.imported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_string());
+        Ok(Value::String(value.clone()))
     }
 
     fn dynamic(&self, r: &DynamicRef) -> Result<String, String> {
@@ -217,6 +224,7 @@ impl Deployer {
             exports: self.stacks.exports(),
             fetched: fetched.to_vec(),
             missing: std::sync::Mutex::new(Vec::new()),
+            imported: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -338,6 +346,7 @@ impl Deployer {
                     (id, made)
                 });
             }
+            self.keep_imports(stack_id, &snapshot);
             fetched = snapshot.fetched;
             while let Some(done) = tasks.join_next().await {
                 let Ok((id, made)) = done else {
@@ -368,6 +377,7 @@ impl Deployer {
         let outputs = self
             .resolving(&mut snapshot, &ctx, |s| bound.outputs(s))
             .await?;
+        self.keep_imports(stack_id, &snapshot);
         let mut records = Vec::new();
         for (key, o) in outputs {
             if let Some(name) = &o.export_name
@@ -425,10 +435,50 @@ impl Deployer {
     /// Delete the stack's resources, newest first; `phase` is `DELETE` (the
     /// stack ends `DELETE_COMPLETE`) or `ROLLBACK` (`ROLLBACK_COMPLETE`).
     /// Whether every resource went.
+    /// Note the exports `snapshot` resolved as imported by the stack.
+    fn keep_imports(&self, stack_id: &str, snapshot: &Snapshot) {
+        let names =
+            std::mem::take(&mut *snapshot.imported.lock().unwrap_or_else(|p| p.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        self.record(stack_id, |s| {
+            for n in names {
+                if !s.imports.contains(&n) {
+                    s.imports.push(n);
+                }
+            }
+        });
+    }
+
+    /// Why the stack cannot be deleted yet: another live stack imports one of
+    /// its exports.
+    fn imported_elsewhere(&self, rec: &StackRecord) -> Option<String> {
+        let live = self.stacks.live();
+        rec.outputs
+            .iter()
+            .filter_map(|o| o.export_name.as_ref())
+            .find_map(|name| {
+                let user = live
+                    .iter()
+                    .find(|s| s.stack_id != rec.stack_id && s.imports.contains(name))?;
+                Some(format!(
+                    "Export {name} cannot be deleted as it is in use by {}",
+                    user.name
+                ))
+            })
+    }
+
     async fn delete(&self, stack_id: &str, phase: &str) -> bool {
         let Some(rec) = self.stacks.get(stack_id) else {
             return false;
         };
+        if phase == "DELETE"
+            && let Some(reason) = self.imported_elsewhere(&rec)
+        {
+            self.record(stack_id, |s| s.stack_event("DELETE_FAILED", Some(reason)));
+            return false;
+        }
         let mut failed = Vec::new();
         for r in rec.resources.iter().rev() {
             if r.status == "DELETE_COMPLETE" || r.status == "DELETE_SKIPPED" {

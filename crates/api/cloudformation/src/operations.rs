@@ -376,6 +376,7 @@ impl CloudFormationApi {
             resources: Vec::new(),
             events: Vec::new(),
             acting: deploy::acting(ext),
+            imports: Vec::new(),
         };
         rec.stack_event("CREATE_IN_PROGRESS", Some("User Initiated".into()));
         if self.stacks.create(rec)?.is_err() {

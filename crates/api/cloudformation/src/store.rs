@@ -87,6 +87,10 @@ pub struct StackRecord {
     /// server's restart interrupted goes on as them.
     #[serde(default)]
     pub acting: Option<Acting>,
+    /// The exports of other stacks it imports (`Fn::ImportValue`): those
+    /// stacks cannot be deleted while it lives.
+    #[serde(default)]
+    pub imports: Vec<String>,
 }
 
 /// The identity a deployment acts as: the `Caller`, source address and
@@ -285,6 +289,7 @@ mod tests {
             resources: Vec::new(),
             events: Vec::new(),
             acting: None,
+            imports: Vec::new(),
         }
     }
 

@@ -10,6 +10,9 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
     let name = string(props, "TableName").unwrap_or_else(|| ctx.generated_name(255));
     let mut input = props.clone();
     input.insert("TableName".into(), Value::String(name.clone()));
+    if let Some(Value::Object(t)) = input.get_mut("ProvisionedThroughput") {
+        super::typed(t, &["ReadCapacityUnits", "WriteCapacityUnits"], &[]);
+    }
     // CloudFormation's default; CreateTable requires one.
     input
         .entry("BillingMode")

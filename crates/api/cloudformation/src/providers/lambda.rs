@@ -57,6 +57,18 @@ pub(super) async fn create_function(
     let mut input = props.clone();
     input.insert("FunctionName".into(), Value::String(name.clone()));
     input.insert("Code".into(), code);
+    super::typed(&mut input, &["MemorySize", "Timeout"], &["Publish"]);
+    // Environment variables are text, whatever YAML made of them.
+    if let Some(Value::Object(vars)) = input
+        .get_mut("Environment")
+        .and_then(|e| e.get_mut("Variables"))
+    {
+        for v in vars.values_mut() {
+            if !v.is_string() {
+                *v = Value::String(v.to_string());
+            }
+        }
+    }
     let tags = tag_map(props.get("Tags"));
     input.insert("Tags".into(), Value::Object(tags));
     let made = ctx
@@ -114,12 +126,24 @@ pub(super) async fn create_mapping(
     ctx: &Ctx,
     props: &Map<String, Value>,
 ) -> Result<Created, String> {
+    let mut props = props.clone();
+    super::typed(
+        &mut props,
+        &[
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "MaximumRecordAgeInSeconds",
+            "MaximumRetryAttempts",
+            "ParallelizationFactor",
+        ],
+        &["Enabled", "BisectBatchOnFunctionError"],
+    );
     let made = ctx
         .rest(
             "lambda",
             Method::POST,
             MAPPINGS,
-            Some(&Value::Object(props.clone())),
+            Some(&Value::Object(props)),
         )
         .await?;
     let id = made["UUID"].as_str().unwrap_or_default().to_string();

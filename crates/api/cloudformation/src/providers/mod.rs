@@ -209,6 +209,28 @@ fn json_answer(service: &str, status: u16, body: &[u8]) -> Result<Value, String>
     Ok(v)
 }
 
+/// Give the members `keys` of `map` the type the API takes, as CloudFormation
+/// converts properties to their schema's types: a `Ref` to a `Number`
+/// parameter is text (`"256"`), YAML's `true` may be text too.
+pub(crate) fn typed(map: &mut Map<String, Value>, numbers: &[&str], booleans: &[&str]) {
+    for k in numbers {
+        if let Some(Value::String(s)) = map.get(*k)
+            && let Ok(n) = s.trim().parse::<serde_json::Number>()
+        {
+            map.insert((*k).to_string(), Value::Number(n));
+        }
+    }
+    for k in booleans {
+        if let Some(Value::String(s)) = map.get(*k) {
+            match s.to_ascii_lowercase().as_str() {
+                "true" => map.insert((*k).to_string(), Value::Bool(true)),
+                "false" => map.insert((*k).to_string(), Value::Bool(false)),
+                _ => None,
+            };
+        }
+    }
+}
+
 /// A property that must be a string.
 pub(crate) fn string(props: &Map<String, Value>, name: &str) -> Option<String> {
     match props.get(name)? {
