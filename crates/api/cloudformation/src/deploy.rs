@@ -310,6 +310,7 @@ impl Deployer {
                 .snapshot(stack_id, &fetched)
                 .ok_or("the stack is gone")?;
             let mut failed = Vec::new();
+            let mut running = std::collections::BTreeSet::new();
             for id in wave {
                 let r = &template.resources[id];
                 let resource = ResourceRecord {
@@ -341,6 +342,7 @@ impl Deployer {
                 };
                 let kind = r.kind.clone();
                 let id = id.clone();
+                running.insert(id.clone());
                 tasks.spawn(async move {
                     let made = providers::create(&ctx, &kind, &props).await;
                     (id, made)
@@ -352,12 +354,20 @@ impl Deployer {
                 let Ok((id, made)) = done else {
                     continue;
                 };
+                running.remove(&id);
                 match made {
                     Ok(created) => self.created(stack_id, &id, created),
                     Err(reason) => failed.push((id, reason)),
                 }
             }
+            // A provider that panicked answered nothing.
+            failed.extend(
+                running
+                    .into_iter()
+                    .map(|id| (id, "Internal failure".to_string())),
+            );
             if !failed.is_empty() {
+                failed.sort();
                 let names: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
                 let reason = format!(
                     "The following resource(s) failed to create: [{}]. ",
