@@ -1,6 +1,7 @@
 //! The object store as the functions service reads code packages from it
-//! (`Code.S3Bucket`/`S3Key`, layer content from S3): the seam that keeps
-//! `nimbus-functions` off `nimbus-objects`.
+//! (`Code.S3Bucket`/`S3Key`, layer content from S3) and CloudFormation reads
+//! `TemplateURL`s: the seams that keep `nimbus-functions` and
+//! `nimbus-api-cloudformation` off `nimbus-objects`.
 
 use nimbus_functions::code::{CodeObjects, S3Code};
 use nimbus_objects::{Error, Objects};
@@ -50,5 +51,16 @@ impl CodeObjects for ObjectCode {
             }
         }
         Ok(bytes)
+    }
+}
+
+impl nimbus_api_cloudformation::TemplateObjects for ObjectCode {
+    fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+        let at = S3Code {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version: None,
+        };
+        CodeObjects::get(self, &at).map_err(|(code, message)| format!("{code}: {message}"))
     }
 }

@@ -6,6 +6,7 @@
 mod code_objects;
 pub mod credentials;
 pub mod edge;
+mod in_process;
 mod permissions;
 mod resource_policies;
 mod roles;
@@ -214,7 +215,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         }
         enforcer as Arc<dyn nimbus_api_common::authz::Authorizer>
     });
-    services.start()?;
+    services.start(authorizer.as_ref())?;
     let edge = Arc::new(edge::Edge::new(
         edge::Auth {
             credentials: credentials.clone(),
@@ -310,6 +311,8 @@ struct Services {
     /// Started (pollers, resumed executions) once what they may do is decided.
     triggers: Arc<nimbus_triggers::Triggers>,
     workflows: Arc<nimbus_workflows::service::StepFunctions>,
+    /// Resumes the stack deployments a restart interrupted.
+    cloudformation: Arc<nimbus_api_cloudformation::CloudFormationApi>,
 }
 
 impl Services {
@@ -361,7 +364,8 @@ impl Services {
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
-        functions.set_code_objects(Arc::new(code_objects::ObjectCode(objects.clone())));
+        let object_code = Arc::new(code_objects::ObjectCode(objects.clone()));
+        functions.set_code_objects(object_code.clone());
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
@@ -410,6 +414,23 @@ impl Services {
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
+        let stacks = Arc::new(
+            nimbus_api_cloudformation::store::Stacks::open(kv.clone())
+                .context("open stack store")?,
+        );
+        let calls = Arc::new(in_process::InProcess::new(apis.clone()));
+        let cloudformation = Arc::new(
+            nimbus_api_cloudformation::CloudFormationApi::new(
+                stacks,
+                calls,
+                nimbus_api_cloudformation::Identity {
+                    account: id.account_id.clone(),
+                    region: id.region.clone(),
+                },
+            )
+            .with_template_objects(object_code),
+        );
+        apis.push(cloudformation.clone());
         let resource_policies: ResourcePolicyList = vec![
             (
                 "arn:aws:lambda:",
@@ -442,14 +463,22 @@ impl Services {
             resource_policies,
             triggers,
             workflows,
+            cloudformation,
         })
     }
 
     /// Start what acts on its own: event source mapping pollers and the
-    /// executions that were running when the server stopped. Call once the
-    /// permissions they act under are decided.
-    fn start(&self) -> Result<()> {
+    /// executions and stack deployments that were running when the server
+    /// stopped. Call once the permissions they act under are decided.
+    fn start(
+        &self,
+        authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+    ) -> Result<()> {
         self.triggers.start();
+        let stacks = self.cloudformation.resume(authorizer);
+        if stacks > 0 {
+            tracing::info!(stacks, "resumed interrupted stack deployments");
+        }
         let resumed = self
             .workflows
             .resume()

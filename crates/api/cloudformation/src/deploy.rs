@@ -1,0 +1,557 @@
+//! The deployer: creates a stack's resources wave by wave (the resources of
+//! one wave concurrently), recording an event as each one moves; on a
+//! failure rolls back (deletes what it made, newest first, keeping
+//! `DeletionPolicy: Retain`) unless rollback is disabled; deletes stacks in
+//! reverse creation order. It runs in the background after `CreateStack` and
+//! `DeleteStack` answer, acting with the extensions (caller, source address,
+//! authorizer) of the request that asked.
+
+use crate::providers::{self, Created, Ctx};
+use crate::store::{Acting, OutputRecord, ResourceRecord, StackRecord, Stacks};
+use crate::{Calls, Identity};
+use nimbus_templates::{DynamicRef, Pseudo, Resolver, Stack};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// What a deployment acts with.
+#[derive(Clone)]
+pub(crate) struct Deployer {
+    pub stacks: Arc<Stacks>,
+    pub calls: Arc<dyn Calls>,
+    pub identity: Identity,
+    pub extensions: http::Extensions,
+}
+
+pub(crate) fn start_create(d: Deployer, stack_id: String) {
+    tokio::spawn(async move { d.create(&stack_id).await });
+}
+
+pub(crate) fn start_delete(d: Deployer, stack_id: String) {
+    tokio::spawn(async move {
+        d.delete(&stack_id, "DELETE").await;
+    });
+}
+
+/// Who a request's deployment acts as, to be kept with the stack.
+pub(crate) fn acting(ext: &http::Extensions) -> Option<Acting> {
+    let caller = ext.get::<nimbus_api_common::Caller>()?;
+    Some(Acting {
+        arn: caller.arn.clone(),
+        account: caller.account.clone(),
+        user_id: caller.user_id.clone(),
+        access_key_id: caller.access_key_id.clone(),
+        source_ip: ext
+            .get::<nimbus_api_common::SourceIp>()
+            .map(|ip| ip.0.clone()),
+        host: ext.get::<providers::OriginHost>().map(|h| h.0.clone()),
+    })
+}
+
+/// The extensions a kept [`Acting`] stands for, under `authorizer`.
+fn extensions_of(
+    acting: Option<&Acting>,
+    authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+) -> http::Extensions {
+    let mut ext = http::Extensions::new();
+    if let Some(a) = acting {
+        ext.insert(nimbus_api_common::Caller {
+            arn: a.arn.clone(),
+            account: a.account.clone(),
+            user_id: a.user_id.clone(),
+            access_key_id: a.access_key_id.clone(),
+        });
+        if let Some(ip) = &a.source_ip {
+            ext.insert(nimbus_api_common::SourceIp(ip.clone()));
+        }
+        if let Some(h) = &a.host {
+            ext.insert(providers::OriginHost(h.clone()));
+        }
+    }
+    if let Some(a) = authorizer {
+        ext.insert(a.clone());
+    }
+    ext
+}
+
+/// Finish what a restart interrupted, as whoever started it: a creation is
+/// failed (the resources being made when the server stopped with it) and
+/// rolled back unless rollback is disabled; rollbacks and deletions go on.
+/// Returns how many stacks it took up.
+pub(crate) fn resume(
+    d: &Deployer,
+    authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
+) -> usize {
+    let mut resumed = 0;
+    for s in d.stacks.live() {
+        if !s.status.ends_with("_IN_PROGRESS") {
+            continue;
+        }
+        let mut d = d.clone();
+        d.extensions = extensions_of(s.acting.as_ref(), authorizer);
+        let id = s.stack_id.clone();
+        resumed += 1;
+        match s.status.as_str() {
+            "CREATE_IN_PROGRESS" => {
+                let in_flight: Vec<&ResourceRecord> = s
+                    .resources
+                    .iter()
+                    .filter(|r| r.status == "CREATE_IN_PROGRESS")
+                    .collect();
+                let interrupted: Vec<String> =
+                    in_flight.iter().map(|r| r.logical_id.clone()).collect();
+                // Made under a generated name, perhaps: look for it by that name.
+                let named: Vec<(String, String, String)> = in_flight
+                    .iter()
+                    .filter_map(|r| {
+                        let name = r.pending_name.clone()?;
+                        Some((r.logical_id.clone(), r.resource_type.clone(), name))
+                    })
+                    .collect();
+                d.record(&id, |s| {
+                    for r in &interrupted {
+                        s.resource_event(
+                            r,
+                            "CREATE_FAILED",
+                            Some("Nimbus stopped while the resource was being created".into()),
+                        );
+                    }
+                });
+                let reason = if interrupted.is_empty() {
+                    "Nimbus stopped while the stack was being created. ".to_string()
+                } else {
+                    format!(
+                        "The following resource(s) failed to create: [{}]. ",
+                        interrupted.join(", ")
+                    )
+                };
+                tokio::spawn(async move {
+                    if let Some(rec) = d.stacks.get(&id) {
+                        for (logical_id, kind, name) in named {
+                            let ctx = d.ctx(&rec, &logical_id);
+                            if let Err(why) = providers::delete_generated(&ctx, &kind, &name).await
+                            {
+                                tracing::debug!(resource = %name, %why, "no interrupted resource to delete");
+                            }
+                        }
+                    }
+                    d.fail_creation(&id, reason).await;
+                });
+            }
+            "ROLLBACK_IN_PROGRESS" => {
+                tokio::spawn(async move {
+                    d.delete(&id, "ROLLBACK").await;
+                });
+            }
+            _ => {
+                tokio::spawn(async move {
+                    d.delete(&id, "DELETE").await;
+                });
+            }
+        }
+    }
+    resumed
+}
+
+/// What the resources made so far answer for `Ref`, `Fn::GetAtt` and
+/// `Fn::ImportValue`, and the values of the dynamic references fetched so
+/// far. A reference not fetched yet is noted in `missing` and answered with
+/// a placeholder: the caller fetches what is missing and resolves again
+/// (the template engine is synchronous; the services are not).
+struct Snapshot {
+    stack: Arc<StackRecord>,
+    exports: Vec<(String, String, String)>,
+    fetched: Vec<(DynamicRef, String)>,
+    missing: std::sync::Mutex<Vec<DynamicRef>>,
+    /// The exports resolved through it.
+    imported: std::sync::Mutex<Vec<String>>,
+}
+
+impl Snapshot {
+    fn take_missing(&self) -> Vec<DynamicRef> {
+        std::mem::take(&mut *self.missing.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Resolver for Snapshot {
+    fn ref_of(&self, id: &str) -> Result<Value, String> {
+        match self.stack.resource(id) {
+            Some(r) if !r.physical_id.is_empty() => Ok(r.reference.clone()),
+            _ => Err(format!("Resource {id} does not exist")),
+        }
+    }
+
+    fn attribute(&self, id: &str, name: &str) -> Result<Value, String> {
+        let r = self
+            .stack
+            .resource(id)
+            .ok_or_else(|| format!("Resource {id} does not exist"))?;
+        r.attributes.get(name).cloned().ok_or_else(|| {
+            format!(
+                "Template error: resource {id} does not support attribute type {name} in Fn::GetAtt"
+            )
+        })
+    }
+
+    fn import(&self, name: &str) -> Result<Value, String> {
+        let (_, value, _) = self
+            .exports
+            .iter()
+            .find(|(n, _, id)| n == name && *id != self.stack.stack_id)
+            .ok_or_else(|| format!("No export named {name} found."))?;
+        self.imported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_string());
+        Ok(Value::String(value.clone()))
+    }
+
+    fn dynamic(&self, r: &DynamicRef) -> Result<String, String> {
+        if let Some((_, v)) = self.fetched.iter().find(|(f, _)| f == r) {
+            return Ok(v.clone());
+        }
+        self.missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(r.clone());
+        Ok(String::new())
+    }
+}
+
+impl Deployer {
+    fn snapshot(&self, stack_id: &str, fetched: &[(DynamicRef, String)]) -> Option<Snapshot> {
+        Some(Snapshot {
+            stack: self.stacks.get(stack_id)?,
+            exports: self.stacks.exports(),
+            fetched: fetched.to_vec(),
+            missing: std::sync::Mutex::new(Vec::new()),
+            imported: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Run `resolve` against `snapshot`; if it met dynamic references not
+    /// fetched yet, fetch them (as the caller) and run it once more.
+    async fn resolving<T>(
+        &self,
+        snapshot: &mut Snapshot,
+        ctx: &Ctx,
+        resolve: impl Fn(&Snapshot) -> Result<T, nimbus_templates::Error>,
+    ) -> Result<T, String> {
+        let first = resolve(snapshot);
+        let missing = snapshot.take_missing();
+        if missing.is_empty() {
+            return first.map_err(|e| e.to_string());
+        }
+        for r in missing {
+            let value = providers::dynamic(ctx, &r).await?;
+            snapshot.fetched.push((r, value));
+        }
+        resolve(snapshot).map_err(|e| e.to_string())
+    }
+
+    fn ctx(&self, stack: &StackRecord, logical_id: &str) -> Ctx {
+        let (stacks, stack_id, id) = (
+            self.stacks.clone(),
+            stack.stack_id.clone(),
+            logical_id.to_string(),
+        );
+        let claim = move |name: &str| {
+            let kept = stacks.change(&stack_id, |s| {
+                if let Some(r) = s.resource_mut(&id) {
+                    r.pending_name = Some(name.to_string());
+                }
+            });
+            if let Err(e) = kept {
+                tracing::error!(stack = %stack_id, error = %e, "record a generated name");
+            }
+        };
+        Ctx {
+            calls: self.calls.clone(),
+            extensions: self.extensions.clone(),
+            stack_name: stack.name.clone(),
+            logical_id: logical_id.to_string(),
+            claim: Some(Arc::new(claim)),
+        }
+    }
+
+    /// Record a change; a failed write is logged here (the deployment goes on
+    /// with what it knows).
+    fn record(&self, stack_id: &str, f: impl FnOnce(&mut StackRecord)) {
+        if let Err(e) = self.stacks.change(stack_id, f) {
+            tracing::error!(stack = stack_id, error = %e, "record a stack change");
+        }
+    }
+
+    async fn create(&self, stack_id: &str) {
+        match self.create_resources(stack_id).await {
+            Ok(()) => self.record(stack_id, |s| s.stack_event("CREATE_COMPLETE", None)),
+            Err(failure) => self.fail_creation(stack_id, failure).await,
+        }
+    }
+
+    /// Create every resource and resolve the outputs; on a failure, the
+    /// stack's reason.
+    async fn create_resources(&self, stack_id: &str) -> Result<(), String> {
+        let rec = self.stacks.get(stack_id).ok_or("the stack is gone")?;
+        let template = nimbus_templates::parse(&rec.template_body).map_err(|e| e.to_string())?;
+        let pseudo = Pseudo::new(&self.identity.account, &self.identity.region, &rec.name)
+            .with_stack_id(stack_id);
+        let mut snapshot = self.snapshot(stack_id, &[]).ok_or("the stack is gone")?;
+        let ctx = self.ctx(&rec, &rec.name);
+        let bound = self
+            .resolving(&mut snapshot, &ctx, |s| {
+                Stack::new(&template, &rec.overrides, pseudo.clone(), s)
+            })
+            .await?;
+        let plan = bound.plan().map_err(|e| e.to_string())?;
+        let mut fetched = snapshot.fetched;
+        for wave in &plan.waves {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut snapshot = self
+                .snapshot(stack_id, &fetched)
+                .ok_or("the stack is gone")?;
+            let mut failed = Vec::new();
+            let mut running = std::collections::BTreeSet::new();
+            for id in wave {
+                let r = &template.resources[id];
+                let resource = ResourceRecord {
+                    logical_id: id.clone(),
+                    resource_type: r.kind.clone(),
+                    physical_id: String::new(),
+                    status: String::new(),
+                    reason: None,
+                    updated_ms: nimbus_model::time::now_millis(),
+                    reference: Value::Null,
+                    attributes: Map::new(),
+                    retain: r.deletion_policy.as_deref() == Some("Retain"),
+                    pending_name: None,
+                };
+                self.record(stack_id, |s| {
+                    s.resources.push(resource);
+                    s.resource_event(id, "CREATE_IN_PROGRESS", None);
+                });
+                let ctx = self.ctx(&snapshot.stack, id);
+                let resolved = self
+                    .resolving(&mut snapshot, &ctx, |s| bound.resource(id, s))
+                    .await;
+                let props = match resolved {
+                    Ok(p) => p.unwrap_or_default(),
+                    Err(e) => {
+                        failed.push((id.clone(), e));
+                        continue;
+                    }
+                };
+                let kind = r.kind.clone();
+                let id = id.clone();
+                running.insert(id.clone());
+                tasks.spawn(async move {
+                    let made = providers::create(&ctx, &kind, &props).await;
+                    (id, made)
+                });
+            }
+            self.keep_imports(stack_id, &snapshot);
+            fetched = snapshot.fetched;
+            while let Some(done) = tasks.join_next().await {
+                let Ok((id, made)) = done else {
+                    continue;
+                };
+                running.remove(&id);
+                match made {
+                    Ok(created) => self.created(stack_id, &id, created),
+                    Err(reason) => failed.push((id, reason)),
+                }
+            }
+            // A provider that panicked answered nothing.
+            failed.extend(
+                running
+                    .into_iter()
+                    .map(|id| (id, "Internal failure".to_string())),
+            );
+            if !failed.is_empty() {
+                failed.sort();
+                let names: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
+                let reason = format!(
+                    "The following resource(s) failed to create: [{}]. ",
+                    names.join(", ")
+                );
+                self.record(stack_id, |s| {
+                    for (id, why) in failed {
+                        s.resource_event(&id, "CREATE_FAILED", Some(why));
+                    }
+                });
+                return Err(reason);
+            }
+        }
+        let mut snapshot = self
+            .snapshot(stack_id, &fetched)
+            .ok_or("the stack is gone")?;
+        let outputs = self
+            .resolving(&mut snapshot, &ctx, |s| bound.outputs(s))
+            .await?;
+        self.keep_imports(stack_id, &snapshot);
+        let mut records = Vec::new();
+        for (key, o) in outputs {
+            if let Some(name) = &o.export_name
+                && let Some((_, _, other)) = snapshot
+                    .exports
+                    .iter()
+                    .find(|(n, _, id)| n == name && id != stack_id)
+            {
+                return Err(format!(
+                    "Export with name {name} is already exported by stack {other}"
+                ));
+            }
+            records.push(OutputRecord {
+                key,
+                value: text(&o.value),
+                description: o.description,
+                export_name: o.export_name,
+            });
+        }
+        self.record(stack_id, |s| s.outputs = records);
+        Ok(())
+    }
+
+    fn created(&self, stack_id: &str, id: &str, created: Created) {
+        self.record(stack_id, |s| {
+            if let Some(r) = s.resource_mut(id) {
+                r.physical_id = created.physical_id;
+                r.reference = created.reference;
+                r.attributes = created.attributes;
+            }
+            s.resource_event(id, "CREATE_COMPLETE", None);
+        });
+    }
+
+    async fn fail_creation(&self, stack_id: &str, reason: String) {
+        let Some(rec) = self.stacks.get(stack_id) else {
+            return;
+        };
+        if rec.disable_rollback {
+            self.record(stack_id, |s| s.stack_event("CREATE_FAILED", Some(reason)));
+            return;
+        }
+        self.record(stack_id, |s| {
+            s.stack_event(
+                "ROLLBACK_IN_PROGRESS",
+                Some(format!("{reason}Rollback requested by user.")),
+            );
+        });
+        if self.delete(stack_id, "ROLLBACK").await && rec.delete_on_failure {
+            self.record(stack_id, |s| s.stack_event("DELETE_IN_PROGRESS", None));
+            self.delete(stack_id, "DELETE").await;
+        }
+    }
+
+    /// Delete the stack's resources, newest first; `phase` is `DELETE` (the
+    /// stack ends `DELETE_COMPLETE`) or `ROLLBACK` (`ROLLBACK_COMPLETE`).
+    /// Whether every resource went.
+    /// Note the exports `snapshot` resolved as imported by the stack.
+    fn keep_imports(&self, stack_id: &str, snapshot: &Snapshot) {
+        let names =
+            std::mem::take(&mut *snapshot.imported.lock().unwrap_or_else(|p| p.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        self.record(stack_id, |s| {
+            for n in names {
+                if !s.imports.contains(&n) {
+                    s.imports.push(n);
+                }
+            }
+        });
+    }
+
+    /// Why the stack cannot be deleted yet: another live stack imports one of
+    /// its exports.
+    fn imported_elsewhere(&self, rec: &StackRecord) -> Option<String> {
+        let live = self.stacks.live();
+        rec.outputs
+            .iter()
+            .filter_map(|o| o.export_name.as_ref())
+            .find_map(|name| {
+                let user = live
+                    .iter()
+                    .find(|s| s.stack_id != rec.stack_id && s.imports.contains(name))?;
+                Some(format!(
+                    "Export {name} cannot be deleted as it is in use by {}",
+                    user.name
+                ))
+            })
+    }
+
+    async fn delete(&self, stack_id: &str, phase: &str) -> bool {
+        let Some(rec) = self.stacks.get(stack_id) else {
+            return false;
+        };
+        if phase == "DELETE"
+            && let Some(reason) = self.imported_elsewhere(&rec)
+        {
+            self.record(stack_id, |s| s.stack_event("DELETE_FAILED", Some(reason)));
+            return false;
+        }
+        let mut failed = Vec::new();
+        for r in rec.resources.iter().rev() {
+            if r.status == "DELETE_COMPLETE" || r.status == "DELETE_SKIPPED" {
+                continue;
+            }
+            if r.physical_id.is_empty() {
+                // Never made: nothing to delete.
+                self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_COMPLETE", None);
+                });
+                continue;
+            }
+            if r.retain {
+                self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_SKIPPED", None);
+                });
+                continue;
+            }
+            self.record(stack_id, |s| {
+                s.resource_event(&r.logical_id, "DELETE_IN_PROGRESS", None);
+            });
+            let ctx = self.ctx(&rec, &r.logical_id);
+            match providers::delete(&ctx, &r.resource_type, &r.physical_id, &r.attributes).await {
+                Ok(()) => self.record(stack_id, |s| {
+                    s.resource_event(&r.logical_id, "DELETE_COMPLETE", None);
+                }),
+                Err(why) => {
+                    failed.push(r.logical_id.clone());
+                    self.record(stack_id, |s| {
+                        s.resource_event(&r.logical_id, "DELETE_FAILED", Some(why));
+                    });
+                }
+            }
+        }
+        let ok = failed.is_empty();
+        self.record(stack_id, |s| {
+            let reason = (!ok).then(|| {
+                format!(
+                    "The following resource(s) failed to delete: [{}]. ",
+                    failed.join(", ")
+                )
+            });
+            let kept = s.reason.clone();
+            s.stack_event(
+                &format!("{phase}_{}", if ok { "COMPLETE" } else { "FAILED" }),
+                reason.clone(),
+            );
+            // A rolled-back stack keeps saying why it was rolled back.
+            s.reason = reason.or(if phase == "ROLLBACK" { kept } else { None });
+            if ok && phase == "DELETE" {
+                s.deleted_ms = Some(nimbus_model::time::now_millis());
+                s.outputs.clear();
+            }
+        });
+        ok
+    }
+}
+
+/// An output's value as CloudFormation shows it: lists joined by commas.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}

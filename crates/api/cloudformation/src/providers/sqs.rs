@@ -1,0 +1,83 @@
+//! `AWS::SQS::Queue` through SQS's JSON API: `Ref` is the queue URL;
+//! `Arn`, `QueueName`, `QueueUrl` for `Fn::GetAtt`.
+
+use super::{Created, Ctx, string};
+use serde_json::{Map, Value, json};
+
+const TARGET: &str = "application/x-amz-json-1.0";
+
+pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
+    let fifo = props
+        .get("FifoQueue")
+        .is_some_and(|v| v == true || v == "true");
+    let name = string(props, "QueueName").unwrap_or_else(|| {
+        if fifo {
+            let name = format!("{}.fifo", ctx.generated_name(75));
+            ctx.claim(&name);
+            name
+        } else {
+            ctx.generated_name(80)
+        }
+    });
+    let mut attributes = Map::new();
+    for (k, v) in props {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Object(_) => v.to_string(),
+            Value::Number(_) | Value::Bool(_) => v.to_string(),
+            _ => continue,
+        };
+        if !matches!(k.as_str(), "QueueName" | "Tags") {
+            attributes.insert(k.clone(), Value::String(text));
+        }
+    }
+    let tags: Map<String, Value> = props
+        .get("Tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t.get("Key")?.as_str()?.to_string(), t.get("Value")?.clone())))
+        .collect();
+    let body = json!({"QueueName": name, "Attributes": attributes, "tags": tags});
+    let made = ctx
+        .json("sqs", "AmazonSQS.CreateQueue", TARGET, &body)
+        .await?;
+    let url = made["QueueUrl"].as_str().unwrap_or_default().to_string();
+    let attrs = ctx
+        .json(
+            "sqs",
+            "AmazonSQS.GetQueueAttributes",
+            TARGET,
+            &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+        )
+        .await?;
+    let arn = attrs["Attributes"]["QueueArn"].clone();
+    Ok(Created::named(url.clone())
+        .with("Arn", arn)
+        .with("QueueName", name)
+        .with("QueueUrl", url))
+}
+
+/// Delete the queue named `name`, found by its name.
+pub(super) async fn delete_named(ctx: &Ctx, name: &str) -> Result<(), String> {
+    let found = ctx
+        .json(
+            "sqs",
+            "AmazonSQS.GetQueueUrl",
+            TARGET,
+            &json!({"QueueName": name}),
+        )
+        .await?;
+    delete(ctx, found["QueueUrl"].as_str().unwrap_or_default()).await
+}
+
+pub(super) async fn delete(ctx: &Ctx, url: &str) -> Result<(), String> {
+    ctx.json(
+        "sqs",
+        "AmazonSQS.DeleteQueue",
+        TARGET,
+        &json!({"QueueUrl": url}),
+    )
+    .await
+    .map(|_| ())
+}

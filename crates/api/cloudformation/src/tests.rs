@@ -1,0 +1,373 @@
+//! Requests through `handle` against a real store and a fake [`Calls`] that
+//! answers as the services would (or refuses, to drive a rollback).
+
+use super::*;
+use nimbus_api_common::Caller;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Answers SQS and DynamoDB as they would, refusing tables when told to;
+/// remembers every call (`service target-or-path`) and who made it.
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<String>>,
+    callers: Mutex<Vec<Option<String>>>,
+    refuse_tables: bool,
+}
+
+impl Calls for Fake {
+    fn call(&self, signing: &'static str, req: Request<Bytes>) -> BoxFuture<'_, Response<Bytes>> {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| req.uri().path().to_string(), str::to_string);
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{signing} {target}"));
+        self.callers
+            .lock()
+            .unwrap()
+            .push(req.extensions().get::<Caller>().map(|c| c.arn.clone()));
+        let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
+        let (status, answer) = match target.as_str() {
+            "AmazonSQS.CreateQueue" => (
+                200,
+                serde_json::json!({"QueueUrl": format!("http://h/000000000000/{}", body["QueueName"].as_str().unwrap())}),
+            ),
+            "AmazonSQS.GetQueueAttributes" => (
+                200,
+                serde_json::json!({"Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:000000000000:q"}}),
+            ),
+            "DynamoDB_20120810.CreateTable" if self.refuse_tables => {
+                (400, serde_json::json!({"message": "no tables today"}))
+            }
+            "DynamoDB_20120810.CreateTable" => (
+                200,
+                serde_json::json!({"TableDescription": {"TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/t"}}),
+            ),
+            _ => (200, serde_json::json!({})),
+        };
+        let mut r = Response::new(Bytes::from(answer.to_string()));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap();
+        Box::pin(async move { r })
+    }
+}
+
+struct Env {
+    api: CloudFormationApi,
+    fake: Arc<Fake>,
+    _dir: tempfile::TempDir,
+}
+
+fn env(fake: Fake) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn nimbus_storage::KvEngine> =
+        Arc::new(nimbus_storage_embedded::EmbeddedKv::open(&dir.path().join("db")).unwrap());
+    let fake = Arc::new(fake);
+    let api = CloudFormationApi::new(
+        Arc::new(Stacks::open(kv).unwrap()),
+        fake.clone(),
+        Identity {
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+        },
+    );
+    Env {
+        api,
+        fake,
+        _dir: dir,
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Env {
+    fn send(&self, members: &[(&str, &str)]) -> (u16, String) {
+        let body: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        let mut req = Request::new(Bytes::from(body.join("&")));
+        req.extensions_mut().insert(Caller {
+            arn: "arn:aws:iam::000000000000:user/deployer".into(),
+            account: "000000000000".into(),
+            user_id: "AIDA".into(),
+            access_key_id: "AKIA".into(),
+        });
+        let r = self.api.handle(&req, "rid");
+        (
+            r.status().as_u16(),
+            String::from_utf8_lossy(r.body()).into_owned(),
+        )
+    }
+
+    /// Wait until the stack leaves its `_IN_PROGRESS` status.
+    async fn settled(&self, name: &str) -> Arc<store::StackRecord> {
+        for _ in 0..200 {
+            let s = self
+                .api
+                .stacks
+                .all()
+                .into_iter()
+                .find(|s| s.name == name)
+                .unwrap();
+            if !s.status.ends_with("_IN_PROGRESS") {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("stack {name} did not settle");
+    }
+}
+
+const TEMPLATE: &str = "
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Kept:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !GetAtt Queue.QueueName
+Outputs:
+  Url:
+    Value: !Ref Queue
+    Export:
+      Name: url
+  TableArn:
+    Value: !GetAtt Table.Arn
+";
+
+#[tokio::test]
+async fn stacks_are_created_in_waves_as_the_caller_and_deleted_newest_first() {
+    let e = env(Fake::default());
+    let (status, body) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "app"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/app/"));
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "CREATE_COMPLETE");
+    let queue = s.resource("Queue").unwrap();
+    assert!(
+        queue
+            .physical_id
+            .starts_with("http://h/000000000000/app-Queue-")
+    );
+    assert_eq!(s.outputs[0].key, "TableArn");
+    assert_eq!(s.outputs[1].export_name.as_deref(), Some("url"));
+    assert!(
+        e.fake
+            .callers
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_deref() == Some("arn:aws:iam::000000000000:user/deployer"))
+    );
+    // The table's name came from the queue: it was made in a later wave.
+    let calls = e.fake.calls.lock().unwrap().clone();
+    let table = calls
+        .iter()
+        .position(|c| c.ends_with("CreateTable"))
+        .unwrap();
+    assert_eq!(
+        calls.iter().filter(|c| c.ends_with("CreateQueue")).count(),
+        2
+    );
+    assert!(calls[..table].iter().any(|c| c.ends_with("CreateQueue")));
+    let (_, body) = e.send(&[("Action", "ListExports")]);
+    assert!(body.contains("<Name>url</Name>"), "{body}");
+
+    e.fake.calls.lock().unwrap().clear();
+    let (status, _) = e.send(&[("Action", "DeleteStack"), ("StackName", "app")]);
+    assert_eq!(status, 200);
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "DELETE_COMPLETE");
+    assert_eq!(s.resource("Kept").unwrap().status, "DELETE_SKIPPED");
+    assert_eq!(
+        *e.fake.calls.lock().unwrap(),
+        [
+            "dynamodb DynamoDB_20120810.DeleteTable",
+            "sqs AmazonSQS.DeleteQueue"
+        ]
+    );
+    let (status, body) = e.send(&[("Action", "DescribeStacks"), ("StackName", "app")]);
+    assert_eq!(status, 400);
+    assert!(body.contains("<Message>Stack with id app does not exist</Message>"));
+}
+
+#[tokio::test]
+async fn a_failure_rolls_back_what_was_made_unless_rollback_is_disabled() {
+    let e = env(Fake {
+        refuse_tables: true,
+        ..Fake::default()
+    });
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "app"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "ROLLBACK_COMPLETE");
+    assert_eq!(
+        s.reason.as_deref(),
+        Some("The following resource(s) failed to create: [Table]. Rollback requested by user.")
+    );
+    let failed = s
+        .events
+        .iter()
+        .find(|ev| ev.status == "CREATE_FAILED")
+        .unwrap();
+    assert_eq!(failed.logical_id, "Table");
+    assert!(
+        failed
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no tables today")
+    );
+    assert_eq!(s.resource("Queue").unwrap().status, "DELETE_COMPLETE");
+    assert_eq!(s.resource("Kept").unwrap().status, "DELETE_SKIPPED");
+    assert!(s.outputs.is_empty());
+
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "kept"),
+        ("TemplateBody", TEMPLATE),
+        ("DisableRollback", "true"),
+    ]);
+    let s = e.settled("kept").await;
+    assert_eq!(s.status, "CREATE_FAILED");
+    assert_eq!(s.resource("Queue").unwrap().status, "CREATE_COMPLETE");
+}
+
+#[tokio::test]
+async fn templates_are_checked_before_anything_is_made() {
+    let e = env(Fake::default());
+    let (status, body) = e.send(&[
+        ("Action", "ValidateTemplate"),
+        (
+            "TemplateBody",
+            "Resources:\n  A:\n    Type: X\n    Properties:\n      P: !Ref B\n",
+        ),
+    ]);
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>ValidationError</Code>"), "{body}");
+    assert!(
+        body.contains(
+            "Unresolved resource dependencies [B] in the Resources block of the template"
+        )
+    );
+    let role = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: r\n";
+    let (status, body) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "iam"),
+        ("TemplateBody", role),
+        ("Capabilities.member.1", "CAPABILITY_IAM"),
+    ]);
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>InsufficientCapabilitiesException</Code>"));
+    assert!(body.contains("Requires capabilities : [CAPABILITY_NAMED_IAM]"));
+    let (_, body) = e.send(&[("Action", "GetTemplateSummary"), ("TemplateBody", role)]);
+    assert!(body.contains("<ResourceTypes><member>AWS::IAM::Role</member></ResourceTypes>"));
+    let (status, body) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "1bad"),
+        ("TemplateBody", role),
+    ]);
+    assert_eq!(status, 400);
+    assert!(body.contains("failed to satisfy constraint"));
+    let (status, _) = e.send(&[("Action", "CreateStack"), ("StackName", "none")]);
+    assert_eq!(status, 400);
+    assert!(e.fake.calls.lock().unwrap().is_empty());
+    let (status, body) = e.send(&[("Action", "Nope")]);
+    assert_eq!(status, 400);
+    assert!(body.contains("InvalidAction"));
+}
+
+#[tokio::test]
+async fn unsupported_types_fail_naming_the_type() {
+    let e = env(Fake::default());
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "vpc"),
+        (
+            "TemplateBody",
+            "Resources:\n  V:\n    Type: AWS::EC2::VPC\n",
+        ),
+    ]);
+    let s = e.settled("vpc").await;
+    assert_eq!(s.status, "ROLLBACK_COMPLETE");
+    assert_eq!(
+        s.resource("V").unwrap().status,
+        "DELETE_COMPLETE",
+        "a resource never made is gone"
+    );
+    let failed = s
+        .events
+        .iter()
+        .find(|ev| ev.status == "CREATE_FAILED")
+        .unwrap();
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("Nimbus does not support resource type AWS::EC2::VPC yet")
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_creation_is_rolled_back_at_start_including_what_was_in_flight() {
+    let e = env(Fake::default());
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "app"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    let done = e.settled("app").await;
+    // As a crash would leave it: the table's creation under way, under a
+    // generated name.
+    e.api
+        .stacks
+        .change(&done.stack_id, |s| {
+            s.status = "CREATE_IN_PROGRESS".into();
+            let t = s.resource_mut("Table").unwrap();
+            t.status = "CREATE_IN_PROGRESS".into();
+            t.physical_id = String::new();
+            t.pending_name = Some("app-Table-ABC".into());
+        })
+        .unwrap();
+    e.fake.calls.lock().unwrap().clear();
+    assert_eq!(e.api.resume(None), 1);
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "ROLLBACK_COMPLETE");
+    let failed = s
+        .events
+        .iter()
+        .find(|ev| ev.status == "CREATE_FAILED")
+        .unwrap();
+    assert_eq!(failed.logical_id, "Table");
+    let calls = e.fake.calls.lock().unwrap().clone();
+    assert_eq!(calls[0], "dynamodb DynamoDB_20120810.DeleteTable");
+    assert!(calls.contains(&"sqs AmazonSQS.DeleteQueue".to_string()));
+    assert!(
+        e.fake
+            .callers
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_deref() == Some("arn:aws:iam::000000000000:user/deployer")),
+        "resumed as the stack's creator"
+    );
+}

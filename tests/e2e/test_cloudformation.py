@@ -1,0 +1,427 @@
+"""CloudFormation, driven by boto3: a YAML stack with a queue, a table, a role,
+an inline Python function reading the table's name from `!Ref`, a permission
+and outputs; its events and resources; a failing resource that rolls the stack
+back leaving nothing behind; deletion; template errors as `ValidationError`."""
+import json
+import signal
+import tempfile
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import Nimbus, unique
+
+FAST = {"Delay": 1, "MaxAttempts": 90}
+
+APP = """
+AWSTemplateFormatVersion: '2010-09-09'
+Description: a queue, a table and a function that reads the table's name
+Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+  Memory:
+    Type: Number
+    Default: 256
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 45
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: table
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action: dynamodb:*
+                Resource: !GetAtt Table.Arn
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      MemorySize: !Ref Memory
+      Role: !GetAtt Role.Arn
+      Environment:
+        Variables:
+          TABLE: !Ref Table
+          GREETING: !Ref Greeting
+          PORT: 8080
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return {"table": os.environ["TABLE"], "greeting": os.environ["GREETING"]}
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Function
+      Action: lambda:InvokeFunction
+      Principal: sqs.amazonaws.com
+      SourceArn: !GetAtt Queue.Arn
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+  QueueArn:
+    Value: !GetAtt Queue.Arn
+  TableName:
+    Value: !Ref Table
+    Export:
+      Name: !Sub '${AWS::StackName}-table'
+  FunctionArn:
+    Value: !GetAtt Function.Arn
+"""
+
+
+@pytest.fixture(scope="module")
+def cfn(nimbus):
+    return nimbus.client("cloudformation")
+
+
+def outputs(stack):
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def test_stack_creates_resources_that_work_and_deletes_them(nimbus, cfn):
+    name = unique("app")
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=name, TemplateBody=APP)
+    assert e.value.response["Error"]["Code"] == "InsufficientCapabilitiesException"
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=APP, Capabilities=["CAPABILITY_IAM"],
+                                Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hi"}],
+                                Tags=[{"Key": "team", "Value": "a"}])["StackId"]
+    assert stack_id.startswith(f"arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["StackId"] == stack_id
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Greeting": "hi", "Memory": "256"}
+    assert stack["Tags"] == [{"Key": "team", "Value": "a"}]
+    out = outputs(stack)
+    table = out["TableName"]
+    assert table.startswith(f"{name}-Table-")
+    assert out["QueueArn"].startswith("arn:aws:sqs:us-east-1:000000000000:")
+    assert cfn.list_exports()["Exports"][0]["Name"] in {f"{name}-table"} or any(
+        x["Name"] == f"{name}-table" for x in cfn.list_exports()["Exports"])
+
+    lam = nimbus.client("lambda")
+    fn = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Function")["StackResourceDetail"]
+    assert fn["ResourceStatus"] == "CREATE_COMPLETE"
+    resp = lam.invoke(FunctionName=fn["PhysicalResourceId"], Payload=b"{}")
+    assert json.loads(resp["Payload"].read()) == {"table": table, "greeting": "hi"}
+    config = lam.get_function_configuration(FunctionName=fn["PhysicalResourceId"])
+    assert config["MemorySize"] == 256 and config["Environment"]["Variables"]["PORT"] == "8080"
+    policy = json.loads(lam.get_policy(FunctionName=fn["PhysicalResourceId"])["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"Service": "sqs.amazonaws.com"}
+    nimbus.client("dynamodb").describe_table(TableName=table)
+    nimbus.client("sqs").get_queue_attributes(QueueUrl=out["QueueUrl"])
+
+    resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    assert sorted(r["LogicalResourceId"] for r in resources) == ["Function", "Permission", "Queue", "Role", "Table"]
+    assert len(cfn.describe_stack_resources(StackName=name)["StackResources"]) == 5
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == name
+    assert events[-1]["ResourceStatus"] == "CREATE_IN_PROGRESS" and events[-1]["ResourceStatusReason"] == "User Initiated"
+    fn_events = [e["ResourceStatus"] for e in reversed(events) if e["LogicalResourceId"] == "Function"]
+    assert fn_events == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert "Resources:" in cfn.get_template(StackName=name)["TemplateBody"]
+    summary = cfn.get_template_summary(StackName=name)
+    assert "AWS::Lambda::Function" in summary["ResourceTypes"]
+    assert summary["Capabilities"] == ["CAPABILITY_IAM"]
+
+    role = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Role")["StackResourceDetail"]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id, WaiterConfig=FAST)
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stacks(StackName=name)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == f"Stack with id {name} does not exist"
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=fn["PhysicalResourceId"])
+    with pytest.raises(ClientError):
+        nimbus.client("dynamodb").describe_table(TableName=table)
+    with pytest.raises(ClientError):
+        nimbus.client("iam").get_role(RoleName=role["PhysicalResourceId"])
+    listed = cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
+    assert any(s["StackId"] == stack_id for s in listed)
+
+
+FAILING = """
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Kept:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+  Broken:
+    Type: AWS::Lambda::Function
+    DependsOn: Queue
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/no-such-role
+      Code:
+        ZipFile: "def handler(e, c): return 1"
+"""
+
+
+def test_a_failing_resource_rolls_the_stack_back(nimbus, cfn):
+    name = unique("broken")
+    cfn.create_stack(StackName=name, TemplateBody=FAILING)
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert stack["StackStatusReason"].startswith("The following resource(s) failed to create: [Broken].")
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["LogicalResourceId"] == "Broken" and failed["ResourceStatusReason"]
+    statuses = {r["LogicalResourceId"]: r["ResourceStatus"]
+                for r in cfn.describe_stack_resources(StackName=name)["StackResources"]}
+    assert statuses == {"Queue": "DELETE_COMPLETE", "Kept": "DELETE_SKIPPED", "Broken": "DELETE_COMPLETE"}
+    queues = nimbus.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls", [])
+    assert [q.rsplit("/", 1)[1].split("-")[-2] for q in queues] == ["Kept"]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+
+
+def test_disable_rollback_keeps_what_was_made(nimbus, cfn):
+    name = unique("kept")
+    cfn.create_stack(StackName=name, TemplateBody=FAILING, DisableRollback=True)
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_FAILED"
+    assert cfn.describe_stack_resource(StackName=name, LogicalResourceId="Queue")[
+        "StackResourceDetail"]["ResourceStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert not [q for q in nimbus.client("sqs").list_queues(QueueNamePrefix=f"{name}-Queue").get("QueueUrls", [])]
+
+
+def test_unsupported_types_and_imports(cfn):
+    name = unique("odd")
+    cfn.create_stack(StackName=name, TemplateBody="Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n")
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert "AWS::EC2::VPC" in failed["ResourceStatusReason"]
+
+    exporter, importer = unique("exp"), unique("imp")
+    cfn.create_stack(StackName=exporter, TemplateBody=f"""
+Resources:
+  P:
+    Type: AWS::SSM::Parameter
+    Properties: {{Type: String, Value: shared}}
+Outputs:
+  Name:
+    Value: !Ref P
+    Export: {{Name: {exporter}-p}}
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=exporter, WaiterConfig=FAST)
+    cfn.create_stack(StackName=importer, TemplateBody=f"""
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+Outputs:
+  Imported:
+    Value: !ImportValue {exporter}-p
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=importer, WaiterConfig=FAST)
+    exported = next(x["Value"] for x in cfn.list_exports()["Exports"] if x["Name"] == f"{exporter}-p")
+    assert outputs(cfn.describe_stacks(StackName=importer)["Stacks"][0]) == {"Imported": exported}
+    cfn.delete_stack(StackName=exporter)
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_delete_complete").wait(StackName=exporter, WaiterConfig=FAST)
+    stack = cfn.describe_stacks(StackName=exporter)["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert stack["StackStatusReason"] == f"Export {exporter}-p cannot be deleted as it is in use by {importer}"
+    for s in (importer, exporter, name):
+        cfn.delete_stack(StackName=s)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=s, WaiterConfig=FAST)
+
+
+def test_template_errors_are_validation_errors(cfn):
+    with pytest.raises(ClientError) as e:
+        cfn.validate_template(TemplateBody="Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Ref Nope\n")
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationError"
+    assert err["Message"] == "Template format error: Unresolved resource dependencies [Nope] in the Resources block of the template"
+    ok = cfn.validate_template(TemplateBody=APP)
+    assert ok["Parameters"] == [{"ParameterKey": "Greeting", "DefaultValue": "hello", "NoEcho": False},
+                                {"ParameterKey": "Memory", "DefaultValue": "256", "NoEcho": False}]
+    assert ok["Capabilities"] == ["CAPABILITY_IAM"]
+    assert ok["CapabilitiesReason"] == "The following resource(s) require capabilities: [AWS::IAM::Role]"
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=unique("bad"), TemplateBody="Resources:\n  A:\n    Properties: {}\n")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stacks(StackName="no-such-stack")
+    assert e.value.response["Error"]["Message"] == "Stack with id no-such-stack does not exist"
+
+
+def test_resources_are_made_as_the_stacks_creator(nimbus):
+    """A user may create stacks and queues but not tables: the table fails with
+    DynamoDB's refusal of that user, and the queue is rolled back."""
+    iam = nimbus.client("iam")
+    user = unique("deployer")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudformation:*", "sqs:*"], "Resource": "*"}]}))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                            region_name="us-east-1")
+    cfn = session.client("cloudformation", endpoint_url=nimbus.endpoint, config=Config(retries={"max_attempts": 1}))
+    name = unique("limited")
+    cfn.create_stack(StackName=name, TemplateBody="""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Table:
+    Type: AWS::DynamoDB::Table
+    DependsOn: Queue
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+""")
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = next(e for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+                  if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["LogicalResourceId"] == "Table"
+    assert f"User: arn:aws:iam::000000000000:user/{user} is not authorized to perform: dynamodb:CreateTable" \
+        in failed["ResourceStatusReason"]
+    assert not nimbus.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls")
+
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}]}))
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=unique("denied"), TemplateBody="Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "cloudformation:CreateStack" in e.value.response["Error"]["Message"]
+
+
+def test_dynamic_references_ssm_parameters_and_generated_secrets(nimbus, cfn):
+    ssm, sm = nimbus.client("ssm"), nimbus.client("secretsmanager")
+    name = unique("dyn")
+    ssm.put_parameter(Name=f"/{name}/size", Value="small", Type="String")
+    sm.create_secret(Name=f"{name}-db", SecretString=json.dumps({"user": "admin"}))
+    cfn.create_stack(StackName=name, Parameters=[{"ParameterKey": "Size", "ParameterValue": f"/{name}/size"}],
+                     TemplateBody=f"""
+Parameters:
+  Size:
+    Type: AWS::SSM::Parameter::Value<String>
+Resources:
+  Copy:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: '{{{{resolve:secretsmanager:{name}-db:SecretString:user}}}}-{{{{resolve:ssm:/{name}/size}}}}'
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      GenerateSecretString:
+        SecretStringTemplate: '{{"user": "app"}}'
+        GenerateStringKey: password
+        PasswordLength: 20
+Outputs:
+  Size:
+    Value: !Ref Size
+  Copied:
+    Value: !GetAtt Copy.Value
+  SecretArn:
+    Value: !Ref Secret
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    out = outputs(cfn.describe_stacks(StackName=name)["Stacks"][0])
+    assert out["Size"] == "small"
+    assert out["Copied"] == "admin-small"
+    secret = json.loads(sm.get_secret_value(SecretId=out["SecretArn"])["SecretString"])
+    assert secret["user"] == "app" and len(secret["password"]) == 20
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError):
+        sm.describe_secret(SecretId=out["SecretArn"])
+
+
+def test_a_deployment_survives_kill_9():
+    """Killed mid-creation, the server takes the stack up again at start: the
+    creation is failed and rolled back as its creator, leaving nothing behind,
+    and the stack can be deleted."""
+    chain = "\n".join(
+        f"  Q{i}:\n    Type: AWS::SQS::Queue\n" + (f"    DependsOn: Q{i - 1}\n" if i else "")
+        for i in range(40))
+    with tempfile.TemporaryDirectory(prefix="nimbus-cfn-kill-") as d:
+        n = Nimbus(d).start()
+        cfn = n.client("cloudformation")
+        name = unique("killed")
+        cfn.create_stack(StackName=name, TemplateBody="Resources:\n" + chain)
+        while len(cfn.describe_stack_resources(StackName=name)["StackResources"]) < 3:
+            time.sleep(0.01)
+        n.stop(signal.SIGKILL)
+        n = Nimbus(d).start()
+        try:
+            cfn = n.client("cloudformation")
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+                if not status.endswith("_IN_PROGRESS"):
+                    break
+                time.sleep(0.2)
+            assert status in ("ROLLBACK_COMPLETE", "CREATE_COMPLETE"), status
+            resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
+            assert len(resources) >= 3
+            if status == "ROLLBACK_COMPLETE":
+                assert {r["ResourceStatus"] for r in resources} == {"DELETE_COMPLETE"}
+            cfn.delete_stack(StackName=name)
+            cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+            # Even the queue being made at the kill: its generated name was recorded first.
+            assert not n.client("sqs").list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls")
+        finally:
+            n.stop()
+
+
+def test_templates_from_s3_urls(nimbus, cfn):
+    s3 = nimbus.client("s3")
+    bucket = unique("templates").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dir/queue.yaml", Body=b"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    summary = cfn.get_template_summary(TemplateURL=f"https://{bucket}.s3.amazonaws.com/dir/queue.yaml")
+    assert summary["ResourceTypes"] == ["AWS::SQS::Queue"]
+    name = unique("fromurl")
+    cfn.create_stack(StackName=name, TemplateURL=f"{nimbus.endpoint}/{bucket}/dir/queue.yaml")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert "AWS::SQS::Queue" in cfn.get_template(StackName=name)["TemplateBody"]
+    cfn.delete_stack(StackName=name)
+    with pytest.raises(ClientError) as e:
+        cfn.validate_template(TemplateURL=f"https://s3.amazonaws.com/{bucket}/missing.yaml")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == \
+        "TemplateURL must reference a valid S3 object to which you have access."
