@@ -2,6 +2,8 @@
 //! (`bench`). One file per subcommand.
 
 mod bench;
+mod client;
+mod deploy;
 mod doctor;
 mod logs;
 mod up;
@@ -30,6 +32,8 @@ enum Command {
     Bench(bench::Command),
     /// Check what this host offers: isolation (namespaces, cgroups, seccomp) and runtimes.
     Doctor(doctor::Args),
+    /// Build, upload and deploy a SAM or CloudFormation template as a stack.
+    Deploy(deploy::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Logs(a) => logs::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Doctor(a) => doctor::run(a),
+        Command::Deploy(a) => deploy::main(a),
     }
 }
