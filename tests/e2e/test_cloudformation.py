@@ -73,6 +73,23 @@ Resources:
           import os
           def handler(event, context):
               return {"table": os.environ["TABLE"], "greeting": os.environ["GREETING"]}
+  Version:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Function
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Function
+      Name: live
+      FunctionVersion: !GetAtt Version.Version
+  Url:
+    Type: AWS::Lambda::Url
+    DependsOn: Alias
+    Properties:
+      TargetFunctionArn: !Ref Function
+      Qualifier: live
+      AuthType: AWS_IAM
   Permission:
     Type: AWS::Lambda::Permission
     Properties:
@@ -91,6 +108,10 @@ Outputs:
       Name: !Sub '${AWS::StackName}-table'
   FunctionArn:
     Value: !GetAtt Function.Arn
+  AliasArn:
+    Value: !Ref Alias
+  Url:
+    Value: !GetAtt Url.FunctionUrl
 """
 
 
@@ -138,8 +159,13 @@ def test_stack_creates_resources_that_work_and_deletes_them(nimbus, cfn):
     nimbus.client("sqs").get_queue_attributes(QueueUrl=out["QueueUrl"])
 
     resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
-    assert sorted(r["LogicalResourceId"] for r in resources) == ["Function", "Permission", "Queue", "Role", "Table"]
-    assert len(cfn.describe_stack_resources(StackName=name)["StackResources"]) == 5
+    assert sorted(r["LogicalResourceId"] for r in resources) == [
+        "Alias", "Function", "Permission", "Queue", "Role", "Table", "Url", "Version"]
+    assert len(cfn.describe_stack_resources(StackName=name)["StackResources"]) == 8
+    assert out["AliasArn"].endswith(f":function:{fn['PhysicalResourceId']}:live")
+    assert out["Url"].startswith("http")
+    live = lam.invoke(FunctionName=fn["PhysicalResourceId"], Qualifier="live", Payload=b"{}")
+    assert json.loads(live["Payload"].read())["table"] == table
     events = cfn.describe_stack_events(StackName=name)["StackEvents"]
     assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == name
     assert events[-1]["ResourceStatus"] == "CREATE_IN_PROGRESS" and events[-1]["ResourceStatusReason"] == "User Initiated"

@@ -7,6 +7,7 @@
 mod dynamodb;
 mod iam;
 mod lambda;
+mod lambda_versions;
 mod secrets;
 mod sqs;
 mod ssm;
@@ -287,6 +288,10 @@ pub(crate) async fn create(
         "AWS::Lambda::Function" => lambda::create_function(ctx, props).await,
         "AWS::Lambda::Permission" => lambda::create_permission(ctx, props).await,
         "AWS::Lambda::EventSourceMapping" => lambda::create_mapping(ctx, props).await,
+        "AWS::Lambda::Version" => lambda_versions::create_version(ctx, props).await,
+        "AWS::Lambda::Alias" => lambda_versions::create_alias(ctx, props).await,
+        "AWS::Lambda::Url" => lambda_versions::create_url(ctx, props).await,
+        "AWS::Lambda::LayerVersion" => lambda_versions::create_layer(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         other => Err(format!("Nimbus does not support resource type {other} yet")),
@@ -323,6 +328,10 @@ pub(crate) async fn delete(
         "AWS::Lambda::Function" => lambda::delete_function(ctx, physical_id).await,
         "AWS::Lambda::Permission" => lambda::delete_permission(ctx, attributes).await,
         "AWS::Lambda::EventSourceMapping" => lambda::delete_mapping(ctx, physical_id).await,
+        "AWS::Lambda::Version" => lambda_versions::delete_version(ctx, physical_id).await,
+        "AWS::Lambda::Alias" => lambda_versions::delete_alias(ctx, physical_id).await,
+        "AWS::Lambda::Url" => lambda_versions::delete_url(ctx, attributes).await,
+        "AWS::Lambda::LayerVersion" => lambda_versions::delete_layer(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         _ => Ok(()),
