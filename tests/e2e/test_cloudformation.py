@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Nimbus, unique
+from conftest import ROLE, Nimbus, unique
 
 FAST = {"Delay": 1, "MaxAttempts": 90}
 
@@ -451,3 +451,50 @@ def test_templates_from_s3_urls(nimbus, cfn):
     assert e.value.response["Error"]["Code"] == "ValidationError"
     assert e.value.response["Error"]["Message"] == \
         "TemplateURL must reference a valid S3 object to which you have access."
+
+
+def test_state_machines_and_queue_policies(nimbus, cfn):
+    name = unique("flow")
+    cfn.create_stack(StackName=name, TemplateBody=f"""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: events.amazonaws.com}}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Queue.Arn
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: {ROLE}
+      DefinitionSubstitutions:
+        Greeting: hello
+      Definition:
+        StartAt: Say
+        States:
+          Say: {{Type: Pass, Result: '${{Greeting}}', End: true}}
+Outputs:
+  Machine:
+    Value: !Ref Machine
+  QueueUrl:
+    Value: !Ref Queue
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    out = outputs(cfn.describe_stacks(StackName=name)["Stacks"][0])
+    sfn, sqs = nimbus.client("stepfunctions"), nimbus.client("sqs")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=out["Machine"])["definition"])
+    assert definition["States"]["Say"]["Result"] == "hello"
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["Policy"])
+                        ["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Action"] == "sqs:SendMessage"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError):
+        sfn.describe_state_machine(stateMachineArn=out["Machine"])

@@ -205,7 +205,11 @@ impl CloudFormationApi {
                 object,
             )]
         })
-        .map_err(|_| CfnError::validation("S3 error: Access Denied"))?;
+        .map_err(|_| {
+            CfnError::validation(
+                "S3 error: Access Denied\nFor more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html",
+            )
+        })?;
         let bytes = objects.get(&bucket, &key).map_err(|_| unreadable())?;
         String::from_utf8(bytes).map_err(|_| unreadable())
     }

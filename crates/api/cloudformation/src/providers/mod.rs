@@ -11,6 +11,7 @@ mod lambda_versions;
 mod secrets;
 mod sqs;
 mod ssm;
+mod states;
 
 use crate::Calls;
 use bytes::Bytes;
@@ -281,6 +282,8 @@ pub(crate) async fn create(
 ) -> Result<Created, String> {
     match kind {
         "AWS::SQS::Queue" => sqs::create(ctx, props).await,
+        "AWS::SQS::QueuePolicy" => sqs::create_policy(ctx, props).await,
+        "AWS::StepFunctions::StateMachine" => states::create(ctx, props).await,
         "AWS::DynamoDB::Table" => dynamodb::create(ctx, props).await,
         "AWS::IAM::Role" => iam::create_role(ctx, props).await,
         "AWS::IAM::Policy" => iam::create_policy(ctx, props).await,
@@ -321,6 +324,8 @@ pub(crate) async fn delete(
 ) -> Result<(), String> {
     match kind {
         "AWS::SQS::Queue" => sqs::delete(ctx, physical_id).await,
+        "AWS::SQS::QueuePolicy" => sqs::delete_policy(ctx, attributes).await,
+        "AWS::StepFunctions::StateMachine" => states::delete(ctx, physical_id).await,
         "AWS::DynamoDB::Table" => dynamodb::delete(ctx, physical_id).await,
         "AWS::IAM::Role" => iam::delete_role(ctx, physical_id).await,
         "AWS::IAM::Policy" => iam::delete_policy(ctx, attributes).await,
