@@ -498,3 +498,45 @@ Outputs:
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
     with pytest.raises(ClientError):
         sfn.describe_state_machine(stateMachineArn=out["Machine"])
+
+
+def test_change_sets_create_new_stacks(nimbus, cfn):
+    name = unique("cs")
+    made = cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE",
+                                 TemplateBody="Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert made["Id"].startswith("arn:aws:cloudformation:us-east-1:000000000000:changeSet/first/")
+    cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName="first", WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    described = cfn.describe_change_set(StackName=name, ChangeSetName="first")
+    assert described["ExecutionStatus"] == "AVAILABLE"
+    assert [c["ResourceChange"]["Action"] + " " + c["ResourceChange"]["LogicalResourceId"]
+            for c in described["Changes"]] == ["Add Q"]
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName=name)["Summaries"]] == ["first"]
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    with pytest.raises(ClientError) as e:
+        cfn.execute_change_set(ChangeSetName=made["Id"])
+    assert e.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    with pytest.raises(ClientError) as e:
+        cfn.describe_change_set(StackName=name, ChangeSetName="nope")
+    assert e.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+
+
+def test_aws_cloudformation_deploy_makes_a_new_stack(nimbus, tmp_path):
+    name = unique("deployed")
+    template = tmp_path / "template.yaml"
+    template.write_text(APP)
+    res = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                     "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=yo")
+    assert "Successfully created/updated stack" in res.stdout, res.stdout + res.stderr
+    cfn = nimbus.client("cloudformation")
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    fn = outputs(stack)["FunctionArn"]
+    resp = nimbus.client("lambda").invoke(FunctionName=fn, Payload=b"{}")
+    assert json.loads(resp["Payload"].read())["greeting"] == "yo"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
