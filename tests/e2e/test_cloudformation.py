@@ -538,5 +538,12 @@ def test_aws_cloudformation_deploy_makes_a_new_stack(nimbus, tmp_path):
     fn = outputs(stack)["FunctionArn"]
     resp = nimbus.client("lambda").invoke(FunctionName=fn, Payload=b"{}")
     assert json.loads(resp["Payload"].read())["greeting"] == "yo"
+    again = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                       "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=yo",
+                       "--no-fail-on-empty-changeset")
+    assert "No changes to deploy" in again.stdout, again.stdout + again.stderr
+    changed = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                         "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=hey", check=False)
+    assert changed.returncode != 0 and "Nimbus cannot update stacks yet" in changed.stderr
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)

@@ -34,14 +34,52 @@ impl CloudFormationApi {
             .ok_or_else(|| CfnError::missing("ChangeSetName"))?
             .to_string();
         let stack = form.get("StackName").unwrap_or_default();
-        match form.get("ChangeSetType").unwrap_or("UPDATE") {
-            "CREATE" => {}
-            "UPDATE" if self.stacks.find(stack).is_none() => {
+        let existing = self.stacks.find(stack);
+        let in_review = existing
+            .as_ref()
+            .is_some_and(|s| s.status == "REVIEW_IN_PROGRESS");
+        let id = format!(
+            "arn:aws:cloudformation:{}:{}:changeSet/{name}/{}",
+            self.identity.region,
+            self.identity.account,
+            uuid::Uuid::new_v4()
+        );
+        let mut change_set = ChangeSet {
+            id: id.clone(),
+            name: name.clone(),
+            description: form.get("Description").map(str::to_string),
+            status: "CREATE_COMPLETE".into(),
+            status_reason: None,
+            execution_status: "AVAILABLE".into(),
+            created_ms: nimbus_model::time::now_millis(),
+            adds: Vec::new(),
+        };
+        match (form.get("ChangeSetType").unwrap_or("UPDATE"), &existing) {
+            ("CREATE", Some(_)) if !in_review => {
+                return Err(CfnError(ApiError::bad_request(
+                    "AlreadyExistsException",
+                    format!(
+                        "Stack [{stack}] already exists and cannot be created again with the changeSet [{name}]."
+                    ),
+                )));
+            }
+            ("CREATE", _) => {}
+            ("UPDATE", None) => {
                 return Err(CfnError::validation(format!(
                     "Stack [{stack}] does not exist"
                 )));
             }
-            other => {
+            ("UPDATE", Some(s)) if !in_review && self.unchanged(form, ext, s)? => {
+                // Nothing to do: the change set fails as CloudFormation's does,
+                // which deployers read as "up to date".
+                change_set.status = "FAILED".into();
+                change_set.status_reason = Some("The submitted information didn't contain changes. Submit different information to create a change set.".into());
+                change_set.execution_status = "UNAVAILABLE".into();
+                self.stacks
+                    .change(&s.stack_id, |s| s.change_sets.push(change_set))?;
+                return Ok(el("Id", &id) + &el("StackId", &s.stack_id));
+            }
+            (other, _) => {
                 return Err(CfnError::validation(format!(
                     "Nimbus cannot update stacks yet: change sets of type {other} are not supported"
                 )));
@@ -49,37 +87,60 @@ impl CloudFormationApi {
         }
         let mut rec = self.new_stack(form, ext)?;
         let template = nimbus_templates::parse(&rec.template_body)?;
-        let id = format!(
-            "arn:aws:cloudformation:{}:{}:changeSet/{name}/{}",
-            self.identity.region,
-            self.identity.account,
-            uuid::Uuid::new_v4()
-        );
-        let adds = template
+        change_set.adds = template
             .resources
             .iter()
             .map(|(id, r)| (id.clone(), r.kind.clone()))
             .collect();
-        rec.change_sets.push(ChangeSet {
-            id: id.clone(),
-            name: name.clone(),
-            description: form.get("Description").map(str::to_string),
-            status: "CREATE_COMPLETE".into(),
-            execution_status: "AVAILABLE".into(),
-            created_ms: nimbus_model::time::now_millis(),
-            adds,
-        });
+        if let Some(review) = existing.filter(|_| in_review) {
+            // Another look at a stack not made yet: the newest template wins.
+            let stack_id = review.stack_id.clone();
+            self.stacks.change(&stack_id, |s| {
+                for c in &mut s.change_sets {
+                    c.execution_status = "OBSOLETE".into();
+                }
+                s.template_body = rec.template_body;
+                s.description = rec.description;
+                s.overrides = rec.overrides;
+                s.parameters = rec.parameters;
+                s.capabilities = rec.capabilities;
+                s.tags = rec.tags;
+                s.change_sets.push(change_set);
+            })?;
+            return Ok(el("Id", &id) + &el("StackId", &stack_id));
+        }
+        rec.change_sets.push(change_set);
         rec.stack_event("REVIEW_IN_PROGRESS", Some("User Initiated".into()));
         let stack_id = rec.stack_id.clone();
         if self.stacks.create(rec)?.is_err() {
-            return Err(CfnError(ApiError::bad_request(
-                "AlreadyExistsException",
-                format!(
-                    "Stack [{stack}] already exists and cannot be created again with the changeSet [{name}]."
-                ),
-            )));
+            return Err(CfnError::already_exists(stack));
         }
         Ok(el("Id", &id) + &el("StackId", &stack_id))
+    }
+
+    /// Whether a change set's template and parameters are the stack's own.
+    fn unchanged(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+        stack: &StackRecord,
+    ) -> Result<bool, CfnError> {
+        let body = if form.get("UsePreviousTemplate") == Some("true") {
+            stack.template_body.clone()
+        } else {
+            self.template_body(form, ext)?
+        };
+        let mut overrides = stack.overrides.clone();
+        for m in form.members("Parameters") {
+            let f = |n: &str| m.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string());
+            let Some(key) = f("ParameterKey") else {
+                continue;
+            };
+            if f("UsePreviousValue").as_deref() != Some("true") {
+                overrides.insert(key, f("ParameterValue").unwrap_or_default());
+            }
+        }
+        Ok(body == stack.template_body && overrides == stack.overrides)
     }
 
     /// The stack and change set a `ChangeSetName` (an ARN, or a name with
@@ -136,6 +197,10 @@ impl CloudFormationApi {
             + &el("CreationTime", &time(c.created_ms))
             + &el("ExecutionStatus", &c.execution_status)
             + &el("Status", &c.status)
+            + &c.status_reason
+                .as_deref()
+                .map(|r| el("StatusReason", r))
+                .unwrap_or_default()
             + "<NotificationARNs/>"
             + &members(
                 "Capabilities",
@@ -207,6 +272,10 @@ impl CloudFormationApi {
                     + &el("ChangeSetName", &c.name)
                     + &el("ExecutionStatus", &c.execution_status)
                     + &el("Status", &c.status)
+                    + &c.status_reason
+                        .as_deref()
+                        .map(|r| el("StatusReason", r))
+                        .unwrap_or_default()
                     + &el("CreationTime", &time(c.created_ms))
                     + &c.description
                         .as_deref()

@@ -186,7 +186,11 @@ impl CloudFormationApi {
 
     /// The template text of `TemplateBody`, or of the object a `TemplateURL`
     /// names in Nimbus's S3, read as the caller (`s3:GetObject`).
-    fn template_body(&self, form: &Form, ext: &http::Extensions) -> Result<String, CfnError> {
+    pub(crate) fn template_body(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+    ) -> Result<String, CfnError> {
         let url = match (form.get("TemplateBody"), form.get("TemplateURL")) {
             (Some(body), _) => return Ok(body.to_string()),
             (None, Some(url)) => url,

@@ -104,6 +104,8 @@ pub struct ChangeSet {
     pub name: String,
     pub description: Option<String>,
     pub status: String,
+    #[serde(default)]
+    pub status_reason: Option<String>,
     pub execution_status: String,
     pub created_ms: u64,
     /// The resources it adds: logical id and type.

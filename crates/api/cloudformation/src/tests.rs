@@ -407,11 +407,33 @@ async fn change_sets_of_type_create_make_the_stack_when_executed() {
     let (status, body) = e.send(&[("Action", "DescribeChangeSet"), ("ChangeSetName", "nope")]);
     assert_eq!(status, 404);
     assert!(body.contains("<Code>ChangeSetNotFound</Code>"));
+    // The same template again: a change set with nothing in it fails.
+    let (status, _) = e.send(&[
+        ("Action", "CreateChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "same"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    assert_eq!(status, 200);
+    let (_, body) = e.send(&[
+        ("Action", "DescribeChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "same"),
+    ]);
+    assert!(
+        body.contains(
+            "<Status>FAILED</Status><StatusReason>The submitted information didn&apos;t contain changes."
+        ),
+        "{body}"
+    );
     let (status, body) = e.send(&[
         ("Action", "CreateChangeSet"),
         ("StackName", "app"),
         ("ChangeSetName", "update"),
-        ("TemplateBody", TEMPLATE),
+        (
+            "TemplateBody",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+        ),
     ]);
     assert_eq!(status, 400);
     assert!(body.contains("Nimbus cannot update stacks yet"), "{body}");
