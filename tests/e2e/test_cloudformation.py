@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Nimbus, unique
+from conftest import ROLE, Nimbus, unique
 
 FAST = {"Delay": 1, "MaxAttempts": 90}
 
@@ -73,6 +73,23 @@ Resources:
           import os
           def handler(event, context):
               return {"table": os.environ["TABLE"], "greeting": os.environ["GREETING"]}
+  Version:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Function
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Function
+      Name: live
+      FunctionVersion: !GetAtt Version.Version
+  Url:
+    Type: AWS::Lambda::Url
+    DependsOn: Alias
+    Properties:
+      TargetFunctionArn: !Ref Function
+      Qualifier: live
+      AuthType: AWS_IAM
   Permission:
     Type: AWS::Lambda::Permission
     Properties:
@@ -91,6 +108,10 @@ Outputs:
       Name: !Sub '${AWS::StackName}-table'
   FunctionArn:
     Value: !GetAtt Function.Arn
+  AliasArn:
+    Value: !Ref Alias
+  Url:
+    Value: !GetAtt Url.FunctionUrl
 """
 
 
@@ -138,8 +159,13 @@ def test_stack_creates_resources_that_work_and_deletes_them(nimbus, cfn):
     nimbus.client("sqs").get_queue_attributes(QueueUrl=out["QueueUrl"])
 
     resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
-    assert sorted(r["LogicalResourceId"] for r in resources) == ["Function", "Permission", "Queue", "Role", "Table"]
-    assert len(cfn.describe_stack_resources(StackName=name)["StackResources"]) == 5
+    assert sorted(r["LogicalResourceId"] for r in resources) == [
+        "Alias", "Function", "Permission", "Queue", "Role", "Table", "Url", "Version"]
+    assert len(cfn.describe_stack_resources(StackName=name)["StackResources"]) == 8
+    assert out["AliasArn"].endswith(f":function:{fn['PhysicalResourceId']}:live")
+    assert out["Url"].startswith("http")
+    live = lam.invoke(FunctionName=fn["PhysicalResourceId"], Qualifier="live", Payload=b"{}")
+    assert json.loads(live["Payload"].read())["table"] == table
     events = cfn.describe_stack_events(StackName=name)["StackEvents"]
     assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == name
     assert events[-1]["ResourceStatus"] == "CREATE_IN_PROGRESS" and events[-1]["ResourceStatusReason"] == "User Initiated"
@@ -425,3 +451,99 @@ def test_templates_from_s3_urls(nimbus, cfn):
     assert e.value.response["Error"]["Code"] == "ValidationError"
     assert e.value.response["Error"]["Message"] == \
         "TemplateURL must reference a valid S3 object to which you have access."
+
+
+def test_state_machines_and_queue_policies(nimbus, cfn):
+    name = unique("flow")
+    cfn.create_stack(StackName=name, TemplateBody=f"""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: events.amazonaws.com}}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Queue.Arn
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: {ROLE}
+      DefinitionSubstitutions:
+        Greeting: hello
+      Definition:
+        StartAt: Say
+        States:
+          Say: {{Type: Pass, Result: '${{Greeting}}', End: true}}
+Outputs:
+  Machine:
+    Value: !Ref Machine
+  QueueUrl:
+    Value: !Ref Queue
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    out = outputs(cfn.describe_stacks(StackName=name)["Stacks"][0])
+    sfn, sqs = nimbus.client("stepfunctions"), nimbus.client("sqs")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=out["Machine"])["definition"])
+    assert definition["States"]["Say"]["Result"] == "hello"
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["Policy"])
+                        ["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Action"] == "sqs:SendMessage"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError):
+        sfn.describe_state_machine(stateMachineArn=out["Machine"])
+
+
+def test_change_sets_create_new_stacks(nimbus, cfn):
+    name = unique("cs")
+    made = cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE",
+                                 TemplateBody="Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert made["Id"].startswith("arn:aws:cloudformation:us-east-1:000000000000:changeSet/first/")
+    cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName="first", WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    described = cfn.describe_change_set(StackName=name, ChangeSetName="first")
+    assert described["ExecutionStatus"] == "AVAILABLE"
+    assert [c["ResourceChange"]["Action"] + " " + c["ResourceChange"]["LogicalResourceId"]
+            for c in described["Changes"]] == ["Add Q"]
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName=name)["Summaries"]] == ["first"]
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    with pytest.raises(ClientError) as e:
+        cfn.execute_change_set(ChangeSetName=made["Id"])
+    assert e.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    with pytest.raises(ClientError) as e:
+        cfn.describe_change_set(StackName=name, ChangeSetName="nope")
+    assert e.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+
+
+def test_aws_cloudformation_deploy_makes_a_new_stack(nimbus, tmp_path):
+    name = unique("deployed")
+    template = tmp_path / "template.yaml"
+    template.write_text(APP)
+    res = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                     "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=yo")
+    assert "Successfully created/updated stack" in res.stdout, res.stdout + res.stderr
+    cfn = nimbus.client("cloudformation")
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    fn = outputs(stack)["FunctionArn"]
+    resp = nimbus.client("lambda").invoke(FunctionName=fn, Payload=b"{}")
+    assert json.loads(resp["Payload"].read())["greeting"] == "yo"
+    again = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                       "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=yo",
+                       "--no-fail-on-empty-changeset")
+    assert "No changes to deploy" in again.stdout, again.stdout + again.stderr
+    changed = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
+                         "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=hey", check=False)
+    assert changed.returncode != 0 and "Nimbus cannot update stacks yet" in changed.stderr
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)

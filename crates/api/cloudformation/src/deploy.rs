@@ -83,7 +83,8 @@ pub(crate) fn resume(
 ) -> usize {
     let mut resumed = 0;
     for s in d.stacks.live() {
-        if !s.status.ends_with("_IN_PROGRESS") {
+        // A stack in review waits for its change set, not for the deployer.
+        if !s.status.ends_with("_IN_PROGRESS") || s.status == "REVIEW_IN_PROGRESS" {
             continue;
         }
         let mut d = d.clone();
@@ -282,7 +283,20 @@ impl Deployer {
     }
 
     async fn create(&self, stack_id: &str) {
-        match self.create_resources(stack_id).await {
+        let outcome = self.create_resources(stack_id).await;
+        let executed = if outcome.is_ok() {
+            "EXECUTE_COMPLETE"
+        } else {
+            "EXECUTE_FAILED"
+        };
+        self.record(stack_id, |s| {
+            for c in &mut s.change_sets {
+                if c.execution_status == "EXECUTE_IN_PROGRESS" {
+                    c.execution_status = executed.to_string();
+                }
+            }
+        });
+        match outcome {
             Ok(()) => self.record(stack_id, |s| s.stack_event("CREATE_COMPLETE", None)),
             Err(failure) => self.fail_creation(stack_id, failure).await,
         }

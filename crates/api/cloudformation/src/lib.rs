@@ -11,6 +11,7 @@
 //! change sets, the SAM transform (see `docs/adr/0017-templates.md`).
 
 pub mod authz;
+mod change_sets;
 mod deploy;
 pub mod error;
 mod operations;
@@ -84,6 +85,11 @@ operations!(
     GetTemplate,
     DeleteStack,
     ListExports,
+    CreateChangeSet,
+    DescribeChangeSet,
+    ExecuteChangeSet,
+    DeleteChangeSet,
+    ListChangeSets,
 );
 
 /// The account and region stacks live in.
@@ -161,12 +167,25 @@ impl CloudFormationApi {
         match self.execute(op, &form, &ext) {
             Ok(members) => CFN_QUERY.respond(
                 StatusCode::OK,
-                CFN_QUERY.document(op.name(), &members, request_id),
+                document(op, &members, request_id),
                 request_id,
             ),
             Err(e) => CFN_QUERY.error(&e.0, request_id),
         }
     }
+}
+
+/// The answer document. An operation whose output shape has no members
+/// still answers an empty result element, which botocore reads.
+fn document(op: Operation, members: &str, request_id: &str) -> String {
+    let doc = CFN_QUERY.document(op.name(), members, request_id);
+    if !members.is_empty()
+        || !matches!(op, Operation::ExecuteChangeSet | Operation::DeleteChangeSet)
+    {
+        return doc;
+    }
+    let opening = format!("<{}Response xmlns=\"{}\">", op.name(), CFN_QUERY.namespace);
+    doc.replacen(&opening, &format!("{opening}<{}Result/>", op.name()), 1)
 }
 
 impl Service for CloudFormationApi {

@@ -176,12 +176,21 @@ impl CloudFormationApi {
             GetTemplate => self.get_template(form),
             DeleteStack => self.delete_stack(form, ext),
             ListExports => Ok(self.list_exports()),
+            CreateChangeSet => self.create_change_set(form, ext),
+            DescribeChangeSet => self.describe_change_set(form),
+            ExecuteChangeSet => self.execute_change_set(form, ext),
+            DeleteChangeSet => self.delete_change_set(form),
+            ListChangeSets => self.list_change_sets(form),
         }
     }
 
     /// The template text of `TemplateBody`, or of the object a `TemplateURL`
     /// names in Nimbus's S3, read as the caller (`s3:GetObject`).
-    fn template_body(&self, form: &Form, ext: &http::Extensions) -> Result<String, CfnError> {
+    pub(crate) fn template_body(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+    ) -> Result<String, CfnError> {
         let url = match (form.get("TemplateBody"), form.get("TemplateURL")) {
             (Some(body), _) => return Ok(body.to_string()),
             (None, Some(url)) => url,
@@ -205,7 +214,11 @@ impl CloudFormationApi {
                 object,
             )]
         })
-        .map_err(|_| CfnError::validation("S3 error: Access Denied"))?;
+        .map_err(|_| {
+            CfnError::validation(
+                "S3 error: Access Denied\nFor more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html",
+            )
+        })?;
         let bytes = objects.get(&bucket, &key).map_err(|_| unreadable())?;
         String::from_utf8(bytes).map_err(|_| unreadable())
     }
@@ -301,6 +314,24 @@ impl CloudFormationApi {
     }
 
     fn create_stack(&self, form: &Form, ext: &http::Extensions) -> Answer {
+        let mut rec = self.new_stack(form, ext)?;
+        let (name, stack_id) = (rec.name.clone(), rec.stack_id.clone());
+        rec.stack_event("CREATE_IN_PROGRESS", Some("User Initiated".into()));
+        if self.stacks.create(rec)?.is_err() {
+            return Err(CfnError::already_exists(&name));
+        }
+        deploy::start_create(self.deployer(ext), stack_id.clone());
+        Ok(el("StackId", &stack_id))
+    }
+
+    /// A stack as `CreateStack` and `CreateChangeSet` describe it, checked
+    /// (template, parameters, plan, capabilities) but not stored, with no
+    /// status yet.
+    pub(crate) fn new_stack(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+    ) -> Result<StackRecord, CfnError> {
         let name = required(form, "StackName")?;
         check_name(name)?;
         let body = self.template_body(form, ext)?;
@@ -356,7 +387,7 @@ impl CloudFormationApi {
                 (k.clone(), shown)
             })
             .collect();
-        let mut rec = StackRecord {
+        Ok(StackRecord {
             format: STACK_FORMAT,
             stack_id: stack_id.clone(),
             name: name.to_string(),
@@ -377,16 +408,11 @@ impl CloudFormationApi {
             events: Vec::new(),
             acting: deploy::acting(ext),
             imports: Vec::new(),
-        };
-        rec.stack_event("CREATE_IN_PROGRESS", Some("User Initiated".into()));
-        if self.stacks.create(rec)?.is_err() {
-            return Err(CfnError::already_exists(name));
-        }
-        deploy::start_create(self.deployer(ext), stack_id.clone());
-        Ok(el("StackId", &stack_id))
+            change_sets: Vec::new(),
+        })
     }
 
-    fn deployer(&self, ext: &http::Extensions) -> deploy::Deployer {
+    pub(crate) fn deployer(&self, ext: &http::Extensions) -> deploy::Deployer {
         deploy::Deployer {
             stacks: self.stacks.clone(),
             calls: self.calls.clone(),
@@ -490,7 +516,7 @@ impl CloudFormationApi {
         if s.deleted() || s.status == "DELETE_IN_PROGRESS" {
             return Ok(String::new());
         }
-        if s.status.ends_with("_IN_PROGRESS") {
+        if s.status.ends_with("_IN_PROGRESS") && s.status != "REVIEW_IN_PROGRESS" {
             return Err(CfnError::validation(format!(
                 "Stack [{}] cannot be deleted while in status {}",
                 s.name, s.status

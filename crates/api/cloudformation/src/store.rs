@@ -91,6 +91,25 @@ pub struct StackRecord {
     /// stacks cannot be deleted while it lives.
     #[serde(default)]
     pub imports: Vec<String>,
+    /// Its change sets (of type `CREATE`: the stack waits in
+    /// `REVIEW_IN_PROGRESS` until one is executed).
+    #[serde(default)]
+    pub change_sets: Vec<ChangeSet>,
+}
+
+/// A change set: what executing it would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    pub execution_status: String,
+    pub created_ms: u64,
+    /// The resources it adds: logical id and type.
+    pub adds: Vec<(String, String)>,
 }
 
 /// The identity a deployment acts as: the `Caller`, source address and
@@ -290,6 +309,7 @@ mod tests {
             events: Vec::new(),
             acting: None,
             imports: Vec::new(),
+            change_sets: Vec::new(),
         }
     }
 

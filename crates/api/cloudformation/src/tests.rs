@@ -371,3 +371,70 @@ async fn an_interrupted_creation_is_rolled_back_at_start_including_what_was_in_f
         "resumed as the stack's creator"
     );
 }
+
+#[tokio::test]
+async fn change_sets_of_type_create_make_the_stack_when_executed() {
+    let e = env(Fake::default());
+    let (status, body) = e.send(&[
+        ("Action", "CreateChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "cs"),
+        ("ChangeSetType", "CREATE"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        e.api.stacks.find("app").unwrap().status,
+        "REVIEW_IN_PROGRESS"
+    );
+    assert!(e.fake.calls.lock().unwrap().is_empty());
+    let (_, body) = e.send(&[
+        ("Action", "DescribeChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "cs"),
+    ]);
+    assert!(body.contains("<Action>Add</Action><LogicalResourceId>Kept</LogicalResourceId>"));
+    let (status, body) = e.send(&[
+        ("Action", "ExecuteChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "cs"),
+    ]);
+    assert_eq!(status, 200);
+    assert!(body.contains("<ExecuteChangeSetResult/>"), "{body}");
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "CREATE_COMPLETE");
+    assert_eq!(s.change_sets[0].execution_status, "EXECUTE_COMPLETE");
+    let (status, body) = e.send(&[("Action", "DescribeChangeSet"), ("ChangeSetName", "nope")]);
+    assert_eq!(status, 404);
+    assert!(body.contains("<Code>ChangeSetNotFound</Code>"));
+    // The same template again: a change set with nothing in it fails.
+    let (status, _) = e.send(&[
+        ("Action", "CreateChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "same"),
+        ("TemplateBody", TEMPLATE),
+    ]);
+    assert_eq!(status, 200);
+    let (_, body) = e.send(&[
+        ("Action", "DescribeChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "same"),
+    ]);
+    assert!(
+        body.contains(
+            "<Status>FAILED</Status><StatusReason>The submitted information didn&apos;t contain changes."
+        ),
+        "{body}"
+    );
+    let (status, body) = e.send(&[
+        ("Action", "CreateChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "update"),
+        (
+            "TemplateBody",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+        ),
+    ]);
+    assert_eq!(status, 400);
+    assert!(body.contains("Nimbus cannot update stacks yet"), "{body}");
+}

@@ -7,9 +7,11 @@
 mod dynamodb;
 mod iam;
 mod lambda;
+mod lambda_versions;
 mod secrets;
 mod sqs;
 mod ssm;
+mod states;
 
 use crate::Calls;
 use bytes::Bytes;
@@ -280,6 +282,8 @@ pub(crate) async fn create(
 ) -> Result<Created, String> {
     match kind {
         "AWS::SQS::Queue" => sqs::create(ctx, props).await,
+        "AWS::SQS::QueuePolicy" => sqs::create_policy(ctx, props).await,
+        "AWS::StepFunctions::StateMachine" => states::create(ctx, props).await,
         "AWS::DynamoDB::Table" => dynamodb::create(ctx, props).await,
         "AWS::IAM::Role" => iam::create_role(ctx, props).await,
         "AWS::IAM::Policy" => iam::create_policy(ctx, props).await,
@@ -287,6 +291,10 @@ pub(crate) async fn create(
         "AWS::Lambda::Function" => lambda::create_function(ctx, props).await,
         "AWS::Lambda::Permission" => lambda::create_permission(ctx, props).await,
         "AWS::Lambda::EventSourceMapping" => lambda::create_mapping(ctx, props).await,
+        "AWS::Lambda::Version" => lambda_versions::create_version(ctx, props).await,
+        "AWS::Lambda::Alias" => lambda_versions::create_alias(ctx, props).await,
+        "AWS::Lambda::Url" => lambda_versions::create_url(ctx, props).await,
+        "AWS::Lambda::LayerVersion" => lambda_versions::create_layer(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         other => Err(format!("Nimbus does not support resource type {other} yet")),
@@ -316,6 +324,8 @@ pub(crate) async fn delete(
 ) -> Result<(), String> {
     match kind {
         "AWS::SQS::Queue" => sqs::delete(ctx, physical_id).await,
+        "AWS::SQS::QueuePolicy" => sqs::delete_policy(ctx, attributes).await,
+        "AWS::StepFunctions::StateMachine" => states::delete(ctx, physical_id).await,
         "AWS::DynamoDB::Table" => dynamodb::delete(ctx, physical_id).await,
         "AWS::IAM::Role" => iam::delete_role(ctx, physical_id).await,
         "AWS::IAM::Policy" => iam::delete_policy(ctx, attributes).await,
@@ -323,6 +333,10 @@ pub(crate) async fn delete(
         "AWS::Lambda::Function" => lambda::delete_function(ctx, physical_id).await,
         "AWS::Lambda::Permission" => lambda::delete_permission(ctx, attributes).await,
         "AWS::Lambda::EventSourceMapping" => lambda::delete_mapping(ctx, physical_id).await,
+        "AWS::Lambda::Version" => lambda_versions::delete_version(ctx, physical_id).await,
+        "AWS::Lambda::Alias" => lambda_versions::delete_alias(ctx, physical_id).await,
+        "AWS::Lambda::Url" => lambda_versions::delete_url(ctx, attributes).await,
+        "AWS::Lambda::LayerVersion" => lambda_versions::delete_layer(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         _ => Ok(()),

@@ -81,3 +81,48 @@ pub(super) async fn delete(ctx: &Ctx, url: &str) -> Result<(), String> {
     .await
     .map(|_| ())
 }
+
+/// `AWS::SQS::QueuePolicy`: the `Policy` attribute of each queue in `Queues`
+/// (URLs); its `Ref` is a generated id.
+pub(super) async fn create_policy(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let doc = match props.get("PolicyDocument") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        _ => {
+            return Err(
+                "Properties validation failed for resource: required key [PolicyDocument] not found".into(),
+            );
+        }
+    };
+    let queues: Vec<Value> = props
+        .get("Queues")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for url in &queues {
+        let input = json!({"QueueUrl": url, "Attributes": {"Policy": doc}});
+        ctx.json("sqs", "AmazonSQS.SetQueueAttributes", TARGET, &input)
+            .await?;
+    }
+    Ok(Created::named(ctx.generated_name(80)).with("Queues", queues))
+}
+
+pub(super) async fn delete_policy(
+    ctx: &Ctx,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    for url in attributes
+        .get("Queues")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let input = json!({"QueueUrl": url, "Attributes": {"Policy": ""}});
+        ctx.json("sqs", "AmazonSQS.SetQueueAttributes", TARGET, &input)
+            .await?;
+    }
+    Ok(())
+}
