@@ -418,7 +418,7 @@ impl Services {
             nimbus_api_cloudformation::store::Stacks::open(kv.clone())
                 .context("open stack store")?,
         );
-        let calls = Arc::new(in_process::InProcess::new(apis.clone()));
+        let calls = Arc::new(in_process::InProcess::new(apis.clone(), s3.clone()));
         let cloudformation = Arc::new(
             nimbus_api_cloudformation::CloudFormationApi::new(
                 stacks,

@@ -183,7 +183,7 @@ pub fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>, S3Error> {
 /// The grants a `Put*Acl` request sets: from its headers, else its body.
 async fn put_grants(
     h: &HeaderMap,
-    body: hyper::body::Incoming,
+    body: crate::body::RequestBody,
     payload: &Payload,
 ) -> Result<Vec<Grant>, S3Error> {
     let from_headers = requested(h)?;
@@ -217,7 +217,7 @@ impl S3Api {
         &self,
         bucket: &str,
         h: &HeaderMap,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let b = self.objects.bucket(bucket)?;
@@ -251,7 +251,7 @@ impl S3Api {
         key: &str,
         version: Option<&str>,
         h: &HeaderMap,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let b = self.objects.bucket(bucket)?;
@@ -293,7 +293,7 @@ impl S3Api {
     pub(crate) async fn put_public_access_block(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         self.objects.bucket(bucket)?;
@@ -357,7 +357,7 @@ impl S3Api {
     pub(crate) async fn put_ownership_controls(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let b = self.objects.bucket(bucket)?;

@@ -21,6 +21,45 @@ use std::task::{Context, Poll};
 
 pub use nimbus_body::{Body, empty, full};
 
+/// A request's body: streamed from the connection (the edge), or already in
+/// memory (calls made inside the server, whose payload is not signed).
+pub enum RequestBody {
+    Streamed(hyper::body::Incoming),
+    /// Taken on the first poll.
+    Buffered(Option<Bytes>),
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx),
+            RequestBody::Buffered(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Streamed(b) => b.is_end_stream(),
+            RequestBody::Buffered(b) => b.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            RequestBody::Streamed(b) => b.size_hint(),
+            RequestBody::Buffered(b) => {
+                http_body::SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
+
 /// How the request's payload is signed, from `x-amz-content-sha256`.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -103,7 +142,7 @@ fn chunk_error(e: ChunkError) -> S3Error {
 /// Read the body through `sink`, verifying what `payload` promises. Returns the
 /// trailers of an `aws-chunked` body and the running checksum, if asked for.
 async fn pump(
-    mut body: hyper::body::Incoming,
+    mut body: RequestBody,
     payload: &Payload,
     sink: &mut (dyn Sink + Send),
     mut checksum: Option<&mut Hasher>,
@@ -162,7 +201,7 @@ async fn pump(
 
 /// A whole (small) request document, verified.
 pub async fn read_document(
-    body: hyper::body::Incoming,
+    body: RequestBody,
     payload: &Payload,
     max: usize,
 ) -> Result<Vec<u8>, S3Error> {
@@ -179,7 +218,7 @@ pub async fn read_document(
 /// metadata), else into a new data file. Nothing is left on disk when it fails.
 pub async fn receive(
     data: &DataDir,
-    body: hyper::body::Incoming,
+    body: RequestBody,
     payload: &Payload,
     checks: Checks,
     max: u64,

@@ -24,7 +24,7 @@ impl S3Api {
         &self,
         bucket: &str,
         h: &HeaderMap,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         // New buckets: ACLs off unless the request asks for another object
@@ -99,7 +99,7 @@ impl S3Api {
     pub(crate) async fn put_versioning(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;

@@ -194,7 +194,7 @@ impl S3Api {
     pub(crate) async fn put_cors(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;

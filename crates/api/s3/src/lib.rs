@@ -4,6 +4,8 @@
 //!
 //! Authentication happens at the edge; it tells this crate how the payload is
 //! signed ([`body::Payload`]), and the body is verified while it streams.
+//! Calls made inside the server come with their body in memory
+//! ([`S3Api::handle_buffered`]).
 
 pub mod acl;
 mod authz;
@@ -24,7 +26,7 @@ mod tagging;
 pub use nimbus_api_common::xml;
 
 use base64::Engine as _;
-use body::{Body, Checks, FileBody, Payload, empty, full};
+use body::{Body, Checks, FileBody, Payload, RequestBody, empty, full};
 use error::S3Error;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use nimbus_api_common::sigv4::{percent_decode, uri_encode};
@@ -71,11 +73,36 @@ impl S3Api {
     }
 
     /// Answer one S3 request (already authenticated; `payload` says how its
-    /// body must be verified).
+    /// body must be verified while it streams in).
     pub async fn handle(
         &self,
         parts: http::request::Parts,
         body: hyper::body::Incoming,
+        payload: Payload,
+        request_id: &str,
+    ) -> Response<Body> {
+        self.answer(parts, RequestBody::Streamed(body), payload, request_id)
+            .await
+    }
+
+    /// Answer a request made inside the server (CloudFormation's deployer)
+    /// with its whole body: nothing signed it, so there is nothing to verify;
+    /// it is authorized as the `Caller` its extensions carry.
+    pub async fn handle_buffered(
+        &self,
+        req: http::Request<bytes::Bytes>,
+        request_id: &str,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = RequestBody::Buffered(Some(body));
+        self.answer(parts, body, Payload::Unsigned, request_id)
+            .await
+    }
+
+    async fn answer(
+        &self,
+        parts: http::request::Parts,
+        body: RequestBody,
         payload: Payload,
         request_id: &str,
     ) -> Response<Body> {
@@ -124,7 +151,7 @@ impl S3Api {
     async fn dispatch(
         &self,
         parts: &http::request::Parts,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: Payload,
         t: &Target,
         request_id: &str,

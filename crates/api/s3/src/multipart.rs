@@ -45,7 +45,7 @@ impl S3Api {
         key: &str,
         q: &Query,
         h: &HeaderMap,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let number = Self::part_number(q)?;
@@ -150,7 +150,7 @@ impl S3Api {
         bucket: &str,
         key: &str,
         q: &Query,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {

@@ -83,7 +83,7 @@ impl S3Api {
         bucket: &str,
         key: &str,
         h: &HeaderMap,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
@@ -285,7 +285,7 @@ impl S3Api {
     pub(crate) async fn delete_objects(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
         origin: &Origin,
         request: &http::Extensions,

@@ -32,7 +32,7 @@ pub(crate) fn validate_tags(tags: &[(String, String)], max: usize) -> Result<(),
 
 /// A `<Tagging><TagSet><Tag><Key/><Value/></Tag>...` document.
 pub(crate) async fn read_tagging(
-    body: hyper::body::Incoming,
+    body: crate::body::RequestBody,
     payload: &Payload,
     max: usize,
 ) -> Result<Vec<(String, String)>, S3Error> {
@@ -67,7 +67,7 @@ impl S3Api {
     pub(crate) async fn put_bucket_tagging(
         &self,
         bucket: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let tags = read_tagging(body, payload, 50).await?;
@@ -97,7 +97,7 @@ impl S3Api {
         &self,
         bucket: &str,
         key: &str,
-        body: hyper::body::Incoming,
+        body: crate::body::RequestBody,
         payload: &Payload,
     ) -> Result<Response<Body>, S3Error> {
         let tags = read_tagging(body, payload, 10).await?;
