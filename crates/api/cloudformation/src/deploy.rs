@@ -270,6 +270,7 @@ impl Deployer {
             extensions: self.extensions.clone(),
             stack_name: stack.name.clone(),
             logical_id: logical_id.to_string(),
+            region: self.identity.region.clone(),
             claim: Some(Arc::new(claim)),
         }
     }

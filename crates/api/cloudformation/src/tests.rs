@@ -13,15 +13,38 @@ struct Fake {
     calls: Mutex<Vec<String>>,
     callers: Mutex<Vec<Option<String>>>,
     refuse_tables: bool,
+    /// S3 answers a bucket's deletion as for one with objects in it.
+    full_buckets: bool,
 }
 
 impl Calls for Fake {
     fn call(&self, signing: &'static str, req: Request<Bytes>) -> BoxFuture<'_, Response<Bytes>> {
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| req.uri().path().to_string(), str::to_string);
+        let target = if signing == "s3" {
+            format!("{} {}", req.method(), req.uri())
+        } else {
+            req.headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| req.uri().path().to_string(), str::to_string)
+        };
+        if signing == "s3" {
+            let bodies = String::from_utf8_lossy(req.body()).into_owned();
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("s3 {target} {bodies}"));
+            let mut r = Response::new(Bytes::new());
+            if self.full_buckets
+                && req.method() == http::Method::DELETE
+                && req.uri().query().is_none()
+            {
+                *r.body_mut() = Bytes::from_static(
+                    b"<Error><Code>BucketNotEmpty</Code><Message>The bucket you tried to delete is not empty</Message></Error>",
+                );
+                *r.status_mut() = StatusCode::CONFLICT;
+            }
+            return Box::pin(async move { r });
+        }
         self.calls
             .lock()
             .unwrap()
@@ -437,4 +460,78 @@ async fn change_sets_of_type_create_make_the_stack_when_executed() {
     ]);
     assert_eq!(status, 400);
     assert!(body.contains("Nimbus cannot update stacks yet"), "{body}");
+}
+
+const BUCKETS: &str = "
+Resources:
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Enabled}
+      Tags: [{Key: team, Value: a}]
+      NotificationConfiguration:
+        QueueConfigurations:
+          - Event: s3:ObjectCreated:*
+            Queue: arn:aws:sqs:us-east-1:000000000000:q
+  Policy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Uploads
+      PolicyDocument: {Version: '2012-10-17', Statement: []}
+Outputs:
+  Arn:
+    Value: !GetAtt Uploads.Arn
+";
+
+#[tokio::test]
+async fn buckets_are_made_configured_and_refused_deletion_when_not_empty() {
+    let e = env(Fake {
+        full_buckets: true,
+        ..Fake::default()
+    });
+    let (status, body) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "Site-1"),
+        ("TemplateBody", BUCKETS),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let s = e.settled("Site-1").await;
+    assert_eq!(s.status, "CREATE_COMPLETE", "{:?}", s.reason);
+    let bucket = s.resource("Uploads").unwrap().physical_id.clone();
+    assert!(bucket.starts_with("site-1-uploads-"), "{bucket}");
+    assert_eq!(bucket, bucket.to_lowercase());
+    assert_eq!(s.outputs[0].value, format!("arn:aws:s3:::{bucket}"));
+    assert_eq!(s.resource("Policy").unwrap().physical_id, bucket);
+    let calls = e.fake.calls.lock().unwrap().clone();
+    let paths: Vec<&str> = calls
+        .iter()
+        .map(|c| c.split(' ').nth(2).unwrap_or(""))
+        .collect();
+    let b = |sub: &str| format!("/{bucket}{sub}");
+    assert_eq!(
+        paths,
+        [
+            b(""),
+            b("?tagging"),
+            b("?versioning"),
+            b("?notification"),
+            b("?policy")
+        ]
+    );
+    assert!(calls[3].contains("<QueueConfiguration><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue><Event>s3:ObjectCreated:*</Event>"));
+
+    let (status, _) = e.send(&[("Action", "DeleteStack"), ("StackName", "Site-1")]);
+    assert_eq!(status, 200);
+    let s = e.settled("Site-1").await;
+    assert_eq!(s.status, "DELETE_FAILED");
+    let r = s.resource("Uploads").unwrap();
+    assert_eq!(r.status, "DELETE_FAILED");
+    assert!(
+        r.reason.as_deref().unwrap_or("").contains(
+            "\"The bucket you tried to delete is not empty\" (Service: S3, Status Code: 409)"
+        ),
+        "{:?}",
+        r.reason
+    );
+    assert_eq!(s.resource("Policy").unwrap().status, "DELETE_COMPLETE");
 }

@@ -8,6 +8,7 @@ mod dynamodb;
 mod iam;
 mod lambda;
 mod lambda_versions;
+mod s3;
 mod secrets;
 mod sqs;
 mod ssm;
@@ -59,6 +60,8 @@ pub(crate) struct Ctx {
     pub extensions: http::Extensions,
     pub stack_name: String,
     pub logical_id: String,
+    /// The stack's region, where resources are made.
+    pub region: String,
     /// Records a generated name before the resource is made under it.
     pub claim: Option<Claim>,
 }
@@ -169,6 +172,20 @@ impl Ctx {
     /// A name for a resource whose template gives none:
     /// `STACK-LOGICALID-RANDOM`, as CloudFormation makes them.
     pub(crate) fn generated_name(&self, max: usize) -> String {
+        let name = self.fresh_name(max);
+        self.claim(&name);
+        name
+    }
+
+    /// A generated name in lower case, for services that allow no other
+    /// (S3's bucket names).
+    pub(crate) fn generated_lower_name(&self, max: usize) -> String {
+        let name = self.fresh_name(max).to_lowercase();
+        self.claim(&name);
+        name
+    }
+
+    fn fresh_name(&self, max: usize) -> String {
         let random: String = uuid::Uuid::new_v4()
             .simple()
             .to_string()
@@ -179,9 +196,7 @@ impl Ctx {
         let keep = max.saturating_sub(random.len() + 2);
         let base = format!("{}-{}", self.stack_name, self.logical_id);
         let base: String = base.chars().take(keep).collect();
-        let name = format!("{base}-{random}");
-        self.claim(&name);
-        name
+        format!("{base}-{random}")
     }
 
     /// Record the generated name a resource is about to be made under.
@@ -295,6 +310,8 @@ pub(crate) async fn create(
         "AWS::Lambda::Alias" => lambda_versions::create_alias(ctx, props).await,
         "AWS::Lambda::Url" => lambda_versions::create_url(ctx, props).await,
         "AWS::Lambda::LayerVersion" => lambda_versions::create_layer(ctx, props).await,
+        "AWS::S3::Bucket" => s3::create(ctx, props).await,
+        "AWS::S3::BucketPolicy" => s3::create_policy(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         other => Err(format!("Nimbus does not support resource type {other} yet")),
@@ -309,6 +326,7 @@ pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Resul
         "AWS::DynamoDB::Table" => dynamodb::delete(ctx, name).await,
         "AWS::IAM::Role" => iam::delete_role(ctx, name).await,
         "AWS::Lambda::Function" => lambda::delete_function(ctx, name).await,
+        "AWS::S3::Bucket" => s3::delete_generated(ctx, name).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
         _ => Ok(()),
@@ -337,6 +355,8 @@ pub(crate) async fn delete(
         "AWS::Lambda::Alias" => lambda_versions::delete_alias(ctx, physical_id).await,
         "AWS::Lambda::Url" => lambda_versions::delete_url(ctx, attributes).await,
         "AWS::Lambda::LayerVersion" => lambda_versions::delete_layer(ctx, physical_id).await,
+        "AWS::S3::Bucket" => s3::delete(ctx, physical_id).await,
+        "AWS::S3::BucketPolicy" => s3::delete_policy(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         _ => Ok(()),
