@@ -1,7 +1,8 @@
 """CloudFormation, driven by boto3: a YAML stack with a queue, a table, a role,
 an inline Python function reading the table's name from `!Ref`, a permission
 and outputs; its events and resources; a failing resource that rolls the stack
-back leaving nothing behind; deletion; template errors as `ValidationError`."""
+back leaving nothing behind; deletion; template errors as `ValidationError`;
+buckets and bucket policies, made as the stack's creator."""
 import json
 import signal
 import tempfile
@@ -547,3 +548,93 @@ def test_aws_cloudformation_deploy_makes_a_new_stack(nimbus, tmp_path):
     assert changed.returncode != 0 and "Nimbus cannot update stacks yet" in changed.stderr
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+
+
+def test_buckets_and_bucket_policies(nimbus, cfn):
+    name = unique("site")
+    bucket = name.lower()
+    cfn.create_stack(StackName=name, TemplateBody=f"""
+Resources:
+  Site:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: {bucket}
+      CorsConfiguration:
+        CorsRules: [{{AllowedMethods: [GET], AllowedOrigins: ['*'], MaxAge: 60}}]
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      OwnershipControls:
+        Rules: [{{ObjectOwnership: BucketOwnerEnforced}}]
+  Policy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Site
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{AWS: arn:aws:iam::000000000000:root}}
+            Action: s3:GetObject
+            Resource: !Sub '${{Site.Arn}}/*'
+Outputs:
+  Domain:
+    Value: !GetAtt Site.RegionalDomainName
+  Website:
+    Value: !GetAtt Site.WebsiteURL
+""")
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert outputs(cfn.describe_stacks(StackName=name)["Stacks"][0]) == {
+        "Domain": f"{bucket}.s3.us-east-1.amazonaws.com",
+        "Website": f"http://{bucket}.s3-website-us-east-1.amazonaws.com",
+    }
+    s3 = nimbus.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["MaxAgeSeconds"] == 60
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_bucket_calls_are_made_as_the_stacks_creator(nimbus):
+    """A user who may create buckets but not set their policies: the policy
+    fails with S3's refusal of that user, and the bucket is rolled back."""
+    iam = nimbus.client("iam")
+    user = unique("bucketeer")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudformation:*", "s3:CreateBucket", "s3:DeleteBucket"],
+             "Resource": "*"}]}))
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                            region_name="us-east-1")
+    cfn = session.client("cloudformation", endpoint_url=nimbus.endpoint, config=Config(retries={"max_attempts": 1}))
+    name = unique("limited")
+    cfn.create_stack(StackName=name, TemplateBody="""
+Resources:
+  Box:
+    Type: AWS::S3::Bucket
+  Policy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Box
+      PolicyDocument: {Version: '2012-10-17', Statement: []}
+""")
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["LogicalResourceId"] == "Policy"
+    assert f"User: arn:aws:iam::000000000000:user/{user} is not authorized to perform: s3:PutBucketPolicy" \
+        in failed["ResourceStatusReason"]
+    made = next(e["PhysicalResourceId"] for e in events
+                if e["LogicalResourceId"] == "Box" and e["ResourceStatus"] == "CREATE_COMPLETE")
+    assert made not in [b["Name"] for b in nimbus.client("s3").list_buckets()["Buckets"]]
