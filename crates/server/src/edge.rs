@@ -461,6 +461,20 @@ impl Edge {
         Ok(caller)
     }
 
+    /// Put who signed a request, and the authorizer that will judge it, into
+    /// its extensions; the client's address (`aws:SourceIp`) only when the
+    /// caller's policies will be evaluated (the root's requests, invocations
+    /// among them, skip the allocation).
+    fn hand_over(&self, ext: &mut http::Extensions, caller: Caller, peer: &str) {
+        ext.insert(caller);
+        if let Some(a) = &self.auth.authorizer {
+            ext.insert(a.clone());
+            if !a.unrestricted(ext) {
+                ext.insert(nimbus_api_common::SourceIp(peer.to_string()));
+            }
+        }
+    }
+
     async fn handle(&self, req: Request<Incoming>, peer: &str) -> Response<Body> {
         let rid = request_id();
         let (mut parts, body) = req.into_parts();
@@ -478,13 +492,7 @@ impl Edge {
         if is_s3(&parts, service.as_ref()) {
             return match self.authenticate_s3(&parts) {
                 Ok((payload, caller)) => {
-                    parts.extensions.insert(caller);
-                    parts
-                        .extensions
-                        .insert(nimbus_api_common::SourceIp(peer.to_string()));
-                    if let Some(a) = &self.auth.authorizer {
-                        parts.extensions.insert(a.clone());
-                    }
+                    self.hand_over(&mut parts.extensions, caller, peer);
                     let span = tracing::debug_span!("request", request_id = %rid, service = "s3");
                     self.s3
                         .handle(parts, body, payload, &rid)
@@ -537,15 +545,7 @@ impl Edge {
             }
         };
         match self.authenticate(&parts, &body, service.as_ref()) {
-            Ok(caller) => {
-                parts.extensions.insert(caller);
-                parts
-                    .extensions
-                    .insert(nimbus_api_common::SourceIp(peer.to_string()));
-                if let Some(a) = &self.auth.authorizer {
-                    parts.extensions.insert(a.clone());
-                }
-            }
+            Ok(caller) => self.hand_over(&mut parts.extensions, caller, peer),
             Err(e) => {
                 tracing::debug!(code = %e.code, "request refused by authentication");
                 return boxed(service.error(&e, &rid));
