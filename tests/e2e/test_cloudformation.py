@@ -545,7 +545,13 @@ def test_aws_cloudformation_deploy_makes_a_new_stack(nimbus, tmp_path):
     assert "No changes to deploy" in again.stdout, again.stdout + again.stderr
     changed = nimbus.aws("cloudformation", "deploy", "--template-file", str(template), "--stack-name", name,
                          "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "Greeting=hey", check=False)
-    assert changed.returncode != 0 and "Nimbus cannot update stacks yet" in changed.stderr
+    assert "Successfully created/updated stack" in changed.stdout, changed.stdout + changed.stderr
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    # Updated in place: the same function, with the new environment.
+    assert outputs(stack)["FunctionArn"] == fn
+    resp = nimbus.client("lambda").invoke(FunctionName=fn, Payload=b"{}")
+    assert json.loads(resp["Payload"].read())["greeting"] == "hey"
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
 

@@ -14,6 +14,7 @@ use nimbus_api_common::sigv4::uri_encode;
 use nimbus_api_common::xml;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ pub struct Args {
     /// The template (YAML or JSON); code paths in it are relative to its folder.
     #[arg(short = 't', long = "template-file", default_value = "template.yaml")]
     template: PathBuf,
-    /// The stack to create.
+    /// The stack to create, or to update when it exists.
     #[arg(long)]
     stack_name: String,
     /// Parameter values, `Key=Value` each.
@@ -37,8 +38,8 @@ pub struct Args {
     /// The endpoint, instead of the one in the data directory's `config`.
     #[arg(long)]
     endpoint: Option<String>,
-    /// Deploy without asking (there is nothing to confirm yet: stacks are
-    /// created, not updated through change sets).
+    /// Deploy the change set without asking (the question is asked only
+    /// when standard input is a terminal).
     #[arg(long)]
     no_confirm: bool,
 }
@@ -331,12 +332,15 @@ async fn status(cf: &mut Conn, stack: &str) -> Result<(String, xml::Element)> {
     Ok((s.child_text("StackStatus").unwrap_or("").to_string(), s))
 }
 
-/// Print the stack's events not shown yet, oldest first; the failed
-/// resources' reasons, newest first.
+/// Print the stack's events not shown yet, oldest first (or with `print`
+/// false, only note them as seen); the failed resources' reasons, newest
+/// first, but for the events in `before`.
 async fn show_events(
     cf: &mut Conn,
     stack: &str,
     seen: &mut HashSet<String>,
+    print: bool,
+    before: &HashSet<String>,
 ) -> Result<Vec<String>> {
     let doc = call(
         cf,
@@ -355,10 +359,10 @@ async fn show_events(
         let status = e.child_text("ResourceStatus").unwrap_or("");
         let reason = e.child_text("ResourceStatusReason").unwrap_or("");
         let logical = e.child_text("LogicalResourceId").unwrap_or("");
-        if status.ends_with("_FAILED") && !reason.is_empty() {
+        if status.ends_with("_FAILED") && !reason.is_empty() && !before.contains(&id) {
             failures.push(format!("{logical}: {reason}"));
         }
-        if seen.insert(id) {
+        if seen.insert(id) && print {
             println!(
                 "{:<28} {:<36} {:<28} {}",
                 status,
@@ -423,15 +427,66 @@ pub fn main(args: Args) -> Result<()> {
                 v.to_string(),
             ));
         }
-        call(&mut cf, "CreateStack", &params).await?;
-        println!("Deploying stack {}", args.stack_name);
+        let existing = status(&mut cf, &args.stack_name).await.ok();
+        let updating = existing
+            .as_ref()
+            .is_some_and(|(state, _)| state != "REVIEW_IN_PROGRESS");
+        let change_set = format!("nimbus-deploy-{}", std::process::id());
+        params.push(("ChangeSetName".into(), change_set.clone()));
+        params.push((
+            "ChangeSetType".into(),
+            if updating { "UPDATE" } else { "CREATE" }.into(),
+        ));
+        call(&mut cf, "CreateChangeSet", &params).await?;
+        let named = [
+            ("StackName".to_string(), args.stack_name.clone()),
+            ("ChangeSetName".to_string(), change_set),
+        ];
+        let described = call(&mut cf, "DescribeChangeSet", &named).await?;
+        let described = described
+            .child("DescribeChangeSetResult")
+            .cloned()
+            .unwrap_or_default();
+        if described.child_text("Status") == Some("FAILED") {
+            let why = described.child_text("StatusReason").unwrap_or("");
+            if !why.contains("didn't contain changes") {
+                bail!("the change set failed: {why}");
+            }
+            call(&mut cf, "DeleteChangeSet", &named).await?;
+            println!(
+                "No changes to deploy. Stack {} is up to date.",
+                args.stack_name
+            );
+            let (_, stack) = status(&mut cf, &args.stack_name).await?;
+            print_outputs(&stack);
+            return Ok(());
+        }
+        show_changes(&described);
+        if !args.no_confirm && std::io::stdin().is_terminal() && !confirmed()? {
+            call(&mut cf, "DeleteChangeSet", &named).await?;
+            println!("Not deployed.");
+            return Ok(());
+        }
+        // Only what this deployment does is shown.
         let mut seen = HashSet::new();
+        if updating {
+            let none = HashSet::new();
+            show_events(&mut cf, &args.stack_name, &mut seen, false, &none).await?;
+        }
+        let before = seen.clone();
+        call(&mut cf, "ExecuteChangeSet", &named).await?;
+        println!("Deploying stack {}", args.stack_name);
+        let done = if updating {
+            "UPDATE_COMPLETE"
+        } else {
+            "CREATE_COMPLETE"
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
         loop {
-            let failures = show_events(&mut cf, &args.stack_name, &mut seen).await?;
+            let failures = show_events(&mut cf, &args.stack_name, &mut seen, true, &before).await?;
             let (state, stack) = status(&mut cf, &args.stack_name).await?;
             if !state.ends_with("_IN_PROGRESS") {
-                if state != "CREATE_COMPLETE" {
+                if state != done {
                     let why = failures
                         .first()
                         .cloned()
@@ -440,15 +495,7 @@ pub fn main(args: Args) -> Result<()> {
                     bail!("stack {} is {state}: {why}", args.stack_name);
                 }
                 println!("\nStack {} is {state}.", args.stack_name);
-                if let Some(outputs) = stack.child("Outputs") {
-                    for o in outputs.children_named("member") {
-                        println!(
-                            "  {} = {}",
-                            o.child_text("OutputKey").unwrap_or(""),
-                            o.child_text("OutputValue").unwrap_or("")
-                        );
-                    }
-                }
+                print_outputs(&stack);
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
@@ -457,6 +504,63 @@ pub fn main(args: Args) -> Result<()> {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
     })
+}
+
+fn print_outputs(stack: &xml::Element) {
+    if let Some(outputs) = stack.child("Outputs") {
+        for o in outputs.children_named("member") {
+            println!(
+                "  {} = {}",
+                o.child_text("OutputKey").unwrap_or(""),
+                o.child_text("OutputValue").unwrap_or("")
+            );
+        }
+    }
+}
+
+/// The change set's changes, as `sam deploy` shows them.
+fn show_changes(described: &xml::Element) {
+    println!("\nCloudFormation stack changeset");
+    println!(
+        "{:<10} {:<36} {:<36} Replacement",
+        "Operation", "LogicalResourceId", "ResourceType"
+    );
+    for c in described
+        .child("Changes")
+        .map(|c| c.children_named("member").cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let Some(r) = c.child("ResourceChange") else {
+            continue;
+        };
+        let op = match r.child_text("Action").unwrap_or("") {
+            "Add" => "+ Add",
+            "Modify" => "* Modify",
+            "Remove" => "- Delete",
+            other => other,
+        };
+        println!(
+            "{:<10} {:<36} {:<36} {}",
+            op,
+            r.child_text("LogicalResourceId").unwrap_or(""),
+            r.child_text("ResourceType").unwrap_or(""),
+            r.child_text("Replacement").unwrap_or("N/A")
+        );
+    }
+    println!();
+}
+
+/// Ask whether to deploy; yes only for `y` or `yes`.
+fn confirmed() -> Result<bool> {
+    use std::io::Write;
+    print!("Deploy this changeset? [y/N]: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
-//! Change sets of type `CREATE`, as `aws cloudformation deploy` and
-//! `sam deploy` make a new stack: `CreateChangeSet` stores the stack in
+//! Change sets, as `aws cloudformation deploy` and `sam deploy` make and
+//! update stacks. Of type `CREATE`: `CreateChangeSet` stores the stack in
 //! `REVIEW_IN_PROGRESS` with the change set (every resource an `Add`),
-//! `ExecuteChangeSet` starts its creation. Change sets of type `UPDATE` need
-//! stack updates, which are not built yet, and are refused saying so.
+//! `ExecuteChangeSet` starts its creation. Of type `UPDATE`: the change set
+//! keeps the new template and parameters with what they would change
+//! (`Add`, `Modify` with its `Replacement`, `Remove`); executing it starts
+//! the stack's update.
 
 use crate::error::CfnError;
 use crate::shapes::{members, time};
-use crate::store::{ChangeSet, StackRecord};
+use crate::store::{Change, ChangeSet, StackRecord};
 use crate::{CloudFormationApi, deploy};
 use nimbus_api_common::ApiError;
 use nimbus_api_common::query::Form;
@@ -53,6 +55,8 @@ impl CloudFormationApi {
             execution_status: "AVAILABLE".into(),
             created_ms: nimbus_model::time::now_millis(),
             adds: Vec::new(),
+            changes: Vec::new(),
+            settings: None,
         };
         match (form.get("ChangeSetType").unwrap_or("UPDATE"), &existing) {
             ("CREATE", Some(_)) if !in_review => {
@@ -79,9 +83,23 @@ impl CloudFormationApi {
                     .change(&s.stack_id, |s| s.change_sets.push(change_set))?;
                 return Ok(el("Id", &id) + &el("StackId", &s.stack_id));
             }
+            ("UPDATE", Some(s)) if s.updatable() => {
+                let settings = self.settings(form, ext, &s.name, &s.stack_id, Some(s))?;
+                change_set.changes = deploy::preview(&self.deployer(ext), s, &settings)?;
+                change_set.settings = Some(Box::new(settings));
+                self.stacks
+                    .change(&s.stack_id, |s| s.change_sets.push(change_set))?;
+                return Ok(el("Id", &id) + &el("StackId", &s.stack_id));
+            }
+            ("UPDATE", Some(s)) => {
+                return Err(CfnError::validation(format!(
+                    "Stack:{} is in {} state and can not be updated.",
+                    s.stack_id, s.status
+                )));
+            }
             (other, _) => {
                 return Err(CfnError::validation(format!(
-                    "Nimbus cannot update stacks yet: change sets of type {other} are not supported"
+                    "1 validation error detected: Value '{other}' at 'changeSetType' failed to satisfy constraint: Member must satisfy enum value set: [IMPORT, UPDATE, CREATE]"
                 )));
             }
         }
@@ -174,15 +192,35 @@ impl CloudFormationApi {
                 .iter()
                 .map(|(k, v)| el("ParameterKey", k) + &el("ParameterValue", v)),
         );
+        let adds = c.adds.iter().map(|(id, kind)| Change {
+            action: "Add".into(),
+            logical_id: id.clone(),
+            resource_type: kind.clone(),
+            physical_id: None,
+            replacement: None,
+        });
         let changes = members(
             "Changes",
-            c.adds.iter().map(|(id, kind)| {
+            adds.chain(c.changes.iter().cloned()).map(|x| {
+                let scope = if x.action == "Modify" {
+                    "<Scope><member>Properties</member></Scope>"
+                } else {
+                    "<Scope/>"
+                };
                 format!(
-                    "<Type>Resource</Type><ResourceChange>{}{}{}</ResourceChange>",
-                    el("Action", "Add"),
-                    el("LogicalResourceId", id),
-                    el("ResourceType", kind)
-                ) + "<Scope/><Details/>"
+                    "<Type>Resource</Type><ResourceChange>{}{}{}{}{}{scope}<Details/></ResourceChange>",
+                    el("Action", &x.action),
+                    el("LogicalResourceId", &x.logical_id),
+                    x.physical_id
+                        .as_deref()
+                        .map(|p| el("PhysicalResourceId", p))
+                        .unwrap_or_default(),
+                    el("ResourceType", &x.resource_type),
+                    x.replacement
+                        .as_deref()
+                        .map(|r| el("Replacement", r))
+                        .unwrap_or_default(),
+                )
             }),
         );
         Ok(el("ChangeSetName", &c.name)
@@ -218,6 +256,9 @@ impl CloudFormationApi {
 
     pub(crate) fn execute_change_set(&self, form: &Form, ext: &http::Extensions) -> Answer {
         let (s, c) = self.change_set(form)?;
+        if let Some(settings) = c.settings.clone() {
+            return self.execute_update(form, ext, &s, &c, *settings);
+        }
         if c.execution_status != "AVAILABLE" || s.status != "REVIEW_IN_PROGRESS" {
             return Err(invalid_status(format!(
                 "ChangeSet [{}] cannot be executed in its current execution status of [{}]",
@@ -237,7 +278,47 @@ impl CloudFormationApi {
             s.acting = deploy::acting(ext);
             s.stack_event("CREATE_IN_PROGRESS", Some("User Initiated".into()));
         })?;
-        deploy::start_create(self.deployer(ext), s.stack_id.clone());
+        deploy::start(self.deployer(ext), s.stack_id.clone());
+        Ok(String::new())
+    }
+
+    /// Execute a change set of type `UPDATE`: the stack's update starts.
+    fn execute_update(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+        s: &StackRecord,
+        c: &ChangeSet,
+        settings: crate::store::Settings,
+    ) -> Answer {
+        if c.execution_status != "AVAILABLE" || !s.updatable() {
+            return Err(invalid_status(format!(
+                "ChangeSet [{}] cannot be executed in its current execution status of [{}]",
+                c.id, c.execution_status
+            )));
+        }
+        let disable = form.get("DisableRollback") == Some("true");
+        self.stacks.change(&s.stack_id, |s| {
+            for other in &mut s.change_sets {
+                other.execution_status = if other.id == c.id {
+                    "EXECUTE_IN_PROGRESS".into()
+                } else {
+                    "OBSOLETE".into()
+                };
+            }
+            s.disable_rollback |= disable;
+        })?;
+        if !deploy::start_update(
+            self.deployer(ext),
+            &s.stack_id,
+            settings,
+            deploy::acting(ext),
+        )? {
+            return Err(invalid_status(format!(
+                "ChangeSet [{}] cannot be executed while the stack is being updated",
+                c.id
+            )));
+        }
         Ok(String::new())
     }
 

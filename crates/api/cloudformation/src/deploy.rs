@@ -13,6 +13,10 @@ use nimbus_templates::{DynamicRef, Pseudo, Resolver, Stack};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+mod update;
+
+pub(crate) use update::{preview, start_update};
+
 /// What a deployment acts with.
 #[derive(Clone)]
 pub(crate) struct Deployer {
@@ -22,8 +26,59 @@ pub(crate) struct Deployer {
     pub extensions: http::Extensions,
 }
 
-pub(crate) fn start_create(d: Deployer, stack_id: String) {
-    tokio::spawn(async move { d.create(&stack_id).await });
+/// Create the stack's resources, or (with `previous` set) update them.
+pub(crate) fn start(d: Deployer, stack_id: String) {
+    tokio::spawn(async move { d.run(&stack_id).await });
+}
+
+/// What a deployment does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Create,
+    Update,
+    Replace,
+}
+
+/// How a resource moves from `old` to `props`: in place, or replaced —
+/// refused when the template names it and the name stays.
+fn step_for(kind: &str, old: &ResourceRecord, props: &Map<String, Value>) -> Result<Step, String> {
+    if old.resource_type != kind {
+        return Err(format!(
+            "Update of resource type is not permitted. The new template modifies resource type of the following resources: [{}]",
+            old.logical_id
+        ));
+    }
+    // A record from before properties were kept: updated in place if its
+    // type allows any update in place.
+    let was = old
+        .properties
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| props.clone());
+    if !providers::replaces(kind, &was, props) {
+        return Ok(Step::Update);
+    }
+    if let Some(p) = providers::name_property(kind)
+        && let Some(name) = props.get(p)
+        && was.get(p) == Some(name)
+        && old.properties.is_object()
+    {
+        return Err(format!(
+            "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {} and update the stack again.",
+            name.as_str()
+                .map_or_else(|| name.to_string(), str::to_string)
+        ));
+    }
+    Ok(Step::Replace)
+}
+
+/// A resource record as its provider made it.
+pub(crate) fn created_of(r: &ResourceRecord) -> Created {
+    Created {
+        physical_id: r.physical_id.clone(),
+        reference: r.reference.clone(),
+        attributes: r.attributes.clone(),
+    }
 }
 
 pub(crate) fn start_delete(d: Deployer, stack_id: String) {
@@ -92,37 +147,55 @@ pub(crate) fn resume(
         let id = s.stack_id.clone();
         resumed += 1;
         match s.status.as_str() {
-            "CREATE_IN_PROGRESS" => {
+            "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" => {
                 let in_flight: Vec<&ResourceRecord> = s
                     .resources
                     .iter()
-                    .filter(|r| r.status == "CREATE_IN_PROGRESS")
+                    .filter(|r| {
+                        matches!(
+                            r.status.as_str(),
+                            "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS"
+                        )
+                    })
                     .collect();
-                let interrupted: Vec<String> =
-                    in_flight.iter().map(|r| r.logical_id.clone()).collect();
+                let interrupted: Vec<(String, String)> = in_flight
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.logical_id.clone(),
+                            r.status.replace("IN_PROGRESS", "FAILED"),
+                        )
+                    })
+                    .collect();
                 // Made under a generated name, perhaps: look for it by that name.
                 let named: Vec<(String, String, String)> = in_flight
                     .iter()
+                    .filter(|r| r.physical_id.is_empty())
                     .filter_map(|r| {
                         let name = r.pending_name.clone()?;
                         Some((r.logical_id.clone(), r.resource_type.clone(), name))
                     })
                     .collect();
+                let updating = s.status == "UPDATE_IN_PROGRESS";
+                let verb = if updating { "update" } else { "create" };
                 d.record(&id, |s| {
-                    for r in &interrupted {
+                    for (r, status) in &interrupted {
                         s.resource_event(
                             r,
-                            "CREATE_FAILED",
-                            Some("Nimbus stopped while the resource was being created".into()),
+                            status,
+                            Some(format!(
+                                "Nimbus stopped while the resource was being {verb}d"
+                            )),
                         );
                     }
                 });
-                let reason = if interrupted.is_empty() {
-                    "Nimbus stopped while the stack was being created. ".to_string()
+                let ids: Vec<&str> = interrupted.iter().map(|(r, _)| r.as_str()).collect();
+                let reason = if ids.is_empty() {
+                    format!("Nimbus stopped while the stack was being {verb}d. ")
                 } else {
                     format!(
-                        "The following resource(s) failed to create: [{}]. ",
-                        interrupted.join(", ")
+                        "The following resource(s) failed to {verb}: [{}]. ",
+                        ids.join(", ")
                     )
                 };
                 tokio::spawn(async move {
@@ -135,7 +208,21 @@ pub(crate) fn resume(
                             }
                         }
                     }
-                    d.fail_creation(&id, reason).await;
+                    if updating {
+                        d.fail_update(&id, reason).await;
+                    } else {
+                        d.fail_creation(&id, reason).await;
+                    }
+                });
+            }
+            "UPDATE_ROLLBACK_IN_PROGRESS" | "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" => {
+                tokio::spawn(async move {
+                    d.roll_back_update(&id).await;
+                });
+            }
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => {
+                tokio::spawn(async move {
+                    d.finish_update(&id).await;
                 });
             }
             "ROLLBACK_IN_PROGRESS" => {
@@ -283,8 +370,13 @@ impl Deployer {
         }
     }
 
-    async fn create(&self, stack_id: &str) {
-        let outcome = self.create_resources(stack_id).await;
+    /// Create a stack's resources, or update them to its new template.
+    async fn run(&self, stack_id: &str) {
+        let updating = self
+            .stacks
+            .get(stack_id)
+            .is_some_and(|s| s.previous.is_some());
+        let outcome = self.deploy_resources(stack_id, updating).await;
         let executed = if outcome.is_ok() {
             "EXECUTE_COMPLETE"
         } else {
@@ -297,15 +389,17 @@ impl Deployer {
                 }
             }
         });
-        match outcome {
-            Ok(()) => self.record(stack_id, |s| s.stack_event("CREATE_COMPLETE", None)),
-            Err(failure) => self.fail_creation(stack_id, failure).await,
+        match (outcome, updating) {
+            (Ok(()), false) => self.record(stack_id, |s| s.stack_event("CREATE_COMPLETE", None)),
+            (Err(failure), false) => self.fail_creation(stack_id, failure).await,
+            (Ok(()), true) => self.finish_update(stack_id).await,
+            (Err(failure), true) => self.fail_update(stack_id, failure).await,
         }
     }
 
-    /// Create every resource and resolve the outputs; on a failure, the
-    /// stack's reason.
-    async fn create_resources(&self, stack_id: &str) -> Result<(), String> {
+    /// Create or update every resource of the stack's template and resolve
+    /// the outputs; on a failure, the stack's reason.
+    async fn deploy_resources(&self, stack_id: &str, updating: bool) -> Result<(), String> {
         let rec = self.stacks.get(stack_id).ok_or("the stack is gone")?;
         let template = nimbus_templates::parse(&rec.template_body).map_err(|e| e.to_string())?;
         let pseudo = Pseudo::new(&self.identity.account, &self.identity.region, &rec.name)
@@ -328,50 +422,75 @@ impl Deployer {
             let mut running = std::collections::BTreeSet::new();
             for id in wave {
                 let r = &template.resources[id];
-                let resource = ResourceRecord {
-                    logical_id: id.clone(),
-                    resource_type: r.kind.clone(),
-                    physical_id: String::new(),
-                    status: String::new(),
-                    reason: None,
-                    updated_ms: nimbus_model::time::now_millis(),
-                    reference: Value::Null,
-                    attributes: Map::new(),
-                    retain: r.deletion_policy.as_deref() == Some("Retain"),
-                    pending_name: None,
-                };
-                self.record(stack_id, |s| {
-                    s.resources.push(resource);
-                    s.resource_event(id, "CREATE_IN_PROGRESS", None);
-                });
                 let ctx = self.ctx(&snapshot.stack, id);
                 let resolved = self
                     .resolving(&mut snapshot, &ctx, |s| bound.resource(id, s))
                     .await;
+                let existing = snapshot.stack.resource(id).cloned();
                 let props = match resolved {
                     Ok(p) => p.unwrap_or_default(),
                     Err(e) => {
+                        self.begin(
+                            stack_id,
+                            id,
+                            r,
+                            existing.as_ref(),
+                            Value::Null,
+                            Step::Create,
+                        );
                         failed.push((id.clone(), e));
                         continue;
                     }
                 };
+                let step = match &existing {
+                    None => Step::Create,
+                    Some(old) if old.properties == Value::Object(props.clone()) => continue,
+                    Some(old) => match step_for(&r.kind, old, &props) {
+                        Ok(step) => step,
+                        Err(why) => {
+                            failed.push((id.clone(), why));
+                            self.record(stack_id, |s| {
+                                s.resource_event(id, "UPDATE_IN_PROGRESS", None);
+                            });
+                            continue;
+                        }
+                    },
+                };
+                let was = existing.as_ref().map(created_of);
+                let old_props = existing
+                    .as_ref()
+                    .and_then(|o| o.properties.as_object().cloned())
+                    .unwrap_or_default();
+                self.begin(
+                    stack_id,
+                    id,
+                    r,
+                    existing.as_ref(),
+                    Value::Object(props.clone()),
+                    step,
+                );
                 let kind = r.kind.clone();
                 let id = id.clone();
                 running.insert(id.clone());
                 tasks.spawn(async move {
-                    let made = providers::create(&ctx, &kind, &props).await;
-                    (id, made)
+                    let made = match (step, was) {
+                        (Step::Update, Some(was)) => {
+                            providers::update(&ctx, &kind, &was, &old_props, &props).await
+                        }
+                        _ => providers::create(&ctx, &kind, &props).await,
+                    };
+                    (id, step, made)
                 });
             }
             self.keep_imports(stack_id, &snapshot);
             fetched = snapshot.fetched;
             while let Some(done) = tasks.join_next().await {
-                let Ok((id, made)) = done else {
+                let Ok((id, step, made)) = done else {
                     continue;
                 };
                 running.remove(&id);
                 match made {
-                    Ok(created) => self.created(stack_id, &id, created),
+                    Ok(created) => self.created(stack_id, &id, step, created),
                     Err(reason) => failed.push((id, reason)),
                 }
             }
@@ -384,13 +503,18 @@ impl Deployer {
             if !failed.is_empty() {
                 failed.sort();
                 let names: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
+                let verb = if updating { "update" } else { "create" };
                 let reason = format!(
-                    "The following resource(s) failed to create: [{}]. ",
+                    "The following resource(s) failed to {verb}: [{}]. ",
                     names.join(", ")
                 );
                 self.record(stack_id, |s| {
                     for (id, why) in failed {
-                        s.resource_event(&id, "CREATE_FAILED", Some(why));
+                        let status = match s.resource(&id).map(|r| r.status.as_str()) {
+                            Some("UPDATE_IN_PROGRESS") => "UPDATE_FAILED",
+                            _ => "CREATE_FAILED",
+                        };
+                        s.resource_event(&id, status, Some(why));
                     }
                 });
                 return Err(reason);
@@ -422,18 +546,87 @@ impl Deployer {
                 export_name: o.export_name,
             });
         }
-        self.record(stack_id, |s| s.outputs = records);
+        let planned: std::collections::BTreeSet<&String> = plan.waves.iter().flatten().collect();
+        self.record(stack_id, |s| {
+            s.outputs = records;
+            // What the template no longer has goes when the update completes.
+            let (kept, gone) = std::mem::take(&mut s.resources)
+                .into_iter()
+                .partition(|r| planned.contains(&r.logical_id));
+            s.resources = kept;
+            s.retired.extend::<Vec<_>>(gone);
+        });
         Ok(())
     }
 
-    fn created(&self, stack_id: &str, id: &str, created: Created) {
+    /// Record that `id` starts its `step` with `props`: a new record for a
+    /// creation or a replacement (the replaced one retired), the new
+    /// properties for an update in place (so that a rollback reverts them
+    /// even if the update fails half-way).
+    fn begin(
+        &self,
+        stack_id: &str,
+        id: &str,
+        r: &nimbus_templates::Resource,
+        existing: Option<&ResourceRecord>,
+        props: Value,
+        step: Step,
+    ) {
+        let fresh = || ResourceRecord {
+            logical_id: id.to_string(),
+            resource_type: r.kind.clone(),
+            physical_id: String::new(),
+            status: String::new(),
+            reason: None,
+            updated_ms: nimbus_model::time::now_millis(),
+            reference: Value::Null,
+            attributes: Map::new(),
+            retain: r.deletion_policy.as_deref() == Some("Retain"),
+            pending_name: None,
+            properties: props.clone(),
+        };
+        self.record(stack_id, |s| match (step, existing) {
+            (Step::Create, None) => {
+                s.resources.push(fresh());
+                s.resource_event(id, "CREATE_IN_PROGRESS", None);
+            }
+            (Step::Create, Some(_)) => {
+                s.resource_event(id, "UPDATE_IN_PROGRESS", None);
+            }
+            (Step::Replace, _) => {
+                if let Some(i) = s.resources.iter().position(|x| x.logical_id == id) {
+                    let old = s.resources.remove(i);
+                    s.retired.push(old);
+                }
+                s.resources.push(fresh());
+                s.resource_event(
+                    id,
+                    "UPDATE_IN_PROGRESS",
+                    Some("Requested update requires the creation of a new physical resource; hence creating one.".into()),
+                );
+            }
+            (Step::Update, _) => {
+                if let Some(x) = s.resource_mut(id) {
+                    x.properties = props.clone();
+                    x.retain = r.deletion_policy.as_deref() == Some("Retain");
+                }
+                s.resource_event(id, "UPDATE_IN_PROGRESS", None);
+            }
+        });
+    }
+
+    fn created(&self, stack_id: &str, id: &str, step: Step, created: Created) {
         self.record(stack_id, |s| {
             if let Some(r) = s.resource_mut(id) {
                 r.physical_id = created.physical_id;
                 r.reference = created.reference;
                 r.attributes = created.attributes;
             }
-            s.resource_event(id, "CREATE_COMPLETE", None);
+            let status = match step {
+                Step::Create => "CREATE_COMPLETE",
+                _ => "UPDATE_COMPLETE",
+            };
+            s.resource_event(id, status, None);
         });
     }
 

@@ -76,6 +76,7 @@ operations!(
     ValidateTemplate,
     GetTemplateSummary,
     CreateStack,
+    UpdateStack,
     DescribeStacks,
     DescribeStackEvents,
     DescribeStackResource,

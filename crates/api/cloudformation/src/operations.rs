@@ -3,7 +3,7 @@
 
 use crate::error::CfnError;
 use crate::shapes::{self, members};
-use crate::store::{STACK_FORMAT, StackRecord};
+use crate::store::{STACK_FORMAT, Settings, StackRecord};
 use crate::{CloudFormationApi, Operation, deploy};
 use nimbus_api_common::query::Form;
 use nimbus_api_common::xml::{el, escape};
@@ -167,6 +167,7 @@ impl CloudFormationApi {
             ValidateTemplate => self.validate_template(form, ext),
             GetTemplateSummary => self.get_template_summary(form, ext),
             CreateStack => self.create_stack(form, ext),
+            UpdateStack => self.update_stack(form, ext),
             DescribeStacks => self.describe_stacks(form),
             DescribeStackEvents => self.describe_stack_events(form),
             DescribeStackResource => self.describe_stack_resource(form),
@@ -320,7 +321,7 @@ impl CloudFormationApi {
         if self.stacks.create(rec)?.is_err() {
             return Err(CfnError::already_exists(&name));
         }
-        deploy::start_create(self.deployer(ext), stack_id.clone());
+        deploy::start(self.deployer(ext), stack_id.clone());
         Ok(el("StackId", &stack_id))
     }
 
@@ -334,24 +335,77 @@ impl CloudFormationApi {
     ) -> Result<StackRecord, CfnError> {
         let name = required(form, "StackName")?;
         check_name(name)?;
-        let body = self.template_body(form, ext)?;
-        let template = nimbus_templates::parse(&body)?;
-        let overrides: BTreeMap<String, String> = form
-            .members("Parameters")
-            .iter()
-            .filter_map(|m| {
-                let f = |n: &str| m.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string());
-                Some((f("ParameterKey")?, f("ParameterValue").unwrap_or_default()))
-            })
-            .collect();
         let stack_id = format!(
             "arn:aws:cloudformation:{}:{}:stack/{name}/{}",
             self.identity.region,
             self.identity.account,
             uuid::Uuid::new_v4()
         );
+        let settings = self.settings(form, ext, name, &stack_id, None)?;
+        let on_failure = form.get("OnFailure").unwrap_or("ROLLBACK");
+        let disable_rollback =
+            form.get("DisableRollback") == Some("true") || on_failure == "DO_NOTHING";
+        Ok(StackRecord {
+            format: STACK_FORMAT,
+            stack_id: stack_id.clone(),
+            name: name.to_string(),
+            template_body: settings.template_body,
+            description: settings.description,
+            overrides: settings.overrides,
+            parameters: settings.parameters,
+            capabilities: settings.capabilities,
+            tags: settings.tags,
+            disable_rollback,
+            delete_on_failure: on_failure == "DELETE",
+            status: String::new(),
+            reason: None,
+            created_ms: nimbus_model::time::now_millis(),
+            deleted_ms: None,
+            outputs: Vec::new(),
+            resources: Vec::new(),
+            events: Vec::new(),
+            acting: deploy::acting(ext),
+            imports: Vec::new(),
+            change_sets: Vec::new(),
+            previous: None,
+            retired: Vec::new(),
+        })
+    }
+
+    /// The template and parameters a request gives for the stack `name`,
+    /// checked (template, parameters, plan, capabilities); for an update of
+    /// `previous`, with its template and values where the request says
+    /// `UsePreviousTemplate` / `UsePreviousValue`, its tags unless new ones
+    /// are given, and no resource changing type.
+    pub(crate) fn settings(
+        &self,
+        form: &Form,
+        ext: &http::Extensions,
+        name: &str,
+        stack_id: &str,
+        previous: Option<&StackRecord>,
+    ) -> Result<Settings, CfnError> {
+        let body = match previous {
+            Some(p) if form.get("UsePreviousTemplate") == Some("true") => p.template_body.clone(),
+            _ => self.template_body(form, ext)?,
+        };
+        let template = nimbus_templates::parse(&body)?;
+        let mut overrides = BTreeMap::new();
+        for m in form.members("Parameters") {
+            let f = |n: &str| m.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string());
+            let Some(key) = f("ParameterKey") else {
+                continue;
+            };
+            if f("UsePreviousValue").as_deref() == Some("true") {
+                if let Some(v) = previous.and_then(|p| p.overrides.get(&key)) {
+                    overrides.insert(key, v.clone());
+                }
+            } else {
+                overrides.insert(key, f("ParameterValue").unwrap_or_default());
+            }
+        }
         let pseudo = Pseudo::new(&self.identity.account, &self.identity.region, name)
-            .with_stack_id(&stack_id);
+            .with_stack_id(stack_id);
         let bound = Stack::new(&template, &overrides, pseudo, &Unbound)?;
         bound.plan()?;
         let capabilities = form.list("Capabilities");
@@ -363,9 +417,25 @@ impl CloudFormationApi {
                 return Err(CfnError::insufficient_capabilities(cap));
             }
         }
-        let on_failure = form.get("OnFailure").unwrap_or("ROLLBACK");
-        let disable_rollback =
-            form.get("DisableRollback") == Some("true") || on_failure == "DO_NOTHING";
+        if let Some(p) = previous {
+            let changed: Vec<&str> = p
+                .resources
+                .iter()
+                .filter(|r| {
+                    template
+                        .resources
+                        .get(&r.logical_id)
+                        .is_some_and(|t| t.kind != r.resource_type)
+                })
+                .map(|r| r.logical_id.as_str())
+                .collect();
+            if !changed.is_empty() {
+                return Err(CfnError::validation(format!(
+                    "Update of resource type is not permitted. The new template modifies resource type of the following resources: [{}]",
+                    changed.join(", ")
+                )));
+            }
+        }
         let parameters = bound
             .parameters()
             .iter()
@@ -387,29 +457,47 @@ impl CloudFormationApi {
                 (k.clone(), shown)
             })
             .collect();
-        Ok(StackRecord {
-            format: STACK_FORMAT,
-            stack_id: stack_id.clone(),
-            name: name.to_string(),
+        let given_tags = tags(form);
+        let tags = match previous {
+            Some(p) if given_tags.is_empty() => p.tags.clone(),
+            _ => given_tags,
+        };
+        Ok(Settings {
             template_body: body,
             description: template.description.clone(),
             overrides,
             parameters,
             capabilities,
-            tags: tags(form),
-            disable_rollback,
-            delete_on_failure: on_failure == "DELETE",
-            status: String::new(),
-            reason: None,
-            created_ms: nimbus_model::time::now_millis(),
-            deleted_ms: None,
-            outputs: Vec::new(),
-            resources: Vec::new(),
-            events: Vec::new(),
-            acting: deploy::acting(ext),
-            imports: Vec::new(),
-            change_sets: Vec::new(),
+            tags,
         })
+    }
+
+    /// `UpdateStack`: the stack moves to its new template, in the
+    /// background.
+    fn update_stack(&self, form: &Form, ext: &http::Extensions) -> Answer {
+        let s = self.stack(form)?;
+        if !s.updatable() {
+            return Err(CfnError::validation(format!(
+                "Stack:{} is in {} state and can not be updated.",
+                s.stack_id, s.status
+            )));
+        }
+        let settings = self.settings(form, ext, &s.name, &s.stack_id, Some(&s))?;
+        if settings.template_body == s.template_body && settings.overrides == s.overrides {
+            return Err(CfnError::validation("No updates are to be performed."));
+        }
+        if !deploy::start_update(
+            self.deployer(ext),
+            &s.stack_id,
+            settings,
+            deploy::acting(ext),
+        )? {
+            return Err(CfnError::validation(format!(
+                "Stack:{} is in UPDATE_IN_PROGRESS state and can not be updated.",
+                s.stack_id
+            )));
+        }
+        Ok(el("StackId", &s.stack_id))
     }
 
     pub(crate) fn deployer(&self, ext: &http::Extensions) -> deploy::Deployer {

@@ -47,6 +47,10 @@ pub struct ResourceRecord {
     /// one whose creation a crash interrupted can still be found and deleted.
     #[serde(default)]
     pub pending_name: Option<String>,
+    /// The properties it was made or last updated with, resolved: an update
+    /// compares the template's new ones with them.
+    #[serde(default)]
+    pub properties: Value,
 }
 
 /// A resolved output.
@@ -95,6 +99,46 @@ pub struct StackRecord {
     /// `REVIEW_IN_PROGRESS` until one is executed).
     #[serde(default)]
     pub change_sets: Vec<ChangeSet>,
+    /// While an update runs, what the stack was before it (a rollback
+    /// returns to it).
+    #[serde(default)]
+    pub previous: Option<Box<Previous>>,
+    /// While an update runs, the resources it replaced or the template no
+    /// longer has: deleted when it completes, kept when it rolls back.
+    #[serde(default)]
+    pub retired: Vec<ResourceRecord>,
+}
+
+/// What an update sets: the template and what goes with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub template_body: String,
+    pub description: Option<String>,
+    pub overrides: BTreeMap<String, String>,
+    pub parameters: Vec<(String, String)>,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A stack as it was before an update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Previous {
+    pub settings: Settings,
+    pub outputs: Vec<OutputRecord>,
+    pub resources: Vec<ResourceRecord>,
+    pub imports: Vec<String>,
+}
+
+/// One change a change set would make, as `DescribeChangeSet` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `Add`, `Modify` or `Remove`.
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+    /// For `Modify`: `True`, `False` or `Conditional`.
+    pub replacement: Option<String>,
 }
 
 /// A change set: what executing it would do.
@@ -110,6 +154,12 @@ pub struct ChangeSet {
     pub created_ms: u64,
     /// The resources it adds: logical id and type.
     pub adds: Vec<(String, String)>,
+    /// For a change set of type `UPDATE`: what it changes.
+    #[serde(default)]
+    pub changes: Vec<Change>,
+    /// For a change set of type `UPDATE`: what executing it sets.
+    #[serde(default)]
+    pub settings: Option<Box<Settings>>,
 }
 
 /// The identity a deployment acts as: the `Caller`, source address and
@@ -142,6 +192,47 @@ impl StackRecord {
         self.resources
             .iter_mut()
             .find(|r| r.logical_id == logical_id)
+    }
+
+    /// Its template and what goes with it.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            template_body: self.template_body.clone(),
+            description: self.description.clone(),
+            overrides: self.overrides.clone(),
+            parameters: self.parameters.clone(),
+            capabilities: self.capabilities.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    pub fn apply(&mut self, s: Settings) {
+        self.template_body = s.template_body;
+        self.description = s.description;
+        self.overrides = s.overrides;
+        self.parameters = s.parameters;
+        self.capabilities = s.capabilities;
+        self.tags = s.tags;
+    }
+
+    /// Whether an update may start: the stack is settled, not failed.
+    pub fn updatable(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
+        )
+    }
+
+    /// Record an event for a resource no longer (or not yet) in
+    /// `resources`: one an update replaced.
+    pub fn detached_event(&mut self, r: &ResourceRecord, status: &str, reason: Option<String>) {
+        self.push_event(
+            &r.logical_id,
+            &r.physical_id,
+            &r.resource_type,
+            status,
+            reason,
+        );
     }
 
     /// Whether the stack is gone (it stays listed).
@@ -310,6 +401,8 @@ mod tests {
             acting: None,
             imports: Vec::new(),
             change_sets: Vec::new(),
+            previous: None,
+            retired: Vec::new(),
         }
     }
 

@@ -458,8 +458,168 @@ async fn change_sets_of_type_create_make_the_stack_when_executed() {
             "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n",
         ),
     ]);
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = e.send(&[
+        ("Action", "DescribeChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "update"),
+    ]);
+    assert!(
+        body.contains("<Action>Add</Action><LogicalResourceId>Q</LogicalResourceId>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<Action>Remove</Action><LogicalResourceId>Table</LogicalResourceId>"),
+        "{body}"
+    );
+    let (status, _) = e.send(&[
+        ("Action", "ExecuteChangeSet"),
+        ("StackName", "app"),
+        ("ChangeSetName", "update"),
+    ]);
+    assert_eq!(status, 200);
+    let s = e.settled("app").await;
+    assert_eq!(s.status, "UPDATE_COMPLETE", "{:?}", s.events);
+    let ids: Vec<&str> = s.resources.iter().map(|r| r.logical_id.as_str()).collect();
+    assert_eq!(ids, ["Q"]);
+    assert!(s.previous.is_none() && s.retired.is_empty());
+    let calls = e.fake.calls.lock().unwrap().clone();
+    assert!(calls.contains(&"dynamodb DynamoDB_20120810.DeleteTable".to_string()));
+    // The retained queue stays.
+    assert_eq!(
+        calls.iter().filter(|c| c.ends_with("DeleteQueue")).count(),
+        1
+    );
+}
+
+const TABLE: &str = "
+Parameters:
+  Key: {Type: String, Default: pk}
+  Mode: {Type: String, Default: PROVISIONED}
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: !Ref Mode
+      KeySchema: [{AttributeName: !Ref Key, KeyType: HASH}]
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags: [{Key: t, Value: !GetAtt Table.Arn}]
+";
+
+#[tokio::test]
+async fn updates_change_in_place_or_replace_and_clean_up() {
+    let e = env(Fake::default());
+    let (status, _) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "u"),
+        ("TemplateBody", TABLE),
+    ]);
+    assert_eq!(status, 200);
+    assert_eq!(e.settled("u").await.status, "CREATE_COMPLETE");
+    let table = e
+        .api
+        .stacks
+        .find("u")
+        .unwrap()
+        .resource("Table")
+        .unwrap()
+        .physical_id
+        .clone();
+    // Nothing changed: refused as CloudFormation refuses it.
+    let (status, body) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "u"),
+        ("UsePreviousTemplate", "true"),
+    ]);
     assert_eq!(status, 400);
-    assert!(body.contains("Nimbus cannot update stacks yet"), "{body}");
+    assert!(body.contains("No updates are to be performed."), "{body}");
+    // Billing changes in place.
+    e.fake.calls.lock().unwrap().clear();
+    let (status, body) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "u"),
+        ("UsePreviousTemplate", "true"),
+        ("Parameters.member.1.ParameterKey", "Mode"),
+        ("Parameters.member.1.ParameterValue", "PAY_PER_REQUEST"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let s = e.settled("u").await;
+    assert_eq!(s.status, "UPDATE_COMPLETE", "{:?}", s.events);
+    assert_eq!(s.resource("Table").unwrap().physical_id, table);
+    let calls = e.fake.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        ["dynamodb DynamoDB_20120810.UpdateTable"],
+        "only the table changes"
+    );
+    // A new key schema replaces the table: made first, the old one deleted
+    // in the cleanup; the queue that names it is updated in place.
+    e.fake.calls.lock().unwrap().clear();
+    let (status, _) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "u"),
+        ("UsePreviousTemplate", "true"),
+        ("Parameters.member.1.ParameterKey", "Mode"),
+        ("Parameters.member.1.UsePreviousValue", "true"),
+        ("Parameters.member.2.ParameterKey", "Key"),
+        ("Parameters.member.2.ParameterValue", "id"),
+    ]);
+    assert_eq!(status, 200);
+    let s = e.settled("u").await;
+    assert_eq!(s.status, "UPDATE_COMPLETE", "{:?}", s.events);
+    assert_ne!(s.resource("Table").unwrap().physical_id, table);
+    let calls = e.fake.calls.lock().unwrap().clone();
+    assert_eq!(calls[0], "dynamodb DynamoDB_20120810.CreateTable");
+    assert_eq!(
+        calls.last().unwrap(),
+        "dynamodb DynamoDB_20120810.DeleteTable"
+    );
+    assert_eq!(s.overrides.get("Mode").unwrap(), "PAY_PER_REQUEST");
+}
+
+#[tokio::test]
+async fn a_failed_update_rolls_back_to_the_stack_it_was() {
+    let e = env(Fake {
+        refuse_tables: true,
+        ..Fake::default()
+    });
+    let base = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n";
+    let (status, _) = e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "r"),
+        ("TemplateBody", base),
+    ]);
+    assert_eq!(status, 200);
+    let before = e.settled("r").await;
+    assert_eq!(before.status, "CREATE_COMPLETE");
+    let grown = format!(
+        "{base}    Properties:\n      VisibilityTimeout: 60\n  Table:\n    Type: AWS::DynamoDB::Table\n    DependsOn: Queue\n"
+    );
+    e.fake.calls.lock().unwrap().clear();
+    let (status, _) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "r"),
+        ("TemplateBody", &grown),
+    ]);
+    assert_eq!(status, 200);
+    let s = e.settled("r").await;
+    assert_eq!(s.status, "UPDATE_ROLLBACK_COMPLETE", "{:?}", s.events);
+    assert_eq!(s.template_body, base);
+    assert_eq!(s.resources, before.resources);
+    let calls = e.fake.calls.lock().unwrap().clone();
+    let attributes = calls
+        .iter()
+        .filter(|c| c.ends_with("SetQueueAttributes"))
+        .count();
+    assert_eq!(attributes, 2, "updated, then updated back: {calls:?}");
+    assert!(
+        s.reason
+            .as_deref()
+            .unwrap()
+            .contains("failed to update: [Table]")
+    );
 }
 
 const BUCKETS: &str = "

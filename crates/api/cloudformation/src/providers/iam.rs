@@ -106,6 +106,92 @@ pub(super) async fn create_role(ctx: &Ctx, props: &Map<String, Value>) -> Result
     Ok(created)
 }
 
+/// The inline policies of a role's properties: name and document.
+fn inline_policies(props: &Map<String, Value>) -> Result<Vec<(String, String)>, String> {
+    props
+        .get("Policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let name = p
+                .get("PolicyName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Ok((name.to_string(), document(p.get("PolicyDocument"))?))
+        })
+        .collect()
+}
+
+/// Update a role in place: its trust policy, description and session
+/// length, the inline policies put and deleted, the managed policies
+/// attached and detached as the template now says.
+pub(super) async fn update_role(
+    ctx: &Ctx,
+    name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let role = || ("RoleName", name.to_string());
+    if old.get("AssumeRolePolicyDocument") != new.get("AssumeRolePolicyDocument") {
+        let trust = document(new.get("AssumeRolePolicyDocument"))?;
+        let f = form(
+            "UpdateAssumeRolePolicy",
+            &[role(), ("PolicyDocument", trust)],
+        );
+        ctx.query("iam", &f).await?;
+    }
+    if old.get("Description") != new.get("Description")
+        || old.get("MaxSessionDuration") != new.get("MaxSessionDuration")
+    {
+        let mut members = vec![role()];
+        members.push((
+            "Description",
+            string(new, "Description").unwrap_or_default(),
+        ));
+        if let Some(d) = string(new, "MaxSessionDuration") {
+            members.push(("MaxSessionDuration", d));
+        }
+        ctx.query("iam", &form("UpdateRole", &members)).await?;
+    }
+    let (was, now) = (inline_policies(old)?, inline_policies(new)?);
+    for (policy, doc) in &now {
+        if !was.iter().any(|(n, d)| n == policy && d == doc) {
+            let f = form(
+                "PutRolePolicy",
+                &[
+                    role(),
+                    ("PolicyName", policy.clone()),
+                    ("PolicyDocument", doc.clone()),
+                ],
+            );
+            ctx.query("iam", &f).await?;
+        }
+    }
+    for (policy, _) in &was {
+        if !now.iter().any(|(n, _)| n == policy) {
+            let f = form(
+                "DeleteRolePolicy",
+                &[role(), ("PolicyName", policy.clone())],
+            );
+            ctx.query("iam", &f).await?;
+        }
+    }
+    let (was, now) = (
+        names(old, "ManagedPolicyArns"),
+        names(new, "ManagedPolicyArns"),
+    );
+    for arn in now.iter().filter(|a| !was.contains(a)) {
+        let f = form("AttachRolePolicy", &[role(), ("PolicyArn", arn.clone())]);
+        ctx.query("iam", &f).await?;
+    }
+    for arn in was.iter().filter(|a| !now.contains(a)) {
+        let f = form("DetachRolePolicy", &[role(), ("PolicyArn", arn.clone())]);
+        ctx.query("iam", &f).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn delete_role(ctx: &Ctx, name: &str) -> Result<(), String> {
     let role = [("RoleName", name.to_string())];
     let inline = ctx.query("iam", &form("ListRolePolicies", &role)).await?;

@@ -37,27 +37,31 @@ fn tag_map(v: Option<&Value>) -> Map<String, Value> {
         .collect()
 }
 
-pub(super) async fn create_function(
-    ctx: &Ctx,
-    props: &Map<String, Value>,
-) -> Result<Created, String> {
-    let name = string(props, "FunctionName").unwrap_or_else(|| ctx.generated_name(64));
+/// `Code` as Lambda's API takes it: inline source zipped.
+fn code_input(props: &Map<String, Value>) -> Result<Value, String> {
     let runtime = string(props, "Runtime").unwrap_or_default();
     let code = props
         .get("Code")
         .and_then(Value::as_object)
         .ok_or("Properties validation failed for resource: required key [Code] not found")?;
-    let code = match string(code, "ZipFile") {
+    Ok(match string(code, "ZipFile") {
         Some(source) => {
             let zip = inline_zip(&source, &runtime)?;
             json!({"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)})
         }
         None => Value::Object(code.clone()),
-    };
+    })
+}
+
+/// The function's configuration as Lambda's API takes it: numbers and
+/// booleans typed, environment variables as text.
+fn configuration(props: &Map<String, Value>) -> Map<String, Value> {
     let mut input = props.clone();
-    input.insert("FunctionName".into(), Value::String(name.clone()));
-    input.insert("Code".into(), code);
-    super::typed(&mut input, &["MemorySize", "Timeout"], &["Publish"]);
+    super::typed(
+        &mut input,
+        &["MemorySize", "Timeout", "ReservedConcurrentExecutions"],
+        &["Publish"],
+    );
     // Environment variables are text, whatever YAML made of them.
     if let Some(Value::Object(vars)) = input
         .get_mut("Environment")
@@ -69,6 +73,19 @@ pub(super) async fn create_function(
             }
         }
     }
+    input
+}
+
+pub(super) async fn create_function(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let name = string(props, "FunctionName").unwrap_or_else(|| ctx.generated_name(64));
+    let code = code_input(props)?;
+    let mut input = configuration(props);
+    input.insert("FunctionName".into(), Value::String(name.clone()));
+    input.insert("Code".into(), code);
+    let reserved = input.remove("ReservedConcurrentExecutions");
     let tags = tag_map(props.get("Tags"));
     input.insert("Tags".into(), Value::Object(tags));
     let made = ctx
@@ -79,7 +96,116 @@ pub(super) async fn create_function(
             Some(&Value::Object(input)),
         )
         .await?;
-    Ok(Created::named(name).with("Arn", made["FunctionArn"].clone()))
+    let created = Created::named(name.clone()).with("Arn", made["FunctionArn"].clone());
+    if let Some(n) = reserved {
+        // The function exists: a refused limit must not leave it unowned.
+        if let Err(why) = reserve(ctx, &name, Some(&n)).await {
+            let _ = delete_function(ctx, &name).await;
+            return Err(why);
+        }
+    }
+    Ok(created)
+}
+
+/// Set (or with `None` remove) a function's reserved concurrency.
+async fn reserve(ctx: &Ctx, name: &str, n: Option<&Value>) -> Result<(), String> {
+    let path = format!("/2017-10-31/functions/{name}/concurrency");
+    match n {
+        Some(n) => {
+            let body = json!({"ReservedConcurrentExecutions": n});
+            ctx.rest("lambda", Method::PUT, &path, Some(&body)).await?;
+        }
+        None => {
+            ctx.rest("lambda", Method::DELETE, &path, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What `UpdateFunctionConfiguration` resets a property to when the
+/// template drops it.
+const CONFIGURATION_DEFAULTS: [(&str, &str); 9] = [
+    ("Description", r#""""#),
+    ("Timeout", "3"),
+    ("MemorySize", "128"),
+    ("Environment", r#"{"Variables":{}}"#),
+    ("Layers", "[]"),
+    ("DeadLetterConfig", "{}"),
+    ("TracingConfig", r#"{"Mode":"PassThrough"}"#),
+    ("VpcConfig", r#"{"SubnetIds":[],"SecurityGroupIds":[]}"#),
+    ("EphemeralStorage", r#"{"Size":512}"#),
+];
+
+/// The members of `UpdateFunctionConfiguration`'s input.
+const CONFIGURATION: [&str; 16] = [
+    "Role",
+    "Handler",
+    "Description",
+    "Timeout",
+    "MemorySize",
+    "VpcConfig",
+    "Environment",
+    "Runtime",
+    "DeadLetterConfig",
+    "KMSKeyArn",
+    "TracingConfig",
+    "Layers",
+    "FileSystemConfigs",
+    "ImageConfig",
+    "EphemeralStorage",
+    "LoggingConfig",
+];
+
+/// Update a function in place: its code when `Code` changed, its
+/// configuration (dropped properties back to Lambda's defaults), its
+/// reserved concurrency.
+pub(super) async fn update_function(
+    ctx: &Ctx,
+    name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let base = format!("{FUNCTIONS}/{name}");
+    if old.get("Code") != new.get("Code") || old.get("Architectures") != new.get("Architectures") {
+        let mut code = match code_input(new)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if let Some(a) = new.get("Architectures") {
+            code.insert("Architectures".into(), a.clone());
+        }
+        let path = format!("{base}/code");
+        ctx.rest("lambda", Method::PUT, &path, Some(&Value::Object(code)))
+            .await?;
+    }
+    let (was, now) = (configuration(old), configuration(new));
+    let mut input = Map::new();
+    for k in CONFIGURATION {
+        match (was.get(k), now.get(k)) {
+            (a, Some(b)) if a != Some(b) => {
+                input.insert(k.to_string(), b.clone());
+            }
+            (Some(_), None) => {
+                if let Some((_, d)) = CONFIGURATION_DEFAULTS.iter().find(|(n, _)| *n == k) {
+                    input.insert(
+                        k.to_string(),
+                        serde_json::from_str(d).unwrap_or(Value::Null),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if !input.is_empty() {
+        let path = format!("{base}/configuration");
+        ctx.rest("lambda", Method::PUT, &path, Some(&Value::Object(input)))
+            .await?;
+    }
+    let key = "ReservedConcurrentExecutions";
+    if was.get(key) != now.get(key) {
+        reserve(ctx, name, now.get(key)).await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn delete_function(ctx: &Ctx, name: &str) -> Result<(), String> {
@@ -126,18 +252,7 @@ pub(super) async fn create_mapping(
     ctx: &Ctx,
     props: &Map<String, Value>,
 ) -> Result<Created, String> {
-    let mut props = props.clone();
-    super::typed(
-        &mut props,
-        &[
-            "BatchSize",
-            "MaximumBatchingWindowInSeconds",
-            "MaximumRecordAgeInSeconds",
-            "MaximumRetryAttempts",
-            "ParallelizationFactor",
-        ],
-        &["Enabled", "BisectBatchOnFunctionError"],
-    );
+    let props = mapping_input(props);
     let made = ctx
         .rest(
             "lambda",
@@ -151,6 +266,44 @@ pub(super) async fn create_mapping(
         "EventSourceMappingArn",
         made["EventSourceMappingArn"].clone(),
     ))
+}
+
+/// A mapping's properties as Lambda's API takes them.
+fn mapping_input(props: &Map<String, Value>) -> Map<String, Value> {
+    let mut props = props.clone();
+    super::typed(
+        &mut props,
+        &[
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "MaximumRecordAgeInSeconds",
+            "MaximumRetryAttempts",
+            "ParallelizationFactor",
+        ],
+        &["Enabled", "BisectBatchOnFunctionError"],
+    );
+    props
+}
+
+/// Update a mapping in place (its source and starting position make a new one).
+pub(super) async fn update_mapping(
+    ctx: &Ctx,
+    id: &str,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let mut props = mapping_input(new);
+    for k in [
+        "EventSourceArn",
+        "StartingPosition",
+        "StartingPositionTimestamp",
+        "Tags",
+    ] {
+        props.remove(k);
+    }
+    let path = format!("{MAPPINGS}/{id}");
+    ctx.rest("lambda", Method::PUT, &path, Some(&Value::Object(props)))
+        .await
+        .map(|_| ())
 }
 
 pub(super) async fn delete_mapping(ctx: &Ctx, id: &str) -> Result<(), String> {

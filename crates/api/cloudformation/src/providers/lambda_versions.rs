@@ -60,7 +60,79 @@ pub(super) async fn create_alias(ctx: &Ctx, props: &Map<String, Value>) -> Resul
     let body = input(props, &["FunctionName", "ProvisionedConcurrencyConfig"]);
     let made = ctx.rest("lambda", Method::POST, &path, Some(&body)).await?;
     let arn = made["AliasArn"].as_str().unwrap_or_default().to_string();
-    Ok(Created::named(arn.clone()).with("AliasArn", arn))
+    let created = Created::named(arn.clone()).with("AliasArn", arn.clone());
+    if let Some(pc) = props.get("ProvisionedConcurrencyConfig") {
+        // The alias exists: a refused configuration must not leave it unowned.
+        if let Err(why) = provision(ctx, &arn, Some(pc)).await {
+            let _ = delete_alias(ctx, &arn).await;
+            return Err(why);
+        }
+    }
+    Ok(created)
+}
+
+/// Set (or with `None` remove) the provisioned concurrency of the alias `arn`.
+async fn provision(ctx: &Ctx, arn: &str, config: Option<&Value>) -> Result<(), String> {
+    let (name, alias) = qualified(arn);
+    let path = format!("/2019-09-30/functions/{name}/provisioned-concurrency?Qualifier={alias}");
+    match config {
+        Some(c) => {
+            let n = match c.get("ProvisionedConcurrentExecutions") {
+                Some(Value::String(s)) => {
+                    s.trim().parse::<u64>().map(Value::from).unwrap_or_default()
+                }
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            let body = serde_json::json!({ "ProvisionedConcurrentExecutions": n });
+            ctx.rest("lambda", Method::PUT, &path, Some(&body)).await?;
+        }
+        None => {
+            ctx.rest("lambda", Method::DELETE, &path, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Update an alias in place: its version, description, weights and
+/// provisioned concurrency.
+pub(super) async fn update_alias(
+    ctx: &Ctx,
+    arn: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let (name, alias) = qualified(arn);
+    let path = format!("{FUNCTIONS}/{name}/aliases/{alias}");
+    let mut body = input(
+        new,
+        &["FunctionName", "Name", "ProvisionedConcurrencyConfig"],
+    );
+    if body.get("RoutingConfig").is_none() {
+        body["RoutingConfig"] = serde_json::json!({"AdditionalVersionWeights": {}});
+    }
+    ctx.rest("lambda", Method::PUT, &path, Some(&body)).await?;
+    let key = "ProvisionedConcurrencyConfig";
+    if old.get(key) != new.get(key) {
+        provision(ctx, arn, new.get(key)).await?;
+    }
+    Ok(())
+}
+
+/// Update a function URL in place: its auth type, CORS and invoke mode.
+pub(super) async fn update_url(
+    ctx: &Ctx,
+    attributes: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let path = string(attributes, "UrlPath").unwrap_or_default();
+    let mut body = input(new, &["TargetFunctionArn", "Qualifier"]);
+    if body.get("Cors").is_none() {
+        body["Cors"] = serde_json::json!({});
+    }
+    ctx.rest("lambda", Method::PUT, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub(super) async fn delete_alias(ctx: &Ctx, arn: &str) -> Result<(), String> {

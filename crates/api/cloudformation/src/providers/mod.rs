@@ -13,6 +13,9 @@ mod secrets;
 mod sqs;
 mod ssm;
 mod states;
+mod updates;
+
+pub(crate) use updates::{name_property, replaces, update};
 
 use crate::Calls;
 use bytes::Bytes;

@@ -175,6 +175,30 @@ async fn configure(ctx: &Ctx, name: &str, props: &Map<String, Value>) -> Result<
     Ok(())
 }
 
+/// Update a bucket in place: each configuration the template gives, put
+/// again; a dropped notification configuration emptied.
+pub(super) async fn update(
+    ctx: &Ctx,
+    name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    configure(ctx, name, new).await?;
+    if old.contains_key("NotificationConfiguration")
+        && !new.contains_key("NotificationConfiguration")
+    {
+        let doc = "<NotificationConfiguration/>".to_string();
+        s3(
+            ctx,
+            Method::PUT,
+            &format!("/{name}?notification"),
+            Some(doc),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// A member as text (CloudFormation's booleans and numbers may come either way).
 fn text(v: &Value, name: &str) -> String {
     match v.get(name) {

@@ -37,6 +37,40 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
     Ok(Created::named(arn.clone()).with("Id", arn))
 }
 
+/// Update a secret in place: its description and key, and its value when
+/// `SecretString` changed (a generated one is kept, as CloudFormation keeps
+/// it unless its generation settings change).
+pub(super) async fn update(
+    ctx: &Ctx,
+    arn: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let mut input = json!({"SecretId": arn});
+    for k in ["Description", "KmsKeyId"] {
+        if let Some(v) = string(new, k) {
+            input[k] = Value::String(v);
+        }
+    }
+    if old.get("GenerateSecretString") != new.get("GenerateSecretString")
+        && let Some(Value::Object(g)) = new.get("GenerateSecretString")
+    {
+        input["SecretString"] = Value::String(generate(ctx, g).await?);
+    } else if old.get("SecretString") != new.get("SecretString")
+        && let Some(s) = string(new, "SecretString")
+    {
+        input["SecretString"] = Value::String(s);
+    }
+    ctx.json(
+        "secretsmanager",
+        "secretsmanager.UpdateSecret",
+        TARGET,
+        &input,
+    )
+    .await
+    .map(|_| ())
+}
+
 /// A password by `GetRandomPassword`; with `SecretStringTemplate` and
 /// `GenerateStringKey`, a JSON object with the password under that key.
 async fn generate(ctx: &Ctx, g: &Map<String, Value>) -> Result<String, String> {

@@ -19,18 +19,7 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
             ctx.generated_name(80)
         }
     });
-    let mut attributes = Map::new();
-    for (k, v) in props {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Object(_) => v.to_string(),
-            Value::Number(_) | Value::Bool(_) => v.to_string(),
-            _ => continue,
-        };
-        if !matches!(k.as_str(), "QueueName" | "Tags") {
-            attributes.insert(k.clone(), Value::String(text));
-        }
-    }
+    let attributes = attributes(props);
     let tags: Map<String, Value> = props
         .get("Tags")
         .and_then(Value::as_array)
@@ -56,6 +45,56 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
         .with("Arn", arn)
         .with("QueueName", name)
         .with("QueueUrl", url))
+}
+
+/// The queue attributes of a queue's properties, as text.
+fn attributes(props: &Map<String, Value>) -> Map<String, Value> {
+    let mut attributes = Map::new();
+    for (k, v) in props {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Object(_) => v.to_string(),
+            Value::Number(_) | Value::Bool(_) => v.to_string(),
+            _ => continue,
+        };
+        if !matches!(k.as_str(), "QueueName" | "Tags") {
+            attributes.insert(k.clone(), Value::String(text));
+        }
+    }
+    attributes
+}
+
+/// Update a queue in place: its attributes as the template now gives
+/// them (a dropped redrive or policy cleared).
+pub(super) async fn update(
+    ctx: &Ctx,
+    url: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let mut now = attributes(new);
+    // Set at creation only.
+    now.remove("FifoQueue");
+    // A dropped attribute goes back to SQS's default.
+    for k in attributes(old).keys() {
+        let default = match k.as_str() {
+            "RedrivePolicy" | "RedriveAllowPolicy" | "Policy" => "",
+            "VisibilityTimeout" => "30",
+            "MessageRetentionPeriod" => "345600",
+            "DelaySeconds" | "ReceiveMessageWaitTimeSeconds" => "0",
+            "MaximumMessageSize" => "262144",
+            _ => continue,
+        };
+        now.entry(k.clone())
+            .or_insert_with(|| Value::String(default.to_string()));
+    }
+    if now.is_empty() {
+        return Ok(());
+    }
+    let input = json!({"QueueUrl": url, "Attributes": now});
+    ctx.json("sqs", "AmazonSQS.SetQueueAttributes", TARGET, &input)
+        .await
+        .map(|_| ())
 }
 
 /// Delete the queue named `name`, found by its name.

@@ -12,9 +12,27 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
         ctx.claim(&name);
         name
     });
+    put(ctx, name, props, false).await
+}
+
+/// Update a parameter in place: a new value (and version) under its name.
+pub(super) async fn update(
+    ctx: &Ctx,
+    name: &str,
+    new: &Map<String, Value>,
+) -> Result<Created, String> {
+    put(ctx, name.to_string(), new, true).await
+}
+
+async fn put(
+    ctx: &Ctx,
+    name: String,
+    props: &Map<String, Value>,
+    overwrite: bool,
+) -> Result<Created, String> {
     let kind = required(props, "Type")?;
     let value = required(props, "Value")?;
-    let mut input = json!({"Name": name, "Type": kind, "Value": value});
+    let mut input = json!({"Name": name, "Type": kind, "Value": value, "Overwrite": overwrite});
     for k in ["Description", "AllowedPattern", "Tier", "DataType"] {
         if let Some(v) = string(props, k) {
             input[k] = Value::String(v);

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 const TARGET: &str = "application/x-amz-json-1.0";
 
-pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
-    let name = string(props, "StateMachineName").unwrap_or_else(|| ctx.generated_name(80));
+/// The definition as text, with `DefinitionSubstitutions` applied.
+fn definition(props: &Map<String, Value>) -> Result<String, String> {
     let mut definition = match (props.get("Definition"), string(props, "DefinitionString")) {
         (Some(d @ Value::Object(_)), _) => d.to_string(),
         (_, Some(s)) => s,
@@ -26,6 +26,28 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
             definition = definition.replace(&format!("${{{k}}}"), &text);
         }
     }
+    Ok(definition)
+}
+
+/// Update a state machine in place: its definition and role.
+pub(super) async fn update(ctx: &Ctx, arn: &str, new: &Map<String, Value>) -> Result<(), String> {
+    let mut input = json!({"stateMachineArn": arn, "definition": definition(new)?});
+    if let Some(role) = string(new, "RoleArn") {
+        input["roleArn"] = Value::String(role);
+    }
+    ctx.json(
+        "states",
+        "AWSStepFunctions.UpdateStateMachine",
+        TARGET,
+        &input,
+    )
+    .await
+    .map(|_| ())
+}
+
+pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
+    let name = string(props, "StateMachineName").unwrap_or_else(|| ctx.generated_name(80));
+    let definition = definition(props)?;
     let mut input = json!({"name": name, "definition": definition});
     for (prop, member) in [("RoleArn", "roleArn"), ("StateMachineType", "type")] {
         if let Some(v) = string(props, prop) {
