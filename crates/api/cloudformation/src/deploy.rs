@@ -595,7 +595,9 @@ impl Deployer {
             }
             (Step::Replace, _) => {
                 if let Some(i) = s.resources.iter().position(|x| x.logical_id == id) {
-                    let old = s.resources.remove(i);
+                    // A replaced resource is kept by `UpdateReplacePolicy: Retain`.
+                    let mut old = s.resources.remove(i);
+                    old.retain = r.update_replace_policy.as_deref() == Some("Retain");
                     s.retired.push(old);
                 }
                 s.resources.push(fresh());
