@@ -644,3 +644,76 @@ Resources:
     made = next(e["PhysicalResourceId"] for e in events
                 if e["LogicalResourceId"] == "Box" and e["ResourceStatus"] == "CREATE_COMPLETE")
     assert made not in [b["Name"] for b in nimbus.client("s3").list_buckets()["Buckets"]]
+
+
+VPC_AND_KEY = """
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.0.0.0/16}
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24}
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties: {GroupDescription: functions, VpcId: !Ref Vpc}
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: the app's key
+      PendingWindowInDays: 7
+  KeyAlias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: !Sub alias/${AWS::StackName}
+      TargetKeyId: !Ref Key
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code: {ZipFile: "def handler(e, c): return 'in a vpc'"}
+      VpcConfig:
+        SubnetIds: [!Ref Subnet]
+        SecurityGroupIds: [!GetAtt Group.GroupId]
+Outputs:
+  Fn: {Value: !Ref Fn}
+  Key: {Value: !GetAtt Key.Arn}
+  Subnet: {Value: !Ref Subnet}
+"""
+
+
+def test_vpc_placeholders_and_kms_keys(nimbus, cfn):
+    name = unique("vpc")
+    cfn.create_stack(StackName=name, TemplateBody=VPC_AND_KEY, Capabilities=["CAPABILITY_IAM"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    out = outputs(cfn.describe_stacks(StackName=name)["Stacks"][0])
+    assert out["Subnet"].startswith("subnet-")
+    resp = nimbus.client("lambda").invoke(FunctionName=out["Fn"], Payload=b"{}")
+    assert json.loads(resp["Payload"].read()) == "in a vpc"
+    notes = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+             if e["LogicalResourceId"] == "Vpc" and e["ResourceStatus"] == "CREATE_COMPLETE"]
+    assert "placeholder" in notes[0]
+    kms = nimbus.client("kms")
+    blob = kms.encrypt(KeyId=f"alias/{name}", Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert kms.describe_key(KeyId=out["Key"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    # A VPC no function's VpcConfig needs is refused, naming the type.
+    lone = unique("lone-vpc")
+    cfn.create_stack(StackName=lone, TemplateBody="Resources:\n  V:\n    Type: AWS::EC2::VPC\n")
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        status = cfn.describe_stacks(StackName=lone)["Stacks"][0]["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            break
+        time.sleep(0.3)
+    assert status == "ROLLBACK_COMPLETE"

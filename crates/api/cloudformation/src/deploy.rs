@@ -412,6 +412,7 @@ impl Deployer {
             })
             .await?;
         let plan = bound.plan().map_err(|e| e.to_string())?;
+        let placeholders = providers::ec2::allowed(&template);
         let mut fetched = snapshot.fetched;
         for wave in &plan.waves {
             let mut tasks = tokio::task::JoinSet::new();
@@ -442,6 +443,21 @@ impl Deployer {
                         continue;
                     }
                 };
+                if providers::ec2::KINDS.contains(&r.kind.as_str()) && !placeholders.contains(id) {
+                    self.begin(
+                        stack_id,
+                        id,
+                        r,
+                        existing.as_ref(),
+                        Value::Null,
+                        Step::Create,
+                    );
+                    failed.push((id.clone(), format!(
+                        "Nimbus does not support resource type {}: EC2 resources are accepted only as placeholders that a Lambda function's VpcConfig refers to",
+                        r.kind
+                    )));
+                    continue;
+                }
                 let step = match &existing {
                     None => Step::Create,
                     Some(old) if old.properties == Value::Object(props.clone()) => continue,
@@ -628,7 +644,14 @@ impl Deployer {
                 Step::Create => "CREATE_COMPLETE",
                 _ => "UPDATE_COMPLETE",
             };
-            s.resource_event(id, status, None);
+            let placeholder = s
+                .resource(id)
+                .is_some_and(|r| providers::ec2::KINDS.contains(&r.resource_type.as_str()));
+            s.resource_event(
+                id,
+                status,
+                placeholder.then(|| providers::ec2::NOTE.to_string()),
+            );
         });
     }
 

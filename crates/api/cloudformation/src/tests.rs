@@ -346,7 +346,9 @@ async fn unsupported_types_fail_naming_the_type() {
         .unwrap();
     assert_eq!(
         failed.reason.as_deref(),
-        Some("Nimbus does not support resource type AWS::EC2::VPC yet")
+        Some(
+            "Nimbus does not support resource type AWS::EC2::VPC: EC2 resources are accepted only as placeholders that a Lambda function's VpcConfig refers to"
+        )
     );
 }
 

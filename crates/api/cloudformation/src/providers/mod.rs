@@ -5,7 +5,9 @@
 //! A type no module knows fails its resource, naming the type.
 
 mod dynamodb;
+pub(crate) mod ec2;
 mod iam;
+mod kms;
 mod lambda;
 mod lambda_versions;
 mod s3;
@@ -317,6 +319,16 @@ pub(crate) async fn create(
         "AWS::S3::BucketPolicy" => s3::create_policy(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
+        "AWS::KMS::Key" => {
+            kms::create_key(ctx, props)
+                .await
+                .map(|c| match props.get("PendingWindowInDays") {
+                    Some(days) => c.with("PendingWindowInDays", days.clone()),
+                    None => c,
+                })
+        }
+        "AWS::KMS::Alias" => kms::create_alias(ctx, props).await,
+        k if ec2::KINDS.contains(&k) => Ok(ec2::create(k, &ctx.region, props)),
         other => Err(format!("Nimbus does not support resource type {other} yet")),
     }
 }
@@ -362,6 +374,8 @@ pub(crate) async fn delete(
         "AWS::S3::BucketPolicy" => s3::delete_policy(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
+        "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
+        "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
         _ => Ok(()),
     }
 }

@@ -3,7 +3,9 @@
 //! and the in-place update of the others. A type with no in-place update
 //! here is replaced on any change.
 
-use super::{Created, Ctx, dynamodb, iam, lambda, lambda_versions, s3, secrets, sqs, ssm, states};
+use super::{
+    Created, Ctx, dynamodb, iam, kms, lambda, lambda_versions, s3, secrets, sqs, ssm, states,
+};
 use serde_json::{Map, Value};
 
 /// The properties whose change replaces a resource of `kind`; `None` for a
@@ -28,6 +30,8 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::StepFunctions::StateMachine" => &["StateMachineName", "StateMachineType"],
         "AWS::SSM::Parameter" => &["Name"],
         "AWS::SecretsManager::Secret" => &["Name"],
+        "AWS::KMS::Key" => &["KeySpec", "KeyUsage", "MultiRegion"],
+        "AWS::KMS::Alias" => &["AliasName"],
         _ => return None,
     })
 }
@@ -52,6 +56,7 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
         "AWS::StepFunctions::StateMachine" => "StateMachineName",
         "AWS::SSM::Parameter" => "Name",
         "AWS::SecretsManager::Secret" => "Name",
+        "AWS::KMS::Alias" => "AliasName",
         _ => return None,
     })
 }
@@ -88,6 +93,8 @@ pub(crate) async fn update(
         "AWS::StepFunctions::StateMachine" => states::update(ctx, id, new).await?,
         "AWS::SSM::Parameter" => return ssm::update(ctx, id, new).await,
         "AWS::SecretsManager::Secret" => secrets::update(ctx, id, old, new).await?,
+        "AWS::KMS::Key" => kms::update_key(ctx, id, old, new).await?,
+        "AWS::KMS::Alias" => kms::update_alias(ctx, id, new).await?,
         other => return Err(format!("Nimbus cannot update {other} in place")),
     }
     Ok(was.clone())
