@@ -3,6 +3,7 @@
 //! invocation settings, and what its `Events` need (event source mappings,
 //! permissions, a bucket's notification configuration).
 
+use super::api::{self, Routes};
 use super::{Expansion, content_hash, invalid, policies};
 use crate::Error;
 use serde_json::{Map, Value, json};
@@ -31,9 +32,7 @@ const PASSED: [&str; 19] = [
 ];
 
 /// Event kinds whose services Nimbus does not have yet.
-const NOT_YET: [&str; 14] = [
-    "Api",
-    "HttpApi",
+const NOT_YET: [&str; 12] = [
     "Schedule",
     "ScheduleV2",
     "EventBridgeRule",
@@ -115,7 +114,7 @@ fn tags(user: Option<&Value>) -> Value {
     Value::Array(list)
 }
 
-pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
+pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), Error> {
     let id = x.id.to_string();
     let code = match (x.prop("InlineCode"), x.prop("CodeUri"), x.prop("ImageUri")) {
         (Some(inline), None, None) => json!({"ZipFile": inline}),
@@ -172,7 +171,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
         match kind {
             "SQS" => event_policies.push("AWSLambdaSQSQueueExecutionRole"),
             "DynamoDB" => event_policies.push("AWSLambdaDynamoDBExecutionRole"),
-            "S3" => {}
+            "S3" | "Api" | "HttpApi" => {}
             k if NOT_YET.contains(&k) => {
                 return Err(invalid(
                     &id,
@@ -361,7 +360,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
     }
 
     for (name, e) in events {
-        event(x, &id, &name, &e, &target)?;
+        event(x, routes, &id, &name, &e, &target)?;
     }
     Ok(())
 }
@@ -369,6 +368,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
 /// One entry of `Events`.
 fn event(
     x: &mut Expansion<'_>,
+    routes: &mut Routes,
     id: &str,
     name: &str,
     e: &Value,
@@ -470,6 +470,8 @@ fn event(
                 _ => *deps = json!([permission]),
             }
         }
+        "Api" => api::rest_event(x, routes, id, name, &props, target)?,
+        "HttpApi" => api::http_event(x, routes, id, name, &props, target)?,
         _ => unreachable!("event kinds are checked before"),
     }
     Ok(())
