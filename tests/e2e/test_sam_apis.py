@@ -1,6 +1,7 @@
 """SAM templates with `Api` and `HttpApi` events, deployed through CloudFormation
 with boto3: the implicit `ServerlessRestApi` (stage `Prod`) and `ServerlessHttpApi`
-(`$default`) and an explicit `AWS::Serverless::Api` with its own stage answer at the
+(`$default`), an explicit `AWS::Serverless::Api` with its own stage and an
+`AWS::Serverless::HttpApi` guarded by a Lambda authorizer answer at the
 URLs the template's outputs give (`https://{id}.execute-api.{region}.amazonaws.com/...`,
 called here with that Host), with the events Lambda proxy integrations send; deleting
 the stack deletes the APIs."""
@@ -27,6 +28,33 @@ Resources:
       StageName: dev
       Variables:
         colour: blue
+  SecureApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Token
+        Authorizers:
+          Token:
+            FunctionArn: !GetAtt Gate.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [x-token]
+  Gate:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return {"isAuthorized": event["headers"].get("x-token") == "letmein",
+                    "context": {"who": "ann"}}
+  GatePermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !Ref Gate
+      Principal: apigateway.amazonaws.com
+      SourceArn: !Sub "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${SecureApi}/authorizers/*"
   Hello:
     Type: AWS::Serverless::Function
     Properties:
@@ -60,6 +88,12 @@ Resources:
             Method: GET
         Fallback:
           Type: HttpApi
+        Secret:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref SecureApi
+            Path: /secret
+            Method: GET
 Outputs:
   RestUrl:
     Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/"
@@ -67,15 +101,18 @@ Outputs:
     Value: !Sub "https://${AdminApi}.execute-api.${AWS::Region}.amazonaws.com/dev/"
   HttpUrl:
     Value: !Sub "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/"
+  SecureUrl:
+    Value: !Sub "https://${SecureApi}.execute-api.${AWS::Region}.amazonaws.com/"
 """
 
 
-def call(nimbus, method, url, path):
+def call(nimbus, method, url, path, headers=None):
     """Call the API at `url` (an output) through Nimbus's port, with its Host."""
     target = urllib.parse.urlparse(url)
     server = urllib.parse.urlparse(nimbus.endpoint)
     conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
-    conn.request(method, target.path.rstrip("/") + path, headers={"Host": target.hostname})
+    conn.request(method, target.path.rstrip("/") + path,
+                 headers={"Host": target.hostname, **(headers or {})})
     r = conn.getresponse()
     data = r.read()
     conn.close()
@@ -147,6 +184,14 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
     status, body = call(nimbus, "PUT", outputs["HttpUrl"], "/anything/else")
     assert status == 200, body
     assert json.loads(body)["event"]["routeKey"] == "$default"
+
+    # A Lambda authorizer from the HTTP API's `Auth`: its default for every route.
+    assert call(nimbus, "GET", outputs["SecureUrl"], "/secret")[0] == 401
+    assert call(nimbus, "GET", outputs["SecureUrl"], "/secret", {"x-token": "no"})[0] == 403
+    status, body = call(nimbus, "GET", outputs["SecureUrl"], "/secret", {"x-token": "letmein"})
+    assert status == 200, body
+    event = json.loads(body)["event"]
+    assert event["requestContext"]["authorizer"]["lambda"] == {"who": "ann"}
 
     rest_id = logical["ServerlessRestApi"]["PhysicalResourceId"]
     http_id = logical["ServerlessHttpApi"]["PhysicalResourceId"]

@@ -27,12 +27,13 @@ const DEFAULT_STAGE: &str = "$default";
 /// Properties of an `Api` event Nimbus honours.
 const REST_EVENT: [&str; 3] = ["Path", "Method", "RestApiId"];
 /// Properties of an `HttpApi` event Nimbus honours.
-const HTTP_EVENT: [&str; 5] = [
+const HTTP_EVENT: [&str; 6] = [
     "Path",
     "Method",
     "ApiId",
     "PayloadFormatVersion",
     "TimeoutInMillis",
+    "Auth",
 ];
 /// Properties of `AWS::Serverless::Api` Nimbus honours.
 const REST_API: [&str; 9] = [
@@ -47,7 +48,8 @@ const REST_API: [&str; 9] = [
     "EndpointConfiguration",
 ];
 /// Properties of `AWS::Serverless::HttpApi` Nimbus honours.
-const HTTP_API: [&str; 7] = [
+const HTTP_API: [&str; 8] = [
+    "Auth",
     "StageName",
     "DefinitionBody",
     "Name",
@@ -66,6 +68,8 @@ struct Route {
     /// The OpenAPI operation key: `get`, `x-amazon-apigateway-any-method`.
     operation: String,
     integration: Value,
+    /// An `HttpApi` event's `Auth`.
+    auth: Option<Value>,
 }
 
 /// What the events ask of APIs, gathered while functions are expanded and
@@ -248,6 +252,7 @@ pub(crate) fn rest_event(
         path: path.to_string(),
         operation: operation(method),
         integration: json!({"httpMethod": "POST", "type": "aws_proxy", "uri": {"Fn::Sub": uri}}),
+        auth: None,
     });
     Ok(())
 }
@@ -321,12 +326,18 @@ pub(crate) fn http_event(
         path,
         operation: operation(&method),
         integration,
+        auth: props.get("Auth").cloned(),
     });
     Ok(())
 }
 
 /// Add `routes` to the `paths` of an OpenAPI `body`.
-fn add_paths(body: &mut Value, routes: &[Route], http: bool) -> Result<(), Error> {
+fn add_paths(
+    body: &mut Value,
+    routes: &[Route],
+    http: bool,
+    default_authorizer: Option<&str>,
+) -> Result<(), Error> {
     if !body["paths"].is_object() {
         body["paths"] = json!({});
     }
@@ -344,6 +355,9 @@ fn add_paths(body: &mut Value, routes: &[Route], http: bool) -> Result<(), Error
         if http && !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
+        if let Some(security) = security(r, default_authorizer)? {
+            op["security"] = security;
+        }
         let path = &mut body["paths"][&r.path];
         if path.get(&r.operation).is_some() {
             return Err(invalid(
@@ -357,6 +371,124 @@ fn add_paths(body: &mut Value, routes: &[Route], http: bool) -> Result<(), Error
         path[&r.operation] = op;
     }
     Ok(())
+}
+
+/// An `HttpApi` event's `security`: its `Auth.Authorizer` (`NONE` for
+/// none) or the API's default, with its `AuthorizationScopes`.
+fn security(r: &Route, default_authorizer: Option<&str>) -> Result<Option<Value>, Error> {
+    let auth = r.auth.as_ref();
+    let named = match auth.and_then(|a| a.get("Authorizer")) {
+        None => default_authorizer.map(str::to_string),
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => {
+            return Err(invalid(
+                &r.function,
+                format!(
+                    "Event with id [{}] is invalid. 'Authorizer' must be a string.",
+                    r.event
+                ),
+            ));
+        }
+    };
+    let Some(name) = named else {
+        return Ok(None);
+    };
+    let scopes = auth
+        .and_then(|a| a.get("AuthorizationScopes"))
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    Ok(Some(json!([{ name: scopes }])))
+}
+
+/// An HTTP API's `Auth.Authorizers` as the body's security schemes; its
+/// `DefaultAuthorizer`.
+fn authorizers(id: &str, auth: &Value, body: &mut Value) -> Result<Option<String>, Error> {
+    only(id, "Auth ", auth, &["Authorizers", "DefaultAuthorizer"])?;
+    let mut schemes = Map::new();
+    for (name, a) in auth
+        .get("Authorizers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let scheme = if let Some(jwt) = a.get("JwtConfiguration") {
+            let mut x = json!({"type": "jwt", "jwtConfiguration": jwt});
+            if let Some(s) = a.get("IdentitySource") {
+                x["identitySource"] = s.clone();
+            }
+            json!({"type": "oauth2", "x-amazon-apigateway-authorizer": x})
+        } else if let Some(arn) = a.get("FunctionArn") {
+            only(
+                id,
+                &format!("Authorizer {name} "),
+                a,
+                &[
+                    "FunctionArn",
+                    "AuthorizerPayloadFormatVersion",
+                    "EnableSimpleResponses",
+                    "Identity",
+                ],
+            )?;
+            let mut x = json!({
+                "type": "request",
+                "authorizerUri": {"Fn::Sub": [
+                    "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${__FunctionArn__}/invocations",
+                    {"__FunctionArn__": arn},
+                ]},
+            });
+            for (from, to) in [
+                (
+                    "AuthorizerPayloadFormatVersion",
+                    "authorizerPayloadFormatVersion",
+                ),
+                ("EnableSimpleResponses", "enableSimpleResponses"),
+            ] {
+                if let Some(v) = a.get(from) {
+                    x[to] = v.clone();
+                }
+            }
+            if let Some(identity) = a.get("Identity") {
+                let mut sources = Vec::new();
+                for (key, prefix) in [
+                    ("Headers", "$request.header."),
+                    ("QueryStrings", "$request.querystring."),
+                    ("Context", "$context."),
+                    ("StageVariables", "$stageVariables."),
+                ] {
+                    for v in identity
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(n) = v.as_str() {
+                            sources.push(json!(format!("{prefix}{n}")));
+                        }
+                    }
+                }
+                x["identitySource"] = Value::Array(sources);
+                if let Some(ttl) = identity.get("ReauthorizeEvery") {
+                    x["authorizerResultTtlInSeconds"] = ttl.clone();
+                }
+            }
+            json!({"type": "apiKey", "name": "Unused", "in": "header", "x-amazon-apigateway-authorizer": x})
+        } else {
+            return Err(invalid(
+                id,
+                format!(
+                    "Authorizer {name} must have 'JwtConfiguration' or 'FunctionArn'; Nimbus serves JWT and Lambda authorizers of HTTP APIs."
+                ),
+            ));
+        };
+        schemes.insert(name.clone(), scheme);
+    }
+    if !schemes.is_empty() {
+        body["components"]["securitySchemes"] = Value::Object(schemes);
+    }
+    Ok(auth
+        .get("DefaultAuthorizer")
+        .and_then(Value::as_str)
+        .map(str::to_string))
 }
 
 /// A 40-hex digest of `v` (SAM's deployment ids are a SHA-1 of the API's
@@ -401,7 +533,7 @@ fn rest_api(x: &mut Expansion<'_>, routes: &[Route], implicit: bool) -> Result<(
         None => fresh["swagger"] = json!("2.0"),
     }
     let mut body = body_of(&id, &props, fresh)?;
-    add_paths(&mut body, routes, false)?;
+    add_paths(&mut body, routes, false, None)?;
     let mut api = json!({});
     if let Some(b) = props.get("BinaryMediaTypes") {
         body["x-amazon-apigateway-binary-media-types"] = b.clone();
@@ -453,7 +585,11 @@ fn http_api(x: &mut Expansion<'_>, routes: &[Route]) -> Result<(), Error> {
     }
     let fresh = json!({"openapi": "3.0.1", "info": info, "paths": {}});
     let mut body = body_of(&id, &props, fresh)?;
-    add_paths(&mut body, routes, true)?;
+    let default_authorizer = match props.get("Auth") {
+        Some(auth) => authorizers(&id, auth, &mut body)?,
+        None => None,
+    };
+    add_paths(&mut body, routes, true, default_authorizer.as_deref())?;
     let mut tags =
         vec![json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"})];
     let mut stage_tags = Map::new();

@@ -65,24 +65,29 @@ pub(super) fn body(props: &Map<String, Value>) -> Result<Option<Value>, String> 
     }
 }
 
-/// One operation of an OpenAPI document: path, method and the integration's
-/// function URI (and timeout), checked as Nimbus serves it.
+/// One operation of an OpenAPI document: path, method, the integration's
+/// function URI, and its `security` (the document's when it has none).
 pub(super) struct Operation<'a> {
     pub path: &'a str,
     pub method: &'static str,
     pub integration: &'a Value,
     pub uri: String,
+    pub security: Option<&'a Value>,
 }
 
-/// The operations of `doc`'s `paths`; refuses what the gateway cannot run.
-pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
-    if doc
-        .get("security")
-        .and_then(Value::as_array)
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Err("Nimbus does not support 'security' in an API's Body yet".into());
+impl Operation<'_> {
+    /// The authorizer the operation names and its scopes: `None` without
+    /// one (or with `NONE`).
+    pub(super) fn authorizer(&self) -> Option<(&str, &Value)> {
+        let first = self.security?.as_array()?.first()?.as_object()?;
+        let (name, scopes) = first.iter().next()?;
+        (name != "NONE").then_some((name.as_str(), scopes))
     }
+}
+
+/// The operations of `doc`'s `paths`; refuses integrations the gateway
+/// cannot run.
+pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
     let mut out = Vec::new();
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return Ok(out);
@@ -96,15 +101,6 @@ pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
                 continue;
             };
             let at = format!("{method} {path}");
-            if op
-                .get("security")
-                .and_then(Value::as_array)
-                .is_some_and(|s| !s.is_empty())
-            {
-                return Err(format!(
-                    "Nimbus does not support 'security' (authorizers) on {at} yet"
-                ));
-            }
             let integration = op
                 .get("x-amazon-apigateway-integration")
                 .ok_or_else(|| format!("{at} has no x-amazon-apigateway-integration"))?;
@@ -127,6 +123,7 @@ pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
                 method,
                 integration,
                 uri,
+                security: op.get("security").or_else(|| doc.get("security")),
             });
         }
     }
@@ -146,6 +143,12 @@ pub(super) async fn create_rest_api(
         Some(d) => operations(d)?,
         None => Vec::new(),
     };
+    if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
+        return Err(format!(
+            "Nimbus's REST APIs do not support authorizers ('security' on {} {}) yet",
+            op.method, op.path
+        ));
+    }
     let name = string(props, "Name")
         .or_else(|| {
             doc.as_ref()
@@ -461,8 +464,13 @@ mod tests {
         let mock = json!({"paths": {"/": {"options": {"x-amazon-apigateway-integration": {"type": "mock"}}}}});
         let e = operations(&mock).err().unwrap();
         assert!(e.contains("OPTIONS /") && e.contains("'mock'"), "{e}");
-        let secured = json!({"paths": {"/": {"get": {"security": [{"a": []}]}}}});
-        assert!(operations(&secured).err().unwrap().contains("'security'"));
+        let secured = json!({"security": [{"a": ["s"]}], "paths": {
+            "/": {"get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
+            "/open": {"get": {"security": [{"NONE": []}], "x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
+        }});
+        let ops = operations(&secured).unwrap();
+        assert_eq!(ops[0].authorizer(), Some(("a", &json!(["s"]))));
+        assert_eq!(ops[1].authorizer(), None);
         assert!(gone(Err("(Service: apigateway, Status Code: 404)".into())).is_ok());
     }
 }

@@ -9,6 +9,7 @@ use super::apigateway::{body, gone, operations, tag_map};
 use super::{Created, Ctx, required, string, typed};
 use http::Method;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 const SERVICE: &str = "apigateway";
 
@@ -74,7 +75,7 @@ pub(super) async fn create_api(ctx: &Ctx, props: &Map<String, Value>) -> Result<
         .rest(SERVICE, Method::POST, "/v2/apis", Some(&input))
         .await?;
     let id = made["apiId"].as_str().unwrap_or_default().to_string();
-    if let Err(e) = import(ctx, &id, &ops).await {
+    if let Err(e) = import(ctx, &id, doc.as_ref(), &ops).await {
         let _ = ctx
             .rest(SERVICE, Method::DELETE, &api_path(&id), None)
             .await;
@@ -85,12 +86,75 @@ pub(super) async fn create_api(ctx: &Ctx, props: &Map<String, Value>) -> Result<
         .with("ApiEndpoint", made["apiEndpoint"].clone()))
 }
 
-/// An integration and a route per operation of the API's body.
+/// The authorizers of the body's `components.securitySchemes` (those with
+/// an `x-amazon-apigateway-authorizer`): each name to its id and type.
+async fn import_authorizers(
+    ctx: &Ctx,
+    id: &str,
+    doc: Option<&Value>,
+) -> Result<BTreeMap<String, (String, &'static str)>, String> {
+    let mut made = BTreeMap::new();
+    let schemes = doc
+        .and_then(|d| d["components"]["securitySchemes"].as_object())
+        .into_iter()
+        .flatten();
+    for (name, scheme) in schemes {
+        let Some(a) = scheme.get("x-amazon-apigateway-authorizer") else {
+            continue;
+        };
+        let kind = a.get("type").and_then(Value::as_str).unwrap_or_default();
+        let (authorizer_type, route_type) = match kind.to_ascii_lowercase().as_str() {
+            "jwt" => ("JWT", "JWT"),
+            "request" => ("REQUEST", "CUSTOM"),
+            _ => {
+                return Err(format!(
+                    "Nimbus's HTTP APIs serve JWT and request (Lambda) authorizers; {name} has type '{kind}'"
+                ));
+            }
+        };
+        let sources = match a.get("identitySource") {
+            Some(Value::String(s)) => json!(s.split(',').map(str::trim).collect::<Vec<_>>()),
+            Some(v) => v.clone(),
+            None => json!([]),
+        };
+        let mut input = json!({
+            "name": name,
+            "authorizerType": authorizer_type,
+            "identitySource": sources,
+        });
+        for k in [
+            "jwtConfiguration",
+            "authorizerUri",
+            "authorizerPayloadFormatVersion",
+            "enableSimpleResponses",
+            "authorizerResultTtlInSeconds",
+        ] {
+            if let Some(v) = a.get(k) {
+                input[k] = v.clone();
+            }
+        }
+        let answer = ctx
+            .rest(
+                SERVICE,
+                Method::POST,
+                &format!("{}/authorizers", api_path(id)),
+                Some(&input),
+            )
+            .await?;
+        let aid = answer["authorizerId"].as_str().unwrap_or_default();
+        made.insert(name.clone(), (aid.to_string(), route_type));
+    }
+    Ok(made)
+}
+
+/// The body's authorizers, then an integration and a route per operation.
 async fn import(
     ctx: &Ctx,
     id: &str,
+    doc: Option<&Value>,
     ops: &[super::apigateway::Operation<'_>],
 ) -> Result<(), String> {
+    let authorizers = import_authorizers(ctx, id, doc).await?;
     for op in ops {
         let i = op.integration;
         let mut input = json!({
@@ -118,11 +182,22 @@ async fn import(
         } else {
             format!("{} {}", op.method, op.path)
         };
+        let mut route = json!({"routeKey": key, "target": format!("integrations/{integration}")});
+        if let Some((name, scopes)) = op.authorizer() {
+            let (aid, kind) = authorizers.get(name).ok_or_else(|| {
+                format!("{key} names the security scheme {name}, which the Body does not define")
+            })?;
+            route["authorizationType"] = json!(kind);
+            route["authorizerId"] = json!(aid);
+            if scopes.as_array().is_some_and(|s| !s.is_empty()) {
+                route["authorizationScopes"] = scopes.clone();
+            }
+        }
         ctx.rest(
             SERVICE,
             Method::POST,
             &format!("{}/routes", api_path(id)),
-            Some(&json!({"routeKey": key, "target": format!("integrations/{integration}")})),
+            Some(&route),
         )
         .await?;
     }
