@@ -533,7 +533,11 @@ fn rest_api(x: &mut Expansion<'_>, routes: &[Route], implicit: bool) -> Result<(
         None => fresh["swagger"] = json!("2.0"),
     }
     let mut body = body_of(&id, &props, fresh)?;
-    add_paths(&mut body, routes, false, None)?;
+    // A `DefinitionBody` is the user's: SAM adds the events' paths only to
+    // the body it writes (the events still get their permissions).
+    if props.get("DefinitionBody").is_none() {
+        add_paths(&mut body, routes, false, None)?;
+    }
     let mut api = json!({});
     if let Some(b) = props.get("BinaryMediaTypes") {
         body["x-amazon-apigateway-binary-media-types"] = b.clone();
@@ -590,8 +594,8 @@ fn http_api(x: &mut Expansion<'_>, routes: &[Route]) -> Result<(), Error> {
         None => None,
     };
     add_paths(&mut body, routes, true, default_authorizer.as_deref())?;
-    let mut tags =
-        vec![json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"})];
+    let sam_tag = json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"});
+    let mut tags = Vec::new();
     let mut stage_tags = Map::new();
     stage_tags.insert("httpapi:createdBy".into(), json!("SAM"));
     if let Some(Value::Object(m)) = props.get("Tags") {
@@ -599,6 +603,12 @@ fn http_api(x: &mut Expansion<'_>, routes: &[Route]) -> Result<(), Error> {
             tags.push(json!({"name": k, "x-amazon-apigateway-tag-value": v}));
             stage_tags.insert(k.clone(), v.clone());
         }
+    }
+    // SAM's own tag comes first in the body it writes, last in the user's.
+    if props.get("DefinitionBody").is_some() {
+        tags.push(sam_tag);
+    } else {
+        tags.insert(0, sam_tag);
     }
     body["tags"] = Value::Array(tags);
     match props.get("CorsConfiguration") {
