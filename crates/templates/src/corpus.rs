@@ -8,9 +8,10 @@
 //! to its resolved properties), and optionally `outputs` (name to value),
 //! `exports` (output name to export name), `waves` and `conditions`; and
 //! `processed`: the `Resources` of the template after the SAM transform,
-//! unresolved, with the content hash of version and layer version ids
-//! written `<hash>` (the expectations of SAM cases come from the AWS SAM
-//! translator's output, hashes aside).
+//! unresolved, with the content hash of version, layer version and REST API
+//! deployment ids (and of a deployment's description) written `<hash>` (the
+//! expectations of SAM cases come from the AWS SAM translator's output,
+//! hashes aside).
 //!
 //! The stack is `test-stack` in account `123456789012`, `us-east-1`. The
 //! resolver answers `Ref` to resource `X` with `X-id`, `Fn::GetAtt X.A` with
@@ -98,7 +99,7 @@ fn deploy(dir: &Path) -> Result<Value, Error> {
     }))
 }
 
-/// Write the content hash of version and layer version ids as `<hash>`,
+/// Write the content hash of version, layer version and deployment ids as `<hash>`,
 /// in the ids and wherever they are named.
 fn unhash(resources: &mut Value) {
     let hashed: Vec<String> = resources
@@ -108,7 +109,11 @@ fn unhash(resources: &mut Value) {
                 .filter(|(id, r)| {
                     matches!(
                         r["Type"].as_str(),
-                        Some("AWS::Lambda::Version" | "AWS::Lambda::LayerVersion")
+                        Some(
+                            "AWS::Lambda::Version"
+                                | "AWS::Lambda::LayerVersion"
+                                | "AWS::ApiGateway::Deployment"
+                        )
                     ) && id.len() > 10
                         && id[id.len() - 10..].bytes().all(|b| b.is_ascii_hexdigit())
                 })
@@ -128,8 +133,12 @@ fn unhash(resources: &mut Value) {
         let to = format!("{}<hash>", &id[..id.len() - 10]);
         rename(resources, &id, &to);
         if let Some(m) = resources.as_object_mut()
-            && let Some(r) = m.remove(&id)
+            && let Some(mut r) = m.remove(&id)
         {
+            // A REST API deployment's description carries the hash too.
+            if r["Type"] == "AWS::ApiGateway::Deployment" {
+                r["Properties"]["Description"] = json!("RestApi deployment id: <hash>");
+            }
             m.insert(to, r);
         }
     }

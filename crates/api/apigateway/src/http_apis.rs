@@ -507,7 +507,7 @@ impl ApiGatewayApi {
                     body.get("autoDeploy")
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
-                    None,
+                    opt_str(body, "deploymentId"),
                     strings(body.get("stageVariables")),
                     opt_str(body, "description"),
                 )

@@ -3,6 +3,7 @@
 //! invocation settings, and what its `Events` need (event source mappings,
 //! permissions, a bucket's notification configuration).
 
+use super::api::{self, Routes};
 use super::{Expansion, content_hash, invalid, policies};
 use crate::Error;
 use serde_json::{Map, Value, json};
@@ -31,9 +32,7 @@ const PASSED: [&str; 19] = [
 ];
 
 /// Event kinds whose services Nimbus does not have yet.
-const NOT_YET: [&str; 14] = [
-    "Api",
-    "HttpApi",
+const NOT_YET: [&str; 12] = [
     "Schedule",
     "ScheduleV2",
     "EventBridgeRule",
@@ -115,7 +114,7 @@ fn tags(user: Option<&Value>) -> Value {
     Value::Array(list)
 }
 
-pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
+pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), Error> {
     let id = x.id.to_string();
     let code = match (x.prop("InlineCode"), x.prop("CodeUri"), x.prop("ImageUri")) {
         (Some(inline), None, None) => json!({"ZipFile": inline}),
@@ -172,7 +171,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
         match kind {
             "SQS" => event_policies.push("AWSLambdaSQSQueueExecutionRole"),
             "DynamoDB" => event_policies.push("AWSLambdaDynamoDBExecutionRole"),
-            "S3" => {}
+            "S3" | "Api" | "HttpApi" => {}
             k if NOT_YET.contains(&k) => {
                 return Err(invalid(
                     &id,
@@ -190,80 +189,13 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
         }
     }
 
-    // Destinations of asynchronous invocations are sent to as the role.
-    let mut destination_policies = Vec::new();
-    if let Some(Value::Object(d)) = x
-        .prop("EventInvokeConfig")
-        .and_then(|c| c.get("DestinationConfig"))
-    {
-        for when in ["OnSuccess", "OnFailure"] {
-            let Some(dest) = d.get(when) else { continue };
-            let kind = dest.get("Type").and_then(Value::as_str).unwrap_or("");
-            let action = match kind {
-                "SQS" => "sqs:SendMessage",
-                "SNS" => "sns:publish",
-                "Lambda" => "lambda:InvokeFunction",
-                "EventBridge" => "events:PutEvents",
-                _ => continue,
-            };
-            destination_policies.push(json!({
-                "PolicyName": format!("{id}EventInvokeConfig{when}{kind}Policy"),
-                "PolicyDocument": {"Statement": [{
-                    "Action": action,
-                    "Effect": "Allow",
-                    "Resource": dest.get("Destination"),
-                }]},
-            }));
-        }
-    }
     match x.prop("Role") {
         Some(role) => {
             f.insert("Role".into(), role.clone());
         }
         None => {
-            let p = policies::read(&id, x.prop("Policies"))?;
-            let mut managed = vec![json!(policies::managed_arn("AWSLambdaBasicExecutionRole"))];
-            if x.prop("Tracing").and_then(Value::as_str) == Some("Active") {
-                managed.push(json!(policies::managed_arn("AWSXrayWriteOnlyAccess")));
-            }
-            managed.extend(p.managed);
-            for e in event_policies {
-                let arn = json!(policies::managed_arn(e));
-                if !managed.contains(&arn) {
-                    managed.push(arn);
-                }
-            }
-            let inline: Vec<Value> = p
-                .inline
-                .into_iter()
-                .map(|(i, doc)| json!({"PolicyName": format!("{id}RolePolicy{i}"), "PolicyDocument": doc}))
-                .chain(destination_policies)
-                .collect();
-            let mut role = json!({
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Action": ["sts:AssumeRole"],
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com"]},
-                    }],
-                },
-                "ManagedPolicyArns": managed,
-                "Tags": tags(user_tags.as_ref()),
-            });
-            if !inline.is_empty() {
-                role["Policies"] = Value::Array(inline);
-            }
-            for k in ["PermissionsBoundary"] {
-                if let Some(v) = x.prop(k) {
-                    role[k] = v.clone();
-                }
-            }
-            x.add(format!("{id}Role"), "AWS::IAM::Role", role);
-            f.insert(
-                "Role".into(),
-                json!({"Fn::GetAtt": [format!("{id}Role"), "Arn"]}),
-            );
+            let role = role(x, &id, event_policies, user_tags.as_ref())?;
+            f.insert("Role".into(), role);
         }
     }
     x.add(
@@ -361,14 +293,97 @@ pub(crate) fn expand(x: &mut Expansion<'_>) -> Result<(), Error> {
     }
 
     for (name, e) in events {
-        event(x, &id, &name, &e, &target)?;
+        event(x, routes, &id, &name, &e, &target)?;
     }
     Ok(())
+}
+
+/// The execution role SAM generates for a function without `Role`: the
+/// basic execution policy, X-Ray's when traced, `Policies`, what its events
+/// need and what its destinations are sent to as; its `Arn`.
+fn role(
+    x: &mut Expansion<'_>,
+    id: &str,
+    event_policies: Vec<&str>,
+    user_tags: Option<&Value>,
+) -> Result<Value, Error> {
+    let p = policies::read(id, x.prop("Policies"))?;
+    let mut managed = vec![json!(policies::managed_arn("AWSLambdaBasicExecutionRole"))];
+    if x.prop("Tracing").and_then(Value::as_str) == Some("Active") {
+        managed.push(json!(policies::managed_arn("AWSXrayWriteOnlyAccess")));
+    }
+    managed.extend(p.managed);
+    for e in event_policies {
+        let arn = json!(policies::managed_arn(e));
+        if !managed.contains(&arn) {
+            managed.push(arn);
+        }
+    }
+    let inline: Vec<Value> = p
+        .inline
+        .into_iter()
+        .map(|(i, doc)| json!({"PolicyName": format!("{id}RolePolicy{i}"), "PolicyDocument": doc}))
+        .chain(destination_policies(x, id))
+        .collect();
+    let mut role = json!({
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Action": ["sts:AssumeRole"],
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com"]},
+            }],
+        },
+        "ManagedPolicyArns": managed,
+        "Tags": tags(user_tags),
+    });
+    if !inline.is_empty() {
+        role["Policies"] = Value::Array(inline);
+    }
+    for k in ["PermissionsBoundary"] {
+        if let Some(v) = x.prop(k) {
+            role[k] = v.clone();
+        }
+    }
+    x.add(format!("{id}Role"), "AWS::IAM::Role", role);
+    Ok(json!({"Fn::GetAtt": [format!("{id}Role"), "Arn"]}))
+}
+
+/// What the role needs to send to the destinations of asynchronous
+/// invocations.
+fn destination_policies(x: &Expansion<'_>, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(Value::Object(d)) = x
+        .prop("EventInvokeConfig")
+        .and_then(|c| c.get("DestinationConfig"))
+    {
+        for when in ["OnSuccess", "OnFailure"] {
+            let Some(dest) = d.get(when) else { continue };
+            let kind = dest.get("Type").and_then(Value::as_str).unwrap_or("");
+            let action = match kind {
+                "SQS" => "sqs:SendMessage",
+                "SNS" => "sns:publish",
+                "Lambda" => "lambda:InvokeFunction",
+                "EventBridge" => "events:PutEvents",
+                _ => continue,
+            };
+            out.push(json!({
+                "PolicyName": format!("{id}EventInvokeConfig{when}{kind}Policy"),
+                "PolicyDocument": {"Statement": [{
+                    "Action": action,
+                    "Effect": "Allow",
+                    "Resource": dest.get("Destination"),
+                }]},
+            }));
+        }
+    }
+    out
 }
 
 /// One entry of `Events`.
 fn event(
     x: &mut Expansion<'_>,
+    routes: &mut Routes,
     id: &str,
     name: &str,
     e: &Value,
@@ -470,6 +485,8 @@ fn event(
                 _ => *deps = json!([permission]),
             }
         }
+        "Api" => api::rest_event(x, routes, id, name, &props, target)?,
+        "HttpApi" => api::http_event(x, routes, id, name, &props, target)?,
         _ => unreachable!("event kinds are checked before"),
     }
     Ok(())

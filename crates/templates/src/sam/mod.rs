@@ -7,6 +7,7 @@
 //! keep working. Kinds whose services Nimbus does not have yet are refused
 //! with a message naming them.
 
+mod api;
 mod function;
 mod policies;
 mod state_machine;
@@ -134,7 +135,10 @@ pub fn transform(doc: &Value) -> Result<Value, Error> {
             out.insert(id.clone(), r.clone());
         }
     }
-    let mut renames = Vec::new();
+    // Serverless resources with their `Globals`; the APIs are made last,
+    // when every event naming them has been seen.
+    let mut serverless = Vec::new();
+    let mut apis = Vec::new();
     for (id, r) in &resources {
         let kind = r.get("Type").and_then(Value::as_str).unwrap_or("");
         if !kind.starts_with("AWS::Serverless::") {
@@ -147,6 +151,16 @@ pub fn transform(doc: &Value) -> Result<Value, Error> {
             let merged = merge(g, r.get("Properties"));
             r["Properties"] = merged;
         }
+        if matches!(kind, "AWS::Serverless::Api" | "AWS::Serverless::HttpApi") {
+            apis.push((id.clone(), r));
+        } else {
+            serverless.push((id.clone(), kind.to_string(), r));
+        }
+    }
+    let mut routes = api::Routes::new(&apis)?;
+    let mut renames = Vec::new();
+    for (id, kind, r) in &serverless {
+        let kind = kind.as_str();
         let props = r
             .get("Properties")
             .and_then(Value::as_object)
@@ -154,18 +168,16 @@ pub fn transform(doc: &Value) -> Result<Value, Error> {
             .unwrap_or_default();
         let mut made = Expansion {
             id,
-            resource: &r,
+            resource: r,
             props: &props,
             out: &mut out,
         };
         match kind {
-            "AWS::Serverless::Function" => function::expand(&mut made)?,
+            "AWS::Serverless::Function" => function::expand(&mut made, &mut routes)?,
             "AWS::Serverless::SimpleTable" => made.simple_table(),
             "AWS::Serverless::LayerVersion" => renames.push(made.layer_version()?),
             "AWS::Serverless::StateMachine" => state_machine::expand(&mut made)?,
-            "AWS::Serverless::Api"
-            | "AWS::Serverless::HttpApi"
-            | "AWS::Serverless::Application"
+            "AWS::Serverless::Application"
             | "AWS::Serverless::Connector"
             | "AWS::Serverless::GraphQLApi" => {
                 return Err(invalid(
@@ -180,6 +192,7 @@ pub fn transform(doc: &Value) -> Result<Value, Error> {
             }
         }
     }
+    api::finish(&mut out, routes, &apis, &globals)?;
     let mut processed = Value::Object(top);
     processed["Resources"] = Value::Object(out);
     for (from, to) in renames {

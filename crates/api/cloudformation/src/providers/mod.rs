@@ -4,6 +4,8 @@
 //! `Ref` gives and the attributes `Fn::GetAtt` reads; and deleting it.
 //! A type no module knows fails its resource, naming the type.
 
+mod apigateway;
+mod apigateway_v2;
 mod dynamodb;
 pub(crate) mod ec2;
 mod iam;
@@ -329,6 +331,16 @@ pub(crate) async fn create(
         }
         "AWS::KMS::Alias" => kms::create_alias(ctx, props).await,
         k if ec2::KINDS.contains(&k) => Ok(ec2::create(k, &ctx.region, props)),
+        "AWS::ApiGateway::RestApi" => apigateway::create_rest_api(ctx, props).await,
+        "AWS::ApiGateway::Resource" => apigateway::create_resource(ctx, props).await,
+        "AWS::ApiGateway::Method" => apigateway::create_method(ctx, props).await,
+        "AWS::ApiGateway::Deployment" => apigateway::create_deployment(ctx, props).await,
+        "AWS::ApiGateway::Stage" => apigateway::create_stage(ctx, props).await,
+        "AWS::ApiGatewayV2::Api" => apigateway_v2::create_api(ctx, props).await,
+        "AWS::ApiGatewayV2::Integration" => apigateway_v2::create_integration(ctx, props).await,
+        "AWS::ApiGatewayV2::Route" => apigateway_v2::create_route(ctx, props).await,
+        "AWS::ApiGatewayV2::Stage" => apigateway_v2::create_stage(ctx, props).await,
+        "AWS::ApiGatewayV2::Deployment" => apigateway_v2::create_deployment(ctx, props).await,
         other => Err(format!("Nimbus does not support resource type {other} yet")),
     }
 }
@@ -344,6 +356,8 @@ pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Resul
         "AWS::S3::Bucket" => s3::delete_generated(ctx, name).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
+        "AWS::ApiGateway::RestApi" => apigateway::delete_named(ctx, name).await,
+        "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_named(ctx, name).await,
         _ => Ok(()),
     }
 }
@@ -376,6 +390,23 @@ pub(crate) async fn delete(
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
+        "AWS::ApiGateway::RestApi" => apigateway::delete_rest_api(ctx, physical_id).await,
+        "AWS::ApiGateway::Resource" => {
+            apigateway::delete_resource(ctx, physical_id, attributes).await
+        }
+        "AWS::ApiGateway::Method" => apigateway::delete_method(ctx, attributes).await,
+        "AWS::ApiGateway::Deployment" => apigateway::delete_deployment(ctx, attributes).await,
+        "AWS::ApiGateway::Stage" => apigateway::delete_stage(ctx, physical_id, attributes).await,
+        "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_api(ctx, physical_id).await,
+        "AWS::ApiGatewayV2::Integration" => {
+            apigateway_v2::delete_integration(ctx, physical_id, attributes).await
+        }
+        "AWS::ApiGatewayV2::Route" => {
+            apigateway_v2::delete_route(ctx, physical_id, attributes).await
+        }
+        "AWS::ApiGatewayV2::Stage" => {
+            apigateway_v2::delete_stage(ctx, physical_id, attributes).await
+        }
         _ => Ok(()),
     }
 }

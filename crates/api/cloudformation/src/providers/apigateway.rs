@@ -1,0 +1,476 @@
+//! `AWS::ApiGateway::*` (REST APIs) through API Gateway's v1 REST API:
+//! `RestApi` (with a `Body`, imported as `ImportRestApi` would: a resource
+//! per path segment, a method and its Lambda proxy integration per
+//! operation), `Resource`, `Method`, `Deployment` and `Stage`. What the
+//! gateway cannot serve (authorizers, non-proxy integrations) is refused
+//! naming it. A REST API's `Ref` is its id (`RootResourceId`); a stage's is
+//! its name; a deployment's and a resource's their ids.
+
+use super::{Created, Ctx, required, string};
+use http::Method;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+const SERVICE: &str = "apigateway";
+
+/// The operations of an OpenAPI path item, as API Gateway's methods.
+const OPERATIONS: [(&str, &str); 8] = [
+    ("get", "GET"),
+    ("put", "PUT"),
+    ("post", "POST"),
+    ("delete", "DELETE"),
+    ("options", "OPTIONS"),
+    ("head", "HEAD"),
+    ("patch", "PATCH"),
+    ("x-amazon-apigateway-any-method", "ANY"),
+];
+
+/// A failed delete of something already gone is a delete done.
+pub(super) fn gone(r: Result<Value, String>) -> Result<(), String> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.contains("Status Code: 404") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// CloudFormation's tag list as a tag map.
+pub(super) fn tag_map(v: Option<&Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|t| Some((t.get("Key")?.as_str()?.to_string(), t.get("Value")?.clone())))
+            .collect(),
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    }
+}
+
+/// A `Body`: an OpenAPI document, as a map or as JSON text.
+pub(super) fn body(props: &Map<String, Value>) -> Result<Option<Value>, String> {
+    for refused in ["BodyS3Location", "CloneFrom"] {
+        if props.contains_key(refused) {
+            return Err(format!(
+                "Nimbus does not support {refused} yet; give the API's OpenAPI definition as Body"
+            ));
+        }
+    }
+    match props.get("Body") {
+        None => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(s)
+            .map(Some)
+            .map_err(|e| format!("Body is not a valid OpenAPI document: {e}")),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(_) => Err("Body must be an OpenAPI document".into()),
+    }
+}
+
+/// One operation of an OpenAPI document: path, method, the integration's
+/// function URI, and its `security` (the document's when it has none).
+pub(super) struct Operation<'a> {
+    pub path: &'a str,
+    pub method: &'static str,
+    pub integration: &'a Value,
+    pub uri: String,
+    pub security: Option<&'a Value>,
+}
+
+impl Operation<'_> {
+    /// The authorizer the operation names and its scopes: `None` without
+    /// one (or with `NONE`).
+    pub(super) fn authorizer(&self) -> Option<(&str, &Value)> {
+        let first = self.security?.as_array()?.first()?.as_object()?;
+        let (name, scopes) = first.iter().next()?;
+        (name != "NONE").then_some((name.as_str(), scopes))
+    }
+}
+
+/// The operations of `doc`'s `paths`; refuses integrations the gateway
+/// cannot run.
+pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
+    let mut out = Vec::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return Ok(out);
+    };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (key, op) in item {
+            let Some((_, method)) = OPERATIONS.iter().find(|(k, _)| k == key) else {
+                continue;
+            };
+            let at = format!("{method} {path}");
+            let integration = op
+                .get("x-amazon-apigateway-integration")
+                .ok_or_else(|| format!("{at} has no x-amazon-apigateway-integration"))?;
+            let kind = integration
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !kind.eq_ignore_ascii_case("aws_proxy") {
+                return Err(format!(
+                    "Nimbus runs aws_proxy (Lambda proxy) integrations only; {at} has type '{kind}'"
+                ));
+            }
+            let uri = integration
+                .get("uri")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("The integration of {at} has no uri"))?
+                .to_string();
+            out.push(Operation {
+                path,
+                method,
+                integration,
+                uri,
+                security: op.get("security").or_else(|| doc.get("security")),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn api_path(api: &str) -> String {
+    format!("/restapis/{api}")
+}
+
+pub(super) async fn create_rest_api(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let doc = body(props)?;
+    let ops = match &doc {
+        Some(d) => operations(d)?,
+        None => Vec::new(),
+    };
+    if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
+        return Err(format!(
+            "Nimbus's REST APIs do not support authorizers ('security' on {} {}) yet",
+            op.method, op.path
+        ));
+    }
+    let name = string(props, "Name")
+        .or_else(|| {
+            doc.as_ref()
+                .and_then(|d| d["info"]["title"].as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| ctx.generated_name(128));
+    let binary = props
+        .get("BinaryMediaTypes")
+        .or_else(|| {
+            doc.as_ref()
+                .and_then(|d| d.get("x-amazon-apigateway-binary-media-types"))
+        })
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    let mut input = json!({
+        "name": name,
+        "binaryMediaTypes": binary,
+        "tags": tag_map(props.get("Tags")),
+    });
+    if let Some(d) = string(props, "Description") {
+        input["description"] = json!(d);
+    }
+    let made = ctx
+        .rest(SERVICE, Method::POST, "/restapis", Some(&input))
+        .await?;
+    let id = made["id"].as_str().unwrap_or_default().to_string();
+    let root = made["rootResourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let Err(e) = import(ctx, &id, &root, &ops).await {
+        let _ = ctx
+            .rest(SERVICE, Method::DELETE, &api_path(&id), None)
+            .await;
+        return Err(e);
+    }
+    Ok(Created::named(id.clone())
+        .with("RootResourceId", root)
+        .with("RestApiId", id))
+}
+
+/// Make the resources, methods and integrations of `ops` in API `id`.
+async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Result<(), String> {
+    let mut resources: BTreeMap<String, String> = BTreeMap::new();
+    resources.insert(String::new(), root.to_string());
+    for op in ops {
+        let mut at = String::new();
+        let mut parent = root.to_string();
+        for part in op.path.split('/').filter(|p| !p.is_empty()) {
+            at = format!("{at}/{part}");
+            parent = match resources.get(&at) {
+                Some(r) => r.clone(),
+                None => {
+                    let made = ctx
+                        .rest(
+                            SERVICE,
+                            Method::POST,
+                            &format!("{}/resources/{parent}", api_path(id)),
+                            Some(&json!({"pathPart": part})),
+                        )
+                        .await?;
+                    let r = made["id"].as_str().unwrap_or_default().to_string();
+                    resources.insert(at.clone(), r.clone());
+                    r
+                }
+            };
+        }
+        let mut integration = json!({
+            "type": "AWS_PROXY",
+            "integrationHttpMethod": "POST",
+            "uri": op.uri,
+        });
+        if let Some(t) = op.integration.get("timeoutInMillis") {
+            integration["timeoutInMillis"] = t.clone();
+        }
+        if let Some(c) = op.integration.get("credentials") {
+            integration["credentials"] = c.clone();
+        }
+        put_method(ctx, id, &parent, op.method, "NONE", &integration).await?;
+    }
+    Ok(())
+}
+
+async fn put_method(
+    ctx: &Ctx,
+    api: &str,
+    resource: &str,
+    method: &str,
+    auth: &str,
+    integration: &Value,
+) -> Result<(), String> {
+    let at = format!("{}/resources/{resource}/methods/{method}", api_path(api));
+    ctx.rest(
+        SERVICE,
+        Method::PUT,
+        &at,
+        Some(&json!({"authorizationType": auth})),
+    )
+    .await?;
+    ctx.rest(
+        SERVICE,
+        Method::PUT,
+        &format!("{at}/integration"),
+        Some(integration),
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_rest_api(ctx: &Ctx, id: &str) -> Result<(), String> {
+    gone(ctx.rest(SERVICE, Method::DELETE, &api_path(id), None).await)
+}
+
+/// Delete the REST API named `name` (a generated name), if there is one.
+pub(super) async fn delete_named(ctx: &Ctx, name: &str) -> Result<(), String> {
+    let all = ctx.rest(SERVICE, Method::GET, "/restapis", None).await?;
+    for api in all["item"].as_array().into_iter().flatten() {
+        if api["name"] == name
+            && let Some(id) = api["id"].as_str()
+        {
+            delete_rest_api(ctx, id).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn create_resource(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let api = required(props, "RestApiId")?;
+    let parent = required(props, "ParentId")?;
+    let part = required(props, "PathPart")?;
+    let made = ctx
+        .rest(
+            SERVICE,
+            Method::POST,
+            &format!("{}/resources/{parent}", api_path(&api)),
+            Some(&json!({"pathPart": part})),
+        )
+        .await?;
+    let id = made["id"].as_str().unwrap_or_default().to_string();
+    Ok(Created::named(id.clone())
+        .with("ResourceId", id)
+        .with("RestApiId", api))
+}
+
+pub(super) async fn delete_resource(
+    ctx: &Ctx,
+    id: &str,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    let api = string(attributes, "RestApiId").unwrap_or_default();
+    let path = format!("{}/resources/{id}", api_path(&api));
+    gone(ctx.rest(SERVICE, Method::DELETE, &path, None).await)
+}
+
+/// `AWS::ApiGateway::Method` with its `Integration` (a Lambda proxy one).
+pub(super) async fn create_method(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let api = required(props, "RestApiId")?;
+    let resource = required(props, "ResourceId")?;
+    let method = required(props, "HttpMethod")?.to_ascii_uppercase();
+    let auth = string(props, "AuthorizationType").unwrap_or_else(|| "NONE".into());
+    if auth != "NONE" {
+        return Err(format!(
+            "Nimbus's REST APIs do not support AuthorizationType {auth} yet; use NONE"
+        ));
+    }
+    let i = props
+        .get("Integration")
+        .and_then(Value::as_object)
+        .ok_or("Nimbus needs a method's Integration (a Lambda proxy integration)")?;
+    let mut integration = json!({
+        "type": string(i, "Type").unwrap_or_default(),
+        "integrationHttpMethod": string(i, "IntegrationHttpMethod").unwrap_or_else(|| "POST".into()),
+        "uri": string(i, "Uri").unwrap_or_default(),
+    });
+    if let Some(t) = i.get("TimeoutInMillis") {
+        let n = t
+            .as_u64()
+            .or_else(|| t.as_str().and_then(|s| s.parse().ok()));
+        integration["timeoutInMillis"] = json!(n);
+    }
+    if let Some(c) = string(i, "Credentials") {
+        integration["credentials"] = json!(c);
+    }
+    put_method(ctx, &api, &resource, &method, &auth, &integration).await?;
+    Ok(Created::named(format!("{api}-{resource}-{method}"))
+        .with("RestApiId", api)
+        .with("ResourceId", resource)
+        .with("HttpMethod", method))
+}
+
+pub(super) async fn delete_method(
+    ctx: &Ctx,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    let s = |k| string(attributes, k).unwrap_or_default();
+    let path = format!(
+        "{}/resources/{}/methods/{}",
+        api_path(&s("RestApiId")),
+        s("ResourceId"),
+        s("HttpMethod")
+    );
+    gone(ctx.rest(SERVICE, Method::DELETE, &path, None).await)
+}
+
+pub(super) async fn create_deployment(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let api = required(props, "RestApiId")?;
+    let mut input = json!({});
+    if let Some(d) = string(props, "Description") {
+        input["description"] = json!(d);
+    }
+    let stage = string(props, "StageName");
+    if let Some(s) = &stage {
+        input["stageName"] = json!(s);
+        if let Some(v) = props
+            .get("StageDescription")
+            .and_then(|d| d.get("Variables"))
+        {
+            input["variables"] = v.clone();
+        }
+    }
+    let made = ctx
+        .rest(
+            SERVICE,
+            Method::POST,
+            &format!("{}/deployments", api_path(&api)),
+            Some(&input),
+        )
+        .await?;
+    let id = made["id"].as_str().unwrap_or_default().to_string();
+    let mut c = Created::named(id.clone())
+        .with("DeploymentId", id)
+        .with("RestApiId", api);
+    if let Some(s) = stage {
+        c = c.with("StageName", s);
+    }
+    Ok(c)
+}
+
+/// A deployment goes with its API; the stage it made (`StageName`) goes now.
+pub(super) async fn delete_deployment(
+    ctx: &Ctx,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    let Some(stage) = string(attributes, "StageName") else {
+        return Ok(());
+    };
+    let api = string(attributes, "RestApiId").unwrap_or_default();
+    let path = format!("{}/stages/{stage}", api_path(&api));
+    gone(ctx.rest(SERVICE, Method::DELETE, &path, None).await)
+}
+
+pub(super) async fn create_stage(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
+    let api = required(props, "RestApiId")?;
+    let name = required(props, "StageName")?;
+    let mut input = json!({
+        "stageName": name,
+        "deploymentId": required(props, "DeploymentId")?,
+    });
+    if let Some(d) = string(props, "Description") {
+        input["description"] = json!(d);
+    }
+    if let Some(v) = props.get("Variables") {
+        input["variables"] = v.clone();
+    }
+    ctx.rest(
+        SERVICE,
+        Method::POST,
+        &format!("{}/stages", api_path(&api)),
+        Some(&input),
+    )
+    .await?;
+    Ok(Created::named(name).with("RestApiId", api))
+}
+
+pub(super) async fn delete_stage(
+    ctx: &Ctx,
+    name: &str,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    let api = string(attributes, "RestApiId").unwrap_or_default();
+    let path = format!("{}/stages/{name}", api_path(&api));
+    gone(ctx.rest(SERVICE, Method::DELETE, &path, None).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_read_and_non_proxy_integrations_refused() {
+        let doc = json!({"paths": {
+            "/a/{b}": {
+                "get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}},
+                "x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {"type": "AWS_PROXY", "uri": "v"}},
+                "parameters": [],
+            },
+        }});
+        let ops = operations(&doc).unwrap();
+        let got: Vec<(&str, &str, &str)> = ops
+            .iter()
+            .map(|o| (o.path, o.method, o.uri.as_str()))
+            .collect();
+        assert_eq!(got, [("/a/{b}", "GET", "u"), ("/a/{b}", "ANY", "v")]);
+        let mock = json!({"paths": {"/": {"options": {"x-amazon-apigateway-integration": {"type": "mock"}}}}});
+        let e = operations(&mock).err().unwrap();
+        assert!(e.contains("OPTIONS /") && e.contains("'mock'"), "{e}");
+        let secured = json!({"security": [{"a": ["s"]}], "paths": {
+            "/": {"get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
+            "/open": {"get": {"security": [{"NONE": []}], "x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
+        }});
+        let ops = operations(&secured).unwrap();
+        assert_eq!(ops[0].authorizer(), Some(("a", &json!(["s"]))));
+        assert_eq!(ops[1].authorizer(), None);
+        assert!(gone(Err("(Service: apigateway, Status Code: 404)".into())).is_ok());
+    }
+}

@@ -1,0 +1,214 @@
+"""SAM templates with `Api` and `HttpApi` events, deployed through CloudFormation
+with boto3: the implicit `ServerlessRestApi` (stage `Prod`) and `ServerlessHttpApi`
+(`$default`), an explicit `AWS::Serverless::Api` with its own stage and an
+`AWS::Serverless::HttpApi` guarded by a Lambda authorizer answer at the
+URLs the template's outputs give (`https://{id}.execute-api.{region}.amazonaws.com/...`,
+called here with that Host), with the events Lambda proxy integrations send; deleting
+the stack deletes the APIs."""
+import http.client
+import json
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import unique
+
+TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Timeout: 10
+Resources:
+  AdminApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      Variables:
+        colour: blue
+  SecureApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Token
+        Authorizers:
+          Token:
+            FunctionArn: !GetAtt Gate.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [x-token]
+  Gate:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return {"isAuthorized": event["headers"].get("x-token") == "letmein",
+                    "context": {"who": "ann"}}
+  GatePermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !Ref Gate
+      Principal: apigateway.amazonaws.com
+      SourceArn: !Sub "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${SecureApi}/authorizers/*"
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        import json
+        def handler(event, context):
+            return {"statusCode": 200, "headers": {"content-type": "application/json"},
+                    "body": json.dumps({"answer": "hello", "event": event})}
+      Events:
+        Rest:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: get
+        Item:
+          Type: Api
+          Properties:
+            Path: /items/{id}
+            Method: any
+        Admin:
+          Type: Api
+          Properties:
+            RestApiId: !Ref AdminApi
+            Path: /admin
+            Method: post
+        Http:
+          Type: HttpApi
+          Properties:
+            Path: /hi/{name}
+            Method: GET
+        Fallback:
+          Type: HttpApi
+        Secret:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref SecureApi
+            Path: /secret
+            Method: GET
+Outputs:
+  RestUrl:
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/"
+  AdminUrl:
+    Value: !Sub "https://${AdminApi}.execute-api.${AWS::Region}.amazonaws.com/dev/"
+  HttpUrl:
+    Value: !Sub "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/"
+  SecureUrl:
+    Value: !Sub "https://${SecureApi}.execute-api.${AWS::Region}.amazonaws.com/"
+"""
+
+
+def call(nimbus, method, url, path, headers=None):
+    """Call the API at `url` (an output) through Nimbus's port, with its Host."""
+    target = urllib.parse.urlparse(url)
+    server = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+    conn.request(method, target.path.rstrip("/") + path,
+                 headers={"Host": target.hostname, **(headers or {})})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, data
+
+
+def settle(cfn, name, deadline_s=300):
+    """The stack's status once it is no longer in progress."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            s = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        except cfn.exceptions.ClientError:
+            return "GONE"
+        if not s["StackStatus"].endswith("_IN_PROGRESS"):
+            return s["StackStatus"]
+        time.sleep(0.5)
+    pytest.fail(f"stack {name} still in progress after {deadline_s}s")
+
+
+def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nimbus):
+    cfn = nimbus.client("cloudformation")
+    name = unique("samapis")
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=TEMPLATE,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])["StackId"]
+    status = settle(cfn, name)
+    if status != "CREATE_COMPLETE":
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        pytest.fail(f"{status}: " + "; ".join(
+            f"{e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
+            for e in events if "FAILED" in e["ResourceStatus"]))
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    logical = {r["LogicalResourceId"]: r for r in
+               cfn.describe_stack_resources(StackName=name)["StackResources"]}
+    for made in ["ServerlessRestApi", "ServerlessRestApiProdStage", "HelloRestPermissionProd",
+                 "AdminApidevStage", "HelloAdminPermissiondev", "ServerlessHttpApi",
+                 "ServerlessHttpApiApiGatewayDefaultStage", "HelloFallbackPermission"]:
+        assert made in logical, sorted(logical)
+
+    status, body = call(nimbus, "GET", outputs["RestUrl"], "/hello")
+    assert status == 200, body
+    got = json.loads(body)
+    assert got["answer"] == "hello"
+    event = got["event"]
+    assert event["resource"] == "/hello"
+    assert event["httpMethod"] == "GET"
+    assert event["requestContext"]["stage"] == "Prod"
+
+    status, body = call(nimbus, "DELETE", outputs["RestUrl"], "/items/42")
+    assert status == 200, body
+    event = json.loads(body)["event"]
+    assert event["resource"] == "/items/{id}"
+    assert event["pathParameters"] == {"id": "42"}
+
+    status, body = call(nimbus, "POST", outputs["AdminUrl"], "/admin")
+    assert status == 200, body
+    event = json.loads(body)["event"]
+    assert event["requestContext"]["stage"] == "dev"
+    assert event["stageVariables"] == {"colour": "blue"}
+
+    status, body = call(nimbus, "GET", outputs["HttpUrl"], "/hi/ann")
+    assert status == 200, body
+    event = json.loads(body)["event"]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /hi/{name}"
+    assert event["pathParameters"] == {"name": "ann"}
+
+    status, body = call(nimbus, "PUT", outputs["HttpUrl"], "/anything/else")
+    assert status == 200, body
+    assert json.loads(body)["event"]["routeKey"] == "$default"
+
+    # A Lambda authorizer from the HTTP API's `Auth`: its default for every route.
+    assert call(nimbus, "GET", outputs["SecureUrl"], "/secret")[0] == 401
+    assert call(nimbus, "GET", outputs["SecureUrl"], "/secret", {"x-token": "no"})[0] == 403
+    status, body = call(nimbus, "GET", outputs["SecureUrl"], "/secret", {"x-token": "letmein"})
+    assert status == 200, body
+    event = json.loads(body)["event"]
+    assert event["requestContext"]["authorizer"]["lambda"] == {"who": "ann"}
+
+    rest_id = logical["ServerlessRestApi"]["PhysicalResourceId"]
+    http_id = logical["ServerlessHttpApi"]["PhysicalResourceId"]
+    cfn.delete_stack(StackName=stack_id)
+    assert settle(cfn, stack_id) == "DELETE_COMPLETE"
+    rest_ids = [a["id"] for a in nimbus.client("apigateway").get_rest_apis()["items"]]
+    assert rest_id not in rest_ids
+    assert logical["AdminApi"]["PhysicalResourceId"] not in rest_ids
+    assert http_id not in [a["ApiId"] for a in nimbus.client("apigatewayv2").get_apis()["Items"]]
+    assert call(nimbus, "GET", outputs["RestUrl"], "/hello")[0] == 404
+    assert call(nimbus, "GET", outputs["HttpUrl"], "/hi/ann")[0] == 404
+
+
+def test_what_the_gateway_cannot_serve_is_refused_naming_the_property(nimbus):
+    cfn = nimbus.client("cloudformation")
+    template = TEMPLATE.replace("      StageName: dev\n", "      StageName: dev\n      Cors: \"'*'\"\n")
+    with pytest.raises(cfn.exceptions.ClientError) as e:
+        cfn.create_stack(StackName=unique("samcors"), TemplateBody=template,
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert "Property 'Cors' is not supported" in str(e.value)
