@@ -193,6 +193,32 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
     event = json.loads(body)["event"]
     assert event["requestContext"]["authorizer"]["lambda"] == {"who": "ann"}
 
+    # An update: new code, a new route, a new stage variable.
+    changed = (TEMPLATE.replace('"answer": "hello"', '"answer": "howdy"')
+               .replace("colour: blue", "colour: green")
+               .replace("        Http:\n", "        Bye:\n          Type: Api\n          Properties:\n"
+                        "            Path: /bye\n            Method: get\n        Http:\n"))
+    cfn.update_stack(StackName=name, TemplateBody=changed,
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    status = settle(cfn, name)
+    if status != "UPDATE_COMPLETE":
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        pytest.fail(f"{status}: " + "; ".join(
+            f"{e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
+            for e in events if "FAILED" in e["ResourceStatus"]))
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    status, body = call(nimbus, "GET", outputs["RestUrl"], "/bye")
+    assert status == 200, body
+    assert json.loads(body)["answer"] == "howdy"
+    status, body = call(nimbus, "GET", outputs["HttpUrl"], "/hi/ann")
+    assert status == 200 and json.loads(body)["answer"] == "howdy", body
+    status, body = call(nimbus, "POST", outputs["AdminUrl"], "/admin")
+    assert status == 200, body
+    assert json.loads(body)["event"]["stageVariables"] == {"colour": "green"}
+    logical = {r["LogicalResourceId"]: r for r in
+               cfn.describe_stack_resources(StackName=name)["StackResources"]}
+
     rest_id = logical["ServerlessRestApi"]["PhysicalResourceId"]
     http_id = logical["ServerlessHttpApi"]["PhysicalResourceId"]
     cfn.delete_stack(StackName=stack_id)

@@ -548,6 +548,9 @@ impl ApiGatewayApi {
                 if let Some(d) = opt_str(body, "description") {
                     s.description = Some(d);
                 }
+                if let Some(d) = opt_str(body, "deploymentId") {
+                    s.deployment_id = Some(d);
+                }
                 s.modified_ms = nimbus_model::time::now_millis();
                 Ok(s.clone())
             })

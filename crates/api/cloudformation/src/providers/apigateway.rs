@@ -432,6 +432,39 @@ pub(super) async fn create_stage(ctx: &Ctx, props: &Map<String, Value>) -> Resul
     Ok(Created::named(name).with("RestApiId", api))
 }
 
+/// Update a stage in place: its deployment, description and variables.
+pub(super) async fn update_stage(
+    ctx: &Ctx,
+    name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let api = required(new, "RestApiId")?;
+    let mut ops = vec![
+        json!({"op": "replace", "path": "/deploymentId", "value": required(new, "DeploymentId")?}),
+    ];
+    ops.push(json!({"op": "replace", "path": "/description", "value": string(new, "Description").unwrap_or_default()}));
+    let vars = |p: &Map<String, Value>| {
+        p.get("Variables")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (was, now) = (vars(old), vars(new));
+    for (k, v) in &now {
+        let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        ops.push(json!({"op": "replace", "path": format!("/variables/{k}"), "value": value}));
+    }
+    for k in was.keys().filter(|k| !now.contains_key(*k)) {
+        ops.push(json!({"op": "remove", "path": format!("/variables/{k}")}));
+    }
+    let path = format!("{}/stages/{name}", api_path(&api));
+    let body = json!({ "patchOperations": ops });
+    ctx.rest(SERVICE, Method::PATCH, &path, Some(&body))
+        .await
+        .map(|_| ())
+}
+
 pub(super) async fn delete_stage(
     ctx: &Ctx,
     name: &str,

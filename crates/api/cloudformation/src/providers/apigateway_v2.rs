@@ -305,6 +305,31 @@ pub(super) async fn create_stage(ctx: &Ctx, props: &Map<String, Value>) -> Resul
     Ok(Created::named(name).with("ApiId", api))
 }
 
+/// Update a stage in place: its deployment, description, variables and
+/// automatic deployment.
+pub(super) async fn update_stage(
+    ctx: &Ctx,
+    name: &str,
+    attributes: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let api = string(attributes, "ApiId").unwrap_or_default();
+    let mut body = json!({
+        "description": string(new, "Description").unwrap_or_default(),
+        "stageVariables": new.get("StageVariables").cloned().unwrap_or_else(|| json!({})),
+    });
+    if let Some(d) = string(new, "DeploymentId") {
+        body["deploymentId"] = json!(d);
+    }
+    if let Some(a) = string(new, "AutoDeploy") {
+        body["autoDeploy"] = json!(a.eq_ignore_ascii_case("true"));
+    }
+    let path = format!("/v2/apis/{api}/stages/{name}");
+    ctx.rest(SERVICE, Method::PATCH, &path, Some(&body))
+        .await
+        .map(|_| ())
+}
+
 pub(super) async fn delete_stage(
     ctx: &Ctx,
     name: &str,

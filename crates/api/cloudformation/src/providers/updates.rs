@@ -4,7 +4,8 @@
 //! here is replaced on any change.
 
 use super::{
-    Created, Ctx, dynamodb, iam, kms, lambda, lambda_versions, s3, secrets, sqs, ssm, states,
+    Created, Ctx, apigateway, apigateway_v2, dynamodb, iam, kms, lambda, lambda_versions, s3,
+    secrets, sqs, ssm, states,
 };
 use serde_json::{Map, Value};
 
@@ -32,6 +33,8 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::SecretsManager::Secret" => &["Name"],
         "AWS::KMS::Key" => &["KeySpec", "KeyUsage", "MultiRegion"],
         "AWS::KMS::Alias" => &["AliasName"],
+        "AWS::ApiGateway::Stage" => &["RestApiId", "StageName"],
+        "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
         _ => return None,
     })
 }
@@ -95,6 +98,10 @@ pub(crate) async fn update(
         "AWS::SecretsManager::Secret" => secrets::update(ctx, id, old, new).await?,
         "AWS::KMS::Key" => kms::update_key(ctx, id, old, new).await?,
         "AWS::KMS::Alias" => kms::update_alias(ctx, id, new).await?,
+        "AWS::ApiGateway::Stage" => apigateway::update_stage(ctx, id, old, new).await?,
+        "AWS::ApiGatewayV2::Stage" => {
+            apigateway_v2::update_stage(ctx, id, &was.attributes, new).await?;
+        }
         other => return Err(format!("Nimbus cannot update {other} in place")),
     }
     Ok(was.clone())
