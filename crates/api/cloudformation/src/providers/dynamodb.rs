@@ -13,6 +13,10 @@ pub(super) async fn create(ctx: &Ctx, props: &Map<String, Value>) -> Result<Crea
     if let Some(Value::Object(t)) = input.get_mut("ProvisionedThroughput") {
         super::typed(t, &["ReadCapacityUnits", "WriteCapacityUnits"], &[]);
     }
+    // CloudFormation's stream specification has only the view type.
+    if let Some(Value::Object(spec)) = input.get_mut("StreamSpecification") {
+        spec.insert("StreamEnabled".into(), Value::Bool(true));
+    }
     // CloudFormation's default; CreateTable requires one.
     input
         .entry("BillingMode")
