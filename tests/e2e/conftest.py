@@ -188,5 +188,13 @@ def invoke(lam, name, event=None, **kw):
     return resp
 
 
+def swallow(call, **kw):
+    """Make a call whose answer may never come (the server is killed under it)."""
+    try:
+        call(**kw)
+    except Exception:  # noqa: BLE001 - the connection dies with the server
+        pass
+
+
 def unique(prefix):
     return f"{prefix}-{os.getpid()}-{time.monotonic_ns() % 10**9}"

@@ -73,7 +73,7 @@ impl CloudFormationApi {
                     "Stack [{stack}] does not exist"
                 )));
             }
-            ("UPDATE", Some(s)) if !in_review && self.unchanged(form, ext, s)? => {
+            ("UPDATE", Some(s)) if s.updatable() && self.unchanged(form, ext, s)? => {
                 // Nothing to do: the change set fails as CloudFormation's does,
                 // which deployers read as "up to date".
                 change_set.status = "FAILED".into();

@@ -26,9 +26,28 @@ pub(crate) struct Deployer {
     pub extensions: http::Extensions,
 }
 
+/// Where a request that starts a deployment keeps its task, so that its
+/// answer can wait a moment for a quick one (see `CloudFormationApi`'s
+/// `Service::handle`).
+#[derive(Clone, Default)]
+pub(crate) struct Started(pub Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>);
+
+impl Started {
+    fn keep(d: &Deployer, task: tokio::task::JoinHandle<()>) {
+        if let Some(s) = d.extensions.get::<Started>() {
+            *s.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        }
+    }
+
+    pub(crate) fn take(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// Create the stack's resources, or (with `previous` set) update them.
 pub(crate) fn start(d: Deployer, stack_id: String) {
-    tokio::spawn(async move { d.run(&stack_id).await });
+    let kept = d.clone();
+    Started::keep(&kept, tokio::spawn(async move { d.run(&stack_id).await }));
 }
 
 /// What a deployment does to one resource.
@@ -82,9 +101,13 @@ pub(crate) fn created_of(r: &ResourceRecord) -> Created {
 }
 
 pub(crate) fn start_delete(d: Deployer, stack_id: String) {
-    tokio::spawn(async move {
-        d.delete(&stack_id, "DELETE").await;
-    });
+    let kept = d.clone();
+    Started::keep(
+        &kept,
+        tokio::spawn(async move {
+            d.delete(&stack_id, "DELETE").await;
+        }),
+    );
 }
 
 /// Who a request's deployment acts as, to be kept with the stack.

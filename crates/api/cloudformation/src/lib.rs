@@ -142,6 +142,16 @@ impl CloudFormationApi {
 
     /// Answer one request (a form in the query string or body).
     pub fn handle(&self, req: &Request<Bytes>, request_id: &str) -> Response<Bytes> {
+        self.handle_starting(req, request_id, &deploy::Started::default())
+    }
+
+    /// Answer one request; a deployment it starts is kept in `started`.
+    fn handle_starting(
+        &self,
+        req: &Request<Bytes>,
+        request_id: &str,
+        started: &deploy::Started,
+    ) -> Response<Bytes> {
         let form = Form::new(req.uri().query().unwrap_or(""), req.body());
         let Some(action) = form.get("Action") else {
             let e = ApiError::bad_request("MissingAction", "Missing Action");
@@ -165,6 +175,7 @@ impl CloudFormationApi {
         if let Some(h) = req.headers().get("host").and_then(|v| v.to_str().ok()) {
             ext.insert(providers::OriginHost(h.to_string()));
         }
+        ext.insert(started.clone());
         match self.execute(op, &form, &ext) {
             Ok(members) => CFN_QUERY.respond(
                 StatusCode::OK,
@@ -189,6 +200,9 @@ fn document(op: Operation, members: &str, request_id: &str) -> String {
     doc.replacen(&opening, &format!("{opening}<{}Result/>", op.name()), 1)
 }
 
+/// How long an answer that started a deployment waits for it to finish.
+const QUICK_DEPLOYMENT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Service for CloudFormationApi {
     fn signing_name(&self) -> &'static str {
         "cloudformation"
@@ -200,7 +214,17 @@ impl Service for CloudFormationApi {
     }
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
-        Box::pin(async move { CloudFormationApi::handle(self, &req, &request_id) })
+        Box::pin(async move {
+            let started = deploy::Started::default();
+            let answer = self.handle_starting(&req, &request_id, &started);
+            // A deployment that finishes quickly is finished before the answer,
+            // so that a client's first look (waiters poll every 5 to 30 s)
+            // finds it done; a longer one goes on in the background.
+            if let Some(task) = started.take() {
+                let _ = tokio::time::timeout(QUICK_DEPLOYMENT, task).await;
+            }
+            answer
+        })
     }
 
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
