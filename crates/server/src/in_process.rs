@@ -34,7 +34,7 @@ impl InProcess {
     }
 }
 
-impl nimbus_api_cloudformation::Calls for InProcess {
+impl nimbus_api_common::Calls for InProcess {
     fn call(
         &self,
         signing_name: &'static str,

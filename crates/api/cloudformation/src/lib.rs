@@ -7,8 +7,9 @@
 //! Resources are made by in-process AWS API calls through [`Calls`], carrying
 //! the extensions of the request that asked (its `Caller`, `SourceIp` and
 //! authorizer): each API authorizes each call as the stack's creator, as
-//! CloudFormation acts with its caller's permissions. Not here: updates,
-//! change sets, the SAM transform (see `docs/adr/0017-templates.md`).
+//! CloudFormation acts with its caller's permissions. Change sets, updates
+//! and their rollbacks, and the SAM transform (in `nimbus-templates`) are
+//! described in `docs/adr/0017-templates.md`.
 
 pub mod authz;
 mod change_sets;
@@ -33,16 +34,8 @@ pub const CFN_QUERY: Query = Query {
     namespace: "http://cloudformation.amazonaws.com/doc/2010-05-15/",
 };
 
-/// The seam to the other APIs: hand a request to the API with this SigV4
-/// signing name (`sqs`, `iam`, `lambda` ...) and get its answer, as if it had
-/// come through the edge. The server implements it over its list of APIs.
-pub trait Calls: Send + Sync {
-    fn call(
-        &self,
-        signing_name: &'static str,
-        req: Request<Bytes>,
-    ) -> BoxFuture<'_, Response<Bytes>>;
-}
+/// The seam to the other APIs (see [`nimbus_api_common::Calls`]).
+pub use nimbus_api_common::Calls;
 
 /// Where `TemplateURL`s are read: Nimbus's own S3. The server implements
 /// it over the object store; the caller's `s3:GetObject` is checked here.

@@ -18,7 +18,7 @@ pub mod sigv4;
 pub mod streaming;
 pub mod xml;
 
-pub use service::{BoxFuture, Service};
+pub use service::{BoxFuture, Calls, Service};
 
 /// Who signed a request, as the edge found after verifying its signature:
 /// carried in the request's `http::Extensions` for the APIs that answer

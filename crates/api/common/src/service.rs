@@ -10,6 +10,20 @@ use std::pin::Pin;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The seam from one API to the others, for services that act through other
+/// services' APIs (CloudFormation's providers, CodeDeploy's traffic
+/// shifting): hand a request to the API with this SigV4 signing name
+/// (`sqs`, `iam`, `lambda` ...) and get its answer, as if it had come through
+/// the edge with the request's extensions (its `Caller`, authorizer). The
+/// server implements it over its list of APIs.
+pub trait Calls: Send + Sync {
+    fn call(
+        &self,
+        signing_name: &'static str,
+        req: Request<Bytes>,
+    ) -> BoxFuture<'_, Response<Bytes>>;
+}
+
 /// One AWS API behind the edge. Each `api/*` crate implements it on its API
 /// type; the server only lists them.
 pub trait Service: Send + Sync + 'static {
