@@ -38,6 +38,16 @@ const CATALOG: &[(&str, &str, &str)] = &[
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:DescribeStream","dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:ListStreams","logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}"#,
     ),
     (
+        "/service-role/AWSLambdaVPCAccessExecutionRole",
+        "Provides minimum permissions for a Lambda function to execute while accessing a resource within a VPC - create, describe, delete network interfaces and write permissions to CloudWatch Logs.",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents","ec2:CreateNetworkInterface","ec2:DescribeNetworkInterfaces","ec2:DescribeSubnets","ec2:DeleteNetworkInterface","ec2:AssignPrivateIpAddresses","ec2:UnassignPrivateIpAddresses"],"Resource":"*"}]}"#,
+    ),
+    (
+        "/service-role/AWSCodeDeployRoleForLambda",
+        "Provides CodeDeploy service access to perform a Lambda deployment on your behalf.",
+        r#"{"Version":"2012-10-17","Statement":[{"Action":["cloudwatch:DescribeAlarms","lambda:UpdateAlias","lambda:GetAlias","lambda:GetProvisionedConcurrencyConfig","sns:Publish"],"Resource":"*","Effect":"Allow"},{"Action":["s3:GetObject","s3:GetObjectVersion"],"Resource":"arn:aws:s3:::*/CodeDeploy/*","Effect":"Allow"},{"Action":["s3:GetObject","s3:GetObjectVersion"],"Resource":"*","Condition":{"StringEquals":{"s3:ExistingObjectTag/UseWithCodeDeploy":"true"}},"Effect":"Allow"},{"Action":["lambda:InvokeFunction"],"Resource":"arn:aws:lambda:*:*:function:CodeDeployHook_*","Effect":"Allow"}]}"#,
+    ),
+    (
         "/service-role/AWSLambdaRole",
         "Default policy for AWS Lambda service role.",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["*"]}]}"#,

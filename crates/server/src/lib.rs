@@ -313,6 +313,7 @@ struct Services {
     workflows: Arc<nimbus_workflows::service::StepFunctions>,
     /// Resumes the stack deployments a restart interrupted.
     cloudformation: Arc<nimbus_api_cloudformation::CloudFormationApi>,
+    codedeploy: Arc<nimbus_api_codedeploy::CodeDeployApi>,
 }
 
 impl Services {
@@ -418,6 +419,16 @@ impl Services {
             nimbus_api_cloudformation::store::Stacks::open(kv.clone())
                 .context("open stack store")?,
         );
+        // CodeDeploy moves aliases through Lambda's API; CloudFormation makes
+        // resources through every API, CodeDeploy's too.
+        let codedeploy = Arc::new(
+            nimbus_api_codedeploy::CodeDeployApi::new(
+                kv.clone(),
+                Arc::new(in_process::InProcess::new(apis.clone(), s3.clone())),
+            )
+            .context("open CodeDeploy store")?,
+        );
+        apis.push(codedeploy.clone());
         let calls = Arc::new(in_process::InProcess::new(apis.clone(), s3.clone()));
         let cloudformation = Arc::new(
             nimbus_api_cloudformation::CloudFormationApi::new(
@@ -464,6 +475,7 @@ impl Services {
             triggers,
             workflows,
             cloudformation,
+            codedeploy,
         })
     }
 
@@ -475,6 +487,13 @@ impl Services {
         authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
     ) -> Result<()> {
         self.triggers.start();
+        let deployments = self.codedeploy.resume(authorizer);
+        if deployments > 0 {
+            tracing::info!(
+                deployments,
+                "failed and rolled back interrupted CodeDeploy deployments"
+            );
+        }
         let stacks = self.cloudformation.resume(authorizer);
         if stacks > 0 {
             tracing::info!(stacks, "resumed interrupted stack deployments");

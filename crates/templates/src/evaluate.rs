@@ -209,8 +209,7 @@ impl<'t> Stack<'t> {
                 continue;
             }
             let mut deps = BTreeSet::new();
-            let refs =
-                graph::references(&Value::Object(r.properties.clone()), Some(&self.conditions));
+            let refs = graph::references(&r.written(), Some(&self.conditions));
             let named = refs
                 .iter()
                 .map(Reference::name)
@@ -256,6 +255,27 @@ impl<'t> Stack<'t> {
             Value::Object(m) => Ok(Some(m)),
             _ => Ok(Some(Map::new())),
         }
+    }
+
+    /// A resource's `UpdatePolicy` resolved; `None` when it has none or its
+    /// condition drops it.
+    pub fn update_policy(
+        &self,
+        logical_id: &str,
+        resolver: &dyn Resolver,
+    ) -> Result<Option<Value>, Error> {
+        let Some(policy) = self
+            .template
+            .resources
+            .get(logical_id)
+            .and_then(|r| r.update_policy.as_ref())
+        else {
+            return Ok(None);
+        };
+        if !self.includes(logical_id) {
+            return Ok(None);
+        }
+        Eval::new(self, resolver).value(policy, 0)
     }
 
     /// The outputs whose conditions hold, resolved.

@@ -136,6 +136,19 @@ pub struct Resource {
     pub deletion_policy: Option<String>,
     pub update_replace_policy: Option<String>,
     pub metadata: Option<Value>,
+    /// `UpdatePolicy` (`CodeDeployLambdaAliasUpdate` for an alias), as
+    /// written: its references are dependencies.
+    pub update_policy: Option<Value>,
+}
+
+impl Resource {
+    /// What its references are read from: its properties and its
+    /// `UpdatePolicy`.
+    pub(crate) fn written(&self) -> Value {
+        let mut v = vec![Value::Object(self.properties.clone())];
+        v.extend(self.update_policy.clone());
+        Value::Array(v)
+    }
 }
 
 /// One entry of `Outputs`.
@@ -308,7 +321,7 @@ impl Template {
                     missing.insert(d.clone());
                 }
             }
-            let refs = graph::references(&Value::Object(r.properties.clone()), None);
+            let refs = graph::references(&r.written(), None);
             self.unknown_refs(&refs, &known, &mut missing)?;
         }
         if !missing.is_empty() {
@@ -526,6 +539,7 @@ fn resource(name: &str, v: &Value) -> Result<Resource, Error> {
         deletion_policy: policy("DeletionPolicy")?,
         update_replace_policy: policy("UpdateReplacePolicy")?,
         metadata: o.get("Metadata").cloned(),
+        update_policy: o.get("UpdatePolicy").cloned(),
     })
 }
 

@@ -495,6 +495,14 @@ impl Deployer {
                         }
                     },
                 };
+                let policy = match step {
+                    Step::Update => self
+                        .resolving(&mut snapshot, &ctx, |s| bound.update_policy(id, s))
+                        .await
+                        .ok()
+                        .flatten(),
+                    _ => None,
+                };
                 let was = existing.as_ref().map(created_of);
                 let old_props = existing
                     .as_ref()
@@ -514,7 +522,8 @@ impl Deployer {
                 tasks.spawn(async move {
                     let made = match (step, was) {
                         (Step::Update, Some(was)) => {
-                            providers::update(&ctx, &kind, &was, &old_props, &props).await
+                            let both = (&old_props, &props);
+                            providers::update(&ctx, &kind, &was, both, policy.as_ref()).await
                         }
                         _ => providers::create(&ctx, &kind, &props).await,
                     };

@@ -133,7 +133,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), E
             ));
         }
     };
-    for unsupported in ["DeploymentPreference", "CodeSigningConfigArn"] {
+    for unsupported in ["CodeSigningConfigArn"] {
         if x.prop(unsupported).is_some() {
             return Err(invalid(
                 &id,
@@ -227,10 +227,15 @@ pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), E
                 a["ProvisionedConcurrencyConfig"] = pc.clone();
             }
             let alias_id = format!("{id}Alias{alias_name}");
-            x.add(alias_id.clone(), "AWS::Lambda::Alias", a);
+            let policy = super::deployment::expand(x, &id, Some(&alias_id))?;
+            let made = x.add(alias_id.clone(), "AWS::Lambda::Alias", a);
+            if let Some(policy) = policy {
+                made["UpdatePolicy"] = policy;
+            }
             json!({"Ref": alias_id})
         }
         None => {
+            super::deployment::expand(x, &id, None)?;
             if x.prop("ProvisionedConcurrencyConfig").is_some() {
                 return Err(invalid(
                     &id,

@@ -8,6 +8,7 @@
 //! with a message naming them.
 
 mod api;
+mod deployment;
 mod function;
 mod policies;
 mod state_machine;

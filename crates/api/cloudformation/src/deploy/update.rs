@@ -283,7 +283,8 @@ impl Deployer {
                 r.properties.as_object().cloned().unwrap_or_default(),
                 p.properties.as_object().cloned().unwrap_or_default(),
             );
-            match providers::update(&ctx, &r.resource_type, &created_of(r), &now, &was).await {
+            let both = (&now, &was);
+            match providers::update(&ctx, &r.resource_type, &created_of(r), both, None).await {
                 Ok(_) => self.record(stack_id, |s| {
                     if let Some(x) = s.resource_mut(&r.logical_id) {
                         x.properties = p.properties.clone();

@@ -24,7 +24,7 @@ fn input(props: &Map<String, Value>, skip: &[&str]) -> Value {
 
 /// The parts of a qualified ARN `arn:aws:lambda:R:A:function:NAME:QUALIFIER`
 /// (or of a layer version's, `...:layer:NAME:N`): name and qualifier.
-fn qualified(arn: &str) -> (String, String) {
+pub(super) fn qualified(arn: &str) -> (String, String) {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
         [.., name, q] if parts.len() >= 8 => (name.to_string(), q.to_string()),

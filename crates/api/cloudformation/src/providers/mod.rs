@@ -6,6 +6,7 @@
 
 mod apigateway;
 mod apigateway_v2;
+mod codedeploy;
 mod dynamodb;
 pub(crate) mod ec2;
 mod iam;
@@ -330,6 +331,9 @@ pub(crate) async fn create(
                 })
         }
         "AWS::KMS::Alias" => kms::create_alias(ctx, props).await,
+        "AWS::CodeDeploy::Application" => codedeploy::create_application(ctx, props).await,
+        "AWS::CodeDeploy::DeploymentGroup" => codedeploy::create_group(ctx, props).await,
+        "AWS::CodeDeploy::DeploymentConfig" => codedeploy::create_config(ctx, props).await,
         k if ec2::KINDS.contains(&k) => Ok(ec2::create(k, &ctx.region, props)),
         "AWS::ApiGateway::RestApi" => apigateway::create_rest_api(ctx, props).await,
         "AWS::ApiGateway::Resource" => apigateway::create_resource(ctx, props).await,
@@ -390,6 +394,11 @@ pub(crate) async fn delete(
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
+        "AWS::CodeDeploy::Application" => codedeploy::delete_application(ctx, physical_id).await,
+        "AWS::CodeDeploy::DeploymentGroup" => {
+            codedeploy::delete_group(ctx, physical_id, attributes).await
+        }
+        "AWS::CodeDeploy::DeploymentConfig" => codedeploy::delete_config(ctx, physical_id).await,
         "AWS::ApiGateway::RestApi" => apigateway::delete_rest_api(ctx, physical_id).await,
         "AWS::ApiGateway::Resource" => {
             apigateway::delete_resource(ctx, physical_id, attributes).await

@@ -4,8 +4,8 @@
 //! here is replaced on any change.
 
 use super::{
-    Created, Ctx, apigateway, apigateway_v2, dynamodb, iam, kms, lambda, lambda_versions, s3,
-    secrets, sqs, ssm, states,
+    Created, Ctx, apigateway, apigateway_v2, codedeploy, dynamodb, iam, kms, lambda,
+    lambda_versions, s3, secrets, sqs, ssm, states,
 };
 use serde_json::{Map, Value};
 
@@ -34,6 +34,7 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::KMS::Key" => &["KeySpec", "KeyUsage", "MultiRegion"],
         "AWS::KMS::Alias" => &["AliasName"],
         "AWS::ApiGateway::Stage" => &["RestApiId", "StageName"],
+        "AWS::CodeDeploy::DeploymentGroup" => &["ApplicationName", "DeploymentGroupName"],
         "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
         _ => return None,
     })
@@ -65,17 +66,34 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
 }
 
 /// Update a resource of `kind` in place (see [`replaces`]); what it now is.
+/// `policy` is its resolved `UpdatePolicy` (an alias's
+/// `CodeDeployLambdaAliasUpdate` shifts its traffic through CodeDeploy).
 pub(crate) async fn update(
     ctx: &Ctx,
     kind: &str,
     was: &Created,
-    old: &Map<String, Value>,
-    new: &Map<String, Value>,
+    (old, new): (&Map<String, Value>, &Map<String, Value>),
+    policy: Option<&Value>,
 ) -> Result<Created, String> {
     let id = was.physical_id.as_str();
     match kind {
         "AWS::Lambda::Function" => lambda::update_function(ctx, id, old, new).await?,
-        "AWS::Lambda::Alias" => lambda_versions::update_alias(ctx, id, old, new).await?,
+        "AWS::Lambda::Alias" => {
+            if let Some(p) = policy.and_then(|p| p.get("CodeDeployLambdaAliasUpdate"))
+                && let (Some(from), Some(to)) = (
+                    super::string(old, "FunctionVersion"),
+                    super::string(new, "FunctionVersion"),
+                )
+                && from != to
+            {
+                let (function, alias) = lambda_versions::qualified(id);
+                codedeploy::shift_alias(ctx, p, (&function, &alias), &from, &to).await?;
+            }
+            lambda_versions::update_alias(ctx, id, old, new).await?;
+        }
+        "AWS::CodeDeploy::DeploymentGroup" => {
+            codedeploy::update_group(ctx, id, &was.attributes, new).await?;
+        }
         "AWS::Lambda::EventSourceMapping" => lambda::update_mapping(ctx, id, new).await?,
         "AWS::Lambda::Url" => lambda_versions::update_url(ctx, &was.attributes, new).await?,
         "AWS::IAM::Role" => iam::update_role(ctx, id, old, new).await?,
