@@ -19,7 +19,7 @@ import zipfile
 
 import botocore.exceptions
 
-from conftest import ROOT, unique
+from conftest import NIMBUS, ROOT, unique
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -256,3 +256,71 @@ def test_sam_builds_and_deploys_the_orders_example(nimbus, tmp_path):
     assert json.loads(r["Payload"].read()) == {"id": "x", "status": "fulfilled"}
     sam(nimbus, app, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
     wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
+
+
+APPS = ROOT / "tests" / "e2e" / "apps"
+
+
+def call_api(nimbus, url, path):
+    import http.client
+    import urllib.parse
+    target = urllib.parse.urlparse(url)
+    server = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+    conn.request("GET", target.path.rstrip("/") + path, headers={"Host": target.hostname})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, data
+
+
+def check_cold_start(nimbus, outputs):
+    status, body = call_api(nimbus, outputs["Url"], "/hello")
+    assert status == 200, body
+    assert json.loads(body) == {"answer": "hello api", "path": "/hello"}
+    lam = nimbus.client("lambda")
+    fn, alias = outputs["Alias"].split(":")[-2:]
+    config = lam.get_provisioned_concurrency_config(FunctionName=fn, Qualifier=alias)
+    assert config["RequestedProvisionedConcurrentExecutions"] == 1
+    r = lam.invoke(FunctionName=outputs["Built"], Payload=b"{}")
+    assert json.loads(r["Payload"].read()) == {"greeting": "hello make", "stamp": "made by make"}
+
+
+def check_least_privilege(nimbus, outputs):
+    r = nimbus.client("lambda").invoke(FunctionName=outputs["Reader"], Payload=b"{}")
+    body = json.loads(r["Payload"].read())
+    assert r.get("FunctionError") is None, body
+    assert body == {"read": None, "write": "AccessDeniedException",
+                    "parameter": "hello from the parameter"}
+
+
+def stack_outputs(nimbus, stack):
+    s = nimbus.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])}
+
+
+def test_the_two_reference_templates_deploy_with_nimbus_deploy_and_sam(nimbus, tmp_path):
+    """A cold-start template (a layer, provisioned concurrency, SnapStart, an Api event, a
+    Makefile build) and a least-privilege one (policy templates, VpcConfig), each deployed
+    by `nimbus deploy` and by `sam build && sam deploy`, answering the same, then removed."""
+    cf = nimbus.client("cloudformation")
+    for name, check in [("cold-start", check_cold_start), ("least-privilege", check_least_privilege)]:
+        app = tmp_path / name
+        shutil.copytree(APPS / name, app)
+        stack = unique(f"ref-{name}")
+        out = subprocess.run([NIMBUS, "deploy", "-t", str(app / "template.yaml"), "--stack-name", stack,
+                              "--data-dir", str(nimbus.data_dir), "--no-confirm"],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stdout + out.stderr
+        check(nimbus, stack_outputs(nimbus, stack))
+        cf.delete_stack(StackName=stack)
+        cf.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+        sam(nimbus, app, "build")
+        stack = unique(f"sam-{name}")
+        out = sam(nimbus, app, "deploy", "--stack-name", stack, "--resolve-s3", "--capabilities",
+                  "CAPABILITY_IAM", "--no-confirm-changeset", "--region", "us-east-1")
+        assert f"Successfully created/updated stack - {stack}" in out.stdout, out.stdout + out.stderr
+        check(nimbus, stack_outputs(nimbus, stack))
+        sam(nimbus, app, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
+        wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")

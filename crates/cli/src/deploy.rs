@@ -146,24 +146,62 @@ fn run(cmd: &mut std::process::Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The package of a code folder for `runtime`: its files, with Python
-/// `requirements.txt` or Node `package.json` dependencies installed (as
-/// `sam build` does); a `.zip` file as it is.
-fn build(path: &Path, runtime: Option<&str>) -> Result<Vec<u8>> {
+/// How a code folder is built.
+struct Recipe<'a> {
+    runtime: Option<&'a str>,
+    /// `Metadata.BuildMethod: makefile`: the logical id whose `build-ID`
+    /// target makes the package.
+    makefile: Option<&'a str>,
+}
+
+/// The Python of a runtime (`python3.12` for `python3.12`) when this host
+/// has it, else `python3`, as `sam build` looks for the runtime's own.
+fn python_for(runtime: &str) -> String {
+    let exact = std::process::Command::new(runtime)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if exact {
+        runtime.to_string()
+    } else {
+        eprintln!("{runtime} is not on PATH: installing its requirements with python3");
+        "python3".to_string()
+    }
+}
+
+/// The package of a code folder: its files, with Python `requirements.txt`
+/// (by the runtime's pip) or Node `package.json` dependencies installed, or
+/// what its Makefile's `build-ID` target puts in `ARTIFACTS_DIR` (as `sam
+/// build` does); a `.zip` file as it is.
+fn build(path: &Path, recipe: &Recipe<'_>) -> Result<Vec<u8>> {
     if path.is_file() {
         return std::fs::read(path).with_context(|| format!("read {}", path.display()));
     }
     let work = std::env::temp_dir().join(format!("nimbus-build-{}", uuid::Uuid::new_v4()));
     copy_tree(path, &work)?;
-    let runtime = runtime.unwrap_or("");
+    let artifacts = work.with_extension("artifacts");
+    let runtime = recipe.runtime.unwrap_or("");
     let result = (|| {
+        if let Some(id) = recipe.makefile {
+            eprintln!("Building {}: make build-{id}", path.display());
+            std::fs::create_dir_all(&artifacts)?;
+            run(
+                std::process::Command::new("make")
+                    .arg(format!("build-{id}"))
+                    .env("ARTIFACTS_DIR", &artifacts)
+                    .current_dir(&work),
+                "make",
+            )?;
+            return zip_dir(&artifacts);
+        }
         if runtime.starts_with("python") && work.join("requirements.txt").is_file() {
+            let python = python_for(runtime);
             eprintln!(
-                "Building {}: pip install -r requirements.txt",
+                "Building {}: {python} -m pip install -r requirements.txt",
                 path.display()
             );
             run(
-                std::process::Command::new("python3")
+                std::process::Command::new(&python)
                     .args([
                         "-m",
                         "pip",
@@ -188,6 +226,7 @@ fn build(path: &Path, runtime: Option<&str>) -> Result<Vec<u8>> {
         zip_dir(&work)
     })();
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&artifacts);
     result
 }
 
@@ -269,6 +308,11 @@ async fn package(doc: &mut Value, base: &Path, up: &mut Uploader) -> Result<()> 
     };
     for (id, r) in resources.iter_mut() {
         let kind = r["Type"].as_str().unwrap_or("").to_string();
+        let makefile = r
+            .pointer("/Metadata/BuildMethod")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case("makefile"))
+            .then(|| id.clone());
         let props = &mut r["Properties"];
         match kind.as_str() {
             "AWS::Serverless::Function" => {
@@ -282,14 +326,23 @@ async fn package(doc: &mut Value, base: &Path, up: &mut Uploader) -> Result<()> 
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 if let Some(path) = local(uri, base) {
-                    let zip = build(&path, runtime.as_deref())
+                    let recipe = Recipe {
+                        runtime: runtime.as_deref(),
+                        makefile: makefile.as_deref(),
+                    };
+                    let zip = build(&path, &recipe)
                         .with_context(|| format!("build {id} from {}", path.display()))?;
                     props["CodeUri"] = Value::String(up.upload(zip).await?);
                 }
             }
             "AWS::Serverless::LayerVersion" => {
                 if let Some(path) = local(props.get("ContentUri"), base) {
-                    let zip = build(&path, None)?;
+                    let recipe = Recipe {
+                        runtime: None,
+                        makefile: makefile.as_deref(),
+                    };
+                    let zip = build(&path, &recipe)
+                        .with_context(|| format!("build {id} from {}", path.display()))?;
                     props["ContentUri"] = Value::String(up.upload(zip).await?);
                 }
             }
@@ -306,7 +359,11 @@ async fn package(doc: &mut Value, base: &Path, up: &mut Uploader) -> Result<()> 
                         .get("Runtime")
                         .and_then(Value::as_str)
                         .map(str::to_string);
-                    let uri = up.upload(build(&path, runtime.as_deref())?).await?;
+                    let recipe = Recipe {
+                        runtime: runtime.as_deref(),
+                        makefile: makefile.as_deref(),
+                    };
+                    let uri = up.upload(build(&path, &recipe)?).await?;
                     let (bucket, key) = uri
                         .trim_start_matches("s3://")
                         .split_once('/')
