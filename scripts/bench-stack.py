@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Time a CloudFormation stack of N resources from CreateStack to CREATE_COMPLETE, and an
-unchanged redeploy through a change set (what `aws cloudformation deploy` does), against
-a running Nimbus.
+"""Time a CloudFormation stack of N resources from CreateStack to CREATE_COMPLETE, an
+unchanged redeploy through a change set (what `aws cloudformation deploy` does), and an
+update that changes one parameter's value (UpdateStack to UPDATE_COMPLETE, every other
+resource compared and left alone), against a running Nimbus.
 
 Usage: scripts/bench-stack.py --data-dir D [--resources 30] [--runs 5]
 
@@ -21,7 +22,7 @@ import boto3
 from botocore.config import Config
 
 
-def template(n):
+def template(n, edition="v1"):
     resources = {}
     kinds = ["queue", "table", "param", "role", "secret"]
     for i in range(n):
@@ -37,7 +38,8 @@ def template(n):
                 "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}}
         elif kind == "param":
             r = {"Type": "AWS::SSM::Parameter", "Properties": {
-                "Type": "String", "Value": {"Fn::Sub": "${AWS::StackName}-" + name}}}
+                "Type": "String", "Value": {"Fn::Sub": "${AWS::StackName}-" + name + (
+                    "-" + edition if i == 2 else "")}}}
         elif kind == "role":
             r = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
                 "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -82,7 +84,7 @@ def main():
     a = ap.parse_args()
     cf = clients(a.data_dir, a.endpoint)
     body = template(a.resources)
-    creates, redeploys = [], []
+    creates, redeploys, updates = [], [], []
     for _ in range(a.runs):
         stack = f"bench-{uuid.uuid4().hex[:8]}"
         t0 = time.perf_counter()
@@ -102,8 +104,14 @@ def main():
         except cf.exceptions.ClientError:
             pass
         redeploys.append(time.perf_counter() - t0)
+        # One parameter's new value: updated in place, the rest compared and left.
+        t0 = time.perf_counter()
+        cf.update_stack(StackName=stack, TemplateBody=template(a.resources, "v2"),
+                        Capabilities=["CAPABILITY_IAM"])
+        wait(cf, stack, "UPDATE_COMPLETE")
+        updates.append(time.perf_counter() - t0)
         print(f"{stack}: created in {creates[-1] * 1000:.0f} ms, unchanged redeploy answered in "
-              f"{redeploys[-1] * 1000:.0f} ms")
+              f"{redeploys[-1] * 1000:.0f} ms, one-resource update in {updates[-1] * 1000:.0f} ms")
         cf.delete_stack(StackName=stack)
         wait_deleted = time.time() + 120
         while time.time() < wait_deleted:
@@ -112,7 +120,8 @@ def main():
                 break
             time.sleep(0.05)
     print(f"median: create {statistics.median(creates) * 1000:.0f} ms, "
-          f"unchanged redeploy {statistics.median(redeploys) * 1000:.0f} ms "
+          f"unchanged redeploy {statistics.median(redeploys) * 1000:.0f} ms, "
+          f"one-resource update {statistics.median(updates) * 1000:.0f} ms "
           f"({a.resources} resources, {a.runs} runs)")
 
 
