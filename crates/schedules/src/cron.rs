@@ -279,6 +279,18 @@ impl Cron {
         None
     }
 
+    /// Whether the fields name this minute of the local calendar (seconds
+    /// aside).
+    pub fn matches(&self, dt: DateTime) -> bool {
+        let year = dt.year();
+        (FIRST_YEAR..=LAST_YEAR).contains(&year)
+            && self.years.has((year - FIRST_YEAR) as u32)
+            && self.months.has(dt.month() as u32)
+            && self.hours.has(dt.hour() as u32)
+            && self.minutes.has(dt.minute() as u32)
+            && self.days_of(year, dt.month() as u32).has(dt.day() as u32)
+    }
+
     /// The days of `month` in `year` that fire.
     fn days_of(&self, year: i16, month: u32) -> Bits {
         let first = jiff::civil::date(year, month as i8, 1);

@@ -28,6 +28,8 @@
 #[cfg(test)]
 mod corpus;
 mod cron;
+#[cfg(test)]
+mod props;
 
 pub use cron::{Cron, FIRST_YEAR, LAST_YEAR};
 pub use jiff::Timestamp;
