@@ -117,8 +117,9 @@ impl Timing {
     }
 }
 
-/// The time zone `ScheduleExpressionTimezone` names (an IANA name such as
-/// `America/New_York`, or `UTC`).
+/// The time zone `ScheduleExpressionTimezone` names: an IANA name such as
+/// `America/New_York` (or a link such as `US/Eastern`, or `UTC`), spelt with
+/// the database's capitals.
 pub fn time_zone(name: &str) -> Result<TimeZone, ScheduleError> {
     let plausible = !name.is_empty()
         && name.len() <= 50
@@ -128,7 +129,11 @@ pub fn time_zone(name: &str) -> Result<TimeZone, ScheduleError> {
     if !plausible {
         return Err(ScheduleError::TimeZone(name.to_string()));
     }
-    TimeZone::get(name).map_err(|_| ScheduleError::TimeZone(name.to_string()))
+    // The database's lookup ignores case; names are matched as written.
+    match TimeZone::get(name) {
+        Ok(zone) if zone.iana_name() == Some(name) => Ok(zone),
+        _ => Err(ScheduleError::TimeZone(name.to_string())),
+    }
 }
 
 impl Schedule {
@@ -301,5 +306,12 @@ mod tests {
         );
         assert!(time_zone("Mars/Olympus_Mons").is_err());
         assert!(time_zone("Europe/London").is_ok());
+        assert!(time_zone("US/Eastern").is_ok());
+        assert!(time_zone("europe/london").is_err());
+        assert!(time_zone("../../etc/passwd").is_err());
+        assert_eq!(
+            time_zone("Nowhere/Special").unwrap_err().to_string(),
+            "Invalid time zone Nowhere/Special."
+        );
     }
 }
