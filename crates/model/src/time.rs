@@ -87,6 +87,14 @@ impl Utc {
         )
     }
 
+    /// `2026-11-27T00:45:00Z`, RFC 3339 in whole seconds (EventBridge's `time`).
+    pub fn rfc3339_seconds(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
     /// `20261127T004500Z`, SigV4's `X-Amz-Date`.
     pub fn amz_date(&self) -> String {
         format!(

@@ -314,6 +314,7 @@ struct Services {
     /// Resumes the stack deployments a restart interrupted.
     cloudformation: Arc<nimbus_api_cloudformation::CloudFormationApi>,
     codedeploy: Arc<nimbus_api_codedeploy::CodeDeployApi>,
+    events: Arc<nimbus_events::Events>,
 }
 
 impl Services {
@@ -342,6 +343,16 @@ impl Services {
             queues.clone(),
         ));
         functions.set_outbox(outbox.clone());
+        let events = Arc::new(
+            nimbus_events::Events::open(
+                kv.clone(),
+                outbox.clone(),
+                permissions.clone(),
+                &id.account_id,
+                &id.region,
+            )
+            .map_err(|e| anyhow::anyhow!("open event service: {e}"))?,
+        );
         let triggers = Arc::new(nimbus_triggers::Triggers::new(
             id.clone(),
             kv.clone(),
@@ -412,6 +423,7 @@ impl Services {
             stepfunctions,
             iam_api,
             sts_api,
+            Arc::new(nimbus_api_events::EventsApi::new(events.clone())),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
@@ -476,6 +488,7 @@ impl Services {
             workflows,
             cloudformation,
             codedeploy,
+            events,
         })
     }
 
@@ -487,6 +500,7 @@ impl Services {
         authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
     ) -> Result<()> {
         self.triggers.start();
+        self.events.start();
         let deployments = self.codedeploy.resume(authorizer);
         if deployments > 0 {
             tracing::info!(

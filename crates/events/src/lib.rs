@@ -1,0 +1,551 @@
+//! EventBridge: event buses (the `default` one always there), rules that
+//! select events by an event pattern or fire on a schedule (`rate(...)`,
+//! `cron(...)`), and their targets (functions and queues, through the
+//! outbox every event-emitting service stages into). `PutEvents` matches
+//! each event against the bus's enabled rules and stages one delivery per
+//! matching target in a single write batch: once it answers, every
+//! delivery survives a crash. A schedule rule's firing is staged with the
+//! rule's new `last_fired` in one batch too, so a firing that was due while
+//! the server was down runs once after a restart, not zero or many times.
+//!
+//! Targets act under the identities AWS uses: a function is invoked as
+//! `events.amazonaws.com` for the rule (its resource policy must let the
+//! rule in), a queue is sent to as the same principal (its queue policy).
+
+mod input;
+mod store;
+
+pub use input::{render, target_input};
+pub use store::{Bus, Rule, Target};
+
+use nimbus_invoke::permissions::{Acting, Permissions};
+use nimbus_invoke::{Outbox, Staged};
+use nimbus_model::time::now_millis;
+use nimbus_storage::records::Records;
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The bus every account has.
+pub const DEFAULT_BUS: &str = "default";
+/// Targets a rule may have, as on AWS.
+pub const MAX_TARGETS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    InvalidPattern(String),
+    #[error("{0}")]
+    Limit(String),
+    #[error("{0}")]
+    Storage(#[from] nimbus_storage::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One entry of `PutEvents`, as given.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    pub detail: Option<String>,
+    pub resources: Vec<String>,
+    pub bus: Option<String>,
+    pub time: Option<String>,
+    pub trace: Option<String>,
+}
+
+/// What became of one entry: its event id, or an error code and message.
+pub type Outcome = std::result::Result<String, (String, String)>;
+
+/// A rule as `PutRule` gives it.
+#[derive(Debug, Clone, Default)]
+pub struct NewRule {
+    pub name: String,
+    pub bus: Option<String>,
+    pub pattern: Option<String>,
+    pub schedule: Option<String>,
+    pub state: Option<String>,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+pub struct Events {
+    kv: Arc<dyn KvEngine>,
+    buses: Records<Bus>,
+    rules: Records<Rule>,
+    outbox: Arc<dyn Outbox>,
+    permissions: Option<Arc<dyn Permissions>>,
+    account: String,
+    region: String,
+}
+
+impl Events {
+    pub fn open(
+        kv: Arc<dyn KvEngine>,
+        outbox: Arc<dyn Outbox>,
+        permissions: Option<Arc<dyn Permissions>>,
+        account: &str,
+        region: &str,
+    ) -> Result<Events> {
+        let events = Events {
+            buses: Records::open(kv.clone(), Table("events_buses"), store::FORMAT)?,
+            rules: Records::open(kv.clone(), Table("events_rules"), store::FORMAT)?,
+            kv,
+            outbox,
+            permissions,
+            account: account.to_string(),
+            region: region.to_string(),
+        };
+        if events.buses.get(DEFAULT_BUS).is_none() {
+            events.buses.put(events.new_bus(DEFAULT_BUS, None))?;
+        }
+        Ok(events)
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn new_bus(&self, name: &str, description: Option<String>) -> Bus {
+        Bus {
+            format: store::FORMAT,
+            name: name.to_string(),
+            arn: format!(
+                "arn:aws:events:{}:{}:event-bus/{name}",
+                self.region, self.account
+            ),
+            description,
+            policy: None,
+            created_ms: now_millis(),
+        }
+    }
+
+    /// A bus by name or ARN.
+    pub fn bus(&self, name_or_arn: Option<&str>) -> Result<Arc<Bus>> {
+        let name = bus_name(name_or_arn);
+        self.buses
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("Event bus {name} does not exist.")))
+    }
+
+    pub fn create_bus(&self, name: &str, description: Option<String>) -> Result<Arc<Bus>> {
+        if name == DEFAULT_BUS || name.contains('/') || name.is_empty() || name.len() > 256 {
+            return Err(Error::Invalid(format!(
+                "Event bus name {name} is not valid."
+            )));
+        }
+        match self.buses.insert(self.new_bus(name, description))? {
+            Ok(b) => Ok(b),
+            Err(_) => Err(Error::AlreadyExists(format!(
+                "Event bus {name} already exists."
+            ))),
+        }
+    }
+
+    pub fn delete_bus(&self, name: &str) -> Result<()> {
+        if name == DEFAULT_BUS {
+            return Err(Error::Invalid("Cannot delete event bus default.".into()));
+        }
+        if self.rules.all().iter().any(|r| r.bus == name) {
+            return Err(Error::Invalid(format!(
+                "Cannot delete event bus {name} because it has rules."
+            )));
+        }
+        self.buses.delete(name)?;
+        Ok(())
+    }
+
+    pub fn buses(&self) -> Vec<Arc<Bus>> {
+        let mut v = self.buses.all();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Create or update a rule; its ARN.
+    pub fn put_rule(&self, r: NewRule) -> Result<String> {
+        if r.name.is_empty()
+            || r.name.len() > 64
+            || !r
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(Error::Invalid(format!(
+                "1 validation error detected: Value '{}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+",
+                r.name
+            )));
+        }
+        let bus = self.bus(r.bus.as_deref())?;
+        match (&r.pattern, &r.schedule) {
+            (None, None) => {
+                return Err(Error::Invalid(
+                    "Parameter(s) EventPattern or ScheduleExpression must be specified.".into(),
+                ));
+            }
+            (_, Some(_)) if bus.name != DEFAULT_BUS => {
+                return Err(Error::Invalid(
+                    "ScheduleExpression is supported only on the default event bus.".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(p) = &r.pattern {
+            nimbus_triggers::filter::check_pattern(p).map_err(|why| {
+                Error::InvalidPattern(format!("Event pattern is not valid. Reason: {why}"))
+            })?;
+        }
+        if let Some(s) = &r.schedule {
+            nimbus_schedules::Schedule::parse(s, nimbus_schedules::Flavour::Rule)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+        }
+        let state = r.state.clone().unwrap_or_else(|| "ENABLED".into());
+        if !matches!(state.as_str(), "ENABLED" | "DISABLED") {
+            return Err(Error::Invalid(format!(
+                "1 validation error detected: Value '{state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
+            )));
+        }
+        let key = store::rule_key(&bus.name, &r.name);
+        let arn = store::rule_arn(&self.region, &self.account, &bus.name, &r.name);
+        let now = now_millis();
+        let kept = self.rules.get(&key);
+        let rule = Rule {
+            format: store::FORMAT,
+            key,
+            name: r.name,
+            bus: bus.name.clone(),
+            arn: arn.clone(),
+            pattern: r.pattern,
+            schedule: r.schedule,
+            state,
+            description: r.description,
+            role_arn: r.role_arn,
+            targets: kept.as_ref().map(|k| k.targets.clone()).unwrap_or_default(),
+            // A rule's schedule counts from when it was made (or changed).
+            last_fired_ms: now,
+            created_ms: kept.as_ref().map_or(now, |k| k.created_ms),
+        };
+        self.rules.put(rule)?;
+        Ok(arn)
+    }
+
+    pub fn rule(&self, bus: Option<&str>, name: &str) -> Result<Arc<Rule>> {
+        let bus = bus_name(bus);
+        self.rules.get(&store::rule_key(bus, name)).ok_or_else(|| {
+            Error::NotFound(format!("Rule {name} does not exist on EventBus {bus}."))
+        })
+    }
+
+    pub fn rules(&self, bus: Option<&str>, prefix: Option<&str>) -> Result<Vec<Arc<Rule>>> {
+        let bus = self.bus(bus)?;
+        let mut v: Vec<_> = self
+            .rules
+            .all()
+            .into_iter()
+            .filter(|r| r.bus == bus.name && prefix.is_none_or(|p| r.name.starts_with(p)))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    pub fn delete_rule(&self, bus: Option<&str>, name: &str) -> Result<()> {
+        let Ok(rule) = self.rule(bus, name) else {
+            // Deleting a rule that is not there succeeds, as on AWS.
+            return Ok(());
+        };
+        if !rule.targets.is_empty() {
+            return Err(Error::Invalid(
+                "Rule can't be deleted since it has targets.".into(),
+            ));
+        }
+        self.rules.delete(&rule.key)?;
+        Ok(())
+    }
+
+    pub fn set_state(&self, bus: Option<&str>, name: &str, enabled: bool) -> Result<()> {
+        let rule = self.rule(bus, name)?;
+        self.rules.change(&rule.key, |r| {
+            r.state = if enabled { "ENABLED" } else { "DISABLED" }.into();
+            if enabled {
+                r.last_fired_ms = now_millis();
+            }
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Add or replace targets (by `Id`); the ids refused, with why.
+    pub fn put_targets(
+        &self,
+        bus: Option<&str>,
+        name: &str,
+        targets: Vec<Target>,
+    ) -> Result<Vec<(String, String, String)>> {
+        let rule = self.rule(bus, name)?;
+        let mut failed = Vec::new();
+        let mut ok = Vec::new();
+        for t in targets {
+            if t.id.is_empty() || t.arn.is_empty() {
+                failed.push((
+                    t.id,
+                    "ValidationException".into(),
+                    "Id and Arn are required".into(),
+                ));
+            } else if !self.outbox.exists(&t.arn) {
+                failed.push((
+                    t.id.clone(),
+                    "ValidationException".into(),
+                    format!("Nimbus cannot deliver to {}: only functions and queues that exist are targets yet", t.arn),
+                ));
+            } else {
+                ok.push(t);
+            }
+        }
+        self.rules.change(&rule.key, |r| {
+            for t in ok {
+                r.targets.retain(|x| x.id != t.id);
+                r.targets.push(t);
+            }
+            if r.targets.len() > MAX_TARGETS {
+                return Err(Error::Limit(format!(
+                    "The requested resource exceeds the maximum number allowed ({MAX_TARGETS} targets per rule)."
+                )));
+            }
+            Ok(())
+        })?;
+        Ok(failed)
+    }
+
+    pub fn remove_targets(&self, bus: Option<&str>, name: &str, ids: &[String]) -> Result<()> {
+        let rule = self.rule(bus, name)?;
+        self.rules.change(&rule.key, |r| {
+            r.targets.retain(|t| !ids.contains(&t.id));
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// The names of the rules with a target of this ARN.
+    pub fn rules_by_target(&self, bus: Option<&str>, arn: &str) -> Result<Vec<String>> {
+        Ok(self
+            .rules(bus, None)?
+            .into_iter()
+            .filter(|r| r.targets.iter().any(|t| t.arn == arn))
+            .map(|r| r.name.clone())
+            .collect())
+    }
+
+    /// The event an entry stands for, in EventBridge's envelope.
+    fn envelope(&self, e: &Entry) -> std::result::Result<Value, (String, String)> {
+        let missing = |what: &str| {
+            (
+                "InvalidArgument".to_string(),
+                format!("Parameter {what} is not valid. Reason: {what} is a required argument."),
+            )
+        };
+        let source = e
+            .source
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("Source"))?;
+        let detail_type = e
+            .detail_type
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("DetailType"))?;
+        let detail = e.detail.as_deref().ok_or_else(|| missing("Detail"))?;
+        let detail: Value = match serde_json::from_str(detail) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return Err(("MalformedDetail".into(), "Detail is malformed.".into()));
+            }
+        };
+        let time = e.time.clone().unwrap_or_else(|| {
+            nimbus_model::time::Utc::from_millis(now_millis()).rfc3339_seconds()
+        });
+        Ok(json!({
+            "version": "0", "id": uuid::Uuid::new_v4().to_string(),
+            "detail-type": detail_type, "source": source, "account": self.account,
+            "time": time, "region": self.region, "resources": e.resources, "detail": detail,
+        }))
+    }
+
+    /// Put events: each matched against the enabled rules of its bus, one
+    /// delivery staged per matching target; all committed before answering.
+    pub fn put_events(&self, entries: &[Entry]) -> Result<Vec<Outcome>> {
+        let mut batch = WriteBatch::default();
+        let mut staged = Vec::new();
+        let mut outcomes = Vec::new();
+        for e in entries {
+            let bus = match self.bus(e.bus.as_deref()) {
+                Ok(b) => b,
+                Err(why) => {
+                    outcomes.push(Err(("InvalidArgument".into(), why.to_string())));
+                    continue;
+                }
+            };
+            let event = match self.envelope(e) {
+                Ok(v) => v,
+                Err(why) => {
+                    outcomes.push(Err(why));
+                    continue;
+                }
+            };
+            for rule in self
+                .rules
+                .all()
+                .iter()
+                .filter(|r| r.bus == bus.name && r.enabled())
+            {
+                let Some(pattern) = &rule.pattern else {
+                    continue;
+                };
+                let Ok(p) = nimbus_triggers::filter::check_pattern(pattern) else {
+                    continue;
+                };
+                if nimbus_triggers::filter::matches(&p, &event) {
+                    self.deliver(rule, &event, e.trace.as_deref(), &mut batch, &mut staged);
+                }
+            }
+            outcomes.push(Ok(event["id"].as_str().unwrap_or_default().to_string()));
+        }
+        self.kv.commit(batch)?;
+        self.outbox.committed(staged);
+        Ok(outcomes)
+    }
+
+    /// Stage `event` for each target of `rule` that may receive it.
+    fn deliver(
+        &self,
+        rule: &Rule,
+        event: &Value,
+        trace: Option<&str>,
+        batch: &mut WriteBatch,
+        staged: &mut Vec<Staged>,
+    ) {
+        for t in &rule.targets {
+            let (action, resource) = if t.arn.starts_with("arn:aws:sqs:") {
+                ("sqs:SendMessage", t.arn.clone())
+            } else {
+                ("lambda:InvokeFunction", t.arn.clone())
+            };
+            let acting = Acting::Service {
+                service: "events.amazonaws.com",
+                source_arn: &rule.arn,
+                source_account: &self.account,
+            };
+            if let Err(why) = nimbus_invoke::permissions::check(
+                self.permissions.as_deref(),
+                acting,
+                action,
+                &resource,
+            ) {
+                tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "EventBridge may not deliver to this target");
+                continue;
+            }
+            let payload = match target_input(t, event) {
+                Ok(p) => p,
+                Err(why) => {
+                    tracing::warn!(rule = %rule.arn, target = %t.id, %why, "target input");
+                    continue;
+                }
+            };
+            match self.outbox.stage(&t.arn, payload.as_bytes(), trace, batch) {
+                Ok(s) => staged.push(s),
+                Err(why) => {
+                    tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an EventBridge delivery");
+                }
+            }
+        }
+    }
+
+    /// Fire the schedule rules due at `now` (milliseconds): each one's
+    /// targets get a `Scheduled Event`, and its `last_fired` moves to
+    /// `now`, in one batch. Firings missed while the server was down run
+    /// once. How many rules fired.
+    pub fn fire_due(&self, now: u64) -> Result<usize> {
+        let mut fired = 0;
+        for rule in self.rules.all() {
+            let Some(expr) = rule.schedule.as_deref().filter(|_| rule.enabled()) else {
+                continue;
+            };
+            let Ok(schedule) =
+                nimbus_schedules::Schedule::parse(expr, nimbus_schedules::Flavour::Rule)
+            else {
+                continue;
+            };
+            let mut timing = nimbus_schedules::Timing::utc();
+            let millis = |ms: u64| {
+                nimbus_schedules::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
+                    .ok()
+            };
+            timing.start = millis(rule.created_ms);
+            let Some(last) = millis(rule.last_fired_ms) else {
+                continue;
+            };
+            let due = schedule.next_after(last, &timing).is_some_and(|next| {
+                next.as_millisecond() <= i64::try_from(now).unwrap_or(i64::MAX)
+            });
+            if !due {
+                continue;
+            }
+            let event = json!({
+                "version": "0", "id": uuid::Uuid::new_v4().to_string(),
+                "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": self.account,
+                "time": nimbus_model::time::Utc::from_millis(now).rfc3339_seconds(),
+                "region": self.region, "resources": [rule.arn], "detail": {},
+            });
+            let mut batch = WriteBatch::default();
+            let mut staged = Vec::new();
+            self.deliver(&rule, &event, None, &mut batch, &mut staged);
+            let mut next = (*rule).clone();
+            next.last_fired_ms = now;
+            let mut writer = self.rules.writer();
+            writer.put(&mut batch, next)?;
+            self.kv.commit(batch)?;
+            writer.apply();
+            self.outbox.committed(staged);
+            fired += 1;
+        }
+        Ok(fired)
+    }
+
+    /// Fire due schedules every second, for as long as the runtime runs.
+    pub fn start(self: &Arc<Self>) {
+        let events = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(events) = events.upgrade() else {
+                    return;
+                };
+                if let Err(e) = events.fire_due(now_millis()) {
+                    tracing::error!(error = %e, "fire scheduled rules");
+                }
+            }
+        });
+    }
+}
+
+/// A bus's name from a name or an ARN (`default` when none).
+fn bus_name(name_or_arn: Option<&str>) -> &str {
+    match name_or_arn {
+        None | Some("") => DEFAULT_BUS,
+        Some(s) => s.rsplit_once("event-bus/").map_or(s, |(_, n)| n),
+    }
+}
+
+#[cfg(test)]
+mod tests;

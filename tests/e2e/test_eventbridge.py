@@ -1,0 +1,126 @@
+"""EventBridge with boto3: rules with event patterns deliver matching events to queues
+(through an input transformer) and functions, each let in by its resource policy as
+events.amazonaws.com; a custom bus; a schedule rule fires; what is refused."""
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ROLE, create, unique
+
+
+def receive(sqs, url, deadline_s=90):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+        if got:
+            return [m["Body"] for m in got]
+    pytest.fail(f"nothing arrived on {url} within {deadline_s}s")
+
+
+def queue_for_rule(sqs, name, rule_arn):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url, arn
+
+
+def test_rules_deliver_matching_events_to_queues_and_functions(nimbus):
+    ev, sqs, lam = nimbus.client("events"), nimbus.client("sqs"), nimbus.client("lambda")
+    rule = unique("big-orders")
+    rule_arn = ev.put_rule(Name=rule, EventPattern=json.dumps(
+        {"source": ["shop"], "detail-type": ["Order Placed"], "detail": {"total": [{"numeric": [">", 100]}]}}))["RuleArn"]
+    url, queue_arn = queue_for_rule(sqs, unique("orders-q"), rule_arn)
+    # The function forwards what it got to a second queue, so the test can see it.
+    seen = sqs.create_queue(QueueName=unique("seen"))["QueueUrl"]
+    fn = unique("on-order")
+    fn_arn = create(lam, fn, {"app.py": (
+        "import json, os, boto3\n"
+        "def lambda_handler(event, context):\n"
+        "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN'], MessageBody=json.dumps(event))\n")},
+        Environment={"Variables": {"SEEN": seen}})["FunctionArn"]
+    lam.add_permission(FunctionName=fn, StatementId="events", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=rule_arn)
+    out = ev.put_targets(Rule=rule, Targets=[
+        {"Id": "queue", "Arn": queue_arn, "InputTransformer": {
+            "InputPathsMap": {"id": "$.detail.id", "total": "$.detail.total"},
+            "InputTemplate": '{"order": <id>, "text": "order <id> costs <total>"}'}},
+        {"Id": "fn", "Arn": fn_arn},
+    ])
+    assert out["FailedEntryCount"] == 0, out
+    assert {t["Id"] for t in ev.list_targets_by_rule(Rule=rule)["Targets"]} == {"queue", "fn"}
+    assert ev.list_rule_names_by_target(TargetArn=fn_arn)["RuleNames"] == [rule]
+
+    put = ev.put_events(Entries=[
+        {"Source": "shop", "DetailType": "Order Placed", "Detail": json.dumps({"id": "o-1", "total": 250})},
+        {"Source": "shop", "DetailType": "Order Placed", "Detail": json.dumps({"id": "o-2", "total": 5})},
+        {"Source": "shop", "DetailType": "Order Placed", "Detail": "not json"},
+    ])
+    assert put["FailedEntryCount"] == 1
+    assert put["Entries"][2]["ErrorCode"] == "MalformedDetail"
+    assert [json.loads(b) for b in receive(sqs, url)] == [{"order": "o-1", "text": "order o-1 costs 250"}]
+    event = json.loads(receive(sqs, seen)[0])
+    assert event["detail"] == {"id": "o-1", "total": 250}
+    assert event["source"] == "shop" and event["detail-type"] == "Order Placed"
+    assert event["id"] == put["Entries"][0]["EventId"]
+
+    # A rule with targets cannot go; without them it can.
+    with pytest.raises(ClientError) as e:
+        ev.delete_rule(Name=rule)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    ev.remove_targets(Rule=rule, Ids=["queue", "fn"])
+    ev.delete_rule(Name=rule)
+
+
+def test_custom_buses_patterns_and_refusals(nimbus):
+    ev, sqs = nimbus.client("events"), nimbus.client("sqs")
+    bus = unique("bus")
+    bus_arn = ev.create_event_bus(Name=bus)["EventBusArn"]
+    assert bus_arn.endswith(f":event-bus/{bus}")
+    rule_arn = ev.put_rule(Name="all", EventBusName=bus, EventPattern='{"source": [{"prefix": "app."}]}')["RuleArn"]
+    assert rule_arn.endswith(f":rule/{bus}/all")
+    url, arn = queue_for_rule(sqs, unique("bus-q"), rule_arn)
+    ev.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn, "InputPath": "$.detail"}])
+    ev.put_events(Entries=[
+        {"Source": "app.orders", "DetailType": "x", "Detail": '{"n": 1}', "EventBusName": bus},
+        {"Source": "app.orders", "DetailType": "x", "Detail": '{"n": 2}'},  # the default bus
+    ])
+    assert [json.loads(b) for b in receive(sqs, url)] == [{"n": 1}]
+    assert ev.test_event_pattern(EventPattern='{"detail": {"n": [{"numeric": [">=", 2]}]}}',
+                                 Event=json.dumps({"detail": {"n": 2}}))["Result"] is True
+    with pytest.raises(ClientError) as e:
+        ev.put_rule(Name="bad", EventPattern='{"source": "not-a-list"}')
+    assert e.value.response["Error"]["Code"] == "InvalidEventPatternException"
+    with pytest.raises(ClientError) as e:
+        ev.put_rule(Name="bad", ScheduleExpression="rate(1 minutes)")
+    assert e.value.response["Error"]["Message"] == "Parameter ScheduleExpression is not valid."
+    with pytest.raises(ClientError) as e:
+        ev.describe_rule(Name="nope")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        ev.put_events(Entries=[{"Source": "a", "DetailType": "b", "Detail": "{}"}] * 11)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    ev.remove_targets(Rule="all", EventBusName=bus, Ids=["q"])
+    ev.delete_rule(Name="all", EventBusName=bus)
+    ev.delete_event_bus(Name=bus)
+
+
+@pytest.mark.xdist_group("slow-schedule")
+def test_a_schedule_rule_fires(nimbus):
+    ev, sqs = nimbus.client("events"), nimbus.client("sqs")
+    rule = unique("tick")
+    rule_arn = ev.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    url, arn = queue_for_rule(sqs, unique("tick-q"), rule_arn)
+    ev.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    event = json.loads(receive(sqs, url, deadline_s=150)[0])
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events" and event["resources"] == [rule_arn]
+    ev.disable_rule(Name=rule)
+    assert ev.describe_rule(Name=rule)["State"] == "DISABLED"
+    ev.remove_targets(Rule=rule, Ids=["q"])
+    ev.delete_rule(Name=rule)
