@@ -124,3 +124,62 @@ def test_a_schedule_rule_fires(nimbus):
     assert ev.describe_rule(Name=rule)["State"] == "DISABLED"
     ev.remove_targets(Rule=rule, Ids=["q"])
     ev.delete_rule(Name=rule)
+
+
+SAM_EVENTS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: !Sub "${AWS::StackName}-orders"
+  Seen:
+    Type: AWS::SQS::Queue
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Environment:
+        Variables:
+          SEEN: !Ref Seen
+      Policies:
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            boto3.client("sqs").send_message(QueueUrl=os.environ["SEEN"], MessageBody=json.dumps(event))
+      Events:
+        Placed:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref Orders
+            Pattern: {source: [shop], detail-type: [Order Placed]}
+            InputPath: $.detail
+        Nightly:
+          Type: Schedule
+          Properties:
+            Schedule: cron(0 3 * * ? *)
+            Input: '{"job": "nightly"}'
+Outputs:
+  Bus: {Value: !Ref Orders}
+  Seen: {Value: !Ref Seen}
+"""
+
+
+def test_sam_eventbridge_and_schedule_events_deploy_and_deliver(nimbus):
+    cfn, ev, sqs = nimbus.client("cloudformation"), nimbus.client("events"), nimbus.client("sqs")
+    name = unique("sam-events")
+    cfn.create_stack(StackName=name, TemplateBody=SAM_EVENTS,
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    out = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    rules = {r["Name"]: r for r in ev.list_rules()["Rules"]}
+    nightly = [r for n, r in rules.items() if n.startswith(f"{name}-HandlerNightly")]
+    assert nightly and nightly[0]["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    ev.put_events(Entries=[{"Source": "shop", "DetailType": "Order Placed",
+                            "Detail": json.dumps({"id": "o-9"}), "EventBusName": out["Bus"]}])
+    assert [json.loads(b) for b in receive(sqs, out["Seen"])] == [{"id": "o-9"}]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert out["Bus"] not in [b["Name"] for b in ev.list_event_buses()["EventBuses"]]

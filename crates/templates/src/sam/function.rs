@@ -32,11 +32,8 @@ const PASSED: [&str; 19] = [
 ];
 
 /// Event kinds whose services Nimbus does not have yet.
-const NOT_YET: [&str; 12] = [
-    "Schedule",
+const NOT_YET: [&str; 9] = [
     "ScheduleV2",
-    "EventBridgeRule",
-    "CloudWatchEvent",
     "CloudWatchLogs",
     "SNS",
     "Kinesis",
@@ -171,7 +168,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), E
         match kind {
             "SQS" => event_policies.push("AWSLambdaSQSQueueExecutionRole"),
             "DynamoDB" => event_policies.push("AWSLambdaDynamoDBExecutionRole"),
-            "S3" | "Api" | "HttpApi" => {}
+            "S3" | "Api" | "HttpApi" | "Schedule" | "EventBridgeRule" | "CloudWatchEvent" => {}
             k if NOT_YET.contains(&k) => {
                 return Err(invalid(
                     &id,
@@ -386,6 +383,67 @@ fn destination_policies(x: &Expansion<'_>, id: &str) -> Vec<Value> {
 }
 
 /// One entry of `Events`.
+/// A `Schedule`, `EventBridgeRule` or `CloudWatchEvent` event: an
+/// `AWS::Events::Rule` targeting the function (or its alias), and the
+/// permission that lets the rule invoke it.
+fn rule(x: &mut Expansion<'_>, id: &str, name: &str, kind: &str, props: &Value, target: &Value) {
+    let rule_id = format!("{id}{name}");
+    let mut r = json!({});
+    let arn = match target.get("Ref").and_then(Value::as_str) {
+        Some(f) if f == id => json!({"Fn::GetAtt": [id, "Arn"]}),
+        _ => target.clone(),
+    };
+    let target_id = props
+        .pointer("/Target/Id")
+        .cloned()
+        .unwrap_or_else(|| json!(format!("{rule_id}LambdaTarget")));
+    let mut t = json!({"Arn": arn, "Id": target_id});
+    for k in [
+        "Input",
+        "InputPath",
+        "InputTransformer",
+        "DeadLetterConfig",
+        "RetryPolicy",
+    ] {
+        if let Some(v) = props.get(k) {
+            t[k] = v.clone();
+        }
+    }
+    if kind == "Schedule" {
+        r["ScheduleExpression"] = props.get("Schedule").cloned().unwrap_or(Value::Null);
+        if let Some(e) = props.get("Enabled") {
+            r["State"] = json!(if e == true || e == "true" {
+                "ENABLED"
+            } else {
+                "DISABLED"
+            });
+        }
+    } else {
+        r["EventPattern"] = props.get("Pattern").cloned().unwrap_or(Value::Null);
+        if let Some(b) = props.get("EventBusName") {
+            r["EventBusName"] = b.clone();
+        }
+    }
+    for (from, to) in [
+        ("State", "State"),
+        ("Name", "Name"),
+        ("RuleName", "Name"),
+        ("Description", "Description"),
+    ] {
+        if let Some(v) = props.get(from) {
+            r[to] = v.clone();
+        }
+    }
+    r["Targets"] = json!([t]);
+    x.add(rule_id.clone(), "AWS::Events::Rule", r);
+    x.add(
+        format!("{rule_id}Permission"),
+        "AWS::Lambda::Permission",
+        json!({"Action": "lambda:InvokeFunction", "FunctionName": target,
+               "Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}),
+    );
+}
+
 fn event(
     x: &mut Expansion<'_>,
     routes: &mut Routes,
@@ -404,6 +462,9 @@ fn event(
         }
     };
     match kind {
+        "Schedule" | "EventBridgeRule" | "CloudWatchEvent" => {
+            rule(x, id, name, kind, &props, target);
+        }
         "SQS" => {
             let mut m = json!({"EventSourceArn": props.get("Queue"), "FunctionName": target});
             copy(

@@ -9,6 +9,7 @@ mod apigateway_v2;
 mod codedeploy;
 mod dynamodb;
 pub(crate) mod ec2;
+mod events;
 mod iam;
 mod kms;
 mod lambda;
@@ -331,6 +332,8 @@ pub(crate) async fn create(
                 })
         }
         "AWS::KMS::Alias" => kms::create_alias(ctx, props).await,
+        "AWS::Events::Rule" => events::create_rule(ctx, props).await,
+        "AWS::Events::EventBus" => events::create_bus(ctx, props).await,
         "AWS::CodeDeploy::Application" => codedeploy::create_application(ctx, props).await,
         "AWS::CodeDeploy::DeploymentGroup" => codedeploy::create_group(ctx, props).await,
         "AWS::CodeDeploy::DeploymentConfig" => codedeploy::create_config(ctx, props).await,
@@ -394,6 +397,8 @@ pub(crate) async fn delete(
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
+        "AWS::Events::Rule" => events::delete_rule(ctx, physical_id, attributes).await,
+        "AWS::Events::EventBus" => events::delete_bus(ctx, physical_id).await,
         "AWS::CodeDeploy::Application" => codedeploy::delete_application(ctx, physical_id).await,
         "AWS::CodeDeploy::DeploymentGroup" => {
             codedeploy::delete_group(ctx, physical_id, attributes).await

@@ -4,7 +4,7 @@
 //! here is replaced on any change.
 
 use super::{
-    Created, Ctx, apigateway, apigateway_v2, codedeploy, dynamodb, iam, kms, lambda,
+    Created, Ctx, apigateway, apigateway_v2, codedeploy, dynamodb, events, iam, kms, lambda,
     lambda_versions, s3, secrets, sqs, ssm, states,
 };
 use serde_json::{Map, Value};
@@ -35,6 +35,7 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::KMS::Alias" => &["AliasName"],
         "AWS::ApiGateway::Stage" => &["RestApiId", "StageName"],
         "AWS::CodeDeploy::DeploymentGroup" => &["ApplicationName", "DeploymentGroupName"],
+        "AWS::Events::Rule" => &["Name", "EventBusName"],
         "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
         _ => return None,
     })
@@ -61,6 +62,7 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
         "AWS::SSM::Parameter" => "Name",
         "AWS::SecretsManager::Secret" => "Name",
         "AWS::KMS::Alias" => "AliasName",
+        "AWS::Events::Rule" => "Name",
         _ => return None,
     })
 }
@@ -94,6 +96,7 @@ pub(crate) async fn update(
         "AWS::CodeDeploy::DeploymentGroup" => {
             codedeploy::update_group(ctx, id, &was.attributes, new).await?;
         }
+        "AWS::Events::Rule" => events::update_rule(ctx, id, old, new).await?,
         "AWS::Lambda::EventSourceMapping" => lambda::update_mapping(ctx, id, new).await?,
         "AWS::Lambda::Url" => lambda_versions::update_url(ctx, &was.attributes, new).await?,
         "AWS::IAM::Role" => iam::update_role(ctx, id, old, new).await?,
