@@ -197,7 +197,9 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
     changed = (TEMPLATE.replace('"answer": "hello"', '"answer": "howdy"')
                .replace("colour: blue", "colour: green")
                .replace("        Http:\n", "        Bye:\n          Type: Api\n          Properties:\n"
-                        "            Path: /bye\n            Method: get\n        Http:\n"))
+                        "            Path: /bye\n            Method: get\n"
+                        "        Hey:\n          Type: HttpApi\n          Properties:\n"
+                        "            Path: /hey\n            Method: GET\n        Http:\n"))
     cfn.update_stack(StackName=name, TemplateBody=changed,
                      Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     status = settle(cfn, name)
@@ -206,13 +208,20 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
         pytest.fail(f"{status}: " + "; ".join(
             f"{e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
             for e in events if "FAILED" in e["ResourceStatus"]))
-    outputs = {o["OutputKey"]: o["OutputValue"]
+    updated = {o["OutputKey"]: o["OutputValue"]
                for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    # Updated in place, as on AWS: the APIs keep their ids, so their URLs stay.
+    assert updated == outputs
     status, body = call(nimbus, "GET", outputs["RestUrl"], "/bye")
     assert status == 200, body
     assert json.loads(body)["answer"] == "howdy"
     status, body = call(nimbus, "GET", outputs["HttpUrl"], "/hi/ann")
     assert status == 200 and json.loads(body)["answer"] == "howdy", body
+    status, body = call(nimbus, "GET", outputs["RestUrl"], "/hello")
+    assert status == 200 and json.loads(body)["answer"] == "howdy", body
+    status, body = call(nimbus, "GET", outputs["HttpUrl"], "/hey")
+    assert status == 200, body
+    assert json.loads(body)["event"]["routeKey"] == "GET /hey"
     status, body = call(nimbus, "POST", outputs["AdminUrl"], "/admin")
     assert status == 200, body
     assert json.loads(body)["event"]["stageVariables"] == {"colour": "green"}

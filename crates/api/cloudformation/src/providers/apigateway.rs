@@ -190,6 +190,58 @@ pub(super) async fn create_rest_api(
         .with("RestApiId", id))
 }
 
+/// Update an API in place when its `Body` changed: its resources and
+/// methods are made again from the new body (deepest first away, then the
+/// new ones in), so that its id, and the URLs built on it, stay.
+pub(super) async fn update_rest_api(
+    ctx: &Ctx,
+    id: &str,
+    attributes: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let doc = body(new)?;
+    let ops = match &doc {
+        Some(d) => operations(d)?,
+        None => Vec::new(),
+    };
+    if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
+        return Err(format!(
+            "Nimbus's REST APIs do not support authorizers ('security' on {} {}) yet",
+            op.method, op.path
+        ));
+    }
+    let root = string(attributes, "RootResourceId").unwrap_or_default();
+    let listed = ctx
+        .rest(
+            SERVICE,
+            Method::GET,
+            &format!("{}/resources", api_path(id)),
+            None,
+        )
+        .await?;
+    let mut resources: Vec<&Value> = listed["item"].as_array().into_iter().flatten().collect();
+    // Children before their parents.
+    resources.sort_by_key(|r| std::cmp::Reverse(r["path"].as_str().unwrap_or("").len()));
+    for r in resources {
+        let rid = r["id"].as_str().unwrap_or_default();
+        if rid == root {
+            for m in r["resourceMethods"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| m)
+            {
+                let at = format!("{}/resources/{rid}/methods/{m}", api_path(id));
+                gone(ctx.rest(SERVICE, Method::DELETE, &at, None).await)?;
+            }
+            continue;
+        }
+        let at = format!("{}/resources/{rid}", api_path(id));
+        gone(ctx.rest(SERVICE, Method::DELETE, &at, None).await)?;
+    }
+    import(ctx, id, &root, &ops).await
+}
+
 /// Make the resources, methods and integrations of `ops` in API `id`.
 async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Result<(), String> {
     let mut resources: BTreeMap<String, String> = BTreeMap::new();

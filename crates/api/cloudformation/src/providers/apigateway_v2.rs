@@ -86,6 +86,42 @@ pub(super) async fn create_api(ctx: &Ctx, props: &Map<String, Value>) -> Result<
         .with("ApiEndpoint", made["apiEndpoint"].clone()))
 }
 
+/// Update an API in place when its `Body` changed: its routes,
+/// integrations and authorizers are made again from the new body, so that
+/// its id, and the URLs built on it, stay.
+pub(super) async fn update_api(
+    ctx: &Ctx,
+    id: &str,
+    new: &Map<String, Value>,
+) -> Result<(), String> {
+    let doc = body(new)?;
+    let ops = match &doc {
+        Some(d) => operations(d)?,
+        None => Vec::new(),
+    };
+    for (kind, key) in [
+        ("routes", "routeId"),
+        ("integrations", "integrationId"),
+        ("authorizers", "authorizerId"),
+    ] {
+        let listed = ctx
+            .rest(
+                SERVICE,
+                Method::GET,
+                &format!("{}/{kind}", api_path(id)),
+                None,
+            )
+            .await?;
+        for item in listed["items"].as_array().into_iter().flatten() {
+            if let Some(x) = item[key].as_str() {
+                let at = format!("{}/{kind}/{x}", api_path(id));
+                gone(ctx.rest(SERVICE, Method::DELETE, &at, None).await)?;
+            }
+        }
+    }
+    import(ctx, id, doc.as_ref(), &ops).await
+}
+
 /// The authorizers of the body's `components.securitySchemes` (those with
 /// an `x-amazon-apigateway-authorizer`): each name to its id and type.
 async fn import_authorizers(

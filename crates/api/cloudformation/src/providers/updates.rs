@@ -34,6 +34,27 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::KMS::Key" => &["KeySpec", "KeyUsage", "MultiRegion"],
         "AWS::KMS::Alias" => &["AliasName"],
         "AWS::ApiGateway::Stage" => &["RestApiId", "StageName"],
+        // A changed body is imported again into the same API.
+        "AWS::ApiGateway::RestApi" => &[
+            "Name",
+            "Description",
+            "BinaryMediaTypes",
+            "Parameters",
+            "Mode",
+            "EndpointConfiguration",
+            "Policy",
+            "Tags",
+        ],
+        "AWS::ApiGatewayV2::Api" => &[
+            "Name",
+            "ProtocolType",
+            "Description",
+            "Version",
+            "Target",
+            "RouteKey",
+            "CorsConfiguration",
+            "Tags",
+        ],
         "AWS::CodeDeploy::DeploymentGroup" => &["ApplicationName", "DeploymentGroupName"],
         "AWS::Events::Rule" => &["Name", "EventBusName"],
         "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
@@ -120,6 +141,10 @@ pub(crate) async fn update(
         "AWS::KMS::Key" => kms::update_key(ctx, id, old, new).await?,
         "AWS::KMS::Alias" => kms::update_alias(ctx, id, new).await?,
         "AWS::ApiGateway::Stage" => apigateway::update_stage(ctx, id, old, new).await?,
+        "AWS::ApiGateway::RestApi" => {
+            apigateway::update_rest_api(ctx, id, &was.attributes, new).await?;
+        }
+        "AWS::ApiGatewayV2::Api" => apigateway_v2::update_api(ctx, id, new).await?,
         "AWS::ApiGatewayV2::Stage" => {
             apigateway_v2::update_stage(ctx, id, &was.attributes, new).await?;
         }
