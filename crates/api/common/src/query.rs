@@ -82,11 +82,20 @@ impl Form {
     /// The entries of a list of structures, `name.member.N.field`, in order
     /// of N: each entry's fields by name.
     pub fn members(&self, name: &str) -> Vec<Vec<(&str, &str)>> {
-        let prefix = format!("{name}.member.");
+        self.indexed(&format!("{name}.member."))
+    }
+
+    /// The entries of a map, `name.entry.N.field` (SNS's `Attributes` and
+    /// `MessageAttributes`), in order of N: each entry's fields by name.
+    pub fn entries(&self, name: &str) -> Vec<Vec<(&str, &str)>> {
+        self.indexed(&format!("{name}.entry."))
+    }
+
+    fn indexed(&self, prefix: &str) -> Vec<Vec<(&str, &str)>> {
         let mut by_index: std::collections::BTreeMap<u32, Vec<(&str, &str)>> =
             std::collections::BTreeMap::new();
         for (k, v) in &self.pairs {
-            let Some(rest) = k.strip_prefix(&prefix) else {
+            let Some(rest) = k.strip_prefix(prefix) else {
                 continue;
             };
             let (n, field) = rest.split_once('.').unwrap_or((rest, ""));

@@ -1,0 +1,397 @@
+//! SNS: standard topics, their subscriptions (functions and queues), and
+//! `Publish`, which stages one delivery per subscription whose filter policy
+//! takes the message, all in one write batch: a message SNS acknowledged
+//! reaches every subscriber, across a crash. A function receives the
+//! `Records` event Lambda gets from SNS; a queue the notification envelope
+//! (or, with `RawMessageDelivery`, the message alone). Deliveries act as
+//! `sns.amazonaws.com` for the topic: the function's resource policy or the
+//! queue's policy must let the topic in, as on AWS.
+
+mod deliver;
+mod store;
+
+pub use store::{Subscription, Topic};
+
+use nimbus_invoke::Outbox;
+use nimbus_invoke::permissions::Permissions;
+use nimbus_model::time::now_millis;
+use nimbus_storage::records::Records;
+use nimbus_storage::{KvEngine, Table, WriteBatch};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The largest message SNS takes, in bytes.
+pub const MAX_MESSAGE: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Storage(#[from] nimbus_storage::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A message attribute: its `DataType` and value.
+pub type Attribute = (String, String);
+
+/// A message to publish.
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    pub message: String,
+    pub subject: Option<String>,
+    /// `MessageStructure: json`: `message` is an object of a `default`
+    /// text and per-protocol ones.
+    pub json_structure: bool,
+    pub attributes: BTreeMap<String, Attribute>,
+    pub trace: Option<String>,
+}
+
+/// The subscription protocols Nimbus delivers to.
+pub const PROTOCOLS: [&str; 2] = ["lambda", "sqs"];
+
+/// The subscription attributes a user may set.
+pub const SUBSCRIPTION_ATTRIBUTES: [&str; 5] = [
+    "RawMessageDelivery",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RedrivePolicy",
+    "DeliveryPolicy",
+];
+
+/// The topic attributes a user may set.
+pub const TOPIC_ATTRIBUTES: [&str; 6] = [
+    "DisplayName",
+    "Policy",
+    "DeliveryPolicy",
+    "KmsMasterKeyId",
+    "TracingConfig",
+    "SignatureVersion",
+];
+
+/// Checks a filter policy and says whether it takes a message; the
+/// pattern engine is given by the server.
+pub trait Filters: Send + Sync {
+    /// Why `policy` (JSON text) is not a valid filter policy for `scope`
+    /// (`MessageAttributes` or `MessageBody`).
+    fn check(&self, policy: &str, scope: &str) -> std::result::Result<(), String>;
+    /// Whether `policy` takes a message with these attributes and body.
+    fn takes(
+        &self,
+        policy: &str,
+        scope: &str,
+        attributes: &BTreeMap<String, Attribute>,
+        body: &str,
+    ) -> bool;
+}
+
+pub struct Topics {
+    kv: Arc<dyn KvEngine>,
+    topics: Records<Topic>,
+    subscriptions: Records<Subscription>,
+    outbox: Arc<dyn Outbox>,
+    permissions: Option<Arc<dyn Permissions>>,
+    filters: Option<Arc<dyn Filters>>,
+    account: String,
+    region: String,
+    /// Where Nimbus is reached, for the `UnsubscribeURL` of notifications.
+    endpoint: std::sync::RwLock<String>,
+}
+
+impl Topics {
+    pub fn open(
+        kv: Arc<dyn KvEngine>,
+        outbox: Arc<dyn Outbox>,
+        permissions: Option<Arc<dyn Permissions>>,
+        account: &str,
+        region: &str,
+    ) -> Result<Topics> {
+        Ok(Topics {
+            topics: Records::open(kv.clone(), Table("sns_topics"), store::FORMAT)?,
+            subscriptions: Records::open(kv.clone(), Table("sns_subscriptions"), store::FORMAT)?,
+            kv,
+            outbox,
+            permissions,
+            filters: None,
+            account: account.to_string(),
+            region: region.to_string(),
+            endpoint: std::sync::RwLock::new("http://localhost:4566".into()),
+        })
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The filter-policy engine.
+    pub fn with_filters(mut self, filters: Arc<dyn Filters>) -> Topics {
+        self.filters = Some(filters);
+        self
+    }
+
+    /// The endpoint clients reach Nimbus at.
+    pub fn set_endpoint(&self, endpoint: &str) {
+        if let Ok(mut e) = self.endpoint.write() {
+            *e = endpoint.to_string();
+        }
+    }
+
+    fn arn(&self, name: &str) -> String {
+        format!("arn:aws:sns:{}:{}:{name}", self.region, self.account)
+    }
+
+    /// Create a topic, or answer the one of that name made with the same
+    /// attributes.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        attributes: BTreeMap<String, String>,
+        tags: Vec<(String, String)>,
+    ) -> Result<String> {
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !valid {
+            return Err(Error::Invalid("Invalid parameter: Topic Name".into()));
+        }
+        if name.ends_with(".fifo") || attributes.get("FifoTopic").is_some_and(|v| v == "true") {
+            return Err(Error::Invalid(
+                "Invalid parameter: Nimbus does not have FIFO topics yet".into(),
+            ));
+        }
+        for k in attributes.keys() {
+            if !TOPIC_ATTRIBUTES.contains(&k.as_str()) && k != "FifoTopic" {
+                return Err(Error::Invalid(format!(
+                    "Invalid parameter: Attributes Reason: Unknown attribute {k}"
+                )));
+            }
+        }
+        let arn = self.arn(name);
+        if let Some(t) = self.topics.get(&arn) {
+            if attributes
+                .iter()
+                .all(|(k, v)| t.attributes.get(k) == Some(v))
+            {
+                return Ok(arn);
+            }
+            return Err(Error::Invalid(
+                "Invalid parameter: Attributes Reason: Topic already exists with different attributes".into(),
+            ));
+        }
+        self.topics.put(Topic {
+            format: store::FORMAT,
+            arn: arn.clone(),
+            name: name.to_string(),
+            attributes,
+            tags,
+            created_ms: now_millis(),
+        })?;
+        Ok(arn)
+    }
+
+    pub fn topic(&self, arn: &str) -> Result<Arc<Topic>> {
+        self.topics
+            .get(arn)
+            .ok_or_else(|| Error::NotFound("Topic does not exist".into()))
+    }
+
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut v = self.topics.all();
+        v.sort_by(|a, b| a.arn.cmp(&b.arn));
+        v
+    }
+
+    /// Delete a topic and its subscriptions (deleting one that is not there
+    /// succeeds, as on SNS).
+    pub fn delete_topic(&self, arn: &str) -> Result<()> {
+        for s in self.subscriptions.all() {
+            if s.topic_arn == arn {
+                self.subscriptions.delete(&s.arn)?;
+            }
+        }
+        self.topics.delete(arn)?;
+        Ok(())
+    }
+
+    pub fn set_topic_attribute(&self, arn: &str, name: &str, value: &str) -> Result<()> {
+        if !TOPIC_ATTRIBUTES.contains(&name) {
+            return Err(Error::Invalid(format!(
+                "Invalid parameter: AttributeName Reason: {name} is not a topic attribute you can set"
+            )));
+        }
+        let changed = self.topics.change(arn, |t| {
+            t.attributes.insert(name.to_string(), value.to_string());
+            Ok::<_, Error>(())
+        })?;
+        changed
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound("Topic does not exist".into()))
+    }
+
+    pub fn tag(&self, arn: &str, tags: Vec<(String, String)>, remove: &[String]) -> Result<()> {
+        let changed = self.topics.change(arn, |t| {
+            t.tags
+                .retain(|(k, _)| !remove.contains(k) && !tags.iter().any(|(n, _)| n == k));
+            t.tags.extend(tags);
+            Ok::<_, Error>(())
+        })?;
+        changed
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound("Resource does not exist".into()))
+    }
+
+    /// Subscribe `endpoint` (a function or queue ARN) over `protocol`.
+    pub fn subscribe(
+        &self,
+        topic_arn: &str,
+        protocol: &str,
+        endpoint: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<String> {
+        self.topic(topic_arn)?;
+        if !PROTOCOLS.contains(&protocol) {
+            return Err(Error::Invalid(format!(
+                "Invalid parameter: Nimbus delivers to lambda and sqs subscriptions only yet, not {protocol}"
+            )));
+        }
+        if !self.outbox.exists(endpoint) {
+            return Err(Error::Invalid(format!(
+                "Invalid parameter: Endpoint Reason: {endpoint} is not a {} of this account and region",
+                if protocol == "sqs" {
+                    "queue"
+                } else {
+                    "function"
+                }
+            )));
+        }
+        for (k, v) in &attributes {
+            self.check_subscription_attribute(k, v, &attributes)?;
+        }
+        // Subscribing the same endpoint again answers the same subscription.
+        if let Some(s) =
+            self.subscriptions.all().into_iter().find(|s| {
+                s.topic_arn == topic_arn && s.protocol == protocol && s.endpoint == endpoint
+            })
+        {
+            return Ok(s.arn.clone());
+        }
+        let arn = format!("{topic_arn}:{}", uuid::Uuid::new_v4());
+        self.subscriptions.put(Subscription {
+            format: store::FORMAT,
+            arn: arn.clone(),
+            topic_arn: topic_arn.to_string(),
+            protocol: protocol.to_string(),
+            endpoint: endpoint.to_string(),
+            attributes,
+            created_ms: now_millis(),
+        })?;
+        Ok(arn)
+    }
+
+    fn check_subscription_attribute(
+        &self,
+        name: &str,
+        value: &str,
+        all: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        if !SUBSCRIPTION_ATTRIBUTES.contains(&name) {
+            return Err(Error::Invalid(format!(
+                "Invalid parameter: AttributeName Reason: {name} is not a subscription attribute you can set"
+            )));
+        }
+        match name {
+            "RawMessageDelivery" if !matches!(value, "true" | "false") => Err(Error::Invalid(
+                "Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value [{value}]. Must be true or false.".replace("{value}", value),
+            )),
+            "FilterPolicyScope" if !matches!(value, "MessageAttributes" | "MessageBody") => {
+                Err(Error::Invalid(format!(
+                    "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or MessageAttributes"
+                )))
+            }
+            "FilterPolicy" if !value.is_empty() => {
+                let scope = all.get("FilterPolicyScope").map_or("MessageAttributes", String::as_str);
+                match &self.filters {
+                    Some(f) => f.check(value, scope).map_err(|why| {
+                        Error::Invalid(format!("Invalid parameter: FilterPolicy: {why}"))
+                    }),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn subscription(&self, arn: &str) -> Result<Arc<Subscription>> {
+        self.subscriptions
+            .get(arn)
+            .ok_or_else(|| Error::NotFound("Subscription does not exist".into()))
+    }
+
+    pub fn subscriptions(&self, topic: Option<&str>) -> Vec<Arc<Subscription>> {
+        let mut v: Vec<_> = self
+            .subscriptions
+            .all()
+            .into_iter()
+            .filter(|s| topic.is_none_or(|t| s.topic_arn == t))
+            .collect();
+        v.sort_by_key(|s| s.created_ms);
+        v
+    }
+
+    pub fn unsubscribe(&self, arn: &str) -> Result<()> {
+        self.subscriptions.delete(arn)?;
+        Ok(())
+    }
+
+    pub fn set_subscription_attribute(&self, arn: &str, name: &str, value: &str) -> Result<()> {
+        let s = self.subscription(arn)?;
+        let mut all = s.attributes.clone();
+        all.insert(name.to_string(), value.to_string());
+        self.check_subscription_attribute(name, value, &all)?;
+        self.subscriptions.change(arn, |s| {
+            s.attributes.insert(name.to_string(), value.to_string());
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Publish `m` to the topic: its message id once every delivery is
+    /// staged and committed.
+    pub fn publish(&self, topic_arn: &str, m: &Message) -> Result<String> {
+        self.topic(topic_arn)?;
+        if m.message.is_empty() {
+            return Err(Error::Invalid("Invalid parameter: Empty message".into()));
+        }
+        let size = m.message.len()
+            + m.attributes
+                .iter()
+                .map(|(k, (t, v))| k.len() + t.len() + v.len())
+                .sum::<usize>();
+        if size > MAX_MESSAGE {
+            return Err(Error::Invalid("Invalid parameter: Message too long".into()));
+        }
+        let texts = deliver::texts(m)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut batch = WriteBatch::default();
+        let mut staged = Vec::new();
+        for s in self
+            .subscriptions
+            .all()
+            .iter()
+            .filter(|s| s.topic_arn == topic_arn)
+        {
+            self.deliver(s, m, &texts, &id, &mut batch, &mut staged);
+        }
+        self.kv.commit(batch)?;
+        self.outbox.committed(staged);
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;
