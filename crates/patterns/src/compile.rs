@@ -122,21 +122,19 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
-/// Add a field to a rule; a later field for the same path replaces the
-/// earlier one, as AWS's engine keeps the last.
-fn put(rule: &mut Rule, path: String, matchers: Vec<Matcher>) {
-    for item in &mut rule.items {
-        if let Item::Field {
-            path: p,
-            matchers: m,
-        } = item
-            && *p == path
-        {
-            *m = matchers;
-            return;
+/// Keep only the last field for each path (AWS's engine keeps the last),
+/// in the order the kept ones came.
+fn dedupe(rule: &mut Rule) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<Item> = Vec::with_capacity(rule.items.len());
+    for item in rule.items.drain(..).rev() {
+        match &item {
+            Item::Field { path, .. } if !seen.insert(path.clone()) => {}
+            _ => kept.push(item),
         }
     }
-    rule.items.push(Item::Field { path, matchers });
+    kept.reverse();
+    rule.items = kept;
 }
 
 fn numeric_key(f: f64) -> Step<i64> {
@@ -159,6 +157,7 @@ impl Compiler<'_> {
         }
         let mut rule = Rule::default();
         self.object(&mut rule, "", false)?;
+        dedupe(&mut rule);
         Ok(rule)
     }
 
@@ -195,7 +194,10 @@ impl Compiler<'_> {
                 }
                 Token::StartArray => {
                     let matchers = self.leaf()?;
-                    put(rule, join(prefix, &name), matchers);
+                    rule.items.push(Item::Field {
+                        path: join(prefix, &name),
+                        matchers,
+                    });
                 }
                 _ => return Err(format!("\"{name}\" must be an object or an array")),
             }
@@ -217,6 +219,7 @@ impl Compiler<'_> {
                 Token::StartObject => {
                     let mut alt = Rule::default();
                     self.object(&mut alt, prefix, true)?;
+                    dedupe(&mut alt);
                     alts.push(alt);
                 }
                 _ => return Err("Only JSON object is allowed in array of $or relationship.".into()),

@@ -75,26 +75,47 @@ fn consistent(chosen: &[(u32, u32)], leaf: &[(u32, u32)]) -> bool {
 }
 
 impl<'r> Search<'r, '_> {
-    /// Whether every item on `todo` can hold together with `chosen`.
+    /// Whether every item on `todo` can hold together with `chosen`; `todo`
+    /// is as it was when this returns.
     fn solve(&mut self, todo: &mut Vec<&'r Item>, chosen: &mut Vec<(u32, u32)>) -> bool {
-        let Some(item) = todo.pop() else {
-            return true;
-        };
-        if self.budget == 0 {
+        let mut taken = Vec::new();
+        let ok = self.take(todo, chosen, &mut taken);
+        while let Some(item) = taken.pop() {
             todo.push(item);
-            return false;
         }
-        self.budget -= 1;
-        let ok = match item {
-            Item::Field { path, matchers } => {
-                let leaves = self.leaves.by_path.get(path).map_or(&[][..], Vec::as_slice);
-                let absent_ok =
-                    leaves.is_empty() && matchers.contains(&crate::Matcher::Exists(false));
-                absent_ok
-                    || leaves.iter().any(|leaf| {
-                        if !consistent(chosen, &leaf.arrays)
-                            || !matchers.iter().any(|m| m.matches(leaf.value))
-                        {
+        ok
+    }
+
+    /// Fields that a leaf outside every array satisfies are settled in a
+    /// loop (such a leaf constrains nothing else, so it is always the best
+    /// choice); only a choice among array elements, or among alternatives,
+    /// recurses.
+    fn take(
+        &mut self,
+        todo: &mut Vec<&'r Item>,
+        chosen: &mut Vec<(u32, u32)>,
+        taken: &mut Vec<&'r Item>,
+    ) -> bool {
+        loop {
+            let Some(item) = todo.pop() else {
+                return true;
+            };
+            taken.push(item);
+            if self.budget == 0 {
+                return false;
+            }
+            self.budget -= 1;
+            match item {
+                Item::Field { path, matchers } => {
+                    let leaves = self.leaves.by_path.get(path).map_or(&[][..], Vec::as_slice);
+                    let absent_ok =
+                        leaves.is_empty() && matchers.contains(&crate::Matcher::Exists(false));
+                    let matching = |leaf: &Leaf<'_>| matchers.iter().any(|m| m.matches(leaf.value));
+                    if absent_ok || leaves.iter().any(|l| l.arrays.is_empty() && matching(l)) {
+                        continue;
+                    }
+                    return leaves.iter().any(|leaf| {
+                        if !consistent(chosen, &leaf.arrays) || !matching(leaf) {
                             return false;
                         }
                         let n = chosen.len();
@@ -102,18 +123,19 @@ impl<'r> Search<'r, '_> {
                         let ok = self.solve(todo, chosen);
                         chosen.truncate(n);
                         ok
-                    })
+                    });
+                }
+                Item::Or(alts) => {
+                    return alts.iter().any(|alt| {
+                        let n = todo.len();
+                        push_items(todo, alt);
+                        let ok = self.solve(todo, chosen);
+                        todo.truncate(n);
+                        ok
+                    });
+                }
             }
-            Item::Or(alts) => alts.iter().any(|alt| {
-                let n = todo.len();
-                push_items(todo, alt);
-                let ok = self.solve(todo, chosen);
-                todo.truncate(n);
-                ok
-            }),
-        };
-        todo.push(item);
-        ok
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub mod sns;
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod robust;
 
 use std::fmt;
 
