@@ -95,16 +95,9 @@ impl PatternError {
 
     /// The location as Jackson appends it: ` at [Source: (String)"..."; line: 1, column: 9]`.
     fn located_at(&self) -> String {
-        let n = self.source.chars().count();
-        let shown: String = self.source.chars().take(SNIPPET).collect();
-        let more = if n > SNIPPET {
-            format!("[truncated {} chars]", n - SNIPPET)
-        } else {
-            String::new()
-        };
         format!(
-            " at [Source: (String)\"{shown}\"{more}; line: {}, column: {}]",
-            self.line, self.column
+            " at {}",
+            source_location(&self.source, self.line, self.column)
         )
     }
 
@@ -140,6 +133,19 @@ impl fmt::Display for PatternError {
 }
 
 impl std::error::Error for PatternError {}
+
+/// A place in a pattern as Jackson writes it:
+/// `[Source: (String)"..."; line: 1, column: 9]`, the source cut at 500 characters.
+pub(crate) fn source_location(source: &str, line: usize, column: usize) -> String {
+    let n = source.chars().count();
+    let shown: String = source.chars().take(SNIPPET).collect();
+    let more = if n > SNIPPET {
+        format!("[truncated {} chars]", n - SNIPPET)
+    } else {
+        String::new()
+    };
+    format!("[Source: (String)\"{shown}\"{more}; line: {line}, column: {column}]")
+}
 
 /// A compiled pattern: what [`Pattern::matches`] runs.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,6 +58,9 @@ enum Ctx {
 pub(crate) type ReadError = String;
 
 pub(crate) struct Reader<'a> {
+    text: &'a str,
+    /// Where each open object or array began, for "start marker" messages.
+    starts: Vec<(usize, usize)>,
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     line: usize,
     column: usize,
@@ -77,6 +80,8 @@ const MAX_DEPTH: usize = 1000;
 impl<'a> Reader<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         Reader {
+            text,
+            starts: Vec::new(),
             chars: text.chars().peekable(),
             line: 1,
             column: 1,
@@ -144,13 +149,16 @@ impl<'a> Reader<'a> {
     }
 
     fn end_of_input(&self) -> ReadError {
-        match self.stack.last() {
-            Some(Ctx::Array { .. }) => {
-                "Unexpected end-of-input: expected close marker for Array".into()
-            }
-            Some(_) => "Unexpected end-of-input: expected close marker for Object".into(),
-            None => "Unexpected end-of-input".into(),
-        }
+        let kind = match self.stack.last() {
+            Some(Ctx::Array { .. }) => "Array",
+            Some(_) => "Object",
+            None => return "Unexpected end-of-input".into(),
+        };
+        let (line, column) = self.starts.last().copied().unwrap_or((1, 1));
+        format!(
+            "Unexpected end-of-input: expected close marker for {kind} (start marker at {})",
+            crate::source_location(self.text, line, column)
+        )
     }
 
     fn raw_next(&mut self) -> Result<Token, ReadError> {
@@ -259,6 +267,7 @@ impl<'a> Reader<'a> {
     }
 
     fn close(&mut self) -> Token {
+        self.starts.pop();
         let t = match self.stack.pop() {
             Some(Ctx::Array { .. }) => Token::EndArray,
             _ => Token::EndObject,
@@ -277,6 +286,8 @@ impl<'a> Reader<'a> {
             ));
         }
         self.stack.push(ctx);
+        // The opening character was just read: it sits one column back.
+        self.starts.push((self.line, self.column - 1));
         Ok(())
     }
 
