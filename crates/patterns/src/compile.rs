@@ -75,7 +75,7 @@ pub(crate) fn compile(text: &str, flavour: Flavour) -> Result<Rule, PatternError
             flavour,
             located: false,
         };
-        let mut keys = Vec::new();
+        let mut keys = std::collections::HashSet::new();
         collect_keys(&rule, &mut keys);
         if keys.len() > SNS_MAX_KEYS {
             return Err(unlocated("Filter policy can not have more than 5 keys"));
@@ -87,13 +87,11 @@ pub(crate) fn compile(text: &str, flavour: Flavour) -> Result<Rule, PatternError
     Ok(rule)
 }
 
-fn collect_keys<'r>(rule: &'r Rule, keys: &mut Vec<&'r str>) {
+fn collect_keys<'r>(rule: &'r Rule, keys: &mut std::collections::HashSet<&'r str>) {
     for item in &rule.items {
         match item {
             Item::Field { path, .. } => {
-                if !keys.contains(&path.as_str()) {
-                    keys.push(path);
-                }
+                keys.insert(path);
             }
             Item::Or(alts) => alts.iter().for_each(|a| collect_keys(a, keys)),
         }
