@@ -201,9 +201,7 @@ impl Events {
             _ => {}
         }
         if let Some(p) = &r.pattern {
-            nimbus_triggers::filter::check_pattern(p).map_err(|why| {
-                Error::InvalidPattern(format!("Event pattern is not valid. Reason: {why}"))
-            })?;
+            nimbus_patterns::Pattern::parse(p).map_err(|e| Error::InvalidPattern(e.message()))?;
         }
         if let Some(s) = &r.schedule {
             nimbus_schedules::Schedule::parse(s, nimbus_schedules::Flavour::Rule)
@@ -410,10 +408,10 @@ impl Events {
                 let Some(pattern) = &rule.pattern else {
                     continue;
                 };
-                let Ok(p) = nimbus_triggers::filter::check_pattern(pattern) else {
+                let Ok(p) = nimbus_patterns::Pattern::parse(pattern) else {
                     continue;
                 };
-                if nimbus_triggers::filter::matches(&p, &event) {
+                if p.matches(&event) {
                     self.deliver(rule, &event, e.trace.as_deref(), &mut batch, &mut staged);
                 }
             }

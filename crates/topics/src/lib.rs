@@ -88,6 +88,51 @@ pub trait Filters: Send + Sync {
     ) -> bool;
 }
 
+/// Filter policies in EventBridge's pattern language, as SNS reads them
+/// (`nimbus-patterns`' SNS flavours).
+pub struct PatternFilters;
+
+fn flavour(scope: &str) -> nimbus_patterns::Flavour {
+    if scope == "MessageBody" {
+        nimbus_patterns::Flavour::SnsBody
+    } else {
+        nimbus_patterns::Flavour::SnsAttributes
+    }
+}
+
+impl Filters for PatternFilters {
+    fn check(&self, policy: &str, scope: &str) -> std::result::Result<(), String> {
+        nimbus_patterns::Pattern::parse_as(policy, flavour(scope))
+            .map(|_| ())
+            .map_err(|e| e.message())
+    }
+
+    fn takes(
+        &self,
+        policy: &str,
+        scope: &str,
+        attributes: &BTreeMap<String, Attribute>,
+        body: &str,
+    ) -> bool {
+        let Ok(p) = nimbus_patterns::Pattern::parse_as(policy, flavour(scope)) else {
+            return false;
+        };
+        if scope == "MessageBody" {
+            // A body that is not JSON matches no body policy.
+            return serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| p.matches(&v));
+        }
+        let event =
+            nimbus_patterns::sns::attributes_event(attributes.iter().map(|(name, (t, v))| {
+                nimbus_patterns::sns::Attribute {
+                    name,
+                    data_type: t,
+                    value: v,
+                }
+            }));
+        p.matches(&event)
+    }
+}
+
 pub struct Topics {
     kv: Arc<dyn KvEngine>,
     topics: Records<Topic>,
@@ -115,7 +160,7 @@ impl Topics {
             kv,
             outbox,
             permissions,
-            filters: None,
+            filters: Some(Arc::new(PatternFilters)),
             account: account.to_string(),
             region: region.to_string(),
             endpoint: std::sync::RwLock::new("http://localhost:4566".into()),
@@ -316,9 +361,7 @@ impl Topics {
             "FilterPolicy" if !value.is_empty() => {
                 let scope = all.get("FilterPolicyScope").map_or("MessageAttributes", String::as_str);
                 match &self.filters {
-                    Some(f) => f.check(value, scope).map_err(|why| {
-                        Error::Invalid(format!("Invalid parameter: FilterPolicy: {why}"))
-                    }),
+                    Some(f) => f.check(value, scope).map_err(Error::Invalid),
                     None => Ok(()),
                 }
             }

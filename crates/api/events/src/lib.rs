@@ -292,13 +292,10 @@ impl EventsApi {
                         "Event is not valid JSON.",
                     )
                 })?;
-                let compiled = nimbus_triggers::filter::check_pattern(&pattern).map_err(|why| {
-                    ApiError::bad_request(
-                        "InvalidEventPatternException",
-                        format!("Event pattern is not valid. Reason: {why}"),
-                    )
+                let compiled = nimbus_patterns::Pattern::parse(&pattern).map_err(|e| {
+                    ApiError::bad_request("InvalidEventPatternException", e.message())
                 })?;
-                json!({"Result": nimbus_triggers::filter::matches(&compiled, &event)})
+                json!({"Result": compiled.matches(&event)})
             }
         })
     }
