@@ -192,6 +192,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .map(|p| p as Arc<dyn nimbus_invoke::permissions::Permissions>),
     )
     .await?;
+    services.topics.set_endpoint(&endpoint);
     // IAM on: every request is authorized, functions run as their roles.
     let authorizer: Option<Arc<dyn nimbus_api_common::authz::Authorizer>> = cfg.iam.then(|| {
         functions.set_execution_roles(Arc::new(roles::IamRoles::new(services.iam.clone())));
@@ -315,6 +316,7 @@ struct Services {
     cloudformation: Arc<nimbus_api_cloudformation::CloudFormationApi>,
     codedeploy: Arc<nimbus_api_codedeploy::CodeDeployApi>,
     events: Arc<nimbus_events::Events>,
+    topics: Arc<nimbus_topics::Topics>,
 }
 
 impl Services {
@@ -343,6 +345,16 @@ impl Services {
             queues.clone(),
         ));
         functions.set_outbox(outbox.clone());
+        let topics = Arc::new(
+            nimbus_topics::Topics::open(
+                kv.clone(),
+                outbox.clone(),
+                permissions.clone(),
+                &id.account_id,
+                &id.region,
+            )
+            .map_err(|e| anyhow::anyhow!("open topic service: {e}"))?,
+        );
         let events = Arc::new(
             nimbus_events::Events::open(
                 kv.clone(),
@@ -424,6 +436,7 @@ impl Services {
             iam_api,
             sts_api,
             Arc::new(nimbus_api_events::EventsApi::new(events.clone())),
+            Arc::new(nimbus_api_sns::SnsApi::new(topics.clone())),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
@@ -489,6 +502,7 @@ impl Services {
             cloudformation,
             codedeploy,
             events,
+            topics,
         })
     }
 

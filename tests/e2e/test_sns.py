@@ -1,0 +1,114 @@
+"""SNS with boto3: topics, subscriptions of queues and functions (each letting the topic in
+by its policy), filter policies on attributes and on the body, raw delivery, JSON-structured
+messages, batches, and what is refused."""
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import create, unique
+
+
+def receive(sqs, url, deadline_s=60, want=1):
+    got, deadline = [], time.monotonic() + deadline_s
+    while time.monotonic() < deadline and len(got) < want:
+        msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+        for m in msgs:
+            got.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(got) >= want, f"{len(got)} of {want} messages arrived on {url}"
+    return got
+
+
+def queue_for_topic(sqs, topic_arn, name):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]})})
+    return url, arn
+
+
+def test_messages_fan_out_to_queues_and_functions_through_filter_policies(nimbus):
+    sns, sqs, lam = nimbus.client("sns"), nimbus.client("sqs"), nimbus.client("lambda")
+    topic = sns.create_topic(Name=unique("orders"), Attributes={"DisplayName": "Orders"})["TopicArn"]
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "Orders"
+    all_url, all_arn = queue_for_topic(sqs, topic, unique("all"))
+    big_url, big_arn = queue_for_topic(sqs, topic, unique("big"))
+    body_url, body_arn = queue_for_topic(sqs, topic, unique("body"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=all_arn)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=big_arn, Attributes={
+        "RawMessageDelivery": "true", "FilterPolicy": json.dumps({"size": ["big"], "total": [{"numeric": [">", 100]}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=body_arn, Attributes={
+        "FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"kind": [{"prefix": "re"}]})})
+    seen = sqs.create_queue(QueueName=unique("seen"))["QueueUrl"]
+    fn = unique("on-order")
+    fn_arn = create(lam, fn, {"app.py": (
+        "import json, os, boto3\n"
+        "def lambda_handler(event, context):\n"
+        "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN'], MessageBody=json.dumps(event))\n")},
+        Environment={"Variables": {"SEEN": seen}})["FunctionArn"]
+    lam.add_permission(FunctionName=fn, StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)["SubscriptionArn"]
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["Protocol"] == "lambda"
+    assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 4
+
+    attrs = {"size": {"DataType": "String", "StringValue": "big"},
+             "total": {"DataType": "Number", "StringValue": "250"}}
+    mid = sns.publish(TopicArn=topic, Message=json.dumps({"kind": "refund"}), Subject="order",
+                      MessageAttributes=attrs)["MessageId"]
+    envelope = json.loads(receive(sqs, all_url)[0])
+    assert envelope["Type"] == "Notification" and envelope["MessageId"] == mid
+    assert envelope["TopicArn"] == topic and envelope["Subject"] == "order"
+    assert envelope["MessageAttributes"]["total"] == {"Type": "Number", "Value": "250"}
+    assert receive(sqs, big_url) == [json.dumps({"kind": "refund"})]
+    assert json.loads(json.loads(receive(sqs, body_url)[0])["Message"]) == {"kind": "refund"}
+    record = json.loads(receive(sqs, seen)[0])["Records"][0]
+    assert record["EventSource"] == "aws:sns" and record["EventSubscriptionArn"] == sub
+    assert record["Sns"]["Message"] == json.dumps({"kind": "refund"})
+
+    # Filtered out: a small order reaches only the unfiltered queue and the function.
+    sns.publish(TopicArn=topic, Message=json.dumps({"kind": "sale"}),
+                MessageAttributes={"size": {"DataType": "String", "StringValue": "small"}})
+    assert len(receive(sqs, all_url)) == 1
+    receive(sqs, seen)
+    for url in (big_url, body_url):
+        assert not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+
+    # A JSON-structured message: each protocol its own text.
+    sns.publish(TopicArn=topic, MessageStructure="json",
+                Message=json.dumps({"default": "plain", "sqs": "for queues", "lambda": "for functions"}))
+    assert json.loads(receive(sqs, all_url)[0])["Message"] == "for queues"
+    assert json.loads(receive(sqs, seen)[0])["Records"][0]["Sns"]["Message"] == "for functions"
+
+    batch = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "one"}, {"Id": "b", "Message": "two"}])
+    assert [s["Id"] for s in batch["Successful"]] == ["a", "b"] and not batch["Failed"]
+    assert sorted(json.loads(b)["Message"] for b in receive(sqs, all_url, want=2)) == ["one", "two"]
+    receive(sqs, seen, want=2)
+
+    sns.unsubscribe(SubscriptionArn=sub)
+    sns.delete_topic(TopicArn=topic)
+    assert topic not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+
+
+def test_what_sns_refuses(nimbus):
+    sns = nimbus.client("sns")
+    topic = sns.create_topic(Name=unique("refusals"))["TopicArn"]
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic + "-nope", Message="x")
+    assert e.value.response["Error"]["Code"] == "NotFound"
+    with pytest.raises(ClientError) as e:
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:nope",
+                      Attributes={"FilterPolicy": "{}"})
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic, Message="x", MessageStructure="json")
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    with pytest.raises(ClientError) as e:
+        sns.create_topic(Name="bad name!")
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    sns.delete_topic(TopicArn=topic)
