@@ -112,3 +112,78 @@ def test_what_sns_refuses(nimbus):
         sns.create_topic(Name="bad name!")
     assert e.value.response["Error"]["Code"] == "InvalidParameter"
     sns.delete_topic(TopicArn=topic)
+
+
+SAM_SNS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: notes
+  Seen:
+    Type: AWS::SQS::Queue
+  Copies:
+    Type: AWS::SQS::Queue
+  CopiesPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Copies]
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {Service: sns.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Copies.Arn
+            Condition: {ArnEquals: {aws:SourceArn: !Ref Topic}}
+  CopiesSubscription:
+    Type: AWS::SNS::Subscription
+    DependsOn: CopiesPolicy
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Copies.Arn
+      RawMessageDelivery: true
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Environment:
+        Variables:
+          SEEN: !Ref Seen
+      Policies:
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            boto3.client("sqs").send_message(QueueUrl=os.environ["SEEN"],
+                                              MessageBody=event["Records"][0]["Sns"]["Message"])
+      Events:
+        Note:
+          Type: SNS
+          Properties:
+            Topic: !Ref Topic
+            FilterPolicy: {kind: [big]}
+Outputs:
+  Topic: {Value: !Ref Topic}
+  Seen: {Value: !Ref Seen}
+  Copies: {Value: !Ref Copies}
+"""
+
+
+def test_sam_sns_events_and_cloudformation_subscriptions(nimbus):
+    cfn, sns, sqs = nimbus.client("cloudformation"), nimbus.client("sns"), nimbus.client("sqs")
+    name = unique("sam-sns")
+    cfn.create_stack(StackName=name, TemplateBody=SAM_SNS, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    out = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    big = {"kind": {"DataType": "String", "StringValue": "big"}}
+    sns.publish(TopicArn=out["Topic"], Message="small one",
+                MessageAttributes={"kind": {"DataType": "String", "StringValue": "small"}})
+    sns.publish(TopicArn=out["Topic"], Message="big one", MessageAttributes=big)
+    assert receive(sqs, out["Seen"]) == ["big one"]
+    assert sorted(receive(sqs, out["Copies"], want=2)) == ["big one", "small one"]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert out["Topic"] not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]

@@ -32,10 +32,9 @@ const PASSED: [&str; 19] = [
 ];
 
 /// Event kinds whose services Nimbus does not have yet.
-const NOT_YET: [&str; 9] = [
+const NOT_YET: [&str; 8] = [
     "ScheduleV2",
     "CloudWatchLogs",
-    "SNS",
     "Kinesis",
     "IoTRule",
     "AlexaSkill",
@@ -168,7 +167,8 @@ pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), E
         match kind {
             "SQS" => event_policies.push("AWSLambdaSQSQueueExecutionRole"),
             "DynamoDB" => event_policies.push("AWSLambdaDynamoDBExecutionRole"),
-            "S3" | "Api" | "HttpApi" | "Schedule" | "EventBridgeRule" | "CloudWatchEvent" => {}
+            "S3" | "Api" | "HttpApi" | "Schedule" | "EventBridgeRule" | "CloudWatchEvent"
+            | "SNS" => {}
             k if NOT_YET.contains(&k) => {
                 return Err(invalid(
                     &id,
@@ -464,6 +464,28 @@ fn event(
     match kind {
         "Schedule" | "EventBridgeRule" | "CloudWatchEvent" => {
             rule(x, id, name, kind, &props, target);
+        }
+        "SNS" => {
+            let endpoint = match target.get("Ref").and_then(Value::as_str) {
+                Some(f) if f == id => json!({"Fn::GetAtt": [id, "Arn"]}),
+                _ => target.clone(),
+            };
+            let mut sub =
+                json!({"Endpoint": endpoint, "Protocol": "lambda", "TopicArn": props.get("Topic")});
+            copy(
+                &["FilterPolicy", "FilterPolicyScope", "RedrivePolicy"],
+                &mut sub,
+            );
+            if let Some(r) = props.get("Region") {
+                sub["Region"] = r.clone();
+            }
+            x.add(format!("{id}{name}"), "AWS::SNS::Subscription", sub);
+            x.add(
+                format!("{id}{name}Permission"),
+                "AWS::Lambda::Permission",
+                json!({"Action": "lambda:InvokeFunction", "FunctionName": target,
+                       "Principal": "sns.amazonaws.com", "SourceArn": props.get("Topic")}),
+            );
         }
         "SQS" => {
             let mut m = json!({"EventSourceArn": props.get("Queue"), "FunctionName": target});

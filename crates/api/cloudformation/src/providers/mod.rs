@@ -16,6 +16,7 @@ mod lambda;
 mod lambda_versions;
 mod s3;
 mod secrets;
+mod sns;
 mod sqs;
 mod ssm;
 mod states;
@@ -332,6 +333,9 @@ pub(crate) async fn create(
                 })
         }
         "AWS::KMS::Alias" => kms::create_alias(ctx, props).await,
+        "AWS::SNS::Topic" => sns::create_topic(ctx, props).await,
+        "AWS::SNS::Subscription" => sns::create_subscription(ctx, props).await,
+        "AWS::SNS::TopicPolicy" => sns::create_policy(ctx, props).await,
         "AWS::Events::Rule" => events::create_rule(ctx, props).await,
         "AWS::Events::EventBus" => events::create_bus(ctx, props).await,
         "AWS::CodeDeploy::Application" => codedeploy::create_application(ctx, props).await,
@@ -397,6 +401,8 @@ pub(crate) async fn delete(
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
+        "AWS::SNS::Topic" => sns::delete_topic(ctx, physical_id).await,
+        "AWS::SNS::Subscription" => sns::delete_subscription(ctx, physical_id).await,
         "AWS::Events::Rule" => events::delete_rule(ctx, physical_id, attributes).await,
         "AWS::Events::EventBus" => events::delete_bus(ctx, physical_id).await,
         "AWS::CodeDeploy::Application" => codedeploy::delete_application(ctx, physical_id).await,

@@ -5,7 +5,7 @@
 
 use super::{
     Created, Ctx, apigateway, apigateway_v2, codedeploy, dynamodb, events, iam, kms, lambda,
-    lambda_versions, s3, secrets, sqs, ssm, states,
+    lambda_versions, s3, secrets, sns, sqs, ssm, states,
 };
 use serde_json::{Map, Value};
 
@@ -57,6 +57,8 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         ],
         "AWS::CodeDeploy::DeploymentGroup" => &["ApplicationName", "DeploymentGroupName"],
         "AWS::Events::Rule" => &["Name", "EventBusName"],
+        "AWS::SNS::Topic" => &["TopicName", "FifoTopic", "Subscription", "Tags"],
+        "AWS::SNS::Subscription" => &["TopicArn", "Protocol", "Endpoint"],
         "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
         _ => return None,
     })
@@ -84,6 +86,7 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
         "AWS::SecretsManager::Secret" => "Name",
         "AWS::KMS::Alias" => "AliasName",
         "AWS::Events::Rule" => "Name",
+        "AWS::SNS::Topic" => "TopicName",
         _ => return None,
     })
 }
@@ -118,6 +121,8 @@ pub(crate) async fn update(
             codedeploy::update_group(ctx, id, &was.attributes, new).await?;
         }
         "AWS::Events::Rule" => events::update_rule(ctx, id, old, new).await?,
+        "AWS::SNS::Topic" => sns::update_topic(ctx, id, new).await?,
+        "AWS::SNS::Subscription" => sns::update_subscription(ctx, id, old, new).await?,
         "AWS::Lambda::EventSourceMapping" => lambda::update_mapping(ctx, id, new).await?,
         "AWS::Lambda::Url" => lambda_versions::update_url(ctx, &was.attributes, new).await?,
         "AWS::IAM::Role" => iam::update_role(ctx, id, old, new).await?,
