@@ -187,3 +187,50 @@ def test_sam_sns_events_and_cloudformation_subscriptions(nimbus):
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     assert out["Topic"] not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+
+
+def test_buckets_and_rules_publish_to_topics(nimbus):
+    """S3 notifications and EventBridge rules deliver to a topic whose policy lets them in;
+    its subscribers get the events."""
+    sns, sqs, s3, ev = (nimbus.client(s) for s in ("sns", "sqs", "s3", "events"))
+    topic = sns.create_topic(Name=unique("uploads"))["TopicArn"]
+    url, arn = queue_for_topic(sqs, topic, unique("uploads-q"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    bucket = unique("uploads").lower()
+    rule = unique("to-topic")
+    rule_arn = f"arn:aws:events:us-east-1:000000000000:rule/{rule}"
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",
+             "Resource": topic, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}},
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish",
+             "Resource": topic, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}))
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]})
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["TopicConfigurations"][0]["TopicArn"] == topic
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"x")
+    record = json.loads(receive(sqs, url)[0])["Records"][0]
+    assert record["eventSource"] == "aws:s3" and record["s3"]["object"]["key"] == "a.txt"
+
+    assert ev.put_rule(Name=rule, EventPattern='{"source": ["shop"]}')["RuleArn"] == rule_arn
+    assert ev.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": topic}])["FailedEntryCount"] == 0
+    ev.put_events(Entries=[{"Source": "shop", "DetailType": "x", "Detail": '{"n": 1}'}])
+    assert json.loads(receive(sqs, url)[0])["detail"] == {"n": 1}
+    ev.remove_targets(Rule=rule, Ids=["t"])
+    ev.delete_rule(Name=rule)
+
+
+def test_asynchronous_invocations_report_to_a_topic(nimbus):
+    sns, sqs, lam = nimbus.client("sns"), nimbus.client("sqs"), nimbus.client("lambda")
+    topic = sns.create_topic(Name=unique("outcomes"))["TopicArn"]
+    url, arn = queue_for_topic(sqs, topic, unique("outcomes-q"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    fn = unique("reports")
+    create(lam, fn, {"app.py": "def lambda_handler(event, context):\n    return {'done': event['n']}\n"})
+    lam.put_function_event_invoke_config(FunctionName=fn, DestinationConfig={"OnSuccess": {"Destination": topic}})
+    lam.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"n": 7}))
+    record = json.loads(receive(sqs, url)[0])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"done": 7}

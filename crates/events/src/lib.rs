@@ -303,7 +303,7 @@ impl Events {
                 failed.push((
                     t.id.clone(),
                     "ValidationException".into(),
-                    format!("Nimbus cannot deliver to {}: only functions and queues that exist are targets yet", t.arn),
+                    format!("Nimbus cannot deliver to {}: only functions, queues and topics that exist are targets yet", t.arn),
                 ));
             } else {
                 ok.push(t);
@@ -434,6 +434,8 @@ impl Events {
         for t in &rule.targets {
             let (action, resource) = if t.arn.starts_with("arn:aws:sqs:") {
                 ("sqs:SendMessage", t.arn.clone())
+            } else if t.arn.starts_with("arn:aws:sns:") {
+                ("sns:Publish", t.arn.clone())
             } else {
                 ("lambda:InvokeFunction", t.arn.clone())
             };

@@ -292,6 +292,15 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
             // A queue: delivered through the queue sink (see `Functions::set_queue_sink`).
             Ok(arn.to_string())
         }
+        ["arn", p, "sns", region, account, name]
+            if p.starts_with("aws")
+                && !region.is_empty()
+                && !account.is_empty()
+                && !name.is_empty() =>
+        {
+            // A topic: delivered through the outbox, as queues are.
+            Ok(arn.to_string())
+        }
         ["arn", p, service, ..] if p.starts_with("aws") && ["sns", "events"].contains(service) => {
             Err(Error::InvalidParameter(format!(
                 "{field} {arn}: {service} targets are not supported by Nimbus yet; use a Lambda function ARN"
@@ -303,7 +312,8 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
     }
 }
 
-/// Whether a checked target is a queue (its ARN) rather than a function (its name).
+/// Whether a checked target is a queue or a topic (its ARN) rather than a
+/// function (its name).
 pub(crate) fn is_queue_target(checked: &str) -> bool {
     checked.starts_with("arn:")
 }

@@ -13,6 +13,9 @@ pub use nimbus_invoke::{Outbox, Staged};
 /// The ARN prefix of queue targets.
 pub use nimbus_model::arn::QUEUE_ARN_PREFIX;
 
+/// The ARN prefix of topic targets.
+pub const TOPIC_ARN_PREFIX: &str = "arn:aws:sns:";
+
 use nimbus_invoke::permissions::{self, Acting, Permissions};
 use std::sync::Arc;
 
@@ -37,9 +40,12 @@ impl Notifier {
     /// `ArgumentValue` text), or `None` when it may.
     pub fn refusal(&self, bucket: &str, target: &str) -> Option<String> {
         let queue = target.starts_with(QUEUE_ARN_PREFIX);
+        let topic = target.starts_with(TOPIC_ARN_PREFIX);
         if !self.outbox.exists(target) {
             return Some(if queue {
                 "The destination queue does not exist".into()
+            } else if topic {
+                "The destination topic does not exist".into()
             } else {
                 format!("The destination function does not exist [{target}]")
             });
@@ -52,6 +58,8 @@ impl Notifier {
         };
         let action = if queue {
             "sqs:SendMessage"
+        } else if topic {
+            "sns:Publish"
         } else {
             "lambda:InvokeFunction"
         };
@@ -60,6 +68,8 @@ impl Notifier {
             tracing::debug!(bucket, target, reason = %denied, "S3 may not deliver to this destination");
             if queue {
                 "Permissions on the destination queue do not allow S3 to publish notifications from this bucket".into()
+            } else if topic {
+                "Permissions on the destination topic do not allow S3 to publish notifications from this bucket".into()
             } else {
                 format!("Not authorized to invoke function [{target}]")
             }
@@ -68,7 +78,8 @@ impl Notifier {
 }
 
 /// One notification rule of a bucket: a `CloudFunctionConfiguration`, or a
-/// `QueueConfiguration` when the target is a queue ARN.
+/// `QueueConfiguration` or `TopicConfiguration` when the target is a queue's
+/// or a topic's ARN.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Rule {
     pub id: String,

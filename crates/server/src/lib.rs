@@ -340,10 +340,11 @@ impl Services {
         );
         nimbus_tables::housekeeping::start(&tables);
         // Every service that emits events hands them over through one outbox.
-        let outbox: Arc<dyn nimbus_invoke::Outbox> = Arc::new(nimbus_triggers::Deliveries::new(
+        let deliveries = Arc::new(nimbus_triggers::Deliveries::new(
             invoker.clone(),
             queues.clone(),
         ));
+        let outbox: Arc<dyn nimbus_invoke::Outbox> = deliveries.clone();
         functions.set_outbox(outbox.clone());
         let topics = Arc::new(
             nimbus_topics::Topics::open(
@@ -355,6 +356,7 @@ impl Services {
             )
             .map_err(|e| anyhow::anyhow!("open topic service: {e}"))?,
         );
+        deliveries.set_topics(topics.clone());
         let events = Arc::new(
             nimbus_events::Events::open(
                 kv.clone(),
@@ -474,6 +476,11 @@ impl Services {
                 false,
             ),
             ("arn:aws:sqs:", queue_policies, false),
+            (
+                "arn:aws:sns:",
+                Arc::new(resource_policies::TopicPolicies(topics.clone())),
+                false,
+            ),
             ("arn:aws:s3:::", bucket_policies, false),
             (
                 "arn:aws:secretsmanager:",

@@ -52,6 +52,35 @@ impl ResourcePolicies for QueuePolicies {
     }
 }
 
+/// A topic's `Policy` attribute, or the policy SNS gives a topic that has
+/// none (the account's principals may publish and subscribe).
+pub struct TopicPolicies(pub Arc<nimbus_topics::Topics>);
+
+impl ResourcePolicies for TopicPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        let t = self.0.topic(arn).ok()?;
+        if let Some(p) = t.attributes.get("Policy") {
+            return Some(p.clone());
+        }
+        Some(
+            serde_json::json!({"Version": "2008-10-17", "Id": "__default_policy_ID",
+                "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["SNS:Publish", "SNS:Subscribe", "SNS:GetTopicAttributes"],
+                    "Resource": arn,
+                    "Condition": {"StringEquals": {"AWS:SourceOwner": self.0.account()}}}]})
+            .to_string(),
+        )
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.0
+            .topic(arn)
+            .map(|t| t.tags.clone())
+            .unwrap_or_default()
+    }
+}
+
 pub struct SecretPolicies(pub Arc<nimbus_secrets::Secrets>);
 
 impl ResourcePolicies for SecretPolicies {

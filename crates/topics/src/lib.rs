@@ -436,5 +436,60 @@ impl Topics {
     }
 }
 
+/// What a topic target staged: the deliveries to its subscriptions.
+struct StagedPublish(Vec<nimbus_invoke::Staged>);
+
+/// Topics as a target of other services' events (S3 notifications,
+/// EventBridge rules, Lambda destinations): the event is published to the
+/// topic, its deliveries staged in the emitter's batch.
+impl Outbox for Topics {
+    fn exists(&self, target: &str) -> bool {
+        self.topics.get(target).is_some()
+    }
+
+    fn stage(
+        &self,
+        target: &str,
+        payload: &[u8],
+        trace: Option<&str>,
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<nimbus_invoke::Staged, nimbus_invoke::DeliveryError> {
+        if self.topics.get(target).is_none() {
+            return Err(nimbus_invoke::DeliveryError::NoSuchTarget(format!(
+                "{target} is not a topic of this account and region"
+            )));
+        }
+        let m = Message {
+            message: String::from_utf8_lossy(payload).into_owned(),
+            trace: trace.map(str::to_string),
+            ..Message::default()
+        };
+        let texts =
+            deliver::texts(&m).map_err(|e| nimbus_invoke::DeliveryError::Failed(e.to_string()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut staged = Vec::new();
+        for s in self
+            .subscriptions
+            .all()
+            .iter()
+            .filter(|s| s.topic_arn == target)
+        {
+            self.deliver(s, &m, &texts, &id, batch, &mut staged);
+        }
+        Ok(nimbus_invoke::Staged::new(StagedPublish(staged)))
+    }
+
+    fn committed(&self, staged: Vec<nimbus_invoke::Staged>) {
+        let inner: Vec<nimbus_invoke::Staged> = staged
+            .into_iter()
+            .filter_map(|s| s.downcast::<StagedPublish>().ok())
+            .flat_map(|p| p.0)
+            .collect();
+        if !inner.is_empty() {
+            self.outbox.committed(inner);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

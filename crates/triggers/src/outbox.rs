@@ -8,19 +8,36 @@ use nimbus_queues::{Message, Outgoing, Queues};
 use nimbus_storage::WriteBatch;
 use std::sync::Arc;
 
-/// Routes each target by its ARN: queues to the queue service, everything else
+/// Routes each target by its ARN: queues to the queue service, topics to the
+/// topic service (once it is [set](Deliveries::set_topics)), everything else
 /// to functions.
 pub struct Deliveries {
     invoker: Arc<dyn Invoker>,
     queues: Arc<Queues>,
+    topics: std::sync::OnceLock<Arc<dyn Outbox>>,
 }
+
+/// The ARN prefix of topic targets.
+const TOPIC_ARN_PREFIX: &str = "arn:aws:sns:";
+
+/// A delivery staged by the topic service.
+struct StagedTopic(Staged);
 
 /// A staged queue message: its queue's name and the message.
 struct StagedMessage(String, Message);
 
 impl Deliveries {
     pub fn new(invoker: Arc<dyn Invoker>, queues: Arc<Queues>) -> Deliveries {
-        Deliveries { invoker, queues }
+        Deliveries {
+            invoker,
+            queues,
+            topics: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The topic service, which itself delivers through this outbox.
+    pub fn set_topics(&self, topics: Arc<dyn Outbox>) {
+        let _ = self.topics.set(topics);
     }
 
     fn queue_name(&self, arn: &str) -> Result<String, DeliveryError> {
@@ -37,6 +54,9 @@ impl Deliveries {
 
 impl Outbox for Deliveries {
     fn exists(&self, target: &str) -> bool {
+        if target.starts_with(TOPIC_ARN_PREFIX) {
+            return self.topics.get().is_some_and(|t| t.exists(target));
+        }
         if target.starts_with(QUEUE_ARN_PREFIX) {
             return self.queue_name(target).is_ok();
         }
@@ -50,6 +70,13 @@ impl Outbox for Deliveries {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<Staged, DeliveryError> {
+        if target.starts_with(TOPIC_ARN_PREFIX) {
+            let topics = self.topics.get().ok_or_else(|| {
+                DeliveryError::NoSuchTarget(format!("{target}: there are no topics yet"))
+            })?;
+            let inner = topics.stage(target, payload, trace, batch)?;
+            return Ok(Staged::new(StagedTopic(inner)));
+        }
         if target.starts_with(QUEUE_ARN_PREFIX) {
             let name = self.queue_name(target)?;
             let out = Outgoing {
@@ -79,11 +106,22 @@ impl Outbox for Deliveries {
     fn committed(&self, staged: Vec<Staged>) {
         let mut messages = Vec::new();
         let mut invocations = Vec::new();
+        let mut published = Vec::new();
         for s in staged {
+            let s = match s.downcast::<StagedTopic>() {
+                Ok(StagedTopic(inner)) => {
+                    published.push(inner);
+                    continue;
+                }
+                Err(other) => other,
+            };
             match s.downcast::<StagedMessage>() {
                 Ok(StagedMessage(queue, message)) => messages.push((queue, message)),
                 Err(other) => invocations.push(other),
             }
+        }
+        if let (Some(topics), false) = (self.topics.get(), published.is_empty()) {
+            topics.committed(published);
         }
         if !messages.is_empty() {
             self.queues.publish_staged(messages);

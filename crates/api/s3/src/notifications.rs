@@ -76,11 +76,7 @@ impl S3Api {
             match c.name.as_str() {
                 "CloudFunctionConfiguration" => rules.push(notification_rule(c, "CloudFunction")?),
                 "QueueConfiguration" => rules.push(notification_rule(c, "Queue")?),
-                "TopicConfiguration" => {
-                    return Err(S3Error::invalid_argument(
-                        "Unable to validate the following destination configurations: topic targets are not supported by Nimbus yet (Lambda functions and SQS queues are)",
-                    ));
-                }
+                "TopicConfiguration" => rules.push(notification_rule(c, "Topic")?),
                 "EventBridgeConfiguration" => {
                     return Err(S3Error::not_implemented("EventBridgeConfiguration"));
                 }
@@ -100,6 +96,11 @@ impl S3Api {
                 .starts_with(nimbus_objects::events::QUEUE_ARN_PREFIX)
             {
                 ("QueueConfiguration", "Queue")
+            } else if r
+                .function_arn
+                .starts_with(nimbus_objects::events::TOPIC_ARN_PREFIX)
+            {
+                ("TopicConfiguration", "Topic")
             } else {
                 ("CloudFunctionConfiguration", "CloudFunction")
             };

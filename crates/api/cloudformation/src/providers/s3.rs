@@ -269,6 +269,12 @@ fn notifications(n: &Value) -> String {
             "Queue",
             "Queue",
         ),
+        (
+            "TopicConfigurations",
+            "TopicConfiguration",
+            "Topic",
+            "Topic",
+        ),
     ] {
         for c in list(n, member) {
             doc.push_str(&format!("<{element}>"));
