@@ -183,3 +183,46 @@ def test_sam_eventbridge_and_schedule_events_deploy_and_deliver(nimbus):
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     assert out["Bus"] not in [b["Name"] for b in ev.list_event_buses()["EventBuses"]]
+
+
+def test_buses_receive_from_rules_functions_and_buckets(nimbus):
+    """A rule forwards to another bus; a Lambda destination and a bucket with
+    EventBridge notifications put their events on buses, in AWS's shapes."""
+    ev, sqs, s3, lam = (nimbus.client(s) for s in ("events", "sqs", "s3", "lambda"))
+    bus = unique("second")
+    bus_arn = ev.create_event_bus(Name=bus)["EventBusArn"]
+    catch = ev.put_rule(Name="catch", EventBusName=bus, EventPattern='{"source": [{"prefix": ""}]}')["RuleArn"]
+    url, arn = queue_for_rule(sqs, unique("second-q"), catch)
+    ev.put_targets(Rule="catch", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    forward = unique("forward")
+    ev.put_rule(Name=forward, EventPattern='{"source": ["shop", "lambda", "aws.s3"]}')
+    ev.put_targets(Rule=forward, Targets=[{"Id": "bus", "Arn": bus_arn}])
+
+    ev.put_events(Entries=[{"Source": "shop", "DetailType": "x", "Detail": '{"n": 1}'}])
+    got = json.loads(receive(sqs, url)[0])
+    assert got["source"] == "shop" and got["detail"] == {"n": 1}
+
+    fn = unique("to-bus")
+    create(lam, fn, {"app.py": "def lambda_handler(event, context):\n    return {'ok': True}\n"})
+    lam.put_function_event_invoke_config(
+        FunctionName=fn, DestinationConfig={"OnSuccess": {"Destination": bus_arn}})
+    lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")
+    got = json.loads(receive(sqs, url)[0])
+    assert got["source"] == "lambda"
+    assert got["detail-type"] == "Lambda Function Invocation Result - Success"
+    assert got["detail"]["responsePayload"] == {"ok": True}
+
+    bucket = unique("to-bus").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k.txt", Body=b"hello")
+    got = json.loads(receive(sqs, url)[0])
+    assert got["source"] == "aws.s3" and got["detail-type"] == "Object Created"
+    assert got["detail"]["bucket"]["name"] == bucket and got["detail"]["object"]["key"] == "k.txt"
+    assert got["detail"]["reason"] == "PutObject" and got["detail"]["object"]["size"] == 5
+    s3.delete_object(Bucket=bucket, Key="k.txt")
+    got = json.loads(receive(sqs, url)[0])
+    assert got["detail-type"] == "Object Deleted"
+    assert got["detail"]["deletion-type"] == "Permanently Deleted"

@@ -303,7 +303,7 @@ impl Events {
                 failed.push((
                     t.id.clone(),
                     "ValidationException".into(),
-                    format!("Nimbus cannot deliver to {}: only functions, queues and topics that exist are targets yet", t.arn),
+                    format!("Nimbus cannot deliver to {}: only functions, queues, topics and event buses that exist are targets yet", t.arn),
                 ));
             } else {
                 ok.push(t);
@@ -432,6 +432,22 @@ impl Events {
         staged: &mut Vec<Staged>,
     ) {
         for t in &rule.targets {
+            if t.arn.contains(":event-bus/") {
+                // Another bus of the account: no resource policy to ask.
+                match target_input(t, event)
+                    .map_err(|e| e.to_string())
+                    .and_then(|p| {
+                        self.outbox
+                            .stage(&t.arn, p.as_bytes(), trace, batch)
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok(s) => staged.push(s),
+                    Err(why) => {
+                        tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an event for another bus");
+                    }
+                }
+                continue;
+            }
             let (action, resource) = if t.arn.starts_with("arn:aws:sqs:") {
                 ("sqs:SendMessage", t.arn.clone())
             } else if t.arn.starts_with("arn:aws:sns:") {
@@ -536,6 +552,115 @@ impl Events {
                 }
             }
         });
+    }
+}
+
+/// What a bus target staged: the deliveries to the targets of its rules.
+struct StagedEvent(Vec<Staged>);
+
+thread_local! {
+    /// How many buses the event being staged has passed through: a rule
+    /// that targets a bus whose rule targets the first would loop.
+    static HOPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The buses an event may pass through in one staging.
+const MAX_HOPS: u32 = 5;
+
+impl Events {
+    /// The event a payload sent to a bus stands for: an event as it is (a
+    /// rule targeting another bus), or a Lambda destination record wrapped
+    /// as Lambda wraps it.
+    fn event_of(&self, payload: &[u8]) -> std::result::Result<Value, String> {
+        let v: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+        if v.get("detail-type").is_some() && v.get("source").is_some() {
+            return Ok(v);
+        }
+        let Some(condition) = v
+            .pointer("/requestContext/condition")
+            .and_then(Value::as_str)
+        else {
+            return Err("neither an event nor a Lambda destination record".into());
+        };
+        let outcome = if condition == "Success" {
+            "Success"
+        } else {
+            "Failure"
+        };
+        let function = v
+            .pointer("/requestContext/functionArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let unqualified = match function.split(':').collect::<Vec<_>>().as_slice() {
+            [head @ .., _] if function.matches(':').count() >= 7 => head.join(":"),
+            _ => function.to_string(),
+        };
+        Ok(json!({
+            "version": "0", "id": uuid::Uuid::new_v4().to_string(),
+            "detail-type": format!("Lambda Function Invocation Result - {outcome}"),
+            "source": "lambda", "account": self.account,
+            "time": nimbus_model::time::Utc::from_millis(now_millis()).rfc3339_seconds(),
+            "region": self.region, "resources": [unqualified], "detail": v,
+        }))
+    }
+}
+
+/// Buses as targets of other services (a rule's target, a Lambda
+/// destination, S3's events): the event is matched against the bus's rules
+/// and their deliveries staged in the emitter's batch.
+impl Outbox for Events {
+    fn exists(&self, target: &str) -> bool {
+        target.contains(":event-bus/") && self.bus(Some(target)).is_ok()
+    }
+
+    fn stage(
+        &self,
+        target: &str,
+        payload: &[u8],
+        trace: Option<&str>,
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<Staged, nimbus_invoke::DeliveryError> {
+        use nimbus_invoke::DeliveryError;
+        let bus = self
+            .bus(Some(target))
+            .map_err(|e| DeliveryError::NoSuchTarget(e.to_string()))?;
+        let event = self.event_of(payload).map_err(DeliveryError::Failed)?;
+        let hops = HOPS.with(|h| h.get());
+        if hops >= MAX_HOPS {
+            return Err(DeliveryError::Failed(format!(
+                "the event went through {MAX_HOPS} buses: a loop of rules"
+            )));
+        }
+        HOPS.with(|h| h.set(hops + 1));
+        let mut staged = Vec::new();
+        for rule in self
+            .rules
+            .all()
+            .iter()
+            .filter(|r| r.bus == bus.name && r.enabled())
+        {
+            let matched = rule
+                .pattern
+                .as_deref()
+                .and_then(|p| nimbus_patterns::Pattern::parse(p).ok())
+                .is_some_and(|p| p.matches(&event));
+            if matched {
+                self.deliver(rule, &event, trace, batch, &mut staged);
+            }
+        }
+        HOPS.with(|h| h.set(hops));
+        Ok(Staged::new(StagedEvent(staged)))
+    }
+
+    fn committed(&self, staged: Vec<Staged>) {
+        let inner: Vec<Staged> = staged
+            .into_iter()
+            .filter_map(|s| s.downcast::<StagedEvent>().ok())
+            .flat_map(|e| e.0)
+            .collect();
+        if !inner.is_empty() {
+            self.outbox.committed(inner);
+        }
     }
 }
 

@@ -292,6 +292,15 @@ pub(crate) fn check_target(field: &str, arn: &str) -> Result<String> {
             // A queue: delivered through the queue sink (see `Functions::set_queue_sink`).
             Ok(arn.to_string())
         }
+        ["arn", p, "events", region, account, bus]
+            if p.starts_with("aws")
+                && !region.is_empty()
+                && !account.is_empty()
+                && bus.starts_with("event-bus/") =>
+        {
+            // An event bus: delivered through the outbox, as queues are.
+            Ok(arn.to_string())
+        }
         ["arn", p, "sns", region, account, name]
             if p.starts_with("aws")
                 && !region.is_empty()

@@ -147,6 +147,54 @@ impl Rule {
     }
 }
 
+/// The event S3 sends to EventBridge for `change` (`Object Created`,
+/// `Object Deleted`), in the default bus's envelope.
+pub fn eventbridge_event(bucket: &Bucket, account: &str, change: &Change<'_>) -> String {
+    let o = change.object;
+    let now = nimbus_model::time::now_millis();
+    let created = change.event.starts_with("ObjectCreated");
+    let reason = match change.event {
+        "ObjectCreated:Copy" => "CopyObject",
+        "ObjectCreated:CompleteMultipartUpload" => "CompleteMultipartUpload",
+        "ObjectCreated:Post" => "PostObject",
+        e if e.starts_with("ObjectCreated") => "PutObject",
+        _ => "DeleteObject",
+    };
+    let mut object = serde_json::json!({
+        "key": o.key,
+        "sequencer": format!("{:016X}", nimbus_model::time::now_nanos()),
+    });
+    if created {
+        object["size"] = o.size.into();
+        object["etag"] = o.etag.trim_matches('"').into();
+    }
+    if let Some(v) = &o.version_id {
+        object["version-id"] = v.clone().into();
+    }
+    let mut detail = serde_json::json!({
+        "version": "0", "bucket": {"name": bucket.name}, "object": object,
+        "request-id": change.origin.request_id, "requester": account,
+        "source-ip-address": change.origin.source_ip, "reason": reason,
+    });
+    if !created {
+        detail["deletion-type"] = if change.event.ends_with("DeleteMarkerCreated") {
+            "Delete Marker Created"
+        } else {
+            "Permanently Deleted"
+        }
+        .into();
+    }
+    serde_json::json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": if created { "Object Created" } else { "Object Deleted" },
+        "source": "aws.s3", "account": account,
+        "time": nimbus_model::time::Utc::from_millis(now).rfc3339_seconds(),
+        "region": bucket.region, "resources": [format!("arn:aws:s3:::{}", bucket.name)],
+        "detail": detail,
+    })
+    .to_string()
+}
+
 /// A key as S3 puts it in event records: form-URL-encoded (spaces become `+`).
 pub fn encode_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
@@ -287,6 +335,7 @@ mod tests {
             versioning: None,
             policy: None,
             access: Default::default(),
+            eventbridge: false,
         };
         let rule = Rule {
             id: "cfg".into(),

@@ -114,6 +114,9 @@ pub struct Bucket {
     /// ACL, object ownership and public access block.
     #[serde(default)]
     pub access: access::BucketAccess,
+    /// `EventBridgeConfiguration`: its changes go to the default event bus.
+    #[serde(default)]
+    pub eventbridge: bool,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -494,7 +497,12 @@ impl Objects {
 
     /// Replace the bucket's notification rules, once S3 may deliver to
     /// every target (it exists, and its policy lets S3 send to it).
-    pub fn set_notifications(&self, bucket: &str, rules: Vec<events::Rule>) -> Result<()> {
+    pub fn set_notifications(
+        &self,
+        bucket: &str,
+        rules: Vec<events::Rule>,
+        eventbridge: bool,
+    ) -> Result<()> {
         let mut b = self.bucket(bucket)?;
         let refused: Vec<(String, String)> = rules
             .iter()
@@ -510,6 +518,7 @@ impl Objects {
             return Err(Error::DestinationsNotValidated(refused));
         }
         b.notifications = rules;
+        b.eventbridge = eventbridge;
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, bucket.as_bytes(), encode(&b));
         self.kv.commit(batch)?;
@@ -545,6 +554,24 @@ impl Objects {
                 Ok(s) => staged.push(s),
                 Err(e) => {
                     tracing::warn!(bucket = %bucket.name, target = %rule.function_arn, error = %e, "event notification not delivered");
+                }
+            }
+        }
+        if bucket.eventbridge {
+            let bus = format!(
+                "arn:aws:events:{}:{}:event-bus/default",
+                bucket.region, notifier.account
+            );
+            let event = events::eventbridge_event(bucket, &notifier.account, change);
+            match notifier.outbox.stage(
+                &bus,
+                event.as_bytes(),
+                change.origin.trace.as_deref(),
+                batch,
+            ) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    tracing::warn!(bucket = %bucket.name, error = %e, "event for EventBridge not delivered");
                 }
             }
         }
@@ -599,6 +626,7 @@ impl Objects {
             versioning: None,
             policy: None,
             access,
+            eventbridge: false,
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));

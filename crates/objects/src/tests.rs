@@ -474,11 +474,12 @@ fn an_event_commits_with_its_object_or_not_at_all() {
             vec![events::Rule {
                 function_arn: "nope".into(),
                 ..rule.clone()
-            }]
+            }],
+            false
         ),
         Err(Error::DestinationsNotValidated(refused)) if refused[0].0 == "nope"
     ));
-    o.set_notifications("evt", vec![rule]).unwrap();
+    o.set_notifications("evt", vec![rule], false).unwrap();
 
     // The commit fails: neither the object nor its event exists, nothing is scheduled.
     kv.fail_nth_commit(1);

@@ -367,6 +367,7 @@ impl Services {
             )
             .map_err(|e| anyhow::anyhow!("open event service: {e}"))?,
         );
+        deliveries.set_buses(events.clone());
         let triggers = Arc::new(nimbus_triggers::Triggers::new(
             id.clone(),
             kv.clone(),

@@ -9,19 +9,27 @@ use nimbus_storage::WriteBatch;
 use std::sync::Arc;
 
 /// Routes each target by its ARN: queues to the queue service, topics to the
-/// topic service (once it is [set](Deliveries::set_topics)), everything else
-/// to functions.
+/// topic service and event buses to the event service (once they are set:
+/// both deliver through this outbox themselves), everything else to
+/// functions.
 pub struct Deliveries {
     invoker: Arc<dyn Invoker>,
     queues: Arc<Queues>,
     topics: std::sync::OnceLock<Arc<dyn Outbox>>,
+    buses: std::sync::OnceLock<Arc<dyn Outbox>>,
 }
 
 /// The ARN prefix of topic targets.
 const TOPIC_ARN_PREFIX: &str = "arn:aws:sns:";
 
+/// The ARN prefix of event bus targets.
+const EVENTS_ARN_PREFIX: &str = "arn:aws:events:";
+
 /// A delivery staged by the topic service.
 struct StagedTopic(Staged);
+
+/// A delivery staged by the event service.
+struct StagedBus(Staged);
 
 /// A staged queue message: its queue's name and the message.
 struct StagedMessage(String, Message);
@@ -32,7 +40,13 @@ impl Deliveries {
             invoker,
             queues,
             topics: std::sync::OnceLock::new(),
+            buses: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The event service, for event bus targets.
+    pub fn set_buses(&self, buses: Arc<dyn Outbox>) {
+        let _ = self.buses.set(buses);
     }
 
     /// The topic service, which itself delivers through this outbox.
@@ -54,6 +68,9 @@ impl Deliveries {
 
 impl Outbox for Deliveries {
     fn exists(&self, target: &str) -> bool {
+        if target.starts_with(EVENTS_ARN_PREFIX) {
+            return self.buses.get().is_some_and(|b| b.exists(target));
+        }
         if target.starts_with(TOPIC_ARN_PREFIX) {
             return self.topics.get().is_some_and(|t| t.exists(target));
         }
@@ -70,6 +87,13 @@ impl Outbox for Deliveries {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<Staged, DeliveryError> {
+        if target.starts_with(EVENTS_ARN_PREFIX) {
+            let buses = self.buses.get().ok_or_else(|| {
+                DeliveryError::NoSuchTarget(format!("{target}: there are no event buses yet"))
+            })?;
+            let inner = buses.stage(target, payload, trace, batch)?;
+            return Ok(Staged::new(StagedBus(inner)));
+        }
         if target.starts_with(TOPIC_ARN_PREFIX) {
             let topics = self.topics.get().ok_or_else(|| {
                 DeliveryError::NoSuchTarget(format!("{target}: there are no topics yet"))
@@ -107,7 +131,15 @@ impl Outbox for Deliveries {
         let mut messages = Vec::new();
         let mut invocations = Vec::new();
         let mut published = Vec::new();
+        let mut events = Vec::new();
         for s in staged {
+            let s = match s.downcast::<StagedBus>() {
+                Ok(StagedBus(inner)) => {
+                    events.push(inner);
+                    continue;
+                }
+                Err(other) => other,
+            };
             let s = match s.downcast::<StagedTopic>() {
                 Ok(StagedTopic(inner)) => {
                     published.push(inner);
@@ -122,6 +154,9 @@ impl Outbox for Deliveries {
         }
         if let (Some(topics), false) = (self.topics.get(), published.is_empty()) {
             topics.committed(published);
+        }
+        if let (Some(buses), false) = (self.buses.get(), events.is_empty()) {
+            buses.committed(events);
         }
         if !messages.is_empty() {
             self.queues.publish_staged(messages);

@@ -617,6 +617,7 @@ mod tests {
             versioning: None,
             policy: policy.map(str::to_string),
             access,
+            eventbridge: false,
         }
     }
 

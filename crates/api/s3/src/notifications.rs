@@ -72,18 +72,17 @@ impl S3Api {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
         let mut rules = Vec::new();
+        let mut eventbridge = false;
         for c in &root.children {
             match c.name.as_str() {
                 "CloudFunctionConfiguration" => rules.push(notification_rule(c, "CloudFunction")?),
                 "QueueConfiguration" => rules.push(notification_rule(c, "Queue")?),
                 "TopicConfiguration" => rules.push(notification_rule(c, "Topic")?),
-                "EventBridgeConfiguration" => {
-                    return Err(S3Error::not_implemented("EventBridgeConfiguration"));
-                }
+                "EventBridgeConfiguration" => eventbridge = true,
                 _ => {}
             }
         }
-        self.objects.set_notifications(bucket, rules)?;
+        self.objects.set_notifications(bucket, rules, eventbridge)?;
         Ok(ok_empty(StatusCode::OK))
     }
 
@@ -124,6 +123,9 @@ impl S3Api {
                 doc.push_str("</S3Key></Filter>");
             }
             doc.push_str(&format!("</{element}>"));
+        }
+        if b.eventbridge {
+            doc.push_str("<EventBridgeConfiguration/>");
         }
         doc.push_str("</NotificationConfiguration>");
         Ok(xml_response(StatusCode::OK, doc))
