@@ -434,13 +434,11 @@ impl Events {
         for t in &rule.targets {
             if t.arn.contains(":event-bus/") {
                 // Another bus of the account: no resource policy to ask.
-                match target_input(t, event)
-                    .map_err(|e| e.to_string())
-                    .and_then(|p| {
-                        self.outbox
-                            .stage(&t.arn, p.as_bytes(), trace, batch)
-                            .map_err(|e| e.to_string())
-                    }) {
+                match target_input(t, event).and_then(|p| {
+                    self.outbox
+                        .stage(&t.arn, p.as_bytes(), trace, batch)
+                        .map_err(|e| e.to_string())
+                }) {
                     Ok(s) => staged.push(s),
                     Err(why) => {
                         tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an event for another bus");
