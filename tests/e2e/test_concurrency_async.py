@@ -147,9 +147,12 @@ def test_event_invoke_config_api(server):
         with pytest.raises(ClientError) as e:
             raw.put_function_event_invoke_config(FunctionName=name, **bad)
         assert e.value.response["Error"]["Code"] == "ValidationException"
+    # Topics and buses are destinations too; other services are refused.
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sns:us-east-1:000000000000:topic"}})
     with pytest.raises(ClientError) as e:
         lam.put_function_event_invoke_config(
-            FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sns:us-east-1:000000000000:topic"}})
+            FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "arn:aws:s3:::bucket"}})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     lam.delete_function_event_invoke_config(FunctionName=name)
     with pytest.raises(ClientError):
