@@ -221,6 +221,9 @@ impl Functions {
         grant: &Grant<'_>,
     ) -> Result<serde_json::Value> {
         let rec = self.resolve(name, qualifier)?;
+        // Read, change, write: one policy change at a time, or two concurrent
+        // grants would each write the policy without the other's statement.
+        let _one = POLICY_WRITES.lock().unwrap_or_else(|p| p.into_inner());
         let mut statements = self.policy_statements(name, qualifier)?;
         let statement_id = grant.statement_id;
         if statements.iter().any(|s| s["Sid"] == statement_id) {
@@ -262,6 +265,7 @@ impl Functions {
         qualifier: Option<&str>,
         statement_id: &str,
     ) -> Result<()> {
+        let _one = POLICY_WRITES.lock().unwrap_or_else(|p| p.into_inner());
         let mut statements = self.policy_statements(name, qualifier)?;
         let before = statements.len();
         statements.retain(|s| s["Sid"] != statement_id);
@@ -280,6 +284,10 @@ impl Functions {
         Ok(())
     }
 }
+
+/// Serializes changes to functions' resource policies (each a read, a change
+/// and a write of one record).
+static POLICY_WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What `AddPermission` grants: `action` to `principal` (a service, an
 /// account, an ARN or `*`), narrowed by the request's optional conditions.
