@@ -3,6 +3,9 @@ import subprocess
 import threading
 import time
 
+import pytest
+from botocore.exceptions import ClientError
+
 from conftest import NIMBUS, create, invoke, unique
 
 
@@ -49,3 +52,26 @@ def test_logs_of_unknown_function_fails_clearly(nimbus):
     out = nimbus.logs("never-invoked")
     assert out.returncode != 0
     assert "no log for function 'never-invoked'" in out.stderr
+
+
+def test_cloudwatch_logs_api_reads_function_logs(nimbus):
+    """A function's log is the log group /aws/lambda/NAME: its streams, its events,
+    filtered by pattern, as `aws logs` and `sam logs` read them."""
+    lam, logs = nimbus.client("lambda"), nimbus.client("logs")
+    fn = unique("logged")
+    create(lam, fn, {"app.py": "def lambda_handler(event, context):\n    print('needle', event['n'])\n    return 1\n"})
+    lam.invoke(FunctionName=fn, Payload=b'{"n": 1}')
+    lam.invoke(FunctionName=fn, Payload=b'{"n": 2}')
+    group = f"/aws/lambda/{fn}"
+    assert group in [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]]
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams and all(s["logStreamName"] for s in streams)
+    found = logs.filter_log_events(logGroupName=group, filterPattern="needle")["events"]
+    assert [e["message"].strip() for e in found] == ["needle 1", "needle 2"]
+    everything = logs.filter_log_events(logGroupName=group)["events"]
+    assert any(e["message"].startswith("REPORT RequestId") for e in everything)
+    got = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)
+    assert any(e["message"].startswith("START RequestId") for e in got["events"])
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName="/aws/lambda/nope-nope")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -184,6 +184,10 @@ def test_sam_build_deploy_list_and_delete(nimbus, tmp_path):
     assert r.get("FunctionError") is None, body
     assert json.loads(body) == {"greeting": "hello a1"}
 
+    # `sam logs` reads the function's log group through CloudWatch Logs' API.
+    logs = sam(nimbus, tmp_path, "logs", "-n", "Hello", "--stack-name", stack, "--region", "us-east-1")
+    assert "START RequestId" in logs.stdout and "REPORT RequestId" in logs.stdout, logs.stdout + logs.stderr
+
     sam(nimbus, tmp_path, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
     wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
     wait_until(lambda: gone(lambda: lam.get_function(FunctionName=function)), "the function to go")
