@@ -74,9 +74,9 @@ fn matches(pattern: &str, message: &str) -> bool {
         };
         if !term.is_empty() {
             if optional {
-                any.push(term)
+                any.push(term);
             } else {
-                all.push(term)
+                all.push(term);
             }
         }
         rest = r;
