@@ -13,6 +13,7 @@
 //! rule in), a queue is sent to as the same principal (its queue policy).
 
 mod input;
+pub mod scheduler;
 mod store;
 
 pub use input::{render, target_input};
@@ -80,6 +81,8 @@ pub struct Events {
     kv: Arc<dyn KvEngine>,
     buses: Records<Bus>,
     rules: Records<Rule>,
+    groups: Records<scheduler::Group>,
+    schedules: Records<scheduler::Schedule>,
     outbox: Arc<dyn Outbox>,
     permissions: Option<Arc<dyn Permissions>>,
     account: String,
@@ -97,6 +100,8 @@ impl Events {
         let events = Events {
             buses: Records::open(kv.clone(), Table("events_buses"), store::FORMAT)?,
             rules: Records::open(kv.clone(), Table("events_rules"), store::FORMAT)?,
+            groups: Records::open(kv.clone(), Table("scheduler_groups"), store::FORMAT)?,
+            schedules: Records::open(kv.clone(), Table("scheduler_schedules"), store::FORMAT)?,
             kv,
             outbox,
             permissions,
@@ -105,6 +110,9 @@ impl Events {
         };
         if events.buses.get(DEFAULT_BUS).is_none() {
             events.buses.put(events.new_bus(DEFAULT_BUS, None))?;
+        }
+        if events.groups.get(scheduler::DEFAULT_GROUP).is_none() {
+            events.create_schedule_group(scheduler::DEFAULT_GROUP)?;
         }
         Ok(events)
     }
@@ -547,6 +555,9 @@ impl Events {
                 };
                 if let Err(e) = events.fire_due(now_millis()) {
                     tracing::error!(error = %e, "fire scheduled rules");
+                }
+                if let Err(e) = events.fire_schedules(now_millis()) {
+                    tracing::error!(error = %e, "fire schedules");
                 }
             }
         });

@@ -440,6 +440,7 @@ impl Services {
             sts_api,
             Arc::new(nimbus_api_events::EventsApi::new(events.clone())),
             Arc::new(nimbus_api_sns::SnsApi::new(topics.clone())),
+            Arc::new(nimbus_api_scheduler::SchedulerApi::new(events.clone())),
             Arc::new(nimbus_api_logs::LogsApi::new(
                 data_dir.join("logs"),
                 &id.account_id,
