@@ -58,3 +58,37 @@ def test_what_scheduler_refuses(nimbus):
     with pytest.raises(ClientError) as e:
         sch.delete_schedule_group(Name="default")
     assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+SAM_V2 = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(e, c): return 1"
+      Events:
+        Nightly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0 3 * * ? *)
+            ScheduleExpressionTimezone: Europe/London
+            Input: '{"job": "nightly"}'
+"""
+
+
+def test_sam_schedule_v2_events_become_schedules(nimbus):
+    cfn, sch = nimbus.client("cloudformation"), nimbus.client("scheduler")
+    name = unique("sam-v2")
+    cfn.create_stack(StackName=name, TemplateBody=SAM_V2, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    got = sch.get_schedule(Name="FnNightly")
+    assert got["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert got["ScheduleExpressionTimezone"] == "Europe/London"
+    assert got["Target"]["Input"] == '{"job": "nightly"}' and ":role/" in got["Target"]["RoleArn"]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    with pytest.raises(ClientError):
+        sch.get_schedule(Name="FnNightly")

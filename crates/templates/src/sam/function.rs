@@ -32,8 +32,7 @@ const PASSED: [&str; 19] = [
 ];
 
 /// Event kinds whose services Nimbus does not have yet.
-const NOT_YET: [&str; 8] = [
-    "ScheduleV2",
+const NOT_YET: [&str; 7] = [
     "CloudWatchLogs",
     "Kinesis",
     "IoTRule",
@@ -168,7 +167,7 @@ pub(crate) fn expand(x: &mut Expansion<'_>, routes: &mut Routes) -> Result<(), E
             "SQS" => event_policies.push("AWSLambdaSQSQueueExecutionRole"),
             "DynamoDB" => event_policies.push("AWSLambdaDynamoDBExecutionRole"),
             "S3" | "Api" | "HttpApi" | "Schedule" | "EventBridgeRule" | "CloudWatchEvent"
-            | "SNS" => {}
+            | "SNS" | "ScheduleV2" => {}
             k if NOT_YET.contains(&k) => {
                 return Err(invalid(
                     &id,
@@ -444,6 +443,55 @@ fn rule(x: &mut Expansion<'_>, id: &str, name: &str, kind: &str, props: &Value, 
     );
 }
 
+/// A `ScheduleV2` event: an `AWS::Scheduler::Schedule` targeting the
+/// function (or its alias), with a role Scheduler may assume that may
+/// invoke it, as SAM makes them.
+fn schedule_v2(x: &mut Expansion<'_>, id: &str, name: &str, props: &Value, target: &Value) {
+    let schedule_id = format!("{id}{name}");
+    let arn = match target.get("Ref").and_then(Value::as_str) {
+        Some(f) if f == id => json!({"Fn::GetAtt": [id, "Arn"]}),
+        _ => target.clone(),
+    };
+    let role_id = format!("{schedule_id}Role");
+    let mut s = json!({
+        "ScheduleExpression": props.get("ScheduleExpression"),
+        "FlexibleTimeWindow": props.get("FlexibleTimeWindow").cloned().unwrap_or_else(|| json!({"Mode": "OFF"})),
+        "Name": props.get("Name").cloned().unwrap_or_else(|| json!(schedule_id)),
+    });
+    for k in [
+        "ScheduleExpressionTimezone",
+        "StartDate",
+        "EndDate",
+        "State",
+        "Description",
+        "GroupName",
+        "KmsKeyArn",
+    ] {
+        if let Some(v) = props.get(k) {
+            s[k] = v.clone();
+        }
+    }
+    let mut t = json!({"Arn": arn, "RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}});
+    for k in ["Input", "RetryPolicy", "DeadLetterConfig"] {
+        if let Some(v) = props.get(k) {
+            t[k] = v.clone();
+        }
+    }
+    s["Target"] = t;
+    x.add(schedule_id.clone(), "AWS::Scheduler::Schedule", s);
+    x.add(
+        role_id,
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Action": ["sts:AssumeRole"], "Effect": "Allow",
+                "Principal": {"Service": ["scheduler.amazonaws.com"]}}]},
+            "Policies": [{"PolicyName": format!("{schedule_id}LambdaPolicy"), "PolicyDocument": {
+                "Statement": [{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": arn}]}}],
+        }),
+    );
+}
+
 fn event(
     x: &mut Expansion<'_>,
     routes: &mut Routes,
@@ -465,6 +513,7 @@ fn event(
         "Schedule" | "EventBridgeRule" | "CloudWatchEvent" => {
             rule(x, id, name, kind, &props, target);
         }
+        "ScheduleV2" => schedule_v2(x, id, name, &props, target),
         "SNS" => {
             let endpoint = match target.get("Ref").and_then(Value::as_str) {
                 Some(f) if f == id => json!({"Fn::GetAtt": [id, "Arn"]}),

@@ -15,6 +15,7 @@ mod kms;
 mod lambda;
 mod lambda_versions;
 mod s3;
+mod scheduler;
 mod secrets;
 mod sns;
 mod sqs;
@@ -336,6 +337,8 @@ pub(crate) async fn create(
         "AWS::SNS::Topic" => sns::create_topic(ctx, props).await,
         "AWS::SNS::Subscription" => sns::create_subscription(ctx, props).await,
         "AWS::SNS::TopicPolicy" => sns::create_policy(ctx, props).await,
+        "AWS::Scheduler::Schedule" => scheduler::create_schedule(ctx, props).await,
+        "AWS::Scheduler::ScheduleGroup" => scheduler::create_group(ctx, props).await,
         "AWS::Events::Rule" => events::create_rule(ctx, props).await,
         "AWS::Events::EventBus" => events::create_bus(ctx, props).await,
         "AWS::CodeDeploy::Application" => codedeploy::create_application(ctx, props).await,
@@ -403,6 +406,10 @@ pub(crate) async fn delete(
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
         "AWS::SNS::Topic" => sns::delete_topic(ctx, physical_id).await,
         "AWS::SNS::Subscription" => sns::delete_subscription(ctx, physical_id).await,
+        "AWS::Scheduler::Schedule" => {
+            scheduler::delete_schedule(ctx, physical_id, attributes).await
+        }
+        "AWS::Scheduler::ScheduleGroup" => scheduler::delete_group(ctx, physical_id).await,
         "AWS::Events::Rule" => events::delete_rule(ctx, physical_id, attributes).await,
         "AWS::Events::EventBus" => events::delete_bus(ctx, physical_id).await,
         "AWS::CodeDeploy::Application" => codedeploy::delete_application(ctx, physical_id).await,
