@@ -226,3 +226,36 @@ def test_buses_receive_from_rules_functions_and_buckets(nimbus):
     got = json.loads(receive(sqs, url)[0])
     assert got["detail-type"] == "Object Deleted"
     assert got["detail"]["deletion-type"] == "Permanently Deleted"
+
+
+def test_archives_keep_events_and_replays_send_them_again(nimbus):
+    import datetime
+    ev, sqs = nimbus.client("events"), nimbus.client("sqs")
+    bus = unique("archived")
+    bus_arn = ev.create_event_bus(Name=bus)["EventBusArn"]
+    archive = unique("orders-archive")
+    arn = ev.create_archive(ArchiveName=archive, EventSourceArn=bus_arn,
+                            EventPattern='{"source": ["shop"]}', RetentionDays=1)["ArchiveArn"]
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    ev.put_events(Entries=[
+        {"Source": "shop", "DetailType": "x", "Detail": '{"n": 1}', "EventBusName": bus},
+        {"Source": "other", "DetailType": "x", "Detail": '{"n": 2}', "EventBusName": bus}])
+    described = ev.describe_archive(ArchiveName=archive)
+    assert described["EventCount"] == 1 and described["ArchiveArn"] == arn
+    # A rule made after the events were put sees them only through a replay.
+    rule = ev.put_rule(Name="late", EventBusName=bus, EventPattern='{"source": ["shop"]}')["RuleArn"]
+    url, queue_arn = queue_for_rule(sqs, unique("replayed"), rule)
+    ev.put_targets(Rule="late", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    replay = unique("again")
+    ev.start_replay(ReplayName=replay, EventSourceArn=arn, EventStartTime=before,
+                    EventEndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5),
+                    Destination={"Arn": bus_arn})
+    got = json.loads(receive(sqs, url)[0])
+    assert got["detail"] == {"n": 1} and got["replay-name"] == replay
+    assert ev.describe_replay(ReplayName=replay)["State"] == "COMPLETED"
+    with pytest.raises(ClientError) as e:
+        ev.cancel_replay(ReplayName=replay)
+    assert e.value.response["Error"]["Code"] == "IllegalStatusException"
+    ev.delete_archive(ArchiveName=archive)
+    ev.remove_targets(Rule="late", EventBusName=bus, Ids=["q"])
+    ev.delete_rule(Name="late", EventBusName=bus)

@@ -12,6 +12,7 @@
 //! `events.amazonaws.com` for the rule (its resource policy must let the
 //! rule in), a queue is sent to as the same principal (its queue policy).
 
+pub mod archive;
 mod input;
 pub mod scheduler;
 mod store;
@@ -81,6 +82,8 @@ pub struct Events {
     kv: Arc<dyn KvEngine>,
     buses: Records<Bus>,
     rules: Records<Rule>,
+    archives: Records<archive::Archive>,
+    replays: Records<archive::Replay>,
     groups: Records<scheduler::Group>,
     schedules: Records<scheduler::Schedule>,
     outbox: Arc<dyn Outbox>,
@@ -100,6 +103,8 @@ impl Events {
         let events = Events {
             buses: Records::open(kv.clone(), Table("events_buses"), store::FORMAT)?,
             rules: Records::open(kv.clone(), Table("events_rules"), store::FORMAT)?,
+            archives: Records::open(kv.clone(), Table("events_archives"), store::FORMAT)?,
+            replays: Records::open(kv.clone(), Table("events_replays"), store::FORMAT)?,
             groups: Records::open(kv.clone(), Table("scheduler_groups"), store::FORMAT)?,
             schedules: Records::open(kv.clone(), Table("scheduler_schedules"), store::FORMAT)?,
             kv,
@@ -407,6 +412,7 @@ impl Events {
                     continue;
                 }
             };
+            self.archive_event(&bus.arn, &event, &mut batch);
             for rule in self
                 .rules
                 .all()

@@ -51,8 +51,23 @@ pub fn access(op: Operation, p: &Value, scope: &Scope) -> Vec<Access> {
                 .map(|b| Access::new(action.clone(), b))
                 .collect()
         }
-        ListEventBuses | ListRules | ListRuleNamesByTarget | TestEventPattern => {
-            vec![Access::any(action)]
+        CreateArchive | DescribeArchive | DeleteArchive => {
+            vec![Access::new(
+                action,
+                scope.arn("events", &format!("archive/{}", s("ArchiveName"))),
+            )]
         }
+        StartReplay | DescribeReplay | CancelReplay => {
+            vec![Access::new(
+                action,
+                scope.arn("events", &format!("replay/{}", s("ReplayName"))),
+            )]
+        }
+        ListEventBuses
+        | ListRules
+        | ListRuleNamesByTarget
+        | TestEventPattern
+        | ListArchives
+        | ListReplays => vec![Access::any(action)],
     }
 }

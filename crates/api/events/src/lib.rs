@@ -50,7 +50,8 @@ macro_rules! operations {
 operations! {
     CreateEventBus, DescribeEventBus, DeleteEventBus, ListEventBuses, PutRule, DescribeRule,
     DeleteRule, ListRules, EnableRule, DisableRule, PutTargets, RemoveTargets, ListTargetsByRule,
-    ListRuleNamesByTarget, PutEvents, TestEventPattern,
+    ListRuleNamesByTarget, PutEvents, TestEventPattern, CreateArchive, DescribeArchive,
+    ListArchives, DeleteArchive, StartReplay, DescribeReplay, ListReplays, CancelReplay,
 }
 
 pub struct EventsApi {
@@ -284,6 +285,8 @@ impl EventsApi {
                 json!({"RuleNames": names})
             }
             PutEvents => self.put_events(p)?,
+            CreateArchive | DescribeArchive | ListArchives | DeleteArchive | StartReplay
+            | DescribeReplay | ListReplays | CancelReplay => self.archives(op, p)?,
             TestEventPattern => {
                 let pattern = required(p, "EventPattern")?;
                 let event: Value = serde_json::from_str(&required(p, "Event")?).map_err(|_| {
@@ -297,6 +300,124 @@ impl EventsApi {
                 })?;
                 json!({"Result": compiled.matches(&event)})
             }
+        })
+    }
+
+    fn archive_json(&self, a: &nimbus_events::archive::Archive) -> Result<Value, ApiError> {
+        let (count, bytes) = self.events.archived(&a.name).map_err(error)?;
+        let mut v = json!({"ArchiveName": a.name, "ArchiveArn": a.arn, "EventSourceArn": a.source_arn,
+            "State": "ENABLED", "RetentionDays": a.retention_days, "SizeBytes": bytes,
+            "EventCount": count, "CreationTime": a.created_ms as f64 / 1000.0});
+        if let Some(p) = &a.pattern {
+            v["EventPattern"] = json!(p);
+        }
+        if let Some(d) = &a.description {
+            v["Description"] = json!(d);
+        }
+        Ok(v)
+    }
+
+    fn replay_json(r: &nimbus_events::archive::Replay) -> Value {
+        let s = |ms: u64| ms as f64 / 1000.0;
+        let mut v = json!({"ReplayName": r.name, "ReplayArn": r.arn, "State": r.state,
+            "EventSourceArn": r.archive_arn,
+            "Destination": {"Arn": r.destination, "FilterArns": r.filter_arns},
+            "EventStartTime": s(r.event_start_ms), "EventEndTime": s(r.event_end_ms),
+            "ReplayStartTime": s(r.started_ms), "ReplayEndTime": s(r.ended_ms)});
+        if let Some(t) = r.last_replayed_ms {
+            v["EventLastReplayedTime"] = json!(s(t));
+        }
+        v
+    }
+
+    /// Archives and replays.
+    fn archives(&self, op: Operation, p: &Value) -> Answer {
+        use Operation::*;
+        let ev = &self.events;
+        let ms = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_f64)
+                .map(|s| (s * 1000.0) as u64)
+        };
+        Ok(match op {
+            CreateArchive => {
+                let arn = ev
+                    .create_archive(
+                        &required(p, "ArchiveName")?,
+                        &required(p, "EventSourceArn")?,
+                        text(p, "EventPattern"),
+                        text(p, "Description"),
+                        p.get("RetentionDays").and_then(Value::as_u64).unwrap_or(0),
+                    )
+                    .map_err(error)?;
+                let a = ev.archive(&arn).map_err(error)?;
+                json!({"ArchiveArn": arn, "State": "ENABLED", "CreationTime": a.created_ms as f64 / 1000.0})
+            }
+            DescribeArchive => {
+                self.archive_json(&*ev.archive(&required(p, "ArchiveName")?).map_err(error)?)?
+            }
+            ListArchives => {
+                let prefix = text(p, "NamePrefix").unwrap_or_default();
+                let source = text(p, "EventSourceArn");
+                let mut list = Vec::new();
+                for a in ev.archives() {
+                    if a.name.starts_with(&prefix)
+                        && source.as_ref().is_none_or(|s| *s == a.source_arn)
+                    {
+                        list.push(self.archive_json(&a)?);
+                    }
+                }
+                json!({"Archives": list})
+            }
+            DeleteArchive => {
+                ev.delete_archive(&required(p, "ArchiveName")?)
+                    .map_err(error)?;
+                json!({})
+            }
+            StartReplay => {
+                let destination = p.get("Destination").cloned().unwrap_or_default();
+                let filters: Vec<String> = destination
+                    .get("FilterArns")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                let r = ev
+                    .start_replay(
+                        &required(p, "ReplayName")?,
+                        &required(p, "EventSourceArn")?,
+                        (
+                            ms("EventStartTime").unwrap_or(0),
+                            ms("EventEndTime").unwrap_or(0),
+                        ),
+                        destination
+                            .get("Arn")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                        filters,
+                    )
+                    .map_err(error)?;
+                json!({"ReplayArn": r.arn, "State": r.state, "ReplayStartTime": r.started_ms as f64 / 1000.0})
+            }
+            DescribeReplay => {
+                Self::replay_json(&*ev.replay(&required(p, "ReplayName")?).map_err(error)?)
+            }
+            ListReplays => {
+                let list: Vec<Value> = ev.replays().iter().map(|r| Self::replay_json(r)).collect();
+                json!({"Replays": list})
+            }
+            CancelReplay => {
+                let r = ev.replay(&required(p, "ReplayName")?).map_err(error)?;
+                return Err(ApiError::bad_request(
+                    "IllegalStatusException",
+                    format!(
+                        "Replay {} is not in a state that can be cancelled: it is {}.",
+                        r.name, r.state
+                    ),
+                ));
+            }
+            _ => json!({}),
         })
     }
 
