@@ -259,3 +259,33 @@ def test_archives_keep_events_and_replays_send_them_again(nimbus):
     ev.delete_archive(ArchiveName=archive)
     ev.remove_targets(Rule="late", EventBusName=bus, Ids=["q"])
     ev.delete_rule(Name="late", EventBusName=bus)
+
+
+def test_rules_and_schedules_start_state_machines(nimbus):
+    import datetime
+    ev, sfn, sch = nimbus.client("events"), nimbus.client("stepfunctions"), nimbus.client("scheduler")
+    machine = sfn.create_state_machine(
+        name=unique("on-event"), roleArn=ROLE,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    rule = unique("start-flow")
+    ev.put_rule(Name=rule, EventPattern='{"source": ["shop"]}')
+    out = ev.put_targets(Rule=rule, Targets=[{"Id": "m", "Arn": machine}])
+    assert out["FailedEntries"][0]["ErrorMessage"].startswith("RoleArn is required")
+    assert ev.put_targets(Rule=rule, Targets=[{"Id": "m", "Arn": machine, "RoleArn": ROLE,
+                                               "InputPath": "$.detail"}])["FailedEntryCount"] == 0
+    ev.put_events(Entries=[{"Source": "shop", "DetailType": "x", "Detail": '{"order": 7}'}])
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    sch.create_schedule(Name=unique("flow-once"), ScheduleExpression=f"at({when:%Y-%m-%dT%H:%M:%S})",
+                        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+                        Target={"Arn": machine, "RoleArn": ROLE, "Input": '{"scheduled": true}'})
+    deadline = time.monotonic() + 60
+    runs = []
+    while time.monotonic() < deadline:
+        runs = [r for r in sfn.list_executions(stateMachineArn=machine)["executions"] if r["status"] == "SUCCEEDED"]
+        if len(runs) == 2:
+            break
+        time.sleep(0.3)
+    inputs = sorted(sfn.describe_execution(executionArn=r["executionArn"])["input"] for r in runs)
+    assert [json.loads(i) for i in inputs] == [{"order": 7}, {"scheduled": True}], inputs
+    ev.remove_targets(Rule=rule, Ids=["m"])
+    ev.delete_rule(Name=rule)

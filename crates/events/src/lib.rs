@@ -312,11 +312,17 @@ impl Events {
                     "ValidationException".into(),
                     "Id and Arn are required".into(),
                 ));
+            } else if t.arn.starts_with("arn:aws:states:") && t.role_arn.is_none() {
+                failed.push((
+                    t.id.clone(),
+                    "ValidationException".into(),
+                    format!("RoleArn is required for target arn {}.", t.arn),
+                ));
             } else if !self.outbox.exists(&t.arn) {
                 failed.push((
                     t.id.clone(),
                     "ValidationException".into(),
-                    format!("Nimbus cannot deliver to {}: only functions, queues, topics and event buses that exist are targets yet", t.arn),
+                    format!("Nimbus cannot deliver to {}: only functions, queues, topics, event buses and state machines that exist are targets yet", t.arn),
                 ));
             } else {
                 ok.push(t);
@@ -456,6 +462,34 @@ impl Events {
                     Ok(s) => staged.push(s),
                     Err(why) => {
                         tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an event for another bus");
+                    }
+                }
+                continue;
+            }
+            if t.arn.starts_with("arn:aws:states:") {
+                // Started as the target's role, as EventBridge does.
+                let role = t.role_arn.as_deref().unwrap_or_default();
+                let session = format!("events-{}", rule.name);
+                let acting = Acting::Role {
+                    role_arn: role,
+                    session: &session,
+                };
+                let allowed = nimbus_invoke::permissions::check(
+                    self.permissions.as_deref(),
+                    acting,
+                    "states:StartExecution",
+                    &t.arn,
+                );
+                let staged_one = allowed.map_err(|e| e.to_string()).and_then(|()| {
+                    let p = target_input(t, event)?;
+                    self.outbox
+                        .stage(&t.arn, p.as_bytes(), trace, batch)
+                        .map_err(|e| e.to_string())
+                });
+                match staged_one {
+                    Ok(s) => staged.push(s),
+                    Err(why) => {
+                        tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "start a state machine for a rule");
                     }
                 }
                 continue;

@@ -171,7 +171,7 @@ impl Events {
         }
         if !self.outbox.exists(target_arn) {
             return Err(invalid(format!(
-                "Nimbus cannot invoke {target_arn}: only functions, queues, topics and event buses that exist are targets yet"
+                "Nimbus cannot invoke {target_arn}: only functions, queues, topics, event buses and state machines that exist are targets yet"
             )));
         }
         let mode = s.flexible_time_window.get("Mode").and_then(Value::as_str);
@@ -378,6 +378,8 @@ impl Events {
             "sns:Publish"
         } else if arn.contains(":event-bus/") {
             "events:PutEvents"
+        } else if arn.starts_with("arn:aws:states:") {
+            "states:StartExecution"
         } else {
             "lambda:InvokeFunction"
         };

@@ -406,6 +406,7 @@ impl Services {
             &dynamodb,
             permissions.clone(),
         )?;
+        deliveries.set_machines(workflows.clone());
         let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
             workflows.clone(),
         ));

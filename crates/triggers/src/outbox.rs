@@ -17,6 +17,7 @@ pub struct Deliveries {
     queues: Arc<Queues>,
     topics: std::sync::OnceLock<Arc<dyn Outbox>>,
     buses: std::sync::OnceLock<Arc<dyn Outbox>>,
+    machines: std::sync::OnceLock<Arc<dyn Outbox>>,
 }
 
 /// The ARN prefix of topic targets.
@@ -31,6 +32,12 @@ struct StagedTopic(Staged);
 /// A delivery staged by the event service.
 struct StagedBus(Staged);
 
+/// The ARN prefix of state machine targets.
+const STATES_ARN_PREFIX: &str = "arn:aws:states:";
+
+/// An execution start staged by the workflow service.
+struct StagedStart(Staged);
+
 /// A staged queue message: its queue's name and the message.
 struct StagedMessage(String, Message);
 
@@ -41,7 +48,13 @@ impl Deliveries {
             queues,
             topics: std::sync::OnceLock::new(),
             buses: std::sync::OnceLock::new(),
+            machines: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The workflow service, for state machine targets.
+    pub fn set_machines(&self, machines: Arc<dyn Outbox>) {
+        let _ = self.machines.set(machines);
     }
 
     /// The event service, for event bus targets.
@@ -68,6 +81,9 @@ impl Deliveries {
 
 impl Outbox for Deliveries {
     fn exists(&self, target: &str) -> bool {
+        if target.starts_with(STATES_ARN_PREFIX) {
+            return self.machines.get().is_some_and(|m| m.exists(target));
+        }
         if target.starts_with(EVENTS_ARN_PREFIX) {
             return self.buses.get().is_some_and(|b| b.exists(target));
         }
@@ -87,6 +103,13 @@ impl Outbox for Deliveries {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<Staged, DeliveryError> {
+        if target.starts_with(STATES_ARN_PREFIX) {
+            let machines = self.machines.get().ok_or_else(|| {
+                DeliveryError::NoSuchTarget(format!("{target}: there are no state machines yet"))
+            })?;
+            let inner = machines.stage(target, payload, trace, batch)?;
+            return Ok(Staged::new(StagedStart(inner)));
+        }
         if target.starts_with(EVENTS_ARN_PREFIX) {
             let buses = self.buses.get().ok_or_else(|| {
                 DeliveryError::NoSuchTarget(format!("{target}: there are no event buses yet"))
@@ -132,7 +155,15 @@ impl Outbox for Deliveries {
         let mut invocations = Vec::new();
         let mut published = Vec::new();
         let mut events = Vec::new();
+        let mut starts = Vec::new();
         for s in staged {
+            let s = match s.downcast::<StagedStart>() {
+                Ok(StagedStart(inner)) => {
+                    starts.push(inner);
+                    continue;
+                }
+                Err(other) => other,
+            };
             let s = match s.downcast::<StagedBus>() {
                 Ok(StagedBus(inner)) => {
                     events.push(inner);
@@ -157,6 +188,9 @@ impl Outbox for Deliveries {
         }
         if let (Some(buses), false) = (self.buses.get(), events.is_empty()) {
             buses.committed(events);
+        }
+        if let (Some(machines), false) = (self.machines.get(), starts.is_empty()) {
+            machines.committed(starts);
         }
         if !messages.is_empty() {
             self.queues.publish_staged(messages);

@@ -6,12 +6,15 @@
 
 mod executions;
 mod machines;
+mod outbox;
 pub mod records;
 mod tasks;
 mod versions;
 use crate::asl;
 use crate::engine::{Cursor, End, Event, Failure, Integrations, Persist, Run, RunSpec, Tokens};
-pub use executions::{ExecutionQuery, HistoryQuery, NewExecution, Started, SyncOutcome};
+pub use executions::{
+    ExecutionQuery, HistoryQuery, NewExecution, StagedStart, Started, SyncOutcome,
+};
 pub use machines::{Created, MachineChange, MachineView, NewMachine, Updated};
 use nimbus_storage::records::Records;
 use nimbus_storage::{KvEngine, Table, WriteBatch};

@@ -70,6 +70,12 @@ fn execution_name(name: Option<&str>) -> Result<String> {
     }
 }
 
+/// An execution start staged in someone else's batch.
+pub enum StagedStart {
+    Standard(Arc<StateMachine>, Arc<asl::Machine>, Box<Execution>),
+    Express(String, String),
+}
+
 impl StepFunctions {
     pub(super) fn parse_input(text: Option<&str>) -> Result<Value> {
         parse_input(text)
@@ -142,12 +148,35 @@ impl StepFunctions {
                 "Execution Already Exists: '{exec_arn}'"
             )));
         }
+        let rec = self.new_record(&r, &exec_arn, name, input_text, input, now);
+        let mut b = WriteBatch::new();
+        self.put_new(&rec, &mut b);
+        let kv = self.kv.clone();
+        blocking(move || kv.commit(b))?;
+        self.launch(m, r.definition.clone(), rec, None);
+        Ok(Started {
+            execution_arn: exec_arn,
+            start_date: secs(now),
+        })
+    }
+
+    /// The record of a new STANDARD execution of `r`.
+    fn new_record(
+        &self,
+        r: &Resolved,
+        exec_arn: &str,
+        name: String,
+        input_text: String,
+        input: Value,
+        now: u64,
+    ) -> Execution {
+        let m = &r.machine;
         let definition = match &r.version {
             Some(v) => v.definition.clone(),
             None => m.definition.clone(),
         };
-        let rec = Execution {
-            execution_arn: exec_arn.clone(),
+        Execution {
+            execution_arn: exec_arn.to_string(),
             state_machine_arn: m.arn.clone(),
             name,
             status: ExecutionStatus::Running,
@@ -171,21 +200,64 @@ impl StepFunctions {
                 wait_until: None,
                 vars: Default::default(),
             }),
-        };
-        let mut b = WriteBatch::new();
-        b.put(EXECUTIONS, exec_arn.as_bytes(), encode(&rec));
+        }
+    }
+
+    fn put_new(&self, rec: &Execution, b: &mut WriteBatch) {
+        b.put(EXECUTIONS, rec.execution_arn.as_bytes(), encode(rec));
         b.put(
             BY_MACHINE,
-            by_machine_key(&m.arn, now, &exec_arn),
-            exec_arn.as_bytes().to_vec(),
+            by_machine_key(&rec.state_machine_arn, rec.start_date, &rec.execution_arn),
+            rec.execution_arn.as_bytes().to_vec(),
         );
-        let kv = self.kv.clone();
-        blocking(move || kv.commit(b))?;
-        self.launch(m, r.definition.clone(), rec, None);
-        Ok(Started {
-            execution_arn: exec_arn,
-            start_date: secs(now),
-        })
+    }
+
+    /// Stage the start of an execution of `arn` with `input` (JSON text) into
+    /// `b`, under a generated name: a STANDARD execution's record is written
+    /// with the caller's batch, so it runs (or is resumed at the next start)
+    /// once that batch commits; an EXPRESS one is started when it commits.
+    pub fn stage_start(&self, arn: &str, input: &str, b: &mut WriteBatch) -> Result<StagedStart> {
+        let parsed = parse_input(Some(input))?;
+        let r = self.resolve(arn)?;
+        if r.machine.express() {
+            return Ok(StagedStart::Express(arn.to_string(), input.to_string()));
+        }
+        let name = uuid::Uuid::new_v4().to_string();
+        let exec_arn = format!(
+            "arn:aws:states:{}:{}:execution:{}:{name}",
+            self.region, self.account, r.machine.name
+        );
+        let rec = self.new_record(
+            &r,
+            &exec_arn,
+            name,
+            input.to_string(),
+            parsed,
+            nimbus_model::time::now_millis(),
+        );
+        self.put_new(&rec, b);
+        Ok(StagedStart::Standard(
+            r.machine.clone(),
+            r.definition.clone(),
+            Box::new(rec),
+        ))
+    }
+
+    /// Run what [`stage_start`](Self::stage_start) staged, its batch committed.
+    pub fn launch_staged(&self, s: StagedStart) {
+        match s {
+            StagedStart::Standard(m, definition, rec) => self.launch(&m, definition, *rec, None),
+            StagedStart::Express(arn, input) => {
+                let started = self.start_execution(NewExecution {
+                    state_machine_arn: arn.clone(),
+                    input: Some(input),
+                    ..NewExecution::default()
+                });
+                if let Err(e) = started {
+                    tracing::warn!(machine = %arn, error = %e, "start an express execution");
+                }
+            }
+        }
     }
 
     /// Run a STANDARD execution from its record: a new one from the start, or
