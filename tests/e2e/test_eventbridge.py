@@ -15,6 +15,10 @@ def receive(sqs, url, deadline_s=90):
     while time.monotonic() < deadline:
         got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
         if got:
+            # Deleted, so that a slow step cannot see them again after their
+            # visibility timeout.
+            for m in got:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             return [m["Body"] for m in got]
     pytest.fail(f"nothing arrived on {url} within {deadline_s}s")
 
