@@ -211,22 +211,9 @@ impl Events {
                 continue;
             };
             event["replay-name"] = Value::String(name.to_string());
-            for rule in self
-                .rules
-                .all()
-                .iter()
-                .filter(|r| r.bus == bus.name && r.enabled())
-            {
-                if !filter_arns.is_empty() && !filter_arns.contains(&rule.arn) {
-                    continue;
-                }
-                let matched = rule
-                    .pattern
-                    .as_deref()
-                    .and_then(|p| nimbus_patterns::Pattern::parse(p).ok())
-                    .is_some_and(|p| p.matches(&event));
-                if matched {
-                    self.deliver(rule, &event, None, &mut batch, &mut staged);
+            for rule in self.matching(&bus.name, &event) {
+                if filter_arns.is_empty() || filter_arns.contains(&rule.arn) {
+                    self.deliver(&rule, &event, None, &mut batch, &mut staged);
                 }
             }
             replayed += 1;

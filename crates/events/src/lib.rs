@@ -397,6 +397,21 @@ impl Events {
         }))
     }
 
+    /// The enabled rules of `bus` whose pattern matches `event`.
+    pub(crate) fn matching(&self, bus: &str, event: &Value) -> Vec<Arc<Rule>> {
+        self.rules
+            .all()
+            .into_iter()
+            .filter(|r| r.bus == bus && r.enabled())
+            .filter(|r| {
+                r.pattern
+                    .as_deref()
+                    .and_then(|p| nimbus_patterns::Pattern::parse(p).ok())
+                    .is_some_and(|p| p.matches(event))
+            })
+            .collect()
+    }
+
     /// Put events: each matched against the enabled rules of its bus, one
     /// delivery staged per matching target; all committed before answering.
     pub fn put_events(&self, entries: &[Entry]) -> Result<Vec<Outcome>> {
@@ -419,21 +434,8 @@ impl Events {
                 }
             };
             self.archive_event(&bus.arn, &event, &mut batch);
-            for rule in self
-                .rules
-                .all()
-                .iter()
-                .filter(|r| r.bus == bus.name && r.enabled())
-            {
-                let Some(pattern) = &rule.pattern else {
-                    continue;
-                };
-                let Ok(p) = nimbus_patterns::Pattern::parse(pattern) else {
-                    continue;
-                };
-                if p.matches(&event) {
-                    self.deliver(rule, &event, e.trace.as_deref(), &mut batch, &mut staged);
-                }
+            for rule in self.matching(&bus.name, &event) {
+                self.deliver(&rule, &event, e.trace.as_deref(), &mut batch, &mut staged);
             }
             outcomes.push(Ok(event["id"].as_str().unwrap_or_default().to_string()));
         }
@@ -682,20 +684,8 @@ impl Outbox for Events {
         }
         HOPS.with(|h| h.set(hops + 1));
         let mut staged = Vec::new();
-        for rule in self
-            .rules
-            .all()
-            .iter()
-            .filter(|r| r.bus == bus.name && r.enabled())
-        {
-            let matched = rule
-                .pattern
-                .as_deref()
-                .and_then(|p| nimbus_patterns::Pattern::parse(p).ok())
-                .is_some_and(|p| p.matches(&event));
-            if matched {
-                self.deliver(rule, &event, trace, batch, &mut staged);
-            }
+        for rule in self.matching(&bus.name, &event) {
+            self.deliver(&rule, &event, trace, batch, &mut staged);
         }
         HOPS.with(|h| h.set(hops));
         Ok(Staged::new(StagedEvent(staged)))
