@@ -293,3 +293,41 @@ def test_rules_and_schedules_start_state_machines(nimbus):
     assert [json.loads(i) for i in inputs] == [{"order": 7}, {"scheduled": True}], inputs
     ev.remove_targets(Rule=rule, Ids=["m"])
     ev.delete_rule(Name=rule)
+
+
+def test_a_target_that_cannot_be_reached_ends_in_its_dead_letter_queue(nimbus):
+    ev, sqs, lam = nimbus.client("events"), nimbus.client("sqs"), nimbus.client("lambda")
+    rule = unique("dlq")
+    rule_arn = ev.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dlq.test"]}))["RuleArn"]
+    dlq_url, dlq_arn = queue_for_rule(sqs, unique("dlq"), rule_arn)
+    fifo_name = unique("ordered") + ".fifo"
+    fifo_url = sqs.create_queue(QueueName=fifo_name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo_arn = sqs.get_queue_attributes(QueueUrl=fifo_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=fifo_url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": fifo_arn}]})})
+    # A function that never let the rule in: every delivery is refused.
+    fn_arn = create(lam, unique("closed"), {"app.py": "def lambda_handler(event, context):\n    return 1\n"})["FunctionArn"]
+    ev.put_targets(Rule=rule, Targets=[
+        {"Id": "fn", "Arn": fn_arn, "DeadLetterConfig": {"Arn": dlq_arn},
+         "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600}},
+        {"Id": "fifo", "Arn": fifo_arn, "SqsParameters": {"MessageGroupId": "orders"}}])
+    targets = ev.list_targets_by_rule(Rule=rule)["Targets"]
+    assert targets[0]["DeadLetterConfig"] == {"Arn": dlq_arn}
+    assert targets[0]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    out = ev.put_events(Entries=[{"Source": "dlq.test", "DetailType": "t", "Detail": json.dumps({"n": 1})}])
+    event_id = out["Entries"][0]["EventId"]
+    deadline, got = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not got:
+        got = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1,
+                                  MessageAttributeNames=["All"]).get("Messages", [])
+    assert got, "the refused event reached the dead-letter queue"
+    assert json.loads(got[0]["Body"])["id"] == event_id
+    attributes = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == rule_arn and attributes["TARGET_ARN"] == fn_arn
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS" and attributes["ERROR_MESSAGE"]
+    ordered = sqs.receive_message(QueueUrl=fifo_url, WaitTimeSeconds=5,
+                                  AttributeNames=["MessageGroupId", "MessageDeduplicationId"])["Messages"]
+    assert ordered[0]["Attributes"]["MessageGroupId"] == "orders"
+    assert ordered[0]["Attributes"]["MessageDeduplicationId"] == event_id

@@ -234,3 +234,68 @@ def test_asynchronous_invocations_report_to_a_topic(nimbus):
     record = json.loads(receive(sqs, url)[0])
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"] == {"done": 7}
+
+
+def test_fifo_topics_keep_groups_and_drop_duplicates(nimbus):
+    sns, sqs = nimbus.client("sns"), nimbus.client("sqs")
+    name = unique("orders") + ".fifo"
+    topic = sns.create_topic(Name=name, Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["FifoTopic"] == "true" and attributes["ContentBasedDeduplication"] == "true"
+    qname = unique("fifo") + ".fifo"
+    url = sqs.create_queue(QueueName=qname, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic, Message="no group")
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    first = sns.publish(TopicArn=topic, Message="one", MessageGroupId="g")
+    assert len(first["SequenceNumber"]) == 20
+    again = sns.publish(TopicArn=topic, Message="one", MessageGroupId="g")
+    assert again["MessageId"] == first["MessageId"], "a duplicate answers the first publish"
+    sns.publish(TopicArn=topic, Message="two", MessageGroupId="g", MessageDeduplicationId="d2",
+                MessageAttributes={"n": {"DataType": "Number", "StringValue": "2"}})
+    got = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(got) < 2:
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10,
+                                     AttributeNames=["MessageGroupId"],
+                                     MessageAttributeNames=["All"]).get("Messages", []):
+            got.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert [m["Body"] for m in got] == ["one", "two"], "in order, the duplicate dropped"
+    assert got[0]["Attributes"]["MessageGroupId"] == "g"
+    assert got[1]["MessageAttributes"]["n"] == {"DataType": "Number", "StringValue": "2"}
+    with pytest.raises(ClientError) as e:
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint="arn:aws:lambda:us-east-1:000000000000:function:x")
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    sns.delete_topic(TopicArn=topic)
+
+
+def test_undeliverable_messages_go_to_the_subscriptions_dead_letter_queue(nimbus):
+    sns, sqs, lam = nimbus.client("sns"), nimbus.client("sqs"), nimbus.client("lambda")
+    topic = sns.create_topic(Name=unique("redrive"))["TopicArn"]
+    dlq_url, dlq_arn = queue_for_topic(sqs, topic, unique("dlq"))
+    fn = unique("closed")
+    # No permission for the topic: every delivery is refused.
+    fn_arn = create(lam, fn, {"app.py": "def lambda_handler(event, context):\n    return 1\n"})["FunctionArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn,
+                  Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+    mid = sns.publish(TopicArn=topic, Message="refused")["MessageId"]
+    deadline, got = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not got:
+        got = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1,
+                                  MessageAttributeNames=["All"]).get("Messages", [])
+    assert got, "the refused message reached the dead-letter queue"
+    body = json.loads(got[0]["Body"])
+    assert body["MessageId"] == mid and body["Message"] == "refused"
+    assert set(got[0]["MessageAttributes"]) >= {"RequestID", "ErrorCode", "ErrorMessage"}
+    with pytest.raises(ClientError) as e:
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=dlq_arn,
+                      Attributes={"RedrivePolicy": "{\"nope\": 1}"})
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    sns.delete_topic(TopicArn=topic)

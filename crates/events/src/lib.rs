@@ -21,7 +21,7 @@ pub use input::{render, target_input};
 pub use store::{Bus, Rule, Target};
 
 use nimbus_invoke::permissions::{Acting, Permissions};
-use nimbus_invoke::{Outbox, Staged};
+use nimbus_invoke::{Delivery, DeliveryError, Outbox, Staged};
 use nimbus_model::time::now_millis;
 use nimbus_storage::records::Records;
 use nimbus_storage::{KvEngine, Table, WriteBatch};
@@ -444,7 +444,10 @@ impl Events {
         Ok(outcomes)
     }
 
-    /// Stage `event` for each target of `rule` that may receive it.
+    /// Stage `event` for each target of `rule` that may receive it; one
+    /// that cannot be delivered goes to its dead-letter queue, if it has
+    /// one. (What fails here is what EventBridge does not retry: a missing
+    /// target, missing permissions, input that cannot be made.)
     fn deliver(
         &self,
         rule: &Rule,
@@ -454,81 +457,127 @@ impl Events {
         staged: &mut Vec<Staged>,
     ) {
         for t in &rule.targets {
-            if t.arn.contains(":event-bus/") {
-                // Another bus of the account: no resource policy to ask.
-                match target_input(t, event).and_then(|p| {
-                    self.outbox
-                        .stage(&t.arn, p.as_bytes(), trace, batch)
-                        .map_err(|e| e.to_string())
-                }) {
-                    Ok(s) => staged.push(s),
-                    Err(why) => {
-                        tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an event for another bus");
-                    }
+            match self.deliver_one(rule, t, event, trace, batch) {
+                Ok(s) => staged.push(s),
+                Err((code, why)) => {
+                    tracing::warn!(rule = %rule.arn, target = %t.arn, code, %why, "an EventBridge delivery failed");
+                    self.dead_letter(rule, t, event, (code, &why), batch, staged);
                 }
-                continue;
             }
-            if t.arn.starts_with("arn:aws:states:") {
-                // Started as the target's role, as EventBridge does.
-                let role = t.role_arn.as_deref().unwrap_or_default();
-                let session = format!("events-{}", rule.name);
+        }
+    }
+
+    /// Stage `event` for target `t`, or say why not: one of EventBridge's
+    /// dead-letter error codes and a message.
+    fn deliver_one(
+        &self,
+        rule: &Rule,
+        t: &Target,
+        event: &Value,
+        trace: Option<&str>,
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<Staged, (&'static str, String)> {
+        // Another bus of the account: no resource policy to ask. A state
+        // machine is started as the target's role, as EventBridge does;
+        // everything else is reached as the service, by resource policy.
+        if !t.arn.contains(":event-bus/") {
+            let session = format!("events-{}", rule.name);
+            let (acting, action) = if t.arn.starts_with("arn:aws:states:") {
+                let role_arn = t.role_arn.as_deref().unwrap_or_default();
                 let acting = Acting::Role {
-                    role_arn: role,
+                    role_arn,
                     session: &session,
                 };
-                let allowed = nimbus_invoke::permissions::check(
-                    self.permissions.as_deref(),
-                    acting,
-                    "states:StartExecution",
-                    &t.arn,
-                );
-                let staged_one = allowed.map_err(|e| e.to_string()).and_then(|()| {
-                    let p = target_input(t, event)?;
-                    self.outbox
-                        .stage(&t.arn, p.as_bytes(), trace, batch)
-                        .map_err(|e| e.to_string())
-                });
-                match staged_one {
-                    Ok(s) => staged.push(s),
-                    Err(why) => {
-                        tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "start a state machine for a rule");
-                    }
-                }
-                continue;
-            }
-            let (action, resource) = if t.arn.starts_with("arn:aws:sqs:") {
-                ("sqs:SendMessage", t.arn.clone())
-            } else if t.arn.starts_with("arn:aws:sns:") {
-                ("sns:Publish", t.arn.clone())
+                (acting, "states:StartExecution")
             } else {
-                ("lambda:InvokeFunction", t.arn.clone())
+                let acting = Acting::Service {
+                    service: "events.amazonaws.com",
+                    source_arn: &rule.arn,
+                    source_account: &self.account,
+                };
+                let action = if t.arn.starts_with("arn:aws:sqs:") {
+                    "sqs:SendMessage"
+                } else if t.arn.starts_with("arn:aws:sns:") {
+                    "sns:Publish"
+                } else {
+                    "lambda:InvokeFunction"
+                };
+                (acting, action)
             };
-            let acting = Acting::Service {
-                service: "events.amazonaws.com",
-                source_arn: &rule.arn,
-                source_account: &self.account,
-            };
-            if let Err(why) = nimbus_invoke::permissions::check(
-                self.permissions.as_deref(),
-                acting,
-                action,
-                &resource,
-            ) {
-                tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "EventBridge may not deliver to this target");
-                continue;
-            }
-            let payload = match target_input(t, event) {
-                Ok(p) => p,
-                Err(why) => {
-                    tracing::warn!(rule = %rule.arn, target = %t.id, %why, "target input");
-                    continue;
-                }
-            };
-            match self.outbox.stage(&t.arn, payload.as_bytes(), trace, batch) {
-                Ok(s) => staged.push(s),
-                Err(why) => {
-                    tracing::warn!(rule = %rule.arn, target = %t.arn, %why, "stage an EventBridge delivery");
-                }
+            nimbus_invoke::permissions::check(self.permissions.as_deref(), acting, action, &t.arn)
+                .map_err(|why| ("NO_PERMISSIONS", why.to_string()))?;
+        }
+        let payload = target_input(t, event).map_err(|why| ("INVALID_JSON", why))?;
+        let mut delivery = Delivery::new(payload.as_bytes(), trace);
+        if let Some(group) = t
+            .extra
+            .get("SqsParameters")
+            .and_then(|p| p.get("MessageGroupId"))
+            .and_then(Value::as_str)
+        {
+            // A FIFO queue: the rule's group, the event's id against
+            // duplicates.
+            delivery.group_id = Some(group.to_string());
+            delivery.dedup_id = event["id"].as_str().map(str::to_string);
+        }
+        self.outbox
+            .stage_delivery(&t.arn, &delivery, batch)
+            .map_err(|e| match e {
+                DeliveryError::NoSuchTarget(m) => ("RESOURCE_NOT_FOUND", m),
+                DeliveryError::Unsupported(m) => ("INVALID_PARAMETER", m),
+                DeliveryError::Failed(m) => ("ERROR_FROM_TARGET", m),
+            })
+    }
+
+    /// Send `event`, which could not be delivered to `t`, to the target's
+    /// dead-letter queue with the attributes EventBridge adds. The queue's
+    /// policy must let the rule send to it; a refused or missing queue
+    /// loses the event, as on AWS (logged).
+    fn dead_letter(
+        &self,
+        rule: &Rule,
+        t: &Target,
+        event: &Value,
+        (code, why): (&str, &str),
+        batch: &mut WriteBatch,
+        staged: &mut Vec<Staged>,
+    ) {
+        let Some(dlq) = t
+            .extra
+            .get("DeadLetterConfig")
+            .and_then(|d| d.get("Arn"))
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
+        let acting = Acting::Service {
+            service: "events.amazonaws.com",
+            source_arn: &rule.arn,
+            source_account: &self.account,
+        };
+        let body = event.to_string();
+        let delivery = Delivery::new(body.as_bytes(), None)
+            .attribute("RULE_ARN", rule.arn.clone())
+            .attribute("TARGET_ARN", t.arn.clone())
+            .attribute("ERROR_CODE", code)
+            .attribute("ERROR_MESSAGE", why)
+            .attribute("RETRY_ATTEMPTS", "0");
+        let sent = nimbus_invoke::permissions::check(
+            self.permissions.as_deref(),
+            acting,
+            "sqs:SendMessage",
+            dlq,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            self.outbox
+                .stage_delivery(dlq, &delivery, batch)
+                .map_err(|e| e.to_string())
+        });
+        match sent {
+            Ok(s) => staged.push(s),
+            Err(why) => {
+                tracing::warn!(rule = %rule.arn, target = %t.arn, dlq, %why, "an undeliverable event could not go to its dead-letter queue");
             }
         }
     }
@@ -670,8 +719,7 @@ impl Outbox for Events {
         payload: &[u8],
         trace: Option<&str>,
         batch: &mut WriteBatch,
-    ) -> std::result::Result<Staged, nimbus_invoke::DeliveryError> {
-        use nimbus_invoke::DeliveryError;
+    ) -> std::result::Result<Staged, DeliveryError> {
         let bus = self
             .bus(Some(target))
             .map_err(|e| DeliveryError::NoSuchTarget(e.to_string()))?;

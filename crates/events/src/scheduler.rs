@@ -10,6 +10,7 @@
 
 use crate::{Error, Events, Result};
 use nimbus_invoke::permissions::Acting;
+use nimbus_invoke::{Delivery, DeliveryError};
 use nimbus_model::time::now_millis;
 use nimbus_schedules::{Flavour, Schedule as Expression, Timestamp, Timing};
 use nimbus_storage::WriteBatch;
@@ -384,21 +385,70 @@ impl Events {
             "lambda:InvokeFunction"
         };
         let session = format!("scheduler-{}", s.name);
-        let acting = Acting::Role {
+        let acting = || Acting::Role {
             role_arn: role,
             session: &session,
         };
-        if let Err(why) =
-            nimbus_invoke::permissions::check(self.permissions.as_deref(), acting, action, arn)
-        {
-            tracing::warn!(schedule = %s.arn, target = arn, %why, "the schedule's role may not invoke its target");
-            return;
-        }
         let payload = self.schedule_payload(s);
-        match self.outbox.stage(arn, payload.as_bytes(), None, batch) {
+        let mut delivery = Delivery::new(payload.as_bytes(), None);
+        if let Some(group) = s
+            .target
+            .pointer("/SqsParameters/MessageGroupId")
+            .and_then(Value::as_str)
+        {
+            delivery.group_id = Some(group.to_string());
+            delivery.dedup_id = Some(uuid::Uuid::new_v4().to_string());
+        }
+        let outcome =
+            nimbus_invoke::permissions::check(self.permissions.as_deref(), acting(), action, arn)
+                .map_err(|why| ("AccessDeniedException", why.to_string()))
+                .and_then(|()| {
+                    self.outbox
+                        .stage_delivery(arn, &delivery, batch)
+                        .map_err(|e| match e {
+                            DeliveryError::NoSuchTarget(m) => ("ResourceNotFoundException", m),
+                            other => ("ValidationException", other.to_string()),
+                        })
+                });
+        let (code, why) = match outcome {
+            Ok(t) => {
+                staged.push(t);
+                return;
+            }
+            Err(e) => e,
+        };
+        tracing::warn!(schedule = %s.arn, target = arn, code, %why, "a scheduled invocation failed");
+        // The dead-letter queue, sent to as the schedule's role, with the
+        // attributes Scheduler adds.
+        let Some(dlq) = s
+            .target
+            .pointer("/DeadLetterConfig/Arn")
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
+        let dead = Delivery::new(payload.as_bytes(), None)
+            .attribute("ERROR_CODE", code)
+            .attribute("ERROR_MESSAGE", why)
+            .attribute("EXECUTION_ID", uuid::Uuid::new_v4().to_string())
+            .attribute("SCHEDULE_ARN", s.arn.clone())
+            .attribute("TARGET_ARN", arn);
+        let sent = nimbus_invoke::permissions::check(
+            self.permissions.as_deref(),
+            acting(),
+            "sqs:SendMessage",
+            dlq,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            self.outbox
+                .stage_delivery(dlq, &dead, batch)
+                .map_err(|e| e.to_string())
+        });
+        match sent {
             Ok(t) => staged.push(t),
             Err(why) => {
-                tracing::warn!(schedule = %s.arn, target = arn, %why, "stage a scheduled invocation");
+                tracing::warn!(schedule = %s.arn, dlq, %why, "a failed invocation could not go to the dead-letter queue");
             }
         }
     }

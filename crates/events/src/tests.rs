@@ -4,9 +4,13 @@
 use super::*;
 use std::sync::Mutex;
 
+/// A delivery's attributes and FIFO group.
+type Extras = (Vec<(String, String, String)>, Option<String>);
+
 #[derive(Default)]
 struct Recorder {
     staged: Mutex<Vec<(String, String)>>,
+    extras: Mutex<Vec<Extras>>,
     committed: Mutex<usize>,
 }
 
@@ -22,11 +26,28 @@ impl Outbox for Recorder {
         _trace: Option<&str>,
         _batch: &mut WriteBatch,
     ) -> std::result::Result<Staged, nimbus_invoke::DeliveryError> {
+        if target.contains("gone") {
+            return Err(nimbus_invoke::DeliveryError::NoSuchTarget(format!(
+                "Function not found: {target}"
+            )));
+        }
         self.staged.lock().unwrap().push((
             target.to_string(),
             String::from_utf8_lossy(payload).into_owned(),
         ));
         Ok(Staged::new(()))
+    }
+
+    fn stage_delivery(
+        &self,
+        target: &str,
+        d: &Delivery<'_>,
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<Staged, nimbus_invoke::DeliveryError> {
+        let staged = self.stage(target, d.payload, d.trace, batch)?;
+        let extras = (d.attributes.clone(), d.group_id.clone());
+        self.extras.lock().unwrap().push(extras);
+        Ok(staged)
     }
 
     fn committed(&self, staged: Vec<Staged>) {
@@ -192,4 +213,57 @@ fn rules_and_buses_are_checked() {
     assert_eq!(arn, "arn:aws:events:us-east-1:000000000000:rule/orders/x");
     assert!(ev.delete_bus("orders").is_err(), "it has a rule");
     assert!(ev.delete_bus("default").is_err());
+}
+
+#[test]
+fn undeliverable_events_go_to_the_targets_dead_letter_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Arc::new(Recorder::default());
+    let ev = open(dir.path(), out.clone());
+    let rule = ev
+        .put_rule(NewRule {
+            name: "r".into(),
+            pattern: Some(r#"{"source": ["shop"]}"#.into()),
+            ..NewRule::default()
+        })
+        .unwrap();
+    let dlq = "arn:aws:sqs:us-east-1:000000000000:dlq";
+    let gone = "arn:aws:lambda:us-east-1:000000000000:function:gone";
+    let mut with_dlq = Target {
+        id: "f".into(),
+        arn: gone.into(),
+        ..Target::default()
+    };
+    with_dlq
+        .extra
+        .insert("DeadLetterConfig".into(), json!({"Arn": dlq}));
+    let mut fifo = Target {
+        id: "q".into(),
+        arn: "arn:aws:sqs:us-east-1:000000000000:orders.fifo".into(),
+        ..Target::default()
+    };
+    fifo.extra
+        .insert("SqsParameters".into(), json!({"MessageGroupId": "orders"}));
+    ev.put_targets(None, "r", vec![with_dlq, fifo]).unwrap();
+    ev.put_events(&[order("1", "big")]).unwrap();
+    let staged = out.staged.lock().unwrap().clone();
+    assert_eq!(staged.len(), 2, "{staged:?}");
+    assert_eq!(staged[0].0, dlq);
+    let event: Value = serde_json::from_str(&staged[0].1).unwrap();
+    assert_eq!(event["source"], "shop", "the DLQ gets the event itself");
+    let extras = out.extras.lock().unwrap().clone();
+    let attributes: std::collections::BTreeMap<&str, &str> = extras[0]
+        .0
+        .iter()
+        .map(|(k, _, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(attributes["RULE_ARN"], rule);
+    assert_eq!(attributes["TARGET_ARN"], gone);
+    assert_eq!(attributes["ERROR_CODE"], "RESOURCE_NOT_FOUND");
+    assert!(attributes["ERROR_MESSAGE"].contains("Function not found"));
+    assert_eq!(
+        extras[1].1.as_deref(),
+        Some("orders"),
+        "the FIFO target's group"
+    );
 }

@@ -17,7 +17,7 @@
 mod outbox;
 pub mod permissions;
 
-pub use outbox::{DeliveryError, Outbox, Staged};
+pub use outbox::{Delivery, DeliveryError, Outbox, Staged};
 
 use bytes::Bytes;
 use std::future::Future;

@@ -40,6 +40,39 @@ pub enum DeliveryError {
     Failed(String),
 }
 
+/// One delivery with what only a queue keeps of it: message attributes and
+/// a FIFO queue's group and deduplication ids. Other targets take the
+/// payload alone.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery<'a> {
+    pub payload: &'a [u8],
+    /// The trace header of the request that caused it.
+    pub trace: Option<&'a str>,
+    /// Message attributes: name, data type (`String`, `Number`, `Binary`
+    /// with an optional `.custom` suffix), value (base64 for `Binary`).
+    pub attributes: Vec<(String, String, String)>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+impl<'a> Delivery<'a> {
+    pub fn new(payload: &'a [u8], trace: Option<&'a str>) -> Delivery<'a> {
+        Delivery {
+            payload,
+            trace,
+            ..Delivery::default()
+        }
+    }
+
+    /// With one more `String` message attribute.
+    #[must_use]
+    pub fn attribute(mut self, name: &str, value: impl Into<String>) -> Delivery<'a> {
+        self.attributes
+            .push((name.to_string(), "String".to_string(), value.into()));
+        self
+    }
+}
+
 /// Delivers events to functions (as asynchronous invocations), queues (as
 /// messages) and any later target kind, inside the caller's transaction.
 pub trait Outbox: Send + Sync {
@@ -55,6 +88,16 @@ pub trait Outbox: Send + Sync {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<Staged, DeliveryError>;
+    /// [`Outbox::stage`] with a queue message's extras; targets other than
+    /// queues ignore them.
+    fn stage_delivery(
+        &self,
+        target: &str,
+        delivery: &Delivery<'_>,
+        batch: &mut WriteBatch,
+    ) -> Result<Staged, DeliveryError> {
+        self.stage(target, delivery.payload, delivery.trace, batch)
+    }
     /// The batch committed: run or publish what was staged.
     fn committed(&self, staged: Vec<Staged>);
 }

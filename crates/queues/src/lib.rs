@@ -1036,13 +1036,35 @@ impl Queues {
         out: Outgoing,
         sender: &str,
         batch: &mut WriteBatch,
-    ) -> Result<(String, Message)> {
-        let live = self.live.lock().expect("queues lock");
-        let q = live.get(queue).ok_or(Error::QueueDoesNotExist)?;
+    ) -> Result<Option<(String, Message)>> {
+        let now = nimbus_model::time::now_millis();
+        let mut out = out;
+        let mut live = self.live.lock().expect("queues lock");
+        let q = live.get_mut(queue).ok_or(Error::QueueDoesNotExist)?;
         Self::check_size(&q.rec, &out)?;
+        if !q.rec.is_fifo() {
+            // A standard queue subscribed to a FIFO topic: no deduplication.
+            out.dedup_id = None;
+        }
+        // A FIFO queue's group and deduplication ids are checked as a send's
+        // are; a duplicate within the window is accepted and staged as
+        // nothing. (Were the emitter's commit to fail, its id would stay
+        // reserved here until the window ends.)
+        if Self::fifo_checks(q, &mut out, now)?.is_some() {
+            return Ok(None);
+        }
         let m = self.new_message(&q.rec, out, sender);
+        if let Some(k) = Self::dedup_key(q, &m) {
+            let until_ms = now + DEDUP_WINDOW_MS;
+            let entry = DedupEntry {
+                until_ms,
+                message: m.clone(),
+            };
+            batch.put(DEDUP, dedup_table_key(queue, &k), encode(&entry));
+            q.dedup.insert(k, (until_ms, m.clone()));
+        }
         batch.put(MESSAGES, message_key(queue, m.seq), encode(&m));
-        Ok((queue.to_string(), m))
+        Ok(Some((queue.to_string(), m)))
     }
 
     /// Make staged messages whose transaction committed receivable.

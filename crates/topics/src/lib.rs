@@ -8,6 +8,7 @@
 //! queue's policy must let the topic in, as on AWS.
 
 mod deliver;
+mod fifo;
 mod store;
 
 pub use store::{Subscription, Topic};
@@ -48,7 +49,21 @@ pub struct Message {
     pub json_structure: bool,
     pub attributes: BTreeMap<String, Attribute>,
     pub trace: Option<String>,
+    /// FIFO topics: `MessageGroupId` and `MessageDeduplicationId`.
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
 }
+
+/// What `Publish` answers: the message id, and a FIFO topic's sequence
+/// number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub id: String,
+    pub sequence: Option<String>,
+}
+
+/// How long a FIFO topic remembers a deduplication id, as SNS does.
+const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// The subscription protocols Nimbus delivers to.
 pub const PROTOCOLS: [&str; 2] = ["lambda", "sqs"];
@@ -63,13 +78,14 @@ pub const SUBSCRIPTION_ATTRIBUTES: [&str; 5] = [
 ];
 
 /// The topic attributes a user may set.
-pub const TOPIC_ATTRIBUTES: [&str; 6] = [
+pub const TOPIC_ATTRIBUTES: [&str; 7] = [
     "DisplayName",
     "Policy",
     "DeliveryPolicy",
     "KmsMasterKeyId",
     "TracingConfig",
     "SignatureVersion",
+    "ContentBasedDeduplication",
 ];
 
 /// Checks a filter policy and says whether it takes a message; the
@@ -144,6 +160,12 @@ pub struct Topics {
     region: String,
     /// Where Nimbus is reached, for the `UnsubscribeURL` of notifications.
     endpoint: std::sync::RwLock<String>,
+    /// FIFO topics' deduplication ids: (topic, id) -> (forgotten at, what
+    /// the first publish answered). Kept in memory: after a restart a
+    /// duplicate within the window is delivered again (at least once).
+    dedup: std::sync::Mutex<std::collections::HashMap<(String, String), (u64, Published)>>,
+    /// The last sequence number a FIFO topic gave out.
+    sequence: std::sync::atomic::AtomicU64,
 }
 
 impl Topics {
@@ -164,6 +186,8 @@ impl Topics {
             account: account.to_string(),
             region: region.to_string(),
             endpoint: std::sync::RwLock::new("http://localhost:4566".into()),
+            dedup: std::sync::Mutex::default(),
+            sequence: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -204,9 +228,18 @@ impl Topics {
         if !valid {
             return Err(Error::Invalid("Invalid parameter: Topic Name".into()));
         }
-        if name.ends_with(".fifo") || attributes.get("FifoTopic").is_some_and(|v| v == "true") {
+        let fifo = attributes.get("FifoTopic").is_some_and(|v| v == "true");
+        if fifo && !name.ends_with(".fifo") {
             return Err(Error::Invalid(
-                "Invalid parameter: Nimbus does not have FIFO topics yet".into(),
+                "Invalid parameter: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.".into(),
+            ));
+        }
+        if !fifo && name.ends_with(".fifo") {
+            return Err(Error::Invalid("Invalid parameter: Topic Name".into()));
+        }
+        if !fifo && attributes.contains_key("ContentBasedDeduplication") {
+            return Err(Error::Invalid(
+                "Invalid parameter: Attributes Reason: ContentBasedDeduplication is only valid for FIFO topics".into(),
             ));
         }
         for k in attributes.keys() {
@@ -298,7 +331,12 @@ impl Topics {
         endpoint: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<String> {
-        self.topic(topic_arn)?;
+        let topic = self.topic(topic_arn)?;
+        if topic.is_fifo() && protocol != "sqs" {
+            return Err(Error::Invalid(format!(
+                "Invalid parameter: Invalid protocol type: {protocol}. FIFO topics deliver to SQS queues only"
+            )));
+        }
         if !PROTOCOLS.contains(&protocol) {
             return Err(Error::Invalid(format!(
                 "Invalid parameter: Nimbus delivers to lambda and sqs subscriptions only yet, not {protocol}"
@@ -358,6 +396,20 @@ impl Topics {
                     "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or MessageAttributes"
                 )))
             }
+            "RedrivePolicy" if !value.is_empty() => {
+                let target = serde_json::from_str::<serde_json::Value>(value)
+                    .ok()
+                    .and_then(|v| v.get("deadLetterTargetArn")?.as_str().map(str::to_string));
+                match target {
+                    Some(arn) if arn.starts_with("arn:aws:sqs:") => Ok(()),
+                    Some(arn) => Err(Error::Invalid(format!(
+                        "Invalid parameter: RedrivePolicy: deadLetterTargetArn is not an SQS queue ARN: {arn}"
+                    ))),
+                    None => Err(Error::Invalid(
+                        "Invalid parameter: RedrivePolicy: Redrive policy is not a JSON object with a deadLetterTargetArn".into(),
+                    )),
+                }
+            }
             "FilterPolicy" if !value.is_empty() => {
                 let scope = all.get("FilterPolicyScope").map_or("MessageAttributes", String::as_str);
                 match &self.filters {
@@ -403,10 +455,10 @@ impl Topics {
         Ok(())
     }
 
-    /// Publish `m` to the topic: its message id once every delivery is
-    /// staged and committed.
-    pub fn publish(&self, topic_arn: &str, m: &Message) -> Result<String> {
-        self.topic(topic_arn)?;
+    /// Publish `m` to the topic: its message id (and a FIFO topic's
+    /// sequence number) once every delivery is staged and committed.
+    pub fn publish(&self, topic_arn: &str, m: &Message) -> Result<Published> {
+        let topic = self.topic(topic_arn)?;
         if m.message.is_empty() {
             return Err(Error::Invalid("Invalid parameter: Empty message".into()));
         }
@@ -419,7 +471,21 @@ impl Topics {
             return Err(Error::Invalid("Invalid parameter: Message too long".into()));
         }
         let texts = deliver::texts(m)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let ids = self.fifo_ids(&topic, m)?;
+        let mut published = Published {
+            id: uuid::Uuid::new_v4().to_string(),
+            sequence: None,
+        };
+        let mut m = std::borrow::Cow::Borrowed(m);
+        if let Some(ids) = &ids {
+            published.sequence = Some(self.next_sequence());
+            if let Some(first) = self.reserve(topic_arn, &ids.dedup, &published) {
+                return Ok(first);
+            }
+            let with_ids = m.to_mut();
+            with_ids.group_id = Some(ids.group.clone());
+            with_ids.dedup_id = Some(ids.dedup.clone());
+        }
         let mut batch = WriteBatch::default();
         let mut staged = Vec::new();
         for s in self
@@ -428,11 +494,16 @@ impl Topics {
             .iter()
             .filter(|s| s.topic_arn == topic_arn)
         {
-            self.deliver(s, m, &texts, &id, &mut batch, &mut staged);
+            self.deliver(s, &m, &texts, &published, &mut batch, &mut staged);
         }
-        self.kv.commit(batch)?;
+        if let Err(e) = self.kv.commit(batch) {
+            if let Some(ids) = &ids {
+                self.release(topic_arn, &ids.dedup);
+            }
+            return Err(e.into());
+        }
         self.outbox.committed(staged);
-        Ok(id)
+        Ok(published)
     }
 }
 
@@ -454,19 +525,46 @@ impl Outbox for Topics {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> std::result::Result<nimbus_invoke::Staged, nimbus_invoke::DeliveryError> {
-        if self.topics.get(target).is_none() {
-            return Err(nimbus_invoke::DeliveryError::NoSuchTarget(format!(
+        self.stage_delivery(target, &nimbus_invoke::Delivery::new(payload, trace), batch)
+    }
+
+    /// Publish a delivery's payload (with its group and deduplication ids
+    /// for a FIFO topic). A duplicate within the window stages nothing.
+    fn stage_delivery(
+        &self,
+        target: &str,
+        delivery: &nimbus_invoke::Delivery<'_>,
+        batch: &mut WriteBatch,
+    ) -> std::result::Result<nimbus_invoke::Staged, nimbus_invoke::DeliveryError> {
+        use nimbus_invoke::DeliveryError;
+        let Some(topic) = self.topics.get(target) else {
+            return Err(DeliveryError::NoSuchTarget(format!(
                 "{target} is not a topic of this account and region"
             )));
-        }
-        let m = Message {
-            message: String::from_utf8_lossy(payload).into_owned(),
-            trace: trace.map(str::to_string),
+        };
+        let mut m = Message {
+            message: String::from_utf8_lossy(delivery.payload).into_owned(),
+            trace: delivery.trace.map(str::to_string),
+            group_id: delivery.group_id.clone(),
+            dedup_id: delivery.dedup_id.clone(),
             ..Message::default()
         };
-        let texts =
-            deliver::texts(&m).map_err(|e| nimbus_invoke::DeliveryError::Failed(e.to_string()))?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let texts = deliver::texts(&m).map_err(|e| DeliveryError::Failed(e.to_string()))?;
+        let mut published = Published {
+            id: uuid::Uuid::new_v4().to_string(),
+            sequence: None,
+        };
+        if let Some(ids) = self
+            .fifo_ids(&topic, &m)
+            .map_err(|e| DeliveryError::Failed(e.to_string()))?
+        {
+            published.sequence = Some(self.next_sequence());
+            if self.reserve(target, &ids.dedup, &published).is_some() {
+                return Ok(nimbus_invoke::Staged::new(StagedPublish(Vec::new())));
+            }
+            m.group_id = Some(ids.group);
+            m.dedup_id = Some(ids.dedup);
+        }
         let mut staged = Vec::new();
         for s in self
             .subscriptions
@@ -474,7 +572,7 @@ impl Outbox for Topics {
             .iter()
             .filter(|s| s.topic_arn == target)
         {
-            self.deliver(s, &m, &texts, &id, batch, &mut staged);
+            self.deliver(s, &m, &texts, &published, batch, &mut staged);
         }
         Ok(nimbus_invoke::Staged::new(StagedPublish(staged)))
     }

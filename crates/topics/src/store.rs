@@ -30,6 +30,15 @@ pub struct Subscription {
     pub created_ms: u64,
 }
 
+impl Topic {
+    /// A FIFO topic (`FifoTopic` true, its name ending `.fifo`).
+    pub fn is_fifo(&self) -> bool {
+        self.attributes
+            .get("FifoTopic")
+            .is_some_and(|v| v == "true")
+    }
+}
+
 impl Record for Topic {
     fn key(&self) -> &str {
         &self.arn

@@ -2,7 +2,7 @@
 //! function target becomes an asynchronous invocation (through the
 //! [`Invoker`]), a queue target a message; both inside the emitter's batch.
 
-use nimbus_invoke::{DeliveryError, Invoker, Outbox, Staged};
+use nimbus_invoke::{Delivery, DeliveryError, Invoker, Outbox, Staged};
 use nimbus_model::arn::QUEUE_ARN_PREFIX;
 use nimbus_queues::{Message, Outgoing, Queues};
 use nimbus_storage::WriteBatch;
@@ -38,8 +38,9 @@ const STATES_ARN_PREFIX: &str = "arn:aws:states:";
 /// An execution start staged by the workflow service.
 struct StagedStart(Staged);
 
-/// A staged queue message: its queue's name and the message.
-struct StagedMessage(String, Message);
+/// A staged queue message: its queue's name and the message (none for a
+/// FIFO duplicate, accepted but not sent again).
+struct StagedMessage(Option<(String, Message)>);
 
 impl Deliveries {
     pub fn new(invoker: Arc<dyn Invoker>, queues: Arc<Queues>) -> Deliveries {
@@ -79,6 +80,37 @@ impl Deliveries {
     }
 }
 
+/// A delivery's attributes as queue message attributes (`Binary` values
+/// come base64-encoded; one that does not decode is left out).
+fn message_attributes(
+    attributes: &[(String, String, String)],
+) -> std::collections::BTreeMap<String, nimbus_queues::Attribute> {
+    use base64::Engine as _;
+    attributes
+        .iter()
+        .filter_map(|(name, data_type, value)| {
+            let attribute = if data_type.starts_with("Binary") {
+                nimbus_queues::Attribute {
+                    data_type: data_type.clone(),
+                    string_value: None,
+                    binary_value: Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(value)
+                            .ok()?,
+                    ),
+                }
+            } else {
+                nimbus_queues::Attribute {
+                    data_type: data_type.clone(),
+                    string_value: Some(value.clone()),
+                    binary_value: None,
+                }
+            };
+            Some((name.clone(), attribute))
+        })
+        .collect()
+}
+
 impl Outbox for Deliveries {
     fn exists(&self, target: &str) -> bool {
         if target.starts_with(STATES_ARN_PREFIX) {
@@ -103,6 +135,16 @@ impl Outbox for Deliveries {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> Result<Staged, DeliveryError> {
+        self.stage_delivery(target, &Delivery::new(payload, trace), batch)
+    }
+
+    fn stage_delivery(
+        &self,
+        target: &str,
+        delivery: &Delivery<'_>,
+        batch: &mut WriteBatch,
+    ) -> Result<Staged, DeliveryError> {
+        let (payload, trace) = (delivery.payload, delivery.trace);
         if target.starts_with(STATES_ARN_PREFIX) {
             let machines = self.machines.get().ok_or_else(|| {
                 DeliveryError::NoSuchTarget(format!("{target}: there are no state machines yet"))
@@ -129,9 +171,12 @@ impl Outbox for Deliveries {
             let out = Outgoing {
                 body: String::from_utf8_lossy(payload).into_owned(),
                 trace_header: trace.map(str::to_string),
+                attributes: message_attributes(&delivery.attributes),
+                group_id: delivery.group_id.clone(),
+                dedup_id: delivery.dedup_id.clone(),
                 ..Default::default()
             };
-            let (queue, message) = self
+            let staged = self
                 .queues
                 .stage_send(&name, out, "nimbus", batch)
                 .map_err(|e| match e {
@@ -140,7 +185,7 @@ impl Outbox for Deliveries {
                     }
                     other => DeliveryError::Failed(format!("{target}: {other}")),
                 })?;
-            return Ok(Staged::new(StagedMessage(queue, message)));
+            return Ok(Staged::new(StagedMessage(staged)));
         }
         self.invoker
             .stage_async(target, payload, trace, batch)
@@ -179,7 +224,7 @@ impl Outbox for Deliveries {
                 Err(other) => other,
             };
             match s.downcast::<StagedMessage>() {
-                Ok(StagedMessage(queue, message)) => messages.push((queue, message)),
+                Ok(StagedMessage(message)) => messages.extend(message),
                 Err(other) => invocations.push(other),
             }
         }

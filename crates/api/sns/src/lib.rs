@@ -284,8 +284,15 @@ impl SnsApi {
                     json_structure: form.get("MessageStructure") == Some("json"),
                     attributes: message_attributes(form.entries("MessageAttributes")),
                     trace: None,
+                    group_id: form.get("MessageGroupId").map(str::to_string),
+                    dedup_id: form.get("MessageDeduplicationId").map(str::to_string),
                 };
-                el("MessageId", &t.publish(topic, &m).map_err(error)?)
+                let published = t.publish(topic, &m).map_err(error)?;
+                let mut answer = el("MessageId", &published.id);
+                if let Some(sequence) = &published.sequence {
+                    answer.push_str(&el("SequenceNumber", sequence));
+                }
+                answer
             }
             PublishBatch => self.publish_batch(form)?,
             TagResource | UntagResource => {
@@ -355,13 +362,20 @@ impl SnsApi {
                 json_structure: f("MessageStructure").as_deref() == Some("json"),
                 attributes,
                 trace: None,
+                group_id: f("MessageGroupId"),
+                dedup_id: f("MessageDeduplicationId"),
             };
             match self.topics.publish(topic, &m) {
-                Ok(mid) => {
+                Ok(published) => {
+                    let sequence = published
+                        .sequence
+                        .as_deref()
+                        .map(|n| el("SequenceNumber", n))
+                        .unwrap_or_default();
                     ok.push_str(&format!(
-                        "<member>{}{}</member>",
+                        "<member>{}{}{sequence}</member>",
                         el("Id", &id),
-                        el("MessageId", &mid)
+                        el("MessageId", &published.id)
                     ));
                 }
                 Err(nimbus_topics::Error::NotFound(m)) => {
