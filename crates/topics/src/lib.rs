@@ -8,6 +8,7 @@
 //! queue's policy must let the topic in, as on AWS.
 
 mod deliver;
+pub mod signing;
 mod store;
 
 pub use store::{Subscription, Topic};
