@@ -9,6 +9,7 @@
 
 mod deliver;
 mod fifo;
+pub mod signing;
 mod store;
 
 pub use store::{Subscription, Topic};
