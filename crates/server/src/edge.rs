@@ -108,6 +108,8 @@ pub struct Edge {
     s3: Arc<S3Api>,
     functions: Arc<Functions>,
     gateway: Arc<nimbus_gateway::serve::Gateway>,
+    /// SNS's unauthenticated pages: its certificate, confirmation links.
+    topics: Arc<nimbus_topics::Topics>,
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
@@ -146,6 +148,7 @@ impl Edge {
         s3: Arc<S3Api>,
         functions: Arc<Functions>,
         gateway: Arc<nimbus_gateway::serve::Gateway>,
+        topics: Arc<nimbus_topics::Topics>,
     ) -> Edge {
         Edge {
             auth,
@@ -153,6 +156,7 @@ impl Edge {
             s3,
             functions,
             gateway,
+            topics,
         }
     }
 
@@ -567,11 +571,65 @@ impl Edge {
         )
     }
 
+    /// SNS's pages: the signing certificate, and the links messages carry
+    /// (a subscription confirmed or ended by visiting them, as on SNS).
+    fn sns_page(&self, page: &str, query: &str) -> Response<Bytes> {
+        let form = nimbus_api_common::query::Form::new(query, &[]);
+        let get = |k: &str| form.get(k).unwrap_or_default();
+        let answer = |status: StatusCode, body: String, kind: &'static str| {
+            let mut r = Response::new(Bytes::from(body));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static(kind));
+            r
+        };
+        let xml = |action: &str, result: String| {
+            format!(
+                "<{action}Response xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><{action}Result>{result}</{action}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
+                uuid::Uuid::new_v4()
+            )
+        };
+        let arn_xml = |arn: &str| {
+            format!(
+                "<SubscriptionArn>{}</SubscriptionArn>",
+                nimbus_api_common::xml::escape(arn)
+            )
+        };
+        match page {
+            "SimpleNotificationService.pem" => match self.topics.certificate_pem() {
+                Some(pem) => answer(StatusCode::OK, pem.to_string(), "application/x-pem-file"),
+                None => answer(StatusCode::NOT_FOUND, "no signing key".into(), "text/plain"),
+            },
+            "confirm" => match self
+                .topics
+                .confirm_subscription(get("TopicArn"), get("Token"))
+            {
+                Ok(arn) => answer(
+                    StatusCode::OK,
+                    xml("ConfirmSubscription", arn_xml(&arn)),
+                    "text/xml",
+                ),
+                Err(e) => answer(StatusCode::BAD_REQUEST, e.to_string(), "text/plain"),
+            },
+            "unsubscribe" => match self.topics.unsubscribe(get("SubscriptionArn")) {
+                Ok(()) => answer(
+                    StatusCode::OK,
+                    xml("Unsubscribe", String::new()),
+                    "text/xml",
+                ),
+                Err(e) => answer(StatusCode::BAD_REQUEST, e.to_string(), "text/plain"),
+            },
+            _ => answer(StatusCode::NOT_FOUND, "not found".into(), "text/plain"),
+        }
+    }
+
     /// Nimbus's own unauthenticated routes under `/_nimbus/`.
     fn internal(&self, parts: &http::request::Parts) -> Option<Response<Bytes>> {
         let path = parts.uri.path().strip_prefix("/_nimbus/")?;
         let mut resp = if path == "health" {
             Response::new(Bytes::from_static(b"{\"status\":\"ok\"}"))
+        } else if let Some(page) = path.strip_prefix("sns/") {
+            self.sns_page(page, parts.uri.query().unwrap_or(""))
         } else if let Some(digest) = path.strip_prefix("code/") {
             // The `Code.Location` of GetFunction: the digest is the capability.
             match self

@@ -229,6 +229,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         services.s3,
         functions.clone(),
         services.gateway,
+        services.topics.clone(),
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));
@@ -354,7 +355,8 @@ impl Services {
                 &id.account_id,
                 &id.region,
             )
-            .map_err(|e| anyhow::anyhow!("open topic service: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("open topic service: {e}"))?
+            .with_signing_key_in(data_dir),
         );
         deliveries.set_topics(topics.clone());
         let events = Arc::new(
@@ -530,6 +532,7 @@ impl Services {
     ) -> Result<()> {
         self.triggers.start();
         self.events.start();
+        self.topics.start();
         let deployments = self.codedeploy.resume(authorizer);
         if deployments > 0 {
             tracing::info!(

@@ -37,8 +37,7 @@ fn text_for<'a>(texts: &'a Map<String, Value>, protocol: &str) -> &'a str {
 
 impl Topics {
     /// The envelope of a notification, as SNS writes it (`Subject` only
-    /// when there is one). Nimbus does not sign notifications yet, so the
-    /// signature members are left out rather than made up.
+    /// when there is one), signed when the server gave a signing key.
     fn envelope(
         &self,
         s: &Subscription,
@@ -52,8 +51,12 @@ impl Topics {
             .iter()
             .map(|(k, (t, v))| (k.clone(), json!({"Type": t, "Value": v})))
             .collect();
-        let endpoint = self.endpoint.read().map(|e| e.clone()).unwrap_or_default();
-        let unsubscribe = format!("{endpoint}/?Action=Unsubscribe&SubscriptionArn={}", s.arn);
+        let unsubscribe = format!(
+            "{}{}unsubscribe?SubscriptionArn={}",
+            self.endpoint(),
+            crate::PAGES,
+            s.arn
+        );
         let mut v = json!({
             "Type": "Notification", "MessageId": p.id, "TopicArn": s.topic_arn,
             "Message": text,
@@ -76,6 +79,7 @@ impl Topics {
                 v["MessageAttributes"] = Value::Object(attributes);
             }
         }
+        self.sign(&mut v, &s.topic_arn, lambda);
         v
     }
 
@@ -103,15 +107,28 @@ impl Topics {
                 return;
             }
         }
-        let (action, lambda) = match s.protocol.as_str() {
-            "sqs" => ("sqs:SendMessage", false),
-            _ => ("lambda:InvokeFunction", true),
-        };
         let text = text_for(texts, &s.protocol);
         let raw = s
             .attributes
             .get("RawMessageDelivery")
             .is_some_and(|v| v == "true");
+        if s.protocol == "http" {
+            // Only once the endpoint confirmed; POSTed by the HTTP worker.
+            if s.confirmed() {
+                let body = if raw {
+                    text.to_string()
+                } else {
+                    self.envelope(s, m, text, p, false).to_string()
+                };
+                let post = self.stage_post(s, "Notification", &p.id, body, raw, batch);
+                staged.push(Staged::new(crate::StagedPost(post)));
+            }
+            return;
+        }
+        let (action, lambda) = match s.protocol.as_str() {
+            "sqs" => ("sqs:SendMessage", false),
+            _ => ("lambda:InvokeFunction", true),
+        };
         let payload = if lambda {
             json!({"Records": [{
                 "EventSource": "aws:sns", "EventVersion": "1.0",
@@ -179,7 +196,7 @@ impl Topics {
     /// Send a message that could not be delivered to the subscription's
     /// `RedrivePolicy` queue, with the attributes SNS adds. Without one, or
     /// when that queue refuses it, the message is lost (logged), as on SNS.
-    fn dead_letter(
+    pub(crate) fn dead_letter(
         &self,
         s: &Subscription,
         m: &Message,

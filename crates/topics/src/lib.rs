@@ -9,6 +9,7 @@
 
 mod deliver;
 mod fifo;
+mod http;
 pub mod signing;
 mod store;
 
@@ -67,7 +68,11 @@ pub struct Published {
 const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// The subscription protocols Nimbus delivers to.
-pub const PROTOCOLS: [&str; 2] = ["lambda", "sqs"];
+pub const PROTOCOLS: [&str; 3] = ["lambda", "sqs", "http"];
+
+/// Where Nimbus serves its unauthenticated SNS pages: the signing
+/// certificate, and the confirmation and unsubscribe links.
+pub const PAGES: &str = "/_nimbus/sns/";
 
 /// The subscription attributes a user may set.
 pub const SUBSCRIPTION_ATTRIBUTES: [&str; 5] = [
@@ -167,6 +172,14 @@ pub struct Topics {
     dedup: std::sync::Mutex<std::collections::HashMap<(String, String), (u64, Published)>>,
     /// The last sequence number a FIFO topic gave out.
     sequence: std::sync::atomic::AtomicU64,
+    /// Where the signing key is kept, when the server gave a place.
+    signer_dir: Option<std::path::PathBuf>,
+    /// Signs notifications: the key made or read on first use.
+    signer: std::sync::OnceLock<Option<signing::Signer>>,
+    /// POSTs to HTTP endpoints not yet done, by key.
+    posts: std::sync::Mutex<BTreeMap<String, http::HttpDelivery>>,
+    /// Wakes the HTTP worker when there is something to send.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Topics {
@@ -189,7 +202,45 @@ impl Topics {
             endpoint: std::sync::RwLock::new("http://localhost:4566".into()),
             dedup: std::sync::Mutex::default(),
             sequence: std::sync::atomic::AtomicU64::new(0),
+            signer_dir: None,
+            signer: std::sync::OnceLock::new(),
+            posts: std::sync::Mutex::default(),
+            wake: Arc::default(),
         })
+        .and_then(|t| {
+            t.load_posts()?;
+            Ok(t)
+        })
+    }
+
+    /// Sign every message with the key kept in `dir` (made on first use).
+    pub fn with_signing_key_in(mut self, dir: &std::path::Path) -> Topics {
+        self.signer_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The signer, once its key is read or made.
+    fn signer(&self) -> Option<&signing::Signer> {
+        let dir = self.signer_dir.as_ref()?;
+        self.signer
+            .get_or_init(|| match signing::Signer::load_or_create(dir) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "SNS messages go unsigned: no signing key");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// The signing certificate, PEM, that `SigningCertURL` points at.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.signer().map(signing::Signer::certificate_pem)
+    }
+
+    /// Where Nimbus is reached (for links in messages).
+    fn endpoint(&self) -> String {
+        self.endpoint.read().map(|e| e.clone()).unwrap_or_default()
     }
 
     pub fn account(&self) -> &str {
@@ -343,7 +394,13 @@ impl Topics {
                 "Invalid parameter: Nimbus delivers to lambda and sqs subscriptions only yet, not {protocol}"
             )));
         }
-        if !self.outbox.exists(endpoint) {
+        let web = protocol == "http";
+        if web && !endpoint.starts_with("http://") {
+            return Err(Error::Invalid(
+                "Invalid parameter: Endpoint must match the specified protocol".into(),
+            ));
+        }
+        if !web && !self.outbox.exists(endpoint) {
             return Err(Error::Invalid(format!(
                 "Invalid parameter: Endpoint Reason: {endpoint} is not a {} of this account and region",
                 if protocol == "sqs" {
@@ -365,7 +422,7 @@ impl Topics {
             return Ok(s.arn.clone());
         }
         let arn = format!("{topic_arn}:{}", uuid::Uuid::new_v4());
-        self.subscriptions.put(Subscription {
+        let s = Subscription {
             format: store::FORMAT,
             arn: arn.clone(),
             topic_arn: topic_arn.to_string(),
@@ -373,8 +430,42 @@ impl Topics {
             endpoint: endpoint.to_string(),
             attributes,
             created_ms: now_millis(),
-        })?;
+            pending_token: web.then(token),
+        };
+        let mut batch = WriteBatch::default();
+        let mut writer = self.subscriptions.writer();
+        // An HTTP endpoint is sent the confirmation in the same batch.
+        let post = s
+            .pending_token
+            .is_some()
+            .then(|| self.stage_confirmation(&s, &mut batch));
+        writer.put(&mut batch, s)?;
+        self.kv.commit(batch)?;
+        writer.apply();
+        self.http_committed(post.into_iter().collect());
         Ok(arn)
+    }
+
+    /// Confirm the subscription of `topic_arn` that `token` was sent to
+    /// (`ConfirmSubscription`, or the `SubscribeURL` visited); its ARN.
+    pub fn confirm_subscription(&self, topic_arn: &str, token: &str) -> Result<String> {
+        self.topic(topic_arn)?;
+        let found = self.subscriptions.all().into_iter().find(|s| {
+            s.topic_arn == topic_arn
+                && (s.pending_token.as_deref() == Some(token)
+                    || s.attributes.get("ConfirmedToken").map(String::as_str) == Some(token))
+        });
+        let Some(s) = found else {
+            return Err(Error::Invalid("Invalid parameter: Token".into()));
+        };
+        self.subscriptions.change(&s.arn, |s| {
+            if let Some(t) = s.pending_token.take() {
+                // Confirming twice answers the same subscription.
+                s.attributes.insert("ConfirmedToken".into(), t);
+            }
+            Ok::<_, Error>(())
+        })?;
+        Ok(s.arn.clone())
     }
 
     fn check_subscription_attribute(
@@ -397,6 +488,8 @@ impl Topics {
                     "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or MessageAttributes"
                 )))
             }
+            "DeliveryPolicy" if !value.is_empty() => http::RetryPolicy::check(value)
+                .map_err(|why| Error::Invalid(format!("Invalid parameter: {why}"))),
             "RedrivePolicy" if !value.is_empty() => {
                 let target = serde_json::from_str::<serde_json::Value>(value)
                     .ok()
@@ -419,6 +512,78 @@ impl Topics {
                 }
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Stage the `SubscriptionConfirmation` POST to a new HTTP endpoint.
+    fn stage_confirmation(&self, s: &Subscription, batch: &mut WriteBatch) -> http::HttpDelivery {
+        let token = s.pending_token.clone().unwrap_or_default();
+        let id = uuid::Uuid::new_v4().to_string();
+        let link = format!(
+            "{}{PAGES}confirm?TopicArn={}&Token={token}",
+            self.endpoint(),
+            s.topic_arn
+        );
+        let mut v = serde_json::json!({
+            "Type": "SubscriptionConfirmation", "MessageId": id, "Token": token,
+            "TopicArn": s.topic_arn,
+            "Message": format!("You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.", s.topic_arn),
+            "SubscribeURL": link,
+            "Timestamp": nimbus_model::time::Utc::from_millis(now_millis()).rfc3339_millis(),
+        });
+        self.sign(&mut v, &s.topic_arn, false);
+        self.stage_post(
+            s,
+            "SubscriptionConfirmation",
+            &id,
+            v.to_string(),
+            false,
+            batch,
+        )
+    }
+
+    /// Sign `message` as its topic's `SignatureVersion` says, pointing at
+    /// the certificate (`SigningCertUrl` in Lambda's event).
+    fn sign(&self, message: &mut serde_json::Value, topic_arn: &str, lambda: bool) {
+        let Some(signer) = self.signer() else {
+            return;
+        };
+        let version = self
+            .topics
+            .get(topic_arn)
+            .and_then(|t| t.attributes.get("SignatureVersion").cloned())
+            .and_then(|v| signing::SignatureVersion::parse(&v))
+            .unwrap_or_default();
+        let Some(map) = message.as_object_mut() else {
+            return;
+        };
+        if let Err(e) = signer.sign(map, version) {
+            tracing::warn!(error = %e, "sign an SNS message");
+            return;
+        }
+        let url = format!("{}{PAGES}SimpleNotificationService.pem", self.endpoint());
+        let key = if lambda {
+            "SigningCertUrl"
+        } else {
+            "SigningCertURL"
+        };
+        map.insert(key.into(), serde_json::Value::String(url));
+    }
+
+    /// Hand what a batch staged to whom it belongs once written: POSTs to
+    /// the HTTP worker, the rest to the outbox.
+    fn finish(&self, staged: Vec<nimbus_invoke::Staged>) {
+        let mut others = Vec::new();
+        let mut posts = Vec::new();
+        for s in staged {
+            match s.downcast::<StagedPost>() {
+                Ok(StagedPost(d)) => posts.push(d),
+                Err(other) => others.push(other),
+            }
+        }
+        self.http_committed(posts);
+        if !others.is_empty() {
+            self.outbox.committed(others);
         }
     }
 
@@ -503,13 +668,23 @@ impl Topics {
             }
             return Err(e.into());
         }
-        self.outbox.committed(staged);
+        self.finish(staged);
         Ok(published)
     }
 }
 
 /// What a topic target staged: the deliveries to its subscriptions.
 struct StagedPublish(Vec<nimbus_invoke::Staged>);
+
+/// A POST to an HTTP endpoint, staged.
+pub(crate) struct StagedPost(http::HttpDelivery);
+
+/// A subscription's confirmation token: 128 hex digits, as SNS's are long.
+fn token() -> String {
+    (0..4)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect()
+}
 
 /// Topics as a target of other services' events (S3 notifications,
 /// EventBridge rules, Lambda destinations): the event is published to the
@@ -584,9 +759,7 @@ impl Outbox for Topics {
             .filter_map(|s| s.downcast::<StagedPublish>().ok())
             .flat_map(|p| p.0)
             .collect();
-        if !inner.is_empty() {
-            self.outbox.committed(inner);
-        }
+        self.finish(inner);
     }
 }
 

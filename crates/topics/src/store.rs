@@ -28,6 +28,17 @@ pub struct Subscription {
     /// `RawMessageDelivery`, `FilterPolicy`, `FilterPolicyScope`, ...
     pub attributes: BTreeMap<String, String>,
     pub created_ms: u64,
+    /// An HTTP subscription waiting for its endpoint to confirm it: the
+    /// token the confirmation message carries.
+    #[serde(default)]
+    pub pending_token: Option<String>,
+}
+
+impl Subscription {
+    /// Confirmed: it receives messages.
+    pub fn confirmed(&self) -> bool {
+        self.pending_token.is_none()
+    }
 }
 
 impl Topic {

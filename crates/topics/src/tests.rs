@@ -117,7 +117,7 @@ fn messages_fan_out_to_subscriptions_that_take_them() {
     )]);
     let sub = t.subscribe(&topic, "lambda", FUNCTION, big).unwrap();
     assert!(
-        t.subscribe(&topic, "http", "http://x", BTreeMap::new())
+        t.subscribe(&topic, "https", "https://x", BTreeMap::new())
             .is_err()
     );
     let mut m = Message {

@@ -45,6 +45,7 @@ operations!(
     GetTopicAttributes,
     SetTopicAttributes,
     Subscribe,
+    ConfirmSubscription,
     Unsubscribe,
     ListSubscriptions,
     ListSubscriptionsByTopic,
@@ -207,6 +208,19 @@ impl SnsApi {
                         attribute_map(form),
                     )
                     .map_err(error)?;
+                // An HTTP endpoint must confirm first; SNS answers so
+                // unless asked for the ARN.
+                let pending = t.subscription(&arn).is_ok_and(|s| !s.confirmed());
+                if pending && form.get("ReturnSubscriptionArn") != Some("true") {
+                    el("SubscriptionArn", "pending confirmation")
+                } else {
+                    el("SubscriptionArn", &arn)
+                }
+            }
+            ConfirmSubscription => {
+                let arn = t
+                    .confirm_subscription(required(form, "TopicArn")?, required(form, "Token")?)
+                    .map_err(error)?;
                 el("SubscriptionArn", &arn)
             }
             Unsubscribe => {
@@ -230,7 +244,14 @@ impl SnsApi {
                             "<member>{}{}{}{}{}</member>",
                             el("TopicArn", &s.topic_arn),
                             el("Protocol", &s.protocol),
-                            el("SubscriptionArn", &s.arn),
+                            el(
+                                "SubscriptionArn",
+                                if s.confirmed() {
+                                    &s.arn
+                                } else {
+                                    "PendingConfirmation"
+                                }
+                            ),
                             el("Owner", t.account()),
                             el("Endpoint", &s.endpoint)
                         )
@@ -249,7 +270,10 @@ impl SnsApi {
                     ("Protocol", &s.protocol),
                     ("Endpoint", &s.endpoint),
                     ("Owner", t.account()),
-                    ("PendingConfirmation", "false"),
+                    (
+                        "PendingConfirmation",
+                        if s.confirmed() { "false" } else { "true" },
+                    ),
                     ("ConfirmationWasAuthenticated", "true"),
                 ] {
                     attrs.insert(k.into(), v.into());
@@ -316,7 +340,10 @@ impl SnsApi {
     fn topic_attributes(&self, arn: &str) -> Answer {
         let t = &self.topics;
         let topic = t.topic(arn).map_err(error)?;
-        let subs = t.subscriptions(Some(arn)).len().to_string();
+        let all = t.subscriptions(Some(arn));
+        let confirmed = all.iter().filter(|s| s.confirmed()).count();
+        let subs = confirmed.to_string();
+        let pending = (all.len() - confirmed).to_string();
         let mut attrs = topic.attributes.clone();
         let default_policy = serde_json::json!({"Version": "2008-10-17", "Id": "__default_policy_ID",
             "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow",
@@ -330,7 +357,7 @@ impl SnsApi {
             ("TopicArn", arn),
             ("Owner", t.account()),
             ("SubscriptionsConfirmed", &subs),
-            ("SubscriptionsPending", "0"),
+            ("SubscriptionsPending", &pending),
             ("SubscriptionsDeleted", "0"),
         ] {
             attrs.insert(k.into(), v.into());
@@ -428,6 +455,7 @@ pub fn access(
         | GetTopicAttributes
         | SetTopicAttributes
         | Subscribe
+        | ConfirmSubscription
         | ListSubscriptionsByTopic
         | PublishBatch => form.get("TopicArn").unwrap_or_default().to_string(),
         Publish => form
