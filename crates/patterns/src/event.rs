@@ -32,7 +32,7 @@ pub(crate) struct Leaves<'e> {
 impl<'e> Leaves<'e> {
     pub(crate) fn of(event: &'e Value) -> Leaves<'e> {
         let mut leaves = Leaves::default();
-        leaves.walk("", event, &mut Vec::new());
+        leaves.walk(&mut String::new(), event, &mut Vec::new());
         leaves
     }
 
@@ -46,16 +46,19 @@ impl<'e> Leaves<'e> {
             .map(|leaf| leaf.value)
     }
 
-    fn walk(&mut self, path: &str, v: &'e Value, within: &mut Vec<(u32, u32)>) {
+    /// Walk `v`, whose dotted path is `path`; `path` is one buffer for the
+    /// whole walk, so only a path seen for the first time is copied.
+    fn walk(&mut self, path: &mut String, v: &'e Value, within: &mut Vec<(u32, u32)>) {
         match v {
             Value::Object(m) => {
+                let len = path.len();
                 for (k, inner) in m {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    self.walk(&p, inner, within);
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    self.walk(path, inner, within);
+                    path.truncate(len);
                 }
             }
             Value::Array(items) => {
@@ -67,14 +70,18 @@ impl<'e> Leaves<'e> {
                     within.pop();
                 }
             }
-            scalar => self
-                .by_path
-                .entry(path.to_string())
-                .or_default()
-                .push(Leaf {
+            scalar => {
+                let leaf = Leaf {
                     value: scalar,
                     arrays: within.clone(),
-                }),
+                };
+                match self.by_path.get_mut(path.as_str()) {
+                    Some(leaves) => leaves.push(leaf),
+                    None => {
+                        self.by_path.insert(path.clone(), vec![leaf]);
+                    }
+                }
+            }
         }
     }
 }
