@@ -45,14 +45,61 @@ fn attributes(event: &Value) -> Result<Value, String> {
     )))
 }
 
-/// Run one case; returns how many checks it made.
-fn run_case(case: &Value) -> Result<usize, String> {
+/// A case's pattern text and the flavour it is read in.
+pub(crate) fn pattern_of(case: &Value) -> Result<(String, Flavour), String> {
     let flavour = flavour(case.get("flavour").and_then(Value::as_str))?;
     let text = match case.get("pattern") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
         None => return Err("no pattern".into()),
     };
+    Ok((text, flavour))
+}
+
+/// A case's events as they are matched (attributes made into the object an
+/// attribute-scope policy meets), each with whether it should match.
+pub(crate) fn events_of(case: &Value, flavour: Flavour) -> Result<Vec<(Value, bool)>, String> {
+    let mut out = Vec::new();
+    for (key, want) in [("match", true), ("no_match", false)] {
+        for event in case
+            .get(key)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            let event = if flavour == Flavour::SnsAttributes {
+                attributes(event)?
+            } else {
+                event.clone()
+            };
+            out.push((event, want));
+        }
+    }
+    Ok(out)
+}
+
+/// Every case of the corpus, with its topic (its file's name), in file order.
+pub(crate) fn cases() -> Vec<(String, Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/event-patterns");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/cases/event-patterns")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a case file");
+        let cases: Vec<Value> = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not a JSON list: {e}", file.display()));
+        let topic = file.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+        out.extend(cases.into_iter().map(|c| (topic.to_string(), c)));
+    }
+    out
+}
+
+/// Run one case; returns how many checks it made.
+fn run_case(case: &Value) -> Result<usize, String> {
+    let (text, flavour) = pattern_of(case)?;
     let parsed = Pattern::parse_as(&text, flavour);
     if let Some(want) = case.get("error") {
         let Err(e) = parsed else {
@@ -69,60 +116,38 @@ fn run_case(case: &Value) -> Result<usize, String> {
         return Ok(1);
     }
     let pattern = parsed.map_err(|e| format!("refused: {e}"))?;
-    let mut n = 0;
-    for (key, want) in [("match", true), ("no_match", false)] {
-        for event in case
-            .get(key)
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let event = if flavour == Flavour::SnsAttributes {
-                attributes(event)?
+    let events = events_of(case, flavour)?;
+    for (event, want) in &events {
+        if pattern.matches(event) != *want {
+            let verb = if *want {
+                "should match"
             } else {
-                event.clone()
+                "should not match"
             };
-            if pattern.matches(&event) != want {
-                let verb = if want {
-                    "should match"
-                } else {
-                    "should not match"
-                };
-                return Err(format!("{verb} {event}"));
-            }
-            n += 1;
+            return Err(format!("{verb} {event}"));
         }
     }
-    if n == 0 {
+    if events.is_empty() {
         return Err("no events".into());
     }
-    Ok(n)
+    Ok(events.len())
 }
 
 #[test]
 fn corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/event-patterns");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/cases/event-patterns")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let cases = cases();
     let mut failures = Vec::new();
     let mut checks = 0;
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("a case file");
-        let cases: Vec<Value> = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: not a JSON list: {e}", file.display()));
-        let topic = file.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
-        for case in &cases {
-            let name = case.get("name").and_then(Value::as_str).unwrap_or("?");
-            match run_case(case) {
-                Ok(n) => checks += n,
-                Err(why) => failures.push(format!("{topic}/{name}: {why}")),
-            }
+    let mut topics = std::collections::BTreeSet::new();
+    for (topic, case) in &cases {
+        topics.insert(topic);
+        let name = case.get("name").and_then(Value::as_str).unwrap_or("?");
+        match run_case(case) {
+            Ok(n) => checks += n,
+            Err(why) => failures.push(format!("{topic}/{name}: {why}")),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checks >= 300, "only {checks} cases");
-    println!("{checks} event pattern cases in {} files", files.len());
+    println!("{checks} event pattern cases in {} files", topics.len());
 }

@@ -8,6 +8,9 @@
 //! `exists: false` holds when the path has no leaf anywhere in the event; an
 //! object, an empty array or a missing field all count as absent ("exists"
 //! looks at leaves only).
+//!
+//! An event is taken apart once ([`Leaves::of`]) and may then be matched
+//! against many rules: [`crate::PatternSet`] does so.
 
 use crate::{Item, Rule};
 use serde_json::Value;
@@ -19,23 +22,43 @@ struct Leaf<'e> {
     arrays: Vec<(u32, u32)>,
 }
 
+/// An event taken apart into its leaves, by dotted path.
 #[derive(Default)]
-struct Leaves<'e> {
+pub(crate) struct Leaves<'e> {
     by_path: HashMap<String, Vec<Leaf<'e>>>,
     arrays: u32,
 }
 
 impl<'e> Leaves<'e> {
-    fn walk(&mut self, path: &str, v: &'e Value, within: &mut Vec<(u32, u32)>) {
+    pub(crate) fn of(event: &'e Value) -> Leaves<'e> {
+        let mut leaves = Leaves::default();
+        leaves.walk(&mut String::new(), event, &mut Vec::new());
+        leaves
+    }
+
+    /// The scalar values at `path`, from every element of every array on the
+    /// way: the values a field of that path is matched against.
+    pub(crate) fn values(&self, path: &str) -> impl Iterator<Item = &'e Value> + '_ {
+        self.by_path
+            .get(path)
+            .into_iter()
+            .flatten()
+            .map(|leaf| leaf.value)
+    }
+
+    /// Walk `v`, whose dotted path is `path`; `path` is one buffer for the
+    /// whole walk, so only a path seen for the first time is copied.
+    fn walk(&mut self, path: &mut String, v: &'e Value, within: &mut Vec<(u32, u32)>) {
         match v {
             Value::Object(m) => {
+                let len = path.len();
                 for (k, inner) in m {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    self.walk(&p, inner, within);
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    self.walk(path, inner, within);
+                    path.truncate(len);
                 }
             }
             Value::Array(items) => {
@@ -47,14 +70,18 @@ impl<'e> Leaves<'e> {
                     within.pop();
                 }
             }
-            scalar => self
-                .by_path
-                .entry(path.to_string())
-                .or_default()
-                .push(Leaf {
+            scalar => {
+                let leaf = Leaf {
                     value: scalar,
                     arrays: within.clone(),
-                }),
+                };
+                match self.by_path.get_mut(path.as_str()) {
+                    Some(leaves) => leaves.push(leaf),
+                    None => {
+                        self.by_path.insert(path.clone(), vec![leaf]);
+                    }
+                }
+            }
         }
     }
 }
@@ -150,10 +177,13 @@ fn push_items<'r>(todo: &mut Vec<&'r Item>, rule: &'r Rule) {
 }
 
 pub(crate) fn matches(rule: &Rule, event: &Value) -> bool {
-    let mut leaves = Leaves::default();
-    leaves.walk("", event, &mut Vec::new());
+    matches_leaves(rule, &Leaves::of(event))
+}
+
+/// Whether an event, already taken apart, matches `rule`.
+pub(crate) fn matches_leaves(rule: &Rule, leaves: &Leaves<'_>) -> bool {
     let mut search = Search {
-        leaves: &leaves,
+        leaves,
         budget: BUDGET,
     };
     let mut todo = Vec::new();

@@ -10,6 +10,9 @@
 //!   must all match, arrays in the event match when any element does, values
 //!   taken from one array of objects must come from the same element, and
 //!   `$or` takes alternatives.
+//! - [`PatternSet`] holds many patterns under keys and tells which an event
+//!   matches, trying only the patterns an index of their exact values
+//!   leaves (for a bus's rules at `PutEvents`).
 //! - [`sns`] turns SNS message attributes into what a filter policy with
 //!   `FilterPolicyScope: MessageAttributes` is matched against.
 //!
@@ -28,17 +31,19 @@
 
 mod compile;
 mod event;
+mod index;
 mod matcher;
 mod reader;
 pub mod sns;
 
 #[cfg(test)]
-mod corpus;
+pub(crate) mod corpus;
 #[cfg(test)]
 mod robust;
 
 use std::fmt;
 
+pub use index::PatternSet;
 pub use matcher::Matcher;
 
 /// Whose rules a pattern is read by. The language is one; the services

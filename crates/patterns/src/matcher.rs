@@ -157,7 +157,9 @@ impl Range {
     }
 }
 
-fn ip_bytes(s: &str) -> Option<Vec<u8>> {
+/// The address `s` spells, if it looks like one: how two spellings of an
+/// address compare equal.
+pub(crate) fn ip_bytes(s: &str) -> Option<Vec<u8>> {
     // Only what looks like an address is tried, as AWS does (a host name is
     // never resolved): dotted digits, or hex digits with a colon.
     let v4 = s.split('.').count() == 4 && s.chars().all(|c| c.is_ascii_digit() || c == '.');
