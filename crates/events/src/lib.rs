@@ -14,6 +14,7 @@
 
 pub mod archive;
 mod input;
+mod matching;
 pub mod scheduler;
 mod store;
 
@@ -90,6 +91,8 @@ pub struct Events {
     permissions: Option<Arc<dyn Permissions>>,
     account: String,
     region: String,
+    /// Each bus's rules by their patterns.
+    indexes: matching::Indexes,
 }
 
 impl Events {
@@ -112,6 +115,7 @@ impl Events {
             permissions,
             account: account.to_string(),
             region: region.to_string(),
+            indexes: matching::Indexes::default(),
         };
         if events.buses.get(DEFAULT_BUS).is_none() {
             events.buses.put(events.new_bus(DEFAULT_BUS, None))?;
@@ -246,7 +250,9 @@ impl Events {
             last_fired_ms: now,
             created_ms: kept.as_ref().map_or(now, |k| k.created_ms),
         };
+        let bus = rule.bus.clone();
         self.rules.put(rule)?;
+        self.indexes.invalidate(&bus);
         Ok(arn)
     }
 
@@ -280,6 +286,7 @@ impl Events {
             ));
         }
         self.rules.delete(&rule.key)?;
+        self.indexes.invalidate(&rule.bus);
         Ok(())
     }
 
@@ -395,21 +402,6 @@ impl Events {
             "detail-type": detail_type, "source": source, "account": self.account,
             "time": time, "region": self.region, "resources": e.resources, "detail": detail,
         }))
-    }
-
-    /// The enabled rules of `bus` whose pattern matches `event`.
-    pub(crate) fn matching(&self, bus: &str, event: &Value) -> Vec<Arc<Rule>> {
-        self.rules
-            .all()
-            .into_iter()
-            .filter(|r| r.bus == bus && r.enabled())
-            .filter(|r| {
-                r.pattern
-                    .as_deref()
-                    .and_then(|p| nimbus_patterns::Pattern::parse(p).ok())
-                    .is_some_and(|p| p.matches(event))
-            })
-            .collect()
     }
 
     /// Put events: each matched against the enabled rules of its bus, one

@@ -5,6 +5,7 @@
 
 pub(crate) use crate::client;
 pub mod dynamodb;
+pub mod events;
 pub mod functions;
 pub mod gateway;
 pub mod iam;
@@ -28,6 +29,8 @@ pub enum Command {
     Stepfunctions(stepfunctions::Args),
     /// What IAM enforcement adds to a request (in process, on the real store).
     Iam(iam::Args),
+    /// EventBridge PutEvents throughput over 100 rules, event-to-target latency, SNS fan-out.
+    Events(events::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Gateway(a) => gateway::run(a),
         Command::Stepfunctions(a) => stepfunctions::run(a),
         Command::Iam(a) => iam::run(a),
+        Command::Events(a) => events::run(a),
     }
 }
