@@ -331,3 +331,32 @@ def test_a_target_that_cannot_be_reached_ends_in_its_dead_letter_queue(nimbus):
                                   AttributeNames=["MessageGroupId", "MessageDeduplicationId"])["Messages"]
     assert ordered[0]["Attributes"]["MessageGroupId"] == "orders"
     assert ordered[0]["Attributes"]["MessageDeduplicationId"] == event_id
+
+
+def test_step_functions_status_changes_reach_the_default_bus(nimbus):
+    ev, sfn, sqs = nimbus.client("events"), nimbus.client("stepfunctions"), nimbus.client("sqs")
+    ok = sfn.create_state_machine(
+        name=unique("announced"), roleArn=ROLE,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    bad = sfn.create_state_machine(
+        name=unique("fails"), roleArn=ROLE,
+        definition=json.dumps({"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "Oops", "Cause": "why"}}}))["stateMachineArn"]
+    rule = unique("sfn-status")
+    rule_arn = ev.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [ok, bad]}}))["RuleArn"]
+    url, arn = queue_for_rule(sqs, unique("sfn-status"), rule_arn)
+    ev.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    done = sfn.start_execution(stateMachineArn=ok, input='{"n": 1}')["executionArn"]
+    failed = sfn.start_execution(stateMachineArn=bad)["executionArn"]
+    seen, deadline = [], time.monotonic() + 60
+    while time.monotonic() < deadline and len(seen) < 4:
+        seen += [json.loads(b) for b in receive(sqs, url)]
+    by = {(e["detail"]["executionArn"], e["detail"]["status"]): e for e in seen}
+    assert set(by) == {(done, "RUNNING"), (done, "SUCCEEDED"), (failed, "RUNNING"), (failed, "FAILED")}, list(by)
+    ended = by[(done, "SUCCEEDED")]
+    assert ended["resources"] == [done] and ended["detail"]["input"] == '{"n": 1}'
+    assert json.loads(ended["detail"]["output"]) == {"n": 1} and ended["detail"]["stopDate"] >= ended["detail"]["startDate"]
+    assert by[(failed, "FAILED")]["detail"]["error"] == "Oops"
+    ev.remove_targets(Rule=rule, Ids=["q"])
+    ev.delete_rule(Name=rule)

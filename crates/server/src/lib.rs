@@ -409,6 +409,7 @@ impl Services {
             permissions.clone(),
         )?;
         deliveries.set_machines(workflows.clone());
+        workflows.set_status_events(deliveries.clone());
         let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
             workflows.clone(),
         ));

@@ -8,6 +8,7 @@ mod executions;
 mod machines;
 mod outbox;
 pub mod records;
+pub mod status_events;
 mod tasks;
 mod versions;
 use crate::asl;
@@ -158,6 +159,8 @@ pub struct StepFunctions {
     /// Finished EXPRESS executions are not kept; `.sync` waiters of STANDARD
     /// ones read the stored record once woken.
     me: Weak<StepFunctions>,
+    /// Where STANDARD executions' status changes go, once set.
+    status_events: OnceLock<Arc<status_events::StatusEvents>>,
 }
 
 struct Running {
@@ -173,6 +176,8 @@ struct ExecPersist {
     record: Mutex<Execution>,
     /// Set once stopped: later progress of the aborted run is dropped.
     closed: std::sync::atomic::AtomicBool,
+    /// Where its end is announced.
+    status_events: Option<Arc<status_events::StatusEvents>>,
 }
 
 impl ExecPersist {
@@ -221,13 +226,22 @@ impl Persist for ExecPersist {
         if let Some(c) = cursor {
             rec.cursor = Some(c.into());
         }
+        let mut announced = None;
         if let Some(end) = end {
             rec.end(end);
             self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+            announced = self
+                .status_events
+                .as_ref()
+                .and_then(|s| s.stage(&rec, &mut batch));
         }
         batch.put(EXECUTIONS, rec.execution_arn.as_bytes(), encode(&rec));
         let kv = self.kv.clone();
-        blocking(move || kv.commit(batch)).map_err(|e| e.to_string())
+        blocking(move || kv.commit(batch)).map_err(|e| e.to_string())?;
+        if let Some(s) = &self.status_events {
+            s.committed(announced);
+        }
+        Ok(())
     }
 }
 
@@ -302,6 +316,7 @@ impl StepFunctions {
             running: Mutex::new(HashMap::new()),
             start_lock: Mutex::new(()),
             me: me.clone(),
+            status_events: OnceLock::new(),
         }))
     }
 

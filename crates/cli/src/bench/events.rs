@@ -76,7 +76,9 @@ async fn open_queue(c: &mut Conn, name: &str) -> Result<(String, String)> {
 fn pattern(i: usize, rules: usize) -> Value {
     let share = i * 100 / rules.max(1);
     match share {
-        0..60 => json!({"source": [format!("app.{}", i % 20)], "detail-type": [format!("type{i}")]}),
+        0..60 => {
+            json!({"source": [format!("app.{}", i % 20)], "detail-type": [format!("type{i}")]})
+        }
         60..75 => json!({"source": [format!("app.{}", i % 20)],
                          "detail": {"amount": [{"numeric": [">", i % 100]}]}}),
         75..85 => json!({"detail-type": [{"prefix": format!("type-prefix-{i}")}]}),
@@ -292,7 +294,11 @@ async fn publish_rates(ep: &Arc<Endpoint>, args: &Args, sqs: &mut Conn) -> Resul
                     } else {
                         sns(
                             &mut c,
-                            &[("Action", "Publish"), ("TopicArn", &topic), ("Message", &body)],
+                            &[
+                                ("Action", "Publish"),
+                                ("TopicArn", &topic),
+                                ("Message", &body),
+                            ],
                         )
                         .await?;
                         n += 1;

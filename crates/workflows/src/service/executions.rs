@@ -72,7 +72,12 @@ fn execution_name(name: Option<&str>) -> Result<String> {
 
 /// An execution start staged in someone else's batch.
 pub enum StagedStart {
-    Standard(Arc<StateMachine>, Arc<asl::Machine>, Box<Execution>),
+    Standard(
+        Arc<StateMachine>,
+        Arc<asl::Machine>,
+        Box<Execution>,
+        Option<nimbus_invoke::Staged>,
+    ),
     Express(String, String),
 }
 
@@ -151,13 +156,32 @@ impl StepFunctions {
         let rec = self.new_record(&r, &exec_arn, name, input_text, input, now);
         let mut b = WriteBatch::new();
         self.put_new(&rec, &mut b);
+        let announced = self.stage_status(&rec, &mut b);
         let kv = self.kv.clone();
         blocking(move || kv.commit(b))?;
+        self.status_committed(announced);
         self.launch(m, r.definition.clone(), rec, None);
         Ok(Started {
             execution_arn: exec_arn,
             start_date: secs(now),
         })
+    }
+
+    /// Send STANDARD executions' status changes to the default bus
+    /// through `outbox`.
+    pub fn set_status_events(&self, outbox: Arc<dyn nimbus_invoke::Outbox>) {
+        let events = super::status_events::StatusEvents::new(outbox, &self.account, &self.region);
+        let _ = self.status_events.set(Arc::new(events));
+    }
+
+    fn stage_status(&self, rec: &Execution, b: &mut WriteBatch) -> Option<nimbus_invoke::Staged> {
+        self.status_events.get().and_then(|s| s.stage(rec, b))
+    }
+
+    fn status_committed(&self, staged: Option<nimbus_invoke::Staged>) {
+        if let Some(s) = self.status_events.get() {
+            s.committed(staged);
+        }
     }
 
     /// The record of a new STANDARD execution of `r`.
@@ -236,17 +260,22 @@ impl StepFunctions {
             nimbus_model::time::now_millis(),
         );
         self.put_new(&rec, b);
+        let announced = self.stage_status(&rec, b);
         Ok(StagedStart::Standard(
             r.machine.clone(),
             r.definition.clone(),
             Box::new(rec),
+            announced,
         ))
     }
 
     /// Run what [`stage_start`](Self::stage_start) staged, its batch committed.
     pub fn launch_staged(&self, s: StagedStart) {
         match s {
-            StagedStart::Standard(m, definition, rec) => self.launch(&m, definition, *rec, None),
+            StagedStart::Standard(m, definition, rec, announced) => {
+                self.status_committed(announced);
+                self.launch(&m, definition, *rec, None);
+            }
             StagedStart::Express(arn, input) => {
                 let started = self.start_execution(NewExecution {
                     state_machine_arn: arn.clone(),
@@ -277,6 +306,7 @@ impl StepFunctions {
             kv: self.kv.clone(),
             record: Mutex::new(rec),
             closed: std::sync::atomic::AtomicBool::new(false),
+            status_events: self.status_events.get().cloned(),
         });
         let run = self.new_run(
             m,
@@ -650,8 +680,10 @@ impl StepFunctions {
                 });
                 let mut b = WriteBatch::new();
                 b.put(EXECUTIONS, arn.as_bytes(), encode(&rec));
+                let announced = self.stage_status(&rec, &mut b);
                 let kv = self.kv.clone();
                 blocking(move || kv.commit(b))?;
+                self.status_committed(announced);
             }
         }
         Ok(secs(now))
