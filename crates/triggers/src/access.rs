@@ -71,6 +71,10 @@ impl Triggers {
     /// when the function cannot be found (invoking it says so).
     pub(crate) fn role_refusal(&self, m: &Mapping) -> Option<String> {
         self.permissions.as_ref()?;
+        if let Some(pipe) = &m.pipe {
+            // A pipe reads its source as the pipe's role.
+            return refusal(self.permissions.as_deref(), &pipe.role_arn, &pipe.name, m);
+        }
         let mut function = m.function_name.clone();
         if let Some(q) = &m.qualifier {
             function.push(':');
@@ -151,6 +155,7 @@ mod tests {
             last_modified_ms: 0,
             filters: vec![],
             stream: None,
+            pipe: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod access;
 pub mod filter;
 pub mod mappings;
 mod outbox;
+pub mod pipes;
 pub mod queue_poller;
 pub mod stream_poller;
 
@@ -69,6 +70,8 @@ pub struct Triggers {
     /// by mapping ([`access`]).
     problems: Mutex<HashMap<String, String>>,
     pollers: Mutex<Pollers>,
+    /// Where pipes' mappings hand their batches.
+    pipes: std::sync::OnceLock<Arc<dyn pipes::PipeRunner>>,
 }
 
 /// Running pollers of each mapping.
@@ -97,6 +100,7 @@ impl Triggers {
             permissions,
             problems: Mutex::new(HashMap::new()),
             pollers: Mutex::new(Pollers::default()),
+            pipes: std::sync::OnceLock::new(),
         }
     }
 
@@ -108,7 +112,7 @@ impl Triggers {
 
     /// Bring running pollers in line with the mappings (and the backlog).
     fn reconcile_pollers(self: &Arc<Self>) {
-        let Ok(mappings) = self.list_mappings(None, None) else {
+        let Ok(mappings) = self.all_mappings() else {
             return;
         };
         let mut pollers = self.pollers.lock().expect("pollers lock");
@@ -149,6 +153,47 @@ impl Triggers {
                 let me = Arc::downgrade(self);
                 let uuid = m.uuid.clone();
                 tasks.push(tokio::spawn(queue_poller::poll(me, uuid)).abort_handle());
+            }
+        }
+    }
+}
+
+/// What a batch's handler (a function, or a pipe) answered.
+pub(crate) enum Answer {
+    /// Handled: the payload (which may report `batchItemFailures`).
+    Payload(bytes::Bytes),
+    /// The batch failed as a whole.
+    Failed,
+    /// Throttled: try the batch again later.
+    Throttled,
+}
+
+impl Triggers {
+    /// Hand a batch of records to the mapping's function (as `{"Records":
+    /// [...]}`, synchronously) or to its pipe.
+    pub(crate) async fn hand_over(&self, m: &Mapping, records: Vec<serde_json::Value>) -> Answer {
+        if let Some(link) = &m.pipe {
+            return match self.run_pipe(link, records).await {
+                Ok(p) => Answer::Payload(p.into()),
+                Err(why) => {
+                    tracing::warn!(pipe = %link.arn, %why, "a pipe's batch failed");
+                    Answer::Failed
+                }
+            };
+        }
+        let event = serde_json::json!({ "Records": records });
+        let req = nimbus_invoke::InvokeRequest::sync(
+            m.function_name.clone(),
+            m.qualifier.clone(),
+            bytes::Bytes::from(event.to_string()),
+        );
+        match self.invoker.invoke(req).await {
+            Ok(out) if out.function_error.is_none() => Answer::Payload(out.payload),
+            Ok(_) => Answer::Failed,
+            Err(nimbus_invoke::InvokeError::TooManyRequests { .. }) => Answer::Throttled,
+            Err(e) => {
+                tracing::warn!(mapping = %m.uuid, error = %e, "event source mapping could not invoke its function");
+                Answer::Failed
             }
         }
     }

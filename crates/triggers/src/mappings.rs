@@ -30,6 +30,9 @@ pub struct Mapping {
     /// Settings of a stream source (absent for queues).
     #[serde(default)]
     pub stream: Option<StreamSettings>,
+    /// The pipe this mapping feeds instead of a function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipe: Option<crate::pipes::PipeLink>,
 }
 
 /// What only stream mappings have.
@@ -180,21 +183,27 @@ impl Triggers {
         Ok(())
     }
 
+    /// Lambda's event source mappings (not pipes').
     pub fn list_mappings(
         &self,
         function: Option<&str>,
         source: Option<&str>,
     ) -> Result<Vec<Mapping>> {
+        let mut out = self.all_mappings()?;
+        out.retain(|m| {
+            m.pipe.is_none()
+                && function.is_none_or(|f| f == m.function_name)
+                && source.is_none_or(|s| s == m.event_source_arn)
+        });
+        Ok(out)
+    }
+
+    /// Every mapping, Lambda's and pipes'.
+    pub(crate) fn all_mappings(&self) -> Result<Vec<Mapping>> {
         let mut out = Vec::new();
         for (_, v) in self.kv.scan_prefix(MAPPINGS, b"")? {
             let m: Mapping =
                 serde_json::from_slice(&v).map_err(|e| Error::Internal(e.to_string()))?;
-            if function.is_some_and(|f| f != m.function_name) {
-                continue;
-            }
-            if source.is_some_and(|s| s != m.event_source_arn) {
-                continue;
-            }
             out.push(m);
         }
         out.sort_by(|a, b| a.uuid.cmp(&b.uuid));
@@ -202,7 +211,19 @@ impl Triggers {
     }
 
     pub fn get_mapping(&self, uuid: &str) -> Result<Mapping> {
-        self.mapping_record(uuid)
+        self.lambda_mapping(uuid)
+    }
+
+    /// Mapping `uuid`, if it is Lambda's (a pipe's is not Lambda's to show
+    /// or change).
+    fn lambda_mapping(&self, uuid: &str) -> Result<Mapping> {
+        let m = self.mapping_record(uuid)?;
+        if m.pipe.is_some() {
+            return Err(Error::NotFound(format!(
+                "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {uuid})"
+            )));
+        }
+        Ok(m)
     }
 
     /// The mapping's function: it must exist (Lambda answers
@@ -274,6 +295,7 @@ impl Triggers {
             last_modified_ms: nimbus_model::time::now_millis(),
             filters: input.filters.unwrap_or_default(),
             stream: None,
+            pipe: None,
         };
         validate(&m)?;
         self.check_role(&m)?;
@@ -330,6 +352,7 @@ impl Triggers {
                 checkpoint,
                 last_result: "No records processed".into(),
             }),
+            pipe: None,
         };
         validate(&m)?;
         self.check_role(&m)?;
@@ -338,7 +361,7 @@ impl Triggers {
     }
 
     pub fn update_mapping(&self, uuid: &str, input: MappingInput) -> Result<Mapping> {
-        let mut m = self.mapping_record(uuid)?;
+        let mut m = self.lambda_mapping(uuid)?;
         // Lambda checks the role again when the function, the destination
         // or (re-enabling) the mapping's reading changes.
         let recheck = input.function.is_some()
@@ -394,12 +417,18 @@ impl Triggers {
     }
 
     pub fn delete_mapping(&self, uuid: &str) -> Result<Mapping> {
-        let m = self.mapping_record(uuid)?;
+        let m = self.lambda_mapping(uuid)?;
+        self.remove_mapping(uuid)?;
+        Ok(m)
+    }
+
+    /// Delete mapping `uuid` (Lambda's or a pipe's), if it is there.
+    pub fn remove_mapping(&self, uuid: &str) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete(MAPPINGS, uuid.as_bytes());
         self.kv.commit(b)?;
         self.problems.lock().expect("problems lock").remove(uuid);
-        Ok(m)
+        Ok(())
     }
 }
 
@@ -422,6 +451,7 @@ mod tests {
             last_modified_ms: 0,
             filters: vec![],
             stream: None,
+            pipe: None,
         };
         assert!(validate(&ok).is_ok());
         assert!(

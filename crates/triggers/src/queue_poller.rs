@@ -8,9 +8,8 @@
 //! to `ScalingConfig.MaximumConcurrency`. `FilterCriteria` drops messages that
 //! match no filter ([`crate::filter`]).
 
-use crate::Triggers;
 use crate::mappings::{Mapping, REPORT_BATCH_ITEM_FAILURES};
-use nimbus_invoke::{InvokeError, InvokeRequest};
+use crate::{Answer, Triggers};
 use nimbus_queues::Queues;
 use std::sync::Weak;
 
@@ -138,30 +137,19 @@ pub(crate) async fn poll(triggers: Weak<Triggers>, uuid: String) {
             continue;
         }
         idle_rounds = 0;
-        let event = serde_json::json!({
-            "Records": batch.iter().map(|b| b.record.clone()).collect::<Vec<_>>()
-        });
-        let req = InvokeRequest::sync(
-            m.function_name.clone(),
-            m.qualifier.clone(),
-            bytes::Bytes::from(event.to_string()),
-        );
+        let records = batch.iter().map(|b| b.record.clone()).collect();
         let report = m
             .function_response_types
             .iter()
             .any(|t| t == REPORT_BATCH_ITEM_FAILURES);
-        let done = match me.invoker.invoke(req).await {
-            Ok(out) if out.function_error.is_none() => handled(&batch, &out.payload, report),
-            Ok(_) => None,
-            Err(InvokeError::TooManyRequests { .. }) => {
+        let done = match me.hand_over(&m, records).await {
+            Answer::Payload(payload) => handled(&batch, &payload, report),
+            Answer::Failed => None,
+            Answer::Throttled => {
                 // Throttled: the batch comes back after its visibility timeout.
                 drop(me);
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 continue;
-            }
-            Err(e) => {
-                tracing::warn!(mapping = %uuid, error = %e, "event source mapping could not invoke its function");
-                None
             }
         };
         if let Some(indices) = done {

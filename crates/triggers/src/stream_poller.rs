@@ -17,8 +17,7 @@
 //! delivered again, none is skipped.
 
 use crate::mappings::{MAPPINGS, Mapping, REPORT_BATCH_ITEM_FAILURES};
-use crate::{Result, Triggers};
-use nimbus_invoke::{InvokeError, InvokeRequest};
+use crate::{Answer, Result, Triggers};
 use nimbus_storage::WriteBatch;
 use nimbus_tables::Tables;
 use serde_json::{Value, json};
@@ -111,14 +110,9 @@ async fn invoke_batch(
     m: &Mapping,
     batch: &[StreamRecord],
 ) -> std::result::Result<Option<u64>, bool> {
-    let event = json!({ "Records": batch.iter().map(|r| r.record.clone()).collect::<Vec<_>>() });
-    let req = InvokeRequest::sync(
-        m.function_name.clone(),
-        m.qualifier.clone(),
-        bytes::Bytes::from(event.to_string()),
-    );
-    match me.invoker.invoke(req).await {
-        Ok(out) if out.function_error.is_none() => {
+    let records = batch.iter().map(|r| r.record.clone()).collect();
+    match me.hand_over(m, records).await {
+        Answer::Payload(payload) => {
             let report = m
                 .function_response_types
                 .iter()
@@ -126,18 +120,14 @@ async fn invoke_batch(
             if !report {
                 return Ok(None);
             }
-            match reported_failure(batch, &out.payload) {
+            match reported_failure(batch, &payload) {
                 Some(first) => Ok(first),
                 // An unreadable report fails the whole batch.
                 None => Err(false),
             }
         }
-        Ok(_) => Err(false),
-        Err(InvokeError::TooManyRequests { .. }) => Err(true),
-        Err(e) => {
-            tracing::warn!(mapping = %m.uuid, error = %e, "stream mapping could not invoke its function");
-            Err(false)
-        }
+        Answer::Failed => Err(false),
+        Answer::Throttled => Err(true),
     }
 }
 
