@@ -18,7 +18,7 @@ mod matching;
 pub mod scheduler;
 mod store;
 
-pub use input::{render, target_input};
+pub use input::{render, select, target_input};
 pub use store::{Bus, Rule, Target};
 
 use nimbus_invoke::permissions::{Acting, Permissions};

@@ -7,6 +7,7 @@ mod code_objects;
 pub mod credentials;
 pub mod edge;
 mod in_process;
+mod machines;
 mod permissions;
 mod resource_policies;
 mod roles;
@@ -413,6 +414,21 @@ impl Services {
         let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
             workflows.clone(),
         ));
+        // Pipes read their sources through the trigger pollers.
+        let pipes = Arc::new(
+            nimbus_pipes::Pipes::open(
+                kv.clone(),
+                triggers.clone(),
+                invoker.clone(),
+                deliveries.clone(),
+                permissions.clone(),
+                &id.account_id,
+                &id.region,
+            )
+            .map_err(|e| anyhow::anyhow!("open pipe service: {e}"))?,
+        );
+        pipes.set_machines(Arc::new(machines::SyncMachines(workflows.clone())));
+        triggers.set_pipe_runner(pipes.runner());
         let http_apis =
             Arc::new(nimbus_gateway::apis::Apis::open(kv.clone()).context("open HTTP API store")?);
         let rest_apis = Arc::new(
@@ -445,6 +461,7 @@ impl Services {
             Arc::new(nimbus_api_events::EventsApi::new(events.clone())),
             Arc::new(nimbus_api_sns::SnsApi::new(topics.clone())),
             Arc::new(nimbus_api_scheduler::SchedulerApi::new(events.clone())),
+            Arc::new(nimbus_api_pipes::PipesApi::new(pipes)),
             Arc::new(nimbus_api_logs::LogsApi::new(
                 data_dir.join("logs"),
                 &id.account_id,
