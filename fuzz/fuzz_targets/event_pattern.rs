@@ -2,10 +2,11 @@
 //! filter or an SNS filter policy never panics (nor does its error message),
 //! and a pattern that compiles matches, without panicking, an event made from
 //! the rest of the input (JSON if it parses, a string otherwise), the pattern
-//! text itself read as JSON, and SNS attributes made from the input's lines.
+//! text itself read as JSON, and SNS attributes made from the input's lines;
+//! the pattern index (`PatternSet`) agrees with the pattern on each of them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nimbus_patterns::{Flavour, Pattern, sns};
+use nimbus_patterns::{Flavour, Pattern, PatternSet, sns};
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,8 +34,10 @@ fuzz_target!(|data: &[u8]| {
     ] {
         match Pattern::parse_as(pattern, flavour) {
             Ok(p) => {
+                let mut set = PatternSet::new();
+                set.insert(0u8, p.clone());
                 for e in &events {
-                    let _ = p.matches(e);
+                    assert_eq!(set.matching(e) == [0], p.matches(e), "the index disagrees");
                 }
             }
             Err(e) => {

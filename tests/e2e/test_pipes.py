@@ -169,3 +169,49 @@ def test_what_pipes_refuses(nimbus):
     with pytest.raises(ClientError) as e:
         pipes.stop_pipe(Name=name)
     assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
+PIPE_STACK = """
+Parameters:
+  Role: {Type: String}
+  Template: {Type: String, Default: '{"v": <$.body>}'}
+Resources:
+  Source:
+    Type: AWS::SQS::Queue
+  Target:
+    Type: AWS::SQS::Queue
+  Pipe:
+    Type: AWS::Pipes::Pipe
+    Properties:
+      RoleArn: !Ref Role
+      Source: !GetAtt Source.Arn
+      Target: !GetAtt Target.Arn
+      TargetParameters:
+        InputTemplate: !Ref Template
+Outputs:
+  Source: {Value: !Ref Source}
+  Target: {Value: !Ref Target}
+  Pipe: {Value: !Ref Pipe}
+  Arn: {Value: !GetAtt Pipe.Arn}
+"""
+
+
+def test_cloudformation_makes_updates_and_deletes_pipes(nimbus):
+    cfn, sqs, pipes = nimbus.client("cloudformation"), nimbus.client("sqs"), nimbus.client("pipes")
+    name = unique("pipe-stack")
+    cfn.create_stack(StackName=name, TemplateBody=PIPE_STACK, Parameters=[{"ParameterKey": "Role", "ParameterValue": ROLE}])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    out = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    assert out["Arn"].endswith(":pipe/" + out["Pipe"])
+    sqs.send_message(QueueUrl=out["Source"], MessageBody="hello")
+    assert [json.loads(b) for b in drain(sqs, out["Target"], want=1)] == [{"v": "hello"}]
+    cfn.update_stack(StackName=name, TemplateBody=PIPE_STACK, Parameters=[
+        {"ParameterKey": "Role", "ParameterValue": ROLE},
+        {"ParameterKey": "Template", "ParameterValue": '{"w": <$.body>}'}])
+    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert pipes.describe_pipe(Name=out["Pipe"])["TargetParameters"]["InputTemplate"] == '{"w": <$.body>}'
+    sqs.send_message(QueueUrl=out["Source"], MessageBody="again")
+    assert [json.loads(b) for b in drain(sqs, out["Target"], want=1)] == [{"w": "again"}]
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert out["Pipe"] not in [p["Name"] for p in pipes.list_pipes()["Pipes"]]

@@ -14,6 +14,7 @@ mod iam;
 mod kms;
 mod lambda;
 mod lambda_versions;
+mod pipes;
 mod s3;
 mod scheduler;
 mod secrets;
@@ -338,6 +339,7 @@ pub(crate) async fn create(
         "AWS::SNS::Subscription" => sns::create_subscription(ctx, props).await,
         "AWS::SNS::TopicPolicy" => sns::create_policy(ctx, props).await,
         "AWS::Scheduler::Schedule" => scheduler::create_schedule(ctx, props).await,
+        "AWS::Pipes::Pipe" => pipes::create_pipe(ctx, props).await,
         "AWS::Scheduler::ScheduleGroup" => scheduler::create_group(ctx, props).await,
         "AWS::Events::Rule" => events::create_rule(ctx, props).await,
         "AWS::Events::EventBus" => events::create_bus(ctx, props).await,
@@ -410,6 +412,7 @@ pub(crate) async fn delete(
             scheduler::delete_schedule(ctx, physical_id, attributes).await
         }
         "AWS::Scheduler::ScheduleGroup" => scheduler::delete_group(ctx, physical_id).await,
+        "AWS::Pipes::Pipe" => pipes::delete_pipe(ctx, physical_id).await,
         "AWS::Events::Rule" => events::delete_rule(ctx, physical_id, attributes).await,
         "AWS::Events::EventBus" => events::delete_bus(ctx, physical_id).await,
         "AWS::CodeDeploy::Application" => codedeploy::delete_application(ctx, physical_id).await,

@@ -5,7 +5,7 @@
 
 use super::{
     Created, Ctx, apigateway, apigateway_v2, codedeploy, dynamodb, events, iam, kms, lambda,
-    lambda_versions, s3, scheduler, secrets, sns, sqs, ssm, states,
+    lambda_versions, pipes, s3, scheduler, secrets, sns, sqs, ssm, states,
 };
 use serde_json::{Map, Value};
 
@@ -60,6 +60,7 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::SNS::Topic" => &["TopicName", "FifoTopic", "Subscription", "Tags"],
         "AWS::SNS::Subscription" => &["TopicArn", "Protocol", "Endpoint"],
         "AWS::Scheduler::Schedule" => &["Name", "GroupName"],
+        "AWS::Pipes::Pipe" => &["Name", "Source"],
         "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
         _ => return None,
     })
@@ -89,6 +90,7 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
         "AWS::Events::Rule" => "Name",
         "AWS::SNS::Topic" => "TopicName",
         "AWS::Scheduler::Schedule" => "Name",
+        "AWS::Pipes::Pipe" => "Name",
         _ => return None,
     })
 }
@@ -125,6 +127,7 @@ pub(crate) async fn update(
         "AWS::Events::Rule" => events::update_rule(ctx, id, old, new).await?,
         "AWS::SNS::Topic" => sns::update_topic(ctx, id, new).await?,
         "AWS::Scheduler::Schedule" => scheduler::update_schedule(ctx, id, new).await?,
+        "AWS::Pipes::Pipe" => return pipes::update_pipe(ctx, id, new).await,
         "AWS::SNS::Subscription" => sns::update_subscription(ctx, id, old, new).await?,
         "AWS::Lambda::EventSourceMapping" => lambda::update_mapping(ctx, id, new).await?,
         "AWS::Lambda::Url" => lambda_versions::update_url(ctx, &was.attributes, new).await?,
