@@ -319,6 +319,7 @@ struct Services {
     codedeploy: Arc<nimbus_api_codedeploy::CodeDeployApi>,
     events: Arc<nimbus_events::Events>,
     topics: Arc<nimbus_topics::Topics>,
+    webhooks: Arc<nimbus_webhooks::Webhooks>,
 }
 
 impl Services {
@@ -348,6 +349,9 @@ impl Services {
         ));
         let outbox: Arc<dyn nimbus_invoke::Outbox> = deliveries.clone();
         functions.set_outbox(outbox.clone());
+        // Requests to HTTP endpoints (SNS subscriptions, API destinations).
+        let webhooks =
+            Arc::new(nimbus_webhooks::Webhooks::open(kv.clone()).context("open webhook requests")?);
         let topics = Arc::new(
             nimbus_topics::Topics::open(
                 kv.clone(),
@@ -357,8 +361,10 @@ impl Services {
                 &id.region,
             )
             .map_err(|e| anyhow::anyhow!("open topic service: {e}"))?
-            .with_signing_key_in(data_dir),
+            .with_signing_key_in(data_dir)
+            .with_webhooks(webhooks.clone()),
         );
+        topics.own_webhooks();
         deliveries.set_topics(topics.clone());
         let events = Arc::new(
             nimbus_events::Events::open(
@@ -538,6 +544,7 @@ impl Services {
             codedeploy,
             events,
             topics,
+            webhooks,
         })
     }
 
@@ -550,7 +557,7 @@ impl Services {
     ) -> Result<()> {
         self.triggers.start();
         self.events.start();
-        self.topics.start();
+        self.webhooks.start();
         let deployments = self.codedeploy.resume(authorizer);
         if deployments > 0 {
             tracing::info!(

@@ -120,8 +120,9 @@ impl Topics {
                 } else {
                     self.envelope(s, m, text, p, false).to_string()
                 };
-                let post = self.stage_post(s, "Notification", &p.id, body, raw, batch);
-                staged.push(Staged::new(crate::StagedPost(post)));
+                if let Some(post) = self.stage_post(s, "Notification", &p.id, body, raw, batch) {
+                    staged.push(Staged::new(crate::StagedPost(post)));
+                }
             }
             return;
         }

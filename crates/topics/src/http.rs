@@ -1,41 +1,20 @@
 //! HTTP subscriptions: the confirmation handshake and notifications POSTed
 //! to the endpoint as SNS posts them (its headers, a signed JSON body or
-//! the raw message). Each POST is a durable record written in the batch
-//! that acknowledges the publish; a worker sends it, retries it by the
-//! subscription's (or topic's) delivery policy, and once the retries are
-//! spent moves it to the subscription's dead-letter queue, deleting the
-//! record in the same batch. A crash between a POST and its record's
-//! deletion sends it again: at least once, never lost.
+//! the raw message), each a durable request of `nimbus-webhooks` written in
+//! the batch that acknowledges the publish. Topics judge their requests: a
+//! failure is retried by the subscription's (or topic's) delivery policy
+//! unless the endpoint answered a client error, and a notification given up
+//! goes to the subscription's dead-letter queue.
 
 use crate::{Subscription, Topics};
-use nimbus_model::time::now_millis;
-use nimbus_storage::{Table, WriteBatch};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use nimbus_invoke::Staged;
+use nimbus_storage::WriteBatch;
+use nimbus_webhooks::{Failure, Owner, Request, StagedRequest};
+use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The pending POSTs, keyed by when they were made.
-pub(crate) const HTTP_DELIVERIES: Table = Table("sns_http_deliveries");
-
-/// How long one POST may take before it counts as failed (SNS waits 15 s).
-const POST_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// One POST to an endpoint, until it succeeds or is given up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct HttpDelivery {
-    pub key: String,
-    pub subscription: String,
-    pub endpoint: String,
-    pub topic_arn: String,
-    /// `Notification`, `SubscriptionConfirmation` or
-    /// `UnsubscribeConfirmation`: the `x-amz-sns-message-type` header.
-    pub message_type: String,
-    pub message_id: String,
-    pub body: String,
-    pub raw: bool,
-    pub attempts: u32,
-    pub next_ms: u64,
-}
+/// The owner name of SNS's requests.
+pub(crate) const OWNER: &str = "sns";
 
 /// A subscription's retry policy for HTTP endpoints (SNS's
 /// `defaultHealthyRetryPolicy`; its defaults).
@@ -139,8 +118,8 @@ impl Topics {
             .unwrap_or_default()
     }
 
-    /// Add a POST of `body` to `s`'s endpoint to `batch`; the record to
-    /// hand to [`Topics::http_committed`] once the batch is written.
+    /// Stage a POST of `body` to `s`'s endpoint into `batch`; `None` when
+    /// the server gave no webhooks (HTTP subscriptions are refused then).
     pub(crate) fn stage_post(
         &self,
         s: &Subscription,
@@ -149,214 +128,73 @@ impl Topics {
         body: String,
         raw: bool,
         batch: &mut WriteBatch,
-    ) -> HttpDelivery {
-        let now = now_millis();
-        let d = HttpDelivery {
-            key: format!("{now:016}-{}", uuid::Uuid::new_v4()),
-            subscription: s.arn.clone(),
-            endpoint: s.endpoint.clone(),
-            topic_arn: s.topic_arn.clone(),
-            message_type: message_type.to_string(),
-            message_id: message_id.to_string(),
-            body,
-            raw,
-            attempts: 0,
-            next_ms: now,
-        };
-        let bytes = serde_json::to_vec(&d).expect("a delivery encodes");
-        batch.put(HTTP_DELIVERIES, d.key.as_bytes(), bytes);
-        d
+    ) -> Option<StagedRequest> {
+        let hooks = self.webhooks.as_ref()?;
+        let context = json!({"subscription": s.arn, "type": message_type});
+        let mut r = Request::new(OWNER, "POST", &s.endpoint, body, context)
+            .header("content-type", "text/plain; charset=UTF-8")
+            .header("user-agent", "Amazon Simple Notification Service Agent")
+            .header("x-amz-sns-message-type", message_type)
+            .header("x-amz-sns-message-id", message_id)
+            .header("x-amz-sns-topic-arn", &s.topic_arn);
+        if message_type != "SubscriptionConfirmation" {
+            r = r.header("x-amz-sns-subscription-arn", &s.arn);
+        }
+        if raw {
+            r = r.header("x-amz-sns-rawdelivery", "true");
+        }
+        Some(hooks.stage(r, batch))
     }
 
     /// POSTs whose batch is written: the worker may send them.
-    pub(crate) fn http_committed(&self, posts: Vec<HttpDelivery>) {
-        if posts.is_empty() {
-            return;
-        }
-        let mut pending = self.posts.lock().expect("posts lock");
-        for d in posts {
-            pending.insert(d.key.clone(), d);
-        }
-        drop(pending);
-        self.wake.notify_one();
-    }
-
-    /// The POSTs left when the server stopped.
-    pub(crate) fn load_posts(&self) -> nimbus_storage::Result<()> {
-        let rows = self.kv.scan_prefix(HTTP_DELIVERIES, b"")?;
-        let mut pending = self.posts.lock().expect("posts lock");
-        for (_, v) in rows {
-            match serde_json::from_slice::<HttpDelivery>(&v) {
-                Ok(d) => {
-                    pending.insert(d.key.clone(), d);
-                }
-                Err(e) => tracing::error!(error = %e, "an unreadable SNS HTTP delivery is skipped"),
-            }
-        }
-        Ok(())
-    }
-
-    /// Send due POSTs for as long as the runtime runs.
-    pub fn start(self: &std::sync::Arc<Self>) {
-        let topics = std::sync::Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                let Some(me) = topics.upgrade() else {
-                    return;
-                };
-                let wake = me.wake.clone();
-                me.send_due().await;
-                drop(me);
-                let _ = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
-            }
-        });
-    }
-
-    /// POST every due delivery (concurrently), then record each outcome.
-    async fn send_due(&self) {
-        let now = now_millis();
-        let due: Vec<HttpDelivery> = {
-            let pending = self.posts.lock().expect("posts lock");
-            pending
-                .values()
-                .filter(|d| d.next_ms <= now)
-                .take(64)
-                .cloned()
-                .collect()
-        };
-        if due.is_empty() {
-            return;
-        }
-        // Side by side: each is bounded by POST_TIMEOUT.
-        let sends: Vec<_> = due
-            .iter()
-            .cloned()
-            .map(|d| tokio::spawn(async move { post(&d).await }))
-            .collect();
-        for (d, send) in due.into_iter().zip(sends) {
-            let outcome = send.await.unwrap_or_else(|e| Err(e.to_string()));
-            if let Err(e) = self.settle(d, outcome) {
-                tracing::error!(error = %e, "record an SNS HTTP delivery's outcome");
-            }
+    pub(crate) fn http_committed(&self, posts: Vec<StagedRequest>) {
+        if let Some(hooks) = &self.webhooks {
+            hooks.committed(posts);
         }
     }
 
-    /// Record what became of one POST: done, retried later, or given up
-    /// (to the dead-letter queue of a notification's subscription).
-    fn settle(
-        &self,
-        mut d: HttpDelivery,
-        outcome: Result<(), String>,
-    ) -> nimbus_storage::Result<()> {
-        let mut batch = WriteBatch::default();
-        let mut staged = Vec::new();
-        let subscription = self.subscriptions.get(&d.subscription);
-        let keep = match (&outcome, &subscription) {
-            (Ok(()), _) | (_, None) => false,
-            (Err(why), Some(s)) => {
-                d.attempts += 1;
-                let policy = self.retry_policy(s);
-                if d.attempts > policy.num_retries {
-                    tracing::warn!(subscription = %s.arn, endpoint = %d.endpoint, %why, attempts = d.attempts, "an SNS HTTP delivery is given up");
-                    if d.message_type == "Notification" {
-                        let m = crate::Message {
-                            message: d.body.clone(),
-                            ..crate::Message::default()
-                        };
-                        self.dead_letter(
-                            s,
-                            &m,
-                            &d.body,
-                            ("DeliveryFailed", why),
-                            &mut batch,
-                            &mut staged,
-                        );
-                    }
-                    false
-                } else {
-                    let wait = u64::try_from(policy.delay(d.attempts).as_millis()).unwrap_or(0);
-                    d.next_ms = now_millis() + wait;
-                    true
-                }
-            }
-        };
-        if keep {
-            let bytes = serde_json::to_vec(&d).expect("a delivery encodes");
-            batch.put(HTTP_DELIVERIES, d.key.as_bytes(), bytes);
-        } else {
-            batch.delete(HTTP_DELIVERIES, d.key.as_bytes());
-        }
-        self.kv.commit(batch)?;
-        let mut pending = self.posts.lock().expect("posts lock");
-        if keep {
-            pending.insert(d.key.clone(), d);
-        } else {
-            pending.remove(&d.key);
-        }
-        drop(pending);
-        self.outbox.committed(staged);
-        Ok(())
+    fn subscription_of(&self, r: &Request) -> Option<std::sync::Arc<Subscription>> {
+        let arn = r.context.get("subscription").and_then(Value::as_str)?;
+        self.subscriptions.get(arn)
     }
 }
 
-/// POST one delivery as SNS does; success is a 2xx answer.
-async fn post(d: &HttpDelivery) -> Result<(), String> {
-    use http_body_util::BodyExt;
-    let rest = d
-        .endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{}: Nimbus delivers to http:// endpoints only", d.endpoint))?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    let send = async {
-        let stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let mut req = http::Request::post(path)
-            .header("host", hostport)
-            .header("content-type", "text/plain; charset=UTF-8")
-            .header("user-agent", "Amazon Simple Notification Service Agent")
-            .header("x-amz-sns-message-type", &d.message_type)
-            .header("x-amz-sns-message-id", &d.message_id)
-            .header("x-amz-sns-topic-arn", &d.topic_arn);
-        if d.message_type != "SubscriptionConfirmation" {
-            req = req.header("x-amz-sns-subscription-arn", &d.subscription);
+impl Owner for Topics {
+    fn retry(&self, r: &Request, why: &Failure) -> Option<Duration> {
+        // A client error is the endpoint's final word, as on SNS.
+        if !why.retriable() {
+            return None;
         }
-        if d.raw {
-            req = req.header("x-amz-sns-rawdelivery", "true");
+        let policy = self.retry_policy(&*self.subscription_of(r)?);
+        (r.attempts <= policy.num_retries).then(|| policy.delay(r.attempts))
+    }
+
+    fn give_up(&self, r: &Request, why: &Failure, batch: &mut WriteBatch) -> Vec<Staged> {
+        let mut staged = Vec::new();
+        let notification = r.context.get("type").and_then(Value::as_str) == Some("Notification");
+        if let (true, Some(s)) = (notification, self.subscription_of(r)) {
+            let m = crate::Message {
+                message: r.body.clone(),
+                ..crate::Message::default()
+            };
+            let why = why.to_string();
+            self.dead_letter(
+                &s,
+                &m,
+                &r.body,
+                ("DeliveryFailed", &why),
+                batch,
+                &mut staged,
+            );
         }
-        let req = req
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                d.body.clone(),
-            )))
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        // Read (and drop) the answer so the connection ends cleanly.
-        let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
-            .collect()
-            .await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("POST {}: {status}", d.endpoint))
+        staged
+    }
+
+    fn committed(&self, staged: Vec<Staged>) {
+        if !staged.is_empty() {
+            self.outbox.committed(staged);
         }
-    };
-    tokio::time::timeout(POST_TIMEOUT, send)
-        .await
-        .map_err(|_| format!("POST {}: no answer within 15 s", d.endpoint))?
+    }
 }
 
 #[cfg(test)]

@@ -176,10 +176,8 @@ pub struct Topics {
     signer_dir: Option<std::path::PathBuf>,
     /// Signs notifications: the key made or read on first use.
     signer: std::sync::OnceLock<Option<signing::Signer>>,
-    /// POSTs to HTTP endpoints not yet done, by key.
-    posts: std::sync::Mutex<BTreeMap<String, http::HttpDelivery>>,
-    /// Wakes the HTTP worker when there is something to send.
-    wake: Arc<tokio::sync::Notify>,
+    /// Sends HTTP subscriptions' POSTs durably (none: `http` refused).
+    webhooks: Option<Arc<nimbus_webhooks::Webhooks>>,
 }
 
 impl Topics {
@@ -204,13 +202,23 @@ impl Topics {
             sequence: std::sync::atomic::AtomicU64::new(0),
             signer_dir: None,
             signer: std::sync::OnceLock::new(),
-            posts: std::sync::Mutex::default(),
-            wake: Arc::default(),
+            webhooks: None,
         })
-        .and_then(|t| {
-            t.load_posts()?;
-            Ok(t)
-        })
+    }
+
+    /// Deliver to HTTP endpoints through `webhooks` (register the topics as
+    /// the owner of `sns` requests once they are in an `Arc`).
+    pub fn with_webhooks(mut self, webhooks: Arc<nimbus_webhooks::Webhooks>) -> Topics {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Judge the HTTP requests made for subscriptions.
+    pub fn own_webhooks(self: &Arc<Self>) {
+        if let Some(hooks) = &self.webhooks {
+            let me: std::sync::Weak<dyn nimbus_webhooks::Owner> = Arc::downgrade(self) as _;
+            hooks.register(http::OWNER, me);
+        }
     }
 
     /// Sign every message with the key kept in `dir` (made on first use).
@@ -395,6 +403,11 @@ impl Topics {
             )));
         }
         let web = protocol == "http";
+        if web && self.webhooks.is_none() {
+            return Err(Error::Invalid(
+                "Invalid parameter: Nimbus delivers to http endpoints only when it runs as a server".into(),
+            ));
+        }
         if web && !endpoint.starts_with("http://") {
             return Err(Error::Invalid(
                 "Invalid parameter: Endpoint must match the specified protocol".into(),
@@ -438,7 +451,8 @@ impl Topics {
         let post = s
             .pending_token
             .is_some()
-            .then(|| self.stage_confirmation(&s, &mut batch));
+            .then(|| self.stage_confirmation(&s, &mut batch))
+            .flatten();
         writer.put(&mut batch, s)?;
         self.kv.commit(batch)?;
         writer.apply();
@@ -516,7 +530,11 @@ impl Topics {
     }
 
     /// Stage the `SubscriptionConfirmation` POST to a new HTTP endpoint.
-    fn stage_confirmation(&self, s: &Subscription, batch: &mut WriteBatch) -> http::HttpDelivery {
+    fn stage_confirmation(
+        &self,
+        s: &Subscription,
+        batch: &mut WriteBatch,
+    ) -> Option<nimbus_webhooks::StagedRequest> {
         let token = s.pending_token.clone().unwrap_or_default();
         let id = uuid::Uuid::new_v4().to_string();
         let link = format!(
@@ -677,7 +695,7 @@ impl Topics {
 struct StagedPublish(Vec<nimbus_invoke::Staged>);
 
 /// A POST to an HTTP endpoint, staged.
-pub(crate) struct StagedPost(http::HttpDelivery);
+pub(crate) struct StagedPost(nimbus_webhooks::StagedRequest);
 
 /// A subscription's confirmation token: 128 hex digits, as SNS's are long.
 fn token() -> String {
