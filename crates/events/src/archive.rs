@@ -241,7 +241,7 @@ impl Events {
         writer.put(&mut batch, replay.clone())?;
         self.kv.commit(batch)?;
         writer.apply();
-        self.outbox.committed(staged);
+        self.finish(staged);
         Ok(replay)
     }
 

@@ -13,6 +13,7 @@
 //! rule in), a queue is sent to as the same principal (its queue policy).
 
 pub mod archive;
+pub mod destinations;
 mod input;
 mod matching;
 pub mod scheduler;
@@ -93,6 +94,10 @@ pub struct Events {
     region: String,
     /// Each bus's rules by their patterns.
     indexes: matching::Indexes,
+    connections: Records<destinations::Connection>,
+    destinations: Records<destinations::ApiDestination>,
+    /// Sends API destinations' calls durably (none: such targets fail).
+    webhooks: Option<Arc<nimbus_webhooks::Webhooks>>,
 }
 
 impl Events {
@@ -110,6 +115,13 @@ impl Events {
             replays: Records::open(kv.clone(), Table("events_replays"), store::FORMAT)?,
             groups: Records::open(kv.clone(), Table("scheduler_groups"), store::FORMAT)?,
             schedules: Records::open(kv.clone(), Table("scheduler_schedules"), store::FORMAT)?,
+            connections: Records::open(kv.clone(), Table("events_connections"), store::FORMAT)?,
+            destinations: Records::open(
+                kv.clone(),
+                Table("events_api_destinations"),
+                store::FORMAT,
+            )?,
+            webhooks: None,
             kv,
             outbox,
             permissions,
@@ -124,6 +136,39 @@ impl Events {
             events.create_schedule_group(scheduler::DEFAULT_GROUP)?;
         }
         Ok(events)
+    }
+
+    /// Call API destinations through `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Arc<nimbus_webhooks::Webhooks>) -> Events {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Judge the calls made to API destinations.
+    pub fn own_webhooks(self: &Arc<Self>) {
+        if let Some(hooks) = &self.webhooks {
+            let me: std::sync::Weak<dyn nimbus_webhooks::Owner> = Arc::downgrade(self) as _;
+            hooks.register(destinations::OWNER, me);
+        }
+    }
+
+    /// Hand what a batch staged to whom it belongs once written: API
+    /// destination calls to the webhooks, the rest to the outbox.
+    pub(crate) fn finish(&self, staged: Vec<Staged>) {
+        let mut calls = Vec::new();
+        let mut others = Vec::new();
+        for s in staged {
+            match s.downcast::<destinations::StagedCall>() {
+                Ok(destinations::StagedCall(c)) => calls.push(c),
+                Err(other) => others.push(other),
+            }
+        }
+        if let (Some(hooks), false) = (&self.webhooks, calls.is_empty()) {
+            hooks.committed(calls);
+        }
+        if !others.is_empty() {
+            self.outbox.committed(others);
+        }
     }
 
     pub fn account(&self) -> &str {
@@ -319,12 +364,24 @@ impl Events {
                     "ValidationException".into(),
                     "Id and Arn are required".into(),
                 ));
-            } else if t.arn.starts_with("arn:aws:states:") && t.role_arn.is_none() {
+            } else if (t.arn.starts_with("arn:aws:states:") || t.arn.contains(":api-destination/"))
+                && t.role_arn.is_none()
+            {
                 failed.push((
                     t.id.clone(),
                     "ValidationException".into(),
                     format!("RoleArn is required for target arn {}.", t.arn),
                 ));
+            } else if t.arn.contains(":api-destination/") {
+                if self.destination_by_arn(&t.arn).is_some() {
+                    ok.push(t);
+                } else {
+                    failed.push((
+                        t.id.clone(),
+                        "ResourceNotFoundException".into(),
+                        format!("API destination {} does not exist.", t.arn),
+                    ));
+                }
             } else if !self.outbox.exists(&t.arn) {
                 failed.push((
                     t.id.clone(),
@@ -432,7 +489,7 @@ impl Events {
             outcomes.push(Ok(event["id"].as_str().unwrap_or_default().to_string()));
         }
         self.kv.commit(batch)?;
-        self.outbox.committed(staged);
+        self.finish(staged);
         Ok(outcomes)
     }
 
@@ -469,6 +526,23 @@ impl Events {
         trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> std::result::Result<Staged, (&'static str, String)> {
+        if t.arn.contains(":api-destination/") {
+            // Called as the target's role, with the target's input.
+            let session = format!("events-{}", rule.name);
+            let acting = Acting::Role {
+                role_arn: t.role_arn.as_deref().unwrap_or_default(),
+                session: &session,
+            };
+            nimbus_invoke::permissions::check(
+                self.permissions.as_deref(),
+                acting,
+                "events:InvokeApiDestination",
+                &t.arn,
+            )
+            .map_err(|why| ("NO_PERMISSIONS", why.to_string()))?;
+            let payload = target_input(t, event).map_err(|why| ("INVALID_JSON", why))?;
+            return self.stage_call(rule, t, event, &payload, batch);
+        }
         // Another bus of the account: no resource policy to ask. A state
         // machine is started as the target's role, as EventBridge does;
         // everything else is reached as the service, by resource policy.
@@ -620,7 +694,7 @@ impl Events {
             writer.put(&mut batch, next)?;
             self.kv.commit(batch)?;
             writer.apply();
-            self.outbox.committed(staged);
+            self.finish(staged);
             fired += 1;
         }
         Ok(fired)
@@ -738,7 +812,7 @@ impl Outbox for Events {
             .flat_map(|e| e.0)
             .collect();
         if !inner.is_empty() {
-            self.outbox.committed(inner);
+            self.finish(inner);
         }
     }
 }

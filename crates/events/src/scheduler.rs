@@ -352,7 +352,7 @@ impl Events {
             }
             self.kv.commit(batch)?;
             writer.apply();
-            self.outbox.committed(staged);
+            self.finish(staged);
         }
         Ok(fired)
     }

@@ -374,8 +374,10 @@ impl Services {
                 &id.account_id,
                 &id.region,
             )
-            .map_err(|e| anyhow::anyhow!("open event service: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("open event service: {e}"))?
+            .with_webhooks(webhooks.clone()),
         );
+        events.own_webhooks();
         deliveries.set_buses(events.clone());
         let triggers = Arc::new(nimbus_triggers::Triggers::new(
             id.clone(),

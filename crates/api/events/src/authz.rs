@@ -63,6 +63,22 @@ pub fn access(op: Operation, p: &Value, scope: &Scope) -> Vec<Access> {
                 scope.arn("events", &format!("replay/{}", s("ReplayName"))),
             )]
         }
+        CreateConnection
+        | DescribeConnection
+        | UpdateConnection
+        | DeleteConnection
+        | DeauthorizeConnection => vec![Access::new(
+            action,
+            scope.arn("events", &format!("connection/{}", s("Name"))),
+        )],
+        CreateApiDestination
+        | DescribeApiDestination
+        | UpdateApiDestination
+        | DeleteApiDestination => vec![Access::new(
+            action,
+            scope.arn("events", &format!("api-destination/{}", s("Name"))),
+        )],
+        ListConnections | ListApiDestinations => vec![Access::any(action)],
         ListEventBuses
         | ListRules
         | ListRuleNamesByTarget

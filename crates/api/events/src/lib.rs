@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub mod authz;
+mod destinations;
 
 /// EventBridge's awsJson framing.
 pub const EVENTS_JSON: AwsJson = AwsJson {
@@ -52,6 +53,9 @@ operations! {
     DeleteRule, ListRules, EnableRule, DisableRule, PutTargets, RemoveTargets, ListTargetsByRule,
     ListRuleNamesByTarget, PutEvents, TestEventPattern, CreateArchive, DescribeArchive,
     ListArchives, DeleteArchive, StartReplay, DescribeReplay, ListReplays, CancelReplay,
+    CreateConnection, DescribeConnection, UpdateConnection, DeleteConnection, ListConnections,
+    DeauthorizeConnection, CreateApiDestination, DescribeApiDestination, UpdateApiDestination,
+    DeleteApiDestination, ListApiDestinations,
 }
 
 pub struct EventsApi {
@@ -133,7 +137,12 @@ fn target_json(t: &Target) -> Value {
 
 fn target_of(v: &Value) -> Target {
     let mut extra = Map::new();
-    for k in ["DeadLetterConfig", "RetryPolicy", "SqsParameters"] {
+    for k in [
+        "DeadLetterConfig",
+        "RetryPolicy",
+        "SqsParameters",
+        "HttpParameters",
+    ] {
         if let Some(x) = v.get(k) {
             extra.insert(k.to_string(), x.clone());
         }
@@ -181,9 +190,21 @@ impl EventsApi {
     fn execute(&self, op: Operation, p: &Value) -> Answer {
         use Operation::*;
         let ev = &self.events;
+
         let bus = text(p, "EventBusName");
         let bus = bus.as_deref();
         Ok(match op {
+            CreateConnection
+            | DescribeConnection
+            | UpdateConnection
+            | DeleteConnection
+            | ListConnections
+            | DeauthorizeConnection
+            | CreateApiDestination
+            | DescribeApiDestination
+            | UpdateApiDestination
+            | DeleteApiDestination
+            | ListApiDestinations => return destinations::execute(ev, op, p),
             CreateEventBus => {
                 let b = ev
                     .create_bus(&required(p, "Name")?, text(p, "Description"))
