@@ -259,15 +259,25 @@ def test_fifo_topics_keep_groups_and_drop_duplicates(nimbus):
     assert again["MessageId"] == first["MessageId"], "a duplicate answers the first publish"
     sns.publish(TopicArn=topic, Message="two", MessageGroupId="g", MessageDeduplicationId="d2",
                 MessageAttributes={"n": {"DataType": "Number", "StringValue": "2"}})
+    batch = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "x", "Message": "three", "MessageGroupId": "g"},
+        {"Id": "y", "Message": "three", "MessageGroupId": "g"},
+        {"Id": "z", "Message": "four", "MessageGroupId": "g"}])
+    ids = {s["Id"]: s["MessageId"] for s in batch["Successful"]}
+    assert ids["x"] == ids["y"] != ids["z"], "a duplicate within a batch answers the first"
+    with pytest.raises(ClientError) as e:
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": "same", "Message": "a", "MessageGroupId": "g"}, {"Id": "same", "Message": "b", "MessageGroupId": "g"}])
+    assert e.value.response["Error"]["Code"] == "BatchEntryIdsNotDistinct"
     got = []
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(got) < 2:
+    while time.monotonic() < deadline and len(got) < 4:
         for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10,
                                      AttributeNames=["MessageGroupId"],
                                      MessageAttributeNames=["All"]).get("Messages", []):
             got.append(m)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    assert [m["Body"] for m in got] == ["one", "two"], "in order, the duplicate dropped"
+    assert [m["Body"] for m in got] == ["one", "two", "three", "four"], "in order, the duplicates dropped"
     assert got[0]["Attributes"]["MessageGroupId"] == "g"
     assert got[1]["MessageAttributes"]["n"] == {"DataType": "Number", "StringValue": "2"}
     with pytest.raises(ClientError) as e:

@@ -642,7 +642,68 @@ impl Topics {
     /// Publish `m` to the topic: its message id (and a FIFO topic's
     /// sequence number) once every delivery is staged and committed.
     pub fn publish(&self, topic_arn: &str, m: &Message) -> Result<Published> {
+        self.publish_batch(topic_arn, std::slice::from_ref(m))?
+            .pop()
+            .expect("one result per message")
+    }
+
+    /// Publish each message of a `PublishBatch` to the topic, the
+    /// deliveries of all of them written in one batch: per message, its
+    /// message id or why it was refused. `Err` when the topic does not
+    /// exist or the batch did not commit (then none was published).
+    pub fn publish_batch(
+        &self,
+        topic_arn: &str,
+        messages: &[Message],
+    ) -> Result<Vec<Result<Published>>> {
         let topic = self.topic(topic_arn)?;
+        let subscriptions: Vec<_> = self
+            .subscriptions
+            .all()
+            .into_iter()
+            .filter(|s| s.topic_arn == topic_arn)
+            .collect();
+        let mut batch = WriteBatch::default();
+        let mut staged = Vec::new();
+        let mut reserved = Vec::new();
+        let mut results = Vec::with_capacity(messages.len());
+        for m in messages {
+            let prepared = self.prepare(&topic, m);
+            let (published, m, texts) = match prepared {
+                Ok(Prepared::Fresh(published, m, texts)) => (published, m, texts),
+                Ok(Prepared::Duplicate(first)) => {
+                    results.push(Ok(first));
+                    continue;
+                }
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            if let Some(dedup) = &m.dedup_id
+                && topic.is_fifo()
+            {
+                reserved.push(dedup.clone());
+            }
+            for s in &subscriptions {
+                self.deliver(s, &m, &texts, &published, &mut batch, &mut staged);
+            }
+            results.push(Ok(published));
+        }
+        if let Err(e) = self.kv.commit(batch) {
+            for dedup in &reserved {
+                self.release(topic_arn, dedup);
+            }
+            return Err(e.into());
+        }
+        self.finish(staged);
+        Ok(results)
+    }
+
+    /// Check one message of a publish and give it its ids: a FIFO topic's
+    /// message reserves its deduplication id (a duplicate within the
+    /// window answers the first's ids and delivers nothing).
+    fn prepare<'m>(&self, topic: &Topic, m: &'m Message) -> Result<Prepared<'m>> {
         if m.message.is_empty() {
             return Err(Error::Invalid("Invalid parameter: Empty message".into()));
         }
@@ -655,40 +716,36 @@ impl Topics {
             return Err(Error::Invalid("Invalid parameter: Message too long".into()));
         }
         let texts = deliver::texts(m)?;
-        let ids = self.fifo_ids(&topic, m)?;
+        let ids = self.fifo_ids(topic, m)?;
         let mut published = Published {
             id: uuid::Uuid::new_v4().to_string(),
             sequence: None,
         };
         let mut m = std::borrow::Cow::Borrowed(m);
-        if let Some(ids) = &ids {
+        if let Some(ids) = ids {
             published.sequence = Some(self.next_sequence());
-            if let Some(first) = self.reserve(topic_arn, &ids.dedup, &published) {
-                return Ok(first);
+            if let Some(first) = self.reserve(&topic.arn, &ids.dedup, &published) {
+                return Ok(Prepared::Duplicate(first));
             }
             let with_ids = m.to_mut();
-            with_ids.group_id = Some(ids.group.clone());
-            with_ids.dedup_id = Some(ids.dedup.clone());
+            with_ids.group_id = Some(ids.group);
+            with_ids.dedup_id = Some(ids.dedup);
         }
-        let mut batch = WriteBatch::default();
-        let mut staged = Vec::new();
-        for s in self
-            .subscriptions
-            .all()
-            .iter()
-            .filter(|s| s.topic_arn == topic_arn)
-        {
-            self.deliver(s, &m, &texts, &published, &mut batch, &mut staged);
-        }
-        if let Err(e) = self.kv.commit(batch) {
-            if let Some(ids) = &ids {
-                self.release(topic_arn, &ids.dedup);
-            }
-            return Err(e.into());
-        }
-        self.finish(staged);
-        Ok(published)
+        Ok(Prepared::Fresh(published, m, texts))
     }
+}
+
+/// A message checked for publishing.
+enum Prepared<'m> {
+    /// To deliver, with its ids (and a FIFO topic's group and
+    /// deduplication ids filled in).
+    Fresh(
+        Published,
+        std::borrow::Cow<'m, Message>,
+        serde_json::Map<String, serde_json::Value>,
+    ),
+    /// A FIFO duplicate: the first message's ids.
+    Duplicate(Published),
 }
 
 /// What a topic target staged: the deliveries to its subscriptions.

@@ -378,21 +378,43 @@ impl SnsApi {
                 "The batch request must have between 1 and 10 entries.",
             ));
         }
-        let (mut ok, mut failed) = (String::new(), String::new());
-        for e in entries {
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut messages = Vec::with_capacity(entries.len());
+        for e in &entries {
             let f = |n: &str| e.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string());
             let id = f("Id").unwrap_or_default();
-            let attributes = message_attributes(group(&e, "MessageAttributes.entry."));
-            let m = Message {
+            if id.is_empty()
+                || id.len() > 80
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ApiError::bad_request(
+                    "InvalidBatchEntryId",
+                    "The Id of a batch entry in a batch request doesn't abide by the specification.",
+                ));
+            }
+            if ids.contains(&id) {
+                return Err(ApiError::bad_request(
+                    "BatchEntryIdsNotDistinct",
+                    "Two or more batch entries in the request have the same Id.",
+                ));
+            }
+            ids.push(id);
+            messages.push(Message {
                 message: f("Message").unwrap_or_default(),
                 subject: f("Subject"),
                 json_structure: f("MessageStructure").as_deref() == Some("json"),
-                attributes,
+                attributes: message_attributes(group(e, "MessageAttributes.entry.")),
                 trace: None,
                 group_id: f("MessageGroupId"),
                 dedup_id: f("MessageDeduplicationId"),
-            };
-            match self.topics.publish(topic, &m) {
+            });
+        }
+        let results = self.topics.publish_batch(topic, &messages).map_err(error)?;
+        let (mut ok, mut failed) = (String::new(), String::new());
+        for (id, result) in ids.iter().zip(results) {
+            match result {
                 Ok(published) => {
                     let sequence = published
                         .sequence
@@ -401,16 +423,13 @@ impl SnsApi {
                         .unwrap_or_default();
                     ok.push_str(&format!(
                         "<member>{}{}{sequence}</member>",
-                        el("Id", &id),
+                        el("Id", id),
                         el("MessageId", &published.id)
                     ));
                 }
-                Err(nimbus_topics::Error::NotFound(m)) => {
-                    return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", m));
-                }
                 Err(why) => failed.push_str(&format!(
                     "<member>{}{}{}{}</member>",
-                    el("Id", &id),
+                    el("Id", id),
                     el("Code", "InvalidParameter"),
                     el("Message", &why.to_string()),
                     el("SenderFault", "true")
