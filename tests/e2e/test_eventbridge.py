@@ -4,7 +4,9 @@ events.amazonaws.com; a custom bus; a schedule rule fires; what is refused."""
 import json
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, create, unique
@@ -360,3 +362,55 @@ def test_step_functions_status_changes_reach_the_default_bus(nimbus):
     assert by[(failed, "FAILED")]["detail"]["error"] == "Oops"
     ev.remove_targets(Rule=rule, Ids=["q"])
     ev.delete_rule(Name=rule)
+
+
+def test_bus_policies_let_principals_put_events_and_rules_and_buses_carry_tags(nimbus):
+    ev, iam = nimbus.client("events"), nimbus.client("iam")
+    bus = unique("shared")
+    bus_arn = ev.create_event_bus(Name=bus, Tags=[{"Key": "team", "Value": "blue"}])["EventBusArn"]
+    assert ev.list_tags_for_resource(ResourceARN=bus_arn)["Tags"] == [{"Key": "team", "Value": "blue"}]
+
+    # A statement for another account, as PutPermission writes it, then removed.
+    ev.put_permission(EventBusName=bus, Action="events:PutEvents", Principal="111122223333", StatementId="partner")
+    policy = json.loads(ev.describe_event_bus(Name=bus)["Policy"])
+    assert policy["Statement"] == [{
+        "Sid": "partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "events:PutEvents", "Resource": bus_arn}]
+    with pytest.raises(ClientError) as e:
+        ev.put_permission(EventBusName=bus, Action="events:PutEvents", Principal="111122223333", StatementId="partner")
+    assert e.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as e:
+        ev.remove_permission(EventBusName=bus, StatementId="nobody")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    ev.remove_permission(EventBusName=bus, StatementId="partner")
+    assert "Policy" not in ev.describe_event_bus(Name=bus)
+
+    # A user with no policies of its own may put events once the bus's policy names it.
+    user = unique("producer")
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    theirs = boto3.Session(aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"],
+                           region_name="us-east-1").client(
+        "events", endpoint_url=nimbus.endpoint, config=Config(retries={"max_attempts": 1}))
+    entry = {"Source": "partner", "DetailType": "ping", "Detail": "{}", "EventBusName": bus}
+    with pytest.raises(ClientError) as e:
+        theirs.put_events(Entries=[entry])
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    ev.put_permission(EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "producer", "Effect": "Allow", "Principal": {"AWS": user_arn},
+        "Action": "events:PutEvents", "Resource": bus_arn}]}))
+    assert theirs.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    # Rules carry tags from PutRule and TagResource; UntagResource takes them off.
+    rule_arn = ev.put_rule(Name="tagged", EventBusName=bus, EventPattern='{"source": ["partner"]}',
+                           Tags=[{"Key": "a", "Value": "1"}])["RuleArn"]
+    ev.tag_resource(ResourceARN=rule_arn, Tags=[{"Key": "b", "Value": "2"}])
+    ev.untag_resource(ResourceARN=rule_arn, TagKeys=["a"])
+    assert ev.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    ev.update_event_bus(Name=bus, Description="shared with partners")
+    assert ev.describe_event_bus(Name=bus)["Description"] == "shared with partners"
+    with pytest.raises(ClientError) as e:
+        ev.list_tags_for_resource(ResourceARN=bus_arn + "-gone")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    ev.delete_rule(Name="tagged", EventBusName=bus)
+    ev.delete_event_bus(Name=bus)

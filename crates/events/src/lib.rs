@@ -13,11 +13,13 @@
 //! rule in), a queue is sent to as the same principal (its queue policy).
 
 pub mod archive;
+pub mod bus_policy;
 pub mod destinations;
 mod input;
 mod matching;
 pub mod scheduler;
 mod store;
+mod tags;
 
 pub use input::{render, select, target_input};
 pub use store::{Bus, Rule, Target};
@@ -28,6 +30,7 @@ use nimbus_model::time::now_millis;
 use nimbus_storage::records::Records;
 use nimbus_storage::{KvEngine, Table, WriteBatch};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The bus every account has.
@@ -78,6 +81,8 @@ pub struct NewRule {
     pub state: Option<String>,
     pub description: Option<String>,
     pub role_arn: Option<String>,
+    /// `Tags`: set on the rule, added to its tags when it exists.
+    pub tags: BTreeMap<String, String>,
 }
 
 pub struct Events {
@@ -190,6 +195,7 @@ impl Events {
             description,
             policy: None,
             created_ms: now_millis(),
+            tags: BTreeMap::new(),
         }
     }
 
@@ -201,18 +207,38 @@ impl Events {
             .ok_or_else(|| Error::NotFound(format!("Event bus {name} does not exist.")))
     }
 
-    pub fn create_bus(&self, name: &str, description: Option<String>) -> Result<Arc<Bus>> {
+    pub fn create_bus(
+        &self,
+        name: &str,
+        description: Option<String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<Bus>> {
         if name == DEFAULT_BUS || name.contains('/') || name.is_empty() || name.len() > 256 {
             return Err(Error::Invalid(format!(
                 "Event bus name {name} is not valid."
             )));
         }
-        match self.buses.insert(self.new_bus(name, description))? {
+        let mut bus = self.new_bus(name, description);
+        bus.tags = tags;
+        match self.buses.insert(bus)? {
             Ok(b) => Ok(b),
             Err(_) => Err(Error::AlreadyExists(format!(
                 "Event bus {name} already exists."
             ))),
         }
+    }
+
+    /// `UpdateEventBus`: its description (Nimbus has no KMS keys or
+    /// dead-letter queues of buses to change).
+    pub fn update_bus(&self, name: Option<&str>, description: Option<String>) -> Result<Arc<Bus>> {
+        let name = bus_name(name);
+        self.buses
+            .change(name, |b| {
+                b.description = description;
+                Ok::<_, Error>(())
+            })?
+            .map(|(b, ())| b)
+            .ok_or_else(|| Error::NotFound(format!("Event bus {name} does not exist.")))
     }
 
     pub fn delete_bus(&self, name: &str) -> Result<()> {
@@ -294,6 +320,11 @@ impl Events {
             // A rule's schedule counts from when it was made (or changed).
             last_fired_ms: now,
             created_ms: kept.as_ref().map_or(now, |k| k.created_ms),
+            tags: {
+                let mut tags = kept.as_ref().map(|k| k.tags.clone()).unwrap_or_default();
+                tags.extend(r.tags);
+                tags
+            },
         };
         let bus = rule.bus.clone();
         self.rules.put(rule)?;

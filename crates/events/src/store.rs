@@ -3,6 +3,7 @@
 use nimbus_storage::records::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub const FORMAT: u32 = 1;
 
@@ -14,6 +15,8 @@ pub struct Bus {
     pub description: Option<String>,
     pub policy: Option<String>,
     pub created_ms: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One target of a rule, as `PutTargets` gives it.
@@ -50,6 +53,8 @@ pub struct Rule {
     /// next firing is the schedule's first after it.
     pub last_fired_ms: u64,
     pub created_ms: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Rule {

@@ -191,8 +191,8 @@ fn rules_and_buses_are_checked() {
         })
         .contains("Event pattern is not valid")
     );
-    ev.create_bus("orders", None).unwrap();
-    assert!(ev.create_bus("orders", None).is_err());
+    ev.create_bus("orders", None, Default::default()).unwrap();
+    assert!(ev.create_bus("orders", None, Default::default()).is_err());
     assert!(
         bad(NewRule {
             name: "x".into(),

@@ -519,6 +519,11 @@ impl Services {
             ),
             ("arn:aws:s3:::", bucket_policies, false),
             (
+                "arn:aws:events:",
+                Arc::new(resource_policies::BusPolicies(events.clone())),
+                false,
+            ),
+            (
                 "arn:aws:secretsmanager:",
                 Arc::new(resource_policies::SecretPolicies(secrets)),
                 false,

@@ -1,6 +1,6 @@
 //! Where the enforcer finds resources' own policies: a function's permissions
 //! (`AddPermission`), a queue's `Policy` attribute, a secret's resource
-//! policy, a bucket's policy, a KMS key's policy (which must allow a
+//! policy, a bucket's policy, an event bus's policy (`PutPermission`), a KMS key's policy (which must allow a
 //! request for IAM policies to count at all). Each is one service's [`ResourcePolicies`], registered by the ARN
 //! prefix of its resources.
 
@@ -77,6 +77,23 @@ impl ResourcePolicies for TopicPolicies {
         self.0
             .topic(arn)
             .map(|t| t.tags.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// An event bus's policy (`PutPermission`); the tags of buses and rules.
+pub struct BusPolicies(pub Arc<nimbus_events::Events>);
+
+impl ResourcePolicies for BusPolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        let (_, name) = arn.split_once(":event-bus/")?;
+        self.0.bus(Some(name)).ok()?.policy.clone()
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.0
+            .tags(arn)
+            .map(|t| t.into_iter().collect())
             .unwrap_or_default()
     }
 }

@@ -27,8 +27,14 @@ pub fn access(op: Operation, p: &Value, scope: &Scope) -> Vec<Access> {
         }
     };
     match op {
-        CreateEventBus | DescribeEventBus | DeleteEventBus => {
+        CreateEventBus | DescribeEventBus | DeleteEventBus | UpdateEventBus => {
             vec![Access::new(action, bus_arn(s("Name")))]
+        }
+        PutPermission | RemovePermission => {
+            vec![Access::new(action, bus_arn(s("EventBusName")))]
+        }
+        TagResource | UntagResource | ListTagsForResource => {
+            vec![Access::new(action, s("ResourceARN").to_string())]
         }
         PutRule | DescribeRule | DeleteRule | EnableRule | DisableRule => {
             vec![Access::new(action, rule_arn(s("Name")))]

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub mod authz;
+mod buses;
 mod destinations;
 
 /// EventBridge's awsJson framing.
@@ -55,7 +56,8 @@ operations! {
     ListArchives, DeleteArchive, StartReplay, DescribeReplay, ListReplays, CancelReplay,
     CreateConnection, DescribeConnection, UpdateConnection, DeleteConnection, ListConnections,
     DeauthorizeConnection, CreateApiDestination, DescribeApiDestination, UpdateApiDestination,
-    DeleteApiDestination, ListApiDestinations,
+    DeleteApiDestination, ListApiDestinations, PutPermission, RemovePermission, UpdateEventBus,
+    TagResource, UntagResource, ListTagsForResource,
 }
 
 pub struct EventsApi {
@@ -205,17 +207,27 @@ impl EventsApi {
             | UpdateApiDestination
             | DeleteApiDestination
             | ListApiDestinations => return destinations::execute(ev, op, p),
+            PutPermission | RemovePermission | UpdateEventBus | TagResource | UntagResource
+            | ListTagsForResource => return buses::execute(ev, op, p),
             CreateEventBus => {
                 let b = ev
-                    .create_bus(&required(p, "Name")?, text(p, "Description"))
+                    .create_bus(
+                        &required(p, "Name")?,
+                        text(p, "Description"),
+                        buses::tags_of(p)?,
+                    )
                     .map_err(error)?;
                 json!({"EventBusArn": b.arn})
             }
             DescribeEventBus => {
                 let b = ev.bus(text(p, "Name").as_deref()).map_err(error)?;
-                let mut v = json!({"Name": b.name, "Arn": b.arn});
+                let mut v = json!({"Name": b.name, "Arn": b.arn,
+                    "CreationTime": b.created_ms as f64 / 1000.0});
                 if let Some(d) = &b.description {
                     v["Description"] = json!(d);
+                }
+                if let Some(policy) = &b.policy {
+                    v["Policy"] = json!(policy);
                 }
                 v
             }
@@ -243,6 +255,7 @@ impl EventsApi {
                         state: text(p, "State"),
                         description: text(p, "Description"),
                         role_arn: text(p, "RoleArn"),
+                        tags: buses::tags_of(p)?,
                     })
                     .map_err(error)?;
                 json!({"RuleArn": arn})
