@@ -92,3 +92,74 @@ def test_sam_schedule_v2_events_become_schedules(nimbus):
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     with pytest.raises(ClientError):
         sch.get_schedule(Name="FnNightly")
+
+
+def test_universal_targets_call_apis_as_the_schedules_role(nimbus):
+    sch, sqs, ddb, sns, iam = (nimbus.client(s) for s in ("scheduler", "sqs", "dynamodb", "sns", "iam"))
+    role_name = unique("scheduler-role")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "scheduler.amazonaws.com"}}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role_name, PolicyName="calls", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+                                                "Action": ["sqs:SendMessage", "dynamodb:PutItem", "sns:Publish"]}]}))
+    url = sqs.create_queue(QueueName=unique("universal"))["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=unique("universal-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    table = unique("jobs")
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    topic = sns.create_topic(Name=unique("universal"))["TopicArn"]
+    fanned = sqs.create_queue(QueueName=unique("fanned"))["QueueUrl"]
+    fanned_arn = sqs.get_queue_attributes(QueueUrl=fanned, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=fanned, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": fanned_arn}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=fanned_arn, Attributes={"RawMessageDelivery": "true"})
+
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    at = f"at({when:%Y-%m-%dT%H:%M:%S})"
+
+    def schedule(action, request):
+        sch.create_schedule(
+            Name=unique("call"), ScheduleExpression=at, FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": f"arn:aws:scheduler:::aws-sdk:{action}", "RoleArn": role,
+                    "Input": json.dumps(request), "DeadLetterConfig": {"Arn": dlq_arn}})
+
+    schedule("sqs:sendMessage", {"QueueUrl": url, "MessageBody": "from the scheduler"})
+    schedule("dynamodb:putItem", {"TableName": table, "Item": {"pk": {"S": "nightly"}, "n": {"N": "1"}}})
+    schedule("sns:publish", {"TopicArn": topic, "Message": "published",
+                             "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "report"}}})
+    # The role may not delete tables: the call is refused and its request dead-lettered.
+    schedule("dynamodb:deleteTable", {"TableName": table})
+
+    def one(queue):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msgs = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", [])
+            if msgs:
+                return msgs[0]
+        raise AssertionError(f"nothing arrived on {queue}")
+
+    assert one(url)["Body"] == "from the scheduler"
+    got = one(fanned)
+    assert got["Body"] == "published"
+    assert got["MessageAttributes"]["kind"]["StringValue"] == "report"
+    dead = one(dlq)
+    assert json.loads(dead["Body"]) == {"TableName": table}
+    attrs = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attrs["ERROR_CODE"] == "AccessDeniedException"
+    assert attrs["TARGET_ARN"] == "arn:aws:scheduler:::aws-sdk:dynamodb:deleteTable"
+    assert ":schedule/default/" in attrs["SCHEDULE_ARN"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "nightly"}}):
+        time.sleep(0.2)
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "nightly"}})["Item"]["n"] == {"N": "1"}
+    assert ddb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+
+    for refused in ("sqs:receiveMessage", "ec2:runInstances", "sqs"):
+        with pytest.raises(ClientError) as e:
+            sch.create_schedule(Name=unique("bad"), ScheduleExpression="rate(5 minutes)", FlexibleTimeWindow={"Mode": "OFF"},
+                                Target={"Arn": f"arn:aws:scheduler:::aws-sdk:{refused}", "RoleArn": role, "Input": "{}"})
+        assert e.value.response["Error"]["Code"] == "ValidationException", refused

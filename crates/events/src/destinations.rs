@@ -512,6 +512,9 @@ impl Owner for Events {
     }
 
     fn give_up(&self, r: &Request, why: &Failure, batch: &mut WriteBatch) -> Vec<Staged> {
+        if r.owner == crate::universal::OWNER {
+            return self.give_up_universal(r, why, batch);
+        }
         let mut staged = Vec::new();
         let Some(dlq) = r.context.get("dlq").and_then(Value::as_str) else {
             return staged;
@@ -565,6 +568,13 @@ impl Owner for Events {
         if !staged.is_empty() {
             self.outbox.committed(staged);
         }
+    }
+
+    fn send(
+        &self,
+        r: &Request,
+    ) -> Option<nimbus_webhooks::BoxFuture<std::result::Result<(), Failure>>> {
+        (r.owner == crate::universal::OWNER).then(|| self.call_universal(r))
     }
 }
 

@@ -20,6 +20,7 @@ mod matching;
 pub mod scheduler;
 mod store;
 mod tags;
+pub mod universal;
 
 pub use input::{render, select, target_input};
 pub use store::{Bus, Rule, Target};
@@ -103,6 +104,8 @@ pub struct Events {
     destinations: Records<destinations::ApiDestination>,
     /// Sends API destinations' calls durably (none: such targets fail).
     webhooks: Option<Arc<nimbus_webhooks::Webhooks>>,
+    /// Calls Scheduler's universal targets (set once the APIs exist).
+    sdk_calls: std::sync::OnceLock<Arc<dyn universal::SdkCalls>>,
 }
 
 impl Events {
@@ -127,6 +130,7 @@ impl Events {
                 store::FORMAT,
             )?,
             webhooks: None,
+            sdk_calls: std::sync::OnceLock::new(),
             kv,
             outbox,
             permissions,
@@ -153,7 +157,8 @@ impl Events {
     pub fn own_webhooks(self: &Arc<Self>) {
         if let Some(hooks) = &self.webhooks {
             let me: std::sync::Weak<dyn nimbus_webhooks::Owner> = Arc::downgrade(self) as _;
-            hooks.register(destinations::OWNER, me);
+            hooks.register(destinations::OWNER, me.clone());
+            hooks.register(universal::OWNER, me);
         }
     }
 

@@ -170,9 +170,11 @@ impl Events {
         if target_arn.is_empty() || s.target.get("RoleArn").and_then(Value::as_str).is_none() {
             return Err(invalid("Target needs an Arn and a RoleArn."));
         }
-        if !self.outbox.exists(target_arn) {
+        if target_arn.starts_with("arn:aws:scheduler:::aws-sdk:") {
+            self.check_universal(target_arn, s.target.get("Input").and_then(Value::as_str))?;
+        } else if !self.outbox.exists(target_arn) {
             return Err(invalid(format!(
-                "Nimbus cannot invoke {target_arn}: only functions, queues, topics, event buses and state machines that exist are targets yet"
+                "Nimbus cannot invoke {target_arn}: only functions, queues, topics, event buses, state machines that exist and universal targets (arn:aws:scheduler:::aws-sdk:service:apiAction) are targets"
             )));
         }
         let mode = s.flexible_time_window.get("Mode").and_then(Value::as_str);
@@ -368,6 +370,15 @@ impl Events {
             .get("Arn")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        if crate::universal::parse(arn).is_some() {
+            match self.stage_universal(s, batch) {
+                Some(call) => staged.push(call),
+                None => {
+                    tracing::warn!(schedule = %s.arn, "universal targets need the server's webhooks");
+                }
+            }
+            return;
+        }
         let role = s
             .target
             .get("RoleArn")

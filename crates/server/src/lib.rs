@@ -11,6 +11,7 @@ mod machines;
 mod permissions;
 mod resource_policies;
 mod roles;
+mod sdk_calls;
 
 use anyhow::{Context, Result};
 use credentials::Credentials;
@@ -320,6 +321,8 @@ struct Services {
     events: Arc<nimbus_events::Events>,
     topics: Arc<nimbus_topics::Topics>,
     webhooks: Arc<nimbus_webhooks::Webhooks>,
+    /// Every API, called in process (Scheduler's universal targets).
+    calls: Arc<in_process::InProcess>,
 }
 
 impl Services {
@@ -496,7 +499,7 @@ impl Services {
         let cloudformation = Arc::new(
             nimbus_api_cloudformation::CloudFormationApi::new(
                 stacks,
-                calls,
+                calls.clone(),
                 nimbus_api_cloudformation::Identity {
                     account: id.account_id.clone(),
                     region: id.region.clone(),
@@ -552,6 +555,7 @@ impl Services {
             events,
             topics,
             webhooks,
+            calls,
         })
     }
 
@@ -563,6 +567,11 @@ impl Services {
         authorizer: Option<&Arc<dyn nimbus_api_common::authz::Authorizer>>,
     ) -> Result<()> {
         self.triggers.start();
+        self.events.set_sdk_calls(Arc::new(sdk_calls::SdkCalls::new(
+            self.calls.clone(),
+            authorizer.cloned(),
+            self.iam.clone(),
+        )));
         self.events.start();
         self.webhooks.start();
         let deployments = self.codedeploy.resume(authorizer);

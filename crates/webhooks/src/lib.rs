@@ -69,17 +69,30 @@ impl Request {
     }
 }
 
-/// Why an attempt failed: the answer's status, if there was an answer.
+/// Why an attempt failed: the answer's status, if there was an answer, and
+/// its error code when the answer was an AWS API's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub status: Option<u16>,
+    pub code: Option<String>,
     pub message: String,
 }
 
 impl Failure {
-    fn new(message: impl Into<String>) -> Failure {
+    /// No answer (the endpoint could not be reached, or did not answer).
+    pub fn new(message: impl Into<String>) -> Failure {
         Failure {
             status: None,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// An answer with status `status`.
+    pub fn answered(status: u16, message: impl Into<String>) -> Failure {
+        Failure {
+            status: Some(status),
+            code: None,
             message: message.into(),
         }
     }
@@ -106,7 +119,16 @@ pub trait Owner: Send + Sync {
     fn give_up(&self, r: &Request, why: &Failure, batch: &mut WriteBatch) -> Vec<Staged>;
     /// What [`Owner::give_up`] staged is written.
     fn committed(&self, staged: Vec<Staged>);
+    /// Make the attempt itself instead of an HTTP request to `r.url` (an
+    /// owner whose requests are calls of Nimbus's own APIs); `None`: send
+    /// it over HTTP.
+    fn send(&self, _r: &Request) -> Option<BoxFuture<Result<(), Failure>>> {
+        None
+    }
 }
+
+/// An attempt an owner makes itself.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 /// Durable HTTP requests and the worker that sends them.
 pub struct Webhooks {
@@ -211,7 +233,10 @@ impl Webhooks {
         let sends: Vec<_> = due
             .iter()
             .cloned()
-            .map(|r| tokio::spawn(async move { send(&r).await }))
+            .map(|r| match self.owner(&r.owner).and_then(|o| o.send(&r)) {
+                Some(own) => tokio::spawn(own),
+                None => tokio::spawn(async move { send(&r).await }),
+            })
             .collect();
         for (r, send) in due.into_iter().zip(sends) {
             let outcome = send
@@ -271,10 +296,12 @@ impl Webhooks {
 /// Send one request; success is a 2xx answer.
 async fn send(r: &Request) -> Result<(), Failure> {
     use http_body_util::BodyExt;
-    let rest = r.url.strip_prefix("http://").ok_or_else(|| Failure {
+    let rest = r.url.strip_prefix("http://").ok_or_else(|| {
         // No TLS client: nothing to try again.
-        status: Some(400),
-        message: format!("{}: Nimbus reaches http:// endpoints only", r.url),
+        Failure::answered(
+            400,
+            format!("{}: Nimbus reaches http:// endpoints only", r.url),
+        )
     })?;
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -305,10 +332,7 @@ async fn send(r: &Request) -> Result<(), Failure> {
             .body(http_body_util::Full::new(bytes::Bytes::from(
                 r.body.clone(),
             )))
-            .map_err(|e| Failure {
-                status: Some(400),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Failure::answered(400, e.to_string()))?;
         let resp = sender
             .send_request(req)
             .await
@@ -321,10 +345,10 @@ async fn send(r: &Request) -> Result<(), Failure> {
         if status.is_success() {
             Ok(())
         } else {
-            Err(Failure {
-                status: Some(status.as_u16()),
-                message: format!("{} {}: {status}", r.method, r.url),
-            })
+            Err(Failure::answered(
+                status.as_u16(),
+                format!("{} {}: {status}", r.method, r.url),
+            ))
         }
     };
     tokio::time::timeout(TIMEOUT, attempt)

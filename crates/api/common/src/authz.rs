@@ -101,6 +101,16 @@ pub trait ResourcePolicies: Send + Sync {
 
 /// Check what a request asks (computed, in the authorizer's scope, only when
 /// the request carries an authorizer) against that authorizer.
+/// A request Nimbus makes for a service acting with a role (Scheduler's
+/// universal targets): put in the request's extensions, it is authorized
+/// as a session `session` of `role_arn`, by the role's policies. Only the
+/// server sets extensions; a client cannot.
+#[derive(Debug, Clone)]
+pub struct ActingRole {
+    pub role_arn: String,
+    pub session: String,
+}
+
 pub fn authorize(
     request: &http::Extensions,
     access: impl FnOnce(&Scope) -> Vec<Access>,

@@ -371,6 +371,9 @@ impl Authorizer for Enforcer {
         if access.is_empty() {
             return Ok(());
         }
+        if let Some(r) = request.get::<nimbus_api_common::authz::ActingRole>() {
+            return self.check_role(&r.role_arn, &r.session, access);
+        }
         let Some(caller) = request.get::<Caller>() else {
             return self.check_anonymous(request, access);
         };
