@@ -112,7 +112,7 @@ impl Topics {
             .attributes
             .get("RawMessageDelivery")
             .is_some_and(|v| v == "true");
-        if s.protocol == "http" {
+        if matches!(s.protocol.as_str(), "http" | "https") {
             // Only once the endpoint confirmed; POSTed by the HTTP worker.
             if s.confirmed() {
                 let body = if raw {

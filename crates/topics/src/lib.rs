@@ -68,7 +68,7 @@ pub struct Published {
 const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// The subscription protocols Nimbus delivers to.
-pub const PROTOCOLS: [&str; 3] = ["lambda", "sqs", "http"];
+pub const PROTOCOLS: [&str; 4] = ["lambda", "sqs", "http", "https"];
 
 /// Where Nimbus serves its unauthenticated SNS pages: the signing
 /// certificate, and the confirmation and unsubscribe links.
@@ -399,16 +399,16 @@ impl Topics {
         }
         if !PROTOCOLS.contains(&protocol) {
             return Err(Error::Invalid(format!(
-                "Invalid parameter: Nimbus delivers to lambda and sqs subscriptions only yet, not {protocol}"
+                "Invalid parameter: Nimbus delivers to lambda, sqs, http and https subscriptions only yet, not {protocol}"
             )));
         }
-        let web = protocol == "http";
+        let web = matches!(protocol, "http" | "https");
         if web && self.webhooks.is_none() {
             return Err(Error::Invalid(
-                "Invalid parameter: Nimbus delivers to http endpoints only when it runs as a server".into(),
+                "Invalid parameter: Nimbus delivers to http and https endpoints only when it runs as a server".into(),
             ));
         }
-        if web && !endpoint.starts_with("http://") {
+        if web && !endpoint.starts_with(&format!("{protocol}://")) {
             return Err(Error::Invalid(
                 "Invalid parameter: Endpoint must match the specified protocol".into(),
             ));

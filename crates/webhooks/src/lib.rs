@@ -7,7 +7,8 @@
 //! between a send and its record's deletion sends it again: at least once,
 //! never lost.
 //!
-//! Only `http://` endpoints are reached: Nimbus has no TLS client.
+//! `http://` and `https://` endpoints are reached; https with rustls,
+//! trusting Mozilla's roots and the certificates `SSL_CERT_FILE` names.
 
 use nimbus_invoke::Staged;
 use nimbus_storage::{KvEngine, Table, WriteBatch};
@@ -293,65 +294,167 @@ impl Webhooks {
     }
 }
 
+/// The TLS settings of every https:// request: Mozilla's root
+/// certificates, and those of the PEM file `SSL_CERT_FILE` names (a private
+/// CA, a test's).
+fn tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+                match rustls::pki_types::CertificateDer::pem_file_iter(&file) {
+                    Ok(certs) => {
+                        let (added, _) = roots.add_parsable_certificates(certs.flatten());
+                        tracing::info!(file = ?file, added, "trusting the certificates of SSL_CERT_FILE");
+                    }
+                    Err(e) => tracing::warn!(file = ?file, error = %e, "SSL_CERT_FILE cannot be read"),
+                }
+            }
+            // ring, not aws-lc-rs: far less to build. rustls deprecates it for
+            // lacking post-quantum key exchange, which webhooks can live without.
+            #[allow(deprecated)]
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
+
 /// Send one request; success is a 2xx answer.
 async fn send(r: &Request) -> Result<(), Failure> {
-    use http_body_util::BodyExt;
-    let rest = r.url.strip_prefix("http://").ok_or_else(|| {
-        // No TLS client: nothing to try again.
-        Failure::answered(
+    let (secure, rest) = if let Some(rest) = r.url.strip_prefix("http://") {
+        (false, rest)
+    } else if let Some(rest) = r.url.strip_prefix("https://") {
+        (true, rest)
+    } else {
+        return Err(Failure::answered(
             400,
-            format!("{}: Nimbus reaches http:// endpoints only", r.url),
-        )
-    })?;
+            format!("{}: not an http:// or https:// URL", r.url),
+        ));
+    };
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
+    let (host, addr) = match hostport.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() => {
+            (h, hostport.to_string())
+        }
+        _ => (
+            hostport,
+            format!("{hostport}:{}", if secure { 443 } else { 80 }),
+        ),
     };
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(&addr)
             .await
             .map_err(|e| Failure::new(format!("connect to {addr}: {e}")))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        if secure {
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(|e| Failure::answered(400, format!("{host}: {e}")))?;
+            let stream = tokio_rustls::TlsConnector::from(tls())
+                .connect(name, stream)
                 .await
-                .map_err(|e| Failure::new(e.to_string()))?;
-        tokio::spawn(conn);
-        let mut req = http::Request::builder()
-            .method(r.method.as_str())
-            .uri(path)
-            .header("host", hostport);
-        for (k, v) in &r.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let req = req
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                r.body.clone(),
-            )))
-            .map_err(|e| Failure::answered(400, e.to_string()))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| Failure::new(e.to_string()))?;
-        let status = resp.status();
-        // Read (and drop) the answer so the connection ends cleanly.
-        let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
-            .collect()
-            .await;
-        if status.is_success() {
-            Ok(())
+                .map_err(|e| Failure::new(format!("TLS with {addr}: {e}")))?;
+            exchange(r, hostport, path, stream).await
         } else {
-            Err(Failure::answered(
-                status.as_u16(),
-                format!("{} {}: {status}", r.method, r.url),
-            ))
+            exchange(r, hostport, path, stream).await
         }
     };
     tokio::time::timeout(TIMEOUT, attempt)
         .await
         .map_err(|_| Failure::new(format!("{} {}: no answer within 15 s", r.method, r.url)))?
+}
+
+/// One HTTP/1.1 exchange of `r` on `stream`.
+async fn exchange<S>(r: &Request, hostport: &str, path: &str, stream: S) -> Result<(), Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::new(e.to_string()))?;
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(r.method.as_str())
+        .uri(path)
+        .header("host", hostport);
+    for (k, v) in &r.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            r.body.clone(),
+        )))
+        .map_err(|e| Failure::answered(400, e.to_string()))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let status = resp.status();
+    // Read (and drop) the answer so the connection ends cleanly.
+    let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+        .collect()
+        .await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(Failure::answered(
+            status.as_u16(),
+            format!("{} {}: {status}", r.method, r.url),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unanswered_server_errors_and_throttling_are_retried() {
+        assert!(Failure::new("refused").retriable());
+        assert!(Failure::answered(503, "down").retriable());
+        assert!(Failure::answered(429, "slow down").retriable());
+        assert!(!Failure::answered(404, "gone").retriable());
+        assert!(!Failure::answered(403, "no").retriable());
+    }
+
+    #[tokio::test]
+    async fn other_schemes_are_refused_without_a_retry() {
+        let r = Request::new(
+            "t",
+            "POST",
+            "ftp://example.com/x",
+            String::new(),
+            Value::Null,
+        );
+        let why = send(&r).await.unwrap_err();
+        assert_eq!(why.status, Some(400));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_a_failure_to_try_again() {
+        // A port nothing listens on: bind one, then let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for scheme in ["http", "https"] {
+            let url = format!("{scheme}://127.0.0.1:{port}/hook");
+            let r = Request::new("t", "POST", &url, "{}".into(), Value::Null);
+            let why = send(&r).await.unwrap_err();
+            assert!(why.retriable(), "{scheme}: {why}");
+        }
+    }
 }
