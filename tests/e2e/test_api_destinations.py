@@ -164,3 +164,80 @@ def test_what_api_destinations_refuse(nimbus):
     with pytest.raises(ClientError) as e:
         ev.describe_connection(Name=unique("missing"))
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+class OAuthServer:
+    """A token endpoint and an API that takes its tokens: each token works for one
+    call, after which the API answers 401 until a new one is fetched."""
+
+    def __init__(self):
+        self.calls = queue.Queue()
+        self.token_requests = []
+        self.valid = set()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                if self.path.startswith("/token"):
+                    outer.token_requests.append((self.path, dict(self.headers), body))
+                    token = f"tok-{len(outer.token_requests)}"
+                    outer.valid.add(token)
+                    answer = json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                token = self.headers.get("authorization", "").removeprefix("Bearer ")
+                ok = token in outer.valid
+                outer.valid.discard(token)
+                if ok:
+                    outer.calls.put((token, body))
+                self.send_response(200 if ok else 401)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_oauth_connections_exchange_client_credentials_for_tokens(nimbus):
+    ev = nimbus.client("events")
+    api = OAuthServer()
+    try:
+        conn = ev.create_connection(
+            Name=unique("oauth"), AuthorizationType="OAUTH_CLIENT_CREDENTIALS",
+            AuthParameters={"OAuthParameters": {
+                "ClientParameters": {"ClientID": "client", "ClientSecret": "shh"},
+                "AuthorizationEndpoint": f"{api.base}/token", "HttpMethod": "POST",
+                "OAuthHttpParameters": {"BodyParameters": [{"Key": "grant_type", "Value": "client_credentials"}]}}})
+        shown = ev.describe_connection(Name=conn["ConnectionArn"].split("/")[1])
+        assert shown["AuthParameters"]["OAuthParameters"]["ClientParameters"] == {"ClientID": "client"}
+        dest = ev.create_api_destination(Name=unique("oauth"), ConnectionArn=conn["ConnectionArn"],
+                                         InvocationEndpoint=f"{api.base}/hook", HttpMethod="POST")
+        rule = unique("oauth")
+        ev.put_rule(Name=rule, EventPattern=json.dumps({"source": [rule]}))
+        ev.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": dest["ApiDestinationArn"], "RoleArn": ROLE}])
+        for n in (1, 2):
+            ev.put_events(Entries=[{"Source": rule, "DetailType": "t", "Detail": json.dumps({"n": n})}])
+            try:
+                token, body = api.calls.get(timeout=60)
+            except queue.Empty:
+                pytest.fail(f"call {n} did not arrive")
+            assert json.loads(body)["detail"] == {"n": n}
+            # The second call's cached token is refused (401): a new one is fetched and the call made again.
+            assert token == f"tok-{n}"
+        path, headers, body = api.token_requests[0]
+        assert body == "grant_type=client_credentials"
+        assert headers["authorization"] == "Basic " + base64.b64encode(b"client:shh").decode()
+    finally:
+        api.close()

@@ -118,8 +118,9 @@ fn check_auth(kind: &str, auth: &Value) -> Result<()> {
                 "ApiKeyAuthParameters with ApiKeyName and ApiKeyValue"
             }
         ))),
+        "OAUTH_CLIENT_CREDENTIALS" if crate::oauth::complete(auth) => Ok(()),
         "OAUTH_CLIENT_CREDENTIALS" => Err(invalid(
-            "Nimbus does not support OAUTH_CLIENT_CREDENTIALS connections yet: use BASIC or API_KEY.",
+            "The AuthParameters of an OAUTH_CLIENT_CREDENTIALS connection must include OAuthParameters with ClientParameters (ClientID and ClientSecret), AuthorizationEndpoint and HttpMethod (GET, POST or PUT).",
         )),
         other => Err(invalid(format!(
             "1 validation error detected: Value '{other}' at 'authorizationType' failed to satisfy constraint: Member must satisfy enum value set: [BASIC, OAUTH_CLIENT_CREDENTIALS, API_KEY]"
@@ -190,17 +191,13 @@ impl Events {
         if let Some(k) = c.authorization_type {
             next.authorization_type = k;
         }
-        if let Some(Value::Object(given)) = c.auth {
-            // Given members replace the old ones (secrets stay unless given).
-            if let Value::Object(kept) = &mut next.auth {
-                for (k, v) in given {
-                    kept.insert(k, v);
-                }
-            } else {
-                next.auth = Value::Object(given);
-            }
+        if let Some(given @ Value::Object(_)) = c.auth {
+            // Given members replace the old ones, however deep (secrets stay
+            // unless given).
+            merge(&mut next.auth, given);
         }
         check_auth(&next.authorization_type, &next.auth)?;
+        self.oauth_tokens.forget(&next.arn);
         next.state = "AUTHORIZED".into();
         next.modified_ms = now_millis();
         next.authorized_ms = next.modified_ms;
@@ -213,6 +210,7 @@ impl Events {
         let mut next = (*self.connection(name)?).clone();
         next.state = "DEAUTHORIZED".into();
         next.modified_ms = now_millis();
+        self.oauth_tokens.forget(&next.arn);
         self.connections.put(next)?;
         self.connection(name)
     }
@@ -449,6 +447,10 @@ impl Events {
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
                 r = r.header("authorization", &format!("Basic {token}"));
             }
+            "OAUTH_CLIENT_CREDENTIALS" => {
+                // The token is added when the call is made (`oauth::call`).
+                r.context["oauth"] = json!(c.arn);
+            }
             _ => {
                 let name = c
                     .auth
@@ -473,11 +475,24 @@ impl Events {
     }
 }
 
+/// `given`'s members into `kept`: objects member by member, anything else
+/// replaced.
+fn merge(kept: &mut Value, given: Value) {
+    match (kept, given) {
+        (Value::Object(k), Value::Object(g)) => {
+            for (name, v) in g {
+                merge(k.entry(name).or_insert(Value::Null), v);
+            }
+        }
+        (k, g) => *k = g,
+    }
+}
+
 /// An API destination call staged in a batch.
 pub(crate) struct StagedCall(pub nimbus_webhooks::StagedRequest);
 
 /// `%XX` for everything but unreserved characters.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -574,13 +589,51 @@ impl Owner for Events {
         &self,
         r: &Request,
     ) -> Option<nimbus_webhooks::BoxFuture<std::result::Result<(), Failure>>> {
-        (r.owner == crate::universal::OWNER).then(|| self.call_universal(r))
+        if r.owner == crate::universal::OWNER {
+            return Some(self.call_universal(r));
+        }
+        let connection = r.context.get("oauth")?.as_str()?;
+        let failed = |m: String| -> nimbus_webhooks::BoxFuture<std::result::Result<(), Failure>> {
+            Box::pin(async move { Err(Failure::answered(400, m)) })
+        };
+        Some(
+            match self
+                .connections
+                .all()
+                .into_iter()
+                .find(|c| c.arn == connection)
+            {
+                Some(c) if c.state == "AUTHORIZED" => crate::oauth::call(
+                    self.oauth_tokens.clone(),
+                    c.arn.clone(),
+                    c.auth.clone(),
+                    r.clone(),
+                ),
+                Some(c) => failed(format!("connection {} is {}", c.name, c.state)),
+                None => failed(format!("{connection} does not exist")),
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{encode, merge};
+    use serde_json::json;
+
+    #[test]
+    fn updates_merge_into_the_kept_parameters_however_deep() {
+        let mut kept = json!({"OAuthParameters": {"ClientParameters": {"ClientID": "a", "ClientSecret": "s"}, "HttpMethod": "POST"}});
+        merge(
+            &mut kept,
+            json!({"OAuthParameters": {"ClientParameters": {"ClientID": "b"}}}),
+        );
+        assert_eq!(
+            kept["OAuthParameters"]["ClientParameters"],
+            json!({"ClientID": "b", "ClientSecret": "s"})
+        );
+        assert_eq!(kept["OAuthParameters"]["HttpMethod"], "POST");
+    }
 
     #[test]
     fn query_values_are_percent_encoded_except_unreserved() {

@@ -17,6 +17,7 @@ pub mod bus_policy;
 pub mod destinations;
 mod input;
 mod matching;
+mod oauth;
 pub mod scheduler;
 mod store;
 mod tags;
@@ -106,6 +107,8 @@ pub struct Events {
     webhooks: Option<Arc<nimbus_webhooks::Webhooks>>,
     /// Calls Scheduler's universal targets (set once the APIs exist).
     sdk_calls: std::sync::OnceLock<Arc<dyn universal::SdkCalls>>,
+    /// OAuth connections' access tokens.
+    oauth_tokens: Arc<oauth::Tokens>,
 }
 
 impl Events {
@@ -131,6 +134,7 @@ impl Events {
             )?,
             webhooks: None,
             sdk_calls: std::sync::OnceLock::new(),
+            oauth_tokens: Arc::default(),
             kv,
             outbox,
             permissions,

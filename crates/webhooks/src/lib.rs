@@ -328,7 +328,20 @@ fn tls() -> Arc<rustls::ClientConfig> {
 }
 
 /// Send one request; success is a 2xx answer.
-async fn send(r: &Request) -> Result<(), Failure> {
+pub async fn send(r: &Request) -> Result<(), Failure> {
+    let (status, _) = fetch(r).await?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(Failure::answered(
+            status,
+            format!("{} {}: {status}", r.method, r.url),
+        ))
+    }
+}
+
+/// Make one request: the answer's status and (up to 64 KB of) body.
+pub async fn fetch(r: &Request) -> Result<(u16, bytes::Bytes), Failure> {
     let (secure, rest) = if let Some(rest) = r.url.strip_prefix("http://") {
         (false, rest)
     } else if let Some(rest) = r.url.strip_prefix("https://") {
@@ -375,7 +388,12 @@ async fn send(r: &Request) -> Result<(), Failure> {
 }
 
 /// One HTTP/1.1 exchange of `r` on `stream`.
-async fn exchange<S>(r: &Request, hostport: &str, path: &str, stream: S) -> Result<(), Failure>
+async fn exchange<S>(
+    r: &Request,
+    hostport: &str,
+    path: &str,
+    stream: S,
+) -> Result<(u16, bytes::Bytes), Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -401,19 +419,14 @@ where
         .send_request(req)
         .await
         .map_err(|e| Failure::new(e.to_string()))?;
-    let status = resp.status();
-    // Read (and drop) the answer so the connection ends cleanly.
-    let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+    let status = resp.status().as_u16();
+    // Read the answer (so the connection ends cleanly), keeping 64 KB.
+    let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
         .collect()
-        .await;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(Failure::answered(
-            status.as_u16(),
-            format!("{} {}: {status}", r.method, r.url),
-        ))
-    }
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 #[cfg(test)]

@@ -29,27 +29,37 @@ fn shown_auth(c: &Connection) -> Value {
     if let Some(n) = c.auth.pointer("/ApiKeyAuthParameters/ApiKeyName") {
         v["ApiKeyAuthParameters"] = json!({"ApiKeyName": n});
     }
-    if let Some(Value::Object(params)) = c.auth.get("InvocationHttpParameters") {
-        let mut shown = serde_json::Map::new();
-        for (kind, list) in params {
-            let items: Vec<Value> = list
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let secret = p.get("IsValueSecret").and_then(Value::as_bool) == Some(true);
-                    let mut p = p.clone();
-                    if secret && let Some(o) = p.as_object_mut() {
-                        o.remove("Value");
-                    }
-                    p
-                })
-                .collect();
-            shown.insert(kind.clone(), Value::Array(items));
+    if let Some(Value::Object(o)) = c.auth.get("OAuthParameters") {
+        let mut shown = Value::Object(o.clone());
+        if let Some(client) = shown
+            .get_mut("ClientParameters")
+            .and_then(Value::as_object_mut)
+        {
+            client.remove("ClientSecret");
         }
+        if let Some(Value::Object(params)) = shown.get_mut("OAuthHttpParameters") {
+            hide_secret_values(params);
+        }
+        v["OAuthParameters"] = shown;
+    }
+    if let Some(Value::Object(params)) = c.auth.get("InvocationHttpParameters") {
+        let mut shown = params.clone();
+        hide_secret_values(&mut shown);
         v["InvocationHttpParameters"] = Value::Object(shown);
     }
     v
+}
+
+/// Drop the `Value` of each parameter marked `IsValueSecret`.
+fn hide_secret_values(params: &mut serde_json::Map<String, Value>) {
+    for list in params.values_mut() {
+        for p in list.as_array_mut().into_iter().flatten() {
+            let secret = p.get("IsValueSecret").and_then(Value::as_bool) == Some(true);
+            if secret && let Some(o) = p.as_object_mut() {
+                o.remove("Value");
+            }
+        }
+    }
 }
 
 fn destination(d: &ApiDestination) -> Value {
