@@ -75,3 +75,69 @@ def test_cloudwatch_logs_api_reads_function_logs(nimbus):
     with pytest.raises(ClientError) as e:
         logs.filter_log_events(logGroupName="/aws/lambda/nope-nope")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_log_groups_take_put_log_events_and_every_filter_pattern_kind(nimbus):
+    logs = nimbus.client("logs")
+    group, stream = unique("/app/orders"), "web-1"
+    logs.create_log_group(logGroupName=group, tags={"team": "orders"})
+    with pytest.raises(ClientError) as e:
+        logs.create_log_group(logGroupName=group)
+    assert e.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": int(time.time() * 1000), "message": "x"}])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException", "the stream must be made first"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    lines = [
+        '{"level": "ERROR", "ms": 250, "order": {"id": "o-1"}}',
+        '{"level": "INFO", "ms": 12, "order": {"id": "o-2"}}',
+        '127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534',
+        "plain ERROR line\nwith a second line",
+    ]
+    out = logs.put_log_events(logGroupName=group, logStreamName=stream,
+                              logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(lines)])
+    assert "rejectedLogEventsInfo" not in out
+    future = logs.put_log_events(logGroupName=group, logStreamName=stream,
+                                 logEvents=[{"timestamp": now + 5 * 3600 * 1000, "message": "too new"}])
+    assert future["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 0}
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": now, "message": "b"}, {"timestamp": now - 1, "message": "a"}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+
+    def found(pattern):
+        return [e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]]
+
+    assert found('{ $.level = "ERROR" && $.ms > 100 }') == [lines[0]]
+    assert found("{ $.order.id = o-* }") == lines[:2]
+    assert found("[ip, user, username, timestamp, request = *index*, status = 4*, bytes > 1000]") == [lines[2]]
+    assert found("ERROR -level") == [lines[3]], "multi-line messages keep their newline"
+    assert found("%o-[12]%") == lines[:2]
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName=group, filterPattern="{ $.level = ")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+
+    tail = logs.get_log_events(logGroupName=group, logStreamName=stream, limit=2)["events"]
+    assert [e["message"] for e in tail] == lines[2:], "without startFromHead: the newest"
+    described = logs.describe_log_streams(logGroupName=group)["logStreams"][0]
+    assert described["logStreamName"] == stream and described["lastEventTimestamp"] == now + 3
+    logs.put_retention_policy(logGroupName=group, retentionInDays=7)
+    shown = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]
+    assert shown["retentionInDays"] == 7
+    with pytest.raises(ClientError) as e:
+        logs.put_retention_policy(logGroupName=group, retentionInDays=2)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert logs.list_tags_for_resource(resourceArn=shown["logGroupArn"])["tags"] == {"team": "orders"}
+
+    # `nimbus logs` and the AWS CLI read the same group.
+    out = nimbus.logs(group)
+    assert out.returncode == 0 and "GET /index.html" in out.stdout, out.stderr
+    cli = nimbus.aws("logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", "ERROR")
+    assert "plain ERROR line" in cli.stdout
+
+    logs.delete_log_stream(logGroupName=group, logStreamName=stream)
+    assert logs.filter_log_events(logGroupName=group)["events"] == []
+    logs.delete_log_group(logGroupName=group)
+    assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]

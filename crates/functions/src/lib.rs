@@ -91,8 +91,15 @@ impl Functions {
         };
         let code =
             Arc::new(CodeCache::new(paths.data_dir.join("code")).map_err(io("open code cache"))?);
-        let logs =
-            Arc::new(LogStore::new(paths.data_dir.join("logs")).map_err(io("open log directory"))?);
+        let logs = Arc::new(LogStore::new(Arc::new(
+            nimbus_logs::Logs::open(
+                paths.data_dir.join("logs"),
+                kv.clone(),
+                &cfg.identity.account_id,
+                &cfg.identity.region,
+            )
+            .map_err(|e| Error::Internal(format!("open the log store: {e}")))?,
+        )));
         let runtimes =
             Runtimes::install(&paths.data_dir.join("runtimes"), paths.python, paths.node)
                 .map_err(io("install runtime bootstraps"))?;
@@ -170,6 +177,11 @@ impl Functions {
     /// A package from the object store.
     fn read_s3(&self, at: &code::S3Code) -> Result<Vec<u8>> {
         code::read_s3(self.code_objects.get().map(|o| &**o), at)
+    }
+
+    /// The CloudWatch Logs store functions write their log groups to.
+    pub fn logs(&self) -> Arc<nimbus_logs::Logs> {
+        self.logs.logs().clone()
     }
 
     pub fn identity(&self) -> &Identity {

@@ -1,15 +1,10 @@
 //! Function logs: each environment's stdout and stderr, framed by the platform's
-//! `START` / `END` / `REPORT` lines, appended to one file per function.
-//!
-//! A stored line is `<epoch ms>\t<log stream>\t<message>`; `nimbus logs` and,
-//! later, the CloudWatch Logs API read these files. Logs are not acknowledged
-//! writes, so appends are not fsynced.
+//! `START` / `END` / `REPORT` lines, appended to the function's log group
+//! (`/aws/lambda/<function>`) in the CloudWatch Logs store (`nimbus-logs`),
+//! under the environment's log stream. Logs are not acknowledged writes, so
+//! appends are not fsynced.
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
@@ -17,24 +12,24 @@ use tokio::sync::{mpsc, oneshot};
 /// Lambda returns at most the last 4 KB of an invocation's log.
 pub const TAIL_BYTES: usize = 4096;
 
-/// Append-only log files under `<data>/logs/<function>.log`.
+/// Where functions' output goes: their log groups in the logs store.
 pub struct LogStore {
-    root: PathBuf,
-    files: Mutex<HashMap<String, File>>,
+    logs: Arc<nimbus_logs::Logs>,
+}
+
+/// A function's log group, as Lambda names it.
+pub fn group_of(function: &str) -> String {
+    format!("/aws/lambda/{function}")
 }
 
 impl LogStore {
-    pub fn new(root: PathBuf) -> std::io::Result<LogStore> {
-        fs::create_dir_all(&root)?;
-        Ok(LogStore {
-            root,
-            files: Mutex::new(HashMap::new()),
-        })
+    pub fn new(logs: Arc<nimbus_logs::Logs>) -> LogStore {
+        LogStore { logs }
     }
 
-    /// The file holding `function`'s log lines.
-    pub fn path(&self, function: &str) -> PathBuf {
-        log_path(&self.root, function)
+    /// The store the log groups are in (the CloudWatch Logs API reads it).
+    pub fn logs(&self) -> &Arc<nimbus_logs::Logs> {
+        &self.logs
     }
 
     pub fn append(&self, function: &str, stream: &str, message: &str) {
@@ -43,50 +38,13 @@ impl LogStore {
 
     /// Append several lines with one write.
     pub fn append_lines(&self, function: &str, stream: &str, messages: &[&str]) {
-        let now = nimbus_model::time::now_millis();
-        let mut line = String::new();
-        for m in messages {
-            line.push_str(&format!("{now}\t{stream}\t{m}\n"));
-        }
-        let mut files = self.files.lock().expect("log files lock");
-        if !files.contains_key(function) {
-            match OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.path(function))
-            {
-                Ok(f) => {
-                    files.insert(function.to_string(), f);
-                }
-                Err(e) => {
-                    tracing::warn!(function, error = %e, "open log file failed; line dropped");
-                    return;
-                }
-            }
-        }
-        if let Some(f) = files.get_mut(function)
-            && let Err(e) = f.write_all(line.as_bytes())
-        {
-            tracing::warn!(function, error = %e, "append to log failed");
-        }
+        self.logs
+            .append_lines(&group_of(function), stream, messages);
     }
 
-    /// Close the cached handle (the function was deleted or recreated).
-    pub fn forget(&self, function: &str) {
-        self.files.lock().expect("log files lock").remove(function);
-    }
-}
-
-/// Where `function`'s log lives under a data directory's `logs` folder.
-pub fn log_path(root: &Path, function: &str) -> PathBuf {
-    root.join(format!("{function}.log"))
-}
-
-/// Split a stored line into (epoch ms, stream, message).
-pub fn parse_line(line: &str) -> Option<(u64, &str, &str)> {
-    let (ts, rest) = line.split_once('\t')?;
-    let (stream, msg) = rest.split_once('\t')?;
-    Some((ts.parse().ok()?, stream, msg))
+    /// The function was deleted or made again: its log group stays, as on
+    /// Lambda.
+    pub fn forget(&self, _function: &str) {}
 }
 
 struct Target {
@@ -323,11 +281,20 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn logs(dir: &std::path::Path) -> Arc<nimbus_logs::Logs> {
+        let kv: Arc<dyn nimbus_storage::KvEngine> =
+            Arc::new(nimbus_storage_embedded::EmbeddedKv::open(&dir.join("kv.redb")).unwrap());
+        Arc::new(
+            nimbus_logs::Logs::open(dir.join("logs"), kv, "000000000000", "us-east-1").unwrap(),
+        )
+    }
 
     #[tokio::test]
     async fn lines_are_stored_and_captured_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(LogStore::new(dir.path().to_path_buf()).unwrap());
+        let store = Arc::new(LogStore::new(logs(dir.path())));
         let (r, mut w) = std::io::pipe().unwrap();
         let log = EnvLog::start(
             store.clone(),
@@ -347,8 +314,11 @@ mod tests {
             tail,
             "START RequestId: 1 Version: $LATEST\nhello\nworld\npartial\nEND RequestId: 1\n"
         );
-        let text = fs::read_to_string(store.path("fn")).unwrap();
-        let msgs: Vec<&str> = text.lines().map(|l| parse_line(l).unwrap().2).collect();
+        let events = store
+            .logs()
+            .events("/aws/lambda/fn", &nimbus_logs::Query::default())
+            .unwrap();
+        let msgs: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(
             msgs,
             [
@@ -359,16 +329,13 @@ mod tests {
                 "END RequestId: 1"
             ]
         );
-        assert_eq!(
-            parse_line(text.lines().next().unwrap()).unwrap().1,
-            "2026/11/27/[$LATEST]abc"
-        );
+        assert_eq!(events[0].stream, "2026/11/27/[$LATEST]abc");
     }
 
     #[tokio::test]
     async fn tail_keeps_the_last_4k() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(LogStore::new(dir.path().to_path_buf()).unwrap());
+        let store = Arc::new(LogStore::new(logs(dir.path())));
         let (r, _w) = std::io::pipe().unwrap();
         let log = EnvLog::start(store, "fn", "s", OwnedFd::from(r)).unwrap();
         log.begin_capture();

@@ -179,6 +179,17 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .context("open functions service")?,
     );
     functions.start_background();
+    // Log groups' retention: expired days go once an hour.
+    let logs = functions.logs();
+    tokio::spawn(async move {
+        loop {
+            let expired = logs.expire(nimbus_model::time::now_millis());
+            if expired > 0 {
+                tracing::info!(expired, "deleted log segments past their group's retention");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
     // Triggers act under the identities AWS uses (see `permissions`),
     // decided by the enforcer made below, once the services exist.
     let trigger_permissions = cfg
@@ -473,11 +484,7 @@ impl Services {
             Arc::new(nimbus_api_sns::SnsApi::new(topics.clone())),
             Arc::new(nimbus_api_scheduler::SchedulerApi::new(events.clone())),
             Arc::new(nimbus_api_pipes::PipesApi::new(pipes)),
-            Arc::new(nimbus_api_logs::LogsApi::new(
-                data_dir.join("logs"),
-                &id.account_id,
-                &id.region,
-            )),
+            Arc::new(nimbus_api_logs::LogsApi::new(functions.logs())),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
