@@ -13,6 +13,7 @@ mod execution;
 pub mod layers;
 pub mod lineage;
 pub mod logs;
+mod metrics;
 mod registry;
 pub mod roles;
 pub mod runtimes;
@@ -177,6 +178,11 @@ impl Functions {
     /// A package from the object store.
     fn read_s3(&self, at: &code::S3Code) -> Result<Vec<u8>> {
         code::read_s3(self.code_objects.get().map(|o| &**o), at)
+    }
+
+    /// Record Lambda's own metrics (`AWS/Lambda`) in `m`.
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        self.executor.set_metrics(m);
     }
 
     /// The CloudWatch Logs store functions write their log groups to.
@@ -516,8 +522,15 @@ impl Functions {
         &self,
         rec: &FunctionRecord,
     ) -> std::result::Result<concurrency::Admission, concurrency::Throttle> {
-        self.concurrency
-            .admit(rec, self.concurrency_limit, self.registry.reserved_total())
+        let admitted =
+            self.concurrency
+                .admit(rec, self.concurrency_limit, self.registry.reserved_total());
+        if admitted.is_err()
+            && let Some(m) = self.executor.metrics()
+        {
+            metrics::throttle(m, rec);
+        }
+        admitted
     }
 
     /// The account's concurrency limit and what reservations leave unreserved.

@@ -35,10 +35,16 @@ fn main() {
         "append: {LINES} lines of ~100 bytes in {secs:.2} s: {:.0} lines/s",
         LINES as f64 / secs
     );
-    for pattern in ["ERROR", r#"{ $.level = "ERROR" && $.ms > 50 }"#, "[level, word, n = 0*, ...]"] {
+    for pattern in [
+        "ERROR",
+        r#"{ $.level = "ERROR" && $.ms > 50 }"#,
+        "[level, word, n = 0*, ...]",
+    ] {
         let p = FilterPattern::parse(pattern).expect("a pattern");
         let start = Instant::now();
-        let events = logs.events("/aws/lambda/bench", &Query::default()).expect("events");
+        let events = logs
+            .events("/aws/lambda/bench", &Query::default())
+            .expect("events");
         let read = start.elapsed().as_secs_f64();
         let hits = events.iter().filter(|e| p.matches(&e.message)).count();
         let total = start.elapsed().as_secs_f64();

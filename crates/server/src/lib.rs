@@ -179,6 +179,28 @@ pub async fn start(cfg: Config) -> Result<Started> {
             .context("open functions service")?,
     );
     functions.start_background();
+    // CloudWatch metrics: Lambda's own, gathered in memory and written every
+    // few seconds; PutMetricData's written before it answers.
+    let metrics = Arc::new(
+        nimbus_metrics::Metrics::open(data_dir.join("metrics")).context("open the metrics")?,
+    );
+    functions.set_metrics(metrics.clone());
+    {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut ticks = 0u64;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                if let Err(e) = metrics.flush() {
+                    tracing::warn!(error = %e, "write Lambda's metrics");
+                }
+                ticks += 1;
+                if ticks % 720 == 1 {
+                    metrics.expire(nimbus_model::time::now_millis());
+                }
+            }
+        });
+    }
     // Log groups' retention: expired days go once an hour.
     let logs = functions.logs();
     tokio::spawn(async move {
@@ -200,6 +222,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         &data_dir,
         &kv,
         &functions,
+        &metrics,
         trigger_permissions
             .clone()
             .map(|p| p as Arc<dyn nimbus_invoke::permissions::Permissions>),
@@ -342,6 +365,7 @@ impl Services {
         data_dir: &std::path::Path,
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
+        metrics: &Arc<nimbus_metrics::Metrics>,
         // What triggers may do under their identities; `None` with IAM off.
         permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
@@ -485,6 +509,7 @@ impl Services {
             Arc::new(nimbus_api_scheduler::SchedulerApi::new(events.clone())),
             Arc::new(nimbus_api_pipes::PipesApi::new(pipes)),
             Arc::new(nimbus_api_logs::LogsApi::new(functions.logs())),
+            Arc::new(nimbus_api_cloudwatch::CloudWatchApi::new(metrics.clone())),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);

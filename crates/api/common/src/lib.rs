@@ -9,6 +9,7 @@
 //! on this spine: `docs/adding-a-service.md`.
 
 pub mod authz;
+pub mod cbor;
 pub mod chunked;
 pub mod json;
 pub mod query;

@@ -220,6 +220,8 @@ pub(crate) struct Executor {
     starting: tokio::sync::Semaphore,
     /// Issues each environment its function's role credentials.
     roles: std::sync::OnceLock<Arc<dyn crate::roles::ExecutionRoles>>,
+    /// Where Lambda's own metrics go (once the server gives a store).
+    metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 mod launch;
@@ -242,11 +244,27 @@ fn random_hex() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// How an invocation ended, for its `REPORT` line and Lambda's metrics.
+struct Ended<'a> {
+    init_ms: Option<f64>,
+    status: Option<&'a str>,
+    failed: bool,
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 impl Executor {
+    /// Record Lambda's own metrics in `m` from now on.
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        let _ = self.metrics.set(m);
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&Arc<nimbus_metrics::Metrics>> {
+        self.metrics.get()
+    }
+
     pub fn new(
         cfg: ExecConfig,
         runtimes: Runtimes,
@@ -271,6 +289,7 @@ impl Executor {
             memory: Arc::new(MemoryBudget::default()),
             starting: tokio::sync::Semaphore::new(start_slots()),
             roles: std::sync::OnceLock::new(),
+            metrics: std::sync::OnceLock::new(),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -783,7 +802,12 @@ impl Executor {
                 (f.body, Some("Unhandled".to_string()), false, Some(f.status))
             }
         };
-        self.report(&env, &rec, &request_id, elapsed, init_ms, status_note);
+        let how = Ended {
+            init_ms,
+            status: status_note,
+            failed: function_error.is_some(),
+        };
+        self.report(&env, &rec, &request_id, elapsed, how);
         let log_result = req.log_tail.then(|| env.log.end_capture());
 
         if reusable {
@@ -894,7 +918,12 @@ impl Executor {
             }
             drop(tx);
             env.log.sync().await;
-            me.report(&env, &rec, &request_id, started.elapsed(), init_ms, status);
+            let how = Ended {
+                init_ms,
+                status,
+                failed: status.is_some(),
+            };
+            me.report(&env, &rec, &request_id, started.elapsed(), how);
             if log_tail {
                 let _ = env.log.end_capture();
             }
@@ -916,11 +945,18 @@ impl Executor {
         rec: &FunctionRecord,
         request_id: &str,
         elapsed: Duration,
-        init_ms: Option<f64>,
-        status: Option<&str>,
+        how: Ended<'_>,
     ) {
+        let Ended {
+            init_ms,
+            status,
+            failed,
+        } = how;
         let end = format!("END RequestId: {request_id}");
         let duration = ms(elapsed);
+        if let Some(m) = self.metrics.get() {
+            crate::metrics::invocation(m, rec, Some(&rec.version), duration, failed);
+        }
         let billed = duration.ceil().max(1.0) as u64;
         let max_mem = env.peak_memory_mb().unwrap_or(0);
         let mut line = format!(
@@ -959,8 +995,11 @@ impl Executor {
                     rec,
                     request_id,
                     Duration::ZERO,
-                    None,
-                    Some(&format!("error\tError Type: {}", failure.error_type)),
+                    Ended {
+                        init_ms: None,
+                        status: Some(&format!("error\tError Type: {}", failure.error_type)),
+                        failed: true,
+                    },
                 );
                 req.log_tail.then(|| env.log.end_capture())
             }
