@@ -8,24 +8,24 @@ use nimbus_model::FunctionRecord;
 
 const NAMESPACE: &str = "AWS/Lambda";
 
-/// The dimension sets a datapoint of `rec` (invoked as `qualifier`) goes to.
-fn each(
-    m: &Metrics,
+/// A datapoint of `rec` (invoked as `qualifier`) for each dimension set.
+fn each<'a>(
+    points: &mut Vec<(MetricId, &'a str, f64)>,
     rec: &FunctionRecord,
     qualifier: Option<&str>,
     name: &str,
-    unit: &str,
+    unit: &'a str,
     value: f64,
 ) {
-    m.record(MetricId::new(NAMESPACE, name, &[]), unit, value);
-    m.record(
+    points.push((MetricId::new(NAMESPACE, name, &[]), unit, value));
+    points.push((
         MetricId::new(NAMESPACE, name, &[("FunctionName", &rec.name)]),
         unit,
         value,
-    );
+    ));
     if let Some(q) = qualifier.filter(|q| *q != "$LATEST") {
         let resource = format!("{}:{q}", rec.name);
-        m.record(
+        points.push((
             MetricId::new(
                 NAMESPACE,
                 name,
@@ -33,7 +33,7 @@ fn each(
             ),
             unit,
             value,
-        );
+        ));
     }
 }
 
@@ -45,19 +45,24 @@ pub(crate) fn invocation(
     duration_ms: f64,
     error: bool,
 ) {
-    each(m, rec, qualifier, "Invocations", "Count", 1.0);
+    let mut points = Vec::with_capacity(9);
+    each(&mut points, rec, qualifier, "Invocations", "Count", 1.0);
+    let errors = if error { 1.0 } else { 0.0 };
+    each(&mut points, rec, qualifier, "Errors", "Count", errors);
     each(
-        m,
+        &mut points,
         rec,
         qualifier,
-        "Errors",
-        "Count",
-        if error { 1.0 } else { 0.0 },
+        "Duration",
+        "Milliseconds",
+        duration_ms,
     );
-    each(m, rec, qualifier, "Duration", "Milliseconds", duration_ms);
+    m.record_all(points);
 }
 
 /// One invocation refused for concurrency.
 pub(crate) fn throttle(m: &Metrics, rec: &FunctionRecord) {
-    each(m, rec, None, "Throttles", "Count", 1.0);
+    let mut points = Vec::with_capacity(2);
+    each(&mut points, rec, None, "Throttles", "Count", 1.0);
+    m.record_all(points);
 }

@@ -151,8 +151,8 @@ pub struct Point {
 pub struct Metrics {
     root: PathBuf,
     series: Mutex<HashMap<MetricId, Series>>,
-    /// The platform's deltas not yet written.
-    pending: Mutex<Vec<Line>>,
+    /// The platform's deltas not yet written, by series and bucket.
+    pending: Mutex<HashMap<(MetricId, u64), Line>>,
     file: Mutex<Option<(String, File)>>,
 }
 
@@ -253,26 +253,49 @@ impl Metrics {
     /// A datapoint the platform records (now, one-minute resolution):
     /// counted at once, written with the next [`Metrics::flush`].
     pub fn record(&self, id: MetricId, unit: &str, value: f64) {
+        self.record_all(vec![(id, unit, value)]);
+    }
+
+    /// Several datapoints the platform records at once (one invocation's).
+    pub fn record_all(&self, points: Vec<(MetricId, &str, f64)>) {
         let now = nimbus_model::time::now_millis();
-        let l = Line {
-            id,
-            at: now - now % 60_000,
-            resolution: 60_000,
-            unit: Some(unit.to_string()),
-            stats: Stats::one(value),
-        };
-        self.apply(&l);
+        let at = now - now % 60_000;
+        let mut all = self.series.lock().expect("series lock");
         let mut pending = self.pending.lock().expect("pending lock");
-        // Gather deltas of one bucket into one line.
-        match pending.iter_mut().find(|p| p.id == l.id && p.at == l.at) {
-            Some(p) => p.stats.add(&l.stats),
-            None => pending.push(l),
+        for (id, unit, value) in points {
+            let stats = Stats::one(value);
+            let s = all.entry(id.clone()).or_default();
+            if s.unit.as_deref() != Some(unit) {
+                s.unit = Some(unit.to_string());
+            }
+            match s.buckets.get_mut(&at) {
+                Some((_, st)) => st.add(&stats),
+                None => {
+                    s.buckets.insert(at, (60_000, stats.clone()));
+                }
+            }
+            // Gather deltas of one bucket into one line.
+            match pending.entry((id, at)) {
+                std::collections::hash_map::Entry::Occupied(mut p) => p.get_mut().stats.add(&stats),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let id = v.key().0.clone();
+                    v.insert(Line {
+                        id,
+                        at,
+                        resolution: 60_000,
+                        unit: Some(unit.to_string()),
+                        stats,
+                    });
+                }
+            }
         }
     }
 
     /// Write the platform's gathered datapoints.
     pub fn flush(&self) -> Result<()> {
-        let lines = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        let lines: Vec<Line> = std::mem::take(&mut *self.pending.lock().expect("pending lock"))
+            .into_values()
+            .collect();
         self.write(&lines, false)
     }
 
