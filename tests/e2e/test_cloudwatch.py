@@ -109,3 +109,82 @@ def test_acknowledged_datapoints_survive_kill_9():
             assert points[0]["Sum"] == 7
         finally:
             n.stop()
+
+
+def wait_for_state(cw, name, state, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        if got["StateValue"] == state:
+            return got
+        time.sleep(0.5)
+    raise AssertionError(f"alarm {name} never went to {state}: {got['StateValue']} ({got['StateReason']})")
+
+
+def test_alarms_go_to_alarm_and_notify_their_topic(nimbus):
+    cw, sns, sqs = nimbus.client("cloudwatch"), nimbus.client("sns"), nimbus.client("sqs")
+    topic = sns.create_topic(Name=unique("alarms"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("pager"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    ns, name = unique("Shop"), unique("too-many-errors")
+    cw.put_metric_alarm(AlarmName=name, AlarmDescription="errors happen", Namespace=ns, MetricName="Errors",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+                        AlarmActions=[topic], OKActions=[topic])
+    first = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert first["StateValue"] in ("INSUFFICIENT_DATA", "OK") and first["AlarmArn"].endswith(f":alarm:{name}")
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 3}])
+    alarmed = wait_for_state(cw, name, "ALARM")
+    assert alarmed["StateReason"].startswith("Threshold Crossed")
+    deadline, note = time.monotonic() + 60, None
+    while time.monotonic() < deadline and note is None:
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            envelope = json.loads(m["Body"])
+            if json.loads(envelope["Message"])["NewStateValue"] == "ALARM":
+                note = envelope
+    assert note is not None, "no ALARM notification reached the topic's queue"
+    assert note["Subject"] == f'ALARM: "{name}" in US East (N. Virginia)'
+    body = json.loads(note["Message"])
+    assert body["AlarmName"] == name and body["Trigger"]["Threshold"] == 1 and body["OldStateValue"] in ("INSUFFICIENT_DATA", "OK")
+
+    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="by hand")
+    history = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    assert any("to OK" in h["HistorySummary"] for h in history)
+    assert any("to ALARM" in h["HistorySummary"] for h in history)
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_alarm(AlarmName=name, Namespace=ns, MetricName="Errors", Statistic="Median", Period=60,
+                            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    cw.delete_alarms(AlarmNames=[name])
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def test_an_alarm_on_lambda_errors_invokes_its_function_action(nimbus, lam):
+    cw, logs = nimbus.client("cloudwatch"), nimbus.client("logs")
+    failing, responder = unique("failing"), unique("responder")
+    create(lam, failing, {"app.py": "def lambda_handler(e, c):\n    raise RuntimeError('boom')\n"})
+    made = create(lam, responder, {"app.py": "import json\ndef lambda_handler(e, c):\n    print('ALARM-EVENT', json.dumps(e))\n"})
+    name = unique("lambda-errors")
+    lam.add_permission(FunctionName=responder, StatementId="alarms", Action="lambda:InvokeFunction",
+                       Principal="lambda.alarms.cloudwatch.amazonaws.com",
+                       SourceArn=f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}")
+    cw.put_metric_alarm(AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors",
+                        Dimensions=[{"Name": "FunctionName", "Value": failing}], Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=[made["FunctionArn"]])
+    lam.invoke(FunctionName=failing, Payload=b"{}")
+    wait_for_state(cw, name, "ALARM")
+    deadline, events = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not events:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{responder}", filterPattern='"ALARM-EVENT"')["events"]
+        except ClientError:
+            pass
+        time.sleep(0.5)
+    assert events, "the alarm's function action did not run"
+    event = json.loads(events[0]["message"].split("ALARM-EVENT", 1)[1])
+    assert event["source"] == "aws.cloudwatch" and event["alarmData"]["state"]["value"] == "ALARM"
+    assert event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] == {"FunctionName": failing}

@@ -53,6 +53,8 @@ pub struct Delivery<'a> {
     pub attributes: Vec<(String, String, String)>,
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
+    /// A topic's message subject (CloudWatch alarms' notifications).
+    pub subject: Option<String>,
 }
 
 impl<'a> Delivery<'a> {

@@ -7,6 +7,8 @@
 //! (Lambda's `Invocations`, `Duration`, ...) gathered in memory and written
 //! every few seconds. Day files older than [`RETENTION_DAYS`] are deleted.
 
+pub mod alarms;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};

@@ -357,6 +357,8 @@ struct Services {
     webhooks: Arc<nimbus_webhooks::Webhooks>,
     /// Every API, called in process (Scheduler's universal targets).
     calls: Arc<in_process::InProcess>,
+    /// CloudWatch alarms, evaluated once the server runs.
+    alarms: Arc<nimbus_metrics::alarms::Alarms>,
 }
 
 impl Services {
@@ -475,6 +477,18 @@ impl Services {
         );
         pipes.set_machines(Arc::new(machines::SyncMachines(workflows.clone())));
         triggers.set_pipe_runner(pipes.runner());
+        // CloudWatch alarms: evaluated against the metrics, acting through the outbox.
+        let alarms = Arc::new(
+            nimbus_metrics::alarms::Alarms::open(
+                kv.clone(),
+                metrics.clone(),
+                deliveries.clone(),
+                permissions.clone(),
+                &id.account_id,
+                &id.region,
+            )
+            .context("open CloudWatch alarms")?,
+        );
         let http_apis =
             Arc::new(nimbus_gateway::apis::Apis::open(kv.clone()).context("open HTTP API store")?);
         let rest_apis = Arc::new(
@@ -509,7 +523,10 @@ impl Services {
             Arc::new(nimbus_api_scheduler::SchedulerApi::new(events.clone())),
             Arc::new(nimbus_api_pipes::PipesApi::new(pipes)),
             Arc::new(nimbus_api_logs::LogsApi::new(functions.logs())),
-            Arc::new(nimbus_api_cloudwatch::CloudWatchApi::new(metrics.clone())),
+            Arc::new(nimbus_api_cloudwatch::CloudWatchApi::new(
+                metrics.clone(),
+                alarms.clone(),
+            )),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;
         apis.extend(stores);
@@ -588,6 +605,7 @@ impl Services {
             topics,
             webhooks,
             calls,
+            alarms,
         })
     }
 
@@ -606,6 +624,7 @@ impl Services {
         )));
         self.events.start();
         self.webhooks.start();
+        self.alarms.start();
         let deployments = self.codedeploy.resume(authorizer);
         if deployments > 0 {
             tracing::info!(

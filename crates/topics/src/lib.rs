@@ -795,6 +795,7 @@ impl Outbox for Topics {
         };
         let mut m = Message {
             message: String::from_utf8_lossy(delivery.payload).into_owned(),
+            subject: delivery.subject.clone(),
             trace: delivery.trace.map(str::to_string),
             group_id: delivery.group_id.clone(),
             dedup_id: delivery.dedup_id.clone(),

@@ -163,7 +163,7 @@ impl Outbox for Deliveries {
             let topics = self.topics.get().ok_or_else(|| {
                 DeliveryError::NoSuchTarget(format!("{target}: there are no topics yet"))
             })?;
-            let inner = topics.stage(target, payload, trace, batch)?;
+            let inner = topics.stage_delivery(target, delivery, batch)?;
             return Ok(Staged::new(StagedTopic(inner)));
         }
         if target.starts_with(QUEUE_ARN_PREFIX) {

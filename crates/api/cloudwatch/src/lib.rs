@@ -5,6 +5,7 @@
 //! exception type and, as the service is `awsQueryCompatible`, the query
 //! code (`InvalidParameterValue`) in `x-amzn-query-error`.
 
+mod alarms;
 mod ops;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use nimbus_api_common::json::AwsJson;
 use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_metrics::Metrics;
+use nimbus_metrics::alarms::Alarms;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -27,15 +29,30 @@ pub const CLOUDWATCH_JSON: AwsJson = AwsJson {
 };
 
 /// Members written as timestamps in CBOR answers.
-const TIMESTAMPS: &[&str] = &["Timestamp", "Timestamps"];
+const TIMESTAMPS: &[&str] = &[
+    "Timestamp",
+    "Timestamps",
+    "AlarmConfigurationUpdatedTimestamp",
+    "StateUpdatedTimestamp",
+    "StateTransitionedTimestamp",
+];
 
 pub struct CloudWatchApi {
     metrics: Arc<Metrics>,
+    alarms: Arc<Alarms>,
 }
 
 impl CloudWatchApi {
-    pub fn new(metrics: Arc<Metrics>) -> CloudWatchApi {
-        CloudWatchApi { metrics }
+    pub fn new(metrics: Arc<Metrics>, alarms: Arc<Alarms>) -> CloudWatchApi {
+        CloudWatchApi { metrics, alarms }
+    }
+
+    fn execute(&self, op: &str, p: &Value) -> Result<Value, ApiError> {
+        if op.contains("Alarm") {
+            alarms::execute(&self.alarms, op, p)
+        } else {
+            ops::execute(&self.metrics, op, p)
+        }
     }
 
     fn authorize(req: &Request<Bytes>, op: &str) -> Result<(), ApiError> {
@@ -69,7 +86,7 @@ impl CloudWatchApi {
                 })?
             };
             Self::authorize(req, &op)?;
-            ops::execute(&self.metrics, &op, &params)
+            self.execute(&op, &params)
         })();
         let (status, body) = match answer {
             Ok(v) => (
@@ -111,7 +128,7 @@ impl CloudWatchApi {
             Err(e) => return CLOUDWATCH_JSON.error(&e, request_id),
         };
         let answer = Self::authorize(req, &call.operation)
-            .and_then(|()| ops::execute(&self.metrics, &call.operation, &call.params));
+            .and_then(|()| self.execute(&call.operation, &call.params));
         match answer {
             Ok(v) => CLOUDWATCH_JSON.respond(&v, request_id),
             Err(e) => {

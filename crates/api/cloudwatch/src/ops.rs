@@ -6,18 +6,18 @@ use nimbus_api_common::ApiError;
 use nimbus_metrics::{MetricId, Metrics, Stats};
 use serde_json::{Map, Value, json};
 
-fn invalid(m: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::bad_request("InvalidParameterValue", m)
 }
 
-fn missing(name: &str) -> ApiError {
+pub(crate) fn missing(name: &str) -> ApiError {
     ApiError::bad_request(
         "MissingParameter",
         format!("The parameter {name} is required."),
     )
 }
 
-fn text<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
@@ -29,7 +29,7 @@ fn seconds_ms(v: &Value, k: &str) -> Option<u64> {
 }
 
 /// `Dimensions: [{Name, Value}]`.
-fn dimensions(v: &Value) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn dimensions(v: &Value) -> Result<Vec<(String, String)>, ApiError> {
     let list = v.get("Dimensions").and_then(Value::as_array);
     let mut out = Vec::new();
     for d in list.into_iter().flatten() {

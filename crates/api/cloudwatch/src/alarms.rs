@@ -1,0 +1,288 @@
+//! CloudWatch's alarm operations over `nimbus-metrics`' alarms:
+//! `PutMetricAlarm`, `DescribeAlarms`, `DescribeAlarmsForMetric`,
+//! `DeleteAlarms`, `SetAlarmState`, `DescribeAlarmHistory`,
+//! `EnableAlarmActions`, `DisableAlarmActions`.
+
+use crate::ops::{dimensions, invalid, missing, text};
+use nimbus_api_common::ApiError;
+use nimbus_metrics::MetricId;
+use nimbus_metrics::alarms::{Alarm, Alarms, Error};
+use serde_json::{Value, json};
+
+fn error(e: Error) -> ApiError {
+    match e {
+        Error::Invalid(m) => invalid(m),
+        Error::NotFound(m) => ApiError::bad_request("ResourceNotFound", m),
+        Error::Storage(e) => {
+            tracing::error!(error = %e, "the alarm store failed");
+            ApiError::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServiceError",
+                "The alarm could not be stored.",
+            )
+            .with_query_code("InternalServiceError")
+        }
+    }
+}
+
+fn strings(p: &Value, k: &str) -> Vec<String> {
+    p.get(k)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn view(a: &Alarm) -> Value {
+    let mut v = json!({
+        "AlarmName": a.name, "AlarmArn": a.arn,
+        "AlarmConfigurationUpdatedTimestamp": seconds(a.configuration_updated_ms),
+        "ActionsEnabled": a.actions_enabled, "OKActions": a.ok_actions,
+        "AlarmActions": a.alarm_actions, "InsufficientDataActions": a.insufficient_actions,
+        "StateValue": a.state, "StateReason": a.reason,
+        "StateUpdatedTimestamp": seconds(a.state_updated_ms),
+        "StateTransitionedTimestamp": seconds(a.state_updated_ms),
+        "MetricName": a.metric.name, "Namespace": a.metric.namespace,
+        "Dimensions": a.metric.dimensions.iter().map(|(k, v)| json!({"Name": k, "Value": v})).collect::<Vec<_>>(),
+        "Period": a.period_s, "EvaluationPeriods": a.evaluation_periods,
+        "DatapointsToAlarm": a.datapoints_to_alarm, "Threshold": a.threshold,
+        "ComparisonOperator": a.comparison, "TreatMissingData": a.treat_missing,
+    });
+    v[if a.extended {
+        "ExtendedStatistic"
+    } else {
+        "Statistic"
+    }] = json!(a.statistic);
+    for (k, x) in [
+        ("AlarmDescription", &a.description),
+        ("StateReasonData", &a.reason_data),
+        ("Unit", &a.unit),
+    ] {
+        if let Some(x) = x {
+            v[k] = json!(x);
+        }
+    }
+    v
+}
+
+pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, ApiError> {
+    Ok(match op {
+        "PutMetricAlarm" => {
+            put(alarms, p)?;
+            json!({})
+        }
+        "DescribeAlarms" => {
+            let names = strings(p, "AlarmNames");
+            let prefix = text(p, "AlarmNamePrefix");
+            if !names.is_empty() && prefix.is_some() {
+                return Err(ApiError::bad_request(
+                    "InvalidParameterCombination",
+                    "AlarmNames and AlarmNamePrefix cannot be used together.",
+                ));
+            }
+            let state = text(p, "StateValue");
+            let action = text(p, "ActionPrefix");
+            let types = strings(p, "AlarmTypes");
+            let metric_alarms = types.is_empty() || types.iter().any(|t| t == "MetricAlarm");
+            let list: Vec<Value> = alarms
+                .all()
+                .iter()
+                .filter(|_| metric_alarms)
+                .filter(|a| names.is_empty() || names.contains(&a.name))
+                .filter(|a| prefix.is_none_or(|x| a.name.starts_with(x)))
+                .filter(|a| state.is_none_or(|s| a.state == s))
+                .filter(|a| {
+                    action.is_none_or(|x| {
+                        a.alarm_actions
+                            .iter()
+                            .chain(&a.ok_actions)
+                            .chain(&a.insufficient_actions)
+                            .any(|t| t.starts_with(x))
+                    })
+                })
+                .map(|a| view(a))
+                .collect();
+            json!({"MetricAlarms": list, "CompositeAlarms": []})
+        }
+        "DescribeAlarmsForMetric" => {
+            let namespace = text(p, "Namespace").ok_or_else(|| missing("Namespace"))?;
+            let name = text(p, "MetricName").ok_or_else(|| missing("MetricName"))?;
+            let dims = dimensions(p)?;
+            let list: Vec<Value> = alarms
+                .all()
+                .iter()
+                .filter(|a| a.metric.namespace == namespace && a.metric.name == name)
+                .filter(|a| dims.is_empty() || a.metric.dimensions == dims)
+                .map(|a| view(a))
+                .collect();
+            json!({"MetricAlarms": list})
+        }
+        "DeleteAlarms" => {
+            alarms.delete(&strings(p, "AlarmNames")).map_err(error)?;
+            json!({})
+        }
+        "SetAlarmState" => {
+            alarms
+                .set_state(
+                    text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?,
+                    text(p, "StateValue").ok_or_else(|| missing("StateValue"))?,
+                    text(p, "StateReason").ok_or_else(|| missing("StateReason"))?,
+                    text(p, "StateReasonData"),
+                )
+                .map_err(error)?;
+            json!({})
+        }
+        "EnableAlarmActions" | "DisableAlarmActions" => {
+            alarms
+                .set_actions_enabled(&strings(p, "AlarmNames"), op == "EnableAlarmActions")
+                .map_err(error)?;
+            json!({})
+        }
+        "DescribeAlarmHistory" => {
+            let kind = text(p, "HistoryItemType");
+            let from = p
+                .get("StartDate")
+                .and_then(Value::as_f64)
+                .map(|s| (s * 1000.0) as u64);
+            let to = p
+                .get("EndDate")
+                .and_then(Value::as_f64)
+                .map(|s| (s * 1000.0) as u64);
+            let max = p
+                .get("MaxRecords")
+                .and_then(Value::as_u64)
+                .unwrap_or(100)
+                .clamp(1, 100) as usize;
+            let mut items: Vec<Value> = alarms
+                .history(text(p, "AlarmName"))
+                .iter()
+                .filter(|h| kind.is_none_or(|k| h.kind == k))
+                .filter(|h| from.is_none_or(|f| h.at_ms >= f) && to.is_none_or(|t| h.at_ms <= t))
+                .take(max)
+                .map(|h| json!({"AlarmName": h.alarm, "AlarmType": "MetricAlarm", "Timestamp": seconds(h.at_ms),
+                                "HistoryItemType": h.kind, "HistorySummary": h.summary, "HistoryData": h.data}))
+                .collect();
+            if text(p, "ScanBy") == Some("TimestampAscending") {
+                items.reverse();
+            }
+            json!({"AlarmHistoryItems": items})
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "UnknownOperationException",
+                format!("Nimbus's CloudWatch does not serve {other} yet"),
+            ));
+        }
+    })
+}
+
+fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
+    let name = text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?;
+    if p.get("Metrics").is_some() || p.get("ThresholdMetricId").is_some() {
+        return Err(invalid(
+            "Nimbus's alarms watch one metric (MetricName, Namespace, Statistic); metric math alarms are not built yet.",
+        ));
+    }
+    let (statistic, extended) = match (text(p, "Statistic"), text(p, "ExtendedStatistic")) {
+        (Some(s), None) => {
+            if !matches!(s, "SampleCount" | "Average" | "Sum" | "Minimum" | "Maximum") {
+                return Err(invalid(format!(
+                    "The value {s} for parameter Statistic is invalid."
+                )));
+            }
+            (s.to_string(), false)
+        }
+        (None, Some(e)) => {
+            if e.strip_prefix('p')
+                .and_then(|q| q.parse::<f64>().ok())
+                .is_none_or(|q| !(0.0..=100.0).contains(&q))
+            {
+                return Err(invalid(format!(
+                    "The value {e} for parameter ExtendedStatistic is invalid."
+                )));
+            }
+            (e.to_string(), true)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "InvalidParameterCombination",
+                "Exactly one of Statistic and ExtendedStatistic must be given.",
+            ));
+        }
+    };
+    let evaluation_periods = p
+        .get("EvaluationPeriods")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("EvaluationPeriods"))?;
+    let metric = MetricId {
+        namespace: text(p, "Namespace")
+            .ok_or_else(|| missing("Namespace"))?
+            .to_string(),
+        name: text(p, "MetricName")
+            .ok_or_else(|| missing("MetricName"))?
+            .to_string(),
+        dimensions: dimensions(p)?,
+    };
+    let actions = |k: &str| -> Result<Vec<String>, ApiError> {
+        let list = strings(p, k);
+        if list.len() > 5 {
+            return Err(invalid(format!(
+                "The collection {k} must not have more than 5 items."
+            )));
+        }
+        Ok(list)
+    };
+    alarms
+        .put(Alarm {
+            format: 0,
+            name: name.to_string(),
+            arn: String::new(),
+            description: text(p, "AlarmDescription").map(str::to_string),
+            metric,
+            statistic,
+            extended,
+            unit: text(p, "Unit").map(str::to_string),
+            period_s: p
+                .get("Period")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| missing("Period"))?,
+            evaluation_periods,
+            datapoints_to_alarm: p
+                .get("DatapointsToAlarm")
+                .and_then(Value::as_u64)
+                .unwrap_or(evaluation_periods),
+            threshold: p
+                .get("Threshold")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| missing("Threshold"))?,
+            comparison: text(p, "ComparisonOperator")
+                .ok_or_else(|| missing("ComparisonOperator"))?
+                .to_string(),
+            treat_missing: text(p, "TreatMissingData").unwrap_or("missing").to_string(),
+            actions_enabled: p
+                .get("ActionsEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            alarm_actions: actions("AlarmActions")?,
+            ok_actions: actions("OKActions")?,
+            insufficient_actions: actions("InsufficientDataActions")?,
+            state: String::new(),
+            reason: String::new(),
+            reason_data: None,
+            state_updated_ms: 0,
+            configuration_updated_ms: 0,
+            tags: p
+                .get("Tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
+                .collect(),
+        })
+        .map_err(error)
+}
