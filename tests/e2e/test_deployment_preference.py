@@ -143,3 +143,90 @@ def test_deployment_preferences_shift_traffic_through_codedeploy(nimbus):
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
     assert app not in cd.list_applications()["applications"]
+
+
+ALARMED = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Namespace:
+    Type: String
+Resources:
+  Quick:
+    Type: AWS::CodeDeploy::DeploymentConfig
+    Properties:
+      ComputePlatform: Lambda
+      TrafficRoutingConfig:
+        Type: TimeBasedCanary
+        TimeBasedCanary: {CanaryPercentage: 50, CanaryInterval: 1}
+  Errors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: !Ref Namespace
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(e, c): return 'GREETING'"
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: !Ref Quick
+        Alarms:
+          - !Ref Errors
+Outputs:
+  Alias:
+    Value: !Ref GreeterAliaslive
+  AlarmArn:
+    Value: !GetAtt Errors.Arn
+"""
+
+
+@pytest.mark.xdist_group("slow-canary")
+def test_an_alarm_stops_a_deployment_and_rolls_the_alias_back(nimbus):
+    cfn, lam, cd, cw = (nimbus.client(s) for s in ("cloudformation", "lambda", "codedeploy", "cloudwatch"))
+    name, ns = unique("alarmed"), unique("Greeter")
+    caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    params = [{"ParameterKey": "Namespace", "ParameterValue": ns}]
+    cfn.create_stack(StackName=name, TemplateBody=ALARMED.replace("GREETING", "v1"), Capabilities=caps,
+                     Parameters=params)
+    s = settle(cfn, name)
+    assert s["StackStatus"] == "CREATE_COMPLETE", s
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in s["Outputs"]}
+    alias = outputs["Alias"]
+    alarm_name = outputs["AlarmArn"].rsplit(":", 1)[1]
+    assert cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["MetricName"] == "Errors"
+    fn, alias_name = alias.split(":")[-2], alias.split(":")[-1]
+    before = lam.get_alias(FunctionName=fn, Name=alias_name)["FunctionVersion"]
+
+    cfn.update_stack(StackName=name, TemplateBody=ALARMED.replace("GREETING", "v2"), Capabilities=caps,
+                     Parameters=params)
+    deadline, weights = time.monotonic() + 120, {}
+    while time.monotonic() < deadline and not weights:
+        weights = lam.get_alias(FunctionName=fn, Name=alias_name).get(
+            "RoutingConfig", {}).get("AdditionalVersionWeights", {})
+        time.sleep(0.3)
+    assert list(weights.values()) == [0.5], weights
+    # Errors during the canary: the alarm goes off and the deployment stops.
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 1}])
+    s = settle(cfn, name)
+    assert s["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", s
+    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                 for r in cfn.describe_stack_resources(StackName=name)["StackResources"]}
+    deployments = cd.list_deployments(applicationName=resources["ServerlessDeploymentApplication"],
+                                      deploymentGroupName=resources["GreeterDeploymentGroup"])["deployments"]
+    info = cd.get_deployment(deploymentId=deployments[0])["deploymentInfo"]
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+    assert alarm_name in info["errorInformation"]["message"]
+    got = lam.get_alias(FunctionName=fn, Name=alias_name)
+    assert got["FunctionVersion"] == before and not got.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+    assert say(nimbus, alias) == "v1"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
+    assert cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"] == []

@@ -10,8 +10,9 @@
 //! `PutLifecycleEventHookExecutionStatus`; a failed hook or a stop rolls the
 //! traffic back. CloudFormation deploys an alias with an `UpdatePolicy` of
 //! `CodeDeployLambdaAliasUpdate` through it, as SAM's
-//! `DeploymentPreference` asks. CloudWatch alarms are not here yet: a group
-//! with alarms enabled is refused.
+//! `DeploymentPreference` asks. A group's enabled `alarmConfiguration` is
+//! watched while a deployment runs: one of its CloudWatch alarms in `ALARM`
+//! stops the deployment (`ALARM_ACTIVE`) and rolls the traffic back.
 
 pub mod authz;
 pub mod configs;

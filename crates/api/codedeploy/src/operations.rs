@@ -188,22 +188,46 @@ fn check_group(inner: &Inner, p: &Value) -> Result<(), CodeDeployError> {
     if let Some(name) = p.get("deploymentConfigName").and_then(Value::as_str) {
         config_json(inner, name)?;
     }
-    let alarms = p.get("alarmConfiguration");
-    let enabled = alarms
-        .and_then(|a| a.get("enabled"))
-        .and_then(Value::as_bool)
-        == Some(true);
-    let named = alarms
+    if let Some(alarms) = p
+        .get("alarmConfiguration")
         .and_then(|a| a.get("alarms"))
         .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if enabled && named {
-        return Err(CodeDeployError::new(
-            "InvalidAlarmConfigException",
-            "Nimbus has no CloudWatch alarms yet, so a deployment group cannot stop on them: leave alarmConfiguration disabled",
-        ));
+    {
+        if alarms.len() > 10 {
+            return Err(CodeDeployError::new(
+                "InvalidAlarmConfigException",
+                "A deployment group may watch at most 10 alarms.",
+            ));
+        }
+        if alarms.iter().any(|a| {
+            a.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        }) {
+            return Err(CodeDeployError::new(
+                "InvalidAlarmConfigException",
+                "Each alarm of alarmConfiguration needs a name.",
+            ));
+        }
     }
     Ok(())
+}
+
+/// The alarms a group's deployments watch: its `alarmConfiguration`'s, when
+/// enabled.
+fn watched_alarms(g: &crate::store::Group) -> Vec<String> {
+    let Some(a) = g.settings.get("alarmConfiguration") else {
+        return Vec::new();
+    };
+    if a.get("enabled").and_then(Value::as_bool) != Some(true) {
+        return Vec::new();
+    }
+    a.get("alarms")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect()
 }
 
 fn create_group(inner: &Inner, p: &Value) -> Answer {
@@ -505,6 +529,7 @@ fn create_deployment(inner: &Arc<Inner>, p: &Value, ext: &http::Extensions) -> A
         started_ms: None,
         completed_ms: None,
         acting,
+        alarms: watched_alarms(&g),
     };
     let id = d.id.clone();
     inner.store.deployments.put(d)?;

@@ -3,7 +3,9 @@
 //! target's share as an additional version weight, waiting between steps),
 //! then the `AfterAllowTraffic` hooks. A hook that fails (or is not
 //! answered within an hour), a step Lambda refuses, or a stop rolls the
-//! alias back to the version it started from. Every change is written to
+//! alias back to the version it started from, and so does one of the group's
+//! CloudWatch alarms going to `ALARM` (looked at before each step, every
+//! few seconds while waiting, and before the deployment ends). Every change is written to
 //! the deployment's record as it happens; the alias is moved through
 //! Lambda's API as the deployment's creator.
 
@@ -20,6 +22,8 @@ use std::time::Duration;
 const HOOK_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How often a waiting deployment looks at its record (hook answers, stops).
 const TICK: Duration = Duration::from_millis(200);
+/// How often a waiting deployment asks CloudWatch about its alarms.
+const ALARM_POLL_MS: u64 = 2_000;
 
 pub(crate) fn start(inner: Arc<Inner>, id: String, ext: http::Extensions) {
     tokio::spawn(async move { run(&inner, &id, &ext).await });
@@ -61,12 +65,14 @@ async fn run(inner: &Inner, id: &str, ext: &http::Extensions) {
         hooks(inner, id, "BeforeAllowTraffic", ext).await?;
         for (share, wait) in crate::configs::steps(&routing) {
             stop_requested(inner, id)?;
+            alarms_quiet(inner, &d, ext).await?;
             set_share(inner, &d, share, ext).await?;
             shifted = true;
             record(inner, id, |d| d.shifted = share);
-            wait_minutes(inner, id, wait).await?;
+            wait_minutes(inner, &d, wait, ext).await?;
         }
-        hooks(inner, id, "AfterAllowTraffic", ext).await
+        hooks(inner, id, "AfterAllowTraffic", ext).await?;
+        alarms_quiet(inner, &d, ext).await
     }
     .await;
     let (status, error, roll_back) = match outcome {
@@ -81,6 +87,9 @@ async fn run(inner: &Inner, id: &str, ext: &http::Extensions) {
                 )),
                 back,
             )
+        }
+        Err(Halt::Error("ALARM_ACTIVE", message)) => {
+            ("Stopped", Some(("ALARM_ACTIVE".to_string(), message)), true)
         }
         Err(Halt::Error(code, message)) => ("Failed", Some((code.to_string(), message)), true),
     };
@@ -112,15 +121,87 @@ fn stop_requested(inner: &Inner, id: &str) -> Result<(), Halt> {
     }
 }
 
-/// Wait `minutes`, by the wall clock, looking for a stop meanwhile.
-async fn wait_minutes(inner: &Inner, id: &str, minutes: u64) -> Result<(), Halt> {
+/// Wait `minutes`, by the wall clock, looking for a stop and the group's
+/// alarms meanwhile.
+async fn wait_minutes(
+    inner: &Inner,
+    d: &Deployment,
+    minutes: u64,
+    ext: &http::Extensions,
+) -> Result<(), Halt> {
     let due = now_millis() + minutes * 60_000;
+    let mut asked = 0;
     while now_millis() < due {
-        stop_requested(inner, id)?;
+        stop_requested(inner, &d.id)?;
+        if now_millis().saturating_sub(asked) >= ALARM_POLL_MS {
+            alarms_quiet(inner, d, ext).await?;
+            asked = now_millis();
+        }
         let left = Duration::from_millis(due.saturating_sub(now_millis()));
         tokio::time::sleep(left.min(TICK)).await;
     }
     Ok(())
+}
+
+/// `Err(ALARM_ACTIVE)` when one of the deployment's alarms is in `ALARM`
+/// (asked of CloudWatch as the deployment's creator); an alarm CloudWatch
+/// does not know counts as quiet, as CodeDeploy ignores missing alarms only
+/// when told to, so it is reported in the log.
+async fn alarms_quiet(inner: &Inner, d: &Deployment, ext: &http::Extensions) -> Result<(), Halt> {
+    if d.alarms.is_empty() {
+        return Ok(());
+    }
+    let body = json!({"AlarmNames": d.alarms});
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header(
+            "x-amz-target",
+            "GraniteServiceVersion20100801.DescribeAlarms",
+        )
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("host", "localhost")
+        .body(Bytes::from(body.to_string()))
+        .map_err(|e| Halt::Error("INTERNAL_ERROR", e.to_string()))?;
+    *req.extensions_mut() = ext.clone();
+    let resp = inner.calls.call("monitoring", req).await;
+    let v: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+    if !resp.status().is_success() {
+        return Err(Halt::Error(
+            "ALARM_CONFIG_ERROR",
+            format!(
+                "The deployment's alarms could not be read: {}",
+                v["message"].as_str().unwrap_or("CloudWatch refused")
+            ),
+        ));
+    }
+    let found: Vec<&str> = v["MetricAlarms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["AlarmName"].as_str())
+        .collect();
+    for missing in d.alarms.iter().filter(|n| !found.contains(&n.as_str())) {
+        tracing::warn!(deployment = %d.id, alarm = %missing, "a deployment's alarm does not exist");
+    }
+    let active: Vec<&str> = v["MetricAlarms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["StateValue"] == "ALARM")
+        .filter_map(|a| a["AlarmName"].as_str())
+        .collect();
+    if active.is_empty() {
+        Ok(())
+    } else {
+        Err(Halt::Error(
+            "ALARM_ACTIVE",
+            format!(
+                "One or more alarms have been activated according to the Amazon CloudWatch metrics. The alarm(s) that were activated: {}",
+                active.join(", ")
+            ),
+        ))
+    }
 }
 
 /// A Lambda REST call as the deployment's creator; its JSON answer.

@@ -93,6 +93,10 @@ pub struct Deployment {
     pub started_ms: Option<u64>,
     pub completed_ms: Option<u64>,
     pub acting: Option<Acting>,
+    /// The group's CloudWatch alarms (when its `alarmConfiguration` is
+    /// enabled): one in `ALARM` stops the deployment.
+    #[serde(default)]
+    pub alarms: Vec<String>,
 }
 
 macro_rules! record {

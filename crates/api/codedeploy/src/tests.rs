@@ -272,7 +272,7 @@ async fn what_codedeploy_refuses() {
         .send(
             "CreateDeploymentGroup",
             json!({"applicationName": "a", "deploymentGroupName": "g", "serviceRoleArn": "r",
-                   "alarmConfiguration": {"enabled": true, "alarms": [{"name": "errors"}]}}),
+                   "alarmConfiguration": {"enabled": true, "alarms": [{"name": ""}]}}),
         )
         .await;
     assert_eq!(

@@ -6,6 +6,7 @@
 
 mod apigateway;
 mod apigateway_v2;
+mod cloudwatch;
 mod codedeploy;
 mod dynamodb;
 pub(crate) mod ec2;
@@ -325,6 +326,7 @@ pub(crate) async fn create(
         "AWS::S3::Bucket" => s3::create(ctx, props).await,
         "AWS::S3::BucketPolicy" => s3::create_policy(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
+        "AWS::CloudWatch::Alarm" => cloudwatch::create(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         "AWS::KMS::Key" => {
             kms::create_key(ctx, props)
@@ -371,6 +373,7 @@ pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Resul
         "AWS::Lambda::Function" => lambda::delete_function(ctx, name).await,
         "AWS::S3::Bucket" => s3::delete_generated(ctx, name).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
+        "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, name).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
         "AWS::ApiGateway::RestApi" => apigateway::delete_named(ctx, name).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_named(ctx, name).await,
@@ -403,6 +406,7 @@ pub(crate) async fn delete(
         "AWS::S3::Bucket" => s3::delete(ctx, physical_id).await,
         "AWS::S3::BucketPolicy" => s3::delete_policy(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
+        "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
