@@ -188,3 +188,38 @@ def test_an_alarm_on_lambda_errors_invokes_its_function_action(nimbus, lam):
     event = json.loads(events[0]["message"].split("ALARM-EVENT", 1)[1])
     assert event["source"] == "aws.cloudwatch" and event["alarmData"]["state"]["value"] == "ALARM"
     assert event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] == {"FunctionName": failing}
+
+
+EMF_HANDLER = '''
+import json, time
+def lambda_handler(event, context):
+    # What Powertools' Metrics (and aws-embedded-metrics) print at the end of an invocation.
+    print(json.dumps({
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
+            "Namespace": event["ns"], "Dimensions": [["service"]],
+            "Metrics": [{"Name": "OrdersPlaced", "Unit": "Count"}, {"Name": "Basket", "Unit": "None"}]}]},
+        "service": "orders", "OrdersPlaced": 2, "Basket": [10, 30], "requestId": context.aws_request_id}))
+    return "ok"
+'''
+
+
+def test_embedded_metric_format_lines_become_metrics(nimbus, lam):
+    cw = nimbus.client("cloudwatch")
+    name, ns = unique("emf"), unique("Orders")
+    create(lam, name, {"app.py": EMF_HANDLER})
+    for _ in range(2):
+        lam.invoke(FunctionName=name, Payload=json.dumps({"ns": ns}).encode())
+    dims = [{"Name": "service", "Value": "orders"}]
+
+    def stat(metric, statistic):
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace=ns, MetricName=metric, Dimensions=dims, StartTime=now - 600,
+                                          EndTime=now + 60, Period=660, Statistics=[statistic])["Datapoints"]
+        return points[0][statistic] if points else None
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and stat("OrdersPlaced", "Sum") != 4:
+        time.sleep(0.2)
+    assert stat("OrdersPlaced", "Sum") == 4
+    assert stat("Basket", "SampleCount") == 4 and stat("Basket", "Maximum") == 30
+    assert {m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]} == {"OrdersPlaced", "Basket"}

@@ -182,6 +182,7 @@ impl Functions {
 
     /// Record Lambda's own metrics (`AWS/Lambda`) in `m`.
     pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        self.logs.set_metrics(m.clone());
         self.executor.set_metrics(m);
     }
 

@@ -12,9 +12,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Lambda returns at most the last 4 KB of an invocation's log.
 pub const TAIL_BYTES: usize = 4096;
 
-/// Where functions' output goes: their log groups in the logs store.
+/// Where functions' output goes: their log groups in the logs store, and
+/// the metrics its embedded-metric-format lines declare.
 pub struct LogStore {
     logs: Arc<nimbus_logs::Logs>,
+    metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 /// A function's log group, as Lambda names it.
@@ -24,7 +26,15 @@ pub fn group_of(function: &str) -> String {
 
 impl LogStore {
     pub fn new(logs: Arc<nimbus_logs::Logs>) -> LogStore {
-        LogStore { logs }
+        LogStore {
+            logs,
+            metrics: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Read embedded-metric-format lines into `m` from now on.
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        let _ = self.metrics.set(m);
     }
 
     /// The store the log groups are in (the CloudWatch Logs API reads it).
@@ -40,6 +50,17 @@ impl LogStore {
     pub fn append_lines(&self, function: &str, stream: &str, messages: &[&str]) {
         self.logs
             .append_lines(&group_of(function), stream, messages);
+        if let Some(m) = self.metrics.get() {
+            let now = nimbus_model::time::now_millis();
+            let points: Vec<_> = messages
+                .iter()
+                .filter(|l| l.trim_start().starts_with('{'))
+                .flat_map(|l| nimbus_metrics::emf::extract(l, now))
+                .collect();
+            if !points.is_empty() {
+                m.record_points(points);
+            }
+        }
     }
 
     /// The function was deleted or made again: its log group stays, as on

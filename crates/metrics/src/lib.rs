@@ -8,6 +8,7 @@
 //! every few seconds. Day files older than [`RETENTION_DAYS`] are deleted.
 
 pub mod alarms;
+pub mod emf;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -286,6 +287,41 @@ impl Metrics {
                         at,
                         resolution: 60_000,
                         unit: Some(unit.to_string()),
+                        stats,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Datapoints the platform read from somewhere (a function's log in the
+    /// embedded metric format), with their own times: counted at once,
+    /// written with the next [`Metrics::flush`].
+    pub fn record_points(&self, points: Vec<emf::Datapoint>) {
+        let mut all = self.series.lock().expect("series lock");
+        let mut pending = self.pending.lock().expect("pending lock");
+        for (id, at, high, unit, stats) in points {
+            let resolution = if high { 1_000 } else { 60_000 };
+            let at = at - at % resolution;
+            let s = all.entry(id.clone()).or_default();
+            if unit.is_some() {
+                s.unit.clone_from(&unit);
+            }
+            match s.buckets.get_mut(&at) {
+                Some((_, st)) => st.add(&stats),
+                None => {
+                    s.buckets.insert(at, (resolution, stats.clone()));
+                }
+            }
+            match pending.entry((id, at)) {
+                std::collections::hash_map::Entry::Occupied(mut p) => p.get_mut().stats.add(&stats),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let id = v.key().0.clone();
+                    v.insert(Line {
+                        id,
+                        at,
+                        resolution,
+                        unit,
                         stats,
                     });
                 }
