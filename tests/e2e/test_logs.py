@@ -141,3 +141,54 @@ def test_log_groups_take_put_log_events_and_every_filter_pattern_kind(nimbus):
     assert logs.filter_log_events(logGroupName=group)["events"] == []
     logs.delete_log_group(logGroupName=group)
     assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+
+
+def test_metric_filters_turn_log_events_into_metrics(nimbus, lam):
+    logs, cw = nimbus.client("logs"), nimbus.client("cloudwatch")
+    ns = unique("LogMetrics")
+    fn = unique("noisy")
+    create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    print('ERROR something broke' if e.get('bad') else 'fine')\n    return 1\n"})
+    lam.invoke(FunctionName=fn, Payload=b"{}")  # makes the log group
+    group = f"/aws/lambda/{fn}"
+    logs.put_metric_filter(logGroupName=group, filterName="errors", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "AppErrors", "metricNamespace": ns,
+                                                   "metricValue": "1", "defaultValue": 0}])
+    custom = unique("/app/latency")
+    logs.create_log_group(logGroupName=custom)
+    logs.create_log_stream(logGroupName=custom, logStreamName="s")
+    logs.put_metric_filter(logGroupName=custom, filterName="latency", filterPattern='{ $.ms = * }',
+                           metricTransformations=[{"metricName": "Latency", "metricNamespace": ns, "metricValue": "$.ms",
+                                                   "dimensions": {"Route": "$.route"}, "unit": "Milliseconds"}])
+    described = logs.describe_metric_filters(logGroupName=custom)["metricFilters"]
+    assert described[0]["metricTransformations"][0]["dimensions"] == {"Route": "$.route"}
+    assert logs.describe_log_groups(logGroupNamePrefix=custom)["logGroups"][0]["metricFilterCount"] == 1
+
+    lam.invoke(FunctionName=fn, Payload=b'{"bad": true}')
+    lam.invoke(FunctionName=fn, Payload=b'{"bad": true}')
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=custom, logStreamName="s", logEvents=[
+        {"timestamp": now, "message": '{"route": "/orders", "ms": 20}'},
+        {"timestamp": now + 1, "message": '{"route": "/orders", "ms": 40}'}])
+
+    def stat(name, statistic, dims=()):
+        t = time.time()
+        points = cw.get_metric_statistics(Namespace=ns, MetricName=name, Dimensions=list(dims), StartTime=t - 600,
+                                          EndTime=t + 60, Period=660, Statistics=[statistic])["Datapoints"]
+        return points[0][statistic] if points else None
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and stat("AppErrors", "Sum") != 2:
+        time.sleep(0.2)
+    assert stat("AppErrors", "Sum") == 2, "one per ERROR line"
+    assert stat("AppErrors", "SampleCount") > 2, "the other lines count 0"
+    assert stat("Latency", "Average", [{"Name": "Route", "Value": "/orders"}]) == 30
+
+    tested = logs.test_metric_filter(filterPattern="[ip, user, status = 4*, bytes]",
+                                     logEventMessages=["1.2.3.4 - 404 10", "1.2.3.4 - 200 10"])["matches"]
+    assert [m["eventNumber"] for m in tested] == [1]
+    with pytest.raises(ClientError) as e:
+        logs.put_metric_filter(logGroupName=custom, filterName="bad", filterPattern="{ $.x = ",
+                               metricTransformations=[{"metricName": "x", "metricNamespace": ns, "metricValue": "1"}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    logs.delete_metric_filter(logGroupName=custom, filterName="latency")
+    assert logs.describe_metric_filters(logGroupName=custom)["metricFilters"] == []

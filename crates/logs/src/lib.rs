@@ -4,6 +4,7 @@
 //! share.
 
 pub mod filter;
+pub mod metric_filters;
 pub mod store;
 
 pub use filter::{FilterError, FilterPattern};

@@ -34,6 +34,8 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
+    Limit(String),
+    #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("log files: {0}")]
     Io(#[from] std::io::Error),
@@ -155,7 +157,20 @@ pub struct Logs {
     stats: Mutex<HashMap<String, HashMap<String, StreamStats>>>,
     /// Serializes creating groups and streams on the write path.
     creating: Mutex<HashSet<String>>,
+    pub(crate) metric_filters: Records<crate::metric_filters::MetricFilter>,
+    /// Where metric filters' datapoints go (none: not applied).
+    pub(crate) metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
+    /// Each group's metric filters, parsed, while none changes.
+    pub(crate) compiled: Mutex<HashMap<String, CompiledFilters>>,
 }
+
+/// A group's metric filters, parsed.
+pub(crate) type CompiledFilters = Arc<
+    [(
+        crate::filter::FilterPattern,
+        Vec<crate::metric_filters::Transformation>,
+    )],
+>;
 
 fn escape(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
@@ -279,7 +294,10 @@ impl Logs {
         fs::create_dir_all(root.join("groups"))?;
         let logs = Logs {
             groups: Records::open(kv.clone(), Table("logs_groups"), FORMAT)?,
-            streams: Records::open(kv, Table("logs_streams"), FORMAT)?,
+            streams: Records::open(kv.clone(), Table("logs_streams"), FORMAT)?,
+            metric_filters: Records::open(kv, Table("logs_metric_filters"), FORMAT)?,
+            metrics: std::sync::OnceLock::new(),
+            compiled: Mutex::default(),
             root,
             account: account.to_string(),
             region: region.to_string(),
@@ -372,6 +390,10 @@ impl Logs {
         for s in self.streams.prefixed(&format!("{name}\n")) {
             self.streams.delete(&s.key)?;
         }
+        for f in self.metric_filters.prefixed(&format!("{name}\n")) {
+            self.metric_filters.delete(&f.key)?;
+        }
+        self.compiled.lock().expect("compiled lock").remove(name);
         self.groups.delete(name)?;
         self.writers.lock().expect("writers lock").remove(name);
         self.stats.lock().expect("stats lock").remove(name);
@@ -591,6 +613,7 @@ impl Logs {
             w.file.sync_data()?;
         }
         drop(writers);
+        self.apply_metric_filters(&g.name, events);
         if let Some(stats) = self.stats.lock().expect("stats lock").get_mut(&g.name) {
             let s = stats.entry(stream.to_string()).or_default();
             for (ts, m) in events {

@@ -185,6 +185,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         nimbus_metrics::Metrics::open(data_dir.join("metrics")).context("open the metrics")?,
     );
     functions.set_metrics(metrics.clone());
+    functions.logs().set_metrics(metrics.clone());
     {
         let metrics = metrics.clone();
         tokio::spawn(async move {

@@ -5,6 +5,7 @@
 //! (the whole filter pattern language), retention and tags. `aws logs tail`
 //! and `sam logs` read functions' logs through it.
 
+mod filters;
 mod ops;
 
 use bytes::Bytes;

@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 /// Events one page holds unless `limit` says fewer.
 const PAGE: usize = 10_000;
 
-fn invalid(m: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::bad_request("InvalidParameterException", m)
 }
 
-fn error(e: Error) -> ApiError {
+pub(crate) fn error(e: Error) -> ApiError {
     match e {
         Error::NotFound(m) => ApiError::bad_request("ResourceNotFoundException", m),
         Error::AlreadyExists(m) => ApiError::bad_request("ResourceAlreadyExistsException", m),
         Error::Invalid(m) => invalid(m),
+        Error::Limit(m) => ApiError::bad_request("LimitExceededException", m),
         other => {
             tracing::error!(error = %other, "the log store failed");
             ApiError::new(
@@ -30,7 +31,7 @@ fn error(e: Error) -> ApiError {
     }
 }
 
-fn required<'a>(p: &'a Value, k: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn required<'a>(p: &'a Value, k: &str) -> Result<&'a str, ApiError> {
     p.get(k).and_then(Value::as_str).ok_or_else(|| {
         invalid(format!(
             "1 validation error detected: Value null at '{k}' failed to satisfy constraint: Member must not be null"
@@ -48,19 +49,19 @@ fn tags_of(v: Option<&Value>) -> BTreeMap<String, String> {
 
 fn group_view(logs: &Logs, g: &nimbus_logs::Group) -> Value {
     let mut v = json!({
-        "logGroupName": g.name, "creationTime": g.created_ms, "metricFilterCount": 0,
+        "logGroupName": g.name, "creationTime": g.created_ms,
+        "metricFilterCount": logs.metric_filters(Some(&g.name)).len(),
         "arn": format!("{}:*", g.arn), "logGroupArn": g.arn, "storedBytes": 0,
         "logGroupClass": "STANDARD",
     });
     if let Some(d) = g.retention_days {
         v["retentionInDays"] = json!(d);
     }
-    let _ = logs;
     v
 }
 
 /// An offset token of this API's pages (`f/N`).
-fn offset(p: &Value) -> usize {
+pub(crate) fn offset(p: &Value) -> usize {
     p.get("nextToken")
         .and_then(Value::as_str)
         .and_then(|t| t.strip_prefix("f/").or_else(|| t.strip_prefix("b/")))
@@ -222,6 +223,9 @@ pub(crate) fn execute(logs: &Logs, op: &str, p: &Value) -> Result<Value, ApiErro
             let g = logs.group(&group()?).map_err(error)?;
             json!({"tags": g.tags})
         }
+        "PutMetricFilter" | "DeleteMetricFilter" | "DescribeMetricFilters" | "TestMetricFilter" => {
+            return crate::filters::execute(logs, op, p);
+        }
         other => {
             return Err(ApiError::bad_request(
                 "UnknownOperationException",
@@ -231,7 +235,7 @@ pub(crate) fn execute(logs: &Logs, op: &str, p: &Value) -> Result<Value, ApiErro
     })
 }
 
-fn page_of(all: Vec<Value>, from: usize, limit: usize, key: &str) -> Value {
+pub(crate) fn page_of(all: Vec<Value>, from: usize, limit: usize, key: &str) -> Value {
     let total = all.len();
     let page: Vec<Value> = all.into_iter().skip(from).take(limit).collect();
     let mut v = json!({ key: page });
