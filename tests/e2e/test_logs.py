@@ -192,3 +192,40 @@ def test_metric_filters_turn_log_events_into_metrics(nimbus, lam):
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"
     logs.delete_metric_filter(logGroupName=custom, filterName="latency")
     assert logs.describe_metric_filters(logGroupName=custom)["metricFilters"] == []
+
+
+def test_subscription_filters_send_matching_events_to_a_function(nimbus, lam):
+    logs = nimbus.client("logs")
+    group = unique("/app/audit")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    reader = unique("reader")
+    made = create(lam, reader, {"app.py": (
+        "import base64, gzip, json\n"
+        "def lambda_handler(event, context):\n"
+        "    data = json.loads(gzip.decompress(base64.b64decode(event['awslogs']['data'])))\n"
+        "    for e in data['logEvents']:\n"
+        "        print('SUBSCRIBED', data['logGroup'], data['subscriptionFilters'][0], e['message'])\n")})
+    with pytest.raises(ClientError) as e:
+        logs.put_subscription_filter(logGroupName=group, filterName="audit", filterPattern="DENIED",
+                                     destinationArn=made["FunctionArn"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException", "the function does not let Logs in yet"
+    lam.add_permission(FunctionName=reader, StatementId="logs", Action="lambda:InvokeFunction",
+                       Principal="logs.amazonaws.com", SourceArn=f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:*")
+    logs.put_subscription_filter(logGroupName=group, filterName="audit", filterPattern="DENIED",
+                                 destinationArn=made["FunctionArn"])
+    assert [f["filterName"] for f in logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]] == ["audit"]
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now, "message": "user=ann action=read ALLOWED"},
+        {"timestamp": now + 1, "message": "user=bob action=write DENIED"}])
+    deadline, seen = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not seen:
+        try:
+            seen = logs.filter_log_events(logGroupName=f"/aws/lambda/{reader}", filterPattern="SUBSCRIBED")["events"]
+        except ClientError:
+            pass
+        time.sleep(0.3)
+    assert [e["message"] for e in seen] == [f"SUBSCRIBED {group} audit user=bob action=write DENIED"]
+    logs.delete_subscription_filter(logGroupName=group, filterName="audit")
+    assert logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []

@@ -6,6 +6,7 @@
 pub mod filter;
 pub mod metric_filters;
 pub mod store;
+pub mod subscriptions;
 
 pub use filter::{FilterError, FilterPattern};
 pub use store::{Error, Event, Group, InputEvent, Logs, Query, Rejected, Stream, StreamStats};

@@ -150,7 +150,7 @@ pub struct Logs {
     root: PathBuf,
     groups: Records<Group>,
     streams: Records<Stream>,
-    account: String,
+    pub(crate) account: String,
     region: String,
     writers: Mutex<HashMap<String, Writer>>,
     /// Streams' spans, per group once it has been read.
@@ -162,6 +162,14 @@ pub struct Logs {
     pub(crate) metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
     /// Each group's metric filters, parsed, while none changes.
     pub(crate) compiled: Mutex<HashMap<String, CompiledFilters>>,
+    pub(crate) subscriptions: Records<crate::subscriptions::SubscriptionFilter>,
+    /// Where subscription filters' events go, and who checks they may.
+    #[allow(clippy::type_complexity)]
+    pub(crate) outbox: std::sync::OnceLock<(
+        Arc<dyn nimbus_invoke::Outbox>,
+        Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
+    )>,
+    pub(crate) kv: Arc<dyn KvEngine>,
 }
 
 /// A group's metric filters, parsed.
@@ -295,7 +303,10 @@ impl Logs {
         let logs = Logs {
             groups: Records::open(kv.clone(), Table("logs_groups"), FORMAT)?,
             streams: Records::open(kv.clone(), Table("logs_streams"), FORMAT)?,
-            metric_filters: Records::open(kv, Table("logs_metric_filters"), FORMAT)?,
+            metric_filters: Records::open(kv.clone(), Table("logs_metric_filters"), FORMAT)?,
+            subscriptions: Records::open(kv.clone(), Table("logs_subscription_filters"), FORMAT)?,
+            outbox: std::sync::OnceLock::new(),
+            kv,
             metrics: std::sync::OnceLock::new(),
             compiled: Mutex::default(),
             root,
@@ -392,6 +403,9 @@ impl Logs {
         }
         for f in self.metric_filters.prefixed(&format!("{name}\n")) {
             self.metric_filters.delete(&f.key)?;
+        }
+        for f in self.subscriptions.prefixed(&format!("{name}\n")) {
+            self.subscriptions.delete(&f.key)?;
         }
         self.compiled.lock().expect("compiled lock").remove(name);
         self.groups.delete(name)?;
@@ -614,6 +628,7 @@ impl Logs {
         }
         drop(writers);
         self.apply_metric_filters(&g.name, events);
+        self.apply_subscriptions(&g.name, stream, events);
         if let Some(stats) = self.stats.lock().expect("stats lock").get_mut(&g.name) {
             let s = stats.entry(stream.to_string()).or_default();
             for (ts, m) in events {

@@ -390,6 +390,9 @@ impl Services {
         ));
         let outbox: Arc<dyn nimbus_invoke::Outbox> = deliveries.clone();
         functions.set_outbox(outbox.clone());
+        functions
+            .logs()
+            .set_outbox(outbox.clone(), permissions.clone());
         // Requests to HTTP endpoints (SNS subscriptions, API destinations).
         let webhooks =
             Arc::new(nimbus_webhooks::Webhooks::open(kv.clone()).context("open webhook requests")?);

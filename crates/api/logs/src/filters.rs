@@ -1,5 +1,7 @@
-//! Metric filters over the logs store: `PutMetricFilter`,
-//! `DeleteMetricFilter`, `DescribeMetricFilters`, `TestMetricFilter`.
+//! Metric and subscription filters over the logs store: `PutMetricFilter`,
+//! `DeleteMetricFilter`, `DescribeMetricFilters`, `TestMetricFilter`,
+//! `PutSubscriptionFilter`, `DescribeSubscriptionFilters`,
+//! `DeleteSubscriptionFilter`.
 
 use crate::LogsApi;
 use crate::ops::{error, invalid, offset, page_of, required};
@@ -100,6 +102,51 @@ pub(crate) fn execute(logs: &Logs, op: &str, p: &Value) -> Result<Value, ApiErro
                 .collect();
             json!({"matches": matches})
         }
-        _ => unreachable!("not a metric filter operation: {op}"),
+        "PutSubscriptionFilter" => {
+            let g = group()?;
+            let name = required(p, "filterName")?;
+            logs.put_subscription_filter(nimbus_logs::subscriptions::SubscriptionFilter {
+                format: 1,
+                key: format!("{g}\n{name}"),
+                group: g.clone(),
+                name: name.to_string(),
+                pattern: required(p, "filterPattern")?.to_string(),
+                destination: required(p, "destinationArn")?.to_string(),
+                role_arn: s("roleArn").map(str::to_string),
+                distribution: s("distribution").unwrap_or("ByLogStream").to_string(),
+                created_ms: nimbus_model::time::now_millis(),
+            })
+            .map_err(error)?;
+            json!({})
+        }
+        "DeleteSubscriptionFilter" => {
+            logs.delete_subscription_filter(&group()?, required(p, "filterName")?)
+                .map_err(error)?;
+            json!({})
+        }
+        "DescribeSubscriptionFilters" => {
+            let prefix = s("filterNamePrefix").unwrap_or("");
+            let all: Vec<Value> = logs
+                .subscription_filters(&group()?)
+                .iter()
+                .filter(|f| f.name.starts_with(prefix))
+                .map(|f| {
+                    let mut v = json!({"filterName": f.name, "logGroupName": f.group, "filterPattern": f.pattern,
+                                       "destinationArn": f.destination, "distribution": f.distribution,
+                                       "creationTime": f.created_ms});
+                    if let Some(r) = &f.role_arn {
+                        v["roleArn"] = json!(r);
+                    }
+                    v
+                })
+                .collect();
+            page_of(
+                all,
+                offset(p),
+                n("limit").map_or(50, |l| l as usize).clamp(1, 50),
+                "subscriptionFilters",
+            )
+        }
+        _ => unreachable!("not a filter operation: {op}"),
     })
 }

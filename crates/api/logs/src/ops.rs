@@ -223,7 +223,13 @@ pub(crate) fn execute(logs: &Logs, op: &str, p: &Value) -> Result<Value, ApiErro
             let g = logs.group(&group()?).map_err(error)?;
             json!({"tags": g.tags})
         }
-        "PutMetricFilter" | "DeleteMetricFilter" | "DescribeMetricFilters" | "TestMetricFilter" => {
+        "PutMetricFilter"
+        | "DeleteMetricFilter"
+        | "DescribeMetricFilters"
+        | "TestMetricFilter"
+        | "PutSubscriptionFilter"
+        | "DeleteSubscriptionFilter"
+        | "DescribeSubscriptionFilters" => {
             return crate::filters::execute(logs, op, p);
         }
         other => {
