@@ -223,3 +223,65 @@ def test_embedded_metric_format_lines_become_metrics(nimbus, lam):
     assert stat("OrdersPlaced", "Sum") == 4
     assert stat("Basket", "SampleCount") == 4 and stat("Basket", "Maximum") == 30
     assert {m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]} == {"OrdersPlaced", "Basket"}
+
+
+OBSERVED = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Namespace:
+    Type: String
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(e, c): print('ERROR failed to work')"
+  WorkerLogs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub "/aws/lambda/${Worker}"
+      RetentionInDays: 7
+  WorkerErrors:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref WorkerLogs
+      FilterPattern: ERROR
+      MetricTransformations:
+        - MetricName: WorkerErrors
+          MetricNamespace: !Ref Namespace
+          MetricValue: "1"
+  WorkerAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: !Ref Namespace
+      MetricName: WorkerErrors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+Outputs:
+  Function:
+    Value: !Ref Worker
+  Alarm:
+    Value: !Ref WorkerAlarm
+"""
+
+
+def test_templates_declare_log_groups_metric_filters_and_alarms(nimbus, lam):
+    cfn, logs, cw = nimbus.client("cloudformation"), nimbus.client("logs"), nimbus.client("cloudwatch")
+    name, ns = unique("observed"), unique("Worker")
+    cfn.create_stack(StackName=name, TemplateBody=OBSERVED, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                     Parameters=[{"ParameterKey": "Namespace", "ParameterValue": ns}])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    group = f"/aws/lambda/{outputs['Function']}"
+    shown = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]
+    assert shown["retentionInDays"] == 7 and shown["metricFilterCount"] == 1
+    lam.invoke(FunctionName=outputs["Function"], Payload=b"{}")
+    wait_for_state(cw, outputs["Alarm"], "ALARM")
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+    assert cw.describe_alarms(AlarmNames=[outputs["Alarm"]])["MetricAlarms"] == []

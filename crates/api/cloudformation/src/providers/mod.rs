@@ -15,6 +15,7 @@ mod iam;
 mod kms;
 mod lambda;
 mod lambda_versions;
+mod logs;
 mod pipes;
 mod s3;
 mod scheduler;
@@ -327,6 +328,9 @@ pub(crate) async fn create(
         "AWS::S3::BucketPolicy" => s3::create_policy(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
         "AWS::CloudWatch::Alarm" => cloudwatch::create(ctx, props).await,
+        "AWS::Logs::LogGroup" => logs::create_group(ctx, props).await,
+        "AWS::Logs::MetricFilter" => logs::create_metric_filter(ctx, props).await,
+        "AWS::Logs::SubscriptionFilter" => logs::create_subscription(ctx, props).await,
         "AWS::SecretsManager::Secret" => secrets::create(ctx, props).await,
         "AWS::KMS::Key" => {
             kms::create_key(ctx, props)
@@ -374,6 +378,7 @@ pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Resul
         "AWS::S3::Bucket" => s3::delete_generated(ctx, name).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
         "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, name).await,
+        "AWS::Logs::LogGroup" => logs::delete_group(ctx, name).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
         "AWS::ApiGateway::RestApi" => apigateway::delete_named(ctx, name).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_named(ctx, name).await,
@@ -407,6 +412,9 @@ pub(crate) async fn delete(
         "AWS::S3::BucketPolicy" => s3::delete_policy(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
         "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, physical_id).await,
+        "AWS::Logs::LogGroup" => logs::delete_group(ctx, physical_id).await,
+        "AWS::Logs::MetricFilter" => logs::delete_metric_filter(ctx, physical_id).await,
+        "AWS::Logs::SubscriptionFilter" => logs::delete_subscription(ctx, physical_id).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, physical_id).await,
         "AWS::KMS::Key" => kms::delete_key(ctx, physical_id, attributes).await,
         "AWS::KMS::Alias" => kms::delete_alias(ctx, physical_id).await,
