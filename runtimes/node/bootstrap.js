@@ -44,7 +44,25 @@ function writeOut(str) {
   }
 }
 
+// Lambda's JSON log format (LoggingConfig LogFormat JSON): one object per
+// record, records below AWS_LAMBDA_LOG_LEVEL dropped.
+const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
+const jsonLogs = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+const minLevel = jsonLogs ? (LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || 'INFO').toUpperCase()] || LEVELS.INFO) : 0;
+
 function logRecord(level, args) {
+  if (jsonLogs) {
+    if (LEVELS[level] < minLevel) return;
+    const record = { timestamp: new Date().toISOString(), level, requestId, message: util.format(...args) };
+    const err = args.find((a) => a instanceof Error);
+    if (err) {
+      record.errorType = err.name;
+      record.errorMessage = err.message;
+      record.stackTrace = String(err.stack || '').split('\n');
+    }
+    writeOut(JSON.stringify(record) + '\n');
+    return;
+  }
   writeOut(`${new Date().toISOString()}\t${requestId}\t${level}\t${util.format(...args)}\n`);
 }
 

@@ -299,10 +299,34 @@ def _configure_logging(logging):
                 record.tenant_id = _tenant_id
                 return True
 
+        class JsonFormatter(logging.Formatter):
+            """Lambda's JSON log format: one object per record."""
+
+            def format(self, record):
+                level = {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(record.levelname, record.levelname)
+                doc = {
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                    + ".%03dZ" % record.msecs,
+                    "level": level,
+                    "message": record.getMessage(),
+                    "logger": record.name,
+                    "requestId": getattr(record, "aws_request_id", "") or "",
+                }
+                if record.exc_info and record.exc_info[0] is not None:
+                    doc["errorType"] = record.exc_info[0].__name__
+                    doc["errorMessage"] = _safe_str(record.exc_info[1])
+                    doc["stackTrace"] = _stack_trace(record.exc_info[2])
+                return _json_dumps(doc, ensure_ascii=False, default=str)
+
         handler = LambdaLoggerHandler()
-        handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
+        json_format = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+        if json_format:
+            handler.setFormatter(JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
         handler.addFilter(LambdaRequestIdFilter())
-        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper() or ("INFO" if json_format else "")
+        level = {"TRACE": "DEBUG"}.get(level, level)
         if level and level in getattr(logging, "_nameToLevel", {}):
             root.setLevel(level)
         root.addHandler(handler)

@@ -1,4 +1,5 @@
 """`nimbus logs` shows each invocation framed by START, END and REPORT."""
+import json
 import subprocess
 import threading
 import time
@@ -229,3 +230,63 @@ def test_subscription_filters_send_matching_events_to_a_function(nimbus, lam):
     assert [e["message"] for e in seen] == [f"SUBSCRIBED {group} audit user=bob action=write DENIED"]
     logs.delete_subscription_filter(logGroupName=group, filterName="audit")
     assert logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []
+
+
+JSON_PY = """
+import logging
+logger = logging.getLogger()
+def lambda_handler(event, context):
+    logger.info("hidden below WARN")
+    logger.warning("shown %s", event["n"])
+    print("plain print")
+    return 1
+"""
+
+JSON_NODE = """
+exports.handler = async (event) => {
+  console.debug('hidden below INFO');
+  console.info('info', event.n);
+  console.error(new Error('bad thing'));
+  return 1;
+};
+"""
+
+
+def test_logging_config_json_format_levels_and_a_custom_group(nimbus, lam):
+    logs = nimbus.client("logs")
+    py, node = unique("jsonpy"), unique("jsonnode")
+    custom = unique("/app/shared-logs")
+    made = create(lam, py, {"app.py": JSON_PY},
+                  LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO",
+                                 "LogGroup": custom})
+    assert made["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO",
+                                     "LogGroup": custom}
+    create(lam, node, {"index.js": JSON_NODE}, runtime="nodejs20.x", handler="index.handler",
+           LoggingConfig={"LogFormat": "JSON", "SystemLogLevel": "WARN"})
+    lam.invoke(FunctionName=py, Payload=b'{"n": 1}')
+    lam.invoke(FunctionName=node, Payload=b'{"n": 2}')
+
+    py_lines = [e["message"] for e in logs.filter_log_events(logGroupName=custom)["events"]]
+    records = [json.loads(l) for l in py_lines if l.startswith("{")]
+    app = [r for r in records if "level" in r]
+    assert [(r["level"], r["message"]) for r in app] == [("WARN", "shown 1")], py_lines
+    assert app[0]["requestId"] and app[0]["logger"] == "root"
+    assert "plain print" in py_lines
+    kinds = [r["type"] for r in records if "type" in r]
+    assert kinds[:1] == ["platform.start"] and "platform.report" in kinds, kinds
+    report = next(r for r in records if r.get("type") == "platform.report")
+    assert report["record"]["metrics"]["durationMs"] >= 0 and report["record"]["status"] == "success"
+    assert not logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{py}")["logGroups"], "the custom group only"
+
+    node_lines = [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{node}")["events"]]
+    node_records = [json.loads(l) for l in node_lines if l.startswith("{")]
+    assert [r["level"] for r in node_records if "level" in r] == ["INFO", "ERROR"], node_lines
+    assert next(r for r in node_records if r.get("level") == "ERROR")["errorMessage"] == "bad thing"
+    assert not [r for r in node_records if "type" in r], "SystemLogLevel WARN keeps no platform records"
+    assert not [l for l in node_lines if l.startswith("START") or l.startswith("REPORT")]
+
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName=py, LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    lam.update_function_configuration(FunctionName=py, LoggingConfig={"LogFormat": "Text"})
+    assert lam.get_function_configuration(FunctionName=py)["LoggingConfig"]["LogFormat"] == "Text"

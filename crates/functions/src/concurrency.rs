@@ -132,6 +132,7 @@ mod tests {
             last_version: 0,
             vpc: None,
             layers: Vec::new(),
+            logging: None,
         }
     }
 

@@ -807,7 +807,7 @@ impl Functions {
                 ev.request_id
             );
             tracing::warn!(function = %rec.name, request_id = %ev.request_id, depth, "recursive invocation loop stopped");
-            self.logs.append(&rec.name, "recursion", &msg);
+            self.logs.append(&rec.log_group(), "recursion", &msg);
             return self.finish(
                 ev,
                 &rec,

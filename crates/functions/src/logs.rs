@@ -19,11 +19,6 @@ pub struct LogStore {
     metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
-/// A function's log group, as Lambda names it.
-pub fn group_of(function: &str) -> String {
-    format!("/aws/lambda/{function}")
-}
-
 impl LogStore {
     pub fn new(logs: Arc<nimbus_logs::Logs>) -> LogStore {
         LogStore {
@@ -42,14 +37,14 @@ impl LogStore {
         &self.logs
     }
 
-    pub fn append(&self, function: &str, stream: &str, message: &str) {
-        self.append_lines(function, stream, &[message]);
+    /// Append a line to log group `group` (a function's `log_group()`).
+    pub fn append(&self, group: &str, stream: &str, message: &str) {
+        self.append_lines(group, stream, &[message]);
     }
 
     /// Append several lines with one write.
-    pub fn append_lines(&self, function: &str, stream: &str, messages: &[&str]) {
-        self.logs
-            .append_lines(&group_of(function), stream, messages);
+    pub fn append_lines(&self, group: &str, stream: &str, messages: &[&str]) {
+        self.logs.append_lines(group, stream, messages);
         if let Some(m) = self.metrics.get() {
             let now = nimbus_model::time::now_millis();
             let points: Vec<_> = messages
@@ -68,10 +63,72 @@ impl LogStore {
     pub fn forget(&self, _function: &str) {}
 }
 
+/// A platform line (`START`, `END`, `REPORT`) as Lambda's JSON-format
+/// record (`platform.start`, `platform.runtimeDone`, `platform.report`);
+/// `None` for any other line.
+fn platform_record(line: &str) -> Option<String> {
+    use serde_json::json;
+    let time =
+        nimbus_model::time::Utc::from_millis(nimbus_model::time::now_millis()).rfc3339_millis();
+    if let Some(rest) = line.strip_prefix("START RequestId: ") {
+        let (id, version) = rest.split_once(" Version: ").unwrap_or((rest, "$LATEST"));
+        return Some(
+            json!({"time": time, "type": "platform.start",
+            "record": {"requestId": id.trim(), "version": version.trim()}})
+            .to_string(),
+        );
+    }
+    if let Some(id) = line.strip_prefix("END RequestId: ") {
+        return Some(
+            json!({"time": time, "type": "platform.runtimeDone",
+            "record": {"requestId": id.trim(), "status": "success"}})
+            .to_string(),
+        );
+    }
+    let rest = line.strip_prefix("REPORT RequestId: ")?;
+    let mut fields = rest.split('\t');
+    let id = fields.next().unwrap_or_default().trim();
+    let mut metrics = serde_json::Map::new();
+    let mut status = "success".to_string();
+    let number = |v: &str, unit: &str| {
+        v.trim()
+            .strip_suffix(unit)
+            .and_then(|n| n.trim().parse::<f64>().ok())
+    };
+    for f in fields {
+        let Some((k, v)) = f.split_once(": ") else {
+            continue;
+        };
+        let (key, unit) = match k {
+            "Duration" => ("durationMs", "ms"),
+            "Billed Duration" => ("billedDurationMs", "ms"),
+            "Memory Size" => ("memorySizeMB", "MB"),
+            "Max Memory Used" => ("maxMemoryUsedMB", "MB"),
+            "Init Duration" => ("initDurationMs", "ms"),
+            "Status" => {
+                status = v.trim().to_string();
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(n) = number(v, unit) {
+            metrics.insert(key.into(), json!(n));
+        }
+    }
+    Some(
+        json!({"time": time, "type": "platform.report",
+        "record": {"requestId": id, "metrics": metrics, "status": status}})
+        .to_string(),
+    )
+}
+
 struct Target {
     store: Arc<LogStore>,
-    function: String,
+    group: String,
     stream: String,
+    /// Lambda's JSON log format: the platform's lines as `platform.*`
+    /// records, kept when the system log level lets INFO through.
+    json: std::sync::OnceLock<bool>,
     capture: Mutex<Option<Vec<u8>>>,
     /// False while the reader holds bytes it has read but not yet logged.
     drained: std::sync::atomic::AtomicBool,
@@ -83,8 +140,7 @@ impl Target {
     }
 
     fn emit_many(&self, messages: &[&str]) {
-        self.store
-            .append_lines(&self.function, &self.stream, messages);
+        self.store.append_lines(&self.group, &self.stream, messages);
         if let Some(buf) = self.capture.lock().expect("capture lock").as_mut() {
             for m in messages {
                 buf.extend_from_slice(m.as_bytes());
@@ -113,7 +169,7 @@ impl EnvLog {
     /// Start reading `pipe` (the read end of the runtime's stdout/stderr).
     pub fn start(
         store: Arc<LogStore>,
-        function: &str,
+        group: &str,
         stream: &str,
         pipe: OwnedFd,
     ) -> std::io::Result<EnvLog> {
@@ -125,8 +181,9 @@ impl EnvLog {
             .map_err(std::io::Error::from)?;
         let target = Arc::new(Target {
             store,
-            function: function.to_string(),
+            group: group.to_string(),
             stream: stream.to_string(),
+            json: std::sync::OnceLock::new(),
             capture: Mutex::new(None),
             drained: std::sync::atomic::AtomicBool::new(true),
         });
@@ -146,12 +203,34 @@ impl EnvLog {
 
     /// A line written by the platform itself (START, END, REPORT, warnings).
     pub fn platform(&self, line: &str) {
-        self.target.emit(line);
+        self.platform_lines(&[line]);
     }
 
-    /// Several platform lines, written together.
+    /// Several platform lines, written together (as `platform.*` JSON
+    /// records for a function with Lambda's JSON log format).
     pub fn platform_lines(&self, lines: &[&str]) {
-        self.target.emit_many(lines);
+        match self.target.json.get() {
+            Some(&keep) => {
+                let records: Vec<String> = lines
+                    .iter()
+                    .filter_map(|l| match platform_record(l) {
+                        Some(r) => keep.then_some(r),
+                        None => Some((*l).to_string()),
+                    })
+                    .collect();
+                let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+                if !refs.is_empty() {
+                    self.target.emit_many(&refs);
+                }
+            }
+            None => self.target.emit_many(lines),
+        }
+    }
+
+    /// Write the platform's lines in Lambda's JSON format from now on;
+    /// `system_level` (`DEBUG`, `INFO`, `WARN`) says whether they are kept.
+    pub fn use_json(&self, system_level: Option<&str>) {
+        let _ = self.target.json.set(!matches!(system_level, Some("WARN")));
     }
 
     /// Start collecting this invocation's lines for `X-Amz-Log-Result`.
@@ -304,6 +383,24 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    #[test]
+    fn platform_lines_become_lambdas_json_records() {
+        let start: serde_json::Value =
+            serde_json::from_str(&platform_record("START RequestId: r1 Version: 3").unwrap())
+                .unwrap();
+        assert_eq!(start["type"], "platform.start");
+        assert_eq!(start["record"]["version"], "3");
+        let report: serde_json::Value = serde_json::from_str(
+            &platform_record("REPORT RequestId: r1\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 90.00 ms\t")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["record"]["metrics"]["durationMs"], 1.5);
+        assert_eq!(report["record"]["metrics"]["initDurationMs"], 90.0);
+        assert_eq!(report["record"]["status"], "success");
+        assert!(platform_record("hello").is_none());
+    }
+
     fn logs(dir: &std::path::Path) -> Arc<nimbus_logs::Logs> {
         let kv: Arc<dyn nimbus_storage::KvEngine> =
             Arc::new(nimbus_storage_embedded::EmbeddedKv::open(&dir.join("kv.redb")).unwrap());
@@ -319,7 +416,7 @@ mod tests {
         let (r, mut w) = std::io::pipe().unwrap();
         let log = EnvLog::start(
             store.clone(),
-            "fn",
+            "/aws/lambda/fn",
             "2026/11/27/[$LATEST]abc",
             OwnedFd::from(r),
         )
@@ -358,7 +455,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LogStore::new(logs(dir.path())));
         let (r, _w) = std::io::pipe().unwrap();
-        let log = EnvLog::start(store, "fn", "s", OwnedFd::from(r)).unwrap();
+        let log = EnvLog::start(store, "/aws/lambda/fn", "s", OwnedFd::from(r)).unwrap();
         log.begin_capture();
         for i in 0..1000 {
             log.platform(&format!("line {i} é"));

@@ -63,6 +63,7 @@ pub struct CreateFunction {
     pub layers: Vec<String>,
     /// `Code.S3Bucket`/`S3Key`: the package is read from there into `zip`.
     pub s3: Option<code::S3Code>,
+    pub logging: Option<nimbus_model::function::LoggingConfig>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -83,6 +84,7 @@ pub struct UpdateConfiguration {
     pub vpc: Option<nimbus_model::function::VpcConfig>,
     /// `Some(empty)` removes every layer.
     pub layers: Option<Vec<String>>,
+    pub logging: Option<nimbus_model::function::LoggingConfig>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -341,6 +343,60 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.dead_letter_target == latest.dead_letter_target
         && published.vpc == latest.vpc
         && published.layers == latest.layers
+        && published.logging == latest.logging
+}
+
+/// Check a `LoggingConfig` as Lambda does: the format, levels only with
+/// JSON, the log group's name.
+fn check_logging(
+    l: nimbus_model::function::LoggingConfig,
+) -> Result<Option<nimbus_model::function::LoggingConfig>> {
+    if !matches!(l.format.as_str(), "Text" | "JSON") {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: Value '{}' at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [JSON, Text]",
+            l.format
+        )));
+    }
+    let json = l.format == "JSON";
+    for (name, level, allowed) in [
+        (
+            "applicationLogLevel",
+            &l.application_level,
+            &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"][..],
+        ),
+        (
+            "systemLogLevel",
+            &l.system_level,
+            &["DEBUG", "INFO", "WARN"][..],
+        ),
+    ] {
+        if let Some(v) = level {
+            if !allowed.contains(&v.as_str()) {
+                return Err(Error::Validation(format!(
+                    "1 validation error detected: Value '{v}' at 'loggingConfig.{name}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                )));
+            }
+            if !json {
+                return Err(Error::InvalidParameter(format!(
+                    "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel from your request or change the LogFormat to \"JSON\" and try again. ({name})"
+                )));
+            }
+        }
+    }
+    if let Some(g) = &l.log_group
+        && (g.is_empty()
+            || g.len() > 512
+            || !g
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b)))
+    {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: Value '{g}' at 'loggingConfig.logGroup' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
+        )));
+    }
+    let default = l.format == "Text" && l.log_group.is_none();
+    Ok((!default).then_some(l))
 }
 
 /// Lambda's limit on a function's code and its layers, unzipped together.
@@ -419,6 +475,9 @@ fn configure(
     }
     if let Some(v) = req.vpc {
         rec.vpc = (!v.subnet_ids.is_empty()).then_some(v);
+    }
+    if let Some(l) = req.logging {
+        rec.logging = check_logging(l)?;
     }
     if let Some(t) = req.dead_letter_target {
         if t.is_empty() {
@@ -587,6 +646,10 @@ impl Registry {
             last_version: 0,
             vpc: req.vpc.filter(|v| !v.subnet_ids.is_empty()),
             layers,
+            logging: match req.logging {
+                Some(l) => check_logging(l)?,
+                None => None,
+            },
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {
                 Some(t) => {
                     check_target("DeadLetterConfig.TargetArn", &t)?;

@@ -49,6 +49,37 @@ pub struct FunctionRecord {
     /// `Layers`: the layer versions extracted under `/opt`, in order.
     #[serde(default)]
     pub layers: Vec<LayerRef>,
+    /// `LoggingConfig` (none: text logs to `/aws/lambda/NAME`).
+    #[serde(default)]
+    pub logging: Option<LoggingConfig>,
+}
+
+/// Lambda's `LoggingConfig`: the log format, the levels a JSON-format
+/// function's records are filtered by, and the log group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LoggingConfig {
+    /// `Text` or `JSON`.
+    pub format: String,
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL` (JSON only).
+    pub application_level: Option<String>,
+    /// `DEBUG`, `INFO` or `WARN` (JSON only).
+    pub system_level: Option<String>,
+    pub log_group: Option<String>,
+}
+
+impl FunctionRecord {
+    /// The log group the function writes to.
+    pub fn log_group(&self) -> String {
+        self.logging
+            .as_ref()
+            .and_then(|l| l.log_group.clone())
+            .unwrap_or_else(|| format!("/aws/lambda/{}", self.name))
+    }
+
+    /// Whether its logs are in Lambda's JSON format.
+    pub fn json_logs(&self) -> bool {
+        self.logging.as_ref().is_some_and(|l| l.format == "JSON")
+    }
 }
 
 /// A layer version a function uses, as it was when the function was configured
@@ -273,6 +304,7 @@ mod tests {
             last_version: 0,
             vpc: None,
             layers: Vec::new(),
+            logging: None,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

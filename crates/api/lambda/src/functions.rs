@@ -47,6 +47,7 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
             vpc: input.vpc_config.map(wire::VpcIn::into_model),
             layers: input.layers.unwrap_or_default(),
             s3,
+            logging: input.logging_config.map(wire::LoggingIn::into_model),
         },
         publish,
     ))
@@ -143,6 +144,7 @@ pub(crate) fn parse_function(
                         .map(|d| d.target_arn.unwrap_or_default()),
                     vpc: input.vpc_config.map(wire::VpcIn::into_model),
                     layers: input.layers,
+                    logging: input.logging_config.map(wire::LoggingIn::into_model),
                 },
             })
         }

@@ -31,6 +31,26 @@ impl VpcIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct LoggingIn {
+    pub log_format: Option<String>,
+    pub application_log_level: Option<String>,
+    pub system_log_level: Option<String>,
+    pub log_group: Option<String>,
+}
+
+impl LoggingIn {
+    pub fn into_model(self) -> nimbus_model::function::LoggingConfig {
+        nimbus_model::function::LoggingConfig {
+            format: self.log_format.unwrap_or_else(|| "Text".into()),
+            application_level: self.application_log_level,
+            system_level: self.system_log_level,
+            log_group: self.log_group,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeadLetterIn {
     pub target_arn: Option<String>,
 }
@@ -119,6 +139,7 @@ pub struct CreateFunctionIn {
     pub ephemeral_storage: Option<EphemeralStorageIn>,
     pub dead_letter_config: Option<DeadLetterIn>,
     pub vpc_config: Option<VpcIn>,
+    pub logging_config: Option<LoggingIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +174,7 @@ pub struct UpdateConfigurationIn {
     pub ephemeral_storage: Option<EphemeralStorageIn>,
     pub dead_letter_config: Option<DeadLetterIn>,
     pub vpc_config: Option<VpcIn>,
+    pub logging_config: Option<LoggingIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,8 +249,16 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
         "Architectures": [rec.architecture],
         "EphemeralStorage": { "Size": rec.ephemeral_storage_mb },
         "SnapStart": { "ApplyOn": "None", "OptimizationStatus": "Off" },
-        "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", rec.name) },
+        "LoggingConfig": { "LogFormat": "Text", "LogGroup": rec.log_group() },
     });
+    if rec.json_logs() {
+        let l = rec.logging.as_ref().expect("JSON logs have a config");
+        v["LoggingConfig"] = json!({
+            "LogFormat": "JSON", "LogGroup": rec.log_group(),
+            "ApplicationLogLevel": l.application_level.as_deref().unwrap_or("INFO"),
+            "SystemLogLevel": l.system_level.as_deref().unwrap_or("INFO"),
+        });
+    }
     if !rec.environment.is_empty() {
         v["Environment"] = json!({ "Variables": rec.environment });
     }

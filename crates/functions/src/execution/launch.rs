@@ -71,7 +71,7 @@ impl Executor {
                 Ok(l) => l,
                 Err(e) => {
                     self.logs.append(
-                        &rec.name,
+                        &rec.log_group(),
                         &stream,
                         &format!("{}: {}", e.error_type, e.message),
                     );
@@ -242,7 +242,12 @@ impl Executor {
                 ));
             }
         };
-        let log = match EnvLog::start(self.logs.clone(), &rec.name, stream, OwnedFd::from(pipe_r)) {
+        let log = match EnvLog::start(
+            self.logs.clone(),
+            &rec.log_group(),
+            stream,
+            OwnedFd::from(pipe_r),
+        ) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "start log reader failed");
@@ -252,6 +257,9 @@ impl Executor {
                 ));
             }
         };
+        if rec.json_logs() {
+            log.use_json(rec.logging.as_ref().and_then(|l| l.system_level.as_deref()));
+        }
         Ok((prepared, api, endpoint_guard, pipe_w, log))
     }
 

@@ -606,10 +606,7 @@ impl Executor {
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 &rec.memory_mb.to_string(),
             ),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                &format!("/aws/lambda/{}", rec.name),
-            ),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", &rec.log_group()),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
             ("AWS_LAMBDA_RUNTIME_API", api),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", init_type),
@@ -638,6 +635,15 @@ impl Executor {
             Some(nimbus_model::RuntimeFamily::Python { .. })
         ) {
             env.push(("PYTHONPATH".into(), python_path));
+        }
+        if let Some(l) = rec.logging.as_ref().filter(|_| rec.json_logs()) {
+            // The runtimes write their records in Lambda's JSON format,
+            // filtered by the application log level.
+            env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+            env.push((
+                "AWS_LAMBDA_LOG_LEVEL".into(),
+                l.application_level.clone().unwrap_or_else(|| "INFO".into()),
+            ));
         }
         for (k, v) in &rec.environment {
             match env.iter_mut().find(|(ek, _)| ek == k) {
@@ -1024,7 +1030,7 @@ impl Executor {
                     ),
                 ];
                 for l in &lines {
-                    self.logs.append(&rec.name, &stream, l);
+                    self.logs.append(&rec.log_group(), &stream, l);
                 }
                 req.log_tail.then(|| lines.join("\n").into_bytes())
             }
