@@ -285,3 +285,25 @@ def test_templates_declare_log_groups_metric_filters_and_alarms(nimbus, lam):
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
     assert cw.describe_alarms(AlarmNames=[outputs["Alarm"]])["MetricAlarms"] == []
+
+
+def test_queues_report_their_depth_in_aws_sqs(nimbus):
+    cw, sqs = nimbus.client("cloudwatch"), nimbus.client("sqs")
+    name = unique("depth")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    dims = [{"Name": "QueueName", "Value": name}]
+
+    def most(metric):
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace="AWS/SQS", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - 600, EndTime=now + 60, Period=660,
+                                          Statistics=["Maximum"])["Datapoints"]
+        return points[0]["Maximum"] if points else None
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and most("ApproximateNumberOfMessagesVisible") != 3:
+        time.sleep(0.5)
+    assert most("ApproximateNumberOfMessagesVisible") == 3
+    assert most("ApproximateAgeOfOldestMessage") is not None

@@ -625,6 +625,35 @@ impl Queues {
         Ok(())
     }
 
+    /// Every queue's depth now, for CloudWatch's `AWS/SQS` gauges: name,
+    /// visible, in flight, delayed, and the oldest message's age (s).
+    pub fn gauges(&self) -> Vec<(String, u64, u64, u64, u64)> {
+        let live = self.live.lock().expect("queues lock");
+        let now = nimbus_model::time::now_millis();
+        live.iter()
+            .map(|(name, q)| {
+                let (mut visible, mut inflight, mut delayed, mut oldest) = (0, 0, 0, now);
+                for m in q.messages.values() {
+                    oldest = oldest.min(m.sent_ms);
+                    if m.visible_at_ms <= now {
+                        visible += 1;
+                    } else if m.receive_count == 0 {
+                        delayed += 1;
+                    } else {
+                        inflight += 1;
+                    }
+                }
+                (
+                    name.clone(),
+                    visible,
+                    inflight,
+                    delayed,
+                    (now - oldest) / 1000,
+                )
+            })
+            .collect()
+    }
+
     /// Settable and computed attributes, by SQS's names.
     /// The queue's access policy (its `Policy` attribute), if it has one.
     pub fn policy(&self, name: &str) -> Option<String> {

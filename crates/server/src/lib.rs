@@ -337,6 +337,42 @@ type ResourcePolicyList = Vec<(
     bool,
 )>;
 
+/// CloudWatch's `AWS/SQS` gauges of every queue (`QueueName`), sampled
+/// every ten seconds: `ApproximateNumberOfMessagesVisible`, `...NotVisible`,
+/// `...Delayed` and `ApproximateAgeOfOldestMessage`.
+fn sample_queue_gauges(queues: Arc<nimbus_queues::Queues>, metrics: Arc<nimbus_metrics::Metrics>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            let mut points = Vec::new();
+            for (name, visible, inflight, delayed, age) in queues.gauges() {
+                let id = |metric: &str| {
+                    nimbus_metrics::MetricId::new("AWS/SQS", metric, &[("QueueName", &name)])
+                };
+                points.push((
+                    id("ApproximateNumberOfMessagesVisible"),
+                    "Count",
+                    visible as f64,
+                ));
+                points.push((
+                    id("ApproximateNumberOfMessagesNotVisible"),
+                    "Count",
+                    inflight as f64,
+                ));
+                points.push((
+                    id("ApproximateNumberOfMessagesDelayed"),
+                    "Count",
+                    delayed as f64,
+                ));
+                points.push((id("ApproximateAgeOfOldestMessage"), "Seconds", age as f64));
+            }
+            if !points.is_empty() {
+                metrics.record_all(points);
+            }
+        }
+    });
+}
+
 /// Every service besides functions, wired to the one door (`Invoker`) and the
 /// one outbox, and the APIs the edge serves.
 struct Services {
@@ -450,6 +486,7 @@ impl Services {
         functions.set_code_objects(object_code.clone());
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
+        sample_queue_gauges(queues.clone(), metrics.clone());
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
