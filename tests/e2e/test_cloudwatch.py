@@ -90,6 +90,7 @@ def test_lambda_publishes_its_own_metrics(nimbus, lam):
     assert total("Invocations")["Sum"] == 2
     assert total("Errors")["Sum"] == 1
     assert total("Duration")["Maximum"] > 0
+    assert total("ConcurrentExecutions")["Maximum"] >= 1
     names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=dims)["Metrics"]}
     assert {"Invocations", "Errors", "Duration"} <= names
 
@@ -307,3 +308,16 @@ def test_queues_report_their_depth_in_aws_sqs(nimbus):
         time.sleep(0.5)
     assert most("ApproximateNumberOfMessagesVisible") == 3
     assert most("ApproximateAgeOfOldestMessage") is not None
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+
+    def total(metric):
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace="AWS/SQS", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - 600, EndTime=now + 60, Period=660,
+                                          Statistics=["Sum"])["Datapoints"]
+        return points[0]["Sum"] if points else None
+
+    assert total("NumberOfMessagesSent") == 3
+    assert total("NumberOfMessagesReceived") == len(got)
+    assert total("NumberOfMessagesDeleted") == 1

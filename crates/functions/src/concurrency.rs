@@ -58,6 +58,15 @@ impl Drop for Admission {
 }
 
 impl Concurrency {
+    /// In-flight invocations now: of `function`, and of the whole account.
+    pub fn in_flight(&self, function: &str) -> (u32, u32) {
+        let c = self.counts.lock().expect("concurrency lock");
+        (
+            c.per_function.get(function).copied().unwrap_or(0),
+            c.per_function.values().sum(),
+        )
+    }
+
     /// Admit one invocation of `rec`, given the account limit and the total of all
     /// functions' reservations.
     pub fn admit(

@@ -526,10 +526,14 @@ impl Functions {
         let admitted =
             self.concurrency
                 .admit(rec, self.concurrency_limit, self.registry.reserved_total());
-        if admitted.is_err()
-            && let Some(m) = self.executor.metrics()
-        {
-            metrics::throttle(m, rec);
+        if let Some(m) = self.executor.metrics() {
+            match &admitted {
+                Err(_) => metrics::throttle(m, rec),
+                Ok(_) => {
+                    let (function, account) = self.concurrency.in_flight(&rec.name);
+                    metrics::concurrency(m, rec, function, account);
+                }
+            }
         }
         admitted
     }

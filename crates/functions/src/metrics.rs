@@ -1,6 +1,7 @@
 //! Lambda's own CloudWatch metrics (`AWS/Lambda`): per invocation
-//! `Invocations`, `Errors` and `Duration`, and `Throttles` when admission
-//! refuses one, by `FunctionName`, by `FunctionName` and `Resource` (a
+//! `Invocations`, `Errors` and `Duration`, `Throttles` when admission
+//! refuses one, and `ConcurrentExecutions` (what is in flight once one is
+//! admitted: its `Maximum` is the peak), by `FunctionName`, by `FunctionName` and `Resource` (a
 //! version or alias), and for the whole account, as Lambda publishes them.
 
 use nimbus_metrics::{MetricId, Metrics};
@@ -65,4 +66,25 @@ pub(crate) fn throttle(m: &Metrics, rec: &FunctionRecord) {
     let mut points = Vec::with_capacity(2);
     each(&mut points, rec, None, "Throttles", "Count", 1.0);
     m.record_all(points);
+}
+
+/// In-flight invocations once one of `rec` is admitted: the function's
+/// and the account's.
+pub(crate) fn concurrency(m: &Metrics, rec: &FunctionRecord, function: u32, account: u32) {
+    m.record_all(vec![
+        (
+            MetricId::new(NAMESPACE, "ConcurrentExecutions", &[]),
+            "Count",
+            f64::from(account),
+        ),
+        (
+            MetricId::new(
+                NAMESPACE,
+                "ConcurrentExecutions",
+                &[("FunctionName", &rec.name)],
+            ),
+            "Count",
+            f64::from(function),
+        ),
+    ]);
 }

@@ -9,6 +9,7 @@
 //! acknowledged message and no receive count. Queues keep an in-memory index of
 //! their messages, rebuilt from the store at start.
 
+mod metrics;
 mod receiving;
 use md5::{Digest, Md5};
 use nimbus_storage::{KvEngine, Table, WriteBatch};
@@ -405,6 +406,8 @@ pub struct Queues {
     region: String,
     live: Mutex<HashMap<String, Live>>,
     next_seq: std::sync::atomic::AtomicU64,
+    /// Where SQS's counters go (see `metrics`).
+    metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 impl Queues {
@@ -457,6 +460,7 @@ impl Queues {
             region: region.into(),
             live: Mutex::new(live),
             next_seq: std::sync::atomic::AtomicU64::new(max_seq + 1),
+            metrics: std::sync::OnceLock::new(),
         })
     }
 
@@ -1098,6 +1102,7 @@ impl Queues {
 
     /// Make staged messages whose transaction committed receivable.
     pub fn publish_staged(&self, staged: Vec<(String, Message)>) {
+        self.count_sent(&staged);
         let mut live = self.live.lock().expect("queues lock");
         for (queue, m) in staged {
             if let Some(q) = live.get_mut(&queue) {

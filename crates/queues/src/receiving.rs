@@ -28,6 +28,7 @@ impl Queues {
         loop {
             let (got, notify, next_visible) = self.try_receive(queue, max, visibility)?;
             if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                self.count_received(queue, got.len());
                 return Ok(got);
             }
             // Wake for a new message, a message becoming visible, or the deadline.
@@ -239,6 +240,7 @@ impl Queues {
             }
             return Err(e.into());
         }
+        self.count_deleted(queue, gone.len());
         Ok(results)
     }
 

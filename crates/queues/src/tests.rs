@@ -105,7 +105,11 @@ async fn messages_are_hidden_while_received_and_survive_a_restart() {
     assert_eq!(a["ApproximateNumberOfMessages"], "0");
     let gauges = q.gauges();
     let work = gauges.iter().find(|g| g.0 == "work").unwrap();
-    assert_eq!((work.1, work.2, work.3), (0, 1, 0), "CloudWatch's gauges agree");
+    assert_eq!(
+        (work.1, work.2, work.3),
+        (0, 1, 0),
+        "CloudWatch's gauges agree"
+    );
 }
 
 #[tokio::test]

@@ -486,6 +486,7 @@ impl Services {
         functions.set_code_objects(object_code.clone());
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));
         let s3 = Arc::new(nimbus_api_s3::S3Api::new(objects, &id.region));
+        queues.set_metrics(metrics.clone());
         sample_queue_gauges(queues.clone(), metrics.clone());
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
