@@ -47,6 +47,20 @@ def test_put_and_read_back_metrics(nimbus):
                                                "Dimensions": [{"Name": "Service", "Value": "orders"}]},
                                     "Period": 60, "Stat": "Maximum"}}])["MetricDataResults"]
     assert data[0]["Id"] == "lat" and data[0]["Values"] == [100] and data[0]["StatusCode"] == "Complete"
+    latency = {"Namespace": ns, "MetricName": "Latency", "Dimensions": [{"Name": "Service", "Value": "orders"}]}
+    math = cw.get_metric_data(StartTime=now - 600, EndTime=now + 600, MetricDataQueries=[
+        {"Id": "hi", "MetricStat": {"Metric": latency, "Period": 60, "Stat": "Maximum"}, "ReturnData": False},
+        {"Id": "lo", "MetricStat": {"Metric": latency, "Period": 60, "Stat": "Minimum"}, "ReturnData": False},
+        {"Id": "spread", "Expression": "hi - lo", "Label": "Spread"},
+        {"Id": "both", "Expression": "SUM(METRICS())"}])["MetricDataResults"]
+    by_id = {r["Id"]: r for r in math}
+    assert set(by_id) == {"spread", "both"}
+    assert by_id["spread"]["Values"] == [90] and by_id["spread"]["Label"] == "Spread"
+    assert by_id["both"]["Values"] == [110]
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(StartTime=now - 600, EndTime=now + 600, MetricDataQueries=[
+            {"Id": "bad", "Expression": "nothing * 2"}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
 
     out = nimbus.aws("cloudwatch", "get-metric-statistics", "--namespace", ns, "--metric-name", "Orders",
                      "--start-time", str(int(now - 600)), "--end-time", str(int(now + 600)),

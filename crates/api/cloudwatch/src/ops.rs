@@ -342,6 +342,8 @@ fn statistics(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
 }
 
 fn data(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
+    use crate::math::{Series, evaluate};
+    use std::collections::HashMap;
     let queries = p
         .get("MetricDataQueries")
         .and_then(Value::as_array)
@@ -352,13 +354,17 @@ fn data(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
         ));
     }
     let ascending = text(p, "ScanBy") == Some("TimestampAscending");
-    let mut results = Vec::new();
+    // Metric statistics first, then expressions (over them and each other).
+    let mut known: HashMap<String, Series> = HashMap::new();
+    let mut labels: HashMap<String, String> = HashMap::new();
+    let mut stats: Vec<String> = Vec::new();
+    let mut expressions: Vec<(String, String)> = Vec::new();
     for q in queries {
         let id = text(q, "Id").ok_or_else(|| missing("MetricDataQueries.member.Id"))?;
-        if q.get("Expression").is_some() {
-            return Err(invalid(format!(
-                "Query {id}: Nimbus does not evaluate metric math expressions yet; use MetricStat."
-            )));
+        if let Some(e) = text(q, "Expression") {
+            expressions.push((id.to_string(), e.to_string()));
+            labels.insert(id.to_string(), text(q, "Label").unwrap_or(id).to_string());
+            continue;
         }
         let stat = q.get("MetricStat").ok_or_else(|| missing("MetricStat"))?;
         let metric = metric_of(
@@ -367,24 +373,56 @@ fn data(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
         )?;
         let statistic = text(stat, "Stat").ok_or_else(|| missing("MetricStat.Stat"))?;
         let (start, end, period) = window(p, stat.get("Period").and_then(Value::as_u64))?;
-        let (mut points, _) = metrics.query(&metric, start, end, period);
-        if !ascending {
-            points.reverse();
-        }
-        let mut stamps = Vec::new();
-        let mut values = Vec::new();
-        for pt in &points {
-            if let Some(v) = pt.stats.get(statistic) {
-                stamps.push(json!(pt.at as f64 / 1000.0));
-                values.push(json!(v));
+        let (points, _) = metrics.query(&metric, start, end, period);
+        let series: Series = points
+            .iter()
+            .filter_map(|pt| Some((pt.at, pt.stats.get(statistic)?)))
+            .collect();
+        known.insert(id.to_string(), series);
+        labels.insert(
+            id.to_string(),
+            text(q, "Label").unwrap_or(&metric.name).to_string(),
+        );
+        stats.push(id.to_string());
+    }
+    // An expression may use another: evaluate while some make progress.
+    let mut pending = expressions;
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut failed = None;
+        pending.retain(|(id, e)| match evaluate(e, &known, &stats) {
+            Ok(s) => {
+                known.insert(id.clone(), s);
+                false
             }
+            Err(why) => {
+                failed = Some(format!("Error in expression {id}: {why}"));
+                true
+            }
+        });
+        if pending.len() == before {
+            return Err(invalid(failed.unwrap_or_default()));
         }
+    }
+    let mut results = Vec::new();
+    for q in queries {
+        let id = text(q, "Id").unwrap_or_default();
         if q.get("ReturnData").and_then(Value::as_bool) == Some(false) {
             continue;
         }
+        let series = known.get(id).cloned().unwrap_or_default();
+        let mut points: Vec<(u64, f64)> = series.into_iter().collect();
+        if !ascending {
+            points.reverse();
+        }
+        let stamps: Vec<Value> = points
+            .iter()
+            .map(|(t, _)| json!(*t as f64 / 1000.0))
+            .collect();
+        let values: Vec<Value> = points.iter().map(|(_, v)| json!(v)).collect();
         results.push(
-            json!({"Id": id, "Label": text(q, "Label").unwrap_or(&metric.name),
-            "Timestamps": stamps, "Values": values, "StatusCode": "Complete"}),
+            json!({"Id": id, "Label": labels.get(id), "Timestamps": stamps,
+                            "Values": values, "StatusCode": "Complete"}),
         );
     }
     Ok(json!({"MetricDataResults": results, "Messages": []}))
