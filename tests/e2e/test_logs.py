@@ -228,6 +228,14 @@ def test_subscription_filters_send_matching_events_to_a_function(nimbus, lam):
             pass
         time.sleep(0.3)
     assert [e["message"] for e in seen] == [f"SUBSCRIBED {group} audit user=bob action=write DENIED"]
+    with pytest.raises(ClientError) as e:
+        logs.put_subscription_filter(logGroupName=f"/aws/lambda/{reader}", filterName="loop", filterPattern="",
+                                     destinationArn=made["FunctionArn"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException", "a function may not read its own group"
+    with pytest.raises(ClientError) as e:
+        logs.put_subscription_filter(logGroupName=f"/aws/lambda/{reader}", filterName="loop", filterPattern="",
+                                     destinationArn=made["FunctionArn"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException", "a function may not read its own group"
     logs.delete_subscription_filter(logGroupName=group, filterName="audit")
     assert logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []
 
