@@ -10,6 +10,7 @@
 //! up goes to the target's dead-letter queue.
 
 use crate::{Error, Events, Result, Rule, Target};
+use nimbus_invoke::permissions::Acting;
 use nimbus_invoke::{Delivery, Staged};
 use nimbus_model::time::now_millis;
 use nimbus_storage::WriteBatch;
@@ -570,12 +571,15 @@ impl Owner for Events {
             };
             d = d.attribute("EXHAUSTED_RETRY_CONDITION", condition);
         }
-        match self.outbox.stage_delivery(dlq, &d, batch) {
-            Ok(s) => staged.push(s),
-            Err(e) => {
-                tracing::warn!(dlq, error = %e, "an undeliverable event could not go to its dead-letter queue");
-            }
-        }
+        // As for any rule target: sent as EventBridge for the rule, which the
+        // queue's policy must let in.
+        let rule = text("rule");
+        let acting = Acting::Service {
+            service: "events.amazonaws.com",
+            source_arn: &rule,
+            source_account: &self.account,
+        };
+        staged.extend(self.stage_dead_letter(acting, dlq, &d, batch));
         staged
     }
 

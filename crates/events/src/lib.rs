@@ -668,6 +668,20 @@ impl Events {
             .attribute("ERROR_CODE", code)
             .attribute("ERROR_MESSAGE", why)
             .attribute("RETRY_ATTEMPTS", "0");
+        staged.extend(self.stage_dead_letter(acting, dlq, &delivery, batch));
+    }
+
+    /// Send an undeliverable event (or call) to a dead-letter queue as
+    /// `acting` (EventBridge for a rule, a schedule's role), whose queue
+    /// policy or IAM must let it; a refused or missing queue loses it, as
+    /// on AWS (logged). The one way EventBridge and Scheduler dead-letter.
+    pub(crate) fn stage_dead_letter(
+        &self,
+        acting: Acting<'_>,
+        dlq: &str,
+        delivery: &Delivery<'_>,
+        batch: &mut WriteBatch,
+    ) -> Option<Staged> {
         let sent = nimbus_invoke::permissions::check(
             self.permissions.as_deref(),
             acting,
@@ -677,13 +691,14 @@ impl Events {
         .map_err(|e| e.to_string())
         .and_then(|()| {
             self.outbox
-                .stage_delivery(dlq, &delivery, batch)
+                .stage_delivery(dlq, delivery, batch)
                 .map_err(|e| e.to_string())
         });
         match sent {
-            Ok(s) => staged.push(s),
+            Ok(s) => Some(s),
             Err(why) => {
-                tracing::warn!(rule = %rule.arn, target = %t.arn, dlq, %why, "an undeliverable event could not go to its dead-letter queue");
+                tracing::warn!(dlq, %why, "an undeliverable event could not go to its dead-letter queue");
+                None
             }
         }
     }

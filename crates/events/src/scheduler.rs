@@ -444,23 +444,6 @@ impl Events {
             .attribute("EXECUTION_ID", uuid::Uuid::new_v4().to_string())
             .attribute("SCHEDULE_ARN", s.arn.clone())
             .attribute("TARGET_ARN", arn);
-        let sent = nimbus_invoke::permissions::check(
-            self.permissions.as_deref(),
-            acting(),
-            "sqs:SendMessage",
-            dlq,
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            self.outbox
-                .stage_delivery(dlq, &dead, batch)
-                .map_err(|e| e.to_string())
-        });
-        match sent {
-            Ok(t) => staged.push(t),
-            Err(why) => {
-                tracing::warn!(schedule = %s.arn, dlq, %why, "a failed invocation could not go to the dead-letter queue");
-            }
-        }
+        staged.extend(self.stage_dead_letter(acting(), dlq, &dead, batch));
     }
 }

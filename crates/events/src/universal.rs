@@ -203,25 +203,9 @@ impl Events {
             role_arn: &role,
             session: &session,
         };
-        let sent = nimbus_invoke::permissions::check(
-            self.permissions.as_deref(),
-            acting,
-            "sqs:SendMessage",
-            dlq,
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            self.outbox
-                .stage_delivery(dlq, &dead, batch)
-                .map_err(|e| e.to_string())
-        });
-        match sent {
-            Ok(t) => vec![t],
-            Err(why) => {
-                tracing::warn!(schedule = %text("schedule"), dlq, %why, "a failed call could not go to the dead-letter queue");
-                Vec::new()
-            }
-        }
+        self.stage_dead_letter(acting, dlq, &dead, batch)
+            .into_iter()
+            .collect()
     }
 }
 
