@@ -591,6 +591,26 @@ fn selector(text: &str) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
+/// The value a comparison with `op` compares with (JSON and space-delimited
+/// patterns alike): a quoted text, a `%regex%` (with `=` and `!=` only), a
+/// number, or a bare word; `None` when the token is none of them.
+fn operand(tok: Option<Tok>, op: Op, regexes: &mut usize) -> Result<Option<Operand>> {
+    Ok(Some(match tok {
+        Some(Tok::Quoted(s)) => Operand::Text(s),
+        Some(Tok::Regex(r)) => {
+            if !matches!(op, Op::Eq | Op::Ne) {
+                return invalid("A regular expression is compared with = or != only.");
+            }
+            Operand::Regex(Regex::new(&r, regexes)?)
+        }
+        Some(Tok::Word(w)) => match w.parse::<f64>() {
+            Ok(n) if n.is_finite() => Operand::Number(n),
+            _ => Operand::Text(w),
+        },
+        _ => return Ok(None),
+    }))
+}
+
 struct JsonParser<'r> {
     tokens: Vec<Tok>,
     at: usize,
@@ -655,22 +675,12 @@ impl JsonParser<'_> {
         }
         match self.next() {
             Some(Tok::Op(op)) => {
-                let operand = match self.next() {
-                    Some(Tok::Quoted(s)) => Operand::Text(s),
-                    Some(Tok::Regex(r)) => Operand::Regex(Regex::new(&r, self.regexes)?),
-                    Some(Tok::Word(w)) => match w.parse::<f64>() {
-                        Ok(n) if n.is_finite() => Operand::Number(n),
-                        _ => Operand::Text(w),
-                    },
-                    _ => {
-                        return invalid(format!(
-                            "Invalid JSON filter pattern: {sel} is compared with nothing."
-                        ));
-                    }
+                let next = self.next();
+                let Some(operand) = operand(next, op, self.regexes)? else {
+                    return invalid(format!(
+                        "Invalid JSON filter pattern: {sel} is compared with nothing."
+                    ));
                 };
-                if matches!(operand, Operand::Regex(_)) && !matches!(op, Op::Eq | Op::Ne) {
-                    return invalid("A regular expression is compared with = or != only.");
-                }
                 Ok(Expr::Compare(steps, op, operand))
             }
             Some(Tok::Word(w)) if w == "IS" => match self.next() {
@@ -851,18 +861,11 @@ impl CondParser<'_, '_> {
             }
         };
         self.at += 1;
-        let operand = match self.tokens.get(self.at).cloned() {
-            Some(Tok::Quoted(s)) => Operand::Text(s),
-            Some(Tok::Regex(r)) => Operand::Regex(Regex::new(&r, self.regexes)?),
-            Some(Tok::Word(w)) => match w.parse::<f64>() {
-                Ok(n) if n.is_finite() => Operand::Number(n),
-                _ => Operand::Text(w),
-            },
-            _ => {
-                return invalid(format!(
-                    "Invalid space-delimited filter pattern: field {name} is compared with nothing."
-                ));
-            }
+        let next = self.tokens.get(self.at).cloned();
+        let Some(operand) = operand(next, op, self.regexes)? else {
+            return invalid(format!(
+                "Invalid space-delimited filter pattern: field {name} is compared with nothing."
+            ));
         };
         self.at += 1;
         Ok(Cond::Compare(op, operand))
@@ -1003,6 +1006,8 @@ mod tests {
             "%unterminated",
             "{ $.a = %(% }",
             "%a% %b% %c%",
+            "[a > %x%]",
+            "{ $.a < %x% }",
         ] {
             assert!(FilterPattern::parse(p).is_err(), "{p} was taken");
         }

@@ -261,14 +261,7 @@ fn flatten(key: &str, v: &Value, out: &mut Vec<(String, String)>) {
 
 /// Form encoding: `%XX` for all but unreserved characters.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    nimbus_api_common::sigv4::uri_encode(s.as_bytes(), false)
 }
 
 #[cfg(test)]

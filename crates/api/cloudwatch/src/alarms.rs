@@ -3,7 +3,7 @@
 //! `DeleteAlarms`, `SetAlarmState`, `DescribeAlarmHistory`,
 //! `EnableAlarmActions`, `DisableAlarmActions`.
 
-use crate::ops::{dimensions, invalid, missing, text};
+use crate::ops::{dimensions, invalid, missing, store_failed, text};
 use nimbus_api_common::ApiError;
 use nimbus_metrics::MetricId;
 use nimbus_metrics::alarms::{Alarm, Alarms, Error};
@@ -13,15 +13,7 @@ fn error(e: Error) -> ApiError {
     match e {
         Error::Invalid(m) => invalid(m),
         Error::NotFound(m) => ApiError::bad_request("ResourceNotFound", m),
-        Error::Storage(e) => {
-            tracing::error!(error = %e, "the alarm store failed");
-            ApiError::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServiceError",
-                "The alarm could not be stored.",
-            )
-            .with_query_code("InternalServiceError")
-        }
+        Error::Storage(e) => store_failed("The alarm could not be stored.", &e),
     }
 }
 

@@ -10,6 +10,17 @@ pub(crate) fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::bad_request("InvalidParameterValue", m)
 }
 
+/// CloudWatch's `InternalServiceError` for a store that failed (logged here).
+pub(crate) fn store_failed(message: &str, e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "{message}");
+    ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServiceError",
+        message,
+    )
+    .with_query_code("InternalServiceError")
+}
+
 pub(crate) fn missing(name: &str) -> ApiError {
     ApiError::bad_request(
         "MissingParameter",
@@ -149,15 +160,9 @@ fn put(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
         let stats = stats_of(d, name)?;
         out.push((id, at, high, text(d, "Unit").map(str::to_string), stats));
     }
-    metrics.put(out).map_err(|e| {
-        tracing::error!(error = %e, "write metric data");
-        ApiError::new(
-            http::StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServiceError",
-            "The metric data could not be stored.",
-        )
-        .with_query_code("InternalServiceError")
-    })?;
+    metrics
+        .put(out)
+        .map_err(|e| store_failed("The metric data could not be stored.", &e))?;
     Ok(json!({}))
 }
 
