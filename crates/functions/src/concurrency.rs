@@ -142,6 +142,7 @@ mod tests {
             vpc: None,
             layers: Vec::new(),
             logging: None,
+            tracing: None,
         }
     }
 

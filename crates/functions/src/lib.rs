@@ -18,6 +18,7 @@ mod registry;
 pub mod roles;
 pub mod runtimes;
 pub mod urls;
+mod xray;
 
 pub use error::{Error, Result};
 pub use execution::{ExecConfig, PlatformEndpoint};
@@ -184,6 +185,14 @@ impl Functions {
     pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
         self.logs.set_metrics(m.clone());
         self.executor.set_metrics(m);
+    }
+
+    /// Record X-Ray segments in `t`: the platform's for sampled invocations,
+    /// and what functions' X-Ray SDKs send to their daemon address (inside
+    /// an isolated environment `127.0.0.1:2000`; otherwise `host_daemon`,
+    /// the server's own daemon socket).
+    pub fn set_traces(&self, t: Arc<nimbus_traces::Traces>, host_daemon: String) {
+        self.executor.set_traces(t, host_daemon);
     }
 
     /// The CloudWatch Logs store functions write their log groups to.

@@ -49,8 +49,9 @@ pub fn depth(trace: Option<&str>, function_arn: &str) -> u32 {
 }
 
 /// The trace header of an invocation of `function_arn` caused by a request that
-/// carried `incoming` (if any): a new root, the incoming lineage with this
-/// function counted once more.
+/// carried `incoming` (if any): the incoming trace continued (its root, parent
+/// and sampling decision; a new root when it had none), with the incoming
+/// lineage and this function counted once more.
 pub fn child(incoming: Option<&str>, function_arn: &str) -> String {
     let mut lineage = incoming.map(parse).unwrap_or_default();
     let t = tag(function_arn);
@@ -58,15 +59,16 @@ pub fn child(incoming: Option<&str>, function_arn: &str) -> String {
         Some((_, c)) => *c += 1,
         None => lineage.push((t, 1)),
     }
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let secs = nimbus_model::time::now_millis() / 1000;
+    let mut h = incoming
+        .map(nimbus_traces::TraceHeader::parse)
+        .unwrap_or_default();
+    if h.root.is_none() {
+        h.root = Some(nimbus_traces::header::new_trace_id());
+    }
     let entries: Vec<String> = lineage.iter().map(|(t, c)| format!("{t}:{c}")).collect();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage={}",
-        &id[..24],
-        &id[16..32],
-        entries.join(",")
-    )
+    h.rest.retain(|(k, _)| k != "Lineage");
+    h.rest.push(("Lineage".into(), entries.join(",")));
+    h.to_string()
 }
 
 #[cfg(test)]
@@ -83,7 +85,11 @@ mod tests {
         let t2 = child(Some(&t1), b);
         let t3 = child(Some(&t2), a);
         assert_eq!((depth(Some(&t3), a), depth(Some(&t3), b)), (2, 1));
-        assert!(t3.starts_with("Root=1-") && t3.contains(";Sampled=0;Lineage="));
+        assert!(t3.starts_with("Root=1-") && t3.contains(";Lineage="));
+        // The trace goes on: same root, the caller's sampling decision kept.
+        let sampled = "Root=1-5e1b4151-5ac6c58f5b5daa6532e4f2ad;Parent=53995c3f42cd8ad8;Sampled=1";
+        let t4 = child(Some(sampled), a);
+        assert!(t4.starts_with(sampled), "{t4}");
     }
 
     #[test]

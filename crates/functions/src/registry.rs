@@ -64,6 +64,8 @@ pub struct CreateFunction {
     /// `Code.S3Bucket`/`S3Key`: the package is read from there into `zip`.
     pub s3: Option<code::S3Code>,
     pub logging: Option<nimbus_model::function::LoggingConfig>,
+    /// `TracingConfig.Mode`.
+    pub tracing: Option<String>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -85,6 +87,8 @@ pub struct UpdateConfiguration {
     /// `Some(empty)` removes every layer.
     pub layers: Option<Vec<String>>,
     pub logging: Option<nimbus_model::function::LoggingConfig>,
+    /// `TracingConfig.Mode`.
+    pub tracing: Option<String>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -344,6 +348,18 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.vpc == latest.vpc
         && published.layers == latest.layers
         && published.logging == latest.logging
+        && published.tracing == latest.tracing
+}
+
+/// Check `TracingConfig.Mode` as Lambda does.
+fn check_tracing(mode: String) -> Result<Option<String>> {
+    match mode.as_str() {
+        "Active" => Ok(Some(mode)),
+        "PassThrough" => Ok(None),
+        _ => Err(Error::Validation(format!(
+            "1 validation error detected: Value '{mode}' at 'tracingConfig.mode' failed to satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]"
+        ))),
+    }
 }
 
 /// Check a `LoggingConfig` as Lambda does: the format, levels only with
@@ -478,6 +494,9 @@ fn configure(
     }
     if let Some(l) = req.logging {
         rec.logging = check_logging(l)?;
+    }
+    if let Some(t) = req.tracing {
+        rec.tracing = check_tracing(t)?;
     }
     if let Some(t) = req.dead_letter_target {
         if t.is_empty() {
@@ -648,6 +667,10 @@ impl Registry {
             layers,
             logging: match req.logging {
                 Some(l) => check_logging(l)?,
+                None => None,
+            },
+            tracing: match req.tracing {
+                Some(t) => check_tracing(t)?,
                 None => None,
             },
             dead_letter_target: match req.dead_letter_target.filter(|t| !t.is_empty()) {

@@ -52,6 +52,9 @@ pub struct FunctionRecord {
     /// `LoggingConfig` (none: text logs to `/aws/lambda/NAME`).
     #[serde(default)]
     pub logging: Option<LoggingConfig>,
+    /// `TracingConfig.Mode`: `Active` or `PassThrough` (none: `PassThrough`).
+    #[serde(default)]
+    pub tracing: Option<String>,
 }
 
 /// Lambda's `LoggingConfig`: the log format, the levels a JSON-format
@@ -74,6 +77,12 @@ impl FunctionRecord {
             .as_ref()
             .and_then(|l| l.log_group.clone())
             .unwrap_or_else(|| format!("/aws/lambda/{}", self.name))
+    }
+
+    /// Whether `TracingConfig` is `Active`: invocations without the caller's
+    /// sampling decision are sampled by the X-Ray sampling rules.
+    pub fn tracing_active(&self) -> bool {
+        self.tracing.as_deref() == Some("Active")
     }
 
     /// Whether its logs are in Lambda's JSON format.
@@ -305,6 +314,7 @@ mod tests {
             vpc: None,
             layers: Vec::new(),
             logging: None,
+            tracing: Some("Active".into()),
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

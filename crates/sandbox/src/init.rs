@@ -434,13 +434,18 @@ fn make_network_namespace() {
     check("unshare network namespace", unsafe {
         libc::unshare(libc::CLONE_NEWNET)
     });
-    let (api, endpoint) =
+    let l =
         crate::netns::listen_here().unwrap_or_else(|e| fail("listen in the network namespace", e));
     use std::os::fd::AsRawFd;
-    if let Err(e) = crate::fdpass::send(1, &[api.as_raw_fd(), endpoint.as_raw_fd()]) {
+    let fds = [
+        l.runtime_api.as_raw_fd(),
+        l.endpoint.as_raw_fd(),
+        l.trace_daemon.as_raw_fd(),
+    ];
+    if let Err(e) = crate::fdpass::send(1, &fds) {
         fail("send listeners to the host", e);
     }
-    drop((api, endpoint));
+    drop(l);
     let null = cstr("/dev/null");
     // SAFETY: replace stdout with /dev/null; descriptors we own.
     unsafe {

@@ -74,6 +74,9 @@ pub struct Prepared {
     pub platform_endpoint: Option<std::net::TcpListener>,
     /// `AWS_ENDPOINT_URL` as the environment must use it, if not the host's.
     pub endpoint_url: Option<String>,
+    /// The X-Ray daemon's UDP socket inside the environment's network (at
+    /// [`netns::TRACE_DAEMON_ADDR`]); `None`: the host's daemon is used.
+    pub trace_daemon: Option<std::net::UdpSocket>,
     shell: Option<namespaces::Shell>,
     /// Named parts of the preparation and their milliseconds (for benchmarks).
     pub parts: Vec<(&'static str, f64)>,
@@ -293,6 +296,7 @@ impl Sandbox for PlainProcess {
             runtime_api_addr,
             platform_endpoint: None,
             endpoint_url: None,
+            trace_daemon: None,
             shell: None,
             parts: Vec::new(),
         })

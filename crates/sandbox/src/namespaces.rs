@@ -25,11 +25,11 @@ const SHELL_MEMORY_MB: u32 = 128;
 
 /// A started sandbox waiting for its function.
 pub(crate) struct Shell {
-    /// The Runtime API and endpoint listeners inside the environment's own
-    /// network namespace, or `None` for an environment given the host's network
-    /// (outbound access), which then has this listener for its Runtime API on
-    /// the host's loopback.
-    listeners: Option<(std::net::TcpListener, std::net::TcpListener)>,
+    /// The Runtime API and endpoint listeners (and the trace daemon's socket)
+    /// inside the environment's own network namespace, or `None` for an
+    /// environment given the host's network (outbound access), which then has
+    /// this listener for its Runtime API on the host's loopback.
+    listeners: Option<netns::Listeners>,
     /// The namespace made by the host, which init joins (root only; an
     /// unprivileged init makes its own).
     netns_fd: Option<OwnedFd>,
@@ -194,11 +194,11 @@ impl Inner {
         })?;
         let listeners = match ns {
             _ if own_netns => Some(receive_listeners(&control, &mut child)?),
-            Some(ns) => Some((ns.runtime_api, ns.endpoint, Some(ns.fd))),
+            Some(ns) => Some((ns.listeners, Some(ns.fd))),
             None => None,
         };
         let (listeners, netns_fd) = match listeners {
-            Some((api, endpoint, fd)) => (Some((api, endpoint)), fd),
+            Some((l, fd)) => (Some(l), fd),
             None => (None, None),
         };
         Ok(Shell {
@@ -244,24 +244,21 @@ impl Inner {
 fn receive_listeners(
     rx: &std::os::unix::net::UnixStream,
     child: &mut tokio::process::Child,
-) -> Result<
-    (
-        std::net::TcpListener,
-        std::net::TcpListener,
-        Option<OwnedFd>,
-    ),
-    Error,
-> {
+) -> Result<(netns::Listeners, Option<OwnedFd>), Error> {
     rx.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    match crate::fdpass::recv(rx.as_raw_fd(), 2) {
+    match crate::fdpass::recv(rx.as_raw_fd(), 3) {
         Ok(fds) => {
             let mut it = fds.into_iter();
-            let (Some(api), Some(endpoint)) = (it.next(), it.next()) else {
+            let (Some(api), Some(endpoint), Some(daemon)) = (it.next(), it.next(), it.next())
+            else {
                 unreachable!("recv returns exactly the descriptors asked for");
             };
             Ok((
-                std::net::TcpListener::from(api),
-                std::net::TcpListener::from(endpoint),
+                netns::Listeners {
+                    runtime_api: std::net::TcpListener::from(api),
+                    endpoint: std::net::TcpListener::from(endpoint),
+                    trace_daemon: std::net::UdpSocket::from(daemon),
+                },
                 None,
             ))
         }
@@ -480,20 +477,23 @@ impl Sandbox for Namespaces {
         let mut parts = std::mem::take(&mut shell.parts);
         parts[1].1 += limit_ms;
         let prepared = match (&shell.listeners, &shell.host_runtime_api) {
-            (Some((api, endpoint)), _) => Prepared {
-                runtime_api: api.try_clone()?,
+            (Some(l), _) => Prepared {
+                runtime_api: l.runtime_api.try_clone()?,
                 runtime_api_addr: netns::RUNTIME_API_ADDR.into(),
-                platform_endpoint: Some(endpoint.try_clone()?),
+                platform_endpoint: Some(l.endpoint.try_clone()?),
                 endpoint_url: Some(format!("http://{}", netns::ENDPOINT_ADDR)),
+                trace_daemon: Some(l.trace_daemon.try_clone()?),
                 shell: None,
                 parts,
             },
             (None, Some(listener)) => Prepared {
                 runtime_api: listener.try_clone()?,
                 runtime_api_addr: listener.local_addr()?.to_string(),
-                // The host's network: the environment uses the server's own endpoint.
+                // The host's network: the environment uses the server's own
+                // endpoint and trace daemon.
                 platform_endpoint: None,
                 endpoint_url: None,
+                trace_daemon: None,
                 shell: None,
                 parts,
             },

@@ -1,20 +1,29 @@
 //! A private network namespace per environment, with the host's listening sockets
-//! made inside it: the Runtime API at `127.0.0.1:9001` and Nimbus's AWS endpoint at
-//! `127.0.0.1:4566`. A socket stays bound to the namespace it was made in, so the
-//! host serves them from its own runtime while the function sees only loopback.
+//! made inside it: the Runtime API at `127.0.0.1:9001`, Nimbus's AWS endpoint at
+//! `127.0.0.1:4566` and the X-Ray daemon's UDP port `127.0.0.1:2000`. A socket
+//! stays bound to the namespace it was made in, so the host serves them from its
+//! own runtime while the function sees only loopback.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Where the environment reaches the Runtime API and Nimbus's APIs.
 pub const RUNTIME_API_ADDR: &str = "127.0.0.1:9001";
 pub const ENDPOINT_ADDR: &str = "127.0.0.1:4566";
+/// Where the X-Ray SDKs send segments (`AWS_XRAY_DAEMON_ADDRESS`, as on Lambda).
+pub const TRACE_DAEMON_ADDR: &str = "127.0.0.1:2000";
+
+/// The host's sockets inside an environment's network namespace.
+pub struct Listeners {
+    pub runtime_api: TcpListener,
+    pub endpoint: TcpListener,
+    pub trace_daemon: UdpSocket,
+}
 
 pub struct NetNs {
     /// An open `/proc/.../ns/net`: the environment's init `setns`es into it.
     pub fd: OwnedFd,
-    pub runtime_api: TcpListener,
-    pub endpoint: TcpListener,
+    pub listeners: Listeners,
 }
 
 #[repr(C)]
@@ -53,13 +62,14 @@ fn bring_up_loopback() -> std::io::Result<()> {
 }
 
 /// In a network namespace just made by the calling thread: bring loopback up and
-/// bind the Runtime API and endpoint listeners.
-pub fn listen_here() -> std::io::Result<(TcpListener, TcpListener)> {
+/// bind the Runtime API and endpoint listeners and the trace daemon's socket.
+pub fn listen_here() -> std::io::Result<Listeners> {
     bring_up_loopback()?;
-    Ok((
-        TcpListener::bind(RUNTIME_API_ADDR)?,
-        TcpListener::bind(ENDPOINT_ADDR)?,
-    ))
+    Ok(Listeners {
+        runtime_api: TcpListener::bind(RUNTIME_API_ADDR)?,
+        endpoint: TcpListener::bind(ENDPOINT_ADDR)?,
+        trace_daemon: UdpSocket::bind(TRACE_DAEMON_ADDR)?,
+    })
 }
 
 /// Make a new network namespace with loopback up and both listeners bound.
@@ -72,12 +82,11 @@ pub fn create() -> std::io::Result<NetNs> {
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let (runtime_api, endpoint) = listen_here()?;
+            let listeners = listen_here()?;
             let fd = std::fs::File::open("/proc/thread-self/ns/net")?;
             Ok(NetNs {
                 fd: OwnedFd::from(fd),
-                runtime_api,
-                endpoint,
+                listeners,
             })
         })?
         .join()

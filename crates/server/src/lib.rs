@@ -186,6 +186,20 @@ pub async fn start(cfg: Config) -> Result<Started> {
     );
     functions.set_metrics(metrics.clone());
     functions.logs().set_metrics(metrics.clone());
+    // X-Ray: segments kept 30 days; the daemon socket on the host's loopback
+    // serves functions on the host's network (isolated ones get their own).
+    let traces = Arc::new(
+        nimbus_traces::Traces::open(
+            data_dir.join("traces"),
+            kv.clone(),
+            nimbus_traces::store::DEFAULT_RETENTION_DAYS,
+        )
+        .context("open the trace store")?,
+    );
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").context("bind the trace daemon")?;
+    let daemon_addr = daemon.local_addr()?.to_string();
+    nimbus_traces::daemon::spawn(daemon, traces.clone()).context("serve the trace daemon")?;
+    functions.set_traces(traces.clone(), daemon_addr);
     {
         let metrics = metrics.clone();
         tokio::spawn(async move {
@@ -202,13 +216,18 @@ pub async fn start(cfg: Config) -> Result<Started> {
             }
         });
     }
-    // Log groups' retention: expired days go once an hour.
+    // Log groups' and traces' retention: expired days go once an hour.
     let logs = functions.logs();
+    let expiring_traces = traces.clone();
     tokio::spawn(async move {
         loop {
             let expired = logs.expire(nimbus_model::time::now_millis());
             if expired > 0 {
                 tracing::info!(expired, "deleted log segments past their group's retention");
+            }
+            let expired = expiring_traces.expire(nimbus_model::time::now_millis());
+            if expired > 0 {
+                tracing::info!(expired, "deleted trace files past the retention");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
@@ -224,6 +243,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         &kv,
         &functions,
         &metrics,
+        &traces,
         trigger_permissions
             .clone()
             .map(|p| p as Arc<dyn nimbus_invoke::permissions::Permissions>),
@@ -405,6 +425,7 @@ impl Services {
         kv: &Arc<dyn KvEngine>,
         functions: &Arc<Functions>,
         metrics: &Arc<nimbus_metrics::Metrics>,
+        traces: &Arc<nimbus_traces::Traces>,
         // What triggers may do under their identities; `None` with IAM off.
         permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     ) -> Result<Services> {
@@ -568,6 +589,11 @@ impl Services {
             Arc::new(nimbus_api_cloudwatch::CloudWatchApi::new(
                 metrics.clone(),
                 alarms.clone(),
+            )),
+            Arc::new(nimbus_api_xray::XrayApi::new(
+                traces.clone(),
+                &id.account_id,
+                &id.region,
             )),
         ];
         let (stores, secrets, kms) = open_secret_stores(cfg, data_dir, kv, invoker)?;

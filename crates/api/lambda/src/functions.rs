@@ -48,6 +48,7 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
             layers: input.layers.unwrap_or_default(),
             s3,
             logging: input.logging_config.map(wire::LoggingIn::into_model),
+            tracing: input.tracing_config.and_then(|t| t.mode),
         },
         publish,
     ))
@@ -145,6 +146,7 @@ pub(crate) fn parse_function(
                     vpc: input.vpc_config.map(wire::VpcIn::into_model),
                     layers: input.layers,
                     logging: input.logging_config.map(wire::LoggingIn::into_model),
+                    tracing: input.tracing_config.and_then(|t| t.mode),
                 },
             })
         }

@@ -51,6 +51,12 @@ impl LoggingIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct TracingIn {
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeadLetterIn {
     pub target_arn: Option<String>,
 }
@@ -140,6 +146,7 @@ pub struct CreateFunctionIn {
     pub dead_letter_config: Option<DeadLetterIn>,
     pub vpc_config: Option<VpcIn>,
     pub logging_config: Option<LoggingIn>,
+    pub tracing_config: Option<TracingIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -175,6 +182,7 @@ pub struct UpdateConfigurationIn {
     pub dead_letter_config: Option<DeadLetterIn>,
     pub vpc_config: Option<VpcIn>,
     pub logging_config: Option<LoggingIn>,
+    pub tracing_config: Option<TracingIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,7 +249,7 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
         "LastModified": Utc::from_millis(rec.last_modified_ms).lambda_timestamp(),
         "CodeSha256": rec.code.sha256_b64,
         "Version": rec.version,
-        "TracingConfig": { "Mode": "PassThrough" },
+        "TracingConfig": { "Mode": rec.tracing.as_deref().unwrap_or("PassThrough") },
         "RevisionId": rec.revision_id,
         "State": "Active",
         "LastUpdateStatus": "Successful",

@@ -8,7 +8,7 @@ use super::*;
 type Opened = (
     nimbus_sandbox::Prepared,
     RuntimeApi,
-    Option<AbortOnDrop>,
+    Vec<AbortOnDrop>,
     std::io::PipeWriter,
     EnvLog,
 );
@@ -78,7 +78,7 @@ impl Executor {
                     return fail(e.error_type, &e.message);
                 }
             };
-        let (mut prepared, api, endpoint_guard, pipe_w, log) =
+        let (mut prepared, api, served, pipe_w, log) =
             match self.open_environment(rec, &stream).await {
                 Ok(opened) => opened,
                 Err(f) => return (None, Err(f)),
@@ -90,6 +90,12 @@ impl Executor {
             .endpoint_url
             .clone()
             .unwrap_or_else(|| self.cfg.endpoint_url.clone());
+        // An isolated environment has its own daemon socket; one on the
+        // host's network uses the server's.
+        let daemon = match (&prepared.endpoint_url, self.traces.get()) {
+            (None, Some((_, host))) => host.clone(),
+            _ => nimbus_sandbox::netns::TRACE_DAEMON_ADDR.to_string(),
+        };
         let (credentials, credentials_expire_ms) = match self.credentials(rec) {
             Ok(c) => c,
             Err(f) => return (None, Err(f)),
@@ -107,8 +113,7 @@ impl Executor {
                 &inside_opt.display().to_string(),
             ),
             &stream,
-            &prepared.runtime_api_addr,
-            &endpoint,
+            (&prepared.runtime_api_addr, &endpoint, &daemon),
             credentials,
         );
         let spec = LaunchSpec {
@@ -157,7 +162,7 @@ impl Executor {
             cgroup,
             exited,
             _kill: kill_tx,
-            _endpoint: endpoint_guard,
+            _served: served,
             last_used: Mutex::new(Instant::now()),
             frozen: std::sync::atomic::AtomicBool::new(false),
             provisioned,
@@ -225,13 +230,21 @@ impl Executor {
                 ));
             }
         };
-        let endpoint_guard = match (
+        let mut served = Vec::new();
+        if let (Some(listener), Some(serve)) = (
             prepared.platform_endpoint.take(),
             &self.cfg.platform_endpoint,
         ) {
-            (Some(listener), Some(serve)) => Some(AbortOnDrop((serve.0)(listener))),
-            _ => None,
-        };
+            served.push(AbortOnDrop((serve.0)(listener)));
+        }
+        // The environment's own daemon socket; without a trace store its
+        // datagrams go nowhere, as with no daemon running.
+        if let (Some(socket), Some(traces)) = (prepared.trace_daemon.take(), self.traces()) {
+            match nimbus_traces::daemon::spawn(socket, traces.clone()) {
+                Ok(h) => served.push(AbortOnDrop(h)),
+                Err(e) => tracing::warn!(error = %e, "serve the environment's trace daemon"),
+            }
+        }
         let (pipe_r, pipe_w) = match std::io::pipe() {
             Ok(p) => p,
             Err(e) => {
@@ -260,7 +273,7 @@ impl Executor {
         if rec.json_logs() {
             log.use_json(rec.logging.as_ref().and_then(|l| l.system_level.as_deref()));
         }
-        Ok((prepared, api, endpoint_guard, pipe_w, log))
+        Ok((prepared, api, served, pipe_w, log))
     }
 
     /// The function's unpacked code, unpacked again from its blob if the

@@ -124,7 +124,8 @@ struct Environment {
     cgroup: Option<Arc<nimbus_sandbox::cgroup::Cgroup>>,
     exited: watch::Receiver<Option<ExitInfo>>,
     _kill: oneshot::Sender<()>,
-    _endpoint: Option<AbortOnDrop>,
+    /// The platform endpoint and trace daemon served inside its network.
+    _served: Vec<AbortOnDrop>,
     last_used: Mutex<Instant>,
     frozen: std::sync::atomic::AtomicBool,
     /// Kept initialized by provisioned concurrency: never reaped for idleness.
@@ -222,6 +223,9 @@ pub(crate) struct Executor {
     roles: std::sync::OnceLock<Arc<dyn crate::roles::ExecutionRoles>>,
     /// Where Lambda's own metrics go (once the server gives a store).
     metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
+    /// Where segments go, and the host's daemon address for environments
+    /// on the host's network.
+    traces: std::sync::OnceLock<(Arc<nimbus_traces::Traces>, String)>,
 }
 
 mod launch;
@@ -261,6 +265,15 @@ impl Executor {
         let _ = self.metrics.set(m);
     }
 
+    /// Record X-Ray segments in `t` from now on.
+    pub fn set_traces(&self, t: Arc<nimbus_traces::Traces>, host_daemon: String) {
+        let _ = self.traces.set((t, host_daemon));
+    }
+
+    fn traces(&self) -> Option<&Arc<nimbus_traces::Traces>> {
+        self.traces.get().map(|(t, _)| t)
+    }
+
     pub(crate) fn metrics(&self) -> Option<&Arc<nimbus_metrics::Metrics>> {
         self.metrics.get()
     }
@@ -290,6 +303,7 @@ impl Executor {
             starting: tokio::sync::Semaphore::new(start_slots()),
             roles: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
+            traces: std::sync::OnceLock::new(),
         });
         tokio::spawn(reap_loop(Arc::downgrade(&exec)));
         exec
@@ -579,11 +593,13 @@ impl Executor {
         rec: &FunctionRecord,
         dirs: (&str, &str, &str, &str),
         stream: &str,
-        api: &str,
-        endpoint: &str,
+        addrs: (&str, &str, &str),
         credentials: Vec<(String, String)>,
     ) -> Vec<(String, String)> {
         let (task_root, runtime_dir, init_type, opt) = dirs;
+        // The Runtime API, Nimbus's endpoint and the X-Ray daemon.
+        let (api, endpoint, daemon) = addrs;
+        let daemon_port = daemon.rsplit(':').next().unwrap_or("2000");
         // Where Lambda's runtimes look into layers (`/opt` inside the sandbox).
         let node_major = match Runtime::parse(&rec.runtime).map(|r| r.family) {
             Some(nimbus_model::RuntimeFamily::Node { major }) => major,
@@ -617,6 +633,13 @@ impl Executor {
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
             ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_XRAY_DAEMON_ADDRESS", daemon),
+            (
+                "_AWS_XRAY_DAEMON_ADDRESS",
+                daemon.rsplit_once(':').map_or(daemon, |(h, _)| h),
+            ),
+            ("_AWS_XRAY_DAEMON_PORT", daemon_port),
+            ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR"),
             ("TZ", ":UTC"),
             ("LANG", "en_US.UTF-8"),
             ("PATH", &format!("/usr/local/bin:/usr/bin:/bin:{opt}/bin")),
@@ -730,6 +753,13 @@ impl Executor {
         ));
         let timeout = Duration::from_secs(rec.timeout_secs as u64);
         let started = Instant::now();
+        let (trace_header, traced) =
+            crate::xray::begin(self.traces().map(|t| &**t), &rec, req.trace_id.as_deref());
+        let trace = traced.map(|t| Trace {
+            ids: t,
+            start_ms: now_millis(),
+            init_ms,
+        });
         let invocation = Invocation {
             request_id: request_id.clone(),
             deadline_ms: now_millis() + timeout.as_millis() as u64,
@@ -737,7 +767,7 @@ impl Executor {
                 Some(q) => format!("{}:{q}", self.cfg.identity.function_arn(&rec.name)),
                 None => self.cfg.identity.function_arn(&rec.name),
             },
-            trace_id: Some(req.trace_id.clone().unwrap_or_else(new_trace_id)),
+            trace_id: Some(trace_header),
             client_context: req.client_context.clone(),
             cognito_identity: None,
             payload: req.payload.clone(),
@@ -768,6 +798,7 @@ impl Executor {
                     timeout,
                     init_ms,
                     log_tail: req.log_tail,
+                    trace,
                 };
                 return Ok(self.stream_on(on, stream, timing));
             }
@@ -814,6 +845,9 @@ impl Executor {
             failed: function_error.is_some(),
         };
         self.report(&env, &rec, &request_id, elapsed, how);
+        if let Some(t) = &trace {
+            self.record_trace(&rec, t, &request_id, function_error.is_some());
+        }
         let log_result = req.log_tail.then(|| env.log.end_capture());
 
         if reusable {
@@ -864,6 +898,7 @@ impl Executor {
                 timeout,
                 init_ms,
                 log_tail,
+                trace,
             } = on;
             let deadline = tokio::time::Instant::from_std(started + timeout);
             let mut status: Option<&str> = None;
@@ -930,6 +965,9 @@ impl Executor {
                 failed: status.is_some(),
             };
             me.report(&env, &rec, &request_id, started.elapsed(), how);
+            if let Some(t) = &trace {
+                me.record_trace(&rec, t, &request_id, status.is_some());
+            }
             if log_tail {
                 let _ = env.log.end_capture();
             }
@@ -939,6 +977,21 @@ impl Executor {
             }
         });
         answer
+    }
+
+    /// Record the platform's segments of a sampled invocation that just ended.
+    fn record_trace(&self, rec: &FunctionRecord, t: &Trace, request_id: &str, failed: bool) {
+        let Some(traces) = self.traces() else { return };
+        let start = t.start_ms as f64 / 1000.0;
+        let span = crate::xray::Span {
+            init_start: t.init_ms.map(|i| start - i / 1000.0),
+            start,
+            end: now_millis() as f64 / 1000.0,
+            request_id: request_id.to_string(),
+            function_arn: self.cfg.identity.function_arn(&rec.name),
+            error: failed.then(|| "Unhandled".to_string()),
+        };
+        crate::xray::record(traces, rec, &t.ids, &span);
     }
 
     fn current_revision(&self, rec: &FunctionRecord) -> Option<String> {
@@ -1057,6 +1110,15 @@ struct Streaming {
     timeout: Duration,
     init_ms: Option<f64>,
     log_tail: bool,
+    trace: Option<Trace>,
+}
+
+/// A sampled invocation's trace ids and when it started (epoch ms; its
+/// environment's init, if any, ran just before).
+struct Trace {
+    ids: crate::xray::Traced,
+    start_ms: u64,
+    init_ms: Option<f64>,
 }
 
 /// How an invocation ended without the runtime's answer.
@@ -1130,17 +1192,6 @@ fn exit_info(reported: Option<&Option<ExitInfo>>) -> ExitInfo {
 /// Idle environments are pooled per function version.
 fn pool_key(function: &str, version: &str) -> String {
     format!("{function}:{version}")
-}
-
-/// An X-Ray trace header for an invocation that arrived without one, as Lambda makes.
-fn new_trace_id() -> String {
-    let secs = now_millis() / 1000;
-    let id = random_hex();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        &id[..24],
-        &random_hex()[..16]
-    )
 }
 
 fn base64_encode(b: &[u8]) -> String {

@@ -1,0 +1,197 @@
+"""X-Ray: a function with TracingConfig Active and aws_xray_sdk in its package;
+the platform's AWS::Lambda and AWS::Lambda::Function segments and the SDK's own
+subsegments (a custom one with metadata and annotations, the patched boto3 call)
+in one trace through BatchGetTraces, GetTraceSummaries with filter expressions
+and GetServiceGraph; a caller's trace header continued by a PassThrough function;
+PutTraceSegments with refusals; sampling rules."""
+import json
+import os
+import time
+
+import aws_xray_sdk
+import pytest
+import wrapt
+from botocore.exceptions import ClientError
+
+from conftest import make_zip, ROLE, unique
+
+HANDLER = '''
+import json, os
+import boto3
+from aws_xray_sdk.core import xray_recorder, patch_all
+
+patch_all()
+ddb = boto3.client("dynamodb")
+
+def lambda_handler(event, context):
+    print(json.dumps({"level": "INFO", "message": "order received", "order_id": event.get("order_id")}))
+    with xray_recorder.in_subsegment("process_order") as sub:
+        sub.put_annotation("order_id", event.get("order_id"))
+        sub.put_metadata("order", {"id": event.get("order_id"), "items": 3}, "orders")
+        ddb.list_tables()
+    if event.get("fail"):
+        raise RuntimeError("payment declined")
+    return {"trace": os.environ["_X_AMZN_TRACE_ID"], "daemon": os.environ["AWS_XRAY_DAEMON_ADDRESS"]}
+'''
+
+
+def package_dir(module):
+    """{zip path: bytes} of an installed package's files (its pure-Python part)."""
+    root = os.path.dirname(module.__file__)
+    base = os.path.dirname(root)
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f.endswith((".py", ".json")):
+                p = os.path.join(d, f)
+                with open(p, "rb") as fh:
+                    out[os.path.relpath(p, base)] = fh.read()
+    return out
+
+
+@pytest.fixture(scope="module")
+def xray(nimbus):
+    x = nimbus.client("xray")
+    # Sample every request this module makes (the default rule samples 1 a second, then 5%).
+    x.update_sampling_rule(SamplingRuleUpdate={"RuleName": "Default", "FixedRate": 1.0})
+    return x
+
+
+def find_trace(xray, expression, deadline_s=30):
+    t = time.time()
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        found = xray.get_trace_summaries(StartTime=t - 600, EndTime=t + 60, FilterExpression=expression)
+        if found["TraceSummaries"]:
+            return found["TraceSummaries"]
+        time.sleep(0.2)
+    raise AssertionError(f"no trace matches {expression}")
+
+
+def segments(xray, trace_id, want, deadline_s=30):
+    """The trace's documents once `want(docs)` holds (the SDK's datagrams arrive on their own)."""
+    end = time.monotonic() + deadline_s
+    docs = []
+    while time.monotonic() < end:
+        traces = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
+        docs = [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
+        if want(docs):
+            return docs
+        time.sleep(0.2)
+    raise AssertionError(f"trace {trace_id} never complete: {docs}")
+
+
+def walk(doc):
+    yield doc
+    for s in doc.get("subsegments", []):
+        yield from walk(s)
+
+
+def test_an_active_function_with_the_xray_sdk_makes_one_trace(nimbus, lam, xray):
+    fn = unique("traced")
+    files = {"app.py": HANDLER, **package_dir(aws_xray_sdk), **package_dir(wrapt)}
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                        Code={"ZipFile": make_zip(files)}, Timeout=30, TracingConfig={"Mode": "Active"})
+    assert lam.get_function_configuration(FunctionName=fn)["TracingConfig"] == {"Mode": "Active"}
+    out = json.loads(lam.invoke(FunctionName=fn, Payload=b'{"order_id": "o-17"}')["Payload"].read())
+    assert out["daemon"] == "127.0.0.1:2000"
+    header = dict(p.split("=", 1) for p in out["trace"].split(";"))
+    assert header["Sampled"] == "1"
+    root = header["Root"]
+
+    def complete(docs):
+        names = [s.get("name") for d in docs for s in walk(d)]
+        return "process_order" in names and "dynamodb" in names and len(docs) >= 2
+
+    docs = segments(xray, root, complete)
+    by_origin = {d.get("origin"): d for d in docs}
+    service, function = by_origin["AWS::Lambda"], by_origin["AWS::Lambda::Function"]
+    assert function["id"] == header["Parent"] and function["parent_id"] == service["id"]
+    assert service["name"] == function["name"] == fn
+    subs = {s["name"]: s for s in function["subsegments"]}
+    assert {"Initialization", "Invocation", "Overhead", "process_order"} <= set(subs)
+    order = subs["process_order"]
+    assert order["metadata"]["orders"]["order"] == {"id": "o-17", "items": 3}
+    assert order["annotations"]["order_id"] == "o-17"
+    ddb = [s for s in walk(order) if s["name"] == "dynamodb"][0]
+    assert ddb["namespace"] == "aws" and ddb["aws"]["operation"] == "ListTables"
+
+    # The same trace through summaries, filter expressions and the service graph.
+    [summary] = find_trace(xray, f'annotation.order_id = "o-17" AND service("{fn}")')
+    assert summary["Id"] == root and not summary["HasFault"]
+    assert summary["EntryPoint"]["Type"] == "AWS::Lambda"
+    graph = xray.get_trace_graph(TraceIds=[root])["Services"]
+    kinds = {(s["Name"], s.get("Type")) for s in graph}
+    assert {(fn, "AWS::Lambda"), (fn, "AWS::Lambda::Function"), ("DynamoDB", "AWS::DynamoDB")} <= kinds
+    t = time.time()
+    assert any(s["Name"] == fn for s in xray.get_service_graph(StartTime=t - 600, EndTime=t + 60)["Services"])
+
+    # A failing invocation's function segment is a fault.
+    lam.invoke(FunctionName=fn, Payload=b'{"order_id": "o-18", "fail": true}')
+    [failed] = find_trace(xray, 'annotation.order_id = "o-18" AND fault')
+    assert failed["HasFault"]
+    assert xray.get_trace_summaries(StartTime=t - 600, EndTime=t + 60,
+                                    FilterExpression=f'service("{fn}") AND annotation.order_id = "o-18" AND ok')["TraceSummaries"] == []
+
+
+def test_a_callers_trace_header_is_continued_by_a_pass_through_function(nimbus, lam, xray):
+    fn = unique("passthrough")
+    code = "import os\ndef lambda_handler(e, c):\n    return os.environ['_X_AMZN_TRACE_ID']\n"
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                        Code={"ZipFile": make_zip({"app.py": code})})
+    root = "1-%08x-%s" % (int(time.time()), os.urandom(12).hex())
+    given = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+
+    def add_header(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = given
+
+    lam.meta.events.register("before-send.lambda.Invoke", add_header)
+    try:
+        seen = json.loads(lam.invoke(FunctionName=fn, Payload=b"{}")["Payload"].read())
+    finally:
+        lam.meta.events.unregister("before-send.lambda.Invoke", add_header)
+    assert seen.startswith(f"Root={root};Parent=") and "Sampled=1" in seen
+    docs = segments(xray, root, lambda d: len(d) >= 2)
+    service = [d for d in docs if d.get("origin") == "AWS::Lambda"][0]
+    assert service["parent_id"] == "53995c3f42cd8ad8"
+
+    # Unsampled by the caller: nothing recorded.
+    quiet = "1-%08x-%s" % (int(time.time()), os.urandom(12).hex())
+    given = f"Root={quiet};Sampled=0"
+    lam.meta.events.register("before-send.lambda.Invoke", add_header)
+    try:
+        lam.invoke(FunctionName=fn, Payload=b"{}")
+    finally:
+        lam.meta.events.unregister("before-send.lambda.Invoke", add_header)
+    assert xray.batch_get_traces(TraceIds=[quiet])["UnprocessedTraceIds"] == [quiet]
+
+
+def test_put_trace_segments_and_sampling_rules(nimbus, xray):
+    trace = "1-%08x-%s" % (int(time.time()), os.urandom(12).hex())
+    now = time.time()
+    good = {"trace_id": trace, "id": os.urandom(8).hex(), "name": "checkout", "start_time": now - 1, "end_time": now,
+            "http": {"request": {"method": "POST", "url": "https://shop.example/checkout"}, "response": {"status": 502}},
+            "fault": True, "annotations": {"tier": "gold"}}
+    out = xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(good), "{not json", json.dumps({"id": "x"})])
+    assert len(out["UnprocessedTraceSegments"]) == 2
+    assert out["UnprocessedTraceSegments"][1]["ErrorCode"] == "InvalidSegment"
+    [s] = find_trace(xray, 'http.status = 502 AND http.url CONTAINS "checkout" AND annotation.tier = "gold"')
+    assert s["Id"] == trace and s["Http"]["HttpMethod"] == "POST" and s["HasFault"]
+    assert s["ResponseTime"] == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ClientError) as e:
+        xray.get_trace_summaries(StartTime=now - 60, EndTime=now, FilterExpression="responsetime >")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+
+    name = unique("rule")[:32]
+    xray.create_sampling_rule(SamplingRule={
+        "RuleName": name, "ResourceARN": "*", "Priority": 10, "FixedRate": 0.5, "ReservoirSize": 2,
+        "ServiceName": "orders-*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1})
+    rules = {r["SamplingRule"]["RuleName"]: r["SamplingRule"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]}
+    assert rules[name]["FixedRate"] == 0.5 and rules["Default"]["Priority"] == 10000
+    targets = xray.get_sampling_targets(SamplingStatisticsDocuments=[{
+        "RuleName": name, "ClientID": "a" * 24, "Timestamp": now, "RequestCount": 10, "SampledCount": 3}])
+    assert targets["SamplingTargetDocuments"][0]["ReservoirQuota"] == 2
+    with pytest.raises(ClientError):
+        xray.delete_sampling_rule(RuleName="Default")
+    xray.delete_sampling_rule(RuleName=name)
+    assert name not in {r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]}
