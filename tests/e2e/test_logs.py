@@ -298,3 +298,59 @@ def test_logging_config_json_format_levels_and_a_custom_group(nimbus, lam):
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     lam.update_function_configuration(FunctionName=py, LoggingConfig={"LogFormat": "Text"})
     assert lam.get_function_configuration(FunctionName=py)["LoggingConfig"]["LogFormat"] == "Text"
+
+
+STRUCTURED = '''
+import json
+
+def lambda_handler(event, context):
+    for i, total in enumerate(event["totals"]):
+        print(json.dumps({"level": "ERROR" if total > 100 else "INFO", "message": "order processed",
+                          "order_id": f"o-{i}", "total": total, "request_id": context.aws_request_id}))
+    return len(event["totals"])
+'''
+
+
+def test_insights_queries_and_json_filters_find_structured_logs(nimbus, lam):
+    logs = nimbus.client("logs")
+    fn = unique("structured")
+    create(lam, fn, {"app.py": STRUCTURED})
+    lam.invoke(FunctionName=fn, Payload=json.dumps({"totals": [20, 40, 150, 60]}).encode())
+    lam.invoke(FunctionName=fn, Payload=json.dumps({"totals": [200]}).encode())
+    group = f"/aws/lambda/{fn}"
+
+    def run(query, **kw):
+        now = int(time.time())
+        qid = logs.start_query(logGroupName=group, startTime=now - 600, endTime=now + 60, queryString=query, **kw)["queryId"]
+        out = logs.get_query_results(queryId=qid)
+        assert out["status"] == "Complete"
+        return [{f["field"]: f["value"] for f in row} for row in out["results"]], out["statistics"]
+
+    # Function output reaches the store without a sync: poll until all five lines are there.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and run("filter ispresent(order_id) | stats count(*) as n")[0][0]["n"] != "5":
+        time.sleep(0.2)
+    rows, stats = run("filter ispresent(order_id) | stats count(*) as n, avg(total) as avg, max(total) as top, "
+                      "pct(total, 50) as p50 by level | sort level")
+    assert rows == [{"level": "ERROR", "n": "2", "avg": "175", "top": "200", "p50": "150"},
+                    {"level": "INFO", "n": "3", "avg": "40", "top": "60", "p50": "40"}]
+    assert stats["recordsMatched"] == 5 and stats["recordsScanned"] >= 5
+    rows, _ = run('fields order_id, total | filter level = "ERROR" and total > 160 | sort total desc | limit 5')
+    assert [(r["order_id"], r["total"]) for r in rows] == [("o-0", "200")]
+    record = logs.get_log_record(logRecordPointer=rows[0]["@ptr"])["logRecord"]
+    assert json.loads(record["@message"])["total"] == 200
+    rows, _ = run('filter @type = "REPORT" | stats count(*) as invocations, max(@memorySize) as memory')
+    assert rows == [{"invocations": "2", "memory": "128000000"}]
+    rows, _ = run('parse @message \'"order_id": "*"\' as id | filter id like /o-[23]/ | display id')
+    assert sorted(r["id"] for r in rows) == ["o-2", "o-3"]
+    assert any(q["queryString"].startswith("parse") for q in logs.describe_queries(logGroupName=group)["queries"])
+
+    found = logs.filter_log_events(logGroupName=group, filterPattern='{ $.level = "ERROR" && $.total > 160 }')["events"]
+    assert [json.loads(e["message"])["order_id"] for e in found] == ["o-0"]
+
+    with pytest.raises(ClientError) as e:
+        run("stats avg(total) by")
+    assert e.value.response["Error"]["Code"] == "MalformedQueryException"
+    with pytest.raises(ClientError) as e:
+        logs.get_query_results(queryId="00000000-0000-0000-0000-000000000000")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

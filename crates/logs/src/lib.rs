@@ -4,6 +4,7 @@
 //! share.
 
 pub mod filter;
+pub mod insights;
 pub mod metric_filters;
 pub mod store;
 pub mod subscriptions;

@@ -355,6 +355,11 @@ impl Logs {
         Ok(())
     }
 
+    /// The account the groups belong to.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
     pub fn group_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:logs:{}:{}:log-group:{name}",

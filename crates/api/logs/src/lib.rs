@@ -2,10 +2,12 @@
 //! Logs_20140328.<Operation>`) over the log store (`nimbus-logs`): log
 //! groups (functions' `/aws/lambda/NAME` among them) and streams, writing
 //! with `PutLogEvents`, reading with `GetLogEvents` and `FilterLogEvents`
-//! (the whole filter pattern language), retention and tags. `aws logs tail`
+//! (the whole filter pattern language), retention and tags, Logs Insights
+//! queries (`StartQuery`, `GetQueryResults`). `aws logs tail`
 //! and `sam logs` read functions' logs through it.
 
 mod filters;
+mod insights;
 mod ops;
 
 use bytes::Bytes;
@@ -26,11 +28,15 @@ pub const LOGS_JSON: AwsJson = AwsJson {
 
 pub struct LogsApi {
     logs: Arc<Logs>,
+    queries: insights::Queries,
 }
 
 impl LogsApi {
     pub fn new(logs: Arc<Logs>) -> LogsApi {
-        LogsApi { logs }
+        LogsApi {
+            logs,
+            queries: insights::Queries::default(),
+        }
     }
 
     /// The group a request names (`logGroupName`, or the
@@ -68,7 +74,14 @@ impl LogsApi {
             let e = ApiError::bad_request("AccessDeniedException", d.message);
             return LOGS_JSON.error(&e, request_id);
         }
-        match ops::execute(&self.logs, &call.operation, &call.params) {
+        let answer = match self
+            .queries
+            .execute(&self.logs, &call.operation, &call.params)
+        {
+            Some(a) => a,
+            None => ops::execute(&self.logs, &call.operation, &call.params),
+        };
+        match answer {
             Ok(v) => LOGS_JSON.respond(&v, request_id),
             Err(e) => LOGS_JSON.error(&e, request_id),
         }
