@@ -354,3 +354,41 @@ def test_insights_queries_and_json_filters_find_structured_logs(nimbus, lam):
     with pytest.raises(ClientError) as e:
         logs.get_query_results(queryId="00000000-0000-0000-0000-000000000000")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_live_tail_streams_a_new_invocations_output(nimbus, lam):
+    from botocore.config import Config
+    # StartLiveTail's host prefix (`stream-`) cannot be resolved on a local endpoint.
+    logs = nimbus.client("logs", config=Config(inject_host_prefix=False))
+    fn = unique("tailed")
+    create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    print('tail me', e['n'])\n    return 1\n"})
+    lam.invoke(FunctionName=fn, Payload=b'{"n": 0}')  # makes the group
+    arn = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{fn}")["logGroups"][0]["logGroupArn"]
+    stream = logs.start_live_tail(logGroupIdentifiers=[arn], logEventFilterPattern='"tail me"')["responseStream"]
+    seen = []
+    done = threading.Event()
+
+    def read():
+        for ev in stream:
+            if "sessionStart" in ev:
+                assert ev["sessionStart"]["logGroupIdentifiers"] == [arn]
+                seen.append("start")
+            for r in ev.get("sessionUpdate", {}).get("sessionResults", []):
+                seen.append(r["message"].strip())
+                if "tail me 1" in r["message"]:
+                    done.set()
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "start" not in seen:
+        time.sleep(0.05)
+    lam.invoke(FunctionName=fn, Payload=b'{"n": 1}')
+    assert done.wait(30), seen
+    assert seen[0] == "start" and "tail me 1" in seen[-1]
+    assert not any("START RequestId" in s for s in seen), "the filter pattern applies"
+    stream.close()
+    with pytest.raises(ClientError) as e:
+        logs.start_live_tail(logGroupIdentifiers=["/no/such/group"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -8,6 +8,7 @@ pub mod insights;
 pub mod metric_filters;
 pub mod store;
 pub mod subscriptions;
+pub mod tail;
 
 pub use filter::{FilterError, FilterPattern};
 pub use store::{Error, Event, Group, InputEvent, Logs, Query, Rejected, Stream, StreamStats};

@@ -170,6 +170,9 @@ pub struct Logs {
         Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
     )>,
     pub(crate) kv: Arc<dyn KvEngine>,
+    /// Live Tail sessions, and how many (read without the lock on every write).
+    pub(crate) tails: Mutex<Vec<crate::tail::Session>>,
+    pub(crate) tailing: std::sync::atomic::AtomicUsize,
 }
 
 /// A group's metric filters, parsed.
@@ -315,6 +318,8 @@ impl Logs {
             writers: Mutex::default(),
             stats: Mutex::default(),
             creating: Mutex::default(),
+            tails: Mutex::default(),
+            tailing: std::sync::atomic::AtomicUsize::new(0),
         };
         logs.adopt_first_layout()?;
         Ok(logs)
@@ -634,6 +639,7 @@ impl Logs {
         drop(writers);
         self.apply_metric_filters(&g.name, events);
         self.apply_subscriptions(&g.name, stream, events);
+        self.announce(&g.name, stream, events, now);
         if let Some(stats) = self.stats.lock().expect("stats lock").get_mut(&g.name) {
             let s = stats.entry(stream.to_string()).or_default();
             for (ts, m) in events {

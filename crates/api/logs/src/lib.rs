@@ -8,6 +8,7 @@
 
 mod filters;
 mod insights;
+mod live_tail;
 mod ops;
 
 use bytes::Bytes;
@@ -99,6 +100,21 @@ impl Service for LogsApi {
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
         Box::pin(async move { LogsApi::handle(self, req, &request_id) })
+    }
+
+    /// `StartLiveTail` answers with an event stream.
+    fn streams(&self, req: &http::request::Parts) -> bool {
+        req.headers
+            .get("x-amz-target")
+            .is_some_and(|t| t.as_bytes() == b"Logs_20140328.StartLiveTail")
+    }
+
+    fn handle_stream(
+        &self,
+        req: Request<Bytes>,
+        request_id: String,
+    ) -> BoxFuture<'_, Response<nimbus_body::Body>> {
+        Box::pin(async move { live_tail::start(&self.logs, req, &request_id) })
     }
 
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
