@@ -195,3 +195,82 @@ def test_put_trace_segments_and_sampling_rules(nimbus, xray):
         xray.delete_sampling_rule(RuleName="Default")
     xray.delete_sampling_rule(RuleName=name)
     assert name not in {r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]}
+
+
+POWERTOOLS = '''
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(service="orders")
+metrics = Metrics(namespace="%(ns)s", service="orders")
+tracer = Tracer(service="orders")
+
+
+@tracer.capture_method
+def process(order_id):
+    tracer.put_annotation(key="order_id", value=order_id)
+    tracer.put_metadata(key="order", value={"id": order_id, "items": 2})
+    return order_id
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event, context):
+    logger.info("processing", extra={"order_id": event["order_id"]})
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+    return process(event["order_id"])
+'''
+
+
+def test_powertools_logger_metrics_and_tracer_unchanged(nimbus, lam, xray):
+    import aws_lambda_powertools
+    import jmespath
+    import typing_extensions
+
+    fn = unique("powertools")
+    ns = unique("Shop")
+    files = {"app.py": POWERTOOLS % {"ns": ns}, **package_dir(aws_lambda_powertools), **package_dir(aws_xray_sdk),
+             **package_dir(wrapt), **package_dir(jmespath)}
+    with open(typing_extensions.__file__, "rb") as f:
+        files["typing_extensions.py"] = f.read()
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                        Code={"ZipFile": make_zip(files)}, Timeout=60, MemorySize=256,
+                        TracingConfig={"Mode": "Active"})
+    out = lam.invoke(FunctionName=fn, Payload=b'{"order_id": "p-9"}')
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == "p-9"
+
+    logs, cw = nimbus.client("logs"), nimbus.client("cloudwatch")
+    group = f"/aws/lambda/{fn}"
+    end = time.monotonic() + 30
+    found = []
+    while time.monotonic() < end and not found:
+        found = logs.filter_log_events(logGroupName=group,
+                                       filterPattern='{ $.service = "orders" && $.message = "processing" }')["events"]
+        time.sleep(0.2)
+    record = json.loads(found[0]["message"])
+    assert record["order_id"] == "p-9" and record["cold_start"] is True and record["function_name"] == fn
+
+    def orders():
+        t = time.time()
+        points = cw.get_metric_statistics(Namespace=ns, MetricName="OrdersPlaced",
+                                          Dimensions=[{"Name": "service", "Value": "orders"}],
+                                          StartTime=t - 600, EndTime=t + 60, Period=660, Statistics=["Sum"])["Datapoints"]
+        return points[0]["Sum"] if points else None
+
+    end = time.monotonic() + 30
+    while time.monotonic() < end and orders() != 1:
+        time.sleep(0.2)
+    assert orders() == 1
+
+    [summary] = find_trace(xray, f'service("{fn}") AND annotation.order_id = "p-9"')
+
+    def traced(docs):
+        return {"## lambda_handler", "## app.process"} <= {s.get("name") for d in docs for s in walk(d)}
+
+    docs = segments(xray, summary["Id"], traced)
+    process = [s for d in docs for s in walk(d) if s.get("name") == "## app.process"][0]
+    assert process["metadata"]["orders"]["order"] == {"id": "p-9", "items": 2}
+    handler = [s for d in docs for s in walk(d) if s.get("name") == "## lambda_handler"][0]
+    assert handler["annotations"]["ColdStart"] is True
