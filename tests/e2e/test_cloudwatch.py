@@ -6,6 +6,7 @@ import json
 import signal
 import tempfile
 import time
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -107,6 +108,14 @@ def test_lambda_publishes_its_own_metrics(nimbus, lam):
     assert total("ConcurrentExecutions")["Maximum"] >= 1
     names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=dims)["Metrics"]}
     assert {"Invocations", "Errors", "Duration"} <= names
+
+    # The same series for Prometheus, unauthenticated, in its text format.
+    with urllib.request.urlopen(f"{nimbus.endpoint}/_nimbus/metrics") as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    assert "# TYPE aws_lambda_invocations summary" in text
+    assert f'aws_lambda_invocations_sum{{function_name="{name}"}} 2' in text
+    assert f'aws_lambda_errors_sum{{function_name="{name}"}} 1' in text
 
 
 def test_acknowledged_datapoints_survive_kill_9():

@@ -422,9 +422,145 @@ impl Metrics {
     }
 }
 
+/// A Prometheus metric or label name: letters, digits and `_`, in snake case.
+fn prometheus_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut prev_lower = false;
+    for c in s.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            prev_lower = c.is_ascii_lowercase();
+        } else {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// A label name: a Prometheus name that does not start with a digit.
+fn prometheus_label(s: &str) -> String {
+    let n = prometheus_name(s);
+    if n.is_empty() || n.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{n}")
+    } else {
+        n
+    }
+}
+
+fn prometheus_value(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Every series in Prometheus' text format: per series a summary of
+    /// what its kept datapoints hold (`_sum`, `_count`: they only grow until
+    /// the retention drops old buckets) and a gauge of its latest minute's
+    /// maximum (`_last`), with the dimensions as labels.
+    /// `AWS/Lambda` `Invocations` by `FunctionName` becomes
+    /// `aws_lambda_invocations_sum{function_name="..."}`.
+    pub fn prometheus(&self) -> String {
+        use std::fmt::Write as _;
+        let all = self.series.lock().expect("series lock");
+        let mut families: BTreeMap<String, Vec<(String, f64, f64, f64)>> = BTreeMap::new();
+        for (id, s) in all.iter() {
+            let family = format!(
+                "{}_{}",
+                prometheus_name(&id.namespace),
+                prometheus_name(&id.name)
+            );
+            let labels: Vec<String> = id
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{}=\"{}\"", prometheus_label(k), prometheus_value(v)))
+                .collect();
+            let (mut sum, mut count) = (0.0, 0.0);
+            for (_, st) in s.buckets.values() {
+                sum += st.sum;
+                count += st.count;
+            }
+            let last = s.buckets.values().next_back().map_or(0.0, |(_, st)| st.max);
+            families
+                .entry(family)
+                .or_default()
+                .push((labels.join(","), sum, count, last));
+        }
+        drop(all);
+        let mut out = String::new();
+        for (family, rows) in &mut families {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            let _ = writeln!(out, "# TYPE {family} summary");
+            for (labels, sum, count, _) in rows.iter() {
+                let _ = writeln!(out, "{family}_sum{{{labels}}} {sum}");
+                let _ = writeln!(out, "{family}_count{{{labels}}} {count}");
+            }
+            let _ = writeln!(out, "# TYPE {family}_last gauge");
+            for (labels, _, _, last) in rows.iter() {
+                let _ = writeln!(out, "{family}_last{{{labels}}} {last}");
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_names_and_labels() {
+        assert_eq!(prometheus_name("AWS/Lambda"), "aws_lambda");
+        assert_eq!(
+            prometheus_name("ConcurrentExecutions"),
+            "concurrent_executions"
+        );
+        assert_eq!(prometheus_name("FunctionName"), "function_name");
+        assert_eq!(prometheus_name("AWS/ApiGateway"), "aws_api_gateway");
+        assert_eq!(prometheus_name("4XXError"), "4xxerror");
+        assert_eq!(prometheus_label("1st"), "_1st");
+        assert_eq!(prometheus_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let dir = tempfile::tempdir().unwrap();
+        let m = Metrics::open(dir.path().to_path_buf()).unwrap();
+        m.record_all(vec![
+            (
+                MetricId::new("AWS/Lambda", "Invocations", &[("FunctionName", "f")]),
+                "Count",
+                1.0,
+            ),
+            (
+                MetricId::new("AWS/Lambda", "Invocations", &[("FunctionName", "f")]),
+                "Count",
+                1.0,
+            ),
+        ]);
+        let text = m.prometheus();
+        assert!(
+            text.contains("# TYPE aws_lambda_invocations summary\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aws_lambda_invocations_sum{function_name=\"f\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aws_lambda_invocations_count{function_name=\"f\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aws_lambda_invocations_last{function_name=\"f\"} 1\n"),
+            "{text}"
+        );
+    }
 
     fn set(values: &[f64]) -> Stats {
         let mut s = Stats::one(values[0]);

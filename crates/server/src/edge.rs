@@ -110,6 +110,8 @@ pub struct Edge {
     gateway: Arc<nimbus_gateway::serve::Gateway>,
     /// SNS's unauthenticated pages: its certificate, confirmation links.
     topics: Arc<nimbus_topics::Topics>,
+    /// CloudWatch metrics, also exposed for Prometheus at `/_nimbus/metrics`.
+    metrics: Arc<nimbus_metrics::Metrics>,
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
@@ -149,6 +151,7 @@ impl Edge {
         functions: Arc<Functions>,
         gateway: Arc<nimbus_gateway::serve::Gateway>,
         topics: Arc<nimbus_topics::Topics>,
+        metrics: Arc<nimbus_metrics::Metrics>,
     ) -> Edge {
         Edge {
             auth,
@@ -157,6 +160,7 @@ impl Edge {
             functions,
             gateway,
             topics,
+            metrics,
         }
     }
 
@@ -628,6 +632,13 @@ impl Edge {
         let path = parts.uri.path().strip_prefix("/_nimbus/")?;
         let mut resp = if path == "health" {
             Response::new(Bytes::from_static(b"{\"status\":\"ok\"}"))
+        } else if path == "metrics" {
+            let mut r = Response::new(Bytes::from(self.metrics.prometheus()));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
         } else if let Some(page) = path.strip_prefix("sns/") {
             self.sns_page(page, parts.uri.query().unwrap_or(""))
         } else if let Some(digest) = path.strip_prefix("code/") {

@@ -287,6 +287,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions.clone(),
         services.gateway,
         services.topics.clone(),
+        metrics.clone(),
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));
