@@ -344,3 +344,83 @@ def test_queues_report_their_depth_in_aws_sqs(nimbus):
     assert total("NumberOfMessagesSent") == 3
     assert total("NumberOfMessagesReceived") == len(got)
     assert total("NumberOfMessagesDeleted") == 1
+
+
+def test_dynamodb_api_gateway_step_functions_and_async_lambda_publish_their_metrics(nimbus, lam):
+    import http.client
+    import urllib.parse
+
+    cw = nimbus.client("cloudwatch")
+
+    def total(namespace, metric, dims, stat="Sum"):
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace=namespace, MetricName=metric, Dimensions=dims,
+                                          StartTime=now - 3600, EndTime=now + 60, Period=3660,
+                                          Statistics=[stat])["Datapoints"]
+        return points[0][stat] if points else None
+
+    def eventually(namespace, metric, dims, want, stat="Sum"):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and total(namespace, metric, dims, stat) != want:
+            time.sleep(0.2)
+        assert total(namespace, metric, dims, stat) == want, (namespace, metric)
+
+    # DynamoDB: capacity by DynamoDB's arithmetic, latency by table and operation, errors.
+    ddb = nimbus.client("dynamodb")
+    table = unique("metered")
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "blob": {"S": "x" * 1500}})  # 2 write units
+    out = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})  # 0.5 read units
+    assert "ConsumedCapacity" not in out, "only returned when asked for"
+    with pytest.raises(ClientError):
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
+    t = [{"Name": "TableName", "Value": table}]
+    eventually("AWS/DynamoDB", "ConsumedWriteCapacityUnits", t, 2)
+    eventually("AWS/DynamoDB", "ConsumedReadCapacityUnits", t, 0.5)
+    eventually("AWS/DynamoDB", "ConditionalCheckFailedRequests", t, 1)
+    assert total("AWS/DynamoDB", "SuccessfulRequestLatency", t + [{"Name": "Operation", "Value": "GetItem"}],
+                 "SampleCount") == 1
+
+    # API Gateway: an HTTP API's requests, errors and latency by ApiId.
+    fn = unique("api-backend")
+    create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    return {'statusCode': 200, 'body': 'ok'}\n"})
+    arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("metered"), ProtocolType="HTTP", Target=arn)["ApiId"]
+    lam.add_permission(FunctionName=fn, StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com",
+                       SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api}/*/$default")
+    url = urllib.parse.urlparse(nimbus.endpoint)
+    for _ in range(3):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        conn.request("GET", "/hello", headers={"Host": f"{api}.execute-api.localhost"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    a = [{"Name": "ApiId", "Value": api}]
+    eventually("AWS/ApiGateway", "Count", a, 3)
+    assert total("AWS/ApiGateway", "5xx", a) == 0
+    assert total("AWS/ApiGateway", "Latency", a, "Maximum") > 0
+
+    # Step Functions: executions by state machine.
+    sfn = nimbus.client("stepfunctions")
+    sm = sfn.create_state_machine(name=unique("metered"), roleArn="arn:aws:iam::000000000000:role/sfn",
+                                  definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    ex = sfn.start_execution(stateMachineArn=sm["stateMachineArn"])["executionArn"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sfn.describe_execution(executionArn=ex)["status"] == "RUNNING":
+        time.sleep(0.1)
+    s = [{"Name": "StateMachineArn", "Value": sm["stateMachineArn"]}]
+    eventually("AWS/States", "ExecutionsStarted", s, 1)
+    eventually("AWS/States", "ExecutionsSucceeded", s, 1)
+    assert total("AWS/States", "ExecutionTime", s, "SampleCount") == 1
+
+    # Lambda's asynchronous invocations: received, their age, and a dropped one.
+    failing = unique("async-fails")
+    create(lam, failing, {"app.py": "def lambda_handler(e, c):\n    raise ValueError('no')\n"})
+    lam.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}")
+    f = [{"Name": "FunctionName", "Value": failing}]
+    eventually("AWS/Lambda", "AsyncEventsReceived", f, 1)
+    eventually("AWS/Lambda", "AsyncEventsDropped", f, 1)
+    assert total("AWS/Lambda", "AsyncEventAge", f, "SampleCount") == 1

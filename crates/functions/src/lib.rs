@@ -499,6 +499,9 @@ impl Functions {
                 self.queue
                     .commit(&[ev], None)
                     .map_err(|e| InvokeError::Service(format!("queue the event: {e}")))?;
+                if let Some(m) = self.executor.metrics() {
+                    metrics::async_event(m, &rec, "AsyncEventsReceived", 1.0);
+                }
                 Ok(InvokeResponse {
                     status: 202,
                     payload: Bytes::new(),
@@ -830,6 +833,14 @@ impl Functions {
                 None,
             );
         }
+        if let Some(m) = self.executor.metrics() {
+            metrics::async_event(
+                m,
+                &rec,
+                "AsyncEventAge",
+                now.saturating_sub(ev.enqueued_ms) as f64,
+            );
+        }
         let Ok(admitted) = self.admit(&rec) else {
             // Throttled: retried with backoff (up to 5 minutes), not counted as a run.
             ev.throttles += 1;
@@ -902,6 +913,9 @@ impl Functions {
                 (None, Some(dlq)) => (Some(dlq.clone()), Some(Bytes::from(ev.payload.clone()))),
                 (None, None) => {
                     tracing::warn!(function = %rec.name, request_id = %ev.request_id, condition = ?condition, "asynchronous event failed for good; no destination configured");
+                    if let Some(m) = self.executor.metrics() {
+                        metrics::async_event(m, rec, "AsyncEventsDropped", 1.0);
+                    }
                     (None, None)
                 }
             },
@@ -909,6 +923,7 @@ impl Functions {
         let mut put = Vec::new();
         let mut batch = nimbus_storage::WriteBatch::new();
         let mut staged = Vec::new();
+        let payload_is_event = payload.is_some();
         if let Some(target) = target {
             let name = registry::check_target("destination", &target)?;
             let body = payload.unwrap_or_else(|| {
@@ -925,16 +940,30 @@ impl Functions {
                 )
             });
             if registry::is_queue_target(&name) {
-                match self.outbox.get() {
+                let delivered = match self.outbox.get() {
                     Some(outbox) => match outbox.stage(&name, &body, None, &mut batch) {
-                        Ok(s) => staged.push(s),
+                        Ok(s) => {
+                            staged.push(s);
+                            true
+                        }
                         Err(e) => {
                             tracing::warn!(function = %rec.name, queue = %name, error = %e, "destination queue unavailable; record dropped");
+                            false
                         }
                     },
                     None => {
                         tracing::warn!(function = %rec.name, queue = %name, "no queue service; record dropped");
+                        false
                     }
+                };
+                if !delivered && let Some(m) = self.executor.metrics() {
+                    // The original event went to a dead-letter queue; a record to a destination.
+                    let failure = if payload_is_event {
+                        "DeadLetterErrors"
+                    } else {
+                        "DestinationDeliveryFailures"
+                    };
+                    metrics::async_event(m, rec, failure, 1.0);
                 }
             } else {
                 put.push(

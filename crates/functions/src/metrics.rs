@@ -61,6 +61,22 @@ pub(crate) fn invocation(
     m.record_all(points);
 }
 
+/// An asynchronous invocation's event: `AsyncEventsReceived` when queued,
+/// `AsyncEventAge` (ms since queued) at each attempt, `AsyncEventsDropped`
+/// when it failed for good with nowhere to go, `DeadLetterErrors` and
+/// `DestinationDeliveryFailures` when its dead-letter queue or destination
+/// could not take it.
+pub(crate) fn async_event(m: &Metrics, rec: &FunctionRecord, name: &str, value: f64) {
+    let unit = if name == "AsyncEventAge" {
+        "Milliseconds"
+    } else {
+        "Count"
+    };
+    let mut points = Vec::with_capacity(3);
+    each(&mut points, rec, None, name, unit, value);
+    m.record_all(points);
+}
+
 /// One invocation refused for concurrency.
 pub(crate) fn throttle(m: &Metrics, rec: &FunctionRecord) {
     let mut points = Vec::with_capacity(2);

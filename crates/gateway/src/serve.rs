@@ -84,6 +84,14 @@ pub struct Call<'a> {
     pub source_ip: &'a str,
 }
 
+/// What an API's metrics are called: see [`Gateway::metric_names`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiMetricNames {
+    pub dimension: (&'static str, String),
+    pub client_errors: &'static str,
+    pub server_errors: &'static str,
+}
+
 pub struct Gateway {
     apis: Arc<Apis>,
     rest: Arc<crate::rest::RestApis>,
@@ -612,6 +620,25 @@ impl Gateway {
                 Err((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
             }
         }
+    }
+
+    /// How API Gateway's metrics (`AWS/ApiGateway`) name an API: an HTTP
+    /// API by `ApiId` (its errors as `4xx`, `5xx`), a REST API by `ApiName`
+    /// (`4XXError`, `5XXError`). `None` for an unknown id.
+    pub fn metric_names(&self, api_id: &str) -> Option<ApiMetricNames> {
+        if self.apis.get(api_id).is_ok() {
+            return Some(ApiMetricNames {
+                dimension: ("ApiId", api_id.to_string()),
+                client_errors: "4xx",
+                server_errors: "5xx",
+            });
+        }
+        let rest = self.rest.get(api_id).ok()?;
+        Some(ApiMetricNames {
+            dimension: ("ApiName", rest.name.clone()),
+            client_errors: "4XXError",
+            server_errors: "5XXError",
+        })
     }
 
     /// Serve a request to an HTTP API.

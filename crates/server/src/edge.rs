@@ -194,7 +194,12 @@ impl Edge {
             source_ip: peer,
         };
         match target {
-            Target::Api(id) => boxed(self.gateway.serve_api(&id, call(body)).await),
+            Target::Api(id) => {
+                let started = std::time::Instant::now();
+                let resp = self.gateway.serve_api(&id, call(body)).await;
+                self.count_api_request(&id, resp.status(), started.elapsed());
+                boxed(resp)
+            }
             Target::FunctionUrl(id) => {
                 let admitted = match self.gateway.url(&id) {
                     Some(url) => self.url_caller(&parts, &body, &url, peer),
@@ -214,6 +219,32 @@ impl Edge {
                     .await;
             }
         }
+    }
+
+    /// API Gateway's metrics of one request: `Count`, client and server
+    /// errors, `Latency` (ms), by the API's dimension.
+    fn count_api_request(&self, api_id: &str, status: StatusCode, took: std::time::Duration) {
+        use nimbus_metrics::MetricId;
+        let Some(names) = self.gateway.metric_names(api_id) else {
+            return;
+        };
+        let (k, v) = (names.dimension.0, names.dimension.1.as_str());
+        let id = |name: &str| MetricId::new("AWS/ApiGateway", name, &[(k, v)]);
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        self.metrics.record_all(vec![
+            (id("Count"), "Count", 1.0),
+            (
+                id(names.client_errors),
+                "Count",
+                flag(status.is_client_error()),
+            ),
+            (
+                id(names.server_errors),
+                "Count",
+                flag(status.is_server_error()),
+            ),
+            (id("Latency"), "Milliseconds", took.as_secs_f64() * 1000.0),
+        ]);
     }
 
     /// Who may call a function URL, as Lambda decides: the caller must be

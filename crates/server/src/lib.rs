@@ -513,6 +513,7 @@ impl Services {
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
+        dynamodb.set_metrics(metrics.clone());
         let workflows = open_workflows(
             cfg,
             kv,
@@ -523,6 +524,7 @@ impl Services {
         )?;
         deliveries.set_machines(workflows.clone());
         workflows.set_status_events(deliveries.clone());
+        workflows.set_metrics(metrics.clone());
         let stepfunctions = Arc::new(nimbus_api_stepfunctions::StepFunctionsApi::new(
             workflows.clone(),
         ));

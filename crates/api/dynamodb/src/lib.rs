@@ -7,6 +7,7 @@
 pub mod authz;
 mod convert;
 mod error;
+mod metrics;
 mod operations;
 mod statements;
 mod streams_api;
@@ -31,6 +32,8 @@ type R<T> = Result<T, DdbError>;
 
 pub struct DynamoDbApi {
     tables: Arc<Tables>,
+    /// Where DynamoDB's metrics go, once the server gives a store.
+    metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 /// Operations that write (and so wait for a commit): run off the async workers
@@ -85,7 +88,15 @@ fn authorize(
 
 impl DynamoDbApi {
     pub fn new(tables: Arc<Tables>) -> DynamoDbApi {
-        DynamoDbApi { tables }
+        DynamoDbApi {
+            tables,
+            metrics: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Record `AWS/DynamoDB` metrics in `m` from now on.
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        let _ = self.metrics.set(m);
     }
 
     pub async fn handle(&self, req: Request<Bytes>, request_id: &str) -> Response<Bytes> {
@@ -95,10 +106,21 @@ impl DynamoDbApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost")
             .to_string();
-        let call = match DYNAMODB_JSON.call(&req) {
+        let mut call = match DYNAMODB_JSON.call(&req) {
             Ok(c) => c,
             Err(e) => return DYNAMODB_JSON.error(&e, request_id),
         };
+        let metrics = self
+            .metrics
+            .get()
+            .filter(|_| call.prefix != "DynamoDBStreams_20120810");
+        let strip = metrics.is_some() && metrics::ask_capacity(&call.operation, &mut call.params);
+        let table = call
+            .params
+            .get("TableName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let started = std::time::Instant::now();
         let ext = req.extensions();
         let result = if call.prefix == "DynamoDBStreams_20120810" {
             authorize(ext, |s| {
@@ -129,9 +151,35 @@ impl DynamoDbApi {
                 Some(op) => self.run(op, &call.params, &host),
             }
         };
+        let writes = Operation::parse(&call.operation).is_some_and(|o| o.writes());
         match result {
-            Ok(v) => DYNAMODB_JSON.respond(&v, request_id),
-            Err(e) => DYNAMODB_JSON.error(&e.0, request_id),
+            Ok(mut v) => {
+                if let Some(m) = metrics {
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    metrics::succeeded(
+                        m,
+                        &call.operation,
+                        writes,
+                        table.as_deref(),
+                        ms,
+                        &mut v,
+                        strip,
+                    );
+                }
+                DYNAMODB_JSON.respond(&v, request_id)
+            }
+            Err(e) => {
+                if let Some(m) = metrics {
+                    metrics::failed(
+                        m,
+                        &call.operation,
+                        table.as_deref(),
+                        &e.0.code,
+                        e.0.status.as_u16(),
+                    );
+                }
+                DYNAMODB_JSON.error(&e.0, request_id)
+            }
         }
     }
 

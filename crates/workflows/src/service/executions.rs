@@ -174,6 +174,14 @@ impl StepFunctions {
         let _ = self.status_events.set(Arc::new(events));
     }
 
+    /// Count STANDARD executions' status changes in `AWS/States` metrics
+    /// (after [`StepFunctions::set_status_events`]).
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        if let Some(s) = self.status_events.get() {
+            let _ = s.metrics.set(m);
+        }
+    }
+
     fn stage_status(&self, rec: &Execution, b: &mut WriteBatch) -> Option<nimbus_invoke::Staged> {
         self.status_events.get().and_then(|s| s.stage(rec, b))
     }

@@ -3,9 +3,12 @@
 //! ends (`RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`), staged
 //! through the outbox in the batch that writes the execution's new status,
 //! so the event and the status are written together. EXPRESS executions
-//! send none, as on AWS.
+//! send none, as on AWS. The same changes are counted in `AWS/States`
+//! metrics by `StateMachineArn`: `ExecutionsStarted`, `ExecutionsSucceeded`,
+//! `ExecutionsFailed`, `ExecutionsTimedOut`, `ExecutionsAborted` and
+//! `ExecutionTime` (ms).
 
-use super::records::Execution;
+use super::records::{Execution, ExecutionStatus};
 use nimbus_invoke::{Outbox, Staged};
 use nimbus_storage::WriteBatch;
 use serde_json::{Value, json};
@@ -17,6 +20,8 @@ pub struct StatusEvents {
     bus: String,
     account: String,
     region: String,
+    /// Where the status metrics go, once the server gives a store.
+    pub(crate) metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 impl StatusEvents {
@@ -26,6 +31,7 @@ impl StatusEvents {
             bus: format!("arn:aws:events:{region}:{account}:event-bus/default"),
             account: account.to_string(),
             region: region.to_string(),
+            metrics: std::sync::OnceLock::new(),
         }
     }
 
@@ -65,6 +71,7 @@ impl StatusEvents {
     /// Stage `rec`'s status change into `batch`; hand the token to
     /// [`StatusEvents::committed`] once the batch is written.
     pub(crate) fn stage(&self, rec: &Execution, batch: &mut WriteBatch) -> Option<Staged> {
+        self.count(rec);
         let event = self.event(rec).to_string();
         match self.outbox.stage(&self.bus, event.as_bytes(), None, batch) {
             Ok(s) => Some(s),
@@ -73,6 +80,30 @@ impl StatusEvents {
                 None
             }
         }
+    }
+
+    /// Count `rec`'s status change in `AWS/States`.
+    fn count(&self, rec: &Execution) {
+        use nimbus_metrics::MetricId;
+        let Some(m) = self.metrics.get() else { return };
+        let dims = [("StateMachineArn", rec.state_machine_arn.as_str())];
+        let name = match rec.status {
+            ExecutionStatus::Running => "ExecutionsStarted",
+            ExecutionStatus::Succeeded => "ExecutionsSucceeded",
+            ExecutionStatus::Failed => "ExecutionsFailed",
+            ExecutionStatus::TimedOut => "ExecutionsTimedOut",
+            ExecutionStatus::Aborted => "ExecutionsAborted",
+        };
+        let mut points = vec![(MetricId::new("AWS/States", name, &dims), "Count", 1.0)];
+        if let Some(stop) = rec.stop_date {
+            let ms = stop.saturating_sub(rec.start_date) as f64;
+            points.push((
+                MetricId::new("AWS/States", "ExecutionTime", &dims),
+                "Milliseconds",
+                ms,
+            ));
+        }
+        m.record_all(points);
     }
 
     pub(crate) fn committed(&self, staged: Option<Staged>) {
