@@ -186,6 +186,47 @@ def test_alarms_go_to_alarm_and_notify_their_topic(nimbus):
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
 
 
+def test_composite_alarms_follow_their_rule(nimbus):
+    cw = nimbus.client("cloudwatch")
+    ns = unique("Composite")
+    errors, maintenance, both = unique("errors"), unique("maintenance"), unique("page-me")
+    cw.put_metric_alarm(AlarmName=errors, Namespace=ns, MetricName="Errors", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                        TreatMissingData="notBreaching")
+    # Kept as set by hand: no data is ignored.
+    cw.put_metric_alarm(AlarmName=maintenance, Namespace=ns, MetricName="Window", Statistic="Maximum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                        TreatMissingData="ignore")
+    cw.set_alarm_state(AlarmName=maintenance, StateValue="OK", StateReason="no maintenance")
+    cw.put_composite_alarm(AlarmName=both, AlarmRule=f'ALARM("{errors}") AND NOT ALARM({maintenance})',
+                           AlarmDescription="errors outside maintenance")
+    assert cw.describe_alarms(AlarmNames=[both])["CompositeAlarms"] == [], "only metric alarms by default"
+
+    def composite_state(want):
+        deadline = time.monotonic() + 60
+        got = None
+        while time.monotonic() < deadline:
+            got = cw.describe_alarms(AlarmNames=[both], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+            if got["StateValue"] == want:
+                return got
+            time.sleep(0.5)
+        raise AssertionError(f"composite never went to {want}: {got}")
+
+    composite_state("OK")
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 2}])
+    alarmed = composite_state("ALARM")
+    assert alarmed["AlarmRule"].startswith("ALARM(") and "TRUE" in alarmed["StateReason"]
+    cw.set_alarm_state(AlarmName=maintenance, StateValue="ALARM", StateReason="maintenance window")
+    composite_state("OK")
+    history = cw.describe_alarm_history(AlarmName=both, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    assert history[0]["AlarmType"] == "CompositeAlarm"
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName=unique("bad"), AlarmRule="ALARM(no-such-alarm)")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError):
+        cw.put_composite_alarm(AlarmName=unique("bad"), AlarmRule=f"ALARMS({errors})")
+
+
 def test_an_alarm_on_lambda_errors_invokes_its_function_action(nimbus, lam):
     cw, logs = nimbus.client("cloudwatch"), nimbus.client("logs")
     failing, responder = unique("failing"), unique("responder")
@@ -285,11 +326,17 @@ Resources:
       EvaluationPeriods: 1
       Threshold: 0
       ComparisonOperator: GreaterThanThreshold
+  PageAlarm:
+    Type: AWS::CloudWatch::CompositeAlarm
+    Properties:
+      AlarmRule: !Sub "ALARM(${WorkerAlarm})"
 Outputs:
   Function:
     Value: !Ref Worker
   Alarm:
     Value: !Ref WorkerAlarm
+  Composite:
+    Value: !GetAtt PageAlarm.Arn
 """
 
 
@@ -305,6 +352,12 @@ def test_templates_declare_log_groups_metric_filters_and_alarms(nimbus, lam):
     assert shown["retentionInDays"] == 7 and shown["metricFilterCount"] == 1
     lam.invoke(FunctionName=outputs["Function"], Payload=b"{}")
     wait_for_state(cw, outputs["Alarm"], "ALARM")
+    composite = outputs["Composite"].rsplit(":alarm:", 1)[1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and cw.describe_alarms(
+            AlarmNames=[composite], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]["StateValue"] != "ALARM":
+        time.sleep(0.5)
+    assert cw.describe_alarms(AlarmNames=[composite], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]["StateValue"] == "ALARM"
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []

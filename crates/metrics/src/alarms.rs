@@ -6,6 +6,10 @@
 //! (as `TreatMissingData` says missing periods count). A change of state
 //! is written with its history item and its actions (an SNS notification,
 //! an asynchronous invocation) in one batch through the outbox.
+//!
+//! A composite alarm has an `AlarmRule` (`crate::rules`) over other alarms'
+//! states instead of a metric; it is `ALARM` while its rule holds and `OK`
+//! otherwise, re-judged after the metric alarms at every evaluation.
 
 use crate::{MetricId, Metrics};
 use nimbus_invoke::permissions::{Acting, Permissions};
@@ -50,6 +54,15 @@ pub struct Alarm {
     pub configuration_updated_ms: u64,
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// A composite alarm's `AlarmRule` (its metric fields are unused).
+    #[serde(default)]
+    pub rule: Option<String>,
+}
+
+impl Alarm {
+    pub fn is_composite(&self) -> bool {
+        self.rule.is_some()
+    }
 }
 
 impl Record for Alarm {
@@ -239,11 +252,21 @@ impl Alarms {
 
     /// `PutMetricAlarm`: make or replace an alarm (a new one starts in
     /// `INSUFFICIENT_DATA`; a replaced one keeps its state).
-    pub fn put(&self, mut a: Alarm) -> Result<(), Error> {
+    pub fn put(&self, a: Alarm) -> Result<(), Error> {
         if a.name.is_empty() || a.name.len() > 255 {
             return Err(Error::Invalid(
                 "AlarmName must be 1 to 255 characters.".into(),
             ));
+        }
+        if let Some(rule) = &a.rule {
+            self.check_rule(&a.name, rule)?;
+            return self.store(a);
+        }
+        if self.alarms.get(&a.name).is_some_and(|k| k.is_composite()) {
+            return Err(Error::Invalid(format!(
+                "{} is a composite alarm: a metric alarm cannot replace it.",
+                a.name
+            )));
         }
         if !COMPARISONS.contains(&a.comparison.as_str()) {
             return Err(Error::Invalid(format!(
@@ -280,6 +303,45 @@ impl Alarms {
                 a.treat_missing
             )));
         }
+        self.store(a)
+    }
+
+    /// A composite alarm's rule: it parses, and names alarms that exist,
+    /// not itself.
+    fn check_rule(&self, name: &str, rule: &str) -> Result<(), Error> {
+        let r = crate::rules::AlarmRule::parse(rule).map_err(|e| Error::Invalid(e.0))?;
+        for other in r.alarms() {
+            let n = self.name_of(&other);
+            if n == name {
+                return Err(Error::Invalid(format!(
+                    "The alarm rule of {name} refers to itself."
+                )));
+            }
+            if self.alarms.get(n).is_none() {
+                return Err(Error::Invalid(format!(
+                    "The alarm rule refers to the alarm {other}, which does not exist."
+                )));
+            }
+        }
+        if let Some(kept) = self.alarms.get(name)
+            && !kept.is_composite()
+        {
+            return Err(Error::Invalid(format!(
+                "{name} is a metric alarm: a composite alarm cannot replace it."
+            )));
+        }
+        Ok(())
+    }
+
+    /// An alarm's name from a rule's reference (a name or an ARN).
+    fn name_of<'a>(&self, reference: &'a str) -> &'a str {
+        match reference.strip_prefix("arn:aws:cloudwatch:") {
+            Some(rest) => rest.rsplit_once(":alarm:").map_or(reference, |(_, n)| n),
+            None => reference,
+        }
+    }
+
+    fn store(&self, mut a: Alarm) -> Result<(), Error> {
         let now = now_millis();
         a.format = FORMAT;
         a.arn = self.arn(&a.name);
@@ -417,6 +479,9 @@ impl Alarms {
         let now = now_millis();
         let mut changed = 0;
         for a in self.alarms.all() {
+            if a.is_composite() {
+                continue;
+            }
             let period = a.period_s * 1000;
             let start = now.saturating_sub(period * a.evaluation_periods);
             let (points, _) = self.metrics.query(&a.metric, start, now, period);
@@ -441,6 +506,56 @@ impl Alarms {
                         tracing::warn!(alarm = %a.name, error = %e, "record an alarm's new state");
                     }
                 }
+            }
+        }
+        changed + self.evaluate_composites()
+    }
+
+    /// Judge the composite alarms by their rules; rules over other
+    /// composites settle within a few rounds.
+    fn evaluate_composites(&self) -> usize {
+        let mut changed = 0;
+        for _ in 0..4 {
+            let mut round = 0;
+            for a in self.alarms.all().iter().filter(|a| a.is_composite()) {
+                let Some(rule) = a
+                    .rule
+                    .as_deref()
+                    .and_then(|r| crate::rules::AlarmRule::parse(r).ok())
+                else {
+                    continue;
+                };
+                let state_of = |r: &str| self.alarms.get(self.name_of(r)).map(|x| x.state.clone());
+                let holds = rule.holds(&state_of);
+                let state = if holds { "ALARM" } else { "OK" };
+                if a.state == state {
+                    continue;
+                }
+                let triggering: Vec<Value> = rule
+                    .alarms()
+                    .iter()
+                    .filter_map(|r| self.alarms.get(self.name_of(r)))
+                    .map(|x| json!({"arn": x.arn, "state": {"value": x.state, "timestamp": Utc::from_millis(x.state_updated_ms).rfc3339_millis()}}))
+                    .collect();
+                let v = Verdict {
+                    state,
+                    reason: format!(
+                        "The alarm rule {} is {}.",
+                        a.rule.as_deref().unwrap_or_default(),
+                        if holds { "TRUE" } else { "FALSE" }
+                    ),
+                    reason_data: json!({"triggeringAlarms": triggering}),
+                };
+                match self.transition(a, v) {
+                    Ok(()) => round += 1,
+                    Err(e) => {
+                        tracing::warn!(alarm = %a.name, error = %e, "record a composite alarm's new state");
+                    }
+                }
+            }
+            changed += round;
+            if round == 0 {
+                break;
             }
         }
         changed
@@ -546,7 +661,7 @@ impl Alarms {
             } else {
                 a.statistic.to_uppercase()
             });
-            let body = json!({
+            let mut body = json!({
                 "AlarmName": a.name, "AlarmDescription": a.description, "AWSAccountId": self.account,
                 "AlarmConfigurationUpdatedTimestamp": Utc::from_millis(a.configuration_updated_ms).rfc3339_millis(),
                 "NewStateValue": a.state, "NewStateReason": a.reason, "StateChangeTime": time,
@@ -554,6 +669,12 @@ impl Alarms {
                 "OKActions": a.ok_actions, "AlarmActions": a.alarm_actions,
                 "InsufficientDataActions": a.insufficient_actions, "Trigger": trigger,
             });
+            if let Some(rule) = &a.rule {
+                body["AlarmRule"] = json!(rule);
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("Trigger");
+                }
+            }
             (
                 body.to_string(),
                 Some(format!(
@@ -578,7 +699,7 @@ impl Alarms {
                 tracing::warn!(alarm = %a.name, target, error = %e, "an alarm action was not allowed");
                 return;
             }
-            let body = json!({
+            let mut body = json!({
                 "source": "aws.cloudwatch", "alarmArn": a.arn, "accountId": self.account,
                 "time": time, "region": self.region,
                 "alarmData": {
@@ -592,6 +713,10 @@ impl Alarms {
                             "period": a.period_s, "stat": a.statistic}}]},
                 },
             });
+            if let Some(rule) = &a.rule {
+                body["alarmData"]["configuration"] =
+                    json!({"description": a.description, "alarmRule": rule});
+            }
             (body.to_string(), None)
         } else {
             tracing::warn!(alarm = %a.name, target, "Nimbus runs alarm actions on SNS topics and Lambda functions only");
@@ -652,6 +777,7 @@ mod tests {
             state_updated_ms: 0,
             configuration_updated_ms: 0,
             tags: vec![],
+            rule: None,
         }
     }
 

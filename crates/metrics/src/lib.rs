@@ -9,6 +9,7 @@
 
 pub mod alarms;
 pub mod emf;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -1,7 +1,8 @@
 //! CloudWatch's alarm operations over `nimbus-metrics`' alarms:
 //! `PutMetricAlarm`, `DescribeAlarms`, `DescribeAlarmsForMetric`,
 //! `DeleteAlarms`, `SetAlarmState`, `DescribeAlarmHistory`,
-//! `EnableAlarmActions`, `DisableAlarmActions`.
+//! `EnableAlarmActions`, `DisableAlarmActions`, and composite alarms
+//! (`PutCompositeAlarm`; `DescribeAlarms` with `AlarmTypes`).
 
 use crate::ops::{dimensions, invalid, missing, store_failed, text};
 use nimbus_api_common::ApiError;
@@ -28,6 +29,28 @@ fn strings(p: &Value, k: &str) -> Vec<String> {
 
 fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
+}
+
+/// A composite alarm as `DescribeAlarms` shows it.
+fn composite_view(a: &Alarm) -> Value {
+    let mut v = json!({
+        "AlarmName": a.name, "AlarmArn": a.arn, "AlarmRule": a.rule,
+        "AlarmConfigurationUpdatedTimestamp": seconds(a.configuration_updated_ms),
+        "ActionsEnabled": a.actions_enabled, "OKActions": a.ok_actions,
+        "AlarmActions": a.alarm_actions, "InsufficientDataActions": a.insufficient_actions,
+        "StateValue": a.state, "StateReason": a.reason,
+        "StateUpdatedTimestamp": seconds(a.state_updated_ms),
+        "StateTransitionedTimestamp": seconds(a.state_updated_ms),
+    });
+    for (k, x) in [
+        ("AlarmDescription", &a.description),
+        ("StateReasonData", &a.reason_data),
+    ] {
+        if let Some(x) = x {
+            v[k] = json!(x);
+        }
+    }
+    v
 }
 
 fn view(a: &Alarm) -> Value {
@@ -80,11 +103,12 @@ pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, Api
             let state = text(p, "StateValue");
             let action = text(p, "ActionPrefix");
             let types = strings(p, "AlarmTypes");
+            // Without AlarmTypes, only metric alarms are described.
             let metric_alarms = types.is_empty() || types.iter().any(|t| t == "MetricAlarm");
-            let list: Vec<Value> = alarms
+            let composites = types.iter().any(|t| t == "CompositeAlarm");
+            let chosen: Vec<_> = alarms
                 .all()
-                .iter()
-                .filter(|_| metric_alarms)
+                .into_iter()
                 .filter(|a| names.is_empty() || names.contains(&a.name))
                 .filter(|a| prefix.is_none_or(|x| a.name.starts_with(x)))
                 .filter(|a| state.is_none_or(|s| a.state == s))
@@ -97,9 +121,22 @@ pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, Api
                             .any(|t| t.starts_with(x))
                     })
                 })
+                .collect();
+            let list: Vec<Value> = chosen
+                .iter()
+                .filter(|a| metric_alarms && !a.is_composite())
                 .map(|a| view(a))
                 .collect();
-            json!({"MetricAlarms": list, "CompositeAlarms": []})
+            let composite: Vec<Value> = chosen
+                .iter()
+                .filter(|a| composites && a.is_composite())
+                .map(|a| composite_view(a))
+                .collect();
+            json!({"MetricAlarms": list, "CompositeAlarms": composite})
+        }
+        "PutCompositeAlarm" => {
+            put_composite(alarms, p)?;
+            json!({})
         }
         "DescribeAlarmsForMetric" => {
             let namespace = text(p, "Namespace").ok_or_else(|| missing("Namespace"))?;
@@ -108,6 +145,7 @@ pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, Api
             let list: Vec<Value> = alarms
                 .all()
                 .iter()
+                .filter(|a| !a.is_composite())
                 .filter(|a| a.metric.namespace == namespace && a.metric.name == name)
                 .filter(|a| dims.is_empty() || a.metric.dimensions == dims)
                 .map(|a| view(a))
@@ -156,7 +194,9 @@ pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, Api
                 .filter(|h| kind.is_none_or(|k| h.kind == k))
                 .filter(|h| from.is_none_or(|f| h.at_ms >= f) && to.is_none_or(|t| h.at_ms <= t))
                 .take(max)
-                .map(|h| json!({"AlarmName": h.alarm, "AlarmType": "MetricAlarm", "Timestamp": seconds(h.at_ms),
+                .map(|h| json!({"AlarmName": h.alarm,
+                                "AlarmType": if alarms.get(&h.alarm).is_some_and(|a| a.is_composite()) { "CompositeAlarm" } else { "MetricAlarm" },
+                                "Timestamp": seconds(h.at_ms),
                                 "HistoryItemType": h.kind, "HistorySummary": h.summary, "HistoryData": h.data}))
                 .collect();
             if text(p, "ScanBy") == Some("TimestampAscending") {
@@ -275,6 +315,60 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
                 .flatten()
                 .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
                 .collect(),
+            rule: None,
+        })
+        .map_err(error)
+}
+
+/// `PutCompositeAlarm`: a rule over other alarms, with actions.
+fn put_composite(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
+    let name = text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?;
+    let rule = text(p, "AlarmRule").ok_or_else(|| missing("AlarmRule"))?;
+    let actions = |k: &str| -> Result<Vec<String>, ApiError> {
+        let list = strings(p, k);
+        if list.len() > 5 {
+            return Err(invalid(format!(
+                "The collection {k} must not have more than 5 items."
+            )));
+        }
+        Ok(list)
+    };
+    alarms
+        .put(Alarm {
+            format: 0,
+            name: name.to_string(),
+            arn: String::new(),
+            description: text(p, "AlarmDescription").map(str::to_string),
+            metric: MetricId::new("", "", &[]),
+            statistic: String::new(),
+            extended: false,
+            unit: None,
+            period_s: 0,
+            evaluation_periods: 0,
+            datapoints_to_alarm: 0,
+            threshold: 0.0,
+            comparison: String::new(),
+            treat_missing: String::new(),
+            actions_enabled: p
+                .get("ActionsEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            alarm_actions: actions("AlarmActions")?,
+            ok_actions: actions("OKActions")?,
+            insufficient_actions: actions("InsufficientDataActions")?,
+            state: String::new(),
+            reason: String::new(),
+            reason_data: None,
+            state_updated_ms: 0,
+            configuration_updated_ms: 0,
+            tags: p
+                .get("Tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
+                .collect(),
+            rule: Some(rule.to_string()),
         })
         .map_err(error)
 }

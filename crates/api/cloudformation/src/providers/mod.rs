@@ -327,7 +327,8 @@ pub(crate) async fn create(
         "AWS::S3::Bucket" => s3::create(ctx, props).await,
         "AWS::S3::BucketPolicy" => s3::create_policy(ctx, props).await,
         "AWS::SSM::Parameter" => ssm::create(ctx, props).await,
-        "AWS::CloudWatch::Alarm" => cloudwatch::create(ctx, props).await,
+        "AWS::CloudWatch::Alarm" => cloudwatch::create(ctx, props, false).await,
+        "AWS::CloudWatch::CompositeAlarm" => cloudwatch::create(ctx, props, true).await,
         "AWS::Logs::LogGroup" => logs::create_group(ctx, props).await,
         "AWS::Logs::MetricFilter" => logs::create_metric_filter(ctx, props).await,
         "AWS::Logs::SubscriptionFilter" => logs::create_subscription(ctx, props).await,
@@ -377,7 +378,9 @@ pub(crate) async fn delete_generated(ctx: &Ctx, kind: &str, name: &str) -> Resul
         "AWS::Lambda::Function" => lambda::delete_function(ctx, name).await,
         "AWS::S3::Bucket" => s3::delete_generated(ctx, name).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, name).await,
-        "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, name).await,
+        "AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm" => {
+            cloudwatch::delete(ctx, name).await
+        }
         "AWS::Logs::LogGroup" => logs::delete_group(ctx, name).await,
         "AWS::SecretsManager::Secret" => secrets::delete(ctx, name).await,
         "AWS::ApiGateway::RestApi" => apigateway::delete_named(ctx, name).await,
@@ -411,7 +414,9 @@ pub(crate) async fn delete(
         "AWS::S3::Bucket" => s3::delete(ctx, physical_id).await,
         "AWS::S3::BucketPolicy" => s3::delete_policy(ctx, physical_id).await,
         "AWS::SSM::Parameter" => ssm::delete(ctx, physical_id).await,
-        "AWS::CloudWatch::Alarm" => cloudwatch::delete(ctx, physical_id).await,
+        "AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm" => {
+            cloudwatch::delete(ctx, physical_id).await
+        }
         "AWS::Logs::LogGroup" => logs::delete_group(ctx, physical_id).await,
         "AWS::Logs::MetricFilter" => logs::delete_metric_filter(ctx, physical_id).await,
         "AWS::Logs::SubscriptionFilter" => logs::delete_subscription(ctx, physical_id).await,

@@ -30,7 +30,7 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         "AWS::S3::BucketPolicy" => &["Bucket"],
         "AWS::StepFunctions::StateMachine" => &["StateMachineName", "StateMachineType"],
         "AWS::SSM::Parameter" => &["Name"],
-        "AWS::CloudWatch::Alarm" => &["AlarmName"],
+        "AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm" => &["AlarmName"],
         "AWS::Logs::LogGroup" => &["LogGroupName", "KmsKeyId", "LogGroupClass"],
         "AWS::SecretsManager::Secret" => &["Name"],
         "AWS::KMS::Key" => &["KeySpec", "KeyUsage", "MultiRegion"],
@@ -87,7 +87,7 @@ pub(crate) fn name_property(kind: &str) -> Option<&'static str> {
         "AWS::S3::Bucket" => "BucketName",
         "AWS::StepFunctions::StateMachine" => "StateMachineName",
         "AWS::SSM::Parameter" => "Name",
-        "AWS::CloudWatch::Alarm" => "AlarmName",
+        "AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm" => "AlarmName",
         "AWS::Logs::LogGroup" => "LogGroupName",
         "AWS::SecretsManager::Secret" => "Name",
         "AWS::KMS::Alias" => "AliasName",
@@ -152,7 +152,10 @@ pub(crate) async fn update(
         "AWS::S3::BucketPolicy" => return s3::create_policy(ctx, new).await,
         "AWS::StepFunctions::StateMachine" => states::update(ctx, id, new).await?,
         "AWS::SSM::Parameter" => return ssm::update(ctx, id, new).await,
-        "AWS::CloudWatch::Alarm" => return super::cloudwatch::update(ctx, id, new).await,
+        "AWS::CloudWatch::Alarm" => return super::cloudwatch::update(ctx, id, new, false).await,
+        "AWS::CloudWatch::CompositeAlarm" => {
+            return super::cloudwatch::update(ctx, id, new, true).await;
+        }
         "AWS::Logs::LogGroup" => return super::logs::update_group(ctx, id, new).await,
         "AWS::SecretsManager::Secret" => secrets::update(ctx, id, old, new).await?,
         "AWS::KMS::Key" => kms::update_key(ctx, id, old, new).await?,
