@@ -477,3 +477,35 @@ def test_dynamodb_api_gateway_step_functions_and_async_lambda_publish_their_metr
     eventually("AWS/Lambda", "AsyncEventsReceived", f, 1)
     eventually("AWS/Lambda", "AsyncEventsDropped", f, 1)
     assert total("AWS/Lambda", "AsyncEventAge", f, "SampleCount") == 1
+
+
+def test_nimbus_cost_prices_requests_and_gb_seconds(nimbus, lam):
+    import re
+    import subprocess
+
+    from conftest import NIMBUS
+
+    logs = nimbus.client("logs")
+    fn = unique("priced")
+    create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    return 1\n"}, MemorySize=256, Architectures=["arm64"])
+    lam.invoke(FunctionName=fn, Payload=b"{}")
+    lam.invoke(FunctionName=fn, Payload=b"{}")
+    billed = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(billed) < 2:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn}", filterPattern="REPORT")["events"]
+        billed = [int(re.search(r"Billed Duration: (\d+) ms", e["message"]).group(1)) for e in events]
+        time.sleep(0.2)
+    assert len(billed) == 2
+    out = subprocess.run([str(NIMBUS), "cost", "--since", "1h", "--function", fn, "--json",
+                          "--data-dir", str(nimbus.data_dir)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    [f] = report["functions"]
+    assert f["requests"] == 2 and f["architecture"] == "arm64"
+    assert f["gbSeconds"] == pytest.approx(sum(billed) / 1000 * 0.25)
+    assert f["costUSD"] == pytest.approx(2 * 0.2e-6 + f["gbSeconds"] * 0.0000133334)
+    assert "US East (N. Virginia)" in report["priceTable"]
+    table = subprocess.run([str(NIMBUS), "cost", "--since", "1h", "--data-dir", str(nimbus.data_dir)],
+                           capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0 and fn in table.stdout and "Prices:" in table.stdout

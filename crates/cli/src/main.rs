@@ -1,8 +1,10 @@
-//! `nimbus`: run the platform (`up`), read function logs (`logs`), and measure it
+//! `nimbus`: run the platform (`up`), read function logs (`logs`), deploy
+//! templates (`deploy`), price functions' use (`cost`) and measure it
 //! (`bench`). One file per subcommand.
 
 mod bench;
 mod client;
+mod cost;
 mod deploy;
 mod doctor;
 mod logs;
@@ -34,6 +36,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Build, upload and deploy a SAM or CloudFormation template as a stack.
     Deploy(deploy::Args),
+    /// What the functions' requests, duration and provisioned concurrency would cost on AWS Lambda.
+    Cost(cost::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,5 +55,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(c) => bench::run(c),
         Command::Doctor(a) => doctor::run(a),
         Command::Deploy(a) => deploy::main(a),
+        Command::Cost(a) => cost::run(a),
     }
 }
