@@ -135,10 +135,6 @@ struct Target {
 }
 
 impl Target {
-    fn emit(&self, message: &str) {
-        self.emit_many(&[message]);
-    }
-
     fn emit_many(&self, messages: &[&str]) {
         self.store.append_lines(&self.group, &self.stream, messages);
         if let Some(buf) = self.capture.lock().expect("capture lock").as_mut() {
@@ -149,6 +145,9 @@ impl Target {
         }
     }
 }
+
+/// The runtime's output pipe's capacity (Linux's default limit for it).
+const PIPE_BYTES: libc::c_int = 1 << 20;
 
 /// One environment's log: reads the runtime's output pipe and writes platform lines.
 pub struct EnvLog {
@@ -174,6 +173,10 @@ impl EnvLog {
         pipe: OwnedFd,
     ) -> std::io::Result<EnvLog> {
         set_nonblocking(&pipe)?;
+        // A function that logs a lot per invocation should not wait for the
+        // reader every 64 KiB (the default pipe size): 1 MiB, where allowed.
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; no memory is passed.
+        unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
         let pipe_fd = pipe.as_raw_fd();
         // SAFETY: `pipe` is an open descriptor the AsyncFd takes ownership of; OwnedFd
         // always returns that same descriptor and closes it only when dropped.
@@ -318,20 +321,30 @@ fn read_now(fd: &OwnedFd, buf: &mut [u8]) -> Read {
     }
 }
 
-/// Emit complete lines from `pending`, keeping a trailing partial line.
+/// Emit complete lines from `pending`, keeping a trailing partial line. The
+/// lines of one read go to the store together: one write for all of them.
 fn emit_lines(target: &Target, pending: &mut Vec<u8>, flush_partial: bool) {
+    let mut lines = Vec::new();
     let mut start = 0;
     while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
         let line = &pending[start..start + pos];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        target.emit(&String::from_utf8_lossy(line));
+        lines.push(String::from_utf8_lossy(line));
         start += pos + 1;
     }
-    pending.drain(..start);
     // A runaway line without newlines is cut rather than buffered forever.
-    if flush_partial && !pending.is_empty() || pending.len() > 256 * 1024 {
-        target.emit(&String::from_utf8_lossy(pending));
+    let rest = (flush_partial && start < pending.len() || pending.len() - start > 256 * 1024)
+        .then(|| String::from_utf8_lossy(&pending[start..]));
+    lines.extend(rest);
+    if !lines.is_empty() {
+        let refs: Vec<&str> = lines.iter().map(|l| l.as_ref()).collect();
+        target.emit_many(&refs);
+    }
+    drop(lines);
+    if flush_partial || pending.len() - start > 256 * 1024 {
         pending.clear();
+    } else {
+        pending.drain(..start);
     }
 }
 
@@ -340,7 +353,7 @@ async fn read_loop(
     target: Arc<Target>,
     mut sync_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut pending = Vec::new();
     let mut eof = false;
     loop {

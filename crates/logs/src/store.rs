@@ -183,6 +183,16 @@ pub(crate) type CompiledFilters = Arc<
     )],
 >;
 
+/// Append `message` to `out` as a stored line holds it (backslashes and line
+/// breaks escaped); most lines have none and are copied whole.
+fn escape_into(message: &str, out: &mut String) {
+    if !message.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'\r')) {
+        out.push_str(message);
+        return;
+    }
+    out.push_str(&escape(message));
+}
+
 fn escape(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for c in message.chars() {
@@ -615,9 +625,28 @@ impl Logs {
             return Ok(());
         }
         let now = now_millis();
-        let mut text = String::new();
+        let size: usize = events
+            .iter()
+            .map(|(_, m)| m.len() + 48 + stream.len())
+            .sum();
+        let mut text = String::with_capacity(size);
+        let now_text = now.to_string();
+        let mut last_ts = None;
+        let mut ts_text = String::new();
         for (ts, m) in events {
-            text.push_str(&format!("{ts}\t{now}\t{stream}\t{}\n", escape(m)));
+            // Lines of one batch mostly share their timestamp: format it once.
+            if last_ts != Some(*ts) {
+                ts_text = ts.to_string();
+                last_ts = Some(*ts);
+            }
+            text.push_str(&ts_text);
+            text.push('\t');
+            text.push_str(&now_text);
+            text.push('\t');
+            text.push_str(stream);
+            text.push('\t');
+            escape_into(m, &mut text);
+            text.push('\n');
         }
         let day = day_of(now);
         let mut writers = self.writers.lock().expect("writers lock");
@@ -641,7 +670,10 @@ impl Logs {
         self.apply_subscriptions(&g.name, stream, events);
         self.announce(&g.name, stream, events, now);
         if let Some(stats) = self.stats.lock().expect("stats lock").get_mut(&g.name) {
-            let s = stats.entry(stream.to_string()).or_default();
+            let s = match stats.get_mut(stream) {
+                Some(s) => s,
+                None => stats.entry(stream.to_string()).or_default(),
+            };
             for (ts, m) in events {
                 s.add(*ts, now, m.len());
             }
