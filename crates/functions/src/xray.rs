@@ -11,7 +11,7 @@
 use nimbus_model::FunctionRecord;
 use nimbus_traces::header::{TraceHeader, new_segment_id, new_trace_id};
 use nimbus_traces::{Traces, sampling};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A traced invocation's ids.
 #[derive(Debug, Clone)]
@@ -105,8 +105,7 @@ pub(crate) fn record(traces: &Traces, rec: &FunctionRecord, t: &Traced, s: &Span
     if s.error.is_some() {
         function["fault"] = json!(true);
     }
-    let docs: Vec<String> = [service, function].iter().map(Value::to_string).collect();
-    if let Err(e) = traces.put(&docs, false) {
+    if let Err(e) = traces.put_values(vec![service, function], false) {
         tracing::warn!(error = %e, "record the invocation's segments");
     }
 }

@@ -18,13 +18,44 @@ pub struct TraceHeader {
     pub rest: Vec<(String, String)>,
 }
 
+thread_local! {
+    /// A xorshift generator per thread, seeded once from the system's
+    /// randomness: ids need to be unique, not secret, and a system call per
+    /// id would cost every invocation more than the rest of its tracing.
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        let b = *uuid::Uuid::new_v4().as_bytes();
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) | 1
+    });
+}
+
+fn next_u64() -> u64 {
+    RNG.with(|c| {
+        let mut x = c.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        x
+    })
+}
+
 /// Sixteen random bytes.
 fn random() -> [u8; 16] {
-    *uuid::Uuid::new_v4().as_bytes()
+    let (a, b) = (next_u64().to_le_bytes(), next_u64().to_le_bytes());
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a);
+    out[8..].copy_from_slice(&b);
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// A new trace id for now: `1-<epoch seconds, 8 hex>-<96 random bits>`.
@@ -39,9 +70,7 @@ pub fn new_segment_id() -> String {
 
 /// A uniform random number in `[0, 1)`, for sampling.
 pub fn random_unit() -> f64 {
-    let b = random();
-    let n = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) >> 11;
-    n as f64 / (1u64 << 53) as f64
+    (next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Whether `s` is a trace id X-Ray accepts: `1-` 8 hex digits `-` 24 hex digits.

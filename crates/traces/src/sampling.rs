@@ -152,6 +152,8 @@ pub struct Counts {
 
 pub struct Sampler {
     rules: Records<SamplingRule>,
+    /// The rules by priority, as [`Sampler::rules`] gives them, until one changes.
+    sorted: Mutex<Option<Arc<[Arc<SamplingRule>]>>>,
     windows: Mutex<HashMap<String, Window>>,
     counts: Mutex<HashMap<String, Counts>>,
 }
@@ -161,6 +163,7 @@ impl Sampler {
         let rules = Records::open(kv, Table("xray_sampling_rules"), FORMAT)?;
         Ok(Sampler {
             rules,
+            sorted: Mutex::new(None),
             windows: Mutex::default(),
             counts: Mutex::default(),
         })
@@ -168,6 +171,14 @@ impl Sampler {
 
     /// The rules by priority, the default rule last.
     pub fn rules(&self) -> Vec<Arc<SamplingRule>> {
+        self.sorted().to_vec()
+    }
+
+    fn sorted(&self) -> Arc<[Arc<SamplingRule>]> {
+        let mut cached = self.sorted.lock().expect("sampling lock");
+        if let Some(r) = cached.as_ref() {
+            return r.clone();
+        }
         let mut all = self.rules.all();
         if !all.iter().any(|r| r.name == DEFAULT_RULE) {
             all.push(Arc::new(SamplingRule::default_rule()));
@@ -177,7 +188,13 @@ impl Sampler {
                 .cmp(&b.priority)
                 .then_with(|| a.name.cmp(&b.name))
         });
-        all
+        let r: Arc<[Arc<SamplingRule>]> = all.into();
+        *cached = Some(r.clone());
+        r
+    }
+
+    fn changed(&self) {
+        *self.sorted.lock().expect("sampling lock") = None;
     }
 
     pub fn rule(&self, name: &str) -> Option<Arc<SamplingRule>> {
@@ -195,7 +212,9 @@ impl Sampler {
         let now = now_millis();
         rule.created_ms = now;
         rule.modified_ms = now;
-        Ok(self.rules.put(rule)?)
+        let made = self.rules.put(rule)?;
+        self.changed();
+        Ok(made)
     }
 
     /// Change a rule (the default one included) with `f`.
@@ -214,7 +233,9 @@ impl Sampler {
         rule.name = old.name.clone();
         rule.modified_ms = now_millis();
         rule.validate()?;
-        Ok(self.rules.put(rule)?)
+        let made = self.rules.put(rule)?;
+        self.changed();
+        Ok(made)
     }
 
     pub fn delete(&self, name: &str) -> Result<Arc<SamplingRule>> {
@@ -223,23 +244,27 @@ impl Sampler {
                 "The default sampling rule cannot be deleted".into(),
             ));
         }
-        self.rules
+        let gone = self
+            .rules
             .delete(name)?
-            .ok_or_else(|| Error::NotFound(format!("Sampling rule {name} does not exist")))
+            .ok_or_else(|| Error::NotFound(format!("Sampling rule {name} does not exist")))?;
+        self.changed();
+        Ok(gone)
     }
 
     /// Decide whether to sample `r`; returns the rule used and the decision.
     pub fn decide(&self, r: &Request<'_>) -> (String, bool) {
-        let rules = self.rules();
-        let rule = rules
-            .iter()
-            .find(|x| x.matches(r))
-            .cloned()
-            .unwrap_or_else(|| Arc::new(SamplingRule::default_rule()));
+        let rules = self.sorted();
+        let Some(rule) = rules.iter().find(|x| x.matches(r)).cloned() else {
+            return (DEFAULT_RULE.into(), false);
+        };
         let second = now_millis() / 1000;
         let from_reservoir = {
             let mut w = self.windows.lock().expect("sampling lock");
-            let win = w.entry(rule.name.clone()).or_default();
+            let win = match w.get_mut(&rule.name) {
+                Some(win) => win,
+                None => w.entry(rule.name.clone()).or_default(),
+            };
             if win.second != second {
                 *win = Window { second, taken: 0 };
             }
@@ -252,7 +277,10 @@ impl Sampler {
         };
         let sampled = from_reservoir || random_unit() < rule.fixed_rate;
         let mut c = self.counts.lock().expect("sampling lock");
-        let e = c.entry(rule.name.clone()).or_default();
+        let e = match c.get_mut(&rule.name) {
+            Some(e) => e,
+            None => c.entry(rule.name.clone()).or_default(),
+        };
         e.requests += 1;
         e.sampled += u64::from(sampled);
         (rule.name.clone(), sampled)

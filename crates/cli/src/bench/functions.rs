@@ -40,6 +40,10 @@ pub struct Args {
     /// Measure only the native function (skip the Python one).
     #[arg(long)]
     native_only: bool,
+    /// Only the logging comparison: throughput of a Python function printing
+    /// 1,000 lines of 100 bytes per invocation against one printing nothing.
+    #[arg(long)]
+    logging: bool,
     /// Scale-up run: this many concurrent invocations of the native function, each
     /// holding its environment for 1 s, from zero warm environments (0 skips it).
     #[arg(long, default_value_t = 0)]
@@ -392,6 +396,9 @@ pub fn run(args: Args) -> Result<()> {
     rt.block_on(async move {
         client::bench_role(ep).await?;
         let mut c = Client::connect(target.clone()).await.context("connect to nimbus")?;
+        if args.logging {
+            return logging_overhead(&mut c, target, &args).await;
+        }
         let mut functions = vec![];
         if !args.native_only {
             let py = zip_of(&[("app.py", b"def handler(event, context):\n    return None\n", 0o644)])?;
@@ -470,6 +477,83 @@ pub fn run(args: Args) -> Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// Throughput of a Python function that prints 1,000 lines of 100 bytes per
+/// invocation against the same function printing nothing, in alternating
+/// rounds so that drift in the machine's load hits both alike.
+async fn logging_overhead(c: &mut Client, target: Arc<Target>, args: &Args) -> Result<()> {
+    let quiet = zip_of(&[(
+        "app.py",
+        b"def handler(event, context):\n    return None\n",
+        0o644,
+    )])?;
+    let loud = zip_of(&[(
+        "app.py",
+        b"import sys\nBLOCK = ('x' * 99 + '\\n') * 1000\n\ndef handler(event, context):\n    sys.stdout.write(BLOCK)\n    sys.stdout.flush()\n    return None\n",
+        0o644,
+    )])?;
+    ensure_function(c, "bench-python-noop", "python3.12", "app.handler", &quiet).await?;
+    ensure_function(c, "bench-python-logs", "python3.12", "app.handler", &loud).await?;
+    for name in ["bench-python-noop", "bench-python-logs"] {
+        warm_latency(c, name, 50).await?;
+    }
+    let rounds = 3;
+    let (mut quiet_rates, mut loud_rates) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        quiet_rates.push(
+            throughput(
+                target.clone(),
+                "bench-python-noop",
+                args.concurrency,
+                args.seconds,
+            )
+            .await?
+            .0,
+        );
+        loud_rates.push(
+            throughput(
+                target.clone(),
+                "bench-python-logs",
+                args.concurrency,
+                args.seconds,
+            )
+            .await?
+            .0,
+        );
+    }
+    let q: f64 = quiet_rates.iter().sum::<f64>() / rounds as f64;
+    let l: f64 = loud_rates.iter().sum::<f64>() / rounds as f64;
+    println!(
+        "nimbus bench functions --logging: {rounds} alternating rounds of {} s, {} clients",
+        args.seconds, args.concurrency
+    );
+    println!();
+    println!("| function | invokes/s per round | mean invokes/s | log lines/s |");
+    println!("|---|---|---|---|");
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "| python3.12 printing nothing | {} | {q:.0} | 0 |",
+        show(&quiet_rates)
+    );
+    println!(
+        "| python3.12 printing 1,000 lines of 100 bytes | {} | {l:.0} | {:.0} |",
+        show(&loud_rates),
+        l * 1000.0
+    );
+    println!();
+    println!("Throughput lost to logging: {:.1}%", (1.0 - l / q) * 100.0);
+    for name in ["bench-python-noop", "bench-python-logs"] {
+        let _ = c
+            .call("DELETE", &format!("/2015-03-31/functions/{name}"), b"", &[])
+            .await;
+    }
+    Ok(())
 }
 
 /// Freeze and thaw a cgroup holding a sleeping process, `n` times, as the pool does
