@@ -82,6 +82,15 @@ def test_changes_reach_the_function_in_order_with_lambdas_record_shape(nimbus):
     assert max(int(i["batch"]["N"]) for i in items) <= 5
     got = lam.get_event_source_mapping(UUID=m["UUID"])
     assert got["LastProcessingResult"] == "OK"
+    # Lambda's IteratorAge for the function: the age of each batch's last record.
+    cw = nimbus.client("cloudwatch")
+    name = got["FunctionArn"].rsplit(":", 1)[1]
+    now = time.time()
+    points = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="IteratorAge",
+                                      Dimensions=[{"Name": "FunctionName", "Value": name}],
+                                      StartTime=now - 600, EndTime=now + 60, Period=660,
+                                      Statistics=["SampleCount", "Maximum"])["Datapoints"]
+    assert points and points[0]["SampleCount"] >= 2 and points[0]["Maximum"] >= 0
 
 
 @pytest.mark.xdist_group("heavy")

@@ -543,6 +543,7 @@ impl Services {
         );
         pipes.set_machines(Arc::new(machines::SyncMachines(workflows.clone())));
         triggers.set_pipe_runner(pipes.runner());
+        triggers.set_metrics(metrics.clone());
         // CloudWatch alarms: evaluated against the metrics, acting through the outbox.
         let alarms = Arc::new(
             nimbus_metrics::alarms::Alarms::open(

@@ -72,6 +72,8 @@ pub struct Triggers {
     pollers: Mutex<Pollers>,
     /// Where pipes' mappings hand their batches.
     pipes: std::sync::OnceLock<Arc<dyn pipes::PipeRunner>>,
+    /// Where stream mappings' `IteratorAge` goes (`AWS/Lambda`).
+    metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
 }
 
 /// Running pollers of each mapping.
@@ -81,6 +83,11 @@ struct Pollers {
 }
 
 impl Triggers {
+    /// Record stream mappings' `IteratorAge` in `m` from now on.
+    pub fn set_metrics(&self, m: Arc<nimbus_metrics::Metrics>) {
+        let _ = self.metrics.set(m);
+    }
+
     pub fn new(
         identity: Identity,
         kv: Arc<dyn KvEngine>,
@@ -101,6 +108,7 @@ impl Triggers {
             problems: Mutex::new(HashMap::new()),
             pollers: Mutex::new(Pollers::default()),
             pipes: std::sync::OnceLock::new(),
+            metrics: std::sync::OnceLock::new(),
         }
     }
 

@@ -176,6 +176,22 @@ async fn deliver(
             out.push((batch, Outcome::Failed("RecordAgeExceeded")));
             continue;
         }
+        // Lambda's IteratorAge: how old the batch's last record is as it is handed over.
+        if let (Some(metrics), Some(last)) = (me.metrics.get(), batch.last())
+            && m.pipe.is_none()
+        {
+            let name = nimbus_model::arn::FunctionRef::parse(&m.function_name)
+                .map_or_else(|_| m.function_name.clone(), |r| r.name);
+            metrics.record(
+                nimbus_metrics::MetricId::new(
+                    "AWS/Lambda",
+                    "IteratorAge",
+                    &[("FunctionName", &name)],
+                ),
+                "Milliseconds",
+                now.saturating_sub(last.created_ms) as f64,
+            );
+        }
         match invoke_batch(me, m, &batch).await {
             Ok(None) => out.push((batch, Outcome::Done)),
             Ok(Some(from)) => {
