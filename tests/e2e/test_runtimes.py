@@ -221,3 +221,20 @@ def test_doctor_as_an_unprivileged_user_checks_user_namespaces():
     # This host's cgroups belong to root: the limits they give are named as missing.
     assert "not writable by this user" in out.stdout and "without memory" in out.stdout, out.stdout
     assert "will use namespaces" in out.stdout, out.stdout
+
+
+def test_exec_wrapper_runs_the_runtime_under_a_script(lam):
+    """AWS_LAMBDA_EXEC_WRAPPER, the convention the ADOT and other layers use:
+    the script runs with the runtime's command as its arguments."""
+    name = unique("wrapped")
+    wrapper = "#!/bin/sh\nexport WRAPPED_BY=wrapper\nexport WRAPPER_ARGS=\"$*\"\nexec \"$@\"\n"
+    code = "import os\ndef lambda_handler(e, c):\n    return [os.environ.get('WRAPPED_BY'), os.environ.get('WRAPPER_ARGS')]\n"
+    create(lam, name, {"app.py": code, "wrapper.sh": wrapper}, modes={"wrapper.sh": 0o755},
+           Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}})
+    out = invoke(lam, name)
+    assert out["Body"][0] == "wrapper", out
+    assert out["Body"][1], "the runtime's command was passed to the wrapper"
+    lam.update_function_configuration(FunctionName=name,
+                                      Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/missing"}})
+    failed = invoke(lam, name)
+    assert failed.get("FunctionError") == "Unhandled"

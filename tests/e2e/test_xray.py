@@ -274,3 +274,61 @@ def test_powertools_logger_metrics_and_tracer_unchanged(nimbus, lam, xray):
     assert process["metadata"]["orders"]["order"] == {"id": "p-9", "items": 2}
     handler = [s for d in docs for s in walk(d) if s.get("name") == "## lambda_handler"][0]
     assert handler["annotations"]["ColdStart"] is True
+
+
+def test_traces_are_exported_to_an_otlp_collector():
+    """A stand-in OpenTelemetry collector (OTLP/HTTP JSON) receives the
+    platform's and the function's spans of a sampled invocation."""
+    import http.server
+    import tempfile
+    import threading
+
+    from conftest import Nimbus
+
+    received = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="nimbus-e2e-") as d:
+        n = Nimbus(d, extra_args=["--otlp-endpoint", f"http://127.0.0.1:{server.server_port}"]).start()
+        try:
+            x = n.client("xray")
+            x.update_sampling_rule(SamplingRuleUpdate={"RuleName": "Default", "FixedRate": 1.0})
+            lam = n.client()
+            fn = unique("exported")
+            lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                                Code={"ZipFile": make_zip({"app.py": "def lambda_handler(e, c):\n    return 1\n"})},
+                                TracingConfig={"Mode": "Active"})
+            lam.invoke(FunctionName=fn, Payload=b"{}")
+            deadline = time.monotonic() + 30
+            spans = []
+            while time.monotonic() < deadline:
+                spans = [s for _, _, body in received for rs in body["resourceSpans"]
+                         for ss in rs["scopeSpans"] for s in ss["spans"]]
+                if {"Invocation", fn} <= {s["name"] for s in spans}:
+                    break
+                time.sleep(0.2)
+            path, kind, body = received[0]
+            assert path == "/v1/traces" and kind == "application/json"
+            names = {s["name"] for s in spans}
+            assert {fn, "Initialization", "Invocation", "Overhead"} <= names, names
+            trace_ids = {s["traceId"] for s in spans}
+            assert len(trace_ids) == 1 and len(next(iter(trace_ids))) == 32
+            invocation = [s for s in spans if s["name"] == "Invocation"][0]
+            function = [s for s in spans if s["spanId"] == invocation["parentSpanId"]][0]
+            assert function["name"] == fn and function["kind"] == 2
+        finally:
+            n.stop()
+            server.shutdown()

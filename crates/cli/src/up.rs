@@ -53,6 +53,10 @@ pub struct Args {
     /// Region put in ARNs and given to functions.
     #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
     region: String,
+    /// Export traces to this OpenTelemetry collector too (OTLP over HTTP, JSON:
+    /// `POST <url>/v1/traces`), e.g. http://localhost:4318.
+    #[arg(long, env = "NIMBUS_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -77,6 +81,7 @@ pub fn run(args: Args) -> Result<()> {
         concurrency_limit: args.concurrency_limit,
         memory_budget_mb: args.memory_budget_mb,
         async_retry_delay: Duration::from_secs_f64(args.async_retry_delay.max(0.0)),
+        otlp_endpoint: args.otlp_endpoint,
         identity: nimbus_model::Identity {
             region: args.region,
             ..Default::default()

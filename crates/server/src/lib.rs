@@ -50,6 +50,8 @@ pub struct Config {
     pub memory_budget_mb: u64,
     /// Delay before an asynchronous event's first retry (the second waits twice as long).
     pub async_retry_delay: Duration,
+    /// An OpenTelemetry collector's OTLP/HTTP endpoint traces are also sent to.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How execution environments are isolated (`--isolation`).
@@ -92,6 +94,7 @@ impl Default for Config {
             concurrency_limit: 1000,
             memory_budget_mb: 0,
             async_retry_delay: Duration::from_secs(60),
+            otlp_endpoint: None,
         }
     }
 }
@@ -200,6 +203,9 @@ pub async fn start(cfg: Config) -> Result<Started> {
     let daemon_addr = daemon.local_addr()?.to_string();
     nimbus_traces::daemon::spawn(daemon, traces.clone()).context("serve the trace daemon")?;
     functions.set_traces(traces.clone(), daemon_addr);
+    if let Some(url) = &cfg.otlp_endpoint {
+        export_traces(&traces, url);
+    }
     {
         let metrics = metrics.clone();
         tokio::spawn(async move {
@@ -361,6 +367,43 @@ type ResourcePolicyList = Vec<(
 /// CloudWatch's `AWS/SQS` gauges of every queue (`QueueName`), sampled
 /// every ten seconds: `ApproximateNumberOfMessagesVisible`, `...NotVisible`,
 /// `...Delayed` and `ApproximateAgeOfOldestMessage`.
+/// Send every accepted segment, as OpenTelemetry spans, to the collector at
+/// `url` (`POST <url>/v1/traces`, OTLP/HTTP JSON), once a second. A batch the
+/// collector refuses or cannot take is dropped with a warning: traces are
+/// kept in Nimbus's own store either way.
+fn export_traces(traces: &Arc<nimbus_traces::Traces>, url: &str) {
+    let docs = traces.export(10_000);
+    let target = format!("{}/v1/traces", url.trim_end_matches('/'));
+    tracing::info!(collector = %target, "exporting traces over OTLP");
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let batch: Vec<_> = docs.try_iter().take(5_000).collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let body = nimbus_traces::otlp::export_request(&batch).to_string();
+            let req = nimbus_webhooks::Request::new(
+                "otlp",
+                "POST",
+                &target,
+                body,
+                serde_json::Value::Null,
+            )
+            .header("content-type", "application/json");
+            match nimbus_webhooks::fetch(&req).await {
+                Ok((status, _)) if (200..300).contains(&status) => {}
+                Ok((status, body)) => {
+                    tracing::warn!(status, body = %String::from_utf8_lossy(&body), "the OTLP collector refused a batch of spans")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "could not send spans to the OTLP collector")
+                }
+            }
+        }
+    });
+}
+
 fn sample_queue_gauges(queues: Arc<nimbus_queues::Queues>, metrics: Arc<nimbus_metrics::Metrics>) {
     tokio::spawn(async move {
         loop {

@@ -3,7 +3,8 @@
 //! into traces as `BatchGetTraces` returns them; `summary`: trace summaries
 //! and service graphs; `filter`: X-Ray's filter expressions; `sampling`:
 //! sampling rules and the reservoir; `daemon`: the UDP socket the X-Ray SDKs
-//! send segments to (`AWS_XRAY_DAEMON_ADDRESS`).
+//! send segments to (`AWS_XRAY_DAEMON_ADDRESS`); `otlp`: segments as
+//! OpenTelemetry spans for an OTLP collector.
 //!
 //! Not here: what the platform records about its own work (the Lambda
 //! service's segments are made by `nimbus-functions`).
@@ -11,6 +12,7 @@
 pub mod daemon;
 pub mod filter;
 pub mod header;
+pub mod otlp;
 pub mod sampling;
 pub mod store;
 pub mod summary;

@@ -58,6 +58,8 @@ struct DayFile {
 }
 
 pub struct Traces {
+    /// Where accepted documents are also sent (an OTLP exporter), if anywhere.
+    exports: Mutex<Option<std::sync::mpsc::SyncSender<Arc<Value>>>>,
     root: PathBuf,
     retention_days: u32,
     state: Mutex<State>,
@@ -132,6 +134,7 @@ impl Traces {
         fs::create_dir_all(&root)?;
         let traces = Traces {
             sampler: crate::Sampler::open(kv)?,
+            exports: Mutex::new(None),
             root,
             retention_days: retention_days.max(1),
             state: Mutex::default(),
@@ -234,9 +237,14 @@ impl Traces {
                 f.sync_data()?;
             }
         }
+        let export = self.exports.lock().expect("exports lock").clone();
         let mut state = self.state.lock().expect("traces lock");
         for (c, doc) in accepted {
-            insert(&mut state, c, doc, now);
+            let doc = insert(&mut state, c, doc, now);
+            // An exporter that falls behind loses documents rather than memory.
+            if let Some(tx) = &export {
+                let _ = tx.try_send(doc);
+            }
         }
         Ok(rejected)
     }
@@ -305,6 +313,14 @@ impl Traces {
         ids.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// Send every document accepted from now on to the returned receiver too
+    /// (at most `capacity` waiting; more are dropped).
+    pub fn export(&self, capacity: usize) -> std::sync::mpsc::Receiver<Arc<Value>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        *self.exports.lock().expect("exports lock") = Some(tx);
+        rx
+    }
+
     pub fn retention_days(&self) -> u32 {
         self.retention_days
     }
@@ -324,13 +340,19 @@ fn day_start_ms(day: &str) -> Option<u64> {
     u64::try_from(days).ok().map(|d| d * 86_400_000)
 }
 
-fn insert(state: &mut State, c: (String, String, Option<String>, bool), doc: Value, received: u64) {
+fn insert(
+    state: &mut State,
+    c: (String, String, Option<String>, bool),
+    doc: Value,
+    received: u64,
+) -> Arc<Value> {
     let (trace, id, parent_id, subsegment) = c;
+    let doc = Arc::new(doc);
     let stored = Stored {
         id,
         parent_id,
         subsegment,
-        doc: Arc::new(doc),
+        doc: doc.clone(),
         received_ms: received,
     };
     match state.traces.get_mut(&trace) {
@@ -348,6 +370,7 @@ fn insert(state: &mut State, c: (String, String, Option<String>, bool), doc: Val
             }
         }
     }
+    doc
 }
 
 /// Put `child` into the (sub)segment with id `parent` somewhere in `doc`.

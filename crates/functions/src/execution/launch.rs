@@ -116,9 +116,24 @@ impl Executor {
             (&prepared.runtime_api_addr, &endpoint, &daemon),
             credentials,
         );
+        // `AWS_LAMBDA_EXEC_WRAPPER` (managed runtimes only, as on Lambda): the
+        // wrapper runs with the runtime's command as its arguments.
+        let wrapper = rec
+            .environment
+            .get("AWS_LAMBDA_EXEC_WRAPPER")
+            .filter(|w| !w.is_empty() && !rec.runtime.starts_with("provided"));
+        let (program, args) = match wrapper {
+            Some(w) => {
+                let mut args = vec![launch.program.display().to_string()];
+                args.extend(launch.args);
+                (std::path::PathBuf::from(w), args)
+            }
+            None => (launch.program.clone(), launch.args),
+        };
+        let started_program = program.display().to_string();
         let spec = LaunchSpec {
-            program: launch.program.clone(),
-            args: launch.args,
+            program,
+            args,
             env: vars,
             task_root: code_dir.clone(),
             runtime_dir: self.runtimes.dir.clone(),
@@ -135,7 +150,7 @@ impl Executor {
                     nimbus_sandbox::Error::Spawn { source, .. } => source.to_string(),
                     other => other.to_string(),
                 };
-                let msg = format!("fork/exec {}: {reason}", launch.program.display());
+                let msg = format!("fork/exec {started_program}: {reason}");
                 log.platform(&format!("Runtime.InvalidEntrypoint: {msg}"));
                 return fail("Runtime.InvalidEntrypoint", &msg);
             }
