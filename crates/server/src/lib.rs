@@ -394,10 +394,10 @@ fn export_traces(traces: &Arc<nimbus_traces::Traces>, url: &str) {
             match nimbus_webhooks::fetch(&req).await {
                 Ok((status, _)) if (200..300).contains(&status) => {}
                 Ok((status, body)) => {
-                    tracing::warn!(status, body = %String::from_utf8_lossy(&body), "the OTLP collector refused a batch of spans")
+                    tracing::warn!(status, body = %String::from_utf8_lossy(&body), "the OTLP collector refused a batch of spans");
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e.message, "could not send spans to the OTLP collector")
+                    tracing::warn!(error = %e.message, "could not send spans to the OTLP collector");
                 }
             }
         }
