@@ -509,3 +509,35 @@ def test_nimbus_cost_prices_requests_and_gb_seconds(nimbus, lam):
     table = subprocess.run([str(NIMBUS), "cost", "--since", "1h", "--data-dir", str(nimbus.data_dir)],
                            capture_output=True, text=True, timeout=60)
     assert table.returncode == 0 and fn in table.stdout and "Prices:" in table.stdout
+
+
+def test_metric_math_alarms_watch_an_expression(nimbus):
+    cw = nimbus.client("cloudwatch")
+    ns, name = unique("Checkout"), unique("error-rate")
+    metric = lambda m: {"Namespace": ns, "MetricName": m}  # noqa: E731
+    cw.put_metric_alarm(AlarmName=name, EvaluationPeriods=1, Threshold=10,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                        Metrics=[
+                            {"Id": "errors", "MetricStat": {"Metric": metric("Errors"), "Period": 60, "Stat": "Sum"},
+                             "ReturnData": False},
+                            {"Id": "requests", "MetricStat": {"Metric": metric("Requests"), "Period": 60, "Stat": "Sum"},
+                             "ReturnData": False},
+                            {"Id": "rate", "Expression": "100 * errors / requests", "Label": "Error rate (%)"}])
+    described = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert [m["Id"] for m in described["Metrics"]] == ["errors", "requests", "rate"]
+    assert "MetricName" not in described
+    # 5 errors in 100 requests: 5%, under the threshold.
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 5},
+                                                 {"MetricName": "Requests", "Value": 100}])
+    wait_for_state(cw, name, "OK")
+    # 25 more errors in 50 more: 30 in 150, 20%.
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 25},
+                                                 {"MetricName": "Requests", "Value": 50}])
+    alarmed = wait_for_state(cw, name, "ALARM")
+    assert "[20 (" in alarmed["StateReason"], alarmed["StateReason"]
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_alarm(AlarmName=unique("bad"), EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator="GreaterThanThreshold",
+                            Metrics=[{"Id": "a", "MetricStat": {"Metric": metric("Errors"), "Period": 60, "Stat": "Sum"}},
+                                     {"Id": "b", "Expression": "a * 2"}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue", "two queries return data"

@@ -57,6 +57,23 @@ pub struct Alarm {
     /// A composite alarm's `AlarmRule` (its metric fields are unused).
     #[serde(default)]
     pub rule: Option<String>,
+    /// A metric math alarm's queries (`Metrics`): its value is the series of
+    /// the one that returns data (its `metric` field is unused).
+    #[serde(default)]
+    pub queries: Vec<AlarmQuery>,
+}
+
+/// One query of a metric math alarm: a metric's statistic, or an expression
+/// over the others' series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmQuery {
+    pub id: String,
+    pub metric: Option<MetricId>,
+    pub stat: Option<String>,
+    pub period_s: Option<u64>,
+    pub expression: Option<String>,
+    pub label: Option<String>,
+    pub return_data: bool,
 }
 
 impl Alarm {
@@ -129,6 +146,37 @@ fn relation(comparison: &str) -> &'static str {
         "LessThanThreshold" => "less than",
         _ => "less than or equal to",
     }
+}
+
+/// A metric math alarm's queries as CloudWatch checks them: unique ids, a
+/// metric or an expression each, exactly one returning data.
+fn check_queries(queries: &[AlarmQuery]) -> Result<(), Error> {
+    let bad = |m: String| Err(Error::Invalid(m));
+    if queries.len() > 10 {
+        return bad("An alarm's Metrics have at most 10 queries.".into());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for q in queries {
+        if q.id.is_empty()
+            || !q.id.starts_with(|c: char| c.is_ascii_lowercase())
+            || !ids.insert(q.id.as_str())
+        {
+            return bad(format!(
+                "The Id {} is invalid or repeated: ids start with a lower-case letter and are unique.",
+                q.id
+            ));
+        }
+        if q.metric.is_some() == q.expression.is_some() {
+            return bad(format!(
+                "Query {} must have exactly one of MetricStat and Expression.",
+                q.id
+            ));
+        }
+    }
+    if queries.iter().filter(|q| q.return_data).count() != 1 {
+        return bad("Exactly one element of the Metrics list must return data.".into());
+    }
+    Ok(())
 }
 
 /// What one evaluation found: the new state and why.
@@ -261,6 +309,9 @@ impl Alarms {
         if let Some(rule) = &a.rule {
             self.check_rule(&a.name, rule)?;
             return self.store(a);
+        }
+        if !a.queries.is_empty() {
+            check_queries(&a.queries)?;
         }
         if self.alarms.get(&a.name).is_some_and(|k| k.is_composite()) {
             return Err(Error::Invalid(format!(
@@ -484,16 +535,26 @@ impl Alarms {
             }
             let period = a.period_s * 1000;
             let start = now.saturating_sub(period * a.evaluation_periods);
-            let (points, _) = self.metrics.query(&a.metric, start, now, period);
+            let series = if a.queries.is_empty() {
+                let (points, _) = self.metrics.query(&a.metric, start, now, period);
+                points
+                    .iter()
+                    .filter_map(|p| Some((p.at, p.stats.get(&a.statistic)?)))
+                    .collect()
+            } else {
+                match self.math_series(&a, start, now) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        tracing::warn!(alarm = %a.name, error = %why, "evaluate a metric math alarm");
+                        continue;
+                    }
+                }
+            };
             let values: Vec<(u64, Option<f64>)> = (0..a.evaluation_periods)
                 .rev()
                 .map(|i| {
                     let slot = start + i * period;
-                    let v = points
-                        .iter()
-                        .find(|p| p.at == slot)
-                        .and_then(|p| p.stats.get(&a.statistic));
-                    (slot, v)
+                    (slot, series.get(&slot).copied())
                 })
                 .collect();
             let Some(v) = judge(&a, &values) else {
@@ -509,6 +570,63 @@ impl Alarms {
             }
         }
         changed + self.evaluate_composites()
+    }
+
+    /// A metric math alarm's series over `[start, end)`: its metric queries'
+    /// statistics, then its expressions (which may use each other), and the
+    /// one that returns data.
+    fn math_series(&self, a: &Alarm, start: u64, end: u64) -> Result<crate::math::Series, String> {
+        use std::collections::HashMap;
+        let mut known: HashMap<String, crate::math::Series> = HashMap::new();
+        let mut stats = Vec::new();
+        for q in &a.queries {
+            let (Some(m), Some(stat)) = (&q.metric, &q.stat) else {
+                continue;
+            };
+            let period = q.period_s.unwrap_or(a.period_s) * 1000;
+            let (points, _) = self.metrics.query(m, start, end, period.max(1000));
+            let series = points
+                .iter()
+                .filter_map(|p| Some((p.at, p.stats.get(stat)?)))
+                .collect();
+            known.insert(q.id.clone(), series);
+            stats.push(q.id.clone());
+        }
+        let mut pending: Vec<&AlarmQuery> = a
+            .queries
+            .iter()
+            .filter(|q| q.expression.is_some())
+            .collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut why = String::new();
+            pending.retain(|q| {
+                match crate::math::evaluate(
+                    q.expression.as_deref().unwrap_or_default(),
+                    &known,
+                    &stats,
+                ) {
+                    Ok(s) => {
+                        known.insert(q.id.clone(), s);
+                        false
+                    }
+                    Err(e) => {
+                        why = format!("{}: {e}", q.id);
+                        true
+                    }
+                }
+            });
+            if pending.len() == before {
+                return Err(why);
+            }
+        }
+        let id = a
+            .queries
+            .iter()
+            .find(|q| q.return_data)
+            .map(|q| q.id.clone())
+            .unwrap_or_default();
+        Ok(known.remove(&id).unwrap_or_default())
     }
 
     /// Judge the composite alarms by their rules; rules over other
@@ -669,6 +787,37 @@ impl Alarms {
                 "OKActions": a.ok_actions, "AlarmActions": a.alarm_actions,
                 "InsufficientDataActions": a.insufficient_actions, "Trigger": trigger,
             });
+            if !a.queries.is_empty() {
+                let queries: Vec<Value> = a
+                    .queries
+                    .iter()
+                    .map(|q| {
+                        let mut v = json!({"Id": q.id, "ReturnData": q.return_data, "Label": q.label});
+                        if let (Some(m), Some(stat)) = (&q.metric, &q.stat) {
+                            v["MetricStat"] = json!({"Metric": {"Namespace": m.namespace, "MetricName": m.name,
+                                "Dimensions": m.dimensions.iter().map(|(k, x)| json!({"name": k, "value": x})).collect::<Vec<_>>()},
+                                "Period": q.period_s, "Stat": stat});
+                        }
+                        if let Some(e) = &q.expression {
+                            v["Expression"] = json!(e);
+                        }
+                        v
+                    })
+                    .collect();
+                if let Some(t) = body["Trigger"].as_object_mut() {
+                    for k in [
+                        "MetricName",
+                        "Namespace",
+                        "StatisticType",
+                        "Statistic",
+                        "Unit",
+                        "Dimensions",
+                    ] {
+                        t.remove(k);
+                    }
+                    t.insert("Metrics".into(), Value::Array(queries));
+                }
+            }
             if let Some(rule) = &a.rule {
                 body["AlarmRule"] = json!(rule);
                 if let Some(o) = body.as_object_mut() {
@@ -778,6 +927,7 @@ mod tests {
             configuration_updated_ms: 0,
             tags: vec![],
             rule: None,
+            queries: vec![],
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod alarms;
 pub mod emf;
+pub mod math;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@
 use crate::ops::{dimensions, invalid, missing, store_failed, text};
 use nimbus_api_common::ApiError;
 use nimbus_metrics::MetricId;
-use nimbus_metrics::alarms::{Alarm, Alarms, Error};
+use nimbus_metrics::alarms::{Alarm, AlarmQuery, Alarms, Error};
 use serde_json::{Value, json};
 
 fn error(e: Error) -> ApiError {
@@ -68,11 +68,18 @@ fn view(a: &Alarm) -> Value {
         "DatapointsToAlarm": a.datapoints_to_alarm, "Threshold": a.threshold,
         "ComparisonOperator": a.comparison, "TreatMissingData": a.treat_missing,
     });
-    v[if a.extended {
-        "ExtendedStatistic"
-    } else {
-        "Statistic"
-    }] = json!(a.statistic);
+    if a.queries.is_empty() {
+        v[if a.extended {
+            "ExtendedStatistic"
+        } else {
+            "Statistic"
+        }] = json!(a.statistic);
+    } else if let Some(o) = v.as_object_mut() {
+        for k in ["MetricName", "Namespace", "Dimensions", "Period"] {
+            o.remove(k);
+        }
+        o.insert("Metrics".into(), a.queries.iter().map(query_view).collect());
+    }
     for (k, x) in [
         ("AlarmDescription", &a.description),
         ("StateReasonData", &a.reason_data),
@@ -213,12 +220,89 @@ pub(crate) fn execute(alarms: &Alarms, op: &str, p: &Value) -> Result<Value, Api
     })
 }
 
+/// A metric math alarm's `Metrics`: metric statistics and expressions.
+fn queries(p: &Value) -> Result<Vec<AlarmQuery>, ApiError> {
+    let Some(list) = p.get("Metrics").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    if p.get("MetricName").is_some()
+        || p.get("Statistic").is_some()
+        || p.get("ExtendedStatistic").is_some()
+    {
+        return Err(ApiError::bad_request(
+            "InvalidParameterCombination",
+            "Metrics cannot be given with MetricName, Namespace, Statistic or ExtendedStatistic.",
+        ));
+    }
+    list.iter()
+        .map(|q| {
+            let id = text(q, "Id").ok_or_else(|| missing("Metrics.member.Id"))?;
+            let (metric, stat, period) = match q.get("MetricStat") {
+                Some(ms) => {
+                    let m = ms
+                        .get("Metric")
+                        .ok_or_else(|| missing("Metrics.member.MetricStat.Metric"))?;
+                    let metric = MetricId {
+                        namespace: text(m, "Namespace")
+                            .ok_or_else(|| missing("MetricStat.Metric.Namespace"))?
+                            .to_string(),
+                        name: text(m, "MetricName")
+                            .ok_or_else(|| missing("MetricStat.Metric.MetricName"))?
+                            .to_string(),
+                        dimensions: dimensions(m)?,
+                    };
+                    let stat = text(ms, "Stat").ok_or_else(|| missing("MetricStat.Stat"))?;
+                    let period = ms
+                        .get("Period")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| missing("MetricStat.Period"))?;
+                    (Some(metric), Some(stat.to_string()), Some(period))
+                }
+                None => (None, None, q.get("Period").and_then(Value::as_u64)),
+            };
+            Ok(AlarmQuery {
+                id: id.to_string(),
+                metric,
+                stat,
+                period_s: period,
+                expression: text(q, "Expression").map(str::to_string),
+                label: text(q, "Label").map(str::to_string),
+                return_data: q.get("ReturnData").and_then(Value::as_bool).unwrap_or(true),
+            })
+        })
+        .collect()
+}
+
+fn query_view(q: &AlarmQuery) -> Value {
+    let mut v = json!({"Id": q.id, "ReturnData": q.return_data});
+    if let (Some(m), Some(stat)) = (&q.metric, &q.stat) {
+        v["MetricStat"] = json!({
+            "Metric": {"Namespace": m.namespace, "MetricName": m.name,
+                       "Dimensions": m.dimensions.iter().map(|(k, x)| json!({"Name": k, "Value": x})).collect::<Vec<_>>()},
+            "Period": q.period_s, "Stat": stat});
+    }
+    if let Some(e) = &q.expression {
+        v["Expression"] = json!(e);
+        if let Some(p) = q.period_s {
+            v["Period"] = json!(p);
+        }
+    }
+    if let Some(l) = &q.label {
+        v["Label"] = json!(l);
+    }
+    v
+}
+
 fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
     let name = text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?;
-    if p.get("Metrics").is_some() || p.get("ThresholdMetricId").is_some() {
+    if p.get("ThresholdMetricId").is_some() {
         return Err(invalid(
-            "Nimbus's alarms watch one metric (MetricName, Namespace, Statistic); metric math alarms are not built yet.",
+            "Nimbus's alarms compare with a Threshold; anomaly detection bands (ThresholdMetricId) are not built yet.",
         ));
+    }
+    let queries = queries(p)?;
+    if !queries.is_empty() {
+        return put_math(alarms, p, name, queries);
     }
     let (statistic, extended) = match (text(p, "Statistic"), text(p, "ExtendedStatistic")) {
         (Some(s), None) => {
@@ -316,6 +400,77 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
                 .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
                 .collect(),
             rule: None,
+            queries: Vec::new(),
+        })
+        .map_err(error)
+}
+
+/// `PutMetricAlarm` with `Metrics`: the alarm watches the series of the
+/// query that returns data; its period is that query's (or the first
+/// metric's).
+fn put_math(
+    alarms: &Alarms,
+    p: &Value,
+    name: &str,
+    queries: Vec<AlarmQuery>,
+) -> Result<(), ApiError> {
+    let returned = queries.iter().find(|q| q.return_data);
+    let period_s = returned
+        .and_then(|q| q.period_s)
+        .or_else(|| queries.iter().find_map(|q| q.period_s))
+        .ok_or_else(|| missing("Metrics.member.MetricStat.Period"))?;
+    let evaluation_periods = p
+        .get("EvaluationPeriods")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("EvaluationPeriods"))?;
+    let actions = |k: &str| -> Result<Vec<String>, ApiError> {
+        let list = strings(p, k);
+        if list.len() > 5 {
+            return Err(invalid(format!(
+                "The collection {k} must not have more than 5 items."
+            )));
+        }
+        Ok(list)
+    };
+    alarms
+        .put(Alarm {
+            format: 0,
+            name: name.to_string(),
+            arn: String::new(),
+            description: text(p, "AlarmDescription").map(str::to_string),
+            metric: MetricId::new("", "", &[]),
+            statistic: String::new(),
+            extended: false,
+            unit: None,
+            period_s,
+            evaluation_periods,
+            datapoints_to_alarm: p
+                .get("DatapointsToAlarm")
+                .and_then(Value::as_u64)
+                .unwrap_or(evaluation_periods),
+            threshold: p
+                .get("Threshold")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| missing("Threshold"))?,
+            comparison: text(p, "ComparisonOperator")
+                .ok_or_else(|| missing("ComparisonOperator"))?
+                .to_string(),
+            treat_missing: text(p, "TreatMissingData").unwrap_or("missing").to_string(),
+            actions_enabled: p
+                .get("ActionsEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            alarm_actions: actions("AlarmActions")?,
+            ok_actions: actions("OKActions")?,
+            insufficient_actions: actions("InsufficientDataActions")?,
+            state: String::new(),
+            reason: String::new(),
+            reason_data: None,
+            state_updated_ms: 0,
+            configuration_updated_ms: 0,
+            tags: Vec::new(),
+            rule: None,
+            queries,
         })
         .map_err(error)
 }
@@ -369,6 +524,7 @@ fn put_composite(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
                 .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
                 .collect(),
             rule: Some(rule.to_string()),
+            queries: Vec::new(),
         })
         .map_err(error)
 }

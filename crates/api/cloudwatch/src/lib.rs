@@ -6,7 +6,6 @@
 //! code (`InvalidParameterValue`) in `x-amzn-query-error`.
 
 mod alarms;
-mod math;
 mod ops;
 
 use bytes::Bytes;

@@ -347,7 +347,7 @@ fn statistics(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
 }
 
 fn data(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
-    use crate::math::{Series, evaluate};
+    use nimbus_metrics::math::{Series, evaluate};
     use std::collections::HashMap;
     let queries = p
         .get("MetricDataQueries")

@@ -1,4 +1,4 @@
-//! Metric math for `GetMetricData`: an `Expression` over the other queries'
+//! Metric math for `GetMetricData` and metric math alarms: an `Expression` over the other queries'
 //! results by their `Id` — `+ - * /`, parentheses, numbers, `[m1, m2]`
 //! arrays, and the
 //! functions `SUM`, `AVG`, `MIN`, `MAX` (across series, per timestamp),
