@@ -541,3 +541,52 @@ def test_metric_math_alarms_watch_an_expression(nimbus):
                             Metrics=[{"Id": "a", "MetricStat": {"Metric": metric("Errors"), "Period": 60, "Stat": "Sum"}},
                                      {"Id": "b", "Expression": "a * 2"}])
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue", "two queries return data"
+
+
+def test_the_query_protocol_of_older_sdks(nimbus, tmp_path):
+    """CloudWatch as older SDKs speak it (Action=..., form-encoded, XML): the real
+    botocore with CloudWatch's model switched to the query protocol."""
+    import gzip
+    import os
+
+    import botocore
+
+    src = os.path.join(os.path.dirname(botocore.__file__), "data", "cloudwatch", "2010-08-01")
+    with gzip.open(os.path.join(src, "service-2.json.gz")) as f:
+        model = json.load(f)
+    model["metadata"]["protocol"] = "query"
+    model["metadata"]["protocols"] = ["query"]
+    dst = tmp_path / "cloudwatch" / "2010-08-01"
+    dst.mkdir(parents=True)
+    (dst / "service-2.json").write_text(json.dumps(model))
+    session = nimbus.session()
+    session._session.get_component("data_loader").search_paths.insert(0, str(tmp_path))
+    cw = session.client("cloudwatch", endpoint_url=nimbus.endpoint)
+    seen = []
+    cw.meta.events.register("before-send.cloudwatch.*", lambda request, **_: seen.append(request.body))
+    ns = unique("Legacy")
+    now = time.time()
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Orders", "Dimensions": [{"Name": "Shop", "Value": "east"}], "Value": 4, "Unit": "Count",
+         "Timestamp": now},
+        {"MetricName": "Orders", "Dimensions": [{"Name": "Shop", "Value": "east"}], "Values": [1, 2], "Counts": [1, 3],
+         "Unit": "Count", "Timestamp": now}])
+    assert b"Action=PutMetricData" in seen[0], "really the query protocol"
+    stats = cw.get_metric_statistics(Namespace=ns, MetricName="Orders", Dimensions=[{"Name": "Shop", "Value": "east"}],
+                                     StartTime=now - 600, EndTime=now + 600, Period=1200,
+                                     Statistics=["Sum", "SampleCount"])
+    [point] = stats["Datapoints"]
+    assert point["Sum"] == 11 and point["SampleCount"] == 5 and point["Unit"] == "Count"
+    assert abs(point["Timestamp"].timestamp() - (now - 600)) < 1
+    listed = cw.list_metrics(Namespace=ns)["Metrics"]
+    assert listed[0]["Dimensions"] == [{"Name": "Shop", "Value": "east"}]
+    name = unique("legacy-alarm")
+    cw.put_metric_alarm(AlarmName=name, Namespace=ns, MetricName="Orders", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=100, ComparisonOperator="GreaterThanThreshold",
+                        ActionsEnabled=False)
+    alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert alarm["Threshold"] == 100 and alarm["ActionsEnabled"] is False
+    assert alarm["AlarmConfigurationUpdatedTimestamp"].year >= 2026
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Bad", "Value": 1, "Unit": "Parsecs"}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"

@@ -167,6 +167,50 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Parse an ISO 8601 / RFC 3339 time (`2026-12-07T10:00:00Z`,
+/// `2026-12-07T10:00:00.250+01:00`) into epoch seconds, fraction kept.
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
+    let (date, time) = s.trim().split_once(['T', 't', ' '])?;
+    let mut d = date.split('-');
+    let (y, mo, day): (i64, u32, u32) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    if d.next().is_some()
+        || !(0..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&day)
+    {
+        return None;
+    }
+    let (clock, offset_s) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0i64)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (c, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':').unwrap_or((&off[1..], "0"));
+        let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+        if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+            return None;
+        }
+        (c, sign * (oh * 3600 + om * 60))
+    } else {
+        (time, 0)
+    };
+    let mut parts = clock.split(':');
+    let (h, mi): (i64, i64) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
+    if parts.next().is_some()
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&mi)
+        || !(0.0..61.0).contains(&sec)
+    {
+        return None;
+    }
+    Some((days_from_civil(y, mo, day) * 86_400 + h * 3600 + mi * 60 - offset_s) as f64 + sec)
+}
+
 /// Parse SigV4's `YYYYMMDDTHHMMSSZ` into epoch seconds.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -191,6 +235,20 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_times_with_fractions_and_offsets() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:10Z"), Some(10.0));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), Some(0.5));
+        assert_eq!(parse_rfc3339("2026-12-07T10:00:00Z"), Some(1_796_637_600.0));
+        assert_eq!(parse_rfc3339("2026-13-07T10:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            parse_rfc3339("-000000040000000000000000-01-01T00:00:00Z"),
+            None
+        );
+        assert_eq!(parse_rfc3339("2026-01-01T00:00:00+99999999999:00"), None);
+    }
 
     #[test]
     fn formats_known_instant() {

@@ -3,10 +3,13 @@
 //! operation/<Operation>`, what botocore sends) and awsJson 1.0 (`X-Amz-Target:
 //! GraniteServiceVersion20100801.<Operation>`). Errors carry CloudWatch's
 //! exception type and, as the service is `awsQueryCompatible`, the query
-//! code (`InvalidParameterValue`) in `x-amzn-query-error`.
+//! code (`InvalidParameterValue`) in `x-amzn-query-error`. The query
+//! protocol of older SDKs (`Action=...`, form-encoded, XML answers) is
+//! served too (`query`).
 
 mod alarms;
 mod ops;
+pub mod query;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -122,6 +125,37 @@ impl CloudWatchApi {
         cbor_response(status, body, request_id)
     }
 
+    fn query(&self, req: &Request<Bytes>, request_id: &str) -> Response<Bytes> {
+        let q = nimbus_api_common::query::Query {
+            namespace: query::NAMESPACE,
+        };
+        let mut pairs =
+            nimbus_api_common::query::parse_form(req.uri().query().unwrap_or("").as_bytes());
+        pairs.extend(nimbus_api_common::query::parse_form(req.body()));
+        let Some(op) = pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "Action")
+            .map(|(_, v)| v.clone())
+        else {
+            let e = ApiError::bad_request("MissingAction", "The request names no Action.");
+            return q.error(&e, request_id);
+        };
+        let params = query::params(&pairs);
+        match Self::authorize(req, &op).and_then(|()| self.execute(&op, &params)) {
+            Ok(v) => {
+                let mut members = String::new();
+                query::xml(&v, "", TIMESTAMPS, &mut members);
+                q.respond(
+                    StatusCode::OK,
+                    q.document(&op, &members, request_id),
+                    request_id,
+                )
+            }
+            Err(e) => q.error(&e, request_id),
+        }
+    }
+
     fn json(&self, req: &Request<Bytes>, request_id: &str) -> Response<Bytes> {
         let call = match CLOUDWATCH_JSON.call(req) {
             Ok(c) => c,
@@ -182,8 +216,15 @@ impl Service for CloudWatchApi {
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
         Box::pin(async move {
+            let form = req
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
             if req.uri().path().starts_with(CBOR_PATH) {
                 self.cbor(&req, &request_id)
+            } else if form || req.uri().query().is_some_and(|q| q.contains("Action=")) {
+                self.query(&req, &request_id)
             } else {
                 self.json(&req, &request_id)
             }

@@ -116,6 +116,37 @@ pub(crate) fn execute(metrics: &Metrics, op: &str, p: &Value) -> Result<Value, A
     }
 }
 
+/// CloudWatch's units (`StandardUnit`).
+const UNITS: [&str; 27] = [
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
 fn put(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
     let namespace = text(p, "Namespace").ok_or_else(|| missing("Namespace"))?;
     if namespace.is_empty() || namespace.len() > 255 || namespace.starts_with("AWS/") {
@@ -158,7 +189,15 @@ fn put(metrics: &Metrics, p: &Value) -> Result<Value, ApiError> {
             }
         };
         let stats = stats_of(d, name)?;
-        out.push((id, at, high, text(d, "Unit").map(str::to_string), stats));
+        let unit = text(d, "Unit");
+        if let Some(u) = unit.filter(|u| !UNITS.contains(u)) {
+            return Err(invalid(format!(
+                "The parameter MetricData.member.{}.Unit must be a value in the set [ {} ], not {u}.",
+                i + 1,
+                UNITS.join(", ")
+            )));
+        }
+        out.push((id, at, high, unit.map(str::to_string), stats));
     }
     metrics
         .put(out)
