@@ -83,7 +83,7 @@ def lambda_handler(e, c):
 '''
 
 
-def test_provisioned_concurrency(lam):
+def test_provisioned_concurrency(nimbus, lam):
     import base64
     import concurrent.futures
     import time
@@ -108,6 +108,21 @@ def test_provisioned_concurrency(lam):
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         kinds = sorted(pool.map(lambda _: invoke(lam, name, {"sleep": 1}, Qualifier="1")["Body"], range(3)))
     assert kinds == ["on-demand", "provisioned-concurrency", "provisioned-concurrency"]
+    # Lambda's provisioned concurrency metrics, by function and version.
+    cw = nimbus.client("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:1"}]
+
+    def stat(metric, statistic):
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - 600, EndTime=now + 60, Period=660,
+                                          Statistics=[statistic])["Datapoints"]
+        return points[0][statistic] if points else None
+
+    assert stat("ProvisionedConcurrencyInvocations", "Sum") == 3
+    assert stat("ProvisionedConcurrencySpilloverInvocations", "Sum") == 1
+    assert stat("ProvisionedConcurrencyUtilization", "Maximum") == 1.0
+    assert stat("ProvisionedConcurrentExecutions", "Maximum") == 2
     listed = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
     assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["1"]
     lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")

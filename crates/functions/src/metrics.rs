@@ -77,6 +77,19 @@ pub(crate) fn async_event(m: &Metrics, rec: &FunctionRecord, name: &str, value: 
     m.record_all(points);
 }
 
+/// A provisioned concurrency figure of `rec`'s version (by function, and by
+/// function and `Resource`, as Lambda publishes them).
+pub(crate) fn provisioned(m: &Metrics, rec: &FunctionRecord, name: &str, value: f64) {
+    let unit = if name.ends_with("Invocations") {
+        "Count"
+    } else {
+        "None"
+    };
+    let mut points = Vec::with_capacity(3);
+    each(&mut points, rec, Some(&rec.version), name, unit, value);
+    m.record_all(points);
+}
+
 /// One invocation refused for concurrency.
 pub(crate) fn throttle(m: &Metrics, rec: &FunctionRecord) {
     let mut points = Vec::with_capacity(2);

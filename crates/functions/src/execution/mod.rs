@@ -728,6 +728,7 @@ impl Executor {
         };
         if let Some(env) = &env {
             tracing::Span::current().record("env_id", env.id.as_str());
+            self.count_provisioned(&rec, env);
         }
         let init_ms = match init {
             Ok(cold) => cold.map(|c| {
@@ -977,6 +978,46 @@ impl Executor {
             }
         });
         answer
+    }
+
+    /// Lambda's provisioned concurrency metrics as an invocation gets its
+    /// environment: on a provisioned one, `ProvisionedConcurrencyInvocations`
+    /// and how many of the function version's provisioned environments are
+    /// busy (`ProvisionedConcurrentExecutions`, and as a share of them,
+    /// `ProvisionedConcurrencyUtilization`); on another while some are
+    /// provisioned, `ProvisionedConcurrencySpilloverInvocations`.
+    fn count_provisioned(&self, rec: &FunctionRecord, env: &Environment) {
+        let Some(m) = self.metrics.get() else { return };
+        let key = pool_key(&rec.name, &rec.version);
+        let total = self
+            .provisioned
+            .lock()
+            .expect("provisioned lock")
+            .get(&key)
+            .copied()
+            .unwrap_or(0);
+        if total == 0 {
+            return;
+        }
+        if !env.provisioned {
+            crate::metrics::provisioned(m, rec, "ProvisionedConcurrencySpilloverInvocations", 1.0);
+            return;
+        }
+        let idle = self
+            .idle
+            .lock()
+            .expect("pool lock")
+            .get(&key)
+            .map_or(0, |envs| envs.iter().filter(|e| e.provisioned).count());
+        let busy = total.saturating_sub(idle) as f64;
+        crate::metrics::provisioned(m, rec, "ProvisionedConcurrencyInvocations", 1.0);
+        crate::metrics::provisioned(m, rec, "ProvisionedConcurrentExecutions", busy);
+        crate::metrics::provisioned(
+            m,
+            rec,
+            "ProvisionedConcurrencyUtilization",
+            busy / total as f64,
+        );
     }
 
     /// Record the platform's segments of a sampled invocation that just ended.
