@@ -399,7 +399,12 @@ struct Parser<'a> {
     pos: usize,
     src: &'a str,
     depth: usize,
+    /// Binary operators so far: each chain of them nests the tree a level deeper.
+    joins: usize,
 }
+
+/// Binary operators in one query, at most.
+const MAX_JOINS: usize = 512;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -727,6 +732,7 @@ impl Parser<'_> {
         let mut l = self.and()?;
         while self.is_word("or") {
             self.pos += 1;
+            self.join()?;
             l = Expr::Or(Box::new(l), Box::new(self.and()?));
         }
         self.depth -= 1;
@@ -737,6 +743,7 @@ impl Parser<'_> {
         let mut l = self.not()?;
         while self.is_word("and") {
             self.pos += 1;
+            self.join()?;
             l = Expr::And(Box::new(l), Box::new(self.not()?));
         }
         Ok(l)
@@ -754,6 +761,14 @@ impl Parser<'_> {
             return Ok(Expr::Not(Box::new(e)));
         }
         self.comparison()
+    }
+
+    fn join(&mut self) -> Result<(), QueryError> {
+        self.joins += 1;
+        if self.joins > MAX_JOINS {
+            return self.fail(format!("more than {MAX_JOINS} operators in one query"));
+        }
+        Ok(())
     }
 
     fn matcher(&mut self) -> Result<Matcher, QueryError> {
@@ -822,6 +837,7 @@ impl Parser<'_> {
                 _ => return Ok(l),
             };
             self.pos += 1;
+            self.join()?;
             l = Expr::Arith(op, Box::new(l), Box::new(self.multiplicative()?));
         }
     }
@@ -836,6 +852,7 @@ impl Parser<'_> {
                 _ => return Ok(l),
             };
             self.pos += 1;
+            self.join()?;
             l = Expr::Arith(op, Box::new(l), Box::new(self.unary()?));
         }
     }
@@ -1297,6 +1314,7 @@ impl InsightsQuery {
             pos: 0,
             src: q,
             depth: 0,
+            joins: 0,
         };
         p.query()
     }
@@ -1640,6 +1658,8 @@ mod tests {
         assert!(InsightsQuery::parse(&deep).is_err());
         let nots = format!("filter {}a", "not ".repeat(5000));
         assert!(InsightsQuery::parse(&nots).is_err());
+        let sum = format!("fields {}a", "a+".repeat(3000));
+        assert!(InsightsQuery::parse(&sum).is_err());
     }
 
     #[test]

@@ -173,6 +173,7 @@ pub struct Logs {
     /// Live Tail sessions, and how many (read without the lock on every write).
     pub(crate) tails: Mutex<Vec<crate::tail::Session>>,
     pub(crate) tailing: std::sync::atomic::AtomicUsize,
+    pub(crate) next_tail: std::sync::atomic::AtomicU64,
 }
 
 /// A group's metric filters, parsed.
@@ -330,6 +331,7 @@ impl Logs {
             creating: Mutex::default(),
             tails: Mutex::default(),
             tailing: std::sync::atomic::AtomicUsize::new(0),
+            next_tail: std::sync::atomic::AtomicU64::new(0),
         };
         logs.adopt_first_layout()?;
         Ok(logs)

@@ -166,6 +166,24 @@ fn check_queries(queries: &[AlarmQuery]) -> Result<(), Error> {
                 q.id
             ));
         }
+        if q.expression
+            .as_ref()
+            .is_some_and(|e| e.chars().count() > crate::math::MAX_EXPRESSION)
+        {
+            return bad(format!(
+                "The expression of {} is longer than {} characters.",
+                q.id,
+                crate::math::MAX_EXPRESSION
+            ));
+        }
+        if let Some(p) = q.period_s
+            && (p == 0 || !(matches!(p, 10 | 30) || p.is_multiple_of(60)) || p > 86_400 * 7)
+        {
+            return bad(format!(
+                "The Period of {} must be 10, 30 or a multiple of 60 seconds, at most 604800.",
+                q.id
+            ));
+        }
         if q.metric.is_some() == q.expression.is_some() {
             return bad(format!(
                 "Query {} must have exactly one of MetricStat and Expression.",
@@ -339,7 +357,10 @@ impl Alarms {
                 "The parameter Period must be 10, 30 or a multiple of 60.".into(),
             ));
         }
-        if a.period_s * a.evaluation_periods > 86_400 * 7 {
+        if a.period_s
+            .checked_mul(a.evaluation_periods)
+            .is_none_or(|span| span > 86_400 * 7)
+        {
             return Err(Error::Invalid(
                 "The product of Period and EvaluationPeriods must not exceed 604800 (7 days)."
                     .into(),
@@ -633,9 +654,15 @@ impl Alarms {
     /// composites settle within a few rounds.
     fn evaluate_composites(&self) -> usize {
         let mut changed = 0;
+        // Each composite changes at most once per evaluation: rules that refer
+        // to each other in a cycle cannot flip back and forth within one.
+        let mut moved: std::collections::HashSet<String> = Default::default();
         for _ in 0..4 {
             let mut round = 0;
             for a in self.alarms.all().iter().filter(|a| a.is_composite()) {
+                if moved.contains(&a.name) {
+                    continue;
+                }
                 let Some(rule) = a
                     .rule
                     .as_deref()
@@ -665,7 +692,10 @@ impl Alarms {
                     reason_data: json!({"triggeringAlarms": triggering}),
                 };
                 match self.transition(a, v) {
-                    Ok(()) => round += 1,
+                    Ok(()) => {
+                        round += 1;
+                        moved.insert(a.name.clone());
+                    }
                     Err(e) => {
                         tracing::warn!(alarm = %a.name, error = %e, "record a composite alarm's new state");
                     }

@@ -473,31 +473,47 @@ impl Metrics {
     /// `aws_lambda_invocations_sum{function_name="..."}`.
     pub fn prometheus(&self) -> String {
         use std::fmt::Write as _;
-        let all = self.series.lock().expect("series lock");
+        // Sums taken under the lock; names and text made after it, so that
+        // recording (on every invocation) waits only for the sums.
+        let snapshot: Vec<(MetricId, f64, f64, f64)> = {
+            let all = self.series.lock().expect("series lock");
+            all.iter()
+                .map(|(id, s)| {
+                    let (mut sum, mut count) = (0.0, 0.0);
+                    for (_, st) in s.buckets.values() {
+                        sum += st.sum;
+                        count += st.count;
+                    }
+                    let last = s.buckets.values().next_back().map_or(0.0, |(_, st)| st.max);
+                    (id.clone(), sum, count, last)
+                })
+                .collect()
+        };
         let mut families: BTreeMap<String, Vec<(String, f64, f64, f64)>> = BTreeMap::new();
-        for (id, s) in all.iter() {
-            let family = format!(
+        for (id, sum, count, last) in snapshot {
+            let mut family = format!(
                 "{}_{}",
                 prometheus_name(&id.namespace),
                 prometheus_name(&id.name)
             );
+            if family.starts_with(|c: char| c.is_ascii_digit()) {
+                family.insert(0, '_');
+            }
+            // Two dimensions may make one label name (`FunctionName` and
+            // `function_name`): the first is kept.
+            let mut seen = std::collections::HashSet::new();
             let labels: Vec<String> = id
                 .dimensions
                 .iter()
-                .map(|(k, v)| format!("{}=\"{}\"", prometheus_label(k), prometheus_value(v)))
+                .map(|(k, v)| (prometheus_label(k), v))
+                .filter(|(k, _)| seen.insert(k.clone()))
+                .map(|(k, v)| format!("{k}=\"{}\"", prometheus_value(v)))
                 .collect();
-            let (mut sum, mut count) = (0.0, 0.0);
-            for (_, st) in s.buckets.values() {
-                sum += st.sum;
-                count += st.count;
-            }
-            let last = s.buckets.values().next_back().map_or(0.0, |(_, st)| st.max);
             families
                 .entry(family)
                 .or_default()
                 .push((labels.join(","), sum, count, last));
         }
-        drop(all);
         let mut out = String::new();
         for (family, rows) in &mut families {
             rows.sort_by(|a, b| a.0.cmp(&b.0));

@@ -8,6 +8,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// CloudWatch's limit on an expression's length.
+pub const MAX_EXPRESSION: usize = 2048;
+/// How deep parentheses, signs, arrays and calls may nest.
+const MAX_DEPTH: usize = 64;
+
 /// One series: timestamp (ms) -> value.
 pub type Series = BTreeMap<u64, f64>;
 
@@ -110,6 +115,8 @@ fn tokens(src: &str) -> Result<Vec<Tok>, String> {
 }
 
 struct Eval<'a> {
+    /// How deep `factor` is nested (parentheses, minus signs, arrays, calls).
+    depth: usize,
     toks: Vec<Tok>,
     at: usize,
     /// The results so far, by query id.
@@ -217,6 +224,16 @@ impl Eval<'_> {
     }
 
     fn factor(&mut self) -> Result<Val, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("The expression nests too deeply.".into());
+        }
+        let v = self.factor_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn factor_inner(&mut self) -> Result<Val, String> {
         match self.next() {
             Some(Tok::Num(n)) => Ok(Val::Num(n)),
             Some(Tok::Op('-')) => combine(Val::Num(0.0), '-', self.factor()?),
@@ -341,7 +358,13 @@ pub fn evaluate(
     known: &HashMap<String, Series>,
     stats: &[String],
 ) -> Result<Series, String> {
+    if expression.chars().count() > MAX_EXPRESSION {
+        return Err(format!(
+            "An expression is at most {MAX_EXPRESSION} characters."
+        ));
+    }
     let mut e = Eval {
+        depth: 0,
         toks: tokens(expression)?,
         at: 0,
         known,
@@ -369,6 +392,15 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_or_long_expressions_are_refused() {
+        let known = HashMap::new();
+        let deep = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
+        assert!(evaluate(&deep, &known, &[]).is_err());
+        assert!(evaluate(&"-".repeat(1000), &known, &[]).is_err());
+        assert!(evaluate(&"1+".repeat(2000), &known, &[]).is_err());
+    }
 
     #[test]
     fn arithmetic_and_functions_over_series() {

@@ -176,7 +176,14 @@ struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     depth: usize,
+    /// `AND`/`OR`s so far: each makes the tree one level deeper.
+    joins: usize,
 }
+
+/// `AND`s and `OR`s in one expression, at most.
+const MAX_JOINS: usize = 256;
+/// An expression's length, at most.
+const MAX_LEN: usize = 4096;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -204,6 +211,7 @@ impl Parser {
         let mut l = self.and()?;
         while self.peek() == Some(&Tok::Or) {
             self.pos += 1;
+            self.join()?;
             l = Expr::Or(Box::new(l), Box::new(self.and()?));
         }
         self.depth -= 1;
@@ -214,9 +222,18 @@ impl Parser {
         let mut l = self.unary()?;
         while self.peek() == Some(&Tok::And) {
             self.pos += 1;
+            self.join()?;
             l = Expr::And(Box::new(l), Box::new(self.unary()?));
         }
         Ok(l)
+    }
+
+    fn join(&mut self) -> Result<(), FilterError> {
+        self.joins += 1;
+        if self.joins > MAX_JOINS {
+            return Err(FilterError(format!("more than {MAX_JOINS} AND and OR")));
+        }
+        Ok(())
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
@@ -372,6 +389,9 @@ fn compare(v: &Value, op: Op, lit: &Lit) -> bool {
 
 impl FilterExpression {
     pub fn parse(s: &str) -> Result<FilterExpression, FilterError> {
+        if s.len() > MAX_LEN {
+            return Err(FilterError(format!("longer than {MAX_LEN} characters")));
+        }
         let toks = lex(s)?;
         if toks.is_empty() {
             return Err(FilterError("the expression is empty".into()));
@@ -380,6 +400,7 @@ impl FilterExpression {
             toks,
             pos: 0,
             depth: 0,
+            joins: 0,
         };
         let e = p.or()?;
         if p.pos < p.toks.len() {
@@ -503,5 +524,7 @@ mod tests {
         assert!(FilterExpression::parse(&deep).is_err());
         let nots = "!".repeat(10_000) + "fault";
         assert!(FilterExpression::parse(&nots).is_err());
+        let chain = "ok AND ".repeat(1000) + "ok";
+        assert!(FilterExpression::parse(&chain).is_err());
     }
 }

@@ -94,6 +94,10 @@ pub fn export_request(docs: &[impl AsRef<Value>]) -> Value {
     let mut by_service: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for doc in docs {
         let doc = doc.as_ref();
+        // An in-progress segment is sent again when it ends: export it then.
+        if doc.get("in_progress").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
         let Some(trace) = doc
             .get("trace_id")
             .and_then(Value::as_str)

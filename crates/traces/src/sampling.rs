@@ -112,9 +112,13 @@ pub struct Request<'a> {
     pub resource_arn: &'a str,
 }
 
-/// X-Ray's rule wildcards: `*` any run of characters, `?` any one.
+/// X-Ray's rule wildcards: `*` any run of characters, `?` any one; case
+/// does not matter, as in the X-Ray SDKs' matching.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (p, t): (Vec<char>, Vec<char>) = (
+        pattern.to_lowercase().chars().collect(),
+        text.to_lowercase().chars().collect(),
+    );
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
         if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
@@ -231,6 +235,28 @@ impl Sampler {
         let mut rule = (*old).clone();
         f(&mut rule);
         rule.name = old.name.clone();
+        let matches_the_same = |a: &SamplingRule, b: &SamplingRule| {
+            (
+                &a.service_name,
+                &a.service_type,
+                &a.host,
+                &a.http_method,
+                &a.url_path,
+                &a.resource_arn,
+            ) == (
+                &b.service_name,
+                &b.service_type,
+                &b.host,
+                &b.http_method,
+                &b.url_path,
+                &b.resource_arn,
+            ) && a.priority == b.priority
+        };
+        if rule.name == DEFAULT_RULE && !matches_the_same(&rule, &old) {
+            return Err(Error::Invalid(
+                "Only the FixedRate and ReservoirSize of the Default rule can be changed".into(),
+            ));
+        }
         rule.modified_ms = now_millis();
         rule.validate()?;
         let made = self.rules.put(rule)?;
@@ -316,6 +342,7 @@ mod tests {
         assert!(glob("GE?", "GET"));
         assert!(!glob("GE?", "GETS"));
         assert!(glob("*orders*", "/v1/orders/9"));
+        assert!(glob("GET", "get") && glob("/API/*", "/api/x"));
         assert!(!glob("/api/*", "/web/x"));
     }
 

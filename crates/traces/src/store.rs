@@ -26,6 +26,12 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// Traces kept in memory at most; the oldest are forgotten first.
 pub const MAX_TRACES: usize = 200_000;
+/// Bytes of segment documents kept in memory at most; the oldest traces go first.
+pub const MAX_BYTES: usize = 512 * 1024 * 1024;
+/// Segments and separately sent subsegments of one trace, at most.
+pub const MAX_PIECES: usize = 1_000;
+/// How deep separately sent subsegments are put back into their parents.
+const MAX_NESTING: usize = 32;
 
 /// A document `PutTraceSegments` did not take: X-Ray's `UnprocessedTraceSegment`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +49,15 @@ pub struct Stored {
     pub subsegment: bool,
     pub doc: Arc<Value>,
     pub received_ms: u64,
+    /// Its document's size as stored, for the memory budget.
+    pub size: usize,
 }
 
 #[derive(Default)]
 struct State {
     traces: HashMap<String, Vec<Stored>>,
+    /// The documents' bytes held, against [`MAX_BYTES`].
+    bytes: usize,
     /// Trace ids in the order they were first seen, for the memory cap.
     order: std::collections::VecDeque<String>,
 }
@@ -148,20 +158,21 @@ impl Traces {
             .collect();
         files.sort();
         for path in files {
-            let text = fs::read_to_string(&path)?;
+            let bytes = fs::read(&path)?;
             let received = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .and_then(day_start_ms)
                 .unwrap_or(0);
             let mut state = traces.state.lock().expect("traces lock");
-            // A torn last line (a crash mid-append of an unsynced datagram) is skipped.
-            for doc in text
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            {
+            // A torn line (a crash mid-append of an unsynced datagram) is
+            // skipped, whatever bytes it ends with.
+            for line in bytes.split(|b| *b == b'\n') {
+                let Ok(doc) = serde_json::from_slice::<Value>(line) else {
+                    continue;
+                };
                 if let Ok(c) = check(&doc) {
-                    insert(&mut state, c, doc, received);
+                    insert(&mut state, c, doc, received, line.len());
                 }
             }
         }
@@ -206,29 +217,58 @@ impl Traces {
     pub fn put_values(&self, docs: Vec<Value>, durable: bool) -> Result<Vec<Rejected>> {
         let mut rejected = Vec::new();
         let mut accepted = Vec::new();
-        for doc in docs {
-            match check(&doc) {
-                Ok(c) => accepted.push((c, doc)),
-                Err(r) => rejected.push(r),
+        {
+            let state = self.state.lock().expect("traces lock");
+            let mut added: HashMap<String, usize> = HashMap::new();
+            for doc in docs {
+                match check(&doc) {
+                    Ok(c) => {
+                        let held = state.traces.get(&c.0).map_or(0, Vec::len);
+                        let n = added.entry(c.0.clone()).or_default();
+                        if held + *n >= MAX_PIECES {
+                            rejected.push(Rejected {
+                                id: Some(c.1.clone()),
+                                code: "TraceTooLarge".into(),
+                                message: format!(
+                                    "Trace {} already has {MAX_PIECES} segments and subsegments sent on their own",
+                                    c.0
+                                ),
+                            });
+                            continue;
+                        }
+                        *n += 1;
+                        accepted.push((c, doc));
+                    }
+                    Err(r) => rejected.push(r),
+                }
             }
         }
         if accepted.is_empty() {
             return Ok(rejected);
         }
         let now = now_millis();
+        let mut sizes = Vec::with_capacity(accepted.len());
         {
             let mut lines = String::new();
             for (_, doc) in &accepted {
-                lines.push_str(&doc.to_string());
+                let line = doc.to_string();
+                sizes.push(line.len());
+                lines.push_str(&line);
                 lines.push('\n');
             }
             let mut file = self.file.lock().expect("trace file lock");
             let day = day_of(now);
             if file.as_ref().is_none_or(|f| f.day != day) {
-                let f = fs::OpenOptions::new()
+                let path = self.root.join(format!("{day}.jsonl"));
+                let mut f = fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(self.root.join(format!("{day}.jsonl")))?;
+                    .read(true)
+                    .open(&path)?;
+                // A line torn by a crash would swallow the next one: end it first.
+                if ends_torn(&mut f)? {
+                    f.write_all(b"\n")?;
+                }
                 *file = Some(DayFile { day, file: f });
             }
             let f = &mut file.as_mut().expect("just opened").file;
@@ -239,8 +279,8 @@ impl Traces {
         }
         let export = self.exports.lock().expect("exports lock").clone();
         let mut state = self.state.lock().expect("traces lock");
-        for (c, doc) in accepted {
-            let doc = insert(&mut state, c, doc, now);
+        for ((c, doc), size) in accepted.into_iter().zip(sizes) {
+            let doc = insert(&mut state, c, doc, now, size);
             // An exporter that falls behind loses documents rather than memory.
             if let Some(tx) = &export {
                 let _ = tx.try_send(doc);
@@ -268,11 +308,19 @@ impl Traces {
         }
         let day_start = day_start_ms(&cutoff_day).unwrap_or(0);
         let mut state = self.state.lock().expect("traces lock");
+        let mut freed = 0;
         state.traces.retain(|_, segs| {
-            segs.retain(|s| s.received_ms >= day_start);
+            segs.retain(|s| {
+                let keep = s.received_ms >= day_start;
+                if !keep {
+                    freed += s.size;
+                }
+                keep
+            });
             !segs.is_empty()
         });
-        let State { traces, order } = &mut *state;
+        state.bytes = state.bytes.saturating_sub(freed);
+        let State { traces, order, .. } = &mut *state;
         order.retain(|t| traces.contains_key(t));
         removed
     }
@@ -330,6 +378,19 @@ impl Traces {
     }
 }
 
+/// Whether `f` has bytes after its last line break.
+fn ends_torn(f: &mut fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
 /// Epoch milliseconds of `YYYY-MM-DD`'s midnight.
 fn day_start_ms(day: &str) -> Option<u64> {
     let mut it = day.split('-');
@@ -345,6 +406,7 @@ fn insert(
     c: (String, String, Option<String>, bool),
     doc: Value,
     received: u64,
+    size: usize,
 ) -> Arc<Value> {
     let (trace, id, parent_id, subsegment) = c;
     let doc = Arc::new(doc);
@@ -354,18 +416,28 @@ fn insert(
         subsegment,
         doc: doc.clone(),
         received_ms: received,
+        size,
     };
+    state.bytes += size;
     match state.traces.get_mut(&trace) {
-        Some(segs) => match segs.iter_mut().find(|s| s.id == stored.id) {
-            Some(slot) => *slot = stored,
+        Some(segs) => match segs.iter().position(|s| s.id == stored.id) {
+            Some(i) => {
+                let old = std::mem::replace(&mut segs[i], stored);
+                state.bytes = state.bytes.saturating_sub(old.size);
+            }
+            None if segs.len() >= MAX_PIECES => state.bytes = state.bytes.saturating_sub(size),
             None => segs.push(stored),
         },
         None => {
             state.traces.insert(trace.clone(), vec![stored]);
             state.order.push_back(trace);
-            while state.order.len() > MAX_TRACES {
-                if let Some(old) = state.order.pop_front() {
-                    state.traces.remove(&old);
+            while state.order.len() > MAX_TRACES || state.bytes > MAX_BYTES {
+                let Some(old) = state.order.pop_front() else {
+                    break;
+                };
+                if let Some(gone) = state.traces.remove(&old) {
+                    let freed: usize = gone.iter().map(|s| s.size).sum();
+                    state.bytes = state.bytes.saturating_sub(freed);
                 }
             }
         }
@@ -374,7 +446,10 @@ fn insert(
 }
 
 /// Put `child` into the (sub)segment with id `parent` somewhere in `doc`.
-fn adopt(doc: &mut Value, parent: &str, child: &Value) -> bool {
+fn adopt(doc: &mut Value, parent: &str, child: &Value, depth: usize) -> bool {
+    if depth > MAX_NESTING {
+        return false;
+    }
     if doc.get("id").and_then(Value::as_str) == Some(parent) {
         let Some(obj) = doc.as_object_mut() else {
             return false;
@@ -392,7 +467,7 @@ fn adopt(doc: &mut Value, parent: &str, child: &Value) -> bool {
         return true;
     }
     match doc.get_mut("subsegments") {
-        Some(Value::Array(subs)) => subs.iter_mut().any(|s| adopt(s, parent, child)),
+        Some(Value::Array(subs)) => subs.iter_mut().any(|s| adopt(s, parent, child, depth + 1)),
         _ => false,
     }
 }
@@ -431,7 +506,7 @@ pub fn assemble(pieces: &[Stored]) -> Vec<Value> {
         loose.retain(|l| {
             let parent = l["parent"].as_str().unwrap_or_default();
             let child = &l["doc"];
-            !segments.iter_mut().any(|s| adopt(s, parent, child))
+            !segments.iter_mut().any(|s| adopt(s, parent, child, 0))
         });
         if loose.len() == before || loose.is_empty() {
             break;
@@ -502,6 +577,53 @@ mod tests {
         assert!(r.iter().any(|x| x.code == "SegmentTooLarge"), "{r:?}");
         assert!(r.iter().any(|x| x.message.contains("trace ID")), "{r:?}");
         assert!(t.trace(T).is_none());
+    }
+
+    #[test]
+    fn a_torn_line_loses_only_itself_and_deep_chains_stay_flat() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let t = open(dir.path());
+            let seg = json!({"trace_id": T, "id": "aaaaaaaaaaaaaaaa", "name": "fn", "start_time": 1.0, "end_time": 2.0});
+            t.put(&[seg.to_string()], true).unwrap();
+        }
+        // A crash in the middle of a line, inside a multi-byte character.
+        let day = std::fs::read_dir(dir.path().join("traces"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&day).unwrap();
+        f.write_all(&"{\"name\": \"é".as_bytes()[..10]).unwrap();
+        drop(f);
+        let t = open(dir.path());
+        let next = json!({"trace_id": T, "id": "bbbbbbbbbbbbbbbb", "name": "fn", "start_time": 1.0, "end_time": 2.0});
+        t.put(&[next.to_string()], true).unwrap();
+        // A chain of subsegments each under the previous one.
+        let mut parent = "bbbbbbbbbbbbbbbb".to_string();
+        let mut chain = Vec::new();
+        for i in 0..200u32 {
+            let id = format!("{:016x}", 0x1000 + i);
+            chain.push(
+                json!({"type": "subsegment", "trace_id": T, "parent_id": parent, "id": id,
+                              "name": "s", "start_time": 1.0, "end_time": 2.0})
+                .to_string(),
+            );
+            parent = id;
+        }
+        t.put(&chain, false).unwrap();
+        drop(t);
+        let t = open(dir.path());
+        let docs = t.trace(T).unwrap();
+        assert!(
+            docs.iter().any(|d| d["id"] == "bbbbbbbbbbbbbbbb"),
+            "the write after the torn line survives"
+        );
+        assert!(
+            docs.len() > 2,
+            "subsegments beyond the nesting limit stay on their own"
+        );
     }
 
     #[test]

@@ -32,9 +32,13 @@ const BOOLEANS: &[&str] = &["ActionsEnabled", "ReturnData"];
 const MAX_PATH: usize = 16;
 const TIMES: &[&str] = &["Timestamp", "StartTime", "EndTime", "StartDate", "EndDate"];
 
-/// A leaf's value by the member it belongs to.
-fn leaf(field: &str, v: &str) -> Value {
-    if NUMBERS.contains(&field) {
+/// A leaf's value by the member it belongs to (`path`: the whole name;
+/// dimensions' and tags' values are text whatever they look like).
+fn leaf(field: &str, path: &[&str], v: &str) -> Value {
+    let text_list = path
+        .iter()
+        .any(|p| matches!(*p, "Dimensions" | "Tags" | "Filters"));
+    if NUMBERS.contains(&field) && !text_list {
         // Whole numbers stay integers (periods and counts are read as such).
         if let Ok(n) = v.parse::<i64>() {
             return Value::Number(n.into());
@@ -101,7 +105,7 @@ fn insert_path(root: &mut Map<String, Value>, path: &[&str], field: &str, value:
             (name, _) => (name.to_string(), 1),
         };
         if i + step >= path.len() {
-            node.insert(key, leaf(field, value));
+            node.insert(key, leaf(field, path, value));
             return;
         }
         let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
@@ -164,7 +168,7 @@ mod tests {
             ("MetricData.member.1.Value", "3"),
             ("MetricData.member.1.Timestamp", "1970-01-01T00:00:10Z"),
             ("MetricData.member.1.Dimensions.member.1.Name", "Service"),
-            ("MetricData.member.1.Dimensions.member.1.Value", "orders"),
+            ("MetricData.member.1.Dimensions.member.1.Value", "200"),
             ("MetricData.member.2.MetricName", "Latency"),
             ("MetricData.member.2.Values.member.2", "20"),
             ("MetricData.member.2.Values.member.1", "10"),
@@ -175,7 +179,7 @@ mod tests {
             p,
             json!({"Namespace": "Shop", "AlarmNames": ["a"], "ActionsEnabled": false, "MetricData": [
                 {"MetricName": "Orders", "Value": 3, "Timestamp": 10.0,
-                 "Dimensions": [{"Name": "Service", "Value": "orders"}]},
+                 "Dimensions": [{"Name": "Service", "Value": "200"}]},
                 {"MetricName": "Latency", "Values": [10, 20]}]})
         );
     }

@@ -43,7 +43,7 @@ fn malformed(e: &insights::QueryError) -> ApiError {
 }
 
 /// The groups a `StartQuery` names, by name or ARN.
-fn groups_of(p: &Value) -> Vec<String> {
+pub(crate) fn groups_of(p: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if let Some(g) = p.get("logGroupName").and_then(Value::as_str) {
         out.push(g.to_string());

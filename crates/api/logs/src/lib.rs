@@ -65,6 +65,23 @@ impl LogsApi {
             let action = format!("logs:{op}");
             if op == "DescribeLogGroups" {
                 vec![nimbus_api_common::authz::Access::any(action)]
+            } else if op == "StartQuery" {
+                // A query reads every group it names: each must be allowed.
+                let groups = insights::groups_of(&call.params);
+                let groups = if groups.is_empty() {
+                    vec![group.clone()]
+                } else {
+                    groups
+                };
+                groups
+                    .iter()
+                    .map(|g| {
+                        nimbus_api_common::authz::Access::new(
+                            action.clone(),
+                            s.arn("logs", &format!("log-group:{g}:*")),
+                        )
+                    })
+                    .collect()
             } else {
                 vec![nimbus_api_common::authz::Access::new(
                     action,

@@ -42,7 +42,7 @@ fn strings(p: &Value, k: &str) -> Vec<String> {
         .collect()
 }
 
-fn ask(logs: &Logs, p: &Value) -> Result<Ask, ApiError> {
+fn ask(p: &Value) -> Result<Ask, ApiError> {
     let ids = strings(p, "logGroupIdentifiers");
     if ids.is_empty() || ids.len() > MAX_GROUPS {
         return Err(invalid(format!(
@@ -57,7 +57,6 @@ fn ask(logs: &Logs, p: &Value) -> Result<Ask, ApiError> {
             .unwrap_or(&id)
             .trim_end_matches(":*")
             .to_string();
-        logs.group(&name).map_err(crate::ops::error)?;
         groups.push((name, id));
     }
     let streams = strings(p, "logStreamNames");
@@ -93,7 +92,7 @@ pub(crate) fn start(
         Ok(c) => c,
         Err(e) => return refuse(e),
     };
-    let ask = match ask(logs, &call.params) {
+    let ask = match ask(&call.params) {
         Ok(a) => a,
         Err(e) => return refuse(e),
     };
@@ -109,6 +108,12 @@ pub(crate) fn start(
             .collect()
     }) {
         return refuse(ApiError::bad_request("AccessDeniedException", d.message));
+    }
+    // Whether the groups exist is told only to who may tail them.
+    for (g, _) in &ask.groups {
+        if let Err(e) = logs.group(g) {
+            return refuse(crate::ops::error(e));
+        }
     }
     let events = logs.tail(ask.groups.iter().map(|(g, _)| g.clone()).collect());
     let (tx, rx) = tokio::sync::mpsc::channel(16);
