@@ -197,6 +197,49 @@ fn check_queries(queries: &[AlarmQuery]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The periods an evaluation reads, as CloudWatch's evaluation range: aligned
+/// to the period, ending with the current (partial) one, and two more than
+/// `EvaluationPeriods`, so a datapoint stays in view for a while after its
+/// period has ended instead of only until the next period starts.
+pub fn evaluation_range(now: u64, period: u64, evaluation_periods: u64) -> (u64, u64) {
+    let period = period.max(1);
+    let end = (now / period + 1) * period;
+    let start = end.saturating_sub(period.saturating_mul(evaluation_periods.saturating_add(2)));
+    (start, end)
+}
+
+/// The `EvaluationPeriods` values an alarm is judged on, newest first: the
+/// most recent datapoints in the range; when there are fewer, the newest
+/// periods without one count as missing.
+pub fn evaluated(
+    series: &crate::math::Series,
+    start: u64,
+    period: u64,
+    evaluation_periods: u64,
+) -> Vec<(u64, Option<f64>)> {
+    let n = evaluation_periods as usize;
+    let mut present: Vec<(u64, Option<f64>)> = series
+        .range(start..)
+        .rev()
+        .take(n)
+        .map(|(t, v)| (*t, Some(*v)))
+        .collect();
+    if present.len() < n {
+        // Count the missing ones from the newest periods down, as the range has them.
+        let have: std::collections::HashSet<u64> = present.iter().map(|(t, _)| *t).collect();
+        let slots = (0..evaluation_periods.saturating_add(2)).map(|i| start + i * period);
+        let mut missing: Vec<(u64, Option<f64>)> = slots
+            .rev()
+            .filter(|t| !have.contains(t))
+            .take(n - present.len())
+            .map(|t| (t, None))
+            .collect();
+        present.append(&mut missing);
+        present.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    }
+    present
+}
+
 /// What one evaluation found: the new state and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -555,15 +598,15 @@ impl Alarms {
                 continue;
             }
             let period = a.period_s * 1000;
-            let start = now.saturating_sub(period * a.evaluation_periods);
+            let (start, end) = evaluation_range(now, period, a.evaluation_periods);
             let series = if a.queries.is_empty() {
-                let (points, _) = self.metrics.query(&a.metric, start, now, period);
+                let (points, _) = self.metrics.query(&a.metric, start, end, period);
                 points
                     .iter()
                     .filter_map(|p| Some((p.at, p.stats.get(&a.statistic)?)))
                     .collect()
             } else {
-                match self.math_series(&a, start, now) {
+                match self.math_series(&a, start, end) {
                     Ok(s) => s,
                     Err(why) => {
                         tracing::warn!(alarm = %a.name, error = %why, "evaluate a metric math alarm");
@@ -571,13 +614,7 @@ impl Alarms {
                     }
                 }
             };
-            let values: Vec<(u64, Option<f64>)> = (0..a.evaluation_periods)
-                .rev()
-                .map(|i| {
-                    let slot = start + i * period;
-                    (slot, series.get(&slot).copied())
-                })
-                .collect();
+            let values = evaluated(&series, start, period, a.evaluation_periods);
             let Some(v) = judge(&a, &values) else {
                 continue;
             };
@@ -959,6 +996,27 @@ mod tests {
             rule: None,
             queries: vec![],
         }
+    }
+
+    #[test]
+    fn a_datapoint_stays_in_view_after_its_period_ends() {
+        let minute = 60_000;
+        let now = 10 * minute + 2_000; // two seconds into a new minute
+        let (start, end) = evaluation_range(now, minute, 1);
+        assert_eq!((start, end), (8 * minute, 11 * minute));
+        // A datapoint of the minute that just ended is what a 1-period alarm sees.
+        let series = crate::math::Series::from([(9 * minute, 5.0)]);
+        assert_eq!(
+            evaluated(&series, start, minute, 1),
+            vec![(9 * minute, Some(5.0))]
+        );
+        // No data at all: the newest periods count as missing.
+        let (start, _) = evaluation_range(now, minute, 2);
+        let none = evaluated(&crate::math::Series::new(), start, minute, 2);
+        assert_eq!(none, vec![(10 * minute, None), (9 * minute, None)]);
+        // Fewer datapoints than periods: the rest are missing.
+        let some = evaluated(&series, start, minute, 2);
+        assert_eq!(some, vec![(10 * minute, None), (9 * minute, Some(5.0))]);
     }
 
     #[test]
