@@ -1321,18 +1321,33 @@ impl InsightsQuery {
 
     /// Run over `records` (each event's fields, oldest first); `limit` is
     /// the most rows returned when the query has no `limit` of its own.
+    /// Commands apply in the order written: the per-event ones before the
+    /// first that works on the whole set (`sort`, `limit`, `dedup`,
+    /// `display`, `stats`) as the events stream by, the rest on the rows.
+    /// Events are taken newest first unless a `sort` says otherwise.
     pub fn run(&self, records: impl IntoIterator<Item = Record>, limit: usize) -> Outcome {
         let mut out = Outcome::default();
-        let mut rows: Vec<Record> = Vec::new();
-        let stats_at = self
+        let set_level = |c: &Command| {
+            matches!(
+                c,
+                Command::Sort(_)
+                    | Command::Limit(_)
+                    | Command::Dedup(_)
+                    | Command::Display(_)
+                    | Command::Stats { .. }
+            )
+        };
+        let first_set = self
             .commands
             .iter()
-            .position(|c| matches!(c, Command::Stats { .. }));
-        let before = &self.commands[..stats_at.unwrap_or(self.commands.len())];
+            .position(set_level)
+            .unwrap_or(self.commands.len());
+        let (streamed, rest) = self.commands.split_at(first_set);
+        let mut rows: Vec<Record> = Vec::new();
         'records: for mut r in records {
             out.records_scanned += 1;
             out.bytes_scanned += r.get("@message").map_or(0, |m| m.text().len() as u64);
-            for c in before {
+            for c in streamed {
                 if !apply(c, &mut r) {
                     continue 'records;
                 }
@@ -1341,9 +1356,7 @@ impl InsightsQuery {
             rows.push(r);
         }
         let mut shown: Vec<String> = Vec::new();
-        let mut sorted = false;
-        let mut limited = None;
-        for c in before {
+        let add_fields = |shown: &mut Vec<String>, c: &Command| {
             if let Command::Fields(f) = c {
                 for (n, _) in f {
                     if !shown.contains(n) {
@@ -1351,27 +1364,16 @@ impl InsightsQuery {
                     }
                 }
             }
+        };
+        for c in streamed {
+            add_fields(&mut shown, c);
         }
-        let after: &[Command] = match stats_at {
-            Some(i) => {
-                let Command::Stats { stats, by } = &self.commands[i] else {
-                    unreachable!("position found a stats command");
-                };
-                rows = aggregate(stats, by, rows);
-                shown = by.iter().map(|(n, _)| n.clone()).collect();
-                shown.extend(stats.iter().map(|s| s.name.clone()));
-                &self.commands[i + 1..]
-            }
-            None => &[],
-        };
-        // Commands before stats that reorder or cut apply to the events;
-        // for a query without stats, sort and limit apply here too.
-        let shaping: Vec<&Command> = if stats_at.is_some() {
-            after.iter().collect()
-        } else {
-            before.iter().collect()
-        };
-        for c in shaping {
+        // Whether the rows are in their final order: newest first, sorted, or
+        // a stats command's groups.
+        let mut ordered = false;
+        let mut stats_seen = false;
+        let mut limited = None;
+        for c in rest {
             match c {
                 Command::Sort(keys) => {
                     rows.sort_by(|a, b| {
@@ -1387,11 +1389,21 @@ impl InsightsQuery {
                         }
                         Ordering::Equal
                     });
-                    sorted = true;
+                    ordered = true;
                 }
-                Command::Limit(n) => limited = Some(*n),
-                Command::Display(names) => shown = names.clone(),
+                Command::Limit(n) => {
+                    if !ordered {
+                        rows.reverse();
+                        ordered = true;
+                    }
+                    rows.truncate(*n);
+                    limited = Some(*n);
+                }
                 Command::Dedup(names) => {
+                    if !ordered {
+                        rows.reverse();
+                        ordered = true;
+                    }
                     let mut seen = HashSet::new();
                     rows.retain(|r| {
                         let key: Vec<String> = names
@@ -1401,29 +1413,31 @@ impl InsightsQuery {
                         seen.insert(key)
                     });
                 }
-                other if stats_at.is_some() => {
+                Command::Display(names) => shown = names.clone(),
+                Command::Stats { stats, by } => {
+                    rows = aggregate(stats, by, std::mem::take(&mut rows));
+                    shown = by.iter().map(|(n, _)| n.clone()).collect();
+                    shown.extend(stats.iter().map(|s| s.name.clone()));
+                    stats_seen = true;
+                    ordered = true;
+                    limited = None;
+                }
+                other => {
                     let mut keep = Vec::with_capacity(rows.len());
-                    for mut r in rows {
+                    for mut r in std::mem::take(&mut rows) {
                         if apply(other, &mut r) {
                             keep.push(r);
                         }
                     }
                     rows = keep;
-                    if let Command::Fields(f) = other {
-                        for (n, _) in f {
-                            if !shown.contains(n) {
-                                shown.push(n.clone());
-                            }
-                        }
-                    }
+                    add_fields(&mut shown, other);
                 }
-                _ => {}
             }
         }
-        if stats_at.is_none() {
-            if !sorted {
-                rows.reverse();
-            }
+        if !ordered {
+            rows.reverse();
+        }
+        if !stats_seen {
             if shown.is_empty() {
                 shown = ["@timestamp", "@message", "@logStream", "@log"]
                     .map(str::to_string)
@@ -1608,6 +1622,24 @@ mod tests {
         let o = run("stats count_distinct(level) as levels, count(order.id) as orders");
         assert_eq!(col(&o, "levels"), ["2"]);
         assert_eq!(col(&o, "orders"), ["3"]);
+    }
+
+    #[test]
+    fn commands_apply_in_the_order_written() {
+        // The two newest events, then counted.
+        let o = run("limit 2 | stats count(*) as n");
+        assert_eq!(col(&o, "n"), ["2"]);
+        // Sorted by total, the top one, then its fields.
+        let o = run(
+            "filter ispresent(order.total) | sort order.total desc | limit 1 | fields order.id",
+        );
+        assert_eq!(col(&o, "order.id"), ["o-2"]);
+        // Filtering after a limit filters what the limit kept.
+        let o = run("limit 2 | filter level = \"INFO\"");
+        assert_eq!(o.rows.len(), 0, "the two newest events have no level");
+        // Without a sort, newest first.
+        let o = run("fields @timestamp | limit 1");
+        assert_eq!(col(&o, "@timestamp"), ["1970-01-01 00:02:07.000"]);
     }
 
     #[test]
