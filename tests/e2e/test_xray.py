@@ -3,10 +3,13 @@ the platform's AWS::Lambda and AWS::Lambda::Function segments and the SDK's own
 subsegments (a custom one with metadata and annotations, the patched boto3 call)
 in one trace through BatchGetTraces, GetTraceSummaries with filter expressions
 and GetServiceGraph; a caller's trace header continued by a PassThrough function;
-PutTraceSegments with refusals; sampling rules."""
+PutTraceSegments with refusals; sampling rules; a trace carried through SNS,
+SQS, EventBridge, Step Functions and API Gateway to the functions they invoke."""
+import http.client
 import json
 import os
 import time
+import urllib.parse
 
 import aws_xray_sdk
 import pytest
@@ -195,6 +198,131 @@ def test_put_trace_segments_and_sampling_rules(nimbus, xray):
         xray.delete_sampling_rule(RuleName="Default")
     xray.delete_sampling_rule(RuleName=name)
     assert name not in {r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]}
+
+
+def new_root():
+    return "1-%08x-%s" % (int(time.time()), os.urandom(12).hex())
+
+
+class traced_calls:
+    """Every call the client makes inside carries `header` as X-Amzn-Trace-Id."""
+
+    def __init__(self, client, header):
+        self.client, self.header = client, header
+
+    def add(self, request, **_):
+        request.headers["X-Amzn-Trace-Id"] = self.header
+
+    def __enter__(self):
+        self.client.meta.events.register("before-send", self.add)
+
+    def __exit__(self, *_):
+        self.client.meta.events.unregister("before-send", self.add)
+
+
+def lambda_segment(xray, root, fn):
+    docs = segments(xray, root, lambda d: any(x.get("origin") == "AWS::Lambda" and x.get("name") == fn for x in d))
+    return docs, [d for d in docs if d.get("origin") == "AWS::Lambda" and d.get("name") == fn][0]
+
+
+def test_a_trace_goes_through_topics_queues_buses_workflows_and_apis(nimbus, lam, xray):
+    fn = unique("downstream")
+    code = "import os\ndef lambda_handler(e, c):\n    return {'trace': os.environ['_X_AMZN_TRACE_ID']}\n"
+    arn = lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="app.lambda_handler",
+                              Code={"ZipFile": make_zip({"app.py": code})}, Timeout=30)["FunctionArn"]
+    caller = "53995c3f42cd8ad8"
+
+    # SNS records its own segment under the caller's; the subscribed function's hangs under SNS's.
+    sns = nimbus.client("sns")
+    topic = sns.create_topic(Name=unique("traced"))["TopicArn"]
+    lam.add_permission(FunctionName=fn, StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    root = new_root()
+    with traced_calls(sns, f"Root={root};Parent={caller};Sampled=1"):
+        sns.publish(TopicArn=topic, Message="hello")
+    docs, function = lambda_segment(xray, root, fn)
+    [topic_segment] = [d for d in docs if d.get("origin") == "AWS::SNS::Topic"]
+    assert topic_segment["parent_id"] == caller and topic_segment["aws"]["operation"] == "Publish"
+    assert function["parent_id"] == topic_segment["id"]
+
+    # SQS keeps the request's header as the message's AWSTraceHeader; the
+    # mapping's invocation continues it.
+    sqs = nimbus.client("sqs")
+    plain = sqs.create_queue(QueueName=unique("plain"))["QueueUrl"]
+    root = new_root()
+    header = f"Root={root};Parent={caller};Sampled=1"
+    with traced_calls(sqs, header):
+        sqs.send_message(QueueUrl=plain, MessageBody="m")
+        sqs.send_message(QueueUrl=plain, MessageBody="own", MessageSystemAttributes={
+            "AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-00000000-000000000000000000000000"}})
+    got = sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=10, MessageSystemAttributeNames=["AWSTraceHeader"])
+    headers = {m["Body"]: m["Attributes"]["AWSTraceHeader"] for m in got["Messages"]}
+    assert headers == {"m": header, "own": "Root=1-00000000-000000000000000000000000"}
+    mapped = sqs.create_queue(QueueName=unique("mapped"))["QueueUrl"]
+    mapped_arn = sqs.get_queue_attributes(QueueUrl=mapped, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_event_source_mapping(EventSourceArn=mapped_arn, FunctionName=fn, BatchSize=1)
+    root = new_root()
+    with traced_calls(sqs, f"Root={root};Parent={caller};Sampled=1"):
+        sqs.send_message(QueueUrl=mapped, MessageBody="to the function")
+    _, function = lambda_segment(xray, root, fn)
+    assert function["parent_id"] == caller
+
+    # EventBridge: an entry's TraceHeader goes to the rule's target.
+    events = nimbus.client("events")
+    rule = unique("traced")
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["traced.app"]}))["RuleArn"]
+    lam.add_permission(FunctionName=fn, StatementId="events", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=rule_arn)
+    events.put_targets(Rule=rule, Targets=[{"Id": "f", "Arn": arn}])
+    root = new_root()
+    events.put_events(Entries=[{"Source": "traced.app", "DetailType": "t", "Detail": "{}",
+                                "TraceHeader": f"Root={root};Parent={caller};Sampled=1"}])
+    _, function = lambda_segment(xray, root, fn)
+    assert function["parent_id"] == caller
+
+    # Step Functions: the execution runs in the request's trace, under its own segment.
+    sfn = nimbus.client("stepfunctions")
+    machine = sfn.create_state_machine(name=unique("traced"), roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": arn, "End": True}}}))["stateMachineArn"]
+    root = new_root()
+    with traced_calls(sfn, f"Root={root};Parent={caller};Sampled=1"):
+        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    docs, function = lambda_segment(xray, root, fn)
+    [states] = [d for d in docs if d.get("origin") == "AWS::StepFunctions::StateMachine"]
+    assert states["parent_id"] == caller and function["parent_id"] == states["id"]
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["traceHeader"] == f"Root={root};Parent={states['id']};Sampled=1"
+    explicit = new_root()
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}", traceHeader=f"Root={explicit};Sampled=1")
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["traceHeader"] == f"Root={explicit};Sampled=1"
+    lambda_segment(xray, explicit, fn)
+
+    # API Gateway: a request without a header starts a trace the function
+    # sees; a sampled one gets the API's segment above the function's.
+    gw = nimbus.client("apigatewayv2")
+    api = gw.create_api(Name=unique("traced"), ProtocolType="HTTP", Target=arn)
+    lam.add_permission(FunctionName=fn, StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com",
+                       SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api['ApiId']}/*/$default")
+    url = urllib.parse.urlparse(nimbus.endpoint)
+
+    def get(headers):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        conn.request("GET", "/x", headers={"Host": f"{api['ApiId']}.execute-api.localhost", **headers})
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        assert r.status == 200, body
+        return json.loads(body)["trace"]
+
+    assert get({}).startswith("Root=1-")
+    root = new_root()
+    get({"X-Amzn-Trace-Id": f"Root={root};Parent={caller};Sampled=1"})
+    docs, function = lambda_segment(xray, root, fn)
+    [stage] = [d for d in docs if d.get("origin") == "AWS::ApiGateway::Stage"]
+    assert stage["parent_id"] == caller and function["parent_id"] == stage["id"]
+    assert stage["name"] == f"ApiGateway/{api['ApiId']}" and stage["http"]["response"]["status"] == 200
 
 
 POWERTOOLS = '''

@@ -34,6 +34,16 @@ pub struct HttpRequest {
     pub protocol: String,
 }
 
+impl HttpRequest {
+    /// The X-Ray trace header (`X-Amzn-Trace-Id`) the request came with.
+    pub fn trace_header(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == "x-amzn-trace-id")
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Where the request was routed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {

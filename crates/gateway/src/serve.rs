@@ -517,6 +517,7 @@ impl Gateway {
                 &event,
                 Some(Duration::from_secs(10)),
                 false,
+                req.trace_header(),
             )
             .await;
         let Ok(out) = invoked else {
@@ -596,9 +597,11 @@ impl Gateway {
         event: &Value,
         timeout: Option<Duration>,
         stream: bool,
+        trace: Option<&str>,
     ) -> Result<nimbus_invoke::InvokeResponse, (StatusCode, &'static str)> {
         let req = InvokeRequest {
             stream,
+            trace_id: trace.map(str::to_string),
             ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
         };
         let call = self.invoker.invoke(req);
@@ -841,6 +844,7 @@ impl Gateway {
                 &event,
                 Some(Duration::from_millis(integration.timeout_ms)),
                 false,
+                req.trace_header(),
             )
             .await
         {
@@ -952,6 +956,7 @@ impl Gateway {
                 &event,
                 Some(Duration::from_millis(integration.timeout_ms)),
                 false,
+                req.trace_header(),
             )
             .await
         {
@@ -1040,6 +1045,7 @@ impl Gateway {
                 &event,
                 None,
                 true,
+                req.trace_header(),
             )
             .await
         {

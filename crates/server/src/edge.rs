@@ -112,6 +112,14 @@ pub struct Edge {
     topics: Arc<nimbus_topics::Topics>,
     /// CloudWatch metrics, also exposed for Prometheus at `/_nimbus/metrics`.
     metrics: Arc<nimbus_metrics::Metrics>,
+    /// X-Ray: the segments of service calls made inside sampled traces.
+    traces: Arc<nimbus_traces::Traces>,
+}
+
+/// What the edge records about the requests it serves.
+pub struct Telemetry {
+    pub metrics: Arc<nimbus_metrics::Metrics>,
+    pub traces: Arc<nimbus_traces::Traces>,
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
@@ -143,6 +151,36 @@ fn is_s3(parts: &http::request::Parts, others: Option<&Arc<dyn Service>>) -> boo
     nimbus_api_s3::host_bucket(&parts.headers).is_some() || others.is_none()
 }
 
+/// A request made inside a sampled X-Ray trace: the call whose segment the
+/// service's answer finishes. The header the service sees names that segment
+/// as the `Parent`, so what the call causes is traced under it.
+fn trace_call(parts: &mut http::request::Parts) -> Option<nimbus_traces::service::Call> {
+    let incoming = parts.headers.get("x-amzn-trace-id")?.to_str().ok()?;
+    let (call, passed) = nimbus_traces::service::begin(incoming)?;
+    parts
+        .headers
+        .insert("x-amzn-trace-id", HeaderValue::from_str(&passed).ok()?);
+    Some(call)
+}
+
+/// The operation a request asks for, for its segment: `X-Amz-Target`'s
+/// (JSON protocols) or the form's `Action` (query protocols).
+fn operation(parts: &http::request::Parts, body: &[u8]) -> Option<String> {
+    if let Some(t) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return t.rsplit('.').next().map(str::to_string);
+    }
+    let content_type = parts.headers.get("content-type")?.to_str().ok()?;
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return None;
+    }
+    let form = nimbus_api_common::query::Form::new(parts.uri.query().unwrap_or(""), body);
+    form.get("Action").map(str::to_string)
+}
+
 impl Edge {
     pub fn new(
         auth: Auth,
@@ -151,7 +189,7 @@ impl Edge {
         functions: Arc<Functions>,
         gateway: Arc<nimbus_gateway::serve::Gateway>,
         topics: Arc<nimbus_topics::Topics>,
-        metrics: Arc<nimbus_metrics::Metrics>,
+        telemetry: Telemetry,
     ) -> Edge {
         Edge {
             auth,
@@ -160,7 +198,8 @@ impl Edge {
             functions,
             gateway,
             topics,
-            metrics,
+            metrics: telemetry.metrics,
+            traces: telemetry.traces,
         }
     }
 
@@ -170,12 +209,25 @@ impl Edge {
         &self,
         target: nimbus_gateway::serve::Target,
         path: String,
-        parts: http::request::Parts,
+        mut parts: http::request::Parts,
         body: Incoming,
         rid: &str,
         peer: &str,
     ) -> Response<Body> {
         use nimbus_gateway::serve::Target;
+        // API Gateway and function URLs start a trace for a request that comes
+        // without one (its function decides whether to sample it); an API
+        // records its own segment in a sampled one.
+        if !parts.headers.contains_key("x-amzn-trace-id") {
+            let root = format!("Root={}", nimbus_traces::header::new_trace_id());
+            if let Ok(v) = HeaderValue::from_str(&root) {
+                parts.headers.insert("x-amzn-trace-id", v);
+            }
+        }
+        let traced = match &target {
+            Target::Api(_) => trace_call(&mut parts),
+            Target::FunctionUrl(_) => None,
+        };
         let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
@@ -198,6 +250,14 @@ impl Edge {
                 let started = std::time::Instant::now();
                 let resp = self.gateway.serve_api(&id, call(body)).await;
                 self.count_api_request(&id, resp.status(), started.elapsed());
+                if let (Some(t), Some((name, origin))) =
+                    (traced, nimbus_traces::service::identity("apigateway"))
+                {
+                    let name = format!("{name}/{id}");
+                    let op = format!("{} {}", parts.method, path);
+                    let status = resp.status().as_u16();
+                    t.finish(&self.traces, (&name, origin), Some(&op), rid, status);
+                }
                 boxed(resp)
             }
             Target::FunctionUrl(id) => {
@@ -590,20 +650,30 @@ impl Edge {
                 return boxed(service.error(&e, &rid));
             }
         }
+        // A service that records its own X-Ray segment does so for a call in a
+        // sampled trace.
+        let traced = nimbus_traces::service::identity(service.signing_name())
+            .and_then(|who| Some((who, trace_call(&mut parts)?, operation(&parts, &body))));
         let span =
             tracing::debug_span!("request", request_id = %rid, service = service.signing_name());
-        if service.streams(&parts) {
-            return service
-                .handle_stream(Request::from_parts(parts, body), rid)
-                .instrument(span)
-                .await;
-        }
-        boxed(
+        let resp = if service.streams(&parts) {
             service
-                .handle(Request::from_parts(parts, body), rid)
+                .handle_stream(Request::from_parts(parts, body), rid.clone())
                 .instrument(span)
-                .await,
-        )
+                .await
+        } else {
+            boxed(
+                service
+                    .handle(Request::from_parts(parts, body), rid.clone())
+                    .instrument(span)
+                    .await,
+            )
+        };
+        if let Some((who, call, op)) = traced {
+            let status = resp.status().as_u16();
+            call.finish(&self.traces, who, op.as_deref(), &rid, status);
+        }
+        resp
     }
 
     /// SNS's pages: the signing certificate, and the links messages carry

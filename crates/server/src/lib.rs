@@ -293,7 +293,10 @@ pub async fn start(cfg: Config) -> Result<Started> {
         functions.clone(),
         services.gateway,
         services.topics.clone(),
-        metrics.clone(),
+        edge::Telemetry {
+            metrics: metrics.clone(),
+            traces: traces.clone(),
+        },
     ));
     let _ = edge_cell.set(edge.clone());
     let serve = tokio::spawn(edge::serve(listener, edge));

@@ -21,6 +21,7 @@ impl nimbus_pipes::Machines for SyncMachines {
                     state_machine_arn: arn.to_string(),
                     name: None,
                     input: Some(input),
+                    trace_header: None,
                 })
                 .await
                 .map_err(|e| e.to_string())?;

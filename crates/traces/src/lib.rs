@@ -3,8 +3,9 @@
 //! into traces as `BatchGetTraces` returns them; `summary`: trace summaries
 //! and service graphs; `filter`: X-Ray's filter expressions; `sampling`:
 //! sampling rules and the reservoir; `daemon`: the UDP socket the X-Ray SDKs
-//! send segments to (`AWS_XRAY_DAEMON_ADDRESS`); `otlp`: segments as
-//! OpenTelemetry spans for an OTLP collector.
+//! send segments to (`AWS_XRAY_DAEMON_ADDRESS`); `service`: the segment of a
+//! service call in a sampled trace; `otlp`: segments as OpenTelemetry spans
+//! for an OTLP collector.
 //!
 //! Not here: what the platform records about its own work (the Lambda
 //! service's segments are made by `nimbus-functions`).
@@ -14,6 +15,7 @@ pub mod filter;
 pub mod header;
 pub mod otlp;
 pub mod sampling;
+pub mod service;
 pub mod store;
 pub mod summary;
 

@@ -189,12 +189,14 @@ impl Triggers {
                 }
             };
         }
+        let trace = batch_trace(&records);
         let event = serde_json::json!({ "Records": records });
-        let req = nimbus_invoke::InvokeRequest::sync(
+        let mut req = nimbus_invoke::InvokeRequest::sync(
             m.function_name.clone(),
             m.qualifier.clone(),
             bytes::Bytes::from(event.to_string()),
         );
+        req.trace_id = trace;
         match self.invoker.invoke(req).await {
             Ok(out) if out.function_error.is_none() => Answer::Payload(out.payload),
             Ok(_) => Answer::Failed,
@@ -205,6 +207,28 @@ impl Triggers {
             }
         }
     }
+}
+
+/// The trace a batch of messages continues: their `AWSTraceHeader` when
+/// every record carries one of the same trace (a batch of one, or messages
+/// sent by one traced request); `None` (a new trace) otherwise.
+fn batch_trace(records: &[serde_json::Value]) -> Option<String> {
+    let header = |r: &serde_json::Value| {
+        r.pointer("/attributes/AWSTraceHeader")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let root = |h: &str| {
+        h.split(';')
+            .find_map(|f| f.trim().strip_prefix("Root="))
+            .map(str::to_string)
+    };
+    let first = header(records.first()?)?;
+    let first_root = root(&first)?;
+    records
+        .iter()
+        .all(|r| header(r).and_then(|h| root(&h)).as_deref() == Some(first_root.as_str()))
+        .then_some(first)
 }
 
 /// Keeps pollers running for every enabled mapping.

@@ -140,6 +140,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
                 start_ms: 1_767_225_600_000,
                 last_event_id: 0,
                 keep_history: true,
+                trace_header: None,
             },
             integrations.clone(),
             tokens,

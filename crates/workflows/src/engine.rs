@@ -130,6 +130,8 @@ pub struct TaskContext {
     pub state_name: String,
     /// The state machine's role: what the task's calls act as.
     pub role_arn: String,
+    /// The execution's X-Ray trace header.
+    pub trace_header: Option<String>,
 }
 
 /// Task tokens waiting for `SendTaskSuccess` / `SendTaskFailure` / heartbeats.
@@ -315,6 +317,8 @@ pub struct RunSpec {
     /// Events already recorded (a resumed execution), to number on from.
     pub last_event_id: u64,
     pub keep_history: bool,
+    /// The X-Ray trace header the execution runs in; its tasks' calls carry it.
+    pub trace_header: Option<String>,
 }
 
 impl Run {

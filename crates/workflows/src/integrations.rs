@@ -80,6 +80,7 @@ impl Live {
         qualifier: Option<String>,
         payload: Bytes,
         kind: InvocationType,
+        trace: Option<&str>,
     ) -> Result<nimbus_invoke::InvokeResponse, Failure> {
         let r = nimbus_model::arn::FunctionRef::parse(function)
             .map_err(|e| Failure::new("Lambda.InvalidParameterValueException", e.0))?;
@@ -91,7 +92,7 @@ impl Live {
                 invocation_type: kind,
                 log_tail: false,
                 client_context: None,
-                trace_id: None,
+                trace_id: trace.map(str::to_string),
                 request_id: None,
                 stream: false,
             })
@@ -99,13 +100,19 @@ impl Live {
             .map_err(invoke_error)
     }
 
-    async fn lambda_arn(&self, arn: &str, input: Value) -> Result<Value, Failure> {
+    async fn lambda_arn(
+        &self,
+        arn: &str,
+        input: Value,
+        trace: Option<&str>,
+    ) -> Result<Value, Failure> {
         let r = self
             .invoke(
                 arn,
                 None,
                 Bytes::from(input.to_string()),
                 InvocationType::RequestResponse,
+                trace,
             )
             .await?;
         if r.function_error.is_some() {
@@ -115,7 +122,12 @@ impl Live {
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.payload).into())))
     }
 
-    async fn lambda_invoke(&self, params: Value, pattern: Pattern) -> Result<Value, Failure> {
+    async fn lambda_invoke(
+        &self,
+        params: Value,
+        pattern: Pattern,
+        trace: Option<&str>,
+    ) -> Result<Value, Failure> {
         let function = params
             .get("FunctionName")
             .and_then(Value::as_str)
@@ -139,7 +151,9 @@ impl Live {
             .get("Qualifier")
             .and_then(Value::as_str)
             .map(String::from);
-        let r = self.invoke(function, qualifier, payload, kind).await?;
+        let r = self
+            .invoke(function, qualifier, payload, kind, trace)
+            .await?;
         if r.function_error.is_some() {
             return Err(function_failure(&r.payload));
         }
@@ -221,20 +235,31 @@ impl Integrations for Live {
                 &self.identity,
             )?;
             match &resource {
-                Resource::LambdaArn(arn) => self.lambda_arn(arn, input).await,
+                Resource::LambdaArn(arn) => {
+                    self.lambda_arn(arn, input, ctx.trace_header.as_deref())
+                        .await
+                }
                 Resource::Service {
                     service,
                     action,
                     pattern,
                 } => match (service.as_str(), action.as_str()) {
-                    ("lambda", "invoke") => self.lambda_invoke(input, *pattern).await,
+                    ("lambda", "invoke") => {
+                        self.lambda_invoke(input, *pattern, ctx.trace_header.as_deref())
+                            .await
+                    }
                     ("states", "startExecution") => {
                         let states = self.states.upgrade().ok_or_else(|| {
                             Failure::new("States.Runtime", "the workflow service is shutting down")
                         })?;
                         let wait = matches!(pattern, Pattern::Sync | Pattern::Sync2);
                         states
-                            .start_child(&input, wait, *pattern == Pattern::Sync2)
+                            .start_child(
+                                &input,
+                                wait,
+                                *pattern == Pattern::Sync2,
+                                ctx.trace_header.as_deref(),
+                            )
                             .await
                     }
                     ("aws-sdk", sdk) => {

@@ -303,6 +303,18 @@ fn page<T>(mut items: Vec<T>, page: &Page) -> Result<Listed<T>> {
     Ok(Listed { items, next_token })
 }
 
+/// One execution's run, as [`StepFunctions::new_run`] starts it.
+struct RunStart<'a> {
+    arn: &'a str,
+    name: &'a str,
+    input: Value,
+    start_ms: u64,
+    /// Events already recorded (a resumed execution), to number on from.
+    last_event_id: u64,
+    /// The X-Ray trace header the execution was started in.
+    trace_header: Option<String>,
+}
+
 impl StepFunctions {
     pub fn open(kv: Arc<dyn KvEngine>, account: &str, region: &str) -> Result<Arc<StepFunctions>> {
         let machines = Records::open(kv.clone(), MACHINES, records::MACHINE_FORMAT)?;
@@ -437,29 +449,25 @@ impl StepFunctions {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn new_run(
         &self,
         m: &StateMachine,
-        exec_arn: &str,
-        name: &str,
-        input: Value,
-        start_ms: u64,
-        last_event_id: u64,
+        start: RunStart<'_>,
         persist: Option<Arc<dyn Persist>>,
         keep_history: bool,
     ) -> Arc<Run> {
         Run::new(
             RunSpec {
-                execution_arn: exec_arn.into(),
-                execution_name: name.into(),
+                execution_arn: start.arn.into(),
+                execution_name: start.name.into(),
                 machine_arn: m.arn.clone(),
                 machine_name: m.name.clone(),
                 role_arn: m.role_arn.clone(),
-                input,
-                start_ms,
-                last_event_id,
+                input: start.input,
+                start_ms: start.start_ms,
+                last_event_id: start.last_event_id,
                 keep_history,
+                trace_header: start.trace_header,
             },
             self.integrations
                 .get()

@@ -66,6 +66,14 @@ pub fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The request's X-Ray trace header (`X-Amzn-Trace-Id`), which goes with
+/// what the request causes: a message's `AWSTraceHeader`, an invocation.
+pub fn trace_header<B>(req: &http::Request<B>) -> Option<&str> {
+    req.headers()
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+}
+
 /// Whether the caller is at fault (`Sender`, a 4xx) or we are (`Receiver`, a 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

@@ -183,13 +183,14 @@ impl EventsApi {
             let e = ApiError::bad_request("AccessDeniedException", d.message);
             return EVENTS_JSON.error(&e, request_id);
         }
-        match self.execute(op, &call.params) {
+        let trace = nimbus_api_common::trace_header(&req);
+        match self.execute(op, &call.params, trace) {
             Ok(v) => EVENTS_JSON.respond(&v, request_id),
             Err(e) => EVENTS_JSON.error(&e, request_id),
         }
     }
 
-    fn execute(&self, op: Operation, p: &Value) -> Answer {
+    fn execute(&self, op: Operation, p: &Value, trace: Option<&str>) -> Answer {
         use Operation::*;
         let ev = &self.events;
 
@@ -318,7 +319,7 @@ impl EventsApi {
                     .map_err(error)?;
                 json!({"RuleNames": names})
             }
-            PutEvents => self.put_events(p)?,
+            PutEvents => self.put_events(p, trace)?,
             CreateArchive | DescribeArchive | ListArchives | DeleteArchive | StartReplay
             | DescribeReplay | ListReplays | CancelReplay => self.archives(op, p)?,
             TestEventPattern => {
@@ -455,7 +456,8 @@ impl EventsApi {
         })
     }
 
-    fn put_events(&self, p: &Value) -> Answer {
+    /// `trace`: the request's trace header, for entries without a `TraceHeader`.
+    fn put_events(&self, p: &Value, trace: Option<&str>) -> Answer {
         let entries = p
             .get("Entries")
             .and_then(Value::as_array)
@@ -493,7 +495,7 @@ impl EventsApi {
                 time: e.get("Time").and_then(Value::as_f64).map(|s| {
                     nimbus_model::time::Utc::from_millis((s * 1000.0) as u64).rfc3339_seconds()
                 }),
-                trace: text(e, "TraceHeader"),
+                trace: text(e, "TraceHeader").or_else(|| trace.map(str::to_string)),
             })
             .collect();
         let outcomes = self.events.put_events(&entries).map_err(error)?;

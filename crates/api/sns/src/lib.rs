@@ -158,7 +158,9 @@ impl SnsApi {
             let e = ApiError::new(StatusCode::FORBIDDEN, "AuthorizationError", d.message);
             return SNS_QUERY.error(&e, request_id);
         }
-        match self.execute(op, &form) {
+        // The request's X-Ray trace header goes with what it publishes.
+        let trace = nimbus_api_common::trace_header(req);
+        match self.execute(op, &form, trace) {
             Ok(members) => {
                 let doc = SNS_QUERY.document(op.name(), &members, request_id);
                 SNS_QUERY.respond(StatusCode::OK, doc, request_id)
@@ -167,7 +169,7 @@ impl SnsApi {
         }
     }
 
-    fn execute(&self, op: Operation, form: &Form) -> Answer {
+    fn execute(&self, op: Operation, form: &Form, trace: Option<&str>) -> Answer {
         use Operation::*;
         let t = &self.topics;
         Ok(match op {
@@ -307,7 +309,7 @@ impl SnsApi {
                     subject: form.get("Subject").map(str::to_string),
                     json_structure: form.get("MessageStructure") == Some("json"),
                     attributes: message_attributes(form.entries("MessageAttributes")),
-                    trace: None,
+                    trace: trace.map(str::to_string),
                     group_id: form.get("MessageGroupId").map(str::to_string),
                     dedup_id: form.get("MessageDeduplicationId").map(str::to_string),
                 };
@@ -318,7 +320,7 @@ impl SnsApi {
                 }
                 answer
             }
-            PublishBatch => self.publish_batch(form)?,
+            PublishBatch => self.publish_batch(form, trace)?,
             TagResource | UntagResource => {
                 let remove = form.list("TagKeys");
                 t.tag(required(form, "ResourceArn")?, tags(form), &remove)
@@ -365,7 +367,7 @@ impl SnsApi {
         Ok(attributes_xml(&attrs))
     }
 
-    fn publish_batch(&self, form: &Form) -> Answer {
+    fn publish_batch(&self, form: &Form, trace: Option<&str>) -> Answer {
         let topic = required(form, "TopicArn")?;
         let entries = form.members("PublishBatchRequestEntries");
         if entries.is_empty() || entries.len() > 10 {
@@ -406,7 +408,7 @@ impl SnsApi {
                 subject: f("Subject"),
                 json_structure: f("MessageStructure").as_deref() == Some("json"),
                 attributes: message_attributes(group(e, "MessageAttributes.entry.")),
-                trace: None,
+                trace: trace.map(str::to_string),
                 group_id: f("MessageGroupId"),
                 dedup_id: f("MessageDeduplicationId"),
             });

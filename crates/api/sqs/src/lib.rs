@@ -115,6 +115,32 @@ fn message_attributes(v: &Value) -> R<BTreeMap<String, Attribute>> {
     Ok(out)
 }
 
+/// Messages sent inside an X-Ray trace carry its header as their
+/// `AWSTraceHeader` unless they name one themselves.
+fn trace_messages(operation: &str, params: &mut Value, trace: Option<&str>) {
+    let Some(trace) = trace else { return };
+    let mut messages: Vec<&mut Value> = match operation {
+        "SendMessage" => vec![params],
+        "SendMessageBatch" => match params.get_mut("Entries").and_then(Value::as_array_mut) {
+            Some(entries) => entries.iter_mut().collect(),
+            None => return,
+        },
+        _ => return,
+    };
+    for m in messages.iter_mut().filter(|m| m.is_object()) {
+        let system = m
+            .as_object_mut()
+            .expect("checked an object")
+            .entry("MessageSystemAttributes")
+            .or_insert_with(|| json!({}));
+        if let Some(system) = system.as_object_mut() {
+            system
+                .entry("AWSTraceHeader")
+                .or_insert_with(|| json!({"DataType": "String", "StringValue": trace}));
+        }
+    }
+}
+
 fn outgoing(v: &Value) -> R<Outgoing> {
     Ok(Outgoing {
         body: str_field(v, "MessageBody")?.to_string(),
@@ -370,8 +396,14 @@ impl SqsApi {
                 return SQS_JSON.error(&e.0, request_id);
             }
         };
+        let mut params = call.params;
+        trace_messages(
+            &call.operation,
+            &mut params,
+            nimbus_api_common::trace_header(&req),
+        );
         match self
-            .run(req.extensions(), &call.operation, &call.params, &host)
+            .run(req.extensions(), &call.operation, &params, &host)
             .await
         {
             Ok(v) => SQS_JSON.respond(&v, request_id),
@@ -393,7 +425,7 @@ impl SqsApi {
         if path.len() > 1 && !params.iter().any(|(k, _)| k == "QueueUrl") {
             params.push(("QueueUrl".into(), format!("http://{host}{path}")));
         }
-        let Some((action, input)) = query::to_json(&params) else {
+        let Some((action, mut input)) = query::to_json(&params) else {
             let e = SqsError::new(
                 "MissingAction",
                 "MissingAction",
@@ -401,6 +433,7 @@ impl SqsApi {
             );
             return query::SQS_QUERY.error(&e.0, request_id);
         };
+        trace_messages(&action, &mut input, nimbus_api_common::trace_header(req));
         match self.run(req.extensions(), &action, &input, host).await {
             Ok(v) => query::SQS_QUERY.respond(
                 StatusCode::OK,

@@ -155,7 +155,19 @@ impl StepFunctionsApi {
             let e = ApiError::bad_request("AccessDeniedException", d.message);
             return STATES_JSON.error(&e, request_id);
         }
-        match self.execute(op, &call.params).await {
+        let mut params = call.params;
+        // An execution started inside an X-Ray trace runs in it unless the
+        // request names another (`traceHeader`).
+        if matches!(
+            op,
+            Operation::StartExecution | Operation::StartSyncExecution
+        ) && let (Some(trace), Some(p)) = (
+            nimbus_api_common::trace_header(&req),
+            params.as_object_mut(),
+        ) {
+            p.entry("traceHeader").or_insert_with(|| trace.into());
+        }
+        match self.execute(op, &params).await {
             Ok(v) => STATES_JSON.respond(&v, request_id),
             Err(e) => STATES_JSON.error(&wire_error(&e), request_id),
         }
@@ -348,6 +360,7 @@ fn new_execution(p: &Params) -> Result<NewExecution, Error> {
         state_machine_arn: p.str("stateMachineArn")?.into(),
         name: p.string("name"),
         input: p.string("input"),
+        trace_header: p.string("traceHeader"),
     })
 }
 

@@ -207,6 +207,7 @@ pub(crate) fn execution(e: &Execution) -> Value {
         "stateMachineAliasArn",
         e.state_machine_alias_arn.clone(),
     );
+    put_some(&mut out, "traceHeader", e.trace_header.clone());
     out
 }
 
@@ -250,6 +251,7 @@ pub(crate) fn sync_execution(e: &Execution) -> Value {
     }
     put_some(&mut out, "error", e.error.clone());
     put_some(&mut out, "cause", e.cause.clone());
+    put_some(&mut out, "traceHeader", e.trace_header.clone());
     out
 }
 

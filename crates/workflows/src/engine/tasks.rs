@@ -156,6 +156,7 @@ impl Run {
             execution_arn: self.spec.execution_arn.clone(),
             state_name: state.name.clone(),
             role_arn: self.spec.role_arn.clone(),
+            trace_header: self.spec.trace_header.clone(),
         };
         let integrations = self.integrations.clone();
         let work = async {

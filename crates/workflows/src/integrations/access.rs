@@ -217,6 +217,7 @@ mod tests {
             execution_arn: "arn:aws:states:us-east-1:000000000000:execution:m:e".into(),
             state_name: "S".into(),
             role_arn: "arn:aws:iam::000000000000:role/r".into(),
+            trace_header: None,
         }
     }
 

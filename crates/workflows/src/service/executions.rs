@@ -14,6 +14,8 @@ pub struct NewExecution {
     pub name: Option<String>,
     /// A JSON text; `{}` when not given.
     pub input: Option<String>,
+    /// The X-Ray trace header to run in (`traceHeader`, or the request's).
+    pub trace_header: Option<String>,
 }
 
 /// What `StartExecution` started.
@@ -78,7 +80,8 @@ pub enum StagedStart {
         Box<Execution>,
         Option<nimbus_invoke::Staged>,
     ),
-    Express(String, String),
+    /// The machine, the input and the trace header to start it in.
+    Express(String, String, Option<String>),
 }
 
 impl StepFunctions {
@@ -104,7 +107,15 @@ impl StepFunctions {
         let m = &r.machine;
         if m.express() {
             let exec_arn = self.express_arn(m, &name);
-            let run = self.new_run(m, &exec_arn, &name, input, now, 0, None, false);
+            let start = RunStart {
+                arn: &exec_arn,
+                name: &name,
+                input,
+                start_ms: now,
+                last_event_id: 0,
+                trace_header: req.trace_header.clone(),
+            };
+            let run = self.new_run(m, start, None, false);
             let (tx, rx) = tokio::sync::watch::channel(false);
             let me = self.me.clone();
             let run2 = run.clone();
@@ -153,7 +164,8 @@ impl StepFunctions {
                 "Execution Already Exists: '{exec_arn}'"
             )));
         }
-        let rec = self.new_record(&r, &exec_arn, name, input_text, input, now);
+        let mut rec = self.new_record(&r, &exec_arn, name, input_text, input, now);
+        rec.trace_header = req.trace_header.clone();
         let mut b = WriteBatch::new();
         self.put_new(&rec, &mut b);
         let announced = self.stage_status(&rec, &mut b);
@@ -226,6 +238,7 @@ impl StepFunctions {
                 .map(|v| v.state_machine_version_arn.clone()),
             state_machine_alias_arn: r.alias_arn.clone(),
             last_event_id: 0,
+            trace_header: None,
             cursor: Some(records::StoredCursor {
                 state: r.definition.start_at.clone(),
                 input,
@@ -248,18 +261,28 @@ impl StepFunctions {
     /// `b`, under a generated name: a STANDARD execution's record is written
     /// with the caller's batch, so it runs (or is resumed at the next start)
     /// once that batch commits; an EXPRESS one is started when it commits.
-    pub fn stage_start(&self, arn: &str, input: &str, b: &mut WriteBatch) -> Result<StagedStart> {
+    pub fn stage_start(
+        &self,
+        arn: &str,
+        input: &str,
+        trace: Option<&str>,
+        b: &mut WriteBatch,
+    ) -> Result<StagedStart> {
         let parsed = parse_input(Some(input))?;
         let r = self.resolve(arn)?;
         if r.machine.express() {
-            return Ok(StagedStart::Express(arn.to_string(), input.to_string()));
+            return Ok(StagedStart::Express(
+                arn.to_string(),
+                input.to_string(),
+                trace.map(str::to_string),
+            ));
         }
         let name = uuid::Uuid::new_v4().to_string();
         let exec_arn = format!(
             "arn:aws:states:{}:{}:execution:{}:{name}",
             self.region, self.account, r.machine.name
         );
-        let rec = self.new_record(
+        let mut rec = self.new_record(
             &r,
             &exec_arn,
             name,
@@ -267,6 +290,7 @@ impl StepFunctions {
             parsed,
             nimbus_model::time::now_millis(),
         );
+        rec.trace_header = trace.map(str::to_string);
         self.put_new(&rec, b);
         let announced = self.stage_status(&rec, b);
         Ok(StagedStart::Standard(
@@ -284,10 +308,11 @@ impl StepFunctions {
                 self.status_committed(announced);
                 self.launch(&m, definition, *rec, None);
             }
-            StagedStart::Express(arn, input) => {
+            StagedStart::Express(arn, input, trace_header) => {
                 let started = self.start_execution(NewExecution {
                     state_machine_arn: arn.clone(),
                     input: Some(input),
+                    trace_header,
                     ..NewExecution::default()
                 });
                 if let Err(e) = started {
@@ -310,22 +335,22 @@ impl StepFunctions {
         let name = rec.name.clone();
         let input: Value = serde_json::from_str(&rec.input).unwrap_or(json!({}));
         let (start, last) = (rec.start_date, rec.last_event_id);
+        let trace_header = rec.trace_header.clone();
         let persist = Arc::new(ExecPersist {
             kv: self.kv.clone(),
             record: Mutex::new(rec),
             closed: std::sync::atomic::AtomicBool::new(false),
             status_events: self.status_events.get().cloned(),
         });
-        let run = self.new_run(
-            m,
-            &exec_arn,
-            &name,
+        let start = RunStart {
+            arn: &exec_arn,
+            name: &name,
             input,
-            start,
-            last,
-            Some(persist.clone()),
-            false,
-        );
+            start_ms: start,
+            last_event_id: last,
+            trace_header,
+        };
+        let run = self.new_run(m, start, Some(persist.clone()), false);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let me = self.me.clone();
         let run2 = run.clone();
@@ -398,7 +423,15 @@ impl StepFunctions {
         let name = execution_name(req.name.as_deref())?;
         let now = nimbus_model::time::now_millis();
         let exec_arn = self.express_arn(m, &name);
-        let run = self.new_run(m, &exec_arn, &name, input, now, 0, None, false);
+        let start = RunStart {
+            arn: &exec_arn,
+            name: &name,
+            input,
+            start_ms: now,
+            last_event_id: 0,
+            trace_header: req.trace_header.clone(),
+        };
+        let run = self.new_run(m, start, None, false);
         let result = run.execute(r.definition.clone(), None).await;
         let mut execution = Execution {
             execution_arn: exec_arn,
@@ -417,6 +450,7 @@ impl StepFunctions {
             state_machine_alias_arn: None,
             last_event_id: 0,
             cursor: None,
+            trace_header: req.trace_header.clone(),
         };
         let end = match result {
             Ok(v) => End {
@@ -445,6 +479,7 @@ impl StepFunctions {
         params: &Value,
         wait: bool,
         output_as_json: bool,
+        trace: Option<&str>,
     ) -> std::result::Result<Value, Failure> {
         let field = |k: &str| {
             params.get(k).map(|v| match v {
@@ -459,6 +494,7 @@ impl StepFunctions {
                 state_machine_arn: field("StateMachineArn").unwrap_or_default(),
                 name: field("Name"),
                 input: field("Input"),
+                trace_header: trace.map(str::to_string),
             })
             .map_err(fail)?;
         if !wait {

@@ -15,11 +15,11 @@ impl Outbox for StepFunctions {
         &self,
         target: &str,
         payload: &[u8],
-        _trace: Option<&str>,
+        trace: Option<&str>,
         batch: &mut WriteBatch,
     ) -> std::result::Result<Staged, DeliveryError> {
         let input = String::from_utf8_lossy(payload);
-        match self.stage_start(target, &input, batch) {
+        match self.stage_start(target, &input, trace, batch) {
             Ok(s) => Ok(Staged::new(s)),
             Err(e) if !self.exists(target) => Err(DeliveryError::NoSuchTarget(e.to_string())),
             Err(e) => Err(DeliveryError::Failed(e.to_string())),

@@ -258,6 +258,9 @@ pub struct Execution {
     pub last_event_id: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cursor: Option<StoredCursor>,
+    /// The X-Ray trace header it was started in (`traceHeader`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 impl Execution {

@@ -146,19 +146,19 @@ impl StepFunctions {
             aliases: Vec::new(),
             parsed: OnceLock::from(machine.clone()),
         };
-        let run = self.new_run(
-            &m,
-            &format!(
-                "arn:aws:states:{}:{}:execution:TestState:test",
-                self.region, self.account
-            ),
-            "test",
-            input,
-            nimbus_model::time::now_millis(),
-            0,
-            None,
-            true,
+        let arn = format!(
+            "arn:aws:states:{}:{}:execution:TestState:test",
+            self.region, self.account
         );
+        let start = RunStart {
+            arn: &arn,
+            name: "test",
+            input,
+            start_ms: nimbus_model::time::now_millis(),
+            last_event_id: 0,
+            trace_header: None,
+        };
+        let run = self.new_run(&m, start, None, true);
         let r = run.execute(machine, None).await;
         let caught = run.history().iter().any(|e| {
             e.kind.ends_with("StateEntered")
