@@ -293,6 +293,8 @@ fn query_view(q: &AlarmQuery) -> Value {
     v
 }
 
+/// `PutMetricAlarm`: on a metric's statistic, or (with `Metrics`) on the
+/// series a metric math query returns.
 fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
     let name = text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?;
     if p.get("ThresholdMetricId").is_some() {
@@ -300,11 +302,21 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
             "Nimbus's alarms compare with a Threshold; anomaly detection bands (ThresholdMetricId) are not built yet.",
         ));
     }
+    let mut alarm = common(p, name)?;
+    threshold_rule(p, &mut alarm)?;
     let queries = queries(p)?;
     if !queries.is_empty() {
-        return put_math(alarms, p, name, queries);
+        // The alarm watches the series of the query that returns data; its
+        // period is that query's (or the first metric's).
+        let returned = queries.iter().find(|q| q.return_data);
+        alarm.period_s = returned
+            .and_then(|q| q.period_s)
+            .or_else(|| queries.iter().find_map(|q| q.period_s))
+            .ok_or_else(|| missing("Metrics.member.MetricStat.Period"))?;
+        alarm.queries = queries;
+        return alarms.put(alarm).map_err(error);
     }
-    let (statistic, extended) = match (text(p, "Statistic"), text(p, "ExtendedStatistic")) {
+    (alarm.statistic, alarm.extended) = match (text(p, "Statistic"), text(p, "ExtendedStatistic")) {
         (Some(s), None) => {
             if !matches!(s, "SampleCount" | "Average" | "Sum" | "Minimum" | "Maximum") {
                 return Err(invalid(format!(
@@ -331,11 +343,7 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
             ));
         }
     };
-    let evaluation_periods = p
-        .get("EvaluationPeriods")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| missing("EvaluationPeriods"))?;
-    let metric = MetricId {
+    alarm.metric = MetricId {
         namespace: text(p, "Namespace")
             .ok_or_else(|| missing("Namespace"))?
             .to_string(),
@@ -344,6 +352,17 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
             .to_string(),
         dimensions: dimensions(p)?,
     };
+    alarm.unit = text(p, "Unit").map(str::to_string);
+    alarm.period_s = p
+        .get("Period")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("Period"))?;
+    alarms.put(alarm).map_err(error)
+}
+
+/// What every alarm is given the same way: its name, description, actions
+/// (at most five of each kind) and tags; the rest is left empty.
+fn common(p: &Value, name: &str) -> Result<Alarm, ApiError> {
     let actions = |k: &str| -> Result<Vec<String>, ApiError> {
         let list = strings(p, k);
         if list.len() > 5 {
@@ -353,178 +372,72 @@ fn put(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
         }
         Ok(list)
     };
-    alarms
-        .put(Alarm {
-            format: 0,
-            name: name.to_string(),
-            arn: String::new(),
-            description: text(p, "AlarmDescription").map(str::to_string),
-            metric,
-            statistic,
-            extended,
-            unit: text(p, "Unit").map(str::to_string),
-            period_s: p
-                .get("Period")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| missing("Period"))?,
-            evaluation_periods,
-            datapoints_to_alarm: p
-                .get("DatapointsToAlarm")
-                .and_then(Value::as_u64)
-                .unwrap_or(evaluation_periods),
-            threshold: p
-                .get("Threshold")
-                .and_then(Value::as_f64)
-                .ok_or_else(|| missing("Threshold"))?,
-            comparison: text(p, "ComparisonOperator")
-                .ok_or_else(|| missing("ComparisonOperator"))?
-                .to_string(),
-            treat_missing: text(p, "TreatMissingData").unwrap_or("missing").to_string(),
-            actions_enabled: p
-                .get("ActionsEnabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            alarm_actions: actions("AlarmActions")?,
-            ok_actions: actions("OKActions")?,
-            insufficient_actions: actions("InsufficientDataActions")?,
-            state: String::new(),
-            reason: String::new(),
-            reason_data: None,
-            state_updated_ms: 0,
-            configuration_updated_ms: 0,
-            tags: p
-                .get("Tags")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
-                .collect(),
-            rule: None,
-            queries: Vec::new(),
-        })
-        .map_err(error)
+    Ok(Alarm {
+        format: 0,
+        name: name.to_string(),
+        arn: String::new(),
+        description: text(p, "AlarmDescription").map(str::to_string),
+        metric: MetricId::new("", "", &[]),
+        statistic: String::new(),
+        extended: false,
+        unit: None,
+        period_s: 0,
+        evaluation_periods: 0,
+        datapoints_to_alarm: 0,
+        threshold: 0.0,
+        comparison: String::new(),
+        treat_missing: String::new(),
+        actions_enabled: p
+            .get("ActionsEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        alarm_actions: actions("AlarmActions")?,
+        ok_actions: actions("OKActions")?,
+        insufficient_actions: actions("InsufficientDataActions")?,
+        state: String::new(),
+        reason: String::new(),
+        reason_data: None,
+        state_updated_ms: 0,
+        configuration_updated_ms: 0,
+        tags: p
+            .get("Tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
+            .collect(),
+        rule: None,
+        queries: Vec::new(),
+    })
 }
 
-/// `PutMetricAlarm` with `Metrics`: the alarm watches the series of the
-/// query that returns data; its period is that query's (or the first
-/// metric's).
-fn put_math(
-    alarms: &Alarms,
-    p: &Value,
-    name: &str,
-    queries: Vec<AlarmQuery>,
-) -> Result<(), ApiError> {
-    let returned = queries.iter().find(|q| q.return_data);
-    let period_s = returned
-        .and_then(|q| q.period_s)
-        .or_else(|| queries.iter().find_map(|q| q.period_s))
-        .ok_or_else(|| missing("Metrics.member.MetricStat.Period"))?;
-    let evaluation_periods = p
+/// A metric alarm's comparison: how many periods, how many of them must
+/// breach, the threshold and operator, and what missing data counts as.
+fn threshold_rule(p: &Value, alarm: &mut Alarm) -> Result<(), ApiError> {
+    alarm.evaluation_periods = p
         .get("EvaluationPeriods")
         .and_then(Value::as_u64)
         .ok_or_else(|| missing("EvaluationPeriods"))?;
-    let actions = |k: &str| -> Result<Vec<String>, ApiError> {
-        let list = strings(p, k);
-        if list.len() > 5 {
-            return Err(invalid(format!(
-                "The collection {k} must not have more than 5 items."
-            )));
-        }
-        Ok(list)
-    };
-    alarms
-        .put(Alarm {
-            format: 0,
-            name: name.to_string(),
-            arn: String::new(),
-            description: text(p, "AlarmDescription").map(str::to_string),
-            metric: MetricId::new("", "", &[]),
-            statistic: String::new(),
-            extended: false,
-            unit: None,
-            period_s,
-            evaluation_periods,
-            datapoints_to_alarm: p
-                .get("DatapointsToAlarm")
-                .and_then(Value::as_u64)
-                .unwrap_or(evaluation_periods),
-            threshold: p
-                .get("Threshold")
-                .and_then(Value::as_f64)
-                .ok_or_else(|| missing("Threshold"))?,
-            comparison: text(p, "ComparisonOperator")
-                .ok_or_else(|| missing("ComparisonOperator"))?
-                .to_string(),
-            treat_missing: text(p, "TreatMissingData").unwrap_or("missing").to_string(),
-            actions_enabled: p
-                .get("ActionsEnabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            alarm_actions: actions("AlarmActions")?,
-            ok_actions: actions("OKActions")?,
-            insufficient_actions: actions("InsufficientDataActions")?,
-            state: String::new(),
-            reason: String::new(),
-            reason_data: None,
-            state_updated_ms: 0,
-            configuration_updated_ms: 0,
-            tags: Vec::new(),
-            rule: None,
-            queries,
-        })
-        .map_err(error)
+    alarm.datapoints_to_alarm = p
+        .get("DatapointsToAlarm")
+        .and_then(Value::as_u64)
+        .unwrap_or(alarm.evaluation_periods);
+    alarm.threshold = p
+        .get("Threshold")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| missing("Threshold"))?;
+    alarm.comparison = text(p, "ComparisonOperator")
+        .ok_or_else(|| missing("ComparisonOperator"))?
+        .to_string();
+    alarm.treat_missing = text(p, "TreatMissingData").unwrap_or("missing").to_string();
+    Ok(())
 }
 
 /// `PutCompositeAlarm`: a rule over other alarms, with actions.
 fn put_composite(alarms: &Alarms, p: &Value) -> Result<(), ApiError> {
     let name = text(p, "AlarmName").ok_or_else(|| missing("AlarmName"))?;
     let rule = text(p, "AlarmRule").ok_or_else(|| missing("AlarmRule"))?;
-    let actions = |k: &str| -> Result<Vec<String>, ApiError> {
-        let list = strings(p, k);
-        if list.len() > 5 {
-            return Err(invalid(format!(
-                "The collection {k} must not have more than 5 items."
-            )));
-        }
-        Ok(list)
-    };
-    alarms
-        .put(Alarm {
-            format: 0,
-            name: name.to_string(),
-            arn: String::new(),
-            description: text(p, "AlarmDescription").map(str::to_string),
-            metric: MetricId::new("", "", &[]),
-            statistic: String::new(),
-            extended: false,
-            unit: None,
-            period_s: 0,
-            evaluation_periods: 0,
-            datapoints_to_alarm: 0,
-            threshold: 0.0,
-            comparison: String::new(),
-            treat_missing: String::new(),
-            actions_enabled: p
-                .get("ActionsEnabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            alarm_actions: actions("AlarmActions")?,
-            ok_actions: actions("OKActions")?,
-            insufficient_actions: actions("InsufficientDataActions")?,
-            state: String::new(),
-            reason: String::new(),
-            reason_data: None,
-            state_updated_ms: 0,
-            configuration_updated_ms: 0,
-            tags: p
-                .get("Tags")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
-                .collect(),
-            rule: Some(rule.to_string()),
-            queries: Vec::new(),
-        })
-        .map_err(error)
+    let mut alarm = common(p, name)?;
+    alarm.rule = Some(rule.to_string());
+    alarms.put(alarm).map_err(error)
 }
