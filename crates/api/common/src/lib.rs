@@ -13,6 +13,7 @@ pub mod cbor;
 pub mod chunked;
 pub mod json;
 pub mod query;
+pub mod rest_json;
 mod service;
 pub mod sigv2;
 pub mod sigv4;

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use nimbus_api_common::{ApiError, BoxFuture, Service};
+use nimbus_api_common::{ApiError, BoxFuture, Service, rest_json};
 use nimbus_pipes::{Pipe, PipeInput, Pipes};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -214,19 +214,9 @@ impl PipesApi {
             );
             return e.rest_json(request_id);
         };
-        let body: Value = if req.body().is_empty() {
-            json!({})
-        } else {
-            match serde_json::from_slice(req.body()) {
-                Ok(v) => v,
-                Err(e) => {
-                    return ApiError::bad_request(
-                        "ValidationException",
-                        format!("The body is not JSON: {e}"),
-                    )
-                    .rest_json(request_id);
-                }
-            }
+        let body = match rest_json::body(req.body(), "ValidationException") {
+            Ok(b) => b,
+            Err(e) => return e.rest_json(request_id),
         };
         let arn = self.arn_of(&op);
         if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |_| {
@@ -239,17 +229,7 @@ impl PipesApi {
             return ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message)
                 .rest_json(request_id);
         }
-        match self.execute(&op, &req, &body) {
-            Ok(v) => {
-                let mut r = Response::new(Bytes::from(v.to_string()));
-                r.headers_mut().insert(
-                    "content-type",
-                    http::HeaderValue::from_static("application/json"),
-                );
-                r
-            }
-            Err(e) => e.rest_json(request_id),
-        }
+        rest_json::answer(self.execute(&op, &req, &body), request_id)
     }
 
     fn execute(

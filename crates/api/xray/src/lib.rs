@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use nimbus_api_common::{ApiError, BoxFuture, Service};
+use nimbus_api_common::{ApiError, BoxFuture, Service, rest_json};
 use nimbus_model::time::now_millis;
 use nimbus_traces::sampling::{DEFAULT_RULE, SamplingRule};
 use nimbus_traces::summary;
@@ -167,15 +167,9 @@ impl XrayApi {
             )
             .rest_json(request_id);
         };
-        let body: Value = if req.body().is_empty() {
-            json!({})
-        } else {
-            match serde_json::from_slice(req.body()) {
-                Ok(v) => v,
-                Err(e) => {
-                    return invalid(format!("The body is not JSON: {e}")).rest_json(request_id);
-                }
-            }
+        let body = match rest_json::body(req.body(), "InvalidRequestException") {
+            Ok(b) => b,
+            Err(e) => return e.rest_json(request_id),
         };
         if let Err(d) = nimbus_api_common::authz::authorize(req.extensions(), |_| {
             vec![nimbus_api_common::authz::Access::any(format!(
@@ -186,17 +180,7 @@ impl XrayApi {
             return ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message)
                 .rest_json(request_id);
         }
-        match self.execute(op, &body) {
-            Ok(v) => {
-                let mut r = Response::new(Bytes::from(v.to_string()));
-                r.headers_mut().insert(
-                    "content-type",
-                    http::HeaderValue::from_static("application/json"),
-                );
-                r
-            }
-            Err(e) => e.rest_json(request_id),
-        }
+        rest_json::answer(self.execute(op, &body), request_id)
     }
 
     fn execute(&self, op: Operation, b: &Value) -> Result<Value, ApiError> {
