@@ -323,29 +323,33 @@ fn read_now(fd: &OwnedFd, buf: &mut [u8]) -> Read {
 
 /// Emit complete lines from `pending`, keeping a trailing partial line. The
 /// lines of one read go to the store together: one write for all of them.
+/// The text is checked as UTF-8 once for the whole read (lossily: a bad byte
+/// becomes U+FFFD) and cut at newlines with the library's `memchr` search.
 fn emit_lines(target: &Target, pending: &mut Vec<u8>, flush_partial: bool) {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-        let line = &pending[start..start + pos];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        lines.push(String::from_utf8_lossy(line));
-        start += pos + 1;
-    }
+    const RUNAWAY: usize = 256 * 1024;
+    let complete = pending
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     // A runaway line without newlines is cut rather than buffered forever.
-    let rest = (flush_partial && start < pending.len() || pending.len() - start > 256 * 1024)
-        .then(|| String::from_utf8_lossy(&pending[start..]));
-    lines.extend(rest);
-    if !lines.is_empty() {
-        let refs: Vec<&str> = lines.iter().map(|l| l.as_ref()).collect();
-        target.emit_many(&refs);
-    }
-    drop(lines);
-    if flush_partial || pending.len() - start > 256 * 1024 {
-        pending.clear();
+    let take = if flush_partial || pending.len() - complete > RUNAWAY {
+        pending.len()
     } else {
-        pending.drain(..start);
+        complete
+    };
+    if take == 0 {
+        return;
     }
+    {
+        let text = String::from_utf8_lossy(&pending[..take]);
+        let body = text.strip_suffix('\n').unwrap_or(&text);
+        let lines: Vec<&str> = body
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
+        target.emit_many(&lines);
+    }
+    pending.drain(..take);
 }
 
 async fn read_loop(
@@ -461,6 +465,22 @@ mod tests {
             ]
         );
         assert_eq!(events[0].stream, "2026/11/27/[$LATEST]abc");
+    }
+
+    #[tokio::test]
+    async fn crlf_empty_lines_and_bad_bytes_are_kept_as_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LogStore::new(logs(dir.path())));
+        let (r, mut w) = std::io::pipe().unwrap();
+        let log = EnvLog::start(store.clone(), "/aws/lambda/g", "s", OwnedFd::from(r)).unwrap();
+        w.write_all(b"dos\r\n\nbad \xff byte\nlast").unwrap();
+        log.sync().await;
+        let events = store
+            .logs()
+            .events("/aws/lambda/g", &nimbus_logs::Query::default())
+            .unwrap();
+        let msgs: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(msgs, ["dos", "", "bad \u{fffd} byte", "last"]);
     }
 
     #[tokio::test]
