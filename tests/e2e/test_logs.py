@@ -1,5 +1,6 @@
 """`nimbus logs` shows each invocation framed by START, END and REPORT."""
 import json
+import os
 import subprocess
 import threading
 import time
@@ -392,3 +393,39 @@ def test_live_tail_streams_a_new_invocations_output(nimbus, lam):
     with pytest.raises(ClientError) as e:
         logs.start_live_tail(logGroupIdentifiers=["/no/such/group"])
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# Debian's awscli package is the AWS CLI v2 (which has `logs tail`); `.ci/run`
+# installs it. The suite's own `aws` is the CLI v1 from PyPI.
+AWS_V2 = "/usr/bin/aws"
+
+
+def test_aws_cli_v2_logs_tail_follow_shows_a_new_invocation(nimbus, lam):
+    assert os.path.exists(AWS_V2), "the AWS CLI v2 is missing: apt-get install awscli (.ci/run does)"
+    fn = unique("followed")
+    create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    print('followed', e['n'])\n    return 1\n"})
+    lam.invoke(FunctionName=fn, Payload=b'{"n": 0}')
+    # CLI v2 of this age takes the endpoint only as a flag.
+    tail = subprocess.Popen([AWS_V2, "--endpoint-url", nimbus.endpoint, "logs", "tail", f"/aws/lambda/{fn}",
+                             "--follow", "--format", "short"],
+                            env=nimbus.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(iter(tail.stdout.readline, "")), daemon=True).start()
+
+    def shown(text, deadline_s=60):
+        # The CLI asks FilterLogEvents every 5 seconds while following.
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end and tail.poll() is None:
+            if any(text in l for l in lines):
+                return True
+            time.sleep(0.1)
+        return any(text in l for l in lines)
+
+    try:
+        assert shown("followed 0"), (lines, tail.poll())
+        lam.invoke(FunctionName=fn, Payload=b'{"n": 1}')
+        assert shown("followed 1"), lines
+        assert any(l.split(" ", 1)[1].startswith("REPORT RequestId") for l in lines if " " in l), lines
+    finally:
+        tail.kill()
+        tail.wait()
