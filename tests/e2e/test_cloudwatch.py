@@ -435,7 +435,7 @@ def test_dynamodb_api_gateway_step_functions_and_async_lambda_publish_their_metr
     assert total("AWS/DynamoDB", "SuccessfulRequestLatency", t + [{"Name": "Operation", "Value": "GetItem"}],
                  "SampleCount") == 1
 
-    # API Gateway: an HTTP API's requests, errors and latency by ApiId.
+    # API Gateway: an HTTP API's requests, errors, latency and its integration's by ApiId.
     fn = unique("api-backend")
     create(lam, fn, {"app.py": "def lambda_handler(e, c):\n    return {'statusCode': 200, 'body': 'ok'}\n"})
     arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
@@ -454,6 +454,8 @@ def test_dynamodb_api_gateway_step_functions_and_async_lambda_publish_their_metr
     eventually("AWS/ApiGateway", "Count", a, 3)
     assert total("AWS/ApiGateway", "5xx", a) == 0
     assert total("AWS/ApiGateway", "Latency", a, "Maximum") > 0
+    assert total("AWS/ApiGateway", "IntegrationLatency", a, "SampleCount") == 3
+    assert 0 < total("AWS/ApiGateway", "IntegrationLatency", a, "Maximum") <= total("AWS/ApiGateway", "Latency", a, "Maximum")
 
     # Step Functions: executions by state machine.
     sfn = nimbus.client("stepfunctions")

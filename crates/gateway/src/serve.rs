@@ -92,6 +92,16 @@ pub struct ApiMetricNames {
     pub server_errors: &'static str,
 }
 
+/// How long an API request's integration took (API Gateway's
+/// `IntegrationLatency`), in the response's extensions for whoever counts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntegrationLatency(pub Duration);
+
+tokio::task_local! {
+    /// The integration time of the request being served (its last function call).
+    static INTEGRATION: std::cell::Cell<Option<Duration>>;
+}
+
 pub struct Gateway {
     apis: Arc<Apis>,
     rest: Arc<crate::rest::RestApis>,
@@ -605,12 +615,14 @@ impl Gateway {
             ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
         };
         let call = self.invoker.invoke(req);
+        let started = std::time::Instant::now();
         let out = match timeout {
-            Some(t) => match tokio::time::timeout(t, call).await {
-                Ok(r) => r,
-                Err(_) => return Err((StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")),
-            },
-            None => call.await,
+            Some(t) => tokio::time::timeout(t, call).await,
+            None => Ok(call.await),
+        };
+        let _ = INTEGRATION.try_with(|c| c.set(Some(started.elapsed())));
+        let Ok(out) = out else {
+            return Err((StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"));
         };
         match out {
             Ok(r) if r.function_error.is_none() => Ok(r),
@@ -644,8 +656,22 @@ impl Gateway {
         })
     }
 
-    /// Serve a request to an HTTP API.
+    /// Serve a request to an HTTP API or a REST API, with how long its
+    /// integration took in the response's extensions ([`IntegrationLatency`]).
     pub async fn serve_api(&self, api_id: &str, call: Call<'_>) -> Response<Bytes> {
+        let (mut resp, took) = INTEGRATION
+            .scope(std::cell::Cell::new(None), async {
+                let r = self.serve_api_request(api_id, call).await;
+                (r, INTEGRATION.with(std::cell::Cell::get))
+            })
+            .await;
+        if let Some(t) = took {
+            resp.extensions_mut().insert(IntegrationLatency(t));
+        }
+        resp
+    }
+
+    async fn serve_api_request(&self, api_id: &str, call: Call<'_>) -> Response<Bytes> {
         let Call {
             path,
             parts,

@@ -249,7 +249,11 @@ impl Edge {
             Target::Api(id) => {
                 let started = std::time::Instant::now();
                 let resp = self.gateway.serve_api(&id, call(body)).await;
-                self.count_api_request(&id, resp.status(), started.elapsed());
+                let integration = resp
+                    .extensions()
+                    .get::<nimbus_gateway::serve::IntegrationLatency>()
+                    .map(|i| i.0);
+                self.count_api_request(&id, resp.status(), started.elapsed(), integration);
                 if let (Some(t), Some((name, origin))) =
                     (traced, nimbus_traces::service::identity("apigateway"))
                 {
@@ -282,8 +286,15 @@ impl Edge {
     }
 
     /// API Gateway's metrics of one request: `Count`, client and server
-    /// errors, `Latency` (ms), by the API's dimension.
-    fn count_api_request(&self, api_id: &str, status: StatusCode, took: std::time::Duration) {
+    /// errors, `Latency` and (when it called one) `IntegrationLatency` (ms), by
+    /// the API's dimension.
+    fn count_api_request(
+        &self,
+        api_id: &str,
+        status: StatusCode,
+        took: std::time::Duration,
+        integration: Option<std::time::Duration>,
+    ) {
         use nimbus_metrics::MetricId;
         let Some(names) = self.gateway.metric_names(api_id) else {
             return;
@@ -291,7 +302,7 @@ impl Edge {
         let (k, v) = (names.dimension.0, names.dimension.1.as_str());
         let id = |name: &str| MetricId::new("AWS/ApiGateway", name, &[(k, v)]);
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
-        self.metrics.record_all(vec![
+        let mut points = vec![
             (id("Count"), "Count", 1.0),
             (
                 id(names.client_errors),
@@ -304,7 +315,12 @@ impl Edge {
                 flag(status.is_server_error()),
             ),
             (id("Latency"), "Milliseconds", took.as_secs_f64() * 1000.0),
-        ]);
+        ];
+        if let Some(i) = integration {
+            let ms = i.as_secs_f64() * 1000.0;
+            points.push((id("IntegrationLatency"), "Milliseconds", ms));
+        }
+        self.metrics.record_all(points);
     }
 
     /// Who may call a function URL, as Lambda decides: the caller must be
