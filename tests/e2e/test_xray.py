@@ -2,7 +2,8 @@
 the platform's AWS::Lambda and AWS::Lambda::Function segments and the SDK's own
 subsegments (a custom one with metadata and annotations, the patched boto3 call)
 in one trace through BatchGetTraces, GetTraceSummaries with filter expressions
-and GetServiceGraph; a caller's trace header continued by a PassThrough function;
+and GetServiceGraph, its structured log lines by a JSON filter pattern and an
+Insights query, and an alarm on its Errors that tells a topic; a caller's trace header continued by a PassThrough function;
 PutTraceSegments with refusals; sampling rules; a trace carried through SNS,
 SQS, EventBridge, Step Functions and API Gateway to the functions they invoke."""
 import http.client
@@ -129,12 +130,52 @@ def test_an_active_function_with_the_xray_sdk_makes_one_trace(nimbus, lam, xray)
     t = time.time()
     assert any(s["Name"] == fn for s in xray.get_service_graph(StartTime=t - 600, EndTime=t + 60)["Services"])
 
+    # Watched as the issue's observability section has it: an alarm on Errors > 0 for a
+    # minute, whose action is a topic (a queue subscribed to it here).
+    cw, sns, sqs = nimbus.client("cloudwatch"), nimbus.client("sns"), nimbus.client("sqs")
+    topic = sns.create_topic(Name=unique("order-alarms"))["TopicArn"]
+    pager = sqs.create_queue(QueueName=unique("pager"))["QueueUrl"]
+    pager_arn = sqs.get_queue_attributes(QueueUrl=pager, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=pager, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": pager_arn}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pager_arn)
+    alarm = unique("order-errors")
+    cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Errors",
+                        Dimensions=[{"Name": "FunctionName", "Value": fn}], Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+                        TreatMissingData="notBreaching", AlarmActions=[topic])
+
     # A failing invocation's function segment is a fault.
     lam.invoke(FunctionName=fn, Payload=b'{"order_id": "o-18", "fail": true}')
     [failed] = find_trace(xray, 'annotation.order_id = "o-18" AND fault')
     assert failed["HasFault"]
     assert xray.get_trace_summaries(StartTime=t - 600, EndTime=t + 60,
                                     FilterExpression=f'service("{fn}") AND annotation.order_id = "o-18" AND ok')["TraceSummaries"] == []
+
+    # Its structured log lines, by a JSON filter pattern and by an Insights query.
+    logs, group = nimbus.client("logs"), f"/aws/lambda/{fn}"
+    found = logs.filter_log_events(logGroupName=group,
+                                   filterPattern='{ $.level = "INFO" && $.order_id = "o-1*" }')["events"]
+    assert sorted(json.loads(e["message"])["order_id"] for e in found) == ["o-17", "o-18"]
+    query = logs.start_query(logGroupName=group, startTime=int(t) - 600, endTime=int(t) + 60,
+                             queryString="filter ispresent(order_id) | stats count(*) as n by order_id | sort order_id")
+    end, result = time.monotonic() + 30, {}
+    while time.monotonic() < end and result.get("status") != "Complete":
+        result = logs.get_query_results(queryId=query["queryId"])
+        time.sleep(0.2)
+    rows = [{f["field"]: f["value"] for f in r} for r in result["results"]]
+    assert rows == [{"order_id": "o-17", "n": "1"}, {"order_id": "o-18", "n": "1"}]
+
+    # The alarm goes to ALARM and its topic is told.
+    end, note = time.monotonic() + 90, None
+    while time.monotonic() < end and note is None:
+        for m in sqs.receive_message(QueueUrl=pager, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(json.loads(m["Body"])["Message"])
+            if body["AlarmName"] == alarm and body["NewStateValue"] == "ALARM":
+                note = body
+    assert note is not None, cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    assert cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM"
 
 
 def test_a_callers_trace_header_is_continued_by_a_pass_through_function(nimbus, lam, xray):
