@@ -635,4 +635,35 @@ mod tests {
         let only = [("Service".to_string(), Some("billing".to_string()))];
         assert!(m.list(None, None, &only).is_empty());
     }
+
+    #[test]
+    fn datapoints_past_fifteen_days_leave_disk_and_memory() {
+        assert_eq!(
+            RETENTION_DAYS, 15,
+            "CloudWatch keeps 1-minute datapoints 15 days"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let id = MetricId::new("App", "Orders", &[]);
+        let now = nimbus_model::time::now_millis();
+        let minute = |t: u64| t / 60_000 * 60_000;
+        let (old, recent) = (minute(now - 16 * DAY_MS), minute(now - 60_000));
+        {
+            // A day file written sixteen days ago (day files are named by the
+            // day they were written).
+            let m = Metrics::open(dir.path().to_path_buf()).unwrap();
+            m.put(vec![(id.clone(), old, false, None, Stats::one(1.0))])
+                .unwrap();
+        }
+        let today = dir.path().join(format!("{}.jsonl", day_of(now)));
+        let then = dir.path().join(format!("{}.jsonl", day_of(old)));
+        std::fs::rename(&today, &then).unwrap();
+        let m = Metrics::open(dir.path().to_path_buf()).unwrap();
+        m.put(vec![(id.clone(), recent, false, None, Stats::one(2.0))])
+            .unwrap();
+        assert_eq!(m.query(&id, old, old + 60_000, 60_000).0.len(), 1);
+        assert_eq!(m.expire(now), 1);
+        assert!(!then.exists() && today.exists());
+        assert!(m.query(&id, old, old + 60_000, 60_000).0.is_empty());
+        assert_eq!(m.query(&id, recent, recent + 60_000, 60_000).0.len(), 1);
+    }
 }
