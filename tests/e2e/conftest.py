@@ -196,5 +196,18 @@ def swallow(call, **kw):
         pass
 
 
+def eventually(what, check, deadline_s=60, every=0.2):
+    """`check()`'s first truthy answer, asked until `deadline_s` passes (generous:
+    the suite runs on busy machines); the test fails naming `what` otherwise."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {deadline_s}s (last answer: {got!r})")
+        time.sleep(every)
+
+
 def unique(prefix):
     return f"{prefix}-{os.getpid()}-{time.monotonic_ns() % 10**9}"

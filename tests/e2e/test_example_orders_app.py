@@ -6,13 +6,12 @@ import http.client
 import json
 import pathlib
 import subprocess
-import time
 import urllib.parse
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import NIMBUS, unique
+from conftest import NIMBUS, eventually, unique
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "orders-app"
@@ -27,16 +26,6 @@ def call(nimbus, api_id, method, path, body=None):
     data = r.read()
     conn.close()
     return r.status, json.loads(data or b"null")
-
-
-def eventually(what, check, deadline_s=180):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.5)
-    pytest.fail(f"{what}: not within {deadline_s}s")
 
 
 @pytest.mark.xdist_group("heavy")
@@ -57,7 +46,7 @@ def test_the_orders_app_deploys_in_one_command_and_works(nimbus):
     assert call(nimbus, api, "POST", "/orders", "nonsense")[0] == 400
     assert call(nimbus, api, "GET", "/orders/nope")[0] == 404
     eventually("o1 fulfilled",
-               lambda: call(nimbus, api, "GET", "/orders/o1")[1].get("status") == "fulfilled")
+               lambda: call(nimbus, api, "GET", "/orders/o1")[1].get("status") == "fulfilled", deadline_s=180)
     sfn = nimbus.client("stepfunctions")
     runs = sfn.list_executions(stateMachineArn=outputs["StateMachine"])["executions"]
     assert [r["status"] for r in runs] == ["SUCCEEDED"]
@@ -69,7 +58,7 @@ def test_the_orders_app_deploys_in_one_command_and_works(nimbus):
     def dead_letter():
         got = sqs.receive_message(QueueUrl=outputs["DeadLetters"], WaitTimeSeconds=1).get("Messages", [])
         return got and json.loads(got[0]["Body"])
-    assert eventually("poison order dead-lettered", dead_letter) == {"id": "p1", "item": "poison"}
+    assert eventually("poison order dead-lettered", dead_letter, deadline_s=180) == {"id": "p1", "item": "poison"}
     assert call(nimbus, api, "GET", "/orders/p1")[1]["status"] == "new"
 
     # Every function has the shared layer.

@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import NIMBUS, create, invoke, unique
+from conftest import NIMBUS, create, eventually, invoke, unique
 
 
 def test_logs_show_frames_and_output(nimbus, lam):
@@ -412,19 +412,15 @@ def test_aws_cli_v2_logs_tail_follow_shows_a_new_invocation(nimbus, lam):
     lines = []
     threading.Thread(target=lambda: lines.extend(iter(tail.stdout.readline, "")), daemon=True).start()
 
-    def shown(text, deadline_s=60):
+    def shown(text):
         # The CLI asks FilterLogEvents every 5 seconds while following.
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end and tail.poll() is None:
-            if any(text in l for l in lines):
-                return True
-            time.sleep(0.1)
+        assert tail.poll() is None, (lines, tail.stderr.read())
         return any(text in l for l in lines)
 
     try:
-        assert shown("followed 0"), (lines, tail.poll())
+        eventually("the log's first invocation shown", lambda: shown("followed 0"))
         lam.invoke(FunctionName=fn, Payload=b'{"n": 1}')
-        assert shown("followed 1"), lines
+        eventually("a new invocation shown while following", lambda: shown("followed 1"))
         assert any(l.split(" ", 1)[1].startswith("REPORT RequestId") for l in lines if " " in l), lines
     finally:
         tail.kill()

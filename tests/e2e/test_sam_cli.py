@@ -14,12 +14,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 
 import botocore.exceptions
 
-from conftest import NIMBUS, ROOT, unique
+from conftest import NIMBUS, ROOT, eventually, unique
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -135,13 +134,6 @@ def managed_artifacts(nimbus):
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
-def wait_until(check, what, deadline=120):
-    end = time.time() + deadline
-    while not check():
-        assert time.time() < end, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
 def gone(call):
     try:
         call()
@@ -189,10 +181,10 @@ def test_sam_build_deploy_list_and_delete(nimbus, tmp_path):
     assert "START RequestId" in logs.stdout and "REPORT RequestId" in logs.stdout, logs.stdout + logs.stderr
 
     sam(nimbus, tmp_path, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
-    wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
-    wait_until(lambda: gone(lambda: lam.get_function(FunctionName=function)), "the function to go")
+    eventually("the stack to go", lambda: gone(lambda: cf.describe_stacks(StackName=stack)), deadline_s=120)
+    eventually("the function to go", lambda: gone(lambda: lam.get_function(FunctionName=function)), deadline_s=120)
     ddb = nimbus.client("dynamodb")
-    wait_until(lambda: gone(lambda: ddb.describe_table(TableName=outputs["TableName"])), "the table to go")
+    eventually("the table to go", lambda: gone(lambda: ddb.describe_table(TableName=outputs["TableName"])), deadline_s=120)
     # `sam delete` removes the artifacts the stack's template named.
     assert not uploaded & managed_artifacts(nimbus)
 
@@ -211,7 +203,7 @@ def test_sam_deploy_to_a_bucket_of_ones_own(nimbus, tmp_path):
     cf = nimbus.client("cloudformation")
     assert cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     sam(nimbus, tmp_path, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
-    wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
+    eventually("the stack to go", lambda: gone(lambda: cf.describe_stacks(StackName=stack)), deadline_s=120)
 
 
 def test_sam_deploy_updates_a_stack(nimbus, tmp_path):
@@ -236,7 +228,7 @@ def test_sam_deploy_updates_a_stack(nimbus, tmp_path):
     out = sam(nimbus, tmp_path, *deploy)
     assert "No changes to deploy" in out.stdout + out.stderr, out.stdout + out.stderr
     sam(nimbus, tmp_path, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
-    wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
+    eventually("the stack to go", lambda: gone(lambda: cf.describe_stacks(StackName=stack)), deadline_s=120)
 
 
 def test_sam_builds_and_deploys_the_orders_example(nimbus, tmp_path):
@@ -259,7 +251,7 @@ def test_sam_builds_and_deploys_the_orders_example(nimbus, tmp_path):
     r = nimbus.client("lambda").invoke(FunctionName=fn, Payload=json.dumps({"id": "x"}))
     assert json.loads(r["Payload"].read()) == {"id": "x", "status": "fulfilled"}
     sam(nimbus, app, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
-    wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
+    eventually("the stack to go", lambda: gone(lambda: cf.describe_stacks(StackName=stack)), deadline_s=120)
 
 
 APPS = ROOT / "tests" / "e2e" / "apps"
@@ -327,4 +319,4 @@ def test_the_two_reference_templates_deploy_with_nimbus_deploy_and_sam(nimbus, t
         assert f"Successfully created/updated stack - {stack}" in out.stdout, out.stdout + out.stderr
         check(nimbus, stack_outputs(nimbus, stack))
         sam(nimbus, app, "delete", "--stack-name", stack, "--no-prompts", "--region", "us-east-1")
-        wait_until(lambda: gone(lambda: cf.describe_stacks(StackName=stack)), "the stack to go")
+        eventually("the stack to go", lambda: gone(lambda: cf.describe_stacks(StackName=stack)), deadline_s=120)

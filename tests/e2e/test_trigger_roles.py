@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create, make_zip, unique
+from conftest import create, eventually, make_zip, unique
 
 ACCOUNT = "000000000000"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -37,15 +37,6 @@ def function(lam, name, role):
         Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return None\n"})})
 
 
-def eventually(check, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        got = check()
-        if got or time.time() > deadline:
-            return got
-        time.sleep(0.2)
-
-
 def test_a_queue_mapping_needs_a_role_that_may_read_the_queue(nimbus, lam):
     sqs, iam = nimbus.client("sqs"), nimbus.client("iam")
     url = sqs.create_queue(QueueName=unique("roles-src"))["QueueUrl"]
@@ -70,17 +61,18 @@ def test_a_queue_mapping_needs_a_role_that_may_read_the_queue(nimbus, lam):
         a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
-    assert eventually(lambda: backlog() == 0), "the mapping did not consume the message"
+    eventually("the mapping to consume the message", lambda: backlog() == 0)
 
     # Without it, the poller stops and says why; given back, it resumes.
     allow(iam, role, ["sqs:DeleteMessage"], queue)
     problem = "PROBLEM: The provided execution role does not have permissions to call ReceiveMessage on SQS"
-    assert eventually(lambda: lam.get_event_source_mapping(UUID=m["UUID"]).get("LastProcessingResult") == problem)
+    eventually("the mapping to report its role's problem",
+               lambda: lam.get_event_source_mapping(UUID=m["UUID"]).get("LastProcessingResult") == problem)
     sqs.send_message(QueueUrl=url, MessageBody="two")
     time.sleep(2)
     assert backlog() == 1, "a mapping whose role may not receive still polled"
     allow(iam, role, reads, queue)
-    assert eventually(lambda: backlog() == 0), "the mapping did not resume when its role was fixed"
+    eventually("the mapping to resume once its role was fixed", lambda: backlog() == 0)
     assert "LastProcessingResult" not in lam.get_event_source_mapping(UUID=m["UUID"])
     lam.delete_event_source_mapping(UUID=m["UUID"])
 
@@ -139,7 +131,8 @@ def test_a_state_machine_task_runs_under_the_machine_role(nimbus, lam):
 
     def run(machine):
         arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"a": 1}))["executionArn"]
-        return eventually(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d)
+        return eventually("the execution to end",
+                          lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d)
 
     denied = (f"is not authorized to perform: lambda:InvokeFunction on resource: {fn_arn} because no "
               "identity-based policy allows the lambda:InvokeFunction action (Service: AWSLambda; "

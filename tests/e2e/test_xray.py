@@ -17,7 +17,7 @@ import pytest
 import wrapt
 from botocore.exceptions import ClientError
 
-from conftest import make_zip, ROLE, unique
+from conftest import eventually, make_zip, ROLE, unique
 
 HANDLER = '''
 import json, os
@@ -61,28 +61,19 @@ def xray(nimbus):
     return x
 
 
-def find_trace(xray, expression, deadline_s=30):
+def find_trace(xray, expression):
     t = time.time()
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        found = xray.get_trace_summaries(StartTime=t - 600, EndTime=t + 60, FilterExpression=expression)
-        if found["TraceSummaries"]:
-            return found["TraceSummaries"]
-        time.sleep(0.2)
-    raise AssertionError(f"no trace matches {expression}")
+    return eventually(f"a trace matching {expression}", lambda: xray.get_trace_summaries(
+        StartTime=t - 600, EndTime=t + 60, FilterExpression=expression)["TraceSummaries"])
 
 
-def segments(xray, trace_id, want, deadline_s=30):
+def segments(xray, trace_id, want):
     """The trace's documents once `want(docs)` holds (the SDK's datagrams arrive on their own)."""
-    end = time.monotonic() + deadline_s
-    docs = []
-    while time.monotonic() < end:
+    def complete():
         traces = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
         docs = [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
-        if want(docs):
-            return docs
-        time.sleep(0.2)
-    raise AssertionError(f"trace {trace_id} never complete: {docs}")
+        return want(docs) and docs
+    return eventually(f"trace {trace_id} complete", complete)
 
 
 def walk(doc):
@@ -160,21 +151,18 @@ def test_an_active_function_with_the_xray_sdk_makes_one_trace(nimbus, lam, xray)
     assert sorted(json.loads(e["message"])["order_id"] for e in found) == ["o-17", "o-18"]
     query = logs.start_query(logGroupName=group, startTime=int(t) - 600, endTime=int(t) + 60,
                              queryString="filter ispresent(order_id) | stats count(*) as n by order_id | sort order_id")
-    end, result = time.monotonic() + 30, {}
-    while time.monotonic() < end and result.get("status") != "Complete":
-        result = logs.get_query_results(queryId=query["queryId"])
-        time.sleep(0.2)
+    result = eventually("the Insights query to complete", lambda: (
+        r := logs.get_query_results(queryId=query["queryId"]))["status"] == "Complete" and r)
     rows = [{f["field"]: f["value"] for f in r} for r in result["results"]]
     assert rows == [{"order_id": "o-17", "n": "1"}, {"order_id": "o-18", "n": "1"}]
 
     # The alarm goes to ALARM and its topic is told.
-    end, note = time.monotonic() + 90, None
-    while time.monotonic() < end and note is None:
+    def alarm_note():
         for m in sqs.receive_message(QueueUrl=pager, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
             body = json.loads(json.loads(m["Body"])["Message"])
             if body["AlarmName"] == alarm and body["NewStateValue"] == "ALARM":
-                note = body
-    assert note is not None, cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+                return body
+    eventually("the alarm's ALARM notification", alarm_note, deadline_s=90)
     assert cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM"
 
 
