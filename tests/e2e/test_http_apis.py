@@ -429,7 +429,23 @@ def test_rest_api_with_proxy_resources_and_stage_variables(nimbus, echo):
         ag.put_integration(restApiId=api["id"], resourceId=res["id"], httpMethod=method, type="AWS_PROXY",
                            integrationHttpMethod="POST", uri=uri(target))
         ag.put_method_response(restApiId=api["id"], resourceId=res["id"], httpMethod=method, statusCode="200")
+    # A CORS preflight the gateway answers itself: a MOCK integration whose request
+    # template picks the integration response by status.
+    ag.put_method(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS", authorizationType="NONE")
+    ag.put_integration(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS", type="MOCK",
+                       requestTemplates={"application/json": '{"statusCode": 200}'})
+    ag.put_method_response(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS", statusCode="200",
+                           responseParameters={"method.response.header.Access-Control-Allow-Origin": False})
+    ag.put_integration_response(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS", statusCode="200",
+                                responseParameters={"method.response.header.Access-Control-Allow-Origin": "'*'"},
+                                responseTemplates={"application/json": '{"preflight": true}'})
+    ag.put_integration_response(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS", statusCode="500",
+                                selectionPattern="5\\d{2}")
+    mock = ag.get_integration(restApiId=api["id"], resourceId=items["id"], httpMethod="OPTIONS")
+    assert mock["type"] == "MOCK" and set(mock["integrationResponses"]) == {"200", "500"}
     ag.create_deployment(restApiId=api["id"], stageName="prod", variables={"alias": "live"})
+    status, headers, body, _ = call(nimbus, "OPTIONS", "/prod/items", host=f"{api['id']}.execute-api.localhost")
+    assert status == 200 and headers["access-control-allow-origin"] == "*" and json.loads(body) == {"preflight": True}
     stage = ag.get_stage(restApiId=api["id"], stageName="prod")
     assert stage["variables"] == {"alias": "live"}
     resources = {r["path"]: r for r in ag.get_resources(restApiId=api["id"])["items"]}

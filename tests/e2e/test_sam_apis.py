@@ -4,7 +4,8 @@ with boto3: the implicit `ServerlessRestApi` (stage `Prod`) and `ServerlessHttpA
 `AWS::Serverless::HttpApi` guarded by a Lambda authorizer answer at the
 URLs the template's outputs give (`https://{id}.execute-api.{region}.amazonaws.com/...`,
 called here with that Host), with the events Lambda proxy integrations send; deleting
-the stack deletes the APIs."""
+the stack deletes the APIs. The explicit REST API has `Cors`: its preflights are
+answered by the OPTIONS methods' mock integrations."""
 import http.client
 import json
 import time
@@ -26,6 +27,7 @@ Resources:
     Type: AWS::Serverless::Api
     Properties:
       StageName: dev
+      Cors: "'*'"
       Variables:
         colour: blue
   SecureApi:
@@ -174,6 +176,19 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
     assert event["requestContext"]["stage"] == "dev"
     assert event["stageVariables"] == {"colour": "blue"}
 
+    # The API's Cors: a preflight answered by the OPTIONS method's mock integration.
+    target = urllib.parse.urlparse(outputs["AdminUrl"])
+    server = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+    conn.request("OPTIONS", target.path.rstrip("/") + "/admin", headers={
+        "Host": target.hostname, "Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 200
+    assert r.getheader("Access-Control-Allow-Origin") == "*"
+    assert r.getheader("Access-Control-Allow-Methods") == "OPTIONS,POST"
+
     status, body = call(nimbus, "GET", outputs["HttpUrl"], "/hi/ann")
     assert status == 200, body
     event = json.loads(body)["event"]
@@ -242,8 +257,75 @@ def test_api_and_http_api_events_serve_their_functions_and_go_with_the_stack(nim
 
 def test_what_the_gateway_cannot_serve_is_refused_naming_the_property(nimbus):
     cfn = nimbus.client("cloudformation")
-    template = TEMPLATE.replace("      StageName: dev\n", "      StageName: dev\n      Cors: \"'*'\"\n")
+    template = TEMPLATE.replace("      StageName: dev\n", "      StageName: dev\n      MinimumCompressionSize: 1024\n")
     with pytest.raises(cfn.exceptions.ClientError) as e:
-        cfn.create_stack(StackName=unique("samcors"), TemplateBody=template,
+        cfn.create_stack(StackName=unique("samcompress"), TemplateBody=template,
                          Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
-    assert "Property 'Cors' is not supported" in str(e.value)
+    assert "Property 'MinimumCompressionSize' is not supported" in str(e.value)
+
+
+PLAIN_REST = """
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: plain-rest
+  Items:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Api
+      ParentId: !GetAtt Api.RootResourceId
+      PathPart: items
+  Preflight:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Items
+      HttpMethod: OPTIONS
+      AuthorizationType: NONE
+      MethodResponses:
+        - StatusCode: 204
+          ResponseParameters:
+            method.response.header.Access-Control-Allow-Origin: true
+            method.response.header.Access-Control-Allow-Methods: true
+      Integration:
+        Type: MOCK
+        RequestTemplates:
+          application/json: '{"statusCode": 204}'
+        IntegrationResponses:
+          - StatusCode: 204
+            ResponseParameters:
+              method.response.header.Access-Control-Allow-Origin: "'https://shop.example'"
+              method.response.header.Access-Control-Allow-Methods: "'GET,OPTIONS'"
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: Preflight
+    Properties:
+      RestApiId: !Ref Api
+      StageName: live
+Outputs:
+  Url:
+    Value: !Sub "https://${Api}.execute-api.${AWS::Region}.amazonaws.com/live/"
+"""
+
+
+def test_plain_rest_api_resources_with_a_mock_preflight(nimbus):
+    cfn = nimbus.client("cloudformation")
+    name = unique("plainrest")
+    cfn.create_stack(StackName=name, TemplateBody=PLAIN_REST)
+    status = settle(cfn, name)
+    assert status == "CREATE_COMPLETE", [
+        (e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in cfn.describe_stack_events(StackName=name)["StackEvents"]]
+    url = cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"][0]["OutputValue"]
+    target = urllib.parse.urlparse(url)
+    server = urllib.parse.urlparse(nimbus.endpoint)
+    conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+    conn.request("OPTIONS", target.path + "items", headers={"Host": target.hostname})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 204
+    assert r.getheader("Access-Control-Allow-Origin") == "https://shop.example"
+    assert r.getheader("Access-Control-Allow-Methods") == "GET,OPTIONS"
+    cfn.delete_stack(StackName=name)
+    assert settle(cfn, name) in ("GONE", "DELETE_COMPLETE")

@@ -31,6 +31,10 @@ pub struct RestIntegration {
     /// The role API Gateway invokes the function with (`credentials`).
     #[serde(default)]
     pub credentials: Option<String>,
+    /// A `MOCK` integration's request templates by content type (its
+    /// `statusCode` picks the integration response).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_templates: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -181,6 +185,106 @@ pub const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
 ];
 
+/// What a `MOCK` integration answers, as API Gateway's mock does: the
+/// request template's `statusCode` (200 without one) picks the integration
+/// response whose `selectionPattern` names it, else the one without a
+/// pattern; its status, the headers its `responseParameters` set to literals
+/// (`'value'`), and its `application/json` template as the body. `None` when
+/// no integration response is chosen (API Gateway's 500).
+pub fn mock_answer(i: &RestIntegration) -> Option<MockAnswer> {
+    let status = i
+        .request_templates
+        .get("application/json")
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
+        .unwrap_or(200)
+        .to_string();
+    let pattern = |r: &Value| {
+        r.get("selectionPattern")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+    };
+    let chosen = i
+        .responses
+        .values()
+        .find(|r| pattern(r).is_some_and(|p| selects(&p, &status)))
+        .or_else(|| i.responses.values().find(|r| pattern(r).is_none()))?;
+    let code = chosen
+        .get("statusCode")
+        .and_then(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .or_else(|| c.as_u64().map(|n| n.to_string()))
+        })
+        .and_then(|c| c.parse().ok())?;
+    let headers = chosen
+        .get("responseParameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("method.response.header.")?;
+            let value = v.as_str()?.strip_prefix('\'')?.strip_suffix('\'')?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    let body = chosen
+        .get("responseTemplates")
+        .and_then(|t| t.get("application/json"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Some(MockAnswer {
+        status: code,
+        headers,
+        body,
+    })
+}
+
+/// A selection pattern against a status code: the patterns API Gateway's
+/// users write for mocks (`200`, `2\d{2}`, `4..`, `.*`), character by
+/// character, with `\d` a digit, `.` any character and `{n}` a repeat.
+fn selects(pattern: &str, status: &str) -> bool {
+    let mut expanded: Vec<&str> = Vec::new();
+    let mut rest = pattern;
+    if rest == ".*" {
+        return true;
+    }
+    while !rest.is_empty() {
+        let (atom, after) = if let Some(a) = rest.strip_prefix("\\d") {
+            ("d", a)
+        } else {
+            rest.split_at(rest.chars().next().map_or(0, char::len_utf8))
+        };
+        if let Some(close) = after
+            .strip_prefix('{')
+            .and_then(|a| a.find('}').map(|i| (a, i)))
+        {
+            let (a, i) = close;
+            let n: usize = a[..i].parse().unwrap_or(1);
+            expanded.extend(std::iter::repeat_n(atom, n));
+            rest = &a[i + 1..];
+        } else {
+            expanded.push(atom);
+            rest = after;
+        }
+    }
+    expanded.len() == status.len()
+        && expanded.iter().zip(status.chars()).all(|(a, c)| match *a {
+            "d" => c.is_ascii_digit(),
+            "." => true,
+            lit => lit.starts_with(c),
+        })
+}
+
+/// A mock integration's answer: see [`mock_answer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
 /// The route keys a deployed tree serves (`GET /items/{id}`), with the
 /// resource and method each stands for.
 pub fn route_keys(resources: &[Resource]) -> Vec<(String, usize, String)> {
@@ -317,6 +421,49 @@ pub fn migrate(found: u32, mut v: Value) -> nimbus_storage::Result<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn mocks_answer_from_the_integration_response_their_template_selects() {
+        let mut responses = BTreeMap::new();
+        responses.insert(
+            "200".to_string(),
+            json!({"statusCode": "200", "responseTemplates": {"application/json": "{}"},
+                   "responseParameters": {"method.response.header.Access-Control-Allow-Origin": "'*'",
+                                          "method.response.header.X-From": "integration.response.header.x"}}),
+        );
+        responses.insert(
+            "418".to_string(),
+            json!({"statusCode": "418", "selectionPattern": "4\\d{2}"}),
+        );
+        let mut i = RestIntegration {
+            kind: "MOCK".into(),
+            http_method: None,
+            uri: None,
+            timeout_ms: 29_000,
+            passthrough: "WHEN_NO_MATCH".into(),
+            responses,
+            credentials: None,
+            request_templates: BTreeMap::new(),
+        };
+        let a = mock_answer(&i).unwrap();
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.headers,
+            [("Access-Control-Allow-Origin".to_string(), "*".to_string())]
+        );
+        assert_eq!(a.body.as_deref(), Some("{}"));
+        i.request_templates
+            .insert("application/json".into(), "{\"statusCode\": 404}".into());
+        assert_eq!(mock_answer(&i).unwrap().status, 418);
+        assert!(selects("2\\d{2}", "204") && selects(".*", "500") && !selects("200", "201"));
+        i.responses.retain(|k, _| k == "418");
+        i.request_templates.clear();
+        assert_eq!(
+            mock_answer(&i),
+            None,
+            "no default response: API Gateway's 500"
+        );
+    }
 
     fn api() -> RestApi {
         RestApi {

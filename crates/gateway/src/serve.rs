@@ -940,6 +940,24 @@ impl Gateway {
         let Some(integration) = resource.methods.get(m).and_then(|x| x.integration.as_ref()) else {
             return internal();
         };
+        if integration.kind == "MOCK" {
+            let Some(answer) = crate::rest::mock_answer(integration) else {
+                return internal();
+            };
+            let mut r = Response::new(Bytes::from(answer.body.unwrap_or_default()));
+            *r.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            for (k, v) in answer.headers {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    r.headers_mut().insert(n, v);
+                }
+            }
+            return r;
+        }
         let Some(uri) = integration
             .uri
             .as_deref()

@@ -267,6 +267,9 @@ fn integration_json(i: &RestIntegration) -> Value {
     if let Some(c) = &i.credentials {
         v["credentials"] = json!(c);
     }
+    if !i.request_templates.is_empty() {
+        v["requestTemplates"] = json!(i.request_templates);
+    }
     if !i.responses.is_empty() {
         v["integrationResponses"] = json!(i.responses);
     }
@@ -520,9 +523,12 @@ fn no_integration() -> GError {
 fn put_integration(a: &RestApis, at: &MethodAt, body: &Value) -> R {
     let hm = method_name(&at.http_method)?;
     let kind = opt_str(body, "type").ok_or_else(|| bad("Invalid integration type"))?;
+    if kind == "MOCK" {
+        return put_mock_integration(a, at, &hm, body);
+    }
     if kind != "AWS_PROXY" {
         return Err(bad(format!(
-            "Nimbus runs AWS_PROXY (Lambda proxy) integrations; integration type {kind} is not supported"
+            "Nimbus runs AWS_PROXY (Lambda proxy) and MOCK integrations; integration type {kind} is not supported"
         )));
     }
     let uri =
@@ -550,9 +556,36 @@ fn put_integration(a: &RestApis, at: &MethodAt, body: &Value) -> R {
         passthrough: opt_str(body, "passthroughBehavior").unwrap_or_else(|| "WHEN_NO_MATCH".into()),
         responses: BTreeMap::new(),
         credentials: opt_str(body, "credentials"),
+        request_templates: BTreeMap::new(),
     };
     let stored = integ.clone();
     change_method(a, at, &hm, |meth| {
+        meth.integration = Some(stored);
+        Ok(())
+    })?;
+    created(integration_json(&integ))
+}
+
+/// A `MOCK` integration: answered by the gateway itself from the integration
+/// response its request template's `statusCode` selects.
+fn put_mock_integration(a: &RestApis, at: &MethodAt, hm: &str, body: &Value) -> R {
+    let templates: BTreeMap<String, String> = match body.get("requestTemplates") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| bad("requestTemplates must map content types to templates"))?,
+    };
+    let integ = RestIntegration {
+        kind: "MOCK".into(),
+        http_method: None,
+        uri: None,
+        timeout_ms: 29_000,
+        passthrough: opt_str(body, "passthroughBehavior").unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+        responses: BTreeMap::new(),
+        credentials: None,
+        request_templates: templates,
+    };
+    let stored = integ.clone();
+    change_method(a, at, hm, |meth| {
         meth.integration = Some(stored);
         Ok(())
     })?;

@@ -9,8 +9,10 @@
 //! name no API share the implicit `ServerlessRestApi` (stage `Prod`) or
 //! `ServerlessHttpApi` (stage `$default`).
 //!
-//! What Nimbus's gateway cannot serve (authorizers on REST APIs, CORS on REST
-//! APIs, models, custom domains, ...) is refused naming the property.
+//! A REST API's `Cors` becomes an `OPTIONS` operation with a `mock`
+//! integration on every path, answering the preflight with the headers it
+//! names. What Nimbus's gateway cannot serve (authorizers on REST APIs,
+//! models, custom domains, ...) is refused naming the property.
 
 use super::{Expansion, invalid};
 use crate::Error;
@@ -36,7 +38,8 @@ const HTTP_EVENT: [&str; 6] = [
     "Auth",
 ];
 /// Properties of `AWS::Serverless::Api` Nimbus honours.
-const REST_API: [&str; 9] = [
+const REST_API: [&str; 10] = [
+    "Cors",
     "StageName",
     "DefinitionBody",
     "Name",
@@ -373,6 +376,133 @@ fn add_paths(
     Ok(())
 }
 
+/// A REST API's `Cors` (an origin, or a map of `AllowOrigin`,
+/// `AllowMethods`, `AllowHeaders`, `MaxAge`, `AllowCredentials`) as SAM
+/// writes it: on every path without one, an `options` operation whose `mock`
+/// integration answers 200 with the `Access-Control-*` headers; the allowed
+/// methods default to the path's own and `OPTIONS`.
+fn add_cors(id: &str, body: &mut Value, cors: &Value) -> Result<(), Error> {
+    let quoted = |v: &Value, what: &str| -> Result<String, Error> {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(invalid(
+                    id,
+                    format!(
+                        "Nimbus takes Cors {what} as a string only (not an intrinsic function)."
+                    ),
+                ));
+            }
+        };
+        // SAM wants the quotes API Gateway's mapping needs; a bare value is quoted.
+        Ok(
+            if s.len() >= 2 && s.starts_with('\'') && s.ends_with('\'') {
+                s
+            } else {
+                format!("'{s}'")
+            },
+        )
+    };
+    let (origin, methods, headers, max_age, credentials) = match cors {
+        Value::String(_) => (quoted(cors, "AllowOrigin")?, None, None, None, false),
+        Value::Object(m) => {
+            only(
+                id,
+                "Cors ",
+                cors,
+                &[
+                    "AllowOrigin",
+                    "AllowMethods",
+                    "AllowHeaders",
+                    "MaxAge",
+                    "AllowCredentials",
+                ],
+            )?;
+            let origin = m
+                .get("AllowOrigin")
+                .ok_or_else(|| invalid(id, "Cors must have AllowOrigin."))?;
+            let opt = |k: &str| m.get(k).map(|v| quoted(v, k)).transpose();
+            (
+                quoted(origin, "AllowOrigin")?,
+                opt("AllowMethods")?,
+                opt("AllowHeaders")?,
+                opt("MaxAge")?,
+                m.get("AllowCredentials")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )
+        }
+        _ => return Err(invalid(id, "Cors must be a string or a map.")),
+    };
+    let Some(paths) = body.get_mut("paths").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        if ops.contains_key("options") {
+            continue;
+        }
+        let allowed = methods.clone().unwrap_or_else(|| {
+            let all = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+            let mut own: Vec<String> = if ops.contains_key("x-amazon-apigateway-any-method") {
+                all.iter().map(|m| m.to_string()).collect()
+            } else {
+                ops.keys()
+                    .map(|k| k.to_ascii_uppercase())
+                    .filter(|k| all.contains(&k.as_str()))
+                    .chain(["OPTIONS".to_string()])
+                    .collect()
+            };
+            own.sort();
+            own.dedup();
+            format!("'{}'", own.join(","))
+        });
+        let mut parameters = Map::new();
+        let mut set = |h: &str, v: String| {
+            parameters.insert(format!("method.response.header.{h}"), json!(v));
+        };
+        if let Some(h) = &headers {
+            set("Access-Control-Allow-Headers", h.clone());
+        }
+        set("Access-Control-Allow-Methods", allowed);
+        set("Access-Control-Allow-Origin", origin.clone());
+        if let Some(a) = &max_age {
+            set("Access-Control-Max-Age", a.clone());
+        }
+        if credentials {
+            set("Access-Control-Allow-Credentials", "'true'".into());
+        }
+        let declared: Map<String, Value> = parameters
+            .keys()
+            .filter_map(|k| k.strip_prefix("method.response.header."))
+            .map(|h| (h.to_string(), json!({"type": "string"})))
+            .collect();
+        ops.insert(
+            "options".into(),
+            json!({
+                "consumes": ["application/json"],
+                "produces": ["application/json"],
+                "summary": "CORS support",
+                "responses": {"200": {"description": "Default response for CORS method", "headers": declared}},
+                "x-amazon-apigateway-integration": {
+                    "type": "mock",
+                    "requestTemplates": {"application/json": "{\n  \"statusCode\" : 200\n}\n"},
+                    "responses": {"default": {
+                        "statusCode": "200",
+                        "responseParameters": parameters,
+                        "responseTemplates": {"application/json": "{}\n"},
+                    }},
+                },
+            }),
+        );
+    }
+    Ok(())
+}
+
 /// An `HttpApi` event's `security`: its `Auth.Authorizer` (`NONE` for
 /// none) or the API's default, with its `AuthorizationScopes`.
 fn security(r: &Route, default_authorizer: Option<&str>) -> Result<Option<Value>, Error> {
@@ -537,6 +667,9 @@ fn rest_api(x: &mut Expansion<'_>, routes: &[Route], implicit: bool) -> Result<(
     // the body it writes (the events still get their permissions).
     if props.get("DefinitionBody").is_none() {
         add_paths(&mut body, routes, false, None)?;
+    }
+    if let Some(cors) = props.get("Cors") {
+        add_cors(&id, &mut body, cors)?;
     }
     let mut api = json!({});
     if let Some(b) = props.get("BinaryMediaTypes") {

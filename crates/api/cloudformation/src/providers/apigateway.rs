@@ -66,12 +66,18 @@ pub(super) fn body(props: &Map<String, Value>) -> Result<Option<Value>, String> 
 }
 
 /// One operation of an OpenAPI document: path, method, the integration's
-/// function URI, and its `security` (the document's when it has none).
+/// function URI (empty for a mock), and its `security` (the document's when
+/// it has none).
 pub(super) struct Operation<'a> {
     pub path: &'a str,
     pub method: &'static str,
     pub integration: &'a Value,
     pub uri: String,
+    /// A `mock` integration (REST APIs' CORS preflights): answered by the
+    /// gateway from its integration responses.
+    pub mock: bool,
+    /// The operation's own `responses` (its method responses).
+    pub responses: Option<&'a Value>,
     pub security: Option<&'a Value>,
 }
 
@@ -86,8 +92,8 @@ impl Operation<'_> {
 }
 
 /// The operations of `doc`'s `paths`; refuses integrations the gateway
-/// cannot run.
-pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
+/// cannot run (`mock` ones are for REST APIs only: `mocks`).
+pub(super) fn operations(doc: &Value, mocks: bool) -> Result<Vec<Operation<'_>>, String> {
     let mut out = Vec::new();
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return Ok(out);
@@ -108,21 +114,25 @@ pub(super) fn operations(doc: &Value) -> Result<Vec<Operation<'_>>, String> {
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if !kind.eq_ignore_ascii_case("aws_proxy") {
+            let mock = mocks && kind.eq_ignore_ascii_case("mock");
+            if !kind.eq_ignore_ascii_case("aws_proxy") && !mock {
+                let also = if mocks { " and mock" } else { "" };
                 return Err(format!(
-                    "Nimbus runs aws_proxy (Lambda proxy) integrations only; {at} has type '{kind}'"
+                    "Nimbus runs aws_proxy (Lambda proxy){also} integrations only; {at} has type '{kind}'"
                 ));
             }
-            let uri = integration
-                .get("uri")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("The integration of {at} has no uri"))?
-                .to_string();
+            let uri = match integration.get("uri").and_then(Value::as_str) {
+                Some(u) => u.to_string(),
+                None if mock => String::new(),
+                None => return Err(format!("The integration of {at} has no uri")),
+            };
             out.push(Operation {
                 path,
                 method,
                 integration,
                 uri,
+                mock,
+                responses: op.get("responses"),
                 security: op.get("security").or_else(|| doc.get("security")),
             });
         }
@@ -140,7 +150,7 @@ pub(super) async fn create_rest_api(
 ) -> Result<Created, String> {
     let doc = body(props)?;
     let ops = match &doc {
-        Some(d) => operations(d)?,
+        Some(d) => operations(d, true)?,
         None => Vec::new(),
     };
     if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
@@ -201,7 +211,7 @@ pub(super) async fn update_rest_api(
 ) -> Result<(), String> {
     let doc = body(new)?;
     let ops = match &doc {
-        Some(d) => operations(d)?,
+        Some(d) => operations(d, true)?,
         None => Vec::new(),
     };
     if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
@@ -268,6 +278,10 @@ async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Resul
                 }
             };
         }
+        if op.mock {
+            put_mock(ctx, id, &parent, op).await?;
+            continue;
+        }
         let mut integration = json!({
             "type": "AWS_PROXY",
             "integrationHttpMethod": "POST",
@@ -280,6 +294,65 @@ async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Resul
             integration["credentials"] = c.clone();
         }
         put_method(ctx, id, &parent, op.method, "NONE", &integration).await?;
+    }
+    Ok(())
+}
+
+/// A `mock` operation as `ImportRestApi` makes it: the method, its
+/// responses, the MOCK integration with its request templates, and one
+/// integration response per entry of the integration's `responses` (keyed by
+/// selection pattern, `default` for none).
+async fn put_mock(ctx: &Ctx, api: &str, resource: &str, op: &Operation<'_>) -> Result<(), String> {
+    let mut integration = json!({"type": "MOCK"});
+    if let Some(t) = op.integration.get("requestTemplates") {
+        integration["requestTemplates"] = t.clone();
+    }
+    put_method(ctx, api, resource, op.method, "NONE", &integration).await?;
+    let at = format!(
+        "{}/resources/{resource}/methods/{}",
+        api_path(api),
+        op.method
+    );
+    for (code, r) in op
+        .responses
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let headers: Map<String, Value> = r
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(h, _)| (format!("method.response.header.{h}"), json!(false)))
+            .collect();
+        let input = json!({"responseParameters": headers});
+        let path = format!("{at}/responses/{code}");
+        ctx.rest(SERVICE, Method::PUT, &path, Some(&input)).await?;
+    }
+    let responses = op.integration.get("responses").and_then(Value::as_object);
+    for (pattern, r) in responses.into_iter().flatten() {
+        let code = match r.get("statusCode") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(format!(
+                    "The mock integration response '{pattern}' of {} {} has no statusCode",
+                    op.method, op.path
+                ));
+            }
+        };
+        let mut input = json!({});
+        if pattern != "default" {
+            input["selectionPattern"] = json!(pattern);
+        }
+        for k in ["responseParameters", "responseTemplates"] {
+            if let Some(v) = r.get(k) {
+                input[k] = v.clone();
+            }
+        }
+        let path = format!("{at}/integration/responses/{code}");
+        ctx.rest(SERVICE, Method::PUT, &path, Some(&input)).await?;
     }
     Ok(())
 }
@@ -375,7 +448,14 @@ pub(super) async fn create_method(
     let i = props
         .get("Integration")
         .and_then(Value::as_object)
-        .ok_or("Nimbus needs a method's Integration (a Lambda proxy integration)")?;
+        .ok_or("Nimbus needs a method's Integration (a Lambda proxy or mock integration)")?;
+    if string(i, "Type").is_some_and(|t| t.eq_ignore_ascii_case("MOCK")) {
+        create_mock_method(ctx, (&api, &resource, &method, &auth), props, i).await?;
+        return Ok(Created::named(format!("{api}-{resource}-{method}"))
+            .with("RestApiId", api)
+            .with("ResourceId", resource)
+            .with("HttpMethod", method));
+    }
     let mut integration = json!({
         "type": string(i, "Type").unwrap_or_default(),
         "integrationHttpMethod": string(i, "IntegrationHttpMethod").unwrap_or_else(|| "POST".into()),
@@ -395,6 +475,62 @@ pub(super) async fn create_method(
         .with("RestApiId", api)
         .with("ResourceId", resource)
         .with("HttpMethod", method))
+}
+
+/// A method with a `MOCK` integration: its `MethodResponses` and the
+/// integration's `RequestTemplates` and `IntegrationResponses`.
+async fn create_mock_method(
+    ctx: &Ctx,
+    (api, resource, method, auth): (&str, &str, &str, &str),
+    props: &Map<String, Value>,
+    i: &Map<String, Value>,
+) -> Result<(), String> {
+    let mut integration = json!({"type": "MOCK"});
+    if let Some(t) = i.get("RequestTemplates") {
+        integration["requestTemplates"] = t.clone();
+    }
+    put_method(ctx, api, resource, method, auth, &integration).await?;
+    let at = format!("{}/resources/{resource}/methods/{method}", api_path(api));
+    let code_of = |r: &Value| match r.get("StatusCode") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(format!(
+            "A response of {method} on {resource} has no StatusCode"
+        )),
+    };
+    for r in props
+        .get("MethodResponses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut input = json!({});
+        if let Some(p) = r.get("ResponseParameters") {
+            input["responseParameters"] = p.clone();
+        }
+        let path = format!("{at}/responses/{}", code_of(r)?);
+        ctx.rest(SERVICE, Method::PUT, &path, Some(&input)).await?;
+    }
+    for r in i
+        .get("IntegrationResponses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut input = json!({});
+        for (from, to) in [
+            ("SelectionPattern", "selectionPattern"),
+            ("ResponseParameters", "responseParameters"),
+            ("ResponseTemplates", "responseTemplates"),
+        ] {
+            if let Some(v) = r.get(from) {
+                input[to] = v.clone();
+            }
+        }
+        let path = format!("{at}/integration/responses/{}", code_of(r)?);
+        ctx.rest(SERVICE, Method::PUT, &path, Some(&input)).await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn delete_method(
@@ -540,20 +676,22 @@ mod tests {
                 "parameters": [],
             },
         }});
-        let ops = operations(&doc).unwrap();
+        let ops = operations(&doc, false).unwrap();
         let got: Vec<(&str, &str, &str)> = ops
             .iter()
             .map(|o| (o.path, o.method, o.uri.as_str()))
             .collect();
         assert_eq!(got, [("/a/{b}", "GET", "u"), ("/a/{b}", "ANY", "v")]);
         let mock = json!({"paths": {"/": {"options": {"x-amazon-apigateway-integration": {"type": "mock"}}}}});
-        let e = operations(&mock).err().unwrap();
+        let e = operations(&mock, false).err().unwrap();
         assert!(e.contains("OPTIONS /") && e.contains("'mock'"), "{e}");
+        let ops = operations(&mock, true).unwrap();
+        assert!(ops[0].mock && ops[0].method == "OPTIONS");
         let secured = json!({"security": [{"a": ["s"]}], "paths": {
             "/": {"get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
             "/open": {"get": {"security": [{"NONE": []}], "x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u"}}},
         }});
-        let ops = operations(&secured).unwrap();
+        let ops = operations(&secured, false).unwrap();
         assert_eq!(ops[0].authorizer(), Some(("a", &json!(["s"]))));
         assert_eq!(ops[1].authorizer(), None);
         assert!(gone(Err("(Service: apigateway, Status Code: 404)".into())).is_ok());

@@ -34,7 +34,7 @@ fn camel(m: &Map<String, Value>) -> Map<String, Value> {
 pub(super) async fn create_api(ctx: &Ctx, props: &Map<String, Value>) -> Result<Created, String> {
     let doc = body(props)?;
     let ops = match &doc {
-        Some(d) => operations(d)?,
+        Some(d) => operations(d, false)?,
         None => Vec::new(),
     };
     let name = string(props, "Name")
@@ -96,7 +96,7 @@ pub(super) async fn update_api(
 ) -> Result<(), String> {
     let doc = body(new)?;
     let ops = match &doc {
-        Some(d) => operations(d)?,
+        Some(d) => operations(d, false)?,
         None => Vec::new(),
     };
     for (kind, key) in [
