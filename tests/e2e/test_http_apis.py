@@ -484,6 +484,52 @@ def test_rest_api_with_proxy_resources_and_stage_variables(nimbus, echo):
     assert call(nimbus, "GET", "/prod/items/9", host=host)[0] == 404
 
 
+def test_rest_api_token_authorizers_through_the_management_api(nimbus, echo):
+    lam, ag = nimbus.client(), nimbus.client("apigateway")
+    gate = unique("gate")
+    gate_arn = create(lam, gate, {"app.py": (
+        "def handler(event, context):\n"
+        "    effect = 'Allow' if event['authorizationToken'] == 'Bearer good' else 'Deny'\n"
+        "    return {'principalId': 'me', 'policyDocument': {'Version': '2012-10-17', 'Statement': [\n"
+        "        {'Action': 'execute-api:Invoke', 'Effect': effect, 'Resource': event['methodArn']}]}}\n")},
+        handler="app.handler")["FunctionArn"]
+    api = ag.create_rest_api(name=unique("guarded"))
+    uri = lambda target: f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{target}/invocations"
+    z = ag.create_authorizer(restApiId=api["id"], name="bearer", type="TOKEN", authorizerUri=uri(gate_arn),
+                             identitySource="method.request.header.Authorization", authorizerResultTtlInSeconds=0)
+    assert z["authorizerResultTtlInSeconds"] == 0
+    nimbus.client().add_permission(FunctionName=gate, StatementId="apigw", Action="lambda:InvokeFunction",
+                                   Principal="apigateway.amazonaws.com",
+                                   SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api['id']}/authorizers/{z['id']}")
+    allow_apigateway(nimbus, echo, api["id"])
+    with pytest.raises(ClientError) as e:
+        ag.put_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET",
+                      authorizationType="CUSTOM", authorizerId="nope")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    ag.put_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET",
+                  authorizationType="CUSTOM", authorizerId=z["id"])
+    ag.put_integration(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET", type="AWS_PROXY",
+                       integrationHttpMethod="POST", uri=uri(echo))
+    assert ag.get_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET")["authorizerId"] == z["id"]
+    ag.create_deployment(restApiId=api["id"], stageName="v1")
+    host = f"{api['id']}.execute-api.localhost"
+    assert call(nimbus, "GET", "/v1/", host=host)[0] == 401
+    status, _, body, _ = call(nimbus, "GET", "/v1/", host=host, headers={"Authorization": "Bearer good"})
+    assert status == 200 and json.loads(body)["event"]["requestContext"]["authorizer"]["principalId"] == "me"
+    assert call(nimbus, "GET", "/v1/", host=host, headers={"Authorization": "Bearer bad"})[0] == 403
+    # A validation expression refuses malformed tokens before the function is asked.
+    ag.update_authorizer(restApiId=api["id"], authorizerId=z["id"], patchOperations=[
+        {"op": "replace", "path": "/identityValidationExpression", "value": "Bearer [a-z]+"}])
+    assert ag.get_authorizer(restApiId=api["id"], authorizerId=z["id"])["identityValidationExpression"] == "Bearer [a-z]+"
+    assert call(nimbus, "GET", "/v1/", host=host, headers={"Authorization": "Basic x"})[0] == 401
+    with pytest.raises(ClientError) as e:
+        ag.delete_authorizer(restApiId=api["id"], authorizerId=z["id"])
+    assert e.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(ClientError) as e:
+        ag.create_authorizer(restApiId=api["id"], name="pool", type="COGNITO_USER_POOLS", providerARNs=["arn:x"])
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+
+
 STREAMER = r'''
 exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
   const path = event.rawPath || "";

@@ -329,3 +329,121 @@ def test_plain_rest_api_resources_with_a_mock_preflight(nimbus):
     assert r.getheader("Access-Control-Allow-Methods") == "GET,OPTIONS"
     cfn.delete_stack(StackName=name)
     assert settle(cfn, name) in ("GONE", "DELETE_COMPLETE")
+
+
+AUTHORIZED = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Timeout: 10
+Resources:
+  Orders:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Cors: "'*'"
+      Auth:
+        DefaultAuthorizer: Token
+        AddDefaultAuthorizerToCorsPreflight: false
+        Authorizers:
+          Token:
+            FunctionArn: !GetAtt Gate.Arn
+            Identity:
+              Header: X-Token
+              ValidationExpression: "allow|deny|bad"
+          ByRequest:
+            FunctionArn: !GetAtt Gate.Arn
+            FunctionPayloadType: REQUEST
+            Identity:
+              Headers: [X-User]
+              QueryStrings: [tenant]
+  Gate:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            if event["type"] == "TOKEN":
+                token, who = event["authorizationToken"], "user-1"
+            else:
+                headers = {k.lower(): v for k, v in event["headers"].items()}
+                token = "allow" if headers.get("x-user") == "ann" else "deny"
+                who = event["queryStringParameters"]["tenant"]
+            if token == "bad":
+                raise Exception("Unauthorized")
+            effect = "Allow" if token == "allow" else "Deny"
+            return {"principalId": who, "context": {"plan": "gold"}, "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+  Items:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        import json
+        def handler(event, context):
+            return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+      Events:
+        List:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Orders
+            Path: /items
+            Method: get
+        Mine:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Orders
+            Path: /mine
+            Method: get
+            Auth:
+              Authorizer: ByRequest
+        Open:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Orders
+            Path: /health
+            Method: get
+            Auth:
+              Authorizer: NONE
+Outputs:
+  Url:
+    Value: !Sub "https://${Orders}.execute-api.${AWS::Region}.amazonaws.com/prod/"
+"""
+
+
+def test_rest_api_lambda_authorizers_guard_methods(nimbus):
+    cfn = nimbus.client("cloudformation")
+    name = unique("samauth")
+    cfn.create_stack(StackName=name, TemplateBody=AUTHORIZED, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    status = settle(cfn, name)
+    assert status == "CREATE_COMPLETE", [
+        (e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+        if "FAILED" in e["ResourceStatus"]]
+    url = cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"][0]["OutputValue"]
+
+    assert call(nimbus, "GET", url, "/items") == (401, b'{"message":"Unauthorized"}')
+    status, body = call(nimbus, "GET", url, "/items", {"X-Token": "allow"})
+    assert status == 200, body
+    assert json.loads(body) == {"principalId": "user-1", "plan": "gold", "integrationLatency": 0}
+    status, body = call(nimbus, "GET", url, "/items", {"X-Token": "deny"})
+    assert status == 403 and b"explicit deny" in body, body
+    assert call(nimbus, "GET", url, "/items", {"X-Token": "bad"})[0] == 401, "the function said Unauthorized"
+    assert call(nimbus, "GET", url, "/items", {"X-Token": "other"})[0] == 401, "the validation expression refuses"
+    assert call(nimbus, "GET", url, "/health")[0] == 200, "Authorizer: NONE"
+    assert call(nimbus, "OPTIONS", url, "/items")[0] == 200, "preflights without the default authorizer"
+    # The REQUEST authorizer: both identity sources, its principal from the query string.
+    assert call(nimbus, "GET", url, "/mine", {"X-User": "ann"})[0] == 401, "tenant missing"
+    status, body = call(nimbus, "GET", url, "/mine?tenant=acme", {"X-User": "ann"})
+    assert status == 200 and json.loads(body)["principalId"] == "acme", body
+    assert call(nimbus, "GET", url, "/mine?tenant=acme", {"X-User": "bob"})[0] == 403
+
+    ag = nimbus.client("apigateway")
+    api = urllib.parse.urlparse(url).hostname.split(".")[0]
+    authorizers = {a["name"]: a for a in ag.get_authorizers(restApiId=api)["items"]}
+    assert authorizers["Token"]["type"] == "TOKEN"
+    assert authorizers["Token"]["identitySource"] == "method.request.header.X-Token"
+    assert authorizers["ByRequest"]["identitySource"] == "method.request.header.X-User, method.request.querystring.tenant"
+    cfn.delete_stack(StackName=name)
+    assert settle(cfn, name) in ("GONE", "DELETE_COMPLETE")

@@ -40,7 +40,10 @@ pub struct RestIntegration {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Method {
     pub http_method: String,
+    /// `NONE`, or `CUSTOM` (a Lambda authorizer: `authorizer_id`).
     pub authorization_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_id: Option<String>,
     pub api_key_required: bool,
     pub request_parameters: BTreeMap<String, bool>,
     /// `PutMethodResponse` bodies by status code, kept as given.
@@ -55,6 +58,52 @@ pub struct Resource {
     pub path_part: String,
     pub path: String,
     pub methods: BTreeMap<String, Method>,
+}
+
+/// A Lambda authorizer of a REST API (`TOKEN`: the function gets one header's
+/// token; `REQUEST`: the request's parts).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestAuthorizer {
+    pub id: String,
+    pub name: String,
+    /// `TOKEN` or `REQUEST`.
+    pub kind: String,
+    /// `arn:aws:apigateway:...:lambda:path/2015-03-31/functions/<arn>/invocations`.
+    pub uri: String,
+    /// `method.request.header.Authorization` (TOKEN), or a comma-separated
+    /// list of `method.request.header.X`, `method.request.querystring.q`,
+    /// `stageVariables.v`, `context.x` (REQUEST; may be empty: no caching).
+    pub identity_source: String,
+    /// TOKEN: a regular expression the token must match, else 401 unasked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_validation: Option<String>,
+    /// How long an answer is reused for the same identity (0: never).
+    pub ttl_secs: u64,
+    /// The role API Gateway invokes the authorizer with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+/// A TOKEN authorizer's `identityValidationExpression`, compiled to match a
+/// whole token (API Gateway refuses a token that does not match with 401,
+/// without calling the function).
+pub fn token_pattern(
+    expression: &str,
+) -> std::result::Result<regex_automata::nfa::thompson::pikevm::PikeVM, String> {
+    if expression.len() > 1024 {
+        return Err("the expression is longer than 1,024 characters".into());
+    }
+    regex_automata::nfa::thompson::pikevm::PikeVM::new(&format!("^(?:{expression})$"))
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `token` matches the validation `expression` (a bad expression
+/// matches nothing).
+pub fn token_matches(expression: &str, token: &str) -> bool {
+    token_pattern(expression).is_ok_and(|re| {
+        let mut cache = re.create_cache();
+        re.is_match(&mut cache, token.as_bytes())
+    })
 }
 
 /// A deployment of a REST API: the resource tree as deployed.
@@ -72,6 +121,10 @@ pub struct RestApi {
     pub created_ms: u64,
     pub root_id: String,
     pub resources: Vec<Resource>,
+    /// Its Lambda authorizers (served as they are now, as API Gateway serves
+    /// an authorizer's changes once deployed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizers: Vec<RestAuthorizer>,
     /// Stored as the record's `stages` and `deployments`.
     #[serde(flatten)]
     pub stages: Stages<Vec<Resource>>,
@@ -358,6 +411,7 @@ impl RestApis {
             created_ms: now(),
             root_id: root.id.clone(),
             resources: vec![root],
+            authorizers: Vec::new(),
             stages: Stages::default(),
         })
     }
@@ -483,6 +537,7 @@ mod tests {
                 path: "/".into(),
                 methods: BTreeMap::new(),
             }],
+            authorizers: Vec::new(),
             stages: Stages::default(),
         }
     }

@@ -572,6 +572,173 @@ impl Gateway {
         outcome.ok_or_else(forbidden)
     }
 
+    /// Run a REST API method's Lambda authorizer (or reuse its cached answer,
+    /// whose policy is judged again for this method, as API Gateway does):
+    /// the `requestContext.authorizer` the integration gets, or the refusal.
+    async fn rest_authorize(
+        &self,
+        authz: &crate::rest::RestAuthorizer,
+        req: &HttpRequest,
+        route: &Route,
+        method_arn: &str,
+    ) -> Authorized {
+        let unauthorized = || message(StatusCode::UNAUTHORIZED, "message", "Unauthorized");
+        let failed = || {
+            let mut r = message(StatusCode::INTERNAL_SERVER_ERROR, "message", "null");
+            *r.body_mut() = Bytes::from_static(b"{\"message\":null}");
+            r.headers_mut().insert(
+                "x-amzn-errortype",
+                HeaderValue::from_static("AuthorizerConfigurationException"),
+            );
+            r
+        };
+        let header_of = |h: &str| {
+            let h = h.to_ascii_lowercase();
+            req.headers
+                .iter()
+                .find(|(k, _)| *k == h)
+                .map(|(_, v)| v.clone())
+        };
+        let mut values = Vec::new();
+        for source in authz
+            .identity_source
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let v = if let Some(h) = source.strip_prefix("method.request.header.") {
+                header_of(h)
+            } else if let Some(q) = source.strip_prefix("method.request.querystring.") {
+                query_value(&req.raw_query, q)
+            } else if let Some(sv) = source.strip_prefix("stageVariables.") {
+                route.stage_variables.get(sv).cloned()
+            } else {
+                source.strip_prefix("context.").map(|c| match c {
+                    "stage" => route.stage.clone(),
+                    "apiId" => route.api_id.clone(),
+                    "resourcePath" => route.resource_path.clone(),
+                    _ => String::new(),
+                })
+            };
+            match v {
+                Some(v) if !v.is_empty() => values.push(v),
+                _ => return Err(unauthorized()),
+            }
+        }
+        let token = values.first().cloned().unwrap_or_default();
+        if authz.kind == "TOKEN"
+            && let Some(e) = &authz.identity_validation
+            && !crate::rest::token_matches(e, &token)
+        {
+            return Err(unauthorized());
+        }
+        let key = format!(
+            "rest/{}/{}/{}",
+            route.api_id,
+            authz.id,
+            values.join("\u{0}")
+        );
+        let now = nimbus_model::time::now_millis();
+        let cacheable = authz.ttl_secs > 0 && !values.is_empty();
+        let cached = cacheable
+            .then(|| {
+                self.auth_cache
+                    .lock()
+                    .expect("auth cache")
+                    .get(&key)
+                    .cloned()
+            })
+            .flatten()
+            .filter(|(until, _)| *until > now)
+            .and_then(|(_, answer)| answer);
+        let answer = match cached {
+            Some(a) => a,
+            None => {
+                let mut event = if authz.kind == "TOKEN" {
+                    json!({"type": "TOKEN", "authorizationToken": token})
+                } else {
+                    let mut e = http_events::event_v1(req, route);
+                    if let Some(o) = e.as_object_mut() {
+                        o.remove("body");
+                        o.remove("isBase64Encoded");
+                    }
+                    e["type"] = json!("REQUEST");
+                    e
+                };
+                event["methodArn"] = json!(method_arn);
+                let (function, qualifier) = function_of(&authz.uri);
+                let tail = format!("authorizers/{}", authz.id);
+                let credentials = authz.credentials.as_deref();
+                if !self.may_invoke(
+                    (&function, qualifier.as_deref()),
+                    &route.api_id,
+                    &tail,
+                    credentials,
+                ) {
+                    return Err(failed());
+                }
+                let invoked = self
+                    .invoker
+                    .invoke(InvokeRequest {
+                        trace_id: req.trace_header().map(str::to_string),
+                        ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
+                    })
+                    .await;
+                let Ok(out) = invoked else {
+                    return Err(failed());
+                };
+                let answer = serde_json::from_slice::<Value>(&out.payload).unwrap_or(Value::Null);
+                if out.function_error.is_some() {
+                    // A function that fails with "Unauthorized" refuses the caller.
+                    return Err(
+                        if answer.get("errorMessage").and_then(Value::as_str)
+                            == Some("Unauthorized")
+                        {
+                            unauthorized()
+                        } else {
+                            failed()
+                        },
+                    );
+                }
+                if answer.get("principalId").is_none() || answer.get("policyDocument").is_none() {
+                    return Err(failed());
+                }
+                if cacheable {
+                    self.auth_cache
+                        .lock()
+                        .expect("auth cache")
+                        .insert(key, (now + authz.ttl_secs * 1000, Some(answer.clone())));
+                }
+                answer
+            }
+        };
+        match policy_allows(&answer, method_arn) {
+            Some(true) => {}
+            Some(false) => {
+                let denied = answer["policyDocument"]["Statement"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|s| s["Effect"] == "Deny"));
+                let text = if denied {
+                    "User is not authorized to access this resource with an explicit deny"
+                } else {
+                    "User is not authorized to access this resource"
+                };
+                return Err(message(StatusCode::FORBIDDEN, "Message", text));
+            }
+            None => return Err(failed()),
+        }
+        let mut context = json!({"principalId": answer["principalId"], "integrationLatency": 0});
+        if let (Some(c), Some(o)) = (
+            answer.get("context").and_then(Value::as_object),
+            context.as_object_mut(),
+        ) {
+            for (k, v) in c {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(context)
+    }
+
     pub fn apis(&self) -> &Arc<Apis> {
         &self.apis
     }
@@ -981,7 +1148,27 @@ impl Gateway {
             full_path: format!("/{}{rest_path}", stage.name),
         };
         let req = http_request(parts, &rest_path, body, source_ip);
-        let event = http_events::event_v1(&req, &r);
+        let mut event = http_events::event_v1(&req, &r);
+        if let Some(method) = resource.methods.get(m)
+            && method.authorization_type == "CUSTOM"
+        {
+            let Some(authz) = method
+                .authorizer_id
+                .as_deref()
+                .and_then(|id| api.authorizers.iter().find(|z| z.id == id))
+            else {
+                return internal();
+            };
+            let identity = &self.identity;
+            let method_arn = format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/{}{rest_path}",
+                identity.region, identity.account_id, api.id, stage.name, parts.method
+            );
+            match self.rest_authorize(authz, &req, &r, &method_arn).await {
+                Ok(context) => event["requestContext"]["authorizer"] = context,
+                Err(refused) => return refused,
+            }
+        }
         let (function, qualifier) = function_of(&stage_vars(uri, &stage.variables));
         let tail = format!("{}/{}{rest_path}", stage.name, parts.method);
         let credentials = integration.credentials.as_deref();

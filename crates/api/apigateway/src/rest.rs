@@ -94,6 +94,24 @@ pub enum Operation {
         api: String,
         stage: String,
     },
+    CreateAuthorizer {
+        api: String,
+    },
+    GetAuthorizers {
+        api: String,
+    },
+    GetAuthorizer {
+        api: String,
+        authorizer: String,
+    },
+    UpdateAuthorizer {
+        api: String,
+        authorizer: String,
+    },
+    DeleteAuthorizer {
+        api: String,
+        authorizer: String,
+    },
 }
 
 impl Operation {
@@ -155,6 +173,20 @@ impl Operation {
             (&Method::GET, ["stages", st]) => O::GetStage { api, stage: s(st) },
             (&Method::PATCH, ["stages", st]) => O::UpdateStage { api, stage: s(st) },
             (&Method::DELETE, ["stages", st]) => O::DeleteStage { api, stage: s(st) },
+            (&Method::POST, ["authorizers"]) => O::CreateAuthorizer { api },
+            (&Method::GET, ["authorizers"]) => O::GetAuthorizers { api },
+            (&Method::GET, ["authorizers", z]) => O::GetAuthorizer {
+                api,
+                authorizer: s(z),
+            },
+            (&Method::PATCH, ["authorizers", z]) => O::UpdateAuthorizer {
+                api,
+                authorizer: s(z),
+            },
+            (&Method::DELETE, ["authorizers", z]) => O::DeleteAuthorizer {
+                api,
+                authorizer: s(z),
+            },
             _ => return None,
         })
     }
@@ -213,7 +245,180 @@ pub fn execute(a: &RestApis, op: Operation, body: &Value) -> R {
         O::GetStage { api, stage } => get_stage(a, &api, &stage),
         O::UpdateStage { api, stage } => update_stage(a, &api, &stage, body),
         O::DeleteStage { api, stage } => delete_stage(a, &api, &stage),
+        O::CreateAuthorizer { api } => create_authorizer(a, &api, body),
+        O::GetAuthorizers { api } => {
+            let x = a.get(&api).map_err(err)?;
+            ok(items(x.authorizers.iter().map(authorizer_json).collect()))
+        }
+        O::GetAuthorizer { api, authorizer } => {
+            let x = a.get(&api).map_err(err)?;
+            ok(authorizer_json(authorizer_of(&x, &authorizer)?))
+        }
+        O::UpdateAuthorizer { api, authorizer } => update_authorizer(a, &api, &authorizer, body),
+        O::DeleteAuthorizer { api, authorizer } => delete_authorizer(a, &api, &authorizer),
     }
+}
+
+fn authorizer_json(z: &rest::RestAuthorizer) -> Value {
+    let mut v = json!({
+        "id": z.id, "name": z.name, "type": z.kind, "authorizerUri": z.uri,
+        "identitySource": z.identity_source, "authorizerResultTtlInSeconds": z.ttl_secs,
+    });
+    if let Some(e) = &z.identity_validation {
+        v["identityValidationExpression"] = json!(e);
+    }
+    if let Some(c) = &z.credentials {
+        v["authorizerCredentials"] = json!(c);
+    }
+    v
+}
+
+fn authorizer_of<'a>(api: &'a RestApi, id: &str) -> Result<&'a rest::RestAuthorizer, ApiError> {
+    api.authorizers.iter().find(|z| z.id == id).ok_or_else(|| {
+        err(GError::NotFound(format!(
+            "Invalid authorizer identifier specified {id}"
+        )))
+    })
+}
+
+/// Check an authorizer as API Gateway does when it is made or changed.
+fn check_authorizer(z: &rest::RestAuthorizer) -> Result<(), ApiError> {
+    match z.kind.as_str() {
+        "TOKEN" | "REQUEST" => {}
+        "COGNITO_USER_POOLS" => {
+            return Err(bad(
+                "Nimbus has no Cognito user pools yet; use a TOKEN or REQUEST (Lambda) authorizer",
+            ));
+        }
+        k => return Err(bad(format!("Invalid authorizer type {k}"))),
+    }
+    if z.uri.is_empty() {
+        return Err(bad(
+            "Authorizer URI is required for authorizer of type TOKEN or REQUEST",
+        ));
+    }
+    if z.kind == "TOKEN" && !z.identity_source.starts_with("method.request.header.") {
+        return Err(bad(
+            "Identity source for authorizer of type TOKEN must be a header: method.request.header.<name>",
+        ));
+    }
+    if z.ttl_secs > 3600 {
+        return Err(bad(
+            "Authorizer result TTL must be between 0 and 3600 seconds",
+        ));
+    }
+    if let Some(e) = &z.identity_validation
+        && let Err(why) = nimbus_gateway::rest::token_pattern(e)
+    {
+        return Err(bad(format!(
+            "Invalid identity validation expression {e}: {why}"
+        )));
+    }
+    Ok(())
+}
+
+fn create_authorizer(a: &RestApis, api: &str, body: &Value) -> R {
+    let name = opt_str(body, "name").ok_or_else(|| bad("Authorizer name is required"))?;
+    let kind = opt_str(body, "type").ok_or_else(|| bad("Invalid authorizer type"))?;
+    let z = rest::RestAuthorizer {
+        id: nimbus_gateway::apis::new_id(),
+        name,
+        identity_source: opt_str(body, "identitySource").unwrap_or_else(|| {
+            if kind == "TOKEN" {
+                "method.request.header.Authorization".into()
+            } else {
+                String::new()
+            }
+        }),
+        kind,
+        uri: opt_str(body, "authorizerUri").unwrap_or_default(),
+        identity_validation: opt_str(body, "identityValidationExpression"),
+        ttl_secs: body
+            .get("authorizerResultTtlInSeconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(300),
+        credentials: opt_str(body, "authorizerCredentials"),
+    };
+    check_authorizer(&z)?;
+    let stored = z.clone();
+    a.change(api, |x| {
+        if x.authorizers.iter().any(|o| o.name == stored.name) {
+            return Err(GError::Conflict(format!(
+                "Authorizer with name {} already exists",
+                stored.name
+            )));
+        }
+        x.authorizers.push(stored);
+        Ok(())
+    })
+    .map_err(err)?;
+    created(authorizer_json(&z))
+}
+
+fn update_authorizer(a: &RestApis, api: &str, id: &str, body: &Value) -> R {
+    let (x, _) = a
+        .change(api, |x| {
+            let z = x
+                .authorizers
+                .iter_mut()
+                .find(|z| z.id == id)
+                .ok_or_else(|| {
+                    GError::NotFound(format!("Invalid authorizer identifier specified {id}"))
+                })?;
+            for (op, path, value) in patches(body) {
+                let v = value.unwrap_or_default();
+                match (op.as_str(), path.as_str()) {
+                    ("replace", "/name") => z.name = v,
+                    ("replace", "/authorizerUri") => z.uri = v,
+                    ("replace", "/identitySource") => z.identity_source = v,
+                    ("replace", "/identityValidationExpression") => {
+                        z.identity_validation = Some(v).filter(|s| !s.is_empty());
+                    }
+                    ("replace", "/authorizerResultTtlInSeconds") => {
+                        z.ttl_secs = v
+                            .parse()
+                            .map_err(|_| GError::BadRequest(format!("Invalid TTL value {v}")))?;
+                    }
+                    ("replace", "/authorizerCredentials") => {
+                        z.credentials = Some(v).filter(|s| !s.is_empty());
+                    }
+                    ("replace", "/type") => z.kind = v,
+                    _ => {
+                        return Err(GError::BadRequest(format!(
+                            "Invalid patch path {path} for operation {op}"
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+    let z = authorizer_of(&x, id)?;
+    check_authorizer(z)?;
+    ok(authorizer_json(z))
+}
+
+fn delete_authorizer(a: &RestApis, api: &str, id: &str) -> R {
+    a.change(api, |x| {
+        if !x.authorizers.iter().any(|z| z.id == id) {
+            return Err(GError::NotFound(format!(
+                "Invalid authorizer identifier specified {id}"
+            )));
+        }
+        if x.resources
+            .iter()
+            .flat_map(|r| r.methods.values())
+            .any(|m| m.authorizer_id.as_deref() == Some(id))
+        {
+            return Err(GError::Conflict(
+                "Cannot delete authorizer, is referenced in method".into(),
+            ));
+        }
+        x.authorizers.retain(|z| z.id != id);
+        Ok(())
+    })
+    .map_err(err)?;
+    Ok(accepted())
 }
 
 fn ok(v: Value) -> R {
@@ -281,6 +486,9 @@ fn method_json(m: &rest::Method) -> Value {
         "httpMethod": m.http_method, "authorizationType": m.authorization_type,
         "apiKeyRequired": m.api_key_required,
     });
+    if let Some(a) = &m.authorizer_id {
+        v["authorizerId"] = json!(a);
+    }
     if !m.request_parameters.is_empty() {
         v["requestParameters"] = json!(m.request_parameters);
     }
@@ -423,11 +631,25 @@ fn put_method(a: &RestApis, at: &MethodAt, body: &Value) -> R {
     let hm = method_name(&at.http_method)?;
     let auth =
         opt_str(body, "authorizationType").ok_or_else(|| bad("Invalid authorizationType"))?;
-    if auth != "NONE" {
-        return Err(bad(format!(
-            "Authorization type {auth} is not supported by Nimbus's REST APIs yet; use NONE"
-        )));
+    let authorizer_id = opt_str(body, "authorizerId");
+    match auth.as_str() {
+        "NONE" => {}
+        "CUSTOM" => {
+            let id = authorizer_id
+                .as_deref()
+                .ok_or_else(|| bad("Invalid authorizer ID specified. Setting the authorization type to CUSTOM requires a valid authorizer."))?;
+            let api = a.get(&at.api).map_err(err)?;
+            if !api.authorizers.iter().any(|z| z.id == id) {
+                return Err(bad(format!("Invalid authorizer ID specified: {id}")));
+            }
+        }
+        _ => {
+            return Err(bad(format!(
+                "Authorization type {auth} is not supported by Nimbus's REST APIs yet; use NONE or CUSTOM (a Lambda authorizer)"
+            )));
+        }
     }
+    let authorizer_id = authorizer_id.filter(|_| auth == "CUSTOM");
     let params: BTreeMap<String, bool> = body
         .get("requestParameters")
         .and_then(Value::as_object)
@@ -440,6 +662,7 @@ fn put_method(a: &RestApis, at: &MethodAt, body: &Value) -> R {
     let meth = rest::Method {
         http_method: hm.clone(),
         authorization_type: auth,
+        authorizer_id,
         api_key_required: body
             .get("apiKeyRequired")
             .and_then(Value::as_bool)

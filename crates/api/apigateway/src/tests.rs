@@ -260,6 +260,32 @@ fn every_rest_api_operation_parses_from_its_path() {
         ("GET", "/restapis/".into(), O::GetRestApis),
         ("GET", "/restapis/a1".into(), O::GetRestApi { api: a() }),
         (
+            "POST",
+            "/restapis/a1/authorizers".into(),
+            O::CreateAuthorizer { api: a() },
+        ),
+        (
+            "GET",
+            "/restapis/a1/authorizers".into(),
+            O::GetAuthorizers { api: a() },
+        ),
+        (
+            "PATCH",
+            "/restapis/a1/authorizers/z1".into(),
+            O::UpdateAuthorizer {
+                api: a(),
+                authorizer: "z1".into(),
+            },
+        ),
+        (
+            "DELETE",
+            "/restapis/a1/authorizers/z1".into(),
+            O::DeleteAuthorizer {
+                api: a(),
+                authorizer: "z1".into(),
+            },
+        ),
+        (
             "PATCH",
             "/restapis/a1".into(),
             O::UpdateRestApi { api: a() },

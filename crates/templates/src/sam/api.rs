@@ -27,7 +27,7 @@ pub(crate) const IMPLICIT_HTTP: &str = "ServerlessHttpApi";
 const DEFAULT_STAGE: &str = "$default";
 
 /// Properties of an `Api` event Nimbus honours.
-const REST_EVENT: [&str; 3] = ["Path", "Method", "RestApiId"];
+const REST_EVENT: [&str; 4] = ["Path", "Method", "RestApiId", "Auth"];
 /// Properties of an `HttpApi` event Nimbus honours.
 const HTTP_EVENT: [&str; 6] = [
     "Path",
@@ -38,7 +38,8 @@ const HTTP_EVENT: [&str; 6] = [
     "Auth",
 ];
 /// Properties of `AWS::Serverless::Api` Nimbus honours.
-const REST_API: [&str; 10] = [
+const REST_API: [&str; 11] = [
+    "Auth",
     "Cors",
     "StageName",
     "DefinitionBody",
@@ -221,6 +222,22 @@ pub(crate) fn rest_event(
     let api = api_of(id, name, props, "RestApiId", IMPLICIT_REST)?;
     let path = text(id, name, props, "Path")?;
     let method = text(id, name, props, "Method")?;
+    if let Some(auth) = props.get("Auth") {
+        only(
+            id,
+            &format!("Event with id [{name}] is invalid. Auth "),
+            auth,
+            &["Authorizer"],
+        )?;
+        if auth.get("Authorizer").and_then(Value::as_str) == Some("AWS_IAM") {
+            return Err(invalid(
+                id,
+                format!(
+                    "Event with id [{name}] is invalid. Nimbus's REST APIs do not support AWS_IAM authorization yet; use a Lambda authorizer."
+                ),
+            ));
+        }
+    }
     let stage = match routes.rest_stages.get(&api) {
         Some(s) => s.clone(),
         None if api == IMPLICIT_REST => IMPLICIT_REST_STAGE.to_string(),
@@ -255,7 +272,7 @@ pub(crate) fn rest_event(
         path: path.to_string(),
         operation: operation(method),
         integration: json!({"httpMethod": "POST", "type": "aws_proxy", "uri": {"Fn::Sub": uri}}),
-        auth: None,
+        auth: props.get("Auth").cloned(),
     });
     Ok(())
 }
@@ -381,7 +398,12 @@ fn add_paths(
 /// writes it: on every path without one, an `options` operation whose `mock`
 /// integration answers 200 with the `Access-Control-*` headers; the allowed
 /// methods default to the path's own and `OPTIONS`.
-fn add_cors(id: &str, body: &mut Value, cors: &Value) -> Result<(), Error> {
+fn add_cors(
+    id: &str,
+    body: &mut Value,
+    cors: &Value,
+    authorizer: Option<&str>,
+) -> Result<(), Error> {
     let quoted = |v: &Value, what: &str| -> Result<String, Error> {
         let s = match v {
             Value::String(s) => s.clone(),
@@ -481,26 +503,195 @@ fn add_cors(id: &str, body: &mut Value, cors: &Value) -> Result<(), Error> {
             .filter_map(|k| k.strip_prefix("method.response.header."))
             .map(|h| (h.to_string(), json!({"type": "string"})))
             .collect();
-        ops.insert(
-            "options".into(),
-            json!({
-                "consumes": ["application/json"],
-                "produces": ["application/json"],
-                "summary": "CORS support",
-                "responses": {"200": {"description": "Default response for CORS method", "headers": declared}},
-                "x-amazon-apigateway-integration": {
-                    "type": "mock",
-                    "requestTemplates": {"application/json": "{\n  \"statusCode\" : 200\n}\n"},
-                    "responses": {"default": {
-                        "statusCode": "200",
-                        "responseParameters": parameters,
-                        "responseTemplates": {"application/json": "{}\n"},
-                    }},
-                },
-            }),
-        );
+        let mut preflight = json!({
+            "consumes": ["application/json"],
+            "produces": ["application/json"],
+            "summary": "CORS support",
+            "responses": {"200": {"description": "Default response for CORS method", "headers": declared}},
+            "x-amazon-apigateway-integration": {
+                "type": "mock",
+                "requestTemplates": {"application/json": "{\n  \"statusCode\" : 200\n}\n"},
+                "responses": {"default": {
+                    "statusCode": "200",
+                    "responseParameters": parameters,
+                    "responseTemplates": {"application/json": "{}\n"},
+                }},
+            },
+        });
+        if let Some(a) = authorizer {
+            preflight["security"] = json!([{ a: [] }]);
+        }
+        ops.insert("options".into(), preflight);
     }
     Ok(())
+}
+
+/// A REST API's `Auth`: its Lambda `Authorizers` as the body's security
+/// definitions (`TOKEN` from a header, `REQUEST` from the identity sources
+/// listed), each with the permission that lets API Gateway invoke its
+/// function; its `DefaultAuthorizer`, and whether CORS preflights use it
+/// (`AddDefaultAuthorizerToCorsPreflight`, true unless said).
+fn rest_authorizers(
+    x: &mut Expansion<'_>,
+    auth: &Value,
+    body: &mut Value,
+) -> Result<(Option<String>, bool), Error> {
+    let id = x.id.to_string();
+    only(
+        &id,
+        "Auth ",
+        auth,
+        &[
+            "Authorizers",
+            "DefaultAuthorizer",
+            "AddDefaultAuthorizerToCorsPreflight",
+        ],
+    )?;
+    let mut schemes = Map::new();
+    for (name, a) in auth
+        .get("Authorizers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(arn) = a.get("FunctionArn") else {
+            return Err(invalid(
+                &id,
+                format!(
+                    "Authorizer {name} must have 'FunctionArn'; Nimbus's REST APIs have Lambda authorizers only (no Cognito user pools yet)."
+                ),
+            ));
+        };
+        only(
+            &id,
+            &format!("Authorizer {name} "),
+            a,
+            &[
+                "FunctionArn",
+                "FunctionPayloadType",
+                "Identity",
+                "FunctionInvokeRole",
+            ],
+        )?;
+        let identity = a.get("Identity").cloned().unwrap_or_else(|| json!({}));
+        let kind = a
+            .get("FunctionPayloadType")
+            .and_then(Value::as_str)
+            .unwrap_or("TOKEN");
+        let mut authorizer = json!({
+            "type": kind.to_ascii_lowercase(),
+            "authorizerUri": {"Fn::Sub": [
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${__FunctionArn__}/invocations",
+                {"__FunctionArn__": arn},
+            ]},
+        });
+        if let Some(ttl) = identity.get("ReauthorizeEvery") {
+            authorizer["authorizerResultTtlInSeconds"] = ttl.clone();
+        }
+        if let Some(role) = a.get("FunctionInvokeRole") {
+            authorizer["authorizerCredentials"] = role.clone();
+        }
+        let scheme = match kind {
+            "TOKEN" => {
+                if let Some(e) = identity.get("ValidationExpression") {
+                    authorizer["identityValidationExpression"] = e.clone();
+                }
+                let header = identity
+                    .get("Header")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Authorization");
+                json!({"type": "apiKey", "name": header, "in": "header",
+                       "x-amazon-apigateway-authtype": "custom",
+                       "x-amazon-apigateway-authorizer": authorizer})
+            }
+            "REQUEST" => {
+                let mut sources = Vec::new();
+                for (key, prefix) in [
+                    ("Headers", "method.request.header."),
+                    ("QueryStrings", "method.request.querystring."),
+                    ("StageVariables", "stageVariables."),
+                    ("Context", "context."),
+                ] {
+                    for v in identity
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(n) = v.as_str() {
+                            sources.push(format!("{prefix}{n}"));
+                        }
+                    }
+                }
+                authorizer["identitySource"] = json!(sources.join(", "));
+                json!({"type": "apiKey", "name": "Unused", "in": "header",
+                       "x-amazon-apigateway-authtype": "custom",
+                       "x-amazon-apigateway-authorizer": authorizer})
+            }
+            other => {
+                return Err(invalid(
+                    &id,
+                    format!(
+                        "Authorizer {name} has an invalid 'FunctionPayloadType' '{other}': TOKEN or REQUEST."
+                    ),
+                ));
+            }
+        };
+        schemes.insert(name.clone(), scheme);
+        if a.get("FunctionInvokeRole").is_none() {
+            x.add(
+                format!("{id}{name}AuthorizerPermission"),
+                "AWS::Lambda::Permission",
+                json!({
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": arn,
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": {"Fn::Sub": [
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/authorizers/*",
+                        {"__ApiId__": {"Ref": id}},
+                    ]},
+                }),
+            );
+        }
+    }
+    if !schemes.is_empty() {
+        let into = if body.get("openapi").is_some() {
+            &mut body["components"]["securitySchemes"]
+        } else {
+            &mut body["securityDefinitions"]
+        };
+        if !into.is_object() {
+            *into = json!({});
+        }
+        for (k, v) in schemes {
+            into[k] = v;
+        }
+    }
+    let default = auth
+        .get("DefaultAuthorizer")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if default.as_deref() == Some("AWS_IAM") {
+        return Err(invalid(
+            &id,
+            "Nimbus's REST APIs do not support AWS_IAM authorization yet; use a Lambda authorizer.",
+        ));
+    }
+    if let Some(d) = &default
+        && auth.get("Authorizers").is_none_or(|m| m.get(d).is_none())
+    {
+        return Err(invalid(
+            &id,
+            format!(
+                "Unable to set DefaultAuthorizer because '{d}' was not defined in 'Authorizers'."
+            ),
+        ));
+    }
+    let preflight = auth
+        .get("AddDefaultAuthorizerToCorsPreflight")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok((default, preflight))
 }
 
 /// An `HttpApi` event's `security`: its `Auth.Authorizer` (`NONE` for
@@ -665,11 +856,16 @@ fn rest_api(x: &mut Expansion<'_>, routes: &[Route], implicit: bool) -> Result<(
     let mut body = body_of(&id, &props, fresh)?;
     // A `DefinitionBody` is the user's: SAM adds the events' paths only to
     // the body it writes (the events still get their permissions).
+    let (default_authorizer, preflight) = match props.get("Auth") {
+        Some(auth) => rest_authorizers(x, auth, &mut body)?,
+        None => (None, true),
+    };
     if props.get("DefinitionBody").is_none() {
-        add_paths(&mut body, routes, false, None)?;
+        add_paths(&mut body, routes, false, default_authorizer.as_deref())?;
     }
     if let Some(cors) = props.get("Cors") {
-        add_cors(&id, &mut body, cors)?;
+        let preflight_auth = default_authorizer.as_deref().filter(|_| preflight);
+        add_cors(&id, &mut body, cors, preflight_auth)?;
     }
     let mut api = json!({});
     if let Some(b) = props.get("BinaryMediaTypes") {

@@ -1,9 +1,9 @@
 //! `AWS::ApiGateway::*` (REST APIs) through API Gateway's v1 REST API:
-//! `RestApi` (with a `Body`, imported as `ImportRestApi` would: a resource
-//! per path segment, a method and its Lambda proxy integration per
-//! operation), `Resource`, `Method`, `Deployment` and `Stage`. What the
-//! gateway cannot serve (authorizers, non-proxy integrations) is refused
-//! naming it. A REST API's `Ref` is its id (`RootResourceId`); a stage's is
+//! `RestApi` (with a `Body`, imported as `ImportRestApi` would: its Lambda
+//! authorizers, a resource per path segment, a method and its Lambda proxy or
+//! mock integration per operation), `Resource`, `Method`, `Authorizer`,
+//! `Deployment` and `Stage`. What the gateway cannot serve (IAM and Cognito
+//! authorization, HTTP and AWS integrations) is refused naming it. A REST API's `Ref` is its id (`RootResourceId`); a stage's is
 //! its name; a deployment's and a resource's their ids.
 
 use super::{Created, Ctx, required, string};
@@ -153,12 +153,6 @@ pub(super) async fn create_rest_api(
         Some(d) => operations(d, true)?,
         None => Vec::new(),
     };
-    if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
-        return Err(format!(
-            "Nimbus's REST APIs do not support authorizers ('security' on {} {}) yet",
-            op.method, op.path
-        ));
-    }
     let name = string(props, "Name")
         .or_else(|| {
             doc.as_ref()
@@ -189,7 +183,7 @@ pub(super) async fn create_rest_api(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if let Err(e) = import(ctx, &id, &root, &ops).await {
+    if let Err(e) = import(ctx, &id, &root, doc.as_ref(), &ops).await {
         let _ = ctx
             .rest(SERVICE, Method::DELETE, &api_path(&id), None)
             .await;
@@ -214,12 +208,6 @@ pub(super) async fn update_rest_api(
         Some(d) => operations(d, true)?,
         None => Vec::new(),
     };
-    if let Some(op) = ops.iter().find(|o| o.authorizer().is_some()) {
-        return Err(format!(
-            "Nimbus's REST APIs do not support authorizers ('security' on {} {}) yet",
-            op.method, op.path
-        ));
-    }
     let root = string(attributes, "RootResourceId").unwrap_or_default();
     let listed = ctx
         .rest(
@@ -249,11 +237,97 @@ pub(super) async fn update_rest_api(
         let at = format!("{}/resources/{rid}", api_path(id));
         gone(ctx.rest(SERVICE, Method::DELETE, &at, None).await)?;
     }
-    import(ctx, id, &root, &ops).await
+    // The body's authorizers are made again too (no method uses them now).
+    let listed = ctx
+        .rest(
+            SERVICE,
+            Method::GET,
+            &format!("{}/authorizers", api_path(id)),
+            None,
+        )
+        .await?;
+    for z in listed["item"].as_array().into_iter().flatten() {
+        let at = format!(
+            "{}/authorizers/{}",
+            api_path(id),
+            z["id"].as_str().unwrap_or_default()
+        );
+        gone(ctx.rest(SERVICE, Method::DELETE, &at, None).await)?;
+    }
+    import(ctx, id, &root, doc.as_ref(), &ops).await
 }
 
-/// Make the resources, methods and integrations of `ops` in API `id`.
-async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Result<(), String> {
+/// The body's Lambda authorizers (security schemes with
+/// `x-amazon-apigateway-authorizer`), made in API `id`: their ids by scheme
+/// name. Schemes Nimbus cannot serve (IAM, Cognito, API keys) are refused
+/// when an operation uses them.
+async fn import_authorizers(
+    ctx: &Ctx,
+    id: &str,
+    doc: Option<&Value>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut made = BTreeMap::new();
+    let Some(doc) = doc else {
+        return Ok(made);
+    };
+    let schemes = doc
+        .get("securityDefinitions")
+        .or_else(|| doc.pointer("/components/securitySchemes"))
+        .and_then(Value::as_object);
+    for (name, scheme) in schemes.into_iter().flatten() {
+        let Some(a) = scheme.get("x-amazon-apigateway-authorizer") else {
+            continue;
+        };
+        let kind = a["type"].as_str().unwrap_or_default().to_ascii_uppercase();
+        let mut input = json!({"name": name, "type": kind});
+        if let Some(u) = a.get("authorizerUri") {
+            input["authorizerUri"] = u.clone();
+        }
+        let source = match kind.as_str() {
+            "TOKEN" => Some(json!(format!(
+                "method.request.header.{}",
+                scheme["name"].as_str().unwrap_or("Authorization")
+            ))),
+            _ => a.get("identitySource").cloned(),
+        };
+        if let Some(s) = source {
+            input["identitySource"] = s;
+        }
+        for k in [
+            "authorizerResultTtlInSeconds",
+            "identityValidationExpression",
+            "authorizerCredentials",
+        ] {
+            if let Some(v) = a.get(k) {
+                input[k] = v.clone();
+            }
+        }
+        let z = ctx
+            .rest(
+                SERVICE,
+                Method::POST,
+                &format!("{}/authorizers", api_path(id)),
+                Some(&input),
+            )
+            .await?;
+        made.insert(
+            name.clone(),
+            z["id"].as_str().unwrap_or_default().to_string(),
+        );
+    }
+    Ok(made)
+}
+
+/// Make the authorizers of `doc`, then the resources, methods and
+/// integrations of `ops`, in API `id`.
+async fn import(
+    ctx: &Ctx,
+    id: &str,
+    root: &str,
+    doc: Option<&Value>,
+    ops: &[Operation<'_>],
+) -> Result<(), String> {
+    let authorizers = import_authorizers(ctx, id, doc).await?;
     let mut resources: BTreeMap<String, String> = BTreeMap::new();
     resources.insert(String::new(), root.to_string());
     for op in ops {
@@ -278,8 +352,17 @@ async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Resul
                 }
             };
         }
+        let auth = match op.authorizer() {
+            None => MethodAuth::None,
+            Some((name, _)) => MethodAuth::Custom(authorizers.get(name).ok_or_else(|| {
+                format!(
+                    "{} {} names the security scheme {name}, which is not a Lambda authorizer of the Body (Nimbus's REST APIs have Lambda authorizers only)",
+                    op.method, op.path
+                )
+            })?),
+        };
         if op.mock {
-            put_mock(ctx, id, &parent, op).await?;
+            put_mock(ctx, id, &parent, op, auth).await?;
             continue;
         }
         let mut integration = json!({
@@ -293,7 +376,7 @@ async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Resul
         if let Some(c) = op.integration.get("credentials") {
             integration["credentials"] = c.clone();
         }
-        put_method(ctx, id, &parent, op.method, "NONE", &integration).await?;
+        put_method(ctx, id, &parent, op.method, auth, &integration).await?;
     }
     Ok(())
 }
@@ -302,12 +385,18 @@ async fn import(ctx: &Ctx, id: &str, root: &str, ops: &[Operation<'_>]) -> Resul
 /// responses, the MOCK integration with its request templates, and one
 /// integration response per entry of the integration's `responses` (keyed by
 /// selection pattern, `default` for none).
-async fn put_mock(ctx: &Ctx, api: &str, resource: &str, op: &Operation<'_>) -> Result<(), String> {
+async fn put_mock(
+    ctx: &Ctx,
+    api: &str,
+    resource: &str,
+    op: &Operation<'_>,
+    auth: MethodAuth<'_>,
+) -> Result<(), String> {
     let mut integration = json!({"type": "MOCK"});
     if let Some(t) = op.integration.get("requestTemplates") {
         integration["requestTemplates"] = t.clone();
     }
-    put_method(ctx, api, resource, op.method, "NONE", &integration).await?;
+    put_method(ctx, api, resource, op.method, auth, &integration).await?;
     let at = format!(
         "{}/resources/{resource}/methods/{}",
         api_path(api),
@@ -357,22 +446,27 @@ async fn put_mock(ctx: &Ctx, api: &str, resource: &str, op: &Operation<'_>) -> R
     Ok(())
 }
 
+/// Who may call a method: anyone, or whom a Lambda authorizer (by id) admits.
+#[derive(Debug, Clone, Copy)]
+enum MethodAuth<'a> {
+    None,
+    Custom(&'a str),
+}
+
 async fn put_method(
     ctx: &Ctx,
     api: &str,
     resource: &str,
     method: &str,
-    auth: &str,
+    auth: MethodAuth<'_>,
     integration: &Value,
 ) -> Result<(), String> {
     let at = format!("{}/resources/{resource}/methods/{method}", api_path(api));
-    ctx.rest(
-        SERVICE,
-        Method::PUT,
-        &at,
-        Some(&json!({"authorizationType": auth})),
-    )
-    .await?;
+    let input = match auth {
+        MethodAuth::None => json!({"authorizationType": "NONE"}),
+        MethodAuth::Custom(id) => json!({"authorizationType": "CUSTOM", "authorizerId": id}),
+    };
+    ctx.rest(SERVICE, Method::PUT, &at, Some(&input)).await?;
     ctx.rest(
         SERVICE,
         Method::PUT,
@@ -440,17 +534,22 @@ pub(super) async fn create_method(
     let resource = required(props, "ResourceId")?;
     let method = required(props, "HttpMethod")?.to_ascii_uppercase();
     let auth = string(props, "AuthorizationType").unwrap_or_else(|| "NONE".into());
-    if auth != "NONE" {
+    let authorizer = string(props, "AuthorizerId");
+    if !matches!(auth.as_str(), "NONE" | "CUSTOM") {
         return Err(format!(
-            "Nimbus's REST APIs do not support AuthorizationType {auth} yet; use NONE"
+            "Nimbus's REST APIs do not support AuthorizationType {auth} yet; use NONE or CUSTOM (a Lambda authorizer)"
         ));
     }
+    let auth = match &authorizer {
+        Some(id) if auth == "CUSTOM" => MethodAuth::Custom(id),
+        _ => MethodAuth::None,
+    };
     let i = props
         .get("Integration")
         .and_then(Value::as_object)
         .ok_or("Nimbus needs a method's Integration (a Lambda proxy or mock integration)")?;
     if string(i, "Type").is_some_and(|t| t.eq_ignore_ascii_case("MOCK")) {
-        create_mock_method(ctx, (&api, &resource, &method, &auth), props, i).await?;
+        create_mock_method(ctx, (&api, &resource, &method, auth), props, i).await?;
         return Ok(Created::named(format!("{api}-{resource}-{method}"))
             .with("RestApiId", api)
             .with("ResourceId", resource)
@@ -470,7 +569,7 @@ pub(super) async fn create_method(
     if let Some(c) = string(i, "Credentials") {
         integration["credentials"] = json!(c);
     }
-    put_method(ctx, &api, &resource, &method, &auth, &integration).await?;
+    put_method(ctx, &api, &resource, &method, auth, &integration).await?;
     Ok(Created::named(format!("{api}-{resource}-{method}"))
         .with("RestApiId", api)
         .with("ResourceId", resource)
@@ -481,7 +580,7 @@ pub(super) async fn create_method(
 /// integration's `RequestTemplates` and `IntegrationResponses`.
 async fn create_mock_method(
     ctx: &Ctx,
-    (api, resource, method, auth): (&str, &str, &str, &str),
+    (api, resource, method, auth): (&str, &str, &str, MethodAuth<'_>),
     props: &Map<String, Value>,
     i: &Map<String, Value>,
 ) -> Result<(), String> {
@@ -531,6 +630,59 @@ async fn create_mock_method(
         ctx.rest(SERVICE, Method::PUT, &path, Some(&input)).await?;
     }
     Ok(())
+}
+
+/// `AWS::ApiGateway::Authorizer`: a Lambda (`TOKEN` or `REQUEST`) authorizer.
+pub(super) async fn create_authorizer(
+    ctx: &Ctx,
+    props: &Map<String, Value>,
+) -> Result<Created, String> {
+    let api = required(props, "RestApiId")?;
+    let mut input = json!({
+        "name": required(props, "Name")?,
+        "type": required(props, "Type")?,
+    });
+    for (from, to) in [
+        ("AuthorizerUri", "authorizerUri"),
+        ("IdentitySource", "identitySource"),
+        (
+            "IdentityValidationExpression",
+            "identityValidationExpression",
+        ),
+        ("AuthorizerCredentials", "authorizerCredentials"),
+    ] {
+        if let Some(v) = string(props, from) {
+            input[to] = json!(v);
+        }
+    }
+    if let Some(t) = props.get("AuthorizerResultTtlInSeconds") {
+        let n = t
+            .as_u64()
+            .or_else(|| t.as_str().and_then(|s| s.parse().ok()));
+        input["authorizerResultTtlInSeconds"] = json!(n);
+    }
+    let made = ctx
+        .rest(
+            SERVICE,
+            Method::POST,
+            &format!("{}/authorizers", api_path(&api)),
+            Some(&input),
+        )
+        .await?;
+    let id = made["id"].as_str().unwrap_or_default().to_string();
+    Ok(Created::named(id.clone())
+        .with("AuthorizerId", id)
+        .with("RestApiId", api))
+}
+
+pub(super) async fn delete_authorizer(
+    ctx: &Ctx,
+    id: &str,
+    attributes: &Map<String, Value>,
+) -> Result<(), String> {
+    let api = string(attributes, "RestApiId").unwrap_or_default();
+    let path = format!("{}/authorizers/{id}", api_path(&api));
+    gone(ctx.rest(SERVICE, Method::DELETE, &path, None).await)
 }
 
 pub(super) async fn delete_method(

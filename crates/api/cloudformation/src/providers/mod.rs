@@ -357,6 +357,7 @@ pub(crate) async fn create(
         "AWS::ApiGateway::RestApi" => apigateway::create_rest_api(ctx, props).await,
         "AWS::ApiGateway::Resource" => apigateway::create_resource(ctx, props).await,
         "AWS::ApiGateway::Method" => apigateway::create_method(ctx, props).await,
+        "AWS::ApiGateway::Authorizer" => apigateway::create_authorizer(ctx, props).await,
         "AWS::ApiGateway::Deployment" => apigateway::create_deployment(ctx, props).await,
         "AWS::ApiGateway::Stage" => apigateway::create_stage(ctx, props).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::create_api(ctx, props).await,
@@ -442,6 +443,9 @@ pub(crate) async fn delete(
             apigateway::delete_resource(ctx, physical_id, attributes).await
         }
         "AWS::ApiGateway::Method" => apigateway::delete_method(ctx, attributes).await,
+        "AWS::ApiGateway::Authorizer" => {
+            apigateway::delete_authorizer(ctx, physical_id, attributes).await
+        }
         "AWS::ApiGateway::Deployment" => apigateway::delete_deployment(ctx, attributes).await,
         "AWS::ApiGateway::Stage" => apigateway::delete_stage(ctx, physical_id, attributes).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_api(ctx, physical_id).await,
