@@ -13,7 +13,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import NIMBUS, Nimbus, swallow, unique
+from conftest import eventually, NIMBUS, Nimbus, swallow, unique
 
 FAST = {"Delay": 1, "MaxAttempts": 180}
 
@@ -218,6 +218,18 @@ def test_update_stack_and_change_sets_of_type_update(nimbus):
     with pytest.raises(ClientError) as e:
         cfn.update_stack(StackName=stack, TemplateBody="Resources:\n  T:\n    Type: AWS::SQS::Queue\n")
     assert "Update of resource type is not permitted" in e.value.response["Error"]["Message"]
+    # With DisableRollback the failed update stays UPDATE_FAILED until RollbackStack.
+    cfn.update_stack(StackName=stack, TemplateBody=named % (table, "c", "c"), DisableRollback=True)
+    settled = eventually("the update to fail", lambda: (
+        st := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"] != "UPDATE_IN_PROGRESS" and st)
+    assert settled["StackStatus"] == "UPDATE_FAILED" and settled["DisableRollback"]
+    cfn.rollback_stack(StackName=stack)
+    cfn.get_waiter("stack_rollback_complete").wait(StackName=stack, WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    # Tags alone are an update.
+    cfn.update_stack(StackName=stack, UsePreviousTemplate=True, Tags=[{"Key": "team", "Value": "orders"}])
+    cfn.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig=FAST)
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["Tags"] == [{"Key": "team", "Value": "orders"}]
     cfn.delete_stack(StackName=stack)
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=FAST)
 

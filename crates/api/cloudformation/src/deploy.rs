@@ -50,6 +50,24 @@ pub(crate) fn start(d: Deployer, stack_id: String) {
     Started::keep(&kept, tokio::spawn(async move { d.run(&stack_id).await }));
 }
 
+/// `RollbackStack`: return a stack an operation left failed without rolling
+/// back (`DisableRollback`) to its last stable state: an update's
+/// (`UPDATE_FAILED`) back to the stack before it, a creation's
+/// (`CREATE_FAILED`) to nothing (`ROLLBACK_COMPLETE`).
+pub(crate) fn start_rollback(d: Deployer, stack_id: String, creation: bool) {
+    let kept = d.clone();
+    Started::keep(
+        &kept,
+        tokio::spawn(async move {
+            if creation {
+                d.delete(&stack_id, "ROLLBACK").await;
+            } else {
+                d.roll_back_update(&stack_id).await;
+            }
+        }),
+    );
+}
+
 /// What a deployment does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -594,6 +612,9 @@ impl Deployer {
                 export_name: o.export_name,
             });
         }
+        if updating && let Some(rec) = self.stacks.get(stack_id) {
+            self.check_exports_in_use(&rec, &records)?;
+        }
         let planned: std::collections::BTreeSet<&String> = plan.waves.iter().flatten().collect();
         self.record(stack_id, |s| {
             s.outputs = records;
@@ -742,6 +763,39 @@ impl Deployer {
                     user.name
                 ))
             })
+    }
+
+    /// An update may not drop or change an export another live stack
+    /// imports (CloudFormation's rule): the reason to fail it.
+    fn check_exports_in_use(&self, rec: &StackRecord, new: &[OutputRecord]) -> Result<(), String> {
+        let live = self.stacks.live();
+        for old in &rec.outputs {
+            let Some(name) = &old.export_name else {
+                continue;
+            };
+            let Some(user) = live
+                .iter()
+                .find(|s| s.stack_id != rec.stack_id && s.imports.contains(name))
+            else {
+                continue;
+            };
+            match new.iter().find(|o| o.export_name.as_ref() == Some(name)) {
+                None => {
+                    return Err(format!(
+                        "Export {name} cannot be deleted as it is in use by {}",
+                        user.name
+                    ));
+                }
+                Some(o) if o.value != old.value => {
+                    return Err(format!(
+                        "Cannot update export {name} as it is in use by {}",
+                        user.name
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     async fn delete(&self, stack_id: &str, phase: &str) -> bool {

@@ -84,6 +84,7 @@ operations!(
     ExecuteChangeSet,
     DeleteChangeSet,
     ListChangeSets,
+    RollbackStack,
 );
 
 /// The account and region stacks live in.

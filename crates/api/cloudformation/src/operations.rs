@@ -182,6 +182,7 @@ impl CloudFormationApi {
             ExecuteChangeSet => self.execute_change_set(form, ext),
             DeleteChangeSet => self.delete_change_set(form),
             ListChangeSets => self.list_change_sets(form),
+            RollbackStack => self.rollback_stack(form, ext),
         }
     }
 
@@ -483,9 +484,17 @@ impl CloudFormationApi {
             )));
         }
         let settings = self.settings(form, ext, &s.name, &s.stack_id, Some(&s))?;
-        if settings.template_body == s.template_body && settings.overrides == s.overrides {
+        if settings.template_body == s.template_body
+            && settings.overrides == s.overrides
+            && settings.tags == s.tags
+        {
             return Err(CfnError::validation("No updates are to be performed."));
         }
+        // This update's choice: a failure leaves it `UPDATE_FAILED` instead
+        // of rolling back.
+        let disable = form.get("DisableRollback") == Some("true");
+        self.stacks
+            .change(&s.stack_id, |s| s.disable_rollback = disable)?;
         if !deploy::start_update(
             self.deployer(ext),
             &s.stack_id,
@@ -616,6 +625,33 @@ impl CloudFormationApi {
         })?;
         deploy::start_delete(self.deployer(ext), s.stack_id.clone());
         Ok(String::new())
+    }
+
+    /// `RollbackStack`: a stack left `UPDATE_FAILED` or `CREATE_FAILED` (with
+    /// `DisableRollback`) goes back to its last stable state.
+    fn rollback_stack(&self, form: &Form, ext: &http::Extensions) -> Answer {
+        let s = self.stack(form)?;
+        let creation = match s.status.as_str() {
+            "UPDATE_FAILED" => false,
+            "CREATE_FAILED" => true,
+            other => {
+                return Err(CfnError::validation(format!(
+                    "Stack {} is in {other} state and can not be rolled back",
+                    s.stack_id
+                )));
+            }
+        };
+        self.stacks.change(&s.stack_id, |r| {
+            let status = if creation {
+                "ROLLBACK_IN_PROGRESS"
+            } else {
+                "UPDATE_ROLLBACK_IN_PROGRESS"
+            };
+            r.stack_event(status, Some("User Initiated".into()));
+            r.acting = deploy::acting(ext);
+        })?;
+        deploy::start_rollback(self.deployer(ext), s.stack_id.clone(), creation);
+        Ok(el("StackId", &s.stack_id))
     }
 
     fn list_exports(&self) -> String {

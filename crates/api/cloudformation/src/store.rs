@@ -215,11 +215,12 @@ impl StackRecord {
         self.tags = s.tags;
     }
 
-    /// Whether an update may start: the stack is settled, not failed.
+    /// Whether an update may start: the stack is settled (an update that
+    /// failed without rolling back may be fixed by another).
     pub fn updatable(&self) -> bool {
         matches!(
             self.status.as_str(),
-            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "UPDATE_FAILED"
         )
     }
 

@@ -135,7 +135,8 @@ impl Env {
 
     /// Wait until the stack leaves its `_IN_PROGRESS` status.
     async fn settled(&self, name: &str) -> Arc<store::StackRecord> {
-        for _ in 0..200 {
+        // Up to 30 s: the suite runs on busy machines.
+        for _ in 0..3000 {
             let s = self
                 .api
                 .stacks
@@ -622,6 +623,75 @@ async fn a_failed_update_rolls_back_to_the_stack_it_was() {
             .unwrap()
             .contains("failed to update: [Table]")
     );
+}
+
+#[tokio::test]
+async fn an_update_without_rollback_stays_failed_until_rolled_back() {
+    let e = env(Fake {
+        refuse_tables: true,
+        ..Fake::default()
+    });
+    let base = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n";
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "d"),
+        ("TemplateBody", base),
+    ]);
+    let before = e.settled("d").await;
+    let grown = format!("{base}  Table:\n    Type: AWS::DynamoDB::Table\n");
+    let (status, _) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "d"),
+        ("TemplateBody", &grown),
+        ("DisableRollback", "true"),
+    ]);
+    assert_eq!(status, 200);
+    let s = e.settled("d").await;
+    assert_eq!(s.status, "UPDATE_FAILED", "{:?}", s.events);
+    let (status, body) = e.send(&[("Action", "RollbackStack"), ("StackName", "d")]);
+    assert_eq!(status, 200, "{body}");
+    let s = e.settled("d").await;
+    assert_eq!(s.status, "UPDATE_ROLLBACK_COMPLETE", "{:?}", s.events);
+    assert_eq!(s.resources, before.resources);
+    let (status, body) = e.send(&[("Action", "RollbackStack"), ("StackName", "d")]);
+    assert_eq!(status, 400, "only a failed stack rolls back: {body}");
+}
+
+#[tokio::test]
+async fn an_update_may_not_drop_or_change_an_export_in_use() {
+    let e = env(Fake::default());
+    let exporting = |value: &str| {
+        format!(
+            "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\nOutputs:\n  Out:\n    Value: {value}\n    Export:\n      Name: shared\n"
+        )
+    };
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "maker"),
+        ("TemplateBody", &exporting("one")),
+    ]);
+    assert_eq!(e.settled("maker").await.status, "CREATE_COMPLETE");
+    let user = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !ImportValue shared\n";
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "user"),
+        ("TemplateBody", user),
+    ]);
+    assert_eq!(e.settled("user").await.status, "CREATE_COMPLETE");
+    e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "maker"),
+        ("TemplateBody", &exporting("two")),
+    ]);
+    let s = e.settled("maker").await;
+    assert_eq!(s.status, "UPDATE_ROLLBACK_COMPLETE", "{:?}", s.events);
+    assert!(
+        s.events.iter().any(|ev| ev.reason.as_deref()
+            == Some("Cannot update export shared as it is in use by user")),
+        "{:?}",
+        s.events
+    );
+    assert_eq!(s.outputs[0].value, "one");
 }
 
 const BUCKETS: &str = "

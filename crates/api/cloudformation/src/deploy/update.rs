@@ -174,6 +174,16 @@ impl Deployer {
     }
 
     pub(super) async fn fail_update(&self, stack_id: &str, reason: String) {
+        // `DisableRollback`: the stack stays as the update left it, to be
+        // fixed by another update or rolled back by `RollbackStack`.
+        if self
+            .stacks
+            .get(stack_id)
+            .is_some_and(|r| r.disable_rollback)
+        {
+            self.record(stack_id, |s| s.stack_event("UPDATE_FAILED", Some(reason)));
+            return;
+        }
         self.record(stack_id, |s| {
             s.stack_event("UPDATE_ROLLBACK_IN_PROGRESS", Some(reason));
         });
