@@ -278,3 +278,23 @@ def test_an_update_killed_with_the_server_is_rolled_back_at_restart():
             assert not sqs.list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls")
         finally:
             n.stop()
+
+
+def test_resource_tags_change_in_place(nimbus):
+    cfn, sqs, sns = nimbus.client("cloudformation"), nimbus.client("sqs"), nimbus.client("sns")
+    stack = unique("retag")
+    body = ("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Tags: [%s]\n"
+            "  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      Tags: [%s]\n")
+    cfn.create_stack(StackName=stack, TemplateBody=body % ("{Key: team, Value: a}, {Key: old, Value: x}",
+                                                           "{Key: team, Value: a}"))
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig=FAST)
+    ids = lambda: {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                   for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+    before = ids()
+    cfn.update_stack(StackName=stack, TemplateBody=body % ("{Key: team, Value: b}", "{Key: team, Value: b}"))
+    cfn.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig=FAST)
+    assert ids() == before, "tags change in place"
+    assert sqs.list_queue_tags(QueueUrl=before["Q"])["Tags"] == {"team": "b"}
+    assert sns.list_tags_for_resource(ResourceArn=before["T"])["Tags"] == [{"Key": "team", "Value": "b"}]
+    cfn.delete_stack(StackName=stack)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=FAST)

@@ -66,7 +66,8 @@ impl Calls for Fake {
             "DynamoDB_20120810.CreateTable" if self.refuse_tables => {
                 (400, serde_json::json!({"message": "no tables today"}))
             }
-            "DynamoDB_20120810.CreateTable" => (
+            // As DynamoDB answers: the table's description, its ARN kept.
+            "DynamoDB_20120810.CreateTable" | "DynamoDB_20120810.UpdateTable" => (
                 200,
                 serde_json::json!({"TableDescription": {"TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/t"}}),
             ),

@@ -24,6 +24,7 @@ mod sns;
 mod sqs;
 mod ssm;
 mod states;
+mod tags;
 mod updates;
 
 pub(crate) use updates::{name_property, replaces, update};

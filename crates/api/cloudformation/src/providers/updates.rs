@@ -59,7 +59,7 @@ fn create_only(kind: &str) -> Option<&'static [&'static str]> {
         ],
         "AWS::CodeDeploy::DeploymentGroup" => &["ApplicationName", "DeploymentGroupName"],
         "AWS::Events::Rule" => &["Name", "EventBusName"],
-        "AWS::SNS::Topic" => &["TopicName", "FifoTopic", "Subscription", "Tags"],
+        "AWS::SNS::Topic" => &["TopicName", "FifoTopic", "Subscription"],
         "AWS::SNS::Subscription" => &["TopicArn", "Protocol", "Endpoint"],
         "AWS::Scheduler::Schedule" => &["Name", "GroupName"],
         "AWS::Pipes::Pipe" => &["Name", "Source"],
@@ -110,6 +110,9 @@ pub(crate) async fn update(
     policy: Option<&Value>,
 ) -> Result<Created, String> {
     let id = was.physical_id.as_str();
+    if old.get("Tags") != new.get("Tags") && super::tags::retaggable(kind) {
+        super::tags::retag(ctx, kind, was, (old, new)).await?;
+    }
     match kind {
         "AWS::Lambda::Function" => lambda::update_function(ctx, id, old, new).await?,
         "AWS::Lambda::Alias" => {
