@@ -455,3 +455,50 @@ def test_partiql_statements(ddb):
     assert code == "ValidationException" and "well formed" in msg
     assert error(run, "SELECT * FROM \"no-such-table\"")[0] == "ResourceNotFoundException"
     assert error(run, f"SELECT * FROM \"{name}\" WHERE pk = ?")[0] == "ValidationException"
+
+
+def test_legacy_parameters_of_older_code(ddb):
+    """What code written before expressions sends: Expected (Exists/Value and
+    ComparisonOperator forms, ConditionalOperator), AttributeUpdates, KeyConditions,
+    QueryFilter, ScanFilter and AttributesToGet."""
+    name = make_table(ddb)
+    s = lambda v: {"S": v}
+    ddb.put_item(TableName=name, Item={"pk": s("u"), "sk": s("1"), "n": {"N": "5"}, "tags": {"SS": ["a", "b"]}},
+                 Expected={"pk": {"Exists": False}})
+    code, msg, _ = error(ddb.put_item, TableName=name, Item={"pk": s("u"), "sk": s("1")},
+                         Expected={"pk": {"Exists": False}})
+    assert code == "ConditionalCheckFailedException"
+    ddb.update_item(TableName=name, Key={"pk": s("u"), "sk": s("1")},
+                    AttributeUpdates={"n": {"Action": "ADD", "Value": {"N": "2"}},
+                                      "tags": {"Action": "DELETE", "Value": {"SS": ["a"]}},
+                                      "note": {"Action": "PUT", "Value": s("hi")}},
+                    Expected={"n": {"ComparisonOperator": "GE", "AttributeValueList": [{"N": "5"}]},
+                              "missing": {"ComparisonOperator": "NULL"}},
+                    ConditionalOperator="AND")
+    item = ddb.get_item(TableName=name, Key={"pk": s("u"), "sk": s("1")}, AttributesToGet=["n", "tags", "note"])["Item"]
+    assert item == {"n": {"N": "7"}, "tags": {"SS": ["b"]}, "note": s("hi")}
+    code, _, _ = error(ddb.update_item, TableName=name, Key={"pk": s("u"), "sk": s("1")},
+                       AttributeUpdates={"note": {"Action": "DELETE"}},
+                       Expected={"n": {"Value": {"N": "1"}}})
+    assert code == "ConditionalCheckFailedException"
+    for i in range(2, 6):
+        ddb.put_item(TableName=name, Item={"pk": s("u"), "sk": s(str(i)), "n": {"N": str(i)}})
+    got = ddb.query(TableName=name, KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [s("u")]},
+        "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [s("2"), s("5")]}},
+        QueryFilter={"n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "3"}]}})
+    assert [i["sk"]["S"] for i in got["Items"]] == ["4", "5"] and got["ScannedCount"] == 4
+    got = ddb.scan(TableName=name, ScanFilter={
+        "n": {"ComparisonOperator": "IN", "AttributeValueList": [{"N": "2"}, {"N": "7"}]},
+        "note": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [s("h")]}}, ConditionalOperator="OR")
+    assert sorted(i["sk"]["S"] for i in got["Items"]) == ["1", "2"]
+    ddb.delete_item(TableName=name, Key={"pk": s("u"), "sk": s("2")},
+                    Expected={"n": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "2"}]}})
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": s("u"), "sk": s("2")})
+    # DynamoDB's rules for mixing them with expressions.
+    code, msg, _ = error(ddb.put_item, TableName=name, Item={"pk": s("v"), "sk": s("1")},
+                         Expected={"pk": {"Exists": False}}, ConditionExpression="attribute_not_exists(pk)")
+    assert code == "ValidationException" and "Can not use both expression and non-expression parameters" in msg
+    code, msg, _ = error(ddb.query, TableName=name, KeyConditions={
+        "pk": {"ComparisonOperator": "NE", "AttributeValueList": [s("u")]}})
+    assert code == "ValidationException" and "Unsupported operator on KeyCondition: NE" in msg

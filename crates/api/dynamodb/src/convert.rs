@@ -170,19 +170,6 @@ pub fn old_on_failure(v: &Value) -> R<bool> {
     }
 }
 
-/// The legacy (pre-expression) parameters Nimbus does not serve: refused
-/// clearly rather than ignored.
-pub fn refuse_legacy(v: &Value, names: &[&str]) -> R<()> {
-    for n in names {
-        if v.get(*n).is_some_and(|x| !x.is_null()) {
-            return Err(DdbError::validation(format!(
-                "The legacy parameter {n} is not supported by Nimbus; use the expression parameters (ConditionExpression, UpdateExpression, KeyConditionExpression, FilterExpression) instead"
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn key_schema(v: &Value, field: &str) -> R<KeySchema> {
     let list = v
         .get("KeySchema")

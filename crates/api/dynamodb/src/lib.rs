@@ -7,6 +7,7 @@
 pub mod authz;
 mod convert;
 mod error;
+mod legacy;
 mod metrics;
 mod operations;
 mod statements;
@@ -319,12 +320,12 @@ impl DynamoDbApi {
                     "PointInTimeRecoveryDescription": { "PointInTimeRecoveryStatus": "DISABLED" }
                 }}))
             }
-            Operation::PutItem => self.put_item(v),
+            Operation::PutItem => self.put_item(&*modern(v)?),
             Operation::GetItem => self.get_item(v),
-            Operation::UpdateItem => self.update_item(v),
-            Operation::DeleteItem => self.delete_item(v),
-            Operation::Query => self.query(v, true),
-            Operation::Scan => self.query(v, false),
+            Operation::UpdateItem => self.update_item(&*modern(v)?),
+            Operation::DeleteItem => self.delete_item(&*modern(v)?),
+            Operation::Query => self.query(&*modern(v)?, true),
+            Operation::Scan => self.query(&*modern(v)?, false),
             Operation::BatchGetItem => self.batch_get(v),
             Operation::BatchWriteItem => self.batch_write(v),
             Operation::TransactWriteItems => self.transact_write(v),
@@ -335,7 +336,6 @@ impl DynamoDbApi {
 
     fn put_item(&self, v: &Value) -> R<Value> {
         let table = table_name(&self.tables, v)?;
-        refuse_legacy(v, &["Expected", "ConditionalOperator"])?;
         let item = item_field(v, "Item")?;
         let rv = return_values(v, &["NONE", "ALL_OLD"])?;
         let mut ctx = context(v)?;
@@ -390,7 +390,6 @@ impl DynamoDbApi {
 
     fn update_item(&self, v: &Value) -> R<Value> {
         let table = table_name(&self.tables, v)?;
-        refuse_legacy(v, &["Expected", "ConditionalOperator", "AttributeUpdates"])?;
         let key = item_field(v, "Key")?;
         let rv = return_values(
             v,
@@ -438,7 +437,6 @@ impl DynamoDbApi {
 
     fn delete_item(&self, v: &Value) -> R<Value> {
         let table = table_name(&self.tables, v)?;
-        refuse_legacy(v, &["Expected", "ConditionalOperator"])?;
         let key = item_field(v, "Key")?;
         let rv = return_values(v, &["NONE", "ALL_OLD"])?;
         let mut ctx = context(v)?;
@@ -465,15 +463,6 @@ impl DynamoDbApi {
     /// Query (`is_query`) or Scan.
     fn query(&self, v: &Value, is_query: bool) -> R<Value> {
         let table = table_name(&self.tables, v)?;
-        refuse_legacy(
-            v,
-            &[
-                "KeyConditions",
-                "QueryFilter",
-                "ScanFilter",
-                "ConditionalOperator",
-            ],
-        )?;
         let rec = self.tables.record(&table).map_err(|_| {
             DdbError::new("ResourceNotFoundException", "Requested resource not found")
         })?;
@@ -844,6 +833,15 @@ fn read_units(bytes: usize, consistent: bool) -> f64 {
 
 fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
+}
+
+/// A request with its legacy parameters (`Expected`, `KeyConditions`, ...)
+/// rewritten as the expressions they stand for.
+fn modern(v: &Value) -> R<std::borrow::Cow<'_, Value>> {
+    Ok(match legacy::rewrite(v)? {
+        Some(rewritten) => std::borrow::Cow::Owned(rewritten),
+        None => std::borrow::Cow::Borrowed(v),
+    })
 }
 
 #[cfg(test)]
