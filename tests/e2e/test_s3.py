@@ -483,3 +483,58 @@ def test_versioning(s3, bucket):
     assert "Versions" not in s3.list_object_versions(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     assert s3.put_object(Bucket=bucket, Key="s", Body=b"x").get("VersionId") == "null"
+
+
+def test_bucket_sub_resources_tools_read_are_kept_as_written(s3, bucket):
+    """What Terraform and CDK read of every bucket: defaults or S3's NoSuch... errors
+    for a bucket without them, and each configuration back as written."""
+    enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    for call, missing in [(s3.get_bucket_website, "NoSuchWebsiteConfiguration"),
+                          (s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration"),
+                          (s3.get_bucket_replication, "ReplicationConfigurationNotFoundError")]:
+        with pytest.raises(ClientError) as e:
+            call(Bucket=bucket)
+        assert code(e) == missing
+
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/k"},
+         "BucketKeyEnabled": True}]})
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "alias/k" and rule["BucketKeyEnabled"]
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}})
+    site = s3.get_bucket_website(Bucket=bucket)
+    assert site["IndexDocument"] == {"Suffix": "index.html"} and site["ErrorDocument"] == {"Key": "404.html"}
+    s3.delete_bucket_website(Bucket=bucket)
+    with pytest.raises(ClientError):
+        s3.get_bucket_website(Bucket=bucket)
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}}]})
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules[0]["ID"] == "old-logs" and rules[0]["Expiration"] == {"Days": 30}
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    # Replication needs versioning, as on S3.
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={
+            "Role": "arn:aws:iam::000000000000:role/r",
+            "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}, "Prefix": ""}]})
+    assert code(e) == "InvalidRequest"
+    # Configurations by id: analytics (and inventory, metrics, Intelligent-Tiering alike).
+    s3.put_bucket_metrics_configuration(Bucket=bucket, Id="all", MetricsConfiguration={"Id": "all"})
+    assert s3.get_bucket_metrics_configuration(Bucket=bucket, Id="all")["MetricsConfiguration"]["Id"] == "all"
+    listed = s3.list_bucket_metrics_configurations(Bucket=bucket)
+    assert [m["Id"] for m in listed["MetricsConfigurationList"]] == ["all"]
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_analytics_configuration(Bucket=bucket, Id="nope")
+    assert code(e) == "NoSuchConfiguration"
+    # Deleting encryption brings back S3's default; logging is turned off by an empty status.
+    s3.delete_bucket_encryption(Bucket=bucket)
+    enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)

@@ -336,6 +336,7 @@ mod tests {
             policy: None,
             access: Default::default(),
             eventbridge: false,
+            configs: Default::default(),
         };
         let rule = Rule {
             id: "cfg".into(),

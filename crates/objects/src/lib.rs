@@ -117,6 +117,10 @@ pub struct Bucket {
     /// `EventBridgeConfiguration`: its changes go to the default event bus.
     #[serde(default)]
     pub eventbridge: bool,
+    /// Sub-resources kept as written (`encryption`, `website`, `lifecycle`,
+    /// `analytics/<id>`, ...): the documents, by sub-resource.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub configs: std::collections::BTreeMap<String, String>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -627,6 +631,7 @@ impl Objects {
             policy: None,
             access,
             eventbridge: false,
+            configs: Default::default(),
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));

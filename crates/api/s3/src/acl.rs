@@ -618,6 +618,7 @@ mod tests {
             policy: policy.map(str::to_string),
             access,
             eventbridge: false,
+            configs: Default::default(),
         }
     }
 

@@ -121,8 +121,20 @@ fn asked(
         Op::DeleteObjectTagging => versioned("DeleteObjectTagging", "DeleteObjectVersionTagging"),
         // A preflight carries no credentials; S3 answers it from the CORS rules.
         Op::Preflight => Vec::new(),
+        Op::GetBucketConfig(k) => on_bucket(config_actions(k).0),
+        Op::PutBucketConfig(k) => on_bucket(config_actions(k).1),
+        Op::DeleteBucketConfig("website") => on_bucket("DeleteBucketWebsite"),
+        Op::DeleteBucketConfig(k) => on_bucket(config_actions(k).1),
         Op::Unsupported(what) => on_bucket(what),
     }
+}
+
+/// The IAM actions of reading and writing the stored sub-resource `query`.
+fn config_actions(query: &str) -> (&'static str, &'static str) {
+    crate::configs::KINDS
+        .iter()
+        .find(|k| k.query == query)
+        .map_or(("GetBucketPolicy", "PutBucketPolicy"), |k| k.actions)
 }
 
 /// What deleting `key` (at `version`) of a `DeleteObjects` batch asks.

@@ -12,6 +12,7 @@ mod authz;
 pub mod body;
 mod buckets;
 pub mod checksum;
+mod configs;
 mod cors;
 pub mod error;
 mod listings;
@@ -255,6 +256,9 @@ impl S3Api {
             Op::GetBucketCors => self.get_cors(bucket),
             Op::DeleteBucketCors => self.delete_cors(bucket),
             Op::Preflight => self.preflight(bucket, h),
+            Op::PutBucketConfig(k) => self.put_config(bucket, config(k), &q, body, &payload).await,
+            Op::GetBucketConfig(k) => self.get_config(bucket, config(k), &q),
+            Op::DeleteBucketConfig(k) => self.delete_config(bucket, config(k), &q),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }
@@ -274,6 +278,14 @@ impl S3Api {
             Op::ListParts => self.list_parts(bucket, key, &q),
         }
     }
+}
+
+/// The stored sub-resource named `query` (one of [`configs::KINDS`]).
+fn config(query: &str) -> &'static configs::Kind {
+    configs::KINDS
+        .iter()
+        .find(|k| k.query == query)
+        .expect("classified from the same list")
 }
 
 /// For the edge: the bytes of an error response when a request is refused
@@ -377,8 +389,13 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::GET, &t("/b"), &q("lifecycle"), &none).unwrap(),
-            Op::Unsupported("lifecycle")
+            Op::GetBucketConfig("lifecycle")
         );
+        assert_eq!(
+            classify(&Method::GET, &t("/b"), &q("object-lock"), &none).unwrap(),
+            Op::Unsupported("object-lock")
+        );
+        assert!(classify(&Method::DELETE, &t("/b"), &q("logging"), &none).is_err());
         assert!(classify(&Method::POST, &t("/"), &q(""), &none).is_err());
     }
 

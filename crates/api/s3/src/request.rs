@@ -129,25 +129,16 @@ pub(crate) enum Op {
     GetBucketOwnershipControls,
     PutBucketOwnershipControls,
     DeleteBucketOwnershipControls,
+    /// A sub-resource kept as written ([`crate::configs`]), by its query name.
+    PutBucketConfig(&'static str),
+    GetBucketConfig(&'static str),
+    DeleteBucketConfig(&'static str),
     /// A bucket or object sub-resource Nimbus does not implement yet.
     Unsupported(&'static str),
 }
 
 /// Bucket sub-resources we know of but do not implement yet.
-pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &[
-    "analytics",
-    "accelerate",
-    "encryption",
-    "intelligent-tiering",
-    "inventory",
-    "lifecycle",
-    "logging",
-    "metrics",
-    "object-lock",
-    "replication",
-    "requestPayment",
-    "website",
-];
+pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &["object-lock"];
 
 pub(crate) const UNSUPPORTED_OBJECT: &[&str] = &[
     "attributes",
@@ -179,6 +170,20 @@ pub(crate) fn classify(
         (Some(_), None) => {
             if let Some(s) = UNSUPPORTED_BUCKET.iter().find(|s| q.has(s)) {
                 return Ok(Op::Unsupported(s));
+            }
+            if let Some(k) = crate::configs::kind_of(q) {
+                return match *method {
+                    Method::PUT => Ok(Op::PutBucketConfig(k.query)),
+                    Method::GET => Ok(Op::GetBucketConfig(k.query)),
+                    Method::DELETE
+                        if k.query != "logging"
+                            && k.query != "accelerate"
+                            && k.query != "requestPayment" =>
+                    {
+                        Ok(Op::DeleteBucketConfig(k.query))
+                    }
+                    _ => Err(method_not_allowed()),
+                };
             }
             match *method {
                 Method::PUT if q.has("tagging") => Op::PutBucketTagging,
