@@ -538,3 +538,53 @@ def test_bucket_sub_resources_tools_read_are_kept_as_written(s3, bucket):
     assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+
+
+def test_a_new_bucket_answers_every_read_a_terraform_provider_makes(s3, bucket):
+    """The reads the AWS provider makes of a bucket after creating it: each answers
+    as S3 answers for a new bucket (a document, or the error the provider expects)."""
+    answers = {}
+    reads = {
+        "acl": lambda: s3.get_bucket_acl(Bucket=bucket)["Grants"][0]["Permission"],
+        "cors": lambda: s3.get_bucket_cors(Bucket=bucket),
+        "website": lambda: s3.get_bucket_website(Bucket=bucket),
+        "versioning": lambda: s3.get_bucket_versioning(Bucket=bucket).get("Status", "never enabled"),
+        "accelerate": lambda: s3.get_bucket_accelerate_configuration(Bucket=bucket).get("Status", "none"),
+        "request_payment": lambda: s3.get_bucket_request_payment(Bucket=bucket)["Payer"],
+        "logging": lambda: s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled", "off"),
+        "lifecycle": lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket),
+        "replication": lambda: s3.get_bucket_replication(Bucket=bucket),
+        "encryption": lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "object_lock": lambda: s3.get_object_lock_configuration(Bucket=bucket),
+        "tagging": lambda: s3.get_bucket_tagging(Bucket=bucket),
+        "policy": lambda: s3.get_bucket_policy(Bucket=bucket),
+        "ownership": lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0][
+            "ObjectOwnership"],
+        "public_access_block": lambda: s3.get_public_access_block(Bucket=bucket)[
+            "PublicAccessBlockConfiguration"]["BlockPublicAcls"],
+        "location": lambda: s3.get_bucket_location(Bucket=bucket)["LocationConstraint"],
+    }
+    for what, read in reads.items():
+        try:
+            answers[what] = read()
+        except ClientError as e:
+            answers[what] = e.response["Error"]["Code"]
+    assert answers == {
+        "acl": "FULL_CONTROL",
+        "cors": "NoSuchCORSConfiguration",
+        "website": "NoSuchWebsiteConfiguration",
+        "versioning": "never enabled",
+        "accelerate": "none",
+        "request_payment": "BucketOwner",
+        "logging": "off",
+        "lifecycle": "NoSuchLifecycleConfiguration",
+        "replication": "ReplicationConfigurationNotFoundError",
+        "encryption": "AES256",
+        "object_lock": "ObjectLockConfigurationNotFoundError",
+        "tagging": "NoSuchTagSet",
+        "policy": "NoSuchBucketPolicy",
+        "ownership": "BucketOwnerEnforced",
+        "public_access_block": True,
+        "location": None,
+    }

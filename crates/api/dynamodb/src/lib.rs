@@ -835,6 +835,13 @@ fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }
 
+/// [`legacy::rewrite`] for callers outside the service (the fuzz target):
+/// the request with its legacy parameters as expressions, or DynamoDB's
+/// message refusing it.
+pub fn rewrite_legacy(v: &Value) -> Result<Option<Value>, String> {
+    legacy::rewrite(v).map_err(|e| e.0.message)
+}
+
 /// A request with its legacy parameters (`Expected`, `KeyConditions`, ...)
 /// rewritten as the expressions they stand for.
 fn modern(v: &Value) -> R<std::borrow::Cow<'_, Value>> {

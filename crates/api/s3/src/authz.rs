@@ -122,6 +122,7 @@ fn asked(
         // A preflight carries no credentials; S3 answers it from the CORS rules.
         Op::Preflight => Vec::new(),
         Op::GetBucketConfig(k) => on_bucket(config_actions(k).0),
+        Op::GetObjectLockConfiguration => on_bucket("GetBucketObjectLockConfiguration"),
         Op::PutBucketConfig(k) => on_bucket(config_actions(k).1),
         Op::DeleteBucketConfig("website") => on_bucket("DeleteBucketWebsite"),
         Op::DeleteBucketConfig(k) => on_bucket(config_actions(k).1),

@@ -258,6 +258,15 @@ impl S3Api {
             Op::Preflight => self.preflight(bucket, h),
             Op::PutBucketConfig(k) => self.put_config(bucket, config(k), &q, body, &payload).await,
             Op::GetBucketConfig(k) => self.get_config(bucket, config(k), &q),
+            Op::GetObjectLockConfiguration => {
+                self.objects.bucket(bucket)?;
+                Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "ObjectLockConfigurationNotFoundError",
+                    "Object Lock configuration does not exist for this bucket",
+                )
+                .with("BucketName", bucket))
+            }
             Op::DeleteBucketConfig(k) => self.delete_config(bucket, config(k), &q),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
@@ -392,7 +401,7 @@ mod tests {
             Op::GetBucketConfig("lifecycle")
         );
         assert_eq!(
-            classify(&Method::GET, &t("/b"), &q("object-lock"), &none).unwrap(),
+            classify(&Method::PUT, &t("/b"), &q("object-lock"), &none).unwrap(),
             Op::Unsupported("object-lock")
         );
         assert!(classify(&Method::DELETE, &t("/b"), &q("logging"), &none).is_err());

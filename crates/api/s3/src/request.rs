@@ -129,6 +129,8 @@ pub(crate) enum Op {
     GetBucketOwnershipControls,
     PutBucketOwnershipControls,
     DeleteBucketOwnershipControls,
+    /// Object Lock is not built: every bucket answers as one without it.
+    GetObjectLockConfiguration,
     /// A sub-resource kept as written ([`crate::configs`]), by its query name.
     PutBucketConfig(&'static str),
     GetBucketConfig(&'static str),
@@ -168,6 +170,9 @@ pub(crate) fn classify(
             _ => return Err(method_not_allowed()),
         },
         (Some(_), None) => {
+            if *method == Method::GET && q.has("object-lock") {
+                return Ok(Op::GetObjectLockConfiguration);
+            }
             if let Some(s) = UNSUPPORTED_BUCKET.iter().find(|s| q.has(s)) {
                 return Ok(Op::Unsupported(s));
             }
