@@ -118,7 +118,7 @@ def test_batches_with_per_entry_failures(sqs):
 def test_limits_and_bad_input(sqs):
     url = sqs.create_queue(QueueName=qname())["QueueUrl"]
     with pytest.raises(ClientError) as e:
-        sqs.send_message(QueueUrl=url, MessageBody="x" * (256 * 1024 + 1))
+        sqs.send_message(QueueUrl=url, MessageBody="x" * (1024 * 1024 + 1))
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
     with pytest.raises(ClientError) as e:
         sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11)
@@ -556,8 +556,32 @@ def test_query_protocol(nimbus, sqs):
     status, text = query_call(nimbus, {"Action": "DeleteMessage", "QueueUrl": url,
                                        "ReceiptHandle": msg.find("q:ReceiptHandle", ns).text})
     assert status == 200, text
+    # Nothing to receive: an empty result element, which clients index.
+    status, text = query_call(nimbus, {"Action": "ReceiveMessage", "QueueUrl": url})
+    assert status == 200 and ET.fromstring(text).find("q:ReceiveMessageResult", ns) is not None, text
     status, text = query_call(nimbus, {"Action": "GetQueueUrl", "QueueName": name + "-missing"})
     assert status == 400
     err = ET.fromstring(text)
     assert err.find(".//q:Code", ns).text == "AWS.SimpleQueueService.NonExistentQueue"
     assert err.find(".//q:Type", ns).text == "Sender"
+
+
+def test_purges_dead_letter_sources_and_message_size(sqs):
+    dlq = sqs.create_queue(QueueName=qname("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sources = [sqs.create_queue(QueueName=qname(f"src{i}"), Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"] for i in range(2)]
+    listed = sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+    assert sorted(listed) == sorted(sources)
+    page = sqs.list_dead_letter_source_queues(QueueUrl=dlq, MaxResults=1)
+    assert len(page["queueUrls"]) == 1 and "NextToken" in page
+    # One purge a minute.
+    sqs.purge_queue(QueueUrl=dlq)
+    with pytest.raises(ClientError) as e:
+        sqs.purge_queue(QueueUrl=dlq)
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.PurgeQueueInProgress"
+    # Messages up to 1 MiB, SQS's limit and a new queue's default since 2025.
+    attrs = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["MaximumMessageSize"])["Attributes"]
+    assert attrs["MaximumMessageSize"] == "1048576"
+    sqs.send_message(QueueUrl=dlq, MessageBody="x" * (1024 * 1024))
+

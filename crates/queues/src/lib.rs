@@ -39,7 +39,8 @@ fn dedup_table_key(queue: &str, key: &str) -> Vec<u8> {
 }
 
 /// SQS's limits.
-pub const MAX_MESSAGE_BYTES: usize = 262_144;
+/// 1 MiB since SQS raised it in 2025 (the default of a new queue too).
+pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
 pub const MAX_RECEIVE: usize = 10;
 pub const MAX_WAIT_SECS: u64 = 20;
 
@@ -61,6 +62,8 @@ pub enum Error {
     Unsupported(String),
     #[error("The request must contain the parameter {0}.")]
     MissingParameter(String),
+    #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
+    PurgeQueueInProgress(String),
     #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("stored queue data is unreadable: {0}")]
@@ -125,7 +128,7 @@ pub struct QueueRecord {
 /// Attributes a queue may be created or updated with, and their defaults.
 const SETTABLE: &[(&str, &str)] = &[
     ("DelaySeconds", "0"),
-    ("MaximumMessageSize", "262144"),
+    ("MaximumMessageSize", "1048576"),
     ("MessageRetentionPeriod", "345600"),
     ("ReceiveMessageWaitTimeSeconds", "0"),
     ("VisibilityTimeout", "30"),
@@ -161,7 +164,7 @@ fn int_in(name: &str, v: &str, lo: u64, hi: u64) -> Result<u64> {
 fn validate(name: &str, value: &str) -> Result<()> {
     match name {
         "DelaySeconds" => int_in(name, value, 0, 900).map(|_| ()),
-        "MaximumMessageSize" => int_in(name, value, 1024, 262_144).map(|_| ()),
+        "MaximumMessageSize" => int_in(name, value, 1024, MAX_MESSAGE_BYTES as u64).map(|_| ()),
         "MessageRetentionPeriod" => int_in(name, value, 60, 1_209_600).map(|_| ()),
         "ReceiveMessageWaitTimeSeconds" => int_in(name, value, 0, 20).map(|_| ()),
         "VisibilityTimeout" => int_in(name, value, 0, 43_200).map(|_| ()),
@@ -388,6 +391,8 @@ struct Live {
     notify: Arc<tokio::sync::Notify>,
     /// FIFO deduplication: key -> (forgotten at, the message first sent with it).
     dedup: HashMap<String, (u64, Message)>,
+    /// When the queue was last purged (one purge a minute, as on SQS).
+    purged_ms: Option<u64>,
 }
 
 impl QueueRecord {
@@ -423,6 +428,7 @@ impl Queues {
                     messages: BTreeMap::new(),
                     notify: Arc::new(tokio::sync::Notify::new()),
                     dedup: HashMap::new(),
+                    purged_ms: None,
                 },
             );
         }
@@ -579,6 +585,7 @@ impl Queues {
                 messages: BTreeMap::new(),
                 notify: Arc::new(tokio::sync::Notify::new()),
                 dedup: HashMap::new(),
+                purged_ms: None,
             },
         );
         Ok(())
@@ -586,6 +593,26 @@ impl Queues {
 
     pub fn exists(&self, name: &str) -> bool {
         self.live.lock().expect("queues lock").contains_key(name)
+    }
+
+    /// The queues whose redrive policy names the queue `name` as their
+    /// dead-letter queue (`ListDeadLetterSourceQueues`), sorted.
+    pub fn dead_letter_sources(&self, name: &str) -> Vec<String> {
+        let arn = self.arn(name);
+        let live = self.live.lock().expect("queues lock");
+        let mut names: Vec<String> = live
+            .iter()
+            .filter(|(_, q)| {
+                q.rec
+                    .attributes
+                    .get("RedrivePolicy")
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                    .is_some_and(|p| p["deadLetterTargetArn"].as_str() == Some(arn.as_str()))
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     pub fn list(&self, prefix: &str) -> Vec<String> {
@@ -620,6 +647,11 @@ impl Queues {
     pub fn purge(&self, name: &str) -> Result<()> {
         let mut live = self.live.lock().expect("queues lock");
         let q = live.get_mut(name).ok_or(Error::QueueDoesNotExist)?;
+        let now = nimbus_model::time::now_millis();
+        if q.purged_ms.is_some_and(|t| now < t + 60_000) {
+            return Err(Error::PurgeQueueInProgress(name.to_string()));
+        }
+        q.purged_ms = Some(now);
         let mut batch = WriteBatch::new();
         for seq in q.messages.keys() {
             batch.delete(MESSAGES, message_key(name, *seq));

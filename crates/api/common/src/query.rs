@@ -122,10 +122,17 @@ impl Form {
 impl Query {
     /// The answer document for `action`, its result's members already written as XML.
     pub fn document(&self, action: &str, members: &str, request_id: &str) -> String {
-        let result = if members.is_empty() {
-            String::new()
-        } else {
-            format!("<{action}Result>{members}</{action}Result>")
+        self.document_with(action, (!members.is_empty()).then_some(members), request_id)
+    }
+
+    /// [`Query::document`] with the `<{action}Result>` element given
+    /// even when empty (`Some("")`: `<{action}Result/>`, as SQS writes an
+    /// empty `ReceiveMessage` answer), or left out (`None`).
+    pub fn document_with(&self, action: &str, members: Option<&str>, request_id: &str) -> String {
+        let result = match members {
+            None => String::new(),
+            Some("") => format!("<{action}Result/>"),
+            Some(m) => format!("<{action}Result>{m}</{action}Result>"),
         };
         format!(
             "<?xml version=\"1.0\"?><{action}Response xmlns=\"{}\">{result}<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",

@@ -63,6 +63,7 @@ fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
         TagQueue => "TagQueue",
         UntagQueue => "UntagQueue",
         ListQueueTags => "ListQueueTags",
+        ListDeadLetterSourceQueues => "ListDeadLetterSourceQueues",
         SendMessage => "SendMessage",
         ReceiveMessage => "ReceiveMessage",
         DeleteMessage => "DeleteMessage",

@@ -69,6 +69,11 @@ impl From<QError> for SqsError {
                 SqsError::new("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", m)
             }
             QError::MissingParameter(_) => SqsError::new("MissingParameter", "MissingParameter", m),
+            QError::PurgeQueueInProgress(_) => SqsError::new(
+                "PurgeQueueInProgress",
+                "AWS.SimpleQueueService.PurgeQueueInProgress",
+                m,
+            ),
             QError::Unsupported(_) => SqsError::new(
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",

@@ -54,6 +54,7 @@ operations! {
     ListMessageMoveTasks => list_message_move_tasks,
     CancelMessageMoveTask => cancel_message_move_task,
     ChangeMessageVisibility => change_message_visibility,
+    ListDeadLetterSourceQueues => list_dead_letter_source_queues,
 }
 
 impl SqsApi {
@@ -89,6 +90,28 @@ impl SqsApi {
         let page: Vec<String> = all.iter().take(max).cloned().collect();
         let mut out = json!({
             "QueueUrls": page.iter().map(|n| self.url(host, n)).collect::<Vec<_>>()
+        });
+        if all.len() > max
+            && let Some(last) = page.last()
+        {
+            out["NextToken"] = last.clone().into();
+        }
+        Ok(out)
+    }
+
+    async fn list_dead_letter_source_queues(&self, v: &Value, host: &str) -> R<Value> {
+        let name = self.queue(v)?;
+        let max = opt_u64(v, "MaxResults", 1000)?.unwrap_or(1000) as usize;
+        let after = v.get("NextToken").and_then(Value::as_str).unwrap_or("");
+        let all: Vec<String> = self
+            .queues
+            .dead_letter_sources(&name)
+            .into_iter()
+            .filter(|n| n.as_str() > after)
+            .collect();
+        let page: Vec<String> = all.iter().take(max).cloned().collect();
+        let mut out = json!({
+            "queueUrls": page.iter().map(|n| self.url(host, n)).collect::<Vec<_>>()
         });
         if all.len() > max
             && let Some(last) = page.last()

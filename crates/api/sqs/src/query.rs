@@ -215,7 +215,7 @@ fn members(out: &mut String, op: &str, v: &Map<String, Value>) {
                     out.push_str("</Value></MessageAttribute>");
                 }
             }
-            ("QueueUrls", Value::Array(items)) => {
+            ("QueueUrls" | "queueUrls", Value::Array(items)) => {
                 for i in items {
                     out.push_str(&format!("<QueueUrl>{}</QueueUrl>", scalar(i)));
                 }
@@ -277,5 +277,44 @@ pub fn to_xml(op: &str, result: &Value, request_id: &str) -> String {
     if let Value::Object(m) = result {
         members(&mut body, op, m);
     }
-    SQS_QUERY.document(op, &body, request_id)
+    // Actions with a result write its element even when it is empty.
+    let has_result = matches!(
+        op,
+        "CreateQueue"
+            | "GetQueueUrl"
+            | "ListQueues"
+            | "ReceiveMessage"
+            | "SendMessage"
+            | "SendMessageBatch"
+            | "DeleteMessageBatch"
+            | "ChangeMessageVisibilityBatch"
+            | "GetQueueAttributes"
+            | "ListQueueTags"
+            | "ListDeadLetterSourceQueues"
+            | "ListMessageMoveTasks"
+            | "StartMessageMoveTask"
+            | "CancelMessageMoveTask"
+    );
+    let members = (has_result || !body.is_empty()).then_some(body.as_str());
+    SQS_QUERY.document_with(op, members, request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn empty_results_keep_their_element_and_results_less_actions_none() {
+        let empty = to_xml("ReceiveMessage", &json!({}), "r");
+        assert!(empty.contains("<ReceiveMessageResult/>"), "{empty}");
+        let none = to_xml("DeleteMessage", &json!({}), "r");
+        assert!(!none.contains("DeleteMessageResult"), "{none}");
+        let sources = to_xml(
+            "ListDeadLetterSourceQueues",
+            &json!({"queueUrls": ["u"]}),
+            "r",
+        );
+        assert!(sources.contains("<QueueUrl>u</QueueUrl>"), "{sources}");
+    }
 }

@@ -82,7 +82,7 @@ pub(super) async fn update(
             "VisibilityTimeout" => "30",
             "MessageRetentionPeriod" => "345600",
             "DelaySeconds" | "ReceiveMessageWaitTimeSeconds" => "0",
-            "MaximumMessageSize" => "262144",
+            "MaximumMessageSize" => "1048576",
             _ => continue,
         };
         now.entry(k.clone())
