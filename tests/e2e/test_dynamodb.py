@@ -359,6 +359,10 @@ def test_streams_record_every_change_in_order(nimbus, ddb, resource):
     assert [r["eventName"] for r in streams.get_records(ShardIterator=after)["Records"]] == ["REMOVE", "INSERT"]
     assert error(streams.get_records, ShardIterator="garbage")[0] == "ValidationException"
     assert error(streams.describe_stream, StreamArn=arn + "x")[0] == "ResourceNotFoundException"
+    # Paging shards: none after the last.
+    assert streams.describe_stream(StreamArn=arn, ExclusiveStartShardId=shard)["StreamDescription"]["Shards"] == []
+    assert error(streams.get_shard_iterator, StreamArn=arn, ShardId=shard + "x",
+                 ShardIteratorType="LATEST")[0] == "ResourceNotFoundException"
     # Keys only, and a stream turned off.
     ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
     assert streams.describe_stream(StreamArn=arn)["StreamDescription"]["StreamStatus"] == "DISABLED"

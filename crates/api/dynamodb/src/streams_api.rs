@@ -58,6 +58,16 @@ pub fn run(t: &Tables, op: &str, v: &Value) -> R<Value> {
             if let Some(r) = &rec.key.range {
                 key.push(json!({ "AttributeName": r, "KeyType": "RANGE" }));
             }
+            opt_usize(v, "Limit", 1, 100)?;
+            // Shards after `ExclusiveStartShardId` only (shard ids order as
+            // they were made; a stream here has one).
+            let shard = streams::shard_id(&s.label);
+            let after = v.get("ExclusiveStartShardId").and_then(Value::as_str);
+            let shards: Vec<Value> = after
+                .is_none_or(|a| shard.as_str() > a)
+                .then(|| json!({"ShardId": shard, "SequenceNumberRange": seq_range}))
+                .into_iter()
+                .collect();
             Ok(json!({ "StreamDescription": {
                 "StreamArn": arn,
                 "StreamLabel": s.label,
@@ -66,10 +76,7 @@ pub fn run(t: &Tables, op: &str, v: &Value) -> R<Value> {
                 "CreationRequestDateTime": rec.created_ms as f64 / 1000.0,
                 "TableName": rec.name,
                 "KeySchema": key,
-                "Shards": [{
-                    "ShardId": streams::shard_id(&s.label),
-                    "SequenceNumberRange": seq_range,
-                }],
+                "Shards": shards,
             }}))
         }
         "GetShardIterator" => {
