@@ -506,3 +506,27 @@ def test_legacy_parameters_of_older_code(ddb):
     code, msg, _ = error(ddb.query, TableName=name, KeyConditions={
         "pk": {"ComparisonOperator": "NE", "AttributeValueList": [s("u")]}})
     assert code == "ValidationException" and "Unsupported operator on KeyCondition: NE" in msg
+
+
+def test_batches_and_transactions_report_consumed_capacity(ddb):
+    a, b = make_table(ddb, range_key=False), make_table(ddb, range_key=False)
+    big = "x" * 1500  # two write units, one read unit
+    out = ddb.batch_write_item(RequestItems={
+        a: [{"PutRequest": {"Item": {"pk": {"S": "1"}, "v": {"S": big}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "2"}}}}],
+        b: [{"PutRequest": {"Item": {"pk": {"S": "1"}}}}]}, ReturnConsumedCapacity="TOTAL")
+    assert {c["TableName"]: c["CapacityUnits"] for c in out["ConsumedCapacity"]} == {a: 3.0, b: 1.0}
+    out = ddb.batch_get_item(RequestItems={a: {"Keys": [{"pk": {"S": "1"}}, {"pk": {"S": "2"}}], "ConsistentRead": True},
+                                           b: {"Keys": [{"pk": {"S": "1"}}]}}, ReturnConsumedCapacity="INDEXES")
+    caps = {c["TableName"]: c for c in out["ConsumedCapacity"]}
+    assert caps[a]["CapacityUnits"] == 2.0 and caps[a]["Table"] == {"CapacityUnits": 2.0}
+    assert caps[b]["CapacityUnits"] == 0.5, "eventually consistent halves"
+    out = ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": a, "Item": {"pk": {"S": "3"}}}},
+        {"Update": {"TableName": b, "Key": {"pk": {"S": "1"}}, "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "1"}}}}], ReturnConsumedCapacity="TOTAL")
+    assert {c["TableName"]: c["CapacityUnits"] for c in out["ConsumedCapacity"]} == {a: 2.0, b: 2.0}
+    out = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": a, "Key": {"pk": {"S": "1"}}}}],
+                                 ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == [{"TableName": a, "CapacityUnits": 2.0}]
+    assert "ConsumedCapacity" not in ddb.batch_get_item(RequestItems={b: {"Keys": [{"pk": {"S": "1"}}]}})

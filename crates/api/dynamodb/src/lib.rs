@@ -573,11 +573,13 @@ impl DynamoDbApi {
             ));
         }
         let mut responses = Map::new();
+        let mut units = Units::default();
         for (table, r) in requests {
             let name = self
                 .tables
                 .table_from_arn(table)
                 .unwrap_or_else(|| table.clone());
+            let consistent = r.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
             let keys = r
                 .get("Keys")
                 .and_then(Value::as_array)
@@ -600,7 +602,10 @@ impl DynamoDbApi {
                         "Provided list of item keys contains duplicates",
                     ));
                 }
-                if let Some(i) = self.tables.get_item(&name, &key)? {
+                let found = self.tables.get_item(&name, &key)?;
+                let size = found.as_ref().map_or(0, nimbus_tables::value::item_size);
+                units.add(&name, read_units(size, consistent));
+                if let Some(i) = found {
                     items.push(item_to_json(&match &projection {
                         Some(p) => expr::project(&i, p),
                         None => i,
@@ -610,7 +615,9 @@ impl DynamoDbApi {
             }
             responses.insert(table.clone(), json!(items));
         }
-        Ok(json!({ "Responses": responses, "UnprocessedKeys": {} }))
+        let mut out = json!({ "Responses": responses, "UnprocessedKeys": {} });
+        units.report(&mut out, v);
+        Ok(out)
     }
 
     fn batch_write(&self, v: &Value) -> R<Value> {
@@ -619,6 +626,7 @@ impl DynamoDbApi {
             .and_then(Value::as_object)
             .ok_or_else(|| missing("requestItems"))?;
         let mut ops = Vec::new();
+        let mut units = Units::default();
         for (table, list) in requests {
             let name = self
                 .tables
@@ -633,13 +641,13 @@ impl DynamoDbApi {
                 let op = match (r.get("PutRequest"), r.get("DeleteRequest")) {
                     (Some(p), None) => {
                         let item = item_field(p, "Item")?;
-                        if nimbus_tables::value::item_size(&item)
-                            > nimbus_tables::value::MAX_ITEM_BYTES
-                        {
+                        let size = nimbus_tables::value::item_size(&item);
+                        if size > nimbus_tables::value::MAX_ITEM_BYTES {
                             return Err(DdbError::validation(
                                 "Item size has exceeded the maximum allowed size",
                             ));
                         }
+                        units.add(&name, write_units(size));
                         WriteOp {
                             table: name.clone(),
                             key: Item::new(),
@@ -648,13 +656,16 @@ impl DynamoDbApi {
                             old_on_failure: false,
                         }
                     }
-                    (None, Some(d)) => WriteOp {
-                        table: name.clone(),
-                        key: item_field(d, "Key")?,
-                        condition: None,
-                        change: Change::Delete,
-                        old_on_failure: false,
-                    },
+                    (None, Some(d)) => {
+                        units.add(&name, write_units(0));
+                        WriteOp {
+                            table: name.clone(),
+                            key: item_field(d, "Key")?,
+                            condition: None,
+                            change: Change::Delete,
+                            old_on_failure: false,
+                        }
+                    }
                     _ => {
                         return Err(DdbError::validation(
                             "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
@@ -675,7 +686,11 @@ impl DynamoDbApi {
             ));
         }
         match self.tables.write(ops, false) {
-            Ok(_) => Ok(json!({ "UnprocessedItems": {} })),
+            Ok(_) => {
+                let mut out = json!({ "UnprocessedItems": {} });
+                units.report(&mut out, v);
+                Ok(out)
+            }
             Err(TError::Validation(m)) if m.contains("multiple operations on one item") => Err(
                 DdbError::validation("Provided list of item keys contains duplicates"),
             ),
@@ -695,6 +710,7 @@ impl DynamoDbApi {
             )));
         }
         let mut ops = Vec::new();
+        let mut units = Units::default();
         for it in items {
             let (kind, body) = match it.as_object().map(|o| o.iter().collect::<Vec<_>>()) {
                 Some(pairs) if pairs.len() == 1 => (pairs[0].0.as_str(), pairs[0].1),
@@ -732,6 +748,12 @@ impl DynamoDbApi {
                 }
             };
             ctx.check_unused()?;
+            // Transactions cost twice: a prepare and a commit per item.
+            let size = match &change {
+                Change::Put(item) => nimbus_tables::value::item_size(item),
+                _ => 0,
+            };
+            units.add(&table, 2.0 * write_units(size));
             ops.push(WriteOp {
                 table,
                 key,
@@ -749,7 +771,11 @@ impl DynamoDbApi {
             }
         }
         match self.tables.write(ops, true) {
-            Ok(_) => Ok(json!({})),
+            Ok(_) => {
+                let mut out = json!({});
+                units.report(&mut out, v);
+                Ok(out)
+            }
             Err(e) => {
                 if let Some(tok) = token {
                     self.tables.release_token(tok);
@@ -777,6 +803,7 @@ impl DynamoDbApi {
             ));
         }
         let mut out = Vec::new();
+        let mut units = Units::default();
         for it in items {
             let get = it.get("Get").ok_or_else(|| missing("transactItems.get"))?;
             let table = table_name(&self.tables, get)?;
@@ -784,7 +811,10 @@ impl DynamoDbApi {
             let mut ctx = context(get)?;
             let projection = projection(get, &mut ctx)?;
             ctx.check_unused()?;
-            out.push(match self.tables.get_item(&table, &key)? {
+            let found = self.tables.get_item(&table, &key)?;
+            let size = found.as_ref().map_or(0, nimbus_tables::value::item_size);
+            units.add(&table, 2.0 * read_units(size, true));
+            out.push(match found {
                 Some(i) => json!({ "Item": item_to_json(&match &projection {
                     Some(p) => expr::project(&i, p),
                     None => i,
@@ -792,7 +822,41 @@ impl DynamoDbApi {
                 None => json!({}),
             });
         }
-        Ok(json!({ "Responses": out }))
+        let mut answer = json!({ "Responses": out });
+        units.report(&mut answer, v);
+        Ok(answer)
+    }
+}
+
+/// Capacity units a multi-table call consumed, by table, for its
+/// `ConsumedCapacity` list.
+#[derive(Default)]
+struct Units(std::collections::BTreeMap<String, f64>);
+
+impl Units {
+    fn add(&mut self, table: &str, units: f64) {
+        *self.0.entry(table.to_string()).or_default() += units;
+    }
+
+    /// Attach the list when `ReturnConsumedCapacity` asks (`INDEXES` adds
+    /// each table's own figure).
+    fn report(&self, out: &mut Value, v: &Value) {
+        let mode = v.get("ReturnConsumedCapacity").and_then(Value::as_str);
+        if !matches!(mode, Some("TOTAL" | "INDEXES")) {
+            return;
+        }
+        let list: Vec<Value> = self
+            .0
+            .iter()
+            .map(|(t, u)| {
+                let mut c = json!({ "TableName": t, "CapacityUnits": u });
+                if mode == Some("INDEXES") {
+                    c["Table"] = json!({ "CapacityUnits": u });
+                }
+                c
+            })
+            .collect();
+        out["ConsumedCapacity"] = json!(list);
     }
 }
 
