@@ -165,6 +165,8 @@ def test_order_workflow_retries_payment_and_fulfils_in_parallel(nimbus, fns):
     # Every event names the one before it.
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert all(e["previousEventId"] < e["id"] for e in events)
+    # As Step Functions records them, the first state follows event 0.
+    assert events[0]["previousEventId"] == 0 and events[1]["previousEventId"] == 0
 
 
 def test_invalid_order_is_caught_into_a_fail_state(nimbus, fns):

@@ -425,6 +425,9 @@ impl Run {
                     json!({"input": self.spec.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": self.spec.role_arn}),
                 )),
             );
+            // As Step Functions records it: the first state's entered event
+            // follows event 0, not `ExecutionStarted`.
+            thread.last.store(0, std::sync::atomic::Ordering::Relaxed);
         }
         let body = self.clone().run_machine(
             machine.clone(),
