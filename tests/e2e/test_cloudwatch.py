@@ -69,6 +69,23 @@ def test_put_and_read_back_metrics(nimbus):
     assert json.loads(out.stdout)["Datapoints"][0]["Sum"] == 40
 
 
+def test_large_put_metric_data_arrives_gzipped_and_is_read(nimbus):
+    """boto3 compresses a PutMetricData body over 10 KB (Content-Encoding: gzip)."""
+    cw = nimbus.client("cloudwatch")
+    ns = unique("Big")
+    sent = []
+
+    def seen(request, **_):
+        sent.append(request.headers.get("Content-Encoding"))
+
+    cw.meta.events.register("before-send.cloudwatch.PutMetricData", seen)
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": f"M{i}", "Value": float(i), "Dimensions": [{"Name": "Service", "Value": "s" * 200}]}
+        for i in range(200)])
+    assert sent == [b"gzip"], "the SDK compressed the request"
+    assert len(cw.list_metrics(Namespace=ns)["Metrics"]) == 200
+
+
 def test_what_cloudwatch_refuses(nimbus):
     cw = nimbus.client("cloudwatch")
     with pytest.raises(ClientError) as e:

@@ -163,6 +163,51 @@ fn trace_call(parts: &mut http::request::Parts) -> Option<nimbus_traces::service
     Some(call)
 }
 
+/// A body sent with `Content-Encoding: gzip` (or `deflate`), decompressed,
+/// at most [`MAX_BODY`] bytes of it; the encoding is taken off the headers.
+/// Any other body as it came.
+fn decompressed(parts: &mut http::request::Parts, body: Bytes) -> Result<Bytes, ApiError> {
+    use std::io::Read;
+    let encoding = parts
+        .headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(|e| e.trim().to_ascii_lowercase());
+    let Some(encoding) = encoding.filter(|e| e == "gzip" || e == "deflate") else {
+        return Ok(body);
+    };
+    let limit = MAX_BODY as u64 + 1;
+    let mut out = Vec::new();
+    let read = if encoding == "gzip" {
+        flate2::read::GzDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out)
+    } else {
+        flate2::read::ZlibDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out)
+    };
+    if read.is_err() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            format!("The request body is not valid {encoding} data"),
+        ));
+    }
+    if out.len() > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {MAX_BODY} bytes"),
+        ));
+    }
+    parts.headers.remove("content-encoding");
+    if let Ok(n) = HeaderValue::from_str(&out.len().to_string()) {
+        parts.headers.insert("content-length", n);
+    }
+    Ok(Bytes::from(out))
+}
+
 /// The operation a request asks for, for its segment: `X-Amz-Target`'s
 /// (JSON protocols) or the form's `Action` (query protocols).
 fn operation(parts: &http::request::Parts, body: &[u8]) -> Option<String> {
@@ -666,6 +711,12 @@ impl Edge {
                 return boxed(service.error(&e, &rid));
             }
         }
+        // A compressed body (the SDKs gzip large `PutMetricData` calls) was
+        // signed as sent; the service reads it decompressed.
+        let body = match decompressed(&mut parts, body) {
+            Ok(b) => b,
+            Err(e) => return boxed(service.error(&e, &rid)),
+        };
         // A service that records its own X-Ray segment does so for a call in a
         // sampled trace.
         let traced = nimbus_traces::service::identity(service.signing_name())
