@@ -90,10 +90,15 @@ pub struct RestAuthorizer {
 pub fn token_pattern(
     expression: &str,
 ) -> std::result::Result<regex_automata::nfa::thompson::pikevm::PikeVM, String> {
+    use regex_automata::nfa::thompson::{self, pikevm::PikeVM};
     if expression.len() > 1024 {
         return Err("the expression is longer than 1,024 characters".into());
     }
-    regex_automata::nfa::thompson::pikevm::PikeVM::new(&format!("^(?:{expression})$"))
+    // Bounded: a short pattern with nested repeats must not take the server's
+    // memory (`(?:\w{1000}){100}` would, unbounded).
+    PikeVM::builder()
+        .thompson(thompson::Config::new().nfa_size_limit(Some(1 << 20)))
+        .build(&format!("^(?:{expression})$"))
         .map_err(|e| e.to_string())
 }
 
@@ -294,40 +299,10 @@ pub fn mock_answer(i: &RestIntegration) -> Option<MockAnswer> {
     })
 }
 
-/// A selection pattern against a status code: the patterns API Gateway's
-/// users write for mocks (`200`, `2\d{2}`, `4..`, `.*`), character by
-/// character, with `\d` a digit, `.` any character and `{n}` a repeat.
+/// A selection pattern (a regular expression over the whole status code:
+/// `200`, `2\d{2}`, `4\d{2}|5\d{2}`, `.*`) against a status code.
 fn selects(pattern: &str, status: &str) -> bool {
-    let mut expanded: Vec<&str> = Vec::new();
-    let mut rest = pattern;
-    if rest == ".*" {
-        return true;
-    }
-    while !rest.is_empty() {
-        let (atom, after) = if let Some(a) = rest.strip_prefix("\\d") {
-            ("d", a)
-        } else {
-            rest.split_at(rest.chars().next().map_or(0, char::len_utf8))
-        };
-        if let Some(close) = after
-            .strip_prefix('{')
-            .and_then(|a| a.find('}').map(|i| (a, i)))
-        {
-            let (a, i) = close;
-            let n: usize = a[..i].parse().unwrap_or(1);
-            expanded.extend(std::iter::repeat_n(atom, n));
-            rest = &a[i + 1..];
-        } else {
-            expanded.push(atom);
-            rest = after;
-        }
-    }
-    expanded.len() == status.len()
-        && expanded.iter().zip(status.chars()).all(|(a, c)| match *a {
-            "d" => c.is_ascii_digit(),
-            "." => true,
-            lit => lit.starts_with(c),
-        })
+    token_matches(pattern, status)
 }
 
 /// A mock integration's answer: see [`mock_answer`].
@@ -510,6 +485,15 @@ mod tests {
             .insert("application/json".into(), "{\"statusCode\": 404}".into());
         assert_eq!(mock_answer(&i).unwrap().status, 418);
         assert!(selects("2\\d{2}", "204") && selects(".*", "500") && !selects("200", "201"));
+        assert!(selects("4\\d{2}|5\\d{2}", "503") && !selects("4\\d{2}|5\\d{2}", "200"));
+        assert!(
+            !selects("2{99999999999}", "200"),
+            "a huge repeat is refused, not built"
+        );
+        assert!(
+            token_pattern("(?:\\w{1000}){100}").is_err(),
+            "a pattern whose automaton would be huge is refused"
+        );
         i.responses.retain(|k, _| k == "418");
         i.request_templates.clear();
         assert_eq!(

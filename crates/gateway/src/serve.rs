@@ -677,14 +677,12 @@ impl Gateway {
                 ) {
                     return Err(failed());
                 }
-                let invoked = self
-                    .invoker
-                    .invoke(InvokeRequest {
-                        trace_id: req.trace_header().map(str::to_string),
-                        ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
-                    })
-                    .await;
-                let Ok(out) = invoked else {
+                let call = self.invoker.invoke(InvokeRequest {
+                    trace_id: req.trace_header().map(str::to_string),
+                    ..InvokeRequest::sync(function, qualifier, Bytes::from(event.to_string()))
+                });
+                // API Gateway waits for an authorizer at most 10 s.
+                let Ok(Ok(out)) = tokio::time::timeout(Duration::from_secs(10), call).await else {
                     return Err(failed());
                 };
                 let answer = serde_json::from_slice::<Value>(&out.payload).unwrap_or(Value::Null);
@@ -1107,31 +1105,6 @@ impl Gateway {
         let Some(integration) = resource.methods.get(m).and_then(|x| x.integration.as_ref()) else {
             return internal();
         };
-        if integration.kind == "MOCK" {
-            let Some(answer) = crate::rest::mock_answer(integration) else {
-                return internal();
-            };
-            let mut r = Response::new(Bytes::from(answer.body.unwrap_or_default()));
-            *r.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            for (k, v) in answer.headers {
-                if let (Ok(n), Ok(v)) = (
-                    http::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(&v),
-                ) {
-                    r.headers_mut().insert(n, v);
-                }
-            }
-            return r;
-        }
-        let Some(uri) = integration
-            .uri
-            .as_deref()
-            .filter(|_| integration.kind == "AWS_PROXY")
-        else {
-            return internal();
-        };
         let identity = &self.identity;
         let r = Route {
             api_id: api.id.clone(),
@@ -1169,6 +1142,31 @@ impl Gateway {
                 Err(refused) => return refused,
             }
         }
+        if integration.kind == "MOCK" {
+            let Some(answer) = crate::rest::mock_answer(integration) else {
+                return internal();
+            };
+            let mut r = Response::new(Bytes::from(answer.body.unwrap_or_default()));
+            *r.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            for (k, v) in answer.headers {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    r.headers_mut().insert(n, v);
+                }
+            }
+            return r;
+        }
+        let Some(uri) = integration
+            .uri
+            .as_deref()
+            .filter(|_| integration.kind == "AWS_PROXY")
+        else {
+            return internal();
+        };
         let (function, qualifier) = function_of(&stage_vars(uri, &stage.variables));
         let tail = format!("{}/{}{rest_path}", stage.name, parts.method);
         let credentials = integration.credentials.as_deref();

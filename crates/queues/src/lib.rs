@@ -651,12 +651,12 @@ impl Queues {
         if q.purged_ms.is_some_and(|t| now < t + 60_000) {
             return Err(Error::PurgeQueueInProgress(name.to_string()));
         }
-        q.purged_ms = Some(now);
         let mut batch = WriteBatch::new();
         for seq in q.messages.keys() {
             batch.delete(MESSAGES, message_key(name, *seq));
         }
         self.kv.commit(batch)?;
+        q.purged_ms = Some(now);
         q.messages.clear();
         Ok(())
     }

@@ -299,9 +299,8 @@ impl Edge {
                     .get::<nimbus_gateway::serve::IntegrationLatency>()
                     .map(|i| i.0);
                 self.count_api_request(&id, resp.status(), started.elapsed(), integration);
-                if let (Some(t), Some((name, origin))) =
-                    (traced, nimbus_traces::service::identity("apigateway"))
-                {
+                if let Some(t) = traced {
+                    let (name, origin) = nimbus_traces::service::API_STAGE;
                     let name = format!("{name}/{id}");
                     let op = format!("{} {}", parts.method, path);
                     let status = resp.status().as_u16();

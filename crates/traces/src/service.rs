@@ -40,17 +40,21 @@ pub fn begin(incoming: &str) -> Option<(Call, String)> {
 
 /// The segment name and origin of a service that records its own segment
 /// for the calls it serves in a sampled trace, by SigV4 signing name: SNS and
-/// Step Functions do, and API Gateway (for its stages). Lambda records its
-/// own (`nimbus-functions`); the others (SQS, DynamoDB, S3 ...) appear in the
-/// service map through the caller's subsegment only, as on AWS.
+/// Step Functions do (and API stages: [`API_STAGE`]). Lambda records its own
+/// (`nimbus-functions`); the others (SQS, DynamoDB, S3, API Gateway's
+/// management API ...) appear in the service map through the caller's
+/// subsegment only, as on AWS.
 pub fn identity(signing_name: &str) -> Option<(&'static str, &'static str)> {
     match signing_name {
         "sns" => Some(("SNS", "AWS::SNS::Topic")),
         "states" => Some(("StepFunctions", "AWS::StepFunctions::StateMachine")),
-        "apigateway" => Some(("ApiGateway", "AWS::ApiGateway::Stage")),
         _ => None,
     }
 }
+
+/// The segment an API stage records for a request it serves in a sampled
+/// trace: name prefix and origin.
+pub const API_STAGE: (&str, &str) = ("ApiGateway", "AWS::ApiGateway::Stage");
 
 fn now_secs() -> f64 {
     nimbus_model::time::now_millis() as f64 / 1000.0
@@ -118,5 +122,10 @@ mod tests {
         assert_eq!(identity("sns").map(|i| i.1), Some("AWS::SNS::Topic"));
         assert_eq!(identity("lambda"), None);
         assert_eq!(identity("sqs"), None);
+        assert_eq!(
+            identity("apigateway"),
+            None,
+            "the management API records none"
+        );
     }
 }

@@ -390,12 +390,12 @@ fn update_authorizer(a: &RestApis, api: &str, id: &str, body: &Value) -> R {
                     }
                 }
             }
+            // Checked before it is stored: a refused patch changes nothing.
+            check_authorizer(z).map_err(|e| GError::BadRequest(e.message))?;
             Ok(())
         })
         .map_err(err)?;
-    let z = authorizer_of(&x, id)?;
-    check_authorizer(z)?;
-    ok(authorizer_json(z))
+    ok(authorizer_json(authorizer_of(&x, id)?))
 }
 
 fn delete_authorizer(a: &RestApis, api: &str, id: &str) -> R {

@@ -631,27 +631,31 @@ impl CloudFormationApi {
     /// `DisableRollback`) goes back to its last stable state.
     fn rollback_stack(&self, form: &Form, ext: &http::Extensions) -> Answer {
         let s = self.stack(form)?;
-        let creation = match s.status.as_str() {
-            "UPDATE_FAILED" => false,
-            "CREATE_FAILED" => true,
-            other => {
-                return Err(CfnError::validation(format!(
-                    "Stack {} is in {other} state and can not be rolled back",
-                    s.stack_id
-                )));
-            }
-        };
-        self.stacks.change(&s.stack_id, |r| {
-            let status = if creation {
-                "ROLLBACK_IN_PROGRESS"
-            } else {
-                "UPDATE_ROLLBACK_IN_PROGRESS"
+        // Checked and started in one change, so two calls cannot both start one.
+        let started = self.stacks.change(&s.stack_id, |r| {
+            let (creation, status) = match r.status.as_str() {
+                "UPDATE_FAILED" => (false, "UPDATE_ROLLBACK_IN_PROGRESS"),
+                "CREATE_FAILED" => (true, "ROLLBACK_IN_PROGRESS"),
+                other => return Err(other.to_string()),
             };
             r.stack_event(status, Some("User Initiated".into()));
             r.acting = deploy::acting(ext);
+            Ok(creation)
         })?;
-        deploy::start_rollback(self.deployer(ext), s.stack_id.clone(), creation);
-        Ok(el("StackId", &s.stack_id))
+        match started {
+            Some((_, Ok(creation))) => {
+                deploy::start_rollback(self.deployer(ext), s.stack_id.clone(), creation);
+                Ok(el("StackId", &s.stack_id))
+            }
+            Some((_, Err(status))) => Err(CfnError::validation(format!(
+                "Stack {} is in {status} state and can not be rolled back",
+                s.stack_id
+            ))),
+            None => Err(CfnError::validation(format!(
+                "Stack with id {} does not exist",
+                s.stack_id
+            ))),
+        }
     }
 
     fn list_exports(&self) -> String {

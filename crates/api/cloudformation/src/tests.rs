@@ -659,6 +659,39 @@ async fn an_update_without_rollback_stays_failed_until_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_failed_update_without_rollback_is_fixed_by_another_update() {
+    let e = env(Fake {
+        refuse_tables: true,
+        ..Fake::default()
+    });
+    let base = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n";
+    e.send(&[
+        ("Action", "CreateStack"),
+        ("StackName", "f"),
+        ("TemplateBody", base),
+    ]);
+    let before = e.settled("f").await;
+    let grown = format!("{base}  Table:\n    Type: AWS::DynamoDB::Table\n");
+    e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "f"),
+        ("TemplateBody", &grown),
+        ("DisableRollback", "true"),
+    ]);
+    assert_eq!(e.settled("f").await.status, "UPDATE_FAILED");
+    let (status, body) = e.send(&[
+        ("Action", "UpdateStack"),
+        ("StackName", "f"),
+        ("TemplateBody", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      DelaySeconds: 5\n"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let s = e.settled("f").await;
+    assert_eq!(s.status, "UPDATE_COMPLETE", "{:?}", s.events);
+    assert_eq!(s.resources.len(), before.resources.len());
+    assert!(s.previous.is_none() && s.retired.is_empty());
+}
+
+#[tokio::test]
 async fn an_update_may_not_drop_or_change_an_export_in_use() {
     let e = env(Fake::default());
     let exporting = |value: &str| {

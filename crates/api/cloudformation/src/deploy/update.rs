@@ -99,14 +99,20 @@ pub(crate) fn start_update(
         if !s.updatable() {
             return false;
         }
-        s.previous = Some(Box::new(Previous {
-            settings: s.settings(),
-            outputs: s.outputs.clone(),
-            resources: s.resources.clone(),
-            imports: s.imports.clone(),
-        }));
+        // After an update that failed without rolling back, the stack to
+        // return to is still the one before it, and what it replaced is
+        // still to be cleaned up.
+        let fixing = s.status == "UPDATE_FAILED" && s.previous.is_some();
+        if !fixing {
+            s.previous = Some(Box::new(Previous {
+                settings: s.settings(),
+                outputs: s.outputs.clone(),
+                resources: s.resources.clone(),
+                imports: s.imports.clone(),
+            }));
+            s.retired.clear();
+        }
         s.apply(settings);
-        s.retired.clear();
         s.acting = acting;
         s.stack_event("UPDATE_IN_PROGRESS", Some("User Initiated".into()));
         true
