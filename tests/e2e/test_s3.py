@@ -588,3 +588,35 @@ def test_a_new_bucket_answers_every_read_a_terraform_provider_makes(s3, bucket):
         "public_access_block": True,
         "location": None,
     }
+
+
+def test_conditional_writes(s3, bucket):
+    """If-None-Match: * creates only; If-Match replaces only the version named;
+    of many concurrent creates, exactly one wins."""
+    s3.put_object(Bucket=bucket, Key="lock", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="lock", Body=b"second", IfNoneMatch="*")
+    assert code(e) == "PreconditionFailed" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    etag = s3.head_object(Bucket=bucket, Key="lock")["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="lock", Body=b"x", IfMatch='"00000000000000000000000000000000"')
+    assert code(e) == "PreconditionFailed"
+    s3.put_object(Bucket=bucket, Key="lock", Body=b"third", IfMatch=etag)
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == b"third"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="missing", Body=b"x", IfMatch=etag)
+    assert code(e) == "NoSuchKey"
+
+    import concurrent.futures
+
+    def create(i):
+        try:
+            s3.put_object(Bucket=bucket, Key="race", Body=str(i).encode(), IfNoneMatch="*")
+            return True
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "PreconditionFailed"
+            return False
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(create, range(16)))
+    assert wins.count(True) == 1

@@ -86,9 +86,25 @@ pub enum Error {
     Storage(#[from] nimbus_storage::Error),
     #[error("stored metadata is unreadable: {0}")]
     Corrupt(String),
+    /// A conditional write's condition did not hold (`If-None-Match`, `If-Match`).
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a conditional write requires of the key's current object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// `If-None-Match: *`: no object there.
+    Absent,
+    /// `If-Match: "etag"`: the object there has this ETag (`*`: any object).
+    Matches(String),
+}
+
+/// Stripes of key locks: writes of one key are checked and committed one at
+/// a time, so a conditional write's condition still holds when it commits.
+const KEY_LOCKS: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Bucket {
@@ -347,6 +363,7 @@ pub struct Objects {
     kv: Arc<dyn KvEngine>,
     data: DataDir,
     notifier: Option<events::Notifier>,
+    key_locks: Vec<std::sync::Mutex<()>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -443,6 +460,7 @@ impl Objects {
             kv,
             data: DataDir::open(dir)?,
             notifier,
+            key_locks: (0..KEY_LOCKS).map(|_| std::sync::Mutex::new(())).collect(),
         })
     }
 
@@ -818,6 +836,21 @@ impl Objects {
         checksum: Option<Checksum>,
         origin: &events::Origin,
     ) -> Result<Object> {
+        self.put_if((bucket, key), written, attributes, checksum, origin, None)
+    }
+
+    /// [`Objects::put`] that commits only if `condition` holds for the key's
+    /// current object then (else `PreconditionFailed`, or `NoSuchKey` for an
+    /// `If-Match` on a missing key).
+    pub fn put_if(
+        &self,
+        (bucket, key): (&str, &str),
+        written: Written,
+        attributes: Attributes,
+        checksum: Option<Checksum>,
+        origin: &events::Origin,
+        condition: Option<&WriteCondition>,
+    ) -> Result<Object> {
         let inline = written.inline.is_some();
         let segments = if written.size == 0 {
             if !inline {
@@ -847,7 +880,13 @@ impl Objects {
             version_id: None,
             delete_marker: false,
         };
-        match self.replace(bucket, obj, new_inline, "ObjectCreated:Put", origin) {
+        match self.replace(
+            bucket,
+            obj,
+            new_inline,
+            ("ObjectCreated:Put", origin),
+            condition,
+        ) {
             Ok(o) => Ok(o),
             Err(e) => {
                 if !inline {
@@ -913,7 +952,13 @@ impl Objects {
             version_id: None,
             delete_marker: false,
         };
-        match self.replace(bucket, obj, new_inline, "ObjectCreated:Copy", origin) {
+        match self.replace(
+            bucket,
+            obj,
+            new_inline,
+            ("ObjectCreated:Copy", origin),
+            None,
+        ) {
             Ok(o) => Ok(o),
             Err(e) => {
                 self.data.remove(&ids);
@@ -927,13 +972,29 @@ impl Objects {
         bucket: &str,
         obj: Object,
         new_inline: Vec<(String, Vec<u8>)>,
-        event: &str,
-        origin: &events::Origin,
+        (event, origin): (&str, &events::Origin),
+        condition: Option<&WriteCondition>,
     ) -> Result<Object> {
         validate_key(&obj.key)?;
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, &obj.key);
+        let _one_writer = self.lock_key(&k);
         let old = self.current(bucket, &obj.key)?;
+        let live = old.as_ref().filter(|o| !o.delete_marker);
+        match (condition, live) {
+            (Some(WriteCondition::Absent), Some(_)) => {
+                return Err(Error::PreconditionFailed("If-None-Match"));
+            }
+            (Some(WriteCondition::Matches(_)), None) => {
+                return Err(Error::NoSuchKey(obj.key.clone()));
+            }
+            (Some(WriteCondition::Matches(etag)), Some(o))
+                if etag != "*" && etag.trim_matches('"') != o.etag =>
+            {
+                return Err(Error::PreconditionFailed("If-Match"));
+            }
+            _ => {}
+        }
         let mut obj = obj;
         let mut batch = WriteBatch::new();
         let old_files = self.supersede(&b, &mut obj, old.as_ref(), &mut batch);
@@ -955,6 +1016,15 @@ impl Objects {
         Ok(obj)
     }
 
+    /// The lock of `key`'s stripe (held while a write checks and commits).
+    fn lock_key(&self, key: &[u8]) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let i = (h.finish() as usize) % self.key_locks.len();
+        self.key_locks[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The bytes of an inline segment.
     pub fn inline_data(&self, id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.kv.get(INLINE, id.as_bytes())?)
@@ -964,6 +1034,7 @@ impl Objects {
     pub fn delete(&self, bucket: &str, key: &str, origin: &events::Origin) -> Result<Deleted> {
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
+        let _one_writer = self.lock_key(&k);
         let old = self.current(bucket, key)?;
         let mut batch = WriteBatch::new();
         if b.versioning.is_some() {

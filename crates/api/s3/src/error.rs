@@ -96,6 +96,10 @@ impl From<ObjError> for S3Error {
             ObjError::InvalidPartOrder => S3Error::bad("InvalidPartOrder", msg),
             ObjError::EntityTooSmall => S3Error::bad("EntityTooSmall", msg),
             ObjError::InvalidArgument(_) => S3Error::invalid_argument(msg),
+            ObjError::PreconditionFailed(condition) => {
+                S3Error::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", msg)
+                    .with("Condition", condition)
+            }
             // S3 names each refused destination and why, numbered from 1.
             ObjError::DestinationsNotValidated(refused) => refused.into_iter().enumerate().fold(
                 S3Error::invalid_argument(msg),

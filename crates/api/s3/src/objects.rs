@@ -77,6 +77,24 @@ pub(crate) fn copy_preconditions(h: &HeaderMap, src: &Object) -> Result<(), S3Er
     })
 }
 
+/// A PUT's condition on the key's current object: `If-None-Match: *` (no
+/// object there) or `If-Match: "etag"`; S3 takes no other `If-None-Match`.
+fn write_condition(h: &HeaderMap) -> Result<Option<nimbus_objects::WriteCondition>, S3Error> {
+    use nimbus_objects::WriteCondition;
+    if let Some(v) = header(h, "if-none-match") {
+        if v.trim() != "*" {
+            return Err(S3Error::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+            )
+            .with("Header", "If-None-Match"));
+        }
+        return Ok(Some(WriteCondition::Absent));
+    }
+    Ok(header(h, "if-match").map(|v| WriteCondition::Matches(v.trim().to_string())))
+}
+
 impl S3Api {
     pub(crate) async fn put_object(
         &self,
@@ -101,6 +119,7 @@ impl S3Api {
             ));
         }
         let checks = checks_from(h)?;
+        let condition = write_condition(h)?;
         let (written, checksum) = body::receive(
             self.objects.data(),
             body,
@@ -119,7 +138,14 @@ impl S3Api {
             origin.clone(),
         );
         let obj = tokio::task::spawn_blocking(move || {
-            objects.put(&b, &k, written, attrs, checksum, &origin)
+            objects.put_if(
+                (&b, &k),
+                written,
+                attrs,
+                checksum,
+                &origin,
+                condition.as_ref(),
+            )
         })
         .await
         .map_err(|e| S3Error::internal(e.to_string()))??;
