@@ -423,6 +423,11 @@ def test_fifo_queues(sqs):
     with pytest.raises(ClientError) as e:
         sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # As SQS accepts them: `True` for FifoQueue, a message's DelaySeconds of 0.
+    other = sqs.create_queue(QueueName=qname("caps") + ".fifo",
+                             Attributes={"FifoQueue": "True", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    sqs.send_message(QueueUrl=other, MessageBody="now", MessageGroupId="g", DelaySeconds=0)
+    assert sqs.receive_message(QueueUrl=other)["Messages"][0]["Body"] == "now"
     seqs = []
     for body, group, dedup in [("a1", "a", "1"), ("a2", "a", "2"), ("b1", "b", "3"), ("a3", "a", "4")]:
         seqs.append(sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group,

@@ -527,7 +527,10 @@ impl Queues {
         tags: BTreeMap<String, String>,
     ) -> Result<()> {
         validate_name(name)?;
-        let fifo = attributes.get("FifoQueue").is_some_and(|v| v == "true");
+        // SQS takes `True` as well as `true`.
+        let fifo = attributes
+            .get("FifoQueue")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if fifo != name.ends_with(".fifo") {
             return Err(Error::InvalidParameterValue(
                 "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length; a queue whose name ends with .fifo must have the FifoQueue attribute set to true".into(),
@@ -931,11 +934,13 @@ impl Queues {
             }
             return Ok(None);
         }
-        if out.delay_secs.is_some() {
+        // A FIFO queue delays by its own attribute only; a message's 0 is no delay.
+        if out.delay_secs.is_some_and(|d| d > 0) {
             return Err(Error::InvalidParameterValue(
                 "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.".into(),
             ));
         }
+        out.delay_secs = None;
         let group = out
             .group_id
             .clone()
