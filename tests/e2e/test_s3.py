@@ -620,3 +620,18 @@ def test_conditional_writes(s3, bucket):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         wins = list(pool.map(create, range(16)))
     assert wins.count(True) == 1
+
+
+def test_list_buckets_pages_and_v2_listings_fetch_owners(s3):
+    prefix = bucket_name("page")[:40] + "-"
+    names = [prefix + c for c in "abc"]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    first = s3.list_buckets(Prefix=prefix, MaxBuckets=2)
+    assert [b["Name"] for b in first["Buckets"]] == names[:2] and first["Prefix"] == prefix
+    rest = s3.list_buckets(Prefix=prefix, MaxBuckets=2, ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == names[2:] and "ContinuationToken" not in rest
+    assert [b["Name"] for b in s3.list_buckets(Prefix=prefix)["Buckets"]] == names
+    s3.put_object(Bucket=names[0], Key="k", Body=b"x")
+    assert "Owner" not in s3.list_objects_v2(Bucket=names[0])["Contents"][0]
+    assert s3.list_objects_v2(Bucket=names[0], FetchOwner=True)["Contents"][0]["Owner"]["ID"]

@@ -3,12 +3,55 @@
 use crate::*;
 
 impl S3Api {
-    pub(crate) fn list_buckets(&self) -> Result<Response<Body>, S3Error> {
+    /// `ListBuckets`, by name, with `prefix`, `bucket-region`, and pages of
+    /// `max-buckets` (1 to 10,000) continued by `continuation-token`.
+    pub(crate) fn list_buckets(&self, q: &Query) -> Result<Response<Body>, S3Error> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let prefix = q.get("prefix").unwrap_or("");
+        let region = q.get("bucket-region");
+        let max = match q.get("max-buckets") {
+            None => None,
+            Some(m) => Some(
+                m.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        S3Error::invalid_argument(
+                            "Argument max-buckets must be an integer between 1 and 10000",
+                        )
+                        .with("ArgumentName", "max-buckets")
+                        .with("ArgumentValue", m)
+                    })?,
+            ),
+        };
+        let after = match q.get("continuation-token") {
+            None => None,
+            Some(t) => Some(
+                b64.decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        S3Error::invalid_argument("The continuation token provided is incorrect")
+                            .with("ArgumentName", "continuation-token")
+                    })?,
+            ),
+        };
+        let mut all: Vec<_> = self
+            .objects
+            .list_buckets()?
+            .into_iter()
+            .filter(|b| b.name.starts_with(prefix))
+            .filter(|b| region.is_none_or(|r| b.region == r))
+            .filter(|b| after.as_deref().is_none_or(|a| b.name.as_str() > a))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        let page = max.unwrap_or(usize::MAX).min(all.len());
         let mut doc = format!(
             "{DECL}<ListAllMyBucketsResult xmlns=\"{NS}\">{}<Buckets>",
             owner()
         );
-        for b in self.objects.list_buckets()? {
+        for b in &all[..page] {
             doc.push_str(&format!(
                 "<Bucket>{}{}{}</Bucket>",
                 el("Name", &b.name),
@@ -16,7 +59,15 @@ impl S3Api {
                 el("BucketRegion", &b.region)
             ));
         }
-        doc.push_str("</Buckets></ListAllMyBucketsResult>");
+        doc.push_str("</Buckets>");
+        if page < all.len() {
+            let last = &all[page - 1].name;
+            doc.push_str(&el("ContinuationToken", &b64.encode(last)));
+        }
+        if q.has("prefix") {
+            doc.push_str(&el("Prefix", prefix));
+        }
+        doc.push_str("</ListAllMyBucketsResult>");
         Ok(xml_response(StatusCode::OK, doc))
     }
 

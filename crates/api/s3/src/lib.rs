@@ -195,7 +195,7 @@ impl S3Api {
             Op::Unsupported(what) => Err(S3Error::not_implemented(&format!(
                 "the '{what}' sub-resource"
             ))),
-            Op::ListBuckets => self.list_buckets(),
+            Op::ListBuckets => self.list_buckets(&q),
             Op::CreateBucket => self.create_bucket(bucket, h, body, &payload).await,
             Op::HeadBucket => {
                 let b = self.objects.bucket(bucket)?;

@@ -106,7 +106,12 @@ impl S3Api {
                 el("LastModified", &iso(o.last_modified_ms)),
                 el("ETag", &format!("\"{}\"", o.etag)),
                 el("Size", &o.size.to_string()),
-                if v2 { String::new() } else { owner() },
+                // v2 names the owner only when asked (`fetch-owner=true`).
+                if !v2 || q.get("fetch-owner") == Some("true") {
+                    owner()
+                } else {
+                    String::new()
+                },
                 el(
                     "StorageClass",
                     o.attributes.storage_class.as_deref().unwrap_or("STANDARD")
