@@ -635,3 +635,21 @@ def test_list_buckets_pages_and_v2_listings_fetch_owners(s3):
     s3.put_object(Bucket=names[0], Key="k", Body=b"x")
     assert "Owner" not in s3.list_objects_v2(Bucket=names[0])["Contents"][0]
     assert s3.list_objects_v2(Bucket=names[0], FetchOwner=True)["Contents"][0]["Owner"]["ID"]
+
+
+def test_get_object_attributes(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"hello", ChecksumAlgorithm="SHA256")
+    got = s3.get_object_attributes(Bucket=bucket, Key="doc",
+                                   ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"])
+    assert got["ETag"] == hashlib.md5(b"hello").hexdigest() and got["ObjectSize"] == 5
+    assert got["StorageClass"] == "STANDARD"
+    assert got["Checksum"]["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    up = s3.create_multipart_upload(Bucket=bucket, Key="big")
+    part = s3.upload_part(Bucket=bucket, Key="big", UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 10)
+    s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    parts = s3.get_object_attributes(Bucket=bucket, Key="big", ObjectAttributes=["ObjectParts"])
+    assert parts["ObjectParts"]["TotalPartsCount"] == 1
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket=bucket, Key="nope", ObjectAttributes=["ETag"])
+    assert code(e) == "NoSuchKey"

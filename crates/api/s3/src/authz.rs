@@ -123,6 +123,8 @@ fn asked(
         Op::Preflight => Vec::new(),
         Op::GetBucketConfig(k) => on_bucket(config_actions(k).0),
         Op::GetObjectLockConfiguration => on_bucket("GetBucketObjectLockConfiguration"),
+        // S3 authorizes it as reading the object (and its version).
+        Op::GetObjectAttributes => versioned("GetObject", "GetObjectVersion"),
         Op::PutBucketConfig(k) => on_bucket(config_actions(k).1),
         Op::DeleteBucketConfig("website") => on_bucket("DeleteBucketWebsite"),
         Op::DeleteBucketConfig(k) => on_bucket(config_actions(k).1),

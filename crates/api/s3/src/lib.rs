@@ -268,6 +268,7 @@ impl S3Api {
                 .with("BucketName", bucket))
             }
             Op::DeleteBucketConfig(k) => self.delete_config(bucket, config(k), &q),
+            Op::GetObjectAttributes => self.get_object_attributes(bucket, key, h, &q),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }

@@ -131,6 +131,7 @@ pub(crate) enum Op {
     DeleteBucketOwnershipControls,
     /// Object Lock is not built: every bucket answers as one without it.
     GetObjectLockConfiguration,
+    GetObjectAttributes,
     /// A sub-resource kept as written ([`crate::configs`]), by its query name.
     PutBucketConfig(&'static str),
     GetBucketConfig(&'static str),
@@ -142,14 +143,8 @@ pub(crate) enum Op {
 /// Bucket sub-resources we know of but do not implement yet.
 pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &["object-lock"];
 
-pub(crate) const UNSUPPORTED_OBJECT: &[&str] = &[
-    "attributes",
-    "legal-hold",
-    "restore",
-    "retention",
-    "select",
-    "torrent",
-];
+pub(crate) const UNSUPPORTED_OBJECT: &[&str] =
+    &["legal-hold", "restore", "retention", "select", "torrent"];
 
 pub(crate) fn classify(
     method: &Method,
@@ -230,6 +225,7 @@ pub(crate) fn classify(
                 return Ok(Op::Unsupported(s));
             }
             match *method {
+                Method::GET if q.has("attributes") => Op::GetObjectAttributes,
                 Method::GET if q.has("acl") => Op::GetObjectAcl,
                 Method::PUT if q.has("acl") => Op::PutObjectAcl,
                 Method::PUT if q.has("tagging") => Op::PutObjectTagging,
