@@ -484,3 +484,21 @@ def test_running_executions_continue_after_kill_9():
             assert types.count("PassStateExited") == 2
         finally:
             n.stop()
+
+
+def test_results_over_256_kib_end_the_execution_uncaught(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {"StartAt": "Double", "States": {
+        "Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": True}}})
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input=json.dumps({"s": "x" * 150_000}))["executionArn"])
+    assert done["status"] == "FAILED" and done["error"] == "States.DataLimitExceeded"
+    assert "'Double' returned a result with a size exceeding" in done["cause"]
+    # Terminal: States.ALL does not catch it.
+    caught = machine(sfn, {"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "End": True,
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handled"}],
+              "Branches": [{"StartAt": "Double", "States": {
+                  "Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": True}}}]},
+        "Handled": {"Type": "Succeed"}}})
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=caught, input=json.dumps({"s": "x" * 150_000}))["executionArn"])
+    assert done["status"] == "FAILED" and done["error"] == "States.DataLimitExceeded"

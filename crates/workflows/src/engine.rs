@@ -715,12 +715,24 @@ impl Run {
                 state, &raw, thread, map_item, entered_ms, wait_until, &ctx, vars,
             )
             .await?;
+        // A state's result is at most 256 KiB; beyond it the execution
+        // fails with a terminal error no Catch takes.
+        let text = output.to_string();
+        if text.len() > MAX_STATE_DATA {
+            return Err(Failure::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    state.name
+                ),
+            ));
+        }
         self.emit(
             thread,
             &format!("{type_name}StateExited"),
             Some((
                 "stateExitedEventDetails",
-                json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}),
+                json!({"name": state.name, "output": text, "outputDetails": {"truncated": false}}),
             )),
         );
         Ok((output, next))
@@ -1055,17 +1067,25 @@ fn type_name(k: &Kind) -> &'static str {
     }
 }
 
-/// `States.ALL` matches everything but `States.Runtime`; `States.TaskFailed`
-/// every task failure but a timeout; `States.Timeout` a missed heartbeat too.
+/// The most a state's result may hold (Step Functions' 256 KiB).
+const MAX_STATE_DATA: usize = 256 * 1024;
+
+/// `States.ALL` matches everything but `States.Runtime` and
+/// `States.DataLimitExceeded` (terminal); `States.TaskFailed` every task
+/// failure but a timeout; `States.Timeout` a missed heartbeat too.
 fn error_matches(list: &[String], error: &str) -> bool {
     list.iter().any(|e| {
         e == error
             || (e == "States.Timeout" && error == "States.HeartbeatTimeout")
-            || (e == "States.ALL" && error != "States.Runtime")
+            || (e == "States.ALL"
+                && !matches!(error, "States.Runtime" | "States.DataLimitExceeded"))
             || (e == "States.TaskFailed"
                 && !matches!(
                     error,
-                    "States.Timeout" | "States.HeartbeatTimeout" | "States.Runtime"
+                    "States.Timeout"
+                        | "States.HeartbeatTimeout"
+                        | "States.Runtime"
+                        | "States.DataLimitExceeded"
                 ))
     })
 }
