@@ -590,3 +590,21 @@ def test_purges_dead_letter_sources_and_message_size(sqs):
     assert attrs["MaximumMessageSize"] == "1048576"
     sqs.send_message(QueueUrl=dlq, MessageBody="x" * (1024 * 1024))
 
+
+
+def test_add_and_remove_permission(sqs):
+    url = sqs.create_queue(QueueName=qname("shared"))["QueueUrl"]
+    sqs.add_permission(QueueUrl=url, Label="partner", AWSAccountIds=["111122223333"],
+                       Actions=["SendMessage", "GetQueueAttributes"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    [st] = policy["Statement"]
+    assert st["Sid"] == "partner" and st["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert st["Action"] == ["SQS:SendMessage", "SQS:GetQueueAttributes"] and st["Resource"].endswith(":" + url.rsplit("/", 1)[1])
+    with pytest.raises(ClientError) as e:
+        sqs.add_permission(QueueUrl=url, Label="partner", AWSAccountIds=["111122223333"], Actions=["*"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    sqs.remove_permission(QueueUrl=url, Label="partner")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
+    with pytest.raises(ClientError) as e:
+        sqs.remove_permission(QueueUrl=url, Label="partner")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"

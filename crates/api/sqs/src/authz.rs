@@ -64,6 +64,8 @@ fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
         UntagQueue => "UntagQueue",
         ListQueueTags => "ListQueueTags",
         ListDeadLetterSourceQueues => "ListDeadLetterSourceQueues",
+        AddPermission => "AddPermission",
+        RemovePermission => "RemovePermission",
         SendMessage => "SendMessage",
         ReceiveMessage => "ReceiveMessage",
         DeleteMessage => "DeleteMessage",

@@ -55,6 +55,8 @@ operations! {
     CancelMessageMoveTask => cancel_message_move_task,
     ChangeMessageVisibility => change_message_visibility,
     ListDeadLetterSourceQueues => list_dead_letter_source_queues,
+    AddPermission => add_permission,
+    RemovePermission => remove_permission,
 }
 
 impl SqsApi {
@@ -149,6 +151,124 @@ impl SqsApi {
     async fn set_queue_attributes(&self, v: &Value, _host: &str) -> R<Value> {
         let q = &self.queues;
         q.set_attributes(&self.queue(v)?, string_map(v, "Attributes")?)?;
+        Ok(json!({}))
+    }
+
+    /// `AddPermission`: a statement labelled `Label` in the queue's policy,
+    /// letting the accounts named do the actions named.
+    async fn add_permission(&self, v: &Value, _host: &str) -> R<Value> {
+        let name = self.queue(v)?;
+        let label = str_field(v, "Label")?;
+        if label.is_empty()
+            || label.len() > 80
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(SqsError::invalid(format!(
+                "Value {label} for parameter Label is invalid. Reason: Label must be 1 to 80 letters, digits, hyphens or underscores."
+            )));
+        }
+        let accounts = names(v, "AWSAccountIds");
+        let actions = names(v, "Actions");
+        if accounts.is_empty() {
+            return Err(SqsError::new(
+                "MissingParameter",
+                "MissingParameter",
+                "The request must contain the parameter AWSAccountIds.",
+            ));
+        }
+        if actions.is_empty() {
+            return Err(SqsError::new(
+                "MissingParameter",
+                "MissingParameter",
+                "The request must contain the parameter Actions.",
+            ));
+        }
+        const ACTIONS: [&str; 9] = [
+            "*",
+            "SendMessage",
+            "ReceiveMessage",
+            "DeleteMessage",
+            "ChangeMessageVisibility",
+            "GetQueueAttributes",
+            "GetQueueUrl",
+            "ListDeadLetterSourceQueues",
+            "PurgeQueue",
+        ];
+        if let Some(bad) = actions.iter().find(|a| !ACTIONS.contains(&a.as_str())) {
+            return Err(SqsError::invalid(format!(
+                "Value SQS:{bad} for parameter ActionName is invalid. Reason: Please refer to the appropriate WSDL for a list of valid actions."
+            )));
+        }
+        let mut policy = self.policy_of(&name)?;
+        let statements = policy["Statement"]
+            .as_array_mut()
+            .expect("a policy's statements");
+        if statements.iter().any(|s| s["Sid"] == label) {
+            return Err(SqsError::invalid(format!(
+                "Value {label} for parameter Label is invalid. Reason: Already exists."
+            )));
+        }
+        let principals: Vec<String> = accounts
+            .iter()
+            .map(|a| format!("arn:aws:iam::{a}:root"))
+            .collect();
+        let acts: Vec<String> = actions.iter().map(|a| format!("SQS:{a}")).collect();
+        statements.push(json!({
+            "Sid": label, "Effect": "Allow",
+            "Principal": {"AWS": if principals.len() == 1 { json!(principals[0]) } else { json!(principals) }},
+            "Action": if acts.len() == 1 { json!(acts[0]) } else { json!(acts) },
+            "Resource": self.queues.arn(&name),
+        }));
+        self.set_policy(&name, &policy)
+    }
+
+    /// `RemovePermission`: the statement labelled `Label` leaves the policy.
+    async fn remove_permission(&self, v: &Value, _host: &str) -> R<Value> {
+        let name = self.queue(v)?;
+        let label = str_field(v, "Label")?;
+        let mut policy = self.policy_of(&name)?;
+        let statements = policy["Statement"]
+            .as_array_mut()
+            .expect("a policy's statements");
+        let before = statements.len();
+        statements.retain(|s| s["Sid"] != label);
+        if statements.len() == before {
+            return Err(SqsError::invalid(format!(
+                "Value {label} for parameter Label is invalid. Reason: can't find label on existing policy."
+            )));
+        }
+        self.set_policy(&name, &policy)
+    }
+
+    /// The queue's policy, or an empty one to add statements to.
+    fn policy_of(&self, name: &str) -> R<Value> {
+        let attrs = self.queues.attributes(name)?;
+        let mut policy = attrs
+            .get("Policy")
+            .filter(|p| !p.is_empty())
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| {
+                json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", self.queues.arn(name))})
+            });
+        if !policy["Statement"].is_array() {
+            let one = policy.get("Statement").cloned().filter(Value::is_object);
+            policy["Statement"] = json!(one.into_iter().collect::<Vec<_>>());
+        }
+        Ok(policy)
+    }
+
+    fn set_policy(&self, name: &str, policy: &Value) -> R<Value> {
+        let empty = policy["Statement"].as_array().is_some_and(Vec::is_empty);
+        let text = if empty {
+            String::new()
+        } else {
+            policy.to_string()
+        };
+        let attrs = std::collections::BTreeMap::from([("Policy".to_string(), text)]);
+        self.queues.set_attributes(name, attrs)?;
         Ok(json!({}))
     }
 

@@ -143,6 +143,8 @@ pub fn to_json(params: &[(String, String)]) -> Option<(String, Value)> {
         ("MessageAttributeName", "MessageAttributeNames"),
         ("MessageSystemAttributeName", "MessageSystemAttributeNames"),
         ("TagKey", "TagKeys"),
+        ("AWSAccountId", "AWSAccountIds"),
+        ("ActionName", "Actions"),
     ] {
         let l = list(prefix);
         if !l.is_empty() {
