@@ -653,3 +653,23 @@ def test_get_object_attributes(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_object_attributes(Bucket=bucket, Key="nope", ObjectAttributes=["ETag"])
     assert code(e) == "NoSuchKey"
+
+
+def test_get_and_head_by_part_number(s3, bucket):
+    first, second = b"a" * (5 * 1024 * 1024), b"tail"
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
+    etags = [s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=i + 1, Body=b)["ETag"]
+             for i, b in enumerate([first, second])]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={
+        "Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]})
+    got = s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert got["Body"].read() == second and got["PartsCount"] == 2
+    assert got["ContentRange"] == f"bytes {len(first)}-{len(first) + len(second) - 1}/{len(first) + len(second)}"
+    head = s3.head_object(Bucket=bucket, Key="mp", PartNumber=1)
+    assert head["ContentLength"] == len(first) and head["PartsCount"] == 2
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="mp", PartNumber=3)
+    assert code(e) == "InvalidPartNumber"
+    s3.put_object(Bucket=bucket, Key="one", Body=b"whole")
+    single = s3.get_object(Bucket=bucket, Key="one", PartNumber=1)
+    assert single["Body"].read() == b"whole" and "PartsCount" not in single

@@ -77,6 +77,44 @@ pub(crate) fn copy_preconditions(h: &HeaderMap, src: &Object) -> Result<(), S3Er
     })
 }
 
+/// The bytes part `n` of `obj` holds (`partNumber` on GET and HEAD): a part
+/// of a multipart upload's object, or the whole of another as its part 1.
+fn part_range(obj: &Object, n: &str) -> Result<Option<(u64, u64)>, S3Error> {
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with("ArgumentName", "partNumber")
+            .with("ArgumentValue", n)
+        })?;
+    let unsatisfiable = || {
+        S3Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+        )
+        .with("PartNumberRequested", n.to_string())
+        .with("ActualPartCount", obj.parts.unwrap_or(1).to_string())
+    };
+    if obj.parts.is_none() {
+        return match n {
+            1 if obj.size == 0 => Ok(None),
+            1 => Ok(Some((0, obj.size - 1))),
+            _ => Err(unsatisfiable()),
+        };
+    }
+    let part = obj.segments.get(n - 1).ok_or_else(unsatisfiable)?;
+    let start: u64 = obj.segments[..n - 1].iter().map(|s| s.len).sum();
+    if part.len == 0 {
+        return Ok(None);
+    }
+    Ok(Some((start, start + part.len - 1)))
+}
+
 /// A PUT's condition on the key's current object: `If-None-Match: *` (no
 /// object there) or `If-Match: "etag"`; S3 takes no other `If-None-Match`.
 fn write_condition(h: &HeaderMap) -> Result<Option<nimbus_objects::WriteCondition>, S3Error> {
@@ -355,10 +393,17 @@ impl S3Api {
                 }
                 return Err(e);
             }
-            if q.has("partNumber") {
-                return Err(S3Error::not_implemented("GetObject with partNumber"));
-            }
-            let range = parse_range(h, obj.size)?;
+            let range = match q.get("partNumber") {
+                Some(n) => {
+                    if h.contains_key("range") {
+                        return Err(S3Error::invalid_argument(
+                            "Cannot specify both Range header and partNumber query parameter",
+                        ));
+                    }
+                    part_range(&obj, n)?
+                }
+                None => parse_range(h, obj.size)?,
+            };
             let (start, end) = range.unwrap_or((0, obj.size.saturating_sub(1)));
             let len = if obj.size == 0 { 0 } else { end - start + 1 };
             let body = if head_only || len == 0 {
@@ -372,6 +417,11 @@ impl S3Api {
             };
             let mut r = Response::new(body);
             object_headers(&mut r, &obj, h, range.is_none());
+            if q.has("partNumber")
+                && let Some(n) = obj.parts
+            {
+                set(&mut r, "x-amz-mp-parts-count", &n.to_string());
+            }
             set(&mut r, "content-length", &len.to_string());
             if let Some((s, e)) = range {
                 *r.status_mut() = StatusCode::PARTIAL_CONTENT;
