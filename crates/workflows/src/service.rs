@@ -315,6 +315,25 @@ struct RunStart<'a> {
     trace_header: Option<String>,
 }
 
+impl<'a> RunStart<'a> {
+    /// A run from the start, begun at `start_ms`.
+    fn fresh(
+        (arn, name): (&'a str, &'a str),
+        input: Value,
+        start_ms: u64,
+        trace_header: Option<String>,
+    ) -> Self {
+        RunStart {
+            arn,
+            name,
+            input,
+            start_ms,
+            last_event_id: 0,
+            trace_header,
+        }
+    }
+}
+
 impl StepFunctions {
     pub fn open(kv: Arc<dyn KvEngine>, account: &str, region: &str) -> Result<Arc<StepFunctions>> {
         let machines = Records::open(kv.clone(), MACHINES, records::MACHINE_FORMAT)?;

@@ -269,6 +269,21 @@ impl S3Api {
         Ok(r)
     }
 
+    /// The object (or its `version`) a read names; a version that is a
+    /// delete marker is `MethodNotAllowed`, as S3 answers.
+    fn readable(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Object, S3Error> {
+        let Some(v) = version else {
+            return Ok(self.objects.head(bucket, key)?);
+        };
+        let o = self.objects.version(bucket, key, v)?;
+        if o.delete_marker {
+            return Err(method_not_allowed()
+                .header("x-amz-delete-marker", "true")
+                .header("x-amz-version-id", v));
+        }
+        Ok(o)
+    }
+
     /// `GetObjectAttributes`: what `x-amz-object-attributes` asks of an object
     /// (or version) without its data: `ETag`, `Checksum`, `ObjectParts`,
     /// `StorageClass`, `ObjectSize`.
@@ -302,18 +317,7 @@ impl S3Api {
                 "Invalid attribute name specified: {bad}"
             )));
         }
-        let obj = match q.get("versionId") {
-            Some(v) => {
-                let o = self.objects.version(bucket, key, v)?;
-                if o.delete_marker {
-                    return Err(method_not_allowed()
-                        .header("x-amz-delete-marker", "true")
-                        .header("x-amz-version-id", v));
-                }
-                o
-            }
-            None => self.objects.head(bucket, key)?,
-        };
+        let obj = self.readable(bucket, key, q.get("versionId"))?;
         let want = |a: &str| asked.iter().any(|x| x == a);
         let mut doc = format!("{DECL}<GetObjectAttributesResponse xmlns=\"{NS}\">");
         if want("ETag") {
@@ -372,18 +376,7 @@ impl S3Api {
         // A replaced object's files are removed right after its metadata: if the
         // files vanished between reading one and opening the other, read again.
         for attempt in 0..3 {
-            let obj = match q.get("versionId") {
-                Some(v) => {
-                    let o = self.objects.version(bucket, key, v)?;
-                    if o.delete_marker {
-                        return Err(method_not_allowed()
-                            .header("x-amz-delete-marker", "true")
-                            .header("x-amz-version-id", v));
-                    }
-                    o
-                }
-                None => self.objects.head(bucket, key)?,
-            };
+            let obj = self.readable(bucket, key, q.get("versionId"))?;
             if let Err(e) = preconditions(h, &obj) {
                 if e.status() == StatusCode::NOT_MODIFIED {
                     let mut r = ok_empty(StatusCode::NOT_MODIFIED);

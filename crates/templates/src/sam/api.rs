@@ -605,24 +605,15 @@ fn rest_authorizers(
                        "x-amazon-apigateway-authorizer": authorizer})
             }
             "REQUEST" => {
-                let mut sources = Vec::new();
-                for (key, prefix) in [
-                    ("Headers", "method.request.header."),
-                    ("QueryStrings", "method.request.querystring."),
-                    ("StageVariables", "stageVariables."),
-                    ("Context", "context."),
-                ] {
-                    for v in identity
-                        .get(key)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(n) = v.as_str() {
-                            sources.push(format!("{prefix}{n}"));
-                        }
-                    }
-                }
+                let sources = identity_sources(
+                    &identity,
+                    [
+                        ("Headers", "method.request.header."),
+                        ("QueryStrings", "method.request.querystring."),
+                        ("StageVariables", "stageVariables."),
+                        ("Context", "context."),
+                    ],
+                );
                 authorizer["identitySource"] = json!(sources.join(", "));
                 json!({"type": "apiKey", "name": "Unused", "in": "header",
                        "x-amazon-apigateway-authtype": "custom",
@@ -769,25 +760,16 @@ fn authorizers(id: &str, auth: &Value, body: &mut Value) -> Result<Option<String
                 }
             }
             if let Some(identity) = a.get("Identity") {
-                let mut sources = Vec::new();
-                for (key, prefix) in [
-                    ("Headers", "$request.header."),
-                    ("QueryStrings", "$request.querystring."),
-                    ("Context", "$context."),
-                    ("StageVariables", "$stageVariables."),
-                ] {
-                    for v in identity
-                        .get(key)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(n) = v.as_str() {
-                            sources.push(json!(format!("{prefix}{n}")));
-                        }
-                    }
-                }
-                x["identitySource"] = Value::Array(sources);
+                let sources = identity_sources(
+                    identity,
+                    [
+                        ("Headers", "$request.header."),
+                        ("QueryStrings", "$request.querystring."),
+                        ("Context", "$context."),
+                        ("StageVariables", "$stageVariables."),
+                    ],
+                );
+                x["identitySource"] = json!(sources);
                 if let Some(ttl) = identity.get("ReauthorizeEvery") {
                     x["authorizerResultTtlInSeconds"] = ttl.clone();
                 }
@@ -810,6 +792,24 @@ fn authorizers(id: &str, auth: &Value, body: &mut Value) -> Result<Option<String
         .get("DefaultAuthorizer")
         .and_then(Value::as_str)
         .map(str::to_string))
+}
+
+/// A Lambda authorizer's `Identity` as identity sources: each list
+/// (`Headers`, `QueryStrings`, ...) with its API's prefix, in the order given
+/// (SAM's differs between REST and HTTP APIs).
+fn identity_sources(identity: &Value, kinds: [(&str, &str); 4]) -> Vec<String> {
+    kinds
+        .into_iter()
+        .flat_map(|(kind, prefix)| {
+            identity
+                .get(kind)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(move |n| format!("{prefix}{n}"))
+        })
+        .collect()
 }
 
 /// A 40-hex digest of `v` (SAM's deployment ids are a SHA-1 of the API's

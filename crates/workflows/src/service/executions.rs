@@ -107,14 +107,7 @@ impl StepFunctions {
         let m = &r.machine;
         if m.express() {
             let exec_arn = self.express_arn(m, &name);
-            let start = RunStart {
-                arn: &exec_arn,
-                name: &name,
-                input,
-                start_ms: now,
-                last_event_id: 0,
-                trace_header: req.trace_header.clone(),
-            };
+            let start = RunStart::fresh((&exec_arn, &name), input, now, req.trace_header.clone());
             let run = self.new_run(m, start, None, false);
             let (tx, rx) = tokio::sync::watch::channel(false);
             let me = self.me.clone();
@@ -423,14 +416,7 @@ impl StepFunctions {
         let name = execution_name(req.name.as_deref())?;
         let now = nimbus_model::time::now_millis();
         let exec_arn = self.express_arn(m, &name);
-        let start = RunStart {
-            arn: &exec_arn,
-            name: &name,
-            input,
-            start_ms: now,
-            last_event_id: 0,
-            trace_header: req.trace_header.clone(),
-        };
+        let start = RunStart::fresh((&exec_arn, &name), input, now, req.trace_header.clone());
         let run = self.new_run(m, start, None, false);
         let result = run.execute(r.definition.clone(), None).await;
         let mut execution = Execution {

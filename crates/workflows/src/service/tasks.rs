@@ -150,14 +150,12 @@ impl StepFunctions {
             "arn:aws:states:{}:{}:execution:TestState:test",
             self.region, self.account
         );
-        let start = RunStart {
-            arn: &arn,
-            name: "test",
+        let start = RunStart::fresh(
+            (&arn, "test"),
             input,
-            start_ms: nimbus_model::time::now_millis(),
-            last_event_id: 0,
-            trace_header: None,
-        };
+            nimbus_model::time::now_millis(),
+            None,
+        );
         let run = self.new_run(&m, start, None, true);
         let r = run.execute(machine, None).await;
         let caught = run.history().iter().any(|e| {
