@@ -545,13 +545,15 @@ def test_metric_math_alarms_watch_an_expression(nimbus):
     described = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
     assert [m["Id"] for m in described["Metrics"]] == ["errors", "requests", "rate"]
     assert "MetricName" not in described
+    # Both writes in one minute, whenever the clock's minute turns between them.
+    minute = int(time.time()) // 60 * 60
     # 5 errors in 100 requests: 5%, under the threshold.
-    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 5},
-                                                 {"MetricName": "Requests", "Value": 100}])
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 5, "Timestamp": minute},
+                                                 {"MetricName": "Requests", "Value": 100, "Timestamp": minute}])
     wait_for_state(cw, name, "OK")
     # 25 more errors in 50 more: 30 in 150, 20%.
-    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 25},
-                                                 {"MetricName": "Requests", "Value": 50}])
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 25, "Timestamp": minute},
+                                                 {"MetricName": "Requests", "Value": 50, "Timestamp": minute}])
     alarmed = wait_for_state(cw, name, "ALARM")
     assert "[20 (" in alarmed["StateReason"], alarmed["StateReason"]
     with pytest.raises(ClientError) as e:
