@@ -585,6 +585,10 @@ Resources:
         RestrictPublicBuckets: true
       OwnershipControls:
         Rules: [{{ObjectOwnership: BucketOwnerEnforced}}]
+      ObjectLockEnabled: true
+      ObjectLockConfiguration:
+        ObjectLockEnabled: Enabled
+        Rule: {{DefaultRetention: {{Mode: GOVERNANCE, Days: 1}}}}
   Policy:
     Type: AWS::S3::BucketPolicy
     Properties:
@@ -614,6 +618,9 @@ Outputs:
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
     rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
     assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     cfn.delete_stack(StackName=name)
     cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=FAST)
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -673,3 +673,138 @@ def test_get_and_head_by_part_number(s3, bucket):
     s3.put_object(Bucket=bucket, Key="one", Body=b"whole")
     single = s3.get_object(Bucket=bucket, Key="one", PartNumber=1)
     assert single["Body"].read() == b"whole" and "PartsCount" not in single
+
+
+def test_object_lock_retention_and_legal_holds(s3):
+    """A bucket made with Object Lock keeps versions under retention or a legal
+    hold from being deleted for good; GOVERNANCE gives way to the bypass header,
+    COMPLIANCE to nobody; the errors are S3's."""
+    import datetime
+
+    def status(e):
+        return e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    name = bucket_name("lock")
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled"}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+    assert (code(e), status(e)) == ("InvalidBucketState", 409)
+
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    v1 = s3.put_object(Bucket=name, Key="doc", Body=b"governed", ObjectLockMode="GOVERNANCE",
+                       ObjectLockRetainUntilDate=later)["VersionId"]
+    head = s3.head_object(Bucket=name, Key="doc")
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert abs((head["ObjectLockRetainUntilDate"] - later).total_seconds()) < 1
+    got = s3.get_object_retention(Bucket=name, Key="doc", VersionId=v1)["Retention"]
+    assert got["Mode"] == "GOVERNANCE"
+
+    # A plain delete only hides it behind a marker; deleting the version is refused.
+    marker = s3.delete_object(Bucket=name, Key="doc")
+    assert marker["DeleteMarker"] is True
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=name, Key="doc", VersionId=v1)
+    assert (code(e), status(e)) == ("AccessDenied", 403)
+    assert "object lock" in e.value.response["Error"]["Message"]
+    out = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "doc", "VersionId": v1}]})
+    assert out["Errors"][0]["Code"] == "AccessDenied"
+    # Shortening GOVERNANCE needs the bypass; with it, the version goes.
+    sooner = later - datetime.timedelta(days=1)
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=name, Key="doc", VersionId=v1,
+                                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": sooner})
+    assert code(e) == "AccessDenied"
+    s3.put_object_retention(Bucket=name, Key="doc", VersionId=v1, BypassGovernanceRetention=True,
+                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": sooner})
+    s3.delete_object(Bucket=name, Key="doc", VersionId=v1, BypassGovernanceRetention=True)
+
+    # COMPLIANCE: no bypass, no shortening, no downgrade.
+    v2 = s3.put_object(Bucket=name, Key="kept", Body=b"c", ObjectLockMode="COMPLIANCE",
+                       ObjectLockRetainUntilDate=later)["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=name, Key="kept", VersionId=v2, BypassGovernanceRetention=True)
+    assert code(e) == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=name, Key="kept", BypassGovernanceRetention=True,
+                                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later})
+    assert code(e) == "AccessDenied"
+    s3.put_object_retention(Bucket=name, Key="kept", Retention={
+        "Mode": "COMPLIANCE", "RetainUntilDate": later + datetime.timedelta(days=1)})
+
+    # Legal holds: on blocks even an unretained version; off lets it go.
+    v3 = s3.put_object(Bucket=name, Key="held", Body=b"h")["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object_legal_hold(Bucket=name, Key="held")
+    assert code(e) == "NoSuchObjectLockConfiguration"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_retention(Bucket=name, Key="held")
+    assert code(e) == "NoSuchObjectLockConfiguration"
+    s3.put_object_legal_hold(Bucket=name, Key="held", LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket=name, Key="held")["LegalHold"]["Status"] == "ON"
+    assert s3.head_object(Bucket=name, Key="held")["ObjectLockLegalHoldStatus"] == "ON"
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=name, Key="held", VersionId=v3, BypassGovernanceRetention=True)
+    assert code(e) == "AccessDenied"
+    s3.put_object_legal_hold(Bucket=name, Key="held", LegalHold={"Status": "OFF"})
+    s3.delete_object(Bucket=name, Key="held", VersionId=v3)
+
+    # A default retention applies to new versions, multipart uploads included.
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]["Rule"] == {
+        "DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}
+    s3.put_object(Bucket=name, Key="defaulted", Body=b"d")
+    assert s3.get_object_retention(Bucket=name, Key="defaulted")["Retention"]["Mode"] == "GOVERNANCE"
+    up = s3.create_multipart_upload(Bucket=name, Key="mpu")["UploadId"]
+    etag = s3.upload_part(Bucket=name, Key="mpu", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(Bucket=name, Key="mpu", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.head_object(Bucket=name, Key="mpu")["ObjectLockMode"] == "GOVERNANCE"
+
+    # Misuse, in S3's words.
+    with pytest.raises(ClientError) as e:
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1, "Years": 1}}})
+    assert code(e) == "MalformedXML"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=name, Key="kept", Retention={
+            "Mode": "COMPLIANCE", "RetainUntilDate": datetime.datetime(2001, 1, 1)})
+    assert code(e) == "InvalidArgument"
+    plain = bucket_name("nolock")
+    s3.create_bucket(Bucket=plain)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=plain, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=later)
+    assert (code(e), e.value.response["Error"]["Message"]) == (
+        "InvalidRequest", "Bucket is missing Object Lock Configuration")
+    s3.put_object(Bucket=plain, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.put_object_legal_hold(Bucket=plain, Key="k", LegalHold={"Status": "ON"})
+    assert code(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    assert (code(e), status(e)) == ("InvalidBucketState", 409)
+    # A versioned bucket can turn Object Lock on later.
+    s3.put_bucket_versioning(Bucket=plain, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    s3.put_object_legal_hold(Bucket=plain, Key="k", LegalHold={"Status": "ON"})
+
+
+def test_conditional_complete_multipart_upload(s3, bucket):
+    """CompleteMultipartUpload takes If-None-Match: * and If-Match as PUT does."""
+    s3.put_object(Bucket=bucket, Key="there", Body=b"old")
+    up = s3.create_multipart_upload(Bucket=bucket, Key="there")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="there", UploadId=up, PartNumber=1, Body=b"new")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="there", UploadId=up, MultipartUpload=parts,
+                                     IfNoneMatch="*")
+    assert code(e) == "PreconditionFailed"
+    current = s3.head_object(Bucket=bucket, Key="there")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="there", UploadId=up, MultipartUpload=parts,
+                                 IfMatch=current)
+    assert s3.get_object(Bucket=bucket, Key="there")["Body"].read() == b"new"

@@ -337,6 +337,7 @@ mod tests {
             access: Default::default(),
             eventbridge: false,
             configs: Default::default(),
+            object_lock: None,
         };
         let rule = Rule {
             id: "cfg".into(),

@@ -11,6 +11,7 @@ pub mod access;
 pub mod data;
 pub mod events;
 mod listings;
+pub mod lock;
 mod uploads;
 
 use data::{DataDir, Written};
@@ -89,6 +90,15 @@ pub enum Error {
     /// A conditional write's condition did not hold (`If-None-Match`, `If-Match`).
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed(&'static str),
+    /// The version is under a retention or a legal hold (S3's `AccessDenied`).
+    #[error("Access Denied because object protected by object lock.")]
+    ObjectLocked,
+    /// A lock setting on a bucket without Object Lock (`InvalidRequest`).
+    #[error("Bucket is missing Object Lock Configuration")]
+    LockNotConfigured,
+    /// The bucket's state forbids the change (`InvalidBucketState`).
+    #[error("{0}")]
+    InvalidBucketState(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -137,6 +147,9 @@ pub struct Bucket {
     /// `analytics/<id>`, ...): the documents, by sub-resource.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub configs: std::collections::BTreeMap<String, String>,
+    /// Object Lock, once enabled (for good; versioning stays enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<lock::BucketLock>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -229,6 +242,9 @@ pub struct Attributes {
     /// `PutObjectAcl`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acl: Vec<access::Grant>,
+    /// The version's Object Lock retention and legal hold.
+    #[serde(default, skip_serializing_if = "lock::ObjectLock::is_empty")]
+    pub lock: lock::ObjectLock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -517,6 +533,80 @@ impl Objects {
         self.change_noncurrent(bucket, key, v, |o| o.attributes.acl = acl)
     }
 
+    /// The Object Lock settings of a version of `key` (the current one when
+    /// `version` is `None`). A bucket without Object Lock refuses
+    /// (`LockNotConfigured`).
+    pub fn object_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<lock::ObjectLock> {
+        Ok(self.locked_version(bucket, key, version)?.1.attributes.lock)
+    }
+
+    /// Change the Object Lock settings of a version of `key` (as
+    /// [`Objects::object_lock`] finds it) under the key's lock: `change`
+    /// sees the version's settings and refuses or edits them.
+    pub fn change_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        change: impl FnOnce(&mut lock::ObjectLock) -> Result<()>,
+    ) -> Result<()> {
+        let _one_writer = self.lock_key(&object_key(bucket, key));
+        let ((table, slot), mut obj) = self.locked_version(bucket, key, version)?;
+        change(&mut obj.attributes.lock)?;
+        let mut batch = WriteBatch::new();
+        batch.put(table, slot, encode(&obj));
+        self.kv.commit(batch)?;
+        Ok(())
+    }
+
+    /// The version Object Lock settings are read or written on, and where its
+    /// record is kept.
+    fn locked_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<((Table, Vec<u8>), Object)> {
+        let b = self.bucket(bucket)?;
+        if b.object_lock.is_none() {
+            return Err(Error::LockNotConfigured);
+        }
+        let k = object_key(bucket, key);
+        let found = match (version, self.current(bucket, key)?) {
+            (None, Some(o)) if o.delete_marker => {
+                return Err(Error::DeleteMarker {
+                    key: key.into(),
+                    version_id: wire_version(&o).to_string(),
+                });
+            }
+            (None, Some(o)) => ((OBJECTS, k), o),
+            (None, None) => return Err(Error::NoSuchKey(key.into())),
+            (Some(v), Some(o)) if wire_version(&o) == v => ((OBJECTS, k), o),
+            (Some(v), _) => self
+                .kv
+                .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?
+                .into_iter()
+                .find_map(|(vk, raw)| {
+                    decode::<Object>(&raw)
+                        .ok()
+                        .filter(|o| wire_version(o) == v)
+                        .map(|o| ((VERSIONS, vk), o))
+                })
+                .ok_or_else(|| Error::NoSuchVersion(key.into(), v.into()))?,
+        };
+        if found.1.delete_marker {
+            return Err(Error::InvalidArgument(
+                "Object Lock settings cannot be placed on a delete marker".into(),
+            ));
+        }
+        Ok(found)
+    }
+
     /// Replace the bucket's notification rules, once S3 may deliver to
     /// every target (it exists, and its policy lets S3 send to it).
     pub fn set_notifications(
@@ -619,15 +709,17 @@ impl Objects {
     /// A new bucket with S3's defaults for new buckets (ACLs off, public
     /// access blocked).
     pub fn create_bucket(&self, name: &str, region: &str) -> Result<Bucket> {
-        self.create_bucket_with(name, region, access::BucketAccess::new_bucket(None))
+        self.create_bucket_with(name, region, access::BucketAccess::new_bucket(None), false)
     }
 
-    /// A new bucket with the access settings its create request asked for.
+    /// A new bucket with the access settings its create request asked for,
+    /// and Object Lock (with versioning) when `object_lock`.
     pub fn create_bucket_with(
         &self,
         name: &str,
         region: &str,
         access: access::BucketAccess,
+        object_lock: bool,
     ) -> Result<Bucket> {
         validate_bucket_name(name)?;
         if let Some(b) = self.kv.get(BUCKETS, name.as_bytes())? {
@@ -645,11 +737,12 @@ impl Objects {
             notifications: Vec::new(),
             tags: None,
             cors: None,
-            versioning: None,
+            versioning: object_lock.then(|| "Enabled".to_string()),
             policy: None,
             access,
             eventbridge: false,
             configs: Default::default(),
+            object_lock: object_lock.then(lock::BucketLock::default),
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
@@ -793,6 +886,12 @@ impl Objects {
             Some("Enabled") => obj.version_id = Some(new_version_id()),
             Some(_) => obj.version_id = Some("null".into()),
             None => {}
+        }
+        if !obj.delete_marker
+            && obj.attributes.lock.retention.is_none()
+            && let Some(d) = b.object_lock.as_ref().and_then(|l| l.default.as_ref())
+        {
+            obj.attributes.lock.retention = Some(d.from(obj.last_modified_ms));
         }
         let mut files = Vec::new();
         // A new "null" version replaces the old one, current or not.
@@ -980,21 +1079,7 @@ impl Objects {
         let k = object_key(bucket, &obj.key);
         let _one_writer = self.lock_key(&k);
         let old = self.current(bucket, &obj.key)?;
-        let live = old.as_ref().filter(|o| !o.delete_marker);
-        match (condition, live) {
-            (Some(WriteCondition::Absent), Some(_)) => {
-                return Err(Error::PreconditionFailed("If-None-Match"));
-            }
-            (Some(WriteCondition::Matches(_)), None) => {
-                return Err(Error::NoSuchKey(obj.key.clone()));
-            }
-            (Some(WriteCondition::Matches(etag)), Some(o))
-                if etag != "*" && etag.trim_matches('"') != o.etag =>
-            {
-                return Err(Error::PreconditionFailed("If-Match"));
-            }
-            _ => {}
-        }
+        check_condition(condition, old.as_ref(), &obj.key)?;
         let mut obj = obj;
         let mut batch = WriteBatch::new();
         let old_files = self.supersede(&b, &mut obj, old.as_ref(), &mut batch);
@@ -1096,9 +1181,11 @@ impl Objects {
         key: &str,
         version_id: &str,
         origin: &events::Origin,
+        bypass_governance: bool,
     ) -> Result<Deleted> {
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
+        let _one_writer = self.lock_key(&k);
         let mut batch = WriteBatch::new();
         let noncurrent = self
             .kv
@@ -1133,6 +1220,14 @@ impl Objects {
                 o
             }
         };
+        if !victim.delete_marker
+            && !victim
+                .attributes
+                .lock
+                .may_delete(nimbus_model::time::now_millis(), bypass_governance)
+        {
+            return Err(Error::ObjectLocked);
+        }
         let files = drop_segments(&victim.segments, &mut batch);
         let staged = if victim.delete_marker {
             Vec::new()
@@ -1156,6 +1251,26 @@ impl Objects {
     }
 
     // ---- multipart uploads ----
+}
+
+/// Whether a conditional write may replace `current` (the key's current
+/// record, a delete marker counting as no object).
+fn check_condition(
+    condition: Option<&WriteCondition>,
+    current: Option<&Object>,
+    key: &str,
+) -> Result<()> {
+    let live = current.filter(|o| !o.delete_marker);
+    match (condition, live) {
+        (Some(WriteCondition::Absent), Some(_)) => Err(Error::PreconditionFailed("If-None-Match")),
+        (Some(WriteCondition::Matches(_)), None) => Err(Error::NoSuchKey(key.into())),
+        (Some(WriteCondition::Matches(etag)), Some(o))
+            if etag != "*" && unquote_etag(etag) != o.etag =>
+        {
+            Err(Error::PreconditionFailed("If-Match"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Remove `segs` from the store: inline ones in `batch`; returns the data files

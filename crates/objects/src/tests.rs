@@ -307,45 +307,41 @@ fn multipart_uploads_assemble_checked_parts() {
 
     assert!(matches!(
         o.complete_upload(
-            "mpu",
-            "big",
-            &u.upload_id,
+            ("mpu", "big", &u.upload_id),
             &[cp(2, &part2.etag), cp(1, &part1.etag)],
             None,
-            &Origin::default()
+            &Origin::default(),
+            None
         ),
         Err(Error::InvalidPartOrder)
     ));
     assert!(matches!(
         o.complete_upload(
-            "mpu",
-            "big",
-            &u.upload_id,
+            ("mpu", "big", &u.upload_id),
             &[cp(1, &part1.etag), cp(2, "0000")],
             None,
-            &Origin::default()
+            &Origin::default(),
+            None
         ),
         Err(Error::InvalidPart(2))
     ));
     assert!(matches!(
         o.complete_upload(
-            "mpu",
-            "big",
-            &u.upload_id,
+            ("mpu", "big", &u.upload_id),
             &[cp(1, &part1.etag), cp(3, "x")],
             None,
-            &Origin::default()
+            &Origin::default(),
+            None
         ),
         Err(Error::InvalidPart(3))
     ));
     let obj = o
         .complete_upload(
-            "mpu",
-            "big",
-            &u.upload_id,
+            ("mpu", "big", &u.upload_id),
             &[cp(1, &part1.etag), cp(2, &part2.etag)],
             None,
             &Origin::default(),
+            None,
         )
         .unwrap();
     assert_eq!(obj.size, MIN_PART_BYTES + 5);
@@ -388,7 +384,13 @@ fn small_non_final_parts_are_refused_and_aborts_clean_up() {
         },
     ];
     assert!(matches!(
-        o.complete_upload("mpu", "k", &u.upload_id, &cps, None, &Origin::default()),
+        o.complete_upload(
+            ("mpu", "k", &u.upload_id),
+            &cps,
+            None,
+            &Origin::default(),
+            None
+        ),
         Err(Error::EntityTooSmall)
     ));
     assert!(matches!(
@@ -738,7 +740,7 @@ fn versioning_keeps_history_behind_delete_markers() {
         Err(Error::BucketNotEmpty(_))
     ));
     // Deleting the marker brings the newest version back.
-    o.delete_version("ver", "k", d.version_id.as_deref().unwrap(), &none)
+    o.delete_version("ver", "k", d.version_id.as_deref().unwrap(), &none, false)
         .unwrap();
     assert_eq!(
         o.head("ver", "k").unwrap().version_id.as_deref(),
@@ -746,7 +748,7 @@ fn versioning_keeps_history_behind_delete_markers() {
     );
     // Deleting a version for good removes its data.
     let v1_file = o.data().path(&v1.segments[0].id);
-    o.delete_version("ver", "k", &id1, &none).unwrap();
+    o.delete_version("ver", "k", &id1, &none, false).unwrap();
     assert!(!v1_file.exists());
     assert!(matches!(
         o.version("ver", "k", &id1),

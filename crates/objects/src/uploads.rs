@@ -108,14 +108,16 @@ impl Objects {
     /// Assemble the named parts into the object (no data is copied).
     pub fn complete_upload(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
+        (bucket, key, upload_id): (&str, &str, &str),
         wanted: &[CompletedPart],
         checksum: Option<Checksum>,
         origin: &events::Origin,
+        condition: Option<&WriteCondition>,
     ) -> Result<Object> {
         let b = self.bucket(bucket)?;
+        let ok = object_key(bucket, key);
+        // Held from the upload's read to its commit: one completion wins.
+        let _one_writer = self.lock_key(&ok);
         let upload = self.upload(bucket, key, upload_id)?;
         if wanted.is_empty() {
             return Err(Error::InvalidArgument(
@@ -156,8 +158,8 @@ impl Objects {
             version_id: None,
             delete_marker: false,
         };
-        let ok = object_key(bucket, key);
         let old = self.current(bucket, key)?;
+        check_condition(condition, old.as_ref(), key)?;
         let mut obj = obj;
         let mut batch = WriteBatch::new();
         let old_files = self.supersede(&b, &mut obj, old.as_ref(), &mut batch);

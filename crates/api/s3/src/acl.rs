@@ -619,6 +619,7 @@ mod tests {
             access,
             eventbridge: false,
             configs: Default::default(),
+            object_lock: None,
         }
     }
 

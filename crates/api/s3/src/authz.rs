@@ -18,26 +18,52 @@ fn object_arn(bucket: &str, key: &str) -> String {
 
 /// What `op` on `target` asks of IAM. `version` is the `versionId` the
 /// request names; `copy_source` the bucket, key and version its
-/// `x-amz-copy-source` names, read as the copy itself reads it. A write
-/// that sets an ACL (`x-amz-acl`, `x-amz-grant-*`) also needs the ACL action.
+/// `x-amz-copy-source` names, read as the copy itself reads it. Headers ask
+/// more: a write that sets an ACL (`x-amz-acl`, `x-amz-grant-*`) also needs
+/// the ACL action, one that sets Object Lock settings their actions, and
+/// `x-amz-bypass-governance-retention` needs `s3:BypassGovernanceRetention`.
 pub(crate) fn access(
     op: &Op,
     target: &Target,
     version: Option<&str>,
     copy_source: Option<(&str, &str, Option<&str>)>,
-    sets_acl: bool,
+    h: &http::HeaderMap,
 ) -> Vec<Access> {
     let mut out = asked(op, target, version, copy_source);
+    let bucket = target.bucket.as_deref().unwrap_or_default();
+    let key = target.key.as_deref().unwrap_or_default();
+    let sets_acl =
+        h.contains_key("x-amz-acl") || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-"));
+    let uploads = matches!(
+        op,
+        Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload
+    );
     if sets_acl {
-        let bucket = target.bucket.as_deref().unwrap_or_default();
-        let key = target.key.as_deref().unwrap_or_default();
         match op {
             Op::CreateBucket => out.push(Access::new("s3:PutBucketAcl", bucket_arn(bucket))),
-            Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload => {
-                out.push(Access::new("s3:PutObjectAcl", object_arn(bucket, key)));
-            }
+            _ if uploads => out.push(Access::new("s3:PutObjectAcl", object_arn(bucket, key))),
             _ => {}
         }
+    }
+    if uploads {
+        if h.contains_key("x-amz-object-lock-mode") {
+            out.push(Access::new(
+                "s3:PutObjectRetention",
+                object_arn(bucket, key),
+            ));
+        }
+        if h.contains_key("x-amz-object-lock-legal-hold") {
+            out.push(Access::new(
+                "s3:PutObjectLegalHold",
+                object_arn(bucket, key),
+            ));
+        }
+    }
+    if crate::lock::bypass(h) && matches!(op, Op::DeleteObject | Op::PutObjectRetention) {
+        out.push(Access::new(
+            "s3:BypassGovernanceRetention",
+            object_arn(bucket, key),
+        ));
     }
     out
 }
@@ -123,6 +149,11 @@ fn asked(
         Op::Preflight => Vec::new(),
         Op::GetBucketConfig(k) => on_bucket(config_actions(k).0),
         Op::GetObjectLockConfiguration => on_bucket("GetBucketObjectLockConfiguration"),
+        Op::PutObjectLockConfiguration => on_bucket("PutBucketObjectLockConfiguration"),
+        Op::GetObjectRetention => on_object("GetObjectRetention"),
+        Op::PutObjectRetention => on_object("PutObjectRetention"),
+        Op::GetObjectLegalHold => on_object("GetObjectLegalHold"),
+        Op::PutObjectLegalHold => on_object("PutObjectLegalHold"),
         // S3 authorizes it as reading the object (and its version).
         Op::GetObjectAttributes => versioned("GetObject", "GetObjectVersion"),
         Op::PutBucketConfig(k) => on_bucket(config_actions(k).1),
@@ -140,14 +171,27 @@ fn config_actions(query: &str) -> (&'static str, &'static str) {
         .map_or(("GetBucketPolicy", "PutBucketPolicy"), |k| k.actions)
 }
 
-/// What deleting `key` (at `version`) of a `DeleteObjects` batch asks.
-pub(crate) fn delete_one(bucket: &str, key: &str, version: Option<&str>) -> Access {
+/// What deleting `key` (at `version`) of a `DeleteObjects` batch asks
+/// (`bypass`: the request bypasses GOVERNANCE retention).
+pub(crate) fn delete_one(
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    bypass: bool,
+) -> Vec<Access> {
     let action = if version.is_some() {
         "s3:DeleteObjectVersion"
     } else {
         "s3:DeleteObject"
     };
-    Access::new(action, object_arn(bucket, key))
+    let mut out = vec![Access::new(action, object_arn(bucket, key))];
+    if bypass {
+        out.push(Access::new(
+            "s3:BypassGovernanceRetention",
+            object_arn(bucket, key),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -163,16 +207,17 @@ mod tests {
 
     #[test]
     fn operations_map_to_bucket_and_object_arns() {
+        let none = http::HeaderMap::new();
         assert_eq!(
-            access(&Op::HeadObject, &t("b", Some("a/k")), None, None, false),
+            access(&Op::HeadObject, &t("b", Some("a/k")), None, None, &none),
             [Access::new("s3:GetObject", "arn:aws:s3:::b/a/k")]
         );
         assert_eq!(
-            access(&Op::GetObject, &t("b", Some("k")), Some("v1"), None, false)[0].action,
+            access(&Op::GetObject, &t("b", Some("k")), Some("v1"), None, &none)[0].action,
             "s3:GetObjectVersion"
         );
         assert_eq!(
-            access(&Op::ListObjectsV2, &t("b", None), None, None, false),
+            access(&Op::ListObjectsV2, &t("b", None), None, None, &none),
             [Access::new("s3:ListBucket", "arn:aws:s3:::b")]
         );
         assert_eq!(
@@ -181,7 +226,7 @@ mod tests {
                 &t("b", Some("dst")),
                 None,
                 Some(("src", "k", Some("3"))),
-                false
+                &none
             ),
             [
                 Access::new("s3:PutObject", "arn:aws:s3:::b/dst"),
@@ -197,7 +242,7 @@ mod tests {
                 },
                 None,
                 None,
-                false
+                &none
             ),
             [Access::any("s3:ListAllMyBuckets")]
         );

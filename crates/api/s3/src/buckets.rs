@@ -114,7 +114,20 @@ impl S3Api {
             }
         }
         let _ = &self.region;
-        self.objects.create_bucket_with(bucket, &region, access)?;
+        let object_lock = match header(h, "x-amz-bucket-object-lock-enabled").map(str::trim) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(S3Error::invalid_argument(
+                    "Invalid x-amz-bucket-object-lock-enabled header: use true or false",
+                )
+                .with("ArgumentName", "x-amz-bucket-object-lock-enabled")
+                .with("ArgumentValue", v));
+            }
+        };
+        self.objects
+            .create_bucket_with(bucket, &region, access, object_lock)?;
         let mut r = ok_empty(StatusCode::OK);
         set(&mut r, "location", &format!("/{bucket}"));
         Ok(r)
@@ -164,6 +177,13 @@ impl S3Api {
                 ));
             }
         };
+        if status != "Enabled" && self.objects.bucket(bucket)?.object_lock.is_some() {
+            return Err(nimbus_objects::Error::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                    .into(),
+            )
+            .into());
+        }
         self.objects
             .update_bucket(bucket, |b| b.versioning = Some(status))?;
         Ok(ok_empty(StatusCode::OK))

@@ -100,6 +100,11 @@ impl From<ObjError> for S3Error {
                 S3Error::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", msg)
                     .with("Condition", condition)
             }
+            ObjError::ObjectLocked => S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", msg),
+            ObjError::LockNotConfigured => S3Error::bad("InvalidRequest", msg),
+            ObjError::InvalidBucketState(_) => {
+                S3Error::new(StatusCode::CONFLICT, "InvalidBucketState", msg)
+            }
             // S3 names each refused destination and why, numbered from 1.
             ObjError::DestinationsNotValidated(refused) => refused.into_iter().enumerate().fold(
                 S3Error::invalid_argument(msg),

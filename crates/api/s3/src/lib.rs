@@ -16,6 +16,7 @@ mod configs;
 mod cors;
 pub mod error;
 mod listings;
+mod lock;
 mod multipart;
 mod notifications;
 mod objects;
@@ -168,9 +169,7 @@ impl S3Api {
             let copy_source = copy_source
                 .as_ref()
                 .map(|(b, k, v)| (b.as_str(), k.as_str(), v.as_deref()));
-            let sets_acl = h.contains_key("x-amz-acl")
-                || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-"));
-            authz::access(&op, t, q.get("versionId"), copy_source, sets_acl)
+            authz::access(&op, t, q.get("versionId"), copy_source, h)
         })
         .map_err(|d| S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", d.message))?;
         let bucket = t.bucket.as_deref().unwrap_or("");
@@ -215,7 +214,7 @@ impl S3Api {
             Op::ListObjectsV2 => self.list_objects(bucket, &q, true),
             Op::ListMultipartUploads => self.list_uploads(bucket, &q),
             Op::DeleteObjects => {
-                self.delete_objects(bucket, body, &payload, &origin, &parts.extensions)
+                self.delete_objects(bucket, (h, body), &payload, &origin, &parts.extensions)
                     .await
             }
             Op::PutObject => {
@@ -258,26 +257,31 @@ impl S3Api {
             Op::Preflight => self.preflight(bucket, h),
             Op::PutBucketConfig(k) => self.put_config(bucket, config(k), &q, body, &payload).await,
             Op::GetBucketConfig(k) => self.get_config(bucket, config(k), &q),
-            Op::GetObjectLockConfiguration => {
-                self.objects.bucket(bucket)?;
-                Err(S3Error::new(
-                    StatusCode::NOT_FOUND,
-                    "ObjectLockConfigurationNotFoundError",
-                    "Object Lock configuration does not exist for this bucket",
-                )
-                .with("BucketName", bucket))
+            Op::GetObjectLockConfiguration => self.get_lock_configuration(bucket),
+            Op::PutObjectLockConfiguration => {
+                self.put_lock_configuration(bucket, body, &payload).await
+            }
+            Op::GetObjectRetention => self.get_retention(bucket, key, q.get("versionId")),
+            Op::PutObjectRetention => {
+                self.put_retention((bucket, key), q.get("versionId"), h, body, &payload)
+                    .await
+            }
+            Op::GetObjectLegalHold => self.get_legal_hold(bucket, key, q.get("versionId")),
+            Op::PutObjectLegalHold => {
+                self.put_legal_hold((bucket, key), q.get("versionId"), body, &payload)
+                    .await
             }
             Op::DeleteBucketConfig(k) => self.delete_config(bucket, config(k), &q),
             Op::GetObjectAttributes => self.get_object_attributes(bucket, key, h, &q),
             Op::GetObject | Op::HeadObject => {
                 self.get_object(bucket, key, h, &q, op == Op::HeadObject)
             }
-            Op::DeleteObject => self.delete_object(bucket, key, &q, &origin),
+            Op::DeleteObject => self.delete_object(bucket, key, &q, h, &origin),
             Op::CreateMultipartUpload => self.create_upload(bucket, key, h),
             Op::UploadPart => self.upload_part(bucket, key, &q, h, body, &payload).await,
             Op::UploadPartCopy => self.upload_part_copy(bucket, key, &q, h).await,
             Op::CompleteMultipartUpload => {
-                self.complete(bucket, key, &q, body, &payload, &origin)
+                self.complete(bucket, key, &q, (h, body), &payload, &origin)
                     .await
             }
             Op::AbortMultipartUpload => {
@@ -403,7 +407,7 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::PUT, &t("/b"), &q("object-lock"), &none).unwrap(),
-            Op::Unsupported("object-lock")
+            Op::PutObjectLockConfiguration
         );
         assert!(classify(&Method::DELETE, &t("/b"), &q("logging"), &none).is_err());
         assert!(classify(&Method::POST, &t("/"), &q(""), &none).is_err());

@@ -150,11 +150,12 @@ impl S3Api {
         bucket: &str,
         key: &str,
         q: &Query,
-        body: crate::body::RequestBody,
+        (h, body): (&HeaderMap, crate::body::RequestBody),
         payload: &Payload,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let upload_id = q.get("uploadId").unwrap_or("");
+        let condition = write_condition(h)?;
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
         let mut wanted = Vec::new();
@@ -172,9 +173,13 @@ impl S3Api {
             Some(alg) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
             None => None,
         };
-        let obj = self
-            .objects
-            .complete_upload(bucket, key, upload_id, &wanted, checksum, origin)?;
+        let obj = self.objects.complete_upload(
+            (bucket, key, upload_id),
+            &wanted,
+            checksum,
+            origin,
+            condition.as_ref(),
+        )?;
         let mut doc = format!(
             "{DECL}<CompleteMultipartUploadResult xmlns=\"{NS}\">{}{}{}{}",
             el("Location", &format!("/{bucket}/{key}")),
@@ -312,7 +317,9 @@ impl S3Api {
         h: &HeaderMap,
     ) -> Result<Response<Body>, S3Error> {
         let mut attrs = attributes_from(h)?;
-        attrs.acl = object_acl(&self.objects.bucket(bucket)?, h)?;
+        let b = self.objects.bucket(bucket)?;
+        attrs.acl = object_acl(&b, h)?;
+        attrs.lock = crate::lock::requested(&b, h)?;
         let alg = header(h, "x-amz-checksum-algorithm").map(|a| a.to_ascii_uppercase());
         let u = self
             .objects

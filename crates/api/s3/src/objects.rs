@@ -117,7 +117,9 @@ fn part_range(obj: &Object, n: &str) -> Result<Option<(u64, u64)>, S3Error> {
 
 /// A PUT's condition on the key's current object: `If-None-Match: *` (no
 /// object there) or `If-Match: "etag"`; S3 takes no other `If-None-Match`.
-fn write_condition(h: &HeaderMap) -> Result<Option<nimbus_objects::WriteCondition>, S3Error> {
+pub(crate) fn write_condition(
+    h: &HeaderMap,
+) -> Result<Option<nimbus_objects::WriteCondition>, S3Error> {
     use nimbus_objects::WriteCondition;
     if let Some(v) = header(h, "if-none-match") {
         if v.trim() != "*" {
@@ -147,6 +149,7 @@ impl S3Api {
         // Fail before reading the body when the bucket is missing.
         let b = self.objects.bucket(bucket)?;
         attrs.acl = object_acl(&b, h)?;
+        attrs.lock = crate::lock::requested(&b, h)?;
         if let Some(len) = header(h, "content-length").and_then(|v| v.parse::<u64>().ok())
             && len > MAX_PUT_BYTES + 64 * 1024
             && !matches!(payload, Payload::Chunked(_))
@@ -238,8 +241,11 @@ impl S3Api {
         } else {
             src.attributes.clone()
         };
-        // An ACL is never copied: the copy gets the one its request names.
-        attrs.acl = object_acl(&self.objects.bucket(bucket)?, h)?;
+        // An ACL and Object Lock settings are never copied: the copy gets
+        // what its request names.
+        let dest = self.objects.bucket(bucket)?;
+        attrs.acl = object_acl(&dest, h)?;
+        attrs.lock = crate::lock::requested(&dest, h)?;
         attrs.tags = match header(h, "x-amz-tagging-directive") {
             None | Some("COPY") => src.attributes.tags.clone(),
             Some("REPLACE") => attributes_from(h)?.tags,
@@ -446,11 +452,12 @@ impl S3Api {
     pub(crate) async fn delete_objects(
         &self,
         bucket: &str,
-        body: crate::body::RequestBody,
+        (h, body): (&HeaderMap, crate::body::RequestBody),
         payload: &Payload,
         origin: &Origin,
         request: &http::Extensions,
     ) -> Result<Response<Body>, S3Error> {
+        let bypass = crate::lock::bypass(h);
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let root = xml::parse(&doc).map_err(|m| S3Error::bad("MalformedXML", m))?;
         if root.name != "Delete" {
@@ -475,7 +482,7 @@ impl S3Api {
         for (k, version) in keys {
             // S3 authorizes each key as its own delete.
             if let Err(d) = nimbus_api_common::authz::authorize(request, |_| {
-                vec![crate::authz::delete_one(bucket, k, version)]
+                crate::authz::delete_one(bucket, k, version, bypass)
             }) {
                 out.push_str(&format!(
                     "<Error>{}{}{}{}</Error>",
@@ -487,7 +494,7 @@ impl S3Api {
                 continue;
             }
             let done = match version {
-                Some(v) => self.objects.delete_version(bucket, k, v, origin),
+                Some(v) => self.objects.delete_version(bucket, k, v, origin, bypass),
                 None => self.objects.delete(bucket, k, origin),
             };
             match done {
@@ -528,10 +535,14 @@ impl S3Api {
         bucket: &str,
         key: &str,
         q: &Query,
+        h: &HeaderMap,
         origin: &Origin,
     ) -> Result<Response<Body>, S3Error> {
         let d = match q.get("versionId") {
-            Some(v) => self.objects.delete_version(bucket, key, v, origin)?,
+            Some(v) => {
+                self.objects
+                    .delete_version(bucket, key, v, origin, crate::lock::bypass(h))?
+            }
             None => self.objects.delete(bucket, key, origin)?,
         };
         let mut r = ok_empty(StatusCode::NO_CONTENT);

@@ -129,8 +129,12 @@ pub(crate) enum Op {
     GetBucketOwnershipControls,
     PutBucketOwnershipControls,
     DeleteBucketOwnershipControls,
-    /// Object Lock is not built: every bucket answers as one without it.
     GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
     GetObjectAttributes,
     /// A sub-resource kept as written ([`crate::configs`]), by its query name.
     PutBucketConfig(&'static str),
@@ -140,11 +144,8 @@ pub(crate) enum Op {
     Unsupported(&'static str),
 }
 
-/// Bucket sub-resources we know of but do not implement yet.
-pub(crate) const UNSUPPORTED_BUCKET: &[&str] = &["object-lock"];
-
-pub(crate) const UNSUPPORTED_OBJECT: &[&str] =
-    &["legal-hold", "restore", "retention", "select", "torrent"];
+/// Object sub-resources we know of but do not implement yet.
+pub(crate) const UNSUPPORTED_OBJECT: &[&str] = &["restore", "select", "torrent"];
 
 pub(crate) fn classify(
     method: &Method,
@@ -165,11 +166,12 @@ pub(crate) fn classify(
             _ => return Err(method_not_allowed()),
         },
         (Some(_), None) => {
-            if *method == Method::GET && q.has("object-lock") {
-                return Ok(Op::GetObjectLockConfiguration);
-            }
-            if let Some(s) = UNSUPPORTED_BUCKET.iter().find(|s| q.has(s)) {
-                return Ok(Op::Unsupported(s));
+            if q.has("object-lock") {
+                return match *method {
+                    Method::GET => Ok(Op::GetObjectLockConfiguration),
+                    Method::PUT => Ok(Op::PutObjectLockConfiguration),
+                    _ => Err(method_not_allowed()),
+                };
             }
             if let Some(k) = crate::configs::kind_of(q) {
                 return match *method {
@@ -226,6 +228,10 @@ pub(crate) fn classify(
             }
             match *method {
                 Method::GET if q.has("attributes") => Op::GetObjectAttributes,
+                Method::GET if q.has("retention") => Op::GetObjectRetention,
+                Method::PUT if q.has("retention") => Op::PutObjectRetention,
+                Method::GET if q.has("legal-hold") => Op::GetObjectLegalHold,
+                Method::PUT if q.has("legal-hold") => Op::PutObjectLegalHold,
                 Method::GET if q.has("acl") => Op::GetObjectAcl,
                 Method::PUT if q.has("acl") => Op::PutObjectAcl,
                 Method::PUT if q.has("tagging") => Op::PutObjectTagging,

@@ -66,6 +66,7 @@ pub(crate) fn object_headers(resp: &mut Response<Body>, o: &Object, h: &HeaderMa
     if let Some(n) = o.parts {
         set(resp, "x-amz-mp-parts-count", &n.to_string());
     }
+    crate::lock::headers(resp, &o.attributes.lock);
     if let Some(sc) = &o.attributes.storage_class
         && sc != "STANDARD"
     {

@@ -134,6 +134,32 @@ async fn configure(ctx: &Ctx, name: &str, props: &Map<String, Value>) -> Result<
         );
         s3(ctx, Method::PUT, &path("versioning"), Some(doc)).await?;
     }
+    // Object Lock on a new bucket: versioning on, then the configuration
+    // (what creating the bucket with it amounts to).
+    let lock = props.get("ObjectLockConfiguration");
+    let enabled = props
+        .get("ObjectLockEnabled")
+        .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"));
+    if enabled || lock.is_some() {
+        let doc = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+        s3(ctx, Method::PUT, &path("versioning"), Some(doc.into())).await?;
+        let rule = lock
+            .and_then(|l| l.get("Rule"))
+            .and_then(|r| r.get("DefaultRetention"))
+            .map(|d| {
+                let period: String = ["Mode", "Days", "Years"]
+                    .iter()
+                    .filter(|k| d.get(**k).is_some())
+                    .map(|k| el(k, &text(d, k)))
+                    .collect();
+                format!("<Rule><DefaultRetention>{period}</DefaultRetention></Rule>")
+            })
+            .unwrap_or_default();
+        let doc = format!(
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>{rule}</ObjectLockConfiguration>"
+        );
+        s3(ctx, Method::PUT, &path("object-lock"), Some(doc)).await?;
+    }
     if let Some(c) = props.get("CorsConfiguration") {
         s3(ctx, Method::PUT, &path("cors"), Some(cors(c))).await?;
     }
