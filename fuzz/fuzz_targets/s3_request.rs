@@ -1,4 +1,5 @@
-//! What S3 requests carry that we parse: request XML documents (ACLs too),
+//! What S3 requests carry that we parse: request XML documents (ACLs,
+//! lifecycle rules, Object Lock configurations and retentions too),
 //! bucket policies read for publicness, ACL headers, SigV2 and presigned
 //! SigV4 queries, and the canonical SigV2 resource; none panics.
 #![no_main]
@@ -7,6 +8,7 @@ use nimbus_api_common::{sigv2, sigv4};
 
 fuzz_target!(|data: &[u8]| {
     let _ = nimbus_api_s3::xml::parse(data);
+    nimbus_api_s3::read_documents(data);
     let _ = nimbus_api_s3::acl::parse_policy(data);
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = nimbus_api_s3::acl::is_public_policy(text);

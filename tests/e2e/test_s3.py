@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Nimbus, unique
+from conftest import Nimbus, eventually, unique
 
 
 def bucket_name(prefix="b"):
@@ -808,3 +808,75 @@ def test_conditional_complete_multipart_upload(s3, bucket):
     s3.complete_multipart_upload(Bucket=bucket, Key="there", UploadId=up, MultipartUpload=parts,
                                  IfMatch=current)
     assert s3.get_object(Bucket=bucket, Key="there")["Body"].read() == b"new"
+
+
+def test_lifecycle_rules_are_applied():
+    """Rules act in a background pass, here with two-second "days": expiration by
+    prefix and by tag, noncurrent versions beyond the newest kept, expired delete
+    markers, and old multipart uploads; what no rule names stays."""
+    with tempfile.TemporaryDirectory(prefix="nimbus-e2e-") as d:
+        n = Nimbus(d, ["--s3-lifecycle-day", "2"]).start()
+        try:
+            s3 = n.client("s3")
+            plain, versioned = bucket_name("life"), bucket_name("lifev")
+            s3.create_bucket(Bucket=plain)
+            s3.put_bucket_lifecycle_configuration(Bucket=plain, LifecycleConfiguration={"Rules": [
+                {"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
+                {"ID": "tagged", "Filter": {"Tag": {"Key": "keep", "Value": "no"}}, "Status": "Enabled",
+                 "Expiration": {"Days": 1}},
+                {"ID": "off", "Filter": {"Prefix": "keep/"}, "Status": "Disabled", "Expiration": {"Days": 1}},
+                {"ID": "uploads", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+            ]})
+            got = s3.get_bucket_lifecycle_configuration(Bucket=plain)["Rules"]
+            assert [r["ID"] for r in got] == ["tmp", "tagged", "off", "uploads"]
+            s3.put_object(Bucket=plain, Key="tmp/a", Body=b"a")
+            s3.put_object(Bucket=plain, Key="keep/b", Body=b"b")
+            s3.put_object(Bucket=plain, Key="c", Body=b"c", Tagging="keep=no")
+            s3.create_multipart_upload(Bucket=plain, Key="big")
+
+            s3.create_bucket(Bucket=versioned)
+            s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_lifecycle_configuration(Bucket=versioned, LifecycleConfiguration={"Rules": [
+                {"ID": "nc", "Filter": {"Prefix": "v/"}, "Status": "Enabled",
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}},
+                {"ID": "markers", "Filter": {"Prefix": "m/"}, "Status": "Enabled",
+                 "Expiration": {"ExpiredObjectDeleteMarker": True},
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+                {"ID": "current", "Filter": {"Prefix": "e/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
+            ]})
+            ids = [s3.put_object(Bucket=versioned, Key="v/k", Body=str(i).encode())["VersionId"]
+                   for i in range(3)]
+            s3.put_object(Bucket=versioned, Key="m/x", Body=b"x")
+            s3.delete_object(Bucket=versioned, Key="m/x")
+            s3.put_object(Bucket=versioned, Key="e/x", Body=b"x")
+
+            def keys(bucket):
+                return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+            eventually("objects expired", lambda: keys(plain) == ["keep/b"])
+            eventually("upload aborted", lambda: not s3.list_multipart_uploads(Bucket=plain).get("Uploads"))
+
+            def versions(prefix):
+                out = s3.list_object_versions(Bucket=versioned, Prefix=prefix)
+                return ([v["VersionId"] for v in out.get("Versions", [])],
+                        [m["VersionId"] for m in out.get("DeleteMarkers", [])])
+
+            # The newest noncurrent version is kept; the older one goes.
+            eventually("noncurrent version expired", lambda: versions("v/") == ([ids[2], ids[1]], []))
+            eventually("delete marker expired", lambda: versions("m/") == ([], []))
+            # A versioned bucket's expiration hides the current version behind a marker.
+            eventually("current version expired", lambda: len(versions("e/")[1]) == 1)
+            assert len(versions("e/")[0]) == 1
+
+            with pytest.raises(ClientError) as e:
+                s3.put_bucket_lifecycle_configuration(Bucket=plain, LifecycleConfiguration={"Rules": [
+                    {"ID": "x", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 0}}]})
+            assert (code(e), e.value.response["Error"]["Message"]) == (
+                "InvalidArgument", "'Days' for Expiration action must be a positive integer")
+            s3.delete_bucket_lifecycle(Bucket=plain)
+            with pytest.raises(ClientError) as e:
+                s3.get_bucket_lifecycle_configuration(Bucket=plain)
+            assert code(e) == "NoSuchLifecycleConfiguration"
+        finally:
+            n.stop()

@@ -57,6 +57,10 @@ pub struct Args {
     /// `POST <url>/v1/traces`), e.g. http://localhost:4318.
     #[arg(long, env = "NIMBUS_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Seconds in a "day" of S3 lifecycle rules (`Expiration` `Days`, ...): 86400,
+    /// or a few seconds to watch rules act in a test.
+    #[arg(long, default_value_t = 86_400.0, env = "NIMBUS_S3_LIFECYCLE_DAY")]
+    s3_lifecycle_day: f64,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> Result<()> {
         memory_budget_mb: args.memory_budget_mb,
         async_retry_delay: Duration::from_secs_f64(args.async_retry_delay.max(0.0)),
         otlp_endpoint: args.otlp_endpoint,
+        s3_lifecycle_day: Duration::from_secs_f64(args.s3_lifecycle_day.max(0.001)),
         identity: nimbus_model::Identity {
             region: args.region,
             ..Default::default()

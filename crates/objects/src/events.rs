@@ -111,6 +111,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "s3:ReducedRedundancyLostObject",
     "s3:Replication:*",
     "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
     "s3:LifecycleTransition",
     "s3:IntelligentTiering",
     "s3:ObjectTagging:*",
@@ -158,6 +160,7 @@ pub fn eventbridge_event(bucket: &Bucket, account: &str, change: &Change<'_>) ->
         "ObjectCreated:CompleteMultipartUpload" => "CompleteMultipartUpload",
         "ObjectCreated:Post" => "PostObject",
         e if e.starts_with("ObjectCreated") => "PutObject",
+        e if e.starts_with("LifecycleExpiration") => "Lifecycle Expiration",
         _ => "DeleteObject",
     };
     let mut object = serde_json::json!({
@@ -338,6 +341,7 @@ mod tests {
             eventbridge: false,
             configs: Default::default(),
             object_lock: None,
+            lifecycle: Vec::new(),
         };
         let rule = Rule {
             id: "cfg".into(),

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod data;
 pub mod events;
+pub mod lifecycle;
 mod listings;
 pub mod lock;
 mod uploads;
@@ -150,6 +151,9 @@ pub struct Bucket {
     /// Object Lock, once enabled (for good; versioning stays enabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<lock::BucketLock>,
+    /// The lifecycle rules of its `lifecycle` configuration, as read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<lifecycle::Rule>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -743,6 +747,7 @@ impl Objects {
             eventbridge: false,
             configs: Default::default(),
             object_lock: object_lock.then(lock::BucketLock::default),
+            lifecycle: Vec::new(),
         };
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
@@ -1117,10 +1122,41 @@ impl Objects {
 
     /// Delete `key`; deleting a missing key succeeds, as on S3.
     pub fn delete(&self, bucket: &str, key: &str, origin: &events::Origin) -> Result<Deleted> {
+        self.remove_current(bucket, key, origin, None)
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Delete `key`, or (a lifecycle expiration) only while `expiring` is
+    /// still its current version: `None` when it no longer is.
+    fn remove_current(
+        &self,
+        bucket: &str,
+        key: &str,
+        origin: &events::Origin,
+        expiring: Option<&Object>,
+    ) -> Result<Option<Deleted>> {
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
         let _one_writer = self.lock_key(&k);
         let old = self.current(bucket, key)?;
+        if let Some(seen) = expiring {
+            let same = old.as_ref().is_some_and(|o| {
+                !o.delete_marker
+                    && o.version_id == seen.version_id
+                    && o.last_modified_ms == seen.last_modified_ms
+                    && o.etag == seen.etag
+            });
+            if !same {
+                return Ok(None);
+            }
+        }
+        let (marker_event, delete_event) = match expiring {
+            Some(_) => (
+                "LifecycleExpiration:DeleteMarkerCreated",
+                "LifecycleExpiration:Delete",
+            ),
+            None => ("ObjectRemoved:DeleteMarkerCreated", "ObjectRemoved:Delete"),
+        };
         let mut batch = WriteBatch::new();
         if b.versioning.is_some() {
             // A versioned delete hides the object behind a new delete marker.
@@ -1141,7 +1177,7 @@ impl Objects {
             let staged = self.notify(
                 &b,
                 &events::Change {
-                    event: "ObjectRemoved:DeleteMarkerCreated",
+                    event: marker_event,
                     object: &marker,
                     origin,
                 },
@@ -1149,20 +1185,20 @@ impl Objects {
             );
             self.commit_notified(batch, staged)?;
             self.data.remove(&old_files);
-            return Ok(Deleted {
+            return Ok(Some(Deleted {
                 version_id: marker.version_id.clone(),
                 delete_marker: true,
-            });
+            }));
         }
         let Some(old) = old else {
-            return Ok(Deleted::default());
+            return Ok(Some(Deleted::default()));
         };
         batch.delete(OBJECTS, k);
         let old_files = drop_segments(&old.segments, &mut batch);
         let staged = self.notify(
             &b,
             &events::Change {
-                event: "ObjectRemoved:Delete",
+                event: delete_event,
                 object: &old,
                 origin,
             },
@@ -1170,7 +1206,7 @@ impl Objects {
         );
         self.commit_notified(batch, staged)?;
         self.data.remove(&old_files);
-        Ok(Deleted::default())
+        Ok(Some(Deleted::default()))
     }
 
     /// Delete one version for good; deleting the current one makes the newest
@@ -1183,6 +1219,23 @@ impl Objects {
         origin: &events::Origin,
         bypass_governance: bool,
     ) -> Result<Deleted> {
+        let removal = Removal::Request { bypass_governance };
+        self.delete_version_as(bucket, key, version_id, origin, removal)
+    }
+
+    /// [`Objects::delete_version`], by a request or by a lifecycle rule.
+    fn delete_version_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        origin: &events::Origin,
+        removal: Removal,
+    ) -> Result<Deleted> {
+        let (bypass_governance, event) = match removal {
+            Removal::Request { bypass_governance } => (bypass_governance, "ObjectRemoved:Delete"),
+            Removal::Lifecycle => (false, "LifecycleExpiration:Delete"),
+        };
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
         let _one_writer = self.lock_key(&k);
@@ -1235,7 +1288,7 @@ impl Objects {
             self.notify(
                 &b,
                 &events::Change {
-                    event: "ObjectRemoved:Delete",
+                    event,
                     object: &victim,
                     origin,
                 },
@@ -1251,6 +1304,15 @@ impl Objects {
     }
 
     // ---- multipart uploads ----
+}
+
+/// Who removes a version for good.
+#[derive(Debug, Clone, Copy)]
+enum Removal {
+    /// A client's delete, with or without the governance bypass.
+    Request { bypass_governance: bool },
+    /// A lifecycle rule (never bypasses a retention).
+    Lifecycle,
 }
 
 /// Whether a conditional write may replace `current` (the key's current

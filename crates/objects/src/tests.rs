@@ -796,3 +796,95 @@ fn versioning_keeps_history_behind_delete_markers() {
         .collect();
     assert_eq!(versions, vec!["null".to_string(), id2.clone()]);
 }
+
+#[test]
+fn lifecycle_passes_expire_by_their_clock_and_spare_locked_versions() {
+    let (_d, o) = store();
+    let none = Origin::default();
+    o.create_bucket_with(
+        "lkb",
+        "us-east-1",
+        access::BucketAccess::new_bucket(None),
+        true,
+    )
+    .unwrap();
+    let day = 1000;
+    o.update_bucket("lkb", |b| {
+        b.lifecycle = vec![lifecycle::Rule {
+            id: "r".into(),
+            enabled: true,
+            filter: lifecycle::Filter {
+                prefix: "p/".into(),
+                ..Default::default()
+            },
+            expiration: Some(lifecycle::Expiration {
+                days: Some(1),
+                ..Default::default()
+            }),
+            noncurrent: Some(lifecycle::NoncurrentExpiration {
+                days: 1,
+                newer: None,
+            }),
+            abort_upload_days: None,
+        }]
+    })
+    .unwrap();
+    let held = o
+        .put(
+            "lkb",
+            "p/a",
+            body(&o, b"1"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    o.change_lock("lkb", "p/a", None, |l| {
+        l.legal_hold = Some(true);
+        Ok(())
+    })
+    .unwrap();
+    let free = o
+        .put(
+            "lkb",
+            "p/a",
+            body(&o, b"2"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    o.put(
+        "lkb",
+        "q/b",
+        body(&o, b"3"),
+        Attributes::default(),
+        None,
+        &none,
+    )
+    .unwrap();
+    let at = |ms| lifecycle::Clock {
+        now_ms: ms,
+        day_ms: day,
+    };
+    // Not a day old yet: nothing happens.
+    let start = free.last_modified_ms;
+    assert_eq!(o.apply_lifecycle(at(start)).unwrap(), Default::default());
+    // A day on: the current version is hidden behind a marker; the held one stays.
+    let done = o.apply_lifecycle(at(start + day)).unwrap();
+    assert_eq!(done.expired, 1);
+    assert!(matches!(
+        o.head("lkb", "p/a"),
+        Err(Error::DeleteMarker { .. })
+    ));
+    // Another day: the noncurrent free version goes, the held one does not.
+    let done = o.apply_lifecycle(at(start + 3 * day)).unwrap();
+    assert_eq!(done.noncurrent_deleted, 1);
+    let left = o.version("lkb", "p/a", held.version_id.as_deref().unwrap());
+    assert!(left.is_ok());
+    assert!(
+        o.version("lkb", "p/a", free.version_id.as_deref().unwrap())
+            .is_err()
+    );
+    assert!(o.head("lkb", "q/b").is_ok(), "outside the rule's prefix");
+}

@@ -52,6 +52,8 @@ pub struct Config {
     pub async_retry_delay: Duration,
     /// An OpenTelemetry collector's OTLP/HTTP endpoint traces are also sent to.
     pub otlp_endpoint: Option<String>,
+    /// How long a "day" of S3 lifecycle rules is (a day; shorter in tests).
+    pub s3_lifecycle_day: Duration,
 }
 
 /// How execution environments are isolated (`--isolation`).
@@ -95,6 +97,7 @@ impl Default for Config {
             memory_budget_mb: 0,
             async_retry_delay: Duration::from_secs(60),
             otlp_endpoint: None,
+            s3_lifecycle_day: Duration::from_secs(86_400),
         }
     }
 }
@@ -407,6 +410,34 @@ fn export_traces(traces: &Arc<nimbus_traces::Traces>, url: &str) {
     });
 }
 
+/// Apply S3 lifecycle rules in the background: a pass every eighth of a
+/// lifecycle "day" (between one second and ten minutes).
+fn apply_lifecycle_rules(objects: &Arc<nimbus_objects::Objects>, day: Duration) {
+    let objects = Arc::downgrade(objects);
+    let every = (day / 8).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    let day_ms = day.as_millis().max(1) as u64;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(store) = objects.upgrade() else {
+                return;
+            };
+            let clock = nimbus_objects::lifecycle::Clock {
+                now_ms: nimbus_model::time::now_millis(),
+                day_ms,
+            };
+            match tokio::task::spawn_blocking(move || store.apply_lifecycle(clock)).await {
+                Ok(Ok(done)) if done != Default::default() => {
+                    tracing::info!(?done, "S3 lifecycle rules applied");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "S3 lifecycle pass failed"),
+                Err(e) => tracing::error!(error = %e, "S3 lifecycle task failed"),
+            }
+        }
+    });
+}
+
 fn sample_queue_gauges(queues: Arc<nimbus_queues::Queues>, metrics: Arc<nimbus_metrics::Metrics>) {
     tokio::spawn(async move {
         loop {
@@ -550,6 +581,7 @@ impl Services {
             nimbus_objects::Objects::open(kv.clone(), &data_dir.join("objects"), Some(notifier))
                 .context("open object store")?,
         );
+        apply_lifecycle_rules(&objects, cfg.s3_lifecycle_day);
         let object_code = Arc::new(code_objects::ObjectCode(objects.clone()));
         functions.set_code_objects(object_code.clone());
         let bucket_policies = Arc::new(resource_policies::BucketPolicies(objects.clone()));

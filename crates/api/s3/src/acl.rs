@@ -620,6 +620,7 @@ mod tests {
             eventbridge: false,
             configs: Default::default(),
             object_lock: None,
+            lifecycle: Vec::new(),
         }
     }
 

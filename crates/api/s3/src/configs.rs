@@ -5,7 +5,8 @@
 //! the root element S3 expects), a `GET` returns it, or what S3 answers for a
 //! bucket without one (a default document, or its `NoSuch...` error), so
 //! tools that read every sub-resource of a bucket (Terraform, CDK) go on.
-//! Nimbus does not act on them yet (lifecycle rules are not applied).
+//! Lifecycle rules are also read ([`crate::lifecycle`]) and applied by the
+//! object store; Nimbus does not act on the others.
 
 use crate::*;
 
@@ -206,9 +207,16 @@ impl S3Api {
                 "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
             ));
         }
+        let rules = match kind.query {
+            "lifecycle" => crate::lifecycle::parse(&root)?,
+            _ => Vec::new(),
+        };
         let text = String::from_utf8_lossy(&doc).into_owned();
         let key = slot(kind, id.filter(|_| kind.list_root.is_some()));
         self.objects.update_bucket(bucket, |b| {
+            if kind.query == "lifecycle" {
+                b.lifecycle = rules;
+            }
             b.configs.insert(key, text);
         })?;
         Ok(ok_empty(StatusCode::OK))
@@ -256,6 +264,9 @@ impl S3Api {
     ) -> Result<Response<Body>, S3Error> {
         let key = slot(kind, q.get("id").filter(|_| kind.list_root.is_some()));
         self.objects.update_bucket(bucket, |b| {
+            if kind.query == "lifecycle" {
+                b.lifecycle.clear();
+            }
             b.configs.remove(&key);
         })?;
         Ok(ok_empty(StatusCode::NO_CONTENT))

@@ -15,6 +15,7 @@ pub mod checksum;
 mod configs;
 mod cors;
 pub mod error;
+mod lifecycle;
 mod listings;
 mod lock;
 mod multipart;
@@ -300,6 +301,16 @@ fn config(query: &str) -> &'static configs::Kind {
         .iter()
         .find(|k| k.query == query)
         .expect("classified from the same list")
+}
+
+/// For the fuzz target: read `doc` as each request document S3 reads past
+/// its XML (lifecycle rules, Object Lock configurations and retentions).
+#[doc(hidden)]
+pub fn read_documents(doc: &[u8]) {
+    if let Ok(root) = xml::parse(doc) {
+        let _ = lifecycle::parse(&root);
+    }
+    lock::read_documents(doc);
 }
 
 /// For the edge: the bytes of an error response when a request is refused
