@@ -826,7 +826,7 @@ fn lifecycle_passes_expire_by_their_clock_and_spare_locked_versions() {
                 newer: None,
             }),
             abort_upload_days: None,
-        }]
+        }];
     })
     .unwrap();
     let held = o
