@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = nimbus_api_s3::xml::parse(data);
     nimbus_api_s3::read_documents(data);
     let _ = nimbus_api_s3::acl::parse_policy(data);
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = nimbus_api_s3::acl::is_public_policy(text);
     if let Ok(v) = http::HeaderValue::from_str(text) {
         for name in ["x-amz-acl", "x-amz-grant-read"] {

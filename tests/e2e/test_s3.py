@@ -1,6 +1,7 @@
 """The S3 API, driven by boto3 and the AWS CLI exactly as users drive S3."""
 import base64
 import hashlib
+import html
 import os
 import signal
 import subprocess
@@ -880,3 +881,105 @@ def test_lifecycle_rules_are_applied():
             assert code(e) == "NoSuchLifecycleConfiguration"
         finally:
             n.stop()
+
+
+def _post_form(url, fields, filename, data):
+    """POST a multipart form as a browser does; redirects are not followed."""
+    import http.client
+    import urllib.parse
+
+    boundary = "----nimbusform" + os.urandom(8).hex()
+    body = b""
+    for k, v in fields.items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").encode()
+    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+             "Content-Type: text/plain\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("POST", u.path or "/", body=body,
+                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    r = conn.getresponse()
+    out = (r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+    conn.close()
+    return out
+
+
+def test_browser_post_uploads_with_signed_policies(nimbus, s3, bucket):
+    """POST forms as boto3's generate_presigned_post makes them (SigV4 and SigV2):
+    the policy's conditions hold the upload to its key prefix and size; a broken
+    signature, an unlisted field or an expired policy is refused as S3 refuses it."""
+    v4 = nimbus.client("s3", config=Config(signature_version="s3v4"))
+    post = v4.generate_presigned_post(
+        bucket, "uploads/${filename}",
+        Fields={"success_action_status": "201", "Content-Type": "text/plain"},
+        Conditions=[["starts-with", "$key", "uploads/"], ["content-length-range", 1, 100],
+                    {"success_action_status": "201"}, {"Content-Type": "text/plain"}],
+        ExpiresIn=300)
+    status, headers, body = _post_form(post["url"], post["fields"], "hello.txt", b"hello form")
+    assert status == 201, body
+    assert b"<Key>uploads/hello.txt</Key>" in body
+    got = s3.get_object(Bucket=bucket, Key="uploads/hello.txt")
+    assert got["Body"].read() == b"hello form" and got["ContentType"] == "text/plain"
+    assert headers["etag"] == got["ETag"]
+
+    def refused(fields, data=b"x", filename="f.txt"):
+        status, _, body = _post_form(post["url"], fields, filename, data)
+        code_ = body.split(b"<Code>")[1].split(b"</Code>")[0].decode()
+        message = body.split(b"<Message>")[1].split(b"</Message>")[0].decode()
+        return status, code_, html.unescape(message)
+
+    assert refused(post["fields"], data=b"x" * 101)[:2] == (400, "EntityTooLarge")
+    assert refused(post["fields"], data=b"")[:2] == (400, "EntityTooSmall")
+    assert refused(dict(post["fields"], key="elsewhere/k")) == (
+        403, "AccessDenied", 'Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "uploads/"]')
+    assert refused(dict(post["fields"], **{"x-amz-meta-extra": "1"})) == (
+        403, "AccessDenied", "Invalid according to Policy: Extra input fields: x-amz-meta-extra")
+    sig = post["fields"]["x-amz-signature"]
+    tampered = dict(post["fields"], **{"x-amz-signature": ("0" if sig[0] != "0" else "1") + sig[1:]})
+    assert refused(tampered)[:2] == (403, "SignatureDoesNotMatch")
+    expired = v4.generate_presigned_post(bucket, "uploads/late", ExpiresIn=-60)
+    assert refused(expired["fields"]) == (403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+
+    # A redirect after the upload, with the bucket, key and ETag.
+    back = "http://example.test/done"
+    redirect = v4.generate_presigned_post(bucket, "r.txt", Fields={"success_action_redirect": back},
+                                          Conditions=[{"success_action_redirect": back}])
+    status, headers, _ = _post_form(redirect["url"], redirect["fields"], "r.txt", b"r")
+    assert status == 303 and headers["location"].startswith(f"{back}?bucket={bucket}&key=r.txt&etag=%22")
+
+    # SigV2 policies (boto3's "s3" signature version) are checked the same way.
+    v2 = nimbus.client("s3", config=Config(signature_version="s3"))
+    post2 = v2.generate_presigned_post(bucket, "v2.txt")
+    assert "signature" in post2["fields"] and "AWSAccessKeyId" in post2["fields"]
+    status, _, body = _post_form(post2["url"], post2["fields"], "v2.txt", b"two")
+    assert status == 204, body
+    assert s3.get_object(Bucket=bucket, Key="v2.txt")["Body"].read() == b"two"
+    assert refused(dict(post2["fields"], signature="AAAA"))[:2] == (403, "SignatureDoesNotMatch")
+
+
+def test_anonymous_post_reaches_only_a_bucket_open_to_everyone(nimbus, s3):
+    """A form without a policy is anonymous: a private bucket refuses it, one whose
+    policy lets everyone put objects takes it."""
+    private = bucket_name("postpriv")
+    s3.create_bucket(Bucket=private)
+    url = f"{nimbus.endpoint}/{private}"
+    status, _, body = _post_form(url, {"key": "k"}, "k", b"x")
+    assert status == 403 and b"AccessDenied" in body
+    public = bucket_name("postpub")
+    s3.create_bucket(Bucket=public)
+    s3.delete_public_access_block(Bucket=public)
+    s3.put_bucket_policy(Bucket=public, Policy=json_dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                       "Resource": f"arn:aws:s3:::{public}/drop/*"}]}))
+    status, _, body = _post_form(f"{nimbus.endpoint}/{public}", {"key": "drop/${filename}"}, "a.txt", b"anon")
+    assert status == 204, body
+    assert s3.get_object(Bucket=public, Key="drop/a.txt")["Body"].read() == b"anon"
+    status, _, _ = _post_form(f"{nimbus.endpoint}/{public}", {"key": "other/a"}, "a.txt", b"anon")
+    assert status == 403
+
+
+def json_dumps(v):
+    import json
+
+    return json.dumps(v)

@@ -955,6 +955,38 @@ impl Objects {
         origin: &events::Origin,
         condition: Option<&WriteCondition>,
     ) -> Result<Object> {
+        let event = ("ObjectCreated:Put", origin);
+        self.store_written(
+            (bucket, key),
+            written,
+            attributes,
+            checksum,
+            event,
+            condition,
+        )
+    }
+
+    /// Store an upload of a browser's POST form as `key` (`ObjectCreated:Post`).
+    pub fn post(
+        &self,
+        (bucket, key): (&str, &str),
+        written: Written,
+        attributes: Attributes,
+        origin: &events::Origin,
+    ) -> Result<Object> {
+        let event = ("ObjectCreated:Post", origin);
+        self.store_written((bucket, key), written, attributes, None, event, None)
+    }
+
+    fn store_written(
+        &self,
+        (bucket, key): (&str, &str),
+        written: Written,
+        attributes: Attributes,
+        checksum: Option<Checksum>,
+        event: (&str, &events::Origin),
+        condition: Option<&WriteCondition>,
+    ) -> Result<Object> {
         let inline = written.inline.is_some();
         let segments = if written.size == 0 {
             if !inline {
@@ -984,13 +1016,7 @@ impl Objects {
             version_id: None,
             delete_marker: false,
         };
-        match self.replace(
-            bucket,
-            obj,
-            new_inline,
-            ("ObjectCreated:Put", origin),
-            condition,
-        ) {
+        match self.replace(bucket, obj, new_inline, event, condition) {
             Ok(o) => Ok(o),
             Err(e) => {
                 if !inline {

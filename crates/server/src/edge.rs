@@ -60,6 +60,23 @@ impl Auth {
         parts: &http::request::Parts,
         key_id: &str,
     ) -> Result<(String, Caller), sigv4::AuthError> {
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| {
+                sigv4::query_param(parts.uri.query().unwrap_or(""), "X-Amz-Security-Token")
+            });
+        self.identify_key(key_id, token.as_deref())
+    }
+
+    /// [`Auth::identify`] with the session token the request carried.
+    fn identify_key(
+        &self,
+        key_id: &str,
+        token: Option<&str>,
+    ) -> Result<(String, Caller), sigv4::AuthError> {
         if key_id == self.credentials.access_key_id {
             let root = self.iam.root();
             return Ok((
@@ -72,15 +89,7 @@ impl Auth {
             .resolve_access_key(key_id)
             .ok_or(sigv4::AuthError::UnknownAccessKey)?;
         if let Some(session) = &owner.session {
-            let token = parts
-                .headers
-                .get("x-amz-security-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .or_else(|| {
-                    sigv4::query_param(parts.uri.query().unwrap_or(""), "X-Amz-Security-Token")
-                });
-            if token.as_deref() != Some(session.token.as_str()) {
+            if token != Some(session.token.as_str()) {
                 return Err(sigv4::AuthError::InvalidToken);
             }
             if session.expired {
@@ -102,8 +111,25 @@ impl Auth {
     }
 }
 
+/// The signatures inside S3's POST forms are checked with the same keys.
+impl nimbus_api_s3::post::FormSigners for Auth {
+    fn signer(
+        &self,
+        access_key_id: &str,
+        token: Option<&str>,
+    ) -> Result<nimbus_api_s3::post::FormSigner, sigv4::AuthError> {
+        if self.any_credentials {
+            return Ok(nimbus_api_s3::post::FormSigner::Trusted(
+                self.unverified(access_key_id),
+            ));
+        }
+        let (secret, caller) = self.identify_key(access_key_id, token)?;
+        Ok(nimbus_api_s3::post::FormSigner::Verify { secret, caller })
+    }
+}
+
 pub struct Edge {
-    auth: Auth,
+    auth: Arc<Auth>,
     services: Vec<Arc<dyn Service>>,
     s3: Arc<S3Api>,
     functions: Arc<Functions>,
@@ -120,6 +146,18 @@ pub struct Edge {
 pub struct Telemetry {
     pub metrics: Arc<nimbus_metrics::Metrics>,
     pub traces: Arc<nimbus_traces::Traces>,
+}
+
+/// A browser's form upload to a bucket (`POST /bucket`, form data).
+fn is_post_form(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && parts.uri.query().is_none_or(str::is_empty)
+        && parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .and_then(nimbus_api_s3::post::boundary)
+            .is_some()
 }
 
 fn boxed(r: Response<Bytes>) -> Response<Body> {
@@ -236,6 +274,8 @@ impl Edge {
         topics: Arc<nimbus_topics::Topics>,
         telemetry: Telemetry,
     ) -> Edge {
+        let auth = Arc::new(auth);
+        s3.set_form_signers(auth.clone());
         Edge {
             auth,
             services,
@@ -537,8 +577,9 @@ impl Edge {
             return verify_v2(&v2.map_err(|e| from_auth(&e))?);
         }
         // Unsigned: anonymous, which only a bucket's policy or ACL can let
-        // in; without IAM nothing would check it, so it is refused.
-        if self.auth.authorizer.is_some() {
+        // in; without IAM nothing would check it, so it is refused. A POST
+        // form carries its signature inside: S3 checks it there.
+        if self.auth.authorizer.is_some() || is_post_form(parts) {
             return payload_of(&content_sha, None).map(|p| (p, Caller::anonymous()));
         }
         Err(from_auth(&sigv4::AuthError::Missing))

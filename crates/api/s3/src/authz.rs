@@ -100,6 +100,8 @@ fn asked(
         // `DeleteObjectVersion`), and refused keys answer `AccessDenied` in
         // the result: see [`delete_one`].
         Op::DeleteObjects => Vec::new(),
+        // The form names the key and who signs it: see `post_object`.
+        Op::PostObject => Vec::new(),
         Op::PutObject
         | Op::CreateMultipartUpload
         | Op::UploadPart

@@ -22,6 +22,7 @@ mod multipart;
 mod notifications;
 mod objects;
 mod policy;
+pub mod post;
 mod request;
 mod response;
 mod tagging;
@@ -65,6 +66,8 @@ const CONTENT_HEADERS: [&str; 4] = [
 pub struct S3Api {
     objects: Arc<Objects>,
     region: String,
+    /// The credentials POST forms' signatures are checked with.
+    signers: std::sync::OnceLock<Arc<dyn post::FormSigners>>,
 }
 
 impl S3Api {
@@ -72,6 +75,7 @@ impl S3Api {
         S3Api {
             objects,
             region: region.to_string(),
+            signers: std::sync::OnceLock::new(),
         }
     }
 
@@ -222,6 +226,7 @@ impl S3Api {
                 self.put_object(bucket, key, h, body, &payload, &origin)
                     .await
             }
+            Op::PostObject => self.post_object(bucket, parts, body, &origin).await,
             Op::CopyObject => self.copy_object(bucket, key, h, &origin).await,
             Op::PutBucketNotificationConfiguration => {
                 self.put_notifications(bucket, body, &payload).await

@@ -90,6 +90,8 @@ pub(crate) enum Op {
     ListMultipartUploads,
     DeleteObjects,
     PutObject,
+    /// A browser's form upload (`POST /bucket`, `multipart/form-data`).
+    PostObject,
     CopyObject,
     GetObject,
     HeadObject,
@@ -219,6 +221,7 @@ pub(crate) fn classify(
                 Method::GET if q.get("list-type") == Some("2") => Op::ListObjectsV2,
                 Method::GET => Op::ListObjects,
                 Method::POST if q.has("delete") => Op::DeleteObjects,
+                Method::POST if q.0.is_empty() => Op::PostObject,
                 _ => return Err(method_not_allowed()),
             }
         }
