@@ -530,3 +530,55 @@ def test_batches_and_transactions_report_consumed_capacity(ddb):
                                  ReturnConsumedCapacity="TOTAL")
     assert out["ConsumedCapacity"] == [{"TableName": a, "CapacityUnits": 2.0}]
     assert "ConsumedCapacity" not in ddb.batch_get_item(RequestItems={b: {"Keys": [{"pk": {"S": "1"}}]}})
+
+
+def test_an_index_added_later_is_backfilled_with_ten_thousand_items(ddb, resource):
+    """UpdateTable answers with the new index CREATING and backfilling; once
+    described it is ACTIVE and holds every item already in the table."""
+    name = make_table(ddb)
+    table = resource.Table(name)
+    with table.batch_writer() as w:
+        for i in range(10_000):
+            w.put_item(Item={"pk": f"p{i % 100}", "sk": f"{i:05}", "g": f"g{i % 10}"})
+    out = ddb.update_table(
+        TableName=name, AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "byGroup", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"}}}])["TableDescription"]
+    assert out["TableStatus"] == "UPDATING"
+    index = out["GlobalSecondaryIndexes"][0]
+    assert (index["IndexStatus"], index["Backfilling"]) == ("CREATING", True)
+    desc = ddb.describe_table(TableName=name)["Table"]
+    assert desc["TableStatus"] == "ACTIVE"
+    index = desc["GlobalSecondaryIndexes"][0]
+    assert (index["IndexStatus"], index["ItemCount"]) == ("ACTIVE", 10_000)
+    assert "Backfilling" not in index
+    counted = 0
+    kw = {"IndexName": "byGroup", "KeyConditionExpression": Key("g").eq("g7"), "Select": "COUNT"}
+    while True:
+        page = table.query(**kw)
+        counted += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            break
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert counted == 1000
+
+
+def test_endpoint_health_probe_and_the_16_mb_request_limit(nimbus, ddb):
+    """An unsigned GET / answers as DynamoDB's endpoint does (a signed one is still
+    S3's ListBuckets); a request over 16 MB is refused with 413 before it is read on."""
+    import http.client
+    import urllib.parse
+    import urllib.request
+
+    with urllib.request.urlopen(nimbus.endpoint + "/") as r:
+        assert r.status == 200 and r.read().decode().startswith("healthy: dynamodb.us-east-1.amazonaws.com")
+    assert "Buckets" in nimbus.client("s3").list_buckets()
+    u = urllib.parse.urlsplit(nimbus.endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    body = b"{" + b" " * (16 * 1024 * 1024)
+    conn.request("POST", "/", body=body, headers={
+        "X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"})
+    r = conn.getresponse()
+    assert r.status == 413, r.read()
+    conn.close()

@@ -35,6 +35,8 @@ pub struct Auth {
     pub credentials: Credentials,
     pub any_credentials: bool,
     pub account: String,
+    /// The region endpoints answer for (DynamoDB's health reply names it).
+    pub region: String,
     /// IAM users' keys and STS sessions' keys.
     pub iam: Arc<nimbus_iam::Iam>,
     /// What every authenticated request is authorized by (`None`: `--iam off`).
@@ -146,6 +148,16 @@ pub struct Edge {
 pub struct Telemetry {
     pub metrics: Arc<nimbus_metrics::Metrics>,
     pub traces: Arc<nimbus_traces::Traces>,
+}
+
+/// An unsigned `GET /` with no query, not to a virtual-hosted bucket: the
+/// probe DynamoDB clients make of their endpoint.
+fn is_health_probe(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::GET
+        && parts.uri.path() == "/"
+        && parts.uri.query().is_none_or(str::is_empty)
+        && !parts.headers.contains_key("authorization")
+        && nimbus_api_s3::host_bucket(&parts.headers).is_none()
 }
 
 /// A browser's form upload to a bucket (`POST /bucket`, form data).
@@ -722,7 +734,8 @@ impl Edge {
             );
             return boxed(err.rest_json(&rid));
         };
-        let body = match Limited::new(body, MAX_BODY).collect().await {
+        let limit = service.max_body().min(MAX_BODY);
+        let body = match Limited::new(body, limit).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 let too_big = e
@@ -732,7 +745,7 @@ impl Edge {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "RequestTooLargeException",
-                        format!("Request must be smaller than {MAX_BODY} bytes"),
+                        format!("Request size exceeded {limit} bytes"),
                     )
                 } else {
                     ApiError::new(
@@ -837,6 +850,17 @@ impl Edge {
 
     /// Nimbus's own unauthenticated routes under `/_nimbus/`.
     fn internal(&self, parts: &http::request::Parts) -> Option<Response<Bytes>> {
+        if is_health_probe(parts) {
+            // DynamoDB's endpoint answers an unsigned `GET /` so; a signed one
+            // is S3's ListBuckets.
+            let mut r = Response::new(Bytes::from(format!(
+                "healthy: dynamodb.{}.amazonaws.com ",
+                self.auth.region
+            )));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/plain"));
+            return Some(r);
+        }
         let path = parts.uri.path().strip_prefix("/_nimbus/")?;
         let mut resp = if path == "health" {
             Response::new(Bytes::from_static(b"{\"status\":\"ok\"}"))

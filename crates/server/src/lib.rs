@@ -288,6 +288,7 @@ pub async fn start(cfg: Config) -> Result<Started> {
             credentials: credentials.clone(),
             any_credentials: cfg.any_credentials,
             account: cfg.identity.account_id.clone(),
+            region: cfg.identity.region.clone(),
             iam: services.iam,
             authorizer,
         },

@@ -37,6 +37,11 @@ pub trait Service: Send + Sync + 'static {
     /// An error found before the service saw the request (authentication, a
     /// body too large), in this service's envelope.
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes>;
+    /// The largest request body this API takes (the edge's own limit when
+    /// smaller); a larger one is refused with 413 before the API sees it.
+    fn max_body(&self) -> usize {
+        usize::MAX
+    }
     /// Whether this request is answered with a streamed body.
     fn streams(&self, _req: &http::request::Parts) -> bool {
         false

@@ -56,6 +56,11 @@ impl Service for DynamoDbApi {
         DYNAMODB_JSON.owns_request(req)
     }
 
+    /// DynamoDB's request size limit: 16 MB.
+    fn max_body(&self) -> usize {
+        16 * 1024 * 1024
+    }
+
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
         Box::pin(async move { DynamoDbApi::handle(self, req, &request_id).await })
     }
@@ -220,8 +225,27 @@ impl DynamoDbApi {
             Operation::UpdateTable => {
                 let name = table_name(t, v)?;
                 let u = table_update(v)?;
+                let created: Vec<String> =
+                    u.create_indexes.iter().map(|i| i.name.clone()).collect();
                 let stats = t.update_table(&name, u)?;
-                Ok(json!({ "TableDescription": describe_table(t, &stats, "ACTIVE") }))
+                // As DynamoDB answers an update: the table `UPDATING`, a new
+                // index `CREATING` while it backfills. Nimbus backfills it
+                // before answering, so the next DescribeTable finds both ACTIVE.
+                let mut d = describe_table(t, &stats, "UPDATING");
+                if let Some(gsis) = d
+                    .get_mut("GlobalSecondaryIndexes")
+                    .and_then(Value::as_array_mut)
+                {
+                    for g in gsis.iter_mut().filter(|g| {
+                        g["IndexName"]
+                            .as_str()
+                            .is_some_and(|n| created.iter().any(|c| c == n))
+                    }) {
+                        g["IndexStatus"] = json!("CREATING");
+                        g["Backfilling"] = json!(true);
+                    }
+                }
+                Ok(json!({ "TableDescription": d }))
             }
             Operation::DeleteTable => {
                 let name = table_name(t, v)?;
