@@ -608,3 +608,34 @@ def test_add_and_remove_permission(sqs):
     with pytest.raises(ClientError) as e:
         sqs.remove_permission(QueueUrl=url, Label="partner")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_a_deleted_queue_name_waits_and_query_requests_come_as_get(nimbus, sqs):
+    """A name is not reused within 60 s of its queue's deletion; the query
+    protocol also arrives as signed GET requests on the queue's URL."""
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    name = unique("gone")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    with pytest.raises(ClientError) as e:
+        sqs.create_queue(QueueName=name)
+    assert e.value.response["Error"]["Code"].endswith("QueueDeletedRecently")
+    assert "wait 60 seconds" in e.value.response["Error"]["Message"]
+
+    url = sqs.create_queue(QueueName=unique("getq"))["QueueUrl"]
+    creds = nimbus.session().get_credentials()
+
+    def get(query):
+        req = AWSRequest(method="GET", url=f"{url}?{query}&Version=2012-11-05")
+        SigV4Auth(creds, "sqs", "us-east-1").add_auth(req)
+        with urllib.request.urlopen(urllib.request.Request(req.url, headers=dict(req.headers))) as r:
+            return r.read().decode()
+
+    assert "<MD5OfMessageBody>5d41402abc4b2a76b9719d911017c592</MD5OfMessageBody>" in get(
+        "Action=SendMessage&MessageBody=hello")
+    got = get("Action=ReceiveMessage&WaitTimeSeconds=1")
+    assert "<Body>hello</Body>" in got

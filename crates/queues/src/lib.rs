@@ -64,6 +64,10 @@ pub enum Error {
     MissingParameter(String),
     #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
     PurgeQueueInProgress(String),
+    #[error(
+        "You must wait 60 seconds after deleting a queue before you can create another with the same name."
+    )]
+    QueueDeletedRecently(String),
     #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("stored queue data is unreadable: {0}")]
@@ -410,6 +414,8 @@ pub struct Queues {
     account: String,
     region: String,
     live: Mutex<HashMap<String, Live>>,
+    /// When each queue was deleted (its name is not reused for 60 seconds).
+    deleted: Mutex<HashMap<String, u64>>,
     next_seq: std::sync::atomic::AtomicU64,
     /// Where SQS's counters go (see `metrics`).
     metrics: std::sync::OnceLock<Arc<nimbus_metrics::Metrics>>,
@@ -465,6 +471,7 @@ impl Queues {
             account: account.into(),
             region: region.into(),
             live: Mutex::new(live),
+            deleted: Mutex::new(HashMap::new()),
             next_seq: std::sync::atomic::AtomicU64::new(max_seq + 1),
             metrics: std::sync::OnceLock::new(),
         })
@@ -571,6 +578,13 @@ impl Queues {
             return Ok(());
         }
         let now = nimbus_model::time::now_millis();
+        {
+            let mut deleted = self.deleted.lock().expect("deleted queues lock");
+            deleted.retain(|_, at| now < *at + 60_000);
+            if deleted.contains_key(name) {
+                return Err(Error::QueueDeletedRecently(name.to_string()));
+            }
+        }
         let rec = QueueRecord {
             name: name.into(),
             created_ms: now,
@@ -644,6 +658,10 @@ impl Queues {
         if let Some(q) = live.remove(name) {
             q.notify.notify_waiters();
         }
+        self.deleted
+            .lock()
+            .expect("deleted queues lock")
+            .insert(name.to_string(), nimbus_model::time::now_millis());
         Ok(())
     }
 

@@ -74,6 +74,11 @@ impl From<QError> for SqsError {
                 "AWS.SimpleQueueService.PurgeQueueInProgress",
                 m,
             ),
+            QError::QueueDeletedRecently(_) => SqsError::new(
+                "QueueDeletedRecently",
+                "AWS.SimpleQueueService.QueueDeletedRecently",
+                m,
+            ),
             QError::Unsupported(_) => SqsError::new(
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",
