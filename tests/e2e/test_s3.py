@@ -676,7 +676,7 @@ def test_get_and_head_by_part_number(s3, bucket):
     assert single["Body"].read() == b"whole" and "PartsCount" not in single
 
 
-def test_object_lock_retention_and_legal_holds(s3):
+def test_object_lock_retention_and_legal_holds(nimbus, s3):
     """A bucket made with Object Lock keeps versions under retention or a legal
     hold from being deleted for good; GOVERNANCE gives way to the bypass header,
     COMPLIANCE to nobody; the errors are S3's."""
@@ -764,6 +764,11 @@ def test_object_lock_retention_and_legal_holds(s3):
     s3.complete_multipart_upload(Bucket=name, Key="mpu", UploadId=up,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     assert s3.head_object(Bucket=name, Key="mpu")["ObjectLockMode"] == "GOVERNANCE"
+    # A retained upload must carry a digest (Content-MD5 or a checksum).
+    bare = nimbus.client("s3", config=Config(request_checksum_calculation="when_required"))
+    with pytest.raises(ClientError) as e:
+        bare.put_object(Bucket=name, Key="nodigest", Body=b"x")
+    assert code(e) == "InvalidRequest" and "Content-MD5" in e.value.response["Error"]["Message"]
 
     # Misuse, in S3's words.
     with pytest.raises(ClientError) as e:

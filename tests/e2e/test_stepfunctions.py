@@ -502,3 +502,16 @@ def test_results_over_256_kib_end_the_execution_uncaught(nimbus):
         "Handled": {"Type": "Succeed"}}})
     done = wait_done(sfn, sfn.start_execution(stateMachineArn=caught, input=json.dumps({"s": "x" * 150_000}))["executionArn"])
     assert done["status"] == "FAILED" and done["error"] == "States.DataLimitExceeded"
+
+
+def test_jsonpath_filter_expressions(nimbus):
+    """Filters in paths (`[?(@.price < 10)]`) select as Step Functions does."""
+    sfn = nimbus.client("stepfunctions", config=Config(inject_host_prefix=False))
+    arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "cheap.$": "$.items[?(@.price < 10)].name",
+        "either.$": "$.items[?(@.price > 100 || @.name == 'b')].name",
+        "atLimit.$": "$.items[?(@.price >= $.limit)].name"}, "End": True}}}, kind="EXPRESS")
+    out = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({
+        "limit": 10, "items": [{"name": "a", "price": 5}, {"name": "b", "price": 15}, {"name": "c", "price": 10}]}))
+    assert out["status"] == "SUCCEEDED", out
+    assert json.loads(out["output"]) == {"cheap": ["a"], "either": ["b"], "atLimit": ["b", "c"]}

@@ -384,6 +384,8 @@ pub struct Objects {
     data: DataDir,
     notifier: Option<events::Notifier>,
     key_locks: Vec<std::sync::Mutex<()>>,
+    /// Held while a bucket's record is read, changed and written back.
+    bucket_lock: std::sync::Mutex<()>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -481,13 +483,28 @@ impl Objects {
             data: DataDir::open(dir)?,
             notifier,
             key_locks: (0..KEY_LOCKS).map(|_| std::sync::Mutex::new(())).collect(),
+            bucket_lock: std::sync::Mutex::new(()),
         })
     }
 
     /// Change a bucket's configuration (tags, CORS, ...) in one commit.
     pub fn update_bucket(&self, name: &str, change: impl FnOnce(&mut Bucket)) -> Result<Bucket> {
+        self.try_update_bucket(name, |b| {
+            change(b);
+            Ok(())
+        })
+    }
+
+    /// [`Objects::update_bucket`] with a change that may refuse, judged on
+    /// the bucket as it is (changes of one bucket's record are serialized).
+    pub fn try_update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Bucket) -> Result<()>,
+    ) -> Result<Bucket> {
+        let _one_writer = self.bucket_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut b = self.bucket(name)?;
-        change(&mut b);
+        change(&mut b)?;
         let mut batch = WriteBatch::new();
         batch.put(BUCKETS, name.as_bytes(), encode(&b));
         self.kv.commit(batch)?;
@@ -501,6 +518,7 @@ impl Objects {
         key: &str,
         tags: Vec<(String, String)>,
     ) -> Result<Object> {
+        let _one_writer = self.lock_key(&object_key(bucket, key));
         let mut obj = self.head(bucket, key)?;
         obj.attributes.tags = tags;
         let mut batch = WriteBatch::new();
@@ -518,6 +536,7 @@ impl Objects {
         version: Option<&str>,
         acl: Vec<access::Grant>,
     ) -> Result<Object> {
+        let _one_writer = self.lock_key(&object_key(bucket, key));
         let Some(v) = version else {
             let mut obj = self.head(bucket, key)?;
             obj.attributes.acl = acl;
@@ -619,6 +638,7 @@ impl Objects {
         rules: Vec<events::Rule>,
         eventbridge: bool,
     ) -> Result<()> {
+        let _one_writer = self.bucket_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut b = self.bucket(bucket)?;
         let refused: Vec<(String, String)> = rules
             .iter()
@@ -845,7 +865,8 @@ impl Objects {
         Err(Error::NoSuchVersion(key.into(), version_id.into()))
     }
 
-    /// Change a noncurrent version of `key` in place.
+    /// Change a noncurrent version of `key` in place (the caller holds the
+    /// key's lock).
     fn change_noncurrent(
         &self,
         bucket: &str,
@@ -1246,10 +1267,13 @@ impl Objects {
         bypass_governance: bool,
     ) -> Result<Deleted> {
         let removal = Removal::Request { bypass_governance };
-        self.delete_version_as(bucket, key, version_id, origin, removal)
+        Ok(self
+            .delete_version_as(bucket, key, version_id, origin, removal)?
+            .unwrap_or_default())
     }
 
-    /// [`Objects::delete_version`], by a request or by a lifecycle rule.
+    /// [`Objects::delete_version`], by a request or by a lifecycle rule
+    /// (`None`: the version is no longer as the rule's pass saw it).
     fn delete_version_as(
         &self,
         bucket: &str,
@@ -1257,10 +1281,10 @@ impl Objects {
         version_id: &str,
         origin: &events::Origin,
         removal: Removal,
-    ) -> Result<Deleted> {
+    ) -> Result<Option<Deleted>> {
         let (bypass_governance, event) = match removal {
             Removal::Request { bypass_governance } => (bypass_governance, "ObjectRemoved:Delete"),
-            Removal::Lifecycle => (false, "LifecycleExpiration:Delete"),
+            Removal::Lifecycle(_) => (false, "LifecycleExpiration:Delete"),
         };
         let b = self.bucket(bucket)?;
         let k = object_key(bucket, key);
@@ -1269,8 +1293,10 @@ impl Objects {
         let noncurrent = self
             .kv
             .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?;
+        let mut is_current = false;
         let victim = match self.current(bucket, key)? {
             Some(cur) if wire_version(&cur) == version_id => {
+                is_current = true;
                 match noncurrent.first() {
                     Some((vk, v)) => {
                         batch.put(OBJECTS, k, v.clone());
@@ -1290,15 +1316,29 @@ impl Objects {
                         .map(|o| (vk.clone(), o))
                 });
                 let Some((vk, o)) = found else {
-                    return Ok(Deleted {
+                    if matches!(removal, Removal::Lifecycle(_)) {
+                        return Ok(None);
+                    }
+                    return Ok(Some(Deleted {
                         version_id: Some(version_id.into()),
                         delete_marker: false,
-                    });
+                    }));
                 };
                 batch.delete(VERSIONS, vk);
                 o
             }
         };
+        if let Removal::Lifecycle(seen) = removal {
+            let now = Seen {
+                last_modified_ms: victim.last_modified_ms,
+                delete_marker: victim.delete_marker,
+                current: is_current,
+            };
+            // A current version goes only as a lone delete marker.
+            if now != seen || (is_current && !noncurrent.is_empty()) {
+                return Ok(None);
+            }
+        }
         if !victim.delete_marker
             && !victim
                 .attributes
@@ -1323,10 +1363,10 @@ impl Objects {
         };
         self.commit_notified(batch, staged)?;
         self.data.remove(&files);
-        Ok(Deleted {
+        Ok(Some(Deleted {
             version_id: Some(version_id.into()),
             delete_marker: victim.delete_marker,
-        })
+        }))
     }
 
     // ---- multipart uploads ----
@@ -1334,11 +1374,22 @@ impl Objects {
 
 /// Who removes a version for good.
 #[derive(Debug, Clone, Copy)]
-enum Removal {
+pub(crate) enum Removal {
     /// A client's delete, with or without the governance bypass.
     Request { bypass_governance: bool },
-    /// A lifecycle rule (never bypasses a retention).
-    Lifecycle,
+    /// A lifecycle rule (never bypasses a retention), for the version as its
+    /// pass saw it: nothing is removed if it has changed since.
+    Lifecycle(Seen),
+}
+
+/// A version as a lifecycle pass saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) last_modified_ms: u64,
+    pub(crate) delete_marker: bool,
+    /// Current (only a delete marker with no versions behind it is removed
+    /// so), else noncurrent.
+    pub(crate) current: bool,
 }
 
 /// Whether a conditional write may replace `current` (the key's current

@@ -110,13 +110,32 @@ impl Objects {
             if rules.is_empty() {
                 continue;
             }
-            self.expire_current(&b, &rules, clock, &mut done)?;
-            if b.versioning.is_some() {
-                self.expire_noncurrent(&b, &rules, clock, &mut done)?;
+            // One bucket's failure (a record that cannot be read, the bucket
+            // deleted meanwhile) does not keep the others' rules from acting.
+            if let Err(e) = self.apply_rules(&b, &rules, clock, &mut done) {
+                tracing::warn!(bucket = %b.name, error = %e, "lifecycle rules not applied");
             }
-            self.abort_old_uploads(&b, &rules, clock, &mut done)?;
         }
         Ok(done)
+    }
+
+    fn apply_rules(
+        &self,
+        b: &Bucket,
+        rules: &[&Rule],
+        clock: Clock,
+        done: &mut Applied,
+    ) -> Result<()> {
+        if rules.iter().any(|r| r.expiration.is_some()) {
+            self.expire_current(b, rules, clock, done)?;
+        }
+        if b.versioning.is_some() && rules.iter().any(|r| r.noncurrent.is_some()) {
+            self.expire_noncurrent(b, rules, clock, done)?;
+        }
+        if rules.iter().any(|r| r.abort_upload_days.is_some()) {
+            self.abort_old_uploads(b, rules, clock, done)?;
+        }
+        Ok(())
     }
 
     fn expire_current(
@@ -130,11 +149,16 @@ impl Objects {
         for (_, v) in self.kv.scan_prefix(OBJECTS, prefix.as_bytes())? {
             let o: Object = decode(&v)?;
             if o.delete_marker {
+                // A lone delete marker: removed by `ExpiredObjectDeleteMarker`,
+                // or once a rule's `Days` or `Date` has passed for it.
                 let expire_marker = rules.iter().any(|r| {
                     o.key.starts_with(&r.filter.prefix)
-                        && r.expiration
-                            .as_ref()
-                            .is_some_and(|e| e.expired_delete_marker)
+                        && r.filter.tags.is_empty()
+                        && r.expiration.as_ref().is_some_and(|e| {
+                            e.expired_delete_marker
+                                || e.days.is_some_and(|d| clock.passed(o.last_modified_ms, d))
+                                || e.date_ms.is_some_and(|d| d <= clock.now_ms)
+                        })
                 });
                 if expire_marker
                     && self
@@ -142,16 +166,20 @@ impl Objects {
                         .scan_page(VERSIONS, &versions_prefix(&b.name, &o.key), None, 1)?
                         .is_empty()
                 {
-                    match self.delete_version_as(
+                    let seen = Seen {
+                        last_modified_ms: o.last_modified_ms,
+                        delete_marker: true,
+                        current: true,
+                    };
+                    let removed = self.delete_version_as(
                         &b.name,
                         &o.key,
                         wire_version(&o),
                         &lifecycle_origin(),
-                        Removal::Lifecycle,
-                    ) {
-                        Ok(_) => done.markers_removed += 1,
-                        Err(Error::ObjectLocked) => {}
-                        Err(e) => return Err(e),
+                        Removal::Lifecycle(seen),
+                    )?;
+                    if removed.is_some() {
+                        done.markers_removed += 1;
                     }
                 }
                 continue;
@@ -235,15 +263,20 @@ impl Objects {
             if !due {
                 continue;
             }
+            let seen = Seen {
+                last_modified_ms: v.last_modified_ms,
+                delete_marker: v.delete_marker,
+                current: false,
+            };
             match self.delete_version_as(
                 &b.name,
                 &v.key,
                 wire_version(v),
                 &lifecycle_origin(),
-                Removal::Lifecycle,
+                Removal::Lifecycle(seen),
             ) {
-                Ok(_) => done.noncurrent_deleted += 1,
-                Err(Error::ObjectLocked) => {}
+                Ok(Some(_)) => done.noncurrent_deleted += 1,
+                Ok(None) | Err(Error::ObjectLocked) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -888,3 +888,52 @@ fn lifecycle_passes_expire_by_their_clock_and_spare_locked_versions() {
     );
     assert!(o.head("lkb", "q/b").is_ok(), "outside the rule's prefix");
 }
+
+#[test]
+fn a_lifecycle_removal_leaves_a_version_that_changed_since_its_pass_saw_it() {
+    let (_d, o) = store();
+    let none = Origin::default();
+    o.create_bucket("lcrace", "us-east-1").unwrap();
+    o.update_bucket("lcrace", |b| b.versioning = Some("Enabled".into()))
+        .unwrap();
+    let v1 = o
+        .put(
+            "lcrace",
+            "k",
+            body(&o, b"1"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    let v2 = o
+        .put(
+            "lcrace",
+            "k",
+            body(&o, b"2"),
+            Attributes::default(),
+            None,
+            &none,
+        )
+        .unwrap();
+    // The pass saw v1 noncurrent; then v2 was deleted, so v1 is current again.
+    o.delete_version(
+        "lcrace",
+        "k",
+        v2.version_id.as_deref().unwrap(),
+        &none,
+        false,
+    )
+    .unwrap();
+    let seen = Seen {
+        last_modified_ms: v1.last_modified_ms,
+        delete_marker: false,
+        current: false,
+    };
+    let v1_id = v1.version_id.clone().unwrap();
+    let removed = o
+        .delete_version_as("lcrace", "k", &v1_id, &none, Removal::Lifecycle(seen))
+        .unwrap();
+    assert_eq!(removed, None);
+    assert_eq!(o.head("lcrace", "k").unwrap().version_id, v1.version_id);
+}

@@ -69,6 +69,9 @@ impl Objects {
         if let Err(e) = Self::check_part_number(number) {
             return fail(e);
         }
+        // Under the key's lock: a completion or an abort cannot come between
+        // the upload's check and this part's commit.
+        let _one_writer = self.lock_key(&object_key(bucket, key));
         if let Err(e) = self.upload(bucket, key, upload_id) {
             return fail(e);
         }
@@ -188,6 +191,9 @@ impl Objects {
     }
 
     pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        // Under the key's lock: a completion taking these parts' files either
+        // committed before (the upload is gone) or waits.
+        let _one_writer = self.lock_key(&object_key(bucket, key));
         self.upload(bucket, key, upload_id)?;
         let parts = self.parts(upload_id)?;
         let mut batch = WriteBatch::new();

@@ -687,6 +687,18 @@ impl Edge {
         }
     }
 
+    /// [`Edge::hand_over`] for S3, whose POST forms name their own signer:
+    /// the address goes with them whoever signed the outer request.
+    fn hand_over_s3(&self, parts: &mut http::request::Parts, caller: Caller, peer: &str) {
+        let form = is_post_form(parts);
+        self.hand_over(&mut parts.extensions, caller, peer);
+        if form && self.auth.authorizer.is_some() {
+            parts
+                .extensions
+                .insert(nimbus_api_common::SourceIp(peer.to_string()));
+        }
+    }
+
     async fn handle(&self, req: Request<Incoming>, peer: &str) -> Response<Body> {
         let rid = request_id();
         let (mut parts, body) = req.into_parts();
@@ -704,7 +716,7 @@ impl Edge {
         if is_s3(&parts, service.as_ref()) {
             return match self.authenticate_s3(&parts) {
                 Ok((payload, caller)) => {
-                    self.hand_over(&mut parts.extensions, caller, peer);
+                    self.hand_over_s3(&mut parts, caller, peer);
                     let span = tracing::debug_span!("request", request_id = %rid, service = "s3");
                     self.s3
                         .handle(parts, body, payload, &rid)

@@ -2,7 +2,11 @@
 //! `ItemsPath`, `.$` fields and `Variable` select with paths (`$.a.b[0]`,
 //! `$['a b']`, `$.items[*].id`, `$..name`, `$.a[1:3]`, `$.a[0,2]`); `ResultPath`
 //! and the choice rules' `Variable` accept reference paths only (fields and
-//! indexes, one node). `$$` paths select from the context object.
+//! indexes, one node). `$$` paths select from the context object. Filter
+//! expressions select array elements (`$.items[?(@.price < 10 && @.stock)]`)
+//! as Step Functions' JSONPath (Jayway's) evaluates them: comparisons of
+//! numbers and of strings, `==`/`!=` of any values, existence, `!`, `&&`,
+//! `||`, parentheses, `@` for the element and `$` for the root.
 
 use serde_json::{Map, Value};
 
@@ -14,6 +18,39 @@ enum Seg {
     Slice(Option<i64>, Option<i64>, i64),
     Union(Vec<Seg>),
     Descend(Box<Seg>),
+    /// `[?(...)]`: the elements of an array (or an object itself) the
+    /// expression holds for.
+    Filter(Box<Expr>),
+}
+
+/// A filter expression.
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp(Operand, Cmp, Operand),
+    /// A bare operand: a path that selects something, or a true literal.
+    Holds(Operand),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    /// `@...`: from the element being filtered.
+    Current(Path),
+    /// `$...`: from the document's root.
+    Root(Path),
+    Literal(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
 }
 
 /// A parsed path. `definite` paths select one node (or none).
@@ -122,7 +159,7 @@ impl Path {
         for seg in &self.segs {
             let mut next = Vec::new();
             for n in nodes {
-                step(n, seg, &mut next);
+                step(root, n, seg, &mut next);
             }
             nodes = next;
         }
@@ -231,6 +268,11 @@ fn bracket(s: &str, i: usize) -> Option<(Seg, usize)> {
                 j += 1;
                 parts.push(Seg::Wildcard);
             }
+            b'?' if parts.is_empty() => {
+                let (expr, next) = filter(s, j + 1)?;
+                parts.push(Seg::Filter(Box::new(expr)));
+                j = next;
+            }
             _ => {
                 let start = j;
                 while j < b.len() && b[j] != b']' && b[j] != b',' {
@@ -274,7 +316,261 @@ fn bracket(s: &str, i: usize) -> Option<(Seg, usize)> {
     Some((seg, j + 1))
 }
 
-fn step<'a>(node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) {
+/// Parse `(expression)` starting at `i` (the `(`): the expression and the
+/// index after its `)`.
+fn filter(s: &str, i: usize) -> Option<(Expr, usize)> {
+    let b = s.as_bytes();
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    // The matching `)`, outside quotes.
+    let mut depth = 0usize;
+    let mut j = i;
+    let mut quote: Option<u8> = None;
+    loop {
+        let c = *b.get(j)?;
+        match quote {
+            Some(_) if c == b'\\' => j += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            },
+        }
+        j += 1;
+    }
+    let mut p = ExprParser {
+        s: &s[i + 1..j],
+        at: 0,
+        depth: 0,
+    };
+    let expr = p.or()?;
+    p.space();
+    (p.at == p.s.len()).then_some((expr, j + 1))
+}
+
+/// How deep parentheses and `!` may nest in a filter.
+const MAX_FILTER_DEPTH: usize = 32;
+
+struct ExprParser<'a> {
+    s: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+impl ExprParser<'_> {
+    fn space(&mut self) {
+        while self.s.as_bytes().get(self.at) == Some(&b' ') {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        self.space();
+        if self.s[self.at..].starts_with(token) {
+            self.at += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Option<Expr> {
+        let mut e = self.and()?;
+        while self.eat("||") {
+            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Some(e)
+    }
+
+    fn and(&mut self) -> Option<Expr> {
+        let mut e = self.unary()?;
+        while self.eat("&&") {
+            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+        }
+        Some(e)
+    }
+
+    fn unary(&mut self) -> Option<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            return None;
+        }
+        let e = if self.s[self.at..].trim_start().starts_with("!=") {
+            None
+        } else if self.eat("!") {
+            self.unary().map(|e| Expr::Not(Box::new(e)))
+        } else if self.eat("(") {
+            let e = self.or()?;
+            self.eat(")").then_some(e)
+        } else {
+            let left = self.operand()?;
+            let op = [
+                ("==", Cmp::Eq),
+                ("!=", Cmp::Ne),
+                ("<=", Cmp::Le),
+                (">=", Cmp::Ge),
+                ("<", Cmp::Lt),
+                (">", Cmp::Gt),
+            ]
+            .into_iter()
+            .find(|(t, _)| self.eat(t));
+            match op {
+                Some((_, op)) => Some(Expr::Cmp(left, op, self.operand()?)),
+                None => Some(Expr::Holds(left)),
+            }
+        };
+        self.depth -= 1;
+        e
+    }
+
+    fn operand(&mut self) -> Option<Operand> {
+        self.space();
+        let rest = &self.s[self.at..];
+        let b = rest.as_bytes();
+        match *b.first()? {
+            c @ (b'@' | b'$') => {
+                // The path runs to a space, an operator or a closing parenthesis
+                // (brackets and quotes inside it are its own).
+                let mut j = 1;
+                let mut bracket = 0usize;
+                let mut quote: Option<u8> = None;
+                while let Some(&ch) = b.get(j) {
+                    match quote {
+                        Some(_) if ch == b'\\' => j += 1,
+                        Some(q) if ch == q => quote = None,
+                        Some(_) => {}
+                        None => match ch {
+                            b'\'' | b'"' if bracket > 0 => quote = Some(ch),
+                            b'[' => bracket += 1,
+                            b']' => bracket = bracket.checked_sub(1)?,
+                            b' ' | b'=' | b'!' | b'<' | b'>' | b')' | b'&' | b'|'
+                                if bracket == 0 =>
+                            {
+                                break;
+                            }
+                            _ => {}
+                        },
+                    }
+                    j += 1;
+                }
+                let path = Path::parse(&format!("${}", rest.get(1..j)?)).ok()?;
+                if path.var.is_some() || path.context {
+                    return None;
+                }
+                self.at += j;
+                Some(if c == b'@' {
+                    Operand::Current(path)
+                } else {
+                    Operand::Root(path)
+                })
+            }
+            q @ (b'\'' | b'"') => {
+                let mut out = String::new();
+                let mut j = 1;
+                loop {
+                    let ch = rest.get(j..)?.chars().next()?;
+                    j += ch.len_utf8();
+                    if ch == '\\' {
+                        let esc = rest.get(j..)?.chars().next()?;
+                        j += esc.len_utf8();
+                        out.push(esc);
+                    } else if ch as u32 == u32::from(q) {
+                        break;
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                self.at += j;
+                Some(Operand::Literal(Value::String(out)))
+            }
+            _ => {
+                let end = b
+                    .iter()
+                    .position(|c| {
+                        matches!(c, b' ' | b'=' | b'!' | b'<' | b'>' | b')' | b'&' | b'|')
+                    })
+                    .unwrap_or(b.len());
+                let word = &rest[..end];
+                let value = match word {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "null" => Value::Null,
+                    w => serde_json::from_str::<serde_json::Number>(w)
+                        .ok()
+                        .map(Value::Number)?,
+                };
+                self.at += end;
+                Some(Operand::Literal(value))
+            }
+        }
+    }
+}
+
+/// What an operand stands for at `node` (`None`: a path that selects nothing).
+fn operand_value(root: &Value, node: &Value, o: &Operand) -> Option<Value> {
+    let selected = |p: &Path, from: &Value| {
+        let v = p.select(from)?;
+        // A path that may select several nodes stands for its one match.
+        if p.is_reference() {
+            Some(v)
+        } else {
+            match v {
+                Value::Array(mut a) if a.len() == 1 => a.pop(),
+                Value::Array(a) if a.is_empty() => None,
+                other => Some(other),
+            }
+        }
+    };
+    match o {
+        Operand::Current(p) => selected(p, node),
+        Operand::Root(p) => selected(p, root),
+        Operand::Literal(v) => Some(v.clone()),
+    }
+}
+
+fn holds(root: &Value, node: &Value, e: &Expr) -> bool {
+    match e {
+        Expr::Or(a, b) => holds(root, node, a) || holds(root, node, b),
+        Expr::And(a, b) => holds(root, node, a) && holds(root, node, b),
+        Expr::Not(a) => !holds(root, node, a),
+        Expr::Holds(Operand::Literal(v)) => !matches!(v, Value::Null | Value::Bool(false)),
+        Expr::Holds(o) => operand_value(root, node, o).is_some(),
+        Expr::Cmp(l, op, r) => {
+            let (Some(l), Some(r)) = (operand_value(root, node, l), operand_value(root, node, r))
+            else {
+                return false;
+            };
+            let order = match (&l, &r) {
+                (Value::Number(a), Value::Number(b)) => a
+                    .as_f64()
+                    .zip(b.as_f64())
+                    .and_then(|(a, b)| a.partial_cmp(&b)),
+                (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+                _ => None,
+            };
+            use std::cmp::Ordering::*;
+            match op {
+                Cmp::Eq => order.map_or(l == r, |o| o == Equal),
+                Cmp::Ne => order.map_or(l != r, |o| o != Equal),
+                Cmp::Lt => order == Some(Less),
+                Cmp::Le => matches!(order, Some(Less | Equal)),
+                Cmp::Gt => order == Some(Greater),
+                Cmp::Ge => matches!(order, Some(Greater | Equal)),
+            }
+        }
+    }
+}
+
+fn step<'a>(root: &Value, node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) {
     match seg {
         Seg::Field(f) => {
             if let Some(v) = node.as_object().and_then(|o| o.get(f)) {
@@ -324,17 +620,39 @@ fn step<'a>(node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) {
         }
         Seg::Union(parts) => {
             for p in parts {
-                step(node, p, out);
+                step(root, node, p, out);
             }
         }
-        Seg::Descend(inner) => {
-            step(node, inner, out);
+        // A deep scan with a filter tests every object on the way once
+        // (elements of arrays are reached by the walk itself).
+        Seg::Descend(inner) if matches!(**inner, Seg::Filter(_)) => {
+            let Seg::Filter(e) = &**inner else {
+                return;
+            };
             match node {
-                Value::Array(a) => a.iter().for_each(|c| step(c, seg, out)),
-                Value::Object(o) => o.values().for_each(|c| step(c, seg, out)),
+                Value::Object(o) => {
+                    if holds(root, node, e) {
+                        out.push(node);
+                    }
+                    o.values().for_each(|c| step(root, c, seg, out));
+                }
+                Value::Array(a) => a.iter().for_each(|c| step(root, c, seg, out)),
                 _ => {}
             }
         }
+        Seg::Descend(inner) => {
+            step(root, node, inner, out);
+            match node {
+                Value::Array(a) => a.iter().for_each(|c| step(root, c, seg, out)),
+                Value::Object(o) => o.values().for_each(|c| step(root, c, seg, out)),
+                _ => {}
+            }
+        }
+        Seg::Filter(e) => match node {
+            Value::Array(a) => out.extend(a.iter().filter(|c| holds(root, c, e))),
+            Value::Object(_) if holds(root, node, e) => out.push(node),
+            _ => {}
+        },
     }
 }
 
@@ -376,6 +694,49 @@ mod tests {
         let v = Path::parse("$order.items[0]").unwrap();
         assert_eq!(v.var.as_deref(), Some("order"));
         assert_eq!(v.select(&json!({"items": [7]})), Some(json!(7)));
+    }
+
+    #[test]
+    fn filter_expressions_select_as_jayway_does() {
+        let v = json!({"limit": 10, "items": [
+            {"id": 1, "price": 5, "tag": "a", "stock": true},
+            {"id": 2, "price": 15, "tag": "b"},
+            {"id": 3, "price": 10.0, "tag": "a b", "stock": false},
+            {"id": 4}
+        ]});
+        let ids = |p: &str| {
+            sel(p, &v)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("$.items[?(@.price < 10)]"), [1]);
+        assert_eq!(ids("$.items[?(@.price<=10)]"), [1, 3]);
+        assert_eq!(ids("$.items[?(@.price == 10)]"), [3]);
+        assert_eq!(ids("$.items[?(@.tag == 'a b')]"), [3]);
+        assert_eq!(ids("$.items[?(@.tag != \"a\")]"), [2, 3]);
+        assert_eq!(ids("$.items[?(@.stock)]"), [1, 3]);
+        assert_eq!(ids("$.items[?(!@.price)]"), [4]);
+        assert_eq!(
+            ids("$.items[?(@.price > 1 && (@.tag == 'a' || @.id == 2))]"),
+            [1, 2]
+        );
+        assert_eq!(ids("$.items[?(@.price >= $.limit)]"), [2, 3]);
+        assert_eq!(ids("$.items[?(@['tag'] == 'a')]"), [1]);
+        assert_eq!(sel("$.items[?(@.price < 10)].id", &v), Some(json!([1])));
+        assert_eq!(sel("$..[?(@.id == 2)].price", &v), Some(json!([15])));
+        for bad in [
+            "$.items[?(@.price <)]",
+            "$.items[?(@.price < 10]",
+            "$.items[?@.price]",
+            "$.items[?(@.a ~ 1)]",
+            "$.items[?((((((((((((((((((((((((((((((((((@.a))))))))))))))))))))))))))))))))))]",
+        ] {
+            assert!(Path::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -38,6 +38,17 @@ pub(crate) fn access(
         op,
         Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload
     );
+    if matches!(op, Op::CreateBucket)
+        && h.get("x-amz-bucket-object-lock-enabled")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        out.push(Access::new(
+            "s3:PutBucketObjectLockConfiguration",
+            bucket_arn(bucket),
+        ));
+        out.push(Access::new("s3:PutBucketVersioning", bucket_arn(bucket)));
+    }
     if sets_acl {
         match op {
             Op::CreateBucket => out.push(Access::new("s3:PutBucketAcl", bucket_arn(bucket))),

@@ -177,15 +177,18 @@ impl S3Api {
                 ));
             }
         };
-        if status != "Enabled" && self.objects.bucket(bucket)?.object_lock.is_some() {
-            return Err(nimbus_objects::Error::InvalidBucketState(
-                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
-                    .into(),
-            )
-            .into());
-        }
-        self.objects
-            .update_bucket(bucket, |b| b.versioning = Some(status))?;
+        // Judged and written under the bucket's lock, so an Object Lock
+        // configuration cannot arrive in between.
+        self.objects.try_update_bucket(bucket, |b| {
+            if status != "Enabled" && b.object_lock.is_some() {
+                return Err(nimbus_objects::Error::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                        .into(),
+                ));
+            }
+            b.versioning = Some(status);
+            Ok(())
+        })?;
         Ok(ok_empty(StatusCode::OK))
     }
 }

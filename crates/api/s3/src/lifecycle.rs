@@ -58,6 +58,8 @@ fn filter(rule: &Element) -> Result<Filter, S3Error> {
         return Err(malformed());
     }
     let (scope, combined) = match f.child("And") {
+        // `And` holds every condition: nothing beside it.
+        Some(_) if f.children.len() > 1 => return Err(malformed()),
         Some(and) => (and, true),
         None => (f, false),
     };
@@ -287,6 +289,12 @@ mod tests {
         );
         assert_eq!(
             code("<LifecycleConfiguration></LifecycleConfiguration>"),
+            "MalformedXML"
+        );
+        assert_eq!(
+            code(&wrap(
+                "<Filter><Prefix>tmp/</Prefix><And><Tag><Key>a</Key></Tag><Tag><Key>b</Key></Tag></And></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration>"
+            )),
             "MalformedXML"
         );
         let twice = "<Rule><ID>x</ID><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>";

@@ -208,16 +208,15 @@ impl S3Api {
     ) -> Result<Response<Body>, S3Error> {
         let doc = body::read_document(body, payload, xml::MAX_DOCUMENT).await?;
         let default = parse_configuration(&doc)?;
-        let b = self.objects.bucket(bucket)?;
-        if b.object_lock.is_none() && b.versioning.as_deref() != Some("Enabled") {
-            return Err(S3Error::new(
-                StatusCode::CONFLICT,
-                "InvalidBucketState",
-                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
-            ));
-        }
-        self.objects.update_bucket(bucket, |b| {
+        self.objects.try_update_bucket(bucket, |b| {
+            if b.object_lock.is_none() && b.versioning.as_deref() != Some("Enabled") {
+                return Err(nimbus_objects::Error::InvalidBucketState(
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                        .into(),
+                ));
+            }
             b.object_lock = Some(BucketLock { default });
+            Ok(())
         })?;
         Ok(ok_empty(StatusCode::OK))
     }

@@ -160,6 +160,15 @@ impl S3Api {
             ));
         }
         let checks = checks_from(h)?;
+        // S3 wants a digest of what it will keep from deletion.
+        let retained = attrs.lock.retention.is_some()
+            || b.object_lock.as_ref().is_some_and(|l| l.default.is_some());
+        if retained && checks.content_md5.is_none() && checks.checksum.is_none() {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+            ));
+        }
         let condition = write_condition(h)?;
         let (written, checksum) = body::receive(
             self.objects.data(),

@@ -63,24 +63,40 @@ pub fn boundary(content_type: &str) -> Option<String> {
             return None;
         }
         let v = v.trim().trim_matches('"');
-        (!v.is_empty() && v.len() <= 200).then(|| v.to_string())
+        // RFC 2046: one to seventy characters.
+        (!v.is_empty() && v.len() <= 70).then(|| v.to_string())
     })
 }
 
-/// Where `needle` first occurs in `hay` at or after `from`.
+/// Where `needle` first occurs in `hay` at or after `from` (Knuth-Morris-
+/// Pratt: linear in `hay` whatever the bytes, so a hostile body cannot make
+/// the search quadratic).
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() || hay.len() < needle.len() || from > hay.len() - needle.len() {
         return None;
     }
-    let last = hay.len() - needle.len();
-    let mut i = from;
-    while i <= last {
-        let rel = hay[i..=last].iter().position(|b| *b == needle[0])?;
-        i += rel;
-        if &hay[i..i + needle.len()] == needle {
-            return Some(i);
+    let mut fail = vec![0usize; needle.len()];
+    let mut k = 0;
+    for i in 1..needle.len() {
+        while k > 0 && needle[i] != needle[k] {
+            k = fail[k - 1];
         }
-        i += 1;
+        if needle[i] == needle[k] {
+            k += 1;
+        }
+        fail[i] = k;
+    }
+    let mut k = 0;
+    for (i, &c) in hay.iter().enumerate().skip(from) {
+        while k > 0 && c != needle[k] {
+            k = fail[k - 1];
+        }
+        if c == needle[k] {
+            k += 1;
+            if k == needle.len() {
+                return Some(i + 1 - needle.len());
+            }
+        }
     }
     None
 }
@@ -209,7 +225,14 @@ pub fn read_head(buf: &[u8], boundary: &str) -> Result<Option<Head>, S3Error> {
             return Err(pre_file_too_large());
         }
         let value = String::from_utf8_lossy(&buf[body..value_end]).into_owned();
-        fields.push((name.to_ascii_lowercase(), value));
+        let name = name.to_ascii_lowercase();
+        // One value per field: the policy checks what the upload keeps.
+        if fields.iter().any(|(n, _)| *n == name) {
+            return Err(invalid(format!(
+                "POST form fields must appear once: '{name}' appears more than once."
+            )));
+        }
+        fields.push((name, value));
         pos = value_end + delimiter.len();
     }
 }
@@ -439,12 +462,25 @@ fn signature_matches(head: &Head, secret: &str, policy_b64: &str) -> Result<bool
         let credential = head
             .field("x-amz-credential")
             .ok_or_else(|| invalid("Bucket POST must contain a field named 'x-amz-credential'."))?;
+        if head.field("x-amz-algorithm").map(str::trim) != Some("AWS4-HMAC-SHA256") {
+            return Err(invalid(
+                "Bucket POST must contain a field named 'x-amz-algorithm' of value AWS4-HMAC-SHA256.",
+            ));
+        }
         let scope: Vec<&str> = credential.split('/').collect();
-        let [_, date, region, service, "aws4_request"] = scope.as_slice() else {
+        let [_, date, region, service @ "s3", "aws4_request"] = scope.as_slice() else {
             return Err(invalid(
                 "Credential should be scoped to a valid region, service and date.",
             ));
         };
+        if head
+            .field("x-amz-date")
+            .is_some_and(|d| !d.trim().starts_with(*date))
+        {
+            return Err(invalid(
+                "The x-amz-date field does not match the credential's date.",
+            ));
+        }
         let key = nimbus_api_common::sigv4::signing_key(secret, date, region, service);
         let want = hex::encode(nimbus_api_common::sigv4::hmac(&key, policy_b64.as_bytes()));
         return Ok(want.eq_ignore_ascii_case(sig.trim()));
@@ -521,10 +557,16 @@ fn tags(doc: &str) -> Result<Vec<(String, String)>, S3Error> {
 async fn head_of(body: &mut RequestBody, boundary: &str) -> Result<(Head, Vec<u8>), S3Error> {
     use http_body_util::BodyExt as _;
     let mut buf = Vec::new();
+    // Read again from the start only once enough has arrived since the last
+    // try: bodies trickled in tiny frames cost no more than large ones.
+    let mut tried_at = None;
     loop {
-        if let Some(head) = read_head(&buf, boundary)? {
-            let rest = buf.split_off(head.consumed);
-            return Ok((head, rest));
+        if tried_at.is_none_or(|n| buf.len() >= n + 16 * 1024) {
+            tried_at = Some(buf.len());
+            if let Some(head) = read_head(&buf, boundary)? {
+                let rest = buf.split_off(head.consumed);
+                return Ok((head, rest));
+            }
         }
         match body.frame().await {
             Some(Ok(frame)) => {
@@ -539,6 +581,12 @@ async fn head_of(body: &mut RequestBody, boundary: &str) -> Result<(Head, Vec<u8
                 ));
             }
             None => {
+                if tried_at != Some(buf.len())
+                    && let Some(head) = read_head(&buf, boundary)?
+                {
+                    let rest = buf.split_off(head.consumed);
+                    return Ok((head, rest));
+                }
                 return Err(invalid(
                     "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
                 ));
@@ -681,16 +729,13 @@ impl S3Api {
             }
         };
         let fields = as_headers(&head);
-        let mut access = vec![nimbus_api_common::authz::Access::new(
-            "s3:PutObject",
-            format!("arn:aws:s3:::{bucket}/{key}"),
-        )];
-        if fields.contains_key("x-amz-acl") {
-            access.push(nimbus_api_common::authz::Access::new(
-                "s3:PutObjectAcl",
-                format!("arn:aws:s3:::{bucket}/{key}"),
-            ));
-        }
+        // Authorized as the PUT it amounts to (ACL and Object Lock fields
+        // ask their own actions).
+        let target = Target {
+            bucket: Some(bucket.to_string()),
+            key: Some(key.clone()),
+        };
+        let access = crate::authz::access(&Op::PutObject, &target, None, None, &fields);
         nimbus_api_common::authz::authorize(&request, |_| access)
             .map_err(|d| S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", d.message))?;
         let mut attrs = attributes_from(&fields)?;
@@ -847,6 +892,19 @@ mod tests {
             }
         }
         panic!("the head was never complete");
+    }
+
+    #[test]
+    fn searches_and_repeated_fields() {
+        assert_eq!(find(b"aaab", b"aab", 0), Some(1));
+        assert_eq!(find(b"abcabd", b"abd", 0), Some(3));
+        assert_eq!(find(b"abc", b"abc", 1), None);
+        assert_eq!(find(b"ab", b"abc", 0), None);
+        let twice = form(&[("acl", "private"), ("acl", "public-read")], b"x");
+        assert_eq!(
+            read_head(&twice, "XyZ").unwrap_err().code(),
+            "InvalidArgument"
+        );
     }
 
     #[test]
