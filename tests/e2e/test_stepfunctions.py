@@ -515,3 +515,105 @@ def test_jsonpath_filter_expressions(nimbus):
         "limit": 10, "items": [{"name": "a", "price": 5}, {"name": "b", "price": 15}, {"name": "c", "price": 10}]}))
     assert out["status"] == "SUCCEEDED", out
     assert json.loads(out["output"]) == {"cheap": ["a"], "either": ["b"], "atLimit": ["b", "c"]}
+
+
+def test_distributed_map_reads_batches_and_writes_results_in_s3(nimbus):
+    """A distributed Map reads its items from S3 (a JSON array, a CSV file, a
+    bucket's listing), runs batches as child executions, and writes the Map Run's
+    results and manifest back to S3; the parent history records the Map Run."""
+    sfn = nimbus.client("stepfunctions")
+    s3 = nimbus.client("s3")
+    bucket = unique("dmap").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="in/items.json", Body=json.dumps([{"n": i} for i in range(10)]))
+    s3.put_object(Bucket=bucket, Key="in/rows.csv", Body="id,name\n1,ada\n2,grace\n")
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Sum", "States": {"Sum": {"Type": "Pass", "Parameters": {
+            "count.$": "States.ArrayLength($.Items)", "tag.$": "$.BatchInput.tag"}, "End": True}}}
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "Label": "batches",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                       "Parameters": {"Bucket.$": "$.bucket", "Key": "in/items.json"}},
+        "ItemBatcher": {"MaxItemsPerBatch": 4, "BatchInput": {"tag": "b"}},
+        "ItemProcessor": processor,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"}},
+        "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket}))["executionArn"]
+    done = wait_done(sfn, ex)
+    assert done["status"] == "SUCCEEDED", done
+    out = json.loads(done["output"])
+    assert ":mapRun:" in out["MapRunArn"] and "/batches:" in out["MapRunArn"]
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=out["ResultWriterDetails"]["Key"])["Body"].read())
+    assert manifest["MapRunArn"] == out["MapRunArn"] and manifest["ResultFiles"]["FAILED"] == []
+    key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    assert key.startswith("out/") and key.endswith("/SUCCEEDED_0.json")
+    results = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert sorted(json.loads(r["Output"])["count"] for r in results) == [2, 4, 4]
+    assert all(r["Status"] == "SUCCEEDED" and json.loads(r["Output"])["tag"] == "b" for r in results)
+    kinds = [e["type"] for e in history(sfn, ex)]
+    assert "MapRunStarted" in kinds and "MapRunSucceeded" in kinds and "MapIterationStarted" not in kinds
+
+    # CSV rows and a bucket's listing, results returned as the state's value.
+    for reader, want in [
+        ({"Resource": "arn:aws:states:::s3:getObject",
+          "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+          "Parameters": {"Bucket": bucket, "Key": "in/rows.csv"}}, ["ada", "grace"]),
+        ({"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": bucket, "Prefix": "in/"}},
+         ["in/items.json", "in/rows.csv"]),
+    ]:
+        field = "name" if "CSV" in json.dumps(reader) else "Key"
+        arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemReader": reader,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                              "StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": f"$.{field}", "End": True}}},
+            "End": True}}})
+        ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        done = wait_done(sfn, ex)
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == want
+
+    # A child's failure fails the Map Run beyond the tolerated count.
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.xs",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "no"}}},
+        "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"xs": [1]}))["executionArn"]
+    done = wait_done(sfn, ex)
+    assert done["status"] == "FAILED" and done["error"] == "States.ExceedToleratedFailureThreshold"
+    assert "MapRunFailed" in [e["type"] for e in history(sfn, ex)]
+
+    # Readers only in DISTRIBUTED mode, as Step Functions says.
+    with pytest.raises(ClientError) as e:
+        machine(sfn, {"StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {}},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, "End": True}}})
+    assert e.value.response["Error"]["Code"] == "InvalidDefinition"
+
+
+def test_tasks_call_s3_through_the_sdk_integration(nimbus):
+    """`arn:aws:states:::aws-sdk:s3:putObject` / `getObject` as the machine's role."""
+    sfn = nimbus.client("stepfunctions")
+    s3 = nimbus.client("s3")
+    bucket = unique("sdks3").lower()
+    s3.create_bucket(Bucket=bucket)
+    arn = machine(sfn, {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": bucket, "Key": "k.txt", "Body.$": "$.text"}, "ResultPath": None,
+                "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": bucket, "Key": "k.txt"}, "ResultSelector": {"body.$": "$.Body"},
+                "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": bucket, "Key": "nope"},
+                    "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.err", "Next": "Done"}],
+                    "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"text": "hello"}))["executionArn"]
+    done = wait_done(sfn, ex)
+    assert done["status"] == "SUCCEEDED", done
+    out = json.loads(done["output"])
+    assert out["body"] == "hello" and out["err"]["Error"] == "S3.NoSuchKeyException"
+    assert s3.get_object(Bucket=bucket, Key="k.txt")["Body"].read() == b"hello"

@@ -11,6 +11,7 @@ mod machines;
 mod permissions;
 mod resource_policies;
 mod roles;
+mod s3_calls;
 mod sdk_calls;
 
 use anyhow::{Context, Result};
@@ -597,8 +598,7 @@ impl Services {
             cfg,
             kv,
             invoker.clone(),
-            &sqs,
-            &dynamodb,
+            (&sqs, &dynamodb, &s3),
             permissions.clone(),
         )?;
         deliveries.set_machines(workflows.clone());
@@ -846,8 +846,11 @@ fn open_workflows(
     cfg: &Config,
     kv: &Arc<dyn KvEngine>,
     invoker: Arc<dyn nimbus_invoke::Invoker>,
-    sqs: &Arc<nimbus_api_sqs::SqsApi>,
-    dynamodb: &Arc<nimbus_api_dynamodb::DynamoDbApi>,
+    (sqs, dynamodb, s3): (
+        &Arc<nimbus_api_sqs::SqsApi>,
+        &Arc<nimbus_api_dynamodb::DynamoDbApi>,
+        &Arc<nimbus_api_s3::S3Api>,
+    ),
     permissions: Option<Arc<dyn nimbus_invoke::permissions::Permissions>>,
 ) -> Result<Arc<nimbus_workflows::service::StepFunctions>> {
     use nimbus_workflows::integrations::ServiceApi;
@@ -857,13 +860,14 @@ fn open_workflows(
         &cfg.identity.region,
     )
     .map_err(|e| anyhow::anyhow!("open workflow service: {e}"))?;
-    let services: [(&str, &str, Arc<dyn ServiceApi>); 2] = [
+    let services: [(&str, &str, Arc<dyn ServiceApi>); 3] = [
         ("sqs", "SQS", Arc::new(JsonApi::Sqs(sqs.clone()))),
         (
             "dynamodb",
             "DynamoDB",
             Arc::new(JsonApi::DynamoDb(dynamodb.clone())),
         ),
+        ("s3", "S3", Arc::new(s3_calls::S3Calls(s3.clone()))),
     ];
     workflows.set_integrations(Arc::new(nimbus_workflows::integrations::Live {
         invoker,

@@ -105,7 +105,56 @@ pub enum Kind {
         max_concurrency_path: Option<Path>,
         tolerated_percentage: Option<f64>,
         tolerated_count: Option<u64>,
+        /// `ProcessorConfig.Mode: DISTRIBUTED`: items read from S3, run in
+        /// batches as child executions, results written to S3.
+        distributed: Option<Arc<Distributed>>,
     },
+}
+
+/// A distributed Map's item reader, batcher and result writer.
+#[derive(Debug, Clone, Default)]
+pub struct Distributed {
+    /// `STANDARD` or `EXPRESS`: how its child executions run.
+    pub execution_type: String,
+    pub reader: Option<ItemReader>,
+    pub batcher: Option<ItemBatcher>,
+    pub writer: Option<ResultWriter>,
+    /// `Label`: names the Map Run.
+    pub label: Option<String>,
+}
+
+/// `ItemReader`: `s3:getObject` (a JSON array, JSON Lines or CSV file) or
+/// `s3:listObjectsV2` (a bucket's objects).
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    /// `getObject` or `listObjectsV2`.
+    pub action: String,
+    /// `JSON`, `JSONL` or `CSV` (for `getObject`).
+    pub input_type: Option<String>,
+    /// `CSVHeaderLocation: GIVEN`: the headers; else the file's first row.
+    pub csv_headers: Option<Vec<String>>,
+    pub csv_delimiter: u8,
+    pub max_items: Option<u64>,
+    pub max_items_path: Option<Path>,
+    pub parameters: Option<Template>,
+    pub arguments: Option<JTemplate>,
+}
+
+/// `ItemBatcher`: items given to each child execution together.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    pub max_items: Option<u64>,
+    pub max_items_path: Option<Path>,
+    pub max_bytes: Option<u64>,
+    pub batch_input: Option<Template>,
+    pub batch_input_expr: Option<JTemplate>,
+}
+
+/// `ResultWriter`: `s3:putObject` of the Map Run's results under a prefix.
+#[derive(Debug, Clone)]
+pub struct ResultWriter {
+    pub parameters: Option<Template>,
+    pub arguments: Option<JTemplate>,
 }
 
 #[derive(Debug, Clone)]
@@ -732,29 +781,15 @@ fn state(
     // Map's legacy `Parameters` is its item selector.
     let (parameters, kind) = match kind {
         Kind::Map {
-            processor,
-            items_path,
             item_selector: None,
-            items,
-            item_selector_expr,
-            max_concurrency,
-            max_concurrency_path,
-            tolerated_percentage,
-            tolerated_count,
-        } if parameters.is_some() => (
-            None,
-            Kind::Map {
-                processor,
-                items_path,
-                item_selector: parameters,
-                items,
-                item_selector_expr,
-                max_concurrency,
-                max_concurrency_path,
-                tolerated_percentage,
-                tolerated_count,
-            },
-        ),
+            ..
+        } if parameters.is_some() => {
+            let mut kind = kind;
+            if let Kind::Map { item_selector, .. } = &mut kind {
+                *item_selector = parameters;
+            }
+            (None, kind)
+        }
         k => (parameters, k),
     };
     Some(State {
@@ -1025,7 +1060,7 @@ fn wait_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool)
     }))
 }
 
-/// A Map state: its processor (inline only), items, selector, concurrency and tolerated failures.
+/// A Map state: its processor (inline or distributed), items, selector, concurrency and tolerated failures.
 fn map_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) -> Option<Kind> {
     let (field, proc_doc) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
         (Some(p), _) => ("ItemProcessor", p),
@@ -1035,24 +1070,31 @@ fn map_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) 
             return None;
         }
     };
-    if let Some(mode) = proc_doc
+    let mode = proc_doc
         .pointer("/ProcessorConfig/Mode")
         .and_then(Value::as_str)
-        && mode != "INLINE"
-    {
-        c.schema(
-            format!("ProcessorConfig Mode {mode} is not supported by Nimbus yet (INLINE is)"),
-            &format!("{at}/{field}/ProcessorConfig/Mode"),
-        );
-    }
-    for unsupported in ["ItemReader", "ResultWriter", "ItemBatcher"] {
-        if obj.contains_key(unsupported) {
-            c.schema(
-                format!("Field '{unsupported}' (distributed map) is not supported by Nimbus yet"),
-                &format!("{at}/{unsupported}"),
-            );
+        .unwrap_or("INLINE");
+    let distributed = match mode {
+        "INLINE" => {
+            for only in ["ItemReader", "ResultWriter", "ItemBatcher"] {
+                if obj.contains_key(only) {
+                    c.schema(
+                        format!("The field '{only}' is only supported in DISTRIBUTED mode"),
+                        &format!("{at}/{only}"),
+                    );
+                }
+            }
+            None
         }
-    }
+        "DISTRIBUTED" => Some(Arc::new(distributed(obj, proc_doc, at, c, jsonata)?)),
+        other => {
+            c.schema(
+                format!("The value for the field 'Mode' must be one of INLINE, DISTRIBUTED, not \"{other}\""),
+                &format!("{at}/{field}/ProcessorConfig/Mode"),
+            );
+            None
+        }
+    };
     let processor = machine(proc_doc, &format!("{at}/{field}"), c, jsonata)?;
     let (item_selector, item_selector_expr) = match obj.get("ItemSelector") {
         Some(p) if jsonata => (None, Some(jtemplate(p, &format!("{at}/ItemSelector"), c))),
@@ -1076,6 +1118,175 @@ fn map_kind(obj: &Map<String, Value>, at: &str, c: &mut Checker, jsonata: bool) 
             .get("ToleratedFailurePercentage")
             .and_then(Value::as_f64),
         tolerated_count: obj.get("ToleratedFailureCount").and_then(Value::as_u64),
+        distributed,
+    })
+}
+
+/// A distributed Map's reader, batcher and writer, checked as Step
+/// Functions checks them.
+fn distributed(
+    obj: &Map<String, Value>,
+    proc_doc: &Value,
+    at: &str,
+    c: &mut Checker,
+    jsonata: bool,
+) -> Option<Distributed> {
+    let execution_type = proc_doc
+        .pointer("/ProcessorConfig/ExecutionType")
+        .and_then(Value::as_str)
+        .unwrap_or("STANDARD")
+        .to_string();
+    if !matches!(execution_type.as_str(), "STANDARD" | "EXPRESS") {
+        c.schema(
+            format!("The value for the field 'ExecutionType' must be one of STANDARD, EXPRESS, not \"{execution_type}\""),
+            &format!("{at}/ItemProcessor/ProcessorConfig/ExecutionType"),
+        );
+    }
+    let payload = |o: &Map<String, Value>, at: &str, c: &mut Checker| {
+        let parameters = o
+            .get("Parameters")
+            .filter(|_| !jsonata)
+            .map(|p| template(p, &format!("{at}/Parameters"), c));
+        let arguments = o
+            .get("Arguments")
+            .filter(|_| jsonata)
+            .map(|p| jtemplate(p, &format!("{at}/Arguments"), c));
+        (parameters, arguments)
+    };
+    let reader = match obj.get("ItemReader") {
+        None => None,
+        Some(r) => {
+            let rat = format!("{at}/ItemReader");
+            let Some(r) = r.as_object() else {
+                c.schema(
+                    "The value for the field 'ItemReader' must be an OBJECT",
+                    &rat,
+                );
+                return None;
+            };
+            let action = match r.get("Resource").and_then(Value::as_str) {
+                Some("arn:aws:states:::s3:getObject") => "getObject",
+                Some("arn:aws:states:::s3:listObjectsV2") => "listObjectsV2",
+                other => {
+                    c.schema(
+                        format!("The value for the field 'Resource' must be arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2, not {}", other.unwrap_or("missing")),
+                        &format!("{rat}/Resource"),
+                    );
+                    return None;
+                }
+            };
+            let config = r.get("ReaderConfig").and_then(Value::as_object);
+            let field = |k: &str| config.and_then(|c| c.get(k));
+            let input_type = field("InputType")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            match (action, input_type.as_deref()) {
+                ("getObject", Some("JSON" | "JSONL" | "CSV")) | ("listObjectsV2", None) => {}
+                ("getObject", None) => {
+                    c.schema(
+                        "The field 'InputType' is required in the ReaderConfig of arn:aws:states:::s3:getObject",
+                        &format!("{rat}/ReaderConfig"),
+                    );
+                }
+                (_, Some(t)) => {
+                    c.schema(
+                        format!("ReaderConfig InputType {t} is not supported by Nimbus yet (JSON, JSONL and CSV are)"),
+                        &format!("{rat}/ReaderConfig/InputType"),
+                    );
+                }
+                _ => {}
+            }
+            let csv_headers = match field("CSVHeaderLocation").and_then(Value::as_str) {
+                Some("GIVEN") => {
+                    let headers: Option<Vec<String>> =
+                        field("CSVHeaders").and_then(Value::as_array).map(|a| {
+                            a.iter()
+                                .filter_map(|h| h.as_str().map(str::to_string))
+                                .collect()
+                        });
+                    if headers.as_ref().is_none_or(Vec::is_empty) {
+                        c.schema(
+                            "The field 'CSVHeaders' is required when CSVHeaderLocation is GIVEN",
+                            &format!("{rat}/ReaderConfig"),
+                        );
+                    }
+                    headers
+                }
+                None | Some("FIRST_ROW") => None,
+                Some(other) => {
+                    c.schema(
+                        format!("The value for the field 'CSVHeaderLocation' must be one of FIRST_ROW, GIVEN, not \"{other}\""),
+                        &format!("{rat}/ReaderConfig/CSVHeaderLocation"),
+                    );
+                    None
+                }
+            };
+            let csv_delimiter = match field("CSVDelimiter").and_then(Value::as_str) {
+                None | Some("COMMA") => b',',
+                Some("PIPE") => b'|',
+                Some("SEMICOLON") => b';',
+                Some("SPACE") => b' ',
+                Some("TAB") => b'\t',
+                Some(other) => {
+                    c.schema(
+                        format!("The value for the field 'CSVDelimiter' must be one of COMMA, PIPE, SEMICOLON, SPACE, TAB, not \"{other}\""),
+                        &format!("{rat}/ReaderConfig/CSVDelimiter"),
+                    );
+                    b','
+                }
+            };
+            let max_items_path = config.and_then(|o| path_field(o, "MaxItemsPath", &rat, c));
+            let (parameters, arguments) = payload(r, &rat, c);
+            Some(ItemReader {
+                action: action.to_string(),
+                input_type,
+                csv_headers,
+                csv_delimiter,
+                max_items: field("MaxItems").and_then(Value::as_u64),
+                max_items_path,
+                parameters,
+                arguments,
+            })
+        }
+    };
+    let batcher = obj.get("ItemBatcher").and_then(Value::as_object).map(|b| {
+        let bat = format!("{at}/ItemBatcher");
+        let (batch_input, batch_input_expr) = match b.get("BatchInput") {
+            Some(t) if jsonata => (None, Some(jtemplate(t, &format!("{bat}/BatchInput"), c))),
+            Some(t) => (Some(template(t, &format!("{bat}/BatchInput"), c)), None),
+            None => (None, None),
+        };
+        ItemBatcher {
+            max_items: b.get("MaxItemsPerBatch").and_then(Value::as_u64),
+            max_items_path: path_field(b, "MaxItemsPerBatchPath", &bat, c),
+            max_bytes: b.get("MaxInputBytesPerBatch").and_then(Value::as_u64),
+            batch_input,
+            batch_input_expr,
+        }
+    });
+    let writer = match obj.get("ResultWriter").and_then(Value::as_object) {
+        None => None,
+        Some(w) => {
+            let wat = format!("{at}/ResultWriter");
+            if w.get("Resource").and_then(Value::as_str) != Some("arn:aws:states:::s3:putObject") {
+                c.schema(
+                    "The value for the field 'Resource' must be arn:aws:states:::s3:putObject",
+                    &format!("{wat}/Resource"),
+                );
+            }
+            let (parameters, arguments) = payload(w, &wat, c);
+            Some(ResultWriter {
+                parameters,
+                arguments,
+            })
+        }
+    };
+    Some(Distributed {
+        execution_type,
+        reader,
+        batcher,
+        writer,
+        label: obj.get("Label").and_then(Value::as_str).map(str::to_string),
     })
 }
 

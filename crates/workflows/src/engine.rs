@@ -10,6 +10,7 @@
 
 mod choice;
 mod dataflow;
+mod distributed;
 mod map;
 mod tasks;
 use crate::asl::{

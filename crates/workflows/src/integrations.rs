@@ -188,7 +188,7 @@ impl Live {
         let (prefix, api) = self.services.get(service).ok_or_else(|| {
             Failure::new(
                 "States.Runtime",
-                format!("The resource arn:aws:states:::{service}:{action} is not supported by Nimbus (service integrations: lambda, sqs, dynamodb, states)"),
+                format!("The resource arn:aws:states:::{service}:{action} is not supported by Nimbus (service integrations: lambda, sqs, dynamodb, s3, states)"),
             )
         })?;
         // Step Functions serializes a JSON MessageBody for SQS.

@@ -28,6 +28,7 @@ impl Run {
             max_concurrency_path,
             tolerated_percentage,
             tolerated_count,
+            distributed,
         } = &state.kind
         else {
             return Err(Failure::runtime(format!(
@@ -51,6 +52,21 @@ impl Run {
             }
             None => *max_concurrency,
         };
+        if let Some(d) = distributed {
+            return self
+                .distributed_map(
+                    state,
+                    d,
+                    raw,
+                    effective,
+                    thread,
+                    (entered_ms, retry_count),
+                    vars,
+                    ctx,
+                    max_concurrency,
+                )
+                .await;
+        }
         let max_concurrency = &max_concurrency;
         let items = if state.jsonata {
             jeval_or(items_expr, &states(raw, ctx), vars, raw)?

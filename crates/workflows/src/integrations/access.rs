@@ -1,5 +1,5 @@
 //! Tasks call services as the state machine's role. Before a Task calls
-//! Lambda, SQS, DynamoDB or starts a child execution, the role (a session
+//! Lambda, SQS, DynamoDB, S3 or starts a child execution, the role (a session
 //! Step Functions names with 32 letters, one per execution) must be allowed
 //! the call's action on its resource; a denial fails the Task as the
 //! service's AccessDenied does on AWS, so `Retry` and `Catch` see it.
@@ -72,6 +72,19 @@ pub fn needs(
                 },
             );
             ("dynamodb", vec![(format!("dynamodb:{action}"), table)])
+        }
+        "s3" => {
+            let bucket = field("Bucket").unwrap_or("*");
+            let object = format!("arn:aws:s3:::{bucket}/{}", field("Key").unwrap_or("*"));
+            let needed = match action.as_str() {
+                "ListObjectsV2" | "ListObjects" => (
+                    "s3:ListBucket".to_string(),
+                    format!("arn:aws:s3:::{bucket}"),
+                ),
+                "HeadObject" => ("s3:GetObject".to_string(), object),
+                a => (format!("s3:{a}"), object),
+            };
+            ("s3", vec![needed])
         }
         "states" => {
             let machine = field("StateMachineArn").unwrap_or_default().to_string();
@@ -152,6 +165,10 @@ pub fn access_denied(service: &str, message: &str) -> Failure {
         "dynamodb" => Failure::new(
             "DynamoDB.AmazonDynamoDBException",
             v1("AmazonDynamoDBv2", 400),
+        ),
+        "s3" => Failure::new(
+            "S3.S3Exception",
+            format!("{message} (Service: S3, Status Code: 403, Request ID: {id})"),
         ),
         _ => Failure::new(
             "StepFunctions.AWSStepFunctionsException",

@@ -1,0 +1,605 @@
+//! Distributed Map states: items read from S3 by the `ItemReader` (a JSON
+//! array, JSON Lines or CSV object, or a bucket's listing) or taken from the
+//! input, selected, batched by the `ItemBatcher`, each batch (or item) run as
+//! a child execution of the processor in its own history, under
+//! `MaxConcurrency` and the tolerated failures; the Map Run's results go back
+//! as the state's value, or to S3 through the `ResultWriter` (a manifest and
+//! `SUCCEEDED_n.json` / `FAILED_n.json` files). The parent history records
+//! `MapRunStarted` and `MapRunSucceeded` / `MapRunFailed`.
+
+use super::*;
+use crate::asl::{Distributed, ItemReader};
+
+/// What a child execution came to, as the result files record it.
+struct Child {
+    arn: String,
+    name: String,
+    input: Value,
+    start_ms: u64,
+    stop_ms: u64,
+    outcome: Result<Value, Failure>,
+}
+
+impl Child {
+    fn record(&self, machine_arn: &str) -> Value {
+        let mut r = json!({
+            "ExecutionArn": self.arn,
+            "Input": self.input.to_string(),
+            "InputDetails": {"Included": true},
+            "Name": self.name,
+            "RedriveCount": 0,
+            "RedriveStatus": "NOT_REDRIVABLE",
+            "StartDate": iso(self.start_ms),
+            "StateMachineArn": machine_arn,
+            "StopDate": iso(self.stop_ms),
+        });
+        match &self.outcome {
+            Ok(out) => {
+                r["Status"] = json!("SUCCEEDED");
+                r["Output"] = json!(out.to_string());
+                r["OutputDetails"] = json!({"Included": true});
+            }
+            Err(f) => {
+                r["Status"] = json!("FAILED");
+                r["Error"] = json!(f.error);
+                r["Cause"] = json!(f.cause);
+            }
+        }
+        r
+    }
+}
+
+/// The records of a CSV document (`delimiter`-separated, `"` quoting with
+/// `""` escapes, `\n` or `\r\n` rows).
+pub(crate) fn csv_rows(text: &str, delimiter: u8) -> Vec<Vec<String>> {
+    let d = delimiter as char;
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            c if c == d => row.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                any = false;
+            }
+            c => field.push(c),
+        }
+    }
+    if any {
+        row.push(field);
+        rows.push(row);
+    }
+    rows.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    rows
+}
+
+fn reader_failed(cause: impl Into<String>) -> Failure {
+    Failure::new("States.ItemReaderFailed", cause)
+}
+
+/// The items of an object's text, read as `input_type` says.
+pub(crate) fn parse_items(body: &str, r: &ItemReader) -> Result<Vec<Value>, Failure> {
+    match r.input_type.as_deref() {
+        Some("JSONL") => body
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| {
+                    reader_failed(format!("A line of the JSON Lines file is not JSON: {e}"))
+                })
+            })
+            .collect(),
+        Some("CSV") => {
+            let mut rows = csv_rows(body, r.csv_delimiter).into_iter();
+            let headers = match &r.csv_headers {
+                Some(h) => h.clone(),
+                None => rows
+                    .next()
+                    .ok_or_else(|| reader_failed("The CSV file has no header row"))?,
+            };
+            Ok(rows
+                .map(|row| {
+                    let o: Map<String, Value> = headers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| (h.clone(), json!(row.get(i).cloned().unwrap_or_default())))
+                        .collect();
+                    Value::Object(o)
+                })
+                .collect())
+        }
+        _ => match serde_json::from_str::<Value>(body) {
+            Ok(Value::Array(items)) => Ok(items),
+            Ok(_) => Err(reader_failed("Attempting to map over non-iterable node.")),
+            Err(e) => Err(reader_failed(format!("The object is not JSON: {e}"))),
+        },
+    }
+}
+
+/// `ListObjectsV2`'s entry as a distributed Map's item.
+fn listed(o: &Value) -> Value {
+    let modified = o["LastModified"]
+        .as_str()
+        .and_then(crate::time::parse_timestamp)
+        .map(|ms| ms / 1000)
+        .unwrap_or(0);
+    json!({
+        "Etag": o["ETag"],
+        "Key": o["Key"],
+        "LastModified": modified,
+        "Size": o["Size"],
+        "StorageClass": o["StorageClass"],
+    })
+}
+
+fn s3(action: &str) -> Resource {
+    Resource::Service {
+        service: "s3".into(),
+        action: action.into(),
+        pattern: Pattern::RequestResponse,
+    }
+}
+
+impl Run {
+    fn task_context(&self, state: &State) -> TaskContext {
+        TaskContext {
+            execution_arn: self.spec.execution_arn.clone(),
+            state_name: state.name.clone(),
+            role_arn: self.spec.role_arn.clone(),
+            trace_header: self.spec.trace_header.clone(),
+        }
+    }
+
+    /// The items an `ItemReader` reads.
+    async fn read_items(
+        &self,
+        state: &State,
+        r: &ItemReader,
+        raw: &Value,
+        data: &Data<'_>,
+    ) -> Result<Vec<Value>, Failure> {
+        let params = match (&r.parameters, &r.arguments) {
+            (Some(t), _) => render(t, data)?,
+            (None, Some(t)) => jeval(t, &states(raw, data.ctx), data.vars)?,
+            (None, None) => json!({}),
+        };
+        let tctx = self.task_context(state);
+        let max = match &r.max_items_path {
+            Some(p) => Some(data.select(p)?.as_u64().ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The MaxItemsPath field does not reference a non-negative integer: {}",
+                    p.text
+                ))
+            })?),
+            None => r.max_items,
+        }
+        .filter(|n| *n > 0);
+        let failed = |f: Failure| reader_failed(format!("{}: {}", f.error, f.cause));
+        let mut items = if r.action == "getObject" {
+            let got = self
+                .integrations
+                .call(&s3("getObject"), params, &tctx)
+                .await
+                .map_err(failed)?;
+            parse_items(got["Body"].as_str().unwrap_or_default(), r)?
+        } else {
+            let mut items = Vec::new();
+            let mut page = params;
+            loop {
+                let got = self
+                    .integrations
+                    .call(&s3("listObjectsV2"), page.clone(), &tctx)
+                    .await
+                    .map_err(failed)?;
+                if let Some(list) = got["Contents"].as_array() {
+                    items.extend(list.iter().map(listed));
+                }
+                let next = got["NextContinuationToken"].as_str();
+                match next {
+                    Some(t)
+                        if got["IsTruncated"] == json!(true)
+                            && max.is_none_or(|m| (items.len() as u64) < m) =>
+                    {
+                        page["ContinuationToken"] = json!(t);
+                    }
+                    _ => break,
+                }
+            }
+            items
+        };
+        if let Some(m) = max {
+            items.truncate(m as usize);
+        }
+        Ok(items)
+    }
+
+    /// Run a distributed Map state; its value is the children's outputs in
+    /// order, or where the `ResultWriter` put them.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn distributed_map(
+        self: Arc<Run>,
+        state: &State,
+        d: &Distributed,
+        raw: &Value,
+        effective: &Value,
+        thread: &Thread,
+        (entered_ms, retry_count): (u64, u32),
+        vars: &Vars,
+        ctx: &Value,
+        max_concurrency: usize,
+    ) -> Result<Value, Failure> {
+        let Kind::Map {
+            processor,
+            items_path,
+            item_selector,
+            items: items_expr,
+            item_selector_expr,
+            tolerated_percentage,
+            tolerated_count,
+            ..
+        } = &state.kind
+        else {
+            return Err(Failure::runtime(format!(
+                "{} is not a Map state",
+                state.name
+            )));
+        };
+        let data = Data {
+            input: effective,
+            ctx,
+            vars,
+        };
+        let items = match &d.reader {
+            Some(r) => self.read_items(state, r, raw, &data).await?,
+            None => {
+                let v = if state.jsonata {
+                    jeval_or(items_expr, &states(raw, ctx), vars, raw)?
+                } else {
+                    match items_path {
+                        Some(p) => data.select(p)?,
+                        None => effective.clone(),
+                    }
+                };
+                match v {
+                    Value::Array(a) => a,
+                    _ => {
+                        return Err(Failure::runtime(format!(
+                            "Invalid path '{}': the ItemsPath must reference a JSON array",
+                            items_path.as_ref().map(|p| p.text.as_str()).unwrap_or("$")
+                        )));
+                    }
+                }
+            }
+        };
+        let mut selected = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_ctx = self.context(
+                state,
+                entered_ms,
+                retry_count,
+                None,
+                Some(&(i, item.clone())),
+            );
+            selected.push(match (item_selector, item_selector_expr) {
+                (_, Some(t)) => jeval(t, &states(raw, &item_ctx), vars)?,
+                (Some(t), None) => render(
+                    t,
+                    &Data {
+                        input: effective,
+                        ctx: &item_ctx,
+                        vars,
+                    },
+                )?,
+                (None, None) => item.clone(),
+            });
+        }
+        let inputs = match &d.batcher {
+            None => selected,
+            Some(b) => {
+                let per_batch = match &b.max_items_path {
+                    Some(p) => data.select(p)?.as_u64(),
+                    None => b.max_items,
+                }
+                .filter(|n| *n > 0)
+                .unwrap_or(u64::MAX) as usize;
+                let max_bytes = b.max_bytes.unwrap_or(256 * 1024) as usize;
+                let batch_input = match (&b.batch_input, &b.batch_input_expr) {
+                    (Some(t), _) => Some(render(t, &data)?),
+                    (None, Some(t)) => Some(jeval(t, &states(raw, ctx), vars)?),
+                    (None, None) => None,
+                };
+                let mut batches = Vec::new();
+                let mut current: Vec<Value> = Vec::new();
+                let mut bytes = 0;
+                for item in selected {
+                    let size = item.to_string().len();
+                    if !current.is_empty()
+                        && (current.len() >= per_batch || bytes + size > max_bytes)
+                    {
+                        batches.push(std::mem::take(&mut current));
+                        bytes = 0;
+                    }
+                    bytes += size;
+                    current.push(item);
+                }
+                if !current.is_empty() {
+                    batches.push(current);
+                }
+                batches
+                    .into_iter()
+                    .map(|items| {
+                        let mut input = json!({ "Items": items });
+                        if let Some(b) = &batch_input {
+                            input["BatchInput"] = b.clone();
+                        }
+                        input
+                    })
+                    .collect()
+            }
+        };
+        // arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> mapRun:NAME/LABEL:ID
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let label = d.label.clone().unwrap_or_else(|| state.name.clone());
+        let prefix = self
+            .spec
+            .machine_arn
+            .split(":stateMachine:")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let machine_name = self.spec.machine_name.clone();
+        let map_run_arn = format!("{prefix}:mapRun:{machine_name}/{label}:{run_id}");
+        let kind = if d.execution_type == "EXPRESS" {
+            "express"
+        } else {
+            "execution"
+        };
+        self.emit(
+            thread,
+            "MapRunStarted",
+            Some((
+                "mapRunStartedEventDetails",
+                json!({"mapRunArn": map_run_arn}),
+            )),
+        );
+        let n = inputs.len();
+        let limit = if max_concurrency == 0 {
+            n.clamp(1, 1000)
+        } else {
+            max_concurrency.min(n.max(1))
+        };
+        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            let name = uuid::Uuid::new_v4().to_string();
+            let arn = format!("{prefix}:{kind}:{machine_name}/{label}:{name}");
+            let spec = RunSpec {
+                execution_arn: arn.clone(),
+                execution_name: name.clone(),
+                machine_arn: self.spec.machine_arn.clone(),
+                machine_name: machine_name.clone(),
+                role_arn: self.spec.role_arn.clone(),
+                input: input.clone(),
+                start_ms: 0,
+                last_event_id: 0,
+                keep_history: false,
+                trace_header: self.spec.trace_header.clone(),
+            };
+            let (integrations, tokens, processor, permits) = (
+                self.integrations.clone(),
+                self.tokens.clone(),
+                processor.clone(),
+                permits.clone(),
+            );
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let start_ms = nimbus_model::time::now_millis();
+                let child = Run::new(RunSpec { start_ms, ..spec }, integrations, tokens, None);
+                let outcome = child.execute(processor, None).await;
+                (
+                    i,
+                    Child {
+                        arn,
+                        name,
+                        input,
+                        start_ms,
+                        stop_ms: nimbus_model::time::now_millis(),
+                        outcome,
+                    },
+                )
+            });
+        }
+        let mut children: Vec<Option<Child>> = (0..n).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            let (i, c) =
+                joined.map_err(|e| Failure::runtime(format!("child execution stopped: {e}")))?;
+            children[i] = Some(c);
+        }
+        let children: Vec<Child> = children.into_iter().flatten().collect();
+        let failed = children.iter().filter(|c| c.outcome.is_err()).count();
+        let tolerated = failed == 0
+            || tolerated_count.is_some_and(|c| failed as u64 <= c)
+            || tolerated_percentage
+                .is_some_and(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
+        let written = match &d.writer {
+            Some(w) => {
+                let params = match (&w.parameters, &w.arguments) {
+                    (Some(t), _) => render(t, &data)?,
+                    (None, Some(t)) => jeval(t, &states(raw, ctx), vars)?,
+                    (None, None) => json!({}),
+                };
+                Some(
+                    self.write_results(state, &params, &map_run_arn, &run_id, &children)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        if !tolerated {
+            let f = Failure::new(
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
+            );
+            self.emit(
+                thread,
+                "MapRunFailed",
+                Some((
+                    "mapRunFailedEventDetails",
+                    json!({"error": f.error, "cause": f.cause}),
+                )),
+            );
+            return Err(f);
+        }
+        self.emit(thread, "MapRunSucceeded", None);
+        if let Some(details) = written {
+            return Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": details}));
+        }
+        Ok(Value::Array(
+            children
+                .into_iter()
+                .map(|c| match c.outcome {
+                    Ok(v) => v,
+                    Err(f) => json!({"Error": f.error, "Cause": f.cause}),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Write the Map Run's results where the `ResultWriter` says: the
+    /// succeeded and failed children's records and a manifest naming them.
+    async fn write_results(
+        &self,
+        state: &State,
+        params: &Value,
+        map_run_arn: &str,
+        run_id: &str,
+        children: &[Child],
+    ) -> Result<Value, Failure> {
+        let bucket = params["Bucket"]
+            .as_str()
+            .ok_or_else(|| Failure::runtime("The ResultWriter's Parameters need a Bucket"))?
+            .to_string();
+        let prefix = params["Prefix"]
+            .as_str()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let base = if prefix.is_empty() {
+            run_id.to_string()
+        } else {
+            format!("{prefix}/{run_id}")
+        };
+        let tctx = self.task_context(state);
+        let failed = |f: Failure| {
+            Failure::new(
+                "States.ResultWriterFailed",
+                format!("{}: {}", f.error, f.cause),
+            )
+        };
+        let mut files = json!({"FAILED": [], "PENDING": [], "SUCCEEDED": []});
+        for (status, ok) in [("SUCCEEDED", true), ("FAILED", false)] {
+            let records: Vec<Value> = children
+                .iter()
+                .filter(|c| c.outcome.is_ok() == ok)
+                .map(|c| c.record(&self.spec.machine_arn))
+                .collect();
+            if records.is_empty() {
+                continue;
+            }
+            let body = Value::Array(records).to_string();
+            let key = format!("{base}/{status}_0.json");
+            let put = json!({"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json"});
+            self.integrations
+                .call(&s3("putObject"), put, &tctx)
+                .await
+                .map_err(failed)?;
+            if let Some(list) = files[status].as_array_mut() {
+                list.push(json!({"Key": key, "Size": body.len()}));
+            }
+        }
+        let manifest_key = format!("{base}/manifest.json");
+        let manifest = json!({
+            "DestinationBucket": bucket,
+            "MapRunArn": map_run_arn,
+            "ResultFiles": files,
+        });
+        let put = json!({"Bucket": bucket, "Key": manifest_key, "Body": manifest.to_string(), "ContentType": "application/json"});
+        self.integrations
+            .call(&s3("putObject"), put, &tctx)
+            .await
+            .map_err(failed)?;
+        Ok(json!({"Bucket": bucket, "Key": manifest_key}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_with_quotes_and_delimiters() {
+        assert_eq!(
+            csv_rows("a,b\r\n1,\"x, \"\"y\"\"\"\n\n2,\n", b','),
+            vec![
+                vec!["a".to_string(), "b".into()],
+                vec!["1".into(), "x, \"y\"".into()],
+                vec!["2".into(), String::new()],
+            ]
+        );
+        assert_eq!(
+            csv_rows("a|b", b'|'),
+            vec![vec!["a".to_string(), "b".into()]]
+        );
+    }
+
+    #[test]
+    fn items_by_input_type() {
+        let reader = |t: &str| ItemReader {
+            action: "getObject".into(),
+            input_type: Some(t.into()),
+            csv_headers: None,
+            csv_delimiter: b',',
+            max_items: None,
+            max_items_path: None,
+            parameters: None,
+            arguments: None,
+        };
+        assert_eq!(
+            parse_items("[1, {\"a\": 2}]", &reader("JSON")).unwrap(),
+            vec![json!(1), json!({"a": 2})]
+        );
+        assert_eq!(
+            parse_items("{\"a\":1}\n\n{\"a\":2}\n", &reader("JSONL")).unwrap(),
+            vec![json!({"a": 1}), json!({"a": 2})]
+        );
+        assert_eq!(
+            parse_items("id,name\n1,x\n2,y", &reader("CSV")).unwrap(),
+            vec![
+                json!({"id": "1", "name": "x"}),
+                json!({"id": "2", "name": "y"})
+            ]
+        );
+        assert_eq!(
+            parse_items("{\"a\":1}", &reader("JSON")).unwrap_err().error,
+            "States.ItemReaderFailed"
+        );
+    }
+}
