@@ -554,6 +554,19 @@ def test_distributed_map_reads_batches_and_writes_results_in_s3(nimbus):
     assert all(r["Status"] == "SUCCEEDED" and json.loads(r["Output"])["tag"] == "b" for r in results)
     kinds = [e["type"] for e in history(sfn, ex)]
     assert "MapRunStarted" in kinds and "MapRunSucceeded" in kinds and "MapIterationStarted" not in kinds
+    # The Map Run APIs: its counts, its child executions, its settings.
+    assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=ex)["mapRuns"]] == [out["MapRunArn"]]
+    run = sfn.describe_map_run(mapRunArn=out["MapRunArn"])
+    assert run["status"] == "SUCCEEDED" and run["executionArn"] == ex
+    assert (run["itemCounts"]["succeeded"], run["itemCounts"]["total"]) == (10, 10)
+    assert (run["executionCounts"]["succeeded"], run["executionCounts"]["total"]) == (3, 3)
+    kids = sfn.list_executions(mapRunArn=out["MapRunArn"])["executions"]
+    assert len(kids) == 3 and all(k["status"] == "SUCCEEDED" and "/batches:" in k["executionArn"] for k in kids)
+    sfn.update_map_run(mapRunArn=out["MapRunArn"], maxConcurrency=5)
+    assert sfn.describe_map_run(mapRunArn=out["MapRunArn"])["maxConcurrency"] == 5
+    with pytest.raises(ClientError) as e:
+        sfn.describe_map_run(mapRunArn=out["MapRunArn"] + "x")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
 
     # CSV rows and a bucket's listing, results returned as the state's value.
     for reader, want in [

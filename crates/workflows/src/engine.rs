@@ -111,8 +111,54 @@ impl Resource {
     }
 }
 
+/// A distributed Map's Map Run as it goes, for the Map Run APIs.
+#[derive(Debug, Clone)]
+pub enum MapRunReport {
+    Started {
+        map_run_arn: String,
+        execution_arn: String,
+        machine_arn: String,
+        start_ms: u64,
+        max_concurrency: usize,
+        tolerated_percentage: f64,
+        tolerated_count: u64,
+        items: usize,
+    },
+    /// A child execution started (`RUNNING`) or ended.
+    Child {
+        map_run_arn: String,
+        child: ChildExecution,
+    },
+    Ended {
+        map_run_arn: String,
+        /// `SUCCEEDED` or `FAILED`.
+        status: &'static str,
+        stop_ms: u64,
+    },
+}
+
+/// One child execution of a Map Run.
+#[derive(Debug, Clone)]
+pub struct ChildExecution {
+    pub arn: String,
+    pub name: String,
+    /// How many of the Map Run's items it was given.
+    pub items: usize,
+    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub status: &'static str,
+    pub start_ms: u64,
+    pub stop_ms: Option<u64>,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
 /// What a Task state calls: Lambda, the other services, child executions.
 pub trait Integrations: Send + Sync + 'static {
+    /// Hear how a distributed Map's Map Run goes (nothing by default).
+    fn map_run(&self, _report: MapRunReport) {}
+
     /// Run `resource` with `input` (the state's effective parameters) and
     /// return its result. For `.waitForTaskToken` the result is ignored and
     /// the engine waits for the token; the input already carries it.

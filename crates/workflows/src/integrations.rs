@@ -205,6 +205,12 @@ impl Live {
 }
 
 impl Integrations for Live {
+    fn map_run(&self, report: crate::engine::MapRunReport) {
+        if let Some(states) = self.states.upgrade() {
+            states.record_map_run(report);
+        }
+    }
+
     fn call(
         &self,
         resource: &Resource,

@@ -6,6 +6,7 @@
 
 mod executions;
 mod machines;
+pub mod map_runs;
 mod outbox;
 pub mod records;
 pub mod status_events;
@@ -161,6 +162,8 @@ pub struct StepFunctions {
     me: Weak<StepFunctions>,
     /// Where STANDARD executions' status changes go, once set.
     status_events: OnceLock<Arc<status_events::StatusEvents>>,
+    /// Distributed Maps' Map Runs, as the engine reports them.
+    map_runs: Mutex<map_runs::MapRuns>,
 }
 
 struct Running {
@@ -348,6 +351,7 @@ impl StepFunctions {
             start_lock: Mutex::new(()),
             me: me.clone(),
             status_events: OnceLock::new(),
+            map_runs: Mutex::new(Default::default()),
         }))
     }
 

@@ -30,7 +30,9 @@ fn resource_member(op: Operation) -> Option<&'static str> {
         DescribeExecution
         | DescribeStateMachineForExecution
         | StopExecution
-        | GetExecutionHistory => "executionArn",
+        | GetExecutionHistory
+        | ListMapRuns => "executionArn",
+        DescribeMapRun | UpdateMapRun => "mapRunArn",
         TagResource | UntagResource | ListTagsForResource => "resourceArn",
         _ => return None,
     })
@@ -67,6 +69,9 @@ fn name(op: Operation) -> &'static str {
         TagResource => "TagResource",
         UntagResource => "UntagResource",
         ListTagsForResource => "ListTagsForResource",
+        DescribeMapRun => "DescribeMapRun",
+        ListMapRuns => "ListMapRuns",
+        UpdateMapRun => "UpdateMapRun",
         Unsupported(n) => n,
     }
 }

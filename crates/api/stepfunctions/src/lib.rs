@@ -64,7 +64,10 @@ pub enum Operation {
     TagResource,
     UntagResource,
     ListTagsForResource,
-    /// Activities, distributed map runs and redrive: known, not served yet.
+    DescribeMapRun,
+    ListMapRuns,
+    UpdateMapRun,
+    /// Activities and redrive: known, not served yet.
     Unsupported(&'static str),
 }
 
@@ -105,9 +108,9 @@ impl Operation {
             "GetActivityTask" => Operation::Unsupported("GetActivityTask"),
             "SendActivity" => Operation::Unsupported("SendActivity"),
             "ListActivities" => Operation::Unsupported("ListActivities"),
-            "DescribeMapRun" => Operation::Unsupported("DescribeMapRun"),
-            "ListMapRuns" => Operation::Unsupported("ListMapRuns"),
-            "UpdateMapRun" => Operation::Unsupported("UpdateMapRun"),
+            "DescribeMapRun" => Operation::DescribeMapRun,
+            "ListMapRuns" => Operation::ListMapRuns,
+            "UpdateMapRun" => Operation::UpdateMapRun,
             "RedriveExecution" => Operation::Unsupported("RedriveExecution"),
             _ => return None,
         })
@@ -291,6 +294,24 @@ impl StepFunctionsApi {
                     page: p.page(),
                 };
                 listing("executions", s.list_executions(&q)?, shapes::execution_item)
+            }
+            Operation::DescribeMapRun => shapes::map_run(&s.describe_map_run(p.str("mapRunArn")?)?),
+            Operation::ListMapRuns => listing(
+                "mapRuns",
+                s.list_map_runs(p.str("executionArn")?, &p.page())?,
+                shapes::map_run_item,
+            ),
+            Operation::UpdateMapRun => {
+                s.update_map_run(
+                    p.str("mapRunArn")?,
+                    p.0.get("maxConcurrency")
+                        .and_then(Value::as_u64)
+                        .map(|n| n as usize),
+                    p.0.get("toleratedFailurePercentage")
+                        .and_then(Value::as_f64),
+                    p.0.get("toleratedFailureCount").and_then(Value::as_u64),
+                )?;
+                json!({})
             }
             Operation::StopExecution => {
                 let at = s.stop_execution(

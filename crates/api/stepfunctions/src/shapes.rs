@@ -2,6 +2,7 @@
 //! (with Step Functions' validation messages), and the service's records
 //! written in each response's shape. Dates are epoch seconds.
 
+use nimbus_workflows::service::map_runs::MapRun;
 use nimbus_workflows::service::{
     Alias, Diagnostic, Error, Execution, ExecutionStatus, Listed, MachineView, Page, Route,
     StateMachine, Tag, TestOutcome, Version,
@@ -303,5 +304,48 @@ pub(crate) fn test_outcome(o: TestOutcome, inspected_input: Option<&str>) -> Val
     if let Some(input) = inspected_input {
         out["inspectionData"] = json!({"input": input});
     }
+    out
+}
+
+/// `DescribeMapRun`.
+pub(crate) fn map_run(r: &MapRun) -> Value {
+    let counts = |by_items: bool| {
+        let c = r.counts(by_items);
+        let mut o = json!({
+            "pending": c.pending, "running": c.running, "succeeded": c.succeeded,
+            "failed": c.failed, "timedOut": 0, "aborted": 0, "total": c.total,
+            "resultsWritten": c.succeeded + c.failed,
+            "failuresNotRedrivable": 0, "pendingRedrive": 0,
+        });
+        if !by_items {
+            o["resultsWritten"] = json!(c.succeeded + c.failed);
+        }
+        o
+    };
+    let mut out = json!({
+        "mapRunArn": r.map_run_arn,
+        "executionArn": r.execution_arn,
+        "status": r.status,
+        "startDate": secs(r.start_ms),
+        "maxConcurrency": r.max_concurrency,
+        "toleratedFailurePercentage": r.tolerated_percentage,
+        "toleratedFailureCount": r.tolerated_count,
+        "itemCounts": counts(true),
+        "executionCounts": counts(false),
+        "redriveCount": 0,
+    });
+    put_some(&mut out, "stopDate", r.stop_ms.map(secs));
+    out
+}
+
+/// One entry of `ListMapRuns`.
+pub(crate) fn map_run_item(r: MapRun) -> Value {
+    let mut out = json!({
+        "executionArn": r.execution_arn,
+        "mapRunArn": r.map_run_arn,
+        "stateMachineArn": r.state_machine_arn,
+        "startDate": secs(r.start_ms),
+    });
+    put_some(&mut out, "stopDate", r.stop_ms.map(secs));
     out
 }

@@ -382,6 +382,23 @@ impl Run {
             )),
         );
         let n = inputs.len();
+        let batch_sizes: Vec<usize> = inputs
+            .iter()
+            .map(|i| match (&d.batcher, i["Items"].as_array()) {
+                (Some(_), Some(a)) => a.len(),
+                _ => 1,
+            })
+            .collect();
+        self.integrations.map_run(MapRunReport::Started {
+            map_run_arn: map_run_arn.clone(),
+            execution_arn: self.spec.execution_arn.clone(),
+            machine_arn: self.spec.machine_arn.clone(),
+            start_ms: nimbus_model::time::now_millis(),
+            max_concurrency,
+            tolerated_percentage: tolerated_percentage.unwrap_or(0.0),
+            tolerated_count: tolerated_count.unwrap_or(0),
+            items: batch_sizes.iter().sum(),
+        });
         let limit = if max_concurrency == 0 {
             n.clamp(1, 1000)
         } else {
@@ -410,11 +427,50 @@ impl Run {
                 processor.clone(),
                 permits.clone(),
             );
+            let (map_run, items) = (map_run_arn.clone(), batch_sizes[i]);
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let start_ms = nimbus_model::time::now_millis();
-                let child = Run::new(RunSpec { start_ms, ..spec }, integrations, tokens, None);
+                let mut report = ChildExecution {
+                    arn: arn.clone(),
+                    name: name.clone(),
+                    items,
+                    status: "RUNNING",
+                    start_ms,
+                    stop_ms: None,
+                    input: input.to_string(),
+                    output: None,
+                    error: None,
+                    cause: None,
+                };
+                integrations.map_run(MapRunReport::Child {
+                    map_run_arn: map_run.clone(),
+                    child: report.clone(),
+                });
+                let child = Run::new(
+                    RunSpec { start_ms, ..spec },
+                    integrations.clone(),
+                    tokens,
+                    None,
+                );
                 let outcome = child.execute(processor, None).await;
+                let stop_ms = nimbus_model::time::now_millis();
+                report.stop_ms = Some(stop_ms);
+                match &outcome {
+                    Ok(out) => {
+                        report.status = "SUCCEEDED";
+                        report.output = Some(out.to_string());
+                    }
+                    Err(f) => {
+                        report.status = "FAILED";
+                        report.error = Some(f.error.clone());
+                        report.cause = Some(f.cause.clone());
+                    }
+                }
+                integrations.map_run(MapRunReport::Child {
+                    map_run_arn: map_run,
+                    child: report,
+                });
                 (
                     i,
                     Child {
@@ -422,7 +478,7 @@ impl Run {
                         name,
                         input,
                         start_ms,
-                        stop_ms: nimbus_model::time::now_millis(),
+                        stop_ms,
                         outcome,
                     },
                 )
@@ -454,6 +510,11 @@ impl Run {
             }
             None => None,
         };
+        self.integrations.map_run(MapRunReport::Ended {
+            map_run_arn: map_run_arn.clone(),
+            status: if tolerated { "SUCCEEDED" } else { "FAILED" },
+            stop_ms: nimbus_model::time::now_millis(),
+        });
         if !tolerated {
             let f = Failure::new(
                 "States.ExceedToleratedFailureThreshold",

@@ -582,11 +582,7 @@ impl StepFunctions {
     pub fn list_executions(&self, q: &ExecutionQuery) -> Result<Listed<Execution>> {
         let arn = match (&q.state_machine_arn, &q.map_run_arn) {
             (Some(a), _) => a.as_str(),
-            (None, Some(_)) => {
-                return Err(Error::ResourceNotFound(
-                    "Map runs (distributed map) are not supported by Nimbus".into(),
-                ));
-            }
+            (None, Some(run)) => return self.map_run_executions(run, q.status, &q.page),
             (None, None) => {
                 return Err(Error::Validation(
                     "Must provide a StateMachine ARN or MapRun ARN".into(),

@@ -1,0 +1,227 @@
+//! Map Runs of distributed Map states, as the engine reports them
+//! ([`MapRunReport`]): `DescribeMapRun`, `ListMapRuns`, `UpdateMapRun` and
+//! `ListExecutions` of a Map Run's child executions. They are kept in
+//! memory (the newest [`KEPT`]); a restart re-runs an interrupted Map state,
+//! which starts a new Map Run.
+
+use super::*;
+use crate::engine::{ChildExecution, MapRunReport};
+use std::collections::VecDeque;
+
+/// How many Map Runs are remembered.
+pub const KEPT: usize = 1000;
+
+/// One Map Run.
+#[derive(Debug, Clone)]
+pub struct MapRun {
+    pub map_run_arn: String,
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: &'static str,
+    pub start_ms: u64,
+    pub stop_ms: Option<u64>,
+    pub max_concurrency: usize,
+    pub tolerated_percentage: f64,
+    pub tolerated_count: u64,
+    pub items: usize,
+    /// Its child executions, in the order they started.
+    pub children: Vec<ChildExecution>,
+}
+
+/// Counts of a Map Run's items or child executions by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub total: u64,
+}
+
+impl MapRun {
+    /// Counts of items (`by_items`) or of child executions.
+    pub fn counts(&self, by_items: bool) -> Counts {
+        let weight = |c: &ChildExecution| if by_items { c.items as u64 } else { 1 };
+        let mut out = Counts::default();
+        for c in &self.children {
+            match c.status {
+                "RUNNING" => out.running += weight(c),
+                "SUCCEEDED" => out.succeeded += weight(c),
+                _ => out.failed += weight(c),
+            }
+        }
+        let started = out.running + out.succeeded + out.failed;
+        out.total = if by_items {
+            (self.items as u64).max(started)
+        } else {
+            started
+        };
+        out.pending = out.total - started;
+        out
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct MapRuns {
+    runs: HashMap<String, MapRun>,
+    order: VecDeque<String>,
+}
+
+impl StepFunctions {
+    fn map_runs(&self) -> std::sync::MutexGuard<'_, MapRuns> {
+        self.map_runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Take the engine's news of a Map Run.
+    pub fn record_map_run(&self, report: MapRunReport) {
+        let mut all = self.map_runs();
+        match report {
+            MapRunReport::Started {
+                map_run_arn,
+                execution_arn,
+                machine_arn,
+                start_ms,
+                max_concurrency,
+                tolerated_percentage,
+                tolerated_count,
+                items,
+            } => {
+                if all.order.len() >= KEPT
+                    && let Some(old) = all.order.pop_front()
+                {
+                    all.runs.remove(&old);
+                }
+                all.order.push_back(map_run_arn.clone());
+                all.runs.insert(
+                    map_run_arn.clone(),
+                    MapRun {
+                        map_run_arn,
+                        execution_arn,
+                        state_machine_arn: machine_arn,
+                        status: "RUNNING",
+                        start_ms,
+                        stop_ms: None,
+                        max_concurrency,
+                        tolerated_percentage,
+                        tolerated_count,
+                        items,
+                        children: Vec::new(),
+                    },
+                );
+            }
+            MapRunReport::Child { map_run_arn, child } => {
+                if let Some(run) = all.runs.get_mut(&map_run_arn) {
+                    match run.children.iter_mut().find(|c| c.arn == child.arn) {
+                        Some(c) => *c = child,
+                        None => run.children.push(child),
+                    }
+                }
+            }
+            MapRunReport::Ended {
+                map_run_arn,
+                status,
+                stop_ms,
+            } => {
+                if let Some(run) = all.runs.get_mut(&map_run_arn) {
+                    run.status = status;
+                    run.stop_ms = Some(stop_ms);
+                }
+            }
+        }
+    }
+
+    /// `DescribeMapRun`.
+    pub fn describe_map_run(&self, arn: &str) -> Result<MapRun> {
+        if !arn.contains(":mapRun:") {
+            return Err(Error::InvalidArn(format!(
+                "Invalid Arn: 'Resource type not valid in this context: {arn}'"
+            )));
+        }
+        self.map_runs()
+            .runs
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| Error::ResourceNotFound(format!("Map Run Does Not Exist: {arn}")))
+    }
+
+    /// `ListMapRuns`: an execution's Map Runs, newest first.
+    pub fn list_map_runs(&self, execution_arn: &str, p: &Page) -> Result<Listed<MapRun>> {
+        self.execution(execution_arn)?;
+        let mut runs: Vec<MapRun> = self
+            .map_runs()
+            .runs
+            .values()
+            .filter(|r| r.execution_arn == execution_arn)
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+        page(runs, p)
+    }
+
+    /// `UpdateMapRun`: the settings are recorded (the run in progress keeps
+    /// the ones it started with).
+    pub fn update_map_run(
+        &self,
+        arn: &str,
+        max_concurrency: Option<usize>,
+        tolerated_percentage: Option<f64>,
+        tolerated_count: Option<u64>,
+    ) -> Result<()> {
+        self.describe_map_run(arn)?;
+        if tolerated_percentage.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(Error::Validation(
+                "toleratedFailurePercentage must be between 0 and 100".into(),
+            ));
+        }
+        let mut all = self.map_runs();
+        if let Some(run) = all.runs.get_mut(arn) {
+            if let Some(m) = max_concurrency {
+                run.max_concurrency = m;
+            }
+            if let Some(p) = tolerated_percentage {
+                run.tolerated_percentage = p;
+            }
+            if let Some(c) = tolerated_count {
+                run.tolerated_count = c;
+            }
+        }
+        Ok(())
+    }
+
+    /// A Map Run's child executions as `ListExecutions` lists them.
+    pub(crate) fn map_run_executions(
+        &self,
+        arn: &str,
+        status: Option<ExecutionStatus>,
+        p: &Page,
+    ) -> Result<Listed<Execution>> {
+        let run = self.describe_map_run(arn)?;
+        let items: Vec<Execution> = run
+            .children
+            .iter()
+            .rev()
+            .map(|c| Execution {
+                execution_arn: c.arn.clone(),
+                state_machine_arn: run.state_machine_arn.clone(),
+                name: c.name.clone(),
+                status: ExecutionStatus::parse(c.status).unwrap_or(ExecutionStatus::Failed),
+                start_date: c.start_ms,
+                stop_date: c.stop_ms,
+                input: c.input.clone(),
+                output: c.output.clone(),
+                error: c.error.clone(),
+                cause: c.cause.clone(),
+                definition: String::new(),
+                role_arn: String::new(),
+                state_machine_version_arn: None,
+                state_machine_alias_arn: None,
+                last_event_id: 0,
+                cursor: None,
+                trace_header: None,
+            })
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .collect();
+        page(items, p)
+    }
+}
