@@ -155,7 +155,7 @@ impl StepFunctions {
             .filter(|r| r.execution_arn == execution_arn)
             .cloned()
             .collect();
-        runs.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.start_ms));
         page(runs, p)
     }
 
