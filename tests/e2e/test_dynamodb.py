@@ -582,3 +582,27 @@ def test_endpoint_health_probe_and_the_16_mb_request_limit(nimbus, ddb):
     r = conn.getresponse()
     assert r.status == 413, r.read()
     conn.close()
+
+
+def test_consumed_capacity_by_index(ddb):
+    """ReturnConsumedCapacity INDEXES: a write is charged to each index it touches
+    (two units when it moves an entry), a read of an index to the index."""
+    name = make_table(ddb, extra_attrs=[{"AttributeName": "email", "AttributeType": "S"}],
+                      GlobalSecondaryIndexes=[{"IndexName": "byEmail",
+                                               "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                                               "Projection": {"ProjectionType": "ALL"}}])
+    c = ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "email": {"S": "x@y"}},
+                     ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert c == {"TableName": name, "CapacityUnits": 2.0, "Table": {"CapacityUnits": 1.0},
+                 "GlobalSecondaryIndexes": {"byEmail": {"CapacityUnits": 1.0}}}
+    c = ddb.update_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        UpdateExpression="SET email = :e", ExpressionAttributeValues={":e": {"S": "z@y"}},
+                        ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert c["GlobalSecondaryIndexes"] == {"byEmail": {"CapacityUnits": 2.0}} and c["CapacityUnits"] == 3.0
+    # Outside the index: the table alone.
+    c = ddb.put_item(TableName=name, Item={"pk": {"S": "b"}, "sk": {"S": "1"}},
+                     ReturnConsumedCapacity="TOTAL")["ConsumedCapacity"]
+    assert c == {"TableName": name, "CapacityUnits": 1.0}
+    c = ddb.query(TableName=name, IndexName="byEmail", KeyConditionExpression="email = :e",
+                  ExpressionAttributeValues={":e": {"S": "z@y"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert c == {"TableName": name, "CapacityUnits": 0.5, "GlobalSecondaryIndexes": {"byEmail": {"CapacityUnits": 0.5}}}

@@ -379,8 +379,21 @@ impl DynamoDbApi {
         {
             out["Attributes"] = item_to_json(o);
         }
-        consumed(&mut out, v, &table, write_units(size));
+        self.consumed_write(&mut out, v, &table, write_units(size), &w);
         Ok(out)
+    }
+
+    /// `ConsumedCapacity` of a single-item write, its indexes' share included.
+    fn consumed_write(&self, out: &mut Value, v: &Value, table: &str, units: f64, w: &Written) {
+        if v.get("ReturnConsumedCapacity").is_none() {
+            return;
+        }
+        let indexes = self
+            .tables
+            .record(table)
+            .map(|rec| index_write_units(&rec, w.old.as_ref(), w.new.as_ref()))
+            .unwrap_or_default();
+        consumed_by(out, v, table, Some(units), &indexes);
     }
 
     fn one(&self, op: WriteOp) -> R<Written> {
@@ -455,7 +468,7 @@ impl DynamoDbApi {
             out["Attributes"] = item_to_json(&s);
         }
         let size = w.new.as_ref().map_or(0, nimbus_tables::value::item_size);
-        consumed(&mut out, v, &table, write_units(size));
+        self.consumed_write(&mut out, v, &table, write_units(size), &w);
         Ok(out)
     }
 
@@ -480,7 +493,7 @@ impl DynamoDbApi {
             out["Attributes"] = item_to_json(o);
         }
         let size = w.old.as_ref().map_or(0, nimbus_tables::value::item_size);
-        consumed(&mut out, v, &table, write_units(size));
+        self.consumed_write(&mut out, v, &table, write_units(size), &w);
         Ok(out)
     }
 
@@ -578,7 +591,18 @@ impl DynamoDbApi {
             out["LastEvaluatedKey"] = item_to_json(&k);
         }
         let consistent = v.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
-        consumed(&mut out, v, &table, read_units(size, consistent));
+        let units = read_units(size, consistent);
+        match index.and_then(|i| rec.index(i)) {
+            // A read of an index is charged to the index.
+            Some(i) => consumed_by(
+                &mut out,
+                v,
+                &table,
+                None,
+                &[(i.name.clone(), i.global, units)],
+            ),
+            None => consumed(&mut out, v, &table, units),
+        }
         Ok(out)
     }
 
@@ -901,17 +925,103 @@ fn decode_token(t: &str) -> Option<Item> {
 
 /// Attach `ConsumedCapacity` when asked for.
 fn consumed(out: &mut Value, v: &Value, table: &str, units: f64) {
+    consumed_by(out, v, table, Some(units), &[]);
+}
+
+/// Attach `ConsumedCapacity` of a call that consumed `table_units` on the
+/// table (none: it read an index only) and `indexes` on its indexes (name,
+/// global, units): their sum, and with `INDEXES` each one's figure.
+fn consumed_by(
+    out: &mut Value,
+    v: &Value,
+    table: &str,
+    table_units: Option<f64>,
+    indexes: &[(String, bool, f64)],
+) {
+    let total = table_units.unwrap_or(0.0) + indexes.iter().map(|(_, _, u)| u).sum::<f64>();
     match v.get("ReturnConsumedCapacity").and_then(Value::as_str) {
         Some("TOTAL") => {
-            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units });
+            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": total });
         }
         Some("INDEXES") => {
-            out["ConsumedCapacity"] = json!({
-                "TableName": table, "CapacityUnits": units, "Table": { "CapacityUnits": units }
-            });
+            let mut c = json!({ "TableName": table, "CapacityUnits": total });
+            if let Some(u) = table_units {
+                c["Table"] = json!({ "CapacityUnits": u });
+            }
+            for (field, global) in [
+                ("GlobalSecondaryIndexes", true),
+                ("LocalSecondaryIndexes", false),
+            ] {
+                let by_index: serde_json::Map<String, Value> = indexes
+                    .iter()
+                    .filter(|(_, g, _)| *g == global)
+                    .map(|(n, _, u)| (n.clone(), json!({ "CapacityUnits": u })))
+                    .collect();
+                if !by_index.is_empty() {
+                    c[field] = Value::Object(by_index);
+                }
+            }
+            out["ConsumedCapacity"] = c;
         }
         _ => {}
     }
+}
+
+/// What an index keeps of `item`: its keys (the table's and the index's)
+/// and the projected attributes; `None` when the item lacks the index's keys.
+fn projected(
+    rec: &nimbus_tables::schema::TableRecord,
+    index: &nimbus_tables::schema::IndexDef,
+    item: &Item,
+) -> Option<Item> {
+    if index.key.names().any(|k| !item.contains_key(k)) {
+        return None;
+    }
+    Some(match &index.projection {
+        nimbus_tables::schema::Projection::All => item.clone(),
+        other => item
+            .iter()
+            .filter(|(name, _)| {
+                rec.key.names().chain(index.key.names()).any(|k| k == name.as_str())
+                    || matches!(other, nimbus_tables::schema::Projection::Include(a) if a.contains(name))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })
+}
+
+/// The write units a change from `old` to `new` costs each index it
+/// touches: a new or removed entry one write, a moved one (its index key
+/// changed) two, an updated one one.
+fn index_write_units(
+    rec: &nimbus_tables::schema::TableRecord,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<(String, bool, f64)> {
+    let size = |i: &Item| write_units(nimbus_tables::value::item_size(i));
+    rec.indexes
+        .iter()
+        .filter_map(|index| {
+            let before = old.and_then(|o| projected(rec, index, o));
+            let after = new.and_then(|n| projected(rec, index, n));
+            let units = match (&before, &after) {
+                (None, None) => return None,
+                (Some(b), None) => size(b),
+                (None, Some(a)) => size(a),
+                (Some(b), Some(a)) => {
+                    let moved = index.key.names().any(|k| b.get(k) != a.get(k));
+                    if moved {
+                        size(b) + size(a)
+                    } else if b == a {
+                        return None;
+                    } else {
+                        size(a)
+                    }
+                }
+            };
+            Some((index.name.clone(), index.global, units))
+        })
+        .collect()
 }
 
 fn read_units(bytes: usize, consistent: bool) -> f64 {
