@@ -988,3 +988,18 @@ def json_dumps(v):
     import json
 
     return json.dumps(v)
+
+
+def test_a_repeated_completion_answers_as_the_first(s3, bucket):
+    """A retried CompleteMultipartUpload (its answer lost) succeeds with the same
+    object while that object is current; after it is replaced, NoSuchUpload."""
+    up = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="big", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]
+    s3.put_object(Bucket=bucket, Key="big", Body=b"other")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    assert code(e) == "NoSuchUpload"

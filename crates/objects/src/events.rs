@@ -276,6 +276,7 @@ mod tests {
             parts: None,
             version_id: None,
             delete_marker: false,
+            upload_id: None,
         }
     }
 

@@ -271,6 +271,10 @@ pub struct Object {
     /// A delete marker of a versioned bucket: no data, hides older versions.
     #[serde(default)]
     pub delete_marker: bool,
+    /// The multipart upload it was completed from (a repeated completion
+    /// of that upload answers with this object, as S3 does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 /// The version id on the wire: `null` for objects of unversioned writes.
@@ -1036,6 +1040,7 @@ impl Objects {
             parts: None,
             version_id: None,
             delete_marker: false,
+            upload_id: None,
         };
         match self.replace(bucket, obj, new_inline, event, condition) {
             Ok(o) => Ok(o),
@@ -1102,6 +1107,7 @@ impl Objects {
             parts: src.parts,
             version_id: None,
             delete_marker: false,
+            upload_id: None,
         };
         match self.replace(
             bucket,
@@ -1218,6 +1224,7 @@ impl Objects {
                 parts: None,
                 version_id: None,
                 delete_marker: true,
+                upload_id: None,
             };
             let old_files = self.supersede(&b, &mut marker, old.as_ref(), &mut batch);
             batch.put(OBJECTS, k, encode(&marker));

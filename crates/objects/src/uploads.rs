@@ -121,7 +121,19 @@ impl Objects {
         let ok = object_key(bucket, key);
         // Held from the upload's read to its commit: one completion wins.
         let _one_writer = self.lock_key(&ok);
-        let upload = self.upload(bucket, key, upload_id)?;
+        let upload = match self.upload(bucket, key, upload_id) {
+            Ok(u) => u,
+            // Completed already: the same answer while its object is current.
+            Err(Error::NoSuchUpload(id)) => {
+                return match self.current(bucket, key)? {
+                    Some(o) if !o.delete_marker && o.upload_id.as_deref() == Some(upload_id) => {
+                        Ok(o)
+                    }
+                    _ => Err(Error::NoSuchUpload(id)),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if wanted.is_empty() {
             return Err(Error::InvalidArgument(
                 "You must specify at least one part".into(),
@@ -160,6 +172,7 @@ impl Objects {
             parts: Some(used.len() as u32),
             version_id: None,
             delete_marker: false,
+            upload_id: Some(upload_id.to_string()),
         };
         let old = self.current(bucket, key)?;
         check_condition(condition, old.as_ref(), key)?;
