@@ -1003,3 +1003,17 @@ def test_a_repeated_completion_answers_as_the_first(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
     assert code(e) == "NoSuchUpload"
+
+
+def test_expect_100_continue_is_refused_before_the_body(nimbus, s3, bucket):
+    """An upload that asks `Expect: 100-continue` and may not write is refused
+    at once: no `100 Continue`, so the client never sends its body."""
+    import socket
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(nimbus.endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(f"PUT /{bucket}/k HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n"
+                  "Expect: 100-continue\r\n\r\n".encode())
+        head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 403") and b"AccessDenied" in head, head
