@@ -33,6 +33,9 @@ use std::time::Duration;
 pub struct Failure {
     pub error: String,
     pub cause: String,
+    /// A missed heartbeat: recorded as `States.Timeout`, and also matched
+    /// by `States.HeartbeatTimeout` in `Retry` and `Catch`.
+    pub heartbeat: bool,
 }
 
 impl Failure {
@@ -40,6 +43,18 @@ impl Failure {
         Failure {
             error: error.into(),
             cause: cause.into(),
+            heartbeat: false,
+        }
+    }
+
+    /// A task that stopped sending heartbeats.
+    pub fn heartbeat_timeout() -> Failure {
+        Failure {
+            heartbeat: true,
+            ..Failure::new(
+                "States.Timeout",
+                "The task did not send a heartbeat in time.",
+            )
         }
     }
     fn runtime(cause: impl Into<String>) -> Failure {
@@ -1119,11 +1134,13 @@ const MAX_STATE_DATA: usize = 256 * 1024;
 
 /// `States.ALL` matches everything but `States.Runtime` and
 /// `States.DataLimitExceeded` (terminal); `States.TaskFailed` every task
-/// failure but a timeout; `States.Timeout` a missed heartbeat too.
-fn error_matches(list: &[String], error: &str) -> bool {
+/// failure but a timeout; `States.HeartbeatTimeout` a missed heartbeat
+/// (recorded as `States.Timeout`, which matches it too).
+fn error_matches(list: &[String], f: &Failure) -> bool {
+    let error = f.error.as_str();
     list.iter().any(|e| {
         e == error
-            || (e == "States.Timeout" && error == "States.HeartbeatTimeout")
+            || (e == "States.HeartbeatTimeout" && f.heartbeat)
             || (e == "States.ALL"
                 && !matches!(error, "States.Runtime" | "States.DataLimitExceeded"))
             || (e == "States.TaskFailed"
@@ -1202,11 +1219,18 @@ mod tests {
     #[test]
     fn error_names() {
         let all = vec!["States.ALL".to_string()];
-        assert!(error_matches(&all, "Foo"));
-        assert!(!error_matches(&all, "States.Runtime"));
+        assert!(error_matches(&all, &Failure::new("Foo", "")));
+        assert!(!error_matches(&all, &Failure::new("States.Runtime", "")));
         let tf = vec!["States.TaskFailed".to_string()];
-        assert!(error_matches(&tf, "Lambda.ServiceException"));
-        assert!(!error_matches(&tf, "States.Timeout"));
+        assert!(error_matches(
+            &tf,
+            &Failure::new("Lambda.ServiceException", "")
+        ));
+        assert!(!error_matches(&tf, &Failure::new("States.Timeout", "")));
+        let hb = ["States.HeartbeatTimeout".to_string()];
+        assert!(error_matches(&hb, &Failure::heartbeat_timeout()));
+        assert!(!error_matches(&hb, &Failure::new("States.Timeout", "")));
+        assert_eq!(Failure::heartbeat_timeout().error, "States.Timeout");
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Run {
             if let Some(i) = state
                 .retry
                 .iter()
-                .position(|r| error_matches(&r.errors, &failure.error))
+                .position(|r| error_matches(&r.errors, &failure))
             {
                 let r = &state.retry[i];
                 if attempts[i] < r.max_attempts {
@@ -91,7 +91,7 @@ impl Run {
             if let Some(c) = state
                 .catch
                 .iter()
-                .find(|c| error_matches(&c.errors, &failure.error))
+                .find(|c| error_matches(&c.errors, &failure))
             {
                 return caught(state, c, raw, &failure, &ctx, vars);
             }
@@ -191,7 +191,7 @@ impl Run {
                     }
                     alive = beat => {
                         if !alive {
-                            return Err(Failure::new("States.HeartbeatTimeout", "The task did not send a heartbeat in time."));
+                            return Err(Failure::heartbeat_timeout());
                         }
                     }
                 }
@@ -230,7 +230,7 @@ impl Run {
                 }
             }
             Err(f) => {
-                let timed_out = f.error == "States.Timeout" || f.error == "States.HeartbeatTimeout";
+                let timed_out = f.error == "States.Timeout";
                 let (kind, key) = match (lambda, timed_out) {
                     (true, true) => (
                         "LambdaFunctionTimedOut",
