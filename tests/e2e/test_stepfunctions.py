@@ -630,3 +630,16 @@ def test_tasks_call_s3_through_the_sdk_integration(nimbus):
     out = json.loads(done["output"])
     assert out["body"] == "hello" and out["err"]["Error"] == "S3.NoSuchKeyException"
     assert s3.get_object(Bucket=bucket, Key="k.txt")["Body"].read() == b"hello"
+
+
+def test_exited_events_tell_the_variables_a_state_assigned(nimbus):
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"x": 1, "who.$": "$.name"}, "Next": "B"},
+        "B": {"Type": "Pass", "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"name": "ada"}))["executionArn"]
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+    exited = [e["stateExitedEventDetails"] for e in history(sfn, ex) if e["type"] == "PassStateExited"]
+    assert exited[0]["assignedVariables"] == {"x": "1", "who": '"ada"'}
+    assert exited[0]["assignedVariablesDetails"] == {"truncated": False}
+    assert "assignedVariables" not in exited[1]

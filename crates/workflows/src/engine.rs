@@ -771,6 +771,9 @@ impl Run {
                 None,
             )?;
         }
+        // What the state assigns is told on its exited event: the variables
+        // it set or changed (compared with a copy, taken only when it can assign).
+        let before = may_assign(state).then(|| vars.clone());
         let (output, next) = self
             .clone()
             .state_body(
@@ -789,13 +792,23 @@ impl Run {
                 ),
             ));
         }
+        let mut details =
+            json!({"name": state.name, "output": text, "outputDetails": {"truncated": false}});
+        if let Some(before) = before {
+            let assigned: Map<String, Value> = vars
+                .iter()
+                .filter(|(k, v)| before.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+                .collect();
+            if !assigned.is_empty() {
+                details["assignedVariables"] = Value::Object(assigned);
+                details["assignedVariablesDetails"] = json!({"truncated": false});
+            }
+        }
         self.emit(
             thread,
             &format!("{type_name}StateExited"),
-            Some((
-                "stateExitedEventDetails",
-                json!({"name": state.name, "output": text, "outputDetails": {"truncated": false}}),
-            )),
+            Some(("stateExitedEventDetails", details)),
         );
         Ok((output, next))
     }
@@ -1131,6 +1144,14 @@ fn type_name(k: &Kind) -> &'static str {
 
 /// The most a state's result may hold (Step Functions' 256 KiB).
 const MAX_STATE_DATA: usize = 256 * 1024;
+
+/// Whether a state can assign variables: its own `Assign`, its catchers' or
+/// its choice rules'.
+fn may_assign(state: &State) -> bool {
+    state.assign.is_some()
+        || state.catch.iter().any(|c| c.assign.is_some())
+        || matches!(&state.kind, Kind::Choice { choices, .. } if choices.iter().any(|c| c.assign.is_some()))
+}
 
 /// `States.ALL` matches everything but `States.Runtime` and
 /// `States.DataLimitExceeded` (terminal); `States.TaskFailed` every task
