@@ -177,6 +177,8 @@ def test_invalid_order_is_caught_into_a_fail_state(nimbus, fns):
     assert d["status"] == "FAILED"
     assert d["error"] == "OrderRejected"
     assert json.loads(d["cause"])["errorMessage"] == "an order needs items"
+    # As Step Functions records a function's error: compact JSON.
+    assert d["cause"] == json.dumps(json.loads(d["cause"]), separators=(",", ":"), sort_keys=True)
     types = [e["type"] for e in history(sfn, started["executionArn"])]
     assert types[-3:] == ["TaskStateExited", "FailStateEntered", "ExecutionFailed"]
 

@@ -56,11 +56,17 @@ fn invoke_error(e: InvokeError) -> Failure {
     Failure::new(name, e.to_string())
 }
 
-/// A function's error as Step Functions names it: its `errorType`.
+/// A function's error as Step Functions names it: its `errorType`, with
+/// the error document as the cause in compact JSON (as Step Functions
+/// records it, whatever spacing the runtime wrote).
 fn function_failure(payload: &[u8]) -> Failure {
-    let cause = String::from_utf8_lossy(payload).to_string();
-    let error = serde_json::from_slice::<Value>(payload)
-        .ok()
+    let doc = serde_json::from_slice::<Value>(payload).ok();
+    let cause = match &doc {
+        Some(v) => v.to_string(),
+        None => String::from_utf8_lossy(payload).to_string(),
+    };
+    let error = doc
+        .as_ref()
         .and_then(|v| v.get("errorType").and_then(Value::as_str).map(String::from))
         .unwrap_or_else(|| "Lambda.Unknown".into());
     Failure::new(error, cause)
