@@ -85,8 +85,9 @@ pub enum Kind {
     Fail {
         error: Option<String>,
         cause: Option<String>,
-        error_path: Option<Path>,
-        cause_path: Option<Path>,
+        /// A path, or an intrinsic function (`States.Format(...)`).
+        error_path: Option<Template>,
+        cause_path: Option<Template>,
         /// JSONata: `Error` and `Cause` as expressions.
         error_expr: Option<JTemplate>,
         cause_expr: Option<JTemplate>,
@@ -455,6 +456,26 @@ fn path_field(obj: &Map<String, Value>, field: &str, at: &str, c: &mut Checker) 
             c.schema(e, &format!("{at}/{field}"));
             None
         }
+    }
+}
+
+/// A field that takes a path or an intrinsic function (`ErrorPath`,
+/// `CausePath`).
+fn path_or_call(
+    obj: &Map<String, Value>,
+    field: &str,
+    at: &str,
+    c: &mut Checker,
+) -> Option<Template> {
+    match obj.get(field).and_then(Value::as_str) {
+        Some(s) if intrinsics::is_call(s) => match intrinsics::parse(s) {
+            Ok(call) => Some(Template::Call(call)),
+            Err(e) => {
+                c.schema(e, &format!("{at}/{field}"));
+                None
+            }
+        },
+        _ => path_field(obj, field, at, c).map(Template::Path),
     }
 }
 
@@ -932,8 +953,8 @@ fn state_kind(
             Kind::Fail {
                 error: obj.get("Error").and_then(Value::as_str).map(String::from),
                 cause: obj.get("Cause").and_then(Value::as_str).map(String::from),
-                error_path: path_field(obj, "ErrorPath", at, c),
-                cause_path: path_field(obj, "CausePath", at, c),
+                error_path: path_or_call(obj, "ErrorPath", at, c),
+                cause_path: path_or_call(obj, "CausePath", at, c),
                 error_expr,
                 cause_expr,
             }

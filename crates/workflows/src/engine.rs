@@ -866,7 +866,7 @@ impl Run {
                 cause_expr,
             } => {
                 let pick = |fixed: &Option<String>,
-                            path: &Option<Path>,
+                            path: &Option<Template>,
                             expr: &Option<JTemplate>|
                  -> Result<String, Failure> {
                     if let Some(e) = expr {
@@ -877,17 +877,22 @@ impl Run {
                             .unwrap_or_else(|| v.to_string()));
                     }
                     match path {
-                        Some(p) => {
-                            let v = Data {
-                                input: raw,
-                                ctx,
-                                vars,
-                            }
-                            .select(p)?;
+                        Some(t) => {
+                            let v = render(
+                                t,
+                                &Data {
+                                    input: raw,
+                                    ctx,
+                                    vars,
+                                },
+                            )?;
                             v.as_str().map(String::from).ok_or_else(|| {
+                                let what = match t {
+                                    Template::Path(p) => p.text.clone(),
+                                    _ => "intrinsic function".into(),
+                                };
                                 Failure::runtime(format!(
-                                    "The {} parameter does not reference a string: {v}",
-                                    p.text
+                                    "The {what} parameter does not reference a string: {v}"
                                 ))
                             })
                         }
