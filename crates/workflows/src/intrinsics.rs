@@ -262,9 +262,16 @@ impl Args<'_> {
             .ok_or_else(|| format!("{}: expected a string, got {v}", self.name))
     }
 
+    /// An integer argument; a number with a fraction is rounded to the
+    /// nearest integer (halves up), as Step Functions does.
     fn int(&self, v: &Value) -> Result<i64, String> {
         v.as_i64()
-            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .or_else(|| {
+                v.as_f64()
+                    .map(|f| (f + 0.5).floor())
+                    .filter(|f| f.is_finite() && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            })
             .ok_or_else(|| format!("{}: expected an integer, got {v}", self.name))
     }
 
@@ -523,7 +530,7 @@ mod tests {
             json!(true)
         );
         assert_eq!(
-            run("States.ArrayRange(1, 9, 3)", i.clone()).unwrap(),
+            run("States.ArrayRange(1.4, 9.4, 3)", i.clone()).unwrap(),
             json!([1, 4, 7])
         );
         assert_eq!(
@@ -566,6 +573,15 @@ mod tests {
         assert_eq!(
             run("States.MathAdd($.n, -4)", i.clone()).unwrap(),
             json!(-1)
+        );
+        // Numbers with fractions are rounded, halves up.
+        assert_eq!(
+            run("States.MathAdd(1.5, 2.4)", i.clone()).unwrap(),
+            json!(4)
+        );
+        assert_eq!(
+            run("States.MathAdd(-2.5, 0)", i.clone()).unwrap(),
+            json!(-2)
         );
         assert_eq!(
             run("States.StringSplit('a,b;c', ',;')", i.clone()).unwrap(),
