@@ -20,6 +20,8 @@ enum Tok {
     Name(String),
     Var(String),
     Op(&'static str),
+    /// `/pattern/flags`.
+    Regex(String, String),
 }
 
 const OPS: &[&str] = &[
@@ -42,6 +44,35 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 .find(|&j| b[j] == '*' && b[j + 1] == '/')
                 .ok_or("unterminated comment")?;
             i = end + 2;
+            continue;
+        }
+        // `/` where an operand is expected starts a regular expression.
+        if c == '/' && regex_may_start(out.last()) {
+            let mut pattern = String::new();
+            i += 1;
+            loop {
+                let ch = *b.get(i).ok_or("unterminated regular expression")?;
+                i += 1;
+                match ch {
+                    '/' => break,
+                    '\\' => {
+                        let e = *b.get(i).ok_or("unterminated regular expression")?;
+                        i += 1;
+                        if e != '/' {
+                            pattern.push('\\');
+                        }
+                        pattern.push(e);
+                    }
+                    other => pattern.push(other),
+                }
+            }
+            let mut flags = String::new();
+            while let Some(f @ ('i' | 'm')) = b.get(i) {
+                flags.push(*f);
+                i += 1;
+            }
+            regex::compile(&pattern, &flags)?;
+            out.push(Tok::Regex(pattern, flags));
             continue;
         }
         if c.is_ascii_digit() {
@@ -144,6 +175,17 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Whether a `/` after `prev` begins a regular expression (an operand is
+/// expected there) rather than dividing.
+fn regex_may_start(prev: Option<&Tok>) -> bool {
+    match prev {
+        None => true,
+        Some(Tok::Op(op)) => !matches!(*op, ")" | "]" | "}"),
+        Some(Tok::Name(n)) => matches!(n.as_str(), "and" | "or" | "in"),
+        _ => false,
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Node {
     Lit(Value),
@@ -163,6 +205,8 @@ enum Node {
     Cond(Box<Node>, Box<Node>, Option<Box<Node>>),
     Bind(String, Box<Node>),
     Block(Vec<Node>),
+    /// A regular expression (its builtin's name, see [`regex::name`]).
+    Regex(String),
 }
 
 struct Parser {
@@ -264,6 +308,9 @@ impl Parser {
         Ok(match t {
             Tok::Num(n) => Node::Lit(num(n)),
             Tok::Str(s) => Node::Lit(Value::String(s)),
+            // A regular expression is a function of its string (as in
+            // JSONata), named by its flags and pattern.
+            Tok::Regex(p, f) => Node::Regex(regex::name(&p, &f)),
             Tok::Var(v) => Node::Var(v),
             Tok::Name(n) => match n.as_str() {
                 "true" => Node::Lit(Value::Bool(true)),
@@ -592,6 +639,7 @@ impl Eval {
     fn eval_node(&mut self, n: &Node, ctx: &Value, env: &Env) -> Result<Val, String> {
         Ok(match n {
             Node::Lit(v) => Val::J(v.clone()),
+            Node::Regex(name) => Val::Builtin(name.clone()),
             Node::Name(name) => match ctx {
                 Value::Object(o) => o.get(name).cloned().map(Val::J).unwrap_or(Val::Undef),
                 Value::Array(a) => {
@@ -949,6 +997,7 @@ const BUILTINS: &[&str] = &[
     "trim",
     "pad",
     "contains",
+    "match",
     "split",
     "join",
     "replace",
@@ -1026,5 +1075,6 @@ fn descend(v: &Value, out: &mut Vec<Value>) {
 }
 
 mod builtins;
+mod regex;
 #[cfg(test)]
 mod tests;

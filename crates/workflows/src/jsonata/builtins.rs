@@ -63,7 +63,41 @@ impl Eval {
                 .collect()
         };
         let some = |v: Value| Ok(Val::J(v));
+        // A regular expression argument (`/.../`), compiled.
+        let regex_arg =
+            |i: usize| -> Result<Option<regex_automata::nfa::thompson::pikevm::PikeVM>, String> {
+                match args.get(i) {
+                    Some(Val::Builtin(n)) => match regex::parse_name(n) {
+                        Some((flags, pattern)) => regex::compile(pattern, flags).map(Some),
+                        None => Ok(None),
+                    },
+                    _ => Ok(None),
+                }
+            };
+        // A regular expression called on a string: its first match.
+        if let Some((flags, pattern)) = regex::parse_name(name) {
+            let re = regex::compile(pattern, flags)?;
+            let Some(s) = string(0)? else {
+                return Ok(Val::Undef);
+            };
+            return Ok(regex::find_all(&re, &s, Some(1))
+                .first()
+                .map(|f| Val::J(regex::call_object(&s, f)))
+                .unwrap_or(Val::Undef));
+        }
         match name {
+            "match" => {
+                let Some(s) = string(0)? else {
+                    return Ok(Val::Undef);
+                };
+                let re = regex_arg(1)?.ok_or("$match: argument 2 must be a regular expression")?;
+                let limit = number(2)?.map(|l| l.max(0.0) as usize);
+                let found: Vec<Value> = regex::find_all(&re, &s, limit)
+                    .iter()
+                    .map(|f| regex::match_object(&s, f))
+                    .collect();
+                some(Value::Array(found))
+            }
             "__array" => some(Value::Array(array(0))),
             "string" => match arg(0) {
                 None => Ok(Val::Undef),
@@ -141,13 +175,38 @@ impl Eval {
                 some(Value::String(if width < 0 { pad + &s } else { s + &pad }))
             }
             "contains" => {
-                let (Some(s), Some(p)) = (string(0)?, string(1)?) else {
+                let Some(s) = string(0)? else {
+                    return Ok(Val::Undef);
+                };
+                if let Some(re) = regex_arg(1)? {
+                    return some(Value::Bool(!regex::find_all(&re, &s, Some(1)).is_empty()));
+                }
+                let Some(p) = string(1)? else {
                     return Ok(Val::Undef);
                 };
                 some(Value::Bool(s.contains(&p)))
             }
             "split" => {
-                let (Some(s), Some(sep)) = (string(0)?, string(1)?) else {
+                let Some(s) = string(0)? else {
+                    return Ok(Val::Undef);
+                };
+                if let Some(re) = regex_arg(1)? {
+                    let mut parts = Vec::new();
+                    let mut at = 0;
+                    for f in regex::find_all(&re, &s, None) {
+                        if f.end == f.start && f.start == at && at == 0 {
+                            continue;
+                        }
+                        parts.push(Value::String(s[at..f.start].to_string()));
+                        at = f.end;
+                    }
+                    parts.push(Value::String(s[at..].to_string()));
+                    if let Some(l) = number(2)? {
+                        parts.truncate(l.max(0.0) as usize);
+                    }
+                    return some(Value::Array(parts));
+                }
+                let Some(sep) = string(1)? else {
                     return Ok(Val::Undef);
                 };
                 let mut parts: Vec<Value> = if sep.is_empty() {
@@ -179,6 +238,29 @@ impl Eval {
                 some(Value::String(joined))
             }
             "replace" => {
+                if let Some(re) = regex_arg(1)? {
+                    let (Some(s), Some(r)) = (string(0)?, string(2)?) else {
+                        return Ok(Val::Undef);
+                    };
+                    let limit = number(3)?.map(|l| l.max(0.0) as usize);
+                    let mut out = String::new();
+                    let mut at = 0;
+                    for f in regex::find_all(&re, &s, limit) {
+                        if f.start == f.end {
+                            return Err(
+                                "$replace: the regular expression matched an empty string".into()
+                            );
+                        }
+                        out.push_str(&s[at..f.start]);
+                        out.push_str(&regex::expand(&r, &s, &f));
+                        if out.len() > MAX_STRING {
+                            return Err("a string may be at most 1 MiB".into());
+                        }
+                        at = f.end;
+                    }
+                    out.push_str(&s[at..]);
+                    return some(Value::String(out));
+                }
                 let (Some(s), Some(p), Some(r)) = (string(0)?, string(1)?, string(2)?) else {
                     return Ok(Val::Undef);
                 };

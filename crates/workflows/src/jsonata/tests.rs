@@ -189,3 +189,43 @@ fn bad_expressions_are_errors_not_panics() {
     let deep = "($f := function($n) { $f($n + 1) }; $f(0))";
     assert!(evaluate(&parse(deep).unwrap(), &json!({}), &vars).is_err());
 }
+
+#[test]
+fn regular_expressions() {
+    let o = json!({"s": "ababbabbcc", "n": 10});
+    assert_eq!(
+        ev("$match(s, /a(b+)/)", o.clone()),
+        Some(json!([
+            {"match": "ab", "index": 0, "groups": ["b"]},
+            {"match": "abb", "index": 2, "groups": ["bb"]},
+            {"match": "abb", "index": 5, "groups": ["bb"]}
+        ]))
+    );
+    assert_eq!(
+        ev("$match(s, /A(B+)/i, 1)[0].match", o.clone()),
+        Some(json!("ab"))
+    );
+    assert_eq!(ev("$contains(s, /bbc/)", o.clone()), Some(json!(true)));
+    assert_eq!(ev("$contains(s, /^b/)", o.clone()), Some(json!(false)));
+    assert_eq!(
+        ev("$split('a1b22c', /[0-9]+/)", o.clone()),
+        Some(json!(["a", "b", "c"]))
+    );
+    assert_eq!(
+        ev(
+            "$replace('John Smith', /(\\w+)\\s(\\w+)/, '$2, $1')",
+            o.clone()
+        ),
+        Some(json!("Smith, John"))
+    );
+    assert_eq!(
+        ev("$replace('a.b.c', /\\./, '-', 1)", o.clone()),
+        Some(json!("a-b.c"))
+    );
+    assert_eq!(ev("/b+c/('abbc').start", o.clone()), Some(json!(1)));
+    // Division is still division.
+    assert_eq!(ev("n / 2 / 5", o.clone()), Some(json!(1)));
+    assert_eq!(ev("(n) / 2", o.clone()), Some(json!(5)));
+    assert!(parse("$match(s, /(/)").is_err());
+    assert!(parse("$match(s, /unterminated)").is_err());
+}
