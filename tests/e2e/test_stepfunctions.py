@@ -598,7 +598,21 @@ def test_distributed_map_reads_batches_and_writes_results_in_s3(nimbus):
     ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"xs": [1]}))["executionArn"]
     done = wait_done(sfn, ex)
     assert done["status"] == "FAILED" and done["error"] == "States.ExceedToleratedFailureThreshold"
-    assert "MapRunFailed" in [e["type"] for e in history(sfn, ex)]
+    kinds = [e["type"] for e in history(sfn, ex)]
+    assert kinds[kinds.index("MapStateEntered"):kinds.index("MapStateEntered") + 5] == [
+        "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed", "MapStateFailed"]
+    # Beyond either limit the Map Run fails: one failed item of four is within
+    # 50 % but over a count of 0.
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.xs", "ToleratedFailureCount": 0, "ToleratedFailurePercentage": 50,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                          "StartAt": "C", "States": {
+                              "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 1, "Next": "F"}],
+                                    "Default": "S"},
+                              "F": {"Type": "Fail", "Error": "One"}, "S": {"Type": "Succeed"}}},
+        "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"xs": [1, 2, 3, 4]}))["executionArn"]
+    assert wait_done(sfn, ex)["error"] == "States.ExceedToleratedFailureThreshold"
 
     # Readers only in DISTRIBUTED mode, as Step Functions says.
     with pytest.raises(ClientError) as e:

@@ -214,9 +214,13 @@ fn trace_call(parts: &mut http::request::Parts) -> Option<nimbus_traces::service
 }
 
 /// A body sent with `Content-Encoding: gzip` (or `deflate`), decompressed,
-/// at most [`MAX_BODY`] bytes of it; the encoding is taken off the headers.
-/// Any other body as it came.
-fn decompressed(parts: &mut http::request::Parts, body: Bytes) -> Result<Bytes, ApiError> {
+/// at most `max` bytes of it (the service's limit); the encoding is taken
+/// off the headers. Any other body as it came.
+fn decompressed(
+    parts: &mut http::request::Parts,
+    body: Bytes,
+    max: usize,
+) -> Result<Bytes, ApiError> {
     use std::io::Read;
     let encoding = parts
         .headers
@@ -226,7 +230,7 @@ fn decompressed(parts: &mut http::request::Parts, body: Bytes) -> Result<Bytes, 
     let Some(encoding) = encoding.filter(|e| e == "gzip" || e == "deflate") else {
         return Ok(body);
     };
-    let limit = MAX_BODY as u64 + 1;
+    let limit = max as u64 + 1;
     let mut out = Vec::new();
     let read = if encoding == "gzip" {
         flate2::read::GzDecoder::new(&body[..])
@@ -244,11 +248,11 @@ fn decompressed(parts: &mut http::request::Parts, body: Bytes) -> Result<Bytes, 
             format!("The request body is not valid {encoding} data"),
         ));
     }
-    if out.len() > MAX_BODY {
+    if out.len() > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestTooLargeException",
-            format!("Request must be smaller than {MAX_BODY} bytes"),
+            format!("Request size exceeded {max} bytes"),
         ));
     }
     parts.headers.remove("content-encoding");
@@ -778,7 +782,7 @@ impl Edge {
         }
         // A compressed body (the SDKs gzip large `PutMetricData` calls) was
         // signed as sent; the service reads it decompressed.
-        let body = match decompressed(&mut parts, body) {
+        let body = match decompressed(&mut parts, body, limit) {
             Ok(b) => b,
             Err(e) => return boxed(service.error(&e, &rid)),
         };

@@ -14,6 +14,10 @@ use std::sync::Arc;
 
 pub struct S3Calls(pub Arc<S3Api>);
 
+/// The most of an object a workflow reads (a Task's result is held to
+/// 256 KiB anyway; an `ItemReader`'s file to this).
+const MAX_READ: usize = 64 * 1024 * 1024;
+
 /// Errors the SDK models as their own exceptions; the rest are `S3Exception`.
 const MODELED: [&str; 6] = [
     "NoSuchKey",
@@ -35,8 +39,14 @@ fn text<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
     params.get(name).and_then(Value::as_str)
 }
 
+/// A required member, at least one character long (as the SDK requires:
+/// an empty `Key` would address the bucket itself).
 fn required<'a>(params: &'a Value, name: &str) -> Result<&'a str, ServiceError> {
-    text(params, name).ok_or_else(|| bad(format!("The request must contain the parameter {name}")))
+    text(params, name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        bad(format!(
+            "The request must contain the parameter {name}, at least 1 character long"
+        ))
+    })
 }
 
 fn encode(s: &str) -> String {
@@ -136,11 +146,15 @@ impl S3Calls {
         let request_id = uuid::Uuid::new_v4().to_string();
         let resp = self.0.handle_buffered(req, &request_id).await;
         let (parts, body) = resp.into_parts();
-        let bytes = body
+        let bytes = http_body_util::Limited::new(body, MAX_READ)
             .collect()
             .await
             .map(|c| c.to_bytes())
-            .map_err(|e| bad(format!("reading S3's answer failed: {e}")))?;
+            .map_err(|e| {
+                bad(format!(
+                    "reading S3's answer failed (a workflow reads at most {MAX_READ} bytes of an object): {e}"
+                ))
+            })?;
         if !parts.status.is_success() {
             let doc = xml::parse(&bytes).unwrap_or_default();
             let code = doc.child_text("Code").unwrap_or("S3Exception");
@@ -198,7 +212,13 @@ impl ServiceApi for S3Calls {
                         Some(Value::String(s)) => Bytes::from(s.clone()),
                         Some(v) => Bytes::from(v.to_string()),
                     };
-                    let mut headers = Vec::new();
+                    // A digest, as the SDK sends one (buckets with Object
+                    // Lock require it).
+                    let mut headers = vec![("content-md5", {
+                        use base64::Engine as _;
+                        use md5::Digest as _;
+                        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body))
+                    })];
                     if let Some(t) = text(&params, "ContentType") {
                         headers.push(("content-type", t.to_string()));
                     }

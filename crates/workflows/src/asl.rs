@@ -1302,12 +1302,25 @@ fn distributed(
             })
         }
     };
+    let label = obj.get("Label").and_then(Value::as_str).map(str::to_string);
+    if let Some(l) = &label
+        && (l.is_empty()
+            || l.chars().count() > 40
+            || l.chars().any(|ch| {
+                ch.is_whitespace() || ch.is_control() || ":?*<>{}[];,\\|^~$#%&`\"".contains(ch)
+            }))
+    {
+        c.schema(
+            "The value for the field 'Label' must be 1 to 40 characters without whitespace or any of :?*<>{}[];,\\|^~$#%&`\"",
+            &format!("{at}/Label"),
+        );
+    }
     Some(Distributed {
         execution_type,
         reader,
         batcher,
         writer,
-        label: obj.get("Label").and_then(Value::as_str).map(str::to_string),
+        label,
     })
 }
 

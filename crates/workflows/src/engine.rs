@@ -144,9 +144,11 @@ pub enum MapRunReport {
         map_run_arn: String,
         child: ChildExecution,
     },
+    /// The items its reader read.
+    Items { map_run_arn: String, items: usize },
     Ended {
         map_run_arn: String,
-        /// `SUCCEEDED` or `FAILED`.
+        /// `SUCCEEDED`, `FAILED` or `ABORTED`.
         status: &'static str,
         stop_ms: u64,
     },
@@ -173,6 +175,11 @@ pub struct ChildExecution {
 pub trait Integrations: Send + Sync + 'static {
     /// Hear how a distributed Map's Map Run goes (nothing by default).
     fn map_run(&self, _report: MapRunReport) {}
+    /// Whether the machine's role may start the child executions of a
+    /// distributed Map (`states:StartExecution` on the machine).
+    fn may_start_children(&self, _ctx: &TaskContext, _machine_arn: &str) -> Result<(), Failure> {
+        Ok(())
+    }
 
     /// Run `resource` with `input` (the state's effective parameters) and
     /// return its result. For `.waitForTaskToken` the result is ignored and

@@ -217,6 +217,21 @@ impl Integrations for Live {
         }
     }
 
+    fn may_start_children(&self, ctx: &TaskContext, machine_arn: &str) -> Result<(), Failure> {
+        let start = Resource::Service {
+            service: "states".into(),
+            action: "startExecution".into(),
+            pattern: Pattern::RequestResponse,
+        };
+        access::authorize(
+            self.permissions.as_deref(),
+            ctx,
+            &start,
+            &json!({ "StateMachineArn": machine_arn }),
+            &self.identity,
+        )
+    }
+
     fn call(
         &self,
         resource: &Resource,

@@ -5,8 +5,11 @@
 //! indexes, one node). `$$` paths select from the context object. Filter
 //! expressions select array elements (`$.items[?(@.price < 10 && @.stock)]`)
 //! as Step Functions' JSONPath (Jayway's) evaluates them: comparisons of
-//! numbers and of strings, `==`/`!=` of any values, existence, `!`, `&&`,
-//! `||`, parentheses, `@` for the element and `$` for the root.
+//! numbers and of strings, `==`/`!=` of any values (numbers and strings by
+//! value, a missing side unequal to everything), existence, `!`, `&&`, `||`,
+//! parentheses, `@` for the element and `$` for the root (evaluated once per
+//! filter). Jayway's other operators (`=~`, `in`, `size`, ...) and filters
+//! inside a filter's operands are refused.
 
 use serde_json::{Map, Value};
 
@@ -462,7 +465,13 @@ impl ExprParser<'_> {
                     }
                     j += 1;
                 }
-                let path = Path::parse(&format!("${}", rest.get(1..j)?)).ok()?;
+                let text = rest.get(1..j)?;
+                // No filter inside a filter's operand: one level of
+                // expressions, whose depth the parser bounds.
+                if text.contains("[?") {
+                    return None;
+                }
+                let path = Path::parse(&format!("${text}")).ok()?;
                 if path.var.is_some() || path.context {
                     return None;
                 }
@@ -515,39 +524,80 @@ impl ExprParser<'_> {
     }
 }
 
-/// What an operand stands for at `node` (`None`: a path that selects nothing).
-fn operand_value(root: &Value, node: &Value, o: &Operand) -> Option<Value> {
-    let selected = |p: &Path, from: &Value| {
-        let v = p.select(from)?;
-        // A path that may select several nodes stands for its one match.
-        if p.is_reference() {
-            Some(v)
-        } else {
-            match v {
-                Value::Array(mut a) if a.len() == 1 => a.pop(),
-                Value::Array(a) if a.is_empty() => None,
-                other => Some(other),
-            }
-        }
-    };
+/// What an operand stands for at `node` (`None`: a path that selects
+/// nothing). A path that may select several nodes stands for the list of
+/// them, as in Jayway's JsonPath.
+fn operand_value(node: &Value, o: &Operand) -> Option<Value> {
     match o {
-        Operand::Current(p) => selected(p, node),
-        Operand::Root(p) => selected(p, root),
+        Operand::Current(p) => match p.select(node)? {
+            Value::Array(a) if !p.is_reference() && a.is_empty() => None,
+            v => Some(v),
+        },
         Operand::Literal(v) => Some(v.clone()),
+        // Resolved once per filter (see [`resolve_roots`]).
+        Operand::Root(_) => None,
     }
 }
 
-fn holds(root: &Value, node: &Value, e: &Expr) -> bool {
+/// `e` with its `$...` operands replaced by what they select in `root`
+/// (evaluated once for all the elements a filter tests).
+fn resolve_roots(e: &Expr, root: &Value) -> Expr {
+    let operand = |o: &Operand| match o {
+        Operand::Root(p) => match p.select(root) {
+            Some(Value::Array(a)) if !p.is_reference() && a.is_empty() => Operand::Root(p.clone()),
+            Some(v) => Operand::Literal(v),
+            None => Operand::Root(p.clone()),
+        },
+        other => other.clone(),
+    };
     match e {
-        Expr::Or(a, b) => holds(root, node, a) || holds(root, node, b),
-        Expr::And(a, b) => holds(root, node, a) && holds(root, node, b),
-        Expr::Not(a) => !holds(root, node, a),
+        Expr::Or(a, b) => Expr::Or(
+            Box::new(resolve_roots(a, root)),
+            Box::new(resolve_roots(b, root)),
+        ),
+        Expr::And(a, b) => Expr::And(
+            Box::new(resolve_roots(a, root)),
+            Box::new(resolve_roots(b, root)),
+        ),
+        Expr::Not(a) => Expr::Not(Box::new(resolve_roots(a, root))),
+        Expr::Cmp(l, op, r) => Expr::Cmp(operand(l), *op, operand(r)),
+        // A root path's existence: true as a literal, false as itself.
+        Expr::Holds(Operand::Root(p)) => match p.select(root) {
+            Some(Value::Array(a)) if !p.is_reference() && a.is_empty() => {
+                Expr::Holds(Operand::Root(p.clone()))
+            }
+            Some(_) => Expr::Holds(Operand::Literal(Value::Bool(true))),
+            None => Expr::Holds(Operand::Root(p.clone())),
+        },
+        Expr::Holds(o) => Expr::Holds(o.clone()),
+    }
+}
+
+/// Jayway's equality: numbers and strings compare by value across the two
+/// (`3 == '3'`).
+fn loosely_equal(l: &Value, r: &Value) -> bool {
+    match (l, r) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+            s.trim().parse::<f64>().ok() == n.as_f64()
+        }
+        _ => l == r,
+    }
+}
+
+fn holds(node: &Value, e: &Expr) -> bool {
+    match e {
+        Expr::Or(a, b) => holds(node, a) || holds(node, b),
+        Expr::And(a, b) => holds(node, a) && holds(node, b),
+        Expr::Not(a) => !holds(node, a),
         Expr::Holds(Operand::Literal(v)) => !matches!(v, Value::Null | Value::Bool(false)),
-        Expr::Holds(o) => operand_value(root, node, o).is_some(),
+        Expr::Holds(o) => operand_value(node, o).is_some(),
         Expr::Cmp(l, op, r) => {
-            let (Some(l), Some(r)) = (operand_value(root, node, l), operand_value(root, node, r))
-            else {
-                return false;
+            let (l, r) = (operand_value(node, l), operand_value(node, r));
+            // A side that selects nothing is undefined: `!=` holds, the rest
+            // do not.
+            let (Some(l), Some(r)) = (l, r) else {
+                return *op == Cmp::Ne;
             };
             let order = match (&l, &r) {
                 (Value::Number(a), Value::Number(b)) => a
@@ -559,8 +609,8 @@ fn holds(root: &Value, node: &Value, e: &Expr) -> bool {
             };
             use std::cmp::Ordering::*;
             match op {
-                Cmp::Eq => order.map_or(l == r, |o| o == Equal),
-                Cmp::Ne => order.map_or(l != r, |o| o != Equal),
+                Cmp::Eq => loosely_equal(&l, &r),
+                Cmp::Ne => !loosely_equal(&l, &r),
                 Cmp::Lt => order == Some(Less),
                 Cmp::Le => matches!(order, Some(Less | Equal)),
                 Cmp::Gt => order == Some(Greater),
@@ -631,7 +681,7 @@ fn step<'a>(root: &Value, node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) 
             };
             match node {
                 Value::Object(o) => {
-                    if holds(root, node, e) {
+                    if holds(node, &resolve_roots(e, root)) {
                         out.push(node);
                     }
                     o.values().for_each(|c| step(root, c, seg, out));
@@ -648,11 +698,14 @@ fn step<'a>(root: &Value, node: &'a Value, seg: &Seg, out: &mut Vec<&'a Value>) 
                 _ => {}
             }
         }
-        Seg::Filter(e) => match node {
-            Value::Array(a) => out.extend(a.iter().filter(|c| holds(root, c, e))),
-            Value::Object(_) if holds(root, node, e) => out.push(node),
-            _ => {}
-        },
+        Seg::Filter(e) => {
+            let e = resolve_roots(e, root);
+            match node {
+                Value::Array(a) => out.extend(a.iter().filter(|c| holds(c, &e))),
+                Value::Object(_) if holds(node, &e) => out.push(node),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -717,7 +770,10 @@ mod tests {
         assert_eq!(ids("$.items[?(@.price<=10)]"), [1, 3]);
         assert_eq!(ids("$.items[?(@.price == 10)]"), [3]);
         assert_eq!(ids("$.items[?(@.tag == 'a b')]"), [3]);
-        assert_eq!(ids("$.items[?(@.tag != \"a\")]"), [2, 3]);
+        // Jayway: a missing field is unequal to anything; numbers and
+        // strings compare by value.
+        assert_eq!(ids("$.items[?(@.tag != \"a\")]"), [2, 3, 4]);
+        assert_eq!(ids("$.items[?(@.price == '15')]"), [2]);
         assert_eq!(ids("$.items[?(@.stock)]"), [1, 3]);
         assert_eq!(ids("$.items[?(!@.price)]"), [4]);
         assert_eq!(
@@ -734,6 +790,7 @@ mod tests {
             "$.items[?@.price]",
             "$.items[?(@.a ~ 1)]",
             "$.items[?((((((((((((((((((((((((((((((((((@.a))))))))))))))))))))))))))))))))))]",
+            "$[?(@[?(@.a)])]",
         ] {
             assert!(Path::parse(bad).is_err(), "{bad}");
         }

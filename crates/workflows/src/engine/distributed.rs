@@ -92,6 +92,41 @@ pub(crate) fn csv_rows(text: &str, delimiter: u8) -> Vec<Vec<String>> {
     rows
 }
 
+/// What one Map Run works from.
+struct MapRunSpec<'a> {
+    d: &'a Distributed,
+    /// The items, when they came from the input (not a reader).
+    given: Option<Vec<Value>>,
+    raw: &'a Value,
+    data: &'a Data<'a>,
+    entered: (u64, u32),
+    max_concurrency: usize,
+    map_run_arn: &'a str,
+    label: &'a str,
+    prefix: &'a str,
+    run_id: &'a str,
+}
+
+/// Reports a Map Run ABORTED if its execution stops it (the future dropped)
+/// before it ends.
+struct RunGuard {
+    integrations: Arc<dyn Integrations>,
+    map_run_arn: String,
+    done: bool,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.integrations.map_run(MapRunReport::Ended {
+                map_run_arn: std::mem::take(&mut self.map_run_arn),
+                status: "ABORTED",
+                stop_ms: nimbus_model::time::now_millis(),
+            });
+        }
+    }
+}
+
 fn reader_failed(cause: impl Into<String>) -> Failure {
     Failure::new("States.ItemReaderFailed", cause)
 }
@@ -116,6 +151,10 @@ pub(crate) fn parse_items(body: &str, r: &ItemReader) -> Result<Vec<Value>, Fail
                     .next()
                     .ok_or_else(|| reader_failed("The CSV file has no header row"))?,
             };
+            let mut seen = std::collections::HashSet::new();
+            if !headers.iter().all(|h| seen.insert(h)) {
+                return Err(reader_failed("CSV headers cannot contain duplicates."));
+            }
             Ok(rows
                 .map(|row| {
                     let o: Map<String, Value> = headers
@@ -232,8 +271,11 @@ impl Run {
         Ok(items)
     }
 
-    /// Run a distributed Map state; its value is the children's outputs in
-    /// order, or where the `ResultWriter` put them.
+    /// Run a distributed Map state: `MapStateStarted`, then the Map Run
+    /// (`MapRunStarted` before its items are read, `MapRunSucceeded` or
+    /// `MapRunFailed` whatever ends it), then `MapStateSucceeded` or
+    /// `MapStateFailed`. Its value is the children's outputs in order, or
+    /// where the `ResultWriter` put them.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn distributed_map(
         self: Arc<Run>,
@@ -248,11 +290,8 @@ impl Run {
         max_concurrency: usize,
     ) -> Result<Value, Failure> {
         let Kind::Map {
-            processor,
             items_path,
-            item_selector,
             items: items_expr,
-            item_selector_expr,
             tolerated_percentage,
             tolerated_count,
             ..
@@ -268,8 +307,9 @@ impl Run {
             ctx,
             vars,
         };
-        let items = match &d.reader {
-            Some(r) => self.read_items(state, r, raw, &data).await?,
+        // Items from the input are known at once; a reader's come later.
+        let given = match &d.reader {
+            Some(_) => None,
             None => {
                 let v = if state.jsonata {
                     jeval_or(items_expr, &states(raw, ctx), vars, raw)?
@@ -280,7 +320,7 @@ impl Run {
                     }
                 };
                 match v {
-                    Value::Array(a) => a,
+                    Value::Array(a) => Some(a),
                     _ => {
                         return Err(Failure::runtime(format!(
                             "Invalid path '{}': the ItemsPath must reference a JSON array",
@@ -290,6 +330,131 @@ impl Run {
                 }
             }
         };
+        self.emit(
+            thread,
+            "MapStateStarted",
+            Some((
+                "mapStateStartedEventDetails",
+                json!({"length": given.as_ref().map_or(0, Vec::len)}),
+            )),
+        );
+        // arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> mapRun:NAME/LABEL:ID
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let label = d
+            .label
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_string());
+        let prefix = self
+            .spec
+            .machine_arn
+            .split(":stateMachine:")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let map_run_arn = format!(
+            "{prefix}:mapRun:{}/{label}:{run_id}",
+            self.spec.machine_name
+        );
+        self.emit(
+            thread,
+            "MapRunStarted",
+            Some((
+                "mapRunStartedEventDetails",
+                json!({"mapRunArn": map_run_arn}),
+            )),
+        );
+        self.integrations.map_run(MapRunReport::Started {
+            map_run_arn: map_run_arn.clone(),
+            execution_arn: self.spec.execution_arn.clone(),
+            machine_arn: self.spec.machine_arn.clone(),
+            start_ms: nimbus_model::time::now_millis(),
+            max_concurrency,
+            tolerated_percentage: tolerated_percentage.unwrap_or(0.0),
+            tolerated_count: tolerated_count.unwrap_or(0),
+            items: given.as_ref().map_or(0, Vec::len),
+        });
+        // A Map Run stopped with its execution is reported ABORTED.
+        let mut guard = RunGuard {
+            integrations: self.integrations.clone(),
+            map_run_arn: map_run_arn.clone(),
+            done: false,
+        };
+        let run = MapRunSpec {
+            d,
+            given,
+            raw,
+            data: &data,
+            entered: (entered_ms, retry_count),
+            max_concurrency,
+            map_run_arn: &map_run_arn,
+            label: &label,
+            prefix: &prefix,
+            run_id: &run_id,
+        };
+        let outcome = self.clone().map_run(state, run).await;
+        guard.done = true;
+        self.integrations.map_run(MapRunReport::Ended {
+            map_run_arn: map_run_arn.clone(),
+            status: if outcome.is_ok() {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            },
+            stop_ms: nimbus_model::time::now_millis(),
+        });
+        match &outcome {
+            Ok(_) => {
+                self.emit(thread, "MapRunSucceeded", None);
+                self.emit(thread, "MapStateSucceeded", None);
+            }
+            Err(f) => {
+                self.emit(
+                    thread,
+                    "MapRunFailed",
+                    Some((
+                        "mapRunFailedEventDetails",
+                        json!({"error": f.error, "cause": f.cause}),
+                    )),
+                );
+                self.emit(thread, "MapStateFailed", None);
+            }
+        }
+        outcome
+    }
+
+    /// The Map Run itself: items read and selected, batched, run as child
+    /// executions until done or beyond the tolerated failures, results
+    /// written.
+    async fn map_run(self: Arc<Run>, state: &State, run: MapRunSpec<'_>) -> Result<Value, Failure> {
+        let Kind::Map {
+            processor,
+            item_selector,
+            item_selector_expr,
+            tolerated_percentage,
+            tolerated_count,
+            ..
+        } = &state.kind
+        else {
+            return Err(Failure::runtime(format!(
+                "{} is not a Map state",
+                state.name
+            )));
+        };
+        let (d, data, raw) = (run.d, run.data, run.raw);
+        let (ctx, vars, effective) = (data.ctx, data.vars, data.input);
+        let items = match (&d.reader, run.given) {
+            (_, Some(items)) => items,
+            (Some(r), None) => {
+                let items = self.read_items(state, r, raw, data).await?;
+                self.integrations.map_run(MapRunReport::Items {
+                    map_run_arn: run.map_run_arn.to_string(),
+                    items: items.len(),
+                });
+                items
+            }
+            (None, None) => Vec::new(),
+        };
+        let (entered_ms, retry_count) = run.entered;
         let mut selected = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let item_ctx = self.context(
@@ -312,6 +477,7 @@ impl Run {
                 (None, None) => item.clone(),
             });
         }
+        let total_items = selected.len();
         let inputs = match &d.batcher {
             None => selected,
             Some(b) => {
@@ -323,7 +489,7 @@ impl Run {
                 .unwrap_or(u64::MAX) as usize;
                 let max_bytes = b.max_bytes.unwrap_or(256 * 1024) as usize;
                 let batch_input = match (&b.batch_input, &b.batch_input_expr) {
-                    (Some(t), _) => Some(render(t, &data)?),
+                    (Some(t), _) => Some(render(t, data)?),
                     (None, Some(t)) => Some(jeval(t, &states(raw, ctx), vars)?),
                     (None, None) => None,
                 };
@@ -356,31 +522,11 @@ impl Run {
                     .collect()
             }
         };
-        // arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> mapRun:NAME/LABEL:ID
-        let run_id = uuid::Uuid::new_v4().to_string();
-        let label = d.label.clone().unwrap_or_else(|| state.name.clone());
-        let prefix = self
-            .spec
-            .machine_arn
-            .split(":stateMachine:")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let machine_name = self.spec.machine_name.clone();
-        let map_run_arn = format!("{prefix}:mapRun:{machine_name}/{label}:{run_id}");
         let kind = if d.execution_type == "EXPRESS" {
             "express"
         } else {
             "execution"
         };
-        self.emit(
-            thread,
-            "MapRunStarted",
-            Some((
-                "mapRunStartedEventDetails",
-                json!({"mapRunArn": map_run_arn}),
-            )),
-        );
         let n = inputs.len();
         let batch_sizes: Vec<usize> = inputs
             .iter()
@@ -389,31 +535,27 @@ impl Run {
                 _ => 1,
             })
             .collect();
-        self.integrations.map_run(MapRunReport::Started {
-            map_run_arn: map_run_arn.clone(),
-            execution_arn: self.spec.execution_arn.clone(),
-            machine_arn: self.spec.machine_arn.clone(),
-            start_ms: nimbus_model::time::now_millis(),
-            max_concurrency,
-            tolerated_percentage: tolerated_percentage.unwrap_or(0.0),
-            tolerated_count: tolerated_count.unwrap_or(0),
-            items: batch_sizes.iter().sum(),
-        });
-        let limit = if max_concurrency == 0 {
+        let limit = if run.max_concurrency == 0 {
             n.clamp(1, 1000)
         } else {
-            max_concurrency.min(n.max(1))
+            run.max_concurrency.min(n.max(1))
         };
+        // The children start as the machine's role.
+        self.integrations
+            .may_start_children(&self.task_context(state), &self.spec.machine_arn)?;
         let permits = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for (i, input) in inputs.into_iter().enumerate() {
             let name = uuid::Uuid::new_v4().to_string();
-            let arn = format!("{prefix}:{kind}:{machine_name}/{label}:{name}");
+            let arn = format!(
+                "{}:{kind}:{}/{}:{name}",
+                run.prefix, self.spec.machine_name, run.label
+            );
             let spec = RunSpec {
                 execution_arn: arn.clone(),
                 execution_name: name.clone(),
                 machine_arn: self.spec.machine_arn.clone(),
-                machine_name: machine_name.clone(),
+                machine_name: self.spec.machine_name.clone(),
                 role_arn: self.spec.role_arn.clone(),
                 input: input.clone(),
                 start_ms: 0,
@@ -427,7 +569,7 @@ impl Run {
                 processor.clone(),
                 permits.clone(),
             );
-            let (map_run, items) = (map_run_arn.clone(), batch_sizes[i]);
+            let (map_run, items) = (run.map_run_arn.to_string(), batch_sizes[i]);
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let start_ms = nimbus_model::time::now_millis();
@@ -484,55 +626,58 @@ impl Run {
                 )
             });
         }
+        // Failures count by item, against both limits: beyond either (or
+        // any failure when neither is set) the Map Run fails at once.
+        let exceeded = |failed_items: usize| {
+            if tolerated_count.is_none() && tolerated_percentage.is_none() {
+                return failed_items > 0;
+            }
+            tolerated_count.is_some_and(|c| failed_items as u64 > c)
+                || tolerated_percentage.is_some_and(|p| {
+                    total_items > 0 && (failed_items as f64) * 100.0 / (total_items as f64) > p
+                })
+        };
         let mut children: Vec<Option<Child>> = (0..n).map(|_| None).collect();
+        let mut failed_items = 0;
+        let mut over = false;
         while let Some(joined) = set.join_next().await {
             let (i, c) =
                 joined.map_err(|e| Failure::runtime(format!("child execution stopped: {e}")))?;
+            if c.outcome.is_err() {
+                failed_items += batch_sizes[i];
+                if exceeded(failed_items) {
+                    over = true;
+                    set.abort_all();
+                }
+            }
             children[i] = Some(c);
+            if over {
+                break;
+            }
         }
         let children: Vec<Child> = children.into_iter().flatten().collect();
-        let failed = children.iter().filter(|c| c.outcome.is_err()).count();
-        let tolerated = failed == 0
-            || tolerated_count.is_some_and(|c| failed as u64 <= c)
-            || tolerated_percentage
-                .is_some_and(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
         let written = match &d.writer {
             Some(w) => {
                 let params = match (&w.parameters, &w.arguments) {
-                    (Some(t), _) => render(t, &data)?,
+                    (Some(t), _) => render(t, data)?,
                     (None, Some(t)) => jeval(t, &states(raw, ctx), vars)?,
                     (None, None) => json!({}),
                 };
                 Some(
-                    self.write_results(state, &params, &map_run_arn, &run_id, &children)
+                    self.write_results(state, &params, run.map_run_arn, run.run_id, &children)
                         .await?,
                 )
             }
             None => None,
         };
-        self.integrations.map_run(MapRunReport::Ended {
-            map_run_arn: map_run_arn.clone(),
-            status: if tolerated { "SUCCEEDED" } else { "FAILED" },
-            stop_ms: nimbus_model::time::now_millis(),
-        });
-        if !tolerated {
-            let f = Failure::new(
+        if over {
+            return Err(Failure::new(
                 "States.ExceedToleratedFailureThreshold",
                 "The specified tolerated failure threshold was exceeded",
-            );
-            self.emit(
-                thread,
-                "MapRunFailed",
-                Some((
-                    "mapRunFailedEventDetails",
-                    json!({"error": f.error, "cause": f.cause}),
-                )),
-            );
-            return Err(f);
+            ));
         }
-        self.emit(thread, "MapRunSucceeded", None);
         if let Some(details) = written {
-            return Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": details}));
+            return Ok(json!({"MapRunArn": run.map_run_arn, "ResultWriterDetails": details}));
         }
         Ok(Value::Array(
             children

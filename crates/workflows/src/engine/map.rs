@@ -154,10 +154,13 @@ impl Run {
             });
         }
         let n = items.len();
+        // Beyond either limit the state fails (with neither, at the first
+        // failure).
         let tolerated = |failed: usize| {
-            tolerated_count.is_some_and(|c| failed as u64 <= c)
-                || tolerated_percentage
-                    .is_some_and(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p)
+            (tolerated_count.is_some() || tolerated_percentage.is_some())
+                && tolerated_count.is_none_or(|c| failed as u64 <= c)
+                && tolerated_percentage
+                    .is_none_or(|p| n == 0 || (failed as f64) * 100.0 / (n as f64) <= p)
         };
         let mut out = vec![Value::Null; n];
         let mut failed = 0;

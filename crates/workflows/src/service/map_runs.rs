@@ -118,6 +118,11 @@ impl StepFunctions {
                     }
                 }
             }
+            MapRunReport::Items { map_run_arn, items } => {
+                if let Some(run) = all.runs.get_mut(&map_run_arn) {
+                    run.items = items;
+                }
+            }
             MapRunReport::Ended {
                 map_run_arn,
                 status,
