@@ -606,3 +606,37 @@ def test_consumed_capacity_by_index(ddb):
     c = ddb.query(TableName=name, IndexName="byEmail", KeyConditionExpression="email = :e",
                   ExpressionAttributeValues={":e": {"S": "z@y"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
     assert c == {"TableName": name, "CapacityUnits": 0.5, "GlobalSecondaryIndexes": {"byEmail": {"CapacityUnits": 0.5}}}
+
+
+def test_resource_policies_of_tables(nimbus, ddb):
+    """Put/Get/DeleteResourcePolicy with revisions; the policy lets in a user IAM
+    gives nothing, and goes with it."""
+    import boto3
+    from botocore.config import Config
+
+    name = make_table(ddb)
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    iam = nimbus.client("iam")
+    user = unique("reader")
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                          config=Config(retries={"max_attempts": 1}))
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    get = {"TableName": name, "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}}}
+    assert error(reader.get_item, **get)[0] == "AccessDeniedException"
+    assert error(ddb.get_resource_policy, ResourceArn=arn)[0] == "PolicyNotFoundException"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "dynamodb:GetItem", "Resource": arn}]})
+    rev = ddb.put_resource_policy(ResourceArn=arn, Policy=policy)["RevisionId"]
+    got = ddb.get_resource_policy(ResourceArn=arn)
+    assert (json.loads(got["Policy"]), got["RevisionId"]) == (json.loads(policy), rev)
+    assert reader.get_item(**get)["Item"]["pk"] == {"S": "a"}
+    assert error(ddb.put_resource_policy, ResourceArn=arn, Policy=policy,
+                 ExpectedRevisionId="1")[0] == "PolicyNotFoundException"
+    assert error(ddb.put_resource_policy, ResourceArn=arn, Policy="{not json")[0] == "ValidationException"
+    ddb.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=rev)
+    assert error(reader.get_item, **get)[0] == "AccessDeniedException"
+    assert error(ddb.delete_resource_policy, ResourceArn=arn)[0] == "PolicyNotFoundException"
+    assert error(ddb.get_resource_policy, ResourceArn=arn + "x")[0] == "ResourceNotFoundException"

@@ -592,6 +592,7 @@ impl Services {
         sample_queue_gauges(queues.clone(), metrics.clone());
         let queue_policies = Arc::new(resource_policies::QueuePolicies(queues.clone()));
         let sqs = Arc::new(nimbus_api_sqs::SqsApi::new(queues));
+        let table_policies = Arc::new(resource_policies::TablePolicies(tables.clone()));
         let dynamodb = Arc::new(nimbus_api_dynamodb::DynamoDbApi::new(tables));
         dynamodb.set_metrics(metrics.clone());
         let workflows = open_workflows(
@@ -731,6 +732,7 @@ impl Services {
                 Arc::new(resource_policies::SecretPolicies(secrets)),
                 false,
             ),
+            ("arn:aws:dynamodb:", table_policies, false),
             (
                 "arn:aws:kms:",
                 Arc::new(resource_policies::KeyPolicies(kms)),

@@ -1,6 +1,7 @@
 //! Where the enforcer finds resources' own policies: a function's permissions
 //! (`AddPermission`), a queue's `Policy` attribute, a secret's resource
-//! policy, a bucket's policy, an event bus's policy (`PutPermission`), a KMS key's policy (which must allow a
+//! policy, a bucket's policy, an event bus's policy (`PutPermission`), a table's or stream's
+//! resource policy, a KMS key's policy (which must allow a
 //! request for IAM policies to count at all). Each is one service's [`ResourcePolicies`], registered by the ARN
 //! prefix of its resources.
 
@@ -198,5 +199,39 @@ impl ResourcePolicies for KeyPolicies {
                     .collect()
             },
         )
+    }
+}
+
+/// A table's resource-based policy (its indexes' requests too), or a
+/// stream's (`PutResourcePolicy`).
+pub struct TablePolicies(pub Arc<nimbus_tables::Tables>);
+
+impl TablePolicies {
+    /// The table, and the stream's label, an ARN names
+    /// (`table/NAME`, `table/NAME/index/I`, `table/NAME/stream/LABEL`).
+    fn parse(&self, arn: &str) -> Option<(String, Option<String>)> {
+        let (head, rest) = match arn.split_once("/stream/") {
+            Some((h, label)) => (h, Some(label.to_string())),
+            None => (arn.split("/index/").next().unwrap_or(arn), None),
+        };
+        Some((self.0.table_from_arn(head)?, rest))
+    }
+}
+
+impl ResourcePolicies for TablePolicies {
+    fn policy(&self, arn: &str) -> Option<String> {
+        let (table, stream) = self.parse(arn)?;
+        self.0
+            .resource_policy(&table, stream.as_deref())
+            .ok()
+            .flatten()
+            .map(|p| p.document)
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.parse(arn)
+            .and_then(|(table, _)| self.0.record(&table).ok())
+            .map(|r| r.tags.into_iter().collect())
+            .unwrap_or_default()
     }
 }

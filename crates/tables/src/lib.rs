@@ -55,6 +55,8 @@ pub enum Error {
     #[error("{0}")]
     ExpiredIterator(String),
     #[error("{0}")]
+    PolicyNotFound(String),
+    #[error("{0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("stored table data is unreadable: {0}")]
     Corrupt(String),
@@ -611,6 +613,79 @@ impl Tables {
             }
             Ok(())
         })
+    }
+
+    /// The resource policy of the table (`stream` `None`) or of one of its
+    /// streams (by label), if any.
+    pub fn resource_policy(
+        &self,
+        name: &str,
+        stream: Option<&str>,
+    ) -> Result<Option<schema::ResourcePolicy>> {
+        let rec = self.record(name)?;
+        Ok(rec.policies.get(stream.unwrap_or("")).cloned())
+    }
+
+    /// Set (`Some`) or delete (`None`) a resource policy, if its revision is
+    /// still `expected` (when given); the new revision, or the deleted one's.
+    /// A stream's policy needs that stream to exist.
+    pub fn change_resource_policy(
+        &self,
+        name: &str,
+        stream: Option<&str>,
+        document: Option<String>,
+        expected: Option<&str>,
+    ) -> Result<String> {
+        let mut revision = String::new();
+        self.change_record(name, |rec| {
+            let key = stream.unwrap_or("").to_string();
+            if let Some(label) = stream {
+                let known = rec.stream.iter().chain(&rec.old_streams).any(|s| s.label == label);
+                if !known {
+                    return Err(Error::ResourceNotFound(format!(
+                        "Requested resource not found: Stream: {label} not found"
+                    )));
+                }
+            }
+            let current = rec.policies.get(&key).map(|p| p.revision.clone());
+            if let Some(want) = expected
+                && current.as_deref() != Some(want)
+            {
+                return Err(Error::PolicyNotFound(format!(
+                    "Resource-based policy not found for the provided ResourceArn: Requested update for policy with revision id {want}, but the policy associated to target table {name} has revision id {}.",
+                    current.as_deref().unwrap_or("none")
+                )));
+            }
+            match document {
+                Some(document) => {
+                    // Revisions are times, ever increasing for the resource.
+                    let now = now_ms().to_string();
+                    revision = match &current {
+                        Some(c) if c.as_str() >= now.as_str() => {
+                            (c.parse::<u64>().unwrap_or(0) + 1).to_string()
+                        }
+                        _ => now,
+                    };
+                    rec.policies.insert(
+                        key,
+                        schema::ResourcePolicy {
+                            document,
+                            revision: revision.clone(),
+                        },
+                    );
+                }
+                None => {
+                    let Some(old) = rec.policies.remove(&key) else {
+                        return Err(Error::PolicyNotFound(
+                            "Resource-based policy not found for the provided ResourceArn".into(),
+                        ));
+                    };
+                    revision = old.revision;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(revision)
     }
 
     pub fn set_ttl(&self, name: &str, attribute: Option<String>) -> Result<()> {

@@ -115,6 +115,17 @@ pub struct TableRecord {
     pub tags: BTreeMap<String, String>,
     pub deletion_protection: bool,
     pub table_class: Option<String>,
+    /// Resource-based policies: the table's (key `""`) and its streams'
+    /// (key: the stream's label).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, ResourcePolicy>,
+}
+
+/// A resource-based policy and its revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    pub document: String,
+    pub revision: String,
 }
 
 impl TableRecord {

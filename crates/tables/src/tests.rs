@@ -38,6 +38,7 @@ fn record(name: &str, stream: bool) -> TableRecord {
         tags: BTreeMap::new(),
         deletion_protection: false,
         table_class: None,
+        policies: BTreeMap::new(),
     }
 }
 

@@ -68,10 +68,14 @@ fn asked(op: Operation, params: &Value, scope: &Scope) -> Vec<Access> {
         ListTables => vec![Access::any("dynamodb:ListTables")],
         DescribeEndpoints => vec![Access::any("dynamodb:DescribeEndpoints")],
         DescribeLimits => vec![Access::any("dynamodb:DescribeLimits")],
-        TagResource | UntagResource | ListTagsOfResource => {
+        TagResource | UntagResource | ListTagsOfResource | PutResourcePolicy
+        | GetResourcePolicy | DeleteResourcePolicy => {
             let action = match op {
                 TagResource => "dynamodb:TagResource",
                 UntagResource => "dynamodb:UntagResource",
+                PutResourcePolicy => "dynamodb:PutResourcePolicy",
+                GetResourcePolicy => "dynamodb:GetResourcePolicy",
+                DeleteResourcePolicy => "dynamodb:DeleteResourcePolicy",
                 _ => "dynamodb:ListTagsOfResource",
             };
             vec![Access::new(

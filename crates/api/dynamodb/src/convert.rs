@@ -373,6 +373,7 @@ pub fn table_record(v: &Value) -> R<TableRecord> {
             .get("TableClass")
             .and_then(Value::as_str)
             .map(str::to_string),
+        policies: Default::default(),
     })
 }
 

@@ -61,6 +61,7 @@ impl From<TError> for DdbError {
             }
             TError::TrimmedData(_) => DdbError::new("TrimmedDataAccessException", m),
             TError::ExpiredIterator(_) => DdbError::new("ExpiredIteratorException", m),
+            TError::PolicyNotFound(_) => DdbError::new("PolicyNotFoundException", m),
             TError::Storage(_) | TError::Corrupt(_) => {
                 tracing::error!(error = %m, "table store failed");
                 DdbError(ApiError::new(

@@ -28,6 +28,9 @@ pub enum Operation {
     TransactWriteItems,
     TransactGetItems,
     ExecuteStatement,
+    PutResourcePolicy,
+    GetResourcePolicy,
+    DeleteResourcePolicy,
 }
 
 impl Operation {
@@ -57,6 +60,9 @@ impl Operation {
             "TransactWriteItems" => Operation::TransactWriteItems,
             "TransactGetItems" => Operation::TransactGetItems,
             "ExecuteStatement" => Operation::ExecuteStatement,
+            "PutResourcePolicy" => Operation::PutResourcePolicy,
+            "GetResourcePolicy" => Operation::GetResourcePolicy,
+            "DeleteResourcePolicy" => Operation::DeleteResourcePolicy,
             _ => return None,
         })
     }
@@ -77,6 +83,8 @@ impl Operation {
                 | Operation::TagResource
                 | Operation::UntagResource
                 | Operation::ExecuteStatement
+                | Operation::PutResourcePolicy
+                | Operation::DeleteResourcePolicy
         )
     }
 }
