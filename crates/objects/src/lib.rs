@@ -522,13 +522,10 @@ impl Objects {
         key: &str,
         tags: Vec<(String, String)>,
     ) -> Result<Object> {
-        let _one_writer = self.lock_key(&object_key(bucket, key));
-        let mut obj = self.head(bucket, key)?;
-        obj.attributes.tags = tags;
-        let mut batch = WriteBatch::new();
-        batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
-        self.kv.commit(batch)?;
-        Ok(obj)
+        self.rewrite_version(bucket, key, None, |o| {
+            o.attributes.tags = tags;
+            Ok(())
+        })
     }
 
     /// Replace the ACL grants of an object (the version `version` names, or
@@ -540,36 +537,28 @@ impl Objects {
         version: Option<&str>,
         acl: Vec<access::Grant>,
     ) -> Result<Object> {
-        let _one_writer = self.lock_key(&object_key(bucket, key));
-        let Some(v) = version else {
-            let mut obj = self.head(bucket, key)?;
-            obj.attributes.acl = acl;
-            let mut batch = WriteBatch::new();
-            batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
-            self.kv.commit(batch)?;
-            return Ok(obj);
-        };
-        let current = self.head(bucket, key).ok();
-        if let Some(mut obj) = current.filter(|o| wire_version(o) == v) {
-            obj.attributes.acl = acl;
-            let mut batch = WriteBatch::new();
-            batch.put(OBJECTS, object_key(bucket, key), encode(&obj));
-            self.kv.commit(batch)?;
-            return Ok(obj);
-        }
-        self.change_noncurrent(bucket, key, v, |o| o.attributes.acl = acl)
+        self.rewrite_version(bucket, key, version, |o| {
+            if o.delete_marker {
+                return Err(Error::NoSuchVersion(key.into(), wire_version(o).into()));
+            }
+            o.attributes.acl = acl;
+            Ok(())
+        })
     }
 
     /// The Object Lock settings of a version of `key` (the current one when
     /// `version` is `None`). A bucket without Object Lock refuses
-    /// (`LockNotConfigured`).
+    /// (`LockNotConfigured`), and so does a delete marker.
     pub fn object_lock(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
     ) -> Result<lock::ObjectLock> {
-        Ok(self.locked_version(bucket, key, version)?.1.attributes.lock)
+        self.lockable(bucket)?;
+        let obj = self.locate(bucket, key, version)?.1;
+        lock_settings(&obj)?;
+        Ok(obj.attributes.lock)
     }
 
     /// Change the Object Lock settings of a version of `key` (as
@@ -582,29 +571,33 @@ impl Objects {
         version: Option<&str>,
         change: impl FnOnce(&mut lock::ObjectLock) -> Result<()>,
     ) -> Result<()> {
-        let _one_writer = self.lock_key(&object_key(bucket, key));
-        let ((table, slot), mut obj) = self.locked_version(bucket, key, version)?;
-        change(&mut obj.attributes.lock)?;
-        let mut batch = WriteBatch::new();
-        batch.put(table, slot, encode(&obj));
-        self.kv.commit(batch)?;
-        Ok(())
+        self.lockable(bucket)?;
+        self.rewrite_version(bucket, key, version, |o| {
+            lock_settings(o)?;
+            change(&mut o.attributes.lock)
+        })
+        .map(|_| ())
     }
 
-    /// The version Object Lock settings are read or written on, and where its
-    /// record is kept.
-    fn locked_version(
+    /// `LockNotConfigured` unless the bucket has Object Lock.
+    fn lockable(&self, bucket: &str) -> Result<()> {
+        match self.bucket(bucket)?.object_lock {
+            Some(_) => Ok(()),
+            None => Err(Error::LockNotConfigured),
+        }
+    }
+
+    /// A version of `key` (the current one when `version` is `None`, which
+    /// must not be a delete marker) and where its record is kept.
+    fn locate(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
     ) -> Result<((Table, Vec<u8>), Object)> {
-        let b = self.bucket(bucket)?;
-        if b.object_lock.is_none() {
-            return Err(Error::LockNotConfigured);
-        }
+        self.bucket(bucket)?;
         let k = object_key(bucket, key);
-        let found = match (version, self.current(bucket, key)?) {
+        Ok(match (version, self.current(bucket, key)?) {
             (None, Some(o)) if o.delete_marker => {
                 return Err(Error::DeleteMarker {
                     key: key.into(),
@@ -625,13 +618,25 @@ impl Objects {
                         .map(|o| ((VERSIONS, vk), o))
                 })
                 .ok_or_else(|| Error::NoSuchVersion(key.into(), v.into()))?,
-        };
-        if found.1.delete_marker {
-            return Err(Error::InvalidArgument(
-                "Object Lock settings cannot be placed on a delete marker".into(),
-            ));
-        }
-        Ok(found)
+        })
+    }
+
+    /// Change one version of `key` in place (its data untouched) under the
+    /// key's lock; `change` may refuse.
+    fn rewrite_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        change: impl FnOnce(&mut Object) -> Result<()>,
+    ) -> Result<Object> {
+        let _one_writer = self.lock_key(&object_key(bucket, key));
+        let ((table, slot), mut obj) = self.locate(bucket, key, version)?;
+        change(&mut obj)?;
+        let mut batch = WriteBatch::new();
+        batch.put(table, slot, encode(&obj));
+        self.kv.commit(batch)?;
+        Ok(obj)
     }
 
     /// Replace the bucket's notification rules, once S3 may deliver to
@@ -863,31 +868,6 @@ impl Objects {
         {
             let o: Object = decode(&v)?;
             if wire_version(&o) == version_id {
-                return Ok(o);
-            }
-        }
-        Err(Error::NoSuchVersion(key.into(), version_id.into()))
-    }
-
-    /// Change a noncurrent version of `key` in place (the caller holds the
-    /// key's lock).
-    fn change_noncurrent(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-        change: impl FnOnce(&mut Object),
-    ) -> Result<Object> {
-        for (vk, v) in self
-            .kv
-            .scan_prefix(VERSIONS, &versions_prefix(bucket, key))?
-        {
-            let mut o: Object = decode(&v)?;
-            if wire_version(&o) == version_id {
-                change(&mut o);
-                let mut batch = WriteBatch::new();
-                batch.put(VERSIONS, vk, encode(&o));
-                self.kv.commit(batch)?;
                 return Ok(o);
             }
         }
@@ -1377,6 +1357,16 @@ impl Objects {
     }
 
     // ---- multipart uploads ----
+}
+
+/// Object Lock settings go on versions with data, not on delete markers.
+fn lock_settings(o: &Object) -> Result<()> {
+    if o.delete_marker {
+        return Err(Error::InvalidArgument(
+            "Object Lock settings cannot be placed on a delete marker".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Who removes a version for good.

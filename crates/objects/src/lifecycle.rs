@@ -160,27 +160,10 @@ impl Objects {
                                 || e.date_ms.is_some_and(|d| d <= clock.now_ms)
                         })
                 });
-                if expire_marker
-                    && self
-                        .kv
-                        .scan_page(VERSIONS, &versions_prefix(&b.name, &o.key), None, 1)?
-                        .is_empty()
-                {
-                    let seen = Seen {
-                        last_modified_ms: o.last_modified_ms,
-                        delete_marker: true,
-                        current: true,
-                    };
-                    let removed = self.delete_version_as(
-                        &b.name,
-                        &o.key,
-                        wire_version(&o),
-                        &lifecycle_origin(),
-                        Removal::Lifecycle(seen),
-                    )?;
-                    if removed.is_some() {
-                        done.markers_removed += 1;
-                    }
+                // Removed only with no versions behind it (checked under
+                // the key's lock).
+                if expire_marker && self.expire_version(b, &o, true)? {
+                    done.markers_removed += 1;
                 }
                 continue;
             }
@@ -263,24 +246,32 @@ impl Objects {
             if !due {
                 continue;
             }
-            let seen = Seen {
-                last_modified_ms: v.last_modified_ms,
-                delete_marker: v.delete_marker,
-                current: false,
-            };
-            match self.delete_version_as(
-                &b.name,
-                &v.key,
-                wire_version(v),
-                &lifecycle_origin(),
-                Removal::Lifecycle(seen),
-            ) {
-                Ok(Some(_)) => done.noncurrent_deleted += 1,
-                Ok(None) | Err(Error::ObjectLocked) => {}
-                Err(e) => return Err(e),
+            if self.expire_version(b, v, false)? {
+                done.noncurrent_deleted += 1;
             }
         }
         Ok(())
+    }
+
+    /// Remove version `v` (current, or not) for good, if it is still as the
+    /// pass saw it and no Object Lock holds it; whether it went.
+    fn expire_version(&self, b: &Bucket, v: &Object, current: bool) -> Result<bool> {
+        let seen = Seen {
+            last_modified_ms: v.last_modified_ms,
+            delete_marker: v.delete_marker,
+            current,
+        };
+        match self.delete_version_as(
+            &b.name,
+            &v.key,
+            wire_version(v),
+            &lifecycle_origin(),
+            Removal::Lifecycle(seen),
+        ) {
+            Ok(removed) => Ok(removed.is_some()),
+            Err(Error::ObjectLocked) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn abort_old_uploads(

@@ -107,8 +107,6 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 pub struct Head {
     pub fields: Vec<(String, String)>,
     pub filename: String,
-    /// The file part's own `Content-Type` (S3 does not keep it).
-    pub file_type: Option<String>,
     pub consumed: usize,
 }
 
@@ -151,15 +149,6 @@ fn disposition(headers: &str) -> Result<(String, Option<String>), S3Error> {
         }
     }
     Ok((name.ok_or_else(malformed)?, filename))
-}
-
-fn part_type(headers: &str) -> Option<String> {
-    headers.split("\r\n").find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim()
-            .eq_ignore_ascii_case("content-type")
-            .then(|| v.trim().to_string())
-    })
 }
 
 /// Read the form's start from `buf`: `Ok(None)` while more bytes are needed.
@@ -210,7 +199,6 @@ pub fn read_head(buf: &[u8], boundary: &str) -> Result<Option<Head>, S3Error> {
             return Ok(Some(Head {
                 fields,
                 filename: filename.unwrap_or_default(),
-                file_type: part_type(&headers),
                 consumed: body,
             }));
         }
@@ -881,7 +869,6 @@ mod tests {
                     assert_eq!(head.field("key"), Some("up/${filename}"));
                     assert_eq!(head.field("content-type"), Some("image/png"));
                     assert_eq!(head.filename, "a.txt");
-                    assert_eq!(head.file_type.as_deref(), Some("text/plain"));
                     let rest = &body[head.consumed..];
                     let end = file_end(rest, b"\r\n--XyZ").unwrap();
                     assert_eq!(&rest[..end], b"data\r\n--Xy not the end");

@@ -290,8 +290,6 @@ impl Run {
         max_concurrency: usize,
     ) -> Result<Value, Failure> {
         let Kind::Map {
-            items_path,
-            items: items_expr,
             tolerated_percentage,
             tolerated_count,
             ..
@@ -310,25 +308,7 @@ impl Run {
         // Items from the input are known at once; a reader's come later.
         let given = match &d.reader {
             Some(_) => None,
-            None => {
-                let v = if state.jsonata {
-                    jeval_or(items_expr, &states(raw, ctx), vars, raw)?
-                } else {
-                    match items_path {
-                        Some(p) => data.select(p)?,
-                        None => effective.clone(),
-                    }
-                };
-                match v {
-                    Value::Array(a) => Some(a),
-                    _ => {
-                        return Err(Failure::runtime(format!(
-                            "Invalid path '{}': the ItemsPath must reference a JSON array",
-                            items_path.as_ref().map(|p| p.text.as_str()).unwrap_or("$")
-                        )));
-                    }
-                }
-            }
+            None => Some(super::map::input_items(state, raw, &data)?),
         };
         self.emit(
             thread,
@@ -428,8 +408,6 @@ impl Run {
     async fn map_run(self: Arc<Run>, state: &State, run: MapRunSpec<'_>) -> Result<Value, Failure> {
         let Kind::Map {
             processor,
-            item_selector,
-            item_selector_expr,
             tolerated_percentage,
             tolerated_count,
             ..
@@ -441,7 +419,7 @@ impl Run {
             )));
         };
         let (d, data, raw) = (run.d, run.data, run.raw);
-        let (ctx, vars, effective) = (data.ctx, data.vars, data.input);
+        let (ctx, vars) = (data.ctx, data.vars);
         let items = match (&d.reader, run.given) {
             (_, Some(items)) => items,
             (Some(r), None) => {
@@ -454,29 +432,11 @@ impl Run {
             }
             (None, None) => Vec::new(),
         };
-        let (entered_ms, retry_count) = run.entered;
-        let mut selected = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let item_ctx = self.context(
-                state,
-                entered_ms,
-                retry_count,
-                None,
-                Some(&(i, item.clone())),
-            );
-            selected.push(match (item_selector, item_selector_expr) {
-                (_, Some(t)) => jeval(t, &states(raw, &item_ctx), vars)?,
-                (Some(t), None) => render(
-                    t,
-                    &Data {
-                        input: effective,
-                        ctx: &item_ctx,
-                        vars,
-                    },
-                )?,
-                (None, None) => item.clone(),
-            });
-        }
+        let selected = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.select_item(state, raw, data, run.entered, (i, item)))
+            .collect::<Result<Vec<_>, _>>()?;
         let total_items = selected.len();
         let inputs = match &d.batcher {
             None => selected,

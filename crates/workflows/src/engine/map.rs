@@ -20,15 +20,12 @@ impl Run {
     ) -> Result<Value, Failure> {
         let Kind::Map {
             processor,
-            items_path,
-            item_selector,
-            items: items_expr,
-            item_selector_expr,
             max_concurrency,
             max_concurrency_path,
             tolerated_percentage,
             tolerated_count,
             distributed,
+            ..
         } = &state.kind
         else {
             return Err(Failure::runtime(format!(
@@ -68,25 +65,12 @@ impl Run {
                 .await;
         }
         let max_concurrency = &max_concurrency;
-        let items = if state.jsonata {
-            jeval_or(items_expr, &states(raw, ctx), vars, raw)?
-        } else {
-            match items_path {
-                Some(p) => Data {
-                    input: effective,
-                    ctx,
-                    vars,
-                }
-                .select(p)?,
-                None => effective.clone(),
-            }
+        let data = Data {
+            input: effective,
+            ctx,
+            vars,
         };
-        let Value::Array(items) = items else {
-            return Err(Failure::runtime(format!(
-                "Invalid path '{}': the ItemsPath must reference a JSON array",
-                items_path.as_ref().map(|p| p.text.as_str()).unwrap_or("$")
-            )));
-        };
+        let items = input_items(state, raw, &data)?;
         self.emit(
             thread,
             "MapStateStarted",
@@ -104,25 +88,8 @@ impl Run {
         let processor: Arc<Machine> = processor.clone();
         let mut set = tokio::task::JoinSet::new();
         for (i, item) in items.iter().enumerate() {
-            let item_ctx = self.context(
-                state,
-                entered_ms,
-                retry_count,
-                None,
-                Some(&(i, item.clone())),
-            );
-            let selected = match (item_selector, item_selector_expr) {
-                (_, Some(t)) => jeval(t, &states(raw, &item_ctx), vars)?,
-                (Some(t), None) => render(
-                    t,
-                    &Data {
-                        input: effective,
-                        ctx: &item_ctx,
-                        vars,
-                    },
-                )?,
-                (None, None) => item.clone(),
-            };
+            let selected =
+                self.select_item(state, raw, &data, (entered_ms, retry_count), (i, item))?;
             let (run, processor, permits, thread) = (
                 self.clone(),
                 processor.clone(),
@@ -189,5 +156,80 @@ impl Run {
         }
         self.emit(thread, "MapStateSucceeded", None);
         Ok(Value::Array(out))
+    }
+}
+
+/// The items a Map state runs over, from its input: `Items` (JSONata) or
+/// what `ItemsPath` selects, which must be an array.
+pub(super) fn input_items(state: &State, raw: &Value, data: &Data) -> Result<Vec<Value>, Failure> {
+    let Kind::Map {
+        items_path,
+        items: items_expr,
+        ..
+    } = &state.kind
+    else {
+        return Err(Failure::runtime(format!(
+            "{} is not a Map state",
+            state.name
+        )));
+    };
+    let v = if state.jsonata {
+        jeval_or(items_expr, &states(raw, data.ctx), data.vars, raw)?
+    } else {
+        match items_path {
+            Some(p) => data.select(p)?,
+            None => data.input.clone(),
+        }
+    };
+    match v {
+        Value::Array(items) => Ok(items),
+        _ => Err(Failure::runtime(format!(
+            "Invalid path '{}': the ItemsPath must reference a JSON array",
+            items_path.as_ref().map(|p| p.text.as_str()).unwrap_or("$")
+        ))),
+    }
+}
+
+impl Run {
+    /// Item `i` as its iteration (or child execution) gets it: through the
+    /// `ItemSelector` (or `Parameters`), with `$$.Map.Item` set.
+    pub(super) fn select_item(
+        &self,
+        state: &State,
+        raw: &Value,
+        data: &Data,
+        (entered_ms, retry_count): (u64, u32),
+        (i, item): (usize, &Value),
+    ) -> Result<Value, Failure> {
+        let Kind::Map {
+            item_selector,
+            item_selector_expr,
+            ..
+        } = &state.kind
+        else {
+            return Err(Failure::runtime(format!(
+                "{} is not a Map state",
+                state.name
+            )));
+        };
+        let item_ctx = self.context(
+            state,
+            entered_ms,
+            retry_count,
+            None,
+            Some(&(i, item.clone())),
+        );
+        match (item_selector, item_selector_expr) {
+            (_, Some(t)) => jeval(t, &states(raw, &item_ctx), data.vars),
+            (Some(t), None) => render(
+                t,
+                &Data {
+                    input: data.input,
+                    ctx: &item_ctx,
+                    vars: data.vars,
+                },
+            ),
+            (None, None) => Ok(item.clone()),
+        }
     }
 }
