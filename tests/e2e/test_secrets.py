@@ -308,8 +308,10 @@ def test_rotation_with_a_python_rotation_function(nimbus, sm):
     token = r["VersionId"]
     deadline = time.time() + 90
     while time.time() < deadline:
+        # finishSecret moves AWSCURRENT; rotation is over once Nimbus has also
+        # taken the AWSPENDING label off (after the function returns).
         stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
-        if "AWSCURRENT" in stages.get(token, []):
+        if stages.get(token) == ["AWSCURRENT"]:
             break
         time.sleep(0.2)
     else:
