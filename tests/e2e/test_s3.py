@@ -254,6 +254,57 @@ def test_presigned_urls_v2_and_v4(nimbus, s3, bucket):
         assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
 
 
+def test_signature_dates_as_s3_checks_them(nimbus, s3, bucket):
+    """SigV2 header signatures need a Date (or x-amz-date) within 15 minutes
+    of the server's clock, in any of the forms clients write; SigV4 takes a
+    Date header when X-Amz-Date is absent."""
+    import email.utils
+    import hmac
+
+    s3.put_object(Bucket=bucket, Key="dated", Body=b"on time")
+    creds = nimbus.session().get_credentials()
+
+    def v2_get(date_header):
+        headers = {} if date_header is None else {"Date": date_header}
+        to_sign = f"GET\n\n\n{date_header or ''}\n/{bucket}/dated"
+        sig = base64.b64encode(hmac.new(creds.secret_key.encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+        headers["Authorization"] = f"AWS {creds.access_key}:{sig}"
+        req = urllib.request.Request(f"{nimbus.endpoint}/{bucket}/dated", headers=headers)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    now = time.time()
+    for date in (email.utils.formatdate(now, usegmt=True),
+                 email.utils.formatdate(now, usegmt=True).replace("GMT", "+0000")):
+        assert v2_get(date) == (200, b"on time")
+    status, body = v2_get(email.utils.formatdate(now - 3600, usegmt=True))
+    assert status == 403 and b"<Code>RequestTimeTooSkewed</Code>" in body
+    status, body = v2_get(None)
+    assert status == 403 and b"AWS authentication requires a valid Date or x-amz-date header" in body
+
+    # SigV4 with the time in a Date header (signed by hand: botocore always
+    # sends X-Amz-Date).
+    amz = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    host = nimbus.endpoint.split("://", 1)[1]
+    empty = hashlib.sha256(b"").hexdigest()
+    names = "date;host;x-amz-content-sha256"
+    canonical = f"GET\n/{bucket}/dated\n\ndate:{amz}\nhost:{host}\nx-amz-content-sha256:{empty}\n\n{names}\n{empty}"
+    scope = f"{amz[:8]}/us-east-1/s3/aws4_request"
+    to_sign = f"AWS4-HMAC-SHA256\n{amz}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = ("AWS4" + creds.secret_key).encode()
+    for part in (amz[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers = {"Date": amz, "x-amz-content-sha256": empty,
+               "Authorization": f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
+                                f"SignedHeaders={names}, Signature={signature}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{nimbus.endpoint}/{bucket}/dated", headers=headers)) as r:
+        assert r.read() == b"on time"
+
+
 def test_anonymous_and_wrongly_signed_requests_are_refused(nimbus, s3, bucket):
     s3.put_object(Bucket=bucket, Key="private", Body=b"secret")
     with pytest.raises(urllib.error.HTTPError) as e:

@@ -569,11 +569,7 @@ impl Edge {
             let signing = {
                 ChunkSigning {
                     key: sigv4::signing_key(&secret, &auth.date, &auth.region, &auth.service),
-                    amz_date: h
-                        .get("x-amz-date")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string(),
+                    amz_date: sigv4::request_date(h).map(|(d, _)| d).unwrap_or_default(),
                     scope: auth.scope(),
                     seed: auth.signature.clone(),
                 }

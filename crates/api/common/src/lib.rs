@@ -274,6 +274,11 @@ pub fn auth_error(e: &sigv4::AuthError) -> ApiError {
             "IncompleteSignatureException",
             m.clone(),
         ),
+        MissingDate => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "IncompleteSignatureException",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        ),
         UnknownAccessKey | InvalidToken => ApiError::new(
             forbidden,
             "UnrecognizedClientException",

@@ -3,7 +3,7 @@
 //! boto3 makes by default (`generate_presigned_url`). HMAC-SHA1 over a string to
 //! sign built from the method, a few headers and the canonical resource.
 
-use crate::sigv4::{AuthError, constant_time_eq, percent_decode, query_param};
+use crate::sigv4::{AuthError, MAX_SKEW_SECS, constant_time_eq, percent_decode, query_param};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
@@ -175,6 +175,20 @@ pub fn sign(secret: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// A SigV2 request's `Date` (or `x-amz-date`): an HTTP date, with the zone
+/// written `GMT`, `UTC`, `Z` or `+0000` as clients write it, or ISO 8601
+/// basic; epoch seconds.
+fn parse_date(value: &str) -> Option<i64> {
+    let value = value.trim();
+    if let Some(at) = nimbus_model::time::parse_amz_date(value) {
+        return Some(at);
+    }
+    let bare = ["GMT", "UTC", "Z", "+0000"]
+        .iter()
+        .find_map(|zone| value.strip_suffix(zone))?;
+    nimbus_model::time::parse_http_date(&format!("{}GMT", bare))
+}
+
 /// Verify a SigV2 request (header or presigned).
 pub fn verify(
     v2: &V2,
@@ -192,8 +206,20 @@ pub fn verify(
             }
             exp.to_string()
         }
-        None if headers.contains_key("x-amz-date") => String::new(),
-        None => header(headers, "date"),
+        None => {
+            let (date, signed) = match headers.get("x-amz-date") {
+                Some(_) => (String::new(), header(headers, "x-amz-date")),
+                None => (header(headers, "date"), header(headers, "date")),
+            };
+            let at = parse_date(&signed).ok_or(AuthError::MissingDate)?;
+            if (now_epoch_secs - at).abs() > MAX_SKEW_SECS {
+                return Err(AuthError::Skewed(
+                    "The difference between the request time and the current time is too large."
+                        .into(),
+                ));
+            }
+            date
+        }
     };
     let expected = sign(&secret, &string_to_sign(method, headers, &date, resource));
     if constant_time_eq(expected.as_bytes(), v2.signature.as_bytes()) {
@@ -270,6 +296,51 @@ mod tests {
         assert_eq!(
             verify(&unknown, "GET", &h, resource, secret, 50),
             Err(AuthError::UnknownAccessKey)
+        );
+    }
+
+    #[test]
+    fn header_signatures_need_a_current_date() {
+        let secret = |k: &str| (k == "AK").then(|| "SK".to_string());
+        let signed = |h: &HeaderMap, date: &str| V2 {
+            access_key_id: "AK".into(),
+            signature: sign("SK", &string_to_sign("GET", h, date, "/b/k")),
+            expires: None,
+        };
+        // 2007-03-27T19:36:42Z, written as clients write it.
+        let at = 1_175_024_202;
+        for date in [
+            "Tue, 27 Mar 2007 19:36:42 +0000",
+            "Tue, 27 Mar 2007 19:36:42 GMT",
+            "20070327T193642Z",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("date", date.parse().unwrap());
+            let v2 = signed(&h, date);
+            assert_eq!(verify(&v2, "GET", &h, "/b/k", secret, at + 60), Ok(()));
+            assert!(matches!(
+                verify(&v2, "GET", &h, "/b/k", secret, at + 16 * 60),
+                Err(AuthError::Skewed(_))
+            ));
+        }
+        // x-amz-date takes the Date's place (and the string to sign's date is empty).
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-date",
+            "Tue, 27 Mar 2007 19:36:42 GMT".parse().unwrap(),
+        );
+        let v2 = signed(&h, "");
+        assert_eq!(verify(&v2, "GET", &h, "/b/k", secret, at), Ok(()));
+        let none = HeaderMap::new();
+        assert_eq!(
+            verify(&signed(&none, ""), "GET", &none, "/b/k", secret, at),
+            Err(AuthError::MissingDate)
+        );
+        let mut h = HeaderMap::new();
+        h.insert("date", "yesterday".parse().unwrap());
+        assert_eq!(
+            verify(&signed(&h, "yesterday"), "GET", &h, "/b/k", secret, at),
+            Err(AuthError::MissingDate)
         );
     }
 }

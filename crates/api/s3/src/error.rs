@@ -133,6 +133,11 @@ pub fn from_auth(e: &nimbus_api_common::sigv4::AuthError) -> S3Error {
             "InvalidAccessKeyId",
             "The AWS Access Key Id you provided does not exist in our records.",
         ),
+        MissingDate => S3Error::new(
+            forbidden,
+            "AccessDenied",
+            "AWS authentication requires a valid Date or x-amz-date header",
+        ),
         Skewed(m) => S3Error::new(forbidden, "RequestTimeTooSkewed", m.clone()),
         Mismatch => S3Error::new(
             forbidden,

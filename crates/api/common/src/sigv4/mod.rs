@@ -22,6 +22,8 @@ pub enum AuthError {
     /// Present but not parseable; the message says what is wrong.
     Malformed(String),
     UnknownAccessKey,
+    /// A SigV2 request without a `Date` or `x-amz-date` it can be checked by.
+    MissingDate,
     /// The signature is older or newer than the allowed skew.
     Skewed(String),
     Mismatch,
@@ -308,6 +310,35 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// When a header-signed request says it was signed: `X-Amz-Date`, else the
+/// `Date` header (ISO 8601 basic, or an HTTP date as older clients send it),
+/// as the ISO 8601 basic timestamp the string to sign holds and as epoch
+/// seconds.
+pub fn request_date(headers: &HeaderMap) -> Result<(String, i64), AuthError> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (name, value) = match (header("x-amz-date"), header("date")) {
+        (Some(v), _) => ("X-Amz-Date", v),
+        (None, Some(v)) => ("Date", v),
+        (None, None) => {
+            return Err(AuthError::Malformed(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into(),
+            ));
+        }
+    };
+    if let Some(at) = nimbus_model::time::parse_amz_date(value) {
+        return Ok((value.to_string(), at));
+    }
+    match nimbus_model::time::parse_http_date(value) {
+        Some(at) if name == "Date" && at >= 0 => Ok((
+            nimbus_model::time::Utc::from_millis(at as u64 * 1000).amz_date(),
+            at,
+        )),
+        _ => Err(AuthError::Malformed(format!(
+            "{name} '{value}' is not a valid ISO 8601 basic timestamp."
+        ))),
+    }
+}
+
 /// Verify a header-signed request. `secret_for` maps an access key to its secret.
 pub fn verify(
     parts: &RequestParts<'_>,
@@ -316,16 +347,8 @@ pub fn verify(
     now_epoch_secs: i64,
 ) -> Result<(), AuthError> {
     let secret = secret_for(&auth.access_key_id).ok_or(AuthError::UnknownAccessKey)?;
-    let amz_date = parts
-        .headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| AuthError::Malformed("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into()))?;
-    let signed_at = nimbus_model::time::parse_amz_date(amz_date).ok_or_else(|| {
-        AuthError::Malformed(format!(
-            "X-Amz-Date '{amz_date}' is not a valid ISO 8601 basic timestamp."
-        ))
-    })?;
+    let (amz_date, signed_at) = request_date(parts.headers)?;
+    let amz_date = amz_date.as_str();
     if !amz_date.starts_with(&auth.date) {
         return Err(AuthError::Malformed(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",

@@ -206,3 +206,29 @@ fn encoding_rules() {
     assert_eq!(canonical_query("b=2&a=%20x&a=1", false), "a=%20x&a=1&b=2");
     assert_eq!(normalize_path("/a/./b/../c/"), "/a/c/");
 }
+
+#[test]
+fn the_date_header_stands_in_for_x_amz_date() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "date",
+        HeaderValue::from_static("Mon, 07 Dec 2026 22:00:00 GMT"),
+    );
+    let (amz, at) = request_date(&h).unwrap();
+    assert_eq!(amz, "20261207T220000Z");
+    assert_eq!(Some(at), nimbus_model::time::parse_amz_date(&amz));
+    h.insert("date", HeaderValue::from_static("20261207T220001Z"));
+    assert_eq!(request_date(&h).unwrap().0, "20261207T220001Z");
+    // X-Amz-Date wins, and is never an HTTP date.
+    h.insert(
+        "x-amz-date",
+        HeaderValue::from_static("Mon, 07 Dec 2026 22:00:00 GMT"),
+    );
+    assert!(
+        matches!(request_date(&h), Err(AuthError::Malformed(m)) if m.starts_with("X-Amz-Date"))
+    );
+    assert!(matches!(
+        request_date(&HeaderMap::new()),
+        Err(AuthError::Malformed(m)) if m.contains("'X-Amz-Date' or a 'Date'")
+    ));
+}
