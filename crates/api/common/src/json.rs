@@ -142,6 +142,57 @@ impl AwsJson {
     }
 }
 
+/// Whether an `Accept-Encoding` value takes gzip (by name or `*`, with a
+/// quality above zero).
+pub fn accepts_gzip(accept_encoding: Option<&HeaderValue>) -> bool {
+    let Some(value) = accept_encoding.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let zero = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
+    })
+}
+
+/// Gzip an answer's body of at least `min` bytes for a client that takes
+/// gzip, as DynamoDB does: `Content-Encoding: gzip`, and the `x-amz-crc32`
+/// (when sent) recomputed over the compressed bytes, which is what SDKs
+/// check.
+pub fn gzip_answer(resp: &mut Response<Bytes>, accept_encoding: Option<&HeaderValue>, min: usize) {
+    if resp.body().len() < min
+        || resp.headers().contains_key("content-encoding")
+        || !accepts_gzip(accept_encoding)
+    {
+        return;
+    }
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(resp.body().len() / 4),
+        flate2::Compression::fast(),
+    );
+    if std::io::Write::write_all(&mut gz, resp.body()).is_err() {
+        return;
+    }
+    let Ok(compressed) = gz.finish() else {
+        return;
+    };
+    let h = resp.headers_mut();
+    h.insert("content-encoding", HeaderValue::from_static("gzip"));
+    if h.contains_key("x-amz-crc32") {
+        h.insert(
+            "x-amz-crc32",
+            HeaderValue::from(crc32fast::hash(&compressed)),
+        );
+    }
+    h.remove("content-length");
+    *resp.body_mut() = Bytes::from(compressed);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +247,48 @@ mod tests {
         assert_eq!(v["__type"], "com.example#Boom");
         assert_eq!(v["message"], "it broke");
         assert_eq!(v["Item"]["k"]["S"], "v");
+    }
+
+    #[test]
+    fn large_answers_are_gzipped_for_clients_that_take_it() {
+        let body = serde_json::json!({"Items": vec!["x".repeat(100); 100]});
+        let accept = |v: &'static str| HeaderValue::from_static(v);
+        for (header, gzipped) in [
+            (Some(accept("gzip")), true),
+            (Some(accept("deflate, GZIP;q=0.5")), true),
+            (Some(accept("*")), true),
+            (Some(accept("gzip;q=0")), false),
+            (Some(accept("identity")), false),
+            (None, false),
+        ] {
+            let mut r = SVC.respond(&body, "rid");
+            gzip_answer(&mut r, header.as_ref(), 1024);
+            assert_eq!(
+                r.headers().contains_key("content-encoding"),
+                gzipped,
+                "{header:?}"
+            );
+            let crc: u32 = r.headers()["x-amz-crc32"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(crc, crc32fast::hash(r.body()));
+            let mut plain = Vec::new();
+            if gzipped {
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&r.body()[..]),
+                    &mut plain,
+                )
+                .unwrap();
+            } else {
+                plain = r.body().to_vec();
+            }
+            assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap(), body);
+        }
+        // Small answers stay as they are.
+        let mut r = SVC.respond(&serde_json::json!({}), "rid");
+        gzip_answer(&mut r, Some(&accept("gzip")), 1024);
+        assert!(!r.headers().contains_key("content-encoding"));
     }
 }

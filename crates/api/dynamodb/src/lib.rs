@@ -19,7 +19,7 @@ pub use operations::Operation;
 use bytes::Bytes;
 use convert::*;
 use http::{Request, Response};
-use nimbus_api_common::json::AwsJson;
+use nimbus_api_common::json::{AwsJson, gzip_answer};
 use nimbus_api_common::{ApiError, BoxFuture, Service};
 use nimbus_tables::expr::{self, Context};
 use nimbus_tables::value::{Item, item_to_json};
@@ -62,7 +62,12 @@ impl Service for DynamoDbApi {
     }
 
     fn handle(&self, req: Request<Bytes>, request_id: String) -> BoxFuture<'_, Response<Bytes>> {
-        Box::pin(async move { DynamoDbApi::handle(self, req, &request_id).await })
+        Box::pin(async move {
+            let accept = req.headers().get("accept-encoding").cloned();
+            let mut resp = DynamoDbApi::handle(self, req, &request_id).await;
+            gzip_answer(&mut resp, accept.as_ref(), GZIP_FROM);
+            server_header(resp)
+        })
     }
 
     fn error(&self, err: &ApiError, request_id: &str) -> Response<Bytes> {
@@ -79,8 +84,22 @@ impl Service for DynamoDbApi {
         };
         let mut e = err.clone();
         e.code = code.into();
-        DYNAMODB_JSON.error(&e, request_id)
+        server_header(DYNAMODB_JSON.error(&e, request_id))
     }
+}
+
+/// Answers at least this long are gzipped for clients that take gzip
+/// (DynamoDB compresses its larger answers; its threshold is not published,
+/// clients see compressed bodies from about 5 KB).
+const GZIP_FROM: usize = 4 * 1024;
+
+/// DynamoDB names itself `Server: Server`.
+fn server_header(mut resp: Response<Bytes>) -> Response<Bytes> {
+    resp.headers_mut().insert(
+        http::header::SERVER,
+        http::HeaderValue::from_static("Server"),
+    );
+    resp
 }
 
 /// IAM's decision, as DynamoDB answers a refusal (`AccessDeniedException`, 400).
@@ -250,7 +269,20 @@ impl DynamoDbApi {
             Operation::DeleteTable => {
                 let name = table_name(t, v)?;
                 let stats = t.delete_table(&name)?;
-                Ok(json!({ "TableDescription": describe_table(t, &stats, "DELETING") }))
+                let mut d = describe_table(t, &stats, "DELETING");
+                // DeleteTable's description leaves the schema out.
+                if let Some(d) = d.as_object_mut() {
+                    for gone in [
+                        "CreationDateTime",
+                        "KeySchema",
+                        "AttributeDefinitions",
+                        "GlobalSecondaryIndexes",
+                        "LocalSecondaryIndexes",
+                    ] {
+                        d.remove(gone);
+                    }
+                }
+                Ok(json!({ "TableDescription": d }))
             }
             Operation::UpdateTimeToLive => {
                 let name = table_name(t, v)?;
