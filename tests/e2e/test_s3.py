@@ -1013,6 +1013,65 @@ def test_browser_post_uploads_with_signed_policies(nimbus, s3, bucket):
     assert refused(dict(post2["fields"], signature="AAAA"))[:2] == (403, "SignatureDoesNotMatch")
 
 
+def test_metadata_beyond_ascii_as_s3_returns_it(nimbus, s3, bucket):
+    """RFC 2047 encoded words are decoded on the way in; a value beyond ASCII
+    comes back as one =?UTF-8?B?...?= word; ASCII values are left alone."""
+    cafe = "=?UTF-8?B?" + base64.b64encode("café".encode()).decode() + "?="
+    s3.put_object(Bucket=bucket, Key="meta", Body=b"m",
+                  Metadata={"b": cafe, "q": "=?utf-8?Q?caf=C3=A9?=", "plain": "50% =? off"})
+    meta = s3.head_object(Bucket=bucket, Key="meta")["Metadata"]
+    assert meta == {"b": cafe, "q": cafe, "plain": "50% =? off"}
+    assert s3.get_object(Bucket=bucket, Key="meta")["Metadata"] == meta
+    # A form's fields are UTF-8 as they stand.
+    v4 = nimbus.client("s3", config=Config(signature_version="s3v4"))
+    post = v4.generate_presigned_post(bucket, "formmeta", Fields={"x-amz-meta-note": "café ✓"},
+                                      Conditions=[{"x-amz-meta-note": "café ✓"}])
+    status, _, body = _post_form(post["url"], post["fields"], "f.txt", b"f")
+    assert status == 204, body
+    note = s3.head_object(Bucket=bucket, Key="formmeta")["Metadata"]["note"]
+    assert note == "=?UTF-8?B?" + base64.b64encode("café ✓".encode()).decode() + "?="
+    # A copy keeps the stored value.
+    s3.copy_object(Bucket=bucket, Key="meta-copy", CopySource={"Bucket": bucket, "Key": "formmeta"})
+    assert s3.head_object(Bucket=bucket, Key="meta-copy")["Metadata"]["note"] == note
+
+
+def test_listing_keys_are_url_encoded_only_when_asked(nimbus, s3, bucket):
+    """boto3 asks for encoding-type=url and decodes; a client that does not ask
+    gets the keys as they are; one that asks itself gets them encoded."""
+    from botocore.handlers import set_list_objects_encoding_type_url
+
+    key = "dir/a b+c&ü"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"k")
+    s3.create_multipart_upload(Bucket=bucket, Key=key)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="dir/")["Contents"]] == [key]
+    import urllib.parse
+
+    def encoded(keys):
+        # A space may go out as %20 or +; a literal + is always %2B.
+        [k] = keys
+        return urllib.parse.unquote_plus(k) == key and k.startswith("dir/a") and k.endswith("%2Bc%26%C3%BC")
+
+    asked = s3.list_objects_v2(Bucket=bucket, Prefix="dir/", EncodingType="url")
+    assert asked["EncodingType"] == "url" and encoded([o["Key"] for o in asked["Contents"]])
+    asked = s3.list_object_versions(Bucket=bucket, Prefix="dir/", EncodingType="url")
+    assert encoded([v["Key"] for v in asked["Versions"]])
+    asked = s3.list_multipart_uploads(Bucket=bucket, Prefix="dir/", EncodingType="url")
+    assert encoded([u["Key"] for u in asked["Uploads"]])
+
+    raw = nimbus.client("s3")
+    for op in ("ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads"):
+        raw.meta.events.unregister(f"before-parameter-build.s3.{op}", set_list_objects_encoding_type_url)
+    plain = raw.list_objects_v2(Bucket=bucket, Prefix="dir/")
+    assert "EncodingType" not in plain and [o["Key"] for o in plain["Contents"]] == [key]
+    assert [o["Key"] for o in raw.list_objects(Bucket=bucket, Prefix="dir/")["Contents"]] == [key]
+    assert [v["Key"] for v in raw.list_object_versions(Bucket=bucket, Prefix="dir/")["Versions"]] == [key]
+    assert [u["Key"] for u in raw.list_multipart_uploads(Bucket=bucket, Prefix="dir/")["Uploads"]] == [key]
+    for call in (s3.list_objects_v2, s3.list_object_versions, s3.list_multipart_uploads):
+        with pytest.raises(ClientError) as e:
+            call(Bucket=bucket, EncodingType="base64")
+        assert code(e) == "InvalidArgument"
+
+
 def test_anonymous_post_reaches_only_a_bucket_open_to_everyone(nimbus, s3):
     """A form without a policy is anonymous: a private bucket refuses it, one whose
     policy lets everyone put objects takes it."""

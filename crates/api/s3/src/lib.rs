@@ -18,6 +18,7 @@ pub mod error;
 mod lifecycle;
 mod listings;
 mod lock;
+mod metadata;
 mod multipart;
 mod notifications;
 mod objects;

@@ -2,6 +2,19 @@
 
 use crate::*;
 
+/// Whether a listing's keys go out URL-encoded: only when the request asks
+/// (`encoding-type=url`, which every SDK sends and decodes); any other value
+/// is refused.
+pub(crate) fn url_encoding(q: &Query) -> Result<bool, S3Error> {
+    match q.get("encoding-type") {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+        )),
+    }
+}
+
 impl S3Api {
     pub(crate) fn list_objects(
         &self,
@@ -9,15 +22,7 @@ impl S3Api {
         q: &Query,
         v2: bool,
     ) -> Result<Response<Body>, S3Error> {
-        let url = match q.get("encoding-type") {
-            None => false,
-            Some("url") => true,
-            Some(_) => {
-                return Err(S3Error::invalid_argument(
-                    "Invalid Encoding Method specified in Request",
-                ));
-            }
-        };
+        let url = url_encoding(q)?;
         let prefix = q.get("prefix").unwrap_or("").to_string();
         let delimiter = q
             .get("delimiter")
@@ -129,7 +134,7 @@ impl S3Api {
     }
 
     pub(crate) fn list_versions(&self, bucket: &str, q: &Query) -> Result<Response<Body>, S3Error> {
-        let url = q.get("encoding-type") == Some("url");
+        let url = url_encoding(q)?;
         let prefix = q.get("prefix").unwrap_or("");
         let delimiter = q.get("delimiter").filter(|d| !d.is_empty());
         let max = max_keys(q, "max-keys")?;

@@ -269,6 +269,7 @@ impl S3Api {
     }
 
     pub(crate) fn list_uploads(&self, bucket: &str, q: &Query) -> Result<Response<Body>, S3Error> {
+        let url = crate::listings::url_encoding(q)?;
         let prefix = q.get("prefix").unwrap_or("");
         let max = max_keys(q, "max-uploads")?;
         let key_marker = q.get("key-marker").unwrap_or("");
@@ -290,12 +291,15 @@ impl S3Api {
         let mut doc = format!(
             "{DECL}<ListMultipartUploadsResult xmlns=\"{NS}\">{}{}{}{}",
             el("Bucket", bucket),
-            el("KeyMarker", key_marker),
+            el("KeyMarker", &encode_key(key_marker, url)),
             el("UploadIdMarker", id_marker),
-            el("Prefix", prefix)
+            el("Prefix", &encode_key(prefix, url))
         );
+        if url {
+            doc.push_str("<EncodingType>url</EncodingType>");
+        }
         if truncated && let Some(last) = page.last() {
-            doc.push_str(&el("NextKeyMarker", &last.key));
+            doc.push_str(&el("NextKeyMarker", &encode_key(&last.key, url)));
             doc.push_str(&el("NextUploadIdMarker", &last.upload_id));
         }
         doc.push_str(&el("MaxUploads", &max.to_string()));
@@ -303,7 +307,7 @@ impl S3Api {
         for u in page {
             doc.push_str(&format!(
                 "<Upload>{}{}<Initiator><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Initiator>{}{}{}</Upload>",
-                el("Key", &u.key),
+                el("Key", &encode_key(&u.key, url)),
                 el("UploadId", &u.upload_id),
                 owner(),
                 el("StorageClass", "STANDARD"),

@@ -513,7 +513,7 @@ fn as_headers(head: &Head) -> HeaderMap {
         if let Some(header) = header
             && let (Ok(n), Ok(v)) = (
                 http::HeaderName::from_bytes(header.as_bytes()),
-                HeaderValue::from_str(value),
+                HeaderValue::from_bytes(value.as_bytes()),
             )
         {
             h.insert(n, v);

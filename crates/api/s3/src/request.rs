@@ -301,7 +301,7 @@ pub(crate) fn attributes_from(h: &HeaderMap) -> Result<Attributes, S3Error> {
     let mut size = 0;
     for (name, value) in h {
         if let Some(k) = name.as_str().strip_prefix("x-amz-meta-") {
-            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            let v = crate::metadata::decode(value.as_bytes());
             size += k.len() + v.len();
             a.metadata.push((k.to_string(), v));
         }

@@ -51,7 +51,11 @@ pub(crate) fn object_headers(resp: &mut Response<Body>, o: &Object, h: &HeaderMa
         set(resp, k, v);
     }
     for (k, v) in &o.attributes.metadata {
-        set(resp, &format!("x-amz-meta-{k}"), v);
+        set(
+            resp,
+            &format!("x-amz-meta-{k}"),
+            &crate::metadata::encode(v),
+        );
     }
     if !o.attributes.tags.is_empty() {
         set(
