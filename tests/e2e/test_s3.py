@@ -142,6 +142,77 @@ def test_checksums_and_digests_are_verified(s3, bucket):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
+def test_multipart_full_object_and_composite_checksums(nimbus, s3, bucket):
+    """A multipart upload asks for FULL_OBJECT (the CRC of the whole object,
+    from its parts' CRCs) or COMPOSITE (a checksum of the parts' checksums,
+    "-N"); SHA checksums cannot be FULL_OBJECT; a whole-object checksum the
+    client sends with the completion must agree."""
+    import zlib
+
+    from awscrt import checksums
+
+    first, second = os.urandom(5 * 1024 * 1024), b"the tail part"
+    crc = {"CRC32": zlib.crc32, "CRC32C": checksums.crc32c, "CRC64NVME": checksums.crc64nvme}
+    width = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8}
+    bare = nimbus.client("s3", config=Config(request_checksum_calculation="when_required"))
+
+    def upload(key, alg, kind=None, claimed=None, second_bare=False):
+        extra = {"ChecksumType": kind} if kind else {}
+        u = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=alg, **extra)
+        uid = u["UploadId"]
+        a = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=1, Body=first, ChecksumAlgorithm=alg)
+        client = bare if second_bare else s3
+        b = client.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=2, Body=second,
+                               **({} if second_bare else {"ChecksumAlgorithm": alg}))
+        parts = [{"PartNumber": 1, "ETag": a["ETag"]}, {"PartNumber": 2, "ETag": b["ETag"]}]
+        assert s3.list_parts(Bucket=bucket, Key=key, UploadId=uid)["ChecksumType"] == u["ChecksumType"]
+        listed = [x for x in s3.list_multipart_uploads(Bucket=bucket, Prefix=key)["Uploads"] if x["UploadId"] == uid]
+        assert listed[0]["ChecksumAlgorithm"] == alg and listed[0]["ChecksumType"] == u["ChecksumType"]
+        extra = {f"Checksum{alg}": claimed} if claimed else {}
+        return u, s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
+                                               MultipartUpload={"Parts": parts}, **extra), uid, parts
+
+    for alg in ("CRC32", "CRC32C", "CRC64NVME"):
+        whole = base64.b64encode(crc[alg](first + second).to_bytes(width[alg], "big")).decode()
+        u, done, _, _ = upload(f"full-{alg}", alg, "FULL_OBJECT", second_bare=alg == "CRC32C")
+        assert u["ChecksumType"] == "FULL_OBJECT" and u["ChecksumAlgorithm"] == alg
+        assert done["ChecksumType"] == "FULL_OBJECT" and done[f"Checksum{alg}"] == whole, alg
+        got = s3.head_object(Bucket=bucket, Key=f"full-{alg}", ChecksumMode="ENABLED")
+        assert got[f"Checksum{alg}"] == whole and got["ChecksumType"] == "FULL_OBJECT"
+    # CRC64NVME uploads are FULL_OBJECT unless told; the rest COMPOSITE.
+    u = s3.create_multipart_upload(Bucket=bucket, Key="default64", ChecksumAlgorithm="CRC64NVME")
+    assert u["ChecksumType"] == "FULL_OBJECT"
+    s3.abort_multipart_upload(Bucket=bucket, Key="default64", UploadId=u["UploadId"])
+    u, done, _, _ = upload("composite", "SHA256")
+    assert u["ChecksumType"] == "COMPOSITE" and done["ChecksumType"] == "COMPOSITE"
+    assert done["ChecksumSHA256"].endswith("-2")
+    for alg, kind in (("SHA1", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE")):
+        with pytest.raises(ClientError) as e:
+            s3.create_multipart_upload(Bucket=bucket, Key="bad", ChecksumAlgorithm=alg, ChecksumType=kind)
+        assert code(e) == "InvalidRequest" and kind in str(e.value)
+    # A wrong whole-object checksum refuses the completion and keeps the upload.
+    with pytest.raises(ClientError) as e:
+        upload("claimed", "CRC32", "FULL_OBJECT", claimed="AAAAAA==")
+    assert code(e) == "BadDigest"
+    [pending] = [x for x in s3.list_multipart_uploads(Bucket=bucket, Prefix="claimed")["Uploads"]]
+    whole = base64.b64encode(zlib.crc32(first + second).to_bytes(4, "big")).decode()
+    parts = s3.list_parts(Bucket=bucket, Key="claimed", UploadId=pending["UploadId"])["Parts"]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="claimed", UploadId=pending["UploadId"], ChecksumCRC32=whole,
+                                        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]})
+    assert done["ChecksumCRC32"] == whole
+
+
+def test_completed_uploads_in_versioned_buckets_name_their_version(s3):
+    b = bucket_name("mpver")
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    uid = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    p = s3.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=b"only part")
+    done = s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    assert done["VersionId"] == s3.head_object(Bucket=b, Key="k")["VersionId"]
+
+
 def test_listing_v2_v1_prefixes_and_pages(s3, bucket):
     keys = ["a.txt", "dir/1", "dir/2", "dir/sub/3", "e.txt", "f/x", "z"]
     for k in keys:

@@ -342,6 +342,9 @@ pub struct Upload {
     pub initiated_ms: u64,
     pub attributes: Attributes,
     pub checksum_algorithm: Option<String>,
+    /// `FULL_OBJECT` or `COMPOSITE`, with an algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

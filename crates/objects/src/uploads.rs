@@ -3,12 +3,13 @@
 use super::*;
 
 impl Objects {
+    /// A new upload; `checksum` is the algorithm and type it asked for.
     pub fn create_upload(
         &self,
         bucket: &str,
         key: &str,
         attributes: Attributes,
-        checksum_algorithm: Option<String>,
+        checksum: Option<(String, String)>,
     ) -> Result<Upload> {
         validate_key(key)?;
         self.bucket(bucket)?;
@@ -18,7 +19,8 @@ impl Objects {
             key: key.into(),
             initiated_ms: nimbus_model::time::now_millis(),
             attributes,
-            checksum_algorithm,
+            checksum_type: checksum.as_ref().map(|(_, kind)| kind.clone()),
+            checksum_algorithm: checksum.map(|(alg, _)| alg),
         };
         let mut batch = WriteBatch::new();
         batch.put(UPLOADS, upload_key(bucket, key, &u.upload_id), encode(&u));

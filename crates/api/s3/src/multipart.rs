@@ -27,6 +27,22 @@ pub(crate) fn composite_checksum(
     })
 }
 
+/// An upload's `ChecksumAlgorithm` and `ChecksumType` elements, if it asked
+/// for a checksum.
+fn upload_checksum(u: &nimbus_objects::Upload) -> String {
+    match &u.checksum_algorithm {
+        Some(a) => format!(
+            "{}{}",
+            el("ChecksumAlgorithm", a),
+            el(
+                "ChecksumType",
+                u.checksum_type.as_deref().unwrap_or("COMPOSITE")
+            )
+        ),
+        None => String::new(),
+    }
+}
+
 impl S3Api {
     pub(crate) fn part_number(q: &Query) -> Result<u32, S3Error> {
         q.get("partNumber")
@@ -170,13 +186,34 @@ impl S3Api {
         // A composite checksum of the parts' checksums, when the upload asked for one.
         // A completed upload is gone: the store answers a repeated completion.
         let checksum = match self.objects.upload(bucket, key, upload_id) {
-            Ok(upload) => match &upload.checksum_algorithm {
-                Some(alg) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
-                None => None,
+            Ok(upload) => match (&upload.checksum_algorithm, upload.checksum_type.as_deref()) {
+                (Some(alg), Some("FULL_OBJECT")) => {
+                    let parts = self.objects.parts(upload_id)?;
+                    self.full_object_checksum(alg, &parts, &wanted).await?
+                }
+                (Some(alg), _) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
+                (None, _) => None,
             },
             Err(nimbus_objects::Error::NoSuchUpload(_)) => None,
             Err(e) => return Err(e.into()),
         };
+        // The whole object's checksum, when the client sent it, must agree.
+        if let Some(c) = &checksum
+            && let Some(claimed) = header(
+                h,
+                &format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase()),
+            )
+            && claimed != c.value
+            && c.value.split_once('-').map(|(v, _)| v) != Some(claimed)
+        {
+            return Err(S3Error::bad(
+                "BadDigest",
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    c.algorithm
+                ),
+            ));
+        }
         let obj = self.objects.complete_upload(
             (bucket, key, upload_id),
             &wanted,
@@ -196,7 +233,63 @@ impl S3Api {
             doc.push_str(&el("ChecksumType", &c.kind));
         }
         doc.push_str("</CompleteMultipartUploadResult>");
-        Ok(xml_response(StatusCode::OK, doc))
+        let mut r = xml_response(StatusCode::OK, doc);
+        if let Some(v) = &obj.version_id {
+            set(&mut r, "x-amz-version-id", v);
+        }
+        Ok(r)
+    }
+
+    /// A `FULL_OBJECT` upload's checksum: the parts' CRCs combined in the
+    /// order completed (a part uploaded without the upload's algorithm is
+    /// read back and hashed).
+    async fn full_object_checksum(
+        &self,
+        alg: &str,
+        parts: &[nimbus_objects::Part],
+        wanted: &[CompletedPart],
+    ) -> Result<Option<nimbus_objects::Checksum>, S3Error> {
+        let mut whole: Option<String> = None;
+        for w in wanted {
+            let Some(p) = parts.iter().find(|p| p.number == w.number) else {
+                // Not a part of this upload: completing refuses it.
+                return Ok(None);
+            };
+            let crc = match &p.checksum {
+                Some(c) if c.algorithm == alg => c.value.clone(),
+                _ => {
+                    let objects = self.objects.clone();
+                    let (id, alg) = (p.data.id.clone(), alg.to_string());
+                    tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+                        use std::io::Read;
+                        let mut f = objects.data().open_file(&id)?;
+                        let mut h = checksum::Hasher::new(&alg)
+                            .ok_or_else(|| std::io::Error::other("not a checksum algorithm"))?;
+                        let mut buf = vec![0u8; 256 * 1024];
+                        loop {
+                            let n = f.read(&mut buf)?;
+                            if n == 0 {
+                                return Ok(h.finish());
+                            }
+                            h.update(&buf[..n]);
+                        }
+                    })
+                    .await
+                    .map_err(|e| S3Error::internal(e.to_string()))?
+                    .map_err(|e| S3Error::internal(e.to_string()))?
+                }
+            };
+            whole = Some(match whole {
+                None => crc,
+                Some(sofar) => checksum::combine(alg, &sofar, &crc, p.size)
+                    .ok_or_else(|| S3Error::internal("a part's checksum does not combine"))?,
+            });
+        }
+        Ok(whole.map(|value| nimbus_objects::Checksum {
+            algorithm: alg.to_string(),
+            value,
+            kind: "FULL_OBJECT".into(),
+        }))
     }
 
     pub(crate) fn list_parts(
@@ -261,9 +354,7 @@ impl S3Api {
                     .unwrap_or("STANDARD")
             )
         ));
-        if let Some(a) = &upload.checksum_algorithm {
-            doc.push_str(&el("ChecksumAlgorithm", a));
-        }
+        doc.push_str(&upload_checksum(&upload));
         doc.push_str("</ListPartsResult>");
         Ok(xml_response(StatusCode::OK, doc))
     }
@@ -306,12 +397,13 @@ impl S3Api {
         doc.push_str(&el("IsTruncated", if truncated { "true" } else { "false" }));
         for u in page {
             doc.push_str(&format!(
-                "<Upload>{}{}<Initiator><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Initiator>{}{}{}</Upload>",
+                "<Upload>{}{}<Initiator><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Initiator>{}{}{}{}</Upload>",
                 el("Key", &encode_key(&u.key, url)),
                 el("UploadId", &u.upload_id),
                 owner(),
                 el("StorageClass", "STANDARD"),
-                el("Initiated", &iso(u.initiated_ms))
+                el("Initiated", &iso(u.initiated_ms)),
+                upload_checksum(u)
             ));
         }
         doc.push_str("</ListMultipartUploadsResult>");
@@ -329,9 +421,29 @@ impl S3Api {
         attrs.acl = object_acl(&b, h)?;
         attrs.lock = crate::lock::requested(&b, h)?;
         let alg = header(h, "x-amz-checksum-algorithm").map(|a| a.to_ascii_uppercase());
+        let kind = header(h, "x-amz-checksum-type");
+        let checksum = match alg {
+            Some(alg) if checksum::Hasher::new(&alg).is_some() => {
+                let kind = checksum::upload_type(&alg, kind)
+                    .map_err(|m| S3Error::bad("InvalidRequest", m))?;
+                Some((alg, kind.to_string()))
+            }
+            Some(_) => {
+                return Err(S3Error::invalid_argument(
+                    "Value for x-amz-checksum-algorithm header is invalid.",
+                ));
+            }
+            None if kind.is_some() => {
+                return Err(S3Error::bad(
+                    "InvalidRequest",
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                ));
+            }
+            None => None,
+        };
         let u = self
             .objects
-            .create_upload(bucket, key, attrs, alg.clone())?;
+            .create_upload(bucket, key, attrs, checksum.clone())?;
         let mut r = xml_response(
             StatusCode::OK,
             format!(
@@ -341,8 +453,9 @@ impl S3Api {
                 el("UploadId", &u.upload_id)
             ),
         );
-        if let Some(a) = alg {
-            set(&mut r, "x-amz-checksum-algorithm", &a);
+        if let Some((alg, kind)) = checksum {
+            set(&mut r, "x-amz-checksum-algorithm", &alg);
+            set(&mut r, "x-amz-checksum-type", &kind);
         }
         Ok(r)
     }
