@@ -684,3 +684,98 @@ def test_http_answers_as_dynamodb_sends_them(nimbus, ddb):
     assert gone["TableArn"].endswith(f":table/{name}") and gone["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     for absent in ("KeySchema", "AttributeDefinitions", "CreationDateTime", "GlobalSecondaryIndexes"):
         assert absent not in gone, absent
+
+
+def test_multi_attribute_keys_on_global_secondary_indexes(ddb):
+    """A GSI may have up to four partition and four sort key attributes:
+    queries give every partition attribute an equality and the sort
+    attributes conditions from the first, without gaps; items lacking any key
+    attribute stay out; pages carry every key attribute."""
+    name = tname("multi")
+    attrs = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "tenant", "AttributeType": "S"},
+             {"AttributeName": "geo", "AttributeType": "S"}, {"AttributeName": "year", "AttributeType": "N"},
+             {"AttributeName": "month", "AttributeType": "N"}, {"AttributeName": "day", "AttributeType": "N"}]
+    keys = [{"AttributeName": "tenant", "KeyType": "HASH"}, {"AttributeName": "geo", "KeyType": "HASH"},
+            {"AttributeName": "year", "KeyType": "RANGE"}, {"AttributeName": "month", "KeyType": "RANGE"},
+            {"AttributeName": "day", "KeyType": "RANGE"}]
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], AttributeDefinitions=attrs,
+                     BillingMode="PAY_PER_REQUEST",
+                     GlobalSecondaryIndexes=[{"IndexName": "by-date", "KeySchema": keys,
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    gsi = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert gsi["KeySchema"] == keys
+    dates = [(2025, 12, 31), (2026, 1, 5), (2026, 1, 20), (2026, 2, 1), (2026, 10, 3), (2027, 1, 1)]
+    for i, (y, m, d) in enumerate(dates):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"i{i}"}, "tenant": {"S": "acme"}, "geo": {"S": "eu"},
+                                           "year": {"N": str(y)}, "month": {"N": str(m)}, "day": {"N": str(d)}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "other"}, "tenant": {"S": "acme"}, "geo": {"S": "us"},
+                                       "year": {"N": "2026"}, "month": {"N": "1"}, "day": {"N": "1"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "dayless"}, "tenant": {"S": "acme"}, "geo": {"S": "eu"},
+                                       "year": {"N": "2026"}, "month": {"N": "1"}})
+
+    def query(cond, values, **kw):
+        values = {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in values.items()}
+        return ddb.query(TableName=name, IndexName="by-date", KeyConditionExpression=cond,
+                         ExpressionAttributeValues=values, **kw)
+
+    def dates_of(r):
+        return [(int(i["year"]["N"]), int(i["month"]["N"]), int(i["day"]["N"])) for i in r["Items"]]
+
+    tenant = {":t": "acme", ":r": "eu"}
+    assert dates_of(query("tenant = :t AND geo = :r", tenant)) == dates
+    assert dates_of(query("geo = :r AND tenant = :t", tenant, ScanIndexForward=False)) == dates[::-1]
+    assert dates_of(query("tenant = :t AND geo = :r AND #y = :y", dict(tenant, **{":y": 2026}),
+                          ExpressionAttributeNames={"#y": "year"})) == dates[1:5]
+    assert dates_of(query("tenant = :t AND geo = :r AND #y = :y AND #m BETWEEN :a AND :b",
+                          dict(tenant, **{":y": 2026, ":a": 1, ":b": 2}),
+                          ExpressionAttributeNames={"#y": "year", "#m": "month"})) == dates[1:4]
+    assert dates_of(query("tenant = :t AND geo = :r AND #y = :y AND #m = :m AND #d > :d",
+                          dict(tenant, **{":y": 2026, ":m": 1, ":d": 5}),
+                          ExpressionAttributeNames={"#y": "year", "#m": "month", "#d": "day"})) == [(2026, 1, 20)]
+    # Pages carry every index key attribute and the table's key.
+    seen, start = [], None
+    while True:
+        r = query("tenant = :t AND geo = :r", tenant, Limit=2, **({"ExclusiveStartKey": start} if start else {}))
+        seen += dates_of(r)
+        start = r.get("LastEvaluatedKey")
+        if not start:
+            break
+        assert set(start) == {"pk", "tenant", "geo", "year", "month", "day"}
+    assert seen == dates
+
+    code, msg, _ = error(query, "tenant = :t AND geo = :r AND #m = :m", dict(tenant, **{":m": 1}),
+                         ExpressionAttributeNames={"#m": "month"})
+    assert code == "ValidationException" and msg == (
+        "RANGE key attributes year must have equality conditions specified in the query because a condition is present on key attribute month")
+    code, msg, _ = error(query, "tenant = :t AND #y > :y AND #m = :m", {":t": "acme", ":y": 2025, ":m": 1},
+                         ExpressionAttributeNames={"#y": "year", "#m": "month"})
+    assert msg == "Query condition missed key schema element: geo"
+    code, msg, _ = error(query, "tenant = :t AND geo = :r", tenant, ConsistentRead=True)
+    assert msg == "Consistent reads are not supported on global secondary indexes"
+    code, msg, _ = error(ddb.put_item, TableName=name, Item={"pk": {"S": "bad"}, "tenant": {"S": "acme"},
+                                                             "geo": {"S": "eu"}, "year": {"S": "2026"}})
+    assert code == "ValidationException" and "Type mismatch for Index Key year" in msg
+
+    # Indexes added later are backfilled; schemas are checked as DynamoDB checks them.
+    ddb.update_table(TableName=name, AttributeDefinitions=attrs, GlobalSecondaryIndexUpdates=[{"Create": {
+        "IndexName": "by-geo", "KeySchema": [{"AttributeName": "geo", "KeyType": "HASH"},
+                                                {"AttributeName": "tenant", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "KEYS_ONLY"}}}])
+    r = ddb.query(TableName=name, IndexName="by-geo", KeyConditionExpression="geo = :r AND tenant = :t",
+                  ExpressionAttributeValues={":r": {"S": "eu"}, ":t": {"S": "acme"}})
+    assert r["Count"] == len(dates) + 1  # the dayless item has both of this index's attributes
+
+    def create(gsi_keys, lsi=None):
+        return error(ddb.create_table, TableName=tname("bad"), KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in "pk sk a b c d e".split()],
+                     BillingMode="PAY_PER_REQUEST",
+                     GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": gsi_keys, "Projection": {"ProjectionType": "ALL"}}],
+                     **({"LocalSecondaryIndexes": [{"IndexName": "lsi", "KeySchema": lsi, "Projection": {"ProjectionType": "ALL"}}]} if lsi else {}))[1]
+
+    h = lambda n: {"AttributeName": n, "KeyType": "HASH"}  # noqa: E731
+    rk = lambda n: {"AttributeName": n, "KeyType": "RANGE"}  # noqa: E731
+    assert create([h(n) for n in "abcde"]).endswith("The KeySchema exceeds the maximum allowed number of HASH key attributes")
+    assert create([h("a"), rk("b"), h("c")]).endswith("All HASH key attributes must precede RANGE key attributes in the KeySchema")
+    assert create([h("a"), rk("a")]).endswith("The KeySchema contains multiple key attributes with the same name")
+    assert "less than or equal to 2" in create([h("a")], lsi=[h("pk"), rk("b"), rk("c")])

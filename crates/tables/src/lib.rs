@@ -90,9 +90,23 @@ struct K(AttributeValue);
 
 impl Ord for K {
     fn cmp(&self, other: &K) -> std::cmp::Ordering {
-        self.0
-            .key_cmp(&other.0)
-            .unwrap_or_else(|| self.0.type_name().cmp(other.0.type_name()))
+        key_order(&self.0, &other.0)
+    }
+}
+
+/// DynamoDB's key order; a multi-attribute key (a list of its attributes'
+/// values) compares attribute by attribute.
+fn key_order(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
+    match (a, b) {
+        (AttributeValue::L(x), AttributeValue::L(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| key_order(p, q))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        _ => a
+            .key_cmp(b)
+            .unwrap_or_else(|| a.type_name().cmp(b.type_name())),
     }
 }
 
@@ -116,12 +130,28 @@ type PKey = (K, Sort);
 type IKey = (K, Sort, PKey);
 
 fn pkey(schema: &schema::KeySchema, item: &Item) -> Option<PKey> {
-    let hash = K(item.get(&schema.hash)?.clone());
+    let hash = K(key_value(item, schema.hash_names())?);
     let sort = match &schema.range {
-        Some(r) => Sort::Key(K(item.get(r)?.clone())),
+        Some(_) => Sort::Key(K(key_value(item, schema.range_names())?)),
         None => Sort::Low,
     };
     Some((hash, sort))
+}
+
+/// A key's value in `item`: the one attribute's, or the list of a
+/// multi-attribute key's; `None` when an attribute is missing (the item is
+/// then not in the index).
+fn key_value<'a>(item: &Item, mut names: impl Iterator<Item = &'a str>) -> Option<AttributeValue> {
+    let first = item.get(names.next()?)?;
+    let mut rest = names.peekable();
+    if rest.peek().is_none() {
+        return Some(first.clone());
+    }
+    let mut all = vec![first.clone()];
+    for n in rest {
+        all.push(item.get(n)?.clone());
+    }
+    Some(AttributeValue::L(all))
 }
 
 fn encode_key_part(out: &mut Vec<u8>, v: &AttributeValue) {
@@ -895,7 +925,7 @@ impl Tables {
         &self,
         spec: &ReadSpec<'_>,
         hash: Option<&AttributeValue>,
-        sort: Option<&KeyOp>,
+        sort: Option<&SortCondition>,
         segment: Option<(u32, u32)>,
     ) -> Result<Page> {
         let st = self.lock();
@@ -958,9 +988,9 @@ impl Tables {
             true
         };
         let sort_ok = |s: &Sort| -> bool {
-            let Some(op) = sort else { return true };
+            let Some(cond) = sort else { return true };
             let Sort::Key(K(v)) = s else { return false };
-            sort_matches(v, op)
+            cond.matches(v)
         };
         let in_segment =
             |h: &K| -> bool { segment.is_none_or(|(seg, total)| segment_of(&h.0, total) == seg) };
@@ -1190,6 +1220,47 @@ fn segment_of(v: &AttributeValue, total: u32) -> u32 {
 }
 
 /// Whether a sort key value satisfies a key condition.
+/// A query's condition on the sort key: `last` on the only sort key
+/// attribute, or, for a multi-attribute sort key, equality on its first
+/// attributes (`prefix`) and `last` on the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortCondition {
+    pub prefix: Vec<AttributeValue>,
+    pub last: Option<KeyOp>,
+}
+
+impl SortCondition {
+    /// `op` on a single-attribute sort key.
+    pub fn on(op: KeyOp) -> SortCondition {
+        SortCondition {
+            prefix: Vec::new(),
+            last: Some(op),
+        }
+    }
+
+    /// Whether an index entry's sort key value (a list for a multi-attribute
+    /// key) satisfies the condition.
+    fn matches(&self, v: &AttributeValue) -> bool {
+        let (prefix, next) = match v {
+            AttributeValue::L(values) => (
+                values.get(..self.prefix.len()),
+                values.get(self.prefix.len()),
+            ),
+            single => (Some(&[][..]), Some(single)),
+        };
+        let Some(prefix) = prefix else { return false };
+        prefix
+            .iter()
+            .zip(&self.prefix)
+            .all(|(a, b)| a.key_cmp(b) == Some(std::cmp::Ordering::Equal))
+            && match (&self.last, next) {
+                (None, _) => true,
+                (Some(op), Some(v)) => sort_matches(v, op),
+                (Some(_), None) => false,
+            }
+    }
+}
+
 fn sort_matches(v: &AttributeValue, op: &KeyOp) -> bool {
     use std::cmp::Ordering::*;
     let cmp = |w: &AttributeValue| v.key_cmp(w);

@@ -46,16 +46,45 @@ impl ScalarType {
     }
 }
 
-/// A partition key and an optional sort key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A partition key and an optional sort key. A global secondary index may
+/// have multi-attribute keys: up to four partition key attributes (`hash`,
+/// then `more_hash`) and up to four sort key attributes (`range`, then
+/// `more_range`), compared in that order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct KeySchema {
     pub hash: String,
     pub range: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_hash: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_range: Vec<String>,
 }
 
+/// Most attributes a multi-attribute partition (or sort) key may have.
+pub const MAX_KEY_ATTRIBUTES: usize = 4;
+
 impl KeySchema {
+    /// Every key attribute: the partition key's, then the sort key's.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.hash.as_str()).chain(self.range.as_deref())
+        self.hash_names().chain(self.range_names())
+    }
+
+    /// The partition key's attributes, in order.
+    pub fn hash_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.hash.as_str()).chain(self.more_hash.iter().map(String::as_str))
+    }
+
+    /// The sort key's attributes, in order (none without a sort key).
+    pub fn range_names(&self) -> impl Iterator<Item = &str> {
+        self.range
+            .as_deref()
+            .into_iter()
+            .chain(self.more_range.iter().map(String::as_str))
+    }
+
+    /// Whether either key has more than one attribute.
+    pub fn multi(&self) -> bool {
+        !self.more_hash.is_empty() || !self.more_range.is_empty()
     }
 }
 

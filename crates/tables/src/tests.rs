@@ -20,6 +20,7 @@ fn record(name: &str, stream: bool) -> TableRecord {
         key: KeySchema {
             hash: "pk".into(),
             range: Some("sk".into()),
+            ..KeySchema::default()
         },
         attributes: BTreeMap::from([
             ("pk".to_string(), ScalarType::S),
@@ -99,10 +100,10 @@ fn writes_queries_and_conditions() {
         .collect();
     // Numeric order, not string order.
     assert_eq!(sks, ["1", "2", "3", "20"]);
-    let between = KeyOp::Between(
+    let between = SortCondition::on(KeyOp::Between(
         AttributeValue::N(Number::from_i64(2)),
         AttributeValue::N(Number::from_i64(3)),
-    );
+    ));
     let page = t
         .read(
             &spec,
@@ -203,4 +204,23 @@ fn streams_survive_a_reopen_and_are_trimmed_after_a_day() {
         3
     );
     assert!(t.stream_records("sss", label, 0, 100).unwrap().0.is_empty());
+}
+
+#[test]
+fn multi_attribute_keys_order_attribute_by_attribute() {
+    use std::cmp::Ordering::*;
+    let n = |v: i64| AttributeValue::N(Number::from_i64(v));
+    let key = |vs: &[i64]| AttributeValue::L(vs.iter().map(|v| n(*v)).collect());
+    // Numerically, attribute by attribute: (2, 10) after (2, 9), before (3, 1).
+    assert_eq!(key_order(&key(&[2, 10]), &key(&[2, 9])), Greater);
+    assert_eq!(key_order(&key(&[2, 10]), &key(&[3, 1])), Less);
+    assert_eq!(key_order(&key(&[2, 10]), &key(&[2, 10])), Equal);
+    let cond = SortCondition {
+        prefix: vec![n(2)],
+        last: Some(KeyOp::Gt(n(9))),
+    };
+    assert!(cond.matches(&key(&[2, 10, 1])));
+    assert!(!cond.matches(&key(&[2, 9, 1])));
+    assert!(!cond.matches(&key(&[3, 10])));
+    assert!(SortCondition::on(KeyOp::Eq(n(1))).matches(&n(1)));
 }

@@ -5,7 +5,7 @@ use crate::{DdbError, R};
 use nimbus_tables::expr::{self, Condition, Context, KeyOp, Path};
 use nimbus_tables::schema::{IndexDef, KeySchema, Projection, ScalarType, TableRecord, Throughput};
 use nimbus_tables::value::{AttributeValue, Item, item_from_json};
-use nimbus_tables::{TableStats, TableUpdate, Tables};
+use nimbus_tables::{SortCondition, TableStats, TableUpdate, Tables};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -170,34 +170,65 @@ pub fn old_on_failure(v: &Value) -> R<bool> {
     }
 }
 
-fn key_schema(v: &Value, field: &str) -> R<KeySchema> {
+/// A `KeySchema`: one partition and an optional sort attribute, or, for a
+/// global secondary index (`multi`), up to four of each, every HASH element
+/// before every RANGE one.
+fn key_schema(v: &Value, field: &str, multi: bool) -> R<KeySchema> {
     let list = v
         .get("KeySchema")
         .and_then(Value::as_array)
         .ok_or_else(|| missing(field))?;
-    let mut hash = None;
-    let mut range = None;
-    for k in list {
-        let name = str_field(k, "AttributeName")?.to_string();
-        match k.get("KeyType").and_then(Value::as_str) {
-            Some("HASH") if hash.is_none() => hash = Some(name),
-            Some("RANGE") if range.is_none() => range = Some(name),
-            _ => {
-                return Err(DdbError::validation(
-                    "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-                ));
-            }
-        }
-    }
-    let hash = hash.ok_or_else(|| {
+    let not_hash_first = || {
         DdbError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
-    })?;
-    if list.len() > 2 {
+    };
+    let invalid =
+        |m: &str| DdbError::validation(format!("One or more parameter values were invalid: {m}"));
+    // Only a global secondary index's key may have more than two attributes.
+    if !multi && list.len() > 2 {
         return Err(DdbError::validation(
             "1 validation error detected: Value at 'keySchema' failed to satisfy constraint: Member must have length less than or equal to 2",
         ));
     }
-    Ok(KeySchema { hash, range })
+    let (mut hashes, mut ranges): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for k in list {
+        let name = str_field(k, "AttributeName")?.to_string();
+        match k.get("KeyType").and_then(Value::as_str) {
+            Some("HASH") if ranges.is_empty() && (multi || hashes.is_empty()) => hashes.push(name),
+            Some("HASH") if multi => {
+                return Err(invalid(
+                    "All HASH key attributes must precede RANGE key attributes in the KeySchema",
+                ));
+            }
+            Some("RANGE") if !hashes.is_empty() && (multi || ranges.is_empty()) => {
+                ranges.push(name);
+            }
+            _ => return Err(not_hash_first()),
+        }
+    }
+    if hashes.is_empty() {
+        return Err(not_hash_first());
+    }
+    for (kind, names) in [("HASH", &hashes), ("RANGE", &ranges)] {
+        if names.len() > nimbus_tables::schema::MAX_KEY_ATTRIBUTES {
+            return Err(invalid(&format!(
+                "The KeySchema exceeds the maximum allowed number of {kind} key attributes"
+            )));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if multi && !hashes.iter().chain(&ranges).all(|n| seen.insert(n)) {
+        return Err(invalid(
+            "The KeySchema contains multiple key attributes with the same name",
+        ));
+    }
+    let mut hashes = hashes.into_iter();
+    let mut ranges = ranges.into_iter();
+    Ok(KeySchema {
+        hash: hashes.next().unwrap_or_default(),
+        more_hash: hashes.collect(),
+        range: ranges.next(),
+        more_range: ranges.collect(),
+    })
 }
 
 fn projection_def(v: &Value) -> R<Projection> {
@@ -242,7 +273,7 @@ fn index_def(v: &Value, global: bool) -> R<IndexDef> {
     Ok(IndexDef {
         name: str_field(v, "IndexName")?.to_string(),
         global,
-        key: key_schema(v, "keySchema")?,
+        key: key_schema(v, "keySchema", global)?,
         projection: projection_def(v)?,
         throughput: throughput(v),
         created_ms: 0,
@@ -289,7 +320,7 @@ fn stream_view(spec: &Value) -> R<Option<String>> {
 /// A `CreateTable` request as a table record.
 pub fn table_record(v: &Value) -> R<TableRecord> {
     let name = str_field(v, "TableName")?.to_string();
-    let key = key_schema(v, "keySchema")?;
+    let key = key_schema(v, "keySchema", false)?;
     let attributes = attribute_definitions(v)?;
     if v.get("AttributeDefinitions").is_none() {
         return Err(missing("attributeDefinitions"));
@@ -408,11 +439,13 @@ pub fn table_update(v: &Value) -> R<TableUpdate> {
 }
 
 fn key_schema_json(k: &KeySchema) -> Value {
-    let mut out = vec![json!({ "AttributeName": k.hash, "KeyType": "HASH" })];
-    if let Some(r) = &k.range {
-        out.push(json!({ "AttributeName": r, "KeyType": "RANGE" }));
-    }
-    json!(out)
+    let element = |name: &str, kind: &str| json!({ "AttributeName": name, "KeyType": kind });
+    let hashes = k.hash_names().map(|n| element(n, "HASH"));
+    json!(
+        hashes
+            .chain(k.range_names().map(|n| element(n, "RANGE")))
+            .collect::<Vec<_>>()
+    )
 }
 
 fn projection_json(p: &Projection) -> Value {
@@ -492,11 +525,20 @@ pub fn describe_table(t: &Tables, s: &TableStats, status: &str) -> Value {
 }
 
 /// Check a parsed key condition against the key schema being queried:
-/// returns the partition key value and the sort key condition.
+/// returns the partition key value (a list of values for a multi-attribute
+/// partition key) and the sort key condition.
 pub fn key_condition(
     schema: &KeySchema,
     parts: Vec<(String, KeyOp)>,
-) -> R<(Option<AttributeValue>, Option<KeyOp>)> {
+) -> R<(Option<AttributeValue>, Option<SortCondition>)> {
+    if schema.multi() {
+        return multi_key_condition(schema, parts);
+    }
+    if parts.len() > 2 {
+        return Err(DdbError::validation(
+            "Conditions can be of length 1 or 2 only",
+        ));
+    }
     let mut hash = None;
     let mut sort = None;
     for (name, op) in parts {
@@ -508,7 +550,7 @@ pub fn key_condition(
                 }
             }
         } else if schema.range.as_deref() == Some(name.as_str()) {
-            sort = Some(op);
+            sort = Some(SortCondition::on(op));
         } else {
             return Err(DdbError::validation(format!(
                 "Query condition missed key schema element: {}",
@@ -527,6 +569,72 @@ pub fn key_condition(
         )));
     };
     Ok((Some(h), sort))
+}
+
+/// [`key_condition`] for a multi-attribute key: equality on every partition
+/// attribute; conditions on the sort attributes from the first, without a
+/// gap, all equalities but the last.
+fn multi_key_condition(
+    schema: &KeySchema,
+    mut parts: Vec<(String, KeyOp)>,
+) -> R<(Option<AttributeValue>, Option<SortCondition>)> {
+    let mut take = |name: &str| {
+        parts
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| parts.swap_remove(i).1)
+    };
+    let mut hash = Vec::new();
+    for name in schema.hash_names() {
+        match take(name) {
+            Some(KeyOp::Eq(v)) => hash.push(v),
+            Some(_) => return Err(DdbError::validation("Query key condition not supported")),
+            None => {
+                return Err(DdbError::validation(format!(
+                    "Query condition missed key schema element: {name}"
+                )));
+            }
+        }
+    }
+    let sorts: Vec<(&str, Option<KeyOp>)> = schema.range_names().map(|n| (n, take(n))).collect();
+    if let Some((name, _)) = parts.first() {
+        return Err(DdbError::validation(format!(
+            "Query condition missed key schema element: {name}"
+        )));
+    }
+    let mut sort = None;
+    if let Some(last) = sorts.iter().rposition(|(_, op)| op.is_some()) {
+        let lacking: Vec<&str> = sorts[..last]
+            .iter()
+            .filter(|(_, op)| !matches!(op, Some(KeyOp::Eq(_))))
+            .map(|(n, _)| *n)
+            .collect();
+        if !lacking.is_empty() {
+            return Err(DdbError::validation(format!(
+                "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {}",
+                lacking.join(", "),
+                sorts[last].0
+            )));
+        }
+        let mut sorts = sorts.into_iter().take(last + 1).map(|(_, op)| op);
+        let prefix = sorts
+            .by_ref()
+            .take(last)
+            .filter_map(|op| match op {
+                Some(KeyOp::Eq(v)) => Some(v),
+                _ => None,
+            })
+            .collect();
+        sort = Some(SortCondition {
+            prefix,
+            last: sorts.next().flatten(),
+        });
+    }
+    let hash = match <[AttributeValue; 1]>::try_from(hash) {
+        Ok([one]) => one,
+        Err(all) => AttributeValue::L(all),
+    };
+    Ok((Some(hash), sort))
 }
 
 /// `Segment` and `TotalSegments` of a parallel scan.

@@ -657,6 +657,13 @@ impl DynamoDbApi {
                 )));
             }
         }
+        if v.get("ConsistentRead").and_then(Value::as_bool) == Some(true)
+            && index.and_then(|i| rec.index(i)).is_some_and(|i| i.global)
+        {
+            return Err(DdbError::validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
         let segment = if is_query { None } else { segments(v)? };
         let start = match v.get("ExclusiveStartKey") {
             Some(k) if !k.is_null() => Some(item_field(v, "ExclusiveStartKey")?),

@@ -184,8 +184,12 @@ impl DynamoDbApi {
                 .find(|(n, _)| *n == schema.hash)
                 .map(|(_, v)| v.clone())
         });
+        // (A multi-attribute index is scanned with the statement's filter.)
+        let hash = hash.filter(|_| !schema.multi());
         let sort = match (&hash, &filter, &schema.range) {
-            (Some(_), Some(w), Some(r)) => sort_condition(w, r),
+            (Some(_), Some(w), Some(r)) => {
+                sort_condition(w, r).map(nimbus_tables::SortCondition::on)
+            }
             _ => None,
         };
         let start = match v.get("NextToken").and_then(Value::as_str) {

@@ -37,7 +37,10 @@ pub fn parse_key_condition(
     let root = parse_cond(src, KIND, ctx)?;
     let mut leaves = Vec::new();
     flatten(root, &mut leaves)?;
-    if leaves.len() > 2 {
+    // Two conditions for a key of one partition and one sort attribute; a
+    // multi-attribute key of an index has up to four of each (the query
+    // checks the count against the key it reads).
+    if leaves.len() > 2 * crate::schema::MAX_KEY_ATTRIBUTES {
         return Err(ExprError(
             "Conditions can be of length 1 or 2 only".to_string(),
         ));

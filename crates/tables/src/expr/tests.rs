@@ -1016,7 +1016,9 @@ fn key_condition_errors() {
         "KeyConditionExpressions must only contain one condition per key"
     );
     assert_eq!(
-        key_err("a = :one AND b = :one AND c = :one"),
+        key_err(
+            "a = :one AND b = :one AND c = :one AND d = :one AND e = :one AND f = :one AND g = :one AND h = :one AND i = :one"
+        ),
         "Conditions can be of length 1 or 2 only"
     );
     assert!(key_err("a.b = :one").starts_with(
