@@ -779,3 +779,25 @@ def test_multi_attribute_keys_on_global_secondary_indexes(ddb):
     assert create([h("a"), rk("b"), h("c")]).endswith("All HASH key attributes must precede RANGE key attributes in the KeySchema")
     assert create([h("a"), rk("a")]).endswith("The KeySchema contains multiple key attributes with the same name")
     assert "less than or equal to 2" in create([h("a")], lsi=[h("pk"), rk("b"), rk("c")])
+
+
+def test_key_size_and_tag_limits_in_dynamodbs_words(ddb):
+    name = make_table(ddb)
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    code, msg, _ = error(ddb.put_item, TableName=name, Item={"pk": {"S": "x" * 2049}, "sk": {"S": "a"}})
+    assert code == "ValidationException" and msg == (
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes")
+    code, msg, _ = error(ddb.get_item, TableName=name, Key={"pk": {"S": "x"}, "sk": {"S": "s" * 1025}})
+    assert msg == "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+    ddb.put_item(TableName=name, Item={"pk": {"S": "x" * 2048}, "sk": {"S": "s" * 1024}})
+    assert ddb.get_item(TableName=name, Key={"pk": {"S": "x" * 2048}, "sk": {"S": "s" * 1024}})["Item"]
+
+    code, msg, _ = error(ddb.tag_resource, ResourceArn=arn, Tags=[{"Key": "k" * 129, "Value": "v"}])
+    assert code == "ValidationException" and msg.endswith(
+        "at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128")
+    code, msg, _ = error(ddb.tag_resource, ResourceArn=arn, Tags=[{"Key": "a", "Value": "v"}, {"Key": "b", "Value": "v" * 257}])
+    assert msg.endswith("at 'tags.2.member.value' failed to satisfy constraint: Member must have length less than or equal to 256")
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    code, msg, _ = error(ddb.tag_resource, ResourceArn=arn, Tags=[{"Key": "one-more", "Value": "v"}])
+    assert code == "ValidationException" and "cannot exceed 50" in msg
+    assert len(ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]) == 50, "a refused tagging changes nothing"

@@ -735,12 +735,13 @@ impl Tables {
         .map(|_| ())
     }
 
-    pub fn tag(&self, name: &str, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<()> {
-        self.change_record(name, |rec| {
-            f(&mut rec.tags);
-            Ok(())
-        })
-        .map(|_| ())
+    /// Change a table's tags; `f` may refuse the change, leaving them as they were.
+    pub fn tag(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<()>,
+    ) -> Result<()> {
+        self.change_record(name, |rec| f(&mut rec.tags)).map(|_| ())
     }
 
     pub fn get_item(&self, table: &str, key: &Item) -> Result<Option<Item>> {

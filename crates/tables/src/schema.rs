@@ -60,6 +60,11 @@ pub struct KeySchema {
     pub more_range: Vec<String>,
 }
 
+/// Largest partition key value, in bytes.
+pub const MAX_HASH_KEY_BYTES: usize = 2048;
+/// Largest sort key value, in bytes.
+pub const MAX_RANGE_KEY_BYTES: usize = 1024;
+
 /// Most attributes a multi-attribute partition (or sort) key may have.
 pub const MAX_KEY_ATTRIBUTES: usize = 4;
 
@@ -182,6 +187,7 @@ impl TableRecord {
                 Some(v) => check_not_empty(name, v)?,
             }
         }
+        self.check_key_sizes(item)?;
         for index in &self.indexes {
             for name in index.key.names() {
                 let ty = self.attributes[name];
@@ -214,6 +220,27 @@ impl TableRecord {
                 return Err(mismatch());
             }
             check_not_empty(name, v)?;
+        }
+        self.check_key_sizes(key)
+    }
+
+    /// DynamoDB's key size limits: 2048 bytes for a partition key value,
+    /// 1024 for a sort key value.
+    fn check_key_sizes(&self, item: &Item) -> Result<()> {
+        let size = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s)) => s.len(),
+            Some(AttributeValue::B(b)) => b.len(),
+            _ => 0,
+        };
+        if size(&self.key.hash) > MAX_HASH_KEY_BYTES {
+            return Err(Error::Validation(format!(
+                "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of{MAX_HASH_KEY_BYTES} bytes"
+            )));
+        }
+        if self.key.range.as_deref().map_or(0, size) > MAX_RANGE_KEY_BYTES {
+            return Err(Error::Validation(format!(
+                "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {MAX_RANGE_KEY_BYTES} bytes"
+            )));
         }
         Ok(())
     }

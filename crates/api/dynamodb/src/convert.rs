@@ -317,6 +317,47 @@ fn stream_view(spec: &Value) -> R<Option<String>> {
     }
 }
 
+/// Most tags a table may carry.
+const MAX_TAGS: usize = 50;
+
+/// A request's `Tags`, each key 1-128 and each value 0-256 characters.
+pub fn tag_list(v: &Value) -> R<Vec<(String, String)>> {
+    let Some(list) = v.get("Tags").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, tag) in list.iter().enumerate() {
+        let key = str_field(tag, "Key")?;
+        let value = str_field(tag, "Value")?;
+        for (what, text, min, max) in [("key", key, 1, 128), ("value", value, 0, 256)] {
+            let len = text.chars().count();
+            if len < min || len > max {
+                let bound = if len < min {
+                    format!("greater than or equal to {min}")
+                } else {
+                    format!("less than or equal to {max}")
+                };
+                return Err(DdbError::validation(format!(
+                    "1 validation error detected: Value '{text}' at 'tags.{}.member.{what}' failed to satisfy constraint: Member must have length {bound}",
+                    i + 1
+                )));
+            }
+        }
+        out.push((key.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// Refuse a table's tags beyond [`MAX_TAGS`].
+pub fn check_tag_count(n: usize) -> nimbus_tables::Result<()> {
+    if n > MAX_TAGS {
+        return Err(nimbus_tables::Error::Validation(format!(
+            "One or more parameter values were invalid: The number of tags for a resource cannot exceed {MAX_TAGS}"
+        )));
+    }
+    Ok(())
+}
+
 /// A `CreateTable` request as a table record.
 pub fn table_record(v: &Value) -> R<TableRecord> {
     let name = str_field(v, "TableName")?.to_string();
@@ -368,20 +409,8 @@ pub fn table_record(v: &Value) -> R<TableRecord> {
         }),
         None => None,
     };
-    let tags = v
-        .get("Tags")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| {
-                    Some((
-                        t.get("Key")?.as_str()?.to_string(),
-                        t.get("Value")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags: BTreeMap<String, String> = tag_list(v)?.into_iter().collect();
+    check_tag_count(tags.len()).map_err(|e| DdbError::validation(e.to_string()))?;
     Ok(TableRecord {
         format: nimbus_tables::schema::FORMAT,
         name,

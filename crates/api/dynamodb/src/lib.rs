@@ -326,19 +326,14 @@ impl DynamoDbApi {
                 })?;
                 match op {
                     Operation::TagResource => {
-                        let tags: Vec<(String, String)> = v
-                            .get("Tags")
-                            .and_then(Value::as_array)
-                            .ok_or_else(|| missing("tags"))?
-                            .iter()
-                            .map(|tag| {
-                                Ok((
-                                    str_field(tag, "Key")?.to_string(),
-                                    str_field(tag, "Value")?.to_string(),
-                                ))
-                            })
-                            .collect::<R<_>>()?;
-                        t.tag(&name, |m| m.extend(tags))?;
+                        if v.get("Tags").is_none() {
+                            return Err(missing("tags"));
+                        }
+                        let tags = tag_list(v)?;
+                        t.tag(&name, |m| {
+                            m.extend(tags);
+                            check_tag_count(m.len())
+                        })?;
                         Ok(json!({}))
                     }
                     Operation::UntagResource => {
@@ -349,7 +344,10 @@ impl DynamoDbApi {
                             .iter()
                             .filter_map(|k| k.as_str().map(str::to_string))
                             .collect();
-                        t.tag(&name, |m| m.retain(|k, _| !keys.contains(k)))?;
+                        t.tag(&name, |m| {
+                            m.retain(|k, _| !keys.contains(k));
+                            Ok(())
+                        })?;
                         Ok(json!({}))
                     }
                     _ => {
