@@ -564,6 +564,11 @@ def test_distributed_map_reads_batches_and_writes_results_in_s3(nimbus):
     assert (run["executionCounts"]["succeeded"], run["executionCounts"]["total"]) == (3, 3)
     kids = sfn.list_executions(mapRunArn=out["MapRunArn"])["executions"]
     assert len(kids) == 3 and all(k["status"] == "SUCCEEDED" and "/batches:" in k["executionArn"] for k in kids)
+    assert all(k["mapRunArn"] == out["MapRunArn"] for k in kids) and sorted(k["itemCount"] for k in kids) == [2, 4, 4]
+    # Each child execution is described with its input, output and Map Run.
+    child = sfn.describe_execution(executionArn=kids[0]["executionArn"])
+    assert child["status"] == "SUCCEEDED" and child["mapRunArn"] == out["MapRunArn"]
+    assert json.loads(child["input"])["Items"] and json.loads(child["output"])["tag"] == "b"
     sfn.update_map_run(mapRunArn=out["MapRunArn"], maxConcurrency=5)
     assert sfn.describe_map_run(mapRunArn=out["MapRunArn"])["maxConcurrency"] == 5
     with pytest.raises(ClientError) as e:

@@ -209,6 +209,9 @@ pub(crate) fn execution(e: &Execution) -> Value {
         e.state_machine_alias_arn.clone(),
     );
     put_some(&mut out, "traceHeader", e.trace_header.clone());
+    if let Some((run, _)) = &e.map_run {
+        out["mapRunArn"] = json!(run);
+    }
     out
 }
 
@@ -229,6 +232,10 @@ pub(crate) fn execution_item(e: Execution) -> Value {
         e.state_machine_version_arn,
     );
     put_some(&mut out, "stateMachineAliasArn", e.state_machine_alias_arn);
+    if let Some((run, items)) = e.map_run {
+        out["mapRunArn"] = json!(run);
+        out["itemCount"] = json!(items);
+    }
     out
 }
 

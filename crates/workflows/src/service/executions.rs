@@ -232,6 +232,7 @@ impl StepFunctions {
             state_machine_alias_arn: r.alias_arn.clone(),
             last_event_id: 0,
             trace_header: None,
+            map_run: None,
             cursor: Some(records::StoredCursor {
                 state: r.definition.start_at.clone(),
                 input,
@@ -437,6 +438,7 @@ impl StepFunctions {
             last_event_id: 0,
             cursor: None,
             trace_header: req.trace_header.clone(),
+            map_run: None,
         };
         let end = match result {
             Ok(v) => End {
@@ -562,8 +564,15 @@ impl StepFunctions {
         serde_json::from_slice(&raw).map_err(|e| Error::Service(e.to_string()))
     }
 
+    /// An execution, or a distributed Map's child execution while its Map
+    /// Run is remembered.
     pub fn describe_execution(&self, arn: &str) -> Result<Execution> {
-        self.execution(arn)
+        match self.execution(arn) {
+            Err(Error::ExecutionDoesNotExist(m)) => self
+                .child_execution(arn)
+                .ok_or(Error::ExecutionDoesNotExist(m)),
+            other => other,
+        }
     }
 
     /// The execution and the machine it belongs to (gone if deleted since).

@@ -206,27 +206,44 @@ impl StepFunctions {
             .children
             .iter()
             .rev()
-            .map(|c| Execution {
-                execution_arn: c.arn.clone(),
-                state_machine_arn: run.state_machine_arn.clone(),
-                name: c.name.clone(),
-                status: ExecutionStatus::parse(c.status).unwrap_or(ExecutionStatus::Failed),
-                start_date: c.start_ms,
-                stop_date: c.stop_ms,
-                input: c.input.clone(),
-                output: c.output.clone(),
-                error: c.error.clone(),
-                cause: c.cause.clone(),
-                definition: String::new(),
-                role_arn: String::new(),
-                state_machine_version_arn: None,
-                state_machine_alias_arn: None,
-                last_event_id: 0,
-                cursor: None,
-                trace_header: None,
-            })
+            .map(|c| child_record(&run, c))
             .filter(|e| status.is_none_or(|s| e.status == s))
             .collect();
         page(items, p)
+    }
+
+    /// A child execution of a remembered Map Run, by its ARN.
+    pub(crate) fn child_execution(&self, arn: &str) -> Option<Execution> {
+        let all = self.map_runs();
+        all.runs.values().find_map(|run| {
+            run.children
+                .iter()
+                .find(|c| c.arn == arn)
+                .map(|c| child_record(run, c))
+        })
+    }
+}
+
+/// A child execution as `DescribeExecution` and `ListExecutions` show it.
+fn child_record(run: &MapRun, c: &ChildExecution) -> Execution {
+    Execution {
+        execution_arn: c.arn.clone(),
+        state_machine_arn: run.state_machine_arn.clone(),
+        name: c.name.clone(),
+        status: ExecutionStatus::parse(c.status).unwrap_or(ExecutionStatus::Failed),
+        start_date: c.start_ms,
+        stop_date: c.stop_ms,
+        input: c.input.clone(),
+        output: c.output.clone(),
+        error: c.error.clone(),
+        cause: c.cause.clone(),
+        definition: String::new(),
+        role_arn: String::new(),
+        state_machine_version_arn: None,
+        state_machine_alias_arn: None,
+        last_event_id: 0,
+        cursor: None,
+        trace_header: None,
+        map_run: Some((run.map_run_arn.clone(), c.items)),
     }
 }

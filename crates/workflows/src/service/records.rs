@@ -261,6 +261,10 @@ pub struct Execution {
     /// The X-Ray trace header it was started in (`traceHeader`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_header: Option<String>,
+    /// A distributed Map's child execution: its Map Run and how many items
+    /// it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<(String, usize)>,
 }
 
 impl Execution {
