@@ -453,6 +453,33 @@ def test_fifo_queues(sqs):
     assert len(sqs.receive_message(QueueUrl=cbd, MaxNumberOfMessages=10)["Messages"]) == 1
 
 
+def test_fifo_receives_group_messages_together_and_hold_a_group_while_any_is_in_flight(sqs):
+    """SQS returns as many messages of one group as it can (groups in the
+    order of their oldest message); a group with a message in flight gives
+    nothing, even a message of it made visible again."""
+    url = sqs.create_queue(QueueName=qname("groups") + ".fifo",
+                           Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true",
+                                       "VisibilityTimeout": "60"})["QueueUrl"]
+    for group, body in [("A", "a1"), ("B", "b1"), ("A", "a2"), ("B", "b2"), ("A", "a3"), ("C", "c1")]:
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+
+    def receive(n=10):
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n).get("Messages", [])
+
+    first = receive(2)
+    assert [m["Body"] for m in first] == ["a1", "a2"]
+    assert [m["Body"] for m in receive()] == ["b1", "b2", "c1"]
+    # a1 visible again, a2 still in flight: group A waits.
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    assert receive() == []
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"], VisibilityTimeout=0)
+    again = receive()
+    assert [m["Body"] for m in again] == ["a1", "a2", "a3"]
+    for m in again:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert receive() == []
+
+
 def test_redrive_allow_policy(sqs):
     arn = lambda u: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = lambda target: {"RedrivePolicy": json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": 3})}

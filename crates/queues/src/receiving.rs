@@ -89,9 +89,19 @@ impl Queues {
         let mut next_visible: Option<u64> = None;
         let fifo = q.rec.is_fifo();
         let source_arn = self.arn(queue);
-        // FIFO: a group with a message in flight (or delayed) delivers nothing
-        // after it until that one is deleted or visible again.
+        // FIFO: a group with a message in flight delivers nothing until that
+        // one is deleted or visible again; a delayed message holds back the
+        // messages of its group sent after it.
         let mut blocked: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        if fifo {
+            blocked.extend(
+                q.messages
+                    .values()
+                    .filter(|m| m.receive_count > 0 && m.visible_at_ms > now)
+                    .filter_map(|m| m.group_id.as_deref()),
+            );
+        }
+        let mut candidates = Vec::new();
         for m in q.messages.values() {
             if now.saturating_sub(m.sent_ms) > retention_ms {
                 expired.push(m.seq);
@@ -108,7 +118,9 @@ impl Queues {
             if fifo && m.group_id.as_deref().is_some_and(|g| blocked.contains(g)) {
                 continue;
             }
-            if picked.len() == max {
+            // A standard queue is read no further than it can hand out; a
+            // FIFO queue is read whole to group its messages.
+            if !fifo && candidates.len() == max {
                 break;
             }
             if let Some((dlq, limit)) = &redrive
@@ -120,8 +132,18 @@ impl Queues {
                 moved.push((m.seq, dlq.clone()));
                 continue;
             }
-            picked.push(m.seq);
+            candidates.push(m);
         }
+        if fifo {
+            // As many messages of one group as possible, groups in the order
+            // of their oldest message, as SQS returns them.
+            let mut first: HashMap<Option<&str>, usize> = HashMap::new();
+            for (i, m) in candidates.iter().enumerate() {
+                first.entry(m.group_id.as_deref()).or_insert(i);
+            }
+            candidates.sort_by_key(|m| (first[&m.group_id.as_deref()], m.seq));
+        }
+        picked.extend(candidates.iter().take(max).map(|m| m.seq));
         for seq in &expired {
             batch.delete(MESSAGES, message_key(queue, *seq));
         }
