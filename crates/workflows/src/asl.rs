@@ -362,8 +362,11 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
             &format!("{at}/StartAt"),
         );
     }
-    // Every transition names a state of this machine; something must end it.
+    // Every transition names a state of this machine; something must end it;
+    // every state but the first is the target of another.
     let mut terminal = false;
+    let mut targeted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    targeted.insert(start_at.as_str());
     for s in states.values() {
         let sat = format!("{at}/States/{}", s.name);
         let mut targets: Vec<(&str, String)> = Vec::new();
@@ -382,6 +385,9 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
             }
         }
         for (t, tat) in targets {
+            if t != s.name {
+                targeted.insert(t);
+            }
             if !states.contains_key(t) {
                 c.code(
                     "MISSING_TRANSITION_TARGET",
@@ -400,6 +406,17 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
             "State machine has no terminal state.",
             if at.is_empty() { "/" } else { at },
         );
+    } else {
+        // (Without a terminal state, Step Functions reports only that.)
+        for name in states_doc.keys() {
+            if !targeted.contains(name.as_str()) {
+                c.code(
+                    "MISSING_TRANSITION_TARGET",
+                    format!("State \"{name}\" is not reachable."),
+                    &format!("{at}/States/{name}"),
+                );
+            }
+        }
     }
     Some(Machine {
         start_at,

@@ -39,6 +39,14 @@ fn bad_definitions_name_the_problem_and_where() {
             "NO_TERMINAL_STATE",
         ),
         (
+            r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Z"},"B":{"Type":"Pass","Next":"C"},"C":{"Type":"Succeed"}}}"#,
+            "MISSING_TRANSITION_TARGET: Missing 'Next' target: Z at /States/A/Next, MISSING_TRANSITION_TARGET: State \"B\" is not reachable. at /States/B'",
+        ),
+        (
+            r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true},"L":{"Type":"Pass","Next":"L"}}}"#,
+            "State \"L\" is not reachable. at /States/L",
+        ),
+        (
             r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true,"Parameters":{"x.$":"States.Nope()"}}}}"#,
             "Unsupported intrinsic function",
         ),

@@ -120,12 +120,22 @@ impl StepFunctions {
                 }
             }
         }
-        let mut states = json!({"__test": alone, "__caught": {"Type": "Pass", "End": true}});
+        let mut states = json!({"__test": alone});
         if let Some(Value::Array(choices)) = state.get("Choices") {
             states["__test"]["Default"] = json!("__caught");
             for (i, _) in choices.iter().enumerate() {
                 states["__test"]["Choices"][i]["Next"] = json!("__caught");
             }
+        }
+        // Where catchers and choices lead (only when something does: a state
+        // nothing leads to is refused).
+        if state.get("Choices").is_some()
+            || state
+                .get("Catch")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+        {
+            states["__caught"] = json!({"Type": "Pass", "End": true});
         }
         let doc = json!({"StartAt": "__test", "States": states});
         let machine = Arc::new(Self::check_definition(&doc.to_string())?);
