@@ -130,6 +130,26 @@ def test_limits_and_bad_input(sqs):
         sqs.create_queue(QueueName="bad name!")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
 
+    def refused(call, **kw):
+        with pytest.raises(ClientError) as e:
+            call(QueueUrl=url, **kw)
+        return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+    assert refused(sqs.receive_message, MaxNumberOfMessages=11) == (
+        "InvalidParameterValue",
+        "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.")
+    assert refused(sqs.get_queue_attributes, AttributeNames=["Bogus"]) == ("InvalidAttributeName", "Unknown Attribute Bogus.")
+    code, msg = refused(sqs.send_message, MessageBody="bell \x07")
+    assert code == "InvalidMessageContents" and msg.startswith("Invalid binary character '#x7' was found in the message body")
+    code, msg = refused(sqs.send_message, MessageBody="x",
+                        MessageAttributes={"a": {"DataType": "String", "StringValue": "\x01"}})
+    assert code == "InvalidParameterValue" and "invalid binary character '#x1'" in msg
+    code, msg = refused(sqs.send_message, MessageBody="x", MessageAttributes={"a": {"DataType": "String", "StringValue": ""}})
+    assert code == "InvalidParameterValue" and "must contain a non-empty message attribute value" in msg
+    # Everything XML carries beyond ASCII is fine.
+    sqs.send_message(QueueUrl=url, MessageBody="tab\tnewline\n é ✓ 😀")
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "tab\tnewline\n é ✓ 😀"
+
 
 def test_long_polling_returns_when_a_message_arrives(nimbus, sqs):
     url = sqs.create_queue(QueueName=qname())["QueueUrl"]

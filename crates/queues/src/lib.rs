@@ -44,6 +44,11 @@ pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
 pub const MAX_RECEIVE: usize = 10;
 pub const MAX_WAIT_SECS: u64 = 20;
 
+/// The characters a message body or attribute value may hold (XML's).
+fn allowed_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("The specified queue does not exist.")]
@@ -60,6 +65,9 @@ pub enum Error {
     ReceiptHandleIsInvalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A body or attribute value with characters SQS does not carry.
+    #[error("{0}")]
+    InvalidMessageContents(String),
     #[error("The request must contain the parameter {0}.")]
     MissingParameter(String),
     #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
@@ -1038,6 +1046,24 @@ impl Queues {
             return Err(Error::InvalidParameterValue(
                 "The request must contain the parameter MessageBody.".into(),
             ));
+        }
+        if let Some(c) = out.body.chars().find(|c| !allowed_char(*c)) {
+            return Err(Error::InvalidMessageContents(format!(
+                "Invalid binary character '#x{:X}' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+                c as u32
+            )));
+        }
+        for (name, a) in &out.attributes {
+            if let Some(c) = a
+                .string_value
+                .as_deref()
+                .and_then(|v| v.chars().find(|c| !allowed_char(*c)))
+            {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Message (user) attribute '{name}' value contains invalid binary character '#x{:X}'. You must use only the following supported characters: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.",
+                    c as u32
+                )));
+            }
         }
         Ok(())
     }

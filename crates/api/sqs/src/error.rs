@@ -79,6 +79,9 @@ impl From<QError> for SqsError {
                 "AWS.SimpleQueueService.QueueDeletedRecently",
                 m,
             ),
+            QError::InvalidMessageContents(_) => {
+                SqsError::new("InvalidMessageContents", "InvalidMessageContents", m)
+            }
             QError::Unsupported(_) => SqsError::new(
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",

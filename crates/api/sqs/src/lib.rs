@@ -76,9 +76,13 @@ fn message_attributes(v: &Value) -> R<BTreeMap<String, Attribute>> {
         let base = data_type.split('.').next().unwrap_or("");
         let attr = match base {
             "String" | "Number" => {
-                let s = a.get("StringValue").and_then(Value::as_str).ok_or_else(|| {
-                    SqsError::invalid(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'."))
-                })?;
+                let s = a
+                    .get("StringValue")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        SqsError::invalid(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'."))
+                    })?;
                 if base == "Number" && s.trim().parse::<f64>().is_err() {
                     return Err(SqsError::invalid(format!(
                         "Can't cast the value of message (user) attribute '{name}' to a number."

@@ -59,6 +59,32 @@ operations! {
     RemovePermission => remove_permission,
 }
 
+/// The names `GetQueueAttributes` takes (SQS's `QueueAttributeName`).
+const QUEUE_ATTRIBUTE_NAMES: [&str; 22] = [
+    "All",
+    "Policy",
+    "VisibilityTimeout",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+    "ApproximateNumberOfMessagesDelayed",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+];
+
 impl SqsApi {
     async fn create_queue(&self, v: &Value, host: &str) -> R<Value> {
         let q = &self.queues;
@@ -139,6 +165,16 @@ impl SqsApi {
         let q = &self.queues;
         let name = self.queue(v)?;
         let wanted = names(v, "AttributeNames");
+        if let Some(bad) = wanted
+            .iter()
+            .find(|w| !QUEUE_ATTRIBUTE_NAMES.contains(&w.as_str()))
+        {
+            return Err(SqsError::new(
+                "InvalidAttributeName",
+                "InvalidAttributeName",
+                format!("Unknown Attribute {bad}."),
+            ));
+        }
         let all = q.attributes(&name)?;
         let picked: Map<String, Value> = all
             .into_iter()
@@ -372,14 +408,16 @@ impl SqsApi {
     async fn receive_message(&self, v: &Value, _host: &str) -> R<Value> {
         let q = &self.queues;
         let name = self.queue(v)?;
-        let max = match opt_u64(v, "MaxNumberOfMessages", 10)? {
-            Some(0) => {
-                return Err(SqsError::invalid(
-                    "Value 0 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
-                ));
-            }
-            Some(n) => n as usize,
-            None => 1,
+        let max = match v.get("MaxNumberOfMessages") {
+            None | Some(Value::Null) => 1,
+            Some(n) => match n.as_u64().filter(|n| (1..=10).contains(n)) {
+                Some(n) => n as usize,
+                None => {
+                    return Err(SqsError::invalid(format!(
+                        "Value {n} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+                    )));
+                }
+            },
         };
         let visibility = opt_u64(v, "VisibilityTimeout", 43_200)?;
         let wait = opt_u64(v, "WaitTimeSeconds", 20)?;
