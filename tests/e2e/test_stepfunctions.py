@@ -488,6 +488,36 @@ def test_running_executions_continue_after_kill_9():
             n.stop()
 
 
+def test_finished_map_runs_and_their_children_outlive_a_restart():
+    with tempfile.TemporaryDirectory(prefix="nimbus-sfn-maprun-") as d:
+        n = Nimbus(d).start()
+        try:
+            sfn = n.client("stepfunctions")
+            arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+                "Type": "Map", "ItemsPath": "$.items", "ItemBatcher": {"MaxItemsPerBatch": 2},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                  "StartAt": "Count", "States": {"Count": {"Type": "Pass", "Parameters": {
+                                      "n.$": "States.ArrayLength($.Items)"}, "End": True}}},
+                "End": True}}})
+            ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+            assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+            [run] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+            before = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+            n.stop(signal.SIGKILL)
+            n = Nimbus(d).start()
+            sfn = n.client("stepfunctions")
+            after = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+            assert after["status"] == "SUCCEEDED" and after["itemCounts"] == before["itemCounts"]
+            assert after["executionCounts"]["succeeded"] == 2 and after["stopDate"] == before["stopDate"]
+            assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=ex)["mapRuns"]] == [run["mapRunArn"]]
+            kids = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+            assert sorted(k["itemCount"] for k in kids) == [1, 2]
+            child = sfn.describe_execution(executionArn=kids[0]["executionArn"])
+            assert child["status"] == "SUCCEEDED" and json.loads(child["output"])["n"] in (1, 2)
+        finally:
+            n.stop()
+
+
 def test_results_over_256_kib_end_the_execution_uncaught(nimbus):
     sfn = nimbus.client("stepfunctions")
     arn = machine(sfn, {"StartAt": "Double", "States": {

@@ -340,6 +340,7 @@ impl<'a> RunStart<'a> {
 impl StepFunctions {
     pub fn open(kv: Arc<dyn KvEngine>, account: &str, region: &str) -> Result<Arc<StepFunctions>> {
         let machines = Records::open(kv.clone(), MACHINES, records::MACHINE_FORMAT)?;
+        let map_runs = map_runs::MapRuns::load(kv.as_ref())?;
         Ok(Arc::new_cyclic(|me| StepFunctions {
             kv,
             account: account.into(),
@@ -351,7 +352,7 @@ impl StepFunctions {
             start_lock: Mutex::new(()),
             me: me.clone(),
             status_events: OnceLock::new(),
-            map_runs: Mutex::new(Default::default()),
+            map_runs: Mutex::new(map_runs),
         }))
     }
 

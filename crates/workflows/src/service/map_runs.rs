@@ -1,12 +1,17 @@
 //! Map Runs of distributed Map states, as the engine reports them
 //! ([`MapRunReport`]): `DescribeMapRun`, `ListMapRuns`, `UpdateMapRun` and
-//! `ListExecutions` of a Map Run's child executions. They are kept in
-//! memory (the newest [`KEPT`]); a restart re-runs an interrupted Map state,
-//! which starts a new Map Run.
+//! `ListExecutions` / `DescribeExecution` of a Map Run's child executions.
+//! The newest [`KEPT`] are remembered; a finished one is stored (with its
+//! children) and read back when the server starts. A restart re-runs an
+//! interrupted Map state, which starts a new Map Run.
 
 use super::*;
 use crate::engine::{ChildExecution, MapRunReport};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+
+/// Finished Map Runs, by ARN.
+const MAP_RUNS: Table = Table("sfn_map_runs");
 
 /// How many Map Runs are remembered.
 pub const KEPT: usize = 1000;
@@ -68,9 +73,156 @@ pub(crate) struct MapRuns {
     order: VecDeque<String>,
 }
 
+/// A Map Run as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredRun {
+    map_run_arn: String,
+    execution_arn: String,
+    state_machine_arn: String,
+    status: String,
+    start_ms: u64,
+    stop_ms: Option<u64>,
+    max_concurrency: usize,
+    tolerated_percentage: f64,
+    tolerated_count: u64,
+    items: usize,
+    children: Vec<StoredChild>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredChild {
+    arn: String,
+    name: String,
+    items: usize,
+    status: String,
+    start_ms: u64,
+    stop_ms: Option<u64>,
+    input: String,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// A stored status as the `&'static str` the records hold.
+fn status_of(s: &str) -> &'static str {
+    match s {
+        "RUNNING" => "RUNNING",
+        "SUCCEEDED" => "SUCCEEDED",
+        "ABORTED" => "ABORTED",
+        _ => "FAILED",
+    }
+}
+
+impl From<&MapRun> for StoredRun {
+    fn from(r: &MapRun) -> StoredRun {
+        StoredRun {
+            map_run_arn: r.map_run_arn.clone(),
+            execution_arn: r.execution_arn.clone(),
+            state_machine_arn: r.state_machine_arn.clone(),
+            status: r.status.into(),
+            start_ms: r.start_ms,
+            stop_ms: r.stop_ms,
+            max_concurrency: r.max_concurrency,
+            tolerated_percentage: r.tolerated_percentage,
+            tolerated_count: r.tolerated_count,
+            items: r.items,
+            children: r
+                .children
+                .iter()
+                .map(|c| StoredChild {
+                    arn: c.arn.clone(),
+                    name: c.name.clone(),
+                    items: c.items,
+                    status: c.status.into(),
+                    start_ms: c.start_ms,
+                    stop_ms: c.stop_ms,
+                    input: c.input.clone(),
+                    output: c.output.clone(),
+                    error: c.error.clone(),
+                    cause: c.cause.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<StoredRun> for MapRun {
+    fn from(r: StoredRun) -> MapRun {
+        MapRun {
+            map_run_arn: r.map_run_arn,
+            execution_arn: r.execution_arn,
+            state_machine_arn: r.state_machine_arn,
+            status: status_of(&r.status),
+            start_ms: r.start_ms,
+            stop_ms: r.stop_ms,
+            max_concurrency: r.max_concurrency,
+            tolerated_percentage: r.tolerated_percentage,
+            tolerated_count: r.tolerated_count,
+            items: r.items,
+            children: r
+                .children
+                .into_iter()
+                .map(|c| ChildExecution {
+                    arn: c.arn,
+                    name: c.name,
+                    items: c.items,
+                    status: status_of(&c.status),
+                    start_ms: c.start_ms,
+                    stop_ms: c.stop_ms,
+                    input: c.input,
+                    output: c.output,
+                    error: c.error,
+                    cause: c.cause,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl MapRuns {
+    /// The stored Map Runs, the newest [`KEPT`] (older ones are deleted).
+    pub(crate) fn load(kv: &dyn KvEngine) -> Result<MapRuns> {
+        let mut runs: Vec<MapRun> = kv
+            .scan_prefix(MAP_RUNS, b"")?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice::<StoredRun>(&v).ok())
+            .map(MapRun::from)
+            .collect();
+        runs.sort_by_key(|r| (r.start_ms, r.map_run_arn.clone()));
+        let excess = runs.len().saturating_sub(KEPT);
+        if excess > 0 {
+            let mut b = WriteBatch::new();
+            for r in runs.drain(..excess) {
+                b.delete(MAP_RUNS, r.map_run_arn.into_bytes());
+            }
+            kv.commit(b)?;
+        }
+        let mut out = MapRuns::default();
+        for r in runs {
+            out.order.push_back(r.map_run_arn.clone());
+            out.runs.insert(r.map_run_arn.clone(), r);
+        }
+        Ok(out)
+    }
+}
+
 impl StepFunctions {
     fn map_runs(&self) -> std::sync::MutexGuard<'_, MapRuns> {
         self.map_runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Store a finished Map Run (a failure to is logged: the run itself is
+    /// over and answered for from memory).
+    fn store_map_run(&self, run: &MapRun) {
+        let mut b = WriteBatch::new();
+        b.put(
+            MAP_RUNS,
+            run.map_run_arn.as_bytes().to_vec(),
+            serde_json::to_vec(&StoredRun::from(run)).expect("map runs serialize"),
+        );
+        if let Err(e) = self.kv.commit(b) {
+            tracing::warn!(map_run = %run.map_run_arn, error = %e, "could not store a Map Run");
+        }
     }
 
     /// Take the engine's news of a Map Run.
@@ -91,6 +243,11 @@ impl StepFunctions {
                     && let Some(old) = all.order.pop_front()
                 {
                     all.runs.remove(&old);
+                    let mut b = WriteBatch::new();
+                    b.delete(MAP_RUNS, old.into_bytes());
+                    if let Err(e) = self.kv.commit(b) {
+                        tracing::warn!(error = %e, "could not forget a Map Run");
+                    }
                 }
                 all.order.push_back(map_run_arn.clone());
                 all.runs.insert(
@@ -131,6 +288,9 @@ impl StepFunctions {
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     run.status = status;
                     run.stop_ms = Some(stop_ms);
+                    let run = run.clone();
+                    drop(all);
+                    self.store_map_run(&run);
                 }
             }
         }
@@ -189,6 +349,11 @@ impl StepFunctions {
             }
             if let Some(c) = tolerated_count {
                 run.tolerated_count = c;
+            }
+            if run.stop_ms.is_some() {
+                let run = run.clone();
+                drop(all);
+                self.store_map_run(&run);
             }
         }
         Ok(())
