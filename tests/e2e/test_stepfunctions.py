@@ -514,6 +514,11 @@ def test_finished_map_runs_and_their_children_outlive_a_restart():
             assert sorted(k["itemCount"] for k in kids) == [1, 2]
             child = sfn.describe_execution(executionArn=kids[0]["executionArn"])
             assert child["status"] == "SUCCEEDED" and json.loads(child["output"])["n"] in (1, 2)
+            # A STANDARD child's history is kept as an execution's.
+            events = history(sfn, kids[0]["executionArn"])
+            assert [e["type"] for e in events] == [
+                "ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+            assert events[0]["previousEventId"] == 0 and events[-1]["previousEventId"] == 3
         finally:
             n.stop()
 

@@ -139,10 +139,12 @@ pub enum MapRunReport {
         tolerated_count: u64,
         items: usize,
     },
-    /// A child execution started (`RUNNING`) or ended.
+    /// A child execution started (`RUNNING`) or ended; an ended STANDARD
+    /// one brings its history.
     Child {
         map_run_arn: String,
         child: ChildExecution,
+        history: Vec<Event>,
     },
     /// The items its reader read.
     Items { map_run_arn: String, items: usize },

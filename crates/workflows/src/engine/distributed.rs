@@ -520,7 +520,8 @@ impl Run {
                 input: input.clone(),
                 start_ms: 0,
                 last_event_id: 0,
-                keep_history: false,
+                // A STANDARD child's history is kept (EXPRESS ones have none).
+                keep_history: kind == "execution",
                 trace_header: self.spec.trace_header.clone(),
             };
             let (integrations, tokens, processor, permits) = (
@@ -548,6 +549,7 @@ impl Run {
                 integrations.map_run(MapRunReport::Child {
                     map_run_arn: map_run.clone(),
                     child: report.clone(),
+                    history: Vec::new(),
                 });
                 let child = Run::new(
                     RunSpec { start_ms, ..spec },
@@ -572,6 +574,7 @@ impl Run {
                 integrations.map_run(MapRunReport::Child {
                     map_run_arn: map_run,
                     child: report,
+                    history: child.history(),
                 });
                 (
                     i,

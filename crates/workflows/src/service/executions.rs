@@ -633,8 +633,9 @@ impl StepFunctions {
     /// History events in Step Functions' shape.
     pub fn get_execution_history(&self, q: &HistoryQuery) -> Result<Listed<Value>> {
         let arn = q.execution_arn.as_str();
-        // ExecutionDoesNotExist / InvalidArn before reading the history.
-        self.execution(arn)?;
+        // ExecutionDoesNotExist / InvalidArn before reading the history (a
+        // Map Run's child has its history stored under its ARN too).
+        self.describe_execution(arn)?;
         let mut prefix = arn.as_bytes().to_vec();
         prefix.push(0);
         // A running execution's latest events are not stored yet: read them

@@ -193,7 +193,7 @@ impl MapRuns {
         if excess > 0 {
             let mut b = WriteBatch::new();
             for r in runs.drain(..excess) {
-                b.delete(MAP_RUNS, r.map_run_arn.into_bytes());
+                forget(kv, &r, &mut b)?;
             }
             kv.commit(b)?;
         }
@@ -204,6 +204,19 @@ impl MapRuns {
         }
         Ok(out)
     }
+}
+
+/// Delete a stored Map Run and its children's histories.
+fn forget(kv: &dyn KvEngine, run: &MapRun, b: &mut WriteBatch) -> Result<()> {
+    b.delete(MAP_RUNS, run.map_run_arn.as_bytes().to_vec());
+    for c in &run.children {
+        let mut prefix = c.arn.as_bytes().to_vec();
+        prefix.push(0);
+        for (k, _) in kv.scan_prefix(HISTORY, &prefix)? {
+            b.delete(HISTORY, k);
+        }
+    }
+    Ok(())
 }
 
 impl StepFunctions {
@@ -227,6 +240,23 @@ impl StepFunctions {
 
     /// Take the engine's news of a Map Run.
     pub fn record_map_run(&self, report: MapRunReport) {
+        // An ended child's history is stored under its ARN, as an execution's.
+        if let MapRunReport::Child { child, history, .. } = &report
+            && !history.is_empty()
+        {
+            let mut b = WriteBatch::new();
+            for e in history {
+                b.put(
+                    HISTORY,
+                    history_key(&child.arn, e.id),
+                    e.to_json().to_string(),
+                );
+            }
+            let kv = self.kv.clone();
+            if let Err(e) = blocking(move || kv.commit(b)) {
+                tracing::warn!(child = %child.arn, error = %e, "could not store a child execution's history");
+            }
+        }
         let mut all = self.map_runs();
         match report {
             MapRunReport::Started {
@@ -239,16 +269,11 @@ impl StepFunctions {
                 tolerated_count,
                 items,
             } => {
-                if all.order.len() >= KEPT
-                    && let Some(old) = all.order.pop_front()
-                {
-                    all.runs.remove(&old);
-                    let mut b = WriteBatch::new();
-                    b.delete(MAP_RUNS, old.into_bytes());
-                    if let Err(e) = self.kv.commit(b) {
-                        tracing::warn!(error = %e, "could not forget a Map Run");
-                    }
-                }
+                let evicted = if all.order.len() >= KEPT {
+                    all.order.pop_front().and_then(|old| all.runs.remove(&old))
+                } else {
+                    None
+                };
                 all.order.push_back(map_run_arn.clone());
                 all.runs.insert(
                     map_run_arn.clone(),
@@ -266,8 +291,20 @@ impl StepFunctions {
                         children: Vec::new(),
                     },
                 );
+                drop(all);
+                // The oldest Map Run goes from the store too (outside the lock).
+                if let Some(old) = evicted {
+                    let mut b = WriteBatch::new();
+                    let forgotten = forget(self.kv.as_ref(), &old, &mut b);
+                    let kv = self.kv.clone();
+                    if let Err(e) = forgotten.and_then(|()| Ok(blocking(move || kv.commit(b))?)) {
+                        tracing::warn!(error = %e, "could not forget a Map Run");
+                    }
+                }
             }
-            MapRunReport::Child { map_run_arn, child } => {
+            MapRunReport::Child {
+                map_run_arn, child, ..
+            } => {
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     match run.children.iter_mut().find(|c| c.arn == child.arn) {
                         Some(c) => *c = child,
