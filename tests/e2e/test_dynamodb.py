@@ -361,6 +361,9 @@ def test_streams_record_every_change_in_order(nimbus, ddb, resource):
     assert error(streams.describe_stream, StreamArn=arn + "x")[0] == "ResourceNotFoundException"
     # Paging shards: none after the last.
     assert streams.describe_stream(StreamArn=arn, ExclusiveStartShardId=shard)["StreamDescription"]["Shards"] == []
+    # The one shard is no shard's child.
+    children = streams.describe_stream(StreamArn=arn, ShardFilter={"Type": "CHILD_SHARDS", "ShardId": shard})
+    assert children["StreamDescription"]["Shards"] == []
     assert error(streams.get_shard_iterator, StreamArn=arn, ShardId=shard + "x",
                  ShardIteratorType="LATEST")[0] == "ResourceNotFoundException"
     # Keys only, and a stream turned off.

@@ -63,8 +63,21 @@ pub fn run(t: &Tables, op: &str, v: &Value) -> R<Value> {
             // they were made; a stream here has one).
             let shard = streams::shard_id(&s.label);
             let after = v.get("ExclusiveStartShardId").and_then(Value::as_str);
-            let shards: Vec<Value> = after
-                .is_none_or(|a| shard.as_str() > a)
+            // `ShardFilter` `CHILD_SHARDS` asks for a shard's children: the one
+            // shard here has no parent, so it is no shard's child.
+            let children_only = match v.get("ShardFilter") {
+                None | Some(Value::Null) => false,
+                Some(f) => match f.get("Type").and_then(Value::as_str) {
+                    Some("CHILD_SHARDS") => true,
+                    other => {
+                        return Err(DdbError::validation(format!(
+                            "1 validation error detected: Value '{}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [CHILD_SHARDS]",
+                            other.unwrap_or("null")
+                        )));
+                    }
+                },
+            };
+            let shards: Vec<Value> = (!children_only && after.is_none_or(|a| shard.as_str() > a))
                 .then(|| json!({"ShardId": shard, "SequenceNumberRange": seq_range}))
                 .into_iter()
                 .collect();
