@@ -160,3 +160,50 @@ def test_functions_survive_restart(sig):
             assert invoke(lam, "survivor")["Body"] == "still here"
         finally:
             n2.stop()
+
+
+def test_recursion_and_runtime_management_configs_and_invoke_async(nimbus, lam):
+    import time
+
+    name = unique("settings")
+    arn = create(lam, name, {"app.py": "def lambda_handler(event, context):\n    print('GOT', event)\n    return event\n"})["FunctionArn"]
+    # Recursion: Terminate unless set (Nimbus stops loops), Allow lets them run.
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Terminate"
+    assert lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
+    assert lam.get_function_recursion_config(FunctionName=arn)["RecursiveLoop"] == "Allow"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Sometimes")
+    assert error_code(e) == "ValidationException" and "[Allow, Terminate]" in e.value.response["Error"]["Message"]
+
+    # Runtime management: Auto unless set; Manual pins a runtime version ARN.
+    got = lam.get_runtime_management_config(FunctionName=name)
+    assert got["UpdateRuntimeOn"] == "Auto" and got["FunctionArn"] == arn + ":$LATEST"
+    running = lam.get_function_configuration(FunctionName=name)["RuntimeVersionConfig"]["RuntimeVersionArn"]
+    assert running.startswith("arn:aws:lambda:us-east-1::runtime:")
+    put = lam.put_runtime_management_config(FunctionName=name, UpdateRuntimeOn="Manual", RuntimeVersionArn=running)
+    assert put["UpdateRuntimeOn"] == "Manual" and put["RuntimeVersionArn"] == running
+    version = lam.publish_version(FunctionName=name)["Version"]
+    on_version = lam.get_runtime_management_config(FunctionName=name, Qualifier=version)
+    assert on_version["UpdateRuntimeOn"] == "Manual" and on_version["FunctionArn"] == f"{arn}:{version}"
+    lam.put_runtime_management_config(FunctionName=name, Qualifier=version, UpdateRuntimeOn="FunctionUpdate")
+    assert lam.get_runtime_management_config(FunctionName=name, Qualifier=version)["UpdateRuntimeOn"] == "FunctionUpdate"
+    assert lam.get_runtime_management_config(FunctionName=name)["UpdateRuntimeOn"] == "Manual"
+    for kw, code in [({"UpdateRuntimeOn": "Manual"}, "InvalidParameterValueException"),
+                     ({"UpdateRuntimeOn": "Sometimes"}, "ValidationException"),
+                     ({"UpdateRuntimeOn": "Auto", "RuntimeVersionArn": running}, "InvalidParameterValueException")]:
+        with pytest.raises(ClientError) as e:
+            lam.put_runtime_management_config(FunctionName=name, **kw)
+        assert error_code(e) == code, kw
+    with pytest.raises(ClientError) as e:
+        lam.get_runtime_management_config(FunctionName=name, Qualifier="99")
+    assert error_code(e) == "ResourceNotFoundException"
+
+    # The deprecated InvokeAsync queues an event.
+    assert lam.invoke_async(FunctionName=name, InvokeArgs=b'{"via": "invoke-async"}')["Status"] == 202
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if "'via': 'invoke-async'" in nimbus.logs(name).stdout:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the event was not run")

@@ -204,6 +204,29 @@ def test_a_function_triggering_itself_is_stopped(nimbus):
     assert sorted(keys, key=lambda k: int(k.split("/")[1])) == [f"loop/{i}" for i in range(17)]
 
 
+BOUNDED_LOOPER = LOOPER.replace("    s3.put_object(", "    if n >= 20:\n        return\n    s3.put_object(")
+
+
+def test_a_function_allowed_to_recurse_is_not_stopped(nimbus):
+    """`PutFunctionRecursionConfig` `Allow` lets a loop go past where Nimbus
+    would stop it (this one ends itself at 20)."""
+    lam, s3 = nimbus.client(), nimbus.client("s3")
+    name = unique("allowed")
+    arn = create(lam, name, {"app.py": BOUNDED_LOOPER}, handler="app.handler", Timeout=30)["FunctionArn"]
+    lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    configure(nimbus, b, arn, ["s3:ObjectCreated:*"], prefix="loop/")
+    s3.put_object(Bucket=b, Key="loop/0", Body=b"start")
+    deadline = time.time() + 120
+    keys = []
+    while time.time() < deadline and "loop/20" not in keys:
+        time.sleep(0.5)
+        keys = [c["Key"] for c in s3.list_objects_v2(Bucket=b, Prefix="loop/").get("Contents", [])]
+    assert sorted(keys, key=lambda k: int(k.split("/")[1])) == [f"loop/{i}" for i in range(21)]
+    assert "recursive invocation loop" not in nimbus.logs(name).stdout
+
+
 def test_events_land_in_a_queue(nimbus):
     s3, sqs = nimbus.client("s3"), nimbus.client("sqs")
     url = sqs.create_queue(QueueName=unique("s3events"))["QueueUrl"]

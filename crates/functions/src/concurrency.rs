@@ -143,6 +143,8 @@ mod tests {
             layers: Vec::new(),
             logging: None,
             tracing: None,
+            recursive_loop: None,
+            runtime_management: None,
         }
     }
 

@@ -596,6 +596,27 @@ impl Functions {
         spawn_blocking(move || me.registry.change_tags(&n, || me.not_found(&n), change)).await
     }
 
+    /// Change a setting of `$LATEST` or of a published version
+    /// (`PutFunctionRecursionConfig`, `PutRuntimeManagementConfig`).
+    pub async fn change_settings(
+        self: &Arc<Self>,
+        name: &str,
+        qualifier: Option<String>,
+        change: impl FnOnce(&mut FunctionRecord) -> Result<()> + Send + 'static,
+    ) -> Result<Arc<FunctionRecord>> {
+        let me = self.clone();
+        let n = name.to_string();
+        spawn_blocking(move || {
+            let not_found = || match &qualifier {
+                Some(q) if q != nimbus_model::LATEST => me.not_found(&format!("{n}:{q}")),
+                _ => me.not_found(&n),
+            };
+            me.registry
+                .change_settings(&n, qualifier.as_deref(), not_found, change)
+        })
+        .await
+    }
+
     pub async fn delete_concurrency(self: &Arc<Self>, name: &str) -> Result<()> {
         let me = self.clone();
         let n = name.to_string();
@@ -815,7 +836,11 @@ impl Functions {
         }
         let arn = self.identity.function_arn(&rec.name);
         let depth = lineage::depth(ev.trace_id.as_deref(), &arn);
-        if depth > lineage::LIMIT {
+        // `PutFunctionRecursionConfig` `Allow` (on the function) lets loops run.
+        let loops_allowed = self
+            .get(&rec.name)
+            .is_ok_and(|f| f.recursive_loop.as_deref() == Some("Allow"));
+        if depth > lineage::LIMIT && !loops_allowed {
             let msg = format!(
                 "Nimbus stopped a recursive invocation loop: this event would have been invocation {depth} of {} in one chain of events (the limit is {}). A function that writes where its own trigger watches (for example under the S3 prefix that invokes it) invokes itself again and again; write elsewhere. RequestId: {}",
                 rec.name,

@@ -680,6 +680,8 @@ impl Registry {
                 }
                 None => None,
             },
+            recursive_loop: None,
+            runtime_management: None,
         };
         self.functions.insert(rec)?.map_err(|existing| {
             Error::Conflict(format!("Function already exist: {}", existing.name))
@@ -791,6 +793,29 @@ impl Registry {
             change(&mut rec.tags).map_err(Error::InvalidParameter)
         })?;
         Ok(rec)
+    }
+
+    /// Change a setting kept on `$LATEST` (`qualifier` none or `$LATEST`) or
+    /// on a published version.
+    pub fn change_settings(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        not_found: impl FnOnce() -> Error,
+        f: impl FnOnce(&mut FunctionRecord) -> Result<()>,
+    ) -> Result<Arc<FunctionRecord>> {
+        let _w = self.write.lock().expect("registry write lock");
+        match qualifier.filter(|q| *q != nimbus_model::LATEST) {
+            None => Ok(self.change(name, not_found, None, f)?.0),
+            Some(q) => match q.parse::<u32>() {
+                Ok(n) => self
+                    .versions
+                    .change(&version_key(name, n), f)?
+                    .map(|(rec, ())| rec)
+                    .ok_or_else(not_found),
+                Err(_) => Err(not_found()),
+            },
+        }
     }
 
     /// Set (`Some`) or remove reserved concurrency, keeping `MIN_UNRESERVED` of

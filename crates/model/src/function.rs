@@ -55,6 +55,22 @@ pub struct FunctionRecord {
     /// `TracingConfig.Mode`: `Active` or `PassThrough` (none: `PassThrough`).
     #[serde(default)]
     pub tracing: Option<String>,
+    /// `PutFunctionRecursionConfig` (on `$LATEST`, for the whole function):
+    /// `Allow` lets its recursive loops run (none: `Terminate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive_loop: Option<String>,
+    /// `PutRuntimeManagementConfig` (none: `Auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_management: Option<RuntimeManagement>,
+}
+
+/// How a function's runtime version is chosen (`PutRuntimeManagementConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeManagement {
+    /// `Auto`, `FunctionUpdate` or `Manual`.
+    pub update_runtime_on: String,
+    /// The version pinned with `Manual`.
+    pub runtime_version_arn: Option<String>,
 }
 
 /// Lambda's `LoggingConfig`: the log format, the levels a JSON-format
@@ -315,6 +331,8 @@ mod tests {
             layers: Vec::new(),
             logging: None,
             tracing: Some("Active".into()),
+            recursive_loop: None,
+            runtime_management: None,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

@@ -10,5 +10,5 @@ pub mod time;
 pub use arn::{FunctionRef, Identity};
 pub use function::{
     AliasRecord, EventInvokeConfig, FunctionRecord, LATEST, LayerRef, ProvisionedConfig, Runtime,
-    RuntimeFamily, UrlConfig,
+    RuntimeFamily, RuntimeManagement, UrlConfig,
 };

@@ -119,7 +119,15 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
             a
         }
         DeleteFunction { name, qualifier } => on("DeleteFunction", name, qualifier.as_deref()),
-        Invoke(r) => invoke_access(&r.function, r.qualifier.as_deref(), scope),
+        Invoke(r) | InvokeAsync(r) => invoke_access(&r.function, r.qualifier.as_deref(), scope),
+        PutFunctionRecursionConfig { name, .. } => on("PutFunctionRecursionConfig", name, None),
+        GetFunctionRecursionConfig { name } => on("GetFunctionRecursionConfig", name, None),
+        PutRuntimeManagementConfig {
+            name, qualifier, ..
+        } => on("PutRuntimeManagementConfig", name, qualifier.as_deref()),
+        GetRuntimeManagementConfig { name, qualifier } => {
+            on("GetRuntimeManagementConfig", name, qualifier.as_deref())
+        }
         GetAccountSettings => vec![Access::any("lambda:GetAccountSettings")],
         PutFunctionConcurrency { name, .. } => on("PutFunctionConcurrency", name, None),
         GetFunctionConcurrency { name } => on("GetFunctionConcurrency", name, None),

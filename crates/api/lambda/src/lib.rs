@@ -10,6 +10,7 @@ mod functions;
 mod invoke;
 mod layers;
 mod mappings;
+mod settings;
 mod streaming;
 mod tags;
 mod urls;
@@ -182,6 +183,24 @@ pub enum Operation {
         name: String,
         version: u32,
     },
+    PutFunctionRecursionConfig {
+        name: String,
+        recursive_loop: String,
+    },
+    GetFunctionRecursionConfig {
+        name: String,
+    },
+    PutRuntimeManagementConfig {
+        name: String,
+        qualifier: Option<String>,
+        config: nimbus_model::RuntimeManagement,
+    },
+    GetRuntimeManagementConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// The deprecated `InvokeAsync`: an `Event` invocation.
+    InvokeAsync(InvokeRequest),
 }
 
 /// Does this path belong to the Lambda API?
@@ -196,6 +215,9 @@ pub fn owns_path(path: &str) -> bool {
         "/2019-09-25/functions/",
         "/2021-10-31/functions/",
         "/2021-11-15/functions/",
+        "/2024-08-31/functions/",
+        "/2021-07-20/functions/",
+        "/2014-11-13/functions/",
     ]
     .iter()
     .any(|p| path.starts_with(p))
@@ -464,6 +486,15 @@ pub fn parse(
                 rest @ ..,
             ],
         ) => event_configs::parse(req, method, raw, rest, identity),
+        (method, ["2024-08-31", "functions", raw, "recursion-config"]) => {
+            settings::parse_recursion(req, method, raw, identity)
+        }
+        (method, ["2021-07-20", "functions", raw, "runtime-management-config"]) => {
+            settings::parse_runtime_management(req, method, raw, identity)
+        }
+        (&Method::POST, ["2014-11-13", "functions", raw, "invoke-async"]) => {
+            settings::parse_invoke_async(req, raw, identity)
+        }
         (method, ["2015-03-31", "functions", raw, rest @ ..]) => {
             functions::parse_function(req, method, raw, rest, identity)
         }
@@ -763,6 +794,20 @@ impl LambdaApi {
             }
             Operation::GetAccountSettings => self.get_account_settings().await,
             Operation::Invoke(req) => self.invoke_function(req).await,
+            Operation::InvokeAsync(req) => self.invoke_async(req).await,
+            Operation::PutFunctionRecursionConfig {
+                name,
+                recursive_loop,
+            } => self.put_recursion_config(name, recursive_loop).await,
+            Operation::GetFunctionRecursionConfig { name } => self.get_recursion_config(name),
+            Operation::PutRuntimeManagementConfig {
+                name,
+                qualifier,
+                config,
+            } => self.put_runtime_management(name, qualifier, config).await,
+            Operation::GetRuntimeManagementConfig { name, qualifier } => {
+                self.get_runtime_management(name, qualifier)
+            }
             op @ (Operation::PublishLayerVersion(_)
             | Operation::GetLayerVersion { .. }
             | Operation::ListLayers(_)

@@ -5,6 +5,7 @@ use nimbus_model::time::Utc;
 use nimbus_model::{FunctionRecord, Identity};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,5 +288,21 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
             "VpcId": "vpc-nimbus-host",
         });
     }
+    v["RuntimeVersionConfig"] = json!({ "RuntimeVersionArn": runtime_version_arn(rec, identity) });
     v
+}
+
+/// The runtime version a function runs on: the one pinned with `Manual`
+/// runtime management, else one named for the runtime (the host's runtime
+/// serves every function of it).
+pub fn runtime_version_arn(rec: &FunctionRecord, identity: &Identity) -> String {
+    if let Some(pinned) = rec
+        .runtime_management
+        .as_ref()
+        .and_then(|m| m.runtime_version_arn.clone())
+    {
+        return pinned;
+    }
+    let id = hex::encode(sha2::Sha256::digest(format!("nimbus:{}", rec.runtime)));
+    format!("arn:aws:lambda:{}::runtime:{id}", identity.region)
 }
