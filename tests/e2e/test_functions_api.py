@@ -207,3 +207,57 @@ def test_recursion_and_runtime_management_configs_and_invoke_async(nimbus, lam):
         time.sleep(0.2)
     else:
         raise AssertionError("the event was not run")
+
+
+def test_code_signing_configs(lam):
+    """Configurations are kept and attached to functions; no package Nimbus is
+    given is signed, so `Enforce` refuses new code and `Warn` takes it."""
+    profile = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/team/abcdef0123"
+    warn = lam.create_code_signing_config(Description="warn only",
+                                         AllowedPublishers={"SigningProfileVersionArns": [profile]})["CodeSigningConfig"]
+    assert warn["CodeSigningConfigId"].startswith("csc-") and len(warn["CodeSigningConfigId"]) == 21
+    assert warn["CodeSigningPolicies"]["UntrustedArtifactOnDeployment"] == "Warn"
+    assert warn["CodeSigningConfigArn"].endswith(":code-signing-config:" + warn["CodeSigningConfigId"])
+    enforce = lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [profile]},
+                                            CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"})["CodeSigningConfig"]
+    assert lam.get_code_signing_config(CodeSigningConfigArn=warn["CodeSigningConfigArn"])["CodeSigningConfig"] == warn
+    listed = [c["CodeSigningConfigArn"] for c in lam.list_code_signing_configs()["CodeSigningConfigs"]]
+    assert warn["CodeSigningConfigArn"] in listed and enforce["CodeSigningConfigArn"] in listed
+
+    name = unique("signed")
+    create(lam, name, APP, CodeSigningConfigArn=warn["CodeSigningConfigArn"])
+    got = lam.get_function_code_signing_config(FunctionName=name)
+    assert got["CodeSigningConfigArn"] == warn["CodeSigningConfigArn"] and got["FunctionName"] == name
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(APP))  # Warn: taken
+    assert lam.list_functions_by_code_signing_config(
+        CodeSigningConfigArn=warn["CodeSigningConfigArn"])["FunctionArns"][0].endswith(":function:" + name)
+    with pytest.raises(ClientError) as e:
+        lam.delete_code_signing_config(CodeSigningConfigArn=warn["CodeSigningConfigArn"])
+    assert error_code(e) == "ResourceConflictException"
+
+    lam.put_function_code_signing_config(FunctionName=name, CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=name, ZipFile=make_zip(APP))
+    assert error_code(e) == "CodeVerificationFailedException"
+    with pytest.raises(ClientError) as e:
+        create(lam, unique("refused"), APP, CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    assert error_code(e) == "CodeVerificationFailedException"
+    updated = lam.update_code_signing_config(CodeSigningConfigArn=enforce["CodeSigningConfigArn"],
+                                             CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Warn"})
+    assert updated["CodeSigningConfig"]["CodeSigningPolicies"]["UntrustedArtifactOnDeployment"] == "Warn"
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(APP))
+
+    lam.delete_function_code_signing_config(FunctionName=name)
+    assert lam.get_function_code_signing_config(FunctionName=name)["CodeSigningConfigArn"] == ""
+    lam.delete_code_signing_config(CodeSigningConfigArn=warn["CodeSigningConfigArn"])
+    missing = warn["CodeSigningConfigArn"]
+    with pytest.raises(ClientError) as e:
+        lam.get_code_signing_config(CodeSigningConfigArn=missing)
+    assert error_code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_code_signing_config(FunctionName=name, CodeSigningConfigArn=missing)
+    assert error_code(e) == "CodeSigningConfigNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [profile]},
+                                       CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Sometimes"})
+    assert error_code(e) == "ValidationException"

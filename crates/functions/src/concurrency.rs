@@ -145,6 +145,7 @@ mod tests {
             tracing: None,
             recursive_loop: None,
             runtime_management: None,
+            code_signing_config: None,
         }
     }
 

@@ -20,6 +20,12 @@ pub enum Error {
     /// `RequestTooLargeException`.
     #[error("{0}")]
     RequestTooLarge(String),
+    /// `CodeSigningConfigNotFoundException`.
+    #[error("{0}")]
+    CodeSigningConfigNotFound(String),
+    /// `CodeVerificationFailedException`: unsigned code under `Enforce`.
+    #[error("{0}")]
+    CodeVerificationFailed(String),
     #[error("storage failed: {0}")]
     Storage(#[from] nimbus_storage::Error),
     #[error("{0}")]

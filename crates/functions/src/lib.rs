@@ -7,6 +7,7 @@
 
 pub mod async_invoke;
 pub mod code;
+pub mod code_signing;
 pub mod concurrency;
 pub mod error;
 mod execution;
@@ -247,6 +248,7 @@ impl Functions {
         if nimbus_model::arn::is_valid_role_arn(&req.role) {
             self.check_role(&req.role)?;
         }
+        self.check_signature(req.code_signing_config.as_deref())?;
         let me = self.clone();
         let name = req.name.clone();
         let rec = spawn_blocking(move || {
@@ -294,8 +296,8 @@ impl Functions {
         let dry = req.dry_run;
         let rec = spawn_blocking(move || {
             let mut req = req;
+            me.check_signature(me.get(&n)?.code_signing_config.as_deref())?;
             if let Some(at) = &req.s3 {
-                me.get(&n)?;
                 req.zip = me.read_s3(at)?;
             }
             me.registry.update_code(&n, || me.not_found(&n), req)

@@ -66,6 +66,8 @@ pub struct CreateFunction {
     pub logging: Option<nimbus_model::function::LoggingConfig>,
     /// `TracingConfig.Mode`.
     pub tracing: Option<String>,
+    /// `CodeSigningConfigArn`.
+    pub code_signing_config: Option<String>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -682,6 +684,7 @@ impl Registry {
             },
             recursive_loop: None,
             runtime_management: None,
+            code_signing_config: req.code_signing_config,
         };
         self.functions.insert(rec)?.map_err(|existing| {
             Error::Conflict(format!("Function already exist: {}", existing.name))

@@ -62,6 +62,9 @@ pub struct FunctionRecord {
     /// `PutRuntimeManagementConfig` (none: `Auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_management: Option<RuntimeManagement>,
+    /// `PutFunctionCodeSigningConfig`: the code signing configuration's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_signing_config: Option<String>,
 }
 
 /// How a function's runtime version is chosen (`PutRuntimeManagementConfig`).
@@ -333,6 +336,7 @@ mod tests {
             tracing: Some("Active".into()),
             recursive_loop: None,
             runtime_management: None,
+            code_signing_config: None,
         };
         let json = serde_json::to_vec(&rec).unwrap();
         assert_eq!(

@@ -121,6 +121,28 @@ pub fn access(op: &Operation, scope: &Scope) -> Vec<Access> {
         DeleteFunction { name, qualifier } => on("DeleteFunction", name, qualifier.as_deref()),
         Invoke(r) | InvokeAsync(r) => invoke_access(&r.function, r.qualifier.as_deref(), scope),
         PutFunctionRecursionConfig { name, .. } => on("PutFunctionRecursionConfig", name, None),
+        CreateCodeSigningConfig(_) => vec![Access::any("lambda:CreateCodeSigningConfig")],
+        ListCodeSigningConfigs { .. } => vec![Access::any("lambda:ListCodeSigningConfigs")],
+        GetCodeSigningConfig { arn } => {
+            vec![Access::new("lambda:GetCodeSigningConfig", arn.clone())]
+        }
+        UpdateCodeSigningConfig { arn, .. } => {
+            vec![Access::new("lambda:UpdateCodeSigningConfig", arn.clone())]
+        }
+        DeleteCodeSigningConfig { arn } => {
+            vec![Access::new("lambda:DeleteCodeSigningConfig", arn.clone())]
+        }
+        ListFunctionsByCodeSigningConfig { arn, .. } => {
+            vec![Access::new(
+                "lambda:ListFunctionsByCodeSigningConfig",
+                arn.clone(),
+            )]
+        }
+        PutFunctionCodeSigningConfig { name, .. } => on("PutFunctionCodeSigningConfig", name, None),
+        GetFunctionCodeSigningConfig { name } => on("GetFunctionCodeSigningConfig", name, None),
+        DeleteFunctionCodeSigningConfig { name } => {
+            on("DeleteFunctionCodeSigningConfig", name, None)
+        }
         GetFunctionRecursionConfig { name } => on("GetFunctionRecursionConfig", name, None),
         PutRuntimeManagementConfig {
             name, qualifier, ..

@@ -26,6 +26,12 @@ pub fn from_service(e: &Error) -> ApiError {
             "PreconditionFailedException",
         ),
         Error::RequestTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException"),
+        Error::CodeSigningConfigNotFound(_) => {
+            (StatusCode::NOT_FOUND, "CodeSigningConfigNotFoundException")
+        }
+        Error::CodeVerificationFailed(_) => {
+            (StatusCode::BAD_REQUEST, "CodeVerificationFailedException")
+        }
         Error::Storage(_) | Error::Internal(_) => {
             tracing::error!(error = %e, "lambda service error");
             (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException")

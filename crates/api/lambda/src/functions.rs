@@ -49,6 +49,7 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
             s3,
             logging: input.logging_config.map(wire::LoggingIn::into_model),
             tracing: input.tracing_config.and_then(|t| t.mode),
+            code_signing_config: input.code_signing_config_arn.filter(|a| !a.is_empty()),
         },
         publish,
     ))

@@ -3,6 +3,7 @@
 //! result or error written in Lambda's wire shapes.
 
 pub mod authz;
+mod code_signing;
 mod concurrency;
 mod error;
 mod event_configs;
@@ -201,6 +202,36 @@ pub enum Operation {
     },
     /// The deprecated `InvokeAsync`: an `Event` invocation.
     InvokeAsync(InvokeRequest),
+    CreateCodeSigningConfig(nimbus_functions::code_signing::CodeSigningInput),
+    GetCodeSigningConfig {
+        arn: String,
+    },
+    UpdateCodeSigningConfig {
+        arn: String,
+        input: nimbus_functions::code_signing::CodeSigningInput,
+    },
+    DeleteCodeSigningConfig {
+        arn: String,
+    },
+    ListCodeSigningConfigs {
+        marker: Option<String>,
+        max_items: usize,
+    },
+    ListFunctionsByCodeSigningConfig {
+        arn: String,
+        marker: Option<String>,
+        max_items: usize,
+    },
+    PutFunctionCodeSigningConfig {
+        name: String,
+        arn: String,
+    },
+    GetFunctionCodeSigningConfig {
+        name: String,
+    },
+    DeleteFunctionCodeSigningConfig {
+        name: String,
+    },
 }
 
 /// Does this path belong to the Lambda API?
@@ -218,6 +249,8 @@ pub fn owns_path(path: &str) -> bool {
         "/2024-08-31/functions/",
         "/2021-07-20/functions/",
         "/2014-11-13/functions/",
+        "/2020-04-22/code-signing-configs",
+        "/2020-06-30/functions/",
     ]
     .iter()
     .any(|p| path.starts_with(p))
@@ -494,6 +527,12 @@ pub fn parse(
         }
         (&Method::POST, ["2014-11-13", "functions", raw, "invoke-async"]) => {
             settings::parse_invoke_async(req, raw, identity)
+        }
+        (method, ["2020-04-22", "code-signing-configs", rest @ ..]) => {
+            code_signing::parse_configs(req, method, rest)
+        }
+        (method, ["2020-06-30", "functions", raw, "code-signing-config"]) => {
+            code_signing::parse_function(req, method, raw, identity)
         }
         (method, ["2015-03-31", "functions", raw, rest @ ..]) => {
             functions::parse_function(req, method, raw, rest, identity)
@@ -795,6 +834,17 @@ impl LambdaApi {
             Operation::GetAccountSettings => self.get_account_settings().await,
             Operation::Invoke(req) => self.invoke_function(req).await,
             Operation::InvokeAsync(req) => self.invoke_async(req).await,
+            op @ (Operation::CreateCodeSigningConfig(_)
+            | Operation::GetCodeSigningConfig { .. }
+            | Operation::UpdateCodeSigningConfig { .. }
+            | Operation::DeleteCodeSigningConfig { .. }
+            | Operation::ListCodeSigningConfigs { .. }
+            | Operation::ListFunctionsByCodeSigningConfig { .. }
+            | Operation::PutFunctionCodeSigningConfig { .. }
+            | Operation::GetFunctionCodeSigningConfig { .. }
+            | Operation::DeleteFunctionCodeSigningConfig { .. }) => {
+                self.execute_code_signing(op).await
+            }
             Operation::PutFunctionRecursionConfig {
                 name,
                 recursive_loop,

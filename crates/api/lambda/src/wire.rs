@@ -148,6 +148,7 @@ pub struct CreateFunctionIn {
     pub vpc_config: Option<VpcIn>,
     pub logging_config: Option<LoggingIn>,
     pub tracing_config: Option<TracingIn>,
+    pub code_signing_config_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
