@@ -28,10 +28,14 @@ def test_create_get_list_update_delete(lam):
     assert out["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
     assert out["CodeSha256"] == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
     assert out["CodeSize"] == len(zip_bytes)
-    assert (out["Timeout"], out["MemorySize"], out["Version"], out["State"]) == (5, 256, "$LATEST", "Active")
+    # As Lambda answers a create: Pending, no update status; the next read finds it Active.
+    assert (out["Timeout"], out["MemorySize"], out["Version"], out["State"]) == (5, 256, "$LATEST", "Pending")
+    assert (out["StateReasonCode"], "LastUpdateStatus" in out) == ("Creating", False)
     assert out["Environment"] == {"Variables": {"GREETING": "hi"}}
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
 
     got = lam.get_function(FunctionName=name)
+    assert (got["Configuration"]["State"], got["Configuration"]["LastUpdateStatus"]) == ("Active", "Successful")
     assert got["Configuration"]["RevisionId"] == out["RevisionId"]
     assert got["Code"]["RepositoryType"] == "S3"
     assert lam.get_function_configuration(FunctionName=out["FunctionArn"])["Description"] == "first"
@@ -260,4 +264,25 @@ def test_code_signing_configs(lam):
     with pytest.raises(ClientError) as e:
         lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [profile]},
                                        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Sometimes"})
+    assert error_code(e) == "ValidationException"
+
+
+def test_updates_answer_in_progress_and_list_functions_takes_all_versions(lam):
+    name = unique("versions")
+    create(lam, name, APP)
+    up = lam.update_function_configuration(FunctionName=name, Description="second")
+    assert up["LastUpdateStatus"] == "InProgress" and up["LastUpdateStatusReasonCode"] == "Creating"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": APP["app.py"] + "# 2\n"}), Publish=True)
+    every = [(f["FunctionName"], f["Version"])
+             for p in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL", PaginationConfig={"PageSize": 2})
+             for f in p["Functions"]]
+    assert [v for n, v in every if n == name] == ["$LATEST", "1", "2"]
+    assert len(every) == len(set(every)), "no entry twice across pages"
+    assert [v for p in lam.get_paginator("list_functions").paginate() for f in p["Functions"]
+            for v in [f["Version"]] if f["FunctionName"] == name] == ["$LATEST"]
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(FunctionVersion="SOME")
     assert error_code(e) == "ValidationException"

@@ -65,9 +65,19 @@ pub(crate) fn parse_list(req: &Request<Bytes>) -> Result<Operation, ApiError> {
                 .ok_or_else(|| error::validation(format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000")))?,
             None => LIST_PAGE,
         };
+    let all_versions = match query_param(query, "FunctionVersion").as_deref() {
+        None => false,
+        Some("ALL") => true,
+        Some(other) => {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value '{other}' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
+            )));
+        }
+    };
     Ok(Operation::ListFunctions {
         marker: query_param(query, "Marker"),
         max_items: max_items.min(LIST_PAGE),
+        all_versions,
     })
 }
 
@@ -185,6 +195,15 @@ pub(crate) fn parse_function(
     }
 }
 
+/// An update's answer as Lambda gives it: `LastUpdateStatus: InProgress` (the
+/// next read finds it `Successful`: Nimbus has applied it by now).
+fn updating(mut config: Value) -> Value {
+    config["LastUpdateStatus"] = json!("InProgress");
+    config["LastUpdateStatusReason"] = json!("The function is being created.");
+    config["LastUpdateStatusReasonCode"] = json!("Creating");
+    config
+}
+
 impl LambdaApi {
     pub(crate) async fn create_function(
         &self,
@@ -200,7 +219,16 @@ impl LambdaApi {
                 .await
                 .map_err(svc)?;
         }
-        Ok(json_response(StatusCode::CREATED, self.config(&rec)))
+        // As Lambda answers a create: `Pending` (the next read finds it
+        // `Active`: Nimbus has made it by now), no update status yet.
+        let mut out = self.config(&rec);
+        out["State"] = json!("Pending");
+        out["StateReason"] = json!("The function is being created.");
+        out["StateReasonCode"] = json!("Creating");
+        if let Some(o) = out.as_object_mut() {
+            o.remove("LastUpdateStatus");
+        }
+        Ok(json_response(StatusCode::CREATED, out))
     }
 
     pub(crate) async fn get_function_configuration(
@@ -237,17 +265,33 @@ impl LambdaApi {
         Ok(json_response(StatusCode::OK, body))
     }
 
+    /// `ListFunctions`: each function's `$LATEST`, or with `FunctionVersion=ALL`
+    /// its published versions after it; the marker is the last entry's key.
     pub(crate) async fn list_functions(
         &self,
         marker: Option<String>,
         max_items: usize,
+        all_versions: bool,
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
-        let all = f.list();
+        // Keys order as the entries do: by name, then `$LATEST` and the
+        // versions in turn (`!` sorts before every character of a name).
+        let key = |r: &nimbus_model::FunctionRecord| match all_versions {
+            false => r.name.clone(),
+            true => format!("{}!{:010}", r.name, r.version.parse::<u32>().unwrap_or(0)),
+        };
+        let mut all = Vec::new();
+        for latest in f.list() {
+            if all_versions {
+                all.extend(f.list_versions(&latest.name).unwrap_or_default());
+            } else {
+                all.push(latest);
+            }
+        }
         let start = match &marker {
             Some(m) => all
                 .iter()
-                .position(|r| r.name.as_str() > m.as_str())
+                .position(|r| key(r).as_str() > m.as_str())
                 .unwrap_or(all.len()),
             None => 0,
         };
@@ -257,7 +301,7 @@ impl LambdaApi {
         if start + page.len() < all.len()
             && let Some(last) = page.last()
         {
-            body["NextMarker"] = json!(last.name);
+            body["NextMarker"] = json!(key(last));
         }
         Ok(json_response(StatusCode::OK, body))
     }
@@ -277,7 +321,7 @@ impl LambdaApi {
                 .await
                 .map_err(svc)?;
         }
-        Ok(json_response(StatusCode::OK, self.config(&rec)))
+        Ok(json_response(StatusCode::OK, updating(self.config(&rec))))
     }
 
     pub(crate) async fn update_function_configuration(
@@ -287,7 +331,7 @@ impl LambdaApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let f = &self.functions;
         let rec = f.update_configuration(&name, update).await.map_err(svc)?;
-        Ok(json_response(StatusCode::OK, self.config(&rec)))
+        Ok(json_response(StatusCode::OK, updating(self.config(&rec))))
     }
 
     pub(crate) async fn delete_function(

@@ -104,6 +104,8 @@ pub enum Operation {
     ListFunctions {
         marker: Option<String>,
         max_items: usize,
+        /// `FunctionVersion=ALL`: published versions too.
+        all_versions: bool,
     },
     UpdateFunctionCode {
         name: String,
@@ -775,9 +777,11 @@ impl LambdaApi {
                 self.get_function_configuration(name, qualifier).await
             }
             Operation::GetFunction { name, qualifier } => self.get_function(name, qualifier).await,
-            Operation::ListFunctions { marker, max_items } => {
-                self.list_functions(marker, max_items).await
-            }
+            Operation::ListFunctions {
+                marker,
+                max_items,
+                all_versions,
+            } => self.list_functions(marker, max_items, all_versions).await,
             Operation::UpdateFunctionCode {
                 name,
                 update,
