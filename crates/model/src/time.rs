@@ -161,7 +161,12 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     let [h, mi, se] = hms.as_slice() else {
         return None;
     };
-    if !(1..=31).contains(&d) || *h > 23 || *mi > 59 || *se > 60 {
+    if !(1..=31).contains(&d)
+        || !(0..=9999).contains(&y)
+        || !(0..=23).contains(h)
+        || !(0..=59).contains(mi)
+        || !(0..=60).contains(se)
+    {
         return None;
     }
     Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + se)
@@ -235,6 +240,22 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_refuse_what_no_clock_says() {
+        assert_eq!(
+            parse_http_date("Mon, 07 Dec 2026 22:00:00 GMT"),
+            parse_amz_date("20261207T220000Z")
+        );
+        for bad in [
+            "Mon, 07 Dec 99999999999999999 22:00:00 GMT",
+            "Mon, 07 Dec -5 22:00:00 GMT",
+            "Mon, 07 Dec 2026 -1:00:00 GMT",
+            "Mon, 07 Dec 2026 22:00 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339_times_with_fractions_and_offsets() {

@@ -183,6 +183,9 @@ fn parse_date(value: &str) -> Option<i64> {
     if let Some(at) = nimbus_model::time::parse_amz_date(value) {
         return Some(at);
     }
+    if let Some(at) = nimbus_model::time::parse_rfc3339(value) {
+        return Some(at as i64);
+    }
     let bare = ["GMT", "UTC", "Z", "+0000"]
         .iter()
         .find_map(|zone| value.strip_suffix(zone))?;
@@ -212,7 +215,7 @@ pub fn verify(
                 None => (header(headers, "date"), header(headers, "date")),
             };
             let at = parse_date(&signed).ok_or(AuthError::MissingDate)?;
-            if (now_epoch_secs - at).abs() > MAX_SKEW_SECS {
+            if now_epoch_secs.abs_diff(at) > MAX_SKEW_SECS as u64 {
                 return Err(AuthError::Skewed(
                     "The difference between the request time and the current time is too large."
                         .into(),
@@ -313,6 +316,7 @@ mod tests {
             "Tue, 27 Mar 2007 19:36:42 +0000",
             "Tue, 27 Mar 2007 19:36:42 GMT",
             "20070327T193642Z",
+            "2007-03-27T19:36:42Z",
         ] {
             let mut h = HeaderMap::new();
             h.insert("date", date.parse().unwrap());

@@ -356,7 +356,7 @@ pub fn verify(
             &amz_date[..8]
         )));
     }
-    if (now_epoch_secs - signed_at).abs() > MAX_SKEW_SECS {
+    if now_epoch_secs.abs_diff(signed_at) > MAX_SKEW_SECS as u64 {
         let now =
             nimbus_model::time::Utc::from_millis((now_epoch_secs.max(0) as u64) * 1000).amz_date();
         return Err(AuthError::Skewed(format!(
