@@ -365,8 +365,6 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
     // Every transition names a state of this machine; something must end it;
     // every state but the first is the target of another.
     let mut terminal = false;
-    let mut targeted: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    targeted.insert(start_at.as_str());
     for s in states.values() {
         let sat = format!("{at}/States/{}", s.name);
         let mut targets: Vec<(&str, String)> = Vec::new();
@@ -385,9 +383,6 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
             }
         }
         for (t, tat) in targets {
-            if t != s.name {
-                targeted.insert(t);
-            }
             if !states.contains_key(t) {
                 c.code(
                     "MISSING_TRANSITION_TARGET",
@@ -407,7 +402,25 @@ fn machine(doc: &Value, at: &str, c: &mut Checker, jsonata: bool) -> Option<Mach
             if at.is_empty() { "/" } else { at },
         );
     } else {
-        // (Without a terminal state, Step Functions reports only that.)
+        // (Without a terminal state, Step Functions reports only that.) What
+        // leads where is read from the document, so a state with an error of
+        // its own still counts for the states it names.
+        let mut targeted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        targeted.insert(start_at.as_str());
+        for (name, doc) in states_doc {
+            fn next(v: &Value) -> Option<&str> {
+                v.get("Next").and_then(Value::as_str)
+            }
+            let mut names: Vec<&str> = Vec::new();
+            names.extend(next(doc));
+            names.extend(doc.get("Default").and_then(Value::as_str));
+            for list in ["Choices", "Catch"] {
+                if let Some(items) = doc.get(list).and_then(Value::as_array) {
+                    names.extend(items.iter().filter_map(next));
+                }
+            }
+            targeted.extend(names.into_iter().filter(|t| t != name));
+        }
         for name in states_doc.keys() {
             if !targeted.contains(name.as_str()) {
                 c.code(

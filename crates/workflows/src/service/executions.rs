@@ -568,8 +568,10 @@ impl StepFunctions {
     /// Run is remembered.
     pub fn describe_execution(&self, arn: &str) -> Result<Execution> {
         match self.execution(arn) {
+            // (EXPRESS children are not described, as EXPRESS executions are not.)
             Err(Error::ExecutionDoesNotExist(m)) => self
                 .child_execution(arn)
+                .filter(|_| arn.contains(":execution:"))
                 .ok_or(Error::ExecutionDoesNotExist(m)),
             other => other,
         }

@@ -1,17 +1,27 @@
 //! Map Runs of distributed Map states, as the engine reports them
 //! ([`MapRunReport`]): `DescribeMapRun`, `ListMapRuns`, `UpdateMapRun` and
 //! `ListExecutions` / `DescribeExecution` of a Map Run's child executions.
-//! The newest [`KEPT`] are remembered; a finished one is stored (with its
-//! children) and read back when the server starts. A restart re-runs an
-//! interrupted Map state, which starts a new Map Run.
+//! The newest [`KEPT`] are remembered and stored: the run's record when it
+//! starts and ends, each child's record (and a STANDARD child's history) when
+//! the child ends, so nothing is rewritten as a run grows. A restart reads them
+//! back; a run the restart interrupted is `ABORTED` (the Map state runs again
+//! as a new Map Run).
 
 use super::*;
 use crate::engine::{ChildExecution, MapRunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// Finished Map Runs, by ARN.
+/// Map Runs by ARN (`StoredRun`), and their children under
+/// `<run ARN>\0<child ARN>` (`StoredChild`).
 const MAP_RUNS: Table = Table("sfn_map_runs");
+
+fn child_key(run: &str, child: &str) -> Vec<u8> {
+    let mut k = run.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(child.as_bytes());
+    k
+}
 
 /// How many Map Runs are remembered.
 pub const KEPT: usize = 1000;
@@ -71,6 +81,31 @@ impl MapRun {
 pub(crate) struct MapRuns {
     runs: HashMap<String, MapRun>,
     order: VecDeque<String>,
+    /// Each child's run and place in its `children`.
+    children: HashMap<String, (String, usize)>,
+}
+
+impl MapRuns {
+    fn insert(&mut self, run: MapRun) {
+        for (i, c) in run.children.iter().enumerate() {
+            self.children
+                .insert(c.arn.clone(), (run.map_run_arn.clone(), i));
+        }
+        self.order.push_back(run.map_run_arn.clone());
+        self.runs.insert(run.map_run_arn.clone(), run);
+    }
+
+    /// Drop the oldest run when [`KEPT`] are remembered; it is returned.
+    fn evict(&mut self) -> Option<MapRun> {
+        if self.order.len() < KEPT {
+            return None;
+        }
+        let run = self.order.pop_front().and_then(|a| self.runs.remove(&a))?;
+        for c in &run.children {
+            self.children.remove(&c.arn);
+        }
+        Some(run)
+    }
 }
 
 /// A Map Run as stored.
@@ -86,7 +121,6 @@ struct StoredRun {
     tolerated_percentage: f64,
     tolerated_count: u64,
     items: usize,
-    children: Vec<StoredChild>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,22 +160,40 @@ impl From<&MapRun> for StoredRun {
             tolerated_percentage: r.tolerated_percentage,
             tolerated_count: r.tolerated_count,
             items: r.items,
-            children: r
-                .children
-                .iter()
-                .map(|c| StoredChild {
-                    arn: c.arn.clone(),
-                    name: c.name.clone(),
-                    items: c.items,
-                    status: c.status.into(),
-                    start_ms: c.start_ms,
-                    stop_ms: c.stop_ms,
-                    input: c.input.clone(),
-                    output: c.output.clone(),
-                    error: c.error.clone(),
-                    cause: c.cause.clone(),
-                })
-                .collect(),
+        }
+    }
+}
+
+impl From<&ChildExecution> for StoredChild {
+    fn from(c: &ChildExecution) -> StoredChild {
+        StoredChild {
+            arn: c.arn.clone(),
+            name: c.name.clone(),
+            items: c.items,
+            status: c.status.into(),
+            start_ms: c.start_ms,
+            stop_ms: c.stop_ms,
+            input: c.input.clone(),
+            output: c.output.clone(),
+            error: c.error.clone(),
+            cause: c.cause.clone(),
+        }
+    }
+}
+
+impl From<StoredChild> for ChildExecution {
+    fn from(c: StoredChild) -> ChildExecution {
+        ChildExecution {
+            arn: c.arn,
+            name: c.name,
+            items: c.items,
+            status: status_of(&c.status),
+            start_ms: c.start_ms,
+            stop_ms: c.stop_ms,
+            input: c.input,
+            output: c.output,
+            error: c.error,
+            cause: c.cause,
         }
     }
 }
@@ -159,56 +211,78 @@ impl From<StoredRun> for MapRun {
             tolerated_percentage: r.tolerated_percentage,
             tolerated_count: r.tolerated_count,
             items: r.items,
-            children: r
-                .children
-                .into_iter()
-                .map(|c| ChildExecution {
-                    arn: c.arn,
-                    name: c.name,
-                    items: c.items,
-                    status: status_of(&c.status),
-                    start_ms: c.start_ms,
-                    stop_ms: c.stop_ms,
-                    input: c.input,
-                    output: c.output,
-                    error: c.error,
-                    cause: c.cause,
-                })
-                .collect(),
+            children: Vec::new(),
         }
     }
 }
 
 impl MapRuns {
-    /// The stored Map Runs, the newest [`KEPT`] (older ones are deleted).
+    /// The stored Map Runs, the newest [`KEPT`] (older ones are deleted); a
+    /// run the last stop interrupted is `ABORTED`.
     pub(crate) fn load(kv: &dyn KvEngine) -> Result<MapRuns> {
-        let mut runs: Vec<MapRun> = kv
-            .scan_prefix(MAP_RUNS, b"")?
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice::<StoredRun>(&v).ok())
-            .map(MapRun::from)
-            .collect();
+        let mut runs: HashMap<String, MapRun> = HashMap::new();
+        let mut children: Vec<(String, ChildExecution)> = Vec::new();
+        for (k, v) in kv.scan_prefix(MAP_RUNS, b"")? {
+            match k.iter().position(|b| *b == 0) {
+                None => {
+                    if let Ok(r) = serde_json::from_slice::<StoredRun>(&v) {
+                        runs.insert(r.map_run_arn.clone(), MapRun::from(r));
+                    }
+                }
+                Some(i) => {
+                    if let Ok(c) = serde_json::from_slice::<StoredChild>(&v) {
+                        children.push((String::from_utf8_lossy(&k[..i]).into_owned(), c.into()));
+                    }
+                }
+            }
+        }
+        for (run, c) in children {
+            if let Some(r) = runs.get_mut(&run) {
+                r.children.push(c);
+            }
+        }
+        let mut runs: Vec<MapRun> = runs.into_values().collect();
+        let mut b = WriteBatch::new();
+        for r in &mut runs {
+            r.children.sort_by_key(|c| (c.start_ms, c.arn.clone()));
+            if r.status == "RUNNING" {
+                r.status = "ABORTED";
+                r.stop_ms = Some(
+                    r.children
+                        .iter()
+                        .filter_map(|c| c.stop_ms)
+                        .max()
+                        .unwrap_or(r.start_ms),
+                );
+                b.put(
+                    MAP_RUNS,
+                    r.map_run_arn.as_bytes().to_vec(),
+                    serde_json::to_vec(&StoredRun::from(&*r)).expect("map runs serialize"),
+                );
+            }
+        }
         runs.sort_by_key(|r| (r.start_ms, r.map_run_arn.clone()));
         let excess = runs.len().saturating_sub(KEPT);
-        if excess > 0 {
-            let mut b = WriteBatch::new();
-            for r in runs.drain(..excess) {
-                forget(kv, &r, &mut b)?;
-            }
+        for r in runs.drain(..excess) {
+            forget(kv, &r, &mut b)?;
+        }
+        if !b.ops.is_empty() {
             kv.commit(b)?;
         }
         let mut out = MapRuns::default();
         for r in runs {
-            out.order.push_back(r.map_run_arn.clone());
-            out.runs.insert(r.map_run_arn.clone(), r);
+            out.insert(r);
         }
         Ok(out)
     }
 }
 
-/// Delete a stored Map Run and its children's histories.
+/// Delete a stored Map Run, its children and their histories.
 fn forget(kv: &dyn KvEngine, run: &MapRun, b: &mut WriteBatch) -> Result<()> {
     b.delete(MAP_RUNS, run.map_run_arn.as_bytes().to_vec());
+    for (k, _) in kv.scan_prefix(MAP_RUNS, &child_key(&run.map_run_arn, ""))? {
+        b.delete(MAP_RUNS, k);
+    }
     for c in &run.children {
         let mut prefix = c.arn.as_bytes().to_vec();
         prefix.push(0);
@@ -224,8 +298,15 @@ impl StepFunctions {
         self.map_runs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Store a finished Map Run (a failure to is logged: the run itself is
-    /// over and answered for from memory).
+    /// Commit `b` off the async workers; a failure is logged (the run is
+    /// answered for from memory meanwhile).
+    fn store(&self, b: WriteBatch, what: &str) {
+        let kv = self.kv.clone();
+        if let Err(e) = blocking(move || kv.commit(b)) {
+            tracing::warn!(error = %e, "could not store {what}");
+        }
+    }
+
     fn store_map_run(&self, run: &MapRun) {
         let mut b = WriteBatch::new();
         b.put(
@@ -233,30 +314,11 @@ impl StepFunctions {
             run.map_run_arn.as_bytes().to_vec(),
             serde_json::to_vec(&StoredRun::from(run)).expect("map runs serialize"),
         );
-        if let Err(e) = self.kv.commit(b) {
-            tracing::warn!(map_run = %run.map_run_arn, error = %e, "could not store a Map Run");
-        }
+        self.store(b, "a Map Run");
     }
 
     /// Take the engine's news of a Map Run.
     pub fn record_map_run(&self, report: MapRunReport) {
-        // An ended child's history is stored under its ARN, as an execution's.
-        if let MapRunReport::Child { child, history, .. } = &report
-            && !history.is_empty()
-        {
-            let mut b = WriteBatch::new();
-            for e in history {
-                b.put(
-                    HISTORY,
-                    history_key(&child.arn, e.id),
-                    e.to_json().to_string(),
-                );
-            }
-            let kv = self.kv.clone();
-            if let Err(e) = blocking(move || kv.commit(b)) {
-                tracing::warn!(child = %child.arn, error = %e, "could not store a child execution's history");
-            }
-        }
         let mut all = self.map_runs();
         match report {
             MapRunReport::Started {
@@ -269,47 +331,85 @@ impl StepFunctions {
                 tolerated_count,
                 items,
             } => {
-                let evicted = if all.order.len() >= KEPT {
-                    all.order.pop_front().and_then(|old| all.runs.remove(&old))
-                } else {
-                    None
+                let evicted = all.evict();
+                let run = MapRun {
+                    map_run_arn,
+                    execution_arn,
+                    state_machine_arn: machine_arn,
+                    status: "RUNNING",
+                    start_ms,
+                    stop_ms: None,
+                    max_concurrency,
+                    tolerated_percentage,
+                    tolerated_count,
+                    items,
+                    children: Vec::new(),
                 };
-                all.order.push_back(map_run_arn.clone());
-                all.runs.insert(
-                    map_run_arn.clone(),
-                    MapRun {
-                        map_run_arn,
-                        execution_arn,
-                        state_machine_arn: machine_arn,
-                        status: "RUNNING",
-                        start_ms,
-                        stop_ms: None,
-                        max_concurrency,
-                        tolerated_percentage,
-                        tolerated_count,
-                        items,
-                        children: Vec::new(),
-                    },
-                );
+                all.insert(run.clone());
                 drop(all);
-                // The oldest Map Run goes from the store too (outside the lock).
+                self.store_map_run(&run);
+                // The oldest Map Run goes from the store too.
                 if let Some(old) = evicted {
-                    let mut b = WriteBatch::new();
-                    let forgotten = forget(self.kv.as_ref(), &old, &mut b);
                     let kv = self.kv.clone();
-                    if let Err(e) = forgotten.and_then(|()| Ok(blocking(move || kv.commit(b))?)) {
+                    let forgotten = blocking(move || {
+                        let mut b = WriteBatch::new();
+                        forget(kv.as_ref(), &old, &mut b)?;
+                        Ok::<_, Error>(kv.commit(b)?)
+                    });
+                    if let Err(e) = forgotten {
                         tracing::warn!(error = %e, "could not forget a Map Run");
                     }
                 }
             }
             MapRunReport::Child {
-                map_run_arn, child, ..
+                map_run_arn,
+                child,
+                history,
             } => {
-                if let Some(run) = all.runs.get_mut(&map_run_arn) {
-                    match run.children.iter_mut().find(|c| c.arn == child.arn) {
-                        Some(c) => *c = child,
-                        None => run.children.push(child),
+                if !all.runs.contains_key(&map_run_arn) {
+                    return;
+                }
+                let ended = child.status != "RUNNING";
+                // An ended child's record, and a STANDARD one's history under
+                // its ARN as an execution's, in one commit.
+                let stored = ended.then(|| {
+                    let mut b = WriteBatch::new();
+                    b.put(
+                        MAP_RUNS,
+                        child_key(&map_run_arn, &child.arn),
+                        serde_json::to_vec(&StoredChild::from(&child)).expect("children serialize"),
+                    );
+                    for e in &history {
+                        b.put(
+                            HISTORY,
+                            history_key(&child.arn, e.id),
+                            e.to_json().to_string(),
+                        );
                     }
+                    b
+                });
+                match all.children.get(&child.arn).cloned() {
+                    Some((_, i)) => {
+                        if let Some(c) = all
+                            .runs
+                            .get_mut(&map_run_arn)
+                            .and_then(|r| r.children.get_mut(i))
+                        {
+                            *c = child;
+                        }
+                    }
+                    None => {
+                        let arn = child.arn.clone();
+                        if let Some(r) = all.runs.get_mut(&map_run_arn) {
+                            r.children.push(child);
+                            let i = r.children.len() - 1;
+                            all.children.insert(arn, (map_run_arn, i));
+                        }
+                    }
+                }
+                drop(all);
+                if let Some(b) = stored {
+                    self.store(b, "a child execution");
                 }
             }
             MapRunReport::Items { map_run_arn, items } => {
@@ -387,11 +487,9 @@ impl StepFunctions {
             if let Some(c) = tolerated_count {
                 run.tolerated_count = c;
             }
-            if run.stop_ms.is_some() {
-                let run = run.clone();
-                drop(all);
-                self.store_map_run(&run);
-            }
+            let run = run.clone();
+            drop(all);
+            self.store_map_run(&run);
         }
         Ok(())
     }
@@ -417,12 +515,9 @@ impl StepFunctions {
     /// A child execution of a remembered Map Run, by its ARN.
     pub(crate) fn child_execution(&self, arn: &str) -> Option<Execution> {
         let all = self.map_runs();
-        all.runs.values().find_map(|run| {
-            run.children
-                .iter()
-                .find(|c| c.arn == arn)
-                .map(|c| child_record(run, c))
-        })
+        let (run, i) = all.children.get(arn)?;
+        let run = all.runs.get(run)?;
+        run.children.get(*i).map(|c| child_record(run, c))
     }
 }
 

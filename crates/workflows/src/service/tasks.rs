@@ -129,7 +129,7 @@ impl StepFunctions {
         }
         // Where catchers and choices lead (only when something does: a state
         // nothing leads to is refused).
-        if state.get("Choices").is_some()
+        if state.get("Choices").is_some_and(Value::is_array)
             || state
                 .get("Catch")
                 .and_then(Value::as_array)
