@@ -198,8 +198,9 @@ impl Functions {
 
     /// Refuse a new package for a function whose configuration enforces
     /// signatures (no package Nimbus is given is signed).
-    pub(crate) fn check_signature(&self, csc: Option<&str>) -> Result<()> {
-        let Some(arn) = csc else { return Ok(()) };
+    /// Returns the configuration's ARN as stored (canonical).
+    pub(crate) fn check_signature(&self, csc: Option<&str>) -> Result<Option<String>> {
+        let Some(arn) = csc else { return Ok(None) };
         let cfg = match self.code_signing_config(arn) {
             Ok(c) => c,
             Err(Error::NotFound(_)) => {
@@ -214,7 +215,7 @@ impl Functions {
                 "The code signature failed one or more of the validation checks for signature mismatch or expiry, and the code signing policy is set to ENFORCE. Lambda blocks the deployment.".into(),
             ));
         }
-        Ok(())
+        Ok(Some(cfg.arn))
     }
 
     /// `PutFunctionCodeSigningConfig` (`Some`) or `Delete...` (`None`).
@@ -223,14 +224,14 @@ impl Functions {
         name: &str,
         arn: Option<String>,
     ) -> Result<std::sync::Arc<nimbus_model::FunctionRecord>> {
-        if let Some(a) = &arn {
-            match self.code_signing_config(a) {
+        // Stored as the configuration's own ARN, whatever form named it.
+        let arn = match arn {
+            Some(a) => match self.code_signing_config(&a) {
                 Err(Error::NotFound(m)) => return Err(Error::CodeSigningConfigNotFound(m)),
-                other => {
-                    other?;
-                }
-            }
-        }
+                other => Some(other?.arn),
+            },
+            None => None,
+        };
         self.change_settings(name, None, move |rec| {
             rec.code_signing_config = arn;
             Ok(())

@@ -248,7 +248,8 @@ impl Functions {
         if nimbus_model::arn::is_valid_role_arn(&req.role) {
             self.check_role(&req.role)?;
         }
-        self.check_signature(req.code_signing_config.as_deref())?;
+        let mut req = req;
+        req.code_signing_config = self.check_signature(req.code_signing_config.as_deref())?;
         let me = self.clone();
         let name = req.name.clone();
         let rec = spawn_blocking(move || {
@@ -839,10 +840,11 @@ impl Functions {
         let arn = self.identity.function_arn(&rec.name);
         let depth = lineage::depth(ev.trace_id.as_deref(), &arn);
         // `PutFunctionRecursionConfig` `Allow` (on the function) lets loops run.
-        let loops_allowed = self
-            .get(&rec.name)
-            .is_ok_and(|f| f.recursive_loop.as_deref() == Some("Allow"));
-        if depth > lineage::LIMIT && !loops_allowed {
+        if depth > lineage::LIMIT
+            && !self
+                .get(&rec.name)
+                .is_ok_and(|f| f.recursive_loop.as_deref() == Some("Allow"))
+        {
             let msg = format!(
                 "Nimbus stopped a recursive invocation loop: this event would have been invocation {depth} of {} in one chain of events (the limit is {}). A function that writes where its own trigger watches (for example under the S3 prefix that invokes it) invokes itself again and again; write elsewhere. RequestId: {}",
                 rec.name,
