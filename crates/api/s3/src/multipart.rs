@@ -186,14 +186,22 @@ impl S3Api {
         // A composite checksum of the parts' checksums, when the upload asked for one.
         // A completed upload is gone: the store answers a repeated completion.
         let checksum = match self.objects.upload(bucket, key, upload_id) {
-            Ok(upload) => match (&upload.checksum_algorithm, upload.checksum_type.as_deref()) {
-                (Some(alg), Some("FULL_OBJECT")) => {
-                    let parts = self.objects.parts(upload_id)?;
-                    self.full_object_checksum(alg, &parts, &wanted).await?
+            // (An upload made before checksum types were kept: CRC64NVME is
+            // FULL_OBJECT, the rest COMPOSITE.)
+            Ok(upload) => {
+                let full_object = match upload.checksum_type.as_deref() {
+                    Some(kind) => kind == "FULL_OBJECT",
+                    None => upload.checksum_algorithm.as_deref() == Some("CRC64NVME"),
+                };
+                match &upload.checksum_algorithm {
+                    Some(alg) if full_object => {
+                        let parts = self.objects.parts(upload_id)?;
+                        self.full_object_checksum(alg, &parts, &wanted).await?
+                    }
+                    Some(alg) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
+                    None => None,
                 }
-                (Some(alg), _) => composite_checksum(alg, &self.objects.parts(upload_id)?, &wanted),
-                (None, _) => None,
-            },
+            }
             Err(nimbus_objects::Error::NoSuchUpload(_)) => None,
             Err(e) => return Err(e.into()),
         };
@@ -249,9 +257,11 @@ impl S3Api {
         parts: &[nimbus_objects::Part],
         wanted: &[CompletedPart],
     ) -> Result<Option<nimbus_objects::Checksum>, S3Error> {
+        let by_number: std::collections::HashMap<u32, &nimbus_objects::Part> =
+            parts.iter().map(|p| (p.number, p)).collect();
         let mut whole: Option<String> = None;
         for w in wanted {
-            let Some(p) = parts.iter().find(|p| p.number == w.number) else {
+            let Some(p) = by_number.get(&w.number).copied() else {
                 // Not a part of this upload: completing refuses it.
                 return Ok(None);
             };
