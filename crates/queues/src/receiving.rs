@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// How many visible messages past the `max` it hands out a FIFO receive reads,
+/// to return as many of one group as it can.
+const FIFO_WINDOW: usize = 1000;
+
 impl Queues {
     /// Receive up to `max` visible messages, hiding each for `visibility` seconds
     /// (the queue's default when `None`); messages past the redrive policy's
@@ -93,14 +97,7 @@ impl Queues {
         // one is deleted or visible again; a delayed message holds back the
         // messages of its group sent after it.
         let mut blocked: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        if fifo {
-            blocked.extend(
-                q.messages
-                    .values()
-                    .filter(|m| m.receive_count > 0 && m.visible_at_ms > now)
-                    .filter_map(|m| m.group_id.as_deref()),
-            );
-        }
+        let mut in_flight: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut candidates = Vec::new();
         for m in q.messages.values() {
             if now.saturating_sub(m.sent_ms) > retention_ms {
@@ -112,6 +109,9 @@ impl Queues {
                     Some(next_visible.map_or(m.visible_at_ms, |n| n.min(m.visible_at_ms)));
                 if fifo && let Some(g) = &m.group_id {
                     blocked.insert(g);
+                    if m.receive_count > 0 {
+                        in_flight.insert(g);
+                    }
                 }
                 continue;
             }
@@ -119,8 +119,8 @@ impl Queues {
                 continue;
             }
             // A standard queue is read no further than it can hand out; a
-            // FIFO queue is read whole to group its messages.
-            if !fifo && candidates.len() == max {
+            // FIFO queue a window further, to group its messages.
+            if candidates.len() == if fifo { max + FIFO_WINDOW } else { max } {
                 break;
             }
             if let Some((dlq, limit)) = &redrive
@@ -135,6 +135,9 @@ impl Queues {
             candidates.push(m);
         }
         if fifo {
+            // A message in flight holds its whole group, also the messages
+            // before it that became visible again.
+            candidates.retain(|m| m.group_id.as_deref().is_none_or(|g| !in_flight.contains(g)));
             // As many messages of one group as possible, groups in the order
             // of their oldest message, as SQS returns them.
             let mut first: HashMap<Option<&str>, usize> = HashMap::new();
