@@ -1211,7 +1211,11 @@ fn stream_label() -> String {
 /// Which of `total` scan segments a partition key belongs to.
 fn segment_of(v: &AttributeValue, total: u32) -> u32 {
     let mut bytes = Vec::new();
-    encode_key_part(&mut bytes, v);
+    match v {
+        // A multi-attribute key: every attribute counts.
+        AttributeValue::L(parts) => parts.iter().for_each(|p| encode_key_part(&mut bytes, p)),
+        single => encode_key_part(&mut bytes, single),
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(b);
@@ -1220,7 +1224,6 @@ fn segment_of(v: &AttributeValue, total: u32) -> u32 {
     (h % u64::from(total.max(1))) as u32
 }
 
-/// Whether a sort key value satisfies a key condition.
 /// A query's condition on the sort key: `last` on the only sort key
 /// attribute, or, for a multi-attribute sort key, equality on its first
 /// attributes (`prefix`) and `last` on the next one.
@@ -1262,6 +1265,7 @@ impl SortCondition {
     }
 }
 
+/// Whether a sort key value satisfies a key condition.
 fn sort_matches(v: &AttributeValue, op: &KeyOp) -> bool {
     use std::cmp::Ordering::*;
     let cmp = |w: &AttributeValue| v.key_cmp(w);
