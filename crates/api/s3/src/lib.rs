@@ -18,7 +18,7 @@ pub mod error;
 mod lifecycle;
 mod listings;
 mod lock;
-mod metadata;
+pub mod metadata;
 mod multipart;
 mod notifications;
 mod objects;

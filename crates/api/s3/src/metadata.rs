@@ -9,7 +9,7 @@ use base64::Engine as _;
 use std::borrow::Cow;
 
 /// A metadata header's value as stored.
-pub(crate) fn decode(raw: &[u8]) -> String {
+pub fn decode(raw: &[u8]) -> String {
     let text = match std::str::from_utf8(raw) {
         Ok(s) => s.to_string(),
         Err(_) => raw.iter().map(|&b| b as char).collect(),
@@ -91,7 +91,7 @@ fn q_decode(payload: &str) -> Option<Vec<u8>> {
 }
 
 /// A stored value as a header carries it.
-pub(crate) fn encode(value: &str) -> Cow<'_, str> {
+pub fn encode(value: &str) -> Cow<'_, str> {
     if value
         .bytes()
         .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
