@@ -616,6 +616,11 @@ def test_query_protocol(nimbus, sqs):
     err = ET.fromstring(text)
     assert err.find(".//q:Code", ns).text == "AWS.SimpleQueueService.NonExistentQueue"
     assert err.find(".//q:Type", ns).text == "Sender"
+    # Each protocol in its own words.
+    assert err.find(".//q:Message", ns).text == "The specified queue does not exist for this wsdl version."
+    with pytest.raises(ClientError) as e:
+        sqs.get_queue_url(QueueName=name + "-missing")
+    assert e.value.response["Error"]["Message"] == "The specified queue does not exist."
 
 
 def test_purges_dead_letter_sources_and_message_size(sqs):

@@ -350,6 +350,14 @@ impl Service for SqsApi {
     }
 }
 
+/// An error as the query protocol words it, where SQS's two protocols differ.
+fn query_wording(mut e: ApiError) -> ApiError {
+    if e.query_code.as_deref() == Some("AWS.SimpleQueueService.NonExistentQueue") {
+        e.message = "The specified queue does not exist for this wsdl version.".into();
+    }
+    e
+}
+
 impl SqsApi {
     pub fn new(queues: Arc<Queues>) -> SqsApi {
         SqsApi {
@@ -444,7 +452,7 @@ impl SqsApi {
                 query::to_xml(&action, &v, request_id),
                 request_id,
             ),
-            Err(e) => query::SQS_QUERY.error(&e.0, request_id),
+            Err(e) => query::SQS_QUERY.error(&query_wording(e.0), request_id),
         }
     }
 
