@@ -6,6 +6,9 @@
 
 use crate::*;
 
+/// The model's pattern of an unqualified function name.
+const UNQUALIFIED_NAME: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)";
+
 /// `RecursiveLoop`'s values.
 const RECURSIVE_LOOP: [&str; 2] = ["Allow", "Terminate"];
 /// `UpdateRuntimeOn`'s values.
@@ -18,11 +21,12 @@ pub(crate) fn parse_recursion(
     identity: &nimbus_model::Identity,
 ) -> Result<Operation, ApiError> {
     let r = function_ref(raw, identity)?;
+    // The name is unqualified by the model's pattern.
     if r.qualifier.is_some() {
-        return Err(invalid(
-            "Recursion configuration can only be set on the function, not a version or alias."
-                .into(),
-        ));
+        return Err(error::validation(format!(
+            "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: {UNQUALIFIED_NAME}",
+            decode(raw)?
+        )));
     }
     match *method {
         Method::PUT => {

@@ -307,12 +307,13 @@ impl StepFunctions {
         }
     }
 
-    fn store_map_run(&self, run: &MapRun) {
+    /// Store a Map Run's own record (its children are stored as they end).
+    fn store_map_run(&self, run: StoredRun) {
         let mut b = WriteBatch::new();
         b.put(
             MAP_RUNS,
             run.map_run_arn.as_bytes().to_vec(),
-            serde_json::to_vec(&StoredRun::from(run)).expect("map runs serialize"),
+            serde_json::to_vec(&run).expect("map runs serialize"),
         );
         self.store(b, "a Map Run");
     }
@@ -345,9 +346,10 @@ impl StepFunctions {
                     items,
                     children: Vec::new(),
                 };
-                all.insert(run.clone());
+                let stored = StoredRun::from(&run);
+                all.insert(run);
                 drop(all);
-                self.store_map_run(&run);
+                self.store_map_run(stored);
                 // The oldest Map Run goes from the store too.
                 if let Some(old) = evicted {
                     let kv = self.kv.clone();
@@ -425,9 +427,9 @@ impl StepFunctions {
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     run.status = status;
                     run.stop_ms = Some(stop_ms);
-                    let run = run.clone();
+                    let stored = StoredRun::from(&*run);
                     drop(all);
-                    self.store_map_run(&run);
+                    self.store_map_run(stored);
                 }
             }
         }
@@ -487,9 +489,9 @@ impl StepFunctions {
             if let Some(c) = tolerated_count {
                 run.tolerated_count = c;
             }
-            let run = run.clone();
+            let stored = StoredRun::from(&*run);
             drop(all);
-            self.store_map_run(&run);
+            self.store_map_run(stored);
         }
         Ok(())
     }
