@@ -14,6 +14,27 @@ const RECURSIVE_LOOP: [&str; 2] = ["Allow", "Terminate"];
 /// `UpdateRuntimeOn`'s values.
 const UPDATE_RUNTIME_ON: [&str; 3] = ["Auto", "FunctionUpdate", "Manual"];
 
+/// A required member that is one of `allowed`, refused in the model's words
+/// (`field`: the member as the model's messages name it).
+fn required_enum<'a>(
+    v: &'a Value,
+    (member, field): (&str, &str),
+    allowed: &[&str],
+) -> Result<&'a str, ApiError> {
+    match v.get(member) {
+        None | Some(Value::Null) => Err(error::validation(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))),
+        Some(x) => x.as_str().filter(|s| allowed.contains(s)).ok_or_else(|| {
+            let shown = x.as_str().map_or_else(|| x.to_string(), str::to_string);
+            error::validation(format!(
+                "1 validation error detected: Value '{shown}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
+            ))
+        }),
+    }
+}
+
 pub(crate) fn parse_recursion(
     req: &Request<Bytes>,
     method: &Method,
@@ -31,18 +52,7 @@ pub(crate) fn parse_recursion(
     match *method {
         Method::PUT => {
             let v: Value = json_body::<Option<Value>>(req.body())?.unwrap_or(Value::Null);
-            let value = match v.get("RecursiveLoop") {
-                None | Some(Value::Null) => {
-                    return Err(error::validation(
-                        "1 validation error detected: Value null at 'recursiveLoop' failed to satisfy constraint: Member must not be null",
-                    ));
-                }
-                Some(x) => x.as_str().filter(|s| RECURSIVE_LOOP.contains(s)).ok_or_else(|| {
-                    error::validation(format!(
-                        "1 validation error detected: Value {x} at 'recursiveLoop' failed to satisfy constraint: Member must satisfy enum value set: [Allow, Terminate]"
-                    ))
-                })?,
-            };
+            let value = required_enum(&v, ("RecursiveLoop", "recursiveLoop"), &RECURSIVE_LOOP)?;
             Ok(Operation::PutFunctionRecursionConfig {
                 name: r.name,
                 recursive_loop: value.to_string(),
@@ -75,18 +85,11 @@ pub(crate) fn parse_runtime_management(
     match *method {
         Method::PUT => {
             let v: Value = json_body::<Option<Value>>(req.body())?.unwrap_or(Value::Null);
-            let on = match v.get("UpdateRuntimeOn") {
-                None | Some(Value::Null) => {
-                    return Err(error::validation(
-                        "1 validation error detected: Value null at 'updateRuntimeOn' failed to satisfy constraint: Member must not be null",
-                    ));
-                }
-                Some(x) => x.as_str().filter(|s| UPDATE_RUNTIME_ON.contains(s)).ok_or_else(|| {
-                    error::validation(format!(
-                        "1 validation error detected: Value {x} at 'updateRuntimeOn' failed to satisfy constraint: Member must satisfy enum value set: [Auto, FunctionUpdate, Manual]"
-                    ))
-                })?,
-            };
+            let on = required_enum(
+                &v,
+                ("UpdateRuntimeOn", "updateRuntimeOn"),
+                &UPDATE_RUNTIME_ON,
+            )?;
             let version = v
                 .get("RuntimeVersionArn")
                 .and_then(Value::as_str)
