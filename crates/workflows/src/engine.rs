@@ -157,20 +157,43 @@ pub enum MapRunReport {
 }
 
 /// One child execution of a Map Run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ChildExecution {
     pub arn: String,
     pub name: String,
     /// How many of the Map Run's items it was given.
     pub items: usize,
     /// `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub status: &'static str,
+    #[serde(with = "status_text")]
+    pub status: status_text::Status,
     pub start_ms: u64,
     pub stop_ms: Option<u64>,
     pub input: String,
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+}
+
+/// A run's status (`RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`) as stored
+/// text; anything else reads back as `FAILED`.
+pub(crate) mod status_text {
+    /// (Named, so serde does not take the field for a string borrowed from
+    /// the input.)
+    pub type Status = &'static str;
+
+    pub fn serialize<S: serde::Serializer>(s: &&'static str, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        Ok(match s.as_str() {
+            "RUNNING" => "RUNNING",
+            "SUCCEEDED" => "SUCCEEDED",
+            "ABORTED" => "ABORTED",
+            _ => "FAILED",
+        })
+    }
 }
 
 /// What a Task state calls: Lambda, the other services, child executions.

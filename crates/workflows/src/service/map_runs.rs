@@ -12,8 +12,8 @@ use crate::engine::{ChildExecution, MapRunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// Map Runs by ARN (`StoredRun`), and their children under
-/// `<run ARN>\0<child ARN>` (`StoredChild`).
+/// Map Runs by ARN (without their children), and their children under
+/// `<run ARN>\0<child ARN>`.
 const MAP_RUNS: Table = Table("sfn_map_runs");
 
 fn child_key(run: &str, child: &str) -> Vec<u8> {
@@ -26,14 +26,15 @@ fn child_key(run: &str, child: &str) -> Vec<u8> {
 /// How many Map Runs are remembered.
 pub const KEPT: usize = 1000;
 
-/// One Map Run.
-#[derive(Debug, Clone)]
+/// One Map Run (stored without its children, which are stored one by one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MapRun {
     pub map_run_arn: String,
     pub execution_arn: String,
     pub state_machine_arn: String,
     /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
-    pub status: &'static str,
+    #[serde(with = "crate::engine::status_text")]
+    pub status: crate::engine::status_text::Status,
     pub start_ms: u64,
     pub stop_ms: Option<u64>,
     pub max_concurrency: usize,
@@ -41,6 +42,7 @@ pub struct MapRun {
     pub tolerated_count: u64,
     pub items: usize,
     /// Its child executions, in the order they started.
+    #[serde(skip)]
     pub children: Vec<ChildExecution>,
 }
 
@@ -108,114 +110,6 @@ impl MapRuns {
     }
 }
 
-/// A Map Run as stored.
-#[derive(Serialize, Deserialize)]
-struct StoredRun {
-    map_run_arn: String,
-    execution_arn: String,
-    state_machine_arn: String,
-    status: String,
-    start_ms: u64,
-    stop_ms: Option<u64>,
-    max_concurrency: usize,
-    tolerated_percentage: f64,
-    tolerated_count: u64,
-    items: usize,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredChild {
-    arn: String,
-    name: String,
-    items: usize,
-    status: String,
-    start_ms: u64,
-    stop_ms: Option<u64>,
-    input: String,
-    output: Option<String>,
-    error: Option<String>,
-    cause: Option<String>,
-}
-
-/// A stored status as the `&'static str` the records hold.
-fn status_of(s: &str) -> &'static str {
-    match s {
-        "RUNNING" => "RUNNING",
-        "SUCCEEDED" => "SUCCEEDED",
-        "ABORTED" => "ABORTED",
-        _ => "FAILED",
-    }
-}
-
-impl From<&MapRun> for StoredRun {
-    fn from(r: &MapRun) -> StoredRun {
-        StoredRun {
-            map_run_arn: r.map_run_arn.clone(),
-            execution_arn: r.execution_arn.clone(),
-            state_machine_arn: r.state_machine_arn.clone(),
-            status: r.status.into(),
-            start_ms: r.start_ms,
-            stop_ms: r.stop_ms,
-            max_concurrency: r.max_concurrency,
-            tolerated_percentage: r.tolerated_percentage,
-            tolerated_count: r.tolerated_count,
-            items: r.items,
-        }
-    }
-}
-
-impl From<&ChildExecution> for StoredChild {
-    fn from(c: &ChildExecution) -> StoredChild {
-        StoredChild {
-            arn: c.arn.clone(),
-            name: c.name.clone(),
-            items: c.items,
-            status: c.status.into(),
-            start_ms: c.start_ms,
-            stop_ms: c.stop_ms,
-            input: c.input.clone(),
-            output: c.output.clone(),
-            error: c.error.clone(),
-            cause: c.cause.clone(),
-        }
-    }
-}
-
-impl From<StoredChild> for ChildExecution {
-    fn from(c: StoredChild) -> ChildExecution {
-        ChildExecution {
-            arn: c.arn,
-            name: c.name,
-            items: c.items,
-            status: status_of(&c.status),
-            start_ms: c.start_ms,
-            stop_ms: c.stop_ms,
-            input: c.input,
-            output: c.output,
-            error: c.error,
-            cause: c.cause,
-        }
-    }
-}
-
-impl From<StoredRun> for MapRun {
-    fn from(r: StoredRun) -> MapRun {
-        MapRun {
-            map_run_arn: r.map_run_arn,
-            execution_arn: r.execution_arn,
-            state_machine_arn: r.state_machine_arn,
-            status: status_of(&r.status),
-            start_ms: r.start_ms,
-            stop_ms: r.stop_ms,
-            max_concurrency: r.max_concurrency,
-            tolerated_percentage: r.tolerated_percentage,
-            tolerated_count: r.tolerated_count,
-            items: r.items,
-            children: Vec::new(),
-        }
-    }
-}
-
 impl MapRuns {
     /// The stored Map Runs, the newest [`KEPT`] (older ones are deleted); a
     /// run the last stop interrupted is `ABORTED`.
@@ -225,13 +119,13 @@ impl MapRuns {
         for (k, v) in kv.scan_prefix(MAP_RUNS, b"")? {
             match k.iter().position(|b| *b == 0) {
                 None => {
-                    if let Ok(r) = serde_json::from_slice::<StoredRun>(&v) {
-                        runs.insert(r.map_run_arn.clone(), MapRun::from(r));
+                    if let Ok(r) = serde_json::from_slice::<MapRun>(&v) {
+                        runs.insert(r.map_run_arn.clone(), r);
                     }
                 }
                 Some(i) => {
-                    if let Ok(c) = serde_json::from_slice::<StoredChild>(&v) {
-                        children.push((String::from_utf8_lossy(&k[..i]).into_owned(), c.into()));
+                    if let Ok(c) = serde_json::from_slice::<ChildExecution>(&v) {
+                        children.push((String::from_utf8_lossy(&k[..i]).into_owned(), c));
                     }
                 }
             }
@@ -257,7 +151,7 @@ impl MapRuns {
                 b.put(
                     MAP_RUNS,
                     r.map_run_arn.as_bytes().to_vec(),
-                    serde_json::to_vec(&StoredRun::from(&*r)).expect("map runs serialize"),
+                    serde_json::to_vec(&*r).expect("map runs serialize"),
                 );
             }
         }
@@ -307,14 +201,11 @@ impl StepFunctions {
         }
     }
 
-    /// Store a Map Run's own record (its children are stored as they end).
-    fn store_map_run(&self, run: StoredRun) {
+    /// Store a Map Run's own record, serialized (without its children, which
+    /// are stored as they end) while the caller held the lock.
+    fn store_map_run(&self, arn: &str, record: Vec<u8>) {
         let mut b = WriteBatch::new();
-        b.put(
-            MAP_RUNS,
-            run.map_run_arn.as_bytes().to_vec(),
-            serde_json::to_vec(&run).expect("map runs serialize"),
-        );
+        b.put(MAP_RUNS, arn.as_bytes().to_vec(), record);
         self.store(b, "a Map Run");
     }
 
@@ -346,10 +237,13 @@ impl StepFunctions {
                     items,
                     children: Vec::new(),
                 };
-                let stored = StoredRun::from(&run);
+                let (arn, record) = (
+                    run.map_run_arn.clone(),
+                    serde_json::to_vec(&run).expect("map runs serialize"),
+                );
                 all.insert(run);
                 drop(all);
-                self.store_map_run(stored);
+                self.store_map_run(&arn, record);
                 // The oldest Map Run goes from the store too.
                 if let Some(old) = evicted {
                     let kv = self.kv.clone();
@@ -379,7 +273,7 @@ impl StepFunctions {
                     b.put(
                         MAP_RUNS,
                         child_key(&map_run_arn, &child.arn),
-                        serde_json::to_vec(&StoredChild::from(&child)).expect("children serialize"),
+                        serde_json::to_vec(&child).expect("children serialize"),
                     );
                     for e in &history {
                         b.put(
@@ -427,9 +321,9 @@ impl StepFunctions {
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     run.status = status;
                     run.stop_ms = Some(stop_ms);
-                    let stored = StoredRun::from(&*run);
+                    let stored = serde_json::to_vec(&*run).expect("map runs serialize");
                     drop(all);
-                    self.store_map_run(stored);
+                    self.store_map_run(&map_run_arn, stored);
                 }
             }
         }
@@ -489,9 +383,9 @@ impl StepFunctions {
             if let Some(c) = tolerated_count {
                 run.tolerated_count = c;
             }
-            let stored = StoredRun::from(&*run);
+            let stored = serde_json::to_vec(&*run).expect("map runs serialize");
             drop(all);
-            self.store_map_run(stored);
+            self.store_map_run(arn, stored);
         }
         Ok(())
     }
