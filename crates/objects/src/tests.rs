@@ -16,6 +16,19 @@ fn body(o: &Objects, bytes: &[u8]) -> Written {
     w.finish().unwrap()
 }
 
+/// A plain PUT: default attributes, no condition, no event.
+fn put(o: &Objects, bucket: &str, key: &str, bytes: &[u8]) -> Object {
+    o.put(
+        bucket,
+        key,
+        body(o, bytes),
+        Attributes::default(),
+        None,
+        &Origin::default(),
+    )
+    .unwrap()
+}
+
 fn read(o: &Objects, obj: &Object) -> Vec<u8> {
     let mut out = Vec::new();
     for s in &obj.segments {
@@ -88,28 +101,10 @@ fn buckets_are_created_listed_and_deleted_only_when_empty() {
 fn replacing_and_deleting_an_object_removes_its_old_data() {
     let (_d, o) = store();
     o.create_bucket("b-1", "us-east-1").unwrap();
-    let first = o
-        .put(
-            "b-1",
-            "k",
-            body(&o, b"first"),
-            Attributes::default(),
-            None,
-            &Origin::default(),
-        )
-        .unwrap();
+    let first = put(&o, "b-1", "k", b"first");
     assert_eq!(first.etag, "8b04d5e3775d298e78455efc5ca404d5");
     let first_file = o.data().path(&first.segments[0].id);
-    let second = o
-        .put(
-            "b-1",
-            "k",
-            body(&o, b"second"),
-            Attributes::default(),
-            None,
-            &Origin::default(),
-        )
-        .unwrap();
+    let second = put(&o, "b-1", "k", b"second");
     assert!(!first_file.exists());
     assert_eq!(read(&o, &o.head("b-1", "k").unwrap()), b"second");
     let second_file = o.data().path(&second.segments[0].id);
@@ -119,16 +114,7 @@ fn replacing_and_deleting_an_object_removes_its_old_data() {
     // Deleting what is not there is fine.
     o.delete("b-1", "k", &Origin::default()).unwrap();
     // An empty object has no data file.
-    let empty = o
-        .put(
-            "b-1",
-            "e",
-            body(&o, b""),
-            Attributes::default(),
-            None,
-            &Origin::default(),
-        )
-        .unwrap();
+    let empty = put(&o, "b-1", "e", b"");
     assert!(empty.segments.is_empty());
     assert_eq!(empty.etag, "d41d8cd98f00b204e9800998ecf8427e");
 }
@@ -157,16 +143,7 @@ fn a_put_into_a_missing_bucket_leaves_no_data() {
 fn copies_are_independent() {
     let (_d, o) = store();
     o.create_bucket("src", "us-east-1").unwrap();
-    let a = o
-        .put(
-            "src",
-            "a",
-            body(&o, b"data"),
-            Attributes::default(),
-            None,
-            &Origin::default(),
-        )
-        .unwrap();
+    let a = put(&o, "src", "a", b"data");
     let b = o
         .copy(&a, "src", "b", Attributes::default(), &Origin::default())
         .unwrap();
@@ -196,15 +173,7 @@ fn listings_page_and_roll_up_common_prefixes() {
     }
     // Another bucket whose name extends this one's is never listed.
     o.create_bucket("listx", "us-east-1").unwrap();
-    o.put(
-        "listx",
-        "a",
-        body(&o, b"x"),
-        Attributes::default(),
-        None,
-        &Origin::default(),
-    )
-    .unwrap();
+    put(&o, "listx", "a", b"x");
 
     let all = o
         .list(
@@ -501,30 +470,14 @@ fn an_event_commits_with_its_object_or_not_at_all() {
     assert!(outbox.scheduled.lock().unwrap().is_empty());
 
     // It succeeds: both, and the event is scheduled after the commit.
-    o.put(
-        "evt",
-        "in/a",
-        body(&o, b"a"),
-        Attributes::default(),
-        None,
-        &Origin::default(),
-    )
-    .unwrap();
+    put(&o, "evt", "in/a", b"a");
     let staged = kv.scan_prefix(OUTBOX, b"").unwrap();
     assert_eq!(staged.len(), 1);
     let text = String::from_utf8(staged[0].1.clone()).unwrap();
     assert!(text.starts_with("fn {\"Records\""), "{text}");
     assert_eq!(outbox.scheduled.lock().unwrap().len(), 1);
     // Keys outside the rule's prefix make no event.
-    o.put(
-        "evt",
-        "out/b",
-        body(&o, b"b"),
-        Attributes::default(),
-        None,
-        &Origin::default(),
-    )
-    .unwrap();
+    put(&o, "evt", "out/b", b"b");
     assert_eq!(kv.scan_prefix(OUTBOX, b"").unwrap().len(), 1);
 }
 
@@ -556,15 +509,7 @@ fn small_objects_live_inline_and_leave_with_their_metadata() {
         .unwrap();
     assert!(c.segments[0].inline && c.segments[0].id != a.segments[0].id);
     // Replaced by a file-backed body: the inline bytes go in the same commit.
-    o.put(
-        "inl",
-        "k",
-        body(&o, b"bigger"),
-        Attributes::default(),
-        None,
-        &Origin::default(),
-    )
-    .unwrap();
+    put(&o, "inl", "k", b"bigger");
     assert_eq!(o.inline_data(&a.segments[0].id).unwrap(), None);
     o.delete("inl", "copy", &Origin::default()).unwrap();
     assert_eq!(o.inline_data(&c.segments[0].id).unwrap(), None);
@@ -618,16 +563,7 @@ fn cors_rules_match_origins_methods_and_headers() {
 fn tags_change_without_touching_data() {
     let (_d, o) = store();
     o.create_bucket("tags", "us-east-1").unwrap();
-    let a = o
-        .put(
-            "tags",
-            "k",
-            body(&o, b"data"),
-            Attributes::default(),
-            None,
-            &Origin::default(),
-        )
-        .unwrap();
+    let a = put(&o, "tags", "k", b"data");
     let t = o
         .set_object_tags("tags", "k", vec![("a".into(), "1".into())])
         .unwrap();
@@ -648,29 +584,11 @@ fn versioning_keeps_history_behind_delete_markers() {
     let none = Origin::default();
     o.create_bucket("ver", "us-east-1").unwrap();
     // Written before versioning: the "null" version.
-    let v0 = o
-        .put(
-            "ver",
-            "k",
-            body(&o, b"zero"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
+    let v0 = put(&o, "ver", "k", b"zero");
     assert_eq!(v0.version_id, None);
     o.update_bucket("ver", |b| b.versioning = Some("Enabled".into()))
         .unwrap();
-    let v1 = o
-        .put(
-            "ver",
-            "k",
-            body(&o, b"one"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
+    let v1 = put(&o, "ver", "k", b"one");
     let v2 = o
         .put(
             "ver",
@@ -776,16 +694,7 @@ fn versioning_keeps_history_behind_delete_markers() {
     // Suspended: new writes are the "null" version, replacing the old null one.
     o.update_bucket("ver", |b| b.versioning = Some("Suspended".into()))
         .unwrap();
-    let n = o
-        .put(
-            "ver",
-            "k",
-            body(&o, b"n"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
+    let n = put(&o, "ver", "k", b"n");
     assert_eq!(n.version_id.as_deref(), Some("null"));
     let versions: Vec<String> = o
         .list_versions("ver", "", None, None, None, 1000)
@@ -800,7 +709,6 @@ fn versioning_keeps_history_behind_delete_markers() {
 #[test]
 fn lifecycle_passes_expire_by_their_clock_and_spare_locked_versions() {
     let (_d, o) = store();
-    let none = Origin::default();
     o.create_bucket_with(
         "lkb",
         "us-east-1",
@@ -829,40 +737,14 @@ fn lifecycle_passes_expire_by_their_clock_and_spare_locked_versions() {
         }];
     })
     .unwrap();
-    let held = o
-        .put(
-            "lkb",
-            "p/a",
-            body(&o, b"1"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
+    let held = put(&o, "lkb", "p/a", b"1");
     o.change_lock("lkb", "p/a", None, |l| {
         l.legal_hold = Some(true);
         Ok(())
     })
     .unwrap();
-    let free = o
-        .put(
-            "lkb",
-            "p/a",
-            body(&o, b"2"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
-    o.put(
-        "lkb",
-        "q/b",
-        body(&o, b"3"),
-        Attributes::default(),
-        None,
-        &none,
-    )
-    .unwrap();
+    let free = put(&o, "lkb", "p/a", b"2");
+    put(&o, "lkb", "q/b", b"3");
     let at = |ms| lifecycle::Clock {
         now_ms: ms,
         day_ms: day,
@@ -896,26 +778,8 @@ fn a_lifecycle_removal_leaves_a_version_that_changed_since_its_pass_saw_it() {
     o.create_bucket("lcrace", "us-east-1").unwrap();
     o.update_bucket("lcrace", |b| b.versioning = Some("Enabled".into()))
         .unwrap();
-    let v1 = o
-        .put(
-            "lcrace",
-            "k",
-            body(&o, b"1"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
-    let v2 = o
-        .put(
-            "lcrace",
-            "k",
-            body(&o, b"2"),
-            Attributes::default(),
-            None,
-            &none,
-        )
-        .unwrap();
+    let v1 = put(&o, "lcrace", "k", b"1");
+    let v2 = put(&o, "lcrace", "k", b"2");
     // The pass saw v1 noncurrent; then v2 was deleted, so v1 is current again.
     o.delete_version(
         "lcrace",
