@@ -10,6 +10,12 @@ pub struct Args {
     /// Node.js interpreter to check (as `nimbus up --node`).
     #[arg(long, default_value = "node", env = "NIMBUS_NODE")]
     node: String,
+    /// Java launcher to check (as `nimbus up --java`).
+    #[arg(long, default_value = "java", env = "NIMBUS_JAVA")]
+    java: String,
+    /// Ruby interpreter to check (as `nimbus up --ruby`).
+    #[arg(long, default_value = "ruby", env = "NIMBUS_RUBY")]
+    ruby: String,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -29,6 +35,8 @@ pub fn run(args: Args) -> Result<()> {
     for (what, program) in [
         ("python3.* functions", &args.python),
         ("nodejs* functions", &args.node),
+        ("java* functions", &args.java),
+        ("ruby3.* functions", &args.ruby),
     ] {
         match nimbus_functions::runtimes::which(program) {
             Some(p) => println!("  [ok]   {what}: {}", p.display()),

@@ -32,6 +32,13 @@ pub struct Args {
     /// Node.js interpreter that runs nodejs* functions.
     #[arg(long, default_value = "node", env = "NIMBUS_NODE")]
     node: String,
+    /// Java launcher whose JDK runs java* functions (other JDKs in /usr/lib/jvm serve
+    /// the Java versions they match).
+    #[arg(long, default_value = "java", env = "NIMBUS_JAVA")]
+    java: String,
+    /// Ruby interpreter that runs ruby3.* functions.
+    #[arg(long, default_value = "ruby", env = "NIMBUS_RUBY")]
+    ruby: String,
     /// How execution environments are isolated: namespaces (default; needs root and
     /// cgroups) or none (plain processes, no limits).
     #[arg(long, default_value = "namespaces", env = "NIMBUS_ISOLATION")]
@@ -80,6 +87,8 @@ pub fn run(args: Args) -> Result<()> {
         iam: args.iam == "on",
         python: args.python,
         node: args.node,
+        java: args.java,
+        ruby: args.ruby,
         isolation: args.isolation,
         sandbox_pool: args.sandbox_pool,
         concurrency_limit: args.concurrency_limit,

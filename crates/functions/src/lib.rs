@@ -77,6 +77,8 @@ pub struct Paths<'a> {
     pub data_dir: &'a Path,
     pub python: &'a str,
     pub node: &'a str,
+    pub java: &'a str,
+    pub ruby: &'a str,
 }
 
 impl Functions {
@@ -103,9 +105,14 @@ impl Functions {
             )
             .map_err(|e| Error::Internal(format!("open the log store: {e}")))?,
         )));
-        let runtimes =
-            Runtimes::install(&paths.data_dir.join("runtimes"), paths.python, paths.node)
-                .map_err(io("install runtime bootstraps"))?;
+        let hosts = runtimes::Interpreters {
+            python: paths.python,
+            node: paths.node,
+            java: paths.java,
+            ruby: paths.ruby,
+        };
+        let runtimes = Runtimes::install(&paths.data_dir.join("runtimes"), &hosts)
+            .map_err(io("install runtime bootstraps"))?;
         if runtimes.python().is_none() {
             tracing::warn!(
                 "no python3 found: python3.* functions will fail with Runtime.Unavailable"
@@ -113,6 +120,12 @@ impl Functions {
         }
         if runtimes.node().is_none() {
             tracing::warn!("no node found: nodejs* functions will fail with Runtime.Unavailable");
+        }
+        if runtimes.jdks().next().is_none() {
+            tracing::warn!("no JDK found: java* functions will fail with Runtime.Unavailable");
+        }
+        if runtimes.ruby().is_none() {
+            tracing::warn!("no ruby found: ruby3.* functions will fail with Runtime.Unavailable");
         }
         let layers = Arc::new(layers::Layers::open(
             kv.clone(),

@@ -208,6 +208,10 @@ pub enum RuntimeFamily {
     Python { minor: u32 },
     /// `nodejsNN.x`: run by Nimbus's shipped bootstrap on the host's Node.js.
     Node { major: u32 },
+    /// `java8.al2`, `java11`, ... `java25`: Nimbus's Java runtime client on the host's JDK.
+    Java { major: u32 },
+    /// `ruby3.x`: Nimbus's shipped bootstrap on the host's Ruby.
+    Ruby { minor: u32 },
     /// `provided`, `provided.al2`, `provided.al2023`: the zip's own `bootstrap`.
     Provided,
 }
@@ -231,6 +235,14 @@ pub const SUPPORTED_RUNTIMES: &[&str] = &[
     "nodejs20.x",
     "nodejs22.x",
     "nodejs24.x",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
     "provided",
     "provided.al2",
     "provided.al2023",
@@ -249,6 +261,14 @@ impl Runtime {
             RuntimeFamily::Node {
                 major: rest.strip_suffix(".x")?.parse().ok()?,
             }
+        } else if let Some(rest) = id.strip_prefix("java") {
+            RuntimeFamily::Java {
+                major: rest.trim_end_matches(".al2").parse().ok()?,
+            }
+        } else if let Some(minor) = id.strip_prefix("ruby3.") {
+            RuntimeFamily::Ruby {
+                minor: minor.parse().ok()?,
+            }
         } else {
             RuntimeFamily::Provided
         };
@@ -258,7 +278,7 @@ impl Runtime {
         })
     }
 
-    /// Whether the handler names a module and a function (`module.function`).
+    /// Whether the runtime needs a handler (`module.function`, `package.Class::method`).
     pub fn needs_module_handler(&self) -> bool {
         !matches!(self.family, RuntimeFamily::Provided)
     }
@@ -300,8 +320,20 @@ mod tests {
             Runtime::parse("provided.al2023").unwrap().family,
             RuntimeFamily::Provided
         );
+        assert_eq!(
+            Runtime::parse("java8.al2").unwrap().family,
+            RuntimeFamily::Java { major: 8 }
+        );
+        assert_eq!(
+            Runtime::parse("java21").unwrap().family,
+            RuntimeFamily::Java { major: 21 }
+        );
+        assert_eq!(
+            Runtime::parse("ruby3.4").unwrap().family,
+            RuntimeFamily::Ruby { minor: 4 }
+        );
         assert!(Runtime::parse("python2.7").is_none());
-        assert!(Runtime::parse("java21").is_none());
+        assert!(Runtime::parse("java8").is_none());
     }
 
     #[test]

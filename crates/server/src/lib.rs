@@ -41,6 +41,8 @@ pub struct Config {
     pub iam: bool,
     pub python: String,
     pub node: String,
+    pub java: String,
+    pub ruby: String,
     pub identity: Identity,
     pub isolation: Isolation,
     /// Sandbox shells kept started ahead of time (isolation `namespaces`).
@@ -91,6 +93,8 @@ impl Default for Config {
             iam: true,
             python: "python3".into(),
             node: "node".into(),
+            java: "java".into(),
+            ruby: "ruby".into(),
             identity: Identity::default(),
             isolation: Isolation::Namespaces,
             sandbox_pool: 2,
@@ -180,6 +184,8 @@ pub async fn start(cfg: Config) -> Result<Started> {
         data_dir: &data_dir,
         python: &cfg.python,
         node: &cfg.node,
+        java: &cfg.java,
+        ruby: &cfg.ruby,
     };
     let functions = Arc::new(
         Functions::open(exec, paths, kv.clone(), blobs, sandbox)

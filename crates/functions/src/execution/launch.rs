@@ -63,21 +63,25 @@ impl Executor {
             .runtime_dir
             .clone()
             .unwrap_or_else(|| self.runtimes.dir.clone());
-        let launch =
-            match self
-                .runtimes
-                .launch(&runtime, &code_dir, &inside_task_root, &inside_runtime_dir)
-            {
-                Ok(l) => l,
-                Err(e) => {
-                    self.logs.append(
-                        &rec.log_group(),
-                        &stream,
-                        &format!("{}: {}", e.error_type, e.message),
-                    );
-                    return fail(e.error_type, &e.message);
-                }
-            };
+        let launch = match self.runtimes.launch(
+            &runtime,
+            &code_dir,
+            (&inside_task_root, &inside_runtime_dir),
+            crate::runtimes::LaunchOptions {
+                memory_mb: rec.memory_mb,
+                prewarmed: provisioned,
+            },
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                self.logs.append(
+                    &rec.log_group(),
+                    &stream,
+                    &format!("{}: {}", e.error_type, e.message),
+                );
+                return fail(e.error_type, &e.message);
+            }
+        };
         let (mut prepared, api, served, pipe_w, log) =
             match self.open_environment(rec, &stream).await {
                 Ok(opened) => opened,

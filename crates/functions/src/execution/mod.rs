@@ -653,11 +653,24 @@ impl Executor {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain(credentials)
         .collect();
-        if matches!(
-            Runtime::parse(&rec.runtime).map(|r| r.family),
-            Some(nimbus_model::RuntimeFamily::Python { .. })
-        ) {
-            env.push(("PYTHONPATH".into(), python_path));
+        match Runtime::parse(&rec.runtime).map(|r| r.family) {
+            Some(nimbus_model::RuntimeFamily::Python { .. }) => {
+                env.push(("PYTHONPATH".into(), python_path));
+            }
+            Some(nimbus_model::RuntimeFamily::Ruby { minor }) => {
+                // Where Lambda's Ruby runtimes look for bundled gems and layers.
+                env.push((
+                    "GEM_PATH".into(),
+                    format!(
+                        "{task_root}/vendor/bundle/ruby/3.{minor}.0:{opt}/ruby/gems/3.{minor}.0"
+                    ),
+                ));
+                env.push((
+                    "RUBYLIB".into(),
+                    format!("{task_root}:{runtime_dir}/lib:{opt}/ruby/lib"),
+                ));
+            }
+            _ => {}
         }
         if let Some(l) = rec.logging.as_ref().filter(|_| rec.json_logs()) {
             // The runtimes write their records in Lambda's JSON format,
