@@ -181,3 +181,65 @@ def test_environment_tool_options_and_host_jdk_choice(nimbus, lam, packages):
             assert "runs on this host's Java" not in logs
         else:
             assert f"function runtime {runtime} runs on this host's Java" in logs
+
+
+def _wait_for_log(nimbus, name, text):
+    import time
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if text in nimbus.logs(name).stdout:
+            return
+        time.sleep(0.3)
+    pytest.fail(f"{text!r} never reached {name}'s log")
+
+
+def test_snap_start_initializes_at_publish_and_restores_with_hooks(nimbus, lam, packages):
+    jar, _ = packages
+    name = unique("java-snap")
+    created = lam.create_function(FunctionName=name, Runtime="java21", Role=ROLE, Handler="example.Snap",
+                                  Code={"ZipFile": jar}, Timeout=30,
+                                  SnapStart={"ApplyOn": "PublishedVersions"})
+    assert created["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    version = lam.publish_version(FunctionName=name)
+    assert version["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    # Init and the beforeCheckpoint hooks run at publish, before any invocation.
+    _wait_for_log(nimbus, name, "beforeCheckpoint ran")
+    first = invoke(lam, name, {}, Qualifier=version["Version"], LogType="Tail")
+    assert "FunctionError" not in first, first["Body"]
+    assert first["Body"] == {"beforeCheckpoint": 1, "afterRestore": 1, "invocations": 1,
+                             "initType": "snap-start", "samePid": True}
+    tail = base64.b64decode(first["LogResult"]).decode()
+    logs = nimbus.logs(name).stdout
+    assert "afterRestore ran" in logs and "RESTORE_REPORT Restore Duration:" in logs
+    report = next(l for l in tail.splitlines() if l.startswith("REPORT"))
+    assert "Restore Duration:" in report and "Init Duration" not in report
+    warm = invoke(lam, name, {}, Qualifier=version["Version"])["Body"]
+    assert warm["afterRestore"] == 1 and warm["invocations"] == 2, "a restored environment stays warm"
+    # $LATEST is not a SnapStart version: a plain cold start.
+    latest = invoke(lam, name, {})["Body"]
+    assert latest["initType"] == "on-demand" and latest["afterRestore"] == 0
+
+
+def test_snap_start_restore_failure_and_validation(nimbus, lam, packages):
+    jar, _ = packages
+    name = unique("java-snapfail")
+    lam.create_function(FunctionName=name, Runtime="java17", Role=ROLE, Handler="example.Snap",
+                        Code={"ZipFile": jar}, Timeout=30, SnapStart={"ApplyOn": "PublishedVersions"},
+                        Environment={"Variables": {"REFUSE_RESTORE": "1"}})
+    v = lam.publish_version(FunctionName=name)["Version"]
+    with pytest.raises(lam.exceptions.SnapStartException) as e:
+        lam.invoke(FunctionName=name, Qualifier=v, Payload=b"{}")
+    assert "restore refused" in e.value.response["Error"]["Message"]
+    assert "afterRestore ran" in nimbus.logs(name).stdout
+
+    other = unique("node-snap")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.create_function(FunctionName=other, Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+                            Code={"ZipFile": _zip({"index.js": b"exports.handler=async()=>1"})},
+                            SnapStart={"ApplyOn": "PublishedVersions"})
+    assert "SnapStart is not supported for runtime nodejs20.x" in e.value.response["Error"]["Message"]
+    with pytest.raises(lam.exceptions.ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "Sometimes"})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    off = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"})
+    assert off["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}

@@ -146,6 +146,7 @@ mod tests {
             recursive_loop: None,
             runtime_management: None,
             code_signing_config: None,
+            snap_start: None,
         }
     }
 

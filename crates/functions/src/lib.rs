@@ -379,7 +379,7 @@ impl Functions {
     ) -> Result<Arc<FunctionRecord>> {
         let me = self.clone();
         let n = name.to_string();
-        spawn_blocking(move || {
+        let rec = spawn_blocking(move || {
             me.registry.publish_version(
                 &n,
                 || me.not_found(&n),
@@ -388,7 +388,12 @@ impl Functions {
                 revision_id,
             )
         })
-        .await
+        .await?;
+        // SnapStart: the version's first environment is initialized now.
+        if rec.snap_start_on() {
+            self.executor.prepare_snapshot(rec.clone());
+        }
+        Ok(rec)
     }
 
     pub fn list_versions(&self, name: &str) -> Result<Vec<Arc<FunctionRecord>>> {
@@ -407,7 +412,9 @@ impl Functions {
                 Error::NotFound(format!("Function not found: {arn}:{v}"))
             })
         })
-        .await
+        .await?;
+        self.executor.forget_snapshots(name, Some(version));
+        Ok(())
     }
 
     pub fn alias_arn(&self, name: &str, alias: &str) -> String {
@@ -537,9 +544,14 @@ impl Functions {
                 self.executor
                     .invoke(rec, &req)
                     .await
-                    .map_err(|_| InvokeError::TooManyRequests {
-                        message: "Rate Exceeded.".into(),
-                        reason: "ConcurrentInvocationLimitExceeded".into(),
+                    .map_err(|refused| match refused {
+                        execution::Refused::Throttled => InvokeError::TooManyRequests {
+                            message: "Rate Exceeded.".into(),
+                            reason: "ConcurrentInvocationLimitExceeded".into(),
+                        },
+                        execution::Refused::SnapStart { timed_out, message } => {
+                            InvokeError::SnapStart { timed_out, message }
+                        }
                     })
             }
         }
@@ -906,7 +918,8 @@ impl Functions {
         let out = self.executor.invoke(rec.clone(), &req).await;
         drop(admitted);
         let Ok(out) = out else {
-            // No memory for an environment: treated like a throttle, retried later.
+            // No memory for an environment, or a SnapStart restore failed: retried
+            // later, as a throttle is.
             ev.attempts -= 1;
             ev.throttles += 1;
             ev.due_ms =

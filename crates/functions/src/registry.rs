@@ -68,6 +68,8 @@ pub struct CreateFunction {
     pub tracing: Option<String>,
     /// `CodeSigningConfigArn`.
     pub code_signing_config: Option<String>,
+    /// `SnapStart.ApplyOn`.
+    pub snap_start: Option<String>,
 }
 
 /// `UpdateFunctionConfiguration`'s input: only what is `Some` changes.
@@ -91,6 +93,8 @@ pub struct UpdateConfiguration {
     pub logging: Option<nimbus_model::function::LoggingConfig>,
     /// `TracingConfig.Mode`.
     pub tracing: Option<String>,
+    /// `SnapStart.ApplyOn`.
+    pub snap_start: Option<String>,
 }
 
 /// `UpdateFunctionCode`'s input.
@@ -351,6 +355,33 @@ fn same_configuration(published: &FunctionRecord, latest: &FunctionRecord) -> bo
         && published.layers == latest.layers
         && published.logging == latest.logging
         && published.tracing == latest.tracing
+        && published.snap_start == latest.snap_start
+}
+
+/// Check `SnapStart.ApplyOn` as Lambda does: an enum, and `PublishedVersions` only
+/// on the runtimes SnapStart supports (Java 11 and later, Python 3.12 and later).
+fn check_snap_start(apply_on: Option<&str>, runtime: &Runtime) -> Result<Option<String>> {
+    match apply_on {
+        None | Some("None") => Ok(None),
+        Some("PublishedVersions") => {
+            let supported = match runtime.family {
+                nimbus_model::RuntimeFamily::Java { major } => major >= 11,
+                nimbus_model::RuntimeFamily::Python { minor } => minor >= 12,
+                _ => false,
+            };
+            if !supported {
+                return Err(Error::InvalidParameter(format!(
+                    "SnapStart is not supported for runtime {}: it is available for java11 and later and python3.12 and later.",
+                    runtime.id
+                )));
+            }
+            Ok(Some("PublishedVersions".into()))
+        }
+        Some(other) => Err(Error::Validation(format!(
+            "1 validation error detected: Value '{other}' at 'snapStart.applyOn' failed to satisfy constraint: \
+             Member must satisfy enum value set: [PublishedVersions, None]"
+        ))),
+    }
 }
 
 /// Check `TracingConfig.Mode` as Lambda does.
@@ -500,6 +531,9 @@ fn configure(
     if let Some(t) = req.tracing {
         rec.tracing = check_tracing(t)?;
     }
+    // A runtime change re-checks the SnapStart setting it keeps.
+    let apply_on = req.snap_start.or_else(|| rec.snap_start.clone());
+    rec.snap_start = check_snap_start(apply_on.as_deref(), &runtime)?;
     if let Some(t) = req.dead_letter_target {
         if t.is_empty() {
             rec.dead_letter_target = None;
@@ -645,6 +679,7 @@ impl Registry {
         if !layers.is_empty() {
             check_total_size(code::validate(&req.zip)?, &layers)?;
         }
+        let snap_start = check_snap_start(req.snap_start.as_deref(), &runtime)?;
         let code = self.store_code(&req.zip, req.s3.is_none())?;
         let rec = FunctionRecord {
             format: FUNCTION_RECORD_FORMAT,
@@ -685,6 +720,7 @@ impl Registry {
             recursive_loop: None,
             runtime_management: None,
             code_signing_config: req.code_signing_config,
+            snap_start,
         };
         self.functions.insert(rec)?.map_err(|existing| {
             Error::Conflict(format!("Function already exist: {}", existing.name))

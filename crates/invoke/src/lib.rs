@@ -167,6 +167,10 @@ pub enum InvokeError {
     InvalidRequestContent(String),
     #[error("{message}")]
     TooManyRequests { message: String, reason: String },
+    /// A SnapStart environment could not be restored (`SnapStartException`, or
+    /// `SnapStartTimeoutException` when its hooks ran out of time).
+    #[error("{message}")]
+    SnapStart { timed_out: bool, message: String },
     #[error("{0}")]
     Service(String),
 }

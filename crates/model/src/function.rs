@@ -65,6 +65,10 @@ pub struct FunctionRecord {
     /// `PutFunctionCodeSigningConfig`: the code signing configuration's ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_signing_config: Option<String>,
+    /// `SnapStart.ApplyOn`: `PublishedVersions` initializes each published version
+    /// ahead of its invocations (none: `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snap_start: Option<String>,
 }
 
 /// How a function's runtime version is chosen (`PutRuntimeManagementConfig`).
@@ -90,6 +94,12 @@ pub struct LoggingConfig {
 }
 
 impl FunctionRecord {
+    /// A published version of a function with `SnapStart: PublishedVersions`: its
+    /// environments are initialized ahead and restored on first use.
+    pub fn snap_start_on(&self) -> bool {
+        self.version != LATEST && self.snap_start.as_deref() == Some("PublishedVersions")
+    }
+
     /// The log group the function writes to.
     pub fn log_group(&self) -> String {
         self.logging
@@ -367,6 +377,7 @@ mod tests {
             logging: None,
             tracing: Some("Active".into()),
             recursive_loop: None,
+            snap_start: None,
             runtime_management: None,
             code_signing_config: None,
         };

@@ -66,6 +66,14 @@ pub enum Phase {
         error_type: Option<String>,
         body: Bytes,
     },
+    /// SnapStart: init is done and the runtime waits in `/restore/next` until
+    /// [`RuntimeApi::restore`] hands the environment out.
+    Restorable,
+    /// SnapStart: posted `/restore/error` (an `afterRestore` hook failed).
+    RestoreFailed {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 #[derive(Default)]
@@ -81,6 +89,8 @@ struct Shared {
     /// When the runtime first connected: the end of "runtime start" for runtimes
     /// that connect before running init code (Nimbus's shipped bootstraps do).
     first_connection: std::sync::OnceLock<std::time::Instant>,
+    /// Opened by [`RuntimeApi::restore`]: answers the runtime's `/restore/next`.
+    restore_gate: tokio::sync::Notify,
 }
 
 /// A running Runtime API endpoint for one environment. Dropping it stops serving.
@@ -107,6 +117,7 @@ impl RuntimeApi {
             inner: Mutex::new(Inner::default()),
             phase,
             first_connection: std::sync::OnceLock::new(),
+            restore_gate: tokio::sync::Notify::new(),
         });
         let server = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(RuntimeApi {
@@ -146,6 +157,18 @@ impl RuntimeApi {
             None => inner.queued = Some(invocation),
         }
         rx
+    }
+
+    /// SnapStart: hand a restorable environment out, answering the runtime's
+    /// `/restore/next` (it then runs its `afterRestore` hooks and asks for its first
+    /// event, or posts `/restore/error`). False when the runtime never waited for a
+    /// restore (one without SnapStart hooks): it is ready as it is.
+    pub fn restore(&self) -> bool {
+        if *self.shared.phase.borrow() != Phase::Restorable {
+            return false;
+        }
+        self.shared.restore_gate.notify_one();
+        true
     }
 
     /// Forget an invocation the host gave up on (timeout), so a late answer gets 400.
@@ -208,6 +231,8 @@ enum Route<'a> {
     Response(&'a str),
     Error(&'a str),
     InitError,
+    RestoreNext,
+    RestoreError,
 }
 
 fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
@@ -215,6 +240,8 @@ fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
     match (method, rest) {
         (&Method::GET, "invocation/next") => Some(Route::Next),
         (&Method::POST, "init/error") => Some(Route::InitError),
+        (&Method::GET, "restore/next") => Some(Route::RestoreNext),
+        (&Method::POST, "restore/error") => Some(Route::RestoreError),
         (&Method::POST, _) => {
             let rest = rest.strip_prefix("invocation/")?;
             if let Some(id) = rest.strip_suffix("/response") {
@@ -252,6 +279,28 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     };
     match route {
         Route::Next => next(shared).await,
+        Route::RestoreNext => {
+            let gate = shared.restore_gate.notified();
+            shared.phase.send_if_modified(|p| {
+                let was = *p == Phase::Initializing;
+                if was {
+                    *p = Phase::Restorable;
+                }
+                was
+            });
+            gate.await;
+            json(StatusCode::OK, String::new())
+        }
+        Route::RestoreError => {
+            let error_type = error_type_header(&req);
+            let body = read_body(req.into_body(), MAX_ERROR_BYTES)
+                .await
+                .unwrap_or_default();
+            shared
+                .phase
+                .send_replace(Phase::RestoreFailed { error_type, body });
+            accepted()
+        }
         Route::InitError => {
             let error_type = error_type_header(&req);
             let body = read_body(req.into_body(), MAX_ERROR_BYTES)
@@ -429,7 +478,7 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
     let rx = {
         let mut inner = shared.inner.lock().expect("runtime api lock");
         shared.phase.send_if_modified(|p| {
-            if *p == Phase::Initializing {
+            if matches!(p, Phase::Initializing | Phase::Restorable) {
                 *p = Phase::Ready;
                 true
             } else {

@@ -277,3 +277,71 @@ async fn streamed_responses_arrive_piece_by_piece_and_trailers_end_them_as_error
         assert!(poster.await.unwrap().starts_with("HTTP/1.1 202"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snap_start_restore_waits_for_the_host_then_reports_hook_failures() {
+    let api = start();
+    let addr = api.addr();
+    let mut phase = api.phase();
+    assert!(
+        !api.restore(),
+        "nothing to restore before the runtime waits"
+    );
+    let waiting = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/restore/next", &[], b"")
+    });
+    phase.wait_for(|p| *p == Phase::Restorable).await.unwrap();
+    assert!(
+        !waiting.is_finished(),
+        "restore/next blocks until handed out"
+    );
+    assert!(api.restore());
+    let (status, _, _) = waiting.await.unwrap();
+    assert_eq!(status, 200);
+    // The runtime's afterRestore hook failed.
+    let (status, _, _) = tokio::task::spawn_blocking(move || {
+        call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/restore/error",
+            &[(
+                "Lambda-Runtime-Function-Error-Type",
+                "java.lang.IllegalStateException",
+            )],
+            br#"{"errorMessage":"no connection"}"#,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    let p = phase
+        .wait_for(|p| matches!(p, Phase::RestoreFailed { .. }))
+        .await
+        .unwrap()
+        .clone();
+    assert!(
+        matches!(p, Phase::RestoreFailed { error_type: Some(t), .. } if t == "java.lang.IllegalStateException")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_runtime_is_ready_at_its_first_next() {
+    let api = start();
+    let addr = api.addr();
+    let mut phase = api.phase();
+    let waiting = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/restore/next", &[], b"")
+    });
+    phase.wait_for(|p| *p == Phase::Restorable).await.unwrap();
+    api.restore();
+    assert_eq!(waiting.await.unwrap().0, 200);
+    let _rx = api.dispatch(invocation("r1"));
+    let (status, head, _) = tokio::task::spawn_blocking(move || {
+        call(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(head.contains("lambda-runtime-aws-request-id: r1"));
+    assert_eq!(*phase.borrow_and_update(), Phase::Ready);
+}

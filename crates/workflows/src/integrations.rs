@@ -51,6 +51,12 @@ fn invoke_error(e: InvokeError) -> Failure {
         InvokeError::InvalidParameter(_) => "Lambda.InvalidParameterValueException",
         InvokeError::InvalidRequestContent(_) => "Lambda.InvalidRequestContentException",
         InvokeError::TooManyRequests { .. } => "Lambda.TooManyRequestsException",
+        InvokeError::SnapStart {
+            timed_out: false, ..
+        } => "Lambda.SnapStartException",
+        InvokeError::SnapStart {
+            timed_out: true, ..
+        } => "Lambda.SnapStartTimeoutException",
         InvokeError::Service(_) => "Lambda.ServiceException",
     };
     Failure::new(name, e.to_string())

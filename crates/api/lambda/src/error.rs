@@ -82,6 +82,19 @@ pub fn from_invoke(e: &InvokeError) -> ApiError {
             message.clone(),
         )
         .with("Reason", reason.clone()),
+        InvokeError::SnapStart { timed_out, message } => ApiError::new(
+            if *timed_out {
+                StatusCode::REQUEST_TIMEOUT
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            if *timed_out {
+                "SnapStartTimeoutException"
+            } else {
+                "SnapStartException"
+            },
+            message.clone(),
+        ),
         InvokeError::Service(m) => {
             tracing::error!(error = %m, "invoke failed");
             ApiError::new(

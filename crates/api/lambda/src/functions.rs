@@ -50,6 +50,7 @@ pub(crate) fn parse_create(req: &Request<Bytes>) -> Result<Operation, ApiError> 
             logging: input.logging_config.map(wire::LoggingIn::into_model),
             tracing: input.tracing_config.and_then(|t| t.mode),
             code_signing_config: input.code_signing_config_arn.filter(|a| !a.is_empty()),
+            snap_start: input.snap_start.and_then(|s| s.apply_on),
         },
         publish,
     ))
@@ -158,6 +159,9 @@ pub(crate) fn parse_function(
                     layers: input.layers,
                     logging: input.logging_config.map(wire::LoggingIn::into_model),
                     tracing: input.tracing_config.and_then(|t| t.mode),
+                    snap_start: input
+                        .snap_start
+                        .map(|s| s.apply_on.unwrap_or_else(|| "None".into())),
                 },
             })
         }

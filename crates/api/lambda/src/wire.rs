@@ -58,6 +58,12 @@ pub struct TracingIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct SnapStartIn {
+    pub apply_on: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeadLetterIn {
     pub target_arn: Option<String>,
 }
@@ -149,6 +155,7 @@ pub struct CreateFunctionIn {
     pub logging_config: Option<LoggingIn>,
     pub tracing_config: Option<TracingIn>,
     pub code_signing_config_arn: Option<String>,
+    pub snap_start: Option<SnapStartIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +192,7 @@ pub struct UpdateConfigurationIn {
     pub vpc_config: Option<VpcIn>,
     pub logging_config: Option<LoggingIn>,
     pub tracing_config: Option<TracingIn>,
+    pub snap_start: Option<SnapStartIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,7 +266,10 @@ pub fn configuration_with(rec: &FunctionRecord, identity: &Identity, qualified: 
         "PackageType": "Zip",
         "Architectures": [rec.architecture],
         "EphemeralStorage": { "Size": rec.ephemeral_storage_mb },
-        "SnapStart": { "ApplyOn": "None", "OptimizationStatus": "Off" },
+        "SnapStart": {
+            "ApplyOn": rec.snap_start.as_deref().unwrap_or("None"),
+            "OptimizationStatus": if rec.snap_start_on() { "On" } else { "Off" },
+        },
         "LoggingConfig": { "LogFormat": "Text", "LogGroup": rec.log_group() },
     });
     if rec.json_logs() {

@@ -19,8 +19,9 @@ impl Executor {
     pub(super) async fn launch(
         &self,
         rec: &FunctionRecord,
-        provisioned: bool,
+        init_type: InitType,
     ) -> (Option<Arc<Environment>>, Result<ColdStart, InitFailure>) {
+        let provisioned = init_type == InitType::Provisioned;
         // Held until init ends; the semaphore is never closed.
         let _slot = self.starting.acquire().await.ok();
         let started = Instant::now();
@@ -69,7 +70,7 @@ impl Executor {
             (&inside_task_root, &inside_runtime_dir),
             crate::runtimes::LaunchOptions {
                 memory_mb: rec.memory_mb,
-                prewarmed: provisioned,
+                prewarmed: init_type != InitType::OnDemand,
             },
         ) {
             Ok(l) => l,
@@ -109,11 +110,7 @@ impl Executor {
             (
                 &inside_task_root.display().to_string(),
                 &inside_runtime_dir.display().to_string(),
-                if provisioned {
-                    "provisioned-concurrency"
-                } else {
-                    "on-demand"
-                },
+                init_type.as_str(),
                 &inside_opt.display().to_string(),
             ),
             &stream,
@@ -187,6 +184,7 @@ impl Executor {
             provisioned,
             counted,
             credentials_expire_ms,
+            restore_ms: Mutex::new(None),
             _memory: memory_grant,
         });
 
@@ -437,7 +435,8 @@ async fn await_init(
     let init_started = Instant::now();
     let result = tokio::select! {
         p = phase.wait_for(|p| *p != Phase::Initializing) => match p.map(|p| p.clone()) {
-            Ok(Phase::Ready) => Ok(()),
+            // A SnapStart runtime waits in /restore/next once its init is done.
+            Ok(Phase::Ready | Phase::Restorable) => Ok(()),
             Ok(Phase::InitFailed { error_type, body }) => Err(InitFailure {
                 error_type: error_type.unwrap_or_else(|| "Runtime.Unknown".into()),
                 body,

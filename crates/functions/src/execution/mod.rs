@@ -80,9 +80,35 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// An invocation could not get an environment within the memory budget.
-#[derive(Debug, Clone, Copy)]
-pub struct Throttled;
+/// Why an invocation was not attempted.
+#[derive(Debug, Clone)]
+pub enum Refused {
+    /// No environment could be had within the memory budget.
+    Throttled,
+    /// A SnapStart environment could not be restored: Lambda's
+    /// `SnapStartException` (an `afterRestore` hook failed) or
+    /// `SnapStartTimeoutException`.
+    SnapStart { timed_out: bool, message: String },
+}
+
+/// Why an environment is started: its `AWS_LAMBDA_INITIALIZATION_TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InitType {
+    OnDemand,
+    Provisioned,
+    /// A SnapStart version's environment, initialized ahead and restored on use.
+    SnapStart,
+}
+
+impl InitType {
+    fn as_str(self) -> &'static str {
+        match self {
+            InitType::OnDemand => "on-demand",
+            InitType::Provisioned => "provisioned-concurrency",
+            InitType::SnapStart => "snap-start",
+        }
+    }
+}
 
 /// Memory promised to live environments, by their `MemorySize`.
 #[derive(Default)]
@@ -134,6 +160,8 @@ struct Environment {
     counted: Arc<std::sync::atomic::AtomicBool>,
     /// When its execution-role credentials end (epoch ms), if it has some.
     credentials_expire_ms: Option<u64>,
+    /// SnapStart: the restore that handed it out, reported with its first invocation.
+    restore_ms: Mutex<Option<f64>>,
     _memory: MemoryGrant,
 }
 
@@ -213,6 +241,10 @@ pub(crate) struct Executor {
     provisioned: Arc<Mutex<HashMap<String, usize>>>,
     /// Provisioned environments being initialized, per pool key.
     provisioning: Mutex<HashMap<String, usize>>,
+    /// SnapStart versions' initialized environments waiting to be restored, per
+    /// pool key, and the keys one is being initialized for.
+    snapshots: Mutex<HashMap<String, Vec<Arc<Environment>>>>,
+    snapshotting: Mutex<std::collections::HashSet<String>>,
     memory: Arc<MemoryBudget>,
     /// Environments starting at once (spawn to end of init). A burst beyond this
     /// waits its turn: two hundred runtimes booting together on two cores would
@@ -229,6 +261,7 @@ pub(crate) struct Executor {
 }
 
 mod launch;
+mod snap_start;
 
 /// How many environments start at once: eight per core, at least sixteen.
 fn start_slots() -> usize {
@@ -299,6 +332,8 @@ impl Executor {
             live: Arc::new(LiveCount::default()),
             provisioned: Arc::new(Mutex::new(HashMap::new())),
             provisioning: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
+            snapshotting: Mutex::new(std::collections::HashSet::new()),
             memory: Arc::new(MemoryBudget::default()),
             starting: tokio::sync::Semaphore::new(start_slots()),
             roles: std::sync::OnceLock::new(),
@@ -332,6 +367,9 @@ impl Executor {
         let gone: Vec<_> = keys.iter().filter_map(|k| idle.remove(k)).collect();
         drop(idle);
         drop(gone);
+        if all_versions {
+            self.forget_snapshots(function, None);
+        }
     }
 
     /// Stop every idle environment and wait (bounded) until all environments are
@@ -339,6 +377,13 @@ impl Executor {
     pub async fn shutdown(&self) {
         let all: Vec<_> = self.idle.lock().expect("pool lock").drain().collect();
         drop(all);
+        let snapshots: Vec<_> = self
+            .snapshots
+            .lock()
+            .expect("snapshots lock")
+            .drain()
+            .collect();
+        drop(snapshots);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             // Register for the wake-up before looking, so none is missed.
@@ -415,7 +460,7 @@ impl Executor {
             let rec = rec.clone();
             self.provisioning(&rec, 1);
             tokio::spawn(async move {
-                let (env, result) = me.launch(&rec, true).await;
+                let (env, result) = me.launch(&rec, InitType::Provisioned).await;
                 me.provisioning(&rec, -1);
                 match (env, result) {
                     (Some(env), Ok(_)) if env.exit_reason().is_none() => {
@@ -696,7 +741,7 @@ impl Executor {
         self: &Arc<Self>,
         rec: Arc<FunctionRecord>,
         req: &InvokeRequest,
-    ) -> Result<InvokeResponse, Throttled> {
+    ) -> Result<InvokeResponse, Refused> {
         let request_id = req
             .request_id
             .clone()
@@ -730,12 +775,13 @@ impl Executor {
         rec: Arc<FunctionRecord>,
         req: &InvokeRequest,
         request_id: String,
-    ) -> Result<InvokeResponse, Throttled> {
+    ) -> Result<InvokeResponse, Refused> {
         let mut timing = Timing::default();
         let (env, init) = match self.take_idle(&rec) {
             Some(env) => (Some(env), Ok(None)),
+            None if rec.snap_start_on() => self.restore_snapshot(&rec).await?,
             None => {
-                let (env, r) = self.launch(&rec, false).await;
+                let (env, r) = self.launch(&rec, InitType::OnDemand).await;
                 (env, r.map(Some))
             }
         };
@@ -751,7 +797,7 @@ impl Executor {
                 timing.parts = c.parts;
                 c.init_ms
             }),
-            Err(failure) if failure.throttled => return Err(Throttled),
+            Err(failure) if failure.throttled => return Err(Refused::Throttled),
             Err(failure) => {
                 return Ok(self.init_failed(&rec, req, &request_id, env, failure));
             }
@@ -1078,6 +1124,12 @@ impl Executor {
         );
         if let Some(i) = init_ms {
             line.push_str(&format!("\tInit Duration: {i:.2} ms"));
+        }
+        if let Some(r) = env.restore_ms.lock().expect("restore lock").take() {
+            line.push_str(&format!(
+                "\tRestore Duration: {r:.2} ms\tBilled Restore Duration: {} ms",
+                r.ceil() as u64
+            ));
         }
         if let Some(s) = status {
             line.push_str(&format!("\tStatus: {s}"));

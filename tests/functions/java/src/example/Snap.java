@@ -28,6 +28,9 @@ public class Snap implements RequestHandler<Object, Map<String, Object>>, Resour
     public void afterRestore(org.crac.Context<? extends Resource> context) {
         afterRestore++;
         System.out.println("afterRestore ran");
+        if (System.getenv("REFUSE_RESTORE") != null) {
+            throw new IllegalStateException("restore refused");
+        }
     }
 
     @Override

@@ -1,0 +1,193 @@
+//! SnapStart. A published version with `SnapStart: PublishedVersions` keeps an
+//! environment initialized ahead: started at publish (and again each time one is
+//! handed out) with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, its runtime runs init
+//! and the `beforeCheckpoint` hooks, then waits in `/restore/next`. An invocation that
+//! needs a new environment restores one: the runtime runs its `afterRestore` hooks and
+//! asks for the event, and the REPORT line shows `Restore Duration`.
+//!
+//! Lambda restores memory snapshots; Nimbus keeps initialized processes instead (a JVM
+//! cannot be forked into copies), so each restore hands out one prepared process and
+//! the next is prepared behind it. A burst beyond the prepared ones initializes and
+//! restores in line, as a cold start would.
+
+use super::*;
+
+/// How long the `afterRestore` hooks may run (Lambda's restore timeout).
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What `invoke_inner` starts from: the environment and its cold start, if any.
+type Started = (
+    Option<Arc<Environment>>,
+    Result<Option<ColdStart>, InitFailure>,
+);
+
+impl Executor {
+    /// Initialize an environment of a SnapStart version ahead of its invocations,
+    /// unless one is ready or being initialized.
+    pub fn prepare_snapshot(self: &Arc<Self>, rec: Arc<FunctionRecord>) {
+        let key = pool_key(&rec.name, &rec.version);
+        let ready = self
+            .snapshots
+            .lock()
+            .expect("snapshots lock")
+            .get(&key)
+            .is_some_and(|v| !v.is_empty());
+        if ready
+            || !self
+                .snapshotting
+                .lock()
+                .expect("snapshotting lock")
+                .insert(key.clone())
+        {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let (env, result) = me.launch(&rec, InitType::SnapStart).await;
+            me.snapshotting
+                .lock()
+                .expect("snapshotting lock")
+                .remove(&key);
+            match (env, result) {
+                (Some(env), Ok(_))
+                    if env.exit_reason().is_none()
+                        && me.current_revision(&rec).as_deref() == Some(env.revision.as_str()) =>
+                {
+                    me.snapshots
+                        .lock()
+                        .expect("snapshots lock")
+                        .entry(key)
+                        .or_default()
+                        .push(env);
+                }
+                (_, Err(f)) => tracing::warn!(
+                    function = %rec.name, version = %rec.version, error_type = %f.error_type,
+                    "SnapStart environment failed to initialize"
+                ),
+                _ => {}
+            }
+        });
+    }
+
+    /// Drop the prepared environments of `function`'s `version` (every version when
+    /// `None`): the version or the function is gone.
+    pub fn forget_snapshots(&self, function: &str, version: Option<&str>) {
+        let prefix = format!("{function}:");
+        let mut all = self.snapshots.lock().expect("snapshots lock");
+        let keys: Vec<String> = all
+            .keys()
+            .filter(|k| match version {
+                Some(v) => **k == pool_key(function, v),
+                None => k.starts_with(&prefix),
+            })
+            .cloned()
+            .collect();
+        let gone: Vec<_> = keys.iter().filter_map(|k| all.remove(k)).collect();
+        drop(all);
+        drop(gone);
+    }
+
+    fn take_snapshot(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
+        let mut all = self.snapshots.lock().expect("snapshots lock");
+        let envs = all.get_mut(&pool_key(&rec.name, &rec.version))?;
+        while let Some(env) = envs.pop() {
+            if env.revision == rec.revision_id && env.exit_reason().is_none() {
+                return Some(env);
+            }
+        }
+        None
+    }
+
+    /// A new environment for a SnapStart version: a prepared one restored (or, with
+    /// none prepared, one initialized now and restored), and the next prepared.
+    pub(super) async fn restore_snapshot(
+        self: &Arc<Self>,
+        rec: &Arc<FunctionRecord>,
+    ) -> Result<Started, Refused> {
+        let (env, cold) = match self.take_snapshot(rec) {
+            Some(env) => (env, None),
+            None => match self.launch(rec, InitType::SnapStart).await {
+                (Some(env), Ok(c)) => (env, Some(c)),
+                (env, Err(f)) => return Ok((env, Err(f))),
+                (None, Ok(_)) => {
+                    return Ok((
+                        None,
+                        Err(InitFailure::new(
+                            "Runtime.Unknown",
+                            "no environment started",
+                        )),
+                    ));
+                }
+            },
+        };
+        self.prepare_snapshot(rec.clone());
+        let started = Instant::now();
+        let outcome = await_restore(&env).await;
+        let restore_ms = ms(started.elapsed());
+        match outcome {
+            Ok(()) => {
+                env.log.platform(&format!(
+                    "RESTORE_REPORT Restore Duration: {restore_ms:.2} ms"
+                ));
+                *env.restore_ms.lock().expect("restore lock") = Some(restore_ms);
+                Ok((Some(env), Ok(cold)))
+            }
+            Err((refused, error_type)) => {
+                env.log.platform(&format!(
+                    "RESTORE_REPORT Restore Duration: {restore_ms:.2} ms\tStatus: error\tError Type: {error_type}"
+                ));
+                env.log.sync().await;
+                Err(refused)
+            }
+        }
+    }
+}
+
+/// Hand `env` out and wait for its `afterRestore` hooks: done when the runtime asks
+/// for its first event. A runtime that never waited for a restore (no hooks) is
+/// ready as it is.
+async fn await_restore(env: &Environment) -> Result<(), (Refused, String)> {
+    let mut phase = env.api.phase();
+    if !env.api.restore() {
+        return Ok(());
+    }
+    let mut exited = env.exited.clone();
+    let hook_failed = |error_type: &str, detail: &str| {
+        (
+            Refused::SnapStart {
+                timed_out: false,
+                message: format!(
+                    "The afterRestore() runtime hook encountered an error ({error_type}{detail}). For more information, check the function's logs."
+                ),
+            },
+            error_type.to_string(),
+        )
+    };
+    tokio::select! {
+        p = phase.wait_for(|p| matches!(p, Phase::Ready | Phase::RestoreFailed { .. })) => {
+            match p.map(|p| p.clone()) {
+                Ok(Phase::Ready) => Ok(()),
+                Ok(Phase::RestoreFailed { error_type, body }) => {
+                    let error_type = error_type.unwrap_or_else(|| "Runtime.Unknown".into());
+                    let message = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["errorMessage"].as_str().map(|m| format!(": {m}")))
+                        .unwrap_or_default();
+                    Err(hook_failed(&error_type, &message))
+                }
+                _ => Err(hook_failed("Runtime.Unknown", ": the Runtime API stopped")),
+            }
+        }
+        r = exited.wait_for(Option::is_some) => {
+            let reason = r.ok().and_then(|r| r.clone()).map(|i| i.reason).unwrap_or_default();
+            Err(hook_failed("Runtime.ExitError", &format!(": Runtime exited with error: {reason}")))
+        }
+        _ = tokio::time::sleep(RESTORE_TIMEOUT) => Err((
+            Refused::SnapStart {
+                timed_out: true,
+                message: "Lambda couldn't restore the snapshot within the timeout limit.".into(),
+            },
+            "Runtime.RestoreTimeout".into(),
+        )),
+    }
+}
