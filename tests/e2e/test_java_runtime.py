@@ -183,16 +183,6 @@ def test_environment_tool_options_and_host_jdk_choice(nimbus, lam, packages):
             assert f"function runtime {runtime} runs on this host's Java" in logs
 
 
-def _wait_for_log(nimbus, name, text):
-    import time
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if text in nimbus.logs(name).stdout:
-            return
-        time.sleep(0.3)
-    pytest.fail(f"{text!r} never reached {name}'s log")
-
-
 def test_snap_start_initializes_at_publish_and_restores_with_hooks(nimbus, lam, packages):
     jar, _ = packages
     name = unique("java-snap")
@@ -202,8 +192,12 @@ def test_snap_start_initializes_at_publish_and_restores_with_hooks(nimbus, lam, 
     assert created["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
     version = lam.publish_version(FunctionName=name)
     assert version["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
-    # Init and the beforeCheckpoint hooks run at publish, before any invocation.
-    _wait_for_log(nimbus, name, "beforeCheckpoint ran")
+    # Init and the beforeCheckpoint hooks run at publish: the version is Pending
+    # (and refuses invocations) until they are done.
+    assert version["State"] == "Pending" and version["StateReasonCode"] == "Creating"
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=version["Version"],
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert "beforeCheckpoint ran" in nimbus.logs(name).stdout
     first = invoke(lam, name, {}, Qualifier=version["Version"], LogType="Tail")
     assert "FunctionError" not in first, first["Body"]
     assert first["Body"] == {"beforeCheckpoint": 1, "afterRestore": 1, "invocations": 1,
@@ -227,6 +221,8 @@ def test_snap_start_restore_failure_and_validation(nimbus, lam, packages):
                         Code={"ZipFile": jar}, Timeout=30, SnapStart={"ApplyOn": "PublishedVersions"},
                         Environment={"Variables": {"REFUSE_RESTORE": "1"}})
     v = lam.publish_version(FunctionName=name)["Version"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=v,
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     with pytest.raises(lam.exceptions.SnapStartException) as e:
         lam.invoke(FunctionName=name, Qualifier=v, Payload=b"{}")
     assert "restore refused" in e.value.response["Error"]["Message"]

@@ -389,9 +389,10 @@ impl Functions {
             )
         })
         .await?;
-        // SnapStart: the version's first environment is initialized now.
+        // SnapStart: the version's first environment is initialized now; until it
+        // is, the version is `Pending` and refuses invocations.
         if rec.snap_start_on() {
-            self.executor.prepare_snapshot(rec.clone());
+            self.executor.prepare_snapshot(rec.clone(), true);
         }
         Ok(rec)
     }
@@ -400,6 +401,12 @@ impl Functions {
         self.registry
             .list_versions(name)
             .ok_or_else(|| self.not_found(name))
+    }
+
+    /// Whether a published SnapStart version is still initializing its first
+    /// environment (its state is `Pending` until then).
+    pub fn snap_start_pending(&self, rec: &FunctionRecord) -> bool {
+        self.executor.snapshot_pending(&rec.name, &rec.version)
     }
 
     /// `DeleteFunction` with a version qualifier.
@@ -549,8 +556,8 @@ impl Functions {
                             message: "Rate Exceeded.".into(),
                             reason: "ConcurrentInvocationLimitExceeded".into(),
                         },
-                        execution::Refused::SnapStart { timed_out, message } => {
-                            InvokeError::SnapStart { timed_out, message }
+                        execution::Refused::SnapStart { code, message } => {
+                            InvokeError::SnapStart { code, message }
                         }
                     })
             }

@@ -147,6 +147,9 @@ pub struct Timing {
     pub runtime_start_ms: Option<f64>,
     /// Dispatch of the event to the runtime's answer.
     pub invoke_ms: f64,
+    /// SnapStart only: handing out a prepared environment, its `afterRestore`
+    /// hooks included (Lambda's `Restore Duration`).
+    pub restore_ms: Option<f64>,
     /// Cold starts only: named parts of making the environment (the sandbox's
     /// network namespace, cgroup, namespaces, filesystem, privilege drop).
     pub parts: Vec<(String, f64)>,
@@ -167,10 +170,11 @@ pub enum InvokeError {
     InvalidRequestContent(String),
     #[error("{message}")]
     TooManyRequests { message: String, reason: String },
-    /// A SnapStart environment could not be restored (`SnapStartException`, or
-    /// `SnapStartTimeoutException` when its hooks ran out of time).
+    /// A SnapStart version could not serve: `code` is Lambda's error code
+    /// (`SnapStartException`: a restore hook failed; `SnapStartTimeoutException`;
+    /// `SnapStartNotReadyException`: the published version is still initializing).
     #[error("{message}")]
-    SnapStart { timed_out: bool, message: String },
+    SnapStart { code: &'static str, message: String },
     #[error("{0}")]
     Service(String),
 }

@@ -51,12 +51,9 @@ fn invoke_error(e: InvokeError) -> Failure {
         InvokeError::InvalidParameter(_) => "Lambda.InvalidParameterValueException",
         InvokeError::InvalidRequestContent(_) => "Lambda.InvalidRequestContentException",
         InvokeError::TooManyRequests { .. } => "Lambda.TooManyRequestsException",
-        InvokeError::SnapStart {
-            timed_out: false, ..
-        } => "Lambda.SnapStartException",
-        InvokeError::SnapStart {
-            timed_out: true, ..
-        } => "Lambda.SnapStartTimeoutException",
+        InvokeError::SnapStart { code, .. } => {
+            return Failure::new(format!("Lambda.{code}"), e.to_string());
+        }
         InvokeError::Service(_) => "Lambda.ServiceException",
     };
     Failure::new(name, e.to_string())

@@ -82,17 +82,13 @@ pub fn from_invoke(e: &InvokeError) -> ApiError {
             message.clone(),
         )
         .with("Reason", reason.clone()),
-        InvokeError::SnapStart { timed_out, message } => ApiError::new(
-            if *timed_out {
-                StatusCode::REQUEST_TIMEOUT
-            } else {
-                StatusCode::BAD_REQUEST
+        InvokeError::SnapStart { code, message } => ApiError::new(
+            match *code {
+                "SnapStartTimeoutException" => StatusCode::REQUEST_TIMEOUT,
+                "SnapStartNotReadyException" => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
             },
-            if *timed_out {
-                "SnapStartTimeoutException"
-            } else {
-                "SnapStartException"
-            },
+            *code,
             message.clone(),
         ),
         InvokeError::Service(m) => {

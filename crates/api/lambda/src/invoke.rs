@@ -98,6 +98,9 @@ impl LambdaApi {
         if let Some(r) = t.runtime_start_ms {
             timing.push_str(&format!(";runtime_start={r:.3}"));
         }
+        if let Some(r) = t.restore_ms {
+            timing.push_str(&format!(";restore={r:.3}"));
+        }
         for (k, v) in &t.parts {
             timing.push_str(&format!(";sandbox.{k}={v:.3}"));
         }

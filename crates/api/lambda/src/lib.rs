@@ -734,7 +734,9 @@ impl LambdaApi {
     }
 
     fn config(&self, rec: &nimbus_model::FunctionRecord) -> Value {
-        wire::configuration(rec, self.functions.identity())
+        let mut v = wire::configuration(rec, self.functions.identity());
+        versions::snap_start_state(&self.functions, rec, &mut v);
+        v
     }
 
     async fn execute(&self, op: Operation) -> Result<Response<Bytes>, ApiError> {

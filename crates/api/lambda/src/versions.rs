@@ -38,7 +38,11 @@ impl LambdaApi {
         };
         let page: Vec<_> = all[start.min(all.len())..].iter().take(max_items).collect();
         let mut body = json!({
-            "Versions": page.iter().map(|r| wire::configuration_with(r, f.identity(), true)).collect::<Vec<_>>()
+            "Versions": page.iter().map(|r| {
+                let mut v = wire::configuration_with(r, f.identity(), true);
+                snap_start_state(f, r, &mut v);
+                v
+            }).collect::<Vec<_>>()
         });
         if start + page.len() < all.len()
             && let Some(last) = page.last()
@@ -100,5 +104,19 @@ impl LambdaApi {
             StatusCode::OK,
             json!({ "Aliases": aliases.iter().map(|a| wire::alias(a, f.identity())).collect::<Vec<_>>() }),
         ))
+    }
+}
+
+/// A published SnapStart version is `Pending` until its first environment is
+/// initialized (Lambda: while it creates the snapshot), and refuses invocations.
+pub(crate) fn snap_start_state(
+    functions: &nimbus_functions::Functions,
+    rec: &nimbus_model::FunctionRecord,
+    v: &mut Value,
+) {
+    if rec.snap_start_on() && functions.snap_start_pending(rec) {
+        v["State"] = json!("Pending");
+        v["StateReason"] = json!("The function is being created.");
+        v["StateReasonCode"] = json!("Creating");
     }
 }

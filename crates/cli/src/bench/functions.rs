@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod runtimes;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The server's data directory (credentials and endpoint are read from it).
@@ -48,6 +50,10 @@ pub struct Args {
     /// holding its environment for 1 s, from zero warm environments (0 skips it).
     #[arg(long, default_value_t = 0)]
     scale: usize,
+    /// Also the other managed runtimes: Node.js, Ruby and Java no-ops, and the cold
+    /// start (a restore) of a Java SnapStart version.
+    #[arg(long)]
+    runtimes: bool,
 }
 
 struct Target {
@@ -161,16 +167,20 @@ async fn ensure_function(
     runtime: &str,
     handler: &str,
     zip: &[u8],
+    extra: Option<(&str, serde_json::Value)>,
 ) -> Result<()> {
     let _ = c
         .call("DELETE", &format!("/2015-03-31/functions/{name}"), b"", &[])
         .await?;
     use base64::Engine as _;
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "FunctionName": name, "Runtime": runtime, "Handler": handler, "MemorySize": 128,
         "Role": "arn:aws:iam::000000000000:role/bench",
         "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
     });
+    if let Some((k, v)) = extra {
+        body[k] = v;
+    }
     let r = c
         .call(
             "POST",
@@ -402,13 +412,16 @@ pub fn run(args: Args) -> Result<()> {
         let mut functions = vec![];
         if !args.native_only {
             let py = zip_of(&[("app.py", b"def handler(event, context):\n    return None\n", 0o644)])?;
-            ensure_function(&mut c, "bench-python-noop", "python3.12", "app.handler", &py).await?;
+            ensure_function(&mut c, "bench-python-noop", "python3.12", "app.handler", &py, None).await?;
             functions.push(("python3.12 no-op", "bench-python-noop"));
+        }
+        if args.runtimes {
+            functions.extend(runtimes::managed_noops(&mut c).await?);
         }
         if let Some(path) = &args.native_bootstrap {
             let bin = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
             let zip = zip_of(&[("bootstrap", &bin, 0o755)])?;
-            ensure_function(&mut c, "bench-native-noop", "provided.al2023", "bootstrap", &zip).await?;
+            ensure_function(&mut c, "bench-native-noop", "provided.al2023", "bootstrap", &zip, None).await?;
             functions.push(("provided.al2023 (Rust lambda_runtime) no-op", "bench-native-noop"));
         }
         println!("nimbus bench functions: {} cold starts, {} warm invokes, {} clients x {} s", args.cold, args.warm, args.concurrency, args.seconds);
@@ -430,6 +443,13 @@ pub fn run(args: Args) -> Result<()> {
                 cold.total.0, cold.total.1, cold.create.0, cold.create.1, cold.runtime_start.0, cold.runtime_start.1,
                 cold.init.0, cold.init.1,
                 cold.first_invoke.0, cold.first_invoke.1, warm.0, warm.1, tput
+            );
+        }
+        if args.runtimes {
+            let (total, restore) = runtimes::snap_start(&mut c, args.cold).await?;
+            println!(
+                "| java21 SnapStart no-op (a restore) | {:.2} / {:.2} | - | restore {:.2} / {:.2} | - | - | - | - |",
+                total.0, total.1, restore.0, restore.1
             );
         }
         let (floor, floor_tput) = echo_floor(args.warm, args.concurrency, args.seconds, &target.access_key, &target.secret).await?;
@@ -493,8 +513,24 @@ async fn logging_overhead(c: &mut Client, target: Arc<Target>, args: &Args) -> R
         b"import sys\nBLOCK = ('x' * 99 + '\\n') * 1000\n\ndef handler(event, context):\n    sys.stdout.write(BLOCK)\n    sys.stdout.flush()\n    return None\n",
         0o644,
     )])?;
-    ensure_function(c, "bench-python-noop", "python3.12", "app.handler", &quiet).await?;
-    ensure_function(c, "bench-python-logs", "python3.12", "app.handler", &loud).await?;
+    ensure_function(
+        c,
+        "bench-python-noop",
+        "python3.12",
+        "app.handler",
+        &quiet,
+        None,
+    )
+    .await?;
+    ensure_function(
+        c,
+        "bench-python-logs",
+        "python3.12",
+        "app.handler",
+        &loud,
+        None,
+    )
+    .await?;
     for name in ["bench-python-noop", "bench-python-logs"] {
         warm_latency(c, name, 50).await?;
     }

@@ -85,10 +85,10 @@ impl Drop for AbortOnDrop {
 pub enum Refused {
     /// No environment could be had within the memory budget.
     Throttled,
-    /// A SnapStart environment could not be restored: Lambda's
-    /// `SnapStartException` (an `afterRestore` hook failed) or
-    /// `SnapStartTimeoutException`.
-    SnapStart { timed_out: bool, message: String },
+    /// A SnapStart version could not serve: Lambda's `SnapStartException` (an
+    /// `afterRestore` hook failed), `SnapStartTimeoutException` or
+    /// `SnapStartNotReadyException` (still initializing after its publish).
+    SnapStart { code: &'static str, message: String },
 }
 
 /// Why an environment is started: its `AWS_LAMBDA_INITIALIZATION_TYPE`.
@@ -245,6 +245,8 @@ pub(crate) struct Executor {
     /// pool key, and the keys one is being initialized for.
     snapshots: Mutex<HashMap<String, Vec<Arc<Environment>>>>,
     snapshotting: Mutex<std::collections::HashSet<String>>,
+    /// Published SnapStart versions whose first environment is still initializing.
+    snapshot_pending: Mutex<std::collections::HashSet<String>>,
     memory: Arc<MemoryBudget>,
     /// Environments starting at once (spawn to end of init). A burst beyond this
     /// waits its turn: two hundred runtimes booting together on two cores would
@@ -334,6 +336,7 @@ impl Executor {
             provisioning: Mutex::new(HashMap::new()),
             snapshots: Mutex::new(HashMap::new()),
             snapshotting: Mutex::new(std::collections::HashSet::new()),
+            snapshot_pending: Mutex::new(std::collections::HashSet::new()),
             memory: Arc::new(MemoryBudget::default()),
             starting: tokio::sync::Semaphore::new(start_slots()),
             roles: std::sync::OnceLock::new(),
@@ -787,6 +790,7 @@ impl Executor {
         };
         if let Some(env) = &env {
             tracing::Span::current().record("env_id", env.id.as_str());
+            timing.restore_ms = *env.restore_ms.lock().expect("restore lock");
             self.count_provisioned(&rec, env);
         }
         let init_ms = match init {

@@ -23,8 +23,9 @@ type Started = (
 
 impl Executor {
     /// Initialize an environment of a SnapStart version ahead of its invocations,
-    /// unless one is ready or being initialized.
-    pub fn prepare_snapshot(self: &Arc<Self>, rec: Arc<FunctionRecord>) {
+    /// unless one is ready or being initialized. `first`: the version was just
+    /// published, and stays `Pending` until this ends.
+    pub fn prepare_snapshot(self: &Arc<Self>, rec: Arc<FunctionRecord>, first: bool) {
         let key = pool_key(&rec.name, &rec.version);
         let ready = self
             .snapshots
@@ -41,6 +42,12 @@ impl Executor {
         {
             return;
         }
+        if first {
+            self.snapshot_pending
+                .lock()
+                .expect("pending lock")
+                .insert(key.clone());
+        }
         let me = self.clone();
         tokio::spawn(async move {
             let (env, result) = me.launch(&rec, InitType::SnapStart).await;
@@ -56,7 +63,7 @@ impl Executor {
                     me.snapshots
                         .lock()
                         .expect("snapshots lock")
-                        .entry(key)
+                        .entry(key.clone())
                         .or_default()
                         .push(env);
                 }
@@ -66,6 +73,11 @@ impl Executor {
                 ),
                 _ => {}
             }
+            // Ready (or failed: its invocations then start as cold starts do).
+            me.snapshot_pending
+                .lock()
+                .expect("pending lock")
+                .remove(&key);
         });
     }
 
@@ -87,6 +99,14 @@ impl Executor {
         drop(gone);
     }
 
+    /// Whether a just-published SnapStart version is still initializing (`Pending`).
+    pub fn snapshot_pending(&self, function: &str, version: &str) -> bool {
+        self.snapshot_pending
+            .lock()
+            .expect("pending lock")
+            .contains(&pool_key(function, version))
+    }
+
     fn take_snapshot(&self, rec: &FunctionRecord) -> Option<Arc<Environment>> {
         let mut all = self.snapshots.lock().expect("snapshots lock");
         let envs = all.get_mut(&pool_key(&rec.name, &rec.version))?;
@@ -104,6 +124,12 @@ impl Executor {
         self: &Arc<Self>,
         rec: &Arc<FunctionRecord>,
     ) -> Result<Started, Refused> {
+        if self.snapshot_pending(&rec.name, &rec.version) {
+            return Err(Refused::SnapStart {
+                code: "SnapStartNotReadyException",
+                message: "Lambda is initializing your function. You can invoke the function when the function state becomes Active.".into(),
+            });
+        }
         let (env, cold) = match self.take_snapshot(rec) {
             Some(env) => (env, None),
             None => match self.launch(rec, InitType::SnapStart).await {
@@ -120,7 +146,7 @@ impl Executor {
                 }
             },
         };
-        self.prepare_snapshot(rec.clone());
+        self.prepare_snapshot(rec.clone(), false);
         let started = Instant::now();
         let outcome = await_restore(&env).await;
         let restore_ms = ms(started.elapsed());
@@ -155,7 +181,7 @@ async fn await_restore(env: &Environment) -> Result<(), (Refused, String)> {
     let hook_failed = |error_type: &str, detail: &str| {
         (
             Refused::SnapStart {
-                timed_out: false,
+                code: "SnapStartException",
                 message: format!(
                     "The afterRestore() runtime hook encountered an error ({error_type}{detail}). For more information, check the function's logs."
                 ),
@@ -184,7 +210,7 @@ async fn await_restore(env: &Environment) -> Result<(), (Refused, String)> {
         }
         _ = tokio::time::sleep(RESTORE_TIMEOUT) => Err((
             Refused::SnapStart {
-                timed_out: true,
+                code: "SnapStartTimeoutException",
                 message: "Lambda couldn't restore the snapshot within the timeout limit.".into(),
             },
             "Runtime.RestoreTimeout".into(),

@@ -124,7 +124,7 @@ async fn reserve(ctx: &Ctx, name: &str, n: Option<&Value>) -> Result<(), String>
 
 /// What `UpdateFunctionConfiguration` resets a property to when the
 /// template drops it.
-const CONFIGURATION_DEFAULTS: [(&str, &str); 9] = [
+const CONFIGURATION_DEFAULTS: [(&str, &str); 10] = [
     ("Description", r#""""#),
     ("Timeout", "3"),
     ("MemorySize", "128"),
@@ -134,10 +134,11 @@ const CONFIGURATION_DEFAULTS: [(&str, &str); 9] = [
     ("TracingConfig", r#"{"Mode":"PassThrough"}"#),
     ("VpcConfig", r#"{"SubnetIds":[],"SecurityGroupIds":[]}"#),
     ("EphemeralStorage", r#"{"Size":512}"#),
+    ("SnapStart", r#"{"ApplyOn":"None"}"#),
 ];
 
 /// The members of `UpdateFunctionConfiguration`'s input.
-const CONFIGURATION: [&str; 16] = [
+const CONFIGURATION: [&str; 17] = [
     "Role",
     "Handler",
     "Description",
@@ -154,6 +155,7 @@ const CONFIGURATION: [&str; 16] = [
     "ImageConfig",
     "EphemeralStorage",
     "LoggingConfig",
+    "SnapStart",
 ];
 
 /// Update a function in place: its code when `Code` changed, its
