@@ -286,3 +286,12 @@ def test_updates_answer_in_progress_and_list_functions_takes_all_versions(lam):
     with pytest.raises(ClientError) as e:
         lam.list_functions(FunctionVersion="SOME")
     assert error_code(e) == "ValidationException"
+
+
+def test_container_images_are_refused_naming_what_is_missing(lam):
+    for kw in ({"PackageType": "Image", "Code": {"ImageUri": "000000000000.dkr.ecr.us-east-1.amazonaws.com/app:1"}},
+               {"Code": {"ImageUri": "000000000000.dkr.ecr.us-east-1.amazonaws.com/app:1"}}):
+        with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+            lam.create_function(FunctionName="image-fn", Role=ROLE, **kw)
+        msg = e.value.response["Error"]["Message"]
+        assert "PackageType Image is not supported" in msg and "container registry" in msg and ".zip" in msg

@@ -238,3 +238,52 @@ def test_exec_wrapper_runs_the_runtime_under_a_script(lam):
                                       Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/missing"}})
     failed = invoke(lam, name)
     assert failed.get("FunctionError") == "Unhandled"
+
+
+# Lambda's documented environment (docs: "Defined runtime environment variables"):
+# the reserved ones, then the others it sets, per runtime.
+LAMBDA_RESERVED = {
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+}
+LAMBDA_UNRESERVED = {
+    "LANG", "PATH", "LD_LIBRARY_PATH", "TZ", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS",
+    "_AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_PORT",
+}
+# Nimbus's own addition: where the AWS SDKs inside find Nimbus.
+NIMBUS_EXTRA = {"AWS_ENDPOINT_URL"}
+
+ENV_PY = '''
+import os
+def lambda_handler(event, context):
+    return {"env": dict(os.environ), "cwd": os.getcwd(), "uid": os.getuid()}
+'''
+
+
+def test_environment_is_lambdas_variable_for_variable(nimbus, lam):
+    name = unique("envlist")
+    create(lam, name, {"app.py": ENV_PY}, MemorySize=256, Environment={"Variables": {"MINE": "1"}})
+    b = invoke(lam, name, {})["Body"]
+    env = b["env"]
+    expected = LAMBDA_RESERVED | LAMBDA_UNRESERVED | {"PYTHONPATH", "NODE_PATH"}
+    missing = expected - set(env)
+    assert not missing, f"variables Lambda sets that the function lacks: {sorted(missing)}"
+    # LC_CTYPE: CPython's own locale coercion (PEP 538) on a host without en_US.UTF-8.
+    extra = set(env) - expected - NIMBUS_EXTRA - {"MINE", "LC_CTYPE"}
+    assert not extra, f"variables Lambda does not set: {sorted(extra)}"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["AWS_ACCESS_KEY"] == env["AWS_ACCESS_KEY_ID"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and env["_HANDLER"] == "app.lambda_handler"
+    assert env["LAMBDA_TASK_ROOT"] == b["cwd"], "the function runs in its task root"
+    assert env["TZ"] == ":UTC" and env["LANG"] == "en_US.UTF-8"
+    assert env["PATH"].startswith("/usr/local/bin:/usr/bin") and env["PATH"].endswith("/bin")
+    assert f"{env['LAMBDA_TASK_ROOT']}/lib" in env["LD_LIBRARY_PATH"]
+    assert env["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"].startswith(tuple("0123456789")) and "[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert b["uid"] != 0, "functions do not run as root"
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"AWS_ACCESS_KEY": "x"}})
+    assert "Reserved keys used in this request: AWS_ACCESS_KEY" in e.value.response["Error"]["Message"]

@@ -450,7 +450,13 @@ fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 fn unsupported_code_source() -> ApiError {
-    invalid("Nimbus accepts code as ZipFile or S3Bucket and S3Key; container images are not supported yet".into())
+    invalid(
+        "PackageType Image is not supported by Nimbus: it has no container registry (ECR) to pull \
+         ImageUri from and no container runtime to run it. Package the function as a .zip \
+         (Code.ZipFile, or Code.S3Bucket and Code.S3Key) with a managed runtime, or with \
+         provided.al2023 and a bootstrap executable."
+            .into(),
+    )
 }
 
 /// Where the code is: a zip in the request, or an object (`S3Bucket` and

@@ -611,6 +611,8 @@ impl Executor {
         let Some(roles) = self.roles.get() else {
             return Ok((
                 vec![
+                    // Lambda sets both names to the access key id.
+                    ("AWS_ACCESS_KEY".into(), self.cfg.access_key_id.clone()),
                     ("AWS_ACCESS_KEY_ID".into(), self.cfg.access_key_id.clone()),
                     (
                         "AWS_SECRET_ACCESS_KEY".into(),
@@ -628,6 +630,7 @@ impl Executor {
         })?;
         Ok((
             vec![
+                ("AWS_ACCESS_KEY".into(), c.access_key_id.clone()),
                 ("AWS_ACCESS_KEY_ID".into(), c.access_key_id),
                 ("AWS_SECRET_ACCESS_KEY".into(), c.secret_access_key),
                 ("AWS_SESSION_TOKEN".into(), c.session_token),
@@ -918,6 +921,11 @@ impl Executor {
             let current = self.current_revision(&rec);
             self.give_back(env, current.as_deref());
         }
+        if timing.restore_ms.is_some() {
+            // SnapStart: the next environment is prepared once this cold start is
+            // served, not beside it (a JVM starting competes for the same cores).
+            self.prepare_snapshot(rec.clone(), false);
+        }
         // A non-reusable environment is dropped here, which kills its process.
         Ok(InvokeResponse {
             status: 200,
@@ -943,6 +951,7 @@ impl Executor {
         use nimbus_invoke::StreamChunk;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let me = self.clone();
+        let restored = timing.restore_ms.is_some();
         let answer = InvokeResponse {
             status: 200,
             payload: Bytes::new(),
@@ -1038,6 +1047,9 @@ impl Executor {
             if reusable {
                 let current = me.current_revision(&rec);
                 me.give_back(env, current.as_deref());
+            }
+            if restored {
+                me.prepare_snapshot(rec.clone(), false);
             }
         });
         answer

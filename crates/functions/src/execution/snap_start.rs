@@ -119,7 +119,8 @@ impl Executor {
     }
 
     /// A new environment for a SnapStart version: a prepared one restored (or, with
-    /// none prepared, one initialized now and restored), and the next prepared.
+    /// none prepared, one initialized now and restored). The invocation prepares the
+    /// next once it is served.
     pub(super) async fn restore_snapshot(
         self: &Arc<Self>,
         rec: &Arc<FunctionRecord>,
@@ -146,7 +147,6 @@ impl Executor {
                 }
             },
         };
-        self.prepare_snapshot(rec.clone(), false);
         let started = Instant::now();
         let outcome = await_restore(&env).await;
         let restore_ms = ms(started.elapsed());
