@@ -32,12 +32,14 @@ module NimbusLambda
       exchange('GET', "#{API_PREFIX}/invocation/next")
     end
 
+    # The platform's refusal of a result (e.g. 413, too large) is its answer to the
+    # caller, not a fault of the runtime: noted, and the next event is served.
     def respond(request_id, body)
-      accepted(exchange('POST', "#{API_PREFIX}/invocation/#{request_id}/response", body))
+      noted(exchange('POST', "#{API_PREFIX}/invocation/#{request_id}/response", body))
     end
 
     def error(request_id, error_type, body)
-      accepted(exchange('POST', "#{API_PREFIX}/invocation/#{request_id}/error", body, error_type))
+      noted(exchange('POST', "#{API_PREFIX}/invocation/#{request_id}/error", body, error_type))
     end
 
     def init_error(error_type, body)
@@ -45,6 +47,12 @@ module NimbusLambda
     end
 
     private
+
+    def noted(response)
+      return if response.status / 100 == 2
+
+      warn("Nimbus: the Runtime API refused the result (#{response.status}): #{response.body}")
+    end
 
     def accepted(response)
       return if response.status / 100 == 2
@@ -62,7 +70,9 @@ module NimbusLambda
       rescue IOError, SystemCallError
         close
         attempt += 1
-        retry if !fresh && attempt == 1
+        # A kept-alive connection the server closed: retry a GET once (a POST may
+        # have been received).
+        retry if !fresh && attempt == 1 && method == 'GET'
         raise
       end
     end
@@ -245,6 +255,13 @@ module NimbusLambda
     file = parts[0]
     begin
       require File.join(task_root, file)
+    rescue LoadError => e
+      # Loaded without RubyGems for a fast start: a library that is a gem on this
+      # Ruby (base64, bigdecimal, ... on 3.4) needs it. Load it and try once more.
+      raise Fault.new("Init<#{e.class}>", e.message, e) if defined?(Gem)
+
+      require 'rubygems'
+      retry
     rescue ScriptError, StandardError => e
       raise Fault.new("Init<#{e.class}>", e.message, e)
     end

@@ -89,11 +89,17 @@ def test_pojo_events_static_methods_and_a_jar_in_lib(nimbus, lam, packages):
     lam.create_function(FunctionName=name, Runtime="java21", Role=ROLE,
                         Handler="example.Orders::place", Code={"ZipFile": lib}, Timeout=30)
     event = {"OrderId": "o-1", "quantity": 3, "express": True, "unknownField": {"ignored": 1},
-             "items": [{"sku": "A", "price": 2.5}, {"SKU": "B", "price": 1}]}
+             "items": [{"sku": "A", "price": 2.5}, {"SKU": "B", "price": 1}], "priority": "HIGH"}
     resp = invoke(lam, name, event)
     assert "FunctionError" not in resp, resp["Body"]
-    # Names match case-insensitively, unknown ones are ignored, null results left out.
-    assert resp["Body"] == {"orderId": "o-1", "total": 10.5, "express": True, "skus": ["A", "B"]}
+    # Names match case-insensitively, unknown ones are ignored, null results left out,
+    # getURL is "URL" (standard bean names).
+    assert resp["Body"] == {"orderId": "o-1", "total": 10.5, "express": True, "skus": ["A", "B"],
+                            "priority": "HIGH", "URL": "https://example.com/orders/o-1"}
+    # Lambda's leniencies: one value where a list is wanted, an unknown enum name as null.
+    lenient = invoke(lam, name, {"orderId": "o-2", "quantity": 1, "items": {"sku": "C", "price": 4},
+                                 "priority": "URGENT"})["Body"]
+    assert lenient["skus"] == ["C"] and lenient["total"] == 4 and "priority" not in lenient
 
     shout = unique("java-shout")
     lam.create_function(FunctionName=shout, Runtime="java17", Role=ROLE,
@@ -239,3 +245,15 @@ def test_snap_start_restore_failure_and_validation(nimbus, lam, packages):
     assert e.value.response["Error"]["Code"] == "ValidationException"
     off = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"})
     assert off["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+
+
+def test_a_refused_response_leaves_the_jvm_serving(nimbus, lam, packages):
+    jar, _ = packages
+    name = unique("java-sized")
+    lam.create_function(FunctionName=name, Runtime="java17", Role=ROLE, Handler="example.Sized::handleRequest",
+                        Code={"ZipFile": jar}, Timeout=60, MemorySize=512)
+    big = invoke(lam, name, {"size": 7 * 1024 * 1024})
+    assert big["FunctionError"] == "Unhandled"
+    assert big["Body"]["errorType"] == "Function.ResponseSizeTooLarge"
+    small = invoke(lam, name, {"size": 3})["Body"]
+    assert small == {"invocations": 2, "pad": "xxx"}, "the same JVM serves the next event"

@@ -40,6 +40,10 @@ def plain(event:, context:)
   "text #{event}"
 end
 
+def sized(event:, context:)
+  { 'inits' => INITS[0], 'pid' => Process.pid, 'pad' => 'x' * event['size'] }
+end
+
 module Shop
   class Cart
     def self.total(event:, context:)
@@ -107,3 +111,13 @@ def test_ruby_error_shapes(lam):
     create(lam, bad, {"app.rb": APP_RB}, runtime="ruby3.3", handler="app")
     err = invoke(lam, bad, {})["Body"]
     assert err["errorType"] == "Init<ArgumentError>" and "Invalid handler app" in err["errorMessage"]
+
+
+def test_ruby_refused_response_leaves_the_runtime_serving(lam):
+    name = unique("ruby-sized")
+    create(lam, name, {"app.rb": APP_RB}, runtime="ruby3.3", handler="app.sized", MemorySize=512, Timeout=30)
+    first = invoke(lam, name, {"size": 1})["Body"]
+    big = invoke(lam, name, {"size": 7 * 1024 * 1024})
+    assert big["FunctionError"] == "Unhandled" and big["Body"]["errorType"] == "Function.ResponseSizeTooLarge"
+    after = invoke(lam, name, {"size": 2})["Body"]
+    assert after["pid"] == first["pid"] and after["pad"] == "xx", "the same process serves the next event"

@@ -98,6 +98,16 @@ fn probe_jdk(home: &Path) -> Option<Jdk> {
     Some(Jdk { home, major })
 }
 
+/// The JDK for a `javaN` function: version N, else the oldest newer one (class files
+/// for N load there), else `--java`'s. JDKs before 11 cannot run the runtime client.
+fn pick_jdk(jdks: &[Jdk], major: u32) -> Option<&Jdk> {
+    let usable = || jdks.iter().filter(|j| j.major >= 11);
+    usable()
+        .find(|j| j.major == major)
+        .or_else(|| usable().filter(|j| j.major > major).min_by_key(|j| j.major))
+        .or_else(|| usable().next())
+}
+
 /// The JDK of the `java` command first, then the others installed side by side.
 fn find_jdks(java: &str) -> Vec<Jdk> {
     let mut jdks: Vec<Jdk> = which(java)
@@ -355,12 +365,7 @@ impl Runtimes {
                         message: "This nimbus was built without a JDK, so it has no Java runtime client; install a JDK (javac) and rebuild nimbus".into(),
                     });
                 }
-                let Some(jdk) = self
-                    .jdks
-                    .iter()
-                    .find(|j| j.major == major)
-                    .or_else(|| self.jdks.first())
-                else {
+                let Some(jdk) = pick_jdk(&self.jdks, major) else {
                     return Err(LaunchError {
                         error_type: "Runtime.Unavailable",
                         message: "No Java runtime was found on this host; install a JDK or start nimbus with --java PATH".into(),
@@ -441,6 +446,29 @@ mod tests {
         assert_eq!(jdk_major("JAVA_VERSION=\"25\""), Some(25));
         assert_eq!(jdk_major("JAVA_VERSION=\"x\""), None);
         assert_eq!(jdk_major(""), None);
+    }
+
+    #[test]
+    fn picks_the_matching_jdk_else_the_oldest_newer_one() {
+        let jdk = |major| Jdk {
+            home: PathBuf::from(format!("/jvm/{major}")),
+            major,
+        };
+        let host = [jdk(17), jdk(8), jdk(25), jdk(21)];
+        assert_eq!(pick_jdk(&host, 21).unwrap().major, 21);
+        assert_eq!(pick_jdk(&host, 11).unwrap().major, 17);
+        assert_eq!(
+            pick_jdk(&host, 8).unwrap().major,
+            17,
+            "the client needs 11+"
+        );
+        assert_eq!(pick_jdk(&[jdk(17), jdk(25)], 21).unwrap().major, 25);
+        assert_eq!(
+            pick_jdk(&[jdk(17)], 25).unwrap().major,
+            17,
+            "else the default"
+        );
+        assert!(pick_jdk(&[jdk(8)], 8).is_none());
     }
 
     #[test]

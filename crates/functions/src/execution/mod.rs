@@ -247,6 +247,8 @@ pub(crate) struct Executor {
     snapshotting: Mutex<std::collections::HashSet<String>>,
     /// Published SnapStart versions whose first environment is still initializing.
     snapshot_pending: Mutex<std::collections::HashSet<String>>,
+    /// Set by `shutdown`: nothing new is prepared or kept.
+    closing: std::sync::atomic::AtomicBool,
     memory: Arc<MemoryBudget>,
     /// Environments starting at once (spawn to end of init). A burst beyond this
     /// waits its turn: two hundred runtimes booting together on two cores would
@@ -337,6 +339,7 @@ impl Executor {
             snapshots: Mutex::new(HashMap::new()),
             snapshotting: Mutex::new(std::collections::HashSet::new()),
             snapshot_pending: Mutex::new(std::collections::HashSet::new()),
+            closing: std::sync::atomic::AtomicBool::new(false),
             memory: Arc::new(MemoryBudget::default()),
             starting: tokio::sync::Semaphore::new(start_slots()),
             roles: std::sync::OnceLock::new(),
@@ -378,6 +381,8 @@ impl Executor {
     /// Stop every idle environment and wait (bounded) until all environments are
     /// gone and cleaned up; then let the sandbox remove its host state.
     pub async fn shutdown(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let all: Vec<_> = self.idle.lock().expect("pool lock").drain().collect();
         drop(all);
         let snapshots: Vec<_> = self
@@ -431,7 +436,10 @@ impl Executor {
                     })
                     .map(|(k, i, _)| (k, i));
                 pick.map(|(k, i)| idle.get_mut(&k).expect("pool key exists").remove(i))
-            };
+            }
+            // Then SnapStart's prepared environments: a later cold start of theirs
+            // initializes in line instead.
+            .or_else(|| self.evict_snapshot());
             match victim {
                 Some(env) => {
                     tracing::debug!(env_id = %env.id, function = %env.function, "evicted an idle environment for memory");
@@ -600,6 +608,7 @@ impl Executor {
             }
             idle.retain(|_, v| !v.is_empty());
         }
+        reaped.extend(self.reap_snapshots(now, keep));
         for env in &reaped {
             tracing::debug!(env_id = %env.id, function = %env.function, "reaped idle environment");
         }

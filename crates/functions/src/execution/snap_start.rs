@@ -27,12 +27,15 @@ impl Executor {
     /// published, and stays `Pending` until this ends.
     pub fn prepare_snapshot(self: &Arc<Self>, rec: Arc<FunctionRecord>, first: bool) {
         let key = pool_key(&rec.name, &rec.version);
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let ready = self
             .snapshots
             .lock()
             .expect("snapshots lock")
             .get(&key)
-            .is_some_and(|v| !v.is_empty());
+            .is_some_and(|v| v.iter().any(|e| usable(e, &rec)));
         if ready
             || !self
                 .snapshotting
@@ -51,13 +54,10 @@ impl Executor {
         let me = self.clone();
         tokio::spawn(async move {
             let (env, result) = me.launch(&rec, InitType::SnapStart).await;
-            me.snapshotting
-                .lock()
-                .expect("snapshotting lock")
-                .remove(&key);
             match (env, result) {
                 (Some(env), Ok(_))
                     if env.exit_reason().is_none()
+                        && !me.closing.load(std::sync::atomic::Ordering::SeqCst)
                         && me.current_revision(&rec).as_deref() == Some(env.revision.as_str()) =>
                 {
                     me.snapshots
@@ -74,11 +74,52 @@ impl Executor {
                 _ => {}
             }
             // Ready (or failed: its invocations then start as cold starts do).
+            me.snapshotting
+                .lock()
+                .expect("snapshotting lock")
+                .remove(&key);
             me.snapshot_pending
                 .lock()
                 .expect("pending lock")
                 .remove(&key);
         });
+    }
+
+    /// The least recently prepared environment, dropped to free memory for another.
+    pub(super) fn evict_snapshot(&self) -> Option<Arc<Environment>> {
+        let mut all = self.snapshots.lock().expect("snapshots lock");
+        let (key, i) = all
+            .iter()
+            .flat_map(|(k, envs)| envs.iter().enumerate().map(move |(i, e)| (k, i, e)))
+            .min_by_key(|(_, _, e)| *e.last_used.lock().expect("last used lock"))
+            .map(|(k, i, _)| (k.clone(), i))?;
+        Some(all.get_mut(&key).expect("key exists").remove(i))
+    }
+
+    /// Prepared environments unused for the keep-alive (or dead, or whose
+    /// credentials near their end) are dropped, as idle ones are; the rest are
+    /// frozen while they wait.
+    pub(super) fn reap_snapshots(&self, now: Instant, keep: Duration) -> Vec<Arc<Environment>> {
+        let mut reaped = Vec::new();
+        let mut all = self.snapshots.lock().expect("snapshots lock");
+        let wall = now_millis();
+        for envs in all.values_mut() {
+            envs.retain(|e| {
+                let waited = now.duration_since(*e.last_used.lock().expect("last used lock"));
+                let keep_it = waited < keep
+                    && e.exit_reason().is_none()
+                    && e.credentials_expire_ms
+                        .is_none_or(|at| crate::roles::still_fresh(at, wall));
+                if !keep_it {
+                    reaped.push(e.clone());
+                } else if waited >= FREEZE_AFTER {
+                    e.set_frozen(true);
+                }
+                keep_it
+            });
+        }
+        all.retain(|_, v| !v.is_empty());
+        reaped
     }
 
     /// Drop the prepared environments of `function`'s `version` (every version when
@@ -111,7 +152,9 @@ impl Executor {
         let mut all = self.snapshots.lock().expect("snapshots lock");
         let envs = all.get_mut(&pool_key(&rec.name, &rec.version))?;
         while let Some(env) = envs.pop() {
-            if env.revision == rec.revision_id && env.exit_reason().is_none() {
+            if usable(&env, rec) {
+                drop(all);
+                env.set_frozen(false);
                 return Some(env);
             }
         }
@@ -167,6 +210,16 @@ impl Executor {
             }
         }
     }
+}
+
+/// Whether a prepared environment can still be handed out for `rec`: alive, of its
+/// revision, with credentials that do not near their end.
+fn usable(env: &Environment, rec: &FunctionRecord) -> bool {
+    env.revision == rec.revision_id
+        && env.exit_reason().is_none()
+        && env
+            .credentials_expire_ms
+            .is_none_or(|at| crate::roles::still_fresh(at, now_millis()))
 }
 
 /// Hand `env` out and wait for its `afterRestore` hooks: done when the runtime asks

@@ -61,8 +61,11 @@ final class Handler {
         Class<?> cls;
         try {
             cls = Class.forName(className, true, loader);
-        } catch (ClassNotFoundException | NoClassDefFoundError e) {
+        } catch (ClassNotFoundException e) {
             throw new Failure("java.lang.ClassNotFoundException", "Class not found: " + className, null);
+        } catch (NoClassDefFoundError e) {
+            // The handler class exists but something it needs does not.
+            throw new Failure("java.lang.NoClassDefFoundError", "Error loading class " + className + ": " + e.getMessage(), e);
         } catch (ExceptionInInitializerError e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new Failure(cause.getClass().getName(), String.valueOf(cause.getMessage()), cause);

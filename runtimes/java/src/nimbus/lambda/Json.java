@@ -164,10 +164,8 @@ final class Json {
             if (c == '"') {
                 return b.toString();
             }
-            if (c < 0x20) {
-                throw error("control character in a string");
-            }
             if (c != '\\') {
+                // Raw control characters are accepted, as Lambda's parser does.
                 b.append(c);
                 continue;
             }
@@ -208,7 +206,7 @@ final class Json {
                     i += 4;
                     break;
                 default:
-                    throw error("bad escape '\\" + e + "'");
+                    b.append(e); // any character may be escaped, as Lambda's parser allows
             }
         }
     }

@@ -128,13 +128,20 @@ public final class Main {
                 failure = t;
             }
             try {
+                RuntimeApi.Response answer;
                 if (failure == null) {
                     flush();
-                    api.respond(requestId, result);
+                    answer = api.respond(requestId, result);
                 } else {
                     logError(failure);
                     flush();
-                    api.error(requestId, Errors.type(failure), Errors.json(failure).getBytes(StandardCharsets.UTF_8));
+                    answer = api.error(requestId, Errors.type(failure), Errors.json(failure).getBytes(StandardCharsets.UTF_8));
+                }
+                if (answer.status / 100 != 2) {
+                    // e.g. 413: the platform has answered the caller; serve the next event.
+                    System.err.println("Nimbus: the Runtime API refused the result (" + answer.status + "): "
+                            + new String(answer.body, StandardCharsets.UTF_8));
+                    flush();
                 }
             } catch (Exception e) {
                 System.err.println("Nimbus: could not report the invocation's result: " + e);

@@ -30,9 +30,12 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Events to handler arguments and results to JSON, with the conventions of Lambda's Java
  * serializer (Jackson configured for events): properties from public getters and setters
- * or public fields, names matched case-insensitively when reading ({@code Records} sets
- * {@code records}), unknown properties ignored, null properties left out when writing,
- * byte arrays and ByteBuffers as base64, dates as epoch milliseconds, enums by name.
+ * or public fields, standard bean names ({@code getURL} is {@code URL}), unknown
+ * properties ignored, unknown enum names read as null, a single value accepted where an
+ * array is wanted and "" as a null object, null properties left out when writing, byte
+ * arrays and ByteBuffers as base64, dates as epoch milliseconds, enums by name. Names
+ * match case-insensitively when reading, which is how the aws-lambda-java-events classes
+ * bind ({@code Records} sets {@code records}) without the Jackson mix-ins Lambda uses.
  */
 final class Pojo {
     private Pojo() {}
@@ -144,16 +147,18 @@ final class Pojo {
         return c.getName().startsWith("java.time.") || c.getName().equals("java.util.UUID");
     }
 
-    /** Jackson's property name for a getter's or setter's suffix: "URL" is "url", "FooBar" is "fooBar". */
+    /**
+     * The standard bean name of a getter's or setter's suffix (Lambda's serializer turns
+     * on Jackson's USE_STD_BEAN_NAMING): "FooBar" is "fooBar", "URL" stays "URL".
+     */
     static String propertyName(String suffix) {
-        int upper = 0;
-        while (upper < suffix.length() && Character.isUpperCase(suffix.charAt(upper))) {
-            upper++;
-        }
-        if (upper == 0) {
+        if (suffix.isEmpty()) {
             return suffix;
         }
-        return suffix.substring(0, upper).toLowerCase(Locale.ROOT) + suffix.substring(upper);
+        if (suffix.length() > 1 && Character.isUpperCase(suffix.charAt(0)) && Character.isUpperCase(suffix.charAt(1))) {
+            return suffix;
+        }
+        return Character.toLowerCase(suffix.charAt(0)) + suffix.substring(1);
     }
 
     /** A POJO's readable properties in declaration-ish order: record components, getters, public fields. */
@@ -320,7 +325,7 @@ final class Pojo {
                         return constant;
                     }
                 }
-                throw new BindException("Cannot deserialize value of type `" + c.getName() + "` from String \"" + json + "\": not one of the values accepted for Enum class");
+                return null; // READ_UNKNOWN_ENUM_VALUES_AS_NULL
             }
             throw mismatch(type, json);
         }
@@ -366,6 +371,12 @@ final class Pojo {
             }
             return out;
         }
+        if ((Collection.class.isAssignableFrom(c) || (c.isArray() && c != byte[].class)) && !(json instanceof List)) {
+            // ACCEPT_SINGLE_VALUE_AS_ARRAY
+            List<Object> one = new ArrayList<>();
+            one.add(json);
+            json = one;
+        }
         if (Collection.class.isAssignableFrom(c)) {
             if (!(json instanceof List)) {
                 throw mismatch(type, json);
@@ -400,6 +411,9 @@ final class Pojo {
             } catch (ReflectiveOperationException e) {
                 throw new BindException("Cannot deserialize value of type `" + c.getName() + "` from String \"" + json + "\"");
             }
+        }
+        if ("".equals(json)) {
+            return null; // ACCEPT_EMPTY_STRING_AS_NULL_OBJECT
         }
         if (!(json instanceof Map)) {
             // A value type with a constructor from a string or a number (e.g. org.joda.time.DateTime).

@@ -56,16 +56,17 @@ final class RuntimeApi {
     }
 
     /** SnapStart: blocks until the environment is handed to its first invocation. */
-    Response restoreNext() throws IOException {
-        return exchange("GET", PREFIX + "/restore/next", null, null);
+    void restoreNext() throws IOException {
+        expectAccepted(exchange("GET", PREFIX + "/restore/next", null, null));
     }
 
-    void respond(String requestId, byte[] payload) throws IOException {
-        expectAccepted(exchange("POST", PREFIX + "/invocation/" + requestId + "/response", payload, null));
+    /** Posts the result; the platform's refusal (e.g. 413, too large) is its answer, not a fault. */
+    Response respond(String requestId, byte[] payload) throws IOException {
+        return exchange("POST", PREFIX + "/invocation/" + requestId + "/response", payload, null);
     }
 
-    void error(String requestId, String errorType, byte[] payload) throws IOException {
-        expectAccepted(exchange("POST", PREFIX + "/invocation/" + requestId + "/error", payload, errorType));
+    Response error(String requestId, String errorType, byte[] payload) throws IOException {
+        return exchange("POST", PREFIX + "/invocation/" + requestId + "/error", payload, errorType);
     }
 
     void initError(String errorType, byte[] payload) throws IOException {
@@ -93,8 +94,9 @@ final class RuntimeApi {
                 return read();
             } catch (IOException e) {
                 close();
-                // A kept-alive connection the server closed: retry once on a new one.
-                if (fresh || attempt > 0) {
+                // A kept-alive connection the server closed: retry once on a new one,
+                // for GETs only (a POST may have been received).
+                if (fresh || attempt > 0 || !"GET".equals(method)) {
                     throw e;
                 }
             }

@@ -8,6 +8,20 @@ public class Order {
     private int quantity;
     private boolean express;
     private List<Item> items;
+    private Priority priority;
+
+    public enum Priority {
+        LOW,
+        HIGH
+    }
+
+    public Priority getPriority() {
+        return priority;
+    }
+
+    public void setPriority(Priority priority) {
+        this.priority = priority;
+    }
 
     public static class Item {
         private String sku;

@@ -15,7 +15,7 @@ public class Orders {
                 skus.add(item.getSku());
             }
         }
-        return new Receipt(order.getOrderId(), total, order.isExpress(), skus);
+        return new Receipt(order.getOrderId(), total, order.isExpress(), skus, order.getPriority());
     }
 
     public static String shout(String text) {

@@ -8,12 +8,23 @@ public class Receipt {
     private final double total;
     private final boolean express;
     private final List<String> skus;
+    private final Order.Priority priority;
 
-    public Receipt(String orderId, double total, boolean express, List<String> skus) {
+    public Receipt(String orderId, double total, boolean express, List<String> skus, Order.Priority priority) {
         this.orderId = orderId;
         this.total = total;
         this.express = express;
         this.skus = skus;
+        this.priority = priority;
+    }
+
+    public Order.Priority getPriority() {
+        return priority;
+    }
+
+    /** A standard bean name: "URL", not "url". */
+    public String getURL() {
+        return "https://example.com/orders/" + orderId;
     }
 
     public String getOrderId() {
