@@ -945,6 +945,19 @@ class _RuntimeAPI(object):
             "init error",
         )
 
+    def restore_next(self):
+        status, _, body = self._request("GET", _API_PREFIX + "/restore/next")
+        if status != 200:
+            _fatal("GET /restore/next returned %d: %r" % (status, body[:500]))
+
+    def post_restore_error(self, error):
+        self._post(
+            _API_PREFIX + "/restore/error",
+            _dump_error(error),
+            (("Content-Type", "application/json"), (_ERROR_TYPE_HEADER, error["errorType"] or "Unhandled")),
+            "restore error",
+        )
+
 
 def _fatal(message):
     _runtime_warning(message)
@@ -998,6 +1011,48 @@ def _serve(api, handler):
         del body
 
 
+def _run_snapshot_hooks(when):
+    """SnapStart: the hooks the code registered with snapshot_restore_py (if it
+    imported it): before the snapshot newest first, after the restore oldest first."""
+    hooks = sys.modules.get("snapshot_restore_py")
+    if hooks is None:
+        return
+    if when == "before":
+        callables = list(hooks.get_before_snapshot())
+        callables.reverse()
+    else:
+        callables = list(hooks.get_after_restore())
+    for func, args, kwargs in callables:
+        func(*args, **kwargs)
+
+
+def _snap_start(api):
+    """A SnapStart version's environment: before-snapshot hooks, then wait until the
+    environment is handed out, then after-restore hooks. A failing hook is reported
+    (as an init error before, a restore error after) and ends the process."""
+    try:
+        _run_snapshot_hooks("before")
+    except Exception as exc:
+        error = _error_from_exception(exc, "")
+        error["errorType"] = "Runtime.BeforeSnapshotError"
+        _log_error(error)
+        _flush_output()
+        api.post_init_error(error)
+        os._exit(1)
+    _flush_output()
+    api.restore_next()
+    try:
+        _run_snapshot_hooks("after")
+    except Exception as exc:
+        error = _error_from_exception(exc, "")
+        error["errorType"] = "Runtime.AfterRestoreError"
+        _log_error(error)
+        _flush_output()
+        api.post_restore_error(error)
+        os._exit(1)
+    _flush_output()
+
+
 def main():
     _setup_streams()
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
@@ -1031,6 +1086,8 @@ def main():
         _flush_output()
         os._exit(1)
 
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        _snap_start(api)
     try:
         _serve(api, handler)
     except Exception as exc:  # Runtime API unreachable, etc.

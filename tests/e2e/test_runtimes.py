@@ -287,3 +287,50 @@ def test_environment_is_lambdas_variable_for_variable(nimbus, lam):
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"AWS_ACCESS_KEY": "x"}})
     assert "Reserved keys used in this request: AWS_ACCESS_KEY" in e.value.response["Error"]["Message"]
+
+
+SNAP_PY = '''
+import os
+from snapshot_restore_py import register_before_snapshot, register_after_restore
+
+ORDER = []
+
+@register_before_snapshot
+def first_registered():
+    ORDER.append("before-1")
+
+register_before_snapshot(ORDER.append, "before-2")
+
+@register_after_restore
+def reconnect():
+    ORDER.append("after")
+    print("after_restore ran")
+    if os.environ.get("REFUSE_RESTORE"):
+        raise ConnectionError("database unreachable")
+
+def lambda_handler(event, context):
+    return {"order": ORDER, "init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
+'''
+
+
+def test_python_snap_start_hooks_from_snapshot_restore_py(nimbus, lam):
+    name = unique("pysnap")
+    create(lam, name, {"app.py": SNAP_PY}, runtime="python3.12", SnapStart={"ApplyOn": "PublishedVersions"})
+    v = lam.publish_version(FunctionName=name)["Version"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=v,
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    resp = invoke(lam, name, {}, Qualifier=v, LogType="Tail")
+    assert "FunctionError" not in resp, resp["Body"]
+    # Before-snapshot hooks newest first, then the restore's.
+    assert resp["Body"] == {"order": ["before-2", "before-1", "after"], "init": "snap-start"}
+    assert "Restore Duration" in base64.b64decode(resp["LogResult"]).decode()
+
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"REFUSE_RESTORE": "1"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    v2 = lam.publish_version(FunctionName=name)["Version"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=v2,
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    with pytest.raises(lam.exceptions.SnapStartException) as e:
+        lam.invoke(FunctionName=name, Qualifier=v2, Payload=b"{}")
+    assert "Runtime.AfterRestoreError" in e.value.response["Error"]["Message"]
+    assert "database unreachable" in e.value.response["Error"]["Message"]

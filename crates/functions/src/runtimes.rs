@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const PYTHON_RUNTIME: &str = include_str!("../../../runtimes/python/_nimbus_runtime.py");
+const PYTHON_SNAPSHOT_HOOKS: &str = include_str!("../../../runtimes/python/snapshot_restore_py.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
 const RUBY_BOOTSTRAP: &str = include_str!("../../../runtimes/ruby/bootstrap.rb");
 include!(concat!(env!("OUT_DIR"), "/java_classes.rs"));
@@ -239,6 +240,10 @@ impl Runtimes {
         fs::create_dir_all(dir.join("ruby"))?;
         write_if_changed(&dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         write_if_changed(&dir.join("python/_nimbus_runtime.py"), PYTHON_RUNTIME)?;
+        write_if_changed(
+            &dir.join("python/snapshot_restore_py.py"),
+            PYTHON_SNAPSHOT_HOOKS,
+        )?;
         write_if_changed(&dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
         write_if_changed(&dir.join("ruby/bootstrap.rb"), RUBY_BOOTSTRAP)?;
         for (name, bytes) in JAVA_CLASSES {
