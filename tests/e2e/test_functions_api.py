@@ -295,3 +295,23 @@ def test_container_images_are_refused_naming_what_is_missing(lam):
             lam.create_function(FunctionName="image-fn", Role=ROLE, **kw)
         msg = e.value.response["Error"]["Message"]
         assert "PackageType Image is not supported" in msg and "container registry" in msg and ".zip" in msg
+
+
+def test_malformed_names_and_qualifiers_quote_lambdas_patterns(lam):
+    with pytest.raises(lam.exceptions.ClientError) as e:
+        lam.create_function(FunctionName="bad name!", Role=ROLE, Runtime="python3.12", Handler="app.h",
+                            Code={"ZipFile": make_zip({"app.py": "def h(e, c):\n    return 1\n"})})
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationException"
+    assert "at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: " \
+           "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}" in err["Message"]
+    name = unique("qualcheck")
+    create(lam, name, {"app.py": "def lambda_handler(e, c):\n    return 1\n"})
+    with pytest.raises(lam.exceptions.ClientError) as e:
+        lam.get_function_configuration(FunctionName=name, Qualifier="not/valid!")
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationException"
+    assert err["Message"] == ("1 validation error detected: Value 'not/valid!' at 'qualifier' failed to satisfy "
+                              "constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_configuration(FunctionName=name, Qualifier="nosuchalias")

@@ -640,8 +640,9 @@ impl Registry {
         if !is_valid_function_name(&req.name) {
             return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: \
-                 Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{{1,64}}",
-                req.name
+                 Member must satisfy regular expression pattern: {}",
+                req.name,
+                nimbus_model::arn::FUNCTION_NAME_PATTERN
             )));
         }
         let runtime_id = req.runtime.as_deref().ok_or_else(|| {

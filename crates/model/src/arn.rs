@@ -69,6 +69,9 @@ pub fn is_valid_function_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
+/// The `FunctionName` pattern of Lambda's API model, as its validation messages quote it.
+pub const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+
 /// Versions are `$LATEST` or digits; aliases are `[a-zA-Z0-9-_]` and not all digits.
 pub fn is_valid_qualifier(q: &str) -> bool {
     q == "$LATEST"
@@ -84,9 +87,7 @@ impl FunctionRef {
         let invalid = || {
             BadFunctionName(format!(
                 "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
-                 constraint: Member must satisfy regular expression pattern: \
-                 (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?\
-                 (function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                 constraint: Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
             ))
         };
         if input.is_empty() || input.len() > 170 {

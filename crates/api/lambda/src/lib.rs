@@ -423,6 +423,24 @@ fn function_ref(raw: &str, identity: &nimbus_model::Identity) -> Result<Function
 
 /// Merge a qualifier given in the name (`f:1`) with one given as `?Qualifier=`.
 fn qualifier(r: &FunctionRef, query: Option<String>) -> Result<Option<String>, ApiError> {
+    if let Some(q) = &query {
+        // The model's `Qualifier`: (|[a-zA-Z0-9$_-]+), at most 128 characters.
+        if q.len() > 128 {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: \
+                 Member must have length less than or equal to 128"
+            )));
+        }
+        if !q
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'$' | b'_' | b'-'))
+        {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"
+            )));
+        }
+    }
     match (&r.qualifier, query) {
         (Some(a), Some(b)) if *a != b => Err(invalid(format!(
             "The derived qualifier from the function name does not match the specified qualifier: {a} != {b}"
