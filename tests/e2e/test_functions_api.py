@@ -315,3 +315,30 @@ def test_malformed_names_and_qualifiers_quote_lambdas_patterns(lam):
                               "constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_configuration(FunctionName=name, Qualifier="nosuchalias")
+
+
+def test_resource_policy_documents_put_get_and_delete_whole(lam):
+    import json as _json
+    name = unique("respol")
+    arn = create(lam, name, {"app.py": "def lambda_handler(e, c):\n    return 1\n"})["FunctionArn"]
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_resource_policy(ResourceArn=arn)
+    doc = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "events", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "lambda:InvokeFunction", "Resource": arn}]}
+    put = lam.put_resource_policy(ResourceArn=arn, Policy=_json.dumps(doc))
+    got = lam.get_resource_policy(ResourceArn=arn)
+    assert got["RevisionId"] == put["RevisionId"]
+    assert _json.loads(got["Policy"])["Statement"] == doc["Statement"]
+    # The same statements as GetPolicy / AddPermission see.
+    assert _json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"] == doc["Statement"]
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com")
+    with pytest.raises(lam.exceptions.PreconditionFailedException):
+        lam.put_resource_policy(ResourceArn=arn, Policy=_json.dumps(doc), RevisionId=put["RevisionId"])
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.put_resource_policy(ResourceArn=arn, Policy="{not json")
+    current = lam.get_resource_policy(ResourceArn=arn)["RevisionId"]
+    lam.delete_resource_policy(ResourceArn=arn, RevisionId=current)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_policy(FunctionName=name)

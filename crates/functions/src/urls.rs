@@ -259,6 +259,32 @@ impl Functions {
         }
     }
 
+    /// `PutResourcePolicy` / `DeleteResourcePolicy`: the function's statements replaced
+    /// whole (none: the policy is gone), after `check` accepts the current ones.
+    pub fn replace_policy(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        statements: Vec<serde_json::Value>,
+        check: impl FnOnce(&[serde_json::Value]) -> Result<()>,
+    ) -> Result<Vec<serde_json::Value>> {
+        let _one = POLICY_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.policy_statements(name, qualifier)?;
+        check(&current)?;
+        let mut b = WriteBatch::new();
+        if statements.is_empty() {
+            b.delete(POLICIES, url_key(name, qualifier));
+        } else {
+            b.put(
+                POLICIES,
+                url_key(name, qualifier),
+                serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
+            );
+        }
+        self.kv.commit(b)?;
+        Ok(statements)
+    }
+
     pub fn remove_permission(
         &self,
         name: &str,

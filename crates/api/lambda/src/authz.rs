@@ -214,6 +214,9 @@ pub fn url_access(
         (&Method::POST, [_, "functions", _, "policy"]) => "AddPermission",
         (&Method::GET, [_, "functions", _, "policy"]) => "GetPolicy",
         (&Method::DELETE, [_, "functions", _, "policy", _]) => "RemovePermission",
+        (&Method::GET, [_, "resource-policy", _]) => "GetResourcePolicy",
+        (&Method::PUT, [_, "resource-policy", _]) => "PutResourcePolicy",
+        (&Method::DELETE, [_, "resource-policy", _]) => "DeleteResourcePolicy",
         _ => return None,
     };
     Some(vec![Access::new(

@@ -1,5 +1,6 @@
 //! Function URL configurations (`/2021-10-31/functions/{name}/url[s]`) and
-//! resource-based policies (`/2015-03-31/functions/{name}/policy[/{sid}]`).
+//! resource-based policies (`/2015-03-31/functions/{name}/policy[/{sid}]`, and the
+//! whole-document `/2026-07-09/resource-policy/{ResourceArn}`).
 
 use crate::{error, function_ref, json_response, qualifier, query_param};
 use bytes::Bytes;
@@ -11,7 +12,9 @@ use serde_json::{Value, json};
 
 /// Does this request belong here?
 pub fn owns(path: &str) -> bool {
-    if path.starts_with("/2021-10-31/functions/") {
+    if path.starts_with("/2021-10-31/functions/")
+        || path.starts_with("/2026-07-09/resource-policy/")
+    {
         return true;
     }
     // `/2015-03-31/functions/{name}/policy[/{sid}]`: the segment after the
@@ -93,6 +96,17 @@ pub fn handle(f: &Functions, req: &Request<Bytes>) -> Result<Response<Bytes>, Ap
         )
     };
     let (name, q) = match segments.get(2) {
+        Some(raw) if segments.get(1) == Some(&"resource-policy") => {
+            let arn =
+                String::from_utf8_lossy(&nimbus_api_common::sigv4::percent_decode(raw)).to_string();
+            if !arn.contains(":function:") {
+                return Err(error::invalid(format!(
+                    "Nimbus keeps resource policies for functions only: {arn} is not a function ARN"
+                )));
+            }
+            let r = function_ref(raw, f.identity())?;
+            (r.name, r.qualifier)
+        }
         Some(raw) => {
             let r = function_ref(raw, f.identity())?;
             let q = qualifier(&r, query_param(query, "Qualifier"))?;
@@ -184,6 +198,71 @@ pub fn handle(f: &Functions, req: &Request<Bytes>) -> Result<Response<Bytes>, Ap
                 json!({ "Policy": policy.to_string(), "RevisionId": uuid_of(&policy) }),
             ))
         }
+        (&Method::GET, ["2026-07-09", "resource-policy", _]) => {
+            let statements = f.policy_statements(&name, q.as_deref()).map_err(svc)?;
+            if statements.is_empty() {
+                return Err(no_policy(&name, q.as_deref(), f));
+            }
+            let policy = whole_policy(statements);
+            Ok(json_response(
+                StatusCode::OK,
+                json!({ "Policy": policy.to_string(), "RevisionId": uuid_of(&policy) }),
+            ))
+        }
+        (&Method::PUT, ["2026-07-09", "resource-policy", _]) => {
+            let v: Value = serde_json::from_slice(req.body()).map_err(|e| error::bad_json(&e))?;
+            let Some(text) = v.get("Policy").and_then(Value::as_str) else {
+                return Err(error::validation(
+                    "1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null",
+                ));
+            };
+            let doc: Value = serde_json::from_str(text)
+                .map_err(|e| error::invalid(format!("The policy is not valid JSON: {e}")))?;
+            let statements = match doc.get("Statement") {
+                Some(Value::Array(list)) if !list.is_empty() => list.clone(),
+                Some(st @ Value::Object(_)) => vec![st.clone()],
+                _ => {
+                    return Err(error::invalid(
+                        "The policy must have a Statement: one statement object or a non-empty list of them",
+                    ));
+                }
+            };
+            if statements.iter().any(|s| !s.is_object()) {
+                return Err(error::invalid(
+                    "Each statement of the policy must be an object",
+                ));
+            }
+            let expected = v
+                .get("RevisionId")
+                .and_then(Value::as_str)
+                .map(String::from);
+            let set = f
+                .replace_policy(&name, q.as_deref(), statements, |current| {
+                    check_revision(expected.as_deref(), current)
+                })
+                .map_err(svc)?;
+            let policy = whole_policy(set);
+            Ok(json_response(
+                StatusCode::OK,
+                json!({ "Policy": policy.to_string(), "RevisionId": uuid_of(&policy) }),
+            ))
+        }
+        (&Method::DELETE, ["2026-07-09", "resource-policy", _]) => {
+            let expected = query_param(query, "RevisionId");
+            if f.policy_statements(&name, q.as_deref())
+                .map_err(svc)?
+                .is_empty()
+            {
+                return Err(no_policy(&name, q.as_deref(), f));
+            }
+            f.replace_policy(&name, q.as_deref(), Vec::new(), |current| {
+                check_revision(expected.as_deref(), current)
+            })
+            .map_err(svc)?;
+            let mut r = Response::new(Bytes::new());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
         (&Method::DELETE, ["2015-03-31", "functions", _, "policy", sid]) => {
             f.remove_permission(&name, q.as_deref(), sid).map_err(svc)?;
             let mut r = Response::new(Bytes::new());
@@ -194,14 +273,65 @@ pub fn handle(f: &Functions, req: &Request<Bytes>) -> Result<Response<Bytes>, Ap
     }
 }
 
-/// A revision id that changes with the policy.
-fn uuid_of(v: &Value) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in v.to_string().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// A function's policy document as `GetPolicy` and `GetResourcePolicy` show it.
+fn whole_policy(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Id": "default", "Statement": statements })
+}
+
+fn no_policy(name: &str, q: Option<&str>, f: &Functions) -> ApiError {
+    let mut arn = f.identity().function_arn(name);
+    if let Some(q) = q {
+        arn = format!("{arn}:{q}");
     }
-    format!("{h:016x}")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        format!("No policy is found for: {arn}"),
+    )
+}
+
+/// A `RevisionId` precondition against the policy's current statements.
+fn check_revision(
+    expected: Option<&str>,
+    current: &[Value],
+) -> Result<(), nimbus_functions::Error> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let now = uuid_of(&whole_policy(current.to_vec()));
+    if current.is_empty() || expected != now {
+        return Err(nimbus_functions::Error::PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetResourcePolicy API to retrieve the latest Revision Id".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A revision id that changes with the policy, shaped as Lambda's (a UUID: the
+/// model's `RevisionId` is 36 characters).
+fn uuid_of(v: &Value) -> String {
+    let text = v.to_string();
+    let fnv = |seed: u64| {
+        let mut h: u64 = seed;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let hex = format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x8422_2325_cbf2_9ce4)
+    );
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]
