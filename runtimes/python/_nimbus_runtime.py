@@ -1030,25 +1030,20 @@ def _snap_start(api):
     """A SnapStart version's environment: before-snapshot hooks, then wait until the
     environment is handed out, then after-restore hooks. A failing hook is reported
     (as an init error before, a restore error after) and ends the process."""
-    try:
-        _run_snapshot_hooks("before")
-    except Exception as exc:
-        error = _error_from_exception(exc, "")
-        error["errorType"] = "Runtime.BeforeSnapshotError"
-        _log_error(error)
-        _flush_output()
-        api.post_init_error(error)
-        os._exit(1)
-    _flush_output()
+    _run_hooks_or_exit("before", "Runtime.BeforeSnapshotError", api.post_init_error)
     api.restore_next()
+    _run_hooks_or_exit("after", "Runtime.AfterRestoreError", api.post_restore_error)
+
+
+def _run_hooks_or_exit(when, error_type, report):
     try:
-        _run_snapshot_hooks("after")
+        _run_snapshot_hooks(when)
     except Exception as exc:
         error = _error_from_exception(exc, "")
-        error["errorType"] = "Runtime.AfterRestoreError"
+        error["errorType"] = error_type
         _log_error(error)
         _flush_output()
-        api.post_restore_error(error)
+        report(error)
         os._exit(1)
     _flush_output()
 

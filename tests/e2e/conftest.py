@@ -188,6 +188,15 @@ def invoke(lam, name, event=None, **kw):
     return resp
 
 
+def publish_active(lam, name):
+    """Publish a version of `name` and wait (generously) until it is `Active`: a
+    SnapStart version is `Pending` while its environment initializes."""
+    version = lam.publish_version(FunctionName=name)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=version["Version"],
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    return version
+
+
 def swallow(call, **kw):
     """Make a call whose answer may never come (the server is killed under it)."""
     try:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import RUST_ECHO_DIR, Nimbus, create, invoke, unique
+from conftest import RUST_ECHO_DIR, Nimbus, create, invoke, publish_active, unique
 
 CONTEXT_PY = '''
 import os
@@ -316,9 +316,7 @@ def lambda_handler(event, context):
 def test_python_snap_start_hooks_from_snapshot_restore_py(nimbus, lam):
     name = unique("pysnap")
     create(lam, name, {"app.py": SNAP_PY}, runtime="python3.12", SnapStart={"ApplyOn": "PublishedVersions"})
-    v = lam.publish_version(FunctionName=name)["Version"]
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=v,
-                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    v = publish_active(lam, name)["Version"]
     resp = invoke(lam, name, {}, Qualifier=v, LogType="Tail")
     assert "FunctionError" not in resp, resp["Body"]
     # Before-snapshot hooks newest first, then the restore's.
@@ -327,9 +325,7 @@ def test_python_snap_start_hooks_from_snapshot_restore_py(nimbus, lam):
 
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"REFUSE_RESTORE": "1"}})
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    v2 = lam.publish_version(FunctionName=name)["Version"]
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=v2,
-                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    v2 = publish_active(lam, name)["Version"]
     with pytest.raises(lam.exceptions.SnapStartException) as e:
         lam.invoke(FunctionName=name, Qualifier=v2, Payload=b"{}")
     assert "Runtime.AfterRestoreError" in e.value.response["Error"]["Message"]

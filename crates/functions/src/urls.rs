@@ -237,14 +237,29 @@ impl Functions {
         }
         let st = grant.statement(&resource);
         statements.push(st.clone());
-        let mut b = WriteBatch::new();
-        b.put(
-            POLICIES,
-            url_key(name, qualifier),
-            serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.kv.commit(b)?;
+        self.write_statements(name, qualifier, &statements)?;
         Ok(st)
+    }
+
+    /// Store a function's policy statements (none: the policy is gone).
+    fn write_statements(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        statements: &[serde_json::Value],
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        if statements.is_empty() {
+            b.delete(POLICIES, url_key(name, qualifier));
+        } else {
+            b.put(
+                POLICIES,
+                url_key(name, qualifier),
+                serde_json::to_vec(statements).map_err(|e| Error::Internal(e.to_string()))?,
+            );
+        }
+        self.kv.commit(b)?;
+        Ok(())
     }
 
     pub fn policy_statements(
@@ -271,17 +286,7 @@ impl Functions {
         let _one = POLICY_WRITES.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.policy_statements(name, qualifier)?;
         check(&current)?;
-        let mut b = WriteBatch::new();
-        if statements.is_empty() {
-            b.delete(POLICIES, url_key(name, qualifier));
-        } else {
-            b.put(
-                POLICIES,
-                url_key(name, qualifier),
-                serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
-            );
-        }
-        self.kv.commit(b)?;
+        self.write_statements(name, qualifier, &statements)?;
         Ok(statements)
     }
 
@@ -300,14 +305,7 @@ impl Functions {
                 "Statement {statement_id} is not found in resource policy."
             )));
         }
-        let mut b = WriteBatch::new();
-        b.put(
-            POLICIES,
-            url_key(name, qualifier),
-            serde_json::to_vec(&statements).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.kv.commit(b)?;
-        Ok(())
+        self.write_statements(name, qualifier, &statements)
     }
 }
 

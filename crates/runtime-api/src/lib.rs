@@ -292,20 +292,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             json(StatusCode::OK, String::new())
         }
         Route::RestoreError => {
-            let error_type = error_type_header(&req);
-            let body = read_body(req.into_body(), MAX_ERROR_BYTES)
-                .await
-                .unwrap_or_default();
+            let (error_type, body) = posted_error(req).await;
             shared
                 .phase
                 .send_replace(Phase::RestoreFailed { error_type, body });
             accepted()
         }
         Route::InitError => {
-            let error_type = error_type_header(&req);
-            let body = read_body(req.into_body(), MAX_ERROR_BYTES)
-                .await
-                .unwrap_or_default();
+            let (error_type, body) = posted_error(req).await;
             shared
                 .phase
                 .send_replace(Phase::InitFailed { error_type, body });
@@ -360,6 +354,15 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             }
         }
     }
+}
+
+/// An error the runtime posts: its `Lambda-Runtime-Function-Error-Type` and body.
+async fn posted_error(req: Request<Incoming>) -> (Option<String>, Bytes) {
+    let error_type = error_type_header(&req);
+    let body = read_body(req.into_body(), MAX_ERROR_BYTES)
+        .await
+        .unwrap_or_default();
+    (error_type, body)
 }
 
 fn invalid_id(id: &str) -> Response<Full<Bytes>> {
