@@ -239,6 +239,10 @@ def test_snap_start_restore_failure_and_validation(nimbus, lam, packages):
     with pytest.raises(lam.exceptions.ClientError) as e:
         lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "Sometimes"})
     assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=v,
+                                               ProvisionedConcurrentExecutions=1)
+    assert "SnapStart" in e.value.response["Error"]["Message"]
     off = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"})
     assert off["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
 

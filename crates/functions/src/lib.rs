@@ -800,6 +800,14 @@ impl Functions {
             )));
         }
         let rec = self.provisioned_version(name, qualifier)?;
+        if rec.snap_start_on() {
+            return Err(Error::InvalidParameter(format!(
+                "Provisioned concurrency can't be configured on {}:{}: it is a SnapStart version. \
+                 Use SnapStart or provisioned concurrency, not both, on one function version.",
+                self.identity.function_arn(name),
+                rec.version
+            )));
+        }
         let cfg = nimbus_model::ProvisionedConfig {
             format: 1,
             function: name.to_string(),
