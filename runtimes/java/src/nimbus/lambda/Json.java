@@ -211,37 +211,62 @@ final class Json {
         }
     }
 
+    private int digits() {
+        int start = i;
+        while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+            i++;
+        }
+        return i - start;
+    }
+
+    /** A number by JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
     private Object number() {
         int start = i;
         if (s.charAt(i) == '-') {
             i++;
         }
+        int intStart = i;
+        if (digits() == 0) {
+            throw error("malformed number");
+        }
+        if (s.charAt(intStart) == '0' && i - intStart > 1) {
+            throw error("leading zeroes are not allowed in a number");
+        }
         boolean fraction = false;
-        while (i < s.length()) {
-            char c = s.charAt(i);
-            if (c >= '0' && c <= '9') {
+        if (i < s.length() && s.charAt(i) == '.') {
+            i++;
+            fraction = true;
+            if (digits() == 0) {
+                throw error("a decimal point must be followed by a digit");
+            }
+        }
+        if (i < s.length() && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
+            i++;
+            fraction = true;
+            if (i < s.length() && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
                 i++;
-            } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-                fraction = true;
-                i++;
-            } else {
-                break;
+            }
+            if (digits() == 0) {
+                throw error("an exponent must have digits");
             }
         }
         String t = s.substring(start, i);
-        try {
-            if (fraction) {
-                double d = Double.parseDouble(t);
-                return Double.isInfinite(d) ? new BigDecimal(t) : (Object) d;
+        if (fraction) {
+            double d = Double.parseDouble(t);
+            if (!Double.isInfinite(d)) {
+                return d;
             }
-            BigInteger n = new BigInteger(t);
-            if (n.bitLength() < 32) {
-                return n.intValue();
+            try {
+                return new BigDecimal(t);
+            } catch (NumberFormatException e) {
+                throw error("number out of range");
             }
-            return n.bitLength() < 64 ? (Object) n.longValue() : n;
-        } catch (NumberFormatException x) {
-            throw error("malformed number '" + t + "'");
         }
+        BigInteger n = new BigInteger(t);
+        if (n.bitLength() < 32) {
+            return n.intValue();
+        }
+        return n.bitLength() < 64 ? (Object) n.longValue() : n;
     }
 
     /** Appends {@code text} as a JSON string. */
