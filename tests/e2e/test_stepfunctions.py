@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Nimbus, create, unique
+from conftest import ROLE, Nimbus, create, eventually, unique
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -699,3 +699,33 @@ def test_exited_events_tell_the_variables_a_state_assigned(nimbus):
     assert exited[0]["assignedVariables"] == {"x": "1", "who": '"ada"'}
     assert exited[0]["assignedVariablesDetails"] == {"truncated": False}
     assert "assignedVariables" not in exited[1]
+
+
+def test_update_map_run_changes_a_running_map_run(nimbus):
+    """UpdateMapRun on a Map Run in progress: a higher MaxConcurrency starts the
+    waiting children at once."""
+    sfn = nimbus.client("stepfunctions")
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$.items",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "End": True}}},
+        "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(5))}))["executionArn"]
+
+    def running_children():
+        runs = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+        if not runs:
+            return None
+        kids = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], statusFilter="RUNNING")["executions"]
+        return runs[0]["mapRunArn"], len(kids)
+
+    run_arn, n = eventually("the first child running", lambda: (running_children() or (None, 0))[1] == 1
+                            and running_children())
+    assert n == 1, "MaxConcurrency 1: one child at a time"
+    sfn.update_map_run(mapRunArn=run_arn, maxConcurrency=5)
+    eventually("all five children running after UpdateMapRun",
+               lambda: (running_children() or (None, 0))[1] == 5)
+    assert sfn.describe_map_run(mapRunArn=run_arn)["maxConcurrency"] == 5
+    sfn.stop_execution(executionArn=ex)
+    eventually("the Map Run aborted with its execution",
+               lambda: sfn.describe_map_run(mapRunArn=run_arn)["status"] == "ABORTED")

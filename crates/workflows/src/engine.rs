@@ -11,6 +11,7 @@
 mod choice;
 mod dataflow;
 mod distributed;
+pub use distributed::MapRunControl;
 mod map;
 mod tasks;
 use crate::asl::{
@@ -148,6 +149,11 @@ pub enum MapRunReport {
     },
     /// The items its reader read.
     Items { map_run_arn: String, items: usize },
+    /// Its children are starting: the handle `UpdateMapRun` changes it through.
+    Control {
+        map_run_arn: String,
+        control: Arc<MapRunControl>,
+    },
     Ended {
         map_run_arn: String,
         /// `SUCCEEDED`, `FAILED` or `ABORTED`.

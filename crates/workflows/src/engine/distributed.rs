@@ -107,6 +107,78 @@ struct MapRunSpec<'a> {
     run_id: &'a str,
 }
 
+/// A running Map Run's settings that `UpdateMapRun` changes while it runs: the
+/// permits its children start under, and the failures it tolerates.
+#[derive(Debug)]
+pub struct MapRunControl {
+    permits: Arc<tokio::sync::Semaphore>,
+    /// How many children it has in all (an unlimited `MaxConcurrency` is up to
+    /// 1,000 of them at once).
+    children: usize,
+    settings: std::sync::Mutex<ControlSettings>,
+}
+
+#[derive(Debug)]
+struct ControlSettings {
+    /// Permits in play now.
+    limit: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+}
+
+impl MapRunControl {
+    fn effective_limit(&self, max_concurrency: usize) -> usize {
+        if max_concurrency == 0 {
+            self.children.clamp(1, 1000)
+        } else {
+            max_concurrency.min(self.children.max(1))
+        }
+    }
+
+    /// Apply `UpdateMapRun`: a higher limit starts waiting children at once, a lower
+    /// one takes permits back as running children end.
+    pub fn update(
+        &self,
+        max_concurrency: Option<usize>,
+        tolerated_percentage: Option<f64>,
+        tolerated_count: Option<u64>,
+    ) {
+        let mut s = self.settings.lock().expect("map run control lock");
+        if let Some(p) = tolerated_percentage {
+            s.tolerated_percentage = Some(p);
+        }
+        if let Some(c) = tolerated_count {
+            s.tolerated_count = Some(c);
+        }
+        let Some(m) = max_concurrency else { return };
+        let limit = self.effective_limit(m);
+        if limit > s.limit {
+            self.permits.add_permits(limit - s.limit);
+        } else if limit < s.limit {
+            let (permits, fewer) = (self.permits.clone(), (s.limit - limit) as u32);
+            tokio::spawn(async move {
+                if let Ok(taken) = permits.acquire_many_owned(fewer).await {
+                    taken.forget();
+                }
+            });
+        }
+        s.limit = limit;
+    }
+
+    /// Whether this many failed items are beyond what the run tolerates (any
+    /// failure when neither limit is set).
+    fn exceeded(&self, failed_items: usize, total_items: usize) -> bool {
+        let s = self.settings.lock().expect("map run control lock");
+        if s.tolerated_count.is_none() && s.tolerated_percentage.is_none() {
+            return failed_items > 0;
+        }
+        s.tolerated_count.is_some_and(|c| failed_items as u64 > c)
+            || s.tolerated_percentage.is_some_and(|p| {
+                total_items > 0 && (failed_items as f64) * 100.0 / (total_items as f64) > p
+            })
+    }
+}
+
 /// Reports a Map Run ABORTED if its execution stops it (the future dropped)
 /// before it ends.
 struct RunGuard {
@@ -495,15 +567,27 @@ impl Run {
                 _ => 1,
             })
             .collect();
-        let limit = if run.max_concurrency == 0 {
-            n.clamp(1, 1000)
-        } else {
-            run.max_concurrency.min(n.max(1))
-        };
         // The children start as the machine's role.
         self.integrations
             .may_start_children(&self.task_context(state), &self.spec.machine_arn)?;
-        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut control = MapRunControl {
+            permits: Arc::new(tokio::sync::Semaphore::new(0)),
+            children: n,
+            settings: std::sync::Mutex::new(ControlSettings {
+                limit: 0,
+                tolerated_count: *tolerated_count,
+                tolerated_percentage: *tolerated_percentage,
+            }),
+        };
+        let limit = control.effective_limit(run.max_concurrency);
+        control.permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        control.settings.get_mut().expect("fresh lock").limit = limit;
+        let control = Arc::new(control);
+        let permits = control.permits.clone();
+        self.integrations.map_run(MapRunReport::Control {
+            map_run_arn: run.map_run_arn.to_string(),
+            control: control.clone(),
+        });
         let mut set = tokio::task::JoinSet::new();
         for (i, input) in inputs.into_iter().enumerate() {
             let name = uuid::Uuid::new_v4().to_string();
@@ -589,17 +673,10 @@ impl Run {
                 )
             });
         }
-        // Failures count by item, against both limits: beyond either (or
-        // any failure when neither is set) the Map Run fails at once.
-        let exceeded = |failed_items: usize| {
-            if tolerated_count.is_none() && tolerated_percentage.is_none() {
-                return failed_items > 0;
-            }
-            tolerated_count.is_some_and(|c| failed_items as u64 > c)
-                || tolerated_percentage.is_some_and(|p| {
-                    total_items > 0 && (failed_items as f64) * 100.0 / (total_items as f64) > p
-                })
-        };
+        // Failures count by item, against both limits as they are now (an
+        // `UpdateMapRun` may have changed them): beyond either (or any failure
+        // when neither is set) the Map Run fails at once.
+        let exceeded = |failed_items: usize| control.exceeded(failed_items, total_items);
         let mut children: Vec<Option<Child>> = (0..n).map(|_| None).collect();
         let mut failed_items = 0;
         let mut over = false;

@@ -85,6 +85,8 @@ pub(crate) struct MapRuns {
     order: VecDeque<String>,
     /// Each child's run and place in its `children`.
     children: HashMap<String, (String, usize)>,
+    /// Runs in progress: what `UpdateMapRun` changes them through.
+    controls: HashMap<String, Arc<crate::engine::MapRunControl>>,
 }
 
 impl MapRuns {
@@ -308,6 +310,12 @@ impl StepFunctions {
                     self.store(b, "a child execution");
                 }
             }
+            MapRunReport::Control {
+                map_run_arn,
+                control,
+            } => {
+                all.controls.insert(map_run_arn, control);
+            }
             MapRunReport::Items { map_run_arn, items } => {
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     run.items = items;
@@ -318,6 +326,7 @@ impl StepFunctions {
                 status,
                 stop_ms,
             } => {
+                all.controls.remove(&map_run_arn);
                 if let Some(run) = all.runs.get_mut(&map_run_arn) {
                     run.status = status;
                     run.stop_ms = Some(stop_ms);
@@ -357,8 +366,9 @@ impl StepFunctions {
         page(runs, p)
     }
 
-    /// `UpdateMapRun`: the settings are recorded (the run in progress keeps
-    /// the ones it started with).
+    /// `UpdateMapRun`: the settings are recorded and, while the run is in
+    /// progress, applied to it (more children start at once under a higher
+    /// `MaxConcurrency`; the tolerated failures count from now on).
     pub fn update_map_run(
         &self,
         arn: &str,
@@ -373,6 +383,9 @@ impl StepFunctions {
             ));
         }
         let mut all = self.map_runs();
+        if let Some(control) = all.controls.get(arn) {
+            control.update(max_concurrency, tolerated_percentage, tolerated_count);
+        }
         if let Some(run) = all.runs.get_mut(arn) {
             if let Some(m) = max_concurrency {
                 run.max_concurrency = m;
