@@ -306,6 +306,15 @@ module NimbusLambda
     serve(api, receiver, method, request_id)
   end
 
+  # The platform may refuse a result before reading all of it (413) and close the
+  # connection under the write: the next /next reconnects, and ends the process only
+  # if the Runtime API is really gone.
+  def report
+    yield
+  rescue IOError, SystemCallError => e
+    warn("Nimbus: could not report the invocation's result: #{e.message}")
+  end
+
   def serve(api, receiver, method, request_id)
     loop do
       inv = api.next_invocation
@@ -326,10 +335,10 @@ module NimbusLambda
         type = "Function<#{e.class}>"
         doc = error_doc(e, type)
         log_error(doc)
-        api.error(context.aws_request_id, type, JSON.generate(doc))
+        report { api.error(context.aws_request_id, type, JSON.generate(doc)) }
         next
       end
-      api.respond(context.aws_request_id, body)
+      report { api.respond(context.aws_request_id, body) }
     end
   rescue IOError, SystemCallError => e
     warn("Nimbus: lost the Runtime API: #{e.message}")

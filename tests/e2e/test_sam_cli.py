@@ -278,6 +278,9 @@ def check_cold_start(nimbus, outputs):
     fn, alias = outputs["Alias"].split(":")[-2:]
     config = lam.get_provisioned_concurrency_config(FunctionName=fn, Qualifier=alias)
     assert config["RequestedProvisionedConcurrentExecutions"] == 1
+    fn, alias = outputs["SnapAlias"].split(":")[-2:]
+    snap = lam.get_function_configuration(FunctionName=fn, Qualifier=alias)["SnapStart"]
+    assert snap == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
     r = lam.invoke(FunctionName=outputs["Built"], Payload=b"{}")
     assert json.loads(r["Payload"].read()) == {"greeting": "hello make", "stamp": "made by make"}
 

@@ -144,9 +144,11 @@ public final class Main {
                     flush();
                 }
             } catch (Exception e) {
+                // The platform may refuse a result before reading all of it (413) and
+                // close the connection under the write: the next /next reconnects, and
+                // fails the process only if the Runtime API is really gone.
                 System.err.println("Nimbus: could not report the invocation's result: " + e);
                 flush();
-                System.exit(1);
             }
         }
     }
