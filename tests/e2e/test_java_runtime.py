@@ -205,7 +205,7 @@ def test_snap_start_initializes_at_publish_and_restores_with_hooks(nimbus, lam, 
     first = invoke(lam, name, {}, Qualifier=version["Version"], LogType="Tail")
     assert "FunctionError" not in first, first["Body"]
     assert first["Body"] == {"beforeCheckpoint": 1, "afterRestore": 1, "invocations": 1,
-                             "initType": "snap-start", "samePid": True}
+                             "initType": "snap-start"}
     tail = base64.b64decode(first["LogResult"]).decode()
     logs = nimbus.logs(name).stdout
     assert "afterRestore ran" in logs and "RESTORE_REPORT Restore Duration:" in logs

@@ -72,6 +72,9 @@ pub fn is_valid_function_name(name: &str) -> bool {
 /// The `FunctionName` pattern of Lambda's API model, as its validation messages quote it.
 pub const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
 
+/// The model's `UnqualifiedFunctionName` pattern (operations on the whole function).
+pub const UNQUALIFIED_FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)";
+
 /// Versions are `$LATEST` or digits; aliases are `[a-zA-Z0-9-_]` and not all digits.
 pub fn is_valid_qualifier(q: &str) -> bool {
     q == "$LATEST"

@@ -6,9 +6,6 @@
 
 use crate::*;
 
-/// The model's pattern of an unqualified function name.
-const UNQUALIFIED_NAME: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)";
-
 /// `RecursiveLoop`'s values.
 const RECURSIVE_LOOP: [&str; 2] = ["Allow", "Terminate"];
 /// `UpdateRuntimeOn`'s values.
@@ -45,8 +42,9 @@ pub(crate) fn parse_recursion(
     // The name is unqualified by the model's pattern.
     if r.qualifier.is_some() {
         return Err(error::validation(format!(
-            "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: {UNQUALIFIED_NAME}",
-            decode(raw)?
+            "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: {}",
+            decode(raw)?,
+            nimbus_model::arn::UNQUALIFIED_FUNCTION_NAME_PATTERN
         )));
     }
     match *method {

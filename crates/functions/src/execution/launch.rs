@@ -184,7 +184,6 @@ impl Executor {
             provisioned,
             counted,
             credentials_expire_ms,
-            restore_ms: Mutex::new(None),
             _memory: memory_grant,
         });
 

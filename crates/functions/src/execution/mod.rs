@@ -160,8 +160,6 @@ struct Environment {
     counted: Arc<std::sync::atomic::AtomicBool>,
     /// When its execution-role credentials end (epoch ms), if it has some.
     credentials_expire_ms: Option<u64>,
-    /// SnapStart: the restore that handed it out, reported with its first invocation.
-    restore_ms: Mutex<Option<f64>>,
     _memory: MemoryGrant,
 }
 
@@ -288,8 +286,53 @@ fn random_hex() -> String {
 /// How an invocation ended, for its `REPORT` line and Lambda's metrics.
 struct Ended<'a> {
     init_ms: Option<f64>,
+    /// SnapStart: the restore that handed the environment out.
+    restore_ms: Option<f64>,
     status: Option<&'a str>,
     failed: bool,
+}
+
+/// A pool's environments of `function`'s `version` (every version when `None`),
+/// taken out of it.
+fn take_versions(
+    pool: &mut HashMap<String, Vec<Arc<Environment>>>,
+    function: &str,
+    version: Option<&str>,
+) -> Vec<Vec<Arc<Environment>>> {
+    let prefix = format!("{function}:");
+    let keys: Vec<String> = pool
+        .keys()
+        .filter(|k| match version {
+            Some(v) => **k == pool_key(function, v),
+            None => k.starts_with(&prefix),
+        })
+        .cloned()
+        .collect();
+    keys.iter().filter_map(|k| pool.remove(k)).collect()
+}
+
+/// Sweep a pool of waiting environments: the dead ones and those `keep` (given how
+/// long each has waited) refuses go to `reaped`; the rest are frozen once they have
+/// waited `FREEZE_AFTER`.
+fn sweep(
+    pool: &mut HashMap<String, Vec<Arc<Environment>>>,
+    now: Instant,
+    reaped: &mut Vec<Arc<Environment>>,
+    keep: impl Fn(&Environment, Duration) -> bool,
+) {
+    for envs in pool.values_mut() {
+        envs.retain(|e| {
+            let waited = now.duration_since(*e.last_used.lock().expect("last used lock"));
+            let kept = e.exit_reason().is_none() && keep(e, waited);
+            if !kept {
+                reaped.push(e.clone());
+            } else if waited >= FREEZE_AFTER {
+                e.set_frozen(true);
+            }
+            kept
+        });
+    }
+    pool.retain(|_, v| !v.is_empty());
 }
 
 fn ms(d: Duration) -> f64 {
@@ -357,21 +400,8 @@ impl Executor {
     /// Retire every idle environment of `function`'s `$LATEST` (its code or
     /// configuration changed), or of every version when `all_versions`.
     pub fn retire(&self, function: &str, all_versions: bool) {
-        let prefix = format!("{function}:");
-        let mut idle = self.idle.lock().expect("pool lock");
-        let keys: Vec<String> = idle
-            .keys()
-            .filter(|k| {
-                if all_versions {
-                    k.starts_with(&prefix)
-                } else {
-                    **k == pool_key(function, nimbus_model::LATEST)
-                }
-            })
-            .cloned()
-            .collect();
-        let gone: Vec<_> = keys.iter().filter_map(|k| idle.remove(k)).collect();
-        drop(idle);
+        let version = (!all_versions).then_some(nimbus_model::LATEST);
+        let gone = take_versions(&mut self.idle.lock().expect("pool lock"), function, version);
         drop(gone);
         if all_versions {
             self.forget_snapshots(function, None);
@@ -592,22 +622,12 @@ impl Executor {
         let now = Instant::now();
         let keep = self.cfg.keep_alive;
         let mut reaped = Vec::new();
-        {
-            let mut idle = self.idle.lock().expect("pool lock");
-            for envs in idle.values_mut() {
-                envs.retain(|e| {
-                    let idle_for = now.duration_since(*e.last_used.lock().expect("last used lock"));
-                    let fresh = (idle_for < keep || e.provisioned) && e.exit_reason().is_none();
-                    if !fresh {
-                        reaped.push(e.clone());
-                    } else if idle_for >= FREEZE_AFTER {
-                        e.set_frozen(true);
-                    }
-                    fresh
-                });
-            }
-            idle.retain(|_, v| !v.is_empty());
-        }
+        sweep(
+            &mut self.idle.lock().expect("pool lock"),
+            now,
+            &mut reaped,
+            |e, idle_for| idle_for < keep || e.provisioned,
+        );
         reaped.extend(self.reap_snapshots(now, keep));
         for env in &reaped {
             tracing::debug!(env_id = %env.id, function = %env.function, "reaped idle environment");
@@ -794,7 +814,7 @@ impl Executor {
         let mut timing = Timing::default();
         let (env, init) = match self.take_idle(&rec) {
             Some(env) => (Some(env), Ok(None)),
-            None if rec.snap_start_on() => self.restore_snapshot(&rec).await?,
+            None if rec.snap_start_on() => self.restore_snapshot(&rec, &mut timing).await?,
             None => {
                 let (env, r) = self.launch(&rec, InitType::OnDemand).await;
                 (env, r.map(Some))
@@ -802,7 +822,6 @@ impl Executor {
         };
         if let Some(env) = &env {
             tracing::Span::current().record("env_id", env.id.as_str());
-            timing.restore_ms = *env.restore_ms.lock().expect("restore lock");
             self.count_provisioned(&rec, env);
         }
         let init_ms = match init {
@@ -917,6 +936,7 @@ impl Executor {
         };
         let how = Ended {
             init_ms,
+            restore_ms: timing.restore_ms,
             status: status_note,
             failed: function_error.is_some(),
         };
@@ -960,7 +980,7 @@ impl Executor {
         use nimbus_invoke::StreamChunk;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let me = self.clone();
-        let restored = timing.restore_ms.is_some();
+        let restore_ms = timing.restore_ms;
         let answer = InvokeResponse {
             status: 200,
             payload: Bytes::new(),
@@ -1043,6 +1063,7 @@ impl Executor {
             env.log.sync().await;
             let how = Ended {
                 init_ms,
+                restore_ms,
                 status,
                 failed: status.is_some(),
             };
@@ -1057,7 +1078,7 @@ impl Executor {
                 let current = me.current_revision(&rec);
                 me.give_back(env, current.as_deref());
             }
-            if restored {
+            if restore_ms.is_some() {
                 me.prepare_snapshot(rec.clone(), false);
             }
         });
@@ -1133,6 +1154,7 @@ impl Executor {
     ) {
         let Ended {
             init_ms,
+            restore_ms,
             status,
             failed,
         } = how;
@@ -1150,7 +1172,7 @@ impl Executor {
         if let Some(i) = init_ms {
             line.push_str(&format!("\tInit Duration: {i:.2} ms"));
         }
-        if let Some(r) = env.restore_ms.lock().expect("restore lock").take() {
+        if let Some(r) = restore_ms {
             line.push_str(&format!(
                 "\tRestore Duration: {r:.2} ms\tBilled Restore Duration: {} ms",
                 r.ceil() as u64
@@ -1187,6 +1209,7 @@ impl Executor {
                     Duration::ZERO,
                     Ended {
                         init_ms: None,
+                        restore_ms: None,
                         status: Some(&format!("error\tError Type: {}", failure.error_type)),
                         failed: true,
                     },

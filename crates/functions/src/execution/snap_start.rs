@@ -101,42 +101,28 @@ impl Executor {
     /// frozen while they wait.
     pub(super) fn reap_snapshots(&self, now: Instant, keep: Duration) -> Vec<Arc<Environment>> {
         let mut reaped = Vec::new();
-        let mut all = self.snapshots.lock().expect("snapshots lock");
         let wall = now_millis();
-        for envs in all.values_mut() {
-            envs.retain(|e| {
-                let waited = now.duration_since(*e.last_used.lock().expect("last used lock"));
-                let keep_it = waited < keep
-                    && e.exit_reason().is_none()
+        sweep(
+            &mut self.snapshots.lock().expect("snapshots lock"),
+            now,
+            &mut reaped,
+            |e, waited| {
+                waited < keep
                     && e.credentials_expire_ms
-                        .is_none_or(|at| crate::roles::still_fresh(at, wall));
-                if !keep_it {
-                    reaped.push(e.clone());
-                } else if waited >= FREEZE_AFTER {
-                    e.set_frozen(true);
-                }
-                keep_it
-            });
-        }
-        all.retain(|_, v| !v.is_empty());
+                        .is_none_or(|at| crate::roles::still_fresh(at, wall))
+            },
+        );
         reaped
     }
 
     /// Drop the prepared environments of `function`'s `version` (every version when
     /// `None`): the version or the function is gone.
     pub fn forget_snapshots(&self, function: &str, version: Option<&str>) {
-        let prefix = format!("{function}:");
-        let mut all = self.snapshots.lock().expect("snapshots lock");
-        let keys: Vec<String> = all
-            .keys()
-            .filter(|k| match version {
-                Some(v) => **k == pool_key(function, v),
-                None => k.starts_with(&prefix),
-            })
-            .cloned()
-            .collect();
-        let gone: Vec<_> = keys.iter().filter_map(|k| all.remove(k)).collect();
-        drop(all);
+        let gone = take_versions(
+            &mut self.snapshots.lock().expect("snapshots lock"),
+            function,
+            version,
+        );
         drop(gone);
     }
 
@@ -167,6 +153,7 @@ impl Executor {
     pub(super) async fn restore_snapshot(
         self: &Arc<Self>,
         rec: &Arc<FunctionRecord>,
+        timing: &mut Timing,
     ) -> Result<Started, Refused> {
         if self.snapshot_pending(&rec.name, &rec.version) {
             return Err(Refused::SnapStart {
@@ -198,7 +185,7 @@ impl Executor {
                 env.log.platform(&format!(
                     "RESTORE_REPORT Restore Duration: {restore_ms:.2} ms"
                 ));
-                *env.restore_ms.lock().expect("restore lock") = Some(restore_ms);
+                timing.restore_ms = Some(restore_ms);
                 Ok((Some(env), Ok(cold)))
             }
             Err((refused, error_type)) => {

@@ -9,7 +9,6 @@ import org.crac.Resource;
 
 /** A SnapStart handler: its hooks record when they ran. */
 public class Snap implements RequestHandler<Object, Map<String, Object>>, Resource {
-    private final long initPid = ProcessHandle.current().pid();
     private int beforeCheckpoint;
     private int afterRestore;
     private int invocations;
@@ -41,7 +40,6 @@ public class Snap implements RequestHandler<Object, Map<String, Object>>, Resour
         out.put("afterRestore", afterRestore);
         out.put("invocations", invocations);
         out.put("initType", System.getenv("AWS_LAMBDA_INITIALIZATION_TYPE"));
-        out.put("samePid", initPid == ProcessHandle.current().pid());
         return out;
     }
 }
